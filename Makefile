@@ -1,0 +1,34 @@
+# criu-go build. `make demo` shows the product; `make test` runs the tests.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build test test-short proto bench lint demo clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/criu ./criu
+	@if [ -d zdtm/cmd/zdtm ]; then $(GO) build -o bin/zdtm ./zdtm/cmd/zdtm; fi
+	@if [ -f zdtm/Makefile ]; then $(MAKE) -s -C zdtm; fi
+
+# The whole test suite. Needs root (ptrace, clone3 set_tid, namespaces).
+test: build
+	$(GO) test -count=1 -timeout 60m ./...
+
+# Unprivileged, quick: the pure packages only.
+test-short:
+	$(GO) test -short -count=1 ./criu/image/... ./criu/procfs/... ./remoteimg/...
+
+proto:
+	bash proto/gen.sh
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./criu/image/
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf bin

@@ -1,0 +1,53 @@
+package image
+
+import (
+	"context"
+	"io"
+)
+
+// Store is where the images of one snapshot live: a local images directory
+// (Dir) or a remote image cache reached through the local image daemon
+// (remoteimg.Store). Dump and restore only ever see this interface.
+//
+// Image names are plain file names such as "core-42.img" or "pages-1.img";
+// they never contain a slash.
+type Store interface {
+	// Create starts writing image name, replacing any earlier image of
+	// that name. The image is complete (visible to readers as a whole
+	// image) only once the writer's Close has returned nil; Abort, or a
+	// failed Close, leaves no image of that name behind.
+	Create(ctx context.Context, name string) (Writer, error)
+
+	// Open opens image name for reading. An image that does not exist
+	// gives an error for which errors.Is(err, fs.ErrNotExist) holds. A
+	// reader of an image that is still arriving (remote) gets its bytes
+	// as they come; a reader never sees a truncated image as complete:
+	// it gets an error instead of io.EOF.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+
+	// Finish declares the snapshot complete after every image has been
+	// written. When it returns nil, every image is durable (local: synced
+	// to disk; remote: acknowledged by the image cache). A dump may only
+	// kill its tasks after Finish has returned nil.
+	Finish(ctx context.Context) error
+
+	// Close releases the store's resources. It is safe to call twice.
+	Close() error
+}
+
+// Writer writes one image.
+type Writer interface {
+	io.Writer
+	// Close commits the image. It returns nil only when the image is
+	// stored whole.
+	Close() error
+	// Abort discards the image. Safe after Close (then it does nothing).
+	Abort() error
+}
+
+// Releaser is implemented by stores that hold a snapshot for a reader
+// (the remote image cache): Release says the restore is done with it, so
+// the cache may free the snapshot.
+type Releaser interface {
+	Release(ctx context.Context) error
+}

@@ -1,0 +1,302 @@
+package kerndat
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Result is the outcome of one probe.
+type Result struct {
+	Name     string // short feature name, e.g. "ptrace-seize"
+	Required bool   // dump or restore cannot work without it
+	OK       bool
+	Detail   string // what was found, or why it failed
+}
+
+// Probe is one named kernel feature check.
+type Probe struct {
+	Name     string
+	Required bool
+	Doc      string
+	Run      func() (detail string, err error)
+}
+
+// Probes lists every check `criu check` runs, in order.
+var Probes = []Probe{
+	{"ptrace-seize", true, "PTRACE_SEIZE and PTRACE_INTERRUPT stop a task without a signal", probePtrace},
+	{"clone3-set_tid", true, "clone3 with set_tid recreates tasks with their old PIDs", probeClone3},
+	{"prctl-mm-map", true, "PR_SET_MM_MAP restores mm fields (brk, args, env, auxv)", probeMMMap},
+	{"process_vm_readv", true, "process_vm_readv/writev copy memory between processes", probeVMReadv},
+	{"vdso", true, "the vDSO has a syscall instruction and a known layout", probeVDSO},
+	{"rseq", false, "the rseq syscall (restartable sequences) exists", probeRseq},
+	{"pidfd", false, "pidfd_open exists", probePidfd},
+	{"userfaultfd", false, "userfaultfd exists (lazy pages)", probeUserfaultfd},
+	{"mem-soft-dirty", false, "soft-dirty page tracking (incremental pre-dump)", probeSoftDirty},
+}
+
+// RunAll runs every probe.
+func RunAll() []Result {
+	out := make([]Result, 0, len(Probes))
+	for _, p := range Probes {
+		d, err := p.Run()
+		r := Result{Name: p.Name, Required: p.Required, OK: err == nil, Detail: d}
+		if err != nil {
+			r.Detail = err.Error()
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// probePtrace seizes a sleeping child, interrupts it and checks that it
+// reports a group-stop event, then lets it go.
+func probePtrace() (string, error) {
+	cmd := exec.Command("/bin/sleep", "10")
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start probe child: %w", err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	pid := cmd.Process.Pid
+	errc := make(chan error, 1)
+	go func() {
+		// Every ptrace request must come from the thread that seized.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		errc <- seizeInterrupt(pid)
+	}()
+	if err := <-errc; err != nil {
+		return "", err
+	}
+	return "seize, interrupt and detach work", nil
+}
+
+func seizeInterrupt(pid int) error {
+	if err := unix.PtraceSeize(pid); err != nil {
+		return os.NewSyscallError("ptrace(PTRACE_SEIZE)", err)
+	}
+	if err := unix.PtraceInterrupt(pid); err != nil {
+		unix.PtraceDetach(pid)
+		return os.NewSyscallError("ptrace(PTRACE_INTERRUPT)", err)
+	}
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("wait4", err)
+		}
+		break
+	}
+	if !ws.Stopped() || ws.TrapCause() != unix.PTRACE_EVENT_STOP {
+		return fmt.Errorf("interrupted task did not report PTRACE_EVENT_STOP (status %#x)", uint32(ws))
+	}
+	if err := unix.PtraceDetach(pid); err != nil {
+		return os.NewSyscallError("ptrace(PTRACE_DETACH)", err)
+	}
+	return nil
+}
+
+// cloneArgs mirrors struct clone_args (include/uapi/linux/sched.h).
+type cloneArgs struct {
+	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls,
+	setTID, setTIDSize, cgroup uint64
+}
+
+func probeClone3() (string, error) {
+	// A clone_args smaller than the first version is refused with
+	// EINVAL by a kernel that has clone3 and ENOSYS by one without.
+	var a cloneArgs
+	_, _, e := unix.Syscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a)), 8, 0)
+	if e == unix.ENOSYS {
+		return "", fmt.Errorf("clone3 is not implemented by this kernel")
+	}
+	caps, err := effectiveCaps()
+	if err != nil {
+		return "", err
+	}
+	const capSysAdmin, capCheckpointRestore = 21, 40
+	switch {
+	case caps&(1<<capCheckpointRestore) != 0:
+		return "clone3 present; CAP_CHECKPOINT_RESTORE allows set_tid", nil
+	case caps&(1<<capSysAdmin) != 0:
+		return "clone3 present; CAP_SYS_ADMIN allows set_tid", nil
+	}
+	return "", fmt.Errorf("clone3 present but set_tid needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN, which this process lacks")
+}
+
+func effectiveCaps() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, os.NewSyscallError("capget", err)
+	}
+	return uint64(data[0].Effective) | uint64(data[1].Effective)<<32, nil
+}
+
+func probeMMMap() (string, error) {
+	var size uint32
+	if err := unix.Prctl(unix.PR_SET_MM, unix.PR_SET_MM_MAP_SIZE, uintptr(unsafe.Pointer(&size)), 0, 0); err != nil {
+		return "", os.NewSyscallError("prctl(PR_SET_MM_MAP_SIZE)", err)
+	}
+	if size != 104 {
+		return "", fmt.Errorf("struct prctl_mm_map is %d bytes, this build knows 104", size)
+	}
+	return "struct prctl_mm_map is 104 bytes", nil
+}
+
+func probeVMReadv() (string, error) {
+	src := []byte("criu-probe")
+	dst := make([]byte, len(src))
+	local := []unix.Iovec{{Base: &dst[0], Len: uint64(len(dst))}}
+	remote := []unix.RemoteIovec{{Base: uintptr(unsafe.Pointer(&src[0])), Len: len(src)}}
+	n, err := unix.ProcessVMReadv(os.Getpid(), local, remote, 0)
+	if err != nil {
+		return "", os.NewSyscallError("process_vm_readv", err)
+	}
+	if n != len(src) || !bytes.Equal(src, dst) {
+		return "", fmt.Errorf("process_vm_readv copied %d bytes wrongly", n)
+	}
+	return "works", nil
+}
+
+// Mapping is one line of /proc/PID/maps reduced to what the probes need.
+type Mapping struct {
+	Start, End uint64
+	Name       string
+}
+
+func specialMappings() ([]Mapping, error) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Mapping
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || !strings.HasPrefix(fields[5], "[v") {
+			continue
+		}
+		lo, hi, _ := strings.Cut(fields[0], "-")
+		s, err1 := strconv.ParseUint(lo, 16, 64)
+		e, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("parse /proc/self/maps line %q", sc.Text())
+		}
+		out = append(out, Mapping{s, e, fields[5]})
+	}
+	return out, sc.Err()
+}
+
+func probeVDSO() (string, error) {
+	maps, err := specialMappings()
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	var vdso *Mapping
+	for i, m := range maps {
+		parts = append(parts, fmt.Sprintf("%s %d pages", m.Name, (m.End-m.Start)/4096))
+		if m.Name == "[vdso]" {
+			vdso = &maps[i]
+		}
+	}
+	if vdso == nil {
+		return "", fmt.Errorf("no [vdso] mapping in /proc/self/maps")
+	}
+	mem, err := os.Open("/proc/self/mem")
+	if err != nil {
+		return "", err
+	}
+	defer mem.Close()
+	buf := make([]byte, vdso.End-vdso.Start)
+	if _, err := mem.ReadAt(buf, int64(vdso.Start)); err != nil {
+		return "", fmt.Errorf("read [vdso]: %w", err)
+	}
+	off := bytes.Index(buf, []byte{0x0f, 0x05})
+	if off < 0 {
+		return "", fmt.Errorf("no syscall instruction (0f 05) in [vdso]")
+	}
+	return fmt.Sprintf("%s; syscall at vdso+%#x", strings.Join(parts, ", "), off), nil
+}
+
+func probeRseq() (string, error) {
+	// Unregistering with a NULL area is EINVAL where rseq exists.
+	_, _, e := unix.Syscall6(unix.SYS_RSEQ, 0, 0, 1, 0, 0, 0)
+	if e == unix.ENOSYS {
+		return "", fmt.Errorf("rseq is not implemented by this kernel")
+	}
+	return "present", nil
+}
+
+func probePidfd() (string, error) {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return "", os.NewSyscallError("pidfd_open", err)
+	}
+	unix.Close(fd)
+	return "present", nil
+}
+
+func probeUserfaultfd() (string, error) {
+	const uffdUserModeOnly = 1
+	fd, _, e := unix.Syscall(unix.SYS_USERFAULTFD, uintptr(unix.O_CLOEXEC|unix.O_NONBLOCK|uffdUserModeOnly), 0, 0)
+	if e != 0 {
+		return "", os.NewSyscallError("userfaultfd", e)
+	}
+	unix.Close(int(fd))
+	return "present", nil
+}
+
+// probeSoftDirty checks bit 55 of a freshly written page's pagemap entry.
+func probeSoftDirty() (string, error) {
+	page, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return "", os.NewSyscallError("mmap", err)
+	}
+	defer unix.Munmap(page)
+	page[0] = 1
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("4"), 0); err != nil {
+		return "", fmt.Errorf("clear soft-dirty bits: %w", err)
+	}
+	page[0] = 2
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var e [8]byte
+	addr := uintptr(unsafe.Pointer(&page[0]))
+	if _, err := f.ReadAt(e[:], int64(addr/4096*8)); err != nil {
+		return "", fmt.Errorf("read pagemap: %w", err)
+	}
+	if binary.LittleEndian.Uint64(e[:])&(1<<55) == 0 {
+		return "", fmt.Errorf("a written page has no soft-dirty bit (CONFIG_MEM_SOFT_DIRTY is off)")
+	}
+	return "present", nil
+}
+
+// KernelRelease returns uname -r.
+func KernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}

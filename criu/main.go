@@ -1,0 +1,189 @@
+// Command criu checkpoints a running Linux process tree into images and
+// restores it from them, locally or through a remote image cache.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// env is what a subcommand gets to run: its logger and standard streams.
+// Only main decides the log destination and level.
+type env struct {
+	Log    zerolog.Logger
+	Stdout io.Writer
+	Stderr io.Writer
+	// Verbosity is the -v level (0..4) the user asked for.
+	Verbosity int
+}
+
+// command is one subcommand. setup adds the subcommand's own flags to fs
+// and returns the function that runs it once flags are parsed.
+type command struct {
+	name    string
+	usage   string // arguments after the name, e.g. "-t PID -D DIR"
+	summary string
+	setup   func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error
+}
+
+var commands = map[string]*command{}
+
+// register adds a subcommand; called from init in each subcommand's file.
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("criu: duplicate command " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// usageError is an error in the command line; it exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// usagef returns a usageError.
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printHelp(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				fs, _, _ := newFlagSet(c)
+				printCommandHelp(stdout, c, fs)
+				return 0
+			}
+		}
+		printHelp(stdout)
+		return 0
+	case "-V", "--version", "version":
+		fmt.Fprintf(stdout, "Version: %s\n", version)
+		return 0
+	}
+	// CRIU accepts global options before the command too: find the
+	// first word that names a command.
+	idx := -1
+	for i, a := range args {
+		if _, ok := commands[a]; ok {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		fmt.Fprintf(stderr, "criu: unknown command %q (see criu --help)\n", args[0])
+		return 2
+	}
+	c := commands[args[idx]]
+	rest := append(append([]string{}, args[:idx]...), args[idx+1:]...)
+
+	fs, lo, runFn := newFlagSet(c)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			printCommandHelp(stdout, c, fs)
+			return 0
+		}
+		fmt.Fprintf(stderr, "criu %s: %v (see criu %s --help)\n", c.name, err, c.name)
+		return 2
+	}
+	if help, _ := fs.GetBool("help"); help {
+		printCommandHelp(stdout, c, fs)
+		return 0
+	}
+	logger, closeLog, err := lo.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "criu %s: %v\n", c.name, err)
+		return 1
+	}
+	defer closeLog()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{Log: logger, Stdout: stdout, Stderr: stderr, Verbosity: lo.verbosity}
+	if err := runFn(ctx, e, fs.Args()); err != nil {
+		if lo.file != "" && lo.file != "-" || lo.format == "json" {
+			logger.Error().Msg(err.Error())
+		}
+		fmt.Fprintf(stderr, "criu %s: %v\n", c.name, err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func newFlagSet(c *command) (*pflag.FlagSet, *logOptions, func(context.Context, *env, []string) error) {
+	fs := pflag.NewFlagSet("criu "+c.name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	runFn := c.setup(fs)
+	lo := addLogFlags(fs)
+	fs.BoolP("help", "h", false, "show this help")
+	return fs, lo, runFn
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintf(w, `Usage: criu COMMAND [OPTIONS]
+
+Checkpoint a running process tree into images and restore it, on this host
+or on another one through criu image-proxy and criu image-cache.
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(w, `
+Logging options (every command):
+  -v, --verbosity N     0 errors only, 1 warnings, 2 info (default), 3 debug, 4 all
+  -o, --log-file FILE   write the log to FILE (default: standard error)
+      --log-format F    text (default) or json
+  -V, --version         print the version
+
+Run "criu COMMAND --help" for a command's options.
+`)
+}
+
+func printCommandHelp(w io.Writer, c *command, fs *pflag.FlagSet) {
+	fmt.Fprintf(w, "Usage: criu %s %s\n\n%s\n\nOptions:\n%s", c.name, c.usage, c.summary, fs.FlagUsages())
+}
+
+// splitList splits a comma-separated flag value, dropping empty parts.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
