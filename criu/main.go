@@ -101,7 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	fs, lo, runFn := newFlagSet(c)
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(rest); err != nil {
+	if err := fs.Parse(fixVerbosity(rest)); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printCommandHelp(stdout, c, fs)
 			return 0
@@ -184,6 +184,22 @@ func splitList(s string) []string {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// fixVerbosity rewrites CRIU's "-v4" into "--verbosity=4": pflag would
+// read it as -v followed by a flag named 4.
+func fixVerbosity(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && strings.HasPrefix(a, "-v") && a[2] >= '0' && a[2] <= '9' {
+			a = "--verbosity=" + a[2:]
+		}
+		out = append(out, a)
 	}
 	return out
 }

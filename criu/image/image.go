@@ -269,3 +269,17 @@ func ReadOne(ctx context.Context, s Store, name string, m proto.Message) error {
 	}
 	return nil
 }
+
+// CopyPayload copies the n raw bytes that follow the last entry (pipe
+// data, ghost file contents) to w; a short payload is a FormatError.
+func (d *Decoder) CopyPayload(w io.Writer, n int64) error {
+	if n < 0 {
+		return d.fail(fmt.Errorf("%w: negative payload size %d", ErrBadEntry, n))
+	}
+	got, err := io.CopyN(w, d.r, n)
+	d.off += got
+	if err != nil {
+		return d.fail(fmt.Errorf("%w: payload of %d bytes: got %d: %v", ErrShortEntry, n, got, noEOF(err)))
+	}
+	return nil
+}

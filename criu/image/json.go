@@ -106,6 +106,9 @@ func appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value
 	case protoreflect.StringKind:
 		return appendJSONString(b, v.String())
 	case protoreflect.BytesKind:
+		if quotedPrintableFields[fd.FullName()] {
+			return appendJSONString(b, quotedPrintable(v.Bytes()))
+		}
 		return strconv.AppendQuote(b, base64.StdEncoding.EncodeToString(v.Bytes()))
 	case protoreflect.EnumKind:
 		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
@@ -136,4 +139,42 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	buf.WriteByte('"')
 	return append(b, buf.Bytes()...)
+}
+
+// quotedPrintableFields are the bytes fields crit shows as quoted-printable
+// text rather than base64 (CRIU marks them conv "unix_name").
+var quotedPrintableFields = map[protoreflect.FullName]bool{
+	"criugo.images.unix_sk_entry.name": true,
+}
+
+// quotedPrintable encodes b as RFC 1521 quoted-printable text, as
+// Python's quopri.encodestring does for crit: printable ASCII stays, '='
+// and other bytes become =XX, a space or tab ending a line is quoted,
+// newlines stay, and lines longer than 76 characters get soft breaks.
+func quotedPrintable(b []byte) string {
+	const hex = "0123456789ABCDEF"
+	var out, line []byte
+	flush := func(end string) {
+		for len(line) > 76 {
+			out = append(out, line[:75]...)
+			out = append(out, "=\n"...)
+			line = line[75:]
+		}
+		out = append(out, line...)
+		out = append(out, end...)
+		line = line[:0]
+	}
+	for i, c := range b {
+		last := i == len(b)-1 || b[i+1] == '\n'
+		switch {
+		case c == '\n':
+			flush("\n")
+		case (c == ' ' || c == '\t') && !last, c != '=' && c > ' ' && c <= '~':
+			line = append(line, c)
+		default:
+			line = append(line, '=', hex[c>>4], hex[c&15])
+		}
+	}
+	flush("")
+	return string(out)
 }

@@ -29,6 +29,15 @@ type Kind struct {
 	Raw bool
 	// New returns an empty message of the entry type; nil for raw images.
 	New func() proto.Message
+	// Name is CRIU's name of the image's magic ("CORE", "REG_FILES"),
+	// which crit prints as "magic".
+	Name string
+	// Head, if set, gives the type of the first entry (pagemap-N.img
+	// starts with a PagemapHead); New gives the type of the rest.
+	Head func() proto.Message
+	// Payload, if set, returns how many raw bytes follow entry m in the
+	// image (pipe data, ghost file contents).
+	Payload func(m proto.Message) int64
 }
 
 // LookupKind finds the kind of an image by its file name.
@@ -71,8 +80,11 @@ func isID(s string) bool {
 	return true
 }
 
-// Name returns the image kind's name as crit prints it ("CORE", "REG_FILES").
-func (k Kind) Name() string {
+// MagicName returns CRIU's name of the kind's magic, as crit prints it.
+func (k Kind) MagicName() string {
+	if k.Name != "" {
+		return k.Name
+	}
 	return strings.ToUpper(strings.ReplaceAll(strings.TrimSuffix(k.Prefix, "-"), "-", "_"))
 }
 

@@ -2,6 +2,8 @@ package image
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -41,7 +43,7 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 	if indent != "" {
 		b = append(b, ' ')
 	}
-	b = strconv.AppendQuote(b, k.Name())
+	b = strconv.AppendQuote(b, k.MagicName())
 	b = append(b, ',')
 	b = newline(b, indent, indent)
 	if k.Raw {
@@ -72,6 +74,9 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 	b = append(b, '[')
 	for i := 0; ; i++ {
 		m := k.New()
+		if i == 0 && k.Head != nil {
+			m = k.Head()
+		}
 		err := dec.Decode(m)
 		if err == io.EOF {
 			break
@@ -84,6 +89,25 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 		}
 		b = newline(b, indent, indent+indent)
 		b = appendMessage(b, m.ProtoReflect(), indent, indent+indent)
+		if k.Payload != nil && (i > 0 || k.Head == nil) {
+			var extra bytes.Buffer
+			if err := dec.CopyPayload(&extra, k.Payload(m)); err != nil {
+				return nil, err
+			}
+			// Shown as crit does: base64 in an "extra" member of the entry.
+			b = b[:len(b)-1] // reopen the entry's object
+			if b[len(b)-1] != '{' {
+				b = append(b, ',')
+			}
+			b = newline(b, indent, indent+indent+indent)
+			b = append(b, `"extra":`...)
+			if indent != "" {
+				b = append(b, ' ')
+			}
+			b = strconv.AppendQuote(b, base64.StdEncoding.EncodeToString(extra.Bytes()))
+			b = newline(b, indent, indent+indent)
+			b = append(b, '}')
+		}
 	}
 	b = newline(b, indent, indent)
 	b = append(b, ']')

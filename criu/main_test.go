@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	rc := run(args, &out, &errb)
+	return rc, out.String(), errb.String()
+}
+
+func TestCLI(t *testing.T) {
+	tests := []struct {
+		args    []string
+		rc      int
+		out     string // substring of stdout
+		errText string // substring of stderr
+	}{
+		{[]string{"--version"}, 0, "Version:", ""},
+		{[]string{"--help"}, 0, "Commands:", ""},
+		{nil, 2, "", "Usage:"},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{[]string{"show", "--help"}, 0, "--images-dir", ""},
+		{[]string{"help", "show"}, 0, "--images-dir", ""},
+		{[]string{"show", "--bogus"}, 2, "", "unknown flag: --bogus"},
+		{[]string{"show"}, 2, "", "name image files"},
+		{[]string{"show", "-v9", "x.img"}, 2, "", "verbosity must be 0..4"},
+		{[]string{"-v4", "show", "/nonexistent/core-1.img"}, 1, "", "no such file"},
+		{[]string{"show", "--log-format", "xml", "a.img"}, 1, "", "--log-format must be text or json"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			rc, out, errs := runCLI(tt.args...)
+			if rc != tt.rc || !strings.Contains(out, tt.out) || !strings.Contains(errs, tt.errText) {
+				t.Errorf("rc=%d (want %d)\nstdout: %s\nstderr: %s", rc, tt.rc, out, errs)
+			}
+		})
+	}
+}
+
+func TestVerbosityForms(t *testing.T) {
+	for arg, want := range map[string]int{"-v": 4, "-v0": 0, "-v3": 3, "--verbosity=1": 1} {
+		fs, lo, _ := newFlagSet(commands["show"])
+		if err := fs.Parse(fixVerbosity([]string{arg})); err != nil {
+			t.Fatalf("%s: %v", arg, err)
+		}
+		if lo.verbosity != want {
+			t.Errorf("%s: verbosity %d, want %d", arg, lo.verbosity, want)
+		}
+	}
+}
