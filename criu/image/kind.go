@@ -38,6 +38,9 @@ type Kind struct {
 	// Payload, if set, returns how many raw bytes follow entry m in the
 	// image (pipe data, ghost file contents).
 	Payload func(m proto.Message) int64
+	// RestIsPayload, if set, says whether everything after head entry m
+	// is raw bytes (a ghost file stored without chunks).
+	RestIsPayload func(head proto.Message) bool
 }
 
 // LookupKind finds the kind of an image by its file name.

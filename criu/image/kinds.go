@@ -99,6 +99,8 @@ var kinds = []Kind{
 		Prefix: "ghost-file-", Numbered: true, Magic: magicGhostFile,
 		Head: newOf[images.GhostFileEntry](), New: newOf[images.GhostChunkEntry](),
 		Payload: func(m proto.Message) int64 { return int64(m.(*images.GhostChunkEntry).GetLen()) },
+		// Without chunks, the file's contents follow the head to the end.
+		RestIsPayload: func(m proto.Message) bool { return !m.(*images.GhostFileEntry).GetChunks() },
 	},
 	// Each PipeDataEntry is followed by its Bytes raw bytes.
 	{Prefix: "pipes-data", Magic: magicPipesData, New: newOf[images.PipeDataEntry](), Payload: pipeDataPayload},

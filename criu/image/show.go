@@ -89,9 +89,14 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 		}
 		b = newline(b, indent, indent+indent)
 		b = appendMessage(b, m.ProtoReflect(), indent, indent+indent)
-		if k.Payload != nil && (i > 0 || k.Head == nil) {
+		rest := i == 0 && k.RestIsPayload != nil && k.RestIsPayload(m)
+		if rest || k.Payload != nil && (i > 0 || k.Head == nil) {
 			var extra bytes.Buffer
-			if err := dec.CopyPayload(&extra, k.Payload(m)); err != nil {
+			if rest {
+				if _, err := io.Copy(&extra, dec.r); err != nil {
+					return nil, err
+				}
+			} else if err := dec.CopyPayload(&extra, k.Payload(m)); err != nil {
 				return nil, err
 			}
 			// Shown as crit does: base64 in an "extra" member of the entry.
@@ -107,6 +112,9 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 			b = strconv.AppendQuote(b, base64.StdEncoding.EncodeToString(extra.Bytes()))
 			b = newline(b, indent, indent+indent)
 			b = append(b, '}')
+			if rest {
+				break
+			}
 		}
 	}
 	b = newline(b, indent, indent)
