@@ -1,0 +1,41 @@
+package dump
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrUnsupported marks an object dump cannot save.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrHasChildren: process trees come later; one process only.
+	ErrHasChildren = errors.New("task has children (process trees are not supported yet)")
+	// ErrNoTask: the pid does not exist.
+	ErrNoTask = errors.New("no such task")
+)
+
+// FdError names the file descriptor dump could not save.
+type FdError struct {
+	Fd   int
+	Type string // "pipe", "socket", "anon_inode:[eventfd]", ...
+	Err  error
+}
+
+func (e *FdError) Error() string {
+	return fmt.Sprintf("fd %d (%s): %v", e.Fd, e.Type, e.Err)
+}
+
+func (e *FdError) Unwrap() error { return e.Err }
+
+// VmaError names the mapping dump could not save.
+type VmaError struct {
+	Start, End uint64
+	Path       string
+	Err        error
+}
+
+func (e *VmaError) Error() string {
+	return fmt.Sprintf("mapping %#x-%#x %s: %v", e.Start, e.End, e.Path, e.Err)
+}
+
+func (e *VmaError) Unwrap() error { return e.Err }

@@ -1,0 +1,323 @@
+package dump
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// VMA status bits of vma_entry.status (CRIU's criu/include/image.h).
+const (
+	VmaAreaRegular  = 1 << 0
+	VmaAreaStack    = 1 << 1
+	VmaAreaVsyscall = 1 << 2
+	VmaAreaVdso     = 1 << 3
+	VmaAreaHeap     = 1 << 5
+	VmaFilePrivate  = 1 << 6
+	VmaFileShared   = 1 << 7
+	VmaAnonShared   = 1 << 8
+	VmaAnonPrivate  = 1 << 9
+	VmaAreaSysvipc  = 1 << 10
+	VmaAreaVvar     = 1 << 12
+	VmaAreaMemfd    = 1 << 14
+	// VmaAccount is a criugo extension: the mapping had VM_ACCOUNT ("ac"
+	// in smaps VmFlags) though it may be read-only now, so restore maps it
+	// writable first (which is what sets VM_ACCOUNT) and mprotects after.
+	VmaAccount = 1 << 20
+)
+
+// Pagemap entry flags (CRIU's PE_*).
+const (
+	PeParent  = 1 << 0
+	PeLazy    = 1 << 1
+	PePresent = 1 << 2
+)
+
+// MadvFlags maps smaps VmFlags to the madvise advice that sets them; the
+// vma_entry madv field holds 1<<advice for each.
+var MadvFlags = map[string]int{
+	"rr": unix.MADV_RANDOM,
+	"sr": unix.MADV_SEQUENTIAL,
+	"dc": unix.MADV_DONTFORK,
+	"mg": unix.MADV_MERGEABLE,
+	"hg": unix.MADV_HUGEPAGE,
+	"nh": unix.MADV_NOHUGEPAGE,
+	"dd": unix.MADV_DONTDUMP,
+	"wf": unix.MADV_WIPEONFORK,
+}
+
+// area is one mapping being dumped.
+type area struct {
+	m     procfs.Mapping
+	e     *images.VmaEntry
+	pages func(pm uint64) bool // which pages hold data to dump; nil: none
+}
+
+// collectVmas turns smaps into vma entries, registering mapped files.
+func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
+	var out []*area
+	for _, m := range maps {
+		a := &area{m: m}
+		e := &images.VmaEntry{
+			Start: proto.Uint64(m.Start), End: proto.Uint64(m.End), Pgoff: proto.Uint64(m.Offset),
+			Shmid: proto.Uint64(0), Prot: proto.Uint32(uint32(m.Prot)), Fd: proto.Int64(-1),
+		}
+		a.e = e
+		var flags uint32
+		var status uint32 = VmaAreaRegular
+		if m.Shared {
+			flags = unix.MAP_SHARED
+		} else {
+			flags = unix.MAP_PRIVATE
+		}
+		if m.HasFlag("gd") {
+			flags |= unix.MAP_GROWSDOWN
+		}
+		if m.HasFlag("nr") {
+			flags |= unix.MAP_NORESERVE
+		}
+		var madv uint64
+		for f, adv := range MadvFlags {
+			if m.HasFlag(f) {
+				madv |= 1 << adv
+			}
+		}
+		if madv != 0 {
+			e.Madv = proto.Uint64(madv)
+		}
+		present := func(pm uint64) bool { return pm&(mem.PMPresent|mem.PMSwap) != 0 }
+		switch {
+		case m.Path == "[vsyscall]":
+			status = VmaAreaVsyscall
+			flags |= unix.MAP_ANONYMOUS
+		case m.Path == "[vdso]":
+			status |= VmaAreaVdso
+			flags |= unix.MAP_ANONYMOUS
+		case strings.HasPrefix(m.Path, "[vvar"):
+			status |= VmaAreaVvar
+			flags |= unix.MAP_ANONYMOUS
+		case m.Path == "[uprobes]":
+			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: uprobes area", ErrUnsupported)}
+		case m.Shared && (strings.HasPrefix(m.Path, "/dev/zero") || strings.HasPrefix(m.Path, "[anon_shmem")):
+			status |= VmaAnonShared
+			flags |= unix.MAP_ANONYMOUS
+			e.Shmid = proto.Uint64(m.Inode)
+			a.pages = present
+		case strings.HasPrefix(m.Path, "/SYSV"):
+			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: System V shared memory", ErrUnsupported)}
+		case strings.HasPrefix(m.Path, "/memfd:"):
+			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: memfd mapping", ErrUnsupported)}
+		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
+			oflags := uint32(unix.O_RDONLY)
+			if m.Shared && m.HasFlag("mw") {
+				oflags = unix.O_RDWR
+			}
+			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
+			id, err := d.files.addReg(m.FilePath(), link, oflags, 0)
+			if err != nil {
+				return nil, &VmaError{m.Start, m.End, m.Path, err}
+			}
+			e.Shmid = proto.Uint64(uint64(id))
+			e.Fdflags = proto.Uint32(oflags)
+			if m.Shared {
+				status |= VmaFileShared
+			} else {
+				status |= VmaFilePrivate
+				// Only pages that are no longer the file's.
+				a.pages = func(pm uint64) bool {
+					return pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0)
+				}
+			}
+		default: // private anonymous: "", [heap], [stack], [anon:...]
+			if m.Shared {
+				return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: shared mapping", ErrUnsupported)}
+			}
+			status |= VmaAnonPrivate
+			flags |= unix.MAP_ANONYMOUS
+			if m.Path == "[heap]" {
+				status |= VmaAreaHeap
+			}
+			if m.Path == "[stack]" {
+				status |= VmaAreaStack
+			}
+			a.pages = present
+		}
+		if m.HasFlag("ac") {
+			status |= VmaAccount
+		}
+		e.Flags = proto.Uint32(flags)
+		e.Status = proto.Uint32(status)
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// chunkSize bounds one process_vm_readv batch.
+const chunkSize = 32 << 20
+
+// pageRun is a run of pages to dump and how to read it.
+type pageRun struct {
+	mem.Range
+	force bool // read through /proc/PID/mem: the mapping is not readable
+}
+
+// dumpPages walks pagemap, writes pagemap-PID.img and pages-1.img. Reads
+// and writes overlap: one goroutine fills a buffer while the other drains
+// the previous one into the store.
+func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return err
+	}
+	defer pm.Close()
+	var runs []pageRun
+	for _, a := range areas {
+		if a.pages == nil {
+			continue
+		}
+		ents, err := pm.Read(mem.Range{Start: a.m.Start, End: a.m.End})
+		if err != nil {
+			return err
+		}
+		d.stats.PagesScanned += uint64(len(ents))
+		for _, r := range mem.Runs(a.m.Start, ents, a.pages) {
+			runs = append(runs, pageRun{Range: r, force: a.m.Prot&procfs.ProtRead == 0})
+		}
+	}
+	// pagemap image.
+	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(1)}}
+	var total uint64
+	for _, r := range runs {
+		n := r.Len() / mem.PageSize
+		total += n
+		msgs = append(msgs, &images.PagemapEntry{
+			Vaddr: proto.Uint64(r.Start), CompatNrPages: proto.Uint32(uint32(n)),
+			Flags: proto.Uint32(PePresent), NrPages: proto.Uint64(n),
+		})
+	}
+	d.stats.PagesWritten = total
+	if err := image.WriteImage(ctx, d.store, fmt.Sprintf("pagemap-%d.img", d.pid), msgs...); err != nil {
+		return err
+	}
+
+	w, err := d.store.Create(ctx, "pages-1.img")
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			w.Abort()
+		}
+	}()
+	type chunk struct {
+		buf []byte
+		err error
+	}
+	full := make(chan chunk, 1)
+	free := make(chan []byte, 2)
+	free <- make([]byte, 0, chunkSize)
+	free <- make([]byte, 0, chunkSize)
+	stop := make(chan struct{})
+	defer close(stop)
+	var readTime time.Duration
+	go func() {
+		defer close(full)
+		var mf *mem.File
+		defer func() {
+			if mf != nil {
+				mf.Close()
+			}
+		}()
+		i := 0
+		for i < len(runs) {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			t0 := time.Now()
+			buf = buf[:0]
+			var batch []mem.Range
+			var size uint64
+			for i < len(runs) && !runs[i].force {
+				r := runs[i].Range
+				if size+r.Len() > chunkSize {
+					if size > 0 {
+						break
+					}
+					// A run bigger than a chunk: split it.
+					r.End = r.Start + chunkSize
+					runs[i].Start = r.End
+				} else {
+					i++
+				}
+				batch = append(batch, r)
+				size += r.Len()
+			}
+			var err error
+			if len(batch) > 0 {
+				buf = buf[:size]
+				err = mem.ReadRemote(d.pid, batch, buf)
+			} else {
+				// An unreadable mapping: one run through /proc/PID/mem.
+				r := runs[i].Range
+				if r.Len() > chunkSize {
+					r.End = r.Start + chunkSize
+					runs[i].Start = r.End
+				} else {
+					i++
+				}
+				if mf == nil {
+					mf, err = mem.OpenFile(d.pid)
+				}
+				if err == nil {
+					buf = buf[:r.Len()]
+					err = mf.ReadAt(buf, r.Start)
+				}
+			}
+			readTime += time.Since(t0)
+			select {
+			case full <- chunk{buf, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t0 := time.Now()
+	var writeTime time.Duration
+	for c := range full {
+		if c.err != nil {
+			return c.err
+		}
+		t1 := time.Now()
+		if _, err := w.Write(c.buf); err != nil {
+			return fmt.Errorf("write pages-1.img: %w", err)
+		}
+		writeTime += time.Since(t1)
+		free <- c.buf
+	}
+	t1 := time.Now()
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("commit pages-1.img: %w", err)
+	}
+	committed = true
+	writeTime += time.Since(t1)
+	d.stats.MemDump = time.Since(t0) - writeTime
+	d.stats.MemWrite = writeTime
+	_ = readTime
+	return nil
+}

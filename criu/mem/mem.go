@@ -1,0 +1,198 @@
+package mem
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// PageSize is the base page size on x86_64.
+const PageSize = 4096
+
+// Pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
+const (
+	PMPresent   = 1 << 63
+	PMSwap      = 1 << 62
+	PMFile      = 1 << 61
+	PMExclusive = 1 << 56
+	PMPFNMask   = (1 << 55) - 1
+)
+
+// Range is a half-open address range [Start, End).
+type Range struct{ Start, End uint64 }
+
+// Len is the range's size in bytes.
+func (r Range) Len() uint64 { return r.End - r.Start }
+
+// Pagemap is an open /proc/PID/pagemap.
+type Pagemap struct{ f *os.File }
+
+// OpenPagemap opens /proc/PID/pagemap.
+func OpenPagemap(pid int) (*Pagemap, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
+	if err != nil {
+		return nil, err
+	}
+	return &Pagemap{f: f}, nil
+}
+
+// Close closes the pagemap. Safe twice.
+func (p *Pagemap) Close() error {
+	if p.f == nil {
+		return nil
+	}
+	err := p.f.Close()
+	p.f = nil
+	return err
+}
+
+// Read returns the pagemap entries of the pages of r.
+func (p *Pagemap) Read(r Range) ([]uint64, error) {
+	n := r.Len() / PageSize
+	buf := make([]byte, n*8)
+	if _, err := p.f.ReadAt(buf, int64(r.Start/PageSize*8)); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read pagemap %#x-%#x: %w", r.Start, r.End, err)
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(buf[i*8:])
+	}
+	return out, nil
+}
+
+// Runs turns per-page entries of a range starting at start into runs of
+// consecutive pages for which keep returns true.
+func Runs(start uint64, ents []uint64, keep func(uint64) bool) []Range {
+	var out []Range
+	for i := 0; i < len(ents); {
+		if !keep(ents[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(ents) && keep(ents[j]) {
+			j++
+		}
+		out = append(out, Range{start + uint64(i)*PageSize, start + uint64(j)*PageSize})
+		i = j
+	}
+	return out
+}
+
+// iovMax is the kernel's IOV_MAX.
+const iovMax = 1024
+
+// ReadRemote reads the ranges of pid's memory, in order, into buf (which
+// must be exactly as long as the ranges together).
+func ReadRemote(pid int, rs []Range, buf []byte) error {
+	return vmTransfer(pid, rs, buf, false)
+}
+
+// WriteRemote writes buf into pid's memory at the ranges, in order.
+func WriteRemote(pid int, rs []Range, buf []byte) error {
+	return vmTransfer(pid, rs, buf, true)
+}
+
+func vmTransfer(pid int, rs []Range, buf []byte, write bool) error {
+	off := 0
+	for len(rs) > 0 {
+		n := min(len(rs), iovMax)
+		remote := make([]unix.RemoteIovec, n)
+		total := 0
+		for i, r := range rs[:n] {
+			remote[i] = unix.RemoteIovec{Base: uintptr(r.Start), Len: int(r.Len())}
+			total += int(r.Len())
+		}
+		if off+total > len(buf) {
+			return fmt.Errorf("process_vm: buffer of %d bytes too short for %d", len(buf), off+total)
+		}
+		local := []unix.Iovec{{Base: &buf[off]}}
+		local[0].SetLen(total)
+		var got int
+		var err error
+		for {
+			if write {
+				got, err = unix.ProcessVMWritev(pid, local, remote, 0)
+			} else {
+				got, err = unix.ProcessVMReadv(pid, local, remote, 0)
+			}
+			if err != unix.EINTR {
+				break
+			}
+		}
+		name := "process_vm_readv"
+		if write {
+			name = "process_vm_writev"
+		}
+		if err != nil {
+			return fmt.Errorf("%s %d at %#x: %w", name, pid, rs[0].Start, os.NewSyscallError(name, err))
+		}
+		if got != total {
+			// Partial: advance past what was done and retry the rest;
+			// a range that transfers nothing is an error.
+			if got == 0 {
+				return fmt.Errorf("%s %d at %#x: no progress", name, pid, rs[0].Start)
+			}
+			done := got
+			i := 0
+			for i < n && int(rs[i].Len()) <= done {
+				done -= int(rs[i].Len())
+				i++
+			}
+			off += got
+			rest := append([]Range{}, rs[i:]...)
+			if done > 0 {
+				rest[0].Start += uint64(done)
+			}
+			rs = rest
+			continue
+		}
+		off += total
+		rs = rs[n:]
+	}
+	return nil
+}
+
+// File is /proc/PID/mem, which reads and writes through any protection
+// (FOLL_FORCE) for a tracer.
+type File struct{ f *os.File }
+
+// OpenFile opens /proc/PID/mem read-write.
+func OpenFile(pid int) (*File, error) {
+	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &File{f: f}, nil
+}
+
+// ReadAt reads len(b) bytes at addr.
+func (m *File) ReadAt(b []byte, addr uint64) error {
+	_, err := m.f.ReadAt(b, int64(addr))
+	if err != nil {
+		return fmt.Errorf("read /proc/mem at %#x: %w", addr, err)
+	}
+	return nil
+}
+
+// WriteAt writes b at addr.
+func (m *File) WriteAt(b []byte, addr uint64) error {
+	_, err := m.f.WriteAt(b, int64(addr))
+	if err != nil {
+		return fmt.Errorf("write /proc/mem at %#x: %w", addr, err)
+	}
+	return nil
+}
+
+// Close closes the file. Safe twice.
+func (m *File) Close() error {
+	if m.f == nil {
+		return nil
+	}
+	err := m.f.Close()
+	m.f = nil
+	return err
+}

@@ -1,0 +1,125 @@
+package procfs
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseMaps(t *testing.T) {
+	in := `55d0c0a00000-55d0c0a01000 r--p 00000000 fe:00 9982206                    /tmp/a b/counter
+7f00aa000000-7f00aa021000 rw-p 00000000 00:00 0 
+Size:                132 kB
+Rss:                   8 kB
+Swap:                  4 kB
+VmFlags: rd wr mr mw me ac 
+7f00ab000000-7f00ab003000 r--s 00000000 fe:00 77 /tmp/x.dat (deleted)
+VmFlags: rd sh mr me
+7ffd7c679000-7ffd7c69a000 rw-p 00000000 00:00 0                          [stack]
+VmFlags: rd wr mr mw me gd ac
+`
+	got, err := ParseMaps(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d mappings", len(got))
+	}
+	want0 := Mapping{Start: 0x55d0c0a00000, End: 0x55d0c0a01000, Prot: ProtRead, Major: 0xfe, Inode: 9982206, Path: "/tmp/a b/counter"}
+	if !reflect.DeepEqual(got[0], want0) {
+		t.Errorf("got %+v\nwant %+v", got[0], want0)
+	}
+	if got[1].Path != "" || got[1].Prot.String() != "rw-" || got[1].Rss != 8192 || got[1].Swap != 4096 || !got[1].HasFlag("ac") {
+		t.Errorf("anon: %+v", got[1])
+	}
+	if !got[2].Shared || !got[2].Deleted() || got[2].FilePath() != "/tmp/x.dat" {
+		t.Errorf("deleted shared: %+v", got[2])
+	}
+	if got[3].Path != "[stack]" || !got[3].HasFlag("gd") || got[3].FilePath() != "" {
+		t.Errorf("stack: %+v", got[3])
+	}
+	for _, bad := range []string{"zz-10 r--p 0 0:0 0\n", "10-5 r--p 0 0:0 0\n", "VmFlags: rd\n", "10-20 r-p 0 0:0 0\n"} {
+		if _, err := ParseMaps(strings.NewReader(bad)); !errors.Is(err, ErrFormat) {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	line := "123 (a (weird) name) S 1 123 123 0 -1 4194304 100 0 0 0 1 2 0 0 20 0 3 0 555 1000 200 18446744073709551615 " +
+		"4096 8192 140000 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 12288 16384 20480 30000 30100 30200 30300 0\n"
+	s, err := ParseStat([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Stat{Pid: 123, Comm: "a (weird) name", State: 'S', Ppid: 1, Pgrp: 123, Session: 123, Flags: 4194304,
+		NumThreads: 3, StartCode: 4096, EndCode: 8192, StartStack: 140000, ExitSignal: 17,
+		StartData: 12288, EndData: 16384, StartBrk: 20480, ArgStart: 30000, ArgEnd: 30100, EnvStart: 30200, EnvEnd: 30300}
+	if s != want {
+		t.Errorf("got %+v\nwant %+v", s, want)
+	}
+	if _, err := ParseStat([]byte("1 (x) S 1 2")); !errors.Is(err, ErrFormat) {
+		t.Errorf("short stat: %v", err)
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	st, err := ParseStatus(strings.NewReader("Name:\tx\nUmask:\t0022\nUid:\t0\t1\t2\t3\nGroups:\t4 5 \nSigBlk:\t0000000000010000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := st.Octal("Umask"); u != 0o22 {
+		t.Errorf("umask %o", u)
+	}
+	if ids, _ := st.Ints("Uid"); !reflect.DeepEqual(ids, []uint32{0, 1, 2, 3}) {
+		t.Errorf("uid %v", ids)
+	}
+	if g, _ := st.Ints("Groups"); !reflect.DeepEqual(g, []uint32{4, 5}) {
+		t.Errorf("groups %v", g)
+	}
+	if m, _ := st.Hex("SigBlk"); m != 1<<16 {
+		t.Errorf("sigblk %x", m)
+	}
+	if _, err := st.Hex("CapEff"); !errors.Is(err, ErrFormat) {
+		t.Errorf("missing key: %v", err)
+	}
+}
+
+func TestParseFdinfo(t *testing.T) {
+	fi, err := ParseFdinfo(strings.NewReader("pos:\t100\nflags:\t02102001\nmnt_id:\t25\nino:\t77\neventfd-count: 5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Pos != 100 || fi.Flags != 0o2102001 || fi.MntID != 25 || fi.Ino != 77 || fi.Extra["eventfd-count"] != "5" {
+		t.Errorf("%+v", fi)
+	}
+	if _, err := ParseFdinfo(strings.NewReader("pos:\tx\n")); !errors.Is(err, ErrFormat) {
+		t.Errorf("bad pos: %v", err)
+	}
+}
+
+func TestParseAuxv(t *testing.T) {
+	b := make([]byte, 48)
+	b[0], b[8], b[16], b[24] = 6, 0x10, 0, 0 // AT_PAGESZ, then AT_NULL
+	got, err := ParseAuxv(b)
+	if err != nil || !reflect.DeepEqual(got, []uint64{6, 0x10, 0, 0}) {
+		t.Errorf("%v %v", got, err)
+	}
+	if _, err := ParseAuxv(make([]byte, 12)); !errors.Is(err, ErrFormat) {
+		t.Errorf("odd length: %v", err)
+	}
+}
+
+func TestParseTimers(t *testing.T) {
+	in := "ID: 0\nsignal: 14/00007ffd00000000\nnotify: signal/pid.123\nClockID: 1\nID: 3\nsignal: 10/0000000000000000\nnotify: thread/tid.124\nClockID: 0\n"
+	got, err := ParseTimers(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Timer{{ID: 0, Signal: 14, SigVal: 0x7ffd00000000, Notify: "signal", NotifyID: 123, ClockID: 1},
+		{ID: 3, Signal: 10, Notify: "thread", NotifyID: 124}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}

@@ -1,0 +1,13 @@
+// Package ptrace is the only caller of ptrace(2) and wait4(2) in criu.
+//
+// The kernel ties a tracee to the thread that attached it: every ptrace
+// request and every wait for a tracee must come from that one OS thread.
+// A Tracer owns one goroutine locked to its OS thread and runs every request
+// there; methods documented "runs on the tracer thread" are safe to call from
+// any goroutine because they hop onto it.
+//
+// Syscalls are injected without patching code: the [vdso] contains a
+// `syscall` instruction; a stopped thread gets RIP pointed at it, the
+// arguments in its registers and one PTRACE_SINGLESTEP, which stops right
+// after the syscall returns. Its registers are then put back.
+package ptrace

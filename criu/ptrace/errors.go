@@ -1,0 +1,28 @@
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrClosed is returned by a Tracer after Close.
+	ErrClosed = errors.New("ptrace: tracer closed")
+	// ErrExited reports that a tracee exited while being traced.
+	ErrExited = errors.New("ptrace: tracee exited")
+	// ErrNoSyscallInsn reports a task without a usable [vdso].
+	ErrNoSyscallInsn = errors.New("ptrace: no syscall instruction in [vdso]")
+)
+
+// SyscallError is an injected syscall that returned an error.
+type SyscallError struct {
+	Tid  int
+	Name string
+	Err  error // a syscall.Errno
+}
+
+func (e *SyscallError) Error() string {
+	return fmt.Sprintf("injected %s in %d: %v", e.Name, e.Tid, e.Err)
+}
+
+func (e *SyscallError) Unwrap() error { return e.Err }

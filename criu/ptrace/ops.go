@@ -1,0 +1,240 @@
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Regs mirrors struct user_regs_struct (arch/x86/include/asm/user_64.h).
+type Regs = unix.PtraceRegs
+
+// Seize attaches to tid with PTRACE_SEIZE, interrupts it and waits until
+// it is in a ptrace-stop. A signal-delivery-stop seen on the way is handed
+// back to the thread (its handler frame is set up, as the kernel would have
+// done) and the thread is interrupted again, so no signal is lost.
+// It returns ErrExited if the thread is gone.
+func (t *Tracer) Seize(tid int, opts int) error {
+	return t.Do(func() error {
+		if err := seize(tid, opts); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("seize %d: %w", tid, ErrExited)
+			}
+			return fmt.Errorf("seize %d: %w", tid, err)
+		}
+		if err := rawPtrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
+			return fmt.Errorf("interrupt %d: %w", tid, sysErr("ptrace(INTERRUPT)", err))
+		}
+		for {
+			st, err := wait(tid)
+			if err != nil {
+				return fmt.Errorf("wait for %d: %w", tid, err)
+			}
+			switch {
+			case st.Exited() || st.Signaled():
+				return fmt.Errorf("seize %d: %w", tid, ErrExited)
+			case !st.Stopped():
+				continue
+			case st.Event() == eventStop:
+				return nil
+			case st.Event() != 0:
+				// Another event: resume and keep waiting for our stop.
+				if err := rawPtrace(unix.PTRACE_CONT, tid, 0, 0); err != nil {
+					return sysErr("ptrace(CONT)", err)
+				}
+			default:
+				// Signal-delivery-stop: deliver it, then stop again.
+				if err := rawPtrace(unix.PTRACE_CONT, tid, 0, uintptr(st.StopSignal())); err != nil {
+					return sysErr("ptrace(CONT)", err)
+				}
+				if err := rawPtrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
+					return sysErr("ptrace(INTERRUPT)", err)
+				}
+			}
+		}
+	})
+}
+
+// Detach detaches tid, letting it run (delivering sig if non-zero).
+func (t *Tracer) Detach(tid int, sig syscall.Signal) error {
+	return t.Do(func() error {
+		return sysErr("ptrace(DETACH)", rawPtrace(unix.PTRACE_DETACH, tid, 0, uintptr(sig)))
+	})
+}
+
+// SetOptions sets PTRACE_O_* options on tid.
+func (t *Tracer) SetOptions(tid int, opts int) error {
+	return t.Do(func() error {
+		return sysErr("ptrace(SETOPTIONS)", rawPtrace(unix.PTRACE_SETOPTIONS, tid, 0, uintptr(opts)))
+	})
+}
+
+// GetRegs reads the general registers of a stopped tid.
+func (t *Tracer) GetRegs(tid int) (Regs, error) {
+	var r Regs
+	err := t.Do(func() error { return sysErr("ptrace(GETREGS)", unix.PtraceGetRegs(tid, &r)) })
+	return r, err
+}
+
+// SetRegs writes the general registers (fs_base and gs_base included).
+func (t *Tracer) SetRegs(tid int, r Regs) error {
+	return t.Do(func() error { return sysErr("ptrace(SETREGS)", unix.PtraceSetRegs(tid, &r)) })
+}
+
+// GetXstate reads the NT_X86_XSTATE regset (standard xsave layout).
+func (t *Tracer) GetXstate(tid int) ([]byte, error) {
+	buf := make([]byte, 16384)
+	var n int
+	err := t.Do(func() error {
+		var err error
+		n, err = getRegSet(tid, ntX86Xstate, buf)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// SetXstate writes the NT_X86_XSTATE regset.
+func (t *Tracer) SetXstate(tid int, b []byte) error {
+	return t.Do(func() error { return setRegSet(tid, ntX86Xstate, b) })
+}
+
+// GetSigmask reads the blocked signal mask (bit n-1 for signal n).
+func (t *Tracer) GetSigmask(tid int) (uint64, error) {
+	var m uint64
+	err := t.Do(func() error {
+		var err error
+		m, err = getSigmask(tid)
+		return err
+	})
+	return m, err
+}
+
+// SetSigmask sets the blocked signal mask.
+func (t *Tracer) SetSigmask(tid int, m uint64) error {
+	return t.Do(func() error { return setSigmask(tid, m) })
+}
+
+// GetRseq reads tid's rseq registration.
+func (t *Tracer) GetRseq(tid int) (RseqConfig, error) {
+	var c RseqConfig
+	err := t.Do(func() error {
+		var err error
+		c, err = getRseq(tid)
+		return err
+	})
+	return c, err
+}
+
+// PendingSignals returns the siginfos queued for tid (shared=false) or for
+// its whole thread group (shared=true), 128 bytes each.
+func (t *Tracer) PendingSignals(tid int, shared bool) ([][128]byte, error) {
+	var out [][siginfoSize]byte
+	err := t.Do(func() error {
+		var err error
+		out, err = peekSiginfo(tid, shared)
+		return err
+	})
+	return out, err
+}
+
+// RobustList returns tid's robust futex list head and its length.
+func RobustList(tid int) (head, size uint64, err error) { return getRobustList(tid) }
+
+// Kill sends SIGKILL to pid and reaps the given traced threads, non-leaders
+// first (waiting for the leader first deadlocks), then the leader pid.
+func (t *Tracer) Kill(pid int, tids []int) error {
+	return t.Do(func() error {
+		err := kill(pid, unix.SIGKILL)
+		for _, tid := range tids {
+			if tid != pid {
+				waitExit(tid)
+			}
+		}
+		waitExit(pid)
+		return err
+	})
+}
+
+func waitExit(tid int) {
+	for {
+		st, err := wait(tid)
+		if err != nil || st.Exited() || st.Signaled() {
+			return
+		}
+	}
+}
+
+// WaitExit waits until pid (a child or tracee of the tracer) exits and
+// returns its status.
+func (t *Tracer) WaitExit(pid int) (Status, error) {
+	var st Status
+	err := t.Do(func() error {
+		for {
+			var err error
+			st, err = wait(pid)
+			if err != nil {
+				return err
+			}
+			if st.Exited() || st.Signaled() {
+				return nil
+			}
+			if st.Stopped() {
+				// A traced child stopping: let it go on.
+				sig := 0
+				if st.Event() == 0 && st.StopSignal() != unix.SIGTRAP && st.StopSignal() != unix.SIGSTOP {
+					sig = int(st.StopSignal())
+				}
+				rawPtrace(unix.PTRACE_CONT, pid, 0, uintptr(sig))
+			}
+		}
+	})
+	return st, err
+}
+
+// WaitStop waits for tid's next stop and returns it.
+func (t *Tracer) WaitStop(tid int) (Status, error) {
+	var st Status
+	err := t.Do(func() error {
+		var err error
+		st, err = wait(tid)
+		if err == nil && (st.Exited() || st.Signaled()) {
+			return fmt.Errorf("tid %d: %w (status %#x)", tid, ErrExited, uint32(st.WaitStatus))
+		}
+		return err
+	})
+	return st, err
+}
+
+// StartTraced runs argv[0]=path with PTRACE_TRACEME and returns once it is
+// stopped at its exec, before any of its code ran.
+func (t *Tracer) StartTraced(path string, argv []string, attr *syscall.ProcAttr) (int, error) {
+	var pid int
+	err := t.Do(func() error {
+		a := *attr
+		sys := syscall.SysProcAttr{}
+		if a.Sys != nil {
+			sys = *a.Sys
+		}
+		sys.Ptrace = true
+		a.Sys = &sys
+		var err error
+		pid, err = syscall.ForkExec(path, argv, &a)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", path, err)
+		}
+		st, err := wait(pid)
+		if err != nil {
+			return err
+		}
+		if !st.Stopped() || st.StopSignal() != unix.SIGTRAP {
+			return fmt.Errorf("start %s: unexpected status %#x", path, uint32(st.WaitStatus))
+		}
+		return nil
+	})
+	return pid, err
+}

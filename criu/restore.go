@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/spf13/pflag"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/restore"
+)
+
+func init() {
+	register(&command{
+		name:    "restore",
+		usage:   "-D DIR [options]",
+		summary: "restore a process from images, with its pid and thread ids",
+		setup: func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error {
+			var (
+				dir, pidfile      string
+				detached, shell   bool
+				noDefault, remote bool
+				timeout           int
+			)
+			fs.StringVarP(&dir, "images-dir", "D", "", "`DIR` to read the images from")
+			fs.BoolVarP(&detached, "restore-detached", "d", false, "return once the task runs instead of waiting for it")
+			fs.StringVar(&pidfile, "pidfile", "", "write the restored task's pid to `FILE`")
+			fs.BoolVarP(&shell, "shell-job", "j", false, "the task joins this session; stdio inherited from the shell is ours")
+			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
+			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
+			fs.BoolVar(&remote, "remote", false, "not supported yet")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected arguments %q", args)
+				}
+				if remote {
+					return usagef("--remote is not supported yet")
+				}
+				if dir == "" {
+					return usagef("-D DIR is required")
+				}
+				store, err := image.NewDir(dir)
+				if err != nil {
+					return fmt.Errorf("images dir: %w", err)
+				}
+				defer store.Close()
+				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, Log: e.Log})
+				if err != nil {
+					return err
+				}
+				if pidfile != "" {
+					if err := os.WriteFile(pidfile, []byte(strconv.Itoa(t.Pid)), 0o644); err != nil {
+						e.Log.Warn().Err(err).Msg("write pidfile")
+					}
+				}
+				if detached {
+					t.Release()
+					return nil
+				}
+				ws, err := t.Wait()
+				if err != nil {
+					return fmt.Errorf("wait for %d: %w", t.Pid, err)
+				}
+				code := ws.ExitStatus()
+				if ws.Signaled() {
+					code = 128 + int(ws.Signal())
+				}
+				e.Log.Info().Int("pid", t.Pid).Int("status", code).Msg("task exited")
+				if code != 0 {
+					os.Exit(code)
+				}
+				return nil
+			}
+		},
+	})
+}

@@ -1,0 +1,148 @@
+package restore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// snapshot is every image of one task, read before anything is created.
+type snapshot struct {
+	inv     *images.InventoryEntry
+	pst     *images.PstreeEntry
+	cores   map[uint32]*images.CoreEntry
+	mm      *images.MmEntry
+	fs      *images.FsEntry
+	files   map[uint32]*images.FileEntry
+	fdinfo  []*images.FdinfoEntry
+	remaps  map[uint32]uint32 // file id -> ghost id
+	pagemap []*images.PagemapEntry
+	pagesID uint32
+}
+
+func readSnapshot(ctx context.Context, s image.Store) (*snapshot, error) {
+	sn := &snapshot{cores: map[uint32]*images.CoreEntry{}, files: map[uint32]*images.FileEntry{}, remaps: map[uint32]uint32{}}
+	sn.inv = &images.InventoryEntry{}
+	if err := image.ReadOne(ctx, s, "inventory.img", sn.inv); err != nil {
+		return nil, fmt.Errorf("read inventory: %w", err)
+	}
+	if v := sn.inv.GetImgVersion(); v != 2 {
+		return nil, fmt.Errorf("%w: inventory img_version %d, want 2", ErrBadImage, v)
+	}
+	psts, err := image.ReadAll(ctx, s, "pstree.img", func() proto.Message { return &images.PstreeEntry{} })
+	if err != nil {
+		return nil, err
+	}
+	if len(psts) != 1 {
+		return nil, fmt.Errorf("%w: pstree has %d tasks; process trees are not supported yet", ErrUnsupported, len(psts))
+	}
+	sn.pst = psts[0].(*images.PstreeEntry)
+	pid := sn.pst.GetPid()
+	if len(sn.pst.GetThreads()) == 0 || sn.pst.GetThreads()[0] != pid {
+		return nil, fmt.Errorf("%w: pstree threads %v do not start with pid %d", ErrBadImage, sn.pst.GetThreads(), pid)
+	}
+	for _, tid := range sn.pst.GetThreads() {
+		c := &images.CoreEntry{}
+		if err := image.ReadOne(ctx, s, fmt.Sprintf("core-%d.img", tid), c); err != nil {
+			return nil, err
+		}
+		if c.GetMtype() != images.CoreEntry_X86_64 || c.GetThreadInfo() == nil {
+			return nil, fmt.Errorf("%w: core-%d.img is not x86_64", ErrUnsupported, tid)
+		}
+		sn.cores[tid] = c
+	}
+	if sn.cores[pid].GetTc() == nil {
+		return nil, fmt.Errorf("%w: core-%d.img has no task core", ErrBadImage, pid)
+	}
+	sn.mm = &images.MmEntry{}
+	if err := image.ReadOne(ctx, s, fmt.Sprintf("mm-%d.img", pid), sn.mm); err != nil {
+		return nil, err
+	}
+	sn.fs = &images.FsEntry{}
+	if err := image.ReadOne(ctx, s, fmt.Sprintf("fs-%d.img", pid), sn.fs); err != nil {
+		return nil, err
+	}
+	files, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range files {
+		f := m.(*images.FileEntry)
+		sn.files[f.GetId()] = f
+	}
+	ids := sn.cores[pid].GetIds()
+	filesID := uint32(0)
+	if ids != nil {
+		filesID = ids.GetFilesId()
+	} else {
+		ids := &images.TaskKobjIdsEntry{}
+		if err := image.ReadOne(ctx, s, fmt.Sprintf("ids-%d.img", pid), ids); err != nil {
+			return nil, err
+		}
+		filesID = ids.GetFilesId()
+	}
+	fdis, err := image.ReadAll(ctx, s, fmt.Sprintf("fdinfo-%d.img", filesID), func() proto.Message { return &images.FdinfoEntry{} })
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range fdis {
+		sn.fdinfo = append(sn.fdinfo, m.(*images.FdinfoEntry))
+	}
+	rms, err := image.ReadAll(ctx, s, "remap-fpath.img", func() proto.Message { return &images.RemapFilePathEntry{} })
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, m := range rms {
+		r := m.(*images.RemapFilePathEntry)
+		if r.GetRemapType() != images.RemapType_GHOST {
+			return nil, fmt.Errorf("%w: remap type %v", ErrUnsupported, r.GetRemapType())
+		}
+		sn.remaps[r.GetOrigId()] = r.GetRemapId()
+	}
+	// pagemap: a head, then entries.
+	r, err := s.Open(ctx, fmt.Sprintf("pagemap-%d.img", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	dec, err := image.NewDecoder(bufio.NewReader(r), fmt.Sprintf("pagemap-%d.img", pid))
+	if err != nil {
+		return nil, err
+	}
+	head := &images.PagemapHead{}
+	if err := dec.Decode(head); err != nil {
+		return nil, fmt.Errorf("read pagemap head: %w", err)
+	}
+	sn.pagesID = head.GetPagesId()
+	for {
+		e := &images.PagemapEntry{}
+		err := dec.Decode(e)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.GetInParent() || e.GetFlags()&(1<<0) != 0 {
+			return nil, fmt.Errorf("%w: pagemap entries in a parent image (pre-dump chains)", ErrUnsupported)
+		}
+		sn.pagemap = append(sn.pagemap, e)
+	}
+	return sn, nil
+}
+
+// nrPages is a pagemap entry's page count (field 5, else field 2).
+func nrPages(e *images.PagemapEntry) uint64 {
+	if e.NrPages != nil {
+		return e.GetNrPages()
+	}
+	return uint64(e.GetCompatNrPages())
+}

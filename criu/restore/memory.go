@@ -1,0 +1,348 @@
+package restore
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+func overlaps(a, b mem.Range) bool { return a.Start < b.End && b.Start < a.End }
+
+// vmap is a dumped VMA and how it was mapped.
+type vmap struct {
+	e        *images.VmaEntry
+	mapProt  uint32 // protection at mmap time
+	viaForce bool   // fill through /proc/PID/mem
+}
+
+// restoreMemory rebuilds the address space of the new task.
+func (r *restorer) restoreMemory(ctx context.Context) error {
+	vmas := r.sn.mm.GetVmas()
+	// 1. The kernel's special mappings move to their dumped addresses.
+	cur, err := procfs.ReadSmaps(r.pid)
+	if err != nil {
+		return err
+	}
+	var curSpecial []procfs.Mapping
+	for _, m := range cur {
+		if m.Path == "[vdso]" || len(m.Path) > 5 && m.Path[:5] == "[vvar" {
+			curSpecial = append(curSpecial, m)
+		}
+	}
+	var dumpSpecial []*images.VmaEntry
+	var keep []mem.Range
+	for _, v := range vmas {
+		if v.GetStatus()&(dump.VmaAreaVdso|dump.VmaAreaVvar) != 0 {
+			dumpSpecial = append(dumpSpecial, v)
+		}
+	}
+	if len(dumpSpecial) != len(curSpecial) {
+		return fmt.Errorf("%w: %d vdso/vvar mappings dumped, %d here (another kernel?)", ErrUnsupported, len(dumpSpecial), len(curSpecial))
+	}
+	for i, m := range curSpecial {
+		d := dumpSpecial[i]
+		if d.GetEnd()-d.GetStart() != m.Len() {
+			return fmt.Errorf("%w: vdso/vvar mapping %d is %d bytes, dumped %d (another kernel?)", ErrUnsupported, i, m.Len(), d.GetEnd()-d.GetStart())
+		}
+		keep = append(keep, mem.Range{Start: d.GetStart(), End: d.GetEnd()})
+	}
+	if len(curSpecial) > 0 && curSpecial[0].Start != dumpSpecial[0].GetStart() {
+		// Two steps through a spot that overlaps neither layout.
+		base := curSpecial[0].Start
+		span := curSpecial[len(curSpecial)-1].End - base
+		var tmp uint64
+		for _, cand := range []uint64{0x100000000000, 0x200000000000, 0x300000000000, 0x400000000000} {
+			t := mem.Range{Start: cand, End: cand + span}
+			ok := true
+			for _, m := range curSpecial {
+				ok = ok && !overlaps(t, mem.Range{Start: m.Start, End: m.End})
+			}
+			for _, k := range keep {
+				ok = ok && !overlaps(t, k)
+			}
+			if ok {
+				tmp = cand
+				break
+			}
+		}
+		vdsoOff := r.in.IP
+		for i, m := range curSpecial {
+			to := tmp + (m.Start - base)
+			if _, err := r.sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to); err != nil {
+				return err
+			}
+			if m.Path == "[vdso]" {
+				vdsoOff = r.in.IP - m.Start + to
+			}
+			curSpecial[i].Start, curSpecial[i].End = to, to+m.Len()
+		}
+		r.in.IP = vdsoOff
+		for i, m := range curSpecial {
+			to := dumpSpecial[i].GetStart()
+			if _, err := r.sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to); err != nil {
+				return err
+			}
+			if m.Path == "[vdso]" {
+				vdsoOff = r.in.IP - m.Start + to
+			}
+		}
+		r.in.IP = vdsoOff
+	}
+	// 2. Everything else goes.
+	sort.Slice(keep, func(i, j int) bool { return keep[i].Start < keep[j].Start })
+	prev := uint64(0)
+	for _, k := range append(keep, mem.Range{Start: taskSize, End: taskSize}) {
+		if k.Start > prev {
+			if _, err := r.sys("munmap", unix.SYS_MUNMAP, prev, k.Start-prev); err != nil {
+				return err
+			}
+		}
+		prev = k.End
+	}
+	// 3. A scratch area where no dumped mapping goes.
+	var all []mem.Range
+	for _, v := range vmas {
+		all = append(all, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
+	}
+	for cand := uint64(0x10000000); cand < taskSize; cand += 1 << 30 {
+		t := mem.Range{Start: cand, End: cand + scratchSize}
+		ok := true
+		for _, a := range all {
+			if overlaps(t, a) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			r.scr = cand
+			break
+		}
+	}
+	if _, err := r.sys("mmap", unix.SYS_MMAP, r.scr, scratchSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0); err != nil {
+		return err
+	}
+	// 4. Every dumped mapping.
+	var maps []*vmap
+	for _, v := range vmas {
+		st := v.GetStatus()
+		if st&(dump.VmaAreaVdso|dump.VmaAreaVvar|dump.VmaAreaVsyscall) != 0 || st&dump.VmaAreaRegular == 0 {
+			continue
+		}
+		vm, err := r.mapVma(v)
+		if err != nil {
+			return fmt.Errorf("map %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+		}
+		maps = append(maps, vm)
+	}
+	// 5. Pages.
+	if err := r.fillPages(ctx, maps); err != nil {
+		return err
+	}
+	// 6. Final protections and advice.
+	for _, vm := range maps {
+		v := vm.e
+		if vm.mapProt != v.GetProt() {
+			if _, err := r.sys("mprotect", unix.SYS_MPROTECT, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(v.GetProt())); err != nil {
+				return err
+			}
+		}
+		for adv := 0; adv < 64; adv++ {
+			if v.GetMadv()&(1<<adv) == 0 {
+				continue
+			}
+			if _, err := r.sys("madvise", unix.SYS_MADVISE, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(adv)); err != nil {
+				r.log.Warn().Err(err).Uint64("start", v.GetStart()).Int("advice", adv).Msg("madvise")
+			}
+		}
+	}
+	return r.setMM()
+}
+
+// mapVma creates one mapping at its dumped address.
+func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
+	st := v.GetStatus()
+	prot := v.GetProt()
+	flags := uint64(v.GetFlags()) | unix.MAP_FIXED
+	vm := &vmap{e: v, mapProt: prot}
+	writable := prot&unix.PROT_WRITE != 0
+	switch {
+	case st&dump.VmaAnonShared != 0:
+		// Shared memory is filled writable and then protected.
+		vm.mapProt = prot | unix.PROT_READ | unix.PROT_WRITE
+	case st&dump.VmaAccount != 0:
+		// Mapping it writable is what gives it VM_ACCOUNT, as it had.
+		vm.mapProt = prot | unix.PROT_READ | unix.PROT_WRITE
+	case !writable:
+		vm.viaForce = true
+	}
+	length := v.GetEnd() - v.GetStart()
+	if st&(dump.VmaFilePrivate|dump.VmaFileShared) == 0 {
+		flags |= unix.MAP_ANONYMOUS
+		_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags, ^uint64(0), 0)
+		return vm, err
+	}
+	path, _, err := r.filePath(uint32(v.GetShmid()))
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.cstring(0, path)
+	if err != nil {
+		return nil, err
+	}
+	oflags := uint64(v.GetFdflags()) | unix.O_CLOEXEC
+	fd, err := r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, oflags, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer r.sys("close", unix.SYS_CLOSE, fd)
+	_, err = r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags&^unix.MAP_ANONYMOUS, fd, v.GetPgoff())
+	return vm, err
+}
+
+// fillChunk bounds the bytes read from pages-N.img per batch.
+const fillChunk = 32 << 20
+
+// fillPages copies pages-N.img into the mappings: each batch of runs is
+// first populated in bulk (MADV_POPULATE_WRITE: fresh pages cost ~40µs
+// each when faulted one by one) and then written with one
+// process_vm_writev; mappings that may not be written go through
+// /proc/PID/mem.
+func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
+	if len(r.sn.pagemap) == 0 {
+		return nil
+	}
+	find := func(addr uint64) *vmap {
+		i := sort.Search(len(maps), func(i int) bool { return maps[i].e.GetEnd() > addr })
+		if i < len(maps) && maps[i].e.GetStart() <= addr {
+			return maps[i]
+		}
+		return nil
+	}
+	name := fmt.Sprintf("pages-%d.img", r.sn.pagesID)
+	rd, err := r.store.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	var mf *mem.File
+	defer func() {
+		if mf != nil {
+			mf.Close()
+		}
+	}()
+	// Split entries at mapping boundaries and chunk size.
+	type run struct {
+		mem.Range
+		vm *vmap
+	}
+	var runs []run
+	for _, e := range r.sn.pagemap {
+		start, end := e.GetVaddr(), e.GetVaddr()+nrPages(e)*mem.PageSize
+		for start < end {
+			vm := find(start)
+			if vm == nil {
+				return fmt.Errorf("%w: pages at %#x outside every mapping", ErrBadImage, start)
+			}
+			stop := min(end, vm.e.GetEnd(), start+fillChunk)
+			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm})
+			start = stop
+		}
+	}
+	buf := make([]byte, fillChunk)
+	for i := 0; i < len(runs); {
+		// A batch: consecutive runs fitting in the buffer.
+		j, size := i, uint64(0)
+		for j < len(runs) && size+runs[j].Len() <= fillChunk {
+			size += runs[j].Len()
+			j++
+		}
+		b := buf[:size]
+		if _, err := io.ReadFull(rd, b); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		var direct []mem.Range
+		off := uint64(0)
+		for _, ru := range runs[i:j] {
+			if ru.vm.viaForce {
+				if mf == nil {
+					if mf, err = mem.OpenFile(r.pid); err != nil {
+						return err
+					}
+				}
+				if err := mf.WriteAt(b[off:off+ru.Len()], ru.Start); err != nil {
+					return err
+				}
+			} else {
+				if _, err := r.sys("madvise(POPULATE_WRITE)", unix.SYS_MADVISE, ru.Start, ru.Len(), unix.MADV_POPULATE_WRITE); err != nil {
+					return err
+				}
+				direct = append(direct, ru.Range)
+			}
+			off += ru.Len()
+		}
+		if len(direct) > 0 {
+			// Gather the direct runs' bytes contiguously.
+			var gathered []byte
+			if len(direct) == j-i {
+				gathered = b
+			} else {
+				off := uint64(0)
+				for _, ru := range runs[i:j] {
+					if !ru.vm.viaForce {
+						gathered = append(gathered, b[off:off+ru.Len()]...)
+					}
+					off += ru.Len()
+				}
+			}
+			if err := mem.WriteRemote(r.pid, direct, gathered); err != nil {
+				return err
+			}
+		}
+		r.stats.PagesRestored += size / mem.PageSize
+		i = j
+	}
+	return nil
+}
+
+// setMM sets the mm fields (code, data, brk, stack, args, env, auxv) in
+// one PR_SET_MM_MAP; exe_fd stays -1: the stub was the same executable.
+func (r *restorer) setMM() error {
+	mm := r.sn.mm
+	b := make([]byte, 104)
+	le := binary.LittleEndian
+	vals := []uint64{mm.GetMmStartCode(), mm.GetMmEndCode(), mm.GetMmStartData(), mm.GetMmEndData(),
+		mm.GetMmStartBrk(), mm.GetMmBrk(), mm.GetMmStartStack(), mm.GetMmArgStart(), mm.GetMmArgEnd(),
+		mm.GetMmEnvStart(), mm.GetMmEnvEnd()}
+	for i, v := range vals {
+		le.PutUint64(b[i*8:], v)
+	}
+	auxv := mm.GetMmSavedAuxv()
+	auxAddr := r.scr + 1024
+	le.PutUint64(b[88:], auxAddr)
+	le.PutUint32(b[96:], uint32(len(auxv)*8))
+	le.PutUint32(b[100:], 0xffffffff)
+	ab := make([]byte, len(auxv)*8)
+	for i, v := range auxv {
+		le.PutUint64(ab[i*8:], v)
+	}
+	if err := r.writeScratch(0, b); err != nil {
+		return err
+	}
+	if len(ab) > 0 {
+		if err := r.writeScratch(1024, ab); err != nil {
+			return err
+		}
+	}
+	_, err := r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
+	return err
+}

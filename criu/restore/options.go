@@ -1,0 +1,27 @@
+package restore
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Options says how to restore.
+type Options struct {
+	// ShellJob: the restored task keeps the restorer's session and
+	// process group, and fds recorded as inherited from the shell are
+	// the restorer's own stdio.
+	ShellJob bool
+	// Stdin, Stdout, Stderr are the fds the stub (and so the task)
+	// inherits as 0, 1 and 2; zero values mean the restorer's own.
+	Stdio []uintptr
+	// Log receives progress.
+	Log zerolog.Logger
+}
+
+// Stats are the figures of one restore.
+type Stats struct {
+	Forking       time.Duration // stub started and task cloned
+	Restore       time.Duration // whole restore
+	PagesRestored uint64
+}

@@ -1,0 +1,303 @@
+package restore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/proto/images"
+)
+
+const taskSize = 0x7ffffffff000
+
+// Task is a restored, running task.
+type Task struct {
+	Pid   int
+	Stats Stats
+	tr    *ptrace.Tracer
+}
+
+// Wait waits for the restored task to exit and returns its wait status.
+// Only valid once, from the process that restored it.
+func (t *Task) Wait() (unix.WaitStatus, error) {
+	st, err := t.tr.WaitExit(t.Pid)
+	t.tr.Close()
+	return st.WaitStatus, err
+}
+
+// Release lets the restored task go without waiting for it.
+func (t *Task) Release() { t.tr.Close() }
+
+type restorer struct {
+	opts  Options
+	log   zerolog.Logger
+	store image.Store
+	sn    *snapshot
+	tr    *ptrace.Tracer
+	pid   int
+	// leader injects into the restored task's main thread.
+	in     *ptrace.Injector
+	scr    uint64 // scratch area in the task
+	ghosts map[uint32]string
+	tids   []int // threads created so far, leader first
+	stats  Stats
+}
+
+const scratchSize = 4 * mem.PageSize
+
+// Restore rebuilds the task described by the images in s. On success the
+// task runs (detached from ptrace); the caller Waits for it or Releases it.
+// On failure nothing it created is left behind.
+func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
+	t0 := time.Now()
+	sn, err := readSnapshot(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	r := &restorer{opts: opts, log: opts.Log, store: s, sn: sn, pid: int(sn.pst.GetPid()), ghosts: map[uint32]string{}}
+	for _, tid := range sn.pst.GetThreads() {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", tid)); err == nil {
+			return nil, fmt.Errorf("restore %d: %w: tid %d exists", r.pid, ErrPidTaken, tid)
+		}
+	}
+	var undo cleanup
+	defer undo.Run()
+	r.tr = ptrace.NewTracer()
+	undo.Add(func() { r.tr.Close() })
+	if err := r.makeGhosts(ctx, &undo); err != nil {
+		return nil, err
+	}
+	if err := r.fork(&undo); err != nil {
+		return nil, err
+	}
+	r.stats.Forking = time.Since(t0)
+	if err := r.restoreMemory(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.restoreTask(); err != nil {
+		return nil, err
+	}
+	if err := r.restoreFiles(); err != nil {
+		return nil, err
+	}
+	if err := r.restoreThreads(); err != nil {
+		return nil, err
+	}
+	if err := r.finish(); err != nil {
+		return nil, err
+	}
+	r.removeGhosts()
+	undo.Release()
+	r.stats.Restore = time.Since(t0)
+	st := &images.StatsEntry{Restore: &images.RestoreStatsEntry{
+		PagesCompared: proto.Uint64(0), PagesSkippedCow: proto.Uint64(0),
+		ForkingTime: proto.Uint32(uint32(r.stats.Forking.Microseconds())), RestoreTime: proto.Uint32(uint32(r.stats.Restore.Microseconds())),
+		PagesRestored: proto.Uint64(r.stats.PagesRestored),
+	}}
+	if err := image.WriteImage(ctx, s, "stats-restore.img", st); err != nil {
+		r.log.Warn().Err(err).Msg("write stats-restore.img")
+	}
+	r.log.Info().Int("pid", r.pid).Dur("restore", r.stats.Restore).Uint64("pages", r.stats.PagesRestored).Msg("restored")
+	return &Task{Pid: r.pid, Stats: r.stats, tr: r.tr}, nil
+}
+
+// fork starts the stub and clones the task with the dumped pid from it.
+func (r *restorer) fork(undo *cleanup) error {
+	exe := r.sn.files[r.sn.mm.GetExeFileId()].GetReg()
+	if exe == nil {
+		return fmt.Errorf("%w: exe file %d not in files.img", ErrBadImage, r.sn.mm.GetExeFileId())
+	}
+	exePath := exe.GetName()
+	if g, ok := r.ghosts[r.sn.mm.GetExeFileId()]; ok {
+		exePath = g
+	}
+	files := []uintptr{0, 1, 2}
+	if len(r.opts.Stdio) == 3 {
+		files = r.opts.Stdio
+	}
+	attr := &syscall.ProcAttr{Dir: "/", Env: []string{}, Files: files}
+	stub, err := r.tr.StartTraced(exePath, []string{exePath}, attr)
+	if err != nil {
+		return fmt.Errorf("start stub: %w", err)
+	}
+	undo.Add(func() { r.tr.Kill(stub, []int{stub}) })
+	if err := r.tr.SetOptions(stub, ptrace.OptTraceClone|ptrace.OptExitKill); err != nil {
+		return err
+	}
+	regs, err := r.tr.GetRegs(stub)
+	if err != nil {
+		return err
+	}
+	maps, err := procfs.ReadSmaps(stub)
+	if err != nil {
+		return err
+	}
+	ip, err := findSyscall(stub, maps)
+	if err != nil {
+		return err
+	}
+	// clone_args and the set_tid array go below the stub's stack pointer.
+	args := (regs.Rsp - 4096) &^ 15
+	b := make([]byte, 96)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], unix.CLONE_PARENT) // flags
+	le.PutUint64(b[64:], args+88)          // set_tid
+	le.PutUint64(b[72:], 1)                // set_tid_size
+	le.PutUint64(b[88:], uint64(r.pid))
+	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + 96}}, b); err != nil {
+		return err
+	}
+	sin := &ptrace.Injector{T: r.tr, Tid: stub, Base: regs, IP: ip}
+	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, 88)
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("restore %d: %w", r.pid, ErrPidTaken)
+		}
+		return err
+	}
+	if int(child) != r.pid {
+		return fmt.Errorf("clone3 gave pid %d, want %d", child, r.pid)
+	}
+	r.tids = []int{r.pid}
+	undo.Add(func() { r.tr.Kill(r.pid, r.tids) })
+	st, err := r.tr.WaitStop(r.pid)
+	if err != nil {
+		return err
+	}
+	if !st.Stopped() {
+		return fmt.Errorf("new task %d: unexpected status %#x", r.pid, uint32(st.WaitStatus))
+	}
+	// The stub's work is done.
+	r.tr.Kill(stub, []int{stub})
+	cregs, err := r.tr.GetRegs(r.pid)
+	if err != nil {
+		return err
+	}
+	if err := r.tr.SetSigmask(r.pid, ^uint64(0)); err != nil {
+		return err
+	}
+	r.in = &ptrace.Injector{T: r.tr, Tid: r.pid, Base: cregs, IP: ip}
+	return nil
+}
+
+func findSyscall(pid int, maps []procfs.Mapping) (uint64, error) {
+	for _, m := range maps {
+		if m.Path != "[vdso]" {
+			continue
+		}
+		b := make([]byte, m.Len())
+		if err := mem.ReadRemote(pid, []mem.Range{{Start: m.Start, End: m.End}}, b); err != nil {
+			return 0, fmt.Errorf("read [vdso]: %w", err)
+		}
+		return ptrace.SyscallInsn(m.Start, b)
+	}
+	return 0, ptrace.ErrNoSyscallInsn
+}
+
+// sys injects a syscall into the leader.
+func (r *restorer) sys(name string, nr uintptr, args ...uint64) (uint64, error) {
+	return r.in.Syscall(name, nr, args...)
+}
+
+// writeScratch writes b at offset off of the scratch area.
+func (r *restorer) writeScratch(off uint64, b []byte) error {
+	return mem.WriteRemote(r.pid, []mem.Range{{Start: r.scr + off, End: r.scr + off + uint64(len(b))}}, b)
+}
+
+// cstring writes s NUL-terminated at offset off of scratch and returns its address.
+func (r *restorer) cstring(off uint64, s string) (uint64, error) {
+	if len(s)+1 > mem.PageSize {
+		return 0, fmt.Errorf("path too long: %q", s)
+	}
+	return r.scr + off, r.writeScratch(off, append([]byte(s), 0))
+}
+
+// makeGhosts recreates deleted files next to where they were, to be opened
+// and then unlinked again.
+func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup) error {
+	made := map[uint32]string{}
+	for fileID, gid := range r.sn.remaps {
+		f := r.sn.files[fileID].GetReg()
+		if f == nil {
+			return fmt.Errorf("%w: remap of unknown file %d", ErrBadImage, fileID)
+		}
+		if p, ok := made[gid]; ok {
+			r.ghosts[fileID] = p
+			continue
+		}
+		name := fmt.Sprintf("ghost-file-%x.img", gid)
+		rd, err := r.store.Open(ctx, name)
+		if err != nil {
+			return err
+		}
+		dec, err := image.NewDecoder(rd, name)
+		if err != nil {
+			rd.Close()
+			return err
+		}
+		g := &images.GhostFileEntry{}
+		if err := dec.Decode(g); err != nil {
+			rd.Close()
+			return err
+		}
+		// At its own name when that is free, so that maps reads the same.
+		p := f.GetName()
+		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
+		if err != nil {
+			p = fmt.Sprintf("%s.criu-ghost.%x", f.GetName(), gid)
+			out, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
+		}
+		if err != nil {
+			rd.Close()
+			return fmt.Errorf("create ghost file: %w", err)
+		}
+		undo.Add(func() { os.Remove(p) })
+		err = dec.CopyPayload(out, int64(g.GetSize()))
+		rd.Close()
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write ghost file %s: %w", p, err)
+		}
+		os.Chown(p, int(g.GetUid()), int(g.GetGid()))
+		os.Chmod(p, os.FileMode(g.GetMode()&0o777))
+		made[gid] = p
+		r.ghosts[fileID] = p
+	}
+	return nil
+}
+
+func (r *restorer) removeGhosts() {
+	done := map[string]bool{}
+	for _, p := range r.ghosts {
+		if !done[p] {
+			os.Remove(p)
+			done[p] = true
+		}
+	}
+}
+
+// filePath is where to open file id from: its name, or its ghost copy.
+func (r *restorer) filePath(id uint32) (string, *images.RegFileEntry, error) {
+	f := r.sn.files[id]
+	if f == nil || f.GetReg() == nil {
+		return "", nil, fmt.Errorf("%w: no regular file %d in files.img", ErrBadImage, id)
+	}
+	if g, ok := r.ghosts[id]; ok {
+		return g, f.GetReg(), nil
+	}
+	return f.GetReg().GetName(), f.GetReg(), nil
+}

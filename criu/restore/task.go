@@ -1,0 +1,419 @@
+package restore
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/proto/images"
+)
+
+var atFdcwd = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
+
+const prTimerCreateRestoreIDs = 77
+
+// restoreTask sets the process-wide state: signal handlers, timers,
+// rlimits, personality, umask, cwd, root, session.
+func (r *restorer) restoreTask() error {
+	tc := r.sn.cores[uint32(r.pid)].GetTc()
+	le := binary.LittleEndian
+	for i, sa := range tc.GetSigactions() {
+		sig := i + 1
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		b := make([]byte, 32)
+		le.PutUint64(b[0:], sa.GetSigaction())
+		le.PutUint64(b[8:], sa.GetFlags())
+		le.PutUint64(b[16:], sa.GetRestorer())
+		le.PutUint64(b[24:], sa.GetMask())
+		if err := r.writeScratch(0, b); err != nil {
+			return err
+		}
+		if _, err := r.sys("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), r.scr, 0, 8); err != nil {
+			return err
+		}
+	}
+	if p := tc.GetPersonality(); p != 0 {
+		if _, err := r.sys("personality", unix.SYS_PERSONALITY, uint64(p)); err != nil {
+			return err
+		}
+	}
+	if _, err := r.sys("umask", unix.SYS_UMASK, uint64(r.sn.fs.GetUmask())); err != nil {
+		return err
+	}
+	cwd, _, err := r.filePath(r.sn.fs.GetCwdId())
+	if err != nil {
+		return err
+	}
+	p, err := r.cstring(0, cwd)
+	if err != nil {
+		return err
+	}
+	if _, err := r.sys("chdir "+cwd, unix.SYS_CHDIR, p); err != nil {
+		return err
+	}
+	if root, _, err := r.filePath(r.sn.fs.GetRootId()); err == nil && root != "/" {
+		p, err := r.cstring(0, root)
+		if err != nil {
+			return err
+		}
+		if _, err := r.sys("chroot "+root, unix.SYS_CHROOT, p); err != nil {
+			return err
+		}
+	}
+	// Rlimits from outside; raising a hard limit needs CAP_SYS_RESOURCE.
+	for res, rl := range tc.GetRlimits().GetRlimits() {
+		lim := unix.Rlimit{Cur: rl.GetCur(), Max: rl.GetMax()}
+		if err := unix.Prlimit(r.pid, res, &lim, nil); err != nil {
+			r.log.Warn().Int("resource", res).Err(err).Msg("prlimit")
+		}
+	}
+	// Timers.
+	tm := tc.GetTimers()
+	for which, it := range []*images.ItimerEntry{tm.GetReal(), tm.GetVirt(), tm.GetProf()} {
+		if it == nil {
+			continue
+		}
+		vs, vus := it.GetVsec(), it.GetVusec()
+		if vs == 0 && vus == 0 {
+			// An interval timer that fired while its signal was still
+			// pending is re-armed only when that signal is taken; its
+			// next period starts now.
+			vs, vus = it.GetIsec(), it.GetIusec()
+		}
+		if vs == 0 && vus == 0 {
+			continue
+		}
+		b := make([]byte, 32)
+		le.PutUint64(b[0:], it.GetIsec())
+		le.PutUint64(b[8:], it.GetIusec())
+		le.PutUint64(b[16:], vs)
+		le.PutUint64(b[24:], vus)
+		if err := r.writeScratch(0, b); err != nil {
+			return err
+		}
+		if _, err := r.sys("setitimer", unix.SYS_SETITIMER, uint64(which), r.scr, 0); err != nil {
+			return err
+		}
+	}
+	if pts := tm.GetPosix(); len(pts) > 0 {
+		if _, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 1); err != nil {
+			return fmt.Errorf("%w: POSIX timers need PR_TIMER_CREATE_RESTORE_IDS: %v", ErrUnsupported, err)
+		}
+		for _, pt := range pts {
+			// struct sigevent: value, signo, notify, tid.
+			ev := make([]byte, 64)
+			le.PutUint64(ev[0:], pt.GetSivalPtr())
+			le.PutUint32(ev[8:], pt.GetSiSigno())
+			le.PutUint32(ev[12:], pt.GetItSigevNotify())
+			le.PutUint32(ev[16:], uint32(pt.GetNotifyThreadId()))
+			id := make([]byte, 4)
+			le.PutUint32(id, pt.GetItId())
+			if err := r.writeScratch(0, ev); err != nil {
+				return err
+			}
+			if err := r.writeScratch(64, id); err != nil {
+				return err
+			}
+			if _, err := r.sys("timer_create", unix.SYS_TIMER_CREATE, uint64(pt.GetClockId()), r.scr, r.scr+64); err != nil {
+				return err
+			}
+			vs, vns := pt.GetVsec(), pt.GetVnsec()
+			if vs == 0 && vns == 0 {
+				vs, vns = pt.GetIsec(), pt.GetInsec()
+			}
+			if vs == 0 && vns == 0 {
+				continue
+			}
+			its := make([]byte, 32)
+			le.PutUint64(its[0:], pt.GetIsec())
+			le.PutUint64(its[8:], pt.GetInsec())
+			le.PutUint64(its[16:], vs)
+			le.PutUint64(its[24:], vns)
+			if err := r.writeScratch(128, its); err != nil {
+				return err
+			}
+			if _, err := r.sys("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.GetItId()), 0, r.scr+128, 0); err != nil {
+				return err
+			}
+		}
+		if _, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 0); err != nil {
+			return err
+		}
+	}
+	// Session and process group.
+	if !r.opts.ShellJob {
+		pst := r.sn.pst
+		switch {
+		case int(pst.GetSid()) == r.pid:
+			if _, err := r.sys("setsid", unix.SYS_SETSID); err != nil {
+				return err
+			}
+		case int(pst.GetPgid()) == r.pid:
+			if _, err := r.sys("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
+				return err
+			}
+		default:
+			r.log.Warn().Uint32("sid", pst.GetSid()).Uint32("pgid", pst.GetPgid()).Msg("task joined another session; it gets the restorer's (use --shell-job)")
+		}
+	}
+	return nil
+}
+
+// restoreFiles closes the stub's fds and opens the dumped ones.
+func (r *restorer) restoreFiles() error {
+	want := map[int]bool{}
+	for _, fi := range r.sn.fdinfo {
+		if fi.GetType() == images.FdTypes_EXT {
+			if !r.opts.ShellJob {
+				return fmt.Errorf("%w: fd %d was inherited from a shell: restore with --shell-job", ErrUnsupported, fi.GetFd())
+			}
+			want[int(fi.GetFd())] = true
+		}
+	}
+	// The stub inherited 0, 1, 2 only.
+	for fd := 0; fd <= 2; fd++ {
+		if !want[fd] {
+			r.sys("close", unix.SYS_CLOSE, uint64(fd))
+		}
+	}
+	for _, fi := range r.sn.fdinfo {
+		fd := uint64(fi.GetFd())
+		switch fi.GetType() {
+		case images.FdTypes_EXT:
+			if fi.GetFlags()&unix.FD_CLOEXEC != 0 {
+				if _, err := r.sys("fcntl", unix.SYS_FCNTL, fd, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+					return err
+				}
+			}
+			continue
+		case images.FdTypes_REG:
+		default:
+			return fmt.Errorf("%w: fd %d of type %v", ErrUnsupported, fd, fi.GetType())
+		}
+		path, reg, err := r.filePath(fi.GetId())
+		if err != nil {
+			return err
+		}
+		p, err := r.cstring(0, path)
+		if err != nil {
+			return err
+		}
+		flags := uint64(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
+		tmp, err := r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, flags, 0)
+		if err != nil {
+			return fmt.Errorf("restore fd %d: %w", fd, err)
+		}
+		if reg.GetPos() != 0 {
+			if _, err := r.sys("lseek", unix.SYS_LSEEK, tmp, reg.GetPos(), 0); err != nil {
+				return err
+			}
+		}
+		cloexec := uint64(0)
+		if fi.GetFlags()&unix.FD_CLOEXEC != 0 {
+			cloexec = unix.O_CLOEXEC
+		}
+		if tmp != fd {
+			if _, err := r.sys("dup3", unix.SYS_DUP3, tmp, fd, cloexec); err != nil {
+				return err
+			}
+			r.sys("close", unix.SYS_CLOSE, tmp)
+		} else if cloexec != 0 {
+			if _, err := r.sys("fcntl", unix.SYS_FCNTL, fd, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restoreThreads clones every other thread with its tid.
+func (r *restorer) restoreThreads() error {
+	le := binary.LittleEndian
+	for _, tid := range r.sn.pst.GetThreads()[1:] {
+		b := make([]byte, 96)
+		flags := uint64(unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM)
+		le.PutUint64(b[0:], flags)
+		le.PutUint64(b[64:], r.scr+88)
+		le.PutUint64(b[72:], 1)
+		le.PutUint64(b[88:], uint64(tid))
+		if err := r.writeScratch(0, b); err != nil {
+			return err
+		}
+		got, err := r.sys("clone3(thread)", unix.SYS_CLONE3, r.scr, 88)
+		if err != nil {
+			if err, ok := err.(*ptrace.SyscallError); ok && err.Err == unix.EEXIST {
+				return fmt.Errorf("thread %d: %w", tid, ErrPidTaken)
+			}
+			return err
+		}
+		if int(got) != int(tid) {
+			return fmt.Errorf("clone3 gave tid %d, want %d", got, tid)
+		}
+		r.tids = append(r.tids, int(tid))
+		if _, err := r.tr.WaitStop(int(tid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish sets each thread's own state and registers, then lets them go.
+func (r *restorer) finish() error {
+	le := binary.LittleEndian
+	type prepared struct {
+		tid  int
+		regs ptrace.Regs
+		xs   []byte
+		mask uint64
+	}
+	var ready []prepared
+	for _, tid := range r.tids {
+		core := r.sn.cores[uint32(tid)]
+		ti := core.GetThreadInfo()
+		tc := core.GetThreadCore()
+		base, err := r.tr.GetRegs(tid)
+		if err != nil {
+			return err
+		}
+		in := &ptrace.Injector{T: r.tr, Tid: tid, Base: base, IP: r.in.IP}
+		if tc.GetFutexRla() != 0 {
+			if _, err := in.Syscall("set_robust_list", unix.SYS_SET_ROBUST_LIST, tc.GetFutexRla(), uint64(tc.GetFutexRlaLen())); err != nil {
+				return err
+			}
+		}
+		if _, err := in.Syscall("set_tid_address", unix.SYS_SET_TID_ADDRESS, ti.GetClearTidAddr()); err != nil {
+			return err
+		}
+		if sas := tc.GetSas(); sas != nil && sas.GetSsFlags()&2 == 0 /* SS_DISABLE */ && sas.GetSsSize() != 0 {
+			b := make([]byte, 24)
+			le.PutUint64(b[0:], sas.GetSsSp())
+			le.PutUint32(b[8:], sas.GetSsFlags()&(1<<31)) // SS_AUTODISARM
+			le.PutUint64(b[16:], sas.GetSsSize())
+			if err := r.writeScratch(512, b); err != nil {
+				return err
+			}
+			if _, err := in.Syscall("sigaltstack", unix.SYS_SIGALTSTACK, r.scr+512, 0); err != nil {
+				return err
+			}
+		}
+		if rs := tc.GetRseqEntry(); rs != nil && rs.GetRseqAbiPointer() != 0 {
+			if _, err := in.Syscall("rseq", unix.SYS_RSEQ, rs.GetRseqAbiPointer(), uint64(rs.GetRseqAbiSize()), 0, uint64(rs.GetSignature())); err != nil {
+				return err
+			}
+		}
+		comm := tc.GetComm()
+		if tid == r.pid && comm == "" {
+			comm = r.sn.cores[uint32(tid)].GetTc().GetComm()
+		}
+		if comm != "" {
+			p, err := r.cstring(0, comm)
+			if err != nil {
+				return err
+			}
+			if _, err := in.Syscall("prctl(PR_SET_NAME)", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
+				return err
+			}
+		}
+		for _, si := range tc.GetSignalsP().GetSignals() {
+			if err := r.queueSignal(in, tid, si.GetSiginfo(), false); err != nil {
+				return err
+			}
+		}
+		if tid == r.pid {
+			for _, si := range core.GetTc().GetSignalsS().GetSignals() {
+				if err := r.queueSignal(in, tid, si.GetSiginfo(), true); err != nil {
+					return err
+				}
+			}
+		}
+		if err := r.setCreds(in, tc.GetCreds()); err != nil {
+			return err
+		}
+		mask := tc.GetBlkSigset()
+		if tc.BlkSigset == nil && tid == r.pid {
+			mask = core.GetTc().GetBlkSigset()
+		}
+		ready = append(ready, prepared{tid: tid, regs: regsFromImage(ti.GetGpregs()), xs: xstateFromImage(ti.GetFpregs()), mask: mask})
+	}
+	if _, err := r.sys("munmap", unix.SYS_MUNMAP, r.scr, scratchSize); err != nil {
+		return err
+	}
+	for _, p := range ready {
+		if err := r.tr.SetXstate(p.tid, p.xs); err != nil {
+			return fmt.Errorf("thread %d: %w", p.tid, err)
+		}
+		if err := r.tr.SetRegs(p.tid, p.regs); err != nil {
+			return fmt.Errorf("thread %d: %w", p.tid, err)
+		}
+		if err := r.tr.SetSigmask(p.tid, p.mask); err != nil {
+			return fmt.Errorf("thread %d: %w", p.tid, err)
+		}
+	}
+	for _, p := range ready {
+		if err := r.tr.Detach(p.tid, 0); err != nil {
+			return fmt.Errorf("thread %d: %w", p.tid, err)
+		}
+	}
+	return nil
+}
+
+// queueSignal re-queues a dumped pending signal from inside the thread
+// (the kernel only accepts a forged siginfo sent to oneself).
+func (r *restorer) queueSignal(in *ptrace.Injector, tid int, si []byte, shared bool) error {
+	if len(si) != 128 {
+		return fmt.Errorf("%w: siginfo of %d bytes", ErrBadImage, len(si))
+	}
+	if err := r.writeScratch(1024, si); err != nil {
+		return err
+	}
+	sig := uint64(binary.LittleEndian.Uint32(si))
+	if shared {
+		_, err := in.Syscall("rt_sigqueueinfo", unix.SYS_RT_SIGQUEUEINFO, uint64(r.pid), sig, r.scr+1024)
+		return err
+	}
+	_, err := in.Syscall("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, uint64(r.pid), uint64(tid), sig, r.scr+1024)
+	return err
+}
+
+// setCreds gives the thread its dumped ids; a no-op when they are ours.
+func (r *restorer) setCreds(in *ptrace.Injector, c *images.CredsEntry) error {
+	if c == nil {
+		return nil
+	}
+	if c.GetUid() == uint32(unix.Getuid()) && c.GetEuid() == uint32(unix.Geteuid()) && c.GetSuid() == uint32(unix.Getuid()) &&
+		c.GetGid() == uint32(unix.Getgid()) && c.GetEgid() == uint32(unix.Getegid()) && c.GetSgid() == uint32(unix.Getgid()) {
+		return nil
+	}
+	groups := c.GetGroups()
+	b := make([]byte, 4*len(groups)+4)
+	for i, g := range groups {
+		binary.LittleEndian.PutUint32(b[i*4:], g)
+	}
+	if err := r.writeScratch(2048, b); err != nil {
+		return err
+	}
+	if _, err := in.Syscall("setgroups", unix.SYS_SETGROUPS, uint64(len(groups)), r.scr+2048); err != nil {
+		return err
+	}
+	if _, err := in.Syscall("setresgid", unix.SYS_SETRESGID, uint64(c.GetGid()), uint64(c.GetEgid()), uint64(c.GetSgid())); err != nil {
+		return err
+	}
+	if _, err := in.Syscall("setresuid", unix.SYS_SETRESUID, uint64(c.GetUid()), uint64(c.GetEuid()), uint64(c.GetSuid())); err != nil {
+		return err
+	}
+	return nil
+}
+
+func regsFromImage(g *images.UserX86RegsEntry) ptrace.Regs {
+	return ptrace.Regs{
+		R15: g.GetR15(), R14: g.GetR14(), R13: g.GetR13(), R12: g.GetR12(), Rbp: g.GetBp(), Rbx: g.GetBx(),
+		R11: g.GetR11(), R10: g.GetR10(), R9: g.GetR9(), R8: g.GetR8(), Rax: g.GetAx(), Rcx: g.GetCx(),
+		Rdx: g.GetDx(), Rsi: g.GetSi(), Rdi: g.GetDi(), Orig_rax: ^uint64(0), Rip: g.GetIp(), Cs: g.GetCs(),
+		Eflags: g.GetFlags(), Rsp: g.GetSp(), Ss: g.GetSs(), Fs_base: g.GetFsBase(), Gs_base: g.GetGsBase(),
+		Ds: g.GetDs(), Es: g.GetEs(), Fs: g.GetFs(), Gs: g.GetGs(),
+	}
+}
