@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+var zdtmDir string
+
+func TestMain(m *testing.M) {
+	d, err := filepath.Abs("../..")
+	if err != nil {
+		panic(err)
+	}
+	zdtmDir = d
+	// Build the C tests before any runner exists (see package runner).
+	if out, err := makeTests(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func zdtm(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{nil, "Usage"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"run"}, "exactly one of"},
+		{[]string{"run", "-a", "-t", "static/env00"}, "exactly one of"},
+		{[]string{"run", "--zdtm-dir", zdtmDir, "-t", "static/nope", "--nocr"}, "no such test"},
+		{[]string{"run", "--bin", "/nonexistent"}, "no such file"},
+		{[]string{"run", "-t", "x", "--", "a"}, "need --bin"},
+		{[]string{"run", "--zdtm-dir", zdtmDir, "-t", "static/env00", "-f", "ns", "--nocr"}, "not supported yet"},
+		{[]string{"run", "--zdtm-dir", zdtmDir, "-t", "static/env00", "--nocr", "--remote"}, "does not go with"},
+		{[]string{"run", "--bogus"}, "unknown flag"},
+	} {
+		code, _, errs := zdtm(t, tc.args...)
+		if code != 2 || !strings.Contains(errs, tc.msg) {
+			t.Errorf("zdtm %q: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.msg)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	code, out, errs := zdtm(t, "list", "--zdtm-dir", zdtmDir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 25 || !strings.Contains(out, "static/env00\n") {
+		t.Errorf("list printed %d tests:\n%s", len(lines), out)
+	}
+}
+
+var summary = regexp.MustCompile(`(?m)^\d+ passed, \d+ failed(, \d+ skipped)?$`)
+
+func TestRunNoCR(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	root := t.TempDir()
+	code, out, errs := zdtm(t, "run", "--zdtm-dir", zdtmDir, "--dump-root", root, "--nocr", "-t", "static/env00", "-t", "umask00")
+	if code != 0 || !strings.HasSuffix(out, "2 passed, 0 failed\n") || !summary.MatchString(out) {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = zdtm(t, "run", "--zdtm-dir", zdtmDir, "--dump-root", root, "--nocr", "--inject-corruption", "-t", "static/env00")
+	if code == 0 || !strings.Contains(out, "FAIL static/env00 at check") || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
+		t.Errorf("a corrupted env00: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "static", "env00", "env00.out")); err != nil {
+		t.Errorf("the run did not keep its files: %v", err)
+	}
+	bin, _ := filepath.Abs("../../runner/testdata/proto.sh")
+	code, out, errs = zdtm(t, "run", "--dump-root", root, "--nocr", "--bin", bin, "--", "--result=FAIL: external")
+	if code == 0 || !strings.Contains(out, "FAIL bin/proto.sh at check") || !strings.Contains(out, "FAIL: external") {
+		t.Errorf("--bin with args: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// makeTests runs make -C zdtm under a lock: go test runs the zdtm
+// packages in parallel and both build the same files.
+func makeTests() ([]byte, error) {
+	f, err := os.Open(filepath.Join(zdtmDir, "Makefile"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return nil, err
+	}
+	return exec.Command("make", "-C", zdtmDir, "-j2").CombinedOutput()
+}

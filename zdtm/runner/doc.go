@@ -1,0 +1,25 @@
+// Package runner runs zdtm tests: programs that speak the classic zdtm
+// protocol (started as `NAME --pidfile=F --outfile=O [args]`, they
+// daemonize, write their pid to F when ready, wait for SIGTERM, check
+// that their state survived and write PASS or "FAIL: why" to O), with
+// or without a checkpoint and restore by the criu binary in between.
+//
+// The runner is a child subreaper: a dumped task's zombie and every
+// orphan of a test are re-parented to it and reaped by it, so the PID of
+// a dumped task is free again for a same-PID restore. Because it reaps
+// with wait4(-1, __WALL), the process that uses this package must start
+// its children only through this package (never with os/exec while a
+// Runner exists): the reaper would take their exit status.
+//
+// Layout of a run, under Options.DumpRoot (default ZDTM_DIR/dump):
+//
+//	NAME/                       one directory per test name (static/env00); a new
+//	                            run of the test replaces the previous one
+//	  NAME.pid NAME.out         the protocol's pidfile and outfile
+//	  start.log                 what the test printed before daemonizing
+//	  work/                     the test's current directory
+//	  PID/N/                    the images and logs of dump (or pre-dump) N
+//	    dump.log restore.log    criu's logs (-v4)
+//	    criu-dump.out ...       criu's own stdout and stderr
+//	  PID/remote/{cache,proxy}  the image daemons' dirs and logs (--remote)
+package runner

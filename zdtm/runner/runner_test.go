@@ -1,0 +1,390 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+	"time"
+)
+
+// Built once in TestMain, before any Runner exists: the reaper would
+// take os/exec's children afterwards.
+var (
+	zdtmDir    string
+	buildErr   error  // make -C zdtm failed
+	criuBin    string // a criu whose dump and restore exist, or ""
+	criuReason string // why criuBin is empty
+)
+
+func TestMain(m *testing.M) {
+	d, err := filepath.Abs("..")
+	if err != nil {
+		panic(err)
+	}
+	zdtmDir = d
+	if out, err := makeTests(); err != nil {
+		buildErr = fmt.Errorf("make -C %s: %v\n%s", zdtmDir, err, out)
+	}
+	criuBin, criuReason = findCriu()
+	os.Exit(m.Run())
+}
+
+// findCriu returns ZDTM_CRIU or the module's bin/criu if both its dump
+// and restore commands exist.
+func findCriu() (string, string) {
+	c := os.Getenv("ZDTM_CRIU")
+	if c == "" {
+		c = filepath.Join(zdtmDir, "..", "bin", "criu")
+	}
+	if _, err := os.Stat(c); err != nil {
+		return "", fmt.Sprintf("no criu binary at %s (go build -o bin/criu ./criu, or set ZDTM_CRIU)", c)
+	}
+	for _, cmd := range []string{"dump", "restore"} {
+		if out, err := exec.Command(c, cmd, "--help").CombinedOutput(); err != nil {
+			return "", fmt.Sprintf("%s has no working %q command yet: %v: %s", c, cmd, err, bytes.TrimSpace(out))
+		}
+	}
+	return c, ""
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (checkpoint/restore and a child subreaper that reaps every test)")
+	}
+}
+
+func needBuild(t *testing.T) {
+	t.Helper()
+	needRoot(t)
+	if buildErr != nil {
+		t.Fatalf("the C tests do not build: %v", buildErr)
+	}
+}
+
+func newRunner(t *testing.T, o Options) (*Runner, *bytes.Buffer) {
+	t.Helper()
+	var out bytes.Buffer
+	o.ZdtmDir = zdtmDir
+	o.Out = &out
+	if o.DumpRoot == "" {
+		o.DumpRoot = t.TempDir()
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	r, err := New(o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r, &out
+}
+
+func suite(t *testing.T) []Test {
+	t.Helper()
+	s, err := Suite(zdtmDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSuiteList(t *testing.T) {
+	s := suite(t)
+	if len(s) < 25 {
+		t.Errorf("the suite has %d tests, want at least 25", len(s))
+	}
+	env, err := Find(s, []string{"static/env00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(env[0].Args, " "); got != "--envname=ENV_00_TEST" {
+		t.Errorf("env00 args %q, want --envname=ENV_00_TEST", got)
+	}
+	for _, name := range []string{"env00", "zdtm/static/env00", "static/env00.c"} {
+		if ts, err := Find(s, []string{name}); err != nil || ts[0].Name != "static/env00" {
+			t.Errorf("Find(%q) = %v, %v", name, ts, err)
+		}
+	}
+	if _, err := Find(s, []string{"static/nope"}); err == nil {
+		t.Error("Find of a missing test did not fail")
+	}
+}
+
+func TestParseDesc(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		args    []string
+		flavors []string
+		bad     bool
+	}{
+		{in: "args: --a=1 --b\n", args: []string{"--a=1", "--b"}},
+		{in: "# comment\n\nflavors: h ns\nneeds: avx\n", flavors: []string{"h", "ns"}},
+		{in: "bogus\n", bad: true},
+		{in: "color: red\n", bad: true},
+	} {
+		f, err := os.CreateTemp(t.TempDir(), "desc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(tc.in)
+		f.Seek(0, 0)
+		var tt Test
+		err = parseDesc(f, &tt)
+		f.Close()
+		if (err != nil) != tc.bad {
+			t.Errorf("%q: err %v, want bad=%v", tc.in, err, tc.bad)
+			continue
+		}
+		if strings.Join(tt.Args, ",") != strings.Join(tc.args, ",") || strings.Join(tt.Flavors, ",") != strings.Join(tc.flavors, ",") {
+			t.Errorf("%q: got args %v flavors %v", tc.in, tt.Args, tt.Flavors)
+		}
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		out  string
+		pass bool
+	}{
+		{"PASS\n", true},
+		{"some message\nPASS\n", true},
+		{"FAIL: x.c:1: broken\nPASS\n", false},
+		{"FAIL: x.c:1: broken\n", false},
+		{"", false},
+		{"PASSED\n", false},
+	} {
+		p := filepath.Join(dir, "out")
+		os.WriteFile(p, []byte(tc.out), 0o644)
+		if pass, _, err := outcome(p); err != nil || pass != tc.pass {
+			t.Errorf("outcome(%q) = %v, %v; want %v", tc.out, pass, err, tc.pass)
+		}
+	}
+	if _, _, err := outcome(filepath.Join(dir, "missing")); err == nil {
+		t.Error("outcome of a missing file did not fail")
+	}
+}
+
+func TestErrorLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "dump.log")
+	os.WriteFile(p, []byte("10:00:00 DBG a\n10:00:01 ERR seize 42: EPERM\n10:00:02 INF b\n(00.1) Error (criu/cr-dump.c:1): x\n"), 0o644)
+	got := errorLines(p, 20)
+	if len(got) != 2 || !strings.Contains(got[0], "seize 42") || !strings.Contains(got[1], "cr-dump.c") {
+		t.Errorf("errorLines = %q", got)
+	}
+	os.WriteFile(p, []byte("a\nb\nc\n"), 0o644)
+	if got := errorLines(p, 2); len(got) != 3 || got[2] != "c" {
+		t.Errorf("errorLines without errors = %q, want a note and the last 2 lines", got)
+	}
+}
+
+func TestSummaryLine(t *testing.T) {
+	if s := (Summary{Passed: 3, Failed: 1}).String(); s != "3 passed, 1 failed" {
+		t.Errorf("got %q", s)
+	}
+	if s := (Summary{Passed: 3, Skipped: 2}).String(); s != "3 passed, 0 failed, 2 skipped" {
+		t.Errorf("got %q", s)
+	}
+}
+
+func TestCriuArgs(t *testing.T) {
+	got := strings.Join(dumpArgs("criu", "dump", 42, "/d/1", "", false, ""), " ")
+	if want := "criu dump --tree 42 --images-dir /d/1 --log-file dump.log -v4"; got != want {
+		t.Errorf("dump: %q, want %q", got, want)
+	}
+	got = strings.Join(dumpArgs("criu", "dump", 42, "/d/2", "../1", true, "/s"), " ")
+	if want := "criu dump --tree 42 --images-dir /d/2 --log-file dump.log -v4 --prev-images-dir ../1 --track-mem --remote --remote-socket /s"; got != want {
+		t.Errorf("dump after pre-dump: %q, want %q", got, want)
+	}
+	got = strings.Join(restoreArgs("criu", "/d/1", "/d/1/restore.pid", ""), " ")
+	if want := "criu restore --images-dir /d/1 --log-file restore.log -v4 --restore-detached --pidfile /d/1/restore.pid"; got != want {
+		t.Errorf("restore: %q, want %q", got, want)
+	}
+}
+
+func TestOptionsRefused(t *testing.T) {
+	for _, o := range []Options{
+		{Flavor: "ns", NoCR: true, DumpRoot: "/tmp/x"},
+		{Flavor: "q", NoCR: true, DumpRoot: "/tmp/x"},
+		{NoCR: true, Remote: true, DumpRoot: "/tmp/x"},
+		{Criu: "/nonexistent/criu", DumpRoot: "/tmp/x"},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) did not fail", o)
+		} else if o.Flavor == "ns" && !strings.Contains(err.Error(), "not supported yet") {
+			t.Errorf("flavor ns refused with an unclear message: %v", err)
+		}
+	}
+}
+
+// TestSuiteNoCR runs every test without checkpointing: each must pass
+// on its own.
+func TestSuiteNoCR(t *testing.T) {
+	needBuild(t)
+	r, out := newRunner(t, Options{NoCR: true, KeepGoing: true})
+	s := suite(t)
+	sum, err := r.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Passed != len(s) || sum.Failed != 0 {
+		t.Errorf("without C/R: %s\n%s", sum, out)
+	}
+	if !strings.HasSuffix(out.String(), fmt.Sprintf("%d passed, 0 failed\n", len(s))) {
+		t.Errorf("no summary line at the end:\n%s", out)
+	}
+}
+
+// TestCorruptionIsReported runs every test with ZDTM_CORRUPT=1: each
+// alters the state it checks, and the runner must report a FAIL at the
+// check with the test's reason.
+func TestCorruptionIsReported(t *testing.T) {
+	needBuild(t)
+	r, out := newRunner(t, Options{NoCR: true, KeepGoing: true, Corrupt: true})
+	s := suite(t)
+	sum, err := r.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range sum.Results {
+		if res.Status != "FAIL" || res.Stage != StageCheck || !strings.HasPrefix(res.Err.Error(), "FAIL") {
+			t.Errorf("%s with a corrupted state: %s at %q: %v", res.Test.Name, res.Status, res.Stage, res.Err)
+		}
+	}
+	if sum.Failed != len(s) {
+		t.Errorf("corrupted: %s, want %d failed\n%s", sum, len(s), out)
+	}
+	if !strings.Contains(out.String(), "FAIL static/env00 at check") {
+		t.Errorf("the report does not say where env00 failed:\n%s", out)
+	}
+}
+
+func TestBinaryProtocol(t *testing.T) {
+	needRoot(t)
+	bin, _ := filepath.Abs("testdata/proto.sh")
+	for _, tc := range []struct {
+		args   []string
+		status string
+		stage  string
+		reason string
+	}{
+		{nil, "PASS", "", ""},
+		{[]string{"--result=FAIL: it broke"}, "FAIL", StageCheck, "FAIL: it broke"},
+		{[]string{"--result=nothing"}, "FAIL", StageCheck, "no PASS"},
+		{[]string{"--early=3"}, "FAIL", StageStart, "exited with status 3"},
+	} {
+		test, err := BinaryTest(bin, tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, out := newRunner(t, Options{NoCR: true})
+		sum, err := r.Run(context.Background(), []Test{test})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := sum.Results[0]
+		if res.Status != tc.status || res.Stage != tc.stage || (tc.reason != "" && !strings.Contains(res.Err.Error(), tc.reason)) {
+			t.Errorf("%v: %s at %q: %v; want %s at %q (%s)\n%s", tc.args, res.Status, res.Stage, res.Err, tc.status, tc.stage, tc.reason, out)
+		}
+		wantSum := "1 passed, 0 failed\n"
+		if tc.status == "FAIL" {
+			wantSum = "0 passed, 1 failed\n"
+		}
+		if !strings.HasSuffix(out.String(), wantSum) {
+			t.Errorf("%v: output does not end with %q:\n%s", tc.args, wantSum, out)
+		}
+	}
+}
+
+// TestDumpFailureReport uses a fake criu whose dump fails: the runner
+// must say it failed at dump, show the log's error line, and leave no
+// test task or daemon behind.
+func TestDumpFailureReport(t *testing.T) {
+	needRoot(t)
+	bin, _ := filepath.Abs("testdata/proto.sh")
+	fake, _ := filepath.Abs("testdata/fakecriu.sh")
+	test, err := BinaryTest(bin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, remote := range []bool{false, true} {
+		root := t.TempDir()
+		r, out := newRunner(t, Options{Criu: fake, Remote: remote, DumpRoot: root})
+		sum, err := r.Run(context.Background(), []Test{test})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := sum.Results[0]
+		if res.Status != "FAIL" || res.Stage != StageDump {
+			t.Fatalf("remote=%v: %s at %q: %v\n%s", remote, res.Status, res.Stage, res.Err, out)
+		}
+		if !strings.Contains(out.String(), "ERR fake dump failure") {
+			t.Errorf("remote=%v: the log's error line is not in the report:\n%s", remote, out)
+		}
+		pid, err := readPid(filepath.Join(root, "bin", "proto.sh", "proto.sh.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alive(pid) {
+			t.Errorf("remote=%v: test task %d still runs after the failure", remote, pid)
+		}
+		if remote {
+			for _, d := range []string{"cache/image-cache.pid", "proxy/image-proxy.pid"} {
+				dpid, err := readPid(filepath.Join(root, "bin", "proto.sh", fmt.Sprint(pid), "remote", d))
+				if err != nil {
+					t.Errorf("daemon %s did not start: %v", d, err)
+				} else if alive(dpid) {
+					t.Errorf("daemon %s (pid %d) still runs after the failure", d, dpid)
+				}
+			}
+		}
+	}
+}
+
+// TestCheckpointRestore dumps and restores a few tests with the real
+// criu, when its dump and restore exist.
+func TestCheckpointRestore(t *testing.T) {
+	needBuild(t)
+	if criuBin == "" {
+		t.Skip("skipping real dump/restore: " + criuReason)
+	}
+	s := suite(t)
+	for _, name := range []string{"static/sleeping00", "static/env00", "static/busyloop00"} {
+		ts, err := Find(s, []string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.TrimPrefix(name, "static/"), func(t *testing.T) {
+			r, out := newRunner(t, Options{Criu: criuBin, Iters: 2})
+			sum, err := r.Run(context.Background(), ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Passed != 1 {
+				t.Errorf("%s with dump/restore:\n%s", name, out)
+			}
+		})
+	}
+}
+
+// makeTests runs make -C zdtm under a lock: go test runs the zdtm
+// packages in parallel and both build the same files.
+func makeTests() ([]byte, error) {
+	f, err := os.Open(filepath.Join(zdtmDir, "Makefile"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return nil, err
+	}
+	return exec.Command("make", "-C", zdtmDir, "-j2").CombinedOutput()
+}

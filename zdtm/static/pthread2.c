@@ -1,0 +1,2 @@
+#define NR_THREADS 2
+#include "pthread_tls.inc"

@@ -1,0 +1,2 @@
+#define NR_THREADS 8
+#include "pthread_tls.inc"
