@@ -30,5 +30,10 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# The product in one command: migrate a live counter between two network
+# namespaces through image-proxy and image-cache (needs root).
+demo: build
+	bash demo/demo.sh
+
 clean:
 	rm -rf bin

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/pflag"
 
 	"github.com/criugo/criu/criu/dump"
-	"github.com/criugo/criu/criu/image"
 )
 
 func init() {
@@ -17,38 +15,30 @@ func init() {
 		summary: "checkpoint a running process into images",
 		setup: func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error {
 			var (
-				pid               int
-				dir               string
-				leave, shell      bool
-				pidfile, preDump  string
-				noDefault, remote bool
-				timeout           int
+				pid              int
+				leave, shell     bool
+				pidfile, preDump string
+				noDefault        bool
+				timeout          int
 			)
 			fs.IntVarP(&pid, "tree", "t", 0, "`PID` of the task to dump")
-			fs.StringVarP(&dir, "images-dir", "D", "", "`DIR` to write the images into")
+			so := addStoreFlags(fs, true)
 			fs.BoolVarP(&leave, "leave-running", "R", false, "let the task run on after the dump")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "allow stdio inherited from a shell (terminal, pipe)")
 			fs.StringVar(&pidfile, "pidfile", "", "accepted for compatibility (unused by dump)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing does not time out")
 			fs.StringVar(&preDump, "pre-dump-mode", "", "accepted; used by pre-dump only")
-			fs.BoolVar(&remote, "remote", false, "not supported yet")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
 				}
-				if remote {
-					return usagef("--remote is not supported yet")
-				}
 				if pid <= 0 {
 					return usagef("-t PID is required")
 				}
-				if dir == "" {
-					return usagef("-D DIR is required")
-				}
-				store, err := image.NewDir(dir)
+				store, err := so.open(ctx, e, true)
 				if err != nil {
-					return fmt.Errorf("images dir: %w", err)
+					return err
 				}
 				defer store.Close()
 				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, Log: e.Log})

@@ -19,36 +19,35 @@ func init() {
 		summary: "restore a process from images, with its pid and thread ids",
 		setup: func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error {
 			var (
-				dir, pidfile      string
-				detached, shell   bool
-				noDefault, remote bool
-				timeout           int
+				pidfile         string
+				detached, shell bool
+				noDefault       bool
+				timeout         int
 			)
-			fs.StringVarP(&dir, "images-dir", "D", "", "`DIR` to read the images from")
+			so := addStoreFlags(fs, false)
 			fs.BoolVarP(&detached, "restore-detached", "d", false, "return once the task runs instead of waiting for it")
 			fs.StringVar(&pidfile, "pidfile", "", "write the restored task's pid to `FILE`")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "the task joins this session; stdio inherited from the shell is ours")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
-			fs.BoolVar(&remote, "remote", false, "not supported yet")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
 				}
-				if remote {
-					return usagef("--remote is not supported yet")
-				}
-				if dir == "" {
-					return usagef("-D DIR is required")
-				}
-				store, err := image.NewDir(dir)
+				store, err := so.open(ctx, e, false)
 				if err != nil {
-					return fmt.Errorf("images dir: %w", err)
+					return err
 				}
 				defer store.Close()
 				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, Log: e.Log})
 				if err != nil {
 					return err
+				}
+				if rel, ok := store.(image.Releaser); ok {
+					// The task runs: the cache may free the snapshot.
+					if err := rel.Release(ctx); err != nil {
+						e.Log.Warn().Err(err).Msg("release remote snapshot")
+					}
 				}
 				if pidfile != "" {
 					if err := os.WriteFile(pidfile, []byte(strconv.Itoa(t.Pid)), 0o644); err != nil {

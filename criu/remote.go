@@ -1,0 +1,173 @@
+package main
+
+// Shared glue of the image-proxy and image-cache daemons: sizes, TLS
+// flags, readiness (--status-fd, --pidfile) and -d (daemonize by
+// re-executing ourselves detached).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/criugo/criu/remoteimg"
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+)
+
+// daemonFlags are the flags both daemons share.
+type daemonFlags struct {
+	dir          string
+	localSocket  string
+	maxMemory    string
+	tls          remoteimg.TLSFiles
+	daemon       bool
+	pidfile      string
+	statusFD     int
+	drainTimeout time.Duration
+	logToFile    bool // -o FILE given: the daemon's stderr can be detached
+	fs           *pflag.FlagSet
+}
+
+func (d *daemonFlags) add(fs *pflag.FlagSet, dirHelp string) {
+	d.fs = fs
+	fs.StringVarP(&d.dir, "images-dir", "D", "", dirHelp)
+	fs.StringVar(&d.localSocket, "local-socket", "", "`PATH` of the local UNIX socket (default DIR/<daemon>.sock with -D, else /run/criu/<daemon>.sock)")
+	fs.StringVar(&d.tls.Cert, "tls-cert", "", "PEM certificate `FILE` of this daemon (mutual TLS)")
+	fs.StringVar(&d.tls.Key, "tls-key", "", "PEM private key `FILE` of --tls-cert")
+	fs.StringVar(&d.tls.CACert, "tls-cacert", "", "PEM CA `FILE` that signs the peer's certificate")
+	fs.BoolVarP(&d.daemon, "daemon", "d", false, "detach and run in the background once ready")
+	fs.StringVar(&d.pidfile, "pidfile", "", "write the daemon's pid to `FILE` once ready")
+	fs.IntVar(&d.statusFD, "status-fd", -1, "write one byte to file descriptor `FD` once ready, then close it")
+	fs.DurationVar(&d.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to let transfers in flight finish")
+}
+
+// parseSize parses "512M", "1G", "4096", "64k" (powers of 1024).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		case 'T':
+			mult, t = 1<<40, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("bad size %q (want e.g. 512M, 2G)", s)
+	}
+	return v * mult, nil
+}
+
+const (
+	envDaemonChild = "CRIUGO_DAEMON_CHILD"
+	daemonReadyFD  = 3
+)
+
+// daemonize re-executes us detached (new session) and waits until the
+// child reports readiness; then the parent reports it on --status-fd and
+// returns done=true (the caller exits 0). In the child it returns
+// done=false and the daemon carries on.
+func (d *daemonFlags) daemonize(ctx context.Context) (done bool, err error) {
+	if !d.daemon || os.Getenv(envDaemonChild) != "" {
+		return false, nil
+	}
+	if f := d.fs.Lookup("log-file"); f != nil && f.Value.String() != "" && f.Value.String() != "-" {
+		d.logToFile = true
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return false, fmt.Errorf("daemonize: %w", err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return false, fmt.Errorf("daemonize: %w", err)
+	}
+	defer r.Close()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		w.Close()
+		return false, fmt.Errorf("daemonize: %w", err)
+	}
+	defer devnull.Close()
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), envDaemonChild+"=1")
+	// The daemon keeps our stderr only when it logs there (no -o).
+	stderr := os.Stderr
+	if d.logToFile {
+		stderr = devnull
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, stderr
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return false, fmt.Errorf("daemonize: %w", err)
+	}
+	w.Close()
+	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	var b [1]byte
+	if n, _ := r.Read(b[:]); n != 1 {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		return false, errors.New("daemonize: the daemon exited before it was ready (see its log)")
+	}
+	_ = cmd.Process.Release()
+	d.signalStatusFD()
+	return true, nil
+}
+
+func (d *daemonFlags) signalStatusFD() {
+	if d.statusFD >= 0 {
+		f := os.NewFile(uintptr(d.statusFD), "status-fd")
+		_, _ = f.Write([]byte{0})
+		f.Close()
+	}
+}
+
+// ready writes the pidfile and tells whoever waits (the -d parent, or
+// --status-fd) that we accept work.
+func (d *daemonFlags) ready() error {
+	if d.pidfile != "" {
+		tmp := d.pidfile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write pidfile: %w", err)
+		}
+		if err := os.Rename(tmp, d.pidfile); err != nil {
+			return fmt.Errorf("write pidfile: %w", err)
+		}
+	}
+	if os.Getenv(envDaemonChild) != "" {
+		f := os.NewFile(daemonReadyFD, "daemon-ready")
+		_, _ = f.Write([]byte{0})
+		f.Close()
+		return nil
+	}
+	d.signalStatusFD()
+	return nil
+}
+
+func (d *daemonFlags) cleanup() {
+	if d.pidfile != "" {
+		_ = os.Remove(d.pidfile)
+	}
+}
+
+// warnNoTLS logs the loud warning for a TCP leg without TLS.
+func warnNoTLS(log zerolog.Logger) {
+	log.Warn().Msg("!!! TLS IS OFF: images cross the network unencrypted and unauthenticated; " +
+		"anyone who can reach the port can read or inject images. Use --tls-cert, --tls-key and --tls-cacert. !!!")
+}

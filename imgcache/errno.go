@@ -1,0 +1,5 @@
+package imgcache
+
+import "syscall"
+
+const syscallEMFILE = syscall.EMFILE

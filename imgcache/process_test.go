@@ -1,0 +1,354 @@
+package imgcache_test
+
+// Tests that run the real criu image-cache and image-proxy binaries as
+// child processes (built in TestMain), waiting for readiness on
+// --status-fd, and the proxy→cache benchmark.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/criugo/criu/remoteimg"
+)
+
+var criuBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "criu-imgcache-test-")
+	if err != nil {
+		panic(err)
+	}
+	criuBin = filepath.Join(dir, "criu")
+	if b := os.Getenv("CRIUGO_CRIU_BIN"); b != "" {
+		// A prebuilt binary (when the tree's criu package does not build).
+		criuBin = b
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	cmd := exec.Command("go", "build", "-o", criuBin, "github.com/criugo/criu/criu")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building criu failed, process tests will be skipped:\n%s\n", out)
+		criuBin = ""
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needBinary(t testing.TB) {
+	t.Helper()
+	if criuBin == "" {
+		if os.Getenv("CRIUGO_REQUIRE_BINARY") != "" {
+			t.Fatal("criu binary did not build")
+		}
+		t.Skip("criu binary did not build (see TestMain output)")
+	}
+}
+
+// daemon is a running criu image-cache or image-proxy.
+type daemon struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	done chan error
+}
+
+// startDaemon runs criu with args plus --status-fd and waits for the
+// readiness byte (no sleeping).
+func startDaemon(t testing.TB, args ...string) *daemon {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d := &daemon{t: t, log: &bytes.Buffer{}, done: make(chan error, 1)}
+	d.cmd = exec.Command(criuBin, append(args, "--status-fd", "3", "-v4")...)
+	d.cmd.ExtraFiles = []*os.File{w}
+	d.cmd.WaitDelay = 2 * time.Second
+	d.cmd.Stderr = &lockedWriter{b: d.log}
+	d.cmd.Stdout = d.cmd.Stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.done
+		d.done <- nil
+		if t.Failed() {
+			t.Logf("%s log:\n%s", args[0], d.log.String())
+		}
+	})
+	r.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var b [1]byte
+	if n, err := r.Read(b[:]); n != 1 {
+		t.Fatalf("%s never became ready (%v); log:\n%s", args[0], err, d.log.String())
+	}
+	return d
+}
+
+type lockedWriter struct {
+	b *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) { return l.b.Write(p) } // only the child's copy goroutine writes
+
+func (d *daemon) kill() {
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	err := <-d.done
+	d.done <- err
+}
+
+// term sends SIGTERM and returns the exit error.
+func (d *daemon) term() error {
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return err
+	case <-time.After(20 * time.Second):
+		d.t.Fatal("daemon did not stop on SIGTERM")
+		return nil
+	}
+}
+
+func freePort(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func pattern(seed, n int) []byte {
+	b := make([]byte, n)
+	x := uint32(seed*2654435761 + 1)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+func writeImage(ctx context.Context, st *remoteimg.Store, name string, data []byte) error {
+	w, err := st.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	for len(data) > 0 {
+		k := min(len(data), 100_000)
+		if _, err := w.Write(data[:k]); err != nil {
+			w.Abort()
+			return err
+		}
+		data = data[k:]
+	}
+	return w.Close()
+}
+
+func readImage(ctx context.Context, st *remoteimg.Store, name string) ([]byte, error) {
+	rc, err := st.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+type procRig struct {
+	dir, port, cacheDir, cacheSock, proxySock string
+}
+
+func newProcRig(t *testing.T) *procRig {
+	dir := t.TempDir()
+	return &procRig{dir: dir, port: freePort(t), cacheDir: filepath.Join(dir, "cache"),
+		cacheSock: filepath.Join(dir, "cache.sock"), proxySock: filepath.Join(dir, "proxy.sock")}
+}
+
+func (p *procRig) cache(t *testing.T, extra ...string) *daemon {
+	return startDaemon(t, append([]string{"image-cache", "--address", "127.0.0.1", "--port", p.port,
+		"-D", p.cacheDir, "--local-socket", p.cacheSock, "--pidfile", filepath.Join(p.dir, "cache.pid")}, extra...)...)
+}
+
+func (p *procRig) proxy(t *testing.T, extra ...string) *daemon {
+	return startDaemon(t, append([]string{"image-proxy", "--address", "127.0.0.1", "--port", p.port,
+		"--local-socket", p.proxySock}, extra...)...)
+}
+
+func (p *procRig) store(t *testing.T, mode remoteimg.Mode, snap string) *remoteimg.Store {
+	t.Helper()
+	sock := p.proxySock
+	if mode == remoteimg.ModeRead {
+		sock = p.cacheSock
+	}
+	st, err := remoteimg.Dial(context.Background(), sock, remoteimg.Options{Snapshot: snap, Mode: mode, WaitSnapshot: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestDaemonsEndToEnd: real daemons; a snapshot goes through; the cache
+// lists it; the cache is killed and restarted on its -D and serves the
+// snapshot again; SIGTERM stops both cleanly.
+func TestDaemonsEndToEnd(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	cache := p.cache(t, "--keep")
+	proxy := p.proxy(t)
+	pid, err := os.ReadFile(filepath.Join(p.dir, "cache.pid"))
+	if err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(cache.cmd.Process.Pid) {
+		t.Fatalf("pidfile %q %v", pid, err)
+	}
+	ctx := context.Background()
+	w := p.store(t, remoteimg.ModeWrite, "dump-1")
+	want := map[string][]byte{}
+	for i, n := range []int{0, 4096, 8192, 123457, 1 << 20} {
+		name := fmt.Sprintf("pages-%d.img", i)
+		want[name] = pattern(i, n)
+		if err := writeImage(ctx, w, name, want[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(criuBin, "image-cache", "--list", "--local-socket", p.cacheSock).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dump-1") || !strings.Contains(string(out), "finished") {
+		t.Fatalf("--list: %s %v", out, err)
+	}
+	cache.kill()
+	p.cache(t, "--keep")
+	rd := p.store(t, remoteimg.ModeRead, "dump-1")
+	for name, b := range want {
+		got, err := readImage(ctx, rd, name)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("%s after cache restart: %d bytes, %v", name, len(got), err)
+		}
+	}
+	if err := rd.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.term(); err != nil {
+		t.Fatalf("proxy exit: %v", err)
+	}
+}
+
+// TestDaemonProxyKilledMidTransfer: the writer's Close fails, and a reader
+// of the half-sent image gets an error (not EOF) once the cache's resume
+// timeout passes.
+func TestDaemonProxyKilledMidTransfer(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	p.cache(t, "--resume-timeout", "300ms")
+	proxy := p.proxy(t)
+	ctx := context.Background()
+	w := p.store(t, remoteimg.ModeWrite, "s")
+	iw, err := w.Create(ctx, "pages-1.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iw.Write(pattern(1, 1<<20))
+	rc, err := p.store(t, remoteimg.ModeRead, "s").Open(ctx, "pages-1.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	proxy.kill()
+	iw.Write(pattern(2, 1<<20))
+	if err := iw.Close(); err == nil {
+		t.Fatal("Close succeeded with the proxy dead")
+	}
+	if err := w.Finish(ctx); err == nil {
+		t.Fatal("Finish succeeded with the proxy dead")
+	}
+	_, err = io.ReadAll(rc)
+	if !errors.Is(err, remoteimg.ErrAborted) {
+		t.Fatalf("reader: %v, want ErrAborted", err)
+	}
+}
+
+// TestDaemonCacheKilledMidTransfer: Finish fails with ErrUnavailable when
+// the cache dies and does not come back within the reconnect timeout.
+func TestDaemonCacheKilledMidTransfer(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	cache := p.cache(t)
+	p.proxy(t, "--reconnect-timeout", "300ms")
+	ctx := context.Background()
+	w := p.store(t, remoteimg.ModeWrite, "s")
+	if err := writeImage(ctx, w, "a.img", pattern(1, 300000)); err != nil {
+		t.Fatal(err)
+	}
+	iw, err := w.Create(ctx, "b.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iw.Write(pattern(2, 500000))
+	cache.kill()
+	iw.Write(pattern(3, 500000))
+	iw.Close() // the proxy may hold it; the Finish is what must fail
+	err = w.Finish(ctx)
+	if !errors.Is(err, remoteimg.ErrUnavailable) {
+		t.Fatalf("Finish: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestDaemonizeAndTerm: -d returns once the daemon is ready (status-fd
+// from the parent), the pidfile names the detached daemon, SIGTERM stops it.
+func TestDaemonizeAndTerm(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	d := startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", p.port, "--local-socket", p.cacheSock,
+		"--pidfile", filepath.Join(p.dir, "c.pid"), "-d", "-o", filepath.Join(p.dir, "cache.log"))
+	if err := <-d.done; err != nil { // the parent exits 0 after readiness
+		t.Fatalf("parent: %v", err)
+	}
+	d.done <- nil
+	b, err := os.ReadFile(filepath.Join(p.dir, "c.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid <= 0 || pid == d.cmd.Process.Pid {
+		t.Fatalf("pidfile %q", b)
+	}
+	if _, err := remoteimg.ListSnapshots(context.Background(), p.cacheSock); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(p.dir, "c.pid")); errors.Is(err, fs.ErrNotExist) {
+			break // the daemon removes its pidfile on the way out
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("daemon did not stop on SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,540 @@
+package imgcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/criugo/criu/remoteimg"
+	"github.com/rs/zerolog"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("imgcache: server closed")
+
+// Server is the image cache. Set its fields, then call Serve for each
+// listener (the TCP one for proxies, wrapped in TLS by the caller; the
+// UNIX one for restore). A UNIX listener serves readers (and proxies of
+// the same host); a TCP listener serves proxies only.
+type Server struct {
+	// Dir keeps snapshots on disk (survives restarts); "" keeps them in
+	// memory.
+	Dir string
+	// MaxMemory bounds image bytes held in memory (no Dir). Default 1 GiB.
+	MaxMemory int64
+	// Keep keeps snapshots after Release.
+	Keep bool
+	// ResumeTimeout is how long transfers of a snapshot whose proxy went
+	// away wait to be resumed before they fail. Default 30s.
+	ResumeTimeout time.Duration
+	Log           zerolog.Logger
+
+	initOnce sync.Once
+	initErr  error
+	st       *store
+
+	mu        sync.Mutex // protects the fields below
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	done      chan struct{} // closed by Shutdown; stops waits
+	wg        sync.WaitGroup
+	nextID    atomic.Uint64
+}
+
+func (srv *Server) init() error {
+	srv.initOnce.Do(func() {
+		if srv.MaxMemory <= 0 {
+			srv.MaxMemory = 1 << 30
+		}
+		if srv.ResumeTimeout <= 0 {
+			srv.ResumeTimeout = 30 * time.Second
+		}
+		srv.listeners = map[net.Listener]struct{}{}
+		srv.conns = map[*conn]struct{}{}
+		srv.done = make(chan struct{})
+		srv.st, srv.initErr = newStore(srv.Dir, srv.MaxMemory, srv.Keep, srv.ResumeTimeout, srv.Log)
+	})
+	return srv.initErr
+}
+
+// Init loads the kept snapshots (with Dir) now rather than at the first
+// Serve; the daemon calls it before reporting readiness.
+func (srv *Server) Init() error { return srv.init() }
+
+// Serve accepts connections on ln until Shutdown, each handled on its own
+// goroutine. It returns ErrServerClosed after Shutdown.
+func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := srv.init(); err != nil {
+		return err
+	}
+	srv.mu.Lock()
+	if srv.closing {
+		srv.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	srv.listeners[ln] = struct{}{}
+	srv.mu.Unlock()
+	_, local := ln.Addr().(*net.UnixAddr)
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			srv.mu.Lock()
+			closing := srv.closing
+			srv.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				srv.Log.Warn().Err(err).Dur("retry", delay).Msg("accept")
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		delay = 0
+		c := &conn{srv: srv, nc: nc, id: srv.nextID.Add(1), local: local}
+		c.log = srv.Log.With().Uint64("conn", c.id).Str("peer", nc.RemoteAddr().String()).Logger()
+		srv.mu.Lock()
+		if srv.closing {
+			srv.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		srv.conns[c] = struct{}{}
+		srv.wg.Add(1)
+		srv.mu.Unlock()
+		go func() {
+			defer srv.wg.Done()
+			c.serve(ctx)
+			srv.mu.Lock()
+			delete(srv.conns, c)
+			srv.mu.Unlock()
+		}()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, and waits for
+// in-flight transfers and reads to end; when ctx ends first it closes
+// every connection and returns ctx's error.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	if err := srv.init(); err != nil {
+		return err
+	}
+	srv.mu.Lock()
+	if !srv.closing {
+		srv.closing = true
+		for ln := range srv.listeners {
+			ln.Close()
+		}
+	}
+	for c := range srv.conns {
+		c.closeIfIdle()
+	}
+	srv.mu.Unlock()
+	done := make(chan struct{})
+	go func() { srv.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		srv.mu.Lock()
+		select {
+		case <-srv.done:
+		default:
+			close(srv.done)
+		}
+		for c := range srv.conns {
+			c.nc.Close()
+		}
+		srv.mu.Unlock()
+		<-done
+	}
+	srv.st.close()
+	return err
+}
+
+func (srv *Server) isClosing() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
+// conn is one accepted connection.
+type conn struct {
+	srv   *Server
+	nc    net.Conn
+	id    uint64
+	local bool
+	log   zerolog.Logger
+
+	mu     sync.Mutex // protects active
+	active int        // transfers or reads in flight
+}
+
+func (c *conn) setActive(d int) {
+	c.mu.Lock()
+	c.active += d
+	idle := c.active == 0
+	c.mu.Unlock()
+	if idle && c.srv.isClosing() {
+		c.nc.Close()
+	}
+}
+
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active == 0 {
+		c.nc.Close()
+	}
+}
+
+func (c *conn) serve(ctx context.Context) {
+	defer c.nc.Close()
+	// Stop blocking waits when the server is force-closed.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.srv.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := remoteimg.CheckPeer(c.nc); err != nil {
+		c.log.Warn().Err(err).Msg("connection refused")
+		return
+	}
+	roles := []remoteimg.Role{remoteimg.RoleProxy}
+	if c.local {
+		roles = append(roles, remoteimg.RoleReader)
+	}
+	rc, err := remoteimg.ServerHandshake(ctx, c.nc, roles...)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("handshake failed, disconnecting")
+		return
+	}
+	c.log = c.log.With().Stringer("role", rc.Peer).Logger()
+	c.log.Debug().Msg("connected")
+	switch rc.Peer {
+	case remoteimg.RoleProxy:
+		err = c.serveProxy(ctx, rc)
+	case remoteimg.RoleReader:
+		err = c.serveReader(ctx, rc)
+	}
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed) && c.srv.isClosing():
+		c.log.Debug().Msg("disconnected")
+	default:
+		c.log.Warn().Err(err).Msg("disconnected")
+	}
+}
+
+func reply(rc *remoteimg.Conn, stream uint64, err error) error {
+	r := remoteimg.ErrorResult(err)
+	return rc.W.WriteMsg(stream, &r)
+}
+
+// serveProxy handles a proxy: transfers multiplexed by stream id.
+func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
+	st := c.srv.st
+	xfers := map[uint64]*image{}
+	snaps := map[*snapshot]bool{}
+	var bg sync.WaitGroup
+	acks := newAcker(rc)
+	defer func() {
+		// The connection is gone: in-flight commits finish on their own;
+		// snapshots wait for a resuming proxy.
+		bg.Wait()
+		acks.stop()
+		for s := range snaps {
+			st.detach(s)
+		}
+		c.mu.Lock()
+		c.active = 0
+		c.mu.Unlock()
+	}()
+	for {
+		f, err := rc.ReadFrame()
+		if err != nil {
+			return err
+		}
+		m, err := remoteimg.Decode(f)
+		if err != nil {
+			_ = reply(rc, f.Stream, err)
+			return err
+		}
+		switch m := m.(type) {
+		case *remoteimg.Put:
+			if xfers[f.Stream] != nil {
+				return fmt.Errorf("%w: Put for transfer %x already open", remoteimg.ErrProtocol, f.Stream)
+			}
+			img, s, err := st.put(f.Stream, m)
+			if err != nil {
+				c.log.Warn().Err(err).Str("snapshot", m.Snapshot).Str("img", m.Name).Msg("put refused")
+				if err := reply(rc, f.Stream, err); err != nil {
+					return err
+				}
+				continue
+			}
+			if !snaps[s] {
+				snaps[s] = true
+				st.attach(s)
+			}
+			xfers[f.Stream] = img
+			c.setActive(1)
+			st.mu.Lock()
+			have := img.length
+			st.mu.Unlock()
+			acks.ack(f.Stream, have)
+			c.log.Debug().Str("snapshot", m.Snapshot).Str("img", m.Name).Uint64("xfer", f.Stream).Uint64("have", have).Msg("put")
+		case *remoteimg.Data:
+			img := xfers[f.Stream]
+			if img == nil {
+				// Already failed and reported; ignore the rest.
+				continue
+			}
+			n, err := st.write(ctx, img, m.Offset, m.Bytes)
+			if err != nil {
+				delete(xfers, f.Stream)
+				c.setActive(-1)
+				if err := reply(rc, f.Stream, err); err != nil {
+					return err
+				}
+				continue
+			}
+			acks.ack(f.Stream, n)
+		case *remoteimg.Commit:
+			img := xfers[f.Stream]
+			if img == nil {
+				continue
+			}
+			delete(xfers, f.Stream)
+			bg.Add(1)
+			go func(stream uint64, m *remoteimg.Commit) {
+				defer bg.Done()
+				defer c.setActive(-1)
+				err := st.commit(img, m.Size, m.CRC)
+				acks.flush()
+				if err != nil {
+					c.log.Warn().Err(err).Msg("commit failed")
+				}
+				_ = reply(rc, stream, err)
+			}(f.Stream, m)
+		case *remoteimg.Abort:
+			if img := xfers[f.Stream]; img != nil {
+				delete(xfers, f.Stream)
+				st.abort(img)
+				c.setActive(-1)
+			}
+		case *remoteimg.Finish:
+			c.setActive(1)
+			bg.Add(1)
+			go func(stream uint64, m *remoteimg.Finish) {
+				defer bg.Done()
+				defer c.setActive(-1)
+				err := st.finish(m)
+				if err != nil {
+					c.log.Warn().Err(err).Str("snapshot", m.Snapshot).Msg("finish refused")
+				}
+				_ = reply(rc, stream, err)
+			}(f.Stream, m)
+		default:
+			err := fmt.Errorf("%w: %s from a proxy", remoteimg.ErrProtocol, m.Type())
+			_ = reply(rc, f.Stream, err)
+			return err
+		}
+	}
+}
+
+// acker sends Acks, coalescing those of one transfer.
+type acker struct {
+	rc      *remoteimg.Conn
+	mu      sync.Mutex
+	pending map[uint64]uint64
+	kick    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+	flushed *sync.Cond
+	busy    bool
+}
+
+func newAcker(rc *remoteimg.Conn) *acker {
+	a := &acker{rc: rc, pending: map[uint64]uint64{}, kick: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{})}
+	a.flushed = sync.NewCond(&a.mu)
+	go a.loop()
+	return a
+}
+
+func (a *acker) ack(stream, off uint64) {
+	a.mu.Lock()
+	if off > a.pending[stream] {
+		a.pending[stream] = off
+	}
+	a.mu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush waits until pending acks are written.
+func (a *acker) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for len(a.pending) > 0 || a.busy {
+		select {
+		case <-a.done:
+			return
+		default:
+		}
+		a.flushed.Wait()
+	}
+}
+
+func (a *acker) loop() {
+	defer func() {
+		a.mu.Lock()
+		close(a.done)
+		a.flushed.Broadcast()
+		a.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-a.kick:
+		case <-a.quit:
+			return
+		}
+		a.mu.Lock()
+		p := a.pending
+		a.pending = map[uint64]uint64{}
+		a.busy = true
+		a.mu.Unlock()
+		var err error
+		for s, off := range p {
+			if err = a.rc.W.WriteMsg(s, &remoteimg.Ack{Offset: off}); err != nil {
+				break
+			}
+		}
+		a.mu.Lock()
+		a.busy = false
+		a.flushed.Broadcast()
+		a.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *acker) stop() {
+	close(a.quit)
+	<-a.done
+}
+
+// serveReader handles restore: Get, Release, List, one at a time.
+func (c *conn) serveReader(ctx context.Context, rc *remoteimg.Conn) error {
+	st := c.srv.st
+	// A goroutine reads frames so that a reader hanging up is noticed
+	// while we wait for an image to arrive.
+	frames := make(chan remoteimg.Frame)
+	rerr := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for {
+			f, err := rc.ReadFrame()
+			if err != nil {
+				rerr <- err
+				cancel()
+				return
+			}
+			select {
+			case frames <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		var f remoteimg.Frame
+		select {
+		case f = <-frames:
+		case err := <-rerr:
+			return err
+		}
+		m, err := remoteimg.Decode(f)
+		if err != nil {
+			_ = reply(rc, f.Stream, err)
+			return err
+		}
+		switch m := m.(type) {
+		case *remoteimg.Get:
+			c.setActive(1)
+			err := c.streamImage(ctx, rc, f.Stream, m)
+			c.setActive(-1)
+			if err != nil {
+				return err
+			}
+		case *remoteimg.Release:
+			if err := reply(rc, f.Stream, st.release(m.Snapshot)); err != nil {
+				return err
+			}
+		case *remoteimg.List:
+			if err := rc.W.WriteMsg(f.Stream, &remoteimg.ListReply{Snapshots: st.list()}); err != nil {
+				return err
+			}
+		default:
+			err := fmt.Errorf("%w: %s from a reader", remoteimg.ErrProtocol, m.Type())
+			_ = reply(rc, f.Stream, err)
+			return err
+		}
+	}
+}
+
+// streamImage answers a Get: Result, then Data as it arrives, then End (or
+// a Result with the image's error). An error return ends the connection.
+func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint64, m *remoteimg.Get) error {
+	st := c.srv.st
+	img, err := st.get(ctx, m.Snapshot, m.Name, time.Duration(m.WaitMillis)*time.Millisecond)
+	if err != nil {
+		c.log.Debug().Err(err).Str("snapshot", m.Snapshot).Str("img", m.Name).Msg("get")
+		return reply(rc, stream, err)
+	}
+	defer st.unref(img)
+	if err := reply(rc, stream, nil); err != nil {
+		return err
+	}
+	start := time.Now()
+	var cur cursor
+	for {
+		b, end, size, crc, err := st.read(ctx, img, &cur)
+		if err != nil {
+			c.log.Warn().Err(err).Str("snapshot", m.Snapshot).Str("img", m.Name).Msg("read ended in error")
+			return reply(rc, stream, err)
+		}
+		if end {
+			c.log.Debug().Str("snapshot", m.Snapshot).Str("img", m.Name).Uint64("size", size).
+				Dur("took", time.Since(start)).Msg("image served")
+			return rc.W.WriteMsg(stream, &remoteimg.End{Size: size, CRC: crc})
+		}
+		for len(b) > 0 {
+			k := min(len(b), remoteimg.MaxChunk)
+			if err := rc.W.WriteData(stream, cur.off-uint64(len(b)), b[:k]); err != nil {
+				return err
+			}
+			b = b[k:]
+		}
+	}
+}

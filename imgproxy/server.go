@@ -1,0 +1,383 @@
+package imgproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/criugo/criu/remoteimg"
+	"github.com/rs/zerolog"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("imgproxy: server closed")
+
+// Server is the image proxy. Set its fields, then Serve the local UNIX
+// listener that criu dump connects to.
+type Server struct {
+	// Dial connects to the image cache (TCP, wrapped in TLS by the
+	// caller when configured). Required.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// MaxMemory bounds the image bytes held until the cache acknowledges
+	// them. Default 256 MiB.
+	MaxMemory int64
+	// ReconnectTimeout is how long the proxy keeps redialing a lost cache
+	// before failing the pending images. Default 30s.
+	ReconnectTimeout time.Duration
+	Log              zerolog.Logger
+
+	initOnce sync.Once
+	link     *link
+	linkStop context.CancelFunc
+	linkDone chan struct{}
+
+	mu        sync.Mutex // protects the fields below
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	wg        sync.WaitGroup
+	nextID    atomic.Uint64
+}
+
+func (srv *Server) init() {
+	srv.initOnce.Do(func() {
+		if srv.MaxMemory <= 0 {
+			srv.MaxMemory = 256 << 20
+		}
+		if srv.ReconnectTimeout <= 0 {
+			srv.ReconnectTimeout = 30 * time.Second
+		}
+		srv.listeners = map[net.Listener]struct{}{}
+		srv.conns = map[*conn]struct{}{}
+		srv.link = newLink(srv.Dial, srv.MaxMemory, srv.ReconnectTimeout, srv.Log)
+		ctx, cancel := context.WithCancel(context.Background())
+		srv.linkStop = cancel
+		srv.linkDone = make(chan struct{})
+		go func() { defer close(srv.linkDone); srv.link.run(ctx) }()
+	})
+}
+
+// Serve accepts writer connections on ln until Shutdown.
+func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if srv.Dial == nil {
+		return errors.New("imgproxy: Server.Dial is nil")
+	}
+	srv.init()
+	srv.mu.Lock()
+	if srv.closing {
+		srv.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	srv.listeners[ln] = struct{}{}
+	srv.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			srv.mu.Lock()
+			closing := srv.closing
+			srv.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		delay = 0
+		c := &conn{srv: srv, nc: nc, id: srv.nextID.Add(1)}
+		c.log = srv.Log.With().Uint64("conn", c.id).Logger()
+		srv.mu.Lock()
+		if srv.closing {
+			srv.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		srv.conns[c] = struct{}{}
+		srv.wg.Add(1)
+		srv.mu.Unlock()
+		go func() {
+			defer srv.wg.Done()
+			c.serve(ctx)
+			srv.mu.Lock()
+			delete(srv.conns, c)
+			srv.mu.Unlock()
+		}()
+	}
+}
+
+// Shutdown stops accepting, lets writers mid-image finish, waits until
+// the cache has acknowledged everything pending, then stops the link. When
+// ctx ends first, it closes everything and returns ctx's error.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.init()
+	srv.mu.Lock()
+	if !srv.closing {
+		srv.closing = true
+		for ln := range srv.listeners {
+			ln.Close()
+		}
+	}
+	for c := range srv.conns {
+		c.closeIfIdle()
+	}
+	srv.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		srv.wg.Wait()
+		for {
+			srv.link.mu.Lock()
+			busy := srv.link.busy()
+			srv.link.mu.Unlock()
+			if !busy {
+				break
+			}
+			select {
+			case <-srv.link.idle:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		srv.mu.Lock()
+		for c := range srv.conns {
+			c.nc.Close()
+		}
+		srv.mu.Unlock()
+		srv.link.failAll(remoteimg.ErrShutdown)
+	}
+	srv.linkStop()
+	<-srv.linkDone
+	return err
+}
+
+func (srv *Server) isClosing() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.closing
+}
+
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	id  uint64
+	log zerolog.Logger
+
+	mu     sync.Mutex // protects active
+	active bool       // an image or a finish in progress
+}
+
+func (c *conn) setActive(a bool) {
+	c.mu.Lock()
+	c.active = a
+	c.mu.Unlock()
+	if !a && c.srv.isClosing() {
+		c.nc.Close()
+	}
+}
+
+func (c *conn) closeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.active {
+		c.nc.Close()
+	}
+}
+
+func reply(rc *remoteimg.Conn, stream uint64, err error) error {
+	r := remoteimg.ErrorResult(err)
+	return rc.W.WriteMsg(stream, &r)
+}
+
+func (c *conn) serve(ctx context.Context) {
+	defer c.nc.Close()
+	if err := remoteimg.CheckPeer(c.nc); err != nil {
+		c.log.Warn().Err(err).Msg("connection refused")
+		return
+	}
+	rc, err := remoteimg.ServerHandshake(ctx, c.nc, remoteimg.RoleWriter)
+	if err != nil {
+		c.log.Warn().Err(err).Msg("handshake failed, disconnecting")
+		return
+	}
+	err = c.serveWriter(ctx, rc)
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed) && c.srv.isClosing():
+		c.log.Debug().Msg("disconnected")
+	default:
+		c.log.Warn().Err(err).Msg("disconnected")
+	}
+}
+
+// serveWriter handles criu dump: Put, Data..., Commit (or Abort), and
+// Finish, one image at a time per connection.
+func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
+	l := c.srv.link
+	var (
+		cur    *xfer
+		stream uint64
+		off    uint64
+		crc    uint32
+		start  time.Time
+	)
+	defer func() {
+		if cur != nil {
+			c.log.Warn().Str("img", cur.name).Uint64("received", off).Msg("writer went away mid-image, aborting it")
+			l.abort(cur)
+		}
+	}()
+	for {
+		f, err := rc.ReadFrame()
+		if err != nil {
+			return err
+		}
+		m, err := remoteimg.Decode(f)
+		if err != nil {
+			_ = reply(rc, f.Stream, err)
+			return err
+		}
+		switch m := m.(type) {
+		case *remoteimg.Put:
+			if cur != nil {
+				err := fmt.Errorf("%w: Put while image %s is open", remoteimg.ErrProtocol, cur.name)
+				_ = reply(rc, f.Stream, err)
+				return err
+			}
+			if err := checkPut(m); err != nil {
+				c.log.Warn().Err(err).Msg("put refused")
+				if err := reply(rc, f.Stream, err); err != nil {
+					return err
+				}
+				continue
+			}
+			c.setActive(true)
+			cur, stream, off, crc, start = l.newXfer(m), f.Stream, 0, 0, time.Now()
+			c.log.Debug().Str("snapshot", m.Snapshot).Str("img", m.Name).Msg("image started")
+			if err := reply(rc, f.Stream, nil); err != nil {
+				return err
+			}
+		case *remoteimg.Data:
+			if cur == nil || f.Stream != stream || m.Offset != off {
+				err := fmt.Errorf("%w: unexpected data (stream %d offset %d)", remoteimg.ErrProtocol, f.Stream, m.Offset)
+				_ = reply(rc, f.Stream, err)
+				return err
+			}
+			if len(m.Bytes) == 0 {
+				continue
+			}
+			if err := l.acquire(ctx, len(m.Bytes)); err != nil {
+				return err
+			}
+			crc = crc32.Update(crc, remoteimg.Castagnoli, m.Bytes)
+			off += uint64(len(m.Bytes))
+			_ = l.append(cur, m.Bytes, crc) // a failure is reported at Commit
+		case *remoteimg.Commit:
+			if cur == nil || f.Stream != stream {
+				err := fmt.Errorf("%w: commit without image", remoteimg.ErrProtocol)
+				_ = reply(rc, f.Stream, err)
+				return err
+			}
+			x := cur
+			cur = nil
+			var err error
+			switch {
+			case m.Size != off:
+				err = fmt.Errorf("image %s: %w: %d bytes received, %d committed", x.name, remoteimg.ErrTruncated, off, m.Size)
+			case m.CRC != crc:
+				err = fmt.Errorf("image %s: %w", x.name, remoteimg.ErrCorrupt)
+			}
+			if err != nil {
+				l.abort(x)
+			} else {
+				err = l.commit(x)
+			}
+			if err != nil {
+				c.log.Warn().Err(err).Msg("commit refused")
+			} else {
+				c.log.Debug().Str("img", x.name).Uint64("size", off).Dur("took", time.Since(start)).Msg("image received")
+			}
+			c.setActive(false)
+			if err := reply(rc, f.Stream, err); err != nil {
+				return err
+			}
+		case *remoteimg.Abort:
+			if cur != nil {
+				l.abort(cur)
+				cur = nil
+				c.setActive(false)
+			}
+		case *remoteimg.Finish:
+			if cur != nil {
+				err := fmt.Errorf("%w: Finish while image %s is open", remoteimg.ErrProtocol, cur.name)
+				_ = reply(rc, f.Stream, err)
+				return err
+			}
+			c.setActive(true)
+			err := checkFinish(m)
+			if err == nil {
+				start := time.Now()
+				err = l.finish(ctx, m)
+				if err == nil {
+					c.log.Info().Str("snapshot", m.Snapshot).Int("images", len(m.Images)).
+						Dur("wait", time.Since(start)).Msg("snapshot acknowledged by the cache")
+				}
+			}
+			if err != nil {
+				c.log.Error().Err(err).Str("snapshot", m.Snapshot).Msg("snapshot failed")
+			}
+			c.setActive(false)
+			if err := reply(rc, f.Stream, err); err != nil {
+				return err
+			}
+		default:
+			err := fmt.Errorf("%w: %s from a writer", remoteimg.ErrProtocol, m.Type())
+			_ = reply(rc, f.Stream, err)
+			return err
+		}
+	}
+}
+
+func checkPut(m *remoteimg.Put) error {
+	if err := remoteimg.CheckName(m.Snapshot); err != nil {
+		return err
+	}
+	if m.Parent != "" {
+		if err := remoteimg.CheckName(m.Parent); err != nil {
+			return err
+		}
+	}
+	return remoteimg.CheckName(m.Name)
+}
+
+func checkFinish(m *remoteimg.Finish) error {
+	if err := remoteimg.CheckName(m.Snapshot); err != nil {
+		return err
+	}
+	if m.Parent != "" {
+		if err := remoteimg.CheckName(m.Parent); err != nil {
+			return err
+		}
+	}
+	for _, im := range m.Images {
+		if err := remoteimg.CheckName(im.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

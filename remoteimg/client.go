@@ -1,0 +1,467 @@
+package remoteimg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/rs/zerolog"
+)
+
+var (
+	_ image.Store    = (*Store)(nil)
+	_ image.Releaser = (*Store)(nil)
+	_ image.Writer   = (*Writer)(nil)
+)
+
+// Mode says whether a Store writes a snapshot (dump, through the proxy) or
+// reads one (restore, from the cache).
+type Mode int
+
+// Modes.
+const (
+	ModeWrite Mode = 1
+	ModeRead  Mode = 2
+)
+
+// Options configure a Store.
+type Options struct {
+	// Snapshot is the snapshot id (see SnapshotID); required.
+	Snapshot string
+	// Parent is the parent snapshot's id for pre-dump chains, or "".
+	Parent string
+	// Mode is ModeWrite (socket is the proxy's) or ModeRead (the cache's).
+	Mode Mode
+	// WaitSnapshot is how long Open waits for a snapshot the cache has
+	// not heard of yet before giving ErrNotExist (read mode). 0: no wait.
+	WaitSnapshot time.Duration
+	// Log receives debug logs of transfers.
+	Log zerolog.Logger
+}
+
+// Store is the remote image.Store: in write mode it sends images to the
+// image proxy's local socket, in read mode it reads them from the image
+// cache's local socket. Each open image uses its own connection.
+type Store struct {
+	socket string
+	opts   Options
+
+	mu       sync.Mutex // protects the fields below
+	manifest map[string]ImageInfo
+	open     map[*Writer]struct{}
+	closed   bool
+}
+
+// Dial connects to the daemon at socketPath (the proxy for ModeWrite, the
+// cache for ModeRead), checks that it speaks our protocol, and returns a
+// Store for snapshot opts.Snapshot.
+func Dial(ctx context.Context, socketPath string, opts Options) (*Store, error) {
+	if err := CheckName(opts.Snapshot); err != nil {
+		return nil, fmt.Errorf("snapshot id: %w", err)
+	}
+	if opts.Parent != "" {
+		if err := CheckName(opts.Parent); err != nil {
+			return nil, fmt.Errorf("parent snapshot id: %w", err)
+		}
+	}
+	if opts.Mode != ModeWrite && opts.Mode != ModeRead {
+		return nil, fmt.Errorf("remote store: mode must be ModeWrite or ModeRead")
+	}
+	s := &Store{socket: socketPath, opts: opts, manifest: map[string]ImageInfo{}, open: map[*Writer]struct{}{}}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Close()
+	return s, nil
+}
+
+func (s *Store) role() Role {
+	if s.opts.Mode == ModeWrite {
+		return RoleWriter
+	}
+	return RoleReader
+}
+
+func (s *Store) dial(ctx context.Context) (*Conn, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("remote store: %w", net.ErrClosed)
+	}
+	return DialUnix(ctx, s.socket, s.role())
+}
+
+// DialUnix connects to a daemon's UNIX socket and does the handshake.
+func DialUnix(ctx context.Context, path string, role Role) (*Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w: %w", path, ErrUnavailable, err)
+	}
+	c, err := ClientHandshake(ctx, nc, role)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("connect to %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// roundTrip sends m on stream 1 and waits for a Result, aborting when ctx
+// ends.
+func roundTrip(ctx context.Context, c *Conn, m Msg) error {
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := c.W.WriteMsg(1, m); err != nil {
+		return ctxErr(ctx, fmt.Errorf("send %s: %w: %w", m.Type(), ErrUnavailable, err))
+	}
+	return readResult(ctx, c, m.Type())
+}
+
+func readResult(ctx context.Context, c *Conn, what Type) error {
+	_, rm, err := c.ReadMsg()
+	if err != nil {
+		if errors.Is(err, ErrProtocol) {
+			return err
+		}
+		return ctxErr(ctx, fmt.Errorf("%s: no reply: %w: %w", what, ErrUnavailable, err))
+	}
+	r, ok := rm.(*Result)
+	if !ok {
+		return fmt.Errorf("%s: %w: %s instead of Result", what, ErrProtocol, rm.Type())
+	}
+	return ResultError(*r)
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return err
+}
+
+// Create starts writing image name (write mode). The image is sent as it
+// is written; Close commits it.
+func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
+	if s.opts.Mode != ModeWrite {
+		return nil, fmt.Errorf("create image %s: store is read-only", name)
+	}
+	if err := CheckName(name); err != nil {
+		return nil, fmt.Errorf("create image: %w", err)
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create image %s: %w", name, err)
+	}
+	if err := roundTrip(ctx, c, &Put{Snapshot: s.opts.Snapshot, Parent: s.opts.Parent, Name: name}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("create image %s: %w", name, err)
+	}
+	w := &Writer{s: s, c: c, name: name, buf: make([]byte, 0, MaxChunk)}
+	s.mu.Lock()
+	s.open[w] = struct{}{}
+	delete(s.manifest, name)
+	s.mu.Unlock()
+	return w, nil
+}
+
+// Writer writes one image to the proxy.
+type Writer struct {
+	s    *Store
+	c    *Conn
+	name string
+	buf  []byte
+	off  uint64 // bytes sent
+	crc  uint32
+	err  error // sticky
+	done bool
+}
+
+// Write implements io.Writer.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.done {
+		return 0, fmt.Errorf("write image %s: %w", w.name, net.ErrClosed)
+	}
+	n := len(p)
+	w.crc = crc32.Update(w.crc, Castagnoli, p)
+	for len(p) > 0 {
+		if len(w.buf) == 0 && len(p) >= MaxChunk {
+			if err := w.send(p[:MaxChunk]); err != nil {
+				return 0, err
+			}
+			p = p[MaxChunk:]
+			continue
+		}
+		k := min(MaxChunk-len(w.buf), len(p))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == MaxChunk {
+			if err := w.send(w.buf); err != nil {
+				return 0, err
+			}
+			w.buf = w.buf[:0]
+		}
+	}
+	return n, nil
+}
+
+func (w *Writer) send(b []byte) error {
+	if err := w.c.W.WriteData(1, w.off, b); err != nil {
+		w.err = fmt.Errorf("write image %s: %w: %w", w.name, ErrUnavailable, err)
+		return w.err
+	}
+	w.off += uint64(len(b))
+	return nil
+}
+
+// Close commits the image: it returns nil once the proxy holds the whole
+// image with the right size and checksum. The snapshot is durable only
+// after Store.Finish.
+func (w *Writer) Close() error {
+	if w.done {
+		return w.err
+	}
+	defer w.finish()
+	if w.err != nil {
+		return w.err
+	}
+	if len(w.buf) > 0 {
+		if err := w.send(w.buf); err != nil {
+			return err
+		}
+		w.buf = w.buf[:0]
+	}
+	if err := roundTrip(context.Background(), w.c, &Commit{Size: w.off, CRC: w.crc}); err != nil {
+		w.err = fmt.Errorf("commit image %s: %w", w.name, err)
+		return w.err
+	}
+	w.s.mu.Lock()
+	w.s.manifest[w.name] = ImageInfo{Name: w.name, Size: w.off, CRC: w.crc}
+	w.s.mu.Unlock()
+	w.s.opts.Log.Debug().Str("img", w.name).Uint64("size", w.off).Msg("image committed to proxy")
+	return nil
+}
+
+// Abort discards the image. Safe after Close.
+func (w *Writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	_ = w.c.W.WriteMsg(1, &Abort{})
+	if w.err == nil {
+		w.err = fmt.Errorf("write image %s: %w", w.name, ErrAborted)
+	}
+	w.finish()
+	return nil
+}
+
+func (w *Writer) finish() {
+	w.done = true
+	w.c.Close()
+	w.s.mu.Lock()
+	delete(w.s.open, w)
+	w.s.mu.Unlock()
+}
+
+// Open opens image name for reading (read mode). It waits for an image
+// that is still arriving; an image that does not exist once the snapshot
+// is finished gives an error satisfying errors.Is(err, fs.ErrNotExist).
+// ctx bounds the whole read, not just the open.
+func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if s.opts.Mode != ModeRead {
+		return nil, fmt.Errorf("open image %s: store is write-only", name)
+	}
+	if err := CheckName(name); err != nil {
+		return nil, fmt.Errorf("open image: %w", err)
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open image %s: %w", name, err)
+	}
+	wait := s.opts.WaitSnapshot.Milliseconds()
+	if wait > 1<<31 {
+		wait = 1 << 31
+	}
+	if err := roundTrip(ctx, c, &Get{Snapshot: s.opts.Snapshot, Name: name, WaitMillis: uint32(wait)}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open image %s: %w", name, err)
+	}
+	r := &Reader{c: c, name: name}
+	r.stop = context.AfterFunc(ctx, func() { c.Close() })
+	return r, nil
+}
+
+// Reader reads one image from the cache as it arrives. It returns io.EOF
+// only after the cache has sent the image's end and the size and checksum
+// match what was read.
+type Reader struct {
+	c    *Conn
+	name string
+	stop func() bool
+	rest []byte
+	off  uint64
+	crc  uint32
+	err  error // sticky, io.EOF at the end
+}
+
+// Read implements io.Reader.
+func (r *Reader) Read(p []byte) (int, error) {
+	for len(r.rest) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.err = r.next()
+	}
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+func (r *Reader) next() error {
+	_, m, err := r.c.ReadMsg()
+	if err != nil {
+		if errors.Is(err, ErrProtocol) {
+			return fmt.Errorf("read image %s: %w", r.name, err)
+		}
+		return fmt.Errorf("read image %s at %d: %w: %w", r.name, r.off, ErrTruncated, err)
+	}
+	switch m := m.(type) {
+	case *Data:
+		if m.Offset != r.off {
+			return fmt.Errorf("read image %s: %w: data at %d, expected %d", r.name, ErrProtocol, m.Offset, r.off)
+		}
+		r.off += uint64(len(m.Bytes))
+		r.crc = crc32.Update(r.crc, Castagnoli, m.Bytes)
+		r.rest = m.Bytes
+		return nil
+	case *End:
+		if m.Size != r.off {
+			return fmt.Errorf("read image %s: %w: got %d of %d bytes", r.name, ErrTruncated, r.off, m.Size)
+		}
+		if m.CRC != r.crc {
+			return fmt.Errorf("read image %s: %w", r.name, ErrCorrupt)
+		}
+		return io.EOF
+	case *Result:
+		err := ResultError(*m)
+		if err == nil {
+			err = fmt.Errorf("%w: ok result inside an image stream", ErrProtocol)
+		}
+		return fmt.Errorf("read image %s: %w", r.name, err)
+	}
+	return fmt.Errorf("read image %s: %w: unexpected %s", r.name, ErrProtocol, m.Type())
+}
+
+// Close ends the read.
+func (r *Reader) Close() error {
+	r.stop()
+	if r.err == nil {
+		r.err = fmt.Errorf("read image %s: %w", r.name, net.ErrClosed)
+	}
+	return r.c.Close()
+}
+
+// Finish sends the snapshot's manifest (every image committed through this
+// Store) and returns nil only when the cache has acknowledged it, relayed
+// by the proxy. Any failure on the way is an error.
+func (s *Store) Finish(ctx context.Context) error {
+	if s.opts.Mode != ModeWrite {
+		return fmt.Errorf("finish snapshot: store is read-only")
+	}
+	s.mu.Lock()
+	var open []string
+	for w := range s.open {
+		open = append(open, w.name)
+	}
+	imgs := make([]ImageInfo, 0, len(s.manifest))
+	for _, im := range s.manifest {
+		imgs = append(imgs, im)
+	}
+	s.mu.Unlock()
+	if len(open) > 0 {
+		sort.Strings(open)
+		return fmt.Errorf("finish snapshot %s: images still open: %v", s.opts.Snapshot, open)
+	}
+	sort.Slice(imgs, func(i, j int) bool { return imgs[i].Name < imgs[j].Name })
+	c, err := s.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if err := roundTrip(ctx, c, &Finish{Snapshot: s.opts.Snapshot, Parent: s.opts.Parent, Images: imgs}); err != nil {
+		return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
+	}
+	s.opts.Log.Debug().Str("snapshot", s.opts.Snapshot).Int("images", len(imgs)).
+		Dur("wait", time.Since(start)).Msg("snapshot acknowledged by image cache")
+	return nil
+}
+
+// Release tells the cache this restore is done with the snapshot (read
+// mode); the cache frees it unless it runs with --keep.
+func (s *Store) Release(ctx context.Context) error {
+	if s.opts.Mode != ModeRead {
+		return fmt.Errorf("release snapshot: store is write-only")
+	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("release snapshot %s: %w", s.opts.Snapshot, err)
+	}
+	defer c.Close()
+	if err := roundTrip(ctx, c, &Release{Snapshot: s.opts.Snapshot}); err != nil {
+		return fmt.Errorf("release snapshot %s: %w", s.opts.Snapshot, err)
+	}
+	return nil
+}
+
+// Close aborts images still being written and closes the store. Safe
+// twice.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	var ws []*Writer
+	for w := range s.open {
+		ws = append(ws, w)
+	}
+	s.mu.Unlock()
+	for _, w := range ws {
+		w.Abort()
+	}
+	return nil
+}
+
+// ListSnapshots asks the cache at socketPath for its snapshots.
+func ListSnapshots(ctx context.Context, socketPath string) ([]SnapshotInfo, error) {
+	c, err := DialUnix(ctx, socketPath, RoleReader)
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := c.W.WriteMsg(1, &List{}); err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	_, m, err := c.ReadMsg()
+	if err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("list snapshots: %w", err))
+	}
+	switch m := m.(type) {
+	case *ListReply:
+		return m.Snapshots, nil
+	case *Result:
+		return nil, fmt.Errorf("list snapshots: %w", ResultError(*m))
+	}
+	return nil, fmt.Errorf("list snapshots: %w: %s", ErrProtocol, m.Type())
+}

@@ -1,0 +1,282 @@
+package remoteimg
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Castagnoli is the CRC table used for image checksums.
+var Castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// HandshakeTimeout bounds the Hello exchange.
+const HandshakeTimeout = 10 * time.Second
+
+// Conn is a connection after the handshake: a buffered frame reader and a
+// frame writer on the same net.Conn.
+type Conn struct {
+	net.Conn
+	R    *bufio.Reader
+	W    *FrameWriter
+	Peer Role // the role the other side announced
+}
+
+// ReadFrame reads the next frame (payload cap MaxPayload).
+func (c *Conn) ReadFrame() (Frame, error) { return ReadFrame(c.R, MaxPayload) }
+
+// ReadMsg reads the next frame and decodes it.
+func (c *Conn) ReadMsg() (uint64, Msg, error) {
+	f, err := c.ReadFrame()
+	if err != nil {
+		return 0, nil, err
+	}
+	m, err := Decode(f)
+	return f.Stream, m, err
+}
+
+// ClientHandshake sends Hello with role and waits for the server's Hello.
+// A Result instead of Hello is the server's refusal (ErrVersion...).
+func ClientHandshake(ctx context.Context, nc net.Conn, role Role) (*Conn, error) {
+	c := &Conn{Conn: nc, R: bufio.NewReaderSize(nc, 64<<10), W: NewFrameWriter(nc)}
+	stop := deadlineFromContext(ctx, nc)
+	defer stop()
+	if err := c.W.WriteMsg(0, &Hello{Version: Version, Role: role}); err != nil {
+		return nil, fmt.Errorf("send hello: %w", err)
+	}
+	f, err := ReadFrame(c.R, MaxHelloPayload+MaxMsgLen+8)
+	if err != nil {
+		return nil, fmt.Errorf("read hello: %w", err)
+	}
+	m, err := Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("read hello: %w", err)
+	}
+	switch m := m.(type) {
+	case *Result:
+		if err := ResultError(*m); err != nil {
+			return nil, fmt.Errorf("handshake refused: %w", err)
+		}
+		return nil, fmt.Errorf("%w: ok result instead of hello", ErrProtocol)
+	case *Hello:
+		if m.Version != Version {
+			return nil, fmt.Errorf("%w: server speaks version %d, we speak %d", ErrVersion, m.Version, Version)
+		}
+		c.Peer = m.Role
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w: %s instead of hello", ErrProtocol, m.Type())
+}
+
+// ServerHandshake reads the peer's Hello, checks version and that its role
+// is one of allowed, and answers. On refusal it sends a Result with the
+// reason (best effort) and returns the error; the caller closes nc.
+func ServerHandshake(ctx context.Context, nc net.Conn, allowed ...Role) (*Conn, error) {
+	c := &Conn{Conn: nc, R: bufio.NewReaderSize(nc, 64<<10), W: NewFrameWriter(nc)}
+	stop := deadlineFromContext(ctx, nc)
+	defer stop()
+	f, err := ReadFrame(c.R, MaxHelloPayload)
+	if err != nil {
+		return nil, fmt.Errorf("read hello: %w", err)
+	}
+	if f.Type != THello {
+		return nil, fmt.Errorf("%w: first frame is %s, not Hello", ErrProtocol, f.Type)
+	}
+	var h Hello
+	if err := h.Unmarshal(f.Payload); err != nil {
+		return nil, err
+	}
+	refuse := func(err error) (*Conn, error) {
+		r := ErrorResult(err)
+		_ = c.W.WriteMsg(0, &r)
+		return nil, err
+	}
+	if h.Version != Version {
+		return refuse(fmt.Errorf("%w: peer speaks version %d, we speak %d", ErrVersion, h.Version, Version))
+	}
+	ok := false
+	for _, r := range allowed {
+		ok = ok || r == h.Role
+	}
+	if !ok {
+		return refuse(fmt.Errorf("%w: role %s not served here", ErrPermission, h.Role))
+	}
+	if err := c.W.WriteMsg(0, &Hello{Version: Version, Role: RoleServer}); err != nil {
+		return nil, fmt.Errorf("send hello: %w", err)
+	}
+	c.Peer = h.Role
+	return c, nil
+}
+
+// deadlineFromContext sets nc's deadline from ctx (or HandshakeTimeout)
+// and interrupts I/O when ctx ends; the returned func undoes both.
+func deadlineFromContext(ctx context.Context, nc net.Conn) func() {
+	d := time.Now().Add(HandshakeTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	_ = nc.SetDeadline(d)
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	return func() {
+		stop()
+		_ = nc.SetDeadline(time.Time{})
+	}
+}
+
+// ListenUnix listens on a UNIX socket at path, owner-only (0600). A stale
+// socket file at path is removed; any other file there is an error.
+func ListenUnix(path string) (*net.UnixListener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSocket == 0 {
+			return nil, fmt.Errorf("listen %s: %w: exists and is not a socket", path, fs.ErrExist)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listen %s: %w: another daemon is listening", path, fs.ErrExist)
+		}
+		_ = os.Remove(path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	old := unix.Umask(0o177)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	unix.Umask(old)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// CheckPeer allows a UNIX connection only from our own uid or root
+// (SO_PEERCRED). Other connection types pass.
+func CheckPeer(nc net.Conn) error {
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *unix.Ucred
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return os.NewSyscallError("getsockopt SO_PEERCRED", serr)
+	}
+	if cred.Uid != 0 && int(cred.Uid) != os.Getuid() {
+		return fmt.Errorf("%w: peer uid %d (pid %d) is neither us nor root", ErrPermission, cred.Uid, cred.Pid)
+	}
+	return nil
+}
+
+// TLSFiles names the PEM files of a mutual-TLS setup.
+type TLSFiles struct {
+	Cert, Key, CACert string
+}
+
+// Enabled reports whether any TLS file is set.
+func (t TLSFiles) Enabled() bool { return t.Cert != "" || t.Key != "" || t.CACert != "" }
+
+// ServerConfig builds the cache's TLS config: its certificate, and client
+// certificates required and verified against CACert.
+func (t TLSFiles) ServerConfig() (*tls.Config, error) {
+	cert, pool, err := t.load()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS13,
+	}, nil
+}
+
+// ClientConfig builds the proxy's TLS config: its client certificate, and
+// the cache's certificate verified against CACert for serverName.
+func (t TLSFiles) ClientConfig(serverName string) (*tls.Config, error) {
+	cert, pool, err := t.load()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ServerName:   serverName,
+		MinVersion:   tls.VersionTLS13,
+	}, nil
+}
+
+func (t TLSFiles) load() (tls.Certificate, *x509.CertPool, error) {
+	if t.Cert == "" || t.Key == "" || t.CACert == "" {
+		return tls.Certificate{}, nil, errors.New("TLS needs all of --tls-cert, --tls-key and --tls-cacert")
+	}
+	cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("load TLS key pair: %w", err)
+	}
+	pem, err := os.ReadFile(t.CACert)
+	if err != nil {
+		return tls.Certificate{}, nil, fmt.Errorf("read TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return tls.Certificate{}, nil, fmt.Errorf("read TLS CA %s: no certificate found", t.CACert)
+	}
+	return cert, pool, nil
+}
+
+// Default socket names.
+const (
+	ProxySocketName = "image-proxy.sock"
+	CacheSocketName = "image-cache.sock"
+)
+
+// DefaultProxySocket is the proxy's local socket: DIR/image-proxy.sock
+// with an images dir, else /run/criu/image-proxy.sock.
+func DefaultProxySocket(dir string) string { return defaultSocket(dir, ProxySocketName) }
+
+// DefaultCacheSocket is the cache's local socket: DIR/image-cache.sock
+// with a cache dir, else /run/criu/image-cache.sock.
+func DefaultCacheSocket(dir string) string { return defaultSocket(dir, CacheSocketName) }
+
+func defaultSocket(dir, name string) string {
+	if dir == "" {
+		dir = "/run/criu"
+	}
+	return filepath.Join(dir, name)
+}
+
+// ctxReader aborts a copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

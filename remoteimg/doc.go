@@ -1,0 +1,121 @@
+// Package remoteimg is the wire protocol between criu, the image proxy and
+// the image cache, and the client (Store) through which criu dump writes
+// images to the proxy and criu restore reads them from the cache.
+//
+// Daemons live in imgproxy (source host) and imgcache (target host); this
+// package holds what all three parties share: framing, messages, error
+// codes, the version handshake, name checks, TLS and UNIX socket helpers.
+//
+//	source host                                       target host
+//	criu dump ──UNIX──▶ image-proxy ══TCP(+TLS)══▶ image-cache ◀──UNIX── criu restore
+//	(RoleWriter)        (RoleProxy, one connection,    (serves images
+//	                     images multiplexed on it)      while arriving)  (RoleReader)
+//
+// # Frames
+//
+// Every message on every leg is one frame. Integers are little-endian.
+//
+//	0        4      5       6          8                    16
+//	+--------+------+-------+----------+--------------------+----------------+
+//	| u32 len| type | flags | reserved |   u64 stream id    | len bytes      |
+//	|        |  u8  | u8 =0 | u16 = 0  |                    | payload        |
+//	+--------+------+-------+----------+--------------------+----------------+
+//
+// len is the payload length and is capped at MaxPayload (the first frame of
+// a connection, the Hello, at MaxHelloPayload). An unknown type, non-zero
+// flags or reserved bits, an oversized length or a payload that does not
+// decode exactly (trailing bytes included) is a protocol error: the
+// receiver logs the reason and drops that connection only.
+//
+// Payload fields are u8/u16/u32/u64, and strings as u16 length + bytes
+// (capped at MaxNameLen for names). Snapshot ids and image names must pass
+// CheckName: 1..MaxNameLen bytes, no '/', no NUL, no "..", not starting
+// with '.'; the cache refuses anything else with CodeBadName, so no name
+// from the wire can become a path outside the cache's directory.
+//
+// # Handshake
+//
+// The connecting side sends Hello{magic "CRIUGOIM", version, role}; the
+// accepting side answers Hello{magic, version, its role} or a Result with
+// CodeVersion (other version) or CodePermission (role not served on that
+// socket) and closes. Version is 1.
+//
+// # Writing a snapshot (dump → proxy → cache)
+//
+// The stream id of Put/Data/Commit/Abort/Ack is a transfer id: unique per
+// image transfer, chosen by the sender (the proxy draws a random 64-bit
+// base per process, so ids never repeat across proxy restarts). Data
+// carries its image offset, so a resend is idempotent: the cache ignores
+// bytes it already holds and refuses a gap.
+//
+//	criu dump              image-proxy                   image-cache
+//	   │ Hello(writer)          │                              │
+//	   │───────────────────────▶│ Hello(proxy)  (at start and  │
+//	   │◀──────── Hello ────────│─────────────────────────────▶│ after each
+//	   │ Put(s1,snap,par,name)  │◀────────── Hello ────────────│ reconnect)
+//	   │───────────────────────▶│                              │
+//	   │◀── Result(s1, ok) ─────│ Put(x7, snap, parent, name)  │
+//	   │ Data(s1, off, bytes)…  │─────────────────────────────▶│
+//	   │───────────────────────▶│ Data(x7, off, bytes)…        │
+//	   │                        │─────────────────────────────▶│ stores, then
+//	   │                        │◀──────── Ack(x7, off) ───────│ acks: proxy
+//	   │ Commit(s1, size, crc)  │                              │ frees ≤ off
+//	   │───────────────────────▶│ proxy checks size+crc        │
+//	   │◀── Result(s1, ok) ─────│ Commit(x7, size, crc)        │
+//	   │  (Writer.Close = nil)  │─────────────────────────────▶│ checks size,
+//	   │                        │◀──── Result(x7, ok|code) ────│ crc; fsync
+//	   │ … more images, several in flight, interleaved on the TCP leg …
+//	   │ Finish(f, snap, parent, manifest[name,size,crc])      │
+//	   │───────────────────────▶│ waits until every image of   │
+//	   │                        │ snap is acked by the cache   │
+//	   │                        │ Finish(f', …same manifest)   │
+//	   │                        │─────────────────────────────▶│ checks each
+//	   │                        │◀──── Result(f', ok|code) ────│ entry; marks
+//	   │◀── Result(f, ok|code) ─│                              │ snap finished
+//	   │ (Store.Finish = nil only now)                         │
+//
+// Commit's ok from the proxy means the proxy holds the whole image with the
+// right size and checksum (it will deliver it or fail the Finish). Only the
+// Finish result says the cache holds the snapshot. Abort(x) discards an
+// image in flight.
+//
+// Backpressure: the proxy reads a writer's socket only while it holds less
+// than its memory limit of unacknowledged bytes; the cache acknowledges
+// data once stored (memory, or a file under -D). Without a directory the
+// cache stops reading the TCP leg while its memory is full. A slow link or
+// disk therefore stalls the dump instead of growing either daemon.
+//
+// Reconnect: when the TCP leg drops, the proxy redials with backoff and,
+// for every unfinished transfer, resends Put and the Data from the last
+// acknowledged offset, then Commit; and any Finish not yet answered. The
+// cache deduplicates by transfer id: a Put for a transfer it holds resumes
+// it, a Commit for a committed transfer answers ok again, Finish is
+// idempotent. If the proxy cannot reconnect within its reconnect timeout,
+// the pending images fail with CodeUnavailable and so does Finish. A cache
+// that loses its proxy keeps partial images for its resume timeout, then
+// fails them (CodeAborted) so their readers are not left waiting.
+//
+// # Reading (restore → cache)
+//
+//	criu restore                                image-cache
+//	   │ Hello(reader) ──────────────────────────────▶│
+//	   │◀──────────────────────────────────── Hello ──│
+//	   │ Get(g, snap, name, wait ms) ────────────────▶│ unknown snapshot: waits
+//	   │◀──────────────── Result(g, ok | NotExist) ───│ up to wait ms, then
+//	   │◀──────────────── Data(g, off, bytes) … ──────│ NotExist; image not yet
+//	   │◀──────────────── End(g, size, crc) ──────────│ there: waits for it, or
+//	   │   or Result(g, Corrupt|Truncated|Aborted)    │ NotExist at Finish
+//	   │ Release(r, snap) ───────────────────────────▶│ frees it unless --keep
+//	   │◀─────────────────────── Result(r, ok) ───────│
+//	   │ List(l) ────────────────────────────────────▶│
+//	   │◀──────────────────── ListReply(l, [...]) ────│
+//
+// Data is sent as it arrives; the reader returns io.EOF only after End with
+// the size and CRC it computed itself. A connection that ends before End is
+// an error (ErrTruncated), never a short image.
+//
+// # Checksums
+//
+// CRC-32C (Castagnoli) of the image bytes, computed by the writer, checked
+// by the proxy, the cache and every reader.
+package remoteimg
