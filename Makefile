@@ -25,6 +25,7 @@ proto:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./criu/image/
+	$(GO) test -run '^$$' -bench DumpRestore -benchtime 1x -timeout 30m ./criu/restore/
 
 lint:
 	$(GO) vet ./...

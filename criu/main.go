@@ -120,7 +120,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a dumper killed by a closing terminal in the middle of
+	// an injected syscall would leave its task with injected registers.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	e := &env{Log: logger, Stdout: stdout, Stderr: stderr, Verbosity: lo.verbosity}
 	if err := runFn(ctx, e, fs.Args()); err != nil {

@@ -1,10 +1,19 @@
-// Package dump checkpoints one process (any number of threads) into CRIU
+// Package dump checkpoints a process tree (the root given and every
+// descendant, zombies included; any number of threads each) into CRIU
 // images written through an image.Store.
 //
-// The dump never loses its task: the task is frozen with PTRACE_SEIZE and
+// The tree is frozen top down (a task's children are listed once it is
+// stopped, tree.go). Objects several tasks share are found with kcmp: fd
+// tables (CLONE_FILES) and fs, open file descriptions (fork-inherited
+// fds get one file id), pipes (pipes.go: both ends must be in the tree,
+// buffered bytes are copied with tee(2) from a pidfd_getfd copy, which
+// leaves them in place). An object reaching outside the tree fails the
+// dump with an FdError naming the fd (ErrOutside).
+//
+// The dump never loses its task: every task is frozen with PTRACE_SEIZE and
 // PTRACE_INTERRUPT, its state is read through ptrace, /proc and syscalls
 // injected at the [vdso]'s syscall instruction, and on any error every
 // thread gets its registers and signal mask back and is detached. Only after
-// the store's Finish has returned nil is the task killed (or, with
+// the store's Finish has returned nil are the tasks killed (or, with
 // LeaveRunning, let go).
 package dump

@@ -18,7 +18,8 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// Object ids of the one task's kernel objects (task_kobj_ids_entry).
+// Object ids of the root task's kernel objects (task_kobj_ids_entry);
+// other tasks take theirs from the file id counter.
 const (
 	vmID      = 1
 	filesID   = 2
@@ -27,8 +28,10 @@ const (
 	firstFile = 5
 )
 
+// dumper dumps one task of the tree.
 type dumper struct {
 	opts  Options
+	t     *tree
 	pid   int
 	store image.Store
 	tr    *ptrace.Tracer
@@ -37,98 +40,154 @@ type dumper struct {
 	stat  procfs.Stat
 	files *fileSet
 	stats Stats
+
+	ppid    int // 0 for the root
+	zombie  bool
+	threads []*thread
+	ids     *images.TaskKobjIdsEntry
+	pagesID uint32
+	// ownFds is false when the fd table is shared with a task dumped
+	// before (CLONE_FILES): its fdinfo image is written once.
+	ownFds bool
+	// ownFs likewise for fs (CLONE_FS).
+	ownFs bool
 }
 
-// Dump checkpoints opts.Pid into s. On success the images are complete
-// (s.Finish returned nil) and the task has been killed, or let go with
-// LeaveRunning. On failure the task runs on as before.
+// Dump checkpoints the process tree rooted at opts.Pid into s. On success
+// the images are complete (s.Finish returned nil) and the tasks have been
+// killed, or let go with LeaveRunning. On failure the tasks run on as
+// before.
 func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
-	d := &dumper{opts: opts, pid: opts.Pid, store: s, files: newFileSet(firstFile)}
 	log := opts.Log
-	if d.pid <= 0 {
-		return nil, fmt.Errorf("dump: bad pid %d", d.pid)
+	if opts.Pid <= 0 {
+		return nil, fmt.Errorf("dump: bad pid %d", opts.Pid)
 	}
-	var err error
-	if d.stat, err = procfs.ReadStat(d.pid); err != nil {
+	st, err := procfs.ReadStat(opts.Pid)
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("dump %d: %w", d.pid, ErrNoTask)
+			return nil, fmt.Errorf("dump %d: %w", opts.Pid, ErrNoTask)
 		}
-		return nil, fmt.Errorf("dump %d: %w", d.pid, err)
+		return nil, fmt.Errorf("dump %d: %w", opts.Pid, err)
 	}
-	if d.stat.Pid != d.pid {
-		return nil, fmt.Errorf("dump %d: %w (it is a thread of %d)", d.pid, ErrNoTask, d.stat.Pid)
+	if st.Pid != opts.Pid {
+		return nil, fmt.Errorf("dump %d: %w (it is a thread of %d)", opts.Pid, ErrNoTask, st.Pid)
 	}
-	if st, err := procfs.ReadStatus(d.pid); err == nil && st["Tgid"] != fmt.Sprint(d.pid) {
-		return nil, fmt.Errorf("dump %d: not a process (thread of %s)", d.pid, st["Tgid"])
+	if pst, err := procfs.ReadStatus(opts.Pid); err == nil && pst["Tgid"] != fmt.Sprint(opts.Pid) {
+		return nil, fmt.Errorf("dump %d: not a process (thread of %s)", opts.Pid, pst["Tgid"])
 	}
-	if kids, err := procfs.Children(d.pid); err == nil && len(kids) > 0 {
-		return nil, fmt.Errorf("dump %d: %w: %v", d.pid, ErrHasChildren, kids)
+	if st.State == 'Z' {
+		return nil, fmt.Errorf("dump %d: %w (a zombie)", opts.Pid, ErrNoTask)
 	}
 
-	d.tr = ptrace.NewTracer()
-	defer d.tr.Close()
+	t := newTree(s, opts)
+	defer t.tr.Close()
 	var undo cleanup
 	defer undo.Run()
 
 	t0 := time.Now()
-	threads, err := freeze(d.tr, d.pid)
+	err = t.freeze()
 	// Whatever was seized gets let go on failure.
 	undo.Add(func() {
-		if err := thaw(d.tr, threads); err != nil {
+		if err := t.thaw(); err != nil {
 			log.Error().Err(err).Msg("thaw")
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("freeze %d: %w", d.pid, err)
+		return nil, fmt.Errorf("freeze %d: %w", opts.Pid, err)
 	}
 	frozenAt := time.Now()
-	d.stats.Freezing = frozenAt.Sub(t0)
-	log.Info().Int("pid", d.pid).Int("threads", len(threads)).Dur("freezing", d.stats.Freezing).Msg("task frozen")
-	if kids, err := procfs.Children(d.pid); err == nil && len(kids) > 0 {
-		return nil, fmt.Errorf("dump %d: %w: %v", d.pid, ErrHasChildren, kids)
-	}
-	// Re-read stat now that the task cannot change it.
-	if d.stat, err = procfs.ReadStat(d.pid); err != nil {
+	t.stats.Freezing = frozenAt.Sub(t0)
+	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("freezing", t.stats.Freezing).Msg("tree frozen")
+	if err := t.checkShared(); err != nil {
 		return nil, err
 	}
-	// Block every signal while syscalls are injected, so that none is
-	// delivered (and lost) during a single-step; thaw puts masks back.
-	for _, th := range threads {
-		if err := d.tr.SetSigmask(th.tid, ^uint64(0)); err != nil {
+	for _, d := range t.tasks {
+		if d.zombie {
+			continue
+		}
+		if err := d.dumpTask(ctx); err != nil {
 			return nil, err
 		}
-		th.blocked = true
+		t.stats.MemDump += d.stats.MemDump
+		t.stats.MemWrite += d.stats.MemWrite
+		t.stats.PagesScanned += d.stats.PagesScanned
+		t.stats.PagesWritten += d.stats.PagesWritten
 	}
+	log.Debug().Dur("t", time.Since(frozenAt)).Msg("tasks")
+	if err := t.writeShared(ctx); err != nil {
+		return nil, err
+	}
+	log.Debug().Dur("t", time.Since(frozenAt)).Msg("images")
+	t.stats.Frozen = time.Since(frozenAt)
+	if err := image.WriteImage(ctx, s, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
+		return nil, err
+	}
+	if err := s.Finish(ctx); err != nil {
+		return nil, fmt.Errorf("finish images: %w", err)
+	}
+
+	log.Debug().Dur("t", time.Since(frozenAt)).Msg("finish")
+	// The images are safe: now the tasks may go.
+	undo.Release()
+	if opts.LeaveRunning {
+		if err := t.thaw(); err != nil {
+			return nil, fmt.Errorf("resume %d: %w", opts.Pid, err)
+		}
+	} else if err := t.kill(); err != nil {
+		return nil, err
+	}
+	t.stats.Frozen = time.Since(frozenAt)
+	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).Msg("dump done")
+	return &t.stats, nil
+}
+
+// dumpTask dumps one frozen, live task: its threads, memory, files and
+// fs, writing its own images (core-TID, ids, mm, fs, pagemap, pages,
+// fdinfo).
+func (d *dumper) dumpTask(ctx context.Context) error {
+	log := d.opts.Log
+	threads := d.threads
+	var err error
+	// Re-read stat now that the task cannot change it.
+	if d.stat, err = procfs.ReadStat(d.pid); err != nil {
+		return err
+	}
+	// Signals stay as they are: each injected syscall blocks them for its
+	// own short window only (ptrace.Injector), so that a dumper killed
+	// between injections leaves every thread with its own registers and
+	// mask.
 
 	maps, err := procfs.ReadSmaps(d.pid)
 	if err != nil {
-		return nil, fmt.Errorf("read smaps of %d: %w", d.pid, err)
+		return fmt.Errorf("read smaps of %d: %w", d.pid, err)
 	}
 	if d.sysIP, err = findSyscall(d.pid, maps); err != nil {
-		return nil, err
+		return err
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("smaps")
 	leader := threads[0]
 	in := d.injector(leader)
 	// Files and memory layout are read before the scratch page exists.
 	areas, err := d.collectVmas(maps)
 	if err != nil {
-		return nil, fmt.Errorf("dump %d: %w", d.pid, err)
+		return fmt.Errorf("dump %d: %w", d.pid, err)
 	}
-	fdinfos, err := d.collectFds()
-	if err != nil {
-		return nil, fmt.Errorf("dump %d: %w", d.pid, err)
+	var fdinfos []*images.FdinfoEntry
+	if d.ownFds {
+		if fdinfos, err = d.collectFds(); err != nil {
+			return fmt.Errorf("dump %d: %w", d.pid, err)
+		}
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("vmas+fds")
 	brk, err := in.Syscall("brk", unix.SYS_BRK, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	addr, err := in.Syscall("mmap", unix.SYS_MMAP, 0, scratchSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.scr = scratch{addr: addr, size: scratchSize}
+	var undo cleanup
+	defer undo.Run()
 	scrUnmapped := false
 	unmapScratch := func() error {
 		if scrUnmapped {
@@ -144,127 +203,71 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	for _, th := range threads {
 		c, err := d.dumpThread(th)
 		if err != nil {
-			return nil, fmt.Errorf("dump thread %d: %w", th.tid, err)
+			return fmt.Errorf("dump thread %d: %w", th.tid, err)
 		}
 		cores = append(cores, c)
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("threads")
 	tc, err := d.dumpTaskCore(leader)
 	if err != nil {
-		return nil, fmt.Errorf("dump task %d: %w", d.pid, err)
+		return fmt.Errorf("dump task %d: %w", d.pid, err)
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("taskcore")
 	if err := unmapScratch(); err != nil {
-		return nil, err
+		return err
 	}
-	ids := &images.TaskKobjIdsEntry{VmId: proto.Uint32(vmID), FilesId: proto.Uint32(filesID), FsId: proto.Uint32(fsID), SighandId: proto.Uint32(sighandID)}
 	cores[0].Tc = tc
-	cores[0].Ids = ids
+	cores[0].Ids = d.ids
 
 	mm, err := d.dumpMM(areas, brk)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fs, err := d.dumpFs()
-	if err != nil {
-		return nil, err
+	var fs *images.FsEntry
+	if d.ownFs {
+		if fs, err = d.dumpFs(); err != nil {
+			return err
+		}
 	}
-
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("mm+fs")
 	if err := d.dumpPages(ctx, areas); err != nil {
-		return nil, fmt.Errorf("dump memory of %d: %w", d.pid, err)
+		return fmt.Errorf("dump memory of %d: %w", d.pid, err)
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("pages")
-	if err := d.writeGhosts(ctx); err != nil {
-		return nil, err
-	}
+	log.Debug().Int("pid", d.pid).Msg("task dumped")
 
-	// Every other image.
-	pst := &images.PstreeEntry{Pid: proto.Uint32(uint32(d.pid)), Ppid: proto.Uint32(uint32(d.stat.Ppid)),
-		Pgid: proto.Uint32(uint32(d.stat.Pgrp)), Sid: proto.Uint32(uint32(d.stat.Session))}
-	for _, th := range threads {
-		pst.Threads = append(pst.Threads, uint32(th.tid))
-	}
 	type img struct {
 		name string
 		msgs []proto.Message
 	}
 	imgs := []img{
-		{"pstree.img", []proto.Message{pst}},
-		{fmt.Sprintf("ids-%d.img", d.pid), []proto.Message{ids}},
+		{fmt.Sprintf("ids-%d.img", d.pid), []proto.Message{d.ids}},
 		{fmt.Sprintf("mm-%d.img", d.pid), []proto.Message{mm}},
-		{fmt.Sprintf("fs-%d.img", d.pid), []proto.Message{fs}},
+	}
+	if fs != nil {
+		imgs = append(imgs, img{fmt.Sprintf("fs-%d.img", d.pid), []proto.Message{fs}})
 	}
 	for i, th := range threads {
 		imgs = append(imgs, img{fmt.Sprintf("core-%d.img", th.tid), []proto.Message{cores[i]}})
 	}
-	var fm []proto.Message
-	for _, e := range d.files.entries {
-		fm = append(fm, e)
-	}
-	imgs = append(imgs, img{"files.img", fm})
-	var fdm []proto.Message
-	for _, e := range fdinfos {
-		fdm = append(fdm, e)
-	}
-	imgs = append(imgs, img{fmt.Sprintf("fdinfo-%d.img", filesID), fdm})
-	if len(d.files.remaps) > 0 {
-		var rm []proto.Message
-		for _, e := range d.files.remaps {
-			rm = append(rm, e)
+	if d.ownFds {
+		var fdm []proto.Message
+		for _, e := range fdinfos {
+			fdm = append(fdm, e)
 		}
-		imgs = append(imgs, img{"remap-fpath.img", rm})
+		imgs = append(imgs, img{fmt.Sprintf("fdinfo-%d.img", d.ids.GetFilesId()), fdm})
 	}
-	inv := &images.InventoryEntry{
-		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: ids,
-		NsPerId: proto.Bool(true), Lsmtype: images.Lsmtype_NO_LSM.Enum(),
-	}
-	if up, err := uptime(); err == nil {
-		inv.DumpUptime = proto.Uint64(up)
-	}
-	imgs = append(imgs, img{"inventory.img", []proto.Message{inv}})
 	for _, im := range imgs {
-		if err := image.WriteImage(ctx, s, im.name, im.msgs...); err != nil {
-			return nil, err
+		if err := image.WriteImage(ctx, d.store, im.name, im.msgs...); err != nil {
+			return err
 		}
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("images")
-	d.stats.Frozen = time.Since(frozenAt)
-	if err := image.WriteImage(ctx, s, "stats-dump.img", &images.StatsEntry{Dump: d.dumpStats()}); err != nil {
-		return nil, err
-	}
-	if err := s.Finish(ctx); err != nil {
-		return nil, fmt.Errorf("finish images: %w", err)
-	}
-
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("finish")
-	// The images are safe: now the task may go.
-	undo.Release()
-	if opts.LeaveRunning {
-		if err := thaw(d.tr, threads); err != nil {
-			return nil, fmt.Errorf("resume %d: %w", d.pid, err)
-		}
-	} else {
-		var tids []int
-		for _, th := range threads {
-			tids = append(tids, th.tid)
-		}
-		if err := d.tr.Kill(d.pid, tids); err != nil {
-			return nil, fmt.Errorf("kill %d: %w", d.pid, err)
-		}
-	}
-	d.stats.Frozen = time.Since(frozenAt)
-	log.Info().Int("pid", d.pid).Dur("frozen", d.stats.Frozen).Uint64("pages", d.stats.PagesWritten).Msg("dump done")
-	return &d.stats, nil
+	return nil
 }
 
-func (d *dumper) dumpStats() *images.DumpStatsEntry {
+func (t *tree) dumpStats() *images.DumpStatsEntry {
 	us := func(t time.Duration) *uint32 { return proto.Uint32(uint32(t.Microseconds())) }
 	return &images.DumpStatsEntry{
-		FreezingTime: us(d.stats.Freezing), FrozenTime: us(d.stats.Frozen),
-		MemdumpTime: us(d.stats.MemDump), MemwriteTime: us(d.stats.MemWrite),
-		PagesScanned: proto.Uint64(d.stats.PagesScanned), PagesSkippedParent: proto.Uint64(0),
-		PagesWritten: proto.Uint64(d.stats.PagesWritten), PagesLazy: proto.Uint64(0),
+		FreezingTime: us(t.stats.Freezing), FrozenTime: us(t.stats.Frozen),
+		MemdumpTime: us(t.stats.MemDump), MemwriteTime: us(t.stats.MemWrite),
+		PagesScanned: proto.Uint64(t.stats.PagesScanned), PagesSkippedParent: proto.Uint64(0),
+		PagesWritten: proto.Uint64(t.stats.PagesWritten), PagesLazy: proto.Uint64(0),
 	}
 }
 
@@ -308,6 +311,10 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	dumpable, err := d.injector(d.threads[0]).Syscall("prctl(PR_GET_DUMPABLE)", unix.SYS_PRCTL, unix.PR_GET_DUMPABLE)
+	if err != nil {
+		return nil, err
+	}
 	st := d.stat
 	mm := &images.MmEntry{
 		MmStartCode: proto.Uint64(st.StartCode), MmEndCode: proto.Uint64(st.EndCode),
@@ -315,7 +322,10 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 		MmStartStack: proto.Uint64(st.StartStack), MmStartBrk: proto.Uint64(st.StartBrk), MmBrk: proto.Uint64(brk),
 		MmArgStart: proto.Uint64(st.ArgStart), MmArgEnd: proto.Uint64(st.ArgEnd),
 		MmEnvStart: proto.Uint64(st.EnvStart), MmEnvEnd: proto.Uint64(st.EnvEnd),
-		ExeFileId: proto.Uint32(exeID), MmSavedAuxv: auxv, Dumpable: proto.Int32(1),
+		ExeFileId: proto.Uint32(exeID), MmSavedAuxv: auxv, Dumpable: proto.Int32(int32(dumpable)),
+	}
+	if pst, err := procfs.ReadStatus(d.pid); err == nil && pst["THP_enabled"] == "0" {
+		mm.ThpDisabled = proto.Bool(true)
 	}
 	for _, a := range areas {
 		mm.Vmas = append(mm.Vmas, a.e)

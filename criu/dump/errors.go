@@ -8,8 +8,6 @@ import (
 var (
 	// ErrUnsupported marks an object dump cannot save.
 	ErrUnsupported = errors.New("unsupported")
-	// ErrHasChildren: process trees come later; one process only.
-	ErrHasChildren = errors.New("task has children (process trees are not supported yet)")
 	// ErrNoTask: the pid does not exist.
 	ErrNoTask = errors.New("no such task")
 )

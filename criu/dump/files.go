@@ -31,10 +31,20 @@ type fileSet struct {
 	ghosts  []*ghost
 	byIno   map[[2]uint64]uint32 // ghost id by (dev, ino)
 	byKey   map[string]uint32    // mapped files: path + flags
+	// descs are the fds recorded so far by (dev, ino), to find an open
+	// file description shared by several fds (dup, fork) with kcmp.
+	descs map[[2]uint64][]fdRef
+}
+
+// fdRef is one recorded fd and the file entry it got.
+type fdRef struct {
+	pid, fd int
+	id      uint32
+	typ     images.FdTypes
 }
 
 func newFileSet(first uint32) *fileSet {
-	return &fileSet{next: first, byIno: map[[2]uint64]uint32{}, byKey: map[string]uint32{}}
+	return &fileSet{next: first, byIno: map[[2]uint64]uint32{}, byKey: map[string]uint32{}, descs: map[[2]uint64][]fdRef{}}
 }
 
 func (f *fileSet) id() uint32 {
@@ -114,6 +124,19 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		}
 		flags := fi.Flags &^ unix.O_CLOEXEC
 		mode := st.Mode & unix.S_IFMT
+		// The same open file description as an fd already recorded?
+		dk := [2]uint64{st.Dev, st.Ino}
+		if ref, ok, err := d.files.sameDesc(dk, d.pid, fd); err != nil {
+			return nil, &FdError{Fd: fd, Type: target, Err: err}
+		} else if ok {
+			out = append(out, &images.FdinfoEntry{Id: proto.Uint32(ref.id), Flags: proto.Uint32(cloexec), Type: ref.typ.Enum(), Fd: proto.Uint32(uint32(fd))})
+			continue
+		}
+		record := func(e *images.FileEntry) {
+			d.files.entries = append(d.files.entries, e)
+			d.files.descs[dk] = append(d.files.descs[dk], fdRef{pid: d.pid, fd: fd, id: e.GetId(), typ: e.GetType()})
+			out = append(out, &images.FdinfoEntry{Id: proto.Uint32(e.GetId()), Flags: proto.Uint32(cloexec), Type: e.GetType().Enum(), Fd: proto.Uint32(uint32(fd))})
+		}
 		kind := ""
 		switch {
 		case !strings.HasPrefix(target, "/"):
@@ -127,6 +150,14 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			kind = "fifo " + target
 		case mode == unix.S_IFSOCK:
 			kind = "socket " + target
+		}
+		if kind == "pipe" {
+			e, err := d.addPipe(fd, &st, flags)
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
+			record(e)
+			continue
 		}
 		if kind != "" {
 			if d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "pipe" || kind == "socket") {
@@ -148,9 +179,25 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		}
 		// A regular-file fd gets its own description even at pos 0.
 		delete(d.files.byKey, fmt.Sprintf("%s\x00%d", path, flags))
+		d.files.descs[dk] = append(d.files.descs[dk], fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_REG})
 		out = append(out, &images.FdinfoEntry{Id: proto.Uint32(id), Flags: proto.Uint32(cloexec), Type: images.FdTypes_REG.Enum(), Fd: proto.Uint32(uint32(fd))})
 	}
 	return out, nil
+}
+
+// sameDesc finds a recorded fd with the same open file description as fd
+// of pid.
+func (f *fileSet) sameDesc(k [2]uint64, pid, fd int) (fdRef, bool, error) {
+	for _, r := range f.descs[k] {
+		same, err := kcmp(pid, r.pid, kcmpFile, fd, r.fd)
+		if err != nil {
+			return fdRef{}, false, err
+		}
+		if same {
+			return r, true, nil
+		}
+	}
+	return fdRef{}, false, nil
 }
 
 func zeroFown() *images.FownEntry {

@@ -194,7 +194,7 @@ func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
 		}
 	}
 	// pagemap image.
-	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(1)}}
+	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(d.pagesID)}}
 	var total uint64
 	for _, r := range runs {
 		n := r.Len() / mem.PageSize
@@ -209,7 +209,8 @@ func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
 		return err
 	}
 
-	w, err := d.store.Create(ctx, "pages-1.img")
+	pagesName := fmt.Sprintf("pages-%d.img", d.pagesID)
+	w, err := d.store.Create(ctx, pagesName)
 	if err != nil {
 		return err
 	}
@@ -225,8 +226,12 @@ func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
 	}
 	full := make(chan chunk, 1)
 	free := make(chan []byte, 2)
-	free <- make([]byte, 0, chunkSize)
-	free <- make([]byte, 0, chunkSize)
+	// Page-aligned, so that the store may write them around the page
+	// cache; no bigger than the pages (fresh memory costs, ~64 MiB of it
+	// would dominate a small dump).
+	bufSize := int(min(chunkSize, total*mem.PageSize))
+	free <- mem.AlignedBuffer(bufSize)[:0]
+	free <- mem.AlignedBuffer(bufSize)[:0]
 	stop := make(chan struct{})
 	defer close(stop)
 	var readTime time.Duration
@@ -305,14 +310,14 @@ func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
 		}
 		t1 := time.Now()
 		if _, err := w.Write(c.buf); err != nil {
-			return fmt.Errorf("write pages-1.img: %w", err)
+			return fmt.Errorf("write %s: %w", pagesName, err)
 		}
 		writeTime += time.Since(t1)
 		free <- c.buf
 	}
 	t1 := time.Now()
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("commit pages-1.img: %w", err)
+		return fmt.Errorf("commit %s: %w", pagesName, err)
 	}
 	committed = true
 	writeTime += time.Since(t1)

@@ -108,13 +108,25 @@ func (d *dumper) dumpThread(th *thread) (*images.CoreEntry, error) {
 	if _, err := in.Syscall("sigaltstack", unix.SYS_SIGALTSTACK, 0, d.scr.addr+8); err != nil {
 		return nil, err
 	}
-	b, err := d.readScratch(0, 32)
+	if _, err := in.Syscall("prctl(PR_GET_PDEATHSIG)", unix.SYS_PRCTL, unix.PR_GET_PDEATHSIG, d.scr.addr+64); err != nil {
+		return nil, err
+	}
+	secbits, err := in.Syscall("prctl(PR_GET_SECUREBITS)", unix.SYS_PRCTL, unix.PR_GET_SECUREBITS)
+	if err != nil {
+		return nil, err
+	}
+	b, err := d.readScratch(0, 68)
 	if err != nil {
 		return nil, err
 	}
 	le := binary.LittleEndian
 	clearTid := le.Uint64(b[0:])
 	ssSp, ssFlags, ssSize := le.Uint64(b[8:]), le.Uint32(b[16:]), le.Uint64(b[24:])
+	pdeath := le.Uint32(b[64:])
+	sched, err := unix.SchedGetAttr(tid, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("sched_getattr", err)
+	}
 
 	task := fmt.Sprintf("task/%d/", tid)
 	comm, err := procfs.ReadTrim(procfs.Path(d.pid, task+"comm"))
@@ -129,14 +141,14 @@ func (d *dumper) dumpThread(th *thread) (*images.CoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	tstat, err := procfs.ReadStat(d.pid)
-	if err != nil {
-		return nil, err
-	}
+	creds.Secbits = proto.Uint32(uint32(secbits))
 	tc := &images.ThreadCoreEntry{
 		FutexRla:    proto.Uint64(head),
 		FutexRlaLen: proto.Uint32(uint32(hlen)),
-		SchedNice:   proto.Int32(int32(tstat.Nice)),
+		SchedNice:   proto.Int32(sched.Nice),
+		SchedPolicy: proto.Uint32(sched.Policy),
+		SchedPrio:   proto.Uint32(sched.Priority),
+		PdeathSig:   proto.Uint32(pdeath),
 		BlkSigset:   proto.Uint64(th.mask),
 		Sas:         &images.ThreadSasEntry{SsSp: proto.Uint64(ssSp), SsSize: proto.Uint64(ssSize), SsFlags: proto.Uint32(ssFlags)},
 		SignalsP:    siginfos(pend),
@@ -195,9 +207,31 @@ func credsFromStatus(st procfs.Status) (*images.CredsEntry, error) {
 func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	in := d.injector(leader)
 	le := binary.LittleEndian
-	var sas []*images.SaEntry
+	// Each injected call costs tens of microseconds of frozen time, so
+	// only the signals that have a handler (SigCgt), and SIGCHLD (whose
+	// SA_NOCLDWAIT/SA_NOCLDSTOP matter even without one), are asked for;
+	// the others are SIG_IGN (SigIgn) or SIG_DFL with no flags, mask or
+	// restorer. Flags set on a default or ignored signal other than
+	// SIGCHLD are not kept: they change nothing but what sigaction()
+	// reports.
+	pst, err := procfs.ReadStatus(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	caught, err := pst.Hex("SigCgt")
+	if err != nil {
+		return nil, err
+	}
+	ignored, err := pst.Hex("SigIgn")
+	if err != nil {
+		return nil, err
+	}
+	ask := func(sig int) bool {
+		return sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) &&
+			(caught&(1<<(sig-1)) != 0 || sig == int(unix.SIGCHLD))
+	}
 	for sig := 1; sig <= 64; sig++ {
-		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+		if !ask(sig) {
 			continue
 		}
 		if _, err := in.Syscall("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, d.scr.addr+uint64(sig)*32, 8); err != nil {
@@ -208,6 +242,7 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	var sas []*images.SaEntry
 	for sig := 1; sig <= 64; sig++ {
 		e := b[sig*32:]
 		sa := &images.SaEntry{
@@ -216,8 +251,12 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 			Restorer:  proto.Uint64(le.Uint64(e[16:])),
 			Mask:      proto.Uint64(le.Uint64(e[24:])),
 		}
-		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
-			sa = &images.SaEntry{Sigaction: proto.Uint64(0), Flags: proto.Uint64(0), Restorer: proto.Uint64(0), Mask: proto.Uint64(0)}
+		if !ask(sig) {
+			handler := uint64(0) // SIG_DFL
+			if ignored&(1<<(sig-1)) != 0 && sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+				handler = 1 // SIG_IGN
+			}
+			sa = &images.SaEntry{Sigaction: proto.Uint64(handler), Flags: proto.Uint64(0), Restorer: proto.Uint64(0), Mask: proto.Uint64(0)}
 		}
 		sas = append(sas, sa)
 	}
@@ -277,12 +316,19 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 		}
 	}
 	// Rlimits.
+	// From /proc: prlimit64 on a task with other ids than ours needs
+	// CAP_SYS_RESOURCE.
+	lf, err := os.Open(procfs.Path(d.pid, "limits"))
+	if err != nil {
+		return nil, err
+	}
+	lims, err := procfs.ParseLimits(lf)
+	lf.Close()
+	if err != nil {
+		return nil, err
+	}
 	rl := &images.TaskRlimitsEntry{}
-	for r := 0; r < 16; r++ {
-		var lim unix.Rlimit
-		if err := unix.Prlimit(d.pid, r, nil, &lim); err != nil {
-			return nil, os.NewSyscallError("prlimit64", err)
-		}
+	for _, lim := range lims {
 		rl.Rlimits = append(rl.Rlimits, &images.RlimitEntry{Cur: proto.Uint64(lim.Cur), Max: proto.Uint64(lim.Max)})
 	}
 	shared, err := d.tr.PendingSignals(leader.tid, true)

@@ -32,6 +32,8 @@ type Stat struct {
 	EnvStart, EnvEnd    uint64
 	ExitSignal          int
 	Nice                int
+	// ExitCode is a zombie's wait status (field 52), 0 when absent.
+	ExitCode int
 }
 
 // ParseStat parses /proc/PID/stat. The comm field may contain spaces and
@@ -81,6 +83,9 @@ func ParseStat(b []byte) (Stat, error) {
 	s.ArgEnd = num(49)
 	s.EnvStart = num(50)
 	s.EnvEnd = num(51)
+	if len(f) >= 50 {
+		s.ExitCode = int(num(52))
+	}
 	return s, nil
 }
 

@@ -123,3 +123,35 @@ func TestParseTimers(t *testing.T) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 }
+
+func TestParseLimits(t *testing.T) {
+	in := `Limit                     Soft Limit           Hard Limit           Units     
+Max cpu time              unlimited            unlimited            seconds   
+Max file size             unlimited            unlimited            bytes     
+Max data size             unlimited            unlimited            bytes     
+Max stack size            8388608              unlimited            bytes     
+Max core file size        0                    4096                 bytes     
+Max resident set          unlimited            unlimited            bytes     
+Max processes             95855                95855                processes 
+Max open files            100                  200                  files     
+Max locked memory         8388608              8388608              bytes     
+Max address space         unlimited            unlimited            bytes     
+Max file locks            unlimited            unlimited            locks     
+Max pending signals       95855                95855                signals   
+Max msgqueue size         819200               819200               bytes     
+Max nice priority         0                    0                    
+Max realtime priority     0                    0                    
+Max realtime timeout      unlimited            unlimited            us        
+`
+	got, err := ParseLimits(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inf := ^uint64(0)
+	if got[3] != (Rlimit{8388608, inf}) || got[4] != (Rlimit{0, 4096}) || got[7] != (Rlimit{100, 200}) || got[15] != (Rlimit{inf, inf}) {
+		t.Errorf("got %v", got)
+	}
+	if _, err := ParseLimits(strings.NewReader(in[:300])); err == nil {
+		t.Error("truncated limits parsed")
+	}
+}

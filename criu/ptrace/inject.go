@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -18,8 +19,23 @@ func SyscallInsn(start uint64, vdso []byte) (uint64, error) {
 }
 
 // Injector runs syscalls inside one stopped thread. Base is the register
-// template each call starts from; the caller puts the thread's real
-// registers back with SetRegs when done (Injector never does).
+// template each call starts from, normally the thread's registers as
+// found.
+//
+// Each call is a short window: it blocks every signal, sets the injected
+// registers, single-steps over the syscall, and then, on success and on
+// every error path, puts Base back as the thread's registers and the
+// signal mask back as it was, all in one request on the tracer thread.
+// A thread attached with Seize is then parked in an interrupt stop
+// (PTRACE_INTERRUPT, PTRACE_CONT with no signal: the trap is taken before
+// any user code runs), because a thread left in the single-step's SIGTRAP
+// stop by a dying tracer gets that SIGTRAP and dies of it.
+//
+// So between calls the thread holds its own registers and mask in an
+// interrupt stop, and a tracer that dies then (the kernel detaches its
+// tracees) leaves the thread to run on as before. Only a tracer killed
+// inside a window (tens of microseconds) leaves injected registers
+// behind.
 type Injector struct {
 	T    *Tracer
 	Tid  int
@@ -48,8 +64,67 @@ func (in *Injector) Syscall(name string, nr uintptr, args ...uint64) (uint64, er
 	return ret, nil
 }
 
-// call runs on the tracer thread.
-func (in *Injector) call(nr uintptr, args []uint64) (uint64, error) {
+// call runs on the tracer thread. It leaves the thread with in.Base as
+// its registers and its signal mask as found, whatever happens.
+func (in *Injector) call(nr uintptr, args []uint64) (ret uint64, err error) {
+	mask, err := getSigmask(in.Tid)
+	if err != nil {
+		return 0, err
+	}
+	if err := setSigmask(in.Tid, ^uint64(0)); err != nil {
+		return 0, err
+	}
+	defer func() {
+		// A thread that died (or was never stopped) cannot take them.
+		if errors.Is(err, ErrExited) {
+			return
+		}
+		base := in.Base
+		if e := sysErr("ptrace(SETREGS)", unix.PtraceSetRegs(in.Tid, &base)); e != nil && err == nil {
+			err = e
+		}
+		if e := setSigmask(in.Tid, mask); e != nil && err == nil {
+			err = e
+		}
+		if in.T.seized[in.Tid] {
+			if e := park(in.Tid); e != nil && err == nil {
+				err = e
+			}
+		}
+	}()
+	return in.step(nr, args)
+}
+
+// park moves a seized thread from a signal-delivery-stop (the injected
+// call's SIGTRAP) to an interrupt stop, without running user code and
+// without delivering the SIGTRAP. It runs on the tracer thread.
+func park(tid int) error {
+	if err := rawPtrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
+		return sysErr("ptrace(INTERRUPT)", err)
+	}
+	if err := rawPtrace(unix.PTRACE_CONT, tid, 0, 0); err != nil {
+		return sysErr("ptrace(CONT)", err)
+	}
+	for {
+		st, err := wait(tid)
+		switch {
+		case err != nil:
+			return err
+		case st.Exited() || st.Signaled():
+			return ErrExited
+		case !st.Stopped():
+			continue
+		case st.Event() == eventStop:
+			return nil
+		default:
+			return fmt.Errorf("park %d: unexpected stop %#x", tid, uint32(st.WaitStatus))
+		}
+	}
+}
+
+// step sets up the injected registers and single-steps over the syscall.
+// It runs on the tracer thread.
+func (in *Injector) step(nr uintptr, args []uint64) (uint64, error) {
 	r := in.Base
 	r.Rip = in.IP
 	r.Rax = uint64(nr)

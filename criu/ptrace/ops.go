@@ -38,6 +38,7 @@ func (t *Tracer) Seize(tid int, opts int) error {
 			case !st.Stopped():
 				continue
 			case st.Event() == eventStop:
+				t.seized[tid] = true
 				return nil
 			case st.Event() != 0:
 				// Another event: resume and keep waiting for our stop.
@@ -60,6 +61,7 @@ func (t *Tracer) Seize(tid int, opts int) error {
 // Detach detaches tid, letting it run (delivering sig if non-zero).
 func (t *Tracer) Detach(tid int, sig syscall.Signal) error {
 	return t.Do(func() error {
+		delete(t.seized, tid)
 		return sysErr("ptrace(DETACH)", rawPtrace(unix.PTRACE_DETACH, tid, 0, uintptr(sig)))
 	})
 }
@@ -150,7 +152,9 @@ func RobustList(tid int) (head, size uint64, err error) { return getRobustList(t
 func (t *Tracer) Kill(pid int, tids []int) error {
 	return t.Do(func() error {
 		err := kill(pid, unix.SIGKILL)
+		delete(t.seized, pid)
 		for _, tid := range tids {
+			delete(t.seized, tid)
 			if tid != pid {
 				waitExit(tid)
 			}

@@ -10,13 +10,17 @@ type Tracer struct {
 	reqs      chan func()
 	closeOnce sync.Once
 	done      chan struct{}
+	// seized holds the tids attached with Seize (not yet detached): an
+	// injection into one parks it in an interrupt stop afterwards. Only
+	// touched on the tracer thread.
+	seized map[int]bool
 }
 
 // NewTracer starts the tracer goroutine. Close it when done; closing ends
 // the locked OS thread, which detaches (or, with PTRACE_O_EXITKILL, kills)
 // any tracee still attached.
 func NewTracer() *Tracer {
-	t := &Tracer{reqs: make(chan func()), done: make(chan struct{})}
+	t := &Tracer{reqs: make(chan func()), done: make(chan struct{}), seized: map[int]bool{}}
 	ready := make(chan struct{})
 	go func() {
 		// Never unlocked: the thread exits with the goroutine.

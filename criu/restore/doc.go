@@ -1,5 +1,22 @@
-// Package restore rebuilds one dumped process, with the same PID and
-// thread ids, from CRIU images read through an image.Store.
+// Package restore rebuilds a dumped process tree, with the same PIDs and
+// thread ids, parents, sessions and process groups, from CRIU images read
+// through an image.Store.
+//
+// tree.go: the root is cloned from the stub; every other task is forked
+// by its parent with clone3(set_tid) injected into the parent (with
+// CLONE_FILES/CLONE_FS when it shared them). A session leader forks the
+// children that kept its former session before its setsid; group leaders
+// setpgid before their members; a group whose leader is gone gets a
+// helper task with the leader's pid, which exits and is reaped by its
+// parent once the members joined. Zombies are created, put in their group
+// and made to exit with their dumped status (or die of their signal).
+// Only then does each task restore its own state; all resume together.
+//
+// shared.go: objects that join tasks (pipes with their buffered bytes,
+// fork-shared file descriptions) are created in the restorer and handed
+// to each task with pidfd_getfd injected into it; a shared anonymous
+// mapping is one object created in the restorer and mapped by each task
+// through /proc/<restorer>/map_files.
 //
 // No code is loaded into the new task: a stub (the dumped executable,
 // stopped at its exec by PTRACE_TRACEME) is made to clone3 the task with

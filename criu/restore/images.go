@@ -26,49 +26,49 @@ type snapshot struct {
 	remaps  map[uint32]uint32 // file id -> ghost id
 	pagemap []*images.PagemapEntry
 	pagesID uint32
+	ids     *images.TaskKobjIdsEntry
+	// sharedFds: the fd table is an earlier task's (CLONE_FILES).
+	sharedFds bool
 }
 
-func readSnapshot(ctx context.Context, s image.Store) (*snapshot, error) {
-	sn := &snapshot{cores: map[uint32]*images.CoreEntry{}, files: map[uint32]*images.FileEntry{}, remaps: map[uint32]uint32{}}
-	sn.inv = &images.InventoryEntry{}
-	if err := image.ReadOne(ctx, s, "inventory.img", sn.inv); err != nil {
+// treeImages is every image of the tree, read before anything is created.
+type treeImages struct {
+	inv    *images.InventoryEntry
+	files  map[uint32]*images.FileEntry
+	remaps map[uint32]uint32
+	// tasks in pstree order (parents before children); zombies have
+	// only pst and cores.
+	tasks []*snapshot
+	// fdinfo by files id: tasks sharing an fd table share the entries.
+	fdinfo map[uint32][]*images.FdinfoEntry
+	// fsByID: tasks sharing fs (CLONE_FS) have one fs image.
+	fsByID map[uint32]*images.FsEntry
+	// pipeData by pipe id.
+	pipeData map[uint32]*pipeData
+}
+
+// zombie reports a task that was dead at dump time.
+func (sn *snapshot) zombie() bool {
+	tc := sn.cores[sn.pst.GetPid()].GetTc()
+	return tc != nil && tc.GetTaskState() == 2
+}
+
+func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
+	ti := &treeImages{files: map[uint32]*images.FileEntry{}, remaps: map[uint32]uint32{},
+		fdinfo: map[uint32][]*images.FdinfoEntry{}, fsByID: map[uint32]*images.FsEntry{}}
+	ti.inv = &images.InventoryEntry{}
+	if err := image.ReadOne(ctx, s, "inventory.img", ti.inv); err != nil {
 		return nil, fmt.Errorf("read inventory: %w", err)
 	}
-	if v := sn.inv.GetImgVersion(); v != 2 {
+	if v := ti.inv.GetImgVersion(); v != 2 {
 		return nil, fmt.Errorf("%w: inventory img_version %d, want 2", ErrBadImage, v)
 	}
 	psts, err := image.ReadAll(ctx, s, "pstree.img", func() proto.Message { return &images.PstreeEntry{} })
 	if err != nil {
 		return nil, err
 	}
-	if len(psts) != 1 {
-		return nil, fmt.Errorf("%w: pstree has %d tasks; process trees are not supported yet", ErrUnsupported, len(psts))
-	}
-	sn.pst = psts[0].(*images.PstreeEntry)
-	pid := sn.pst.GetPid()
-	if len(sn.pst.GetThreads()) == 0 || sn.pst.GetThreads()[0] != pid {
-		return nil, fmt.Errorf("%w: pstree threads %v do not start with pid %d", ErrBadImage, sn.pst.GetThreads(), pid)
-	}
-	for _, tid := range sn.pst.GetThreads() {
-		c := &images.CoreEntry{}
-		if err := image.ReadOne(ctx, s, fmt.Sprintf("core-%d.img", tid), c); err != nil {
-			return nil, err
-		}
-		if c.GetMtype() != images.CoreEntry_X86_64 || c.GetThreadInfo() == nil {
-			return nil, fmt.Errorf("%w: core-%d.img is not x86_64", ErrUnsupported, tid)
-		}
-		sn.cores[tid] = c
-	}
-	if sn.cores[pid].GetTc() == nil {
-		return nil, fmt.Errorf("%w: core-%d.img has no task core", ErrBadImage, pid)
-	}
-	sn.mm = &images.MmEntry{}
-	if err := image.ReadOne(ctx, s, fmt.Sprintf("mm-%d.img", pid), sn.mm); err != nil {
-		return nil, err
-	}
-	sn.fs = &images.FsEntry{}
-	if err := image.ReadOne(ctx, s, fmt.Sprintf("fs-%d.img", pid), sn.fs); err != nil {
-		return nil, err
+	if len(psts) == 0 {
+		return nil, fmt.Errorf("%w: pstree.img is empty", ErrBadImage)
 	}
 	files, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
 	if err != nil {
@@ -76,25 +76,7 @@ func readSnapshot(ctx context.Context, s image.Store) (*snapshot, error) {
 	}
 	for _, m := range files {
 		f := m.(*images.FileEntry)
-		sn.files[f.GetId()] = f
-	}
-	ids := sn.cores[pid].GetIds()
-	filesID := uint32(0)
-	if ids != nil {
-		filesID = ids.GetFilesId()
-	} else {
-		ids := &images.TaskKobjIdsEntry{}
-		if err := image.ReadOne(ctx, s, fmt.Sprintf("ids-%d.img", pid), ids); err != nil {
-			return nil, err
-		}
-		filesID = ids.GetFilesId()
-	}
-	fdis, err := image.ReadAll(ctx, s, fmt.Sprintf("fdinfo-%d.img", filesID), func() proto.Message { return &images.FdinfoEntry{} })
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range fdis {
-		sn.fdinfo = append(sn.fdinfo, m.(*images.FdinfoEntry))
+		ti.files[f.GetId()] = f
 	}
 	rms, err := image.ReadAll(ctx, s, "remap-fpath.img", func() proto.Message { return &images.RemapFilePathEntry{} })
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -105,7 +87,80 @@ func readSnapshot(ctx context.Context, s image.Store) (*snapshot, error) {
 		if r.GetRemapType() != images.RemapType_GHOST {
 			return nil, fmt.Errorf("%w: remap type %v", ErrUnsupported, r.GetRemapType())
 		}
-		sn.remaps[r.GetOrigId()] = r.GetRemapId()
+		ti.remaps[r.GetOrigId()] = r.GetRemapId()
+	}
+	if ti.pipeData, err = readPipeData(ctx, s); err != nil {
+		return nil, err
+	}
+	for _, m := range psts {
+		sn, err := readTask(ctx, s, ti, m.(*images.PstreeEntry))
+		if err != nil {
+			return nil, err
+		}
+		ti.tasks = append(ti.tasks, sn)
+	}
+	return ti, nil
+}
+
+// readTask reads the images of one task of the tree.
+func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.PstreeEntry) (*snapshot, error) {
+	sn := &snapshot{inv: ti.inv, pst: pst, cores: map[uint32]*images.CoreEntry{}, files: ti.files, remaps: ti.remaps}
+	pid := sn.pst.GetPid()
+	if len(sn.pst.GetThreads()) == 0 || sn.pst.GetThreads()[0] != pid {
+		return nil, fmt.Errorf("%w: pstree threads %v do not start with pid %d", ErrBadImage, sn.pst.GetThreads(), pid)
+	}
+	for _, tid := range sn.pst.GetThreads() {
+		c := &images.CoreEntry{}
+		if err := image.ReadOne(ctx, s, fmt.Sprintf("core-%d.img", tid), c); err != nil {
+			return nil, err
+		}
+		if c.GetMtype() != images.CoreEntry_X86_64 {
+			return nil, fmt.Errorf("%w: core-%d.img is not x86_64", ErrUnsupported, tid)
+		}
+		sn.cores[tid] = c
+		if sn.zombie() {
+			return sn, nil
+		}
+		if c.GetThreadInfo() == nil {
+			return nil, fmt.Errorf("%w: core-%d.img has no thread info", ErrBadImage, tid)
+		}
+	}
+	if sn.cores[pid].GetTc() == nil {
+		return nil, fmt.Errorf("%w: core-%d.img has no task core", ErrBadImage, pid)
+	}
+	sn.mm = &images.MmEntry{}
+	if err := image.ReadOne(ctx, s, fmt.Sprintf("mm-%d.img", pid), sn.mm); err != nil {
+		return nil, err
+	}
+	sn.ids = sn.cores[pid].GetIds()
+	if sn.ids == nil {
+		sn.ids = &images.TaskKobjIdsEntry{}
+		if err := image.ReadOne(ctx, s, fmt.Sprintf("ids-%d.img", pid), sn.ids); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := ti.fsByID[sn.ids.GetFsId()]; ok {
+		sn.fs = f
+	} else {
+		sn.fs = &images.FsEntry{}
+		if err := image.ReadOne(ctx, s, fmt.Sprintf("fs-%d.img", pid), sn.fs); err != nil {
+			return nil, err
+		}
+		ti.fsByID[sn.ids.GetFsId()] = sn.fs
+	}
+	filesID := sn.ids.GetFilesId()
+	if fdis, ok := ti.fdinfo[filesID]; ok {
+		sn.fdinfo = fdis
+		sn.sharedFds = true
+	} else {
+		fdis, err := image.ReadAll(ctx, s, fmt.Sprintf("fdinfo-%d.img", filesID), func() proto.Message { return &images.FdinfoEntry{} })
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range fdis {
+			sn.fdinfo = append(sn.fdinfo, m.(*images.FdinfoEntry))
+		}
+		ti.fdinfo[filesID] = sn.fdinfo
 	}
 	// pagemap: a head, then entries.
 	r, err := s.Open(ctx, fmt.Sprintf("pagemap-%d.img", pid))

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"os"
 	"syscall"
-	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
@@ -53,65 +51,10 @@ type restorer struct {
 	ghosts map[uint32]string
 	tids   []int // threads created so far, leader first
 	stats  Stats
+	t      *treeRestorer
 }
 
 const scratchSize = 4 * mem.PageSize
-
-// Restore rebuilds the task described by the images in s. On success the
-// task runs (detached from ptrace); the caller Waits for it or Releases it.
-// On failure nothing it created is left behind.
-func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
-	t0 := time.Now()
-	sn, err := readSnapshot(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	r := &restorer{opts: opts, log: opts.Log, store: s, sn: sn, pid: int(sn.pst.GetPid()), ghosts: map[uint32]string{}}
-	for _, tid := range sn.pst.GetThreads() {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", tid)); err == nil {
-			return nil, fmt.Errorf("restore %d: %w: tid %d exists", r.pid, ErrPidTaken, tid)
-		}
-	}
-	var undo cleanup
-	defer undo.Run()
-	r.tr = ptrace.NewTracer()
-	undo.Add(func() { r.tr.Close() })
-	if err := r.makeGhosts(ctx, &undo); err != nil {
-		return nil, err
-	}
-	if err := r.fork(&undo); err != nil {
-		return nil, err
-	}
-	r.stats.Forking = time.Since(t0)
-	if err := r.restoreMemory(ctx); err != nil {
-		return nil, err
-	}
-	if err := r.restoreTask(); err != nil {
-		return nil, err
-	}
-	if err := r.restoreFiles(); err != nil {
-		return nil, err
-	}
-	if err := r.restoreThreads(); err != nil {
-		return nil, err
-	}
-	if err := r.finish(); err != nil {
-		return nil, err
-	}
-	r.removeGhosts()
-	undo.Release()
-	r.stats.Restore = time.Since(t0)
-	st := &images.StatsEntry{Restore: &images.RestoreStatsEntry{
-		PagesCompared: proto.Uint64(0), PagesSkippedCow: proto.Uint64(0),
-		ForkingTime: proto.Uint32(uint32(r.stats.Forking.Microseconds())), RestoreTime: proto.Uint32(uint32(r.stats.Restore.Microseconds())),
-		PagesRestored: proto.Uint64(r.stats.PagesRestored),
-	}}
-	if err := image.WriteImage(ctx, s, "stats-restore.img", st); err != nil {
-		r.log.Warn().Err(err).Msg("write stats-restore.img")
-	}
-	r.log.Info().Int("pid", r.pid).Dur("restore", r.stats.Restore).Uint64("pages", r.stats.PagesRestored).Msg("restored")
-	return &Task{Pid: r.pid, Stats: r.stats, tr: r.tr}, nil
-}
 
 // fork starts the stub and clones the task with the dumped pid from it.
 func (r *restorer) fork(undo *cleanup) error {

@@ -144,27 +144,15 @@ func (r *restorer) restoreTask() error {
 			return err
 		}
 	}
-	// Session and process group.
-	if !r.opts.ShellJob {
-		pst := r.sn.pst
-		switch {
-		case int(pst.GetSid()) == r.pid:
-			if _, err := r.sys("setsid", unix.SYS_SETSID); err != nil {
-				return err
-			}
-		case int(pst.GetPgid()) == r.pid:
-			if _, err := r.sys("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
-				return err
-			}
-		default:
-			r.log.Warn().Uint32("sid", pst.GetSid()).Uint32("pgid", pst.GetPgid()).Msg("task joined another session; it gets the restorer's (use --shell-job)")
-		}
-	}
+	// Session and process group are set by the tree (tree.go).
 	return nil
 }
 
 // restoreFiles closes the stub's fds and opens the dumped ones.
 func (r *restorer) restoreFiles() error {
+	if r.sn.sharedFds {
+		return nil // the parent's table, restored by the parent
+	}
 	want := map[int]bool{}
 	for _, fi := range r.sn.fdinfo {
 		if fi.GetType() == images.FdTypes_EXT {
@@ -191,7 +179,19 @@ func (r *restorer) restoreFiles() error {
 			}
 			continue
 		case images.FdTypes_REG:
+			if _, ok := r.t.masters[fi.GetId()]; ok {
+				if err := r.installShared(fi); err != nil {
+					return err
+				}
+				continue
+			}
 		default:
+			if _, ok := r.t.masters[fi.GetId()]; ok {
+				if err := r.installShared(fi); err != nil {
+					return err
+				}
+				continue
+			}
 			return fmt.Errorf("%w: fd %d of type %v", ErrUnsupported, fd, fi.GetType())
 		}
 		path, reg, err := r.filePath(fi.GetId())
@@ -330,14 +330,21 @@ func (r *restorer) finish() error {
 				}
 			}
 		}
-		if err := r.setCreds(in, tc.GetCreds()); err != nil {
-			return err
+		if err := r.setCreds(in, tid, tc.GetCreds()); err != nil {
+			return fmt.Errorf("thread %d: %w", tid, err)
+		}
+		if err := r.setThreadMisc(in, tid, tc); err != nil {
+			return fmt.Errorf("thread %d: %w", tid, err)
 		}
 		mask := tc.GetBlkSigset()
 		if tc.BlkSigset == nil && tid == r.pid {
 			mask = core.GetTc().GetBlkSigset()
 		}
 		ready = append(ready, prepared{tid: tid, regs: regsFromImage(ti.GetGpregs()), xs: xstateFromImage(ti.GetFpregs()), mask: mask})
+	}
+	// After every thread's creds: changing ids resets dumpable.
+	if err := r.setProcessMisc(); err != nil {
+		return err
 	}
 	if _, err := r.sys("munmap", unix.SYS_MUNMAP, r.scr, scratchSize); err != nil {
 		return err
@@ -353,9 +360,14 @@ func (r *restorer) finish() error {
 			return fmt.Errorf("thread %d: %w", p.tid, err)
 		}
 	}
-	for _, p := range ready {
-		if err := r.tr.Detach(p.tid, 0); err != nil {
-			return fmt.Errorf("thread %d: %w", p.tid, err)
+	return nil
+}
+
+// detach lets every thread of the task run.
+func (r *restorer) detach() error {
+	for _, tid := range r.tids {
+		if err := r.tr.Detach(tid, 0); err != nil {
+			return fmt.Errorf("thread %d: %w", tid, err)
 		}
 	}
 	return nil
@@ -377,35 +389,6 @@ func (r *restorer) queueSignal(in *ptrace.Injector, tid int, si []byte, shared b
 	}
 	_, err := in.Syscall("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, uint64(r.pid), uint64(tid), sig, r.scr+1024)
 	return err
-}
-
-// setCreds gives the thread its dumped ids; a no-op when they are ours.
-func (r *restorer) setCreds(in *ptrace.Injector, c *images.CredsEntry) error {
-	if c == nil {
-		return nil
-	}
-	if c.GetUid() == uint32(unix.Getuid()) && c.GetEuid() == uint32(unix.Geteuid()) && c.GetSuid() == uint32(unix.Getuid()) &&
-		c.GetGid() == uint32(unix.Getgid()) && c.GetEgid() == uint32(unix.Getegid()) && c.GetSgid() == uint32(unix.Getgid()) {
-		return nil
-	}
-	groups := c.GetGroups()
-	b := make([]byte, 4*len(groups)+4)
-	for i, g := range groups {
-		binary.LittleEndian.PutUint32(b[i*4:], g)
-	}
-	if err := r.writeScratch(2048, b); err != nil {
-		return err
-	}
-	if _, err := in.Syscall("setgroups", unix.SYS_SETGROUPS, uint64(len(groups)), r.scr+2048); err != nil {
-		return err
-	}
-	if _, err := in.Syscall("setresgid", unix.SYS_SETRESGID, uint64(c.GetGid()), uint64(c.GetEgid()), uint64(c.GetSgid())); err != nil {
-		return err
-	}
-	if _, err := in.Syscall("setresuid", unix.SYS_SETRESUID, uint64(c.GetUid()), uint64(c.GetEuid()), uint64(c.GetSuid())); err != nil {
-		return err
-	}
-	return nil
 }
 
 func regsFromImage(g *images.UserX86RegsEntry) ptrace.Regs {

@@ -158,6 +158,7 @@ func (rm *remote) stop(ctx context.Context, r *reaper) error {
 		var ws unix.WaitStatus
 		select {
 		case ws = <-d.done:
+			d.done = nil // reaped: kill must not wait for it again
 		case <-time.After(10 * time.Second):
 			unix.Kill(d.pid, unix.SIGKILL)
 			errs = append(errs, d.name+" did not exit 10s after SIGTERM")
@@ -183,7 +184,7 @@ func (rm *remote) stop(ctx context.Context, r *reaper) error {
 // kill kills whatever daemon still runs.
 func (rm *remote) kill() {
 	for _, d := range []*daemon{rm.proxy, rm.cache} {
-		if d == nil {
+		if d == nil || d.done == nil {
 			continue
 		}
 		select {

@@ -1,0 +1,252 @@
+package dump
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Task states of task_core_entry.task_state (CRIU's compel task states).
+const (
+	taskAlive = 1
+	taskDead  = 2
+)
+
+// tree is the process tree being dumped: every task below the root,
+// zombies included, parents before their children.
+type tree struct {
+	opts  Options
+	store image.Store
+	tr    *ptrace.Tracer
+	files *fileSet
+	tasks []*dumper
+	byPid map[int]*dumper
+	stats Stats
+	// nextPages numbers pages-N.img, one per live task.
+	nextPages uint32
+	// shared holds the objects several tasks' fds lead to (pipes, ...).
+	shared *sharedSet
+}
+
+func newTree(s image.Store, opts Options) *tree {
+	return &tree{
+		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
+		byPid: map[int]*dumper{}, shared: newSharedSet(),
+	}
+}
+
+func (t *tree) add(pid, ppid int) *dumper {
+	d := &dumper{opts: t.opts, t: t, pid: pid, ppid: ppid, store: t.store, tr: t.tr, files: t.files}
+	t.tasks = append(t.tasks, d)
+	t.byPid[pid] = d
+	return d
+}
+
+// freeze seizes the root and then, breadth first, every descendant. A
+// task's children are listed once it is stopped: a stopped task forks no
+// more. A child that exits before it is seized is recorded as a zombie.
+func (t *tree) freeze() error {
+	t.add(t.opts.Pid, 0)
+	for i := 0; i < len(t.tasks); i++ {
+		d := t.tasks[i]
+		st, err := procfs.ReadStat(d.pid)
+		if err != nil {
+			return fmt.Errorf("task %d: %w", d.pid, err)
+		}
+		if st.State != 'Z' {
+			d.threads, err = freeze(t.tr, d.pid)
+			if err != nil && errors.Is(err, ptrace.ErrExited) && d.ppid != 0 {
+				st, err = procfs.ReadStat(d.pid)
+				if err == nil && st.State != 'Z' {
+					err = fmt.Errorf("task %d exited while being seized", d.pid)
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if st.State == 'Z' {
+			// A zombie: only its exit status and ids are kept.
+			if len(d.threads) > 0 {
+				return fmt.Errorf("task %d died while being seized", d.pid)
+			}
+			d.zombie = true
+			d.stat = st
+			continue
+		}
+		if d.stat, err = procfs.ReadStat(d.pid); err != nil {
+			return err
+		}
+		kids, err := procfs.Children(d.pid)
+		if err != nil {
+			return fmt.Errorf("list children of %d: %w", d.pid, err)
+		}
+		for _, k := range kids {
+			if t.byPid[k] == nil {
+				t.add(k, d.pid)
+			}
+		}
+	}
+	return nil
+}
+
+// thaw lets every seized task go as it was.
+func (t *tree) thaw() error {
+	var errs []error
+	for _, d := range t.tasks {
+		if err := thaw(t.tr, d.threads); err != nil {
+			errs = append(errs, fmt.Errorf("task %d: %w", d.pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// kill kills every live task, children first.
+func (t *tree) kill() error {
+	var errs []error
+	for i := len(t.tasks) - 1; i >= 0; i-- {
+		d := t.tasks[i]
+		if d.zombie || len(d.threads) == 0 {
+			continue
+		}
+		var tids []int
+		for _, th := range d.threads {
+			tids = append(tids, th.tid)
+		}
+		if err := t.tr.Kill(d.pid, tids); err != nil {
+			errs = append(errs, fmt.Errorf("kill %d: %w", d.pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkShared gives each task its kernel object ids, sharing the ids of a
+// files table or fs struct it shares with a task before it (CLONE_FILES,
+// CLONE_FS), and refuses what restore cannot rebuild.
+func (t *tree) checkShared() error {
+	root := t.tasks[0]
+	root.ids = &images.TaskKobjIdsEntry{VmId: proto.Uint32(vmID), FilesId: proto.Uint32(filesID), FsId: proto.Uint32(fsID), SighandId: proto.Uint32(sighandID)}
+	root.ownFds, root.ownFs = true, true
+	root.pagesID = 1
+	t.nextPages = 2
+	for _, d := range t.tasks[1:] {
+		if d.zombie {
+			continue
+		}
+		d.pagesID = t.nextPages
+		t.nextPages++
+		d.ids = &images.TaskKobjIdsEntry{VmId: proto.Uint32(t.files.id()), SighandId: proto.Uint32(t.files.id())}
+		d.ownFds, d.ownFs = true, true
+		for _, o := range t.tasks {
+			if o == d {
+				break
+			}
+			if o.zombie {
+				continue
+			}
+			if same, err := kcmp(d.pid, o.pid, kcmpVM, 0, 0); err != nil {
+				return err
+			} else if same {
+				return fmt.Errorf("dump %d: %w: shares its memory with %d (CLONE_VM without CLONE_THREAD, vfork)", d.pid, ErrUnsupported, o.pid)
+			}
+			if d.ownFds {
+				if same, err := kcmp(d.pid, o.pid, kcmpFiles, 0, 0); err != nil {
+					return err
+				} else if same {
+					if o.pid != d.ppid {
+						return fmt.Errorf("dump %d: %w: shares its fd table with %d, not its parent", d.pid, ErrUnsupported, o.pid)
+					}
+					d.ids.FilesId = proto.Uint32(o.ids.GetFilesId())
+					d.ownFds = false
+				}
+			}
+			if d.ownFs {
+				if same, err := kcmp(d.pid, o.pid, kcmpFs, 0, 0); err != nil {
+					return err
+				} else if same {
+					if o.pid != d.ppid {
+						return fmt.Errorf("dump %d: %w: shares its fs (cwd, root) with %d, not its parent", d.pid, ErrUnsupported, o.pid)
+					}
+					d.ids.FsId = proto.Uint32(o.ids.GetFsId())
+					d.ownFs = false
+				}
+			}
+		}
+		if d.ownFds {
+			d.ids.FilesId = proto.Uint32(t.files.id())
+		}
+		if d.ownFs {
+			d.ids.FsId = proto.Uint32(t.files.id())
+		}
+	}
+	return nil
+}
+
+// writeShared writes the images that hold the whole tree: pstree, the
+// zombies' cores, files, the shared objects, ghosts, inventory.
+func (t *tree) writeShared(ctx context.Context) error {
+	root := t.tasks[0]
+	var psts []proto.Message
+	for _, d := range t.tasks {
+		pst := &images.PstreeEntry{Pid: proto.Uint32(uint32(d.pid)), Ppid: proto.Uint32(uint32(d.ppid)),
+			Pgid: proto.Uint32(uint32(d.stat.Pgrp)), Sid: proto.Uint32(uint32(d.stat.Session))}
+		if d.zombie {
+			pst.Threads = []uint32{uint32(d.pid)}
+			core := &images.CoreEntry{
+				Mtype: images.CoreEntry_X86_64.Enum(),
+				Tc: &images.TaskCoreEntry{
+					TaskState: proto.Uint32(taskDead), ExitCode: proto.Uint32(uint32(d.stat.ExitCode)),
+					Personality: proto.Uint32(0), Flags: proto.Uint32(uint32(d.stat.Flags)), BlkSigset: proto.Uint64(0),
+					Comm: proto.String(d.stat.Comm),
+				},
+			}
+			if err := image.WriteImage(ctx, t.store, fmt.Sprintf("core-%d.img", d.pid), core); err != nil {
+				return err
+			}
+		}
+		for _, th := range d.threads {
+			pst.Threads = append(pst.Threads, uint32(th.tid))
+		}
+		psts = append(psts, pst)
+	}
+	if err := image.WriteImage(ctx, t.store, "pstree.img", psts...); err != nil {
+		return err
+	}
+	if err := t.shared.write(ctx, t); err != nil {
+		return err
+	}
+	if err := root.writeGhosts(ctx); err != nil {
+		return err
+	}
+	var fm []proto.Message
+	for _, e := range t.files.entries {
+		fm = append(fm, e)
+	}
+	if err := image.WriteImage(ctx, t.store, "files.img", fm...); err != nil {
+		return err
+	}
+	if len(t.files.remaps) > 0 {
+		var rm []proto.Message
+		for _, e := range t.files.remaps {
+			rm = append(rm, e)
+		}
+		if err := image.WriteImage(ctx, t.store, "remap-fpath.img", rm...); err != nil {
+			return err
+		}
+	}
+	inv := &images.InventoryEntry{
+		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: root.ids,
+		NsPerId: proto.Bool(true), Lsmtype: images.Lsmtype_NO_LSM.Enum(),
+	}
+	if up, err := uptime(); err == nil {
+		inv.DumpUptime = proto.Uint64(up)
+	}
+	return image.WriteImage(ctx, t.store, "inventory.img", inv)
+}

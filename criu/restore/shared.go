@@ -1,0 +1,295 @@
+package restore
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// pipeData is a pipe's buffered bytes and buffer size from pipes-data.img.
+type pipeData struct {
+	size uint32
+	data []byte
+}
+
+// maxPipeData caps one pipe's buffered bytes.
+const maxPipeData = 64 << 20
+
+func readPipeData(ctx context.Context, s image.Store) (map[uint32]*pipeData, error) {
+	out := map[uint32]*pipeData{}
+	const name = "pipes-data.img"
+	rd, err := s.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	dec, err := image.NewDecoder(bufio.NewReader(rd), name)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		e := &images.PipeDataEntry{}
+		err := dec.Decode(e)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.GetBytes() > maxPipeData {
+			return nil, fmt.Errorf("%w: %s: pipe %d holds %d bytes", ErrBadImage, name, e.GetPipeId(), e.GetBytes())
+		}
+		pd := &pipeData{size: e.GetSize(), data: make([]byte, e.GetBytes())}
+		w := &sliceWriter{b: pd.data[:0]}
+		if err := dec.CopyPayload(w, int64(e.GetBytes())); err != nil {
+			return nil, err
+		}
+		pd.data = w.b
+		out[e.GetPipeId()] = pd
+	}
+}
+
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+// shmObj is one shared anonymous memory object, created in the restorer
+// and mapped by each task that had it through /proc/PID/map_files.
+type shmObj struct {
+	b []byte
+}
+
+func (s *shmObj) mapFiles() string {
+	start := uintptr(unsafeAddr(s.b))
+	return fmt.Sprintf("/proc/%d/map_files/%x-%x", os.Getpid(), start, start+uintptr(len(s.b)))
+}
+
+// openMasters creates, in the restorer, the file descriptions that tasks
+// share or that join tasks (pipes, shared files), and the shared
+// anonymous memory objects.
+func (t *treeRestorer) openMasters(ctx context.Context) error {
+	refs := map[uint32]int{}
+	for _, fdis := range t.ti.fdinfo {
+		for _, fi := range fdis {
+			refs[fi.GetId()]++
+		}
+	}
+	type ends struct{ r, w int }
+	pipes := map[uint32]*ends{}
+	used := map[[2]uint32]bool{}
+	for id := range refs {
+		f := t.ti.files[id]
+		if f == nil {
+			return fmt.Errorf("%w: fd of file %d, not in files.img", ErrBadImage, id)
+		}
+		switch f.GetType() {
+		case images.FdTypes_PIPE:
+			pe := f.GetPipe()
+			p := pipes[pe.GetPipeId()]
+			if p == nil {
+				var fds [2]int
+				if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+					return os.NewSyscallError("pipe2", err)
+				}
+				p = &ends{fds[0], fds[1]}
+				pipes[pe.GetPipeId()] = p
+				t.masterFds = append(t.masterFds, fds[0], fds[1])
+				if pd := t.ti.pipeData[pe.GetPipeId()]; pd != nil {
+					if err := fillPipe(fds[1], pd); err != nil {
+						return fmt.Errorf("pipe:[%d]: %w", pe.GetPipeId(), err)
+					}
+				}
+			}
+			acc := pe.GetFlags() & unix.O_ACCMODE
+			src := p.r
+			if acc != unix.O_RDONLY {
+				src = p.w
+			}
+			// Each description of an end after the first is a new open
+			// of the pipe.
+			var fd int
+			var err error
+			k := [2]uint32{pe.GetPipeId(), acc}
+			if !used[k] && acc != unix.O_RDWR {
+				used[k] = true
+				fd, err = unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, 0)
+			} else {
+				fd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", src), int(acc)|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+			}
+			if err != nil {
+				return fmt.Errorf("pipe:[%d]: %w", pe.GetPipeId(), os.NewSyscallError("open", err))
+			}
+			t.masterFds = append(t.masterFds, fd)
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(pe.GetFlags()&^unix.O_ACCMODE)); err != nil {
+				return os.NewSyscallError("fcntl(F_SETFL)", err)
+			}
+			t.masters[id] = fd
+		case images.FdTypes_REG:
+			if refs[id] < 2 {
+				continue
+			}
+			path, reg, err := t.nodes[0].r.filePath(id)
+			if err != nil {
+				return err
+			}
+			flags := int(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
+			fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("open %s: %w", path, os.NewSyscallError("open", err))
+			}
+			t.masterFds = append(t.masterFds, fd)
+			if _, err := unix.Seek(fd, int64(reg.GetPos()), 0); err != nil {
+				return os.NewSyscallError("lseek", err)
+			}
+			t.masters[id] = fd
+		}
+	}
+	// Shared anonymous memory: one object per shmid, as big as its
+	// largest use.
+	sizes := map[uint64]uint64{}
+	for _, n := range t.nodes {
+		if n.helper || n.sn.zombie() {
+			continue
+		}
+		for _, v := range n.sn.mm.GetVmas() {
+			if v.GetStatus()&dump.VmaAnonShared == 0 {
+				continue
+			}
+			end := v.GetPgoff() + v.GetEnd() - v.GetStart()
+			sizes[v.GetShmid()] = max(sizes[v.GetShmid()], end)
+		}
+	}
+	for id, size := range sizes {
+		b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+		if err != nil {
+			return fmt.Errorf("shared memory %d: %w", id, os.NewSyscallError("mmap", err))
+		}
+		t.shm[id] = &shmObj{b: b}
+	}
+	return nil
+}
+
+// fillPipe sizes the pipe as dumped and puts its bytes back.
+func fillPipe(w int, pd *pipeData) error {
+	if pd.size != 0 {
+		if _, err := unix.FcntlInt(uintptr(w), unix.F_SETPIPE_SZ, int(pd.size)); err != nil {
+			return os.NewSyscallError("fcntl(F_SETPIPE_SZ)", err)
+		}
+	}
+	for b := pd.data; len(b) > 0; {
+		n, err := unix.Write(w, b)
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// closeMasters closes the restorer's copies; the tasks keep theirs.
+func (t *treeRestorer) closeMasters() {
+	for _, fd := range t.masterFds {
+		unix.Close(fd)
+	}
+	t.masterFds = nil
+	for id, s := range t.shm {
+		unix.Munmap(s.b)
+		delete(t.shm, id)
+	}
+}
+
+// pidfdIn returns a pidfd of the restorer open in r's task, numbered
+// above every fd the task is to have.
+func (t *treeRestorer) pidfdIn(r *restorer) (uint64, error) {
+	if fd, ok := t.pidfds[r.pid]; ok {
+		return fd, nil
+	}
+	maxFd := uint64(2)
+	for _, fi := range r.sn.fdinfo {
+		maxFd = max(maxFd, uint64(fi.GetFd()))
+	}
+	p, err := r.sys("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
+	if err != nil {
+		return 0, err
+	}
+	fd, err := r.sys("fcntl(F_DUPFD_CLOEXEC)", unix.SYS_FCNTL, p, unix.F_DUPFD_CLOEXEC, maxFd+1)
+	r.sys("close", unix.SYS_CLOSE, p)
+	if err != nil {
+		return 0, err
+	}
+	t.pidfds[r.pid] = fd
+	return fd, nil
+}
+
+// closePidfd closes the restorer's pidfd in n's task, if it got one.
+func (t *treeRestorer) closePidfd(n *node) error {
+	fd, ok := t.pidfds[n.pid]
+	if !ok {
+		return nil
+	}
+	delete(t.pidfds, n.pid)
+	_, err := n.r.sys("close", unix.SYS_CLOSE, fd)
+	return err
+}
+
+// installShared gives the task fd fi as a copy of the restorer's master
+// description (pidfd_getfd run inside the task).
+func (r *restorer) installShared(fi *images.FdinfoEntry) error {
+	master := r.t.masters[fi.GetId()]
+	pfd, err := r.t.pidfdIn(r)
+	if err != nil {
+		return err
+	}
+	fd := uint64(fi.GetFd())
+	tmp, err := r.sys("pidfd_getfd", unix.SYS_PIDFD_GETFD, pfd, uint64(master), 0)
+	if err != nil {
+		return fmt.Errorf("restore fd %d: %w", fd, err)
+	}
+	cloexec := uint64(0)
+	if fi.GetFlags()&unix.FD_CLOEXEC != 0 {
+		cloexec = unix.O_CLOEXEC
+	}
+	if tmp != fd {
+		if _, err := r.sys("dup3", unix.SYS_DUP3, tmp, fd, cloexec); err != nil {
+			return err
+		}
+		_, err = r.sys("close", unix.SYS_CLOSE, tmp)
+		return err
+	}
+	fdFlags := uint64(0)
+	if cloexec != 0 {
+		fdFlags = unix.FD_CLOEXEC
+	}
+	_, err = r.sys("fcntl(F_SETFD)", unix.SYS_FCNTL, fd, unix.F_SETFD, fdFlags)
+	return err
+}
+
+// mapShared maps the shared anonymous object so at v's address, through
+// the restorer's /proc/PID/map_files link to it.
+func (r *restorer) mapShared(v *images.VmaEntry, so *shmObj, prot uint32) error {
+	p, err := r.cstring(0, so.mapFiles())
+	if err != nil {
+		return err
+	}
+	fd, err := r.sys("openat map_files", unix.SYS_OPENAT, atFdcwd, p, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer r.sys("close", unix.SYS_CLOSE, fd)
+	flags := uint64(v.GetFlags())&^unix.MAP_ANONYMOUS | unix.MAP_SHARED | unix.MAP_FIXED
+	_, err = r.sys("mmap", unix.SYS_MMAP, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(prot), flags, fd, v.GetPgoff())
+	return err
+}

@@ -1,0 +1,512 @@
+package restore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/proto/images"
+)
+
+// node is one task of the tree being restored.
+type node struct {
+	sn     *snapshot
+	r      *restorer // set once the task exists
+	parent *node
+	kids   []*node
+	pid    int
+	// helper: a task that is not in the images, created to give a
+	// process group its id (its leader had exited); it exits before
+	// the tree resumes.
+	helper bool
+	// curSid, curPgid: what the task has now, as the tree is built.
+	curSid, curPgid int
+}
+
+func (n *node) sid() int  { return int(n.sn.pst.GetSid()) }
+func (n *node) pgid() int { return int(n.sn.pst.GetPgid()) }
+
+// treeRestorer rebuilds a process tree: every task is created first
+// (forked by its parent with its pid, sessions and groups set on the
+// way), then each one's own state is restored, then all resume at once.
+type treeRestorer struct {
+	opts   Options
+	log    zerolog.Logger
+	store  image.Store
+	ti     *treeImages
+	tr     *ptrace.Tracer
+	nodes  []*node // parents before children
+	byPid  map[int]*node
+	ghosts map[uint32]string
+	// created lists the tasks in creation order, for the undo.
+	created []*node
+	// masters are file descriptions the restorer creates in its own
+	// process and hands to tasks with pidfd_getfd, by file id.
+	masters map[uint32]int
+	// pidfds: a pidfd of the restorer inside each task, by task pid.
+	pidfds map[int]uint64
+	shm    map[uint64]*shmObj
+	// masterFds are every fd the restorer opened for the masters.
+	masterFds []int
+	// outSid, outPgid are the dumped root's session and group when they
+	// were outside the tree: tasks in them keep the restorer's.
+	outSid, outPgid int
+}
+
+// Restore rebuilds the process tree described by the images in s. On
+// success every task runs (detached from ptrace); the caller Waits for
+// the root or Releases it. On failure every task it created is killed.
+func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
+	t0 := time.Now()
+	ti, err := readTree(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
+		ghosts: map[uint32]string{}, masters: map[uint32]int{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
+	if err := t.build(); err != nil {
+		return nil, err
+	}
+	root := t.nodes[0]
+	for _, n := range t.nodes {
+		for _, tid := range n.sn.pst.GetThreads() {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", tid)); err == nil {
+				return nil, fmt.Errorf("restore %d: %w: tid %d exists", root.pid, ErrPidTaken, tid)
+			}
+		}
+	}
+	var undo cleanup
+	defer undo.Run()
+	t.tr = ptrace.NewTracer()
+	undo.Add(func() { t.tr.Close() })
+	// Orphans of a failed restore come to us to be reaped.
+	setSub := !isSubreaper()
+	if setSub {
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+		defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	}
+	defer t.closeMasters()
+
+	root.r = t.newRestorer(root, root.pid)
+	if err := root.r.makeGhosts(ctx, &undo); err != nil {
+		return nil, err
+	}
+	undo.Add(t.killAll)
+	if err := root.r.fork(&undo); err != nil {
+		return nil, err
+	}
+	t.created = append(t.created, root)
+	root.curSid, _ = unix.Getsid(0)
+	root.curPgid = unix.Getpgrp()
+	if err := t.create(root); err != nil {
+		return nil, err
+	}
+	if err := t.checkSessions(); err != nil {
+		return nil, err
+	}
+	if err := t.setGroups(); err != nil {
+		return nil, err
+	}
+	if err := t.finishDead(); err != nil {
+		return nil, err
+	}
+	root.r.stats.Forking = time.Since(t0)
+	if err := t.openMasters(ctx); err != nil {
+		return nil, err
+	}
+	var stats Stats
+	for _, n := range t.nodes {
+		if n.sn.zombie() || n.helper {
+			continue
+		}
+		r := n.r
+		if err := r.restoreMemory(ctx); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
+		}
+		if err := r.restoreTask(); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
+		}
+		if err := r.restoreFiles(); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
+		}
+		if err := r.restoreThreads(); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
+		}
+		stats.PagesRestored += r.stats.PagesRestored
+	}
+	for _, n := range t.nodes {
+		if n.sn.zombie() || n.helper {
+			continue
+		}
+		if err := t.closePidfd(n); err != nil {
+			return nil, err
+		}
+		if err := n.r.finish(); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
+		}
+	}
+	for _, n := range t.nodes {
+		if n.sn.zombie() || n.helper {
+			continue
+		}
+		if err := n.r.detach(); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
+		}
+	}
+	root.r.removeGhosts()
+	undo.Release()
+	stats.Forking = root.r.stats.Forking
+	stats.Restore = time.Since(t0)
+	st := &images.StatsEntry{Restore: &images.RestoreStatsEntry{
+		PagesCompared: proto.Uint64(0), PagesSkippedCow: proto.Uint64(0),
+		ForkingTime: proto.Uint32(uint32(stats.Forking.Microseconds())), RestoreTime: proto.Uint32(uint32(stats.Restore.Microseconds())),
+		PagesRestored: proto.Uint64(stats.PagesRestored),
+	}}
+	if err := image.WriteImage(ctx, s, "stats-restore.img", st); err != nil {
+		t.log.Warn().Err(err).Msg("write stats-restore.img")
+	}
+	t.log.Info().Int("pid", root.pid).Int("tasks", len(t.nodes)).Dur("restore", stats.Restore).Uint64("pages", stats.PagesRestored).Msg("restored")
+	return &Task{Pid: root.pid, Stats: stats, tr: t.tr}, nil
+}
+
+func isSubreaper() bool {
+	var v int32
+	_, _, e := unix.Syscall6(unix.SYS_PRCTL, unix.PR_GET_CHILD_SUBREAPER, uintptr(ptrOf(&v)), 0, 0, 0, 0)
+	return e == 0 && v != 0
+}
+
+func (t *treeRestorer) newRestorer(n *node, pid int) *restorer {
+	return &restorer{opts: t.opts, log: t.log.With().Int("pid", pid).Logger(), store: t.store, sn: n.sn, tr: t.tr,
+		pid: pid, ghosts: t.ghosts, t: t}
+}
+
+// build links the pstree entries into a tree.
+func (t *treeRestorer) build() error {
+	for i, sn := range t.ti.tasks {
+		n := &node{sn: sn, pid: int(sn.pst.GetPid())}
+		if t.byPid[n.pid] != nil {
+			return fmt.Errorf("%w: pid %d twice in pstree", ErrBadImage, n.pid)
+		}
+		t.byPid[n.pid] = n
+		t.nodes = append(t.nodes, n)
+		if i == 0 {
+			if sn.zombie() {
+				return fmt.Errorf("%w: the root task %d is dead", ErrBadImage, n.pid)
+			}
+			continue
+		}
+		p := t.byPid[int(sn.pst.GetPpid())]
+		if p == nil {
+			return fmt.Errorf("%w: parent %d of %d is not before it in pstree", ErrBadImage, sn.pst.GetPpid(), n.pid)
+		}
+		if p.sn.zombie() {
+			return fmt.Errorf("%w: zombie %d has children", ErrBadImage, p.pid)
+		}
+		n.parent = p
+		p.kids = append(p.kids, n)
+	}
+	root := t.nodes[0]
+	if root.sid() != root.pid {
+		t.outSid = root.sid()
+	}
+	if root.pgid() != root.pid && t.byPid[root.pgid()] == nil {
+		t.outPgid = root.pgid()
+	}
+	if t.opts.ShellJob {
+		t.outSid, t.outPgid = root.sid(), root.pgid()
+	}
+	if t.outSid != 0 && t.outSid != root.pid && !t.opts.ShellJob {
+		t.log.Warn().Int("sid", t.outSid).Msg("the root task joined another session; the tree gets the restorer's (use --shell-job)")
+	}
+	return nil
+}
+
+// stackScratch is an address in n's stub stack, below its stack pointer,
+// for syscall arguments before the task has a scratch area.
+func stackScratch(r *restorer) uint64 { return (r.in.Base.Rsp - 8192) &^ 15 }
+
+// forkChild makes the task k a child of n with its pid, with clone3 run
+// inside n. k shares n's fd table or fs when the images say so.
+func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
+	r := n.r
+	if err := t.tr.SetOptions(n.pid, ptrace.OptTraceClone|ptrace.OptExitKill|unix.PTRACE_O_TRACEFORK); err != nil {
+		return nil, err
+	}
+	var flags uint64
+	if k != nil && k.sn.ids != nil && n.sn.ids != nil {
+		if k.sn.ids.GetFilesId() == n.sn.ids.GetFilesId() {
+			flags |= unix.CLONE_FILES
+		}
+		if k.sn.ids.GetFsId() == n.sn.ids.GetFsId() {
+			flags |= unix.CLONE_FS
+		}
+	}
+	args := stackScratch(r)
+	b := make([]byte, 96)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], flags)
+	le.PutUint64(b[32:], uint64(unix.SIGCHLD)) // exit_signal
+	le.PutUint64(b[64:], args+88)              // set_tid
+	le.PutUint64(b[72:], 1)                    // set_tid_size
+	le.PutUint64(b[88:], uint64(pid))
+	if err := mem.WriteRemote(n.pid, []mem.Range{{Start: args, End: args + 96}}, b); err != nil {
+		return nil, err
+	}
+	child, err := r.in.Syscall("clone3", unix.SYS_CLONE3, args, 88)
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("restore %d: %w", pid, ErrPidTaken)
+		}
+		return nil, err
+	}
+	if int(child) != pid {
+		return nil, fmt.Errorf("clone3 gave pid %d, want %d", child, pid)
+	}
+	cr := &restorer{opts: t.opts, log: t.log.With().Int("pid", pid).Logger(), store: t.store, tr: t.tr, pid: pid, ghosts: t.ghosts, t: t, tids: []int{pid}}
+	if k != nil {
+		cr.sn = k.sn
+	}
+	st, err := t.tr.WaitStop(pid)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Stopped() {
+		return nil, fmt.Errorf("new task %d: unexpected status %#x", pid, uint32(st.WaitStatus))
+	}
+	regs, err := t.tr.GetRegs(pid)
+	if err != nil {
+		return nil, err
+	}
+	cr.in = &ptrace.Injector{T: t.tr, Tid: pid, Base: regs, IP: r.in.IP}
+	return cr, nil
+}
+
+// create forks n's children, recursively. A session leader forks the
+// children that kept its former session before it calls setsid.
+func (t *treeRestorer) create(n *node) error {
+	setsid := n.sid() == n.pid && n.curSid != n.pid && !(n.parent == nil && t.opts.ShellJob)
+	var before, after []*node
+	for _, k := range n.kids {
+		if setsid && k.sid() != n.pid && k.sid() != k.pid {
+			before = append(before, k)
+		} else {
+			after = append(after, k)
+		}
+	}
+	fork := func(k *node) error {
+		r, err := t.forkChild(n, k.pid, k)
+		if err != nil {
+			return fmt.Errorf("create task %d: %w", k.pid, err)
+		}
+		k.r = r
+		k.curSid, k.curPgid = n.curSid, n.curPgid
+		t.created = append(t.created, k)
+		return t.create(k)
+	}
+	for _, k := range before {
+		if err := fork(k); err != nil {
+			return err
+		}
+	}
+	if setsid {
+		if _, err := n.r.sys("setsid", unix.SYS_SETSID); err != nil {
+			return err
+		}
+		n.curSid, n.curPgid = n.pid, n.pid
+	}
+	for _, k := range after {
+		if err := fork(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSessions verifies every task got its dumped session.
+func (t *treeRestorer) checkSessions() error {
+	for _, n := range t.nodes {
+		want := n.sid()
+		if want == t.outSid && t.outSid != 0 && want != t.nodes[0].pid {
+			want = t.nodes[0].curSid
+		}
+		if n.parent == nil && t.opts.ShellJob {
+			continue
+		}
+		if n.curSid != want {
+			return fmt.Errorf("%w: task %d is in session %d, whose leader is not its ancestor in the tree", ErrUnsupported, n.pid, n.sid())
+		}
+	}
+	return nil
+}
+
+// setGroups puts every task in its process group: group leaders first,
+// then members. A group whose leader is gone gets a helper task with the
+// leader's pid, child of the first member, which exits once the members
+// have joined.
+func (t *treeRestorer) setGroups() error {
+	for _, n := range t.nodes {
+		if n.pgid() == n.pid && n.curPgid != n.pid && !(n.parent == nil && t.opts.ShellJob) {
+			if _, err := n.r.sys("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
+				return err
+			}
+			n.curPgid = n.pid
+		}
+	}
+	for _, n := range t.nodes {
+		pg := n.pgid()
+		if n.curPgid == pg || (t.outPgid != 0 && pg == t.outPgid) || n.helper {
+			continue
+		}
+		leader := t.byPid[pg]
+		if leader == nil {
+			h := &node{sn: n.sn, pid: pg, parent: n, helper: true, curSid: n.curSid, curPgid: n.curPgid}
+			r, err := t.forkChild(n, pg, nil)
+			if err != nil {
+				return fmt.Errorf("create helper %d for process group %d: %w", pg, pg, err)
+			}
+			h.r = r
+			h.r.sn = nil
+			t.byPid[pg] = h
+			t.created = append(t.created, h)
+			t.nodes = append(t.nodes, h)
+			if _, err := r.sys("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
+				return err
+			}
+			h.curPgid = pg
+		}
+		if _, err := n.r.sys("setpgid", unix.SYS_SETPGID, 0, uint64(pg)); err != nil {
+			return fmt.Errorf("task %d joins group %d: %w", n.pid, pg, err)
+		}
+		n.curPgid = pg
+	}
+	return nil
+}
+
+// finishDead makes zombies exit with their dumped status and helpers
+// exit and be reaped, then takes back the SIGCHLD their parents got.
+func (t *treeRestorer) finishDead() error {
+	parents := map[*node]bool{}
+	for _, n := range t.nodes {
+		switch {
+		case n.helper:
+			if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, 0); err != nil && !errors.Is(err, ptrace.ErrExited) {
+				return fmt.Errorf("helper %d: %w", n.pid, err)
+			}
+			if _, err := n.parent.r.sys("wait4", unix.SYS_WAIT4, uint64(n.pid), 0, unix.WALL, 0); err != nil {
+				return fmt.Errorf("reap helper %d: %w", n.pid, err)
+			}
+			parents[n.parent] = true
+		case n.sn.zombie():
+			code := n.sn.cores[uint32(n.pid)].GetTc().GetExitCode()
+			if sig := code & 0x7f; sig != 0 {
+				// Killed by a signal: let it take that signal, without
+				// a core file.
+				unix.Prlimit(n.pid, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
+				if err := t.tr.SetSigmask(n.pid, 0); err != nil {
+					return err
+				}
+				if err := t.tr.Detach(n.pid, syscall.Signal(sig)); err != nil {
+					return err
+				}
+			} else if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, uint64(code>>8&0xff)); err != nil && !errors.Is(err, ptrace.ErrExited) {
+				return fmt.Errorf("zombie %d: %w", n.pid, err)
+			}
+			if err := waitZombie(n.pid); err != nil {
+				return err
+			}
+			parents[n.parent] = true
+		}
+	}
+	for p := range parents {
+		if err := consumeSigchld(p.r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitZombie waits until pid is a zombie.
+func waitZombie(pid int) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return fmt.Errorf("zombie %d: %w", pid, err)
+		}
+		if i := lastParen(b); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("task %d did not become a zombie", pid)
+}
+
+func lastParen(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ')' {
+			return i
+		}
+	}
+	return -1
+}
+
+// consumeSigchld takes a pending SIGCHLD off r's task (its signals are all
+// blocked while it is restored), so that the death of a zombie or helper
+// recreated at restore is not signalled twice.
+func consumeSigchld(r *restorer) error {
+	a := stackScratch(r)
+	b := make([]byte, 24)
+	binary.LittleEndian.PutUint64(b, 1<<(unix.SIGCHLD-1))
+	if err := mem.WriteRemote(r.pid, []mem.Range{{Start: a, End: a + 24}}, b); err != nil {
+		return err
+	}
+	_, err := r.sys("rt_sigtimedwait", unix.SYS_RT_SIGTIMEDWAIT, a, 0, a+8, 8)
+	if err != nil && !errors.Is(err, unix.EAGAIN) {
+		return err
+	}
+	return nil
+}
+
+// killAll kills every task created so far and reaps them all.
+func (t *treeRestorer) killAll() {
+	for _, n := range t.created {
+		unix.Kill(n.pid, unix.SIGKILL)
+	}
+	for i := len(t.created) - 1; i >= 0; i-- {
+		n := t.created[i]
+		tids := []int{n.pid}
+		if n.r != nil {
+			tids = n.r.tids
+		}
+		t.tr.Kill(n.pid, tids)
+	}
+	// Children of killed tasks came to us (a subreaper): reap them.
+	t.tr.Do(func() error {
+		deadline := time.Now().Add(2 * time.Second)
+		for _, n := range t.created {
+			for time.Now().Before(deadline) {
+				var ws unix.WaitStatus
+				got, err := unix.Wait4(n.pid, &ws, unix.WALL|unix.WNOHANG, nil)
+				if err != nil || got == n.pid {
+					break
+				}
+				if _, err := os.Stat(fmt.Sprintf("/proc/%d", n.pid)); err != nil {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		return nil
+	})
+}
