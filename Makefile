@@ -12,9 +12,13 @@ build:
 	@if [ -d zdtm/cmd/zdtm ]; then $(GO) build -o bin/zdtm ./zdtm/cmd/zdtm; fi
 	@if [ -f zdtm/Makefile ]; then $(MAKE) -s -C zdtm; fi
 
-# The whole test suite. Needs root (ptrace, clone3 set_tid, namespaces).
+# The whole test suite. Needs root (ptrace, clone3 set_tid, namespaces):
+# the Go tests, then the zdtm suite locally and through image-proxy and
+# image-cache in two network namespaces.
 test: build
 	$(GO) test -count=1 -timeout 60m ./...
+	bin/zdtm run -a --keep-going
+	bin/zdtm run -a --keep-going --remote --two-hosts
 
 # Unprivileged, quick: the pure packages only.
 test-short:
@@ -23,9 +27,11 @@ test-short:
 proto:
 	bash proto/gen.sh
 
+# Dump/restore of 1 GiB against cp and fresh-memory baselines; the remote
+# path against a plain TCP copy. Each prints its ratios.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./criu/image/
 	$(GO) test -run '^$$' -bench DumpRestore -benchtime 1x -timeout 30m ./criu/restore/
+	$(GO) test -run '^$$' -bench ProxyToCache -benchtime 1x -timeout 30m ./imgcache/
 
 lint:
 	$(GO) vet ./...
