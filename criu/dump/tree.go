@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 
 	"google.golang.org/protobuf/proto"
 
@@ -244,6 +245,9 @@ func (t *tree) writeShared(ctx context.Context) error {
 	inv := &images.InventoryEntry{
 		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: root.ids,
 		NsPerId: proto.Bool(true), Lsmtype: images.Lsmtype_NO_LSM.Enum(),
+		// A fresh id per dump, as CRIU writes, so that tools can tell
+		// two dumps of the same tree apart.
+		DumpCriuRunId: proto.String(uuid.NewString()),
 	}
 	if up, err := uptime(); err == nil {
 		inv.DumpUptime = proto.Uint64(up)
