@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/ptrace"
 )
 
 // Result is the outcome of one probe.
@@ -58,8 +59,9 @@ func RunAll() []Result {
 	return out
 }
 
-// probePtrace seizes a sleeping child, interrupts it and checks that it
-// reports a group-stop event, then lets it go.
+// probePtrace seizes a sleeping child through the ptrace package (the
+// only caller of ptrace), checks that PTRACE_INTERRUPT stops it with a
+// group-stop event, reads its registers, and lets it go.
 func probePtrace() (string, error) {
 	cmd := exec.Command("/bin/sleep", "10")
 	if err := cmd.Start(); err != nil {
@@ -70,45 +72,19 @@ func probePtrace() (string, error) {
 		cmd.Wait()
 	}()
 	pid := cmd.Process.Pid
-	errc := make(chan error, 1)
-	go func() {
-		// Every ptrace request must come from the thread that seized.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		errc <- seizeInterrupt(pid)
-	}()
-	if err := <-errc; err != nil {
+	t := ptrace.NewTracer()
+	defer t.Close()
+	if err := t.Seize(pid, 0); err != nil {
 		return "", err
 	}
-	return "seize, interrupt and detach work", nil
-}
-
-func seizeInterrupt(pid int) error {
-	if err := unix.PtraceSeize(pid); err != nil {
-		return os.NewSyscallError("ptrace(PTRACE_SEIZE)", err)
+	if _, err := t.GetRegs(pid); err != nil {
+		t.Detach(pid, 0)
+		return "", err
 	}
-	if err := unix.PtraceInterrupt(pid); err != nil {
-		unix.PtraceDetach(pid)
-		return os.NewSyscallError("ptrace(PTRACE_INTERRUPT)", err)
+	if err := t.Detach(pid, 0); err != nil {
+		return "", err
 	}
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return os.NewSyscallError("wait4", err)
-		}
-		break
-	}
-	if !ws.Stopped() || ws.TrapCause() != unix.PTRACE_EVENT_STOP {
-		return fmt.Errorf("interrupted task did not report PTRACE_EVENT_STOP (status %#x)", uint32(ws))
-	}
-	if err := unix.PtraceDetach(pid); err != nil {
-		return os.NewSyscallError("ptrace(PTRACE_DETACH)", err)
-	}
-	return nil
+	return "seize, interrupt, registers and detach work", nil
 }
 
 // cloneArgs mirrors struct clone_args (include/uapi/linux/sched.h).
