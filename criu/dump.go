@@ -24,7 +24,7 @@ func init() {
 			fs.IntVarP(&pid, "tree", "t", 0, "`PID` of the task to dump")
 			so := addStoreFlags(fs, true)
 			fs.BoolVarP(&leave, "leave-running", "R", false, "let the task run on after the dump")
-			fs.BoolVarP(&shell, "shell-job", "j", false, "allow stdio inherited from a shell (terminal, pipe)")
+			fs.BoolVarP(&shell, "shell-job", "j", false, "allow a shell job: stdio on the shell's terminal or pipes, the shell's session")
 			fs.StringVar(&pidfile, "pidfile", "", "accepted for compatibility (unused by dump)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing does not time out")

@@ -27,7 +27,7 @@ func init() {
 			so := addStoreFlags(fs, false)
 			fs.BoolVarP(&detached, "restore-detached", "d", false, "return once the task runs instead of waiting for it")
 			fs.StringVar(&pidfile, "pidfile", "", "write the restored task's pid to `FILE`")
-			fs.BoolVarP(&shell, "shell-job", "j", false, "the task joins this session; stdio inherited from the shell is ours")
+			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see docs/shell-job.md)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			return func(ctx context.Context, e *env, args []string) error {

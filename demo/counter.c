@@ -14,6 +14,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s FILE\n", argv[0]);
 		return 2;
 	}
+	/* A service, not a shell job: its own session (dump refuses a task
+	 * whose session belongs to a shell unless given --shell-job). */
+	if (setsid() < 0) {
+		perror("setsid");
+		return 1;
+	}
 	FILE *f = fopen(argv[1], "a");
 	if (!f) {
 		perror(argv[1]);

@@ -10,6 +10,10 @@
 // leaves them in place). An object reaching outside the tree fails the
 // dump with an FdError naming the fd (ErrOutside).
 //
+// shelljob.go: a task tied to the shell that started it (a terminal, the
+// shell's session, stdio pipes of its pipeline) fails with ErrShellJob
+// unless Options.ShellJob, with which its stdio is recorded as external.
+//
 // The dump never loses its task: every task is frozen with PTRACE_SEIZE and
 // PTRACE_INTERRUPT, its state is read through ptrace, /proc and syscalls
 // injected at the [vdso]'s syscall instruction, and on any error every

@@ -10,6 +10,10 @@ var (
 	ErrUnsupported = errors.New("unsupported")
 	// ErrNoTask: the pid does not exist.
 	ErrNoTask = errors.New("no such task")
+	// ErrShellJob marks a task tied to the shell that started it (a
+	// terminal, stdio reaching outside the tree, the shell's session):
+	// dumpable only with Options.ShellJob (criu dump --shell-job).
+	ErrShellJob = errors.New("belongs to the shell that started the task: dump with --shell-job")
 )
 
 // FdError names the file descriptor dump could not save.

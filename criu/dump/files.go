@@ -151,6 +151,17 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		case mode == unix.S_IFSOCK:
 			kind = "socket " + target
 		}
+		if kind == "pipe" && d.opts.ShellJob && fd <= 2 {
+			// A stdio pipe whose other end no task of the tree holds
+			// comes from the shell's pipeline: it is external.
+			other, err := d.t.pipeEndInTree(st.Ino, flags&unix.O_ACCMODE == unix.O_WRONLY)
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
+			if !other {
+				kind = "shell pipe"
+			}
+		}
 		if kind == "pipe" {
 			e, err := d.addPipe(fd, &st, flags)
 			if err != nil {
@@ -160,15 +171,19 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			continue
 		}
 		if kind != "" {
-			if d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "pipe" || kind == "socket") {
-				// Inherited from the shell: the restorer's own fd takes its place.
+			if d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "shell pipe" || kind == "socket") {
+				// Inherited from the shell: the restorer's own fd takes
+				// its place. Recorded as a description, so that a dup of
+				// it at a higher fd is restored as a dup of this one.
 				id := d.files.id()
-				d.files.entries = append(d.files.entries, &images.FileEntry{
+				record(&images.FileEntry{
 					Type: images.FdTypes_EXT.Enum(), Id: proto.Uint32(id),
 					Ext: &images.ExtFileEntry{Id: proto.Uint32(id), Fown: zeroFown()},
 				})
-				out = append(out, &images.FdinfoEntry{Id: proto.Uint32(id), Flags: proto.Uint32(cloexec), Type: images.FdTypes_EXT.Enum(), Fd: proto.Uint32(uint32(fd))})
 				continue
+			}
+			if strings.HasPrefix(kind, "tty") && d.opts.ShellJob {
+				return nil, &FdError{Fd: fd, Type: kind, Err: fmt.Errorf("%w: only fds 0-2 on a terminal are taken from the restorer with --shell-job", ErrUnsupported)}
 			}
 			return nil, &FdError{Fd: fd, Type: kind, Err: ErrUnsupported}
 		}

@@ -14,9 +14,12 @@ type Options struct {
 	// LeaveRunning lets the task continue after the dump instead of
 	// killing it.
 	LeaveRunning bool
-	// ShellJob allows stdio on a terminal, pipe or socket inherited from
-	// the shell: such fds are recorded as external and taken from the
-	// restorer at restore.
+	// ShellJob allows a task started from a shell (shelljob.go): fds
+	// 0-2 on a terminal, a socket, or a pipe whose other end is outside
+	// the tree are recorded as external (taken from the restorer at
+	// restore), and a root that is not a session leader, or a task
+	// with a controlling terminal, is accepted. Without it such a tree
+	// fails with ErrShellJob.
 	ShellJob bool
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger

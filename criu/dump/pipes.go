@@ -114,8 +114,11 @@ func (s *sharedSet) writePipes(ctx context.Context, t *tree) error {
 			if !p.read {
 				end = "read"
 			}
-			return fmt.Errorf("dump %d: %w", p.first.pid, &FdError{Fd: p.first.fd, Type: "pipe",
-				Err: fmt.Errorf("pipe:[%d]: its %s end %w", p.ino, end, ErrOutside)})
+			err := fmt.Errorf("pipe:[%d]: its %s end %w", p.ino, end, ErrOutside)
+			if p.first.fd <= 2 && !t.opts.ShellJob {
+				err = fmt.Errorf("%w; as stdio it probably %w", err, ErrShellJob)
+			}
+			return fmt.Errorf("dump %d: %w", p.first.pid, &FdError{Fd: p.first.fd, Type: "pipe", Err: err})
 		}
 	}
 	w, err := t.store.Create(ctx, "pipes-data.img")

@@ -34,6 +34,8 @@ type Stat struct {
 	Nice                int
 	// ExitCode is a zombie's wait status (field 52), 0 when absent.
 	ExitCode int
+	// TtyNr is the controlling terminal's device number, 0 for none.
+	TtyNr uint64
 }
 
 // ParseStat parses /proc/PID/stat. The comm field may contain spaces and
@@ -69,6 +71,7 @@ func ParseStat(b []byte) (Stat, error) {
 	s.Ppid = int(num(4))
 	s.Pgrp = int(num(5))
 	s.Session = int(num(6))
+	s.TtyNr = num(7)
 	s.Flags = num(9)
 	s.Nice = int(int64(num(19)))
 	s.NumThreads = int(num(20))

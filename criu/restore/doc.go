@@ -11,6 +11,9 @@
 // parent once the members joined. Zombies are created, put in their group
 // and made to exit with their dumped status (or die of their signal).
 // Only then does each task restore its own state; all resume together.
+// shelljob.go: with Options.ShellJob, the shell's session and group in
+// the images are replaced by the restorer's (CRIU's rules) and the job's
+// group takes the foreground of the restorer's terminal.
 //
 // shared.go: objects that join tasks (pipes with their buffered bytes,
 // fork-shared file descriptions) are created in the restorer and handed

@@ -8,9 +8,10 @@ import (
 
 // Options says how to restore.
 type Options struct {
-	// ShellJob: the restored task keeps the restorer's session and
-	// process group, and fds recorded as inherited from the shell are
-	// the restorer's own stdio.
+	// ShellJob: fds recorded as inherited from the shell are the
+	// restorer's own stdio, and a root that was not a session leader
+	// joins the restorer's session (and, unless it led its own group,
+	// the restorer's group); see shelljob.go for CRIU's rules.
 	ShellJob bool
 	// Stdin, Stdout, Stderr are the fds the stub (and so the task)
 	// inherits as 0, 1 and 2; zero values mean the restorer's own.

@@ -154,12 +154,20 @@ func (r *restorer) restoreFiles() error {
 		return nil // the parent's table, restored by the parent
 	}
 	want := map[int]bool{}
+	// extSrc: the stdio fd that keeps the restorer's file for each
+	// external file id, the lowest of 0-2 holding it.
+	extSrc := map[uint32]int{}
 	for _, fi := range r.sn.fdinfo {
 		if fi.GetType() == images.FdTypes_EXT {
 			if !r.opts.ShellJob {
 				return fmt.Errorf("%w: fd %d was inherited from a shell: restore with --shell-job", ErrUnsupported, fi.GetFd())
 			}
-			want[int(fi.GetFd())] = true
+			if fd := int(fi.GetFd()); fd <= 2 {
+				want[fd] = true
+				if s, ok := extSrc[fi.GetId()]; !ok || fd < s {
+					extSrc[fi.GetId()] = fd
+				}
+			}
 		}
 	}
 	// The stub inherited 0, 1, 2 only.
@@ -172,6 +180,21 @@ func (r *restorer) restoreFiles() error {
 		fd := uint64(fi.GetFd())
 		switch fi.GetType() {
 		case images.FdTypes_EXT:
+			if fd > 2 {
+				// A dup of an inherited stdio fd.
+				src, ok := extSrc[fi.GetId()]
+				if !ok {
+					return fmt.Errorf("%w: external fd %d is not a dup of fds 0-2", ErrBadImage, fd)
+				}
+				cloexec := uint64(0)
+				if fi.GetFlags()&unix.FD_CLOEXEC != 0 {
+					cloexec = unix.O_CLOEXEC
+				}
+				if _, err := r.sys("dup3", unix.SYS_DUP3, uint64(src), fd, cloexec); err != nil {
+					return err
+				}
+				continue
+			}
 			if fi.GetFlags()&unix.FD_CLOEXEC != 0 {
 				if _, err := r.sys("fcntl", unix.SYS_FCNTL, fd, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 					return err

@@ -59,8 +59,9 @@ type treeRestorer struct {
 	shm    map[uint64]*shmObj
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
-	// outSid, outPgid are the dumped root's session and group when they
-	// were outside the tree: tasks in them keep the restorer's.
+	// outSid, outPgid: with ShellJob, the restorer's session and group,
+	// which took the place of the shell's in the pstree (shelljob.go);
+	// tasks join them without a helper. Zero when unused.
 	outSid, outPgid int
 }
 
@@ -156,6 +157,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
+	t.takeTerminal()
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
 			continue
@@ -216,20 +218,7 @@ func (t *treeRestorer) build() error {
 		n.parent = p
 		p.kids = append(p.kids, n)
 	}
-	root := t.nodes[0]
-	if root.sid() != root.pid {
-		t.outSid = root.sid()
-	}
-	if root.pgid() != root.pid && t.byPid[root.pgid()] == nil {
-		t.outPgid = root.pgid()
-	}
-	if t.opts.ShellJob {
-		t.outSid, t.outPgid = root.sid(), root.pgid()
-	}
-	if t.outSid != 0 && t.outSid != root.pid && !t.opts.ShellJob {
-		t.log.Warn().Int("sid", t.outSid).Msg("the root task joined another session; the tree gets the restorer's (use --shell-job)")
-	}
-	return nil
+	return t.shellJob()
 }
 
 // stackScratch is an address in n's stub stack, below its stack pointer,
@@ -295,7 +284,7 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 // create forks n's children, recursively. A session leader forks the
 // children that kept its former session before it calls setsid.
 func (t *treeRestorer) create(n *node) error {
-	setsid := n.sid() == n.pid && n.curSid != n.pid && !(n.parent == nil && t.opts.ShellJob)
+	setsid := n.sid() == n.pid && n.curSid != n.pid
 	var before, after []*node
 	for _, k := range n.kids {
 		if setsid && k.sid() != n.pid && k.sid() != k.pid {
@@ -336,14 +325,7 @@ func (t *treeRestorer) create(n *node) error {
 // checkSessions verifies every task got its dumped session.
 func (t *treeRestorer) checkSessions() error {
 	for _, n := range t.nodes {
-		want := n.sid()
-		if want == t.outSid && t.outSid != 0 && want != t.nodes[0].pid {
-			want = t.nodes[0].curSid
-		}
-		if n.parent == nil && t.opts.ShellJob {
-			continue
-		}
-		if n.curSid != want {
+		if n.curSid != n.sid() {
 			return fmt.Errorf("%w: task %d is in session %d, whose leader is not its ancestor in the tree", ErrUnsupported, n.pid, n.sid())
 		}
 	}
@@ -356,7 +338,7 @@ func (t *treeRestorer) checkSessions() error {
 // have joined.
 func (t *treeRestorer) setGroups() error {
 	for _, n := range t.nodes {
-		if n.pgid() == n.pid && n.curPgid != n.pid && !(n.parent == nil && t.opts.ShellJob) {
+		if n.pgid() == n.pid && n.curPgid != n.pid {
 			if _, err := n.r.sys("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
 				return err
 			}
@@ -365,11 +347,11 @@ func (t *treeRestorer) setGroups() error {
 	}
 	for _, n := range t.nodes {
 		pg := n.pgid()
-		if n.curPgid == pg || (t.outPgid != 0 && pg == t.outPgid) || n.helper {
+		if n.curPgid == pg || n.helper {
 			continue
 		}
 		leader := t.byPid[pg]
-		if leader == nil {
+		if leader == nil && !t.outGroup(pg) {
 			h := &node{sn: n.sn, pid: pg, parent: n, helper: true, curSid: n.curSid, curPgid: n.curPgid}
 			r, err := t.forkChild(n, pg, nil)
 			if err != nil {
