@@ -145,6 +145,16 @@ func newFlagSet(c *command) (*pflag.FlagSet, *logOptions, func(context.Context, 
 	runFn := c.setup(fs)
 	lo := addLogFlags(fs)
 	fs.BoolP("help", "h", false, "show this help")
+	if compatCommands[c.name] {
+		check := addCompatFlags(fs)
+		inner := runFn
+		runFn = func(ctx context.Context, e *env, args []string) error {
+			if err := check(); err != nil {
+				return err
+			}
+			return inner(ctx, e, args)
+		}
+	}
 	return fs, lo, runFn
 }
 

@@ -52,3 +52,25 @@ func TestVerbosityForms(t *testing.T) {
 		}
 	}
 }
+
+func TestCompatFlags(t *testing.T) {
+	// A refused CRIU option fails before anything is done, naming itself.
+	rc, _, errs := runCLI("dump", "-t", "1", "-D", t.TempDir(), "--tcp-established")
+	if rc != 2 || !strings.Contains(errs, "--tcp-established") {
+		t.Errorf("refused option: rc=%d stderr=%s", rc, errs)
+	}
+	rc, _, errs = runCLI("restore", "-D", t.TempDir(), "--lazy-pages")
+	if rc != 2 || !strings.Contains(errs, "--lazy-pages: lazy pages") {
+		t.Errorf("refused option: rc=%d stderr=%s", rc, errs)
+	}
+	// An accepted one passes through to the command's own checks.
+	rc, _, errs = runCLI("restore", "--log-pid", "-W", "/tmp", "--manage-cgroups=ignore", "-D", "/nonexistent-dir")
+	if rc != 1 || !strings.Contains(errs, "images dir") {
+		t.Errorf("accepted options: rc=%d stderr=%s", rc, errs)
+	}
+	// A command's own flag wins over the compat table (no redefinition panic).
+	rc, out, _ := runCLI("dump", "--help")
+	if rc != 0 || !strings.Contains(out, "--tcp-established") || !strings.Contains(out, "--leave-running") {
+		t.Errorf("dump --help: rc=%d\n%s", rc, out)
+	}
+}

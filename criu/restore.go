@@ -27,6 +27,7 @@ func init() {
 			so := addStoreFlags(fs, false)
 			fs.BoolVarP(&detached, "restore-detached", "d", false, "return once the task runs instead of waiting for it")
 			fs.StringVar(&pidfile, "pidfile", "", "write the restored task's pid to `FILE`")
+			statusFD := fs.Int("status-fd", -1, "write a zero byte to file descriptor `FD` once the tree runs, then close it (as CRIU)")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see docs/shell-job.md)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
@@ -53,6 +54,13 @@ func init() {
 					if err := os.WriteFile(pidfile, []byte(strconv.Itoa(t.Pid)), 0o644); err != nil {
 						e.Log.Warn().Err(err).Msg("write pidfile")
 					}
+				}
+				if *statusFD >= 0 {
+					f := os.NewFile(uintptr(*statusFD), "status-fd")
+					if _, err := f.Write([]byte{0}); err != nil {
+						e.Log.Warn().Err(err).Int("fd", *statusFD).Msg("write --status-fd")
+					}
+					f.Close()
 				}
 				if detached {
 					t.Release()
