@@ -29,6 +29,8 @@ func init() {
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing does not time out")
 			fs.StringVar(&preDump, "pre-dump-mode", "", "accepted; used by pre-dump only")
+			prev := fs.String("prev-images-dir", "", "images `DIR` of the last pre-dump, relative to -D: pages unchanged since are left there (PE_PARENT)")
+			track := fs.Bool("track-mem", false, "use the memory tracking a --track-mem pre-dump started (and with -R, go on tracking)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -41,11 +43,11 @@ func init() {
 					return err
 				}
 				defer store.Close()
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, Log: e.Log})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, Log: e.Log})
 				if err != nil {
 					return err
 				}
-				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Msg("dumped")
+				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("dumped")
 				return nil
 			}
 		},

@@ -104,6 +104,10 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if err := t.checkShared(); err != nil {
 		return nil, err
 	}
+	defer func() { t.inc.close() }()
+	if err := t.startIncremental(ctx, opts.LeaveRunning); err != nil {
+		return nil, err
+	}
 	for _, d := range t.tasks {
 		if d.zombie {
 			continue
@@ -115,6 +119,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		t.stats.MemWrite += d.stats.MemWrite
 		t.stats.PagesScanned += d.stats.PagesScanned
 		t.stats.PagesWritten += d.stats.PagesWritten
+		t.stats.PagesSkippedParent += d.stats.PagesSkippedParent
 	}
 	log.Debug().Dur("t", time.Since(frozenAt)).Msg("tasks")
 	if err := t.writeShared(ctx); err != nil {
@@ -123,6 +128,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log.Debug().Dur("t", time.Since(frozenAt)).Msg("images")
 	t.stats.Frozen = time.Since(frozenAt)
 	if err := image.WriteImage(ctx, s, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
+		return nil, err
+	}
+	if err := t.inc.finish(ctx, s); err != nil {
 		return nil, err
 	}
 	if err := s.Finish(ctx); err != nil {
@@ -269,7 +277,7 @@ func (t *tree) dumpStats() *images.DumpStatsEntry {
 	return &images.DumpStatsEntry{
 		FreezingTime: us(t.stats.Freezing), FrozenTime: us(t.stats.Frozen),
 		MemdumpTime: us(t.stats.MemDump), MemwriteTime: us(t.stats.MemWrite),
-		PagesScanned: proto.Uint64(t.stats.PagesScanned), PagesSkippedParent: proto.Uint64(0),
+		PagesScanned: proto.Uint64(t.stats.PagesScanned), PagesSkippedParent: proto.Uint64(t.stats.PagesSkippedParent),
 		PagesWritten: proto.Uint64(t.stats.PagesWritten), PagesLazy: proto.Uint64(0),
 	}
 }

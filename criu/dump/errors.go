@@ -14,6 +14,8 @@ var (
 	// terminal, stdio reaching outside the tree, the shell's session):
 	// dumpable only with Options.ShellJob (criu dump --shell-job).
 	ErrShellJob = errors.New("belongs to the shell that started the task: dump with --shell-job")
+	// ErrBadParent: the parent images (--prev-images-dir) cannot be used.
+	ErrBadParent = errors.New("bad parent images")
 )
 
 // FdError names the file descriptor dump could not save.

@@ -105,6 +105,9 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 	}
 	var out []*images.FdinfoEntry
 	for _, fd := range fds {
+		if d.t.inc.skipFd(d.pid, fd) {
+			continue // a memory-tracking uffd of ours (incremental.go)
+		}
 		link := procfs.Path(d.pid, fmt.Sprintf("fd/%d", fd))
 		target, err := os.Readlink(link)
 		if err != nil {

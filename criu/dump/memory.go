@@ -170,39 +170,66 @@ type pageRun struct {
 	force bool // read through /proc/PID/mem: the mapping is not readable
 }
 
-// dumpPages walks pagemap, writes pagemap-PID.img and pages-1.img. Reads
-// and writes overlap: one goroutine fills a buffer while the other drains
-// the previous one into the store.
-func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
+// areaRuns are the pages of one area that hold data, as runs.
+type areaRuns struct {
+	a    *area
+	runs []mem.Range
+}
+
+// presentRuns walks pagemap: for each area that may hold data, the runs
+// of pages that do.
+func (d *dumper) presentRuns(areas []*area) ([]areaRuns, error) {
 	pm, err := mem.OpenPagemap(d.pid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer pm.Close()
-	var runs []pageRun
+	var out []areaRuns
 	for _, a := range areas {
 		if a.pages == nil {
 			continue
 		}
 		ents, err := pm.Read(mem.Range{Start: a.m.Start, End: a.m.End})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		d.stats.PagesScanned += uint64(len(ents))
-		for _, r := range mem.Runs(a.m.Start, ents, a.pages) {
-			runs = append(runs, pageRun{Range: r, force: a.m.Prot&procfs.ProtRead == 0})
+		if rs := mem.Runs(a.m.Start, ents, a.pages); len(rs) > 0 {
+			out = append(out, areaRuns{a: a, runs: rs})
 		}
 	}
-	// pagemap image.
+	return out, nil
+}
+
+// dumpPages walks pagemap, writes pagemap-PID.img and pages-N.img. With
+// a parent (incremental.go), pages the parent holds unchanged are only
+// named in the pagemap (PE_PARENT).
+func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
+	ar, err := d.presentRuns(areas)
+	if err != nil {
+		return err
+	}
+	ents, runs, err := d.splitIncremental(ar)
+	if err != nil {
+		return err
+	}
+	return d.writePages(ctx, ents, runs, false)
+}
+
+// writePages writes the pagemap entries and then the pages of runs (the
+// entries flagged PE_PRESENT, in order) to pages-N.img. Reads and writes
+// overlap: one goroutine fills a buffer while the other drains the
+// previous one into the store. With lenient (pre-dump of a running
+// task), a run that cannot be read any more is written as zeros: the
+// memory changed under the reader, and the next dump takes it again.
+func (d *dumper) writePages(ctx context.Context, ents []*images.PagemapEntry, runs []pageRun, lenient bool) error {
 	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(d.pagesID)}}
 	var total uint64
 	for _, r := range runs {
-		n := r.Len() / mem.PageSize
-		total += n
-		msgs = append(msgs, &images.PagemapEntry{
-			Vaddr: proto.Uint64(r.Start), CompatNrPages: proto.Uint32(uint32(n)),
-			Flags: proto.Uint32(PePresent), NrPages: proto.Uint64(n),
-		})
+		total += r.Len() / mem.PageSize
+	}
+	for _, e := range ents {
+		msgs = append(msgs, e)
 	}
 	d.stats.PagesWritten = total
 	if err := image.WriteImage(ctx, d.store, fmt.Sprintf("pagemap-%d.img", d.pid), msgs...); err != nil {
@@ -274,6 +301,9 @@ func (d *dumper) dumpPages(ctx context.Context, areas []*area) error {
 			if len(batch) > 0 {
 				buf = buf[:size]
 				err = mem.ReadRemote(d.pid, batch, buf)
+				if err != nil && lenient {
+					err = d.readLenient(batch, buf, err)
+				}
 			} else {
 				// An unreadable mapping: one run through /proc/PID/mem.
 				r := runs[i].Range

@@ -21,6 +21,13 @@ type Options struct {
 	// with a controlling terminal, is accepted. Without it such a tree
 	// fails with ErrShellJob.
 	ShellJob bool
+	// PrevImages is the previous (pre-)dump's images, relative to the
+	// images dir (--prev-images-dir): pages it holds unchanged are
+	// referred to (PE_PARENT) instead of dumped. Local images only.
+	PrevImages string
+	// TrackMem tracks memory writes from this dump on, so that the next
+	// one can tell which pages changed (incremental.go).
+	TrackMem bool
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger
 }
@@ -33,4 +40,6 @@ type Stats struct {
 	MemWrite     time.Duration // writing pages to the store
 	PagesScanned uint64
 	PagesWritten uint64
+	// PagesSkippedParent are pages left in the parent images.
+	PagesSkippedParent uint64
 }

@@ -34,6 +34,8 @@ type tree struct {
 	nextPages uint32
 	// shared holds the objects several tasks' fds lead to (pipes, ...).
 	shared *sharedSet
+	// inc is set for an incremental dump (incremental.go); nil otherwise.
+	inc *incremental
 }
 
 func newTree(s image.Store, opts Options) *tree {

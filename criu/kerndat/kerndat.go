@@ -43,6 +43,7 @@ var Probes = []Probe{
 	{"pidfd", false, "pidfd_open exists", probePidfd},
 	{"userfaultfd", false, "userfaultfd exists (lazy pages)", probeUserfaultfd},
 	{"mem-soft-dirty", false, "soft-dirty page tracking (incremental pre-dump)", probeSoftDirty},
+	{"mem-track", false, "memory write tracking without soft-dirty: userfaultfd WP_ASYNC and PAGEMAP_SCAN (pre-dump --track-mem)", probeMemTrack},
 }
 
 // RunAll runs every probe.

@@ -186,8 +186,8 @@ func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.Ps
 		if err != nil {
 			return nil, err
 		}
-		if e.GetInParent() || e.GetFlags()&(1<<0) != 0 {
-			return nil, fmt.Errorf("%w: pagemap entries in a parent image (pre-dump chains)", ErrUnsupported)
+		if e.GetFlags()&(1<<1) != 0 {
+			return nil, fmt.Errorf("%w: lazy pages in pagemap-%d.img", ErrUnsupported, pid)
 		}
 		sn.pagemap = append(sn.pagemap, e)
 	}

@@ -225,8 +225,10 @@ const fillChunk = 32 << 20
 // image (into page-aligned buffers, so the store can read around the page
 // cache). Mappings that may not be written go through /proc/PID/mem.
 func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
-	if len(r.sn.pagemap) == 0 {
-		return nil
+	// Pages left in the parent images (PE_PARENT) come last (parent.go).
+	present, fromParent := splitPagemap(r.sn.pagemap)
+	if len(present) == 0 {
+		return r.fillFromParent(ctx, maps, fromParent)
 	}
 	find := func(addr uint64) *vmap {
 		i := sort.Search(len(maps), func(i int) bool { return maps[i].e.GetEnd() > addr })
@@ -253,7 +255,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		vm *vmap
 	}
 	var runs []run
-	for _, e := range r.sn.pagemap {
+	for _, e := range present {
 		start, end := e.GetVaddr(), e.GetVaddr()+nrPages(e)*mem.PageSize
 		for start < end {
 			vm := find(start)
@@ -369,7 +371,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		r.stats.PagesRestored += bt.size / mem.PageSize
 		free <- bt.buf[:cap(bt.buf)]
 	}
-	return nil
+	return r.fillFromParent(ctx, maps, fromParent)
 }
 
 // setMM sets the mm fields (code, data, brk, stack, args, env, auxv) in

@@ -1,0 +1,484 @@
+package dump
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Incremental dumps (criu pre-dump, then dump --prev-images-dir P
+// --track-mem) leave the pages that did not change since the parent
+// images in the parent: the pagemap names them with PE_PARENT and
+// pages-N.img does not hold them. Restore follows the parent symlink.
+//
+// Finding what changed, without soft-dirty bits (CONFIG_MEM_SOFT_DIRTY
+// is off on the kernels we target): a userfaultfd in asynchronous
+// write-protect mode (mem/track.go; `criu check` probes it as
+// "mem-track"). The first --track-mem pre-dump injects userfaultfd(2)
+// into each task, takes the new fd with pidfd_getfd, and registers and
+// write-protects every private anonymous VMA, all while the tree is
+// frozen. The uffd stays open in the task (a registration lives as long
+// as its file) until the final dump closes it; it is never dumped. Each
+// later (pre-)dump asks PAGEMAP_SCAN which pages were written since, and
+// (pre-dump) protects them again. CRIU itself has no such path: it
+// needs soft-dirty bits.
+//
+// A page goes to the parent only when all of these hold: its VMA is the
+// same range that the parent's tracker registered (TrackImage), it is
+// still registered (VmFlags "uw": a VMA unmapped and mapped again is
+// not), the page was not written (a page faulted in after the
+// protection, or zapped and faulted again, counts as written), and the
+// parent's pagemap holds it. Everything else is dumped.
+//
+// Limits: a task that uses userfaultfd write-protect itself on a VMA is
+// not tracked there (registration fails with EBUSY), and while tracked,
+// its own registration of a tracked VMA fails; file-backed and shared
+// mappings are always dumped whole; a VMA moved by mremap onto exactly
+// the range of a tracked VMA that was unmapped would be trusted wrongly.
+// Remote images cannot name a parent yet (image.Chained), so --remote
+// pre-dumps and dumps write every page and track nothing.
+
+// TrackImage is criugo's own sidecar image in a (pre-)dump directory,
+// not a CRIU image: JSON, one trackFile. It tells the next dump which fd
+// of each task is the tracking uffd and which VMAs it watches.
+const TrackImage = "criugo-memtrack.json"
+
+// trackFile is the content of TrackImage.
+type trackFile struct {
+	Version int           `json:"version"` // 1
+	Tasks   []trackRecord `json:"tasks"`
+}
+
+// trackRecord is one task's tracker.
+type trackRecord struct {
+	Pid  int         `json:"pid"`
+	Fd   int         `json:"fd"`   // the uffd's number in the task
+	Ino  uint64      `json:"ino"`  // its inode (anon_inode:[userfaultfd])
+	Vmas [][2]uint64 `json:"vmas"` // registered VMAs, [start, end)
+	// Stale are pages this pre-dump could not read (the task changed
+	// the mapping under the reader) and wrote as zeros: the next dump
+	// takes them again, written or not.
+	Stale [][2]uint64 `json:"stale,omitempty"`
+}
+
+// incremental is the state of a dump with a parent or with tracking.
+// It is built and used while the tree is frozen, by one goroutine.
+type incremental struct {
+	parent  image.Store // nil: no parent images to refer to
+	protect bool        // track on after this dump: write-protect again
+	prev    map[int]*trackRecord
+	prevIno map[uint64]bool
+	tasks   map[int]*taskTrack
+}
+
+// taskTrack is one task's part of an incremental dump.
+type taskTrack struct {
+	prev        *trackRecord // the parent's tracker, still valid; or nil
+	cur         *trackRecord // the tracker after this dump (protect)
+	uffd        int          // our copy of the task's uffd; -1
+	skip        map[int]bool // tracking uffds among the task's fds
+	parentPages []mem.Range  // pages the parent chain holds
+	stale       []mem.Range  // the parent's Stale, sorted
+}
+
+const uffdLink = "anon_inode:[userfaultfd]"
+
+// startIncremental prepares a dump with opts.PrevImages or
+// opts.TrackMem, once the tree is frozen. protect says the tracking goes
+// on after this dump (pre-dump; dump --leave-running --track-mem).
+func (t *tree) startIncremental(ctx context.Context, protect bool) error {
+	o := t.opts
+	if o.PrevImages == "" && !o.TrackMem {
+		return nil
+	}
+	log := o.Log
+	inc := &incremental{protect: protect && o.TrackMem, prev: map[int]*trackRecord{}, prevIno: map[uint64]bool{}, tasks: map[int]*taskTrack{}}
+	t.inc = inc
+	if _, chained := t.store.(image.Chained); !chained && o.TrackMem {
+		// The tracker is found again through the parent's images; a
+		// store that cannot chain could never hand it over.
+		log.Warn().Msg("--track-mem: these images cannot name a parent (remote); memory is not tracked, every page is dumped")
+		inc.protect = false
+	}
+	if o.PrevImages != "" {
+		if c, ok := t.store.(image.Chained); !ok {
+			log.Warn().Str("prev", o.PrevImages).Msg("--prev-images-dir: these images cannot name a parent (remote); dumping every page")
+		} else {
+			if err := c.SetParent(ctx, o.PrevImages); err != nil {
+				return err
+			}
+			p, err := c.Parent(ctx)
+			if err != nil {
+				return err
+			}
+			inc.parent = p
+			if err := inc.readTrack(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	for _, d := range t.tasks {
+		if d.zombie {
+			continue
+		}
+		tt := &taskTrack{uffd: -1, skip: map[int]bool{}}
+		inc.tasks[d.pid] = tt
+		if inc.parent != nil {
+			var err error
+			if tt.parentPages, err = parentPages(ctx, inc.parent, d.pid); err != nil {
+				return err
+			}
+		}
+		if err := inc.findTracker(d.pid, tt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readTrack reads the parent's TrackImage, if it has one.
+func (inc *incremental) readTrack(ctx context.Context) error {
+	r, err := inc.parent.Open(ctx, TrackImage)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var tf trackFile
+	if err := json.NewDecoder(io.LimitReader(r, 64<<20)).Decode(&tf); err != nil {
+		return fmt.Errorf("%w: parent %s: %v", ErrBadParent, TrackImage, err)
+	}
+	if tf.Version != 1 {
+		return fmt.Errorf("%w: parent %s version %d", ErrBadParent, TrackImage, tf.Version)
+	}
+	for i := range tf.Tasks {
+		rec := &tf.Tasks[i]
+		inc.prev[rec.Pid] = rec
+		inc.prevIno[rec.Ino] = true
+	}
+	return nil
+}
+
+// parentPages lists the pages of pid that the parent chain holds:
+// entries of the parent's pagemap, present there or further up.
+func parentPages(ctx context.Context, p image.Store, pid int) ([]mem.Range, error) {
+	name := fmt.Sprintf("pagemap-%d.img", pid)
+	r, err := p.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // a task the parent did not see
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	dec, err := image.NewDecoder(bufio.NewReader(r), name)
+	if err != nil {
+		return nil, err
+	}
+	if err := dec.Decode(&images.PagemapHead{}); err != nil {
+		return nil, fmt.Errorf("parent %s: %w", name, err)
+	}
+	var out []mem.Range
+	for {
+		e := &images.PagemapEntry{}
+		err := dec.Decode(e)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parent %s: %w", name, err)
+		}
+		if e.GetFlags()&(PePresent|PeParent) == 0 && e.Flags != nil {
+			continue
+		}
+		n := e.GetNrPages()
+		if e.NrPages == nil {
+			n = uint64(e.GetCompatNrPages())
+		}
+		out = append(out, mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + n*mem.PageSize})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	// Merge touching entries.
+	var m []mem.Range
+	for _, r := range out {
+		if k := len(m); k > 0 && m[k-1].End >= r.Start {
+			m[k-1].End = max(m[k-1].End, r.End)
+		} else {
+			m = append(m, r)
+		}
+	}
+	return m, nil
+}
+
+// findTracker finds the task's tracking uffds among its fds: any with the
+// inode of a parent tracker (a child forked after a pre-dump inherits its
+// parent's) is not dumped, and the one the parent recorded for this task
+// is taken to read the written pages.
+func (inc *incremental) findTracker(pid int, tt *taskTrack) error {
+	if len(inc.prevIno) == 0 {
+		return nil
+	}
+	fds, err := procfs.Fds(pid)
+	if err != nil {
+		return fmt.Errorf("list fds of %d: %w", pid, err)
+	}
+	rec := inc.prev[pid]
+	for _, fd := range fds {
+		link := procfs.Path(pid, fmt.Sprintf("fd/%d", fd))
+		if l, err := os.Readlink(link); err != nil || l != uffdLink {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(link, &st); err != nil || !inc.prevIno[st.Ino] {
+			continue
+		}
+		tt.skip[fd] = true
+		if rec != nil && rec.Fd == fd && rec.Ino == st.Ino {
+			tt.prev = rec
+			for _, s := range rec.Stale {
+				tt.stale = append(tt.stale, mem.Range{Start: s[0], End: s[1]})
+			}
+			sort.Slice(tt.stale, func(i, j int) bool { return tt.stale[i].Start < tt.stale[j].Start })
+		}
+	}
+	if tt.prev == nil {
+		return nil
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("track memory of %d: %w", pid, os.NewSyscallError("pidfd_open", err))
+	}
+	defer unix.Close(pidfd)
+	if tt.uffd, err = unix.PidfdGetfd(pidfd, tt.prev.Fd, 0); err != nil {
+		return fmt.Errorf("track memory of %d: %w", pid, os.NewSyscallError("pidfd_getfd", err))
+	}
+	return nil
+}
+
+// markStale records pages of pid that a pre-dump wrote as zeros.
+func (inc *incremental) markStale(pid int, r mem.Range) {
+	if inc == nil || inc.tasks[pid] == nil || inc.tasks[pid].cur == nil {
+		return
+	}
+	cur := inc.tasks[pid].cur
+	cur.Stale = append(cur.Stale, [2]uint64{r.Start, r.End})
+}
+
+// skipFd says fd of pid is a tracking uffd, which is not dumped.
+func (inc *incremental) skipFd(pid, fd int) bool {
+	if inc == nil || inc.tasks[pid] == nil {
+		return false
+	}
+	return inc.tasks[pid].skip[fd]
+}
+
+// newTracker creates a tracking uffd in the task (one injected
+// userfaultfd) and takes a copy of it. The task must be frozen and
+// d.sysIP set.
+func (d *dumper) newTracker(tt *taskTrack) error {
+	fd, err := d.injector(d.threads[0]).Syscall("userfaultfd", unix.SYS_USERFAULTFD, mem.UserfaultfdFlags)
+	if err != nil {
+		return err
+	}
+	rec := &trackRecord{Pid: d.pid, Fd: int(fd)}
+	closeRemote := func() { d.injector(d.threads[0]).Syscall("close", unix.SYS_CLOSE, fd) }
+	pidfd, err := unix.PidfdOpen(d.pid, 0)
+	if err != nil {
+		closeRemote()
+		return os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pidfd)
+	u, err := unix.PidfdGetfd(pidfd, int(fd), 0)
+	if err != nil {
+		closeRemote()
+		return os.NewSyscallError("pidfd_getfd", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(u, &st); err != nil {
+		unix.Close(u)
+		closeRemote()
+		return os.NewSyscallError("fstat", err)
+	}
+	if err := mem.TrackerInit(u); err != nil {
+		unix.Close(u)
+		closeRemote()
+		return err
+	}
+	rec.Ino = st.Ino
+	tt.cur, tt.uffd = rec, u
+	tt.skip[rec.Fd] = true
+	return nil
+}
+
+// trackable says whether an area's writes can be tracked: private
+// anonymous memory only. A write to shared memory through another
+// mapping would go unseen; file-backed VMAs get page table markers for
+// their empty pages, which pagemap shows as swapped (mem/track.go).
+func trackable(a *area) bool {
+	return a.pages != nil && a.e.GetStatus()&VmaAnonPrivate != 0
+}
+
+// vmFlagUffdWP is VM_UFFD_WP in smaps VmFlags: the VMA is registered for
+// userfaultfd write-protect.
+const vmFlagUffdWP = "uw"
+
+// splitIncremental decides, for the present pages of one frozen task,
+// which go to pages-N.img and which stay in the parent, and returns the
+// pagemap entries (by address) and the runs to read. Without an
+// incremental dump every present page is dumped.
+func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []pageRun, error) {
+	inc := d.t.inc
+	var tt *taskTrack
+	if inc != nil {
+		tt = inc.tasks[d.pid]
+	}
+	var pm *mem.Pagemap
+	if tt != nil && (tt.prev != nil || inc.protect) {
+		var err error
+		if pm, err = mem.OpenPagemap(d.pid); err != nil {
+			return nil, nil, err
+		}
+		defer pm.Close()
+		if inc.protect {
+			if tt.prev != nil {
+				tt.cur = &trackRecord{Pid: d.pid, Fd: tt.prev.Fd, Ino: tt.prev.Ino}
+			} else if err := d.newTracker(tt); err != nil {
+				d.opts.Log.Warn().Err(err).Int("pid", d.pid).Msg("cannot track memory writes (userfaultfd WP_ASYNC); the next dump takes every page")
+			}
+		}
+	}
+	tracked := map[[2]uint64]bool{}
+	if tt != nil && tt.prev != nil {
+		for _, v := range tt.prev.Vmas {
+			tracked[v] = true
+		}
+	}
+	var ents []*images.PagemapEntry
+	var runs []pageRun
+	add := func(rs []mem.Range, flags uint32) {
+		for _, r := range rs {
+			n := r.Len() / mem.PageSize
+			ents = append(ents, &images.PagemapEntry{
+				Vaddr: proto.Uint64(r.Start), CompatNrPages: proto.Uint32(uint32(n)),
+				Flags: proto.Uint32(flags), NrPages: proto.Uint64(n),
+			})
+		}
+	}
+	t0 := time.Now()
+	defer func() { d.opts.Log.Debug().Dur("t", time.Since(t0)).Int("pid", d.pid).Msg("incremental split") }()
+	for _, x := range ar {
+		a := x.a
+		key := [2]uint64{a.m.Start, a.m.End}
+		r := mem.Range{Start: a.m.Start, End: a.m.End}
+		var inParent []mem.Range
+		// Tracked since the parent: the same VMA, still registered (a
+		// VMA unmapped and mapped again at the same place is not).
+		if pm != nil && trackable(a) && tracked[key] && a.m.HasFlag(vmFlagUffdWP) {
+			written, err := pm.ScanWritten(r)
+			if err != nil {
+				return nil, nil, err
+			}
+			inParent = mem.Subtract(mem.Intersect(x.runs, tt.parentPages), written)
+			inParent = mem.Subtract(inParent, tt.stale)
+		}
+		// Tracking goes on: every private anonymous VMA is registered
+		// (again: one registered before keeps its registration) and
+		// write-protected.
+		if tt != nil && tt.cur != nil && trackable(a) {
+			err := mem.TrackerRegister(tt.uffd, r)
+			if err == nil {
+				err = mem.TrackerProtect(tt.uffd, r)
+			}
+			if err != nil {
+				d.opts.Log.Debug().Err(err).Int("pid", d.pid).Msg("vma not tracked")
+			} else {
+				tt.cur.Vmas = append(tt.cur.Vmas, key)
+			}
+		}
+		dumped := mem.Subtract(x.runs, inParent)
+		d.stats.PagesSkippedParent += mem.Pages(inParent)
+		add(inParent, PeParent)
+		add(dumped, PePresent)
+		for _, r := range dumped {
+			runs = append(runs, pageRun{Range: r, force: a.m.Prot&procfs.ProtRead == 0})
+		}
+	}
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].GetVaddr() < ents[j].GetVaddr() })
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Start < runs[j].Start })
+	if tt != nil && !inc.protect {
+		// The tracking ends with this dump: the task's uffds go.
+		for fd := range tt.skip {
+			if _, err := d.injector(d.threads[0]).Syscall("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+				d.opts.Log.Debug().Err(err).Int("pid", d.pid).Int("fd", fd).Msg("close tracking uffd")
+			}
+		}
+	}
+	return ents, runs, nil
+}
+
+// finish writes TrackImage when the tracking goes on, and lets go of
+// the uffd copies and the parent.
+func (inc *incremental) finish(ctx context.Context, s image.Store) error {
+	if inc == nil {
+		return nil
+	}
+	if inc.protect {
+		tf := trackFile{Version: 1}
+		for _, tt := range inc.tasks {
+			if tt.cur != nil && len(tt.cur.Vmas) > 0 {
+				tf.Tasks = append(tf.Tasks, *tt.cur)
+			}
+		}
+		sort.Slice(tf.Tasks, func(i, j int) bool { return tf.Tasks[i].Pid < tf.Tasks[j].Pid })
+		b, err := json.MarshalIndent(&tf, "", " ")
+		if err != nil {
+			return err
+		}
+		w, err := s.Create(ctx, TrackImage)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(append(b, '\n')); err != nil {
+			w.Abort()
+			return fmt.Errorf("write %s: %w", TrackImage, err)
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("commit %s: %w", TrackImage, err)
+		}
+	}
+	return nil
+}
+
+// close releases the uffd copies and the parent store. Safe on nil.
+func (inc *incremental) close() {
+	if inc == nil {
+		return
+	}
+	for _, tt := range inc.tasks {
+		if tt.uffd >= 0 {
+			unix.Close(tt.uffd)
+			tt.uffd = -1
+		}
+	}
+	if inc.parent != nil {
+		inc.parent.Close()
+		inc.parent = nil
+	}
+}

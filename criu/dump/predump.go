@@ -1,0 +1,156 @@
+package dump
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// PreDump saves the memory of the tree rooted at opts.Pid into s while
+// the tree goes on running, so that a later Dump with
+// PrevImages pointing here has fewer pages to write while the tree is
+// frozen. The tree is frozen only to list its memory and (TrackMem) to
+// write-protect it for tracking (incremental.go); the pages are read and
+// written after it runs again. A page that changes while it is being
+// read is seen as written by the next dump, which takes it again.
+//
+// The images are a pagemap and pages per task, inventory, stats-dump and,
+// with TrackMem, TrackImage. They are not restorable by themselves.
+func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
+	log := opts.Log
+	if opts.Pid <= 0 {
+		return nil, fmt.Errorf("pre-dump: bad pid %d", opts.Pid)
+	}
+	st, err := procfs.ReadStat(opts.Pid)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("pre-dump %d: %w", opts.Pid, ErrNoTask)
+		}
+		return nil, fmt.Errorf("pre-dump %d: %w", opts.Pid, err)
+	}
+	if st.Pid != opts.Pid || st.State == 'Z' {
+		return nil, fmt.Errorf("pre-dump %d: %w", opts.Pid, ErrNoTask)
+	}
+	t := newTree(s, opts)
+	defer t.tr.Close()
+	var undo cleanup
+	defer undo.Run()
+	t0 := time.Now()
+	err = t.freeze()
+	undo.Add(func() {
+		if err := t.thaw(); err != nil {
+			log.Error().Err(err).Msg("thaw")
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("freeze %d: %w", opts.Pid, err)
+	}
+	frozenAt := time.Now()
+	t.stats.Freezing = frozenAt.Sub(t0)
+	if err := t.checkShared(); err != nil {
+		return nil, err
+	}
+	defer func() { t.inc.close() }()
+	if err := t.startIncremental(ctx, true); err != nil {
+		return nil, err
+	}
+	type plan struct {
+		d    *dumper
+		ents []*images.PagemapEntry
+		runs []pageRun
+	}
+	var plans []plan
+	for _, d := range t.tasks {
+		if d.zombie {
+			continue
+		}
+		maps, err := procfs.ReadSmaps(d.pid)
+		if err != nil {
+			return nil, fmt.Errorf("read smaps of %d: %w", d.pid, err)
+		}
+		if d.sysIP, err = findSyscall(d.pid, maps); err != nil {
+			return nil, err
+		}
+		areas, err := d.collectVmas(maps)
+		if err != nil {
+			return nil, fmt.Errorf("pre-dump %d: %w", d.pid, err)
+		}
+		ar, err := d.presentRuns(areas)
+		if err != nil {
+			return nil, fmt.Errorf("pre-dump %d: %w", d.pid, err)
+		}
+		ents, runs, err := d.splitIncremental(ar)
+		if err != nil {
+			return nil, fmt.Errorf("pre-dump %d: %w", d.pid, err)
+		}
+		plans = append(plans, plan{d, ents, runs})
+	}
+	// The tree runs again; what it writes from now on is tracked.
+	undo.Release()
+	if err := t.thaw(); err != nil {
+		return nil, fmt.Errorf("resume %d: %w", opts.Pid, err)
+	}
+	t.stats.Frozen = time.Since(frozenAt)
+	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("frozen", t.stats.Frozen).Msg("tree resumed")
+
+	for _, p := range plans {
+		if err := p.d.writePages(ctx, p.ents, p.runs, true); err != nil {
+			return nil, fmt.Errorf("pre-dump memory of %d: %w", p.d.pid, err)
+		}
+		t.stats.MemDump += p.d.stats.MemDump
+		t.stats.MemWrite += p.d.stats.MemWrite
+		t.stats.PagesScanned += p.d.stats.PagesScanned
+		t.stats.PagesWritten += p.d.stats.PagesWritten
+		t.stats.PagesSkippedParent += p.d.stats.PagesSkippedParent
+	}
+	inv := &images.InventoryEntry{
+		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: t.tasks[0].ids,
+		NsPerId: proto.Bool(true), Lsmtype: images.Lsmtype_NO_LSM.Enum(),
+		DumpCriuRunId: proto.String(uuid.NewString()),
+	}
+	if err := image.WriteImage(ctx, s, "inventory.img", inv); err != nil {
+		return nil, err
+	}
+	if err := image.WriteImage(ctx, s, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
+		return nil, err
+	}
+	if err := t.inc.finish(ctx, s); err != nil {
+		return nil, err
+	}
+	if err := s.Finish(ctx); err != nil {
+		return nil, fmt.Errorf("finish images: %w", err)
+	}
+	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).
+		Uint64("parent", t.stats.PagesSkippedParent).Msg("pre-dump done")
+	return &t.stats, nil
+}
+
+// readLenient reads the ranges one by one after a batch read failed in
+// a running task: what cannot be read any more (unmapped meanwhile) is
+// left zero. It fails only when the task is gone.
+func (d *dumper) readLenient(batch []mem.Range, buf []byte, first error) error {
+	off := uint64(0)
+	for _, r := range batch {
+		b := buf[off : off+r.Len()]
+		if err := mem.ReadRemote(d.pid, []mem.Range{r}, b); err != nil {
+			if _, serr := os.Stat(procfs.Path(d.pid, "stat")); serr != nil {
+				return first
+			}
+			clear(b)
+			d.t.inc.markStale(d.pid, r)
+			d.opts.Log.Debug().Err(err).Uint64("start", r.Start).Msg("pre-dump: pages changed under the reader")
+		}
+		off += r.Len()
+	}
+	return nil
+}

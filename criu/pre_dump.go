@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+
+	"github.com/criugo/criu/criu/dump"
+)
+
+func init() {
+	register(&command{
+		name:    "pre-dump",
+		usage:   "-t PID -D DIR [--prev-images-dir P] [--track-mem] [options]",
+		summary: "save the memory of a running process tree, to shorten a later dump's freeze",
+		setup: func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error {
+			var (
+				pid          int
+				leave, shell bool
+				prev, mode   string
+				track        bool
+				noDefault    bool
+				timeout      int
+				pidfile      string
+			)
+			fs.IntVarP(&pid, "tree", "t", 0, "`PID` of the task tree to pre-dump")
+			so := addStoreFlags(fs, true)
+			fs.StringVar(&prev, "prev-images-dir", "", "images `DIR` of the previous pre-dump, relative to -D: pages unchanged since are left there")
+			fs.BoolVar(&track, "track-mem", false, "track memory writes (userfaultfd write-protect) so that the next dump takes only changed pages")
+			fs.BoolVarP(&leave, "leave-running", "R", true, "accepted; a pre-dump always leaves the tree running")
+			fs.BoolVarP(&shell, "shell-job", "j", false, "accepted (pre-dump saves memory only)")
+			fs.StringVar(&mode, "pre-dump-mode", "read", "accepted: `splice` or read; pages are always read with process_vm_readv while the tree runs")
+			fs.StringVar(&pidfile, "pidfile", "", "accepted for compatibility (unused by pre-dump)")
+			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
+			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing does not time out")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected arguments %q", args)
+				}
+				if pid <= 0 {
+					return usagef("-t PID is required")
+				}
+				if mode != "read" && mode != "splice" {
+					return usagef("--pre-dump-mode must be splice or read, not %q", mode)
+				}
+				store, err := so.open(ctx, e, true)
+				if err != nil {
+					return err
+				}
+				defer store.Close()
+				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: track, LeaveRunning: true, Log: e.Log})
+				if err != nil {
+					return err
+				}
+				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("pre-dumped")
+				return nil
+			}
+		},
+	})
+}
