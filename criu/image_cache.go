@@ -94,8 +94,9 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 		return err
 	}
 	log := e.Log.With().Str("daemon", "image-cache").Logger()
+	defer startCPUProfile(log, "image-cache")()
 	if d.dir == "" {
-		debug.SetMemoryLimit(maxMem + 64<<20)
+		debug.SetMemoryLimit(heapLimit(maxMem))
 	}
 	srv := &imgcache.Server{Dir: d.dir, MaxMemory: maxMem, Keep: keep, ResumeTimeout: resume, Log: log}
 	if err := srv.Init(); err != nil {

@@ -70,6 +70,7 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 	if done, err := d.daemonize(ctx); done || err != nil {
 		return err
 	}
+	defer startCPUProfile(log, "image-proxy")()
 	if tlsCfg == nil {
 		warnNoTLS(log)
 	}
@@ -82,7 +83,7 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 		return nd.DialContext(ctx, "tcp", addr)
 	}
 	// Keep the heap near the budget: GC before it grows past it.
-	debug.SetMemoryLimit(maxMem + 64<<20)
+	debug.SetMemoryLimit(heapLimit(maxMem))
 	srv := &imgproxy.Server{Dial: dial, MaxMemory: maxMem, ReconnectTimeout: reconnect, Log: log}
 	ln, err := remoteimg.ListenUnix(sock)
 	if err != nil {

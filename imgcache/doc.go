@@ -14,8 +14,16 @@
 // served again, unfinished ones wait ResumeTimeout for their proxy to
 // resume the partial images (acknowledged bytes are in the part files).
 //
-// Without Dir, image bytes live in memory; when MaxMemory is reached the
-// cache stops reading from proxies until a Release frees memory. With
-// Dir, image bytes are written straight to files (the kernel's page cache
-// holds them), so the daemon's own memory stays small.
+// Memory. Without Dir, image bytes live in memory, at most MaxMemory of
+// them; when that is reached the cache stops reading from its proxies
+// (backpressure: the proxy then stops reading its writers, and the dump
+// waits). Only Release (without Keep) frees a snapshot's memory: a reader
+// consuming an image frees nothing, since a restore may re-read it and
+// any number of readers may read it. A snapshot larger than MaxMemory
+// therefore cannot complete without Dir: its dump stalls until the
+// snapshot is released, and then fails (ErrAborted). With Dir, image
+// bytes are written straight to files as they arrive (the kernel's page
+// cache holds them), so the daemon's own memory is a frame buffer per
+// proxy connection and per reader, whatever the snapshot size (a 1 GiB
+// snapshot with MaxMemory 64M peaks at about 11 MiB of RSS).
 package imgcache

@@ -17,16 +17,26 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/criugo/criu/remoteimg"
+	"golang.org/x/sys/unix"
 )
 
 var criuBin string
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(envRelay); spec != "" {
+		relayMain(spec)
+	}
+	// Daemons started with -d are orphaned by their parent; as a child
+	// subreaper we inherit and can reap them (PID 1 here reaps nothing).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "PR_SET_CHILD_SUBREAPER: %v\n", err)
+	}
 	dir, err := os.MkdirTemp("", "criu-imgcache-test-")
 	if err != nil {
 		panic(err)
@@ -63,12 +73,15 @@ func needBinary(t testing.TB) {
 type daemon struct {
 	t    testing.TB
 	cmd  *exec.Cmd
-	log  *bytes.Buffer
+	log  *lockedWriter
 	done chan error
 }
 
 // startDaemon runs criu with args plus --status-fd and waits for the
-// readiness byte (no sleeping).
+// readiness byte (no sleeping). The process is killed in t.Cleanup,
+// whatever the test's outcome; if the test binary dies, the kernel kills
+// it (Pdeathsig). A daemon started with -d and --pidfile is killed too:
+// see killDetached.
 func startDaemon(t testing.TB, args ...string) *daemon {
 	t.Helper()
 	r, w, err := os.Pipe()
@@ -76,13 +89,15 @@ func startDaemon(t testing.TB, args ...string) *daemon {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	d := &daemon{t: t, log: &bytes.Buffer{}, done: make(chan error, 1)}
+	d := &daemon{t: t, log: &lockedWriter{}, done: make(chan error, 1)}
 	d.cmd = exec.Command(criuBin, append(args, "--status-fd", "3", "-v4")...)
 	d.cmd.ExtraFiles = []*os.File{w}
 	d.cmd.WaitDelay = 2 * time.Second
-	d.cmd.Stderr = &lockedWriter{b: d.log}
-	d.cmd.Stdout = d.cmd.Stderr
+	d.cmd.Stderr = d.log
+	d.cmd.Stdout = d.log
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
+		w.Close()
 		t.Fatal(err)
 	}
 	w.Close()
@@ -95,6 +110,15 @@ func startDaemon(t testing.TB, args ...string) *daemon {
 			t.Logf("%s log:\n%s", args[0], d.log.String())
 		}
 	})
+	for i, a := range args {
+		if (a == "-d" || a == "--daemon") && i > 0 {
+			for j, b := range args[:len(args)-1] {
+				if b == "--pidfile" {
+					killDetached(t, args[j+1])
+				}
+			}
+		}
+	}
 	r.SetReadDeadline(time.Now().Add(20 * time.Second))
 	var b [1]byte
 	if n, err := r.Read(b[:]); n != 1 {
@@ -103,11 +127,69 @@ func startDaemon(t testing.TB, args ...string) *daemon {
 	return d
 }
 
-type lockedWriter struct {
-	b *bytes.Buffer
+// killDetached registers a cleanup that SIGKILLs the detached daemon
+// named by pidfile (if it is still a criu process) and waits until it is
+// gone, so that no test leaves a daemon behind, even on failure.
+func killDetached(t testing.TB, pidfile string) {
+	t.Cleanup(func() {
+		b, err := os.ReadFile(pidfile)
+		if err != nil {
+			return // never got ready: the -d parent killed it
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 {
+			return
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cmdline, []byte(pidfile)) {
+			return // gone, or the pid was reused
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		// TestMain made us a child subreaper: the daemon, orphaned by its
+		// -d parent, is our child and we reap it.
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err == nil {
+			return
+		}
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			// Gone, or a zombie waiting for a reaper (it cannot run).
+			if err != nil || bytes.Contains(st, []byte(") Z ")) {
+				return
+			}
+		}
+		t.Errorf("detached daemon %d survived SIGKILL", pid)
+	})
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) { return l.b.Write(p) } // only the child's copy goroutine writes
+// lockedWriter collects a child's output; safe for the copying goroutine
+// and the test reading it at once.
+type lockedWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitLog waits until the daemon's log contains s.
+func (d *daemon) waitLog(s string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(d.log.String(), s) {
+			return true
+		}
+	}
+	return false
+}
 
 func (d *daemon) kill() {
 	d.cmd.Process.Signal(syscall.SIGKILL)
@@ -343,7 +425,11 @@ func TestDaemonizeAndTerm(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(p.dir, "c.pid")); errors.Is(err, fs.ErrNotExist) {
-			break // the daemon removes its pidfile on the way out
+			// The daemon removes its pidfile on the way out; reap it (we
+			// are its subreaper) so that it leaves no zombie either.
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, 0, nil)
+			break
 		}
 		if time.Now().After(deadline) {
 			syscall.Kill(pid, syscall.SIGKILL)

@@ -265,8 +265,15 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 		c.active = 0
 		c.mu.Unlock()
 	}()
+	// With a directory, Data is written to its file before the next frame
+	// is read, so one buffer serves the whole connection. In memory, each
+	// payload is read into its own allocation, which the store keeps.
+	var buf []byte
+	if st.dir != "" {
+		buf = make([]byte, remoteimg.MaxPayload)
+	}
 	for {
-		f, err := rc.ReadFrame()
+		f, err := remoteimg.ReadFrameBuf(rc.R, remoteimg.MaxPayload, buf)
 		if err != nil {
 			return err
 		}

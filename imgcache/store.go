@@ -45,6 +45,12 @@ type image struct {
 	changed chan struct{} // closed (and replaced) on every change
 	refs    int           // readers holding the image
 	dropped bool          // no longer reachable from its snapshot
+
+	// wmu serializes write and commit of this image (taken before
+	// store.mu): after a reconnect, the old connection's goroutine may
+	// still be storing frames it had buffered while the new one resumes,
+	// and a write drops store.mu around the file I/O.
+	wmu sync.Mutex
 }
 
 type snapshot struct {
@@ -179,6 +185,8 @@ func (st *store) put(xfer uint64, m *remoteimg.Put) (*image, *snapshot, error) {
 // write stores data at off. It returns the image's stored length (what
 // the proxy may forget). Overlap with stored bytes is skipped (resend).
 func (st *store) write(ctx context.Context, img *image, off uint64, data []byte) (uint64, error) {
+	img.wmu.Lock()
+	defer img.wmu.Unlock()
 	st.mu.Lock()
 	switch img.state {
 	case complete:
@@ -253,6 +261,8 @@ func (st *store) write(ctx context.Context, img *image, off uint64, data []byte)
 // commit checks size and checksum and makes the image complete (durable
 // on disk in disk mode).
 func (st *store) commit(img *image, size uint64, crc uint32) error {
+	img.wmu.Lock()
+	defer img.wmu.Unlock()
 	st.mu.Lock()
 	switch img.state {
 	case complete:

@@ -15,10 +15,20 @@ import (
 )
 
 // chunk is image bytes [off, off+len(b)) as received from the writer.
+// b lies in buf, a frame buffer from framePool, or is its own allocation
+// (buf nil); charge is what it counts against the memory budget.
 type chunk struct {
-	off uint64
-	b   []byte
+	off    uint64
+	b      []byte
+	buf    *[]byte
+	charge int64
 }
+
+// framePool recycles the MaxPayload-sized buffers writer frames are read
+// into, so that forwarding a large image allocates nothing per chunk.
+var framePool = sync.Pool{New: func() any { b := make([]byte, remoteimg.MaxPayload); return &b }}
+
+func getFrameBuf() *[]byte { return framePool.Get().(*[]byte) }
 
 // xfer is one image transfer. Fields are guarded by link.mu.
 type xfer struct {
@@ -75,6 +85,11 @@ type link struct {
 	memUsed    int64
 	memChanged chan struct{}
 	connected  bool
+	// sending is the frame buffer the sender is writing from (outside
+	// l.mu); a chunk freed meanwhile returns it to the pool only when
+	// the write is over (sendingFreed).
+	sending      *[]byte
+	sendingFreed bool
 }
 
 func newLink(dial func(context.Context) (net.Conn, error), maxMem int64, reconnect time.Duration, log zerolog.Logger) *link {
@@ -159,17 +174,32 @@ func (l *link) freeLocked(n int64) {
 	notify(&l.memChanged)
 }
 
-// append adds writer bytes to x (budget already acquired). It returns the
-// transfer's error when it has already failed (the bytes are dropped).
-func (l *link) append(x *xfer, b []byte, crc uint32) error {
+// releaseLocked returns c's memory: its budget and its frame buffer;
+// l.mu held.
+func (l *link) releaseLocked(c chunk) {
+	if c.buf != nil {
+		if c.buf == l.sending {
+			l.sendingFreed = true
+		} else {
+			framePool.Put(c.buf)
+		}
+	}
+}
+
+// append adds writer bytes c.b to x (budget c.charge already acquired).
+// It returns the transfer's error when it has already failed (the bytes
+// are dropped).
+func (l *link) append(x *xfer, c chunk, crc uint32) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if x.done || x.aborted {
-		l.freeLocked(int64(len(b)))
+		l.releaseLocked(c)
+		l.freeLocked(c.charge)
 		return x.err
 	}
-	x.chunks = append(x.chunks, chunk{off: x.received, b: b})
-	x.received += uint64(len(b))
+	c.off = x.received
+	x.chunks = append(x.chunks, c)
+	x.received += uint64(len(c.b))
 	x.crc = crc
 	l.wake()
 	return nil
@@ -209,7 +239,8 @@ func (l *link) abort(x *xfer) {
 func (l *link) dropData(x *xfer) {
 	var n int64
 	for _, c := range x.chunks {
-		n += int64(len(c.b))
+		n += c.charge
+		l.releaseLocked(c)
 	}
 	x.chunks = nil
 	l.freeLocked(n)
@@ -488,7 +519,17 @@ func (l *link) next() func(*remoteimg.Conn) error {
 					off := x.sent
 					x.sent = end
 					l.rr = idx + 1
-					return func(rc *remoteimg.Conn) error { return rc.W.WriteData(x.id, off, b) }
+					l.sending = c.buf
+					return func(rc *remoteimg.Conn) error {
+						err := rc.W.WriteData(x.id, off, b)
+						l.mu.Lock()
+						if l.sendingFreed {
+							framePool.Put(l.sending)
+						}
+						l.sending, l.sendingFreed = nil, false
+						l.mu.Unlock()
+						return err
+					}
 				}
 			}
 			// Acked past sent (the cache had it already).
@@ -527,7 +568,9 @@ func (l *link) receiver(rc *remoteimg.Conn) error {
 				var freed int64
 				k := 0
 				for k < len(x.chunks) && x.chunks[k].off+uint64(len(x.chunks[k].b)) <= off {
-					freed += int64(len(x.chunks[k].b))
+					freed += x.chunks[k].charge
+					l.releaseLocked(x.chunks[k])
+					x.chunks[k] = chunk{}
 					k++
 				}
 				x.chunks = x.chunks[k:]

@@ -242,8 +242,17 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			l.abort(cur)
 		}
 	}()
+	buf := getFrameBuf()
+	defer func() {
+		if buf != nil {
+			framePool.Put(buf)
+		}
+	}()
 	for {
-		f, err := rc.ReadFrame()
+		if buf == nil {
+			buf = getFrameBuf()
+		}
+		f, err := remoteimg.ReadFrameBuf(rc.R, remoteimg.MaxPayload, *buf)
 		if err != nil {
 			return err
 		}
@@ -281,12 +290,24 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			if len(m.Bytes) == 0 {
 				continue
 			}
-			if err := l.acquire(ctx, len(m.Bytes)); err != nil {
+			// A large chunk keeps its frame buffer (no copy); a small one
+			// is copied out so that the buffer's size is not held for it.
+			c := chunk{b: m.Bytes, charge: int64(len(m.Bytes))}
+			if len(m.Bytes) >= remoteimg.MaxChunk/4 && &f.Payload[0] == &(*buf)[0] {
+				c.buf, c.charge = buf, int64(cap(*buf))
+				buf = nil
+			} else {
+				c.b = append([]byte(nil), m.Bytes...)
+			}
+			if err := l.acquire(ctx, int(c.charge)); err != nil {
+				l.mu.Lock()
+				l.releaseLocked(c)
+				l.mu.Unlock()
 				return err
 			}
-			crc = crc32.Update(crc, remoteimg.Castagnoli, m.Bytes)
-			off += uint64(len(m.Bytes))
-			_ = l.append(cur, m.Bytes, crc) // a failure is reported at Commit
+			crc = crc32.Update(crc, remoteimg.Castagnoli, c.b)
+			off += uint64(len(c.b))
+			_ = l.append(cur, c, crc) // a failure is reported at Commit
 		case *remoteimg.Commit:
 			if cur == nil || f.Stream != stream {
 				err := fmt.Errorf("%w: commit without image", remoteimg.ErrProtocol)

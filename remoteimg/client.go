@@ -195,33 +195,40 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	w.crc = crc32.Update(w.crc, Castagnoli, p)
-	for len(p) > 0 {
-		if len(w.buf) == 0 && len(p) >= MaxChunk {
-			if err := w.send(p[:MaxChunk]); err != nil {
-				return 0, err
-			}
-			p = p[MaxChunk:]
-			continue
+	// Full chunks go out straight from p (with what is buffered in front,
+	// gathered by writev); only a tail shorter than a chunk is copied.
+	for len(w.buf)+len(p) >= MaxChunk {
+		k := MaxChunk - len(w.buf)
+		if err := w.send(w.buf, p[:k]); err != nil {
+			return 0, err
 		}
-		k := min(MaxChunk-len(w.buf), len(p))
-		w.buf = append(w.buf, p[:k]...)
+		w.buf = w.buf[:0]
 		p = p[k:]
-		if len(w.buf) == MaxChunk {
-			if err := w.send(w.buf); err != nil {
-				return 0, err
-			}
-			w.buf = w.buf[:0]
+	}
+	w.buf = append(w.buf, p...)
+	// Small writes are coalesced, but never more than flushAt bytes wait
+	// for the next Write: readers get an image's bytes while it arrives.
+	if len(w.buf) >= flushAt {
+		if err := w.send(w.buf); err != nil {
+			return 0, err
 		}
+		w.buf = w.buf[:0]
 	}
 	return n, nil
 }
 
-func (w *Writer) send(b []byte) error {
-	if err := w.c.W.WriteData(1, w.off, b); err != nil {
+// flushAt is how many buffered bytes a Writer sends without waiting to
+// fill a whole chunk.
+const flushAt = 256 << 10
+
+func (w *Writer) send(parts ...[]byte) error {
+	if err := w.c.W.WriteData(1, w.off, parts...); err != nil {
 		w.err = fmt.Errorf("write image %s: %w: %w", w.name, ErrUnavailable, err)
 		return w.err
 	}
-	w.off += uint64(len(b))
+	for _, b := range parts {
+		w.off += uint64(len(b))
+	}
 	return nil
 }
 
@@ -309,6 +316,7 @@ type Reader struct {
 	c    *Conn
 	name string
 	stop func() bool
+	buf  []byte // frame payloads are read into it; rest aliases it
 	rest []byte
 	off  uint64
 	crc  uint32
@@ -329,7 +337,14 @@ func (r *Reader) Read(p []byte) (int, error) {
 }
 
 func (r *Reader) next() error {
-	_, m, err := r.c.ReadMsg()
+	if r.buf == nil {
+		r.buf = make([]byte, MaxPayload)
+	}
+	f, err := ReadFrameBuf(r.c.R, MaxPayload, r.buf)
+	var m Msg
+	if err == nil {
+		m, err = Decode(f)
+	}
 	if err != nil {
 		if errors.Is(err, ErrProtocol) {
 			return fmt.Errorf("read image %s: %w", r.name, err)

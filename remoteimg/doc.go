@@ -82,8 +82,15 @@
 // Backpressure: the proxy reads a writer's socket only while it holds less
 // than its memory limit of unacknowledged bytes; the cache acknowledges
 // data once stored (memory, or a file under -D). Without a directory the
-// cache stops reading the TCP leg while its memory is full. A slow link or
-// disk therefore stalls the dump instead of growing either daemon.
+// cache stops reading the TCP leg while its memory is full, until a
+// Release frees a snapshot (reading an image frees nothing: it may be
+// re-read). A slow link or disk therefore stalls the dump instead of
+// growing either daemon.
+//
+// Data frames carry up to MaxChunk (1 MiB) of image bytes. The writer
+// sends full chunks straight from the caller's buffer (header and bytes
+// in one writev), and never keeps more than 256 KiB waiting for the next
+// Write, so a reader of an arriving image is never far behind.
 //
 // Reconnect: when the TCP leg drops, the proxy redials with backoff and,
 // for every unfinished transfer, resends Put and the Data from the last
@@ -117,5 +124,7 @@
 // # Checksums
 //
 // CRC-32C (Castagnoli) of the image bytes, computed by the writer, checked
-// by the proxy, the cache and every reader.
+// by the proxy, the cache and every reader (hash/crc32 with the one
+// Castagnoli table: SSE4.2 on amd64, some 10 GB/s, a few percent of a
+// transfer's CPU).
 package remoteimg

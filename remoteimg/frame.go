@@ -5,16 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 )
 
 // Frame layout constants; see the package doc.
 const (
 	HeaderSize = 16
-	// MaxChunk is the most image bytes one Data frame carries.
-	MaxChunk = 256 << 10
-	// MaxPayload caps every frame's payload.
-	MaxPayload = 1 << 20
+	// MaxChunk is the most image bytes one Data frame carries. Large
+	// frames keep the per-frame costs (syscalls, acks, locking) small
+	// next to the copying; a power of two matches how dump writes.
+	MaxChunk = 1 << 20
+	// MaxPayload caps every frame's payload: a full Data frame (offset
+	// and MaxChunk bytes) with a page to spare.
+	MaxPayload = MaxChunk + 4096
 	// MaxHelloPayload caps the first frame of a connection.
 	MaxHelloPayload = 64
 	// MaxMsgLen caps the message of a Result.
@@ -96,7 +100,12 @@ func ParseHeader(h []byte, max int) (Type, uint64, int, error) {
 // ReadFrame reads one frame whose payload is at most max bytes. A clean
 // end of stream before the first header byte is io.EOF; a stream that
 // ends inside a frame is io.ErrUnexpectedEOF.
-func ReadFrame(r io.Reader, max int) (Frame, error) {
+func ReadFrame(r io.Reader, max int) (Frame, error) { return ReadFrameBuf(r, max, nil) }
+
+// ReadFrameBuf is ReadFrame reading the payload into buf when it fits
+// (cap(buf) >= its length), else into a new slice. A payload in buf is
+// valid only until the caller reuses buf.
+func ReadFrameBuf(r io.Reader, max int, buf []byte) (Frame, error) {
 	var h [HeaderSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return Frame{}, err
@@ -107,7 +116,11 @@ func ReadFrame(r io.Reader, max int) (Frame, error) {
 	}
 	f := Frame{Type: t, Stream: stream}
 	if n > 0 {
-		f.Payload = make([]byte, n)
+		if cap(buf) >= n {
+			f.Payload = buf[:n]
+		} else {
+			f.Payload = make([]byte, n)
+		}
 		if _, err := io.ReadFull(r, f.Payload); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -128,13 +141,26 @@ func AppendFrame(dst []byte, t Type, stream uint64, payload []byte) []byte {
 // FrameWriter writes whole frames to a connection; safe for concurrent use
 // (frames never interleave).
 type FrameWriter struct {
-	mu  sync.Mutex // serializes writes to w and protects buf
+	mu  sync.Mutex // serializes writes to w and protects buf, hdr, vec
 	w   io.Writer
 	buf []byte
+	// writev: w is a plain socket, so WriteData hands the header and the
+	// image bytes to the kernel in one writev(2) instead of copying.
+	writev bool
+	hdr    [HeaderSize + 8]byte
+	vec    [4][]byte
+	bufs   net.Buffers // aliases vec during a write (no allocation)
 }
 
 // NewFrameWriter returns a FrameWriter on w.
-func NewFrameWriter(w io.Writer) *FrameWriter { return &FrameWriter{w: w} }
+func NewFrameWriter(w io.Writer) *FrameWriter {
+	fw := &FrameWriter{w: w}
+	switch w.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		fw.writev = true
+	}
+	return fw
+}
 
 // WriteMsg encodes m and writes it as one frame on stream.
 func (fw *FrameWriter) WriteMsg(stream uint64, m Msg) error {
@@ -154,18 +180,37 @@ func (fw *FrameWriter) WriteMsg(stream uint64, m Msg) error {
 	return err
 }
 
-// WriteData writes a Data frame without copying b into a message first.
-func (fw *FrameWriter) WriteData(stream, off uint64, b []byte) error {
-	if len(b) > MaxChunk {
-		return fmt.Errorf("%w: data chunk %d bytes", ErrFrameTooLarge, len(b))
+// WriteData writes a Data frame at image offset off carrying the
+// concatenation of parts (at most MaxChunk bytes in all), without copying
+// the parts when the connection is a plain socket (writev).
+func (fw *FrameWriter) WriteData(stream, off uint64, parts ...[]byte) error {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n > MaxChunk {
+		return fmt.Errorf("%w: data chunk %d bytes", ErrFrameTooLarge, n)
 	}
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	var h [HeaderSize + 8]byte
-	hh := (*[HeaderSize]byte)(h[:HeaderSize])
-	PutHeader(hh, TData, stream, 8+len(b))
-	binary.LittleEndian.PutUint64(h[HeaderSize:], off)
-	fw.buf = append(append(fw.buf[:0], h[:]...), b...)
+	PutHeader((*[HeaderSize]byte)(fw.hdr[:HeaderSize]), TData, stream, 8+n)
+	binary.LittleEndian.PutUint64(fw.hdr[HeaderSize:], off)
+	if fw.writev && len(parts) < len(fw.vec) {
+		fw.bufs = append(fw.vec[:0], fw.hdr[:])
+		fw.bufs = append(fw.bufs, parts...)
+		_, err := fw.bufs.WriteTo(fw.w)
+		fw.bufs = nil
+		clear(fw.vec[:]) // do not pin the caller's buffers
+		return err
+	}
+	// TLS and other writers: one Write, so one record per frame.
+	fw.buf = append(fw.buf[:0], fw.hdr[:]...)
+	for _, p := range parts {
+		fw.buf = append(fw.buf, p...)
+	}
 	_, err := fw.w.Write(fw.buf)
+	if cap(fw.buf) > 2*MaxPayload {
+		fw.buf = nil
+	}
 	return err
 }
