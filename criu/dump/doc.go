@@ -10,6 +10,17 @@
 // leaves them in place). An object reaching outside the tree fails the
 // dump with an FdError naming the fd (ErrOutside).
 //
+// Sockets (unixsk.go, inetsk.go, sockopts.go): UNIX sockets are described
+// by sock_diag (sockdiag_linux.go: name, peer, pending connections,
+// shutdown); their options and queued messages are read from a
+// pidfd_getfd copy with getsockopt and MSG_PEEK under SO_PEEK_OFF
+// (sk-queues.img). A peer outside the tree fails the dump (ErrOutside).
+// IPv4/IPv6 TCP sockets that are closed or listening and UDP sockets are
+// saved; a TCP connection fails with ErrTCPEstablished. anon.go: eventfd,
+// signalfd and timerfd from their fdinfo; epoll with its targets, each of
+// which must still be open at the fd number it was added with (kcmp
+// KCMP_EPOLL_TFD).
+//
 // shelljob.go: a task tied to the shell that started it (a terminal, the
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob
 // unless Options.ShellJob, with which its stdio is recorded as external.

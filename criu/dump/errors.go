@@ -16,6 +16,9 @@ var (
 	ErrShellJob = errors.New("belongs to the shell that started the task: dump with --shell-job")
 	// ErrBadParent: the parent images (--prev-images-dir) cannot be used.
 	ErrBadParent = errors.New("bad parent images")
+	// ErrTCPEstablished marks a TCP connection: saving one needs TCP
+	// repair (criu dump --tcp-established), which is not implemented.
+	ErrTCPEstablished = errors.New("TCP connection: --tcp-established is not supported")
 )
 
 // FdError names the file descriptor dump could not save.

@@ -173,8 +173,23 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
+		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "shell pipe" || kind == "socket")
+		if !shellStdio && (kind == "socket" || strings.HasPrefix(kind, "anon_inode:[")) {
+			var e *images.FileEntry
+			var err error
+			if kind == "socket" {
+				e, err = d.addSocket(fd, &st, flags)
+			} else {
+				e, err = d.addAnon(kind, fd, flags, fi)
+			}
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
+			record(e)
+			continue
+		}
 		if kind != "" {
-			if d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "shell pipe" || kind == "socket") {
+			if shellStdio {
 				// Inherited from the shell: the restorer's own fd takes
 				// its place. Recorded as a description, so that a dup of
 				// it at a higher fd is restored as a dup of this one.

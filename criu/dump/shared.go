@@ -7,11 +7,23 @@ import "context"
 type sharedSet struct {
 	pipes []*pipeObj
 	byIno map[uint64]*pipeObj
+	// unixDiag is every UNIX socket of the netns, read at the first one
+	// met; unixSks are those of the tree, by inode in unixByIno.
+	unixDiag  map[uint32]*unixDiag
+	unixSks   []*unixSk
+	unixByIno map[uint32]*unixSk
 }
 
 func newSharedSet() *sharedSet { return &sharedSet{byIno: map[uint64]*pipeObj{}} }
 
-// write writes the shared objects' images.
+// write checks that the shared objects can be restored and writes their
+// images.
 func (s *sharedSet) write(ctx context.Context, t *tree) error {
-	return s.writePipes(ctx, t)
+	if err := s.checkUnix(); err != nil {
+		return err
+	}
+	if err := s.writePipes(ctx, t); err != nil {
+		return err
+	}
+	return s.writeSkQueues(ctx, t)
 }

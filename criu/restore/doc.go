@@ -19,7 +19,13 @@
 // fork-shared file descriptions) are created in the restorer and handed
 // to each task with pidfd_getfd injected into it; a shared anonymous
 // mapping is one object created in the restorer and mapped by each task
-// through /proc/<restorer>/map_files.
+// through /proc/<restorer>/map_files. Sockets (sockets.go) and eventfd,
+// signalfd, timerfd and epoll files (anon.go) are created there too:
+// connected UNIX pairs with socketpair, then binds (a listener and the
+// connections it accepted share its name: connections bind first, their
+// file unlinked), listens, datagram connects, options, queues refilled by
+// writing from the peer, shutdowns. An epoll's targets are added by
+// epoll_ctl injected into the first task holding it, by fd number.
 //
 // No code is loaded into the new task: a stub (the dumped executable,
 // stopped at its exec by PTRACE_TRACEME) is made to clone3 the task with

@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/dump"
@@ -181,6 +183,66 @@ func TestDumpStoreFails(t *testing.T) {
 			_, err = dump.Dump(context.Background(), s, dump.Options{Pid: pid, Log: zerolog.New(zerolog.NewTestWriter(t))})
 			if err == nil || !strings.Contains(err.Error(), "injected") {
 				t.Fatalf("dump: %v", err)
+			}
+			checkStillRuns(t, pid, out)
+		})
+	}
+}
+
+// A socket whose peer is outside the tree, and an established TCP
+// connection, fail the dump naming the socket; the task runs on.
+func TestDumpSocketOutside(t *testing.T) {
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cases := []struct {
+		name string
+		file func(t *testing.T) *os.File
+		want string
+	}{
+		{"unix", func(t *testing.T) *os.File {
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Close(fds[1]) })
+			return os.NewFile(uintptr(fds[0]), "sk")
+		}, "reaches outside the dumped tree"},
+		{"tcp", func(t *testing.T) *os.File {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			f, err := c.(*net.TCPConn).File()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}, "--tcp-established is not supported"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.txt")
+			f := tc.file(t)
+			cmd := exec.Command(bin, out)
+			cmd.ExtraFiles = []*os.File{f}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			pid := cmd.Process.Pid
+			defer crtest.Kill(pid)
+			crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
+			res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir)
+			if err == nil || !strings.Contains(res, "fd 3 (socket:[") || !strings.Contains(res, tc.want) {
+				t.Fatalf("dump: err %v, output %q", err, res)
 			}
 			checkStillRuns(t, pid, out)
 		})

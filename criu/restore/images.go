@@ -45,6 +45,8 @@ type treeImages struct {
 	fsByID map[uint32]*images.FsEntry
 	// pipeData by pipe id.
 	pipeData map[uint32]*pipeData
+	// skQueues: messages queued on sockets, by socket file id.
+	skQueues map[uint32][][]byte
 }
 
 // zombie reports a task that was dead at dump time.
@@ -90,6 +92,9 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 		ti.remaps[r.GetOrigId()] = r.GetRemapId()
 	}
 	if ti.pipeData, err = readPipeData(ctx, s); err != nil {
+		return nil, err
+	}
+	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
 		return nil, err
 	}
 	for _, m := range psts {

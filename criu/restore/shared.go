@@ -90,6 +90,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	type ends struct{ r, w int }
 	pipes := map[uint32]*ends{}
 	used := map[[2]uint32]bool{}
+	var unixIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
 		if f == nil {
@@ -137,6 +138,22 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 				return os.NewSyscallError("fcntl(F_SETFL)", err)
 			}
 			t.masters[id] = fd
+		case images.FdTypes_UNIXSK:
+			unixIDs = append(unixIDs, id)
+		case images.FdTypes_INETSK:
+			fd, err := openInet(f.GetIsk())
+			if err != nil {
+				return err
+			}
+			t.masterFds = append(t.masterFds, fd)
+			t.masters[id] = fd
+		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL:
+			fd, err := openAnon(f)
+			if err != nil {
+				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
+			}
+			t.masterFds = append(t.masterFds, fd)
+			t.masters[id] = fd
 		case images.FdTypes_REG:
 			if refs[id] < 2 {
 				continue
@@ -155,6 +172,11 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 				return os.NewSyscallError("lseek", err)
 			}
 			t.masters[id] = fd
+		}
+	}
+	if len(unixIDs) > 0 {
+		if err := t.openUnix(unixIDs); err != nil {
+			return err
 		}
 	}
 	// Shared anonymous memory: one object per shmid, as big as its

@@ -54,6 +54,8 @@ type treeRestorer struct {
 	// masters are file descriptions the restorer creates in its own
 	// process and hands to tasks with pidfd_getfd, by file id.
 	masters map[uint32]int
+	// epollDone: epoll files whose targets are added (anon.go).
+	epollDone map[uint32]bool
 	// pidfds: a pidfd of the restorer inside each task, by task pid.
 	pidfds map[int]uint64
 	shm    map[uint64]*shmObj
@@ -75,7 +77,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
+		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -139,6 +141,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		if err := r.restoreFiles(); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
+		}
+		if err := r.restoreEpolls(); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		if err := r.restoreThreads(); err != nil {

@@ -1,0 +1,163 @@
+package dump
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Socket states as the kernel reports them (include/net/tcp_states.h);
+// UNIX sockets use the same numbers.
+const (
+	tcpEstablished = 1
+	tcpClose       = 7
+	tcpListen      = 10
+)
+
+// unixSk is one UNIX socket of the tree.
+type unixSk struct {
+	e     *images.UnixSkEntry
+	d     *unixDiag
+	first fdRef // where it was first seen, to name it in errors
+	queue []skPacket
+}
+
+// addUnixSk records the UNIX socket open at fd, with its options and
+// the messages queued for it (read without consuming them).
+// cp is this process's copy of the socket.
+func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.FileEntry, error) {
+	s := d.t.shared
+	if s.unixDiag == nil {
+		var err error
+		if s.unixDiag, err = listUnixSockets(); err != nil {
+			return nil, err
+		}
+	}
+	ino := uint32(st.Ino)
+	ud := s.unixDiag[ino]
+	if ud == nil {
+		return nil, fmt.Errorf("socket:[%d] is not known to sock_diag", ino)
+	}
+	id := d.files.id()
+	opts, err := dumpSkOpts(cp)
+	if err != nil {
+		return nil, err
+	}
+	e := &images.UnixSkEntry{
+		Id: proto.Uint32(id), Ino: proto.Uint32(ino), Type: proto.Uint32(uint32(ud.typ)), State: proto.Uint32(uint32(ud.state)),
+		Flags: proto.Uint32(flags), Uflags: proto.Uint32(0), Backlog: proto.Uint32(0), Peer: proto.Uint32(ud.peer),
+		Fown: zeroFown(), Opts: opts, Name: append([]byte{}, ud.name...),
+	}
+	if ud.shutdown != 0 {
+		e.Shutdown = images.SkShutdown(ud.shutdown & 3).Enum()
+	}
+	if ud.state == tcpListen {
+		e.Backlog = proto.Uint32(ud.wqlen)
+		if len(ud.icons) > 0 {
+			return nil, fmt.Errorf("%w: listening socket:[%d] has %d connections not yet accepted", ErrUnsupported, ino, len(ud.icons))
+		}
+	}
+	if len(ud.name) > 0 && ud.name[0] != 0 {
+		path := string(bytes.TrimRight(ud.name, "\x00"))
+		if path[0] != '/' {
+			return nil, fmt.Errorf("%w: socket:[%d] is bound to the relative path %q", ErrUnsupported, ino, path)
+		}
+		var fst unix.Stat_t
+		if err := unix.Stat(path, &fst); err != nil || uint32(fst.Ino) != ud.vfsIno {
+			e.Deleted = proto.Bool(true)
+		} else {
+			e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(fst.Mode), Uid: proto.Uint32(fst.Uid), Gid: proto.Uint32(fst.Gid)}
+		}
+	}
+	sk := &unixSk{e: e, d: ud, first: fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_UNIXSK}}
+	if ud.state != tcpListen {
+		if sk.queue, err = peekQueue(cp, id); err != nil {
+			return nil, fmt.Errorf("socket:[%d] queue: %w", ino, err)
+		}
+	}
+	if s.unixByIno == nil {
+		s.unixByIno = map[uint32]*unixSk{}
+	}
+	s.unixByIno[ino] = sk
+	s.unixSks = append(s.unixSks, sk)
+	return &images.FileEntry{Type: images.FdTypes_UNIXSK.Enum(), Id: proto.Uint32(id), Usk: e}, nil
+}
+
+// checkUnix refuses UNIX sockets restore could not rebuild: a peer
+// outside the tree, a connection to a socket not yet accepted, queued
+// data that no socket of the tree sent.
+func (s *sharedSet) checkUnix() error {
+	fail := func(sk *unixSk, err error) error {
+		return fmt.Errorf("dump %d: %w", sk.first.pid, &FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
+	}
+	senders := map[uint32]bool{} // sockets something of the tree sends to
+	for _, sk := range s.unixSks {
+		if p := sk.d.peer; p != 0 {
+			peer := s.unixByIno[p]
+			if peer == nil {
+				return fail(sk, fmt.Errorf("its peer socket:[%d] %w", p, ErrOutside))
+			}
+			senders[p] = true
+			if sk.d.typ != unix.SOCK_DGRAM && peer.d.peer != sk.d.ino {
+				return fail(sk, fmt.Errorf("%w: connected to socket:[%d], which is not connected back", ErrUnsupported, p))
+			}
+			if sk.d.typ == unix.SOCK_DGRAM && peer.d.peer != sk.d.ino && len(peer.d.name) == 0 {
+				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", ErrUnsupported, p))
+			}
+		} else if sk.d.typ != unix.SOCK_DGRAM && sk.d.state == tcpEstablished {
+			return fail(sk, fmt.Errorf("%w: a connection whose peer is closed", ErrUnsupported))
+		}
+	}
+	for _, sk := range s.unixSks {
+		if len(sk.queue) > 0 && !senders[sk.d.ino] {
+			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", ErrUnsupported, ErrOutside))
+		}
+	}
+	return nil
+}
+
+// writeSkQueues writes sk-queues.img: each queued message as an
+// SkPacketEntry followed by its bytes.
+func (s *sharedSet) writeSkQueues(ctx context.Context, t *tree) error {
+	var pkts []skPacket
+	for _, sk := range s.unixSks {
+		pkts = append(pkts, sk.queue...)
+	}
+	if len(pkts) == 0 {
+		return nil
+	}
+	const name = "sk-queues.img"
+	w, err := t.store.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			w.Abort()
+		}
+	}()
+	enc, err := image.NewEncoder(w, name)
+	if err != nil {
+		return err
+	}
+	for _, p := range pkts {
+		if err := enc.Encode(&images.SkPacketEntry{IdFor: proto.Uint32(p.idFor), Length: proto.Uint32(uint32(len(p.data)))}); err != nil {
+			return err
+		}
+		if _, err := w.Write(p.data); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}

@@ -1,0 +1,175 @@
+package procfs
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// The kind-specific lines of /proc/PID/fdinfo/N for anonymous-inode files
+// (fs/eventfd.c, fs/signalfd.c, fs/timerfd.c, fs/eventpoll.c).
+
+// Eventfd is the state of an eventfd.
+type Eventfd struct {
+	Count     uint64
+	Semaphore bool // EFD_SEMAPHORE; false on kernels that do not show it
+}
+
+// Eventfd reads the eventfd lines of fi.
+func (fi Fdinfo) Eventfd() (Eventfd, error) {
+	v, ok := fi.Extra["eventfd-count"]
+	if !ok {
+		return Eventfd{}, parseErr("fdinfo", 0, "", "no eventfd-count")
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+	if err != nil {
+		return Eventfd{}, parseErr("fdinfo", 0, v, "eventfd-count: %v", err)
+	}
+	return Eventfd{Count: n, Semaphore: strings.TrimSpace(fi.Extra["eventfd-semaphore"]) == "1"}, nil
+}
+
+// Sigmask reads the signal mask of a signalfd (bit N-1 for signal N).
+func (fi Fdinfo) Sigmask() (uint64, error) {
+	v, ok := fi.Extra["sigmask"]
+	if !ok {
+		return 0, parseErr("fdinfo", 0, "", "no sigmask")
+	}
+	m, err := strconv.ParseUint(v, 16, 64)
+	if err != nil {
+		return 0, parseErr("fdinfo", 0, v, "sigmask: %v", err)
+	}
+	return m, nil
+}
+
+// Timespec is a seconds and nanoseconds pair.
+type Timespec struct{ Sec, Nsec uint64 }
+
+// Timerfd is the state of a timerfd. Value is the time left until the
+// next expiry (relative, whatever settime flags were used).
+type Timerfd struct {
+	Clockid       int
+	Ticks         uint64
+	SettimeFlags  uint32
+	Value, Interv Timespec
+}
+
+// Timerfd reads the timerfd lines of fi.
+func (fi Fdinfo) Timerfd() (Timerfd, error) {
+	var t Timerfd
+	get := func(k string) (string, error) {
+		v, ok := fi.Extra[k]
+		if !ok {
+			return "", parseErr("fdinfo", 0, "", "no %s", k)
+		}
+		return v, nil
+	}
+	ts := func(k string) (Timespec, error) {
+		v, err := get(k)
+		if err != nil {
+			return Timespec{}, err
+		}
+		a, b, ok := strings.Cut(strings.Trim(v, "()"), ",")
+		if !ok {
+			return Timespec{}, parseErr("fdinfo", 0, v, "%s", k)
+		}
+		s, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 64)
+		ns, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 64)
+		if err1 != nil || err2 != nil {
+			return Timespec{}, parseErr("fdinfo", 0, v, "%s", k)
+		}
+		return Timespec{s, ns}, nil
+	}
+	v, err := get("clockid")
+	if err != nil {
+		return t, err
+	}
+	if t.Clockid, err = strconv.Atoi(v); err != nil {
+		return t, parseErr("fdinfo", 0, v, "clockid: %v", err)
+	}
+	if v, err = get("ticks"); err != nil {
+		return t, err
+	}
+	if t.Ticks, err = strconv.ParseUint(v, 10, 64); err != nil {
+		return t, parseErr("fdinfo", 0, v, "ticks: %v", err)
+	}
+	if v, err = get("settime flags"); err != nil {
+		return t, err
+	}
+	f, err := strconv.ParseUint(v, 8, 32)
+	if err != nil {
+		return t, parseErr("fdinfo", 0, v, "settime flags: %v", err)
+	}
+	t.SettimeFlags = uint32(f)
+	if t.Value, err = ts("it_value"); err != nil {
+		return t, err
+	}
+	t.Interv, err = ts("it_interval")
+	return t, err
+}
+
+// EpollTfd is one target watched by an epoll file.
+type EpollTfd struct {
+	Fd     int // the fd number it was added with
+	Events uint32
+	Data   uint64
+	Pos    int64
+	Ino    uint64
+	Dev    uint32
+}
+
+// ParseEpollTfds reads the tfd lines of an eventpoll fdinfo:
+//
+//	tfd:        3 events: 80000019 data:       1234567890  pos:0 ino:40e sdev:10
+func ParseEpollTfds(r io.Reader) ([]EpollTfd, error) {
+	var out []EpollTfd
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if !strings.HasPrefix(line, "tfd:") {
+			continue
+		}
+		// Make "key: value" and "key:value" alike, then walk pairs.
+		f := strings.Fields(strings.ReplaceAll(line, ":", ": "))
+		var e EpollTfd
+		for i := 0; i+1 < len(f); i += 2 {
+			k, v := strings.TrimSuffix(f[i], ":"), f[i+1]
+			var err error
+			var u uint64
+			switch k {
+			case "tfd":
+				e.Fd, err = strconv.Atoi(v)
+			case "events":
+				u, err = strconv.ParseUint(v, 16, 32)
+				e.Events = uint32(u)
+			case "data":
+				e.Data, err = strconv.ParseUint(v, 16, 64)
+			case "pos":
+				e.Pos, err = strconv.ParseInt(v, 10, 64)
+			case "ino":
+				e.Ino, err = strconv.ParseUint(v, 16, 64)
+			case "sdev":
+				u, err = strconv.ParseUint(v, 16, 32)
+				e.Dev = uint32(u)
+			}
+			if err != nil {
+				return nil, parseErr("fdinfo", n, line, "%s: %v", k, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}
+
+// ReadEpollTfds reads the targets of the epoll file at fd of pid.
+func ReadEpollTfds(pid, fd int) ([]EpollTfd, error) {
+	b, err := os.ReadFile(Path(pid, "fdinfo/"+strconv.Itoa(fd)))
+	if err != nil {
+		return nil, err
+	}
+	return ParseEpollTfds(bytes.NewReader(b))
+}

@@ -1,0 +1,467 @@
+package restore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Socket states (include/net/tcp_states.h).
+const (
+	tcpEstablished = 1
+	tcpListen      = 10
+)
+
+// soBufLock is SO_BUF_LOCK (Linux 5.14), not in x/sys/unix.
+const soBufLock = 72
+
+// ipv6Freebind is IPV6_FREEBIND, not in x/sys/unix.
+const ipv6Freebind = 78
+
+// maxSkQueue caps the bytes queued on one socket.
+const maxSkQueue = 64 << 20
+
+// readSkQueues reads sk-queues.img: the queued messages by the file id of
+// the socket they are queued on, in order.
+func readSkQueues(ctx context.Context, s image.Store) (map[uint32][][]byte, error) {
+	out := map[uint32][][]byte{}
+	const name = "sk-queues.img"
+	rd, err := s.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	dec, err := image.NewDecoder(bufio.NewReader(rd), name)
+	if err != nil {
+		return nil, err
+	}
+	total := map[uint32]int{}
+	for {
+		e := &images.SkPacketEntry{}
+		err := dec.Decode(e)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(e.GetScm()) > 0 {
+			return nil, fmt.Errorf("%w: %s: control messages queued on socket %d", ErrUnsupported, name, e.GetIdFor())
+		}
+		total[e.GetIdFor()] += int(e.GetLength())
+		if total[e.GetIdFor()] > maxSkQueue {
+			return nil, fmt.Errorf("%w: %s: more than %d bytes queued on socket %d", ErrBadImage, name, maxSkQueue, e.GetIdFor())
+		}
+		w := &sliceWriter{b: make([]byte, 0, e.GetLength())}
+		if err := dec.CopyPayload(w, int64(e.GetLength())); err != nil {
+			return nil, err
+		}
+		out[e.GetIdFor()] = append(out[e.GetIdFor()], w.b)
+	}
+}
+
+// unixName is the sockaddr of a UNIX socket's image name: x/sys/unix
+// spells an abstract name (a leading NUL) with a leading '@'.
+func unixName(name []byte) *unix.SockaddrUnix {
+	if len(name) > 0 && name[0] == 0 {
+		return &unix.SockaddrUnix{Name: "@" + string(name[1:])}
+	}
+	return &unix.SockaddrUnix{Name: string(bytes.TrimRight(name, "\x00"))}
+}
+
+// openUnix creates the UNIX sockets of files (ids of UNIXSK entries) in
+// the restorer: each connected pair with socketpair, the others with
+// socket, then binds, listens, connects datagram sockets to their peer,
+// sets options, refills queues (sent by the socket that sent them: the
+// peer), shuts down and sets file flags, in that order.
+func (t *treeRestorer) openUnix(ids []uint32) error {
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	byIno := map[uint32]*images.UnixSkEntry{}
+	var sks []*images.UnixSkEntry
+	for _, id := range ids {
+		e := t.ti.files[id].GetUsk()
+		if e == nil {
+			return fmt.Errorf("%w: file %d: no unix socket entry", ErrBadImage, id)
+		}
+		byIno[e.GetIno()] = e
+		sks = append(sks, e)
+	}
+	fds := map[uint32]int{} // by ino
+	keep := func(fd int) { t.masterFds = append(t.masterFds, fd) }
+	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
+		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
+			return p
+		}
+		return nil
+	}
+	for _, e := range sks {
+		if _, ok := fds[e.GetIno()]; ok {
+			continue
+		}
+		typ := int(e.GetType()) | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+		if p := mutual(e); p != nil {
+			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
+			if err != nil {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socketpair", err))
+			}
+			keep(pair[0])
+			keep(pair[1])
+			fds[e.GetIno()], fds[p.GetIno()] = pair[0], pair[1]
+			continue
+		}
+		fd, err := unix.Socket(unix.AF_UNIX, typ, 0)
+		if err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socket", err))
+		}
+		keep(fd)
+		fds[e.GetIno()] = fd
+	}
+	// Bind. Sockets sharing a name (a listener and the connections it
+	// accepted) bind in turn, connections first, the file of each but
+	// the last unlinked so the next can bind; an abstract name is bound
+	// by the listener only.
+	groups := map[string][]*images.UnixSkEntry{}
+	var names []string
+	for _, e := range sks {
+		if len(e.GetName()) == 0 {
+			continue
+		}
+		k := string(e.GetName())
+		if groups[k] == nil {
+			names = append(names, k)
+		}
+		groups[k] = append(groups[k], e)
+	}
+	var unlinkLater []string
+	for _, k := range names {
+		g := groups[k]
+		sort.SliceStable(g, func(i, j int) bool {
+			return g[i].GetState() == tcpEstablished && g[j].GetState() != tcpEstablished
+		})
+		abstract := k[0] == 0
+		if abstract && len(g) > 1 {
+			g = g[len(g)-1:]
+		}
+		for i, e := range g {
+			sa := unixName(e.GetName())
+			if !abstract {
+				if err := removeStaleSocket(sa.Name); err != nil {
+					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+				}
+			}
+			if err := unix.Bind(fds[e.GetIno()], sa); err != nil {
+				return fmt.Errorf("socket:[%d]: bind %q: %w", e.GetIno(), sa.Name, os.NewSyscallError("bind", err))
+			}
+			if abstract {
+				continue
+			}
+			if p := e.GetFilePerms(); p != nil {
+				if err := os.Chmod(sa.Name, os.FileMode(p.GetMode()&0o777)); err != nil {
+					return err
+				}
+				if err := os.Lchown(sa.Name, int(p.GetUid()), int(p.GetGid())); err != nil {
+					return err
+				}
+			}
+			if i < len(g)-1 {
+				if err := unix.Unlink(sa.Name); err != nil {
+					return os.NewSyscallError("unlink", err)
+				}
+			} else if e.GetDeleted() {
+				unlinkLater = append(unlinkLater, sa.Name)
+			}
+		}
+	}
+	for _, e := range sks {
+		if e.GetState() == tcpListen {
+			if err := unix.Listen(fds[e.GetIno()], int(e.GetBacklog())); err != nil {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("listen", err))
+			}
+		}
+	}
+	// A datagram socket connected to a socket that is not connected back.
+	for _, e := range sks {
+		p := byIno[e.GetPeer()]
+		if e.GetPeer() == 0 || mutual(e) != nil {
+			continue
+		}
+		if p == nil || len(p.GetName()) == 0 {
+			return fmt.Errorf("%w: socket:[%d]: its peer socket:[%d] cannot be reached by name", ErrBadImage, e.GetIno(), e.GetPeer())
+		}
+		if err := unix.Connect(fds[e.GetIno()], unixName(p.GetName())); err != nil {
+			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
+		}
+	}
+	for _, name := range unlinkLater {
+		if err := unix.Unlink(name); err != nil {
+			return os.NewSyscallError("unlink", err)
+		}
+	}
+	for _, e := range sks {
+		if err := setSkOpts(fds[e.GetIno()], e.GetOpts()); err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+	}
+	// Queues: what was queued on e was sent by its peer, or by a socket
+	// connected to it.
+	for _, e := range sks {
+		q := t.ti.skQueues[e.GetId()]
+		if len(q) == 0 {
+			continue
+		}
+		var from *images.UnixSkEntry
+		if p := mutual(e); p != nil {
+			from = p
+		} else {
+			for _, o := range sks {
+				if o.GetPeer() == e.GetIno() {
+					from = o
+					break
+				}
+			}
+		}
+		if from == nil {
+			return fmt.Errorf("%w: socket:[%d] has queued data and no sender", ErrBadImage, e.GetIno())
+		}
+		for _, b := range q {
+			if err := sendAll(fds[from.GetIno()], b, e.GetType() == unix.SOCK_STREAM); err != nil {
+				return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err)
+			}
+		}
+	}
+	for _, e := range sks {
+		fd := fds[e.GetIno()]
+		if how := e.GetShutdown(); how != images.SkShutdown_NONE {
+			// READ=1, WRITE=2, BOTH=3 are SHUT_RD+1, SHUT_WR+1, SHUT_RDWR+1.
+			if err := unix.Shutdown(fd, int(how)-1); err != nil && !errors.Is(err, unix.ENOTCONN) {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("shutdown", err))
+			}
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
+			return os.NewSyscallError("fcntl(F_SETFL)", err)
+		}
+		t.masters[e.GetId()] = fd
+	}
+	return nil
+}
+
+// removeStaleSocket removes the socket file a dumped socket left at path;
+// anything else there is an error.
+func removeStaleSocket(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return os.NewSyscallError("lstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fmt.Errorf("bind %s: %w: not a socket", path, os.ErrExist)
+	}
+	return os.NewSyscallError("unlink", unix.Unlink(path))
+}
+
+// sendAll sends b on fd: a stream in as many writes as it takes, a
+// message in one. The socket is non-blocking; a full buffer is an error.
+func sendAll(fd int, b []byte, stream bool) error {
+	for {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		if !stream || n == len(b) {
+			if n != len(b) {
+				return fmt.Errorf("short message write: %d of %d bytes", n, len(b))
+			}
+			return nil
+		}
+		b = b[n:]
+	}
+}
+
+// setSkOpts sets the SOL_SOCKET options of o on fd. Buffer sizes were
+// saved as getsockopt reports them, twice the size set.
+func setSkOpts(fd int, o *images.SkOptsEntry) error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	seti := func(name string, level, opt, v int) {
+		if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
+		}
+	}
+	seti("SO_SNDBUFFORCE", unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, int(o.GetSoSndbuf()/2))
+	seti("SO_RCVBUFFORCE", unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, int(o.GetSoRcvbuf()/2))
+	if o.SoBufLock != nil {
+		seti("SO_BUF_LOCK", unix.SOL_SOCKET, soBufLock, int(o.GetSoBufLock()))
+	}
+	tv := func(name string, opt int, sec, usec uint64) {
+		if sec == 0 && usec == 0 {
+			return
+		}
+		t := unix.Timeval{Sec: int64(sec), Usec: int64(usec)}
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &t); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
+		}
+	}
+	tv("SO_SNDTIMEO", unix.SO_SNDTIMEO, o.GetSoSndTmoSec(), o.GetSoSndTmoUsec())
+	tv("SO_RCVTIMEO", unix.SO_RCVTIMEO, o.GetSoRcvTmoSec(), o.GetSoRcvTmoUsec())
+	flag := func(name string, opt int, on bool) {
+		if on {
+			seti(name, unix.SOL_SOCKET, opt, 1)
+		}
+	}
+	flag("SO_REUSEADDR", unix.SO_REUSEADDR, o.GetReuseaddr())
+	flag("SO_REUSEPORT", unix.SO_REUSEPORT, o.GetSoReuseport())
+	flag("SO_PASSCRED", unix.SO_PASSCRED, o.GetSoPasscred())
+	flag("SO_BROADCAST", unix.SO_BROADCAST, o.GetSoBroadcast())
+	flag("SO_KEEPALIVE", unix.SO_KEEPALIVE, o.GetSoKeepalive())
+	flag("SO_DONTROUTE", unix.SO_DONTROUTE, o.GetSoDontroute())
+	flag("SO_OOBINLINE", unix.SO_OOBINLINE, o.GetSoOobinline() != 0)
+	if v := o.GetSoPriority(); v != 0 {
+		seti("SO_PRIORITY", unix.SOL_SOCKET, unix.SO_PRIORITY, int(v))
+	}
+	if v := o.GetSoRcvlowat(); v > 1 {
+		seti("SO_RCVLOWAT", unix.SOL_SOCKET, unix.SO_RCVLOWAT, int(v))
+	}
+	if v := o.GetSoMark(); v != 0 {
+		seti("SO_MARK", unix.SOL_SOCKET, unix.SO_MARK, int(v))
+	}
+	if o.SoLinger != nil {
+		if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: int32(o.GetSoLinger())}); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt(SO_LINGER)", err))
+		}
+	}
+	if dev := o.GetSoBoundDev(); dev != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt(SO_BINDTODEVICE)", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// openInet creates, in the restorer, the IPv4 or IPv6 socket e
+// describes: options, bound address, listening or connected (UDP).
+func openInet(e *images.InetSkEntry) (fd int, err error) {
+	family := int(e.GetFamily())
+	fd, err = unix.Socket(family, int(e.GetType())|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(e.GetProto()))
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	defer func() {
+		if err != nil {
+			unix.Close(fd)
+			fd = -1
+			err = fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+	}()
+	if err := setSkOpts(fd, e.GetOpts()); err != nil {
+		return fd, err
+	}
+	ipo := e.GetIpOpts()
+	if family == unix.AF_INET6 {
+		v6only := 0
+		if e.GetV6Only() {
+			v6only = 1
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
+			return fd, os.NewSyscallError("setsockopt(IPV6_V6ONLY)", err)
+		}
+		if ipo.GetFreebind() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, ipv6Freebind, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IPV6_FREEBIND)", err)
+			}
+		}
+	} else {
+		if ipo.GetFreebind() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IP_FREEBIND)", err)
+			}
+		}
+		if v := ipo.GetTos(); v != 0 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, int(v)); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IP_TOS)", err)
+			}
+		}
+	}
+	if e.GetTcpOpts().GetNodelay() {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+			return fd, os.NewSyscallError("setsockopt(TCP_NODELAY)", err)
+		}
+	}
+	src, err := inetSockaddr(family, e.GetSrcAddr(), e.GetSrcPort())
+	if err != nil {
+		return fd, err
+	}
+	if e.GetSrcPort() != 0 || !zeroWords(e.GetSrcAddr()) {
+		if err := unix.Bind(fd, src); err != nil {
+			return fd, os.NewSyscallError("bind", err)
+		}
+	}
+	switch {
+	case e.GetState() == tcpListen:
+		if err := unix.Listen(fd, int(e.GetBacklog())); err != nil {
+			return fd, os.NewSyscallError("listen", err)
+		}
+	case e.GetState() == tcpEstablished && e.GetType() == unix.SOCK_DGRAM:
+		dst, err := inetSockaddr(family, e.GetDstAddr(), e.GetDstPort())
+		if err != nil {
+			return fd, err
+		}
+		if err := unix.Connect(fd, dst); err != nil {
+			return fd, os.NewSyscallError("connect", err)
+		}
+	case e.GetState() == tcpEstablished:
+		return fd, fmt.Errorf("%w: established TCP connection", ErrUnsupported)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
+		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	return fd, nil
+}
+
+func zeroWords(w []uint32) bool {
+	for _, v := range w {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// inetSockaddr builds a sockaddr from CRIU's address words (network-order
+// bytes read as little-endian u32s).
+func inetSockaddr(family int, words []uint32, port uint32) (unix.Sockaddr, error) {
+	var b [16]byte
+	for i, w := range words {
+		if i >= 4 {
+			break
+		}
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
+	switch {
+	case family == unix.AF_INET && len(words) <= 1:
+		sa := &unix.SockaddrInet4{Port: int(port)}
+		copy(sa.Addr[:], b[:4])
+		return sa, nil
+	case family == unix.AF_INET6 && (len(words) == 4 || len(words) == 0):
+		return &unix.SockaddrInet6{Port: int(port), Addr: b}, nil
+	}
+	return nil, fmt.Errorf("%w: family %d with %d address words", ErrBadImage, family, len(words))
+}
