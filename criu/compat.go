@@ -27,13 +27,15 @@ var compatDumpRestore = []compatOpt{
 	{"auto-dedup", "", "", false, "accepted; no effect"},
 	{"network-lock", "", "METHOD", false, "accepted; the network is not locked (established TCP is refused anyway)"},
 	{"manage-cgroups", "", "MODE", false, "accepted; cgroups are not checkpointed (tasks stay in the restorer's)"},
+	// dump and restore define --file-locks themselves; pre-dump saves
+	// memory only.
+	{"file-locks", "", "", false, "accepted; file locks are saved by dump"},
 	{"config", "", "FILE", true, "configuration files are not read"},
 	{"tcp-established", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"tcp-close", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"ext-unix-sk", "", "", true, "external UNIX sockets are not supported yet"},
 	{"external", "", "RES", true, "external resources are not supported yet"},
 	{"inherit-fd", "", "fd[N]:RES", true, "inherited fds are not supported yet"},
-	{"file-locks", "", "", true, "file locks are not checkpointed yet"},
 	{"root", "r", "DIR", true, "restoring into another root is not supported"},
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},
 	{"page-server", "", "", true, "the page server is not supported; use --remote"},

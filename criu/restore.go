@@ -31,6 +31,7 @@ func init() {
 			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see docs/shell-job.md)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
+			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -40,7 +41,7 @@ func init() {
 					return err
 				}
 				defer store.Close()
-				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, Log: e.Log})
+				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Log: e.Log})
 				if err != nil {
 					return err
 				}

@@ -54,6 +54,8 @@ func (d *dumper) addAnon(kind string, fd int, flags uint32, fi procfs.Fdinfo) (*
 		}}, nil
 	case "anon_inode:[eventpoll]":
 		return d.addEpoll(id, fd, flags)
+	case "anon_inode:inotify":
+		return d.addInotify(id, fd, flags)
 	}
 	return nil, ErrUnsupported
 }

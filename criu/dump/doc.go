@@ -19,7 +19,18 @@
 // saved; a TCP connection fails with ErrTCPEstablished. anon.go: eventfd,
 // signalfd and timerfd from their fdinfo; epoll with its targets, each of
 // which must still be open at the fd number it was added with (kcmp
-// KCMP_EPOLL_TFD).
+// KCMP_EPOLL_TFD). inotify.go: inotify files with their watches (mask,
+// watch descriptor, file handle, and the path found by opening the
+// handle). tty.go: Unix98 ptys whose master and slaves are all in the
+// tree (tty-info.img: termios, window size, lock, packet and exclusive
+// modes); a pty holding unread bytes or being a controlling terminal is
+// refused.
+//
+// locks.go: flock and POSIX locks shown in each fd's fdinfo are saved to
+// filelocks.img with Options.FileLocks, and fail the dump (ErrFileLocks)
+// without it. sysvshm.go: System V shared memory attached by the tasks
+// (ipcns-shm-0.img: key, owner, mode, size, bytes); the attaches are
+// VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap.
 //
 // shelljob.go: a task tied to the shell that started it (a terminal, the
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob

@@ -19,6 +19,9 @@ var (
 	// ErrTCPEstablished marks a TCP connection: saving one needs TCP
 	// repair (criu dump --tcp-established), which is not implemented.
 	ErrTCPEstablished = errors.New("TCP connection: --tcp-established is not supported")
+	// ErrFileLocks marks a file lock held by a task of the tree: saved
+	// only with Options.FileLocks (criu dump --file-locks), as CRIU.
+	ErrFileLocks = errors.New("file lock held: dump with --file-locks")
 )
 
 // FdError names the file descriptor dump could not save.

@@ -104,6 +104,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		return nil, fmt.Errorf("list fds of %d: %w", d.pid, err)
 	}
 	var out []*images.FdinfoEntry
+	locked := map[int]procfs.Fdinfo{} // fds whose fdinfo shows locks
 	for _, fd := range fds {
 		if d.t.inc.skipFd(d.pid, fd) {
 			continue // a memory-tracking uffd of ours (incremental.go)
@@ -116,6 +117,9 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		fi, err := procfs.ReadFdinfo(d.pid, fd)
 		if err != nil {
 			return nil, &FdError{Fd: fd, Type: target, Err: err}
+		}
+		if len(fi.LockLines) > 0 {
+			locked[fd] = fi
 		}
 		var st unix.Stat_t
 		if err := unix.Stat(link, &st); err != nil {
@@ -174,7 +178,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			continue
 		}
 		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "shell pipe" || kind == "socket")
-		if !shellStdio && (kind == "socket" || strings.HasPrefix(kind, "anon_inode:[")) {
+		if !shellStdio && (kind == "socket" || strings.HasPrefix(kind, "anon_inode:[") || kind == "anon_inode:inotify") {
 			var e *images.FileEntry
 			var err error
 			if kind == "socket" {
@@ -184,6 +188,14 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			}
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
+			record(e)
+			continue
+		}
+		if strings.HasPrefix(kind, "tty") && !shellStdio && (isPtmx(st.Rdev) || isPts(st.Rdev)) {
+			e, err := d.addPty(fd, &st, flags, fi, target)
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: kind, Err: err}
 			}
 			record(e)
 			continue
@@ -214,6 +226,14 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		delete(d.files.byKey, fmt.Sprintf("%s\x00%d", path, flags))
 		d.files.descs[dk] = append(d.files.descs[dk], fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_REG})
 		out = append(out, &images.FdinfoEntry{Id: proto.Uint32(id), Flags: proto.Uint32(cloexec), Type: images.FdTypes_REG.Enum(), Fd: proto.Uint32(uint32(fd))})
+	}
+	for _, e := range out {
+		fd := int(e.GetFd())
+		if fi, ok := locked[fd]; ok {
+			if err := d.addLocks(fd, fi, e.GetId(), e.GetType()); err != nil {
+				return nil, &FdError{Fd: fd, Type: "locked file", Err: err}
+			}
+		}
 	}
 	return out, nil
 }

@@ -113,7 +113,17 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			e.Shmid = proto.Uint64(m.Inode)
 			a.pages = present
 		case strings.HasPrefix(m.Path, "/SYSV"):
-			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: System V shared memory", ErrUnsupported)}
+			// An shmat: the inode is the shmid. The segment's bytes are
+			// saved once, in ipcns-shm (sysvshm.go), not in pages.
+			if m.Offset != 0 {
+				return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: part of a System V shared memory attach", ErrUnsupported)}
+			}
+			if m.HasFlag("ht") {
+				return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: System V shared memory on huge pages", ErrUnsupported)}
+			}
+			status |= VmaAreaSysvipc
+			e.Shmid = proto.Uint64(m.Inode)
+			d.t.sysv.add(int(m.Inode))
 		case strings.HasPrefix(m.Path, "/memfd:"):
 			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: memfd mapping", ErrUnsupported)}
 		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):

@@ -28,6 +28,10 @@ type Options struct {
 	// TrackMem tracks memory writes from this dump on, so that the next
 	// one can tell which pages changed (incremental.go).
 	TrackMem bool
+	// FileLocks saves the flock and POSIX locks the tasks hold on
+	// regular files (filelocks.img); without it a held lock fails the
+	// dump with ErrFileLocks (criu dump --file-locks).
+	FileLocks bool
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger
 }

@@ -50,6 +50,9 @@ func (t *tree) checkShellJob() error {
 			if unix.Stat(link, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || !isTTY(st.Rdev) {
 				continue
 			}
+			if isPtmx(st.Rdev) || isPts(st.Rdev) && fd > 2 {
+				continue // a pty of the tree's own (tty.go checks its master is)
+			}
 			target, _ := os.Readlink(link)
 			return fmt.Errorf("dump %d: %w", d.pid, &FdError{Fd: fd, Type: "terminal " + target, Err: ErrShellJob})
 		}

@@ -36,6 +36,13 @@ type tree struct {
 	shared *sharedSet
 	// inc is set for an incremental dump (incremental.go); nil otherwise.
 	inc *incremental
+	// locks are the file locks of every task (locks.go).
+	locks lockSet
+	// ttys are the ptys of every task (tty.go).
+	ttys ttySet
+	// sysv are the System V shared memory segments attached by tasks
+	// (sysvshm.go).
+	sysv sysvSet
 }
 
 func newTree(s image.Store, opts Options) *tree {
@@ -226,6 +233,15 @@ func (t *tree) writeShared(ctx context.Context) error {
 		return err
 	}
 	if err := root.writeGhosts(ctx); err != nil {
+		return err
+	}
+	if err := t.locks.write(ctx, t.store); err != nil {
+		return err
+	}
+	if err := t.ttys.write(ctx, t.store); err != nil {
+		return err
+	}
+	if err := t.sysv.write(ctx, t.store); err != nil {
 		return err
 	}
 	var fm []proto.Message

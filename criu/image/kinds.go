@@ -48,6 +48,8 @@ const (
 	magicFiles         uint32 = 0x56303138
 	magicMemfdInode    uint32 = 0x48453499
 	magicPidfd         uint32 = 0x54435556
+	magicFileLocks     uint32 = 0x54323616
+	magicIPCShm        uint32 = 0x46283044
 	magicStats         uint32 = 0x57093306 // behind MagicService
 )
 
@@ -63,6 +65,14 @@ func newOf[T any, PT interface {
 // follow a PipeDataEntry.
 func pipeDataPayload(m proto.Message) int64 {
 	return int64(m.(*images.PipeDataEntry).GetBytes())
+}
+
+// ipcShmPayload is the size of the contents that follow an IpcShmEntry.
+func ipcShmPayload(e *images.IpcShmEntry) int64 {
+	if e.GetInPagemaps() {
+		return 0
+	}
+	return int64((e.GetSize() + 3) &^ 3)
 }
 
 // kinds lists every image file this tool reads or writes, named as CRIU
@@ -137,6 +147,14 @@ var kinds = []Kind{
 	{Prefix: "eventpoll-tfd", Magic: magicEventpollTfd, New: newOf[images.EventpollTfdEntry]()},
 	{Prefix: "signalfd", Magic: magicSignalfd, New: newOf[images.SignalfdEntry]()},
 	{Prefix: "timerfd", Magic: magicTimerfd, New: newOf[images.TimerfdEntry]()},
+	// System V shared memory: each IpcShmEntry is followed by the
+	// segment's bytes, its size rounded up to 4 (unless InPagemaps).
+	{
+		Prefix: "ipcns-shm-", Numbered: true, Magic: magicIPCShm, Name: "IPCNS_SHM", New: newOf[images.IpcShmEntry](),
+		Payload: func(m proto.Message) int64 { return ipcShmPayload(m.(*images.IpcShmEntry)) },
+	},
+	// File locks of every task: CRIU names it filelocks.img.
+	{Prefix: "filelocks", Magic: magicFileLocks, Name: "FILE_LOCKS", New: newOf[images.FileLockEntry]()},
 	{Prefix: "tty", Magic: magicTTYFiles, Name: "TTY_FILES", New: newOf[images.TtyFileEntry]()},
 	// Newer than Debian 12's crit (3.17), which rejects its magic.
 	{Prefix: "pidfd", Magic: magicPidfd, New: newOf[images.PidfdEntry]()},

@@ -52,6 +52,8 @@ func TestLookupKind(t *testing.T) {
 		{"eventpoll-tfd.img", "eventpoll-tfd", "criugo.images.eventpoll_tfd_entry", false},
 		{"signalfd.img", "signalfd", "criugo.images.signalfd_entry", false},
 		{"timerfd.img", "timerfd", "criugo.images.timerfd_entry", false},
+		{"filelocks.img", "filelocks", "criugo.images.file_lock_entry", false},
+		{"ipcns-shm-0.img", "ipcns-shm-", "criugo.images.ipc_shm_entry", false},
 		{"tty.img", "tty", "criugo.images.tty_file_entry", false},
 		{"pidfd.img", "pidfd", "criugo.images.pidfd_entry", false},
 		{"vmas-42.img", "vmas-", "criugo.images.vma_entry", false},

@@ -3,6 +3,7 @@ package procfs
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"io"
 	"os"
 	"strconv"
@@ -172,4 +173,83 @@ func ReadEpollTfds(pid, fd int) ([]EpollTfd, error) {
 		return nil, err
 	}
 	return ParseEpollTfds(bytes.NewReader(b))
+}
+
+// InotifyWatch is one watch of an inotify file, from its fdinfo line
+// (fs/notify/fdinfo.c):
+//
+//	inotify wd:1 ino:1a2b sdev:800001 mask:800afce ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:4afd0a00bc1e6a1c
+type InotifyWatch struct {
+	Wd          int
+	Ino         uint64
+	Sdev        uint32 // kernel dev_t: major << 20 | minor
+	Mask        uint32
+	IgnoredMask uint32
+	HandleType  int32
+	Handle      []byte // the file handle's bytes (f_handle)
+}
+
+// ParseInotify reads the watch lines of an inotify fdinfo.
+func ParseInotify(r io.Reader) ([]InotifyWatch, error) {
+	var out []InotifyWatch
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		if !strings.HasPrefix(line, "inotify ") {
+			continue
+		}
+		var w InotifyWatch
+		nbytes := -1
+		for _, kv := range strings.Fields(strings.TrimPrefix(line, "inotify ")) {
+			k, v, ok := strings.Cut(kv, ":")
+			if !ok {
+				return nil, parseErr("fdinfo", n, line, "field %q", kv)
+			}
+			var err error
+			var u uint64
+			switch k {
+			case "wd":
+				w.Wd, err = strconv.Atoi(v)
+			case "ino":
+				w.Ino, err = strconv.ParseUint(v, 16, 64)
+			case "sdev":
+				u, err = strconv.ParseUint(v, 16, 32)
+				w.Sdev = uint32(u)
+			case "mask":
+				u, err = strconv.ParseUint(v, 16, 32)
+				w.Mask = uint32(u)
+			case "ignored_mask":
+				u, err = strconv.ParseUint(v, 16, 32)
+				w.IgnoredMask = uint32(u)
+			case "fhandle-bytes":
+				u, err = strconv.ParseUint(v, 16, 8)
+				nbytes = int(u)
+			case "fhandle-type":
+				var i int64
+				i, err = strconv.ParseInt(v, 16, 32)
+				w.HandleType = int32(i)
+			case "f_handle":
+				w.Handle, err = hex.DecodeString(v)
+			}
+			if err != nil {
+				return nil, parseErr("fdinfo", n, line, "%s: %v", k, err)
+			}
+		}
+		if nbytes >= 0 && nbytes != len(w.Handle) {
+			return nil, parseErr("fdinfo", n, line, "f_handle of %d bytes, want %d", len(w.Handle), nbytes)
+		}
+		out = append(out, w)
+	}
+	return out, sc.Err()
+}
+
+// ReadInotify reads the watches of the inotify file at fd of pid.
+func ReadInotify(pid, fd int) ([]InotifyWatch, error) {
+	b, err := os.ReadFile(Path(pid, "fdinfo/"+strconv.Itoa(fd)))
+	if err != nil {
+		return nil, err
+	}
+	return ParseInotify(bytes.NewReader(b))
 }

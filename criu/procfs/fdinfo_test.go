@@ -38,3 +38,70 @@ func TestFdinfoKinds(t *testing.T) {
 		t.Errorf("bad tfd: %v", err)
 	}
 }
+
+func TestParseLock(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Lock
+		len  int64
+	}{
+		{"1: POSIX  ADVISORY  WRITE 1234 00:2a:5678 0 EOF", Lock{Kind: LockPOSIX, Write: true, Pid: 1234, End: -1}, 0},
+		{"2: POSIX  ADVISORY  READ 7 08:01:99 20 29", Lock{Kind: LockPOSIX, Pid: 7, Start: 20, End: 29}, 10},
+		{"3: FLOCK  ADVISORY  READ 9 00:2a:5678 0 EOF", Lock{Kind: LockFlock, Pid: 9, End: -1}, 0},
+		{"4: OFDLCK ADVISORY  WRITE -1 00:2a:5678 5 EOF", Lock{Kind: LockOFD, Write: true, Pid: -1, Start: 5, End: -1}, 0},
+		{"5: LEASE  ACTIVE    READ 9 00:2a:5678 0 EOF", Lock{Kind: LockLease, Pid: 9, End: -1}, 0},
+	} {
+		got, err := ParseLock(tc.in)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		got.Line = ""
+		if got != tc.want || got.Len() != tc.len {
+			t.Errorf("%q: got %+v len %d, want %+v len %d", tc.in, got, got.Len(), tc.want, tc.len)
+		}
+	}
+	for _, bad := range []string{"", "1: POSIX", "1: POSIX ADVISORY WRITE x 0:0:0 0 EOF", "1: POSIX ADVISORY WRITE 1 0:0:0 a EOF"} {
+		if _, err := ParseLock(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	fi, err := ParseFdinfo(strings.NewReader("pos:\t0\nflags:\t02\nmnt_id:\t1\nino:\t5\nlock:\t1: FLOCK  ADVISORY  WRITE 3 00:2a:5 0 EOF\nlock:\t2: POSIX  ADVISORY  READ 3 00:2a:5 0 9\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := fi.Locks(); err != nil || len(ls) != 2 || ls[0].Kind != LockFlock || ls[1].End != 9 {
+		t.Errorf("Locks() = %+v, %v", ls, err)
+	}
+}
+
+func TestParseInotify(t *testing.T) {
+	in := "pos:\t0\nflags:\t04000\nmnt_id:\t15\nino:\t1057\n" +
+		"inotify wd:2 ino:1a2b sdev:800001 mask:800afce ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:4afd0a00bc1e6a1c\n" +
+		"inotify wd:5 ino:10 sdev:fe00000 mask:2 ignored_mask:0 fhandle-bytes:c fhandle-type:81 f_handle:0100000000000000aabbccdd\n"
+	ws, err := ParseInotify(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 || ws[0].Wd != 2 || ws[0].Ino != 0x1a2b || ws[0].Sdev != 0x800001 || ws[0].Mask != 0x800afce ||
+		ws[0].HandleType != 1 || len(ws[0].Handle) != 8 || ws[1].Wd != 5 || len(ws[1].Handle) != 12 || ws[1].HandleType != 0x81 {
+		t.Errorf("got %+v", ws)
+	}
+	for _, bad := range []string{"inotify wd:x\n", "inotify wd:1 fhandle-bytes:8 f_handle:00\n", "inotify wd:1 f_handle:zz\n", "inotify junk\n"} {
+		if _, err := ParseInotify(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// FuzzFdinfoParsers feeds the lock, inotify and mountinfo parsers
+// arbitrary text: they must return an error, never panic.
+func FuzzFdinfoParsers(f *testing.F) {
+	f.Add("1: POSIX  ADVISORY  WRITE 1234 00:2a:5678 0 EOF")
+	f.Add("inotify wd:2 ino:1a2b sdev:800001 mask:800afce ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:4afd0a00bc1e6a1c")
+	f.Add("36 35 98:0 /mnt1 /mnt/a\\040b rw - ext3 /dev/root rw")
+	f.Fuzz(func(t *testing.T, s string) {
+		ParseLock(s)
+		ParseInotify(strings.NewReader(s))
+		ParseMounts([]byte(s))
+	})
+}

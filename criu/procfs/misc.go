@@ -156,6 +156,9 @@ type Fdinfo struct {
 	Ino   uint64
 	// Extra keeps the other lines (eventfd-count, tfd, inotify...).
 	Extra map[string]string
+	// LockLines are the values of the "lock:" lines, one per file lock
+	// taken through this open file (parsed by Locks).
+	LockLines []string
 }
 
 // ParseFdinfo parses /proc/PID/fdinfo/N.
@@ -182,6 +185,8 @@ func ParseFdinfo(r io.Reader) (Fdinfo, error) {
 			fi.MntID, err = strconv.Atoi(v)
 		case "ino":
 			fi.Ino, err = strconv.ParseUint(v, 10, 64)
+		case "lock":
+			fi.LockLines = append(fi.LockLines, v)
 		default:
 			fi.Extra[k] = v
 		}

@@ -155,3 +155,16 @@ Max realtime timeout      unlimited            unlimited            us
 		t.Error("truncated limits parsed")
 	}
 }
+
+func TestParseMounts(t *testing.T) {
+	ms, err := ParseMounts([]byte("36 35 98:0 /mnt1 /mnt/a\\040b rw,noatime master:1 - ext3 /dev/root rw\n22 1 0:21 / /proc rw - proc proc rw\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].ID != 36 || ms[0].Major != 98 || ms[0].Minor != 0 || ms[0].Point != "/mnt/a b" || ms[1].Minor != 21 {
+		t.Errorf("got %+v", ms)
+	}
+	if _, err := ParseMounts([]byte("x 1 0:1 / /\n")); err == nil {
+		t.Error("bad id: no error")
+	}
+}

@@ -14,8 +14,8 @@ import (
 // (see dump/anon.go).
 const efdSemaphore = 1
 
-// openAnon creates, in the restorer, the eventfd, signalfd, timerfd or
-// epoll file f describes. An epoll file is created empty: its targets
+// openAnon creates, in the restorer, the eventfd, signalfd, timerfd,
+// inotify (inotify.go) or epoll file f describes. An epoll file is created empty: its targets
 // are added from inside the first task holding it (restoreEpolls).
 func openAnon(f *images.FileEntry) (fd int, err error) {
 	var flags uint32
@@ -83,6 +83,11 @@ func openAnon(f *images.FileEntry) (fd int, err error) {
 			if err := setTimerfdTicks(fd, t); err != nil {
 				return fd, err
 			}
+		}
+	case images.FdTypes_INOTIFY:
+		flags = f.GetIfy().GetFlags()
+		if fd, err = openInotify(f.GetIfy()); err != nil {
+			return fd, err
 		}
 	case images.FdTypes_EVENTPOLL:
 		flags = f.GetEpfd().GetFlags()

@@ -26,6 +26,17 @@
 // file unlinked), listens, datagram connects, options, queues refilled by
 // writing from the peer, shutdowns. An epoll's targets are added by
 // epoll_ctl injected into the first task holding it, by fd number.
+// inotify files (inotify.go) get their watches back by path, each with
+// its watch descriptor; ptys (tty.go) are opened from /dev/ptmx at their
+// index, then their slaves, with termios and window size.
+//
+// locks.go: file locks are taken back (without blocking) from inside the
+// task that held each, once every task's files are open; images with
+// locks need Options.FileLocks. sysvshm.go: a System V shared memory
+// segment still present is attached as it is; a missing one is created
+// with its shmid (kernel.shm_next_id), key, mode and bytes, attached by
+// shmat injected into each task, and removed again if it was removed at
+// dump.
 //
 // No code is loaded into the new task: a stub (the dumped executable,
 // stopped at its exec by PTRACE_TRACEME) is made to clone3 the task with

@@ -47,6 +47,12 @@ type treeImages struct {
 	pipeData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
 	skQueues map[uint32][][]byte
+	// locks are the file locks of filelocks.img (locks.go).
+	locks []*images.FileLockEntry
+	// ttyInfo by info id, from tty-info.img (tty.go).
+	ttyInfo map[uint32]*images.TtyInfoEntry
+	// sysv: System V shared memory segments by shmid (sysvshm.go).
+	sysv map[uint32]*sysvSeg
 }
 
 // zombie reports a task that was dead at dump time.
@@ -95,6 +101,15 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 		return nil, err
 	}
 	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
+		return nil, err
+	}
+	if ti.locks, err = readLocks(ctx, s); err != nil {
+		return nil, err
+	}
+	if ti.ttyInfo, err = readTTYInfo(ctx, s); err != nil {
+		return nil, err
+	}
+	if ti.sysv, err = readSysvShm(ctx, s); err != nil {
 		return nil, err
 	}
 	for _, m := range psts {

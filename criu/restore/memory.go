@@ -186,6 +186,10 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 		vm.viaForce = true
 	}
 	length := v.GetEnd() - v.GetStart()
+	if st&dump.VmaAreaSysvipc != 0 {
+		vm.viaForce = false
+		return vm, r.attachSysv(v, vm)
+	}
 	if so := r.t.shm[v.GetShmid()]; st&dump.VmaAnonShared != 0 && so != nil {
 		// One object for every task that shares it.
 		return vm, r.mapShared(v, so, vm.mapProt)

@@ -16,6 +16,9 @@ type Options struct {
 	// Stdin, Stdout, Stderr are the fds the stub (and so the task)
 	// inherits as 0, 1 and 2; zero values mean the restorer's own.
 	Stdio []uintptr
+	// FileLocks takes back the file locks of filelocks.img (criu
+	// restore --file-locks); images holding locks are refused without it.
+	FileLocks bool
 	// Log receives progress.
 	Log zerolog.Logger
 }

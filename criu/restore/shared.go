@@ -90,7 +90,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	type ends struct{ r, w int }
 	pipes := map[uint32]*ends{}
 	used := map[[2]uint32]bool{}
-	var unixIDs []uint32
+	var unixIDs, ttyIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
 		if f == nil {
@@ -140,6 +140,8 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masters[id] = fd
 		case images.FdTypes_UNIXSK:
 			unixIDs = append(unixIDs, id)
+		case images.FdTypes_TTY:
+			ttyIDs = append(ttyIDs, id)
 		case images.FdTypes_INETSK:
 			fd, err := openInet(f.GetIsk())
 			if err != nil {
@@ -147,7 +149,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
-		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL:
+		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
 			fd, err := openAnon(f)
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
@@ -176,6 +178,11 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	}
 	if len(unixIDs) > 0 {
 		if err := t.openUnix(unixIDs); err != nil {
+			return err
+		}
+	}
+	if len(ttyIDs) > 0 {
+		if err := t.openPtys(ttyIDs); err != nil {
 			return err
 		}
 	}

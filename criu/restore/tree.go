@@ -81,6 +81,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.build(); err != nil {
 		return nil, err
 	}
+	if err := t.checkLocks(); err != nil {
+		return nil, err
+	}
 	root := t.nodes[0]
 	for _, n := range t.nodes {
 		for _, tid := range n.sn.pst.GetThreads() {
@@ -128,6 +131,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.openMasters(ctx); err != nil {
 		return nil, err
 	}
+	sysvDest, err := t.makeSysvShm(&undo)
+	if err != nil {
+		return nil, err
+	}
 	var stats Stats
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
@@ -150,6 +157,12 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		stats.PagesRestored += r.stats.PagesRestored
+	}
+	if err := t.restoreLocks(); err != nil {
+		return nil, err
+	}
+	if err := removeSysvShm(sysvDest); err != nil {
+		return nil, err
 	}
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {

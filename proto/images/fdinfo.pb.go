@@ -233,12 +233,13 @@ type FileEntry struct {
 	Isk   *InetSkEntry           `protobuf:"bytes,4,opt,name=isk" json:"isk,omitempty"`
 	Nsf   *NsFileEntry           `protobuf:"bytes,5,opt,name=nsf" json:"nsf,omitempty"`
 	Psk   *PacketSockEntry       `protobuf:"bytes,6,opt,name=psk" json:"psk,omitempty"`
-	// 7 netlink, 11 tun, 13 inotify, 14 fanotify and 21 bpf map are not
-	// modelled here; they decode as unknown fields.
+	// 7 netlink, 11 tun, 14 fanotify and 21 bpf map are not modelled
+	// here; they decode as unknown fields.
 	Efd           *EventfdFileEntry   `protobuf:"bytes,8,opt,name=efd" json:"efd,omitempty"`
 	Epfd          *EventpollFileEntry `protobuf:"bytes,9,opt,name=epfd" json:"epfd,omitempty"`
 	Sgfd          *SignalfdEntry      `protobuf:"bytes,10,opt,name=sgfd" json:"sgfd,omitempty"`
 	Tfd           *TimerfdEntry       `protobuf:"bytes,12,opt,name=tfd" json:"tfd,omitempty"`
+	Ify           *InotifyFileEntry   `protobuf:"bytes,13,opt,name=ify" json:"ify,omitempty"`
 	Ext           *ExtFileEntry       `protobuf:"bytes,15,opt,name=ext" json:"ext,omitempty"`
 	Usk           *UnixSkEntry        `protobuf:"bytes,16,opt,name=usk" json:"usk,omitempty"`
 	Fifo          *FifoEntry          `protobuf:"bytes,17,opt,name=fifo" json:"fifo,omitempty"`
@@ -350,6 +351,13 @@ func (x *FileEntry) GetTfd() *TimerfdEntry {
 	return nil
 }
 
+func (x *FileEntry) GetIfy() *InotifyFileEntry {
+	if x != nil {
+		return x.Ify
+	}
+	return nil
+}
+
 func (x *FileEntry) GetExt() *ExtFileEntry {
 	if x != nil {
 		return x.Ext
@@ -403,13 +411,13 @@ var File_images_fdinfo_proto protoreflect.FileDescriptor
 
 const file_images_fdinfo_proto_rawDesc = "" +
 	"\n" +
-	"\x13images/fdinfo.proto\x12\rcriugo.images\x1a\x14images/regfile.proto\x1a\x14images/sk-inet.proto\x1a\x0fimages/ns.proto\x1a\x18images/packet-sock.proto\x1a\x14images/eventfd.proto\x1a\x16images/eventpoll.proto\x1a\x15images/signalfd.proto\x1a\x14images/timerfd.proto\x1a\x15images/ext-file.proto\x1a\x14images/sk-unix.proto\x1a\x11images/fifo.proto\x1a\x11images/pipe.proto\x1a\x12images/pidfd.proto\x1a\x10images/tty.proto\x1a\x12images/memfd.proto\"\xa7\x01\n" +
+	"\x13images/fdinfo.proto\x12\rcriugo.images\x1a\x14images/regfile.proto\x1a\x14images/sk-inet.proto\x1a\x0fimages/ns.proto\x1a\x18images/packet-sock.proto\x1a\x14images/eventfd.proto\x1a\x16images/eventpoll.proto\x1a\x15images/signalfd.proto\x1a\x14images/timerfd.proto\x1a\x15images/ext-file.proto\x1a\x14images/sk-unix.proto\x1a\x11images/fifo.proto\x1a\x11images/pipe.proto\x1a\x12images/pidfd.proto\x1a\x10images/tty.proto\x1a\x12images/memfd.proto\x1a\x15images/fsnotify.proto\"\xa7\x01\n" +
 	"\ffdinfo_entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\rR\x02id\x12\x14\n" +
 	"\x05flags\x18\x02 \x02(\rR\x05flags\x12+\n" +
 	"\x04type\x18\x03 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
 	"\x02fd\x18\x04 \x02(\rR\x02fd\x124\n" +
-	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\xb8\x06\n" +
+	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\xed\x06\n" +
 	"\n" +
 	"file_entry\x12+\n" +
 	"\x04type\x18\x01 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
@@ -422,7 +430,8 @@ const file_images_fdinfo_proto_rawDesc = "" +
 	"\x04epfd\x18\t \x01(\v2#.criugo.images.eventpoll_file_entryR\x04epfd\x121\n" +
 	"\x04sgfd\x18\n" +
 	" \x01(\v2\x1d.criugo.images.signalfd_entryR\x04sgfd\x12.\n" +
-	"\x03tfd\x18\f \x01(\v2\x1c.criugo.images.timerfd_entryR\x03tfd\x12/\n" +
+	"\x03tfd\x18\f \x01(\v2\x1c.criugo.images.timerfd_entryR\x03tfd\x123\n" +
+	"\x03ify\x18\r \x01(\v2!.criugo.images.inotify_file_entryR\x03ify\x12/\n" +
 	"\x03ext\x18\x0f \x01(\v2\x1d.criugo.images.ext_file_entryR\x03ext\x12.\n" +
 	"\x03usk\x18\x10 \x01(\v2\x1c.criugo.images.unix_sk_entryR\x03usk\x12-\n" +
 	"\x04fifo\x18\x11 \x01(\v2\x19.criugo.images.fifo_entryR\x04fifo\x12-\n" +
@@ -485,13 +494,14 @@ var file_images_fdinfo_proto_goTypes = []any{
 	(*EventpollFileEntry)(nil), // 8: criugo.images.eventpoll_file_entry
 	(*SignalfdEntry)(nil),      // 9: criugo.images.signalfd_entry
 	(*TimerfdEntry)(nil),       // 10: criugo.images.timerfd_entry
-	(*ExtFileEntry)(nil),       // 11: criugo.images.ext_file_entry
-	(*UnixSkEntry)(nil),        // 12: criugo.images.unix_sk_entry
-	(*FifoEntry)(nil),          // 13: criugo.images.fifo_entry
-	(*PipeEntry)(nil),          // 14: criugo.images.pipe_entry
-	(*TtyFileEntry)(nil),       // 15: criugo.images.tty_file_entry
-	(*MemfdFileEntry)(nil),     // 16: criugo.images.memfd_file_entry
-	(*PidfdEntry)(nil),         // 17: criugo.images.pidfd_entry
+	(*InotifyFileEntry)(nil),   // 11: criugo.images.inotify_file_entry
+	(*ExtFileEntry)(nil),       // 12: criugo.images.ext_file_entry
+	(*UnixSkEntry)(nil),        // 13: criugo.images.unix_sk_entry
+	(*FifoEntry)(nil),          // 14: criugo.images.fifo_entry
+	(*PipeEntry)(nil),          // 15: criugo.images.pipe_entry
+	(*TtyFileEntry)(nil),       // 16: criugo.images.tty_file_entry
+	(*MemfdFileEntry)(nil),     // 17: criugo.images.memfd_file_entry
+	(*PidfdEntry)(nil),         // 18: criugo.images.pidfd_entry
 }
 var file_images_fdinfo_proto_depIdxs = []int32{
 	0,  // 0: criugo.images.fdinfo_entry.type:type_name -> criugo.images.fd_types
@@ -504,18 +514,19 @@ var file_images_fdinfo_proto_depIdxs = []int32{
 	8,  // 7: criugo.images.file_entry.epfd:type_name -> criugo.images.eventpoll_file_entry
 	9,  // 8: criugo.images.file_entry.sgfd:type_name -> criugo.images.signalfd_entry
 	10, // 9: criugo.images.file_entry.tfd:type_name -> criugo.images.timerfd_entry
-	11, // 10: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
-	12, // 11: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
-	13, // 12: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
-	14, // 13: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
-	15, // 14: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
-	16, // 15: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
-	17, // 16: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	11, // 10: criugo.images.file_entry.ify:type_name -> criugo.images.inotify_file_entry
+	12, // 11: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
+	13, // 12: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
+	14, // 13: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
+	15, // 14: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
+	16, // 15: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
+	17, // 16: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
+	18, // 17: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_images_fdinfo_proto_init() }
@@ -538,6 +549,7 @@ func file_images_fdinfo_proto_init() {
 	file_images_pidfd_proto_init()
 	file_images_tty_proto_init()
 	file_images_memfd_proto_init()
+	file_images_fsnotify_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -492,7 +492,7 @@ func (ru *run) criuDump(ctx context.Context, cmd string, n int, prev string) (st
 	if ru.remote != nil {
 		sock = ru.remote.proxySocket
 	}
-	argv := dumpArgs(ru.r.opts.Criu, cmd, ru.task.pid, dir, relPrev, ru.r.opts.PreDumps > 0, sock)
+	argv := append(dumpArgs(ru.r.opts.Criu, cmd, ru.task.pid, dir, relPrev, ru.r.opts.PreDumps > 0, sock), ru.t.Opts...)
 	s := spec{argv: argv, dir: dir, stdout: filepath.Join(dir, "criu-"+cmd+".out")}
 	if ru.r.hosts != nil {
 		s.netns = ru.r.hosts.srcPath()
@@ -510,7 +510,7 @@ func (ru *run) criuRestore(ctx context.Context, dir string) error {
 	if ru.remote != nil {
 		sock = ru.remote.cacheSocket
 	}
-	s := spec{argv: restoreArgs(ru.r.opts.Criu, dir, pidfile, sock), dir: dir, stdout: filepath.Join(dir, "criu-restore.out")}
+	s := spec{argv: append(restoreArgs(ru.r.opts.Criu, dir, pidfile, sock), ru.t.Opts...), dir: dir, stdout: filepath.Join(dir, "criu-restore.out")}
 	if ru.r.hosts != nil {
 		s.netns = ru.r.hosts.dstPath()
 	}

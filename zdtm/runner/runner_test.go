@@ -123,10 +123,12 @@ func TestParseDesc(t *testing.T) {
 		in      string
 		args    []string
 		flavors []string
+		opts    []string
 		bad     bool
 	}{
 		{in: "args: --a=1 --b\n", args: []string{"--a=1", "--b"}},
 		{in: "# comment\n\nflavors: h ns\nneeds: avx\n", flavors: []string{"h", "ns"}},
+		{in: "opts: --file-locks\nargs: --x\n", args: []string{"--x"}, opts: []string{"--file-locks"}},
 		{in: "bogus\n", bad: true},
 		{in: "color: red\n", bad: true},
 	} {
@@ -143,8 +145,9 @@ func TestParseDesc(t *testing.T) {
 			t.Errorf("%q: err %v, want bad=%v", tc.in, err, tc.bad)
 			continue
 		}
-		if strings.Join(tt.Args, ",") != strings.Join(tc.args, ",") || strings.Join(tt.Flavors, ",") != strings.Join(tc.flavors, ",") {
-			t.Errorf("%q: got args %v flavors %v", tc.in, tt.Args, tt.Flavors)
+		if strings.Join(tt.Args, ",") != strings.Join(tc.args, ",") || strings.Join(tt.Flavors, ",") != strings.Join(tc.flavors, ",") ||
+			strings.Join(tt.Opts, ",") != strings.Join(tc.opts, ",") {
+			t.Errorf("%q: got args %v flavors %v opts %v", tc.in, tt.Args, tt.Flavors, tt.Opts)
 		}
 	}
 }

@@ -23,6 +23,9 @@ type Test struct {
 	Flavors []string
 	// Needs lists CPU flags (from /proc/cpuinfo) the test needs.
 	Needs []string
+	// Opts are extra criu options for its dump, pre-dump and restore
+	// (CRIU's zdtm desc 'opts'), e.g. --file-locks.
+	Opts []string
 }
 
 // ErrNoTest is returned for a test name that does not exist.
@@ -82,7 +85,8 @@ func Find(suite []Test, names []string) ([]Test, error) {
 }
 
 // parseDesc reads a test description: lines of "key: value", with
-// # comments. Keys: args (shell-like words, no quoting), flavors, needs.
+// # comments. Keys: args (shell-like words, no quoting), flavors, needs,
+// opts (criu options).
 func parseDesc(f *os.File, t *Test) error {
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
@@ -102,6 +106,8 @@ func parseDesc(f *os.File, t *Test) error {
 			t.Flavors = append(t.Flavors, words...)
 		case "needs":
 			t.Needs = append(t.Needs, words...)
+		case "opts":
+			t.Opts = append(t.Opts, words...)
 		default:
 			return fmt.Errorf("line %d: unknown key %q", line, k)
 		}
