@@ -169,6 +169,14 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 				kind = "shell pipe"
 			}
 		}
+		if strings.HasPrefix(kind, "fifo ") && !strings.HasSuffix(target, " (deleted)") {
+			e, err := d.addFifo(fd, &st, flags, target, link)
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: kind, Err: err}
+			}
+			record(e)
+			continue
+		}
 		if kind == "pipe" {
 			e, err := d.addPipe(fd, &st, flags)
 			if err != nil {

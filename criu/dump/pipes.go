@@ -121,7 +121,16 @@ func (s *sharedSet) writePipes(ctx context.Context, t *tree) error {
 			return fmt.Errorf("dump %d: %w", p.first.pid, &FdError{Fd: p.first.fd, Type: "pipe", Err: err})
 		}
 	}
-	w, err := t.store.Create(ctx, "pipes-data.img")
+	return writePipeData(ctx, t, "pipes-data.img", s.pipes)
+}
+
+// writePipeData writes the buffered bytes of pipes (pipes-data.img) or
+// fifos (fifo-data.img): a PipeDataEntry, then the bytes, for each.
+func writePipeData(ctx context.Context, t *tree, name string, pipes []*pipeObj) error {
+	if len(pipes) == 0 {
+		return nil
+	}
+	w, err := t.store.Create(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -131,11 +140,11 @@ func (s *sharedSet) writePipes(ctx context.Context, t *tree) error {
 			w.Abort()
 		}
 	}()
-	enc, err := image.NewEncoder(w, "pipes-data.img")
+	enc, err := image.NewEncoder(w, name)
 	if err != nil {
 		return err
 	}
-	for _, p := range s.pipes {
+	for _, p := range pipes {
 		if len(p.data) == 0 && p.size == 0 {
 			continue
 		}

@@ -12,9 +12,15 @@ type sharedSet struct {
 	unixDiag  map[uint32]*unixDiag
 	unixSks   []*unixSk
 	unixByIno map[uint32]*unixSk
+	// fifos are the named pipes open in the tree, by (dev, ino) in
+	// fifoByKey (fifo.go).
+	fifos     []*pipeObj
+	fifoByKey map[[2]uint64]*pipeObj
 }
 
-func newSharedSet() *sharedSet { return &sharedSet{byIno: map[uint64]*pipeObj{}} }
+func newSharedSet() *sharedSet {
+	return &sharedSet{byIno: map[uint64]*pipeObj{}, fifoByKey: map[[2]uint64]*pipeObj{}}
+}
 
 // write checks that the shared objects can be restored and writes their
 // images.
@@ -23,6 +29,9 @@ func (s *sharedSet) write(ctx context.Context, t *tree) error {
 		return err
 	}
 	if err := s.writePipes(ctx, t); err != nil {
+		return err
+	}
+	if err := writePipeData(ctx, t, "fifo-data.img", s.fifos); err != nil {
 		return err
 	}
 	return s.writeSkQueues(ctx, t)

@@ -45,6 +45,8 @@ type treeImages struct {
 	fsByID map[uint32]*images.FsEntry
 	// pipeData by pipe id.
 	pipeData map[uint32]*pipeData
+	// fifoData by fifo pipe id, from fifo-data.img.
+	fifoData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
 	skQueues map[uint32][][]byte
 	// locks are the file locks of filelocks.img (locks.go).
@@ -97,7 +99,10 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 		}
 		ti.remaps[r.GetOrigId()] = r.GetRemapId()
 	}
-	if ti.pipeData, err = readPipeData(ctx, s); err != nil {
+	if ti.pipeData, err = readPipeData(ctx, s, "pipes-data.img"); err != nil {
+		return nil, err
+	}
+	if ti.fifoData, err = readPipeData(ctx, s, "fifo-data.img"); err != nil {
 		return nil, err
 	}
 	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {

@@ -25,9 +25,8 @@ type pipeData struct {
 // maxPipeData caps one pipe's buffered bytes.
 const maxPipeData = 64 << 20
 
-func readPipeData(ctx context.Context, s image.Store) (map[uint32]*pipeData, error) {
+func readPipeData(ctx context.Context, s image.Store, name string) (map[uint32]*pipeData, error) {
 	out := map[uint32]*pipeData{}
-	const name = "pipes-data.img"
 	rd, err := s.Open(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
@@ -89,6 +88,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	}
 	type ends struct{ r, w int }
 	pipes := map[uint32]*ends{}
+	fifos := map[uint32]int{} // O_RDWR master fd by fifo pipe id
 	used := map[[2]uint32]bool{}
 	var unixIDs, ttyIDs []uint32
 	for id := range refs {
@@ -137,6 +137,13 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(pe.GetFlags()&^unix.O_ACCMODE)); err != nil {
 				return os.NewSyscallError("fcntl(F_SETFL)", err)
 			}
+			t.masters[id] = fd
+		case images.FdTypes_FIFO:
+			fd, err := t.openFifo(id, f, fifos)
+			if err != nil {
+				return err
+			}
+			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_UNIXSK:
 			unixIDs = append(unixIDs, id)
@@ -209,6 +216,75 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		t.shm[id] = &shmObj{b: b}
 	}
 	return nil
+}
+
+// openFifo opens, in the restorer, the description of FIFO file f at the
+// path of its reg entry. The first time a fifo is met it is opened O_RDWR
+// (which never blocks and keeps the fifo alive until the tasks hold it)
+// and filled with its dumped bytes; each description is then a new open
+// of that fd through /proc/self/fd, with the dumped access mode, which
+// does not block either as the O_RDWR fd is both a reader and a writer.
+// A fifo missing from the file system is made again with mkfifo and its
+// dumped mode.
+func (t *treeRestorer) openFifo(id uint32, f *images.FileEntry, fifos map[uint32]int) (int, error) {
+	fe := f.GetFifo()
+	if fe == nil {
+		return -1, fmt.Errorf("%w: fifo file %d has no fifo entry", ErrBadImage, id)
+	}
+	rf := t.ti.files[fe.GetRegfId()]
+	reg := rf.GetReg()
+	if reg == nil || reg.GetName() == "" {
+		return -1, fmt.Errorf("%w: fifo file %d: no reg file %d naming it", ErrBadImage, id, fe.GetRegfId())
+	}
+	path := reg.GetName()
+	rw, ok := fifos[fe.GetPipeId()]
+	if !ok {
+		var st unix.Stat_t
+		err := unix.Stat(path, &st)
+		if err == unix.ENOENT {
+			mode := reg.GetMode() & 07777
+			if mode == 0 {
+				mode = 0600
+			}
+			if err := unix.Mkfifo(path, mode); err != nil && err != unix.EEXIST {
+				return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("mkfifo", err))
+			}
+			// mkfifo applies the umask; give the node its dumped mode.
+			if err := unix.Chmod(path, mode); err != nil {
+				return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("chmod", err))
+			}
+			err = unix.Stat(path, &st)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("stat", err))
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			return -1, fmt.Errorf("%w: %s is not a fifo any more (mode %#o)", ErrUnsupported, path, st.Mode)
+		}
+		rw, err = unix.Open(path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("open", err))
+		}
+		t.masterFds = append(t.masterFds, rw)
+		fifos[fe.GetPipeId()] = rw
+		if pd := t.ti.fifoData[fe.GetPipeId()]; pd != nil {
+			if err := fillPipe(rw, pd); err != nil {
+				return -1, fmt.Errorf("fifo %s: %w", path, err)
+			}
+		}
+	}
+	flags := reg.GetFlags()
+	acc := flags & unix.O_ACCMODE
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", rw), int(acc)|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("open", err))
+	}
+	keep := int(flags &^ (unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL | unix.O_CLOEXEC))
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, keep); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	return fd, nil
 }
 
 // fillPipe sizes the pipe as dumped and puts its bytes back.
