@@ -168,6 +168,15 @@ var kinds = []Kind{
 	{Prefix: "creds-", Numbered: true, Magic: magicCreds, New: newOf[images.CredsEntry]()},
 	{Prefix: "rlimit-", Numbered: true, Magic: magicRlimit, New: newOf[images.RlimitEntry]()},
 
+	// Network namespace N, saved with the ip tool (package netns). CRIU
+	// stores the tool's output as is (RAW_IMAGE_MAGIC: no header).
+	{Prefix: "ifaddr-", Numbered: true, Raw: true},
+	{Prefix: "route-", Numbered: true, Raw: true},
+	{Prefix: "route6-", Numbered: true, Raw: true},
+	{Prefix: "rule-", Numbered: true, Raw: true},
+	// Our own JSON list of links (netns.LinksImage); CRIU has netdev-N.img.
+	{Prefix: "iplinks-", Numbered: true, Raw: true},
+
 	// Service images: header MagicService, then the magic.
 	{Prefix: "stats-dump", Magic: magicStats, Name: "STATS", Service: true, New: newOf[images.StatsEntry]()},
 	{Prefix: "stats-restore", Magic: magicStats, Name: "STATS", Service: true, New: newOf[images.StatsEntry]()},

@@ -62,6 +62,11 @@ func TestLookupKind(t *testing.T) {
 		{"posix-timers-42.img", "posix-timers-", "criugo.images.posix_timer_entry", false},
 		{"creds-42.img", "creds-", "criugo.images.creds_entry", false},
 		{"rlimit-42.img", "rlimit-", "criugo.images.rlimit_entry", false},
+		{"ifaddr-1.img", "ifaddr-", "", false},
+		{"route-1.img", "route-", "", false},
+		{"route6-1.img", "route6-", "", false},
+		{"rule-1.img", "rule-", "", false},
+		{"iplinks-1.img", "iplinks-", "", false},
 		{"stats-dump.img", "stats-dump", "criugo.images.stats_entry", true},
 		{"stats-restore.img", "stats-restore", "criugo.images.stats_entry", true},
 	}

@@ -1,0 +1,54 @@
+// Package netns saves and restores the configuration of one network
+// namespace with the iproute2 `ip` tool, the way CRIU does (criu/net.c):
+// the tool runs inside the namespace and its own dump format is stored
+// as raw images, fed back to `ip ... restore` on restore.
+//
+// What belongs here: running `ip` inside a namespace, the image names and
+// formats below, and recreating links. What does not: deciding which
+// namespaces a dump covers, sysctls, iptables/nftables, sockets.
+//
+// # Images (N is the namespace's object id)
+//
+//	ifaddr-N.img  raw, no header: the bytes of `ip addr save`       (CRIU: same)
+//	route-N.img   raw, no header: `ip -4 route save table all`,
+//	              minus the local table                              (CRIU: `ip route save`)
+//	route6-N.img  raw, no header: `ip -6 route save table all`,
+//	              minus the local table                              (CRIU: `ip -6 route save`)
+//	rule-N.img    raw, no header: the bytes of `ip rule save`         (CRIU: same)
+//	iplinks-N.img raw, no header: a JSON document of ours (LinksImage),
+//	              not a CRIU image; CRIU keeps links in netdev-N.img
+//	              (NetDeviceEntry protobuf), which we do not write yet.
+//
+// CRIU marks the four ip images RAW_IMAGE_MAGIC: no magic words, just the
+// tool's output, which starts with the tool's own 4-byte magic and then
+// carries rtnetlink messages (struct nlmsghdr + payload, NLMSG_ALIGNed):
+//
+//	+--------------+----------------------------+------------------ ...
+//	| u32 ip magic | nlmsghdr (len,type,flags…) | rtmsg + rtattrs   ...
+//	+--------------+----------------------------+------------------ ...
+//
+// The messages name devices by ifindex, so Restore recreates every link
+// with the ifindex it had (`ip link add ... index N`) before feeding them.
+//
+// Routes: CRIU saves the main table only, so routes in other tables (used
+// by policy rules) are lost; we save all tables, filtering out the local
+// table (RT_TABLE_LOCAL, 255), whose routes the kernel makes itself from
+// the addresses and which `ip route restore` would otherwise duplicate
+// (IPv6 local routes come back with metric 1024 beside the kernel's
+// metric 0 ones). Both images are still plain `ip route save` streams, so
+// CRIU's restore reads them, and ours reads CRIU's.
+//
+// # Running ip inside a namespace
+//
+// Each command is started from a goroutine that locks its OS thread,
+// setns(CLONE_NEWNET)s that thread into the namespace and calls
+// exec.Cmd.Start there: the child is cloned from that thread and so
+// inherits its network namespace (verified by TestRunsInNamespace). The
+// goroutine returns without unlocking, so the Go runtime ends the thread
+// instead of reusing it in the wrong namespace. No `ip netns exec`, no
+// bind mounts under /run/netns, no nsenter.
+//
+// `ip ... restore` checks its input with ftell, which fails on a pipe or a
+// socket, so every image is first copied into an unlinked temporary file
+// (remoteimg.SeekableCopy); remote stores work the same as local ones.
+package netns

@@ -1,0 +1,102 @@
+package netns
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/criu/image"
+)
+
+// Image names of network namespace id.
+func ifaddrImage(id uint32) string { return fmt.Sprintf("ifaddr-%d.img", id) }
+func routeImage(id uint32) string  { return fmt.Sprintf("route-%d.img", id) }
+func route6Image(id uint32) string { return fmt.Sprintf("route6-%d.img", id) }
+func ruleImage(id uint32) string   { return fmt.Sprintf("rule-%d.img", id) }
+func linksImage(id uint32) string  { return fmt.Sprintf("iplinks-%d.img", id) }
+
+// DumpOptions tunes Dump.
+type DumpOptions struct {
+	// IPTool is the ip program; "ip" (from PATH) when empty. CRIU reads
+	// the same choice from $CR_IP_TOOL; reading it is the caller's job.
+	IPTool string
+}
+
+// Dump saves the configuration of network namespace ns as the images of
+// object id: its links, addresses, routes (IPv4 and IPv6, every table but
+// local) and policy rules. It writes nothing else into store and does
+// not call store.Finish. On error, images already written stay (the
+// whole dump fails anyway) and none is half-written.
+func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts DumpOptions, log zerolog.Logger) error {
+	t := tool{path: ipTool(opts.IPTool), ns: ns}
+	log = log.With().Uint32("netns", id).Logger()
+
+	out, err := t.output(ctx, "-d", "-j", "link", "show")
+	if err != nil {
+		return fmt.Errorf("dump netns %d links: %w", id, err)
+	}
+	links, err := parseIPLinks(out)
+	if err != nil {
+		return fmt.Errorf("dump netns %d links: %w", id, err)
+	}
+	var lb bytes.Buffer
+	if err := encodeLinks(&lb, links); err != nil {
+		return fmt.Errorf("dump netns %d links: %w", id, err)
+	}
+	if err := writeImage(ctx, store, linksImage(id), lb.Bytes()); err != nil {
+		return err
+	}
+
+	dumps := []struct {
+		name      string
+		args      []string
+		dropLocal bool
+	}{
+		{ifaddrImage(id), []string{"addr", "save"}, false},
+		{routeImage(id), []string{"-4", "route", "save", "table", "all"}, true},
+		{route6Image(id), []string{"-6", "route", "save", "table", "all"}, true},
+		{ruleImage(id), []string{"rule", "save"}, false},
+	}
+	for _, d := range dumps {
+		b, err := t.output(ctx, d.args...)
+		if err != nil {
+			return fmt.Errorf("dump netns %d: %w", id, err)
+		}
+		if d.dropLocal {
+			if b, err = dropLocalTable(b); err != nil {
+				return fmt.Errorf("dump netns %d %s: %w", id, d.name, err)
+			}
+		}
+		if err := writeImage(ctx, store, d.name, b); err != nil {
+			return err
+		}
+		log.Debug().Str("img", d.name).Int("bytes", len(b)).Msg("saved")
+	}
+	log.Info().Int("links", len(links)).Msg("network namespace dumped")
+	return nil
+}
+
+// writeImage stores b as image name.
+func writeImage(ctx context.Context, store image.Store, name string, b []byte) error {
+	w, err := store.Create(ctx, name)
+	if err != nil {
+		return fmt.Errorf("create image %s: %w", name, err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return errors.Join(fmt.Errorf("write image %s: %w", name, err), w.Abort())
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write image %s: %w", name, err)
+	}
+	return nil
+}
+
+func ipTool(p string) string {
+	if p == "" {
+		return "ip"
+	}
+	return p
+}

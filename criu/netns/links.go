@@ -1,0 +1,111 @@
+package netns
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Link kinds that Restore recreates.
+const (
+	KindLoopback = "loopback" // lo: exists in every netns, only set up
+	KindDummy    = "dummy"
+	KindVeth     = "veth" // recreated with its peer outside (--external veth)
+)
+
+// linksVersion is the Version of the LinksImage this package writes.
+const linksVersion = 1
+
+// maxLinksImage caps the size of an iplinks-N.img read back.
+const maxLinksImage = 16 << 20
+
+// LinksImage is the content of iplinks-N.img: a JSON document of ours
+// (not a CRIU format) listing the namespace's links.
+type LinksImage struct {
+	Version int    `json:"version"`
+	Links   []Link `json:"links"`
+}
+
+// Link is one network device of the namespace.
+type Link struct {
+	Index   int    `json:"index"` // ifindex; the ip images refer to it
+	Name    string `json:"name"`
+	Kind    string `json:"kind"` // KindLoopback, KindDummy or KindVeth
+	MTU     int    `json:"mtu"`
+	Up      bool   `json:"up"`                // IFF_UP set
+	Address string `json:"address,omitempty"` // link-layer address, not for lo
+}
+
+// ipLink is the part of `ip -d -j link show` output that we read.
+type ipLink struct {
+	Index    int      `json:"ifindex"`
+	Name     string   `json:"ifname"`
+	Flags    []string `json:"flags"`
+	MTU      int      `json:"mtu"`
+	LinkType string   `json:"link_type"`
+	Address  string   `json:"address"`
+	LinkInfo *struct {
+		Kind string `json:"info_kind"`
+	} `json:"linkinfo"`
+}
+
+// parseIPLinks turns `ip -d -j link show` output into Links, sorted by
+// ifindex. A link of a kind Restore cannot recreate is ErrUnsupportedLink.
+func parseIPLinks(out []byte) ([]Link, error) {
+	var raw []ipLink
+	if err := json.Unmarshal(out, &raw); err != nil {
+		return nil, fmt.Errorf("parse ip link output: %w", err)
+	}
+	links := make([]Link, 0, len(raw))
+	for _, r := range raw {
+		l := Link{Index: r.Index, Name: r.Name, MTU: r.MTU, Up: slices.Contains(r.Flags, "UP")}
+		kind := ""
+		if r.LinkInfo != nil {
+			kind = r.LinkInfo.Kind
+		}
+		switch {
+		case r.LinkType == "loopback":
+			l.Kind = KindLoopback
+		case kind == KindDummy, kind == KindVeth:
+			l.Kind = kind
+			l.Address = r.Address
+		default:
+			return nil, fmt.Errorf("link %s (type %q kind %q): %w", r.Name, r.LinkType, kind, ErrUnsupportedLink)
+		}
+		links = append(links, l)
+	}
+	slices.SortFunc(links, func(a, b Link) int { return a.Index - b.Index })
+	return links, nil
+}
+
+// encodeLinks writes the links image.
+func encodeLinks(w io.Writer, links []Link) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(LinksImage{Version: linksVersion, Links: links})
+}
+
+// decodeLinks reads a links image of at most maxLinksImage bytes.
+func decodeLinks(r io.Reader) ([]Link, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxLinksImage+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxLinksImage {
+		return nil, fmt.Errorf("links image over %d bytes: %w", maxLinksImage, ErrBadImage)
+	}
+	var img LinksImage
+	if err := json.Unmarshal(b, &img); err != nil {
+		return nil, fmt.Errorf("links image: %w: %v", ErrBadImage, err)
+	}
+	if img.Version != linksVersion {
+		return nil, fmt.Errorf("links image version %d, want %d: %w", img.Version, linksVersion, ErrBadImage)
+	}
+	for _, l := range img.Links {
+		if l.Name == "" || l.Index <= 0 || l.MTU < 0 {
+			return nil, fmt.Errorf("links image: link %q index %d mtu %d: %w", l.Name, l.Index, l.MTU, ErrBadImage)
+		}
+	}
+	return img.Links, nil
+}

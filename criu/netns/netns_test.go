@@ -1,0 +1,389 @@
+package netns
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/image"
+)
+
+// requireNet skips t unless it runs as root with the ip tool.
+func requireNet(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for setns)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip tool (iproute2)")
+	}
+}
+
+// testNS is a named network namespace made with `ip netns add` for one
+// test, deleted (with its links) when the test ends.
+type testNS struct {
+	name string
+	ns   *Namespace
+}
+
+func newTestNS(t *testing.T, tag string) *testNS {
+	t.Helper()
+	name := fmt.Sprintf("criugo-%s-%d", tag, os.Getpid())
+	ip(t, "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ns, err := Open(filepath.Join("/run/netns", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return &testNS{name: name, ns: ns}
+}
+
+// ip runs the ip tool on the host and fails t on error.
+func ip(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// in runs `ip -n NS args...`.
+func (n *testNS) ip(t *testing.T, args ...string) string {
+	t.Helper()
+	return ip(t, append([]string{"-n", n.name}, args...)...)
+}
+
+// newDir is an image.Dir store in a temporary directory.
+func newDir(t *testing.T) *image.Dir {
+	t.Helper()
+	dir, err := image.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	return dir
+}
+
+func testLog(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel)
+}
+
+// configure gives src the configuration the tests save: lo up, a veth
+// v0 (peer p0 up in outer) with MTU 1400, an IPv4 and an IPv6 address,
+// a route via it in each family, and a policy rule with its own table.
+func configure(t *testing.T, src, outer *testNS) {
+	t.Helper()
+	outer.ip(t, "link", "add", "name", "p0", "type", "veth", "peer", "name", "v0", "netns", src.name)
+	outer.ip(t, "link", "set", "dev", "p0", "up")
+	src.ip(t, "link", "set", "dev", "lo", "up")
+	src.ip(t, "link", "set", "dev", "v0", "mtu", "1400", "up")
+	src.ip(t, "addr", "add", "198.18.5.1/24", "dev", "v0")
+	src.ip(t, "addr", "add", "2001:db8:5::1/64", "dev", "v0", "nodad")
+	src.ip(t, "route", "add", "198.18.6.0/24", "via", "198.18.5.2")
+	src.ip(t, "-6", "route", "add", "2001:db8:6::/64", "via", "2001:db8:5::2")
+	src.ip(t, "rule", "add", "from", "198.18.7.0/24", "lookup", "100")
+	src.ip(t, "route", "add", "198.18.8.0/24", "via", "198.18.5.3", "table", "100")
+}
+
+// snapshot is the comparable configuration of a namespace: `ip -j`
+// output with ifindex-dependent and dynamic fields left out.
+type snapshot struct {
+	Links, Addrs, Routes, Rules []string
+}
+
+func (n *testNS) snapshot(t *testing.T) snapshot {
+	t.Helper()
+	var s snapshot
+	var links []struct {
+		Name    string   `json:"ifname"`
+		Flags   []string `json:"flags"`
+		MTU     int      `json:"mtu"`
+		Address string   `json:"address"`
+		Addrs   []struct {
+			Family string `json:"family"`
+			Local  string `json:"local"`
+			Prefix int    `json:"prefixlen"`
+			Scope  string `json:"scope"`
+		} `json:"addr_info"`
+	}
+	unmarshal(t, n.ip(t, "-j", "addr", "show"), &links)
+	for _, l := range links {
+		s.Links = append(s.Links, fmt.Sprintf("%s mtu %d up %v %s", l.Name, l.MTU, slices.Contains(l.Flags, "UP"), l.Address))
+		for _, a := range l.Addrs {
+			s.Addrs = append(s.Addrs, fmt.Sprintf("%s %s %s/%d scope %s", l.Name, a.Family, a.Local, a.Prefix, a.Scope))
+		}
+	}
+	for _, fam := range []string{"-4", "-6"} {
+		var routes []map[string]any
+		unmarshal(t, n.ip(t, "-j", fam, "route", "show", "table", "all"), &routes)
+		for _, r := range routes {
+			delete(r, "flags") // linkdown, offload: link state
+			delete(r, "expires")
+			s.Routes = append(s.Routes, fam+" "+canon(t, r))
+		}
+	}
+	var rules []map[string]any
+	unmarshal(t, n.ip(t, "-j", "rule", "show"), &rules)
+	for _, r := range rules {
+		s.Rules = append(s.Rules, canon(t, r))
+	}
+	slices.Sort(s.Addrs)
+	slices.Sort(s.Routes)
+	return s
+}
+
+func unmarshal(t *testing.T, out string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("parse %q: %v", out, err)
+	}
+}
+
+// canon is m as JSON with sorted keys.
+func canon(t *testing.T, m map[string]any) string {
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func compare(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s differ\n got: %s\nwant: %s", what, strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+	}
+}
+
+func compareSnapshots(t *testing.T, got, want snapshot) {
+	t.Helper()
+	compare(t, "links", got.Links, want.Links)
+	compare(t, "addresses", got.Addrs, want.Addrs)
+	compare(t, "routes", got.Routes, want.Routes)
+	compare(t, "rules", got.Rules, want.Rules)
+}
+
+// dumpRestore configures a source netns, dumps it into store, restores
+// it into a fresh netns through restoreStore and compares the two.
+func dumpRestore(t *testing.T, store, restoreStore image.Store) {
+	ctx := context.Background()
+	src, outer := newTestNS(t, "src"), newTestNS(t, "outer")
+	dst, outer2 := newTestNS(t, "dst"), newTestNS(t, "outer2")
+	configure(t, src, outer)
+	want := src.snapshot(t)
+	t.Logf("source:\n%s\n%s\n%s\n%s", strings.Join(want.Links, "\n"), strings.Join(want.Addrs, "\n"),
+		strings.Join(want.Routes, "\n"), strings.Join(want.Rules, "\n"))
+	// The comparison below means something only if the source has it all.
+	for _, c := range []struct {
+		what string
+		in   []string
+		sub  string
+	}{
+		{"links", want.Links, "v0 mtu 1400 up true"},
+		{"addresses", want.Addrs, "v0 inet 198.18.5.1/24"},
+		{"addresses", want.Addrs, "v0 inet6 2001:db8:5::1/64"},
+		{"routes", want.Routes, `"dst":"198.18.6.0/24","gateway":"198.18.5.2"`},
+		{"routes", want.Routes, `"dst":"198.18.8.0/24","gateway":"198.18.5.3","table":"100"`},
+		{"routes", want.Routes, `"dst":"2001:db8:6::/64","gateway":"2001:db8:5::2"`},
+		{"rules", want.Rules, `"src":"198.18.7.0","srclen":24,"table":"100"`},
+	} {
+		if !slices.ContainsFunc(c.in, func(s string) bool { return strings.Contains(s, c.sub) }) {
+			t.Fatalf("source %s lack %s:\n%s", c.what, c.sub, strings.Join(c.in, "\n"))
+		}
+	}
+
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
+	if err := Restore(ctx, restoreStore, dst.ns, 7, opts, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	// The peer is left down by Restore; the source's was up.
+	outer2.ip(t, "link", "set", "dev", "p0", "up")
+	compareSnapshots(t, dst.snapshot(t), want)
+}
+
+func TestDumpRestore(t *testing.T) {
+	requireNet(t)
+	dir := newDir(t)
+	dumpRestore(t, dir, dir)
+	for _, name := range []string{"ifaddr-7.img", "route-7.img", "route6-7.img", "rule-7.img", "iplinks-7.img"} {
+		if _, ok := image.LookupKind(name); !ok {
+			t.Errorf("%s: no image kind", name)
+		}
+		if st, err := os.Stat(filepath.Join(dir.Path(), name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v (size %v)", name, err, st)
+		}
+	}
+}
+
+// pipeStore serves every image through an os.Pipe, as a remote store
+// serves a socket: readers that cannot seek.
+type pipeStore struct{ image.Store }
+
+func (s pipeStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	r, err := s.Store.Open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	go func() {
+		io.Copy(pw, r) // a short copy shows up as a short image
+		r.Close()
+		pw.Close()
+	}()
+	if _, err := pr.Seek(0, io.SeekCurrent); !errors.Is(err, unix.ESPIPE) {
+		t := err
+		pr.Close()
+		return nil, fmt.Errorf("pipe is seekable? %v", t)
+	}
+	return pr, nil
+}
+
+func TestRestoreFromPipes(t *testing.T) {
+	requireNet(t)
+	dir := newDir(t)
+	dumpRestore(t, dir, pipeStore{dir})
+}
+
+func TestRestoreBadImage(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	dir := newDir(t)
+	// Only lo in the links image, then a route image the tool rejects.
+	if err := writeImage(ctx, dir, "iplinks-3.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeImage(ctx, dir, "route-3.img", []byte("this is not an ip route dump\n")); err != nil {
+		t.Fatal(err)
+	}
+	dst := newTestNS(t, "bad")
+	err := Restore(ctx, dir, dst.ns, 3, RestoreOptions{}, testLog(t))
+	var te *ToolError
+	if !errors.As(err, &te) {
+		t.Fatalf("Restore = %v, want a ToolError", err)
+	}
+	if te.Stderr == "" || !strings.Contains(err.Error(), strings.TrimSpace(te.Stderr)) {
+		t.Errorf("error %q does not carry the tool's stderr %q", err, te.Stderr)
+	}
+	if !strings.Contains(err.Error(), "route-3.img") {
+		t.Errorf("error %q does not name the image", err)
+	}
+	t.Logf("error: %v", err)
+}
+
+func TestRestoreVethWithoutPeerName(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	dir := newDir(t)
+	if err := writeImage(ctx, dir, "iplinks-4.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true},{"index":2,"name":"v0","kind":"veth","mtu":1500,"up":true}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	dst := newTestNS(t, "noveth")
+	if err := Restore(ctx, dir, dst.ns, 4, RestoreOptions{}, testLog(t)); !errors.Is(err, ErrNoVethPeer) {
+		t.Fatalf("Restore = %v, want ErrNoVethPeer", err)
+	}
+}
+
+// The ip tool started by tool.run lives in the namespace it was given.
+func TestRunsInNamespace(t *testing.T) {
+	requireNet(t)
+	n := newTestNS(t, "self")
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join("/run/netns", n.name), &st); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // fresh threads each time
+		out, err := tool{path: "readlink", ns: n.ns}.output(context.Background(), "/proc/self/ns/net")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.TrimSpace(string(out)), fmt.Sprintf("net:[%d]", st.Ino); got != want {
+			t.Fatalf("child in %s, want %s", got, want)
+		}
+	}
+	// And this process did not move.
+	self, _ := os.Readlink("/proc/thread-self/ns/net")
+	if self == fmt.Sprintf("net:[%d]", st.Ino) {
+		t.Fatal("calling thread left in the test namespace")
+	}
+}
+
+func TestToolErrorCarriesStderr(t *testing.T) {
+	requireNet(t)
+	n := newTestNS(t, "err")
+	err := tool{path: "ip", ns: n.ns}.run(context.Background(), "link", "set", "dev", "nosuchdev0", "up")
+	var te *ToolError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "nosuchdev0") {
+		t.Fatalf("err = %v, want a ToolError naming the device", err)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Errorf("err = %v does not unwrap to *exec.ExitError", err)
+	}
+}
+
+// Why restore copies images first: `ip route restore` fails on a pipe.
+func TestRouteRestoreNeedsSeekableStdin(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := newTestNS(t, "pipe")
+	dump, err := tool{path: "ip", ns: n.ns}.output(ctx, "route", "save", "table", "all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	go func() { pw.Write(dump); pw.Close() }()
+	err = tool{path: "ip", ns: n.ns}.runFiles(ctx, pr, nil, nil, "route", "restore")
+	var te *ToolError
+	if !errors.As(err, &te) || !strings.Contains(te.Stderr, "ftell") {
+		t.Skipf("this ip tool restores from a pipe (err %v): the seekable copy is only a precaution", err)
+	}
+}
+
+// A dummy link is recreated with its index, address, MTU and addresses.
+// Kernels built without CONFIG_DUMMY (this VM's) skip it.
+func TestDumpRestoreDummy(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	src, dst := newTestNS(t, "dsrc"), newTestNS(t, "ddst")
+	if out, err := exec.Command("ip", "-n", src.name, "link", "add", "name", "d0", "mtu", "1400", "type", "dummy").CombinedOutput(); err != nil {
+		t.Skipf("no dummy links in this kernel: %v: %s", err, out)
+	}
+	src.ip(t, "link", "set", "dev", "lo", "up")
+	src.ip(t, "link", "set", "dev", "d0", "up")
+	src.ip(t, "addr", "add", "198.18.5.1/24", "dev", "d0")
+	src.ip(t, "addr", "add", "2001:db8:5::1/64", "dev", "d0", "nodad")
+	src.ip(t, "route", "add", "198.18.6.0/24", "via", "198.18.5.2")
+	want := src.snapshot(t)
+	dir := newDir(t)
+	if err := Dump(ctx, dir, src.ns, 1, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	if err := Restore(ctx, dir, dst.ns, 1, RestoreOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	compareSnapshots(t, dst.snapshot(t), want)
+}

@@ -1,0 +1,135 @@
+package netns
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Namespace is an open network namespace: it owns a file descriptor for
+// an nsfs file (/proc/PID/ns/net, /run/netns/NAME). Holding it keeps the
+// namespace alive and pinned even if its processes exit. Close it only
+// after the Dump or Restore that uses it has returned.
+type Namespace struct {
+	mu sync.Mutex // protects f
+	f  *os.File   // nil after Close
+}
+
+// Open opens the network namespace at path.
+func Open(path string) (*Namespace, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open netns %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	return &Namespace{f: os.NewFile(uintptr(fd), path)}, nil
+}
+
+// OpenPid opens the network namespace of process pid.
+func OpenPid(pid int) (*Namespace, error) {
+	return Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+}
+
+// Close releases the namespace. It is safe to call twice.
+func (n *Namespace) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.f == nil {
+		return nil
+	}
+	err := n.f.Close()
+	n.f = nil
+	return err
+}
+
+// file returns the namespace's file, or an error after Close.
+func (n *Namespace) file() (*os.File, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.f == nil {
+		return nil, os.ErrClosed
+	}
+	return n.f, nil
+}
+
+// maxStderr caps how much of the tool's stderr is kept for error messages.
+const maxStderr = 64 << 10
+
+// capBuffer keeps the first maxStderr bytes written to it.
+type capBuffer struct{ bytes.Buffer }
+
+func (b *capBuffer) Write(p []byte) (int, error) {
+	if room := maxStderr - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// tool runs the ip tool inside one namespace.
+type tool struct {
+	path string // program, "ip" by default
+	ns   *Namespace
+}
+
+// run runs `ip args...` inside t.ns, with no input or output but stderr.
+func (t tool) run(ctx context.Context, args ...string) error {
+	return t.runFiles(ctx, nil, nil, nil, args...)
+}
+
+// runFiles runs `ip args...` inside t.ns with stdin and stdout as given
+// (nil for /dev/null), and extra open files from fd 3 on. The child is
+// started from a goroutine that locks its OS thread and setns()es it
+// into the namespace; that goroutine exits locked, so the runtime
+// discards the thread rather than reuse it in the wrong namespace.
+func (t tool) runFiles(ctx context.Context, stdin *os.File, stdout io.Writer, extra []*os.File, args ...string) error {
+	nsf, err := t.ns.file()
+	if err != nil {
+		return fmt.Errorf("run ip: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, t.path, args...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	cmd.Stdout = stdout
+	var stderr capBuffer
+	cmd.Stderr = &stderr
+	cmd.ExtraFiles = extra
+	cmd.WaitDelay = 5 * time.Second
+	// Make sure the ip tool speaks the language our callers parse.
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: this thread may now be in another netns.
+		if err := setns(int(nsf.Fd())); err != nil {
+			started <- err
+			return
+		}
+		started <- cmd.Start()
+	}()
+	if err := <-started; err != nil {
+		return &ToolError{Args: args, Err: err}
+	}
+	if err := cmd.Wait(); err != nil {
+		return &ToolError{Args: args, Stderr: stderr.String(), Err: err}
+	}
+	return nil
+}
+
+// output runs `ip args...` and returns its stdout.
+func (t tool) output(ctx context.Context, args ...string) ([]byte, error) {
+	var out bytes.Buffer
+	if err := t.runFiles(ctx, nil, &out, nil, args...); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}

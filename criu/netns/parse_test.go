@@ -1,0 +1,132 @@
+package netns
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"testing"
+)
+
+// rtm builds one RTM_NEWROUTE message of table, with RTA_TABLE if
+// rtaTab is non-zero, and an odd-length attribute to exercise padding.
+func rtm(table uint8, rtaTab uint32) []byte {
+	var attrs []byte
+	if rtaTab != 0 {
+		a := make([]byte, 8)
+		binary.NativeEndian.PutUint16(a, 8)
+		binary.NativeEndian.PutUint16(a[2:], rtaTable)
+		binary.NativeEndian.PutUint32(a[4:], rtaTab)
+		attrs = append(attrs, a...)
+	}
+	odd := []byte{5, 0, 99, 0, 0xaa, 0, 0, 0} // len 5, padded to 8
+	attrs = append(attrs, odd...)
+	n := nlmsgHdrLen + rtmsgLen + len(attrs)
+	m := make([]byte, nlmsgHdrLen+rtmsgLen)
+	binary.NativeEndian.PutUint32(m, uint32(n))
+	binary.NativeEndian.PutUint16(m[4:], 24) // RTM_NEWROUTE
+	m[rtmTableOff] = table
+	return append(m, attrs...)
+}
+
+func TestDropLocalTable(t *testing.T) {
+	magic := []byte{0x45, 0x23, 0x11, 0x45}
+	main, local, big, localByAttr := rtm(254, 0), rtm(255, 0), rtm(252, 1000), rtm(252, 255)
+	in := slices.Concat(magic, main, local, big, localByAttr, local)
+	got, err := dropLocalTable(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := slices.Concat(magic, main, big); !bytes.Equal(got, want) {
+		t.Errorf("got %x\nwant %x", got, want)
+	}
+	if got, err := dropLocalTable(magic); err != nil || !bytes.Equal(got, magic) {
+		t.Errorf("empty dump: %x, %v", got, err)
+	}
+	for name, bad := range map[string][]byte{
+		"short":          magic[:3],
+		"short header":   slices.Concat(magic, main[:10]),
+		"length too big": slices.Concat(magic, main[:len(main)-1]),
+		"length too small": func() []byte {
+			m := slices.Clone(main)
+			binary.NativeEndian.PutUint32(m, 8)
+			return slices.Concat(magic, m)
+		}(),
+	} {
+		if _, err := dropLocalTable(bad); !errors.Is(err, ErrBadImage) {
+			t.Errorf("%s: err = %v, want ErrBadImage", name, err)
+		}
+	}
+}
+
+func FuzzDropLocalTable(f *testing.F) {
+	magic := []byte{1, 2, 3, 4}
+	f.Add(magic)
+	f.Add(slices.Concat(magic, rtm(254, 0), rtm(255, 0)))
+	f.Add(slices.Concat(magic, rtm(252, 255)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := dropLocalTable(b)
+		if err != nil {
+			return
+		}
+		if len(out) > len(b) {
+			t.Fatalf("output longer than input")
+		}
+		// Filtering is idempotent.
+		again, err := dropLocalTable(out)
+		if err != nil || !bytes.Equal(again, out) {
+			t.Fatalf("second pass: %v", err)
+		}
+	})
+}
+
+func TestParseIPLinks(t *testing.T) {
+	out := []byte(`[
+	 {"ifindex":3,"ifname":"d0","flags":["BROADCAST","NOARP"],"mtu":1400,"link_type":"ether","address":"aa:bb:cc:dd:ee:ff","linkinfo":{"info_kind":"dummy"}},
+	 {"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"link_type":"loopback","address":"00:00:00:00:00:00"},
+	 {"ifindex":2,"ifname":"v0","flags":["BROADCAST","MULTICAST","UP"],"mtu":1500,"link_type":"ether","address":"02:00:00:00:00:01","linkinfo":{"info_kind":"veth"}}]`)
+	got, err := parseIPLinks(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Link{
+		{Index: 1, Name: "lo", Kind: KindLoopback, MTU: 65536, Up: true},
+		{Index: 2, Name: "v0", Kind: KindVeth, MTU: 1500, Up: true, Address: "02:00:00:00:00:01"},
+		{Index: 3, Name: "d0", Kind: KindDummy, MTU: 1400, Address: "aa:bb:cc:dd:ee:ff"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	var buf bytes.Buffer
+	if err := encodeLinks(&buf, got); err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeLinks(&buf)
+	if err != nil || !slices.Equal(back, want) {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+
+	_, err = parseIPLinks([]byte(`[{"ifindex":4,"ifname":"br0","link_type":"ether","linkinfo":{"info_kind":"bridge"}}]`))
+	if !errors.Is(err, ErrUnsupportedLink) {
+		t.Errorf("bridge: err = %v, want ErrUnsupportedLink", err)
+	}
+}
+
+func TestDecodeLinksBad(t *testing.T) {
+	for name, in := range map[string]string{
+		"not json":  "garbage",
+		"version":   `{"version":2,"links":[]}`,
+		"no name":   `{"version":1,"links":[{"index":1}]}`,
+		"no index":  `{"version":1,"links":[{"name":"lo"}]}`,
+		"bad mtu":   `{"version":1,"links":[{"index":1,"name":"lo","mtu":-1}]}`,
+		"truncated": `{"version":1,"links":[`,
+	} {
+		if _, err := decodeLinks(bytes.NewReader([]byte(in))); !errors.Is(err, ErrBadImage) {
+			t.Errorf("%s: err = %v, want ErrBadImage", name, err)
+		}
+	}
+	big := bytes.Repeat([]byte(" "), maxLinksImage+1)
+	if _, err := decodeLinks(bytes.NewReader(big)); !errors.Is(err, ErrBadImage) {
+		t.Errorf("oversized: err = %v", err)
+	}
+}

@@ -1,0 +1,210 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+
+	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/remoteimg"
+)
+
+// RestoreOptions tunes Restore.
+type RestoreOptions struct {
+	// IPTool is the ip program; "ip" (from PATH) when empty.
+	IPTool string
+	// Veth maps the name of each veth link inside the namespace to the
+	// name its peer gets outside: CRIU's --external veth[IFNAME]:OUTNAME.
+	Veth map[string]string
+	// PeerNS is the namespace the veth peers are created in; nil means
+	// this process's own (as CRIU does). Restore leaves the peers down.
+	PeerNS *Namespace
+}
+
+// Restore configures network namespace ns, which should be fresh (only
+// lo, down), from the images of object id: it recreates the links with
+// their ifindex, link-layer address and MTU, brings up those that were
+// up, then feeds the address, route and rule images to `ip addr
+// restore`, `ip route restore` and `ip rule restore`. A missing or empty
+// ip image is skipped, as CRIU does; a missing links image means the
+// links are already there.
+//
+// On error, the links Restore created are deleted again (with their
+// veth peers); addresses and routes already restored are left to the
+// caller, who is expected to discard the namespace.
+func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts RestoreOptions, log zerolog.Logger) (err error) {
+	t := tool{path: ipTool(opts.IPTool), ns: ns}
+	log = log.With().Uint32("netns", id).Logger()
+
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+
+	links, err := readLinks(ctx, store, id)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Debug().Str("img", linksImage(id)).Msg("no links image, links left as they are")
+	case err != nil:
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	}
+	for _, l := range links {
+		created, err := restoreLink(ctx, t, l, opts)
+		if created {
+			name := l.Name
+			undo = append(undo, func() {
+				if err := t.run(context.WithoutCancel(ctx), "link", "del", "dev", name); err != nil {
+					log.Warn().Err(err).Str("link", name).Msg("undo link")
+				}
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("restore netns %d link %s: %w", id, l.Name, err)
+		}
+		log.Debug().Str("link", l.Name).Str("kind", l.Kind).Int("index", l.Index).Msg("link restored")
+	}
+
+	for _, r := range []struct {
+		name string
+		cmd  string
+	}{
+		{ifaddrImage(id), "addr"},
+		{routeImage(id), "route"},
+		{route6Image(id), "route"},
+	} {
+		if err := restoreDump(ctx, t, store, r.name, nil, r.cmd, "restore"); err != nil {
+			return fmt.Errorf("restore netns %d: %w", id, err)
+		}
+	}
+	// The kernel makes three default rules in every netns; drop them
+	// first, since the image holds them too (CRIU does the same).
+	flush := func() {
+		for _, args := range [][]string{{"rule", "flush"}, {"rule", "del", "table", "local"}} {
+			if err := t.run(ctx, args...); err != nil {
+				log.Warn().Err(err).Msg("clear default rules")
+			}
+		}
+	}
+	if err := restoreDump(ctx, t, store, ruleImage(id), flush, "rule", "restore"); err != nil {
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	}
+	log.Info().Int("links", len(links)).Msg("network namespace restored")
+	return nil
+}
+
+func readLinks(ctx context.Context, store image.Store, id uint32) ([]Link, error) {
+	r, err := store.Open(ctx, linksImage(id))
+	if err != nil {
+		return nil, fmt.Errorf("open image %s: %w", linksImage(id), err)
+	}
+	defer r.Close()
+	links, err := decodeLinks(r)
+	if err != nil {
+		return nil, fmt.Errorf("read image %s: %w", linksImage(id), err)
+	}
+	return links, nil
+}
+
+// restoreLink creates link l (or, for lo, configures it) and brings it
+// up if it was. created says whether a link now exists that was made
+// here, even if err is set.
+func restoreLink(ctx context.Context, t tool, l Link, opts RestoreOptions) (created bool, err error) {
+	common := []string{"link", "add", "name", l.Name, "index", strconv.Itoa(l.Index)}
+	if l.Address != "" {
+		common = append(common, "address", l.Address)
+	}
+	if l.MTU > 0 {
+		common = append(common, "mtu", strconv.Itoa(l.MTU))
+	}
+	switch l.Kind {
+	case KindLoopback:
+		if l.MTU > 0 {
+			if err := t.run(ctx, "link", "set", "dev", l.Name, "mtu", strconv.Itoa(l.MTU)); err != nil {
+				return false, err
+			}
+		}
+	case KindDummy:
+		if err := t.run(ctx, append(common, "type", "dummy")...); err != nil {
+			return false, err
+		}
+		created = true
+	case KindVeth:
+		out, ok := opts.Veth[l.Name]
+		if !ok || out == "" {
+			return false, ErrNoVethPeer
+		}
+		peer := opts.PeerNS
+		if peer == nil {
+			own, err := OpenPid(os.Getpid())
+			if err != nil {
+				return false, err
+			}
+			defer own.Close()
+			peer = own
+		}
+		pf, err := peer.file()
+		if err != nil {
+			return false, err
+		}
+		// The child sees pf as fd 3.
+		args := append(common, "type", "veth", "peer", "name", out, "netns", "/proc/self/fd/3")
+		if err := t.runFiles(ctx, nil, nil, []*os.File{pf}, args...); err != nil {
+			return false, err
+		}
+		created = true
+	default:
+		return false, fmt.Errorf("kind %q: %w", l.Kind, ErrUnsupportedLink)
+	}
+	if l.Up {
+		if err := t.run(ctx, "link", "set", "dev", l.Name, "up"); err != nil {
+			return created, err
+		}
+	}
+	return created, nil
+}
+
+// restoreDump feeds image name to `ip args...` on a seekable stdin. A
+// missing or empty image is skipped; before is run first otherwise.
+func restoreDump(ctx context.Context, t tool, store image.Store, name string, before func(), args ...string) error {
+	r, err := store.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open image %s: %w", name, err)
+	}
+	f, err := remoteimg.SeekableCopy(ctx, r)
+	if cerr := r.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return fmt.Errorf("read image %s: %w", name, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("read image %s: %w", name, err)
+	}
+	if st.Size() == 0 {
+		return nil
+	}
+	if before != nil {
+		before()
+	}
+	if err := t.runFiles(ctx, f, nil, nil, args...); err != nil {
+		return fmt.Errorf("restore image %s: %w", name, err)
+	}
+	return nil
+}
