@@ -74,17 +74,25 @@ func writeSnapshot(b *testing.B, sock, snap string, total int64, buf []byte) (la
 	return lastByte, closed, time.Now()
 }
 
+// Destinations of a plain copy's receiver.
+const (
+	toNull   = iota // drop the bytes (nc > /dev/null)
+	toMemory        // keep them in fresh memory, as the in-memory cache does
+	toFile          // write them to a file and fsync it, as the cache does under -D
+)
+
 // plainTCP copies total bytes of buf over a fresh loopback TCP connection
-// with read/write (like nc); the receiver drops them, or with keep stores
-// them in fresh memory as the cache does. It returns the time taken.
-func plainTCP(b *testing.B, total int64, buf []byte, keep bool) time.Duration {
+// with read/write (like nc) into dest (toFile: a file in dir). It returns
+// the time from connecting to the receiver having stored (and, for a
+// file, fsynced) the last byte.
+func plainTCP(b *testing.B, total int64, buf []byte, dest int, dir string) time.Duration {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ln.Close()
 	got := make(chan int64, 1)
-	go func() { got <- sink(ln, keep) }()
+	go func() { got <- sinkTo(ln, dest, dir) }()
 	start := time.Now()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -102,26 +110,46 @@ func plainTCP(b *testing.B, total int64, buf []byte, keep bool) time.Duration {
 	return time.Since(start)
 }
 
-// sink accepts one connection and reads it to the end.
-func sink(ln net.Listener, keep bool) int64 {
+// sink accepts one connection and reads it to the end, dropping it.
+func sink(ln net.Listener) int64 { return sinkTo(ln, toNull, "") }
+
+// sinkTo accepts one connection and reads it to the end into dest; it
+// returns the bytes stored, -1 on a failure to store them.
+func sinkTo(ln net.Listener, dest int, dir string) int64 {
 	c, err := ln.Accept()
 	if err != nil {
 		return -1
 	}
 	defer c.Close()
+	var f *os.File
+	if dest == toFile {
+		if f, err = os.Create(filepath.Join(dir, "plain.img")); err != nil {
+			return -1
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+	}
 	var n int64
 	var kept [][]byte
 	buf := make([]byte, 1<<20)
 	for {
-		if keep {
+		if dest == toMemory {
 			buf = make([]byte, 1<<20)
 		}
 		k, err := io.ReadFull(c, buf)
 		n += int64(k)
-		if keep {
+		switch dest {
+		case toMemory:
 			kept = append(kept, buf[:k])
+		case toFile:
+			if _, werr := f.Write(buf[:k]); werr != nil {
+				return -1
+			}
 		}
 		if err != nil {
+			if f != nil && f.Sync() != nil {
+				return -1
+			}
 			return n
 		}
 	}
@@ -137,7 +165,7 @@ func plainRelay(b *testing.B, total int64, buf []byte) time.Duration {
 	}
 	defer ln.Close()
 	got := make(chan int64, 1)
-	go func() { got <- sink(ln, false) }()
+	go func() { got <- sink(ln) }()
 	sock := filepath.Join(dir, "relay.sock")
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -222,7 +250,11 @@ func mib(d time.Duration, total int64) float64 { return float64(total) / (1 << 2
 //     the time from the last byte written to the ack;
 //   - disk: the same with the cache on -D and --max-memory 64M.
 //
-// It prints both ratios and the peak RSS (VmHWM) of both daemons.
+// Each path is set against a plain copy of the same bytes over one
+// loopback TCP connection into the same kind of destination (fresh
+// memory for the in-memory cache, a file and its fsync for -D), and,
+// labelled as having no destination, against copies to /dev/null. It
+// prints every ratio and the peak RSS (VmHWM) of both daemons.
 func BenchmarkProxyToCache(b *testing.B) {
 	needBinary(b)
 	total := benchBytes()
@@ -264,8 +296,8 @@ func BenchmarkProxyToCache(b *testing.B) {
 		st.Close()
 		proxy.term()
 		cache.term()
-		plain := plainTCP(b, total, buf, false)
-		plainKeep := plainTCP(b, total, buf, true)
+		plain := plainTCP(b, total, buf, toNull, "")
+		plainKeep := plainTCP(b, total, buf, toMemory, "")
 
 		// 2. The whole dump path, cache in memory.
 		dir = b.TempDir()
@@ -281,6 +313,7 @@ func BenchmarkProxyToCache(b *testing.B) {
 		proxy.term()
 		cache.term()
 		relay := plainRelay(b, total, buf)
+		pathKeep := plainTCP(b, total, buf, toMemory, "")
 
 		// 3. The whole dump path, cache on disk, both daemons at 64M.
 		dir = b.TempDir()
@@ -295,6 +328,8 @@ func BenchmarkProxyToCache(b *testing.B) {
 		diskCacheHWM, diskProxyHWM := vmHWM(cache.cmd.Process.Pid), vmHWM(proxy.cmd.Process.Pid)
 		proxy.term()
 		cache.term()
+		os.RemoveAll(dir + "/cache")
+		plainFile := plainTCP(b, total, buf, toFile, dir)
 		// Leave the next iteration a machine like the first one found:
 		// no 1 GiB of our files in the page cache, no garbage heap here.
 		os.RemoveAll(dir + "/cache")
@@ -303,23 +338,29 @@ func BenchmarkProxyToCache(b *testing.B) {
 		m := float64(total) / (1 << 20)
 		fmt.Printf("snapshot %.0f MiB\n", m)
 		fmt.Printf("  leg   proxy->cache (proxy preloaded): %v (%.0f MiB/s)\n", leg.Round(time.Millisecond), mib(leg, total))
-		fmt.Printf("        plain TCP to /dev/null:          %v (%.0f MiB/s)  leg at %.0f%% of it\n",
-			plain.Round(time.Millisecond), mib(plain, total), 100*plain.Seconds()/leg.Seconds())
-		fmt.Printf("        plain TCP into memory:           %v (%.0f MiB/s)  leg at %.0f%% of it\n",
+		fmt.Printf("        plain TCP into memory (same dest): %v (%.0f MiB/s)  leg at %.0f%% of it\n",
 			plainKeep.Round(time.Millisecond), mib(plainKeep, total), 100*plainKeep.Seconds()/leg.Seconds())
+		fmt.Printf("        plain TCP to /dev/null (no dest):  %v (%.0f MiB/s)  leg at %.0f%% of it\n",
+			plain.Round(time.Millisecond), mib(plain, total), 100*plain.Seconds()/leg.Seconds())
 		fmt.Printf("  dump  writer->proxy->cache (memory):  %v (%.0f MiB/s); last byte -> ack %v\n",
 			path.Round(time.Millisecond), mib(path, total), acked.Sub(lastByte).Round(time.Microsecond))
-		fmt.Printf("        cat | nc (unix->relay->tcp):     %v (%.0f MiB/s)  dump path at %.0f%% of it\n",
+		fmt.Printf("        plain TCP into memory (same dest): %v (%.0f MiB/s)  dump path at %.0f%% of it\n",
+			pathKeep.Round(time.Millisecond), mib(pathKeep, total), 100*pathKeep.Seconds()/path.Seconds())
+		fmt.Printf("        cat | nc to /dev/null (unix->relay->tcp, no dest): %v (%.0f MiB/s)  dump path at %.0f%% of it\n",
 			relay.Round(time.Millisecond), mib(relay, total), 100*relay.Seconds()/path.Seconds())
 		fmt.Printf("        peak RSS: cache %d MiB (holds the snapshot), proxy %d MiB (--max-memory 64M)\n",
 			memCacheHWM>>10, memProxyHWM>>10)
 		fmt.Printf("  disk  writer->proxy->cache -D:         %v (%.0f MiB/s); last byte -> ack %v (fsync)\n",
 			disk.Round(time.Millisecond), mib(disk, total), diskAcked.Sub(diskLast).Round(time.Microsecond))
+		fmt.Printf("        plain TCP into a file + fsync (same dest): %v (%.0f MiB/s)  disk path at %.0f%% of it\n",
+			plainFile.Round(time.Millisecond), mib(plainFile, total), 100*plainFile.Seconds()/disk.Seconds())
 		fmt.Printf("        peak RSS: cache %d MiB, proxy %d MiB (both --max-memory 64M)\n",
 			diskCacheHWM>>10, diskProxyHWM>>10)
 		b.ReportMetric(100*plain.Seconds()/leg.Seconds(), "%leg-vs-tcp")
 		b.ReportMetric(100*plainKeep.Seconds()/leg.Seconds(), "%leg-vs-tcp-mem")
 		b.ReportMetric(100*relay.Seconds()/path.Seconds(), "%dump-vs-relay")
+		b.ReportMetric(100*pathKeep.Seconds()/path.Seconds(), "%dump-vs-tcp-mem")
+		b.ReportMetric(100*plainFile.Seconds()/disk.Seconds(), "%disk-vs-tcp-file")
 		b.ReportMetric(float64(acked.Sub(lastByte).Microseconds()), "us-lastbyte-to-ack")
 		b.ReportMetric(float64(diskCacheHWM>>10), "MiB-cache-D-hwm")
 		b.ReportMetric(float64(memProxyHWM>>10), "MiB-proxy-hwm")

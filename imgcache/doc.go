@@ -21,7 +21,13 @@
 // consuming an image frees nothing, since a restore may re-read it and
 // any number of readers may read it. A snapshot larger than MaxMemory
 // therefore cannot complete without Dir: its dump stalls until the
-// snapshot is released, and then fails (ErrAborted). With Dir, image
+// snapshot is released, and then fails (ErrAborted). Large Data payloads
+// are read from the socket straight into 32 MiB arenas (anonymous
+// mappings of small pages, faulted in ahead by another
+// goroutine, so page zeroing does not stall the socket read); an arena
+// counts in full against MaxMemory until its image is committed, when
+// its unused tail is given back. Small payloads, and every payload under
+// a MaxMemory below 256 MiB, get an allocation of their own. With Dir, image
 // bytes are written straight to files as they arrive (the kernel's page
 // cache holds them), so the daemon's own memory is a frame buffer per
 // proxy connection and per reader, whatever the snapshot size (a 1 GiB

@@ -2,6 +2,7 @@ package imgcache
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -273,9 +274,43 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 		buf = make([]byte, remoteimg.MaxPayload)
 	}
 	for {
-		f, err := remoteimg.ReadFrameBuf(rc.R, remoteimg.MaxPayload, buf)
+		t, stream, n, err := remoteimg.ReadHeader(rc.R, remoteimg.MaxPayload)
 		if err != nil {
 			return err
+		}
+		if img := xfers[stream]; t == remoteimg.TData && img != nil && st.dir == "" && n >= 8 {
+			// Memory mode: the payload goes straight into its storage.
+			var ob [8]byte
+			if _, err := io.ReadFull(rc.R, ob[:]); err != nil {
+				return unexpectedEOF(err)
+			}
+			off, size := binary.LittleEndian.Uint64(ob[:]), n-8
+			if size > remoteimg.MaxChunk || off+uint64(size) < off {
+				err := fmt.Errorf("%w: data chunk %d bytes at offset %d", remoteimg.ErrProtocol, size, off)
+				_ = reply(rc, stream, err)
+				return err
+			}
+			stored, ioErr, err := st.writeFrom(ctx, img, off, size, func(b []byte) error {
+				_, err := io.ReadFull(rc.R, b)
+				return unexpectedEOF(err)
+			})
+			if ioErr != nil {
+				return ioErr
+			}
+			if err != nil {
+				delete(xfers, stream)
+				c.setActive(-1)
+				if err := reply(rc, stream, err); err != nil {
+					return err
+				}
+				continue
+			}
+			acks.ack(stream, stored)
+			continue
+		}
+		f, err := remoteimg.ReadPayload(rc.R, t, stream, n, buf)
+		if err != nil {
+			return unexpectedEOF(err)
 		}
 		m, err := remoteimg.Decode(f)
 		if err != nil {
@@ -363,6 +398,14 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 			return err
 		}
 	}
+}
+
+// unexpectedEOF turns io.EOF inside a frame into io.ErrUnexpectedEOF.
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // acker sends Acks, coalescing those of one transfer.

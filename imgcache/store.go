@@ -36,6 +36,10 @@ type image struct {
 	snap *snapshot
 
 	chunks  [][]byte // memory mode: the bytes, in order
+	charge  int64    // memory mode: bytes of store.memUsed this image holds
+	arenas  [][]byte // memory mode: the arenas chunks may lie in (freed with the image)
+	seg     []byte   // memory mode: the arena being filled; seg[segUsed:] is free
+	segUsed int
 	file    *os.File // disk mode
 	path    string   // disk mode: current path
 	length  uint64
@@ -80,6 +84,7 @@ type store struct {
 	memUsed    int64
 	memChanged chan struct{}
 	changed    chan struct{} // snapshot set changed
+	arenas     arenaPool
 }
 
 func notify(ch *chan struct{}) {
@@ -187,6 +192,12 @@ func (st *store) put(xfer uint64, m *remoteimg.Put) (*image, *snapshot, error) {
 func (st *store) write(ctx context.Context, img *image, off uint64, data []byte) (uint64, error) {
 	img.wmu.Lock()
 	defer img.wmu.Unlock()
+	return st.writeLocked(ctx, img, off, data)
+}
+
+// writeLocked is write with img.wmu held; in memory mode the store keeps
+// data (the caller must not reuse it).
+func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data []byte) (uint64, error) {
 	st.mu.Lock()
 	switch img.state {
 	case complete:
@@ -232,6 +243,7 @@ func (st *store) write(ctx context.Context, img *image, off uint64, data []byte)
 			}
 		}
 		st.memUsed += int64(len(data))
+		img.charge += int64(len(data))
 		img.chunks = append(img.chunks, data)
 	} else {
 		f := img.file
@@ -320,6 +332,7 @@ func (st *store) commit(img *image, size uint64, crc uint32) error {
 	if final != "" {
 		img.path = final
 	}
+	st.trimLocked(img)
 	img.state = complete
 	notify(&img.changed)
 	st.log.Debug().Str("snapshot", s.id).Str("img", img.name).Uint64("size", size).Msg("image complete")
@@ -374,10 +387,9 @@ func (st *store) dropImage(img *image) {
 		return
 	}
 	img.dropped = true
-	for _, c := range img.chunks {
-		st.memUsed -= int64(len(c))
-	}
-	if img.chunks != nil {
+	if img.charge != 0 {
+		st.memUsed -= img.charge
+		img.charge = 0
 		notify(&st.memChanged)
 	}
 	if img.state == failed && img.path != "" {
@@ -389,6 +401,12 @@ func (st *store) dropImage(img *image) {
 func (st *store) maybeClose(img *image) {
 	if img.dropped && img.refs == 0 {
 		img.chunks = nil
+		for _, a := range img.arenas {
+			if err := freeArena(a); err != nil {
+				st.log.Warn().Err(err).Msg("free image memory")
+			}
+		}
+		img.arenas, img.seg, img.segUsed = nil, nil, 0
 		if img.file != nil {
 			img.file.Close()
 			img.file = nil
@@ -711,6 +729,7 @@ func (st *store) list() []remoteimg.SnapshotInfo {
 
 // close releases every file (at shutdown).
 func (st *store) close() {
+	st.arenas.close()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for _, s := range st.snaps {

@@ -106,14 +106,28 @@ func ReadFrame(r io.Reader, max int) (Frame, error) { return ReadFrameBuf(r, max
 // (cap(buf) >= its length), else into a new slice. A payload in buf is
 // valid only until the caller reuses buf.
 func ReadFrameBuf(r io.Reader, max int, buf []byte) (Frame, error) {
-	var h [HeaderSize]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return Frame{}, err
-	}
-	t, stream, n, err := ParseHeader(h[:], max)
+	t, stream, n, err := ReadHeader(r, max)
 	if err != nil {
 		return Frame{}, err
 	}
+	return ReadPayload(r, t, stream, n, buf)
+}
+
+// ReadHeader reads and checks one frame header (payload cap max); the
+// caller then reads exactly n payload bytes, itself (say straight into
+// their final storage) or with ReadPayload. A clean end of stream before
+// the header is io.EOF.
+func ReadHeader(r io.Reader, max int) (t Type, stream uint64, n int, err error) {
+	var h [HeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, 0, 0, err
+	}
+	return ParseHeader(h[:], max)
+}
+
+// ReadPayload reads the n-byte payload of a frame whose header was read
+// by ReadHeader, into buf when it fits (as ReadFrameBuf).
+func ReadPayload(r io.Reader, t Type, stream uint64, n int, buf []byte) (Frame, error) {
 	f := Frame{Type: t, Stream: stream}
 	if n > 0 {
 		if cap(buf) >= n {
