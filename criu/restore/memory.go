@@ -3,9 +3,12 @@ package restore
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -379,9 +382,32 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 }
 
 // setMM sets the mm fields (code, data, brk, stack, args, env, auxv) in
-// one PR_SET_MM_MAP; exe_fd stays -1: the stub was the same executable.
+// one PR_SET_MM_MAP. exe_fd stays -1 when the task already runs the dumped
+// executable (the root, made from a stub of it); a task cloned from another
+// task's stub gets the dumped executable, opened inside it, as exe_fd. The
+// old executable is no longer mapped by then (setting it fails with EBUSY
+// while it is), unless the dumped mappings map it too.
 func (r *restorer) setMM() error {
 	mm := r.sn.mm
+	exeFd := uint64(0xffffffff)
+	exePath, _, err := r.filePath(mm.GetExeFileId())
+	if err != nil {
+		return err
+	}
+	if cur, err := os.Readlink(procfs.Path(r.pid, "exe")); err != nil {
+		return fmt.Errorf("read exe link: %w", err)
+	} else if strings.TrimSuffix(cur, " (deleted)") != exePath {
+		p, err := r.cstring(2048, exePath)
+		if err != nil {
+			return err
+		}
+		fd, err := r.sys("openat exe "+exePath, unix.SYS_OPENAT, atFdcwd, p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer r.sys("close", unix.SYS_CLOSE, fd)
+		exeFd = fd
+	}
 	b := make([]byte, 104)
 	le := binary.LittleEndian
 	vals := []uint64{mm.GetMmStartCode(), mm.GetMmEndCode(), mm.GetMmStartData(), mm.GetMmEndData(),
@@ -394,7 +420,7 @@ func (r *restorer) setMM() error {
 	auxAddr := r.scr + 1024
 	le.PutUint64(b[88:], auxAddr)
 	le.PutUint32(b[96:], uint32(len(auxv)*8))
-	le.PutUint32(b[100:], 0xffffffff)
+	le.PutUint32(b[100:], uint32(exeFd))
 	ab := make([]byte, len(auxv)*8)
 	for i, v := range auxv {
 		le.PutUint64(ab[i*8:], v)
@@ -407,6 +433,15 @@ func (r *restorer) setMM() error {
 			return err
 		}
 	}
-	_, err := r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
+	_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
+	if errors.Is(err, unix.EBUSY) && exeFd != 0xffffffff {
+		// The dumped mappings still map the stub's executable: keep it.
+		r.log.Warn().Str("exe", exePath).Msg("exe link not restored: old executable still mapped")
+		le.PutUint32(b[100:], 0xffffffff)
+		if err := r.writeScratch(0, b); err != nil {
+			return err
+		}
+		_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
+	}
 	return err
 }

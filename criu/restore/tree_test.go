@@ -228,3 +228,64 @@ func TestTreeRestoreFailKillsAll(t *testing.T) {
 		}
 	}
 }
+
+// A child that exec'd another program is restored with that program as
+// its /proc/PID/exe, not the root's (every task is cloned from the root's
+// stub), and both tasks run on and pass their own checks.
+func TestTreeExecChild(t *testing.T) {
+	setup(t)
+	parentBin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "execparent.c"), false)
+	childBin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "execchild.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, parentBin, out, childBin)
+	pid := cmd.Process.Pid
+	crtest.WaitFor(t, out, "READY", 5*time.Second)
+	crtest.WaitFor(t, out, "CHILDREADY", 5*time.Second)
+	before := treeOf(t, pid)
+	pids := pidsOf(before)
+	defer func() {
+		for _, p := range pids {
+			unix.Kill(p, unix.SIGKILL)
+		}
+		reapAll(t, pids)
+	}()
+	if len(pids) != 2 {
+		t.Fatalf("%d tasks, want 2:\n%s", len(pids), strings.Join(before, "\n"))
+	}
+	child := pids[0]
+	if child == pid {
+		child = pids[1]
+	}
+	exeOf := func(p int) string {
+		t.Helper()
+		s, err := os.Readlink(procfs.Path(p, "exe"))
+		if err != nil {
+			t.Fatalf("exe of %d: %v", p, err)
+		}
+		return s
+	}
+	parentExe, childExe := exeOf(pid), exeOf(child)
+	if parentExe == childExe {
+		t.Fatalf("parent and child both run %s", parentExe)
+	}
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o755)
+	dumpCmd(t, pid, img)
+	cmd.Wait()
+	reapAll(t, pids)
+	if got := restoreCmd(t, img); got != pid {
+		t.Fatalf("restored pid %d, want %d", got, pid)
+	}
+	if after := treeOf(t, pid); strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Errorf("tree differs:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
+	}
+	if got := exeOf(pid); got != parentExe {
+		t.Errorf("parent exe %s, want %s", got, parentExe)
+	}
+	if got := exeOf(child); got != childExe {
+		t.Errorf("child exe %s, want %s", got, childExe)
+	}
+	unix.Kill(pid, unix.SIGUSR2)
+	waitVerdict(t, out)
+}
