@@ -87,10 +87,7 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 			if closing {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
+			if remoteimg.RetryAccept(err, &delay, srv.Log) {
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
 
@@ -279,4 +280,20 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// RetryAccept reports whether err, returned by a listener's Accept, is
+// transient (a timeout, or this process or the system out of file
+// descriptors); if so it logs it and sleeps before the caller accepts
+// again, doubling *delay from 5 ms up to 1 s. The caller resets *delay to
+// 0 after a successful Accept. Both daemons' Serve loops use it.
+func RetryAccept(err error, delay *time.Duration, log zerolog.Logger) bool {
+	var ne net.Error
+	if !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) {
+		return false
+	}
+	*delay = min(max(2**delay, 5*time.Millisecond), time.Second)
+	log.Warn().Err(err).Dur("retry", *delay).Msg("accept")
+	time.Sleep(*delay)
+	return true
 }

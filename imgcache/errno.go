@@ -1,5 +1,0 @@
-package imgcache
-
-import "syscall"
-
-const syscallEMFILE = syscall.EMFILE
