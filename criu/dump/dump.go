@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -81,7 +82,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 
 	t := newTree(s, opts)
 	defer t.tr.Close()
-	var undo cleanup
+	var undo cleanup.Cleanup
 	defer undo.Run()
 
 	t0 := time.Now()
@@ -197,7 +198,7 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		return err
 	}
 	d.scr = scratch{addr: addr, size: scratchSize}
-	var undo cleanup
+	var undo cleanup.Cleanup
 	defer undo.Run()
 	scrUnmapped := false
 	unmapScratch := func() error {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -43,7 +44,7 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 	t := newTree(s, opts)
 	defer t.tr.Close()
-	var undo cleanup
+	var undo cleanup.Cleanup
 	defer undo.Run()
 	t0 := time.Now()
 	err = t.freeze()

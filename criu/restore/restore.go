@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -57,7 +58,7 @@ type restorer struct {
 const scratchSize = 4 * mem.PageSize
 
 // fork starts the stub and clones the task with the dumped pid from it.
-func (r *restorer) fork(undo *cleanup) error {
+func (r *restorer) fork(undo *cleanup.Cleanup) error {
 	exe := r.sn.files[r.sn.mm.GetExeFileId()].GetReg()
 	if exe == nil {
 		return fmt.Errorf("%w: exe file %d not in files.img", ErrBadImage, r.sn.mm.GetExeFileId())
@@ -169,7 +170,7 @@ func (r *restorer) cstring(off uint64, s string) (uint64, error) {
 
 // makeGhosts recreates deleted files next to where they were, to be opened
 // and then unlinked again.
-func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup) error {
+func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error {
 	made := map[uint32]string{}
 	for fileID, gid := range r.sn.remaps {
 		f := r.sn.files[fileID].GetReg()

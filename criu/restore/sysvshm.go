@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
@@ -77,7 +78,7 @@ func readSysvShm(ctx context.Context, s image.Store) (map[uint32]*sysvSeg, error
 // (kernel.shm_next_id), key, mode and bytes. It returns the ids created
 // and marked SHM_DEST at dump: they are removed once the tasks attached
 // them (removeSysvShm). Created segments are removed on failure.
-func (t *treeRestorer) makeSysvShm(undo *cleanup) ([]int, error) {
+func (t *treeRestorer) makeSysvShm(undo *cleanup.Cleanup) ([]int, error) {
 	var dest []int
 	for id, sg := range t.ti.sysv {
 		d := sg.e.GetDesc()

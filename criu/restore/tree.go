@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/ptrace"
@@ -92,7 +93,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			}
 		}
 	}
-	var undo cleanup
+	var undo cleanup.Cleanup
 	defer undo.Run()
 	t.tr = ptrace.NewTracer()
 	undo.Add(func() { t.tr.Close() })
