@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -130,35 +131,19 @@ func writePipeData(ctx context.Context, t *tree, name string, pipes []*pipeObj) 
 	if len(pipes) == 0 {
 		return nil
 	}
-	w, err := t.store.Create(ctx, name)
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			w.Abort()
+	return image.WriteEntries(ctx, t.store, name, func(enc *image.Encoder, payload io.Writer) error {
+		for _, p := range pipes {
+			if len(p.data) == 0 && p.size == 0 {
+				continue
+			}
+			e := &images.PipeDataEntry{PipeId: proto.Uint32(uint32(p.ino)), Bytes: proto.Uint32(uint32(len(p.data))), Size: proto.Uint32(uint32(p.size))}
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+			if _, err := payload.Write(p.data); err != nil {
+				return err
+			}
 		}
-	}()
-	enc, err := image.NewEncoder(w, name)
-	if err != nil {
-		return err
-	}
-	for _, p := range pipes {
-		if len(p.data) == 0 && p.size == 0 {
-			continue
-		}
-		e := &images.PipeDataEntry{PipeId: proto.Uint32(uint32(p.ino)), Bytes: proto.Uint32(uint32(len(p.data))), Size: proto.Uint32(uint32(p.size))}
-		if err := enc.Encode(e); err != nil {
-			return err
-		}
-		if _, err := w.Write(p.data); err != nil {
-			return err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	committed = true
-	return nil
+		return nil
+	})
 }

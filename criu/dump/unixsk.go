@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -133,31 +134,15 @@ func (s *sharedSet) writeSkQueues(ctx context.Context, t *tree) error {
 		return nil
 	}
 	const name = "sk-queues.img"
-	w, err := t.store.Create(ctx, name)
-	if err != nil {
-		return err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			w.Abort()
+	return image.WriteEntries(ctx, t.store, name, func(enc *image.Encoder, payload io.Writer) error {
+		for _, p := range pkts {
+			if err := enc.Encode(&images.SkPacketEntry{IdFor: proto.Uint32(p.idFor), Length: proto.Uint32(uint32(len(p.data)))}); err != nil {
+				return err
+			}
+			if _, err := payload.Write(p.data); err != nil {
+				return err
+			}
 		}
-	}()
-	enc, err := image.NewEncoder(w, name)
-	if err != nil {
-		return err
-	}
-	for _, p := range pkts {
-		if err := enc.Encode(&images.SkPacketEntry{IdFor: proto.Uint32(p.idFor), Length: proto.Uint32(uint32(len(p.data)))}); err != nil {
-			return err
-		}
-		if _, err := w.Write(p.data); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	committed = true
-	return nil
+		return nil
+	})
 }

@@ -190,7 +190,22 @@ func (d *Decoder) Decode(m proto.Message) error {
 }
 
 // WriteImage writes image name with the given entries to s and commits it.
-func WriteImage(ctx context.Context, s Store, name string, msgs ...proto.Message) (err error) {
+func WriteImage(ctx context.Context, s Store, name string, msgs ...proto.Message) error {
+	return WriteEntries(ctx, s, name, func(enc *Encoder, _ io.Writer) error {
+		for _, m := range msgs {
+			if err := enc.Encode(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// WriteEntries writes image name to s and commits it. fill encodes the
+// entries with enc; raw bytes that follow an entry (pipe data, queued
+// socket packets) go to payload right after that entry. On any error the
+// image is aborted: no partial image is left under its name.
+func WriteEntries(ctx context.Context, s Store, name string, fill func(enc *Encoder, payload io.Writer) error) (err error) {
 	w, err := s.Create(ctx, name)
 	if err != nil {
 		return err
@@ -205,10 +220,8 @@ func WriteImage(ctx context.Context, s Store, name string, msgs ...proto.Message
 	if err != nil {
 		return err
 	}
-	for _, m := range msgs {
-		if err := enc.Encode(m); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
+	if err := fill(enc, bw); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
