@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // nsKinds are the namespaces a test of the ns flavor has of its own, by
@@ -34,7 +36,11 @@ func (ru *run) checkNamespaces(pid int) error {
 		}
 		switch {
 		case ru.flavor == FlavorNS && got == want:
-			return fmt.Errorf("flavor ns: task %d shares the %s namespace %s of %s (does the test honour ZDTM_FLAVOR=ns?)", pid, kind, got, ref)
+			hint := "does the test honour ZDTM_FLAVOR=ns?"
+			if ru.restored {
+				hint = "criu restored it outside its namespaces"
+			}
+			return fmt.Errorf("flavor ns: task %d shares the %s namespace %s of %s (%s)", pid, kind, got, ref, hint)
 		case ru.flavor == FlavorHost && got != want:
 			return fmt.Errorf("flavor h: task %d is in the %s namespace %s, not %s of %s", pid, kind, got, want, ref)
 		}
@@ -65,13 +71,14 @@ func (ru *run) netnsPath() string {
 	return h.srcPath()
 }
 
-// nsID reads a namespace link, e.g. "net:[4026531840]".
+// nsID names the namespace at path (a /proc/PID/ns link or a bind mount
+// of one, such as /var/run/netns/NAME) by its nsfs device and inode.
 func nsID(path string) (string, error) {
-	id, err := os.Readlink(path)
-	if err != nil {
-		return "", fmt.Errorf("read namespace: %w", err)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return "", fmt.Errorf("read namespace %s: %w", path, err)
 	}
-	return id, nil
+	return fmt.Sprintf("[%d:%d]", st.Dev, st.Ino), nil
 }
 
 // nsPids returns the NSpid line of /proc/PID/status: the task's pid in
