@@ -536,10 +536,10 @@ func (ru *run) criuDump(ctx context.Context, cmd string, n int, prev string) (st
 		sock = ru.remote.proxySocket
 	}
 	argv := append(dumpArgs(ru.r.opts.Criu, cmd, ru.task.pid, dir, relPrev, ru.r.opts.PreDumps > 0, sock), ru.t.Opts...)
-	s := spec{argv: argv, dir: dir, stdout: filepath.Join(dir, "criu-"+cmd+".out")}
-	if ru.r.hosts != nil {
-		s.netns = ru.r.hosts.srcPath()
-	}
+	// criu runs where the task is: the source side, or the destination
+	// side once restored there (--iters); it reaches the proxy's UNIX
+	// socket from either.
+	s := spec{argv: argv, dir: dir, stdout: filepath.Join(dir, "criu-"+cmd+".out"), netns: ru.netnsPath()}
 	if err := ru.criu(ctx, s); err != nil {
 		return dir, fail(stage, err, ru.criuDetails(dir, cmd)...)
 	}
