@@ -469,7 +469,10 @@ func (ru *run) killTask() {
 		return
 	default:
 	}
-	// The test leads its own process group: kill what it forked too.
+	// The test leads its own session: kill what it forked too, in
+	// whatever process group (tree00's children lead their own). While
+	// the leader lives, its pid names no other session.
+	killSession(ru.task.pid)
 	unix.Kill(-ru.task.pid, unix.SIGKILL)
 	unix.Kill(ru.task.pid, unix.SIGKILL)
 	select {

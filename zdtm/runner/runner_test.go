@@ -419,6 +419,47 @@ func TestDumpFailureReport(t *testing.T) {
 	}
 }
 
+// TestFailureKillsTree fails tree00 at dump (a fake criu): the runner
+// must kill the whole test tree, also the child that leads its own
+// process group and that child's child, in both flavors.
+func TestFailureKillsTree(t *testing.T) {
+	needBuild(t)
+	fake, _ := filepath.Abs("testdata/fakecriu.sh")
+	ts, err := Find(suite(t), []string{"static/tree00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fl := range []string{"h", "ns"} {
+		root := t.TempDir()
+		r, out := newRunner(t, Options{Criu: fake, DumpRoot: root, Flavor: fl})
+		sum, err := r.Run(context.Background(), ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := sum.Results[0]; res.Status != "FAIL" || res.Stage != StageDump {
+			t.Fatalf("%s: %s at %q: %v\n%s", fl, res.Status, res.Stage, res.Err, out)
+		}
+		dir := filepath.Join(root, "static", "tree00")
+		if fl != "h" {
+			dir = filepath.Join(root, fl, "static", "tree00")
+		}
+		pid, err := readPid(filepath.Join(dir, "tree00.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The reaper takes the killed tasks' zombies a moment later.
+		left := sessionPids(pid)
+		for i := 0; i < 100 && len(left) > 0; i++ {
+			time.Sleep(50 * time.Millisecond)
+			left = sessionPids(pid)
+		}
+		if len(left) > 0 {
+			t.Errorf("%s: tasks %v of the failed test's session are still there", fl, left)
+			killSession(pid)
+		}
+	}
+}
+
 // TestCheckpointRestore dumps and restores a few tests with the real
 // criu, when its dump and restore exist.
 func TestCheckpointRestore(t *testing.T) {
