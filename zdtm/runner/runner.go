@@ -76,6 +76,18 @@ func (s Summary) String() string {
 	return line
 }
 
+func (s *Summary) add(res Result) {
+	s.Results = append(s.Results, res)
+	switch res.Status {
+	case "PASS":
+		s.Passed++
+	case "SKIP":
+		s.Skipped++
+	default:
+		s.Failed++
+	}
+}
+
 // Runner runs tests one after another.
 type Runner struct {
 	opts    Options
@@ -182,26 +194,23 @@ func (r *Runner) Run(ctx context.Context, tests []Test) (Summary, error) {
 		}
 		r.hosts = h
 	}
-flavors:
+	stop := false
 	for _, fl := range r.flavors {
+		var fsum Summary
 		for _, t := range tests {
-			if ctx.Err() != nil {
-				break flavors
+			if ctx.Err() != nil || stop {
+				break
 			}
 			res := r.runOne(ctx, t, fl)
-			sum.Results = append(sum.Results, res)
 			r.report(res)
-			switch res.Status {
-			case "PASS":
-				sum.Passed++
-			case "SKIP":
-				sum.Skipped++
-			default:
-				sum.Failed++
-			}
-			if res.Status == "FAIL" && !r.opts.KeepGoing {
-				break flavors
-			}
+			fsum.add(res)
+			stop = res.Status == "FAIL" && !r.opts.KeepGoing
+		}
+		if len(r.flavors) > 1 && len(fsum.Results) > 0 {
+			fmt.Fprintf(r.out, "flavor %s: %s\n", fl, fsum)
+		}
+		for _, res := range fsum.Results {
+			sum.add(res)
 		}
 	}
 	fmt.Fprintln(r.out, sum.String())
