@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/nsenter/nstest"
 )
 
 // requireNet skips t unless it runs as root with the ip tool.
@@ -64,17 +65,6 @@ func ip(t *testing.T, args ...string) string {
 func (n *testNS) ip(t *testing.T, args ...string) string {
 	t.Helper()
 	return ip(t, append([]string{"-n", n.name}, args...)...)
-}
-
-// newDir is an image.Dir store in a temporary directory.
-func newDir(t *testing.T) *image.Dir {
-	t.Helper()
-	dir, err := image.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dir.Close() })
-	return dir
 }
 
 func testLog(t *testing.T) zerolog.Logger {
@@ -219,7 +209,7 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 
 func TestDumpRestore(t *testing.T) {
 	requireNet(t)
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	dumpRestore(t, dir, dir)
 	for _, name := range []string{"ifaddr-7.img", "route-7.img", "route6-7.img", "rule-7.img", "iplinks-7.img"} {
 		if _, ok := image.LookupKind(name); !ok {
@@ -260,14 +250,14 @@ func (s pipeStore) Open(ctx context.Context, name string) (io.ReadCloser, error)
 
 func TestRestoreFromPipes(t *testing.T) {
 	requireNet(t)
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	dumpRestore(t, dir, pipeStore{dir})
 }
 
 func TestRestoreBadImage(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	// Only lo in the links image, then a route image the tool rejects.
 	if err := writeImage(ctx, dir, "iplinks-3.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true}]}`)); err != nil {
 		t.Fatal(err)
@@ -293,7 +283,7 @@ func TestRestoreBadImage(t *testing.T) {
 func TestRestoreVethWithoutPeerName(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	if err := writeImage(ctx, dir, "iplinks-4.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true},{"index":2,"name":"v0","kind":"veth","mtu":1500,"up":true}]}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +368,7 @@ func TestDumpRestoreDummy(t *testing.T) {
 	src.ip(t, "addr", "add", "2001:db8:5::1/64", "dev", "d0", "nodad")
 	src.ip(t, "route", "add", "198.18.6.0/24", "via", "198.18.5.2")
 	want := src.snapshot(t)
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	if err := Dump(ctx, dir, src.ns, 1, DumpOptions{}, testLog(t)); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}

@@ -18,16 +18,6 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-func newDir(t *testing.T) *image.Dir {
-	t.Helper()
-	d, err := image.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
 // names returns the host and domain names in the UTS namespace of pid.
 func names(t *testing.T, pid int) (string, string) {
 	t.Helper()
@@ -57,7 +47,7 @@ func TestDumpRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newDir(t)
+	store := nstest.Dir(t)
 	if err := Dump(ctx, store, src, 7, log); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +78,7 @@ func TestRestoreErrors(t *testing.T) {
 	ctx := context.Background()
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	dst := nstest.Start(t, unix.CLONE_NEWUTS)
-	store := newDir(t)
+	store := nstest.Dir(t)
 	before, _ := names(t, dst)
 
 	if err := Restore(ctx, store, dst, 1, log); !errors.Is(err, fs.ErrNotExist) {

@@ -3,10 +3,13 @@
 package nstest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
+
+	"github.com/criugo/criu/criu/image"
 )
 
 // Start starts a process that sleeps in new namespaces of the types in
@@ -31,4 +34,42 @@ func Start(t testing.TB, flags uintptr) int {
 		cmd.Wait()
 	})
 	return cmd.Process.Pid
+}
+
+// Dir returns an image store in a temporary directory of t.
+func Dir(t testing.TB) *image.Dir {
+	t.Helper()
+	d, err := image.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// Main runs the tests of m and fails the run if they leave file
+// descriptors open; call it from TestMain.
+func Main(m *testing.M) {
+	// Start the runtime's poller (an epoll fd and an eventfd) first.
+	if r, w, err := os.Pipe(); err == nil {
+		r.Close()
+		w.Close()
+	}
+	before := openFDs()
+	code := m.Run()
+	if after := openFDs(); code == 0 && after > before {
+		fmt.Fprintf(os.Stderr, "fd leak: %d open before the tests, %d after\n", before, after)
+		ents, _ := os.ReadDir("/proc/self/fd")
+		for _, e := range ents {
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			fmt.Fprintln(os.Stderr, e.Name(), l)
+		}
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func openFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	return len(ents)
 }
