@@ -36,7 +36,8 @@
 // with the *_INFO and *_STAT_ANY control calls, reads segments through
 // an SHM_RDONLY attach in the dumper's own address space, semaphores
 // with GETALL and messages with msgrcv(MSG_COPY), which leaves them
-// queued. Restore writes kernel.*_next_id before each shmget, msgget and
+// queued (MSG_COPY copies no message longer than kernel.msgmax, so Dump
+// raises msgmax for the time of the copy where a queue holds more). Restore writes kernel.*_next_id before each shmget, msgget and
 // semget so that the object gets its dumped id, and checks that it did.
 //
 // # Order of restore

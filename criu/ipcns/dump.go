@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -121,10 +122,31 @@ func copySegment(w io.Writer, id int, size uint64) error {
 	return err
 }
 
-func (d *dumper) msg() error {
+func (d *dumper) msg() (retErr error) {
 	ids, queues, err := collect("message queue", msgInfoCall, msgStat)
 	if err != nil {
 		return err
+	}
+	// MSG_COPY copies no message longer than msgmax, which may have
+	// been lowered after the message was sent: raise it for the time of
+	// the copy, then set it back.
+	msgmax, err := readUint(ctlMsgmax, 32)
+	if err != nil {
+		return err
+	}
+	need := msgmax
+	for _, q := range queues {
+		need = max(need, min(q.Cbytes, 1<<31-1))
+	}
+	if need > msgmax {
+		if err := writeSysctl(ctlMsgmax, strconv.FormatUint(need, 10)); err != nil {
+			return err
+		}
+		defer func() {
+			if err := writeSysctl(ctlMsgmax, strconv.FormatUint(msgmax, 10)); err != nil && retErr == nil {
+				retErr = err
+			}
+		}()
 	}
 	return image.WriteEntries(d.ctx, d.store, msgImage(d.id), func(enc *image.Encoder, w io.Writer) error {
 		for i, ds := range queues {

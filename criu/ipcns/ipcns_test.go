@@ -114,6 +114,14 @@ func populate(t *testing.T, pid int) {
 				return err
 			}
 		}
+		// Lowered limits: the queue's qbytes and its big message now
+		// exceed them, which restore must still recreate.
+		if err := writeSysctl(ctlMsgmax, "8192"); err != nil {
+			return err
+		}
+		if err := writeSysctl(ctlMsgmnb, "20000"); err != nil {
+			return err
+		}
 		// Queue 2: private and empty.
 		if _, err := msgGet(0, 0o600|unix.IPC_CREAT); err != nil {
 			return err
@@ -160,6 +168,7 @@ type state struct {
 	contents      map[int][]byte
 	values        map[int][]uint16
 	messages      map[int][]testMsg
+	qbytes        map[int]uint64
 	vars          *images.IpcVarEntry
 }
 
@@ -184,9 +193,17 @@ func sysvipc(kind string, cols ...int) ([]string, error) {
 
 func readState(t *testing.T, pid int) *state {
 	t.Helper()
-	s := &state{contents: map[int][]byte{}, values: map[int][]uint16{}, messages: map[int][]testMsg{}}
+	s := &state{contents: map[int][]byte{}, values: map[int][]uint16{}, messages: map[int][]testMsg{}, qbytes: map[int]uint64{}}
 	in(t, pid, func() error {
 		var err error
+		if s.vars, err = readVar(); err != nil {
+			return err
+		}
+		// Messages longer than msgmax are copied only with msgmax raised.
+		if err := writeSysctl(ctlMsgmax, "65536"); err != nil {
+			return err
+		}
+		defer writeSysctl(ctlMsgmax, strconv.Itoa(int(s.vars.GetMsgCtlmax())))
 		// key id perms size nattch uid gid
 		if s.shm, err = sysvipc("shm", 0, 1, 2, 3, 6, 7, 8); err != nil {
 			return err
@@ -234,9 +251,13 @@ func readState(t *testing.T, pid int) *state {
 				msgs = append(msgs, testMsg{mtype, string(buf[8 : 8+n])})
 			}
 			s.messages[id] = msgs
+			var ds msqidDS
+			if err := msgCtlDS("msgctl", id, unix.IPC_STAT, &ds); err != nil {
+				return err
+			}
+			s.qbytes[id] = ds.Qbytes
 		}
-		s.vars, err = readVar()
-		return err
+		return nil
 	})
 	return s
 }
@@ -250,8 +271,8 @@ func TestDumpRestore(t *testing.T) {
 	if len(want.shm) != 2 || len(want.msg) != 2 || len(want.sem) != 2 {
 		t.Fatalf("populated namespace has %d segments, %d queues, %d sets", len(want.shm), len(want.msg), len(want.sem))
 	}
-	if got := want.messages[70000]; !reflect.DeepEqual(got, testMsgs) {
-		t.Fatalf("queue 70000 holds %v", got)
+	if got := want.messages[70000]; !reflect.DeepEqual(got, testMsgs) || want.qbytes[70000] != 25000 {
+		t.Fatalf("queue 70000 holds %v, qbytes %d", got, want.qbytes[70000])
 	}
 
 	store := nstest.Dir(t)
@@ -272,7 +293,7 @@ func TestDumpRestore(t *testing.T) {
 	}{
 		{"segments", got.shm, want.shm}, {"queues", got.msg, want.msg}, {"sets", got.sem, want.sem},
 		{"segment contents", got.contents, want.contents}, {"semaphore values", got.values, want.values},
-		{"messages", got.messages, want.messages},
+		{"messages", got.messages, want.messages}, {"queue sizes", got.qbytes, want.qbytes},
 	} {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("restored %s:\n%v\nwant\n%v", c.what, c.got, c.want)
@@ -285,13 +306,18 @@ func TestDumpRestore(t *testing.T) {
 		t.Errorf("dumped next ids: %v", want.vars)
 	}
 
-	// CRIU's crit reads every image.
-	if _, err := exec.LookPath("crit"); err == nil {
-		for _, name := range []string{varImage(3), shmImage(3), msgImage(3), semImage(3)} {
-			out, err := exec.Command("crit", "decode", "-i", filepath.Join(store.Path(), name)).CombinedOutput()
-			if err != nil {
-				t.Errorf("crit decode %s: %v\n%s", name, err, out)
-			}
+	// `criu show` and CRIU's crit read every image.
+	_, critErr := exec.LookPath("crit")
+	for _, name := range []string{varImage(3), shmImage(3), msgImage(3), semImage(3)} {
+		path := filepath.Join(store.Path(), name)
+		if _, err := image.DecodeFileJSON(path, ""); err != nil {
+			t.Errorf("show %s: %v", name, err)
+		}
+		if critErr != nil {
+			continue
+		}
+		if out, err := exec.Command("crit", "decode", "-i", path).CombinedOutput(); err != nil {
+			t.Errorf("crit decode %s: %v\n%s", name, err, out)
 		}
 	}
 }

@@ -213,6 +213,9 @@ func (r *restorer) open(name string) (*image.Decoder, func(), error) {
 // IPC_CREAT, IPC_EXCL), registers the undo that removes the object and
 // checks its id. what names the object in errors.
 func (r *restorer) create(what, ctl string, d *images.IpcDescEntry, get func(key int32, flags int) (int, error), remove func(int) error) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
 	if d.GetId() > 1<<31-1 {
 		return 0, fmt.Errorf("%w: %s: id out of range", ErrBadImage, what)
 	}
