@@ -195,7 +195,12 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 		}
 	}
 
-	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+	// v0's peer is outside: undeclared, it fails the dump by name.
+	err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t))
+	if !errors.Is(err, ErrExternalVeth) || !strings.Contains(err.Error(), "link v0") {
+		t.Fatalf("Dump with an undeclared external veth: %v, want ErrExternalVeth naming v0", err)
+	}
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{ExternalVeth: map[string]string{"v0": "p0"}}, testLog(t)); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
 	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
@@ -376,4 +381,59 @@ func TestDumpRestoreDummy(t *testing.T) {
 		t.Fatalf("Restore: %v", err)
 	}
 	compareSnapshots(t, dst.snapshot(t), want)
+}
+
+// A veth pair with both ends in the namespace needs no external names:
+// it is recreated there with both indexes, addresses and MTUs.
+func TestDumpRestoreVethPairInside(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	src, dst := newTestNS(t, "psrc"), newTestNS(t, "pdst")
+	src.ip(t, "link", "add", "name", "a0", "mtu", "1400", "type", "veth", "peer", "name", "a1", "mtu", "1300")
+	src.ip(t, "link", "add", "name", "b0", "type", "veth", "peer", "name", "b1")
+	src.ip(t, "link", "set", "dev", "lo", "up")
+	src.ip(t, "link", "set", "dev", "a0", "up")
+	src.ip(t, "link", "set", "dev", "a1", "up")
+	src.ip(t, "link", "set", "dev", "b1", "up") // b0 stays down
+	src.ip(t, "addr", "add", "198.18.9.1/24", "dev", "a0")
+	src.ip(t, "addr", "add", "198.18.9.2/24", "dev", "a1")
+	want := src.snapshot(t)
+	dir := nstest.Dir(t)
+	if err := Dump(ctx, dir, src.ns, 2, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	links, err := readLinks(ctx, dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := map[string]string{}
+	for _, l := range links {
+		peers[l.Name] = l.Peer
+	}
+	if peers["a0"] != "a1" || peers["a1"] != "a0" || peers["b0"] != "b1" || peers["b1"] != "b0" {
+		t.Fatalf("peers in the image: %v", peers)
+	}
+	if err := Restore(ctx, dir, dst.ns, 2, RestoreOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	compareSnapshots(t, dst.snapshot(t), want)
+	srcIdx, dstIdx := src.ip(t, "-o", "link", "show"), dst.ip(t, "-o", "link", "show")
+	for _, name := range []string{"a0", "a1", "b0", "b1"} {
+		if a, b := ifindex(t, srcIdx, name), ifindex(t, dstIdx, name); a != b {
+			t.Errorf("%s: ifindex %s, was %s", name, b, a)
+		}
+	}
+}
+
+// ifindex finds the index of link name in `ip -o link show` output.
+func ifindex(t *testing.T, out, name string) string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 1 && (f[1] == name+":" || strings.HasPrefix(f[1], name+"@")) {
+			return strings.TrimSuffix(f[0], ":")
+		}
+	}
+	t.Fatalf("no link %s in\n%s", name, out)
+	return ""
 }
