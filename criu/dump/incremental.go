@@ -140,7 +140,7 @@ func (t *tree) startIncremental(ctx context.Context, protect bool) error {
 		inc.tasks[d.pid] = tt
 		if inc.parent != nil {
 			var err error
-			if tt.parentPages, err = parentPages(ctx, inc.parent, d.pid); err != nil {
+			if tt.parentPages, err = parentPages(ctx, inc.parent, d.vpid); err != nil {
 				return err
 			}
 		}

@@ -32,6 +32,9 @@ type Options struct {
 	// regular files (filelocks.img); without it a held lock fails the
 	// dump with ErrFileLocks (criu dump --file-locks).
 	FileLocks bool
+	// IPTool is the ip program that saves a network namespace of the
+	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
+	IPTool string
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger
 }

@@ -133,3 +133,27 @@ func (t tool) output(ctx context.Context, args ...string) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// Do runs f on a locked OS thread that has joined the namespace, and
+// returns what f returns. A socket f creates belongs to the namespace
+// (a socket takes the netns of the thread that makes it). The thread is
+// not unlocked afterwards, so the Go runtime ends it instead of reusing it
+// in the wrong namespace. f must not start goroutines that expect to run
+// in the namespace: they run on other threads.
+func (n *Namespace) Do(f func() error) error {
+	nsf, err := n.file()
+	if err != nil {
+		return fmt.Errorf("enter netns: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: this thread may now be in another netns.
+		if err := setns(int(nsf.Fd())); err != nil {
+			done <- fmt.Errorf("enter netns %s: %w", nsf.Name(), err)
+			return
+		}
+		done <- f()
+	}()
+	return <-done
+}

@@ -132,13 +132,19 @@ func removeSysvShm(ids []int) error {
 }
 
 // attachSysv attaches segment v.Shmid at the vma's address, inside the
-// task.
+// task. With an ipc namespace of the tree's own, the segment is one the
+// namespace's images recreated there (ns.go), found by its shmid in the
+// task's ipc namespace; otherwise it is one of sysvshm's.
 func (r *restorer) attachSysv(v *images.VmaEntry, vm *vmap) error {
-	sg := r.t.ti.sysv[uint32(v.GetShmid())]
-	if sg == nil {
-		return fmt.Errorf("%w: mapping %#x of System V shared memory %d, not in %s", ErrBadImage, v.GetStart(), v.GetShmid(), dump.SysvShmImage)
+	size := v.GetEnd() - v.GetStart()
+	if r.t.mask&unix.CLONE_NEWIPC == 0 {
+		sg := r.t.ti.sysv[uint32(v.GetShmid())]
+		if sg == nil {
+			return fmt.Errorf("%w: mapping %#x of System V shared memory %d, not in %s", ErrBadImage, v.GetStart(), v.GetShmid(), dump.SysvShmImage)
+		}
+		size = (sg.e.GetSize() + 4095) &^ 4095
 	}
-	if v.GetPgoff() != 0 || v.GetEnd()-v.GetStart() != (sg.e.GetSize()+4095)&^4095 {
+	if v.GetPgoff() != 0 || v.GetEnd()-v.GetStart() != size {
 		return fmt.Errorf("%w: mapping %#x-%#x is part of System V shared memory %d", ErrUnsupported, v.GetStart(), v.GetEnd(), v.GetShmid())
 	}
 	var flags uint64

@@ -1,0 +1,189 @@
+package restore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/procfs"
+)
+
+// startNsTree runs nstree.c in mode and returns the host pid of its init
+// (pid 1 of its own pid, net, uts, ipc and mount namespaces) once every
+// task runs, with a cleanup that kills the tree.
+func startNsTree(t *testing.T, mode string) (root int, out string) {
+	t.Helper()
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "nstree.c"), false)
+	out = filepath.Join(t.TempDir(), "out.txt")
+	cmd := crtest.Start(t, bin, out, mode)
+	cmd.Wait()
+	crtest.WaitFor(t, out, "READY", 10*time.Second)
+	b, _ := os.ReadFile(out)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "ROOT "); ok {
+			root, _ = strconv.Atoi(v)
+		}
+	}
+	if root <= 0 {
+		t.Fatalf("no ROOT line in:\n%s", b)
+	}
+	t.Cleanup(func() {
+		// Killing the init of a pid namespace kills every task in it.
+		unix.Kill(root, unix.SIGKILL)
+		reapAll(t, []int{root})
+	})
+	return root, out
+}
+
+// tasksRunning lists the live processes running program bin.
+func tasksRunning(t *testing.T, bin string) []int {
+	t.Helper()
+	var out []int
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(procfs.Path(pid, "exe")); err == nil && strings.TrimSuffix(exe, " (deleted)") == bin && crtest.Alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// A restore that fails half way (the child's pages are truncated) leaves
+// no task and no namespace behind.
+func TestNsTreeRestoreFailKillsAll(t *testing.T) {
+	root, _ := startNsTree(t, "ok")
+	img := filepath.Join(t.TempDir(), "img")
+	os.Mkdir(img, 0o755)
+	dumpCmd(t, root, img)
+	reapAll(t, []int{root})
+	pages := filepath.Join(img, "pages-2.img")
+	st, err := os.Stat(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(pages, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", img, "-d", "-v4", "-o", filepath.Join(img, "restore.log"))
+	if err == nil {
+		t.Fatalf("restore of truncated pages succeeded: %s", res)
+	}
+	t.Logf("restore error: %s", strings.TrimSpace(res))
+	if !strings.Contains(res, "pages") {
+		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
+		t.Errorf("restore failed for another reason than the truncated pages:\n%s", log)
+	}
+	// A namespace lives while a task is in it (or an fd or mount holds
+	// it, which only the restorer, now gone, had): no task of the
+	// workload's program may be left.
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "nstree.c"), false)
+	for _, p := range tasksRunning(t, bin) {
+		pid, _ := procfs.NsIno(p, "pid")
+		t.Errorf("task %d (pid namespace %d) left behind by the failed restore", p, pid)
+	}
+}
+
+// A child in another network namespace than the root is refused at dump,
+// naming the task and the namespace, and the tree runs on as before.
+func TestNsTreeSplitRefused(t *testing.T) {
+	root, out := startNsTree(t, "split")
+	img := filepath.Join(t.TempDir(), "img")
+	os.Mkdir(img, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(root), "-D", img)
+	if err == nil {
+		t.Fatalf("dump of a split tree succeeded: %s", res)
+	}
+	kids, _ := procfs.Children(root)
+	if len(kids) != 1 || !strings.Contains(res, fmt.Sprintf("task %d is in another net namespace", kids[0])) {
+		t.Errorf("dump error does not name the child %v and its net namespace: %s", kids, res)
+	}
+	if !crtest.Alive(root) || len(kids) != 1 || !crtest.Alive(kids[0]) {
+		t.Fatalf("tasks gone after a refused dump")
+	}
+	unix.Kill(root, unix.SIGUSR2)
+	waitVerdict(t, out)
+}
+
+// inNetns runs the ip tool inside the network namespace of task pid and
+// returns its output.
+func inNetns(t *testing.T, pid int, args ...string) string {
+	t.Helper()
+	ns, err := netns.OpenPid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	var out []byte
+	err = ns.Do(func() error {
+		var err error
+		out, err = exec.Command("ip", args...).CombinedOutput()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ip %v in the netns of %d: %v\n%s", args, pid, err, out)
+	}
+	return string(out)
+}
+
+// A veth of the tree's network namespace whose peer is outside comes back
+// with its address, and with --external veth[IN]:OUT its peer is created
+// outside with that name.
+func TestNsTreeVeth(t *testing.T) {
+	root, _ := startNsTree(t, "ok")
+	outer := fmt.Sprintf("nsto%d", root)
+	if b, err := exec.Command("ip", "link", "add", "veth0", "netns", strconv.Itoa(root), "type", "veth", "peer", "name", outer).CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v\n%s", err, b)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", outer).Run() })
+	// With the peer down, the route through veth0 is LINKDOWN, which
+	// `ip route restore` refuses (a criu/netns limit, reported).
+	if b, err := exec.Command("ip", "link", "set", outer, "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set up: %v\n%s", err, b)
+	}
+	inNetns(t, root, "addr", "add", "198.18.7.1/24", "dev", "veth0")
+	inNetns(t, root, "link", "set", "veth0", "up")
+	img := filepath.Join(t.TempDir(), "img")
+	os.Mkdir(img, 0o755)
+	dumpCmd(t, root, img, "--external", "veth[veth0]:"+outer)
+	reapAll(t, []int{root})
+	// The dumped namespace is gone, and its veth pair with it.
+	for i := 0; i < 100 && exec.Command("ip", "link", "show", outer).Run() == nil; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	pidfile := filepath.Join(img, "restored.pid")
+	args := []string{"restore", "-D", img, "-d", "-v4", "-o", filepath.Join(img, "restore.log"), "--pidfile", pidfile, "--external", "veth[veth0]:" + outer}
+	if res, err := crtest.Run(context.Background(), crtest.Criu(t), args...); err != nil {
+		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
+		t.Fatalf("criu %v: %v\n%s\n%s", args, err, res, log)
+	}
+	b, _ := os.ReadFile(pidfile)
+	got, _ := strconv.Atoi(string(b))
+	t.Cleanup(func() {
+		unix.Kill(got, unix.SIGKILL)
+		reapAll(t, []int{got})
+	})
+	if b, err := exec.Command("ip", "link", "show", outer).CombinedOutput(); err != nil {
+		t.Errorf("veth peer %s not created outside: %v\n%s", outer, err, b)
+	}
+	if a := inNetns(t, got, "addr", "show", "dev", "veth0"); !strings.Contains(a, "198.18.7.1/24") {
+		t.Errorf("veth0 in the restored namespace:\n%s", a)
+	}
+}
