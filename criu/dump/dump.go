@@ -103,10 +103,10 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	frozenAt := time.Now()
 	t.stats.Freezing = frozenAt.Sub(t0)
 	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("freezing", t.stats.Freezing).Msg("tree frozen")
-	if err := t.checkShellJob(); err != nil {
+	if err := t.checkNamespaces(); err != nil {
 		return nil, err
 	}
-	if err := t.checkNamespaces(); err != nil {
+	if err := t.checkShellJob(); err != nil {
 		return nil, err
 	}
 	if err := t.checkShared(); err != nil {

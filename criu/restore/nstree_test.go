@@ -187,3 +187,34 @@ func TestNsTreeVeth(t *testing.T) {
 		t.Errorf("veth0 in the restored namespace:\n%s", a)
 	}
 }
+
+// A task in its own pid namespace that is not the namespace's init is
+// refused at dump, naming its pid there, and runs on.
+func TestNsTreeNotInitRefused(t *testing.T) {
+	root, _ := startNsTree(t, "ok")
+	kids, err := procfs.Children(root)
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("children of %d: %v, %v", root, kids, err)
+	}
+	img := filepath.Join(t.TempDir(), "img")
+	os.Mkdir(img, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(kids[0]), "-D", img)
+	if err == nil {
+		t.Fatalf("dump of a pid namespace's pid 2 succeeded: %s", res)
+	}
+	if !strings.Contains(res, "the root is pid 2 in a pid namespace of its own") {
+		t.Errorf("dump error: %s", res)
+	}
+	if !crtest.Alive(kids[0]) || len(threadsOf(t, kids[0])) != 2 {
+		t.Errorf("task %d not running on with its thread after the refused dump", kids[0])
+	}
+}
+
+func threadsOf(t *testing.T, pid int) []int {
+	t.Helper()
+	tids, err := procfs.Tasks(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tids
+}
