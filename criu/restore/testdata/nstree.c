@@ -8,7 +8,8 @@
 // "ROOT <host pid>" and exits. Init sets the hostname, brings lo up,
 // listens on TCP 127.0.0.1:4321 and on the abstract UNIX name
 // "@nstree", and forks a child (pid 2) that starts a thread (tid 3).
-// "READY" is written when all run. On SIGUSR2 init checks its pid,
+// Init also keeps a zombie child (pid 4, exit status 5). "READY" is
+// written when all run. On SIGUSR2 init checks its pid,
 // hostname, lo, both listeners (connect and accept), signals the child,
 // which checks its pid and its thread's tid and exits 0 if all is well;
 // init writes "ALLPASS" or "FAIL ...".
@@ -57,13 +58,15 @@ static void *thread_main(void *a) {
 	return NULL;
 }
 
-static int child_main(int split) {
+static int child_main(int split, int ready) {
 	pthread_t th;
 	if (split && unshare(CLONE_NEWNET) < 0) {
 		say("FAIL unshare: %m\n");
 		return 1;
 	}
 	pthread_create(&th, NULL, thread_main, NULL);
+	write(ready, "", 1);
+	close(ready);
 	while (!check)
 		pause();
 	if (getpid() != 2) {
@@ -124,9 +127,23 @@ static int init_main(int split) {
 		say("FAIL unix listen: %m\n");
 		return 1;
 	}
+	int sync[2];
+	char b;
+	pipe(sync);
 	pid_t kid = fork();
-	if (kid == 0)
-		_exit(child_main(split));
+	if (kid == 0) {
+		close(sync[0]);
+		_exit(child_main(split, sync[1]));
+	}
+	close(sync[1]);
+	read(sync[0], &b, 1); // the child's thread runs
+	close(sync[0]);
+	// A zombie (pid 4), reaped only after restore.
+	pid_t zombie = fork();
+	if (zombie == 0)
+		_exit(5);
+	siginfo_t si;
+	waitid(P_PID, zombie, &si, WEXITED | WNOWAIT);
 	say("READY\n");
 	while (!check) {
 		counter++;
@@ -158,6 +175,10 @@ static int init_main(int split) {
 	}
 	kill(kid, SIGUSR2);
 	int st;
+	if (zombie != 4 || waitpid(zombie, &st, 0) != 4 || !WIFEXITED(st) || WEXITSTATUS(st) != 5) {
+		say("FAIL zombie %d status %#x\n", zombie, st);
+		ok = 0;
+	}
 	if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		say("FAIL child status %#x\n", st);
 		ok = 0;
