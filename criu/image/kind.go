@@ -41,6 +41,11 @@ type Kind struct {
 	// RestIsPayload, if set, says whether everything after head entry m
 	// is raw bytes (a ghost file stored without chunks).
 	RestIsPayload func(head proto.Message) bool
+	// Extra, if set, reads what follows entry m (semaphore values, a
+	// queue's messages) and returns it as the JSON value crit shows as
+	// the entry's "extra"; it stands in for Payload where crit shows
+	// more than base64 bytes.
+	Extra func(dec *Decoder, m proto.Message) ([]byte, error)
 }
 
 // LookupKind finds the kind of an image by its file name.

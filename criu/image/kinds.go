@@ -1,6 +1,13 @@
 package image
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/proto/images"
@@ -50,6 +57,10 @@ const (
 	magicPidfd         uint32 = 0x54435556
 	magicFileLocks     uint32 = 0x54323616
 	magicIPCShm        uint32 = 0x46283044
+	magicIPCVar        uint32 = 0x53115007
+	magicIPCMsg        uint32 = 0x55453737
+	magicIPCSem        uint32 = 0x59573019
+	magicUtsns         uint32 = 0x54473203
 	magicStats         uint32 = 0x57093306 // behind MagicService
 )
 
@@ -67,12 +78,119 @@ func pipeDataPayload(m proto.Message) int64 {
 	return int64(m.(*images.PipeDataEntry).GetBytes())
 }
 
-// ipcShmPayload is the size of the contents that follow an IpcShmEntry.
-func ipcShmPayload(e *images.IpcShmEntry) int64 {
+// Limits on the sizes that IPC images give, so that a corrupt image
+// cannot make a reader allocate without bound. The kernel's own limits
+// are lower (SEMMSL, msgmax, msgmnb) unless raised far beyond use.
+const (
+	MaxSemValues = 1 << 20  // semaphores in one set
+	MaxIPCMsg    = 64 << 20 // bytes of one message's text
+)
+
+// ipcShmExtra shows the contents that follow an IpcShmEntry (its size
+// rounded up to 4, unless InPagemaps) as crit does: base64 of the
+// segment's bytes without the padding.
+func ipcShmExtra(dec *Decoder, m proto.Message) ([]byte, error) {
+	e := m.(*images.IpcShmEntry)
 	if e.GetInPagemaps() {
-		return 0
+		return []byte(`""`), nil
 	}
-	return int64((e.GetSize() + 3) &^ 3)
+	var buf bytes.Buffer
+	if err := dec.CopyPayload(&buf, int64((e.GetSize()+3)&^3)); err != nil {
+		return nil, err
+	}
+	return strconv.AppendQuote(nil, base64.StdEncoding.EncodeToString(buf.Bytes()[:e.GetSize()])), nil
+}
+
+// ReadSemValues reads the values that follow IpcSemEntry e: Nsems
+// little-endian u16, padded to a multiple of 8 bytes.
+func ReadSemValues(dec *Decoder, e *images.IpcSemEntry) ([]uint16, error) {
+	n := e.GetNsems()
+	if n > MaxSemValues {
+		return nil, dec.fail(fmt.Errorf("%w: semaphore set %d has %d semaphores (max %d)", ErrBadEntry, e.GetDesc().GetId(), n, MaxSemValues))
+	}
+	var buf bytes.Buffer
+	if err := dec.CopyPayload(&buf, int64((2*n+7)&^7)); err != nil {
+		return nil, err
+	}
+	vals := make([]uint16, n)
+	for i := range vals {
+		vals[i] = binary.LittleEndian.Uint16(buf.Bytes()[2*i:])
+	}
+	return vals, nil
+}
+
+// AppendSemValues appends the payload of a set with values vals:
+// little-endian u16 each, zero-padded to a multiple of 8 bytes.
+func AppendSemValues(b []byte, vals []uint16) []byte {
+	for _, v := range vals {
+		b = binary.LittleEndian.AppendUint16(b, v)
+	}
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// semExtra shows a set's values as crit does: a list of numbers.
+func semExtra(dec *Decoder, m proto.Message) ([]byte, error) {
+	vals, err := ReadSemValues(dec, m.(*images.IpcSemEntry))
+	if err != nil {
+		return nil, err
+	}
+	b := []byte{'['}
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(v), 10)
+	}
+	return append(b, ']'), nil
+}
+
+// ReadIPCMsg reads one message of a queue from dec: an IpcMsg entry,
+// then Msize bytes of text padded to a multiple of 8. It returns the
+// header and the text without the padding.
+func ReadIPCMsg(dec *Decoder) (*images.IpcMsg, []byte, error) {
+	h := &images.IpcMsg{}
+	if err := dec.Decode(h); err != nil {
+		if err == io.EOF {
+			return nil, nil, dec.fail(fmt.Errorf("%w: message header: %v", ErrShortEntry, io.ErrUnexpectedEOF))
+		}
+		return nil, nil, err
+	}
+	n := h.GetMsize()
+	if n > MaxIPCMsg {
+		return nil, nil, dec.fail(fmt.Errorf("%w: message of %d bytes (max %d)", ErrBadEntry, n, MaxIPCMsg))
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(n+7) &^ 7)
+	if err := dec.CopyPayload(&buf, int64(n+7)&^7); err != nil {
+		return nil, nil, err
+	}
+	return h, buf.Bytes()[:n], nil
+}
+
+// IPCMsgPadding is the number of zero bytes that follow a message text
+// of n bytes in a queue image.
+func IPCMsgPadding(n int) int { return (n+7)&^7 - n }
+
+// msgExtra shows a queue's messages as crit does: a list alternating
+// each message's header object and its text in base64.
+func msgExtra(dec *Decoder, m proto.Message) ([]byte, error) {
+	b := []byte{'['}
+	for i := uint32(0); i < m.(*images.IpcMsgEntry).GetQnum(); i++ {
+		h, text, err := ReadIPCMsg(dec)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendMessage(b, h.ProtoReflect(), "", "")
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, base64.StdEncoding.EncodeToString(text))
+	}
+	return append(b, ']'), nil
 }
 
 // kinds lists every image file this tool reads or writes, named as CRIU
@@ -147,12 +265,22 @@ var kinds = []Kind{
 	{Prefix: "eventpoll-tfd", Magic: magicEventpollTfd, New: newOf[images.EventpollTfdEntry]()},
 	{Prefix: "signalfd", Magic: magicSignalfd, New: newOf[images.SignalfdEntry]()},
 	{Prefix: "timerfd", Magic: magicTimerfd, New: newOf[images.TimerfdEntry]()},
-	// System V shared memory: each IpcShmEntry is followed by the
-	// segment's bytes, its size rounded up to 4 (unless InPagemaps).
+	// IPC namespace N (package ipcns). Each IpcShmEntry is followed by
+	// the segment's bytes, its size rounded up to 4 (unless InPagemaps);
+	// the host's segments that a tree attached are saved as namespace 0.
 	{
 		Prefix: "ipcns-shm-", Numbered: true, Magic: magicIPCShm, Name: "IPCNS_SHM", New: newOf[images.IpcShmEntry](),
-		Payload: func(m proto.Message) int64 { return ipcShmPayload(m.(*images.IpcShmEntry)) },
+		Extra: ipcShmExtra,
 	},
+	// One IpcVarEntry: the namespace's sysctls.
+	{Prefix: "ipcns-var-", Numbered: true, Magic: magicIPCVar, Name: "IPC_VAR", New: newOf[images.IpcVarEntry]()},
+	// Each IpcSemEntry is followed by its values (ReadSemValues).
+	{Prefix: "ipcns-sem-", Numbered: true, Magic: magicIPCSem, Name: "IPCNS_SEM", New: newOf[images.IpcSemEntry](), Extra: semExtra},
+	// Each IpcMsgEntry is followed by its Qnum messages (ReadIPCMsg).
+	{Prefix: "ipcns-msg-", Numbered: true, Magic: magicIPCMsg, Name: "IPCNS_MSG", New: newOf[images.IpcMsgEntry](), Extra: msgExtra},
+	// UTS namespace N (package utsns): one UtsnsEntry.
+	{Prefix: "utsns-", Numbered: true, Magic: magicUtsns, New: newOf[images.UtsnsEntry]()},
+
 	// File locks of every task: CRIU names it filelocks.img.
 	{Prefix: "filelocks", Magic: magicFileLocks, Name: "FILE_LOCKS", New: newOf[images.FileLockEntry]()},
 	{Prefix: "tty", Magic: magicTTYFiles, Name: "TTY_FILES", New: newOf[images.TtyFileEntry]()},

@@ -89,6 +89,14 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 		}
 		b = newline(b, indent, indent+indent)
 		b = appendMessage(b, m.ProtoReflect(), indent, indent+indent)
+		if k.Extra != nil {
+			v, err := k.Extra(dec, m)
+			if err != nil {
+				return nil, err
+			}
+			b = appendExtra(b, v, indent)
+			continue
+		}
 		rest := i == 0 && k.RestIsPayload != nil && k.RestIsPayload(m)
 		if rest || k.Payload != nil && (i > 0 || k.Head == nil) {
 			var extra bytes.Buffer
@@ -100,18 +108,7 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 				return nil, err
 			}
 			// Shown as crit does: base64 in an "extra" member of the entry.
-			b = b[:len(b)-1] // reopen the entry's object
-			if b[len(b)-1] != '{' {
-				b = append(b, ',')
-			}
-			b = newline(b, indent, indent+indent+indent)
-			b = append(b, `"extra":`...)
-			if indent != "" {
-				b = append(b, ' ')
-			}
-			b = strconv.AppendQuote(b, base64.StdEncoding.EncodeToString(extra.Bytes()))
-			b = newline(b, indent, indent+indent)
-			b = append(b, '}')
+			b = appendExtra(b, strconv.AppendQuote(nil, base64.StdEncoding.EncodeToString(extra.Bytes())), indent)
 			if rest {
 				break
 			}
@@ -121,4 +118,21 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 	b = append(b, ']')
 	b = newline(b, indent, "")
 	return append(b, '}'), nil
+}
+
+// appendExtra adds member "extra" with JSON value v to the entry object
+// that ends b, as crit shows the data that follows an entry.
+func appendExtra(b, v []byte, indent string) []byte {
+	b = b[:len(b)-1] // reopen the entry's object
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = newline(b, indent, indent+indent+indent)
+	b = append(b, `"extra":`...)
+	if indent != "" {
+		b = append(b, ' ')
+	}
+	b = append(b, v...)
+	b = newline(b, indent, indent+indent)
+	return append(b, '}')
 }

@@ -30,6 +30,17 @@
 // The messages name devices by ifindex, so Restore recreates every link
 // with the ifindex it had (`ip link add ... index N`) before feeding them.
 //
+// # veth links
+//
+// A veth pair with both ends in the namespace is saved with each end
+// naming its peer (Link.Peer) and recreated there in one `ip link add`.
+// A veth whose peer is outside the namespace (ip reports a
+// link_netnsid) cannot be recreated without a name for that peer: Dump
+// refuses it (ErrExternalVeth, naming the link) unless the caller lists
+// it in DumpOptions.ExternalVeth, and Restore creates the peer under
+// the name RestoreOptions.Veth gives, in PeerNS. Both come from CRIU's
+// --external veth[INNER]:OUTER, which ParseExternal reads.
+//
 // Routes: CRIU saves the main table only, so routes in other tables (used
 // by policy rules) are lost; we save all tables, filtering out the local
 // table (RT_TABLE_LOCAL, 255), whose routes the kernel makes itself from

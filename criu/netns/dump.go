@@ -23,6 +23,13 @@ type DumpOptions struct {
 	// IPTool is the ip program; "ip" (from PATH) when empty. CRIU reads
 	// the same choice from $CR_IP_TOOL; reading it is the caller's job.
 	IPTool string
+	// ExternalVeth lists the veth links inside the namespace whose peer
+	// is outside it, by name, each with the name of its peer outside
+	// (CRIU's --external veth[IFNAME]:OUTNAME, see ParseExternal). Dump
+	// fails with ErrExternalVeth on a veth link with its peer outside
+	// that is not listed. Restore is told the outside names again
+	// (RestoreOptions.Veth).
+	ExternalVeth map[string]string
 }
 
 // Dump saves the configuration of network namespace ns as the images of
@@ -41,6 +48,13 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 	links, err := parseIPLinks(out)
 	if err != nil {
 		return fmt.Errorf("dump netns %d links: %w", id, err)
+	}
+	for _, l := range links {
+		if l.Kind == KindVeth && l.Peer == "" {
+			if _, ok := opts.ExternalVeth[l.Name]; !ok {
+				return fmt.Errorf("dump netns %d: link %s: %w (name it with --external veth[%s]:OUTSIDE-NAME)", id, l.Name, ErrExternalVeth, l.Name)
+			}
+		}
 	}
 	var lb bytes.Buffer
 	if err := encodeLinks(&lb, links); err != nil {

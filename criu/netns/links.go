@@ -11,7 +11,7 @@ import (
 const (
 	KindLoopback = "loopback" // lo: exists in every netns, only set up
 	KindDummy    = "dummy"
-	KindVeth     = "veth" // recreated with its peer outside (--external veth)
+	KindVeth     = "veth" // its peer inside (Peer), or outside (--external veth)
 )
 
 // linksVersion is the Version of the LinksImage this package writes.
@@ -35,6 +35,9 @@ type Link struct {
 	MTU     int    `json:"mtu"`
 	Up      bool   `json:"up"`                // IFF_UP set
 	Address string `json:"address,omitempty"` // link-layer address, not for lo
+	// Peer is the name of a veth link's peer when the peer is in the
+	// namespace too; empty when it is outside (an external veth).
+	Peer string `json:"peer,omitempty"`
 }
 
 // ipLink is the part of `ip -d -j link show` output that we read.
@@ -45,6 +48,8 @@ type ipLink struct {
 	MTU      int      `json:"mtu"`
 	LinkType string   `json:"link_type"`
 	Address  string   `json:"address"`
+	Link     string   `json:"link"`         // the peer's name, when in this netns
+	NetnsID  *int     `json:"link_netnsid"` // set when the peer is in another netns
 	LinkInfo *struct {
 		Kind string `json:"info_kind"`
 	} `json:"linkinfo"`
@@ -67,9 +72,18 @@ func parseIPLinks(out []byte) ([]Link, error) {
 		switch {
 		case r.LinkType == "loopback":
 			l.Kind = KindLoopback
-		case kind == KindDummy, kind == KindVeth:
+		case kind == KindDummy:
 			l.Kind = kind
 			l.Address = r.Address
+		case kind == KindVeth:
+			l.Kind = kind
+			l.Address = r.Address
+			if r.NetnsID == nil {
+				if r.Link == "" {
+					return nil, fmt.Errorf("veth %s: ip names neither its peer nor the peer's namespace", r.Name)
+				}
+				l.Peer = r.Link
+			}
 		default:
 			return nil, fmt.Errorf("link %s (type %q kind %q): %w", r.Name, r.LinkType, kind, ErrUnsupportedLink)
 		}
@@ -102,9 +116,19 @@ func decodeLinks(r io.Reader) ([]Link, error) {
 	if img.Version != linksVersion {
 		return nil, fmt.Errorf("links image version %d, want %d: %w", img.Version, linksVersion, ErrBadImage)
 	}
+	byName := map[string]Link{}
 	for _, l := range img.Links {
 		if l.Name == "" || l.Index <= 0 || l.MTU < 0 {
 			return nil, fmt.Errorf("links image: link %q index %d mtu %d: %w", l.Name, l.Index, l.MTU, ErrBadImage)
+		}
+		byName[l.Name] = l
+	}
+	for _, l := range img.Links {
+		if l.Peer == "" {
+			continue
+		}
+		if p, ok := byName[l.Peer]; l.Kind != KindVeth || !ok || p.Kind != KindVeth || p.Peer != l.Name {
+			return nil, fmt.Errorf("links image: link %s names peer %s, which is not a veth naming it back: %w", l.Name, l.Peer, ErrBadImage)
 		}
 	}
 	return img.Links, nil

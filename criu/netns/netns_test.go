@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/nsenter/nstest"
 )
 
 // requireNet skips t unless it runs as root with the ip tool.
@@ -64,17 +65,6 @@ func ip(t *testing.T, args ...string) string {
 func (n *testNS) ip(t *testing.T, args ...string) string {
 	t.Helper()
 	return ip(t, append([]string{"-n", n.name}, args...)...)
-}
-
-// newDir is an image.Dir store in a temporary directory.
-func newDir(t *testing.T) *image.Dir {
-	t.Helper()
-	dir, err := image.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dir.Close() })
-	return dir
 }
 
 func testLog(t *testing.T) zerolog.Logger {
@@ -205,7 +195,12 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 		}
 	}
 
-	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+	// v0's peer is outside: undeclared, it fails the dump by name.
+	err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t))
+	if !errors.Is(err, ErrExternalVeth) || !strings.Contains(err.Error(), "link v0") {
+		t.Fatalf("Dump with an undeclared external veth: %v, want ErrExternalVeth naming v0", err)
+	}
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{ExternalVeth: map[string]string{"v0": "p0"}}, testLog(t)); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
 	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
@@ -219,7 +214,7 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 
 func TestDumpRestore(t *testing.T) {
 	requireNet(t)
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	dumpRestore(t, dir, dir)
 	for _, name := range []string{"ifaddr-7.img", "route-7.img", "route6-7.img", "rule-7.img", "iplinks-7.img"} {
 		if _, ok := image.LookupKind(name); !ok {
@@ -260,14 +255,14 @@ func (s pipeStore) Open(ctx context.Context, name string) (io.ReadCloser, error)
 
 func TestRestoreFromPipes(t *testing.T) {
 	requireNet(t)
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	dumpRestore(t, dir, pipeStore{dir})
 }
 
 func TestRestoreBadImage(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	// Only lo in the links image, then a route image the tool rejects.
 	if err := writeImage(ctx, dir, "iplinks-3.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true}]}`)); err != nil {
 		t.Fatal(err)
@@ -293,7 +288,7 @@ func TestRestoreBadImage(t *testing.T) {
 func TestRestoreVethWithoutPeerName(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	if err := writeImage(ctx, dir, "iplinks-4.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true},{"index":2,"name":"v0","kind":"veth","mtu":1500,"up":true}]}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +373,7 @@ func TestDumpRestoreDummy(t *testing.T) {
 	src.ip(t, "addr", "add", "2001:db8:5::1/64", "dev", "d0", "nodad")
 	src.ip(t, "route", "add", "198.18.6.0/24", "via", "198.18.5.2")
 	want := src.snapshot(t)
-	dir := newDir(t)
+	dir := nstest.Dir(t)
 	if err := Dump(ctx, dir, src.ns, 1, DumpOptions{}, testLog(t)); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
@@ -386,4 +381,59 @@ func TestDumpRestoreDummy(t *testing.T) {
 		t.Fatalf("Restore: %v", err)
 	}
 	compareSnapshots(t, dst.snapshot(t), want)
+}
+
+// A veth pair with both ends in the namespace needs no external names:
+// it is recreated there with both indexes, addresses and MTUs.
+func TestDumpRestoreVethPairInside(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	src, dst := newTestNS(t, "psrc"), newTestNS(t, "pdst")
+	src.ip(t, "link", "add", "name", "a0", "mtu", "1400", "type", "veth", "peer", "name", "a1", "mtu", "1300")
+	src.ip(t, "link", "add", "name", "b0", "type", "veth", "peer", "name", "b1")
+	src.ip(t, "link", "set", "dev", "lo", "up")
+	src.ip(t, "link", "set", "dev", "a0", "up")
+	src.ip(t, "link", "set", "dev", "a1", "up")
+	src.ip(t, "link", "set", "dev", "b1", "up") // b0 stays down
+	src.ip(t, "addr", "add", "198.18.9.1/24", "dev", "a0")
+	src.ip(t, "addr", "add", "198.18.9.2/24", "dev", "a1")
+	want := src.snapshot(t)
+	dir := nstest.Dir(t)
+	if err := Dump(ctx, dir, src.ns, 2, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	links, err := readLinks(ctx, dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := map[string]string{}
+	for _, l := range links {
+		peers[l.Name] = l.Peer
+	}
+	if peers["a0"] != "a1" || peers["a1"] != "a0" || peers["b0"] != "b1" || peers["b1"] != "b0" {
+		t.Fatalf("peers in the image: %v", peers)
+	}
+	if err := Restore(ctx, dir, dst.ns, 2, RestoreOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	compareSnapshots(t, dst.snapshot(t), want)
+	srcIdx, dstIdx := src.ip(t, "-o", "link", "show"), dst.ip(t, "-o", "link", "show")
+	for _, name := range []string{"a0", "a1", "b0", "b1"} {
+		if a, b := ifindex(t, srcIdx, name), ifindex(t, dstIdx, name); a != b {
+			t.Errorf("%s: ifindex %s, was %s", name, b, a)
+		}
+	}
+}
+
+// ifindex finds the index of link name in `ip -o link show` output.
+func ifindex(t *testing.T, out, name string) string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 1 && (f[1] == name+":" || strings.HasPrefix(f[1], name+"@")) {
+			return strings.TrimSuffix(f[0], ":")
+		}
+	}
+	t.Fatalf("no link %s in\n%s", name, out)
+	return ""
 }

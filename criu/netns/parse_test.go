@@ -84,7 +84,9 @@ func TestParseIPLinks(t *testing.T) {
 	out := []byte(`[
 	 {"ifindex":3,"ifname":"d0","flags":["BROADCAST","NOARP"],"mtu":1400,"link_type":"ether","address":"aa:bb:cc:dd:ee:ff","linkinfo":{"info_kind":"dummy"}},
 	 {"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"link_type":"loopback","address":"00:00:00:00:00:00"},
-	 {"ifindex":2,"ifname":"v0","flags":["BROADCAST","MULTICAST","UP"],"mtu":1500,"link_type":"ether","address":"02:00:00:00:00:01","linkinfo":{"info_kind":"veth"}}]`)
+	 {"ifindex":2,"ifname":"v0","flags":["BROADCAST","MULTICAST","UP"],"mtu":1500,"link_type":"ether","address":"02:00:00:00:00:01","link_index":7,"link_netnsid":0,"linkinfo":{"info_kind":"veth"}},
+	 {"ifindex":5,"link":"a1","ifname":"a0","flags":["BROADCAST"],"mtu":1500,"link_type":"ether","address":"02:00:00:00:00:05","linkinfo":{"info_kind":"veth"}},
+	 {"ifindex":4,"link":"a0","ifname":"a1","flags":["BROADCAST"],"mtu":1500,"link_type":"ether","address":"02:00:00:00:00:04","linkinfo":{"info_kind":"veth"}}]`)
 	got, err := parseIPLinks(out)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +95,8 @@ func TestParseIPLinks(t *testing.T) {
 		{Index: 1, Name: "lo", Kind: KindLoopback, MTU: 65536, Up: true},
 		{Index: 2, Name: "v0", Kind: KindVeth, MTU: 1500, Up: true, Address: "02:00:00:00:00:01"},
 		{Index: 3, Name: "d0", Kind: KindDummy, MTU: 1400, Address: "aa:bb:cc:dd:ee:ff"},
+		{Index: 4, Name: "a1", Kind: KindVeth, MTU: 1500, Address: "02:00:00:00:00:04", Peer: "a0"},
+		{Index: 5, Name: "a0", Kind: KindVeth, MTU: 1500, Address: "02:00:00:00:00:05", Peer: "a1"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
@@ -120,6 +124,9 @@ func TestDecodeLinksBad(t *testing.T) {
 		"no index":  `{"version":1,"links":[{"name":"lo"}]}`,
 		"bad mtu":   `{"version":1,"links":[{"index":1,"name":"lo","mtu":-1}]}`,
 		"truncated": `{"version":1,"links":[`,
+		"lost peer": `{"version":1,"links":[{"index":2,"name":"a0","kind":"veth","peer":"a1"}]}`,
+		"one-sided": `{"version":1,"links":[{"index":2,"name":"a0","kind":"veth","peer":"a1"},{"index":3,"name":"a1","kind":"veth"}]}`,
+		"not veth":  `{"version":1,"links":[{"index":2,"name":"a0","kind":"dummy","peer":"a1"},{"index":3,"name":"a1","kind":"veth","peer":"a0"}]}`,
 	} {
 		if _, err := decodeLinks(bytes.NewReader([]byte(in))); !errors.Is(err, ErrBadImage) {
 			t.Errorf("%s: err = %v, want ErrBadImage", name, err)
@@ -128,5 +135,36 @@ func TestDecodeLinksBad(t *testing.T) {
 	big := bytes.Repeat([]byte(" "), maxLinksImage+1)
 	if _, err := decodeLinks(bytes.NewReader(big)); !errors.Is(err, ErrBadImage) {
 		t.Errorf("oversized: err = %v", err)
+	}
+}
+
+func TestParseExternal(t *testing.T) {
+	for _, c := range []struct {
+		spec         string
+		inner, outer string
+		ok           bool
+		bad          bool
+	}{
+		{"veth[eth0]:veth101", "eth0", "veth101", true, false},
+		{"veth[v0]:p0", "v0", "p0", true, false},
+		{"mnt[/x]:y", "", "", false, false},
+		{"dev[sda]:x", "", "", false, false},
+		{"unix[123]", "", "", false, false},
+		{"veth[eth0]", "", "", false, true},
+		{"veth[eth0]:", "", "", false, true},
+		{"veth[]:out", "", "", false, true},
+		{"veth[eth0]:out@br0", "", "", false, true},
+		{"veth[eth0]:a-name-of-16-byte", "", "", false, true},
+		{"veth[a/b]:out", "", "", false, true},
+		{"veth[..]:out", "", "", false, true},
+		{"veth[in]:o ut", "", "", false, true},
+	} {
+		inner, outer, ok, err := ParseExternal(c.spec)
+		if inner != c.inner || outer != c.outer || ok != c.ok || (err != nil) != c.bad {
+			t.Errorf("ParseExternal(%q) = %q, %q, %v, %v", c.spec, inner, outer, ok, err)
+		}
+		if c.bad && !errors.Is(err, ErrBadExternal) {
+			t.Errorf("ParseExternal(%q): err %v is not ErrBadExternal", c.spec, err)
+		}
 	}
 }

@@ -57,8 +57,26 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 	case err != nil:
 		return fmt.Errorf("restore netns %d: %w", id, err)
 	}
+	byName := map[string]Link{}
 	for _, l := range links {
-		created, err := restoreLink(ctx, t, l, opts)
+		byName[l.Name] = l
+	}
+	made := map[string]bool{} // veth links created with their peer
+	for _, l := range links {
+		var peer *Link
+		if l.Kind == KindVeth && l.Peer != "" {
+			if made[l.Name] {
+				// Created with its peer: only bring it up.
+				if err := setUp(ctx, t, l); err != nil {
+					return fmt.Errorf("restore netns %d link %s: %w", id, l.Name, err)
+				}
+				continue
+			}
+			p := byName[l.Peer]
+			peer = &p
+			made[p.Name] = true
+		}
+		created, err := restoreLink(ctx, t, l, peer, opts)
 		if created {
 			name := l.Name
 			undo = append(undo, func() {
@@ -114,17 +132,25 @@ func readLinks(ctx context.Context, store image.Store, id uint32) ([]Link, error
 	return links, nil
 }
 
-// restoreLink creates link l (or, for lo, configures it) and brings it
-// up if it was. created says whether a link now exists that was made
-// here, even if err is set.
-func restoreLink(ctx context.Context, t tool, l Link, opts RestoreOptions) (created bool, err error) {
-	common := []string{"link", "add", "name", l.Name, "index", strconv.Itoa(l.Index)}
+// linkArgs are the `ip link add` arguments that give l its name,
+// index, address and MTU.
+func linkArgs(l Link) []string {
+	args := []string{"name", l.Name, "index", strconv.Itoa(l.Index)}
 	if l.Address != "" {
-		common = append(common, "address", l.Address)
+		args = append(args, "address", l.Address)
 	}
 	if l.MTU > 0 {
-		common = append(common, "mtu", strconv.Itoa(l.MTU))
+		args = append(args, "mtu", strconv.Itoa(l.MTU))
 	}
+	return args
+}
+
+// restoreLink creates link l (or, for lo, configures it) and brings it
+// up if it was. A veth link with its peer in the namespace is created
+// together with peer (which the caller then only brings up). created
+// says whether a link now exists that was made here, even if err is set.
+func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOptions) (created bool, err error) {
+	common := append([]string{"link", "add"}, linkArgs(l)...)
 	switch l.Kind {
 	case KindLoopback:
 		if l.MTU > 0 {
@@ -138,6 +164,14 @@ func restoreLink(ctx context.Context, t tool, l Link, opts RestoreOptions) (crea
 		}
 		created = true
 	case KindVeth:
+		if peer != nil {
+			args := append(append(common, "type", "veth", "peer"), linkArgs(*peer)...)
+			if err := t.run(ctx, args...); err != nil {
+				return false, err
+			}
+			created = true
+			break
+		}
 		out, ok := opts.Veth[l.Name]
 		if !ok || out == "" {
 			return false, ErrNoVethPeer
@@ -164,12 +198,15 @@ func restoreLink(ctx context.Context, t tool, l Link, opts RestoreOptions) (crea
 	default:
 		return false, fmt.Errorf("kind %q: %w", l.Kind, ErrUnsupportedLink)
 	}
-	if l.Up {
-		if err := t.run(ctx, "link", "set", "dev", l.Name, "up"); err != nil {
-			return created, err
-		}
+	return created, setUp(ctx, t, l)
+}
+
+// setUp brings link l up if it was.
+func setUp(ctx context.Context, t tool, l Link) error {
+	if !l.Up {
+		return nil
 	}
-	return created, nil
+	return t.run(ctx, "link", "set", "dev", l.Name, "up")
 }
 
 // restoreDump feeds image name to `ip args...` on a seekable stdin. A

@@ -1,0 +1,65 @@
+// Package ipcns saves and restores the state of one IPC namespace: its
+// System V shared memory segments, message queues and semaphore sets,
+// each with its id, key, owner and mode, and the namespace's IPC
+// sysctls, in CRIU's format.
+//
+// What belongs here: the System V objects and sysctls of a namespace.
+// What does not: attaching segments to restored tasks (package restore
+// maps them by id), POSIX message queues (files in an mqueue mount),
+// semaphore undo lists (per task).
+//
+// # Images (N is the namespace's object id)
+//
+//	ipcns-var-N.img  0x54564319 0x53115007 (IPC_VAR), one IpcVarEntry:
+//	                 kernel/sem, msg*, shm*, auto_msgmni, fs/mqueue/*
+//	                 and the *_next_id sysctls that are set
+//	ipcns-shm-N.img  0x54564319 0x46283044 (IPCNS_SHM), per segment:
+//	                 IpcShmEntry, then its bytes
+//	ipcns-msg-N.img  0x54564319 0x55453737 (IPCNS_MSG), per queue:
+//	                 IpcMsgEntry, then Qnum times an IpcMsg entry and
+//	                 its text
+//	ipcns-sem-N.img  0x54564319 0x59573019 (IPCNS_SEM), per set:
+//	                 IpcSemEntry, then its values
+//
+// Entries are CRIU's (u32 length, protobuf); the data after them is raw
+// and zero-padded:
+//
+//	shm:  | IpcShmEntry | Size bytes | pad to 4 |
+//	msg:  | IpcMsgEntry | IpcMsg | Msize bytes | pad to 8 | IpcMsg | ...
+//	sem:  | IpcSemEntry | Nsems × u16 (little-endian) | pad to 8 |
+//
+// # Working inside the namespace
+//
+// Everything runs on a thread that has joined the IPC namespace of the
+// task (package nsenter): System V calls and /proc/sys/kernel/{msg,sem,
+// shm}* follow the calling thread's namespace. Dump lists the objects
+// with the *_INFO and *_STAT_ANY control calls, reads segments through
+// an SHM_RDONLY attach in the dumper's own address space, semaphores
+// with GETALL and messages with msgrcv(MSG_COPY), which leaves them
+// queued (MSG_COPY copies no message longer than kernel.msgmax, so Dump
+// raises msgmax for the time of the copy where a queue holds more). Restore writes kernel.*_next_id before each shmget, msgget and
+// semget so that the object gets its dumped id, and checks that it did.
+//
+// # Order of restore
+//
+// Sysctls first (so that the limits admit the objects), with msgmax and
+// msgmnb raised for the time of the restore where a saved message or a
+// queue's qbytes exceeds them (raising a queue's qbytes above msgmnb
+// would otherwise need CAP_SYS_RESOURCE); then segments, queues and
+// sets; then msgmax and msgmnb as saved, shm_rmid_forced and the next
+// ids. On failure every object created is removed and the sysctls
+// written are set back.
+//
+// # Limits
+//
+//   - cuid and cgid (the creator) cannot be set: restored objects have
+//     the restorer's.
+//   - A segment marked removed (SHM_DEST, still attached at dump time)
+//     is restored as a live segment with the key it then had
+//     (IPC_PRIVATE).
+//   - With shm_rmid_forced set, the kernel destroys an unattached
+//     segment when its creator exits; the restoring thread is the
+//     creator, so where there are segments shm_rmid_forced is left at 0
+//     and a warning logged.
+//   - Times (ctime, otime...) and last pids are the restore's.
+package ipcns

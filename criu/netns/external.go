@@ -1,0 +1,50 @@
+package netns
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ParseExternal parses one value of CRIU's --external option. For a
+// veth spec, veth[INNER]:OUTER, it returns the link's name inside the
+// namespace, its peer's name outside and ok; other kinds of external
+// resource (mnt[...], dev[...], unix[...]...) give ok false and no
+// error, for the caller to handle. A malformed veth spec, a name the
+// kernel would refuse or CRIU's OUTER@BRIDGE form (not supported here)
+// is an error wrapping ErrBadExternal.
+func ParseExternal(spec string) (inner, outer string, ok bool, err error) {
+	rest, isVeth := strings.CutPrefix(spec, "veth[")
+	if !isVeth {
+		return "", "", false, nil
+	}
+	inner, outer, found := strings.Cut(rest, "]:")
+	if !found {
+		return "", "", false, fmt.Errorf("%w: %q: want veth[INNER]:OUTER", ErrBadExternal, spec)
+	}
+	if strings.Contains(outer, "@") {
+		return "", "", false, fmt.Errorf("%w: %q: attaching the peer to a bridge (@BRIDGE) is not supported", ErrBadExternal, spec)
+	}
+	for _, n := range []string{inner, outer} {
+		if err := checkIfName(n); err != nil {
+			return "", "", false, fmt.Errorf("%w: %q: %v", ErrBadExternal, spec, err)
+		}
+	}
+	return inner, outer, true, nil
+}
+
+// checkIfName applies the kernel's rules for a network device name
+// (dev_valid_name): 1 to 15 bytes, not "." or "..", no '/', ':' or
+// white space.
+func checkIfName(n string) error {
+	switch {
+	case n == "":
+		return fmt.Errorf("empty interface name")
+	case len(n) > 15:
+		return fmt.Errorf("interface name %q longer than 15 bytes", n)
+	case n == "." || n == "..":
+		return fmt.Errorf("interface name %q", n)
+	case strings.ContainsAny(n, "/: \t\n\v\f\r"):
+		return fmt.Errorf("interface name %q has '/', ':' or white space", n)
+	}
+	return nil
+}

@@ -1,0 +1,9 @@
+package nsenter
+
+import (
+	"testing"
+
+	"github.com/criugo/criu/criu/nsenter/nstest"
+)
+
+func TestMain(m *testing.M) { nstest.Main(m) }

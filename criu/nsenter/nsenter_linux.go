@@ -1,0 +1,107 @@
+package nsenter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Type is the kind of a namespace, as its CLONE_NEW* flag.
+type Type int
+
+const (
+	IPC Type = unix.CLONE_NEWIPC
+	UTS Type = unix.CLONE_NEWUTS
+	Net Type = unix.CLONE_NEWNET
+)
+
+// String is the namespace's name under /proc/PID/ns.
+func (t Type) String() string {
+	switch t {
+	case IPC:
+		return "ipc"
+	case UTS:
+		return "uts"
+	case Net:
+		return "net"
+	}
+	return "ns(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Do runs fn on an OS thread that has joined the namespace of type typ
+// of task pid (a pid of the caller's pid namespace) and returns fn's
+// error. The thread is discarded afterwards. fn must not start
+// goroutines that expect to run in the namespace: they run on other
+// threads.
+func Do(pid int, typ Type, fn func() error) error {
+	path := "/proc/" + strconv.Itoa(pid) + "/ns/" + typ.String()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("enter %s namespace of %d: %w", typ, pid, &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	done := make(chan error, 1)
+	go func() { done <- enter(pid, typ, fd, fn) }()
+	return <-done
+}
+
+// enter locks the calling goroutine's thread, joins namespace fd (and
+// closes it) and runs fn there. The goroutine must end right after:
+// its thread stays locked, so the runtime ends the thread too.
+func enter(pid int, typ Type, fd int, fn func() error) error {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// The main thread is never ended, only parked, and
+		// /proc/self/ns/* shows its namespaces: it must not join one.
+		// While it is locked here, the runtime runs the work on
+		// another thread.
+		inner := make(chan error, 1)
+		go func() { inner <- enter(pid, typ, fd, fn) }()
+		err := <-inner
+		runtime.UnlockOSThread()
+		return err
+	}
+	err := setns(fd, typ)
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("enter %s namespace of %d: %w", typ, pid, err)
+	}
+	return fn()
+}
+
+// ErrOwnNamespace is returned by NotOwn.
+var ErrOwnNamespace = errors.New("is the caller's own namespace")
+
+// NotOwn returns an error wrapping ErrOwnNamespace if task pid is in the
+// caller's own namespace of type typ: restoring state into it would
+// change the host's.
+func NotOwn(pid int, typ Type) error {
+	path := "/proc/" + strconv.Itoa(pid) + "/ns/" + typ.String()
+	var their, own unix.Stat_t
+	if err := unix.Stat(path, &their); err != nil {
+		return fmt.Errorf("%s namespace of %d: %w", typ, pid, &os.PathError{Op: "stat", Path: path, Err: err})
+	}
+	self := "/proc/thread-self/ns/" + typ.String()
+	if err := unix.Stat(self, &own); err != nil {
+		return &os.PathError{Op: "stat", Path: self, Err: err}
+	}
+	if their.Dev == own.Dev && their.Ino == own.Ino {
+		return fmt.Errorf("%s namespace of %d: %w", typ, pid, ErrOwnNamespace)
+	}
+	return nil
+}
+
+// setns moves the calling thread into namespace fd of type typ.
+func setns(fd int, typ Type) error {
+	err := unix.Setns(fd, int(typ))
+	if errors.Is(err, unix.EINTR) {
+		err = unix.Setns(fd, int(typ))
+	}
+	if err != nil {
+		return os.NewSyscallError("setns", err)
+	}
+	return nil
+}

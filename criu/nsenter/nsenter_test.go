@@ -1,0 +1,96 @@
+package nsenter
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/nsenter/nstest"
+)
+
+func hostname() (string, error) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "", err
+	}
+	return unix.ByteSliceToString(u.Nodename[:]), nil
+}
+
+// TestDoEntersAndDiscards: fn sees the other namespace, and no other
+// goroutine ever runs in it afterwards (the thread is not reused).
+func TestDoEntersAndDiscards(t *testing.T) {
+	pid := nstest.Start(t, unix.CLONE_NEWUTS)
+	host, err := hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Readlink("/proc/self/ns/uts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "criugo-nsenter-test"
+	for i := 0; i < 20; i++ {
+		err := Do(pid, UTS, func() error {
+			if err := unix.Sethostname([]byte(name)); err != nil {
+				return err
+			}
+			got, err := hostname()
+			if err == nil && got != name {
+				err = errors.New("sethostname inside did not take: " + got)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Many goroutines on whatever threads the runtime has: none is in
+	// the child's namespace.
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, _ := hostname(); got != host {
+				errs <- got
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for got := range errs {
+		t.Fatalf("a goroutine saw hostname %q, host is %q: a thread was reused", got, host)
+	}
+	// The main thread, whose namespaces /proc/self/ns shows, never joins.
+	if now, _ := os.Readlink("/proc/self/ns/uts"); now != self {
+		t.Errorf("/proc/self/ns/uts is %s, was %s", now, self)
+	}
+}
+
+func TestDoErrors(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	sentinel := errors.New("from fn")
+	if err := Do(os.Getpid(), IPC, func() error { return sentinel }); !errors.Is(err, sentinel) {
+		t.Errorf("fn's error: got %v", err)
+	}
+	err := Do(1<<30, IPC, func() error { t.Error("fn ran for a missing pid"); return nil })
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing pid: err = %v, want not exist", err)
+	}
+}
+
+func TestNotOwn(t *testing.T) {
+	pid := nstest.Start(t, unix.CLONE_NEWIPC)
+	if err := NotOwn(pid, IPC); err != nil {
+		t.Errorf("child in a new ipc namespace: %v", err)
+	}
+	if err := NotOwn(pid, UTS); !errors.Is(err, ErrOwnNamespace) {
+		t.Errorf("child in our uts namespace: err = %v, want ErrOwnNamespace", err)
+	}
+}
