@@ -41,7 +41,8 @@ func init() {
 				if pid <= 0 {
 					return usagef("-t PID is required")
 				}
-				if _, err := external(); err != nil {
+				veth, err := external()
+				if err != nil {
 					return err
 				}
 				store, err := so.open(ctx, e, true)
@@ -49,7 +50,7 @@ func init() {
 					return err
 				}
 				defer store.Close()
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
 				}

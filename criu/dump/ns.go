@@ -7,8 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/utsns"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -206,7 +208,11 @@ func (t *tree) netDo(f func() error) error {
 	return ns.Do(f)
 }
 
-// dumpNamespaces writes the images of the root's own namespaces.
+// dumpNamespaces writes the images of the root's own namespaces: the
+// network configuration, the host and domain names, the IPC objects. The
+// mount namespace, a copy of criu's, has no image (as with CRIU, whose
+// mount images we do not write yet); it is made anew as a copy of the
+// restorer's.
 func (t *tree) dumpNamespaces(ctx context.Context) error {
 	root := t.tasks[0]
 	if t.ns.mask&unix.CLONE_NEWNET != 0 {
@@ -215,7 +221,19 @@ func (t *tree) dumpNamespaces(ctx context.Context) error {
 			return err
 		}
 		defer ns.Close()
-		if err := netns.Dump(ctx, t.store, ns, t.ns.id["net"], netns.DumpOptions{IPTool: t.opts.IPTool}, t.opts.Log); err != nil {
+		if err := netns.Dump(ctx, t.store, ns, t.ns.id["net"], netns.DumpOptions{IPTool: t.opts.IPTool, ExternalVeth: t.opts.Veth}, t.opts.Log); err != nil {
+			return fmt.Errorf("dump %d: %w", root.pid, err)
+		}
+	}
+	if t.ns.mask&unix.CLONE_NEWUTS != 0 {
+		if err := utsns.Dump(ctx, t.store, root.pid, t.ns.id["uts"], t.opts.Log); err != nil {
+			return fmt.Errorf("dump %d: %w", root.pid, err)
+		}
+	}
+	if t.ns.mask&unix.CLONE_NEWIPC != 0 {
+		// Every System V object of the namespace, attached or not (the
+		// attaches are the tasks' VMA_AREA_SYSVIPC vmas).
+		if err := ipcns.Dump(ctx, t.store, root.pid, t.ns.id["ipc"], t.opts.Log); err != nil {
 			return fmt.Errorf("dump %d: %w", root.pid, err)
 		}
 	}

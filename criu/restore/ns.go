@@ -6,7 +6,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/utsns"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -69,8 +71,9 @@ func (t *treeRestorer) nsMask() (uint64, error) {
 func (t *treeRestorer) pidns() bool { return t.mask&unix.CLONE_NEWPID != 0 }
 
 // restoreNamespaces configures the namespaces the root was created in,
-// before any socket or file is made in them: the network namespace's
-// links, addresses, routes and rules. It keeps the network namespace open
+// before any socket, file or mapping is made in them: the network
+// namespace's links, addresses, routes and rules, the host and domain
+// names, the IPC objects. The mount namespace is a copy of ours. It keeps the network namespace open
 // in t.net, for the sockets (netDo).
 func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 	root := t.nodes[0]
@@ -84,6 +87,17 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 		opts := netns.RestoreOptions{IPTool: t.opts.IPTool, Veth: t.opts.Veth}
 		if err := netns.Restore(ctx, t.store, ns, ids.GetNetNsId(), opts, t.log); err != nil {
 			return fmt.Errorf("restore network namespace %d: %w", ids.GetNetNsId(), err)
+		}
+	}
+	if t.mask&unix.CLONE_NEWUTS != 0 {
+		if err := utsns.Restore(ctx, t.store, root.r.pid, ids.GetUtsNsId(), t.log); err != nil {
+			return fmt.Errorf("restore uts namespace %d: %w", ids.GetUtsNsId(), err)
+		}
+	}
+	if t.mask&unix.CLONE_NEWIPC != 0 {
+		// Before memory: tasks attach their shm segments by shmid.
+		if err := ipcns.Restore(ctx, t.store, root.r.pid, ids.GetIpcNsId(), t.log); err != nil {
+			return fmt.Errorf("restore ipc namespace %d: %w", ids.GetIpcNsId(), err)
 		}
 	}
 	return nil

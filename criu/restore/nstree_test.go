@@ -46,6 +46,20 @@ func startNsTree(t *testing.T, mode string) (root int, out string) {
 	return root, out
 }
 
+// innerPid is the pid of host pid p inside its own pid namespace.
+func innerPid(t *testing.T, path string) int {
+	t.Helper()
+	st, err := procfs.ReadStatusFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := st.Inner("NSpid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // tasksRunning lists the live processes running program bin.
 func tasksRunning(t *testing.T, bin string) []int {
 	t.Helper()
@@ -66,14 +80,72 @@ func tasksRunning(t *testing.T, bin string) []int {
 	return out
 }
 
-// A restore that fails half way (the child's pages are truncated) leaves
-// no task and no namespace behind.
-func TestNsTreeRestoreFailKillsAll(t *testing.T) {
-	root, _ := startNsTree(t, "ok")
-	img := filepath.Join(t.TempDir(), "img")
+// dumpedNsTree dumps a running nstree (mode ok), which the dump kills,
+// and returns the images dir and the workload's output file.
+func dumpedNsTree(t *testing.T) (img, out string) {
+	t.Helper()
+	root, out := startNsTree(t, "ok")
+	img = filepath.Join(t.TempDir(), "img")
 	os.Mkdir(img, 0o755)
 	dumpCmd(t, root, img)
 	reapAll(t, []int{root})
+	return img, out
+}
+
+// A tree rooted at the init of its own pid namespace, with its own net,
+// uts, ipc and mount namespaces, a child with a thread and a zombie:
+// dumped by its host pid and restored into new namespaces with the same
+// inner pids; its hostname, lo, a TCP listener, an abstract UNIX listener
+// and a System V shm segment both tasks attach work again.
+func TestNsTree(t *testing.T) {
+	img, out := dumpedNsTree(t)
+	for _, name := range []string{"iplinks", "ifaddr", "utsns", "ipcns-var", "ipcns-shm"} {
+		if m, _ := filepath.Glob(filepath.Join(img, name+"-*.img")); len(m) != 1 {
+			t.Errorf("%s images: %v", name, m)
+		}
+	}
+	// The segment is the ipc namespace's, not one of the host's.
+	if _, err := os.Stat(filepath.Join(img, "ipcns-shm-0.img")); err == nil {
+		t.Error("host SysV shm image written for a tree with its own ipc namespace")
+	}
+	got := restoreCmd(t, img)
+	t.Cleanup(func() {
+		unix.Kill(got, unix.SIGKILL)
+		reapAll(t, []int{got})
+	})
+	if v := innerPid(t, procfs.Path(got, "status")); v != 1 {
+		t.Errorf("restored root %d is pid %d inside, want 1", got, v)
+	}
+	for _, kind := range []string{"pid", "net", "ipc", "uts", "mnt"} {
+		mine, _ := procfs.NsIno(0, kind)
+		theirs, err := procfs.NsIno(got, kind)
+		if err != nil || theirs == mine {
+			t.Errorf("restored root's %s namespace %d (%v) is ours", kind, theirs, err)
+		}
+	}
+	kids, err := procfs.Children(got)
+	if err != nil || len(kids) != 2 {
+		t.Fatalf("children of the restored root: %v, %v", kids, err)
+	}
+	if v := innerPid(t, procfs.Path(kids[1], "status")); v != 4 || crtest.Alive(kids[1]) {
+		t.Errorf("zombie %d is pid %d inside (want 4), alive %v", kids[1], v, crtest.Alive(kids[1]))
+	}
+	var inner []int
+	tids, _ := procfs.Tasks(kids[0])
+	for _, tid := range tids {
+		inner = append(inner, innerPid(t, procfs.Path(kids[0], fmt.Sprintf("task/%d/status", tid))))
+	}
+	if fmt.Sprint(inner) != "[2 3]" {
+		t.Errorf("child's threads are %v inside, want [2 3]", inner)
+	}
+	unix.Kill(got, unix.SIGUSR2)
+	waitVerdict(t, out)
+}
+
+// A restore that fails half way (the child's pages are truncated) leaves
+// no task and no namespace behind.
+func TestNsTreeRestoreFailKillsAll(t *testing.T) {
+	img, _ := dumpedNsTree(t)
 	pages := filepath.Join(img, "pages-2.img")
 	st, err := os.Stat(pages)
 	if err != nil {

@@ -8,7 +8,8 @@
 // "ROOT <host pid>" and exits. Init sets the hostname, brings lo up,
 // listens on TCP 127.0.0.1:4321 and on the abstract UNIX name
 // "@nstree", and forks a child (pid 2) that starts a thread (tid 3).
-// Init also keeps a zombie child (pid 4, exit status 5). "READY" is
+// Init and the child share a System V shm segment. Init also keeps a
+// zombie child (pid 4, exit status 5). "READY" is
 // written when all run. On SIGUSR2 init checks its pid,
 // hostname, lo, both listeners (connect and accept), signals the child,
 // which checks its pid and its thread's tid and exits 0 if all is well;
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -39,6 +41,8 @@ static volatile sig_atomic_t check;
 static void h2(int s) { check = 1; }
 static volatile long counter;
 static volatile int thread_tid;
+static int shmid;
+static char *shm;
 
 static void say(const char *fmt, ...) {
 	char buf[256];
@@ -77,6 +81,11 @@ static int child_main(int split, int ready) {
 		say("FAIL thread tid %d, want 3\n", thread_tid);
 		return 1;
 	}
+	if (strcmp(shm, "nstree-shm")) {
+		say("FAIL child's SysV shm holds %.16s\n", shm);
+		return 1;
+	}
+	shm[100] = 'C'; // init reads it
 	return 0;
 }
 
@@ -127,6 +136,15 @@ static int init_main(int split) {
 		say("FAIL unix listen: %m\n");
 		return 1;
 	}
+	// A System V shm segment of the ipc namespace, attached by init and
+	// (over fork) the child.
+	shmid = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+	shm = shmat(shmid, NULL, 0);
+	if (shmid < 0 || shm == (void *)-1) {
+		say("FAIL shm: %m\n");
+		return 1;
+	}
+	strcpy(shm, "nstree-shm");
 	int sync[2];
 	char b;
 	pipe(sync);
@@ -181,6 +199,11 @@ static int init_main(int split) {
 	}
 	if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		say("FAIL child status %#x\n", st);
+		ok = 0;
+	}
+	struct shmid_ds ds;
+	if (shmctl(shmid, IPC_STAT, &ds) < 0 || ds.shm_segsz != 8192 || ds.shm_nattch != 1 || shm[100] != 'C') {
+		say("FAIL shm %d after restore: %m, size %zu, %lu attached, child wrote %c\n", shmid, ds.shm_segsz, ds.shm_nattch, shm[100]);
 		ok = 0;
 	}
 	say(ok ? "ALLPASS\n" : "FAIL\n");
