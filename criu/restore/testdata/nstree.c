@@ -53,6 +53,16 @@ static void say(const char *fmt, ...) {
 	write(out, buf, n);
 }
 
+static volatile long spins;
+static void *init_thread(void *a) {
+	if (a)
+		for (;;)
+			spins++;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void *thread_main(void *a) {
 	for (;;) {
 		thread_tid = syscall(SYS_gettid);
@@ -162,6 +172,11 @@ static int init_main(int split) {
 		_exit(5);
 	siginfo_t si;
 	waitid(P_PID, zombie, &si, WEXITED | WNOWAIT);
+	// Threads of init, one spinning: killing a pid namespace's init
+	// with traced threads must not deadlock the dump.
+	pthread_t ith;
+	for (int i = 0; i < 3; i++)
+		pthread_create(&ith, NULL, init_thread, (void *)(long)(i == 0));
 	say("READY\n");
 	while (!check) {
 		counter++;
