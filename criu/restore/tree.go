@@ -165,6 +165,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	nsShmDest, err := t.nsShmRemoved(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var stats Stats
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
@@ -192,6 +196,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	if err := removeSysvShm(sysvDest); err != nil {
+		return nil, err
+	}
+	if err := t.removeNsShm(nsShmDest); err != nil {
 		return nil, err
 	}
 	for _, n := range t.nodes {

@@ -166,6 +166,8 @@ static int init_main(int split) {
 	close(sync[1]);
 	read(sync[0], &b, 1); // the child's thread runs
 	close(sync[0]);
+	// Both attach it: removed, it lives on while attached (SHM_DEST).
+	shmctl(shmid, IPC_RMID, NULL);
 	// A zombie (pid 4), reaped only after restore.
 	pid_t zombie = fork();
 	if (zombie == 0)
@@ -217,8 +219,10 @@ static int init_main(int split) {
 		ok = 0;
 	}
 	struct shmid_ds ds;
-	if (shmctl(shmid, IPC_STAT, &ds) < 0 || ds.shm_segsz != 8192 || ds.shm_nattch != 1 || shm[100] != 'C') {
-		say("FAIL shm %d after restore: %m, size %zu, %lu attached, child wrote %c\n", shmid, ds.shm_segsz, ds.shm_nattch, shm[100]);
+	if (shmctl(shmid, IPC_STAT, &ds) < 0 || ds.shm_segsz != 8192 || ds.shm_nattch != 1 || !(ds.shm_perm.mode & SHM_DEST) ||
+	    shm[100] != 'C') {
+		say("FAIL shm %d after restore: %m, size %zu, %lu attached, mode %#o, child wrote %c\n", shmid, ds.shm_segsz,
+		    ds.shm_nattch, ds.shm_perm.mode, shm[100]);
 		ok = 0;
 	}
 	say(ok ? "ALLPASS\n" : "FAIL\n");
