@@ -61,6 +61,8 @@ const (
 	magicIPCMsg        uint32 = 0x55453737
 	magicIPCSem        uint32 = 0x59573019
 	magicUtsns         uint32 = 0x54473203
+	magicNetdev        uint32 = 0x57373951
+	magicNetns         uint32 = 0x55933752
 	magicStats         uint32 = 0x57093306 // behind MagicService
 )
 
@@ -302,8 +304,12 @@ var kinds = []Kind{
 	{Prefix: "route-", Numbered: true, Raw: true},
 	{Prefix: "route6-", Numbered: true, Raw: true},
 	{Prefix: "rule-", Numbered: true, Raw: true},
-	// Our own JSON list of links (netns.LinksImage); CRIU has netdev-N.img.
+	// Our own JSON list of links (netns.LinksImage), which our restore
+	// reads; the same links for CRIU in netdev-N.img.
 	{Prefix: "iplinks-", Numbered: true, Raw: true},
+	{Prefix: "netdev-", Numbered: true, Magic: magicNetdev, New: newOf[images.NetDeviceEntry]()},
+	// One NetnsEntry: the namespace's ids of other namespaces and sysctls.
+	{Prefix: "netns-", Numbered: true, Magic: magicNetns, New: newOf[images.NetnsEntry]()},
 
 	// Service images: header MagicService, then the magic.
 	{Prefix: "stats-dump", Magic: magicStats, Name: "STATS", Service: true, New: newOf[images.StatsEntry]()},

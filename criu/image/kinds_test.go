@@ -71,6 +71,8 @@ func TestLookupKind(t *testing.T) {
 		{"route6-1.img", "route6-", "", false},
 		{"rule-1.img", "rule-", "", false},
 		{"iplinks-1.img", "iplinks-", "", false},
+		{"netdev-1.img", "netdev-", "criugo.images.net_device_entry", false},
+		{"netns-1.img", "netns-", "criugo.images.netns_entry", false},
 		{"stats-dump.img", "stats-dump", "criugo.images.stats_entry", true},
 		{"stats-restore.img", "stats-restore", "criugo.images.stats_entry", true},
 	}

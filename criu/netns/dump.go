@@ -2,13 +2,17 @@ package netns
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
 )
 
 // Image names of network namespace id.
@@ -17,6 +21,8 @@ func routeImage(id uint32) string  { return fmt.Sprintf("route-%d.img", id) }
 func route6Image(id uint32) string { return fmt.Sprintf("route6-%d.img", id) }
 func ruleImage(id uint32) string   { return fmt.Sprintf("rule-%d.img", id) }
 func linksImage(id uint32) string  { return fmt.Sprintf("iplinks-%d.img", id) }
+func netdevImage(id uint32) string { return fmt.Sprintf("netdev-%d.img", id) }
+func netnsImage(id uint32) string  { return fmt.Sprintf("netns-%d.img", id) }
 
 // DumpOptions tunes Dump.
 type DumpOptions struct {
@@ -62,6 +68,10 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 	}
 	if err := writeImage(ctx, store, linksImage(id), lb.Bytes()); err != nil {
 		return err
+	}
+
+	if err := dumpCRIU(ctx, store, ns, id); err != nil {
+		return fmt.Errorf("dump netns %d: %w", id, err)
 	}
 
 	dumps := []struct {
@@ -113,4 +123,32 @@ func ipTool(p string) string {
 		return "ip"
 	}
 	return p
+}
+
+// dumpCRIU writes the images CRIU keeps for a network namespace:
+// netdev-N.img (a NetDeviceEntry per link, by ifindex, from rtnetlink)
+// and netns-N.img (its ipv4, ipv6, unix and ping sysctls). Our Restore
+// reads the links from iplinks-N.img and the sysctls from netns-N.img.
+func dumpCRIU(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
+	rt, err := ns.rtLinks()
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(rt, func(a, b rtLink) int { return cmp.Compare(a.index, b.index) })
+	devs := make([]proto.Message, 0, len(rt))
+	for _, l := range rt {
+		e, err := netDevice(l, id)
+		if err != nil {
+			return err
+		}
+		devs = append(devs, e)
+	}
+	if err := image.WriteImage(ctx, store, netdevImage(id), devs...); err != nil {
+		return err
+	}
+	var e *images.NetnsEntry
+	if err := ns.do(func() (err error) { e, err = readNetns(); return err }); err != nil {
+		return err
+	}
+	return image.WriteImage(ctx, store, netnsImage(id), e)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -49,6 +50,18 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 			}
 		}
 	}()
+
+	ne := &images.NetnsEntry{}
+	switch err := image.ReadOne(ctx, store, netnsImage(id), ne); {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Debug().Str("img", netnsImage(id)).Msg("no sysctls image, sysctls left as they are")
+	case err != nil:
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	default:
+		if err := ns.do(func() error { return writeNetns(ne) }); err != nil {
+			return fmt.Errorf("restore netns %d sysctls from %s: %w", id, netnsImage(id), err)
+		}
+	}
 
 	links, err := readLinks(ctx, store, id)
 	switch {
