@@ -2,11 +2,13 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -98,6 +100,14 @@ func TestIPCKindsShow(t *testing.T) {
 		}
 		if !strings.Contains(string(b), frag) {
 			t.Errorf("%s: %s lacks %s", file, b, frag)
+		}
+		// Indented, as `criu show` prints it: still valid JSON.
+		b, err = DecodeFileJSON(filepath.Join(dir, file), "  ")
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if !json.Valid(b) || regexp.MustCompile(`\n\s*,`).Match(b) {
+			t.Errorf("%s indented:\n%s", file, b)
 		}
 	}
 }
