@@ -165,7 +165,6 @@ func ReadIPCMsg(dec *Decoder) (*images.IpcMsg, []byte, error) {
 		return nil, nil, dec.fail(fmt.Errorf("%w: message of %d bytes (max %d)", ErrBadEntry, n, MaxIPCMsg))
 	}
 	var buf bytes.Buffer
-	buf.Grow(int(n+7) &^ 7)
 	if err := dec.CopyPayload(&buf, int64(n+7)&^7); err != nil {
 		return nil, nil, err
 	}
