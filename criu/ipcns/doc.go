@@ -62,4 +62,7 @@
 //     creator, so where there are segments shm_rmid_forced is left at 0
 //     and a warning logged.
 //   - Times (ctime, otime...) and last pids are the restore's.
+//   - A segment on huge pages (SHM_HUGETLB), which SHM_STAT does not
+//     tell, is restored on ordinary pages; a segment locked in memory
+//     (SHM_LOCKED) is locked again.
 package ipcns

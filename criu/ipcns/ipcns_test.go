@@ -87,6 +87,10 @@ func populate(t *testing.T, pid int) {
 		if err := fillSegment(id, pattern(3*4096, 2)); err != nil {
 			return err
 		}
+		// Locked in memory: SHM_LOCKED shows in its mode.
+		if _, err := unix.SysvShmCtl(id, shmLock, nil); err != nil {
+			return fmt.Errorf("SHM_LOCK: %w", err)
+		}
 
 		// Queue 1: messages of several types and sizes, one empty and one
 		// over the default msgmax; qbytes above the default msgmnb.
@@ -268,6 +272,9 @@ func TestDumpRestore(t *testing.T) {
 	dst := nstest.Start(t, unix.CLONE_NEWIPC)
 	populate(t, src)
 	want := readState(t, src)
+	if !strings.Contains(strings.Join(want.shm, "\n"), " 2600 ") {
+		t.Fatalf("no locked segment (mode 2600) among %v", want.shm)
+	}
 	if len(want.shm) != 2 || len(want.msg) != 2 || len(want.sem) != 2 {
 		t.Fatalf("populated namespace has %d segments, %d queues, %d sets", len(want.shm), len(want.msg), len(want.sem))
 	}
