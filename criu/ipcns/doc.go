@@ -24,9 +24,15 @@
 // Entries are CRIU's (u32 length, protobuf); the data after them is raw
 // and zero-padded:
 //
-//	shm:  | IpcShmEntry | Size bytes | pad to 4 |
+//	shm:  | IpcShmEntry | Size bytes | pad to 4 |   (InPagemaps unset)
 //	msg:  | IpcMsgEntry | IpcMsg | Msize bytes | pad to 8 | IpcMsg | ...
 //	sem:  | IpcSemEntry | Nsems × u16 (little-endian) | pad to 8 |
+//
+// Dump writes segment contents inline, as above. Current CRIU instead
+// sets InPagemaps and keeps them as memory images: pagemap-shmem-ID.img
+// (ID the segment's id; a PagemapHead naming pages-N.img, then entries
+// whose vaddr is an offset in the segment) and the present pages in
+// pages-N.img. Restore reads both forms.
 //
 // # Working inside the namespace
 //

@@ -468,3 +468,69 @@ func TestRestoreBadImages(t *testing.T) {
 		t.Errorf("own namespace: err = %v, want ErrOwnNamespace", err)
 	}
 }
+
+// Current CRIU keeps segment contents in pagemaps (IpcShmEntry
+// InPagemaps): pagemap-shmem-ID.img, offsets in the segment, and the
+// present pages in pages-N.img. Restore reads them, holes and a last
+// page that runs past the segment's size included.
+func TestRestoreCRIUPagemaps(t *testing.T) {
+	ctx := context.Background()
+	store := nstest.Dir(t)
+	const size = 3*4096 + 100 // four pages, the last one partly
+	e := &images.IpcShmEntry{Desc: perm{key: 0x5555, uid: 7, gid: 8, mode: 0o640}.desc(4), Size: proto.Uint64(size), InPagemaps: proto.Bool(true)}
+	if err := image.WriteImage(ctx, store, shmImage(2), e); err != nil {
+		t.Fatal(err)
+	}
+	page := func(c byte) []byte { return bytes.Repeat([]byte{c}, 4096) }
+	// Page 0 and pages 2-3 present, page 1 a hole, plus an entry that
+	// is not present.
+	pm := []proto.Message{
+		&images.PagemapHead{PagesId: proto.Uint32(9)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(0), CompatNrPages: proto.Uint32(1), NrPages: proto.Uint64(1), Flags: proto.Uint32(pePresent)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(4096), CompatNrPages: proto.Uint32(1), Flags: proto.Uint32(0)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(2 * 4096), CompatNrPages: proto.Uint32(2), Flags: proto.Uint32(pePresent)},
+	}
+	if err := image.WriteImage(ctx, store, "pagemap-shmem-4.img", pm...); err != nil {
+		t.Fatal(err)
+	}
+	pages := append(append(page('a'), page('c')...), page('d')...)
+	if err := os.WriteFile(filepath.Join(store.Path(), "pages-9.img"), pages, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := &images.IpcVarEntry{}
+	src := nstest.Start(t, unix.CLONE_NEWIPC)
+	in(t, src, func() (err error) { v, err = readVar(); return err })
+	if err := image.WriteImage(ctx, store, varImage(2), v); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{msgImage(2), semImage(2)} {
+		if err := image.WriteImage(ctx, store, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := nstest.Start(t, unix.CLONE_NEWIPC)
+	if err := Restore(ctx, store, dst, 2, testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	got := readState(t, dst)
+	want := append(append(append(page('a'), make([]byte, 4096)...), page('c')...), page('d')[:100]...)
+	if !bytes.Equal(got.contents[4], want) {
+		t.Errorf("segment 4 restored from pagemaps differs (%d bytes, want %d)", len(got.contents[4]), len(want))
+	}
+	if len(got.shm) != 1 || !strings.HasPrefix(got.shm[0], "21845 4 640 12388 0 7 8") {
+		t.Errorf("segments: %v", got.shm)
+	}
+
+	// Pages past the segment are refused, and the segment removed.
+	pm[3].(*images.PagemapEntry).CompatNrPages = proto.Uint32(3)
+	if err := image.WriteImage(ctx, store, "pagemap-shmem-4.img", pm...); err != nil {
+		t.Fatal(err)
+	}
+	dst2 := nstest.Start(t, unix.CLONE_NEWIPC)
+	if err := Restore(ctx, store, dst2, 2, testLog(t)); !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), "pagemap-shmem-4.img") {
+		t.Errorf("pages past the segment: err = %v, want ErrBadImage naming the pagemap", err)
+	}
+	if !empty(t, dst2) {
+		t.Error("failed restore left objects behind")
+	}
+}

@@ -261,8 +261,8 @@ func (r *restorer) shm() (int, error) {
 func (r *restorer) segment(dec *image.Decoder, e *images.IpcShmEntry) error {
 	d := e.GetDesc()
 	what := object("shared memory segment", d)
-	if e.GetInPagemaps() || e.GetHugetlbFlag() != 0 {
-		return fmt.Errorf("%w: %s: contents in pagemaps or hugetlb, which this restore does not read", ErrBadImage, what)
+	if e.GetHugetlbFlag() != 0 {
+		return fmt.Errorf("%w: %s: on huge pages (flag %#x), which this restore does not make", ErrBadImage, what, e.GetHugetlbFlag())
 	}
 	if e.GetSize() == 0 || e.GetSize() > 1<<47 {
 		return fmt.Errorf("%w: %s: size %d", ErrBadImage, what, e.GetSize())
@@ -282,9 +282,13 @@ func (r *restorer) segment(dec *image.Decoder, e *images.IpcShmEntry) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, os.NewSyscallError("shmat", err))
 	}
-	err = dec.CopyPayload(&sliceWriter{b: b[:e.GetSize()]}, int64(e.GetSize()))
-	if err == nil {
-		err = dec.CopyPayload(io.Discard, int64((e.GetSize()+3)&^3-e.GetSize()))
+	if e.GetInPagemaps() {
+		err = r.readPagemapContents(b[:e.GetSize()], e.GetSize(), d.GetId())
+	} else {
+		err = dec.CopyPayload(&sliceWriter{b: b[:e.GetSize()]}, int64(e.GetSize()))
+		if err == nil {
+			err = dec.CopyPayload(io.Discard, int64((e.GetSize()+3)&^3-e.GetSize()))
+		}
 	}
 	unix.SysvShmDetach(b)
 	if err != nil {
