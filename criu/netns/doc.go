@@ -4,9 +4,9 @@
 // as raw images, fed back to `ip ... restore` on restore.
 //
 // What belongs here: running `ip` inside a namespace, the image names and
-// formats below, recreating links, the namespace-wide net sysctls that
-// CRIU saves. What does not: deciding which namespaces a dump covers,
-// per-device sysctls, iptables/nftables, sockets.
+// formats below, recreating links, the net sysctls that CRIU saves (of
+// the namespace and of each link). What does not: deciding which
+// namespaces a dump covers, iptables/nftables, sockets.
 //
 // # Images (N is the namespace's object id)
 //
@@ -20,9 +20,11 @@
 //	              not a CRIU image; Restore reads the links from it
 //	netdev-N.img  CRIU's: header 0x54564319 0x57373951 (NETDEV), a
 //	              NetDeviceEntry per link (type, ifindex, mtu, IFF_*
-//	              flags, name, address, veth peer), from rtnetlink;
-//	              written for CRIU's tools, not read back (a dummy link
-//	              is EXTLINK, per-device sysctls are not saved)
+//	              flags, name, address, veth peer from rtnetlink; its
+//	              net/ipv{4,6}/conf/DEV/* in CRIU's order); Restore
+//	              sets those sysctls, the links come from iplinks-N.img
+//	              (a dummy link, which CRIU knows only through plugins,
+//	              is EXTLINK)
 //	netns-N.img   CRIU's: header 0x54564319 0x55933752 (NETNS), one
 //	              NetnsEntry: net/ipv4/conf/{all,default}/*, the same
 //	              for ipv6, net/unix/max_dgram_qlen and

@@ -126,9 +126,10 @@ func ipTool(p string) string {
 }
 
 // dumpCRIU writes the images CRIU keeps for a network namespace:
-// netdev-N.img (a NetDeviceEntry per link, by ifindex, from rtnetlink)
-// and netns-N.img (its ipv4, ipv6, unix and ping sysctls). Our Restore
-// reads the links from iplinks-N.img and the sysctls from netns-N.img.
+// netdev-N.img (a NetDeviceEntry per link, by ifindex, from rtnetlink,
+// with the link's ipv4 and ipv6 sysctls) and netns-N.img (the
+// namespace's ipv4, ipv6, unix and ping sysctls). Our Restore reads the
+// links from iplinks-N.img and the sysctls from the other two.
 func dumpCRIU(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
 	rt, err := ns.rtLinks()
 	if err != nil {
@@ -136,18 +137,28 @@ func dumpCRIU(ctx context.Context, store image.Store, ns *Namespace, id uint32) 
 	}
 	slices.SortFunc(rt, func(a, b rtLink) int { return cmp.Compare(a.index, b.index) })
 	devs := make([]proto.Message, 0, len(rt))
-	for _, l := range rt {
-		e, err := netDevice(l, id)
-		if err != nil {
-			return err
+	var e *images.NetnsEntry
+	err = ns.do(func() (err error) {
+		for _, l := range rt {
+			d, err := netDevice(l, id)
+			if err != nil {
+				return err
+			}
+			if d.Conf4, err = readGroup("net/ipv4/conf/"+l.name, devconfs4); err != nil {
+				return err
+			}
+			if d.Conf6, err = readGroup("net/ipv6/conf/"+l.name, devconfs6); err != nil {
+				return err
+			}
+			devs = append(devs, d)
 		}
-		devs = append(devs, e)
-	}
-	if err := image.WriteImage(ctx, store, netdevImage(id), devs...); err != nil {
+		e, err = readNetns()
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	var e *images.NetnsEntry
-	if err := ns.do(func() (err error) { e, err = readNetns(); return err }); err != nil {
+	if err := image.WriteImage(ctx, store, netdevImage(id), devs...); err != nil {
 		return err
 	}
 	return image.WriteImage(ctx, store, netnsImage(id), e)

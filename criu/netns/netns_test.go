@@ -101,6 +101,11 @@ var testSysctls = map[string]string{
 	"net/ipv6/conf/all/accept_redirects": "0",
 	"net/unix/max_dgram_qlen":            "123",
 	"net/ipv4/ping_group_range":          "0 100",
+	// Per device (netdev-N.img). v0 is made at restore after
+	// default/rp_filter is back at 2, so its 1 must be set again.
+	"net/ipv4/conf/v0/rp_filter":  "1",
+	"net/ipv4/conf/v0/arp_ignore": "1",
+	"net/ipv6/conf/v0/hop_limit":  "33",
 }
 
 // sysctl sets each /proc/sys/NAME to its value inside n.

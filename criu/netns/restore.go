@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
@@ -104,6 +105,10 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 		log.Debug().Str("link", l.Name).Str("kind", l.Kind).Int("index", l.Index).Msg("link restored")
 	}
 
+	if err := restoreDevConfs(ctx, store, ns, id, links); err != nil {
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	}
+
 	for _, r := range []struct {
 		name string
 		cmd  string
@@ -130,6 +135,46 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 	}
 	log.Info().Int("links", len(links)).Msg("network namespace restored")
 	return nil
+}
+
+// restoreDevConfs sets the ipv4 and ipv6 sysctls of each link saved in
+// netdev-N.img, before the addresses (disable_ipv6 and the like act on
+// them). A missing image is skipped; a device of the image that is not
+// in links is an error.
+func restoreDevConfs(ctx context.Context, store image.Store, ns *Namespace, id uint32, links []Link) error {
+	msgs, err := image.ReadAll(ctx, store, netdevImage(id), func() proto.Message { return &images.NetDeviceEntry{} })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Without a links image the links were there already: any name goes.
+	var have map[string]bool
+	for _, l := range links {
+		if have == nil {
+			have = map[string]bool{}
+		}
+		have[l.Name] = true
+	}
+	return ns.do(func() error {
+		for _, m := range msgs {
+			d := m.(*images.NetDeviceEntry)
+			if have != nil && !have[d.GetName()] {
+				return fmt.Errorf("%w: %s: device %q is not among the links", ErrBadImage, netdevImage(id), d.GetName())
+			}
+			if err := checkIfName(d.GetName()); err != nil {
+				return fmt.Errorf("%w: %s: %v", ErrBadImage, netdevImage(id), err)
+			}
+			if err := writeGroup("net/ipv4/conf/"+d.GetName(), devconfs4, d.GetConf4()); err != nil {
+				return fmt.Errorf("%s: %w", netdevImage(id), err)
+			}
+			if err := writeGroup("net/ipv6/conf/"+d.GetName(), devconfs6, d.GetConf6()); err != nil {
+				return fmt.Errorf("%s: %w", netdevImage(id), err)
+			}
+		}
+		return nil
+	})
 }
 
 func readLinks(ctx context.Context, store image.Store, id uint32) ([]Link, error) {

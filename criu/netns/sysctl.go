@@ -69,35 +69,46 @@ func groups(e *images.NetnsEntry) []sysctlGroup {
 }
 
 // readNetns reads the sysctls of netns-N.img. It must run on a thread
-// inside the namespace. A sysctl this kernel lacks (or, for
-// stable_secret, one never set: EIO) is kept without a value.
+// inside the namespace.
 func readNetns() (*images.NetnsEntry, error) {
 	e := &images.NetnsEntry{}
 	for _, g := range groups(e) {
-		for _, name := range g.names {
-			path := "/proc/sys/" + g.dir + "/" + name
-			se := &images.SysctlEntry{Type: images.SysctlType_CTL_32.Enum()}
-			if strSysctls[name] {
-				se.Type = images.SysctlType_CTL_STR.Enum()
-			}
-			b, err := os.ReadFile(path)
-			switch {
-			case errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.EIO):
-			case err != nil:
-				return nil, err
-			case strSysctls[name]:
-				se.Sarg = proto.String(strings.TrimSpace(string(b)))
-			default:
-				v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 32)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", path, err)
-				}
-				se.Iarg = proto.Int32(int32(v))
-			}
-			*g.entries = append(*g.entries, se)
+		var err error
+		if *g.entries, err = readGroup(g.dir, g.names); err != nil {
+			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// readGroup reads /proc/sys/DIR/NAME for each name, from a thread
+// inside the namespace. A sysctl this kernel lacks (or, for
+// stable_secret, one never set: EIO) is kept without a value.
+func readGroup(dir string, names []string) ([]*images.SysctlEntry, error) {
+	out := make([]*images.SysctlEntry, 0, len(names))
+	for _, name := range names {
+		path := "/proc/sys/" + dir + "/" + name
+		se := &images.SysctlEntry{Type: images.SysctlType_CTL_32.Enum()}
+		if strSysctls[name] {
+			se.Type = images.SysctlType_CTL_STR.Enum()
+		}
+		b, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.EIO):
+		case err != nil:
+			return nil, err
+		case strSysctls[name]:
+			se.Sarg = proto.String(strings.TrimSpace(string(b)))
+		default:
+			v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			se.Iarg = proto.Int32(int32(v))
+		}
+		out = append(out, se)
+	}
+	return out, nil
 }
 
 // sysctlValue renders a saved value as the sysctl file takes it; ok is
@@ -113,43 +124,52 @@ func sysctlValue(se *images.SysctlEntry) (string, bool) {
 }
 
 // writeNetns sets the sysctls saved in e that differ from the
-// namespace's, on a thread inside it. Within each list accept_redirects
-// goes last, as it depends on forwarding. Entries past CRIU's lists
-// (from a newer CRIU) are skipped.
+// namespace's, on a thread inside it.
 func writeNetns(e *images.NetnsEntry) error {
 	for _, g := range groups(e) {
-		var last []func() error
-		for i, se := range *g.entries {
-			if i >= len(g.names) {
-				break
-			}
-			v, ok := sysctlValue(se)
-			if !ok {
-				continue
-			}
-			path := "/proc/sys/" + g.dir + "/" + g.names[i]
-			set := func() error {
-				cur, err := os.ReadFile(path)
-				if err == nil && strings.Join(strings.Fields(string(cur)), " ") == strings.Join(strings.Fields(v), " ") {
-					return nil
-				}
-				if err := os.WriteFile(path, []byte(v), 0); err != nil {
-					return fmt.Errorf("set %s to %q: %w", path, v, err)
-				}
+		if err := writeGroup(g.dir, g.names, *g.entries); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeGroup sets /proc/sys/DIR/NAME to each saved value that differs
+// from the current one, from a thread inside the namespace.
+// accept_redirects goes last, as it depends on forwarding. Entries past
+// names (from a newer CRIU) are skipped.
+func writeGroup(dir string, names []string, entries []*images.SysctlEntry) error {
+	var last []func() error
+	for i, se := range entries {
+		if i >= len(names) {
+			break
+		}
+		v, ok := sysctlValue(se)
+		if !ok {
+			continue
+		}
+		path := "/proc/sys/" + dir + "/" + names[i]
+		set := func() error {
+			cur, err := os.ReadFile(path)
+			if err == nil && strings.Join(strings.Fields(string(cur)), " ") == strings.Join(strings.Fields(v), " ") {
 				return nil
 			}
-			if g.names[i] == "accept_redirects" {
-				last = append(last, set)
-				continue
+			if err := os.WriteFile(path, []byte(v), 0); err != nil {
+				return fmt.Errorf("set %s to %q: %w", path, v, err)
 			}
-			if err := set(); err != nil {
-				return err
-			}
+			return nil
 		}
-		for _, set := range last {
-			if err := set(); err != nil {
-				return err
-			}
+		if names[i] == "accept_redirects" {
+			last = append(last, set)
+			continue
+		}
+		if err := set(); err != nil {
+			return err
+		}
+	}
+	for _, set := range last {
+		if err := set(); err != nil {
+			return err
 		}
 	}
 	return nil
