@@ -303,6 +303,8 @@ var kinds = []Kind{
 	{Prefix: "route-", Numbered: true, Raw: true},
 	{Prefix: "route6-", Numbered: true, Raw: true},
 	{Prefix: "rule-", Numbered: true, Raw: true},
+	// IPv6 rules (`ip -6 rule save`): ours; CRIU saves IPv4 rules only.
+	{Prefix: "rule6-", Numbered: true, Raw: true},
 	// Our own JSON list of links (netns.LinksImage), which our restore
 	// reads; the same links for CRIU in netdev-N.img.
 	{Prefix: "iplinks-", Numbered: true, Raw: true},

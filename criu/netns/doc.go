@@ -15,7 +15,8 @@
 //	              minus the local table                              (CRIU: `ip route save`)
 //	route6-N.img  raw, no header: `ip -6 route save table all`,
 //	              minus the local table                              (CRIU: `ip -6 route save`)
-//	rule-N.img    raw, no header: the bytes of `ip rule save`         (CRIU: same)
+//	rule-N.img    raw, no header: the bytes of `ip -4 rule save`      (CRIU: `ip rule save`, the same)
+//	rule6-N.img   raw, no header: the bytes of `ip -6 rule save`      (ours: CRIU loses IPv6 rules)
 //	iplinks-N.img raw, no header: a JSON document of ours (LinksImage),
 //	              not a CRIU image; Restore reads the links from it
 //	netdev-N.img  CRIU's: header 0x54564319 0x57373951 (NETDEV), a

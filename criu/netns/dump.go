@@ -20,6 +20,7 @@ func ifaddrImage(id uint32) string { return fmt.Sprintf("ifaddr-%d.img", id) }
 func routeImage(id uint32) string  { return fmt.Sprintf("route-%d.img", id) }
 func route6Image(id uint32) string { return fmt.Sprintf("route6-%d.img", id) }
 func ruleImage(id uint32) string   { return fmt.Sprintf("rule-%d.img", id) }
+func rule6Image(id uint32) string  { return fmt.Sprintf("rule6-%d.img", id) }
 func linksImage(id uint32) string  { return fmt.Sprintf("iplinks-%d.img", id) }
 func netdevImage(id uint32) string { return fmt.Sprintf("netdev-%d.img", id) }
 func netnsImage(id uint32) string  { return fmt.Sprintf("netns-%d.img", id) }
@@ -82,7 +83,8 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 		{ifaddrImage(id), []string{"addr", "save"}, false},
 		{routeImage(id), []string{"-4", "route", "save", "table", "all"}, true},
 		{route6Image(id), []string{"-6", "route", "save", "table", "all"}, true},
-		{ruleImage(id), []string{"rule", "save"}, false},
+		{ruleImage(id), []string{"-4", "rule", "save"}, false},
+		{rule6Image(id), []string{"-6", "rule", "save"}, false},
 	}
 	for _, d := range dumps {
 		b, err := t.output(ctx, d.args...)

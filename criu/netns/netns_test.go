@@ -89,6 +89,7 @@ func configure(t *testing.T, src, outer *testNS) {
 	src.ip(t, "route", "add", "198.18.6.0/24", "via", "198.18.5.2")
 	src.ip(t, "-6", "route", "add", "2001:db8:6::/64", "via", "2001:db8:5::2")
 	src.ip(t, "rule", "add", "from", "198.18.7.0/24", "lookup", "100")
+	src.ip(t, "-6", "rule", "add", "from", "2001:db8:7::/64", "lookup", "100", "pref", "1000")
 	src.ip(t, "route", "add", "198.18.8.0/24", "via", "198.18.5.3", "table", "100")
 	src.sysctl(t, testSysctls)
 }
@@ -181,10 +182,12 @@ func (n *testNS) snapshot(t *testing.T) snapshot {
 			s.Routes = append(s.Routes, fam+" "+canon(t, r))
 		}
 	}
-	var rules []map[string]any
-	unmarshal(t, n.ip(t, "-j", "rule", "show"), &rules)
-	for _, r := range rules {
-		s.Rules = append(s.Rules, canon(t, r))
+	for _, fam := range []string{"-4", "-6"} {
+		var rules []map[string]any
+		unmarshal(t, n.ip(t, "-j", fam, "rule", "show"), &rules)
+		for _, r := range rules {
+			s.Rules = append(s.Rules, fam+" "+canon(t, r))
+		}
 	}
 	slices.Sort(s.Addrs)
 	slices.Sort(s.Routes)
@@ -245,6 +248,7 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 		{"routes", want.Routes, `"dst":"198.18.8.0/24","gateway":"198.18.5.3","table":"100"`},
 		{"routes", want.Routes, `"dst":"2001:db8:6::/64","gateway":"2001:db8:5::2"`},
 		{"rules", want.Rules, `"src":"198.18.7.0","srclen":24,"table":"100"`},
+		{"rules", want.Rules, `"src":"2001:db8:7::","srclen":64,"table":"100"`},
 	} {
 		if !slices.ContainsFunc(c.in, func(s string) bool { return strings.Contains(s, c.sub) }) {
 			t.Fatalf("source %s lack %s:\n%s", c.what, c.sub, strings.Join(c.in, "\n"))
@@ -275,7 +279,7 @@ func TestDumpRestore(t *testing.T) {
 	requireNet(t)
 	dir := nstest.Dir(t)
 	dumpRestore(t, dir, dir)
-	for _, name := range []string{"ifaddr-7.img", "route-7.img", "route6-7.img", "rule-7.img", "iplinks-7.img", "netdev-7.img", "netns-7.img"} {
+	for _, name := range []string{"ifaddr-7.img", "route-7.img", "route6-7.img", "rule-7.img", "rule6-7.img", "iplinks-7.img", "netdev-7.img", "netns-7.img"} {
 		if _, ok := image.LookupKind(name); !ok {
 			t.Errorf("%s: no image kind", name)
 		}

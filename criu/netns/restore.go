@@ -121,17 +121,20 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 			return fmt.Errorf("restore netns %d: %w", id, err)
 		}
 	}
-	// The kernel makes three default rules in every netns; drop them
-	// first, since the image holds them too (CRIU does the same).
-	flush := func() {
-		for _, args := range [][]string{{"rule", "flush"}, {"rule", "del", "table", "local"}} {
-			if err := t.run(ctx, args...); err != nil {
-				log.Warn().Err(err).Msg("clear default rules")
+	// The kernel makes default rules in every netns (local, main and
+	// default for IPv4; local and main for IPv6); drop them first, since
+	// the images hold them too (CRIU does the same for IPv4).
+	for _, r := range []struct{ name, family string }{{ruleImage(id), "-4"}, {rule6Image(id), "-6"}} {
+		flush := func() {
+			for _, args := range [][]string{{r.family, "rule", "flush"}, {r.family, "rule", "del", "table", "local"}} {
+				if err := t.run(ctx, args...); err != nil {
+					log.Warn().Err(err).Str("family", r.family).Msg("clear default rules")
+				}
 			}
 		}
-	}
-	if err := restoreDump(ctx, t, store, ruleImage(id), flush, "rule", "restore"); err != nil {
-		return fmt.Errorf("restore netns %d: %w", id, err)
+		if err := restoreDump(ctx, t, store, r.name, flush, r.family, "rule", "restore"); err != nil {
+			return fmt.Errorf("restore netns %d: %w", id, err)
+		}
 	}
 	log.Info().Int("links", len(links)).Msg("network namespace restored")
 	return nil
