@@ -62,7 +62,8 @@
 //     the restorer's.
 //   - A segment marked removed (SHM_DEST, still attached at dump time)
 //     is restored as a live segment with the key it then had
-//     (IPC_PRIVATE).
+//     (IPC_PRIVATE), so that tasks can attach it by id; the caller
+//     removes it again with Restored.Finish once they have.
 //   - With shm_rmid_forced set, the kernel destroys an unattached
 //     segment when its creator exits; the restoring thread is the
 //     creator, so where there are segments shm_rmid_forced is left at 0
