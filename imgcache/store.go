@@ -62,6 +62,7 @@ type snapshot struct {
 	images     map[string]*image // current version of each name
 	xfers      map[uint64]*image // every transfer, for dedup
 	finished   bool
+	released   bool // Release asked for it while other snapshots build on it
 	manifest   []remoteimg.ImageInfo
 	abandoned  error
 	writers    int // proxy connections that touched it and are alive
@@ -496,7 +497,16 @@ func (st *store) finish(m *remoteimg.Finish) error {
 			st.dropImage(img)
 		}
 	}
+	// Finish has the last word on the parent (a Put may have come before
+	// the writer named it).
+	newParent := m.Parent != s.parent
+	s.parent = m.Parent
 	st.mu.Unlock()
+	if newParent {
+		if err := st.journal(s, fmt.Sprintf("parent %q\n", m.Parent), false); err != nil {
+			return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+		}
+	}
 	if err := st.journal(s, "finish\n", true); err != nil {
 		return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
 	}
@@ -692,7 +702,9 @@ func (st *store) read(ctx context.Context, img *image, cur *cursor) (b []byte, e
 	return cur.buf[:n], false, 0, 0, nil
 }
 
-// release frees a snapshot unless the cache keeps snapshots.
+// release frees a snapshot unless the cache keeps snapshots, and with
+// it the ancestors (pre-dumps) that no other snapshot builds on. A
+// snapshot that others build on stays until the last of them is freed.
 func (st *store) release(id string) error {
 	if err := remoteimg.CheckName(id); err != nil {
 		return err
@@ -707,9 +719,35 @@ func (st *store) release(id string) error {
 		st.log.Info().Str("snapshot", id).Msg("snapshot released, kept (--keep)")
 		return nil
 	}
-	st.dropSnapshot(s)
-	st.log.Info().Str("snapshot", id).Msg("snapshot released and freed")
+	s.released = true
+	for s != nil && s.released {
+		if st.children(s.id) > 0 {
+			st.log.Info().Str("snapshot", s.id).Msg("snapshot released, kept while other snapshots build on it")
+			break
+		}
+		st.dropSnapshot(s)
+		st.log.Info().Str("snapshot", s.id).Msg("snapshot released and freed")
+		// Its parent served only as a base for the chain just restored
+		// unless another snapshot still builds on it.
+		p := st.snaps[s.parent]
+		if s.parent == "" || p == nil {
+			break
+		}
+		p.released = true
+		s = p
+	}
 	return nil
+}
+
+// children counts the snapshots that name id as their parent; st.mu held.
+func (st *store) children(id string) int {
+	n := 0
+	for _, s := range st.snaps {
+		if s.parent == id {
+			n++
+		}
+	}
+	return n
 }
 
 func (st *store) list() []remoteimg.SnapshotInfo {
