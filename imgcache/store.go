@@ -17,6 +17,7 @@ import (
 
 	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 type imgState int
@@ -42,6 +43,7 @@ type image struct {
 	segUsed int
 	file    *os.File // disk mode
 	path    string   // disk mode: current path
+	flushed int64    // disk mode: writeback started below this offset (under wmu)
 	length  uint64
 	crc     uint32
 	state   imgState
@@ -256,6 +258,7 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 			st.mu.Unlock()
 			return 0, err
 		}
+		writeBehind(img, f, int64(at)+int64(len(data)))
 		st.mu.Lock()
 		if img.state != arriving {
 			err := img.err
@@ -269,6 +272,28 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 	n := img.length
 	st.mu.Unlock()
 	return n, nil
+}
+
+// writeBehindSpan is how much written data the cache lets accumulate
+// before it starts its writeback.
+const writeBehindSpan = 8 << 20
+
+// writeBehind starts writeback (without waiting for it) of the whole
+// spans of img's file below end: the fsync at commit then waits only for
+// the tail, which is the time from the snapshot's last byte to its ack,
+// and dirty pages do not pile up. img.wmu held. Best effort: the fsync at
+// commit is what makes the image durable.
+func writeBehind(img *image, f *os.File, end int64) {
+	if end-img.flushed < writeBehindSpan {
+		return
+	}
+	n := (end - img.flushed) / writeBehindSpan * writeBehindSpan
+	if c, err := f.SyscallConn(); err == nil {
+		_ = c.Control(func(fd uintptr) {
+			_ = unix.SyncFileRange(int(fd), img.flushed, n, unix.SYNC_FILE_RANGE_WRITE)
+		})
+	}
+	img.flushed += n
 }
 
 // commit checks size and checksum and makes the image complete (durable
