@@ -68,6 +68,20 @@ func TestParentChain(t *testing.T) {
 	if err := w3.Finish(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// --parent-snapshot names the parent by id; the directory is ignored.
+	byID, err := remoteimg.Dial(ctx, r.proxySock, remoteimg.Options{Snapshot: "by-id", Parent: remoteimg.SnapshotID(d1), Mode: remoteimg.ModeWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer byID.Close()
+	if err := byID.SetParent(ctx, "../elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := byID.Parent(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		mustGet(t, p.(*remoteimg.Store), "pagemap-1.img", pagemap)
+	}
 	ghost := dial(filepath.Join(root, "4"))
 	if err := ghost.SetParent(ctx, "../none"); err != nil {
 		t.Fatal(err)
