@@ -124,6 +124,7 @@ func TestRemotePreDumpChain(t *testing.T) {
 		if err == nil || !strings.Contains(log, parent) || !strings.Contains(log, "does not hold") {
 			t.Fatalf("dump with no parent in the cache: %v\n%s", err, log)
 		}
+		t.Logf("dump: %s", lastLine(log, "does not hold"))
 		syscall.Kill(cmd.Process.Pid, syscall.SIGUSR2)
 		waitStatus(t, status, "ok 0") // still running, untouched
 	})
@@ -150,11 +151,23 @@ func TestRemotePreDumpChain(t *testing.T) {
 		if err == nil || !strings.Contains(log, remoteimg.SnapshotID(pre)) || !strings.Contains(log, "does not hold") {
 			t.Fatalf("restore with its parent gone: %v\n%s", err, log)
 		}
+		t.Logf("restore: %s", lastLine(log, "does not hold"))
 		if err := syscall.Kill(cmd.Process.Pid, 0); err == nil {
 			reapKill(cmd.Process.Pid)
 			t.Fatal("a failed restore left the process behind")
 		}
 	})
+}
+
+// lastLine is the last line of log that contains s.
+func lastLine(log, s string) string {
+	var found string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, s) {
+			found = l
+		}
+	}
+	return found
 }
 
 // waitStatus waits until the workload's status file says want.
