@@ -96,42 +96,13 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 	}
 	if t.mask&unix.CLONE_NEWIPC != 0 {
 		// Before memory: tasks attach their shm segments by shmid.
-		if err := ipcns.Restore(ctx, t.store, root.r.pid, ids.GetIpcNsId(), t.log); err != nil {
+		// Segments removed while attached come back live, and are
+		// removed again once the tasks attached them (t.ipc.Finish).
+		ipc, err := ipcns.Restore(ctx, t.store, root.r.pid, ids.GetIpcNsId(), t.log)
+		if err != nil {
 			return fmt.Errorf("restore ipc namespace %d: %w", ids.GetIpcNsId(), err)
 		}
-	}
-	return nil
-}
-
-// nsShmRemoved lists the segments of the tree's ipc namespace that were
-// removed while still attached (SHM_DEST) at dump: ipcns recreates them
-// live, and they are removed again once the tasks have attached them
-// (removeNsShm), as CRIU's restorer does.
-func (t *treeRestorer) nsShmRemoved(ctx context.Context) ([]int, error) {
-	if t.mask&unix.CLONE_NEWIPC == 0 {
-		return nil, nil
-	}
-	name := fmt.Sprintf("ipcns-shm-%d.img", t.nodes[0].sn.ids.GetIpcNsId())
-	segs, err := readShmImage(ctx, t.store, name, false)
-	if err != nil {
-		return nil, err
-	}
-	var ids []int
-	for id, sg := range segs {
-		if sg.e.GetDesc().GetMode()&shmDest != 0 {
-			ids = append(ids, int(id))
-		}
-	}
-	return ids, nil
-}
-
-// removeNsShm marks the segments ids of the tree's ipc namespace removed,
-// from inside the root task.
-func (t *treeRestorer) removeNsShm(ids []int) error {
-	for _, id := range ids {
-		if _, err := t.nodes[0].r.sys("shmctl(IPC_RMID)", unix.SYS_SHMCTL, uint64(id), unix.IPC_RMID, 0); err != nil {
-			return fmt.Errorf("System V shared memory %d: %w", id, err)
-		}
+		t.ipc = ipc
 	}
 	return nil
 }

@@ -32,15 +32,11 @@ type sysvSeg struct {
 	data []byte
 }
 
-// readSysvShm reads the segments the tree had attached, by shmid.
+// readSysvShm reads the segments the tree had attached, with their
+// bytes, by shmid, from the host's shm image (CRIU's ipcns-shm layout:
+// IpcShmEntry, then the bytes). A missing image is no segment.
 func readSysvShm(ctx context.Context, s image.Store) (map[uint32]*sysvSeg, error) {
-	return readShmImage(ctx, s, dump.SysvShmImage, true)
-}
-
-// readShmImage reads a System V shm image (CRIU's ipcns-shm layout:
-// IpcShmEntry, then the bytes), with each segment's bytes when withData,
-// by shmid. A missing image is no segment.
-func readShmImage(ctx context.Context, s image.Store, name string, withData bool) (map[uint32]*sysvSeg, error) {
+	name := dump.SysvShmImage
 	rd, err := s.Open(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -69,13 +65,6 @@ func readShmImage(ctx context.Context, s image.Store, name string, withData bool
 		size := e.GetSize()
 		if size == 0 || size > maxSysvShm {
 			return nil, fmt.Errorf("%w: %s: segment of %d bytes", ErrBadImage, name, size)
-		}
-		if !withData {
-			if err := dec.CopyPayload(io.Discard, int64((size+3)&^3)); err != nil {
-				return nil, err
-			}
-			out[e.GetDesc().GetId()] = &sysvSeg{e: e}
-			continue
 		}
 		w := &sliceWriter{b: make([]byte, 0, (size+3)&^3)}
 		if err := dec.CopyPayload(w, int64((size+3)&^3)); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
@@ -73,6 +74,8 @@ type treeRestorer struct {
 	// (ns.go); net is the network namespace among them, once created.
 	mask uint64
 	net  *netns.Namespace
+	// ipc: what is left of the ipc namespace's restore (nil without one).
+	ipc *ipcns.Restored
 	// selfPidfd is a pidfd of this process, which tasks in a pid
 	// namespace of their own reopen (shared.go); 0 until needed.
 	selfPidfd int
@@ -165,10 +168,6 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	nsShmDest, err := t.nsShmRemoved(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var stats Stats
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
@@ -198,7 +197,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := removeSysvShm(sysvDest); err != nil {
 		return nil, err
 	}
-	if err := t.removeNsShm(nsShmDest); err != nil {
+	if err := t.ipc.Finish(); err != nil {
 		return nil, err
 	}
 	for _, n := range t.nodes {
