@@ -38,7 +38,7 @@ proto:
 # path against a plain TCP copy. Each prints its ratios.
 bench: build
 	$(GO) test -run '^$$' -bench 'DumpRestore|TreeSharedMemory|PreDump' -benchtime 1x -timeout 30m ./criu/restore/
-	$(GO) test -run '^$$' -bench ProxyToCache -benchtime 1x -timeout 30m ./imgcache/
+	$(GO) test -run '^$$' -bench ProxyToCache -benchtime 2x -timeout 30m ./imgcache/
 
 lint:
 	$(GO) vet ./...

@@ -34,7 +34,7 @@ var compatDumpRestore = []compatOpt{
 	{"tcp-established", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"tcp-close", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"ext-unix-sk", "", "", true, "external UNIX sockets are not supported yet"},
-	{"external", "", "RES", true, "external resources are not supported yet"},
+	{"external", "", "RES", true, "external resources are not taken by pre-dump (dump and restore take veth[IFNAME]:OUTNAME)"},
 	{"inherit-fd", "", "fd[N]:RES", true, "inherited fds are not supported yet"},
 	{"root", "r", "DIR", true, "restoring into another root is not supported"},
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},

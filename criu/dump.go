@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/spf13/pflag"
 
@@ -32,6 +33,7 @@ func init() {
 			prev := fs.String("prev-images-dir", "", "images `DIR` of the last pre-dump, relative to -D: pages unchanged since are left there (PE_PARENT)")
 			track := fs.Bool("track-mem", false, "use the memory tracking a --track-mem pre-dump started (and with -R, go on tracking)")
 			fileLocks := fs.Bool("file-locks", false, "save the flock and POSIX locks the tasks hold (without it, a held lock fails the dump)")
+			external := addExternalFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -39,12 +41,16 @@ func init() {
 				if pid <= 0 {
 					return usagef("-t PID is required")
 				}
+				veth, err := external()
+				if err != nil {
+					return err
+				}
 				store, err := so.open(ctx, e, true)
 				if err != nil {
 					return err
 				}
 				defer store.Close()
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Log: e.Log})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
 				}

@@ -74,3 +74,31 @@ func TestCompatFlags(t *testing.T) {
 		t.Errorf("dump --help: rc=%d\n%s", rc, out)
 	}
 }
+
+func TestExternalFlag(t *testing.T) {
+	veth, err := parseExternal([]string{"veth[eth0]:vout0", "veth[eth1]:vout1"})
+	if err != nil || len(veth) != 2 || veth["eth0"] != "vout0" || veth["eth1"] != "vout1" {
+		t.Fatalf("parseExternal = %v, %v", veth, err)
+	}
+	for _, bad := range []string{"veth[eth0]", "veth[]:x", "veth[eth0:x", "mnt[/a]:b", "tty[88:1]", "veth[eth0]:", "veth[a/b]:c"} {
+		if _, err := parseExternal([]string{bad}); err == nil {
+			t.Errorf("parseExternal(%q): no error", bad)
+		}
+	}
+	if _, err := parseExternal([]string{"veth[a]:b", "veth[a]:c"}); err == nil {
+		t.Error("veth given twice: no error")
+	}
+	// Other forms are refused by name before anything is done.
+	rc, _, errs := runCLI("restore", "-D", t.TempDir(), "--external", "mnt[/x]:y")
+	if rc != 2 || !strings.Contains(errs, `not "mnt"`) {
+		t.Errorf("--external mnt: rc=%d stderr=%s", rc, errs)
+	}
+	rc, _, errs = runCLI("dump", "-t", "1", "-D", t.TempDir(), "--external", "unix[123]")
+	if rc != 2 || !strings.Contains(errs, `not "unix"`) {
+		t.Errorf("dump --external unix: rc=%d stderr=%s", rc, errs)
+	}
+	rc, out, _ := runCLI("restore", "--help")
+	if rc != 0 || !strings.Contains(out, "veth[IFNAME]:OUTNAME") {
+		t.Errorf("restore --help lacks --external veth:\n%s", out)
+	}
+}

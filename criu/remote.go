@@ -8,9 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"syscall"
@@ -178,27 +180,38 @@ func warnNoTLS(log zerolog.Logger) {
 // exit (a clean exit: SIGTERM, not SIGKILL).
 const envCPUProfile = "CRIUGO_CPUPROFILE"
 
-// startCPUProfile starts the profile envCPUProfile asks for; the returned
-// func stops it. Failures are logged, never fatal.
+// envTrace is its sibling: an execution trace (runtime/trace) to
+// $CRIUGO_TRACE.<daemon>.<pid>, to see where goroutines wait (go tool
+// trace -pprof=net|sync|syscall|sched).
+const envTrace = "CRIUGO_TRACE"
+
+// startCPUProfile starts the profile envCPUProfile and the trace envTrace
+// ask for; the returned func stops them. Failures are logged, never fatal.
 func startCPUProfile(log zerolog.Logger, daemon string) func() {
-	prefix := os.Getenv(envCPUProfile)
+	stopProf := startProfile(log, envCPUProfile, daemon, pprof.StartCPUProfile, pprof.StopCPUProfile)
+	stopTrace := startProfile(log, envTrace, daemon, trace.Start, trace.Stop)
+	return func() { stopTrace(); stopProf() }
+}
+
+func startProfile(log zerolog.Logger, env, daemon string, start func(io.Writer) error, stop func()) func() {
+	prefix := os.Getenv(env)
 	if prefix == "" {
 		return func() {}
 	}
 	path := fmt.Sprintf("%s.%s.%d", prefix, daemon, os.Getpid())
 	f, err := os.Create(path)
 	if err != nil {
-		log.Warn().Err(err).Msg("cpu profile")
+		log.Warn().Err(err).Str("env", env).Msg("profile")
 		return func() {}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
-		log.Warn().Err(err).Msg("cpu profile")
+		log.Warn().Err(err).Str("env", env).Msg("profile")
 		return func() {}
 	}
-	log.Info().Str("path", path).Msg("writing cpu profile")
+	log.Info().Str("path", path).Msg("writing profile")
 	return func() {
-		pprof.StopCPUProfile()
+		stop()
 		f.Close()
 	}
 }

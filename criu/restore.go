@@ -26,22 +26,27 @@ func init() {
 			)
 			so := addStoreFlags(fs, false)
 			fs.BoolVarP(&detached, "restore-detached", "d", false, "return once the task runs instead of waiting for it")
-			fs.StringVar(&pidfile, "pidfile", "", "write the restored task's pid to `FILE`")
+			fs.StringVar(&pidfile, "pidfile", "", "write the restored root task's pid (as the host sees it, also for a tree in a pid namespace of its own) to `FILE`")
 			statusFD := fs.Int("status-fd", -1, "write a zero byte to file descriptor `FD` once the tree runs, then close it (as CRIU)")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see docs/shell-job.md)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
+			external := addExternalFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
+				}
+				veth, err := external()
+				if err != nil {
+					return err
 				}
 				store, err := so.open(ctx, e, false)
 				if err != nil {
 					return err
 				}
 				defer store.Close()
-				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Log: e.Log})
+				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
 				}

@@ -34,7 +34,7 @@ func addStoreFlags(fs *pflag.FlagSet, write bool) *storeOptions {
 	fs.StringVar(&so.socket, "remote-socket", "", "`PATH` of the local "+daemon+" socket (default: as the daemon's, DIR/"+daemon+".sock or /run/criu/"+daemon+".sock)")
 	fs.StringVar(&so.snapshot, "snapshot-id", "", "remote snapshot `ID` (default: derived from -D, so dump and restore with the same -D agree)")
 	if write {
-		fs.StringVar(&so.parent, "parent-snapshot", "", "remote snapshot `ID` this one builds on (pre-dump chains)")
+		fs.StringVar(&so.parent, "parent-snapshot", "", "remote snapshot `ID` this one builds on (pre-dump chains; default: derived from --prev-images-dir as from -D)")
 	} else {
 		fs.DurationVar(&so.wait, "remote-wait", 30*time.Second, "how long to wait for a snapshot the cache has not heard of yet")
 	}
@@ -74,7 +74,7 @@ func (so *storeOptions) open(ctx context.Context, e *env, write bool) (image.Sto
 		sock = remoteimg.DefaultCacheSocket(so.dir)
 	}
 	s, err := remoteimg.Dial(ctx, sock, remoteimg.Options{
-		Snapshot: snap, Parent: so.parent, Mode: mode, WaitSnapshot: so.wait, Log: e.Log,
+		Snapshot: snap, Parent: so.parent, Dir: so.dir, Mode: mode, WaitSnapshot: so.wait, Log: e.Log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("remote images at %s: %w", sock, err)

@@ -20,8 +20,10 @@ var ErrServerClosed = errors.New("imgcache: server closed")
 
 // Server is the image cache. Set its fields, then call Serve for each
 // listener (the TCP one for proxies, wrapped in TLS by the caller; the
-// UNIX one for restore). A UNIX listener serves readers (and proxies of
-// the same host); a TCP listener serves proxies only.
+// UNIX one for restore). A UNIX listener serves readers and proxies of
+// the same host; a TCP listener serves proxies, and readers that may Get
+// and List but not Release (a proxy relaying dump's reads of a parent
+// snapshot).
 type Server struct {
 	// Dir keeps snapshots on disk (survives restarts); "" keeps them in
 	// memory.
@@ -213,10 +215,9 @@ func (c *conn) serve(ctx context.Context) {
 		c.log.Warn().Err(err).Msg("connection refused")
 		return
 	}
-	roles := []remoteimg.Role{remoteimg.RoleProxy}
-	if c.local {
-		roles = append(roles, remoteimg.RoleReader)
-	}
+	// A reader over TCP is a proxy relaying criu dump's reads of a
+	// parent snapshot: it may Get and List, not Release.
+	roles := []remoteimg.Role{remoteimg.RoleProxy, remoteimg.RoleReader}
 	rc, err := remoteimg.ServerHandshake(ctx, c.nc, roles...)
 	if err != nil {
 		c.log.Warn().Err(err).Msg("handshake failed, disconnecting")
@@ -534,7 +535,13 @@ func (c *conn) serveReader(ctx context.Context, rc *remoteimg.Conn) error {
 				return err
 			}
 		case *remoteimg.Release:
-			if err := reply(rc, f.Stream, st.release(m.Snapshot)); err != nil {
+			err := error(nil)
+			if !c.local {
+				err = fmt.Errorf("%w: release over TCP (only restore, on the cache's host, releases)", remoteimg.ErrPermission)
+			} else {
+				err = st.release(m.Snapshot)
+			}
+			if err := reply(rc, f.Stream, err); err != nil {
 				return err
 			}
 		case *remoteimg.List:

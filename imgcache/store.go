@@ -17,6 +17,7 @@ import (
 
 	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 type imgState int
@@ -42,6 +43,7 @@ type image struct {
 	segUsed int
 	file    *os.File // disk mode
 	path    string   // disk mode: current path
+	flushed int64    // disk mode: writeback started below this offset (under wmu)
 	length  uint64
 	crc     uint32
 	state   imgState
@@ -62,6 +64,7 @@ type snapshot struct {
 	images     map[string]*image // current version of each name
 	xfers      map[uint64]*image // every transfer, for dedup
 	finished   bool
+	released   bool // Release asked for it while other snapshots build on it
 	manifest   []remoteimg.ImageInfo
 	abandoned  error
 	writers    int // proxy connections that touched it and are alive
@@ -255,6 +258,7 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 			st.mu.Unlock()
 			return 0, err
 		}
+		writeBehind(img, f, int64(at)+int64(len(data)))
 		st.mu.Lock()
 		if img.state != arriving {
 			err := img.err
@@ -268,6 +272,28 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 	n := img.length
 	st.mu.Unlock()
 	return n, nil
+}
+
+// writeBehindSpan is how much written data the cache lets accumulate
+// before it starts its writeback.
+const writeBehindSpan = 8 << 20
+
+// writeBehind starts writeback (without waiting for it) of the whole
+// spans of img's file below end: the fsync at commit then waits only for
+// the tail, which is the time from the snapshot's last byte to its ack,
+// and dirty pages do not pile up. img.wmu held. Best effort: the fsync at
+// commit is what makes the image durable.
+func writeBehind(img *image, f *os.File, end int64) {
+	if end-img.flushed < writeBehindSpan {
+		return
+	}
+	n := (end - img.flushed) / writeBehindSpan * writeBehindSpan
+	if c, err := f.SyscallConn(); err == nil {
+		_ = c.Control(func(fd uintptr) {
+			_ = unix.SyncFileRange(int(fd), img.flushed, n, unix.SYNC_FILE_RANGE_WRITE)
+		})
+	}
+	img.flushed += n
 }
 
 // commit checks size and checksum and makes the image complete (durable
@@ -496,7 +522,16 @@ func (st *store) finish(m *remoteimg.Finish) error {
 			st.dropImage(img)
 		}
 	}
+	// Finish has the last word on the parent (a Put may have come before
+	// the writer named it).
+	newParent := m.Parent != s.parent
+	s.parent = m.Parent
 	st.mu.Unlock()
+	if newParent {
+		if err := st.journal(s, fmt.Sprintf("parent %q\n", m.Parent), false); err != nil {
+			return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+		}
+	}
 	if err := st.journal(s, "finish\n", true); err != nil {
 		return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
 	}
@@ -692,7 +727,9 @@ func (st *store) read(ctx context.Context, img *image, cur *cursor) (b []byte, e
 	return cur.buf[:n], false, 0, 0, nil
 }
 
-// release frees a snapshot unless the cache keeps snapshots.
+// release frees a snapshot unless the cache keeps snapshots, and with
+// it the ancestors (pre-dumps) that no other snapshot builds on. A
+// snapshot that others build on stays until the last of them is freed.
 func (st *store) release(id string) error {
 	if err := remoteimg.CheckName(id); err != nil {
 		return err
@@ -707,9 +744,35 @@ func (st *store) release(id string) error {
 		st.log.Info().Str("snapshot", id).Msg("snapshot released, kept (--keep)")
 		return nil
 	}
-	st.dropSnapshot(s)
-	st.log.Info().Str("snapshot", id).Msg("snapshot released and freed")
+	s.released = true
+	for s != nil && s.released {
+		if st.children(s.id) > 0 {
+			st.log.Info().Str("snapshot", s.id).Msg("snapshot released, kept while other snapshots build on it")
+			break
+		}
+		st.dropSnapshot(s)
+		st.log.Info().Str("snapshot", s.id).Msg("snapshot released and freed")
+		// Its parent served only as a base for the chain just restored
+		// unless another snapshot still builds on it.
+		p := st.snaps[s.parent]
+		if s.parent == "" || p == nil {
+			break
+		}
+		p.released = true
+		s = p
+	}
 	return nil
+}
+
+// children counts the snapshots that name id as their parent; st.mu held.
+func (st *store) children(id string) int {
+	n := 0
+	for _, s := range st.snaps {
+		if s.parent == id {
+			n++
+		}
+	}
+	return n
 }
 
 func (st *store) list() []remoteimg.SnapshotInfo {

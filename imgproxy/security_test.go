@@ -123,11 +123,19 @@ func TestHostilePeers(t *testing.T) {
 			t.Fatal("a file escaped the cache dir")
 		}
 	})
-	t.Run("reader on tcp refused", func(t *testing.T) {
+	t.Run("reader on tcp may not release", func(t *testing.T) {
+		// A reader over TCP is a proxy relaying a dump's reads of a
+		// parent snapshot: Get and List only.
 		c := rawDial(t, "tcp", r.cacheAddr)
-		_, err := remoteimg.ClientHandshake(ctx, c, remoteimg.RoleReader)
-		if !errors.Is(err, remoteimg.ErrPermission) {
-			t.Fatalf("got %v", err)
+		rc, err := remoteimg.ClientHandshake(ctx, c, remoteimg.RoleReader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		rc.W.WriteMsg(1, &remoteimg.Release{Snapshot: "good"})
+		_, m, err := rc.ReadMsg()
+		if res, ok := m.(*remoteimg.Result); err != nil || !ok || res.Code != remoteimg.CodePermission {
+			t.Fatalf("release over tcp: %+v %v", m, err)
 		}
 	})
 	t.Run("socket modes", func(t *testing.T) {

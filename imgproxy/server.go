@@ -208,12 +208,16 @@ func (c *conn) serve(ctx context.Context) {
 		c.log.Warn().Err(err).Msg("connection refused")
 		return
 	}
-	rc, err := remoteimg.ServerHandshake(ctx, c.nc, remoteimg.RoleWriter)
+	rc, err := remoteimg.ServerHandshake(ctx, c.nc, remoteimg.RoleWriter, remoteimg.RoleReader)
 	if err != nil {
 		c.log.Warn().Err(err).Msg("handshake failed, disconnecting")
 		return
 	}
-	err = c.serveWriter(ctx, rc)
+	if rc.Peer == remoteimg.RoleReader {
+		err = c.serveRelay(ctx, rc)
+	} else {
+		err = c.serveWriter(ctx, rc)
+	}
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed) && c.srv.isClosing():
 		c.log.Debug().Msg("disconnected")
@@ -398,4 +402,59 @@ func checkFinish(m *remoteimg.Finish) error {
 		}
 	}
 	return nil
+}
+
+// serveRelay lets criu dump read the parent snapshot of an incremental
+// dump (its pagemaps and memory tracker image), which only the cache
+// holds: the reader gets its own connection to the cache, as a reader,
+// and the frames are relayed both ways. Only Get and List pass (the cache
+// serves nothing else to a reader over TCP either).
+func (c *conn) serveRelay(ctx context.Context, rc *remoteimg.Conn) error {
+	dctx, cancel := context.WithTimeout(ctx, remoteimg.HandshakeTimeout)
+	nc, err := c.srv.Dial(dctx)
+	var up *remoteimg.Conn
+	if err == nil {
+		if up, err = remoteimg.ClientHandshake(dctx, nc, remoteimg.RoleReader); err != nil {
+			nc.Close()
+		}
+	}
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("image cache: %w: %w", remoteimg.ErrUnavailable, err)
+		_ = reply(rc, 1, err)
+		return err
+	}
+	defer up.Close()
+	c.log.Debug().Msg("relaying a reader to the cache")
+	down := make(chan error, 1)
+	go func() { // cache → criu
+		for {
+			stream, m, err := up.ReadMsg()
+			if err == nil {
+				err = rc.W.WriteMsg(stream, m)
+			}
+			if err != nil {
+				rc.Close()
+				down <- err
+				return
+			}
+		}
+	}()
+	for { // criu → cache
+		stream, m, err := rc.ReadMsg()
+		if err == nil {
+			switch m.(type) {
+			case *remoteimg.Get, *remoteimg.List:
+				err = up.W.WriteMsg(stream, m)
+			default:
+				err = fmt.Errorf("%w: %s from a reader", remoteimg.ErrProtocol, m.Type())
+				_ = reply(rc, stream, err)
+			}
+		}
+		if err != nil {
+			up.Close()
+			<-down
+			return err
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 var (
 	_ image.Store    = (*Store)(nil)
 	_ image.Releaser = (*Store)(nil)
+	_ image.Chained  = (*Store)(nil)
 	_ image.Writer   = (*Writer)(nil)
 )
 
@@ -36,7 +37,11 @@ type Options struct {
 	// Snapshot is the snapshot id (see SnapshotID); required.
 	Snapshot string
 	// Parent is the parent snapshot's id for pre-dump chains, or "".
+	// When set, SetParent keeps it whatever directory it is given.
 	Parent string
+	// Dir is the images directory the snapshot id was derived from, if
+	// any: SetParent resolves a relative parent directory against it.
+	Dir string
 	// Mode is ModeWrite (socket is the proxy's) or ModeRead (the cache's).
 	Mode Mode
 	// WaitSnapshot is how long Open waits for a snapshot the cache has
@@ -54,6 +59,7 @@ type Store struct {
 	opts   Options
 
 	mu       sync.Mutex // protects the fields below
+	parent   string     // the parent snapshot's id (write mode), or ""
 	manifest map[string]ImageInfo
 	open     map[*Writer]struct{}
 	closed   bool
@@ -74,7 +80,7 @@ func Dial(ctx context.Context, socketPath string, opts Options) (*Store, error) 
 	if opts.Mode != ModeWrite && opts.Mode != ModeRead {
 		return nil, fmt.Errorf("remote store: mode must be ModeWrite or ModeRead")
 	}
-	s := &Store{socket: socketPath, opts: opts, manifest: map[string]ImageInfo{}, open: map[*Writer]struct{}{}}
+	s := &Store{socket: socketPath, opts: opts, parent: opts.Parent, manifest: map[string]ImageInfo{}, open: map[*Writer]struct{}{}}
 	c, err := s.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -161,7 +167,7 @@ func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create image %s: %w", name, err)
 	}
-	if err := roundTrip(ctx, c, &Put{Snapshot: s.opts.Snapshot, Parent: s.opts.Parent, Name: name}); err != nil {
+	if err := roundTrip(ctx, c, &Put{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Name: name}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("create image %s: %w", name, err)
 	}
@@ -415,7 +421,7 @@ func (s *Store) Finish(ctx context.Context) error {
 	}
 	defer c.Close()
 	start := time.Now()
-	if err := roundTrip(ctx, c, &Finish{Snapshot: s.opts.Snapshot, Parent: s.opts.Parent, Images: imgs}); err != nil {
+	if err := roundTrip(ctx, c, &Finish{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Images: imgs}); err != nil {
 		return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
 	}
 	s.opts.Log.Debug().Str("snapshot", s.opts.Snapshot).Int("images", len(imgs)).

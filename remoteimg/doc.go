@@ -121,6 +121,25 @@
 // the size and CRC it computed itself. A connection that ends before End is
 // an error (ErrTruncated), never a short image.
 //
+// # Pre-dump chains
+//
+// Put and Finish name the snapshot's parent; the cache records it (the
+// Finish has the last word) and List reports it. criu dump needs the
+// parent's pagemaps to leave unchanged pages there, and only the cache
+// holds them, so the proxy also accepts RoleReader on its UNIX socket and
+// relays it: a new TCP connection to the cache, handshake as a reader,
+// Get and List passed through frame by frame (nothing else). Over TCP the
+// cache serves readers Get and List only; Release needs its UNIX socket.
+//
+//	criu dump ──Hello(reader), List, Get(parent…)──▶ image-proxy
+//	          ◀── ListReply, Result, Data…, End ─── ══TCP══▶ image-cache
+//
+// Store.Parent checks that the cache holds the parent finished and
+// returns a read Store on it; restore walks the chain the same way on the
+// cache's socket. Release frees the snapshot and then each ancestor no
+// remaining snapshot names as its parent; an ancestor still named stays
+// (marked released) until its last child goes. --keep keeps everything.
+//
 // # Checksums
 //
 // CRC-32C (Castagnoli) of the image bytes, computed by the writer, checked

@@ -36,6 +36,18 @@
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob
 // unless Options.ShellJob, with which its stdio is recorded as external.
 //
+// ns.go: namespaces. A namespace of the root that is not criu's own is
+// the tree's: the pid, net, ipc, uts and mnt kinds are supported, every
+// other task must be in the root's namespaces (ErrUnsupported otherwise,
+// naming the task and the namespace), and a root in a pid namespace of its
+// own must be its init. Then every pid the images hold (pstree, the pid
+// and tid in image names, lock owners, timer targets) is the one seen
+// inside that namespace (the last field of NSpid, NSpgid, NSsid), while
+// everything done from outside uses host pids. ids-N.img names each
+// task's namespaces by object id, inventory root_ids are criu's own (as in
+// CRIU), and the network namespace's configuration is saved with the ip
+// tool (criu/netns); sock_diag is asked from inside it.
+//
 // The dump never loses its task: every task is frozen with PTRACE_SEIZE and
 // PTRACE_INTERRUPT, its state is read through ptrace, /proc and syscalls
 // injected at the [vdso]'s syscall instruction, and on any error every

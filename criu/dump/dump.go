@@ -47,6 +47,10 @@ type dumper struct {
 	threads []*thread
 	ids     *images.TaskKobjIdsEntry
 	pagesID uint32
+	// vpid, vpgid, vsid: the task's ids as seen inside the tree's pid
+	// namespace (ns.go), which the images hold; pid and ppid are the
+	// host's, for everything done from outside.
+	vpid, vpgid, vsid int
 	// ownFds is false when the fd table is shared with a task dumped
 	// before (CLONE_FILES): its fdinfo image is written once.
 	ownFds bool
@@ -99,11 +103,19 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	frozenAt := time.Now()
 	t.stats.Freezing = frozenAt.Sub(t0)
 	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("freezing", t.stats.Freezing).Msg("tree frozen")
+	if err := t.checkNamespaces(); err != nil {
+		return nil, err
+	}
 	if err := t.checkShellJob(); err != nil {
 		return nil, err
 	}
 	if err := t.checkShared(); err != nil {
 		return nil, err
+	}
+	for _, d := range t.tasks {
+		if d.ids != nil {
+			t.ns.setIDs(d.ids, false)
+		}
 	}
 	defer func() { t.inc.close() }()
 	if err := t.startIncremental(ctx, opts.LeaveRunning); err != nil {
@@ -123,6 +135,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		t.stats.PagesSkippedParent += d.stats.PagesSkippedParent
 	}
 	log.Debug().Dur("t", time.Since(frozenAt)).Msg("tasks")
+	if err := t.dumpNamespaces(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.writeShared(ctx); err != nil {
 		return nil, err
 	}
@@ -249,14 +264,14 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		msgs []proto.Message
 	}
 	imgs := []img{
-		{fmt.Sprintf("ids-%d.img", d.pid), []proto.Message{d.ids}},
-		{fmt.Sprintf("mm-%d.img", d.pid), []proto.Message{mm}},
+		{fmt.Sprintf("ids-%d.img", d.vpid), []proto.Message{d.ids}},
+		{fmt.Sprintf("mm-%d.img", d.vpid), []proto.Message{mm}},
 	}
 	if fs != nil {
-		imgs = append(imgs, img{fmt.Sprintf("fs-%d.img", d.pid), []proto.Message{fs}})
+		imgs = append(imgs, img{fmt.Sprintf("fs-%d.img", d.vpid), []proto.Message{fs}})
 	}
 	for i, th := range threads {
-		imgs = append(imgs, img{fmt.Sprintf("core-%d.img", th.tid), []proto.Message{cores[i]}})
+		imgs = append(imgs, img{fmt.Sprintf("core-%d.img", th.vtid), []proto.Message{cores[i]}})
 	}
 	if d.ownFds {
 		var fdm []proto.Message

@@ -11,6 +11,7 @@ import (
 // thread is one frozen thread and what must be put back to let it go.
 type thread struct {
 	tid  int
+	vtid int         // as seen inside the tree's pid namespace (ns.go)
 	regs ptrace.Regs // as stopped: put back on thaw
 	mask uint64      // blocked signals as found: put back on thaw
 	// blocked is true once the mask has been widened for injection.

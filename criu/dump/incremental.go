@@ -50,8 +50,9 @@ import (
 // its own registration of a tracked VMA fails; file-backed and shared
 // mappings are always dumped whole; a VMA moved by mremap onto exactly
 // the range of a tracked VMA that was unmapped would be trusted wrongly.
-// Remote images cannot name a parent yet (image.Chained), so --remote
-// pre-dumps and dumps write every page and track nothing.
+// Remote images chain too (remoteimg.Store implements image.Chained:
+// the parent is a snapshot in the image cache); a store that cannot
+// chain makes pre-dumps and dumps write every page and track nothing.
 
 // TrackImage is criugo's own sidecar image in a (pre-)dump directory,
 // not a CRIU image: JSON, one trackFile. It tells the next dump which fd
@@ -140,7 +141,7 @@ func (t *tree) startIncremental(ctx context.Context, protect bool) error {
 		inc.tasks[d.pid] = tt
 		if inc.parent != nil {
 			var err error
-			if tt.parentPages, err = parentPages(ctx, inc.parent, d.pid); err != nil {
+			if tt.parentPages, err = parentPages(ctx, inc.parent, d.vpid); err != nil {
 				return err
 			}
 		}

@@ -73,7 +73,7 @@ func (d *dumper) addLocks(fd int, fi procfs.Fdinfo, id uint32, typ images.FdType
 		}
 		ls.entries = append(ls.entries, &images.FileLockEntry{
 			Flag: proto.Uint32(flag), Type: proto.Uint32(typ),
-			Pid: proto.Int32(int32(d.pid)), Fd: proto.Int32(int32(fd)),
+			Pid: proto.Int32(int32(d.vpid)), Fd: proto.Int32(int32(fd)),
 			Start: proto.Int64(l.Start), Len: proto.Int64(l.Len()),
 		})
 	}

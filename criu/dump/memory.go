@@ -242,7 +242,7 @@ func (d *dumper) writePages(ctx context.Context, ents []*images.PagemapEntry, ru
 		msgs = append(msgs, e)
 	}
 	d.stats.PagesWritten = total
-	if err := image.WriteImage(ctx, d.store, fmt.Sprintf("pagemap-%d.img", d.pid), msgs...); err != nil {
+	if err := image.WriteImage(ctx, d.store, fmt.Sprintf("pagemap-%d.img", d.vpid), msgs...); err != nil {
 		return err
 	}
 

@@ -32,6 +32,13 @@ type Options struct {
 	// regular files (filelocks.img); without it a held lock fails the
 	// dump with ErrFileLocks (criu dump --file-locks).
 	FileLocks bool
+	// Veth lists the veth links of the tree's network namespace whose
+	// peer is outside it, with the peer's name (criu dump --external
+	// veth[IN]:OUT); such a link not listed fails the dump.
+	Veth map[string]string
+	// IPTool is the ip program that saves a network namespace of the
+	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
+	IPTool string
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger
 }

@@ -58,6 +58,9 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 	frozenAt := time.Now()
 	t.stats.Freezing = frozenAt.Sub(t0)
+	if err := t.checkNamespaces(); err != nil {
+		return nil, err
+	}
 	if err := t.checkShared(); err != nil {
 		return nil, err
 	}

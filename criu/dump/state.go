@@ -311,7 +311,7 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 				SivalPtr: proto.Uint64(pt.SigVal), Overrun: proto.Uint32(uint32(ov)),
 				Isec: proto.Uint64(le.Uint64(b[0:])), Insec: proto.Uint64(le.Uint64(b[8:])),
 				Vsec: proto.Uint64(le.Uint64(b[16:])), Vnsec: proto.Uint64(le.Uint64(b[24:])),
-				NotifyThreadId: proto.Int32(int32(pt.NotifyID)),
+				NotifyThreadId: proto.Int32(int32(d.vtid(pt.NotifyID))),
 			})
 		}
 	}

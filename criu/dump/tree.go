@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
@@ -43,6 +44,8 @@ type tree struct {
 	// sysv are the System V shared memory segments attached by tasks
 	// (sysvshm.go).
 	sysv sysvSet
+	// ns: the tree's namespaces (ns.go), set once it is frozen.
+	ns *nsSet
 }
 
 func newTree(s image.Store, opts Options) *tree {
@@ -205,10 +208,14 @@ func (t *tree) writeShared(ctx context.Context) error {
 	root := t.tasks[0]
 	var psts []proto.Message
 	for _, d := range t.tasks {
-		pst := &images.PstreeEntry{Pid: proto.Uint32(uint32(d.pid)), Ppid: proto.Uint32(uint32(d.ppid)),
-			Pgid: proto.Uint32(uint32(d.stat.Pgrp)), Sid: proto.Uint32(uint32(d.stat.Session))}
+		ppid := 0
+		if p := t.byPid[d.ppid]; p != nil {
+			ppid = p.vpid
+		}
+		pst := &images.PstreeEntry{Pid: proto.Uint32(uint32(d.vpid)), Ppid: proto.Uint32(uint32(ppid)),
+			Pgid: proto.Uint32(uint32(d.vpgid)), Sid: proto.Uint32(uint32(d.vsid))}
 		if d.zombie {
-			pst.Threads = []uint32{uint32(d.pid)}
+			pst.Threads = []uint32{uint32(d.vpid)}
 			core := &images.CoreEntry{
 				Mtype: images.CoreEntry_X86_64.Enum(),
 				Tc: &images.TaskCoreEntry{
@@ -217,12 +224,12 @@ func (t *tree) writeShared(ctx context.Context) error {
 					Comm: proto.String(d.stat.Comm),
 				},
 			}
-			if err := image.WriteImage(ctx, t.store, fmt.Sprintf("core-%d.img", d.pid), core); err != nil {
+			if err := image.WriteImage(ctx, t.store, fmt.Sprintf("core-%d.img", d.vpid), core); err != nil {
 				return err
 			}
 		}
 		for _, th := range d.threads {
-			pst.Threads = append(pst.Threads, uint32(th.tid))
+			pst.Threads = append(pst.Threads, uint32(th.vtid))
 		}
 		psts = append(psts, pst)
 	}
@@ -241,8 +248,12 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := t.ttys.write(ctx, t.store); err != nil {
 		return err
 	}
-	if err := t.sysv.write(ctx, t.store); err != nil {
-		return err
+	// The segments of an ipc namespace of the tree's own are the ipc
+	// namespace's images; attached host segments are written here.
+	if t.ns.mask&unix.CLONE_NEWIPC == 0 {
+		if err := t.sysv.write(ctx, t.store); err != nil {
+			return err
+		}
 	}
 	var fm []proto.Message
 	for _, e := range t.files.entries {
@@ -260,8 +271,13 @@ func (t *tree) writeShared(ctx context.Context) error {
 			return err
 		}
 	}
+	// root_ids are criu's own ids, as CRIU writes them: restore tells
+	// the namespaces to create by comparing the root's with them.
+	criuIDs := &images.TaskKobjIdsEntry{VmId: proto.Uint32(t.files.id()), FilesId: proto.Uint32(t.files.id()),
+		FsId: proto.Uint32(t.files.id()), SighandId: proto.Uint32(t.files.id())}
+	t.ns.setIDs(criuIDs, true)
 	inv := &images.InventoryEntry{
-		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: root.ids,
+		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: criuIDs,
 		NsPerId: proto.Bool(true), Lsmtype: images.Lsmtype_NO_LSM.Enum(),
 		// A fresh id per dump, as CRIU writes, so that tools can tell
 		// two dumps of the same tree apart.

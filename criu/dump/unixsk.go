@@ -36,7 +36,12 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 	s := d.t.shared
 	if s.unixDiag == nil {
 		var err error
-		if s.unixDiag, err = listUnixSockets(); err != nil {
+		err = d.t.netDo(func() error {
+			var err error
+			s.unixDiag, err = listUnixSockets()
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 	}

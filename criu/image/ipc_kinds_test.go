@@ -2,11 +2,13 @@ package image
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
 
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -24,7 +26,7 @@ func ipcDesc(id uint32) *images.IpcDescEntry {
 
 // writeIPCImages writes one image of each IPC kind that carries data
 // after its entries, with sizes that need padding.
-func writeIPCImages(t *testing.T, s Store) {
+func writeIPCImages(t testing.TB, s Store) {
 	t.Helper()
 	ctx := context.Background()
 	err := WriteEntries(ctx, s, "ipcns-shm-7.img", func(enc *Encoder, w io.Writer) error {
@@ -99,6 +101,14 @@ func TestIPCKindsShow(t *testing.T) {
 		if !strings.Contains(string(b), frag) {
 			t.Errorf("%s: %s lacks %s", file, b, frag)
 		}
+		// Indented, as `criu show` prints it: still valid JSON.
+		b, err = DecodeFileJSON(filepath.Join(dir, file), "  ")
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if !json.Valid(b) || regexp.MustCompile(`\n\s*,`).Match(b) {
+			t.Errorf("%s indented:\n%s", file, b)
+		}
 	}
 }
 
@@ -171,4 +181,36 @@ func TestIPCKindsTruncated(t *testing.T) {
 	if _, err := DecodeFileJSON(filepath.Join(dir, "ipcns-sem-8.img"), ""); !errors.Is(err, ErrBadEntry) {
 		t.Errorf("huge nsems: err = %v, want ErrBadEntry", err)
 	}
+}
+
+// FuzzIPCImages feeds arbitrary bytes as IPC images with data after
+// their entries to the decoder that `criu show` uses: it must give
+// valid JSON or a FormatError, never panic or allocate without bound.
+func FuzzIPCImages(f *testing.F) {
+	names := []string{"ipcns-shm-7.img", "ipcns-sem-7.img", "ipcns-msg-7.img"}
+	dir := f.TempDir()
+	s, _ := NewDir(dir)
+	defer s.Close()
+	writeIPCImages(f, s)
+	for i, name := range names {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), b)
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
+		path := filepath.Join(t.TempDir(), names[int(kind)%len(names)])
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := DecodeFileJSON(path, "")
+		var fe *FormatError
+		switch {
+		case err == nil && !json.Valid(out):
+			t.Fatalf("invalid JSON: %s", out)
+		case err != nil && !errors.As(err, &fe):
+			t.Fatalf("error %v is not a FormatError", err)
+		}
+	})
 }

@@ -61,6 +61,8 @@ const (
 	magicIPCMsg        uint32 = 0x55453737
 	magicIPCSem        uint32 = 0x59573019
 	magicUtsns         uint32 = 0x54473203
+	magicNetdev        uint32 = 0x57373951
+	magicNetns         uint32 = 0x55933752
 	magicStats         uint32 = 0x57093306 // behind MagicService
 )
 
@@ -163,7 +165,6 @@ func ReadIPCMsg(dec *Decoder) (*images.IpcMsg, []byte, error) {
 		return nil, nil, dec.fail(fmt.Errorf("%w: message of %d bytes (max %d)", ErrBadEntry, n, MaxIPCMsg))
 	}
 	var buf bytes.Buffer
-	buf.Grow(int(n+7) &^ 7)
 	if err := dec.CopyPayload(&buf, int64(n+7)&^7); err != nil {
 		return nil, nil, err
 	}
@@ -302,8 +303,14 @@ var kinds = []Kind{
 	{Prefix: "route-", Numbered: true, Raw: true},
 	{Prefix: "route6-", Numbered: true, Raw: true},
 	{Prefix: "rule-", Numbered: true, Raw: true},
-	// Our own JSON list of links (netns.LinksImage); CRIU has netdev-N.img.
+	// IPv6 rules (`ip -6 rule save`): ours; CRIU saves IPv4 rules only.
+	{Prefix: "rule6-", Numbered: true, Raw: true},
+	// Our own JSON list of links (netns.LinksImage), which our restore
+	// reads; the same links for CRIU in netdev-N.img.
 	{Prefix: "iplinks-", Numbered: true, Raw: true},
+	{Prefix: "netdev-", Numbered: true, Magic: magicNetdev, New: newOf[images.NetDeviceEntry]()},
+	// One NetnsEntry: the namespace's ids of other namespaces and sysctls.
+	{Prefix: "netns-", Numbered: true, Magic: magicNetns, New: newOf[images.NetnsEntry]()},
 
 	// Service images: header MagicService, then the magic.
 	{Prefix: "stats-dump", Magic: magicStats, Name: "STATS", Service: true, New: newOf[images.StatsEntry]()},

@@ -70,7 +70,10 @@ func TestLookupKind(t *testing.T) {
 		{"route-1.img", "route-", "", false},
 		{"route6-1.img", "route6-", "", false},
 		{"rule-1.img", "rule-", "", false},
+		{"rule6-1.img", "rule6-", "", false},
 		{"iplinks-1.img", "iplinks-", "", false},
+		{"netdev-1.img", "netdev-", "criugo.images.net_device_entry", false},
+		{"netns-1.img", "netns-", "criugo.images.netns_entry", false},
 		{"stats-dump.img", "stats-dump", "criugo.images.stats_entry", true},
 		{"stats-restore.img", "stats-restore", "criugo.images.stats_entry", true},
 	}

@@ -123,7 +123,7 @@ func DecodeFileJSON(path, indent string) ([]byte, error) {
 // appendExtra adds member "extra" with JSON value v to the entry object
 // that ends b, as crit shows the data that follows an entry.
 func appendExtra(b, v []byte, indent string) []byte {
-	b = b[:len(b)-1] // reopen the entry's object
+	b = bytes.TrimRight(b[:len(b)-1], " \n") // reopen the entry's object
 	if b[len(b)-1] != '{' {
 		b = append(b, ',')
 	}

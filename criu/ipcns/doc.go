@@ -24,9 +24,15 @@
 // Entries are CRIU's (u32 length, protobuf); the data after them is raw
 // and zero-padded:
 //
-//	shm:  | IpcShmEntry | Size bytes | pad to 4 |
+//	shm:  | IpcShmEntry | Size bytes | pad to 4 |   (InPagemaps unset)
 //	msg:  | IpcMsgEntry | IpcMsg | Msize bytes | pad to 8 | IpcMsg | ...
 //	sem:  | IpcSemEntry | Nsems × u16 (little-endian) | pad to 8 |
+//
+// Dump writes segment contents inline, as above. Current CRIU instead
+// sets InPagemaps and keeps them as memory images: pagemap-shmem-ID.img
+// (ID the segment's id; a PagemapHead naming pages-N.img, then entries
+// whose vaddr is an offset in the segment) and the present pages in
+// pages-N.img. Restore reads both forms.
 //
 // # Working inside the namespace
 //
@@ -56,10 +62,14 @@
 //     the restorer's.
 //   - A segment marked removed (SHM_DEST, still attached at dump time)
 //     is restored as a live segment with the key it then had
-//     (IPC_PRIVATE).
+//     (IPC_PRIVATE), so that tasks can attach it by id; the caller
+//     removes it again with Restored.Finish once they have.
 //   - With shm_rmid_forced set, the kernel destroys an unattached
 //     segment when its creator exits; the restoring thread is the
 //     creator, so where there are segments shm_rmid_forced is left at 0
 //     and a warning logged.
 //   - Times (ctime, otime...) and last pids are the restore's.
+//   - A segment on huge pages (SHM_HUGETLB), which SHM_STAT does not
+//     tell, is restored on ordinary pages; a segment locked in memory
+//     (SHM_LOCKED) is locked again.
 package ipcns

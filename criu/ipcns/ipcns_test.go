@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,6 +87,10 @@ func populate(t *testing.T, pid int) {
 		}
 		if err := fillSegment(id, pattern(3*4096, 2)); err != nil {
 			return err
+		}
+		// Locked in memory: SHM_LOCKED shows in its mode.
+		if _, err := unix.SysvShmCtl(id, shmLock, nil); err != nil {
+			return fmt.Errorf("SHM_LOCK: %w", err)
 		}
 
 		// Queue 1: messages of several types and sizes, one empty and one
@@ -268,6 +273,9 @@ func TestDumpRestore(t *testing.T) {
 	dst := nstest.Start(t, unix.CLONE_NEWIPC)
 	populate(t, src)
 	want := readState(t, src)
+	if !strings.Contains(strings.Join(want.shm, "\n"), " 2600 ") {
+		t.Fatalf("no locked segment (mode 2600) among %v", want.shm)
+	}
 	if len(want.shm) != 2 || len(want.msg) != 2 || len(want.sem) != 2 {
 		t.Fatalf("populated namespace has %d segments, %d queues, %d sets", len(want.shm), len(want.msg), len(want.sem))
 	}
@@ -283,7 +291,7 @@ func TestDumpRestore(t *testing.T) {
 	if after := readState(t, src); !reflect.DeepEqual(after, want) {
 		t.Fatalf("dump changed the namespace:\n%+v\nwas\n%+v", after, want)
 	}
-	if err := Restore(ctx, store, dst, 3, testLog(t)); err != nil {
+	if _, err := Restore(ctx, store, dst, 3, testLog(t)); err != nil {
 		t.Fatal(err)
 	}
 	got := readState(t, dst)
@@ -363,7 +371,7 @@ func TestRestoreFailureUndoes(t *testing.T) {
 		_, err = msgGet(0x2222, 0o600|unix.IPC_CREAT)
 		return err
 	})
-	err := Restore(ctx, store, dst, 1, testLog(t))
+	_, err := Restore(ctx, store, dst, 1, testLog(t))
 	if !errors.Is(err, ErrIDTaken) || !strings.Contains(err.Error(), "message queue 70000 (key 0x2222)") || !strings.Contains(err.Error(), msgImage(1)) {
 		t.Fatalf("taken key: err = %v, want ErrIDTaken naming the queue and the image", err)
 	}
@@ -408,7 +416,7 @@ func TestRestoreFailureUndoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst2 := nstest.Start(t, unix.CLONE_NEWIPC)
-	err = Restore(ctx, bad, dst2, 1, testLog(t))
+	_, err = Restore(ctx, bad, dst2, 1, testLog(t))
 	if !errors.Is(err, unix.ERANGE) || !strings.Contains(err.Error(), "semaphore set 0 (key 0x4444)") {
 		t.Fatalf("value past SEMVMX: err = %v, want ERANGE naming the set", err)
 	}
@@ -421,7 +429,7 @@ func TestRestoreBadImages(t *testing.T) {
 	ctx := context.Background()
 	dst := nstest.Start(t, unix.CLONE_NEWIPC)
 	store := nstest.Dir(t)
-	if err := Restore(ctx, store, dst, 5, testLog(t)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := Restore(ctx, store, dst, 5, testLog(t)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("no images: err = %v, want not exist", err)
 	}
 
@@ -436,7 +444,7 @@ func TestRestoreBadImages(t *testing.T) {
 	if err := os.WriteFile(p, b[:len(b)-100], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err := Restore(ctx, store, dst, 5, testLog(t))
+	_, err := Restore(ctx, store, dst, 5, testLog(t))
 	var fe *image.FormatError
 	if !errors.As(err, &fe) || fe.Name != msgImage(5) || !strings.Contains(err.Error(), "message queue 70000") {
 		t.Errorf("truncated queue image: err = %v, want a FormatError naming the image and the queue", err)
@@ -453,11 +461,143 @@ func TestRestoreBadImages(t *testing.T) {
 	if err := image.WriteImage(ctx, store, varImage(6), v); err != nil {
 		t.Fatal(err)
 	}
-	if err := Restore(ctx, store, dst, 6, testLog(t)); !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), varImage(6)) {
+	if _, err := Restore(ctx, store, dst, 6, testLog(t)); !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), varImage(6)) {
 		t.Errorf("one semaphore limit: err = %v, want ErrBadImage naming the image", err)
 	}
 	// Never into our own namespace.
-	if err := Restore(ctx, store, os.Getpid(), 5, testLog(t)); !errors.Is(err, nsenter.ErrOwnNamespace) {
+	if _, err := Restore(ctx, store, os.Getpid(), 5, testLog(t)); !errors.Is(err, nsenter.ErrOwnNamespace) {
 		t.Errorf("own namespace: err = %v, want ErrOwnNamespace", err)
+	}
+}
+
+// Current CRIU keeps segment contents in pagemaps (IpcShmEntry
+// InPagemaps): pagemap-shmem-ID.img, offsets in the segment, and the
+// present pages in pages-N.img. Restore reads them, holes and a last
+// page that runs past the segment's size included.
+func TestRestoreCRIUPagemaps(t *testing.T) {
+	ctx := context.Background()
+	store := nstest.Dir(t)
+	const size = 3*4096 + 100 // four pages, the last one partly
+	e := &images.IpcShmEntry{Desc: perm{key: 0x5555, uid: 7, gid: 8, mode: 0o640}.desc(4), Size: proto.Uint64(size), InPagemaps: proto.Bool(true)}
+	if err := image.WriteImage(ctx, store, shmImage(2), e); err != nil {
+		t.Fatal(err)
+	}
+	page := func(c byte) []byte { return bytes.Repeat([]byte{c}, 4096) }
+	// Page 0 and pages 2-3 present, page 1 a hole, plus an entry that
+	// is not present.
+	pm := []proto.Message{
+		&images.PagemapHead{PagesId: proto.Uint32(9)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(0), CompatNrPages: proto.Uint32(1), NrPages: proto.Uint64(1), Flags: proto.Uint32(pePresent)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(4096), CompatNrPages: proto.Uint32(1), Flags: proto.Uint32(0)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(2 * 4096), CompatNrPages: proto.Uint32(2), Flags: proto.Uint32(pePresent)},
+	}
+	if err := image.WriteImage(ctx, store, "pagemap-shmem-4.img", pm...); err != nil {
+		t.Fatal(err)
+	}
+	pages := append(append(page('a'), page('c')...), page('d')...)
+	if err := os.WriteFile(filepath.Join(store.Path(), "pages-9.img"), pages, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := &images.IpcVarEntry{}
+	src := nstest.Start(t, unix.CLONE_NEWIPC)
+	in(t, src, func() (err error) { v, err = readVar(); return err })
+	if err := image.WriteImage(ctx, store, varImage(2), v); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{msgImage(2), semImage(2)} {
+		if err := image.WriteImage(ctx, store, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := nstest.Start(t, unix.CLONE_NEWIPC)
+	if _, err := Restore(ctx, store, dst, 2, testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	got := readState(t, dst)
+	want := append(append(append(page('a'), make([]byte, 4096)...), page('c')...), page('d')[:100]...)
+	if !bytes.Equal(got.contents[4], want) {
+		t.Errorf("segment 4 restored from pagemaps differs (%d bytes, want %d)", len(got.contents[4]), len(want))
+	}
+	if len(got.shm) != 1 || !strings.HasPrefix(got.shm[0], "21845 4 640 12388 0 7 8") {
+		t.Errorf("segments: %v", got.shm)
+	}
+
+	// Pages past the segment are refused, and the segment removed.
+	pm[3].(*images.PagemapEntry).CompatNrPages = proto.Uint32(3)
+	if err := image.WriteImage(ctx, store, "pagemap-shmem-4.img", pm...); err != nil {
+		t.Fatal(err)
+	}
+	dst2 := nstest.Start(t, unix.CLONE_NEWIPC)
+	if _, err := Restore(ctx, store, dst2, 2, testLog(t)); !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), "pagemap-shmem-4.img") {
+		t.Errorf("pages past the segment: err = %v, want ErrBadImage naming the pagemap", err)
+	}
+	if !empty(t, dst2) {
+		t.Error("failed restore left objects behind")
+	}
+}
+
+// A segment removed while attached comes back live, so that tasks can
+// attach it by id, and Finish removes it again: it then lives exactly
+// as long as its attachments.
+func TestRemovedSegment(t *testing.T) {
+	ctx := context.Background()
+	src := nstest.Start(t, unix.CLONE_NEWIPC)
+	dst := nstest.Start(t, unix.CLONE_NEWIPC)
+	var srcB []byte
+	var id int
+	in(t, src, func() error {
+		var err error
+		if id, err = unix.SysvShmGet(unix.IPC_PRIVATE, 3*4096, unix.IPC_CREAT|0o600); err != nil {
+			return err
+		}
+		if srcB, err = unix.SysvShmAttach(id, 0, 0); err != nil {
+			return err
+		}
+		copy(srcB, pattern(len(srcB), 5))
+		_, err = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+		return err
+	})
+	defer unix.SysvShmDetach(srcB)
+	store := nstest.Dir(t)
+	if err := Dump(ctx, store, src, 9, testLog(t)); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := Restore(ctx, store, dst, 9, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modes := func() []string {
+		var rows []string
+		in(t, dst, func() error {
+			var err error
+			rows, err = sysvipc("shm", 1, 2)
+			return err
+		})
+		return rows
+	}
+	want := strconv.Itoa(id)
+	if got := modes(); !slices.Equal(got, []string{want + " 600"}) {
+		t.Fatalf("before Finish: segments %v, want [%s 600]", got, want)
+	}
+	var b []byte
+	in(t, dst, func() error {
+		var err error
+		b, err = unix.SysvShmAttach(id, 0, 0)
+		return err
+	})
+	if !bytes.Equal(b, pattern(len(b), 5)) {
+		t.Error("restored contents differ")
+	}
+	if err := rs.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if got := modes(); !slices.Equal(got, []string{want + " 1600"}) {
+		t.Fatalf("after Finish: segments %v, want [%s 1600] (removed, attached)", got, want)
+	}
+	if err := unix.SysvShmDetach(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := modes(); len(got) != 0 {
+		t.Fatalf("detached, the removed segment is still there: %v", got)
 	}
 }

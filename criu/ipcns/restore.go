@@ -31,13 +31,46 @@ const (
 // key, owner, mode and contents. The namespace should be fresh: an id
 // or key already in use fails the restore (ErrIDTaken). On failure the
 // objects created are removed and the sysctls set back.
-func Restore(ctx context.Context, store image.Store, pid int, id uint32, log zerolog.Logger) error {
+//
+// Segments that had been removed while still attached (SHM_DEST) come
+// back as live ones, so that the tasks can attach them by id; the
+// caller calls Finish on the result once they have.
+func Restore(ctx context.Context, store image.Store, pid int, id uint32, log zerolog.Logger) (*Restored, error) {
 	if err := nsenter.NotOwn(pid, nsenter.IPC); err != nil {
-		return fmt.Errorf("restore IPC namespace: %w", err)
+		return nil, fmt.Errorf("restore IPC namespace: %w", err)
 	}
 	r := &restorer{ctx: ctx, store: store, id: id, log: log.With().Int("pid", pid).Uint32("ipcns", id).Logger()}
 	if err := nsenter.Do(pid, nsenter.IPC, r.restore); err != nil {
-		return fmt.Errorf("restore IPC namespace of %d: %w", pid, err)
+		return nil, fmt.Errorf("restore IPC namespace of %d: %w", pid, err)
+	}
+	return &Restored{pid: pid, destroyed: r.destroyed}, nil
+}
+
+// Restored is the part of an IPC namespace's restore that must wait
+// until the tasks have attached their segments.
+type Restored struct {
+	pid       int
+	destroyed []int
+}
+
+// Finish removes (IPC_RMID) again the segments that had been removed
+// while attached: they now live on only while the tasks keep them
+// attached, as before the dump. Call it after every task has attached
+// its segments.
+func (rs *Restored) Finish() error {
+	if rs == nil || len(rs.destroyed) == 0 {
+		return nil
+	}
+	err := nsenter.Do(rs.pid, nsenter.IPC, func() error {
+		for _, id := range rs.destroyed {
+			if _, err := unix.SysvShmCtl(id, unix.IPC_RMID, nil); err != nil {
+				return fmt.Errorf("remove shared memory segment %d again: %w", id, os.NewSyscallError("shmctl(IPC_RMID)", err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore IPC namespace of %d: %w", rs.pid, err)
 	}
 	return nil
 }
@@ -48,6 +81,8 @@ type restorer struct {
 	id    uint32
 	log   zerolog.Logger
 	undo  cleanup.Cleanup
+	// destroyed are the segments to remove again (Restored.Finish).
+	destroyed []int
 }
 
 // queue is a message queue read from the images.
@@ -261,8 +296,8 @@ func (r *restorer) shm() (int, error) {
 func (r *restorer) segment(dec *image.Decoder, e *images.IpcShmEntry) error {
 	d := e.GetDesc()
 	what := object("shared memory segment", d)
-	if e.GetInPagemaps() || e.GetHugetlbFlag() != 0 {
-		return fmt.Errorf("%w: %s: contents in pagemaps or hugetlb, which this restore does not read", ErrBadImage, what)
+	if e.GetHugetlbFlag() != 0 {
+		return fmt.Errorf("%w: %s: on huge pages (flag %#x), which this restore does not make", ErrBadImage, what, e.GetHugetlbFlag())
 	}
 	if e.GetSize() == 0 || e.GetSize() > 1<<47 {
 		return fmt.Errorf("%w: %s: size %d", ErrBadImage, what, e.GetSize())
@@ -282,9 +317,13 @@ func (r *restorer) segment(dec *image.Decoder, e *images.IpcShmEntry) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, os.NewSyscallError("shmat", err))
 	}
-	err = dec.CopyPayload(&sliceWriter{b: b[:e.GetSize()]}, int64(e.GetSize()))
-	if err == nil {
-		err = dec.CopyPayload(io.Discard, int64((e.GetSize()+3)&^3-e.GetSize()))
+	if e.GetInPagemaps() {
+		err = r.readPagemapContents(b[:e.GetSize()], e.GetSize(), d.GetId())
+	} else {
+		err = dec.CopyPayload(&sliceWriter{b: b[:e.GetSize()]}, int64(e.GetSize()))
+		if err == nil {
+			err = dec.CopyPayload(io.Discard, int64((e.GetSize()+3)&^3-e.GetSize()))
+		}
 	}
 	unix.SysvShmDetach(b)
 	if err != nil {
@@ -296,7 +335,7 @@ func (r *restorer) segment(dec *image.Decoder, e *images.IpcShmEntry) error {
 		}
 	}
 	if d.GetMode()&shmDest != 0 {
-		r.log.Info().Uint32("id", d.GetId()).Msg("shared memory segment was removed while attached: restored as a live segment")
+		r.destroyed = append(r.destroyed, id)
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ var Probes = []Probe{
 	{"pidfd", false, "pidfd_open exists", probePidfd},
 	{"userfaultfd", false, "userfaultfd exists (lazy pages)", probeUserfaultfd},
 	{"mem-soft-dirty", false, "soft-dirty page tracking (incremental pre-dump)", probeSoftDirty},
+	{"namespaces", false, "trees with pid, net, ipc, uts and mnt namespaces of their own: the ns files, a pidfd reopened through /proc (how tasks in a pid namespace reach the restorer), the ip tool", probeNamespaces},
 	{"mem-track", false, "memory write tracking without soft-dirty: userfaultfd WP_ASYNC and PAGEMAP_SCAN (pre-dump --track-mem)", probeMemTrack},
 }
 
@@ -229,6 +230,38 @@ func probePidfd() (string, error) {
 	}
 	unix.Close(fd)
 	return "present", nil
+}
+
+func probeNamespaces() (string, error) {
+	for _, k := range []string{"pid", "net", "ipc", "uts", "mnt"} {
+		if _, err := os.Stat("/proc/self/ns/" + k); err != nil {
+			return "", fmt.Errorf("%s namespaces: %w", k, err)
+		}
+	}
+	pfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return "", os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pfd)
+	re, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", pfd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("reopen a pidfd through /proc: %w", err)
+	}
+	defer unix.Close(re)
+	fd, err := unix.PidfdGetfd(re, pfd, 0)
+	if err != nil {
+		return "", fmt.Errorf("pidfd_getfd through a reopened pidfd: %w", err)
+	}
+	unix.Close(fd)
+	tool := "ip"
+	if v := os.Getenv("CR_IP_TOOL"); v != "" {
+		tool = v
+	}
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		return "", fmt.Errorf("network namespaces need the ip tool: %w", err)
+	}
+	return "ns files, pidfd reopen, " + path, nil
 }
 
 func probeUserfaultfd() (string, error) {

@@ -2,6 +2,7 @@ package kerndat
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -23,5 +24,25 @@ func TestRequiredProbes(t *testing.T) {
 		if r.Detail == "" {
 			t.Errorf("%s: no detail", r.Name)
 		}
+	}
+}
+
+// The namespaces probe names the ip tool it found, and fails naming a
+// missing one.
+func TestProbeNamespaces(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	t.Setenv("CR_IP_TOOL", "/nonexistent/ip")
+	if _, err := probeNamespaces(); err == nil {
+		t.Error("no error with a missing ip tool")
+	}
+	t.Setenv("CR_IP_TOOL", "")
+	d, err := probeNamespaces()
+	if err != nil {
+		t.Skipf("namespaces here: %v", err)
+	}
+	if !strings.Contains(d, "ip") {
+		t.Errorf("detail %q does not name the ip tool", d)
 	}
 }

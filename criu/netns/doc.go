@@ -4,8 +4,9 @@
 // as raw images, fed back to `ip ... restore` on restore.
 //
 // What belongs here: running `ip` inside a namespace, the image names and
-// formats below, and recreating links. What does not: deciding which
-// namespaces a dump covers, sysctls, iptables/nftables, sockets.
+// formats below, recreating links, the net sysctls that CRIU saves (of
+// the namespace and of each link). What does not: deciding which
+// namespaces a dump covers, iptables/nftables, sockets.
 //
 // # Images (N is the namespace's object id)
 //
@@ -14,10 +15,22 @@
 //	              minus the local table                              (CRIU: `ip route save`)
 //	route6-N.img  raw, no header: `ip -6 route save table all`,
 //	              minus the local table                              (CRIU: `ip -6 route save`)
-//	rule-N.img    raw, no header: the bytes of `ip rule save`         (CRIU: same)
+//	rule-N.img    raw, no header: the bytes of `ip -4 rule save`      (CRIU: `ip rule save`, the same)
+//	rule6-N.img   raw, no header: the bytes of `ip -6 rule save`      (ours: CRIU loses IPv6 rules)
 //	iplinks-N.img raw, no header: a JSON document of ours (LinksImage),
-//	              not a CRIU image; CRIU keeps links in netdev-N.img
-//	              (NetDeviceEntry protobuf), which we do not write yet.
+//	              not a CRIU image; Restore reads the links from it
+//	netdev-N.img  CRIU's: header 0x54564319 0x57373951 (NETDEV), a
+//	              NetDeviceEntry per link (type, ifindex, mtu, IFF_*
+//	              flags, name, address, veth peer from rtnetlink; its
+//	              net/ipv{4,6}/conf/DEV/* in CRIU's order); Restore
+//	              sets those sysctls, the links come from iplinks-N.img
+//	              (a dummy link, which CRIU knows only through plugins,
+//	              is EXTLINK)
+//	netns-N.img   CRIU's: header 0x54564319 0x55933752 (NETNS), one
+//	              NetnsEntry: net/ipv4/conf/{all,default}/*, the same
+//	              for ipv6, net/unix/max_dgram_qlen and
+//	              net/ipv4/ping_group_range, in CRIU's order; Restore
+//	              sets those that differ (nsids are not saved)
 //
 // CRIU marks the four ip images RAW_IMAGE_MAGIC: no magic words, just the
 // tool's output, which starts with the tool's own 4-byte magic and then

@@ -2,13 +2,17 @@ package netns
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
 )
 
 // Image names of network namespace id.
@@ -16,7 +20,10 @@ func ifaddrImage(id uint32) string { return fmt.Sprintf("ifaddr-%d.img", id) }
 func routeImage(id uint32) string  { return fmt.Sprintf("route-%d.img", id) }
 func route6Image(id uint32) string { return fmt.Sprintf("route6-%d.img", id) }
 func ruleImage(id uint32) string   { return fmt.Sprintf("rule-%d.img", id) }
+func rule6Image(id uint32) string  { return fmt.Sprintf("rule6-%d.img", id) }
 func linksImage(id uint32) string  { return fmt.Sprintf("iplinks-%d.img", id) }
+func netdevImage(id uint32) string { return fmt.Sprintf("netdev-%d.img", id) }
+func netnsImage(id uint32) string  { return fmt.Sprintf("netns-%d.img", id) }
 
 // DumpOptions tunes Dump.
 type DumpOptions struct {
@@ -64,6 +71,10 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 		return err
 	}
 
+	if err := dumpCRIU(ctx, store, ns, id); err != nil {
+		return fmt.Errorf("dump netns %d: %w", id, err)
+	}
+
 	dumps := []struct {
 		name      string
 		args      []string
@@ -72,7 +83,8 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 		{ifaddrImage(id), []string{"addr", "save"}, false},
 		{routeImage(id), []string{"-4", "route", "save", "table", "all"}, true},
 		{route6Image(id), []string{"-6", "route", "save", "table", "all"}, true},
-		{ruleImage(id), []string{"rule", "save"}, false},
+		{ruleImage(id), []string{"-4", "rule", "save"}, false},
+		{rule6Image(id), []string{"-6", "rule", "save"}, false},
 	}
 	for _, d := range dumps {
 		b, err := t.output(ctx, d.args...)
@@ -113,4 +125,43 @@ func ipTool(p string) string {
 		return "ip"
 	}
 	return p
+}
+
+// dumpCRIU writes the images CRIU keeps for a network namespace:
+// netdev-N.img (a NetDeviceEntry per link, by ifindex, from rtnetlink,
+// with the link's ipv4 and ipv6 sysctls) and netns-N.img (the
+// namespace's ipv4, ipv6, unix and ping sysctls). Our Restore reads the
+// links from iplinks-N.img and the sysctls from the other two.
+func dumpCRIU(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
+	rt, err := ns.rtLinks()
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(rt, func(a, b rtLink) int { return cmp.Compare(a.index, b.index) })
+	devs := make([]proto.Message, 0, len(rt))
+	var e *images.NetnsEntry
+	err = ns.do(func() (err error) {
+		for _, l := range rt {
+			d, err := netDevice(l, id)
+			if err != nil {
+				return err
+			}
+			if d.Conf4, err = readGroup("net/ipv4/conf/"+l.name, devconfs4); err != nil {
+				return err
+			}
+			if d.Conf6, err = readGroup("net/ipv6/conf/"+l.name, devconfs6); err != nil {
+				return err
+			}
+			devs = append(devs, d)
+		}
+		e, err = readNetns()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := image.WriteImage(ctx, store, netdevImage(id), devs...); err != nil {
+		return err
+	}
+	return image.WriteImage(ctx, store, netnsImage(id), e)
 }

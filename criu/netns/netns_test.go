@@ -6,18 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/nsenter/nstest"
+	"github.com/criugo/criu/proto/images"
 )
 
 // requireNet skips t unless it runs as root with the ip tool.
@@ -85,7 +89,60 @@ func configure(t *testing.T, src, outer *testNS) {
 	src.ip(t, "route", "add", "198.18.6.0/24", "via", "198.18.5.2")
 	src.ip(t, "-6", "route", "add", "2001:db8:6::/64", "via", "2001:db8:5::2")
 	src.ip(t, "rule", "add", "from", "198.18.7.0/24", "lookup", "100")
+	src.ip(t, "-6", "rule", "add", "from", "2001:db8:7::/64", "lookup", "100", "pref", "1000")
 	src.ip(t, "route", "add", "198.18.8.0/24", "via", "198.18.5.3", "table", "100")
+	src.sysctl(t, testSysctls)
+}
+
+// testSysctls are set away from their defaults by configure.
+var testSysctls = map[string]string{
+	"net/ipv4/conf/all/forwarding":       "1",
+	"net/ipv4/conf/default/rp_filter":    "2",
+	"net/ipv6/conf/default/hop_limit":    "42",
+	"net/ipv6/conf/all/accept_redirects": "0",
+	"net/unix/max_dgram_qlen":            "123",
+	"net/ipv4/ping_group_range":          "0 100",
+	// Per device (netdev-N.img). v0 is made at restore after
+	// default/rp_filter is back at 2, so its 1 must be set again.
+	"net/ipv4/conf/v0/rp_filter":  "1",
+	"net/ipv4/conf/v0/arp_ignore": "1",
+	"net/ipv6/conf/v0/hop_limit":  "33",
+}
+
+// sysctl sets each /proc/sys/NAME to its value inside n.
+func (n *testNS) sysctl(t *testing.T, vals map[string]string) {
+	t.Helper()
+	err := n.ns.do(func() error {
+		for name, v := range vals {
+			if err := os.WriteFile("/proc/sys/"+name, []byte(v), 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sysctls reads each /proc/sys/NAME of vals inside n.
+func (n *testNS) sysctls(t *testing.T, vals map[string]string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	err := n.ns.do(func() error {
+		for name := range vals {
+			b, err := os.ReadFile("/proc/sys/" + name)
+			if err != nil {
+				return err
+			}
+			got[name] = strings.Join(strings.Fields(string(b)), " ")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // snapshot is the comparable configuration of a namespace: `ip -j`
@@ -125,10 +182,12 @@ func (n *testNS) snapshot(t *testing.T) snapshot {
 			s.Routes = append(s.Routes, fam+" "+canon(t, r))
 		}
 	}
-	var rules []map[string]any
-	unmarshal(t, n.ip(t, "-j", "rule", "show"), &rules)
-	for _, r := range rules {
-		s.Rules = append(s.Rules, canon(t, r))
+	for _, fam := range []string{"-4", "-6"} {
+		var rules []map[string]any
+		unmarshal(t, n.ip(t, "-j", fam, "rule", "show"), &rules)
+		for _, r := range rules {
+			s.Rules = append(s.Rules, fam+" "+canon(t, r))
+		}
 	}
 	slices.Sort(s.Addrs)
 	slices.Sort(s.Routes)
@@ -189,6 +248,7 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 		{"routes", want.Routes, `"dst":"198.18.8.0/24","gateway":"198.18.5.3","table":"100"`},
 		{"routes", want.Routes, `"dst":"2001:db8:6::/64","gateway":"2001:db8:5::2"`},
 		{"rules", want.Rules, `"src":"198.18.7.0","srclen":24,"table":"100"`},
+		{"rules", want.Rules, `"src":"2001:db8:7::","srclen":64,"table":"100"`},
 	} {
 		if !slices.ContainsFunc(c.in, func(s string) bool { return strings.Contains(s, c.sub) }) {
 			t.Fatalf("source %s lack %s:\n%s", c.what, c.sub, strings.Join(c.in, "\n"))
@@ -210,13 +270,16 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 	// The peer is left down by Restore; the source's was up.
 	outer2.ip(t, "link", "set", "dev", "p0", "up")
 	compareSnapshots(t, dst.snapshot(t), want)
+	if got := dst.sysctls(t, testSysctls); !maps.Equal(got, testSysctls) {
+		t.Errorf("restored sysctls %v, want %v", got, testSysctls)
+	}
 }
 
 func TestDumpRestore(t *testing.T) {
 	requireNet(t)
 	dir := nstest.Dir(t)
 	dumpRestore(t, dir, dir)
-	for _, name := range []string{"ifaddr-7.img", "route-7.img", "route6-7.img", "rule-7.img", "iplinks-7.img"} {
+	for _, name := range []string{"ifaddr-7.img", "route-7.img", "route6-7.img", "rule-7.img", "rule6-7.img", "iplinks-7.img", "netdev-7.img", "netns-7.img"} {
 		if _, ok := image.LookupKind(name); !ok {
 			t.Errorf("%s: no image kind", name)
 		}
@@ -224,6 +287,62 @@ func TestDumpRestore(t *testing.T) {
 			t.Errorf("%s: %v (size %v)", name, err, st)
 		}
 	}
+	devs := netdevs(t, dir, 7)
+	lo, v0 := devs["lo"], devs["v0"]
+	if lo == nil || v0 == nil || len(devs) != 2 {
+		t.Fatalf("netdev-7.img: %v", devs)
+	}
+	if lo.GetType() != images.NdType_LOOPBACK || lo.Address != nil || lo.GetFlags()&unix.IFF_UP == 0 {
+		t.Errorf("lo: %v", lo)
+	}
+	if v0.GetType() != images.NdType_VETH || v0.GetMtu() != 1400 || len(v0.GetAddress()) != 6 ||
+		v0.GetFlags()&unix.IFF_UP == 0 || v0.PeerNsid != nil || v0.GetPeerIfindex() == 0 {
+		t.Errorf("v0 (peer outside): %v", v0)
+	}
+	// crit reads both CRIU images the same way.
+	if _, err := exec.LookPath("crit"); err == nil {
+		for _, name := range []string{"netdev-7.img", "netns-7.img"} {
+			path := filepath.Join(dir.Path(), name)
+			out, err := exec.Command("crit", "decode", "-i", path).Output()
+			if err != nil {
+				t.Fatalf("crit decode %s: %v", name, err)
+			}
+			ours, err := image.DecodeFileJSON(path, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var theirs, mine struct{ Entries []map[string]any }
+			if json.Unmarshal(out, &theirs) != nil || json.Unmarshal(ours, &mine) != nil || len(theirs.Entries) != len(mine.Entries) {
+				t.Fatalf("%s: crit shows %s\nwe show %s", name, out, ours)
+			}
+			for i, e := range theirs.Entries {
+				for k, v := range e {
+					if k == "ipv4_sysctl" { // newer than crit 3.17's schema
+						continue
+					}
+					// crit breaks base64 into lines.
+					if strings.ReplaceAll(fmt.Sprint(v), "\n", "") != fmt.Sprint(mine.Entries[i][k]) {
+						t.Errorf("%s entry %d %s: crit %v, we %v", name, i, k, v, mine.Entries[i][k])
+					}
+				}
+			}
+		}
+	}
+}
+
+// netdevs reads netdev-ID.img by link name.
+func netdevs(t *testing.T, s image.Store, id uint32) map[string]*images.NetDeviceEntry {
+	t.Helper()
+	msgs, err := image.ReadAll(context.Background(), s, netdevImage(id), func() proto.Message { return &images.NetDeviceEntry{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*images.NetDeviceEntry{}
+	for _, m := range msgs {
+		e := m.(*images.NetDeviceEntry)
+		out[e.GetName()] = e
+	}
+	return out
 }
 
 // pipeStore serves every image through an os.Pipe, as a remote store
@@ -412,6 +531,14 @@ func TestDumpRestoreVethPairInside(t *testing.T) {
 	}
 	if peers["a0"] != "a1" || peers["a1"] != "a0" || peers["b0"] != "b1" || peers["b1"] != "b0" {
 		t.Fatalf("peers in the image: %v", peers)
+	}
+	devs := netdevs(t, dir, 2)
+	srcLinks := src.ip(t, "-o", "link", "show")
+	for in, peer := range map[string]string{"a0": "a1", "a1": "a0", "b0": "b1", "b1": "b0"} {
+		e := devs[in]
+		if e.GetType() != images.NdType_VETH || e.GetPeerNsid() != 2 || strconv.Itoa(int(e.GetPeerIfindex())) != ifindex(t, srcLinks, peer) {
+			t.Errorf("netdev-2.img %s (peer %s inside): %v", in, peer, e)
+		}
 	}
 	if err := Restore(ctx, dir, dst.ns, 2, RestoreOptions{}, testLog(t)); err != nil {
 		t.Fatalf("Restore: %v", err)

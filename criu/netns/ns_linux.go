@@ -133,3 +133,40 @@ func (t tool) output(ctx context.Context, args ...string) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// Do runs f on a locked OS thread that has joined the namespace, and
+// returns what f returns. A socket f creates belongs to the namespace
+// (a socket takes the netns of the thread that makes it). f must not
+// start goroutines that expect to run in the namespace: they run on
+// other threads.
+//
+// The thread is not unlocked afterwards, so the Go runtime ends it
+// instead of reusing it. It is also moved back to its own network
+// namespace first: the runtime cannot end the process's main thread (a
+// goroutine that exits locked there wedges it), which would otherwise
+// keep the namespace alive as long as this process.
+func (n *Namespace) Do(f func() error) error {
+	nsf, err := n.file()
+	if err != nil {
+		return fmt.Errorf("enter netns: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: this thread may stay in another netns.
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- fmt.Errorf("enter netns %s: %w", nsf.Name(), err)
+			return
+		}
+		defer own.Close()
+		if err := setns(int(nsf.Fd())); err != nil {
+			done <- fmt.Errorf("enter netns %s: %w", nsf.Name(), err)
+			return
+		}
+		err = f()
+		setns(int(own.Fd()))
+		done <- err
+	}()
+	return <-done
+}

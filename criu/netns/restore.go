@@ -9,8 +9,10 @@ import (
 	"strconv"
 
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -49,6 +51,18 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 			}
 		}
 	}()
+
+	ne := &images.NetnsEntry{}
+	switch err := image.ReadOne(ctx, store, netnsImage(id), ne); {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Debug().Str("img", netnsImage(id)).Msg("no sysctls image, sysctls left as they are")
+	case err != nil:
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	default:
+		if err := ns.do(func() error { return writeNetns(ne) }); err != nil {
+			return fmt.Errorf("restore netns %d sysctls from %s: %w", id, netnsImage(id), err)
+		}
+	}
 
 	links, err := readLinks(ctx, store, id)
 	switch {
@@ -91,6 +105,10 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 		log.Debug().Str("link", l.Name).Str("kind", l.Kind).Int("index", l.Index).Msg("link restored")
 	}
 
+	if err := restoreDevConfs(ctx, store, ns, id, links); err != nil {
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	}
+
 	for _, r := range []struct {
 		name string
 		cmd  string
@@ -103,20 +121,63 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 			return fmt.Errorf("restore netns %d: %w", id, err)
 		}
 	}
-	// The kernel makes three default rules in every netns; drop them
-	// first, since the image holds them too (CRIU does the same).
-	flush := func() {
-		for _, args := range [][]string{{"rule", "flush"}, {"rule", "del", "table", "local"}} {
-			if err := t.run(ctx, args...); err != nil {
-				log.Warn().Err(err).Msg("clear default rules")
+	// The kernel makes default rules in every netns (local, main and
+	// default for IPv4; local and main for IPv6); drop them first, since
+	// the images hold them too (CRIU does the same for IPv4).
+	for _, r := range []struct{ name, family string }{{ruleImage(id), "-4"}, {rule6Image(id), "-6"}} {
+		flush := func() {
+			for _, args := range [][]string{{r.family, "rule", "flush"}, {r.family, "rule", "del", "table", "local"}} {
+				if err := t.run(ctx, args...); err != nil {
+					log.Warn().Err(err).Str("family", r.family).Msg("clear default rules")
+				}
 			}
 		}
-	}
-	if err := restoreDump(ctx, t, store, ruleImage(id), flush, "rule", "restore"); err != nil {
-		return fmt.Errorf("restore netns %d: %w", id, err)
+		if err := restoreDump(ctx, t, store, r.name, flush, r.family, "rule", "restore"); err != nil {
+			return fmt.Errorf("restore netns %d: %w", id, err)
+		}
 	}
 	log.Info().Int("links", len(links)).Msg("network namespace restored")
 	return nil
+}
+
+// restoreDevConfs sets the ipv4 and ipv6 sysctls of each link saved in
+// netdev-N.img, before the addresses (disable_ipv6 and the like act on
+// them). A missing image is skipped; a device of the image that is not
+// in links is an error.
+func restoreDevConfs(ctx context.Context, store image.Store, ns *Namespace, id uint32, links []Link) error {
+	msgs, err := image.ReadAll(ctx, store, netdevImage(id), func() proto.Message { return &images.NetDeviceEntry{} })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Without a links image the links were there already: any name goes.
+	var have map[string]bool
+	for _, l := range links {
+		if have == nil {
+			have = map[string]bool{}
+		}
+		have[l.Name] = true
+	}
+	return ns.do(func() error {
+		for _, m := range msgs {
+			d := m.(*images.NetDeviceEntry)
+			if have != nil && !have[d.GetName()] {
+				return fmt.Errorf("%w: %s: device %q is not among the links", ErrBadImage, netdevImage(id), d.GetName())
+			}
+			if err := checkIfName(d.GetName()); err != nil {
+				return fmt.Errorf("%w: %s: %v", ErrBadImage, netdevImage(id), err)
+			}
+			if err := writeGroup("net/ipv4/conf/"+d.GetName(), devconfs4, d.GetConf4()); err != nil {
+				return fmt.Errorf("%s: %w", netdevImage(id), err)
+			}
+			if err := writeGroup("net/ipv6/conf/"+d.GetName(), devconfs6, d.GetConf6()); err != nil {
+				return fmt.Errorf("%s: %w", netdevImage(id), err)
+			}
+		}
+		return nil
+	})
 }
 
 func readLinks(ctx context.Context, store image.Store, id uint32) ([]Link, error) {

@@ -43,15 +43,32 @@ func Do(pid int, typ Type, fn func() error) error {
 	if err != nil {
 		return fmt.Errorf("enter %s namespace of %d: %w", typ, pid, &os.PathError{Op: "open", Path: path, Err: err})
 	}
+	defer unix.Close(fd)
+	return run(fd, typ, fn, func(err error) error {
+		return fmt.Errorf("enter %s namespace of %d: %w", typ, pid, err)
+	})
+}
+
+// DoFD is Do for the namespace that fd (an open nsfs file such as
+// /proc/PID/ns/net) refers to. fd stays open.
+func DoFD(fd int, typ Type, fn func() error) error {
+	return run(fd, typ, fn, func(err error) error {
+		return fmt.Errorf("enter %s namespace: %w", typ, err)
+	})
+}
+
+// run runs fn on a new goroutine that joins namespace fd; wrap words a
+// failure to join.
+func run(fd int, typ Type, fn func() error, wrap func(error) error) error {
 	done := make(chan error, 1)
-	go func() { done <- enter(pid, typ, fd, fn) }()
+	go func() { done <- enter(fd, typ, fn, wrap) }()
 	return <-done
 }
 
-// enter locks the calling goroutine's thread, joins namespace fd (and
-// closes it) and runs fn there. The goroutine must end right after:
-// its thread stays locked, so the runtime ends the thread too.
-func enter(pid int, typ Type, fd int, fn func() error) error {
+// enter locks the calling goroutine's thread, joins namespace fd and
+// runs fn there. The goroutine must end right after: its thread stays
+// locked, so the runtime ends the thread too.
+func enter(fd int, typ Type, fn func() error, wrap func(error) error) error {
 	runtime.LockOSThread()
 	if unix.Gettid() == unix.Getpid() {
 		// The main thread is never ended, only parked, and
@@ -59,15 +76,13 @@ func enter(pid int, typ Type, fd int, fn func() error) error {
 		// While it is locked here, the runtime runs the work on
 		// another thread.
 		inner := make(chan error, 1)
-		go func() { inner <- enter(pid, typ, fd, fn) }()
+		go func() { inner <- enter(fd, typ, fn, wrap) }()
 		err := <-inner
 		runtime.UnlockOSThread()
 		return err
 	}
-	err := setns(fd, typ)
-	unix.Close(fd)
-	if err != nil {
-		return fmt.Errorf("enter %s namespace of %d: %w", typ, pid, err)
+	if err := setns(fd, typ); err != nil {
+		return wrap(err)
 	}
 	return fn()
 }

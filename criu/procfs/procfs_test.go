@@ -2,6 +2,7 @@ package procfs
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -166,5 +167,29 @@ func TestParseMounts(t *testing.T) {
 	}
 	if _, err := ParseMounts([]byte("x 1 0:1 / /\n")); err == nil {
 		t.Error("bad id: no error")
+	}
+}
+
+func TestStatusInner(t *testing.T) {
+	st := Status{"NSpid": "4242\t17\t1", "NSsid": "100\t0\t0", "Pid": "4242"}
+	for k, want := range map[string]int{"NSpid": 1, "NSsid": 0} {
+		got, err := st.Inner(k)
+		if err != nil || got != want {
+			t.Errorf("Inner(%s) = %d, %v; want %d", k, got, err, want)
+		}
+	}
+	if _, err := st.Inner("NSpgid"); err == nil {
+		t.Error("Inner of a missing key: no error")
+	}
+}
+
+func TestNsInoSelf(t *testing.T) {
+	a, err := NsIno(0, "net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NsIno(os.Getpid(), "net")
+	if err != nil || a != b || a == 0 {
+		t.Fatalf("NsIno self %d, by pid %d, %v", a, b, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -153,15 +154,39 @@ func (t *Tracer) Kill(pid int, tids []int) error {
 	return t.Do(func() error {
 		err := kill(pid, unix.SIGKILL)
 		delete(t.seized, pid)
+		var others []int
 		for _, tid := range tids {
 			delete(t.seized, tid)
 			if tid != pid {
-				waitExit(tid)
+				others = append(others, tid)
 			}
 		}
+		waitExitAll(others)
 		waitExit(pid)
 		return err
 	})
+}
+
+// waitExitAll reaps the exits of tids in the order they come. A fixed
+// order can deadlock: the last thread of a pid namespace's init to exit
+// waits, inside the kernel (zap_pid_ns_processes), until every other
+// task of the namespace is released, and traced zombie threads are
+// released only once their tracer reaps them.
+func waitExitAll(tids []int) {
+	left := append([]int(nil), tids...)
+	for len(left) > 0 {
+		n := 0
+		for _, tid := range left {
+			if !exitedNohang(tid) {
+				left[n] = tid
+				n++
+			}
+		}
+		if n == len(left) {
+			time.Sleep(time.Millisecond)
+		}
+		left = left[:n]
+	}
 }
 
 func waitExit(tid int) {

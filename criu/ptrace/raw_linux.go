@@ -73,6 +73,20 @@ func wait(tid int) (Status, error) {
 	return Status{ws}, sysErr("wait4", err)
 }
 
+// exitedNohang reaps tid if it has exited, without blocking; a stop it
+// reports instead is consumed. A tid that is gone counts as exited.
+func exitedNohang(tid int) bool {
+	var ws unix.WaitStatus
+	got, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
+	switch {
+	case err == unix.EINTR:
+		return false
+	case err != nil:
+		return true
+	}
+	return got == tid && (ws.Exited() || ws.Signaled())
+}
+
 func seize(tid int, opts int) error {
 	return sysErr("ptrace(SEIZE)", rawPtrace(unix.PTRACE_SEIZE, tid, 0, uintptr(opts)))
 }

@@ -38,6 +38,17 @@
 // shmat injected into each task, and removed again if it was removed at
 // dump.
 //
+// ns.go: a tree whose ids name other namespaces than the inventory's
+// root_ids (the dumping criu's) gets them anew: the root is cloned from
+// the stub with CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS and
+// CLONE_NEWNS as recorded (as pid 1 of its pid namespace), its children
+// with set_tid = their pid inside it, and the host pid of each new task
+// or thread comes from the ptrace clone event. Nodes keep the images'
+// pids; restorers carry the host pid too. The network namespace is
+// configured (criu/netns) before any socket is made, and sockets are made
+// from a thread inside it; tasks in a pid namespace reach the restorer's
+// pidfd through /proc. Killing the root kills the whole namespace.
+//
 // No code is loaded into the new task: a stub (the dumped executable,
 // stopped at its exec by PTRACE_TRACEME) is made to clone3 the task with
 // set_tid = the dumped pid; every later step is a syscall injected into

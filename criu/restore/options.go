@@ -19,6 +19,12 @@ type Options struct {
 	// FileLocks takes back the file locks of filelocks.img (criu
 	// restore --file-locks); images holding locks are refused without it.
 	FileLocks bool
+	// Veth maps a veth link of the tree's network namespace to the name
+	// its peer gets outside (criu restore --external veth[IN]:OUT).
+	Veth map[string]string
+	// IPTool is the ip program that restores a network namespace;
+	// "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
+	IPTool string
 	// Log receives progress.
 	Log zerolog.Logger
 }

@@ -45,20 +45,30 @@ type restorer struct {
 	store image.Store
 	sn    *snapshot
 	tr    *ptrace.Tracer
-	pid   int
+	// pid is the task's host pid (ptrace, /proc, pidfds); vpid its pid
+	// in the images, as seen inside its pid namespace (ns.go).
+	pid, vpid int
 	// leader injects into the restored task's main thread.
 	in     *ptrace.Injector
 	scr    uint64 // scratch area in the task
 	ghosts map[uint32]string
-	tids   []int // threads created so far, leader first
+	tids   []int // threads created so far, leader first (host tids)
+	vtids  []int // the same threads' tids in the images
 	stats  Stats
 	t      *treeRestorer
 }
 
 const scratchSize = 4 * mem.PageSize
 
-// fork starts the stub and clones the task with the dumped pid from it.
-func (r *restorer) fork(undo *cleanup.Cleanup) error {
+// fork starts the stub and clones the root task from it: with the dumped
+// pid, or as pid 1 of a new pid namespace, in the namespaces of
+// treeRestorer.mask.
+//
+// Once it returns nil, the root is the tree's (treeRestorer.killAll kills
+// it on failure); on error, fork kills what it made itself. A root that is
+// the init of a pid namespace must not be killed while tasks of the
+// namespace still wait to be reaped by the tracer, which killAll handles.
+func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 	exe := r.sn.files[r.sn.mm.GetExeFileId()].GetReg()
 	if exe == nil {
 		return fmt.Errorf("%w: exe file %d not in files.img", ErrBadImage, r.sn.mm.GetExeFileId())
@@ -96,10 +106,13 @@ func (r *restorer) fork(undo *cleanup.Cleanup) error {
 	args := (regs.Rsp - 4096) &^ 15
 	b := make([]byte, 96)
 	le := binary.LittleEndian
-	le.PutUint64(b[0:], unix.CLONE_PARENT) // flags
-	le.PutUint64(b[64:], args+88)          // set_tid
-	le.PutUint64(b[72:], 1)                // set_tid_size
-	le.PutUint64(b[88:], uint64(r.pid))
+	le.PutUint64(b[0:], unix.CLONE_PARENT|r.t.mask) // flags
+	if !r.t.pidns() {
+		// The init of a new pid namespace is its pid 1 anyway.
+		le.PutUint64(b[64:], args+88) // set_tid
+		le.PutUint64(b[72:], 1)       // set_tid_size
+		le.PutUint64(b[88:], uint64(r.vpid))
+	}
 	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + 96}}, b); err != nil {
 		return err
 	}
@@ -107,15 +120,21 @@ func (r *restorer) fork(undo *cleanup.Cleanup) error {
 	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, 88)
 	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("restore %d: %w", r.pid, ErrPidTaken)
+			return fmt.Errorf("restore %d: %w", r.vpid, ErrPidTaken)
 		}
-		return err
+		return fmt.Errorf("create the root task (clone flags %#x): %w", unix.CLONE_PARENT|r.t.mask, err)
 	}
-	if int(child) != r.pid {
-		return fmt.Errorf("clone3 gave pid %d, want %d", child, r.pid)
+	// The stub is in our pid namespace: child is the host pid.
+	r.pid = int(child)
+	if !r.t.pidns() && r.pid != r.vpid {
+		return fmt.Errorf("clone3 gave pid %d, want %d", child, r.vpid)
 	}
-	r.tids = []int{r.pid}
-	undo.Add(func() { r.tr.Kill(r.pid, r.tids) })
+	r.tids, r.vtids = []int{r.pid}, []int{r.vpid}
+	defer func() {
+		if err != nil {
+			r.tr.Kill(r.pid, r.tids)
+		}
+	}()
 	st, err := r.tr.WaitStop(r.pid)
 	if err != nil {
 		return err

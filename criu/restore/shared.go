@@ -326,7 +326,7 @@ func (t *treeRestorer) pidfdIn(r *restorer) (uint64, error) {
 	for _, fi := range r.sn.fdinfo {
 		maxFd = max(maxFd, uint64(fi.GetFd()))
 	}
-	p, err := r.sys("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
+	p, err := t.openRestorerPidfd(r)
 	if err != nil {
 		return 0, err
 	}
@@ -337,6 +337,29 @@ func (t *treeRestorer) pidfdIn(r *restorer) (uint64, error) {
 	}
 	t.pidfds[r.pid] = fd
 	return fd, nil
+}
+
+// openRestorerPidfd opens, in r's task, a pidfd of the restorer. Inside
+// a pid namespace of its own the task cannot name the restorer's pid to
+// pidfd_open, so it reopens the restorer's own pidfd through /proc (the
+// host's procfs, which its mount namespace still has).
+func (t *treeRestorer) openRestorerPidfd(r *restorer) (uint64, error) {
+	if !t.pidns() {
+		return r.sys("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
+	}
+	if t.selfPidfd <= 0 {
+		fd, err := unix.PidfdOpen(os.Getpid(), 0)
+		if err != nil {
+			return 0, os.NewSyscallError("pidfd_open", err)
+		}
+		t.selfPidfd = fd
+		t.masterFds = append(t.masterFds, fd)
+	}
+	p, err := r.cstring(0, fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), t.selfPidfd))
+	if err != nil {
+		return 0, err
+	}
+	return r.sys("open restorer pidfd", unix.SYS_OPENAT, atFdcwd, p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }
 
 // closePidfd closes the restorer's pidfd in n's task, if it got one.

@@ -40,6 +40,12 @@ func (t *treeRestorer) shellJob() error {
 	if !t.opts.ShellJob {
 		return fmt.Errorf("%w: the root task %d is not a session leader (its session %d was its shell's): restore with --shell-job", ErrUnsupported, root.pid, oldSid)
 	}
+	if t.pidns() {
+		// Sessions and groups outside the tree's pid namespace are 0
+		// inside it, whichever they are: the root, created in the
+		// restorer's session and group, has them as they were.
+		return nil
+	}
 	curSid, err := unix.Getsid(0)
 	if err != nil {
 		return fmt.Errorf("getsid: %w", err)
@@ -107,7 +113,7 @@ func (t *treeRestorer) outGroup(pg int) bool {
 // background.
 func (t *treeRestorer) takeTerminal() {
 	root := t.nodes[0]
-	if !t.opts.ShellJob || root.sid() == root.pid {
+	if !t.opts.ShellJob || root.sid() == root.pid || t.pidns() {
 		return
 	}
 	ext := false

@@ -32,7 +32,9 @@ type sysvSeg struct {
 	data []byte
 }
 
-// readSysvShm reads the segments the tree had attached, by shmid.
+// readSysvShm reads the segments the tree had attached, with their
+// bytes, by shmid, from the host's shm image (CRIU's ipcns-shm layout:
+// IpcShmEntry, then the bytes). A missing image is no segment.
 func readSysvShm(ctx context.Context, s image.Store) (map[uint32]*sysvSeg, error) {
 	name := dump.SysvShmImage
 	rd, err := s.Open(ctx, name)
@@ -132,13 +134,19 @@ func removeSysvShm(ids []int) error {
 }
 
 // attachSysv attaches segment v.Shmid at the vma's address, inside the
-// task.
+// task. With an ipc namespace of the tree's own, the segment is one the
+// namespace's images recreated there (ns.go), found by its shmid in the
+// task's ipc namespace; otherwise it is one of sysvshm's.
 func (r *restorer) attachSysv(v *images.VmaEntry, vm *vmap) error {
-	sg := r.t.ti.sysv[uint32(v.GetShmid())]
-	if sg == nil {
-		return fmt.Errorf("%w: mapping %#x of System V shared memory %d, not in %s", ErrBadImage, v.GetStart(), v.GetShmid(), dump.SysvShmImage)
+	size := v.GetEnd() - v.GetStart()
+	if r.t.mask&unix.CLONE_NEWIPC == 0 {
+		sg := r.t.ti.sysv[uint32(v.GetShmid())]
+		if sg == nil {
+			return fmt.Errorf("%w: mapping %#x of System V shared memory %d, not in %s", ErrBadImage, v.GetStart(), v.GetShmid(), dump.SysvShmImage)
+		}
+		size = (sg.e.GetSize() + 4095) &^ 4095
 	}
-	if v.GetPgoff() != 0 || v.GetEnd()-v.GetStart() != (sg.e.GetSize()+4095)&^4095 {
+	if v.GetPgoff() != 0 || v.GetEnd()-v.GetStart() != size {
 		return fmt.Errorf("%w: mapping %#x-%#x is part of System V shared memory %d", ErrUnsupported, v.GetStart(), v.GetEnd(), v.GetShmid())
 	}
 	var flags uint64

@@ -17,7 +17,7 @@ const prTimerCreateRestoreIDs = 77
 // restoreTask sets the process-wide state: signal handlers, timers,
 // rlimits, personality, umask, cwd, root, session.
 func (r *restorer) restoreTask() error {
-	tc := r.sn.cores[uint32(r.pid)].GetTc()
+	tc := r.sn.cores[uint32(r.vpid)].GetTc()
 	le := binary.LittleEndian
 	for i, sa := range tc.GetSigactions() {
 		sig := i + 1
@@ -266,6 +266,7 @@ func (r *restorer) restoreThreads() error {
 		if err := r.writeScratch(0, b); err != nil {
 			return err
 		}
+		r.in.Cloned = r.in.Cloned[:0]
 		got, err := r.sys("clone3(thread)", unix.SYS_CLONE3, r.scr, 88)
 		if err != nil {
 			if err, ok := err.(*ptrace.SyscallError); ok && err.Err == unix.EEXIST {
@@ -276,8 +277,18 @@ func (r *restorer) restoreThreads() error {
 		if int(got) != int(tid) {
 			return fmt.Errorf("clone3 gave tid %d, want %d", got, tid)
 		}
-		r.tids = append(r.tids, int(tid))
-		if _, err := r.tr.WaitStop(int(tid)); err != nil {
+		// clone3 returns the tid in the task's namespace; the clone
+		// event, the host's.
+		htid := int(tid)
+		if r.t.pidns() {
+			if len(r.in.Cloned) == 0 {
+				return fmt.Errorf("clone3 of thread %d: no clone event", tid)
+			}
+			htid = r.in.Cloned[len(r.in.Cloned)-1]
+		}
+		r.tids = append(r.tids, htid)
+		r.vtids = append(r.vtids, int(tid))
+		if _, err := r.tr.WaitStop(htid); err != nil {
 			return err
 		}
 	}
@@ -294,8 +305,9 @@ func (r *restorer) finish() error {
 		mask uint64
 	}
 	var ready []prepared
-	for _, tid := range r.tids {
-		core := r.sn.cores[uint32(tid)]
+	for i, tid := range r.tids {
+		vtid := r.vtids[i]
+		core := r.sn.cores[uint32(vtid)]
 		ti := core.GetThreadInfo()
 		tc := core.GetThreadCore()
 		base, err := r.tr.GetRegs(tid)
@@ -330,7 +342,7 @@ func (r *restorer) finish() error {
 		}
 		comm := tc.GetComm()
 		if tid == r.pid && comm == "" {
-			comm = r.sn.cores[uint32(tid)].GetTc().GetComm()
+			comm = core.GetTc().GetComm()
 		}
 		if comm != "" {
 			p, err := r.cstring(0, comm)
@@ -342,13 +354,13 @@ func (r *restorer) finish() error {
 			}
 		}
 		for _, si := range tc.GetSignalsP().GetSignals() {
-			if err := r.queueSignal(in, tid, si.GetSiginfo(), false); err != nil {
+			if err := r.queueSignal(in, vtid, si.GetSiginfo(), false); err != nil {
 				return err
 			}
 		}
 		if tid == r.pid {
 			for _, si := range core.GetTc().GetSignalsS().GetSignals() {
-				if err := r.queueSignal(in, tid, si.GetSiginfo(), true); err != nil {
+				if err := r.queueSignal(in, vtid, si.GetSiginfo(), true); err != nil {
 					return err
 				}
 			}
@@ -397,7 +409,8 @@ func (r *restorer) detach() error {
 }
 
 // queueSignal re-queues a dumped pending signal from inside the thread
-// (the kernel only accepts a forged siginfo sent to oneself).
+// (the kernel only accepts a forged siginfo sent to oneself). tid is the
+// thread's id in the images, as the thread sees it.
 func (r *restorer) queueSignal(in *ptrace.Injector, tid int, si []byte, shared bool) error {
 	if len(si) != 128 {
 		return fmt.Errorf("%w: siginfo of %d bytes", ErrBadImage, len(si))
@@ -407,10 +420,10 @@ func (r *restorer) queueSignal(in *ptrace.Injector, tid int, si []byte, shared b
 	}
 	sig := uint64(binary.LittleEndian.Uint32(si))
 	if shared {
-		_, err := in.Syscall("rt_sigqueueinfo", unix.SYS_RT_SIGQUEUEINFO, uint64(r.pid), sig, r.scr+1024)
+		_, err := in.Syscall("rt_sigqueueinfo", unix.SYS_RT_SIGQUEUEINFO, uint64(r.vpid), sig, r.scr+1024)
 		return err
 	}
-	_, err := in.Syscall("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, uint64(r.pid), uint64(tid), sig, r.scr+1024)
+	_, err := in.Syscall("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, uint64(r.vpid), uint64(tid), sig, r.scr+1024)
 	return err
 }
 

@@ -15,7 +15,9 @@ import (
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
 )
@@ -26,7 +28,9 @@ type node struct {
 	r      *restorer // set once the task exists
 	parent *node
 	kids   []*node
-	pid    int
+	// pid is the task's pid in the images: inside the tree's pid
+	// namespace when it has one (ns.go). Its host pid is r.pid.
+	pid int
 	// helper: a task that is not in the images, created to give a
 	// process group its id (its leader had exited); it exits before
 	// the tree resumes.
@@ -66,6 +70,15 @@ type treeRestorer struct {
 	// which took the place of the shell's in the pstree (shelljob.go);
 	// tasks join them without a helper. Zero when unused.
 	outSid, outPgid int
+	// mask: CLONE_NEW* flags of the namespaces the root is created in
+	// (ns.go); net is the network namespace among them, once created.
+	mask uint64
+	net  *netns.Namespace
+	// ipc: what is left of the ipc namespace's restore (nil without one).
+	ipc *ipcns.Restored
+	// selfPidfd is a pidfd of this process, which tasks in a pid
+	// namespace of their own reopen (shared.go); 0 until needed.
+	selfPidfd int
 }
 
 // Restore rebuilds the process tree described by the images in s. On
@@ -85,8 +98,17 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.checkLocks(); err != nil {
 		return nil, err
 	}
+	if t.mask, err = t.nsMask(); err != nil {
+		return nil, err
+	}
+	if err := t.shellJob(); err != nil {
+		return nil, err
+	}
 	root := t.nodes[0]
 	for _, n := range t.nodes {
+		if t.pidns() {
+			break // pids of a fresh pid namespace
+		}
 		for _, tid := range n.sn.pst.GetThreads() {
 			if _, err := os.Stat(fmt.Sprintf("/proc/%d", tid)); err == nil {
 				return nil, fmt.Errorf("restore %d: %w: tid %d exists", root.pid, ErrPidTaken, tid)
@@ -104,8 +126,13 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 	}
 	defer t.closeMasters()
+	defer func() {
+		if t.net != nil {
+			t.net.Close()
+		}
+	}()
 
-	root.r = t.newRestorer(root, root.pid)
+	root.r = t.newRestorer(root)
 	if err := root.r.makeGhosts(ctx, &undo); err != nil {
 		return nil, err
 	}
@@ -114,8 +141,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t.created = append(t.created, root)
-	root.curSid, _ = unix.Getsid(0)
-	root.curPgid = unix.Getpgrp()
+	if !t.pidns() {
+		root.curSid, _ = unix.Getsid(0)
+		root.curPgid = unix.Getpgrp()
+	} // else the restorer's session and group are outside: 0 inside
 	if err := t.create(root); err != nil {
 		return nil, err
 	}
@@ -129,7 +158,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	root.r.stats.Forking = time.Since(t0)
-	if err := t.openMasters(ctx); err != nil {
+	if err := t.restoreNamespaces(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.netDo(func() error { return t.openMasters(ctx) }); err != nil {
 		return nil, err
 	}
 	sysvDest, err := t.makeSysvShm(&undo)
@@ -165,6 +197,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := removeSysvShm(sysvDest); err != nil {
 		return nil, err
 	}
+	if err := t.ipc.Finish(); err != nil {
+		return nil, err
+	}
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
 			continue
@@ -198,7 +233,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		t.log.Warn().Err(err).Msg("write stats-restore.img")
 	}
 	t.log.Info().Int("pid", root.pid).Int("tasks", len(t.nodes)).Dur("restore", stats.Restore).Uint64("pages", stats.PagesRestored).Msg("restored")
-	return &Task{Pid: root.pid, Stats: stats, tr: t.tr}, nil
+	return &Task{Pid: root.r.pid, Stats: stats, tr: t.tr}, nil
 }
 
 func isSubreaper() bool {
@@ -207,9 +242,10 @@ func isSubreaper() bool {
 	return e == 0 && v != 0
 }
 
-func (t *treeRestorer) newRestorer(n *node, pid int) *restorer {
-	return &restorer{opts: t.opts, log: t.log.With().Int("pid", pid).Logger(), store: t.store, sn: n.sn, tr: t.tr,
-		pid: pid, ghosts: t.ghosts, t: t}
+// newRestorer makes the restorer of n's task, which does not exist yet.
+func (t *treeRestorer) newRestorer(n *node) *restorer {
+	return &restorer{opts: t.opts, log: t.log.With().Int("pid", n.pid).Logger(), store: t.store, sn: n.sn, tr: t.tr,
+		vpid: n.pid, ghosts: t.ghosts, t: t}
 }
 
 // build links the pstree entries into a tree.
@@ -237,18 +273,19 @@ func (t *treeRestorer) build() error {
 		n.parent = p
 		p.kids = append(p.kids, n)
 	}
-	return t.shellJob()
+	return nil
 }
 
 // stackScratch is an address in n's stub stack, below its stack pointer,
 // for syscall arguments before the task has a scratch area.
 func stackScratch(r *restorer) uint64 { return (r.in.Base.Rsp - 8192) &^ 15 }
 
-// forkChild makes the task k a child of n with its pid, with clone3 run
-// inside n. k shares n's fd table or fs when the images say so.
+// forkChild makes the task k a child of n with pid (as seen in n's pid
+// namespace), with clone3 run inside n. k shares n's fd table or fs when
+// the images say so.
 func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 	r := n.r
-	if err := t.tr.SetOptions(n.pid, ptrace.OptTraceClone|ptrace.OptExitKill|unix.PTRACE_O_TRACEFORK); err != nil {
+	if err := t.tr.SetOptions(r.pid, ptrace.OptTraceClone|ptrace.OptExitKill|unix.PTRACE_O_TRACEFORK); err != nil {
 		return nil, err
 	}
 	var flags uint64
@@ -268,9 +305,10 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 	le.PutUint64(b[64:], args+88)              // set_tid
 	le.PutUint64(b[72:], 1)                    // set_tid_size
 	le.PutUint64(b[88:], uint64(pid))
-	if err := mem.WriteRemote(n.pid, []mem.Range{{Start: args, End: args + 96}}, b); err != nil {
+	if err := mem.WriteRemote(r.pid, []mem.Range{{Start: args, End: args + 96}}, b); err != nil {
 		return nil, err
 	}
+	r.in.Cloned = r.in.Cloned[:0]
 	child, err := r.in.Syscall("clone3", unix.SYS_CLONE3, args, 88)
 	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
@@ -281,22 +319,32 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 	if int(child) != pid {
 		return nil, fmt.Errorf("clone3 gave pid %d, want %d", child, pid)
 	}
-	cr := &restorer{opts: t.opts, log: t.log.With().Int("pid", pid).Logger(), store: t.store, tr: t.tr, pid: pid, ghosts: t.ghosts, t: t, tids: []int{pid}}
+	// clone3 returns the pid in n's namespace; the fork event, the
+	// host's.
+	hpid := pid
+	if t.pidns() {
+		if len(r.in.Cloned) == 0 {
+			return nil, fmt.Errorf("clone3 of %d in %d: no fork event", pid, n.pid)
+		}
+		hpid = r.in.Cloned[len(r.in.Cloned)-1]
+	}
+	cr := &restorer{opts: t.opts, log: t.log.With().Int("pid", pid).Logger(), store: t.store, tr: t.tr, pid: hpid, vpid: pid,
+		ghosts: t.ghosts, t: t, tids: []int{hpid}, vtids: []int{pid}}
 	if k != nil {
 		cr.sn = k.sn
 	}
-	st, err := t.tr.WaitStop(pid)
+	st, err := t.tr.WaitStop(hpid)
 	if err != nil {
 		return nil, err
 	}
 	if !st.Stopped() {
 		return nil, fmt.Errorf("new task %d: unexpected status %#x", pid, uint32(st.WaitStatus))
 	}
-	regs, err := t.tr.GetRegs(pid)
+	regs, err := t.tr.GetRegs(hpid)
 	if err != nil {
 		return nil, err
 	}
-	cr.in = &ptrace.Injector{T: t.tr, Tid: pid, Base: regs, IP: r.in.IP}
+	cr.in = &ptrace.Injector{T: t.tr, Tid: hpid, Base: regs, IP: r.in.IP}
 	return cr, nil
 }
 
@@ -413,17 +461,17 @@ func (t *treeRestorer) finishDead() error {
 			if sig := code & 0x7f; sig != 0 {
 				// Killed by a signal: let it take that signal, without
 				// a core file.
-				unix.Prlimit(n.pid, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
-				if err := t.tr.SetSigmask(n.pid, 0); err != nil {
+				unix.Prlimit(n.r.pid, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
+				if err := t.tr.SetSigmask(n.r.pid, 0); err != nil {
 					return err
 				}
-				if err := t.tr.Detach(n.pid, syscall.Signal(sig)); err != nil {
+				if err := t.tr.Detach(n.r.pid, syscall.Signal(sig)); err != nil {
 					return err
 				}
 			} else if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, uint64(code>>8&0xff)); err != nil && !errors.Is(err, ptrace.ErrExited) {
 				return fmt.Errorf("zombie %d: %w", n.pid, err)
 			}
-			if err := waitZombie(n.pid); err != nil {
+			if err := waitZombie(n.r.pid); err != nil {
 				return err
 			}
 			parents[n.parent] = true
@@ -479,30 +527,28 @@ func consumeSigchld(r *restorer) error {
 	return nil
 }
 
-// killAll kills every task created so far and reaps them all.
+// killAll kills every task created so far and reaps them all. Killing
+// the init of the tree's pid namespace kills every task in it.
 func (t *treeRestorer) killAll() {
 	for _, n := range t.created {
-		unix.Kill(n.pid, unix.SIGKILL)
+		unix.Kill(n.r.pid, unix.SIGKILL)
 	}
 	for i := len(t.created) - 1; i >= 0; i-- {
 		n := t.created[i]
-		tids := []int{n.pid}
-		if n.r != nil {
-			tids = n.r.tids
-		}
-		t.tr.Kill(n.pid, tids)
+		t.tr.Kill(n.r.pid, n.r.tids)
 	}
 	// Children of killed tasks came to us (a subreaper): reap them.
 	t.tr.Do(func() error {
 		deadline := time.Now().Add(2 * time.Second)
 		for _, n := range t.created {
+			hpid := n.r.pid
 			for time.Now().Before(deadline) {
 				var ws unix.WaitStatus
-				got, err := unix.Wait4(n.pid, &ws, unix.WALL|unix.WNOHANG, nil)
-				if err != nil || got == n.pid {
+				got, err := unix.Wait4(hpid, &ws, unix.WALL|unix.WNOHANG, nil)
+				if err != nil || got == hpid {
 					break
 				}
-				if _, err := os.Stat(fmt.Sprintf("/proc/%d", n.pid)); err != nil {
+				if _, err := os.Stat(fmt.Sprintf("/proc/%d", hpid)); err != nil {
 					break
 				}
 				time.Sleep(5 * time.Millisecond)

@@ -1,0 +1,241 @@
+package dump
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/utsns"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Namespaces, the CRIU way (criu/namespaces.c, criu/pstree.c): a
+// namespace of the root that is not criu's own is "the root's", is
+// dumped, and is made anew at restore; every other task of the tree must
+// be in the root's namespaces. Each task's ids image names its
+// namespaces by object id, and the inventory's root_ids are criu's own
+// ids, so that restore finds what to create by comparing the root's ids
+// with root_ids (CRIU's get_clone_mask). CRIU allows nested net and mnt
+// namespaces below the root (CLONE_SUBNS); we do not, and we fill the
+// pid, net, ipc, uts and mnt ids only (user, cgroup and time namespaces
+// must be criu's, and their ids are left out).
+
+// nsKind is one kind of namespace a dump can take.
+type nsKind struct {
+	name string // as in /proc/PID/ns/NAME
+	flag uint64 // CLONE_NEW*
+}
+
+// nsKinds are the namespaces a tree may have of its own.
+var nsKinds = []nsKind{
+	{"pid", unix.CLONE_NEWPID},
+	{"net", unix.CLONE_NEWNET},
+	{"ipc", unix.CLONE_NEWIPC},
+	{"uts", unix.CLONE_NEWUTS},
+	{"mnt", unix.CLONE_NEWNS},
+}
+
+// nsCriuOnly are the namespaces every task must share with criu.
+var nsCriuOnly = []string{"user", "cgroup", "time"}
+
+// nsSet is what the dump knows of the tree's namespaces.
+type nsSet struct {
+	// mask holds the CLONE_NEW* flags of the root's own namespaces:
+	// those the dump takes.
+	mask uint64
+	// ino is the root's namespace inode by kind.
+	ino map[string]uint64
+	// id and criuID are the object ids of the root's and of criu's
+	// namespace by kind (equal when they are the same namespace).
+	id, criuID map[string]uint32
+}
+
+// pidns reports a tree rooted at the init of its own pid namespace: its
+// images hold pids as seen inside it.
+func (n *nsSet) pidns() bool { return n.mask&unix.CLONE_NEWPID != 0 }
+
+// setIDs fills the namespace fields of ids (the root's namespaces, or
+// criu's with criu true).
+func (n *nsSet) setIDs(ids *images.TaskKobjIdsEntry, criu bool) {
+	m := n.id
+	if criu {
+		m = n.criuID
+	}
+	ids.PidNsId = proto.Uint32(m["pid"])
+	ids.NetNsId = proto.Uint32(m["net"])
+	ids.IpcNsId = proto.Uint32(m["ipc"])
+	ids.UtsNsId = proto.Uint32(m["uts"])
+	ids.MntNsId = proto.Uint32(m["mnt"])
+}
+
+// checkNamespaces finds the root's namespaces and refuses a tree whose
+// tasks are not all in them, or whose root is in a pid namespace of its
+// own without being its init. It then gives every task and thread its
+// pid as seen inside the tree's pid namespace. Run on the frozen tree.
+func (t *tree) checkNamespaces() error {
+	root := t.tasks[0]
+	ns := &nsSet{ino: map[string]uint64{}, id: map[string]uint32{}, criuID: map[string]uint32{}}
+	for _, k := range nsCriuOnly {
+		mine, err := procfs.NsIno(0, k)
+		if err != nil {
+			continue // the kernel has no such namespace
+		}
+		for _, d := range t.tasks {
+			if d.zombie {
+				continue
+			}
+			ino, err := procfs.NsIno(d.pid, k)
+			if err != nil {
+				return fmt.Errorf("dump %d: task %d: %w", root.pid, d.pid, err)
+			}
+			if ino != mine {
+				return fmt.Errorf("dump %d: %w: task %d is in a %s namespace of its own (%s:[%d]); only pid, net, ipc, uts and mnt namespaces can be dumped", root.pid, ErrUnsupported, d.pid, k, k, ino)
+			}
+		}
+	}
+	for _, k := range nsKinds {
+		mine, err := procfs.NsIno(0, k.name)
+		if err != nil {
+			return fmt.Errorf("dump %d: criu's %s namespace: %w", root.pid, k.name, err)
+		}
+		rino, err := procfs.NsIno(root.pid, k.name)
+		if err != nil {
+			return fmt.Errorf("dump %d: %s namespace: %w", root.pid, k.name, err)
+		}
+		ns.ino[k.name] = rino
+		ns.id[k.name] = t.files.id()
+		ns.criuID[k.name] = ns.id[k.name]
+		if rino != mine {
+			ns.mask |= k.flag
+			ns.criuID[k.name] = t.files.id()
+		}
+		for _, d := range t.tasks[1:] {
+			if d.zombie {
+				continue
+			}
+			ino, err := procfs.NsIno(d.pid, k.name)
+			if err != nil {
+				return fmt.Errorf("dump %d: task %d: %w", root.pid, d.pid, err)
+			}
+			if ino != rino {
+				return fmt.Errorf("dump %d: %w: task %d is in another %s namespace (%s:[%d]) than the root %d (%s:[%d])",
+					root.pid, ErrUnsupported, d.pid, k.name, k.name, ino, root.pid, k.name, rino)
+			}
+		}
+	}
+	t.ns = ns
+	for _, d := range t.tasks {
+		if err := t.setVirtualIDs(d); err != nil {
+			return err
+		}
+	}
+	if ns.pidns() && root.vpid != 1 {
+		return fmt.Errorf("dump %d: %w: the root is pid %d in a pid namespace of its own; only a tree rooted at that namespace's init (pid 1) can be dumped", root.pid, ErrUnsupported, root.vpid)
+	}
+	if ns.mask != 0 {
+		t.opts.Log.Info().Int("pid", root.pid).Str("mask", fmt.Sprintf("%#x", ns.mask)).Msg("dumping the root's namespaces")
+	}
+	return nil
+}
+
+// setVirtualIDs gives d its pid, group, session and thread ids as seen
+// inside the tree's pid namespace (the host's ones without one). A group
+// or session whose leader is outside that namespace is 0, as getpgid and
+// getsid report it inside.
+func (t *tree) setVirtualIDs(d *dumper) error {
+	if !t.ns.pidns() {
+		d.vpid, d.vpgid, d.vsid = d.pid, d.stat.Pgrp, d.stat.Session
+		for _, th := range d.threads {
+			th.vtid = th.tid
+		}
+		return nil
+	}
+	st, err := procfs.ReadStatus(d.pid)
+	if err != nil {
+		return fmt.Errorf("task %d: %w", d.pid, err)
+	}
+	for _, f := range []struct {
+		key string
+		v   *int
+	}{{"NSpid", &d.vpid}, {"NSpgid", &d.vpgid}, {"NSsid", &d.vsid}} {
+		if *f.v, err = st.Inner(f.key); err != nil {
+			return fmt.Errorf("task %d: %w", d.pid, err)
+		}
+	}
+	for _, th := range d.threads {
+		ts, err := procfs.ReadStatusFile(procfs.Path(d.pid, fmt.Sprintf("task/%d/status", th.tid)))
+		if err != nil {
+			return fmt.Errorf("thread %d: %w", th.tid, err)
+		}
+		if th.vtid, err = ts.Inner("NSpid"); err != nil {
+			return fmt.Errorf("thread %d: %w", th.tid, err)
+		}
+	}
+	return nil
+}
+
+// vtid translates a host tid of one of d's threads into its tid inside
+// the tree's pid namespace (unchanged without one, 0 for an unknown one
+// with one).
+func (d *dumper) vtid(tid int) int {
+	for _, th := range d.threads {
+		if th.tid == tid {
+			return th.vtid
+		}
+	}
+	if d.t.ns.pidns() {
+		return 0
+	}
+	return tid
+}
+
+// netDo runs f in the tree's network namespace: sock_diag answers for
+// the netns of the socket asking.
+func (t *tree) netDo(f func() error) error {
+	if t.ns == nil || t.ns.mask&unix.CLONE_NEWNET == 0 {
+		return f()
+	}
+	ns, err := netns.OpenPid(t.tasks[0].pid)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	return ns.Do(f)
+}
+
+// dumpNamespaces writes the images of the root's own namespaces: the
+// network configuration, the host and domain names, the IPC objects. The
+// mount namespace, a copy of criu's, has no image (as with CRIU, whose
+// mount images we do not write yet); it is made anew as a copy of the
+// restorer's.
+func (t *tree) dumpNamespaces(ctx context.Context) error {
+	root := t.tasks[0]
+	if t.ns.mask&unix.CLONE_NEWNET != 0 {
+		ns, err := netns.OpenPid(root.pid)
+		if err != nil {
+			return err
+		}
+		defer ns.Close()
+		if err := netns.Dump(ctx, t.store, ns, t.ns.id["net"], netns.DumpOptions{IPTool: t.opts.IPTool, ExternalVeth: t.opts.Veth}, t.opts.Log); err != nil {
+			return fmt.Errorf("dump %d: %w", root.pid, err)
+		}
+	}
+	if t.ns.mask&unix.CLONE_NEWUTS != 0 {
+		if err := utsns.Dump(ctx, t.store, root.pid, t.ns.id["uts"], t.opts.Log); err != nil {
+			return fmt.Errorf("dump %d: %w", root.pid, err)
+		}
+	}
+	if t.ns.mask&unix.CLONE_NEWIPC != 0 {
+		// Every System V object of the namespace, attached or not (the
+		// attaches are the tasks' VMA_AREA_SYSVIPC vmas).
+		if err := ipcns.Dump(ctx, t.store, root.pid, t.ns.id["ipc"], t.opts.Log); err != nil {
+			return fmt.Errorf("dump %d: %w", root.pid, err)
+		}
+	}
+	return nil
+}
