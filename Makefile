@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-short proto bench lint demo clean
+.PHONY: all build test test-ns test-short proto bench lint demo clean
 
 all: build
 
@@ -19,6 +19,13 @@ test: build
 	$(GO) test -count=1 -timeout 60m ./...
 	bin/zdtm run -a --keep-going
 	bin/zdtm run -a --keep-going --remote --two-hosts
+
+# The zdtm suite in the ns flavor (each test pid 1 of its own pid, net,
+# uts, ipc and mount namespaces), locally and through image-proxy and
+# image-cache in two network namespaces. Not yet part of `make test`.
+test-ns: build
+	bin/zdtm run -a --keep-going -f ns
+	bin/zdtm run -a --keep-going -f ns --remote --two-hosts
 
 # Unprivileged, quick: the pure packages only.
 test-short:

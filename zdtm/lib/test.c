@@ -3,12 +3,16 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +30,7 @@ static int corrupt_done;
 static void (*corrupt_fn)(void);
 static int nr_fails;
 static int ready_fd = -1;
+static int flavor_ns;
 
 const char *test_doc __attribute__((weak)) = "";
 
@@ -191,6 +196,89 @@ static void close_ready_fd(void)
 	}
 }
 
+/* The namespaces a test of the ns flavor lives in, as pid 1. */
+#define TEST_NS_FLAGS (CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNS)
+
+int test_flavor_ns(void)
+{
+	return flavor_ns;
+}
+
+static void read_flavor(const char *prog)
+{
+	const char *f = getenv("ZDTM_FLAVOR");
+
+	if (!f || !*f || !strcmp(f, "h"))
+		return;
+	if (!strcmp(f, "ns")) {
+		flavor_ns = 1;
+		return;
+	}
+	fprintf(stderr, "%s: unknown ZDTM_FLAVOR=%s (want h or ns)\n", prog, f);
+	exit(2);
+}
+
+/* A new network namespace has lo down: bring it up, as ip link set lo up. */
+static void loopback_up(void)
+{
+	struct ifreq ifr = {};
+	int s;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		perror("socket for lo");
+		exit(1);
+	}
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr)) {
+		perror("SIOCGIFFLAGS lo");
+		exit(1);
+	}
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr)) {
+		perror("SIOCSIFFLAGS lo up");
+		exit(1);
+	}
+	close(s);
+}
+
+/*
+ * write_pidfile writes pid to the pidfile through a rename, so that a
+ * reader never sees a partial pid.
+ */
+static int write_pidfile(pid_t pid)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile);
+	f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "open %s: %m\n", tmp);
+		return -1;
+	}
+	fprintf(f, "%d\n", pid);
+	if (fclose(f) || rename(tmp, pidfile)) {
+		fprintf(stderr, "write %s: %m\n", pidfile);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * test_init forks the test's daemon. The parent (the launcher) stays
+ * until the daemon is ready, writes the daemon's pid, as fork returned
+ * it, to the pidfile, and exits 0; the daemon is re-parented to the
+ * runner, a child subreaper.
+ *
+ * In the ns flavor (ZDTM_FLAVOR=ns) the launcher first unshares the pid,
+ * net, uts, ipc and mount namespaces, so that the daemon it forks is pid 1
+ * of a new pid namespace and lives in the new others. fork still returns
+ * the daemon's pid in the runner's namespace: that is the pid the pidfile
+ * holds and the one criu dumps. The mount namespace is a plain copy: the
+ * daemon mounts nothing, so /proc stays the host's and a test reaches its
+ * own entries through /proc/self, never through /proc/<getpid()>.
+ */
 void test_init(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = sigterm_handler};
@@ -199,11 +287,16 @@ void test_init(int argc, char **argv)
 	char c;
 
 	parse_opts(argc, argv);
+	read_flavor(argv[0]);
 	if (getenv("ZDTM_CORRUPT")) {
 		corrupt_requested = 1;
 		unsetenv("ZDTM_CORRUPT");
 	}
 
+	/*
+	 * The handler also makes SIGTERM reach a daemon that is the init of
+	 * its pid namespace: init ignores signals it has no handler for.
+	 */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGTERM, &sa, NULL)) {
 		perror("sigaction SIGTERM");
@@ -211,6 +304,10 @@ void test_init(int argc, char **argv)
 	}
 	if (pipe2(p, O_CLOEXEC)) {
 		perror("pipe");
+		exit(1);
+	}
+	if (flavor_ns && unshare(TEST_NS_FLAGS)) {
+		perror("unshare pid, net, uts, ipc and mount namespaces");
 		exit(1);
 	}
 	pid = fork();
@@ -221,16 +318,16 @@ void test_init(int argc, char **argv)
 	if (pid > 0) {
 		int status;
 
-		/* The parent: exit once the child is ready. */
+		/* The launcher: exit once the daemon is ready. */
 		close(p[1]);
 		if (read(p[0], &c, 1) == 1) {
 			/*
-			 * Ready once the child has closed its end too, or the
+			 * Ready once the daemon has closed its end too, or the
 			 * pipe could still be open when the dump starts.
 			 */
 			while (read(p[0], &c, 1) > 0)
 				;
-			exit(0);
+			exit(write_pidfile(pid) ? 1 : 0);
 		}
 		if (waitpid(pid, &status, 0) == pid) {
 			if (WIFEXITED(status))
@@ -246,6 +343,13 @@ void test_init(int argc, char **argv)
 	ready_fd = p[1];
 	/* A process the test forks before it is ready must not hold the pipe. */
 	pthread_atfork(NULL, NULL, close_ready_fd);
+	if (flavor_ns) {
+		if (getpid() != 1) {
+			fprintf(stderr, "%s: pid %d in the new pid namespace, want 1\n", argv[0], getpid());
+			exit(1);
+		}
+		loopback_up();
+	}
 	if (setsid() < 0) {
 		perror("setsid");
 		exit(1);
@@ -255,19 +359,10 @@ void test_init(int argc, char **argv)
 
 int test_daemon_prepare(void)
 {
-	char tmp[PATH_MAX];
-	FILE *f;
 	int fd;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile);
-	f = fopen(tmp, "w");
-	if (!f) {
-		test_msg("FAIL: open %s: %m\n", tmp);
-		exit(1);
-	}
-	fprintf(f, "%d\n", getpid());
-	if (fclose(f) || rename(tmp, pidfile)) {
-		test_msg("FAIL: write %s: %m\n", pidfile);
+	if (ready_fd < 0) {
+		test_msg("FAIL: test_daemon called twice\n");
 		exit(1);
 	}
 	fd = ready_fd;

@@ -6,11 +6,21 @@
  *   ./NAME --pidfile=F --outfile=O [test options]
  *
  * test_init() parses the options and forks. The parent waits until the
- * child calls test_daemon(), then exits 0 (1 if the child died first).
- * The child becomes a session leader with stdin on /dev/null and
- * stdout/stderr appended to O, writes its pid to F in test_daemon(),
- * waits for SIGTERM (test_waitsig() or a test_go() loop), checks its
- * state and calls pass() or fail(), which write "PASS" or "FAIL: ..." to O.
+ * child calls test_daemon(), writes the child's pid to F and exits 0 (1
+ * if the child died first). The child becomes a session leader with
+ * stdin on /dev/null and stdout/stderr appended to O, announces itself
+ * ready in test_daemon(), waits for SIGTERM (test_waitsig() or a
+ * test_go() loop), checks its state and calls pass() or fail(), which
+ * write "PASS" or "FAIL: ..." to O.
+ *
+ * Flavors: the runner sets ZDTM_FLAVOR. With "h" (or unset) the test
+ * runs on the host. With "ns" the parent first unshares the pid, net,
+ * uts, ipc and mount namespaces: the child is pid 1 of its own pid
+ * namespace, with lo up in its own network namespace, and F gets its pid
+ * as the runner sees it. A test must then name itself /proc/self (the
+ * /proc it sees is the host's), must not count on signals it has no
+ * handler for (pid 1 ignores them), and reaps what it forks; orphans
+ * re-parented to it are reaped by the kernel when it exits.
  *
  * Corruption hook: when the environment variable ZDTM_CORRUPT is set at
  * start, the library removes it from the environment and, once SIGTERM
@@ -57,6 +67,8 @@ void __test_push_opt(struct test_option *o);
 extern const char *test_doc;
 
 void test_init(int argc, char **argv);
+/* test_flavor_ns says whether the test runs in the ns flavor. */
+int test_flavor_ns(void);
 void test_daemon(void);
 /*
  * test_daemon_prepare writes the pidfile and returns the descriptor on

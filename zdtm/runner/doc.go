@@ -11,10 +11,16 @@
 // its children only through this package (never with os/exec while a
 // Runner exists): the reaper would take their exit status.
 //
+// Flavors (Options.Flavor): "h" runs a test in the runner's namespaces;
+// "ns" tells it (ZDTM_FLAVOR=ns) to be pid 1 of new pid, net, uts, ipc and
+// mount namespaces, and checks after start and after each restore that it
+// is (ns_linux.go). criu is called the same way in both.
+//
 // Layout of a run, under Options.DumpRoot (default ZDTM_DIR/dump):
 //
 //	NAME/                       one directory per test name (static/env00); a new
-//	                            run of the test replaces the previous one
+//	                            run of the test replaces the previous one; the ns
+//	                            flavor's are under ns/ (ns/static/env00)
 //	  NAME.pid NAME.out         the protocol's pidfile and outfile
 //	  start.log                 what the test printed before daemonizing
 //	  work/                     the test's current directory

@@ -37,7 +37,7 @@ const daemonReadyTimeout = 20 * time.Second
 // startRemote starts the cache, then the proxy that connects to it,
 // each waited for on its status fd.
 func (ru *run) startRemote(ctx context.Context) (*remote, error) {
-	rm := &remote{dir: filepath.Join(ru.dir, strconv.Itoa(ru.task.pid), "remote")}
+	rm := &remote{dir: filepath.Join(ru.dir, strconv.Itoa(ru.dumpedPid), "remote")}
 	os.RemoveAll(rm.dir)
 	for _, d := range []string{"cache", "proxy"} {
 		if err := os.MkdirAll(filepath.Join(rm.dir, d), 0o700); err != nil {

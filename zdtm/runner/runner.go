@@ -29,12 +29,15 @@ type Options struct {
 	ZdtmDir  string // the zdtm directory (for default paths)
 	Criu     string // the criu binary; needed unless NoCR
 	DumpRoot string // where dump dirs go; default ZdtmDir/dump
-	Flavor   string // "h" (only one supported)
-	Iters    int    // dump/restore cycles, default 1
-	PreDumps int    // pre-dumps before each dump
-	NoCR     bool   // run without checkpointing
-	Remote   bool   // through image-proxy and image-cache
-	TwoHosts bool   // proxy and cache in two network namespaces (implies Remote)
+	// Flavor is "h" (host), "ns" (each test in new pid, net, uts, ipc
+	// and mount namespaces) or a comma-separated list such as "h,ns":
+	// the whole list of tests runs once per flavor, in that order.
+	Flavor   string
+	Iters    int  // dump/restore cycles, default 1
+	PreDumps int  // pre-dumps before each dump
+	NoCR     bool // run without checkpointing
+	Remote   bool // through image-proxy and image-cache
+	TwoHosts bool // proxy and cache in two network namespaces (implies Remote)
 	// KeepGoing runs the remaining tests after a failure.
 	KeepGoing bool
 	// Corrupt starts tests with ZDTM_CORRUPT=1: each alters its own
@@ -49,6 +52,7 @@ type Options struct {
 // Result is the outcome of one test.
 type Result struct {
 	Test    Test
+	Flavor  string
 	Status  string // "PASS", "FAIL" or "SKIP"
 	Stage   string // where it failed
 	Err     error
@@ -72,30 +76,34 @@ func (s Summary) String() string {
 	return line
 }
 
+func (s *Summary) add(res Result) {
+	s.Results = append(s.Results, res)
+	switch res.Status {
+	case "PASS":
+		s.Passed++
+	case "SKIP":
+		s.Skipped++
+	default:
+		s.Failed++
+	}
+}
+
 // Runner runs tests one after another.
 type Runner struct {
-	opts   Options
-	reaper *reaper
-	out    io.Writer
-	cpu    map[string]bool
-	hosts  *twoHosts
+	opts    Options
+	flavors []string
+	reaper  *reaper
+	out     io.Writer
+	cpu     map[string]bool
+	hosts   *twoHosts
 }
 
 // New checks the options and makes this process a child subreaper.
 func New(opts Options) (*Runner, error) {
-	if opts.Flavor == "" {
-		opts.Flavor = "h"
+	flavors, err := parseFlavors(opts.Flavor)
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range strings.Split(opts.Flavor, ",") {
-		switch f {
-		case "h":
-		case "ns", "uns":
-			return nil, fmt.Errorf("flavor %q is not supported yet: it needs criu to checkpoint pid, net, uts and ipc namespaces, which comes in a later issue; use -f h", f)
-		default:
-			return nil, fmt.Errorf("unknown flavor %q (want h)", f)
-		}
-	}
-	opts.Flavor = "h"
 	if opts.Iters <= 0 {
 		opts.Iters = 1
 	}
@@ -142,7 +150,35 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{opts: opts, reaper: r, out: opts.Out, cpu: cpuFlags()}, nil
+	return &Runner{opts: opts, flavors: flavors, reaper: r, out: opts.Out, cpu: cpuFlags()}, nil
+}
+
+// Flavors.
+const (
+	FlavorHost = "h"  // the test runs in the runner's namespaces
+	FlavorNS   = "ns" // the test is pid 1 of new pid, net, uts, ipc and mount namespaces
+)
+
+// parseFlavors splits a flavor list such as "h,ns"; "" means "h".
+func parseFlavors(list string) ([]string, error) {
+	if list == "" {
+		return []string{FlavorHost}, nil
+	}
+	var out []string
+	for _, f := range strings.Split(list, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case FlavorHost, FlavorNS:
+			if contains(out, f) {
+				return nil, fmt.Errorf("flavor %q given twice in %q", f, list)
+			}
+			out = append(out, f)
+		case "uns":
+			return nil, errors.New(`flavor "uns" (a user namespace) is not supported; use h or ns`)
+		default:
+			return nil, fmt.Errorf("unknown flavor %q in %q (want h, ns or a list such as h,ns)", f, list)
+		}
+	}
+	return out, nil
 }
 
 // Run runs tests and prints a line per test and the summary line.
@@ -158,23 +194,23 @@ func (r *Runner) Run(ctx context.Context, tests []Test) (Summary, error) {
 		}
 		r.hosts = h
 	}
-	for _, t := range tests {
-		if ctx.Err() != nil {
-			break
+	stop := false
+	for _, fl := range r.flavors {
+		var fsum Summary
+		for _, t := range tests {
+			if ctx.Err() != nil || stop {
+				break
+			}
+			res := r.runOne(ctx, t, fl)
+			r.report(res)
+			fsum.add(res)
+			stop = res.Status == "FAIL" && !r.opts.KeepGoing
 		}
-		res := r.runOne(ctx, t)
-		sum.Results = append(sum.Results, res)
-		r.report(res)
-		switch res.Status {
-		case "PASS":
-			sum.Passed++
-		case "SKIP":
-			sum.Skipped++
-		default:
-			sum.Failed++
+		if len(r.flavors) > 1 && len(fsum.Results) > 0 {
+			fmt.Fprintf(r.out, "flavor %s: %s\n", fl, fsum)
 		}
-		if res.Status == "FAIL" && !r.opts.KeepGoing {
-			break
+		for _, res := range fsum.Results {
+			sum.add(res)
 		}
 	}
 	fmt.Fprintln(r.out, sum.String())
@@ -182,13 +218,14 @@ func (r *Runner) Run(ctx context.Context, tests []Test) (Summary, error) {
 }
 
 func (r *Runner) report(res Result) {
+	name := res.Test.Name + " [" + res.Flavor + "]"
 	switch res.Status {
 	case "PASS":
-		fmt.Fprintf(r.out, "PASS %s (%.2fs)\n", res.Test.Name, res.Elapsed.Seconds())
+		fmt.Fprintf(r.out, "PASS %s (%.2fs)\n", name, res.Elapsed.Seconds())
 	case "SKIP":
-		fmt.Fprintf(r.out, "SKIP %s: %v\n", res.Test.Name, res.Err)
+		fmt.Fprintf(r.out, "SKIP %s: %v\n", name, res.Err)
 	default:
-		fmt.Fprintf(r.out, "FAIL %s at %s (%.2fs): %v\n", res.Test.Name, res.Stage, res.Elapsed.Seconds(), res.Err)
+		fmt.Fprintf(r.out, "FAIL %s at %s (%.2fs): %v\n", name, res.Stage, res.Elapsed.Seconds(), res.Err)
 		for _, d := range res.Details {
 			fmt.Fprintf(r.out, "    %s\n", d)
 		}
@@ -222,20 +259,25 @@ type task struct {
 type run struct {
 	r       *Runner
 	t       Test
-	dir     string // NAME/
+	flavor  string
+	dir     string // NAME/ (ns/NAME/ in the ns flavor)
 	work    string // NAME/work
 	pidfile string
 	outfile string
 	task    task
-	remote  *remote
-	imgDirs []string
+	// dumpedPid is the pid of the first dump; the image dirs are named
+	// after it even when a restore in the ns flavor gets another host pid.
+	dumpedPid int
+	restored  bool // restored at least once (in the destination side with two hosts)
+	remote    *remote
+	imgDirs   []string
 }
 
-func (r *Runner) runOne(ctx context.Context, t Test) Result {
+func (r *Runner) runOne(ctx context.Context, t Test, flavor string) Result {
 	start := time.Now()
-	res := Result{Test: t}
-	if len(t.Flavors) > 0 && !contains(t.Flavors, r.opts.Flavor) {
-		res.Status, res.Err = "SKIP", fmt.Errorf("not for flavor %s", r.opts.Flavor)
+	res := Result{Test: t, Flavor: flavor}
+	if len(t.Flavors) > 0 && !contains(t.Flavors, flavor) {
+		res.Status, res.Err = "SKIP", fmt.Errorf("not for flavor %s", flavor)
 		return res
 	}
 	for _, n := range t.Needs {
@@ -244,7 +286,11 @@ func (r *Runner) runOne(ctx context.Context, t Test) Result {
 			return res
 		}
 	}
-	ru := &run{r: r, t: t, dir: filepath.Join(r.opts.DumpRoot, filepath.FromSlash(t.Name))}
+	dir := filepath.Join(r.opts.DumpRoot, filepath.FromSlash(t.Name))
+	if flavor != FlavorHost {
+		dir = filepath.Join(r.opts.DumpRoot, flavor, filepath.FromSlash(t.Name))
+	}
+	ru := &run{r: r, t: t, flavor: flavor, dir: dir}
 	res.Dir = ru.dir
 	err := ru.do(ctx)
 	res.Elapsed = time.Since(start)
@@ -345,10 +391,11 @@ func (ru *run) start(ctx context.Context) error {
 	startLog := filepath.Join(ru.dir, "start.log")
 	argv := append([]string{ru.t.Path, "--pidfile=" + ru.pidfile, "--outfile=" + ru.outfile}, ru.t.Args...)
 	env := os.Environ()
-	env = removeEnv(env, "ZDTM_CORRUPT")
+	env = removeEnv(removeEnv(env, "ZDTM_CORRUPT"), "ZDTM_FLAVOR")
 	if ru.r.opts.Corrupt {
 		env = append(env, "ZDTM_CORRUPT=1")
 	}
+	env = append(env, "ZDTM_FLAVOR="+ru.flavor)
 	s := spec{argv: argv, env: env, dir: ru.work, stdout: startLog}
 	if ru.r.hosts != nil {
 		s.netns = ru.r.hosts.srcPath()
@@ -377,7 +424,12 @@ func (ru *run) start(ctx context.Context) error {
 		return fail(StageStart, fmt.Errorf("test pid %d is gone right after start: %w", pid, err), ru.startDetails()...)
 	}
 	ru.task = task{pid: pid, done: done}
+	ru.dumpedPid = pid
 	ru.logf("test pid %d", pid)
+	if err := ru.checkNamespaces(pid); err != nil {
+		ru.killTask()
+		return fail(StageStart, err, ru.startDetails()...)
+	}
 	return nil
 }
 
@@ -426,7 +478,10 @@ func (ru *run) killTask() {
 		return
 	default:
 	}
-	// The test leads its own process group: kill what it forked too.
+	// The test leads its own session: kill what it forked too, in
+	// whatever process group (tree00's children lead their own). While
+	// the leader lives, its pid names no other session.
+	killSession(ru.task.pid)
 	unix.Kill(-ru.task.pid, unix.SIGKILL)
 	unix.Kill(ru.task.pid, unix.SIGKILL)
 	select {
@@ -471,7 +526,7 @@ func (ru *run) checkpointRestore(ctx context.Context) error {
 }
 
 func (ru *run) imgDir(n int) string {
-	return filepath.Join(ru.dir, strconv.Itoa(ru.task.pid), strconv.Itoa(n))
+	return filepath.Join(ru.dir, strconv.Itoa(ru.dumpedPid), strconv.Itoa(n))
 }
 
 func (ru *run) criuDump(ctx context.Context, cmd string, n int, prev string) (string, error) {
@@ -493,10 +548,10 @@ func (ru *run) criuDump(ctx context.Context, cmd string, n int, prev string) (st
 		sock = ru.remote.proxySocket
 	}
 	argv := append(dumpArgs(ru.r.opts.Criu, cmd, ru.task.pid, dir, relPrev, ru.r.opts.PreDumps > 0, sock), ru.t.Opts...)
-	s := spec{argv: argv, dir: dir, stdout: filepath.Join(dir, "criu-"+cmd+".out")}
-	if ru.r.hosts != nil {
-		s.netns = ru.r.hosts.srcPath()
-	}
+	// criu runs where the task is: the source side, or the destination
+	// side once restored there (--iters); it reaches the proxy's UNIX
+	// socket from either.
+	s := spec{argv: argv, dir: dir, stdout: filepath.Join(dir, "criu-"+cmd+".out"), netns: ru.netnsPath()}
 	if err := ru.criu(ctx, s); err != nil {
 		return dir, fail(stage, err, ru.criuDetails(dir, cmd)...)
 	}
@@ -521,14 +576,23 @@ func (ru *run) criuRestore(ctx context.Context, dir string) error {
 	if err != nil {
 		return fail(StageRestore, err, ru.criuDetails(dir, "restore")...)
 	}
-	if pid != ru.task.pid {
+	// A test of the ns flavor sees only its pids inside its namespace,
+	// which restore keeps; its host pid may change.
+	if pid != ru.task.pid && ru.flavor == FlavorHost {
 		return fail(StageRestore, fmt.Errorf("restored as pid %d, dumped as %d", pid, ru.task.pid), ru.criuDetails(dir, "restore")...)
 	}
 	done, err := ru.r.reaper.watch(pid)
 	if err != nil {
 		return fail(StageRestore, fmt.Errorf("restored task %d is gone right after restore: %w", pid, err), ru.criuDetails(dir, "restore")...)
 	}
-	ru.task.done = done
+	ru.restored = true
+	if pid != ru.task.pid {
+		ru.logf("restored as host pid %d, dumped as %d", pid, ru.task.pid)
+	}
+	ru.task = task{pid: pid, done: done}
+	if err := ru.checkNamespaces(pid); err != nil {
+		return fail(StageRestore, err, ru.criuDetails(dir, "restore")...)
+	}
 	return nil
 }
 

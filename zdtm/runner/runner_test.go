@@ -215,34 +215,98 @@ func TestCriuArgs(t *testing.T) {
 
 func TestOptionsRefused(t *testing.T) {
 	for _, o := range []Options{
-		{Flavor: "ns", NoCR: true, DumpRoot: "/tmp/x"},
-		{Flavor: "q", NoCR: true, DumpRoot: "/tmp/x"},
+		{Flavor: "ns,q", NoCR: true, DumpRoot: "/tmp/x"},
+		{Flavor: "h,h", NoCR: true, DumpRoot: "/tmp/x"},
+		{Flavor: "uns", NoCR: true, DumpRoot: "/tmp/x"},
 		{NoCR: true, Remote: true, DumpRoot: "/tmp/x"},
 		{Criu: "/nonexistent/criu", DumpRoot: "/tmp/x"},
 	} {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) did not fail", o)
-		} else if o.Flavor == "ns" && !strings.Contains(err.Error(), "not supported yet") {
-			t.Errorf("flavor ns refused with an unclear message: %v", err)
+		} else if o.Flavor != "" && !strings.Contains(err.Error(), "flavor") {
+			t.Errorf("flavor %q refused with an unclear message: %v", o.Flavor, err)
 		}
 	}
 }
 
-// TestSuiteNoCR runs every test without checkpointing: each must pass
-// on its own.
+func TestParseFlavors(t *testing.T) {
+	for in, want := range map[string]string{"": "h", "h": "h", "ns": "ns", "h,ns": "h ns", "ns, h": "ns h"} {
+		got, err := parseFlavors(in)
+		if err != nil || strings.Join(got, " ") != want {
+			t.Errorf("parseFlavors(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"x", "h,", "ns,ns", "uns"} {
+		if got, err := parseFlavors(in); err == nil {
+			t.Errorf("parseFlavors(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+// runsIn counts the (test, flavor) pairs the suite runs in flavors.
+func runsIn(s []Test, flavors ...string) int {
+	n := 0
+	for _, f := range flavors {
+		for _, t := range s {
+			if len(t.Flavors) == 0 || contains(t.Flavors, f) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestSuiteNoCR runs every test without checkpointing, in both
+// flavors: each must pass on its own.
 func TestSuiteNoCR(t *testing.T) {
 	needBuild(t)
-	r, out := newRunner(t, Options{NoCR: true, KeepGoing: true})
+	r, out := newRunner(t, Options{NoCR: true, KeepGoing: true, Flavor: "h,ns"})
 	s := suite(t)
 	sum, err := r.Run(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Passed != len(s) || sum.Failed != 0 {
-		t.Errorf("without C/R: %s\n%s", sum, out)
+	n := runsIn(s, "h", "ns")
+	if sum.Passed != n || sum.Failed != 0 || sum.Skipped != 2*len(s)-n {
+		t.Errorf("without C/R: %s, want %d passed\n%s", sum, n, out)
 	}
-	if !strings.HasSuffix(out.String(), fmt.Sprintf("%d passed, 0 failed\n", len(s))) {
+	if !strings.HasSuffix(out.String(), fmt.Sprintf("%d passed, 0 failed, %d skipped\n", n, 2*len(s)-n)) &&
+		!strings.HasSuffix(out.String(), fmt.Sprintf("%d passed, 0 failed\n", n)) {
 		t.Errorf("no summary line at the end:\n%s", out)
+	}
+	for _, want := range []string{"PASS static/env00 [h]", "PASS static/env00 [ns]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestFlavorNSChecked runs a protocol binary that ignores ZDTM_FLAVOR in
+// the ns flavor: the runner must see that it shares the host's
+// namespaces and fail it at start, leaving nothing behind.
+func TestFlavorNSChecked(t *testing.T) {
+	needRoot(t)
+	bin, _ := filepath.Abs("testdata/proto.sh")
+	test, err := BinaryTest(bin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	r, out := newRunner(t, Options{NoCR: true, Flavor: "ns", DumpRoot: root})
+	sum, err := r.Run(context.Background(), []Test{test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := sum.Results[0]
+	if res.Status != "FAIL" || res.Stage != StageStart || !strings.Contains(res.Err.Error(), "ZDTM_FLAVOR") {
+		t.Fatalf("%s at %q: %v\n%s", res.Status, res.Stage, res.Err, out)
+	}
+	pid, err := readPid(filepath.Join(root, "ns", "bin", "proto.sh", "proto.sh.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Errorf("test task %d still runs after the failure", pid)
 	}
 }
 
@@ -251,21 +315,24 @@ func TestSuiteNoCR(t *testing.T) {
 // check with the test's reason.
 func TestCorruptionIsReported(t *testing.T) {
 	needBuild(t)
-	r, out := newRunner(t, Options{NoCR: true, KeepGoing: true, Corrupt: true})
+	r, out := newRunner(t, Options{NoCR: true, KeepGoing: true, Corrupt: true, Flavor: "h,ns"})
 	s := suite(t)
 	sum, err := r.Run(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, res := range sum.Results {
+		if res.Status == "SKIP" {
+			continue
+		}
 		if res.Status != "FAIL" || res.Stage != StageCheck || !strings.HasPrefix(res.Err.Error(), "FAIL") {
-			t.Errorf("%s with a corrupted state: %s at %q: %v", res.Test.Name, res.Status, res.Stage, res.Err)
+			t.Errorf("%s [%s] with a corrupted state: %s at %q: %v", res.Test.Name, res.Flavor, res.Status, res.Stage, res.Err)
 		}
 	}
-	if sum.Failed != len(s) {
-		t.Errorf("corrupted: %s, want %d failed\n%s", sum, len(s), out)
+	if n := runsIn(s, "h", "ns"); sum.Failed != n {
+		t.Errorf("corrupted: %s, want %d failed\n%s", sum, n, out)
 	}
-	if !strings.Contains(out.String(), "FAIL static/env00 at check") {
+	if !strings.Contains(out.String(), "FAIL static/env00 [h] at check") || !strings.Contains(out.String(), "FAIL static/env00 [ns] at check") {
 		t.Errorf("the report does not say where env00 failed:\n%s", out)
 	}
 }
@@ -348,6 +415,47 @@ func TestDumpFailureReport(t *testing.T) {
 					t.Errorf("daemon %s (pid %d) still runs after the failure", d, dpid)
 				}
 			}
+		}
+	}
+}
+
+// TestFailureKillsTree fails tree00 at dump (a fake criu): the runner
+// must kill the whole test tree, also the child that leads its own
+// process group and that child's child, in both flavors.
+func TestFailureKillsTree(t *testing.T) {
+	needBuild(t)
+	fake, _ := filepath.Abs("testdata/fakecriu.sh")
+	ts, err := Find(suite(t), []string{"static/tree00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fl := range []string{"h", "ns"} {
+		root := t.TempDir()
+		r, out := newRunner(t, Options{Criu: fake, DumpRoot: root, Flavor: fl})
+		sum, err := r.Run(context.Background(), ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := sum.Results[0]; res.Status != "FAIL" || res.Stage != StageDump {
+			t.Fatalf("%s: %s at %q: %v\n%s", fl, res.Status, res.Stage, res.Err, out)
+		}
+		dir := filepath.Join(root, "static", "tree00")
+		if fl != "h" {
+			dir = filepath.Join(root, fl, "static", "tree00")
+		}
+		pid, err := readPid(filepath.Join(dir, "tree00.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The reaper takes the killed tasks' zombies a moment later.
+		left := sessionPids(pid)
+		for i := 0; i < 100 && len(left) > 0; i++ {
+			time.Sleep(50 * time.Millisecond)
+			left = sessionPids(pid)
+		}
+		if len(left) > 0 {
+			t.Errorf("%s: tasks %v of the failed test's session are still there", fl, left)
+			killSession(pid)
 		}
 	}
 }

@@ -14,7 +14,8 @@ const char *test_doc = "UNIX sockets bound to a path and to an abstract name: li
 		       "connected to its server with its datagrams queued";
 
 static char path[108], dpath[108];
-static const char abstract[] = "\0zdtm-unix-listen00";
+static char abstract[64]; /* "\0zdtm-unix-listen00.ID", abstract_len bytes */
+static size_t abstract_len;
 static int lsk, alsk, srv, cli, dsrv, dcli;
 
 static socklen_t addr(struct sockaddr_un *a, const char *name, size_t len)
@@ -73,8 +74,18 @@ int main(int argc, char **argv)
 	int i;
 
 	test_init(argc, argv);
-	snprintf(path, sizeof(path), "/tmp/zdtm-unix-listen00.%d", getpid());
-	snprintf(dpath, sizeof(dpath), "/tmp/zdtm-unix-dgram00.%d", getpid());
+	/*
+	 * Names unique on the host while we run, also in the ns flavor (where
+	 * every test is pid 1): our pid and our pid namespace's inode.
+	 */
+	if (stat("/proc/self/ns/pid", &st)) {
+		pr_perror("stat /proc/self/ns/pid");
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/tmp/zdtm-unix-listen00.%lu.%d", (unsigned long)st.st_ino, getpid());
+	snprintf(dpath, sizeof(dpath), "/tmp/zdtm-unix-dgram00.%lu.%d", (unsigned long)st.st_ino, getpid());
+	abstract_len = 1 + snprintf(abstract + 1, sizeof(abstract) - 1, "zdtm-unix-listen00.%lu.%d",
+				    (unsigned long)st.st_ino, getpid());
 	unlink(path);
 	unlink(dpath);
 
@@ -86,7 +97,7 @@ int main(int argc, char **argv)
 	}
 	chmod(path, 0640);
 	alsk = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	l = addr(&a, abstract, sizeof(abstract) - 1);
+	l = addr(&a, abstract, abstract_len);
 	if (alsk < 0 || bind(alsk, (struct sockaddr *)&a, l) || listen(alsk, 3)) {
 		pr_perror("listen on an abstract name");
 		return 1;
@@ -140,8 +151,8 @@ int main(int argc, char **argv)
 	if (getpeername(cli, (struct sockaddr *)&a, &l) || strcmp(a.sun_path, path))
 		fail("client's peer name %s, want %s", a.sun_path, path);
 	l = sizeof(a);
-	if (getsockname(alsk, (struct sockaddr *)&a, &l) || l != offsetof(struct sockaddr_un, sun_path) + sizeof(abstract) - 1 ||
-	    memcmp(a.sun_path, abstract, sizeof(abstract) - 1))
+	if (getsockname(alsk, (struct sockaddr *)&a, &l) || l != offsetof(struct sockaddr_un, sun_path) + abstract_len ||
+	    memcmp(a.sun_path, abstract, abstract_len))
 		fail("abstract listener lost its name");
 	if (!(fcntl(alsk, F_GETFL) & O_NONBLOCK))
 		fail("abstract listener lost O_NONBLOCK");
@@ -149,7 +160,7 @@ int main(int argc, char **argv)
 		fail("socket file %s: mode %o", path, st.st_mode);
 	if (!test_failed()) {
 		check_listener(lsk, path, strlen(path));
-		check_listener(alsk, abstract, sizeof(abstract) - 1);
+		check_listener(alsk, abstract, abstract_len);
 	}
 	/* Datagrams in order, then the client still reaches the server. */
 	for (i = 0; i < 3 && !test_failed(); i++) {

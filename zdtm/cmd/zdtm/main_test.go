@@ -47,7 +47,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--zdtm-dir", zdtmDir, "-t", "static/nope", "--nocr"}, "no such test"},
 		{[]string{"run", "--bin", "/nonexistent"}, "no such file"},
 		{[]string{"run", "-t", "x", "--", "a"}, "need --bin"},
-		{[]string{"run", "--zdtm-dir", zdtmDir, "-t", "static/env00", "-f", "ns", "--nocr"}, "not supported yet"},
+		{[]string{"run", "--zdtm-dir", zdtmDir, "-t", "static/env00", "-f", "h,nx", "--nocr"}, "unknown flavor \"nx\""},
 		{[]string{"run", "--zdtm-dir", zdtmDir, "-t", "static/env00", "--nocr", "--remote"}, "does not go with"},
 		{[]string{"run", "--bogus"}, "unknown flag"},
 	} {
@@ -81,7 +81,7 @@ func TestRunNoCR(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
 	}
 	code, out, _ = zdtm(t, "run", "--zdtm-dir", zdtmDir, "--dump-root", root, "--nocr", "--inject-corruption", "-t", "static/env00")
-	if code == 0 || !strings.Contains(out, "FAIL static/env00 at check") || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
+	if code == 0 || !strings.Contains(out, "FAIL static/env00 [h] at check") || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
 		t.Errorf("a corrupted env00: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(root, "static", "env00", "env00.out")); err != nil {
@@ -89,7 +89,7 @@ func TestRunNoCR(t *testing.T) {
 	}
 	bin, _ := filepath.Abs("../../runner/testdata/proto.sh")
 	code, out, errs = zdtm(t, "run", "--dump-root", root, "--nocr", "--bin", bin, "--", "--result=FAIL: external")
-	if code == 0 || !strings.Contains(out, "FAIL bin/proto.sh at check") || !strings.Contains(out, "FAIL: external") {
+	if code == 0 || !strings.Contains(out, "FAIL bin/proto.sh [h] at check") || !strings.Contains(out, "FAIL: external") {
 		t.Errorf("--bin with args: exit %d\n%s%s", code, out, errs)
 	}
 }
