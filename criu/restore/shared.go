@@ -364,11 +364,11 @@ func (t *treeRestorer) openRestorerPidfd(r *restorer) (uint64, error) {
 
 // closePidfd closes the restorer's pidfd in n's task, if it got one.
 func (t *treeRestorer) closePidfd(n *node) error {
-	fd, ok := t.pidfds[n.pid]
+	fd, ok := t.pidfds[n.r.pid]
 	if !ok {
 		return nil
 	}
-	delete(t.pidfds, n.pid)
+	delete(t.pidfds, n.r.pid)
 	_, err := n.r.sys("close", unix.SYS_CLOSE, fd)
 	return err
 }

@@ -61,7 +61,7 @@ type treeRestorer struct {
 	masters map[uint32]int
 	// epollDone: epoll files whose targets are added (anon.go).
 	epollDone map[uint32]bool
-	// pidfds: a pidfd of the restorer inside each task, by task pid.
+	// pidfds: a pidfd of the restorer inside each task, by host pid.
 	pidfds map[int]uint64
 	shm    map[uint64]*shmObj
 	// masterFds are every fd the restorer opened for the masters.
