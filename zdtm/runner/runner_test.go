@@ -477,13 +477,7 @@ func TestCheckpointRestore(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(strings.TrimPrefix(tc.name, "static/")+"/"+tc.flavor, func(t *testing.T) {
-			// ns: one cycle until criu restore stops leaving a pidfd
-			// (fd 3) in the restored init, which the next dump refuses.
-			iters := 2
-			if tc.flavor == "ns" {
-				iters = 1
-			}
-			r, out := newRunner(t, Options{Criu: criuBin, Iters: iters, Flavor: tc.flavor})
+			r, out := newRunner(t, Options{Criu: criuBin, Iters: 2, Flavor: tc.flavor})
 			sum, err := r.Run(context.Background(), ts)
 			if err != nil {
 				t.Fatal(err)
