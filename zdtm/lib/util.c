@@ -1,4 +1,8 @@
-// Checksums and byte patterns shared by the tests.
+// Checksums, byte patterns and sysctls shared by the tests.
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include "zdtmtst.h"
 
 uint32_t crc32_buf(uint32_t crc, const void *buf, size_t len)
@@ -57,4 +61,65 @@ long check_pattern(const void *buf, size_t len, uint64_t seed)
 		if (p[i] != pattern_byte(i, seed))
 			return (long)i;
 	return -1;
+}
+
+/* sysctl_open opens /proc/sys/NAME, or fails the test and returns -1. */
+static int sysctl_open(const char *name, int flags)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, flags);
+	if (fd < 0)
+		pr_perror("open %s", path);
+	return fd;
+}
+
+int sysctl_set(const char *name, const char *val)
+{
+	int fd = sysctl_open(name, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	if (n != (ssize_t)strlen(val)) {
+		pr_perror("write %s to sysctl %s", val, name);
+		return -1;
+	}
+	return 0;
+}
+
+void sysctl_check(const char *name, const char *want)
+{
+	int fd = sysctl_open(name, O_RDONLY);
+	char buf[256], norm[256];
+	size_t i, j = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		pr_perror("read sysctl %s", name);
+		return;
+	}
+	buf[n] = '\0';
+	/* "32000\t1024000000\t500\n" reads as "32000 1024000000 500". */
+	for (i = 0; buf[i]; i++) {
+		int blank = buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n';
+
+		if (!blank)
+			norm[j++] = buf[i];
+		else if (j && norm[j - 1] != ' ')
+			norm[j++] = ' ';
+	}
+	if (j && norm[j - 1] == ' ')
+		j--;
+	norm[j] = '\0';
+	if (strcmp(norm, want))
+		fail("sysctl %s is \"%s\", want \"%s\"", name, norm, want);
 }

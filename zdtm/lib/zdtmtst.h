@@ -107,6 +107,15 @@ void pass(void);
 /* test_failed says whether fail() was called. */
 int test_failed(void);
 
+/*
+ * Sysctls by their /proc/sys path, e.g. "kernel/msgmnb". sysctl_set
+ * writes val and returns 0, or fails the test and returns -1.
+ * sysctl_check fails the test, naming the sysctl, unless its value (with
+ * runs of blanks read as one space) is want.
+ */
+int sysctl_set(const char *name, const char *val);
+void sysctl_check(const char *name, const char *want);
+
 /* Small helpers shared by the tests. */
 uint32_t crc32_buf(uint32_t crc, const void *buf, size_t len);
 void fill_pattern(void *buf, size_t len, uint64_t seed);

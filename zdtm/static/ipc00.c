@@ -12,7 +12,8 @@
 const char *test_doc = "The SysV IPC objects of the test's own IPC namespace survive with their "
 		       "ids, keys and modes: a semaphore set and its values, a message queue and "
 		       "its messages (types, sizes, zero-length ones, order), a shared memory "
-		       "segment attached with a pattern and one not attached";
+		       "segment attached with a pattern and one not attached, and the namespace's "
+		       "IPC limits (kernel.msgmnb, sem, shmmax...)";
 
 #ifndef MSG_COPY
 #define MSG_COPY 040000
@@ -85,12 +86,29 @@ static int count_objects(const char *name)
 	return n;
 }
 
+/* The IPC namespace's own limits, set to values no kernel defaults to. */
+static const struct {
+	const char *name, *val;
+} sysctls[] = {
+	{"kernel/msgmnb", "20011"},
+	{"kernel/msgmax", "4099"},
+	{"kernel/msgmni", "3001"},
+	{"kernel/sem", "251 32001 65 129"},
+	{"kernel/shmmni", "1003"},
+	{"kernel/shmmax", "268435457"},
+	{NULL, NULL},
+};
+
 static int setup(void)
 {
 	struct msgbuf_max m;
 	struct msqid_ds mq;
 	unsigned int i;
 	void *b;
+
+	for (i = 0; sysctls[i].name; i++)
+		if (sysctl_set(sysctls[i].name, sysctls[i].val))
+			return -1;
 
 	semid = semget(KEY_SEM, NSEMS, IPC_CREAT | IPC_EXCL | 0640);
 	if (semid < 0 || semctl(semid, 0, SETALL, (union semun){.array = (unsigned short *)sem_vals})) {
@@ -294,6 +312,8 @@ int main(int argc, char **argv)
 		if (n != counts[i].want)
 			fail("/proc/sysvipc/%s lists %d objects, want %d", counts[i].name, n, counts[i].want);
 	}
+	for (i = 0; sysctls[i].name; i++)
+		sysctl_check(sysctls[i].name, sysctls[i].val);
 	check_sem();
 	check_msg();
 	check_shm();

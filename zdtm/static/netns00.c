@@ -9,8 +9,9 @@
 #include "zdtmtst.h"
 
 const char *test_doc = "Links (a veth pair with MTU and MAC), IPv4 and IPv6 addresses, routes "
-		       "in the main table and in table 100, and policy rules of the test's own "
-		       "network namespace survive: ip link, addr, route, rule show the same";
+		       "in the main table and in table 100, policy rules and sysctls of the test's "
+		       "own network namespace and its links survive: ip link, addr, route, rule "
+		       "show the same";
 
 /* The configuration, made with the ip tool inside our network namespace. */
 static const char *setup[] = {
@@ -34,6 +35,19 @@ static const char *setup[] = {
 	"rule add to 198.18.102.0/24 tos 0x10 lookup 100 pref 1001",
 	"-6 rule add from 2001:db8:6::/64 lookup 100 pref 1000",
 	NULL,
+};
+
+/* Sysctls of the namespace and of its links, set to values no default has. */
+static const struct {
+	const char *name, *val;
+} sysctls[] = {
+	{"net/ipv4/conf/all/forwarding", "1"},
+	{"net/ipv4/conf/zv0/rp_filter", "2"},
+	{"net/ipv4/conf/zv1/accept_local", "1"},
+	{"net/ipv6/conf/zv1/hop_limit", "33"},
+	{"net/ipv6/conf/zv0/forwarding", "1"},
+	{"net/ipv4/ping_group_range", "0 100"},
+	{NULL, NULL},
 };
 
 /*
@@ -248,6 +262,9 @@ int main(int argc, char **argv)
 			return 1;
 		free(r);
 	}
+	for (i = 0; sysctls[i].name; i++)
+		if (sysctl_set(sysctls[i].name, sysctls[i].val))
+			return 1;
 	wait_settled(30);
 	for (i = 0; views[i].args; i++) {
 		before[i] = view(i);
@@ -275,6 +292,8 @@ int main(int argc, char **argv)
 		}
 		free(now);
 	}
+	for (i = 0; sysctls[i].name; i++)
+		sysctl_check(sysctls[i].name, sysctls[i].val);
 	pass();
 	return 0;
 }
