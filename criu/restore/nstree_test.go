@@ -173,22 +173,63 @@ func TestNsTreeRestoreFailKillsAll(t *testing.T) {
 	}
 }
 
+// threadSignals returns, for every thread of pids, its blocked, ignored
+// and caught signal sets, all but SIGUSR2 (which nstree's child blocks
+// and unblocks as it waits for it), and fails the test if a thread is
+// stopped or traced.
+func threadSignals(t *testing.T, pids []int) map[int]string {
+	t.Helper()
+	got := map[int]string{}
+	for _, pid := range pids {
+		for _, tid := range threadsOf(t, pid) {
+			st, err := procfs.ReadStatusFile(procfs.Path(pid, fmt.Sprintf("task/%d/status", tid)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := st["State"]; strings.HasPrefix(s, "t") || strings.HasPrefix(s, "T") || st["TracerPid"] != "0" {
+				t.Errorf("thread %d of %d is %s, traced by %s", tid, pid, s, st["TracerPid"])
+			}
+			var sets []string
+			for _, k := range []string{"SigBlk", "SigIgn", "SigCgt"} {
+				v, err := st.Hex(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sets = append(sets, fmt.Sprintf("%s %#x", k, v&^(1<<(unix.SIGUSR2-1))))
+			}
+			got[tid] = strings.Join(sets, ", ")
+		}
+	}
+	return got
+}
+
 // A child in another network namespace than the root is refused at dump,
-// naming the task and the namespace, and the tree runs on as before.
+// naming the task and the namespace, and the tree runs on as before:
+// every thread there, none stopped or traced, with the signal mask and
+// handlers it had, and the workload's own checks pass.
 func TestNsTreeSplitRefused(t *testing.T) {
 	root, out := startNsTree(t, "split")
+	kids, err := procfs.Children(root)
+	if err != nil || len(kids) != 2 {
+		t.Fatalf("children of %d: %v, %v", root, kids, err)
+	}
+	live := []int{root, kids[0]}
+	before := threadSignals(t, live)
 	img := filepath.Join(t.TempDir(), "img")
 	os.Mkdir(img, 0o755)
 	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(root), "-D", img)
 	if err == nil {
 		t.Fatalf("dump of a split tree succeeded: %s", res)
 	}
-	kids, _ := procfs.Children(root)
-	if len(kids) != 2 || !strings.Contains(res, fmt.Sprintf("task %d is in another net namespace", kids[0])) {
-		t.Errorf("dump error does not name the child %v and its net namespace: %s", kids, res)
+	if !strings.Contains(res, fmt.Sprintf("task %d is in another net namespace", kids[0])) {
+		t.Errorf("dump error does not name the child %d and its net namespace: %s", kids[0], res)
 	}
-	if !crtest.Alive(root) || len(kids) != 2 || !crtest.Alive(kids[0]) {
+	if !crtest.Alive(root) || !crtest.Alive(kids[0]) {
 		t.Fatalf("tasks gone after a refused dump")
+	}
+	after := threadSignals(t, live)
+	if fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("threads after the refused dump:\n%v\nbefore:\n%v", after, before)
 	}
 	unix.Kill(root, unix.SIGUSR2)
 	waitVerdict(t, out)

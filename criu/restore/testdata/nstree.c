@@ -54,7 +54,9 @@ static void say(const char *fmt, ...) {
 }
 
 static volatile long spins;
+static volatile int init_threads; // started (their signal masks set)
 static void *init_thread(void *a) {
+	__sync_fetch_and_add(&init_threads, 1);
 	if (a)
 		for (;;)
 			spins++;
@@ -78,11 +80,24 @@ static int child_main(int split, int ready) {
 		say("FAIL unshare: %m\n");
 		return 1;
 	}
+	// SIGUSR2 from init is sent to the process, and the kernel may give
+	// a process-directed signal to any thread that does not block it:
+	// to the thread, if this one is not ready for it, e.g. still waking
+	// from a tracer's detach (a refused dump), which leaves this one
+	// asleep in pause() for good. So the thread (which inherits the
+	// mask) never takes it, and this one waits in sigsuspend(), which
+	// takes it even when it comes before the wait.
+	sigset_t usr2, orig;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, &orig);
 	pthread_create(&th, NULL, thread_main, NULL);
+	while (!thread_tid) // runs, with its signal mask set
+		usleep(1000);
 	write(ready, "", 1);
 	close(ready);
 	while (!check)
-		pause();
+		sigsuspend(&orig);
 	if (getpid() != 2) {
 		say("FAIL child pid %d, want 2\n", getpid());
 		return 1;
@@ -179,6 +194,8 @@ static int init_main(int split) {
 	pthread_t ith;
 	for (int i = 0; i < 3; i++)
 		pthread_create(&ith, NULL, init_thread, (void *)(long)(i == 0));
+	while (init_threads < 3)
+		usleep(1000);
 	say("READY\n");
 	while (!check) {
 		counter++;
