@@ -64,13 +64,11 @@
 //
 // # Running ip inside a namespace
 //
-// Each command is started from a goroutine that locks its OS thread,
-// setns(CLONE_NEWNET)s that thread into the namespace and calls
-// exec.Cmd.Start there: the child is cloned from that thread and so
-// inherits its network namespace (verified by TestRunsInNamespace). The
-// goroutine returns without unlocking, so the Go runtime ends the thread
-// instead of reusing it in the wrong namespace. No `ip netns exec`, no
-// bind mounts under /run/netns, no nsenter.
+// Each command is started with exec.Cmd.Start on an OS thread that has
+// joined the namespace (package nsenter, which then discards the
+// thread): the child is cloned from that thread and so inherits its
+// network namespace (verified by TestRunsInNamespace). No `ip netns
+// exec`, no bind mounts under /run/netns, no nsenter(1) program.
 //
 // `ip ... restore` checks its input with ftell, which fails on a pipe or a
 // socket, so every image is first copied into an unlinked temporary file

@@ -7,12 +7,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/nsenter"
 )
 
 // Namespace is an open network namespace: it owns a file descriptor for
@@ -86,9 +87,8 @@ func (t tool) run(ctx context.Context, args ...string) error {
 
 // runFiles runs `ip args...` inside t.ns with stdin and stdout as given
 // (nil for /dev/null), and extra open files from fd 3 on. The child is
-// started from a goroutine that locks its OS thread and setns()es it
-// into the namespace; that goroutine exits locked, so the runtime
-// discards the thread rather than reuse it in the wrong namespace.
+// started from a thread that joined the namespace (nsenter.DoFD): it is
+// cloned from that thread, so it inherits its network namespace.
 func (t tool) runFiles(ctx context.Context, stdin *os.File, stdout io.Writer, extra []*os.File, args ...string) error {
 	nsf, err := t.ns.file()
 	if err != nil {
@@ -106,17 +106,7 @@ func (t tool) runFiles(ctx context.Context, stdin *os.File, stdout io.Writer, ex
 	// Make sure the ip tool speaks the language our callers parse.
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// No UnlockOSThread: this thread may now be in another netns.
-		if err := setns(int(nsf.Fd())); err != nil {
-			started <- err
-			return
-		}
-		started <- cmd.Start()
-	}()
-	if err := <-started; err != nil {
+	if err := nsenter.DoFD(int(nsf.Fd()), nsenter.Net, cmd.Start); err != nil {
 		return &ToolError{Args: args, Err: err}
 	}
 	if err := cmd.Wait(); err != nil {
@@ -134,39 +124,15 @@ func (t tool) output(ctx context.Context, args ...string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// Do runs f on a locked OS thread that has joined the namespace, and
-// returns what f returns. A socket f creates belongs to the namespace
-// (a socket takes the netns of the thread that makes it). f must not
-// start goroutines that expect to run in the namespace: they run on
-// other threads.
-//
-// The thread is not unlocked afterwards, so the Go runtime ends it
-// instead of reusing it. It is also moved back to its own network
-// namespace first: the runtime cannot end the process's main thread (a
-// goroutine that exits locked there wedges it), which would otherwise
-// keep the namespace alive as long as this process.
+// Do runs f on an OS thread that has joined the namespace, and returns
+// what f returns. A socket f creates belongs to the namespace (a socket
+// takes the netns of the thread that makes it). f must not start
+// goroutines that expect to run in the namespace: they run on other
+// threads. The thread is discarded afterwards (nsenter.DoFD).
 func (n *Namespace) Do(f func() error) error {
 	nsf, err := n.file()
 	if err != nil {
 		return fmt.Errorf("enter netns: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// No UnlockOSThread: this thread may stay in another netns.
-		own, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- fmt.Errorf("enter netns %s: %w", nsf.Name(), err)
-			return
-		}
-		defer own.Close()
-		if err := setns(int(nsf.Fd())); err != nil {
-			done <- fmt.Errorf("enter netns %s: %w", nsf.Name(), err)
-			return
-		}
-		err = f()
-		setns(int(own.Fd()))
-		done <- err
-	}()
-	return <-done
+	return nsenter.DoFD(int(nsf.Fd()), nsenter.Net, f)
 }
