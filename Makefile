@@ -16,11 +16,13 @@ build:
 # the Go tests, then the zdtm suite in both flavors (h: on the host; ns:
 # each test pid 1 of its own pid, net, uts, ipc and mount namespaces),
 # locally and through image-proxy and image-cache in two network
-# namespaces.
+# namespaces; then repeated cycles after a pre-dump (what one dump and
+# restore leaves behind in a task, such as a stray fd, fails the next).
 test: build
 	$(GO) test -count=1 -timeout 60m ./...
 	bin/zdtm run -a --keep-going -f h,ns
 	bin/zdtm run -a --keep-going -f h,ns --remote --two-hosts
+	bin/zdtm run -a --keep-going -f h,ns --pre 1 --iters 2 --remote --two-hosts
 
 # Unprivileged, quick: the pure packages only.
 test-short:
