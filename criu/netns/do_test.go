@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,14 +39,27 @@ func TestDo(t *testing.T) {
 	if err := n.ns.Do(func() error { return sentinel }); err != sentinel {
 		t.Errorf("Do returned %v, want f's error", err)
 	}
-	ents, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if l, err := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net"); err == nil && l != own {
-			t.Errorf("thread %s left in %s", e.Name(), l)
+	// The threads that ran f are ended by the runtime once Do returns,
+	// not before: wait a little for them to go.
+	var left []string
+	for i := 0; i < 100; i++ {
+		left = nil
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, e := range ents {
+			if l, err := os.Readlink("/proc/self/task/" + e.Name() + "/ns/net"); err == nil && l != own {
+				left = append(left, e.Name()+" in "+l)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(left) > 0 {
+		t.Errorf("threads left in the namespace: %v", left)
 	}
 	closed, err := Open("/proc/self/ns/net")
 	if err != nil {

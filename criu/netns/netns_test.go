@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -563,4 +564,39 @@ func ifindex(t *testing.T, out, name string) string {
 	}
 	t.Fatalf("no link %s in\n%s", name, out)
 	return ""
+}
+
+// Routes through a link without carrier at dump time (its veth peer
+// outside is down) are saved with RTNH_F_LINKDOWN, which the kernel
+// refuses in a new route: Dump clears it, and they come back.
+func TestDumpRestoreLinkDown(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	src, outer := newTestNS(t, "src"), newTestNS(t, "outer")
+	dst, outer2 := newTestNS(t, "dst"), newTestNS(t, "outer2")
+	configure(t, src, outer)
+	want := src.snapshot(t)
+	outer.ip(t, "link", "set", "dev", "p0", "down")
+	// The carrier change reaches the routes through the kernel's link
+	// watch, which runs up to a second later.
+	for i := 0; ; i++ {
+		out := src.ip(t, "route", "show", "198.18.6.0/24")
+		if strings.Contains(out, "linkdown") {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("route via v0 with its peer down is not linkdown: %q", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	store := nstest.Dir(t)
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{ExternalVeth: map[string]string{"v0": "p0"}}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
+	if err := Restore(ctx, store, dst.ns, 7, opts, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	outer2.ip(t, "link", "set", "dev", "p0", "up")
+	compareSnapshots(t, dst.snapshot(t), want)
 }

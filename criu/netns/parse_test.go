@@ -40,6 +40,24 @@ func TestDropLocalTable(t *testing.T) {
 	if want := slices.Concat(magic, main, big); !bytes.Equal(got, want) {
 		t.Errorf("got %x\nwant %x", got, want)
 	}
+	// Link state flags (dead 1, linkdown 16) go, others (onlink 4) stay,
+	// in the route and in each nexthop of RTA_MULTIPATH.
+	down := rtm(254, 0)
+	binary.NativeEndian.PutUint32(down[rtmFlagsOff:], 1|4|16)
+	mp := []byte{20, 0, rtaMultipath, 0, 8, 0, 1 | 4 | 16, 0, 2, 0, 0, 0, 8, 0, 16, 0, 3, 0, 0, 0}
+	down = append(down, mp...)
+	binary.NativeEndian.PutUint32(down, uint32(len(down)))
+	got, err = dropLocalTable(slices.Concat(magic, down))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := binary.NativeEndian.Uint32(got[ipDumpMagic+rtmFlagsOff:]); f != 4 {
+		t.Errorf("rtm_flags %#x after dump, want 0x4", f)
+	}
+	// rtm's messages hold an 8-byte attribute before RTA_MULTIPATH.
+	if nh := got[ipDumpMagic+nlmsgHdrLen+rtmsgLen+8+4:]; nh[2] != 4 || nh[8+2] != 0 {
+		t.Errorf("nexthop flags %#x %#x, want 0x4 0", nh[2], nh[8+2])
+	}
 	if got, err := dropLocalTable(magic); err != nil || !bytes.Equal(got, magic) {
 		t.Errorf("empty dump: %x, %v", got, err)
 	}
