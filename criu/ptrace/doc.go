@@ -10,4 +10,7 @@
 // `syscall` instruction; a stopped thread gets RIP pointed at it, the
 // arguments in its registers and one PTRACE_SINGLESTEP, which stops right
 // after the syscall returns. Its registers are then put back.
+//
+// fpregs_amd64.go maps the NT_X86_XSTATE regset (the xsave layout) to the
+// images' user_x86_fpregs_entry and back, for dump and restore alike.
 package ptrace

@@ -154,19 +154,7 @@ func TestStartTracedInject(t *testing.T) {
 // TestSeizeRoundTrip seizes a running process, reads and writes its
 // registers, mask and xstate, injects, and lets it go unharmed.
 func TestSeizeRoundTrip(t *testing.T) {
-	crtest.RequireRoot(t)
-	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "spin.c"), false)
-	out := filepath.Join(t.TempDir(), "out")
-	f, _ := os.Create(out)
-	cmd := exec.Command(bin)
-	cmd.Stdout = f
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	pid := cmd.Process.Pid
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	crtest.WaitFor(t, out, "tick 3\n", 5*time.Second)
+	pid, out := startSpin(t)
 
 	tr := ptrace.NewTracer()
 	defer tr.Close()
