@@ -64,62 +64,20 @@ type dumper struct {
 // before.
 func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log := opts.Log
-	if opts.Pid <= 0 {
-		return nil, fmt.Errorf("dump: bad pid %d", opts.Pid)
-	}
-	st, err := procfs.ReadStat(opts.Pid)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("dump %d: %w", opts.Pid, ErrNoTask)
-		}
-		return nil, fmt.Errorf("dump %d: %w", opts.Pid, err)
-	}
-	if st.Pid != opts.Pid {
-		return nil, fmt.Errorf("dump %d: %w (it is a thread of %d)", opts.Pid, ErrNoTask, st.Pid)
-	}
-	if pst, err := procfs.ReadStatus(opts.Pid); err == nil && pst["Tgid"] != fmt.Sprint(opts.Pid) {
-		return nil, fmt.Errorf("dump %d: not a process (thread of %s)", opts.Pid, pst["Tgid"])
-	}
-	if st.State == 'Z' {
-		return nil, fmt.Errorf("dump %d: %w (a zombie)", opts.Pid, ErrNoTask)
-	}
-
-	t := newTree(s, opts)
-	defer t.tr.Close()
-	var undo cleanup.Cleanup
-	defer undo.Run()
-
-	t0 := time.Now()
-	err = t.freeze()
-	// Whatever was seized gets let go on failure.
-	undo.Add(func() {
-		if err := t.thaw(); err != nil {
-			log.Error().Err(err).Msg("thaw")
-		}
+	t, err := freezeTree(ctx, s, opts, freezeSpec{
+		verb:     "dump",
+		shellJob: true,              // its fds are dumped: the shell-job rules apply
+		protect:  opts.LeaveRunning, // tracking goes on only if the tree does
 	})
 	if err != nil {
-		return nil, fmt.Errorf("freeze %d: %w", opts.Pid, err)
-	}
-	frozenAt := time.Now()
-	t.stats.Freezing = frozenAt.Sub(t0)
-	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("freezing", t.stats.Freezing).Msg("tree frozen")
-	if err := t.checkNamespaces(); err != nil {
 		return nil, err
 	}
-	if err := t.checkShellJob(); err != nil {
-		return nil, err
-	}
-	if err := t.checkShared(); err != nil {
-		return nil, err
-	}
+	defer t.release()
+	// Its ids images name the tasks' namespaces (ns.go).
 	for _, d := range t.tasks {
 		if d.ids != nil {
 			t.ns.setIDs(d.ids, false)
 		}
-	}
-	defer func() { t.inc.close() }()
-	if err := t.startIncremental(ctx, opts.LeaveRunning); err != nil {
-		return nil, err
 	}
 	for _, d := range t.tasks {
 		if d.zombie {
@@ -128,34 +86,24 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if err := d.dumpTask(ctx); err != nil {
 			return nil, err
 		}
-		t.stats.MemDump += d.stats.MemDump
-		t.stats.MemWrite += d.stats.MemWrite
-		t.stats.PagesScanned += d.stats.PagesScanned
-		t.stats.PagesWritten += d.stats.PagesWritten
-		t.stats.PagesSkippedParent += d.stats.PagesSkippedParent
+		t.addStats(d)
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("tasks")
+	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("tasks")
 	if err := t.dumpNamespaces(ctx); err != nil {
 		return nil, err
 	}
 	if err := t.writeShared(ctx); err != nil {
 		return nil, err
 	}
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("images")
-	t.stats.Frozen = time.Since(frozenAt)
-	if err := image.WriteImage(ctx, s, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
+	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("images")
+	t.stats.Frozen = time.Since(t.frozenAt)
+	if err := t.finishImages(ctx); err != nil {
 		return nil, err
-	}
-	if err := t.inc.finish(ctx, s); err != nil {
-		return nil, err
-	}
-	if err := s.Finish(ctx); err != nil {
-		return nil, fmt.Errorf("finish images: %w", err)
 	}
 
-	log.Debug().Dur("t", time.Since(frozenAt)).Msg("finish")
+	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("finish")
 	// The images are safe: now the tasks may go.
-	undo.Release()
+	t.keepThawed()
 	if opts.LeaveRunning {
 		if err := t.thaw(); err != nil {
 			return nil, fmt.Errorf("resume %d: %w", opts.Pid, err)
@@ -163,9 +111,128 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	} else if err := t.kill(); err != nil {
 		return nil, err
 	}
-	t.stats.Frozen = time.Since(frozenAt)
+	t.stats.Frozen = time.Since(t.frozenAt)
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).Msg("dump done")
 	return &t.stats, nil
+}
+
+// freezeSpec is what Dump and PreDump do differently while freezing.
+type freezeSpec struct {
+	verb string // "dump" or "pre-dump", for errors about opts.Pid
+	// shellJob applies the shell-job rules (checkShellJob), which are
+	// about the fds that a dump saves.
+	shellJob bool
+	// protect keeps memory tracking on after this dump (startIncremental).
+	protect bool
+}
+
+// frozenTree is a tree that freezeTree seized, froze and checked.
+type frozenTree struct {
+	*tree
+	frozenAt time.Time       // when the last thread stopped
+	undo     cleanup.Cleanup // lets the tree go as it was
+}
+
+// freezeTree checks that opts.Pid is a live process, seizes and freezes
+// its tree, checks that it can be dumped, gives the tasks their ids and
+// starts incremental tracking (with PrevImages or TrackMem). On failure
+// it has let the tree go as it was. On success the caller must call
+// release when done, and keepThawed once the tasks may go (it then
+// thaws or kills them itself).
+func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpec) (*frozenTree, error) {
+	if opts.Pid <= 0 {
+		return nil, fmt.Errorf("%s: bad pid %d", spec.verb, opts.Pid)
+	}
+	st, err := procfs.ReadStat(opts.Pid)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s %d: %w", spec.verb, opts.Pid, ErrNoTask)
+		}
+		return nil, fmt.Errorf("%s %d: %w", spec.verb, opts.Pid, err)
+	}
+	if st.Pid != opts.Pid {
+		return nil, fmt.Errorf("%s %d: %w (it is a thread of %d)", spec.verb, opts.Pid, ErrNoTask, st.Pid)
+	}
+	if pst, err := procfs.ReadStatus(opts.Pid); err == nil && pst["Tgid"] != fmt.Sprint(opts.Pid) {
+		return nil, fmt.Errorf("%s %d: not a process (thread of %s)", spec.verb, opts.Pid, pst["Tgid"])
+	}
+	if st.State == 'Z' {
+		return nil, fmt.Errorf("%s %d: %w (a zombie)", spec.verb, opts.Pid, ErrNoTask)
+	}
+
+	t := &frozenTree{tree: newTree(s, opts)}
+	ok := false
+	defer func() {
+		if !ok {
+			t.release()
+		}
+	}()
+	log := opts.Log
+	t0 := time.Now()
+	err = t.freeze()
+	// Whatever was seized gets let go on failure.
+	t.undo.Add(func() {
+		if err := t.thaw(); err != nil {
+			log.Error().Err(err).Msg("thaw")
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("freeze %d: %w", opts.Pid, err)
+	}
+	t.frozenAt = time.Now()
+	t.stats.Freezing = t.frozenAt.Sub(t0)
+	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("freezing", t.stats.Freezing).Msg("tree frozen")
+	if err := t.checkNamespaces(); err != nil {
+		return nil, err
+	}
+	if spec.shellJob {
+		if err := t.checkShellJob(); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.checkShared(); err != nil {
+		return nil, err
+	}
+	if err := t.startIncremental(ctx, spec.protect); err != nil {
+		return nil, err
+	}
+	ok = true
+	return t, nil
+}
+
+// keepThawed forgets the thaw on release: the caller lets the tasks go.
+func (t *frozenTree) keepThawed() { t.undo.Release() }
+
+// release drops the tracking copies, lets the tree go as it was unless
+// keepThawed was called, and closes the tracer.
+func (t *frozenTree) release() {
+	t.inc.close()
+	t.undo.Run()
+	t.tr.Close()
+}
+
+// addStats adds a dumped task's memory figures to the tree's.
+func (t *tree) addStats(d *dumper) {
+	t.stats.MemDump += d.stats.MemDump
+	t.stats.MemWrite += d.stats.MemWrite
+	t.stats.PagesScanned += d.stats.PagesScanned
+	t.stats.PagesWritten += d.stats.PagesWritten
+	t.stats.PagesSkippedParent += d.stats.PagesSkippedParent
+}
+
+// finishImages writes stats-dump.img and the tracking image, then
+// finishes the store: the images are complete once it returns nil.
+func (t *tree) finishImages(ctx context.Context) error {
+	if err := image.WriteImage(ctx, t.store, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
+		return err
+	}
+	if err := t.inc.finish(ctx, t.store); err != nil {
+		return err
+	}
+	if err := t.store.Finish(ctx); err != nil {
+		return fmt.Errorf("finish images: %w", err)
+	}
+	return nil
 }
 
 // dumpTask dumps one frozen, live task: its threads, memory, files and

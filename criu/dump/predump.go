@@ -2,7 +2,6 @@ package dump
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -29,45 +27,15 @@ import (
 // with TrackMem, TrackImage. They are not restorable by themselves.
 func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log := opts.Log
-	if opts.Pid <= 0 {
-		return nil, fmt.Errorf("pre-dump: bad pid %d", opts.Pid)
-	}
-	st, err := procfs.ReadStat(opts.Pid)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("pre-dump %d: %w", opts.Pid, ErrNoTask)
-		}
-		return nil, fmt.Errorf("pre-dump %d: %w", opts.Pid, err)
-	}
-	if st.Pid != opts.Pid || st.State == 'Z' {
-		return nil, fmt.Errorf("pre-dump %d: %w", opts.Pid, ErrNoTask)
-	}
-	t := newTree(s, opts)
-	defer t.tr.Close()
-	var undo cleanup.Cleanup
-	defer undo.Run()
-	t0 := time.Now()
-	err = t.freeze()
-	undo.Add(func() {
-		if err := t.thaw(); err != nil {
-			log.Error().Err(err).Msg("thaw")
-		}
+	t, err := freezeTree(ctx, s, opts, freezeSpec{
+		verb:     "pre-dump",
+		shellJob: false, // no fds are dumped
+		protect:  true,  // the tree runs on, and so does tracking
 	})
 	if err != nil {
-		return nil, fmt.Errorf("freeze %d: %w", opts.Pid, err)
-	}
-	frozenAt := time.Now()
-	t.stats.Freezing = frozenAt.Sub(t0)
-	if err := t.checkNamespaces(); err != nil {
 		return nil, err
 	}
-	if err := t.checkShared(); err != nil {
-		return nil, err
-	}
-	defer func() { t.inc.close() }()
-	if err := t.startIncremental(ctx, true); err != nil {
-		return nil, err
-	}
+	defer t.release()
 	type plan struct {
 		d    *dumper
 		ents []*images.PagemapEntry
@@ -100,22 +68,18 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		plans = append(plans, plan{d, ents, runs})
 	}
 	// The tree runs again; what it writes from now on is tracked.
-	undo.Release()
+	t.keepThawed()
 	if err := t.thaw(); err != nil {
 		return nil, fmt.Errorf("resume %d: %w", opts.Pid, err)
 	}
-	t.stats.Frozen = time.Since(frozenAt)
+	t.stats.Frozen = time.Since(t.frozenAt)
 	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("frozen", t.stats.Frozen).Msg("tree resumed")
 
 	for _, p := range plans {
 		if err := p.d.writePages(ctx, p.ents, p.runs, true); err != nil {
 			return nil, fmt.Errorf("pre-dump memory of %d: %w", p.d.pid, err)
 		}
-		t.stats.MemDump += p.d.stats.MemDump
-		t.stats.MemWrite += p.d.stats.MemWrite
-		t.stats.PagesScanned += p.d.stats.PagesScanned
-		t.stats.PagesWritten += p.d.stats.PagesWritten
-		t.stats.PagesSkippedParent += p.d.stats.PagesSkippedParent
+		t.addStats(p.d)
 	}
 	inv := &images.InventoryEntry{
 		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: t.tasks[0].ids,
@@ -125,14 +89,8 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if err := image.WriteImage(ctx, s, "inventory.img", inv); err != nil {
 		return nil, err
 	}
-	if err := image.WriteImage(ctx, s, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
+	if err := t.finishImages(ctx); err != nil {
 		return nil, err
-	}
-	if err := t.inc.finish(ctx, s); err != nil {
-		return nil, err
-	}
-	if err := s.Finish(ctx); err != nil {
-		return nil, fmt.Errorf("finish images: %w", err)
 	}
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).
 		Uint64("parent", t.stats.PagesSkippedParent).Msg("pre-dump done")
