@@ -37,10 +37,10 @@ func (r *restorer) restoreTask() error {
 			return err
 		}
 	}
-	if p := tc.GetPersonality(); p != 0 {
-		if _, err := r.sys("personality", unix.SYS_PERSONALITY, uint64(p)); err != nil {
-			return err
-		}
+	// Also when it is 0: the stub kept the restorer's personality across
+	// exec (criu run under setarch -R gives it ADDR_NO_RANDOMIZE).
+	if _, err := r.sys("personality", unix.SYS_PERSONALITY, uint64(tc.GetPersonality())); err != nil {
+		return err
 	}
 	if err := r.restoreOOMScoreAdj(tc); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +21,18 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
+// startCounter starts testdata/counter.c writing to out in a fresh dir
+// and waits until it runs.
+func startCounter(t *testing.T) (dir, out string, cmd *exec.Cmd) {
+	t.Helper()
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
+	dir = t.TempDir()
+	out = filepath.Join(dir, "out.txt")
+	cmd = crtest.Start(t, bin, out)
+	crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
+	return dir, out, cmd
+}
+
 // TestOOMScoreAdjBelowMinimum dumps a task whose oom_score_adj was raised
 // to 200 from outside, checks that core-PID.img holds 200, then rewrites
 // it to -500, a value that this machine (no CAP_SYS_RESOURCE) cannot set
@@ -34,13 +47,9 @@ func TestOOMScoreAdjBelowMinimum(t *testing.T) {
 	if self != "0" {
 		t.Skipf("the test runs at oom_score_adj %s; it needs 0 to know the restored task's minimum", self)
 	}
-	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out.txt")
-	cmd := crtest.Start(t, bin, out)
+	dir, out, cmd := startCounter(t)
 	pid := cmd.Process.Pid
 	defer crtest.Kill(pid)
-	crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
 	if err := os.WriteFile(procfs.Path(pid, "oom_score_adj"), []byte("200"), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +121,34 @@ func TestOOMScoreAdjBelowMinimum(t *testing.T) {
 	}
 	// And it runs on.
 	crtest.WaitFor(t, out, "\n"+strconv.Itoa(n0+20)+" 0\n", 5*time.Second)
+}
+
+// TestPersonalityNotInherited restores a task with the default
+// personality (0) by a criu run under setarch -R: the restored task must
+// not keep the restorer's ADDR_NO_RANDOMIZE.
+func TestPersonalityNotInherited(t *testing.T) {
+	setup(t)
+	setarch, err := exec.LookPath("setarch")
+	if err != nil {
+		t.Skip("no setarch")
+	}
+	dir, _, cmd := startCounter(t)
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	if p, _ := procfs.ReadTrim(procfs.Path(pid, "personality")); p != "00000000" {
+		t.Fatalf("workload personality %s, want 00000000", p)
+	}
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o755)
+	dumpCmd(t, pid, img)
+	cmd.Wait()
+	pidfile := filepath.Join(img, "restored.pid")
+	args := []string{"-R", crtest.Criu(t), "restore", "-D", img, "-d", "-v4", "-o", filepath.Join(img, "restore.log"), "--pidfile", pidfile}
+	if out, err := crtest.Run(context.Background(), setarch, args...); err != nil {
+		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
+		t.Fatalf("setarch %v: %v\n%s\n%s", args, err, out, log)
+	}
+	if p, _ := procfs.ReadTrim(procfs.Path(pid, "personality")); p != "00000000" {
+		t.Errorf("restored personality %s, want 00000000 (not the restorer's)", p)
+	}
 }
