@@ -203,7 +203,8 @@ func credsFromStatus(st procfs.Status) (*images.CredsEntry, error) {
 }
 
 // dumpTaskCore reads the process-wide state kept in the leader's core:
-// sigactions, shared pending signals, timers, rlimits, personality.
+// sigactions, shared pending signals, timers, rlimits, personality,
+// oom_score_adj, the child-subreaper flag.
 func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	in := d.injector(leader)
 	le := binary.LittleEndian
@@ -341,16 +342,26 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	}
 	persv, _ := strconv.ParseUint(strings.TrimSpace(pers), 16, 32)
 	comm, _ := procfs.ReadTrim(procfs.Path(d.pid, "comm"))
+	oom, err := readOOMScoreAdj(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	subreaper, err := d.childSubreaper(in)
+	if err != nil {
+		return nil, err
+	}
 	return &images.TaskCoreEntry{
-		TaskState:   proto.Uint32(1), // TASK_ALIVE
-		ExitCode:    proto.Uint32(0),
-		Personality: proto.Uint32(uint32(persv)),
-		Flags:       proto.Uint32(uint32(d.stat.Flags)),
-		BlkSigset:   proto.Uint64(leader.mask),
-		Comm:        proto.String(comm),
-		Timers:      timers,
-		Rlimits:     rl,
-		SignalsS:    siginfos(shared),
-		Sigactions:  sas,
+		TaskState:      proto.Uint32(1), // TASK_ALIVE
+		ExitCode:       proto.Uint32(0),
+		Personality:    proto.Uint32(uint32(persv)),
+		Flags:          proto.Uint32(uint32(d.stat.Flags)),
+		BlkSigset:      proto.Uint64(leader.mask),
+		Comm:           proto.String(comm),
+		Timers:         timers,
+		Rlimits:        rl,
+		SignalsS:       siginfos(shared),
+		Sigactions:     sas,
+		OomScoreAdj:    proto.Int32(oom),
+		ChildSubreaper: proto.Bool(subreaper),
 	}, nil
 }

@@ -15,7 +15,8 @@ var atFdcwd = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
 const prTimerCreateRestoreIDs = 77
 
 // restoreTask sets the process-wide state: signal handlers, timers,
-// rlimits, personality, umask, cwd, root, session.
+// rlimits, personality, oom_score_adj, the child-subreaper flag, umask,
+// cwd, root, session.
 func (r *restorer) restoreTask() error {
 	tc := r.sn.cores[uint32(r.vpid)].GetTc()
 	le := binary.LittleEndian
@@ -36,10 +37,16 @@ func (r *restorer) restoreTask() error {
 			return err
 		}
 	}
-	if p := tc.GetPersonality(); p != 0 {
-		if _, err := r.sys("personality", unix.SYS_PERSONALITY, uint64(p)); err != nil {
-			return err
-		}
+	// Also when it is 0: the stub kept the restorer's personality across
+	// exec (criu run under setarch -R gives it ADDR_NO_RANDOMIZE).
+	if _, err := r.sys("personality", unix.SYS_PERSONALITY, uint64(tc.GetPersonality())); err != nil {
+		return err
+	}
+	if err := r.restoreOOMScoreAdj(tc); err != nil {
+		return err
+	}
+	if err := r.restoreChildSubreaper(tc); err != nil {
+		return err
 	}
 	if _, err := r.sys("umask", unix.SYS_UMASK, uint64(r.sn.fs.GetUmask())); err != nil {
 		return err
