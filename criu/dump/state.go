@@ -167,7 +167,7 @@ func (d *dumper) dumpThread(th *thread) (*images.CoreEntry, error) {
 		ThreadInfo: &images.ThreadInfoX86{
 			ClearTidAddr: proto.Uint64(clearTid),
 			Gpregs:       gpregs(th.regs),
-			Fpregs:       fpregsFromXstate(xs),
+			Fpregs:       ptrace.FpregsFromXstate(xs),
 		},
 		ThreadCore: tc,
 	}

@@ -382,7 +382,7 @@ func (r *restorer) finish() error {
 		if tc.BlkSigset == nil && tid == r.pid {
 			mask = core.GetTc().GetBlkSigset()
 		}
-		ready = append(ready, prepared{tid: tid, regs: regsFromImage(ti.GetGpregs()), xs: xstateFromImage(ti.GetFpregs()), mask: mask})
+		ready = append(ready, prepared{tid: tid, regs: regsFromImage(ti.GetGpregs()), xs: ptrace.XstateFromFpregs(ti.GetFpregs()), mask: mask})
 	}
 	// After every thread's creds: changing ids resets dumpable.
 	if err := r.setProcessMisc(); err != nil {
