@@ -13,7 +13,6 @@ import (
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
-	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
@@ -255,7 +254,7 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read smaps of %d: %w", d.pid, err)
 	}
-	if d.sysIP, err = findSyscall(d.pid, maps); err != nil {
+	if d.sysIP, err = ptrace.FindSyscall(d.pid, maps); err != nil {
 		return err
 	}
 	leader := threads[0]
@@ -371,21 +370,6 @@ func uptime() (uint64, error) {
 		return 0, err
 	}
 	return uint64(ts.Nano() / 1000), nil
-}
-
-// findSyscall locates a syscall instruction in the task's [vdso].
-func findSyscall(pid int, maps []procfs.Mapping) (uint64, error) {
-	for _, m := range maps {
-		if m.Path != "[vdso]" {
-			continue
-		}
-		b := make([]byte, m.Len())
-		if err := mem.ReadRemote(pid, []mem.Range{{Start: m.Start, End: m.End}}, b); err != nil {
-			return 0, fmt.Errorf("read [vdso]: %w", err)
-		}
-		return ptrace.SyscallInsn(m.Start, b)
-	}
-	return 0, ptrace.ErrNoSyscallInsn
 }
 
 func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {

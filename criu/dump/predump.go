@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -50,7 +51,7 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read smaps of %d: %w", d.pid, err)
 		}
-		if d.sysIP, err = findSyscall(d.pid, maps); err != nil {
+		if d.sysIP, err = ptrace.FindSyscall(d.pid, maps); err != nil {
 			return nil, err
 		}
 		areas, err := d.collectVmas(maps)

@@ -6,7 +6,26 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
 )
+
+// FindSyscall locates a `syscall` instruction in the [vdso] of task pid,
+// whose mappings are maps: the address injected syscalls run at.
+func FindSyscall(pid int, maps []procfs.Mapping) (uint64, error) {
+	for _, m := range maps {
+		if m.Path != "[vdso]" {
+			continue
+		}
+		b := make([]byte, m.Len())
+		if err := mem.ReadRemote(pid, []mem.Range{{Start: m.Start, End: m.End}}, b); err != nil {
+			return 0, fmt.Errorf("read [vdso]: %w", err)
+		}
+		return SyscallInsn(m.Start, b)
+	}
+	return 0, ErrNoSyscallInsn
+}
 
 // SyscallInsn finds a `syscall` instruction (0f 05) in the bytes of a
 // [vdso] mapped at start.

@@ -98,7 +98,7 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 	if err != nil {
 		return err
 	}
-	ip, err := findSyscall(stub, maps)
+	ip, err := ptrace.FindSyscall(stub, maps)
 	if err != nil {
 		return err
 	}
@@ -153,20 +153,6 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 	}
 	r.in = &ptrace.Injector{T: r.tr, Tid: r.pid, Base: cregs, IP: ip}
 	return nil
-}
-
-func findSyscall(pid int, maps []procfs.Mapping) (uint64, error) {
-	for _, m := range maps {
-		if m.Path != "[vdso]" {
-			continue
-		}
-		b := make([]byte, m.Len())
-		if err := mem.ReadRemote(pid, []mem.Range{{Start: m.Start, End: m.End}}, b); err != nil {
-			return 0, fmt.Errorf("read [vdso]: %w", err)
-		}
-		return ptrace.SyscallInsn(m.Start, b)
-	}
-	return 0, ptrace.ErrNoSyscallInsn
 }
 
 // sys injects a syscall into the leader.
