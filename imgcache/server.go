@@ -41,13 +41,10 @@ type Server struct {
 	initErr  error
 	st       *store
 
-	mu        sync.Mutex // protects the fields below
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	closing   bool
-	done      chan struct{} // closed by Shutdown; stops waits
-	wg        sync.WaitGroup
-	nextID    atomic.Uint64
+	conns    remoteimg.ConnSet
+	done     chan struct{} // closed by a forced Shutdown; stops waits
+	doneOnce sync.Once
+	nextID   atomic.Uint64
 }
 
 func (srv *Server) init() error {
@@ -58,8 +55,7 @@ func (srv *Server) init() error {
 		if srv.ResumeTimeout <= 0 {
 			srv.ResumeTimeout = 30 * time.Second
 		}
-		srv.listeners = map[net.Listener]struct{}{}
-		srv.conns = map[*conn]struct{}{}
+		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
 		srv.done = make(chan struct{})
 		srv.st, srv.initErr = newStore(srv.Dir, srv.MaxMemory, srv.Keep, srv.ResumeTimeout, srv.Log)
 	})
@@ -76,50 +72,12 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := srv.init(); err != nil {
 		return err
 	}
-	srv.mu.Lock()
-	if srv.closing {
-		srv.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	srv.listeners[ln] = struct{}{}
-	srv.mu.Unlock()
 	_, local := ln.Addr().(*net.UnixAddr)
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			srv.mu.Lock()
-			closing := srv.closing
-			srv.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			if remoteimg.RetryAccept(err, &delay, srv.Log) {
-				continue
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
-		delay = 0
+	return srv.conns.Serve(ln, func(nc net.Conn) (remoteimg.Tracked, func()) {
 		c := &conn{srv: srv, nc: nc, id: srv.nextID.Add(1), local: local}
 		c.log = srv.Log.With().Uint64("conn", c.id).Str("peer", nc.RemoteAddr().String()).Logger()
-		srv.mu.Lock()
-		if srv.closing {
-			srv.mu.Unlock()
-			nc.Close()
-			return ErrServerClosed
-		}
-		srv.conns[c] = struct{}{}
-		srv.wg.Add(1)
-		srv.mu.Unlock()
-		go func() {
-			defer srv.wg.Done()
-			c.serve(ctx)
-			srv.mu.Lock()
-			delete(srv.conns, c)
-			srv.mu.Unlock()
-		}()
-	}
+		return c, func() { c.serve(ctx) }
+	})
 }
 
 // Shutdown stops accepting, closes idle connections, and waits for
@@ -129,44 +87,20 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	if err := srv.init(); err != nil {
 		return err
 	}
-	srv.mu.Lock()
-	if !srv.closing {
-		srv.closing = true
-		for ln := range srv.listeners {
-			ln.Close()
-		}
-	}
-	for c := range srv.conns {
-		c.closeIfIdle()
-	}
-	srv.mu.Unlock()
+	srv.conns.Drain()
 	done := make(chan struct{})
-	go func() { srv.wg.Wait(); close(done) }()
+	go func() { srv.conns.Wait(); close(done) }()
 	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		srv.mu.Lock()
-		select {
-		case <-srv.done:
-		default:
-			close(srv.done)
-		}
-		for c := range srv.conns {
-			c.nc.Close()
-		}
-		srv.mu.Unlock()
+		srv.doneOnce.Do(func() { close(srv.done) })
+		srv.conns.CloseAll()
 		<-done
 	}
 	srv.st.close()
 	return err
-}
-
-func (srv *Server) isClosing() bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return srv.closing
 }
 
 // conn is one accepted connection.
@@ -186,12 +120,17 @@ func (c *conn) setActive(d int) {
 	c.active += d
 	idle := c.active == 0
 	c.mu.Unlock()
-	if idle && c.srv.isClosing() {
+	if idle && c.srv.conns.Closing() {
 		c.nc.Close()
 	}
 }
 
-func (c *conn) closeIfIdle() {
+// Close closes the connection (remoteimg.Tracked).
+func (c *conn) Close() error { return c.nc.Close() }
+
+// CloseIfIdle closes the connection if no transfer or read is in flight
+// (remoteimg.Tracked).
+func (c *conn) CloseIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.active == 0 {
@@ -232,7 +171,7 @@ func (c *conn) serve(ctx context.Context) {
 		err = c.serveReader(ctx, rc)
 	}
 	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed) && c.srv.isClosing():
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed) && c.srv.conns.Closing():
 		c.log.Debug().Msg("disconnected")
 	default:
 		c.log.Warn().Err(err).Msg("disconnected")

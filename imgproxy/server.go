@@ -37,12 +37,8 @@ type Server struct {
 	linkStop context.CancelFunc
 	linkDone chan struct{}
 
-	mu        sync.Mutex // protects the fields below
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	closing   bool
-	wg        sync.WaitGroup
-	nextID    atomic.Uint64
+	conns  remoteimg.ConnSet
+	nextID atomic.Uint64
 }
 
 func (srv *Server) init() {
@@ -53,8 +49,7 @@ func (srv *Server) init() {
 		if srv.ReconnectTimeout <= 0 {
 			srv.ReconnectTimeout = 30 * time.Second
 		}
-		srv.listeners = map[net.Listener]struct{}{}
-		srv.conns = map[*conn]struct{}{}
+		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
 		srv.link = newLink(srv.Dial, srv.MaxMemory, srv.ReconnectTimeout, srv.Log)
 		ctx, cancel := context.WithCancel(context.Background())
 		srv.linkStop = cancel
@@ -69,49 +64,11 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("imgproxy: Server.Dial is nil")
 	}
 	srv.init()
-	srv.mu.Lock()
-	if srv.closing {
-		srv.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	srv.listeners[ln] = struct{}{}
-	srv.mu.Unlock()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			srv.mu.Lock()
-			closing := srv.closing
-			srv.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			if remoteimg.RetryAccept(err, &delay, srv.Log) {
-				continue
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
-		delay = 0
+	return srv.conns.Serve(ln, func(nc net.Conn) (remoteimg.Tracked, func()) {
 		c := &conn{srv: srv, nc: nc, id: srv.nextID.Add(1)}
 		c.log = srv.Log.With().Uint64("conn", c.id).Logger()
-		srv.mu.Lock()
-		if srv.closing {
-			srv.mu.Unlock()
-			nc.Close()
-			return ErrServerClosed
-		}
-		srv.conns[c] = struct{}{}
-		srv.wg.Add(1)
-		srv.mu.Unlock()
-		go func() {
-			defer srv.wg.Done()
-			c.serve(ctx)
-			srv.mu.Lock()
-			delete(srv.conns, c)
-			srv.mu.Unlock()
-		}()
-	}
+		return c, func() { c.serve(ctx) }
+	})
 }
 
 // Shutdown stops accepting, lets writers mid-image finish, waits until
@@ -119,20 +76,10 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 // ctx ends first, it closes everything and returns ctx's error.
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.init()
-	srv.mu.Lock()
-	if !srv.closing {
-		srv.closing = true
-		for ln := range srv.listeners {
-			ln.Close()
-		}
-	}
-	for c := range srv.conns {
-		c.closeIfIdle()
-	}
-	srv.mu.Unlock()
+	srv.conns.Drain()
 	done := make(chan struct{})
 	go func() {
-		srv.wg.Wait()
+		srv.conns.Wait()
 		for {
 			srv.link.mu.Lock()
 			busy := srv.link.busy()
@@ -152,22 +99,12 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
-		srv.mu.Lock()
-		for c := range srv.conns {
-			c.nc.Close()
-		}
-		srv.mu.Unlock()
+		srv.conns.CloseAll()
 		srv.link.failAll(remoteimg.ErrShutdown)
 	}
 	srv.linkStop()
 	<-srv.linkDone
 	return err
-}
-
-func (srv *Server) isClosing() bool {
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	return srv.closing
 }
 
 type conn struct {
@@ -184,12 +121,17 @@ func (c *conn) setActive(a bool) {
 	c.mu.Lock()
 	c.active = a
 	c.mu.Unlock()
-	if !a && c.srv.isClosing() {
+	if !a && c.srv.conns.Closing() {
 		c.nc.Close()
 	}
 }
 
-func (c *conn) closeIfIdle() {
+// Close closes the connection (remoteimg.Tracked).
+func (c *conn) Close() error { return c.nc.Close() }
+
+// CloseIfIdle closes the connection if no image or finish is in
+// progress on it (remoteimg.Tracked).
+func (c *conn) CloseIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.active {
@@ -219,7 +161,7 @@ func (c *conn) serve(ctx context.Context) {
 		err = c.serveWriter(ctx, rc)
 	}
 	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed) && c.srv.isClosing():
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed) && c.srv.conns.Closing():
 		c.log.Debug().Msg("disconnected")
 	default:
 		c.log.Warn().Err(err).Msg("disconnected")

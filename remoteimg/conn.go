@@ -286,7 +286,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // transient (a timeout, or this process or the system out of file
 // descriptors); if so it logs it and sleeps before the caller accepts
 // again, doubling *delay from 5 ms up to 1 s. The caller resets *delay to
-// 0 after a successful Accept. Both daemons' Serve loops use it.
+// 0 after a successful Accept. ConnSet.Serve uses it.
 func RetryAccept(err error, delay *time.Duration, log zerolog.Logger) bool {
 	var ne net.Error
 	if !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) {
