@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"runtime/debug"
@@ -125,28 +124,8 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 	defer d.cleanup()
 	log.Info().Str("tcp", tcp.Addr().String()).Str("socket", sock).Str("dir", d.dir).
 		Int64("max_memory", maxMem).Bool("keep", keep).Bool("tls", d.tls.Enabled()).Msg("image cache ready")
-	serveCtx, cancelServe := context.WithCancel(context.Background())
-	defer cancelServe()
-	errs := make(chan error, 2)
-	go func() { errs <- srv.Serve(serveCtx, tcp) }()
-	go func() { errs <- srv.Serve(serveCtx, unixLn) }()
-	if err := d.ready(); err != nil {
-		srv.Shutdown(context.Background())
+	if err := d.runServer(ctx, log, srv, imgcache.ErrServerClosed, "connections closed", tcp, unixLn); err != nil {
 		return err
-	}
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		log.Info().Dur("drain", d.drainTimeout).Msg("signal received, draining transfers")
-	case serveErr = <-errs:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), d.drainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("drain incomplete, connections closed")
-	}
-	if serveErr != nil && !errors.Is(serveErr, imgcache.ErrServerClosed) {
-		return serveErr
 	}
 	log.Info().Msg("image cache stopped")
 	return nil

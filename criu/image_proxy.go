@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -91,25 +89,8 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 	}
 	defer d.cleanup()
 	log.Info().Str("cache", addr).Str("socket", sock).Int64("max_memory", maxMem).Bool("tls", tlsCfg != nil).Msg("image proxy ready")
-	errs := make(chan error, 1)
-	go func() { errs <- srv.Serve(context.Background(), ln) }()
-	if err := d.ready(); err != nil {
-		srv.Shutdown(context.Background())
+	if err := d.runServer(ctx, log, srv, imgproxy.ErrServerClosed, "pending images failed", ln); err != nil {
 		return err
-	}
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		log.Info().Dur("drain", d.drainTimeout).Msg("signal received, draining transfers")
-	case serveErr = <-errs:
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), d.drainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn().Err(err).Msg("drain incomplete, pending images failed")
-	}
-	if serveErr != nil && !errors.Is(serveErr, imgproxy.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", serveErr)
 	}
 	log.Info().Msg("image proxy stopped")
 	return nil

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -160,6 +161,45 @@ func (d *daemonFlags) ready() error {
 		return nil
 	}
 	d.signalStatusFD()
+	return nil
+}
+
+// imageServer is what runServer drives: imgcache.Server or
+// imgproxy.Server.
+type imageServer interface {
+	Serve(ctx context.Context, ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// runServer serves every listener of lns on srv, reports readiness, and
+// once a signal arrives (ctx ends) or a Serve fails, drains srv within
+// --drain-timeout. closed is srv's "server closed" error, which is not a
+// failure; dropped says what a drain cut short gives up.
+func (d *daemonFlags) runServer(ctx context.Context, log zerolog.Logger, srv imageServer, closed error, dropped string, lns ...net.Listener) error {
+	serveCtx, cancelServe := context.WithCancel(context.Background())
+	defer cancelServe()
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errs <- srv.Serve(serveCtx, ln) }()
+	}
+	if err := d.ready(); err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info().Dur("drain", d.drainTimeout).Msg("signal received, draining transfers")
+	case serveErr = <-errs:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), d.drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn().Err(err).Msg("drain incomplete, " + dropped)
+	}
+	if serveErr != nil && !errors.Is(serveErr, closed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
 	return nil
 }
 
