@@ -170,6 +170,29 @@ func WaitFor(t testing.TB, file, s string, timeout time.Duration) {
 	t.Fatalf("%s: no %q after %v; it holds:\n%s", file, s, timeout, tail(b))
 }
 
+// Verdict polls a workload's output file until it holds want (its PASS
+// line), failing t at once, with the file's text, when it reports FAIL,
+// or after timeout.
+func Verdict(t testing.TB, file, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(file)
+		if bytes.Contains(b, []byte("FAIL")) {
+			// Let the workload finish writing its reasons.
+			time.Sleep(100 * time.Millisecond)
+			b, _ = os.ReadFile(file)
+			t.Fatalf("workload reports FAIL:\n%s", tail(b))
+		}
+		if bytes.Contains(b, []byte(want)) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(file)
+	t.Fatalf("%s: no verdict (%q) after %v; it holds:\n%s", file, want, timeout, tail(b))
+}
+
 // Count counts occurrences of s in file.
 func Count(file, s string) int {
 	b, _ := os.ReadFile(file)

@@ -201,10 +201,7 @@ func TestThreads(t *testing.T) {
 		}
 	}
 	unix.Kill(pid, unix.SIGUSR2)
-	crtest.WaitFor(t, out, "PASS", 5*time.Second)
-	if crtest.Count(out, "FAIL") > 0 {
-		t.Fatal("workload reports FAIL")
-	}
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }
 
 func TestMappings(t *testing.T) {
@@ -231,11 +228,7 @@ func TestMappings(t *testing.T) {
 		t.Errorf("maps differ:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	unix.Kill(pid, unix.SIGUSR2)
-	crtest.WaitFor(t, out, "PASS", 5*time.Second)
-	if crtest.Count(out, "FAIL") > 0 {
-		b, _ := os.ReadFile(out)
-		t.Fatalf("workload reports FAIL:\n%s", b)
-	}
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
 	// The ghost copy of the deleted file is gone again.
 	if _, err := os.Stat(filepath.Join(data, "deleted.dat")); err == nil {
 		t.Error("deleted.dat exists after restore")
@@ -254,10 +247,7 @@ func TestBigHeap(t *testing.T) {
 	ds, task := engineRoundTrip(t, pid, dir, cmd)
 	t.Logf("256 MiB: frozen %v, restore %v", ds.Frozen, task.Stats.Restore)
 	unix.Kill(pid, unix.SIGUSR2)
-	crtest.WaitFor(t, out, "PASS", 20*time.Second)
-	if crtest.Count(out, "FAIL") > 0 {
-		t.Fatal("workload reports FAIL")
-	}
+	crtest.Verdict(t, out, "PASS", 20*time.Second)
 }
 
 func TestLeaveRunningRepeated(t *testing.T) {
@@ -321,9 +311,5 @@ func TestSignalsTimers(t *testing.T) {
 		t.Fatalf("restored pid %d, want %d", got, pid)
 	}
 	unix.Kill(pid, unix.SIGUSR2)
-	crtest.WaitFor(t, out, "PASS", 5*time.Second)
-	if crtest.Count(out, "FAIL") > 0 {
-		b, _ := os.ReadFile(out)
-		t.Fatalf("workload reports FAIL:\n%s", b)
-	}
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }

@@ -111,19 +111,9 @@ func TestPreDumpChain(t *testing.T) {
 	if err := unix.Kill(rpid, unix.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(out)
-		if strings.Contains(string(b), "FAIL") {
-			t.Fatalf("workload: %s", b)
-		}
-		if strings.Contains(string(b), "PASS") {
-			t.Logf("workload: %s", strings.TrimSpace(string(b)))
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("workload did not check its heap")
+	crtest.Verdict(t, out, "PASS", 10*time.Second)
+	b, _ := os.ReadFile(out)
+	t.Logf("workload: %s", strings.TrimSpace(string(b)))
 }
 
 // TestPreDumpRemapForkZap: between a tracked pre-dump and the dump the
@@ -173,16 +163,5 @@ func TestPreDumpRemapForkZap(t *testing.T) {
 		defer crtest.Kill(c)
 	}
 	unix.Kill(rpid, unix.SIGUSR2)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(out)
-		if strings.Contains(string(b), "FAIL") {
-			t.Fatalf("workload: %s", b)
-		}
-		if strings.Contains(string(b), "PASS") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("workload did not check its memory")
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }

@@ -75,24 +75,10 @@ func reapAll(t *testing.T, pids []int) {
 	}
 }
 
-// waitVerdict waits for ALLPASS, failing on a FAIL line.
+// waitVerdict waits for the workload's ALLPASS, failing on a FAIL line.
 func waitVerdict(t *testing.T, out string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(out)
-		if strings.Contains(string(b), "FAIL") {
-			time.Sleep(100 * time.Millisecond)
-			b, _ = os.ReadFile(out)
-			t.Fatalf("workload reports FAIL:\n%s", b)
-		}
-		if strings.Contains(string(b), "ALLPASS") {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	b, _ := os.ReadFile(out)
-	t.Fatalf("no verdict:\n%s", b)
+	crtest.Verdict(t, out, "ALLPASS", 10*time.Second)
 }
 
 // treeRoundTrip starts tree.c in mode, dumps the whole tree with the
