@@ -21,13 +21,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/criugo/criu/remoteimg"
+	"github.com/criugo/criu/remoteimg/remotetest"
 )
 
 // --- TLS material ---
@@ -450,103 +450,6 @@ func TestDaemonFourSnapshots(t *testing.T) {
 	}
 }
 
-// relay is a TCP relay between the proxy and the cache that the test
-// cuts: every connection through it is closed once cutAt bytes more have
-// gone upstream.
-type relay struct {
-	ln     net.Listener
-	target string
-
-	mu        sync.Mutex
-	conns     []net.Conn
-	forwarded int64
-	cutAfter  int64
-	cuts      int
-	wg        sync.WaitGroup
-}
-
-func newRelay(t *testing.T, target string) *relay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{ln: ln, target: target}
-	r.wg.Add(1)
-	go r.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		r.cutAll()
-		r.wg.Wait()
-	})
-	return r
-}
-
-func (r *relay) port() string { return strconv.Itoa(r.ln.Addr().(*net.TCPAddr).Port) }
-
-func (r *relay) accept() {
-	defer r.wg.Done()
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		u, err := net.Dial("tcp", r.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.conns = append(r.conns, c, u)
-		r.mu.Unlock()
-		r.wg.Add(2)
-		go func() { defer r.wg.Done(); r.up(u, c); u.Close(); c.Close() }()
-		go func() { defer r.wg.Done(); io.Copy(c, u); u.Close(); c.Close() }()
-	}
-}
-
-func (r *relay) up(dst, src net.Conn) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			r.mu.Lock()
-			r.forwarded += int64(n)
-			cut := r.cutAfter > 0 && r.forwarded >= r.cutAfter
-			if cut {
-				r.cutAfter = 0
-				r.cuts++
-			}
-			r.mu.Unlock()
-			if cut {
-				r.cutAll()
-				return
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (r *relay) cutAll() {
-	r.mu.Lock()
-	cs := r.conns
-	r.conns = nil
-	r.mu.Unlock()
-	for _, c := range cs {
-		c.Close()
-	}
-}
-
-func (r *relay) cutAt(n int64) {
-	r.mu.Lock()
-	r.cutAfter = r.forwarded + n
-	r.mu.Unlock()
-}
-
 // TestDaemonReconnectThroughRelay: the TCP leg between the real proxy
 // and cache goes through a relay that the test cuts several times during
 // a snapshot; the proxy reconnects and resumes, and every image arrives
@@ -555,8 +458,8 @@ func TestDaemonReconnectThroughRelay(t *testing.T) {
 	needBinary(t)
 	p := newProcRig(t)
 	p.cache(t)
-	rl := newRelay(t, "127.0.0.1:"+p.port)
-	proxy := startDaemon(t, "image-proxy", "--address", "127.0.0.1", "--port", rl.port(),
+	rl := remotetest.NewRelay(t, "127.0.0.1:"+p.port)
+	proxy := startDaemon(t, "image-proxy", "--address", "127.0.0.1", "--port", rl.Port(),
 		"--local-socket", p.proxySock, "--max-memory", "4M")
 	ctx := context.Background()
 	w := p.store(t, remoteimg.ModeWrite, "cut")
@@ -567,7 +470,7 @@ func TestDaemonReconnectThroughRelay(t *testing.T) {
 		want[name] = pattern(100+i, (i*397)<<10+i)
 		total += uint64(len(want[name]))
 		if i%3 == 0 {
-			rl.cutAt(int64(700<<10 + i*1000))
+			rl.CutAt(int64(700<<10 + i*1000))
 		}
 		if err := writeImage(ctx, w, name, want[name]); err != nil {
 			t.Fatal(err)
@@ -576,9 +479,7 @@ func TestDaemonReconnectThroughRelay(t *testing.T) {
 	if err := w.Finish(ctx); err != nil {
 		t.Fatalf("Finish: %v", err)
 	}
-	rl.mu.Lock()
-	cuts := rl.cuts
-	rl.mu.Unlock()
+	cuts := rl.Cuts()
 	if cuts < 2 {
 		t.Fatalf("only %d cuts happened", cuts)
 	}

@@ -236,7 +236,7 @@ func TestReconnect(t *testing.T) {
 		name := fmt.Sprintf("pages-%d.img", i)
 		want[name] = content(uint64(100+i), (i*397)<<10+i)
 		if i%3 == 0 {
-			r.mitm.cutAt(int64(700<<10 + i*1000))
+			r.mitm.CutAt(int64(700<<10 + i*1000))
 		}
 		if err := put(ctx, w, name, want[name]); err != nil {
 			t.Fatal(err)
@@ -245,9 +245,7 @@ func TestReconnect(t *testing.T) {
 	if err := w.Finish(ctx); err != nil {
 		t.Fatalf("Finish: %v", err)
 	}
-	r.mitm.mu.Lock()
-	cuts := r.mitm.cuts
-	r.mitm.mu.Unlock()
+	cuts := r.mitm.Cuts()
 	if cuts < 2 {
 		t.Fatalf("only %d cuts happened", cuts)
 	}
@@ -274,9 +272,7 @@ func TestCorruptInFlight(t *testing.T) {
 	data := content(3, 200<<10)
 	marker := []byte("<<<<MARKER-TO-CORRUPT-0123456789>>>>")
 	copy(data[100<<10:], marker)
-	r.mitm.mu.Lock()
-	r.mitm.corrupt = marker
-	r.mitm.mu.Unlock()
+	r.mitm.Corrupt(marker)
 	w := r.writer("s", "")
 	if err := put(ctx, w, "bad.img", data); err != nil {
 		t.Fatal(err) // the proxy got it intact

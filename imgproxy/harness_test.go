@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/criugo/criu/imgcache"
 	"github.com/criugo/criu/imgproxy"
 	"github.com/criugo/criu/remoteimg"
+	"github.com/criugo/criu/remoteimg/remotetest"
 	"github.com/rs/zerolog"
 )
 
@@ -30,7 +30,7 @@ type rig struct {
 	cacheSock string
 	proxy     *imgproxy.Server
 	proxySock string
-	mitm      *mitm
+	mitm      *remotetest.Relay
 	cacheAddr string
 	cancelAll context.CancelFunc
 	serveWG   sync.WaitGroup
@@ -56,8 +56,8 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	r.startCache(ctx, o, log)
 	target := r.cacheAddr
 	if o.mitm {
-		r.mitm = newMITM(t, r.cacheAddr)
-		target = r.mitm.addr
+		r.mitm = remotetest.NewRelay(t, r.cacheAddr)
+		target = r.mitm.Addr()
 	}
 	r.proxy = &imgproxy.Server{
 		Dial: func(ctx context.Context) (net.Conn, error) {
@@ -114,7 +114,7 @@ func (r *rig) close() {
 	r.cache.Shutdown(ctx)
 	r.cancelAll()
 	if r.mitm != nil {
-		r.mitm.close()
+		r.mitm.Close()
 	}
 	r.serveWG.Wait()
 }
@@ -196,126 +196,7 @@ func mustGet(t *testing.T, st *remoteimg.Store, name string, want []byte) {
 	}
 }
 
-// mitm forwards TCP to target; tests can cut every connection or corrupt
-// the first occurrence of a marker in the proxy→cache direction.
-type mitm struct {
-	t      *testing.T
-	ln     net.Listener
-	addr   string
-	target string
-
-	mu        sync.Mutex
-	conns     []net.Conn
-	corrupt   []byte // flip a byte of the first occurrence of this, once
-	cutAfter  int64  // cut all connections after this many bytes forwarded (0: never)
-	forwarded int64
-	cuts      int
-	wg        sync.WaitGroup
-}
-
-func newMITM(t *testing.T, target string) *mitm {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mitm{t: t, ln: ln, addr: ln.Addr().String(), target: target}
-	m.wg.Add(1)
-	go m.accept()
-	return m
-}
-
-func (m *mitm) accept() {
-	defer m.wg.Done()
-	for {
-		c, err := m.ln.Accept()
-		if err != nil {
-			return
-		}
-		u, err := net.Dial("tcp", m.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		m.mu.Lock()
-		m.conns = append(m.conns, c, u)
-		m.mu.Unlock()
-		m.wg.Add(2)
-		go func() { defer m.wg.Done(); m.pipe(u, c, true); u.Close(); c.Close() }()
-		go func() { defer m.wg.Done(); io.Copy(c, u); u.Close(); c.Close() }()
-	}
-}
-
-func (m *mitm) pipe(dst, src net.Conn, up bool) {
-	buf := make([]byte, 32<<10)
-	var tail []byte
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			b := buf[:n]
-			m.mu.Lock()
-			if m.corrupt != nil {
-				// Search across read boundaries.
-				w := append(append([]byte(nil), tail...), b...)
-				if i := bytes.Index(w, m.corrupt); i >= 0 {
-					j := i + len(m.corrupt)/2 - len(tail)
-					if j >= 0 && j < len(b) {
-						b[j] ^= 0x40
-						m.corrupt = nil
-					}
-				}
-				if len(w) > 64 {
-					tail = append(tail[:0], w[len(w)-64:]...)
-				} else {
-					tail = w
-				}
-			}
-			m.forwarded += int64(n)
-			cut := m.cutAfter > 0 && m.forwarded >= m.cutAfter
-			if cut {
-				m.cutAfter = 0
-				m.cuts++
-			}
-			m.mu.Unlock()
-			if cut {
-				m.cutAll()
-				return
-			}
-			if _, err := dst.Write(b); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (m *mitm) cutAll() {
-	m.mu.Lock()
-	cs := m.conns
-	m.conns = nil
-	m.mu.Unlock()
-	for _, c := range cs {
-		c.Close()
-	}
-}
-
-// cutAt arranges a cut once n more bytes have been forwarded.
-func (m *mitm) cutAt(n int64) {
-	m.mu.Lock()
-	m.cutAfter = m.forwarded + n
-	m.mu.Unlock()
-}
-
-func (m *mitm) close() {
-	m.ln.Close()
-	m.cutAll()
-	m.wg.Wait()
-}
-
 func isErr(err, target error) bool { return errors.Is(err, target) }
-
-var _ = fmt.Sprintf
 
 // cacheSockRestart starts a new cache on the same address, socket and
 // options (after stopCache).
