@@ -1,7 +1,6 @@
 package dump
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -181,39 +180,19 @@ func (inc *incremental) readTrack(ctx context.Context) error {
 // entries of the parent's pagemap, present there or further up.
 func parentPages(ctx context.Context, p image.Store, pid int) ([]mem.Range, error) {
 	name := fmt.Sprintf("pagemap-%d.img", pid)
-	r, err := p.Open(ctx, name)
+	_, ents, err := image.ReadPagemap(ctx, p, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // a task the parent did not see
 	}
 	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	dec, err := image.NewDecoder(bufio.NewReader(r), name)
-	if err != nil {
-		return nil, err
-	}
-	if err := dec.Decode(&images.PagemapHead{}); err != nil {
 		return nil, fmt.Errorf("parent %s: %w", name, err)
 	}
 	var out []mem.Range
-	for {
-		e := &images.PagemapEntry{}
-		err := dec.Decode(e)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("parent %s: %w", name, err)
-		}
-		if e.GetFlags()&(PePresent|PeParent) == 0 && e.Flags != nil {
+	for _, e := range ents {
+		if e.GetFlags()&(image.PePresent|image.PeParent) == 0 && e.Flags != nil {
 			continue
 		}
-		n := e.GetNrPages()
-		if e.NrPages == nil {
-			n = uint64(e.GetCompatNrPages())
-		}
-		out = append(out, mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + n*mem.PageSize})
+		out = append(out, mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + image.NrPages(e)*mem.PageSize})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	// Merge touching entries.
@@ -415,8 +394,8 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 		}
 		dumped := mem.Subtract(x.runs, inParent)
 		d.stats.PagesSkippedParent += mem.Pages(inParent)
-		add(inParent, PeParent)
-		add(dumped, PePresent)
+		add(inParent, image.PeParent)
+		add(dumped, image.PePresent)
 		for _, r := range dumped {
 			runs = append(runs, pageRun{Range: r, force: a.m.Prot&procfs.ProtRead == 0})
 		}

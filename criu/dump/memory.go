@@ -35,13 +35,6 @@ const (
 	VmaAccount = 1 << 20
 )
 
-// Pagemap entry flags (CRIU's PE_*).
-const (
-	PeParent  = 1 << 0
-	PeLazy    = 1 << 1
-	PePresent = 1 << 2
-)
-
 // MadvFlags maps smaps VmFlags to the madvise advice that sets them; the
 // vma_entry madv field holds 1<<advice for each.
 var MadvFlags = map[string]int{

@@ -487,9 +487,9 @@ func TestRestoreCRIUPagemaps(t *testing.T) {
 	// is not present.
 	pm := []proto.Message{
 		&images.PagemapHead{PagesId: proto.Uint32(9)},
-		&images.PagemapEntry{Vaddr: proto.Uint64(0), CompatNrPages: proto.Uint32(1), NrPages: proto.Uint64(1), Flags: proto.Uint32(pePresent)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(0), CompatNrPages: proto.Uint32(1), NrPages: proto.Uint64(1), Flags: proto.Uint32(image.PePresent)},
 		&images.PagemapEntry{Vaddr: proto.Uint64(4096), CompatNrPages: proto.Uint32(1), Flags: proto.Uint32(0)},
-		&images.PagemapEntry{Vaddr: proto.Uint64(2 * 4096), CompatNrPages: proto.Uint32(2), Flags: proto.Uint32(pePresent)},
+		&images.PagemapEntry{Vaddr: proto.Uint64(2 * 4096), CompatNrPages: proto.Uint32(2), Flags: proto.Uint32(image.PePresent)},
 	}
 	if err := image.WriteImage(ctx, store, "pagemap-shmem-4.img", pm...); err != nil {
 		t.Fatal(err)

@@ -6,16 +6,11 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
 )
 
-// Pagemap entry flags (CRIU's images/pagemap.proto, criu/include/page.h).
-const (
-	peParent  = 1 << 0
-	peLazy    = 1 << 1
-	pePresent = 1 << 2
-	pageSize  = 4096
-)
+const pageSize = 4096
 
 // readPagemapContents fills b, a segment of size bytes, from CRIU's
 // images of System V shared memory id kept in pagemaps (IpcShmEntry
@@ -52,14 +47,11 @@ func (r *restorer) readPagemapContents(b []byte, size uint64, id uint32) error {
 		} else if err != nil {
 			return err
 		}
-		n := e.GetNrPages()
-		if e.NrPages == nil {
-			n = uint64(e.GetCompatNrPages())
-		}
+		n := image.NrPages(e)
 		switch {
-		case e.GetFlags()&(peParent|peLazy) != 0:
+		case e.GetFlags()&(image.PeParent|image.PeLazy) != 0:
 			return fmt.Errorf("%w: %s: pages at %#x are in a parent image or lazy", ErrBadImage, name, e.GetVaddr())
-		case e.GetFlags()&pePresent == 0 || n == 0:
+		case e.GetFlags()&image.PePresent == 0 || n == 0:
 			continue
 		case e.GetVaddr()%pageSize != 0 || n > limit/pageSize || e.GetVaddr() > limit-n*pageSize:
 			return fmt.Errorf("%w: %s: %d pages at %#x outside the %d-byte segment", ErrBadImage, name, n, e.GetVaddr(), size)

@@ -1,11 +1,9 @@
 package restore
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 
 	"google.golang.org/protobuf/proto"
@@ -187,42 +185,9 @@ func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.Ps
 		}
 		ti.fdinfo[filesID] = sn.fdinfo
 	}
-	// pagemap: a head, then entries.
-	r, err := s.Open(ctx, fmt.Sprintf("pagemap-%d.img", pid))
-	if err != nil {
+	var err error
+	if sn.pagesID, sn.pagemap, err = readPagemap(ctx, s, pid); err != nil {
 		return nil, err
-	}
-	defer r.Close()
-	dec, err := image.NewDecoder(bufio.NewReader(r), fmt.Sprintf("pagemap-%d.img", pid))
-	if err != nil {
-		return nil, err
-	}
-	head := &images.PagemapHead{}
-	if err := dec.Decode(head); err != nil {
-		return nil, fmt.Errorf("read pagemap head: %w", err)
-	}
-	sn.pagesID = head.GetPagesId()
-	for {
-		e := &images.PagemapEntry{}
-		err := dec.Decode(e)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if e.GetFlags()&(1<<1) != 0 {
-			return nil, fmt.Errorf("%w: lazy pages in pagemap-%d.img", ErrUnsupported, pid)
-		}
-		sn.pagemap = append(sn.pagemap, e)
 	}
 	return sn, nil
-}
-
-// nrPages is a pagemap entry's page count (field 5, else field 2).
-func nrPages(e *images.PagemapEntry) uint64 {
-	if e.NrPages != nil {
-		return e.GetNrPages()
-	}
-	return uint64(e.GetCompatNrPages())
 }

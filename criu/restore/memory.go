@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
@@ -263,7 +264,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 	}
 	var runs []run
 	for _, e := range present {
-		start, end := e.GetVaddr(), e.GetVaddr()+nrPages(e)*mem.PageSize
+		start, end := e.GetVaddr(), e.GetVaddr()+image.NrPages(e)*mem.PageSize
 		for start < end {
 			vm := find(start)
 			if vm == nil {

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/proto/images"
@@ -28,7 +26,7 @@ const maxChain = 256
 
 // inParent says an entry's pages are in the parent images.
 func inParent(e *images.PagemapEntry) bool {
-	return e.GetInParent() || e.GetFlags()&dump.PeParent != 0
+	return e.GetInParent() || e.GetFlags()&image.PeParent != 0
 }
 
 // splitPagemap separates the entries whose pages are in this dump's
@@ -45,7 +43,7 @@ func splitPagemap(ents []*images.PagemapEntry) (present []*images.PagemapEntry, 
 }
 
 func entryRange(e *images.PagemapEntry) mem.Range {
-	return mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + nrPages(e)*mem.PageSize}
+	return mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + image.NrPages(e)*mem.PageSize}
 }
 
 // mergeRanges sorts rs and joins touching or overlapping ranges.
@@ -63,36 +61,19 @@ func mergeRanges(rs []mem.Range) []mem.Range {
 }
 
 // readPagemap reads pagemap-PID.img of s: the pages id and the entries.
+// Lazy pages are not supported.
 func readPagemap(ctx context.Context, s image.Store, pid uint32) (uint32, []*images.PagemapEntry, error) {
 	name := fmt.Sprintf("pagemap-%d.img", pid)
-	r, err := s.Open(ctx, name)
+	head, ents, err := image.ReadPagemap(ctx, s, name)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer r.Close()
-	dec, err := image.NewDecoder(bufio.NewReader(r), name)
-	if err != nil {
-		return 0, nil, err
-	}
-	head := &images.PagemapHead{}
-	if err := dec.Decode(head); err != nil {
-		return 0, nil, fmt.Errorf("read %s head: %w", name, err)
-	}
-	var ents []*images.PagemapEntry
-	for {
-		e := &images.PagemapEntry{}
-		err := dec.Decode(e)
-		if err == io.EOF {
-			return head.GetPagesId(), ents, nil
-		}
-		if err != nil {
-			return 0, nil, err
-		}
-		if e.GetFlags()&dump.PeLazy != 0 {
+	for _, e := range ents {
+		if e.GetFlags()&image.PeLazy != 0 {
 			return 0, nil, fmt.Errorf("%w: lazy pages in %s", ErrUnsupported, name)
 		}
-		ents = append(ents, e)
 	}
+	return head.GetPagesId(), ents, nil
 }
 
 // fillFromParent writes the pages of want (sorted, disjoint) into the
