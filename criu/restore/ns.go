@@ -73,8 +73,8 @@ func (t *treeRestorer) pidns() bool { return t.mask&unix.CLONE_NEWPID != 0 }
 // restoreNamespaces configures the namespaces the root was created in,
 // before any socket, file or mapping is made in them: the network
 // namespace's links, addresses, routes and rules, the host and domain
-// names, the IPC objects. The mount namespace is a copy of ours. It keeps the network namespace open
-// in t.net, for the sockets (netDo).
+// names, the IPC objects. The mount namespace is a copy of ours. It
+// keeps the network namespace open in t.net, for the sockets (netDo).
 func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 	root := t.nodes[0]
 	ids := root.sn.ids
