@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -38,34 +39,57 @@ type Stat struct {
 	TtyNr uint64
 }
 
+// statFields names the fields of /proc/PID/stat that Stat holds, by
+// their 1-based number (proc(5)), for errors.
+var statFields = map[int]string{
+	3: "state", 4: "ppid", 5: "pgrp", 6: "session", 7: "tty_nr", 9: "flags",
+	19: "nice", 20: "num_threads", 26: "startcode", 27: "endcode", 28: "startstack",
+	38: "exit_signal", 45: "start_data", 46: "end_data", 47: "start_brk",
+	48: "arg_start", 49: "arg_end", 50: "env_start", 51: "env_end", 52: "exit_code",
+}
+
 // ParseStat parses /proc/PID/stat. The comm field may contain spaces and
-// parentheses: it runs to the last ')'.
+// parentheses: it runs to the last ')'. Every field that Stat holds must
+// be there and be a number (the state a letter): an error names the
+// field by number and name.
 func ParseStat(b []byte) (Stat, error) {
 	var s Stat
 	line := strings.TrimSpace(string(b))
 	lp := strings.IndexByte(line, '(')
 	rp := strings.LastIndexByte(line, ')')
 	if lp < 0 || rp < lp {
-		return s, parseErr("stat", 1, line, "no comm")
+		return Stat{}, fieldErr("stat", "2 (comm)", "", "no (comm)")
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(line[:lp]))
-	if err != nil {
-		return s, parseErr("stat", 1, line, "pid: %v", err)
+	if err != nil || pid <= 0 {
+		return Stat{}, fieldErr("stat", "1 (pid)", line[:lp], "not a pid")
 	}
 	s.Pid = pid
 	s.Comm = line[lp+1 : rp]
 	f := strings.Fields(line[rp+1:])
-	// f[0] is field 3 (state).
+	// f[0] is field 3 (state); the kernel writes 52 fields.
 	if len(f) < 50 {
-		return s, parseErr("stat", 1, line, "%d fields", len(f)+2)
+		return Stat{}, fieldErr("stat", fmt.Sprintf("%d (%s)", len(f)+3, statFields[len(f)+3]), "", "missing (%d fields)", len(f)+2)
 	}
-	num := func(field int) uint64 {
-		v, _ := strconv.ParseInt(f[field-3], 10, 64)
-		if v < 0 {
-			return uint64(v)
+	var bad error
+	field := func(n int) string { return fmt.Sprintf("%d (%s)", n, statFields[n]) }
+	num := func(n int) uint64 {
+		v := f[n-3]
+		if strings.HasPrefix(v, "-") {
+			i, err := strconv.ParseInt(v, 10, 64)
+			if err != nil && bad == nil {
+				bad = fieldErr("stat", field(n), v, "%v", err)
+			}
+			return uint64(i)
 		}
-		u, _ := strconv.ParseUint(f[field-3], 10, 64)
+		u, err := strconv.ParseUint(v, 10, 64)
+		if err != nil && bad == nil {
+			bad = fieldErr("stat", field(n), v, "%v", err)
+		}
 		return u
+	}
+	if len(f[0]) != 1 || f[0][0] < 'A' || f[0][0] > 'z' {
+		return Stat{}, fieldErr("stat", field(3), f[0], "not a task state")
 	}
 	s.State = f[0][0]
 	s.Ppid = int(num(4))
@@ -86,51 +110,102 @@ func ParseStat(b []byte) (Stat, error) {
 	s.ArgEnd = num(49)
 	s.EnvStart = num(50)
 	s.EnvEnd = num(51)
-	if len(f) >= 50 {
-		s.ExitCode = int(num(52))
+	s.ExitCode = int(num(52))
+	if bad != nil {
+		return Stat{}, bad
 	}
 	return s, nil
 }
 
-// Status is /proc/PID/status as key → value, with typed accessors.
+// Status is /proc/PID/status as key → value, with typed accessors that
+// fail, naming the file and the field, on a missing or malformed field.
+// The empty key holds the path of the file (set by ReadStatusFile).
 type Status map[string]string
 
-// ParseStatus parses "Key:\tvalue" lines.
+// file is the status file's path, for errors.
+func (s Status) file() string {
+	if p := s[""]; p != "" {
+		return p
+	}
+	return "status"
+}
+
+// ParseStatus parses "Key:\tvalue" lines. A line without a key, or a key
+// given twice, is an error.
 func ParseStatus(r io.Reader) (Status, error) {
 	st := Status{}
 	sc := bufio.NewScanner(r)
+	n := 0
 	for sc.Scan() {
+		n++
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
+		if sc.Text() == "" {
 			continue
+		}
+		if !ok || k == "" {
+			return nil, parseErr("status", n, sc.Text(), "not a Key: value line")
+		}
+		if _, dup := st[k]; dup {
+			return nil, parseErr("status", n, sc.Text(), "field %s given twice", k)
 		}
 		st[k] = strings.TrimSpace(v)
 	}
 	return st, sc.Err()
 }
 
-// Ints returns the whitespace-separated decimal values of key.
+// Ints returns the whitespace-separated decimal values of key (none for
+// a field that is there but empty, as Groups may be).
 func (s Status) Ints(key string) ([]uint32, error) {
+	v, ok := s[key]
+	if !ok {
+		return nil, fieldErr(s.file(), key, "", "missing")
+	}
 	var out []uint32
-	for _, f := range strings.Fields(s[key]) {
+	for _, f := range strings.Fields(v) {
 		n, err := strconv.ParseUint(f, 10, 32)
 		if err != nil {
-			return nil, parseErr("status", 0, key+": "+s[key], "%v", err)
+			return nil, fieldErr(s.file(), key, v, "%v", err)
 		}
 		out = append(out, uint32(n))
 	}
 	return out, nil
 }
 
+// IntsN is Ints for a field that must hold exactly n values (Uid, Gid).
+func (s Status) IntsN(key string, n int) ([]uint32, error) {
+	v, err := s.Ints(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != n {
+		return nil, fieldErr(s.file(), key, s[key], "%d values, want %d", len(v), n)
+	}
+	return v, nil
+}
+
+// Uint returns key's value parsed as one decimal number (Seccomp,
+// NoNewPrivs, Seccomp_filters).
+func (s Status) Uint(key string) (uint64, error) {
+	v, ok := s[key]
+	if !ok {
+		return 0, fieldErr(s.file(), key, "", "missing")
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fieldErr(s.file(), key, v, "%v", err)
+	}
+	return n, nil
+}
+
 // Hex returns key's value parsed as hex (SigBlk, CapEff...).
 func (s Status) Hex(key string) (uint64, error) {
 	v, ok := s[key]
 	if !ok {
-		return 0, parseErr("status", 0, key, "missing")
+		return 0, fieldErr(s.file(), key, "", "missing")
 	}
 	n, err := strconv.ParseUint(v, 16, 64)
 	if err != nil {
-		return 0, parseErr("status", 0, key+": "+v, "%v", err)
+		return 0, fieldErr(s.file(), key, v, "%v", err)
 	}
 	return n, nil
 }
@@ -139,11 +214,11 @@ func (s Status) Hex(key string) (uint64, error) {
 func (s Status) Octal(key string) (uint32, error) {
 	v, ok := s[key]
 	if !ok {
-		return 0, parseErr("status", 0, key, "missing")
+		return 0, fieldErr(s.file(), key, "", "missing")
 	}
 	n, err := strconv.ParseUint(v, 8, 32)
 	if err != nil {
-		return 0, parseErr("status", 0, key+": "+v, "%v", err)
+		return 0, fieldErr(s.file(), key, v, "%v", err)
 	}
 	return uint32(n), nil
 }
@@ -218,53 +293,122 @@ func ParseAuxv(b []byte) ([]uint64, error) {
 
 // Timer is one POSIX timer from /proc/PID/timers.
 type Timer struct {
-	ID       int
-	Signal   int
-	SigVal   uint64
-	Notify   string // "signal", "thread", "none"
-	NotifyID int    // tid for thread notify
+	ID     int
+	Signal int
+	SigVal uint64
+	// Notify is how the kernel notifies: "signal", "none" or "thread"
+	// (SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD as the kernel keeps it).
+	Notify string
+	// ToThread is set for SIGEV_THREAD_ID ("/tid." in the file): the
+	// signal goes to thread NotifyID, not to process NotifyID.
+	ToThread bool
+	NotifyID int
 	ClockID  int
 }
 
-// ParseTimers parses /proc/PID/timers.
+// SigevNotify is the timer's sigev_notify (SIGEV_* of
+// uapi/asm-generic/siginfo.h).
+func (t Timer) SigevNotify() uint32 {
+	var v uint32 // SIGEV_SIGNAL
+	switch t.Notify {
+	case "none":
+		v = 1
+	case "thread":
+		v = 2
+	}
+	if t.ToThread {
+		v |= 4 // SIGEV_THREAD_ID
+	}
+	return v
+}
+
+// ParseTimers parses /proc/PID/timers (fs/proc/base.c show_timer):
+//
+//	ID: 3
+//	signal: 14/0000000000000000
+//	notify: signal/tid.1234
+//	ClockID: 1
+//
+// Every timer must have each of the four lines, well formed.
 func ParseTimers(r io.Reader) ([]Timer, error) {
 	var out []Timer
+	var seen []int // bit per field: 1 signal, 2 notify, 4 ClockID
 	sc := bufio.NewScanner(r)
 	n := 0
 	for sc.Scan() {
 		n++
 		line := sc.Text()
+		if line == "" {
+			continue
+		}
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
-			continue
+			return nil, parseErr("timers", n, line, "not a Key: value line")
 		}
 		v = strings.TrimSpace(v)
 		if k == "ID" {
 			id, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, parseErr("timers", n, line, "%v", err)
+			if err != nil || id < 0 {
+				return nil, parseErr("timers", n, line, "timer id")
 			}
 			out = append(out, Timer{ID: id})
+			seen = append(seen, 0)
 			continue
 		}
 		if len(out) == 0 {
 			return nil, parseErr("timers", n, line, "field before ID")
 		}
 		t := &out[len(out)-1]
+		bit := 0
+		var err error
 		switch k {
 		case "signal":
-			s, val, _ := strings.Cut(v, "/")
-			t.Signal, _ = strconv.Atoi(s)
-			t.SigVal, _ = strconv.ParseUint(val, 16, 64)
+			bit = 1
+			s, val, ok := strings.Cut(v, "/")
+			if !ok {
+				return nil, parseErr("timers", n, line, "signal: no /value")
+			}
+			if t.Signal, err = strconv.Atoi(s); err != nil || t.Signal < 0 || t.Signal > 64 {
+				return nil, parseErr("timers", n, line, "signal number")
+			}
+			if t.SigVal, err = strconv.ParseUint(val, 16, 64); err != nil {
+				return nil, parseErr("timers", n, line, "signal value: %v", err)
+			}
 		case "notify":
-			how, who, _ := strings.Cut(v, "/")
+			bit = 2
+			how, who, ok := strings.Cut(v, "/")
+			if !ok || (how != "signal" && how != "none" && how != "thread") {
+				return nil, parseErr("timers", n, line, "notify kind")
+			}
 			t.Notify = how
-			if _, id, ok := strings.Cut(who, "."); ok {
-				t.NotifyID, _ = strconv.Atoi(id)
+			kind, id, ok := strings.Cut(who, ".")
+			if !ok || (kind != "pid" && kind != "tid") {
+				return nil, parseErr("timers", n, line, "notify target")
+			}
+			t.ToThread = kind == "tid"
+			if t.NotifyID, err = strconv.Atoi(id); err != nil || t.NotifyID < 0 {
+				return nil, parseErr("timers", n, line, "notify target id")
 			}
 		case "ClockID":
-			t.ClockID, _ = strconv.Atoi(v)
+			bit = 4
+			if t.ClockID, err = strconv.Atoi(v); err != nil {
+				return nil, parseErr("timers", n, line, "clock id: %v", err)
+			}
+		default:
+			return nil, parseErr("timers", n, line, "unknown field %s", k)
+		}
+		if seen[len(seen)-1]&bit != 0 {
+			return nil, parseErr("timers", n, line, "field %s given twice", k)
+		}
+		seen[len(seen)-1] |= bit
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for i, s := range seen {
+		if s != 7 {
+			return nil, parseErr("timers", 0, fmt.Sprintf("ID: %d", out[i].ID), "timer lacks signal, notify or ClockID")
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }

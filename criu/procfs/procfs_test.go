@@ -119,9 +119,12 @@ func TestParseTimers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Timer{{ID: 0, Signal: 14, SigVal: 0x7ffd00000000, Notify: "signal", NotifyID: 123, ClockID: 1},
-		{ID: 3, Signal: 10, Notify: "thread", NotifyID: 124}}
+		{ID: 3, Signal: 10, Notify: "thread", ToThread: true, NotifyID: 124}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if n := got[1].SigevNotify(); n != 2|4 {
+		t.Errorf("thread/tid notify is %d, want SIGEV_THREAD|SIGEV_THREAD_ID", n)
 	}
 }
 

@@ -2,6 +2,7 @@ package procfs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -23,11 +24,13 @@ func ReadSmaps(pid int) ([]Mapping, error) {
 
 // ReadStat reads /proc/PID/stat (or task/TID/stat when tid != 0).
 func ReadStat(pid int) (Stat, error) {
-	b, err := os.ReadFile(Path(pid, "stat"))
+	name := Path(pid, "stat")
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return Stat{}, err
 	}
-	return ParseStat(b)
+	st, err := ParseStat(b)
+	return st, withFile(err, name)
 }
 
 // ReadStatus reads /proc/PID/status; for a thread pass "task/TID/status"
@@ -40,7 +43,40 @@ func ReadStatusFile(path string) (Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseStatus(bytes.NewReader(b))
+	st, err := ParseStatus(bytes.NewReader(b))
+	if err != nil {
+		return nil, withFile(err, path)
+	}
+	st[""] = path
+	return st, nil
+}
+
+// ReadPersonality reads /proc/PID/personality (hex).
+func ReadPersonality(pid int) (uint32, error) {
+	name := Path(pid, "personality")
+	s, err := ReadTrim(name)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseUint(s, 16, 32)
+	if err != nil {
+		return 0, fieldErr(name, "personality", s, "%v", err)
+	}
+	return uint32(v), nil
+}
+
+// ReadComm reads a comm file (/proc/PID/comm, task/TID/comm): the name,
+// at most 15 bytes, newline-terminated.
+func ReadComm(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s, ok := strings.CutSuffix(string(b), "\n")
+	if !ok || len(s) > 15 {
+		return "", fieldErr(path, "comm", string(b), "not a task name")
+	}
+	return s, nil
 }
 
 // ReadFdinfo reads /proc/PID/fdinfo/FD.
@@ -68,9 +104,10 @@ func listInts(dir string, first int) ([]int, error) {
 	var out []int
 	for _, e := range ents {
 		n, err := strconv.Atoi(e.Name())
-		if err == nil {
-			out = append(out, n)
+		if err != nil || n < 0 {
+			return nil, fieldErr(dir, "entry", e.Name(), "not a number")
 		}
+		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i] == first {
@@ -92,14 +129,20 @@ func Children(pid int) ([]int, error) {
 	}
 	var out []int
 	for _, t := range tids {
-		b, err := os.ReadFile(Path(pid, fmt.Sprintf("task/%d/children", t)))
+		name := Path(pid, fmt.Sprintf("task/%d/children", t))
+		b, err := os.ReadFile(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // a thread that is gone has no children
+		}
 		if err != nil {
-			continue
+			return nil, err
 		}
 		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 {
+				return nil, fieldErr(name, "pid", f, "not a pid")
 			}
+			out = append(out, n)
 		}
 	}
 	return out, nil
@@ -112,4 +155,15 @@ func ReadTrim(path string) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(string(b), "\n"), nil
+}
+
+// ReadTimers reads /proc/PID/timers, the task's POSIX timers.
+func ReadTimers(pid int) ([]Timer, error) {
+	name := Path(pid, "timers")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := ParseTimers(bytes.NewReader(b))
+	return ts, withFile(err, name)
 }
