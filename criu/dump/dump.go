@@ -300,6 +300,9 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		}
 		cores = append(cores, c)
 	}
+	if err := d.dumpSeccomp(cores); err != nil {
+		return err
+	}
 	tc, err := d.dumpTaskCore(leader)
 	if err != nil {
 		return fmt.Errorf("dump task %d: %w", d.pid, err)

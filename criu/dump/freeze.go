@@ -61,6 +61,7 @@ func freeze(tr *ptrace.Tracer, pid int) ([]*thread, error) {
 // carries on past errors so that every thread gets its chance.
 func thaw(tr *ptrace.Tracer, ths []*thread) error {
 	var errs []error
+	stop := stopSignal(tr, ths)
 	for _, th := range ths {
 		if err := tr.SetRegs(th.tid, th.regs); err != nil {
 			errs = append(errs, err)
@@ -73,6 +74,9 @@ func thaw(tr *ptrace.Tracer, ths []*thread) error {
 		if err := tr.Detach(th.tid, 0); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := restop(ths, stop); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

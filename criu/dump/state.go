@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -123,13 +121,13 @@ func (d *dumper) dumpThread(th *thread) (*images.CoreEntry, error) {
 	clearTid := le.Uint64(b[0:])
 	ssSp, ssFlags, ssSize := le.Uint64(b[8:]), le.Uint32(b[16:]), le.Uint64(b[24:])
 	pdeath := le.Uint32(b[64:])
-	sched, err := unix.SchedGetAttr(tid, 0)
+	policy, nice, prio, err := schedOf(tid)
 	if err != nil {
-		return nil, os.NewSyscallError("sched_getattr", err)
+		return nil, err
 	}
 
 	task := fmt.Sprintf("task/%d/", tid)
-	comm, err := procfs.ReadTrim(procfs.Path(d.pid, task+"comm"))
+	comm, err := procfs.ReadComm(procfs.Path(d.pid, task+"comm"))
 	if err != nil {
 		return nil, err
 	}
@@ -145,9 +143,9 @@ func (d *dumper) dumpThread(th *thread) (*images.CoreEntry, error) {
 	tc := &images.ThreadCoreEntry{
 		FutexRla:    proto.Uint64(head),
 		FutexRlaLen: proto.Uint32(uint32(hlen)),
-		SchedNice:   proto.Int32(sched.Nice),
-		SchedPolicy: proto.Uint32(sched.Policy),
-		SchedPrio:   proto.Uint32(sched.Priority),
+		SchedNice:   proto.Int32(nice),
+		SchedPolicy: proto.Uint32(policy),
+		SchedPrio:   proto.Uint32(prio),
 		PdeathSig:   proto.Uint32(pdeath),
 		BlkSigset:   proto.Uint64(th.mask),
 		Sas:         &images.ThreadSasEntry{SsSp: proto.Uint64(ssSp), SsSize: proto.Uint64(ssSize), SsFlags: proto.Uint32(ssFlags)},
@@ -174,28 +172,40 @@ func (d *dumper) dumpThread(th *thread) (*images.CoreEntry, error) {
 	return core, nil
 }
 
+// credsFromStatus reads a thread's credentials from its status file.
+// A missing or malformed field fails, naming the file and the field.
 func credsFromStatus(st procfs.Status) (*images.CredsEntry, error) {
-	uids, err := st.Ints("Uid")
-	if err != nil || len(uids) != 4 {
-		return nil, fmt.Errorf("status Uid: %q", st["Uid"])
+	uids, err := st.IntsN("Uid", 4)
+	if err != nil {
+		return nil, err
 	}
-	gids, err := st.Ints("Gid")
-	if err != nil || len(gids) != 4 {
-		return nil, fmt.Errorf("status Gid: %q", st["Gid"])
+	gids, err := st.IntsN("Gid", 4)
+	if err != nil {
+		return nil, err
 	}
 	groups, err := st.Ints("Groups")
 	if err != nil {
 		return nil, err
 	}
-	caps := func(k string) []uint32 {
-		v, _ := st.Hex(k)
-		return []uint32{uint32(v), uint32(v >> 32)}
+	var capSets [5][]uint32
+	for i, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+		v, err := st.Hex(k)
+		if err != nil {
+			return nil, err
+		}
+		capSets[i] = []uint32{uint32(v), uint32(v >> 32)}
 	}
-	nnp, _ := strconv.Atoi(st["NoNewPrivs"])
+	nnp, err := st.Uint("NoNewPrivs")
+	if err != nil {
+		return nil, err
+	}
+	if nnp > 1 {
+		return nil, fmt.Errorf("parse %s: field NoNewPrivs %d: not 0 or 1", st[""], nnp)
+	}
 	return &images.CredsEntry{
 		Uid: proto.Uint32(uids[0]), Euid: proto.Uint32(uids[1]), Suid: proto.Uint32(uids[2]), Fsuid: proto.Uint32(uids[3]),
 		Gid: proto.Uint32(gids[0]), Egid: proto.Uint32(gids[1]), Sgid: proto.Uint32(gids[2]), Fsgid: proto.Uint32(gids[3]),
-		CapInh: caps("CapInh"), CapPrm: caps("CapPrm"), CapEff: caps("CapEff"), CapBnd: caps("CapBnd"), CapAmb: caps("CapAmb"),
+		CapInh: capSets[0], CapPrm: capSets[1], CapEff: capSets[2], CapBnd: capSets[3], CapAmb: capSets[4],
 		Secbits:    proto.Uint32(0),
 		Groups:     groups,
 		NoNewPrivs: proto.Uint32(uint32(nnp)),
@@ -281,12 +291,11 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	}
 	timers := &images.TaskTimersEntry{Real: its[0], Virt: its[1], Prof: its[2]}
 	// POSIX timers.
-	if f, err := os.Open(procfs.Path(d.pid, "timers")); err == nil {
-		pts, err := procfs.ParseTimers(f)
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
+	pts, err := procfs.ReadTimers(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	{
 		for _, pt := range pts {
 			if _, err := in.Syscall("timer_gettime", unix.SYS_TIMER_GETTIME, uint64(pt.ID), d.scr.addr); err != nil {
 				return nil, err
@@ -299,20 +308,23 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 			if err != nil {
 				return nil, err
 			}
-			notify := uint32(0) // SIGEV_SIGNAL
-			switch pt.Notify {
-			case "none":
-				notify = 1
-			case "thread":
-				notify = 4 // SIGEV_THREAD_ID
+			// A SIGEV_THREAD_ID timer names the thread to signal;
+			// it must be one of the task's own.
+			notifyID := d.vpid
+			if pt.ToThread {
+				th := d.threadOf(pt.NotifyID)
+				if th == nil {
+					return nil, fmt.Errorf("POSIX timer %d notifies thread %d, which is not a thread of %d", pt.ID, pt.NotifyID, d.pid)
+				}
+				notifyID = th.vtid
 			}
 			timers.Posix = append(timers.Posix, &images.PosixTimerEntry{
 				ItId: proto.Uint32(uint32(pt.ID)), ClockId: proto.Uint32(uint32(pt.ClockID)),
-				SiSigno: proto.Uint32(uint32(pt.Signal)), ItSigevNotify: proto.Uint32(notify),
+				SiSigno: proto.Uint32(uint32(pt.Signal)), ItSigevNotify: proto.Uint32(pt.SigevNotify()),
 				SivalPtr: proto.Uint64(pt.SigVal), Overrun: proto.Uint32(uint32(ov)),
 				Isec: proto.Uint64(le.Uint64(b[0:])), Insec: proto.Uint64(le.Uint64(b[8:])),
 				Vsec: proto.Uint64(le.Uint64(b[16:])), Vnsec: proto.Uint64(le.Uint64(b[24:])),
-				NotifyThreadId: proto.Int32(int32(d.vtid(pt.NotifyID))),
+				NotifyThreadId: proto.Int32(int32(notifyID)),
 			})
 		}
 	}
@@ -336,12 +348,18 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	pers, err := procfs.ReadTrim(procfs.Path(d.pid, "personality"))
+	persv, err := procfs.ReadPersonality(d.pid)
 	if err != nil {
 		return nil, err
 	}
-	persv, _ := strconv.ParseUint(strings.TrimSpace(pers), 16, 32)
-	comm, _ := procfs.ReadTrim(procfs.Path(d.pid, "comm"))
+	comm, err := procfs.ReadComm(procfs.Path(d.pid, "comm"))
+	if err != nil {
+		return nil, err
+	}
+	membarrier, err := d.membarrierRegistrations(in)
+	if err != nil {
+		return nil, err
+	}
 	oom, err := readOOMScoreAdj(d.pid)
 	if err != nil {
 		return nil, err
@@ -350,8 +368,8 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &images.TaskCoreEntry{
-		TaskState:      proto.Uint32(1), // TASK_ALIVE
+	tc := &images.TaskCoreEntry{
+		TaskState:      proto.Uint32(taskAlive),
 		ExitCode:       proto.Uint32(0),
 		Personality:    proto.Uint32(uint32(persv)),
 		Flags:          proto.Uint32(uint32(d.stat.Flags)),
@@ -363,5 +381,15 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 		Sigactions:     sas,
 		OomScoreAdj:    proto.Int32(oom),
 		ChildSubreaper: proto.Bool(subreaper),
-	}, nil
+	}
+	if membarrier != 0 {
+		tc.MembarrierRegistrationMask = proto.Uint32(membarrier)
+	}
+	// Stopped (SIGSTOP, SIGTSTP...): CRIU's TASK_STOPPED with the signal,
+	// which restore sends again before it lets the task go.
+	if sig := stopSignal(d.tr, d.threads); sig != 0 {
+		tc.TaskState = proto.Uint32(taskStopped)
+		tc.StopSigno = proto.Uint32(uint32(sig))
+	}
+	return tc, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -19,6 +20,8 @@ import (
 const (
 	taskAlive = 1
 	taskDead  = 2
+	// taskStopped: alive, in a group-stop (SIGSTOP...), with stop_signo.
+	taskStopped = 3
 )
 
 // tree is the process tree being dumped: every task below the root,
@@ -46,6 +49,8 @@ type tree struct {
 	sysv sysvSet
 	// ns: the tree's namespaces (ns.go), set once it is frozen.
 	ns *nsSet
+	// seccomp: the filters of every thread, for seccomp.img.
+	seccomp seccomp.Table
 }
 
 func newTree(s image.Store, opts Options) *tree {
@@ -83,6 +88,12 @@ func (t *tree) freeze() error {
 			}
 			if err != nil {
 				return err
+			}
+			if err := suspendSeccomp(t.tr, d.pid, d.threads); err != nil {
+				return fmt.Errorf("task %d: %w", d.pid, err)
+			}
+			if err := refusePendingTrap(d.pid, d.threads); err != nil {
+				return fmt.Errorf("dump %d: %w", d.pid, err)
 			}
 		}
 		if st.State == 'Z' {
@@ -234,6 +245,9 @@ func (t *tree) writeShared(ctx context.Context) error {
 		psts = append(psts, pst)
 	}
 	if err := image.WriteImage(ctx, t.store, "pstree.img", psts...); err != nil {
+		return err
+	}
+	if err := t.seccomp.Write(ctx, t.store); err != nil {
 		return err
 	}
 	if err := t.shared.write(ctx, t); err != nil {

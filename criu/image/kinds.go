@@ -63,6 +63,7 @@ const (
 	magicUtsns         uint32 = 0x54473203
 	magicNetdev        uint32 = 0x57373951
 	magicNetns         uint32 = 0x55933752
+	magicSeccomp       uint32 = 0x64413049
 	magicStats         uint32 = 0x57093306 // behind MagicService
 )
 
@@ -204,6 +205,8 @@ var kinds = []Kind{
 	// Process tree and per-task state.
 	{Prefix: "pstree", Magic: magicPstree, New: newOf[images.PstreeEntry]()},
 	{Prefix: "core-", Numbered: true, Magic: magicCore, New: newOf[images.CoreEntry]()},
+	// One SeccompEntry: every thread's filters (package seccomp).
+	{Prefix: "seccomp", Magic: magicSeccomp, New: newOf[images.SeccompEntry]()},
 	{Prefix: "ids-", Numbered: true, Magic: magicIDs, New: newOf[images.TaskKobjIdsEntry]()},
 	{Prefix: "fs-", Numbered: true, Magic: magicFS, New: newOf[images.FsEntry]()},
 

@@ -22,6 +22,7 @@ func TestLookupKind(t *testing.T) {
 		{"inventory.img", "inventory", "criugo.images.inventory_entry", false},
 		{"pstree.img", "pstree", "criugo.images.pstree_entry", false},
 		{"core-42.img", "core-", "criugo.images.core_entry", false},
+		{"seccomp.img", "seccomp", "criugo.images.seccomp_entry", false},
 		{"ids-42.img", "ids-", "criugo.images.task_kobj_ids_entry", false},
 		{"fs-42.img", "fs-", "criugo.images.fs_entry", false},
 		{"mm-42.img", "mm-", "criugo.images.mm_entry", false},

@@ -41,9 +41,9 @@ func SyscallInsn(start uint64, vdso []byte) (uint64, error) {
 // template each call starts from, normally the thread's registers as
 // found.
 //
-// Each call is a short window: it blocks every signal, sets the injected
-// registers, single-steps over the syscall, and then, on success and on
-// every error path, puts Base back as the thread's registers and the
+// Each call is a short window: it blocks every signal but SIGTRAP
+// (injectMask), sets the injected registers, single-steps over the
+// syscall, and then, on success and on every error path, puts Base back as the thread's registers and the
 // signal mask back as it was, all in one request on the tracer thread.
 // A thread attached with Seize is then parked in an interrupt stop
 // (PTRACE_INTERRUPT, PTRACE_CONT with no signal: the trap is taken before
@@ -90,7 +90,7 @@ func (in *Injector) call(nr uintptr, args []uint64) (ret uint64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := setSigmask(in.Tid, ^uint64(0)); err != nil {
+	if err := setSigmask(in.Tid, injectMask); err != nil {
 		return 0, err
 	}
 	defer func() {
@@ -113,6 +113,15 @@ func (in *Injector) call(nr uintptr, args []uint64) (ret uint64, err error) {
 	}()
 	return in.step(nr, args)
 }
+
+// injectMask is the signal mask of a thread during an injected call:
+// every signal but SIGTRAP. The single step's trap is a forced SIGTRAP,
+// and the kernel resets the handler of a forced signal that is blocked
+// to SIG_DFL (force_sig_info_to_task): a blocked SIGTRAP would cost the
+// task its SIGTRAP handler at every call. A SIGTRAP already pending
+// would then be taken in place of the trap: the dump refuses such a
+// task (as CRIU does), and the step checks where it stopped.
+const injectMask = ^uint64(0) &^ (1 << (unix.SIGTRAP - 1))
 
 // park moves a seized thread from a signal-delivery-stop (the injected
 // call's SIGTRAP) to an interrupt stop, without running user code and
@@ -171,9 +180,26 @@ func (in *Injector) step(nr uintptr, args []uint64) (uint64, error) {
 		}
 		if ev := st.Event(); ev != 0 {
 			if ev == unix.PTRACE_EVENT_CLONE || ev == unix.PTRACE_EVENT_FORK || ev == unix.PTRACE_EVENT_VFORK {
-				msg, _ := unix.PtraceGetEventMsg(in.Tid)
+				msg, err := unix.PtraceGetEventMsg(in.Tid)
+				if err != nil {
+					return 0, fmt.Errorf("clone event of injected syscall %d: %w", nr, sysErr("ptrace(GETEVENTMSG)", err))
+				}
+				if msg == 0 || msg > 1<<22 {
+					return 0, fmt.Errorf("clone event of injected syscall %d: new tid %d", nr, msg)
+				}
 				in.Cloned = append(in.Cloned, int(msg))
 			}
+			if err := rawPtrace(unix.PTRACE_SINGLESTEP, in.Tid, 0, 0); err != nil {
+				return 0, sysErr("ptrace(SINGLESTEP)", err)
+			}
+			continue
+		}
+		if st.StopSignal() == unix.SIGSTOP && in.T.seized[in.Tid] {
+			// Every other signal is blocked for the call; a SIGSTOP
+			// sent to the frozen task is taken here, before the
+			// syscall. It is suppressed and remembered: the task is
+			// stopped again when it is let go (StopSignal).
+			in.T.stopSig[in.Tid] = unix.SIGSTOP
 			if err := rawPtrace(unix.PTRACE_SINGLESTEP, in.Tid, 0, 0); err != nil {
 				return 0, sysErr("ptrace(SINGLESTEP)", err)
 			}

@@ -40,6 +40,11 @@ func (t *Tracer) Seize(tid int, opts int) error {
 				continue
 			case st.Event() == eventStop:
 				t.seized[tid] = true
+				// A group-stop reports its stop signal, our
+				// interrupt SIGTRAP.
+				if sig := st.StopSignal(); sig != unix.SIGTRAP {
+					t.stopSig[tid] = sig
+				}
 				return nil
 			case st.Event() != 0:
 				// Another event: resume and keep waiting for our stop.
@@ -63,6 +68,7 @@ func (t *Tracer) Seize(tid int, opts int) error {
 func (t *Tracer) Detach(tid int, sig syscall.Signal) error {
 	return t.Do(func() error {
 		delete(t.seized, tid)
+		delete(t.stopSig, tid)
 		return sysErr("ptrace(DETACH)", rawPtrace(unix.PTRACE_DETACH, tid, 0, uintptr(sig)))
 	})
 }
@@ -154,9 +160,11 @@ func (t *Tracer) Kill(pid int, tids []int) error {
 	return t.Do(func() error {
 		err := kill(pid, unix.SIGKILL)
 		delete(t.seized, pid)
+		delete(t.stopSig, pid)
 		var others []int
 		for _, tid := range tids {
 			delete(t.seized, tid)
+			delete(t.stopSig, tid)
 			if tid != pid {
 				others = append(others, tid)
 			}

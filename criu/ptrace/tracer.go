@@ -3,6 +3,7 @@ package ptrace
 import (
 	"runtime"
 	"sync"
+	"syscall"
 )
 
 // Tracer owns the OS thread that attaches to and waits for tracees.
@@ -14,13 +15,18 @@ type Tracer struct {
 	// injection into one parks it in an interrupt stop afterwards. Only
 	// touched on the tracer thread.
 	seized map[int]bool
+	// stopSig holds, for a seized thread found in a group-stop or whose
+	// pending SIGSTOP an injection consumed, the stop signal: the task
+	// was stopped and must be stopped again when it is let go. Only
+	// touched on the tracer thread.
+	stopSig map[int]syscall.Signal
 }
 
 // NewTracer starts the tracer goroutine. Close it when done; closing ends
 // the locked OS thread, which detaches (or, with PTRACE_O_EXITKILL, kills)
 // any tracee still attached.
 func NewTracer() *Tracer {
-	t := &Tracer{reqs: make(chan func()), done: make(chan struct{}), seized: map[int]bool{}}
+	t := &Tracer{reqs: make(chan func()), done: make(chan struct{}), seized: map[int]bool{}, stopSig: map[int]syscall.Signal{}}
 	ready := make(chan struct{})
 	go func() {
 		// Never unlocked: the thread exits with the goroutine.
@@ -56,4 +62,15 @@ func (t *Tracer) Do(f func() error) error {
 func (t *Tracer) Close() error {
 	t.closeOnce.Do(func() { close(t.done) })
 	return nil
+}
+
+// StopSignal is the signal that stopped tid (SIGSTOP, SIGTSTP, SIGTTIN,
+// SIGTTOU) when Seize found it in a group-stop, or SIGSTOP when an
+// injected syscall consumed a pending SIGSTOP (which cannot be blocked);
+// 0 for a thread that was running. Such a task must be stopped again,
+// by sending it the signal, before it is let go.
+func (t *Tracer) StopSignal(tid int) syscall.Signal {
+	var sig syscall.Signal
+	t.Do(func() error { sig = t.stopSig[tid]; return nil })
+	return sig
 }

@@ -53,8 +53,23 @@ func (r *restorer) setCreds(in *ptrace.Injector, tid int, c *images.CredsEntry) 
 	if err != nil {
 		return err
 	}
-	ints := func(k string) []uint32 { v, _ := st.Ints(k); return v }
-	hex := func(k string) uint64 { v, _ := st.Hex(k); return v }
+	// The restored thread's own status, read strictly: a field that does
+	// not parse fails the restore rather than compare as zero.
+	var bad error
+	ints := func(k string) []uint32 {
+		v, err := st.Ints(k)
+		if err != nil && bad == nil {
+			bad = err
+		}
+		return v
+	}
+	hex := func(k string) uint64 {
+		v, err := st.Hex(k)
+		if err != nil && bad == nil {
+			bad = err
+		}
+		return v
+	}
 	uids, gids := ints("Uid"), ints("Gid")
 	want := func(a, b, c2, d uint32) []uint32 { return []uint32{a, b, c2, d} }
 	wantU := want(c.GetUid(), c.GetEuid(), c.GetSuid(), c.GetFsuid())
@@ -69,6 +84,9 @@ func (r *restorer) setCreds(in *ptrace.Injector, tid int, c *images.CredsEntry) 
 		slices.Equal(sortedU32(ints("Groups")), sortedU32(groups)) &&
 		hex("CapInh") == inh && hex("CapPrm") == prm && hex("CapEff") == eff &&
 		hex("CapBnd") == bnd && hex("CapAmb") == amb && uint32(secbits) == c.GetSecbits()
+	if bad != nil {
+		return bad
+	}
 	if same {
 		return nil
 	}
@@ -181,10 +199,40 @@ func (r *restorer) setThreadMisc(in *ptrace.Injector, tid int, tc *images.Thread
 		}
 	}
 	if tc.SchedPolicy != nil || tc.SchedNice != nil {
-		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: tc.GetSchedPolicy(), Nice: tc.GetSchedNice(), Priority: tc.GetSchedPrio()}
-		if err := unix.SchedSetAttr(tid, attr, 0); err != nil {
-			return fmt.Errorf("restore scheduling policy %d nice %d: %w", attr.Policy, attr.Nice, os.NewSyscallError("sched_setattr", err))
+		if err := setSched(tid, tc.GetSchedPolicy(), tc.GetSchedNice(), tc.GetSchedPrio()); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// Scheduling policies and flags (uapi/linux/sched.h).
+const (
+	schedNormal      = 0
+	schedBatch       = 3
+	schedResetOnFork = 0x40000000
+	schedFlagReset   = 0x01
+)
+
+// setSched gives thread tid its policy (with SCHED_RESET_ON_FORK or'ed
+// in, as CRIU saves it), nice value and real-time priority, from
+// outside. The kernel sets the nice value only with a fair policy
+// (SCHED_OTHER, SCHED_BATCH), so a thread under SCHED_FIFO, SCHED_RR or
+// SCHED_IDLE gets its nice value under SCHED_OTHER first: it keeps it
+// and shows it again if it goes back to SCHED_OTHER.
+func setSched(tid int, policy uint32, nice int32, prio uint32) error {
+	attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy &^ schedResetOnFork, Nice: nice, Priority: prio}
+	if policy&schedResetOnFork != 0 {
+		attr.Flags = schedFlagReset
+	}
+	if attr.Policy != schedNormal && attr.Policy != schedBatch && nice != 0 {
+		fair := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: schedNormal, Nice: nice}
+		if err := unix.SchedSetAttr(tid, fair, 0); err != nil {
+			return fmt.Errorf("restore nice %d: %w", nice, os.NewSyscallError("sched_setattr", err))
+		}
+	}
+	if err := unix.SchedSetAttr(tid, attr, 0); err != nil {
+		return fmt.Errorf("restore scheduling policy %d priority %d nice %d: %w", attr.Policy, prio, nice, os.NewSyscallError("sched_setattr", err))
 	}
 	return nil
 }

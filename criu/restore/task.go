@@ -106,53 +106,65 @@ func (r *restorer) restoreTask() error {
 			return err
 		}
 	}
-	if pts := tm.GetPosix(); len(pts) > 0 {
-		if _, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 1); err != nil {
-			return fmt.Errorf("%w: POSIX timers need PR_TIMER_CREATE_RESTORE_IDS: %v", ErrUnsupported, err)
+	if err := r.restoreMembarrier(tc); err != nil {
+		return err
+	}
+	// POSIX timers once the threads exist (restorePosixTimers).
+	// Session and process group are set by the tree (tree.go).
+	return nil
+}
+
+// restorePosixTimers creates the task's POSIX timers with their ids, in
+// the leader, once every thread exists: a SIGEV_THREAD_ID timer names
+// its thread.
+func (r *restorer) restorePosixTimers() error {
+	le := binary.LittleEndian
+	pts := r.sn.cores[uint32(r.vpid)].GetTc().GetTimers().GetPosix()
+	if len(pts) == 0 {
+		return nil
+	}
+	if _, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 1); err != nil {
+		return fmt.Errorf("%w: POSIX timers need PR_TIMER_CREATE_RESTORE_IDS: %v", ErrUnsupported, err)
+	}
+	for _, pt := range pts {
+		// struct sigevent: value, signo, notify, tid.
+		ev := make([]byte, 64)
+		le.PutUint64(ev[0:], pt.GetSivalPtr())
+		le.PutUint32(ev[8:], pt.GetSiSigno())
+		le.PutUint32(ev[12:], pt.GetItSigevNotify())
+		le.PutUint32(ev[16:], uint32(pt.GetNotifyThreadId()))
+		id := make([]byte, 4)
+		le.PutUint32(id, pt.GetItId())
+		if err := r.writeScratch(0, ev); err != nil {
+			return err
 		}
-		for _, pt := range pts {
-			// struct sigevent: value, signo, notify, tid.
-			ev := make([]byte, 64)
-			le.PutUint64(ev[0:], pt.GetSivalPtr())
-			le.PutUint32(ev[8:], pt.GetSiSigno())
-			le.PutUint32(ev[12:], pt.GetItSigevNotify())
-			le.PutUint32(ev[16:], uint32(pt.GetNotifyThreadId()))
-			id := make([]byte, 4)
-			le.PutUint32(id, pt.GetItId())
-			if err := r.writeScratch(0, ev); err != nil {
-				return err
-			}
-			if err := r.writeScratch(64, id); err != nil {
-				return err
-			}
-			if _, err := r.sys("timer_create", unix.SYS_TIMER_CREATE, uint64(pt.GetClockId()), r.scr, r.scr+64); err != nil {
-				return err
-			}
-			vs, vns := pt.GetVsec(), pt.GetVnsec()
-			if vs == 0 && vns == 0 {
-				vs, vns = pt.GetIsec(), pt.GetInsec()
-			}
-			if vs == 0 && vns == 0 {
-				continue
-			}
-			its := make([]byte, 32)
-			le.PutUint64(its[0:], pt.GetIsec())
-			le.PutUint64(its[8:], pt.GetInsec())
-			le.PutUint64(its[16:], vs)
-			le.PutUint64(its[24:], vns)
-			if err := r.writeScratch(128, its); err != nil {
-				return err
-			}
-			if _, err := r.sys("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.GetItId()), 0, r.scr+128, 0); err != nil {
-				return err
-			}
+		if err := r.writeScratch(64, id); err != nil {
+			return err
 		}
-		if _, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 0); err != nil {
+		if _, err := r.sys("timer_create", unix.SYS_TIMER_CREATE, uint64(pt.GetClockId()), r.scr, r.scr+64); err != nil {
+			return err
+		}
+		vs, vns := pt.GetVsec(), pt.GetVnsec()
+		if vs == 0 && vns == 0 {
+			vs, vns = pt.GetIsec(), pt.GetInsec()
+		}
+		if vs == 0 && vns == 0 {
+			continue
+		}
+		its := make([]byte, 32)
+		le.PutUint64(its[0:], pt.GetIsec())
+		le.PutUint64(its[8:], pt.GetInsec())
+		le.PutUint64(its[16:], vs)
+		le.PutUint64(its[24:], vns)
+		if err := r.writeScratch(128, its); err != nil {
+			return err
+		}
+		if _, err := r.sys("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.GetItId()), 0, r.scr+128, 0); err != nil {
 			return err
 		}
 	}
-	// Session and process group are set by the tree (tree.go).
-	return nil
+	_, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 0)
+	return err
 }
 
 // restoreFiles closes the stub's fds and opens the dumped ones.
@@ -312,6 +324,13 @@ func (r *restorer) finish() error {
 		mask uint64
 	}
 	var ready []prepared
+	if err := r.restorePosixTimers(); err != nil {
+		return err
+	}
+	sc, err := r.prepareSeccomp()
+	if err != nil {
+		return err
+	}
 	for i, tid := range r.tids {
 		vtid := r.vtids[i]
 		core := r.sn.cores[uint32(vtid)]
@@ -372,6 +391,13 @@ func (r *restorer) finish() error {
 				}
 			}
 		}
+		// The filters last but for the creds, which would drop the
+		// CAP_SYS_ADMIN that installing them needs without
+		// no_new_privs; what is injected after runs with them
+		// suspended (package seccomp).
+		if err := sc.install(r, in, i); err != nil {
+			return fmt.Errorf("thread %d: %w", tid, err)
+		}
 		if err := r.setCreds(in, tid, tc.GetCreds()); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)
 		}
@@ -386,6 +412,9 @@ func (r *restorer) finish() error {
 	}
 	// After every thread's creds: changing ids resets dumpable.
 	if err := r.setProcessMisc(); err != nil {
+		return err
+	}
+	if err := sc.release(r); err != nil {
 		return err
 	}
 	if _, err := r.sys("munmap", unix.SYS_MUNMAP, r.scr, scratchSize); err != nil {
@@ -405,8 +434,13 @@ func (r *restorer) finish() error {
 	return nil
 }
 
-// detach lets every thread of the task run.
+// detach lets every thread of the task run. A task that was stopped
+// (TASK_STOPPED) is sent its stop signal first, as CRIU does: it stops
+// again as soon as it runs, before any of its code.
 func (r *restorer) detach() error {
+	if err := r.restop(); err != nil {
+		return err
+	}
 	for _, tid := range r.tids {
 		if err := r.tr.Detach(tid, 0); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)

@@ -8,7 +8,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -54,5 +57,121 @@ func (r *restorer) restoreChildSubreaper(tc *images.TaskCoreEntry) error {
 		return nil
 	}
 	_, err := r.sys("prctl(PR_SET_CHILD_SUBREAPER)", unix.SYS_PRCTL, unix.PR_SET_CHILD_SUBREAPER, 1)
+	return err
+}
+
+// restoreMembarrier registers the task's mm again for the membarrier
+// commands it was registered for at dump (membarrier_registration_mask:
+// MEMBARRIER_CMD_REGISTER_* bits), one injected membarrier() each.
+func (r *restorer) restoreMembarrier(tc *images.TaskCoreEntry) error {
+	mask := tc.GetMembarrierRegistrationMask()
+	for bit := 0; bit < 32; bit++ {
+		if mask&(1<<bit) == 0 {
+			continue
+		}
+		if _, err := r.sys(fmt.Sprintf("membarrier(%#x)", 1<<bit), unix.SYS_MEMBARRIER, 1<<bit, 0, 0); err != nil {
+			return fmt.Errorf("restore membarrier registration %#x: %w", 1<<bit, err)
+		}
+	}
+	return nil
+}
+
+// Task states of task_core_entry.task_state.
+const taskStopped = 3
+
+// restop sends a task that was stopped at dump (TASK_STOPPED) its stop
+// signal, while it is still traced: it stops as soon as it is detached.
+// A signal that is not a stop signal (an older image) is SIGSTOP, as in
+// CRIU.
+func (r *restorer) restop() error {
+	tc := r.sn.cores[uint32(r.vpid)].GetTc()
+	if tc.GetTaskState() != taskStopped {
+		return nil
+	}
+	sig := unix.Signal(tc.GetStopSigno())
+	switch sig {
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+	default:
+		sig = unix.SIGSTOP
+	}
+	if err := unix.Kill(r.pid, sig); err != nil {
+		return fmt.Errorf("stop %d with %v: %w", r.vpid, sig, os.NewSyscallError("kill", err))
+	}
+	return nil
+}
+
+// threadSeccomp is what seccomp state one thread is given.
+type threadSeccomp struct {
+	mode  uint32
+	chain []*images.SeccompFilter
+}
+
+// seccompPlan is the seccomp state of a task's threads (r.tids order)
+// and the buffer in the task that carries each filter to the kernel.
+type seccompPlan struct {
+	threads []threadSeccomp
+	buf     uint64 // 0 when no thread has filters
+	size    uint64
+}
+
+// prepareSeccomp reads the threads' seccomp state from the images and,
+// when any thread has one, suspends seccomp on every thread of the task
+// (PTRACE_O_SUSPEND_SECCOMP, until detach: a TSYNC filter installed
+// in the leader reaches the others at once, and what is injected after
+// a filter must pass it) and maps a buffer for the filters in the task.
+func (r *restorer) prepareSeccomp() (*seccompPlan, error) {
+	p := &seccompPlan{}
+	var need uint64
+	for _, vtid := range r.vtids {
+		tc := r.sn.cores[uint32(vtid)].GetThreadCore()
+		ts := threadSeccomp{mode: uint32(tc.GetSeccompMode())}
+		if ts.mode == seccomp.ModeFilter {
+			var err error
+			if ts.chain, err = seccomp.Chain(r.t.ti.seccomp, tc.GetSeccompFilter()); err != nil {
+				return nil, fmt.Errorf("thread %d: %w", vtid, err)
+			}
+			need = max(need, seccomp.BufSize(ts.chain))
+		}
+		p.threads = append(p.threads, ts)
+	}
+	any := false
+	for _, ts := range p.threads {
+		any = any || ts.mode != seccomp.ModeDisabled
+	}
+	if !any {
+		return p, nil
+	}
+	for _, tid := range r.tids {
+		if err := r.tr.SetOptions(tid, ptrace.OptTraceClone|ptrace.OptExitKill|ptrace.OptSuspendSeccomp); err != nil {
+			return nil, fmt.Errorf("thread %d: suspend seccomp for the restore: %w", tid, err)
+		}
+	}
+	if need > 0 {
+		p.size = (need + mem.PageSize - 1) &^ (mem.PageSize - 1)
+		addr, err := r.sys("mmap", unix.SYS_MMAP, 0, p.size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+		if err != nil {
+			return nil, fmt.Errorf("map the seccomp filters: %w", err)
+		}
+		p.buf = addr
+	}
+	return p, nil
+}
+
+// install gives thread i (of r.tids) its seccomp state.
+func (p *seccompPlan) install(r *restorer, in *ptrace.Injector, i int) error {
+	ts := p.threads[i]
+	write := func(addr uint64, b []byte) error {
+		return mem.WriteRemote(r.pid, []mem.Range{{Start: addr, End: addr + uint64(len(b))}}, b)
+	}
+	return seccomp.Install(in, write, p.buf, ts.mode, ts.chain)
+}
+
+// release unmaps the filters' buffer, through the leader.
+func (p *seccompPlan) release(r *restorer) error {
+	if p.buf == 0 {
+		return nil
+	}
+	_, err := r.sys("munmap", unix.SYS_MUNMAP, p.buf, p.size)
+	p.buf = 0
 	return err
 }

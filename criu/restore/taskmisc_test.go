@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,4 +152,29 @@ func TestPersonalityNotInherited(t *testing.T) {
 	if p, _ := procfs.ReadTrim(procfs.Path(pid, "personality")); p != "00000000" {
 		t.Errorf("restored personality %s, want 00000000 (not the restorer's)", p)
 	}
+}
+
+// TestDumpPendingSIGTRAP: a task with a SIGTRAP pending is refused by
+// name, as CRIU refuses it (zdtm sigtrap is crfail there), and runs on
+// with the SIGTRAP still pending and its handler still set.
+func TestDumpPendingSIGTRAP(t *testing.T) {
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "sigtrap.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, bin, out)
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img)
+	if err == nil || !strings.Contains(res, "SIGTRAP is pending") || !strings.Contains(res, "thread "+strconv.Itoa(pid)) {
+		t.Fatalf("dump with a pending SIGTRAP: err %v, output %q", err, res)
+	}
+	if !crtest.Alive(pid) {
+		t.Fatal("the task died")
+	}
+	cmd.Process.Signal(syscall.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }

@@ -1,0 +1,2 @@
+#define STOPPED_KILL
+#include "stopped.inc"

@@ -1,0 +1,2 @@
+#define STOPPED_TKILL
+#include "stopped.inc"

@@ -1,0 +1,3 @@
+#define STOPPED_KILL
+#define STOPPED_TKILL
+#include "stopped.inc"
