@@ -56,6 +56,8 @@ type restorer struct {
 	vtids  []int // the same threads' tids in the images
 	stats  Stats
 	t      *treeRestorer
+	// seccomp: the threads' filters, from restoreThreads (taskmisc.go).
+	seccomp *seccompPlan
 }
 
 const scratchSize = 4 * mem.PageSize

@@ -272,10 +272,20 @@ func (r *restorer) restoreFiles() error {
 	return nil
 }
 
-// restoreThreads clones every other thread with its tid.
+// restoreThreads clones every other thread with its tid. Threads whose
+// seccomp filters begin with the leader's are cloned once the leader has
+// that many of its filters, so that they inherit them, shared as they
+// were (seccompPlan).
 func (r *restorer) restoreThreads() error {
 	le := binary.LittleEndian
-	for _, tid := range r.sn.pst.GetThreads()[1:] {
+	var err error
+	if r.seccomp, err = r.prepareSeccomp(); err != nil {
+		return err
+	}
+	for _, tid := range r.seccomp.cloneOrder(r.sn.pst.GetThreads()[1:]) {
+		if err := r.seccomp.leaderUpTo(r, r.seccomp.byTid[int(tid)].shared); err != nil {
+			return err
+		}
 		b := make([]byte, 96)
 		flags := uint64(unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM)
 		le.PutUint64(b[0:], flags)
@@ -327,10 +337,7 @@ func (r *restorer) finish() error {
 	if err := r.restorePosixTimers(); err != nil {
 		return err
 	}
-	sc, err := r.prepareSeccomp()
-	if err != nil {
-		return err
-	}
+	sc := r.seccomp
 	for i, tid := range r.tids {
 		vtid := r.vtids[i]
 		core := r.sn.cores[uint32(vtid)]
@@ -395,7 +402,7 @@ func (r *restorer) finish() error {
 		// CAP_SYS_ADMIN that installing them needs without
 		// no_new_privs; what is injected after runs with them
 		// suspended (package seccomp).
-		if err := sc.install(r, in, i); err != nil {
+		if err := sc.install(r, in, r.vtids[i]); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)
 		}
 		if err := r.setCreds(in, tid, tc.GetCreds()); err != nil {
