@@ -125,6 +125,9 @@ func (d *dumper) dumpThread(th *thread) (*images.CoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkThreadMisc(tid); err != nil {
+		return nil, err
+	}
 
 	task := fmt.Sprintf("task/%d/", tid)
 	comm, err := procfs.ReadComm(procfs.Path(d.pid, task+"comm"))
@@ -358,6 +361,9 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	}
 	membarrier, err := d.membarrierRegistrations(in)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.checkTaskMisc(in); err != nil {
 		return nil, err
 	}
 	oom, err := readOOMScoreAdj(d.pid)

@@ -215,3 +215,42 @@ func refusePendingTrap(pid int, ths []*thread) error {
 	}
 	return nil
 }
+
+// ioprioWhoProcess is IOPRIO_WHO_PROCESS (uapi/linux/ioprio.h): one
+// thread, by tid.
+const ioprioWhoProcess = 1
+
+// checkThreadMisc refuses per-thread state that CRIU's images have no
+// place for and that a restored thread would silently lose: an I/O
+// priority set with ioprio_set (0: none set, the kernel derives it from
+// the nice value).
+func checkThreadMisc(tid int) error {
+	prio, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(tid), 0)
+	if e != 0 {
+		return fmt.Errorf("thread %d: %w", tid, os.NewSyscallError("ioprio_get", e))
+	}
+	if prio != 0 {
+		return fmt.Errorf("thread %d: %w: I/O priority class %d level %d (ioprio_set) has no place in the images", tid, ErrUnsupported, prio>>13, prio&0x1fff)
+	}
+	return nil
+}
+
+// checkTaskMisc refuses per-process state that CRIU's images have no
+// place for: memory-deny-write-execute (PR_SET_MDWE, which cannot be
+// undone: a restored task without it could map memory writable and
+// executable), and a child whose exit signal is not SIGCHLD (clone's
+// exit_signal, which restore's fork does not take). Runs on the ptrace
+// goroutine (it injects).
+func (d *dumper) checkTaskMisc(in *ptrace.Injector) error {
+	mdwe, err := in.Syscall("prctl(PR_GET_MDWE)", unix.SYS_PRCTL, unix.PR_GET_MDWE, 0, 0, 0, 0)
+	if err != nil {
+		return fmt.Errorf("task %d: %w", d.pid, err)
+	}
+	if mdwe != 0 {
+		return fmt.Errorf("task %d: %w: memory-deny-write-execute (PR_SET_MDWE flags %#x) has no place in the images", d.pid, ErrUnsupported, mdwe)
+	}
+	if d.ppid != 0 && d.stat.ExitSignal != int(unix.SIGCHLD) {
+		return fmt.Errorf("task %d: %w: its exit signal is %d, not SIGCHLD (clone exit_signal)", d.pid, ErrUnsupported, d.stat.ExitSignal)
+	}
+	return nil
+}

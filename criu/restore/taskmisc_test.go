@@ -178,3 +178,36 @@ func TestDumpPendingSIGTRAP(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGUSR2)
 	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }
+
+// TestDumpRefusesUnkept: per-task state that CRIU's images cannot hold
+// fails the dump, naming the task and the state, and the task runs on
+// with it.
+func TestDumpRefusesUnkept(t *testing.T) {
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "refused.c"), false)
+	for mode, want := range map[string]string{
+		"ioprio":  "I/O priority class 3",
+		"mdwe":    "memory-deny-write-execute",
+		"exitsig": "exit signal is 10",
+	} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.txt")
+			cmd := crtest.Start(t, bin, out, mode)
+			pid := cmd.Process.Pid
+			defer crtest.Kill(pid)
+			crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+			img := filepath.Join(dir, "img")
+			os.Mkdir(img, 0o755)
+			res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img)
+			if err == nil || !strings.Contains(res, want) {
+				t.Fatalf("dump: err %v, output %q, want %q", err, res, want)
+			}
+			if !crtest.Alive(pid) {
+				t.Fatal("the task died")
+			}
+			cmd.Process.Signal(syscall.SIGUSR2)
+			crtest.Verdict(t, out, "PASS", 5*time.Second)
+		})
+	}
+}

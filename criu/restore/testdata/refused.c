@@ -1,0 +1,48 @@
+// refused: a task with state that CRIU's images have no place for, by
+// argv[2]: "ioprio" (ioprio_set idle class), "mdwe" (PR_SET_MDWE),
+// "exitsig" (a child cloned with exit signal SIGUSR1). It writes "ready"
+// to argv[1] and on SIGUSR2 writes PASS if the state is still there.
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile sig_atomic_t check;
+static void h_usr2(int s) { (void)s; check = 1; }
+static char stack[65536];
+static int child(void *arg) { (void)arg; for (;;) pause(); return 0; }
+int main(int argc, char **argv) {
+	int out = open(argv[1], O_WRONLY | O_CREAT | O_APPEND, 0644);
+	struct sigaction sa = {0};
+	int ok = 0;
+	pid_t kid = 0;
+	(void)argc;
+	sa.sa_handler = h_usr2;
+	sigaction(SIGUSR2, &sa, 0);
+	signal(SIGUSR1, SIG_IGN); /* the exit signal of the clone child */
+	if (!strcmp(argv[2], "ioprio"))
+		syscall(SYS_ioprio_set, 1, 0, 3 << 13); /* IOPRIO_CLASS_IDLE */
+	else if (!strcmp(argv[2], "mdwe"))
+		prctl(65 /* PR_SET_MDWE */, 1 /* PR_MDWE_REFUSE_EXEC_GAIN */, 0, 0, 0);
+	else if (!strcmp(argv[2], "exitsig"))
+		kid = clone(child, stack + sizeof stack, SIGUSR1, 0);
+	write(out, "ready\n", 6);
+	while (!check)
+		pause();
+	if (!strcmp(argv[2], "ioprio"))
+		ok = syscall(SYS_ioprio_get, 1, 0) == 3 << 13;
+	else if (!strcmp(argv[2], "mdwe"))
+		ok = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) == 1;
+	else if (!strcmp(argv[2], "exitsig")) {
+		ok = kid > 0 && kill(kid, 0) == 0;
+		kill(kid, SIGKILL);
+		waitpid(kid, 0, __WALL);
+	}
+	write(out, ok ? "PASS\n" : "FAIL\n", 5);
+	return 0;
+}
