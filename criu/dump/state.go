@@ -366,6 +366,10 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	if err := d.checkTaskMisc(in); err != nil {
 		return nil, err
 	}
+	loginuid, err := readLoginuid(d.pid)
+	if err != nil {
+		return nil, err
+	}
 	oom, err := readOOMScoreAdj(d.pid)
 	if err != nil {
 		return nil, err
@@ -386,6 +390,7 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 		SignalsS:       siginfos(shared),
 		Sigactions:     sas,
 		OomScoreAdj:    proto.Int32(oom),
+		Loginuid:       proto.Uint32(loginuid),
 		ChildSubreaper: proto.Bool(subreaper),
 	}
 	if membarrier != 0 {

@@ -254,3 +254,18 @@ func (d *dumper) checkTaskMisc(in *ptrace.Injector) error {
 	}
 	return nil
 }
+
+// readLoginuid reads /proc/PID/loginuid, the audit login uid
+// (4294967295: never set).
+func readLoginuid(pid int) (uint32, error) {
+	name := procfs.Path(pid, "loginuid")
+	s, err := procfs.ReadTrim(name)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %q is not a uid", name, s)
+	}
+	return uint32(v), nil
+}

@@ -109,6 +109,9 @@ func (r *restorer) restoreTask() error {
 	if err := r.restoreMembarrier(tc); err != nil {
 		return err
 	}
+	if err := r.restoreLoginuid(tc); err != nil {
+		return err
+	}
 	// POSIX timers once the threads exist (restorePosixTimers).
 	// Session and process group are set by the tree (tree.go).
 	return nil

@@ -228,3 +228,37 @@ func (p *seccompPlan) release(r *restorer) error {
 	p.buf = 0
 	return err
 }
+
+// restoreLoginuid gives the task its audit login uid, which it would
+// otherwise inherit from the restorer. The kernel lets only the task
+// itself write /proc/PID/loginuid, so the write is injected; setting it
+// needs CAP_AUDIT_CONTROL, which the task still holds (the restorer's
+// creds). Its threads, cloned after, inherit it.
+func (r *restorer) restoreLoginuid(tc *images.TaskCoreEntry) error {
+	if tc.Loginuid == nil {
+		return nil
+	}
+	want := strconv.FormatUint(uint64(tc.GetLoginuid()), 10)
+	if cur, err := procfs.ReadTrim(procfs.Path(r.pid, "loginuid")); err == nil && cur == want {
+		return nil
+	}
+	p, err := r.cstring(0, "/proc/self/loginuid")
+	if err != nil {
+		return err
+	}
+	fd, err := r.sys("openat /proc/self/loginuid", unix.SYS_OPENAT, atFdcwd, p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("restore loginuid %s: %w", want, err)
+	}
+	if err := r.writeScratch(256, []byte(want)); err != nil {
+		return err
+	}
+	_, werr := r.sys("write loginuid", unix.SYS_WRITE, fd, r.scr+256, uint64(len(want)))
+	if _, err := r.sys("close", unix.SYS_CLOSE, fd); err != nil && werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return fmt.Errorf("restore loginuid %s: %w", want, werr)
+	}
+	return nil
+}
