@@ -405,7 +405,15 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 		MmEnvStart: proto.Uint64(st.EnvStart), MmEnvEnd: proto.Uint64(st.EnvEnd),
 		ExeFileId: proto.Uint32(exeID), MmSavedAuxv: auxv, Dumpable: proto.Int32(int32(dumpable)),
 	}
-	if pst, err := procfs.ReadStatus(d.pid); err == nil && pst["THP_enabled"] == "0" {
+	pst, err := procfs.ReadStatus(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	thp, err := pst.Uint("THP_enabled")
+	if err != nil {
+		return nil, err
+	}
+	if thp == 0 {
 		mm.ThpDisabled = proto.Bool(true)
 	}
 	for _, a := range areas {

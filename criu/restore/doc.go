@@ -49,6 +49,17 @@
 // from a thread inside it; tasks in a pid namespace reach the restorer's
 // pidfd through /proc. Killing the root kills the whole namespace.
 //
+// task.go, creds.go, taskmisc.go: each task's own state. Process-wide
+// first (sigactions, personality, oom_score_adj, subreaper, umask, cwd,
+// root, rlimits, itimers, membarrier registrations, loginuid), then the
+// threads (cloned in the order package seccomp's sharing needs), POSIX
+// timers (once the threads exist: SIGEV_THREAD_ID names one), and per
+// thread robust list, clear_tid, sigaltstack, rseq, comm, pending
+// signals, seccomp filters (package seccomp: with seccomp suspended for
+// the restorer from then on), creds, pdeath signal, no_new_privs,
+// scheduling. A task that was stopped (TASK_STOPPED) is sent its stop
+// signal before it is detached, so it stops before running any code.
+//
 // No code is loaded into the new task: a stub (the dumped executable,
 // stopped at its exec by PTRACE_TRACEME) is made to clone3 the task with
 // set_tid = the dumped pid; every later step is a syscall injected into
