@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -39,7 +40,18 @@ int main(int argc, char **argv) {
 	else if (!strcmp(argv[2], "mdwe"))
 		ok = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) == 1;
 	else if (!strcmp(argv[2], "exitsig")) {
-		ok = kid > 0 && kill(kid, 0) == 0;
+		/* Field 38 of the child's stat is its exit signal. */
+		char path[64], buf[1024], *p;
+		int fd, n, field = 2;
+		snprintf(path, sizeof path, "/proc/%d/stat", kid);
+		fd = open(path, O_RDONLY);
+		n = fd < 0 ? 0 : read(fd, buf, sizeof buf - 1);
+		buf[n > 0 ? n : 0] = 0;
+		p = strrchr(buf, ')');
+		while (p && *p && field < 38)
+			if (*p++ == ' ')
+				field++;
+		ok = kid > 0 && p && atoi(p) == SIGUSR1;
 		kill(kid, SIGKILL);
 		waitpid(kid, 0, __WALL);
 	}
