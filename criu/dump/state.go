@@ -256,8 +256,13 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	// As CRIU writes them: signals 1 to 64 but SIGKILL and SIGSTOP, 62
+	// entries.
 	var sas []*images.SaEntry
 	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
 		e := b[sig*32:]
 		sa := &images.SaEntry{
 			Sigaction: proto.Uint64(le.Uint64(e[0:])),

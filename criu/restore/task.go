@@ -20,8 +20,12 @@ const prTimerCreateRestoreIDs = 77
 func (r *restorer) restoreTask() error {
 	tc := r.sn.cores[uint32(r.vpid)].GetTc()
 	le := binary.LittleEndian
+	sigs, err := sigactionSignals(len(tc.GetSigactions()))
+	if err != nil {
+		return err
+	}
 	for i, sa := range tc.GetSigactions() {
-		sig := i + 1
+		sig := sigs[i]
 		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
 			continue
 		}

@@ -262,3 +262,20 @@ func (r *restorer) restoreLoginuid(tc *images.TaskCoreEntry) error {
 	}
 	return nil
 }
+
+// sigactionSignals maps the entries of task_core sigactions to signal
+// numbers. CRIU writes 62 (signals 1 to 64 but SIGKILL and SIGSTOP);
+// images of this tool before it had 64, one per signal.
+func sigactionSignals(n int) ([]int, error) {
+	var sigs []int
+	for sig := 1; sig <= 64; sig++ {
+		if n == 62 && (sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP)) {
+			continue
+		}
+		sigs = append(sigs, sig)
+	}
+	if n != 0 && n != len(sigs) {
+		return nil, fmt.Errorf("%w: %d sigactions, want 62 (or 64)", ErrBadImage, n)
+	}
+	return sigs, nil
+}

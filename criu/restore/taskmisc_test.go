@@ -75,6 +75,9 @@ func TestOOMScoreAdjBelowMinimum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := len(core.GetTc().GetSigactions()); n != 62 {
+		t.Errorf("dumped %d sigactions, want CRIU's 62 (no SIGKILL, no SIGSTOP)", n)
+	}
 	if core.GetTc().OomScoreAdj == nil || core.GetTc().GetOomScoreAdj() != 200 {
 		t.Fatalf("dumped oom_score_adj %v, want 200", core.GetTc().OomScoreAdj)
 	}
