@@ -9,7 +9,17 @@
 // Syscalls are injected without patching code: the [vdso] contains a
 // `syscall` instruction; a stopped thread gets RIP pointed at it, the
 // arguments in its registers and one PTRACE_SINGLESTEP, which stops right
-// after the syscall returns. Its registers are then put back.
+// after the syscall returns. Its registers are then put back. During the
+// call every signal is blocked but SIGTRAP: the step's trap is a forced
+// SIGTRAP, and a forced signal that is blocked resets its handler. A
+// SIGSTOP (which cannot be blocked) taken there is suppressed and
+// remembered, like a group-stop found by Seize: StopSignal tells the
+// caller to stop the task again when it lets it go. A clone event whose
+// new tid cannot be read is an error, never tid 0.
+//
+// seccomp.go reads a thread's seccomp filters (PTRACE_SECCOMP_GET_FILTER
+// and GET_METADATA); OptSuspendSeccomp lets injected syscalls pass the
+// filters of a tracee until it is detached.
 //
 // fpregs_amd64.go maps the NT_X86_XSTATE regset (the xsave layout) to the
 // images' user_x86_fpregs_entry and back, for dump and restore alike.
