@@ -2,6 +2,7 @@ package dump
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -243,6 +244,9 @@ func checkThreadMisc(tid int) error {
 // goroutine (it injects).
 func (d *dumper) checkTaskMisc(in *ptrace.Injector) error {
 	mdwe, err := in.Syscall("prctl(PR_GET_MDWE)", unix.SYS_PRCTL, unix.PR_GET_MDWE, 0, 0, 0, 0)
+	if errors.Is(err, unix.EINVAL) {
+		mdwe, err = 0, nil // a kernel before 6.3: no task can have it
+	}
 	if err != nil {
 		return fmt.Errorf("task %d: %w", d.pid, err)
 	}
