@@ -10,7 +10,7 @@ const char *test_doc = "Threads keep their own seccomp filters on top of the one
 		       "TSYNC from a thread whose chain holds the main thread's still succeeds";
 
 /* Thread 0 adds getppid -> 45, thread 1 nothing, thread 2 sets
- * no_new_privs and adds getuid -> 46; all inherit uname -> 42. */
+ * no_new_privs and adds getuid, prctl -> 46; all inherit uname -> 42. */
 #define N 3
 static pid_t tids[N];
 static atomic_int phase, done;
@@ -55,7 +55,10 @@ static void *thread(void *arg)
 		usleep(1000);
 	while (i == 2 && done < 2)
 		usleep(1000);
-	if (i == 2 && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || deny(SYS_getuid, -1, 0, 46, 0, 0)))
+	/* Its filter denies prctl too, which the restore injects into it
+	 * after its filters (creds): seccomp must be suspended in every
+	 * thread, not only the leader. */
+	if (i == 2 && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || deny(SYS_getuid, SYS_prctl, 0, 46, 0, 0)))
 		return NULL;
 	done++;
 	while (phase < 1)
