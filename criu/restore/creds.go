@@ -129,7 +129,10 @@ func (r *restorer) setCreds(in *ptrace.Injector, tid int, c *images.CredsEntry) 
 		return err
 	}
 	// 4.
-	last := lastCap()
+	last, err := lastCap()
+	if err != nil {
+		return err
+	}
 	curBnd := hex("CapBnd")
 	for cp := 0; cp <= last; cp++ {
 		if bnd&(1<<cp) == 0 && curBnd&(1<<cp) != 0 {
@@ -171,16 +174,17 @@ func sortedU32(v []uint32) []uint32 {
 }
 
 // lastCap is the highest capability this kernel knows.
-func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+func lastCap() (int, error) {
+	const name = "/proc/sys/kernel/cap_last_cap"
+	b, err := os.ReadFile(name)
 	if err != nil {
-		return 40
+		return 0, err
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 40
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("parse %s: %q is not a capability number", name, b)
 	}
-	return min(n, 63)
+	return min(n, 63), nil
 }
 
 // setThreadMisc restores what is per thread besides creds, after them
