@@ -73,9 +73,10 @@
 //	                        to ask for. SigPnd, ShdPnd: a pending SIGTRAP is refused (as CRIU:
 //	                        the injected calls' traps would take its place); the queues are
 //	                        read with PTRACE_PEEKSIGINFO. NSpid, NSpgid, NSsid: ns.go.
-//	                        THP_enabled: mm. Ignored: Cpus_allowed, Mems_allowed (affinity and
-//	                        cpuset have no field in CRIU's images, and CRIU 4.2 keeps neither:
-//	                        the restored task runs where the restorer may), Speculation_*
+//	                        THP_enabled: mm. Cpus_allowed (sched_getaffinity): refused when
+//	                        it differs from criu's own (no field in CRIU's images; CRIU 4.2
+//	                        drops it: the restored thread runs where the restorer may).
+//	                        Ignored: Mems_allowed (cpuset: the cgroups'), Speculation_*
 //	                        (PR_SET_SPECULATION_CTRL has no field either), the Vm* and ctxt
 //	                        counters (memory is mm's, counters are not state).
 //	task/TID/comm, comm     saved, PR_SET_NAME per thread.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -224,7 +225,7 @@ const ioprioWhoProcess = 1
 // checkThreadMisc refuses per-thread state that CRIU's images have no
 // place for and that a restored thread would silently lose: an I/O
 // priority set with ioprio_set (0: none set, the kernel derives it from
-// the nice value).
+// the nice value), a CPU affinity other than the dumper's.
 func checkThreadMisc(tid int) error {
 	prio, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(tid), 0)
 	if e != 0 {
@@ -233,7 +234,43 @@ func checkThreadMisc(tid int) error {
 	if prio != 0 {
 		return fmt.Errorf("thread %d: %w: I/O priority class %d level %d (ioprio_set) has no place in the images", tid, ErrUnsupported, prio>>13, prio&0x1fff)
 	}
+	// CPU affinity has no field in CRIU's images either: a restored
+	// thread runs where the restorer may. One pinned to other CPUs than
+	// the dumper's own (taskset, sched_setaffinity) would lose that.
+	var mine, its unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &mine); err != nil {
+		return os.NewSyscallError("sched_getaffinity", err)
+	}
+	if err := unix.SchedGetaffinity(tid, &its); err != nil {
+		return fmt.Errorf("thread %d: %w", tid, os.NewSyscallError("sched_getaffinity", err))
+	}
+	if its != mine {
+		return fmt.Errorf("thread %d: %w: CPU affinity %s differs from criu's %s and has no place in the images", tid, ErrUnsupported, cpuList(&its), cpuList(&mine))
+	}
 	return nil
+}
+
+// cpuList shows a CPU set as a list ("0-3,6").
+func cpuList(s *unix.CPUSet) string {
+	var b strings.Builder
+	for c := 0; c < len(s)*64; c++ {
+		if !s.IsSet(c) || (c > 0 && s.IsSet(c-1)) {
+			continue
+		}
+		e := c
+		for e+1 < len(s)*64 && s.IsSet(e+1) {
+			e++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		if e == c {
+			fmt.Fprintf(&b, "%d", c)
+		} else {
+			fmt.Fprintf(&b, "%d-%d", c, e)
+		}
+	}
+	return b.String()
 }
 
 // checkTaskMisc refuses per-process state that CRIU's images have no

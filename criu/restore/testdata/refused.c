@@ -1,5 +1,6 @@
 // refused: a task with state that CRIU's images have no place for, by
 // argv[2]: "ioprio" (ioprio_set idle class), "mdwe" (PR_SET_MDWE),
+// "affinity" (pinned to CPU 0),
 // "exitsig" (a child cloned with exit signal SIGUSR1). It writes "ready"
 // to argv[1] and on SIGUSR2 writes PASS if the state is still there.
 #define _GNU_SOURCE
@@ -30,6 +31,12 @@ int main(int argc, char **argv) {
 		syscall(SYS_ioprio_set, 1, 0, 3 << 13); /* IOPRIO_CLASS_IDLE */
 	else if (!strcmp(argv[2], "mdwe"))
 		prctl(65 /* PR_SET_MDWE */, 1 /* PR_MDWE_REFUSE_EXEC_GAIN */, 0, 0, 0);
+	else if (!strcmp(argv[2], "affinity")) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		sched_setaffinity(0, sizeof set, &set);
+	}
 	else if (!strcmp(argv[2], "exitsig"))
 		kid = clone(child, stack + sizeof stack, SIGUSR1, 0);
 	write(out, "ready\n", 6);
@@ -39,6 +46,10 @@ int main(int argc, char **argv) {
 		ok = syscall(SYS_ioprio_get, 1, 0) == 3 << 13;
 	else if (!strcmp(argv[2], "mdwe"))
 		ok = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) == 1;
+	else if (!strcmp(argv[2], "affinity")) {
+		cpu_set_t set;
+		ok = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1 && CPU_ISSET(0, &set);
+	}
 	else if (!strcmp(argv[2], "exitsig")) {
 		/* Field 38 of the child's stat is its exit signal. */
 		char path[64], buf[1024], *p;
