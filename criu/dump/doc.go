@@ -111,7 +111,7 @@
 //	ioprio_get              refused when set (no field in CRIU's images).
 //	get_robust_list         saved.
 //	prctl (injected)        PR_GET_TID_ADDRESS, PDEATHSIG, SECUREBITS (keep-caps included),
-//	                        DUMPABLE, CHILD_SUBREAPER: saved. PR_GET_MDWE: refused when set.
+//	                        DUMPABLE, CHILD_SUBREAPER: saved. (MDWE and KSM merging: mm's.)
 //	sigaltstack, getitimer  saved.
 //	rt_sigaction            for caught signals and SIGCHLD; the flags of a default or ignored
 //	                        signal other than SIGCHLD are not kept (they change nothing but

@@ -368,7 +368,7 @@ func (d *dumper) dumpTaskCore(leader *thread) (*images.TaskCoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.checkTaskMisc(in); err != nil {
+	if err := d.checkTaskMisc(); err != nil {
 		return nil, err
 	}
 	loginuid, err := readLoginuid(d.pid)

@@ -2,7 +2,6 @@ package dump
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -274,22 +273,9 @@ func cpuList(s *unix.CPUSet) string {
 }
 
 // checkTaskMisc refuses per-process state that CRIU's images have no
-// place for: memory-deny-write-execute (PR_SET_MDWE, which cannot be
-// undone: a restored task without it could map memory writable and
-// executable), and a child whose exit signal is not SIGCHLD (clone's
-// exit_signal, which restore's fork does not take). Runs on the ptrace
-// goroutine (it injects).
-func (d *dumper) checkTaskMisc(in *ptrace.Injector) error {
-	mdwe, err := in.Syscall("prctl(PR_GET_MDWE)", unix.SYS_PRCTL, unix.PR_GET_MDWE, 0, 0, 0, 0)
-	if errors.Is(err, unix.EINVAL) {
-		mdwe, err = 0, nil // a kernel before 6.3: no task can have it
-	}
-	if err != nil {
-		return fmt.Errorf("task %d: %w", d.pid, err)
-	}
-	if mdwe != 0 {
-		return fmt.Errorf("task %d: %w: memory-deny-write-execute (PR_SET_MDWE flags %#x) has no place in the images", d.pid, ErrUnsupported, mdwe)
-	}
+// place for: a child whose exit signal is not SIGCHLD (clone's
+// exit_signal, which restore's fork does not take).
+func (d *dumper) checkTaskMisc() error {
 	if d.ppid != 0 && d.stat.ExitSignal != int(unix.SIGCHLD) {
 		return fmt.Errorf("task %d: %w: its exit signal is %d, not SIGCHLD (clone exit_signal)", d.pid, ErrUnsupported, d.stat.ExitSignal)
 	}

@@ -191,7 +191,6 @@ func TestDumpRefusesUnkept(t *testing.T) {
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "refused.c"), false)
 	for mode, want := range map[string]string{
 		"ioprio":   "I/O priority class 3",
-		"mdwe":     "memory-deny-write-execute",
 		"exitsig":  "exit signal is 10",
 		"affinity": "CPU affinity 0 differs",
 	} {

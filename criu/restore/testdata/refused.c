@@ -1,6 +1,5 @@
 // refused: a task with state that CRIU's images have no place for, by
-// argv[2]: "ioprio" (ioprio_set idle class), "mdwe" (PR_SET_MDWE),
-// "affinity" (pinned to CPU 0),
+// argv[2]: "ioprio" (ioprio_set idle class), "affinity" (pinned to CPU 0),
 // "exitsig" (a child cloned with exit signal SIGUSR1). It writes "ready"
 // to argv[1] and on SIGUSR2 writes PASS if the state is still there.
 #define _GNU_SOURCE
@@ -10,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,8 +27,6 @@ int main(int argc, char **argv) {
 	signal(SIGUSR1, SIG_IGN); /* the exit signal of the clone child */
 	if (!strcmp(argv[2], "ioprio"))
 		syscall(SYS_ioprio_set, 1, 0, 3 << 13); /* IOPRIO_CLASS_IDLE */
-	else if (!strcmp(argv[2], "mdwe"))
-		prctl(65 /* PR_SET_MDWE */, 1 /* PR_MDWE_REFUSE_EXEC_GAIN */, 0, 0, 0);
 	else if (!strcmp(argv[2], "affinity")) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -44,8 +40,6 @@ int main(int argc, char **argv) {
 		pause();
 	if (!strcmp(argv[2], "ioprio"))
 		ok = syscall(SYS_ioprio_get, 1, 0) == 3 << 13;
-	else if (!strcmp(argv[2], "mdwe"))
-		ok = prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) == 1;
 	else if (!strcmp(argv[2], "affinity")) {
 		cpu_set_t set;
 		ok = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1 && CPU_ISSET(0, &set);
