@@ -185,7 +185,9 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
-		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "shell pipe" || kind == "socket")
+		// A pty whose master the tree holds is its own (tty.go), not the shell's.
+		ownPty := strings.HasPrefix(kind, "tty") && d.t.ttys.treePty(st.Rdev) != nil
+		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") && !ownPty || kind == "shell pipe" || kind == "socket")
 		if !shellStdio && (kind == "socket" || strings.HasPrefix(kind, "anon_inode:[") || kind == "anon_inode:inotify") {
 			var e *images.FileEntry
 			var err error

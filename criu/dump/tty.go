@@ -39,6 +39,154 @@ type ttySet struct {
 	masters map[uint32]bool // by index
 	slaves  map[uint32]bool
 	infos   map[uint32]*images.TtyInfoEntry // by info id
+	// held is every pty whose master a task of the tree holds, by
+	// index, with the session it is the controlling terminal of;
+	// found by scanPtys once the tree is frozen (nil before).
+	held map[uint32]*heldPty
+}
+
+// heldPty is a pty whose master is in the tree. sid and pgrp are the
+// session whose controlling terminal its slave is and that terminal's
+// foreground process group, host pids (0: none), as TIOCGSID and
+// TIOCGPGRP on the master tell them.
+type heldPty struct {
+	sid, pgrp int
+}
+
+// scanPtys finds the ptys whose master the frozen tree holds, and the
+// session each is the controlling terminal of. It runs once, before any
+// task's files are dumped.
+func (t *tree) scanPtys() error {
+	if t.ttys.held != nil {
+		return nil
+	}
+	held := map[uint32]*heldPty{}
+	for _, d := range t.tasks {
+		if d.zombie {
+			continue
+		}
+		fds, err := procfs.Fds(d.pid)
+		if err != nil {
+			return fmt.Errorf("list fds of %d: %w", d.pid, err)
+		}
+		for _, fd := range fds {
+			var st unix.Stat_t
+			if unix.Stat(procfs.Path(d.pid, fmt.Sprintf("fd/%d", fd)), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || !isPtmx(st.Rdev) {
+				continue
+			}
+			fi, err := procfs.ReadFdinfo(d.pid, fd)
+			if err != nil {
+				return err
+			}
+			n, err := strconv.ParseUint(strings.TrimSpace(fi.Extra["tty-index"]), 10, 32)
+			if err != nil {
+				return fmt.Errorf("dump %d: %w", d.pid, &FdError{Fd: fd, Type: "pty master", Err: fmt.Errorf("%w: no tty-index in fdinfo", ErrUnsupported)})
+			}
+			if held[uint32(n)] != nil {
+				continue
+			}
+			h, err := masterSession(d.pid, fd)
+			if err != nil {
+				return fmt.Errorf("dump %d: %w", d.pid, &FdError{Fd: fd, Type: "pty master", Err: err})
+			}
+			held[uint32(n)] = h
+		}
+	}
+	t.ttys.held = held
+	return t.checkCttys()
+}
+
+// masterSession reads, through a copy of the pty master at fd of pid,
+// the session and foreground group of its slave.
+func masterSession(pid, fd int) (*heldPty, error) {
+	c, err := copyFd(pid, fd)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(c)
+	h := &heldPty{}
+	// On a master both work from any process; a slave that is no
+	// session's terminal gives ENOTTY.
+	if h.sid, err = unix.IoctlGetInt(c, unix.TIOCGSID); err != nil {
+		if err != unix.ENOTTY {
+			return nil, os.NewSyscallError("ioctl(TIOCGSID)", err)
+		}
+		h.sid = 0
+	}
+	if h.pgrp, err = unix.IoctlGetInt(c, unix.TIOCGPGRP); err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCGPGRP)", err)
+	}
+	return h, nil
+}
+
+// copyFd gives the dumper a copy of fd of pid (pidfd_getfd).
+func copyFd(pid, fd int) (int, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pidfd)
+	c, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("pidfd_getfd", err)
+	}
+	return c, nil
+}
+
+// treePty returns the pty of the tree whose slave is the tty rdev, or
+// nil if it is no pty of the tree's own.
+func (ts *ttySet) treePty(rdev uint64) *heldPty {
+	if !isPts(rdev) || ts.held == nil {
+		return nil
+	}
+	return ts.held[ptsIndex(rdev)]
+}
+
+// ptsIndex is the index N of the slave /dev/pts/N with device rdev.
+func ptsIndex(rdev uint64) uint32 {
+	return (unix.Major(rdev)-ptsMajorFirst)*256 + unix.Minor(rdev)
+}
+
+// checkCttys checks the controlling terminals that are ptys of the tree,
+// which restore gives back (restore/tty.go): the session leader sets the
+// terminal right after its setsid, so every task of the session, which
+// it forks afterwards, inherits it, and then the foreground group is set.
+// So the session's leader and foreground group must be in the tree, and
+// every live task of that session must have the terminal.
+func (t *tree) checkCttys() error {
+	bySid := map[int]uint32{}
+	for index, h := range t.ttys.held {
+		if h.sid == 0 {
+			continue
+		}
+		bySid[h.sid] = index
+		leader := t.byPid[h.sid]
+		if leader == nil || leader.zombie {
+			return fmt.Errorf("dump %d: %w: /dev/pts/%d is the controlling terminal of session %d, whose leader is not in the tree", t.opts.Pid, ErrUnsupported, index, h.sid)
+		}
+		if h.pgrp != 0 && h.pgrp != h.sid {
+			found := false
+			for _, d := range t.tasks {
+				found = found || !d.zombie && d.stat.Pgrp == h.pgrp && d.stat.Session == h.sid
+			}
+			if !found {
+				return fmt.Errorf("dump %d: %w: the foreground process group %d of /dev/pts/%d has no task in the tree", t.opts.Pid, ErrUnsupported, h.pgrp, index)
+			}
+		}
+	}
+	for _, d := range t.tasks {
+		if d.zombie {
+			continue
+		}
+		index, ok := bySid[d.stat.Session]
+		if h := t.ttys.treePty(d.stat.TtyNr); h != nil && (!ok || ptsIndex(d.stat.TtyNr) != index) {
+			return fmt.Errorf("dump %d: %w: task %d has the controlling terminal %s, which is not its session's (%d)", t.opts.Pid, ErrUnsupported, d.pid, ttyName(d.stat.TtyNr), d.stat.Session)
+		}
+		if ok && (d.stat.TtyNr == 0 || ptsIndex(d.stat.TtyNr) != index || !isPts(d.stat.TtyNr)) {
+			return fmt.Errorf("dump %d: %w: task %d of session %d has no controlling terminal, while its session's is /dev/pts/%d (restore would give it that terminal)", t.opts.Pid, ErrUnsupported, d.pid, d.stat.Session, index)
+		}
+	}
+	return nil
 }
 
 // addPty records the pty end open at fd. Both ends of every pty must
@@ -91,19 +239,18 @@ func (d *dumper) addPty(fd int, st *unix.Stat_t, flags uint32, fi procfs.Fdinfo,
 
 // ptyInfo reads the state of one end of a pty through a copy of fd.
 func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*images.TtyInfoEntry, error) {
-	pidfd, err := unix.PidfdOpen(d.pid, 0)
+	c, err := copyFd(d.pid, fd)
 	if err != nil {
-		return nil, os.NewSyscallError("pidfd_open", err)
-	}
-	defer unix.Close(pidfd)
-	c, err := unix.PidfdGetfd(pidfd, fd, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("pidfd_getfd", err)
+		return nil, err
 	}
 	defer unix.Close(c)
 	tio, err := unix.IoctlGetTermios(c, unix.TCGETS)
 	if err != nil {
 		return nil, os.NewSyscallError("ioctl(TCGETS)", err)
+	}
+	ltio, err := unix.IoctlGetTermios(c, unix.TIOCGLCKTRMIOS)
+	if err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCGLCKTRMIOS)", err)
 	}
 	ws, err := unix.IoctlGetWinsize(c, unix.TIOCGWINSZ)
 	if err != nil {
@@ -113,15 +260,26 @@ func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*i
 	if err != nil {
 		return nil, os.NewSyscallError("ioctl(TIOCGEXCL)", err)
 	}
-	// Bytes waiting to be read on this end: not saved (tty-data.img),
-	// so refused rather than lost.
-	if n, err := unix.IoctlGetInt(c, unix.TIOCINQ); err == nil && n > 0 {
-		return nil, fmt.Errorf("%w: pty %d has %d unread bytes", ErrUnsupported, index, n)
+	// Bytes waiting to be read on this end. CRIU reads them out and, on
+	// restore, writes them into the other end (tty-data.img), where they
+	// go through the line discipline a second time (echo, ICRNL, ONLCR,
+	// canonical lines): not the bytes that were waiting. Refused instead.
+	if n, err := unix.IoctlGetInt(c, unix.TIOCINQ); err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCINQ)", err)
+	} else if n > 0 {
+		if master {
+			return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d are not yet read from its master", ErrUnsupported, index, n, index)
+		}
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read", ErrUnsupported, index, n, index)
+	}
+	sid, pgrp, err := d.t.cttyIDs(index)
+	if err != nil {
+		return nil, err
 	}
 	info := &images.TtyInfoEntry{
 		Id: proto.Uint32(index*2 + b2u(master)), Type: images.TtyType_PTY.Enum(),
-		Exclusive: proto.Bool(excl != 0), Sid: proto.Uint32(0), Pgrp: proto.Uint32(0),
-		Rdev: proto.Uint32(uint32(st.Rdev)), Termios: termiosEntry(tio),
+		Exclusive: proto.Bool(excl != 0), Sid: proto.Uint32(sid), Pgrp: proto.Uint32(pgrp),
+		Rdev: proto.Uint32(uint32(st.Rdev)), Termios: termiosEntry(tio), TermiosLocked: termiosEntry(ltio),
 		Winsize: &images.WinsizeEntry{WsRow: proto.Uint32(uint32(ws.Row)), WsCol: proto.Uint32(uint32(ws.Col)),
 			WsXpixel: proto.Uint32(uint32(ws.Xpixel)), WsYpixel: proto.Uint32(uint32(ws.Ypixel))},
 		Pty: &images.TtyPtyEntry{Index: proto.Uint32(index)},
@@ -138,14 +296,37 @@ func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*i
 			return nil, os.NewSyscallError("ioctl(TIOCGPKT)", err)
 		}
 		info.Locked, info.PacketMode = proto.Bool(lck != 0), proto.Bool(pkt != 0)
-	} else {
-		// A slave that is some session's controlling terminal: the
-		// session is not restored onto it.
-		if sid, err := unix.IoctlGetInt(c, unix.TIOCGSID); err == nil && sid > 0 {
-			return nil, fmt.Errorf("%w: pty %d is the controlling terminal of session %d", ErrUnsupported, index, sid)
-		}
 	}
 	return info, nil
+}
+
+// cttyIDs gives the session and foreground group of pty index, as the
+// images hold them (ids inside the tree's pid namespace; CRIU puts them
+// on both ends' entries), 0 and 0 when it is no controlling terminal.
+// scanPtys and checkCttys have checked they are the tree's.
+func (t *tree) cttyIDs(index uint32) (sid, pgrp uint32, err error) {
+	if err := t.scanPtys(); err != nil {
+		return 0, 0, err
+	}
+	h := t.ttys.held[index]
+	if h == nil || h.sid == 0 {
+		return 0, 0, nil
+	}
+	leader := t.byPid[h.sid]
+	if leader == nil {
+		return 0, 0, fmt.Errorf("%w: /dev/pts/%d is the controlling terminal of session %d, whose leader is not in the tree", ErrUnsupported, index, h.sid)
+	}
+	sid = uint32(leader.vsid)
+	for _, d := range t.tasks {
+		if !d.zombie && d.stat.Pgrp == h.pgrp && d.stat.Session == h.sid {
+			pgrp = uint32(d.vpgid)
+			break
+		}
+	}
+	if h.pgrp != 0 && pgrp == 0 {
+		return 0, 0, fmt.Errorf("%w: the foreground process group %d of /dev/pts/%d has no task in the tree", ErrUnsupported, h.pgrp, index)
+	}
+	return sid, pgrp, nil
 }
 
 func b2u(b bool) uint32 {

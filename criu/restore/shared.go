@@ -90,7 +90,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	pipes := map[uint32]*ends{}
 	fifos := map[uint32]int{} // O_RDWR master fd by fifo pipe id
 	used := map[[2]uint32]bool{}
-	var unixIDs, ttyIDs []uint32
+	var unixIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
 		if f == nil {
@@ -148,7 +148,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		case images.FdTypes_UNIXSK:
 			unixIDs = append(unixIDs, id)
 		case images.FdTypes_TTY:
-			ttyIDs = append(ttyIDs, id)
+			// Opened before the tree is created (openTTYs).
 		case images.FdTypes_INETSK:
 			fd, err := openInet(f.GetIsk())
 			if err != nil {
@@ -185,11 +185,6 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	}
 	if len(unixIDs) > 0 {
 		if err := t.openUnix(unixIDs); err != nil {
-			return err
-		}
-	}
-	if len(ttyIDs) > 0 {
-		if err := t.openPtys(ttyIDs); err != nil {
 			return err
 		}
 	}

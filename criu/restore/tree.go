@@ -66,6 +66,9 @@ type treeRestorer struct {
 	shm    map[uint64]*shmObj
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
+	// cttys: the controlling terminals of the tree's sessions, by
+	// session (tty.go).
+	cttys map[int]*ctty
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
 	// which took the place of the shell's in the pstree (shelljob.go);
 	// tasks join them without a helper. Zero when unused.
@@ -145,6 +148,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		root.curSid, _ = unix.Getsid(0)
 		root.curPgid = unix.Getpgrp()
 	} // else the restorer's session and group are outside: 0 inside
+	if err := t.openTTYs(); err != nil {
+		return nil, err
+	}
 	if err := t.create(root); err != nil {
 		return nil, err
 	}
@@ -152,6 +158,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	if err := t.setGroups(); err != nil {
+		return nil, err
+	}
+	if err := t.setForeground(); err != nil {
 		return nil, err
 	}
 	if err := t.finishDead(); err != nil {
@@ -380,6 +389,11 @@ func (t *treeRestorer) create(n *node) error {
 			return err
 		}
 		n.curSid, n.curPgid = n.pid, n.pid
+	}
+	if n.sid() == n.pid {
+		if err := t.setCtty(n); err != nil {
+			return err
+		}
 	}
 	for _, k := range after {
 		if err := fork(k); err != nil {
