@@ -3,6 +3,7 @@ package dump
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -39,6 +40,10 @@ type ttySet struct {
 	masters map[uint32]bool // by index
 	slaves  map[uint32]bool
 	infos   map[uint32]*images.TtyInfoEntry // by info id
+	// data is the bytes waiting in a master's buffer, by info id;
+	// dataFile the file id tty-data.img gives them (a file of that end).
+	data     map[uint32][]byte
+	dataFile map[uint32]uint32
 	// held is every pty whose master a task of the tree holds, by
 	// index, with the session it is the controlling terminal of;
 	// found by scanPtys once the tree is frozen (nil before).
@@ -232,6 +237,14 @@ func (d *dumper) addPty(fd int, st *unix.Stat_t, flags uint32, fi procfs.Fdinfo,
 		return nil, err
 	}
 	id := d.files.id()
+	if _, ok := ts.data[infoID]; ok {
+		if ts.dataFile == nil {
+			ts.dataFile = map[uint32]uint32{}
+		}
+		if _, ok := ts.dataFile[infoID]; !ok {
+			ts.dataFile[infoID] = id
+		}
+	}
 	return &images.FileEntry{Type: images.FdTypes_TTY.Enum(), Id: proto.Uint32(id), Tty: &images.TtyFileEntry{
 		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(infoID), Flags: proto.Uint32(flags), Fown: zeroFown(), RegfId: proto.Uint32(regID),
 	}}, nil
@@ -260,17 +273,26 @@ func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*i
 	if err != nil {
 		return nil, os.NewSyscallError("ioctl(TIOCGEXCL)", err)
 	}
-	// Bytes waiting to be read on this end. CRIU reads them out and, on
-	// restore, writes them into the other end (tty-data.img), where they
-	// go through the line discipline a second time (echo, ICRNL, ONLCR,
-	// canonical lines): not the bytes that were waiting. Refused instead.
-	if n, err := unix.IoctlGetInt(c, unix.TIOCINQ); err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCINQ)", err)
-	} else if n > 0 {
-		if master {
-			return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d are not yet read from its master", ErrUnsupported, index, n, index)
-		}
+	// Bytes waiting to be read on this end (see queued).
+	if n, err := queued(c); err != nil {
+		return nil, err
+	} else if n > 0 && !master {
+		// Input not yet read by the slave's reader, in its line
+		// discipline's buffer. CRIU reads it out and on restore
+		// writes it into the master, where it is processed a second
+		// time (echoed again, ICRNL, canonical line boundaries and
+		// EOF lost): not the bytes that were waiting. Refused.
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read", ErrUnsupported, index, n, index)
+	} else if n > 0 {
+		data, err := keepQueued(c, index, n)
+		if err != nil {
+			return nil, err
+		}
+		ts := &d.t.ttys
+		if ts.data == nil {
+			ts.data = map[uint32][]byte{}
+		}
+		ts.data[index*2+1] = data
 	}
 	sid, pgrp, err := d.t.cttyIDs(index)
 	if err != nil {
@@ -298,6 +320,97 @@ func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*i
 		info.Locked, info.PacketMode = proto.Bool(lck != 0), proto.Bool(pkt != 0)
 	}
 	return info, nil
+}
+
+// maxQueued is the most bytes taken from a master's buffer. n_tty's
+// buffer holds 4096; a fuller one may have more bytes waiting behind it,
+// in the tty's flip buffer, which TIOCINQ does not count.
+const maxQueued = 2048
+
+// queued is the number of bytes waiting to be read on the tty end c.
+// A poll first: when the line discipline's buffer is empty, n_tty's poll
+// waits for the tty's flip buffer work, so that bytes written just before
+// the freeze are counted too.
+func queued(c int) (int, error) {
+	if _, err := unix.Poll([]unix.PollFd{{Fd: int32(c), Events: unix.POLLIN}}, 0); err != nil && err != unix.EINTR {
+		return 0, os.NewSyscallError("poll", err)
+	}
+	n, err := unix.IoctlGetInt(c, unix.TIOCINQ)
+	if err != nil {
+		return 0, os.NewSyscallError("ioctl(TIOCINQ)", err)
+	}
+	return n, nil
+}
+
+// keepQueued takes a copy of the n bytes waiting in the buffer of the
+// pty master c (what its slave's writer wrote, not yet read by the
+// master's reader), leaving them in place: it reads them out and at once
+// puts them back with TIOCSTI, which hands each byte to the master's own
+// line discipline, always raw (a master's termios is the driver's; TCSETS
+// on a master sets its slave's), so the buffer holds the same bytes
+// again. Restore puts them there the same way (restore/tty.go). CRIU
+// writes them into the slave instead, through its output processing
+// (ONLCR makes "\r\n" of "\n" a second time). TIOCSTI from outside the
+// tty's session needs CAP_SYS_ADMIN, checked before anything is read.
+func keepQueued(c int, index uint32, n int) ([]byte, error) {
+	if n > maxQueued {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d wait in its master's buffer, more than %d (more may wait behind them)", ErrUnsupported, index, n, index, maxQueued)
+	}
+	if pkt, err := unix.IoctlGetInt(c, unix.TIOCGPKT); err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCGPKT)", err)
+	} else if pkt != 0 {
+		// A read in packet mode returns a status byte first, or
+		// only a pending status change, which it clears.
+		return nil, fmt.Errorf("%w: pty %d in packet mode: %d bytes written to /dev/pts/%d are not yet read from its master", ErrUnsupported, index, n, index)
+	}
+	if !capSysAdmin() {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d are not yet read from its master, and putting them back (TIOCSTI) needs CAP_SYS_ADMIN", ErrUnsupported, index, n, index)
+	}
+	b := make([]byte, n)
+	got := 0
+	for got < n {
+		k, err := unix.Read(c, b[got:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && k == 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pty %d: read its master's %d waiting bytes: got %d: %w", index, n, got, putBack(c, b[:got], err))
+		}
+		got += k
+	}
+	if err := putBack(c, b, nil); err != nil {
+		return nil, fmt.Errorf("pty %d: %w", index, err)
+	}
+	if m, err := unix.IoctlGetInt(c, unix.TIOCINQ); err != nil || m != n {
+		return nil, fmt.Errorf("pty %d: its master's buffer holds %d bytes after they were put back, want %d (%v)", index, m, n, err)
+	}
+	return b, nil
+}
+
+// putBack hands b to the line discipline of the pty master c, byte by
+// byte, and returns why (a non-nil) err it was called for, or its own.
+func putBack(c int, b []byte, err error) error {
+	for i, x := range b {
+		// TIOCSTI reads one char through its pointer: the low byte
+		// of the int on this little-endian machine.
+		if e := unix.IoctlSetPointerInt(c, unix.TIOCSTI, int(x)); e != nil {
+			return fmt.Errorf("put back the waiting bytes: %d of %d lost: %w", len(b)-i, len(b), os.NewSyscallError("ioctl(TIOCSTI)", e))
+		}
+	}
+	return err
+}
+
+// capSysAdmin reports whether this process has CAP_SYS_ADMIN in effect.
+func capSysAdmin() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) != nil {
+		return false
+	}
+	return data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0
 }
 
 // cttyIDs gives the session and foreground group of pty index, as the
@@ -367,5 +480,19 @@ func (ts *ttySet) write(ctx context.Context, s image.Store) error {
 	for i, id := range ids {
 		ms[i] = ts.infos[id]
 	}
-	return image.WriteImage(ctx, s, "tty-info.img", ms...)
+	if err := image.WriteImage(ctx, s, "tty-info.img", ms...); err != nil {
+		return err
+	}
+	// The bytes waiting in masters' buffers, by a file of the master,
+	// as CRIU's tty-data.img has them.
+	var data []proto.Message
+	for _, id := range ids {
+		if b, ok := ts.data[id]; ok {
+			data = append(data, &images.TtyDataEntry{TtyId: proto.Uint32(ts.dataFile[id]), Data: b})
+		}
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	return image.WriteImage(ctx, s, "tty-data.img", data...)
 }

@@ -148,7 +148,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		root.curSid, _ = unix.Getsid(0)
 		root.curPgid = unix.Getpgrp()
 	} // else the restorer's session and group are outside: 0 inside
-	if err := t.openTTYs(); err != nil {
+	if err := t.openTTYs(ctx); err != nil {
 		return nil, err
 	}
 	if err := t.create(root); err != nil {

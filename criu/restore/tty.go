@@ -47,7 +47,7 @@ type ctty struct {
 // (openPtys), before the tree is created: a session leader takes its
 // controlling terminal right after its setsid (setCtty), so that the
 // tasks it forks next inherit it, as they had it.
-func (t *treeRestorer) openTTYs() error {
+func (t *treeRestorer) openTTYs(ctx context.Context) error {
 	seen := map[uint32]bool{}
 	var ids []uint32
 	for _, fdis := range t.ti.fdinfo {
@@ -59,15 +59,91 @@ func (t *treeRestorer) openTTYs() error {
 			}
 		}
 	}
+	data, err := readTTYData(ctx, t.store)
+	if err != nil {
+		return err
+	}
 	if len(ids) == 0 {
 		for _, info := range t.ti.ttyInfo {
 			if info.GetSid() != 0 {
 				return fmt.Errorf("%w: tty %d is the controlling terminal of session %d, but no task has it open", ErrBadImage, info.GetId(), info.GetSid())
 			}
 		}
+		if len(data) > 0 {
+			return fmt.Errorf("%w: tty-data.img holds bytes for tty file %d, which no task has open", ErrBadImage, data[0].GetTtyId())
+		}
 		return nil
 	}
-	return t.openPtys(ids)
+	if err := t.openPtys(ids); err != nil {
+		return err
+	}
+	return t.refillPtys(data)
+}
+
+// maxTTYData caps the bytes of one tty-data.img entry: n_tty's buffer
+// holds 4096.
+const maxTTYData = 4096
+
+// readTTYData reads tty-data.img, which exists only when bytes waited in
+// a pty's buffer.
+func readTTYData(ctx context.Context, s image.Store) ([]*images.TtyDataEntry, error) {
+	ms, err := image.ReadAll(ctx, s, "tty-data.img", func() proto.Message { return &images.TtyDataEntry{} })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*images.TtyDataEntry, len(ms))
+	for i, m := range ms {
+		out[i] = m.(*images.TtyDataEntry)
+		if len(out[i].GetData()) > maxTTYData {
+			return nil, fmt.Errorf("%w: tty-data.img: %d bytes for tty file %d", ErrBadImage, len(out[i].GetData()), out[i].GetTtyId())
+		}
+	}
+	return out, nil
+}
+
+// refillPtys puts the bytes that waited in a master's buffer (what its
+// slave's writer wrote, not yet read) back in it, with TIOCSTI on the
+// restorer's master fd: each byte goes to the master's own line
+// discipline, always raw, so the buffer holds them as they were (dump
+// put them back the same way). An entry for a slave (CRIU saves a
+// slave's unread input too, and writes it into the master, where the
+// slave's line discipline processes it a second time) is refused: those
+// would not be the bytes that waited.
+func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
+	done := map[uint32]bool{}
+	for _, e := range data {
+		f := t.ti.files[e.GetTtyId()].GetTty()
+		info := t.ti.ttyInfo[f.GetTtyInfoId()]
+		if f == nil || info == nil || info.GetPty() == nil {
+			return fmt.Errorf("%w: tty-data.img: tty file %d is no pty in the images", ErrBadImage, e.GetTtyId())
+		}
+		index := info.GetPty().GetIndex()
+		if info.GetId()%2 == 0 {
+			return fmt.Errorf("%w: tty-data.img holds %d bytes of unread input of /dev/pts/%d, which cannot be put back as they were", ErrUnsupported, len(e.GetData()), index)
+		}
+		if done[index] {
+			return fmt.Errorf("%w: tty-data.img: pty %d twice", ErrBadImage, index)
+		}
+		done[index] = true
+		fd, ok := t.masters[e.GetTtyId()]
+		if !ok {
+			return fmt.Errorf("%w: tty-data.img: tty file %d is not open", ErrBadImage, e.GetTtyId())
+		}
+		for _, b := range e.GetData() {
+			// TIOCSTI reads one char through its pointer: the low
+			// byte of the int on this little-endian machine.
+			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSTI, int(b)); err != nil {
+				return fmt.Errorf("pty %d: refill its buffer: %w", index, os.NewSyscallError("ioctl(TIOCSTI)", err))
+			}
+		}
+		if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err != nil || n != len(e.GetData()) {
+			return fmt.Errorf("pty %d: its master's buffer holds %d bytes after the refill, want %d (%v)", index, n, len(e.GetData()), err)
+		}
+	}
+	return nil
 }
 
 // ptyFile is one open file of a pty end.
