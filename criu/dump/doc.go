@@ -22,9 +22,22 @@
 // KCMP_EPOLL_TFD). inotify.go: inotify files with their watches (mask,
 // watch descriptor, file handle, and the path found by opening the
 // handle). tty.go: Unix98 ptys whose master and slaves are all in the
-// tree (tty-info.img: termios, window size, lock, packet and exclusive
-// modes); a pty holding unread bytes or being a controlling terminal is
-// refused.
+// tree (tty-info.img: termios and its locked bits, window size, lock,
+// packet and exclusive modes). A pty whose master the tree holds is the
+// tree's own (a terminal multiplexer's pane), not a shell's, at any fd.
+// When it is a session's controlling terminal (TIOCGSID and TIOCGPGRP on
+// the master), the session's leader and foreground group must be in the
+// tree and every live task of that session must have it as its terminal
+// (restore gives it to all of them); the session and group go in both
+// ends' entries, as in CRIU. Bytes waiting in a master's buffer (written
+// to the slave, not yet read) are copied to tty-data.img and put back at
+// once with TIOCSTI, which hands them to the master's line discipline,
+// always raw: nothing is lost if the dump fails. Refused, by name: unread
+// input in a slave's buffer (CRIU replays it through the line discipline
+// a second time), more than 2048 waiting bytes, packet mode with waiting
+// bytes. Not seen by any interface, and so neither saved nor refused (as
+// in CRIU): a partial canonical input line (typed, no newline yet; TIOCINQ
+// counts whole lines only) and a tty stopped by ^S.
 //
 // locks.go: flock and POSIX locks shown in each fd's fdinfo are saved to
 // filelocks.img with Options.FileLocks, and fail the dump (ErrFileLocks)

@@ -28,7 +28,13 @@
 // epoll_ctl injected into the first task holding it, by fd number.
 // inotify files (inotify.go) get their watches back by path, each with
 // its watch descriptor; ptys (tty.go) are opened from /dev/ptmx at their
-// index, then their slaves, with termios and window size.
+// index, then their slaves, with termios, locked termios and window size,
+// before the tree is created, and bytes that waited in a master's buffer
+// are put back with TIOCSTI on it. A pty that was a session's controlling
+// terminal is taken by the session leader (TIOCSCTTY on a copy of the
+// restorer's slave) right after its setsid in tree.go, before it forks
+// the tasks of its session, which so inherit it; its foreground group is
+// set (TIOCSPGRP) once setGroups has made every group.
 //
 // locks.go: file locks are taken back (without blocking) from inside the
 // task that held each, once every task's files are open; images with
