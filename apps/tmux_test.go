@@ -162,8 +162,14 @@ func TestTmux(t *testing.T) {
 			t.Fatalf("the shell's job did not take the foreground: %s", shellBefore)
 		}
 	}
+	// The job leads its group, the foreground one.
+	job, err := strconv.Atoi(strings.Fields(shellBefore)[7])
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobBefore := tmuxTTY(t, job)
 	paneBefore := tmuxTTY(t, pane)
-	for _, tty := range []string{paneBefore, shellBefore} {
+	for _, tty := range []string{paneBefore, shellBefore, jobBefore} {
 		if !strings.Contains(tty, "fd0 /dev/pts/") || strings.Contains(tty, "tty_nr 0 ") {
 			t.Fatalf("a pane's shell has no terminal: %s", tty)
 		}
@@ -214,6 +220,9 @@ func TestTmux(t *testing.T) {
 	}
 	if got := tmuxTTY(t, shell); got != shellBefore {
 		t.Errorf("the interactive pane's shell after restore: %s; before: %s", got, shellBefore)
+	}
+	if got := tmuxTTY(t, job); got != jobBefore {
+		t.Errorf("the shell's job after restore: %s; before: %s", got, jobBefore)
 	}
 	if ls := s.mustRun(ctx, "list-sessions"); !strings.HasPrefix(ls, "x: 2 windows") {
 		t.Errorf("list-sessions: %q", ls)
