@@ -40,10 +40,8 @@ type ttySet struct {
 	masters map[uint32]bool // by index
 	slaves  map[uint32]bool
 	infos   map[uint32]*images.TtyInfoEntry // by info id
-	// data is the bytes waiting in a master's buffer, by info id;
-	// dataFile the file id tty-data.img gives them (a file of that end).
-	data     map[uint32][]byte
-	dataFile map[uint32]uint32
+	// data is the bytes waiting in a master's buffer, by info id.
+	data map[uint32][]byte
 	// held is every pty whose master a task of the tree holds, by
 	// index, with the session it is the controlling terminal of;
 	// found by scanPtys once the tree is frozen (nil before).
@@ -237,14 +235,6 @@ func (d *dumper) addPty(fd int, st *unix.Stat_t, flags uint32, fi procfs.Fdinfo,
 		return nil, err
 	}
 	id := d.files.id()
-	if _, ok := ts.data[infoID]; ok {
-		if ts.dataFile == nil {
-			ts.dataFile = map[uint32]uint32{}
-		}
-		if _, ok := ts.dataFile[infoID]; !ok {
-			ts.dataFile[infoID] = id
-		}
-	}
 	return &images.FileEntry{Type: images.FdTypes_TTY.Enum(), Id: proto.Uint32(id), Tty: &images.TtyFileEntry{
 		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(infoID), Flags: proto.Uint32(flags), Fown: zeroFown(), RegfId: proto.Uint32(regID),
 	}}, nil
@@ -483,12 +473,12 @@ func (ts *ttySet) write(ctx context.Context, s image.Store) error {
 	if err := image.WriteImage(ctx, s, "tty-info.img", ms...); err != nil {
 		return err
 	}
-	// The bytes waiting in masters' buffers, by a file of the master,
-	// as CRIU's tty-data.img has them.
+	// The bytes waiting in masters' buffers, by the tty-info id of the
+	// end they wait on, as CRIU's tty-data.img has them.
 	var data []proto.Message
 	for _, id := range ids {
 		if b, ok := ts.data[id]; ok {
-			data = append(data, &images.TtyDataEntry{TtyId: proto.Uint32(ts.dataFile[id]), Data: b})
+			data = append(data, &images.TtyDataEntry{TtyId: proto.Uint32(id), Data: b})
 		}
 	}
 	if len(data) == 0 {

@@ -70,7 +70,7 @@ func (t *treeRestorer) openTTYs(ctx context.Context) error {
 			}
 		}
 		if len(data) > 0 {
-			return fmt.Errorf("%w: tty-data.img holds bytes for tty file %d, which no task has open", ErrBadImage, data[0].GetTtyId())
+			return fmt.Errorf("%w: tty-data.img holds bytes for tty %d, which no task has open", ErrBadImage, data[0].GetTtyId())
 		}
 		return nil
 	}
@@ -115,10 +115,10 @@ func readTTYData(ctx context.Context, s image.Store) ([]*images.TtyDataEntry, er
 func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
 	done := map[uint32]bool{}
 	for _, e := range data {
-		f := t.ti.files[e.GetTtyId()].GetTty()
-		info := t.ti.ttyInfo[f.GetTtyInfoId()]
-		if f == nil || info == nil || info.GetPty() == nil {
-			return fmt.Errorf("%w: tty-data.img: tty file %d is no pty in the images", ErrBadImage, e.GetTtyId())
+		// tty_id is the tty-info id of the end the bytes wait on.
+		info := t.ti.ttyInfo[e.GetTtyId()]
+		if info == nil || info.GetPty() == nil {
+			return fmt.Errorf("%w: tty-data.img: tty %d is no pty in the images", ErrBadImage, e.GetTtyId())
 		}
 		index := info.GetPty().GetIndex()
 		if info.GetId()%2 == 0 {
@@ -128,9 +128,15 @@ func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
 			return fmt.Errorf("%w: tty-data.img: pty %d twice", ErrBadImage, index)
 		}
 		done[index] = true
-		fd, ok := t.masters[e.GetTtyId()]
-		if !ok {
-			return fmt.Errorf("%w: tty-data.img: tty file %d is not open", ErrBadImage, e.GetTtyId())
+		fd := -1
+		for id, f := range t.ti.files {
+			if m, ok := t.masters[id]; ok && f.GetTty().GetTtyInfoId() == info.GetId() {
+				fd = m
+				break
+			}
+		}
+		if fd < 0 {
+			return fmt.Errorf("%w: tty-data.img: the master of pty %d is not open", ErrBadImage, index)
 		}
 		for _, b := range e.GetData() {
 			// TIOCSTI reads one char through its pointer: the low
