@@ -32,12 +32,18 @@
 // ends' entries, as in CRIU. Bytes waiting in a master's buffer (written
 // to the slave, not yet read) are copied to tty-data.img and put back at
 // once with TIOCSTI, which hands them to the master's line discipline,
-// always raw: nothing is lost if the dump fails. Refused, by name: unread
-// input in a slave's buffer (CRIU replays it through the line discipline
-// a second time), more than 2048 waiting bytes, packet mode with waiting
-// bytes. Not seen by any interface, and so neither saved nor refused (as
-// in CRIU): a partial canonical input line (typed, no newline yet; TIOCINQ
-// counts whole lines only) and a tty stopped by ^S.
+// always raw: nothing is lost if the dump fails. Input waiting in a
+// slave's buffer is kept the same way (read from a slave the master opens
+// with TIOCGPTPEER, put back with TIOCSTI) when the slave's mode stores
+// input as it comes (ReplayableInput: no ICANON, no ECHO, and none of the
+// bytes special in that mode, as for readline or a full-screen program);
+// bytes that turn out special go back under a mode without them, and the
+// dump is refused. Refused, by name: input waiting in canonical mode or
+// with echo (CRIU replays it through the line discipline a second time:
+// echoed and edited again), more than 2048 waiting bytes on an end, packet
+// mode with waiting bytes. Not seen by any interface, and so neither saved
+// nor refused (as in CRIU): a partial canonical input line (typed, no
+// newline yet; TIOCINQ counts whole lines only) and a tty stopped by ^S.
 //
 // locks.go: flock and POSIX locks shown in each fd's fdinfo are saved to
 // filelocks.img with Options.FileLocks, and fail the dump (ErrFileLocks)

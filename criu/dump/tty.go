@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -54,6 +55,8 @@ type ttySet struct {
 // TIOCGPGRP on the master tell them.
 type heldPty struct {
 	sid, pgrp int
+	// pid and fd: where a task of the tree holds the master.
+	pid, fd int
 }
 
 // scanPtys finds the ptys whose master the frozen tree holds, and the
@@ -92,6 +95,7 @@ func (t *tree) scanPtys() error {
 			if err != nil {
 				return fmt.Errorf("dump %d: %w", d.pid, &FdError{Fd: fd, Type: "pty master", Err: err})
 			}
+			h.pid, h.fd = d.pid, fd
 			held[uint32(n)] = h
 		}
 	}
@@ -267,12 +271,19 @@ func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*i
 	if n, err := queued(c); err != nil {
 		return nil, err
 	} else if n > 0 && !master {
-		// Input not yet read by the slave's reader, in its line
-		// discipline's buffer. CRIU reads it out and on restore
-		// writes it into the master, where it is processed a second
-		// time (echoed again, ICRNL, canonical line boundaries and
-		// EOF lost): not the bytes that were waiting. Refused.
-		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read", ErrUnsupported, index, n, index)
+		// Input not yet read by the slave's reader. CRIU reads it
+		// out and on restore writes it into the master, where the
+		// slave's line discipline processes it a second time: only
+		// in a raw enough mode are those the bytes that waited.
+		data, err := d.t.keepInput(index, tio, n)
+		if err != nil {
+			return nil, err
+		}
+		ts := &d.t.ttys
+		if ts.data == nil {
+			ts.data = map[uint32][]byte{}
+		}
+		ts.data[index*2] = data
 	} else if n > 0 {
 		data, err := keepQueued(c, index, n)
 		if err != nil {
@@ -380,7 +391,135 @@ func keepQueued(c int, index uint32, n int) ([]byte, error) {
 	return b, nil
 }
 
-// putBack hands b to the line discipline of the pty master c, byte by
+// keepInput takes a copy of the n bytes of input waiting in the buffer of
+// the slave /dev/pts/index, whose termios is tio, leaving them in place:
+// read from a non-blocking slave the master opens (TIOCGPTPEER), and at
+// once handed back to the slave's line discipline with TIOCSTI, which
+// is what restore does too. That gives back the same bytes only when
+// the line discipline takes them as they are (ReplayableInput); else
+// the dump is refused, before anything is read.
+func (t *tree) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) {
+	if n > maxQueued {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, more than %d (more may wait behind them)", ErrUnsupported, index, n, index, maxQueued)
+	}
+	if tio.Lflag&unix.ICANON != 0 {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, in canonical mode (replayed, they would be echoed and edited again)", ErrUnsupported, index, n, index)
+	}
+	if err := ReplayableInput(tio, nil); err != nil {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read: %v", ErrUnsupported, index, n, index, err)
+	}
+	h := t.ttys.held[index]
+	if h == nil {
+		return nil, fmt.Errorf("%w: /dev/pts/%d is open but its master is not in the tree", ErrUnsupported, index)
+	}
+	if !capSysAdmin() {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, and putting them back (TIOCSTI) needs CAP_SYS_ADMIN", ErrUnsupported, index, n, index)
+	}
+	mc, err := copyFd(h.pid, h.fd)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mc)
+	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(mc), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC))
+	if e != 0 {
+		return nil, fmt.Errorf("pty %d: open its slave: %w", index, os.NewSyscallError("ioctl(TIOCGPTPEER)", e))
+	}
+	sl := int(r)
+	defer unix.Close(sl)
+	b := make([]byte, n)
+	got := 0
+	for got < n {
+		k, err := unix.Read(sl, b[got:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && k == 0 || err == unix.EAGAIN {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pty %d: read the %d bytes of input waiting on its slave: got %d: %w", index, n, got, putBack(sl, b[:got], err))
+		}
+		got += k
+	}
+	// Checked before the read for the mode; now for the bytes. They go
+	// back in any case: in a mode where one of them is special now (a
+	// ^C taken in while ISIG was off), under a mode without those
+	// specials for as long as it takes (turning neither ICANON nor ECHO,
+	// which keeps the buffer as it is), then the task's mode again.
+	perr := ReplayableInput(tio, b)
+	if perr != nil {
+		tmp := *tio
+		tmp.Lflag &^= unix.ISIG
+		tmp.Iflag &^= unix.ICRNL | unix.IGNCR | unix.INLCR | unix.PARMRK | unix.ISTRIP
+		if bytes.IndexByte(b, tio.Cc[unix.VSTART]) >= 0 || bytes.IndexByte(b, tio.Cc[unix.VSTOP]) >= 0 {
+			tmp.Iflag &^= unix.IXON
+		}
+		if err := unix.IoctlSetTermios(sl, unix.TCSETS, &tmp); err != nil {
+			return nil, fmt.Errorf("pty %d: %w", index, putBack(sl, b, os.NewSyscallError("ioctl(TCSETS)", err)))
+		}
+	}
+	err = putBack(sl, b, nil)
+	if perr != nil {
+		if e := unix.IoctlSetTermios(sl, unix.TCSETS, tio); e != nil && err == nil {
+			err = fmt.Errorf("set its termios back: %w", os.NewSyscallError("ioctl(TCSETS)", e))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pty %d: %w", index, err)
+	}
+	if m, err := unix.IoctlGetInt(sl, unix.TIOCINQ); err != nil || m != n {
+		return nil, fmt.Errorf("pty %d: its slave's buffer holds %d bytes after they were put back, want %d (%v)", index, m, n, err)
+	}
+	if perr != nil {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read: %v", ErrUnsupported, index, n, index, perr)
+	}
+	return b, nil
+}
+
+// ReplayableInput tells whether the input bytes data, handed to a tty's
+// line discipline (n_tty) in the mode tio, are stored as they are, so
+// that input found waiting in a tty's buffer can be put back in it: not
+// in canonical mode (line editing, EOF), without echo, without input
+// translations, and with none of the bytes a special character of that
+// mode (signals, flow control, CR/NL mapping, PARMRK's \377, ISTRIP's
+// eighth bit). A nil data checks the mode only. It returns why not.
+func ReplayableInput(tio *unix.Termios, data []byte) error {
+	switch {
+	case tio.Lflag&unix.ICANON != 0:
+		return fmt.Errorf("canonical mode")
+	case tio.Lflag&unix.ECHO != 0:
+		return fmt.Errorf("echo is on")
+	case tio.Iflag&unix.IUCLC != 0:
+		return fmt.Errorf("IUCLC is on")
+	}
+	special := map[byte]string{}
+	if tio.Iflag&unix.IXON != 0 {
+		special[tio.Cc[unix.VSTART]], special[tio.Cc[unix.VSTOP]] = "VSTART", "VSTOP"
+	}
+	if tio.Lflag&unix.ISIG != 0 {
+		special[tio.Cc[unix.VINTR]], special[tio.Cc[unix.VQUIT]], special[tio.Cc[unix.VSUSP]] = "VINTR", "VQUIT", "VSUSP"
+	}
+	if tio.Iflag&(unix.ICRNL|unix.IGNCR) != 0 {
+		special['\r'] = "CR (ICRNL, IGNCR)"
+	}
+	if tio.Iflag&unix.INLCR != 0 {
+		special['\n'] = "NL (INLCR)"
+	}
+	for i, c := range data {
+		if what, ok := special[c]; ok {
+			return fmt.Errorf("byte %d is %#x, the tty's %s", i, c, what)
+		}
+		if c == 0xff && tio.Iflag&unix.PARMRK != 0 {
+			return fmt.Errorf("byte %d is 0xff, doubled by PARMRK", i)
+		}
+		if c >= 0x80 && tio.Iflag&unix.ISTRIP != 0 {
+			return fmt.Errorf("byte %d is %#x, stripped by ISTRIP", i, c)
+		}
+	}
+	return nil
+}
+
+// putBack hands b to the line discipline of the tty end c, byte by
 // byte, and returns why (a non-nil) err it was called for, or its own.
 func putBack(c int, b []byte, err error) error {
 	for i, x := range b {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/proto/images"
@@ -104,14 +105,14 @@ func readTTYData(ctx context.Context, s image.Store) ([]*images.TtyDataEntry, er
 	return out, nil
 }
 
-// refillPtys puts the bytes that waited in a master's buffer (what its
-// slave's writer wrote, not yet read) back in it, with TIOCSTI on the
-// restorer's master fd: each byte goes to the master's own line
-// discipline, always raw, so the buffer holds them as they were (dump
-// put them back the same way). An entry for a slave (CRIU saves a
-// slave's unread input too, and writes it into the master, where the
-// slave's line discipline processes it a second time) is refused: those
-// would not be the bytes that waited.
+// refillPtys puts the bytes that waited in a pty's buffers back, with
+// TIOCSTI on the restorer's fd of that end, which hands each byte to its
+// line discipline (dump put them back the same way). A master's is
+// always raw: what its slave's writer wrote comes back as it was. A
+// slave's unread input comes back as it was only in a mode that stores
+// input as it comes (dump.ReplayableInput), which dump checked; CRIU's
+// images may hold any (it writes them into the master, where the slave's
+// line discipline processes them again): those are refused.
 func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
 	done := map[uint32]bool{}
 	for _, e := range data {
@@ -122,12 +123,20 @@ func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
 		}
 		index := info.GetPty().GetIndex()
 		if info.GetId()%2 == 0 {
-			return fmt.Errorf("%w: tty-data.img holds %d bytes of unread input of /dev/pts/%d, which cannot be put back as they were", ErrUnsupported, len(e.GetData()), index)
+			// The slave's own unread input: put back as it was only in
+			// a mode that stores it as it comes (dump checks the same).
+			tio := unix.Termios{}
+			if te := info.GetTermios(); te != nil {
+				tio = termios(te)
+			}
+			if err := dump.ReplayableInput(&tio, e.GetData()); info.GetTermios() == nil || err != nil {
+				return fmt.Errorf("%w: tty-data.img holds %d bytes of unread input of /dev/pts/%d, which cannot be put back as they were: %v", ErrUnsupported, len(e.GetData()), index, err)
+			}
 		}
-		if done[index] {
-			return fmt.Errorf("%w: tty-data.img: pty %d twice", ErrBadImage, index)
+		if done[info.GetId()] {
+			return fmt.Errorf("%w: tty-data.img: tty %d twice", ErrBadImage, info.GetId())
 		}
-		done[index] = true
+		done[info.GetId()] = true
 		fd := -1
 		for id, f := range t.ti.files {
 			if m, ok := t.masters[id]; ok && f.GetTty().GetTtyInfoId() == info.GetId() {
@@ -136,7 +145,7 @@ func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
 			}
 		}
 		if fd < 0 {
-			return fmt.Errorf("%w: tty-data.img: the master of pty %d is not open", ErrBadImage, index)
+			return fmt.Errorf("%w: tty-data.img: tty %d of pty %d is not open", ErrBadImage, info.GetId(), index)
 		}
 		for _, b := range e.GetData() {
 			// TIOCSTI reads one char through its pointer: the low
@@ -146,7 +155,7 @@ func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
 			}
 		}
 		if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err != nil || n != len(e.GetData()) {
-			return fmt.Errorf("pty %d: its master's buffer holds %d bytes after the refill, want %d (%v)", index, n, len(e.GetData()), err)
+			return fmt.Errorf("pty %d: tty %d's buffer holds %d bytes after the refill, want %d (%v)", index, info.GetId(), n, len(e.GetData()), err)
 		}
 	}
 	return nil
