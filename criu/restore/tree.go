@@ -358,7 +358,9 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 }
 
 // create forks n's children, recursively. A session leader forks the
-// children that kept its former session before it calls setsid.
+// children that kept its former session before it calls setsid, and
+// takes its controlling terminal back right after (setCtty), so that the
+// children it forks next inherit it.
 func (t *treeRestorer) create(n *node) error {
 	setsid := n.sid() == n.pid && n.curSid != n.pid
 	var before, after []*node
