@@ -50,8 +50,10 @@ func init() {
 					return err
 				}
 				defer store.Close()
+				store, is := wrapStore(ctx, store)
 				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
+					cleanFailedDump(e.Log, so.localDir(), is)
 					return err
 				}
 				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("dumped")

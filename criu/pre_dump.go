@@ -48,8 +48,10 @@ func init() {
 					return err
 				}
 				defer store.Close()
+				store, is := wrapStore(ctx, store)
 				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: track, LeaveRunning: true, Log: e.Log})
 				if err != nil {
+					cleanFailedDump(e.Log, so.localDir(), is)
 					return err
 				}
 				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("pre-dumped")

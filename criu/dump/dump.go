@@ -82,12 +82,18 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if d.zombie {
 			continue
 		}
+		if err := interrupted(ctx); err != nil {
+			return nil, err
+		}
 		if err := d.dumpTask(ctx); err != nil {
 			return nil, err
 		}
 		t.addStats(d)
 	}
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("tasks")
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.dumpNamespaces(ctx); err != nil {
 		return nil, err
 	}
@@ -168,6 +174,7 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	}()
 	log := opts.Log
 	t0 := time.Now()
+	log.Debug().Int("pid", opts.Pid).Msg("freezing")
 	err = t.freeze()
 	// Whatever was seized gets let go on failure.
 	t.undo.Add(func() {
@@ -177,6 +184,9 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	})
 	if err != nil {
 		return nil, fmt.Errorf("freeze %d: %w", opts.Pid, err)
+	}
+	if err := interrupted(ctx); err != nil {
+		return nil, err
 	}
 	t.frozenAt = time.Now()
 	t.stats.Freezing = t.frozenAt.Sub(t0)
@@ -197,6 +207,16 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	}
 	ok = true
 	return t, nil
+}
+
+// interrupted returns the cause of ctx's end (a signal, for criu), or
+// nil while ctx goes on. The dump checks it between its steps; within
+// a step, the store's reads and writes fail once ctx has ended.
+func interrupted(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(ctx)
 }
 
 // keepThawed forgets the thaw on release: the caller lets the tasks go.
