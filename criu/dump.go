@@ -51,7 +51,7 @@ func init() {
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

@@ -101,8 +101,14 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("images")
+	// The frozen time runs to the kill or the resume, through the final
+	// sync or the cache's acknowledgement. A store that takes images
+	// after Finish (a local dir) gets stats-dump.img once the tree is
+	// gone or runs, as CRIU writes it; a remote snapshot is sealed by
+	// its Finish, so there it holds the time up to the Finish.
+	statsLast := opts.StatsAfterFinish
 	t.stats.Frozen = time.Since(t.frozenAt)
-	if err := t.finishImages(ctx); err != nil {
+	if err := t.finishImages(ctx, !statsLast); err != nil {
 		return nil, err
 	}
 
@@ -117,6 +123,15 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	t.stats.Frozen = time.Since(t.frozenAt)
+	if statsLast {
+		// The snapshot is complete and the tree gone or running: a
+		// stats image that cannot be written does not undo the dump.
+		if err := t.writeStats(ctx); err != nil {
+			log.Warn().Err(err).Msg("stats-dump.img not written")
+		} else if err := t.store.Finish(ctx); err != nil {
+			log.Warn().Err(err).Msg("stats-dump.img not synced")
+		}
+	}
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).Msg("dump done")
 	return &t.stats, nil
 }
@@ -239,11 +254,14 @@ func (t *tree) addStats(d *dumper) {
 	t.stats.PagesSkippedParent += d.stats.PagesSkippedParent
 }
 
-// finishImages writes stats-dump.img and the tracking image, then
-// finishes the store: the images are complete once it returns nil.
-func (t *tree) finishImages(ctx context.Context) error {
-	if err := image.WriteImage(ctx, t.store, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
-		return err
+// finishImages writes stats-dump.img (with stats) and the tracking
+// image, then finishes the store: the images are complete once it
+// returns nil.
+func (t *tree) finishImages(ctx context.Context, stats bool) error {
+	if stats {
+		if err := t.writeStats(ctx); err != nil {
+			return err
+		}
 	}
 	if err := t.inc.finish(ctx, t.store); err != nil {
 		return err
@@ -252,6 +270,11 @@ func (t *tree) finishImages(ctx context.Context) error {
 		return fmt.Errorf("finish images: %w", err)
 	}
 	return nil
+}
+
+// writeStats writes stats-dump.img.
+func (t *tree) writeStats(ctx context.Context) error {
+	return image.WriteImage(ctx, t.store, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()})
 }
 
 // dumpTask dumps one frozen, live task: its threads, memory, files and

@@ -96,7 +96,7 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if err := image.WriteImage(ctx, s, "inventory.img", inv); err != nil {
 		return nil, err
 	}
-	if err := t.finishImages(ctx); err != nil {
+	if err := t.finishImages(ctx, true); err != nil {
 		return nil, err
 	}
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).
