@@ -163,12 +163,14 @@ func (s *interruptStore) Open(ctx context.Context, name string) (io.ReadCloser, 
 }
 
 // Finish is the commit point of a dump: interrupted before it, the
-// snapshot is not finished.
+// snapshot is not finished. Once started it is not interrupted (a
+// remote cache could mark the snapshot finished while the dump reports
+// failure): it succeeds, and the dump with it, or fails on its own.
 func (s *interruptStore) Finish(ctx context.Context) error {
 	if err := s.err(); err != nil {
 		return fmt.Errorf("finish images: %w", err)
 	}
-	return s.inner.Finish(ctx)
+	return s.inner.Finish(context.WithoutCancel(ctx))
 }
 
 func (s *interruptStore) Close() error { return s.inner.Close() }

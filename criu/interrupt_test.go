@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,4 +287,72 @@ func openPty(t *testing.T) (*os.File, *os.File) {
 		t.Fatal(err)
 	}
 	return m, s
+}
+
+// startDaemon starts `criu image-cache` or `criu image-proxy` and waits
+// until it reports readiness on --status-fd.
+func startDaemon(t *testing.T, args ...string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var log bytes.Buffer
+	cmd := exec.Command(crtest.Criu(t), append(args, "--status-fd", "3", "-v4")...)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s:\n%s", args[0], log.String())
+		}
+	})
+	r.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var b [1]byte
+	if n, err := r.Read(b[:]); n != 1 {
+		t.Fatalf("%s not ready: %v", args[0], err)
+	}
+}
+
+// A remote dump interrupted: the message names the signal (not "remote
+// image service unavailable"), the tree runs on, and the cache holds no
+// finished snapshot.
+func TestRemoteDumpInterrupted(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	tmp := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cacheSock, proxySock := filepath.Join(tmp, "cache.sock"), filepath.Join(tmp, "proxy.sock")
+	startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", port, "-D", filepath.Join(tmp, "cache"), "--local-socket", cacheSock)
+	startDaemon(t, "image-proxy", "--address", "127.0.0.1", "--port", port, "--local-socket", proxySock)
+
+	pid, out := startBig(t)
+	logf := filepath.Join(tmp, "dump.log")
+	rc, stderr, took := signalAt(t, syscall.SIGTERM, logHas(logf, "incremental split"), "dump", "-t", strconv.Itoa(pid),
+		"-D", filepath.Join(tmp, "d"), "--remote", "--remote-socket", proxySock, "-o", logf, "-v4")
+	t.Logf("rc %d after %v: %s", rc, took, strings.TrimSpace(stderr))
+	if rc != 128+int(syscall.SIGTERM) || !strings.Contains(stderr, "interrupted by SIGTERM") || strings.Contains(stderr, "unavailable") {
+		b, _ := os.ReadFile(logf)
+		t.Fatalf("criu dump --remote exited %d: %s\n%s", rc, stderr, b)
+	}
+	checkLetGo(t, pid, out)
+	list, err := crtest.Run(context.Background(), crtest.Criu(t), "image-cache", "--list", "--local-socket", cacheSock)
+	if err != nil {
+		t.Fatalf("image-cache --list: %v\n%s", err, list)
+	}
+	if strings.Contains(list, "finished") {
+		t.Errorf("the interrupted dump's snapshot is finished:\n%s", list)
+	}
 }
