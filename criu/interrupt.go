@@ -32,9 +32,19 @@ import (
 // shell reports a job killed by that signal.
 
 // interruptError is the context cause of an interrupted command.
-type interruptError struct{ sig syscall.Signal }
+type interruptError struct {
+	sig syscall.Signal
+	// orphaned: the signal is the worker's parent-death signal (the
+	// criu process the user started was killed; supervise.go).
+	orphaned bool
+}
 
-func (e *interruptError) Error() string { return "interrupted by " + signalName(e.sig) }
+func (e *interruptError) Error() string {
+	if e.orphaned {
+		return "interrupted by " + signalName(e.sig) + " (the criu process that ran this worker was killed)"
+	}
+	return "interrupted by " + signalName(e.sig)
+}
 
 // interruptedWhat says, per command, what an interruption left.
 var interruptedWhat = map[string]string{
@@ -71,6 +81,7 @@ func interruptible(log *zerolog.Logger) (context.Context, func()) {
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	done := make(chan struct{})
+	ppid := os.Getppid()
 	go func() {
 		for {
 			select {
@@ -82,7 +93,7 @@ func interruptible(log *zerolog.Logger) (context.Context, func()) {
 				if ctx.Err() == nil {
 					log.Warn().Str("signal", signalName(sig)).Msg("interrupted: stopping and undoing what was done")
 				}
-				cancel(&interruptError{sig})
+				cancel(&interruptError{sig: sig, orphaned: isWorker && os.Getppid() != ppid})
 			case <-done:
 				return
 			}

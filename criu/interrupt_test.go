@@ -356,3 +356,66 @@ func TestRemoteDumpInterrupted(t *testing.T) {
 		t.Errorf("the interrupted dump's snapshot is finished:\n%s", list)
 	}
 }
+
+// children lists the children of pid.
+func children(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, tk := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, tk.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// criu dump killed with SIGKILL (a harness's timeout, kill -9): the
+// tree is let go as for SIGTERM, by the worker that did the dump, which
+// learns of criu's death.
+func TestDumpKilled(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	for _, ph := range []struct{ name, mark string }{{"frozen", "tree frozen"}, {"pages", "incremental split"}} {
+		t.Run(ph.name, func(t *testing.T) {
+			pid, out := startBig(t)
+			dir := t.TempDir()
+			logf := filepath.Join(t.TempDir(), "dump.log")
+			var worker []int
+			mark := logHas(logf, ph.mark)
+			cmd := exec.Command(crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", logf, "-v4")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for !mark() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			worker = children(cmd.Process.Pid)
+			cmd.Process.Kill()
+			cmd.Wait()
+			if len(worker) != 1 {
+				t.Fatalf("criu has children %v, want its one worker", worker)
+			}
+			// The worker, now ours (we are a subreaper), undoes the dump.
+			var ws unix.WaitStatus
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if got, _ := unix.Wait4(worker[0], &ws, unix.WNOHANG, nil); got == worker[0] {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the worker still runs 10s after criu was killed")
+				}
+			}
+			b, _ := os.ReadFile(logf)
+			t.Logf("worker exited %d; log tail: %s", ws.ExitStatus(), b[max(0, len(b)-300):])
+			if !ws.Exited() || ws.ExitStatus() != 128+int(syscall.SIGTERM) {
+				t.Errorf("worker status %v, want exit %d", ws, 128+int(syscall.SIGTERM))
+			}
+			checkNoImages(t, dir)
+			checkLetGo(t, pid, out)
+		})
+	}
+}

@@ -58,6 +58,9 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	if status, ok := supervise(os.Args[1:]); ok {
+		os.Exit(status)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
