@@ -419,3 +419,29 @@ func TestDumpKilled(t *testing.T) {
 		})
 	}
 }
+
+// A dump whose log reader has gone (stderr a pipe closed at the other
+// end: a closed ssh session, `criu dump ... | head`) is not killed by
+// SIGPIPE halfway: it carries on and completes.
+func TestDumpStderrClosed(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	pid, out := startBig(t)
+	dir := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cmd := exec.Command(crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir, "-R", "-v4")
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Run()
+	w.Close()
+	if err != nil {
+		t.Fatalf("criu dump with a closed stderr: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "inventory.img")); err != nil {
+		t.Errorf("no complete images: %v", err)
+	}
+	checkLetGo(t, pid, out)
+}
