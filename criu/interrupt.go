@@ -72,14 +72,26 @@ func signalName(s syscall.Signal) string {
 	return s.String()
 }
 
+// earlySignals, set by main, has received the interrupting signals
+// since criu started.
+var earlySignals chan os.Signal
+
+// notifyInterrupts sends the interrupting signals, and SIGPIPE, to ch.
+func notifyInterrupts(ch chan os.Signal) {
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+}
+
 // interruptible returns a context that an interrupting signal cancels,
 // and the function that stops listening. Only the first signal counts:
 // later ones are swallowed so that the undo (thawing the tree, killing
 // half-restored tasks) runs to its end.
 func interruptible(log *zerolog.Logger) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	ch := earlySignals
+	if ch == nil {
+		ch = make(chan os.Signal, 4)
+		notifyInterrupts(ch)
+	}
 	done := make(chan struct{})
 	ppid := os.Getppid()
 	go func() {

@@ -58,6 +58,10 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	// At once: a signal before the command's own handling must not kill
+	// criu (interrupt.go).
+	earlySignals = make(chan os.Signal, 4)
+	notifyInterrupts(earlySignals)
 	if status, ok := supervise(os.Args[1:]); ok {
 		os.Exit(status)
 	}

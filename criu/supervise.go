@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -65,8 +64,7 @@ func supervise(args []string) (status int, ok bool) {
 		fmt.Fprintf(os.Stderr, "criu %s: %v\n", name, err)
 		return 1, true
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	sigs := earlySignals
 	exe, err := os.Executable()
 	if err != nil {
 		exe = "/proc/self/exe"
