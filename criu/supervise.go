@@ -11,9 +11,13 @@ import (
 )
 
 // A dump killed with SIGKILL cannot undo anything: the kernel detaches
-// its tracees, which run on, but a thread caught inside an injected
-// syscall keeps the injected registers (it resumes at the syscall
-// instruction with them) and the 2-page scratch mapping stays. So dump
+// its tracees, which run on (not stopped, not traced: a SIGKILLed
+// tracer's PTRACE_SEIZE tracees are let go, as tested), but a thread
+// caught inside an injected syscall keeps the injected registers (it
+// resumes after the [vdso] syscall instruction with them) and the
+// all-blocking signal mask of the injection, and the 2-page scratch
+// mapping stays from its mmap to its munmap (the registers and
+// task-core reads of one task). So dump
 // and pre-dump run in a worker process, a child of the criu the user
 // started: that one only waits, forwards the interrupting signals, and
 // exits with the worker's status. Its death (SIGKILL, a killed session)
