@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/image"
 )
 
 // heapMiB is the workload's dirty heap: enough that the page write is
@@ -444,4 +446,52 @@ func TestDumpStderrClosed(t *testing.T) {
 		t.Errorf("no complete images: %v", err)
 	}
 	checkLetGo(t, pid, out)
+}
+
+// cancelInFinish is a local dir whose first Finish behaves as a remote
+// one that a signal reaches while it waits for the cache's ack: the
+// signal comes, and the Finish fails if its context is cancelled.
+type cancelInFinish struct {
+	*image.Dir
+	cancel func()
+	done   bool
+}
+
+func (s *cancelInFinish) Finish(ctx context.Context) error {
+	if !s.done {
+		s.done = true
+		s.cancel()
+		if ctx.Err() != nil {
+			return fmt.Errorf("finish: no reply: %w", context.Cause(ctx))
+		}
+	}
+	return s.Dir.Finish(ctx)
+}
+
+// A signal that comes while the Finish is under way does not cut it:
+// the Finish and the dump succeed (the snapshot and the dump's outcome
+// agree), and the tree is killed as after any complete dump.
+func TestInterruptDuringFinish(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	pid, _ := startBig(t)
+	dir := t.TempDir()
+	d, err := image.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	inner := &cancelInFinish{Dir: d, cancel: func() { cancel(&interruptError{sig: syscall.SIGTERM}) }}
+	s, _ := wrapStore(ctx, inner)
+	if _, err := dump.Dump(ctx, s, dump.Options{Pid: pid, ShellJob: true}); err != nil {
+		t.Fatalf("dump with a signal during its Finish: %v", err)
+	}
+	crtest.Reap(pid)
+	if crtest.Alive(pid) {
+		t.Error("the dumped task runs on after a complete dump")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "inventory.img")); err != nil {
+		t.Errorf("no inventory.img: %v", err)
+	}
 }
