@@ -495,3 +495,25 @@ func TestInterruptDuringFinish(t *testing.T) {
 		t.Errorf("no inventory.img: %v", err)
 	}
 }
+
+// criu restore waiting for its restored tree (no -d) stops waiting on a
+// signal, says the tree runs on, and leaves it running (as CRIU's death
+// does); it used to swallow the signal and wait on.
+func TestRestoreWaitInterrupted(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	pid, out := startBig(t)
+	dir := t.TempDir()
+	if res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir); err != nil {
+		t.Fatalf("dump: %v\n%s", err, res)
+	}
+	crtest.Reap(pid)
+	n := ticks(out)
+	running := func() bool { return ticks(out) > n+3 }
+	rc, stderr, took := signalAt(t, syscall.SIGTERM, running, "restore", "-D", dir)
+	t.Logf("rc %d after %v: %s", rc, took, strings.TrimSpace(stderr))
+	if rc != 128+int(syscall.SIGTERM) || !strings.Contains(stderr, "interrupted by SIGTERM: the restored tree (pid "+strconv.Itoa(pid)+") runs on") {
+		t.Fatalf("criu restore exited %d: %s", rc, stderr)
+	}
+	checkLetGo(t, pid, out)
+}
