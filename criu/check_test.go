@@ -61,7 +61,7 @@ func TestCheckFeatureNames(t *testing.T) {
 	}
 	// Names this criu never handles, whatever the kernel: a caller must
 	// not be told they work.
-	for _, name := range []string{"compat_cr", "tcp_half_closed", "uffd", "userns", "timens", "external_net_ns"} {
+	for _, name := range []string{"compat_cr", "tcp_half_closed", "uffd", "userns", "timens", "external_net_ns", "mnt_id"} {
 		f, _ := kerndat.LookupFeature(name)
 		if _, err := f.Check(); !errors.Is(err, kerndat.ErrNotBuilt) {
 			t.Errorf("%s: %v, want not built", name, err)
@@ -81,7 +81,7 @@ func TestCheckFeatureKernel(t *testing.T) {
 		t.Skipf("kernel %s: older than 6.15", unix.ByteSliceToString(u.Release[:]))
 	}
 	bin := crtest.Criu(t)
-	for _, name := range []string{"mnt_id", "mem_dirty_track", "timerfd", "fdinfo_lock", "kcmp_epoll",
+	for _, name := range []string{"mem_dirty_track", "timerfd", "fdinfo_lock", "kcmp_epoll",
 		"clone3_set_tid", "ns_pid", "sockopt_buf_lock", "get_rseq_conf", "ipv6_freebind", "pagemap_scan", "timer_cr_ids"} {
 		out, err := crtest.Run(context.Background(), bin, "check", "--feature", name)
 		if err != nil || out != name+" is supported\n" {
