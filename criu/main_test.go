@@ -102,3 +102,35 @@ func TestExternalFlag(t *testing.T) {
 		t.Errorf("restore --help lacks --external veth:\n%s", out)
 	}
 }
+
+// Options whose being ignored would change the result are refused by
+// name, with the reason; the value that asks for what we do anyway is
+// accepted (then the command's own checks run: here, a missing -D).
+func TestCompatRefusedValues(t *testing.T) {
+	tests := []struct {
+		opt  string
+		rc   int
+		text string
+	}{
+		{"--cpu-cap", 2, "--cpu-cap=all: CPU features are not saved"},
+		{"--cpu-cap=fpu", 2, "--cpu-cap=fpu: CPU features are not saved"},
+		{"--cpu-cap=^fpu,ins", 2, "--cpu-cap=^fpu,ins:"},
+		{"--cpu-cap=none", 1, "images dir"},
+		{"--manage-cgroups", 2, "--manage-cgroups=soft: cgroups are not checkpointed"},
+		{"--manage-cgroups=full", 2, "--manage-cgroups=full: cgroups are not checkpointed"},
+		{"--manage-cgroups=none", 2, "--manage-cgroups=none:"},
+		{"--manage-cgroups=ignore", 1, "images dir"},
+	}
+	for _, cmd := range []string{"dump", "pre-dump", "restore"} {
+		for _, tt := range tests {
+			args := []string{cmd, tt.opt, "-D", "/nonexistent-dir"}
+			if cmd != "restore" {
+				args = append(args, "-t", "1")
+			}
+			rc, _, errs := runCLI(args...)
+			if rc != tt.rc || !strings.Contains(errs, tt.text) {
+				t.Errorf("criu %s %s: rc=%d (want %d) stderr=%s", cmd, tt.opt, rc, tt.rc, errs)
+			}
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/restore"
@@ -46,7 +47,10 @@ func init() {
 					return err
 				}
 				defer store.Close()
-				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				// Interrupted, the restore fails at its next image read
+				// and kills what it created.
+				rs, _ := wrapStore(ctx, store)
+				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
 				}
@@ -72,9 +76,26 @@ func init() {
 					t.Release()
 					return nil
 				}
-				ws, err := t.Wait()
-				if err != nil {
-					return fmt.Errorf("wait for %d: %w", t.Pid, err)
+				type waited struct {
+					ws  unix.WaitStatus
+					err error
+				}
+				wc := make(chan waited, 1)
+				go func() {
+					ws, err := t.Wait()
+					wc <- waited{ws, err}
+				}()
+				var ws unix.WaitStatus
+				select {
+				case w := <-wc:
+					if w.err != nil {
+						return fmt.Errorf("wait for %d: %w", t.Pid, w.err)
+					}
+					ws = w.ws
+				case <-ctx.Done():
+					// The restore is done: its tree is not undone, as
+					// CRIU's, whose death leaves it running.
+					return &interruptDetail{fmt.Sprintf("the restored tree (pid %d) runs on; criu no longer waits for it", t.Pid)}
 				}
 				code := ws.ExitStatus()
 				if ws.Signaled() {

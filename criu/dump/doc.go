@@ -73,4 +73,13 @@
 // thread gets its registers and signal mask back and is detached. Only after
 // the store's Finish has returned nil are the tasks killed (or, with
 // LeaveRunning, let go).
+//
+// A cancelled context (criu: SIGINT, SIGTERM, SIGHUP) is such an error:
+// Dump and PreDump check it between their steps, and criu's store fails
+// each read and write once it is cancelled, so a dump stops within one
+// image write; Finish is the commit point, after which the dump is not
+// undone. The frozen time (Stats.Frozen, stats-dump.img) runs from the
+// last thread stopped to the kill or the resume; stats-dump.img is written
+// after it when the store takes images after Finish
+// (Options.StatsAfterFinish).
 package dump
