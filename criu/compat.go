@@ -42,7 +42,7 @@ var compatValues = map[string]struct {
 }
 
 var compatDumpRestore = []compatOpt{
-	{"work-dir", "W", "DIR", false, "accepted; logs go where -o names them"},
+	{"work-dir", "W", "DIR", false, "relative -o and --pidfile are taken in DIR (default: the images dir, as CRIU)"},
 	{"log-pid", "", "", false, "accepted; every log line names its pid"},
 	{"display-stats", "", "", false, "accepted; the stats are in stats-dump.img / stats-restore.img (criu show)"},
 	{"unprivileged", "", "", false, "accepted; no effect"},

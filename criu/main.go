@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -118,6 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printCommandHelp(stdout, c, fs)
 		return 0
 	}
+	resolveInWorkDir(fs)
 	logger, closeLog, err := lo.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "criu %s: %v\n", c.name, err)
@@ -243,4 +245,33 @@ func fixVerbosity(args []string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// resolveInWorkDir applies CRIU's rule for relative paths: the log file
+// (-o) and --pidfile are taken relative to the work dir (-W), which is
+// the images dir (-D) unless given. With --remote, -D names a snapshot,
+// not a directory, and such paths stay relative to the current one.
+func resolveInWorkDir(fs *pflag.FlagSet) {
+	dir := ""
+	if f := fs.Lookup("work-dir"); f != nil && f.Value.String() != "" {
+		dir = f.Value.String()
+	} else if f := fs.Lookup("images-dir"); f != nil && f.Value.String() != "" {
+		if r := fs.Lookup("remote"); r == nil || r.Value.String() != "true" {
+			dir = f.Value.String()
+		}
+	}
+	if dir == "" {
+		return
+	}
+	for _, name := range []string{"log-file", "pidfile"} {
+		f := fs.Lookup(name)
+		if f == nil || !f.Changed {
+			continue
+		}
+		v := f.Value.String()
+		if v == "" || v == "-" || filepath.IsAbs(v) {
+			continue
+		}
+		fs.Set(name, filepath.Join(dir, v))
+	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -131,6 +133,34 @@ func TestCompatRefusedValues(t *testing.T) {
 			if rc != tt.rc || !strings.Contains(errs, tt.text) {
 				t.Errorf("criu %s %s: rc=%d (want %d) stderr=%s", cmd, tt.opt, rc, tt.rc, errs)
 			}
+		}
+	}
+}
+
+// TestLogInWorkDir: a relative -o lands in -W, else in -D (CRIU's rule),
+// and each run truncates it.
+func TestLogInWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	work := filepath.Join(dir, "w")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"restore", "-D", dir, "-o", "a.log", "-v4"}, filepath.Join(dir, "a.log")},
+		{[]string{"restore", "-D", dir, "-W", work, "-o", "b.log", "-v4"}, filepath.Join(work, "b.log")},
+	} {
+		for i := 0; i < 2; i++ {
+			runCLI(tc.args...)
+		}
+		b, err := os.ReadFile(tc.want)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if n := strings.Count(string(b), "no such file"); n != 1 {
+			t.Errorf("%s holds %d runs' errors, want the last run's only:\n%s", tc.want, n, b)
 		}
 	}
 }
