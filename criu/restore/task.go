@@ -3,9 +3,12 @@ package restore
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
 )
@@ -177,11 +180,8 @@ func (r *restorer) restoreFiles() error {
 			}
 		}
 	}
-	// The stub inherited 0, 1, 2 only.
-	for fd := 0; fd <= 2; fd++ {
-		if !want[fd] {
-			r.sys("close", unix.SYS_CLOSE, uint64(fd))
-		}
+	if err := r.closeInherited(want); err != nil {
+		return err
 	}
 	for _, fi := range r.sn.fdinfo {
 		fd := uint64(fi.GetFd())
@@ -255,6 +255,29 @@ func (r *restorer) restoreFiles() error {
 			if _, err := r.sys("fcntl", unix.SYS_FCNTL, fd, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// closeInherited closes every fd the task holds that is not in want:
+// the stub inherited criu's fds 0-2 and also every fd of criu's that
+// is not close-on-exec (one the shell running criu left open, a
+// harness's pipes), and a restored task must hold only the fds of its
+// images. The restorer's pidfd in the task, if it has one yet, stays.
+func (r *restorer) closeInherited(want map[int]bool) error {
+	ents, err := os.ReadDir(procfs.Path(r.pid, "fd"))
+	if err != nil {
+		return fmt.Errorf("list fds of %d: %w", r.pid, err)
+	}
+	pidfd, hasPidfd := r.t.pidfds[r.pid]
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || want[fd] || hasPidfd && uint64(fd) == pidfd {
+			continue
+		}
+		if _, err := r.sys("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+			return fmt.Errorf("close inherited fd %d: %w", fd, err)
 		}
 	}
 	return nil
