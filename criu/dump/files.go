@@ -91,6 +91,36 @@ func (f *fileSet) addReg(path, link string, flags uint32, pos int64) (uint32, er
 	return id, nil
 }
 
+// fsDir reads the task's cwd or root ("cwd", "root") as a path from
+// criu's root, which restore opens (and chroots into) as it is. A
+// directory that the path does not lead to (a root or cwd in another
+// mount namespace, such as a pivot_root'ed container's whose old root
+// was detached: the kernel then shows it relative to that namespace's
+// root) cannot be restored until mount namespaces are checkpointed, and
+// is refused by name.
+func (d *dumper) fsDir(which string) (string, error) {
+	link := procfs.Path(d.pid, which)
+	path, err := os.Readlink(link)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", link, err)
+	}
+	var want, got unix.Stat_t
+	if err := unix.Stat(link, &want); err != nil {
+		return "", fmt.Errorf("stat %s: %w", link, os.NewSyscallError("stat", err))
+	}
+	if strings.HasSuffix(path, " (deleted)") {
+		return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory", d.pid, which, path, ErrUnsupported)
+	}
+	if !strings.HasPrefix(path, "/") {
+		return "", fmt.Errorf("dump %d: its %s %q %w", d.pid, which, path, ErrUnreachable)
+	}
+	if err := unix.Stat(path, &got); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+		return "", fmt.Errorf("dump %d: its %s %s (device %d:%d inode %d) %w", d.pid, which, path,
+			unix.Major(want.Dev), unix.Minor(want.Dev), want.Ino, ErrUnreachable)
+	}
+	return path, nil
+}
+
 // isTTY reports a terminal device by its major number.
 func isTTY(rdev uint64) bool {
 	maj := unix.Major(rdev)

@@ -65,15 +65,8 @@ func (r *restorer) restoreTask() error {
 	if _, err := r.sys("chdir "+cwd, unix.SYS_CHDIR, p); err != nil {
 		return err
 	}
-	if root, _, err := r.filePath(r.sn.fs.GetRootId()); err == nil && root != "/" {
-		p, err := r.cstring(0, root)
-		if err != nil {
-			return err
-		}
-		if _, err := r.sys("chroot "+root, unix.SYS_CHROOT, p); err != nil {
-			return err
-		}
-	}
+	// The root is changed last (chroot), once every file is open: the
+	// paths of the images are from criu's root.
 	// Rlimits from outside; raising a hard limit needs CAP_SYS_RESOURCE.
 	for res, rl := range tc.GetRlimits().GetRlimits() {
 		lim := unix.Rlimit{Cur: rl.GetCur(), Max: rl.GetMax()}
@@ -283,6 +276,34 @@ func (r *restorer) closeInherited(want map[int]bool) error {
 	return nil
 }
 
+// restoreRoot changes the task's root to its dumped one (a task that
+// had chroot()ed), once per fs (tasks and threads sharing it with
+// CLONE_FS share the root). It runs after every file of the tree is
+// open by its path from criu's root, before the creds are set (chroot
+// needs CAP_SYS_CHROOT).
+func (r *restorer) restoreRoot() error {
+	id := r.sn.ids.GetFsId()
+	if r.t.rootDone[id] {
+		return nil
+	}
+	r.t.rootDone[id] = true
+	root, _, err := r.filePath(r.sn.fs.GetRootId())
+	if err != nil {
+		return fmt.Errorf("root: %w", err)
+	}
+	if root == "/" {
+		return nil
+	}
+	p, err := r.cstring(0, root)
+	if err != nil {
+		return err
+	}
+	if _, err := r.sys("chroot "+root, unix.SYS_CHROOT, p); err != nil {
+		return fmt.Errorf("restore root: %w", err)
+	}
+	return nil
+}
+
 // restoreThreads clones every other thread with its tid.
 func (r *restorer) restoreThreads() error {
 	le := binary.LittleEndian
@@ -333,6 +354,9 @@ func (r *restorer) finish() error {
 		regs ptrace.Regs
 		xs   []byte
 		mask uint64
+	}
+	if err := r.restoreRoot(); err != nil {
+		return err
 	}
 	var ready []prepared
 	for i, tid := range r.tids {

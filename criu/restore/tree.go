@@ -76,6 +76,8 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
+	// rootDone: fs ids whose root is restored (restoreRoot).
+	rootDone map[uint32]bool
 	// selfPidfd is a pidfd of this process, which tasks in a pid
 	// namespace of their own reopen (shared.go); 0 until needed.
 	selfPidfd int
@@ -91,7 +93,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
+		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{},
+		rootDone: map[uint32]bool{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
