@@ -76,6 +76,8 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
+	// inheritUsed: the keys of Options.InheritFd that a file had.
+	inheritUsed map[string]bool
 	// rootDone: fs ids whose root is restored (restoreRoot).
 	rootDone map[uint32]bool
 	// selfPidfd is a pidfd of this process, which tasks in a pid
@@ -224,6 +226,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		}
 	}
 	root.r.removeGhosts()
+	t.warnUnusedInherit()
 	undo.Release()
 	stats.Forking = root.r.stats.Forking
 	stats.Restore = time.Since(t0)
