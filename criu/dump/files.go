@@ -31,6 +31,9 @@ type fileSet struct {
 	ghosts  []*ghost
 	byIno   map[[2]uint64]uint32 // ghost id by (dev, ino)
 	byKey   map[string]uint32    // mapped files: path + flags
+	// handleWatches are inotify watches recorded by file handle only
+	// (inotify.go), checked once every fd of the tree is recorded.
+	handleWatches []handleWatch
 	// descs are the fds recorded so far by (dev, ino), to find an open
 	// file description shared by several fds (dup, fork) with kcmp.
 	descs map[[2]uint64][]fdRef
@@ -76,7 +79,7 @@ func (f *fileSet) addReg(path, link string, flags uint32, pos int64) (uint32, er
 	if pos == 0 {
 		f.byKey[key] = id
 	}
-	if st.Nlink == 0 && st.Mode&unix.S_IFMT == unix.S_IFREG {
+	if st.Nlink == 0 && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFDIR) {
 		k := [2]uint64{st.Dev, st.Ino}
 		gid, ok := f.byIno[k]
 		if !ok {
@@ -108,8 +111,12 @@ func (d *dumper) fsDir(which string) (string, error) {
 	if err := unix.Stat(link, &want); err != nil {
 		return "", fmt.Errorf("stat %s: %w", link, os.NewSyscallError("stat", err))
 	}
-	if strings.HasSuffix(path, " (deleted)") {
-		return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory", d.pid, which, path, ErrUnsupported)
+	if p, ok := strings.CutSuffix(path, " (deleted)"); ok {
+		if which != "cwd" {
+			return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory", d.pid, which, path, ErrUnsupported)
+		}
+		// A ghost directory (addReg), made again at restore.
+		return p, nil
 	}
 	if !strings.HasPrefix(path, "/") {
 		return "", fmt.Errorf("dump %d: its %s %q %w", d.pid, which, path, ErrUnreachable)
@@ -298,6 +305,9 @@ func zeroFown() *images.FownEntry {
 // writeGhosts writes ghost-file-ID.img for each deleted file: a
 // GhostFileEntry, then the file's bytes.
 func (d *dumper) writeGhosts(ctx context.Context) error {
+	if err := d.files.checkHandleWatches(); err != nil {
+		return err
+	}
 	for _, g := range d.files.ghosts {
 		name := fmt.Sprintf("ghost-file-%x.img", g.id)
 		if err := d.writeGhost(ctx, name, g); err != nil {
@@ -326,12 +336,21 @@ func (d *dumper) writeGhost(ctx context.Context, name string, g *ghost) (err err
 	if err != nil {
 		return err
 	}
+	// dev in the kernel's encoding (major<<20 | minor), as CRIU, which
+	// is how fdinfo names an inotify watch's device.
 	e := &images.GhostFileEntry{
 		Uid: proto.Uint32(g.st.Uid), Gid: proto.Uint32(g.st.Gid), Mode: proto.Uint32(g.st.Mode),
-		Dev: proto.Uint32(uint32(g.st.Dev)), Ino: proto.Uint64(g.st.Ino), Size: proto.Uint64(uint64(g.st.Size)),
+		Dev: proto.Uint32(unix.Major(g.st.Dev)<<20 | unix.Minor(g.st.Dev)), Ino: proto.Uint64(g.st.Ino),
+	}
+	dir := g.st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if !dir {
+		e.Size = proto.Uint64(uint64(g.st.Size))
 	}
 	if err := enc.Encode(e); err != nil {
 		return err
+	}
+	if dir {
+		return w.Close() // a ghost directory has no contents
 	}
 	if _, err := io.CopyN(w, src, g.st.Size); err != nil {
 		return fmt.Errorf("copy deleted file %s: %w", g.link, err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -201,6 +203,32 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 			rd.Close()
 			return err
 		}
+		if g.GetMode()&unix.S_IFMT == unix.S_IFDIR {
+			// A deleted directory (an fd or cwd on it): made empty,
+			// removed again once the tasks hold it.
+			rd.Close()
+			parents, err := r.makeParents(f.GetName())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { removeAll(parents) })
+			p, err := makeGhostDir(f.GetName(), gid, g.GetMode())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { os.Remove(p) })
+			os.Chown(p, int(g.GetUid()), int(g.GetGid()))
+			made[gid] = p
+			r.ghosts[fileID] = p
+			r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
+			continue
+		}
+		parents, err := r.makeParents(f.GetName())
+		if err != nil {
+			rd.Close()
+			return err
+		}
+		undo.Add(func() { removeAll(parents) })
 		// At its own name when that is free, so that maps reads the same.
 		p := f.GetName()
 		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
@@ -213,6 +241,7 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 			return fmt.Errorf("create ghost file: %w", err)
 		}
 		undo.Add(func() { os.Remove(p) })
+		r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
 		err = dec.CopyPayload(out, int64(g.GetSize()))
 		rd.Close()
 		if cerr := out.Close(); err == nil {
@@ -229,6 +258,57 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 	return nil
 }
 
+// makeGhostDir makes a deleted directory again, at its own name when
+// that is free, with its mode.
+func makeGhostDir(name string, gid uint32, mode uint32) (string, error) {
+	p := name
+	err := unix.Mkdir(p, mode&0o7777)
+	if err != nil {
+		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
+		err = unix.Mkdir(p, mode&0o7777)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create ghost directory %s: %w", p, os.NewSyscallError("mkdir", err))
+	}
+	// mkdir applies the umask.
+	if err := unix.Chmod(p, mode&0o7777); err != nil {
+		os.Remove(p)
+		return "", fmt.Errorf("ghost directory %s: %w", p, os.NewSyscallError("chmod", err))
+	}
+	return p, nil
+}
+
+// makeParents makes the missing directories above a ghost's path (the
+// directory it was in was removed too) and returns them, deepest first,
+// to be removed again with the ghost. Each is recorded in the tree's
+// ghostParents too.
+func (r *restorer) makeParents(name string) ([]string, error) {
+	var missing []string
+	for d := filepath.Dir(name); d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := unix.Mkdir(missing[i], 0o700); err != nil {
+			removeAll(made)
+			return nil, fmt.Errorf("ghost file %s: make the removed directory %s: %w", name, missing[i], os.NewSyscallError("mkdir", err))
+		}
+		made = append([]string{missing[i]}, made...)
+	}
+	r.t.ghostParents = append(r.t.ghostParents, made...)
+	return made, nil
+}
+
+// removeAll removes the directories dirs, in order.
+func removeAll(dirs []string) {
+	for _, d := range dirs {
+		os.Remove(d)
+	}
+}
+
 func (r *restorer) removeGhosts() {
 	done := map[string]bool{}
 	for _, p := range r.ghosts {
@@ -237,6 +317,10 @@ func (r *restorer) removeGhosts() {
 			done[p] = true
 		}
 	}
+	// The directories made for them, deepest first.
+	ps := r.t.ghostParents
+	sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) })
+	removeAll(ps)
 }
 
 // filePath is where to open file id from: its name, or its ghost copy.

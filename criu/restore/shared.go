@@ -166,7 +166,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
-			fd, err := openAnon(f)
+			fd, err := openAnon(f, t.ghostIno)
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}
