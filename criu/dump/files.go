@@ -341,19 +341,65 @@ func (d *dumper) writeGhost(ctx context.Context, name string, g *ghost) (err err
 	e := &images.GhostFileEntry{
 		Uid: proto.Uint32(g.st.Uid), Gid: proto.Uint32(g.st.Gid), Mode: proto.Uint32(g.st.Mode),
 		Dev: proto.Uint32(unix.Major(g.st.Dev)<<20 | unix.Minor(g.st.Dev)), Ino: proto.Uint64(g.st.Ino),
+		Atim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Atim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Atim.Nsec / 1000))},
+		Mtim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Mtim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Mtim.Nsec / 1000))},
 	}
 	dir := g.st.Mode&unix.S_IFMT == unix.S_IFDIR
-	if !dir {
+	// As CRIU: a file of 3 pages or more is saved as chunks of data
+	// (GhostChunkEntry, then its bytes), which keeps its holes.
+	chunks := !dir && g.st.Size >= ghostChunksMin
+	if chunks {
+		e.Chunks = proto.Bool(true)
 		e.Size = proto.Uint64(uint64(g.st.Size))
 	}
 	if err := enc.Encode(e); err != nil {
 		return err
 	}
-	if dir {
-		return w.Close() // a ghost directory has no contents
-	}
-	if _, err := io.CopyN(w, src, g.st.Size); err != nil {
-		return fmt.Errorf("copy deleted file %s: %w", g.link, err)
+	switch {
+	case dir:
+		// A ghost directory has no contents.
+	case chunks:
+		if err := writeChunks(enc, w, src, g.st.Size); err != nil {
+			return fmt.Errorf("copy deleted file %s: %w", g.link, err)
+		}
+	default:
+		if _, err := io.CopyN(w, src, g.st.Size); err != nil {
+			return fmt.Errorf("copy deleted file %s: %w", g.link, err)
+		}
 	}
 	return w.Close()
+}
+
+// ghostChunksMin is CRIU's GHOST_CHUNKS_THRESH: smaller ghosts are
+// saved raw.
+const ghostChunksMin = 3 * 4096
+
+// writeChunks writes the data of the file src of size bytes as chunks,
+// found with SEEK_DATA and SEEK_HOLE: a GhostChunkEntry (offset, length)
+// then the bytes, for each run of data. A file system without them
+// gives one chunk of the whole file.
+func writeChunks(enc *image.Encoder, w io.Writer, src *os.File, size int64) error {
+	fd := int(src.Fd())
+	for hole := int64(0); hole < size; {
+		data, err := unix.Seek(fd, hole, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // only a hole is left
+		}
+		if err != nil {
+			if hole != 0 {
+				return os.NewSyscallError("lseek(SEEK_DATA)", err)
+			}
+			data, hole = 0, size // no SEEK_DATA here
+		} else if hole, err = unix.Seek(fd, data, unix.SEEK_HOLE); err != nil {
+			return os.NewSyscallError("lseek(SEEK_HOLE)", err)
+		}
+		hole = min(hole, size)
+		if err := enc.Encode(&images.GhostChunkEntry{Len: proto.Uint64(uint64(hole - data)), Off: proto.Uint64(uint64(data))}); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(src, data, hole-data)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -217,7 +218,9 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 				return err
 			}
 			undo.Add(func() { os.Remove(p) })
-			os.Chown(p, int(g.GetUid()), int(g.GetGid()))
+			if err := ghostAttrs(p, g); err != nil {
+				return err
+			}
 			made[gid] = p
 			r.ghosts[fileID] = p
 			r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
@@ -242,7 +245,11 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 		}
 		undo.Add(func() { os.Remove(p) })
 		r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
-		err = dec.CopyPayload(out, int64(g.GetSize()))
+		if g.GetChunks() {
+			err = readChunks(dec, out, int64(g.GetSize()))
+		} else {
+			err = dec.CopyPayload(out, int64(g.GetSize()))
+		}
 		rd.Close()
 		if cerr := out.Close(); err == nil {
 			err = cerr
@@ -250,10 +257,59 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 		if err != nil {
 			return fmt.Errorf("write ghost file %s: %w", p, err)
 		}
-		os.Chown(p, int(g.GetUid()), int(g.GetGid()))
-		os.Chmod(p, os.FileMode(g.GetMode()&0o777))
+		if err := ghostAttrs(p, g); err != nil {
+			return err
+		}
 		made[gid] = p
 		r.ghosts[fileID] = p
+	}
+	return nil
+}
+
+// readChunks fills a ghost file saved as chunks (CRIU's format): the
+// file is made size bytes long, all hole, then each GhostChunkEntry's
+// bytes are written at its offset, which keeps the holes between them.
+func readChunks(dec *image.Decoder, out *os.File, size int64) error {
+	if err := out.Truncate(size); err != nil {
+		return err
+	}
+	for {
+		ce := &images.GhostChunkEntry{}
+		err := dec.Decode(ce)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		off, n := int64(ce.GetOff()), int64(ce.GetLen())
+		if off < 0 || n < 0 || off+n > size || off+n < off {
+			return fmt.Errorf("%w: ghost chunk %d+%d outside a file of %d bytes", ErrBadImage, off, n, size)
+		}
+		if err := dec.CopyPayload(io.NewOffsetWriter(out, off), n); err != nil {
+			return err
+		}
+	}
+}
+
+// ghostAttrs gives a ghost its owner, mode (set-id bits too: chown clears
+// them, so chmod comes after) and access and modification times, as CRIU.
+func ghostAttrs(p string, g *images.GhostFileEntry) error {
+	if err := os.Lchown(p, int(g.GetUid()), int(g.GetGid())); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, err)
+	}
+	if err := unix.Chmod(p, g.GetMode()&0o7777); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("chmod", err))
+	}
+	if g.Atim == nil || g.Mtim == nil {
+		return nil // an image without them
+	}
+	tv := []unix.Timeval{
+		{Sec: int64(g.Atim.GetTvSec()), Usec: int64(g.Atim.GetTvUsec())},
+		{Sec: int64(g.Mtim.GetTvSec()), Usec: int64(g.Mtim.GetTvUsec())},
+	}
+	if err := unix.Utimes(p, tv); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("utimes", err))
 	}
 	return nil
 }
