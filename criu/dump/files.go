@@ -142,7 +142,11 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 	}
 	var out []*images.FdinfoEntry
 	locked := map[int]procfs.Fdinfo{} // fds whose fdinfo shows locks
+	var ferr error                    // set by record
 	for _, fd := range fds {
+		if ferr != nil {
+			return nil, ferr
+		}
 		if d.t.inc.skipFd(d.pid, fd) {
 			continue // a memory-tracking uffd of ours (incremental.go)
 		}
@@ -177,6 +181,11 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			continue
 		}
 		record := func(e *images.FileEntry) {
+			if e.GetType() != images.FdTypes_EXT {
+				if err := d.setFown(fd, flags, e); err != nil {
+					ferr = &FdError{Fd: fd, Type: target, Err: err}
+				}
+			}
 			d.files.entries = append(d.files.entries, e)
 			d.files.descs[dk] = append(d.files.descs[dk], fdRef{pid: d.pid, fd: fd, id: e.GetId(), typ: e.GetType()})
 			out = append(out, &images.FdinfoEntry{Id: proto.Uint32(e.GetId()), Flags: proto.Uint32(cloexec), Type: e.GetType().Enum(), Fd: proto.Uint32(uint32(fd))})
@@ -267,10 +276,21 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		if err != nil {
 			return nil, &FdError{Fd: fd, Type: target, Err: err}
 		}
+		for i := len(d.files.entries) - 1; i >= 0; i-- {
+			if e := d.files.entries[i]; e.GetId() == id {
+				if err := d.setFown(fd, flags, e); err != nil {
+					return nil, &FdError{Fd: fd, Type: target, Err: err}
+				}
+				break
+			}
+		}
 		// A regular-file fd gets its own description even at pos 0.
 		delete(d.files.byKey, fmt.Sprintf("%s\x00%d", path, flags))
 		d.files.descs[dk] = append(d.files.descs[dk], fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_REG})
 		out = append(out, &images.FdinfoEntry{Id: proto.Uint32(id), Flags: proto.Uint32(cloexec), Type: images.FdTypes_REG.Enum(), Fd: proto.Uint32(uint32(fd))})
+	}
+	if ferr != nil {
+		return nil, ferr
 	}
 	for _, e := range out {
 		fd := int(e.GetFd())
@@ -296,6 +316,102 @@ func (f *fileSet) sameDesc(k [2]uint64, pid, fd int) (fdRef, bool, error) {
 		}
 	}
 	return fdRef{}, false, nil
+}
+
+// setFown records the owner of the open file at fd (F_SETOWN,
+// F_SETOWN_EX: who gets its SIGIO) and its signal (F_SETSIG) in the
+// fown of its file entry, as CRIU: the owner's pid as the tree sees it,
+// and the uids F_SETOWN recorded with it. An owner outside the tree
+// cannot be restored and is refused by name.
+func (d *dumper) setFown(fd int, flags uint32, e *images.FileEntry) error {
+	if flags&unix.O_PATH != 0 {
+		return nil // no owner
+	}
+	cp, err := getFd(d.pid, fd)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(cp)
+	sig, err := unix.FcntlInt(uintptr(cp), unix.F_GETSIG, 0)
+	if err != nil {
+		return os.NewSyscallError("fcntl(F_GETSIG)", err)
+	}
+	own, uid, euid, err := fileOwner(cp)
+	if err != nil {
+		return err
+	}
+	if sig == 0 && own.pid == 0 {
+		return nil
+	}
+	fo := zeroFown()
+	fo.Signum = proto.Uint32(uint32(sig))
+	if own.pid != 0 {
+		vpid, ok := d.t.innerOwner(int(own.typ), int(own.pid))
+		if !ok {
+			return fmt.Errorf("%w: its owner (F_SETOWN, type %d) %d is outside the dumped tree", ErrUnsupported, own.typ, own.pid)
+		}
+		fo.Uid, fo.Euid = proto.Uint32(uid), proto.Uint32(euid)
+		fo.PidType, fo.Pid = proto.Uint32(uint32(own.typ)), proto.Uint32(uint32(vpid))
+	}
+	if !setFownOf(e, fo) {
+		return fmt.Errorf("%w: an owner or signal (F_SETOWN, F_SETSIG) on a %v file", ErrUnsupported, e.GetType())
+	}
+	return nil
+}
+
+// innerOwner translates an owner of a file (a thread, process or process
+// group, by its id in criu's pid namespace) to its id as the tree sees
+// it; false if it is not in the tree.
+func (t *tree) innerOwner(typ, pid int) (int, bool) {
+	for _, d := range t.tasks {
+		switch typ {
+		case fOwnerTid:
+			for _, th := range d.threads {
+				if th.tid == pid {
+					return th.vtid, true
+				}
+			}
+		case fOwnerPid:
+			if d.pid == pid {
+				return d.vpid, true
+			}
+		case fOwnerPgrp:
+			if d.stat.Pgrp == pid {
+				return d.vpgid, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// setFownOf sets the fown of the entry of e's type; false for a type
+// without one.
+func setFownOf(e *images.FileEntry, fo *images.FownEntry) bool {
+	switch {
+	case e.Reg != nil:
+		e.Reg.Fown = fo
+	case e.Pipe != nil:
+		e.Pipe.Fown = fo
+	case e.Usk != nil:
+		e.Usk.Fown = fo
+	case e.Isk != nil:
+		e.Isk.Fown = fo
+	case e.Efd != nil:
+		e.Efd.Fown = fo
+	case e.Sgfd != nil:
+		e.Sgfd.Fown = fo
+	case e.Tfd != nil:
+		e.Tfd.Fown = fo
+	case e.Ify != nil:
+		e.Ify.Fown = fo
+	case e.Epfd != nil:
+		e.Epfd.Fown = fo
+	case e.Tty != nil:
+		e.Tty.Fown = fo
+	default:
+		return false
+	}
+	return true
 }
 
 func zeroFown() *images.FownEntry {

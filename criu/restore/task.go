@@ -355,6 +355,9 @@ func (r *restorer) finish() error {
 		xs   []byte
 		mask uint64
 	}
+	if err := r.restoreFowns(); err != nil {
+		return err
+	}
 	if err := r.restoreRoot(); err != nil {
 		return err
 	}
