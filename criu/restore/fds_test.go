@@ -1,6 +1,7 @@
 package restore_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,8 +9,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/crtest"
 )
@@ -79,4 +83,38 @@ func TestRestoreNoInheritedFds(t *testing.T) {
 	if strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Fatalf("fds after restore:\n%s\nwant (as dumped):\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
 	}
+}
+
+// A file whose owner (F_SETOWN: who gets its SIGIO) is a process outside
+// the tree cannot be restored as it was: dump refuses it by name and the
+// task runs on.
+func TestDumpFownOutsideRefused(t *testing.T) {
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if _, err := unix.FcntlInt(r.Fd(), unix.F_SETOWN, os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, out)
+	cmd.ExtraFiles = []*os.File{r}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir)
+	want := fmt.Sprintf("fd 3 (pipe:[%s]): unsupported: its owner (F_SETOWN, type 1) %d is outside the dumped tree", fdIno(t, r), os.Getpid())
+	if err == nil || !strings.Contains(res, want) {
+		t.Fatalf("dump of a file owned from outside: err %v, output %q, want %q", err, res, want)
+	}
+	checkStillRuns(t, pid, out)
 }
