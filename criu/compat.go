@@ -55,12 +55,13 @@ var compatDumpRestore = []compatOpt{
 	// dump and restore define --file-locks themselves; pre-dump saves
 	// memory only.
 	{"file-locks", "", "", false, "accepted; file locks are saved by dump"},
+	// restore defines --inherit-fd itself.
+	{"inherit-fd", "", "fd[N]:KEY", false, "accepted; it applies to restore"},
 	{"config", "", "FILE", true, "configuration files are not read"},
 	{"tcp-established", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"tcp-close", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"ext-unix-sk", "", "", true, "external UNIX sockets are not supported yet"},
 	{"external", "", "RES", true, "external resources are not taken by pre-dump (dump and restore take veth[IFNAME]:OUTNAME)"},
-	{"inherit-fd", "", "fd[N]:RES", true, "inherited fds are not supported yet"},
 	{"root", "r", "DIR", true, "restoring into another root is not supported"},
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},
 	{"page-server", "", "", true, "the page server is not supported; use --remote"},

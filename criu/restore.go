@@ -34,6 +34,7 @@ func init() {
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			external := addExternalFlag(fs)
+			inheritFd := fs.StringArray("inherit-fd", nil, "give the task criu's fd N in place of the file KEY of the images: `fd[N]:KEY` with KEY pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file (repeatable)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -41,6 +42,14 @@ func init() {
 				veth, err := external()
 				if err != nil {
 					return err
+				}
+				inherit := map[string]int{}
+				for _, a := range *inheritFd {
+					fd, key, err := restore.ParseInheritFd(a)
+					if err != nil {
+						return usagef("%v", err)
+					}
+					inherit[key] = fd
 				}
 				store, err := so.open(ctx, e, false)
 				if err != nil {
@@ -50,7 +59,7 @@ func init() {
 				// Interrupted, the restore fails at its next image read
 				// and kills what it created.
 				rs, _ := wrapStore(ctx, store)
-				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
 				}

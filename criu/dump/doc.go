@@ -5,10 +5,22 @@
 // The tree is frozen top down (a task's children are listed once it is
 // stopped, tree.go). Objects several tasks share are found with kcmp: fd
 // tables (CLONE_FILES) and fs, open file descriptions (fork-inherited
-// fds get one file id), pipes (pipes.go: both ends must be in the tree,
-// buffered bytes are copied with tee(2) from a pidfd_getfd copy, which
-// leaves them in place). An object reaching outside the tree fails the
-// dump with an FdError naming the fd (ErrOutside).
+// fds get one file id), pipes (pipes.go: buffered bytes are copied with
+// tee(2) from a pidfd_getfd copy, which leaves them in place; a pipe
+// with an end outside the tree, a supervisor's stdio, is dumped as CRIU
+// does, its bytes only when its read end is in the tree, for restore to
+// make anew or take from --inherit-fd). A socket reaching outside the
+// tree fails the dump with an FdError naming the fd (ErrOutside).
+//
+// files.go: regular files by path from criu's root, with their owner
+// and signal (F_GETOWN_EX, F_GETOWNER_UIDS, F_GETSIG: fown, as CRIU; an
+// owner outside the tree is refused); files and directories deleted
+// while open (or a deleted cwd) are ghosts (ghost-file-ID.img: mode,
+// owner, times, and for files of 3 pages or more the data as chunks
+// found with SEEK_DATA/SEEK_HOLE, which keeps the holes). The cwd and
+// root must be reachable by path from criu's root (fsDir): a root in
+// another mount namespace (pivot_root with the old root detached) is
+// refused with ErrUnreachable until mount namespaces are checkpointed.
 //
 // Sockets (unixsk.go, inetsk.go, sockopts.go): UNIX sockets are described
 // by sock_diag (sockdiag_linux.go: name, peer, pending connections,
@@ -21,8 +33,11 @@
 // which must still be open at the fd number it was added with (kcmp
 // KCMP_EPOLL_TFD). inotify.go: inotify files with their watches (mask,
 // watch descriptor, file handle, and the path found by opening the
-// handle). tty.go: Unix98 ptys whose master and slaves are all in the
-// tree (tty-info.img: termios and its locked bits, window size, lock,
+// handle; a watched file no path leads to keeps its handle only, as
+// CRIU: restore watches its ghost, or opens the handle, which tmpfs
+// handles do not survive, so those are refused). tty.go: Unix98 ptys
+// whose master and slaves are all in the tree (tty-info.img: termios
+// and its locked bits, window size, lock,
 // packet and exclusive modes). A pty whose master the tree holds is the
 // tree's own (a terminal multiplexer's pane), not a shell's, at any fd.
 // When it is a session's controlling terminal (TIOCGSID and TIOCGPGRP on

@@ -455,11 +455,11 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {
-	cwd, err := os.Readlink(procfs.Path(d.pid, "cwd"))
+	root, err := d.fsDir("root")
 	if err != nil {
 		return nil, err
 	}
-	root, err := os.Readlink(procfs.Path(d.pid, "root"))
+	cwd, err := d.fsDir("cwd")
 	if err != nil {
 		return nil, err
 	}

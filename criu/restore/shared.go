@@ -99,6 +99,15 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		switch f.GetType() {
 		case images.FdTypes_PIPE:
 			pe := f.GetPipe()
+			if in, ok := t.inheritedFd(pipeKey(pe)); ok {
+				fd, err := reopenInherited(in, pe.GetFlags())
+				if err != nil {
+					return fmt.Errorf("%s: %w", pipeKey(pe), err)
+				}
+				t.masterFds = append(t.masterFds, fd)
+				t.masters[id] = fd
+				continue
+			}
 			p := pipes[pe.GetPipeId()]
 			if p == nil {
 				var fds [2]int
@@ -157,13 +166,24 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
-			fd, err := openAnon(f)
+			fd, err := openAnon(f, t.ghostIno)
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_REG:
+			if reg := f.GetReg(); reg != nil {
+				if in, ok := t.inheritedFd(regKey(reg)); ok {
+					fd, err := dupInherited(in)
+					if err != nil {
+						return fmt.Errorf("%s: %w", reg.GetName(), err)
+					}
+					t.masterFds = append(t.masterFds, fd)
+					t.masters[id] = fd
+					continue
+				}
+			}
 			if refs[id] < 2 {
 				continue
 			}

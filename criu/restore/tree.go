@@ -79,6 +79,16 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
+	// ghostIno: the ghost copies made (restorer.makeGhosts), by the
+	// dumped file's device (kernel encoding) and inode.
+	ghostIno map[[2]uint64]string
+	// ghostParents: directories made for ghosts whose directory was
+	// removed too, removed again with them.
+	ghostParents []string
+	// inheritUsed: the keys of Options.InheritFd that a file had.
+	inheritUsed map[string]bool
+	// rootDone: fs ids whose root is restored (restoreRoot).
+	rootDone map[uint32]bool
 	// selfPidfd is a pidfd of this process, which tasks in a pid
 	// namespace of their own reopen (shared.go); 0 until needed.
 	selfPidfd int
@@ -94,7 +104,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
+		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{},
+		rootDone: map[uint32]bool{}, ghostIno: map[[2]uint64]string{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -203,6 +214,12 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.restoreLocks(); err != nil {
 		return nil, err
 	}
+	// Every file is open: the ghosts go, and the events their making,
+	// opening and removal queued on inotify watches with them.
+	root.r.removeGhosts()
+	if err := t.drainInotify(); err != nil {
+		return nil, err
+	}
 	if err := removeSysvShm(sysvDest); err != nil {
 		return nil, err
 	}
@@ -229,7 +246,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
-	root.r.removeGhosts()
+	t.warnUnusedInherit()
 	undo.Release()
 	stats.Forking = root.r.stats.Forking
 	stats.Restore = time.Since(t0)
