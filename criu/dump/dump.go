@@ -361,6 +361,7 @@ func (t *tree) dumpStats() *images.DumpStatsEntry {
 		MemdumpTime: us(t.stats.MemDump), MemwriteTime: us(t.stats.MemWrite),
 		PagesScanned: proto.Uint64(t.stats.PagesScanned), PagesSkippedParent: proto.Uint64(t.stats.PagesSkippedParent),
 		PagesWritten: proto.Uint64(t.stats.PagesWritten), PagesLazy: proto.Uint64(0),
+		ShpagesWritten: proto.Uint64(t.stats.ShpagesWritten),
 	}
 }
 

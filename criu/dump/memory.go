@@ -101,10 +101,13 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		case m.Path == "[uprobes]":
 			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: uprobes area", ErrUnsupported)}
 		case m.Shared && (strings.HasPrefix(m.Path, "/dev/zero") || strings.HasPrefix(m.Path, "[anon_shmem")):
+			// The object's pages are saved once, whole (package shmem),
+			// not through this task's page tables: pages that only an
+			// exited task faulted in are in none.
 			status |= VmaAnonShared
 			flags |= unix.MAP_ANONYMOUS
 			e.Shmid = proto.Uint64(m.Inode)
-			a.pages = present
+			d.t.shmem.AddMapping(m.Inode, d.pid, m.Start, m.End, m.Offset)
 		case strings.HasPrefix(m.Path, "/SYSV"):
 			// An shmat: the inode is the shmid. The segment's bytes are
 			// saved once, in ipcns-shm (sysvshm.go), not in pages.

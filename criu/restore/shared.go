@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -214,6 +215,10 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			return fmt.Errorf("shared memory %d: %w", id, os.NewSyscallError("mmap", err))
 		}
 		t.shm[id] = &shmObj{b: b}
+		// Filled here, once, before any task maps it.
+		if _, err := shmem.Fill(ctx, t.store, id, shmem.Mapping(b)); err != nil {
+			return fmt.Errorf("shared memory %d: %w", id, err)
+		}
 	}
 	return nil
 }
