@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -120,8 +121,30 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			status |= VmaAreaSysvipc
 			e.Shmid = proto.Uint64(m.Inode)
 			d.t.sysv.add(int(m.Inode))
-		case strings.HasPrefix(m.Path, "/memfd:"):
-			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: memfd mapping", ErrUnsupported)}
+		case shmem.IsMemfd(m.Path):
+			// The memfd's contents are saved once (package shmem); the
+			// mapping names a memfd file of it.
+			oflags := uint32(unix.O_RDONLY)
+			if m.Shared && m.HasFlag("mw") {
+				oflags = unix.O_RDWR
+			}
+			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
+			fe, err := d.addMemfd(link, m.Path, oflags, 0)
+			if err != nil {
+				return nil, &VmaError{m.Start, m.End, m.Path, err}
+			}
+			d.files.entries = append(d.files.entries, fe)
+			e.Shmid = proto.Uint64(uint64(fe.GetId()))
+			e.Fdflags = proto.Uint32(oflags)
+			status |= VmaAreaMemfd
+			if m.Shared {
+				status |= VmaFileShared
+			} else {
+				status |= VmaFilePrivate
+				a.pages = func(pm uint64) bool {
+					return pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0)
+				}
+			}
 		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
 			oflags := uint32(unix.O_RDONLY)
 			if m.Shared && m.HasFlag("mw") {
@@ -361,4 +384,18 @@ func (d *dumper) writePages(ctx context.Context, ents []*images.PagemapEntry, ru
 	d.stats.MemWrite = writeTime
 	_ = readTime
 	return nil
+}
+
+// addMemfd records the memfd open at link (an fd or a map_files link)
+// as a MEMFD file with flags and pos; its inode and contents go to the
+// tree's memfd and shmem sets.
+func (d *dumper) addMemfd(link, target string, flags uint32, pos int64) (*images.FileEntry, error) {
+	ino, err := d.t.memfds.Add(link, target, &d.t.shmem)
+	if err != nil {
+		return nil, err
+	}
+	id := d.files.id()
+	return &images.FileEntry{Type: images.FdTypes_MEMFD.Enum(), Id: proto.Uint32(id), Memfd: &images.MemfdFileEntry{
+		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)), Fown: zeroFown(), InodeId: proto.Uint32(ino),
+	}}, nil
 }

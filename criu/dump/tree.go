@@ -48,6 +48,8 @@ type tree struct {
 	// shmem are the shared anonymous memory objects mapped by tasks,
 	// saved once each (package shmem).
 	shmem shmem.Set
+	// memfds are the memfd inodes of the tree (package shmem).
+	memfds shmem.Memfds
 	// ns: the tree's namespaces (ns.go), set once it is frozen.
 	ns *nsSet
 }
@@ -258,6 +260,9 @@ func (t *tree) writeShared(ctx context.Context) error {
 		if err := t.sysv.write(ctx, t.store); err != nil {
 			return err
 		}
+	}
+	if err := t.memfds.Write(ctx, t.store); err != nil {
+		return err
 	}
 	shp, err := t.shmem.Write(ctx, t.store, func() uint32 { t.nextPages++; return t.nextPages - 1 })
 	if err != nil {

@@ -203,7 +203,13 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 		_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags, ^uint64(0), 0)
 		return vm, err
 	}
-	path, _, err := r.filePath(uint32(v.GetShmid()))
+	var path string
+	var err error
+	if st&dump.VmaAreaMemfd != 0 {
+		path, err = r.memfdPath(uint32(v.GetShmid()))
+	} else {
+		path, _, err = r.filePath(uint32(v.GetShmid()))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,9 @@ type treeRestorer struct {
 	// pidfds: a pidfd of the restorer inside each task, by host pid.
 	pidfds map[int]uint64
 	shm    map[uint64]*shmObj
+	// memfds: the restorer's fd of each memfd inode, by inode_id
+	// (shared.go); sealed once every task is restored.
+	memfds map[uint32]int
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
@@ -91,7 +94,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
+		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}, memfds: map[uint32]int{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -190,6 +193,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		stats.PagesRestored += r.stats.PagesRestored
+	}
+	if err := t.sealMemfds(); err != nil {
+		return nil, err
 	}
 	if err := t.restoreLocks(); err != nil {
 		return nil, err
