@@ -30,7 +30,10 @@
 // filelocks.img with Options.FileLocks, and fail the dump (ErrFileLocks)
 // without it. sysvshm.go: System V shared memory attached by the tasks
 // (ipcns-shm-0.img: key, owner, mode, size, bytes); the attaches are
-// VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap.
+// VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap. Shared
+// anonymous mappings and memfds (fds and mappings) are saved once per
+// object by package shmem (memory.go records them); their pages are not
+// in the tasks' pagemaps either.
 //
 // shelljob.go: a task tied to the shell that started it (a terminal, the
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob

@@ -18,8 +18,11 @@
 // shared.go: objects that join tasks (pipes with their buffered bytes,
 // fork-shared file descriptions) are created in the restorer and handed
 // to each task with pidfd_getfd injected into it; a shared anonymous
-// mapping is one object created in the restorer and mapped by each task
-// through /proc/<restorer>/map_files. Sockets (sockets.go) and eventfd,
+// mapping is one object created in the restorer, filled there from its
+// pagemap-shmem image (package shmem) and mapped by each task through
+// /proc/<restorer>/map_files; a memfd likewise, made once per inode,
+// filled, opened by each fd and mapping through /proc/<restorer>/fd, and
+// sealed once every task is restored. Sockets (sockets.go) and eventfd,
 // signalfd, timerfd and epoll files (anon.go) are created there too:
 // connected UNIX pairs with socketpair, then binds (a listener and the
 // connections it accepted share its name: connections bind first, their
