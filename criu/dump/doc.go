@@ -33,7 +33,10 @@
 // VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap. Shared
 // anonymous mappings and memfds (fds and mappings) are saved once per
 // object by package shmem (memory.go records them); their pages are not
-// in the tasks' pagemaps either.
+// in the tasks' pagemaps either. Every smaps VmFlag of a mapping is
+// either made again by restore (protection, mapping type and flags,
+// madvise, mlock2, mseal: memory.go, vmFlagsKept) or fails the dump with
+// a VmaError naming the mapping and the flag.
 //
 // shelljob.go: a task tied to the shell that started it (a terminal, the
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob

@@ -34,7 +34,60 @@ const (
 	// in smaps VmFlags) though it may be read-only now, so restore maps it
 	// writable first (which is what sets VM_ACCOUNT) and mprotects after.
 	VmaAccount = 1 << 20
+	// VmaLockOnFault (criugo): the mapping was locked with
+	// mlock2(MLOCK_ONFAULT) ("lf"); restore locks it the same way
+	// instead of mapping it MAP_LOCKED.
+	VmaLockOnFault = 1 << 21
+	// VmaSealed (criugo): the mapping was sealed with mseal(2) ("sl");
+	// restore seals it once it is complete.
+	VmaSealed = 1 << 22
 )
+
+// vmFlagsKept are the smaps VmFlags that restore makes again: by the
+// mmap protection, type and flags (rd wr ex sh mr mw me ms gd nr dp lo,
+// ac: see VmaAccount), madvise (MadvFlags), mlock2 (lf), mseal (sl); and
+// those that are no state of the mapping (sd: soft-dirty tracking; uw:
+// write-protect tracking, which is our own pre-dump's, incremental.go,
+// or a task's own userfaultfd, whose fd the dump refuses).
+var vmFlagsKept = map[string]bool{
+	"rd": true, "wr": true, "ex": true, "sh": true, "mr": true, "mw": true, "me": true, "ms": true,
+	"gd": true, "nr": true, "dp": true, "lo": true, "ac": true, "lf": true, "sl": true, "sd": true, "uw": true,
+	"rr": true, "sr": true, "dc": true, "mg": true, "hg": true, "nh": true, "dd": true, "wf": true,
+}
+
+// vmFlagsSpecial are flags the kernel's own mappings ([vdso], [vvar],
+// [vsyscall]) carry, which restore gets back by moving those mappings.
+var vmFlagsSpecial = map[string]bool{"pf": true, "io": true, "de": true, "mm": true}
+
+// vmFlagNames says what a VmFlag that restore cannot make again is.
+var vmFlagNames = map[string]string{
+	"ht": "on huge pages (VM_HUGETLB)",
+	"ss": "a shadow stack (VM_SHADOW_STACK)",
+	"sf": "MAP_SYNC (VM_SYNC)",
+	"um": "registered with a userfaultfd for missing pages (VM_UFFD_MISSING)",
+	"ui": "registered with a userfaultfd for minor faults (VM_UFFD_MINOR)",
+	"pf": "a device mapping (VM_PFNMAP)",
+	"io": "a device mapping (VM_IO)",
+	"mm": "a device mapping (VM_MIXEDMAP)",
+	"de": "not expandable (VM_DONTEXPAND), a driver's mapping",
+	"ar": "an architecture-specific flag (VM_ARCH_1)",
+}
+
+// checkVmFlags refuses a mapping with a VmFlag that restore would not
+// give back.
+func checkVmFlags(m procfs.Mapping, special bool) error {
+	for _, f := range m.VmFlags {
+		if vmFlagsKept[f] || special && vmFlagsSpecial[f] {
+			continue
+		}
+		what := vmFlagNames[f]
+		if what == "" {
+			what = "a flag restore cannot set"
+		}
+		return fmt.Errorf("%w: VmFlags %q: %s", ErrUnsupported, f, what)
+	}
+	return nil
+}
 
 // MadvFlags maps smaps VmFlags to the madvise advice that sets them; the
 // vma_entry madv field holds 1<<advice for each.
@@ -78,6 +131,17 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		if m.HasFlag("nr") {
 			flags |= unix.MAP_NORESERVE
+		}
+		if m.HasFlag("dp") {
+			// MAP_DROPPABLE is a mapping type of its own, not MAP_PRIVATE.
+			flags = flags&^unix.MAP_PRIVATE | unix.MAP_DROPPABLE
+		}
+		if m.HasFlag("lo") && !m.HasFlag("lf") {
+			flags |= unix.MAP_LOCKED
+		}
+		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar")
+		if err := checkVmFlags(m, special); err != nil {
+			return nil, &VmaError{m.Start, m.End, m.Path, err}
 		}
 		var madv uint64
 		for f, adv := range MadvFlags {
@@ -182,6 +246,12 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		if m.HasFlag("ac") {
 			status |= VmaAccount
+		}
+		if m.HasFlag("lf") {
+			status |= VmaLockOnFault
+		}
+		if m.HasFlag("sl") {
+			status |= VmaSealed
 		}
 		e.Flags = proto.Uint32(flags)
 		e.Status = proto.Uint32(status)

@@ -165,7 +165,21 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 				continue
 			}
 			if _, err := r.sys("madvise", unix.SYS_MADVISE, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(adv)); err != nil {
-				r.log.Warn().Err(err).Uint64("start", v.GetStart()).Int("advice", adv).Msg("madvise")
+				return fmt.Errorf("mapping %#x-%#x: advice %d: %w", v.GetStart(), v.GetEnd(), adv, err)
+			}
+		}
+		if v.GetStatus()&dump.VmaLockOnFault != 0 {
+			if _, err := r.sys("mlock2(MLOCK_ONFAULT)", unix.SYS_MLOCK2, v.GetStart(), v.GetEnd()-v.GetStart(), unix.MLOCK_ONFAULT); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+			}
+		}
+	}
+	// Seals last: a sealed mapping can no longer be changed.
+	for _, vm := range maps {
+		v := vm.e
+		if v.GetStatus()&dump.VmaSealed != 0 {
+			if _, err := r.sys("mseal", unix.SYS_MSEAL, v.GetStart(), v.GetEnd()-v.GetStart(), 0); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 			}
 		}
 	}
