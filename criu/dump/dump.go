@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
@@ -55,6 +56,9 @@ type dumper struct {
 	ownFds bool
 	// ownFs likewise for fs (CLONE_FS).
 	ownFs bool
+	// cow are the pages of its private mappings that the task shares
+	// with its parent, copy-on-write (tree.findShared), sorted.
+	cow []mem.Range
 }
 
 // Dump checkpoints the process tree rooted at opts.Pid into s. On success
@@ -190,6 +194,10 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 		}
 	}
 	if err := t.checkShared(); err != nil {
+		return nil, err
+	}
+	// Before anything reads a page, which would end the sharing.
+	if err := t.findShared(); err != nil {
 		return nil, err
 	}
 	if err := t.startIncremental(ctx, spec.protect); err != nil {

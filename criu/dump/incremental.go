@@ -395,7 +395,8 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 		dumped := mem.Subtract(x.runs, inParent)
 		d.stats.PagesSkippedParent += mem.Pages(inParent)
 		add(inParent, image.PeParent)
-		add(dumped, image.PePresent)
+		add(mem.Subtract(dumped, x.cow), image.PePresent)
+		add(mem.Intersect(dumped, x.cow), image.PePresent|image.PeCow)
 		for _, r := range dumped {
 			runs = append(runs, pageRun{Range: r, force: a.m.Prot&procfs.ProtRead == 0})
 		}

@@ -3,6 +3,7 @@ package dump
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -273,6 +274,9 @@ type pageRun struct {
 type areaRuns struct {
 	a    *area
 	runs []mem.Range
+	// cow are the pages among runs that the task's parent maps at the
+	// same address, the same physical page (image.PeCow).
+	cow []mem.Range
 }
 
 // presentRuns walks pagemap: for each area that may hold data, the runs
@@ -288,14 +292,21 @@ func (d *dumper) presentRuns(areas []*area) ([]areaRuns, error) {
 		if a.pages == nil {
 			continue
 		}
-		ents, err := pm.Read(mem.Range{Start: a.m.Start, End: a.m.End})
+		r := mem.Range{Start: a.m.Start, End: a.m.End}
+		ents, err := pm.Read(r)
 		if err != nil {
 			return nil, err
 		}
 		d.stats.PagesScanned += uint64(len(ents))
-		if rs := mem.Runs(a.m.Start, ents, a.pages); len(rs) > 0 {
-			out = append(out, areaRuns{a: a, runs: rs})
+		rs := mem.Runs(a.m.Start, ents, a.pages)
+		if len(rs) == 0 {
+			continue
 		}
+		ar := areaRuns{a: a, runs: rs}
+		if a.e.GetStatus()&(VmaAnonPrivate|VmaFilePrivate) != 0 {
+			ar.cow = mem.Intersect(rs, d.cow)
+		}
+		out = append(out, ar)
 	}
 	return out, nil
 }
@@ -468,4 +479,61 @@ func (d *dumper) addMemfd(link, target string, flags uint32, pos int64) (*images
 	return &images.FileEntry{Type: images.FdTypes_MEMFD.Enum(), Id: proto.Uint32(id), Memfd: &images.MemfdFileEntry{
 		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)), Fown: zeroFown(), InodeId: proto.Uint32(ino),
 	}}, nil
+}
+
+// findShared records, for every task forked from a parent in the tree,
+// the pages of its private mappings that are still its parent's (the
+// same PFN at the same address: shared copy-on-write since the fork).
+// It must run before any task's memory is read: process_vm_readv pins
+// the pages it reads, and pinning a shared anonymous page makes the
+// kernel give the task a copy of its own (FAULT_FLAG_UNSHARE).
+func (t *tree) findShared() error {
+	for _, d := range t.tasks {
+		p := t.byPid[d.ppid]
+		if d.zombie || p == nil || p.zombie {
+			continue
+		}
+		if err := d.findShared(p); err != nil {
+			return fmt.Errorf("pages shared by %d with its parent %d: %w", d.pid, p.pid, err)
+		}
+	}
+	return nil
+}
+
+func (d *dumper) findShared(p *dumper) error {
+	f, err := os.Open(procfs.Path(d.pid, "maps"))
+	if err != nil {
+		return err
+	}
+	maps, err := procfs.ParseMaps(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return err
+	}
+	defer pm.Close()
+	ppm, err := mem.OpenPagemap(p.pid)
+	if err != nil {
+		return err
+	}
+	defer ppm.Close()
+	for _, m := range maps {
+		if m.Shared || strings.HasPrefix(m.Path, "[v") {
+			continue
+		}
+		r := mem.Range{Start: m.Start, End: m.End}
+		a, err := pm.Read(r)
+		if err != nil {
+			return err
+		}
+		b, err := ppm.Read(r)
+		if err != nil {
+			return err
+		}
+		d.cow = append(d.cow, mem.SharedRuns(r.Start, a, b)...)
+	}
+	return nil
 }

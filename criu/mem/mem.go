@@ -196,3 +196,20 @@ func (m *File) Close() error {
 	m.f = nil
 	return err
 }
+
+// SharedRuns are the runs of pages, of a range starting at start, that
+// two tasks map to the same physical page: both pagemap entries present
+// (not swapped) with the same, nonzero, PFN. PFNs read as zero without
+// CAP_SYS_ADMIN, and then no page counts as shared.
+func SharedRuns(start uint64, a, b []uint64) []Range {
+	n := min(len(a), len(b))
+	same := make([]uint64, n)
+	for i := 0; i < n; i++ {
+		pa, pb := a[i], b[i]
+		if pa&PMPresent != 0 && pb&PMPresent != 0 && pa&PMSwap == 0 && pb&PMSwap == 0 &&
+			pa&PMPFNMask != 0 && pa&PMPFNMask == pb&PMPFNMask {
+			same[i] = 1
+		}
+	}
+	return Runs(start, same, func(e uint64) bool { return e != 0 })
+}

@@ -10,7 +10,12 @@
 // helper task with the leader's pid, which exits and is reaped by its
 // parent once the members joined. Zombies are created, put in their group
 // and made to exit with their dumped status (or die of their signal).
-// Only then does each task restore its own state; all resume together.
+// Each task's memory is restored before it forks its children, so that
+// they inherit it: private mappings a child got by fork and still had
+// as its parent did stay, with the pages it shared copy-on-write with
+// its parent left shared (inherit.go; the dump flags them PeCow by
+// PFN), and only its own pages are written. Then each task restores the
+// rest of its state; all resume together.
 // shelljob.go: with Options.ShellJob, the shell's session and group in
 // the images are replaced by the restorer's (CRIU's rules) and the job's
 // group takes the foreground of the restorer's terminal.

@@ -26,6 +26,10 @@ type vmap struct {
 	e        *images.VmaEntry
 	mapProt  uint32 // protection at mmap time
 	viaForce bool   // fill through /proc/PID/mem
+	// kept: the task got this VMA by fork from its restored parent, as
+	// it had it at dump (inherit.go); its pages flagged PeCow are left
+	// shared with the parent's.
+	kept bool
 }
 
 // restoreMemory rebuilds the address space of the new task.
@@ -101,6 +105,14 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		}
 		r.in.IP = vdsoOff
 	}
+	// The private mappings the task got by fork from its restored
+	// parent, unchanged since, stay (inherit.go).
+	kept := r.inheritedVmas()
+	for _, v := range vmas {
+		if kept[v.GetStart()] {
+			keep = append(keep, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
+		}
+	}
 	// 2. Everything else goes.
 	sort.Slice(keep, func(i, j int) bool { return keep[i].Start < keep[j].Start })
 	prev := uint64(0)
@@ -142,13 +154,21 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		if st&(dump.VmaAreaVdso|dump.VmaAreaVvar|dump.VmaAreaVsyscall) != 0 || st&dump.VmaAreaRegular == 0 {
 			continue
 		}
+		if kept[v.GetStart()] {
+			maps = append(maps, &vmap{e: v, mapProt: v.GetProt(), viaForce: v.GetProt()&unix.PROT_WRITE == 0, kept: true})
+			continue
+		}
 		vm, err := r.mapVma(v)
 		if err != nil {
 			return fmt.Errorf("map %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 		}
 		maps = append(maps, vm)
 	}
-	// 5. Pages.
+	// 5. Pages: an inherited mapping first loses the parent's pages that
+	// the task did not have.
+	if err := r.dropInherited(maps); err != nil {
+		return err
+	}
 	if err := r.fillPages(ctx, maps); err != nil {
 		return err
 	}
@@ -174,16 +194,21 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 			}
 		}
 	}
-	// Seals last: a sealed mapping can no longer be changed.
-	for _, vm := range maps {
-		v := vm.e
+	return r.setMM()
+}
+
+// sealMemory seals the mappings that were sealed (mseal), once the task's
+// children have been forked: a child that inherited a sealed mapping it
+// does not have could not unmap it.
+func (r *restorer) sealMemory() error {
+	for _, v := range r.sn.mm.GetVmas() {
 		if v.GetStatus()&dump.VmaSealed != 0 {
 			if _, err := r.sys("mseal", unix.SYS_MSEAL, v.GetStart(), v.GetEnd()-v.GetStart(), 0); err != nil {
 				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 			}
 		}
 	}
-	return r.setMM()
+	return nil
 }
 
 // mapVma creates one mapping at its dumped address.
@@ -278,9 +303,11 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		}
 	}()
 	// Split entries at mapping boundaries and chunk size.
+	// skip: pages left as the task inherited them from its parent.
 	type run struct {
 		mem.Range
-		vm *vmap
+		vm   *vmap
+		skip bool
 	}
 	var runs []run
 	for _, e := range present {
@@ -291,7 +318,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 				return fmt.Errorf("%w: pages at %#x outside every mapping", ErrBadImage, start)
 			}
 			stop := min(end, vm.e.GetEnd(), start+fillChunk)
-			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm})
+			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm, vm.kept && e.GetFlags()&image.PeCow != 0})
 			start = stop
 		}
 	}
@@ -349,8 +376,8 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		}
 	}()
 	for _, ru := range runs {
-		if ru.vm.viaForce {
-			continue
+		if ru.vm.viaForce || ru.skip {
+			continue // populating a shared page would copy it
 		}
 		if _, err := r.sys("madvise(POPULATE_WRITE)", unix.SYS_MADVISE, ru.Start, ru.Len(), unix.MADV_POPULATE_WRITE); err != nil {
 			return err
@@ -363,8 +390,11 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		b := bt.buf
 		var direct []mem.Range
 		off := uint64(0)
+		var skipped uint64
 		for _, ru := range runs[bt.i:bt.j] {
-			if ru.vm.viaForce {
+			if ru.skip {
+				skipped += ru.Len()
+			} else if ru.vm.viaForce {
 				if mf == nil {
 					if mf, err = mem.OpenFile(r.pid); err != nil {
 						return err
@@ -386,7 +416,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 			} else {
 				off := uint64(0)
 				for _, ru := range runs[bt.i:bt.j] {
-					if !ru.vm.viaForce {
+					if !ru.vm.viaForce && !ru.skip {
 						gathered = append(gathered, b[off:off+ru.Len()]...)
 					}
 					off += ru.Len()
@@ -396,7 +426,8 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 				return err
 			}
 		}
-		r.stats.PagesRestored += bt.size / mem.PageSize
+		r.stats.PagesRestored += (bt.size - skipped) / mem.PageSize
+		r.stats.PagesSkippedCow += skipped / mem.PageSize
 		free <- bt.buf[:cap(bt.buf)]
 	}
 	return r.fillFromParent(ctx, maps, fromParent)

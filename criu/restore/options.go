@@ -34,4 +34,7 @@ type Stats struct {
 	Forking       time.Duration // stub started and task cloned
 	Restore       time.Duration // whole restore
 	PagesRestored uint64
+	// PagesSkippedCow are pages left shared with the parent's, as
+	// inherited by fork (inherit.go), instead of written.
+	PagesSkippedCow uint64
 }

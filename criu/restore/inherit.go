@@ -1,0 +1,105 @@
+package restore
+
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Memory shared copy-on-write between a parent and the children it
+// forked (nginx's workers, postgres' backends, a pre-forking server)
+// stays shared: each task's memory is restored before its children are
+// forked (create, tree.go), so a child starts with its parent's restored
+// mappings and pages, as after the original fork. The child then keeps
+// each private mapping it had exactly as its parent had it
+// (inheritedVmas), drops the parent's pages it did not have
+// (dropInherited), and writes only its pages that were not the parent's:
+// the dump flags a page PeCow when parent and child mapped the same
+// physical page at the same address (same PFN in /proc/PID/pagemap,
+// readable with CAP_SYS_ADMIN), and fillPages leaves those pages as
+// inherited. Everything else in the child is unmapped and mapped again
+// from its own images, as for the root.
+
+// inheritable is the VMA status a mapping must have to be kept.
+const inheritable = dump.VmaAnonPrivate | dump.VmaFilePrivate
+
+// noInherit are the madvise bits that fork does not pass on as they
+// were: MADV_DONTFORK leaves the mapping out of the child, and
+// MADV_WIPEONFORK gives the child an empty one.
+const noInherit = 1<<unix.MADV_DONTFORK | 1<<unix.MADV_WIPEONFORK
+
+// inheritedVmas are the starts of the private mappings the task got from
+// its parent at its fork and must keep: the parent's dumped mapping of
+// the same range, kind, file, offset, protection, flags and advice.
+// Locked (fork does not pass mlock on), droppable, sealed and memfd
+// mappings are mapped again instead.
+func (r *restorer) inheritedVmas() map[uint64]bool {
+	if r.inherit == nil {
+		return nil
+	}
+	parent := map[uint64]*images.VmaEntry{}
+	for _, v := range r.inherit.mm.GetVmas() {
+		parent[v.GetStart()] = v
+	}
+	out := map[uint64]bool{}
+	for _, v := range r.sn.mm.GetVmas() {
+		p := parent[v.GetStart()]
+		st := v.GetStatus()
+		if p == nil || st&inheritable == 0 || st&(dump.VmaLockOnFault|dump.VmaSealed|dump.VmaAreaMemfd) != 0 ||
+			v.GetFlags()&(unix.MAP_LOCKED|unix.MAP_DROPPABLE) != 0 || v.GetMadv()&noInherit != 0 {
+			continue
+		}
+		if p.GetEnd() != v.GetEnd() || p.GetStatus() != st || p.GetFlags() != v.GetFlags() || p.GetProt() != v.GetProt() ||
+			p.GetMadv() != v.GetMadv() || p.GetPgoff() != v.GetPgoff() || p.GetShmid() != v.GetShmid() ||
+			p.GetFdflags() != v.GetFdflags() {
+			continue
+		}
+		out[v.GetStart()] = true
+	}
+	return out
+}
+
+// dropInherited zaps, in each kept mapping, the private pages the task
+// has now (its parent's) that its images do not hold: a private
+// anonymous page it never had reads as zeros again, and a private file
+// page as the file's.
+func (r *restorer) dropInherited(maps []*vmap) error {
+	var has []mem.Range
+	for _, e := range r.sn.pagemap {
+		has = append(has, entryRange(e))
+	}
+	has = mergeRanges(has)
+	var pm *mem.Pagemap
+	defer func() {
+		if pm != nil {
+			pm.Close()
+		}
+	}()
+	for _, vm := range maps {
+		if !vm.kept {
+			continue
+		}
+		if pm == nil {
+			var err error
+			if pm, err = mem.OpenPagemap(r.pid); err != nil {
+				return err
+			}
+		}
+		rg := mem.Range{Start: vm.e.GetStart(), End: vm.e.GetEnd()}
+		ents, err := pm.Read(rg)
+		if err != nil {
+			return err
+		}
+		now := mem.Runs(rg.Start, ents, func(e uint64) bool {
+			return e&mem.PMSwap != 0 || (e&mem.PMPresent != 0 && e&mem.PMFile == 0)
+		})
+		for _, z := range mem.Subtract(now, has) {
+			if _, err := r.sys("madvise(DONTNEED)", unix.SYS_MADVISE, z.Start, z.Len(), unix.MADV_DONTNEED); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
