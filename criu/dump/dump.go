@@ -59,6 +59,9 @@ type dumper struct {
 	// cow are the pages of its private mappings that the task shares
 	// with its parent, copy-on-write (tree.findShared), sorted.
 	cow []mem.Range
+	// noPin are the pages shared with its parent or a child, read
+	// through /proc/PID/mem (findShared), sorted.
+	noPin []mem.Range
 }
 
 // Dump checkpoints the process tree rooted at opts.Pid into s. On success

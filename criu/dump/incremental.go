@@ -394,11 +394,18 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 		}
 		dumped := mem.Subtract(x.runs, inParent)
 		d.stats.PagesSkippedParent += mem.Pages(inParent)
-		add(inParent, image.PeParent)
+		add(mem.Subtract(inParent, x.cow), image.PeParent)
+		add(mem.Intersect(inParent, x.cow), image.PeParent|image.PeCow)
 		add(mem.Subtract(dumped, x.cow), image.PePresent)
 		add(mem.Intersect(dumped, x.cow), image.PePresent|image.PeCow)
-		for _, r := range dumped {
-			runs = append(runs, pageRun{Range: r, force: a.m.Prot&procfs.ProtRead == 0})
+		unreadable := a.m.Prot&procfs.ProtRead == 0
+		for _, r := range mem.Subtract(dumped, d.noPin) {
+			runs = append(runs, pageRun{Range: r, force: unreadable})
+		}
+		// Pages shared copy-on-write with another task of the tree:
+		// a process_vm_readv would unshare them (FOLL_PIN).
+		for _, r := range mem.Intersect(dumped, d.noPin) {
+			runs = append(runs, pageRun{Range: r, force: true})
 		}
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].GetVaddr() < ents[j].GetVaddr() })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -429,6 +430,9 @@ func (d *dumper) writePages(ctx context.Context, ents []*images.PagemapEntry, ru
 				if err == nil {
 					buf = buf[:r.Len()]
 					err = mf.ReadAt(buf, r.Start)
+					if err != nil && lenient {
+						err = d.readLenient([]mem.Range{r}, buf, err)
+					}
 				}
 			}
 			readTime += time.Since(t0)
@@ -488,6 +492,7 @@ func (d *dumper) addMemfd(link, target string, flags uint32, pos int64) (*images
 // the pages it reads, and pinning a shared anonymous page makes the
 // kernel give the task a copy of its own (FAULT_FLAG_UNSHARE).
 func (t *tree) findShared() error {
+	kids := map[*dumper][]mem.Range{}
 	for _, d := range t.tasks {
 		p := t.byPid[d.ppid]
 		if d.zombie || p == nil || p.zombie {
@@ -496,8 +501,29 @@ func (t *tree) findShared() error {
 		if err := d.findShared(p); err != nil {
 			return fmt.Errorf("pages shared by %d with its parent %d: %w", d.pid, p.pid, err)
 		}
+		kids[p] = append(kids[p], d.cow...)
+	}
+	// What either side shares is read through /proc/PID/mem, which does
+	// not pin: the tree keeps its sharing (pre-dump, --leave-running)
+	// and the dump does not copy every shared page.
+	for _, d := range t.tasks {
+		d.noPin = mergeRuns(append(append([]mem.Range(nil), d.cow...), kids[d]...))
 	}
 	return nil
+}
+
+// mergeRuns sorts rs and joins touching or overlapping ranges.
+func mergeRuns(rs []mem.Range) []mem.Range {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	var out []mem.Range
+	for _, r := range rs {
+		if k := len(out); k > 0 && out[k-1].End >= r.Start {
+			out[k-1].End = max(out[k-1].End, r.End)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (d *dumper) findShared(p *dumper) error {

@@ -90,7 +90,14 @@ func treePids(t testing.TB, root int) []int {
 // as it was at dump (not four private copies), and every task reads its
 // own pages: those it changed, those its parent changed after the fork
 // (which it keeps as they were), and one it zapped (zeros).
-func TestForkedMemoryStaysShared(t *testing.T) {
+func TestForkedMemoryStaysShared(t *testing.T) { cowRoundTrip(t, false) }
+
+// TestForkedMemoryStaysSharedPreDump: the same through a tracked
+// pre-dump and a dump on top of it; the pre-dump leaves the running
+// tree's memory shared too (its reads do not unshare pages).
+func TestForkedMemoryStaysSharedPreDump(t *testing.T) { cowRoundTrip(t, true) }
+
+func cowRoundTrip(t *testing.T, pre bool) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
 	const kids, mb = 3, 16
@@ -119,8 +126,27 @@ func TestForkedMemoryStaysShared(t *testing.T) {
 
 	img := filepath.Join(dir, "img")
 	os.Mkdir(img, 0700)
+	opts := dump.Options{Pid: root, Log: zerolog.Nop()}
+	if pre {
+		pdir := filepath.Join(dir, "pre")
+		os.Mkdir(pdir, 0700)
+		s, _ := image.NewDir(pdir)
+		_, err := dump.PreDump(context.Background(), s, dump.Options{Pid: root, Log: zerolog.Nop(), TrackMem: true})
+		s.Close()
+		if err != nil {
+			kill()
+			t.Fatal(err)
+		}
+		running := treeRegion(t, pids, addr)
+		t.Logf("after the pre-dump the running tree has %v", running)
+		if running.pss > before.pss+before.pss/10+64*len(pids) {
+			kill()
+			t.Fatalf("the pre-dump unshared the running tree's memory: Pss %d kB, was %d kB", running.pss, before.pss)
+		}
+		opts.PrevImages, opts.TrackMem = "../pre", true
+	}
 	s, _ := image.NewDir(img)
-	_, err = dump.Dump(context.Background(), s, dump.Options{Pid: root, Log: zerolog.Nop()})
+	_, err = dump.Dump(context.Background(), s, opts)
 	s.Close()
 	if err != nil {
 		kill()

@@ -4,6 +4,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/proto/images"
 )
@@ -102,4 +103,26 @@ func (r *restorer) dropInherited(maps []*vmap) error {
 		}
 	}
 	return nil
+}
+
+// skipInheritedParent takes out of want (pages to fill from the parent
+// images) those flagged PeCow in a kept mapping: they stay as inherited.
+func (r *restorer) skipInheritedParent(maps []*vmap, want []mem.Range) []mem.Range {
+	var cow, kept []mem.Range
+	for _, e := range r.sn.pagemap {
+		if inParent(e) && e.GetFlags()&image.PeCow != 0 {
+			cow = append(cow, entryRange(e))
+		}
+	}
+	for _, vm := range maps {
+		if vm.kept {
+			kept = append(kept, mem.Range{Start: vm.e.GetStart(), End: vm.e.GetEnd()})
+		}
+	}
+	if len(cow) == 0 || len(kept) == 0 {
+		return want
+	}
+	skip := mem.Intersect(mergeRanges(cow), mergeRanges(kept))
+	r.stats.PagesSkippedCow += mem.Pages(mem.Intersect(want, skip))
+	return mem.Subtract(want, skip)
 }

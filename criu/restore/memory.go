@@ -278,8 +278,10 @@ const fillChunk = 32 << 20
 // image (into page-aligned buffers, so the store can read around the page
 // cache). Mappings that may not be written go through /proc/PID/mem.
 func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
-	// Pages left in the parent images (PE_PARENT) come last (parent.go).
+	// Pages left in the parent images (PE_PARENT) come last (parent.go),
+	// but for those left as inherited.
 	present, fromParent := splitPagemap(r.sn.pagemap)
+	fromParent = r.skipInheritedParent(maps, fromParent)
 	if len(present) == 0 {
 		return r.fillFromParent(ctx, maps, fromParent)
 	}
