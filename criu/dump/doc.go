@@ -38,9 +38,11 @@
 // madvise, mlock2, mseal: memory.go, vmFlagsKept) or fails the dump with
 // a VmaError naming the mapping and the flag. Pages a task shares
 // copy-on-write with its parent (the same PFN at the same address, read
-// from both pagemaps before any page is read: process_vm_readv's pin
-// would unshare them) are flagged image.PeCow in its pagemap, still
-// with their bytes, so that restore can leave them shared.
+// from both pagemaps before any page is read) are flagged image.PeCow
+// in its pagemap, still with their bytes, so that restore can leave them
+// shared; they are read through /proc/PID/mem (no pin), as
+// process_vm_readv pins what it reads, and pinning a shared anonymous
+// page gives the task a copy of its own.
 //
 // shelljob.go: a task tied to the shell that started it (a terminal, the
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob
