@@ -43,17 +43,27 @@ const (
 	// VmaSealed (criugo): the mapping was sealed with mseal(2) ("sl");
 	// restore seals it once it is complete.
 	VmaSealed = 1 << 22
+	// VmaGuard (criugo): the mapping had guard regions ("gu",
+	// VM_MAYBE_GUARD); vma_entry guards lists those it still has.
+	VmaGuard = 1 << 23
+)
+
+// Guard region advice (include/uapi/asm-generic/mman-common.h, 6.13+).
+const (
+	MadvGuardInstall = 102
+	MadvGuardRemove  = 103
 )
 
 // vmFlagsKept are the smaps VmFlags that restore makes again: by the
 // mmap protection, type and flags (rd wr ex sh mr mw me ms gd nr dp lo,
-// ac: see VmaAccount), madvise (MadvFlags), mlock2 (lf), mseal (sl); and
+// ac: see VmaAccount), madvise (MadvFlags), mlock2 (lf), mseal (sl),
+// guard regions (gu: VmaGuard); and
 // those that are no state of the mapping (sd: soft-dirty tracking; uw:
 // write-protect tracking, which is our own pre-dump's, incremental.go,
 // or a task's own userfaultfd, whose fd the dump refuses).
 var vmFlagsKept = map[string]bool{
 	"rd": true, "wr": true, "ex": true, "sh": true, "mr": true, "mw": true, "me": true, "ms": true,
-	"gd": true, "nr": true, "dp": true, "lo": true, "ac": true, "lf": true, "sl": true, "sd": true, "uw": true,
+	"gd": true, "nr": true, "dp": true, "lo": true, "ac": true, "lf": true, "sl": true, "sd": true, "uw": true, "gu": true,
 	"rr": true, "sr": true, "dc": true, "mg": true, "hg": true, "nh": true, "dd": true, "wf": true,
 }
 
@@ -154,7 +164,8 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		if madv != 0 {
 			e.Madv = proto.Uint64(madv)
 		}
-		present := func(pm uint64) bool { return pm&(mem.PMPresent|mem.PMSwap) != 0 }
+		// A guard region page reads as a swap entry: it holds no data.
+		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
 		switch {
 		case m.Path == "[vsyscall]":
 			status = VmaAreaVsyscall
@@ -208,7 +219,7 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			} else {
 				status |= VmaFilePrivate
 				a.pages = func(pm uint64) bool {
-					return pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0)
+					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
 				}
 			}
 		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
@@ -229,7 +240,7 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				status |= VmaFilePrivate
 				// Only pages that are no longer the file's.
 				a.pages = func(pm uint64) bool {
-					return pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0)
+					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
 				}
 			}
 		default: // private anonymous: "", [heap], [stack], [anon:...]
@@ -254,6 +265,16 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		if m.HasFlag("sl") {
 			status |= VmaSealed
+		}
+		if m.HasFlag("gu") {
+			status |= VmaGuard
+			g, err := d.guardRuns(m)
+			if err != nil {
+				return nil, &VmaError{m.Start, m.End, m.Path, err}
+			}
+			for _, r := range g {
+				e.Guards = append(e.Guards, r.Start, r.End)
+			}
 		}
 		e.Flags = proto.Uint32(flags)
 		e.Status = proto.Uint32(status)
@@ -562,4 +583,18 @@ func (d *dumper) findShared(p *dumper) error {
 		d.cow = append(d.cow, mem.SharedRuns(r.Start, a, b)...)
 	}
 	return nil
+}
+
+// guardRuns are the guard region pages of mapping m, from pagemap.
+func (d *dumper) guardRuns(m procfs.Mapping) ([]mem.Range, error) {
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	defer pm.Close()
+	ents, err := pm.Read(mem.Range{Start: m.Start, End: m.End})
+	if err != nil {
+		return nil, err
+	}
+	return mem.Runs(m.Start, ents, func(e uint64) bool { return e&mem.PMGuard != 0 }), nil
 }

@@ -18,6 +18,7 @@ const (
 	PMSwap      = 1 << 62
 	PMFile      = 1 << 61
 	PMExclusive = 1 << 56
+	PMGuard     = 1 << 58 // a guard region page (MADV_GUARD_INSTALL), Linux 6.14+
 	PMPFNMask   = (1 << 55) - 1
 )
 

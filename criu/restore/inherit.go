@@ -1,6 +1,8 @@
 package restore
 
 import (
+	"fmt"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/dump"
@@ -54,7 +56,7 @@ func (r *restorer) inheritedVmas() map[uint64]bool {
 		}
 		if p.GetEnd() != v.GetEnd() || p.GetStatus() != st || p.GetFlags() != v.GetFlags() || p.GetProt() != v.GetProt() ||
 			p.GetMadv() != v.GetMadv() || p.GetPgoff() != v.GetPgoff() || p.GetShmid() != v.GetShmid() ||
-			p.GetFdflags() != v.GetFdflags() {
+			p.GetFdflags() != v.GetFdflags() || fmt.Sprint(p.GetGuards()) != fmt.Sprint(v.GetGuards()) {
 			continue
 		}
 		out[v.GetStart()] = true
@@ -94,7 +96,7 @@ func (r *restorer) dropInherited(maps []*vmap) error {
 			return err
 		}
 		now := mem.Runs(rg.Start, ents, func(e uint64) bool {
-			return e&mem.PMSwap != 0 || (e&mem.PMPresent != 0 && e&mem.PMFile == 0)
+			return e&mem.PMGuard == 0 && (e&mem.PMSwap != 0 || (e&mem.PMPresent != 0 && e&mem.PMFile == 0))
 		})
 		for _, z := range mem.Subtract(now, has) {
 			if _, err := r.sys("madvise(DONTNEED)", unix.SYS_MADVISE, z.Start, z.Len(), unix.MADV_DONTNEED); err != nil {

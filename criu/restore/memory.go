@@ -165,8 +165,12 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		maps = append(maps, vm)
 	}
 	// 5. Pages: an inherited mapping first loses the parent's pages that
-	// the task did not have.
+	// the task did not have. Guard regions go in first (installing one
+	// zaps what is under it; the images hold no page there).
 	if err := r.dropInherited(maps); err != nil {
+		return err
+	}
+	if err := r.installGuards(maps); err != nil {
 		return err
 	}
 	if err := r.fillPages(ctx, maps); err != nil {
@@ -195,6 +199,38 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		}
 	}
 	return r.setMM()
+}
+
+// installGuards puts back the guard regions of each mapping that had
+// some. A mapping that had VM_MAYBE_GUARD ("gu") but no guard left gets
+// the flag back by a guard installed on its first page and removed.
+func (r *restorer) installGuards(maps []*vmap) error {
+	for _, vm := range maps {
+		v := vm.e
+		if v.GetStatus()&dump.VmaGuard == 0 {
+			continue
+		}
+		g := v.GetGuards()
+		if len(g)%2 != 0 {
+			return fmt.Errorf("%w: mapping %#x-%#x: odd guard list", ErrBadImage, v.GetStart(), v.GetEnd())
+		}
+		if len(g) == 0 && !vm.kept {
+			for _, adv := range []uint64{dump.MadvGuardInstall, dump.MadvGuardRemove} {
+				if _, err := r.sys("madvise(GUARD)", unix.SYS_MADVISE, v.GetStart(), mem.PageSize, adv); err != nil {
+					return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+				}
+			}
+		}
+		for i := 0; i < len(g); i += 2 {
+			if g[i] < v.GetStart() || g[i+1] > v.GetEnd() || g[i] >= g[i+1] {
+				return fmt.Errorf("%w: mapping %#x-%#x: guard %#x-%#x outside it", ErrBadImage, v.GetStart(), v.GetEnd(), g[i], g[i+1])
+			}
+			if _, err := r.sys("madvise(GUARD_INSTALL)", unix.SYS_MADVISE, g[i], g[i+1]-g[i], dump.MadvGuardInstall); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: guard %#x-%#x: %w", v.GetStart(), v.GetEnd(), g[i], g[i+1], err)
+			}
+		}
+	}
+	return nil
 }
 
 // sealMemory seals the mappings that were sealed (mseal), once the task's

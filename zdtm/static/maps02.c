@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -9,7 +10,8 @@
 #include "zdtmtst.h"
 
 const char *test_doc = "Every VMA flag that mmap, madvise, mlock and mseal can set (smaps VmFlags sr rr dc dd mg hg nh "
-		       "wf dp lo lf sl) is the same after restore, and the contents too";
+		       "wf dp lo lf sl gu) is the same after restore, and the contents too; guard regions stay "
+		       "where they were";
 
 #ifndef MAP_DROPPABLE
 #define MAP_DROPPABLE 0x08
@@ -20,11 +22,15 @@ const char *test_doc = "Every VMA flag that mmap, madvise, mlock and mseal can s
 #ifndef __NR_mseal
 #define __NR_mseal 462
 #endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
 
 #define PS 4096L
 #define LEN (4 * PS)
 
-enum how { ADVISE, DROPPABLE, LOCKED, LOCKONFAULT, SEALED };
+enum how { ADVISE, DROPPABLE, LOCKED, LOCKONFAULT, SEALED, GUARD, GUARD_REMOVED };
 
 struct area {
 	const char *name;
@@ -47,8 +53,11 @@ static struct area areas[] = {
 	{ "locked", LOCKED },
 	{ "lock on fault", LOCKONFAULT },
 	{ "sealed", SEALED },
+	{ "guard", GUARD },
+	{ "guard removed", GUARD_REMOVED },
 };
 #define NR (sizeof(areas) / sizeof(areas[0]))
+static uint8_t saved[NR][LEN]; /* the guard areas' contents, but for the guard page */
 
 static int vmflags(void *addr, char *out, size_t len)
 {
@@ -73,6 +82,19 @@ static int vmflags(void *addr, char *out, size_t len)
 	}
 	fclose(f);
 	return found ? 0 : -1;
+}
+
+/* guard_page reports a guard region page (pagemap bit 58, PM_GUARD_REGION). */
+static int guard_page(void *addr)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0 || pread(fd, &e, 8, (uintptr_t)addr / PS * 8) != 8)
+		pr_perror("pagemap");
+	if (fd >= 0)
+		close(fd);
+	return (e >> 58) & 1;
 }
 
 int main(int argc, char **argv)
@@ -117,6 +139,25 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case GUARD:
+		case GUARD_REMOVED:
+			/* Page 1 becomes a guard page (its contents go). */
+			if (madvise(a->addr + PS, PS, MADV_GUARD_INSTALL)) {
+				if (errno == EINVAL) {
+					test_msg("guard regions: not in this kernel\n");
+					a->how = ADVISE;
+					break;
+				}
+				pr_perror("MADV_GUARD_INSTALL");
+				return 1;
+			}
+			if (a->how == GUARD_REMOVED && madvise(a->addr + PS, PS, MADV_GUARD_REMOVE)) {
+				pr_perror("MADV_GUARD_REMOVE");
+				return 1;
+			}
+			if (a->how == GUARD_REMOVED)
+				memset(a->addr + PS, 0, PS);
+			break;
 		case SEALED:
 			if (syscall(__NR_mseal, a->addr, LEN, 0)) {
 				if (errno == ENOSYS || errno == EINVAL) {
@@ -129,6 +170,12 @@ int main(int argc, char **argv)
 			break;
 		default:
 			break;
+		}
+		if (a->how == GUARD || a->how == GUARD_REMOVED) {
+			memcpy(saved[i], a->addr, PS);
+			memcpy(saved[i] + 2 * PS, a->addr + 2 * PS, 2 * PS);
+			if (a->how == GUARD_REMOVED)
+				memcpy(saved[i] + PS, a->addr + PS, PS);
 		}
 		if (vmflags(a->addr, a->flags, sizeof(a->flags))) {
 			pr_err("no VmFlags for %s\n", a->name);
@@ -146,6 +193,15 @@ int main(int argc, char **argv)
 			fail("%s: the mapping at %p is gone", a->name, a->addr);
 		else if (strcmp(now, a->flags))
 			fail("%s: VmFlags \"%s\", was \"%s\"", a->name, now, a->flags);
+		if (a->how == GUARD || a->how == GUARD_REMOVED) {
+			for (int p = 0; p < LEN / PS; p++)
+				if (guard_page(a->addr + p * PS) != (a->how == GUARD && p == 1))
+					fail("%s: page %d is %sa guard page", a->name, p, a->how == GUARD && p == 1 ? "not " : "");
+			if (memcmp(a->addr, saved[i], PS) || memcmp(a->addr + 2 * PS, saved[i] + 2 * PS, 2 * PS) ||
+			    (a->how == GUARD_REMOVED && memcmp(a->addr + PS, saved[i] + PS, PS)))
+				fail("%s: contents differ", a->name);
+			continue;
+		}
 		/* A droppable page may have been dropped: then it reads as zeros. */
 		if (a->how != DROPPABLE && check_pattern(a->addr, LEN, 40 + i) >= 0)
 			fail("%s: contents differ", a->name);
