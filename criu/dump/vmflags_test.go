@@ -29,6 +29,7 @@ func TestCheckVmFlags(t *testing.T) {
 		{"rd wr mr mw me ac um", false, "um"},
 		{"rd wr mr mw me ac ui", false, "ui"},
 		{"rd wr mr mw me ac uw", false, ""},
+		{"rd wr mr mw me gu ac", false, ""},
 		{"rd wr mr mw me ac zz", false, "zz"}, // a flag of a later kernel
 	} {
 		m := procfs.Mapping{Start: 0x1000, End: 0x2000, VmFlags: strings.Fields(c.flags)}
