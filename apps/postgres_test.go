@@ -193,13 +193,13 @@ func TestPostgres(t *testing.T) {
 	if err := os.Mkdir(img, 0700); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pm), "-D", img, "-o", "dump.log", "-v4"); err != nil {
+	if out, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pm), "-D", img, "-o", filepath.Join(img, "dump.log"), "-v4"); err != nil {
 		t.Fatalf("dump: %v\n%s", err, out)
 	}
 	for _, p := range tree {
 		crtest.Reap(p)
 	}
-	if out, err := crtest.Run(ctx, criu, "restore", "-D", img, "-d", "-o", "restore.log", "-v4"); err != nil {
+	if out, err := crtest.Run(ctx, criu, "restore", "-D", img, "-d", "-o", filepath.Join(img, "restore.log"), "-v4"); err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 	if got, err := c.sql(ctx, "select count(*), sum(id) from t"); err != nil || got != rows {
