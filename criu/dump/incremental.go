@@ -47,9 +47,10 @@ import (
 // Limits: a task that uses userfaultfd write-protect itself on a VMA is
 // not tracked there (registration fails with EBUSY), and while tracked,
 // its own registration of a tracked VMA fails; file-backed mappings are
-// always dumped whole, and shared memory objects whole by the final dump
-// only (package shmem; a pre-dump leaves them out); a VMA moved by mremap onto exactly
-// the range of a tracked VMA that was unmapped would be trusted wrongly.
+// always dumped whole, and shared memory objects whole by the final
+// dump only (package shmem; a pre-dump leaves them out); a VMA moved by
+// mremap onto exactly the range of a tracked VMA that was unmapped would
+// be trusted wrongly.
 // Remote images chain too (remoteimg.Store implements image.Chained:
 // the parent is a snapshot in the image cache); a store that cannot
 // chain makes pre-dumps and dumps write every page and track nothing.

@@ -67,6 +67,9 @@ type treeRestorer struct {
 	// memfds: the restorer's fd of each memfd inode, by inode_id
 	// (shared.go); sealed once every task is restored.
 	memfds map[uint32]int
+	// memTime is the time create spent restoring memory, which is not
+	// forking.
+	memTime time.Duration
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
@@ -174,7 +177,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.finishDead(); err != nil {
 		return nil, err
 	}
-	root.r.stats.Forking = time.Since(t0)
+	root.r.stats.Forking = time.Since(t0) - t.memTime
 	var stats Stats
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
@@ -371,9 +374,11 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 // calls setsid.
 func (t *treeRestorer) create(ctx context.Context, n *node) error {
 	if !n.sn.zombie() && !n.helper {
+		t0 := time.Now()
 		if err := n.r.restoreMemory(ctx); err != nil {
 			return fmt.Errorf("task %d: %w", n.pid, err)
 		}
+		t.memTime += time.Since(t0)
 	}
 	setsid := n.sid() == n.pid && n.curSid != n.pid
 	var before, after []*node
