@@ -123,6 +123,8 @@ func cowRoundTrip(t *testing.T, pre bool) {
 		crtest.Kill(pids[0])
 	}
 	before := treeRegion(t, pids, addr)
+	heap := heapStart(t, root)
+	heapBefore := treeRegion(t, pids, heap)
 
 	img := filepath.Join(dir, "img")
 	os.Mkdir(img, 0700)
@@ -165,7 +167,9 @@ func cowRoundTrip(t *testing.T, pre bool) {
 	task.Release()
 	t.Cleanup(kill)
 	after := treeRegion(t, pids, addr)
+	heapAfter := treeRegion(t, pids, heap)
 	t.Logf("%d MiB mapping over %d tasks: at dump %v; restored %v", mb, len(pids), before, after)
+	t.Logf("[heap], grown by each child: at dump %v; restored %v", heapBefore, heapAfter)
 
 	// Every task has its own view of the mapping.
 	if err := os.WriteFile(out, nil, 0644); err != nil {
@@ -187,14 +191,39 @@ func cowRoundTrip(t *testing.T, pre bool) {
 
 	// The split between private and shared is what it was, within a
 	// margin (a page or two faulted since, the parent's stack...).
-	slack := 64 * len(pids)
+	sameSplit(t, "the mapping", before, after, len(pids))
+	sameSplit(t, "[heap]", heapBefore, heapAfter, len(pids))
+}
+
+func sameSplit(t *testing.T, what string, before, after regionMem, tasks int) {
+	t.Helper()
+	slack := 64 * tasks
 	if after.pss > before.pss+before.pss/10+slack {
-		t.Errorf("tree Pss of the mapping grew from %d to %d kB: the children's copies are not shared", before.pss, after.pss)
+		t.Errorf("tree Pss of %s grew from %d to %d kB: the children's copies are not shared", what, before.pss, after.pss)
 	}
 	if d := after.private - before.private; d > before.private/10+slack || -d > before.private/10+slack {
-		t.Errorf("private memory of the mapping was %d kB, is %d kB", before.private, after.private)
+		t.Errorf("private memory of %s was %d kB, is %d kB", what, before.private, after.private)
 	}
 	if d := after.shared - before.shared; d > before.shared/10+slack || -d > before.shared/10+slack {
-		t.Errorf("shared memory of the mapping was %d kB, is %d kB", before.shared, after.shared)
+		t.Errorf("shared memory of %s was %d kB, is %d kB", what, before.shared, after.shared)
 	}
+}
+
+// heapStart is the start of pid's [heap] mapping.
+func heapStart(t testing.TB, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasSuffix(l, "[heap]") {
+			a, err := strconv.ParseUint(l[:strings.IndexByte(l, '-')], 16, 64)
+			if err == nil {
+				return a
+			}
+		}
+	}
+	t.Fatalf("task %d has no [heap]", pid)
+	return 0
 }

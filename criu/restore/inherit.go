@@ -33,12 +33,16 @@ const inheritable = dump.VmaAnonPrivate | dump.VmaFilePrivate
 // MADV_WIPEONFORK gives the child an empty one.
 const noInherit = 1<<unix.MADV_DONTFORK | 1<<unix.MADV_WIPEONFORK
 
-// inheritedVmas are the starts of the private mappings the task got from
-// its parent at its fork and must keep: the parent's dumped mapping of
-// the same range, kind, file, offset, protection, flags and advice.
-// Locked (fork does not pass mlock on), droppable, sealed and memfd
-// mappings are mapped again instead.
-func (r *restorer) inheritedVmas() map[uint64]bool {
+// inheritedVmas says, by start, which private mappings the task got
+// from its parent at its fork and keeps, and up to where: the parent's
+// dumped mapping of the same start, kind, file, offset, protection,
+// flags and advice, up to the end of the shorter of the two. A heap
+// (or any writable private anonymous mapping) that grew since the fork
+// keeps the inherited part and gets the rest mapped anew (growTails);
+// one that shrank loses what the parent has beyond it. Locked (fork does
+// not pass mlock on), droppable, sealed and memfd mappings are mapped
+// again instead.
+func (r *restorer) inheritedVmas() map[uint64]uint64 {
 	if r.inherit == nil {
 		return nil
 	}
@@ -46,7 +50,7 @@ func (r *restorer) inheritedVmas() map[uint64]bool {
 	for _, v := range r.inherit.mm.GetVmas() {
 		parent[v.GetStart()] = v
 	}
-	out := map[uint64]bool{}
+	out := map[uint64]uint64{}
 	for _, v := range r.sn.mm.GetVmas() {
 		p := parent[v.GetStart()]
 		st := v.GetStatus()
@@ -54,14 +58,37 @@ func (r *restorer) inheritedVmas() map[uint64]bool {
 			v.GetFlags()&(unix.MAP_LOCKED|unix.MAP_DROPPABLE) != 0 || v.GetMadv()&noInherit != 0 {
 			continue
 		}
-		if p.GetEnd() != v.GetEnd() || p.GetStatus() != st || p.GetFlags() != v.GetFlags() || p.GetProt() != v.GetProt() ||
+		if p.GetStatus() != st || p.GetFlags() != v.GetFlags() || p.GetProt() != v.GetProt() ||
 			p.GetMadv() != v.GetMadv() || p.GetPgoff() != v.GetPgoff() || p.GetShmid() != v.GetShmid() ||
 			p.GetFdflags() != v.GetFdflags() || fmt.Sprint(p.GetGuards()) != fmt.Sprint(v.GetGuards()) {
 			continue
 		}
-		out[v.GetStart()] = true
+		end := min(p.GetEnd(), v.GetEnd())
+		if end != v.GetEnd() && (st&dump.VmaAnonPrivate == 0 || v.GetProt()&unix.PROT_WRITE == 0 ||
+			v.GetFlags()&unix.MAP_GROWSDOWN != 0 || len(v.GetGuards()) > 0) {
+			continue // only a plain writable anonymous mapping grows
+		}
+		out[v.GetStart()] = end
 	}
 	return out
+}
+
+// growTails maps the part of each kept mapping beyond what the task
+// inherited: fresh anonymous memory with the mapping's protection and
+// flags, which the kernel merges into the inherited mapping.
+func (r *restorer) growTails(maps []*vmap, kept map[uint64]uint64) error {
+	for _, vm := range maps {
+		v := vm.e
+		end, ok := kept[v.GetStart()]
+		if !ok || end == v.GetEnd() {
+			continue
+		}
+		flags := uint64(v.GetFlags()) | unix.MAP_FIXED | unix.MAP_ANONYMOUS
+		if _, err := r.sys("mmap", unix.SYS_MMAP, end, v.GetEnd()-end, uint64(v.GetProt()), flags, ^uint64(0), 0); err != nil {
+			return fmt.Errorf("mapping %#x-%#x: grow from %#x: %w", v.GetStart(), v.GetEnd(), end, err)
+		}
+	}
+	return nil
 }
 
 // dropInherited zaps, in each kept mapping, the private pages the task

@@ -109,8 +109,8 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 	// parent, unchanged since, stay (inherit.go).
 	kept := r.inheritedVmas()
 	for _, v := range vmas {
-		if kept[v.GetStart()] {
-			keep = append(keep, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
+		if end, ok := kept[v.GetStart()]; ok {
+			keep = append(keep, mem.Range{Start: v.GetStart(), End: end})
 		}
 	}
 	// 2. Everything else goes.
@@ -154,7 +154,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		if st&(dump.VmaAreaVdso|dump.VmaAreaVvar|dump.VmaAreaVsyscall) != 0 || st&dump.VmaAreaRegular == 0 {
 			continue
 		}
-		if kept[v.GetStart()] {
+		if _, ok := kept[v.GetStart()]; ok {
 			maps = append(maps, &vmap{e: v, mapProt: v.GetProt(), viaForce: v.GetProt()&unix.PROT_WRITE == 0, kept: true})
 			continue
 		}
@@ -167,6 +167,9 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 	// 5. Pages: an inherited mapping first loses the parent's pages that
 	// the task did not have. Guard regions go in first (installing one
 	// zaps what is under it; the images hold no page there).
+	if err := r.growTails(maps, kept); err != nil {
+		return err
+	}
 	if err := r.dropInherited(maps); err != nil {
 		return err
 	}
