@@ -24,6 +24,13 @@ import (
 // readable with CAP_SYS_ADMIN), and fillPages leaves those pages as
 // inherited. Everything else in the child is unmapped and mapped again
 // from its own images, as for the root.
+//
+// Not kept shared: pages shared with a sibling only (a child is forked
+// from its parent, not from its sibling); a stack that grew down since
+// the fork (its start moved); a private file mapping that grew; and a
+// page that was shared but is restored from a pagemap entry without
+// PeCow (images of another dumper, such as CRIU's, whose children then
+// get copies of their own, as before).
 
 // inheritable is the VMA status a mapping must have to be kept.
 const inheritable = dump.VmaAnonPrivate | dump.VmaFilePrivate
