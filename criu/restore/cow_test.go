@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/dump"
@@ -90,14 +91,60 @@ func treePids(t testing.TB, root int) []int {
 // as it was at dump (not four private copies), and every task reads its
 // own pages: those it changed, those its parent changed after the fork
 // (which it keeps as they were), and one it zapped (zeros).
-func TestForkedMemoryStaysShared(t *testing.T) { cowRoundTrip(t, false) }
+func TestForkedMemoryStaysShared(t *testing.T) { cowRoundTrip(t, cowPlain) }
 
 // TestForkedMemoryStaysSharedPreDump: the same through a tracked
 // pre-dump and a dump on top of it; the pre-dump leaves the running
 // tree's memory shared too (its reads do not unshare pages).
-func TestForkedMemoryStaysSharedPreDump(t *testing.T) { cowRoundTrip(t, true) }
+func TestForkedMemoryStaysSharedPreDump(t *testing.T) { cowRoundTrip(t, cowPreDump) }
 
-func cowRoundTrip(t *testing.T, pre bool) {
+// TestForkedMemoryStaysSharedByContent: images whose pagemaps do not
+// say which pages were shared (a dump that could not read PFNs, or
+// another dumper's) still restore shared: restore compares each page of
+// an inherited mapping with what the task inherited.
+func TestForkedMemoryStaysSharedByContent(t *testing.T) { cowRoundTrip(t, cowNoFlags) }
+
+const (
+	cowPlain = iota
+	cowPreDump
+	cowNoFlags
+)
+
+// stripCow clears image.PeCow in every task pagemap of dir.
+func stripCow(t *testing.T, dir string) {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "pagemap-[0-9]*.img"))
+	s, err := image.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := 0
+	for _, path := range names {
+		name := filepath.Base(path)
+		head, ents, err := image.ReadPagemap(context.Background(), s, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := []proto.Message{head}
+		for _, e := range ents {
+			if e.GetFlags()&image.PeCow != 0 {
+				e.Flags = proto.Uint32(e.GetFlags() &^ image.PeCow)
+				n++
+			}
+			msgs = append(msgs, e)
+		}
+		if err := image.WriteImage(context.Background(), s, name, msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no pagemap entry was flagged PeCow")
+	}
+}
+
+func cowRoundTrip(t *testing.T, mode int) {
+	pre := mode == cowPreDump
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
 	const kids, mb = 3, 16
@@ -157,6 +204,9 @@ func cowRoundTrip(t *testing.T, pre bool) {
 	cmd.Wait()
 	for _, p := range pids[1:] {
 		crtest.Reap(p)
+	}
+	if mode == cowNoFlags {
+		stripCow(t, img)
 	}
 	s, _ = image.NewDir(img)
 	task, err := restore.Restore(context.Background(), s, restore.Options{Log: zerolog.Nop()})

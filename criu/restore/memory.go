@@ -417,7 +417,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		}
 	}()
 	for _, ru := range runs {
-		if ru.vm.viaForce || ru.skip {
+		if ru.vm.viaForce || ru.skip || ru.vm.kept {
 			continue // populating a shared page would copy it
 		}
 		if _, err := r.sys("madvise(POPULATE_WRITE)", unix.SYS_MADVISE, ru.Start, ru.Len(), unix.MADV_POPULATE_WRITE); err != nil {
@@ -429,40 +429,63 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 			return bt.err
 		}
 		b := bt.buf
+		// plain: every run is written whole with process_vm_writev,
+		// and b holds their bytes as they are to be written.
+		plain := true
+		for _, ru := range runs[bt.i:bt.j] {
+			plain = plain && !ru.skip && !ru.vm.kept && !ru.vm.viaForce
+		}
 		var direct []mem.Range
+		var gathered []byte
 		off := uint64(0)
 		var skipped uint64
 		for _, ru := range runs[bt.i:bt.j] {
+			src := b[off : off+ru.Len()]
+			off += ru.Len()
 			if ru.skip {
 				skipped += ru.Len()
-			} else if ru.vm.viaForce {
+				continue
+			}
+			parts := []mem.Range{ru.Range}
+			if ru.vm.kept {
+				// A page the task inherited with these very bytes
+				// stays shared: the fallback for pages without PeCow
+				// (PFNs hidden at dump, or another dumper's images).
 				if mf == nil {
 					if mf, err = mem.OpenFile(r.pid); err != nil {
 						return err
 					}
 				}
-				if err := mf.WriteAt(b[off:off+ru.Len()], ru.Start); err != nil {
+				var same uint64
+				if parts, same, err = differing(mf, ru.Range, src); err != nil {
 					return err
 				}
-			} else {
-				direct = append(direct, ru.Range)
+				skipped += same
+				r.stats.PagesCompared += ru.Len() / mem.PageSize
 			}
-			off += ru.Len()
-		}
-		if len(direct) > 0 {
-			// Gather the direct runs' bytes contiguously.
-			var gathered []byte
-			if len(direct) == bt.j-bt.i {
-				gathered = b
-			} else {
-				off := uint64(0)
-				for _, ru := range runs[bt.i:bt.j] {
-					if !ru.vm.viaForce && !ru.skip {
-						gathered = append(gathered, b[off:off+ru.Len()]...)
+			for _, pt := range parts {
+				pb := src[pt.Start-ru.Start : pt.End-ru.Start]
+				if ru.vm.viaForce {
+					if mf == nil {
+						if mf, err = mem.OpenFile(r.pid); err != nil {
+							return err
+						}
 					}
-					off += ru.Len()
+					if err := mf.WriteAt(pb, pt.Start); err != nil {
+						return err
+					}
+					continue
+				}
+				direct = append(direct, pt)
+				if !plain {
+					gathered = append(gathered, pb...)
 				}
 			}
+		}
+		if plain {
+			gathered = b
+		}
+		if len(direct) > 0 {
 			if err := mem.WriteRemote(r.pid, direct, gathered); err != nil {
 				return err
 			}

@@ -37,4 +37,6 @@ type Stats struct {
 	// PagesSkippedCow are pages left shared with the parent's, as
 	// inherited by fork (inherit.go), instead of written.
 	PagesSkippedCow uint64
+	// PagesCompared are pages compared with what the task inherited.
+	PagesCompared uint64
 }

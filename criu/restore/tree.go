@@ -201,6 +201,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		}
 		stats.PagesRestored += r.stats.PagesRestored
 		stats.PagesSkippedCow += r.stats.PagesSkippedCow
+		stats.PagesCompared += r.stats.PagesCompared
 	}
 	if err := t.sealMemfds(); err != nil {
 		return nil, err
@@ -239,7 +240,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	stats.Forking = root.r.stats.Forking
 	stats.Restore = time.Since(t0)
 	st := &images.StatsEntry{Restore: &images.RestoreStatsEntry{
-		PagesCompared: proto.Uint64(0), PagesSkippedCow: proto.Uint64(stats.PagesSkippedCow),
+		PagesCompared: proto.Uint64(stats.PagesCompared), PagesSkippedCow: proto.Uint64(stats.PagesSkippedCow),
 		ForkingTime: proto.Uint32(uint32(stats.Forking.Microseconds())), RestoreTime: proto.Uint32(uint32(stats.Restore.Microseconds())),
 		PagesRestored: proto.Uint64(stats.PagesRestored),
 	}}
