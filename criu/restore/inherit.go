@@ -26,12 +26,16 @@ import (
 // inherited. Everything else in the child is unmapped and mapped again
 // from its own images, as for the root.
 //
+// A present page of a kept mapping without PeCow (PFNs were hidden at
+// dump, without CAP_SYS_ADMIN, or another dumper wrote the images) is
+// compared with what the task inherited, read through /proc/PID/mem,
+// and left shared when the bytes are the same, as CRIU restores.
+//
 // Not kept shared: pages shared with a sibling only (a child is forked
 // from its parent, not from its sibling); a stack that grew down since
 // the fork (its start moved); a private file mapping that grew; and a
-// page that was shared but is restored from a pagemap entry without
-// PeCow (images of another dumper, such as CRIU's, whose children then
-// get copies of their own, as before).
+// page left in the parent images (pre-dump) without PeCow, which is
+// written from there.
 
 // inheritable is the VMA status a mapping must have to be kept.
 const inheritable = dump.VmaAnonPrivate | dump.VmaFilePrivate
