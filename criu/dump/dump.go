@@ -420,6 +420,9 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 	for _, a := range areas {
 		mm.Vmas = append(mm.Vmas, a.e)
 	}
+	if err := d.mmPrctls(mm); err != nil {
+		return nil, err
+	}
 	return mm, nil
 }
 

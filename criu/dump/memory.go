@@ -2,6 +2,7 @@ package dump
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -597,4 +598,26 @@ func (d *dumper) guardRuns(m procfs.Mapping) ([]mem.Range, error) {
 		return nil, err
 	}
 	return mem.Runs(m.Start, ents, func(e uint64) bool { return e&mem.PMGuard != 0 }), nil
+}
+
+// mmPrctls records the process-wide memory prctls: memory-deny-write-
+// execute (PR_GET_MDWE) and KSM merging of every mapping
+// (PR_GET_MEMORY_MERGE); a kernel without one answers EINVAL.
+func (d *dumper) mmPrctls(mm *images.MmEntry) error {
+	in := d.injector(d.threads[0])
+	v, err := in.Syscall("prctl(PR_GET_MDWE)", unix.SYS_PRCTL, unix.PR_GET_MDWE, 0, 0, 0, 0)
+	switch {
+	case err == nil && v != 0:
+		mm.Mdwe = proto.Uint32(uint32(v))
+	case err != nil && !errors.Is(err, unix.EINVAL):
+		return err
+	}
+	v, err = in.Syscall("prctl(PR_GET_MEMORY_MERGE)", unix.SYS_PRCTL, unix.PR_GET_MEMORY_MERGE, 0, 0, 0, 0)
+	switch {
+	case err == nil && v != 0:
+		mm.MemoryMerge = proto.Bool(true)
+	case err != nil && !errors.Is(err, unix.EINVAL):
+		return err
+	}
+	return nil
 }

@@ -236,15 +236,28 @@ func (r *restorer) installGuards(maps []*vmap) error {
 	return nil
 }
 
-// sealMemory seals the mappings that were sealed (mseal), once the task's
-// children have been forked: a child that inherited a sealed mapping it
-// does not have could not unmap it.
-func (r *restorer) sealMemory() error {
+// finishMemory seals the mappings that were sealed (mseal) and sets the
+// process-wide memory prctls (MDWE, KSM merging of every mapping), once
+// the task's children have been forked: a child that inherited a sealed
+// mapping it does not have could not unmap it, and one that inherited
+// MDWE could not map its own code.
+func (r *restorer) finishMemory() error {
 	for _, v := range r.sn.mm.GetVmas() {
 		if v.GetStatus()&dump.VmaSealed != 0 {
 			if _, err := r.sys("mseal", unix.SYS_MSEAL, v.GetStart(), v.GetEnd()-v.GetStart(), 0); err != nil {
 				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 			}
+		}
+	}
+	mm := r.sn.mm
+	if mm.GetMemoryMerge() {
+		if _, err := r.sys("prctl(PR_SET_MEMORY_MERGE)", unix.SYS_PRCTL, unix.PR_SET_MEMORY_MERGE, 1, 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	if m := mm.GetMdwe(); m != 0 {
+		if _, err := r.sys("prctl(PR_SET_MDWE)", unix.SYS_PRCTL, unix.PR_SET_MDWE, uint64(m), 0, 0, 0); err != nil {
+			return err
 		}
 	}
 	return nil

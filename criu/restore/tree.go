@@ -184,7 +184,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			continue
 		}
 		r := n.r
-		if err := r.sealMemory(); err != nil {
+		if err := r.finishMemory(); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		if err := r.restoreTask(); err != nil {
