@@ -64,7 +64,19 @@
 // filelocks.img with Options.FileLocks, and fail the dump (ErrFileLocks)
 // without it. sysvshm.go: System V shared memory attached by the tasks
 // (ipcns-shm-0.img: key, owner, mode, size, bytes); the attaches are
-// VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap.
+// VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap. Shared
+// anonymous mappings and memfds (fds and mappings) are saved once per
+// object by package shmem (memory.go records them); their pages are not
+// in the tasks' pagemaps either. Every smaps VmFlag of a mapping is
+// either made again by restore (protection, mapping type and flags,
+// madvise, mlock2, mseal: memory.go, vmFlagsKept) or fails the dump with
+// a VmaError naming the mapping and the flag. Pages a task shares
+// copy-on-write with its parent (the same PFN at the same address, read
+// from both pagemaps before any page is read) are flagged image.PeCow
+// in its pagemap, still with their bytes, so that restore can leave them
+// shared; they are read through /proc/PID/mem (no pin), as
+// process_vm_readv pins what it reads, and pinning a shared anonymous
+// page gives the task a copy of its own.
 //
 // shelljob.go: a task tied to the shell that started it (a terminal, the
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob

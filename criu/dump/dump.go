@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
@@ -55,6 +56,12 @@ type dumper struct {
 	ownFds bool
 	// ownFs likewise for fs (CLONE_FS).
 	ownFs bool
+	// cow are the pages of its private mappings that the task shares
+	// with its parent, copy-on-write (tree.findShared), sorted.
+	cow []mem.Range
+	// noPin are the pages shared with its parent or a child, read
+	// through /proc/PID/mem (findShared), sorted.
+	noPin []mem.Range
 }
 
 // Dump checkpoints the process tree rooted at opts.Pid into s. On success
@@ -215,6 +222,10 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 		}
 	}
 	if err := t.checkShared(); err != nil {
+		return nil, err
+	}
+	// Before anything reads a page, which would end the sharing.
+	if err := t.findShared(); err != nil {
 		return nil, err
 	}
 	if err := t.startIncremental(ctx, spec.protect); err != nil {
@@ -404,6 +415,7 @@ func (t *tree) dumpStats() *images.DumpStatsEntry {
 		MemdumpTime: us(t.stats.MemDump), MemwriteTime: us(t.stats.MemWrite),
 		PagesScanned: proto.Uint64(t.stats.PagesScanned), PagesSkippedParent: proto.Uint64(t.stats.PagesSkippedParent),
 		PagesWritten: proto.Uint64(t.stats.PagesWritten), PagesLazy: proto.Uint64(0),
+		ShpagesWritten: proto.Uint64(t.stats.ShpagesWritten),
 	}
 }
 
@@ -450,6 +462,9 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 	}
 	for _, a := range areas {
 		mm.Vmas = append(mm.Vmas, a.e)
+	}
+	if err := d.mmPrctls(mm); err != nil {
+		return nil, err
 	}
 	return mm, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -272,6 +273,14 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 				return nil, &FdError{Fd: fd, Type: kind, Err: fmt.Errorf("%w: only fds 0-2 on a terminal are taken from the restorer with --shell-job", ErrUnsupported)}
 			}
 			return nil, &FdError{Fd: fd, Type: kind, Err: ErrUnsupported}
+		}
+		if shmem.IsMemfd(target) {
+			e, err := d.addMemfd(link, target, flags, fi.Pos)
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
+			record(e)
+			continue
 		}
 		path := strings.TrimSuffix(target, " (deleted)")
 		id, err := d.files.addReg(path, link, flags, fi.Pos)

@@ -57,4 +57,6 @@ type Stats struct {
 	PagesWritten uint64
 	// PagesSkippedParent are pages left in the parent images.
 	PagesSkippedParent uint64
+	// ShpagesWritten are the pages of shared memory objects (shmem).
+	ShpagesWritten uint64
 }

@@ -10,7 +10,12 @@
 // helper task with the leader's pid, which exits and is reaped by its
 // parent once the members joined. Zombies are created, put in their group
 // and made to exit with their dumped status (or die of their signal).
-// Only then does each task restore its own state; all resume together.
+// Each task's memory is restored before it forks its children, so that
+// they inherit it: private mappings a child got by fork and still had
+// as its parent did stay, with the pages it shared copy-on-write with
+// its parent left shared (meminherit.go; the dump flags them PeCow by
+// PFN), and only its own pages are written. Then each task restores the
+// rest of its state; all resume together.
 // shelljob.go: with Options.ShellJob, the shell's session and group in
 // the images are replaced by the restorer's (CRIU's rules) and the job's
 // group takes the foreground of the restorer's terminal.
@@ -18,8 +23,11 @@
 // shared.go: objects that join tasks (pipes with their buffered bytes,
 // fork-shared file descriptions) are created in the restorer and handed
 // to each task with pidfd_getfd injected into it; a shared anonymous
-// mapping is one object created in the restorer and mapped by each task
-// through /proc/<restorer>/map_files. Sockets (sockets.go) and eventfd,
+// mapping is one object created in the restorer, filled there from its
+// pagemap-shmem image (package shmem) and mapped by each task through
+// /proc/<restorer>/map_files; a memfd likewise, made once per inode,
+// filled, opened by each fd and mapping through /proc/<restorer>/fd, and
+// sealed once every task is restored. Sockets (sockets.go) and eventfd,
 // signalfd, timerfd and epoll files (anon.go) are created there too:
 // connected UNIX pairs with socketpair, then binds (a listener and the
 // connections it accepted share its name: connections bind first, their

@@ -38,4 +38,9 @@ type Stats struct {
 	Forking       time.Duration // stub started and task cloned
 	Restore       time.Duration // whole restore
 	PagesRestored uint64
+	// PagesSkippedCow are pages left shared with the parent's, as
+	// inherited by fork (meminherit.go), instead of written.
+	PagesSkippedCow uint64
+	// PagesCompared are pages compared with what the task inherited.
+	PagesCompared uint64
 }

@@ -59,6 +59,10 @@ type restorer struct {
 	vtids  []int // the same threads' tids in the images
 	stats  Stats
 	t      *treeRestorer
+	// inherit is the parent's snapshot when the task was forked from
+	// its parent after the parent's memory was restored (meminherit.go);
+	// nil for the root.
+	inherit *snapshot
 }
 
 const scratchSize = 4 * mem.PageSize
