@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -577,4 +578,72 @@ func TestFaultManySmallImagesMemory(t *testing.T) {
 	}
 	scenario(t, "36 concurrent 1 MiB images, --max-memory 1G", "n/a (raw clients)", "yes", "all 36",
 		fmt.Sprintf("ok; cache peak RSS %d MiB", hwm))
+}
+
+// TestFaultPeerCaps (item 14): one TCP peer holds at most 16 reader
+// connections (each may wait for a snapshot that is not there) and 64
+// connections in all; a peer without a client certificate that sits
+// idle is dropped.
+func TestFaultPeerCaps(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", p.port,
+		"--local-socket", p.cacheSock, "--idle-timeout", "1s")
+	ctx := context.Background()
+	dial := func(role remoteimg.Role) (*remoteimg.Conn, error) {
+		nc, err := net.DialTimeout("tcp", "127.0.0.1:"+p.port, 5*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := remoteimg.ClientHandshake(ctx, nc, role)
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		t.Cleanup(func() { rc.Close() })
+		return rc, nil
+	}
+	// Waiting readers: the 17th is refused.
+	var refused error
+	for i := 0; i < 17; i++ {
+		rc, err := dial(remoteimg.RoleReader)
+		if err != nil {
+			t.Fatalf("reader %d: %v", i, err)
+		}
+		if err := rc.W.WriteMsg(1, &remoteimg.Get{Snapshot: "none", Name: "x.img", WaitMillis: 60_000}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 16 {
+			rc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, m, err := rc.ReadMsg()
+			if r, ok := m.(*remoteimg.Result); ok {
+				refused = remoteimg.ResultError(*r)
+			} else {
+				refused = err
+			}
+		}
+	}
+	if !errors.Is(refused, remoteimg.ErrPermission) {
+		t.Fatalf("17th waiting reader: %v, want a refusal (ErrPermission)", refused)
+	}
+	// Connections in all: 16 readers + 48 proxies, then the next fails.
+	var conns []*remoteimg.Conn
+	for i := 0; i < 48; i++ {
+		rc, err := dial(remoteimg.RoleProxy)
+		if err != nil {
+			t.Fatalf("connection %d: %v", 16+i, err)
+		}
+		conns = append(conns, rc)
+	}
+	if _, err := dial(remoteimg.RoleProxy); err == nil {
+		t.Fatal("the 65th connection of one peer was accepted")
+	}
+	// The idle proxies (no certificate, nothing in flight) are dropped.
+	conns[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	if _, _, err := conns[0].ReadMsg(); err == nil || time.Since(start) > 9*time.Second {
+		t.Fatalf("idle unauthenticated peer: %v after %v, want dropped after about 1 s", err, time.Since(start))
+	}
+	scenario(t, "one TCP peer: 17 waiting readers, 65 connections, an idle one", "n/a (raw clients)", "n/a",
+		"16 readers wait, 64 connections, idle ones dropped after --idle-timeout", refused.Error())
 }

@@ -37,6 +37,13 @@ type Server struct {
 	// away wait to be resumed before they fail. Default 30s.
 	ResumeTimeout time.Duration
 	Log           zerolog.Logger
+	// MaxConnsPerPeer and MaxReadersPerPeer cap the connections, and
+	// the reader connections, of one TCP peer host (default
+	// DefaultMaxConnsPerPeer, DefaultMaxReadersPerPeer). IdleTimeout
+	// drops a TCP connection without a client certificate that has had
+	// nothing in flight for that long (default DefaultIdleTimeout).
+	MaxConnsPerPeer, MaxReadersPerPeer int
+	IdleTimeout                        time.Duration
 
 	initOnce sync.Once
 	initErr  error
@@ -46,6 +53,8 @@ type Server struct {
 	done     chan struct{} // closed by a forced Shutdown; stops waits
 	doneOnce sync.Once
 	nextID   atomic.Uint64
+	peerMu   sync.Mutex // protects peers
+	peers    map[string]*peerCount
 }
 
 func (srv *Server) init() error {
@@ -56,6 +65,16 @@ func (srv *Server) init() error {
 		if srv.ResumeTimeout <= 0 {
 			srv.ResumeTimeout = 30 * time.Second
 		}
+		if srv.MaxConnsPerPeer <= 0 {
+			srv.MaxConnsPerPeer = DefaultMaxConnsPerPeer
+		}
+		if srv.MaxReadersPerPeer <= 0 {
+			srv.MaxReadersPerPeer = DefaultMaxReadersPerPeer
+		}
+		if srv.IdleTimeout <= 0 {
+			srv.IdleTimeout = DefaultIdleTimeout
+		}
+		srv.peers = map[string]*peerCount{}
 		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
 		srv.done = make(chan struct{})
 		srv.st, srv.initErr = newStore(srv.Dir, srv.MaxMemory, srv.Keep, srv.ResumeTimeout, srv.Log)
@@ -124,6 +143,7 @@ type conn struct {
 	// drain does not close it (a snapshot on disk is finished; one in
 	// memory gets its refusal).
 	snaps map[*snapshot]bool
+	seen  atomic.Int64 // time of the last frame (UnixNano), for idleWatch
 }
 
 // idleLocked reports whether nothing is in flight on c; c.mu held.
@@ -187,6 +207,12 @@ func (c *conn) serve(ctx context.Context) {
 		c.log.Warn().Err(err).Msg("connection refused")
 		return
 	}
+	peer := peerKey(c.nc)
+	if !c.srv.admit(peer) {
+		c.log.Warn().Int("cap", c.srv.MaxConnsPerPeer).Msg("too many connections from this peer, refused")
+		return
+	}
+	defer c.srv.leave(peer)
 	// A reader over TCP is a proxy relaying criu dump's reads of a
 	// parent snapshot: it may Get and List, not Release.
 	roles := []remoteimg.Role{remoteimg.RoleProxy, remoteimg.RoleReader}
@@ -197,6 +223,21 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.log = c.log.With().Stringer("role", rc.Peer).Logger()
 	c.log.Debug().Msg("connected")
+	if peer != "" && !authenticated(c.nc) {
+		c.saw()
+		done := make(chan struct{})
+		defer close(done)
+		go c.idleWatch(done)
+	}
+	if rc.Peer == remoteimg.RoleReader {
+		if !c.srv.reader(peer, 1) {
+			err := fmt.Errorf("%w: too many readers from this peer (cap %d)", remoteimg.ErrPermission, c.srv.MaxReadersPerPeer)
+			c.log.Warn().Err(err).Msg("reader refused")
+			_ = reply(rc, 0, err)
+			return
+		}
+		defer c.srv.reader(peer, -1)
+	}
 	switch rc.Peer {
 	case remoteimg.RoleProxy:
 		err = c.serveProxy(ctx, rc)
@@ -243,6 +284,7 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 		if err != nil {
 			return err
 		}
+		c.saw()
 		if img := xfers[stream]; t == remoteimg.TData && img != nil && st.dir == "" && n >= 8 {
 			// Memory mode: the payload goes straight into its storage.
 			var ob [8]byte
@@ -486,6 +528,7 @@ func (c *conn) serveReader(ctx context.Context, rc *remoteimg.Conn) error {
 		case err := <-rerr:
 			return err
 		}
+		c.saw()
 		m, err := remoteimg.Decode(f)
 		if err != nil {
 			_ = reply(rc, f.Stream, err)
