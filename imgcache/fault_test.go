@@ -647,3 +647,42 @@ func TestFaultPeerCaps(t *testing.T) {
 	scenario(t, "one TCP peer: 17 waiting readers, 65 connections, an idle one", "n/a (raw clients)", "n/a",
 		"16 readers wait, 64 connections, idle ones dropped after --idle-timeout", refused.Error())
 }
+
+// TestFaultRecoveryKeepsFinished (item 1): recovery never deletes a
+// finished snapshot: with one of its images gone from the cache's -D, the
+// restarted cache still lists it, serves the intact image, answers the
+// missing one as corrupt, and leaves the files in place.
+func TestFaultRecoveryKeepsFinished(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	cache := p.cache(t)
+	p.proxy(t)
+	ctx := context.Background()
+	w := writeOnly(t, p, "kept", map[string][]byte{"a.img": pattern(1, 70_000), "b.img": pattern(2, 80_000)})
+	if err := w.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cache.kill()
+	dir := filepath.Join(p.cacheDir, "snapshots", "kept")
+	if err := os.Remove(filepath.Join(dir, "b.img")); err != nil {
+		t.Fatal(err)
+	}
+	p.cache(t)
+	snaps, err := remoteimg.ListSnapshots(ctx, p.cacheSock)
+	if err != nil || len(snaps) != 1 || !snaps[0].Finished {
+		t.Fatalf("after the restart the cache lists %+v (%v), want the finished snapshot", snaps, err)
+	}
+	rd := p.store(t, remoteimg.ModeRead, "kept")
+	if got, err := readImage(ctx, rd, "a.img"); err != nil || !bytes.Equal(got, pattern(1, 70_000)) {
+		t.Fatalf("intact image: %v", err)
+	}
+	_, berr := readImage(ctx, rd, "b.img")
+	if !errors.Is(berr, remoteimg.ErrCorrupt) {
+		t.Fatalf("missing image: %v, want ErrCorrupt", berr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a.img")); err != nil {
+		t.Fatalf("recovery deleted the damaged finished snapshot: %v", err)
+	}
+	scenario(t, "finished snapshot under -D lost an image file, cache restarted", "n/a (raw clients)",
+		"intact image served whole; files kept", "a.img; b.img answered corrupt", berr.Error())
+}

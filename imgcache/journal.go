@@ -140,7 +140,7 @@ func (st *store) verify(img *image) error {
 	n, err := io.Copy(h, io.NewSectionReader(f, 0, int64(size)+1))
 	switch {
 	case err != nil:
-		err = fmt.Errorf("image %s of snapshot %s: %w: read back: %w", img.name, img.snap.id, remoteimg.ErrCorrupt, err)
+		err = fmt.Errorf("image %s of snapshot %s: %w: read back: %v", img.name, img.snap.id, remoteimg.ErrCorrupt, err)
 	case uint64(n) != size:
 		err = fmt.Errorf("image %s of snapshot %s: %w: %d bytes on disk, %d committed", img.name, img.snap.id, remoteimg.ErrCorrupt, n, size)
 	case h.Sum32() != want:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -21,7 +22,7 @@ import (
 // missing or of the wrong size is served as corrupt (restore fails and
 // says so), the files stay for a human to look at. An unfinished one
 // keeps the images that check out, for its proxy to resume; it is
-// dropped only when it has no readable journal at all.
+// dropped only when it has no journal at all.
 func (st *store) load() error {
 	root := filepath.Join(st.dir, "snapshots")
 	ents, err := os.ReadDir(root)
@@ -36,9 +37,17 @@ func (st *store) load() error {
 		if !e.IsDir() || remoteimg.CheckName(e.Name()) != nil {
 			continue
 		}
-		if err := st.loadSnapshot(filepath.Join(root, e.Name()), e.Name()); err != nil {
-			st.log.Warn().Str("snapshot", e.Name()).Err(err).Msg("dropping unfinished kept snapshot without a readable journal")
+		err := st.loadSnapshot(filepath.Join(root, e.Name()), e.Name())
+		switch {
+		case err == nil:
+		case errors.Is(err, fs.ErrNotExist):
+			// No journal: the snapshot never got past its creation, and
+			// a Finish is acknowledged only once its journal is renamed
+			// in place.
+			st.log.Warn().Str("snapshot", e.Name()).Msg("dropping a kept snapshot directory without a journal")
 			st.removeDir(filepath.Join(root, e.Name()))
+		default:
+			st.log.Error().Str("snapshot", e.Name()).Err(err).Msg("kept snapshot unreadable: not served, left on disk")
 		}
 	}
 	return nil
@@ -121,7 +130,7 @@ func (st *store) loadSnapshot(dir, id string) error {
 			}
 		}
 		if err != nil {
-			err = fmt.Errorf("image %s of kept snapshot %s: %w: %w", c.Name, id, remoteimg.ErrCorrupt, err)
+			err = fmt.Errorf("image %s of kept snapshot %s: %w: %v", c.Name, id, remoteimg.ErrCorrupt, err)
 			if !s.finished {
 				st.log.Warn().Err(err).Msg("committed image of an unfinished snapshot dropped")
 				continue
