@@ -59,19 +59,25 @@ func (p *arenaPool) get(size int) ([]byte, error) {
 	p.mu.Lock()
 	b := p.spare
 	p.spare = nil
-	start := !p.filling
-	p.filling = true
 	p.mu.Unlock()
+	p.refill()
 	if b != nil {
 		p.charge(-arenaSize) // the caller's charge takes over
-	}
-	if start {
-		go p.fill()
-	}
-	if b != nil {
 		return b, nil
 	}
 	return newArena(arenaSize)
+}
+
+// refill starts prefaulting a spare unless one is being made.
+// Callable with store.mu held.
+func (p *arenaPool) refill() {
+	p.mu.Lock()
+	start := !p.filling
+	p.filling = true
+	p.mu.Unlock()
+	if start {
+		go p.fill()
+	}
 }
 
 func (p *arenaPool) fill() {

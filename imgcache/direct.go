@@ -2,6 +2,7 @@ package imgcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -15,6 +16,10 @@ import (
 // each hold most of an arena). Arenas are used only under a MaxMemory of
 // at least eight of them, and only while a whole one fits the budget.
 const arenaMinFrame = 64 << 10
+
+// errNoArena: the budget has no room for the next arena (the payload
+// then gets an allocation of its own if it fits).
+var errNoArena = errors.New("no room for an arena")
 
 // writeFrom stores the n bytes of a Data payload at image offset off,
 // reading them with fill straight into their final place in memory (memory
@@ -59,10 +64,24 @@ func (st *store) writeFrom(ctx context.Context, img *image, off uint64, n int, f
 			img.segUsed += n
 			continue
 		}
-		if size := arenaFor(img.length, n); n >= arenaMinFrame && st.maxMem >= 8*arenaSize && st.memUsed+int64(size) <= st.maxMem {
-			st.mu.Unlock()
-			a, aerr := st.arenas.get(size)
-			st.mu.Lock()
+		if size := arenaFor(img.length, n); n >= arenaMinFrame && st.maxMem >= 8*arenaSize {
+			var a []byte
+			var aerr error
+			if size == arenaSize {
+				a = st.arenas.takeSpare()
+			}
+			switch {
+			case a != nil:
+				// The spare's charge becomes the image's, below.
+				st.memUsed -= arenaSize
+				st.arenas.refill()
+			case st.memUsed+int64(size) <= st.maxMem:
+				st.mu.Unlock()
+				a, aerr = st.arenas.get(size)
+				st.mu.Lock()
+			default:
+				aerr = errNoArena
+			}
 			if aerr == nil && img.state != arriving {
 				_ = freeArena(a)
 				continue
@@ -75,7 +94,9 @@ func (st *store) writeFrom(ctx context.Context, img *image, off uint64, n int, f
 				img.seg, img.segUsed = a, 0
 				continue
 			}
-			st.log.Warn().Err(aerr).Msg("arena")
+			if aerr != errNoArena {
+				st.log.Warn().Err(aerr).Msg("arena")
+			}
 		}
 		if !st.room(int64(n)) && st.freeSpareLocked() {
 			continue

@@ -56,9 +56,11 @@ type image struct {
 	wmu sync.Mutex
 }
 
-// snapshot is one generation of a snapshot id: a new dump under the id
-// (a retry after a failed attempt) gets a new *snapshot, and a reader
-// that met one generation never gets images of another (see put).
+// snapshot is one generation of a snapshot id. A snapshot given up,
+// or restored under --keep, is replaced by a new *snapshot when a new
+// dump comes; a Get that met one generation never gets images of
+// another (see get), and a new dump never changes a snapshot a restore
+// is reading (see mayReplace).
 type snapshot struct {
 	id, parent string
 	images     map[string]*image // current version of each name
@@ -80,7 +82,8 @@ type snapshot struct {
 	journal   *os.File
 }
 
-// store holds every snapshot. Lock order: store.mu only (no nested locks).
+// store holds every snapshot. Lock order: image.wmu, then store.mu,
+// then arenaPool.mu (conn.mu, in server.go, comes before store.mu).
 type store struct {
 	dir       string
 	maxMem    int64
