@@ -662,14 +662,41 @@ func TestFaultRecoveryKeepsFinished(t *testing.T) {
 	if err := w.Finish(ctx); err != nil {
 		t.Fatal(err)
 	}
+	w2 := writeOnly(t, p, "odd", map[string][]byte{"a.img": pattern(3, 1000)})
+	if err := w2.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
 	cache.kill()
 	dir := filepath.Join(p.cacheDir, "snapshots", "kept")
 	if err := os.Remove(filepath.Join(dir, "b.img")); err != nil {
 		t.Fatal(err)
 	}
+	// A journal recovery cannot read at all (here: a directory).
+	odd := filepath.Join(p.cacheDir, "snapshots", "odd")
+	if err := os.Rename(filepath.Join(odd, ".journal"), filepath.Join(odd, "journal.saved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(odd, ".journal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	p.cache(t)
+	if _, err := os.Stat(filepath.Join(odd, "a.img")); err != nil {
+		t.Fatalf("recovery deleted a snapshot whose journal it could not read: %v", err)
+	}
+	w4, err := remoteimg.Dial(ctx, p.proxySock, remoteimg.Options{Snapshot: "odd", Mode: remoteimg.ModeWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w4.Close()
+	werr := writeImage(ctx, w4, "a.img", pattern(5, 10))
+	if ferr := w4.Finish(ctx); !errors.Is(werr, remoteimg.ErrExist) && !errors.Is(ferr, remoteimg.ErrExist) {
+		t.Fatalf("new dump over the unreadable kept snapshot: write %v, finish %v; want ErrExist", werr, ferr)
+	}
+	if _, err := os.Stat(filepath.Join(odd, "a.img")); err != nil {
+		t.Fatalf("a new dump deleted the unreadable kept snapshot: %v", err)
+	}
 	snaps, err := remoteimg.ListSnapshots(ctx, p.cacheSock)
-	if err != nil || len(snaps) != 1 || !snaps[0].Finished {
+	if err != nil || len(snaps) != 1 || snaps[0].ID != "kept" || !snaps[0].Finished {
 		t.Fatalf("after the restart the cache lists %+v (%v), want the finished snapshot", snaps, err)
 	}
 	rd := p.store(t, remoteimg.ModeRead, "kept")

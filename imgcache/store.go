@@ -234,7 +234,12 @@ func (st *store) newSnapshot(id, parent string) (*snapshot, error) {
 		changed: make(chan struct{}), touched: time.Now()}
 	if st.dir != "" {
 		s.dir = filepath.Join(st.dir, "snapshots", id)
-		st.removeDir(s.dir) // what an abandoned attempt may have left
+		if _, err := os.Lstat(s.dir); err == nil {
+			// Not a snapshot the cache knows (those it dropped are gone
+			// from disk): one recovery could not read and left alone.
+			return nil, fmt.Errorf("snapshot %s: %w: the cache directory holds a kept snapshot it could not read under this id (%s); "+
+				"move it away to reuse the id", id, remoteimg.ErrExist, s.dir)
+		}
 		if err := os.Mkdir(s.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create snapshot dir: %w", err)
 		}
