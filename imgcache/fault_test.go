@@ -109,8 +109,14 @@ func (tk *task) intact(t *testing.T) bool {
 	if err := syscall.Kill(tk.pid, 0); err != nil {
 		return false
 	}
-	syscall.Kill(tk.pid, syscall.SIGUSR2)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	// The signal is sent again every half second: one that lands just
+	// before the workload's pause() (a restored task resumes into it)
+	// only sets its flag.
+	for i, deadline := 0, time.Now().Add(20*time.Second); time.Now().Before(deadline); i++ {
+		if i%50 == 0 {
+			syscall.Kill(tk.pid, syscall.SIGUSR2)
+		}
+		time.Sleep(10 * time.Millisecond)
 		b, _ := os.ReadFile(tk.status)
 		switch s := strings.TrimSpace(string(b)); {
 		case s == "ok 0":
