@@ -593,11 +593,11 @@ func TestFaultManySmallImagesMemory(t *testing.T) {
 func TestFaultPeerCaps(t *testing.T) {
 	needBinary(t)
 	p := newProcRig(t)
-	startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", p.port,
-		"--local-socket", p.cacheSock, "--idle-timeout", "1s")
+	startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", p.port, "--local-socket", p.cacheSock)
 	ctx := context.Background()
+	port := p.port
 	dial := func(role remoteimg.Role) (*remoteimg.Conn, error) {
-		nc, err := net.DialTimeout("tcp", "127.0.0.1:"+p.port, 5*time.Second)
+		nc, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 5*time.Second)
 		if err != nil {
 			return nil, err
 		}
@@ -644,10 +644,17 @@ func TestFaultPeerCaps(t *testing.T) {
 	if _, err := dial(remoteimg.RoleProxy); err == nil {
 		t.Fatal("the 65th connection of one peer was accepted")
 	}
-	// The idle proxies (no certificate, nothing in flight) are dropped.
-	conns[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	// An idle proxy (no certificate, nothing in flight) is dropped.
+	port = freePort(t)
+	startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", port,
+		"--local-socket", filepath.Join(p.dir, "idle.sock"), "--idle-timeout", "1s")
+	idle, err := dial(remoteimg.RoleProxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle.SetReadDeadline(time.Now().Add(10 * time.Second))
 	start := time.Now()
-	if _, _, err := conns[0].ReadMsg(); err == nil || time.Since(start) > 9*time.Second {
+	if _, _, err := idle.ReadMsg(); err == nil || time.Since(start) > 9*time.Second {
 		t.Fatalf("idle unauthenticated peer: %v after %v, want dropped after about 1 s", err, time.Since(start))
 	}
 	scenario(t, "one TCP peer: 17 waiting readers, 65 connections, an idle one", "n/a (raw clients)", "n/a",

@@ -335,12 +335,16 @@ func (st *store) overflowLocked(s *snapshot, n int) error {
 			others++
 		}
 	}
-	err := fmt.Errorf("snapshot %s: %w: --max-memory %d bytes cannot hold it (it held %d bytes and needed %d more; "+
-		"%d bytes in use in all, %d other snapshots): the snapshot is dropped; restore or release the other snapshots, "+
-		"raise --max-memory, or keep snapshots on disk (-D)", s.id, remoteimg.ErrNoSpace, st.maxMem, held, n, st.memUsed, others)
+	err := fmt.Errorf("snapshot %s: %w: --max-memory %s cannot hold it (it held %s when %s more came; "+
+		"%s in use in all, %d other snapshots): the snapshot is dropped; restore or release the other snapshots, "+
+		"raise --max-memory, or keep snapshots on disk (-D)", s.id, remoteimg.ErrNoSpace,
+		mib(st.maxMem), mib(held), mib(int64(n)), mib(st.memUsed), others)
 	st.abandonLocked(s, err)
 	return err
 }
+
+// mib formats a byte count for a message.
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // mayReplace decides what a Put of a new transfer of image name does to
 // the existing generation s, and refuses what would break a promise:
