@@ -76,6 +76,10 @@ func (st *store) writeFrom(ctx context.Context, img *image, off uint64, n int, f
 				st.memUsed -= arenaSize
 				st.arenas.refill()
 			case st.memUsed+int64(size) <= st.maxMem:
+				if size >= arenaSize/2 {
+					// Have a full-size spare ready for the next one.
+					st.arenas.refill()
+				}
 				st.mu.Unlock()
 				a, aerr = st.arenas.get(size)
 				st.mu.Lock()
