@@ -134,6 +134,22 @@ func peekQueue(fd int, id uint32) ([]skPacket, error) {
 	}
 }
 
+// pendingError reports whether the socket fd has an error pending
+// (sk_err), which poll shows as POLLERR without clearing it.
+func pendingError(fd int) (bool, error) {
+	p := []unix.PollFd{{Fd: int32(fd)}}
+	for {
+		_, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, os.NewSyscallError("poll", err)
+		}
+		return p[0].Revents&unix.POLLERR != 0, nil
+	}
+}
+
 // refuseRights closes descriptors a peek copied in and fails: passing
 // descriptors through a socket is not saved yet.
 func refuseRights(oob []byte) error {

@@ -65,9 +65,6 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 	}
 	if ud.state == tcpListen {
 		e.Backlog = proto.Uint32(ud.wqlen)
-		if len(ud.icons) > 0 {
-			return nil, fmt.Errorf("%w: listening socket:[%d] has %d connections not yet accepted", ErrUnsupported, ino, len(ud.icons))
-		}
 	}
 	if len(ud.name) > 0 && ud.name[0] != 0 {
 		path := string(bytes.TrimRight(ud.name, "\x00"))
@@ -83,6 +80,14 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 	}
 	sk := &unixSk{e: e, d: ud, first: fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_UNIXSK}}
 	if ud.state != tcpListen {
+		// A pending error (ECONNRESET left by a peer that closed with
+		// data unread) would be consumed by the peek, and cannot be set
+		// again at restore.
+		if perr, err := pendingError(cp); err != nil {
+			return nil, fmt.Errorf("socket:[%d]: %w", ino, err)
+		} else if perr {
+			return nil, fmt.Errorf("%w: socket:[%d] has a pending error (its peer closed with data unread)", ErrUnsupported, ino)
+		}
 		if sk.queue, err = peekQueue(cp, id); err != nil {
 			return nil, fmt.Errorf("socket:[%d] queue: %w", ino, err)
 		}
@@ -96,14 +101,63 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 }
 
 // checkUnix refuses UNIX sockets restore could not rebuild: a peer
-// outside the tree, a connection to a socket not yet accepted, queued
-// data that no socket of the tree sent.
+// outside the tree, a connection not yet accepted that restore could not
+// make again (data sent on it, its client closed or outside the tree),
+// queued data that no socket of the tree sent. A connection not yet
+// accepted gets its listener as peer (restore connects to it again, as
+// CRIU); one whose peer closed (both ways shut down) keeps peer 0.
 func (s *sharedSet) checkUnix() error {
 	fail := func(sk *unixSk, err error) error {
 		return fmt.Errorf("dump %d: %w", sk.first.pid, &FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
 	}
+	// The listener each connection not yet accepted waits on, by the
+	// connecting socket's inode (sock_diag lists a listener's queue by
+	// the inodes of the connecting sockets, 0 for one since closed).
+	listenerOf := map[uint32]*unixDiag{}
+	for _, ud := range s.unixDiag {
+		for _, c := range ud.icons {
+			listenerOf[c] = ud
+		}
+	}
+	for _, sk := range s.unixSks {
+		if sk.d.state != tcpListen {
+			continue
+		}
+		var last uint32
+		for _, c := range sk.d.icons {
+			if c == 0 {
+				return fail(sk, fmt.Errorf("%w: a connection not yet accepted whose client has closed", ErrUnsupported))
+			}
+			cl := s.unixByIno[c]
+			if cl == nil {
+				return fail(sk, fmt.Errorf("a connection not yet accepted from socket:[%d] %w", c, ErrOutside))
+			}
+			// Restore connects the clients in file id order.
+			if id := cl.e.GetId(); id < last {
+				return fail(sk, fmt.Errorf("%w: connections not yet accepted in an order restore cannot keep (socket:[%d] connected before a socket opened earlier)", ErrUnsupported, c))
+			} else {
+				last = id
+			}
+		}
+	}
 	senders := map[uint32]bool{} // sockets something of the tree sends to
 	for _, sk := range s.unixSks {
+		if sk.d.peer == 0 && sk.d.typ != unix.SOCK_DGRAM && sk.d.state == tcpEstablished {
+			l := listenerOf[sk.d.ino]
+			switch {
+			case l != nil && s.unixByIno[l.ino] == nil:
+				return fail(sk, fmt.Errorf("its connection not yet accepted by socket:[%d] %w", l.ino, ErrOutside))
+			case l != nil && sk.d.wqlen != 0:
+				return fail(sk, fmt.Errorf("%w: data sent on a connection not yet accepted", ErrUnsupported))
+			case l != nil:
+				sk.e.Peer = proto.Uint32(l.ino)
+			case sk.d.shutdown&3 != 3:
+				return fail(sk, fmt.Errorf("%w: a connection whose peer is gone but which is not shut down", ErrUnsupported))
+			}
+			// Else its peer closed: restore makes it a pair whose other
+			// end sends the queued data, then closes.
+			continue
+		}
 		if p := sk.d.peer; p != 0 {
 			peer := s.unixByIno[p]
 			if peer == nil {
@@ -116,12 +170,11 @@ func (s *sharedSet) checkUnix() error {
 			if sk.d.typ == unix.SOCK_DGRAM && peer.d.peer != sk.d.ino && len(peer.d.name) == 0 {
 				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", ErrUnsupported, p))
 			}
-		} else if sk.d.typ != unix.SOCK_DGRAM && sk.d.state == tcpEstablished {
-			return fail(sk, fmt.Errorf("%w: a connection whose peer is closed", ErrUnsupported))
 		}
 	}
 	for _, sk := range s.unixSks {
-		if len(sk.queue) > 0 && !senders[sk.d.ino] {
+		closedPeer := sk.d.peer == 0 && sk.d.typ != unix.SOCK_DGRAM && sk.d.state == tcpEstablished
+		if len(sk.queue) > 0 && !senders[sk.d.ino] && !closedPeer {
 			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", ErrUnsupported, ErrOutside))
 		}
 	}

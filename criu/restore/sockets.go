@@ -103,6 +103,14 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 	}
 	fds := map[uint32]int{} // by ino
 	keep := func(fd int) { t.masterFds = append(t.masterFds, fd) }
+	// A connection whose peer had closed is made a pair; the other end
+	// (by the survivor's ino) sends the survivor's queue, then closes.
+	partners := map[uint32]int{}
+	defer func() {
+		for _, fd := range partners {
+			unix.Close(fd)
+		}
+	}()
 	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
 		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
 			return p
@@ -114,6 +122,15 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			continue
 		}
 		typ := int(e.GetType()) | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+		if closedPeer(e) {
+			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
+			if err != nil {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socketpair", err))
+			}
+			keep(pair[0])
+			fds[e.GetIno()], partners[e.GetIno()] = pair[0], pair[1]
+			continue
+		}
 		if p := mutual(e); p != nil {
 			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
 			if err != nil {
@@ -194,7 +211,10 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			}
 		}
 	}
-	// A datagram socket connected to a socket that is not connected back.
+	// A datagram socket connected to a socket that is not connected back,
+	// and a connection not yet accepted (its peer is the listener): each
+	// connects by name, in file id order (the order of the accept queue).
+	// Listeners are listening and names are still bound.
 	for _, e := range sks {
 		p := byIno[e.GetPeer()]
 		if e.GetPeer() == 0 || mutual(e) != nil {
@@ -225,6 +245,14 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			continue
 		}
 		var from *images.UnixSkEntry
+		if fd, ok := partners[e.GetIno()]; ok {
+			for _, b := range q {
+				if err := sendAll(fd, b, e.GetType() == unix.SOCK_STREAM); err != nil {
+					return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err)
+				}
+			}
+			continue
+		}
 		if p := mutual(e); p != nil {
 			from = p
 		} else {
@@ -244,6 +272,14 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			}
 		}
 	}
+	// Closing the other end shuts the survivor down both ways, as the
+	// peer's close did.
+	for ino, fd := range partners {
+		delete(partners, ino)
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("socket:[%d]: close its other end: %w", ino, os.NewSyscallError("close", err))
+		}
+	}
 	for _, e := range sks {
 		fd := fds[e.GetIno()]
 		if how := e.GetShutdown(); how != images.SkShutdown_NONE {
@@ -258,6 +294,12 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		t.masters[e.GetId()] = fd
 	}
 	return nil
+}
+
+// closedPeer tells a stream or seqpacket connection whose peer has closed:
+// established, no peer.
+func closedPeer(e *images.UnixSkEntry) bool {
+	return e.GetType() != unix.SOCK_DGRAM && e.GetState() == tcpEstablished && e.GetPeer() == 0
 }
 
 // removeStaleSocket removes the socket file a dumped socket left at path;

@@ -1,0 +1,121 @@
+package restore_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/crtest"
+)
+
+// unixListener returns a listening UNIX socket of type typ on a fresh
+// abstract name, and that name.
+func unixListener(t *testing.T, typ int) (int, *unix.SockaddrUnix) {
+	t.Helper()
+	l, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &unix.SockaddrUnix{Name: "@criu-sockets-test." + strconv.Itoa(os.Getpid()) + "." + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	if err := unix.Bind(l, sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(l, 4); err != nil {
+		t.Fatal(err)
+	}
+	return l, sa
+}
+
+func dial(t *testing.T, sa *unix.SockaddrUnix) int {
+	t.Helper()
+	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Connect(c, sa); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// UNIX sockets whose state restore could not make again fail the dump,
+// naming the socket and what about it; the task runs on.
+func TestDumpUnixSocketRefused(t *testing.T) {
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
+	cases := []struct {
+		name  string
+		files func(t *testing.T) []int // given to the task as fds 3, 4...
+		want  string
+	}{
+		// sk-unix-listen02: the client sent data the listener's side
+		// has not read (CRIU 4.2 refuses it too).
+		{"inflight-data", func(t *testing.T) []int {
+			l, sa := unixListener(t, unix.SOCK_STREAM)
+			c := dial(t, sa)
+			if _, err := unix.Write(c, []byte("packet")); err != nil {
+				t.Fatal(err)
+			}
+			return []int{l, c}
+		}, "data sent on a connection not yet accepted"},
+		// sk-unix-listen03: the client closed before the accept.
+		{"inflight-closed", func(t *testing.T) []int {
+			l, sa := unixListener(t, unix.SOCK_STREAM)
+			unix.Close(dial(t, sa))
+			return []int{l}
+		}, "a connection not yet accepted whose client has closed"},
+		// A connection waiting on a listener outside the tree.
+		{"inflight-outside", func(t *testing.T) []int {
+			l, sa := unixListener(t, unix.SOCK_STREAM)
+			t.Cleanup(func() { unix.Close(l) })
+			return []int{dial(t, sa)}
+		}, "its connection not yet accepted by socket:["},
+		// The peer closed with data unread: the survivor has ECONNRESET
+		// pending, which restore cannot set again.
+		{"reset", func(t *testing.T) []int {
+			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := unix.Write(p[0], []byte("unread")); err != nil {
+				t.Fatal(err)
+			}
+			unix.Close(p[1])
+			return []int{p[0]}
+		}, "has a pending error"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.txt")
+			cmd := exec.Command(bin, out)
+			for _, fd := range tc.files(t) {
+				cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "sk"))
+			}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			err := cmd.Start()
+			for _, f := range cmd.ExtraFiles {
+				f.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := cmd.Process.Pid
+			defer crtest.Kill(pid)
+			crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
+			res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir)
+			if err == nil || !strings.Contains(res, "(socket:[") || !strings.Contains(res, tc.want) {
+				t.Fatalf("dump: err %v, output %q", err, res)
+			}
+			checkStillRuns(t, pid, out)
+		})
+	}
+}
