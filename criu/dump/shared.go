@@ -12,6 +12,9 @@ type sharedSet struct {
 	unixDiag  map[uint32]*unixDiag
 	unixSks   []*unixSk
 	unixByIno map[uint32]*unixSk
+	// inetShut is how each inet socket is shut down, by inode, per
+	// (family, protocol), read at the first one met.
+	inetShut map[[2]int]map[uint32]uint8
 	// fifos are the named pipes open in the tree, by (dev, ino) in
 	// fifoByKey (fifo.go).
 	fifos     []*pipeObj

@@ -55,6 +55,9 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 	if err != nil {
 		return nil, err
 	}
+	if err := d.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, unsavedSocketOpts); err != nil {
+		return nil, fmt.Errorf("socket:[%d]: %w", ino, err)
+	}
 	e := &images.UnixSkEntry{
 		Id: proto.Uint32(id), Ino: proto.Uint32(ino), Type: proto.Uint32(uint32(ud.typ)), State: proto.Uint32(uint32(ud.state)),
 		Flags: proto.Uint32(flags), Uflags: proto.Uint32(0), Backlog: proto.Uint32(0), Peer: proto.Uint32(ud.peer),

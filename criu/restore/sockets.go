@@ -272,6 +272,11 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			}
 		}
 	}
+	for _, e := range sks {
+		if err := setSkFilter(fds[e.GetIno()], e.GetOpts()); err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+	}
 	// Closing the other end shuts the survivor down both ways, as the
 	// peer's close did.
 	for ino, fd := range partners {
@@ -376,6 +381,8 @@ func setSkOpts(fd int, o *images.SkOptsEntry) error {
 	flag("SO_KEEPALIVE", unix.SO_KEEPALIVE, o.GetSoKeepalive())
 	flag("SO_DONTROUTE", unix.SO_DONTROUTE, o.GetSoDontroute())
 	flag("SO_OOBINLINE", unix.SO_OOBINLINE, o.GetSoOobinline() != 0)
+	flag("SO_PASSSEC", unix.SO_PASSSEC, o.GetSoPasssec())
+	flag("SO_NO_CHECK", unix.SO_NO_CHECK, o.GetSoNoCheck())
 	if v := o.GetSoPriority(); v != 0 {
 		seti("SO_PRIORITY", unix.SOL_SOCKET, unix.SO_PRIORITY, int(v))
 	}
@@ -395,6 +402,59 @@ func setSkOpts(fd int, o *images.SkOptsEntry) error {
 			errs = append(errs, os.NewSyscallError("setsockopt(SO_BINDTODEVICE)", err))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// setSkFilter attaches the classic BPF filter of o to fd (CRIU's packing:
+// code<<48 | jt<<40 | jf<<32 | k per instruction). It comes after the
+// queues are refilled, which it would otherwise filter.
+func setSkFilter(fd int, o *images.SkOptsEntry) error {
+	img := o.GetSoFilter()
+	if len(img) == 0 {
+		return nil
+	}
+	if len(img) > 4096 {
+		return fmt.Errorf("%w: a socket filter of %d instructions", ErrBadImage, len(img))
+	}
+	f := make([]unix.SockFilter, len(img))
+	for i, v := range img {
+		f[i] = unix.SockFilter{Code: uint16(v >> 48), Jt: uint8(v >> 40), Jf: uint8(v >> 32), K: uint32(v)}
+	}
+	prog := &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, prog); err != nil {
+		return os.NewSyscallError("setsockopt(SO_ATTACH_FILTER)", err)
+	}
+	return nil
+}
+
+// setTCPOpts sets the TCP options of e on fd: TCP_NODELAY, TCP_CORK and
+// the keepalive times (from tcp_opts, or the deprecated fields of
+// sk_opts older images carry).
+func setTCPOpts(fd int, e *images.InetSkEntry) error {
+	var errs []error
+	seti := func(name string, opt, v int) {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, opt, v); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
+		}
+	}
+	t, o := e.GetTcpOpts(), e.GetOpts()
+	if t.GetNodelay() {
+		seti("TCP_NODELAY", unix.TCP_NODELAY, 1)
+	}
+	if t.GetCork() {
+		seti("TCP_CORK", unix.TCP_CORK, 1)
+	}
+	keep := func(name string, opt int, v *uint32, old *uint32) {
+		if v == nil {
+			v = old
+		}
+		if v != nil && *v != 0 {
+			seti(name, opt, int(*v))
+		}
+	}
+	keep("TCP_KEEPCNT", unix.TCP_KEEPCNT, t.Keepcnt, o.TcpKeepcnt)
+	keep("TCP_KEEPIDLE", unix.TCP_KEEPIDLE, t.Keepidle, o.TcpKeepidle)
+	keep("TCP_KEEPINTVL", unix.TCP_KEEPINTVL, t.Keepintvl, o.TcpKeepintvl)
 	return errors.Join(errs...)
 }
 
@@ -441,10 +501,24 @@ func openInet(e *images.InetSkEntry) (fd int, err error) {
 				return fd, os.NewSyscallError("setsockopt(IP_TOS)", err)
 			}
 		}
+		if ipo.GetPktinfo() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IP_PKTINFO)", err)
+			}
+		}
+		// IP_TTL reads as the namespace's default until set: set it
+		// only where it differs from this new socket's.
+		if v := ipo.GetTtl(); ipo.Ttl != nil {
+			if cur, err := unix.GetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL); err != nil || cur != int(v) {
+				if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, int(v)); err != nil {
+					return fd, os.NewSyscallError("setsockopt(IP_TTL)", err)
+				}
+			}
+		}
 	}
-	if e.GetTcpOpts().GetNodelay() {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-			return fd, os.NewSyscallError("setsockopt(TCP_NODELAY)", err)
+	if e.GetProto() == unix.IPPROTO_TCP {
+		if err := setTCPOpts(fd, e); err != nil {
+			return fd, err
 		}
 	}
 	src, err := inetSockaddr(family, e.GetSrcAddr(), e.GetSrcPort())
@@ -471,6 +545,15 @@ func openInet(e *images.InetSkEntry) (fd int, err error) {
 		}
 	case e.GetState() == tcpEstablished:
 		return fd, fmt.Errorf("%w: established TCP connection", ErrUnsupported)
+	}
+	if how := e.GetShutdown(); how != images.SkShutdown_NONE {
+		// An unconnected socket is shut down all the same (ENOTCONN).
+		if err := unix.Shutdown(fd, int(how)-1); err != nil && !errors.Is(err, unix.ENOTCONN) {
+			return fd, os.NewSyscallError("shutdown", err)
+		}
+	}
+	if err := setSkFilter(fd, e.GetOpts()); err != nil {
+		return fd, err
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
 		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)

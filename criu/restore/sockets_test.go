@@ -46,9 +46,9 @@ func dial(t *testing.T, sa *unix.SockaddrUnix) int {
 	return c
 }
 
-// UNIX sockets whose state restore could not make again fail the dump,
+// Sockets whose state restore could not make again fail the dump,
 // naming the socket and what about it; the task runs on.
-func TestDumpUnixSocketRefused(t *testing.T) {
+func TestDumpSocketRefused(t *testing.T) {
 	setup(t)
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
 	cases := []struct {
@@ -91,6 +91,33 @@ func TestDumpUnixSocketRefused(t *testing.T) {
 			unix.Close(p[1])
 			return []int{p[0]}
 		}, "has a pending error"},
+		// Options the images have no field for (sockopts.go's audit).
+		{"tcp-user-timeout", func(t *testing.T) []int {
+			l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.SetsockoptInt(l, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 5000); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Bind(l, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Listen(l, 4); err != nil {
+				t.Fatal(err)
+			}
+			return []int{l}
+		}, "socket option TCP_USER_TIMEOUT is 5000 (a new socket's is 0), which the images cannot hold"},
+		{"peek-off", func(t *testing.T) []int {
+			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.SetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_PEEK_OFF, 3); err != nil {
+				t.Fatal(err)
+			}
+			return p[:]
+		}, "socket option SO_PEEK_OFF is 3 (a new socket's is -1)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
