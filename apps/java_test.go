@@ -102,13 +102,13 @@ func TestJavaHttpServer(t *testing.T) {
 	}
 	criu := crtest.Criu(t)
 	ctx := context.Background()
-	if out, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pid), "-D", img, "-v4", "-o", "dump.log"); err != nil {
+	if out, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pid), "-D", img, "-v4", "-o", filepath.Join(img, "dump.log")); err != nil {
 		b, _ := os.ReadFile(filepath.Join(img, "dump.log"))
 		t.Fatalf("dump: %v\n%s\n%s", err, out, javaTail(b))
 	}
 	cmd.Wait()
 	pidfile := filepath.Join(dir, "restored.pid")
-	if out, err := crtest.Run(ctx, criu, "restore", "-D", img, "-d", "-v4", "-o", "restore.log", "--pidfile", pidfile); err != nil {
+	if out, err := crtest.Run(ctx, criu, "restore", "-D", img, "-d", "-v4", "-o", filepath.Join(img, "restore.log"), "--pidfile", pidfile); err != nil {
 		b, _ := os.ReadFile(filepath.Join(img, "restore.log"))
 		t.Fatalf("restore: %v\n%s\n%s", err, out, javaTail(b))
 	}
