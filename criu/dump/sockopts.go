@@ -219,6 +219,9 @@ func dumpSkOpts(fd int) (*images.SkOptsEntry, error) {
 type skPacket struct {
 	idFor uint32 // file id of the socket it is queued on
 	data  []byte
+	// addr is a datagram's sender name as the kernel gives it (a
+	// leading NUL: abstract; empty: unnamed); nil for a stream.
+	addr []byte
 }
 
 // maxQueue caps the bytes read from one socket's receive queue.
@@ -227,7 +230,7 @@ const maxQueue = 64 << 20
 // peekQueue reads fd's receive queue without consuming it: SO_PEEK_OFF
 // moves past what each MSG_PEEK returned, and is put back afterwards.
 // A queue holding passed descriptors (SCM_RIGHTS) is refused.
-func peekQueue(fd int, id uint32) ([]skPacket, error) {
+func peekQueue(fd int, id uint32, dgram bool) ([]skPacket, error) {
 	orig, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF)
 	if err != nil {
 		return nil, os.NewSyscallError("getsockopt(SO_PEEK_OFF)", err)
@@ -245,7 +248,7 @@ func peekQueue(fd int, id uint32) ([]skPacket, error) {
 	var out []skPacket
 	total := 0
 	for {
-		n, oobn, fl, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		n, oobn, fl, from, err := unix.Recvmsg(fd, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		if err == unix.EAGAIN {
 			return out, nil
 		}
@@ -272,7 +275,14 @@ func peekQueue(fd int, id uint32) ([]skPacket, error) {
 		if total > maxQueue {
 			return nil, fmt.Errorf("%w: more than %d bytes queued", ErrUnsupported, maxQueue)
 		}
-		out = append(out, skPacket{idFor: id, data: append([]byte{}, buf[:n]...)})
+		p := skPacket{idFor: id, data: append([]byte{}, buf[:n]...)}
+		if dgram {
+			p.addr = []byte{}
+			if sa, ok := from.(*unix.SockaddrUnix); ok && sa.Name != "" {
+				p.addr = unixNameBytes(sa.Name)
+			}
+		}
+		out = append(out, p)
 	}
 }
 
@@ -290,6 +300,15 @@ func pendingError(fd int) (bool, error) {
 		}
 		return p[0].Revents&unix.POLLERR != 0, nil
 	}
+}
+
+// unixNameBytes turns x/sys/unix's spelling of a UNIX name ('@' for the
+// leading NUL of an abstract one) back into the kernel's bytes.
+func unixNameBytes(name string) []byte {
+	if name[0] == '@' {
+		return append([]byte{0}, name[1:]...)
+	}
+	return []byte(name)
 }
 
 // refuseRights closes descriptors a peek copied in and fails: passing

@@ -91,7 +91,7 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 		} else if perr {
 			return nil, fmt.Errorf("%w: socket:[%d] has a pending error (its peer closed with data unread)", ErrUnsupported, ino)
 		}
-		if sk.queue, err = peekQueue(cp, id); err != nil {
+		if sk.queue, err = peekQueue(cp, id, ud.typ == unix.SOCK_DGRAM); err != nil {
 			return nil, fmt.Errorf("socket:[%d] queue: %w", ino, err)
 		}
 	}
@@ -176,12 +176,85 @@ func (s *sharedSet) checkUnix() error {
 		}
 	}
 	for _, sk := range s.unixSks {
-		closedPeer := sk.d.peer == 0 && sk.d.typ != unix.SOCK_DGRAM && sk.d.state == tcpEstablished
+		if sk.d.typ == unix.SOCK_DGRAM {
+			if err := s.checkDgramQueue(sk); err != nil {
+				return fail(sk, err)
+			}
+			continue
+		}
+		closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished
 		if len(sk.queue) > 0 && !senders[sk.d.ino] && !closedPeer {
 			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", ErrUnsupported, ErrOutside))
 		}
 	}
 	return nil
+}
+
+// checkDgramQueue refuses datagrams queued on sk that restore could not
+// send again from their sender's name. Restore sends each one from the
+// socket of the tree bound to that name, or from a socket it binds to
+// the name for that send (the sender has closed), or for an unnamed
+// sender from sk's unnamed peer or an unnamed socket of its own; sk must
+// then be reachable: by name, or as the survivor of a pair whose other
+// end closed (that end sends).
+func (s *sharedSet) checkDgramQueue(sk *unixSk) error {
+	named := len(sk.d.name) > 0
+	var mutual *unixSk
+	if p := s.unixByIno[sk.d.peer]; p != nil && p.d.peer == sk.d.ino {
+		mutual = p
+	}
+	// A named socket is established also once something connected to
+	// it; an unnamed one only as half of a pair.
+	closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished && !named
+	for _, p := range sk.queue {
+		from := s.dgramByName(p.addr)
+		switch {
+		case len(p.addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.name) == 0):
+		case len(p.addr) == 0:
+			return fmt.Errorf("%w: a datagram from an unnamed socket queued on an unnamed socket no unnamed socket of the tree is connected to", ErrUnsupported)
+		case from != nil && (named || from == mutual):
+		case from != nil:
+			return fmt.Errorf("%w: a datagram from %q queued on an unnamed socket it is not connected to", ErrUnsupported, p.addr)
+		case !named:
+			return fmt.Errorf("%w: a datagram from the closed socket %q queued on an unnamed socket", ErrUnsupported, p.addr)
+		default:
+			// The sender is gone: restore binds a socket to its name
+			// for the send, which the name must allow.
+			if s.nameTaken(p.addr) {
+				return fmt.Errorf("%w: a datagram from %q, a name now held by something else", ErrUnsupported, p.addr)
+			}
+		}
+	}
+	return nil
+}
+
+// dgramByName is the datagram socket of the tree bound to name, if any.
+func (s *sharedSet) dgramByName(name []byte) *unixSk {
+	if len(name) == 0 {
+		return nil
+	}
+	for _, o := range s.unixSks {
+		if o.d.typ == unix.SOCK_DGRAM && bytes.Equal(bytes.TrimRight(o.d.name, "\x00"), bytes.TrimRight(name, "\x00")) {
+			return o
+		}
+	}
+	return nil
+}
+
+// nameTaken tells whether a UNIX name is held: by a socket of the
+// namespace, or for a path by a file.
+func (s *sharedSet) nameTaken(name []byte) bool {
+	n := bytes.TrimRight(name, "\x00")
+	for _, ud := range s.unixDiag {
+		if bytes.Equal(bytes.TrimRight(ud.name, "\x00"), n) {
+			return true
+		}
+	}
+	if n[0] == 0 {
+		return false
+	}
+	var st unix.Stat_t
+	return unix.Lstat(string(n), &st) == nil
 }
 
 // writeSkQueues writes sk-queues.img: each queued message as an
@@ -197,7 +270,7 @@ func (s *sharedSet) writeSkQueues(ctx context.Context, t *tree) error {
 	const name = "sk-queues.img"
 	return image.WriteEntries(ctx, t.store, name, func(enc *image.Encoder, payload io.Writer) error {
 		for _, p := range pkts {
-			if err := enc.Encode(&images.SkPacketEntry{IdFor: proto.Uint32(p.idFor), Length: proto.Uint32(uint32(len(p.data)))}); err != nil {
+			if err := enc.Encode(&images.SkPacketEntry{IdFor: proto.Uint32(p.idFor), Length: proto.Uint32(uint32(len(p.data))), Addr: p.addr}); err != nil {
 				return err
 			}
 			if _, err := payload.Write(p.data); err != nil {

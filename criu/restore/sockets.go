@@ -33,10 +33,18 @@ const ipv6Freebind = 78
 // maxSkQueue caps the bytes queued on one socket.
 const maxSkQueue = 64 << 20
 
+// skPacket is one queued message of sk-queues.img.
+type skPacket struct {
+	data []byte
+	// addr is a datagram's sender name (empty: unnamed), nil where the
+	// image names no sender (CRIU's images).
+	addr []byte
+}
+
 // readSkQueues reads sk-queues.img: the queued messages by the file id of
 // the socket they are queued on, in order.
-func readSkQueues(ctx context.Context, s image.Store) (map[uint32][][]byte, error) {
-	out := map[uint32][][]byte{}
+func readSkQueues(ctx context.Context, s image.Store) (map[uint32][]skPacket, error) {
+	out := map[uint32][]skPacket{}
 	const name = "sk-queues.img"
 	rd, err := s.Open(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -71,7 +79,10 @@ func readSkQueues(ctx context.Context, s image.Store) (map[uint32][][]byte, erro
 		if err := dec.CopyPayload(w, int64(e.GetLength())); err != nil {
 			return nil, err
 		}
-		out[e.GetIdFor()] = append(out[e.GetIdFor()], w.b)
+		if len(e.Addr) > len(unix.RawSockaddrUnix{}.Path) {
+			return nil, fmt.Errorf("%w: %s: a sender name of %d bytes", ErrBadImage, name, len(e.Addr))
+		}
+		out[e.GetIdFor()] = append(out[e.GetIdFor()], skPacket{data: w.b, addr: e.Addr})
 	}
 }
 
@@ -211,6 +222,9 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			}
 		}
 	}
+	if err := refillQueues(t.ti.skQueues, sks, byIno, fds, partners); err != nil {
+		return err
+	}
 	// A datagram socket connected to a socket that is not connected back,
 	// and a connection not yet accepted (its peer is the listener): each
 	// connects by name, in file id order (the order of the accept queue).
@@ -235,41 +249,6 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 	for _, e := range sks {
 		if err := setSkOpts(fds[e.GetIno()], e.GetOpts()); err != nil {
 			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
-		}
-	}
-	// Queues: what was queued on e was sent by its peer, or by a socket
-	// connected to it.
-	for _, e := range sks {
-		q := t.ti.skQueues[e.GetId()]
-		if len(q) == 0 {
-			continue
-		}
-		var from *images.UnixSkEntry
-		if fd, ok := partners[e.GetIno()]; ok {
-			for _, b := range q {
-				if err := sendAll(fd, b, e.GetType() == unix.SOCK_STREAM); err != nil {
-					return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err)
-				}
-			}
-			continue
-		}
-		if p := mutual(e); p != nil {
-			from = p
-		} else {
-			for _, o := range sks {
-				if o.GetPeer() == e.GetIno() {
-					from = o
-					break
-				}
-			}
-		}
-		if from == nil {
-			return fmt.Errorf("%w: socket:[%d] has queued data and no sender", ErrBadImage, e.GetIno())
-		}
-		for _, b := range q {
-			if err := sendAll(fds[from.GetIno()], b, e.GetType() == unix.SOCK_STREAM); err != nil {
-				return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err)
-			}
 		}
 	}
 	for _, e := range sks {
@@ -301,10 +280,137 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 	return nil
 }
 
-// closedPeer tells a stream or seqpacket connection whose peer has closed:
-// established, no peer.
+// closedPeer tells a socket whose peer has closed: established, no peer.
+// A datagram socket must be unnamed too: a named one is established
+// also once something connected to it.
 func closedPeer(e *images.UnixSkEntry) bool {
-	return e.GetType() != unix.SOCK_DGRAM && e.GetState() == tcpEstablished && e.GetPeer() == 0
+	return e.GetState() == tcpEstablished && e.GetPeer() == 0 && (e.GetType() != unix.SOCK_DGRAM || len(e.GetName()) == 0)
+}
+
+// refillQueues queues again what was queued on each socket of sks (fds
+// by ino), sent by the socket that sent it. Names are bound, no datagram
+// socket is connected yet (one connected to another takes datagrams from
+// that one only).
+//
+// A stream or seqpacket queue was sent by the peer (the other end of the
+// pair; for a connection whose peer closed, the stand-in end in
+// partners). A datagram names its sender (addr): the datagram socket of
+// sks bound to that name, else a socket bound to it for the send and
+// closed (the sender had closed); an unnamed sender is the receiver's
+// unnamed peer, the stand-in end, or an unnamed socket of ours. A
+// datagram of an image that names no sender (CRIU's) is sent as CRIU
+// does, by the receiver's peer or a socket connected to it.
+func refillQueues(queues map[uint32][]skPacket, sks []*images.UnixSkEntry, byIno map[uint32]*images.UnixSkEntry, fds, partners map[uint32]int) error {
+	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
+		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
+			return p
+		}
+		return nil
+	}
+	byName := map[string]*images.UnixSkEntry{}
+	for _, e := range sks {
+		if e.GetType() == unix.SOCK_DGRAM && len(e.GetName()) > 0 {
+			byName[string(bytes.TrimRight(e.GetName(), "\x00"))] = e
+		}
+	}
+	unnamed := -1
+	defer func() {
+		if unnamed >= 0 {
+			unix.Close(unnamed)
+		}
+	}()
+	for _, e := range sks {
+		q := queues[e.GetId()]
+		if len(q) == 0 {
+			continue
+		}
+		fail := func(err error) error { return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err) }
+		stream := e.GetType() == unix.SOCK_STREAM
+		var to unix.Sockaddr
+		if len(e.GetName()) > 0 {
+			to = unixName(e.GetName())
+		}
+		// peerFd is the socket whose writes reach e without a name.
+		peerFd := -1
+		if fd, ok := partners[e.GetIno()]; ok {
+			peerFd = fd
+		} else if p := mutual(e); p != nil {
+			peerFd = fds[p.GetIno()]
+		}
+		for _, pk := range q {
+			var err error
+			switch {
+			case e.GetType() != unix.SOCK_DGRAM || pk.addr == nil:
+				from := peerFd
+				if from < 0 {
+					for _, o := range sks {
+						if o.GetPeer() == e.GetIno() {
+							from = fds[o.GetIno()]
+							break
+						}
+					}
+				}
+				if from < 0 {
+					return fmt.Errorf("%w: socket:[%d] has queued data and no sender", ErrBadImage, e.GetIno())
+				}
+				if from == peerFd || to == nil {
+					err = sendAll(from, pk.data, stream)
+				} else {
+					err = sendTo(from, pk.data, to)
+				}
+			case len(pk.addr) == 0 && peerFd >= 0 && (partners[e.GetIno()] == peerFd || len(mutual(e).GetName()) == 0):
+				err = sendAll(peerFd, pk.data, false)
+			case len(pk.addr) == 0 && to != nil:
+				if unnamed < 0 {
+					if unnamed, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
+						return fail(os.NewSyscallError("socket", err))
+					}
+				}
+				err = sendTo(unnamed, pk.data, to)
+			case len(pk.addr) == 0:
+				return fmt.Errorf("%w: socket:[%d]: a datagram from an unnamed sender and no way to send it", ErrBadImage, e.GetIno())
+			case byName[string(bytes.TrimRight(pk.addr, "\x00"))] != nil:
+				s := byName[string(bytes.TrimRight(pk.addr, "\x00"))]
+				if mutual(e) == s || to == nil {
+					err = sendAll(fds[s.GetIno()], pk.data, false)
+				} else {
+					err = sendTo(fds[s.GetIno()], pk.data, to)
+				}
+			case to != nil:
+				err = sendFromName(pk.addr, pk.data, to)
+			default:
+				return fmt.Errorf("%w: socket:[%d]: a datagram from %q and no way to send it", ErrBadImage, e.GetIno(), pk.addr)
+			}
+			if err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return nil
+}
+
+// sendTo sends one datagram from fd to to.
+func sendTo(fd int, b []byte, to unix.Sockaddr) error {
+	return os.NewSyscallError("sendto", unix.Sendto(fd, b, unix.MSG_DONTWAIT, to))
+}
+
+// sendFromName sends one datagram to to from a socket bound for the send
+// to name (the name of a sender that has closed); a path's file is
+// removed again.
+func sendFromName(name, b []byte, to unix.Sockaddr) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	sa := unixName(name)
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("bind %q: %w", sa.Name, os.NewSyscallError("bind", err))
+	}
+	if name[0] != 0 {
+		defer unix.Unlink(sa.Name)
+	}
+	return sendTo(fd, b, to)
 }
 
 // removeStaleSocket removes the socket file a dumped socket left at path;

@@ -91,6 +91,31 @@ func TestDumpSocketRefused(t *testing.T) {
 			unix.Close(p[1])
 			return []int{p[0]}
 		}, "has a pending error"},
+		// A datagram whose sender closed and left its socket file: restore
+		// could not bind a socket to that name to send it again.
+		{"dgram-sender-file", func(t *testing.T) []int {
+			dir := t.TempDir()
+			srv, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			to := &unix.SockaddrUnix{Name: filepath.Join(dir, "srv")}
+			if err := unix.Bind(srv, to); err != nil {
+				t.Fatal(err)
+			}
+			c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Bind(c, &unix.SockaddrUnix{Name: filepath.Join(dir, "gone")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Sendto(c, []byte("hi"), 0, to); err != nil {
+				t.Fatal(err)
+			}
+			unix.Close(c)
+			return []int{srv}
+		}, "a name now held by something else"},
 		// Options the images have no field for (sockopts.go's audit).
 		{"tcp-user-timeout", func(t *testing.T) []int {
 			l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
