@@ -160,9 +160,10 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		fds[e.GetIno()] = fd
 	}
 	// Bind. Sockets sharing a name (a listener and the connections it
-	// accepted) bind in turn, connections first, the file of each but
-	// the last unlinked so the next can bind; an abstract name is bound
-	// by the listener only.
+	// accepted, sockets whose file was deleted and the one holding the
+	// path now) bind in turn, the live one last, the file of each but the
+	// last unlinked so the next can bind; an abstract name is bound by
+	// the listener only.
 	groups := map[string][]*images.UnixSkEntry{}
 	var names []string
 	for _, e := range sks {
@@ -178,9 +179,11 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 	var unlinkLater []string
 	for _, k := range names {
 		g := groups[k]
-		sort.SliceStable(g, func(i, j int) bool {
-			return g[i].GetState() == tcpEstablished && g[j].GetState() != tcpEstablished
-		})
+		// The socket whose file is live binds last and keeps it:
+		// connections (sharing their listener's name) and sockets whose
+		// file was deleted (the path may be another's now) bind first.
+		last := func(e *images.UnixSkEntry) bool { return e.GetState() != tcpEstablished && !e.GetDeleted() }
+		sort.SliceStable(g, func(i, j int) bool { return !last(g[i]) && last(g[j]) })
 		abstract := k[0] == 0
 		if abstract && len(g) > 1 {
 			g = g[len(g)-1:]
