@@ -36,6 +36,15 @@ type Options struct {
 	// peer is outside it, with the peer's name (criu dump --external
 	// veth[IN]:OUT); such a link not listed fails the dump.
 	Veth map[string]string
+	// ExtUnixSk lets a UNIX datagram socket connected to a named socket
+	// outside the tree be dumped: the peer is written as external, and
+	// restore (with its own ExtUnixSk) connects to that name again (criu
+	// dump --ext-unix-sk, CRIU's legacy rule). ExtUnixInodes are the
+	// inodes of --ext-unix-sk=INO,...: also accepted, held to the same
+	// rule, since the stream connections CRIU lets them name need
+	// --inherit-fd at restore.
+	ExtUnixSk     bool
+	ExtUnixInodes map[uint32]bool
 	// IPTool is the ip program that saves a network namespace of the
 	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string

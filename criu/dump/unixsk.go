@@ -109,7 +109,7 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 // queued data that no socket of the tree sent. A connection not yet
 // accepted gets its listener as peer (restore connects to it again, as
 // CRIU); one whose peer closed (both ways shut down) keeps peer 0.
-func (s *sharedSet) checkUnix() error {
+func (s *sharedSet) checkUnix(t *tree) error {
 	fail := func(sk *unixSk, err error) error {
 		return fmt.Errorf("dump %d: %w", sk.first.pid, &FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
 	}
@@ -164,7 +164,10 @@ func (s *sharedSet) checkUnix() error {
 		if p := sk.d.peer; p != 0 {
 			peer := s.unixByIno[p]
 			if peer == nil {
-				return fail(sk, fmt.Errorf("its peer socket:[%d] %w", p, ErrOutside))
+				if err := s.addExternalUnix(t, sk); err != nil {
+					return fail(sk, err)
+				}
+				continue
 			}
 			senders[p] = true
 			if sk.d.typ != unix.SOCK_DGRAM && peer.d.peer != sk.d.ino {
@@ -186,6 +189,49 @@ func (s *sharedSet) checkUnix() error {
 		if len(sk.queue) > 0 && !senders[sk.d.ino] && !closedPeer {
 			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", ErrUnsupported, ErrOutside))
 		}
+	}
+	return nil
+}
+
+// usk_entry uflags (CRIU's USK_*).
+const uskExtern = 1 << 0 // the entry is a socket outside the tree
+
+// addExternalUnix handles sk's peer outside the tree. With --ext-unix-sk
+// a datagram socket connected to a named peer is kept: the peer is
+// written once to files.img as CRIU writes an external socket (a
+// datagram listener with its name, uflags USK_EXTERN, no fd), and
+// restore connects to that name again. Anything else fails the dump.
+func (s *sharedSet) addExternalUnix(t *tree, sk *unixSk) error {
+	p := sk.d.peer
+	err := fmt.Errorf("its peer socket:[%d] %w", p, ErrOutside)
+	if !t.opts.ExtUnixSk && !t.opts.ExtUnixInodes[sk.d.ino] {
+		if sk.d.typ == unix.SOCK_DGRAM {
+			return fmt.Errorf("%w (dump with --ext-unix-sk to connect to its name again at restore)", err)
+		}
+		return err
+	}
+	peer := s.unixDiag[p]
+	switch {
+	case sk.d.typ != unix.SOCK_DGRAM:
+		return fmt.Errorf("%w (--ext-unix-sk: the other end of a stream connection cannot be made again; CRIU gives it with --inherit-fd, which this criu does not take yet)", err)
+	case peer == nil || len(peer.name) == 0:
+		return fmt.Errorf("%w (--ext-unix-sk: it has no name to connect to again)", err)
+	case peer.peer == sk.d.ino:
+		return fmt.Errorf("%w (--ext-unix-sk: it is connected back to this socket, which restore cannot make again)", err)
+	}
+	if s.unixExt == nil {
+		s.unixExt = map[uint32]bool{}
+	}
+	if !s.unixExt[p] {
+		s.unixExt[p] = true
+		id := t.files.id()
+		t.files.entries = append(t.files.entries, &images.FileEntry{Type: images.FdTypes_UNIXSK.Enum(), Id: proto.Uint32(id), Usk: &images.UnixSkEntry{
+			Id: proto.Uint32(id), Ino: proto.Uint32(p), Type: proto.Uint32(unix.SOCK_DGRAM), State: proto.Uint32(tcpListen),
+			Flags: proto.Uint32(0), Uflags: proto.Uint32(uskExtern), Backlog: proto.Uint32(0), Peer: proto.Uint32(0),
+			Fown: zeroFown(), Opts: &images.SkOptsEntry{SoSndbuf: proto.Uint32(0), SoRcvbuf: proto.Uint32(0),
+				SoSndTmoSec: proto.Uint64(0), SoSndTmoUsec: proto.Uint64(0), SoRcvTmoSec: proto.Uint64(0), SoRcvTmoUsec: proto.Uint64(0)},
+			Name: append([]byte{}, peer.name...),
+		}})
 	}
 	return nil
 }

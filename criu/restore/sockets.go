@@ -228,14 +228,28 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 	if err := refillQueues(t.ti.skQueues, sks, byIno, fds, partners); err != nil {
 		return err
 	}
-	// A datagram socket connected to a socket that is not connected back,
-	// and a connection not yet accepted (its peer is the listener): each
-	// connects by name, in file id order (the order of the accept queue).
-	// Listeners are listening and names are still bound.
+	// External sockets (outside the dumped tree, CRIU's USK_EXTERN): the
+	// entries with no fd, by inode.
+	ext := map[uint32]*images.UnixSkEntry{}
+	for _, f := range t.ti.files {
+		if e := f.GetUsk(); e != nil && e.GetUflags()&uskExtern != 0 {
+			ext[e.GetIno()] = e
+		}
+	}
+	// A datagram socket connected to a socket that is not connected back
+	// (of the tree, or external), and a connection not yet accepted (its
+	// peer is the listener): each connects by name, in file id order (the
+	// order of the accept queue). Listeners are listening and names are
+	// still bound.
 	for _, e := range sks {
 		p := byIno[e.GetPeer()]
 		if e.GetPeer() == 0 || mutual(e) != nil {
 			continue
+		}
+		// As CRIU 4.2, an external peer needs no --ext-unix-sk at
+		// restore: the dump was given it.
+		if x := ext[e.GetPeer()]; p == nil && x != nil {
+			p = x
 		}
 		if p == nil || len(p.GetName()) == 0 {
 			return fmt.Errorf("%w: socket:[%d]: its peer socket:[%d] cannot be reached by name", ErrBadImage, e.GetIno(), e.GetPeer())
@@ -282,6 +296,10 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 	}
 	return nil
 }
+
+// uskExtern is CRIU's USK_EXTERN uflag: a socket outside the dumped tree,
+// written with its name and no fd.
+const uskExtern = 1 << 0
 
 // closedPeer tells a socket whose peer has closed: established, no peer.
 // A datagram socket must be unnamed too: a named one is established

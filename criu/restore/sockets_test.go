@@ -34,6 +34,17 @@ func unixListener(t *testing.T, typ int) (int, *unix.SockaddrUnix) {
 	return l, sa
 }
 
+// noInheritedFds marks every fd above 2 close-on-exec (as crtest.Start
+// does): an fd the test binary inherited would reach the workload.
+func noInheritedFds() {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
 func dial(t *testing.T, sa *unix.SockaddrUnix) int {
 	t.Helper()
 	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -148,6 +159,7 @@ func TestDumpSocketRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out.txt")
+			noInheritedFds()
 			cmd := exec.Command(bin, out)
 			for _, fd := range tc.files(t) {
 				cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "sk"))
@@ -170,4 +182,81 @@ func TestDumpSocketRefused(t *testing.T) {
 			checkStillRuns(t, pid, out)
 		})
 	}
+}
+
+// --ext-unix-sk: a datagram socket connected to a named socket outside
+// the tree (a syslog-like server) is dumped with it (refused without it),
+// and restored connected to that name again.
+func TestExtUnixSk(t *testing.T) {
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "extunix.c"), false)
+	dir := t.TempDir()
+	srv, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(srv)
+	name := &unix.SockaddrUnix{Name: filepath.Join(dir, "log")}
+	if err := unix.Bind(srv, name); err != nil {
+		t.Fatal(err)
+	}
+	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Connect(c, name); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.txt")
+	noInheritedFds()
+	cmd := exec.Command(bin, out)
+	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(c), "sk")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	cmd.ExtraFiles[0].Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+	recv := func(want string) {
+		t.Helper()
+		b := make([]byte, 64)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			n, _, err := unix.Recvfrom(srv, b, unix.MSG_DONTWAIT)
+			if err == nil {
+				if string(b[:n]) != want {
+					t.Fatalf("the server got %q, want %q", b[:n], want)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server got nothing: %v", err)
+			}
+		}
+	}
+	syscall.Kill(pid, syscall.SIGUSR1)
+	recv("ping 0")
+
+	criu, ctx := crtest.Criu(t), context.Background()
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o700)
+	res, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pid), "-D", img)
+	if err == nil || !strings.Contains(res, "reaches outside the dumped tree (dump with --ext-unix-sk") {
+		t.Fatalf("dump without --ext-unix-sk: err %v, output %q", err, res)
+	}
+	if !crtest.Alive(pid) {
+		t.Fatal("a refused dump killed the task")
+	}
+	if res, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pid), "-D", img, "--ext-unix-sk"); err != nil {
+		t.Fatalf("dump --ext-unix-sk: %v\n%s", err, res)
+	}
+	cmd.Wait()
+	// As CRIU 4.2, restore needs no --ext-unix-sk (it accepts it).
+	if res, err := crtest.Run(ctx, criu, "restore", "-D", img, "-d", "--ext-unix-sk"); err != nil {
+		t.Fatalf("restore --ext-unix-sk: %v\n%s", err, res)
+	}
+	syscall.Kill(pid, syscall.SIGUSR1)
+	recv("ping 1")
 }
