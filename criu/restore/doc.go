@@ -21,10 +21,17 @@
 // mapping is one object created in the restorer and mapped by each task
 // through /proc/<restorer>/map_files. Sockets (sockets.go) and eventfd,
 // signalfd, timerfd and epoll files (anon.go) are created there too:
-// connected UNIX pairs with socketpair, then binds (a listener and the
-// connections it accepted share its name: connections bind first, their
-// file unlinked), listens, datagram connects, options, queues refilled by
-// writing from the peer, shutdowns. An epoll's targets are added by
+// connected UNIX pairs with socketpair (also a connection whose peer had
+// closed: the stand-in end sends its queue, then closes), then binds
+// (sockets sharing a path, a listener and the connections it accepted or
+// deleted sockets and the path's new holder, bind in turn, the live one
+// last, the others' file unlinked), listens, options, queues refilled
+// (a stream by its peer; a datagram from its sender's name: the tree's
+// socket of that name, one bound to it for the send, or an unnamed one),
+// then datagram connects and connections not yet accepted connected to
+// their listener again (an external peer by its name), the filter, the
+// shutdowns. Inet sockets get their options, bind, listen or connect,
+// shutdown and filter. An epoll's targets are added by
 // epoll_ctl injected into the first task holding it, by fd number.
 // inotify files (inotify.go) get their watches back by path, each with
 // its watch descriptor; ptys (tty.go) are opened from /dev/ptmx at their
