@@ -83,6 +83,13 @@ func TestDumpSocketRefused(t *testing.T) {
 			unix.Close(dial(t, sa))
 			return []int{l}
 		}, "a connection not yet accepted whose client has closed"},
+		// Two connections waiting, the later one at the lower fd: restore
+		// connects in fd (file id) order, which would swap them.
+		{"inflight-order", func(t *testing.T) []int {
+			l, sa := unixListener(t, unix.SOCK_STREAM)
+			first := dial(t, sa)
+			return []int{l, dial(t, sa), first}
+		}, "connections not yet accepted in an order restore cannot keep"},
 		// A connection waiting on a listener outside the tree.
 		{"inflight-outside", func(t *testing.T) []int {
 			l, sa := unixListener(t, unix.SOCK_STREAM)
