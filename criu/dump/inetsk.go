@@ -96,7 +96,7 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 		unsaved = append(unsaved, unsavedUDPOpts)
 	}
 	if err := d.checkUnsaved(cp, family, typ, protocol, unsaved...); err != nil {
-		return nil, fmt.Errorf("socket:[%d] %s: %w", st.Ino, addrString(sa), err)
+		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
 	shut, err := d.inetShutdown(cp, family, protocol, uint32(st.Ino))
 	if err != nil {

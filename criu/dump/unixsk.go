@@ -56,7 +56,7 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 		return nil, err
 	}
 	if err := d.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, unsavedSocketOpts); err != nil {
-		return nil, fmt.Errorf("socket:[%d]: %w", ino, err)
+		return nil, err
 	}
 	e := &images.UnixSkEntry{
 		Id: proto.Uint32(id), Ino: proto.Uint32(ino), Type: proto.Uint32(uint32(ud.typ)), State: proto.Uint32(uint32(ud.state)),
@@ -87,9 +87,9 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 		// data unread) would be consumed by the peek, and cannot be set
 		// again at restore.
 		if perr, err := pendingError(cp); err != nil {
-			return nil, fmt.Errorf("socket:[%d]: %w", ino, err)
+			return nil, err
 		} else if perr {
-			return nil, fmt.Errorf("%w: socket:[%d] has a pending error (its peer closed with data unread)", ErrUnsupported, ino)
+			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", ErrUnsupported)
 		}
 		if sk.queue, err = peekQueue(cp, id, ud.typ == unix.SOCK_DGRAM); err != nil {
 			return nil, fmt.Errorf("socket:[%d] queue: %w", ino, err)

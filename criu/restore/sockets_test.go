@@ -108,7 +108,7 @@ func TestDumpSocketRefused(t *testing.T) {
 			}
 			unix.Close(p[1])
 			return []int{p[0]}
-		}, "has a pending error"},
+		}, "it has a pending error"},
 		// A datagram whose sender closed and left its socket file: restore
 		// could not bind a socket to that name to send it again.
 		{"dgram-sender-file", func(t *testing.T) []int {
