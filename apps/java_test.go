@@ -30,8 +30,10 @@ func javaCounter(t *testing.T, dir string) (*exec.Cmd, int) {
 		t.Fatal(err)
 	}
 	portFile := filepath.Join(dir, "port")
-	// No hsperfdata file (a shared file mapping in /tmp per JVM).
-	cmd := crtest.Start(t, java, "-XX:-UsePerfData", "-Xmx64m", src, portFile)
+	// The JVM's defaults, as users run it: G1 and its threads, a heap
+	// reserved from a quarter of the memory, the hsperfdata file mapped
+	// shared in /tmp.
+	cmd := crtest.Start(t, java, src, portFile)
 	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
 	crtest.WaitFor(t, portFile, "\n", 60*time.Second)
 	b, err := os.ReadFile(portFile)
