@@ -82,7 +82,9 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 		}
 	}
 	sk := &unixSk{e: e, d: ud, first: fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_UNIXSK}}
-	if ud.state != tcpListen {
+	// A stream or seqpacket socket has a queue only once connected (and
+	// reading one that is not gives EINVAL).
+	if ud.typ == unix.SOCK_DGRAM || ud.state == tcpEstablished {
 		// A pending error (ECONNRESET left by a peer that closed with
 		// data unread) would be consumed by the peek, and cannot be set
 		// again at restore.
