@@ -175,6 +175,12 @@ func (s *sharedSet) checkUnix(t *tree) error {
 			if sk.d.typ != unix.SOCK_DGRAM && peer.d.peer != sk.d.ino {
 				return fail(sk, fmt.Errorf("%w: connected to socket:[%d], which is not connected back", ErrUnsupported, p))
 			}
+			// A connection's shutdown reaches both ends (reading on one is
+			// writing on the other), except one made before connect(),
+			// which restore (shutting down a pair) cannot make.
+			if m := sk.d.shutdown & 3; sk.d.typ != unix.SOCK_DGRAM && m&^mirrorShutdown(peer.d.shutdown&3) != 0 {
+				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s)", ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.shutdown&3)))
+			}
 			if sk.d.typ == unix.SOCK_DGRAM && peer.d.peer != sk.d.ino && len(peer.d.name) == 0 {
 				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", ErrUnsupported, p))
 			}
@@ -193,6 +199,15 @@ func (s *sharedSet) checkUnix(t *tree) error {
 		}
 	}
 	return nil
+}
+
+// mirrorShutdown is the shutdown one end of a connection gets from the
+// other's: RCV_SHUTDOWN (1) for SEND_SHUTDOWN (2) and back.
+func mirrorShutdown(m uint8) uint8 { return m&1<<1 | m&2>>1 }
+
+// shutdownName names shutdown bits: what was shut down.
+func shutdownName(m uint8) string {
+	return [...]string{"nothing", "reading", "writing", "reading and writing"}[m&3]
 }
 
 // usk_entry uflags (CRIU's USK_*).

@@ -90,6 +90,28 @@ func TestDumpSocketRefused(t *testing.T) {
 			first := dial(t, sa)
 			return []int{l, dial(t, sa), first}
 		}, "connections not yet accepted in an order restore cannot keep"},
+		// sockets03: shut down for writing before connecting; the
+		// accepted end is not shut down for reading, which a pair shut
+		// down at restore would be.
+		{"shutdown-before-connect", func(t *testing.T) []int {
+			l, sa := unixListener(t, unix.SOCK_STREAM)
+			c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Shutdown(c, unix.SHUT_WR); err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Connect(c, sa); err != nil {
+				t.Fatal(err)
+			}
+			a, _, err := unix.Accept4(l, unix.SOCK_CLOEXEC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unix.Close(l)
+			return []int{c, a}
+		}, "shut down for writing before it connected: its peer socket:["},
 		// A connection waiting on a listener outside the tree.
 		{"inflight-outside", func(t *testing.T) []int {
 			l, sa := unixListener(t, unix.SOCK_STREAM)
