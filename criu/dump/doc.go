@@ -21,7 +21,9 @@
 // listener as peer and connects to it again (refused if data was sent on
 // it, its client closed or is outside the tree, or the accept order is
 // not the file id order); a pending socket error (POLLERR) is refused,
-// since reading the queue would clear it. A peer outside the tree fails
+// since reading the queue would clear it, and so is a connection shut
+// down before it connected (its peer not shut down to match), since
+// restore shuts down a pair, which reaches both ends. A peer outside the tree fails
 // the dump (ErrOutside), except, with Options.ExtUnixSk, a named datagram
 // peer, written as an external entry (USK_EXTERN). IPv4/IPv6 TCP sockets
 // that are closed or listening and UDP sockets are saved, with their
