@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -177,20 +178,45 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		groups[k] = append(groups[k], e)
 	}
 	var unlinkLater []string
+	// ghostDirs are directories made for deleted sockets' paths, removed
+	// (deepest first) once their files are unlinked; putBack moves back
+	// what stood at such a path.
+	var ghostDirs []string
+	var putBack []func() error
+	defer func() {
+		for _, f := range putBack {
+			f()
+		}
+		for i := len(ghostDirs) - 1; i >= 0; i-- {
+			unix.Rmdir(ghostDirs[i])
+		}
+	}()
 	for _, k := range names {
 		g := groups[k]
 		// The socket whose file is live binds last and keeps it:
 		// connections (sharing their listener's name) and sockets whose
 		// file was deleted (the path may be another's now) bind first.
-		last := func(e *images.UnixSkEntry) bool { return e.GetState() != tcpEstablished && !e.GetDeleted() }
+		last := func(e *images.UnixSkEntry) bool {
+			accepted := e.GetType() != unix.SOCK_DGRAM && e.GetState() == tcpEstablished
+			return !accepted && !e.GetDeleted()
+		}
 		sort.SliceStable(g, func(i, j int) bool { return !last(g[i]) && last(g[j]) })
 		abstract := k[0] == 0
 		if abstract && len(g) > 1 {
 			g = g[len(g)-1:]
 		}
+		// A group of deleted sockets only: whatever is at the path now
+		// is not the tree's, and is put back after.
+		ghosts := !abstract && !last(g[len(g)-1])
 		for i, e := range g {
 			sa := unixName(e.GetName())
-			if !abstract {
+			if ghosts && i == 0 {
+				restorePath, err := bindGhostPath(sa.Name, &ghostDirs)
+				if err != nil {
+					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+				}
+				putBack = append(putBack, restorePath)
+			} else if !abstract && !ghosts {
 				if err := removeStaleSocket(sa.Name); err != nil {
 					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 				}
@@ -263,6 +289,18 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			return os.NewSyscallError("unlink", err)
 		}
 	}
+	for _, f := range putBack {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	putBack = nil
+	for i := len(ghostDirs) - 1; i >= 0; i-- {
+		if err := unix.Rmdir(ghostDirs[i]); err != nil {
+			return os.NewSyscallError("rmdir", err)
+		}
+	}
+	ghostDirs = nil
 	for _, e := range sks {
 		if err := setSkOpts(fds[e.GetIno()], e.GetOpts()); err != nil {
 			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
@@ -432,6 +470,47 @@ func sendFromName(name, b []byte, to unix.Sockaddr) error {
 		defer unix.Unlink(sa.Name)
 	}
 	return sendTo(fd, b, to)
+}
+
+// bindGhostPath readies path for a socket whose file was deleted at
+// dump: directories missing on the way are made (and added to dirs, to be
+// removed), and whatever stands at path is renamed aside. It returns the
+// undo of the rename.
+func bindGhostPath(path string, dirs *[]string) (func() error, error) {
+	var missing []string
+	for d := filepath.Dir(path); d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := unix.Mkdir(missing[i], 0o700); err != nil {
+			return nil, fmt.Errorf("make %s for a deleted socket: %w", missing[i], os.NewSyscallError("mkdir", err))
+		}
+		*dirs = append(*dirs, missing[i])
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return func() error { return nil }, nil
+		}
+		return nil, os.NewSyscallError("lstat", err)
+	}
+	aside := fmt.Sprintf("%s.criu-%d", path, os.Getpid())
+	if err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, aside, unix.RENAME_NOREPLACE); err != nil {
+		return nil, fmt.Errorf("move %s aside for a deleted socket: %w", path, os.NewSyscallError("rename", err))
+	}
+	done := false
+	return func() error {
+		if done {
+			return nil
+		}
+		done = true
+		return os.NewSyscallError("rename", unix.Renameat2(unix.AT_FDCWD, aside, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE))
+	}, nil
 }
 
 // removeStaleSocket removes the socket file a dumped socket left at path;

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,10 +12,11 @@
 const char *test_doc = "UNIX sockets whose file was deleted: a listener keeps its name and "
 		       "its pending connection, with no file; a connection accepted from a "
 		       "listener since closed and unlinked keeps working; a path deleted and "
-		       "bound again by another listener stays that listener's";
+		       "bound again by another listener stays that listener's; a regular file "
+		       "made at a deleted listener's path stays as it was";
 
-static char p1[108], p2[108], p3[108];
-static int l1, c1, acc, cli, old, fresh, c3;
+static char p1[108], p2[108], p3[108], p4[108];
+static int l1, c1, acc, cli, old, fresh, c3, l4;
 
 static socklen_t addr(struct sockaddr_un *a, const char *name)
 {
@@ -78,9 +80,11 @@ int main(int argc, char **argv)
 	snprintf(p1, sizeof(p1), "/tmp/zdtm-deleted_unix_sock.%lu.%d.1", (unsigned long)st.st_ino, getpid());
 	snprintf(p2, sizeof(p2), "/tmp/zdtm-deleted_unix_sock.%lu.%d.2", (unsigned long)st.st_ino, getpid());
 	snprintf(p3, sizeof(p3), "/tmp/zdtm-deleted_unix_sock.%lu.%d.3", (unsigned long)st.st_ino, getpid());
+	snprintf(p4, sizeof(p4), "/tmp/zdtm-deleted_unix_sock.%lu.%d.4", (unsigned long)st.st_ino, getpid());
 	unlink(p1);
 	unlink(p2);
 	unlink(p3);
+	unlink(p4);
 
 	/* A listener with a pending connection, its file deleted. */
 	l1 = listener(p1);
@@ -114,6 +118,19 @@ int main(int argc, char **argv)
 	old = fresh;
 	fresh = s;
 
+	/* A deleted listener's path, now a regular file. */
+	l4 = listener(p4);
+	if (l4 < 0 || unlink(p4)) {
+		pr_perror("unlink %s", p4);
+		return 1;
+	}
+	s = open(p4, O_CREAT | O_WRONLY | O_EXCL, 0600);
+	if (s < 0 || write(s, "keep", 4) != 4) {
+		pr_perror("write %s", p4);
+		return 1;
+	}
+	close(s);
+
 	test_set_corrupt(corrupt);
 	test_daemon();
 	test_waitsig();
@@ -130,7 +147,15 @@ int main(int argc, char **argv)
 		fail("path 3: a listener lost its name");
 	if ((c3 = dial(p3)) < 0 || (s = accept(fresh, NULL, NULL)) < 0)
 		fail("path 3 no longer reaches the listener that holds it");
+	if (!named(l4, p4))
+		fail("listener 4 lost its name");
+	memset(buf, 0, sizeof(buf));
+	s = open(p4, O_RDONLY);
+	if (s < 0 || read(s, buf, sizeof(buf)) != 4 || memcmp(buf, "keep", 4))
+		fail("the file at listener 4's path is not as it was");
+	close(s);
 	unlink(p3);
+	unlink(p4);
 	if (!test_failed())
 		pass();
 	return 0;
