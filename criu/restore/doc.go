@@ -25,7 +25,9 @@
 // closed: the stand-in end sends its queue, then closes), then binds
 // (sockets sharing a path, a listener and the connections it accepted or
 // deleted sockets and the path's new holder, bind in turn, the live one
-// last, the others' file unlinked), listens, options, queues refilled
+// last, the others' file unlinked; a deleted socket's missing directories
+// are made and removed after, what stands at its path now is moved aside
+// and back), listens, options, queues refilled
 // (a stream by its peer; a datagram from its sender's name: the tree's
 // socket of that name, one bound to it for the send, or an unnamed one),
 // then datagram connects and connections not yet accepted connected to
