@@ -88,7 +88,7 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 	}
 	unsaved := [][]unsavedOpt{unsavedSocketOpts, unsavedIPOpts}
 	if family == unix.AF_INET6 {
-		unsaved = append(unsaved, unsavedIPv6Opts)
+		unsaved = append(unsaved, unsavedIPv6Opts, unsavedIPOptsOfIPv6)
 	}
 	if protocol == unix.IPPROTO_TCP {
 		unsaved = append(unsaved, unsavedTCPOpts)
@@ -118,6 +118,10 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 		e.V6Only = proto.Bool(v != 0)
 		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IPV6, ipv6Freebind); err == nil {
 			e.IpOpts.Freebind = proto.Bool(v != 0)
+		}
+		// CRIU keeps IPV6_RECVPKTINFO in pktinfo for IPv6.
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO); err == nil {
+			e.IpOpts.Pktinfo = proto.Bool(v != 0)
 		}
 	} else {
 		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_FREEBIND); err == nil {

@@ -71,6 +71,13 @@ var (
 		{unix.IPPROTO_IP, unix.IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884", false},
 		{unix.IPPROTO_IP, unix.IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE", false},
 	}
+	// IPv4 options of an IPv6 socket (for its v4-mapped traffic): the
+	// images hold them for IPv4 sockets only.
+	unsavedIPOptsOfIPv6 = []unsavedOpt{
+		{unix.IPPROTO_IP, unix.IP_TOS, "IP_TOS", false},
+		{unix.IPPROTO_IP, unix.IP_TTL, "IP_TTL", false},
+		{unix.IPPROTO_IP, unix.IP_PKTINFO, "IP_PKTINFO", false},
+	}
 	unsavedIPv6Opts = []unsavedOpt{
 		{unix.IPPROTO_IPV6, unix.IPV6_RECVERR, "IPV6_RECVERR", false},
 		{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER", false},
@@ -79,7 +86,6 @@ var (
 		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP", false},
 		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF", false},
 		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, "IPV6_RECVPKTINFO", false},
 		{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT", false},
 		{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, "IPV6_RECVTCLASS", false},
 		{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, "IPV6_TCLASS", false},

@@ -696,6 +696,11 @@ func openInet(e *images.InetSkEntry) (fd int, err error) {
 				return fd, os.NewSyscallError("setsockopt(IPV6_FREEBIND)", err)
 			}
 		}
+		if ipo.GetPktinfo() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IPV6_RECVPKTINFO)", err)
+			}
+		}
 	} else {
 		if ipo.GetFreebind() {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1); err != nil {

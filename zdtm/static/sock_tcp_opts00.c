@@ -7,8 +7,9 @@
 #include "zdtmtst.h"
 
 const char *test_doc = "TCP options of a listener and of an unconnected TCP socket (nodelay, "
-		       "cork, keepalive count, idle time and interval), and IP options of a UDP "
-		       "socket (pktinfo, ttl, tos), keep their values";
+		       "cork, keepalive count, idle time and interval), and IP options of UDP "
+		       "sockets (IPv4: freebind, pktinfo, ttl, tos; IPv6: freebind, recvpktinfo) "
+		       "keep their values";
 
 struct opt {
 	const char *name;
@@ -21,13 +22,18 @@ static const struct opt tcp[] = {
 	{"TCP_KEEPINTVL", SOL_TCP, TCP_KEEPINTVL, 17},	{"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, 1},
 };
 static const struct opt udp[] = {
+	{"IP_FREEBIND", SOL_IP, IP_FREEBIND, 1},
 	{"IP_PKTINFO", SOL_IP, IP_PKTINFO, 1},
 	{"IP_TTL", SOL_IP, IP_TTL, 9},
 	{"IP_TOS", SOL_IP, IP_TOS, 0x10},
 };
+static const struct opt udp6[] = {
+	{"IPV6_FREEBIND", SOL_IPV6, 78, 1},
+	{"IPV6_RECVPKTINFO", SOL_IPV6, IPV6_RECVPKTINFO, 1},
+};
 #define N(a) (sizeof(a) / sizeof(a[0]))
 
-static int lsk, usk, dsk;
+static int lsk, usk, dsk, d6sk;
 
 static void corrupt(void)
 {
@@ -69,11 +75,12 @@ int main(int argc, char **argv)
 	lsk = socket(AF_INET, SOCK_STREAM, 0);
 	usk = socket(AF_INET6, SOCK_STREAM, 0);
 	dsk = socket(AF_INET, SOCK_DGRAM, 0);
-	if (lsk < 0 || usk < 0 || dsk < 0) {
+	d6sk = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (lsk < 0 || usk < 0 || dsk < 0 || d6sk < 0) {
 		pr_perror("socket");
 		return 1;
 	}
-	if (set(lsk, tcp, N(tcp)) || set(usk, tcp, N(tcp)) || set(dsk, udp, N(udp)))
+	if (set(lsk, tcp, N(tcp)) || set(usk, tcp, N(tcp)) || set(dsk, udp, N(udp)) || set(d6sk, udp6, N(udp6)))
 		return 1;
 	if (bind(lsk, (struct sockaddr *)&a, sizeof(a)) || listen(lsk, 5)) {
 		pr_perror("listen");
@@ -87,6 +94,7 @@ int main(int argc, char **argv)
 	check(lsk, "listener", tcp, N(tcp));
 	check(usk, "unconnected IPv6 TCP socket", tcp, N(tcp));
 	check(dsk, "UDP socket", udp, N(udp));
+	check(d6sk, "UDP IPv6 socket", udp6, N(udp6));
 	if (!test_failed())
 		pass();
 	return 0;
