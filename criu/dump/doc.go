@@ -38,7 +38,8 @@
 // SO_KEEPALIVE, SO_DONTROUTE, SO_NO_CHECK, SO_OOBINLINE, SO_LINGER,
 // SO_BINDTODEVICE, a classic BPF filter (SO_GET_FILTER, so_filter;
 // attached after the queue is refilled); IPV6_V6ONLY, IP_FREEBIND and
-// IPV6_FREEBIND, IP_TOS, IP_TTL, IP_PKTINFO; TCP_NODELAY, TCP_CORK,
+// IPV6_FREEBIND, IP_TOS, IP_TTL, IP_PKTINFO (IPV6_RECVPKTINFO for IPv6,
+// as CRIU); TCP_NODELAY, TCP_CORK,
 // TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL (as the socket uses them: its
 // own or the namespace default, set as its own, as CRIU). Options the
 // images have no field for (the unsaved* tables: timestamping,
