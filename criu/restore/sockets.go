@@ -251,7 +251,7 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			}
 		}
 	}
-	if err := refillQueues(t.ti.skQueues, sks, byIno, fds, partners); err != nil {
+	if err := refillQueues(t.ti.skQueues, sks, byIno, fds, partners, false); err != nil {
 		return err
 	}
 	// External sockets (outside the dumped tree, CRIU's USK_EXTERN): the
@@ -283,6 +283,9 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		if err := unix.Connect(fds[e.GetIno()], unixName(p.GetName())); err != nil {
 			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
 		}
+	}
+	if err := refillQueues(t.ti.skQueues, sks, byIno, fds, partners, true); err != nil {
+		return err
 	}
 	for _, name := range unlinkLater {
 		if err := unix.Unlink(name); err != nil {
@@ -359,7 +362,13 @@ func closedPeer(e *images.UnixSkEntry) bool {
 // unnamed peer, the stand-in end, or an unnamed socket of ours. A
 // datagram of an image that names no sender (CRIU's) is sent as CRIU
 // does, by the receiver's peer or a socket connected to it.
-func refillQueues(queues map[uint32][]skPacket, sks []*images.UnixSkEntry, byIno map[uint32]*images.UnixSkEntry, fds, partners map[uint32]int) error {
+//
+// A datagram socket connected to a socket that is not connected back
+// took datagrams from that one only since it connected: the datagrams
+// after the last one another sent are sent once it is connected again
+// (connected, so from its peer, which the receive queue's limit then
+// does not hold back), when called with connected; the others before.
+func refillQueues(queues map[uint32][]skPacket, sks []*images.UnixSkEntry, byIno map[uint32]*images.UnixSkEntry, fds, partners map[uint32]int, connected bool) error {
 	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
 		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
 			return p
@@ -380,6 +389,20 @@ func refillQueues(queues map[uint32][]skPacket, sks []*images.UnixSkEntry, byIno
 	}()
 	for _, e := range sks {
 		q := queues[e.GetId()]
+		split := len(q)
+		if p := byIno[e.GetPeer()]; e.GetType() == unix.SOCK_DGRAM && p != nil && mutual(e) == nil && len(p.GetName()) > 0 {
+			pn := bytes.TrimRight(p.GetName(), "\x00")
+			for split = len(q); split > 0; split-- {
+				if a := q[split-1].addr; a == nil || !bytes.Equal(bytes.TrimRight(a, "\x00"), pn) {
+					break
+				}
+			}
+		}
+		if connected {
+			q = q[split:]
+		} else {
+			q = q[:split]
+		}
 		if len(q) == 0 {
 			continue
 		}

@@ -12,9 +12,13 @@ const char *test_doc = "UNIX datagram sockets: a bound server with datagrams que
 		       "several senders (connected or not, bound or not, one since closed and "
 		       "its file removed) keeps them in order with each sender's address; connected clients stay connected; a server "
 		       "whose file was deleted keeps its queue, its clients and no file; a "
-		       "socketpair end whose peer closed keeps what the peer sent";
+		       "socketpair end whose peer closed keeps what the peer sent; a socket "
+		       "connected to one that is not connected back keeps more datagrams from "
+		       "it than a receive queue takes from others";
 
-static char spath[108], bpath[108], gpath[108], dpath[108];
+static char spath[108], bpath[108], gpath[108], dpath[108], rpath[108], ppath[108];
+static int rsk, psk;
+#define NP 20
 static int srv, c_unb, c_bnd, c_free, gsrv, gcli, orphan;
 
 static int c_gone;
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
 	snprintf(spath, sizeof(spath), "/tmp/zdtm-sockets_dgram.%lu.%d.srv", (unsigned long)st.st_ino, getpid());
 	snprintf(bpath, sizeof(bpath), "/tmp/zdtm-sockets_dgram.%lu.%d.cli", (unsigned long)st.st_ino, getpid());
 	snprintf(dpath, sizeof(dpath), "/tmp/zdtm-sockets_dgram.%lu.%d.gone", (unsigned long)st.st_ino, getpid());
+	snprintf(rpath, sizeof(rpath), "/tmp/zdtm-sockets_dgram.%lu.%d.r", (unsigned long)st.st_ino, getpid());
+	snprintf(ppath, sizeof(ppath), "/tmp/zdtm-sockets_dgram.%lu.%d.p", (unsigned long)st.st_ino, getpid());
 	snprintf(gpath, sizeof(gpath), "/tmp/zdtm-sockets_dgram.%lu.%d.ghost", (unsigned long)st.st_ino, getpid());
 
 	srv = bound(spath);
@@ -105,6 +111,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	unlink(gpath);
+
+	/* rsk connects to psk, which sends NP datagrams back. */
+	rsk = bound(rpath);
+	psk = bound(ppath);
+	l = addr(&a, ppath);
+	if (rsk < 0 || psk < 0 || connect(rsk, (struct sockaddr *)&a, l)) {
+		pr_perror("connect to %s", ppath);
+		return 1;
+	}
+	l = addr(&a, rpath);
+	for (i = 0; i < NP; i++) {
+		snprintf(buf, sizeof(buf), "reply %d", i);
+		if (sendto(psk, buf, strlen(buf), 0, (struct sockaddr *)&a, l) < 0) {
+			pr_perror("sendto %s", rpath);
+			return 1;
+		}
+	}
 
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, p) || send(p[1], "last words", 10, 0) != 10) {
 		pr_perror("socketpair");
@@ -155,8 +178,21 @@ int main(int argc, char **argv)
 	if (recv(orphan, buf, sizeof(buf), MSG_DONTWAIT) != 10 || strcmp(buf, "last words"))
 		fail("the socketpair end whose peer closed lost its queue: %s", buf);
 
+	for (i = 0; i < NP && !test_failed(); i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "reply %d", i);
+		memset(buf, 0, sizeof(buf));
+		if (recv(rsk, buf, sizeof(buf), MSG_DONTWAIT) != (ssize_t)strlen(want) || strcmp(buf, want))
+			fail("reply %d: got \"%s\"", i, buf);
+	}
+	if (send(rsk, "to p", 4, 0) != 4 || recv(psk, buf, sizeof(buf), MSG_DONTWAIT) != 4)
+		fail("the socket is no longer connected to its peer");
+
 	unlink(spath);
 	unlink(bpath);
+	unlink(rpath);
+	unlink(ppath);
 	if (!test_failed())
 		pass();
 	return 0;
