@@ -21,7 +21,9 @@
 // listener as peer and connects to it again (refused if data was sent on
 // it, its client closed or is outside the tree, or the accept order is
 // not the file id order); a pending socket error (POLLERR) is refused,
-// since reading the queue would clear it, and so is a connection shut
+// since reading the queue would clear it, and so is a queued message
+// with control data (descriptors, the sender's credentials of
+// SO_PASSCRED: sent again, it would carry the restorer's), a connection shut
 // down before it connected (its peer not shut down to match), since
 // restore shuts down a pair, which reaches both ends. A peer outside the tree fails
 // the dump (ErrOutside), except, with Options.ExtUnixSk, a named datagram

@@ -318,19 +318,36 @@ func unixNameBytes(name string) []byte {
 }
 
 // refuseRights closes descriptors a peek copied in and fails: passing
-// descriptors through a socket is not saved yet.
+// descriptors through a socket is not saved yet. Any other control
+// message (the sender's credentials of SO_PASSCRED, a pidfd, a security
+// context) fails too, as in CRIU: a message sent again at restore would
+// carry the restorer's.
 func refuseRights(oob []byte) error {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
 		return fmt.Errorf("parse control message: %w", err)
 	}
+	var fail error
 	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_RIGHTS {
+		switch {
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_RIGHTS:
 			for i := 0; i+4 <= len(m.Data); i += 4 {
 				unix.Close(int(int32(binary.LittleEndian.Uint32(m.Data[i:]))))
 			}
-			return fmt.Errorf("%w: descriptors in flight (SCM_RIGHTS)", ErrUnsupported)
+			fail = fmt.Errorf("%w: descriptors in flight (SCM_RIGHTS)", ErrUnsupported)
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_PIDFD:
+			if len(m.Data) >= 4 {
+				unix.Close(int(int32(binary.LittleEndian.Uint32(m.Data))))
+			}
+			if fail == nil {
+				fail = fmt.Errorf("%w: queued messages carry their sender's pidfd (SO_PASSPIDFD)", ErrUnsupported)
+			}
+		case fail != nil:
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_CREDENTIALS:
+			fail = fmt.Errorf("%w: queued messages carry their sender's credentials (SO_PASSCRED), which restore cannot send again", ErrUnsupported)
+		default:
+			fail = fmt.Errorf("%w: queued messages carry control data (level %d type %d)", ErrUnsupported, m.Header.Level, m.Header.Type)
 		}
 	}
-	return nil
+	return fail
 }

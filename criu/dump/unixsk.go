@@ -94,7 +94,7 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", ErrUnsupported)
 		}
 		if sk.queue, err = peekQueue(cp, id, ud.typ == unix.SOCK_DGRAM); err != nil {
-			return nil, fmt.Errorf("socket:[%d] queue: %w", ino, err)
+			return nil, fmt.Errorf("its queue: %w", err)
 		}
 	}
 	if s.unixByIno == nil {

@@ -156,6 +156,22 @@ func TestDumpSocketRefused(t *testing.T) {
 			unix.Close(c)
 			return []int{srv}
 		}, "a name now held by something else"},
+		// A message queued on a socket with SO_PASSCRED carries its
+		// sender's credentials: sent again at restore it would carry the
+		// restorer's.
+		{"passcred-queue", func(t *testing.T) []int {
+			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.SetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := unix.Write(p[1], []byte("who")); err != nil {
+				t.Fatal(err)
+			}
+			return p[:]
+		}, "queued messages carry their sender's credentials (SO_PASSCRED)"},
 		// Options the images have no field for (sockopts.go's audit).
 		{"tcp-user-timeout", func(t *testing.T) []int {
 			l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
