@@ -283,8 +283,8 @@ func (s *sharedSet) checkDgramQueue(sk *unixSk) error {
 		default:
 			// The sender is gone: restore binds a socket to its name
 			// for the send, which the name must allow.
-			if s.nameTaken(p.addr) {
-				return fmt.Errorf("%w: a datagram from %q, a name now held by something else", ErrUnsupported, p.addr)
+			if held := s.nameHeld(p.addr); held != "" {
+				return fmt.Errorf("%w: a datagram from %q, a name held by %s, which restore cannot send from", ErrUnsupported, p.addr, held)
 			}
 		}
 	}
@@ -304,20 +304,24 @@ func (s *sharedSet) dgramByName(name []byte) *unixSk {
 	return nil
 }
 
-// nameTaken tells whether a UNIX name is held: by a socket of the
-// namespace, or for a path by a file.
-func (s *sharedSet) nameTaken(name []byte) bool {
+// nameHeld tells what holds a UNIX name, "" if nothing: a socket of the
+// namespace (outside the tree: those of the tree were looked up first),
+// or for a path a file.
+func (s *sharedSet) nameHeld(name []byte) string {
 	n := bytes.TrimRight(name, "\x00")
 	for _, ud := range s.unixDiag {
 		if bytes.Equal(bytes.TrimRight(ud.name, "\x00"), n) {
-			return true
+			return fmt.Sprintf("socket:[%d] outside the tree", ud.ino)
 		}
 	}
 	if n[0] == 0 {
-		return false
+		return ""
 	}
 	var st unix.Stat_t
-	return unix.Lstat(string(n), &st) == nil
+	if unix.Lstat(string(n), &st) == nil {
+		return "a file (its closed sender left it)"
+	}
+	return ""
 }
 
 // writeSkQueues writes sk-queues.img: each queued message as an

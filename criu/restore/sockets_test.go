@@ -155,7 +155,7 @@ func TestDumpSocketRefused(t *testing.T) {
 			}
 			unix.Close(c)
 			return []int{srv}
-		}, "a name now held by something else"},
+		}, "a name held by a file (its closed sender left it), which restore cannot send from"},
 		// A message queued on a socket with SO_PASSCRED carries its
 		// sender's credentials: sent again at restore it would carry the
 		// restorer's.
