@@ -36,8 +36,28 @@
 // shutdown and filter. An epoll's targets are added by
 // epoll_ctl injected into the first task holding it, by fd number.
 // inotify files (inotify.go) get their watches back by path, each with
-// its watch descriptor; ptys (tty.go) are opened from /dev/ptmx at their
-// index, then their slaves, with termios and window size.
+// its watch descriptor (on the ghost copy for a deleted file, through
+// /proc/self/fd of its opened handle for one known by handle only; the
+// events the restore queues are read away); ptys (tty.go) are opened from /dev/ptmx at their
+// index, then their slaves, with termios, locked termios and window size,
+// before the tree is created, and bytes that waited in a master's buffer
+// are put back with TIOCSTI on it. A pty that was a session's controlling
+// terminal is taken by the session leader (TIOCSCTTY on a copy of the
+// restorer's slave) right after its setsid in tree.go, before it forks
+// the tasks of its session, which so inherit it; its foreground group is
+// set (TIOCSPGRP) once setGroups has made every group. inherit.go: --inherit-fd fd[N]:KEY gives criu's fd N in
+// place of the file CRIU names KEY (pipe:[INO], socket:[INO],
+// tty[RDEV:DEV], path/to/file), looked up with inheritedFd.
+//
+// Files (task.go): the stub inherited criu's fds 0-2 and every fd of
+// criu's that is not close-on-exec; all that the images do not hold are
+// closed, then the task's fds are opened by their paths from criu's
+// root. Ghost files (restore.go) are made again at their path (with
+// their holes, mode, owner and times; a ghost directory with the
+// removed directories above it) and removed once every file is open.
+// Each file's owner and signal (fown.go) are set from inside the task
+// once every thread exists, and last, before the creds, a task that had
+// chroot()ed gets its root back (restoreRoot).
 //
 // locks.go: file locks are taken back (without blocking) from inside the
 // task that held each, once every task's files are open; images with

@@ -90,7 +90,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	pipes := map[uint32]*ends{}
 	fifos := map[uint32]int{} // O_RDWR master fd by fifo pipe id
 	used := map[[2]uint32]bool{}
-	var unixIDs, ttyIDs []uint32
+	var unixIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
 		if f == nil {
@@ -99,6 +99,15 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		switch f.GetType() {
 		case images.FdTypes_PIPE:
 			pe := f.GetPipe()
+			if in, ok := t.inheritedFd(pipeKey(pe)); ok {
+				fd, err := reopenInherited(in, pe.GetFlags())
+				if err != nil {
+					return fmt.Errorf("%s: %w", pipeKey(pe), err)
+				}
+				t.masterFds = append(t.masterFds, fd)
+				t.masters[id] = fd
+				continue
+			}
 			p := pipes[pe.GetPipeId()]
 			if p == nil {
 				var fds [2]int
@@ -148,7 +157,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		case images.FdTypes_UNIXSK:
 			unixIDs = append(unixIDs, id)
 		case images.FdTypes_TTY:
-			ttyIDs = append(ttyIDs, id)
+			// Opened before the tree is created (openTTYs).
 		case images.FdTypes_INETSK:
 			fd, err := openInet(f.GetIsk())
 			if err != nil {
@@ -157,13 +166,24 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
-			fd, err := openAnon(f)
+			fd, err := openAnon(f, t.ghostIno)
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_REG:
+			if reg := f.GetReg(); reg != nil {
+				if in, ok := t.inheritedFd(regKey(reg)); ok {
+					fd, err := dupInherited(in)
+					if err != nil {
+						return fmt.Errorf("%s: %w", reg.GetName(), err)
+					}
+					t.masterFds = append(t.masterFds, fd)
+					t.masters[id] = fd
+					continue
+				}
+			}
 			if refs[id] < 2 {
 				continue
 			}
@@ -185,11 +205,6 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	}
 	if len(unixIDs) > 0 {
 		if err := t.openUnix(unixIDs); err != nil {
-			return err
-		}
-	}
-	if len(ttyIDs) > 0 {
-		if err := t.openPtys(ttyIDs); err != nil {
 			return err
 		}
 	}

@@ -66,6 +66,9 @@ type treeRestorer struct {
 	shm    map[uint64]*shmObj
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
+	// cttys: the controlling terminals of the tree's sessions, by
+	// session (tty.go).
+	cttys map[int]*ctty
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
 	// which took the place of the shell's in the pstree (shelljob.go);
 	// tasks join them without a helper. Zero when unused.
@@ -76,6 +79,16 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
+	// ghostIno: the ghost copies made (restorer.makeGhosts), by the
+	// dumped file's device (kernel encoding) and inode.
+	ghostIno map[[2]uint64]string
+	// ghostParents: directories made for ghosts whose directory was
+	// removed too, removed again with them.
+	ghostParents []string
+	// inheritUsed: the keys of Options.InheritFd that a file had.
+	inheritUsed map[string]bool
+	// rootDone: fs ids whose root is restored (restoreRoot).
+	rootDone map[uint32]bool
 	// selfPidfd is a pidfd of this process, which tasks in a pid
 	// namespace of their own reopen (shared.go); 0 until needed.
 	selfPidfd int
@@ -91,7 +104,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
+		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{},
+		rootDone: map[uint32]bool{}, ghostIno: map[[2]uint64]string{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -145,6 +159,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		root.curSid, _ = unix.Getsid(0)
 		root.curPgid = unix.Getpgrp()
 	} // else the restorer's session and group are outside: 0 inside
+	if err := t.openTTYs(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.create(root); err != nil {
 		return nil, err
 	}
@@ -152,6 +169,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	if err := t.setGroups(); err != nil {
+		return nil, err
+	}
+	if err := t.setForeground(); err != nil {
 		return nil, err
 	}
 	if err := t.finishDead(); err != nil {
@@ -194,6 +214,12 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.restoreLocks(); err != nil {
 		return nil, err
 	}
+	// Every file is open: the ghosts go, and the events their making,
+	// opening and removal queued on inotify watches with them.
+	root.r.removeGhosts()
+	if err := t.drainInotify(); err != nil {
+		return nil, err
+	}
 	if err := removeSysvShm(sysvDest); err != nil {
 		return nil, err
 	}
@@ -220,7 +246,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
-	root.r.removeGhosts()
+	t.warnUnusedInherit()
 	undo.Release()
 	stats.Forking = root.r.stats.Forking
 	stats.Restore = time.Since(t0)
@@ -349,7 +375,9 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 }
 
 // create forks n's children, recursively. A session leader forks the
-// children that kept its former session before it calls setsid.
+// children that kept its former session before it calls setsid, and
+// takes its controlling terminal back right after (setCtty), so that the
+// children it forks next inherit it.
 func (t *treeRestorer) create(n *node) error {
 	setsid := n.sid() == n.pid && n.curSid != n.pid
 	var before, after []*node
@@ -380,6 +408,11 @@ func (t *treeRestorer) create(n *node) error {
 			return err
 		}
 		n.curSid, n.curPgid = n.pid, n.pid
+	}
+	if n.sid() == n.pid {
+		if err := t.setCtty(n); err != nil {
+			return err
+		}
 	}
 	for _, k := range after {
 		if err := fork(k); err != nil {
