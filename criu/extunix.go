@@ -8,7 +8,7 @@ import (
 )
 
 // extUnixHelp is the --ext-unix-sk help text of dump.
-const extUnixHelp = "save a UNIX datagram socket connected to a named socket outside the tree: restore connects it to that name again (as CRIU's legacy rule; CRIU's --ext-unix-sk=INO,... form is accepted, under the same rule)"
+const extUnixHelp = "save UNIX sockets connected outside the tree, as CRIU: alone, a datagram socket connected to a named one (restore connects it to that name again); =INO,... the sockets of those inodes, of any kind, which restore takes from --inherit-fd fd[N]:socket:[INO]"
 
 // addExtUnixFlag adds CRIU's dump option --ext-unix-sk[=INO,...] (an optional
 // argument) to fs and returns a parser of what was given: whether it

@@ -38,8 +38,12 @@
 // SO_PASSCRED: sent again, it would carry the restorer's), a connection shut
 // down before it connected (its peer not shut down to match), since
 // restore shuts down a pair, which reaches both ends. A peer outside the tree fails
-// the dump (ErrOutside), except, with Options.ExtUnixSk, a named datagram
-// peer, written as an external entry (USK_EXTERN). IPv4/IPv6 TCP sockets
+// the dump (ErrOutside), except, as in CRIU 4.2, with Options.ExtUnixSk
+// a named datagram peer (restore connects to its name again), and a
+// socket named in Options.ExtUnixInodes (--ext-unix-sk=INO) of any kind
+// with nothing queued (restore takes it from --inherit-fd
+// fd[N]:socket:[INO]); the peer is written as an external entry
+// (USK_EXTERN). IPv4/IPv6 TCP sockets
 // that are closed or listening and UDP sockets are saved, with their
 // shutdown (sock_diag's INET_DIAG_SHUTDOWN; an unbound socket is not
 // listed, and poll shows a read or full shutdown but not a write one

@@ -38,11 +38,11 @@ type Options struct {
 	Veth map[string]string
 	// ExtUnixSk lets a UNIX datagram socket connected to a named socket
 	// outside the tree be dumped: the peer is written as external, and
-	// restore (with its own ExtUnixSk) connects to that name again (criu
-	// dump --ext-unix-sk, CRIU's legacy rule). ExtUnixInodes are the
-	// inodes of --ext-unix-sk=INO,...: also accepted, held to the same
-	// rule, since the stream connections CRIU lets them name need
-	// --inherit-fd at restore.
+	// restore connects to that name again (criu dump --ext-unix-sk,
+	// CRIU's legacy rule). ExtUnixInodes are the sockets, by inode,
+	// connected to a peer outside the tree that restore will be given
+	// with --inherit-fd fd[N]:socket:[INO] (--ext-unix-sk=INO,...): of
+	// any kind, with nothing queued.
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
 	// IPTool is the ip program that saves a network namespace of the

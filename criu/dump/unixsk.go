@@ -27,6 +27,9 @@ type unixSk struct {
 	d     *unixDiag
 	first fdRef // where it was first seen, to name it in errors
 	queue []skPacket
+	// inherit: connected outside the tree and named by --ext-unix-sk=INO:
+	// restore takes it from --inherit-fd.
+	inherit bool
 }
 
 // addUnixSk records the UNIX socket open at fd, with its options and
@@ -187,6 +190,9 @@ func (s *sharedSet) checkUnix(t *tree) error {
 		}
 	}
 	for _, sk := range s.unixSks {
+		if sk.inherit {
+			continue
+		}
 		if sk.d.typ == unix.SOCK_DGRAM {
 			if err := s.checkDgramQueue(sk); err != nil {
 				return fail(sk, err)
@@ -213,24 +219,33 @@ func shutdownName(m uint8) string {
 // usk_entry uflags (CRIU's USK_*).
 const uskExtern = 1 << 0 // the entry is a socket outside the tree
 
-// addExternalUnix handles sk's peer outside the tree. With --ext-unix-sk
-// a datagram socket connected to a named peer is kept: the peer is
-// written once to files.img as CRIU writes an external socket (a
-// datagram listener with its name, uflags USK_EXTERN, no fd), and
-// restore connects to that name again. Anything else fails the dump.
+// addExternalUnix handles sk's peer outside the tree, as CRIU 4.2: a
+// socket named by inode (--ext-unix-sk=INO, CRIU's exception list) of
+// any kind, with nothing queued, is kept for restore to take from
+// --inherit-fd fd[N]:socket:[INO]; with --ext-unix-sk, a datagram socket
+// connected to a named peer is kept, and restore connects it to that name
+// again. The peer is then written once to files.img as CRIU writes an
+// external socket (a datagram listener with its name, uflags
+// USK_EXTERN, no fd). Anything else fails the dump.
 func (s *sharedSet) addExternalUnix(t *tree, sk *unixSk) error {
 	p := sk.d.peer
 	err := fmt.Errorf("its peer socket:[%d] %w", p, ErrOutside)
-	if !t.opts.ExtUnixSk && !t.opts.ExtUnixInodes[sk.d.ino] {
-		if sk.d.typ == unix.SOCK_DGRAM {
-			return fmt.Errorf("%w (dump with --ext-unix-sk to connect to its name again at restore)", err)
-		}
-		return err
-	}
+	hint := fmt.Sprintf("dump with --ext-unix-sk=%d and give it at restore with --inherit-fd fd[N]:socket:[%d]", sk.d.ino, sk.d.ino)
 	peer := s.unixDiag[p]
 	switch {
+	case t.opts.ExtUnixInodes[sk.d.ino]:
+		// Named by inode (CRIU's exception): any kind, which restore
+		// takes from --inherit-fd as it is, queue included.
+		if len(sk.queue) > 0 {
+			return fmt.Errorf("%w: --ext-unix-sk=%d: it has data queued, which the socket given at restore would not hold", ErrUnsupported, sk.d.ino)
+		}
+		sk.inherit = true
+	case !t.opts.ExtUnixSk && sk.d.typ == unix.SOCK_DGRAM:
+		return fmt.Errorf("%w (dump with --ext-unix-sk to connect to its name again at restore, or %s)", err, hint)
+	case !t.opts.ExtUnixSk:
+		return fmt.Errorf("%w (%s)", err, hint)
 	case sk.d.typ != unix.SOCK_DGRAM:
-		return fmt.Errorf("%w (--ext-unix-sk: the other end of a stream connection cannot be made again; CRIU gives it with --inherit-fd, which this criu does not take yet)", err)
+		return fmt.Errorf("%w (--ext-unix-sk connects only datagram sockets again; for a connection, %s)", err, hint)
 	case peer == nil || len(peer.name) == 0:
 		return fmt.Errorf("%w (--ext-unix-sk: it has no name to connect to again)", err)
 	case peer.peer == sk.d.ino:
@@ -238,6 +253,10 @@ func (s *sharedSet) addExternalUnix(t *tree, sk *unixSk) error {
 	}
 	if s.unixExt == nil {
 		s.unixExt = map[uint32]bool{}
+	}
+	name := []byte{} // required, even empty
+	if peer != nil {
+		name = append(name, peer.name...)
 	}
 	if !s.unixExt[p] {
 		s.unixExt[p] = true
@@ -247,7 +266,7 @@ func (s *sharedSet) addExternalUnix(t *tree, sk *unixSk) error {
 			Flags: proto.Uint32(0), Uflags: proto.Uint32(uskExtern), Backlog: proto.Uint32(0), Peer: proto.Uint32(0),
 			Fown: zeroFown(), Opts: &images.SkOptsEntry{SoSndbuf: proto.Uint32(0), SoRcvbuf: proto.Uint32(0),
 				SoSndTmoSec: proto.Uint64(0), SoSndTmoUsec: proto.Uint64(0), SoRcvTmoSec: proto.Uint64(0), SoRcvTmoUsec: proto.Uint64(0)},
-			Name: append([]byte{}, peer.name...),
+			Name: name,
 		}})
 	}
 	return nil

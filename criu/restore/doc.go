@@ -31,7 +31,9 @@
 // (a stream by its peer; a datagram from its sender's name: the tree's
 // socket of that name, one bound to it for the send, or an unnamed one),
 // then datagram connects and connections not yet accepted connected to
-// their listener again (an external peer by its name), the filter, the
+// their listener again (an external datagram peer by its name; a
+// connection to an external peer must be given with --inherit-fd
+// fd[N]:socket:[INO], which takes its place as it is), the filter, the
 // shutdowns. Inet sockets get their options, bind, listen or connect,
 // shutdown and filter. An epoll's targets are added by
 // epoll_ctl injected into the first task holding it, by fd number.

@@ -129,6 +129,28 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		}
 		return nil
 	}
+	// A socket given with --inherit-fd fd[N]:socket:[INO] is criu's fd N
+	// (its description, as it is: nothing of the images is set on it).
+	var own []*images.UnixSkEntry
+	for _, e := range sks {
+		in, ok := t.inheritedFd(fmt.Sprintf("socket:[%d]", e.GetIno()))
+		if !ok {
+			own = append(own, e)
+			continue
+		}
+		if p := mutual(e); p != nil {
+			if _, ok := t.opts.InheritFd[fmt.Sprintf("socket:[%d]", p.GetIno())]; !ok {
+				return fmt.Errorf("%w: socket:[%d] is given with --inherit-fd, its peer socket:[%d] of the tree is not", ErrUnsupported, e.GetIno(), p.GetIno())
+			}
+		}
+		fd, err := dupInherited(in)
+		if err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+		keep(fd)
+		t.masters[e.GetId()] = fd
+	}
+	sks = own
 	for _, e := range sks {
 		if _, ok := fds[e.GetIno()]; ok {
 			continue
@@ -273,8 +295,12 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			continue
 		}
 		// As CRIU 4.2, an external peer needs no --ext-unix-sk at
-		// restore: the dump was given it.
+		// restore: the dump was given it. A connection to one is not
+		// made again (it would be a new connection): it must be given.
 		if x := ext[e.GetPeer()]; p == nil && x != nil {
+			if e.GetType() != unix.SOCK_DGRAM {
+				return fmt.Errorf("%w: socket:[%d] is connected to the external socket:[%d]: give it with --inherit-fd fd[N]:socket:[%d]", ErrUnsupported, e.GetIno(), x.GetIno(), e.GetIno())
+			}
 			p = x
 		}
 		if p == nil || len(p.GetName()) == 0 {

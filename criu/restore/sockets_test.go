@@ -305,3 +305,90 @@ func TestExtUnixSk(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGUSR1)
 	recv("ping 1")
 }
+
+// --ext-unix-sk=INO and --inherit-fd fd[N]:socket:[INO] (CRIU's way for a
+// connection to a peer outside the tree): the stream socket named by its
+// inode is dumped, and restore gives the task criu's fd N in its place;
+// without the inode at dump, or the fd at restore, each is refused.
+func TestExtUnixSkInheritFd(t *testing.T) {
+	setup(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "extunix.c"), false)
+	dir := t.TempDir()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[1])
+	var st unix.Stat_t
+	if err := unix.Fstat(pair[0], &st); err != nil {
+		t.Fatal(err)
+	}
+	ino := strconv.FormatUint(st.Ino, 10)
+	out := filepath.Join(dir, "out.txt")
+	noInheritedFds()
+	cmd := exec.Command(bin, out)
+	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(pair[0]), "sk")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	cmd.ExtraFiles[0].Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+	read := func(fd int, want string) {
+		t.Helper()
+		b := make([]byte, 64)
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			n, err := unix.Read(fd, b)
+			if n > 0 {
+				if string(b[:n]) != want {
+					t.Fatalf("got %q, want %q", b[:n], want)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nothing came: %v", err)
+			}
+		}
+	}
+	unix.SetNonblock(pair[1], true)
+	syscall.Kill(pid, syscall.SIGUSR1)
+	read(pair[1], "ping 0")
+
+	criu, ctx := crtest.Criu(t), context.Background()
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o700)
+	res, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pid), "-D", img, "--ext-unix-sk")
+	if err == nil || !strings.Contains(res, "dump with --ext-unix-sk="+ino+" and give it at restore with --inherit-fd fd[N]:socket:["+ino+"]") {
+		t.Fatalf("dump with --ext-unix-sk alone: err %v, output %q", err, res)
+	}
+	if res, err := crtest.Run(ctx, criu, "dump", "-t", strconv.Itoa(pid), "-D", img, "--ext-unix-sk="+ino); err != nil {
+		t.Fatalf("dump --ext-unix-sk=%s: %v\n%s", ino, err, res)
+	}
+	cmd.Wait()
+	res, err = crtest.Run(ctx, criu, "restore", "-D", img, "-d")
+	if err == nil || !strings.Contains(res, "give it with --inherit-fd fd[N]:socket:["+ino+"]") {
+		t.Fatalf("restore without --inherit-fd: err %v, output %q", err, res)
+	}
+	if crtest.Alive(pid) {
+		t.Fatal("a failed restore left the task")
+	}
+	// A new connection for the task: criu's fd 3 is one end of it.
+	np, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(np[1])
+	rc := exec.CommandContext(ctx, criu, "restore", "-D", img, "-d", "--inherit-fd", "fd[3]:socket:["+ino+"]")
+	rc.ExtraFiles = []*os.File{os.NewFile(uintptr(np[0]), "new")}
+	b, err := rc.CombinedOutput()
+	rc.ExtraFiles[0].Close()
+	if err != nil {
+		t.Fatalf("restore --inherit-fd: %v\n%s", err, b)
+	}
+	unix.SetNonblock(np[1], true)
+	syscall.Kill(pid, syscall.SIGUSR1)
+	read(np[1], "ping 1")
+}
