@@ -81,11 +81,18 @@
 //
 // Backpressure: the proxy reads a writer's socket only while it holds less
 // than its memory limit of unacknowledged bytes; the cache acknowledges
-// data once stored (memory, or a file under -D). Without a directory the
-// cache stops reading the TCP leg while its memory is full, until a
-// Release frees a snapshot (reading an image frees nothing: it may be
-// re-read). A slow link or disk therefore stalls the dump instead of
-// growing either daemon.
+// data once stored (memory, or a file under -D). A slow link or disk
+// therefore stalls the dump instead of growing either daemon. Without a
+// directory the cache never stops reading the TCP leg for memory (that
+// would stall every snapshot on it): a snapshot its budget cannot hold
+// is dropped, its transfers answered CodeNoSpace, and its dump fails.
+//
+// Refusals a dump turns into its failure (the Result of a Put, Commit or
+// Finish): CodeExist (a finished snapshot no restore released, or one a
+// restore reads, holds the id), CodeNoSpace (the cache's memory budget),
+// CodeShutdown (the cache drains: no new snapshot; without -D no Finish
+// either), CodeAborted (the snapshot was given up: no activity for the
+// cache's resume timeout, or a new dump under its id).
 //
 // Data frames carry up to MaxChunk (1 MiB) of image bytes. The writer
 // sends full chunks straight from the caller's buffer (header and bytes
@@ -111,7 +118,10 @@
 //	   │◀──────────────── Result(g, ok | NotExist) ───│ up to wait ms, then
 //	   │◀──────────────── Data(g, off, bytes) … ──────│ NotExist; image not yet
 //	   │◀──────────────── End(g, size, crc) ──────────│ there: waits for it, or
-//	   │   or Result(g, Corrupt|Truncated|Aborted)    │ NotExist at Finish
+//	   │   or Result(g, Corrupt|Truncated|Aborted)    │ NotExist at Finish;
+//	   │                                              │ an image on disk is
+//	   │                                              │ checked whole (CRC)
+//	   │                                              │ before the Result ok
 //	   │ Release(r, snap) ───────────────────────────▶│ frees it unless --keep
 //	   │◀─────────────────────── Result(r, ok) ───────│
 //	   │ List(l) ────────────────────────────────────▶│

@@ -10,6 +10,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/seccomp"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -47,7 +48,7 @@ type treeImages struct {
 	// fifoData by fifo pipe id, from fifo-data.img.
 	fifoData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
-	skQueues map[uint32][][]byte
+	skQueues map[uint32][]skPacket
 	// locks are the file locks of filelocks.img (locks.go).
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (tty.go).
@@ -56,6 +57,8 @@ type treeImages struct {
 	sysv map[uint32]*sysvSeg
 	// seccomp: every thread's filters (package seccomp).
 	seccomp *images.SeccompEntry
+	// memfds: memfd inodes by inode_id, from memfd.img (package shmem).
+	memfds map[uint32]*images.MemfdInodeEntry
 }
 
 // zombie reports a task that was dead at dump time.
@@ -119,6 +122,9 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 		return nil, err
 	}
 	if ti.seccomp, err = seccomp.Read(ctx, s); err != nil {
+		return nil, err
+	}
+	if ti.memfds, err = shmem.ReadMemfds(ctx, s); err != nil {
 		return nil, err
 	}
 	for _, m := range psts {
