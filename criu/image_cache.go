@@ -76,8 +76,11 @@ func listSnapshots(ctx context.Context, e *env, sock string) error {
 	fmt.Fprintf(e.Stdout, "%-40s %-40s %-9s %7s %14s\n", "SNAPSHOT", "PARENT", "STATE", "IMAGES", "BYTES")
 	for _, s := range snaps {
 		state := "arriving"
-		if s.Finished {
+		switch {
+		case s.Finished:
 			state = "finished"
+		case s.Held:
+			state = "held" // finished by its proxy, not yet confirmed by its dump
 		}
 		parent := s.Parent
 		if parent == "" {

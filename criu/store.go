@@ -36,7 +36,7 @@ func addStoreFlags(fs *pflag.FlagSet, write bool) *storeOptions {
 	if write {
 		fs.StringVar(&so.parent, "parent-snapshot", "", "remote snapshot `ID` this one builds on (pre-dump chains; default: derived from --prev-images-dir as from -D)")
 	} else {
-		fs.DurationVar(&so.wait, "remote-wait", 30*time.Second, "how long to wait for a snapshot the cache has not heard of yet")
+		fs.DurationVar(&so.wait, "remote-wait", 30*time.Second, "how long each wait may take: for a snapshot the cache has not heard of, for an image still arriving, for its dump to confirm it")
 	}
 	return so
 }

@@ -63,7 +63,9 @@ type snapshot struct {
 	id, parent string
 	images     map[string]*image // current version of each name
 	xfers      map[uint64]*image // every transfer, for dedup
-	finished   bool
+	finished   bool              // Finish checked the manifest: held, not yet served
+	confirmed  bool              // its dump confirmed it (two-phase finish): served
+	holdTimer  *time.Timer
 	released   bool // Release asked for it while other snapshots build on it
 	manifest   []remoteimg.ImageInfo
 	abandoned  error
@@ -451,6 +453,12 @@ func (st *store) dropSnapshot(s *snapshot) {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
+	if s.holdTimer != nil {
+		s.holdTimer.Stop()
+	}
+	for _, img := range s.xfers {
+		notify(&img.changed) // readers waiting for the confirmation
+	}
 	if s.journal != nil {
 		s.journal.Close()
 		s.journal = nil
@@ -485,6 +493,15 @@ func (st *store) finish(m *remoteimg.Finish) error {
 			return err
 		}
 	}
+	// A refused Finish fails the dump: its snapshot can never be
+	// confirmed, so it goes now instead of staying "arriving".
+	refuse := func(err error) error {
+		st.log.Warn().Str("snapshot", s.id).Err(err).Msg("finish refused: dropping the snapshot")
+		st.dropSnapshot(s)
+		s.abandoned = fmt.Errorf("snapshot %s: %w: its finish was refused (%v)", s.id, remoteimg.ErrAborted, err)
+		st.mu.Unlock()
+		return err
+	}
 	want := append([]remoteimg.ImageInfo(nil), m.Images...)
 	sort.Slice(want, func(i, j int) bool { return want[i].Name < want[j].Name })
 	if s.finished {
@@ -503,13 +520,11 @@ func (st *store) finish(m *remoteimg.Finish) error {
 		inManifest[w.Name] = true
 		img := s.images[w.Name]
 		if img == nil || img.state != complete {
-			st.mu.Unlock()
-			return fmt.Errorf("snapshot %s: %w: image %s not held whole", s.id, remoteimg.ErrIncomplete, w.Name)
+			return refuse(fmt.Errorf("snapshot %s: %w: image %s not held whole", s.id, remoteimg.ErrIncomplete, w.Name))
 		}
 		if img.length != w.Size || img.crc != w.CRC {
-			st.mu.Unlock()
-			return fmt.Errorf("snapshot %s: %w: image %s is %d bytes crc %08x, manifest says %d crc %08x",
-				s.id, remoteimg.ErrIncomplete, w.Name, img.length, img.crc, w.Size, w.CRC)
+			return refuse(fmt.Errorf("snapshot %s: %w: image %s is %d bytes crc %08x, manifest says %d crc %08x",
+				s.id, remoteimg.ErrIncomplete, w.Name, img.length, img.crc, w.Size, w.CRC))
 		}
 	}
 	for name, img := range s.images {
@@ -532,7 +547,7 @@ func (st *store) finish(m *remoteimg.Finish) error {
 			return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
 		}
 	}
-	if err := st.journal(s, "finish\n", true); err != nil {
+	if err := st.journal(s, "held\n", true); err != nil {
 		return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
 	}
 	if s.dir != "" {
@@ -546,13 +561,79 @@ func (st *store) finish(m *remoteimg.Finish) error {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
+	st.armHold(s)
 	notify(&s.changed)
 	st.mu.Unlock()
 	var total uint64
 	for _, w := range want {
 		total += w.Size
 	}
-	st.log.Info().Str("snapshot", s.id).Int("images", len(want)).Uint64("bytes", total).Msg("snapshot finished")
+	st.log.Info().Str("snapshot", s.id).Int("images", len(want)).Uint64("bytes", total).Msg("snapshot held, waiting for its dump to confirm it")
+	return nil
+}
+
+// armHold starts the timer that drops s if its dump does not confirm it
+// within resumeTTL (two-phase finish: a dump that failed after its
+// Finish was acknowledged never sends Confirm); st.mu held.
+func (st *store) armHold(s *snapshot) {
+	if s.confirmed {
+		return
+	}
+	if s.holdTimer != nil {
+		s.holdTimer.Stop()
+	}
+	s.holdTimer = time.AfterFunc(st.resumeTTL, func() {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if s.confirmed || st.snaps[s.id] != s {
+			return
+		}
+		st.log.Warn().Str("snapshot", s.id).Dur("waited", st.resumeTTL).
+			Msg("snapshot held but never confirmed by its dump (the dump failed and resumed its tasks): dropping it")
+		st.dropSnapshot(s)
+		s.abandoned = fmt.Errorf("snapshot %s: %w: its dump never confirmed it (the dump failed; its tasks were resumed)",
+			s.id, remoteimg.ErrAborted)
+	})
+}
+
+// confirm is the second phase of the finish: the dump that got Finish's
+// ok confirms the snapshot, which is served from now on. Idempotent.
+func (st *store) confirm(m *remoteimg.Confirm) error {
+	if err := remoteimg.CheckName(m.Snapshot); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	s := st.snaps[m.Snapshot]
+	switch {
+	case s == nil:
+		st.mu.Unlock()
+		return fmt.Errorf("snapshot %s: %w: not held (never finished, or dropped unconfirmed)", m.Snapshot, remoteimg.ErrNotExist)
+	case !s.finished:
+		st.mu.Unlock()
+		return fmt.Errorf("snapshot %s: %w: confirmed before its finish", m.Snapshot, remoteimg.ErrIncomplete)
+	case s.confirmed:
+		st.mu.Unlock()
+		return nil
+	}
+	st.mu.Unlock()
+	if err := st.journal(s, "finish\n", true); err != nil {
+		return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.snaps[s.id] != s {
+		return fmt.Errorf("snapshot %s: %w: dropped before its confirmation", s.id, remoteimg.ErrNotExist)
+	}
+	s.confirmed = true
+	if s.holdTimer != nil {
+		s.holdTimer.Stop()
+		s.holdTimer = nil
+	}
+	for _, img := range s.images {
+		notify(&img.changed)
+	}
+	notify(&s.changed)
+	st.log.Info().Str("snapshot", s.id).Msg("snapshot confirmed by its dump, served")
 	return nil
 }
 
@@ -686,10 +767,20 @@ func (st *store) read(ctx context.Context, img *image, cur *cursor) (b []byte, e
 		if cur.off < img.length {
 			break
 		}
-		if img.state == complete {
+		if img.state == complete && img.snap.confirmed {
 			size, crc = img.length, img.crc
 			st.mu.Unlock()
 			return nil, true, size, crc, nil
+		}
+		// Two-phase finish: no image is whole to a reader before its
+		// dump has confirmed the snapshot.
+		if img.state == complete && img.dropped {
+			err = img.snap.abandoned
+			if err == nil {
+				err = fmt.Errorf("image %s: %w", img.name, remoteimg.ErrAborted)
+			}
+			st.mu.Unlock()
+			return nil, false, 0, 0, err
 		}
 		ch := img.changed
 		st.mu.Unlock()
@@ -780,7 +871,8 @@ func (st *store) list() []remoteimg.SnapshotInfo {
 	defer st.mu.Unlock()
 	out := make([]remoteimg.SnapshotInfo, 0, len(st.snaps))
 	for _, s := range st.snaps {
-		si := remoteimg.SnapshotInfo{ID: s.id, Parent: s.parent, Finished: s.finished, Images: uint32(len(s.images))}
+		si := remoteimg.SnapshotInfo{ID: s.id, Parent: s.parent, Finished: s.confirmed, Held: s.finished && !s.confirmed,
+			Images: uint32(len(s.images))}
 		for _, img := range s.images {
 			si.Bytes += img.length
 		}
@@ -798,6 +890,9 @@ func (st *store) close() {
 	for _, s := range st.snaps {
 		if s.timer != nil {
 			s.timer.Stop()
+		}
+		if s.holdTimer != nil {
+			s.holdTimer.Stop()
 		}
 		if s.journal != nil {
 			s.journal.Close()
@@ -877,8 +972,10 @@ func (st *store) loadSnapshot(dir, id string) error {
 				crc: uint32(crc), state: complete, changed: make(chan struct{})}
 			s.images[name] = img
 			s.xfers[xfer] = img
-		case "finish":
+		case "held":
 			s.finished = true
+		case "finish":
+			s.finished, s.confirmed = true, true
 		default:
 			return fmt.Errorf("journal: bad line %q", line)
 		}
@@ -924,6 +1021,8 @@ func (st *store) loadSnapshot(dir, id string) error {
 	st.snaps[id] = s
 	if !s.finished {
 		st.armAbandon(s)
+	} else {
+		st.armHold(s)
 	}
 	st.mu.Unlock()
 	st.log.Info().Str("snapshot", id).Bool("finished", s.finished).Int("images", len(s.images)).Msg("kept snapshot loaded")

@@ -49,9 +49,11 @@ type xfer struct {
 	err        error
 }
 
+// finishReq is a Finish or a Confirm waiting for the cache's answer; it
+// is resent after a reconnect (both are idempotent at the cache).
 type finishReq struct {
 	id   uint64
-	msg  *remoteimg.Finish
+	msg  remoteimg.Msg
 	sent bool
 	done chan struct{}
 	err  error
@@ -337,6 +339,25 @@ func (l *link) finish(ctx context.Context, m *remoteimg.Finish) error {
 			delete(l.snaps, m.Snapshot)
 		}
 		l.mu.Unlock()
+	}
+	return fr.err
+}
+
+// confirm relays the dump's Confirm of a snapshot whose Finish the cache
+// acknowledged, and waits for the cache's answer.
+func (l *link) confirm(ctx context.Context, m *remoteimg.Confirm) error {
+	l.mu.Lock()
+	fr := &finishReq{id: l.id(), msg: m, done: make(chan struct{})}
+	l.finishes[fr.id] = fr
+	l.wake()
+	l.mu.Unlock()
+	select {
+	case <-fr.done:
+	case <-ctx.Done():
+		l.mu.Lock()
+		delete(l.finishes, fr.id)
+		l.mu.Unlock()
+		return ctx.Err()
 	}
 	return fr.err
 }

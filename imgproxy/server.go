@@ -276,9 +276,11 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			} else {
 				c.log.Debug().Str("img", x.name).Uint64("size", off).Dur("took", time.Since(start)).Msg("image received")
 			}
+			// Reply first: a drain closes the connection once idle.
+			rerr := reply(rc, f.Stream, err)
 			c.setActive(false)
-			if err := reply(rc, f.Stream, err); err != nil {
-				return err
+			if rerr != nil {
+				return rerr
 			}
 		case *remoteimg.Abort:
 			if cur != nil {
@@ -305,9 +307,30 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			if err != nil {
 				c.log.Error().Err(err).Str("snapshot", m.Snapshot).Msg("snapshot failed")
 			}
+			// Reply before a drain may close the connection; after an
+			// ok the connection stays busy until the dump's Confirm.
+			rerr := reply(rc, f.Stream, err)
+			if err != nil || rerr != nil {
+				c.setActive(false)
+			}
+			if rerr != nil {
+				return rerr
+			}
+		case *remoteimg.Confirm:
+			c.setActive(true)
+			err := remoteimg.CheckName(m.Snapshot)
+			if err == nil {
+				err = l.confirm(ctx, m)
+			}
+			if err != nil {
+				c.log.Error().Err(err).Str("snapshot", m.Snapshot).Msg("snapshot confirmation failed")
+			} else {
+				c.log.Info().Str("snapshot", m.Snapshot).Msg("snapshot confirmed by its dump")
+			}
+			rerr := reply(rc, f.Stream, err)
 			c.setActive(false)
-			if err := reply(rc, f.Stream, err); err != nil {
-				return err
+			if rerr != nil {
+				return rerr
 			}
 		default:
 			err := fmt.Errorf("%w: %s from a writer", remoteimg.ErrProtocol, m.Type())

@@ -70,14 +70,34 @@
 //	   │                        │ snap is acked by the cache   │
 //	   │                        │ Finish(f', …same manifest)   │
 //	   │                        │─────────────────────────────▶│ checks each
-//	   │                        │◀──── Result(f', ok|code) ────│ entry; marks
-//	   │◀── Result(f, ok|code) ─│                              │ snap finished
-//	   │ (Store.Finish = nil only now)                         │
+//	   │                        │◀──── Result(f', ok|code) ────│ entry; holds
+//	   │◀── Result(f, ok|code) ─│                              │ snap (not served)
+//	   │ Confirm(f, snap)       │                              │
+//	   │───────────────────────▶│ Confirm(c', snap)            │
+//	   │                        │─────────────────────────────▶│ snap finished:
+//	   │                        │◀──── Result(c', ok|code) ────│ served from now
+//	   │◀── Result(f, ok|code) ─│                              │
+//	   │ (Store.Finish = nil only now; the dump kills its tasks after it)
 //
 // Commit's ok from the proxy means the proxy holds the whole image with the
 // right size and checksum (it will deliver it or fail the Finish). Only the
 // Finish result says the cache holds the snapshot. Abort(x) discards an
 // image in flight.
+//
+// The finish has two phases so that the dump's outcome and the
+// snapshot's state agree. Finish's ok says the cache holds the snapshot
+// whole ("held", durable); the dump then sends Confirm, and only a
+// confirmed snapshot is served: a reader gets an image's bytes while it
+// arrives, but its End only once the snapshot is confirmed, so no
+// restore can complete from the snapshot of a dump that failed. A held
+// snapshot that is not confirmed within the cache's resume timeout is
+// dropped (its readers get CodeAborted). A Finish the cache refuses
+// drops the snapshot at once. The proxy answers a writer before a drain
+// closes its connection, and keeps a connection whose Finish it
+// answered ok open until its Confirm is answered. One window remains:
+// the cache confirmed but the answer did not reach the dump (the proxy
+// died just then); the dump fails, resumes its tasks and says that the
+// cache may serve the snapshot.
 //
 // Backpressure: the proxy reads a writer's socket only while it holds less
 // than its memory limit of unacknowledged bytes; the cache acknowledges
@@ -111,7 +131,8 @@
 //	   │◀──────────────── Result(g, ok | NotExist) ───│ up to wait ms, then
 //	   │◀──────────────── Data(g, off, bytes) … ──────│ NotExist; image not yet
 //	   │◀──────────────── End(g, size, crc) ──────────│ there: waits for it, or
-//	   │   or Result(g, Corrupt|Truncated|Aborted)    │ NotExist at Finish
+//	   │   or Result(g, Corrupt|Truncated|Aborted)    │ NotExist at Finish;
+//	   │                                              │ End after Confirm
 //	   │ Release(r, snap) ───────────────────────────▶│ frees it unless --keep
 //	   │◀─────────────────────── Result(r, ok) ───────│
 //	   │ List(l) ────────────────────────────────────▶│
@@ -119,7 +140,11 @@
 //
 // Data is sent as it arrives; the reader returns io.EOF only after End with
 // the size and CRC it computed itself. A connection that ends before End is
-// an error (ErrTruncated), never a short image.
+// an error (ErrTruncated), never a short image. The reader bounds each of
+// its waits by Options.WaitSnapshot (restore's --remote-wait): for the
+// Get's answer, and for each next frame; when it expires the error
+// (ErrUnavailable) names the image and what the cache holds of the
+// snapshot (unknown, arriving, held unconfirmed).
 //
 // # Pre-dump chains
 //

@@ -22,6 +22,7 @@ type Relay struct {
 	conns     []net.Conn
 	corrupt   []byte // flip a byte of the first occurrence of this, once
 	cutAfter  int64  // cut every connection once this many bytes went up (0: never)
+	cutMarker []byte // cut every connection once this has been forwarded up, once
 	forwarded int64
 	cuts      int
 	wg        sync.WaitGroup
@@ -59,6 +60,17 @@ func (r *Relay) Cuts() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cuts
+}
+
+// CutAfterMarker arranges that the bytes holding marker reach the target
+// while nothing more reaches the sender: the sender's connection is
+// closed first, then the marker forwarded, then every connection cut,
+// and new connections refused from then on (a proxy killed right after
+// it sent the marker).
+func (r *Relay) CutAfterMarker(marker []byte) {
+	r.mu.Lock()
+	r.cutMarker = marker
+	r.mu.Unlock()
 }
 
 // Corrupt flips a byte in the middle of the first occurrence of marker
@@ -101,7 +113,7 @@ func (r *Relay) accept() {
 // up forwards src to dst, corrupting and cutting as asked.
 func (r *Relay) up(dst, src net.Conn) {
 	buf := make([]byte, 64<<10)
-	var tail []byte
+	var tail, seen []byte
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
@@ -131,6 +143,28 @@ func (r *Relay) up(dst, src net.Conn) {
 			}
 			r.mu.Unlock()
 			if cut {
+				r.cutAll()
+				return
+			}
+			r.mu.Lock()
+			m := r.cutMarker
+			hit := false
+			if m != nil {
+				seen = append(seen, b...)
+				if hit = bytes.Contains(seen, m); hit {
+					r.cutMarker = nil
+					r.cuts++
+				} else if len(seen) > len(m) {
+					seen = append(seen[:0], seen[len(seen)-len(m):]...)
+				}
+			}
+			r.mu.Unlock()
+			if hit {
+				// The sender is gone first, so no answer reaches it;
+				// then the peer gets the marker whole, then the cut.
+				r.ln.Close()
+				src.Close()
+				dst.Write(b)
 				r.cutAll()
 				return
 			}
