@@ -167,6 +167,17 @@ func (l *link) acquire(ctx context.Context, n int) error {
 	return nil
 }
 
+// connBufCharge is what a writer connection's own read buffer
+// (remoteimg.Conn's) counts against the budget while it lives.
+const connBufCharge = 64 << 10
+
+// free returns n bytes to the budget.
+func (l *link) free(n int64) {
+	l.mu.Lock()
+	l.freeLocked(n)
+	l.mu.Unlock()
+}
+
 // freeLocked returns n bytes to the budget; l.mu held.
 func (l *link) freeLocked(n int64) {
 	if n == 0 {

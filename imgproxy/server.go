@@ -185,23 +185,50 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			l.abort(cur)
 		}
 	}()
-	buf := getFrameBuf()
-	defer func() {
-		if buf != nil {
-			framePool.Put(buf)
-		}
-	}()
+	// Every buffer counts against the memory budget: the connection's
+	// read buffer while it lives, and each frame's payload from before
+	// it is read (a writer waiting for budget holds no frame) until the
+	// cache acknowledges it (Data) or it is decoded (anything else).
+	if err := l.acquire(ctx, connBufCharge); err != nil {
+		return err
+	}
+	defer l.free(connBufCharge)
 	for {
-		if buf == nil {
-			buf = getFrameBuf()
-		}
-		f, err := remoteimg.ReadFrameBuf(rc.R, remoteimg.MaxPayload, *buf)
+		t, fstream, n, err := remoteimg.ReadHeader(rc.R, remoteimg.MaxPayload)
 		if err != nil {
 			return err
 		}
-		m, err := remoteimg.Decode(f)
+		// A large Data payload goes into a pooled frame buffer that its
+		// chunk keeps (no copy); anything else into its own allocation.
+		var pooled *[]byte
+		var buf []byte
+		charge := int64(n)
+		if t == remoteimg.TData && n >= remoteimg.MaxChunk/4 {
+			pooled = getFrameBuf()
+			buf, charge = *pooled, int64(cap(*pooled))
+		}
+		if err := l.acquire(ctx, int(charge)); err != nil {
+			if pooled != nil {
+				framePool.Put(pooled)
+			}
+			return err
+		}
+		f, err := remoteimg.ReadPayload(rc.R, t, fstream, n, buf)
+		var m remoteimg.Msg
+		if err == nil {
+			m, err = remoteimg.Decode(f)
+		}
+		if _, data := m.(*remoteimg.Data); err != nil || !data {
+			// Only a Data payload is kept (by its chunk).
+			if pooled != nil {
+				framePool.Put(pooled)
+			}
+			l.free(charge)
+		}
 		if err != nil {
-			_ = reply(rc, f.Stream, err)
+			if f.Payload != nil {
+				_ = reply(rc, f.Stream, err)
+			}
 			return err
 		}
 		switch m := m.(type) {
@@ -226,27 +253,22 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			}
 		case *remoteimg.Data:
 			if cur == nil || f.Stream != stream || m.Offset != off {
+				if pooled != nil {
+					framePool.Put(pooled)
+				}
+				l.free(charge)
 				err := fmt.Errorf("%w: unexpected data (stream %d offset %d)", remoteimg.ErrProtocol, f.Stream, m.Offset)
 				_ = reply(rc, f.Stream, err)
 				return err
 			}
+			// The chunk keeps the payload's buffer and its charge.
+			c := chunk{b: m.Bytes, buf: pooled, charge: charge}
 			if len(m.Bytes) == 0 {
-				continue
-			}
-			// A large chunk keeps its frame buffer (no copy); a small one
-			// is copied out so that the buffer's size is not held for it.
-			c := chunk{b: m.Bytes, charge: int64(len(m.Bytes))}
-			if len(m.Bytes) >= remoteimg.MaxChunk/4 && &f.Payload[0] == &(*buf)[0] {
-				c.buf, c.charge = buf, int64(cap(*buf))
-				buf = nil
-			} else {
-				c.b = append([]byte(nil), m.Bytes...)
-			}
-			if err := l.acquire(ctx, int(c.charge)); err != nil {
 				l.mu.Lock()
 				l.releaseLocked(c)
+				l.freeLocked(c.charge)
 				l.mu.Unlock()
-				return err
+				continue
 			}
 			crc = crc32.Update(crc, remoteimg.Castagnoli, c.b)
 			off += uint64(len(c.b))

@@ -270,11 +270,18 @@ func (w *Writer) Close() error {
 	return nil
 }
 
+// abortTimeout bounds the write of an Abort.
+const abortTimeout = time.Second
+
 // Abort discards the image. Safe after Close.
 func (w *Writer) Abort() error {
 	if w.done {
 		return nil
 	}
+	// A proxy that stopped reading (its budget is full) must not keep
+	// the Abort, or a Store.Close, waiting: closing the connection
+	// mid-image aborts the image as well.
+	_ = w.c.SetWriteDeadline(time.Now().Add(abortTimeout))
 	_ = w.c.W.WriteMsg(1, &Abort{})
 	if w.err == nil {
 		w.err = fmt.Errorf("write image %s: %w", w.name, ErrAborted)
@@ -568,6 +575,8 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	for _, w := range ws {
+		// Unblocks a Write stuck on a stalled proxy, then aborts.
+		_ = w.c.SetWriteDeadline(time.Now().Add(abortTimeout))
 		w.Abort()
 	}
 	return nil
