@@ -62,6 +62,9 @@ func init() {
 				if err != nil {
 					return usagef("--max-memory: %v", err)
 				}
+				if err := d.checkPlainTCP("image-cache", address); err != nil {
+					return err
+				}
 				return runImageCache(ctx, e, &d, net.JoinHostPort(address, strconv.Itoa(port)), sock, maxMem, keep, resumeTimeout)
 			}
 		},
@@ -92,6 +95,9 @@ func listSnapshots(ctx context.Context, e *env, sock string) error {
 }
 
 func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock string, maxMem int64, keep bool, resume time.Duration) error {
+	if !d.tls.Enabled() {
+		d.warnNoTLSStderr(e, "image-cache")
+	}
 	if done, err := d.daemonize(ctx); done || err != nil {
 		return err
 	}
@@ -105,7 +111,7 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 		return err
 	}
 	var tcp net.Listener
-	tcp, err := net.Listen("tcp", addr)
+	tcp, err := remoteimg.TCPListenConfig(d.linkTimeout).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for proxies: %w", err)
 	}

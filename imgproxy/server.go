@@ -30,7 +30,13 @@ type Server struct {
 	// ReconnectTimeout is how long the proxy keeps redialing a lost cache
 	// before failing the pending images. Default 30s.
 	ReconnectTimeout time.Duration
-	Log              zerolog.Logger
+	// ReplyTimeout is how long a Finish or Confirm sent to the cache may
+	// go unanswered while the cache sends nothing at all, before the
+	// connection counts as dead (and is redialed). Default
+	// remoteimg.LinkTimeout. Dial should give connections that detect a
+	// dead peer themselves (remoteimg.TCPDialer).
+	ReplyTimeout time.Duration
+	Log          zerolog.Logger
 
 	initOnce sync.Once
 	link     *link
@@ -49,8 +55,11 @@ func (srv *Server) init() {
 		if srv.ReconnectTimeout <= 0 {
 			srv.ReconnectTimeout = 30 * time.Second
 		}
+		if srv.ReplyTimeout <= 0 {
+			srv.ReplyTimeout = remoteimg.LinkTimeout
+		}
 		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
-		srv.link = newLink(srv.Dial, srv.MaxMemory, srv.ReconnectTimeout, srv.Log)
+		srv.link = newLink(srv.Dial, srv.MaxMemory, srv.ReconnectTimeout, srv.ReplyTimeout, srv.Log)
 		ctx, cancel := context.WithCancel(context.Background())
 		srv.linkStop = cancel
 		srv.linkDone = make(chan struct{})
@@ -189,10 +198,8 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 	// read buffer while it lives, and each frame's payload from before
 	// it is read (a writer waiting for budget holds no frame) until the
 	// cache acknowledges it (Data) or it is decoded (anything else).
-	if err := l.acquire(ctx, connBufCharge); err != nil {
-		return err
-	}
-	defer l.free(connBufCharge)
+	l.reserve(connBufCharge)
+	defer l.unreserve(connBufCharge)
 	for {
 		t, fstream, n, err := remoteimg.ReadHeader(rc.R, remoteimg.MaxPayload)
 		if err != nil {

@@ -90,6 +90,14 @@ func Dial(ctx context.Context, socketPath string, opts Options) (*Store, error) 
 		return nil, err
 	}
 	c.Close()
+	if opts.Mode == ModeWrite {
+		// A dump calls Dial before it freezes anything: a cache known
+		// to be down (or refusing the proxy's certificate) fails the
+		// dump now, not after a reconnect timeout with the tasks frozen.
+		if _, err := ListSnapshots(ctx, socketPath); err != nil {
+			return nil, fmt.Errorf("the image proxy cannot reach its image cache: %w", err)
+		}
+	}
 	return s, nil
 }
 
