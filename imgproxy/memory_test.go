@@ -15,7 +15,8 @@ import (
 // proxy with --max-memory 64M, towards a cache that stops reading (its
 // own memory is full). Every buffer the proxy holds is charged against
 // its budget, so its RSS stays near 64 MiB; it reached 233 MB when each
-// waiting writer held an uncharged 1 MiB frame.
+// waiting writer held an uncharged 1 MiB frame. The proxy logs the
+// transfer's progress meanwhile.
 func TestProxyMemoryManyWriters(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
@@ -61,6 +62,10 @@ func TestProxyMemoryManyWriters(t *testing.T) {
 	t.Logf("proxy with 200 images in flight: RSS %d MiB, peak %d MiB (--max-memory 64M)", rss>>20, hwm>>20)
 	if hwm > 112<<20 {
 		t.Fatalf("proxy peak RSS %d MiB with --max-memory 64M: buffers not charged", hwm>>20)
+	}
+	// A transfer that takes long says so, with its throughput.
+	if !proxy.waitLog("forwarding to the image cache", 10*time.Second) || !proxy.waitLog("mib_per_s", time.Second) {
+		t.Fatal("the proxy logged no progress in 10 s of a stalled transfer")
 	}
 	proxy.cmd.Process.Kill() // the writers' writes fail
 	wg.Wait()
