@@ -62,7 +62,7 @@ func init() {
 				if err != nil {
 					return usagef("--max-memory: %v", err)
 				}
-				if err := d.checkPlainTCP("image-cache", address); err != nil {
+				if err := d.checkPlainTCP(address); err != nil {
 					return err
 				}
 				return runImageCache(ctx, e, &d, net.JoinHostPort(address, strconv.Itoa(port)), sock, maxMem, keep, resumeTimeout)

@@ -50,7 +50,7 @@ func init() {
 				if serverName == "" {
 					serverName = address
 				}
-				if err := d.checkPlainTCP("image-proxy", address); err != nil {
+				if err := d.checkPlainTCP(address); err != nil {
 					return err
 				}
 				return runImageProxy(ctx, e, &d, net.JoinHostPort(address, strconv.Itoa(port)), serverName, sock, maxMem, reconnectTimeout)

@@ -59,16 +59,16 @@ func (d *daemonFlags) add(fs *pflag.FlagSet, dirHelp string) {
 // unless --insecure: TLS with client certificates is the default off
 // this host. host is the peer (proxy) or the bind address (cache; ""
 // binds every address).
-func (d *daemonFlags) checkPlainTCP(daemon, host string) error {
+func (d *daemonFlags) checkPlainTCP(host string) error {
 	if d.tls.Enabled() || d.insecure || isLoopback(host) {
 		return nil
 	}
-	what := "--address " + host
+	what := "--address " + host + " is not a loopback address"
 	if host == "" {
-		what = "listening on every address"
+		what = "without --address it listens on every address"
 	}
-	return usagef("%s: %s is not a loopback address and TLS is off: give --tls-cert, --tls-key and --tls-cacert "+
-		"(see the README's remote images section), or --insecure to send images in the clear", daemon, what)
+	return usagef("%s and TLS is off: give --tls-cert, --tls-key and --tls-cacert "+
+		"(see the README's remote images section), or --insecure to send images in the clear", what)
 }
 
 // isLoopback reports whether host names this host only.

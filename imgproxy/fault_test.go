@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 
 	"io/fs"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -233,5 +234,51 @@ func TestRefusedFinishNoPhantom(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("restore of the refused snapshot waits")
+	}
+}
+
+// TestSnapshotIDPerSourceHost: the default snapshot id of a -D carries
+// the source host's tag, so two hosts dumping the same -D path no
+// longer share an id (the second replaced the first's snapshot). A
+// restore finds this host's snapshot, else the only one of any host,
+// and refuses to guess between several.
+func TestSnapshotIDPerSourceHost(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	ctx := context.Background()
+	d := filepath.Join(t.TempDir(), "ckpt")
+	own := remoteimg.SnapshotID(d)
+	other := remoteimg.SnapshotPrefix(d) + "-0badc0de" // as dumped by another host
+	if own == other || !strings.HasPrefix(own, remoteimg.SnapshotPrefix(d)+"-"+remoteimg.HostTag()) {
+		t.Fatalf("snapshot id %q has no host part", own)
+	}
+	for _, id := range []string{own, other} {
+		w := r.writer(id, "")
+		if err := put(ctx, w, "core-1.img", content(1, 100)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Finish(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := snapState(t, r, own), snapState(t, r, other); a != "finished" || b != "finished" {
+		t.Fatalf("the two hosts' snapshots: %s and %s, want both finished side by side", a, b)
+	}
+	if id, err := remoteimg.ResolveSnapshot(ctx, r.cacheSock, d, 0); err != nil || id != own {
+		t.Fatalf("resolve: %q %v, want this host's %q", id, err, own)
+	}
+	if err := r.reader(own).Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := remoteimg.ResolveSnapshot(ctx, r.cacheSock, d, 0); err != nil || id != other {
+		t.Fatalf("resolve: %q %v, want the only one, %q", id, err, other)
+	}
+	third := remoteimg.SnapshotPrefix(d) + "-12345678"
+	if err := r.writer(third, "").Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := remoteimg.ResolveSnapshot(ctx, r.cacheSock, d, 0)
+	t.Logf("two hosts' snapshots of one -D: %v", err)
+	if err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), third) || !strings.Contains(err.Error(), "--snapshot-id") {
+		t.Fatalf("resolve with two candidates: %v", err)
 	}
 }

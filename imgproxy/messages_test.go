@@ -175,3 +175,23 @@ func TestNoTLSWarningOnStderr(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainTCPNeedsInsecure: off loopback, TLS is the default: plain
+// TCP needs --insecure, and the refusal says how to set TLS up.
+func TestPlainTCPNeedsInsecure(t *testing.T) {
+	criu := crtest.Criu(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"image-proxy", "--address", "198.18.0.9", "--port", "27040", "--local-socket", filepath.Join(dir, "p.sock")},
+		{"image-cache", "--port", "27040", "--local-socket", filepath.Join(dir, "c.sock")},
+		{"image-cache", "--address", "198.18.0.9", "--port", "27040", "--local-socket", filepath.Join(dir, "c.sock")},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := crtest.Run(ctx, criu, args...)
+		cancel()
+		t.Logf("%v: %s", args[:3], strings.TrimSpace(out))
+		if err == nil || !strings.Contains(out, "--insecure") || !strings.Contains(out, "--tls-cert") {
+			t.Fatalf("%v without TLS off loopback: %v\n%s", args, err, out)
+		}
+	}
+}
