@@ -415,6 +415,7 @@ func (c *conn) serveRelay(ctx context.Context, rc *remoteimg.Conn) error {
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("image cache: %w: %w", remoteimg.ErrUnavailable, err)
+		c.log.Warn().Err(err).Msg("cannot relay a reader to the image cache")
 		_ = reply(rc, 1, err)
 		return err
 	}
