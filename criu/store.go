@@ -85,6 +85,11 @@ func (so *storeOptions) open(ctx context.Context, e *env, write bool) (image.Sto
 	if err != nil {
 		return nil, fmt.Errorf("remote images at %s: %w", sock, err)
 	}
+	if write {
+		if err := s.CheckCache(ctx); err != nil {
+			return nil, fmt.Errorf("remote images at %s: %w", sock, err)
+		}
+	}
 	e.Log.Info().Str("snapshot", snap).Str("socket", sock).Msg("remote images")
 	return s, nil
 }

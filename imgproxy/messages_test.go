@@ -121,7 +121,12 @@ func TestTLSRefusalFailsAtOnce(t *testing.T) {
 		"--tls-cert", badCert, "--tls-key", badKey, "--tls-cacert", caPath)
 	ctx := context.Background()
 	start := time.Now()
-	_, err := remoteimg.Dial(ctx, proxySock, remoteimg.Options{Snapshot: "bad", Mode: remoteimg.ModeWrite})
+	st, err := remoteimg.Dial(ctx, proxySock, remoteimg.Options{Snapshot: "bad", Mode: remoteimg.ModeWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	err = st.CheckCache(ctx) // what dump does before it freezes
 	t.Logf("writer store through the refused proxy, after %v: %v", time.Since(start).Round(time.Millisecond), err)
 	if err == nil || !errors.Is(err, remoteimg.ErrUnavailable) || time.Since(start) > 5*time.Second {
 		t.Fatalf("store through a proxy the cache refuses: %v after %v, want ErrUnavailable at once", err, time.Since(start))

@@ -90,15 +90,22 @@ func Dial(ctx context.Context, socketPath string, opts Options) (*Store, error) 
 		return nil, err
 	}
 	c.Close()
-	if opts.Mode == ModeWrite {
-		// A dump calls Dial before it freezes anything: a cache known
-		// to be down (or refusing the proxy's certificate) fails the
-		// dump now, not after a reconnect timeout with the tasks frozen.
-		if _, err := ListSnapshots(ctx, socketPath); err != nil {
-			return nil, fmt.Errorf("the image proxy cannot reach its image cache: %w", err)
-		}
-	}
 	return s, nil
+}
+
+// CheckCache asks, in write mode, whether the proxy reaches its image
+// cache now (it dials it afresh, as a reader relay, and lists). A dump
+// calls it before it freezes anything: a cache known to be down, or one
+// that refuses the proxy's certificate, fails the dump at once instead
+// of after the proxy's reconnect timeout with the tasks frozen.
+func (s *Store) CheckCache(ctx context.Context) error {
+	if s.opts.Mode != ModeWrite {
+		return fmt.Errorf("check image cache: store is read-only")
+	}
+	if _, err := ListSnapshots(ctx, s.socket); err != nil {
+		return fmt.Errorf("the image proxy cannot reach its image cache: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) role() Role {
