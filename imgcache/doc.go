@@ -6,12 +6,15 @@
 //
 // On disk (with Dir):
 //
-//	DIR/snapshots/<id>/.journal                 parent, commits and finish, one per line
+//	DIR/snapshots/<id>/.journal                 parent, commits, held and finish, one per line
 //	DIR/snapshots/<id>/.part.<xfer hex>.<name>  an image still arriving
 //	DIR/snapshots/<id>/<name>                   a committed image (fsynced)
 //
-// After a restart the cache replays the journals: finished snapshots are
-// served again, unfinished ones wait ResumeTimeout for their proxy to
+// "held" records a Finish the cache accepted, "finish" the dump's Confirm
+// (two-phase finish, package remoteimg): only a confirmed snapshot is
+// served, and a held one is dropped if no Confirm comes within
+// ResumeTimeout. After a restart the cache replays the journals: finished
+// snapshots are served again, unfinished ones wait ResumeTimeout for their proxy to
 // resume the partial images (acknowledged bytes are in the part files).
 //
 // Memory. Without Dir, image bytes live in memory, at most MaxMemory of

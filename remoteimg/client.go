@@ -67,6 +67,10 @@ type Store struct {
 	manifest map[string]ImageInfo
 	open     map[*Writer]struct{}
 	closed   bool
+	sent     uint64    // image bytes sent, in all (write mode)
+	progAt   time.Time // last progress log
+	progSent uint64    // sent at progAt
+	started  time.Time
 }
 
 // Dial connects to the daemon at socketPath (the proxy for ModeWrite, the
@@ -251,10 +255,37 @@ func (w *Writer) send(parts ...[]byte) error {
 		w.err = fmt.Errorf("write image %s: %w: %w", w.name, ErrUnavailable, err)
 		return w.err
 	}
+	n := uint64(0)
 	for _, b := range parts {
-		w.off += uint64(len(b))
+		n += uint64(len(b))
 	}
+	w.off += n
+	w.s.progress(n)
 	return nil
+}
+
+// progressEvery is how often a long write logs its progress.
+const progressEvery = 5 * time.Second
+
+// progress counts n more bytes sent and logs the snapshot's progress and
+// throughput at most every progressEvery.
+func (s *Store) progress(n uint64) {
+	s.mu.Lock()
+	now := time.Now()
+	if s.started.IsZero() {
+		s.started, s.progAt = now, now
+	}
+	s.sent += n
+	d := now.Sub(s.progAt)
+	if d < progressEvery {
+		s.mu.Unlock()
+		return
+	}
+	sent, rate := s.sent, float64(s.sent-s.progSent)/(1<<20)/d.Seconds()
+	s.progAt, s.progSent = now, s.sent
+	s.mu.Unlock()
+	s.opts.Log.Info().Str("snapshot", s.opts.Snapshot).Uint64("sent_mib", sent>>20).Float64("mib_per_s", rate).
+		Msg("sending images to the image proxy")
 }
 
 // Close commits the image: it returns nil once the proxy holds the whole

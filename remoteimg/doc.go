@@ -33,6 +33,11 @@
 // with '.'; the cache refuses anything else with CodeBadName, so no name
 // from the wire can become a path outside the cache's directory.
 //
+// Default snapshot ids (SnapshotID) are the images directory's base
+// name, a hash of its path and a tag of the source host (HostTag), so
+// two hosts dumping one path do not share an id; a restore on another
+// host finds the snapshot by the rest (ResolveSnapshot).
+//
 // # Handshake
 //
 // The connecting side sends Hello{magic "CRIUGOIM", version, role}; the
@@ -111,6 +116,16 @@
 // sends full chunks straight from the caller's buffer (header and bytes
 // in one writev), and never keeps more than 256 KiB waiting for the next
 // Write, so a reader of an arriving image is never far behind.
+//
+// Liveness: the proxy's connection to the cache (and the cache's
+// accepted ones) set TCP_USER_TIMEOUT and keepalives (TCPDialer,
+// TCPListenConfig), and the proxy drops a connection on which a Finish
+// or Confirm has waited its reply timeout while the cache sent nothing:
+// a black-holed link fails the dump after those and the reconnect
+// timeout. A refusal that retrying cannot heal (Permanent: a TLS
+// certificate or alert, another version, a role refused) fails at once.
+// Before it freezes, a dump asks the proxy whether the cache is
+// reachable (Store.CheckCache: a reader relay, a List).
 //
 // Reconnect: when the TCP leg drops, the proxy redials with backoff and,
 // for every unfinished transfer, resends Put and the Data from the last
