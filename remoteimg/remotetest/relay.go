@@ -20,9 +20,9 @@ type Relay struct {
 
 	mu        sync.Mutex // protects the fields below
 	conns     []net.Conn
-	corrupt   []byte // flip a byte of the first occurrence of this, once
-	cutAfter  int64  // cut every connection once this many bytes went up (0: never)
-	cutMarker []byte // cut every connection once this has been forwarded up, once
+	corrupt   []byte   // flip a byte of the first occurrence of this, once
+	cutAfter  int64    // cut every connection once this many bytes went up (0: never)
+	cutMarker [][]byte // cut every connection once one of these has been forwarded up, once
 	forwarded int64
 	cuts      int
 	wg        sync.WaitGroup
@@ -67,9 +67,10 @@ func (r *Relay) Cuts() int {
 // closed first, then the marker forwarded, then every connection cut,
 // and new connections refused from then on (a proxy killed right after
 // it sent the marker).
-func (r *Relay) CutAfterMarker(marker []byte) {
+// Several markers: the first of them to pass triggers it.
+func (r *Relay) CutAfterMarker(markers ...[]byte) {
 	r.mu.Lock()
-	r.cutMarker = marker
+	r.cutMarker = markers
 	r.mu.Unlock()
 }
 
@@ -147,15 +148,19 @@ func (r *Relay) up(dst, src net.Conn) {
 				return
 			}
 			r.mu.Lock()
-			m := r.cutMarker
 			hit := false
-			if m != nil {
+			if ms := r.cutMarker; ms != nil {
 				seen = append(seen, b...)
-				if hit = bytes.Contains(seen, m); hit {
+				keep := 0
+				for _, m := range ms {
+					hit = hit || bytes.Contains(seen, m)
+					keep = max(keep, len(m))
+				}
+				if hit {
 					r.cutMarker = nil
 					r.cuts++
-				} else if len(seen) > len(m) {
-					seen = append(seen[:0], seen[len(seen)-len(m):]...)
+				} else if len(seen) > keep {
+					seen = append(seen[:0], seen[len(seen)-keep:]...)
 				}
 			}
 			r.mu.Unlock()
