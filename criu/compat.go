@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/spf13/pflag"
 )
 
@@ -9,6 +11,17 @@ import (
 // the result: it tunes something we do not have) or refused with a clear
 // message when given (where ignoring it would silently change what is
 // checkpointed or restored). Options a command defines itself win.
+//
+// The audit, for the accepted ones: work-dir and log-pid place and shape
+// the log; display-stats prints figures we keep in stats-dump.img;
+// unprivileged accepts limitations we do not check for; link-remap asks
+// for deleted files to be kept, which ghost files always do; ghost-limit
+// caps what we take whole anyway (more is kept, never less); auto-dedup
+// saves disk space only; network-lock locks a network whose TCP state we
+// never save (established TCP is refused); pre-dump's file-locks has no
+// locks to save. cpu-cap and manage-cgroups are accepted with the one
+// value that asks for what we do (none: no CPU check; ignore: cgroups
+// left alone) and refused with any other.
 type compatOpt struct {
 	name, short string
 	arg         string // "" for a boolean switch, else the value's name
@@ -16,26 +29,39 @@ type compatOpt struct {
 	why         string // for --help; for refused options, the reason
 }
 
+// compatValues are, for refused options that take a value, the values
+// accepted all the same (ok: they ask for what this criu does anyway),
+// and the value of the option given without one (noOpt, for CRIU's
+// options with an optional argument).
+var compatValues = map[string]struct {
+	ok    []string
+	noOpt string
+}{
+	"cpu-cap":        {[]string{"none"}, "all"},
+	"manage-cgroups": {[]string{"ignore"}, "soft"},
+}
+
 var compatDumpRestore = []compatOpt{
-	{"work-dir", "W", "DIR", false, "accepted; logs go where -o names them"},
+	{"work-dir", "W", "DIR", false, "relative -o and --pidfile are taken in DIR (default: the images dir, as CRIU)"},
 	{"log-pid", "", "", false, "accepted; every log line names its pid"},
 	{"display-stats", "", "", false, "accepted; the stats are in stats-dump.img / stats-restore.img (criu show)"},
 	{"unprivileged", "", "", false, "accepted; no effect"},
-	{"cpu-cap", "", "CAP", false, "accepted; CPU features are not checked at restore"},
+	{"cpu-cap", "", "CAP", true, "CPU features are not saved at dump nor checked at restore (only --cpu-cap=none is accepted): a tree restored on a CPU without an instruction set it used would die of SIGILL later"},
 	{"link-remap", "", "", false, "accepted; files deleted while open are always kept (ghost files)"},
 	{"ghost-limit", "", "SIZE", false, "accepted; no limit on ghost files"},
 	{"auto-dedup", "", "", false, "accepted; no effect"},
 	{"network-lock", "", "METHOD", false, "accepted; the network is not locked (established TCP is refused anyway)"},
-	{"manage-cgroups", "", "MODE", false, "accepted; cgroups are not checkpointed (tasks stay in the restorer's)"},
+	{"manage-cgroups", "", "MODE", true, "cgroups are not checkpointed: restored tasks stay in the restorer's cgroups, with its limits (only --manage-cgroups=ignore is accepted)"},
 	// dump and restore define --file-locks themselves; pre-dump saves
 	// memory only.
 	{"file-locks", "", "", false, "accepted; file locks are saved by dump"},
+	// restore defines --inherit-fd itself.
+	{"inherit-fd", "", "fd[N]:KEY", false, "accepted; it applies to restore"},
 	{"config", "", "FILE", true, "configuration files are not read"},
 	{"tcp-established", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"tcp-close", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"ext-unix-sk", "", "", true, "external UNIX sockets are not supported yet"},
 	{"external", "", "RES", true, "external resources are not taken by pre-dump (dump and restore take veth[IFNAME]:OUTNAME)"},
-	{"inherit-fd", "", "fd[N]:RES", true, "inherited fds are not supported yet"},
 	{"root", "r", "DIR", true, "restoring into another root is not supported"},
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},
 	{"page-server", "", "", true, "the page server is not supported; use --remote"},
@@ -67,14 +93,24 @@ func addCompatFlags(fs *pflag.FlagSet) func() error {
 			fs.BoolP(o.name, o.short, false, o.why)
 		} else {
 			fs.StringP(o.name, o.short, "", o.why)
+			if v := compatValues[o.name].noOpt; v != "" {
+				fs.Lookup(o.name).NoOptDefVal = v
+			}
 		}
 		added = append(added, o)
 	}
 	return func() error {
 		for _, o := range added {
-			if o.refuse && fs.Changed(o.name) {
-				return usagef("--%s: %s", o.name, o.why)
+			if !o.refuse || !fs.Changed(o.name) {
+				continue
 			}
+			if o.arg != "" && slices.Contains(compatValues[o.name].ok, fs.Lookup(o.name).Value.String()) {
+				continue
+			}
+			if o.arg != "" {
+				return usagef("--%s=%s: %s", o.name, fs.Lookup(o.name).Value.String(), o.why)
+			}
+			return usagef("--%s: %s", o.name, o.why)
 		}
 		return nil
 	}

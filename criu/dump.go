@@ -28,7 +28,7 @@ func init() {
 			fs.BoolVarP(&shell, "shell-job", "j", false, "allow a shell job: stdio on the shell's terminal or pipes, the shell's session")
 			fs.StringVar(&pidfile, "pidfile", "", "accepted for compatibility (unused by dump)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
-			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing does not time out")
+			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing has no time limit (SIGINT or SIGTERM stops the dump, which lets the tree go)")
 			fs.StringVar(&preDump, "pre-dump-mode", "", "accepted; used by pre-dump only")
 			prev := fs.String("prev-images-dir", "", "images `DIR` of the last pre-dump, relative to -D: pages unchanged since are left there (PE_PARENT)")
 			track := fs.Bool("track-mem", false, "use the memory tracking a --track-mem pre-dump started (and with -R, go on tracking)")
@@ -50,8 +50,10 @@ func init() {
 					return err
 				}
 				defer store.Close()
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				store, is := wrapStore(ctx, store)
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
+					cleanFailedDump(e.Log, so.localDir(), is)
 					return err
 				}
 				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("dumped")

@@ -48,7 +48,7 @@ func (lo *logOptions) logger(stderr io.Writer) (zerolog.Logger, func(), error) {
 	var w io.Writer = stderr
 	closeFn := func() {}
 	if lo.file != "" && lo.file != "-" {
-		f, err := os.OpenFile(lo.file, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(lo.file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600) // truncated, as CRIU's
 		if err != nil {
 			return zerolog.Nop(), closeFn, fmt.Errorf("open log file: %w", err)
 		}

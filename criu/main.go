@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
@@ -60,6 +59,13 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	// At once: a signal before the command's own handling must not kill
+	// criu (interrupt.go).
+	earlySignals = make(chan os.Signal, 4)
+	notifyInterrupts(earlySignals)
+	if status, ok := supervise(os.Args[1:]); ok {
+		os.Exit(status)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -113,6 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printCommandHelp(stdout, c, fs)
 		return 0
 	}
+	resolveInWorkDir(fs)
 	logger, closeLog, err := lo.logger(stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "criu %s: %v\n", c.name, err)
@@ -121,11 +128,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer closeLog()
 
 	// SIGHUP too: a dumper killed by a closing terminal in the middle of
-	// an injected syscall would leave its task with injected registers.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	// an injected syscall would leave its task with injected registers
+	// (interrupt.go).
+	ctx, stop := interruptible(&logger)
 	defer stop()
 	e := &env{Log: logger, Stdout: stdout, Stderr: stderr, Verbosity: lo.verbosity}
-	if err := runFn(ctx, e, fs.Args()); err != nil {
+	err = runFn(ctx, e, fs.Args())
+	if ie, ok := interrupted(ctx); ok {
+		if err == nil {
+			// After the commit point: the command's result stands.
+			logger.Warn().Str("signal", signalName(ie.sig)).Msgf("%s came after the %s was complete: not undone", signalName(ie.sig), c.name)
+			return 0
+		}
+		// What failed is the interruption; the engine's own words (a
+		// remote store says "unavailable") go to the log.
+		logger.Debug().Err(err).Msg("interrupted")
+		msg := ie.Error()
+		var d *interruptDetail
+		if errors.As(err, &d) {
+			msg += ": " + d.msg
+		} else if w := interruptedWhat[c.name]; w != "" {
+			msg += ": " + w
+		}
+		if lo.file != "" && lo.file != "-" || lo.format == "json" {
+			logger.Error().Msg(msg)
+		}
+		fmt.Fprintf(stderr, "criu %s: %s\n", c.name, msg)
+		return 128 + int(ie.sig)
+	}
+	if err != nil {
 		if lo.file != "" && lo.file != "-" || lo.format == "json" {
 			logger.Error().Msg(err.Error())
 		}
@@ -214,4 +245,33 @@ func fixVerbosity(args []string) []string {
 		out = append(out, a)
 	}
 	return out
+}
+
+// resolveInWorkDir applies CRIU's rule for relative paths: the log file
+// (-o) and --pidfile are taken relative to the work dir (-W), which is
+// the images dir (-D) unless given. With --remote, -D names a snapshot,
+// not a directory, and such paths stay relative to the current one.
+func resolveInWorkDir(fs *pflag.FlagSet) {
+	dir := ""
+	if f := fs.Lookup("work-dir"); f != nil && f.Value.String() != "" {
+		dir = f.Value.String()
+	} else if f := fs.Lookup("images-dir"); f != nil && f.Value.String() != "" {
+		if r := fs.Lookup("remote"); r == nil || r.Value.String() != "true" {
+			dir = f.Value.String()
+		}
+	}
+	if dir == "" {
+		return
+	}
+	for _, name := range []string{"log-file", "pidfile"} {
+		f := fs.Lookup(name)
+		if f == nil || !f.Changed {
+			continue
+		}
+		v := f.Value.String()
+		if v == "" || v == "-" || filepath.IsAbs(v) {
+			continue
+		}
+		fs.Set(name, filepath.Join(dir, v))
+	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -100,5 +102,65 @@ func TestExternalFlag(t *testing.T) {
 	rc, out, _ := runCLI("restore", "--help")
 	if rc != 0 || !strings.Contains(out, "veth[IFNAME]:OUTNAME") {
 		t.Errorf("restore --help lacks --external veth:\n%s", out)
+	}
+}
+
+// Options whose being ignored would change the result are refused by
+// name, with the reason; the value that asks for what we do anyway is
+// accepted (then the command's own checks run: here, a missing -D).
+func TestCompatRefusedValues(t *testing.T) {
+	tests := []struct {
+		opt  string
+		rc   int
+		text string
+	}{
+		{"--cpu-cap", 2, "--cpu-cap=all: CPU features are not saved"},
+		{"--cpu-cap=fpu", 2, "--cpu-cap=fpu: CPU features are not saved"},
+		{"--cpu-cap=^fpu,ins", 2, "--cpu-cap=^fpu,ins:"},
+		{"--cpu-cap=none", 1, "images dir"},
+		{"--manage-cgroups", 2, "--manage-cgroups=soft: cgroups are not checkpointed"},
+		{"--manage-cgroups=full", 2, "--manage-cgroups=full: cgroups are not checkpointed"},
+		{"--manage-cgroups=none", 2, "--manage-cgroups=none:"},
+		{"--manage-cgroups=ignore", 1, "images dir"},
+	}
+	for _, cmd := range []string{"dump", "pre-dump", "restore"} {
+		for _, tt := range tests {
+			args := []string{cmd, tt.opt, "-D", "/nonexistent-dir"}
+			if cmd != "restore" {
+				args = append(args, "-t", "1")
+			}
+			rc, _, errs := runCLI(args...)
+			if rc != tt.rc || !strings.Contains(errs, tt.text) {
+				t.Errorf("criu %s %s: rc=%d (want %d) stderr=%s", cmd, tt.opt, rc, tt.rc, errs)
+			}
+		}
+	}
+}
+
+// TestLogInWorkDir: a relative -o lands in -W, else in -D (CRIU's rule),
+// and each run truncates it.
+func TestLogInWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	work := filepath.Join(dir, "w")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"restore", "-D", dir, "-o", "a.log", "-v4"}, filepath.Join(dir, "a.log")},
+		{[]string{"restore", "-D", dir, "-W", work, "-o", "b.log", "-v4"}, filepath.Join(work, "b.log")},
+	} {
+		for i := 0; i < 2; i++ {
+			runCLI(tc.args...)
+		}
+		b, err := os.ReadFile(tc.want)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if n := strings.Count(string(b), "no such file"); n != 1 {
+			t.Errorf("%s holds %d runs' errors, want the last run's only:\n%s", tc.want, n, b)
+		}
 	}
 }

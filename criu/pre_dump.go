@@ -32,7 +32,7 @@ func init() {
 			fs.StringVar(&mode, "pre-dump-mode", "read", "accepted: `splice` or read; pages are always read with process_vm_readv while the tree runs")
 			fs.StringVar(&pidfile, "pidfile", "", "accepted for compatibility (unused by pre-dump)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
-			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing does not time out")
+			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing has no time limit (SIGINT or SIGTERM stops the dump, which lets the tree go)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -48,8 +48,10 @@ func init() {
 					return err
 				}
 				defer store.Close()
+				store, is := wrapStore(ctx, store)
 				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: track, LeaveRunning: true, Log: e.Log})
 				if err != nil {
+					cleanFailedDump(e.Log, so.localDir(), is)
 					return err
 				}
 				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("pre-dumped")

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/restore"
@@ -33,6 +34,7 @@ func init() {
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			external := addExternalFlag(fs)
+			inheritFd := fs.StringArray("inherit-fd", nil, "give the task criu's fd N in place of the file KEY of the images: `fd[N]:KEY` with KEY pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file (repeatable)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -41,12 +43,23 @@ func init() {
 				if err != nil {
 					return err
 				}
+				inherit := map[string]int{}
+				for _, a := range *inheritFd {
+					fd, key, err := restore.ParseInheritFd(a)
+					if err != nil {
+						return usagef("%v", err)
+					}
+					inherit[key] = fd
+				}
 				store, err := so.open(ctx, e, false)
 				if err != nil {
 					return err
 				}
 				defer store.Close()
-				t, err := restore.Restore(ctx, store, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				// Interrupted, the restore fails at its next image read
+				// and kills what it created.
+				rs, _ := wrapStore(ctx, store)
+				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
 				}
@@ -72,9 +85,26 @@ func init() {
 					t.Release()
 					return nil
 				}
-				ws, err := t.Wait()
-				if err != nil {
-					return fmt.Errorf("wait for %d: %w", t.Pid, err)
+				type waited struct {
+					ws  unix.WaitStatus
+					err error
+				}
+				wc := make(chan waited, 1)
+				go func() {
+					ws, err := t.Wait()
+					wc <- waited{ws, err}
+				}()
+				var ws unix.WaitStatus
+				select {
+				case w := <-wc:
+					if w.err != nil {
+						return fmt.Errorf("wait for %d: %w", t.Pid, w.err)
+					}
+					ws = w.ws
+				case <-ctx.Done():
+					// The restore is done: its tree is not undone, as
+					// CRIU's, whose death leaves it running.
+					return &interruptDetail{fmt.Sprintf("the restored tree (pid %d) runs on; criu no longer waits for it", t.Pid)}
 				}
 				code := ws.ExitStatus()
 				if ws.Signaled() {

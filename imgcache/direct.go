@@ -2,9 +2,11 @@ package imgcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
+	"time"
 
 	"github.com/criugo/criu/remoteimg"
 )
@@ -14,6 +16,10 @@ import (
 // each hold most of an arena). Arenas are used only under a MaxMemory of
 // at least eight of them, and only while a whole one fits the budget.
 const arenaMinFrame = 64 << 10
+
+// errNoArena: the budget has no room for the next arena (the payload
+// then gets an allocation of its own if it fits).
+var errNoArena = errors.New("no room for an arena")
 
 // writeFrom stores the n bytes of a Data payload at image offset off,
 // reading them with fill straight into their final place in memory (memory
@@ -35,7 +41,9 @@ func (st *store) writeFrom(ctx context.Context, img *image, off uint64, n int, f
 		stored, err := st.writeLocked(ctx, img, off, b)
 		return stored, nil, err
 	}
-	// Reserve room: the arena's free tail, a new arena, or an allocation.
+	// Reserve room: the arena's free tail, a new arena, or an
+	// allocation; or, when the budget cannot hold the bytes, drop the
+	// snapshot (no wait: see writeLocked).
 	var dst []byte
 	own := false
 	for dst == nil {
@@ -51,45 +59,66 @@ func (st *store) writeFrom(ctx context.Context, img *image, off uint64, n int, f
 			}
 			return 0, nil, err
 		}
-		switch {
-		case len(img.seg)-img.segUsed >= n:
+		if len(img.seg)-img.segUsed >= n {
 			dst = img.seg[img.segUsed : img.segUsed+n : img.segUsed+n]
 			img.segUsed += n
 			continue
-		case n >= arenaMinFrame && st.maxMem >= 8*arenaSize && st.memUsed+arenaSize <= st.maxMem:
-			st.mu.Unlock()
-			a, aerr := st.arenas.get()
-			st.mu.Lock()
-			if aerr != nil {
-				st.log.Warn().Err(aerr).Msg("arena")
-				break
+		}
+		if size := arenaFor(img.length, n); n >= arenaMinFrame && st.maxMem >= 8*arenaSize {
+			var a []byte
+			var aerr error
+			if size == arenaSize {
+				a = st.arenas.takeSpare()
 			}
-			if img.state != arriving {
+			switch {
+			case a != nil:
+				// The spare's charge becomes the image's, below.
+				st.memUsed -= arenaSize
+				st.arenas.refill()
+			case st.memUsed+int64(size) <= st.maxMem:
+				if size >= arenaSize/2 {
+					// Have a full-size spare ready for the next one.
+					st.arenas.refill()
+				}
+				st.mu.Unlock()
+				a, aerr = st.arenas.get(size)
+				st.mu.Lock()
+			default:
+				aerr = errNoArena
+			}
+			if aerr == nil && img.state != arriving {
 				_ = freeArena(a)
 				continue
 			}
-			st.trimLocked(img)
-			st.memUsed += arenaSize
-			img.charge += arenaSize
-			img.arenas = append(img.arenas, a)
-			img.seg, img.segUsed = a, 0
+			if aerr == nil {
+				st.trimLocked(img)
+				st.memUsed += int64(size)
+				img.charge += int64(size)
+				img.arenas = append(img.arenas, a)
+				img.seg, img.segUsed = a, 0
+				continue
+			}
+			if aerr != errNoArena {
+				st.log.Warn().Err(aerr).Msg("arena")
+			}
+		}
+		if !st.room(int64(n)) && st.freeSpareLocked() {
 			continue
 		}
-		if st.room(int64(n)) {
-			st.memUsed += int64(n)
-			img.charge += int64(n)
-			own = true
-			break
+		if !st.room(int64(n)) {
+			err := st.overflowLocked(img.snap, n)
+			st.mu.Unlock()
+			if ferr := fill(make([]byte, n)); ferr != nil {
+				return 0, ferr, nil
+			}
+			return 0, nil, err
 		}
-		ch := st.memChanged
-		st.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return 0, nil, fmt.Errorf("image %s: %w", img.name, remoteimg.ErrShutdown)
-		}
-		st.mu.Lock()
+		st.memUsed += int64(n)
+		img.charge += int64(n)
+		own = true
+		break
 	}
+	img.snap.touched = time.Now()
 	img.refs++ // pins the arenas while dst is filled without st.mu
 	st.mu.Unlock()
 	if own {

@@ -9,34 +9,77 @@
 //	DIR/snapshots/<id>/.journal                 parent, commits, held and finish, one per line
 //	DIR/snapshots/<id>/.part.<xfer hex>.<name>  an image still arriving
 //	DIR/snapshots/<id>/<name>                   a committed image (fsynced)
+//	DIR/snapshots/.trash.<id>.<n>               a dropped snapshot being removed
 //
-// "held" records a Finish the cache accepted, "finish" the dump's Confirm
-// (two-phase finish, package remoteimg): only a confirmed snapshot is
-// served, and a held one is dropped if no Confirm comes within
-// ResumeTimeout. After a restart the cache replays the journals: finished
-// snapshots are served again, unfinished ones wait ResumeTimeout for their proxy to
-// resume the partial images (acknowledged bytes are in the part files).
+// The journal format is in journal.go; Finish replaces it whole (rename)
+// by one holding exactly the manifest, ending in "held", and is
+// acknowledged only after that; the dump's Confirm (two-phase finish,
+// package remoteimg) appends "finish", and only a confirmed snapshot is
+// served (its images' End waits for it); a held one that is not
+// confirmed within ResumeTimeout is given up by the janitor. After a restart the cache replays the journals (load.go):
+// finished snapshots are served again, and are never deleted by recovery
+// (an image missing or resized is served as corrupt, the files stay);
+// unfinished ones keep the images that check out and wait ResumeTimeout
+// for their proxy to resume the partial images (acknowledged bytes are in
+// the part files).
+//
+// Snapshots and attempts (store.go). A snapshot id may see several dumps
+// (a retry after a failed attempt). A Put naming an image the snapshot
+// already holds is a new attempt (one dump writes each image once) and
+// replaces it by name; the Finish's manifest drops what the old attempt
+// left. What a new writer may not do is refused with ErrExist: destroy a
+// finished snapshot no restore has released (one released under Keep may
+// be replaced), or touch a snapshot a restore is reading (an image held
+// by a reader, or a Get within ResumeTimeout): the dead attempt is given
+// up instead, so its reader fails rather than see images of two dumps.
+// A snapshot given up (abandoned) stays as a tombstone that answers its
+// error, until a new dump replaces it or nobody has read it for
+// ResumeTimeout.
+//
+// Abandoning. A janitor gives up every unfinished snapshot that had no
+// Put, Data or Commit for ResumeTimeout (a dump that failed, a proxy gone
+// for good), whether or not the proxy's connection is still up, and
+// frees its memory or files; a refused Finish gives its snapshot up at
+// once.
+//
+// Serving. A complete image held in a file is read back whole and
+// checked against its committed size and CRC before its first byte goes
+// out (restore reads only the bytes it needs and may never reach End);
+// a mismatch answers ErrCorrupt at Get, from then on, and the file stays.
+// What went out is checked again before End.
+//
+// Draining (Shutdown): Puts that would start a snapshot are refused
+// (ErrShutdown); transfers in flight finish; a proxy connection with an
+// unfinished snapshot stays open for its Finish, which without Dir is
+// refused too (the snapshot would die with the process). Without Dir the
+// cache says at start that what it holds is lost when it exits.
 //
 // Memory. Without Dir, image bytes live in memory, at most MaxMemory of
-// them; when that is reached the cache stops reading from its proxies
-// (backpressure: the proxy then stops reading its writers, and the dump
-// waits). Only Release (without Keep) frees a snapshot's memory: a reader
+// them, every buffer charged (arenas, the prefaulted spare, allocations).
+// The proxy connection's one reader never waits for room: a snapshot
+// whose next bytes do not fit is dropped at once and its dump fails with
+// ErrNoSpace naming the budget, so one snapshot too large, or several
+// that together are, never stall the others on the link. Only Release
+// (without Keep) or abandoning frees a snapshot's memory: a reader
 // consuming an image frees nothing, since a restore may re-read it and
-// any number of readers may read it. A snapshot larger than MaxMemory
-// therefore cannot complete without Dir: its dump stalls until the
-// snapshot is released, and then fails (ErrAborted). Large Data payloads
-// are read from the socket straight into 32 MiB arenas (anonymous
-// mappings of small pages, faulted in ahead by another
-// goroutine, so page zeroing does not stall the socket read); an arena
-// counts in full against MaxMemory until its image is committed, when
-// its unused tail is given back. Small payloads, and every payload under
-// a MaxMemory below 256 MiB, get an allocation of their own. With Dir, image
-// bytes are written straight to files as they arrive (the kernel's page
-// cache holds them), so the daemon's own memory is a frame buffer per
-// proxy connection and per reader, whatever the snapshot size (a 1 GiB
-// snapshot with MaxMemory 64M peaks at about 11 MiB of RSS). The cache
-// starts the writeback of every 8 MiB written (sync_file_range, without
-// waiting), so the fsync at commit waits only for the tail: the time from
-// a snapshot's last byte to its ack is tens of milliseconds, not the
-// writeback of the whole image.
+// any number of readers may read it. Large Data payloads are read from
+// the socket straight into arenas (anonymous mappings of small pages)
+// that grow with their image: 1 MiB, then doubling up to 32 MiB; the
+// full-size ones are faulted in ahead by another goroutine, so page
+// zeroing does not stall the socket read. An arena's unused tail is
+// given back at commit. Small payloads, and every payload under a
+// MaxMemory below 256 MiB, get an allocation of their own. With Dir,
+// image bytes are written straight to files as they arrive (the kernel's
+// page cache holds them), so the daemon's own memory is a frame buffer
+// per proxy connection and per reader, whatever the snapshot size (a 1
+// GiB snapshot with MaxMemory 64M peaks at about 11 MiB of RSS). The
+// cache starts the writeback of every 8 MiB written (sync_file_range,
+// without waiting), so the fsync at commit waits only for the tail: the
+// time from a snapshot's last byte to its ack is tens of milliseconds,
+// not the writeback of the whole image.
+//
+// Peers (peers.go). One TCP peer host holds at most MaxConnsPerPeer
+// connections and MaxReadersPerPeer reader connections; a TCP peer
+// without a client certificate with nothing in flight for IdleTimeout is
+// dropped. The UNIX socket (owner-only) is not capped.
 package imgcache

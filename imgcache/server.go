@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"sync"
@@ -36,6 +37,13 @@ type Server struct {
 	// away wait to be resumed before they fail. Default 30s.
 	ResumeTimeout time.Duration
 	Log           zerolog.Logger
+	// MaxConnsPerPeer and MaxReadersPerPeer cap the connections, and
+	// the reader connections, of one TCP peer host (default
+	// DefaultMaxConnsPerPeer, DefaultMaxReadersPerPeer). IdleTimeout
+	// drops a TCP connection without a client certificate that has had
+	// nothing in flight for that long (default DefaultIdleTimeout).
+	MaxConnsPerPeer, MaxReadersPerPeer int
+	IdleTimeout                        time.Duration
 
 	initOnce sync.Once
 	initErr  error
@@ -45,6 +53,8 @@ type Server struct {
 	done     chan struct{} // closed by a forced Shutdown; stops waits
 	doneOnce sync.Once
 	nextID   atomic.Uint64
+	peerMu   sync.Mutex // protects peers
+	peers    map[string]*peerCount
 }
 
 func (srv *Server) init() error {
@@ -55,9 +65,23 @@ func (srv *Server) init() error {
 		if srv.ResumeTimeout <= 0 {
 			srv.ResumeTimeout = 30 * time.Second
 		}
+		if srv.MaxConnsPerPeer <= 0 {
+			srv.MaxConnsPerPeer = DefaultMaxConnsPerPeer
+		}
+		if srv.MaxReadersPerPeer <= 0 {
+			srv.MaxReadersPerPeer = DefaultMaxReadersPerPeer
+		}
+		if srv.IdleTimeout <= 0 {
+			srv.IdleTimeout = DefaultIdleTimeout
+		}
+		srv.peers = map[string]*peerCount{}
 		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
 		srv.done = make(chan struct{})
 		srv.st, srv.initErr = newStore(srv.Dir, srv.MaxMemory, srv.Keep, srv.ResumeTimeout, srv.Log)
+		if srv.initErr == nil && srv.Dir == "" {
+			srv.Log.Warn().Int64("max_memory", srv.MaxMemory).Msg("no -D: snapshots are held in memory only; " +
+				"every snapshot not yet restored is lost when this cache exits (signal, crash, restart)")
+		}
 	})
 	return srv.initErr
 }
@@ -87,6 +111,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	if err := srv.init(); err != nil {
 		return err
 	}
+	srv.st.setDraining()
 	srv.conns.Drain()
 	done := make(chan struct{})
 	go func() { srv.conns.Wait(); close(done) }()
@@ -111,18 +136,46 @@ type conn struct {
 	local bool
 	log   zerolog.Logger
 
-	mu     sync.Mutex // protects active
+	mu     sync.Mutex // protects active and snaps; taken before store.mu
 	active int        // transfers or reads in flight
+	// snaps are the snapshots this proxy connection wrote to: while one
+	// is unfinished, its Finish may still come on this connection, so a
+	// drain does not close it (a snapshot on disk is finished; one in
+	// memory gets its refusal).
+	snaps map[*snapshot]bool
+	seen  atomic.Int64 // time of the last frame (UnixNano), for idleWatch
+}
+
+// idleLocked reports whether nothing is in flight on c; c.mu held.
+func (c *conn) idleLocked() bool {
+	return c.active == 0 && !c.srv.st.anyOpen(c.snaps)
 }
 
 func (c *conn) setActive(d int) {
 	c.mu.Lock()
 	c.active += d
-	idle := c.active == 0
+	idle := c.idleLocked()
 	c.mu.Unlock()
 	if idle && c.srv.conns.Closing() {
 		c.nc.Close()
 	}
+}
+
+// wrote records that the proxy connection c wrote to s.
+func (c *conn) wrote(s *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snaps == nil {
+		c.snaps = map[*snapshot]bool{}
+	}
+	if !c.snaps[s] && len(c.snaps) >= 64 {
+		for o := range c.snaps {
+			if !c.srv.st.anyOpen(map[*snapshot]bool{o: true}) {
+				delete(c.snaps, o)
+			}
+		}
+	}
+	c.snaps[s] = true
 }
 
 // Close closes the connection (remoteimg.Tracked).
@@ -133,7 +186,7 @@ func (c *conn) Close() error { return c.nc.Close() }
 func (c *conn) CloseIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.active == 0 {
+	if c.idleLocked() {
 		c.nc.Close()
 	}
 }
@@ -154,6 +207,12 @@ func (c *conn) serve(ctx context.Context) {
 		c.log.Warn().Err(err).Msg("connection refused")
 		return
 	}
+	peer := peerKey(c.nc)
+	if !c.srv.admit(peer) {
+		c.log.Warn().Int("cap", c.srv.MaxConnsPerPeer).Msg("too many connections from this peer, refused")
+		return
+	}
+	defer c.srv.leave(peer)
 	// A reader over TCP is a proxy relaying criu dump's reads of a
 	// parent snapshot: it may Get and List, not Release.
 	roles := []remoteimg.Role{remoteimg.RoleProxy, remoteimg.RoleReader}
@@ -164,6 +223,21 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	c.log = c.log.With().Stringer("role", rc.Peer).Logger()
 	c.log.Debug().Msg("connected")
+	if peer != "" && !authenticated(c.nc) {
+		c.saw()
+		done := make(chan struct{})
+		defer close(done)
+		go c.idleWatch(done)
+	}
+	if rc.Peer == remoteimg.RoleReader {
+		if !c.srv.reader(peer, 1) {
+			err := fmt.Errorf("%w: too many readers from this peer (cap %d)", remoteimg.ErrPermission, c.srv.MaxReadersPerPeer)
+			c.log.Warn().Err(err).Msg("reader refused")
+			_ = reply(rc, 0, err)
+			return
+		}
+		defer c.srv.reader(peer, -1)
+	}
 	switch rc.Peer {
 	case remoteimg.RoleProxy:
 		err = c.serveProxy(ctx, rc)
@@ -187,7 +261,6 @@ func reply(rc *remoteimg.Conn, stream uint64, err error) error {
 func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 	st := c.srv.st
 	xfers := map[uint64]*image{}
-	snaps := map[*snapshot]bool{}
 	var bg sync.WaitGroup
 	acks := newAcker(rc)
 	defer func() {
@@ -195,9 +268,6 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 		// snapshots wait for a resuming proxy.
 		bg.Wait()
 		acks.stop()
-		for s := range snaps {
-			st.detach(s)
-		}
 		c.mu.Lock()
 		c.active = 0
 		c.mu.Unlock()
@@ -214,6 +284,7 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 		if err != nil {
 			return err
 		}
+		c.saw()
 		if img := xfers[stream]; t == remoteimg.TData && img != nil && st.dir == "" && n >= 8 {
 			// Memory mode: the payload goes straight into its storage.
 			var ob [8]byte
@@ -266,11 +337,8 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 				}
 				continue
 			}
-			if !snaps[s] {
-				snaps[s] = true
-				st.attach(s)
-			}
 			xfers[f.Stream] = img
+			c.wrote(s)
 			c.setActive(1)
 			st.mu.Lock()
 			have := img.length
@@ -468,6 +536,7 @@ func (c *conn) serveReader(ctx context.Context, rc *remoteimg.Conn) error {
 		case err := <-rerr:
 			return err
 		}
+		c.saw()
 		m, err := remoteimg.Decode(f)
 		if err != nil {
 			_ = reply(rc, f.Stream, err)
@@ -513,17 +582,30 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 		return reply(rc, stream, err)
 	}
 	defer st.unref(img)
+	// A complete image on disk is checked whole against its committed
+	// CRC before its first byte goes out: restore reads only the bytes
+	// it needs and may never reach End.
+	if err := st.verify(img); err != nil {
+		c.log.Error().Err(err).Str("snapshot", m.Snapshot).Str("img", m.Name).Msg("image corrupt on disk, not served")
+		return reply(rc, stream, err)
+	}
 	if err := reply(rc, stream, nil); err != nil {
 		return err
 	}
 	start := time.Now()
 	var cur cursor
+	var sent uint32 // CRC of what went out
 	for {
 		b, end, size, crc, err := st.read(ctx, img, &cur)
+		if err == nil && end && sent != crc {
+			err = fmt.Errorf("image %s of snapshot %s: %w: the bytes served (crc %08x) are not those committed (crc %08x)",
+				m.Name, m.Snapshot, remoteimg.ErrCorrupt, sent, crc)
+		}
 		if err != nil {
 			c.log.Warn().Err(err).Str("snapshot", m.Snapshot).Str("img", m.Name).Msg("read ended in error")
 			return reply(rc, stream, err)
 		}
+		sent = crc32.Update(sent, remoteimg.Castagnoli, b)
 		if end {
 			c.log.Debug().Str("snapshot", m.Snapshot).Str("img", m.Name).Uint64("size", size).
 				Dur("took", time.Since(start)).Msg("image served")

@@ -1,17 +1,13 @@
 package imgcache
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +47,7 @@ type image struct {
 	changed chan struct{} // closed (and replaced) on every change
 	refs    int           // readers holding the image
 	dropped bool          // no longer reachable from its snapshot
+	corrupt error         // disk mode: the file does not hold what was committed (never served)
 
 	// wmu serializes write and commit of this image (taken before
 	// store.mu): after a reconnect, the old connection's goroutine may
@@ -59,24 +56,36 @@ type image struct {
 	wmu sync.Mutex
 }
 
+// snapshot is one generation of a snapshot id. A snapshot given up,
+// or restored under --keep, is replaced by a new *snapshot when a new
+// dump comes; a Get that met one generation never gets images of
+// another (see get), and a new dump never changes a snapshot a restore
+// is reading (see mayReplace).
 type snapshot struct {
 	id, parent string
 	images     map[string]*image // current version of each name
 	xfers      map[uint64]*image // every transfer, for dedup
-	finished   bool              // Finish checked the manifest: held, not yet served
-	confirmed  bool              // its dump confirmed it (two-phase finish): served
-	holdTimer  *time.Timer
+	finished   bool      // its Finish was accepted: held, served only once confirmed
+	confirmed  bool      // its dump confirmed it (two-phase finish): served
+	heldAt     time.Time // when it was finished (held): the janitor's clock until confirmed
 	released   bool // Release asked for it while other snapshots build on it
+	restored   bool // released under --keep: a new dump may replace it
 	manifest   []remoteimg.ImageInfo
-	abandoned  error
-	writers    int // proxy connections that touched it and are alive
-	timer      *time.Timer
-	changed    chan struct{}
-	dir        string
-	journal    *os.File
+	// abandoned is set once the snapshot is given up (no activity for
+	// resumeTTL, its Finish refused, the memory budget exceeded, or
+	// dropped): its images are freed and every Get of it gets this
+	// error. An abandoned snapshot stays in store.snaps as a tombstone
+	// (no images) until a new dump replaces it.
+	abandoned error
+	touched   time.Time // last Put, Data or Commit (the janitor's clock)
+	lastRead  time.Time // last Get served or ended
+	changed   chan struct{}
+	dir       string
+	journal   *os.File
 }
 
-// store holds every snapshot. Lock order: store.mu only (no nested locks).
+// store holds every snapshot. Lock order: image.wmu, then store.mu,
+// then arenaPool.mu (conn.mu, in server.go, comes before store.mu).
 type store struct {
 	dir       string
 	maxMem    int64
@@ -89,7 +98,10 @@ type store struct {
 	memUsed    int64
 	memChanged chan struct{}
 	changed    chan struct{} // snapshot set changed
+	draining   bool          // Shutdown began: no new snapshot is taken
 	arenas     arenaPool
+	stopJan    chan struct{} // closed by close: ends the janitor
+	janDone    chan struct{}
 }
 
 func notify(ch *chan struct{}) {
@@ -99,7 +111,9 @@ func notify(ch *chan struct{}) {
 
 func newStore(dir string, maxMem int64, keep bool, resumeTTL time.Duration, log zerolog.Logger) (*store, error) {
 	st := &store{dir: dir, maxMem: maxMem, keep: keep, resumeTTL: resumeTTL, log: log,
-		snaps: map[string]*snapshot{}, memChanged: make(chan struct{}), changed: make(chan struct{})}
+		snaps: map[string]*snapshot{}, memChanged: make(chan struct{}), changed: make(chan struct{}),
+		stopJan: make(chan struct{}), janDone: make(chan struct{})}
+	st.arenas.charge = st.chargeSpare
 	if dir != "" {
 		if err := os.MkdirAll(filepath.Join(dir, "snapshots"), 0o700); err != nil {
 			return nil, fmt.Errorf("cache dir: %w", err)
@@ -108,17 +122,132 @@ func newStore(dir string, maxMem int64, keep bool, resumeTTL time.Duration, log 
 			return nil, err
 		}
 	}
+	go st.janitor()
 	return st, nil
+}
+
+// janitor gives up the unfinished snapshots nothing happened to for
+// resumeTTL: a dump that failed (or whose proxy went away for good)
+// leaves images that no Finish will ever claim, and without this they
+// would hold the cache's memory (or disk) forever. It also forgets the
+// tombstones no reader has touched for resumeTTL.
+func (st *store) janitor() {
+	defer close(st.janDone)
+	tick := max(st.resumeTTL/4, 10*time.Millisecond)
+	t := time.NewTicker(min(tick, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-st.stopJan:
+			return
+		case <-t.C:
+		}
+		st.mu.Lock()
+		now := time.Now()
+		for _, s := range st.snaps {
+			switch {
+			case s.abandoned == nil && s.finished && !s.confirmed && now.Sub(s.heldAt) > st.resumeTTL:
+				// Two-phase finish: a dump that failed after its Finish
+				// was acknowledged never confirms; it resumed its tasks.
+				st.abandonLocked(s, fmt.Errorf("snapshot %s: %w: its dump never confirmed it within %v (the dump failed; its tasks were resumed)",
+					s.id, remoteimg.ErrAborted, st.resumeTTL))
+			case s.abandoned == nil && !s.finished && now.Sub(s.touched) > st.resumeTTL && !st.inFlight(s):
+				st.abandonLocked(s, fmt.Errorf("snapshot %s: %w: no proxy resumed or finished it within %v (the dump failed or its proxy went away); its images are freed",
+					s.id, remoteimg.ErrAborted, st.resumeTTL))
+			case s.abandoned != nil && !st.beingRead(s, now) && now.Sub(s.touched) > st.resumeTTL:
+				delete(st.snaps, s.id)
+				notify(&st.changed)
+			}
+		}
+		st.mu.Unlock()
+	}
+}
+
+// inFlight reports whether a write or commit of s is under way (img.wmu
+// held by a proxy connection); st.mu held.
+func (st *store) inFlight(s *snapshot) bool {
+	for _, img := range s.images {
+		if img.state == arriving && !img.wmu.TryLock() {
+			return true
+		} else if img.state == arriving {
+			img.wmu.Unlock()
+		}
+	}
+	return false
+}
+
+// beingRead reports whether a restore reads s: an image of it is held
+// by a reader, or one was served within resumeTTL; st.mu held.
+func (st *store) beingRead(s *snapshot, now time.Time) bool {
+	for _, img := range s.xfers {
+		if img.refs > 0 {
+			return true
+		}
+	}
+	return !s.lastRead.IsZero() && now.Sub(s.lastRead) < st.resumeTTL
+}
+
+// abandonLocked gives s up with err: its arriving images fail with err,
+// every image's memory and file is freed (readers already holding an
+// image finish reading it), and s stays as a tombstone answering err;
+// st.mu held.
+func (st *store) abandonLocked(s *snapshot, err error) {
+	if s.abandoned != nil {
+		return
+	}
+	st.log.Warn().Str("snapshot", s.id).Err(err).Msg("snapshot abandoned")
+	for _, img := range s.xfers {
+		notify(&img.changed) // readers waiting for the confirmation
+		st.failImage(img, err)
+		st.dropImage(img)
+	}
+	s.images, s.xfers = map[string]*image{}, map[uint64]*image{}
+	if s.journal != nil {
+		s.journal.Close()
+		s.journal = nil
+	}
+	if s.dir != "" {
+		st.removeDir(s.dir)
+		s.dir = ""
+	}
+	s.abandoned = err
+	s.touched = time.Now()
+	notify(&s.changed)
+	notify(&st.changed)
+}
+
+// anyOpen reports whether one of snaps is unfinished (or finished but
+// not yet confirmed) and not given up.
+func (st *store) anyOpen(snaps map[*snapshot]bool) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for s := range snaps {
+		if !s.confirmed && s.abandoned == nil && st.snaps[s.id] == s {
+			return true
+		}
+	}
+	return false
+}
+
+// setDraining makes put refuse new snapshots (and, in memory, finish
+// refuse snapshots: they would die with the cache).
+func (st *store) setDraining() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.draining = true
 }
 
 // newSnapshot creates snapshot id; st.mu held.
 func (st *store) newSnapshot(id, parent string) (*snapshot, error) {
 	s := &snapshot{id: id, parent: parent, images: map[string]*image{}, xfers: map[uint64]*image{},
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), touched: time.Now()}
 	if st.dir != "" {
 		s.dir = filepath.Join(st.dir, "snapshots", id)
-		if err := os.RemoveAll(s.dir); err != nil {
-			return nil, err
+		if _, err := os.Lstat(s.dir); err == nil {
+			// Not a snapshot the cache knows (those it dropped are gone
+			// from disk): one recovery could not read and left alone.
+			return nil, fmt.Errorf("snapshot %s: %w: the cache directory holds a kept snapshot it could not read under this id (%s); "+
+				"move it away to reuse the id", id, remoteimg.ErrExist, s.dir)
 		}
 		if err := os.Mkdir(s.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create snapshot dir: %w", err)
@@ -153,16 +282,26 @@ func (st *store) put(xfer uint64, m *remoteimg.Put) (*image, *snapshot, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := st.snaps[m.Snapshot]
+	replace := false
 	if s != nil {
 		if img := s.xfers[xfer]; img != nil {
+			s.touched = time.Now()
 			return img, s, nil // resume (or re-commit) of a transfer we know
 		}
-		if s.finished {
-			// A new dump under a finished snapshot's id replaces it.
-			st.log.Info().Str("snapshot", s.id).Msg("snapshot re-dumped: dropping the finished one")
-			st.dropSnapshot(s)
-			s = nil
+		if err := st.mayReplace(s, m.Name, &replace); err != nil {
+			return nil, nil, err
 		}
+	}
+	if st.draining && (s == nil || replace) {
+		return nil, nil, fmt.Errorf("snapshot %s: %w: the image cache is shutting down and takes no new snapshot", m.Snapshot, remoteimg.ErrShutdown)
+	}
+	if replace {
+		// A new dump under the id: the old generation (a failed attempt,
+		// or a snapshot restored under --keep) goes whole, records and
+		// files, before the new one starts.
+		st.log.Info().Str("snapshot", s.id).Bool("finished", s.finished).Msg("new dump under the id: dropping the old attempt")
+		st.dropSnapshot(s)
+		s = nil
 	}
 	if s == nil {
 		var err error
@@ -170,7 +309,7 @@ func (st *store) put(xfer uint64, m *remoteimg.Put) (*image, *snapshot, error) {
 			return nil, nil, err
 		}
 	}
-	s.abandoned = nil
+	s.touched = time.Now()
 	img := &image{name: m.Name, xfer: xfer, snap: s, changed: make(chan struct{})}
 	if s.dir != "" {
 		img.path = filepath.Join(s.dir, fmt.Sprintf(".part.%016x.%s", xfer, m.Name))
@@ -190,6 +329,69 @@ func (st *store) put(xfer uint64, m *remoteimg.Put) (*image, *snapshot, error) {
 	s.xfers[xfer] = img
 	notify(&s.changed)
 	return img, s, nil
+}
+
+// overflowLocked drops snapshot s, whose next n bytes do not fit in
+// MaxMemory, and returns the error its dump gets; st.mu held.
+func (st *store) overflowLocked(s *snapshot, n int) error {
+	var held int64
+	for _, img := range s.xfers {
+		held += img.charge
+	}
+	others := 0
+	for _, o := range st.snaps {
+		if o != s && o.abandoned == nil {
+			others++
+		}
+	}
+	err := fmt.Errorf("snapshot %s: %w: --max-memory %s cannot hold it (it held %s when %s more came; "+
+		"%s in use in all, %d other snapshots): the snapshot is dropped; restore or release the other snapshots, "+
+		"raise --max-memory, or keep snapshots on disk (-D)", s.id, remoteimg.ErrNoSpace,
+		mib(st.maxMem), mib(held), mib(int64(n)), mib(st.memUsed), others)
+	st.abandonLocked(s, err)
+	return err
+}
+
+// mib formats a byte count for a message.
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// mayReplace decides what a Put of a new transfer of image name does to
+// the existing generation s, and refuses what would break a promise:
+//   - a finished (confirmed) snapshot no restore has released is never
+//     destroyed by a new writer (ErrExist);
+//   - s given up (abandoned), held but never confirmed (its dump
+//     failed), or restored under --keep, is replaced whole by a new
+//     generation (*replace);
+//   - a name s already holds means a new attempt under the id (one dump
+//     writes each image once): the image is replaced by name, and the
+//     Finish's manifest drops what the old attempt left;
+//   - otherwise the Put joins s (another image of the arriving dump).
+//
+// A new attempt never touches a snapshot a restore is reading (it would
+// see images of two dumps): the attempt is refused (ErrExist) and the
+// old attempt, which is dead since a new one started, is abandoned, so
+// that its reader fails instead of waiting; st.mu held.
+func (st *store) mayReplace(s *snapshot, name string, replace *bool) error {
+	now := time.Now()
+	switch {
+	case s.confirmed && !s.restored:
+		return fmt.Errorf("snapshot %s: %w: a finished snapshot no restore has released is held under this id; "+
+			"a new dump would destroy it (restore it, or free it with criu image-cache --release %s)", s.id, remoteimg.ErrExist, s.id)
+	case s.finished, s.abandoned != nil:
+		*replace = true
+	case s.images[name] != nil:
+		if st.beingRead(s, now) {
+			st.abandonLocked(s, fmt.Errorf("snapshot %s: %w: its dump was given up (a new dump under its id started)", s.id, remoteimg.ErrAborted))
+		}
+	default:
+		return nil
+	}
+	if st.beingRead(s, now) {
+		return fmt.Errorf("snapshot %s: %w: a restore is reading the snapshot held under this id; "+
+			"a new dump under it would mix two dumps (wait for the restore to end, or free it with criu image-cache --release %s)",
+			s.id, remoteimg.ErrExist, s.id)
+	}
+	return nil
 }
 
 // write stores data at off. It returns the image's stored length (what
@@ -227,25 +429,18 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 	}
 	data = data[skip:]
 	at := img.length
+	img.snap.touched = time.Now()
 	if img.file == nil {
-		// Memory mode: wait for room.
-		for st.memUsed > 0 && st.memUsed+int64(len(data)) > st.maxMem {
-			ch := st.memChanged
+		// Memory mode: the bytes fit the budget or the snapshot is
+		// dropped now (never a wait: the one reader of the proxy's
+		// connection must not stall every other snapshot on it).
+		if !st.room(int64(len(data))) {
+			st.freeSpareLocked()
+		}
+		if !st.room(int64(len(data))) {
+			err := st.overflowLocked(img.snap, len(data))
 			st.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return 0, fmt.Errorf("image %s: %w", img.name, remoteimg.ErrShutdown)
-			}
-			st.mu.Lock()
-			if img.state != arriving {
-				err := img.err
-				st.mu.Unlock()
-				if err == nil {
-					err = fmt.Errorf("image %s: %w", img.name, remoteimg.ErrAborted)
-				}
-				return 0, err
-			}
+			return 0, err
 		}
 		st.memUsed += int64(len(data))
 		img.charge += int64(len(data))
@@ -339,7 +534,7 @@ func (st *store) commit(img *image, size uint64, crc uint32) error {
 			err = os.Rename(part, final)
 		}
 		if err == nil {
-			err = st.journal(s, fmt.Sprintf("commit %016x %d %d %q\n", img.xfer, size, crc, img.name), true)
+			err = st.journal(s, commitLine(img.xfer, size, crc, img.name), true)
 		}
 		if err != nil {
 			err = fmt.Errorf("image %s: store: %w", img.name, err)
@@ -364,23 +559,6 @@ func (st *store) commit(img *image, size uint64, crc uint32) error {
 	img.state = complete
 	notify(&img.changed)
 	st.log.Debug().Str("snapshot", s.id).Str("img", img.name).Uint64("size", size).Msg("image complete")
-	return nil
-}
-
-// journal appends a line to s's journal (disk mode), optionally synced.
-func (st *store) journal(s *snapshot, line string, sync bool) error {
-	st.mu.Lock()
-	j := s.journal
-	st.mu.Unlock()
-	if j == nil {
-		return nil
-	}
-	if _, err := j.WriteString(line); err != nil {
-		return err
-	}
-	if sync {
-		return j.Sync()
-	}
 	return nil
 }
 
@@ -450,26 +628,20 @@ func (st *store) dropSnapshot(s *snapshot) {
 		}
 		st.dropImage(img)
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	if s.holdTimer != nil {
-		s.holdTimer.Stop()
-	}
-	for _, img := range s.xfers {
-		notify(&img.changed) // readers waiting for the confirmation
-	}
 	if s.journal != nil {
 		s.journal.Close()
 		s.journal = nil
 	}
 	if s.dir != "" {
-		_ = os.RemoveAll(s.dir)
+		st.removeDir(s.dir)
+		s.dir = ""
 	}
 	if st.snaps[s.id] == s {
 		delete(st.snaps, s.id)
 	}
-	s.abandoned = fmt.Errorf("snapshot %s: %w", s.id, remoteimg.ErrNotExist)
+	if s.abandoned == nil {
+		s.abandoned = fmt.Errorf("snapshot %s: %w: released, or replaced by a new dump under its id", s.id, remoteimg.ErrNotExist)
+	}
 	notify(&s.changed)
 	notify(&st.changed)
 }
@@ -486,21 +658,32 @@ func (st *store) finish(m *remoteimg.Finish) error {
 	}
 	st.mu.Lock()
 	s := st.snaps[m.Snapshot]
+	if s != nil && s.abandoned != nil {
+		err := s.abandoned
+		st.mu.Unlock()
+		return err
+	}
+	if st.draining && st.dir == "" && (s == nil || !s.finished) {
+		// Acknowledging it would kill the task for a snapshot that dies
+		// with this process in a moment.
+		err := fmt.Errorf("snapshot %s: %w: the image cache is shutting down and holds snapshots in memory only (no -D): "+
+			"this snapshot would be lost with it", m.Snapshot, remoteimg.ErrShutdown)
+		if s != nil {
+			st.abandonLocked(s, err)
+		}
+		st.mu.Unlock()
+		return err
+	}
 	if s == nil {
+		if st.draining {
+			st.mu.Unlock()
+			return fmt.Errorf("snapshot %s: %w: the image cache is shutting down and takes no new snapshot", m.Snapshot, remoteimg.ErrShutdown)
+		}
 		var err error
 		if s, err = st.newSnapshot(m.Snapshot, m.Parent); err != nil {
 			st.mu.Unlock()
 			return err
 		}
-	}
-	// A refused Finish fails the dump: its snapshot can never be
-	// confirmed, so it goes now instead of staying "arriving".
-	refuse := func(err error) error {
-		st.log.Warn().Str("snapshot", s.id).Err(err).Msg("finish refused: dropping the snapshot")
-		st.dropSnapshot(s)
-		s.abandoned = fmt.Errorf("snapshot %s: %w: its finish was refused (%v)", s.id, remoteimg.ErrAborted, err)
-		st.mu.Unlock()
-		return err
 	}
 	want := append([]remoteimg.ImageInfo(nil), m.Images...)
 	sort.Slice(want, func(i, j int) bool { return want[i].Name < want[j].Name })
@@ -519,12 +702,20 @@ func (st *store) finish(m *remoteimg.Finish) error {
 	for _, w := range want {
 		inManifest[w.Name] = true
 		img := s.images[w.Name]
-		if img == nil || img.state != complete {
-			return refuse(fmt.Errorf("snapshot %s: %w: image %s not held whole", s.id, remoteimg.ErrIncomplete, w.Name))
+		var err error
+		switch {
+		case img == nil || img.state != complete:
+			err = fmt.Errorf("snapshot %s: %w: image %s not held whole", s.id, remoteimg.ErrIncomplete, w.Name)
+		case img.length != w.Size || img.crc != w.CRC:
+			err = fmt.Errorf("snapshot %s: %w: image %s is %d bytes crc %08x, manifest says %d crc %08x",
+				s.id, remoteimg.ErrIncomplete, w.Name, img.length, img.crc, w.Size, w.CRC)
 		}
-		if img.length != w.Size || img.crc != w.CRC {
-			return refuse(fmt.Errorf("snapshot %s: %w: image %s is %d bytes crc %08x, manifest says %d crc %08x",
-				s.id, remoteimg.ErrIncomplete, w.Name, img.length, img.crc, w.Size, w.CRC))
+		if err != nil {
+			// The dump fails on this answer: nothing will claim the
+			// images any more.
+			st.abandonLocked(s, fmt.Errorf("%w (its Finish was refused)", err))
+			st.mu.Unlock()
+			return err
 		}
 	}
 	for name, img := range s.images {
@@ -539,29 +730,37 @@ func (st *store) finish(m *remoteimg.Finish) error {
 	}
 	// Finish has the last word on the parent (a Put may have come before
 	// the writer named it).
-	newParent := m.Parent != s.parent
 	s.parent = m.Parent
+	var recs []journalCommit
+	for _, w := range want {
+		recs = append(recs, journalCommit{xfer: s.images[w.Name].xfer, ImageInfo: w})
+	}
+	dir, j := s.dir, s.journal
+	s.journal = nil
 	st.mu.Unlock()
-	if newParent {
-		if err := st.journal(s, fmt.Sprintf("parent %q\n", m.Parent), false); err != nil {
-			return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+	if dir != "" {
+		// The finished journal replaces the old one whole (rename), so
+		// what a restarted cache replays is exactly this manifest.
+		if j != nil {
+			j.Close()
 		}
-	}
-	if err := st.journal(s, "held\n", true); err != nil {
-		return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
-	}
-	if s.dir != "" {
-		if err := syncDir(s.dir); err != nil {
-			return fmt.Errorf("snapshot %s: %w", s.id, err)
+		if err := writeFinishedJournal(dir, m.Parent, recs); err != nil {
+			err = fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+			st.mu.Lock()
+			st.abandonLocked(s, err)
+			st.mu.Unlock()
+			return err
 		}
 	}
 	st.mu.Lock()
-	s.finished = true
-	s.manifest = want
-	if s.timer != nil {
-		s.timer.Stop()
+	if s.abandoned != nil {
+		err := s.abandoned
+		st.mu.Unlock()
+		return err
 	}
-	st.armHold(s)
+	s.finished = true
+	s.heldAt = time.Now()
+	s.manifest = want
 	notify(&s.changed)
 	st.mu.Unlock()
 	var total uint64
@@ -572,32 +771,10 @@ func (st *store) finish(m *remoteimg.Finish) error {
 	return nil
 }
 
-// armHold starts the timer that drops s if its dump does not confirm it
-// within resumeTTL (two-phase finish: a dump that failed after its
-// Finish was acknowledged never sends Confirm); st.mu held.
-func (st *store) armHold(s *snapshot) {
-	if s.confirmed {
-		return
-	}
-	if s.holdTimer != nil {
-		s.holdTimer.Stop()
-	}
-	s.holdTimer = time.AfterFunc(st.resumeTTL, func() {
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if s.confirmed || st.snaps[s.id] != s {
-			return
-		}
-		st.log.Warn().Str("snapshot", s.id).Dur("waited", st.resumeTTL).
-			Msg("snapshot held but never confirmed by its dump (the dump failed and resumed its tasks): dropping it")
-		st.dropSnapshot(s)
-		s.abandoned = fmt.Errorf("snapshot %s: %w: its dump never confirmed it (the dump failed; its tasks were resumed)",
-			s.id, remoteimg.ErrAborted)
-	})
-}
-
 // confirm is the second phase of the finish: the dump that got Finish's
-// ok confirms the snapshot, which is served from now on. Idempotent.
+// ok confirms the snapshot, which is served from now on (a held one
+// that is not confirmed within resumeTTL is given up by the janitor).
+// Idempotent.
 func (st *store) confirm(m *remoteimg.Confirm) error {
 	if err := remoteimg.CheckName(m.Snapshot); err != nil {
 		return err
@@ -608,6 +785,10 @@ func (st *store) confirm(m *remoteimg.Confirm) error {
 	case s == nil:
 		st.mu.Unlock()
 		return fmt.Errorf("snapshot %s: %w: not held (never finished, or dropped unconfirmed)", m.Snapshot, remoteimg.ErrNotExist)
+	case s.abandoned != nil:
+		err := s.abandoned
+		st.mu.Unlock()
+		return err
 	case !s.finished:
 		st.mu.Unlock()
 		return fmt.Errorf("snapshot %s: %w: confirmed before its finish", m.Snapshot, remoteimg.ErrIncomplete)
@@ -615,77 +796,25 @@ func (st *store) confirm(m *remoteimg.Confirm) error {
 		st.mu.Unlock()
 		return nil
 	}
+	dir := s.dir
 	st.mu.Unlock()
-	if err := st.journal(s, "finish\n", true); err != nil {
-		return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+	if dir != "" {
+		if err := appendJournal(dir, "finish\n"); err != nil {
+			return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+		}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.snaps[s.id] != s {
-		return fmt.Errorf("snapshot %s: %w: dropped before its confirmation", s.id, remoteimg.ErrNotExist)
+	if s.abandoned != nil {
+		return s.abandoned
 	}
 	s.confirmed = true
-	if s.holdTimer != nil {
-		s.holdTimer.Stop()
-		s.holdTimer = nil
-	}
 	for _, img := range s.images {
 		notify(&img.changed)
 	}
 	notify(&s.changed)
 	st.log.Info().Str("snapshot", s.id).Msg("snapshot confirmed by its dump, served")
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// attach/detach count the live proxy connections of a snapshot; when the
-// last one goes, unfinished transfers get resumeTTL to be resumed.
-func (st *store) attach(s *snapshot) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s.writers++
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
-}
-
-func (st *store) detach(s *snapshot) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s.writers--
-	if s.writers == 0 && !s.finished && st.snaps[s.id] == s {
-		st.armAbandon(s)
-	}
-}
-
-// armAbandon starts s's resume timer; st.mu held.
-func (st *store) armAbandon(s *snapshot) {
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.timer = time.AfterFunc(st.resumeTTL, func() {
-		st.mu.Lock()
-		defer st.mu.Unlock()
-		if s.writers > 0 || s.finished || st.snaps[s.id] != s {
-			return
-		}
-		err := fmt.Errorf("snapshot %s: %w: no proxy resumed it within %v", s.id, remoteimg.ErrAborted, st.resumeTTL)
-		st.log.Warn().Str("snapshot", s.id).Msg("snapshot abandoned by its proxy")
-		for _, img := range s.xfers {
-			st.failImage(img, err)
-		}
-		s.abandoned = err
-		notify(&s.changed)
-	})
 }
 
 // get finds image name of snapshot id, waiting up to wait for an unknown
@@ -701,10 +830,20 @@ func (st *store) get(ctx context.Context, id, name string, wait time.Duration) (
 	deadline := time.Now().Add(wait)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	var seen *snapshot // the generation this Get waits in
 	for {
 		var ch chan struct{}
 		var timeout <-chan time.Time
 		s := st.snaps[id]
+		if seen != nil && s != seen {
+			// Replaced (or released) while we waited: the new generation's
+			// images are another dump's.
+			return nil, seen.abandoned
+		}
+		if s != nil {
+			seen = s
+			s.lastRead = time.Now()
+		}
 		switch {
 		case s == nil:
 			left := time.Until(deadline)
@@ -715,14 +854,17 @@ func (st *store) get(ctx context.Context, id, name string, wait time.Duration) (
 			t := time.NewTimer(left)
 			defer t.Stop()
 			timeout = t.C
+		case s.abandoned != nil:
+			return nil, s.abandoned
 		case s.images[name] != nil:
 			img := s.images[name]
+			if img.corrupt != nil {
+				return nil, img.corrupt
+			}
 			img.refs++
 			return img, nil
 		case s.finished:
 			return nil, fmt.Errorf("image %s of snapshot %s: %w", name, id, remoteimg.ErrNotExist)
-		case s.abandoned != nil:
-			return nil, s.abandoned
 		default:
 			ch = s.changed
 		}
@@ -742,6 +884,7 @@ func (st *store) unref(img *image) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	img.refs--
+	img.snap.lastRead = time.Now()
 	st.maybeClose(img)
 }
 
@@ -767,13 +910,15 @@ func (st *store) read(ctx context.Context, img *image, cur *cursor) (b []byte, e
 		if cur.off < img.length {
 			break
 		}
-		if img.state == complete && img.snap.confirmed {
+		if img.state == complete && (img.snap.confirmed || !img.snap.finished) {
 			size, crc = img.length, img.crc
 			st.mu.Unlock()
 			return nil, true, size, crc, nil
 		}
-		// Two-phase finish: no image is whole to a reader before its
-		// dump has confirmed the snapshot.
+		// Two-phase finish: no image of a held snapshot is whole to a
+		// reader before its dump has confirmed it. (An image complete
+		// in a snapshot still arriving is, so that a restore can run
+		// while its dump does.)
 		if img.state == complete && img.dropped {
 			err = img.snap.abandoned
 			if err == nil {
@@ -831,7 +976,16 @@ func (st *store) release(id string) error {
 	if s == nil {
 		return fmt.Errorf("snapshot %s: %w", id, remoteimg.ErrNotExist)
 	}
+	if s.abandoned != nil {
+		delete(st.snaps, id)
+		notify(&st.changed)
+		return nil
+	}
 	if st.keep {
+		// Kept, but restored: a new dump under its id may replace it
+		// (once no reader holds one of its images).
+		s.restored = true
+		s.lastRead = time.Time{}
 		st.log.Info().Str("snapshot", id).Msg("snapshot released, kept (--keep)")
 		return nil
 	}
@@ -871,6 +1025,9 @@ func (st *store) list() []remoteimg.SnapshotInfo {
 	defer st.mu.Unlock()
 	out := make([]remoteimg.SnapshotInfo, 0, len(st.snaps))
 	for _, s := range st.snaps {
+		if s.abandoned != nil {
+			continue // a tombstone
+		}
 		si := remoteimg.SnapshotInfo{ID: s.id, Parent: s.parent, Finished: s.confirmed, Held: s.finished && !s.confirmed,
 			Images: uint32(len(s.images))}
 		for _, img := range s.images {
@@ -884,16 +1041,27 @@ func (st *store) list() []remoteimg.SnapshotInfo {
 
 // close releases every file (at shutdown).
 func (st *store) close() {
+	select {
+	case <-st.stopJan:
+	default:
+		close(st.stopJan)
+	}
+	<-st.janDone
 	st.arenas.close()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.dir == "" {
+		n := 0
+		for _, s := range st.snaps {
+			if s.finished {
+				n++
+			}
+		}
+		if n > 0 {
+			st.log.Warn().Int("snapshots", n).Msg("exiting with finished snapshots held in memory only (no -D): they are lost")
+		}
+	}
 	for _, s := range st.snaps {
-		if s.timer != nil {
-			s.timer.Stop()
-		}
-		if s.holdTimer != nil {
-			s.holdTimer.Stop()
-		}
 		if s.journal != nil {
 			s.journal.Close()
 			s.journal = nil
@@ -905,126 +1073,4 @@ func (st *store) close() {
 			}
 		}
 	}
-}
-
-// load replays the snapshots kept under st.dir.
-func (st *store) load() error {
-	root := filepath.Join(st.dir, "snapshots")
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		return fmt.Errorf("cache dir: %w", err)
-	}
-	for _, e := range ents {
-		if !e.IsDir() || remoteimg.CheckName(e.Name()) != nil {
-			continue
-		}
-		if err := st.loadSnapshot(filepath.Join(root, e.Name()), e.Name()); err != nil {
-			st.log.Warn().Str("snapshot", e.Name()).Err(err).Msg("dropping unreadable kept snapshot")
-			_ = os.RemoveAll(filepath.Join(root, e.Name()))
-		}
-	}
-	return nil
-}
-
-func (st *store) loadSnapshot(dir, id string) error {
-	jf, err := os.OpenFile(filepath.Join(dir, ".journal"), os.O_RDWR|os.O_APPEND, 0)
-	if err != nil {
-		return err
-	}
-	s := &snapshot{id: id, images: map[string]*image{}, xfers: map[uint64]*image{}, changed: make(chan struct{}),
-		dir: dir, journal: jf}
-	sc := bufio.NewScanner(jf)
-	for sc.Scan() {
-		line := sc.Text()
-		verb, rest, _ := strings.Cut(line, " ")
-		switch verb {
-		case "parent":
-			p, err := strconv.Unquote(rest)
-			if err != nil {
-				return fmt.Errorf("journal: %q: %w", line, err)
-			}
-			s.parent = p
-		case "commit":
-			f := strings.SplitN(rest, " ", 4)
-			if len(f) != 4 {
-				return fmt.Errorf("journal: bad line %q", line)
-			}
-			xfer, e1 := strconv.ParseUint(f[0], 16, 64)
-			size, e2 := strconv.ParseUint(f[1], 10, 64)
-			crc, e3 := strconv.ParseUint(f[2], 10, 32)
-			name, e4 := strconv.Unquote(f[3])
-			if err := errors.Join(e1, e2, e3, e4, remoteimg.CheckName(name)); err != nil {
-				return fmt.Errorf("journal: %q: %w", line, err)
-			}
-			path := filepath.Join(dir, name)
-			file, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			if fi, err := file.Stat(); err != nil || uint64(fi.Size()) != size {
-				file.Close()
-				return fmt.Errorf("image %s: size on disk differs from journal", name)
-			}
-			if old := s.images[name]; old != nil && old.file != nil {
-				old.file.Close()
-			}
-			img := &image{name: name, xfer: xfer, snap: s, file: file, path: path, length: size,
-				crc: uint32(crc), state: complete, changed: make(chan struct{})}
-			s.images[name] = img
-			s.xfers[xfer] = img
-		case "held":
-			s.finished = true
-		case "finish":
-			s.finished, s.confirmed = true, true
-		default:
-			return fmt.Errorf("journal: bad line %q", line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		n := e.Name()
-		if !strings.HasPrefix(n, ".part.") {
-			continue
-		}
-		path := filepath.Join(dir, n)
-		hexid, name, ok := strings.Cut(strings.TrimPrefix(n, ".part."), ".")
-		xfer, err := strconv.ParseUint(hexid, 16, 64)
-		if !ok || err != nil || s.finished || remoteimg.CheckName(name) != nil {
-			_ = os.Remove(path)
-			continue
-		}
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if err != nil {
-			continue
-		}
-		h := crc32.New(remoteimg.Castagnoli)
-		size, err := io.Copy(h, f)
-		if err != nil {
-			f.Close()
-			continue
-		}
-		img := &image{name: name, xfer: xfer, snap: s, file: f, path: path, length: uint64(size),
-			crc: h.Sum32(), state: arriving, changed: make(chan struct{})}
-		s.images[name] = img
-		s.xfers[xfer] = img
-	}
-	if s.finished {
-		for _, img := range s.images {
-			s.manifest = append(s.manifest, remoteimg.ImageInfo{Name: img.name, Size: img.length, CRC: img.crc})
-		}
-		sort.Slice(s.manifest, func(i, j int) bool { return s.manifest[i].Name < s.manifest[j].Name })
-	}
-	st.mu.Lock()
-	st.snaps[id] = s
-	if !s.finished {
-		st.armAbandon(s)
-	} else {
-		st.armHold(s)
-	}
-	st.mu.Unlock()
-	st.log.Info().Str("snapshot", id).Bool("finished", s.finished).Int("images", len(s.images)).Msg("kept snapshot loaded")
-	return nil
 }

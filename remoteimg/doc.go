@@ -92,9 +92,12 @@
 // The finish has two phases so that the dump's outcome and the
 // snapshot's state agree. Finish's ok says the cache holds the snapshot
 // whole ("held", durable); the dump then sends Confirm, and only a
-// confirmed snapshot is served: a reader gets an image's bytes while it
-// arrives, but its End only once the snapshot is confirmed, so no
-// restore can complete from the snapshot of a dump that failed. A held
+// confirmed snapshot is served: a reader of a held snapshot gets an
+// image's bytes but its End only once the snapshot is confirmed, so no
+// restore started after a failed dump completes from its snapshot. (A
+// restore that reads a snapshot while it still arrives gets each image
+// whole as soon as it is committed, as before: one racing ahead of a
+// dump that then fails is not prevented.) A held
 // snapshot that is not confirmed within the cache's resume timeout is
 // dropped (its readers get CodeAborted). A Finish the cache refuses
 // drops the snapshot at once. The proxy answers a writer before a drain
@@ -106,11 +109,18 @@
 //
 // Backpressure: the proxy reads a writer's socket only while it holds less
 // than its memory limit of unacknowledged bytes; the cache acknowledges
-// data once stored (memory, or a file under -D). Without a directory the
-// cache stops reading the TCP leg while its memory is full, until a
-// Release frees a snapshot (reading an image frees nothing: it may be
-// re-read). A slow link or disk therefore stalls the dump instead of
-// growing either daemon.
+// data once stored (memory, or a file under -D). A slow link or disk
+// therefore stalls the dump instead of growing either daemon. Without a
+// directory the cache never stops reading the TCP leg for memory (that
+// would stall every snapshot on it): a snapshot its budget cannot hold
+// is dropped, its transfers answered CodeNoSpace, and its dump fails.
+//
+// Refusals a dump turns into its failure (the Result of a Put, Commit or
+// Finish): CodeExist (a finished snapshot no restore released, or one a
+// restore reads, holds the id), CodeNoSpace (the cache's memory budget),
+// CodeShutdown (the cache drains: no new snapshot; without -D no Finish
+// either), CodeAborted (the snapshot was given up: no activity for the
+// cache's resume timeout, or a new dump under its id).
 //
 // Data frames carry up to MaxChunk (1 MiB) of image bytes. The writer
 // sends full chunks straight from the caller's buffer (header and bytes
@@ -147,7 +157,10 @@
 //	   │◀──────────────── Data(g, off, bytes) … ──────│ NotExist; image not yet
 //	   │◀──────────────── End(g, size, crc) ──────────│ there: waits for it, or
 //	   │   or Result(g, Corrupt|Truncated|Aborted)    │ NotExist at Finish;
-//	   │                                              │ End after Confirm
+//	   │                                              │ End after Confirm;
+//	   │                                              │ an image on disk is
+//	   │                                              │ checked whole (CRC)
+//	   │                                              │ before the Result ok
 //	   │ Release(r, snap) ───────────────────────────▶│ frees it unless --keep
 //	   │◀─────────────────────── Result(r, ok) ───────│
 //	   │ List(l) ────────────────────────────────────▶│

@@ -36,6 +36,13 @@ var (
 	ErrShutdown = errors.New("remote image daemon shutting down")
 	// ErrInternal: anything else that went wrong on the peer.
 	ErrInternal = errors.New("remote image daemon internal error")
+	// ErrExist: the cache holds a snapshot under that id that a new dump
+	// must not replace (finished and not yet restored, or being read by
+	// a restore).
+	ErrExist = errors.New("snapshot exists")
+	// ErrNoSpace: the cache's memory budget (--max-memory) cannot hold
+	// the snapshot; its transfer was dropped.
+	ErrNoSpace = errors.New("remote image cache full")
 )
 
 // Code is an error code on the wire. CodeOK is success.
@@ -56,6 +63,9 @@ const (
 	CodePermission  Code = 10
 	CodeShutdown    Code = 11
 	CodeInternal    Code = 12
+	// 13..19 left to the proxy's additions; the cache's start at 20.
+	CodeExist   Code = 20
+	CodeNoSpace Code = 21
 )
 
 var codeErr = map[Code]error{
@@ -71,6 +81,8 @@ var codeErr = map[Code]error{
 	CodePermission:  ErrPermission,
 	CodeShutdown:    ErrShutdown,
 	CodeInternal:    ErrInternal,
+	CodeExist:       ErrExist,
+	CodeNoSpace:     ErrNoSpace,
 }
 
 // Sentinel returns the sentinel error for code (ErrInternal for an
@@ -103,7 +115,8 @@ func CodeOf(err error) Code {
 	}
 	// Order matters: ErrFrameTooLarge is also ErrProtocol.
 	for _, c := range []Code{CodeNotExist, CodeVersion, CodeProtocol, CodeBadName, CodeCorrupt,
-		CodeTruncated, CodeAborted, CodeUnavailable, CodeIncomplete, CodePermission, CodeShutdown} {
+		CodeTruncated, CodeAborted, CodeUnavailable, CodeIncomplete, CodePermission, CodeShutdown,
+		CodeExist, CodeNoSpace} {
 		if errors.Is(err, codeErr[c]) {
 			return c
 		}

@@ -5,10 +5,22 @@
 // The tree is frozen top down (a task's children are listed once it is
 // stopped, tree.go). Objects several tasks share are found with kcmp: fd
 // tables (CLONE_FILES) and fs, open file descriptions (fork-inherited
-// fds get one file id), pipes (pipes.go: both ends must be in the tree,
-// buffered bytes are copied with tee(2) from a pidfd_getfd copy, which
-// leaves them in place). An object reaching outside the tree fails the
-// dump with an FdError naming the fd (ErrOutside).
+// fds get one file id), pipes (pipes.go: buffered bytes are copied with
+// tee(2) from a pidfd_getfd copy, which leaves them in place; a pipe
+// with an end outside the tree, a supervisor's stdio, is dumped as CRIU
+// does, its bytes only when its read end is in the tree, for restore to
+// make anew or take from --inherit-fd). A socket reaching outside the
+// tree fails the dump with an FdError naming the fd (ErrOutside).
+//
+// files.go: regular files by path from criu's root, with their owner
+// and signal (F_GETOWN_EX, F_GETOWNER_UIDS, F_GETSIG: fown, as CRIU; an
+// owner outside the tree is refused); files and directories deleted
+// while open (or a deleted cwd) are ghosts (ghost-file-ID.img: mode,
+// owner, times, and for files of 3 pages or more the data as chunks
+// found with SEEK_DATA/SEEK_HOLE, which keeps the holes). The cwd and
+// root must be reachable by path from criu's root (fsDir): a root in
+// another mount namespace (pivot_root with the old root detached) is
+// refused with ErrUnreachable until mount namespaces are checkpointed.
 //
 // Sockets (unixsk.go, inetsk.go, sockopts.go): UNIX sockets are described
 // by sock_diag (sockdiag_linux.go: name, peer, pending connections,
@@ -21,16 +33,50 @@
 // which must still be open at the fd number it was added with (kcmp
 // KCMP_EPOLL_TFD). inotify.go: inotify files with their watches (mask,
 // watch descriptor, file handle, and the path found by opening the
-// handle). tty.go: Unix98 ptys whose master and slaves are all in the
-// tree (tty-info.img: termios, window size, lock, packet and exclusive
-// modes); a pty holding unread bytes or being a controlling terminal is
-// refused.
+// handle; a watched file no path leads to keeps its handle only, as
+// CRIU: restore watches its ghost, or opens the handle, which tmpfs
+// handles do not survive, so those are refused). tty.go: Unix98 ptys
+// whose master and slaves are all in the tree (tty-info.img: termios
+// and its locked bits, window size, lock,
+// packet and exclusive modes). A pty whose master the tree holds is the
+// tree's own (a terminal multiplexer's pane), not a shell's, at any fd.
+// When it is a session's controlling terminal (TIOCGSID and TIOCGPGRP on
+// the master), the session's leader and foreground group must be in the
+// tree and every live task of that session must have it as its terminal
+// (restore gives it to all of them); the session and group go in both
+// ends' entries, as in CRIU. Bytes waiting in a master's buffer (written
+// to the slave, not yet read) are copied to tty-data.img and put back at
+// once with TIOCSTI, which hands them to the master's line discipline,
+// always raw: nothing is lost if the dump fails. Input waiting in a
+// slave's buffer is kept the same way (read from a slave the master opens
+// with TIOCGPTPEER, put back with TIOCSTI) when the slave's mode stores
+// input as it comes (ReplayableInput: no ICANON, no ECHO, and none of the
+// bytes special in that mode, as for readline or a full-screen program);
+// bytes that turn out special go back under a mode without them, and the
+// dump is refused. Refused, by name: input waiting in canonical mode or
+// with echo (CRIU replays it through the line discipline a second time:
+// echoed and edited again), more than 2048 waiting bytes on an end, packet
+// mode with waiting bytes. Not seen by any interface, and so neither saved
+// nor refused (as in CRIU): a partial canonical input line (typed, no
+// newline yet; TIOCINQ counts whole lines only) and a tty stopped by ^S.
 //
 // locks.go: flock and POSIX locks shown in each fd's fdinfo are saved to
 // filelocks.img with Options.FileLocks, and fail the dump (ErrFileLocks)
 // without it. sysvshm.go: System V shared memory attached by the tasks
 // (ipcns-shm-0.img: key, owner, mode, size, bytes); the attaches are
-// VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap.
+// VMA_AREA_SYSVIPC vmas whose pages are not in the pagemap. Shared
+// anonymous mappings and memfds (fds and mappings) are saved once per
+// object by package shmem (memory.go records them); their pages are not
+// in the tasks' pagemaps either. Every smaps VmFlag of a mapping is
+// either made again by restore (protection, mapping type and flags,
+// madvise, mlock2, mseal: memory.go, vmFlagsKept) or fails the dump with
+// a VmaError naming the mapping and the flag. Pages a task shares
+// copy-on-write with its parent (the same PFN at the same address, read
+// from both pagemaps before any page is read) are flagged image.PeCow
+// in its pagemap, still with their bytes, so that restore can leave them
+// shared; they are read through /proc/PID/mem (no pin), as
+// process_vm_readv pins what it reads, and pinning a shared anonymous
+// page gives the task a copy of its own.
 //
 // shelljob.go: a task tied to the shell that started it (a terminal, the
 // shell's session, stdio pipes of its pipeline) fails with ErrShellJob
@@ -54,4 +100,13 @@
 // thread gets its registers and signal mask back and is detached. Only after
 // the store's Finish has returned nil are the tasks killed (or, with
 // LeaveRunning, let go).
+//
+// A cancelled context (criu: SIGINT, SIGTERM, SIGHUP) is such an error:
+// Dump and PreDump check it between their steps, and criu's store fails
+// each read and write once it is cancelled, so a dump stops within one
+// image write; Finish is the commit point, after which the dump is not
+// undone. The frozen time (Stats.Frozen, stats-dump.img) runs from the
+// last thread stopped to the kill or the resume; stats-dump.img is written
+// after it when the store takes images after Finish
+// (Options.StatsAfterFinish).
 package dump

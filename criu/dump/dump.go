@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
@@ -55,6 +56,12 @@ type dumper struct {
 	ownFds bool
 	// ownFs likewise for fs (CLONE_FS).
 	ownFs bool
+	// cow are the pages of its private mappings that the task shares
+	// with its parent, copy-on-write (tree.findShared), sorted.
+	cow []mem.Range
+	// noPin are the pages shared with its parent or a child, read
+	// through /proc/PID/mem (findShared), sorted.
+	noPin []mem.Range
 }
 
 // Dump checkpoints the process tree rooted at opts.Pid into s. On success
@@ -82,12 +89,18 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if d.zombie {
 			continue
 		}
+		if err := interrupted(ctx); err != nil {
+			return nil, err
+		}
 		if err := d.dumpTask(ctx); err != nil {
 			return nil, err
 		}
 		t.addStats(d)
 	}
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("tasks")
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.dumpNamespaces(ctx); err != nil {
 		return nil, err
 	}
@@ -95,8 +108,14 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("images")
+	// The frozen time runs to the kill or the resume, through the final
+	// sync or the cache's acknowledgement. A store that takes images
+	// after Finish (a local dir) gets stats-dump.img once the tree is
+	// gone or runs, as CRIU writes it; a remote snapshot is sealed by
+	// its Finish, so there it holds the time up to the Finish.
+	statsLast := opts.StatsAfterFinish
 	t.stats.Frozen = time.Since(t.frozenAt)
-	if err := t.finishImages(ctx); err != nil {
+	if err := t.finishImages(ctx, !statsLast); err != nil {
 		return nil, err
 	}
 
@@ -111,6 +130,15 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	t.stats.Frozen = time.Since(t.frozenAt)
+	if statsLast {
+		// The snapshot is complete and the tree gone or running: a
+		// stats image that cannot be written does not undo the dump.
+		if err := t.writeStats(ctx); err != nil {
+			log.Warn().Err(err).Msg("stats-dump.img not written")
+		} else if err := t.store.Finish(ctx); err != nil {
+			log.Warn().Err(err).Msg("stats-dump.img not synced")
+		}
+	}
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).Msg("dump done")
 	return &t.stats, nil
 }
@@ -169,6 +197,7 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	}()
 	log := opts.Log
 	t0 := time.Now()
+	log.Debug().Int("pid", opts.Pid).Msg("freezing")
 	err = t.freeze()
 	// Whatever was seized gets let go on failure.
 	t.undo.Add(func() {
@@ -178,6 +207,9 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	})
 	if err != nil {
 		return nil, fmt.Errorf("freeze %d: %w", opts.Pid, err)
+	}
+	if err := interrupted(ctx); err != nil {
+		return nil, err
 	}
 	t.frozenAt = time.Now()
 	t.stats.Freezing = t.frozenAt.Sub(t0)
@@ -193,11 +225,25 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	if err := t.checkShared(); err != nil {
 		return nil, err
 	}
+	// Before anything reads a page, which would end the sharing.
+	if err := t.findShared(); err != nil {
+		return nil, err
+	}
 	if err := t.startIncremental(ctx, spec.protect); err != nil {
 		return nil, err
 	}
 	ok = true
 	return t, nil
+}
+
+// interrupted returns the cause of ctx's end (a signal, for criu), or
+// nil while ctx goes on. The dump checks it between its steps; within
+// a step, the store's reads and writes fail once ctx has ended.
+func interrupted(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(ctx)
 }
 
 // keepThawed forgets the thaw on release: the caller lets the tasks go.
@@ -223,11 +269,14 @@ func (t *tree) addStats(d *dumper) {
 	t.stats.PagesSkippedParent += d.stats.PagesSkippedParent
 }
 
-// finishImages writes stats-dump.img and the tracking image, then
-// finishes the store: the images are complete once it returns nil.
-func (t *tree) finishImages(ctx context.Context) error {
-	if err := image.WriteImage(ctx, t.store, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()}); err != nil {
-		return err
+// finishImages writes stats-dump.img (with stats) and the tracking
+// image, then finishes the store: the images are complete once it
+// returns nil.
+func (t *tree) finishImages(ctx context.Context, stats bool) error {
+	if stats {
+		if err := t.writeStats(ctx); err != nil {
+			return err
+		}
 	}
 	if err := t.inc.finish(ctx, t.store); err != nil {
 		return err
@@ -236,6 +285,11 @@ func (t *tree) finishImages(ctx context.Context) error {
 		return fmt.Errorf("finish images: %w", err)
 	}
 	return nil
+}
+
+// writeStats writes stats-dump.img.
+func (t *tree) writeStats(ctx context.Context) error {
+	return image.WriteImage(ctx, t.store, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()})
 }
 
 // dumpTask dumps one frozen, live task: its threads, memory, files and
@@ -365,6 +419,7 @@ func (t *tree) dumpStats() *images.DumpStatsEntry {
 		MemdumpTime: us(t.stats.MemDump), MemwriteTime: us(t.stats.MemWrite),
 		PagesScanned: proto.Uint64(t.stats.PagesScanned), PagesSkippedParent: proto.Uint64(t.stats.PagesSkippedParent),
 		PagesWritten: proto.Uint64(t.stats.PagesWritten), PagesLazy: proto.Uint64(0),
+		ShpagesWritten: proto.Uint64(t.stats.ShpagesWritten),
 	}
 }
 
@@ -412,15 +467,18 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 	for _, a := range areas {
 		mm.Vmas = append(mm.Vmas, a.e)
 	}
+	if err := d.mmPrctls(mm); err != nil {
+		return nil, err
+	}
 	return mm, nil
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {
-	cwd, err := os.Readlink(procfs.Path(d.pid, "cwd"))
+	root, err := d.fsDir("root")
 	if err != nil {
 		return nil, err
 	}
-	root, err := os.Readlink(procfs.Path(d.pid, "root"))
+	cwd, err := d.fsDir("cwd")
 	if err != nil {
 		return nil, err
 	}

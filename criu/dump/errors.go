@@ -22,6 +22,10 @@ var (
 	// ErrFileLocks marks a file lock held by a task of the tree: saved
 	// only with Options.FileLocks (criu dump --file-locks), as CRIU.
 	ErrFileLocks = errors.New("file lock held: dump with --file-locks")
+	// ErrUnreachable marks a task's root or cwd that no path from
+	// criu's root leads to (one in another mount namespace): restoring
+	// it needs mount namespaces, which are not checkpointed yet.
+	ErrUnreachable = errors.New("is not reachable by path from criu's root (another mount namespace's; mount namespaces are not checkpointed yet)")
 )
 
 // FdError names the file descriptor dump could not save.

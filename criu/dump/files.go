@@ -12,6 +12,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -31,6 +32,9 @@ type fileSet struct {
 	ghosts  []*ghost
 	byIno   map[[2]uint64]uint32 // ghost id by (dev, ino)
 	byKey   map[string]uint32    // mapped files: path + flags
+	// handleWatches are inotify watches recorded by file handle only
+	// (inotify.go), checked once every fd of the tree is recorded.
+	handleWatches []handleWatch
 	// descs are the fds recorded so far by (dev, ino), to find an open
 	// file description shared by several fds (dup, fork) with kcmp.
 	descs map[[2]uint64][]fdRef
@@ -76,7 +80,7 @@ func (f *fileSet) addReg(path, link string, flags uint32, pos int64) (uint32, er
 	if pos == 0 {
 		f.byKey[key] = id
 	}
-	if st.Nlink == 0 && st.Mode&unix.S_IFMT == unix.S_IFREG {
+	if st.Nlink == 0 && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFDIR) {
 		k := [2]uint64{st.Dev, st.Ino}
 		gid, ok := f.byIno[k]
 		if !ok {
@@ -89,6 +93,40 @@ func (f *fileSet) addReg(path, link string, flags uint32, pos int64) (uint32, er
 		})
 	}
 	return id, nil
+}
+
+// fsDir reads the task's cwd or root ("cwd", "root") as a path from
+// criu's root, which restore opens (and chroots into) as it is. A
+// directory that the path does not lead to (a root or cwd in another
+// mount namespace, such as a pivot_root'ed container's whose old root
+// was detached: the kernel then shows it relative to that namespace's
+// root) cannot be restored until mount namespaces are checkpointed, and
+// is refused by name.
+func (d *dumper) fsDir(which string) (string, error) {
+	link := procfs.Path(d.pid, which)
+	path, err := os.Readlink(link)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", link, err)
+	}
+	var want, got unix.Stat_t
+	if err := unix.Stat(link, &want); err != nil {
+		return "", fmt.Errorf("stat %s: %w", link, os.NewSyscallError("stat", err))
+	}
+	if p, ok := strings.CutSuffix(path, " (deleted)"); ok {
+		if which != "cwd" {
+			return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory", d.pid, which, path, ErrUnsupported)
+		}
+		// A ghost directory (addReg), made again at restore.
+		return p, nil
+	}
+	if !strings.HasPrefix(path, "/") {
+		return "", fmt.Errorf("dump %d: its %s %q %w", d.pid, which, path, ErrUnreachable)
+	}
+	if err := unix.Stat(path, &got); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+		return "", fmt.Errorf("dump %d: its %s %s (device %d:%d inode %d) %w", d.pid, which, path,
+			unix.Major(want.Dev), unix.Minor(want.Dev), want.Ino, ErrUnreachable)
+	}
+	return path, nil
 }
 
 // isTTY reports a terminal device by its major number.
@@ -105,7 +143,11 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 	}
 	var out []*images.FdinfoEntry
 	locked := map[int]procfs.Fdinfo{} // fds whose fdinfo shows locks
+	var ferr error                    // set by record
 	for _, fd := range fds {
+		if ferr != nil {
+			return nil, ferr
+		}
 		if d.t.inc.skipFd(d.pid, fd) {
 			continue // a memory-tracking uffd of ours (incremental.go)
 		}
@@ -140,6 +182,11 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			continue
 		}
 		record := func(e *images.FileEntry) {
+			if e.GetType() != images.FdTypes_EXT {
+				if err := d.setFown(fd, flags, e); err != nil {
+					ferr = &FdError{Fd: fd, Type: target, Err: err}
+				}
+			}
 			d.files.entries = append(d.files.entries, e)
 			d.files.descs[dk] = append(d.files.descs[dk], fdRef{pid: d.pid, fd: fd, id: e.GetId(), typ: e.GetType()})
 			out = append(out, &images.FdinfoEntry{Id: proto.Uint32(e.GetId()), Flags: proto.Uint32(cloexec), Type: e.GetType().Enum(), Fd: proto.Uint32(uint32(fd))})
@@ -185,7 +232,9 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
-		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") || kind == "shell pipe" || kind == "socket")
+		// A pty whose master the tree holds is its own (tty.go), not the shell's.
+		ownPty := strings.HasPrefix(kind, "tty") && d.t.ttys.treePty(st.Rdev) != nil
+		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") && !ownPty || kind == "shell pipe" || kind == "socket")
 		if !shellStdio && (kind == "socket" || strings.HasPrefix(kind, "anon_inode:[") || kind == "anon_inode:inotify") {
 			var e *images.FileEntry
 			var err error
@@ -225,15 +274,34 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			}
 			return nil, &FdError{Fd: fd, Type: kind, Err: ErrUnsupported}
 		}
+		if shmem.IsMemfd(target) {
+			e, err := d.addMemfd(link, target, flags, fi.Pos)
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
+			record(e)
+			continue
+		}
 		path := strings.TrimSuffix(target, " (deleted)")
 		id, err := d.files.addReg(path, link, flags, fi.Pos)
 		if err != nil {
 			return nil, &FdError{Fd: fd, Type: target, Err: err}
 		}
+		for i := len(d.files.entries) - 1; i >= 0; i-- {
+			if e := d.files.entries[i]; e.GetId() == id {
+				if err := d.setFown(fd, flags, e); err != nil {
+					return nil, &FdError{Fd: fd, Type: target, Err: err}
+				}
+				break
+			}
+		}
 		// A regular-file fd gets its own description even at pos 0.
 		delete(d.files.byKey, fmt.Sprintf("%s\x00%d", path, flags))
 		d.files.descs[dk] = append(d.files.descs[dk], fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_REG})
 		out = append(out, &images.FdinfoEntry{Id: proto.Uint32(id), Flags: proto.Uint32(cloexec), Type: images.FdTypes_REG.Enum(), Fd: proto.Uint32(uint32(fd))})
+	}
+	if ferr != nil {
+		return nil, ferr
 	}
 	for _, e := range out {
 		fd := int(e.GetFd())
@@ -261,6 +329,102 @@ func (f *fileSet) sameDesc(k [2]uint64, pid, fd int) (fdRef, bool, error) {
 	return fdRef{}, false, nil
 }
 
+// setFown records the owner of the open file at fd (F_SETOWN,
+// F_SETOWN_EX: who gets its SIGIO) and its signal (F_SETSIG) in the
+// fown of its file entry, as CRIU: the owner's pid as the tree sees it,
+// and the uids F_SETOWN recorded with it. An owner outside the tree
+// cannot be restored and is refused by name.
+func (d *dumper) setFown(fd int, flags uint32, e *images.FileEntry) error {
+	if flags&unix.O_PATH != 0 {
+		return nil // no owner
+	}
+	cp, err := getFd(d.pid, fd)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(cp)
+	sig, err := unix.FcntlInt(uintptr(cp), unix.F_GETSIG, 0)
+	if err != nil {
+		return os.NewSyscallError("fcntl(F_GETSIG)", err)
+	}
+	own, uid, euid, err := fileOwner(cp)
+	if err != nil {
+		return err
+	}
+	if sig == 0 && own.pid == 0 {
+		return nil
+	}
+	fo := zeroFown()
+	fo.Signum = proto.Uint32(uint32(sig))
+	if own.pid != 0 {
+		vpid, ok := d.t.innerOwner(int(own.typ), int(own.pid))
+		if !ok {
+			return fmt.Errorf("%w: its owner (F_SETOWN, type %d) %d is outside the dumped tree", ErrUnsupported, own.typ, own.pid)
+		}
+		fo.Uid, fo.Euid = proto.Uint32(uid), proto.Uint32(euid)
+		fo.PidType, fo.Pid = proto.Uint32(uint32(own.typ)), proto.Uint32(uint32(vpid))
+	}
+	if !setFownOf(e, fo) {
+		return fmt.Errorf("%w: an owner or signal (F_SETOWN, F_SETSIG) on a %v file", ErrUnsupported, e.GetType())
+	}
+	return nil
+}
+
+// innerOwner translates an owner of a file (a thread, process or process
+// group, by its id in criu's pid namespace) to its id as the tree sees
+// it; false if it is not in the tree.
+func (t *tree) innerOwner(typ, pid int) (int, bool) {
+	for _, d := range t.tasks {
+		switch typ {
+		case fOwnerTid:
+			for _, th := range d.threads {
+				if th.tid == pid {
+					return th.vtid, true
+				}
+			}
+		case fOwnerPid:
+			if d.pid == pid {
+				return d.vpid, true
+			}
+		case fOwnerPgrp:
+			if d.stat.Pgrp == pid {
+				return d.vpgid, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// setFownOf sets the fown of the entry of e's type; false for a type
+// without one.
+func setFownOf(e *images.FileEntry, fo *images.FownEntry) bool {
+	switch {
+	case e.Reg != nil:
+		e.Reg.Fown = fo
+	case e.Pipe != nil:
+		e.Pipe.Fown = fo
+	case e.Usk != nil:
+		e.Usk.Fown = fo
+	case e.Isk != nil:
+		e.Isk.Fown = fo
+	case e.Efd != nil:
+		e.Efd.Fown = fo
+	case e.Sgfd != nil:
+		e.Sgfd.Fown = fo
+	case e.Tfd != nil:
+		e.Tfd.Fown = fo
+	case e.Ify != nil:
+		e.Ify.Fown = fo
+	case e.Epfd != nil:
+		e.Epfd.Fown = fo
+	case e.Tty != nil:
+		e.Tty.Fown = fo
+	default:
+		return false
+	}
+	return true
+}
+
 func zeroFown() *images.FownEntry {
 	return &images.FownEntry{Uid: proto.Uint32(0), Euid: proto.Uint32(0), Signum: proto.Uint32(0), PidType: proto.Uint32(0), Pid: proto.Uint32(0)}
 }
@@ -268,6 +432,9 @@ func zeroFown() *images.FownEntry {
 // writeGhosts writes ghost-file-ID.img for each deleted file: a
 // GhostFileEntry, then the file's bytes.
 func (d *dumper) writeGhosts(ctx context.Context) error {
+	if err := d.files.checkHandleWatches(); err != nil {
+		return err
+	}
 	for _, g := range d.files.ghosts {
 		name := fmt.Sprintf("ghost-file-%x.img", g.id)
 		if err := d.writeGhost(ctx, name, g); err != nil {
@@ -296,15 +463,70 @@ func (d *dumper) writeGhost(ctx context.Context, name string, g *ghost) (err err
 	if err != nil {
 		return err
 	}
+	// dev in the kernel's encoding (major<<20 | minor), as CRIU, which
+	// is how fdinfo names an inotify watch's device.
 	e := &images.GhostFileEntry{
 		Uid: proto.Uint32(g.st.Uid), Gid: proto.Uint32(g.st.Gid), Mode: proto.Uint32(g.st.Mode),
-		Dev: proto.Uint32(uint32(g.st.Dev)), Ino: proto.Uint64(g.st.Ino), Size: proto.Uint64(uint64(g.st.Size)),
+		Dev: proto.Uint32(unix.Major(g.st.Dev)<<20 | unix.Minor(g.st.Dev)), Ino: proto.Uint64(g.st.Ino),
+		Atim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Atim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Atim.Nsec / 1000))},
+		Mtim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Mtim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Mtim.Nsec / 1000))},
+	}
+	dir := g.st.Mode&unix.S_IFMT == unix.S_IFDIR
+	// As CRIU: a file of 3 pages or more is saved as chunks of data
+	// (GhostChunkEntry, then its bytes), which keeps its holes.
+	chunks := !dir && g.st.Size >= ghostChunksMin
+	if chunks {
+		e.Chunks = proto.Bool(true)
+		e.Size = proto.Uint64(uint64(g.st.Size))
 	}
 	if err := enc.Encode(e); err != nil {
 		return err
 	}
-	if _, err := io.CopyN(w, src, g.st.Size); err != nil {
-		return fmt.Errorf("copy deleted file %s: %w", g.link, err)
+	switch {
+	case dir:
+		// A ghost directory has no contents.
+	case chunks:
+		if err := writeChunks(enc, w, src, g.st.Size); err != nil {
+			return fmt.Errorf("copy deleted file %s: %w", g.link, err)
+		}
+	default:
+		if _, err := io.CopyN(w, src, g.st.Size); err != nil {
+			return fmt.Errorf("copy deleted file %s: %w", g.link, err)
+		}
 	}
 	return w.Close()
+}
+
+// ghostChunksMin is CRIU's GHOST_CHUNKS_THRESH: smaller ghosts are
+// saved raw.
+const ghostChunksMin = 3 * 4096
+
+// writeChunks writes the data of the file src of size bytes as chunks,
+// found with SEEK_DATA and SEEK_HOLE: a GhostChunkEntry (offset, length)
+// then the bytes, for each run of data. A file system without them
+// gives one chunk of the whole file.
+func writeChunks(enc *image.Encoder, w io.Writer, src *os.File, size int64) error {
+	fd := int(src.Fd())
+	for hole := int64(0); hole < size; {
+		data, err := unix.Seek(fd, hole, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // only a hole is left
+		}
+		if err != nil {
+			if hole != 0 {
+				return os.NewSyscallError("lseek(SEEK_DATA)", err)
+			}
+			data, hole = 0, size // no SEEK_DATA here
+		} else if hole, err = unix.Seek(fd, data, unix.SEEK_HOLE); err != nil {
+			return os.NewSyscallError("lseek(SEEK_HOLE)", err)
+		}
+		hole = min(hole, size)
+		if err := enc.Encode(&images.GhostChunkEntry{Len: proto.Uint64(uint64(hole - data)), Off: proto.Uint64(uint64(data))}); err != nil {
+			return err
+		}
+		if _, err := io.Copy(w, io.NewSectionReader(src, data, hole-data)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -49,9 +49,11 @@ import (
 //
 // Limits: a task that uses userfaultfd write-protect itself on a VMA is
 // not tracked there (registration fails with EBUSY), and while tracked,
-// its own registration of a tracked VMA fails; file-backed and shared
-// mappings are always dumped whole; a VMA moved by mremap onto exactly
-// the range of a tracked VMA that was unmapped would be trusted wrongly.
+// its own registration of a tracked VMA fails; file-backed mappings are
+// always dumped whole, and shared memory objects whole by the final
+// dump only (package shmem; a pre-dump leaves them out); a VMA moved by
+// mremap onto exactly the range of a tracked VMA that was unmapped would
+// be trusted wrongly.
 // Remote images chain too (remoteimg.Store implements image.Chained:
 // the parent is a snapshot in the image cache); a store that cannot
 // chain makes pre-dumps and dumps write every page and track nothing.
@@ -469,10 +471,18 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 		}
 		dumped := mem.Subtract(x.runs, inParent)
 		d.stats.PagesSkippedParent += mem.Pages(inParent)
-		add(inParent, image.PeParent)
-		add(dumped, image.PePresent)
-		for _, r := range dumped {
-			runs = append(runs, pageRun{Range: r, force: a.m.Prot&procfs.ProtRead == 0})
+		add(mem.Subtract(inParent, x.cow), image.PeParent)
+		add(mem.Intersect(inParent, x.cow), image.PeParent|image.PeCow)
+		add(mem.Subtract(dumped, x.cow), image.PePresent)
+		add(mem.Intersect(dumped, x.cow), image.PePresent|image.PeCow)
+		unreadable := a.m.Prot&procfs.ProtRead == 0
+		for _, r := range mem.Subtract(dumped, d.noPin) {
+			runs = append(runs, pageRun{Range: r, force: unreadable})
+		}
+		// Pages shared copy-on-write with another task of the tree:
+		// a process_vm_readv would unshare them (FOLL_PIN).
+		for _, r := range mem.Intersect(dumped, d.noPin) {
+			runs = append(runs, pageRun{Range: r, force: true})
 		}
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].GetVaddr() < ents[j].GetVaddr() })

@@ -2,6 +2,7 @@ package dump
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -37,6 +38,19 @@ func (d *dumper) addInotify(id uint32, fd int, flags uint32) (*images.FileEntry,
 			}
 		}
 		path, err := watchPath(mounts, w)
+		var np *noPathError
+		if errors.As(err, &np) {
+			// A watched file no path leads to (deleted, or moved away
+			// from the name the handle shows): as CRIU, the image keeps
+			// its handle only. Restore watches the ghost copy of it
+			// that the tree's own fds get (a deleted file or directory
+			// still open, or a cwd), or else opens the handle.
+			// checkHandleWatches refuses the others on file systems
+			// whose handles do not outlive the inode (tmpfs).
+			d.files.handleWatches = append(d.files.handleWatches, handleWatch{
+				pid: d.pid, fd: fd, wd: w.Wd, sdev: w.Sdev, ino: w.Ino, tmpfs: np.tmpfs, why: np.Error()})
+			path, err = "", nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("inotify watch %d (inode %d): %w", w.Wd, w.Ino, err)
 		}
@@ -46,12 +60,16 @@ func (d *dumper) addInotify(id uint32, fd int, flags uint32) (*images.FileEntry,
 		for i := range words {
 			words[i] = binary.LittleEndian.Uint64(pad[i*8:])
 		}
+		var pathField *string
+		if path != "" {
+			pathField = proto.String(path)
+		}
 		e.Wd = append(e.Wd, &images.InotifyWdEntry{
 			Id: proto.Uint32(id), IIno: proto.Uint64(w.Ino), Mask: proto.Uint32(w.Mask),
 			IgnoredMask: proto.Uint32(w.IgnoredMask), SDev: proto.Uint32(w.Sdev), Wd: proto.Uint32(uint32(w.Wd)),
 			FHandle: &images.FhEntry{
 				Bytes: proto.Uint32(uint32(len(w.Handle))), Type: proto.Uint32(uint32(w.HandleType)),
-				Handle: words, Path: proto.String(path),
+				Handle: words, Path: pathField,
 			},
 		})
 	}
@@ -76,6 +94,44 @@ func watchPath(mounts []procfs.Mount, w procfs.InotifyWatch) (string, error) {
 	return "", lastErr
 }
 
+// noPathError: the handle of a watch opens, but no path leads to its
+// file.
+type noPathError struct {
+	path  string // what /proc shows for the opened handle
+	tmpfs bool   // on tmpfs or devtmpfs
+}
+
+func (e *noPathError) Error() string {
+	return fmt.Sprintf("watched file %q has no path", e.path)
+}
+
+// handleWatch is a watch recorded by its file handle only.
+type handleWatch struct {
+	pid, fd, wd int
+	sdev        uint32 // kernel encoding, as fdinfo shows
+	ino         uint64
+	tmpfs       bool
+	why         string
+}
+
+// checkHandleWatches refuses the watches recorded by handle only that
+// restore cannot reach: one whose file is not a ghost of the tree
+// (restore watches the ghost copy) on a file system whose handles do
+// not outlive its inodes (tmpfs, devtmpfs: as CRIU).
+func (f *fileSet) checkHandleWatches() error {
+	for _, w := range f.handleWatches {
+		dev := unix.Mkdev(w.sdev>>20, w.sdev&0xfffff)
+		if _, ok := f.byIno[[2]uint64{dev, w.ino}]; ok {
+			continue
+		}
+		if w.tmpfs {
+			return fmt.Errorf("dump %d: %w", w.pid, &FdError{Fd: w.fd, Type: "anon_inode:inotify",
+				Err: fmt.Errorf("inotify watch %d (inode %d): %w: %s on tmpfs, whose file handles do not outlive the inode", w.wd, w.ino, ErrUnsupported, w.why)})
+		}
+	}
+	return nil
+}
+
 func openHandlePath(mountPoint string, w procfs.InotifyWatch) (string, error) {
 	// Not O_PATH: open_by_handle_at takes no O_PATH mount fd.
 	mfd, err := unix.Open(mountPoint, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -92,16 +148,15 @@ func openHandlePath(mountPoint string, w procfs.InotifyWatch) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var sfs unix.Statfs_t
+	tmpfs := unix.Fstatfs(fd, &sfs) == nil && sfs.Type == unix.TMPFS_MAGIC
 	if strings.HasSuffix(path, " (deleted)") || !strings.HasPrefix(path, "/") {
-		return "", fmt.Errorf("%w: watched file %q has no path", ErrUnsupported, path)
+		return "", &noPathError{path: path, tmpfs: tmpfs}
 	}
 	// The path must still lead to the watched inode.
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return "", fmt.Errorf("stat %s: %w", path, os.NewSyscallError("lstat", err))
-	}
-	if st.Ino != w.Ino {
-		return "", fmt.Errorf("%w: %s is inode %d, the watch is on %d", ErrUnsupported, path, st.Ino, w.Ino)
+	if err := unix.Lstat(path, &st); err != nil || st.Ino != w.Ino {
+		return "", &noPathError{path: path, tmpfs: tmpfs}
 	}
 	return path, nil
 }

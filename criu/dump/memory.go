@@ -2,7 +2,10 @@ package dump
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -33,7 +37,70 @@ const (
 	// in smaps VmFlags) though it may be read-only now, so restore maps it
 	// writable first (which is what sets VM_ACCOUNT) and mprotects after.
 	VmaAccount = 1 << 20
+	// VmaLockOnFault (criugo): the mapping was locked with
+	// mlock2(MLOCK_ONFAULT) ("lf"); restore locks it the same way
+	// instead of mapping it MAP_LOCKED.
+	VmaLockOnFault = 1 << 21
+	// VmaSealed (criugo): the mapping was sealed with mseal(2) ("sl");
+	// restore seals it once it is complete.
+	VmaSealed = 1 << 22
+	// VmaGuard (criugo): the mapping had guard regions ("gu",
+	// VM_MAYBE_GUARD); vma_entry guards lists those it still has.
+	VmaGuard = 1 << 23
 )
+
+// Guard region advice (include/uapi/asm-generic/mman-common.h, 6.13+).
+const (
+	MadvGuardInstall = 102
+	MadvGuardRemove  = 103
+)
+
+// vmFlagsKept are the smaps VmFlags that restore makes again: by the
+// mmap protection, type and flags (rd wr ex sh mr mw me ms gd nr dp lo,
+// ac: see VmaAccount), madvise (MadvFlags), mlock2 (lf), mseal (sl),
+// guard regions (gu: VmaGuard); and
+// those that are no state of the mapping (sd: soft-dirty tracking; uw:
+// write-protect tracking, which is our own pre-dump's, incremental.go,
+// or a task's own userfaultfd, whose fd the dump refuses).
+var vmFlagsKept = map[string]bool{
+	"rd": true, "wr": true, "ex": true, "sh": true, "mr": true, "mw": true, "me": true, "ms": true,
+	"gd": true, "nr": true, "dp": true, "lo": true, "ac": true, "lf": true, "sl": true, "sd": true, "uw": true, "gu": true,
+	"rr": true, "sr": true, "dc": true, "mg": true, "hg": true, "nh": true, "dd": true, "wf": true,
+}
+
+// vmFlagsSpecial are flags the kernel's own mappings ([vdso], [vvar],
+// [vsyscall]) carry, which restore gets back by moving those mappings.
+var vmFlagsSpecial = map[string]bool{"pf": true, "io": true, "de": true, "mm": true}
+
+// vmFlagNames says what a VmFlag that restore cannot make again is.
+var vmFlagNames = map[string]string{
+	"ht": "on huge pages (VM_HUGETLB)",
+	"ss": "a shadow stack (VM_SHADOW_STACK)",
+	"sf": "MAP_SYNC (VM_SYNC)",
+	"um": "registered with a userfaultfd for missing pages (VM_UFFD_MISSING)",
+	"ui": "registered with a userfaultfd for minor faults (VM_UFFD_MINOR)",
+	"pf": "a device mapping (VM_PFNMAP)",
+	"io": "a device mapping (VM_IO)",
+	"mm": "a device mapping (VM_MIXEDMAP)",
+	"de": "not expandable (VM_DONTEXPAND), a driver's mapping",
+	"ar": "an architecture-specific flag (VM_ARCH_1)",
+}
+
+// checkVmFlags refuses a mapping with a VmFlag that restore would not
+// give back.
+func checkVmFlags(m procfs.Mapping, special bool) error {
+	for _, f := range m.VmFlags {
+		if vmFlagsKept[f] || special && vmFlagsSpecial[f] {
+			continue
+		}
+		what := vmFlagNames[f]
+		if what == "" {
+			what = "a flag restore cannot set"
+		}
+		return fmt.Errorf("%w: VmFlags %q: %s", ErrUnsupported, f, what)
+	}
+	return nil
+}
 
 // MadvFlags maps smaps VmFlags to the madvise advice that sets them; the
 // vma_entry madv field holds 1<<advice for each.
@@ -78,6 +145,17 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		if m.HasFlag("nr") {
 			flags |= unix.MAP_NORESERVE
 		}
+		if m.HasFlag("dp") {
+			// MAP_DROPPABLE is a mapping type of its own, not MAP_PRIVATE.
+			flags = flags&^unix.MAP_PRIVATE | unix.MAP_DROPPABLE
+		}
+		if m.HasFlag("lo") && !m.HasFlag("lf") {
+			flags |= unix.MAP_LOCKED
+		}
+		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar")
+		if err := checkVmFlags(m, special); err != nil {
+			return nil, &VmaError{m.Start, m.End, m.Path, err}
+		}
 		var madv uint64
 		for f, adv := range MadvFlags {
 			if m.HasFlag(f) {
@@ -87,7 +165,8 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		if madv != 0 {
 			e.Madv = proto.Uint64(madv)
 		}
-		present := func(pm uint64) bool { return pm&(mem.PMPresent|mem.PMSwap) != 0 }
+		// A guard region page reads as a swap entry: it holds no data.
+		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
 		switch {
 		case m.Path == "[vsyscall]":
 			status = VmaAreaVsyscall
@@ -101,10 +180,13 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		case m.Path == "[uprobes]":
 			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: uprobes area", ErrUnsupported)}
 		case m.Shared && (strings.HasPrefix(m.Path, "/dev/zero") || strings.HasPrefix(m.Path, "[anon_shmem")):
+			// The object's pages are saved once, whole (package shmem),
+			// not through this task's page tables: pages that only an
+			// exited task faulted in are in none.
 			status |= VmaAnonShared
 			flags |= unix.MAP_ANONYMOUS
 			e.Shmid = proto.Uint64(m.Inode)
-			a.pages = present
+			d.t.shmem.AddMapping(m.Inode, d.pid, m.Start, m.End, m.Offset)
 		case strings.HasPrefix(m.Path, "/SYSV"):
 			// An shmat: the inode is the shmid. The segment's bytes are
 			// saved once, in ipcns-shm (sysvshm.go), not in pages.
@@ -117,8 +199,30 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			status |= VmaAreaSysvipc
 			e.Shmid = proto.Uint64(m.Inode)
 			d.t.sysv.add(int(m.Inode))
-		case strings.HasPrefix(m.Path, "/memfd:"):
-			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: memfd mapping", ErrUnsupported)}
+		case shmem.IsMemfd(m.Path):
+			// The memfd's contents are saved once (package shmem); the
+			// mapping names a memfd file of it.
+			oflags := uint32(unix.O_RDONLY)
+			if m.Shared && m.HasFlag("mw") {
+				oflags = unix.O_RDWR
+			}
+			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
+			fe, err := d.addMemfd(link, m.Path, oflags, 0)
+			if err != nil {
+				return nil, &VmaError{m.Start, m.End, m.Path, err}
+			}
+			d.files.entries = append(d.files.entries, fe)
+			e.Shmid = proto.Uint64(uint64(fe.GetId()))
+			e.Fdflags = proto.Uint32(oflags)
+			status |= VmaAreaMemfd
+			if m.Shared {
+				status |= VmaFileShared
+			} else {
+				status |= VmaFilePrivate
+				a.pages = func(pm uint64) bool {
+					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
+				}
+			}
 		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
 			oflags := uint32(unix.O_RDONLY)
 			if m.Shared && m.HasFlag("mw") {
@@ -137,7 +241,7 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				status |= VmaFilePrivate
 				// Only pages that are no longer the file's.
 				a.pages = func(pm uint64) bool {
-					return pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0)
+					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
 				}
 			}
 		default: // private anonymous: "", [heap], [stack], [anon:...]
@@ -156,6 +260,22 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		if m.HasFlag("ac") {
 			status |= VmaAccount
+		}
+		if m.HasFlag("lf") {
+			status |= VmaLockOnFault
+		}
+		if m.HasFlag("sl") {
+			status |= VmaSealed
+		}
+		if m.HasFlag("gu") {
+			status |= VmaGuard
+			g, err := d.guardRuns(m)
+			if err != nil {
+				return nil, &VmaError{m.Start, m.End, m.Path, err}
+			}
+			for _, r := range g {
+				e.Guards = append(e.Guards, r.Start, r.End)
+			}
 		}
 		e.Flags = proto.Uint32(flags)
 		e.Status = proto.Uint32(status)
@@ -177,6 +297,9 @@ type pageRun struct {
 type areaRuns struct {
 	a    *area
 	runs []mem.Range
+	// cow are the pages among runs that the task's parent maps at the
+	// same address, the same physical page (image.PeCow).
+	cow []mem.Range
 }
 
 // presentRuns walks pagemap: for each area that may hold data, the runs
@@ -192,14 +315,21 @@ func (d *dumper) presentRuns(areas []*area) ([]areaRuns, error) {
 		if a.pages == nil {
 			continue
 		}
-		ents, err := pm.Read(mem.Range{Start: a.m.Start, End: a.m.End})
+		r := mem.Range{Start: a.m.Start, End: a.m.End}
+		ents, err := pm.Read(r)
 		if err != nil {
 			return nil, err
 		}
 		d.stats.PagesScanned += uint64(len(ents))
-		if rs := mem.Runs(a.m.Start, ents, a.pages); len(rs) > 0 {
-			out = append(out, areaRuns{a: a, runs: rs})
+		rs := mem.Runs(a.m.Start, ents, a.pages)
+		if len(rs) == 0 {
+			continue
 		}
+		ar := areaRuns{a: a, runs: rs}
+		if a.e.GetStatus()&(VmaAnonPrivate|VmaFilePrivate) != 0 {
+			ar.cow = mem.Intersect(rs, d.cow)
+		}
+		out = append(out, ar)
 	}
 	return out, nil
 }
@@ -322,6 +452,9 @@ func (d *dumper) writePages(ctx context.Context, ents []*images.PagemapEntry, ru
 				if err == nil {
 					buf = buf[:r.Len()]
 					err = mf.ReadAt(buf, r.Start)
+					if err != nil && lenient {
+						err = d.readLenient([]mem.Range{r}, buf, err)
+					}
 				}
 			}
 			readTime += time.Since(t0)
@@ -357,5 +490,134 @@ func (d *dumper) writePages(ctx context.Context, ents []*images.PagemapEntry, ru
 	d.stats.MemDump = time.Since(t0) - writeTime
 	d.stats.MemWrite = writeTime
 	_ = readTime
+	return nil
+}
+
+// addMemfd records the memfd open at link (an fd or a map_files link)
+// as a MEMFD file with flags and pos; its inode and contents go to the
+// tree's memfd and shmem sets.
+func (d *dumper) addMemfd(link, target string, flags uint32, pos int64) (*images.FileEntry, error) {
+	ino, err := d.t.memfds.Add(link, target, &d.t.shmem)
+	if err != nil {
+		return nil, err
+	}
+	id := d.files.id()
+	return &images.FileEntry{Type: images.FdTypes_MEMFD.Enum(), Id: proto.Uint32(id), Memfd: &images.MemfdFileEntry{
+		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)), Fown: zeroFown(), InodeId: proto.Uint32(ino),
+	}}, nil
+}
+
+// findShared records, for every task forked from a parent in the tree,
+// the pages of its private mappings that are still its parent's (the
+// same PFN at the same address: shared copy-on-write since the fork).
+// It must run before any task's memory is read: process_vm_readv pins
+// the pages it reads, and pinning a shared anonymous page makes the
+// kernel give the task a copy of its own (FAULT_FLAG_UNSHARE).
+func (t *tree) findShared() error {
+	kids := map[*dumper][]mem.Range{}
+	for _, d := range t.tasks {
+		p := t.byPid[d.ppid]
+		if d.zombie || p == nil || p.zombie {
+			continue
+		}
+		if err := d.findShared(p); err != nil {
+			return fmt.Errorf("pages shared by %d with its parent %d: %w", d.pid, p.pid, err)
+		}
+		kids[p] = append(kids[p], d.cow...)
+	}
+	// What either side shares is read through /proc/PID/mem, which does
+	// not pin: the tree keeps its sharing (pre-dump, --leave-running)
+	// and the dump does not copy every shared page.
+	for _, d := range t.tasks {
+		d.noPin = mergeRuns(append(append([]mem.Range(nil), d.cow...), kids[d]...))
+	}
+	return nil
+}
+
+// mergeRuns sorts rs and joins touching or overlapping ranges.
+func mergeRuns(rs []mem.Range) []mem.Range {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	var out []mem.Range
+	for _, r := range rs {
+		if k := len(out); k > 0 && out[k-1].End >= r.Start {
+			out[k-1].End = max(out[k-1].End, r.End)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (d *dumper) findShared(p *dumper) error {
+	f, err := os.Open(procfs.Path(d.pid, "maps"))
+	if err != nil {
+		return err
+	}
+	maps, err := procfs.ParseMaps(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return err
+	}
+	defer pm.Close()
+	ppm, err := mem.OpenPagemap(p.pid)
+	if err != nil {
+		return err
+	}
+	defer ppm.Close()
+	for _, m := range maps {
+		if m.Shared || strings.HasPrefix(m.Path, "[v") {
+			continue
+		}
+		r := mem.Range{Start: m.Start, End: m.End}
+		a, err := pm.Read(r)
+		if err != nil {
+			return err
+		}
+		b, err := ppm.Read(r)
+		if err != nil {
+			return err
+		}
+		d.cow = append(d.cow, mem.SharedRuns(r.Start, a, b)...)
+	}
+	return nil
+}
+
+// guardRuns are the guard region pages of mapping m, from pagemap.
+func (d *dumper) guardRuns(m procfs.Mapping) ([]mem.Range, error) {
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	defer pm.Close()
+	ents, err := pm.Read(mem.Range{Start: m.Start, End: m.End})
+	if err != nil {
+		return nil, err
+	}
+	return mem.Runs(m.Start, ents, func(e uint64) bool { return e&mem.PMGuard != 0 }), nil
+}
+
+// mmPrctls records the process-wide memory prctls: memory-deny-write-
+// execute (PR_GET_MDWE) and KSM merging of every mapping
+// (PR_GET_MEMORY_MERGE); a kernel without one answers EINVAL.
+func (d *dumper) mmPrctls(mm *images.MmEntry) error {
+	in := d.injector(d.threads[0])
+	v, err := in.Syscall("prctl(PR_GET_MDWE)", unix.SYS_PRCTL, unix.PR_GET_MDWE, 0, 0, 0, 0)
+	switch {
+	case err == nil && v != 0:
+		mm.Mdwe = proto.Uint32(uint32(v))
+	case err != nil && !errors.Is(err, unix.EINVAL):
+		return err
+	}
+	v, err = in.Syscall("prctl(PR_GET_MEMORY_MERGE)", unix.SYS_PRCTL, unix.PR_GET_MEMORY_MERGE, 0, 0, 0, 0)
+	switch {
+	case err == nil && v != 0:
+		mm.MemoryMerge = proto.Bool(true)
+	case err != nil && !errors.Is(err, unix.EINVAL):
+		return err
+	}
 	return nil
 }

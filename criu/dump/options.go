@@ -41,6 +41,10 @@ type Options struct {
 	IPTool string
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger
+	// StatsAfterFinish: the store takes images after its Finish (a
+	// local images dir), so stats-dump.img is written once the tree is
+	// killed or resumed and its frozen time covers the final sync.
+	StatsAfterFinish bool
 }
 
 // Stats are the figures of one dump, also written to stats-dump.img.
@@ -53,4 +57,6 @@ type Stats struct {
 	PagesWritten uint64
 	// PagesSkippedParent are pages left in the parent images.
 	PagesSkippedParent uint64
+	// ShpagesWritten are the pages of shared memory objects (shmem).
+	ShpagesWritten uint64
 }

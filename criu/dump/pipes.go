@@ -15,7 +15,7 @@ import (
 )
 
 // ErrOutside marks an object with a part outside the dumped tree (the
-// other end of a pipe or socket held by a process not being dumped).
+// other end of a socket held by a process not being dumped).
 var ErrOutside = errors.New("reaches outside the dumped tree")
 
 // pipeObj is one pipe (one inode) and the file descriptions of its ends.
@@ -103,24 +103,29 @@ func (p *pipeObj) readData(pid, fd int) error {
 	return nil
 }
 
-// writePipes checks that every pipe has both ends in the tree and writes
-// pipes-data.img (pipe entries themselves live in files.img).
+// writePipes writes pipes-data.img (pipe entries themselves live in
+// files.img). A pipe with an end outside the tree (the stdio a
+// supervisor or a container runtime gives) is dumped as CRIU does: as a
+// pipe with its id, which restore makes anew, its other end held by no
+// one, unless `criu restore --inherit-fd fd[N]:pipe:[INO]` gives criu's
+// fd N in its place. Its bytes are saved only when its read end is in
+// the tree (as CRIU): those a task of the tree only writes belong to
+// the reader outside, which keeps them.
 func (s *sharedSet) writePipes(ctx context.Context, t *tree) error {
 	if len(s.pipes) == 0 {
 		return nil
 	}
 	for _, p := range s.pipes {
-		if !p.read || !p.write {
-			end := "write"
-			if !p.read {
-				end = "read"
-			}
-			err := fmt.Errorf("pipe:[%d]: its %s end %w", p.ino, end, ErrOutside)
-			if p.first.fd <= 2 && !t.opts.ShellJob {
-				err = fmt.Errorf("%w; as stdio it probably %w", err, ErrShellJob)
-			}
-			return fmt.Errorf("dump %d: %w", p.first.pid, &FdError{Fd: p.first.fd, Type: "pipe", Err: err})
+		if p.read && p.write {
+			continue
 		}
+		end := "write"
+		if !p.read {
+			end = "read"
+			p.data = nil
+		}
+		t.opts.Log.Info().Int("pid", p.first.pid).Int("fd", p.first.fd).
+			Msgf("pipe:[%d]: its %s end is outside the dumped tree: restore makes a new pipe, or give one with --inherit-fd fd[N]:pipe:[%d]", p.ino, end, p.ino)
 	}
 	return writePipeData(ctx, t, "pipes-data.img", s.pipes)
 }

@@ -47,6 +47,9 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if d.zombie {
 			continue
 		}
+		if err := interrupted(ctx); err != nil {
+			return nil, err
+		}
 		maps, err := procfs.ReadSmaps(d.pid)
 		if err != nil {
 			return nil, fmt.Errorf("read smaps of %d: %w", d.pid, err)
@@ -77,6 +80,9 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log.Info().Int("pid", opts.Pid).Int("tasks", len(t.tasks)).Dur("frozen", t.stats.Frozen).Msg("tree resumed")
 
 	for _, p := range plans {
+		if err := interrupted(ctx); err != nil {
+			return nil, err
+		}
 		if err := p.d.writePages(ctx, p.ents, p.runs, true); err != nil {
 			return nil, fmt.Errorf("pre-dump memory of %d: %w", p.d.pid, err)
 		}
@@ -90,7 +96,7 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if err := image.WriteImage(ctx, s, "inventory.img", inv); err != nil {
 		return nil, err
 	}
-	if err := t.finishImages(ctx); err != nil {
+	if err := t.finishImages(ctx, true); err != nil {
 		return nil, err
 	}
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).

@@ -25,11 +25,19 @@ import (
 // checkShellJob refuses, without ShellJob, a tree that belongs to the
 // shell that started it. It runs once the tree is frozen, before anything
 // is dumped, and names the first fd on a terminal it finds.
+//
+// A pty whose master a task of the tree holds is the tree's own, not the
+// shell's (a terminal multiplexer's panes): its slaves are dumped as
+// files, at any fd, and a session it is the controlling terminal of is
+// restored with it (tty.go).
 func (t *tree) checkShellJob() error {
 	root := t.tasks[0]
+	if err := t.scanPtys(); err != nil {
+		return err
+	}
 	if t.opts.ShellJob {
 		for _, d := range t.tasks {
-			if !d.zombie && d.stat.TtyNr != 0 && d.stat.Session == d.pid {
+			if !d.zombie && d.stat.TtyNr != 0 && d.stat.Session == d.pid && t.ttys.treePty(d.stat.TtyNr) == nil {
 				t.opts.Log.Warn().Int("pid", d.pid).Str("tty", ttyName(d.stat.TtyNr)).
 					Msg("a session leader with a controlling terminal: restore gives it a new session without one")
 			}
@@ -50,7 +58,7 @@ func (t *tree) checkShellJob() error {
 			if unix.Stat(link, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || !isTTY(st.Rdev) {
 				continue
 			}
-			if isPtmx(st.Rdev) || isPts(st.Rdev) && fd > 2 {
+			if isPtmx(st.Rdev) || isPts(st.Rdev) && (fd > 2 || t.ttys.treePty(st.Rdev) != nil) {
 				continue // a pty of the tree's own (tty.go checks its master is)
 			}
 			target, _ := os.Readlink(link)
@@ -58,7 +66,7 @@ func (t *tree) checkShellJob() error {
 		}
 	}
 	for _, d := range t.tasks {
-		if !d.zombie && d.stat.TtyNr != 0 {
+		if !d.zombie && d.stat.TtyNr != 0 && t.ttys.treePty(d.stat.TtyNr) == nil {
 			return fmt.Errorf("dump %d: task %d has the controlling terminal %s, which %w", t.opts.Pid, d.pid, ttyName(d.stat.TtyNr), ErrShellJob)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -44,6 +45,11 @@ type tree struct {
 	// sysv are the System V shared memory segments attached by tasks
 	// (sysvshm.go).
 	sysv sysvSet
+	// shmem are the shared anonymous memory objects mapped by tasks,
+	// saved once each (package shmem).
+	shmem shmem.Set
+	// memfds are the memfd inodes of the tree (package shmem).
+	memfds shmem.Memfds
 	// ns: the tree's namespaces (ns.go), set once it is frozen.
 	ns *nsSet
 }
@@ -255,6 +261,14 @@ func (t *tree) writeShared(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := t.memfds.Write(ctx, t.store); err != nil {
+		return err
+	}
+	shp, err := t.shmem.Write(ctx, t.store, func() uint32 { t.nextPages++; return t.nextPages - 1 })
+	if err != nil {
+		return err
+	}
+	t.stats.ShpagesWritten = shp
 	var fm []proto.Message
 	for _, e := range t.files.entries {
 		fm = append(fm, e)

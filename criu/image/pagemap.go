@@ -14,6 +14,12 @@ const (
 	PeParent  = 1 << 0 // the pages are in the parent images
 	PeLazy    = 1 << 1 // the pages come later (lazy pages)
 	PePresent = 1 << 2 // the pages follow in the pages image
+	// PeCow is criugo's: the present pages were, at dump, the very
+	// pages (same PFN) that the task's parent mapped at the same
+	// address, shared copy-on-write since a fork. Restore may leave
+	// them inherited from the restored parent instead of writing them.
+	// CRIU tests only the bits above and restores these pages as any.
+	PeCow = 1 << 3
 )
 
 // NrPages is a pagemap entry's page count: nr_pages, or compat_nr_pages

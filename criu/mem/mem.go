@@ -18,6 +18,7 @@ const (
 	PMSwap      = 1 << 62
 	PMFile      = 1 << 61
 	PMExclusive = 1 << 56
+	PMGuard     = 1 << 58 // a guard region page (MADV_GUARD_INSTALL), Linux 6.14+
 	PMPFNMask   = (1 << 55) - 1
 )
 
@@ -195,4 +196,21 @@ func (m *File) Close() error {
 	err := m.f.Close()
 	m.f = nil
 	return err
+}
+
+// SharedRuns are the runs of pages, of a range starting at start, that
+// two tasks map to the same physical page: both pagemap entries present
+// (not swapped) with the same, nonzero, PFN. PFNs read as zero without
+// CAP_SYS_ADMIN, and then no page counts as shared.
+func SharedRuns(start uint64, a, b []uint64) []Range {
+	n := min(len(a), len(b))
+	same := make([]uint64, n)
+	for i := 0; i < n; i++ {
+		pa, pb := a[i], b[i]
+		if pa&PMPresent != 0 && pb&PMPresent != 0 && pa&PMSwap == 0 && pb&PMSwap == 0 &&
+			pa&PMPFNMask != 0 && pa&PMPFNMask == pb&PMPFNMask {
+			same[i] = 1
+		}
+	}
+	return Runs(start, same, func(e uint64) bool { return e != 0 })
 }

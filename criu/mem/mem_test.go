@@ -172,3 +172,14 @@ func TestProcMemReadOnly(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+func TestSharedRuns(t *testing.T) {
+	p := func(pfn uint64) uint64 { return mem.PMPresent | pfn }
+	a := []uint64{p(5), p(6), p(7), 0, p(9), mem.PMSwap | 10, p(11), p(0)}
+	b := []uint64{p(5), p(6), p(8), 0, p(9), mem.PMSwap | 10, p(12), p(0)}
+	got := mem.SharedRuns(0x10000, a, b)
+	want := []mem.Range{{0x10000, 0x12000}, {0x14000, 0x15000}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("SharedRuns = %v, want %v", got, want)
+	}
+}

@@ -17,7 +17,7 @@ const efdSemaphore = 1
 // openAnon creates, in the restorer, the eventfd, signalfd, timerfd,
 // inotify (inotify.go) or epoll file f describes. An epoll file is created empty: its targets
 // are added from inside the first task holding it (restoreEpolls).
-func openAnon(f *images.FileEntry) (fd int, err error) {
+func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
 	var flags uint32
 	defer func() {
 		if err != nil && fd >= 0 {
@@ -86,7 +86,7 @@ func openAnon(f *images.FileEntry) (fd int, err error) {
 		}
 	case images.FdTypes_INOTIFY:
 		flags = f.GetIfy().GetFlags()
-		if fd, err = openInotify(f.GetIfy()); err != nil {
+		if fd, err = openInotify(f.GetIfy(), ghosts); err != nil {
 			return fd, err
 		}
 	case images.FdTypes_EVENTPOLL:

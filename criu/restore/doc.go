@@ -10,7 +10,12 @@
 // helper task with the leader's pid, which exits and is reaped by its
 // parent once the members joined. Zombies are created, put in their group
 // and made to exit with their dumped status (or die of their signal).
-// Only then does each task restore its own state; all resume together.
+// Each task's memory is restored before it forks its children, so that
+// they inherit it: private mappings a child got by fork and still had
+// as its parent did stay, with the pages it shared copy-on-write with
+// its parent left shared (meminherit.go; the dump flags them PeCow by
+// PFN), and only its own pages are written. Then each task restores the
+// rest of its state; all resume together.
 // shelljob.go: with Options.ShellJob, the shell's session and group in
 // the images are replaced by the restorer's (CRIU's rules) and the job's
 // group takes the foreground of the restorer's terminal.
@@ -18,8 +23,11 @@
 // shared.go: objects that join tasks (pipes with their buffered bytes,
 // fork-shared file descriptions) are created in the restorer and handed
 // to each task with pidfd_getfd injected into it; a shared anonymous
-// mapping is one object created in the restorer and mapped by each task
-// through /proc/<restorer>/map_files. Sockets (sockets.go) and eventfd,
+// mapping is one object created in the restorer, filled there from its
+// pagemap-shmem image (package shmem) and mapped by each task through
+// /proc/<restorer>/map_files; a memfd likewise, made once per inode,
+// filled, opened by each fd and mapping through /proc/<restorer>/fd, and
+// sealed once every task is restored. Sockets (sockets.go) and eventfd,
 // signalfd, timerfd and epoll files (anon.go) are created there too:
 // connected UNIX pairs with socketpair, then binds (a listener and the
 // connections it accepted share its name: connections bind first, their
@@ -27,8 +35,28 @@
 // writing from the peer, shutdowns. An epoll's targets are added by
 // epoll_ctl injected into the first task holding it, by fd number.
 // inotify files (inotify.go) get their watches back by path, each with
-// its watch descriptor; ptys (tty.go) are opened from /dev/ptmx at their
-// index, then their slaves, with termios and window size.
+// its watch descriptor (on the ghost copy for a deleted file, through
+// /proc/self/fd of its opened handle for one known by handle only; the
+// events the restore queues are read away); ptys (tty.go) are opened from /dev/ptmx at their
+// index, then their slaves, with termios, locked termios and window size,
+// before the tree is created, and bytes that waited in a master's buffer
+// are put back with TIOCSTI on it. A pty that was a session's controlling
+// terminal is taken by the session leader (TIOCSCTTY on a copy of the
+// restorer's slave) right after its setsid in tree.go, before it forks
+// the tasks of its session, which so inherit it; its foreground group is
+// set (TIOCSPGRP) once setGroups has made every group. inherit.go: --inherit-fd fd[N]:KEY gives criu's fd N in
+// place of the file CRIU names KEY (pipe:[INO], socket:[INO],
+// tty[RDEV:DEV], path/to/file), looked up with inheritedFd.
+//
+// Files (task.go): the stub inherited criu's fds 0-2 and every fd of
+// criu's that is not close-on-exec; all that the images do not hold are
+// closed, then the task's fds are opened by their paths from criu's
+// root. Ghost files (restore.go) are made again at their path (with
+// their holes, mode, owner and times; a ghost directory with the
+// removed directories above it) and removed once every file is open.
+// Each file's owner and signal (fown.go) are set from inside the task
+// once every thread exists, and last, before the creds, a task that had
+// chroot()ed gets its root back (restoreRoot).
 //
 // locks.go: file locks are taken back (without blocking) from inside the
 // task that held each, once every task's files are open; images with

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -53,6 +54,8 @@ type treeImages struct {
 	ttyInfo map[uint32]*images.TtyInfoEntry
 	// sysv: System V shared memory segments by shmid (sysvshm.go).
 	sysv map[uint32]*sysvSeg
+	// memfds: memfd inodes by inode_id, from memfd.img (package shmem).
+	memfds map[uint32]*images.MemfdInodeEntry
 }
 
 // zombie reports a task that was dead at dump time.
@@ -113,6 +116,9 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 		return nil, err
 	}
 	if ti.sysv, err = readSysvShm(ctx, s); err != nil {
+		return nil, err
+	}
+	if ti.memfds, err = shmem.ReadMemfds(ctx, s); err != nil {
 		return nil, err
 	}
 	for _, m := range psts {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -27,7 +26,13 @@ const maxWdTries = 1 << 16
 // and removed again until it gets its number. Events queued at dump
 // time are not in the images; the IN_IGNORED events of the removals are
 // read away. The caller sets the file status flags.
-func openInotify(e *images.InotifyFileEntry) (fd int, err error) {
+//
+// A watch goes, as CRIU's, on the ghost copy of its file when the
+// images have one (a deleted file or directory the tree held open:
+// ghosts, by the kernel's device number and inode), else at the path of
+// the image, else on the file its handle opens (a file no path leads
+// to, watched through /proc/self/fd).
+func openInotify(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
 	fd, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return -1, os.NewSyscallError("inotify_init1", err)
@@ -43,24 +48,36 @@ func openInotify(e *images.InotifyFileEntry) (fd int, err error) {
 	removed := false
 	for _, w := range wds {
 		path := w.GetFHandle().GetPath()
-		if path == "" {
-			// CRIU's images name the file by its handle only.
-			p, err := handlePath(w)
+		mask := w.GetMask() & inotifyAddMask
+		var st unix.Stat_t
+		if g, ok := ghosts[[2]uint64{uint64(w.GetSDev()), w.GetIIno()}]; ok {
+			// A new inode, made from the ghost image.
+			path = g
+		} else if path == "" {
+			// CRIU's images name the file by its handle only; so do
+			// ours for a file no path leads to.
+			hfd, err := handleFd(w)
 			if err != nil {
 				return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), err)
 			}
-			path = p
-		}
-		mask := w.GetMask() & inotifyAddMask
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), os.NewSyscallError("lstat "+path, err))
-		}
-		if st.Ino != w.GetIIno() {
-			return fd, fmt.Errorf("%w: inotify watch %d: %s is inode %d now, was %d", ErrBadImage, w.GetWd(), path, st.Ino, w.GetIIno())
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			mask |= unix.IN_DONT_FOLLOW
+			defer unix.Close(hfd)
+			if err := unix.Fstat(hfd, &st); err != nil {
+				return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), os.NewSyscallError("fstat", err))
+			}
+			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return fd, fmt.Errorf("%w: inotify watch %d: a symbolic link known by its handle only", ErrUnsupported, w.GetWd())
+			}
+			path = fmt.Sprintf("/proc/self/fd/%d", hfd)
+		} else {
+			if err := unix.Lstat(path, &st); err != nil {
+				return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), os.NewSyscallError("lstat "+path, err))
+			}
+			if st.Ino != w.GetIIno() {
+				return fd, fmt.Errorf("%w: inotify watch %d: %s is inode %d now, was %d", ErrBadImage, w.GetWd(), path, st.Ino, w.GetIIno())
+			}
+			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				mask |= unix.IN_DONT_FOLLOW
+			}
 		}
 		want := int(w.GetWd())
 		for try := 0; ; try++ {
@@ -94,13 +111,13 @@ func openInotify(e *images.InotifyFileEntry) (fd int, err error) {
 	return fd, nil
 }
 
-// handlePath finds the path of a watched file from its file handle,
-// opened through a mount of its superblock (s_dev).
-func handlePath(w *images.InotifyWdEntry) (string, error) {
+// handleFd opens (O_PATH) a watched file by its file handle, through a
+// mount of its superblock (s_dev).
+func handleFd(w *images.InotifyWdEntry) (int, error) {
 	fh := w.GetFHandle()
 	n := int(fh.GetBytes())
 	if n > 8*len(fh.GetHandle()) {
-		return "", fmt.Errorf("%w: file handle of %d bytes in %d words", ErrBadImage, n, len(fh.GetHandle()))
+		return -1, fmt.Errorf("%w: file handle of %d bytes in %d words", ErrBadImage, n, len(fh.GetHandle()))
 	}
 	b := make([]byte, 0, 8*len(fh.GetHandle()))
 	for _, v := range fh.GetHandle() {
@@ -109,9 +126,10 @@ func handlePath(w *images.InotifyWdEntry) (string, error) {
 	h := unix.NewFileHandle(int32(fh.GetType()), b[:n])
 	mounts, err := procfs.ReadMounts(os.Getpid())
 	if err != nil {
-		return "", err
+		return -1, err
 	}
 	maj, min := w.GetSDev()>>20, w.GetSDev()&0xfffff
+	lastErr := fmt.Errorf("%w: no mount of device %d:%d", ErrUnsupported, maj, min)
 	for _, m := range mounts {
 		if m.Major != maj || m.Minor != min {
 			continue
@@ -123,13 +141,42 @@ func handlePath(w *images.InotifyWdEntry) (string, error) {
 		fd, err := unix.OpenByHandleAt(mfd, h, unix.O_PATH|unix.O_CLOEXEC)
 		unix.Close(mfd)
 		if err != nil {
+			lastErr = fmt.Errorf("file handle on device %d:%d (inode %d): %w", maj, min, w.GetIIno(), os.NewSyscallError("open_by_handle_at", err))
 			continue
 		}
-		path, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
-		unix.Close(fd)
-		if err == nil && strings.HasPrefix(path, "/") && !strings.HasSuffix(path, " (deleted)") {
-			return path, nil
+		return fd, nil
+	}
+	return -1, lastErr
+}
+
+// drainInotify reads away the events queued on the restored inotify
+// files while the tree was restored (the tasks opening their files, the
+// ghost files made and removed): the queue of the dumped file is not in
+// the images (CRIU drops it too), and these were not there.
+func (t *treeRestorer) drainInotify() error {
+	buf := make([]byte, 64<<10)
+	for id, fd := range t.masters {
+		if t.ti.files[id].GetType() != images.FdTypes_INOTIFY {
+			continue
+		}
+		for {
+			// The master shares its description, and so its flags,
+			// with the tasks' fds: poll, then read what is there.
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			n, err := unix.Poll(fds, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return os.NewSyscallError("poll", err)
+			}
+			if n == 0 {
+				break
+			}
+			if _, err := unix.Read(fd, buf); err != nil && err != unix.EAGAIN && err != unix.EINTR {
+				return fmt.Errorf("drain inotify file %d: %w", id, os.NewSyscallError("read", err))
+			}
 		}
 	}
-	return "", fmt.Errorf("%w: no path for the file handle on device %d:%d", ErrUnsupported, maj, min)
+	return nil
 }

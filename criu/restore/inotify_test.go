@@ -14,7 +14,7 @@ import (
 )
 
 // TestInotifyHandlePath: a watch named only by its file handle, as in
-// CRIU's images, is found again by path.
+// CRIU's images, finds its file again.
 func TestInotifyHandlePath(t *testing.T) {
 	crtest.RequireRoot(t)
 	dir, err := filepath.EvalSymlinks(t.TempDir())
@@ -43,15 +43,20 @@ func TestInotifyHandlePath(t *testing.T) {
 		SDev: proto.Uint32(unix.Major(st.Dev)<<20 | unix.Minor(st.Dev)), IIno: proto.Uint64(st.Ino),
 		FHandle: &images.FhEntry{Bytes: proto.Uint32(uint32(h.Size())), Type: proto.Uint32(uint32(h.Type())), Handle: words},
 	}
-	got, err := handlePath(w)
+	fd, err := handleFd(w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != file {
-		t.Errorf("path %q, want %q", got, file)
+	defer unix.Close(fd)
+	var got unix.Stat_t
+	if err := unix.Fstat(fd, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Ino != st.Ino || got.Dev != st.Dev {
+		t.Errorf("the handle opened inode %d, want %d (%s)", got.Ino, st.Ino, file)
 	}
 	w.FHandle.Bytes = proto.Uint32(200)
-	if _, err := handlePath(w); err == nil {
+	if _, err := handleFd(w); err == nil {
 		t.Error("a handle longer than its words: no error")
 	}
 }

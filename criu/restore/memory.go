@@ -26,6 +26,10 @@ type vmap struct {
 	e        *images.VmaEntry
 	mapProt  uint32 // protection at mmap time
 	viaForce bool   // fill through /proc/PID/mem
+	// kept: the task got this VMA by fork from its restored parent, as
+	// it had it at dump (meminherit.go); its pages flagged PeCow are left
+	// shared with the parent's.
+	kept bool
 }
 
 // restoreMemory rebuilds the address space of the new task.
@@ -101,6 +105,14 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		}
 		r.in.IP = vdsoOff
 	}
+	// The private mappings the task got by fork from its restored
+	// parent, unchanged since, stay (meminherit.go).
+	kept := r.inheritedVmas()
+	for _, v := range vmas {
+		if end, ok := kept[v.GetStart()]; ok {
+			keep = append(keep, mem.Range{Start: v.GetStart(), End: end})
+		}
+	}
 	// 2. Everything else goes.
 	sort.Slice(keep, func(i, j int) bool { return keep[i].Start < keep[j].Start })
 	prev := uint64(0)
@@ -142,13 +154,28 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		if st&(dump.VmaAreaVdso|dump.VmaAreaVvar|dump.VmaAreaVsyscall) != 0 || st&dump.VmaAreaRegular == 0 {
 			continue
 		}
+		if _, ok := kept[v.GetStart()]; ok {
+			maps = append(maps, &vmap{e: v, mapProt: v.GetProt(), viaForce: v.GetProt()&unix.PROT_WRITE == 0, kept: true})
+			continue
+		}
 		vm, err := r.mapVma(v)
 		if err != nil {
 			return fmt.Errorf("map %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 		}
 		maps = append(maps, vm)
 	}
-	// 5. Pages.
+	// 5. Pages: an inherited mapping first loses the parent's pages that
+	// the task did not have. Guard regions go in first (installing one
+	// zaps what is under it; the images hold no page there).
+	if err := r.growTails(maps, kept); err != nil {
+		return err
+	}
+	if err := r.dropInherited(maps); err != nil {
+		return err
+	}
+	if err := r.installGuards(maps); err != nil {
+		return err
+	}
 	if err := r.fillPages(ctx, maps); err != nil {
 		return err
 	}
@@ -165,11 +192,75 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 				continue
 			}
 			if _, err := r.sys("madvise", unix.SYS_MADVISE, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(adv)); err != nil {
-				r.log.Warn().Err(err).Uint64("start", v.GetStart()).Int("advice", adv).Msg("madvise")
+				return fmt.Errorf("mapping %#x-%#x: advice %d: %w", v.GetStart(), v.GetEnd(), adv, err)
+			}
+		}
+		if v.GetStatus()&dump.VmaLockOnFault != 0 {
+			if _, err := r.sys("mlock2(MLOCK_ONFAULT)", unix.SYS_MLOCK2, v.GetStart(), v.GetEnd()-v.GetStart(), unix.MLOCK_ONFAULT); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 			}
 		}
 	}
 	return r.setMM()
+}
+
+// installGuards puts back the guard regions of each mapping that had
+// some. A mapping that had VM_MAYBE_GUARD ("gu") but no guard left gets
+// the flag back by a guard installed on its first page and removed.
+func (r *restorer) installGuards(maps []*vmap) error {
+	for _, vm := range maps {
+		v := vm.e
+		if v.GetStatus()&dump.VmaGuard == 0 {
+			continue
+		}
+		g := v.GetGuards()
+		if len(g)%2 != 0 {
+			return fmt.Errorf("%w: mapping %#x-%#x: odd guard list", ErrBadImage, v.GetStart(), v.GetEnd())
+		}
+		if len(g) == 0 && !vm.kept {
+			for _, adv := range []uint64{dump.MadvGuardInstall, dump.MadvGuardRemove} {
+				if _, err := r.sys("madvise(GUARD)", unix.SYS_MADVISE, v.GetStart(), mem.PageSize, adv); err != nil {
+					return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+				}
+			}
+		}
+		for i := 0; i < len(g); i += 2 {
+			if g[i] < v.GetStart() || g[i+1] > v.GetEnd() || g[i] >= g[i+1] {
+				return fmt.Errorf("%w: mapping %#x-%#x: guard %#x-%#x outside it", ErrBadImage, v.GetStart(), v.GetEnd(), g[i], g[i+1])
+			}
+			if _, err := r.sys("madvise(GUARD_INSTALL)", unix.SYS_MADVISE, g[i], g[i+1]-g[i], dump.MadvGuardInstall); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: guard %#x-%#x: %w", v.GetStart(), v.GetEnd(), g[i], g[i+1], err)
+			}
+		}
+	}
+	return nil
+}
+
+// finishMemory seals the mappings that were sealed (mseal) and sets the
+// process-wide memory prctls (MDWE, KSM merging of every mapping), once
+// the task's children have been forked: a child that inherited a sealed
+// mapping it does not have could not unmap it, and one that inherited
+// MDWE could not map its own code.
+func (r *restorer) finishMemory() error {
+	for _, v := range r.sn.mm.GetVmas() {
+		if v.GetStatus()&dump.VmaSealed != 0 {
+			if _, err := r.sys("mseal", unix.SYS_MSEAL, v.GetStart(), v.GetEnd()-v.GetStart(), 0); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+			}
+		}
+	}
+	mm := r.sn.mm
+	if mm.GetMemoryMerge() {
+		if _, err := r.sys("prctl(PR_SET_MEMORY_MERGE)", unix.SYS_PRCTL, unix.PR_SET_MEMORY_MERGE, 1, 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	if m := mm.GetMdwe(); m != 0 {
+		if _, err := r.sys("prctl(PR_SET_MDWE)", unix.SYS_PRCTL, unix.PR_SET_MDWE, uint64(m), 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mapVma creates one mapping at its dumped address.
@@ -203,7 +294,13 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 		_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags, ^uint64(0), 0)
 		return vm, err
 	}
-	path, _, err := r.filePath(uint32(v.GetShmid()))
+	var path string
+	var err error
+	if st&dump.VmaAreaMemfd != 0 {
+		path, err = r.memfdPath(uint32(v.GetShmid()))
+	} else {
+		path, _, err = r.filePath(uint32(v.GetShmid()))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -233,8 +330,10 @@ const fillChunk = 32 << 20
 // image (into page-aligned buffers, so the store can read around the page
 // cache). Mappings that may not be written go through /proc/PID/mem.
 func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
-	// Pages left in the parent images (PE_PARENT) come last (parent.go).
+	// Pages left in the parent images (PE_PARENT) come last (parent.go),
+	// but for those left as inherited.
 	present, fromParent := splitPagemap(r.sn.pagemap)
+	fromParent = r.skipInheritedParent(maps, fromParent)
 	if len(present) == 0 {
 		return r.fillFromParent(ctx, maps, fromParent)
 	}
@@ -258,9 +357,11 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		}
 	}()
 	// Split entries at mapping boundaries and chunk size.
+	// skip: pages left as the task inherited them from its parent.
 	type run struct {
 		mem.Range
-		vm *vmap
+		vm   *vmap
+		skip bool
 	}
 	var runs []run
 	for _, e := range present {
@@ -271,7 +372,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 				return fmt.Errorf("%w: pages at %#x outside every mapping", ErrBadImage, start)
 			}
 			stop := min(end, vm.e.GetEnd(), start+fillChunk)
-			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm})
+			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm, vm.kept && e.GetFlags()&image.PeCow != 0})
 			start = stop
 		}
 	}
@@ -329,8 +430,8 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		}
 	}()
 	for _, ru := range runs {
-		if ru.vm.viaForce {
-			continue
+		if ru.vm.viaForce || ru.skip || ru.vm.kept {
+			continue // populating a shared page would copy it
 		}
 		if _, err := r.sys("madvise(POPULATE_WRITE)", unix.SYS_MADVISE, ru.Start, ru.Len(), unix.MADV_POPULATE_WRITE); err != nil {
 			return err
@@ -341,42 +442,69 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 			return bt.err
 		}
 		b := bt.buf
-		var direct []mem.Range
-		off := uint64(0)
+		// plain: every run is written whole with process_vm_writev,
+		// and b holds their bytes as they are to be written.
+		plain := true
 		for _, ru := range runs[bt.i:bt.j] {
-			if ru.vm.viaForce {
+			plain = plain && !ru.skip && !ru.vm.kept && !ru.vm.viaForce
+		}
+		var direct []mem.Range
+		var gathered []byte
+		off := uint64(0)
+		var skipped uint64
+		for _, ru := range runs[bt.i:bt.j] {
+			src := b[off : off+ru.Len()]
+			off += ru.Len()
+			if ru.skip {
+				skipped += ru.Len()
+				continue
+			}
+			parts := []mem.Range{ru.Range}
+			if ru.vm.kept {
+				// A page the task inherited with these very bytes
+				// stays shared: the fallback for pages without PeCow
+				// (PFNs hidden at dump, or another dumper's images).
 				if mf == nil {
 					if mf, err = mem.OpenFile(r.pid); err != nil {
 						return err
 					}
 				}
-				if err := mf.WriteAt(b[off:off+ru.Len()], ru.Start); err != nil {
+				var same uint64
+				if parts, same, err = differing(mf, ru.Range, src); err != nil {
 					return err
 				}
-			} else {
-				direct = append(direct, ru.Range)
+				skipped += same
+				r.stats.PagesCompared += ru.Len() / mem.PageSize
 			}
-			off += ru.Len()
-		}
-		if len(direct) > 0 {
-			// Gather the direct runs' bytes contiguously.
-			var gathered []byte
-			if len(direct) == bt.j-bt.i {
-				gathered = b
-			} else {
-				off := uint64(0)
-				for _, ru := range runs[bt.i:bt.j] {
-					if !ru.vm.viaForce {
-						gathered = append(gathered, b[off:off+ru.Len()]...)
+			for _, pt := range parts {
+				pb := src[pt.Start-ru.Start : pt.End-ru.Start]
+				if ru.vm.viaForce {
+					if mf == nil {
+						if mf, err = mem.OpenFile(r.pid); err != nil {
+							return err
+						}
 					}
-					off += ru.Len()
+					if err := mf.WriteAt(pb, pt.Start); err != nil {
+						return err
+					}
+					continue
+				}
+				direct = append(direct, pt)
+				if !plain {
+					gathered = append(gathered, pb...)
 				}
 			}
+		}
+		if plain {
+			gathered = b
+		}
+		if len(direct) > 0 {
 			if err := mem.WriteRemote(r.pid, direct, gathered); err != nil {
 				return err
 			}
 		}
-		r.stats.PagesRestored += bt.size / mem.PageSize
+		r.stats.PagesRestored += (bt.size - skipped) / mem.PageSize
+		r.stats.PagesSkippedCow += skipped / mem.PageSize
 		free <- bt.buf[:cap(bt.buf)]
 	}
 	return r.fillFromParent(ctx, maps, fromParent)

@@ -25,6 +25,10 @@ type Options struct {
 	// IPTool is the ip program that restores a network namespace;
 	// "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string
+	// InheritFd gives, by CRIU's name of a file (pipe:[INO],
+	// socket:[INO], tty[RDEV:DEV], path/to/file), the restorer's fd that
+	// takes its place (criu restore --inherit-fd fd[N]:KEY; inherit.go).
+	InheritFd map[string]int
 	// Log receives progress.
 	Log zerolog.Logger
 }
@@ -34,4 +38,9 @@ type Stats struct {
 	Forking       time.Duration // stub started and task cloned
 	Restore       time.Duration // whole restore
 	PagesRestored uint64
+	// PagesSkippedCow are pages left shared with the parent's, as
+	// inherited by fork (meminherit.go), instead of written.
+	PagesSkippedCow uint64
+	// PagesCompared are pages compared with what the task inherited.
+	PagesCompared uint64
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"sort"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -56,6 +59,10 @@ type restorer struct {
 	vtids  []int // the same threads' tids in the images
 	stats  Stats
 	t      *treeRestorer
+	// inherit is the parent's snapshot when the task was forked from
+	// its parent after the parent's memory was restored (meminherit.go);
+	// nil for the root.
+	inherit *snapshot
 }
 
 const scratchSize = 4 * mem.PageSize
@@ -201,6 +208,34 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 			rd.Close()
 			return err
 		}
+		if g.GetMode()&unix.S_IFMT == unix.S_IFDIR {
+			// A deleted directory (an fd or cwd on it): made empty,
+			// removed again once the tasks hold it.
+			rd.Close()
+			parents, err := r.makeParents(f.GetName())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { removeAll(parents) })
+			p, err := makeGhostDir(f.GetName(), gid, g.GetMode())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { os.Remove(p) })
+			if err := ghostAttrs(p, g); err != nil {
+				return err
+			}
+			made[gid] = p
+			r.ghosts[fileID] = p
+			r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
+			continue
+		}
+		parents, err := r.makeParents(f.GetName())
+		if err != nil {
+			rd.Close()
+			return err
+		}
+		undo.Add(func() { removeAll(parents) })
 		// At its own name when that is free, so that maps reads the same.
 		p := f.GetName()
 		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
@@ -213,7 +248,12 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 			return fmt.Errorf("create ghost file: %w", err)
 		}
 		undo.Add(func() { os.Remove(p) })
-		err = dec.CopyPayload(out, int64(g.GetSize()))
+		r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
+		if g.GetChunks() {
+			err = readChunks(dec, out, int64(g.GetSize()))
+		} else {
+			err = dec.CopyPayload(out, int64(g.GetSize()))
+		}
 		rd.Close()
 		if cerr := out.Close(); err == nil {
 			err = cerr
@@ -221,12 +261,112 @@ func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error 
 		if err != nil {
 			return fmt.Errorf("write ghost file %s: %w", p, err)
 		}
-		os.Chown(p, int(g.GetUid()), int(g.GetGid()))
-		os.Chmod(p, os.FileMode(g.GetMode()&0o777))
+		if err := ghostAttrs(p, g); err != nil {
+			return err
+		}
 		made[gid] = p
 		r.ghosts[fileID] = p
 	}
 	return nil
+}
+
+// readChunks fills a ghost file saved as chunks (CRIU's format): the
+// file is made size bytes long, all hole, then each GhostChunkEntry's
+// bytes are written at its offset, which keeps the holes between them.
+func readChunks(dec *image.Decoder, out *os.File, size int64) error {
+	if err := out.Truncate(size); err != nil {
+		return err
+	}
+	for {
+		ce := &images.GhostChunkEntry{}
+		err := dec.Decode(ce)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		off, n := int64(ce.GetOff()), int64(ce.GetLen())
+		if off < 0 || n < 0 || off+n > size || off+n < off {
+			return fmt.Errorf("%w: ghost chunk %d+%d outside a file of %d bytes", ErrBadImage, off, n, size)
+		}
+		if err := dec.CopyPayload(io.NewOffsetWriter(out, off), n); err != nil {
+			return err
+		}
+	}
+}
+
+// ghostAttrs gives a ghost its owner, mode (set-id bits too: chown clears
+// them, so chmod comes after) and access and modification times, as CRIU.
+func ghostAttrs(p string, g *images.GhostFileEntry) error {
+	if err := os.Lchown(p, int(g.GetUid()), int(g.GetGid())); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, err)
+	}
+	if err := unix.Chmod(p, g.GetMode()&0o7777); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("chmod", err))
+	}
+	if g.Atim == nil || g.Mtim == nil {
+		return nil // an image without them
+	}
+	tv := []unix.Timeval{
+		{Sec: int64(g.Atim.GetTvSec()), Usec: int64(g.Atim.GetTvUsec())},
+		{Sec: int64(g.Mtim.GetTvSec()), Usec: int64(g.Mtim.GetTvUsec())},
+	}
+	if err := unix.Utimes(p, tv); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("utimes", err))
+	}
+	return nil
+}
+
+// makeGhostDir makes a deleted directory again, at its own name when
+// that is free, with its mode.
+func makeGhostDir(name string, gid uint32, mode uint32) (string, error) {
+	p := name
+	err := unix.Mkdir(p, mode&0o7777)
+	if err != nil {
+		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
+		err = unix.Mkdir(p, mode&0o7777)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create ghost directory %s: %w", p, os.NewSyscallError("mkdir", err))
+	}
+	// mkdir applies the umask.
+	if err := unix.Chmod(p, mode&0o7777); err != nil {
+		os.Remove(p)
+		return "", fmt.Errorf("ghost directory %s: %w", p, os.NewSyscallError("chmod", err))
+	}
+	return p, nil
+}
+
+// makeParents makes the missing directories above a ghost's path (the
+// directory it was in was removed too) and returns them, deepest first,
+// to be removed again with the ghost. Each is recorded in the tree's
+// ghostParents too.
+func (r *restorer) makeParents(name string) ([]string, error) {
+	var missing []string
+	for d := filepath.Dir(name); d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := unix.Mkdir(missing[i], 0o700); err != nil {
+			removeAll(made)
+			return nil, fmt.Errorf("ghost file %s: make the removed directory %s: %w", name, missing[i], os.NewSyscallError("mkdir", err))
+		}
+		made = append([]string{missing[i]}, made...)
+	}
+	r.t.ghostParents = append(r.t.ghostParents, made...)
+	return made, nil
+}
+
+// removeAll removes the directories dirs, in order.
+func removeAll(dirs []string) {
+	for _, d := range dirs {
+		os.Remove(d)
+	}
 }
 
 func (r *restorer) removeGhosts() {
@@ -237,6 +377,10 @@ func (r *restorer) removeGhosts() {
 			done[p] = true
 		}
 	}
+	// The directories made for them, deepest first.
+	ps := r.t.ghostParents
+	sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) })
+	removeAll(ps)
 }
 
 // filePath is where to open file id from: its name, or its ghost copy.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -90,7 +91,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	pipes := map[uint32]*ends{}
 	fifos := map[uint32]int{} // O_RDWR master fd by fifo pipe id
 	used := map[[2]uint32]bool{}
-	var unixIDs, ttyIDs []uint32
+	var unixIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
 		if f == nil {
@@ -99,6 +100,15 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		switch f.GetType() {
 		case images.FdTypes_PIPE:
 			pe := f.GetPipe()
+			if in, ok := t.inheritedFd(pipeKey(pe)); ok {
+				fd, err := reopenInherited(in, pe.GetFlags())
+				if err != nil {
+					return fmt.Errorf("%s: %w", pipeKey(pe), err)
+				}
+				t.masterFds = append(t.masterFds, fd)
+				t.masters[id] = fd
+				continue
+			}
 			p := pipes[pe.GetPipeId()]
 			if p == nil {
 				var fds [2]int
@@ -148,7 +158,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		case images.FdTypes_UNIXSK:
 			unixIDs = append(unixIDs, id)
 		case images.FdTypes_TTY:
-			ttyIDs = append(ttyIDs, id)
+			// Opened before the tree is created (openTTYs).
 		case images.FdTypes_INETSK:
 			fd, err := openInet(f.GetIsk())
 			if err != nil {
@@ -157,13 +167,31 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
-			fd, err := openAnon(f)
+			fd, err := openAnon(f, t.ghostIno)
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
+		case images.FdTypes_MEMFD:
+			fd, err := t.openMemfd(ctx, f)
+			if err != nil {
+				return fmt.Errorf("file %d (memfd): %w", id, err)
+			}
+			t.masterFds = append(t.masterFds, fd)
+			t.masters[id] = fd
 		case images.FdTypes_REG:
+			if reg := f.GetReg(); reg != nil {
+				if in, ok := t.inheritedFd(regKey(reg)); ok {
+					fd, err := dupInherited(in)
+					if err != nil {
+						return fmt.Errorf("%s: %w", reg.GetName(), err)
+					}
+					t.masterFds = append(t.masterFds, fd)
+					t.masters[id] = fd
+					continue
+				}
+			}
 			if refs[id] < 2 {
 				continue
 			}
@@ -188,9 +216,22 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(ttyIDs) > 0 {
-		if err := t.openPtys(ttyIDs); err != nil {
-			return err
+	// Memfds mapped by tasks.
+	for _, n := range t.nodes {
+		if n.helper || n.sn.zombie() {
+			continue
+		}
+		for _, v := range n.sn.mm.GetVmas() {
+			if v.GetStatus()&dump.VmaAreaMemfd == 0 {
+				continue
+			}
+			f := t.ti.files[uint32(v.GetShmid())]
+			if f.GetType() != images.FdTypes_MEMFD {
+				return fmt.Errorf("%w: memfd mapping %#x-%#x: file %d is not a memfd", ErrBadImage, v.GetStart(), v.GetEnd(), v.GetShmid())
+			}
+			if _, err := t.memfdInode(ctx, f.GetMemfd().GetInodeId()); err != nil {
+				return err
+			}
 		}
 	}
 	// Shared anonymous memory: one object per shmid, as big as its
@@ -214,6 +255,10 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			return fmt.Errorf("shared memory %d: %w", id, os.NewSyscallError("mmap", err))
 		}
 		t.shm[id] = &shmObj{b: b}
+		// Filled here, once, before any task maps it.
+		if _, err := shmem.Fill(ctx, t.store, id, shmem.Mapping(b)); err != nil {
+			return fmt.Errorf("shared memory %d: %w", id, err)
+		}
 	}
 	return nil
 }
@@ -420,4 +465,71 @@ func (r *restorer) mapShared(v *images.VmaEntry, so *shmObj, prot uint32) error 
 	flags := uint64(v.GetFlags())&^unix.MAP_ANONYMOUS | unix.MAP_SHARED | unix.MAP_FIXED
 	_, err = r.sys("mmap", unix.SYS_MMAP, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(prot), flags, fd, v.GetPgoff())
 	return err
+}
+
+// memfdInode is the restorer's fd of memfd inode id, made (with its
+// contents) the first time it is asked for.
+func (t *treeRestorer) memfdInode(ctx context.Context, id uint32) (int, error) {
+	if fd, ok := t.memfds[id]; ok {
+		return fd, nil
+	}
+	e := t.ti.memfds[id]
+	if e == nil {
+		return -1, fmt.Errorf("%w: memfd inode %d not in %s", ErrBadImage, id, shmem.MemfdImage)
+	}
+	fd, err := shmem.CreateMemfd(ctx, t.store, e)
+	if err != nil {
+		return -1, err
+	}
+	t.masterFds = append(t.masterFds, fd)
+	t.memfds[id] = fd
+	return fd, nil
+}
+
+// openMemfd opens, in the restorer, the description of memfd file f:
+// its inode reopened with f's access mode, flags and position.
+func (t *treeRestorer) openMemfd(ctx context.Context, f *images.FileEntry) (int, error) {
+	mf := f.GetMemfd()
+	ino, err := t.memfdInode(ctx, mf.GetInodeId())
+	if err != nil {
+		return -1, err
+	}
+	flags := mf.GetFlags()
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", ino), int(flags&unix.O_ACCMODE)|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("open", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(flags&^(unix.O_ACCMODE|unix.O_CLOEXEC))); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	if _, err := unix.Seek(fd, int64(mf.GetPos()), 0); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("lseek", err)
+	}
+	return fd, nil
+}
+
+// memfdPath is the path through which a task opens memfd file id to map
+// it: the restorer's fd of its inode.
+func (r *restorer) memfdPath(id uint32) (string, error) {
+	f := r.t.ti.files[id]
+	fd, ok := r.t.memfds[f.GetMemfd().GetInodeId()]
+	if f.GetType() != images.FdTypes_MEMFD || !ok {
+		return "", fmt.Errorf("%w: file %d is not a memfd", ErrBadImage, id)
+	}
+	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), nil
+}
+
+// sealMemfds gives each memfd its seals, once every task has mapped it
+// (a write seal forbids writable shared mappings made after it).
+func (t *treeRestorer) sealMemfds() error {
+	for _, id := range shmem.SortedIDs(t.ti.memfds) {
+		if fd, ok := t.memfds[id]; ok {
+			if err := shmem.Seal(fd, t.ti.memfds[id]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -3,9 +3,12 @@ package restore
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
 )
@@ -62,15 +65,8 @@ func (r *restorer) restoreTask() error {
 	if _, err := r.sys("chdir "+cwd, unix.SYS_CHDIR, p); err != nil {
 		return err
 	}
-	if root, _, err := r.filePath(r.sn.fs.GetRootId()); err == nil && root != "/" {
-		p, err := r.cstring(0, root)
-		if err != nil {
-			return err
-		}
-		if _, err := r.sys("chroot "+root, unix.SYS_CHROOT, p); err != nil {
-			return err
-		}
-	}
+	// The root is changed last (chroot), once every file is open: the
+	// paths of the images are from criu's root.
 	// Rlimits from outside; raising a hard limit needs CAP_SYS_RESOURCE.
 	for res, rl := range tc.GetRlimits().GetRlimits() {
 		lim := unix.Rlimit{Cur: rl.GetCur(), Max: rl.GetMax()}
@@ -177,11 +173,8 @@ func (r *restorer) restoreFiles() error {
 			}
 		}
 	}
-	// The stub inherited 0, 1, 2 only.
-	for fd := 0; fd <= 2; fd++ {
-		if !want[fd] {
-			r.sys("close", unix.SYS_CLOSE, uint64(fd))
-		}
+	if err := r.closeInherited(want); err != nil {
+		return err
 	}
 	for _, fi := range r.sn.fdinfo {
 		fd := uint64(fi.GetFd())
@@ -260,6 +253,57 @@ func (r *restorer) restoreFiles() error {
 	return nil
 }
 
+// closeInherited closes every fd the task holds that is not in want:
+// the stub inherited criu's fds 0-2 and also every fd of criu's that
+// is not close-on-exec (one the shell running criu left open, a
+// harness's pipes), and a restored task must hold only the fds of its
+// images. The restorer's pidfd in the task, if it has one yet, stays.
+func (r *restorer) closeInherited(want map[int]bool) error {
+	ents, err := os.ReadDir(procfs.Path(r.pid, "fd"))
+	if err != nil {
+		return fmt.Errorf("list fds of %d: %w", r.pid, err)
+	}
+	pidfd, hasPidfd := r.t.pidfds[r.pid]
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || want[fd] || hasPidfd && uint64(fd) == pidfd {
+			continue
+		}
+		if _, err := r.sys("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+			return fmt.Errorf("close inherited fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// restoreRoot changes the task's root to its dumped one (a task that
+// had chroot()ed), once per fs (tasks and threads sharing it with
+// CLONE_FS share the root). It runs after every file of the tree is
+// open by its path from criu's root, before the creds are set (chroot
+// needs CAP_SYS_CHROOT).
+func (r *restorer) restoreRoot() error {
+	id := r.sn.ids.GetFsId()
+	if r.t.rootDone[id] {
+		return nil
+	}
+	r.t.rootDone[id] = true
+	root, _, err := r.filePath(r.sn.fs.GetRootId())
+	if err != nil {
+		return fmt.Errorf("root: %w", err)
+	}
+	if root == "/" {
+		return nil
+	}
+	p, err := r.cstring(0, root)
+	if err != nil {
+		return err
+	}
+	if _, err := r.sys("chroot "+root, unix.SYS_CHROOT, p); err != nil {
+		return fmt.Errorf("restore root: %w", err)
+	}
+	return nil
+}
+
 // restoreThreads clones every other thread with its tid.
 func (r *restorer) restoreThreads() error {
 	le := binary.LittleEndian
@@ -310,6 +354,12 @@ func (r *restorer) finish() error {
 		regs ptrace.Regs
 		xs   []byte
 		mask uint64
+	}
+	if err := r.restoreFowns(); err != nil {
+		return err
+	}
+	if err := r.restoreRoot(); err != nil {
+		return err
 	}
 	var ready []prepared
 	for i, tid := range r.tids {

@@ -64,8 +64,17 @@ type treeRestorer struct {
 	// pidfds: a pidfd of the restorer inside each task, by host pid.
 	pidfds map[int]uint64
 	shm    map[uint64]*shmObj
+	// memfds: the restorer's fd of each memfd inode, by inode_id
+	// (shared.go); sealed once every task is restored.
+	memfds map[uint32]int
+	// memTime is the time create spent restoring memory, which is not
+	// forking.
+	memTime time.Duration
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
+	// cttys: the controlling terminals of the tree's sessions, by
+	// session (tty.go).
+	cttys map[int]*ctty
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
 	// which took the place of the shell's in the pstree (shelljob.go);
 	// tasks join them without a helper. Zero when unused.
@@ -76,6 +85,16 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
+	// ghostIno: the ghost copies made (restorer.makeGhosts), by the
+	// dumped file's device (kernel encoding) and inode.
+	ghostIno map[[2]uint64]string
+	// ghostParents: directories made for ghosts whose directory was
+	// removed too, removed again with them.
+	ghostParents []string
+	// inheritUsed: the keys of Options.InheritFd that a file had.
+	inheritUsed map[string]bool
+	// rootDone: fs ids whose root is restored (restoreRoot).
+	rootDone map[uint32]bool
 	// selfPidfd is a pidfd of this process, which tasks in a pid
 	// namespace of their own reopen (shared.go); 0 until needed.
 	selfPidfd int
@@ -91,7 +110,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}}
+		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}, memfds: map[uint32]int{},
+		rootDone: map[uint32]bool{}, ghostIno: map[[2]uint64]string{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -145,19 +165,13 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		root.curSid, _ = unix.Getsid(0)
 		root.curPgid = unix.Getpgrp()
 	} // else the restorer's session and group are outside: 0 inside
-	if err := t.create(root); err != nil {
+	if err := t.openTTYs(ctx); err != nil {
 		return nil, err
 	}
-	if err := t.checkSessions(); err != nil {
-		return nil, err
-	}
-	if err := t.setGroups(); err != nil {
-		return nil, err
-	}
-	if err := t.finishDead(); err != nil {
-		return nil, err
-	}
-	root.r.stats.Forking = time.Since(t0)
+	// The objects tasks map (shared memory, memfds, System V segments)
+	// and the namespaces exist before any task's memory is restored;
+	// each task's memory is restored before its children are forked
+	// (create), so that they inherit it (meminherit.go).
 	if err := t.restoreNamespaces(ctx); err != nil {
 		return nil, err
 	}
@@ -168,13 +182,29 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.create(ctx, root); err != nil {
+		return nil, err
+	}
+	if err := t.checkSessions(); err != nil {
+		return nil, err
+	}
+	if err := t.setGroups(); err != nil {
+		return nil, err
+	}
+	if err := t.setForeground(); err != nil {
+		return nil, err
+	}
+	if err := t.finishDead(); err != nil {
+		return nil, err
+	}
+	root.r.stats.Forking = time.Since(t0) - t.memTime
 	var stats Stats
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
 			continue
 		}
 		r := n.r
-		if err := r.restoreMemory(ctx); err != nil {
+		if err := r.finishMemory(); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		if err := r.restoreTask(); err != nil {
@@ -190,8 +220,19 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		stats.PagesRestored += r.stats.PagesRestored
+		stats.PagesSkippedCow += r.stats.PagesSkippedCow
+		stats.PagesCompared += r.stats.PagesCompared
+	}
+	if err := t.sealMemfds(); err != nil {
+		return nil, err
 	}
 	if err := t.restoreLocks(); err != nil {
+		return nil, err
+	}
+	// Every file is open: the ghosts go, and the events their making,
+	// opening and removal queued on inotify watches with them.
+	root.r.removeGhosts()
+	if err := t.drainInotify(); err != nil {
 		return nil, err
 	}
 	if err := removeSysvShm(sysvDest); err != nil {
@@ -220,12 +261,12 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
-	root.r.removeGhosts()
+	t.warnUnusedInherit()
 	undo.Release()
 	stats.Forking = root.r.stats.Forking
 	stats.Restore = time.Since(t0)
 	st := &images.StatsEntry{Restore: &images.RestoreStatsEntry{
-		PagesCompared: proto.Uint64(0), PagesSkippedCow: proto.Uint64(0),
+		PagesCompared: proto.Uint64(stats.PagesCompared), PagesSkippedCow: proto.Uint64(stats.PagesSkippedCow),
 		ForkingTime: proto.Uint32(uint32(stats.Forking.Microseconds())), RestoreTime: proto.Uint32(uint32(stats.Restore.Microseconds())),
 		PagesRestored: proto.Uint64(stats.PagesRestored),
 	}}
@@ -276,9 +317,15 @@ func (t *treeRestorer) build() error {
 	return nil
 }
 
-// stackScratch is an address in n's stub stack, below its stack pointer,
-// for syscall arguments before the task has a scratch area.
-func stackScratch(r *restorer) uint64 { return (r.in.Base.Rsp - 8192) &^ 15 }
+// stackScratch is an address for syscall arguments: in the task's
+// scratch area once its memory is restored (the stub's stack is gone
+// then), before that in its stub stack, below its stack pointer.
+func stackScratch(r *restorer) uint64 {
+	if r.scr != 0 {
+		return r.scr
+	}
+	return (r.in.Base.Rsp - 8192) &^ 15
+}
 
 // forkChild makes the task k a child of n with pid (as seen in n's pid
 // namespace), with clone3 run inside n. k shares n's fd table or fs when
@@ -348,9 +395,19 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 	return cr, nil
 }
 
-// create forks n's children, recursively. A session leader forks the
-// children that kept its former session before it calls setsid.
-func (t *treeRestorer) create(n *node) error {
+// create restores n's memory, then forks n's children, recursively, so
+// that they start with n's restored memory (meminherit.go). A session
+// leader forks the children that kept its former session before it
+// calls setsid, and takes its controlling terminal back right after
+// (setCtty), so that the children it forks next inherit it.
+func (t *treeRestorer) create(ctx context.Context, n *node) error {
+	if !n.sn.zombie() && !n.helper {
+		t0 := time.Now()
+		if err := n.r.restoreMemory(ctx); err != nil {
+			return fmt.Errorf("task %d: %w", n.pid, err)
+		}
+		t.memTime += time.Since(t0)
+	}
 	setsid := n.sid() == n.pid && n.curSid != n.pid
 	var before, after []*node
 	for _, k := range n.kids {
@@ -366,9 +423,12 @@ func (t *treeRestorer) create(n *node) error {
 			return fmt.Errorf("create task %d: %w", k.pid, err)
 		}
 		k.r = r
+		if !n.sn.zombie() && !n.helper {
+			r.inherit = n.sn
+		}
 		k.curSid, k.curPgid = n.curSid, n.curPgid
 		t.created = append(t.created, k)
-		return t.create(k)
+		return t.create(ctx, k)
 	}
 	for _, k := range before {
 		if err := fork(k); err != nil {
@@ -380,6 +440,11 @@ func (t *treeRestorer) create(n *node) error {
 			return err
 		}
 		n.curSid, n.curPgid = n.pid, n.pid
+	}
+	if n.sid() == n.pid {
+		if err := t.setCtty(n); err != nil {
+			return err
+		}
 	}
 	for _, k := range after {
 		if err := fork(k); err != nil {

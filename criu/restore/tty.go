@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -33,6 +36,131 @@ func readTTYInfo(ctx context.Context, s image.Store) (map[uint32]*images.TtyInfo
 	return out, nil
 }
 
+// ctty is a pty that is the controlling terminal of a session of the
+// tree: fd is the restorer's open slave, pgrp the foreground group.
+type ctty struct {
+	index uint32
+	fd    int
+	pgrp  int
+}
+
+// openTTYs opens, in the restorer, every pty the tasks' fds lead to
+// (openPtys), before the tree is created: a session leader takes its
+// controlling terminal right after its setsid (setCtty), so that the
+// tasks it forks next inherit it, as they had it.
+func (t *treeRestorer) openTTYs(ctx context.Context) error {
+	seen := map[uint32]bool{}
+	var ids []uint32
+	for _, fdis := range t.ti.fdinfo {
+		for _, fi := range fdis {
+			id := fi.GetId()
+			if f := t.ti.files[id]; f != nil && f.GetType() == images.FdTypes_TTY && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	data, err := readTTYData(ctx, t.store)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		for _, info := range t.ti.ttyInfo {
+			if info.GetSid() != 0 {
+				return fmt.Errorf("%w: tty %d is the controlling terminal of session %d, but no task has it open", ErrBadImage, info.GetId(), info.GetSid())
+			}
+		}
+		if len(data) > 0 {
+			return fmt.Errorf("%w: tty-data.img holds bytes for tty %d, which no task has open", ErrBadImage, data[0].GetTtyId())
+		}
+		return nil
+	}
+	if err := t.openPtys(ids); err != nil {
+		return err
+	}
+	return t.refillPtys(data)
+}
+
+// maxTTYData caps the bytes of one tty-data.img entry: n_tty's buffer
+// holds 4096.
+const maxTTYData = 4096
+
+// readTTYData reads tty-data.img, which exists only when bytes waited in
+// a pty's buffer.
+func readTTYData(ctx context.Context, s image.Store) ([]*images.TtyDataEntry, error) {
+	ms, err := image.ReadAll(ctx, s, "tty-data.img", func() proto.Message { return &images.TtyDataEntry{} })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*images.TtyDataEntry, len(ms))
+	for i, m := range ms {
+		out[i] = m.(*images.TtyDataEntry)
+		if len(out[i].GetData()) > maxTTYData {
+			return nil, fmt.Errorf("%w: tty-data.img: %d bytes for tty file %d", ErrBadImage, len(out[i].GetData()), out[i].GetTtyId())
+		}
+	}
+	return out, nil
+}
+
+// refillPtys puts the bytes that waited in a pty's buffers back, with
+// TIOCSTI on the restorer's fd of that end, which hands each byte to its
+// line discipline (dump put them back the same way). A master's is
+// always raw: what its slave's writer wrote comes back as it was. A
+// slave's unread input comes back as it was only in a mode that stores
+// input as it comes (dump.ReplayableInput), which dump checked; CRIU's
+// images may hold any (it writes them into the master, where the slave's
+// line discipline processes them again): those are refused.
+func (t *treeRestorer) refillPtys(data []*images.TtyDataEntry) error {
+	done := map[uint32]bool{}
+	for _, e := range data {
+		// tty_id is the tty-info id of the end the bytes wait on.
+		info := t.ti.ttyInfo[e.GetTtyId()]
+		if info == nil || info.GetPty() == nil {
+			return fmt.Errorf("%w: tty-data.img: tty %d is no pty in the images", ErrBadImage, e.GetTtyId())
+		}
+		index := info.GetPty().GetIndex()
+		if info.GetId()%2 == 0 {
+			// The slave's own unread input: put back as it was only in
+			// a mode that stores it as it comes (dump checks the same).
+			tio := unix.Termios{}
+			if te := info.GetTermios(); te != nil {
+				tio = termios(te)
+			}
+			if err := dump.ReplayableInput(&tio, e.GetData()); info.GetTermios() == nil || err != nil {
+				return fmt.Errorf("%w: tty-data.img holds %d bytes of unread input of /dev/pts/%d, which cannot be put back as they were: %v", ErrUnsupported, len(e.GetData()), index, err)
+			}
+		}
+		if done[info.GetId()] {
+			return fmt.Errorf("%w: tty-data.img: tty %d twice", ErrBadImage, info.GetId())
+		}
+		done[info.GetId()] = true
+		fd := -1
+		for id, f := range t.ti.files {
+			if m, ok := t.masters[id]; ok && f.GetTty().GetTtyInfoId() == info.GetId() {
+				fd = m
+				break
+			}
+		}
+		if fd < 0 {
+			return fmt.Errorf("%w: tty-data.img: tty %d of pty %d is not open", ErrBadImage, info.GetId(), index)
+		}
+		for _, b := range e.GetData() {
+			// TIOCSTI reads one char through its pointer: the low
+			// byte of the int on this little-endian machine.
+			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSTI, int(b)); err != nil {
+				return fmt.Errorf("pty %d: refill its buffer: %w", index, os.NewSyscallError("ioctl(TIOCSTI)", err))
+			}
+		}
+		if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err != nil || n != len(e.GetData()) {
+			return fmt.Errorf("pty %d: tty %d's buffer holds %d bytes after the refill, want %d (%v)", index, info.GetId(), n, len(e.GetData()), err)
+		}
+	}
+	return nil
+}
+
 // ptyFile is one open file of a pty end.
 type ptyFile struct {
 	id     uint32
@@ -44,9 +172,11 @@ type ptyFile struct {
 // openPtys opens, in the restorer, the ptys of the files ids: each
 // master from /dev/ptmx with its dumped index (devpts hands out the
 // lowest free index, so lower ones are held open meanwhile), then its
-// slaves from /dev/pts/N, with termios, window size, exclusive, packet
-// mode and the slave lock set back. Buffered bytes are not restored
-// (dump refuses a pty holding some).
+// slaves from /dev/pts/N, with termios (and its locked bits), window
+// size, exclusive, packet mode and the slave lock set back. Buffered
+// bytes are not restored (dump refuses a pty holding some). A pty that
+// was a session's controlling terminal gets one more slave open here,
+// for the session leader (t.cttys).
 func (t *treeRestorer) openPtys(ids []uint32) error {
 	var files []ptyFile
 	for _, id := range ids {
@@ -111,6 +241,9 @@ func (t *treeRestorer) openPtys(ids []uint32) error {
 		}
 		t.masters[p.id] = fd
 	}
+	if err := t.openCttys(masters); err != nil {
+		return err
+	}
 	// Exclusive mode and the slave lock last: they refuse new opens.
 	for _, p := range files {
 		fd := t.masters[p.id]
@@ -123,6 +256,147 @@ func (t *treeRestorer) openPtys(ids []uint32) error {
 			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 1); err != nil {
 				return os.NewSyscallError("ioctl(TIOCSPTLCK)", err)
 			}
+		}
+	}
+	return nil
+}
+
+// openCttys opens a slave of each pty of the images that was a session's
+// controlling terminal (its tty-info entries carry the session and the
+// foreground group, on the master's, the slaves' or both, as in CRIU),
+// once its master is open (masters: the restorer's fd by index).
+func (t *treeRestorer) openCttys(masters map[uint32]int) error {
+	t.cttys = map[int]*ctty{}
+	byIndex := map[uint32]*ctty{}
+	for _, info := range t.ti.ttyInfo {
+		sid, pgrp := int(info.GetSid()), int(info.GetPgrp())
+		if sid == 0 {
+			continue
+		}
+		if info.GetType() != images.TtyType_PTY || info.GetPty() == nil {
+			return fmt.Errorf("%w: tty %d of type %v is the controlling terminal of session %d", ErrUnsupported, info.GetId(), info.GetType(), sid)
+		}
+		index := info.GetPty().GetIndex()
+		if c := byIndex[index]; c != nil {
+			if c2 := t.cttys[sid]; c2 != c || c.pgrp != pgrp {
+				return fmt.Errorf("%w: the ends of pty %d disagree on its session or group", ErrBadImage, index)
+			}
+			continue
+		}
+		if c := t.cttys[sid]; c != nil {
+			return fmt.Errorf("%w: session %d has two controlling terminals, ptys %d and %d", ErrBadImage, sid, c.index, index)
+		}
+		if _, ok := masters[index]; !ok {
+			return fmt.Errorf("%w: /dev/pts/%d is the controlling terminal of session %d without its master", ErrUnsupported, index, sid)
+		}
+		if n := t.byPid[sid]; n == nil || n.sid() != sid || n.sn.zombie() {
+			return fmt.Errorf("%w: /dev/pts/%d is the controlling terminal of session %d, whose leader is not in the images", ErrBadImage, index, sid)
+		}
+		if pgrp != 0 {
+			found := false
+			for _, n := range t.nodes {
+				found = found || n.pgid() == pgrp && n.sid() == sid
+			}
+			if !found {
+				return fmt.Errorf("%w: the foreground group %d of /dev/pts/%d has no task in session %d", ErrBadImage, pgrp, index, sid)
+			}
+		}
+		path := fmt.Sprintf("/dev/pts/%d", index)
+		fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("open "+path, err))
+		}
+		t.masterFds = append(t.masterFds, fd)
+		c := &ctty{index: index, fd: fd, pgrp: pgrp}
+		t.cttys[sid], byIndex[index] = c, c
+	}
+	return nil
+}
+
+// withSlave runs f with fd, the session leader n's own copy of its
+// terminal's slave (pidfd_getfd of the restorer's), closed again before
+// it returns: the tasks n forks next must not inherit it. It runs before
+// n's memory is restored, so its strings go on the stub's stack.
+func (t *treeRestorer) withSlave(n *node, c *ctty, f func(fd uint64) error) error {
+	r := n.r
+	var pfd uint64
+	var err error
+	if !t.pidns() {
+		pfd, err = r.sys("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
+	} else {
+		// Inside a pid namespace of its own the task cannot name the
+		// restorer's pid: it reopens the restorer's own pidfd.
+		if t.selfPidfd <= 0 {
+			if t.selfPidfd, err = unix.PidfdOpen(os.Getpid(), 0); err != nil {
+				return os.NewSyscallError("pidfd_open", err)
+			}
+			t.masterFds = append(t.masterFds, t.selfPidfd)
+		}
+		a := stackScratch(r)
+		path := append([]byte(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), t.selfPidfd)), 0)
+		if err := mem.WriteRemote(r.pid, []mem.Range{{Start: a, End: a + uint64(len(path))}}, path); err != nil {
+			return err
+		}
+		pfd, err = r.sys("open restorer pidfd", unix.SYS_OPENAT, atFdcwd, a, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return err
+	}
+	fd, err := r.sys("pidfd_getfd", unix.SYS_PIDFD_GETFD, pfd, uint64(c.fd), 0)
+	if _, cerr := r.sys("close", unix.SYS_CLOSE, pfd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	err = f(fd)
+	if _, cerr := r.sys("close", unix.SYS_CLOSE, fd); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// setCtty gives the session leader n, just after its setsid and before
+// it forks the tasks of its session, its controlling terminal back
+// (TIOCSCTTY without stealing it from another session).
+func (t *treeRestorer) setCtty(n *node) error {
+	c := t.cttys[n.pid]
+	if c == nil {
+		return nil
+	}
+	err := t.withSlave(n, c, func(fd uint64) error {
+		_, err := n.r.sys("ioctl(TIOCSCTTY)", unix.SYS_IOCTL, fd, unix.TIOCSCTTY, 0)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("task %d: controlling terminal /dev/pts/%d: %w", n.pid, c.index, err)
+	}
+	t.log.Debug().Int("sid", n.pid).Uint32("pty", c.index).Msg("controlling terminal")
+	return nil
+}
+
+// setForeground makes each restored controlling terminal's foreground
+// group the dumped one, once every group exists (after setGroups). Right
+// after TIOCSCTTY it is the leader's own, so the leader may change it
+// without SIGTTOU.
+func (t *treeRestorer) setForeground() error {
+	for sid, c := range t.cttys {
+		n := t.byPid[sid]
+		if c.pgrp == 0 || c.pgrp == sid {
+			continue
+		}
+		err := t.withSlave(n, c, func(fd uint64) error {
+			a := stackScratch(n.r)
+			b := make([]byte, 8)
+			binary.LittleEndian.PutUint32(b, uint32(c.pgrp))
+			if err := mem.WriteRemote(n.r.pid, []mem.Range{{Start: a, End: a + 8}}, b); err != nil {
+				return err
+			}
+			_, err := n.r.sys("ioctl(TIOCSPGRP)", unix.SYS_IOCTL, fd, unix.TIOCSPGRP, a)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("task %d: foreground group %d of /dev/pts/%d: %w", sid, c.pgrp, c.index, err)
 		}
 	}
 	return nil
@@ -160,17 +434,15 @@ func openPtmx(index uint32, acc int) (int, error) {
 // setTTY sets the termios and window size of info on fd.
 func setTTY(fd int, info *images.TtyInfoEntry) error {
 	if te := info.GetTermios(); te != nil {
-		tio := unix.Termios{
-			Iflag: te.GetCIflag(), Oflag: te.GetCOflag(), Cflag: te.GetCCflag(), Lflag: te.GetCLflag(),
-			Line: uint8(te.GetCLine()), Ispeed: te.GetCIspeed(), Ospeed: te.GetCOspeed(),
-		}
-		for i, c := range te.GetCCc() {
-			if i < len(tio.Cc) {
-				tio.Cc[i] = uint8(c)
-			}
-		}
+		tio := termios(te)
 		if err := unix.IoctlSetTermios(fd, unix.TCSETS, &tio); err != nil {
 			return os.NewSyscallError("ioctl(TCSETS)", err)
+		}
+	}
+	if te := info.GetTermiosLocked(); te != nil {
+		tio := termios(te)
+		if err := unix.IoctlSetTermios(fd, unix.TIOCSLCKTRMIOS, &tio); err != nil {
+			return os.NewSyscallError("ioctl(TIOCSLCKTRMIOS)", err)
 		}
 	}
 	if ws := info.GetWinsize(); ws != nil {
@@ -180,4 +452,18 @@ func setTTY(fd int, info *images.TtyInfoEntry) error {
 		}
 	}
 	return nil
+}
+
+// termios is the struct termios of te.
+func termios(te *images.TermiosEntry) unix.Termios {
+	tio := unix.Termios{
+		Iflag: te.GetCIflag(), Oflag: te.GetCOflag(), Cflag: te.GetCCflag(), Lflag: te.GetCLflag(),
+		Line: uint8(te.GetCLine()), Ispeed: te.GetCIspeed(), Ospeed: te.GetCOspeed(),
+	}
+	for i, c := range te.GetCCc() {
+		if i < len(tio.Cc) {
+			tio.Cc[i] = uint8(c)
+		}
+	}
+	return tio
 }

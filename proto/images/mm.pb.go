@@ -101,11 +101,15 @@ type MmEntry struct {
 	// files id of /proc/PID/exe (a reg_file_entry).
 	ExeFileId *uint32 `protobuf:"varint,12,req,name=exe_file_id,json=exeFileId" json:"exe_file_id,omitempty"`
 	// Auxiliary vector as (type, value) u64 pairs.
-	MmSavedAuxv   []uint64        `protobuf:"varint,13,rep,name=mm_saved_auxv,json=mmSavedAuxv" json:"mm_saved_auxv,omitempty"`
-	Vmas          []*VmaEntry     `protobuf:"bytes,14,rep,name=vmas" json:"vmas,omitempty"`
-	Dumpable      *int32          `protobuf:"varint,15,opt,name=dumpable" json:"dumpable,omitempty"`
-	Aios          []*AioRingEntry `protobuf:"bytes,16,rep,name=aios" json:"aios,omitempty"`
-	ThpDisabled   *bool           `protobuf:"varint,17,opt,name=thp_disabled,json=thpDisabled" json:"thp_disabled,omitempty"`
+	MmSavedAuxv []uint64        `protobuf:"varint,13,rep,name=mm_saved_auxv,json=mmSavedAuxv" json:"mm_saved_auxv,omitempty"`
+	Vmas        []*VmaEntry     `protobuf:"bytes,14,rep,name=vmas" json:"vmas,omitempty"`
+	Dumpable    *int32          `protobuf:"varint,15,opt,name=dumpable" json:"dumpable,omitempty"`
+	Aios        []*AioRingEntry `protobuf:"bytes,16,rep,name=aios" json:"aios,omitempty"`
+	ThpDisabled *bool           `protobuf:"varint,17,opt,name=thp_disabled,json=thpDisabled" json:"thp_disabled,omitempty"`
+	// criugo's, not CRIU's (which ignores them): prctl(PR_GET_MDWE)
+	// when not 0, and prctl(PR_GET_MEMORY_MERGE) when set.
+	Mdwe          *uint32 `protobuf:"varint,1000,opt,name=mdwe" json:"mdwe,omitempty"`
+	MemoryMerge   *bool   `protobuf:"varint,1001,opt,name=memory_merge,json=memoryMerge" json:"memory_merge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -259,6 +263,20 @@ func (x *MmEntry) GetThpDisabled() bool {
 	return false
 }
 
+func (x *MmEntry) GetMdwe() uint32 {
+	if x != nil && x.Mdwe != nil {
+		return *x.Mdwe
+	}
+	return 0
+}
+
+func (x *MmEntry) GetMemoryMerge() bool {
+	if x != nil && x.MemoryMerge != nil {
+		return *x.MemoryMerge
+	}
+	return false
+}
+
 var File_images_mm_proto protoreflect.FileDescriptor
 
 const file_images_mm_proto_rawDesc = "" +
@@ -267,7 +285,7 @@ const file_images_mm_proto_rawDesc = "" +
 	"\x0eaio_ring_entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\x04R\x02id\x12\x15\n" +
 	"\x06nr_req\x18\x02 \x02(\rR\x05nrReq\x12\x19\n" +
-	"\bring_len\x18\x03 \x02(\rR\aringLen\"\xd5\x04\n" +
+	"\bring_len\x18\x03 \x02(\rR\aringLen\"\x8e\x05\n" +
 	"\bmm_entry\x12\"\n" +
 	"\rmm_start_code\x18\x01 \x02(\x04R\vmmStartCode\x12\x1e\n" +
 	"\vmm_end_code\x18\x02 \x02(\x04R\tmmEndCode\x12\"\n" +
@@ -291,7 +309,9 @@ const file_images_mm_proto_rawDesc = "" +
 	"\x04vmas\x18\x0e \x03(\v2\x18.criugo.images.vma_entryR\x04vmas\x12\x1a\n" +
 	"\bdumpable\x18\x0f \x01(\x05R\bdumpable\x121\n" +
 	"\x04aios\x18\x10 \x03(\v2\x1d.criugo.images.aio_ring_entryR\x04aios\x12!\n" +
-	"\fthp_disabled\x18\x11 \x01(\bR\vthpDisabledB,Z*github.com/criugo/criu/proto/images;images"
+	"\fthp_disabled\x18\x11 \x01(\bR\vthpDisabled\x12\x13\n" +
+	"\x04mdwe\x18\xe8\a \x01(\rR\x04mdwe\x12\"\n" +
+	"\fmemory_merge\x18\xe9\a \x01(\bR\vmemoryMergeB,Z*github.com/criugo/criu/proto/images;images"
 
 var (
 	file_images_mm_proto_rawDescOnce sync.Once

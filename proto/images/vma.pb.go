@@ -43,7 +43,10 @@ type VmaEntry struct {
 	// Bitmap of MADV_* advice applied to the range.
 	Madv *uint64 `protobuf:"varint,9,opt,name=madv" json:"madv,omitempty"`
 	// O_* flags of the mapped file.
-	Fdflags       *uint32 `protobuf:"varint,10,opt,name=fdflags" json:"fdflags,omitempty"`
+	Fdflags *uint32 `protobuf:"varint,10,opt,name=fdflags" json:"fdflags,omitempty"`
+	// criugo's, not CRIU's (which ignores it): the guard regions
+	// (MADV_GUARD_INSTALL) in the range, as start, end pairs.
+	Guards        []uint64 `protobuf:"varint,1000,rep,packed,name=guards" json:"guards,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -148,11 +151,18 @@ func (x *VmaEntry) GetFdflags() uint32 {
 	return 0
 }
 
+func (x *VmaEntry) GetGuards() []uint64 {
+	if x != nil {
+		return x.Guards
+	}
+	return nil
+}
+
 var File_images_vma_proto protoreflect.FileDescriptor
 
 const file_images_vma_proto_rawDesc = "" +
 	"\n" +
-	"\x10images/vma.proto\x12\rcriugo.images\"\xdf\x01\n" +
+	"\x10images/vma.proto\x12\rcriugo.images\"\xfc\x01\n" +
 	"\tvma_entry\x12\x14\n" +
 	"\x05start\x18\x01 \x02(\x04R\x05start\x12\x10\n" +
 	"\x03end\x18\x02 \x02(\x04R\x03end\x12\x14\n" +
@@ -164,7 +174,8 @@ const file_images_vma_proto_rawDesc = "" +
 	"\x02fd\x18\b \x02(\x12R\x02fd\x12\x12\n" +
 	"\x04madv\x18\t \x01(\x04R\x04madv\x12\x18\n" +
 	"\afdflags\x18\n" +
-	" \x01(\rR\afdflagsB,Z*github.com/criugo/criu/proto/images;images"
+	" \x01(\rR\afdflags\x12\x1b\n" +
+	"\x06guards\x18\xe8\a \x03(\x04B\x02\x10\x01R\x06guardsB,Z*github.com/criugo/criu/proto/images;images"
 
 var (
 	file_images_vma_proto_rawDescOnce sync.Once

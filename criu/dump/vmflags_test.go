@@ -1,0 +1,47 @@
+package dump
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/criugo/criu/criu/procfs"
+)
+
+// TestCheckVmFlags: every VmFlag restore cannot give back fails the
+// dump, by its name; the ones it sets again (or that are no state) pass.
+func TestCheckVmFlags(t *testing.T) {
+	for _, c := range []struct {
+		flags   string
+		special bool
+		bad     string // the flag the error names; "" if accepted
+	}{
+		{"rd wr mr mw me ac", false, ""},
+		{"rd wr mr mw me nr wf dd dp", false, ""},
+		{"rd wr mr mw me lo lf ac sl", false, ""},
+		{"rd wr mr mw me sr ac mg hg", false, ""},
+		{"rd ex mr mw me de", true, ""},    // [vdso]
+		{"rd mr pf io de dd", true, ""},    // [vvar]
+		{"rd mr pf io de dd", false, "pf"}, // a device's mapping
+		{"rd wr sh mr mw me ms de", false, "de"},
+		{"rd wr mr mw me ac ht", false, "ht"},
+		{"rd wr mr mw me ss", false, "ss"},
+		{"rd wr mr mw me ac um", false, "um"},
+		{"rd wr mr mw me ac ui", false, "ui"},
+		{"rd wr mr mw me ac uw", false, ""},
+		{"rd wr mr mw me gu ac", false, ""},
+		{"rd wr mr mw me ac zz", false, "zz"}, // a flag of a later kernel
+	} {
+		m := procfs.Mapping{Start: 0x1000, End: 0x2000, VmFlags: strings.Fields(c.flags)}
+		err := checkVmFlags(m, c.special)
+		if c.bad == "" {
+			if err != nil {
+				t.Errorf("%q: %v", c.flags, err)
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), `"`+c.bad+`"`) {
+			t.Errorf("%q: err %v, want ErrUnsupported naming %q", c.flags, err, c.bad)
+		}
+	}
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/criu/image"
+)
+
+// Once interrupted, the store refuses every write, read and the Finish
+// with the interruption as the cause, and an image being written is
+// aborted at Close, not committed; image.Chained is kept.
+func TestInterruptStore(t *testing.T) {
+	dir := t.TempDir()
+	d, err := image.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s, is := wrapStore(ctx, d)
+	if _, ok := s.(image.Chained); !ok {
+		t.Fatal("the wrapped Dir lost image.Chained")
+	}
+	if err := image.WriteImage(ctx, s, "inventory.img"); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create(ctx, "pages-1.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	cancel(&interruptError{sig: syscall.SIGTERM})
+	var ie *interruptError
+	if _, err := w.Write(make([]byte, 4096)); !errors.As(err, &ie) {
+		t.Errorf("write after the signal: %v", err)
+	}
+	if err := w.Close(); !errors.As(err, &ie) {
+		t.Errorf("close after the signal: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pages-1.img")); err == nil {
+		t.Error("an image was committed after the signal")
+	}
+	if _, err := s.Open(ctx, "inventory.img"); !errors.As(err, &ie) {
+		t.Errorf("open after the signal: %v", err)
+	}
+	if err := s.Finish(ctx); !errors.As(err, &ie) {
+		t.Errorf("finish after the signal: %v", err)
+	}
+	if _, err := s.(image.Chained).Parent(ctx); !errors.As(err, &ie) {
+		t.Errorf("parent after the signal: %v", err)
+	}
+	cleanFailedDump(zerolog.New(zerolog.NewTestWriter(t)), dir, is)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		t.Errorf("left after the failed dump: %s", e.Name())
+	}
+}

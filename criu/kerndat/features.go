@@ -1,0 +1,262 @@
+package kerndat
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/ptrace"
+)
+
+// CRIU's feature names (`criu check --feature NAME`, CRIU 4.2's list in
+// cr-check.c), answered for this criu. A caller (zdtm's `feature` in a
+// test's desc, runc, LXC, scripts) runs the check to learn whether dump
+// and restore will handle what the feature stands for, so a feature is
+// supported only when both hold: the kernel has it (probed here) and
+// this build uses it or handles what it stands for. A feature this build
+// does not handle is unsupported whatever the kernel offers, with the
+// reason; so is one it handles another way only when that way is not
+// what a caller would rely on.
+//
+// When a helper lands support for one of the "not in this build" rows
+// (seccomp filters, external UNIX sockets, lazy pages, ...), its row
+// here changes to a kernel probe.
+
+// Category says which of `criu check --extra/--experimental` lists a
+// feature, as CRIU's cr_check does.
+type Category int
+
+const (
+	// ByName: checked only with --feature NAME.
+	ByName Category = iota
+	// Extra: also with --extra and --all.
+	Extra
+	// Experimental: also with --experimental and --all.
+	Experimental
+)
+
+// Feature is one CRIU feature name and how this criu answers it.
+type Feature struct {
+	Name     string
+	Category Category
+	// Check returns what was found, or an error saying why the feature
+	// is not supported here.
+	Check func() (string, error)
+}
+
+// ErrNotBuilt marks a feature this criu does not handle, whatever the
+// kernel offers (errors.Is on a NotBuiltError).
+var ErrNotBuilt = errors.New("not handled by this criu")
+
+// NotBuiltError says why this criu does not handle a feature.
+type NotBuiltError struct{ Why string }
+
+func (e *NotBuiltError) Error() string        { return e.Why }
+func (e *NotBuiltError) Is(target error) bool { return target == ErrNotBuilt }
+
+// notBuilt answers a feature this build does not handle.
+func notBuilt(why string) func() (string, error) {
+	return func() (string, error) { return "", &NotBuiltError{why} }
+}
+
+// Features lists CRIU 4.2's feature names in CRIU's order.
+var Features = []Feature{
+	{"mnt_id", Extra, notBuilt("files are saved by path: the mount they are on (fdinfo mnt_id) is not recorded, mount namespaces are not checkpointed")},
+	{"mem_dirty_track", Extra, probeDirtyTrack},
+	{"aio_remap", Extra, notBuilt("AIO rings (io_setup) are not checkpointed")},
+	{"timerfd", Extra, probeTimerfd},
+	{"tun", ByName, notBuilt("tun/tap devices are not checkpointed")},
+	{"tun_ns", ByName, notBuilt("tun/tap devices are not checkpointed")},
+	{"userns", Extra, notBuilt("user namespaces are not checkpointed")},
+	{"fdinfo_lock", Extra, probeFdinfoLock},
+	{"seccomp_suspend", Extra, notBuilt("seccomp filters are not checkpointed by this build")},
+	{"seccomp_filters", Extra, notBuilt("seccomp filters are not checkpointed by this build")},
+	{"loginuid", Extra, notBuilt("the audit login uid is not restored")},
+	{"cgroupns", Extra, notBuilt("cgroups and cgroup namespaces are not checkpointed")},
+	{"autofs", Experimental, notBuilt("autofs mounts are not checkpointed")},
+	{"tcp_half_closed", Extra, notBuilt("TCP connections are not checkpointed")},
+	{"compat_cr", Experimental, notBuilt("32-bit (compat) tasks are not checkpointed")},
+	{"uffd", Extra, notBuilt("lazy pages are not supported (memory tracking's userfaultfd is mem_dirty_track)")},
+	{"uffd-noncoop", Extra, notBuilt("lazy pages are not supported")},
+	{"can_map_vdso", Extra, notBuilt("the vDSO is not mapped at restore (ARCH_MAP_VDSO): the restorer's own is moved, and must match the dumped one")},
+	{"sk_ns", Extra, notBuilt("a socket's own network namespace (SIOCGSKNS) is not read: sockets are taken to be in their task's")},
+	{"sk_unix_file", ByName, notBuilt("UNIX socket files are not reopened through the socket (SIOCUNIXFILE)")},
+	{"net_diag_raw", Extra, notBuilt("raw sockets are not checkpointed")},
+	{"nsid", ByName, probeNetnsIDs},
+	{"link_nsid", ByName, probeNetnsIDs},
+	{"kcmp_epoll", Extra, probeKcmpEpoll},
+	{"timens", Extra, notBuilt("time namespaces are not checkpointed")},
+	{"external_net_ns", ByName, notBuilt("--external takes veth[IFNAME]:OUTNAME only, not net[INODE]:KEY")},
+	{"clone3_set_tid", Extra, probeClone3},
+	{"newifindex", Extra, notBuilt("a device is not moved into a namespace with a new index (IFLA_NEW_IFINDEX)")},
+	{"nftables", ByName, notBuilt("the network is not locked during dump (--network-lock)")},
+	{"has_ipt_legacy", ByName, notBuilt("the network is not locked during dump (--network-lock)")},
+	{"pidfd_store", Extra, notBuilt("there is no RPC service to keep pidfds between pre-dumps")},
+	{"ns_pid", Extra, probeNSpid},
+	{"apparmor_stacking", ByName, notBuilt("LSM (AppArmor) profiles are not checkpointed")},
+	{"network_lock_nftables", Extra, notBuilt("the network is not locked during dump (--network-lock)")},
+	{"sockopt_buf_lock", Extra, probeBufLock},
+	{"memfd_hugetlb", Extra, notBuilt("memfd mappings are not checkpointed")},
+	{"move_mount_set_group", Extra, notBuilt("mount namespaces are not checkpointed")},
+	{"openat2", Extra, notBuilt("paths are not resolved with openat2")},
+	{"get_rseq_conf", Extra, probeRseqConf},
+	{"ipv6_freebind", Extra, probeIPv6Freebind},
+	{"pagemap_scan", Extra, probeMemTrack},
+	{"timer_cr_ids", Extra, probeTimerIDs},
+	{"overlayfs_maps", Extra, notBuilt("files mapped from overlayfs are not told apart from their lower files")},
+	{"breakpoints", ByName, notBuilt("hardware breakpoints are not used")},
+	{"pagemap_scan_guard_pages", Extra, notBuilt("guard regions (MADV_GUARD_INSTALL) are not checkpointed")},
+}
+
+// LookupFeature returns the feature of that CRIU name.
+func LookupFeature(name string) (Feature, bool) {
+	for _, f := range Features {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Feature{}, false
+}
+
+// probeDirtyTrack: pre-dump --track-mem works, through soft-dirty bits
+// or through userfaultfd write-protection and PAGEMAP_SCAN.
+func probeDirtyTrack() (string, error) {
+	d, err := probeMemTrack()
+	if err == nil {
+		return d + " (not soft-dirty)", nil
+	}
+	if d, err2 := probeSoftDirty(); err2 == nil {
+		return "soft-dirty " + d, nil
+	}
+	return "", fmt.Errorf("memory write tracking: %w", err)
+}
+
+// probeFdinfoLock: fdinfo shows the lock an fd holds (file locks).
+func probeFdinfoLock() (string, error) {
+	f, err := os.CreateTemp("", "criu-check-lock-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		return "", os.NewSyscallError("flock", err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", f.Fd()))
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(string(b), "lock:") {
+		return "", fmt.Errorf("/proc/PID/fdinfo shows no lock: line for a flock()ed file")
+	}
+	return "fdinfo shows locks", nil
+}
+
+// probeTimerfd: a timerfd's ticks can be set (TFD_IOC_SET_TICKS), as
+// restore does.
+func probeTimerfd() (string, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
+	if err != nil {
+		return "", os.NewSyscallError("timerfd_create", err)
+	}
+	defer unix.Close(fd)
+	if err := setTimerfdTicks(fd, 1); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(string(b), "it_value:") {
+		return "", fmt.Errorf("/proc/PID/fdinfo of a timerfd has no it_value")
+	}
+	return "TFD_IOC_SET_TICKS and timerfd fdinfo", nil
+}
+
+// probeNetnsIDs: the network namespace code reads peers' namespace ids
+// (link_netnsid) through the ip tool.
+func probeNetnsIDs() (string, error) {
+	return probeNamespaces()
+}
+
+// probeNSpid: /proc/PID/status has NSpid (tasks in pid namespaces).
+func probeNSpid() (string, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(string(b), "\nNSpid:") {
+		return "", fmt.Errorf("/proc/PID/status has no NSpid")
+	}
+	return "NSpid in /proc/PID/status", nil
+}
+
+// probeBufLock: SO_BUF_LOCK, which dump reads and restore sets.
+func probeBufLock() (string, error) {
+	return probeSockopt(unix.AF_INET, unix.SOL_SOCKET, unix.SO_BUF_LOCK, "SO_BUF_LOCK")
+}
+
+// probeIPv6Freebind: IPV6_FREEBIND, which dump reads and restore sets.
+func probeIPv6Freebind() (string, error) {
+	return probeSockopt(unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, "IPV6_FREEBIND")
+}
+
+func probeSockopt(family, level, opt int, name string) (string, error) {
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return "", os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	v, err := unix.GetsockoptInt(fd, level, opt)
+	if err != nil {
+		return "", os.NewSyscallError("getsockopt("+name+")", err)
+	}
+	if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
+		return "", os.NewSyscallError("setsockopt("+name+")", err)
+	}
+	return name + " can be read and set", nil
+}
+
+// probeRseqConf: PTRACE_GET_RSEQ_CONFIGURATION on a seized child, as
+// dump reads a thread's rseq registration.
+func probeRseqConf() (string, error) {
+	cmd := exec.Command("/bin/sleep", "10")
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start probe child: %w", err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	pid := cmd.Process.Pid
+	t := ptrace.NewTracer()
+	defer t.Close()
+	if err := t.Seize(pid, 0); err != nil {
+		return "", err
+	}
+	defer t.Detach(pid, 0)
+	if _, err := t.GetRseq(pid); err != nil {
+		return "", err
+	}
+	return "PTRACE_GET_RSEQ_CONFIGURATION works", nil
+}
+
+// prTimerCreateRestoreIDs is PR_TIMER_CREATE_RESTORE_IDS and its GET
+// argument (include/uapi/linux/prctl.h).
+const (
+	prTimerCreateRestoreIDs    = 77
+	prTimerCreateRestoreIDsGet = 2
+)
+
+// probeTimerIDs: POSIX timers can be created with their old ids, as
+// restore does.
+func probeTimerIDs() (string, error) {
+	if _, _, e := unix.Syscall6(unix.SYS_PRCTL, prTimerCreateRestoreIDs, prTimerCreateRestoreIDsGet, 0, 0, 0, 0); e != 0 {
+		return "", os.NewSyscallError("prctl(PR_TIMER_CREATE_RESTORE_IDS)", e)
+	}
+	return "PR_TIMER_CREATE_RESTORE_IDS", nil
+}

@@ -1,0 +1,195 @@
+package restore
+
+import (
+	"bytes"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Memory shared copy-on-write between a parent and the children it
+// forked (nginx's workers, postgres' backends, a pre-forking server)
+// stays shared: each task's memory is restored before its children are
+// forked (create, tree.go), so a child starts with its parent's restored
+// mappings and pages, as after the original fork. The child then keeps
+// each private mapping it had exactly as its parent had it
+// (inheritedVmas), drops the parent's pages it did not have
+// (dropInherited), and writes only its pages that were not the parent's:
+// the dump flags a page PeCow when parent and child mapped the same
+// physical page at the same address (same PFN in /proc/PID/pagemap,
+// readable with CAP_SYS_ADMIN), and fillPages leaves those pages as
+// inherited. Everything else in the child is unmapped and mapped again
+// from its own images, as for the root.
+//
+// A present page of a kept mapping without PeCow (PFNs were hidden at
+// dump, without CAP_SYS_ADMIN, or another dumper wrote the images) is
+// compared with what the task inherited, read through /proc/PID/mem,
+// and left shared when the bytes are the same, as CRIU restores.
+//
+// Not kept shared: pages shared with a sibling only (a child is forked
+// from its parent, not from its sibling); a stack that grew down since
+// the fork (its start moved); a private file mapping that grew; and a
+// page left in the parent images (pre-dump) without PeCow, which is
+// written from there.
+
+// inheritable is the VMA status a mapping must have to be kept.
+const inheritable = dump.VmaAnonPrivate | dump.VmaFilePrivate
+
+// noInherit are the madvise bits that fork does not pass on as they
+// were: MADV_DONTFORK leaves the mapping out of the child, and
+// MADV_WIPEONFORK gives the child an empty one.
+const noInherit = 1<<unix.MADV_DONTFORK | 1<<unix.MADV_WIPEONFORK
+
+// inheritedVmas says, by start, which private mappings the task got
+// from its parent at its fork and keeps, and up to where: the parent's
+// dumped mapping of the same start, kind, file, offset, protection,
+// flags and advice, up to the end of the shorter of the two. A heap
+// (or any writable private anonymous mapping) that grew since the fork
+// keeps the inherited part and gets the rest mapped anew (growTails);
+// one that shrank loses what the parent has beyond it. Locked (fork does
+// not pass mlock on), droppable, sealed and memfd mappings are mapped
+// again instead.
+func (r *restorer) inheritedVmas() map[uint64]uint64 {
+	if r.inherit == nil {
+		return nil
+	}
+	parent := map[uint64]*images.VmaEntry{}
+	for _, v := range r.inherit.mm.GetVmas() {
+		parent[v.GetStart()] = v
+	}
+	out := map[uint64]uint64{}
+	for _, v := range r.sn.mm.GetVmas() {
+		p := parent[v.GetStart()]
+		st := v.GetStatus()
+		if p == nil || st&inheritable == 0 || st&(dump.VmaLockOnFault|dump.VmaSealed|dump.VmaAreaMemfd) != 0 ||
+			v.GetFlags()&(unix.MAP_LOCKED|unix.MAP_DROPPABLE) != 0 || v.GetMadv()&noInherit != 0 {
+			continue
+		}
+		if p.GetStatus() != st || p.GetFlags() != v.GetFlags() || p.GetProt() != v.GetProt() ||
+			p.GetMadv() != v.GetMadv() || p.GetPgoff() != v.GetPgoff() || p.GetShmid() != v.GetShmid() ||
+			p.GetFdflags() != v.GetFdflags() || fmt.Sprint(p.GetGuards()) != fmt.Sprint(v.GetGuards()) {
+			continue
+		}
+		end := min(p.GetEnd(), v.GetEnd())
+		if end != v.GetEnd() && (st&dump.VmaAnonPrivate == 0 || v.GetProt()&unix.PROT_WRITE == 0 ||
+			v.GetFlags()&unix.MAP_GROWSDOWN != 0 || len(v.GetGuards()) > 0) {
+			continue // only a plain writable anonymous mapping grows
+		}
+		out[v.GetStart()] = end
+	}
+	return out
+}
+
+// growTails maps the part of each kept mapping beyond what the task
+// inherited: fresh anonymous memory with the mapping's protection and
+// flags, which the kernel merges into the inherited mapping.
+func (r *restorer) growTails(maps []*vmap, kept map[uint64]uint64) error {
+	for _, vm := range maps {
+		v := vm.e
+		end, ok := kept[v.GetStart()]
+		if !ok || end == v.GetEnd() {
+			continue
+		}
+		flags := uint64(v.GetFlags()) | unix.MAP_FIXED | unix.MAP_ANONYMOUS
+		if _, err := r.sys("mmap", unix.SYS_MMAP, end, v.GetEnd()-end, uint64(v.GetProt()), flags, ^uint64(0), 0); err != nil {
+			return fmt.Errorf("mapping %#x-%#x: grow from %#x: %w", v.GetStart(), v.GetEnd(), end, err)
+		}
+	}
+	return nil
+}
+
+// dropInherited zaps, in each kept mapping, the private pages the task
+// has now (its parent's) that its images do not hold: a private
+// anonymous page it never had reads as zeros again, and a private file
+// page as the file's.
+func (r *restorer) dropInherited(maps []*vmap) error {
+	var has []mem.Range
+	for _, e := range r.sn.pagemap {
+		has = append(has, entryRange(e))
+	}
+	has = mergeRanges(has)
+	var pm *mem.Pagemap
+	defer func() {
+		if pm != nil {
+			pm.Close()
+		}
+	}()
+	for _, vm := range maps {
+		if !vm.kept {
+			continue
+		}
+		if pm == nil {
+			var err error
+			if pm, err = mem.OpenPagemap(r.pid); err != nil {
+				return err
+			}
+		}
+		rg := mem.Range{Start: vm.e.GetStart(), End: vm.e.GetEnd()}
+		ents, err := pm.Read(rg)
+		if err != nil {
+			return err
+		}
+		now := mem.Runs(rg.Start, ents, func(e uint64) bool {
+			return e&mem.PMGuard == 0 && (e&mem.PMSwap != 0 || (e&mem.PMPresent != 0 && e&mem.PMFile == 0))
+		})
+		for _, z := range mem.Subtract(now, has) {
+			if _, err := r.sys("madvise(DONTNEED)", unix.SYS_MADVISE, z.Start, z.Len(), unix.MADV_DONTNEED); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// skipInheritedParent takes out of want (pages to fill from the parent
+// images) those flagged PeCow in a kept mapping: they stay as inherited.
+func (r *restorer) skipInheritedParent(maps []*vmap, want []mem.Range) []mem.Range {
+	var cow, kept []mem.Range
+	for _, e := range r.sn.pagemap {
+		if inParent(e) && e.GetFlags()&image.PeCow != 0 {
+			cow = append(cow, entryRange(e))
+		}
+	}
+	for _, vm := range maps {
+		if vm.kept {
+			kept = append(kept, mem.Range{Start: vm.e.GetStart(), End: vm.e.GetEnd()})
+		}
+	}
+	if len(cow) == 0 || len(kept) == 0 {
+		return want
+	}
+	skip := mem.Intersect(mergeRanges(cow), mergeRanges(kept))
+	r.stats.PagesSkippedCow += mem.Pages(mem.Intersect(want, skip))
+	return mem.Subtract(want, skip)
+}
+
+// differing compares the task's memory at r (read through /proc/PID/mem,
+// which does not unshare what it reads, unlike process_vm_readv) with
+// want, page by page, and returns the runs of pages that differ and the
+// bytes of those that are the same.
+func differing(mf *mem.File, r mem.Range, want []byte) ([]mem.Range, uint64, error) {
+	cur := make([]byte, r.Len())
+	if err := mf.ReadAt(cur, r.Start); err != nil {
+		return nil, 0, err
+	}
+	var out []mem.Range
+	var same uint64
+	for off := uint64(0); off < r.Len(); off += mem.PageSize {
+		if bytes.Equal(cur[off:off+mem.PageSize], want[off:off+mem.PageSize]) {
+			same += mem.PageSize
+			continue
+		}
+		a := r.Start + off
+		if n := len(out); n > 0 && out[n-1].End == a {
+			out[n-1].End += mem.PageSize
+		} else {
+			out = append(out, mem.Range{Start: a, End: a + mem.PageSize})
+		}
+	}
+	return out, same, nil
+}
