@@ -60,7 +60,10 @@ var compatDumpRestore = []compatOpt{
 	{"config", "", "FILE", true, "configuration files are not read"},
 	{"tcp-established", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"tcp-close", "", "", true, "established TCP connections are not checkpointed yet"},
-	{"ext-unix-sk", "", "", true, "external UNIX sockets are not supported yet"},
+	// dump defines --ext-unix-sk itself; restore reconnects an external
+	// socket the images hold without it (as CRIU 4.2 does), pre-dump
+	// saves memory only.
+	{"ext-unix-sk", "", "", false, "accepted; a socket connected to an external UNIX socket is connected to its name again (dump needs --ext-unix-sk to save it)"},
 	{"external", "", "RES", true, "external resources are not taken by pre-dump (dump and restore take veth[IFNAME]:OUTNAME)"},
 	{"root", "r", "DIR", true, "restoring into another root is not supported"},
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},

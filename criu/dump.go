@@ -34,6 +34,7 @@ func init() {
 			track := fs.Bool("track-mem", false, "use the memory tracking a --track-mem pre-dump started (and with -R, go on tracking)")
 			fileLocks := fs.Bool("file-locks", false, "save the flock and POSIX locks the tasks hold (without it, a held lock fails the dump)")
 			external := addExternalFlag(fs)
+			extUnix := addExtUnixFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -45,13 +46,17 @@ func init() {
 				if err != nil {
 					return err
 				}
+				extUnixAll, extUnixInodes, err := extUnix()
+				if err != nil {
+					return err
+				}
 				store, err := so.open(ctx, e, true)
 				if err != nil {
 					return err
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

@@ -65,11 +65,11 @@ type snapshot struct {
 	id, parent string
 	images     map[string]*image // current version of each name
 	xfers      map[uint64]*image // every transfer, for dedup
-	finished   bool      // its Finish was accepted: held, served only once confirmed
-	confirmed  bool      // its dump confirmed it (two-phase finish): served
-	heldAt     time.Time // when it was finished (held): the janitor's clock until confirmed
-	released   bool // Release asked for it while other snapshots build on it
-	restored   bool // released under --keep: a new dump may replace it
+	finished   bool              // its Finish was accepted: held, served only once confirmed
+	confirmed  bool              // its dump confirmed it (two-phase finish): served
+	heldAt     time.Time         // when it was finished (held): the janitor's clock until confirmed
+	released   bool              // Release asked for it while other snapshots build on it
+	restored   bool              // released under --keep: a new dump may replace it
 	manifest   []remoteimg.ImageInfo
 	// abandoned is set once the snapshot is given up (no activity for
 	// resumeTTL, its Finish refused, the memory budget exceeded, or

@@ -2,6 +2,7 @@ package dump
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -85,6 +86,22 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 	if err != nil {
 		return nil, err
 	}
+	unsaved := [][]unsavedOpt{unsavedSocketOpts, unsavedIPOpts}
+	if family == unix.AF_INET6 {
+		unsaved = append(unsaved, unsavedIPv6Opts, unsavedIPOptsOfIPv6)
+	}
+	if protocol == unix.IPPROTO_TCP {
+		unsaved = append(unsaved, unsavedTCPOpts)
+	} else {
+		unsaved = append(unsaved, unsavedUDPOpts)
+	}
+	if err := d.checkUnsaved(cp, family, typ, protocol, unsaved...); err != nil {
+		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
+	}
+	shut, err := d.inetShutdown(cp, family, protocol, uint32(st.Ino))
+	if err != nil {
+		return nil, err
+	}
 	id := d.files.id()
 	e := &images.InetSkEntry{
 		Id: proto.Uint32(id), Ino: proto.Uint32(uint32(st.Ino)), Family: proto.Uint32(uint32(family)),
@@ -102,6 +119,10 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IPV6, ipv6Freebind); err == nil {
 			e.IpOpts.Freebind = proto.Bool(v != 0)
 		}
+		// CRIU keeps IPV6_RECVPKTINFO in pktinfo for IPv6.
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO); err == nil {
+			e.IpOpts.Pktinfo = proto.Bool(v != 0)
+		}
 	} else {
 		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_FREEBIND); err == nil {
 			e.IpOpts.Freebind = proto.Bool(v != 0)
@@ -113,14 +134,106 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 	if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_TTL); err == nil && family == unix.AF_INET {
 		e.IpOpts.Ttl = proto.Uint32(uint32(v))
 	}
-	if protocol == unix.IPPROTO_TCP {
-		nd, err := unix.GetsockoptInt(cp, unix.IPPROTO_TCP, unix.TCP_NODELAY)
-		if err != nil {
-			return nil, os.NewSyscallError("getsockopt(TCP_NODELAY)", err)
+	if family == unix.AF_INET {
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_PKTINFO); err == nil {
+			e.IpOpts.Pktinfo = proto.Bool(v != 0)
 		}
-		e.TcpOpts = &images.TcpOptsEntry{Nodelay: proto.Bool(nd != 0)}
+	}
+	if shut != 0 {
+		e.Shutdown = images.SkShutdown(shut & 3).Enum()
+	}
+	if protocol == unix.IPPROTO_TCP {
+		var errs []error
+		get := func(name string, opt int) int {
+			v, err := unix.GetsockoptInt(cp, unix.IPPROTO_TCP, opt)
+			if err != nil {
+				errs = append(errs, os.NewSyscallError("getsockopt("+name+")", err))
+			}
+			return v
+		}
+		// The keepalive times are read as the socket uses them (its own
+		// or the namespace's default) and set again as its own, as CRIU.
+		e.TcpOpts = &images.TcpOptsEntry{
+			Nodelay:   proto.Bool(get("TCP_NODELAY", unix.TCP_NODELAY) != 0),
+			Cork:      proto.Bool(get("TCP_CORK", unix.TCP_CORK) != 0),
+			Keepcnt:   proto.Uint32(uint32(get("TCP_KEEPCNT", unix.TCP_KEEPCNT))),
+			Keepidle:  proto.Uint32(uint32(get("TCP_KEEPIDLE", unix.TCP_KEEPIDLE))),
+			Keepintvl: proto.Uint32(uint32(get("TCP_KEEPINTVL", unix.TCP_KEEPINTVL))),
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
 	}
 	return &images.FileEntry{Type: images.FdTypes_INETSK.Enum(), Id: proto.Uint32(id), Isk: e}, nil
+}
+
+// checkUnsaved compares fd's options that the images cannot hold with
+// those of a fresh socket of the same kind made in the tree's network
+// namespace (checkUnsavedOpts).
+func (d *dumper) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) error {
+	ref := -1
+	err := d.t.netDo(func() error {
+		var err error
+		ref, err = unix.Socket(family, typ|unix.SOCK_CLOEXEC, protocol)
+		return err
+	})
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(ref)
+	return checkUnsavedOpts(fd, ref, opts...)
+}
+
+// inetShutdown tells how the inet socket ino (open at fd) was shut down
+// (sock_diag's INET_DIAG_SHUTDOWN: RCV_SHUTDOWN 1, SEND_SHUTDOWN 2). The
+// sockets of a family and protocol are listed once per dump.
+func (d *dumper) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) {
+	s := d.t.shared
+	k := [2]int{family, protocol}
+	m, ok := s.inetShut[k]
+	if !ok {
+		err := d.t.netDo(func() error {
+			var err error
+			m, err = listInetShutdown(family, protocol)
+			return err
+		})
+		// A kernel without inet_diag for the protocol (ENOENT): every
+		// socket is asked with poll.
+		if errors.Is(err, unix.ENOENT) {
+			err = nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if s.inetShut == nil {
+			s.inetShut = map[[2]int]map[uint32]uint8{}
+		}
+		s.inetShut[k] = m
+	}
+	if v, ok := m[ino]; ok {
+		return v, nil
+	}
+	// Not hashed (neither bound nor connected), so not listed: poll
+	// shows a read shutdown (POLLRDHUP) and both (POLLHUP), not a write
+	// shutdown alone, which no interface shows for such a socket.
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+	for {
+		_, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("poll", err)
+		}
+		break
+	}
+	switch {
+	case p[0].Revents&unix.POLLHUP != 0:
+		return 3, nil
+	case p[0].Revents&unix.POLLRDHUP != 0:
+		return 1, nil
+	}
+	return 0, nil
 }
 
 // inetAddr turns a socket address into CRIU's form: the address bytes in

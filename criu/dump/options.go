@@ -36,6 +36,15 @@ type Options struct {
 	// peer is outside it, with the peer's name (criu dump --external
 	// veth[IN]:OUT); such a link not listed fails the dump.
 	Veth map[string]string
+	// ExtUnixSk lets a UNIX datagram socket connected to a named socket
+	// outside the tree be dumped: the peer is written as external, and
+	// restore connects to that name again (criu dump --ext-unix-sk,
+	// CRIU's legacy rule). ExtUnixInodes are the sockets, by inode,
+	// connected to a peer outside the tree that restore will be given
+	// with --inherit-fd fd[N]:socket:[INO] (--ext-unix-sk=INO,...): of
+	// any kind, with nothing queued.
+	ExtUnixSk     bool
+	ExtUnixInodes map[uint32]bool
 	// IPTool is the ip program that saves a network namespace of the
 	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string

@@ -12,6 +12,11 @@ type sharedSet struct {
 	unixDiag  map[uint32]*unixDiag
 	unixSks   []*unixSk
 	unixByIno map[uint32]*unixSk
+	// unixExt are the external peers written (--ext-unix-sk), by inode.
+	unixExt map[uint32]bool
+	// inetShut is how each inet socket is shut down, by inode, per
+	// (family, protocol), read at the first one met.
+	inetShut map[[2]int]map[uint32]uint8
 	// fifos are the named pipes open in the tree, by (dev, ino) in
 	// fifoByKey (fifo.go).
 	fifos     []*pipeObj
@@ -25,7 +30,7 @@ func newSharedSet() *sharedSet {
 // write checks that the shared objects can be restored and writes their
 // images.
 func (s *sharedSet) write(ctx context.Context, t *tree) error {
-	if err := s.checkUnix(); err != nil {
+	if err := s.checkUnix(t); err != nil {
 		return err
 	}
 	if err := s.writePipes(ctx, t); err != nil {

@@ -144,3 +144,91 @@ func parseUnixDiag(b []byte) (*unixDiag, error) {
 	}
 	return d, nil
 }
+
+// inet_diag request and reply layout (include/uapi/linux/inet_diag.h).
+const (
+	inetDiagReqLen   = 56 // struct inet_diag_req_v2
+	inetDiagMsgLen   = 72 // struct inet_diag_msg
+	inetDiagShutdown = 8  // INET_DIAG_SHUTDOWN, sent with every reply
+)
+
+// listInetShutdown asks sock_diag for every socket of family and protocol
+// (TCP, UDP, UDP-Lite) of this network namespace in any state, and
+// returns each one's shutdown bits by inode.
+func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return nil, os.NewSyscallError("socket(NETLINK_SOCK_DIAG)", err)
+	}
+	defer unix.Close(fd)
+	le := binary.LittleEndian
+	req := make([]byte, unix.NLMSG_HDRLEN+inetDiagReqLen)
+	le.PutUint32(req[0:], uint32(len(req)))
+	le.PutUint16(req[4:], sockDiagByFamily)
+	le.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	le.PutUint32(req[8:], 1)
+	b := req[unix.NLMSG_HDRLEN:]
+	b[0], b[1] = byte(family), byte(protocol)
+	le.PutUint32(b[4:], ^uint32(0)) // every state
+	// The socket id (ports, addresses, interface, cookie) stays zero: a
+	// dump request matches every socket.
+	le.PutUint32(b[48:], ^uint32(0))
+	le.PutUint32(b[52:], ^uint32(0))
+	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, os.NewSyscallError("sendto(sock_diag)", err)
+	}
+	out := map[uint32]uint8{}
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return nil, os.NewSyscallError("recvfrom(sock_diag)", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return nil, fmt.Errorf("parse sock_diag reply: %w", err)
+		}
+		for _, m := range msgs {
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return out, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if e := int32(le.Uint32(m.Data)); e != 0 {
+						return nil, os.NewSyscallError("sock_diag", unix.Errno(-e))
+					}
+				}
+				continue
+			}
+			ino, shut, err := parseInetDiag(m.Data)
+			if err != nil {
+				return nil, err
+			}
+			out[ino] = shut
+		}
+	}
+}
+
+// parseInetDiag returns the inode and shutdown bits of one inet_diag_msg.
+func parseInetDiag(b []byte) (ino uint32, shut uint8, err error) {
+	le := binary.LittleEndian
+	if len(b) < inetDiagMsgLen {
+		return 0, 0, fmt.Errorf("sock_diag: short inet_diag_msg (%d bytes)", len(b))
+	}
+	ino = le.Uint32(b[68:])
+	for a := b[inetDiagMsgLen:]; len(a) >= unix.SizeofRtAttr; {
+		l := int(le.Uint16(a))
+		if l < unix.SizeofRtAttr || l > len(a) {
+			return 0, 0, fmt.Errorf("sock_diag: bad attribute length %d", l)
+		}
+		if le.Uint16(a[2:]) == inetDiagShutdown && l > unix.SizeofRtAttr {
+			shut = a[unix.SizeofRtAttr]
+		}
+		al := (l + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
+		if al >= len(a) {
+			break
+		}
+		a = a[al:]
+	}
+	return ino, shut, nil
+}

@@ -15,6 +15,143 @@ import (
 // soBufLock is SO_BUF_LOCK (Linux 5.14), not in x/sys/unix.
 const soBufLock = 72
 
+// unsavedOpt is a socket option the images have no field for: a socket
+// whose value differs from a fresh socket's (same family, type and
+// protocol, in the same network namespace) fails the dump by name.
+type unsavedOpt struct {
+	level, opt int
+	name       string
+	str        bool // read as a string (TCP_CONGESTION), else an int
+}
+
+// Options the images cannot hold, by level. Not listed because they are
+// state the kernel keeps moving, not settings: SO_INCOMING_CPU,
+// TCP_TIMESTAMP, TCP_QUICKACK. Not readable at all: an eBPF filter
+// (SO_ATTACH_BPF; SO_GET_FILTER shows classic filters only), multicast
+// memberships.
+var (
+	unsavedSocketOpts = []unsavedOpt{
+		{unix.SOL_SOCKET, unix.SO_TIMESTAMP_OLD, "SO_TIMESTAMP", false},
+		{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_OLD, "SO_TIMESTAMPNS", false},
+		{unix.SOL_SOCKET, unix.SO_TIMESTAMPING_OLD, "SO_TIMESTAMPING", false},
+		{unix.SOL_SOCKET, unix.SO_RXQ_OVFL, "SO_RXQ_OVFL", false},
+		{unix.SOL_SOCKET, unix.SO_WIFI_STATUS, "SO_WIFI_STATUS", false},
+		{unix.SOL_SOCKET, unix.SO_PEEK_OFF, "SO_PEEK_OFF", false},
+		{unix.SOL_SOCKET, unix.SO_NOFCS, "SO_NOFCS", false},
+		{unix.SOL_SOCKET, unix.SO_LOCK_FILTER, "SO_LOCK_FILTER", false},
+		{unix.SOL_SOCKET, unix.SO_SELECT_ERR_QUEUE, "SO_SELECT_ERR_QUEUE", false},
+		{unix.SOL_SOCKET, unix.SO_BUSY_POLL, "SO_BUSY_POLL", false},
+		{unix.SOL_SOCKET, unix.SO_MAX_PACING_RATE, "SO_MAX_PACING_RATE", false},
+		{unix.SOL_SOCKET, unix.SO_ZEROCOPY, "SO_ZEROCOPY", false},
+		{unix.SOL_SOCKET, unix.SO_PREFER_BUSY_POLL, "SO_PREFER_BUSY_POLL", false},
+		{unix.SOL_SOCKET, unix.SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET", false},
+		{unix.SOL_SOCKET, unix.SO_RCVMARK, "SO_RCVMARK", false},
+		{unix.SOL_SOCKET, unix.SO_PASSPIDFD, "SO_PASSPIDFD", false},
+		{unix.SOL_SOCKET, unix.SO_TXREHASH, "SO_TXREHASH", false},
+	}
+	unsavedIPOpts = []unsavedOpt{
+		{unix.IPPROTO_IP, unix.IP_RECVERR, "IP_RECVERR", false},
+		{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, "IP_MTU_DISCOVER", false},
+		{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, "IP_MULTICAST_TTL", false},
+		{unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP", false},
+		{unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, "IP_MULTICAST_ALL", false},
+		{unix.IPPROTO_IP, unix.IP_MULTICAST_IF, "IP_MULTICAST_IF", false},
+		{unix.IPPROTO_IP, unix.IP_RECVTTL, "IP_RECVTTL", false},
+		{unix.IPPROTO_IP, unix.IP_RECVTOS, "IP_RECVTOS", false},
+		{unix.IPPROTO_IP, unix.IP_RECVOPTS, "IP_RECVOPTS", false},
+		{unix.IPPROTO_IP, unix.IP_RETOPTS, "IP_RETOPTS", false},
+		{unix.IPPROTO_IP, unix.IP_PASSSEC, "IP_PASSSEC", false},
+		{unix.IPPROTO_IP, unix.IP_TRANSPARENT, "IP_TRANSPARENT", false},
+		{unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT", false},
+		{unix.IPPROTO_IP, unix.IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR", false},
+		{unix.IPPROTO_IP, unix.IP_NODEFRAG, "IP_NODEFRAG", false},
+		{unix.IPPROTO_IP, unix.IP_CHECKSUM, "IP_CHECKSUM", false},
+		{unix.IPPROTO_IP, unix.IP_MINTTL, "IP_MINTTL", false},
+		{unix.IPPROTO_IP, unix.IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE", false},
+		{unix.IPPROTO_IP, unix.IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884", false},
+		{unix.IPPROTO_IP, unix.IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE", false},
+	}
+	// IPv4 options of an IPv6 socket (for its v4-mapped traffic): the
+	// images hold them for IPv4 sockets only.
+	unsavedIPOptsOfIPv6 = []unsavedOpt{
+		{unix.IPPROTO_IP, unix.IP_TOS, "IP_TOS", false},
+		{unix.IPPROTO_IP, unix.IP_TTL, "IP_TTL", false},
+		{unix.IPPROTO_IP, unix.IP_PKTINFO, "IP_PKTINFO", false},
+	}
+	unsavedIPv6Opts = []unsavedOpt{
+		{unix.IPPROTO_IPV6, unix.IPV6_RECVERR, "IPV6_RECVERR", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, "IPV6_RECVTCLASS", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, "IPV6_TCLASS", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_TRANSPARENT, "IPV6_TRANSPARENT", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_AUTOFLOWLABEL, "IPV6_AUTOFLOWLABEL", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, "IPV6_DONTFRAG", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_RECVPATHMTU, "IPV6_RECVPATHMTU", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_ADDR_PREFERENCES, "IPV6_ADDR_PREFERENCES", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_MINHOPCOUNT, "IPV6_MINHOPCOUNT", false},
+		{unix.IPPROTO_IPV6, unix.IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE", false},
+	}
+	unsavedTCPOpts = []unsavedOpt{
+		{unix.IPPROTO_TCP, unix.TCP_MAXSEG, "TCP_MAXSEG", false},
+		{unix.IPPROTO_TCP, unix.TCP_SYNCNT, "TCP_SYNCNT", false},
+		{unix.IPPROTO_TCP, unix.TCP_LINGER2, "TCP_LINGER2", false},
+		{unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", false},
+		{unix.IPPROTO_TCP, unix.TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP", false},
+		{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", false},
+		{unix.IPPROTO_TCP, unix.TCP_THIN_LINEAR_TIMEOUTS, "TCP_THIN_LINEAR_TIMEOUTS", false},
+		{unix.IPPROTO_TCP, unix.TCP_FASTOPEN, "TCP_FASTOPEN", false},
+		{unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT", false},
+		{unix.IPPROTO_TCP, unix.TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE", false},
+		{unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", false},
+		{unix.IPPROTO_TCP, unix.TCP_SAVE_SYN, "TCP_SAVE_SYN", false},
+		{unix.IPPROTO_TCP, unix.TCP_TX_DELAY, "TCP_TX_DELAY", false},
+		{unix.IPPROTO_TCP, unix.TCP_INQ, "TCP_INQ", false},
+		{unix.IPPROTO_TCP, unix.TCP_CONGESTION, "TCP_CONGESTION", true},
+	}
+	unsavedUDPOpts = []unsavedOpt{
+		{unix.IPPROTO_UDP, unix.UDP_CORK, "UDP_CORK", false},
+		{unix.IPPROTO_UDP, unix.UDP_ENCAP, "UDP_ENCAP", false},
+		{unix.IPPROTO_UDP, unix.UDP_NO_CHECK6_TX, "UDP_NO_CHECK6_TX", false},
+		{unix.IPPROTO_UDP, unix.UDP_NO_CHECK6_RX, "UDP_NO_CHECK6_RX", false},
+		{unix.IPPROTO_UDP, unix.UDP_SEGMENT, "UDP_SEGMENT", false},
+		{unix.IPPROTO_UDP, unix.UDP_GRO, "UDP_GRO", false},
+	}
+)
+
+// checkUnsavedOpts fails if fd has one of opts set otherwise than ref, a
+// fresh socket of the same kind. An option fd cannot read is skipped.
+func checkUnsavedOpts(fd, ref int, opts ...[]unsavedOpt) error {
+	for _, l := range opts {
+		for _, o := range l {
+			if o.str {
+				v, err := unix.GetsockoptString(fd, o.level, o.opt)
+				if err != nil {
+					continue
+				}
+				if w, err := unix.GetsockoptString(ref, o.level, o.opt); err == nil && v != w {
+					return fmt.Errorf("%w: socket option %s is %q (a new socket's is %q), which the images cannot hold", ErrUnsupported, o.name, v, w)
+				}
+				continue
+			}
+			v, err := unix.GetsockoptInt(fd, o.level, o.opt)
+			if err != nil {
+				continue
+			}
+			if w, err := unix.GetsockoptInt(ref, o.level, o.opt); err == nil && v != w {
+				return fmt.Errorf("%w: socket option %s is %d (a new socket's is %d), which the images cannot hold", ErrUnsupported, o.name, v, w)
+			}
+		}
+	}
+	return nil
+}
+
 // dumpSkOpts reads the SOL_SOCKET options of sk_opts_entry from fd, a
 // copy of the task's socket. Buffer sizes are stored as getsockopt
 // returns them (twice what was set), as CRIU stores them.
@@ -55,6 +192,17 @@ func dumpSkOpts(fd int) (*images.SkOptsEntry, error) {
 	o.SoKeepalive = proto.Bool(geti("SO_KEEPALIVE", unix.SO_KEEPALIVE) != 0)
 	o.SoDontroute = proto.Bool(geti("SO_DONTROUTE", unix.SO_DONTROUTE) != 0)
 	o.SoOobinline = proto.Uint32(uint32(geti("SO_OOBINLINE", unix.SO_OOBINLINE)))
+	o.SoPasssec = proto.Bool(geti("SO_PASSSEC", unix.SO_PASSSEC) != 0)
+	o.SoNoCheck = proto.Bool(geti("SO_NO_CHECK", unix.SO_NO_CHECK) != 0)
+	// A classic BPF filter, each instruction as CRIU packs it: code<<48 |
+	// jt<<40 | jf<<32 | k.
+	if f, err := socketFilter(fd); err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, in := range f {
+			o.SoFilter = append(o.SoFilter, uint64(in.Code)<<48|uint64(in.Jt)<<40|uint64(in.Jf)<<32|uint64(in.K))
+		}
+	}
 	if l, err := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil {
 		errs = append(errs, os.NewSyscallError("getsockopt(SO_LINGER)", err))
 	} else if l.Onoff != 0 {
@@ -77,6 +225,9 @@ func dumpSkOpts(fd int) (*images.SkOptsEntry, error) {
 type skPacket struct {
 	idFor uint32 // file id of the socket it is queued on
 	data  []byte
+	// addr is a datagram's sender name as the kernel gives it (a
+	// leading NUL: abstract; empty: unnamed); nil for a stream.
+	addr []byte
 }
 
 // maxQueue caps the bytes read from one socket's receive queue.
@@ -85,7 +236,7 @@ const maxQueue = 64 << 20
 // peekQueue reads fd's receive queue without consuming it: SO_PEEK_OFF
 // moves past what each MSG_PEEK returned, and is put back afterwards.
 // A queue holding passed descriptors (SCM_RIGHTS) is refused.
-func peekQueue(fd int, id uint32) ([]skPacket, error) {
+func peekQueue(fd int, id uint32, dgram bool) ([]skPacket, error) {
 	orig, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF)
 	if err != nil {
 		return nil, os.NewSyscallError("getsockopt(SO_PEEK_OFF)", err)
@@ -103,7 +254,7 @@ func peekQueue(fd int, id uint32) ([]skPacket, error) {
 	var out []skPacket
 	total := 0
 	for {
-		n, oobn, fl, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		n, oobn, fl, from, err := unix.Recvmsg(fd, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		if err == unix.EAGAIN {
 			return out, nil
 		}
@@ -130,24 +281,73 @@ func peekQueue(fd int, id uint32) ([]skPacket, error) {
 		if total > maxQueue {
 			return nil, fmt.Errorf("%w: more than %d bytes queued", ErrUnsupported, maxQueue)
 		}
-		out = append(out, skPacket{idFor: id, data: append([]byte{}, buf[:n]...)})
+		p := skPacket{idFor: id, data: append([]byte{}, buf[:n]...)}
+		if dgram {
+			p.addr = []byte{}
+			if sa, ok := from.(*unix.SockaddrUnix); ok && sa.Name != "" {
+				p.addr = unixNameBytes(sa.Name)
+			}
+		}
+		out = append(out, p)
 	}
 }
 
+// pendingError reports whether the socket fd has an error pending
+// (sk_err), which poll shows as POLLERR without clearing it.
+func pendingError(fd int) (bool, error) {
+	p := []unix.PollFd{{Fd: int32(fd)}}
+	for {
+		_, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, os.NewSyscallError("poll", err)
+		}
+		return p[0].Revents&unix.POLLERR != 0, nil
+	}
+}
+
+// unixNameBytes turns x/sys/unix's spelling of a UNIX name ('@' for the
+// leading NUL of an abstract one) back into the kernel's bytes.
+func unixNameBytes(name string) []byte {
+	if name[0] == '@' {
+		return append([]byte{0}, name[1:]...)
+	}
+	return []byte(name)
+}
+
 // refuseRights closes descriptors a peek copied in and fails: passing
-// descriptors through a socket is not saved yet.
+// descriptors through a socket is not saved yet. Any other control
+// message (the sender's credentials of SO_PASSCRED, a pidfd, a security
+// context) fails too, as in CRIU: a message sent again at restore would
+// carry the restorer's.
 func refuseRights(oob []byte) error {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
 		return fmt.Errorf("parse control message: %w", err)
 	}
+	var fail error
 	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_RIGHTS {
+		switch {
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_RIGHTS:
 			for i := 0; i+4 <= len(m.Data); i += 4 {
 				unix.Close(int(int32(binary.LittleEndian.Uint32(m.Data[i:]))))
 			}
-			return fmt.Errorf("%w: descriptors in flight (SCM_RIGHTS)", ErrUnsupported)
+			fail = fmt.Errorf("%w: descriptors in flight (SCM_RIGHTS)", ErrUnsupported)
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_PIDFD:
+			if len(m.Data) >= 4 {
+				unix.Close(int(int32(binary.LittleEndian.Uint32(m.Data))))
+			}
+			if fail == nil {
+				fail = fmt.Errorf("%w: queued messages carry their sender's pidfd (SO_PASSPIDFD)", ErrUnsupported)
+			}
+		case fail != nil:
+		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_CREDENTIALS:
+			fail = fmt.Errorf("%w: queued messages carry their sender's credentials (SO_PASSCRED), which restore cannot send again", ErrUnsupported)
+		default:
+			fail = fmt.Errorf("%w: queued messages carry control data (level %d type %d)", ErrUnsupported, m.Header.Level, m.Header.Type)
 		}
 	}
-	return nil
+	return fail
 }

@@ -29,10 +29,21 @@
 // filled, opened by each fd and mapping through /proc/<restorer>/fd, and
 // sealed once every task is restored. Sockets (sockets.go) and eventfd,
 // signalfd, timerfd and epoll files (anon.go) are created there too:
-// connected UNIX pairs with socketpair, then binds (a listener and the
-// connections it accepted share its name: connections bind first, their
-// file unlinked), listens, datagram connects, options, queues refilled by
-// writing from the peer, shutdowns. An epoll's targets are added by
+// connected UNIX pairs with socketpair (also a connection whose peer had
+// closed: the stand-in end sends its queue, then closes), then binds
+// (sockets sharing a path, a listener and the connections it accepted or
+// deleted sockets and the path's new holder, bind in turn, the live one
+// last, the others' file unlinked; a deleted socket's missing directories
+// are made and removed after, what stands at its path now is moved aside
+// and back), listens, options, queues refilled
+// (a stream by its peer; a datagram from its sender's name: the tree's
+// socket of that name, one bound to it for the send, or an unnamed one),
+// then datagram connects and connections not yet accepted connected to
+// their listener again (an external datagram peer by its name; a
+// connection to an external peer must be given with --inherit-fd
+// fd[N]:socket:[INO], which takes its place as it is), the filter, the
+// shutdowns. Inet sockets get their options, bind, listen or connect,
+// shutdown and filter. An epoll's targets are added by
 // epoll_ctl injected into the first task holding it, by fd number.
 // inotify files (inotify.go) get their watches back by path, each with
 // its watch descriptor (on the ghost copy for a deleted file, through

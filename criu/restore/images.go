@@ -47,7 +47,7 @@ type treeImages struct {
 	// fifoData by fifo pipe id, from fifo-data.img.
 	fifoData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
-	skQueues map[uint32][][]byte
+	skQueues map[uint32][]skPacket
 	// locks are the file locks of filelocks.img (locks.go).
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (tty.go).

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -33,10 +34,18 @@ const ipv6Freebind = 78
 // maxSkQueue caps the bytes queued on one socket.
 const maxSkQueue = 64 << 20
 
+// skPacket is one queued message of sk-queues.img.
+type skPacket struct {
+	data []byte
+	// addr is a datagram's sender name (empty: unnamed), nil where the
+	// image names no sender (CRIU's images).
+	addr []byte
+}
+
 // readSkQueues reads sk-queues.img: the queued messages by the file id of
 // the socket they are queued on, in order.
-func readSkQueues(ctx context.Context, s image.Store) (map[uint32][][]byte, error) {
-	out := map[uint32][][]byte{}
+func readSkQueues(ctx context.Context, s image.Store) (map[uint32][]skPacket, error) {
+	out := map[uint32][]skPacket{}
 	const name = "sk-queues.img"
 	rd, err := s.Open(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -71,7 +80,10 @@ func readSkQueues(ctx context.Context, s image.Store) (map[uint32][][]byte, erro
 		if err := dec.CopyPayload(w, int64(e.GetLength())); err != nil {
 			return nil, err
 		}
-		out[e.GetIdFor()] = append(out[e.GetIdFor()], w.b)
+		if len(e.Addr) > len(unix.RawSockaddrUnix{}.Path) {
+			return nil, fmt.Errorf("%w: %s: a sender name of %d bytes", ErrBadImage, name, len(e.Addr))
+		}
+		out[e.GetIdFor()] = append(out[e.GetIdFor()], skPacket{data: w.b, addr: e.Addr})
 	}
 }
 
@@ -103,17 +115,56 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 	}
 	fds := map[uint32]int{} // by ino
 	keep := func(fd int) { t.masterFds = append(t.masterFds, fd) }
+	// A connection whose peer had closed is made a pair; the other end
+	// (by the survivor's ino) sends the survivor's queue, then closes.
+	partners := map[uint32]int{}
+	defer func() {
+		for _, fd := range partners {
+			unix.Close(fd)
+		}
+	}()
 	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
 		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
 			return p
 		}
 		return nil
 	}
+	// A socket given with --inherit-fd fd[N]:socket:[INO] is criu's fd N
+	// (its description, as it is: nothing of the images is set on it).
+	var own []*images.UnixSkEntry
+	for _, e := range sks {
+		in, ok := t.inheritedFd(fmt.Sprintf("socket:[%d]", e.GetIno()))
+		if !ok {
+			own = append(own, e)
+			continue
+		}
+		if p := mutual(e); p != nil {
+			if _, ok := t.opts.InheritFd[fmt.Sprintf("socket:[%d]", p.GetIno())]; !ok {
+				return fmt.Errorf("%w: socket:[%d] is given with --inherit-fd, its peer socket:[%d] of the tree is not", ErrUnsupported, e.GetIno(), p.GetIno())
+			}
+		}
+		fd, err := dupInherited(in)
+		if err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+		keep(fd)
+		t.masters[e.GetId()] = fd
+	}
+	sks = own
 	for _, e := range sks {
 		if _, ok := fds[e.GetIno()]; ok {
 			continue
 		}
 		typ := int(e.GetType()) | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+		if closedPeer(e) {
+			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
+			if err != nil {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socketpair", err))
+			}
+			keep(pair[0])
+			fds[e.GetIno()], partners[e.GetIno()] = pair[0], pair[1]
+			continue
+		}
 		if p := mutual(e); p != nil {
 			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
 			if err != nil {
@@ -132,9 +183,10 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		fds[e.GetIno()] = fd
 	}
 	// Bind. Sockets sharing a name (a listener and the connections it
-	// accepted) bind in turn, connections first, the file of each but
-	// the last unlinked so the next can bind; an abstract name is bound
-	// by the listener only.
+	// accepted, sockets whose file was deleted and the one holding the
+	// path now) bind in turn, the live one last, the file of each but the
+	// last unlinked so the next can bind; an abstract name is bound by
+	// the listener only.
 	groups := map[string][]*images.UnixSkEntry{}
 	var names []string
 	for _, e := range sks {
@@ -148,18 +200,45 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		groups[k] = append(groups[k], e)
 	}
 	var unlinkLater []string
+	// ghostDirs are directories made for deleted sockets' paths, removed
+	// (deepest first) once their files are unlinked; putBack moves back
+	// what stood at such a path.
+	var ghostDirs []string
+	var putBack []func() error
+	defer func() {
+		for _, f := range putBack {
+			f()
+		}
+		for i := len(ghostDirs) - 1; i >= 0; i-- {
+			unix.Rmdir(ghostDirs[i])
+		}
+	}()
 	for _, k := range names {
 		g := groups[k]
-		sort.SliceStable(g, func(i, j int) bool {
-			return g[i].GetState() == tcpEstablished && g[j].GetState() != tcpEstablished
-		})
+		// The socket whose file is live binds last and keeps it:
+		// connections (sharing their listener's name) and sockets whose
+		// file was deleted (the path may be another's now) bind first.
+		last := func(e *images.UnixSkEntry) bool {
+			accepted := e.GetType() != unix.SOCK_DGRAM && e.GetState() == tcpEstablished
+			return !accepted && !e.GetDeleted()
+		}
+		sort.SliceStable(g, func(i, j int) bool { return !last(g[i]) && last(g[j]) })
 		abstract := k[0] == 0
 		if abstract && len(g) > 1 {
 			g = g[len(g)-1:]
 		}
+		// A group of deleted sockets only: whatever is at the path now
+		// is not the tree's, and is put back after.
+		ghosts := !abstract && !last(g[len(g)-1])
 		for i, e := range g {
 			sa := unixName(e.GetName())
-			if !abstract {
+			if ghosts && i == 0 {
+				restorePath, err := bindGhostPath(sa.Name, &ghostDirs)
+				if err != nil {
+					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+				}
+				putBack = append(putBack, restorePath)
+			} else if !abstract && !ghosts {
 				if err := removeStaleSocket(sa.Name); err != nil {
 					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 				}
@@ -194,11 +273,35 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			}
 		}
 	}
-	// A datagram socket connected to a socket that is not connected back.
+	if err := refillQueues(t.ti.skQueues, sks, byIno, fds, partners, false); err != nil {
+		return err
+	}
+	// External sockets (outside the dumped tree, CRIU's USK_EXTERN): the
+	// entries with no fd, by inode.
+	ext := map[uint32]*images.UnixSkEntry{}
+	for _, f := range t.ti.files {
+		if e := f.GetUsk(); e != nil && e.GetUflags()&uskExtern != 0 {
+			ext[e.GetIno()] = e
+		}
+	}
+	// A datagram socket connected to a socket that is not connected back
+	// (of the tree, or external), and a connection not yet accepted (its
+	// peer is the listener): each connects by name, in file id order (the
+	// order of the accept queue). Listeners are listening and names are
+	// still bound.
 	for _, e := range sks {
 		p := byIno[e.GetPeer()]
 		if e.GetPeer() == 0 || mutual(e) != nil {
 			continue
+		}
+		// As CRIU 4.2, an external peer needs no --ext-unix-sk at
+		// restore: the dump was given it. A connection to one is not
+		// made again (it would be a new connection): it must be given.
+		if x := ext[e.GetPeer()]; p == nil && x != nil {
+			if e.GetType() != unix.SOCK_DGRAM {
+				return fmt.Errorf("%w: socket:[%d] is connected to the external socket:[%d]: give it with --inherit-fd fd[N]:socket:[%d]", ErrUnsupported, e.GetIno(), x.GetIno(), e.GetIno())
+			}
+			p = x
 		}
 		if p == nil || len(p.GetName()) == 0 {
 			return fmt.Errorf("%w: socket:[%d]: its peer socket:[%d] cannot be reached by name", ErrBadImage, e.GetIno(), e.GetPeer())
@@ -207,41 +310,42 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
 		}
 	}
+	if err := refillQueues(t.ti.skQueues, sks, byIno, fds, partners, true); err != nil {
+		return err
+	}
 	for _, name := range unlinkLater {
 		if err := unix.Unlink(name); err != nil {
 			return os.NewSyscallError("unlink", err)
 		}
 	}
+	for _, f := range putBack {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	putBack = nil
+	for i := len(ghostDirs) - 1; i >= 0; i-- {
+		if err := unix.Rmdir(ghostDirs[i]); err != nil {
+			return os.NewSyscallError("rmdir", err)
+		}
+	}
+	ghostDirs = nil
 	for _, e := range sks {
 		if err := setSkOpts(fds[e.GetIno()], e.GetOpts()); err != nil {
 			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 		}
 	}
-	// Queues: what was queued on e was sent by its peer, or by a socket
-	// connected to it.
 	for _, e := range sks {
-		q := t.ti.skQueues[e.GetId()]
-		if len(q) == 0 {
-			continue
+		if err := setSkFilter(fds[e.GetIno()], e.GetOpts()); err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 		}
-		var from *images.UnixSkEntry
-		if p := mutual(e); p != nil {
-			from = p
-		} else {
-			for _, o := range sks {
-				if o.GetPeer() == e.GetIno() {
-					from = o
-					break
-				}
-			}
-		}
-		if from == nil {
-			return fmt.Errorf("%w: socket:[%d] has queued data and no sender", ErrBadImage, e.GetIno())
-		}
-		for _, b := range q {
-			if err := sendAll(fds[from.GetIno()], b, e.GetType() == unix.SOCK_STREAM); err != nil {
-				return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err)
-			}
+	}
+	// Closing the other end shuts the survivor down both ways, as the
+	// peer's close did.
+	for ino, fd := range partners {
+		delete(partners, ino)
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("socket:[%d]: close its other end: %w", ino, os.NewSyscallError("close", err))
 		}
 	}
 	for _, e := range sks {
@@ -258,6 +362,204 @@ func (t *treeRestorer) openUnix(ids []uint32) error {
 		t.masters[e.GetId()] = fd
 	}
 	return nil
+}
+
+// uskExtern is CRIU's USK_EXTERN uflag: a socket outside the dumped tree,
+// written with its name and no fd.
+const uskExtern = 1 << 0
+
+// closedPeer tells a socket whose peer has closed: established, no peer.
+// A datagram socket must be unnamed too: a named one is established
+// also once something connected to it.
+func closedPeer(e *images.UnixSkEntry) bool {
+	return e.GetState() == tcpEstablished && e.GetPeer() == 0 && (e.GetType() != unix.SOCK_DGRAM || len(e.GetName()) == 0)
+}
+
+// refillQueues queues again what was queued on each socket of sks (fds
+// by ino), sent by the socket that sent it. Names are bound, no datagram
+// socket is connected yet (one connected to another takes datagrams from
+// that one only).
+//
+// A stream or seqpacket queue was sent by the peer (the other end of the
+// pair; for a connection whose peer closed, the stand-in end in
+// partners). A datagram names its sender (addr): the datagram socket of
+// sks bound to that name, else a socket bound to it for the send and
+// closed (the sender had closed); an unnamed sender is the receiver's
+// unnamed peer, the stand-in end, or an unnamed socket of ours. A
+// datagram of an image that names no sender (CRIU's) is sent as CRIU
+// does, by the receiver's peer or a socket connected to it.
+//
+// A datagram socket connected to a socket that is not connected back
+// took datagrams from that one only since it connected: the datagrams
+// after the last one another sent are sent once it is connected again
+// (connected, so from its peer, which the receive queue's limit then
+// does not hold back), when called with connected; the others before.
+func refillQueues(queues map[uint32][]skPacket, sks []*images.UnixSkEntry, byIno map[uint32]*images.UnixSkEntry, fds, partners map[uint32]int, connected bool) error {
+	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
+		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
+			return p
+		}
+		return nil
+	}
+	byName := map[string]*images.UnixSkEntry{}
+	for _, e := range sks {
+		if e.GetType() == unix.SOCK_DGRAM && len(e.GetName()) > 0 {
+			byName[string(bytes.TrimRight(e.GetName(), "\x00"))] = e
+		}
+	}
+	unnamed := -1
+	defer func() {
+		if unnamed >= 0 {
+			unix.Close(unnamed)
+		}
+	}()
+	for _, e := range sks {
+		q := queues[e.GetId()]
+		split := len(q)
+		if p := byIno[e.GetPeer()]; e.GetType() == unix.SOCK_DGRAM && p != nil && mutual(e) == nil && len(p.GetName()) > 0 {
+			pn := bytes.TrimRight(p.GetName(), "\x00")
+			for split = len(q); split > 0; split-- {
+				if a := q[split-1].addr; a == nil || !bytes.Equal(bytes.TrimRight(a, "\x00"), pn) {
+					break
+				}
+			}
+		}
+		if connected {
+			q = q[split:]
+		} else {
+			q = q[:split]
+		}
+		if len(q) == 0 {
+			continue
+		}
+		fail := func(err error) error { return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err) }
+		stream := e.GetType() == unix.SOCK_STREAM
+		var to unix.Sockaddr
+		if len(e.GetName()) > 0 {
+			to = unixName(e.GetName())
+		}
+		// peerFd is the socket whose writes reach e without a name.
+		peerFd := -1
+		if fd, ok := partners[e.GetIno()]; ok {
+			peerFd = fd
+		} else if p := mutual(e); p != nil {
+			peerFd = fds[p.GetIno()]
+		}
+		for _, pk := range q {
+			var err error
+			switch {
+			case e.GetType() != unix.SOCK_DGRAM || pk.addr == nil:
+				from := peerFd
+				if from < 0 {
+					for _, o := range sks {
+						if o.GetPeer() == e.GetIno() {
+							from = fds[o.GetIno()]
+							break
+						}
+					}
+				}
+				if from < 0 {
+					return fmt.Errorf("%w: socket:[%d] has queued data and no sender", ErrBadImage, e.GetIno())
+				}
+				if from == peerFd || to == nil {
+					err = sendAll(from, pk.data, stream)
+				} else {
+					err = sendTo(from, pk.data, to)
+				}
+			case len(pk.addr) == 0 && peerFd >= 0 && (partners[e.GetIno()] == peerFd || len(mutual(e).GetName()) == 0):
+				err = sendAll(peerFd, pk.data, false)
+			case len(pk.addr) == 0 && to != nil:
+				if unnamed < 0 {
+					if unnamed, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
+						return fail(os.NewSyscallError("socket", err))
+					}
+				}
+				err = sendTo(unnamed, pk.data, to)
+			case len(pk.addr) == 0:
+				return fmt.Errorf("%w: socket:[%d]: a datagram from an unnamed sender and no way to send it", ErrBadImage, e.GetIno())
+			case byName[string(bytes.TrimRight(pk.addr, "\x00"))] != nil:
+				s := byName[string(bytes.TrimRight(pk.addr, "\x00"))]
+				if mutual(e) == s || to == nil {
+					err = sendAll(fds[s.GetIno()], pk.data, false)
+				} else {
+					err = sendTo(fds[s.GetIno()], pk.data, to)
+				}
+			case to != nil:
+				err = sendFromName(pk.addr, pk.data, to)
+			default:
+				return fmt.Errorf("%w: socket:[%d]: a datagram from %q and no way to send it", ErrBadImage, e.GetIno(), pk.addr)
+			}
+			if err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return nil
+}
+
+// sendTo sends one datagram from fd to to.
+func sendTo(fd int, b []byte, to unix.Sockaddr) error {
+	return os.NewSyscallError("sendto", unix.Sendto(fd, b, unix.MSG_DONTWAIT, to))
+}
+
+// sendFromName sends one datagram to to from a socket bound for the send
+// to name (the name of a sender that has closed); a path's file is
+// removed again.
+func sendFromName(name, b []byte, to unix.Sockaddr) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	sa := unixName(name)
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("bind %q: %w", sa.Name, os.NewSyscallError("bind", err))
+	}
+	if name[0] != 0 {
+		defer unix.Unlink(sa.Name)
+	}
+	return sendTo(fd, b, to)
+}
+
+// bindGhostPath readies path for a socket whose file was deleted at
+// dump: directories missing on the way are made (and added to dirs, to be
+// removed), and whatever stands at path is renamed aside. It returns the
+// undo of the rename.
+func bindGhostPath(path string, dirs *[]string) (func() error, error) {
+	var missing []string
+	for d := filepath.Dir(path); d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := unix.Mkdir(missing[i], 0o700); err != nil {
+			return nil, fmt.Errorf("make %s for a deleted socket: %w", missing[i], os.NewSyscallError("mkdir", err))
+		}
+		*dirs = append(*dirs, missing[i])
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return func() error { return nil }, nil
+		}
+		return nil, os.NewSyscallError("lstat", err)
+	}
+	aside := fmt.Sprintf("%s.criu-%d", path, os.Getpid())
+	if err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, aside, unix.RENAME_NOREPLACE); err != nil {
+		return nil, fmt.Errorf("move %s aside for a deleted socket: %w", path, os.NewSyscallError("rename", err))
+	}
+	done := false
+	return func() error {
+		if done {
+			return nil
+		}
+		done = true
+		return os.NewSyscallError("rename", unix.Renameat2(unix.AT_FDCWD, aside, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE))
+	}, nil
 }
 
 // removeStaleSocket removes the socket file a dumped socket left at path;
@@ -334,6 +636,8 @@ func setSkOpts(fd int, o *images.SkOptsEntry) error {
 	flag("SO_KEEPALIVE", unix.SO_KEEPALIVE, o.GetSoKeepalive())
 	flag("SO_DONTROUTE", unix.SO_DONTROUTE, o.GetSoDontroute())
 	flag("SO_OOBINLINE", unix.SO_OOBINLINE, o.GetSoOobinline() != 0)
+	flag("SO_PASSSEC", unix.SO_PASSSEC, o.GetSoPasssec())
+	flag("SO_NO_CHECK", unix.SO_NO_CHECK, o.GetSoNoCheck())
 	if v := o.GetSoPriority(); v != 0 {
 		seti("SO_PRIORITY", unix.SOL_SOCKET, unix.SO_PRIORITY, int(v))
 	}
@@ -353,6 +657,59 @@ func setSkOpts(fd int, o *images.SkOptsEntry) error {
 			errs = append(errs, os.NewSyscallError("setsockopt(SO_BINDTODEVICE)", err))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// setSkFilter attaches the classic BPF filter of o to fd (CRIU's packing:
+// code<<48 | jt<<40 | jf<<32 | k per instruction). It comes after the
+// queues are refilled, which it would otherwise filter.
+func setSkFilter(fd int, o *images.SkOptsEntry) error {
+	img := o.GetSoFilter()
+	if len(img) == 0 {
+		return nil
+	}
+	if len(img) > 4096 {
+		return fmt.Errorf("%w: a socket filter of %d instructions", ErrBadImage, len(img))
+	}
+	f := make([]unix.SockFilter, len(img))
+	for i, v := range img {
+		f[i] = unix.SockFilter{Code: uint16(v >> 48), Jt: uint8(v >> 40), Jf: uint8(v >> 32), K: uint32(v)}
+	}
+	prog := &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, prog); err != nil {
+		return os.NewSyscallError("setsockopt(SO_ATTACH_FILTER)", err)
+	}
+	return nil
+}
+
+// setTCPOpts sets the TCP options of e on fd: TCP_NODELAY, TCP_CORK and
+// the keepalive times (from tcp_opts, or the deprecated fields of
+// sk_opts older images carry).
+func setTCPOpts(fd int, e *images.InetSkEntry) error {
+	var errs []error
+	seti := func(name string, opt, v int) {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, opt, v); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
+		}
+	}
+	t, o := e.GetTcpOpts(), e.GetOpts()
+	if t.GetNodelay() {
+		seti("TCP_NODELAY", unix.TCP_NODELAY, 1)
+	}
+	if t.GetCork() {
+		seti("TCP_CORK", unix.TCP_CORK, 1)
+	}
+	keep := func(name string, opt int, v *uint32, old *uint32) {
+		if v == nil {
+			v = old
+		}
+		if v != nil && *v != 0 {
+			seti(name, opt, int(*v))
+		}
+	}
+	keep("TCP_KEEPCNT", unix.TCP_KEEPCNT, t.Keepcnt, o.TcpKeepcnt)
+	keep("TCP_KEEPIDLE", unix.TCP_KEEPIDLE, t.Keepidle, o.TcpKeepidle)
+	keep("TCP_KEEPINTVL", unix.TCP_KEEPINTVL, t.Keepintvl, o.TcpKeepintvl)
 	return errors.Join(errs...)
 }
 
@@ -388,6 +745,11 @@ func openInet(e *images.InetSkEntry) (fd int, err error) {
 				return fd, os.NewSyscallError("setsockopt(IPV6_FREEBIND)", err)
 			}
 		}
+		if ipo.GetPktinfo() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IPV6_RECVPKTINFO)", err)
+			}
+		}
 	} else {
 		if ipo.GetFreebind() {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1); err != nil {
@@ -399,10 +761,24 @@ func openInet(e *images.InetSkEntry) (fd int, err error) {
 				return fd, os.NewSyscallError("setsockopt(IP_TOS)", err)
 			}
 		}
+		if ipo.GetPktinfo() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IP_PKTINFO)", err)
+			}
+		}
+		// IP_TTL reads as the namespace's default until set: set it
+		// only where it differs from this new socket's.
+		if v := ipo.GetTtl(); ipo.Ttl != nil {
+			if cur, err := unix.GetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL); err != nil || cur != int(v) {
+				if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, int(v)); err != nil {
+					return fd, os.NewSyscallError("setsockopt(IP_TTL)", err)
+				}
+			}
+		}
 	}
-	if e.GetTcpOpts().GetNodelay() {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-			return fd, os.NewSyscallError("setsockopt(TCP_NODELAY)", err)
+	if e.GetProto() == unix.IPPROTO_TCP {
+		if err := setTCPOpts(fd, e); err != nil {
+			return fd, err
 		}
 	}
 	src, err := inetSockaddr(family, e.GetSrcAddr(), e.GetSrcPort())
@@ -429,6 +805,15 @@ func openInet(e *images.InetSkEntry) (fd int, err error) {
 		}
 	case e.GetState() == tcpEstablished:
 		return fd, fmt.Errorf("%w: established TCP connection", ErrUnsupported)
+	}
+	if how := e.GetShutdown(); how != images.SkShutdown_NONE {
+		// An unconnected socket is shut down all the same (ENOTCONN).
+		if err := unix.Shutdown(fd, int(how)-1); err != nil && !errors.Is(err, unix.ENOTCONN) {
+			return fd, os.NewSyscallError("shutdown", err)
+		}
+	}
+	if err := setSkFilter(fd, e.GetOpts()); err != nil {
+		return fd, err
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
 		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)

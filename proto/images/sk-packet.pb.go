@@ -83,8 +83,12 @@ func (x *ScmEntry) GetRights() []uint32 {
 type SkPacketEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id of the socket the packet is queued on.
-	IdFor         *uint32     `protobuf:"varint,1,req,name=id_for,json=idFor" json:"id_for,omitempty"`
-	Length        *uint32     `protobuf:"varint,2,req,name=length" json:"length,omitempty"`
+	IdFor  *uint32 `protobuf:"varint,1,req,name=id_for,json=idFor" json:"id_for,omitempty"`
+	Length *uint32 `protobuf:"varint,2,req,name=length" json:"length,omitempty"`
+	// The sender's name for a datagram (empty: an unnamed sender; a
+	// leading NUL: abstract). CRIU reserves field 3 for this ("message
+	// address") and writes none; an image without it names no sender.
+	Addr          []byte      `protobuf:"bytes,3,opt,name=addr" json:"addr,omitempty"`
 	Scm           []*ScmEntry `protobuf:"bytes,4,rep,name=scm" json:"scm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -134,6 +138,13 @@ func (x *SkPacketEntry) GetLength() uint32 {
 	return 0
 }
 
+func (x *SkPacketEntry) GetAddr() []byte {
+	if x != nil {
+		return x.Addr
+	}
+	return nil
+}
+
 func (x *SkPacketEntry) GetScm() []*ScmEntry {
 	if x != nil {
 		return x.Scm
@@ -148,10 +159,11 @@ const file_images_sk_packet_proto_rawDesc = "" +
 	"\x16images/sk-packet.proto\x12\rcriugo.images\"7\n" +
 	"\tscm_entry\x12\x12\n" +
 	"\x04type\x18\x01 \x02(\rR\x04type\x12\x16\n" +
-	"\x06rights\x18\x02 \x03(\rR\x06rights\"l\n" +
+	"\x06rights\x18\x02 \x03(\rR\x06rights\"\x80\x01\n" +
 	"\x0fsk_packet_entry\x12\x15\n" +
 	"\x06id_for\x18\x01 \x02(\rR\x05idFor\x12\x16\n" +
-	"\x06length\x18\x02 \x02(\rR\x06length\x12*\n" +
+	"\x06length\x18\x02 \x02(\rR\x06length\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\fR\x04addr\x12*\n" +
 	"\x03scm\x18\x04 \x03(\v2\x18.criugo.images.scm_entryR\x03scmB,Z*github.com/criugo/criu/proto/images;images"
 
 var (

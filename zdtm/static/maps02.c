@@ -97,6 +97,12 @@ static int guard_page(void *addr)
 	return (e >> 58) & 1;
 }
 
+/* The corruption: the sequential area's advice is taken back (sr goes). */
+static void corrupt(void)
+{
+	madvise(areas[0].addr, LEN, MADV_NORMAL);
+}
+
 int main(int argc, char **argv)
 {
 	char now[256];
@@ -104,6 +110,7 @@ int main(int argc, char **argv)
 	uint8_t *base;
 
 	test_init(argc, argv);
+	test_set_corrupt(corrupt);
 	/* One reserved range, each area with a guard page on both sides, so
 	 * that no two areas merge. */
 	base = mmap(NULL, NR * (LEN + PS) + PS, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

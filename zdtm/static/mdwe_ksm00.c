@@ -41,12 +41,20 @@ static int has_mg(void *addr)
 	return mg;
 }
 
+/* The corruption: KSM merging of new mappings is turned off (MDWE
+ * cannot be turned off once set). */
+static void corrupt(void)
+{
+	prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
 	int ksm = 1;
 	void *p;
 
 	test_init(argc, argv);
+	test_set_corrupt(corrupt);
 	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0)) {
 		if (errno != EINVAL) {
 			pr_perror("PR_SET_MEMORY_MERGE");

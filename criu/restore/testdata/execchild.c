@@ -25,10 +25,11 @@ int main(int argc, char **argv) {
 	char *heap = malloc(1 << 16);
 	memset(heap, 0x3c, 1 << 16);
 	signal(SIGUSR2, h2);
-	dprintf(out, "CHILDREADY\n");
 	long counter = 0;
 	while (!check) {
-		counter++;
+		/* Ready once the loop has run twice (the check wants 2). */
+		if (++counter == 2)
+			dprintf(out, "CHILDREADY\n");
 		usleep(1000);
 	}
 	int ok = 1;

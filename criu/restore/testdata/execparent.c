@@ -1,7 +1,7 @@
 // execparent: a parent whose child runs another program. argv[1] is the
 // output file (opened O_APPEND, inherited), argv[2] the child's program
 // (execchild), run as "execchild <fd>". The parent writes "READY <child>"
-// once the child is started; on SIGUSR2 it signals the child, reaps it
+// once the child is started and its own loop has run twice; on SIGUSR2 it signals the child, reaps it
 // (it must exit 0), checks its own heap, counter and /proc/self/exe, and
 // writes "ALLPASS" or "FAIL ...".
 #define _GNU_SOURCE
@@ -37,10 +37,13 @@ int main(int argc, char **argv) {
 		execl(argv[2], argv[2], fd, (char *)NULL);
 		_exit(3);
 	}
-	dprintf(out, "READY %d\n", kid);
 	long counter = 0;
 	while (!check) {
-		counter++;
+		/* READY once the loop has run twice, so that a dump right
+		 * after it cannot catch a counter below the check's 2 on a
+		 * loaded machine. */
+		if (++counter == 2)
+			dprintf(out, "READY %d\n", kid);
 		usleep(1000);
 	}
 	int ok = 1;

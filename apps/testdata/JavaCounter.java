@@ -1,0 +1,29 @@
+import com.sun.net.httpserver.HttpServer;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+
+// An HTTP server on loopback that answers each GET with the next count.
+// It writes its port to the file named by its first argument once it is
+// serving.
+public class JavaCounter {
+    public static void main(String[] args) throws Exception {
+        AtomicLong count = new AtomicLong();
+        HttpServer srv = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        srv.createContext("/", ex -> {
+            byte[] b = (count.incrementAndGet() + "\n").getBytes(StandardCharsets.US_ASCII);
+            ex.sendResponseHeaders(200, b.length);
+            try (OutputStream o = ex.getResponseBody()) {
+                o.write(b);
+            }
+        });
+        srv.start();
+        Path tmp = Path.of(args[0] + ".tmp");
+        Files.writeString(tmp, srv.getAddress().getPort() + "\n");
+        Files.move(tmp, Path.of(args[0]));
+    }
+}
