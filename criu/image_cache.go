@@ -64,6 +64,9 @@ func init() {
 				if err != nil {
 					return usagef("--max-memory: %v", err)
 				}
+				if err := d.checkPlainTCP(address); err != nil {
+					return err
+				}
 				return runImageCache(ctx, e, &d, net.JoinHostPort(address, strconv.Itoa(port)), sock, maxMem, keep, resumeTimeout, idleTimeout)
 			}
 		},
@@ -78,8 +81,11 @@ func listSnapshots(ctx context.Context, e *env, sock string) error {
 	fmt.Fprintf(e.Stdout, "%-40s %-40s %-9s %7s %14s\n", "SNAPSHOT", "PARENT", "STATE", "IMAGES", "BYTES")
 	for _, s := range snaps {
 		state := "arriving"
-		if s.Finished {
+		switch {
+		case s.Finished:
 			state = "finished"
+		case s.Held:
+			state = "held" // finished by its proxy, not yet confirmed by its dump
 		}
 		parent := s.Parent
 		if parent == "" {
@@ -91,6 +97,9 @@ func listSnapshots(ctx context.Context, e *env, sock string) error {
 }
 
 func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock string, maxMem int64, keep bool, resume, idle time.Duration) error {
+	if !d.tls.Enabled() {
+		d.warnNoTLSStderr(e, "image-cache")
+	}
 	if done, err := d.daemonize(ctx); done || err != nil {
 		return err
 	}
@@ -104,7 +113,7 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 		return err
 	}
 	var tcp net.Listener
-	tcp, err := net.Listen("tcp", addr)
+	tcp, err := remoteimg.TCPListenConfig(d.linkTimeout).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for proxies: %w", err)
 	}

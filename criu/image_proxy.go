@@ -50,6 +50,9 @@ func init() {
 				if serverName == "" {
 					serverName = address
 				}
+				if err := d.checkPlainTCP(address); err != nil {
+					return err
+				}
 				return runImageProxy(ctx, e, &d, net.JoinHostPort(address, strconv.Itoa(port)), serverName, sock, maxMem, reconnectTimeout)
 			}
 		},
@@ -65,6 +68,9 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 			return err
 		}
 	}
+	if tlsCfg == nil {
+		d.warnNoTLSStderr(e, "image-proxy")
+	}
 	if done, err := d.daemonize(ctx); done || err != nil {
 		return err
 	}
@@ -73,7 +79,7 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 		warnNoTLS(log)
 	}
 	dial := func(ctx context.Context) (net.Conn, error) {
-		nd := &net.Dialer{KeepAlive: 15 * time.Second}
+		nd := remoteimg.TCPDialer(d.linkTimeout)
 		if tlsCfg != nil {
 			td := &tls.Dialer{NetDialer: nd, Config: tlsCfg}
 			return td.DialContext(ctx, "tcp", addr)
@@ -82,7 +88,7 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 	}
 	// Keep the heap near the budget: GC before it grows past it.
 	debug.SetMemoryLimit(heapLimit(maxMem))
-	srv := &imgproxy.Server{Dial: dial, MaxMemory: maxMem, ReconnectTimeout: reconnect, Log: log}
+	srv := &imgproxy.Server{Dial: dial, MaxMemory: maxMem, ReconnectTimeout: reconnect, ReplyTimeout: d.linkTimeout, Log: log}
 	ln, err := remoteimg.ListenUnix(sock)
 	if err != nil {
 		return err

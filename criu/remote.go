@@ -34,6 +34,8 @@ type daemonFlags struct {
 	pidfile      string
 	statusFD     int
 	drainTimeout time.Duration
+	linkTimeout  time.Duration
+	insecure     bool
 	logToFile    bool // -o FILE given: the daemon's stderr can be detached
 	fs           *pflag.FlagSet
 }
@@ -49,6 +51,39 @@ func (d *daemonFlags) add(fs *pflag.FlagSet, dirHelp string) {
 	fs.StringVar(&d.pidfile, "pidfile", "", "write the daemon's pid to `FILE` once ready")
 	fs.IntVar(&d.statusFD, "status-fd", -1, "write one byte to file descriptor `FD` once ready, then close it")
 	fs.DurationVar(&d.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to let transfers in flight finish")
+	fs.BoolVar(&d.insecure, "insecure", false, "allow plain TCP without TLS on a non-loopback address (images readable and forgeable by anyone on the path)")
+	fs.DurationVar(&d.linkTimeout, "link-timeout", remoteimg.LinkTimeout, "how long the TCP leg may stay silent with data or a reply due before it counts as dead (TCP_USER_TIMEOUT, keepalive)")
+}
+
+// checkPlainTCP refuses plain TCP (no TLS) on a non-loopback address
+// unless --insecure: TLS with client certificates is the default off
+// this host. host is the peer (proxy) or the bind address (cache; ""
+// binds every address).
+func (d *daemonFlags) checkPlainTCP(host string) error {
+	if d.tls.Enabled() || d.insecure || isLoopback(host) {
+		return nil
+	}
+	what := "--address " + host + " is not a loopback address"
+	if host == "" {
+		what = "without --address it listens on every address"
+	}
+	return usagef("%s and TLS is off: give --tls-cert, --tls-key and --tls-cacert "+
+		"(see the README's remote images section), or --insecure to send images in the clear", what)
+}
+
+// isLoopback reports whether host names this host only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// logsToFile reports whether -o names a file (the log is not stderr).
+func (d *daemonFlags) logsToFile() bool {
+	f := d.fs.Lookup("log-file")
+	return f != nil && f.Value.String() != "" && f.Value.String() != "-"
 }
 
 // parseSize parses "512M", "1G", "4096", "64k" (powers of 1024).
@@ -88,9 +123,7 @@ func (d *daemonFlags) daemonize(ctx context.Context) (done bool, err error) {
 	if !d.daemon || os.Getenv(envDaemonChild) != "" {
 		return false, nil
 	}
-	if f := d.fs.Lookup("log-file"); f != nil && f.Value.String() != "" && f.Value.String() != "-" {
-		d.logToFile = true
-	}
+	d.logToFile = d.logsToFile()
 	exe, err := os.Executable()
 	if err != nil {
 		return false, fmt.Errorf("daemonize: %w", err)
@@ -209,10 +242,19 @@ func (d *daemonFlags) cleanup() {
 	}
 }
 
+const noTLSWarning = "!!! TLS IS OFF: images cross the network unencrypted and unauthenticated; " +
+	"anyone who can reach the port can read or inject images. Use --tls-cert, --tls-key and --tls-cacert. !!!"
+
 // warnNoTLS logs the loud warning for a TCP leg without TLS.
-func warnNoTLS(log zerolog.Logger) {
-	log.Warn().Msg("!!! TLS IS OFF: images cross the network unencrypted and unauthenticated; " +
-		"anyone who can reach the port can read or inject images. Use --tls-cert, --tls-key and --tls-cacert. !!!")
+func warnNoTLS(log zerolog.Logger) { log.Warn().Msg(noTLSWarning) }
+
+// warnNoTLSStderr prints the warning on stderr too when the log goes to
+// a file (-o): whoever starts the daemon sees it. Called before -d
+// detaches.
+func (d *daemonFlags) warnNoTLSStderr(e *env, daemon string) {
+	if d.logsToFile() && os.Getenv(envDaemonChild) == "" {
+		fmt.Fprintf(e.Stderr, "criu %s: warning: %s\n", daemon, noTLSWarning)
+	}
 }
 
 // envCPUProfile names a hidden knob for benchmarks: when set, a daemon

@@ -32,11 +32,11 @@ func addStoreFlags(fs *pflag.FlagSet, write bool) *storeOptions {
 	fs.StringVarP(&so.dir, "images-dir", "D", "", "images `DIR` (with --remote: names the snapshot, nothing is written there)")
 	fs.BoolVar(&so.remote, "remote", false, verb+" the local criu "+daemon+" instead of the images dir")
 	fs.StringVar(&so.socket, "remote-socket", "", "`PATH` of the local "+daemon+" socket (default: as the daemon's, DIR/"+daemon+".sock or /run/criu/"+daemon+".sock)")
-	fs.StringVar(&so.snapshot, "snapshot-id", "", "remote snapshot `ID` (default: derived from -D, so dump and restore with the same -D agree)")
+	fs.StringVar(&so.snapshot, "snapshot-id", "", "remote snapshot `ID` (default: derived from -D and the source host, so dump and restore with the same -D agree)")
 	if write {
 		fs.StringVar(&so.parent, "parent-snapshot", "", "remote snapshot `ID` this one builds on (pre-dump chains; default: derived from --prev-images-dir as from -D)")
 	} else {
-		fs.DurationVar(&so.wait, "remote-wait", 30*time.Second, "how long to wait for a snapshot the cache has not heard of yet")
+		fs.DurationVar(&so.wait, "remote-wait", 30*time.Second, "how long each wait may take: for a snapshot the cache has not heard of, for an image still arriving, for its dump to confirm it")
 	}
 	return so
 }
@@ -57,11 +57,8 @@ func (so *storeOptions) open(ctx context.Context, e *env, write bool) (image.Sto
 		return s, nil
 	}
 	snap := so.snapshot
-	if snap == "" {
-		if so.dir == "" {
-			return nil, usagef("--remote needs -D DIR or --snapshot-id ID to name the snapshot")
-		}
-		snap = remoteimg.SnapshotID(so.dir)
+	if snap == "" && so.dir == "" {
+		return nil, usagef("--remote needs -D DIR or --snapshot-id ID to name the snapshot")
 	}
 	sock := so.socket
 	mode := remoteimg.ModeRead
@@ -73,11 +70,25 @@ func (so *storeOptions) open(ctx context.Context, e *env, write bool) (image.Sto
 	} else if sock == "" {
 		sock = remoteimg.DefaultCacheSocket(so.dir)
 	}
+	if snap == "" && write {
+		snap = remoteimg.SnapshotID(so.dir)
+	} else if snap == "" {
+		// The snapshot of -D that this or another source host dumped.
+		var err error
+		if snap, err = remoteimg.ResolveSnapshot(ctx, sock, so.dir, so.wait); err != nil {
+			return nil, fmt.Errorf("remote images at %s: %w", sock, err)
+		}
+	}
 	s, err := remoteimg.Dial(ctx, sock, remoteimg.Options{
 		Snapshot: snap, Parent: so.parent, Dir: so.dir, Mode: mode, WaitSnapshot: so.wait, Log: e.Log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("remote images at %s: %w", sock, err)
+	}
+	if write {
+		if err := s.CheckCache(ctx); err != nil {
+			return nil, fmt.Errorf("remote images at %s: %w", sock, err)
+		}
 	}
 	e.Log.Info().Str("snapshot", snap).Str("socket", sock).Msg("remote images")
 	return s, nil

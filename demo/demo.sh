@@ -54,11 +54,12 @@ start_daemon() {
 }
 
 say "target host: criu image-cache on 198.18.0.2:27027"
+# --insecure: plain TCP between the two namespaces (the README shows TLS).
 start_daemon "$dst" image-cache --address 198.18.0.2 --port 27027 \
-	--local-socket "$work/cache.sock" --keep
+	--local-socket "$work/cache.sock" --keep --insecure
 say "source host: criu image-proxy forwarding to 198.18.0.2:27027"
 start_daemon "$src" image-proxy --address 198.18.0.2 --port 27027 \
-	--local-socket "$work/proxy.sock"
+	--local-socket "$work/proxy.sock" --insecure
 
 gcc -O2 -o "$work/counter" demo/counter.c
 

@@ -6,14 +6,17 @@
 //
 // On disk (with Dir):
 //
-//	DIR/snapshots/<id>/.journal                 parent, commits and finish, one per line
+//	DIR/snapshots/<id>/.journal                 parent, commits, held and finish, one per line
 //	DIR/snapshots/<id>/.part.<xfer hex>.<name>  an image still arriving
 //	DIR/snapshots/<id>/<name>                   a committed image (fsynced)
 //	DIR/snapshots/.trash.<id>.<n>               a dropped snapshot being removed
 //
 // The journal format is in journal.go; Finish replaces it whole (rename)
-// by one holding exactly the manifest, and is acknowledged only after
-// that. After a restart the cache replays the journals (load.go):
+// by one holding exactly the manifest, ending in "held", and is
+// acknowledged only after that; the dump's Confirm (two-phase finish,
+// package remoteimg) appends "finish", and only a confirmed snapshot is
+// served (its images' End waits for it); a held one that is not
+// confirmed within ResumeTimeout is given up by the janitor. After a restart the cache replays the journals (load.go):
 // finished snapshots are served again, and are never deleted by recovery
 // (an image missing or resized is served as corrupt, the files stay);
 // unfinished ones keep the images that check out and wait ResumeTimeout

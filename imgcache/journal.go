@@ -24,11 +24,18 @@ import (
 //
 //	parent "<id>"
 //	commit … (one line per manifest image)
-//	finish
+//	held
 //
 // so that a restarted cache replays a finished snapshot from its
 // manifest alone, whatever earlier attempts under the id appended. The
-// Finish is acknowledged only after that rename is durable.
+// Finish is acknowledged only after that rename is durable. The dump's
+// Confirm (two-phase finish) then appends, synced:
+//
+//	finish
+//
+// and only then is the snapshot served (a journal ending in "held" is
+// a snapshot its dump never confirmed; journals of older caches end in
+// "finish" alone).
 
 // journalCommit is one commit line.
 type journalCommit struct {
@@ -65,7 +72,7 @@ func writeFinishedJournal(dir, parent string, recs []journalCommit) error {
 	for _, r := range recs {
 		b.WriteString(commitLine(r.xfer, r.Size, r.CRC, r.Name))
 	}
-	b.WriteString("finish\n")
+	b.WriteString("held\n")
 	tmp := filepath.Join(dir, ".journal.new")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -86,6 +93,22 @@ func writeFinishedJournal(dir, parent string, recs []journalCommit) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// appendJournal appends line to dir's journal and syncs it.
+func appendJournal(dir, line string) error {
+	f, err := os.OpenFile(filepath.Join(dir, ".journal"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

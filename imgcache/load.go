@@ -100,8 +100,10 @@ func (st *store) loadSnapshot(dir, id string) error {
 			if c, err = parseCommit(rest); err == nil {
 				commits[c.Name] = c
 			}
+		case "held":
+			s.finished, s.heldAt = true, time.Now()
 		case "finish":
-			s.finished = true
+			s.finished, s.confirmed = true, true
 		default:
 			err = errors.New("unknown line")
 		}

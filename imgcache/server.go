@@ -396,6 +396,14 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 				}
 				_ = reply(rc, stream, err)
 			}(f.Stream, m)
+		case *remoteimg.Confirm:
+			err := st.confirm(m)
+			if err != nil {
+				c.log.Warn().Err(err).Str("snapshot", m.Snapshot).Msg("confirm refused")
+			}
+			if err := reply(rc, f.Stream, err); err != nil {
+				return err
+			}
 		default:
 			err := fmt.Errorf("%w: %s from a proxy", remoteimg.ErrProtocol, m.Type())
 			_ = reply(rc, f.Stream, err)

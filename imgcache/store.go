@@ -65,9 +65,11 @@ type snapshot struct {
 	id, parent string
 	images     map[string]*image // current version of each name
 	xfers      map[uint64]*image // every transfer, for dedup
-	finished   bool
-	released   bool // Release asked for it while other snapshots build on it
-	restored   bool // released under --keep: a new dump may replace it
+	finished   bool              // its Finish was accepted: held, served only once confirmed
+	confirmed  bool              // its dump confirmed it (two-phase finish): served
+	heldAt     time.Time         // when it was finished (held): the janitor's clock until confirmed
+	released   bool              // Release asked for it while other snapshots build on it
+	restored   bool              // released under --keep: a new dump may replace it
 	manifest   []remoteimg.ImageInfo
 	// abandoned is set once the snapshot is given up (no activity for
 	// resumeTTL, its Finish refused, the memory budget exceeded, or
@@ -144,6 +146,11 @@ func (st *store) janitor() {
 		now := time.Now()
 		for _, s := range st.snaps {
 			switch {
+			case s.abandoned == nil && s.finished && !s.confirmed && now.Sub(s.heldAt) > st.resumeTTL:
+				// Two-phase finish: a dump that failed after its Finish
+				// was acknowledged never confirms; it resumed its tasks.
+				st.abandonLocked(s, fmt.Errorf("snapshot %s: %w: its dump never confirmed it within %v (the dump failed; its tasks were resumed)",
+					s.id, remoteimg.ErrAborted, st.resumeTTL))
 			case s.abandoned == nil && !s.finished && now.Sub(s.touched) > st.resumeTTL && !st.inFlight(s):
 				st.abandonLocked(s, fmt.Errorf("snapshot %s: %w: no proxy resumed or finished it within %v (the dump failed or its proxy went away); its images are freed",
 					s.id, remoteimg.ErrAborted, st.resumeTTL))
@@ -190,6 +197,7 @@ func (st *store) abandonLocked(s *snapshot, err error) {
 	}
 	st.log.Warn().Str("snapshot", s.id).Err(err).Msg("snapshot abandoned")
 	for _, img := range s.xfers {
+		notify(&img.changed) // readers waiting for the confirmation
 		st.failImage(img, err)
 		st.dropImage(img)
 	}
@@ -208,12 +216,13 @@ func (st *store) abandonLocked(s *snapshot, err error) {
 	notify(&st.changed)
 }
 
-// anyOpen reports whether one of snaps is unfinished and not given up.
+// anyOpen reports whether one of snaps is unfinished (or finished but
+// not yet confirmed) and not given up.
 func (st *store) anyOpen(snaps map[*snapshot]bool) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	for s := range snaps {
-		if !s.finished && s.abandoned == nil && st.snaps[s.id] == s {
+		if !s.confirmed && s.abandoned == nil && st.snaps[s.id] == s {
 			return true
 		}
 	}
@@ -348,10 +357,11 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // mayReplace decides what a Put of a new transfer of image name does to
 // the existing generation s, and refuses what would break a promise:
-//   - a finished snapshot no restore has released is never destroyed by
-//     a new writer (ErrExist);
-//   - s given up (abandoned), or restored under --keep, is replaced
-//     whole by a new generation (*replace);
+//   - a finished (confirmed) snapshot no restore has released is never
+//     destroyed by a new writer (ErrExist);
+//   - s given up (abandoned), held but never confirmed (its dump
+//     failed), or restored under --keep, is replaced whole by a new
+//     generation (*replace);
 //   - a name s already holds means a new attempt under the id (one dump
 //     writes each image once): the image is replaced by name, and the
 //     Finish's manifest drops what the old attempt left;
@@ -364,7 +374,7 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 func (st *store) mayReplace(s *snapshot, name string, replace *bool) error {
 	now := time.Now()
 	switch {
-	case s.finished && !s.restored:
+	case s.confirmed && !s.restored:
 		return fmt.Errorf("snapshot %s: %w: a finished snapshot no restore has released is held under this id; "+
 			"a new dump would destroy it (restore it, or free it with criu image-cache --release %s)", s.id, remoteimg.ErrExist, s.id)
 	case s.finished, s.abandoned != nil:
@@ -749,6 +759,7 @@ func (st *store) finish(m *remoteimg.Finish) error {
 		return err
 	}
 	s.finished = true
+	s.heldAt = time.Now()
 	s.manifest = want
 	notify(&s.changed)
 	st.mu.Unlock()
@@ -756,7 +767,53 @@ func (st *store) finish(m *remoteimg.Finish) error {
 	for _, w := range want {
 		total += w.Size
 	}
-	st.log.Info().Str("snapshot", s.id).Int("images", len(want)).Uint64("bytes", total).Msg("snapshot finished")
+	st.log.Info().Str("snapshot", s.id).Int("images", len(want)).Uint64("bytes", total).Msg("snapshot held, waiting for its dump to confirm it")
+	return nil
+}
+
+// confirm is the second phase of the finish: the dump that got Finish's
+// ok confirms the snapshot, which is served from now on (a held one
+// that is not confirmed within resumeTTL is given up by the janitor).
+// Idempotent.
+func (st *store) confirm(m *remoteimg.Confirm) error {
+	if err := remoteimg.CheckName(m.Snapshot); err != nil {
+		return err
+	}
+	st.mu.Lock()
+	s := st.snaps[m.Snapshot]
+	switch {
+	case s == nil:
+		st.mu.Unlock()
+		return fmt.Errorf("snapshot %s: %w: not held (never finished, or dropped unconfirmed)", m.Snapshot, remoteimg.ErrNotExist)
+	case s.abandoned != nil:
+		err := s.abandoned
+		st.mu.Unlock()
+		return err
+	case !s.finished:
+		st.mu.Unlock()
+		return fmt.Errorf("snapshot %s: %w: confirmed before its finish", m.Snapshot, remoteimg.ErrIncomplete)
+	case s.confirmed:
+		st.mu.Unlock()
+		return nil
+	}
+	dir := s.dir
+	st.mu.Unlock()
+	if dir != "" {
+		if err := appendJournal(dir, "finish\n"); err != nil {
+			return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
+		}
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s.abandoned != nil {
+		return s.abandoned
+	}
+	s.confirmed = true
+	for _, img := range s.images {
+		notify(&img.changed)
+	}
+	notify(&s.changed)
+	st.log.Info().Str("snapshot", s.id).Msg("snapshot confirmed by its dump, served")
 	return nil
 }
 
@@ -853,10 +910,22 @@ func (st *store) read(ctx context.Context, img *image, cur *cursor) (b []byte, e
 		if cur.off < img.length {
 			break
 		}
-		if img.state == complete {
+		if img.state == complete && (img.snap.confirmed || !img.snap.finished) {
 			size, crc = img.length, img.crc
 			st.mu.Unlock()
 			return nil, true, size, crc, nil
+		}
+		// Two-phase finish: no image of a held snapshot is whole to a
+		// reader before its dump has confirmed it. (An image complete
+		// in a snapshot still arriving is, so that a restore can run
+		// while its dump does.)
+		if img.state == complete && img.dropped {
+			err = img.snap.abandoned
+			if err == nil {
+				err = fmt.Errorf("image %s: %w", img.name, remoteimg.ErrAborted)
+			}
+			st.mu.Unlock()
+			return nil, false, 0, 0, err
 		}
 		ch := img.changed
 		st.mu.Unlock()
@@ -959,7 +1028,8 @@ func (st *store) list() []remoteimg.SnapshotInfo {
 		if s.abandoned != nil {
 			continue // a tombstone
 		}
-		si := remoteimg.SnapshotInfo{ID: s.id, Parent: s.parent, Finished: s.finished, Images: uint32(len(s.images))}
+		si := remoteimg.SnapshotInfo{ID: s.id, Parent: s.parent, Finished: s.confirmed, Held: s.finished && !s.confirmed,
+			Images: uint32(len(s.images))}
 		for _, img := range s.images {
 			si.Bytes += img.length
 		}

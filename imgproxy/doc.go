@@ -4,8 +4,20 @@
 // TLS when configured) to the image cache, many images multiplexed on it.
 //
 // The proxy holds each image's bytes until the cache acknowledges them, at
-// most MaxMemory bytes in all (a writer is not read while the budget is
-// used up); after a dropped connection it redials and resends every
-// unacknowledged byte by transfer id, so nothing is lost or duplicated.
+// most MaxMemory bytes in all, counting every buffer: a frame's payload
+// is charged before it is read (a writer waiting for budget holds no
+// frame), and each writer connection's read buffer while it lives (a
+// writer is not read while the budget is used up). After a dropped
+// connection it redials and resends every unacknowledged byte by
+// transfer id, so nothing is lost or duplicated; a refusal that retrying
+// cannot heal (a certificate the cache rejects, another protocol
+// version) fails the pending images at once. A silent link is dropped
+// (TCP_USER_TIMEOUT and keepalives of the Dial the caller gives, and a
+// watchdog on each Finish or Confirm sent: ReplyTimeout). While busy it
+// logs its progress and throughput every few seconds.
+//
+// A writer's Finish is answered before a drain (Shutdown) may close the
+// connection, and a connection whose Finish was answered ok stays open
+// for the dump's Confirm (the two-phase finish of package remoteimg).
 // The protocol is described in package remoteimg.
 package imgproxy

@@ -107,12 +107,14 @@ func TestReadWhileArriving(t *testing.T) {
 	if err := iw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The image is whole to a reader (EOF) only once its dump has
+	// confirmed the snapshot (Finish, two-phase).
+	if err := w.Finish(ctx); err != nil {
+		t.Fatal(err)
+	}
 	rest, err := io.ReadAll(rc)
 	if err != nil || !bytes.Equal(rest, data[1<<20:]) {
 		t.Fatalf("rest: %d bytes, %v", len(rest), err)
-	}
-	if err := w.Finish(ctx); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -49,12 +49,15 @@ type xfer struct {
 	err        error
 }
 
+// finishReq is a Finish or a Confirm waiting for the cache's answer; it
+// is resent after a reconnect (both are idempotent at the cache).
 type finishReq struct {
-	id   uint64
-	msg  *remoteimg.Finish
-	sent bool
-	done chan struct{}
-	err  error
+	id     uint64
+	msg    remoteimg.Msg
+	sent   bool
+	sentAt time.Time
+	done   chan struct{}
+	err    error
 }
 
 // snapState tracks a snapshot's transfers until its Finish.
@@ -71,6 +74,7 @@ type link struct {
 	dial       func(ctx context.Context) (net.Conn, error)
 	maxMem     int64
 	reconnect  time.Duration
+	replyWait  time.Duration // how long a sent Finish or Confirm waits on a silent link
 	log        zerolog.Logger
 	idBase     uint64
 	nextID     uint64
@@ -82,9 +86,12 @@ type link struct {
 	rr         int
 	finishes   map[uint64]*finishReq
 	snaps      map[string]*snapState
-	memUsed    int64
+	memUsed    int64 // frames and connection buffers
+	frameUsed  int64 // frames only
 	memChanged chan struct{}
 	connected  bool
+	lastRecv   time.Time // when the cache last sent a frame
+	acked      uint64    // image bytes the cache acknowledged, in all
 	// sending is the frame buffer the sender is writing from (outside
 	// l.mu); a chunk freed meanwhile returns it to the pool only when
 	// the write is over (sendingFreed).
@@ -92,10 +99,10 @@ type link struct {
 	sendingFreed bool
 }
 
-func newLink(dial func(context.Context) (net.Conn, error), maxMem int64, reconnect time.Duration, log zerolog.Logger) *link {
+func newLink(dial func(context.Context) (net.Conn, error), maxMem int64, reconnect, replyWait time.Duration, log zerolog.Logger) *link {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &link{dial: dial, maxMem: maxMem, reconnect: reconnect, log: log,
+	return &link{dial: dial, maxMem: maxMem, reconnect: reconnect, replyWait: replyWait, log: log,
 		idBase: binary.LittleEndian.Uint64(b[:]) &^ 0xffffffff,
 		kick:   make(chan struct{}, 1), idle: make(chan struct{}, 1),
 		xfers: map[uint64]*xfer{}, finishes: map[uint64]*finishReq{}, snaps: map[string]*snapState{},
@@ -146,11 +153,14 @@ func (l *link) newXfer(m *remoteimg.Put) *xfer {
 	return x
 }
 
-// acquire reserves n bytes of the memory budget, waiting for acks.
+// acquire reserves n bytes of the memory budget for a frame, waiting
+// for acks. Frames always get room when no frame holds any (the
+// connections' own buffers, charged by reserve, may use the whole budget
+// but never block the transfers that would free it).
 func (l *link) acquire(ctx context.Context, n int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.memUsed > 0 && l.memUsed+int64(n) > l.maxMem {
+	for l.frameUsed > 0 && l.memUsed+int64(n) > l.maxMem {
 		ch := l.memChanged
 		l.mu.Unlock()
 		select {
@@ -162,7 +172,34 @@ func (l *link) acquire(ctx context.Context, n int) error {
 		l.mu.Lock()
 	}
 	l.memUsed += int64(n)
+	l.frameUsed += int64(n)
 	return nil
+}
+
+// reserve charges a connection's own buffer (n bytes) against the
+// budget, without waiting; unreserve gives it back.
+func (l *link) reserve(n int64) {
+	l.mu.Lock()
+	l.memUsed += n
+	l.mu.Unlock()
+}
+
+func (l *link) unreserve(n int64) {
+	l.mu.Lock()
+	l.memUsed -= n
+	notify(&l.memChanged)
+	l.mu.Unlock()
+}
+
+// connBufCharge is what a writer connection's own read buffer
+// (remoteimg.Conn's) counts against the budget while it lives.
+const connBufCharge = 64 << 10
+
+// free returns n bytes to the budget.
+func (l *link) free(n int64) {
+	l.mu.Lock()
+	l.freeLocked(n)
+	l.mu.Unlock()
 }
 
 // freeLocked returns n bytes to the budget; l.mu held.
@@ -171,6 +208,7 @@ func (l *link) freeLocked(n int64) {
 		return
 	}
 	l.memUsed -= n
+	l.frameUsed -= n
 	notify(&l.memChanged)
 }
 
@@ -341,6 +379,25 @@ func (l *link) finish(ctx context.Context, m *remoteimg.Finish) error {
 	return fr.err
 }
 
+// confirm relays the dump's Confirm of a snapshot whose Finish the cache
+// acknowledged, and waits for the cache's answer.
+func (l *link) confirm(ctx context.Context, m *remoteimg.Confirm) error {
+	l.mu.Lock()
+	fr := &finishReq{id: l.id(), msg: m, done: make(chan struct{})}
+	l.finishes[fr.id] = fr
+	l.wake()
+	l.mu.Unlock()
+	select {
+	case <-fr.done:
+	case <-ctx.Done():
+		l.mu.Lock()
+		delete(l.finishes, fr.id)
+		l.mu.Unlock()
+		return ctx.Err()
+	}
+	return fr.err
+}
+
 func (l *link) finishDone(fr *finishReq, err error) {
 	if _, ok := l.finishes[fr.id]; !ok {
 		return
@@ -409,8 +466,15 @@ func (l *link) run(ctx context.Context) {
 			if downSince.IsZero() {
 				downSince = time.Now()
 			}
-			if errors.Is(err, remoteimg.ErrVersion) || errors.Is(err, remoteimg.ErrPermission) ||
-				time.Since(downSince) > l.reconnect {
+			if remoteimg.Permanent(err) {
+				// A certificate or protocol refusal does not heal by
+				// retrying for the reconnect timeout.
+				l.log.Error().Err(err).Msg("image cache refuses this proxy (permanent error), failing pending images")
+				l.failAll(fmt.Errorf("%w: image cache: %w", remoteimg.ErrUnavailable, err))
+				downSince = time.Time{}
+				continue
+			}
+			if time.Since(downSince) > l.reconnect {
 				l.log.Error().Err(err).Dur("down", time.Since(downSince)).Msg("image cache unreachable, failing pending images")
 				l.failAll(fmt.Errorf("%w: image cache: %w", remoteimg.ErrUnavailable, err))
 				downSince = time.Time{}
@@ -449,6 +513,7 @@ func (l *link) session(ctx context.Context, rc *remoteimg.Conn) error {
 		fr.sent = false
 	}
 	l.connected = true
+	l.lastRecv = time.Now()
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
@@ -461,14 +526,71 @@ func (l *link) session(ctx context.Context, rc *remoteimg.Conn) error {
 	defer stop()
 	sendErr := make(chan error, 1)
 	go func() { sendErr <- l.sender(sctx, rc); cancel() }()
+	dead := make(chan error, 1)
+	go l.watch(sctx, rc, dead)
 	err := l.receiver(rc)
 	cancel()
+	select {
+	case derr := <-dead:
+		err = derr
+	default:
+	}
 	if serr := <-sendErr; err == nil || errors.Is(err, net.ErrClosed) {
 		if serr != nil && !errors.Is(serr, context.Canceled) {
 			err = serr
 		}
 	}
 	return err
+}
+
+// progressEvery is how often a busy link logs its progress.
+const progressEvery = 5 * time.Second
+
+// watch is a session's watchdog: it drops the connection when a Finish
+// or Confirm was sent replyWait ago and the cache has sent nothing since
+// (the kernel's TCP_USER_TIMEOUT and keepalives catch a dead peer with
+// data in flight or an idle link; this catches a peer that stopped
+// answering), and logs the transfer's progress and throughput.
+func (l *link) watch(ctx context.Context, rc *remoteimg.Conn, dead chan<- error) {
+	tick := time.NewTicker(min(time.Second, l.replyWait/4))
+	defer tick.Stop()
+	last, lastAcked := time.Now(), uint64(0)
+	l.mu.Lock()
+	lastAcked = l.acked
+	l.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		l.mu.Lock()
+		silent := now.Sub(l.lastRecv)
+		var waiting time.Duration
+		for _, fr := range l.finishes {
+			if fr.sent {
+				waiting = max(waiting, now.Sub(fr.sentAt))
+			}
+		}
+		acked, inFlight, held := l.acked, len(l.order), l.memUsed
+		l.mu.Unlock()
+		if waiting > l.replyWait && silent > l.replyWait {
+			err := fmt.Errorf("%w: image cache silent for %v while a reply is due", remoteimg.ErrUnavailable, silent.Round(time.Millisecond))
+			dead <- err
+			rc.Close()
+			return
+		}
+		if d := now.Sub(last); d >= progressEvery {
+			if inFlight > 0 || acked != lastAcked {
+				l.log.Info().Uint64("acked_mib", (acked-lastAcked)>>20).
+					Float64("mib_per_s", float64(acked-lastAcked)/(1<<20)/d.Seconds()).
+					Int("images_in_flight", inFlight).Int64("held_mib", held>>20).
+					Dur("cache_silent", silent.Round(time.Millisecond)).Msg("forwarding to the image cache")
+			}
+			last, lastAcked = now, acked
+		}
+	}
 }
 
 // sender writes Put/Data/Commit/Abort/Finish frames, round-robin over the
@@ -544,7 +666,7 @@ func (l *link) next() func(*remoteimg.Conn) error {
 	}
 	for _, fr := range l.finishes {
 		if !fr.sent {
-			fr.sent = true
+			fr.sent, fr.sentAt = true, time.Now()
 			m := fr.msg
 			return func(rc *remoteimg.Conn) error { return rc.W.WriteMsg(fr.id, m) }
 		}
@@ -560,10 +682,12 @@ func (l *link) receiver(rc *remoteimg.Conn) error {
 			return err
 		}
 		l.mu.Lock()
+		l.lastRecv = time.Now()
 		switch m := m.(type) {
 		case *remoteimg.Ack:
 			if x := l.xfers[stream]; x != nil && m.Offset > x.acked {
 				off := min(m.Offset, x.received)
+				l.acked += off - x.acked
 				x.acked = off
 				var freed int64
 				k := 0

@@ -30,7 +30,13 @@ type Server struct {
 	// ReconnectTimeout is how long the proxy keeps redialing a lost cache
 	// before failing the pending images. Default 30s.
 	ReconnectTimeout time.Duration
-	Log              zerolog.Logger
+	// ReplyTimeout is how long a Finish or Confirm sent to the cache may
+	// go unanswered while the cache sends nothing at all, before the
+	// connection counts as dead (and is redialed). Default
+	// remoteimg.LinkTimeout. Dial should give connections that detect a
+	// dead peer themselves (remoteimg.TCPDialer).
+	ReplyTimeout time.Duration
+	Log          zerolog.Logger
 
 	initOnce sync.Once
 	link     *link
@@ -49,8 +55,11 @@ func (srv *Server) init() {
 		if srv.ReconnectTimeout <= 0 {
 			srv.ReconnectTimeout = 30 * time.Second
 		}
+		if srv.ReplyTimeout <= 0 {
+			srv.ReplyTimeout = remoteimg.LinkTimeout
+		}
 		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
-		srv.link = newLink(srv.Dial, srv.MaxMemory, srv.ReconnectTimeout, srv.Log)
+		srv.link = newLink(srv.Dial, srv.MaxMemory, srv.ReconnectTimeout, srv.ReplyTimeout, srv.Log)
 		ctx, cancel := context.WithCancel(context.Background())
 		srv.linkStop = cancel
 		srv.linkDone = make(chan struct{})
@@ -185,23 +194,48 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			l.abort(cur)
 		}
 	}()
-	buf := getFrameBuf()
-	defer func() {
-		if buf != nil {
-			framePool.Put(buf)
-		}
-	}()
+	// Every buffer counts against the memory budget: the connection's
+	// read buffer while it lives, and each frame's payload from before
+	// it is read (a writer waiting for budget holds no frame) until the
+	// cache acknowledges it (Data) or it is decoded (anything else).
+	l.reserve(connBufCharge)
+	defer l.unreserve(connBufCharge)
 	for {
-		if buf == nil {
-			buf = getFrameBuf()
-		}
-		f, err := remoteimg.ReadFrameBuf(rc.R, remoteimg.MaxPayload, *buf)
+		t, fstream, n, err := remoteimg.ReadHeader(rc.R, remoteimg.MaxPayload)
 		if err != nil {
 			return err
 		}
-		m, err := remoteimg.Decode(f)
+		// A large Data payload goes into a pooled frame buffer that its
+		// chunk keeps (no copy); anything else into its own allocation.
+		var pooled *[]byte
+		var buf []byte
+		charge := int64(n)
+		if t == remoteimg.TData && n >= remoteimg.MaxChunk/4 {
+			pooled = getFrameBuf()
+			buf, charge = *pooled, int64(cap(*pooled))
+		}
+		if err := l.acquire(ctx, int(charge)); err != nil {
+			if pooled != nil {
+				framePool.Put(pooled)
+			}
+			return err
+		}
+		f, err := remoteimg.ReadPayload(rc.R, t, fstream, n, buf)
+		var m remoteimg.Msg
+		if err == nil {
+			m, err = remoteimg.Decode(f)
+		}
+		if _, data := m.(*remoteimg.Data); err != nil || !data {
+			// Only a Data payload is kept (by its chunk).
+			if pooled != nil {
+				framePool.Put(pooled)
+			}
+			l.free(charge)
+		}
 		if err != nil {
-			_ = reply(rc, f.Stream, err)
+			if f.Payload != nil {
+				_ = reply(rc, f.Stream, err)
+			}
 			return err
 		}
 		switch m := m.(type) {
@@ -226,27 +260,22 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			}
 		case *remoteimg.Data:
 			if cur == nil || f.Stream != stream || m.Offset != off {
+				if pooled != nil {
+					framePool.Put(pooled)
+				}
+				l.free(charge)
 				err := fmt.Errorf("%w: unexpected data (stream %d offset %d)", remoteimg.ErrProtocol, f.Stream, m.Offset)
 				_ = reply(rc, f.Stream, err)
 				return err
 			}
+			// The chunk keeps the payload's buffer and its charge.
+			c := chunk{b: m.Bytes, buf: pooled, charge: charge}
 			if len(m.Bytes) == 0 {
-				continue
-			}
-			// A large chunk keeps its frame buffer (no copy); a small one
-			// is copied out so that the buffer's size is not held for it.
-			c := chunk{b: m.Bytes, charge: int64(len(m.Bytes))}
-			if len(m.Bytes) >= remoteimg.MaxChunk/4 && &f.Payload[0] == &(*buf)[0] {
-				c.buf, c.charge = buf, int64(cap(*buf))
-				buf = nil
-			} else {
-				c.b = append([]byte(nil), m.Bytes...)
-			}
-			if err := l.acquire(ctx, int(c.charge)); err != nil {
 				l.mu.Lock()
 				l.releaseLocked(c)
+				l.freeLocked(c.charge)
 				l.mu.Unlock()
-				return err
+				continue
 			}
 			crc = crc32.Update(crc, remoteimg.Castagnoli, c.b)
 			off += uint64(len(c.b))
@@ -276,9 +305,11 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			} else {
 				c.log.Debug().Str("img", x.name).Uint64("size", off).Dur("took", time.Since(start)).Msg("image received")
 			}
+			// Reply first: a drain closes the connection once idle.
+			rerr := reply(rc, f.Stream, err)
 			c.setActive(false)
-			if err := reply(rc, f.Stream, err); err != nil {
-				return err
+			if rerr != nil {
+				return rerr
 			}
 		case *remoteimg.Abort:
 			if cur != nil {
@@ -305,9 +336,30 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			if err != nil {
 				c.log.Error().Err(err).Str("snapshot", m.Snapshot).Msg("snapshot failed")
 			}
+			// Reply before a drain may close the connection; after an
+			// ok the connection stays busy until the dump's Confirm.
+			rerr := reply(rc, f.Stream, err)
+			if err != nil || rerr != nil {
+				c.setActive(false)
+			}
+			if rerr != nil {
+				return rerr
+			}
+		case *remoteimg.Confirm:
+			c.setActive(true)
+			err := remoteimg.CheckName(m.Snapshot)
+			if err == nil {
+				err = l.confirm(ctx, m)
+			}
+			if err != nil {
+				c.log.Error().Err(err).Str("snapshot", m.Snapshot).Msg("snapshot confirmation failed")
+			} else {
+				c.log.Info().Str("snapshot", m.Snapshot).Msg("snapshot confirmed by its dump")
+			}
+			rerr := reply(rc, f.Stream, err)
 			c.setActive(false)
-			if err := reply(rc, f.Stream, err); err != nil {
-				return err
+			if rerr != nil {
+				return rerr
 			}
 		default:
 			err := fmt.Errorf("%w: %s from a writer", remoteimg.ErrProtocol, m.Type())
@@ -363,6 +415,7 @@ func (c *conn) serveRelay(ctx context.Context, rc *remoteimg.Conn) error {
 	cancel()
 	if err != nil {
 		err = fmt.Errorf("image cache: %w: %w", remoteimg.ErrUnavailable, err)
+		c.log.Warn().Err(err).Msg("cannot relay a reader to the image cache")
 		_ = reply(rc, 1, err)
 		return err
 	}

@@ -100,6 +100,8 @@ func (s *Store) Parent(ctx context.Context) (image.Store, error) {
 	switch {
 	case info == nil:
 		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache does not hold: %w", id, parent, ErrNotExist)
+	case info.Held:
+		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache holds unconfirmed by its dump: %w", id, parent, ErrNotExist)
 	case !info.Finished:
 		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache holds unfinished: %w", id, parent, ErrNotExist)
 	}

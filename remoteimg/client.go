@@ -44,8 +44,12 @@ type Options struct {
 	Dir string
 	// Mode is ModeWrite (socket is the proxy's) or ModeRead (the cache's).
 	Mode Mode
-	// WaitSnapshot is how long Open waits for a snapshot the cache has
-	// not heard of yet before giving ErrNotExist (read mode). 0: no wait.
+	// WaitSnapshot bounds every wait of a reader (read mode): for a
+	// snapshot the cache has not heard of yet (then ErrNotExist), for an
+	// image of an unfinished snapshot to appear, for its next bytes, and
+	// for its dump to confirm it (ErrUnavailable, saying what the
+	// snapshot's state is). 0: no wait for an unknown snapshot, and the
+	// other waits are unbounded.
 	WaitSnapshot time.Duration
 	// Log receives debug logs of transfers.
 	Log zerolog.Logger
@@ -63,6 +67,10 @@ type Store struct {
 	manifest map[string]ImageInfo
 	open     map[*Writer]struct{}
 	closed   bool
+	sent     uint64    // image bytes sent, in all (write mode)
+	progAt   time.Time // last progress log
+	progSent uint64    // sent at progAt
+	started  time.Time
 }
 
 // Dial connects to the daemon at socketPath (the proxy for ModeWrite, the
@@ -87,6 +95,21 @@ func Dial(ctx context.Context, socketPath string, opts Options) (*Store, error) 
 	}
 	c.Close()
 	return s, nil
+}
+
+// CheckCache asks, in write mode, whether the proxy reaches its image
+// cache now (it dials it afresh, as a reader relay, and lists). A dump
+// calls it before it freezes anything: a cache known to be down, or one
+// that refuses the proxy's certificate, fails the dump at once instead
+// of after the proxy's reconnect timeout with the tasks frozen.
+func (s *Store) CheckCache(ctx context.Context) error {
+	if s.opts.Mode != ModeWrite {
+		return fmt.Errorf("check image cache: store is read-only")
+	}
+	if _, err := ListSnapshots(ctx, s.socket); err != nil {
+		return fmt.Errorf("the image proxy cannot reach its image cache: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) role() Role {
@@ -232,10 +255,37 @@ func (w *Writer) send(parts ...[]byte) error {
 		w.err = fmt.Errorf("write image %s: %w: %w", w.name, ErrUnavailable, err)
 		return w.err
 	}
+	n := uint64(0)
 	for _, b := range parts {
-		w.off += uint64(len(b))
+		n += uint64(len(b))
 	}
+	w.off += n
+	w.s.progress(n)
 	return nil
+}
+
+// progressEvery is how often a long write logs its progress.
+const progressEvery = 5 * time.Second
+
+// progress counts n more bytes sent and logs the snapshot's progress and
+// throughput at most every progressEvery.
+func (s *Store) progress(n uint64) {
+	s.mu.Lock()
+	now := time.Now()
+	if s.started.IsZero() {
+		s.started, s.progAt = now, now
+	}
+	s.sent += n
+	d := now.Sub(s.progAt)
+	if d < progressEvery {
+		s.mu.Unlock()
+		return
+	}
+	sent, rate := s.sent, float64(s.sent-s.progSent)/(1<<20)/d.Seconds()
+	s.progAt, s.progSent = now, s.sent
+	s.mu.Unlock()
+	s.opts.Log.Info().Str("snapshot", s.opts.Snapshot).Uint64("sent_mib", sent>>20).Float64("mib_per_s", rate).
+		Msg("sending images to the image proxy")
 }
 
 // Close commits the image: it returns nil once the proxy holds the whole
@@ -266,11 +316,18 @@ func (w *Writer) Close() error {
 	return nil
 }
 
+// abortTimeout bounds the write of an Abort.
+const abortTimeout = time.Second
+
 // Abort discards the image. Safe after Close.
 func (w *Writer) Abort() error {
 	if w.done {
 		return nil
 	}
+	// A proxy that stopped reading (its budget is full) must not keep
+	// the Abort, or a Store.Close, waiting: closing the connection
+	// mid-image aborts the image as well.
+	_ = w.c.SetWriteDeadline(time.Now().Add(abortTimeout))
 	_ = w.c.W.WriteMsg(1, &Abort{})
 	if w.err == nil {
 		w.err = fmt.Errorf("write image %s: %w", w.name, ErrAborted)
@@ -306,11 +363,22 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if wait > 1<<31 {
 		wait = 1 << 31
 	}
-	if err := roundTrip(ctx, c, &Get{Snapshot: s.opts.Snapshot, Name: name, WaitMillis: uint32(wait)}); err != nil {
+	var bound *waitBound
+	if s.opts.WaitSnapshot > 0 {
+		// The cache answers an unknown snapshot within wait; beyond that
+		// it waits for the image to appear in an arriving snapshot.
+		bound = s.newWaitBound(c, name, "to appear in", s.opts.WaitSnapshot+time.Second)
+	}
+	err = roundTrip(ctx, c, &Get{Snapshot: s.opts.Snapshot, Name: name, WaitMillis: uint32(wait)})
+	if err != nil && bound.expired() {
+		err = bound.err(ctx)
+	}
+	bound.stop()
+	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("open image %s: %w", name, err)
 	}
-	r := &Reader{c: c, name: name}
+	r := &Reader{s: s, c: c, name: name}
 	r.stop = context.AfterFunc(ctx, func() { c.Close() })
 	return r, nil
 }
@@ -319,6 +387,7 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 // only after the cache has sent the image's end and the size and checksum
 // match what was read.
 type Reader struct {
+	s    *Store
 	c    *Conn
 	name string
 	stop func() bool
@@ -346,7 +415,16 @@ func (r *Reader) next() error {
 	if r.buf == nil {
 		r.buf = make([]byte, MaxPayload)
 	}
+	var bound *waitBound
+	if r.s.opts.WaitSnapshot > 0 {
+		bound = r.s.newWaitBound(r.c, r.name, "to arrive whole in", r.s.opts.WaitSnapshot)
+	}
 	f, err := ReadFrameBuf(r.c.R, MaxPayload, r.buf)
+	if err != nil && bound.expired() {
+		bound.stop()
+		return fmt.Errorf("read image %s at %d: %w", r.name, r.off, bound.err(context.Background()))
+	}
+	bound.stop()
 	var m Msg
 	if err == nil {
 		m, err = Decode(f)
@@ -384,6 +462,75 @@ func (r *Reader) next() error {
 	return fmt.Errorf("read image %s: %w: unexpected %s", r.name, ErrProtocol, m.Type())
 }
 
+// waitBound limits one blocking read on a reader's connection to d: it
+// logs what it waits for after a few seconds, and at d it interrupts the
+// read; err then says what the cache holds of the snapshot.
+type waitBound struct {
+	s     *Store
+	c     *Conn
+	name  string
+	what  string
+	d     time.Duration
+	start time.Time
+	logT  *time.Timer
+}
+
+// waitLogAfter is how long a reader waits before it says so.
+const waitLogAfter = 3 * time.Second
+
+func (s *Store) newWaitBound(c *Conn, name, what string, d time.Duration) *waitBound {
+	b := &waitBound{s: s, c: c, name: name, what: what, d: d, start: time.Now()}
+	_ = c.SetReadDeadline(b.start.Add(d))
+	b.logT = time.AfterFunc(min(waitLogAfter, d/2), func() {
+		s.opts.Log.Info().Str("snapshot", s.opts.Snapshot).Str("img", name).Dur("limit", d).
+			Msg("waiting for image " + name + " " + what + " snapshot " + s.opts.Snapshot)
+	})
+	return b
+}
+
+// expired reports whether the read ended by the bound.
+func (b *waitBound) expired() bool {
+	return b != nil && time.Since(b.start) >= b.d
+}
+
+func (b *waitBound) stop() {
+	if b == nil {
+		return
+	}
+	b.logT.Stop()
+	_ = b.c.SetReadDeadline(time.Time{})
+}
+
+// err is the error of an expired wait: what was waited for, for how
+// long, and the snapshot's state at the cache.
+func (b *waitBound) err(ctx context.Context) error {
+	return fmt.Errorf("%w: waited %v (--remote-wait) for image %s %s snapshot %s, which %s",
+		ErrUnavailable, b.d.Round(time.Millisecond), b.name, b.what, b.s.opts.Snapshot, b.s.describe(ctx))
+}
+
+// describe says what the cache holds of the snapshot, for an error.
+func (s *Store) describe(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	snaps, err := ListSnapshots(ctx, s.socket)
+	if err != nil {
+		return fmt.Sprintf("the cache could not describe (%v)", err)
+	}
+	for _, si := range snaps {
+		if si.ID != s.opts.Snapshot {
+			continue
+		}
+		switch {
+		case si.Finished:
+			return fmt.Sprintf("is finished (%d images, %d bytes)", si.Images, si.Bytes)
+		case si.Held:
+			return fmt.Sprintf("is held unconfirmed (%d images, %d bytes): its dump has not confirmed it, and never will if it failed", si.Images, si.Bytes)
+		}
+		return fmt.Sprintf("is still arriving (%d images, %d bytes so far): its dump has not finished it", si.Images, si.Bytes)
+	}
+	return "the cache does not hold"
+}
+
 // Close ends the read.
 func (r *Reader) Close() error {
 	r.stop()
@@ -396,6 +543,15 @@ func (r *Reader) Close() error {
 // Finish sends the snapshot's manifest (every image committed through this
 // Store) and returns nil only when the cache has acknowledged it, relayed
 // by the proxy. Any failure on the way is an error.
+//
+// The finish has two phases, so that the dump's outcome and the
+// snapshot's state agree: the cache answers Finish once it holds the
+// snapshot whole, but serves it only after Confirm, which Finish sends
+// right after that ok (dump kills its tasks only once Finish returned
+// nil; a dump that fails before never confirms, and the cache drops the
+// held snapshot after its resume timeout). The one window left: the
+// cache confirmed but its answer was lost (proxy killed just then); the
+// error then says that the cache may serve the snapshot.
 func (s *Store) Finish(ctx context.Context) error {
 	if s.opts.Mode != ModeWrite {
 		return fmt.Errorf("finish snapshot: store is read-only")
@@ -423,6 +579,14 @@ func (s *Store) Finish(ctx context.Context) error {
 	start := time.Now()
 	if err := roundTrip(ctx, c, &Finish{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Images: imgs}); err != nil {
 		return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
+	}
+	if err := roundTrip(ctx, c, &Confirm{Snapshot: s.opts.Snapshot}); err != nil {
+		var re *RemoteError
+		if errors.As(err, &re) {
+			return fmt.Errorf("confirm snapshot %s: %w (the cache will not serve it)", s.opts.Snapshot, err)
+		}
+		return fmt.Errorf("confirm snapshot %s: %w; the cache may have confirmed it before the answer was lost: "+
+			"check with criu image-cache --list and release it (--release %s) before any restore", s.opts.Snapshot, err, s.opts.Snapshot)
 	}
 	s.opts.Log.Debug().Str("snapshot", s.opts.Snapshot).Int("images", len(imgs)).
 		Dur("wait", time.Since(start)).Msg("snapshot acknowledged by image cache")
@@ -457,6 +621,8 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	for _, w := range ws {
+		// Unblocks a Write stuck on a stalled proxy, then aborts.
+		_ = w.c.SetWriteDeadline(time.Now().Add(abortTimeout))
 		w.Abort()
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -296,4 +298,88 @@ func RetryAccept(err error, delay *time.Duration, log zerolog.Logger) bool {
 	log.Warn().Err(err).Dur("retry", *delay).Msg("accept")
 	time.Sleep(*delay)
 	return true
+}
+
+// Liveness of the TCP leg. A link whose peer vanished (a cable pulled, a
+// veth down for good) sends nothing back: without these the kernel
+// retransmits for some 15 minutes before it gives up, and a keepalive
+// is sent only after two idle hours.
+const (
+	// LinkTimeout is how long sent data may stay unacknowledged by the
+	// peer's TCP (TCP_USER_TIMEOUT), and how long an idle link may stay
+	// silent to keepalive probes, before the connection is dropped.
+	LinkTimeout = 10 * time.Second
+	keepIdle    = 3 * time.Second
+	keepIntvl   = 2 * time.Second
+)
+
+// TCPDialer returns a dialer whose connections detect a dead peer within
+// about userTimeout (LinkTimeout when 0): TCP_USER_TIMEOUT, and
+// keepalive probes from keepIdle.
+func TCPDialer(userTimeout time.Duration) *net.Dialer {
+	if userTimeout <= 0 {
+		userTimeout = LinkTimeout
+	}
+	return &net.Dialer{
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: keepIdle, Interval: keepIntvl,
+			Count: max(1, int(userTimeout/keepIntvl))},
+		Control: userTimeoutControl(userTimeout),
+	}
+}
+
+// TCPListenConfig is TCPDialer's counterpart for the cache's listener:
+// accepted connections inherit TCP_USER_TIMEOUT and get keepalives.
+func TCPListenConfig(userTimeout time.Duration) *net.ListenConfig {
+	if userTimeout <= 0 {
+		userTimeout = LinkTimeout
+	}
+	return &net.ListenConfig{
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: keepIdle, Interval: keepIntvl,
+			Count: max(1, int(userTimeout/keepIntvl))},
+		Control: userTimeoutControl(userTimeout),
+	}
+}
+
+func userTimeoutControl(d time.Duration) func(network, address string, c syscall.RawConn) error {
+	return func(network, _ string, c syscall.RawConn) error {
+		if !strings.HasPrefix(network, "tcp") {
+			return nil
+		}
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(d.Milliseconds()))
+		})
+		if err == nil && serr != nil {
+			err = os.NewSyscallError("setsockopt TCP_USER_TIMEOUT", serr)
+		}
+		return err
+	}
+}
+
+// Permanent reports whether a dial or handshake error will not go away
+// by retrying: the peer's certificate does not verify, the peer refused
+// ours (a TLS alert), the peer speaks no TLS or another protocol
+// version, or refused our role.
+func Permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrVersion) || errors.Is(err, ErrPermission) {
+		return true
+	}
+	var (
+		ua  x509.UnknownAuthorityError
+		ci  x509.CertificateInvalidError
+		he  x509.HostnameError
+		cve *tls.CertificateVerificationError
+		rhe tls.RecordHeaderError
+		ae  tls.AlertError
+	)
+	if errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &he) || errors.As(err, &cve) ||
+		errors.As(err, &rhe) || errors.As(err, &ae) {
+		return true
+	}
+	// An alert received from the peer during the handshake.
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error"
 }

@@ -33,6 +33,11 @@
 // with '.'; the cache refuses anything else with CodeBadName, so no name
 // from the wire can become a path outside the cache's directory.
 //
+// Default snapshot ids (SnapshotID) are the images directory's base
+// name, a hash of its path and a tag of the source host (HostTag), so
+// two hosts dumping one path do not share an id; a restore on another
+// host finds the snapshot by the rest (ResolveSnapshot).
+//
 // # Handshake
 //
 // The connecting side sends Hello{magic "CRIUGOIM", version, role}; the
@@ -70,14 +75,37 @@
 //	   │                        │ snap is acked by the cache   │
 //	   │                        │ Finish(f', …same manifest)   │
 //	   │                        │─────────────────────────────▶│ checks each
-//	   │                        │◀──── Result(f', ok|code) ────│ entry; marks
-//	   │◀── Result(f, ok|code) ─│                              │ snap finished
-//	   │ (Store.Finish = nil only now)                         │
+//	   │                        │◀──── Result(f', ok|code) ────│ entry; holds
+//	   │◀── Result(f, ok|code) ─│                              │ snap (not served)
+//	   │ Confirm(f, snap)       │                              │
+//	   │───────────────────────▶│ Confirm(c', snap)            │
+//	   │                        │─────────────────────────────▶│ snap finished:
+//	   │                        │◀──── Result(c', ok|code) ────│ served from now
+//	   │◀── Result(f, ok|code) ─│                              │
+//	   │ (Store.Finish = nil only now; the dump kills its tasks after it)
 //
 // Commit's ok from the proxy means the proxy holds the whole image with the
 // right size and checksum (it will deliver it or fail the Finish). Only the
 // Finish result says the cache holds the snapshot. Abort(x) discards an
 // image in flight.
+//
+// The finish has two phases so that the dump's outcome and the
+// snapshot's state agree. Finish's ok says the cache holds the snapshot
+// whole ("held", durable); the dump then sends Confirm, and only a
+// confirmed snapshot is served: a reader of a held snapshot gets an
+// image's bytes but its End only once the snapshot is confirmed, so no
+// restore started after a failed dump completes from its snapshot. (A
+// restore that reads a snapshot while it still arrives gets each image
+// whole as soon as it is committed, as before: one racing ahead of a
+// dump that then fails is not prevented.) A held
+// snapshot that is not confirmed within the cache's resume timeout is
+// dropped (its readers get CodeAborted). A Finish the cache refuses
+// drops the snapshot at once. The proxy answers a writer before a drain
+// closes its connection, and keeps a connection whose Finish it
+// answered ok open until its Confirm is answered. One window remains:
+// the cache confirmed but the answer did not reach the dump (the proxy
+// died just then); the dump fails, resumes its tasks and says that the
+// cache may serve the snapshot.
 //
 // Backpressure: the proxy reads a writer's socket only while it holds less
 // than its memory limit of unacknowledged bytes; the cache acknowledges
@@ -99,6 +127,16 @@
 // in one writev), and never keeps more than 256 KiB waiting for the next
 // Write, so a reader of an arriving image is never far behind.
 //
+// Liveness: the proxy's connection to the cache (and the cache's
+// accepted ones) set TCP_USER_TIMEOUT and keepalives (TCPDialer,
+// TCPListenConfig), and the proxy drops a connection on which a Finish
+// or Confirm has waited its reply timeout while the cache sent nothing:
+// a black-holed link fails the dump after those and the reconnect
+// timeout. A refusal that retrying cannot heal (Permanent: a TLS
+// certificate or alert, another version, a role refused) fails at once.
+// Before it freezes, a dump asks the proxy whether the cache is
+// reachable (Store.CheckCache: a reader relay, a List).
+//
 // Reconnect: when the TCP leg drops, the proxy redials with backoff and,
 // for every unfinished transfer, resends Put and the Data from the last
 // acknowledged offset, then Commit; and any Finish not yet answered. The
@@ -119,6 +157,7 @@
 //	   │◀──────────────── Data(g, off, bytes) … ──────│ NotExist; image not yet
 //	   │◀──────────────── End(g, size, crc) ──────────│ there: waits for it, or
 //	   │   or Result(g, Corrupt|Truncated|Aborted)    │ NotExist at Finish;
+//	   │                                              │ End after Confirm;
 //	   │                                              │ an image on disk is
 //	   │                                              │ checked whole (CRC)
 //	   │                                              │ before the Result ok
@@ -129,7 +168,11 @@
 //
 // Data is sent as it arrives; the reader returns io.EOF only after End with
 // the size and CRC it computed itself. A connection that ends before End is
-// an error (ErrTruncated), never a short image.
+// an error (ErrTruncated), never a short image. The reader bounds each of
+// its waits by Options.WaitSnapshot (restore's --remote-wait): for the
+// Get's answer, and for each next frame; when it expires the error
+// (ErrUnavailable) names the image and what the cache holds of the
+// snapshot (unknown, arriving, held unconfirmed).
 //
 // # Pre-dump chains
 //

@@ -38,6 +38,7 @@ const (
 	TAbort     Type = 0x13
 	TAck       Type = 0x14
 	TFinish    Type = 0x20
+	TConfirm   Type = 0x21
 	TGet       Type = 0x30
 	TEnd       Type = 0x31
 	TRelease   Type = 0x32
@@ -47,7 +48,7 @@ const (
 
 var typeNames = map[Type]string{
 	THello: "Hello", TResult: "Result", TPut: "Put", TData: "Data", TCommit: "Commit",
-	TAbort: "Abort", TAck: "Ack", TFinish: "Finish", TGet: "Get", TEnd: "End",
+	TAbort: "Abort", TAck: "Ack", TFinish: "Finish", TConfirm: "Confirm", TGet: "Get", TEnd: "End",
 	TRelease: "Release", TList: "List", TListReply: "ListReply",
 }
 

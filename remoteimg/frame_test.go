@@ -21,11 +21,12 @@ func allMsgs() []Msg {
 		&Abort{},
 		&Ack{Offset: 1 << 40},
 		&Finish{Snapshot: "s1", Parent: "s0", Images: []ImageInfo{{"a.img", 0, 0}, {"b.img", 4096, 7}}},
+		&Confirm{Snapshot: "s1"},
 		&Get{Snapshot: "s1", Name: "core-1.img", WaitMillis: 100},
 		&End{Size: 3, CRC: 9},
 		&Release{Snapshot: "s1"},
 		&List{},
-		&ListReply{Snapshots: []SnapshotInfo{{ID: "s1", Parent: "s0", Finished: true, Images: 2, Bytes: 4096}}},
+		&ListReply{Snapshots: []SnapshotInfo{{ID: "s1", Parent: "s0", Finished: true, Images: 2, Bytes: 4096}, {ID: "s2", Held: true}}},
 	}
 }
 

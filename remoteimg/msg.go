@@ -95,6 +95,13 @@ type Finish struct {
 	Images           []ImageInfo
 }
 
+// Confirm is the second phase of a snapshot's finish: the dump that got
+// Finish's ok has decided that it succeeds (it kills or lets go of its
+// tasks next), and the cache may now serve the snapshot.
+type Confirm struct {
+	Snapshot string
+}
+
 // Get asks the cache for an image; WaitMillis is how long to wait for an
 // unknown snapshot to appear.
 type Get struct {
@@ -116,10 +123,13 @@ type Release struct {
 // List asks the cache for its snapshots.
 type List struct{}
 
-// SnapshotInfo describes one snapshot in a ListReply.
+// SnapshotInfo describes one snapshot in a ListReply. A snapshot is
+// arriving, then held (Finish acknowledged, its dump's Confirm not yet
+// there: not served), then finished (confirmed: served).
 type SnapshotInfo struct {
 	ID, Parent string
-	Finished   bool
+	Finished   bool // confirmed by its dump: restorable
+	Held       bool // finished by its proxy, waiting for its dump's Confirm
 	Images     uint32
 	Bytes      uint64
 }
@@ -137,6 +147,7 @@ func (*Commit) Type() Type    { return TCommit }
 func (*Abort) Type() Type     { return TAbort }
 func (*Ack) Type() Type       { return TAck }
 func (*Finish) Type() Type    { return TFinish }
+func (*Confirm) Type() Type   { return TConfirm }
 func (*Get) Type() Type       { return TGet }
 func (*End) Type() Type       { return TEnd }
 func (*Release) Type() Type   { return TRelease }
@@ -354,6 +365,13 @@ func (m *Get) Unmarshal(b []byte) error {
 	return d.done(TGet)
 }
 
+func (m *Confirm) Append(b []byte) []byte { return putStr(b, m.Snapshot) }
+func (m *Confirm) Unmarshal(b []byte) error {
+	d := dec{b: b}
+	m.Snapshot = d.str("snapshot", MaxNameLen)
+	return d.done(TConfirm)
+}
+
 func (m *Release) Append(b []byte) []byte { return putStr(b, m.Snapshot) }
 func (m *Release) Unmarshal(b []byte) error {
 	d := dec{b: b}
@@ -373,8 +391,11 @@ func (m *ListReply) Append(b []byte) []byte {
 	for _, s := range m.Snapshots[:n] {
 		b = putStr(putStr(b, s.ID), s.Parent)
 		f := byte(0)
-		if s.Finished {
+		switch {
+		case s.Finished:
 			f = 1
+		case s.Held:
+			f = 2
 		}
 		b = putU64(putU32(append(b, f), s.Images), s.Bytes)
 	}
@@ -395,6 +416,8 @@ func (m *ListReply) Unmarshal(b []byte) error {
 		case 0:
 		case 1:
 			s.Finished = true
+		case 2:
+			s.Held = true
 		default:
 			d.fail("finished flag")
 		}
@@ -424,6 +447,8 @@ func NewMsg(t Type) Msg {
 		return &Ack{}
 	case TFinish:
 		return &Finish{}
+	case TConfirm:
+		return &Confirm{}
 	case TGet:
 		return &Get{}
 	case TEnd:

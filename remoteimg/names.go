@@ -1,11 +1,15 @@
 package remoteimg
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 )
 
 // MaxNameLen caps snapshot ids and image names. It leaves room below
@@ -32,10 +36,17 @@ func CheckName(s string) error {
 	return nil
 }
 
-// SnapshotID derives the default snapshot id from an images directory:
-// its base name and a short hash of its absolute path, e.g.
-// "dump1-3f9a0c21d4e5b6a7". Dump and restore given the same -D agree.
-func SnapshotID(imagesDir string) string {
+// SnapshotID derives the default snapshot id of a dump from its images
+// directory: its base name, a short hash of its absolute path and a tag
+// of this host (HostTag), e.g. "dump1-3f9a0c21d4e5b6a7-5d0c9a1e". The
+// host tag keeps two source hosts dumping the same -D path apart in one
+// cache; restore, on another host, finds the snapshot by the rest
+// (ResolveSnapshot).
+func SnapshotID(imagesDir string) string { return SnapshotPrefix(imagesDir) + "-" + HostTag() }
+
+// SnapshotPrefix is the part of SnapshotID that depends on the images
+// directory only: the same on every host for the same path.
+func SnapshotPrefix(imagesDir string) string {
 	abs, err := filepath.Abs(imagesDir)
 	if err != nil {
 		abs = imagesDir
@@ -55,4 +66,72 @@ func SnapshotID(imagesDir string) string {
 		base = "snapshot"
 	}
 	return base + "-" + hex.EncodeToString(sum[:8])
+}
+
+var (
+	hostTagOnce sync.Once
+	hostTag     string
+)
+
+// HostTag is 8 hex digits naming this host: a hash of its machine id
+// (/etc/machine-id, else /var/lib/dbus/machine-id), else of its host
+// name. Stable across reboots, so a pre-dump chain spans them.
+func HostTag() string {
+	hostTagOnce.Do(func() {
+		id := ""
+		for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+			if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+				id = strings.TrimSpace(string(b))
+				break
+			}
+		}
+		if id == "" {
+			id, _ = os.Hostname()
+		}
+		sum := sha256.Sum256([]byte("criugo snapshot host\x00" + id))
+		hostTag = hex.EncodeToString(sum[:4])
+	})
+	return hostTag
+}
+
+// ResolveSnapshot finds the snapshot that a restore with images
+// directory dir means, in the cache at socketPath: the one this host
+// would have dumped there (SnapshotID), else the only one that any host
+// dumped there (SnapshotPrefix, any host tag). It waits up to wait for
+// one to appear; several are an error naming them (--snapshot-id picks
+// one). With none, it returns SnapshotID(dir), which later reads report
+// as not held.
+func ResolveSnapshot(ctx context.Context, socketPath, dir string, wait time.Duration) (string, error) {
+	own, prefix := SnapshotID(dir), SnapshotPrefix(dir)+"-"
+	deadline := time.Now().Add(wait)
+	for {
+		snaps, err := ListSnapshots(ctx, socketPath)
+		if err != nil {
+			return "", err
+		}
+		var found []string
+		for _, si := range snaps {
+			if si.ID == own {
+				return own, nil
+			}
+			if tag, ok := strings.CutPrefix(si.ID, prefix); ok && len(tag) == 8 && !strings.Contains(tag, "-") {
+				found = append(found, si.ID)
+			}
+		}
+		switch {
+		case len(found) == 1:
+			return found[0], nil
+		case len(found) > 1:
+			return "", fmt.Errorf("images dir %s names %d snapshots of different source hosts in the cache (%s): pick one with --snapshot-id",
+				dir, len(found), strings.Join(found, ", "))
+		}
+		if time.Now().After(deadline) {
+			return own, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -158,6 +158,7 @@ type frozenTree struct {
 	*tree
 	frozenAt time.Time       // when the last thread stopped
 	undo     cleanup.Cleanup // lets the tree go as it was
+	kept     bool            // keepThawed was called
 }
 
 // freezeTree checks that opts.Pid is a live process, seizes and freezes
@@ -246,11 +247,14 @@ func interrupted(ctx context.Context) error {
 }
 
 // keepThawed forgets the thaw on release: the caller lets the tasks go.
-func (t *frozenTree) keepThawed() { t.undo.Release() }
+func (t *frozenTree) keepThawed() { t.undo.Release(); t.kept = true }
 
 // release drops the tracking copies, lets the tree go as it was unless
 // keepThawed was called, and closes the tracer.
 func (t *frozenTree) release() {
+	if !t.kept {
+		t.inc.dropNew() // a failed (pre-)dump leaves no tracker of its own
+	}
 	t.inc.close()
 	t.undo.Run()
 	t.tr.Close()

@@ -8,7 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -94,6 +97,8 @@ type taskTrack struct {
 	cur         *trackRecord // the tracker after this dump (protect)
 	uffd        int          // our copy of the task's uffd; -1
 	skip        map[int]bool // tracking uffds among the task's fds
+	abandoned   []int        // our trackers of a chain no longer followed: closed
+	drop        func()       // closes the tracker this dump created in the task
 	parentPages []mem.Range  // pages the parent chain holds
 	stale       []mem.Range  // the parent's Stale, sorted
 }
@@ -106,7 +111,7 @@ const uffdLink = "anon_inode:[userfaultfd]"
 func (t *tree) startIncremental(ctx context.Context, protect bool) error {
 	o := t.opts
 	if o.PrevImages == "" && !o.TrackMem {
-		return nil
+		return t.findAbandoned()
 	}
 	log := o.Log
 	inc := &incremental{protect: protect && o.TrackMem, prev: map[int]*trackRecord{}, prevIno: map[uint64]bool{}, tasks: map[int]*taskTrack{}}
@@ -149,6 +154,35 @@ func (t *tree) startIncremental(ctx context.Context, protect bool) error {
 		if err := inc.findTracker(d.pid, tt); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// findAbandoned looks, in a dump that neither follows nor starts a
+// chain, for tracking uffds that an earlier (pre-)dump left in the tasks
+// (its chain was abandoned: its parent lost, or it failed after the
+// tasks ran again): they are not dumped but closed (splitIncremental).
+func (t *tree) findAbandoned() error {
+	var inc *incremental
+	for _, d := range t.tasks {
+		if d.zombie {
+			continue
+		}
+		tt := &taskTrack{uffd: -1, skip: map[int]bool{}}
+		probe := &incremental{prevIno: map[uint64]bool{}}
+		if err := probe.findTracker(d.pid, tt); err != nil {
+			return err
+		}
+		if len(tt.abandoned) == 0 {
+			continue
+		}
+		if inc == nil {
+			inc = &incremental{prev: map[int]*trackRecord{}, prevIno: map[uint64]bool{}, tasks: map[int]*taskTrack{}}
+		}
+		inc.tasks[d.pid] = tt
+	}
+	if inc != nil {
+		t.inc = inc
 	}
 	return nil
 }
@@ -214,9 +248,6 @@ func parentPages(ctx context.Context, p image.Store, pid int) ([]mem.Range, erro
 // parent's) is not dumped, and the one the parent recorded for this task
 // is taken to read the written pages.
 func (inc *incremental) findTracker(pid int, tt *taskTrack) error {
-	if len(inc.prevIno) == 0 {
-		return nil
-	}
 	fds, err := procfs.Fds(pid)
 	if err != nil {
 		return fmt.Errorf("list fds of %d: %w", pid, err)
@@ -228,7 +259,17 @@ func (inc *incremental) findTracker(pid int, tt *taskTrack) error {
 			continue
 		}
 		var st unix.Stat_t
-		if err := unix.Stat(link, &st); err != nil || !inc.prevIno[st.Ino] {
+		if err := unix.Stat(link, &st); err != nil {
+			continue
+		}
+		if !inc.prevIno[st.Ino] {
+			// Not of the chain this dump follows: one of ours is left
+			// from an abandoned chain; the task's own uffds are dumped
+			// (and refused) as any other fd.
+			if ownTracker(pid, fd) {
+				tt.skip[fd] = true
+				tt.abandoned = append(tt.abandoned, fd)
+			}
 			continue
 		}
 		tt.skip[fd] = true
@@ -252,6 +293,39 @@ func (inc *incremental) findTracker(pid int, tt *taskTrack) error {
 		return fmt.Errorf("track memory of %d: %w", pid, os.NewSyscallError("pidfd_getfd", err))
 	}
 	return nil
+}
+
+// ownTracker says whether uffd fd of pid looks like a tracker of ours:
+// opened O_CLOEXEC|O_NONBLOCK with the WP_ASYNC feature (fdinfo "API:
+// api:features:ioctls"), which nothing but a tracker of written pages
+// uses.
+func ownTracker(pid, fd int) bool {
+	b, err := os.ReadFile(procfs.Path(pid, fmt.Sprintf("fdinfo/%d", fd)))
+	if err != nil {
+		return false
+	}
+	var flags, features uint64
+	var haveFlags, haveAPI bool
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "flags":
+			flags, err = strconv.ParseUint(v, 8, 64)
+			haveFlags = err == nil
+		case "API":
+			f := strings.Split(v, ":")
+			if len(f) == 3 {
+				features, err = strconv.ParseUint(f[1], 16, 64)
+				haveAPI = err == nil
+			}
+		}
+	}
+	const want = unix.O_CLOEXEC | unix.O_NONBLOCK
+	return haveFlags && haveAPI && flags&want == want && features&mem.TrackerFeatures == mem.TrackerFeatures
 }
 
 // markStale records pages of pid that a pre-dump wrote as zeros.
@@ -305,6 +379,7 @@ func (d *dumper) newTracker(tt *taskTrack) error {
 	}
 	rec.Ino = st.Ino
 	tt.cur, tt.uffd = rec, u
+	tt.drop = closeRemote
 	tt.skip[rec.Fd] = true
 	return nil
 }
@@ -412,9 +487,22 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].GetVaddr() < ents[j].GetVaddr() })
 	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Start < runs[j].Start })
+	if tt != nil {
+		// Trackers of an abandoned chain go, whatever this dump does.
+		for _, fd := range tt.abandoned {
+			if _, err := d.injector(d.threads[0]).Syscall("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+				return nil, nil, fmt.Errorf("close fd %d of %d (a memory-tracking userfaultfd of an abandoned pre-dump chain): %w", fd, d.pid, err)
+			}
+			d.opts.Log.Info().Int("pid", d.pid).Int("fd", fd).
+				Msg("closed a memory-tracking userfaultfd left by an earlier pre-dump whose chain was abandoned")
+		}
+	}
 	if tt != nil && !inc.protect {
 		// The tracking ends with this dump: the task's uffds go.
 		for fd := range tt.skip {
+			if slices.Contains(tt.abandoned, fd) {
+				continue
+			}
 			if _, err := d.injector(d.threads[0]).Syscall("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
 				d.opts.Log.Debug().Err(err).Int("pid", d.pid).Int("fd", fd).Msg("close tracking uffd")
 			}
@@ -454,6 +542,21 @@ func (inc *incremental) finish(ctx context.Context, s image.Store) error {
 		}
 	}
 	return nil
+}
+
+// dropNew closes, in the tasks, the trackers this dump created: the dump
+// failed while the tree is still frozen (the caller thaws it next).
+// Safe on nil.
+func (inc *incremental) dropNew() {
+	if inc == nil {
+		return
+	}
+	for _, tt := range inc.tasks {
+		if tt.drop != nil {
+			tt.drop()
+			tt.drop = nil
+		}
+	}
 }
 
 // close releases the uffd copies and the parent store. Safe on nil.

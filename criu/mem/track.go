@@ -44,6 +44,10 @@ const (
 	uffdUserModeOnly     = 1 // UFFD_USER_MODE_ONLY
 )
 
+// TrackerFeatures are the uffd API features a tracker asks for (shown in
+// its fdinfo), by which a dump knows a tracker left by an earlier one.
+const TrackerFeatures = uffdFeaturesTracking
+
 // UserfaultfdFlags are the flags to create a tracking uffd with (in the
 // tracked process, by an injected userfaultfd(2)). UFFD_USER_MODE_ONLY
 // lets a task without CAP_SYS_PTRACE create it when

@@ -20,8 +20,9 @@ type Relay struct {
 
 	mu        sync.Mutex // protects the fields below
 	conns     []net.Conn
-	corrupt   []byte // flip a byte of the first occurrence of this, once
-	cutAfter  int64  // cut every connection once this many bytes went up (0: never)
+	corrupt   []byte   // flip a byte of the first occurrence of this, once
+	cutAfter  int64    // cut every connection once this many bytes went up (0: never)
+	cutMarker [][]byte // cut every connection once one of these has been forwarded up, once
 	forwarded int64
 	cuts      int
 	wg        sync.WaitGroup
@@ -59,6 +60,18 @@ func (r *Relay) Cuts() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cuts
+}
+
+// CutAfterMarker arranges that the bytes holding marker reach the target
+// while nothing more reaches the sender: the sender's connection is
+// closed first, then the marker forwarded, then every connection cut,
+// and new connections refused from then on (a proxy killed right after
+// it sent the marker).
+// Several markers: the first of them to pass triggers it.
+func (r *Relay) CutAfterMarker(markers ...[]byte) {
+	r.mu.Lock()
+	r.cutMarker = markers
+	r.mu.Unlock()
 }
 
 // Corrupt flips a byte in the middle of the first occurrence of marker
@@ -101,7 +114,7 @@ func (r *Relay) accept() {
 // up forwards src to dst, corrupting and cutting as asked.
 func (r *Relay) up(dst, src net.Conn) {
 	buf := make([]byte, 64<<10)
-	var tail []byte
+	var tail, seen []byte
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
@@ -131,6 +144,32 @@ func (r *Relay) up(dst, src net.Conn) {
 			}
 			r.mu.Unlock()
 			if cut {
+				r.cutAll()
+				return
+			}
+			r.mu.Lock()
+			hit := false
+			if ms := r.cutMarker; ms != nil {
+				seen = append(seen, b...)
+				keep := 0
+				for _, m := range ms {
+					hit = hit || bytes.Contains(seen, m)
+					keep = max(keep, len(m))
+				}
+				if hit {
+					r.cutMarker = nil
+					r.cuts++
+				} else if len(seen) > keep {
+					seen = append(seen[:0], seen[len(seen)-keep:]...)
+				}
+			}
+			r.mu.Unlock()
+			if hit {
+				// The sender is gone first, so no answer reaches it;
+				// then the peer gets the marker whole, then the cut.
+				r.ln.Close()
+				src.Close()
+				dst.Write(b)
 				r.cutAll()
 				return
 			}

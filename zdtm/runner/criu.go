@@ -16,6 +16,7 @@ const (
 	flagDaemonDir      = "-D"
 	flagDaemonStatusFd = "--status-fd"
 	flagDaemonPidfile  = "--pidfile"
+	flagDaemonInsecure = "--insecure" // plain TCP between the two namespaces of --two-hosts
 )
 
 // criuLogArgs are the logging options of every criu call.
@@ -62,6 +63,7 @@ func daemonArgs(criu, cmd, addr string, port int, socket, dir, pidfile string) [
 		flagDaemonDir, dir,
 		flagDaemonStatusFd, "3",
 		flagDaemonPidfile, pidfile,
+		flagDaemonInsecure,
 	}
 	return append(a, criuLogArgs(cmd+".log")...)
 }
