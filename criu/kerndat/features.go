@@ -22,9 +22,9 @@ import (
 // reason; so is one it handles another way only when that way is not
 // what a caller would rely on.
 //
-// When a helper lands support for one of the "not in this build" rows
-// (seccomp filters, external UNIX sockets, lazy pages, ...), its row
-// here changes to a kernel probe.
+// When support for one of the "not in this build" rows (lazy pages,
+// ...) lands, its row here changes to a kernel probe, as the seccomp
+// rows did.
 
 // Category says which of `criu check --extra/--experimental` lists a
 // feature, as CRIU's cr_check does.
@@ -73,9 +73,9 @@ var Features = []Feature{
 	{"tun_ns", ByName, notBuilt("tun/tap devices are not checkpointed")},
 	{"userns", Extra, notBuilt("user namespaces are not checkpointed")},
 	{"fdinfo_lock", Extra, probeFdinfoLock},
-	{"seccomp_suspend", Extra, notBuilt("seccomp filters are not checkpointed by this build")},
-	{"seccomp_filters", Extra, notBuilt("seccomp filters are not checkpointed by this build")},
-	{"loginuid", Extra, notBuilt("the audit login uid is not restored")},
+	{"seccomp_suspend", Extra, probeSeccompSuspend},
+	{"seccomp_filters", Extra, probeSeccompFilters},
+	{"loginuid", Extra, probeLoginuid},
 	{"cgroupns", Extra, notBuilt("cgroups and cgroup namespaces are not checkpointed")},
 	{"autofs", Experimental, notBuilt("autofs mounts are not checkpointed")},
 	{"tcp_half_closed", Extra, notBuilt("TCP connections are not checkpointed")},
@@ -100,7 +100,7 @@ var Features = []Feature{
 	{"apparmor_stacking", ByName, notBuilt("LSM (AppArmor) profiles are not checkpointed")},
 	{"network_lock_nftables", Extra, notBuilt("the network is not locked during dump (--network-lock)")},
 	{"sockopt_buf_lock", Extra, probeBufLock},
-	{"memfd_hugetlb", Extra, notBuilt("memfd mappings are not checkpointed")},
+	{"memfd_hugetlb", Extra, notBuilt("memfds are checkpointed, but one on huge pages (MFD_HUGETLB) is refused")},
 	{"move_mount_set_group", Extra, notBuilt("mount namespaces are not checkpointed")},
 	{"openat2", Extra, notBuilt("paths are not resolved with openat2")},
 	{"get_rseq_conf", Extra, probeRseqConf},
@@ -259,4 +259,61 @@ func probeTimerIDs() (string, error) {
 		return "", os.NewSyscallError("prctl(PR_TIMER_CREATE_RESTORE_IDS)", e)
 	}
 	return "PR_TIMER_CREATE_RESTORE_IDS", nil
+}
+
+// seizeProbeChild starts a sleeping child, seizes it with opts and calls
+// fn on it, then lets it go.
+func seizeProbeChild(opts int, fn func(t *ptrace.Tracer, pid int) (string, error)) (string, error) {
+	cmd := exec.Command("/bin/sleep", "10")
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start probe child: %w", err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	pid := cmd.Process.Pid
+	t := ptrace.NewTracer()
+	defer t.Close()
+	if err := t.Seize(pid, opts); err != nil {
+		return "", err
+	}
+	defer t.Detach(pid, 0)
+	return fn(t, pid)
+}
+
+// probeSeccompSuspend: PTRACE_O_SUSPEND_SECCOMP is accepted (dump and
+// restore inject their syscalls past a task's filters with it).
+func probeSeccompSuspend() (string, error) {
+	return seizeProbeChild(ptrace.OptSuspendSeccomp, func(*ptrace.Tracer, int) (string, error) {
+		return "PTRACE_O_SUSPEND_SECCOMP accepted", nil
+	})
+}
+
+// probeSeccompFilters: PTRACE_SECCOMP_GET_FILTER exists (filters are
+// read with it at dump). On a task without filters a kernel that has it
+// answers EINVAL; one without it answers EIO, as to any unknown request.
+func probeSeccompFilters() (string, error) {
+	return seizeProbeChild(0, func(t *ptrace.Tracer, pid int) (string, error) {
+		_, _, err := t.SeccompFilter(pid, 0)
+		switch {
+		case errors.Is(err, unix.EINVAL):
+			return "PTRACE_SECCOMP_GET_FILTER present", nil
+		case err == nil:
+			return "", fmt.Errorf("PTRACE_SECCOMP_GET_FILTER on a task without filters gave a filter")
+		default:
+			return "", fmt.Errorf("PTRACE_SECCOMP_GET_FILTER: %w", err)
+		}
+	})
+}
+
+// probeLoginuid: the audit login uid can be written back (restore sets
+// each task's from inside it, through /proc/PID/loginuid).
+func probeLoginuid() (string, error) {
+	f, err := os.OpenFile("/proc/self/loginuid", os.O_WRONLY, 0)
+	if err != nil {
+		return "", fmt.Errorf("/proc/self/loginuid: %w", err)
+	}
+	f.Close()
+	return "/proc/PID/loginuid writable", nil
 }
