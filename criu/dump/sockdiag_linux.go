@@ -47,54 +47,70 @@ const (
 // listUnixSockets asks sock_diag for every UNIX socket of this network
 // namespace, by inode.
 func listUnixSockets() (map[uint32]*unixDiag, error) {
+	le := binary.LittleEndian
+	req := make([]byte, unixDiagReqLen)
+	req[0] = unix.AF_UNIX
+	le.PutUint32(req[4:], ^uint32(0)) // every state
+	le.PutUint32(req[12:], udiagShowName|udiagShowVFS|udiagShowPeer|udiagShowIcons|udiagShowRQLen)
+	le.PutUint32(req[16:], ^uint32(0)) // no cookie
+	le.PutUint32(req[20:], ^uint32(0))
+	out := map[uint32]*unixDiag{}
+	err := sockDiagDump(req, func(m []byte) error {
+		d, err := parseUnixDiag(m)
+		if err != nil {
+			return err
+		}
+		out[d.ino] = d
+		return nil
+	})
+	return out, err
+}
+
+// sockDiagDump sends one SOCK_DIAG_BY_FAMILY dump request (req is the
+// request body after the netlink header) on a new NETLINK_SOCK_DIAG
+// socket and calls each with every reply message's body until the dump
+// is done.
+func sockDiagDump(req []byte, each func([]byte) error) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return nil, os.NewSyscallError("socket(NETLINK_SOCK_DIAG)", err)
+		return os.NewSyscallError("socket(NETLINK_SOCK_DIAG)", err)
 	}
 	defer unix.Close(fd)
 	le := binary.LittleEndian
-	req := make([]byte, unix.NLMSG_HDRLEN+unixDiagReqLen)
-	le.PutUint32(req[0:], uint32(len(req)))
-	le.PutUint16(req[4:], sockDiagByFamily)
-	le.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	le.PutUint32(req[8:], 1) // seq
-	b := req[unix.NLMSG_HDRLEN:]
-	b[0] = unix.AF_UNIX
-	le.PutUint32(b[4:], ^uint32(0)) // every state
-	le.PutUint32(b[12:], udiagShowName|udiagShowVFS|udiagShowPeer|udiagShowIcons|udiagShowRQLen)
-	le.PutUint32(b[16:], ^uint32(0)) // no cookie
-	le.PutUint32(b[20:], ^uint32(0))
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, os.NewSyscallError("sendto(sock_diag)", err)
+	msg := make([]byte, unix.NLMSG_HDRLEN+len(req))
+	le.PutUint32(msg[0:], uint32(len(msg)))
+	le.PutUint16(msg[4:], sockDiagByFamily)
+	le.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	le.PutUint32(msg[8:], 1) // seq
+	copy(msg[unix.NLMSG_HDRLEN:], req)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return os.NewSyscallError("sendto(sock_diag)", err)
 	}
-	out := map[uint32]*unixDiag{}
 	buf := make([]byte, 1<<16)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
-			return nil, os.NewSyscallError("recvfrom(sock_diag)", err)
+			return os.NewSyscallError("recvfrom(sock_diag)", err)
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return nil, fmt.Errorf("parse sock_diag reply: %w", err)
+			return fmt.Errorf("parse sock_diag reply: %w", err)
 		}
 		for _, m := range msgs {
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
-				return out, nil
+				return nil
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if e := int32(le.Uint32(m.Data)); e != 0 {
-						return nil, os.NewSyscallError("sock_diag", unix.Errno(-e))
+						return os.NewSyscallError("sock_diag", unix.Errno(-e))
 					}
 				}
 				continue
 			}
-			d, err := parseUnixDiag(m.Data)
-			if err != nil {
-				return nil, err
+			if err := each(m.Data); err != nil {
+				return err
 			}
-			out[d.ino] = d
 		}
 	}
 }
@@ -156,57 +172,24 @@ const (
 // (TCP, UDP, UDP-Lite) of this network namespace in any state, and
 // returns each one's shutdown bits by inode.
 func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return nil, os.NewSyscallError("socket(NETLINK_SOCK_DIAG)", err)
-	}
-	defer unix.Close(fd)
 	le := binary.LittleEndian
-	req := make([]byte, unix.NLMSG_HDRLEN+inetDiagReqLen)
-	le.PutUint32(req[0:], uint32(len(req)))
-	le.PutUint16(req[4:], sockDiagByFamily)
-	le.PutUint16(req[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	le.PutUint32(req[8:], 1)
-	b := req[unix.NLMSG_HDRLEN:]
-	b[0], b[1] = byte(family), byte(protocol)
-	le.PutUint32(b[4:], ^uint32(0)) // every state
+	req := make([]byte, inetDiagReqLen)
+	req[0], req[1] = byte(family), byte(protocol)
+	le.PutUint32(req[4:], ^uint32(0)) // every state
 	// The socket id (ports, addresses, interface, cookie) stays zero: a
 	// dump request matches every socket.
-	le.PutUint32(b[48:], ^uint32(0))
-	le.PutUint32(b[52:], ^uint32(0))
-	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, os.NewSyscallError("sendto(sock_diag)", err)
-	}
+	le.PutUint32(req[48:], ^uint32(0))
+	le.PutUint32(req[52:], ^uint32(0))
 	out := map[uint32]uint8{}
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
+	err := sockDiagDump(req, func(m []byte) error {
+		ino, shut, err := parseInetDiag(m)
 		if err != nil {
-			return nil, os.NewSyscallError("recvfrom(sock_diag)", err)
+			return err
 		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			return nil, fmt.Errorf("parse sock_diag reply: %w", err)
-		}
-		for _, m := range msgs {
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				return out, nil
-			case unix.NLMSG_ERROR:
-				if len(m.Data) >= 4 {
-					if e := int32(le.Uint32(m.Data)); e != 0 {
-						return nil, os.NewSyscallError("sock_diag", unix.Errno(-e))
-					}
-				}
-				continue
-			}
-			ino, shut, err := parseInetDiag(m.Data)
-			if err != nil {
-				return nil, err
-			}
-			out[ino] = shut
-		}
-	}
+		out[ino] = shut
+		return nil
+	})
+	return out, err
 }
 
 // parseInetDiag returns the inode and shutdown bits of one inet_diag_msg.
