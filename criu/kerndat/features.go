@@ -261,8 +261,8 @@ func probeTimerIDs() (string, error) {
 	return "PR_TIMER_CREATE_RESTORE_IDS", nil
 }
 
-// seizeProbeChild starts a sleeping child, seizes it with opts and calls
-// fn on it, then lets it go.
+// seizeProbeChild starts a sleeping child, seizes it with opts, calls fn
+// on it and detaches it (a failed detach is a failed probe).
 func seizeProbeChild(opts int, fn func(t *ptrace.Tracer, pid int) (string, error)) (string, error) {
 	cmd := exec.Command("/bin/sleep", "10")
 	if err := cmd.Start(); err != nil {
@@ -278,8 +278,11 @@ func seizeProbeChild(opts int, fn func(t *ptrace.Tracer, pid int) (string, error
 	if err := t.Seize(pid, opts); err != nil {
 		return "", err
 	}
-	defer t.Detach(pid, 0)
-	return fn(t, pid)
+	found, err := fn(t, pid)
+	if derr := t.Detach(pid, 0); err == nil && derr != nil {
+		return "", derr
+	}
+	return found, err
 }
 
 // probeSeccompSuspend: PTRACE_O_SUSPEND_SECCOMP is accepted (dump and

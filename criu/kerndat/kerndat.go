@@ -65,28 +65,12 @@ func RunAll() []Result {
 // only caller of ptrace), checks that PTRACE_INTERRUPT stops it with a
 // group-stop event, reads its registers, and lets it go.
 func probePtrace() (string, error) {
-	cmd := exec.Command("/bin/sleep", "10")
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start probe child: %w", err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	pid := cmd.Process.Pid
-	t := ptrace.NewTracer()
-	defer t.Close()
-	if err := t.Seize(pid, 0); err != nil {
-		return "", err
-	}
-	if _, err := t.GetRegs(pid); err != nil {
-		t.Detach(pid, 0)
-		return "", err
-	}
-	if err := t.Detach(pid, 0); err != nil {
-		return "", err
-	}
-	return "seize, interrupt, registers and detach work", nil
+	return seizeProbeChild(0, func(t *ptrace.Tracer, pid int) (string, error) {
+		if _, err := t.GetRegs(pid); err != nil {
+			return "", err
+		}
+		return "seize, interrupt, registers and detach work", nil
+	})
 }
 
 // cloneArgs mirrors struct clone_args (include/uapi/linux/sched.h).
