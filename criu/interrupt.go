@@ -301,7 +301,8 @@ func (r *interruptReader) Close() error { return r.r.Close() }
 // dir failed: images still being written are aborted, and when this
 // run committed any image, inventory.img goes (it is written last and
 // marks the set complete: a set this dump overwrote in part is not),
-// with the temporary files of an earlier criu that was killed.
+// so do the images this run committed, and the temporary files of an
+// earlier criu that was killed.
 func cleanFailedDump(log zerolog.Logger, dir string, is *interruptStore) {
 	is.abortOpen()
 	if !is.wrote() || dir == "" {
@@ -311,6 +312,25 @@ func cleanFailedDump(log zerolog.Logger, dir string, is *interruptStore) {
 		log.Info().Str("dir", dir).Msg("failed dump: inventory.img removed")
 	} else if !errors.Is(err, os.ErrNotExist) {
 		log.Warn().Err(err).Msg("failed dump: remove inventory.img")
+	}
+	// And every image this run committed: no part of a failed dump
+	// stays to be mistaken for a snapshot.
+	is.mu.Lock()
+	names := make([]string, 0, len(is.committed))
+	for n := range is.committed {
+		names = append(names, n)
+	}
+	is.mu.Unlock()
+	removed := 0
+	for _, n := range names {
+		if err := os.Remove(filepath.Join(dir, n)); err == nil {
+			removed++
+		} else if !errors.Is(err, os.ErrNotExist) {
+			log.Warn().Err(err).Str("img", n).Msg("failed dump: remove image")
+		}
+	}
+	if removed > 0 {
+		log.Info().Str("dir", dir).Int("images", removed).Msg("failed dump: its images removed")
 	}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
