@@ -1,8 +1,11 @@
 package imgproxy_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -118,4 +121,124 @@ func TestDumpRemoteFrozenTimeCoversFinish(t *testing.T) {
 	}
 	syscall.Kill(rpid, syscall.SIGUSR2)
 	crtest.Verdict(t, status, "ok", 10*time.Second)
+}
+
+// writeSnap writes images of a few sizes to snapshot snap through r.
+func writeSnap(t *testing.T, r *rig, snap string) (*remoteimg.Store, map[string][]byte) {
+	t.Helper()
+	w := r.writer(snap, "")
+	want := map[string][]byte{}
+	for i, n := range []int{0, 1, 5000, 300 << 10} {
+		name := fmt.Sprintf("img-%d.img", i)
+		want[name] = content(uint64(i), n)
+		if err := put(context.Background(), w, name, want[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, want
+}
+
+// TestLateImageCacheRestartWhileHeld: the cache restarts while it holds
+// the snapshot (Finish answered, Confirm not yet sent). The proxy
+// resends the Confirm, with its late stats-dump.img, to the restarted
+// cache, which replayed the held snapshot from its journal: the
+// snapshot is served with the late image, and still is after another
+// restart (the journal's "finish commit" line).
+func TestLateImageCacheRestartWhileHeld(t *testing.T) {
+	dir := t.TempDir()
+	o := rigOpts{cacheDir: dir, keep: true}
+	r := newRig(t, o)
+	ctx := context.Background()
+	w, want := writeSnap(t, r, "s")
+	late := content(99, 777)
+	err := w.FinishWith(ctx, remoteimg.LateImage, func() ([]byte, error) {
+		if st := listState(t, r.cacheSock, "s"); st != "held" {
+			t.Errorf("snapshot is %s when its Confirm is built, want held", st)
+		}
+		r.stopCache()
+		r.cacheSockRestart(o)
+		if st := listState(t, r.cacheSock, "s"); st != "held" {
+			t.Errorf("restarted cache: snapshot is %s, want held", st)
+		}
+		return late, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[remoteimg.LateImage] = late
+	for round := 0; round < 2; round++ {
+		rd := r.reader("s")
+		for name, b := range want {
+			mustGet(t, rd, name, b)
+		}
+		r.stopCache()
+		r.cacheSockRestart(o)
+	}
+}
+
+// TestLateImageTornConfirm: a cache that crashed while it wrote the
+// Confirm's journal line (torn) replays the snapshot as held, not
+// served: the dump never got the Confirm's ok, so its tasks run on.
+func TestLateImageTornConfirm(t *testing.T) {
+	dir := t.TempDir()
+	o := rigOpts{cacheDir: dir, keep: true}
+	r := newRig(t, o)
+	ctx := context.Background()
+	w, _ := writeSnap(t, r, "s")
+	err := w.FinishWith(ctx, remoteimg.LateImage, func() ([]byte, error) {
+		r.stopCache()
+		j, err := os.OpenFile(filepath.Join(dir, "snapshots", "s", ".journal"), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.WriteString(`finish commit 00000000000000ab 777 12`)
+		j.Close()
+		r.cacheSockRestart(o)
+		return nil, errors.New("the dump gives up")
+	})
+	if err == nil {
+		t.Fatal("FinishWith succeeded although its last image failed")
+	}
+	if st := listState(t, r.cacheSock, "s"); st != "held" {
+		t.Fatalf("after a torn Confirm line the snapshot is %s, want held", st)
+	}
+	if _, err := get(ctx, r.readerWait("s", 300*time.Millisecond), remoteimg.LateImage); !errors.Is(err, remoteimg.ErrUnavailable) {
+		t.Fatalf("read of %s of a held snapshot: %v, want a bounded wait (unavailable)", remoteimg.LateImage, err)
+	}
+}
+
+// TestLateImageReaderWaits: a restore that asks for stats-dump.img while
+// the snapshot is held (Finish answered, Confirm on its way) waits for
+// the Confirm and gets the image whole, instead of "does not exist".
+func TestLateImageReaderWaits(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	ctx := context.Background()
+	w, _ := writeSnap(t, r, "s")
+	late := content(7, 300)
+	type res struct {
+		b   []byte
+		err error
+	}
+	got := make(chan res, 1)
+	err := w.FinishWith(ctx, remoteimg.LateImage, func() ([]byte, error) {
+		rd := r.reader("s")
+		go func() {
+			b, err := get(ctx, rd, remoteimg.LateImage)
+			got <- res{b, err}
+		}()
+		select {
+		case g := <-got:
+			t.Errorf("read of %s in a held snapshot ended before its Confirm: %d bytes, %v", remoteimg.LateImage, len(g.b), g.err)
+			got <- g
+		case <-time.After(300 * time.Millisecond):
+		}
+		return late, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := <-got
+	if g.err != nil || !bytes.Equal(g.b, late) {
+		t.Fatalf("read of %s: %d bytes, %v; want the %d bytes of the Confirm", remoteimg.LateImage, len(g.b), g.err, len(late))
+	}
 }
