@@ -142,14 +142,31 @@ type interruptStore struct {
 	open      map[*interruptWriter]bool
 }
 
-// wrapStore returns s wrapped by an interruptStore (with image.Chained
-// when s has it).
+// wrapStore returns s wrapped by an interruptStore (with image.Chained,
+// and image.LateFinisher, when s has them).
 func wrapStore(ctx context.Context, s image.Store) (image.Store, *interruptStore) {
 	is := &interruptStore{ctx: ctx, inner: s, committed: map[string]bool{}, open: map[*interruptWriter]bool{}}
 	if c, ok := s.(image.Chained); ok {
+		if l, ok := s.(image.LateFinisher); ok {
+			return &interruptLate{&interruptChained{is, c}, l}, is
+		}
 		return &interruptChained{is, c}, is
 	}
 	return is, is
+}
+
+// interruptLate forwards image.LateFinisher too (the remote store).
+type interruptLate struct {
+	*interruptChained
+	l image.LateFinisher
+}
+
+// FinishWith is Finish's commit point with the late image.
+func (s *interruptLate) FinishWith(ctx context.Context, name string, last func() ([]byte, error)) error {
+	if err := s.err(); err != nil {
+		return fmt.Errorf("finish images: %w", err)
+	}
+	return s.l.FinishWith(context.WithoutCancel(ctx), name, last)
 }
 
 func (s *interruptStore) err() error {

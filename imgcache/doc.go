@@ -14,8 +14,9 @@
 // The journal format is in journal.go; Finish replaces it whole (rename)
 // by one holding exactly the manifest, ending in "held", and is
 // acknowledged only after that; the dump's Confirm (two-phase finish,
-// package remoteimg) appends "finish", and only a confirmed snapshot is
-// served (its images' End waits for it); a held one that is not
+// package remoteimg) appends "finish" (with the late stats-dump.img it
+// carries, stored first: "finish commit …"), and only a confirmed
+// snapshot is served (its images' End waits for it); a held one that is not
 // confirmed within ResumeTimeout is given up by the janitor. After a restart the cache replays the journals (load.go):
 // finished snapshots are served again, and are never deleted by recovery
 // (an image missing or resized is served as corrupt, the files stay);

@@ -29,12 +29,17 @@ import (
 // so that a restarted cache replays a finished snapshot from its
 // manifest alone, whatever earlier attempts under the id appended. The
 // Finish is acknowledged only after that rename is durable. The dump's
-// Confirm (two-phase finish) then appends, synced:
+// Confirm (two-phase finish) then appends, synced, one line:
 //
-//	finish
+//	finish                                  no late image
+//	finish commit <xfer hex> <size> <crc> "stats-dump.img"
 //
-// and only then is the snapshot served (a journal ending in "held" is
-// a snapshot its dump never confirmed; journals of older caches end in
+// the second when the Confirm carried the late image (remoteimg.Confirm),
+// whose file is synced and renamed in place before the line is written:
+// the image and the confirmation are recorded by the same line, and a
+// torn one leaves the snapshot held as if the Confirm never came. Only
+// then is the snapshot served (a journal ending in "held" is a
+// snapshot its dump never confirmed; journals of older caches end in
 // "finish" alone).
 
 // journalCommit is one commit line.

@@ -103,6 +103,18 @@ func (st *store) loadSnapshot(dir, id string) error {
 		case "held":
 			s.finished, s.heldAt = true, time.Now()
 		case "finish":
+			// "finish commit …": the Confirm carried this late image.
+			if rest != "" {
+				var c journalCommit
+				late, ok := strings.CutPrefix(rest, "commit ")
+				if c, err = parseCommit(late); err == nil && !ok {
+					err = errors.New("bad finish line")
+				}
+				if err != nil {
+					break // torn: the Confirm was never acknowledged
+				}
+				commits[c.Name] = c
+			}
 			s.finished, s.confirmed = true, true
 		default:
 			err = errors.New("unknown line")

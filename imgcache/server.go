@@ -397,7 +397,7 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 				_ = reply(rc, stream, err)
 			}(f.Stream, m)
 		case *remoteimg.Confirm:
-			err := st.confirm(m)
+			err := st.confirm(f.Stream, m)
 			if err != nil {
 				c.log.Warn().Err(err).Str("snapshot", m.Snapshot).Msg("confirm refused")
 			}

@@ -774,9 +774,17 @@ func (st *store) finish(m *remoteimg.Finish) error {
 // confirm is the second phase of the finish: the dump that got Finish's
 // ok confirms the snapshot, which is served from now on (a held one
 // that is not confirmed within resumeTTL is given up by the janitor).
-// Idempotent.
-func (st *store) confirm(m *remoteimg.Confirm) error {
+// A Confirm may carry the late image (remoteimg.LateImage, the dump's
+// stats): it is stored into the snapshot (disk mode: file synced and
+// renamed, then one journal line "finish commit …" records both the
+// image and the confirmation) before the snapshot is served, so no
+// reader sees the snapshot without it or with part of it. xfer is the
+// Confirm's stream id, the late image's transfer id. Idempotent.
+func (st *store) confirm(xfer uint64, m *remoteimg.Confirm) error {
 	if err := remoteimg.CheckName(m.Snapshot); err != nil {
+		return err
+	}
+	if err := remoteimg.CheckLate(m); err != nil {
 		return err
 	}
 	st.mu.Lock()
@@ -793,28 +801,101 @@ func (st *store) confirm(m *remoteimg.Confirm) error {
 		st.mu.Unlock()
 		return fmt.Errorf("snapshot %s: %w: confirmed before its finish", m.Snapshot, remoteimg.ErrIncomplete)
 	case s.confirmed:
-		st.mu.Unlock()
+		defer st.mu.Unlock()
+		if m.Name != "" {
+			if img := s.images[m.Name]; img == nil || img.length != uint64(len(m.Bytes)) || img.crc != m.CRC {
+				return fmt.Errorf("snapshot %s: %w: confirmed again with another %s", s.id, remoteimg.ErrIncomplete, m.Name)
+			}
+		}
 		return nil
+	case m.Name != "" && s.images[m.Name] != nil:
+		st.mu.Unlock()
+		return fmt.Errorf("snapshot %s: %w: the Confirm carries %s, which its manifest has already", s.id, remoteimg.ErrProtocol, m.Name)
 	}
 	dir := s.dir
+	var late *image
+	if m.Name != "" {
+		late = &image{name: m.Name, xfer: xfer, snap: s, length: uint64(len(m.Bytes)), crc: m.CRC,
+			state: complete, changed: make(chan struct{})}
+		if dir == "" {
+			// Memory mode: charged like any image's bytes.
+			n := int64(len(m.Bytes))
+			if !st.room(n) {
+				st.freeSpareLocked()
+			}
+			if !st.room(n) {
+				err := st.overflowLocked(s, len(m.Bytes))
+				st.mu.Unlock()
+				return err
+			}
+			st.memUsed += n
+			late.charge = n
+			late.chunks = [][]byte{m.Bytes}
+		}
+	}
 	st.mu.Unlock()
 	if dir != "" {
-		if err := appendJournal(dir, "finish\n"); err != nil {
+		line := "finish\n"
+		if late != nil {
+			f, err := writeLate(dir, xfer, m.Name, m.Bytes)
+			if err != nil {
+				return fmt.Errorf("snapshot %s: image %s: store: %w", s.id, m.Name, err)
+			}
+			late.file, late.path = f, filepath.Join(dir, m.Name)
+			line = "finish " + commitLine(xfer, late.length, late.crc, m.Name)
+		}
+		if err := appendJournal(dir, line); err != nil {
+			if late != nil {
+				late.file.Close()
+			}
 			return fmt.Errorf("snapshot %s: journal: %w", s.id, err)
 		}
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if s.abandoned != nil {
+		if late != nil {
+			st.dropImage(late)
+		}
 		return s.abandoned
+	}
+	if late != nil {
+		s.images[late.name] = late
+		s.xfers[xfer] = late
+		s.manifest = append(s.manifest, remoteimg.ImageInfo{Name: late.name, Size: late.length, CRC: late.crc})
+		sort.Slice(s.manifest, func(i, j int) bool { return s.manifest[i].Name < s.manifest[j].Name })
 	}
 	s.confirmed = true
 	for _, img := range s.images {
 		notify(&img.changed)
 	}
 	notify(&s.changed)
-	st.log.Info().Str("snapshot", s.id).Msg("snapshot confirmed by its dump, served")
+	st.log.Info().Str("snapshot", s.id).Str("late", m.Name).Msg("snapshot confirmed by its dump, served")
 	return nil
+}
+
+// writeLate stores a Confirm's late image in dir as committed images
+// are: written to a part file, synced, renamed to its name. It returns
+// the file, open for reading.
+func writeLate(dir string, xfer uint64, name string, b []byte) (*os.File, error) {
+	part := filepath.Join(dir, fmt.Sprintf(".part.%016x.%s", xfer, name))
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = os.Rename(part, filepath.Join(dir, name))
+	}
+	if err != nil {
+		f.Close()
+		_ = os.Remove(part)
+		return nil, err
+	}
+	return f, nil
 }
 
 // get finds image name of snapshot id, waiting up to wait for an unknown
@@ -863,7 +944,7 @@ func (st *store) get(ctx context.Context, id, name string, wait time.Duration) (
 			}
 			img.refs++
 			return img, nil
-		case s.finished:
+		case s.finished && (s.confirmed || name != remoteimg.LateImage):
 			return nil, fmt.Errorf("image %s of snapshot %s: %w", name, id, remoteimg.ErrNotExist)
 		default:
 			ch = s.changed

@@ -349,6 +349,9 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			c.setActive(true)
 			err := remoteimg.CheckName(m.Snapshot)
 			if err == nil {
+				err = remoteimg.CheckLate(m) // stats-dump.img, relayed with it
+			}
+			if err == nil {
 				err = l.confirm(ctx, m)
 			}
 			if err != nil {

@@ -16,10 +16,11 @@ import (
 )
 
 var (
-	_ image.Store    = (*Store)(nil)
-	_ image.Releaser = (*Store)(nil)
-	_ image.Chained  = (*Store)(nil)
-	_ image.Writer   = (*Writer)(nil)
+	_ image.Store        = (*Store)(nil)
+	_ image.Releaser     = (*Store)(nil)
+	_ image.Chained      = (*Store)(nil)
+	_ image.LateFinisher = (*Store)(nil)
+	_ image.Writer       = (*Writer)(nil)
 )
 
 // Mode says whether a Store writes a snapshot (dump, through the proxy) or
@@ -553,6 +554,17 @@ func (r *Reader) Close() error {
 // cache confirmed but its answer was lost (proxy killed just then); the
 // error then says that the cache may serve the snapshot.
 func (s *Store) Finish(ctx context.Context) error {
+	return s.FinishWith(ctx, "", nil)
+}
+
+// FinishWith is Finish with a late image: once the cache holds the
+// snapshot (Finish's ok), it calls last for the bytes of image name
+// (LateImage) and sends them with the Confirm, so the cache stores
+// them into the snapshot before it serves it. A dump puts its stats
+// there: their frozen time then includes the Finish's round trip. An
+// error from last fails the finish (no Confirm is sent). name "" is
+// Finish.
+func (s *Store) FinishWith(ctx context.Context, name string, last func() ([]byte, error)) error {
 	if s.opts.Mode != ModeWrite {
 		return fmt.Errorf("finish snapshot: store is read-only")
 	}
@@ -580,7 +592,20 @@ func (s *Store) Finish(ctx context.Context) error {
 	if err := roundTrip(ctx, c, &Finish{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Images: imgs}); err != nil {
 		return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
 	}
-	if err := roundTrip(ctx, c, &Confirm{Snapshot: s.opts.Snapshot}); err != nil {
+	s.opts.Log.Debug().Str("snapshot", s.opts.Snapshot).Int("images", len(imgs)).
+		Dur("wait", time.Since(start)).Msg("snapshot held by image cache, confirming it")
+	conf := &Confirm{Snapshot: s.opts.Snapshot}
+	if name != "" {
+		b, err := last()
+		if err != nil {
+			return fmt.Errorf("finish snapshot %s: image %s: %w", s.opts.Snapshot, name, err)
+		}
+		conf.Name, conf.Bytes, conf.CRC = name, b, crc32.Checksum(b, Castagnoli)
+		if err := CheckLate(conf); err != nil {
+			return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
+		}
+	}
+	if err := roundTrip(ctx, c, conf); err != nil {
 		var re *RemoteError
 		if errors.As(err, &re) {
 			return fmt.Errorf("confirm snapshot %s: %w (the cache will not serve it)", s.opts.Snapshot, err)

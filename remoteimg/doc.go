@@ -43,7 +43,9 @@
 // The connecting side sends Hello{magic "CRIUGOIM", version, role}; the
 // accepting side answers Hello{magic, version, its role} or a Result with
 // CodeVersion (other version) or CodePermission (role not served on that
-// socket) and closes. Version is 1.
+// socket) and closes. Version is 2 (1 had no late image in Confirm); a
+// peer of another version is refused at the handshake, never
+// half-understood.
 //
 // # Writing a snapshot (dump → proxy → cache)
 //
@@ -77,10 +79,14 @@
 //	   │                        │─────────────────────────────▶│ checks each
 //	   │                        │◀──── Result(f', ok|code) ────│ entry; holds
 //	   │◀── Result(f, ok|code) ─│                              │ snap (not served)
-//	   │ Confirm(f, snap)       │                              │
-//	   │───────────────────────▶│ Confirm(c', snap)            │
-//	   │                        │─────────────────────────────▶│ snap finished:
-//	   │                        │◀──── Result(c', ok|code) ────│ served from now
+//	   │ (frozen time taken:    │                              │
+//	   │  stats-dump.img)       │                              │
+//	   │ Confirm(f, snap,       │                              │
+//	   │   late stats-dump.img) │ Confirm(c', snap, late img)  │
+//	   │───────────────────────▶│─────────────────────────────▶│ stores the late
+//	   │                        │                              │ image, then snap
+//	   │                        │                              │ finished: served
+//	   │                        │◀──── Result(c', ok|code) ────│ from now
 //	   │◀── Result(f, ok|code) ─│                              │
 //	   │ (Store.Finish = nil only now; the dump kills its tasks after it)
 //
@@ -102,7 +108,24 @@
 // dropped (its readers get CodeAborted). A Finish the cache refuses
 // drops the snapshot at once. The proxy answers a writer before a drain
 // closes its connection, and keeps a connection whose Finish it
-// answered ok open until its Confirm is answered. One window remains:
+// answered ok open until its Confirm is answered.
+//
+// The late image: a snapshot is sealed by its Confirm, yet the dump's
+// stats-dump.img must count the time its tasks stay frozen, which runs
+// through the Finish's round trip (the proxy's wait for the cache's
+// acks, the cache's fsyncs). So the dump takes its frozen time once
+// Finish is answered and sends stats-dump.img inside the Confirm
+// (Name LateImage, CRC, at most MaxLateSize bytes; the only image that
+// may come late, and one the manifest does not hold). The cache stores
+// it into the held snapshot (its file synced and renamed, then one
+// journal line records it with the confirmation) before it serves the
+// snapshot: a restore sees the snapshot with its stats whole or not at
+// all, and a Get of stats-dump.img in a held snapshot waits for the
+// Confirm. A Confirm resent after a reconnect carries the same bytes
+// (idempotent). What the frozen time still leaves out is the Confirm's
+// own round trip and the kill (a local dump's stats include both).
+//
+// One window remains:
 // the cache confirmed but the answer did not reach the dump (the proxy
 // died just then); the dump fails, resumes its tasks and says that the
 // cache may serve the snapshot.

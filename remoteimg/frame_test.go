@@ -22,6 +22,7 @@ func allMsgs() []Msg {
 		&Ack{Offset: 1 << 40},
 		&Finish{Snapshot: "s1", Parent: "s0", Images: []ImageInfo{{"a.img", 0, 0}, {"b.img", 4096, 7}}},
 		&Confirm{Snapshot: "s1"},
+		&Confirm{Snapshot: "s1", Name: LateImage, CRC: 7, Bytes: []byte("stats")},
 		&Get{Snapshot: "s1", Name: "core-1.img", WaitMillis: 100},
 		&End{Size: 3, CRC: 9},
 		&Release{Snapshot: "s1"},

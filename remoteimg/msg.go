@@ -1,8 +1,10 @@
 package remoteimg
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 )
 
 // Msg is a frame payload.
@@ -43,7 +45,8 @@ func (r Role) String() string {
 const Magic = "CRIUGOIM"
 
 // Version is the protocol version this package speaks.
-const Version uint16 = 1
+// 2: Confirm carries the late image (stats-dump.img).
+const Version uint16 = 2
 
 // Hello is the first frame each way.
 type Hello struct {
@@ -97,9 +100,44 @@ type Finish struct {
 
 // Confirm is the second phase of a snapshot's finish: the dump that got
 // Finish's ok has decided that it succeeds (it kills or lets go of its
-// tasks next), and the cache may now serve the snapshot.
+// tasks next), and the cache may now serve the snapshot. It may carry
+// the snapshot's late image (Name = LateImage, at most MaxLateSize
+// bytes with their CRC), written after Finish's ok: the cache stores it
+// into the held snapshot before it serves the snapshot, or refuses the
+// Confirm. Name "" carries none.
 type Confirm struct {
 	Snapshot string
+	Name     string
+	CRC      uint32
+	Bytes    []byte
+}
+
+// LateImage is the one image a Confirm may carry: the dump's statistics,
+// whose frozen time runs until the Finish was acknowledged.
+const LateImage = "stats-dump.img"
+
+// MaxLateSize caps a Confirm's late image.
+const MaxLateSize = 64 << 10
+
+// CheckLate checks a Confirm's late image: none, or LateImage within
+// MaxLateSize with its CRC.
+func CheckLate(m *Confirm) error {
+	if m.Name == "" {
+		if len(m.Bytes) != 0 || m.CRC != 0 {
+			return fmt.Errorf("%w: Confirm of %s has bytes without a name", ErrProtocol, m.Snapshot)
+		}
+		return nil
+	}
+	if m.Name != LateImage {
+		return fmt.Errorf("%w: Confirm of %s carries image %q; only %s may come late", ErrBadName, m.Snapshot, m.Name, LateImage)
+	}
+	if len(m.Bytes) > MaxLateSize {
+		return fmt.Errorf("%w: Confirm of %s carries %d bytes of %s, cap %d", ErrProtocol, m.Snapshot, len(m.Bytes), m.Name, MaxLateSize)
+	}
+	if crc32.Checksum(m.Bytes, Castagnoli) != m.CRC {
+		return fmt.Errorf("%w: %s carried by the Confirm of %s", ErrCorrupt, m.Name, m.Snapshot)
+	}
+	return nil
 }
 
 // Get asks the cache for an image; WaitMillis is how long to wait for an
@@ -365,10 +403,23 @@ func (m *Get) Unmarshal(b []byte) error {
 	return d.done(TGet)
 }
 
-func (m *Confirm) Append(b []byte) []byte { return putStr(b, m.Snapshot) }
+func (m *Confirm) Append(b []byte) []byte {
+	b = putStr(putStr(b, m.Snapshot), m.Name)
+	b = putU32(putU32(b, m.CRC), uint32(len(m.Bytes)))
+	return append(b, m.Bytes...)
+}
 func (m *Confirm) Unmarshal(b []byte) error {
 	d := dec{b: b}
 	m.Snapshot = d.str("snapshot", MaxNameLen)
+	m.Name = d.str("name", MaxNameLen)
+	m.CRC = d.u32("crc")
+	n := d.u32("size")
+	if d.err == nil && n > MaxLateSize {
+		return fmt.Errorf("decode %s: %w: late image of %d bytes, cap %d", TConfirm, ErrProtocol, n, MaxLateSize)
+	}
+	if b := d.take(int(n), "late image"); len(b) > 0 {
+		m.Bytes = bytes.Clone(b)
+	}
 	return d.done(TConfirm)
 }
 

@@ -150,7 +150,10 @@
 // undone. The frozen time (Stats.Frozen, stats-dump.img) runs from the
 // last thread stopped to the kill or the resume; stats-dump.img is written
 // after it when the store takes images after Finish
-// (Options.StatsAfterFinish).
+// (Options.StatsAfterFinish). A remote snapshot is sealed by its
+// confirmation: there (image.LateFinisher) stats-dump.img goes with the
+// Confirm, its frozen time taken once the cache has acknowledged the
+// Finish, so it leaves out only the Confirm's round trip and the kill.
 //
 // # Task state: what is read, and what becomes of it
 //

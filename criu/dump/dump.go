@@ -1,6 +1,7 @@
 package dump
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -112,10 +113,18 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	// sync or the cache's acknowledgement. A store that takes images
 	// after Finish (a local dir) gets stats-dump.img once the tree is
 	// gone or runs, as CRIU writes it; a remote snapshot is sealed by
-	// its Finish, so there it holds the time up to the Finish.
+	// its confirmation, so there stats-dump.img goes with the Confirm
+	// (image.LateFinisher) and holds the time up to the cache's ok to
+	// the Finish: only the Confirm's own round trip and the kill are
+	// left out.
 	statsLast := opts.StatsAfterFinish
 	t.stats.Frozen = time.Since(t.frozenAt)
-	if err := t.finishImages(ctx, !statsLast); err != nil {
+	lf, statsLate := t.store.(image.LateFinisher)
+	if statsLate && !statsLast {
+		if err := t.finishImagesLate(ctx, lf); err != nil {
+			return nil, err
+		}
+	} else if err := t.finishImages(ctx, !statsLast); err != nil {
 		return nil, err
 	}
 
@@ -287,9 +296,34 @@ func (t *tree) finishImages(ctx context.Context, stats bool) error {
 	return nil
 }
 
+// finishImagesLate is finishImages for a store that takes
+// stats-dump.img with its confirmation: the frozen time is taken once
+// the snapshot is held, right before the Confirm goes.
+func (t *frozenTree) finishImagesLate(ctx context.Context, lf image.LateFinisher) error {
+	if err := t.inc.finish(ctx, t.store); err != nil {
+		return err
+	}
+	err := lf.FinishWith(ctx, statsImage, func() ([]byte, error) {
+		t.stats.Frozen = time.Since(t.frozenAt)
+		var b bytes.Buffer
+		enc, err := image.NewEncoder(&b, statsImage)
+		if err == nil {
+			err = enc.Encode(&images.StatsEntry{Dump: t.dumpStats()})
+		}
+		return b.Bytes(), err
+	})
+	if err != nil {
+		return fmt.Errorf("finish images: %w", err)
+	}
+	return nil
+}
+
+// statsImage is the image of a dump's statistics.
+const statsImage = "stats-dump.img"
+
 // writeStats writes stats-dump.img.
 func (t *tree) writeStats(ctx context.Context) error {
-	return image.WriteImage(ctx, t.store, "stats-dump.img", &images.StatsEntry{Dump: t.dumpStats()})
+	return image.WriteImage(ctx, t.store, statsImage, &images.StatsEntry{Dump: t.dumpStats()})
 }
 
 // dumpTask dumps one frozen, live task: its threads, memory, files and
