@@ -1,0 +1,170 @@
+package imgcache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/criugo/criu/remoteimg"
+)
+
+// waitingReaders opens n reader connections to the cache at port, from
+// peers 127.0.0.2, 127.0.0.3, ... (perPeer each), each sending a Get of
+// a snapshot that never comes. It returns the connections that were
+// accepted and the errors of those refused.
+func waitingReaders(t *testing.T, port string, n, perPeer int) (waiting []*remoteimg.Conn, refused []error) {
+	t.Helper()
+	var mu sync.Mutex
+	sem := make(chan struct{}, 32) // below the cache's maxRefusing
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ip := net.IPv4(127, 0, byte(i/perPeer/250), byte(2+i/perPeer%250))
+			d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: ip}}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			nc, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+port)
+			var rc *remoteimg.Conn
+			if err == nil {
+				rc, err = remoteimg.ClientHandshake(ctx, nc, remoteimg.RoleReader)
+				if err != nil {
+					nc.Close()
+				}
+			}
+			if err == nil {
+				err = rc.W.WriteMsg(1, &remoteimg.Get{Snapshot: "never", Name: "x.img", WaitMillis: 120_000})
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				refused = append(refused, err)
+				return
+			}
+			waiting = append(waiting, rc)
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, rc := range waiting {
+			rc.Close()
+		}
+	})
+	// An accepted reader may still be refused at its Get (a peer's
+	// reader cap): those answer, the others wait.
+	var still []*remoteimg.Conn
+	for _, rc := range waiting {
+		rc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	}
+	for _, rc := range waiting {
+		_, m, err := rc.ReadMsg()
+		if r, ok := m.(*remoteimg.Result); ok {
+			err = remoteimg.ResultError(*r)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			still = append(still, rc)
+			continue
+		}
+		refused = append(refused, err)
+	}
+	return still, refused
+}
+
+func fdCount(t *testing.T, pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func vmRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "VmRSS:" {
+			var v int64
+			fmt.Sscan(f[1], &v)
+			return v << 10
+		}
+	}
+	return -1
+}
+
+// TestFaultWaitingReadersBounded (item 14): 2000 unauthenticated
+// readers waiting for a snapshot that never comes, from 125 peers (16
+// each, within the per-peer caps). Every connection's buffers are
+// charged against --max-memory (24M, on -D: all of it is the buffers'
+// share, three quarters of it for TCP peers) before its handshake, so
+// at most 18 MiB / 96 KiB = 192 wait and the others are refused at the
+// handshake with ErrNoSpace naming --max-memory; the cache's RSS and
+// fds stay within that. Main accepted all 2000 (2000 fds, about 200 MB).
+// Then --max-conns 100 caps the TCP connections of all peers together.
+func TestFaultWaitingReadersBounded(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	cache := startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", p.port,
+		"-D", p.cacheDir, "--local-socket", p.cacheSock, "--max-memory", "24M")
+	pid := cache.cmd.Process.Pid
+	base, baseFDs := vmRSS(pid), fdCount(t, pid)
+	waiting, refused := waitingReaders(t, p.port, 2000, 16)
+	const connCharge = 96 << 10 // what the cache charges a connection
+	const most = (24 << 20) / 4 * 3 / connCharge
+	rss, fds := vmRSS(pid), fdCount(t, pid)
+	hwm := vmHWM(pid) << 10
+	t.Logf("2000 readers: %d wait, %d refused; cache RSS %d MiB (peak %d, at start %d), %d fds (%d at start)",
+		len(waiting), len(refused), rss>>20, hwm>>20, base>>20, fds, baseFDs)
+	if len(waiting) > most || len(waiting) < most/2 {
+		t.Errorf("%d readers wait, want at most %d (--max-memory 24M) and not far fewer", len(waiting), most)
+	}
+	for _, err := range refused {
+		if !errors.Is(err, remoteimg.ErrNoSpace) || !strings.Contains(err.Error(), "--max-memory") {
+			t.Fatalf("a reader was refused with %v, want ErrNoSpace naming --max-memory", err)
+		}
+	}
+	if fds > baseFDs+len(waiting)+8 {
+		t.Errorf("cache holds %d fds for %d waiting readers (%d at start)", fds, len(waiting), baseFDs)
+	}
+	if hwm-base > 24<<20+16<<20 {
+		t.Errorf("cache RSS grew by %d MiB with --max-memory 24M", (hwm-base)>>20)
+	}
+	msg := "none"
+	if len(refused) > 0 {
+		msg = refused[0].Error()
+	}
+	scenario(t, "2000 waiting readers from 125 peers, cache -D --max-memory 24M", "n/a (raw clients)", "n/a",
+		fmt.Sprintf("%d wait (bound %d), %d refused; RSS +%d MiB, %d fds", len(waiting), most, len(refused), (hwm-base)>>20, fds), msg)
+
+	// The cap on all TCP connections.
+	port := freePort(t)
+	cache2 := startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", port,
+		"-D", p.cacheDir+"2", "--local-socket", p.cacheSock+"2", "--max-conns", "100")
+	baseFDs = fdCount(t, cache2.cmd.Process.Pid)
+	waiting, refused = waitingReaders(t, port, 150, 15)
+	fds = fdCount(t, cache2.cmd.Process.Pid)
+	if len(waiting) != 100 || len(refused) != 50 {
+		t.Fatalf("150 readers from 10 peers with --max-conns 100: %d wait, %d refused", len(waiting), len(refused))
+	}
+	for _, err := range refused {
+		if !errors.Is(err, remoteimg.ErrPermission) || !strings.Contains(err.Error(), "--max-conns") {
+			t.Fatalf("a reader was refused with %v, want ErrPermission naming --max-conns", err)
+		}
+	}
+	if fds > baseFDs+100+8 {
+		t.Errorf("cache holds %d fds for 100 connections (%d at start)", fds, baseFDs)
+	}
+	scenario(t, "150 readers from 10 peers, --max-conns 100", "n/a (raw clients)", "n/a",
+		fmt.Sprintf("100 wait, 50 refused, %d fds", fds), refused[0].Error())
+}
