@@ -65,12 +65,14 @@
 // progress is charged before it exists, and one that does not fit
 // refuses what needed it at once, with ErrNoSpace naming --max-memory:
 //   - every connection: its 64 KiB read buffer, frame writer, stacks
-//     (connCharge), at accept, before the handshake allocates them; a
-//     refused one gets the error as its handshake's answer;
+//     (connCharge, 96 KiB; 48 KiB more with TLS), at accept, before
+//     the handshake allocates them; a refused one gets the error as its
+//     handshake's answer;
 //   - a proxy connection's 1 MiB frame buffer (Data on disk, a large
 //     Finish), when the first such frame comes; refused, that frame's
 //     transfer fails and the connection goes on;
-//   - a reader's 1 MiB buffer for an image in a file, when it has bytes
+//   - a reader's 1 MiB buffer for an image in a file, and over TLS its
+//     frame writer's 1 MiB copy buffer (no writev), when it has bytes
 //     to read (a reader waiting for a snapshot holds only connCharge);
 //     refused, that Get fails.
 //

@@ -33,6 +33,8 @@ const (
 	// check's copy buffer; charged at accept, before the handshake
 	// allocates any of it.
 	connCharge = 64<<10 + 32<<10
+	// tlsCharge: a TLS connection's record buffers, on top.
+	tlsCharge = 48 << 10
 	// smallFrame is a proxy connection's buffer for the frames that are
 	// not image bytes (Put, Commit, Finish...), part of connCharge.
 	smallFrame = 4 << 10

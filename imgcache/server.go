@@ -2,6 +2,7 @@ package imgcache
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -162,6 +163,9 @@ type conn struct {
 	// memory gets its refusal).
 	snaps map[*snapshot]bool
 	seen  atomic.Int64 // time of the last frame (UnixNano), for idleWatch
+	// wbuf: the frame writer's copy buffer is charged (a TLS reader:
+	// without writev, Data is copied into it, and it is kept).
+	wbuf bool
 }
 
 // idleLocked reports whether nothing is in flight on c; c.mu held.
@@ -235,12 +239,21 @@ func (c *conn) serve(ctx context.Context) {
 	// The connection's buffers are charged before the handshake
 	// allocates them; one that does not fit is refused, never waits.
 	tcp := peer != ""
-	if err := c.srv.charge(tcp, connCharge, true); err != nil {
+	charge := int64(connCharge)
+	if _, ok := c.nc.(*tls.Conn); ok {
+		charge += tlsCharge
+	}
+	if err := c.srv.charge(tcp, charge, true); err != nil {
 		c.log.Warn().Err(err).Msg("connection refused")
 		c.srv.refuse(c.nc, err)
 		return
 	}
-	defer c.srv.uncharge(connCharge, true)
+	defer c.srv.uncharge(charge, true)
+	defer func() {
+		if c.wbuf {
+			c.srv.uncharge(remoteimg.MaxPayload, false)
+		}
+	}()
 	// A reader over TCP is a proxy relaying criu dump's reads of a
 	// parent snapshot: it may Get and List, not Release.
 	roles := []remoteimg.Role{remoteimg.RoleProxy, remoteimg.RoleReader}
@@ -692,6 +705,12 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 			c.log.Debug().Str("snapshot", m.Snapshot).Str("img", m.Name).Uint64("size", size).
 				Dur("took", time.Since(start)).Msg("image served")
 			return rc.W.WriteMsg(stream, &remoteimg.End{Size: size, CRC: crc})
+		}
+		if _, isTLS := c.nc.(*tls.Conn); isTLS && !c.wbuf && len(b) > 0 {
+			if err := c.srv.charge(!c.local, remoteimg.MaxPayload, false); err != nil {
+				return reply(rc, stream, fmt.Errorf("image %s: %w", m.Name, err))
+			}
+			c.wbuf = true
 		}
 		for len(b) > 0 {
 			k := min(len(b), remoteimg.MaxChunk)
