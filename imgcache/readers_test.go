@@ -111,7 +111,10 @@ func vmRSS(pid int) int64 {
 // at most 18 MiB / 96 KiB = 192 wait and the others are refused at the
 // handshake with ErrNoSpace naming --max-memory; the cache's RSS and
 // fds stay within that. Main accepted all 2000 (2000 fds, about 200 MB).
-// Then --max-conns 100 caps the TCP connections of all peers together.
+// Then --max-conns 100 caps the TCP connections of all peers together;
+// and a memory cache (no -D) gives TCP peers three quarters of the
+// connections' share (4 MiB at 64M: 32 readers), keeping the rest for
+// the local restore that would free it.
 func TestFaultWaitingReadersBounded(t *testing.T) {
 	needBinary(t)
 	p := newProcRig(t)
@@ -167,4 +170,24 @@ func TestFaultWaitingReadersBounded(t *testing.T) {
 	}
 	scenario(t, "150 readers from 10 peers, --max-conns 100", "n/a (raw clients)", "n/a",
 		fmt.Sprintf("100 wait, 50 refused, %d fds", fds), refused[0].Error())
+
+	// In memory, connection buffers have a sixteenth of --max-memory (at
+	// least 4 MiB), three quarters of it for TCP peers: 32 readers at
+	// 64M. The last quarter is the UNIX socket's: the local restore that
+	// would free the cache still gets in.
+	port = freePort(t)
+	sock := p.cacheSock + "3"
+	startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", port, "--local-socket", sock, "--max-memory", "64M")
+	waiting, refused = waitingReaders(t, port, 200, 16)
+	if len(waiting) != (4<<20)/4*3/connCharge || len(refused) != 200-len(waiting) {
+		t.Fatalf("200 readers into a memory cache of --max-memory 64M: %d wait, %d refused, want %d wait",
+			len(waiting), len(refused), (4<<20)/4*3/connCharge)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := remoteimg.ListSnapshots(ctx, sock); err != nil {
+		t.Fatalf("a local reader with the TCP peers' share full: %v", err)
+	}
+	scenario(t, "200 TCP readers into a memory cache --max-memory 64M, then a local one", "n/a (raw clients)", "n/a",
+		fmt.Sprintf("%d wait, %d refused, the local one served", len(waiting), len(refused)), refused[0].Error())
 }
