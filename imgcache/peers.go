@@ -71,8 +71,16 @@ func bufShare(dir string, maxMem int64) int64 {
 // charge counts n bytes of buffers against the buffers' share, or says
 // why not (ErrNoSpace). TCP connections may fill three quarters of it:
 // the rest is kept for the owner's UNIX socket (a local restore).
-// A connection's own charge (conn) also counts it, for the message.
-func (srv *Server) charge(tcp bool, n int64, conn bool) error {
+// What a charge is for, in its refusal; a connection's own charge
+// (forConn) also counts it, for the message.
+const (
+	forConn  = "the buffers of another connection"
+	forFrame = "the frame buffer of another proxy connection's transfer"
+	forRead  = "the buffer of another image read"
+)
+
+func (srv *Server) charge(tcp bool, n int64, what string) error {
+	conn := what == forConn
 	srv.bufMu.Lock()
 	defer srv.bufMu.Unlock()
 	limit := srv.bufCap
@@ -80,10 +88,6 @@ func (srv *Server) charge(tcp bool, n int64, conn bool) error {
 		limit = srv.bufCap / 4 * 3
 	}
 	if srv.bufUsed+n > limit {
-		what := "the buffer of another image read"
-		if conn {
-			what = "the buffers of another connection"
-		}
 		return fmt.Errorf("%w: the cache's --max-memory %s cannot hold %s "+
 			"(%s of the %s its connections may use is held by %d connections); retry later or raise --max-memory",
 			remoteimg.ErrNoSpace, mib(srv.MaxMemory), what, mib(srv.bufUsed), mib(limit), srv.bufConns)
@@ -95,7 +99,8 @@ func (srv *Server) charge(tcp bool, n int64, conn bool) error {
 	return nil
 }
 
-func (srv *Server) uncharge(n int64, conn bool) {
+func (srv *Server) uncharge(n int64, what string) {
+	conn := what == forConn
 	srv.bufMu.Lock()
 	srv.bufUsed -= n
 	if conn {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net"
 	"os"
 	"strings"
@@ -190,4 +191,94 @@ func TestFaultWaitingReadersBounded(t *testing.T) {
 	}
 	scenario(t, "200 TCP readers into a memory cache --max-memory 64M, then a local one", "n/a (raw clients)", "n/a",
 		fmt.Sprintf("%d wait, %d refused, the local one served", len(waiting), len(refused)), refused[0].Error())
+}
+
+// TestFaultProxyFrameBuffersCharged (item 14): on -D, a proxy
+// connection's 1 MiB frame buffer is charged when its first Data comes.
+// 10 proxy connections each start an image at --max-memory 8M (TCP
+// share 6 MiB, a connection 96 KiB + 1 MiB once it writes): 5 get their
+// buffer and their Data acknowledged, the others' transfer fails at
+// once with ErrNoSpace naming --max-memory, and their connection goes
+// on (a later Put on it is taken). Main allocated every connection's
+// buffer uncharged and took all 10.
+func TestFaultProxyFrameBuffersCharged(t *testing.T) {
+	needBinary(t)
+	p := newProcRig(t)
+	startDaemon(t, "image-cache", "--address", "127.0.0.1", "--port", p.port,
+		"-D", p.cacheDir, "--local-socket", p.cacheSock, "--max-memory", "8M")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 10
+	data := pattern(1, 1<<20)
+	ok := 0
+	var refused []*remoteimg.Conn
+	var told error
+	for i := range n {
+		nc, err := net.DialTimeout("tcp", "127.0.0.1:"+p.port, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := remoteimg.ClientHandshake(ctx, nc, remoteimg.RoleProxy)
+		if err != nil {
+			t.Fatalf("proxy connection %d: %v", i, err)
+		}
+		defer rc.Close()
+		if err := rc.W.WriteMsg(1, &remoteimg.Put{Snapshot: fmt.Sprintf("s%d", i), Name: "pages-1.img"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.W.WriteData(1, 0, data); err != nil {
+			t.Fatal(err)
+		}
+		rc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, m, err := rc.ReadMsg()
+		if err != nil {
+			t.Fatalf("proxy connection %d: %v", i, err)
+		}
+		switch m := m.(type) {
+		case *remoteimg.Ack:
+			if m.Offset != uint64(len(data)) {
+				t.Fatalf("proxy connection %d: ack of %d bytes, want %d", i, m.Offset, len(data))
+			}
+			ok++
+		case *remoteimg.Result:
+			err := remoteimg.ResultError(*m)
+			if !errors.Is(err, remoteimg.ErrNoSpace) || !strings.Contains(err.Error(), "--max-memory") {
+				t.Fatalf("proxy connection %d: %v, want ErrNoSpace naming --max-memory", i, err)
+			}
+			told = err
+			refused = append(refused, rc)
+		default:
+			t.Fatalf("proxy connection %d: %s", i, m.Type())
+		}
+	}
+	if want := (6<<20 - n*(96<<10)) / (1 << 20); ok != want {
+		t.Fatalf("%d of %d proxy connections got a frame buffer at --max-memory 8M on -D, want %d", ok, n, want)
+	}
+	// A refused transfer leaves its connection usable: a small image
+	// (frames that fit its small buffer) goes through.
+	rc := refused[0]
+	if err := rc.W.WriteMsg(3, &remoteimg.Put{Snapshot: "small", Name: "x.img"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.W.WriteData(3, 0, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	crc := crc32.Checksum([]byte("hello"), remoteimg.Castagnoli)
+	if err := rc.W.WriteMsg(3, &remoteimg.Commit{Size: 5, CRC: crc}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, m, err := rc.ReadMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, isResult := m.(*remoteimg.Result); isResult {
+			if err := remoteimg.ResultError(*r); err != nil {
+				t.Fatalf("small image on a connection whose large one was refused: %v", err)
+			}
+			break
+		}
+	}
+	scenario(t, "10 proxy connections writing at once, cache -D --max-memory 8M", "n/a (raw clients)", "yes (5 acknowledged whole)",
+		fmt.Sprintf("%d acknowledged, %d refused, the refused connections go on", ok, len(refused)), told.Error())
 }

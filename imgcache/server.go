@@ -243,15 +243,15 @@ func (c *conn) serve(ctx context.Context) {
 	if _, ok := c.nc.(*tls.Conn); ok {
 		charge += tlsCharge
 	}
-	if err := c.srv.charge(tcp, charge, true); err != nil {
+	if err := c.srv.charge(tcp, charge, forConn); err != nil {
 		c.log.Warn().Err(err).Msg("connection refused")
 		c.srv.refuse(c.nc, err)
 		return
 	}
-	defer c.srv.uncharge(charge, true)
+	defer c.srv.uncharge(charge, forConn)
 	defer func() {
 		if c.wbuf {
-			c.srv.uncharge(remoteimg.MaxPayload, false)
+			c.srv.uncharge(remoteimg.MaxPayload, forRead)
 		}
 	}()
 	// A reader over TCP is a proxy relaying criu dump's reads of a
@@ -326,7 +326,7 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn, tcp bool) err
 	var big []byte
 	defer func() {
 		if big != nil {
-			c.srv.uncharge(proxyFrameCharge, false)
+			c.srv.uncharge(proxyFrameCharge, forFrame)
 		}
 	}()
 	for {
@@ -346,7 +346,7 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn, tcp bool) err
 		buf := small
 		if n > len(small) && !(t == remoteimg.TData && st.dir == "" && n >= 8) {
 			if big == nil {
-				if err := c.srv.charge(tcp, proxyFrameCharge, false); err != nil {
+				if err := c.srv.charge(tcp, proxyFrameCharge, forFrame); err != nil {
 					c.log.Warn().Err(err).Stringer("frame", t).Msg("no memory for a frame buffer")
 					if _, derr := io.CopyN(io.Discard, rc.R, int64(n)); derr != nil {
 						return unexpectedEOF(derr)
@@ -679,11 +679,11 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 	charged := false
 	defer func() {
 		if charged {
-			c.srv.uncharge(readBufCharge, false)
+			c.srv.uncharge(readBufCharge, forRead)
 		}
 	}()
 	cur := cursor{alloc: func() error {
-		if err := c.srv.charge(!c.local, readBufCharge, false); err != nil {
+		if err := c.srv.charge(!c.local, readBufCharge, forRead); err != nil {
 			return err
 		}
 		charged = true
@@ -707,7 +707,7 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 			return rc.W.WriteMsg(stream, &remoteimg.End{Size: size, CRC: crc})
 		}
 		if _, isTLS := c.nc.(*tls.Conn); isTLS && !c.wbuf && len(b) > 0 {
-			if err := c.srv.charge(!c.local, remoteimg.MaxPayload, false); err != nil {
+			if err := c.srv.charge(!c.local, remoteimg.MaxPayload, forRead); err != nil {
 				return reply(rc, stream, fmt.Errorf("image %s: %w", m.Name, err))
 			}
 			c.wbuf = true
