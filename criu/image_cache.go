@@ -28,14 +28,16 @@ func init() {
 				release       string
 				resumeTimeout time.Duration
 				idleTimeout   time.Duration
+				maxConns      int
 			)
 			fs.IntVar(&port, "port", -1, "TCP `PORT` to accept image-proxy connections on")
 			fs.StringVar(&address, "address", "", "`ADDR` to bind (default: all addresses)")
 			d.add(fs, "keep snapshots under `DIR` (they survive a restart); default: in memory")
-			fs.StringVar(&d.maxMemory, "max-memory", "1G", "most image bytes held in memory without -D (then proxies wait)")
+			fs.StringVar(&d.maxMemory, "max-memory", "1G", "most memory held: image bytes without -D, and every connection's buffers")
 			fs.BoolVar(&keep, "keep", false, "keep snapshots after restore releases them")
 			fs.DurationVar(&resumeTimeout, "resume-timeout", 30*time.Second, "how long images of a vanished proxy wait to be resumed")
 			fs.DurationVar(&idleTimeout, "idle-timeout", imgcache.DefaultIdleTimeout, "drop a TCP peer without a client certificate that has had nothing in flight this long")
+			fs.IntVar(&maxConns, "max-conns", imgcache.DefaultMaxConns, "most TCP connections of all peers together")
 			fs.BoolVar(&list, "list", false, "client: list the snapshots of the running cache (at --local-socket) and exit")
 			fs.StringVar(&release, "release", "", "client: release snapshot `ID` of the running cache and exit")
 			return func(ctx context.Context, e *env, args []string) error {
@@ -67,7 +69,7 @@ func init() {
 				if err := d.checkPlainTCP(address); err != nil {
 					return err
 				}
-				return runImageCache(ctx, e, &d, net.JoinHostPort(address, strconv.Itoa(port)), sock, maxMem, keep, resumeTimeout, idleTimeout)
+				return runImageCache(ctx, e, &d, net.JoinHostPort(address, strconv.Itoa(port)), sock, maxMem, keep, resumeTimeout, idleTimeout, maxConns)
 			}
 		},
 	})
@@ -96,7 +98,7 @@ func listSnapshots(ctx context.Context, e *env, sock string) error {
 	return nil
 }
 
-func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock string, maxMem int64, keep bool, resume, idle time.Duration) error {
+func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock string, maxMem int64, keep bool, resume, idle time.Duration, maxConns int) error {
 	if !d.tls.Enabled() {
 		d.warnNoTLSStderr(e, "image-cache")
 	}
@@ -108,7 +110,7 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 	if d.dir == "" {
 		debug.SetMemoryLimit(heapLimit(maxMem))
 	}
-	srv := &imgcache.Server{Dir: d.dir, MaxMemory: maxMem, Keep: keep, ResumeTimeout: resume, IdleTimeout: idle, Log: log}
+	srv := &imgcache.Server{Dir: d.dir, MaxMemory: maxMem, Keep: keep, ResumeTimeout: resume, IdleTimeout: idle, MaxConns: maxConns, Log: log}
 	if err := srv.Init(); err != nil {
 		return err
 	}

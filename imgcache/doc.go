@@ -55,8 +55,34 @@
 // refused too (the snapshot would die with the process). Without Dir the
 // cache says at start that what it holds is lost when it exits.
 //
-// Memory. Without Dir, image bytes live in memory, at most MaxMemory of
-// them, every buffer charged (arenas, the prefaulted spare, allocations).
+// Memory. MaxMemory bounds everything the cache holds: image bytes
+// without Dir, and with or without Dir every connection's buffers.
+// Connection buffers have a share of it (bufShare): all of it with Dir,
+// else a sixteenth (4 to 32 MiB) that image bytes may not use, so a cache
+// full of snapshots still accepts the restore that frees them; TCP peers
+// may fill three quarters of the share, the rest is kept for the
+// owner's UNIX socket. The rule that keeps this free of deadlock: no
+// buffer is ever waited for. A buffer a connection needs to make any
+// progress is charged before it exists, and one that does not fit
+// refuses what needed it at once, with ErrNoSpace naming --max-memory:
+//   - every connection: its 64 KiB read buffer, frame writer, stacks
+//     (connCharge, 96 KiB; 48 KiB more with TLS), at accept, before
+//     the handshake allocates them; a refused one gets the error as its
+//     handshake's answer;
+//   - a proxy connection's 1 MiB frame buffer (Data on disk, a large
+//     Finish), when the first such frame comes; refused, that frame's
+//     transfer fails and the connection goes on;
+//   - a reader's 1 MiB buffer for an image in a file, and over TLS its
+//     frame writer's 1 MiB copy buffer (no writev), when it has bytes
+//     to read (a reader waiting for a snapshot holds only connCharge);
+//     refused, that Get fails.
+//
+// Readers' frames are capped at a Get's size, and Data of a transfer
+// already failed is dropped unread, so no peer makes the cache allocate
+// an uncharged payload.
+//
+// Image bytes without Dir: at most their share of MaxMemory, every
+// buffer charged (arenas, the prefaulted spare, allocations).
 // The proxy connection's one reader never waits for room: a snapshot
 // whose next bytes do not fit is dropped at once and its dump fails with
 // ErrNoSpace naming the budget, so one snapshot too large, or several
@@ -71,16 +97,21 @@
 // given back at commit. Small payloads, and every payload under a
 // MaxMemory below 256 MiB, get an allocation of their own. With Dir,
 // image bytes are written straight to files as they arrive (the kernel's
-// page cache holds them), so the daemon's own memory is a frame buffer
-// per proxy connection and per reader, whatever the snapshot size (a 1
-// GiB snapshot with MaxMemory 64M peaks at about 11 MiB of RSS). The
+// page cache holds them), so the daemon's own memory is the connections'
+// buffers, whatever the snapshot size (a 1 GiB snapshot with MaxMemory
+// 64M peaks at about 11 MiB of RSS). The
 // cache starts the writeback of every 8 MiB written (sync_file_range,
 // without waiting), so the fsync at commit waits only for the tail: the
 // time from a snapshot's last byte to its ack is tens of milliseconds,
 // not the writeback of the whole image.
 //
 // Peers (peers.go). One TCP peer host holds at most MaxConnsPerPeer
-// connections and MaxReadersPerPeer reader connections; a TCP peer
-// without a client certificate with nothing in flight for IdleTimeout is
-// dropped. The UNIX socket (owner-only) is not capped.
+// connections and MaxReadersPerPeer reader connections, all TCP peers
+// together at most MaxConns (--max-conns), so many peers cannot exhaust
+// the daemon's fds; a refused connection is told why (ErrPermission
+// naming the cap) as its handshake's answer, at most maxRefusing at a
+// time (past that it is closed at once). A TCP peer without a client
+// certificate with nothing in flight for IdleTimeout is dropped. The
+// UNIX socket (owner-only) is not capped, but its connections are
+// charged like the others.
 package imgcache

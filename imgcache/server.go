@@ -2,6 +2,7 @@ package imgcache
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Server struct {
 	// nothing in flight for that long (default DefaultIdleTimeout).
 	MaxConnsPerPeer, MaxReadersPerPeer int
 	IdleTimeout                        time.Duration
+	// MaxConns caps the TCP connections of all peers together (default
+	// DefaultMaxConns).
+	MaxConns int
 
 	initOnce sync.Once
 	initErr  error
@@ -53,8 +57,15 @@ type Server struct {
 	done     chan struct{} // closed by a forced Shutdown; stops waits
 	doneOnce sync.Once
 	nextID   atomic.Uint64
-	peerMu   sync.Mutex // protects peers
+	peerMu   sync.Mutex // protects peers and tcpConns
 	peers    map[string]*peerCount
+	tcpConns int
+	refusing atomic.Int32 // refusals being written (peers.go)
+
+	bufMu    sync.Mutex // protects bufUsed and bufConns
+	bufCap   int64      // the part of MaxMemory connection buffers may use (bufShare)
+	bufUsed  int64
+	bufConns int
 }
 
 func (srv *Server) init() error {
@@ -74,10 +85,18 @@ func (srv *Server) init() error {
 		if srv.IdleTimeout <= 0 {
 			srv.IdleTimeout = DefaultIdleTimeout
 		}
+		if srv.MaxConns <= 0 {
+			srv.MaxConns = DefaultMaxConns
+		}
 		srv.peers = map[string]*peerCount{}
 		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
 		srv.done = make(chan struct{})
-		srv.st, srv.initErr = newStore(srv.Dir, srv.MaxMemory, srv.Keep, srv.ResumeTimeout, srv.Log)
+		srv.bufCap = bufShare(srv.Dir, srv.MaxMemory)
+		imageMem := srv.MaxMemory
+		if srv.Dir == "" {
+			imageMem -= srv.bufCap
+		}
+		srv.st, srv.initErr = newStore(srv.Dir, imageMem, srv.Keep, srv.ResumeTimeout, srv.Log)
 		if srv.initErr == nil && srv.Dir == "" {
 			srv.Log.Warn().Int64("max_memory", srv.MaxMemory).Msg("no -D: snapshots are held in memory only; " +
 				"every snapshot not yet restored is lost when this cache exits (signal, crash, restart)")
@@ -144,6 +163,9 @@ type conn struct {
 	// memory gets its refusal).
 	snaps map[*snapshot]bool
 	seen  atomic.Int64 // time of the last frame (UnixNano), for idleWatch
+	// wbuf: the frame writer's copy buffer is charged (a TLS reader:
+	// without writev, Data is copied into it, and it is kept).
+	wbuf bool
 }
 
 // idleLocked reports whether nothing is in flight on c; c.mu held.
@@ -208,11 +230,30 @@ func (c *conn) serve(ctx context.Context) {
 		return
 	}
 	peer := peerKey(c.nc)
-	if !c.srv.admit(peer) {
-		c.log.Warn().Int("cap", c.srv.MaxConnsPerPeer).Msg("too many connections from this peer, refused")
+	if err := c.srv.admit(peer); err != nil {
+		c.log.Warn().Err(err).Msg("connection refused")
+		c.srv.refuse(c.nc, err)
 		return
 	}
 	defer c.srv.leave(peer)
+	// The connection's buffers are charged before the handshake
+	// allocates them; one that does not fit is refused, never waits.
+	tcp := peer != ""
+	charge := int64(connCharge)
+	if _, ok := c.nc.(*tls.Conn); ok {
+		charge += tlsCharge
+	}
+	if err := c.srv.charge(tcp, charge, forConn); err != nil {
+		c.log.Warn().Err(err).Msg("connection refused")
+		c.srv.refuse(c.nc, err)
+		return
+	}
+	defer c.srv.uncharge(charge, forConn)
+	defer func() {
+		if c.wbuf {
+			c.srv.uncharge(remoteimg.MaxPayload, forRead)
+		}
+	}()
 	// A reader over TCP is a proxy relaying criu dump's reads of a
 	// parent snapshot: it may Get and List, not Release.
 	roles := []remoteimg.Role{remoteimg.RoleProxy, remoteimg.RoleReader}
@@ -240,7 +281,7 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	switch rc.Peer {
 	case remoteimg.RoleProxy:
-		err = c.serveProxy(ctx, rc)
+		err = c.serveProxy(ctx, rc, tcp)
 	case remoteimg.RoleReader:
 		err = c.serveReader(ctx, rc)
 	}
@@ -258,7 +299,7 @@ func reply(rc *remoteimg.Conn, stream uint64, err error) error {
 }
 
 // serveProxy handles a proxy: transfers multiplexed by stream id.
-func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
+func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn, tcp bool) error {
 	st := c.srv.st
 	xfers := map[uint64]*image{}
 	var bg sync.WaitGroup
@@ -272,19 +313,58 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn) error {
 		c.active = 0
 		c.mu.Unlock()
 	}()
-	// With a directory, Data is written to its file before the next frame
-	// is read, so one buffer serves the whole connection. In memory, each
-	// payload is read into its own allocation, which the store keeps.
-	var buf []byte
-	if st.dir != "" {
-		buf = make([]byte, remoteimg.MaxPayload)
-	}
+	// Frames are read into a small buffer (part of connCharge), and
+	// those that do not fit (Data on disk, a large Finish) into one
+	// frame buffer, charged (proxyFrameCharge) and allocated when the
+	// first such frame comes and kept while the connection lives: with a
+	// directory, Data is written to its file before the next frame is
+	// read; in memory, Data payloads are read straight into their
+	// storage, and the other frames are decoded (copied out) before the
+	// next one. A frame buffer that does not fit the budget fails that
+	// frame's transfer at once (ErrNoSpace); nothing waits for memory.
+	small := make([]byte, smallFrame)
+	var big []byte
+	defer func() {
+		if big != nil {
+			c.srv.uncharge(proxyFrameCharge, forFrame)
+		}
+	}()
 	for {
 		t, stream, n, err := remoteimg.ReadHeader(rc.R, remoteimg.MaxPayload)
 		if err != nil {
 			return err
 		}
 		c.saw()
+		if t == remoteimg.TData && xfers[stream] == nil {
+			// A transfer already failed and reported: its data is
+			// dropped unread.
+			if _, err := io.CopyN(io.Discard, rc.R, int64(n)); err != nil {
+				return unexpectedEOF(err)
+			}
+			continue
+		}
+		buf := small
+		if n > len(small) && !(t == remoteimg.TData && st.dir == "" && n >= 8) {
+			if big == nil {
+				if err := c.srv.charge(tcp, proxyFrameCharge, forFrame); err != nil {
+					c.log.Warn().Err(err).Stringer("frame", t).Msg("no memory for a frame buffer")
+					if _, derr := io.CopyN(io.Discard, rc.R, int64(n)); derr != nil {
+						return unexpectedEOF(derr)
+					}
+					if img := xfers[stream]; img != nil {
+						delete(xfers, stream)
+						st.abort(img)
+						c.setActive(-1)
+					}
+					if err := reply(rc, stream, err); err != nil {
+						return err
+					}
+					continue
+				}
+				big = make([]byte, remoteimg.MaxPayload)
+			}
+			buf = big
+		}
 		if img := xfers[stream]; t == remoteimg.TData && img != nil && st.dir == "" && n >= 8 {
 			// Memory mode: the payload goes straight into its storage.
 			var ob [8]byte
@@ -516,7 +596,7 @@ func (c *conn) serveReader(ctx context.Context, rc *remoteimg.Conn) error {
 	defer cancel()
 	go func() {
 		for {
-			f, err := rc.ReadFrame()
+			f, err := remoteimg.ReadFrame(rc.R, maxReaderFrame)
 			if err != nil {
 				rerr <- err
 				cancel()
@@ -593,7 +673,22 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 		return err
 	}
 	start := time.Now()
-	var cur cursor
+	// The buffer for an image in a file is charged when there are bytes
+	// to read (not while waiting for them), and a read that does not
+	// fit fails at once (ErrNoSpace) rather than wait.
+	charged := false
+	defer func() {
+		if charged {
+			c.srv.uncharge(readBufCharge, forRead)
+		}
+	}()
+	cur := cursor{alloc: func() error {
+		if err := c.srv.charge(!c.local, readBufCharge, forRead); err != nil {
+			return err
+		}
+		charged = true
+		return nil
+	}}
 	var sent uint32 // CRC of what went out
 	for {
 		b, end, size, crc, err := st.read(ctx, img, &cur)
@@ -610,6 +705,12 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 			c.log.Debug().Str("snapshot", m.Snapshot).Str("img", m.Name).Uint64("size", size).
 				Dur("took", time.Since(start)).Msg("image served")
 			return rc.W.WriteMsg(stream, &remoteimg.End{Size: size, CRC: crc})
+		}
+		if _, isTLS := c.nc.(*tls.Conn); isTLS && !c.wbuf && len(b) > 0 {
+			if err := c.srv.charge(!c.local, remoteimg.MaxPayload, forRead); err != nil {
+				return reply(rc, stream, fmt.Errorf("image %s: %w", m.Name, err))
+			}
+			c.wbuf = true
 		}
 		for len(b) > 0 {
 			k := min(len(b), remoteimg.MaxChunk)

@@ -975,6 +975,9 @@ type cursor struct {
 	chunk int // memory mode: index of the chunk holding off
 	inOff int // offset in that chunk
 	buf   []byte
+	// alloc, when set, is asked before buf is allocated (it charges
+	// it); its error ends the read.
+	alloc func() error
 }
 
 // read returns the next bytes at cur (waiting while the image is still
@@ -1030,6 +1033,11 @@ func (st *store) read(ctx context.Context, img *image, cur *cursor) (b []byte, e
 	f := img.file
 	st.mu.Unlock()
 	if cur.buf == nil {
+		if cur.alloc != nil {
+			if err := cur.alloc(); err != nil {
+				return nil, false, 0, 0, fmt.Errorf("image %s: %w", img.name, err)
+			}
+		}
 		cur.buf = make([]byte, remoteimg.MaxChunk)
 	}
 	// f stays open: the reader holds a ref.

@@ -6,8 +6,17 @@
 // The proxy holds each image's bytes until the cache acknowledges them, at
 // most MaxMemory bytes in all, counting every buffer: a frame's payload
 // is charged before it is read (a writer waiting for budget holds no
-// frame), and each writer connection's read buffer while it lives (a
-// writer is not read while the budget is used up). After a dropped
+// frame), each connection's read buffer while it lives (a writer is not
+// read while the budget is used up), and a reader relay's buffers (a
+// dump reading its parent snapshot through the proxy: the cache
+// connection's read buffer, one frame buffer every message is read
+// into, the writer's buffer towards criu; image bytes go out by writev)
+// before the relay dials. The rule against deadlock: frames wait for
+// budget only while other frames hold some (the cache's acks free them
+// whatever the waiter does); a relay whose buffers do not fit when
+// only connections' buffers hold the budget is refused at once
+// (ErrNoSpace naming --max-memory, the answer to its first Get), never
+// waits for other connections to end. After a dropped
 // connection it redials and resends every unacknowledged byte by
 // transfer id, so nothing is lost or duplicated; a refusal that retrying
 // cannot heal (a certificate the cache rejects, another protocol

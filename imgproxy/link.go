@@ -191,6 +191,35 @@ func (l *link) unreserve(n int64) {
 	l.mu.Unlock()
 }
 
+// acquireBuf charges n bytes of a connection's fixed buffers that it
+// cannot make progress without (a reader relay's frame buffers): it
+// waits while frames hold budget (the cache's acks free them, whatever
+// this connection does), and refuses at once (ErrNoSpace) when the
+// connections' buffers alone fill it, since waiting for them could
+// wait for ever (a dump holding one relay while it opens another).
+func (l *link) acquireBuf(ctx context.Context, n int64, what string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.memUsed+n > l.maxMem {
+		if l.frameUsed == 0 {
+			return fmt.Errorf("%w: the proxy's --max-memory %.1f MiB cannot hold the buffers of %s (%.1f MiB; "+
+				"%.1f MiB held by other connections' buffers): raise --max-memory or read fewer images at once",
+				remoteimg.ErrNoSpace, float64(l.maxMem)/(1<<20), what, float64(n)/(1<<20), float64(l.memUsed)/(1<<20))
+		}
+		ch := l.memChanged
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			l.mu.Lock()
+			return ctx.Err()
+		}
+		l.mu.Lock()
+	}
+	l.memUsed += n
+	return nil
+}
+
 // connBufCharge is what a writer connection's own read buffer
 // (remoteimg.Conn's) counts against the budget while it lives.
 const connBufCharge = 64 << 10

@@ -164,6 +164,10 @@ func (c *conn) serve(ctx context.Context) {
 		c.log.Warn().Err(err).Msg("handshake failed, disconnecting")
 		return
 	}
+	// The read buffer the handshake allocated counts against the budget
+	// while the connection lives (a relay charges its other buffers).
+	c.srv.link.reserve(connBufCharge)
+	defer c.srv.link.unreserve(connBufCharge)
 	if rc.Peer == remoteimg.RoleReader {
 		err = c.serveRelay(ctx, rc)
 	} else {
@@ -195,11 +199,10 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 		}
 	}()
 	// Every buffer counts against the memory budget: the connection's
-	// read buffer while it lives, and each frame's payload from before
-	// it is read (a writer waiting for budget holds no frame) until the
-	// cache acknowledges it (Data) or it is decoded (anything else).
-	l.reserve(connBufCharge)
-	defer l.unreserve(connBufCharge)
+	// read buffer while it lives (charged by serve), and each frame's
+	// payload from before it is read (a writer waiting for budget holds
+	// no frame) until the cache acknowledges it (Data) or it is decoded
+	// (anything else).
 	for {
 		t, fstream, n, err := remoteimg.ReadHeader(rc.R, remoteimg.MaxPayload)
 		if err != nil {
@@ -407,6 +410,23 @@ func checkFinish(m *remoteimg.Finish) error {
 // and the frames are relayed both ways. Only Get and List pass (the cache
 // serves nothing else to a reader over TCP either).
 func (c *conn) serveRelay(ctx context.Context, rc *remoteimg.Conn) error {
+	// The relay's buffers are charged before they exist: the cache
+	// connection's read buffer, one frame buffer that every message from
+	// the cache is read into, and the frame writer's buffer towards criu
+	// (a ListReply may fill it). Image bytes go out with writev, not
+	// copied.
+	// The first request is read first, so that a refusal answers it.
+	first, err := readRelayRequest(rc)
+	if err != nil {
+		return err
+	}
+	const charge = connBufCharge + 2*remoteimg.MaxPayload
+	if err := c.srv.link.acquireBuf(ctx, charge, "another reader relay"); err != nil {
+		c.log.Warn().Err(err).Msg("reader relay refused")
+		_ = reply(rc, first.stream, err)
+		return err
+	}
+	defer c.srv.link.unreserve(charge)
 	dctx, cancel := context.WithTimeout(ctx, remoteimg.HandshakeTimeout)
 	nc, err := c.srv.Dial(dctx)
 	var up *remoteimg.Conn
@@ -419,17 +439,26 @@ func (c *conn) serveRelay(ctx context.Context, rc *remoteimg.Conn) error {
 	if err != nil {
 		err = fmt.Errorf("image cache: %w: %w", remoteimg.ErrUnavailable, err)
 		c.log.Warn().Err(err).Msg("cannot relay a reader to the image cache")
-		_ = reply(rc, 1, err)
+		_ = reply(rc, first.stream, err)
 		return err
 	}
 	defer up.Close()
 	c.log.Debug().Msg("relaying a reader to the cache")
 	down := make(chan error, 1)
 	go func() { // cache → criu
+		buf := make([]byte, remoteimg.MaxPayload)
 		for {
-			stream, m, err := up.ReadMsg()
+			f, err := remoteimg.ReadFrameBuf(up.R, remoteimg.MaxPayload, buf)
+			var m remoteimg.Msg
 			if err == nil {
-				err = rc.W.WriteMsg(stream, m)
+				m, err = remoteimg.Decode(f)
+			}
+			if err == nil {
+				if d, ok := m.(*remoteimg.Data); ok {
+					err = rc.W.WriteData(f.Stream, d.Offset, d.Bytes)
+				} else {
+					err = rc.W.WriteMsg(f.Stream, m)
+				}
 			}
 			if err != nil {
 				rc.Close()
@@ -438,16 +467,11 @@ func (c *conn) serveRelay(ctx context.Context, rc *remoteimg.Conn) error {
 			}
 		}
 	}()
-	for { // criu → cache
-		stream, m, err := rc.ReadMsg()
+	req := first
+	for { // criu → cache: Get and List, small frames
+		err := up.W.WriteMsg(req.stream, req.m)
 		if err == nil {
-			switch m.(type) {
-			case *remoteimg.Get, *remoteimg.List:
-				err = up.W.WriteMsg(stream, m)
-			default:
-				err = fmt.Errorf("%w: %s from a reader", remoteimg.ErrProtocol, m.Type())
-				_ = reply(rc, stream, err)
-			}
+			req, err = readRelayRequest(rc)
 		}
 		if err != nil {
 			up.Close()
@@ -456,3 +480,31 @@ func (c *conn) serveRelay(ctx context.Context, rc *remoteimg.Conn) error {
 		}
 	}
 }
+
+type relayRequest struct {
+	stream uint64
+	m      remoteimg.Msg
+}
+
+// readRelayRequest reads what a reader sends through a relay: a Get or
+// a List (anything else is answered with ErrProtocol and is an error).
+func readRelayRequest(rc *remoteimg.Conn) (relayRequest, error) {
+	f, err := remoteimg.ReadFrame(rc.R, maxRelayRequest)
+	if err != nil {
+		return relayRequest{}, err
+	}
+	m, err := remoteimg.Decode(f)
+	if err == nil {
+		switch m.(type) {
+		case *remoteimg.Get, *remoteimg.List:
+			return relayRequest{f.Stream, m}, nil
+		}
+		err = fmt.Errorf("%w: %s from a reader", remoteimg.ErrProtocol, m.Type())
+	}
+	_ = reply(rc, f.Stream, err)
+	return relayRequest{}, err
+}
+
+// maxRelayRequest caps what a reader sends through a relay (a Get: two
+// names and a number; a List: nothing).
+const maxRelayRequest = 2*remoteimg.MaxNameLen + 64
