@@ -47,6 +47,12 @@ type ttySet struct {
 	// index, with the session it is the controlling terminal of;
 	// found by scanPtys once the tree is frozen (nil before).
 	held map[uint32]*heldPty
+	// ext is the external terminals the tree holds, by key, and
+	// extCount how many have a tty_info yet (exttty.go).
+	ext      map[string]*extTTY
+	extCount int
+	// slaveKey is the key of each slave, by index, for errors.
+	slaveKey map[uint32]string
 }
 
 // heldPty is a pty whose master is in the tree. sid and pgrp are the
@@ -100,7 +106,10 @@ func (t *tree) scanPtys() error {
 		}
 	}
 	t.ttys.held = held
-	return t.checkCttys()
+	if err := t.checkCttys(); err != nil {
+		return err
+	}
+	return t.scanExtTTYs()
 }
 
 // masterSession reads, through a copy of the pty master at fd of pid,
@@ -226,6 +235,10 @@ func (d *dumper) addPty(fd int, st *unix.Stat_t, flags uint32, fi procfs.Fdinfo,
 		ts.masters[index] = true
 	} else {
 		ts.slaves[index] = true
+		if ts.slaveKey == nil {
+			ts.slaveKey = map[uint32]string{}
+		}
+		ts.slaveKey[index] = TTYKey(st.Rdev, st.Dev)
 	}
 	if _, ok := ts.infos[infoID]; !ok {
 		info, err := d.ptyInfo(fd, st, index, master)
@@ -597,7 +610,7 @@ func (ts *ttySet) write(ctx context.Context, s image.Store) error {
 	}
 	for i := range ts.slaves {
 		if !ts.masters[i] {
-			return fmt.Errorf("%w: /dev/pts/%d is open but its master is not in the tree", ErrUnsupported, i)
+			return fmt.Errorf("%w: /dev/pts/%d is open but its master is not in the tree (a terminal given by a process outside, a container's console: dump with --external %s, and restore with --inherit-fd fd[N]:%s giving the terminal that takes its place)", ErrUnsupported, i, ts.slaveKey[i], ts.slaveKey[i])
 		}
 	}
 	ids := make([]uint32, 0, len(ts.infos))
