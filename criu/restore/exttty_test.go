@@ -81,7 +81,8 @@ func fdFlags(t *testing.T, pid, fd int) uint64 {
 // tree holds (a container's console: runc with terminal: true, conmon),
 // its controlling terminal, as runc makes it (setsid, TIOCSCTTY). It is
 // refused without --external tty[RDEV:DEV], naming that key, and runs
-// on; dumped with it; a restore without --inherit-fd for that key fails
+// on; refused with it while typed input waits unread (it would stay in
+// the old terminal); dumped with it; a restore without --inherit-fd for that key fails
 // naming it and leaves nothing behind; restored with --inherit-fd
 // fd[N]:tty[RDEV:DEV], it has criu's fd N, a new pty's slave, at fds 0-2
 // and 10 (another description, other flags) with the flags they had, as its controlling terminal again with its
@@ -154,6 +155,28 @@ func testExternalTTY(t *testing.T, pidns bool) {
 		t.Fatalf("dump without --external: err %v, want a refusal of fd 0 naming --external %s:\n%s", err, key, res)
 	}
 	answer(master, "still")
+
+	// Input typed and not read yet would stay in the old terminal:
+	// refused, by name; the task reads it afterwards.
+	unix.Kill(pid, unix.SIGSTOP)
+	for i := 0; statField(t, pid, 3) != "T"; i++ {
+		if i == 500 {
+			t.Fatal("the task did not stop")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := master.Write([]byte("wait\n")); err != nil {
+		t.Fatal(err)
+	}
+	res, err = crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", t.TempDir(), "--external", key)
+	if err == nil || !strings.Contains(res, "5 bytes of input to the external terminal /dev/pts/") || !strings.Contains(res, key) {
+		t.Fatalf("dump with unread input: err %v, want a refusal naming 5 bytes and %s:\n%s", err, key, res)
+	}
+	unix.Kill(pid, unix.SIGCONT)
+	want := fmt.Sprintf("echo: wait sid=%d pgrp=%d\r\n", vpid, vpid)
+	if got := expect(t, master, want); got != want {
+		t.Fatalf("after the refused dump the pty gave %q, want %q", got, want)
+	}
 
 	img := filepath.Join(dir, "img")
 	os.Mkdir(img, 0o755)
