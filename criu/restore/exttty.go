@@ -25,7 +25,10 @@ import (
 // window size, and its exclusive mode; and when it was the controlling
 // terminal of a session of the tree, its leader takes it again right
 // after its setsid (setCtty, TIOCSCTTY) and its foreground group is set
-// back (setForeground), as for a pty of the tree's own. fd N must be a
+// back (setForeground), as for a pty of the tree's own; taken, as CRIU,
+// even from a session whose controlling terminal it is now (criu's own,
+// when criu runs in the terminal it hands over: tmux new-window 'criu
+// restore --inherit-fd fd[0]:tty[...]'). fd N must be a
 // terminal; a pty master or /dev/tty is refused (reopened, either would
 // be another terminal).
 

@@ -88,8 +88,10 @@ func fdFlags(t *testing.T, pid, fd int) uint64 {
 // and 10 (another description, other flags) with the flags they had, as its controlling terminal again with its
 // group in the foreground, with its termios (echo off) and window size:
 // what the test types into the new master comes back as the task's
-// answer only, naming its session and foreground group. Also with the
-// task as the init of a pid namespace of its own, as a container's.
+// answer only, naming its session and foreground group. On the host,
+// criu runs in the terminal it hands over, its own session's controlling
+// terminal, which the task takes over (as CRIU); in a pid namespace of
+// its own (the task its init, as a container's) it does not.
 func TestExternalTTYInheritFd(t *testing.T) {
 	for _, pidns := range []bool{false, true} {
 		t.Run(map[bool]string{false: "host", true: "pidns"}[pidns], func(t *testing.T) { testExternalTTY(t, pidns) })
@@ -195,7 +197,28 @@ func testExternalTTY(t *testing.T, pidns bool) {
 	p2 := openPty(t)
 	master2, slave2 := p2.master, p2.slave
 	_, rdev2 := ttyKey(t, slave2)
-	got := restoreWith(t, img, []*os.File{slave2}, "--inherit-fd", "fd[3]:"+key)
+	var got int
+	if pidns {
+		got = restoreWith(t, img, []*os.File{slave2}, "--inherit-fd", "fd[3]:"+key)
+	} else {
+		// criu runs in the terminal it hands over, which is its own
+		// session's controlling terminal (tmux new-window 'criu
+		// restore --inherit-fd fd[0]:tty[...]'): the task takes it
+		// over, as with CRIU.
+		pidfile := filepath.Join(img, "restored.pid")
+		rc := exec.Command(crtest.Criu(t), "restore", "-D", img, "-d", "-v4", "-o", filepath.Join(img, "restore.log"), "--pidfile", pidfile, "--inherit-fd", "fd[0]:"+key)
+		rc.Stdin = slave2
+		rc.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if b, err := rc.CombinedOutput(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
+			t.Fatalf("criu restore in the terminal it hands over: %v\n%s\n%s", err, b, log)
+		}
+		b, err := os.ReadFile(pidfile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ = strconv.Atoi(string(b))
+	}
 	if pidns {
 		// A new host pid: its pid inside (1) is what is restored.
 		defer crtest.Kill(got)

@@ -43,6 +43,10 @@ type ctty struct {
 	name string
 	fd   int
 	pgrp int
+	// steal: an external terminal is taken even from the session
+	// whose controlling terminal it is now (criu's own, when criu runs
+	// in the terminal it hands over), as CRIU takes it.
+	steal bool
 }
 
 // openTTYs opens, in the restorer, every pty the tasks' fds lead to
@@ -333,7 +337,7 @@ func (t *treeRestorer) openCttys(masters map[uint32]int) error {
 			}
 			t.masterFds = append(t.masterFds, fd)
 		}
-		c := &ctty{name: name, fd: fd, pgrp: pgrp}
+		c := &ctty{name: name, fd: fd, pgrp: pgrp, steal: ext}
 		t.cttys[sid], byName[name] = c, c
 	}
 	return nil
@@ -384,14 +388,19 @@ func (t *treeRestorer) withSlave(n *node, c *ctty, f func(fd uint64) error) erro
 
 // setCtty gives the session leader n, just after its setsid and before
 // it forks the tasks of its session, its controlling terminal back
-// (TIOCSCTTY without stealing it from another session).
+// (TIOCSCTTY without stealing it from another session, but an external
+// terminal's, c.steal).
 func (t *treeRestorer) setCtty(n *node) error {
 	c := t.cttys[n.pid]
 	if c == nil {
 		return nil
 	}
+	steal := uint64(0)
+	if c.steal {
+		steal = 1
+	}
 	err := t.withSlave(n, c, func(fd uint64) error {
-		_, err := n.r.sys("ioctl(TIOCSCTTY)", unix.SYS_IOCTL, fd, unix.TIOCSCTTY, 0)
+		_, err := n.r.sys("ioctl(TIOCSCTTY)", unix.SYS_IOCTL, fd, unix.TIOCSCTTY, steal)
 		return err
 	})
 	if err != nil {
