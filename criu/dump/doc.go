@@ -79,7 +79,8 @@
 // CRIU: restore watches its ghost, or opens the handle, which tmpfs
 // handles do not survive, so those are refused). tty.go: Unix98 ptys
 // whose master and slaves are all in the tree (tty-info.img: termios
-// and its locked bits, window size, lock,
+// and its locked bits, their c_cc packed four to an entry as CRIU writes
+// them (PackCc), window size, lock,
 // packet and exclusive modes). A pty whose master the tree holds is the
 // tree's own (a terminal multiplexer's pane), not a shell's, at any fd.
 // When it is a session's controlling terminal (TIOCGSID and TIOCGPGRP on

@@ -495,10 +495,6 @@ func termios(te *images.TermiosEntry) unix.Termios {
 		Iflag: te.GetCIflag(), Oflag: te.GetCOflag(), Cflag: te.GetCCflag(), Lflag: te.GetCLflag(),
 		Line: uint8(te.GetCLine()), Ispeed: te.GetCIspeed(), Ospeed: te.GetCOspeed(),
 	}
-	for i, c := range te.GetCCc() {
-		if i < len(tio.Cc) {
-			tio.Cc[i] = uint8(c)
-		}
-	}
+	tio.Cc = dump.UnpackCc(te.GetCCc())
 	return tio
 }
