@@ -33,7 +33,7 @@ func init() {
 			prev := fs.String("prev-images-dir", "", "images `DIR` of the last pre-dump, relative to -D: pages unchanged since are left there (PE_PARENT)")
 			track := fs.Bool("track-mem", false, "use the memory tracking a --track-mem pre-dump started (and with -R, go on tracking)")
 			fileLocks := fs.Bool("file-locks", false, "save the flock and POSIX locks the tasks hold (without it, a held lock fails the dump)")
-			external := addExternalFlag(fs)
+			external := addDumpExternalFlag(fs)
 			extUnix := addExtUnixFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
@@ -42,7 +42,7 @@ func init() {
 				if pid <= 0 {
 					return usagef("-t PID is required")
 				}
-				veth, err := external()
+				veth, ttys, err := external()
 				if err != nil {
 					return err
 				}
@@ -56,7 +56,7 @@ func init() {
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

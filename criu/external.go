@@ -5,17 +5,48 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/netns"
 )
 
-// externalHelp is the --external help text of dump and restore.
-const externalHelp = "an external resource; only `veth[IFNAME]:OUTNAME` is supported: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name). Repeatable"
+// externalHelp is the --external help text of restore; dumpExternalHelp
+// dump's.
+const (
+	externalHelp     = "an external resource; only `veth[IFNAME]:OUTNAME` is supported: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name). Repeatable"
+	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, the veth IFNAME of the tree's network namespace whose peer is OUTNAME outside it; or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]. Repeatable"
+)
 
-// addExternalFlag adds --external to fs and returns a parser of what was
-// given: the veth map (inner name -> outer name).
+// addExternalFlag adds restore's --external to fs and returns a parser
+// of what was given: the veth map (inner name -> outer name).
 func addExternalFlag(fs *pflag.FlagSet) func() (map[string]string, error) {
 	vals := fs.StringArray("external", nil, externalHelp)
 	return func() (map[string]string, error) { return parseExternal(*vals) }
+}
+
+// addDumpExternalFlag adds dump's --external to fs and returns a parser
+// of what was given: the veth map and the external terminals by key.
+func addDumpExternalFlag(fs *pflag.FlagSet) func() (map[string]string, map[string]bool, error) {
+	vals := fs.StringArray("external", nil, dumpExternalHelp)
+	return func() (map[string]string, map[string]bool, error) {
+		var rest []string
+		var ttys map[string]bool
+		for _, v := range *vals {
+			key, ok, err := dump.ParseTTYKey(v)
+			if err != nil {
+				return nil, nil, usagef("--external: %v", err)
+			}
+			if !ok {
+				rest = append(rest, v)
+				continue
+			}
+			if ttys == nil {
+				ttys = map[string]bool{}
+			}
+			ttys[key] = true
+		}
+		veth, err := parseExternal(rest)
+		return veth, ttys, err
+	}
 }
 
 // parseExternal reads CRIU's --external values (netns.ParseExternal).
@@ -30,6 +61,10 @@ func parseExternal(vals []string) (map[string]string, error) {
 		}
 		if !ok {
 			kind, _, _ := strings.Cut(v, "[")
+			if kind == "tty" {
+				// The images say which terminals were external.
+				return nil, usagef("--external %q: a terminal is named external at dump; restore is given it with --inherit-fd fd[N]:%s", v, v)
+			}
 			return nil, usagef("--external %q: only veth[IFNAME]:OUTNAME is supported, not %q", v, kind)
 		}
 		if veth == nil {

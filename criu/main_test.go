@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func runCLI(args ...string) (int, string, string) {
@@ -86,6 +88,22 @@ func TestExternalFlag(t *testing.T) {
 		if _, err := parseExternal([]string{bad}); err == nil {
 			t.Errorf("parseExternal(%q): no error", bad)
 		}
+	}
+	// dump takes terminals too, by CRIU's key; restore is given them
+	// with --inherit-fd.
+	fs := pflag.NewFlagSet("dump", pflag.ContinueOnError)
+	ext := addDumpExternalFlag(fs)
+	if err := fs.Parse([]string{"--external", "tty[8801:1A]", "--external", "veth[a]:b"}); err != nil {
+		t.Fatal(err)
+	}
+	if veth, ttys, err := ext(); err != nil || veth["a"] != "b" || len(ttys) != 1 || !ttys["tty[8801:1a]"] {
+		t.Errorf("dump --external tty: %v %v %v", veth, ttys, err)
+	}
+	fs = pflag.NewFlagSet("dump", pflag.ContinueOnError)
+	ext = addDumpExternalFlag(fs)
+	fs.Parse([]string{"--external", "tty[8801]"})
+	if _, _, err := ext(); err == nil {
+		t.Error("dump --external tty[8801]: no error")
 	}
 	if _, err := parseExternal([]string{"veth[a]:b", "veth[a]:c"}); err == nil {
 		t.Error("veth given twice: no error")

@@ -79,7 +79,8 @@
 // CRIU: restore watches its ghost, or opens the handle, which tmpfs
 // handles do not survive, so those are refused). tty.go: Unix98 ptys
 // whose master and slaves are all in the tree (tty-info.img: termios
-// and its locked bits, window size, lock,
+// and its locked bits, their c_cc packed four to an entry as CRIU writes
+// them (PackCc), window size, lock,
 // packet and exclusive modes). A pty whose master the tree holds is the
 // tree's own (a terminal multiplexer's pane), not a shell's, at any fd.
 // When it is a session's controlling terminal (TIOCGSID and TIOCGPGRP on
@@ -101,6 +102,20 @@
 // mode with waiting bytes. Not seen by any interface, and so neither saved
 // nor refused (as in CRIU): a partial canonical input line (typed, no
 // newline yet; TIOCINQ counts whole lines only) and a tty stopped by ^S.
+// exttty.go: a terminal whose other end is outside the tree (a
+// container's console, a pty slave whose master a supervisor holds) is
+// refused, naming its key, unless Options.ExternalTTY names it (criu dump
+// --external tty[RDEV:DEV], CRIU's): then its fds, at any fd number, are
+// files of an EXT_TTY tty-info entry (termios, locked termios, window
+// size, exclusive mode, as CRIU's), which restore must be given with
+// --inherit-fd. When it is the controlling terminal of a session of the
+// tree (the tasks' stat tty_nr and tpgid, as the dumper cannot ask the
+// slave: TIOCGSID answers only a task of that session), the session and
+// its foreground group are recorded and restore gives it back, as CRIU;
+// its leader and group must be in the tree, and every task of the session
+// have it. Refused by name: unread input on it (it would stay in the old
+// terminal), a pty master or /dev/tty as external, a controlling terminal
+// the tree's external fds cannot tell from another of the same device.
 //
 // locks.go: flock and POSIX locks shown in each fd's fdinfo are saved to
 // filelocks.img with Options.FileLocks, and fail the dump (ErrFileLocks)

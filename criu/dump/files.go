@@ -205,6 +205,21 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		case mode == unix.S_IFSOCK:
 			kind = "socket " + target
 		}
+		if strings.HasPrefix(kind, "tty ") && len(d.opts.ExternalTTY) > 0 {
+			// A terminal named with --external: restore is given
+			// the one that takes its place (exttty.go).
+			if err := d.t.scanPtys(); err != nil {
+				return nil, err
+			}
+			if e := d.t.ttys.ext[TTYKey(st.Rdev, st.Dev)]; e != nil {
+				fe, err := d.addExtTTY(e, fd, &st, flags)
+				if err != nil {
+					return nil, &FdError{Fd: fd, Type: kind, Err: err}
+				}
+				record(fe)
+				continue
+			}
+		}
 		if kind == "pipe" && d.opts.ShellJob && fd <= 2 {
 			// A stdio pipe whose other end no task of the tree holds
 			// comes from the shell's pipeline: it is external.

@@ -36,6 +36,12 @@ type Options struct {
 	// peer is outside it, with the peer's name (criu dump --external
 	// veth[IN]:OUT); such a link not listed fails the dump.
 	Veth map[string]string
+	// ExternalTTY names the terminals, by CRIU's key tty[RDEV:DEV]
+	// (TTYKey), whose other end is outside the tree (a container's
+	// console): their fds, at any fd number, are dumped as external
+	// (EXT_TTY), and restore must be given each with --inherit-fd
+	// (criu dump --external tty[RDEV:DEV]; exttty.go).
+	ExternalTTY map[string]bool
 	// ExtUnixSk lets a UNIX datagram socket connected to a named socket
 	// outside the tree be dumped: the peer is written as external, and
 	// restore connects to that name again (criu dump --ext-unix-sk,

@@ -29,7 +29,9 @@ import (
 // A pty whose master a task of the tree holds is the tree's own, not the
 // shell's (a terminal multiplexer's panes): its slaves are dumped as
 // files, at any fd, and a session it is the controlling terminal of is
-// restored with it (tty.go).
+// restored with it (tty.go). So is a terminal given with --external
+// (Options.ExternalTTY, exttty.go), at any fd, and the session it is the
+// controlling terminal of.
 func (t *tree) checkShellJob() error {
 	root := t.tasks[0]
 	if err := t.scanPtys(); err != nil {
@@ -37,7 +39,7 @@ func (t *tree) checkShellJob() error {
 	}
 	if t.opts.ShellJob {
 		for _, d := range t.tasks {
-			if !d.zombie && d.stat.TtyNr != 0 && d.stat.Session == d.pid && t.ttys.treePty(d.stat.TtyNr) == nil {
+			if !d.zombie && d.stat.TtyNr != 0 && d.stat.Session == d.pid && t.ttys.treePty(d.stat.TtyNr) == nil && t.ttys.extCtty(d.stat.TtyNr) == nil {
 				t.opts.Log.Warn().Int("pid", d.pid).Str("tty", ttyName(d.stat.TtyNr)).
 					Msg("a session leader with a controlling terminal: restore gives it a new session without one")
 			}
@@ -61,12 +63,17 @@ func (t *tree) checkShellJob() error {
 			if isPtmx(st.Rdev) || isPts(st.Rdev) && (fd > 2 || t.ttys.treePty(st.Rdev) != nil) {
 				continue // a pty of the tree's own (tty.go checks its master is)
 			}
+			key := TTYKey(st.Rdev, st.Dev)
+			if t.ttys.ext[key] != nil {
+				continue // given with --external (exttty.go)
+			}
 			target, _ := os.Readlink(link)
-			return fmt.Errorf("dump %d: %w", d.pid, &FdError{Fd: fd, Type: "terminal " + target, Err: ErrShellJob})
+			return fmt.Errorf("dump %d: %w", d.pid, &FdError{Fd: fd, Type: "terminal " + target,
+				Err: fmt.Errorf("%w, or, if its other end is a supervisor's (a container's console), with --external %s and restore with --inherit-fd fd[N]:%s", ErrShellJob, key, key)})
 		}
 	}
 	for _, d := range t.tasks {
-		if !d.zombie && d.stat.TtyNr != 0 && t.ttys.treePty(d.stat.TtyNr) == nil {
+		if !d.zombie && d.stat.TtyNr != 0 && t.ttys.treePty(d.stat.TtyNr) == nil && t.ttys.extCtty(d.stat.TtyNr) == nil {
 			return fmt.Errorf("dump %d: task %d has the controlling terminal %s, which %w", t.opts.Pid, d.pid, ttyName(d.stat.TtyNr), ErrShellJob)
 		}
 	}

@@ -3,6 +3,7 @@ package dump
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,12 @@ type ttySet struct {
 	// index, with the session it is the controlling terminal of;
 	// found by scanPtys once the tree is frozen (nil before).
 	held map[uint32]*heldPty
+	// ext is the external terminals the tree holds, by key, and
+	// extCount how many have a tty_info yet (exttty.go).
+	ext      map[string]*extTTY
+	extCount int
+	// slaveKey is the key of each slave, by index, for errors.
+	slaveKey map[uint32]string
 }
 
 // heldPty is a pty whose master is in the tree. sid and pgrp are the
@@ -100,7 +107,10 @@ func (t *tree) scanPtys() error {
 		}
 	}
 	t.ttys.held = held
-	return t.checkCttys()
+	if err := t.checkCttys(); err != nil {
+		return err
+	}
+	return t.scanExtTTYs()
 }
 
 // masterSession reads, through a copy of the pty master at fd of pid,
@@ -226,6 +236,10 @@ func (d *dumper) addPty(fd int, st *unix.Stat_t, flags uint32, fi procfs.Fdinfo,
 		ts.masters[index] = true
 	} else {
 		ts.slaves[index] = true
+		if ts.slaveKey == nil {
+			ts.slaveKey = map[uint32]string{}
+		}
+		ts.slaveKey[index] = TTYKey(st.Rdev, st.Dev)
 	}
 	if _, ok := ts.infos[infoID]; !ok {
 		info, err := d.ptyInfo(fd, st, index, master)
@@ -583,10 +597,59 @@ func termiosEntry(t *unix.Termios) *images.TermiosEntry {
 		CIflag: proto.Uint32(t.Iflag), COflag: proto.Uint32(t.Oflag), CCflag: proto.Uint32(t.Cflag), CLflag: proto.Uint32(t.Lflag),
 		CLine: proto.Uint32(uint32(t.Line)), CIspeed: proto.Uint32(t.Ispeed), COspeed: proto.Uint32(t.Ospeed),
 	}
-	for _, c := range t.Cc {
-		e.CCc = append(e.CCc, uint32(c))
-	}
+	e.CCc = PackCc(t.Cc)
 	return e
+}
+
+// ccEntries is the number of c_cc entries of CRIU's termios_entry
+// (TERMIOS_NCC), glibcCcLen the size of glibc's c_cc (NCCS).
+const (
+	ccEntries  = 19
+	glibcCcLen = 32
+)
+
+// PackCc writes the control characters cc (the kernel's c_cc) as CRIU's
+// termios_entry holds them: CRIU reads a termios into glibc's struct,
+// whose c_cc[32] has the kernel's 19 bytes then zeros, and copies those
+// 32 bytes over its array of 19 uint32s, so the first 8 entries hold
+// four characters each, little-endian (entry 0 is VINTR | VQUIT<<8 |
+// VERASE<<16 | VKILL<<24), and the other 11 nothing (CRIU leaves them
+// uninitialized; here 0). CRIU restores by the reverse copy.
+func PackCc(cc [19]uint8) []uint32 {
+	var b [glibcCcLen]byte
+	copy(b[:], cc[:])
+	out := make([]uint32, ccEntries)
+	for i := 0; i < glibcCcLen/4; i++ {
+		out[i] = binary.LittleEndian.Uint32(b[i*4:])
+	}
+	return out
+}
+
+// UnpackCc reads the control characters of a termios_entry (PackCc).
+// Images this project wrote before it packed them held one character an
+// entry: every entry a byte, and some of the entries past the 8th set
+// (VSTART, VSTOP and VSUSP are entries 8-10); those are read as such.
+func UnpackCc(e []uint32) [19]uint8 {
+	var cc [19]uint8
+	legacy, late := true, false
+	for i, v := range e {
+		legacy = legacy && v <= 0xff
+		late = late || i >= glibcCcLen/4 && v != 0
+	}
+	if legacy && late {
+		for i, v := range e {
+			if i < len(cc) {
+				cc[i] = uint8(v)
+			}
+		}
+		return cc
+	}
+	var b [glibcCcLen]byte
+	for i := 0; i < glibcCcLen/4 && i < len(e); i++ {
+		binary.LittleEndian.PutUint32(b[i*4:], e[i])
+	}
+	copy(cc[:], b[:])
+	return cc
 }
 
 // write checks that every pty slave has its master in the tree and
@@ -597,7 +660,7 @@ func (ts *ttySet) write(ctx context.Context, s image.Store) error {
 	}
 	for i := range ts.slaves {
 		if !ts.masters[i] {
-			return fmt.Errorf("%w: /dev/pts/%d is open but its master is not in the tree", ErrUnsupported, i)
+			return fmt.Errorf("%w: /dev/pts/%d is open but its master is not in the tree (a terminal given by a process outside, a container's console: dump with --external %s, and restore with --inherit-fd fd[N]:%s giving the terminal that takes its place)", ErrUnsupported, i, ts.slaveKey[i], ts.slaveKey[i])
 		}
 	}
 	ids := make([]uint32, 0, len(ts.infos))

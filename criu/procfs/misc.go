@@ -37,12 +37,15 @@ type Stat struct {
 	ExitCode int
 	// TtyNr is the controlling terminal's device number, 0 for none.
 	TtyNr uint64
+	// Tpgid is the foreground process group of the controlling
+	// terminal, -1 for none.
+	Tpgid int
 }
 
 // statFields names the fields of /proc/PID/stat that Stat holds, by
 // their 1-based number (proc(5)), for errors.
 var statFields = map[int]string{
-	3: "state", 4: "ppid", 5: "pgrp", 6: "session", 7: "tty_nr", 9: "flags",
+	3: "state", 4: "ppid", 5: "pgrp", 6: "session", 7: "tty_nr", 8: "tpgid", 9: "flags",
 	19: "nice", 20: "num_threads", 26: "startcode", 27: "endcode", 28: "startstack",
 	38: "exit_signal", 45: "start_data", 46: "end_data", 47: "start_brk",
 	48: "arg_start", 49: "arg_end", 50: "env_start", 51: "env_end", 52: "exit_code",
@@ -96,6 +99,7 @@ func ParseStat(b []byte) (Stat, error) {
 	s.Pgrp = int(num(5))
 	s.Session = int(num(6))
 	s.TtyNr = num(7)
+	s.Tpgid = int(int64(num(8)))
 	s.Flags = num(9)
 	s.Nice = int(int64(num(19)))
 	s.NumThreads = int(num(20))

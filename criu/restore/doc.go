@@ -55,7 +55,13 @@
 // terminal is taken by the session leader (TIOCSCTTY on a copy of the
 // restorer's slave) right after its setsid in tree.go, before it forks
 // the tasks of its session, which so inherit it; its foreground group is
-// set (TIOCSPGRP) once setGroups has made every group. inherit.go: --inherit-fd fd[N]:KEY gives criu's fd N in
+// set (TIOCSPGRP) once setGroups has made every group. An external
+// terminal (exttty.go, EXT_TTY: criu dump --external tty[RDEV:DEV]) is
+// the terminal --inherit-fd fd[N]:tty[RDEV:DEV] gives, opened anew with
+// the dumped flags and given the dumped termios and window size, as
+// CRIU; without it the restore fails naming the key, the task and the fd.
+// When it was a session's controlling terminal, it is given back the same
+// way. inherit.go: --inherit-fd fd[N]:KEY gives criu's fd N in
 // place of the file CRIU names KEY (pipe:[INO], socket:[INO],
 // tty[RDEV:DEV], path/to/file), looked up with inheritedFd.
 //

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -21,8 +22,8 @@ import (
 //	path/to/file        a regular file, by its path without the leading /
 //
 // A pipe is reopened through /proc/self/fd/N with the dumped flags (a
-// description of its own, as CRIU's reopen), a regular file is the very
-// description of fd N (as CRIU). The bytes the images hold for an
+// description of its own, as CRIU's reopen), and so is a terminal
+// (exttty.go); a regular file is the very description of fd N (as CRIU). The bytes the images hold for an
 // inherited pipe are not written to it.
 
 // ParseInheritFd parses one --inherit-fd argument, fd[N]:KEY.
@@ -31,6 +32,12 @@ func ParseInheritFd(arg string) (fd int, key string, err error) {
 	num, key, ok2 := strings.Cut(rest, "]:")
 	if !ok || !ok2 || key == "" {
 		return 0, "", fmt.Errorf("--inherit-fd %q: want fd[N]:KEY (pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file)", arg)
+	}
+	if k, ok, err := dump.ParseTTYKey(key); ok {
+		if err != nil {
+			return 0, "", fmt.Errorf("--inherit-fd %q: %w", arg, err)
+		}
+		key = k // as the images name it: hex, lower case
 	}
 	fd, err = strconv.Atoi(num)
 	if err != nil || fd < 0 {
@@ -79,7 +86,8 @@ func pipeKey(pe *images.PipeEntry) string { return fmt.Sprintf("pipe:[%d]", pe.G
 // access mode and status flags of a dumped description.
 func reopenInherited(fd int, flags uint32) (int, error) {
 	acc := int(flags & unix.O_ACCMODE)
-	nfd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), acc|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	// O_NOCTTY: a terminal must not become criu's controlling one.
+	nfd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), acc|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return -1, fmt.Errorf("reopen inherited fd %d: %w", fd, os.NewSyscallError("open", err))
 	}

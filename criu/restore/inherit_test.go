@@ -11,6 +11,9 @@ func TestParseInheritFd(t *testing.T) {
 	}{
 		{arg: "fd[1]:pipe:[12345]", fd: 1, key: "pipe:[12345]"},
 		{arg: "fd[2]:tty[8800:4]", fd: 2, key: "tty[8800:4]"},
+		{arg: "fd[2]:tty[0x8801:001A]", fd: 2, key: "tty[8801:1a]"}, // as the images name it
+		{arg: "fd[2]:tty[8801]", fail: true},
+		{arg: "fd[2]:tty[zz:1]", fail: true},
 		{arg: "fd[0]:var/log/app.log", fd: 0, key: "var/log/app.log"},
 		{arg: "fd[2]:socket:[77]", fd: 2, key: "socket:[77]"},
 		{arg: "fd[1]:", fail: true},

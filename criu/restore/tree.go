@@ -75,6 +75,9 @@ type treeRestorer struct {
 	// cttys: the controlling terminals of the tree's sessions, by
 	// session (tty.go).
 	cttys map[int]*ctty
+	// extTTYs: the restorer's fd of each external terminal, by tty
+	// info id (exttty.go).
+	extTTYs map[uint32]int
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
 	// which took the place of the shell's in the pstree (shelljob.go);
 	// tasks join them without a helper. Zero when unused.

@@ -36,12 +36,17 @@ func readTTYInfo(ctx context.Context, s image.Store) (map[uint32]*images.TtyInfo
 	return out, nil
 }
 
-// ctty is a pty that is the controlling terminal of a session of the
-// tree: fd is the restorer's open slave, pgrp the foreground group.
+// ctty is a terminal that is the controlling terminal of a session of
+// the tree: a pty's slave or an external terminal (exttty.go), name for
+// errors; fd is the restorer's open slave, pgrp the foreground group.
 type ctty struct {
-	index uint32
-	fd    int
-	pgrp  int
+	name string
+	fd   int
+	pgrp int
+	// steal: an external terminal is taken even from the session
+	// whose controlling terminal it is now (criu's own, when criu runs
+	// in the terminal it hands over), as CRIU takes it.
+	steal bool
 }
 
 // openTTYs opens, in the restorer, every pty the tasks' fds lead to
@@ -74,6 +79,12 @@ func (t *treeRestorer) openTTYs(ctx context.Context) error {
 			return fmt.Errorf("%w: tty-data.img holds bytes for tty %d, which no task has open", ErrBadImage, data[0].GetTtyId())
 		}
 		return nil
+	}
+	// External terminals first: a session's controlling terminal may
+	// be one (openCttys).
+	ids, err = t.openExtTTYs(ids)
+	if err != nil {
+		return err
 	}
 	if err := t.openPtys(ids); err != nil {
 		return err
@@ -264,33 +275,43 @@ func (t *treeRestorer) openPtys(ids []uint32) error {
 // openCttys opens a slave of each pty of the images that was a session's
 // controlling terminal (its tty-info entries carry the session and the
 // foreground group, on the master's, the slaves' or both, as in CRIU),
-// once its master is open (masters: the restorer's fd by index).
+// once its master is open (masters: the restorer's fd by index). An
+// external terminal that was one is the restorer's open one
+// (t.extTTYs).
 func (t *treeRestorer) openCttys(masters map[uint32]int) error {
 	t.cttys = map[int]*ctty{}
-	byIndex := map[uint32]*ctty{}
+	byName := map[string]*ctty{}
 	for _, info := range t.ti.ttyInfo {
 		sid, pgrp := int(info.GetSid()), int(info.GetPgrp())
 		if sid == 0 {
 			continue
 		}
-		if info.GetType() != images.TtyType_PTY || info.GetPty() == nil {
+		ext := info.GetType() == images.TtyType_EXT_TTY
+		if !ext && (info.GetType() != images.TtyType_PTY || info.GetPty() == nil) {
 			return fmt.Errorf("%w: tty %d of type %v is the controlling terminal of session %d", ErrUnsupported, info.GetId(), info.GetType(), sid)
 		}
-		index := info.GetPty().GetIndex()
-		if c := byIndex[index]; c != nil {
+		var name string
+		var index uint32
+		if ext {
+			name = "the external terminal " + extTTYKey(info)
+		} else {
+			index = info.GetPty().GetIndex()
+			name = fmt.Sprintf("/dev/pts/%d", index)
+		}
+		if c := byName[name]; c != nil {
 			if c2 := t.cttys[sid]; c2 != c || c.pgrp != pgrp {
-				return fmt.Errorf("%w: the ends of pty %d disagree on its session or group", ErrBadImage, index)
+				return fmt.Errorf("%w: the ends of %s disagree on its session or group", ErrBadImage, name)
 			}
 			continue
 		}
 		if c := t.cttys[sid]; c != nil {
-			return fmt.Errorf("%w: session %d has two controlling terminals, ptys %d and %d", ErrBadImage, sid, c.index, index)
+			return fmt.Errorf("%w: session %d has two controlling terminals, %s and %s", ErrBadImage, sid, c.name, name)
 		}
-		if _, ok := masters[index]; !ok {
-			return fmt.Errorf("%w: /dev/pts/%d is the controlling terminal of session %d without its master", ErrUnsupported, index, sid)
+		if _, ok := masters[index]; !ext && !ok {
+			return fmt.Errorf("%w: %s is the controlling terminal of session %d without its master", ErrUnsupported, name, sid)
 		}
 		if n := t.byPid[sid]; n == nil || n.sid() != sid || n.sn.zombie() {
-			return fmt.Errorf("%w: /dev/pts/%d is the controlling terminal of session %d, whose leader is not in the images", ErrBadImage, index, sid)
+			return fmt.Errorf("%w: %s is the controlling terminal of session %d, whose leader is not in the images", ErrBadImage, name, sid)
 		}
 		if pgrp != 0 {
 			found := false
@@ -298,17 +319,26 @@ func (t *treeRestorer) openCttys(masters map[uint32]int) error {
 				found = found || n.pgid() == pgrp && n.sid() == sid
 			}
 			if !found {
-				return fmt.Errorf("%w: the foreground group %d of /dev/pts/%d has no task in session %d", ErrBadImage, pgrp, index, sid)
+				return fmt.Errorf("%w: the foreground group %d of %s has no task in session %d", ErrBadImage, pgrp, name, sid)
 			}
 		}
-		path := fmt.Sprintf("/dev/pts/%d", index)
-		fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("open "+path, err))
+		var fd int
+		if ext {
+			var ok bool
+			if fd, ok = t.extTTYs[info.GetId()]; !ok {
+				return fmt.Errorf("%w: %s is the controlling terminal of session %d, but no task has it open", ErrBadImage, name, sid)
+			}
+		} else {
+			path := fmt.Sprintf("/dev/pts/%d", index)
+			var err error
+			fd, err = unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("open "+path, err))
+			}
+			t.masterFds = append(t.masterFds, fd)
 		}
-		t.masterFds = append(t.masterFds, fd)
-		c := &ctty{index: index, fd: fd, pgrp: pgrp}
-		t.cttys[sid], byIndex[index] = c, c
+		c := &ctty{name: name, fd: fd, pgrp: pgrp, steal: ext}
+		t.cttys[sid], byName[name] = c, c
 	}
 	return nil
 }
@@ -358,20 +388,25 @@ func (t *treeRestorer) withSlave(n *node, c *ctty, f func(fd uint64) error) erro
 
 // setCtty gives the session leader n, just after its setsid and before
 // it forks the tasks of its session, its controlling terminal back
-// (TIOCSCTTY without stealing it from another session).
+// (TIOCSCTTY without stealing it from another session, but an external
+// terminal's, c.steal).
 func (t *treeRestorer) setCtty(n *node) error {
 	c := t.cttys[n.pid]
 	if c == nil {
 		return nil
 	}
+	steal := uint64(0)
+	if c.steal {
+		steal = 1
+	}
 	err := t.withSlave(n, c, func(fd uint64) error {
-		_, err := n.r.sys("ioctl(TIOCSCTTY)", unix.SYS_IOCTL, fd, unix.TIOCSCTTY, 0)
+		_, err := n.r.sys("ioctl(TIOCSCTTY)", unix.SYS_IOCTL, fd, unix.TIOCSCTTY, steal)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("task %d: controlling terminal /dev/pts/%d: %w", n.pid, c.index, err)
+		return fmt.Errorf("task %d: controlling terminal %s: %w", n.pid, c.name, err)
 	}
-	t.log.Debug().Int("sid", n.pid).Uint32("pty", c.index).Msg("controlling terminal")
+	t.log.Debug().Int("sid", n.pid).Str("tty", c.name).Msg("controlling terminal")
 	return nil
 }
 
@@ -396,7 +431,7 @@ func (t *treeRestorer) setForeground() error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("task %d: foreground group %d of /dev/pts/%d: %w", sid, c.pgrp, c.index, err)
+			return fmt.Errorf("task %d: foreground group %d of %s: %w", sid, c.pgrp, c.name, err)
 		}
 	}
 	return nil
@@ -460,10 +495,6 @@ func termios(te *images.TermiosEntry) unix.Termios {
 		Iflag: te.GetCIflag(), Oflag: te.GetCOflag(), Cflag: te.GetCCflag(), Lflag: te.GetCLflag(),
 		Line: uint8(te.GetCLine()), Ispeed: te.GetCIspeed(), Ospeed: te.GetCOspeed(),
 	}
-	for i, c := range te.GetCCc() {
-		if i < len(tio.Cc) {
-			tio.Cc[i] = uint8(c)
-		}
-	}
+	tio.Cc = dump.UnpackCc(te.GetCCc())
 	return tio
 }
