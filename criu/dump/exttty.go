@@ -245,21 +245,9 @@ func (d *dumper) extTTYInfo(e *extTTY, fd int, st *unix.Stat_t, id uint32) (*ima
 		return nil, err
 	}
 	defer unix.Close(c)
-	tio, err := unix.IoctlGetTermios(c, unix.TCGETS)
+	term, err := readTermState(c)
 	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TCGETS)", err)
-	}
-	ltio, err := unix.IoctlGetTermios(c, unix.TIOCGLCKTRMIOS)
-	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCGLCKTRMIOS)", err)
-	}
-	ws, err := unix.IoctlGetWinsize(c, unix.TIOCGWINSZ)
-	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCGWINSZ)", err)
-	}
-	excl, err := unix.IoctlGetInt(c, unix.TIOCGEXCL)
-	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCGEXCL)", err)
+		return nil, err
 	}
 	if n, err := queued(c); err != nil {
 		return nil, err
@@ -276,13 +264,12 @@ func (d *dumper) extTTYInfo(e *extTTY, fd int, st *unix.Stat_t, id uint32) (*ima
 			}
 		}
 	}
-	return &images.TtyInfoEntry{
+	info := &images.TtyInfoEntry{
 		Id: proto.Uint32(id), Type: images.TtyType_EXT_TTY.Enum(),
-		Locked: proto.Bool(false), Exclusive: proto.Bool(excl != 0), PacketMode: proto.Bool(false),
+		Locked: proto.Bool(false), PacketMode: proto.Bool(false),
 		Sid: proto.Uint32(sid), Pgrp: proto.Uint32(pgrp), Rdev: proto.Uint32(uint32(st.Rdev)),
-		Termios: termiosEntry(tio), TermiosLocked: termiosEntry(ltio),
-		Winsize: &images.WinsizeEntry{WsRow: proto.Uint32(uint32(ws.Row)), WsCol: proto.Uint32(uint32(ws.Col)),
-			WsXpixel: proto.Uint32(uint32(ws.Xpixel)), WsYpixel: proto.Uint32(uint32(ws.Ypixel))},
 		Dev: proto.Uint32(uint32(st.Dev)), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
-	}, nil
+	}
+	term.fill(info)
+	return info, nil
 }

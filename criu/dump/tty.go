@@ -265,22 +265,11 @@ func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*i
 		return nil, err
 	}
 	defer unix.Close(c)
-	tio, err := unix.IoctlGetTermios(c, unix.TCGETS)
+	term, err := readTermState(c)
 	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TCGETS)", err)
+		return nil, err
 	}
-	ltio, err := unix.IoctlGetTermios(c, unix.TIOCGLCKTRMIOS)
-	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCGLCKTRMIOS)", err)
-	}
-	ws, err := unix.IoctlGetWinsize(c, unix.TIOCGWINSZ)
-	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCGWINSZ)", err)
-	}
-	excl, err := unix.IoctlGetInt(c, unix.TIOCGEXCL)
-	if err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCGEXCL)", err)
-	}
+	tio := term.tio
 	// Bytes waiting to be read on this end (see queued).
 	if n, err := queued(c); err != nil {
 		return nil, err
@@ -315,14 +304,12 @@ func (d *dumper) ptyInfo(fd int, st *unix.Stat_t, index uint32, master bool) (*i
 	}
 	info := &images.TtyInfoEntry{
 		Id: proto.Uint32(index*2 + b2u(master)), Type: images.TtyType_PTY.Enum(),
-		Exclusive: proto.Bool(excl != 0), Sid: proto.Uint32(sid), Pgrp: proto.Uint32(pgrp),
-		Rdev: proto.Uint32(uint32(st.Rdev)), Termios: termiosEntry(tio), TermiosLocked: termiosEntry(ltio),
-		Winsize: &images.WinsizeEntry{WsRow: proto.Uint32(uint32(ws.Row)), WsCol: proto.Uint32(uint32(ws.Col)),
-			WsXpixel: proto.Uint32(uint32(ws.Xpixel)), WsYpixel: proto.Uint32(uint32(ws.Ypixel))},
+		Sid: proto.Uint32(sid), Pgrp: proto.Uint32(pgrp), Rdev: proto.Uint32(uint32(st.Rdev)),
 		Pty: &images.TtyPtyEntry{Index: proto.Uint32(index)},
 		Dev: proto.Uint32(uint32(st.Dev)), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
 		Locked: proto.Bool(false), PacketMode: proto.Bool(false),
 	}
+	term.fill(info)
 	if master {
 		lck, err := unix.IoctlGetInt(c, unix.TIOCGPTLCK)
 		if err != nil {
@@ -687,4 +674,41 @@ func (ts *ttySet) write(ctx context.Context, s image.Store) error {
 		return nil
 	}
 	return image.WriteImage(ctx, s, "tty-data.img", data...)
+}
+
+// termState is what a tty_info entry holds of a terminal's settings,
+// the same for a pty end and an external terminal.
+type termState struct {
+	tio, locked *unix.Termios
+	ws          *unix.Winsize
+	exclusive   bool
+}
+
+// readTermState reads the settings of the terminal open at fd c.
+func readTermState(c int) (*termState, error) {
+	var s termState
+	var err error
+	if s.tio, err = unix.IoctlGetTermios(c, unix.TCGETS); err != nil {
+		return nil, os.NewSyscallError("ioctl(TCGETS)", err)
+	}
+	if s.locked, err = unix.IoctlGetTermios(c, unix.TIOCGLCKTRMIOS); err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCGLCKTRMIOS)", err)
+	}
+	if s.ws, err = unix.IoctlGetWinsize(c, unix.TIOCGWINSZ); err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCGWINSZ)", err)
+	}
+	excl, err := unix.IoctlGetInt(c, unix.TIOCGEXCL)
+	if err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCGEXCL)", err)
+	}
+	s.exclusive = excl != 0
+	return &s, nil
+}
+
+// fill sets the settings in a tty_info entry.
+func (s *termState) fill(e *images.TtyInfoEntry) {
+	e.Exclusive = proto.Bool(s.exclusive)
+	e.Termios, e.TermiosLocked = termiosEntry(s.tio), termiosEntry(s.locked)
+	e.Winsize = &images.WinsizeEntry{WsRow: proto.Uint32(uint32(s.ws.Row)), WsCol: proto.Uint32(uint32(s.ws.Col)),
+		WsXpixel: proto.Uint32(uint32(s.ws.Xpixel)), WsYpixel: proto.Uint32(uint32(s.ws.Ypixel))}
 }
