@@ -27,8 +27,8 @@ type unsavedOpt struct {
 // Options the images cannot hold, by level. Not listed because they are
 // state the kernel keeps moving, not settings: SO_INCOMING_CPU,
 // TCP_TIMESTAMP, TCP_QUICKACK. Not readable at all: an eBPF filter
-// (SO_ATTACH_BPF; SO_GET_FILTER shows classic filters only), multicast
-// memberships.
+// (SO_ATTACH_BPF; SO_GET_FILTER answers EACCES, and the dump is refused),
+// multicast memberships.
 var (
 	unsavedSocketOpts = []unsavedOpt{
 		{unix.SOL_SOCKET, unix.SO_TIMESTAMP_OLD, "SO_TIMESTAMP", false},
@@ -196,7 +196,11 @@ func dumpSkOpts(fd int) (*images.SkOptsEntry, error) {
 	o.SoNoCheck = proto.Bool(geti("SO_NO_CHECK", unix.SO_NO_CHECK) != 0)
 	// A classic BPF filter, each instruction as CRIU packs it: code<<48 |
 	// jt<<40 | jf<<32 | k.
-	if f, err := socketFilter(fd); err != nil {
+	if f, err := socketFilter(fd); errors.Is(err, unix.EACCES) {
+		// SO_GET_FILTER gives back classic programs only: what is
+		// attached is an eBPF program (SO_ATTACH_BPF).
+		errs = append(errs, fmt.Errorf("%w: an eBPF socket filter (SO_ATTACH_BPF) is attached, whose program cannot be read back", ErrUnsupported))
+	} else if err != nil {
 		errs = append(errs, err)
 	} else {
 		for _, in := range f {

@@ -172,6 +172,10 @@ func TestDumpSocketRefused(t *testing.T) {
 			}
 			return p[:]
 		}, "queued messages carry their sender's credentials (SO_PASSCRED)"},
+		// An eBPF filter: SO_GET_FILTER cannot give its program back.
+		{"ebpf-filter", func(t *testing.T) []int {
+			return []int{ebpfFilteredSocket(t)}
+		}, "an eBPF socket filter (SO_ATTACH_BPF) is attached, whose program cannot be read back"},
 		// Options the images have no field for (sockopts.go's audit).
 		{"tcp-user-timeout", func(t *testing.T) []int {
 			l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
