@@ -1,14 +1,12 @@
 package restore_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,38 +16,13 @@ import (
 	"github.com/criugo/criu/criu/crtest"
 )
 
-// pipeReader collects what is written to a pipe.
-type pipeReader struct {
-	mu  sync.Mutex
-	b   bytes.Buffer
-	eof chan struct{}
+// ticks counts the counter's lines o has collected (collect,
+// shelljob_test.go).
+func (o *output) ticks() int {
+	return strings.Count(o.String(), "tick ")
 }
 
-func readPipe(r *os.File) *pipeReader {
-	p := &pipeReader{eof: make(chan struct{})}
-	go func() {
-		defer close(p.eof)
-		buf := make([]byte, 4096)
-		for {
-			n, err := r.Read(buf)
-			p.mu.Lock()
-			p.b.Write(buf[:n])
-			p.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return p
-}
-
-func (p *pipeReader) ticks() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Count(p.b.String(), "tick ")
-}
-
-func (p *pipeReader) waitTicks(t *testing.T, n int) {
+func (p *output) waitTicks(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for p.ticks() < n {
@@ -73,7 +46,7 @@ func pipeIno(t *testing.T, pid, fd int) string {
 // startPipeIO starts pipeio with its stdin and stdout pipes whose other
 // ends only the test holds (as a supervisor's or container runtime's
 // stdio), and "abc" buffered on its stdin.
-func startPipeIO(t *testing.T, dir string) (pid int, log string, out *pipeReader, cmd *exec.Cmd) {
+func startPipeIO(t *testing.T, dir string) (pid int, log string, out *output, cmd *exec.Cmd) {
 	t.Helper()
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "pipeio.c"), false)
 	// Only the pipes must reach the workload (crtest.Start does so).
@@ -105,7 +78,7 @@ func startPipeIO(t *testing.T, dir string) (pid int, log string, out *pipeReader
 	if _, err := inW.Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
-	out = readPipe(outR)
+	out = collect(outR)
 	crtest.WaitFor(t, log, "ready\n", 5*time.Second)
 	out.waitTicks(t, 3)
 	return cmd.Process.Pid, log, out, cmd
@@ -146,7 +119,7 @@ func TestExternalPipeInheritFd(t *testing.T) {
 	dumpCmd(t, pid, img)
 	cmd.Wait()
 	select {
-	case <-out.eof: // the writer is gone
+	case <-out.done: // the writer is gone
 	case <-time.After(5 * time.Second):
 		t.Fatal("the old stdout pipe is still open after the dump")
 	}
@@ -168,7 +141,7 @@ func TestExternalPipeInheritFd(t *testing.T) {
 	}
 	newOutW.Close()
 	newInR.Close()
-	out2 := readPipe(newOutR)
+	out2 := collect(newOutR)
 	out2.waitTicks(t, 3)
 	if pipeIno(t, pid, 1) != fdIno(t, newOutR) || pipeIno(t, pid, 0) != fdIno(t, newInW) {
 		t.Fatal("the restored task's stdio is not the inherited pipes")
@@ -206,7 +179,7 @@ func TestExternalPipeNew(t *testing.T) {
 	os.Mkdir(img, 0o755)
 	dumpCmd(t, pid, img)
 	cmd.Wait()
-	<-out.eof
+	<-out.done
 	if got := restoreWith(t, img, nil); got != pid {
 		t.Fatalf("restored pid %d, want %d", got, pid)
 	}
