@@ -34,11 +34,28 @@ func checkStillRuns(t *testing.T, pid int, out string) {
 	counterLines(t, out)
 }
 
+// startCounterWith starts the counter workload bin in a session of its
+// own, with files as its fds 3, 4..., writing to dir/out.txt, and waits
+// until it counts. The task is killed when the test ends.
+func startCounterWith(t *testing.T, bin, dir string, files ...*os.File) (pid int, out string) {
+	t.Helper()
+	out = filepath.Join(dir, "out.txt")
+	cmd := exec.Command(bin, out)
+	cmd.ExtraFiles = files
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid = cmd.Process.Pid
+	t.Cleanup(func() { crtest.Kill(pid) })
+	crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
+	return pid, out
+}
+
 func TestDumpUnsupportedFd(t *testing.T) {
 	setup(t)
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
 	dir := t.TempDir()
-	out := filepath.Join(dir, "out.txt")
 	// A pidfd: not checkpointed yet (a pipe to outside the tree was
 	// the example until external pipes were dumped as CRIU does).
 	pfd, err := unix.PidfdOpen(os.Getpid(), 0)
@@ -47,15 +64,7 @@ func TestDumpUnsupportedFd(t *testing.T) {
 	}
 	r := os.NewFile(uintptr(pfd), "pidfd")
 	defer r.Close()
-	cmd := exec.Command(bin, out)
-	cmd.ExtraFiles = []*os.File{r}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	defer crtest.Kill(pid)
-	crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
+	pid, out := startCounterWith(t, bin, dir, r)
 	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir)
 	if err == nil || !strings.Contains(res, "fd 3 (anon_inode:[pidfd])") {
 		t.Fatalf("dump with a pidfd: err %v, output %q", err, res)
@@ -230,18 +239,9 @@ func TestDumpSocketOutside(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			out := filepath.Join(dir, "out.txt")
 			f := tc.file(t)
-			cmd := exec.Command(bin, out)
-			cmd.ExtraFiles = []*os.File{f}
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			pid, out := startCounterWith(t, bin, dir, f)
 			f.Close()
-			pid := cmd.Process.Pid
-			defer crtest.Kill(pid)
-			crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
 			res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir)
 			if err == nil || !strings.Contains(res, "fd 3 (socket:[") || !strings.Contains(res, tc.want) {
 				t.Fatalf("dump: err %v, output %q", err, res)

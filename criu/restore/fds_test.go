@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -92,7 +91,6 @@ func TestDumpFownOutsideRefused(t *testing.T) {
 	setup(t)
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
 	dir := t.TempDir()
-	out := filepath.Join(dir, "out.txt")
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -102,15 +100,7 @@ func TestDumpFownOutsideRefused(t *testing.T) {
 	if _, err := unix.FcntlInt(r.Fd(), unix.F_SETOWN, os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, out)
-	cmd.ExtraFiles = []*os.File{r}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	defer crtest.Kill(pid)
-	crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
+	pid, out := startCounterWith(t, bin, dir, r)
 	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir)
 	want := fmt.Sprintf("fd 3 (pipe:[%s]): unsupported: its owner (F_SETOWN, type 1) %d is outside the dumped tree", fdIno(t, r), os.Getpid())
 	if err == nil || !strings.Contains(res, want) {

@@ -207,23 +207,15 @@ func TestDumpSocketRefused(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			out := filepath.Join(dir, "out.txt")
 			noInheritedFds()
-			cmd := exec.Command(bin, out)
+			var files []*os.File
 			for _, fd := range tc.files(t) {
-				cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "sk"))
+				files = append(files, os.NewFile(uintptr(fd), "sk"))
 			}
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-			err := cmd.Start()
-			for _, f := range cmd.ExtraFiles {
+			pid, out := startCounterWith(t, bin, dir, files...)
+			for _, f := range files {
 				f.Close()
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			pid := cmd.Process.Pid
-			defer crtest.Kill(pid)
-			crtest.WaitFor(t, out, "\n3 0\n", 5*time.Second)
 			res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir)
 			if err == nil || !strings.Contains(res, "(socket:[") || !strings.Contains(res, tc.want) {
 				t.Fatalf("dump: err %v, output %q", err, res)
