@@ -1,55 +1,22 @@
 package dump
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/criugo/criu/criu/errdefs"
 
+// The dump's refusals, shared with the object packages (criu/errdefs).
 var (
-	// ErrUnsupported marks an object dump cannot save.
-	ErrUnsupported = errors.New("unsupported")
-	// ErrNoTask: the pid does not exist.
-	ErrNoTask = errors.New("no such task")
-	// ErrShellJob marks a task tied to the shell that started it (a
-	// terminal, stdio reaching outside the tree, the shell's session):
-	// dumpable only with Options.ShellJob (criu dump --shell-job).
-	ErrShellJob = errors.New("belongs to the shell that started the task: dump with --shell-job")
-	// ErrBadParent: the parent images (--prev-images-dir) cannot be used.
-	ErrBadParent = errors.New("bad parent images")
-	// ErrTCPEstablished marks a TCP connection: saving one needs TCP
-	// repair (criu dump --tcp-established), which is not implemented.
-	ErrTCPEstablished = errors.New("TCP connection: --tcp-established is not supported")
-	// ErrFileLocks marks a file lock held by a task of the tree: saved
-	// only with Options.FileLocks (criu dump --file-locks), as CRIU.
-	ErrFileLocks = errors.New("file lock held: dump with --file-locks")
-	// ErrUnreachable marks a task's root or cwd that no path from
-	// criu's root leads to (one in another mount namespace): restoring
-	// it needs mount namespaces, which are not checkpointed yet.
-	ErrUnreachable = errors.New("is not reachable by path from criu's root (another mount namespace's; mount namespaces are not checkpointed yet)")
+	ErrUnsupported    = errdefs.ErrUnsupported
+	ErrNoTask         = errdefs.ErrNoTask
+	ErrShellJob       = errdefs.ErrShellJob
+	ErrBadParent      = errdefs.ErrBadParent
+	ErrTCPEstablished = errdefs.ErrTCPEstablished
+	ErrFileLocks      = errdefs.ErrFileLocks
+	ErrUnreachable    = errdefs.ErrUnreachable
+	ErrOutside        = errdefs.ErrOutside
 )
 
-// FdError names the file descriptor dump could not save.
-type FdError struct {
-	Fd   int
-	Type string // "pipe", "socket", "anon_inode:[eventfd]", ...
-	Err  error
-}
-
-func (e *FdError) Error() string {
-	return fmt.Sprintf("fd %d (%s): %v", e.Fd, e.Type, e.Err)
-}
-
-func (e *FdError) Unwrap() error { return e.Err }
-
-// VmaError names the mapping dump could not save.
-type VmaError struct {
-	Start, End uint64
-	Path       string
-	Err        error
-}
-
-func (e *VmaError) Error() string {
-	return fmt.Sprintf("mapping %#x-%#x %s: %v", e.Start, e.End, e.Path, e.Err)
-}
-
-func (e *VmaError) Unwrap() error { return e.Err }
+type (
+	// FdError names the file descriptor dump could not save.
+	FdError = errdefs.FdError
+	// VmaError names the mapping dump could not save.
+	VmaError = errdefs.VmaError
+)

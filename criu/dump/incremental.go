@@ -389,7 +389,7 @@ func (d *dumper) newTracker(tt *taskTrack) error {
 // mapping would go unseen; file-backed VMAs get page table markers for
 // their empty pages, which pagemap shows as swapped (mem/track.go).
 func trackable(a *area) bool {
-	return a.pages != nil && a.e.GetStatus()&VmaAnonPrivate != 0
+	return a.pages != nil && a.e.GetStatus()&image.VmaAnonPrivate != 0
 }
 
 // vmFlagUffdWP is VM_UFFD_WP in smaps VmFlags: the VMA is registered for

@@ -19,46 +19,10 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// VMA status bits of vma_entry.status (CRIU's criu/include/image.h).
-const (
-	VmaAreaRegular  = 1 << 0
-	VmaAreaStack    = 1 << 1
-	VmaAreaVsyscall = 1 << 2
-	VmaAreaVdso     = 1 << 3
-	VmaAreaHeap     = 1 << 5
-	VmaFilePrivate  = 1 << 6
-	VmaFileShared   = 1 << 7
-	VmaAnonShared   = 1 << 8
-	VmaAnonPrivate  = 1 << 9
-	VmaAreaSysvipc  = 1 << 10
-	VmaAreaVvar     = 1 << 12
-	VmaAreaMemfd    = 1 << 14
-	// VmaAccount is a criugo extension: the mapping had VM_ACCOUNT ("ac"
-	// in smaps VmFlags) though it may be read-only now, so restore maps it
-	// writable first (which is what sets VM_ACCOUNT) and mprotects after.
-	VmaAccount = 1 << 20
-	// VmaLockOnFault (criugo): the mapping was locked with
-	// mlock2(MLOCK_ONFAULT) ("lf"); restore locks it the same way
-	// instead of mapping it MAP_LOCKED.
-	VmaLockOnFault = 1 << 21
-	// VmaSealed (criugo): the mapping was sealed with mseal(2) ("sl");
-	// restore seals it once it is complete.
-	VmaSealed = 1 << 22
-	// VmaGuard (criugo): the mapping had guard regions ("gu",
-	// VM_MAYBE_GUARD); vma_entry guards lists those it still has.
-	VmaGuard = 1 << 23
-)
-
-// Guard region advice (include/uapi/asm-generic/mman-common.h, 6.13+).
-const (
-	MadvGuardInstall = 102
-	MadvGuardRemove  = 103
-)
-
 // vmFlagsKept are the smaps VmFlags that restore makes again: by the
 // mmap protection, type and flags (rd wr ex sh mr mw me ms gd nr dp lo,
-// ac: see VmaAccount), madvise (MadvFlags), mlock2 (lf), mseal (sl),
-// guard regions (gu: VmaGuard); and
+// ac: see image.VmaAccount), madvise (image.MadvFlags), mlock2 (lf), mseal (sl),
+// guard regions (gu: image.VmaGuard); and
 // those that are no state of the mapping (sd: soft-dirty tracking; uw:
 // write-protect tracking, which is our own pre-dump's, incremental.go,
 // or a task's own userfaultfd, whose fd the dump refuses).
@@ -102,19 +66,6 @@ func checkVmFlags(m procfs.Mapping, special bool) error {
 	return nil
 }
 
-// MadvFlags maps smaps VmFlags to the madvise advice that sets them; the
-// vma_entry madv field holds 1<<advice for each.
-var MadvFlags = map[string]int{
-	"rr": unix.MADV_RANDOM,
-	"sr": unix.MADV_SEQUENTIAL,
-	"dc": unix.MADV_DONTFORK,
-	"mg": unix.MADV_MERGEABLE,
-	"hg": unix.MADV_HUGEPAGE,
-	"nh": unix.MADV_NOHUGEPAGE,
-	"dd": unix.MADV_DONTDUMP,
-	"wf": unix.MADV_WIPEONFORK,
-}
-
 // area is one mapping being dumped.
 type area struct {
 	m     procfs.Mapping
@@ -133,7 +84,7 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		a.e = e
 		var flags uint32
-		var status uint32 = VmaAreaRegular
+		var status uint32 = image.VmaAreaRegular
 		if m.Shared {
 			flags = unix.MAP_SHARED
 		} else {
@@ -154,10 +105,10 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar")
 		if err := checkVmFlags(m, special); err != nil {
-			return nil, &VmaError{m.Start, m.End, m.Path, err}
+			return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 		}
 		var madv uint64
-		for f, adv := range MadvFlags {
+		for f, adv := range image.MadvFlags {
 			if m.HasFlag(f) {
 				madv |= 1 << adv
 			}
@@ -169,21 +120,21 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
 		switch {
 		case m.Path == "[vsyscall]":
-			status = VmaAreaVsyscall
+			status = image.VmaAreaVsyscall
 			flags |= unix.MAP_ANONYMOUS
 		case m.Path == "[vdso]":
-			status |= VmaAreaVdso
+			status |= image.VmaAreaVdso
 			flags |= unix.MAP_ANONYMOUS
 		case strings.HasPrefix(m.Path, "[vvar"):
-			status |= VmaAreaVvar
+			status |= image.VmaAreaVvar
 			flags |= unix.MAP_ANONYMOUS
 		case m.Path == "[uprobes]":
-			return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: uprobes area", ErrUnsupported)}
+			return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: uprobes area", ErrUnsupported)}
 		case m.Shared && (strings.HasPrefix(m.Path, "/dev/zero") || strings.HasPrefix(m.Path, "[anon_shmem")):
 			// The object's pages are saved once, whole (package shmem),
 			// not through this task's page tables: pages that only an
 			// exited task faulted in are in none.
-			status |= VmaAnonShared
+			status |= image.VmaAnonShared
 			flags |= unix.MAP_ANONYMOUS
 			e.Shmid = proto.Uint64(m.Inode)
 			d.t.shmem.AddMapping(m.Inode, d.pid, m.Start, m.End, m.Offset)
@@ -191,12 +142,12 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			// An shmat: the inode is the shmid. The segment's bytes are
 			// saved once, in ipcns-shm (sysvshm.go), not in pages.
 			if m.Offset != 0 {
-				return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: part of a System V shared memory attach", ErrUnsupported)}
+				return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: part of a System V shared memory attach", ErrUnsupported)}
 			}
 			if m.HasFlag("ht") {
-				return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: System V shared memory on huge pages", ErrUnsupported)}
+				return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: System V shared memory on huge pages", ErrUnsupported)}
 			}
-			status |= VmaAreaSysvipc
+			status |= image.VmaAreaSysvipc
 			e.Shmid = proto.Uint64(m.Inode)
 			d.t.sysv.add(int(m.Inode))
 		case shmem.IsMemfd(m.Path):
@@ -209,16 +160,16 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
 			fe, err := d.addMemfd(link, m.Path, oflags, 0)
 			if err != nil {
-				return nil, &VmaError{m.Start, m.End, m.Path, err}
+				return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 			}
 			d.files.entries = append(d.files.entries, fe)
 			e.Shmid = proto.Uint64(uint64(fe.GetId()))
 			e.Fdflags = proto.Uint32(oflags)
-			status |= VmaAreaMemfd
+			status |= image.VmaAreaMemfd
 			if m.Shared {
-				status |= VmaFileShared
+				status |= image.VmaFileShared
 			} else {
-				status |= VmaFilePrivate
+				status |= image.VmaFilePrivate
 				a.pages = func(pm uint64) bool {
 					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
 				}
@@ -231,14 +182,14 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
 			id, err := d.files.addReg(m.FilePath(), link, oflags, 0)
 			if err != nil {
-				return nil, &VmaError{m.Start, m.End, m.Path, err}
+				return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 			}
 			e.Shmid = proto.Uint64(uint64(id))
 			e.Fdflags = proto.Uint32(oflags)
 			if m.Shared {
-				status |= VmaFileShared
+				status |= image.VmaFileShared
 			} else {
-				status |= VmaFilePrivate
+				status |= image.VmaFilePrivate
 				// Only pages that are no longer the file's.
 				a.pages = func(pm uint64) bool {
 					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
@@ -246,32 +197,32 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			}
 		default: // private anonymous: "", [heap], [stack], [anon:...]
 			if m.Shared {
-				return nil, &VmaError{m.Start, m.End, m.Path, fmt.Errorf("%w: shared mapping", ErrUnsupported)}
+				return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: shared mapping", ErrUnsupported)}
 			}
-			status |= VmaAnonPrivate
+			status |= image.VmaAnonPrivate
 			flags |= unix.MAP_ANONYMOUS
 			if m.Path == "[heap]" {
-				status |= VmaAreaHeap
+				status |= image.VmaAreaHeap
 			}
 			if m.Path == "[stack]" {
-				status |= VmaAreaStack
+				status |= image.VmaAreaStack
 			}
 			a.pages = present
 		}
 		if m.HasFlag("ac") {
-			status |= VmaAccount
+			status |= image.VmaAccount
 		}
 		if m.HasFlag("lf") {
-			status |= VmaLockOnFault
+			status |= image.VmaLockOnFault
 		}
 		if m.HasFlag("sl") {
-			status |= VmaSealed
+			status |= image.VmaSealed
 		}
 		if m.HasFlag("gu") {
-			status |= VmaGuard
+			status |= image.VmaGuard
 			g, err := d.guardRuns(m)
 			if err != nil {
-				return nil, &VmaError{m.Start, m.End, m.Path, err}
+				return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 			}
 			for _, r := range g {
 				e.Guards = append(e.Guards, r.Start, r.End)
@@ -326,7 +277,7 @@ func (d *dumper) presentRuns(areas []*area) ([]areaRuns, error) {
 			continue
 		}
 		ar := areaRuns{a: a, runs: rs}
-		if a.e.GetStatus()&(VmaAnonPrivate|VmaFilePrivate) != 0 {
+		if a.e.GetStatus()&(image.VmaAnonPrivate|image.VmaFilePrivate) != 0 {
 			ar.cow = mem.Intersect(rs, d.cow)
 		}
 		out = append(out, ar)

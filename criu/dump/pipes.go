@@ -2,7 +2,6 @@ package dump
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,10 +12,6 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
 )
-
-// ErrOutside marks an object with a part outside the dumped tree (the
-// other end of a socket held by a process not being dumped).
-var ErrOutside = errors.New("reaches outside the dumped tree")
 
 // pipeObj is one pipe (one inode) and the file descriptions of its ends.
 type pipeObj struct {

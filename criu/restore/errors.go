@@ -1,12 +1,10 @@
 package restore
 
-import "errors"
+import "github.com/criugo/criu/criu/errdefs"
 
+// The restore's refusals, shared with the object packages (criu/errdefs).
 var (
-	// ErrPidTaken: a process or thread already has the dumped pid or tid.
-	ErrPidTaken = errors.New("pid is taken")
-	// ErrBadImage: the images are inconsistent.
-	ErrBadImage = errors.New("bad image")
-	// ErrUnsupported: the images hold something restore cannot rebuild.
-	ErrUnsupported = errors.New("unsupported")
+	ErrPidTaken    = errdefs.ErrPidTaken
+	ErrBadImage    = errdefs.ErrBadImage
+	ErrUnsupported = errdefs.ErrUnsupported
 )

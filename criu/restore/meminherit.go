@@ -6,7 +6,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/proto/images"
@@ -38,7 +37,7 @@ import (
 // written from there.
 
 // inheritable is the VMA status a mapping must have to be kept.
-const inheritable = dump.VmaAnonPrivate | dump.VmaFilePrivate
+const inheritable = image.VmaAnonPrivate | image.VmaFilePrivate
 
 // noInherit are the madvise bits that fork does not pass on as they
 // were: MADV_DONTFORK leaves the mapping out of the child, and
@@ -66,7 +65,7 @@ func (r *restorer) inheritedVmas() map[uint64]uint64 {
 	for _, v := range r.sn.mm.GetVmas() {
 		p := parent[v.GetStart()]
 		st := v.GetStatus()
-		if p == nil || st&inheritable == 0 || st&(dump.VmaLockOnFault|dump.VmaSealed|dump.VmaAreaMemfd) != 0 ||
+		if p == nil || st&inheritable == 0 || st&(image.VmaLockOnFault|image.VmaSealed|image.VmaAreaMemfd) != 0 ||
 			v.GetFlags()&(unix.MAP_LOCKED|unix.MAP_DROPPABLE) != 0 || v.GetMadv()&noInherit != 0 {
 			continue
 		}
@@ -76,7 +75,7 @@ func (r *restorer) inheritedVmas() map[uint64]uint64 {
 			continue
 		}
 		end := min(p.GetEnd(), v.GetEnd())
-		if end != v.GetEnd() && (st&dump.VmaAnonPrivate == 0 || v.GetProt()&unix.PROT_WRITE == 0 ||
+		if end != v.GetEnd() && (st&image.VmaAnonPrivate == 0 || v.GetProt()&unix.PROT_WRITE == 0 ||
 			v.GetFlags()&unix.MAP_GROWSDOWN != 0 || len(v.GetGuards()) > 0) {
 			continue // only a plain writable anonymous mapping grows
 		}

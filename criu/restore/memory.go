@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -49,7 +48,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 	var dumpSpecial []*images.VmaEntry
 	var keep []mem.Range
 	for _, v := range vmas {
-		if v.GetStatus()&(dump.VmaAreaVdso|dump.VmaAreaVvar) != 0 {
+		if v.GetStatus()&(image.VmaAreaVdso|image.VmaAreaVvar) != 0 {
 			dumpSpecial = append(dumpSpecial, v)
 		}
 	}
@@ -151,7 +150,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 	var maps []*vmap
 	for _, v := range vmas {
 		st := v.GetStatus()
-		if st&(dump.VmaAreaVdso|dump.VmaAreaVvar|dump.VmaAreaVsyscall) != 0 || st&dump.VmaAreaRegular == 0 {
+		if st&(image.VmaAreaVdso|image.VmaAreaVvar|image.VmaAreaVsyscall) != 0 || st&image.VmaAreaRegular == 0 {
 			continue
 		}
 		if _, ok := kept[v.GetStart()]; ok {
@@ -195,7 +194,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 				return fmt.Errorf("mapping %#x-%#x: advice %d: %w", v.GetStart(), v.GetEnd(), adv, err)
 			}
 		}
-		if v.GetStatus()&dump.VmaLockOnFault != 0 {
+		if v.GetStatus()&image.VmaLockOnFault != 0 {
 			if _, err := r.sys("mlock2(MLOCK_ONFAULT)", unix.SYS_MLOCK2, v.GetStart(), v.GetEnd()-v.GetStart(), unix.MLOCK_ONFAULT); err != nil {
 				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 			}
@@ -210,7 +209,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 func (r *restorer) installGuards(maps []*vmap) error {
 	for _, vm := range maps {
 		v := vm.e
-		if v.GetStatus()&dump.VmaGuard == 0 {
+		if v.GetStatus()&image.VmaGuard == 0 {
 			continue
 		}
 		g := v.GetGuards()
@@ -218,7 +217,7 @@ func (r *restorer) installGuards(maps []*vmap) error {
 			return fmt.Errorf("%w: mapping %#x-%#x: odd guard list", ErrBadImage, v.GetStart(), v.GetEnd())
 		}
 		if len(g) == 0 && !vm.kept {
-			for _, adv := range []uint64{dump.MadvGuardInstall, dump.MadvGuardRemove} {
+			for _, adv := range []uint64{image.MadvGuardInstall, image.MadvGuardRemove} {
 				if _, err := r.sys("madvise(GUARD)", unix.SYS_MADVISE, v.GetStart(), mem.PageSize, adv); err != nil {
 					return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 				}
@@ -228,7 +227,7 @@ func (r *restorer) installGuards(maps []*vmap) error {
 			if g[i] < v.GetStart() || g[i+1] > v.GetEnd() || g[i] >= g[i+1] {
 				return fmt.Errorf("%w: mapping %#x-%#x: guard %#x-%#x outside it", ErrBadImage, v.GetStart(), v.GetEnd(), g[i], g[i+1])
 			}
-			if _, err := r.sys("madvise(GUARD_INSTALL)", unix.SYS_MADVISE, g[i], g[i+1]-g[i], dump.MadvGuardInstall); err != nil {
+			if _, err := r.sys("madvise(GUARD_INSTALL)", unix.SYS_MADVISE, g[i], g[i+1]-g[i], image.MadvGuardInstall); err != nil {
 				return fmt.Errorf("mapping %#x-%#x: guard %#x-%#x: %w", v.GetStart(), v.GetEnd(), g[i], g[i+1], err)
 			}
 		}
@@ -243,7 +242,7 @@ func (r *restorer) installGuards(maps []*vmap) error {
 // MDWE could not map its own code.
 func (r *restorer) finishMemory() error {
 	for _, v := range r.sn.mm.GetVmas() {
-		if v.GetStatus()&dump.VmaSealed != 0 {
+		if v.GetStatus()&image.VmaSealed != 0 {
 			if _, err := r.sys("mseal", unix.SYS_MSEAL, v.GetStart(), v.GetEnd()-v.GetStart(), 0); err != nil {
 				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
 			}
@@ -271,32 +270,32 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 	vm := &vmap{e: v, mapProt: prot}
 	writable := prot&unix.PROT_WRITE != 0
 	switch {
-	case st&dump.VmaAnonShared != 0:
+	case st&image.VmaAnonShared != 0:
 		// Shared memory is filled writable and then protected.
 		vm.mapProt = prot | unix.PROT_READ | unix.PROT_WRITE
-	case st&dump.VmaAccount != 0:
+	case st&image.VmaAccount != 0:
 		// Mapping it writable is what gives it VM_ACCOUNT, as it had.
 		vm.mapProt = prot | unix.PROT_READ | unix.PROT_WRITE
 	case !writable:
 		vm.viaForce = true
 	}
 	length := v.GetEnd() - v.GetStart()
-	if st&dump.VmaAreaSysvipc != 0 {
+	if st&image.VmaAreaSysvipc != 0 {
 		vm.viaForce = false
 		return vm, r.attachSysv(v, vm)
 	}
-	if so := r.t.shm[v.GetShmid()]; st&dump.VmaAnonShared != 0 && so != nil {
+	if so := r.t.shm[v.GetShmid()]; st&image.VmaAnonShared != 0 && so != nil {
 		// One object for every task that shares it.
 		return vm, r.mapShared(v, so, vm.mapProt)
 	}
-	if st&(dump.VmaFilePrivate|dump.VmaFileShared) == 0 {
+	if st&(image.VmaFilePrivate|image.VmaFileShared) == 0 {
 		flags |= unix.MAP_ANONYMOUS
 		_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags, ^uint64(0), 0)
 		return vm, err
 	}
 	var path string
 	var err error
-	if st&dump.VmaAreaMemfd != 0 {
+	if st&image.VmaAreaMemfd != 0 {
 		path, err = r.memfdPath(uint32(v.GetShmid()))
 	} else {
 		path, _, err = r.filePath(uint32(v.GetShmid()))

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
@@ -222,7 +221,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			continue
 		}
 		for _, v := range n.sn.mm.GetVmas() {
-			if v.GetStatus()&dump.VmaAreaMemfd == 0 {
+			if v.GetStatus()&image.VmaAreaMemfd == 0 {
 				continue
 			}
 			f := t.ti.files[uint32(v.GetShmid())]
@@ -242,7 +241,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			continue
 		}
 		for _, v := range n.sn.mm.GetVmas() {
-			if v.GetStatus()&dump.VmaAnonShared == 0 {
+			if v.GetStatus()&image.VmaAnonShared == 0 {
 				continue
 			}
 			end := v.GetPgoff() + v.GetEnd() - v.GetStart()
