@@ -321,7 +321,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 	for _, e := range out {
 		fd := int(e.GetFd())
 		if fi, ok := locked[fd]; ok {
-			if err := d.addLocks(fd, fi, e.GetId(), e.GetType()); err != nil {
+			if err := d.t.locks.Add(d.pid, d.vpid, fd, fi, e.GetId(), e.GetType(), d.opts.FileLocks); err != nil {
 				return nil, &FdError{Fd: fd, Type: "locked file", Err: err}
 			}
 		}

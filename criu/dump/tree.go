@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
@@ -41,8 +42,8 @@ type tree struct {
 	shared *sharedSet
 	// inc is set for an incremental dump (incremental.go); nil otherwise.
 	inc *incremental
-	// locks are the file locks of every task (locks.go).
-	locks lockSet
+	// locks are the file locks of every task (package locks).
+	locks locks.Set
 	// ttys are the ptys of every task (tty.go).
 	ttys ttySet
 	// sysv are the System V shared memory segments attached by tasks
@@ -262,7 +263,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := root.writeGhosts(ctx); err != nil {
 		return err
 	}
-	if err := t.locks.write(ctx, t.store); err != nil {
+	if err := t.locks.Write(ctx, t.store); err != nil {
 		return err
 	}
 	if err := t.ttys.write(ctx, t.store); err != nil {

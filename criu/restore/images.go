@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
@@ -49,7 +50,7 @@ type treeImages struct {
 	fifoData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
 	skQueues map[uint32][]skPacket
-	// locks are the file locks of filelocks.img (locks.go).
+	// locks are the file locks of filelocks.img (package locks).
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (tty.go).
 	ttyInfo map[uint32]*images.TtyInfoEntry
@@ -112,7 +113,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.locks, err = readLocks(ctx, s); err != nil {
+	if ti.locks, err = locks.Read(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.ttyInfo, err = readTTYInfo(ctx, s); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
@@ -118,7 +119,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.build(); err != nil {
 		return nil, err
 	}
-	if err := t.checkLocks(); err != nil {
+	if err := locks.Check(t.ti.locks, t.opts.FileLocks, t.lockFd); err != nil {
 		return nil, err
 	}
 	if t.mask, err = t.nsMask(); err != nil {
