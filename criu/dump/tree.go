@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/procfs"
@@ -44,6 +45,8 @@ type tree struct {
 	inc *incremental
 	// locks are the file locks of every task (package locks).
 	locks locks.Set
+	// inotify: the inotify watches of every task (package fsnotify).
+	inotify fsnotify.Set
 	// ttys are the ptys of every task (tty.go).
 	ttys ttySet
 	// sysv are the System V shared memory segments attached by tasks
