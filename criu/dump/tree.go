@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
@@ -50,8 +51,8 @@ type tree struct {
 	// ttys are the ptys of every task (tty.go).
 	ttys ttySet
 	// sysv are the System V shared memory segments attached by tasks
-	// (sysvshm.go).
-	sysv sysvSet
+	// (ipcns.Attached).
+	sysv ipcns.Attached
 	// shmem are the shared anonymous memory objects mapped by tasks,
 	// saved once each (package shmem).
 	shmem shmem.Set
@@ -275,7 +276,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	// The segments of an ipc namespace of the tree's own are the ipc
 	// namespace's images; attached host segments are written here.
 	if t.ns.mask&unix.CLONE_NEWIPC == 0 {
-		if err := t.sysv.write(ctx, t.store); err != nil {
+		if err := t.sysv.Write(ctx, t.store); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
@@ -54,8 +55,8 @@ type treeImages struct {
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (tty.go).
 	ttyInfo map[uint32]*images.TtyInfoEntry
-	// sysv: System V shared memory segments by shmid (sysvshm.go).
-	sysv map[uint32]*sysvSeg
+	// sysv: System V shared memory segments by shmid (ipcns.ReadAttached).
+	sysv map[uint32]*ipcns.Segment
 	// seccomp: every thread's filters (package seccomp).
 	seccomp *images.SeccompEntry
 	// memfds: memfd inodes by inode_id, from memfd.img (package shmem).
@@ -119,7 +120,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.ttyInfo, err = readTTYInfo(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.sysv, err = readSysvShm(ctx, s); err != nil {
+	if ti.sysv, err = ipcns.ReadAttached(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.seccomp, err = seccomp.Read(ctx, s); err != nil {

@@ -182,7 +182,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.netDo(func() error { return t.openMasters(ctx) }); err != nil {
 		return nil, err
 	}
-	sysvDest, err := t.makeSysvShm(&undo)
+	sysvDest, err := ipcns.MakeAttached(t.ti.sysv, &undo)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.drainInotify(); err != nil {
 		return nil, err
 	}
-	if err := removeSysvShm(sysvDest); err != nil {
+	if err := ipcns.RemoveAttached(sysvDest); err != nil {
 		return nil, err
 	}
 	if err := t.ipc.Finish(); err != nil {
