@@ -17,15 +17,8 @@ import (
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/proto/images"
-)
-
-// Task states of task_core_entry.task_state (CRIU's compel task states).
-const (
-	taskAlive = 1
-	taskDead  = 2
-	// taskStopped: alive, in a group-stop (SIGSTOP...), with stop_signo.
-	taskStopped = 3
 )
 
 // tree is the process tree being dumped: every task below the root,
@@ -241,7 +234,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 			core := &images.CoreEntry{
 				Mtype: images.CoreEntry_X86_64.Enum(),
 				Tc: &images.TaskCoreEntry{
-					TaskState: proto.Uint32(taskDead), ExitCode: proto.Uint32(uint32(d.stat.ExitCode)),
+					TaskState: proto.Uint32(task.StateDead), ExitCode: proto.Uint32(uint32(d.stat.ExitCode)),
 					Personality: proto.Uint32(0), Flags: proto.Uint32(uint32(d.stat.Flags)), BlkSigset: proto.Uint64(0),
 					Comm: proto.String(d.stat.Comm),
 				},
