@@ -11,6 +11,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -48,7 +49,7 @@ type treeImages struct {
 	// fifoData by fifo pipe id, from fifo-data.img.
 	fifoData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
-	skQueues map[uint32][]skPacket
+	skQueues sockets.Queues
 	// locks are the file locks of filelocks.img (locks.go).
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (tty.go).
@@ -109,7 +110,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.fifoData, err = readPipeData(ctx, s, "fifo-data.img"); err != nil {
 		return nil, err
 	}
-	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
+	if ti.skQueues, err = sockets.ReadQueues(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.locks, err = readLocks(ctx, s); err != nil {
