@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/proto/images"
 )
@@ -35,6 +36,8 @@ type tree struct {
 	nextPages uint32
 	// shared holds the objects several tasks' fds lead to (pipes, ...).
 	shared *sharedSet
+	// sockets are the sockets of the tree (package sockets).
+	sockets *sockets.Set
 	// inc is set for an incremental dump (incremental.go); nil otherwise.
 	inc *incremental
 	// locks are the file locks of every task (package locks).
@@ -58,10 +61,12 @@ type tree struct {
 }
 
 func newTree(s image.Store, opts Options) *tree {
-	return &tree{
+	t := &tree{
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
 		byPid: map[int]*dumper{}, shared: newSharedSet(),
 	}
+	t.sockets = newSockets(t)
+	return t
 }
 
 func (t *tree) add(pid, ppid int) *dumper {

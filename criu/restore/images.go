@@ -13,6 +13,7 @@ import (
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -50,7 +51,7 @@ type treeImages struct {
 	// fifoData by fifo pipe id, from fifo-data.img.
 	fifoData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
-	skQueues map[uint32][]skPacket
+	skQueues sockets.Queues
 	// locks are the file locks of filelocks.img (package locks).
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (tty.go).
@@ -111,7 +112,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.fifoData, err = readPipeData(ctx, s, "fifo-data.img"); err != nil {
 		return nil, err
 	}
-	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
+	if ti.skQueues, err = sockets.ReadQueues(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.locks, err = locks.Read(ctx, s); err != nil {
