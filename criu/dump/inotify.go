@@ -121,7 +121,7 @@ type handleWatch struct {
 func (f *fileSet) checkHandleWatches() error {
 	for _, w := range f.handleWatches {
 		dev := unix.Mkdev(w.sdev>>20, w.sdev&0xfffff)
-		if _, ok := f.byIno[[2]uint64{dev, w.ino}]; ok {
+		if f.regs.Ghost(dev, w.ino) {
 			continue
 		}
 		if w.tmpfs {

@@ -290,14 +290,8 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := image.WriteImage(ctx, t.store, "files.img", fm...); err != nil {
 		return err
 	}
-	if len(t.files.remaps) > 0 {
-		var rm []proto.Message
-		for _, e := range t.files.remaps {
-			rm = append(rm, e)
-		}
-		if err := image.WriteImage(ctx, t.store, "remap-fpath.img", rm...); err != nil {
-			return err
-		}
+	if err := t.files.regs.WriteRemaps(ctx, t.store); err != nil {
+		return err
 	}
 	// root_ids are criu's own ids, as CRIU writes them: restore tells
 	// the namespaces to create by comparing the root's with them.

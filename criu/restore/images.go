@@ -2,12 +2,11 @@ package restore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
@@ -68,7 +67,7 @@ func (sn *snapshot) zombie() bool {
 }
 
 func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
-	ti := &treeImages{files: map[uint32]*images.FileEntry{}, remaps: map[uint32]uint32{},
+	ti := &treeImages{files: map[uint32]*images.FileEntry{},
 		fdinfo: map[uint32][]*images.FdinfoEntry{}, fsByID: map[uint32]*images.FsEntry{}}
 	ti.inv = &images.InventoryEntry{}
 	if err := image.ReadOne(ctx, s, "inventory.img", ti.inv); err != nil {
@@ -84,24 +83,16 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if len(psts) == 0 {
 		return nil, fmt.Errorf("%w: pstree.img is empty", ErrBadImage)
 	}
-	files, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
+	fes, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range files {
+	for _, m := range fes {
 		f := m.(*images.FileEntry)
 		ti.files[f.GetId()] = f
 	}
-	rms, err := image.ReadAll(ctx, s, "remap-fpath.img", func() proto.Message { return &images.RemapFilePathEntry{} })
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if ti.remaps, err = files.ReadRemaps(ctx, s); err != nil {
 		return nil, err
-	}
-	for _, m := range rms {
-		r := m.(*images.RemapFilePathEntry)
-		if r.GetRemapType() != images.RemapType_GHOST {
-			return nil, fmt.Errorf("%w: remap type %v", ErrUnsupported, r.GetRemapType())
-		}
-		ti.remaps[r.GetOrigId()] = r.GetRemapId()
 	}
 	if ti.pipeData, err = readPipeData(ctx, s, "pipes-data.img"); err != nil {
 		return nil, err

@@ -73,12 +73,6 @@ func (t *treeRestorer) warnUnusedInherit() {
 	}
 }
 
-// regKey is CRIU's name of a regular file for --inherit-fd: its path
-// without the leading slash.
-func regKey(reg *images.RegFileEntry) string {
-	return strings.TrimPrefix(reg.GetName(), "/")
-}
-
 // pipeKey is CRIU's name of a pipe for --inherit-fd.
 func pipeKey(pe *images.PipeEntry) string { return fmt.Sprintf("pipe:[%d]", pe.GetPipeId()) }
 

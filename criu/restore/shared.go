@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
@@ -166,7 +167,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
-			fd, err := openAnon(f, t.ghostIno)
+			fd, err := openAnon(f, t.ghosts.ByIno())
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}
@@ -181,7 +182,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masters[id] = fd
 		case images.FdTypes_REG:
 			if reg := f.GetReg(); reg != nil {
-				if in, ok := t.inheritedFd(regKey(reg)); ok {
+				if in, ok := t.inheritedFd(files.RegKey(reg)); ok {
 					fd, err := dupInherited(in)
 					if err != nil {
 						return fmt.Errorf("%s: %w", reg.GetName(), err)
