@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
@@ -151,7 +152,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		if kind == "pipe" && d.opts.ShellJob && fd <= 2 {
 			// A stdio pipe whose other end no task of the tree holds
 			// comes from the shell's pipeline: it is external.
-			other, err := d.t.pipeEndInTree(st.Ino, flags&unix.O_ACCMODE == unix.O_WRONLY)
+			other, err := pipes.EndInTree(d.t.livePids(), st.Ino, flags&unix.O_ACCMODE == unix.O_WRONLY)
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: target, Err: err}
 			}
@@ -160,7 +161,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			}
 		}
 		if strings.HasPrefix(kind, "fifo ") && !strings.HasSuffix(target, " (deleted)") {
-			e, err := d.addFifo(fd, &st, flags, target, link)
+			e, err := d.t.pipes.AddFifo(d.t, d.pid, fd, &st, flags, target, link)
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: kind, Err: err}
 			}
@@ -168,7 +169,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			continue
 		}
 		if kind == "pipe" {
-			e, err := d.addPipe(fd, &st, flags)
+			e, err := d.t.pipes.AddPipe(d.t, d.pid, fd, &st, flags)
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: target, Err: err}
 			}
@@ -272,8 +273,17 @@ func (f *fileSet) sameDesc(k [2]uint64, pid, fd int) (fdRef, bool, error) {
 	return fdRef{}, false, nil
 }
 
-// GetFd copies fd of task pid into criu (files.Tree).
+// GetFd copies fd of task pid into criu (files.Tree, pipes.Tree).
 func (t *tree) GetFd(pid, fd int) (int, error) { return getFd(pid, fd) }
+
+// ID hands out the next file id (pipes.Tree).
+func (t *tree) ID() uint32 { return t.files.id() }
+
+// AddReg records a file opened by path (pipes.Tree: the reg entry of a
+// fifo).
+func (t *tree) AddReg(path, link string, flags uint32, pos int64) (uint32, error) {
+	return t.files.addReg(path, link, flags, pos)
+}
 
 // InnerOwner translates an owner of a file (a thread, process or process
 // group, by its id in criu's pid namespace) to its id as the tree sees
@@ -298,6 +308,17 @@ func (t *tree) InnerOwner(typ, pid int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// livePids are the pids of the tree's tasks that are not zombies.
+func (t *tree) livePids() []int {
+	var pids []int
+	for _, d := range t.tasks {
+		if !d.zombie {
+			pids = append(pids, d.pid)
+		}
+	}
+	return pids
 }
 
 // zeroFown is the fown of a file with no owner and no signal.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
@@ -39,6 +40,8 @@ type tree struct {
 	nextPages uint32
 	// shared holds the objects several tasks' fds lead to (pipes, ...).
 	shared *sharedSet
+	// pipes are the pipes and fifos the tree's fds lead to.
+	pipes *pipes.Set
 	// inc is set for an incremental dump (incremental.go); nil otherwise.
 	inc *incremental
 	// locks are the file locks of every task (locks.go).
@@ -62,7 +65,7 @@ type tree struct {
 func newTree(s image.Store, opts Options) *tree {
 	return &tree{
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
-		byPid: map[int]*dumper{}, shared: newSharedSet(),
+		byPid: map[int]*dumper{}, shared: newSharedSet(), pipes: pipes.NewSet(),
 	}
 }
 

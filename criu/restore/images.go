@@ -8,6 +8,7 @@ import (
 
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
@@ -43,9 +44,9 @@ type treeImages struct {
 	// fsByID: tasks sharing fs (CLONE_FS) have one fs image.
 	fsByID map[uint32]*images.FsEntry
 	// pipeData by pipe id.
-	pipeData map[uint32]*pipeData
+	pipeData map[uint32]*pipes.Data
 	// fifoData by fifo pipe id, from fifo-data.img.
-	fifoData map[uint32]*pipeData
+	fifoData map[uint32]*pipes.Data
 	// skQueues: messages queued on sockets, by socket file id.
 	skQueues map[uint32][]skPacket
 	// locks are the file locks of filelocks.img (locks.go).
@@ -94,10 +95,10 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.remaps, err = files.ReadRemaps(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.pipeData, err = readPipeData(ctx, s, "pipes-data.img"); err != nil {
+	if ti.pipeData, err = pipes.ReadData(ctx, s, pipes.PipesDataImage); err != nil {
 		return nil, err
 	}
-	if ti.fifoData, err = readPipeData(ctx, s, "fifo-data.img"); err != nil {
+	if ti.fifoData, err = pipes.ReadData(ctx, s, pipes.FifoDataImage); err != nil {
 		return nil, err
 	}
 	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
