@@ -67,60 +67,50 @@ func SetFown(t Tree, pid, fd int, flags uint32, e *images.FileEntry) error {
 	return nil
 }
 
+// fownField is the fown field of the entry of f's type (CRIU keeps one
+// in each file type's entry), nil for a type without one.
+func fownField(f *images.FileEntry) **images.FownEntry {
+	switch {
+	case f.Reg != nil:
+		return &f.Reg.Fown
+	case f.Pipe != nil:
+		return &f.Pipe.Fown
+	case f.Usk != nil:
+		return &f.Usk.Fown
+	case f.Isk != nil:
+		return &f.Isk.Fown
+	case f.Efd != nil:
+		return &f.Efd.Fown
+	case f.Sgfd != nil:
+		return &f.Sgfd.Fown
+	case f.Tfd != nil:
+		return &f.Tfd.Fown
+	case f.Ify != nil:
+		return &f.Ify.Fown
+	case f.Epfd != nil:
+		return &f.Epfd.Fown
+	case f.Tty != nil:
+		return &f.Tty.Fown
+	}
+	return nil
+}
+
 // setFownOf sets the fown of the entry of e's type; false for a type
 // without one.
 func setFownOf(e *images.FileEntry, fo *images.FownEntry) bool {
-	switch {
-	case e.Reg != nil:
-		e.Reg.Fown = fo
-	case e.Pipe != nil:
-		e.Pipe.Fown = fo
-	case e.Usk != nil:
-		e.Usk.Fown = fo
-	case e.Isk != nil:
-		e.Isk.Fown = fo
-	case e.Efd != nil:
-		e.Efd.Fown = fo
-	case e.Sgfd != nil:
-		e.Sgfd.Fown = fo
-	case e.Tfd != nil:
-		e.Tfd.Fown = fo
-	case e.Ify != nil:
-		e.Ify.Fown = fo
-	case e.Epfd != nil:
-		e.Epfd.Fown = fo
-	case e.Tty != nil:
-		e.Tty.Fown = fo
-	default:
+	p := fownField(e)
+	if p == nil {
 		return false
 	}
+	*p = fo
 	return true
 }
 
-// fownOf is the owner entry of a file's description (CRIU keeps one in
-// each file type's entry), nil when it has none.
+// fownOf is the owner entry of a file's description, nil when it has
+// none.
 func fownOf(f *images.FileEntry) *images.FownEntry {
-	switch {
-	case f.Reg != nil:
-		return f.Reg.GetFown()
-	case f.Pipe != nil:
-		return f.Pipe.GetFown()
-	case f.Usk != nil:
-		return f.Usk.GetFown()
-	case f.Isk != nil:
-		return f.Isk.GetFown()
-	case f.Efd != nil:
-		return f.Efd.GetFown()
-	case f.Sgfd != nil:
-		return f.Sgfd.GetFown()
-	case f.Tfd != nil:
-		return f.Tfd.GetFown()
-	case f.Ify != nil:
-		return f.Ify.GetFown()
-	case f.Epfd != nil:
-		return f.Epfd.GetFown()
-	case f.Tty != nil:
-		return f.Tty.GetFown()
+	if p := fownField(f); p != nil {
+		return *p
 	}
 	return nil
 }
