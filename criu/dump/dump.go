@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -522,11 +523,11 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {
-	root, err := d.fsDir("root")
+	root, err := files.FsDir(d.pid, "root")
 	if err != nil {
 		return nil, err
 	}
-	cwd, err := d.fsDir("cwd")
+	cwd, err := files.FsDir(d.pid, "cwd")
 	if err != nil {
 		return nil, err
 	}

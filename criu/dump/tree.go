@@ -13,6 +13,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
+	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
@@ -34,10 +35,10 @@ type tree struct {
 	stats Stats
 	// nextPages numbers pages-N.img, one per live task.
 	nextPages uint32
-	// shared holds the objects several tasks' fds lead to (pipes, ...).
-	shared *sharedSet
 	// sockets are the sockets of the tree (package sockets).
 	sockets *sockets.Set
+	// pipes are the pipes and fifos the tree's fds lead to.
+	pipes *pipes.Set
 	// inc is set for an incremental dump (incremental.go); nil otherwise.
 	inc *incremental
 	// locks are the file locks of every task (package locks).
@@ -63,7 +64,7 @@ type tree struct {
 func newTree(s image.Store, opts Options) *tree {
 	t := &tree{
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
-		byPid: map[int]*dumper{}, shared: newSharedSet(),
+		byPid: map[int]*dumper{}, pipes: pipes.NewSet(),
 	}
 	t.sockets = newSockets(t)
 	return t
@@ -259,7 +260,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := t.seccomp.Write(ctx, t.store); err != nil {
 		return err
 	}
-	if err := t.shared.write(ctx, t); err != nil {
+	if err := t.writeObjects(ctx); err != nil {
 		return err
 	}
 	if err := root.writeGhosts(ctx); err != nil {
@@ -293,14 +294,8 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := image.WriteImage(ctx, t.store, "files.img", fm...); err != nil {
 		return err
 	}
-	if len(t.files.remaps) > 0 {
-		var rm []proto.Message
-		for _, e := range t.files.remaps {
-			rm = append(rm, e)
-		}
-		if err := image.WriteImage(ctx, t.store, "remap-fpath.img", rm...); err != nil {
-			return err
-		}
+	if err := t.files.regs.WriteRemaps(ctx, t.store); err != nil {
+		return err
 	}
 	// root_ids are criu's own ids, as CRIU writes them: restore tells
 	// the namespaces to create by comparing the root's with them.

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/dump"
-	"github.com/criugo/criu/proto/images"
 )
 
 // Inherited fds (criu restore --inherit-fd fd[N]:KEY, CRIU's option): a
@@ -72,15 +71,6 @@ func (t *treeRestorer) warnUnusedInherit() {
 		}
 	}
 }
-
-// regKey is CRIU's name of a regular file for --inherit-fd: its path
-// without the leading slash.
-func regKey(reg *images.RegFileEntry) string {
-	return strings.TrimPrefix(reg.GetName(), "/")
-}
-
-// pipeKey is CRIU's name of a pipe for --inherit-fd.
-func pipeKey(pe *images.PipeEntry) string { return fmt.Sprintf("pipe:[%d]", pe.GetPipeId()) }
 
 // reopenInherited opens criu's inherited fd anew through /proc with the
 // access mode and status flags of a dumped description.

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
@@ -54,7 +55,7 @@ type treeRestorer struct {
 	tr     *ptrace.Tracer
 	nodes  []*node // parents before children
 	byPid  map[int]*node
-	ghosts map[uint32]string
+	ghosts *files.Ghosts
 	// created lists the tasks in creation order, for the undo.
 	created []*node
 	// masters are file descriptions the restorer creates in its own
@@ -89,12 +90,6 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
-	// ghostIno: the ghost copies made (restorer.makeGhosts), by the
-	// dumped file's device (kernel encoding) and inode.
-	ghostIno map[[2]uint64]string
-	// ghostParents: directories made for ghosts whose directory was
-	// removed too, removed again with them.
-	ghostParents []string
 	// inheritUsed: the keys of Options.InheritFd that a file had.
 	inheritUsed map[string]bool
 	// rootDone: fs ids whose root is restored (restoreRoot).
@@ -114,8 +109,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}, memfds: map[uint32]int{},
-		rootDone: map[uint32]bool{}, ghostIno: map[[2]uint64]string{}}
+		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}, memfds: map[uint32]int{},
+		rootDone: map[uint32]bool{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -157,7 +152,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}()
 
 	root.r = t.newRestorer(root)
-	if err := root.r.makeGhosts(ctx, &undo); err != nil {
+	if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
 		return nil, err
 	}
 	undo.Add(t.killAll)
@@ -235,7 +230,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}
 	// Every file is open: the ghosts go, and the events their making,
 	// opening and removal queued on inotify watches with them.
-	root.r.removeGhosts()
+	t.ghosts.Remove()
 	if err := t.drainInotify(); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package dump
+package files
 
 import (
 	"os"
@@ -13,11 +13,12 @@ type fOwnerEx struct {
 	pid int32
 }
 
-// F_OWNER_* (include/uapi/asm-generic/fcntl.h).
+// F_OWNER_* (include/uapi/asm-generic/fcntl.h): the kinds of owner
+// Tree.InnerOwner is asked about.
 const (
-	fOwnerTid  = 0
-	fOwnerPid  = 1
-	fOwnerPgrp = 2
+	OwnerTid  = 0
+	OwnerPid  = 1
+	OwnerPgrp = 2
 )
 
 // fGetOwnerUids is F_GETOWNER_UIDS (CONFIG_CHECKPOINT_RESTORE): the
