@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -269,19 +268,6 @@ func defaultSocket(dir, name string) string {
 		dir = "/run/criu"
 	}
 	return filepath.Join(dir, name)
-}
-
-// ctxReader aborts a copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // RetryAccept reports whether err, returned by a listener's Accept, is
