@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/imgcache"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/spf13/pflag"
@@ -52,7 +53,7 @@ func init() {
 					return listSnapshots(ctx, e, sock)
 				}
 				if release != "" {
-					st, err := remoteimg.Dial(ctx, sock, remoteimg.Options{Snapshot: release, Mode: remoteimg.ModeRead, Log: e.Log})
+					st, err := remote.Dial(ctx, sock, remote.Options{Snapshot: release, Mode: remote.ModeRead, Log: e.Log})
 					if err != nil {
 						return err
 					}
@@ -76,7 +77,7 @@ func init() {
 }
 
 func listSnapshots(ctx context.Context, e *env, sock string) error {
-	snaps, err := remoteimg.ListSnapshots(ctx, sock)
+	snaps, err := remote.ListSnapshots(ctx, sock)
 	if err != nil {
 		return err
 	}
