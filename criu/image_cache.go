@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/imgcache"
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/spf13/pflag"
 )
@@ -116,7 +117,7 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 		return err
 	}
 	var tcp net.Listener
-	tcp, err := remoteimg.TCPListenConfig(d.linkTimeout).Listen(context.Background(), "tcp", addr)
+	tcp, err := daemon.TCPListenConfig(d.linkTimeout).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for proxies: %w", err)
 	}
@@ -130,7 +131,7 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 	} else {
 		warnNoTLS(log)
 	}
-	unixLn, err := remoteimg.ListenUnix(sock)
+	unixLn, err := daemon.ListenUnix(sock)
 	if err != nil {
 		tcp.Close()
 		return err

@@ -15,7 +15,7 @@ import (
 	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/imgcache"
 	"github.com/criugo/criu/imgproxy"
-	"github.com/criugo/criu/remoteimg"
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg/remotetest"
 	"github.com/rs/zerolog"
 )
@@ -67,7 +67,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		},
 		MaxMemory: o.proxyMem, ReconnectTimeout: o.reconnect, Log: log.With().Str("d", "proxy").Logger(),
 	}
-	pln, err := remoteimg.ListenUnix(r.proxySock)
+	pln, err := daemon.ListenUnix(r.proxySock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func (r *rig) startCache(ctx context.Context, o rigOpts, log zerolog.Logger) {
 	}
 	r.cacheTCP = ln
 	r.cacheAddr = ln.Addr().String()
-	uln, err := remoteimg.ListenUnix(r.cacheSock)
+	uln, err := daemon.ListenUnix(r.cacheSock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,13 @@
 // restore reads them from the cache in criu/image/remote (remote.Store).
 // This package holds what all three parties share: framing, messages,
 // error codes and their sentinels, the version handshake, name checks and
-// snapshot ids, the default socket names. It imports nothing of the
-// engine (criu/...) nor of proto/images: it is the bottom of the house.
+// snapshot ids, the default socket names. The plumbing both daemons share
+// (accept loop and connection set, the owner-only UNIX socket and its
+// peer check, TLS, TCP liveness) is in internal/daemon.
+//
+// What belongs here: the protocol only. It imports nothing of the engine
+// (criu/...) nor of proto/images (deps_test.go checks it): it is the
+// bottom of the house, and the daemons link it without the engine.
 //
 //	source host                                       target host
 //	criu dump ──UNIX──▶ image-proxy ══TCP(+TLS)══▶ image-cache ◀──UNIX── criu restore
@@ -149,17 +154,19 @@
 // cache's resume timeout, or a new dump under its id).
 //
 // Data frames carry up to MaxChunk (1 MiB) of image bytes. The writer
-// sends full chunks straight from the caller's buffer (header and bytes
-// in one writev), and never keeps more than 256 KiB waiting for the next
-// Write, so a reader of an arriving image is never far behind.
+// (remote.Writer) sends full chunks straight from the caller's buffer
+// (header and bytes in one writev), and never keeps more than 256 KiB
+// waiting for the next Write, so a reader of an arriving image is never
+// far behind.
 //
 // Liveness: the proxy's connection to the cache (and the cache's
-// accepted ones) set TCP_USER_TIMEOUT and keepalives (TCPDialer,
-// TCPListenConfig), and the proxy drops a connection on which a Finish
-// or Confirm has waited its reply timeout while the cache sent nothing:
-// a black-holed link fails the dump after those and the reconnect
-// timeout. A refusal that retrying cannot heal (Permanent: a TLS
-// certificate or alert, another version, a role refused) fails at once.
+// accepted ones) set TCP_USER_TIMEOUT and keepalives (daemon.TCPDialer,
+// daemon.TCPListenConfig, in internal/daemon), and the proxy drops a
+// connection on which a Finish or Confirm has waited its reply timeout
+// while the cache sent nothing: a black-holed link fails the dump after
+// those and the reconnect timeout. A refusal that retrying cannot heal
+// (the proxy's permanent: a TLS certificate or alert, another version, a
+// role refused) fails at once.
 // Before it freezes, a dump asks the proxy whether the cache is
 // reachable (remote.Store.CheckCache: a reader relay, a List).
 //
