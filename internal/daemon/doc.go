@@ -19,5 +19,5 @@
 // daemon), frames, messages and codes (package remoteimg, which this
 // package imports only for its sentinels), and anything of the engine
 // (criu/...) or of proto/images, which the daemons must not link
-// (deps_test.go checks it).
+// (remoteimg/deps_test.go checks it).
 package daemon
