@@ -40,14 +40,8 @@ func TCPDialer(userTimeout time.Duration) *net.Dialer {
 // TCPListenConfig is TCPDialer's counterpart for the cache's listener:
 // accepted connections inherit TCP_USER_TIMEOUT and get keepalives.
 func TCPListenConfig(userTimeout time.Duration) *net.ListenConfig {
-	if userTimeout <= 0 {
-		userTimeout = LinkTimeout
-	}
-	return &net.ListenConfig{
-		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: keepIdle, Interval: keepIntvl,
-			Count: max(1, int(userTimeout/keepIntvl))},
-		Control: userTimeoutControl(userTimeout),
-	}
+	d := TCPDialer(userTimeout)
+	return &net.ListenConfig{KeepAliveConfig: d.KeepAliveConfig, Control: d.Control}
 }
 
 func userTimeoutControl(d time.Duration) func(network, address string, c syscall.RawConn) error {
