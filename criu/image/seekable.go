@@ -1,4 +1,4 @@
-package remoteimg
+package image
 
 import (
 	"context"
@@ -43,4 +43,17 @@ func SeekableCopy(ctx context.Context, r io.Reader) (*os.File, error) {
 		return nil, fmt.Errorf("seekable copy: %w", err)
 	}
 	return f, nil
+}
+
+// ctxReader aborts a copy when ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

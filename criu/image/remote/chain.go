@@ -1,4 +1,4 @@
-package remoteimg
+package remote
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/remoteimg"
 )
 
 // Pre-dump chains over the remote store (image.Chained). A snapshot names
@@ -31,8 +32,9 @@ func (s *Store) parentID() string {
 // SetParent implements image.Chained (write mode): the snapshot builds on
 // the parent snapshot. ref is the parent's images directory (as given to
 // --prev-images-dir: relative to Options.Dir unless absolute), whose
-// snapshot id is derived as SnapshotID does; an id set in Options.Parent
-// takes precedence. It must be called before the first Create.
+// snapshot id is derived as remoteimg.SnapshotID does; an id set in
+// Options.Parent takes precedence. It must be called before the first
+// Create.
 func (s *Store) SetParent(_ context.Context, ref string) error {
 	if s.opts.Mode != ModeWrite {
 		return fmt.Errorf("set parent snapshot: store is read-only")
@@ -51,7 +53,7 @@ func (s *Store) SetParent(_ context.Context, ref string) error {
 		}
 		dir = filepath.Join(s.opts.Dir, ref)
 	}
-	id := SnapshotID(dir)
+	id := remoteimg.SnapshotID(dir)
 	if id == s.opts.Snapshot {
 		return fmt.Errorf("parent images %s: snapshot %s cannot be its own parent", ref, id)
 	}
@@ -64,11 +66,11 @@ func (s *Store) SetParent(_ context.Context, ref string) error {
 	return nil
 }
 
-// Parent implements image.Chained: the parent snapshot, opened for
-// reading (through the proxy in write mode, from the cache in read
-// mode). It returns an error for which errors.Is(err, image.ErrNoParent)
-// holds when the snapshot names no parent, and an ErrNotExist error when
-// the cache does not hold the parent (or holds it unfinished).
+// Parent implements image.Chained: the parent snapshot, opened for reading
+// (through the proxy in write mode, from the cache in read mode). It
+// returns an error for which errors.Is(err, image.ErrNoParent) holds when
+// the snapshot names no parent, and a remoteimg.ErrNotExist error when the
+// cache does not hold the parent (or holds it unfinished).
 func (s *Store) Parent(ctx context.Context) (image.Store, error) {
 	id := s.opts.Snapshot
 	parent := s.parentID()
@@ -80,7 +82,7 @@ func (s *Store) Parent(ctx context.Context) (image.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parent of snapshot %s: %w", id, err)
 	}
-	find := func(id string) *SnapshotInfo {
+	find := func(id string) *remoteimg.SnapshotInfo {
 		for i := range snaps {
 			if snaps[i].ID == id {
 				return &snaps[i]
@@ -99,12 +101,12 @@ func (s *Store) Parent(ctx context.Context) (image.Store, error) {
 	info := find(parent)
 	switch {
 	case info == nil:
-		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache does not hold: %w", id, parent, ErrNotExist)
+		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache does not hold: %w", id, parent, remoteimg.ErrNotExist)
 	case info.Held:
-		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache holds unconfirmed by its dump: %w", id, parent, ErrNotExist)
+		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache holds unconfirmed by its dump: %w", id, parent, remoteimg.ErrNotExist)
 	case !info.Finished:
-		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache holds unfinished: %w", id, parent, ErrNotExist)
+		return nil, fmt.Errorf("snapshot %s builds on snapshot %s, which the image cache holds unfinished: %w", id, parent, remoteimg.ErrNotExist)
 	}
 	return &Store{socket: s.socket, opts: Options{Snapshot: parent, Mode: ModeRead, Log: s.opts.Log},
-		manifest: map[string]ImageInfo{}, open: map[*Writer]struct{}{}}, nil
+		manifest: map[string]remoteimg.ImageInfo{}, open: map[*Writer]struct{}{}}, nil
 }

@@ -1,4 +1,4 @@
-package remoteimg
+package remote
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
 )
 
@@ -35,7 +36,7 @@ const (
 
 // Options configure a Store.
 type Options struct {
-	// Snapshot is the snapshot id (see SnapshotID); required.
+	// Snapshot is the snapshot id (see remoteimg.SnapshotID); required.
 	Snapshot string
 	// Parent is the parent snapshot's id for pre-dump chains, or "".
 	// When set, SetParent keeps it whatever directory it is given.
@@ -45,12 +46,12 @@ type Options struct {
 	Dir string
 	// Mode is ModeWrite (socket is the proxy's) or ModeRead (the cache's).
 	Mode Mode
-	// WaitSnapshot bounds every wait of a reader (read mode): for a
-	// snapshot the cache has not heard of yet (then ErrNotExist), for an
-	// image of an unfinished snapshot to appear, for its next bytes, and
-	// for its dump to confirm it (ErrUnavailable, saying what the
-	// snapshot's state is). 0: no wait for an unknown snapshot, and the
-	// other waits are unbounded.
+	// WaitSnapshot bounds every wait of a reader (read mode): for a snapshot
+	// the cache has not heard of yet (then remoteimg.ErrNotExist), for an
+	// image of an unfinished snapshot to appear, for its next bytes, and for
+	// its dump to confirm it (remoteimg.ErrUnavailable, saying what the
+	// snapshot's state is). 0: no wait for an unknown snapshot, and the other
+	// waits are unbounded.
 	WaitSnapshot time.Duration
 	// Log receives debug logs of transfers.
 	Log zerolog.Logger
@@ -65,7 +66,7 @@ type Store struct {
 
 	mu       sync.Mutex // protects the fields below
 	parent   string     // the parent snapshot's id (write mode), or ""
-	manifest map[string]ImageInfo
+	manifest map[string]remoteimg.ImageInfo
 	open     map[*Writer]struct{}
 	closed   bool
 	sent     uint64    // image bytes sent, in all (write mode)
@@ -78,18 +79,18 @@ type Store struct {
 // cache for ModeRead), checks that it speaks our protocol, and returns a
 // Store for snapshot opts.Snapshot.
 func Dial(ctx context.Context, socketPath string, opts Options) (*Store, error) {
-	if err := CheckName(opts.Snapshot); err != nil {
+	if err := remoteimg.CheckName(opts.Snapshot); err != nil {
 		return nil, fmt.Errorf("snapshot id: %w", err)
 	}
 	if opts.Parent != "" {
-		if err := CheckName(opts.Parent); err != nil {
+		if err := remoteimg.CheckName(opts.Parent); err != nil {
 			return nil, fmt.Errorf("parent snapshot id: %w", err)
 		}
 	}
 	if opts.Mode != ModeWrite && opts.Mode != ModeRead {
 		return nil, fmt.Errorf("remote store: mode must be ModeWrite or ModeRead")
 	}
-	s := &Store{socket: socketPath, opts: opts, parent: opts.Parent, manifest: map[string]ImageInfo{}, open: map[*Writer]struct{}{}}
+	s := &Store{socket: socketPath, opts: opts, parent: opts.Parent, manifest: map[string]remoteimg.ImageInfo{}, open: map[*Writer]struct{}{}}
 	c, err := s.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -113,14 +114,14 @@ func (s *Store) CheckCache(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) role() Role {
+func (s *Store) role() remoteimg.Role {
 	if s.opts.Mode == ModeWrite {
-		return RoleWriter
+		return remoteimg.RoleWriter
 	}
-	return RoleReader
+	return remoteimg.RoleReader
 }
 
-func (s *Store) dial(ctx context.Context) (*Conn, error) {
+func (s *Store) dial(ctx context.Context) (*remoteimg.Conn, error) {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -131,13 +132,13 @@ func (s *Store) dial(ctx context.Context) (*Conn, error) {
 }
 
 // DialUnix connects to a daemon's UNIX socket and does the handshake.
-func DialUnix(ctx context.Context, path string, role Role) (*Conn, error) {
+func DialUnix(ctx context.Context, path string, role remoteimg.Role) (*remoteimg.Conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w: %w", path, ErrUnavailable, err)
+		return nil, fmt.Errorf("connect to %s: %w: %w", path, remoteimg.ErrUnavailable, err)
 	}
-	c, err := ClientHandshake(ctx, nc, role)
+	c, err := remoteimg.ClientHandshake(ctx, nc, role)
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("connect to %s: %w", path, err)
@@ -147,28 +148,28 @@ func DialUnix(ctx context.Context, path string, role Role) (*Conn, error) {
 
 // roundTrip sends m on stream 1 and waits for a Result, aborting when ctx
 // ends.
-func roundTrip(ctx context.Context, c *Conn, m Msg) error {
+func roundTrip(ctx context.Context, c *remoteimg.Conn, m remoteimg.Msg) error {
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if err := c.W.WriteMsg(1, m); err != nil {
-		return ctxErr(ctx, fmt.Errorf("send %s: %w: %w", m.Type(), ErrUnavailable, err))
+		return ctxErr(ctx, fmt.Errorf("send %s: %w: %w", m.Type(), remoteimg.ErrUnavailable, err))
 	}
 	return readResult(ctx, c, m.Type())
 }
 
-func readResult(ctx context.Context, c *Conn, what Type) error {
+func readResult(ctx context.Context, c *remoteimg.Conn, what remoteimg.Type) error {
 	_, rm, err := c.ReadMsg()
 	if err != nil {
-		if errors.Is(err, ErrProtocol) {
+		if errors.Is(err, remoteimg.ErrProtocol) {
 			return err
 		}
-		return ctxErr(ctx, fmt.Errorf("%s: no reply: %w: %w", what, ErrUnavailable, err))
+		return ctxErr(ctx, fmt.Errorf("%s: no reply: %w: %w", what, remoteimg.ErrUnavailable, err))
 	}
-	r, ok := rm.(*Result)
+	r, ok := rm.(*remoteimg.Result)
 	if !ok {
-		return fmt.Errorf("%s: %w: %s instead of Result", what, ErrProtocol, rm.Type())
+		return fmt.Errorf("%s: %w: %s instead of Result", what, remoteimg.ErrProtocol, rm.Type())
 	}
-	return ResultError(*r)
+	return remoteimg.ResultError(*r)
 }
 
 func ctxErr(ctx context.Context, err error) error {
@@ -184,18 +185,18 @@ func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
 	if s.opts.Mode != ModeWrite {
 		return nil, fmt.Errorf("create image %s: store is read-only", name)
 	}
-	if err := CheckName(name); err != nil {
+	if err := remoteimg.CheckName(name); err != nil {
 		return nil, fmt.Errorf("create image: %w", err)
 	}
 	c, err := s.dial(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create image %s: %w", name, err)
 	}
-	if err := roundTrip(ctx, c, &Put{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Name: name}); err != nil {
+	if err := roundTrip(ctx, c, &remoteimg.Put{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Name: name}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("create image %s: %w", name, err)
 	}
-	w := &Writer{s: s, c: c, name: name, buf: make([]byte, 0, MaxChunk)}
+	w := &Writer{s: s, c: c, name: name, buf: make([]byte, 0, remoteimg.MaxChunk)}
 	s.mu.Lock()
 	s.open[w] = struct{}{}
 	delete(s.manifest, name)
@@ -206,7 +207,7 @@ func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
 // Writer writes one image to the proxy.
 type Writer struct {
 	s    *Store
-	c    *Conn
+	c    *remoteimg.Conn
 	name string
 	buf  []byte
 	off  uint64 // bytes sent
@@ -224,11 +225,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("write image %s: %w", w.name, net.ErrClosed)
 	}
 	n := len(p)
-	w.crc = crc32.Update(w.crc, Castagnoli, p)
+	w.crc = crc32.Update(w.crc, remoteimg.Castagnoli, p)
 	// Full chunks go out straight from p (with what is buffered in front,
 	// gathered by writev); only a tail shorter than a chunk is copied.
-	for len(w.buf)+len(p) >= MaxChunk {
-		k := MaxChunk - len(w.buf)
+	for len(w.buf)+len(p) >= remoteimg.MaxChunk {
+		k := remoteimg.MaxChunk - len(w.buf)
 		if err := w.send(w.buf, p[:k]); err != nil {
 			return 0, err
 		}
@@ -253,7 +254,7 @@ const flushAt = 256 << 10
 
 func (w *Writer) send(parts ...[]byte) error {
 	if err := w.c.W.WriteData(1, w.off, parts...); err != nil {
-		w.err = fmt.Errorf("write image %s: %w: %w", w.name, ErrUnavailable, err)
+		w.err = fmt.Errorf("write image %s: %w: %w", w.name, remoteimg.ErrUnavailable, err)
 		return w.err
 	}
 	n := uint64(0)
@@ -306,12 +307,12 @@ func (w *Writer) Close() error {
 		}
 		w.buf = w.buf[:0]
 	}
-	if err := roundTrip(context.Background(), w.c, &Commit{Size: w.off, CRC: w.crc}); err != nil {
+	if err := roundTrip(context.Background(), w.c, &remoteimg.Commit{Size: w.off, CRC: w.crc}); err != nil {
 		w.err = fmt.Errorf("commit image %s: %w", w.name, err)
 		return w.err
 	}
 	w.s.mu.Lock()
-	w.s.manifest[w.name] = ImageInfo{Name: w.name, Size: w.off, CRC: w.crc}
+	w.s.manifest[w.name] = remoteimg.ImageInfo{Name: w.name, Size: w.off, CRC: w.crc}
 	w.s.mu.Unlock()
 	w.s.opts.Log.Debug().Str("img", w.name).Uint64("size", w.off).Msg("image committed to proxy")
 	return nil
@@ -329,9 +330,9 @@ func (w *Writer) Abort() error {
 	// the Abort, or a Store.Close, waiting: closing the connection
 	// mid-image aborts the image as well.
 	_ = w.c.SetWriteDeadline(time.Now().Add(abortTimeout))
-	_ = w.c.W.WriteMsg(1, &Abort{})
+	_ = w.c.W.WriteMsg(1, &remoteimg.Abort{})
 	if w.err == nil {
-		w.err = fmt.Errorf("write image %s: %w", w.name, ErrAborted)
+		w.err = fmt.Errorf("write image %s: %w", w.name, remoteimg.ErrAborted)
 	}
 	w.finish()
 	return nil
@@ -353,7 +354,7 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if s.opts.Mode != ModeRead {
 		return nil, fmt.Errorf("open image %s: store is write-only", name)
 	}
-	if err := CheckName(name); err != nil {
+	if err := remoteimg.CheckName(name); err != nil {
 		return nil, fmt.Errorf("open image: %w", err)
 	}
 	c, err := s.dial(ctx)
@@ -370,7 +371,7 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 		// it waits for the image to appear in an arriving snapshot.
 		bound = s.newWaitBound(c, name, "to appear in", s.opts.WaitSnapshot+time.Second)
 	}
-	err = roundTrip(ctx, c, &Get{Snapshot: s.opts.Snapshot, Name: name, WaitMillis: uint32(wait)})
+	err = roundTrip(ctx, c, &remoteimg.Get{Snapshot: s.opts.Snapshot, Name: name, WaitMillis: uint32(wait)})
 	if err != nil && bound.expired() {
 		err = bound.err(ctx)
 	}
@@ -389,7 +390,7 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 // match what was read.
 type Reader struct {
 	s    *Store
-	c    *Conn
+	c    *remoteimg.Conn
 	name string
 	stop func() bool
 	buf  []byte // frame payloads are read into it; rest aliases it
@@ -414,53 +415,53 @@ func (r *Reader) Read(p []byte) (int, error) {
 
 func (r *Reader) next() error {
 	if r.buf == nil {
-		r.buf = make([]byte, MaxPayload)
+		r.buf = make([]byte, remoteimg.MaxPayload)
 	}
 	var bound *waitBound
 	if r.s.opts.WaitSnapshot > 0 {
 		bound = r.s.newWaitBound(r.c, r.name, "to arrive whole in", r.s.opts.WaitSnapshot)
 	}
-	f, err := ReadFrameBuf(r.c.R, MaxPayload, r.buf)
+	f, err := remoteimg.ReadFrameBuf(r.c.R, remoteimg.MaxPayload, r.buf)
 	if err != nil && bound.expired() {
 		bound.stop()
 		return fmt.Errorf("read image %s at %d: %w", r.name, r.off, bound.err(context.Background()))
 	}
 	bound.stop()
-	var m Msg
+	var m remoteimg.Msg
 	if err == nil {
-		m, err = Decode(f)
+		m, err = remoteimg.Decode(f)
 	}
 	if err != nil {
-		if errors.Is(err, ErrProtocol) {
+		if errors.Is(err, remoteimg.ErrProtocol) {
 			return fmt.Errorf("read image %s: %w", r.name, err)
 		}
-		return fmt.Errorf("read image %s at %d: %w: %w", r.name, r.off, ErrTruncated, err)
+		return fmt.Errorf("read image %s at %d: %w: %w", r.name, r.off, remoteimg.ErrTruncated, err)
 	}
 	switch m := m.(type) {
-	case *Data:
+	case *remoteimg.Data:
 		if m.Offset != r.off {
-			return fmt.Errorf("read image %s: %w: data at %d, expected %d", r.name, ErrProtocol, m.Offset, r.off)
+			return fmt.Errorf("read image %s: %w: data at %d, expected %d", r.name, remoteimg.ErrProtocol, m.Offset, r.off)
 		}
 		r.off += uint64(len(m.Bytes))
-		r.crc = crc32.Update(r.crc, Castagnoli, m.Bytes)
+		r.crc = crc32.Update(r.crc, remoteimg.Castagnoli, m.Bytes)
 		r.rest = m.Bytes
 		return nil
-	case *End:
+	case *remoteimg.End:
 		if m.Size != r.off {
-			return fmt.Errorf("read image %s: %w: got %d of %d bytes", r.name, ErrTruncated, r.off, m.Size)
+			return fmt.Errorf("read image %s: %w: got %d of %d bytes", r.name, remoteimg.ErrTruncated, r.off, m.Size)
 		}
 		if m.CRC != r.crc {
-			return fmt.Errorf("read image %s: %w", r.name, ErrCorrupt)
+			return fmt.Errorf("read image %s: %w", r.name, remoteimg.ErrCorrupt)
 		}
 		return io.EOF
-	case *Result:
-		err := ResultError(*m)
+	case *remoteimg.Result:
+		err := remoteimg.ResultError(*m)
 		if err == nil {
-			err = fmt.Errorf("%w: ok result inside an image stream", ErrProtocol)
+			err = fmt.Errorf("%w: ok result inside an image stream", remoteimg.ErrProtocol)
 		}
 		return fmt.Errorf("read image %s: %w", r.name, err)
 	}
-	return fmt.Errorf("read image %s: %w: unexpected %s", r.name, ErrProtocol, m.Type())
+	return fmt.Errorf("read image %s: %w: unexpected %s", r.name, remoteimg.ErrProtocol, m.Type())
 }
 
 // waitBound limits one blocking read on a reader's connection to d: it
@@ -468,7 +469,7 @@ func (r *Reader) next() error {
 // read; err then says what the cache holds of the snapshot.
 type waitBound struct {
 	s     *Store
-	c     *Conn
+	c     *remoteimg.Conn
 	name  string
 	what  string
 	d     time.Duration
@@ -479,7 +480,7 @@ type waitBound struct {
 // waitLogAfter is how long a reader waits before it says so.
 const waitLogAfter = 3 * time.Second
 
-func (s *Store) newWaitBound(c *Conn, name, what string, d time.Duration) *waitBound {
+func (s *Store) newWaitBound(c *remoteimg.Conn, name, what string, d time.Duration) *waitBound {
 	b := &waitBound{s: s, c: c, name: name, what: what, d: d, start: time.Now()}
 	_ = c.SetReadDeadline(b.start.Add(d))
 	b.logT = time.AfterFunc(min(waitLogAfter, d/2), func() {
@@ -506,7 +507,7 @@ func (b *waitBound) stop() {
 // long, and the snapshot's state at the cache.
 func (b *waitBound) err(ctx context.Context) error {
 	return fmt.Errorf("%w: waited %v (--remote-wait) for image %s %s snapshot %s, which %s",
-		ErrUnavailable, b.d.Round(time.Millisecond), b.name, b.what, b.s.opts.Snapshot, b.s.describe(ctx))
+		remoteimg.ErrUnavailable, b.d.Round(time.Millisecond), b.name, b.what, b.s.opts.Snapshot, b.s.describe(ctx))
 }
 
 // describe says what the cache holds of the snapshot, for an error.
@@ -559,11 +560,10 @@ func (s *Store) Finish(ctx context.Context) error {
 
 // FinishWith is Finish with a late image: once the cache holds the
 // snapshot (Finish's ok), it calls last for the bytes of image name
-// (LateImage) and sends them with the Confirm, so the cache stores
-// them into the snapshot before it serves it. A dump puts its stats
-// there: their frozen time then includes the Finish's round trip. An
-// error from last fails the finish (no Confirm is sent). name "" is
-// Finish.
+// (remoteimg.LateImage) and sends them with the Confirm, so the cache
+// stores them into the snapshot before it serves it. A dump puts its stats
+// there: their frozen time then includes the Finish's round trip. An error
+// from last fails the finish (no Confirm is sent). name "" is Finish.
 func (s *Store) FinishWith(ctx context.Context, name string, last func() ([]byte, error)) error {
 	if s.opts.Mode != ModeWrite {
 		return fmt.Errorf("finish snapshot: store is read-only")
@@ -573,7 +573,7 @@ func (s *Store) FinishWith(ctx context.Context, name string, last func() ([]byte
 	for w := range s.open {
 		open = append(open, w.name)
 	}
-	imgs := make([]ImageInfo, 0, len(s.manifest))
+	imgs := make([]remoteimg.ImageInfo, 0, len(s.manifest))
 	for _, im := range s.manifest {
 		imgs = append(imgs, im)
 	}
@@ -589,24 +589,24 @@ func (s *Store) FinishWith(ctx context.Context, name string, last func() ([]byte
 	}
 	defer c.Close()
 	start := time.Now()
-	if err := roundTrip(ctx, c, &Finish{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Images: imgs}); err != nil {
+	if err := roundTrip(ctx, c, &remoteimg.Finish{Snapshot: s.opts.Snapshot, Parent: s.parentID(), Images: imgs}); err != nil {
 		return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
 	}
 	s.opts.Log.Debug().Str("snapshot", s.opts.Snapshot).Int("images", len(imgs)).
 		Dur("wait", time.Since(start)).Msg("snapshot held by image cache, confirming it")
-	conf := &Confirm{Snapshot: s.opts.Snapshot}
+	conf := &remoteimg.Confirm{Snapshot: s.opts.Snapshot}
 	if name != "" {
 		b, err := last()
 		if err != nil {
 			return fmt.Errorf("finish snapshot %s: image %s: %w", s.opts.Snapshot, name, err)
 		}
-		conf.Name, conf.Bytes, conf.CRC = name, b, crc32.Checksum(b, Castagnoli)
-		if err := CheckLate(conf); err != nil {
+		conf.Name, conf.Bytes, conf.CRC = name, b, crc32.Checksum(b, remoteimg.Castagnoli)
+		if err := remoteimg.CheckLate(conf); err != nil {
 			return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
 		}
 	}
 	if err := roundTrip(ctx, c, conf); err != nil {
-		var re *RemoteError
+		var re *remoteimg.RemoteError
 		if errors.As(err, &re) {
 			return fmt.Errorf("confirm snapshot %s: %w (the cache will not serve it)", s.opts.Snapshot, err)
 		}
@@ -629,7 +629,7 @@ func (s *Store) Release(ctx context.Context) error {
 		return fmt.Errorf("release snapshot %s: %w", s.opts.Snapshot, err)
 	}
 	defer c.Close()
-	if err := roundTrip(ctx, c, &Release{Snapshot: s.opts.Snapshot}); err != nil {
+	if err := roundTrip(ctx, c, &remoteimg.Release{Snapshot: s.opts.Snapshot}); err != nil {
 		return fmt.Errorf("release snapshot %s: %w", s.opts.Snapshot, err)
 	}
 	return nil
@@ -654,15 +654,15 @@ func (s *Store) Close() error {
 }
 
 // ListSnapshots asks the cache at socketPath for its snapshots.
-func ListSnapshots(ctx context.Context, socketPath string) ([]SnapshotInfo, error) {
-	c, err := DialUnix(ctx, socketPath, RoleReader)
+func ListSnapshots(ctx context.Context, socketPath string) ([]remoteimg.SnapshotInfo, error) {
+	c, err := DialUnix(ctx, socketPath, remoteimg.RoleReader)
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if err := c.W.WriteMsg(1, &List{}); err != nil {
+	if err := c.W.WriteMsg(1, &remoteimg.List{}); err != nil {
 		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
 	_, m, err := c.ReadMsg()
@@ -670,10 +670,10 @@ func ListSnapshots(ctx context.Context, socketPath string) ([]SnapshotInfo, erro
 		return nil, ctxErr(ctx, fmt.Errorf("list snapshots: %w", err))
 	}
 	switch m := m.(type) {
-	case *ListReply:
+	case *remoteimg.ListReply:
 		return m.Snapshots, nil
-	case *Result:
-		return nil, fmt.Errorf("list snapshots: %w", ResultError(*m))
+	case *remoteimg.Result:
+		return nil, fmt.Errorf("list snapshots: %w", remoteimg.ResultError(*m))
 	}
-	return nil, fmt.Errorf("list snapshots: %w: %s", ErrProtocol, m.Type())
+	return nil, fmt.Errorf("list snapshots: %w: %s", remoteimg.ErrProtocol, m.Type())
 }

@@ -1,12 +1,14 @@
-package remoteimg
+package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 )
 
 // Tracked is a served connection as a ConnSet sees it: a drain asks it to
@@ -119,4 +121,20 @@ func (s *ConnSet) CloseAll() {
 	for c := range s.conns {
 		c.Close()
 	}
+}
+
+// RetryAccept reports whether err, returned by a listener's Accept, is
+// transient (a timeout, or this process or the system out of file
+// descriptors); if so it logs it and sleeps before the caller accepts
+// again, doubling *delay from 5 ms up to 1 s. The caller resets *delay to
+// 0 after a successful Accept. ConnSet.Serve uses it.
+func RetryAccept(err error, delay *time.Duration, log zerolog.Logger) bool {
+	var ne net.Error
+	if !(errors.As(err, &ne) && ne.Timeout()) && !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) {
+		return false
+	}
+	*delay = min(max(2**delay, 5*time.Millisecond), time.Second)
+	log.Warn().Err(err).Dur("retry", *delay).Msg("accept")
+	time.Sleep(*delay)
+	return true
 }
