@@ -190,4 +190,3 @@ func handleFd(w *images.InotifyWdEntry) (int, error) {
 	}
 	return -1, lastErr
 }
-
