@@ -11,6 +11,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -51,7 +52,7 @@ type treeImages struct {
 	skQueues map[uint32][]skPacket
 	// locks are the file locks of filelocks.img (locks.go).
 	locks []*images.FileLockEntry
-	// ttyInfo by info id, from tty-info.img (tty.go).
+	// ttyInfo by info id, from tty-info.img (package tty).
 	ttyInfo map[uint32]*images.TtyInfoEntry
 	// sysv: System V shared memory segments by shmid (sysvshm.go).
 	sysv map[uint32]*sysvSeg
@@ -115,7 +116,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.locks, err = readLocks(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.ttyInfo, err = readTTYInfo(ctx, s); err != nil {
+	if ti.ttyInfo, err = tty.ReadInfo(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.sysv, err = readSysvShm(ctx, s); err != nil {
