@@ -13,6 +13,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -129,12 +130,6 @@ func (d *dumper) fsDir(which string) (string, error) {
 	return path, nil
 }
 
-// isTTY reports a terminal device by its major number.
-func isTTY(rdev uint64) bool {
-	maj := unix.Major(rdev)
-	return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143)
-}
-
 // collectFds records every open fd of the task.
 func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 	fds, err := procfs.Fds(d.pid)
@@ -198,7 +193,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			if i := strings.IndexByte(kind, ':'); i > 0 && !strings.HasPrefix(kind, "anon_inode") {
 				kind = kind[:i]
 			}
-		case mode == unix.S_IFCHR && isTTY(st.Rdev):
+		case mode == unix.S_IFCHR && tty.IsTTY(st.Rdev):
 			kind = "tty " + target
 		case mode == unix.S_IFIFO:
 			kind = "fifo " + target
@@ -207,12 +202,12 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		}
 		if strings.HasPrefix(kind, "tty ") && len(d.opts.ExternalTTY) > 0 {
 			// A terminal named with --external: restore is given
-			// the one that takes its place (exttty.go).
-			if err := d.t.scanPtys(); err != nil {
+			// the one that takes its place (package tty).
+			if err := d.t.ttys.Scan(); err != nil {
 				return nil, err
 			}
-			if e := d.t.ttys.ext[TTYKey(st.Rdev, st.Dev)]; e != nil {
-				fe, err := d.addExtTTY(e, fd, &st, flags)
+			if d.t.ttys.External(st.Rdev, st.Dev) {
+				fe, err := d.t.ttys.AddExternal(d.ttyFd(fd, &st, flags, fi, target), ttyFiles{d.files})
 				if err != nil {
 					return nil, &FdError{Fd: fd, Type: kind, Err: err}
 				}
@@ -247,8 +242,8 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
-		// A pty whose master the tree holds is its own (tty.go), not the shell's.
-		ownPty := strings.HasPrefix(kind, "tty") && d.t.ttys.treePty(st.Rdev) != nil
+		// A pty whose master the tree holds is its own (package tty), not the shell's.
+		ownPty := strings.HasPrefix(kind, "tty") && d.t.ttys.OwnPty(st.Rdev)
 		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") && !ownPty || kind == "shell pipe" || kind == "socket")
 		if !shellStdio && (kind == "socket" || strings.HasPrefix(kind, "anon_inode:[") || kind == "anon_inode:inotify") {
 			var e *images.FileEntry
@@ -264,8 +259,8 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
-		if strings.HasPrefix(kind, "tty") && !shellStdio && (isPtmx(st.Rdev) || isPts(st.Rdev)) {
-			e, err := d.addPty(fd, &st, flags, fi, target)
+		if strings.HasPrefix(kind, "tty") && !shellStdio && tty.IsPty(st.Rdev) {
+			e, err := d.t.ttys.AddPty(d.ttyFd(fd, &st, flags, fi, target), ttyFiles{d.files})
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: kind, Err: err}
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -43,8 +44,8 @@ type tree struct {
 	inc *incremental
 	// locks are the file locks of every task (locks.go).
 	locks lockSet
-	// ttys are the ptys of every task (tty.go).
-	ttys ttySet
+	// ttys are the terminals of every task (package tty).
+	ttys *tty.Set
 	// sysv are the System V shared memory segments attached by tasks
 	// (sysvshm.go).
 	sysv sysvSet
@@ -60,10 +61,12 @@ type tree struct {
 }
 
 func newTree(s image.Store, opts Options) *tree {
-	return &tree{
+	t := &tree{
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
 		byPid: map[int]*dumper{}, shared: newSharedSet(),
 	}
+	t.ttys = newTTYSet(t)
+	return t
 }
 
 func (t *tree) add(pid, ppid int) *dumper {
@@ -265,7 +268,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := t.locks.write(ctx, t.store); err != nil {
 		return err
 	}
-	if err := t.ttys.write(ctx, t.store); err != nil {
+	if err := t.ttys.Write(ctx, t.store); err != nil {
 		return err
 	}
 	// The segments of an ipc namespace of the tree's own are the ipc
