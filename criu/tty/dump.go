@@ -127,6 +127,41 @@ func (s *Set) Scan() error {
 	}
 	held := map[uint32]*heldPty{}
 	tasks, _ := s.tasks()
+	err := terminalFds(tasks, isPtmx, func(d Task, fd int, _ string, _ *unix.Stat_t) error {
+		fi, err := procfs.ReadFdinfo(d.Pid, fd)
+		if err != nil {
+			return err
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(fi.Extra["tty-index"]), 10, 32)
+		if err != nil {
+			return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "pty master", Err: fmt.Errorf("%w: no tty-index in fdinfo", errdefs.ErrUnsupported)})
+		}
+		if held[uint32(n)] != nil {
+			return nil
+		}
+		h, err := masterSession(d.Pid, fd)
+		if err != nil {
+			return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "pty master", Err: err})
+		}
+		h.pid, h.fd = d.Pid, fd
+		held[uint32(n)] = h
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.held = held
+	if err := s.checkCttys(); err != nil {
+		return err
+	}
+	return s.scanExtTTYs()
+}
+
+// terminalFds calls f for every fd of the live tasks that is open on a
+// character device whose rdev is one that want reports (link: its
+// /proc/PID/fd link, st: what it stats), in the order of the tasks and
+// their fds, and returns f's first error.
+func terminalFds(tasks []Task, want func(rdev uint64) bool, f func(d Task, fd int, link string, st *unix.Stat_t) error) error {
 	for _, d := range tasks {
 		if d.Zombie {
 			continue
@@ -137,33 +172,16 @@ func (s *Set) Scan() error {
 		}
 		for _, fd := range fds {
 			var st unix.Stat_t
-			if unix.Stat(procfs.Path(d.Pid, fmt.Sprintf("fd/%d", fd)), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || !isPtmx(st.Rdev) {
+			link := procfs.Path(d.Pid, fmt.Sprintf("fd/%d", fd))
+			if unix.Stat(link, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || !want(st.Rdev) {
 				continue
 			}
-			fi, err := procfs.ReadFdinfo(d.Pid, fd)
-			if err != nil {
+			if err := f(d, fd, link, &st); err != nil {
 				return err
 			}
-			n, err := strconv.ParseUint(strings.TrimSpace(fi.Extra["tty-index"]), 10, 32)
-			if err != nil {
-				return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "pty master", Err: fmt.Errorf("%w: no tty-index in fdinfo", errdefs.ErrUnsupported)})
-			}
-			if held[uint32(n)] != nil {
-				continue
-			}
-			h, err := masterSession(d.Pid, fd)
-			if err != nil {
-				return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "pty master", Err: err})
-			}
-			h.pid, h.fd = d.Pid, fd
-			held[uint32(n)] = h
 		}
 	}
-	s.held = held
-	if err := s.checkCttys(); err != nil {
-		return err
-	}
-	return s.scanExtTTYs()
+	return nil
 }
 
 // masterSession reads, through a copy of the pty master at fd of pid,

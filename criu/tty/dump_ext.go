@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/errdefs"
-	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -33,33 +32,23 @@ func (s *Set) scanExtTTYs() error {
 		return nil
 	}
 	tasks, _ := s.tasks()
-	for _, d := range tasks {
-		if d.Zombie {
-			continue
+	err := terminalFds(tasks, IsTTY, func(d Task, fd int, link string, st *unix.Stat_t) error {
+		key := TTYKey(st.Rdev, st.Dev)
+		if !s.opts.ExternalTTY[key] || s.ext[key] != nil {
+			return nil
 		}
-		fds, err := procfs.Fds(d.Pid)
-		if err != nil {
-			return fmt.Errorf("list fds of %d: %w", d.Pid, err)
+		target, _ := os.Readlink(link)
+		if isPtmx(st.Rdev) || unix.Major(st.Rdev) == 5 && unix.Minor(st.Rdev) == 0 {
+			return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "terminal " + target, Err: fmt.Errorf("%w: --external %s: a pty master or /dev/tty cannot be external (only a terminal that restore can be given: a pty's slave, a serial line, a console)", errdefs.ErrUnsupported, key)})
 		}
-		for _, fd := range fds {
-			var st unix.Stat_t
-			link := procfs.Path(d.Pid, fmt.Sprintf("fd/%d", fd))
-			if unix.Stat(link, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || !IsTTY(st.Rdev) {
-				continue
-			}
-			key := TTYKey(st.Rdev, st.Dev)
-			if !s.opts.ExternalTTY[key] || s.ext[key] != nil {
-				continue
-			}
-			target, _ := os.Readlink(link)
-			if isPtmx(st.Rdev) || unix.Major(st.Rdev) == 5 && unix.Minor(st.Rdev) == 0 {
-				return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "terminal " + target, Err: fmt.Errorf("%w: --external %s: a pty master or /dev/tty cannot be external (only a terminal that restore can be given: a pty's slave, a serial line, a console)", errdefs.ErrUnsupported, key)})
-			}
-			if st.Rdev > 0xffffffff || st.Dev > 0xffffffff {
-				return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "terminal " + target, Err: fmt.Errorf("%w: --external %s: the device numbers do not fit the image's 32-bit fields", errdefs.ErrUnsupported, key)})
-			}
-			s.ext[key] = &extTTY{key: key, rdev: st.Rdev, dev: st.Dev, path: target}
+		if st.Rdev > 0xffffffff || st.Dev > 0xffffffff {
+			return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "terminal " + target, Err: fmt.Errorf("%w: --external %s: the device numbers do not fit the image's 32-bit fields", errdefs.ErrUnsupported, key)})
 		}
+		s.ext[key] = &extTTY{key: key, rdev: st.Rdev, dev: st.Dev, path: target}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for key := range s.opts.ExternalTTY {
 		if s.ext[key] == nil {

@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
-	"github.com/criugo/criu/criu/procfs"
 )
 
 // CheckShellJob runs Scan, then refuses, without Options.ShellJob, a
@@ -39,31 +38,20 @@ func (s *Set) CheckShellJob() error {
 		}
 		return nil
 	}
-	for _, d := range tasks {
-		if d.Zombie {
-			continue
+	err := terminalFds(tasks, IsTTY, func(d Task, fd int, link string, st *unix.Stat_t) error {
+		if isPtmx(st.Rdev) || isPts(st.Rdev) && (fd > 2 || s.treePty(st.Rdev) != nil) {
+			return nil // a pty of the tree's own (Write checks its master is)
 		}
-		fds, err := procfs.Fds(d.Pid)
-		if err != nil {
-			return fmt.Errorf("list fds of %d: %w", d.Pid, err)
+		key := TTYKey(st.Rdev, st.Dev)
+		if s.ext[key] != nil {
+			return nil // given with --external (dump_ext.go)
 		}
-		for _, fd := range fds {
-			var st unix.Stat_t
-			link := procfs.Path(d.Pid, fmt.Sprintf("fd/%d", fd))
-			if unix.Stat(link, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || !IsTTY(st.Rdev) {
-				continue
-			}
-			if isPtmx(st.Rdev) || isPts(st.Rdev) && (fd > 2 || s.treePty(st.Rdev) != nil) {
-				continue // a pty of the tree's own (Write checks its master is)
-			}
-			key := TTYKey(st.Rdev, st.Dev)
-			if s.ext[key] != nil {
-				continue // given with --external (dump_ext.go)
-			}
-			target, _ := os.Readlink(link)
-			return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "terminal " + target,
-				Err: fmt.Errorf("%w, or, if its other end is a supervisor's (a container's console), with --external %s and restore with --inherit-fd fd[N]:%s", errdefs.ErrShellJob, key, key)})
-		}
+		target, _ := os.Readlink(link)
+		return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "terminal " + target,
+			Err: fmt.Errorf("%w, or, if its other end is a supervisor's (a container's console), with --external %s and restore with --inherit-fd fd[N]:%s", errdefs.ErrShellJob, key, key)})
+	})
+	if err != nil {
+		return err
 	}
 	for _, d := range tasks {
 		if !d.Zombie && d.Stat.TtyNr != 0 && s.treePty(d.Stat.TtyNr) == nil && s.extCtty(d.Stat.TtyNr) == nil {
