@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,6 +18,7 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -384,18 +386,19 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 	}
 	undo.Add(func() { unmapScratch() })
 
+	f := d.frozen()
 	var cores []*images.CoreEntry
-	for _, th := range threads {
-		c, err := d.dumpThread(th)
+	for _, th := range f.Threads {
+		c, err := task.DumpThread(f, th)
 		if err != nil {
-			return fmt.Errorf("dump thread %d: %w", th.tid, err)
+			return fmt.Errorf("dump thread %d: %w", th.Tid, err)
 		}
 		cores = append(cores, c)
 	}
 	if err := d.dumpSeccomp(cores); err != nil {
 		return err
 	}
-	tc, err := d.dumpTaskCore(leader)
+	tc, err := task.DumpCore(f, func() syscall.Signal { return stopSignal(d.tr, d.threads) })
 	if err != nil {
 		return fmt.Errorf("dump task %d: %w", d.pid, err)
 	}

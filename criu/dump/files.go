@@ -33,9 +33,6 @@ type fileSet struct {
 	ghosts  []*ghost
 	byIno   map[[2]uint64]uint32 // ghost id by (dev, ino)
 	byKey   map[string]uint32    // mapped files: path + flags
-	// handleWatches are inotify watches recorded by file handle only
-	// (inotify.go), checked once every fd of the tree is recorded.
-	handleWatches []handleWatch
 	// descs are the fds recorded so far by (dev, ino), to find an open
 	// file description shared by several fds (dup, fork) with kcmp.
 	descs map[[2]uint64][]fdRef
@@ -316,7 +313,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 	for _, e := range out {
 		fd := int(e.GetFd())
 		if fi, ok := locked[fd]; ok {
-			if err := d.addLocks(fd, fi, e.GetId(), e.GetType()); err != nil {
+			if err := d.t.locks.Add(d.pid, d.vpid, fd, fi, e.GetId(), e.GetType(), d.opts.FileLocks); err != nil {
 				return nil, &FdError{Fd: fd, Type: "locked file", Err: err}
 			}
 		}
@@ -442,7 +439,7 @@ func zeroFown() *images.FownEntry {
 // writeGhosts writes ghost-file-ID.img for each deleted file: a
 // GhostFileEntry, then the file's bytes.
 func (d *dumper) writeGhosts(ctx context.Context) error {
-	if err := d.files.checkHandleWatches(); err != nil {
+	if err := d.t.inotify.Check(func(dev, ino uint64) bool { _, ok := d.files.byIno[[2]uint64{dev, ino}]; return ok }); err != nil {
 		return err
 	}
 	for _, g := range d.files.ghosts {

@@ -9,8 +9,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
@@ -49,13 +52,13 @@ type treeImages struct {
 	// fifoData by fifo pipe id, from fifo-data.img.
 	fifoData map[uint32]*pipeData
 	// skQueues: messages queued on sockets, by socket file id.
-	skQueues map[uint32][]skPacket
-	// locks are the file locks of filelocks.img (locks.go).
+	skQueues sockets.Queues
+	// locks are the file locks of filelocks.img (package locks).
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (package tty).
 	ttyInfo map[uint32]*images.TtyInfoEntry
-	// sysv: System V shared memory segments by shmid (sysvshm.go).
-	sysv map[uint32]*sysvSeg
+	// sysv: System V shared memory segments by shmid (ipcns.ReadAttached).
+	sysv map[uint32]*ipcns.Segment
 	// seccomp: every thread's filters (package seccomp).
 	seccomp *images.SeccompEntry
 	// memfds: memfd inodes by inode_id, from memfd.img (package shmem).
@@ -110,16 +113,16 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.fifoData, err = readPipeData(ctx, s, "fifo-data.img"); err != nil {
 		return nil, err
 	}
-	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
+	if ti.skQueues, err = sockets.ReadQueues(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.locks, err = readLocks(ctx, s); err != nil {
+	if ti.locks, err = locks.Read(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.ttyInfo, err = tty.ReadInfo(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.sysv, err = readSysvShm(ctx, s); err != nil {
+	if ti.sysv, err = ipcns.ReadAttached(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.seccomp, err = seccomp.Read(ctx, s); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -159,7 +160,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		case images.FdTypes_TTY:
 			// Opened before the tree is created (openTTYs).
 		case images.FdTypes_INETSK:
-			fd, err := openInet(f.GetIsk())
+			fd, err := sockets.OpenInet(f.GetIsk())
 			if err != nil {
 				return err
 			}
@@ -211,7 +212,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		}
 	}
 	if len(unixIDs) > 0 {
-		if err := t.openUnix(unixIDs); err != nil {
+		if err := sockets.OpenUnix(sockRestorer{t}, t.ti.files, t.ti.skQueues, unixIDs, t.masters); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
@@ -116,7 +117,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.build(); err != nil {
 		return nil, err
 	}
-	if err := t.checkLocks(); err != nil {
+	if err := locks.Check(t.ti.locks, t.opts.FileLocks, t.lockFd); err != nil {
 		return nil, err
 	}
 	if t.mask, err = t.nsMask(); err != nil {
@@ -179,7 +180,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.netDo(func() error { return t.openMasters(ctx) }); err != nil {
 		return nil, err
 	}
-	sysvDest, err := t.makeSysvShm(&undo)
+	sysvDest, err := ipcns.MakeAttached(t.ti.sysv, &undo)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +237,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.drainInotify(); err != nil {
 		return nil, err
 	}
-	if err := removeSysvShm(sysvDest); err != nil {
+	if err := ipcns.RemoveAttached(sysvDest); err != nil {
 		return nil, err
 	}
 	if err := t.ipc.Finish(); err != nil {

@@ -1,7 +1,6 @@
-package dump
+package sockets
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -9,11 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/proto/images"
 )
 
-// soBufLock is SO_BUF_LOCK (Linux 5.14), not in x/sys/unix.
-const soBufLock = 72
+// Socket options not in x/sys/unix.
+const (
+	soBufLock    = 72 // SO_BUF_LOCK (Linux 5.14)
+	ipv6Freebind = 78 // IPV6_FREEBIND (Linux 4.15)
+)
 
 // unsavedOpt is a socket option the images have no field for: a socket
 // whose value differs from a fresh socket's (same family, type and
@@ -136,7 +139,7 @@ func checkUnsavedOpts(fd, ref int, opts ...[]unsavedOpt) error {
 					continue
 				}
 				if w, err := unix.GetsockoptString(ref, o.level, o.opt); err == nil && v != w {
-					return fmt.Errorf("%w: socket option %s is %q (a new socket's is %q), which the images cannot hold", ErrUnsupported, o.name, v, w)
+					return fmt.Errorf("%w: socket option %s is %q (a new socket's is %q), which the images cannot hold", errdefs.ErrUnsupported, o.name, v, w)
 				}
 				continue
 			}
@@ -145,7 +148,7 @@ func checkUnsavedOpts(fd, ref int, opts ...[]unsavedOpt) error {
 				continue
 			}
 			if w, err := unix.GetsockoptInt(ref, o.level, o.opt); err == nil && v != w {
-				return fmt.Errorf("%w: socket option %s is %d (a new socket's is %d), which the images cannot hold", ErrUnsupported, o.name, v, w)
+				return fmt.Errorf("%w: socket option %s is %d (a new socket's is %d), which the images cannot hold", errdefs.ErrUnsupported, o.name, v, w)
 			}
 		}
 	}
@@ -199,7 +202,7 @@ func dumpSkOpts(fd int) (*images.SkOptsEntry, error) {
 	if f, err := socketFilter(fd); errors.Is(err, unix.EACCES) {
 		// SO_GET_FILTER gives back classic programs only: what is
 		// attached is an eBPF program (SO_ATTACH_BPF).
-		errs = append(errs, fmt.Errorf("%w: an eBPF socket filter (SO_ATTACH_BPF) is attached, whose program cannot be read back", ErrUnsupported))
+		errs = append(errs, fmt.Errorf("%w: an eBPF socket filter (SO_ATTACH_BPF) is attached, whose program cannot be read back", errdefs.ErrUnsupported))
 	} else if err != nil {
 		errs = append(errs, err)
 	} else {
@@ -224,134 +227,88 @@ func dumpSkOpts(fd int) (*images.SkOptsEntry, error) {
 	return o, nil
 }
 
-// skPacket is one message (or, for a stream socket, a run of bytes) of a
-// socket's receive queue.
-type skPacket struct {
-	idFor uint32 // file id of the socket it is queued on
-	data  []byte
-	// addr is a datagram's sender name as the kernel gives it (a
-	// leading NUL: abstract; empty: unnamed); nil for a stream.
-	addr []byte
+// setSkOpts sets the SOL_SOCKET options of o on fd. Buffer sizes were
+// saved as getsockopt reports them, twice the size set.
+func setSkOpts(fd int, o *images.SkOptsEntry) error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	seti := func(name string, level, opt, v int) {
+		if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
+		}
+	}
+	seti("SO_SNDBUFFORCE", unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, int(o.GetSoSndbuf()/2))
+	seti("SO_RCVBUFFORCE", unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, int(o.GetSoRcvbuf()/2))
+	if o.SoBufLock != nil {
+		seti("SO_BUF_LOCK", unix.SOL_SOCKET, soBufLock, int(o.GetSoBufLock()))
+	}
+	tv := func(name string, opt int, sec, usec uint64) {
+		if sec == 0 && usec == 0 {
+			return
+		}
+		t := unix.Timeval{Sec: int64(sec), Usec: int64(usec)}
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, opt, &t); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
+		}
+	}
+	tv("SO_SNDTIMEO", unix.SO_SNDTIMEO, o.GetSoSndTmoSec(), o.GetSoSndTmoUsec())
+	tv("SO_RCVTIMEO", unix.SO_RCVTIMEO, o.GetSoRcvTmoSec(), o.GetSoRcvTmoUsec())
+	flag := func(name string, opt int, on bool) {
+		if on {
+			seti(name, unix.SOL_SOCKET, opt, 1)
+		}
+	}
+	flag("SO_REUSEADDR", unix.SO_REUSEADDR, o.GetReuseaddr())
+	flag("SO_REUSEPORT", unix.SO_REUSEPORT, o.GetSoReuseport())
+	flag("SO_PASSCRED", unix.SO_PASSCRED, o.GetSoPasscred())
+	flag("SO_BROADCAST", unix.SO_BROADCAST, o.GetSoBroadcast())
+	flag("SO_KEEPALIVE", unix.SO_KEEPALIVE, o.GetSoKeepalive())
+	flag("SO_DONTROUTE", unix.SO_DONTROUTE, o.GetSoDontroute())
+	flag("SO_OOBINLINE", unix.SO_OOBINLINE, o.GetSoOobinline() != 0)
+	flag("SO_PASSSEC", unix.SO_PASSSEC, o.GetSoPasssec())
+	flag("SO_NO_CHECK", unix.SO_NO_CHECK, o.GetSoNoCheck())
+	if v := o.GetSoPriority(); v != 0 {
+		seti("SO_PRIORITY", unix.SOL_SOCKET, unix.SO_PRIORITY, int(v))
+	}
+	if v := o.GetSoRcvlowat(); v > 1 {
+		seti("SO_RCVLOWAT", unix.SOL_SOCKET, unix.SO_RCVLOWAT, int(v))
+	}
+	if v := o.GetSoMark(); v != 0 {
+		seti("SO_MARK", unix.SOL_SOCKET, unix.SO_MARK, int(v))
+	}
+	if o.SoLinger != nil {
+		if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: int32(o.GetSoLinger())}); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt(SO_LINGER)", err))
+		}
+	}
+	if dev := o.GetSoBoundDev(); dev != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, dev); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt(SO_BINDTODEVICE)", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// maxQueue caps the bytes read from one socket's receive queue.
-const maxQueue = 64 << 20
-
-// peekQueue reads fd's receive queue without consuming it: SO_PEEK_OFF
-// moves past what each MSG_PEEK returned, and is put back afterwards.
-// A queue holding passed descriptors (SCM_RIGHTS) is refused.
-func peekQueue(fd int, id uint32, dgram bool) ([]skPacket, error) {
-	orig, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF)
-	if err != nil {
-		return nil, os.NewSyscallError("getsockopt(SO_PEEK_OFF)", err)
+// setSkFilter attaches the classic BPF filter of o to fd (CRIU's packing:
+// code<<48 | jt<<40 | jf<<32 | k per instruction). It comes after the
+// queues are refilled, which it would otherwise filter.
+func setSkFilter(fd int, o *images.SkOptsEntry) error {
+	img := o.GetSoFilter()
+	if len(img) == 0 {
+		return nil
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF, 0); err != nil {
-		return nil, os.NewSyscallError("setsockopt(SO_PEEK_OFF)", err)
+	if len(img) > maxFilter {
+		return fmt.Errorf("%w: a socket filter of %d instructions", errdefs.ErrBadImage, len(img))
 	}
-	defer unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF, orig)
-	size, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
-	if err != nil {
-		return nil, os.NewSyscallError("getsockopt(SO_RCVBUF)", err)
+	f := make([]unix.SockFilter, len(img))
+	for i, v := range img {
+		f[i] = unix.SockFilter{Code: uint16(v >> 48), Jt: uint8(v >> 40), Jf: uint8(v >> 32), K: uint32(v)}
 	}
-	buf := make([]byte, max(size, 1<<16)+1)
-	oob := make([]byte, unix.CmsgSpace(64))
-	var out []skPacket
-	total := 0
-	for {
-		n, oobn, fl, from, err := unix.Recvmsg(fd, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		if err == unix.EAGAIN {
-			return out, nil
-		}
-		if err != nil {
-			return nil, os.NewSyscallError("recvmsg(MSG_PEEK)", err)
-		}
-		if oobn > 0 {
-			if err := refuseRights(oob[:oobn]); err != nil {
-				return nil, err
-			}
-		}
-		if fl&unix.MSG_CTRUNC != 0 {
-			return nil, fmt.Errorf("%w: queued message with control data", ErrUnsupported)
-		}
-		if fl&unix.MSG_TRUNC != 0 {
-			return nil, fmt.Errorf("%w: queued message larger than %d bytes", ErrUnsupported, len(buf))
-		}
-		if n == 0 {
-			// End of a stream whose peer shut down, or an empty
-			// datagram: neither moves the peek offset on.
-			return out, nil
-		}
-		total += n
-		if total > maxQueue {
-			return nil, fmt.Errorf("%w: more than %d bytes queued", ErrUnsupported, maxQueue)
-		}
-		p := skPacket{idFor: id, data: append([]byte{}, buf[:n]...)}
-		if dgram {
-			p.addr = []byte{}
-			if sa, ok := from.(*unix.SockaddrUnix); ok && sa.Name != "" {
-				p.addr = unixNameBytes(sa.Name)
-			}
-		}
-		out = append(out, p)
+	prog := &unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, prog); err != nil {
+		return os.NewSyscallError("setsockopt(SO_ATTACH_FILTER)", err)
 	}
-}
-
-// pendingError reports whether the socket fd has an error pending
-// (sk_err), which poll shows as POLLERR without clearing it.
-func pendingError(fd int) (bool, error) {
-	p := []unix.PollFd{{Fd: int32(fd)}}
-	for {
-		_, err := unix.Poll(p, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false, os.NewSyscallError("poll", err)
-		}
-		return p[0].Revents&unix.POLLERR != 0, nil
-	}
-}
-
-// unixNameBytes turns x/sys/unix's spelling of a UNIX name ('@' for the
-// leading NUL of an abstract one) back into the kernel's bytes.
-func unixNameBytes(name string) []byte {
-	if name[0] == '@' {
-		return append([]byte{0}, name[1:]...)
-	}
-	return []byte(name)
-}
-
-// refuseRights closes descriptors a peek copied in and fails: passing
-// descriptors through a socket is not saved yet. Any other control
-// message (the sender's credentials of SO_PASSCRED, a pidfd, a security
-// context) fails too, as in CRIU: a message sent again at restore would
-// carry the restorer's.
-func refuseRights(oob []byte) error {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return fmt.Errorf("parse control message: %w", err)
-	}
-	var fail error
-	for _, m := range msgs {
-		switch {
-		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_RIGHTS:
-			for i := 0; i+4 <= len(m.Data); i += 4 {
-				unix.Close(int(int32(binary.LittleEndian.Uint32(m.Data[i:]))))
-			}
-			fail = fmt.Errorf("%w: descriptors in flight (SCM_RIGHTS)", ErrUnsupported)
-		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_PIDFD:
-			if len(m.Data) >= 4 {
-				unix.Close(int(int32(binary.LittleEndian.Uint32(m.Data))))
-			}
-			if fail == nil {
-				fail = fmt.Errorf("%w: queued messages carry their sender's pidfd (SO_PASSPIDFD)", ErrUnsupported)
-			}
-		case fail != nil:
-		case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_CREDENTIALS:
-			fail = fmt.Errorf("%w: queued messages carry their sender's credentials (SO_PASSCRED), which restore cannot send again", ErrUnsupported)
-		default:
-			fail = fmt.Errorf("%w: queued messages carry control data (level %d type %d)", ErrUnsupported, m.Header.Level, m.Header.Type)
-		}
-	}
-	return fail
+	return nil
 }

@@ -1,4 +1,4 @@
-package restore
+package task
 
 import (
 	"encoding/binary"
@@ -33,7 +33,7 @@ func capSet(w []uint32) uint64 {
 	return v
 }
 
-// setCreds gives the thread its dumped credentials, in CRIU's order: the
+// SetCreds gives thread tid of task pid (t) its dumped credentials, in CRIU's order: the
 // thread still holds the restorer's (root, every capability) ones.
 //
 //  1. groups; SECBIT_NO_SETUID_FIXUP so that changing ids keeps caps;
@@ -45,11 +45,11 @@ func capSet(w []uint32) uint64 {
 //
 // Steps that would change nothing are skipped, so a task with the
 // restorer's own credentials costs no injected call.
-func (r *restorer) setCreds(in *ptrace.Injector, tid int, c *images.CredsEntry) error {
+func SetCreds(t Task, in *ptrace.Injector, pid, tid int, c *images.CredsEntry) error {
 	if c == nil {
 		return nil
 	}
-	st, err := procfs.ReadStatusFile(procfs.Path(r.pid, fmt.Sprintf("task/%d/status", tid)))
+	st, err := procfs.ReadStatusFile(procfs.Path(pid, fmt.Sprintf("task/%d/status", tid)))
 	if err != nil {
 		return err
 	}
@@ -97,10 +97,10 @@ func (r *restorer) setCreds(in *ptrace.Injector, tid int, c *images.CredsEntry) 
 		for i, g := range groups {
 			le.PutUint32(b[i*4:], g)
 		}
-		if err := r.writeScratch(2048, b); err != nil {
+		if err := t.WriteScratch(2048, b); err != nil {
 			return err
 		}
-		if _, err := in.Syscall("setgroups", unix.SYS_SETGROUPS, uint64(len(groups)), r.scr+2048); err != nil {
+		if _, err := in.Syscall("setgroups", unix.SYS_SETGROUPS, uint64(len(groups)), t.Scratch()+2048); err != nil {
 			return err
 		}
 	}
@@ -150,10 +150,10 @@ func (r *restorer) setCreds(in *ptrace.Injector, tid int, c *images.CredsEntry) 
 		le.PutUint32(b[o+4:], uint32(prm>>(32*i)))
 		le.PutUint32(b[o+8:], uint32(inh>>(32*i)))
 	}
-	if err := r.writeScratch(2048, b); err != nil {
+	if err := t.WriteScratch(2048, b); err != nil {
 		return err
 	}
-	if _, err := in.Syscall("capset", unix.SYS_CAPSET, r.scr+2048, r.scr+2048+8); err != nil {
+	if _, err := in.Syscall("capset", unix.SYS_CAPSET, t.Scratch()+2048, t.Scratch()+2048+8); err != nil {
 		return err
 	}
 	// 6.
@@ -187,11 +187,11 @@ func lastCap() (int, error) {
 	return min(n, 63), nil
 }
 
-// setThreadMisc restores what is per thread besides creds, after them
+// SetThreadMisc restores what is per thread besides creds, after them
 // (changing ids clears the parent-death signal): the parent-death signal,
 // no_new_privs, and the scheduling policy and nice value (set from
 // outside).
-func (r *restorer) setThreadMisc(in *ptrace.Injector, tid int, tc *images.ThreadCoreEntry) error {
+func SetThreadMisc(in *ptrace.Injector, tid int, tc *images.ThreadCoreEntry) error {
 	if sig := tc.GetPdeathSig(); sig != 0 {
 		if _, err := in.Syscall("prctl(PR_SET_PDEATHSIG)", unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uint64(sig)); err != nil {
 			return err
@@ -209,14 +209,6 @@ func (r *restorer) setThreadMisc(in *ptrace.Injector, tid int, tc *images.Thread
 	}
 	return nil
 }
-
-// Scheduling policies and flags (uapi/linux/sched.h).
-const (
-	schedNormal      = 0
-	schedBatch       = 3
-	schedResetOnFork = 0x40000000
-	schedFlagReset   = 0x01
-)
 
 // setSched gives thread tid its policy (with SCHED_RESET_ON_FORK or'ed
 // in, as CRIU saves it), nice value and real-time priority, from
@@ -241,18 +233,17 @@ func setSched(tid int, policy uint32, nice int32, prio uint32) error {
 	return nil
 }
 
-// setProcessMisc restores the mm's dumpable flag and THP-disable, through
-// the leader, once every thread has its creds (changing ids resets
+// SetProcessMisc restores the mm's dumpable flag and THP-disable, through
+// the leader of t, once every thread has its creds (changing ids resets
 // dumpable).
-func (r *restorer) setProcessMisc() error {
-	mm := r.sn.mm
+func SetProcessMisc(t Task, mm *images.MmEntry) error {
 	if mm.Dumpable != nil && (mm.GetDumpable() == 0 || mm.GetDumpable() == 1) {
-		if _, err := r.sys("prctl(PR_SET_DUMPABLE)", unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, uint64(mm.GetDumpable())); err != nil {
+		if _, err := t.Sys("prctl(PR_SET_DUMPABLE)", unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, uint64(mm.GetDumpable())); err != nil {
 			return err
 		}
 	}
 	if mm.GetThpDisabled() {
-		if _, err := r.sys("prctl(PR_SET_THP_DISABLE)", unix.SYS_PRCTL, unix.PR_SET_THP_DISABLE, 1); err != nil {
+		if _, err := t.Sys("prctl(PR_SET_THP_DISABLE)", unix.SYS_PRCTL, unix.PR_SET_THP_DISABLE, 1); err != nil {
 			return err
 		}
 	}

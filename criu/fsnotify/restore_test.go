@@ -1,4 +1,4 @@
-package restore
+package fsnotify
 
 import (
 	"encoding/binary"

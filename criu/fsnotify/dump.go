@@ -1,4 +1,4 @@
-package dump
+package fsnotify
 
 import (
 	"encoding/binary"
@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
@@ -18,22 +20,29 @@ import (
 // (fh_entry_sizes min_entries): the handle's bytes, zero-padded.
 const fhWords = 16
 
-// addInotify records the inotify file at fd with its watches. Each
-// watch keeps its file handle (as CRIU) and the watched file's path,
-// found by opening the handle: restore adds the watch back by path.
-func (d *dumper) addInotify(id uint32, fd int, flags uint32) (*images.FileEntry, error) {
-	ws, err := procfs.ReadInotify(d.pid, fd)
+// Set is the inotify state of a dump: the watches recorded by file handle
+// only, checked once every fd of the tree is recorded (Check).
+type Set struct {
+	handleWatches []handleWatch
+}
+
+// Add records the inotify file at fd of task pid as file id, with its
+// watches. Each watch keeps its file handle (as CRIU) and the watched
+// file's path, found by opening the handle: restore adds the watch back
+// by path.
+func (s *Set) Add(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
+	ws, err := procfs.ReadInotify(pid, fd)
 	if err != nil {
 		return nil, err
 	}
-	e := &images.InotifyFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: zeroFown()}
+	e := &images.InotifyFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
 	var mounts []procfs.Mount
 	for _, w := range ws {
 		if len(w.Handle) > fhWords*8 {
-			return nil, fmt.Errorf("%w: inotify watch %d: file handle of %d bytes", ErrUnsupported, w.Wd, len(w.Handle))
+			return nil, fmt.Errorf("%w: inotify watch %d: file handle of %d bytes", errdefs.ErrUnsupported, w.Wd, len(w.Handle))
 		}
 		if mounts == nil {
-			if mounts, err = procfs.ReadMounts(d.pid); err != nil {
+			if mounts, err = procfs.ReadMounts(pid); err != nil {
 				return nil, err
 			}
 		}
@@ -47,8 +56,8 @@ func (d *dumper) addInotify(id uint32, fd int, flags uint32) (*images.FileEntry,
 			// still open, or a cwd), or else opens the handle.
 			// checkHandleWatches refuses the others on file systems
 			// whose handles do not outlive the inode (tmpfs).
-			d.files.handleWatches = append(d.files.handleWatches, handleWatch{
-				pid: d.pid, fd: fd, wd: w.Wd, sdev: w.Sdev, ino: w.Ino, tmpfs: np.tmpfs, why: np.Error()})
+			s.handleWatches = append(s.handleWatches, handleWatch{
+				pid: pid, fd: fd, wd: w.Wd, sdev: w.Sdev, ino: w.Ino, tmpfs: np.tmpfs, why: np.Error()})
 			path, err = "", nil
 		}
 		if err != nil {
@@ -80,7 +89,7 @@ func (d *dumper) addInotify(id uint32, fd int, flags uint32) (*images.FileEntry,
 // through a mount of its superblock, then read back from /proc.
 func watchPath(mounts []procfs.Mount, w procfs.InotifyWatch) (string, error) {
 	maj, min := w.Sdev>>20, w.Sdev&0xfffff
-	var lastErr error = fmt.Errorf("%w: no mount of device %d:%d", ErrUnsupported, maj, min)
+	var lastErr error = fmt.Errorf("%w: no mount of device %d:%d", errdefs.ErrUnsupported, maj, min)
 	for _, m := range mounts {
 		if m.Major != maj || m.Minor != min {
 			continue
@@ -114,19 +123,19 @@ type handleWatch struct {
 	why         string
 }
 
-// checkHandleWatches refuses the watches recorded by handle only that
-// restore cannot reach: one whose file is not a ghost of the tree
-// (restore watches the ghost copy) on a file system whose handles do
-// not outlive its inodes (tmpfs, devtmpfs: as CRIU).
-func (f *fileSet) checkHandleWatches() error {
-	for _, w := range f.handleWatches {
+// Check refuses the watches recorded by handle only that restore cannot
+// reach: one whose file is not a ghost of the tree (ghost tells, by
+// device and inode; restore watches the ghost copy) on a file system
+// whose handles do not outlive its inodes (tmpfs, devtmpfs: as CRIU).
+func (s *Set) Check(ghost func(dev, ino uint64) bool) error {
+	for _, w := range s.handleWatches {
 		dev := unix.Mkdev(w.sdev>>20, w.sdev&0xfffff)
-		if _, ok := f.byIno[[2]uint64{dev, w.ino}]; ok {
+		if ghost(dev, w.ino) {
 			continue
 		}
 		if w.tmpfs {
-			return fmt.Errorf("dump %d: %w", w.pid, &FdError{Fd: w.fd, Type: "anon_inode:inotify",
-				Err: fmt.Errorf("inotify watch %d (inode %d): %w: %s on tmpfs, whose file handles do not outlive the inode", w.wd, w.ino, ErrUnsupported, w.why)})
+			return fmt.Errorf("dump %d: %w", w.pid, &errdefs.FdError{Fd: w.fd, Type: "anon_inode:inotify",
+				Err: fmt.Errorf("inotify watch %d (inode %d): %w: %s on tmpfs, whose file handles do not outlive the inode", w.wd, w.ino, errdefs.ErrUnsupported, w.why)})
 		}
 	}
 	return nil

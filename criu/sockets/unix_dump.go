@@ -1,45 +1,35 @@
-package dump
+package sockets
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
-)
-
-// Socket states as the kernel reports them (include/net/tcp_states.h);
-// UNIX sockets use the same numbers.
-const (
-	tcpEstablished = 1
-	tcpClose       = 7
-	tcpListen      = 10
 )
 
 // unixSk is one UNIX socket of the tree.
 type unixSk struct {
 	e     *images.UnixSkEntry
 	d     *unixDiag
-	first fdRef // where it was first seen, to name it in errors
+	first fdAt // where it was first seen, to name it in errors
 	queue []skPacket
 	// inherit: connected outside the tree and named by --ext-unix-sk=INO:
 	// restore takes it from --inherit-fd.
 	inherit bool
 }
 
-// addUnixSk records the UNIX socket open at fd, with its options and
+// addUnixSk records the UNIX socket open at at, with its options and
 // the messages queued for it (read without consuming them).
 // cp is this process's copy of the socket.
-func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.FileEntry, error) {
-	s := d.t.shared
+func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images.FileEntry, error) {
 	if s.unixDiag == nil {
 		var err error
-		err = d.t.netDo(func() error {
+		err = s.t.NetDo(func() error {
 			var err error
 			s.unixDiag, err = listUnixSockets()
 			return err
@@ -53,18 +43,18 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 	if ud == nil {
 		return nil, fmt.Errorf("socket:[%d] is not known to sock_diag", ino)
 	}
-	id := d.files.id()
+	id := s.t.FileID()
 	opts, err := dumpSkOpts(cp)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, unsavedSocketOpts); err != nil {
+	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, unsavedSocketOpts); err != nil {
 		return nil, err
 	}
 	e := &images.UnixSkEntry{
 		Id: proto.Uint32(id), Ino: proto.Uint32(ino), Type: proto.Uint32(uint32(ud.typ)), State: proto.Uint32(uint32(ud.state)),
 		Flags: proto.Uint32(flags), Uflags: proto.Uint32(0), Backlog: proto.Uint32(0), Peer: proto.Uint32(ud.peer),
-		Fown: zeroFown(), Opts: opts, Name: append([]byte{}, ud.name...),
+		Fown: image.ZeroFown(), Opts: opts, Name: append([]byte{}, ud.name...),
 	}
 	if ud.shutdown != 0 {
 		e.Shutdown = images.SkShutdown(ud.shutdown & 3).Enum()
@@ -75,7 +65,7 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 	if len(ud.name) > 0 && ud.name[0] != 0 {
 		path := string(bytes.TrimRight(ud.name, "\x00"))
 		if path[0] != '/' {
-			return nil, fmt.Errorf("%w: socket:[%d] is bound to the relative path %q", ErrUnsupported, ino, path)
+			return nil, fmt.Errorf("%w: socket:[%d] is bound to the relative path %q", errdefs.ErrUnsupported, ino, path)
 		}
 		var fst unix.Stat_t
 		if err := unix.Stat(path, &fst); err != nil || uint32(fst.Ino) != ud.vfsIno {
@@ -84,7 +74,7 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 			e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(fst.Mode), Uid: proto.Uint32(fst.Uid), Gid: proto.Uint32(fst.Gid)}
 		}
 	}
-	sk := &unixSk{e: e, d: ud, first: fdRef{pid: d.pid, fd: fd, id: id, typ: images.FdTypes_UNIXSK}}
+	sk := &unixSk{e: e, d: ud, first: at}
 	// A stream or seqpacket socket has a queue only once connected (and
 	// reading one that is not gives EINVAL).
 	if ud.typ == unix.SOCK_DGRAM || ud.state == tcpEstablished {
@@ -94,7 +84,7 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 		if perr, err := pendingError(cp); err != nil {
 			return nil, err
 		} else if perr {
-			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", ErrUnsupported)
+			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", errdefs.ErrUnsupported)
 		}
 		if sk.queue, err = peekQueue(cp, id, ud.typ == unix.SOCK_DGRAM); err != nil {
 			return nil, fmt.Errorf("its queue: %w", err)
@@ -114,9 +104,9 @@ func (d *dumper) addUnixSk(cp, fd int, st *unix.Stat_t, flags uint32) (*images.F
 // queued data that no socket of the tree sent. A connection not yet
 // accepted gets its listener as peer (restore connects to it again, as
 // CRIU); one whose peer closed (both ways shut down) keeps peer 0.
-func (s *sharedSet) checkUnix(t *tree) error {
+func (s *Set) checkUnix() error {
 	fail := func(sk *unixSk, err error) error {
-		return fmt.Errorf("dump %d: %w", sk.first.pid, &FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
+		return fmt.Errorf("dump %d: %w", sk.first.pid, &errdefs.FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
 	}
 	// The listener each connection not yet accepted waits on, by the
 	// connecting socket's inode (sock_diag lists a listener's queue by
@@ -134,15 +124,15 @@ func (s *sharedSet) checkUnix(t *tree) error {
 		var last uint32
 		for _, c := range sk.d.icons {
 			if c == 0 {
-				return fail(sk, fmt.Errorf("%w: a connection not yet accepted whose client has closed", ErrUnsupported))
+				return fail(sk, fmt.Errorf("%w: a connection not yet accepted whose client has closed", errdefs.ErrUnsupported))
 			}
 			cl := s.unixByIno[c]
 			if cl == nil {
-				return fail(sk, fmt.Errorf("a connection not yet accepted from socket:[%d] %w", c, ErrOutside))
+				return fail(sk, fmt.Errorf("a connection not yet accepted from socket:[%d] %w", c, errdefs.ErrOutside))
 			}
 			// Restore connects the clients in file id order.
 			if id := cl.e.GetId(); id < last {
-				return fail(sk, fmt.Errorf("%w: connections not yet accepted in an order restore cannot keep (socket:[%d] connected before a socket opened earlier)", ErrUnsupported, c))
+				return fail(sk, fmt.Errorf("%w: connections not yet accepted in an order restore cannot keep (socket:[%d] connected before a socket opened earlier)", errdefs.ErrUnsupported, c))
 			} else {
 				last = id
 			}
@@ -154,13 +144,13 @@ func (s *sharedSet) checkUnix(t *tree) error {
 			l := listenerOf[sk.d.ino]
 			switch {
 			case l != nil && s.unixByIno[l.ino] == nil:
-				return fail(sk, fmt.Errorf("its connection not yet accepted by socket:[%d] %w", l.ino, ErrOutside))
+				return fail(sk, fmt.Errorf("its connection not yet accepted by socket:[%d] %w", l.ino, errdefs.ErrOutside))
 			case l != nil && sk.d.wqlen != 0:
-				return fail(sk, fmt.Errorf("%w: data sent on a connection not yet accepted", ErrUnsupported))
+				return fail(sk, fmt.Errorf("%w: data sent on a connection not yet accepted", errdefs.ErrUnsupported))
 			case l != nil:
 				sk.e.Peer = proto.Uint32(l.ino)
 			case sk.d.shutdown&3 != 3:
-				return fail(sk, fmt.Errorf("%w: a connection whose peer is gone but which is not shut down", ErrUnsupported))
+				return fail(sk, fmt.Errorf("%w: a connection whose peer is gone but which is not shut down", errdefs.ErrUnsupported))
 			}
 			// Else its peer closed: restore makes it a pair whose other
 			// end sends the queued data, then closes.
@@ -169,23 +159,23 @@ func (s *sharedSet) checkUnix(t *tree) error {
 		if p := sk.d.peer; p != 0 {
 			peer := s.unixByIno[p]
 			if peer == nil {
-				if err := s.addExternalUnix(t, sk); err != nil {
+				if err := s.addExternalUnix(sk); err != nil {
 					return fail(sk, err)
 				}
 				continue
 			}
 			senders[p] = true
 			if sk.d.typ != unix.SOCK_DGRAM && peer.d.peer != sk.d.ino {
-				return fail(sk, fmt.Errorf("%w: connected to socket:[%d], which is not connected back", ErrUnsupported, p))
+				return fail(sk, fmt.Errorf("%w: connected to socket:[%d], which is not connected back", errdefs.ErrUnsupported, p))
 			}
 			// A connection's shutdown reaches both ends (reading on one is
 			// writing on the other), except one made before connect(),
 			// which restore (shutting down a pair) cannot make.
 			if m := sk.d.shutdown & 3; sk.d.typ != unix.SOCK_DGRAM && m&^mirrorShutdown(peer.d.shutdown&3) != 0 {
-				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s)", ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.shutdown&3)))
+				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s)", errdefs.ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.shutdown&3)))
 			}
 			if sk.d.typ == unix.SOCK_DGRAM && peer.d.peer != sk.d.ino && len(peer.d.name) == 0 {
-				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", ErrUnsupported, p))
+				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", errdefs.ErrUnsupported, p))
 			}
 		}
 	}
@@ -201,7 +191,7 @@ func (s *sharedSet) checkUnix(t *tree) error {
 		}
 		closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished
 		if len(sk.queue) > 0 && !senders[sk.d.ino] && !closedPeer {
-			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", ErrUnsupported, ErrOutside))
+			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", errdefs.ErrUnsupported, errdefs.ErrOutside))
 		}
 	}
 	return nil
@@ -216,9 +206,6 @@ func shutdownName(m uint8) string {
 	return [...]string{"nothing", "reading", "writing", "reading and writing"}[m&3]
 }
 
-// usk_entry uflags (CRIU's USK_*).
-const uskExtern = 1 << 0 // the entry is a socket outside the tree
-
 // addExternalUnix handles sk's peer outside the tree, as CRIU 4.2: a
 // socket named by inode (--ext-unix-sk=INO, CRIU's exception list) of
 // any kind, with nothing queued, is kept for restore to take from
@@ -227,22 +214,22 @@ const uskExtern = 1 << 0 // the entry is a socket outside the tree
 // again. The peer is then written once to files.img as CRIU writes an
 // external socket (a datagram listener with its name, uflags
 // USK_EXTERN, no fd). Anything else fails the dump.
-func (s *sharedSet) addExternalUnix(t *tree, sk *unixSk) error {
+func (s *Set) addExternalUnix(sk *unixSk) error {
 	p := sk.d.peer
-	err := fmt.Errorf("its peer socket:[%d] %w", p, ErrOutside)
+	err := fmt.Errorf("its peer socket:[%d] %w", p, errdefs.ErrOutside)
 	hint := fmt.Sprintf("dump with --ext-unix-sk=%d and give it at restore with --inherit-fd fd[N]:socket:[%d]", sk.d.ino, sk.d.ino)
 	peer := s.unixDiag[p]
 	switch {
-	case t.opts.ExtUnixInodes[sk.d.ino]:
+	case s.opts.ExtUnixInodes[sk.d.ino]:
 		// Named by inode (CRIU's exception): any kind, which restore
 		// takes from --inherit-fd as it is, queue included.
 		if len(sk.queue) > 0 {
-			return fmt.Errorf("%w: --ext-unix-sk=%d: it has data queued, which the socket given at restore would not hold", ErrUnsupported, sk.d.ino)
+			return fmt.Errorf("%w: --ext-unix-sk=%d: it has data queued, which the socket given at restore would not hold", errdefs.ErrUnsupported, sk.d.ino)
 		}
 		sk.inherit = true
-	case !t.opts.ExtUnixSk && sk.d.typ == unix.SOCK_DGRAM:
+	case !s.opts.ExtUnixSk && sk.d.typ == unix.SOCK_DGRAM:
 		return fmt.Errorf("%w (dump with --ext-unix-sk to connect to its name again at restore, or %s)", err, hint)
-	case !t.opts.ExtUnixSk:
+	case !s.opts.ExtUnixSk:
 		return fmt.Errorf("%w (%s)", err, hint)
 	case sk.d.typ != unix.SOCK_DGRAM:
 		return fmt.Errorf("%w (--ext-unix-sk connects only datagram sockets again; for a connection, %s)", err, hint)
@@ -260,11 +247,11 @@ func (s *sharedSet) addExternalUnix(t *tree, sk *unixSk) error {
 	}
 	if !s.unixExt[p] {
 		s.unixExt[p] = true
-		id := t.files.id()
-		t.files.entries = append(t.files.entries, &images.FileEntry{Type: images.FdTypes_UNIXSK.Enum(), Id: proto.Uint32(id), Usk: &images.UnixSkEntry{
+		id := s.t.FileID()
+		s.t.AddFile(&images.FileEntry{Type: images.FdTypes_UNIXSK.Enum(), Id: proto.Uint32(id), Usk: &images.UnixSkEntry{
 			Id: proto.Uint32(id), Ino: proto.Uint32(p), Type: proto.Uint32(unix.SOCK_DGRAM), State: proto.Uint32(tcpListen),
 			Flags: proto.Uint32(0), Uflags: proto.Uint32(uskExtern), Backlog: proto.Uint32(0), Peer: proto.Uint32(0),
-			Fown: zeroFown(), Opts: &images.SkOptsEntry{SoSndbuf: proto.Uint32(0), SoRcvbuf: proto.Uint32(0),
+			Fown: image.ZeroFown(), Opts: &images.SkOptsEntry{SoSndbuf: proto.Uint32(0), SoRcvbuf: proto.Uint32(0),
 				SoSndTmoSec: proto.Uint64(0), SoSndTmoUsec: proto.Uint64(0), SoRcvTmoSec: proto.Uint64(0), SoRcvTmoUsec: proto.Uint64(0)},
 			Name: name,
 		}})
@@ -279,7 +266,7 @@ func (s *sharedSet) addExternalUnix(t *tree, sk *unixSk) error {
 // sender from sk's unnamed peer or an unnamed socket of its own; sk must
 // then be reachable: by name, or as the survivor of a pair whose other
 // end closed (that end sends).
-func (s *sharedSet) checkDgramQueue(sk *unixSk) error {
+func (s *Set) checkDgramQueue(sk *unixSk) error {
 	named := len(sk.d.name) > 0
 	var mutual *unixSk
 	if p := s.unixByIno[sk.d.peer]; p != nil && p.d.peer == sk.d.ino {
@@ -293,17 +280,17 @@ func (s *sharedSet) checkDgramQueue(sk *unixSk) error {
 		switch {
 		case len(p.addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.name) == 0):
 		case len(p.addr) == 0:
-			return fmt.Errorf("%w: a datagram from an unnamed socket queued on an unnamed socket no unnamed socket of the tree is connected to", ErrUnsupported)
+			return fmt.Errorf("%w: a datagram from an unnamed socket queued on an unnamed socket no unnamed socket of the tree is connected to", errdefs.ErrUnsupported)
 		case from != nil && (named || from == mutual):
 		case from != nil:
-			return fmt.Errorf("%w: a datagram from %q queued on an unnamed socket it is not connected to", ErrUnsupported, p.addr)
+			return fmt.Errorf("%w: a datagram from %q queued on an unnamed socket it is not connected to", errdefs.ErrUnsupported, p.addr)
 		case !named:
-			return fmt.Errorf("%w: a datagram from the closed socket %q queued on an unnamed socket", ErrUnsupported, p.addr)
+			return fmt.Errorf("%w: a datagram from the closed socket %q queued on an unnamed socket", errdefs.ErrUnsupported, p.addr)
 		default:
 			// The sender is gone: restore binds a socket to its name
 			// for the send, which the name must allow.
 			if held := s.nameHeld(p.addr); held != "" {
-				return fmt.Errorf("%w: a datagram from %q, a name held by %s, which restore cannot send from", ErrUnsupported, p.addr, held)
+				return fmt.Errorf("%w: a datagram from %q, a name held by %s, which restore cannot send from", errdefs.ErrUnsupported, p.addr, held)
 			}
 		}
 	}
@@ -311,7 +298,7 @@ func (s *sharedSet) checkDgramQueue(sk *unixSk) error {
 }
 
 // dgramByName is the datagram socket of the tree bound to name, if any.
-func (s *sharedSet) dgramByName(name []byte) *unixSk {
+func (s *Set) dgramByName(name []byte) *unixSk {
 	if len(name) == 0 {
 		return nil
 	}
@@ -326,7 +313,7 @@ func (s *sharedSet) dgramByName(name []byte) *unixSk {
 // nameHeld tells what holds a UNIX name, "" if nothing: a socket of the
 // namespace (outside the tree: those of the tree were looked up first),
 // or for a path a file.
-func (s *sharedSet) nameHeld(name []byte) string {
+func (s *Set) nameHeld(name []byte) string {
 	n := bytes.TrimRight(name, "\x00")
 	for _, ud := range s.unixDiag {
 		if bytes.Equal(bytes.TrimRight(ud.name, "\x00"), n) {
@@ -341,28 +328,4 @@ func (s *sharedSet) nameHeld(name []byte) string {
 		return "a file (its closed sender left it)"
 	}
 	return ""
-}
-
-// writeSkQueues writes sk-queues.img: each queued message as an
-// SkPacketEntry followed by its bytes.
-func (s *sharedSet) writeSkQueues(ctx context.Context, t *tree) error {
-	var pkts []skPacket
-	for _, sk := range s.unixSks {
-		pkts = append(pkts, sk.queue...)
-	}
-	if len(pkts) == 0 {
-		return nil
-	}
-	const name = "sk-queues.img"
-	return image.WriteEntries(ctx, t.store, name, func(enc *image.Encoder, payload io.Writer) error {
-		for _, p := range pkts {
-			if err := enc.Encode(&images.SkPacketEntry{IdFor: proto.Uint32(p.idFor), Length: proto.Uint32(uint32(len(p.data))), Addr: p.addr}); err != nil {
-				return err
-			}
-			if _, err := payload.Write(p.data); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

@@ -1,4 +1,4 @@
-package dump
+package sockets
 
 import (
 	"encoding/binary"
@@ -10,36 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
 )
-
-// ipv6Freebind is IPV6_FREEBIND (Linux 4.15), not in x/sys/unix.
-const ipv6Freebind = 78
-
-// addSocket records the socket open at fd, by family.
-func (d *dumper) addSocket(fd int, st *unix.Stat_t, flags uint32) (*images.FileEntry, error) {
-	cp, err := getFd(d.pid, fd)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(cp)
-	family, err := unix.GetsockoptInt(cp, unix.SOL_SOCKET, unix.SO_DOMAIN)
-	if err != nil {
-		return nil, os.NewSyscallError("getsockopt(SO_DOMAIN)", err)
-	}
-	switch family {
-	case unix.AF_UNIX:
-		return d.addUnixSk(cp, fd, st, flags)
-	case unix.AF_INET, unix.AF_INET6:
-		return d.addInetSk(cp, st, flags, family)
-	}
-	return nil, fmt.Errorf("%w: socket family %d", ErrUnsupported, family)
-}
 
 // addInetSk records an IPv4 or IPv6 TCP or UDP socket that is not
 // connected (TCP: closed or listening; UDP: any). cp is this process's
 // copy of it.
-func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*images.FileEntry, error) {
+func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*images.FileEntry, error) {
 	typ, err := unix.GetsockoptInt(cp, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
 		return nil, os.NewSyscallError("getsockopt(SO_TYPE)", err)
@@ -73,14 +52,14 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 			backlog = ti.Sacked // sk_max_ack_backlog of a listener
 		case tcpClose:
 		default:
-			return nil, fmt.Errorf("%s -> %s (state %d): %w", addrString(sa), addrString(peer), state, ErrTCPEstablished)
+			return nil, fmt.Errorf("%s -> %s (state %d): %w", addrString(sa), addrString(peer), state, errdefs.ErrTCPEstablished)
 		}
 	case typ == unix.SOCK_DGRAM && (protocol == unix.IPPROTO_UDP || protocol == unix.IPPROTO_UDPLITE):
 		if perr == nil {
 			state = tcpEstablished
 		}
 	default:
-		return nil, fmt.Errorf("%w: inet socket type %d protocol %d", ErrUnsupported, typ, protocol)
+		return nil, fmt.Errorf("%w: inet socket type %d protocol %d", errdefs.ErrUnsupported, typ, protocol)
 	}
 	opts, err := dumpSkOpts(cp)
 	if err != nil {
@@ -95,19 +74,19 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 	} else {
 		unsaved = append(unsaved, unsavedUDPOpts)
 	}
-	if err := d.checkUnsaved(cp, family, typ, protocol, unsaved...); err != nil {
+	if err := s.checkUnsaved(cp, family, typ, protocol, unsaved...); err != nil {
 		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
-	shut, err := d.inetShutdown(cp, family, protocol, uint32(st.Ino))
+	shut, err := s.inetShutdown(cp, family, protocol, uint32(st.Ino))
 	if err != nil {
 		return nil, err
 	}
-	id := d.files.id()
+	id := s.t.FileID()
 	e := &images.InetSkEntry{
 		Id: proto.Uint32(id), Ino: proto.Uint32(uint32(st.Ino)), Family: proto.Uint32(uint32(family)),
 		Type: proto.Uint32(uint32(typ)), Proto: proto.Uint32(uint32(protocol)), State: proto.Uint32(state),
 		SrcPort: proto.Uint32(srcPort), DstPort: proto.Uint32(dstPort), Flags: proto.Uint32(flags),
-		Backlog: proto.Uint32(backlog), SrcAddr: src, DstAddr: dst, Fown: zeroFown(), Opts: opts,
+		Backlog: proto.Uint32(backlog), SrcAddr: src, DstAddr: dst, Fown: image.ZeroFown(), Opts: opts,
 		IpOpts: &images.IpOptsEntry{},
 	}
 	if family == unix.AF_INET6 {
@@ -170,9 +149,9 @@ func (d *dumper) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*
 // checkUnsaved compares fd's options that the images cannot hold with
 // those of a fresh socket of the same kind made in the tree's network
 // namespace (checkUnsavedOpts).
-func (d *dumper) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) error {
+func (s *Set) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) error {
 	ref := -1
-	err := d.t.netDo(func() error {
+	err := s.t.NetDo(func() error {
 		var err error
 		ref, err = unix.Socket(family, typ|unix.SOCK_CLOEXEC, protocol)
 		return err
@@ -187,12 +166,11 @@ func (d *dumper) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOp
 // inetShutdown tells how the inet socket ino (open at fd) was shut down
 // (sock_diag's INET_DIAG_SHUTDOWN: RCV_SHUTDOWN 1, SEND_SHUTDOWN 2). The
 // sockets of a family and protocol are listed once per dump.
-func (d *dumper) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) {
-	s := d.t.shared
+func (s *Set) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) {
 	k := [2]int{family, protocol}
 	m, ok := s.inetShut[k]
 	if !ok {
-		err := d.t.netDo(func() error {
+		err := s.t.NetDo(func() error {
 			var err error
 			m, err = listInetShutdown(family, protocol)
 			return err

@@ -1,4 +1,4 @@
-package restore
+package anonfd
 
 import (
 	"os"

@@ -1,8 +1,10 @@
-package restore
+package task
 
 import (
 	"errors"
 	"testing"
+
+	"github.com/criugo/criu/criu/errdefs"
 )
 
 // CRIU's images hold 62 sigactions (no SIGKILL, no SIGSTOP): entry 8 is
@@ -17,7 +19,7 @@ func TestSigactionSignals(t *testing.T) {
 	if err != nil || len(s) != 64 || s[8] != 9 || s[63] != 64 {
 		t.Fatalf("64: %v %v", s, err)
 	}
-	if _, err := sigactionSignals(63); !errors.Is(err, ErrBadImage) {
+	if _, err := sigactionSignals(63); !errors.Is(err, errdefs.ErrBadImage) {
 		t.Fatalf("63: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package restore
+package fsnotify
 
 import (
 	"encoding/binary"
@@ -8,9 +8,51 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
+
+// Open creates the inotify file f describes in the restorer, with its
+// watches (open) and its file status flags. ghosts are the ghost copies
+// restore made, by the kernel's device number and inode.
+func Open(f *images.FileEntry, ghosts map[[2]uint64]string) (int, error) {
+	fd, err := open(f.GetIfy(), ghosts)
+	if err != nil {
+		return fd, err
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(f.GetIfy().GetFlags()&^unix.O_ACCMODE)); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	return fd, nil
+}
+
+// Drain reads away the events queued on the restored inotify file fd
+// (file id) while the tree was restored (the tasks opening their files,
+// the ghost files made and removed): the queue of the dumped file is not
+// in the images (CRIU drops it too), and these were not there.
+func Drain(fd int, id uint32) error {
+	buf := make([]byte, 64<<10)
+	for {
+		// The master shares its description, and so its flags,
+		// with the tasks' fds: poll, then read what is there.
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("poll", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if _, err := unix.Read(fd, buf); err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return fmt.Errorf("drain inotify file %d: %w", id, os.NewSyscallError("read", err))
+		}
+	}
+}
 
 // inotifyAddMask are the bits inotify_add_watch takes back from a
 // watch's dumped mask (events and IN_ONESHOT, IN_EXCL_UNLINK...).
@@ -20,7 +62,7 @@ const inotifyAddMask = unix.IN_ALL_EVENTS | unix.IN_ONESHOT | unix.IN_EXCL_UNLIN
 // watch descriptor.
 const maxWdTries = 1 << 16
 
-// openInotify creates an inotify file in the restorer and adds its
+// open creates an inotify file in the restorer and adds its
 // watches back by path, each with its dumped watch descriptor: the
 // kernel hands out descriptors in increasing order, so a watch is added
 // and removed again until it gets its number. Events queued at dump
@@ -32,7 +74,7 @@ const maxWdTries = 1 << 16
 // ghosts, by the kernel's device number and inode), else at the path of
 // the image, else on the file its handle opens (a file no path leads
 // to, watched through /proc/self/fd).
-func openInotify(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
+func open(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
 	fd, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return -1, os.NewSyscallError("inotify_init1", err)
@@ -65,7 +107,7 @@ func openInotify(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd in
 				return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), os.NewSyscallError("fstat", err))
 			}
 			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return fd, fmt.Errorf("%w: inotify watch %d: a symbolic link known by its handle only", ErrUnsupported, w.GetWd())
+				return fd, fmt.Errorf("%w: inotify watch %d: a symbolic link known by its handle only", errdefs.ErrUnsupported, w.GetWd())
 			}
 			path = fmt.Sprintf("/proc/self/fd/%d", hfd)
 		} else {
@@ -73,7 +115,7 @@ func openInotify(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd in
 				return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), os.NewSyscallError("lstat "+path, err))
 			}
 			if st.Ino != w.GetIIno() {
-				return fd, fmt.Errorf("%w: inotify watch %d: %s is inode %d now, was %d", ErrBadImage, w.GetWd(), path, st.Ino, w.GetIIno())
+				return fd, fmt.Errorf("%w: inotify watch %d: %s is inode %d now, was %d", errdefs.ErrBadImage, w.GetWd(), path, st.Ino, w.GetIIno())
 			}
 			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 				mask |= unix.IN_DONT_FOLLOW
@@ -92,7 +134,7 @@ func openInotify(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd in
 				break
 			}
 			if got > want {
-				return fd, fmt.Errorf("%w: inotify watch %d on %s got descriptor %d (two watches on one inode?)", ErrBadImage, want, path, got)
+				return fd, fmt.Errorf("%w: inotify watch %d on %s got descriptor %d (two watches on one inode?)", errdefs.ErrBadImage, want, path, got)
 			}
 			if _, err := unix.InotifyRmWatch(fd, uint32(got)); err != nil {
 				return fd, os.NewSyscallError("inotify_rm_watch", err)
@@ -117,7 +159,7 @@ func handleFd(w *images.InotifyWdEntry) (int, error) {
 	fh := w.GetFHandle()
 	n := int(fh.GetBytes())
 	if n > 8*len(fh.GetHandle()) {
-		return -1, fmt.Errorf("%w: file handle of %d bytes in %d words", ErrBadImage, n, len(fh.GetHandle()))
+		return -1, fmt.Errorf("%w: file handle of %d bytes in %d words", errdefs.ErrBadImage, n, len(fh.GetHandle()))
 	}
 	b := make([]byte, 0, 8*len(fh.GetHandle()))
 	for _, v := range fh.GetHandle() {
@@ -129,7 +171,7 @@ func handleFd(w *images.InotifyWdEntry) (int, error) {
 		return -1, err
 	}
 	maj, min := w.GetSDev()>>20, w.GetSDev()&0xfffff
-	lastErr := fmt.Errorf("%w: no mount of device %d:%d", ErrUnsupported, maj, min)
+	lastErr := fmt.Errorf("%w: no mount of device %d:%d", errdefs.ErrUnsupported, maj, min)
 	for _, m := range mounts {
 		if m.Major != maj || m.Minor != min {
 			continue
@@ -149,34 +191,3 @@ func handleFd(w *images.InotifyWdEntry) (int, error) {
 	return -1, lastErr
 }
 
-// drainInotify reads away the events queued on the restored inotify
-// files while the tree was restored (the tasks opening their files, the
-// ghost files made and removed): the queue of the dumped file is not in
-// the images (CRIU drops it too), and these were not there.
-func (t *treeRestorer) drainInotify() error {
-	buf := make([]byte, 64<<10)
-	for id, fd := range t.masters {
-		if t.ti.files[id].GetType() != images.FdTypes_INOTIFY {
-			continue
-		}
-		for {
-			// The master shares its description, and so its flags,
-			// with the tasks' fds: poll, then read what is there.
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			n, err := unix.Poll(fds, 0)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return os.NewSyscallError("poll", err)
-			}
-			if n == 0 {
-				break
-			}
-			if _, err := unix.Read(fd, buf); err != nil && err != unix.EAGAIN && err != unix.EINTR {
-				return fmt.Errorf("drain inotify file %d: %w", id, os.NewSyscallError("read", err))
-			}
-		}
-	}
-	return nil
-}
