@@ -326,14 +326,8 @@ func (s *Set) AddPty(f Fd, files Files) (*images.FileEntry, error) {
 	}
 	id := files.NewID()
 	return &images.FileEntry{Type: images.FdTypes_TTY.Enum(), Id: proto.Uint32(id), Tty: &images.TtyFileEntry{
-		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(infoID), Flags: proto.Uint32(f.Flags), Fown: zeroFown(), RegfId: proto.Uint32(regID),
+		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(infoID), Flags: proto.Uint32(f.Flags), Fown: image.ZeroFown(), RegfId: proto.Uint32(regID),
 	}}, nil
-}
-
-// zeroFown is the owner of a file without one; the dumper sets the
-// file's own afterwards, if it has one.
-func zeroFown() *images.FownEntry {
-	return &images.FownEntry{Uid: proto.Uint32(0), Euid: proto.Uint32(0), Signum: proto.Uint32(0), PidType: proto.Uint32(0), Pid: proto.Uint32(0)}
 }
 
 // ptyInfo reads the state of one end of a pty through a copy of f.

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -172,7 +173,7 @@ func (s *Set) AddExternal(f Fd, files Files) (*images.FileEntry, error) {
 	}
 	id := files.NewID()
 	return &images.FileEntry{Type: images.FdTypes_TTY.Enum(), Id: proto.Uint32(id), Tty: &images.TtyFileEntry{
-		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(e.infoID), Flags: proto.Uint32(f.Flags), Fown: zeroFown(),
+		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(e.infoID), Flags: proto.Uint32(f.Flags), Fown: image.ZeroFown(),
 	}}, nil
 }
 
