@@ -14,6 +14,7 @@ import (
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -53,12 +54,6 @@ func (f *fileSet) addReg(path, link string, flags uint32, pos int64) (uint32, er
 		f.entries = append(f.entries, e)
 	}
 	return id, err
-}
-
-// isTTY reports a terminal device by its major number.
-func isTTY(rdev uint64) bool {
-	maj := unix.Major(rdev)
-	return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143)
 }
 
 // collectFds records every open fd of the task.
@@ -124,7 +119,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			if i := strings.IndexByte(kind, ':'); i > 0 && !strings.HasPrefix(kind, "anon_inode") {
 				kind = kind[:i]
 			}
-		case mode == unix.S_IFCHR && isTTY(st.Rdev):
+		case mode == unix.S_IFCHR && tty.IsTTY(st.Rdev):
 			kind = "tty " + target
 		case mode == unix.S_IFIFO:
 			kind = "fifo " + target
@@ -133,12 +128,12 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		}
 		if strings.HasPrefix(kind, "tty ") && len(d.opts.ExternalTTY) > 0 {
 			// A terminal named with --external: restore is given
-			// the one that takes its place (exttty.go).
-			if err := d.t.scanPtys(); err != nil {
+			// the one that takes its place (package tty).
+			if err := d.t.ttys.Scan(); err != nil {
 				return nil, err
 			}
-			if e := d.t.ttys.ext[TTYKey(st.Rdev, st.Dev)]; e != nil {
-				fe, err := d.addExtTTY(e, fd, &st, flags)
+			if d.t.ttys.External(st.Rdev, st.Dev) {
+				fe, err := d.t.ttys.AddExternal(d.ttyFd(fd, &st, flags, fi, target), ttyFiles{d.files})
 				if err != nil {
 					return nil, &FdError{Fd: fd, Type: kind, Err: err}
 				}
@@ -173,8 +168,8 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
-		// A pty whose master the tree holds is its own (tty.go), not the shell's.
-		ownPty := strings.HasPrefix(kind, "tty") && d.t.ttys.treePty(st.Rdev) != nil
+		// A pty whose master the tree holds is its own (package tty), not the shell's.
+		ownPty := strings.HasPrefix(kind, "tty") && d.t.ttys.OwnPty(st.Rdev)
 		shellStdio := d.opts.ShellJob && fd <= 2 && (strings.HasPrefix(kind, "tty") && !ownPty || kind == "shell pipe" || kind == "socket")
 		if !shellStdio && (kind == "socket" || strings.HasPrefix(kind, "anon_inode:[") || kind == "anon_inode:inotify") {
 			var e *images.FileEntry
@@ -190,8 +185,8 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
-		if strings.HasPrefix(kind, "tty") && !shellStdio && (isPtmx(st.Rdev) || isPts(st.Rdev)) {
-			e, err := d.addPty(fd, &st, flags, fi, target)
+		if strings.HasPrefix(kind, "tty") && !shellStdio && tty.IsPty(st.Rdev) {
+			e, err := d.t.ttys.AddPty(d.ttyFd(fd, &st, flags, fi, target), ttyFiles{d.files})
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: kind, Err: err}
 			}
@@ -206,7 +201,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 				id := d.files.id()
 				record(&images.FileEntry{
 					Type: images.FdTypes_EXT.Enum(), Id: proto.Uint32(id),
-					Ext: &images.ExtFileEntry{Id: proto.Uint32(id), Fown: zeroFown()},
+					Ext: &images.ExtFileEntry{Id: proto.Uint32(id), Fown: image.ZeroFown()},
 				})
 				continue
 			}
@@ -317,9 +312,6 @@ func (t *tree) livePids() []int {
 	}
 	return pids
 }
-
-// zeroFown is the fown of a file with no owner and no signal.
-func zeroFown() *images.FownEntry { return image.ZeroFown() }
 
 // writeGhosts checks the inotify watches known by handle only, which
 // may need a ghost, and writes the ghosts (package files).

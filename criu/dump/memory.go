@@ -454,7 +454,7 @@ func (d *dumper) addMemfd(link, target string, flags uint32, pos int64) (*images
 	}
 	id := d.files.id()
 	return &images.FileEntry{Type: images.FdTypes_MEMFD.Enum(), Id: proto.Uint32(id), Memfd: &images.MemfdFileEntry{
-		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)), Fown: zeroFown(), InodeId: proto.Uint32(ino),
+		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)), Fown: image.ZeroFown(), InodeId: proto.Uint32(ino),
 	}}, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/task"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -45,8 +46,8 @@ type tree struct {
 	locks locks.Set
 	// inotify: the inotify watches of every task (package fsnotify).
 	inotify fsnotify.Set
-	// ttys are the ptys of every task (tty.go).
-	ttys ttySet
+	// ttys are the terminals of every task (package tty).
+	ttys *tty.Set
 	// sysv are the System V shared memory segments attached by tasks
 	// (ipcns.Attached).
 	sysv ipcns.Attached
@@ -67,6 +68,7 @@ func newTree(s image.Store, opts Options) *tree {
 		byPid: map[int]*dumper{}, pipes: pipes.NewSet(),
 	}
 	t.sockets = newSockets(t)
+	t.ttys = newTTYSet(t)
 	return t
 }
 
@@ -269,7 +271,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := t.locks.Write(ctx, t.store); err != nil {
 		return err
 	}
-	if err := t.ttys.write(ctx, t.store); err != nil {
+	if err := t.ttys.Write(ctx, t.store); err != nil {
 		return err
 	}
 	// The segments of an ipc namespace of the tree's own are the ipc

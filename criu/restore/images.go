@@ -14,6 +14,7 @@ import (
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -54,7 +55,7 @@ type treeImages struct {
 	skQueues sockets.Queues
 	// locks are the file locks of filelocks.img (package locks).
 	locks []*images.FileLockEntry
-	// ttyInfo by info id, from tty-info.img (tty.go).
+	// ttyInfo by info id, from tty-info.img (package tty).
 	ttyInfo map[uint32]*images.TtyInfoEntry
 	// sysv: System V shared memory segments by shmid (ipcns.ReadAttached).
 	sysv map[uint32]*ipcns.Segment
@@ -110,7 +111,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.locks, err = locks.Read(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.ttyInfo, err = readTTYInfo(ctx, s); err != nil {
+	if ti.ttyInfo, err = tty.ReadInfo(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.sysv, err = ipcns.ReadAttached(ctx, s); err != nil {

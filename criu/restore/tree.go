@@ -21,6 +21,7 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -74,12 +75,9 @@ type treeRestorer struct {
 	memTime time.Duration
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
-	// cttys: the controlling terminals of the tree's sessions, by
-	// session (tty.go).
-	cttys map[int]*ctty
-	// extTTYs: the restorer's fd of each external terminal, by tty
-	// info id (exttty.go).
-	extTTYs map[uint32]int
+	// ttys: the terminals opened in the restorer and the controlling
+	// terminals of the tree's sessions (package tty; tty.go).
+	ttys *tty.Terminals
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
 	// which took the place of the shell's in the pstree (shelljob.go);
 	// tasks join them without a helper. Zero when unused.
