@@ -4,25 +4,15 @@
 // them to criu restore over its owner-only UNIX socket, while they are still
 // arriving. The protocol is described in package remoteimg.
 //
-// On disk (with Dir):
-//
-//	DIR/snapshots/<id>/.journal                 parent, commits, held and finish, one per line
-//	DIR/snapshots/<id>/.part.<xfer hex>.<name>  an image still arriving
-//	DIR/snapshots/<id>/<name>                   a committed image (fsynced)
-//	DIR/snapshots/.trash.<id>.<n>               a dropped snapshot being removed
-//
-// The journal format is in journal.go; Finish replaces it whole (rename)
-// by one holding exactly the manifest, ending in "held", and is
-// acknowledged only after that; the dump's Confirm (two-phase finish,
-// package remoteimg) appends "finish" (with the late stats-dump.img it
-// carries, stored first: "finish commit …"), and only a confirmed
-// snapshot is served (its images' End waits for it); a held one that is not
-// confirmed within ResumeTimeout is given up by the janitor. After a restart the cache replays the journals (load.go):
-// finished snapshots are served again, and are never deleted by recovery
-// (an image missing or resized is served as corrupt, the files stay);
-// unfinished ones keep the images that check out and wait ResumeTimeout
-// for their proxy to resume the partial images (acknowledged bytes are in
-// the part files).
+// With Dir, snapshots are kept on disk (package disk: the layout, the
+// journals, recovery). Finish is acknowledged only once the snapshot's
+// journal holds exactly its manifest, ending in "held"; the dump's
+// Confirm (two-phase finish, package remoteimg) appends "finish" (with
+// the late stats-dump.img it carries, stored first), and only a
+// confirmed snapshot is served (its images' End waits for it); a held
+// one not confirmed within ResumeTimeout is given up by the janitor.
+// After a restart (recover.go) finished snapshots are served again;
+// unfinished ones wait ResumeTimeout for their proxy to resume them.
 //
 // Snapshots and attempts (store.go). A snapshot id may see several dumps
 // (a retry after a failed attempt). A Put naming an image the snapshot
@@ -99,11 +89,9 @@
 // image bytes are written straight to files as they arrive (the kernel's
 // page cache holds them), so the daemon's own memory is the connections'
 // buffers, whatever the snapshot size (a 1 GiB snapshot with MaxMemory
-// 64M peaks at about 11 MiB of RSS). The
-// cache starts the writeback of every 8 MiB written (sync_file_range,
-// without waiting), so the fsync at commit waits only for the tail: the
-// time from a snapshot's last byte to its ack is tens of milliseconds,
-// not the writeback of the whole image.
+// 64M peaks at about 11 MiB of RSS); with write-behind (package disk)
+// the time from a snapshot's last byte to its ack is tens of
+// milliseconds, not the writeback of the whole image.
 //
 // Peers (peers.go). One TCP peer host holds at most MaxConnsPerPeer
 // connections and MaxReadersPerPeer reader connections, all TCP peers
