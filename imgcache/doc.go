@@ -47,11 +47,9 @@
 //
 // Memory. MaxMemory bounds everything the cache holds: image bytes
 // without Dir, and with or without Dir every connection's buffers.
-// Connection buffers have a share of it (bufShare): all of it with Dir,
-// else a sixteenth (4 to 32 MiB) that image bytes may not use, so a cache
-// full of snapshots still accepts the restore that frees them; TCP peers
-// may fill three quarters of the share, the rest is kept for the
-// owner's UNIX socket. The rule that keeps this free of deadlock: no
+// Connection buffers have a share of it (package limits: all of it with
+// Dir, else a sixteenth that image bytes may not use; TCP peers may fill
+// three quarters of it, the rest is the owner's UNIX socket's). The rule that keeps this free of deadlock: no
 // buffer is ever waited for. A buffer a connection needs to make any
 // progress is charged before it exists, and one that does not fit
 // refuses what needed it at once, with ErrNoSpace naming --max-memory:
@@ -93,13 +91,9 @@
 // the time from a snapshot's last byte to its ack is tens of
 // milliseconds, not the writeback of the whole image.
 //
-// Peers (peers.go). One TCP peer host holds at most MaxConnsPerPeer
-// connections and MaxReadersPerPeer reader connections, all TCP peers
-// together at most MaxConns (--max-conns), so many peers cannot exhaust
-// the daemon's fds; a refused connection is told why (ErrPermission
-// naming the cap) as its handshake's answer, at most maxRefusing at a
-// time (past that it is closed at once). A TCP peer without a client
-// certificate with nothing in flight for IdleTimeout is dropped. The
-// UNIX socket (owner-only) is not capped, but its connections are
-// charged like the others.
+// Peers (package limits, peers.go). The connections of one TCP peer
+// host, its reader connections and all TCP connections are capped
+// (MaxConnsPerPeer, MaxReadersPerPeer, MaxConns); a refused connection
+// is told why as its handshake's answer. A TCP peer without a client
+// certificate with nothing in flight for IdleTimeout is dropped.
 package imgcache

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/criugo/criu/imgcache/disk"
+	"github.com/criugo/criu/imgcache/limits"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
 )
@@ -349,13 +350,10 @@ func (st *store) overflowLocked(s *snapshot, n int) error {
 	err := fmt.Errorf("snapshot %s: %w: --max-memory %s cannot hold it (it held %s when %s more came; "+
 		"%s in use in all, %d other snapshots): the snapshot is dropped; restore or release the other snapshots, "+
 		"raise --max-memory, or keep snapshots on disk (-D)", s.id, remoteimg.ErrNoSpace,
-		mib(st.maxMem), mib(held), mib(int64(n)), mib(st.memUsed), others)
+		limits.MiB(st.maxMem), limits.MiB(held), limits.MiB(int64(n)), limits.MiB(st.memUsed), others)
 	st.abandonLocked(s, err)
 	return err
 }
-
-// mib formats a byte count for a message.
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // mayReplace decides what a Put of a new transfer of image name does to
 // the existing generation s, and refuses what would break a promise:
