@@ -149,7 +149,7 @@ type conn struct {
 	local bool
 	log   zerolog.Logger
 
-	mu     sync.Mutex // protects active and snaps; taken before store.mu
+	mu     sync.Mutex // protects active and snaps; taken before store.mu (lock order: see store.mu)
 	active int        // transfers or reads in flight
 	// snaps are the snapshots this proxy connection wrote to: while one
 	// is unfinished, its Finish may still come on this connection, so a

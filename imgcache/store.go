@@ -103,9 +103,9 @@ type store struct {
 	// Lock order, outermost first (a lock is only taken while holding
 	// those above it, never the other way):
 	//
-	//	remoteimg.ConnSet.mu  (Drain calls conn.CloseIfIdle under it)
-	//	conn.mu               (idleLocked calls anyOpen)
-	//	image.wmu             (write, writeFrom, commit: held across the I/O)
+	//	srv.conns' lock  (ConnSet: Drain calls conn.CloseIfIdle under it)
+	//	conn.mu          (idleLocked calls anyOpen)
+	//	image.wmu        (write, writeFrom, commit: held across the I/O)
 	//	store.mu
 	//	arenaPool.mu, disk.Snap.mu  (leaves: nothing is taken under them)
 	//
@@ -115,6 +115,9 @@ type store struct {
 	// store.mu) only after dropping its own lock. The one place that
 	// touches image.wmu under store.mu is the janitor's inFlight, with
 	// TryLock, which never waits (so it is not an inversion).
+	// limits.Peers.mu, limits.Buffers.mu and acker.mu are leaves too,
+	// never taken with store.mu held (a reader's buffer is charged after
+	// read drops it).
 	mu         sync.Mutex
 	snaps      map[string]*snapshot
 	memUsed    int64
