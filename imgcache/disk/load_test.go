@@ -42,6 +42,22 @@ func commitOf(xfer uint64, name, body string) string {
 	return commitLine(xfer, uint64(len(body)), crcOf([]byte(body)), name)
 }
 
+// load opens the cache directory root and loads it, saying how many fds
+// were open before Load.
+func load(t *testing.T, root string) (*Dir, []*Loaded, int) {
+	t.Helper()
+	d, err := Open(root, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := openFDs()
+	ls, err := d.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, ls, before
+}
+
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
 
 func TestLoadCrashLeftDirectory(t *testing.T) {
@@ -78,15 +94,7 @@ func TestLoadCrashLeftDirectory(t *testing.T) {
 		"unread/.journal/": "",
 		"long/.journal":    `parent ""` + "\ncommit " + strings.Repeat("9", 70<<10) + "\n",
 	})
-	d, err := Open(root, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := openFDs()
-	ls, err := d.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, ls, before := load(t, root)
 	if got, want := openFDs()-before, heldFDs(ls); got != want {
 		t.Fatalf("%d fds open after Load, the loaded snapshots hold %d", got, want)
 	}
@@ -198,15 +206,7 @@ func TestLoadFailuresLeaveNoFD(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			layout(t, filepath.Join(root, "snapshots"), tc.files)
-			d, err := Open(root, testLog(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			before := openFDs()
-			ls, err := d.Load()
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, ls, before := load(t, root)
 			if got := openFDs() - before; got != tc.held || heldFDs(ls) != tc.held {
 				t.Errorf("%d fds open after Load (%d held by what it returned), want %d", got, heldFDs(ls), tc.held)
 			}
