@@ -4,6 +4,13 @@
 // them to criu restore over its owner-only UNIX socket, while they are still
 // arriving. The protocol is described in package remoteimg.
 //
+// What belongs where: server.go and peers.go the connections (serving
+// proxies and readers, what their buffers cost); store.go the state
+// machine of snapshots and images, with their memory (direct.go,
+// arena_linux.go); recover.go what the store hands to and takes from
+// package disk (the on-disk side: layout, journals, recovery); package
+// limits the admission control (connection caps, the buffers' share).
+//
 // With Dir, snapshots are kept on disk (package disk: the layout, the
 // journals, recovery). Finish is acknowledged only once the snapshot's
 // journal holds exactly its manifest, ending in "held"; the dump's
