@@ -183,3 +183,68 @@ func TestStoreReloadFailuresLeaveNoFD(t *testing.T) {
 		t.Fatalf("%d fds open after close, %d before", got, before)
 	}
 }
+
+// The disk's failures while a snapshot arrives (a commit's rename, the
+// Finish's journal, the Confirm's line) fail what they must and leave no
+// fd open.
+func TestStoreDiskErrorsLeaveNoFD(t *testing.T) {
+	dir := t.TempDir()
+	before := openFDs(t)
+	st := testStore(t, dir, 64<<20, time.Minute)
+	snapDir := func(id string) string { return filepath.Join(dir, "snapshots", id) }
+
+	// The part file gone before its commit: the rename fails.
+	img, _, err := st.put(1, &remoteimg.Put{Snapshot: "c", Name: "a.img"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.write(context.Background(), img, 0, []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(img.path); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.commit(img, 3, crcOf([]byte("abc"))); err == nil || !strings.HasPrefix(err.Error(), "image a.img: store: ") {
+		t.Fatalf("commit without its part file: %v", err)
+	}
+	if img.state != failed || img.file != nil {
+		t.Fatalf("after a failed commit: state %d, file %v", img.state, img.file)
+	}
+
+	// The Finish's new journal cannot be written: the snapshot is given up.
+	send(t, st, 2, "f", "a.img", []byte("x"))
+	if err := os.MkdirAll(filepath.Join(snapDir("f"), ".journal.new", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err = st.finish(&remoteimg.Finish{Snapshot: "f", Images: manifest(map[string][]byte{"a.img": []byte("x")})})
+	if err == nil || !strings.HasPrefix(err.Error(), "snapshot f: journal: ") {
+		t.Fatalf("finish with its journal blocked: %v", err)
+	}
+	if _, rerr := readAll(st, "f", "a.img", 0); rerr == nil || rerr.Error() != err.Error() {
+		t.Fatalf("get of the snapshot whose finish failed: %v", rerr)
+	}
+	if _, err := os.Stat(snapDir("f")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("given up snapshot's directory: %v", err)
+	}
+
+	// The journal gone before the Confirm: its line cannot be appended.
+	late := []byte("stats")
+	send(t, st, 3, "l", "a.img", []byte("y"))
+	if err := st.finish(&remoteimg.Finish{Snapshot: "l", Images: manifest(map[string][]byte{"a.img": []byte("y")})}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(snapDir("l"), ".journal")); err != nil {
+		t.Fatal(err)
+	}
+	err = st.confirm(4, &remoteimg.Confirm{Snapshot: "l", Name: remoteimg.LateImage, Bytes: late, CRC: crcOf(late)})
+	if err == nil || !strings.HasPrefix(err.Error(), "snapshot l: journal: ") {
+		t.Fatalf("confirm without a journal: %v", err)
+	}
+	if si, _ := snapInfo(st, "l"); !si.Held || si.Finished {
+		t.Fatalf("after a failed confirm: %+v", si)
+	}
+	st.close()
+	if got := openFDs(t); got != before {
+		t.Fatalf("%d fds open after close, %d before", got, before)
+	}
+}
