@@ -34,7 +34,8 @@ proto:
 # Dump/restore of 1 GiB against cp and fresh-memory baselines; the remote
 # path against a plain TCP copy. Each prints its ratios.
 bench: build
-	$(GO) test -run '^$$' -bench 'DumpRestore|TreeSharedMemory|PreDump' -benchtime 1x -timeout 30m ./criu/restore/
+	$(GO) test -run '^$$' -bench 'DumpRestore|TreeSharedMemory' -benchtime 1x -timeout 30m ./criu/restore/
+	$(GO) test -run '^$$' -bench PreDump -benchtime 1x -timeout 30m ./criu/mm/
 	$(GO) test -run '^$$' -bench ProxyToCache -benchtime 2x -timeout 30m ./imgcache/
 
 lint:

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
-	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/task"
@@ -44,7 +43,6 @@ type dumper struct {
 	scr   scratch
 	stat  procfs.Stat
 	files *fileSet
-	stats Stats
 
 	ppid    int // 0 for the root
 	zombie  bool
@@ -60,12 +58,8 @@ type dumper struct {
 	ownFds bool
 	// ownFs likewise for fs (CLONE_FS).
 	ownFs bool
-	// cow are the pages of its private mappings that the task shares
-	// with its parent, copy-on-write (tree.findShared), sorted.
-	cow []mem.Range
-	// noPin are the pages shared with its parent or a child, read
-	// through /proc/PID/mem (findShared), sorted.
-	noPin []mem.Range
+	// mm dumps the task's memory (package mm); nil for a zombie.
+	mm *mm.TaskDump
 }
 
 // Dump checkpoints the process tree rooted at opts.Pid into s. On success
@@ -265,20 +259,20 @@ func (t *frozenTree) keepThawed() { t.undo.Release(); t.kept = true }
 // keepThawed was called, and closes the tracer.
 func (t *frozenTree) release() {
 	if !t.kept {
-		t.inc.dropNew() // a failed (pre-)dump leaves no tracker of its own
+		t.mm.DropNew() // a failed (pre-)dump leaves no tracker of its own
 	}
-	t.inc.close()
+	t.mm.Close()
 	t.undo.Run()
 	t.tr.Close()
 }
 
 // addStats adds a dumped task's memory figures to the tree's.
 func (t *tree) addStats(d *dumper) {
-	t.stats.MemDump += d.stats.MemDump
-	t.stats.MemWrite += d.stats.MemWrite
-	t.stats.PagesScanned += d.stats.PagesScanned
-	t.stats.PagesWritten += d.stats.PagesWritten
-	t.stats.PagesSkippedParent += d.stats.PagesSkippedParent
+	t.stats.MemDump += d.mm.Stats.MemDump
+	t.stats.MemWrite += d.mm.Stats.MemWrite
+	t.stats.PagesScanned += d.mm.Stats.PagesScanned
+	t.stats.PagesWritten += d.mm.Stats.PagesWritten
+	t.stats.PagesSkippedParent += d.mm.Stats.PagesSkippedParent
 }
 
 // finishImages writes stats-dump.img (with stats) and the tracking
@@ -290,7 +284,7 @@ func (t *tree) finishImages(ctx context.Context, stats bool) error {
 			return err
 		}
 	}
-	if err := t.inc.finish(ctx, t.store); err != nil {
+	if err := t.mm.Finish(ctx); err != nil {
 		return err
 	}
 	if err := t.store.Finish(ctx); err != nil {
@@ -303,7 +297,7 @@ func (t *tree) finishImages(ctx context.Context, stats bool) error {
 // stats-dump.img with its confirmation: the frozen time is taken once
 // the snapshot is held, right before the Confirm goes.
 func (t *frozenTree) finishImagesLate(ctx context.Context, lf image.LateFinisher) error {
-	if err := t.inc.finish(ctx, t.store); err != nil {
+	if err := t.mm.Finish(ctx); err != nil {
 		return err
 	}
 	err := lf.FinishWith(ctx, statsImage, func() ([]byte, error) {
@@ -470,56 +464,6 @@ func uptime() (uint64, error) {
 		return 0, err
 	}
 	return uint64(ts.Nano() / 1000), nil
-}
-
-func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
-	auxb, err := os.ReadFile(procfs.Path(d.pid, "auxv"))
-	if err != nil {
-		return nil, err
-	}
-	auxv, err := procfs.ParseAuxv(auxb)
-	if err != nil {
-		return nil, err
-	}
-	exe, err := os.Readlink(procfs.Path(d.pid, "exe"))
-	if err != nil {
-		return nil, fmt.Errorf("read exe link: %w", err)
-	}
-	exeID, err := d.files.addReg(strings.TrimSuffix(exe, " (deleted)"), procfs.Path(d.pid, "exe"), unix.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	dumpable, err := d.injector(d.threads[0]).Syscall("prctl(PR_GET_DUMPABLE)", unix.SYS_PRCTL, unix.PR_GET_DUMPABLE)
-	if err != nil {
-		return nil, err
-	}
-	st := d.stat
-	mm := &images.MmEntry{
-		MmStartCode: proto.Uint64(st.StartCode), MmEndCode: proto.Uint64(st.EndCode),
-		MmStartData: proto.Uint64(st.StartData), MmEndData: proto.Uint64(st.EndData),
-		MmStartStack: proto.Uint64(st.StartStack), MmStartBrk: proto.Uint64(st.StartBrk), MmBrk: proto.Uint64(brk),
-		MmArgStart: proto.Uint64(st.ArgStart), MmArgEnd: proto.Uint64(st.ArgEnd),
-		MmEnvStart: proto.Uint64(st.EnvStart), MmEnvEnd: proto.Uint64(st.EnvEnd),
-		ExeFileId: proto.Uint32(exeID), MmSavedAuxv: auxv, Dumpable: proto.Int32(int32(dumpable)),
-	}
-	pst, err := procfs.ReadStatus(d.pid)
-	if err != nil {
-		return nil, err
-	}
-	thp, err := pst.Uint("THP_enabled")
-	if err != nil {
-		return nil, err
-	}
-	if thp == 0 {
-		mm.ThpDisabled = proto.Bool(true)
-	}
-	for _, a := range areas {
-		mm.Vmas = append(mm.Vmas, a.e)
-	}
-	if err := d.mmPrctls(mm); err != nil {
-		return nil, err
-	}
-	return mm, nil
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {

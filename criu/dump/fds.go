@@ -69,8 +69,8 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		if ferr != nil {
 			return nil, ferr
 		}
-		if d.t.inc.skipFd(d.pid, fd) {
-			continue // a memory-tracking uffd of ours (incremental.go)
+		if d.t.mm.SkipFd(d.pid, fd) {
+			continue // a memory-tracking uffd of ours (package mm)
 		}
 		link := procfs.Path(d.pid, fmt.Sprintf("fd/%d", fd))
 		target, err := os.Readlink(link)

@@ -26,7 +26,7 @@ type Options struct {
 	// referred to (PE_PARENT) instead of dumped. Local images only.
 	PrevImages string
 	// TrackMem tracks memory writes from this dump on, so that the next
-	// one can tell which pages changed (incremental.go).
+	// one can tell which pages changed (package mm, incremental.go).
 	TrackMem bool
 	// FileLocks saves the flock and POSIX locks the tasks hold on
 	// regular files (filelocks.img); without it a held lock fails the

@@ -3,14 +3,13 @@ package dump
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
-	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
@@ -20,12 +19,12 @@ import (
 // the tree goes on running, so that a later Dump with
 // PrevImages pointing here has fewer pages to write while the tree is
 // frozen. The tree is frozen only to list its memory and (TrackMem) to
-// write-protect it for tracking (incremental.go); the pages are read and
+// write-protect it for tracking (package mm); the pages are read and
 // written after it runs again. A page that changes while it is being
 // read is seen as written by the next dump, which takes it again.
 //
 // The images are a pagemap and pages per task, inventory, stats-dump and,
-// with TrackMem, TrackImage. They are not restorable by themselves.
+// with TrackMem, mm.TrackImage. They are not restorable by themselves.
 func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log := opts.Log
 	t, err := freezeTree(ctx, s, opts, freezeSpec{
@@ -38,9 +37,8 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 	defer t.release()
 	type plan struct {
-		d    *dumper
-		ents []*images.PagemapEntry
-		runs []pageRun
+		d     *dumper
+		pages *mm.Pages
 	}
 	var plans []plan
 	for _, d := range t.tasks {
@@ -61,15 +59,11 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pre-dump %d: %w", d.pid, err)
 		}
-		ar, err := d.presentRuns(areas)
+		pages, err := d.mm.PlanPages(areas)
 		if err != nil {
 			return nil, fmt.Errorf("pre-dump %d: %w", d.pid, err)
 		}
-		ents, runs, err := d.splitIncremental(ar)
-		if err != nil {
-			return nil, fmt.Errorf("pre-dump %d: %w", d.pid, err)
-		}
-		plans = append(plans, plan{d, ents, runs})
+		plans = append(plans, plan{d, pages})
 	}
 	// The tree runs again; what it writes from now on is tracked.
 	t.keepThawed()
@@ -83,7 +77,7 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if err := interrupted(ctx); err != nil {
 			return nil, err
 		}
-		if err := p.d.writePages(ctx, p.ents, p.runs, true); err != nil {
+		if err := p.d.mm.WritePages(ctx, p.pages, true); err != nil {
 			return nil, fmt.Errorf("pre-dump memory of %d: %w", p.d.pid, err)
 		}
 		t.addStats(p.d)
@@ -102,24 +96,4 @@ func PreDump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).
 		Uint64("parent", t.stats.PagesSkippedParent).Msg("pre-dump done")
 	return &t.stats, nil
-}
-
-// readLenient reads the ranges one by one after a batch read failed in
-// a running task: what cannot be read any more (unmapped meanwhile) is
-// left zero. It fails only when the task is gone.
-func (d *dumper) readLenient(batch []mem.Range, buf []byte, first error) error {
-	off := uint64(0)
-	for _, r := range batch {
-		b := buf[off : off+r.Len()]
-		if err := mem.ReadRemote(d.pid, []mem.Range{r}, b); err != nil {
-			if _, serr := os.Stat(procfs.Path(d.pid, "stat")); serr != nil {
-				return first
-			}
-			clear(b)
-			d.t.inc.markStale(d.pid, r)
-			d.opts.Log.Debug().Err(err).Uint64("start", r.Start).Msg("pre-dump: pages changed under the reader")
-		}
-		off += r.Len()
-	}
-	return nil
 }

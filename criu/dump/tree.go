@@ -13,6 +13,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
+	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
@@ -40,8 +41,9 @@ type tree struct {
 	sockets *sockets.Set
 	// pipes are the pipes and fifos the tree's fds lead to.
 	pipes *pipes.Set
-	// inc is set for an incremental dump (incremental.go); nil otherwise.
-	inc *incremental
+	// mm: the memory of the tasks (package mm), with its incremental
+	// tracking.
+	mm *mm.Tree
 	// locks are the file locks of every task (package locks).
 	locks locks.Set
 	// inotify: the inotify watches of every task (package fsnotify).
@@ -65,7 +67,7 @@ type tree struct {
 func newTree(s image.Store, opts Options) *tree {
 	t := &tree{
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
-		byPid: map[int]*dumper{}, pipes: pipes.NewSet(),
+		byPid: map[int]*dumper{}, pipes: pipes.NewSet(), mm: mm.NewTree(s, opts.Log),
 	}
 	t.sockets = newSockets(t)
 	t.ttys = newTTYSet(t)

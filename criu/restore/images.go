@@ -10,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
+	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
@@ -194,7 +195,7 @@ func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.Ps
 		ti.fdinfo[filesID] = sn.fdinfo
 	}
 	var err error
-	if sn.pagesID, sn.pagemap, err = readPagemap(ctx, s, pid); err != nil {
+	if sn.pagesID, sn.pagemap, err = mm.ReadPagemap(ctx, s, pid); err != nil {
 		return nil, err
 	}
 	return sn, nil

@@ -39,7 +39,7 @@ type Stats struct {
 	Restore       time.Duration // whole restore
 	PagesRestored uint64
 	// PagesSkippedCow are pages left shared with the parent's, as
-	// inherited by fork (meminherit.go), instead of written.
+	// inherited by fork (package mm), instead of written.
 	PagesSkippedCow uint64
 	// PagesCompared are pages compared with what the task inherited.
 	PagesCompared uint64

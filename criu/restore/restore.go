@@ -13,12 +13,11 @@ import (
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/proto/images"
 )
-
-const taskSize = 0x7ffffffff000
 
 // Task is a restored, running task.
 type Task struct {
@@ -58,12 +57,12 @@ type restorer struct {
 	// seccomp: the threads' filters, from restoreThreads (taskmisc.go).
 	seccomp *seccompPlan
 	// inherit is the parent's snapshot when the task was forked from
-	// its parent after the parent's memory was restored (meminherit.go);
+	// its parent after the parent's memory was restored (package mm);
 	// nil for the root.
 	inherit *snapshot
 }
 
-const scratchSize = 4 * mem.PageSize
+const scratchSize = mm.ScratchSize
 
 // fork starts the stub and clones the root task from it: with the dumped
 // pid, or as pid 1 of a new pid namespace, in the namespaces of

@@ -168,7 +168,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	// The objects tasks map (shared memory, memfds, System V segments)
 	// and the namespaces exist before any task's memory is restored;
 	// each task's memory is restored before its children are forked
-	// (create), so that they inherit it (meminherit.go).
+	// (create), so that they inherit it (package mm).
 	if err := t.restoreNamespaces(ctx); err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 }
 
 // create restores n's memory, then forks n's children, recursively, so
-// that they start with n's restored memory (meminherit.go). A session
+// that they start with n's restored memory (package mm). A session
 // leader forks the children that kept its former session before it
 // calls setsid, and takes its controlling terminal back right after
 // (setCtty), so that the children it forks next inherit it.

@@ -1,4 +1,4 @@
-package dump
+package mm
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -55,8 +56,9 @@ import (
 // mremap onto exactly the range of a tracked VMA that was unmapped would
 // be trusted wrongly.
 // Remote images chain too (remote.Store implements image.Chained:
-// the parent is a snapshot in the image cache); a store that cannot
-// chain makes pre-dumps and dumps write every page and track nothing.
+// the parent is a snapshot in the image cache), as every store criu
+// opens does; a dump with a parent into a store that cannot chain
+// writes every page.
 
 // TrackImage is criugo's own sidecar image in a (pre-)dump directory,
 // not a CRIU image: JSON, one trackFile. It tells the next dump which fd
@@ -105,28 +107,23 @@ type taskTrack struct {
 
 const uffdLink = "anon_inode:[userfaultfd]"
 
-// startIncremental prepares a dump with opts.PrevImages or
-// opts.TrackMem, once the tree is frozen. protect says the tracking goes
+// StartIncremental prepares a dump with parent images prev (relative to
+// the images, --prev-images-dir) or with trackMem (--track-mem), once
+// the tree is frozen and its tasks added. protect says the tracking goes
 // on after this dump (pre-dump; dump --leave-running --track-mem).
-func (t *tree) startIncremental(ctx context.Context, protect bool) error {
-	o := t.opts
-	if o.PrevImages == "" && !o.TrackMem {
+// Without either, it looks for trackers an abandoned chain left.
+func (t *Tree) StartIncremental(ctx context.Context, prev string, trackMem, protect bool) error {
+	if prev == "" && !trackMem {
 		return t.findAbandoned()
 	}
-	log := o.Log
-	inc := &incremental{protect: protect && o.TrackMem, prev: map[int]*trackRecord{}, prevIno: map[uint64]bool{}, tasks: map[int]*taskTrack{}}
+	log := t.log
+	inc := &incremental{protect: protect && trackMem, prev: map[int]*trackRecord{}, prevIno: map[uint64]bool{}, tasks: map[int]*taskTrack{}}
 	t.inc = inc
-	if _, chained := t.store.(image.Chained); !chained && o.TrackMem {
-		// The tracker is found again through the parent's images; a
-		// store that cannot chain could never hand it over.
-		log.Warn().Msg("--track-mem: these images cannot name a parent (remote); memory is not tracked, every page is dumped")
-		inc.protect = false
-	}
-	if o.PrevImages != "" {
+	if prev != "" {
 		if c, ok := t.store.(image.Chained); !ok {
-			log.Warn().Str("prev", o.PrevImages).Msg("--prev-images-dir: these images cannot name a parent (remote); dumping every page")
+			log.Warn().Str("prev", prev).Msg("--prev-images-dir: these images cannot name a parent (remote); dumping every page")
 		} else {
-			if err := c.SetParent(ctx, o.PrevImages); err != nil {
+			if err := c.SetParent(ctx, prev); err != nil {
 				return err
 			}
 			p, err := c.Parent(ctx)
@@ -140,9 +137,6 @@ func (t *tree) startIncremental(ctx context.Context, protect bool) error {
 		}
 	}
 	for _, d := range t.tasks {
-		if d.zombie {
-			continue
-		}
 		tt := &taskTrack{uffd: -1, skip: map[int]bool{}}
 		inc.tasks[d.pid] = tt
 		if inc.parent != nil {
@@ -162,12 +156,9 @@ func (t *tree) startIncremental(ctx context.Context, protect bool) error {
 // chain, for tracking uffds that an earlier (pre-)dump left in the tasks
 // (its chain was abandoned: its parent lost, or it failed after the
 // tasks ran again): they are not dumped but closed (splitIncremental).
-func (t *tree) findAbandoned() error {
+func (t *Tree) findAbandoned() error {
 	var inc *incremental
 	for _, d := range t.tasks {
-		if d.zombie {
-			continue
-		}
 		tt := &taskTrack{uffd: -1, skip: map[int]bool{}}
 		probe := &incremental{prevIno: map[uint64]bool{}}
 		if err := probe.findTracker(d.pid, tt); err != nil {
@@ -199,10 +190,10 @@ func (inc *incremental) readTrack(ctx context.Context) error {
 	defer r.Close()
 	var tf trackFile
 	if err := json.NewDecoder(io.LimitReader(r, 64<<20)).Decode(&tf); err != nil {
-		return fmt.Errorf("%w: parent %s: %v", ErrBadParent, TrackImage, err)
+		return fmt.Errorf("%w: parent %s: %v", errdefs.ErrBadParent, TrackImage, err)
 	}
 	if tf.Version != 1 {
-		return fmt.Errorf("%w: parent %s version %d", ErrBadParent, TrackImage, tf.Version)
+		return fmt.Errorf("%w: parent %s version %d", errdefs.ErrBadParent, TrackImage, tf.Version)
 	}
 	for i := range tf.Tasks {
 		rec := &tf.Tasks[i]
@@ -230,17 +221,7 @@ func parentPages(ctx context.Context, p image.Store, pid int) ([]mem.Range, erro
 		}
 		out = append(out, mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + image.NrPages(e)*mem.PageSize})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
-	// Merge touching entries.
-	var m []mem.Range
-	for _, r := range out {
-		if k := len(m); k > 0 && m[k-1].End >= r.Start {
-			m[k-1].End = max(m[k-1].End, r.End)
-		} else {
-			m = append(m, r)
-		}
-	}
-	return m, nil
+	return mergeRanges(out), nil
 }
 
 // findTracker finds the task's tracking uffds among its fds: any with the
@@ -337,7 +318,15 @@ func (inc *incremental) markStale(pid int, r mem.Range) {
 	cur.Stale = append(cur.Stale, [2]uint64{r.Start, r.End})
 }
 
-// skipFd says fd of pid is a tracking uffd, which is not dumped.
+// SkipFd says fd of pid is a tracking uffd, which is not dumped. Safe
+// on nil.
+func (t *Tree) SkipFd(pid, fd int) bool {
+	if t == nil {
+		return false
+	}
+	return t.inc.skipFd(pid, fd)
+}
+
 func (inc *incremental) skipFd(pid, fd int) bool {
 	if inc == nil || inc.tasks[pid] == nil {
 		return false
@@ -346,15 +335,14 @@ func (inc *incremental) skipFd(pid, fd int) bool {
 }
 
 // newTracker creates a tracking uffd in the task (one injected
-// userfaultfd) and takes a copy of it. The task must be frozen and
-// d.sysIP set.
-func (d *dumper) newTracker(tt *taskTrack) error {
-	fd, err := d.injector(d.threads[0]).Syscall("userfaultfd", unix.SYS_USERFAULTFD, mem.UserfaultfdFlags)
+// userfaultfd) and takes a copy of it. The task must be frozen.
+func (d *TaskDump) newTracker(tt *taskTrack) error {
+	fd, err := d.task.Sys("userfaultfd", unix.SYS_USERFAULTFD, mem.UserfaultfdFlags)
 	if err != nil {
 		return err
 	}
 	rec := &trackRecord{Pid: d.pid, Fd: int(fd)}
-	closeRemote := func() { d.injector(d.threads[0]).Syscall("close", unix.SYS_CLOSE, fd) }
+	closeRemote := func() { d.task.Sys("close", unix.SYS_CLOSE, fd) }
 	pidfd, err := unix.PidfdOpen(d.pid, 0)
 	if err != nil {
 		closeRemote()
@@ -400,8 +388,8 @@ const vmFlagUffdWP = "uw"
 // which go to pages-N.img and which stay in the parent, and returns the
 // pagemap entries (by address) and the runs to read. Without an
 // incremental dump every present page is dumped.
-func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []pageRun, error) {
-	inc := d.t.inc
+func (d *TaskDump) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []pageRun, error) {
+	inc := d.tree.inc
 	var tt *taskTrack
 	if inc != nil {
 		tt = inc.tasks[d.pid]
@@ -417,7 +405,7 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 			if tt.prev != nil {
 				tt.cur = &trackRecord{Pid: d.pid, Fd: tt.prev.Fd, Ino: tt.prev.Ino}
 			} else if err := d.newTracker(tt); err != nil {
-				d.opts.Log.Warn().Err(err).Int("pid", d.pid).Msg("cannot track memory writes (userfaultfd WP_ASYNC); the next dump takes every page")
+				d.tree.log.Warn().Err(err).Int("pid", d.pid).Msg("cannot track memory writes (userfaultfd WP_ASYNC); the next dump takes every page")
 			}
 		}
 	}
@@ -439,7 +427,7 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 		}
 	}
 	t0 := time.Now()
-	defer func() { d.opts.Log.Debug().Dur("t", time.Since(t0)).Int("pid", d.pid).Msg("incremental split") }()
+	defer func() { d.tree.log.Debug().Dur("t", time.Since(t0)).Int("pid", d.pid).Msg("incremental split") }()
 	for _, x := range ar {
 		a := x.a
 		key := [2]uint64{a.m.Start, a.m.End}
@@ -464,13 +452,13 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 				err = mem.TrackerProtect(tt.uffd, r)
 			}
 			if err != nil {
-				d.opts.Log.Debug().Err(err).Int("pid", d.pid).Msg("vma not tracked")
+				d.tree.log.Debug().Err(err).Int("pid", d.pid).Msg("vma not tracked")
 			} else {
 				tt.cur.Vmas = append(tt.cur.Vmas, key)
 			}
 		}
 		dumped := mem.Subtract(x.runs, inParent)
-		d.stats.PagesSkippedParent += mem.Pages(inParent)
+		d.Stats.PagesSkippedParent += mem.Pages(inParent)
 		add(mem.Subtract(inParent, x.cow), image.PeParent)
 		add(mem.Intersect(inParent, x.cow), image.PeParent|image.PeCow)
 		add(mem.Subtract(dumped, x.cow), image.PePresent)
@@ -490,10 +478,10 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 	if tt != nil {
 		// Trackers of an abandoned chain go, whatever this dump does.
 		for _, fd := range tt.abandoned {
-			if _, err := d.injector(d.threads[0]).Syscall("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+			if _, err := d.task.Sys("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
 				return nil, nil, fmt.Errorf("close fd %d of %d (a memory-tracking userfaultfd of an abandoned pre-dump chain): %w", fd, d.pid, err)
 			}
-			d.opts.Log.Info().Int("pid", d.pid).Int("fd", fd).
+			d.tree.log.Info().Int("pid", d.pid).Int("fd", fd).
 				Msg("closed a memory-tracking userfaultfd left by an earlier pre-dump whose chain was abandoned")
 		}
 	}
@@ -503,16 +491,24 @@ func (d *dumper) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []page
 			if slices.Contains(tt.abandoned, fd) {
 				continue
 			}
-			if _, err := d.injector(d.threads[0]).Syscall("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
-				d.opts.Log.Debug().Err(err).Int("pid", d.pid).Int("fd", fd).Msg("close tracking uffd")
+			if _, err := d.task.Sys("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+				d.tree.log.Debug().Err(err).Int("pid", d.pid).Int("fd", fd).Msg("close tracking uffd")
 			}
 		}
 	}
 	return ents, runs, nil
 }
 
-// finish writes TrackImage when the tracking goes on, and lets go of
-// the uffd copies and the parent.
+// Finish writes TrackImage, when the tracking goes on, into the dump's
+// images, before they are finished. Safe on nil.
+func (t *Tree) Finish(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.inc.finish(ctx, t.store)
+}
+
+// finish writes TrackImage when the tracking goes on.
 func (inc *incremental) finish(ctx context.Context, s image.Store) error {
 	if inc == nil {
 		return nil
@@ -544,9 +540,15 @@ func (inc *incremental) finish(ctx context.Context, s image.Store) error {
 	return nil
 }
 
-// dropNew closes, in the tasks, the trackers this dump created: the dump
+// DropNew closes, in the tasks, the trackers this dump created: the dump
 // failed while the tree is still frozen (the caller thaws it next).
 // Safe on nil.
+func (t *Tree) DropNew() {
+	if t != nil {
+		t.inc.dropNew()
+	}
+}
+
 func (inc *incremental) dropNew() {
 	if inc == nil {
 		return
@@ -559,7 +561,13 @@ func (inc *incremental) dropNew() {
 	}
 }
 
-// close releases the uffd copies and the parent store. Safe on nil.
+// Close releases the uffd copies and the parent store. Safe on nil.
+func (t *Tree) Close() {
+	if t != nil {
+		t.inc.close()
+	}
+}
+
 func (inc *incremental) close() {
 	if inc == nil {
 		return

@@ -1,10 +1,11 @@
-package dump
+package mm
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/procfs"
 )
 
@@ -40,7 +41,7 @@ func TestCheckVmFlags(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), `"`+c.bad+`"`) {
+		if err == nil || !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), `"`+c.bad+`"`) {
 			t.Errorf("%q: err %v, want ErrUnsupported naming %q", c.flags, err, c.bad)
 		}
 	}

@@ -1,4 +1,4 @@
-package restore
+package mm
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/proto/images"
@@ -60,9 +61,9 @@ func mergeRanges(rs []mem.Range) []mem.Range {
 	return out
 }
 
-// readPagemap reads pagemap-PID.img of s: the pages id and the entries.
+// ReadPagemap reads pagemap-PID.img of s: the pages id and the entries.
 // Lazy pages are not supported.
-func readPagemap(ctx context.Context, s image.Store, pid uint32) (uint32, []*images.PagemapEntry, error) {
+func ReadPagemap(ctx context.Context, s image.Store, pid uint32) (uint32, []*images.PagemapEntry, error) {
 	name := fmt.Sprintf("pagemap-%d.img", pid)
 	head, ents, err := image.ReadPagemap(ctx, s, name)
 	if err != nil {
@@ -70,7 +71,7 @@ func readPagemap(ctx context.Context, s image.Store, pid uint32) (uint32, []*ima
 	}
 	for _, e := range ents {
 		if e.GetFlags()&image.PeLazy != 0 {
-			return 0, nil, fmt.Errorf("%w: lazy pages in %s", ErrUnsupported, name)
+			return 0, nil, fmt.Errorf("%w: lazy pages in %s", errdefs.ErrUnsupported, name)
 		}
 	}
 	return head.GetPagesId(), ents, nil
@@ -95,7 +96,7 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 		for s := w.Start; s < w.End; {
 			vm := find(s)
 			if vm == nil {
-				return fmt.Errorf("%w: parent pages at %#x outside every mapping", ErrBadImage, s)
+				return fmt.Errorf("%w: parent pages at %#x outside every mapping", errdefs.ErrBadImage, s)
 			}
 			e := min(w.End, vm.e.GetEnd())
 			split = append(split, mem.Range{Start: s, End: e})
@@ -126,7 +127,7 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 		}
 		return mem.WriteRemote(r.pid, []mem.Range{g}, b)
 	}
-	pid := r.sn.pst.GetPid()
+	pid := r.img.Pid
 	store := r.store
 	var opened []image.Store
 	defer func() {
@@ -137,22 +138,22 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 	buf := mem.AlignedBuffer(fillChunk)
 	for depth := 1; len(want) > 0; depth++ {
 		if depth > maxChain {
-			return fmt.Errorf("%w: parent chain longer than %d", ErrBadImage, maxChain)
+			return fmt.Errorf("%w: parent chain longer than %d", errdefs.ErrBadImage, maxChain)
 		}
 		c, ok := store.(image.Chained)
 		if !ok {
-			return fmt.Errorf("%w: pages in a parent snapshot, and these images cannot reach one", ErrUnsupported)
+			return fmt.Errorf("%w: pages in a parent snapshot, and these images cannot reach one", errdefs.ErrUnsupported)
 		}
 		p, err := c.Parent(ctx)
 		if err != nil {
 			if errors.Is(err, image.ErrNoParent) {
-				return fmt.Errorf("%w: pagemap-%d.img leaves pages in a parent, and there is none: %v", ErrBadImage, pid, err)
+				return fmt.Errorf("%w: pagemap-%d.img leaves pages in a parent, and there is none: %v", errdefs.ErrBadImage, pid, err)
 			}
 			return err
 		}
 		opened = append(opened, p)
 		store = p
-		pagesID, ents, err := readPagemap(ctx, p, pid)
+		pagesID, ents, err := ReadPagemap(ctx, p, pid)
 		if err != nil {
 			return fmt.Errorf("parent %d: %w", depth, err)
 		}
@@ -181,7 +182,7 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 					for pos < at {
 						n := min(at-pos, fillChunk)
 						if _, err := io.ReadFull(rd, buf[:n]); err != nil {
-							return fmt.Errorf("%w: parent %d %s: %v", ErrBadImage, depth, name, err)
+							return fmt.Errorf("%w: parent %d %s: %v", errdefs.ErrBadImage, depth, name, err)
 						}
 						pos += n
 					}
@@ -189,7 +190,7 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 						n := min(g.End-s, fillChunk)
 						b := buf[:n]
 						if _, err := io.ReadFull(rd, b); err != nil {
-							return fmt.Errorf("%w: parent %d %s: %v", ErrBadImage, depth, name, err)
+							return fmt.Errorf("%w: parent %d %s: %v", errdefs.ErrBadImage, depth, name, err)
 						}
 						pos += n
 						if err := put(mem.Range{Start: s, End: s + n}, b); err != nil {
@@ -207,7 +208,7 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 			return err
 		}
 		if miss := mem.Subtract(want, mergeRanges(covered)); len(miss) > 0 {
-			return fmt.Errorf("%w: parent %d has no pages at %#x-%#x", ErrBadImage, depth, miss[0].Start, miss[0].End)
+			return fmt.Errorf("%w: parent %d has no pages at %#x-%#x", errdefs.ErrBadImage, depth, miss[0].Start, miss[0].End)
 		}
 		want = mergeRanges(next)
 	}

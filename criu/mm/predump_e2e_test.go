@@ -1,4 +1,4 @@
-package restore_test
+package mm_test
 
 import (
 	"context"
@@ -30,6 +30,20 @@ func criuIn(t testing.TB, dir, name string, args ...string) {
 	}
 }
 
+// restoreCmd restores the images in dir with criu, detached, and
+// returns the restored root's pid.
+func restoreCmd(t testing.TB, dir string) int {
+	t.Helper()
+	pidfile := filepath.Join(dir, "restored.pid")
+	criuIn(t, dir, "restore", "restore", "-D", dir, "-d", "--pidfile", pidfile)
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(string(b))
+	return pid
+}
+
 // dumpStats reads stats-dump.img of an images dir.
 func dumpStats(t testing.TB, dir string) *images.DumpStatsEntry {
 	t.Helper()
@@ -50,7 +64,8 @@ func dumpStats(t testing.TB, dir string) *images.DumpStatsEntry {
 // only what changed, and the restored heap is exact (the workload checks
 // every page).
 func TestPreDumpChain(t *testing.T) {
-	setup(t)
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "dirtyheap.c"), false)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.txt")
@@ -121,7 +136,8 @@ func TestPreDumpChain(t *testing.T) {
 // some back as zero pages, and forks (the child inherits the tracking
 // uffd, which is not dumped). The restored memory must be the new one.
 func TestPreDumpRemapForkZap(t *testing.T) {
-	setup(t)
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "remaps.c"), false)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.txt")

@@ -1,4 +1,4 @@
-package restore
+package mm
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 // Memory shared copy-on-write between a parent and the children it
 // forked (nginx's workers, postgres' backends, a pre-forking server)
 // stays shared: each task's memory is restored before its children are
-// forked (create, tree.go), so a child starts with its parent's restored
+// forked (the restorer's create, criu/restore/tree.go), so a child starts with its parent's restored
 // mappings and pages, as after the original fork. The child then keeps
 // each private mapping it had exactly as its parent had it
 // (inheritedVmas), drops the parent's pages it did not have
@@ -58,11 +58,11 @@ func (r *restorer) inheritedVmas() map[uint64]uint64 {
 		return nil
 	}
 	parent := map[uint64]*images.VmaEntry{}
-	for _, v := range r.inherit.mm.GetVmas() {
+	for _, v := range r.inherit.GetVmas() {
 		parent[v.GetStart()] = v
 	}
 	out := map[uint64]uint64{}
-	for _, v := range r.sn.mm.GetVmas() {
+	for _, v := range r.img.MM.GetVmas() {
 		p := parent[v.GetStart()]
 		st := v.GetStatus()
 		if p == nil || st&inheritable == 0 || st&(image.VmaLockOnFault|image.VmaSealed|image.VmaAreaMemfd) != 0 ||
@@ -108,7 +108,7 @@ func (r *restorer) growTails(maps []*vmap, kept map[uint64]uint64) error {
 // page as the file's.
 func (r *restorer) dropInherited(maps []*vmap) error {
 	var has []mem.Range
-	for _, e := range r.sn.pagemap {
+	for _, e := range r.img.Pagemap {
 		has = append(has, entryRange(e))
 	}
 	has = mergeRanges(has)
@@ -149,7 +149,7 @@ func (r *restorer) dropInherited(maps []*vmap) error {
 // images) those flagged PeCow in a kept mapping: they stay as inherited.
 func (r *restorer) skipInheritedParent(maps []*vmap, want []mem.Range) []mem.Range {
 	var cow, kept []mem.Range
-	for _, e := range r.sn.pagemap {
+	for _, e := range r.img.Pagemap {
 		if inParent(e) && e.GetFlags()&image.PeCow != 0 {
 			cow = append(cow, entryRange(e))
 		}

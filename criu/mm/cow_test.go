@@ -1,4 +1,4 @@
-package restore_test
+package mm_test
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package restore_test
+package mm_test
 
 import (
 	"context"
@@ -34,7 +34,7 @@ import (
 // times include the kill. The incremental images are then restored and the workload checks every
 // page of its heap.
 //
-// Run: go test -run '^$' -bench PreDump -benchtime 1x ./criu/restore/
+// Run: go test -run '^$' -bench PreDump -benchtime 1x ./criu/mm/
 func BenchmarkPreDump(b *testing.B) {
 	crtest.RequireRoot(b)
 	crtest.Subreaper(b)

@@ -1,0 +1,692 @@
+package mm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/proto/images"
+)
+
+// DumpTask is what dumping a task's memory needs of the dumper that
+// holds the task (frozen, seized by its tracer), and of the tree's other
+// objects a mapping leads to.
+type DumpTask interface {
+	// Sys runs system call nr in the task's leader, injected by ptrace
+	// at the task's syscall instruction.
+	Sys(name string, nr uintptr, args ...uint64) (uint64, error)
+	// MapFile records the regular file at path, opened through link
+	// (a map_files link, /proc/PID/exe) with flags, and returns its
+	// file id.
+	MapFile(path, link string, flags uint32) (uint32, error)
+	// MapMemfd records the memfd mapped through link (a map_files
+	// link; target is what it reads) as a MEMFD file with flags and
+	// returns its file id; its contents are the tree's memfd set's.
+	MapMemfd(link, target string, flags uint32) (uint32, error)
+	// MapShmem records a shared anonymous mapping [start, end) of the
+	// object inode at offset off, saved once with the tree (package
+	// shmem).
+	MapShmem(inode, start, end, off uint64)
+	// MapSysv records an attach of System V shared memory segment
+	// shmid, whose bytes the tree saves once.
+	MapSysv(shmid int)
+}
+
+// Tree is the memory part of one (pre-)dump of a process tree: its live
+// tasks, the pages they share copy-on-write with their parents
+// (FindShared) and the tracking of written pages (incremental.go). It
+// is built and used while the tree is frozen, by one goroutine; a
+// pre-dump's WritePages runs after, one task at a time.
+type Tree struct {
+	store image.Store
+	log   zerolog.Logger
+	tasks []*TaskDump
+	// inc is set for an incremental dump (incremental.go); nil otherwise.
+	inc *incremental
+}
+
+// NewTree starts the memory part of a dump into s.
+func NewTree(s image.Store, log zerolog.Logger) *Tree {
+	return &Tree{store: s, log: log}
+}
+
+// TaskDump dumps the memory of one live task of the tree: its mappings
+// (Collect), its mm (MM), and its pages (PlanPages, WritePages).
+type TaskDump struct {
+	tree *Tree
+	task DumpTask
+	// pid is the host's, for everything done from outside; vpid the
+	// task's pid in the images (pagemap-VPID.img); pagesID numbers its
+	// pages-N.img.
+	pid, vpid int
+	pagesID   uint32
+	parent    *TaskDump // nil for the root and a child of a zombie
+	// cow are the pages of its private mappings that the task shares
+	// with its parent, copy-on-write (Tree.FindShared), sorted.
+	cow []mem.Range
+	// noPin are the pages shared with its parent or a child, read
+	// through /proc/PID/mem (FindShared), sorted.
+	noPin []mem.Range
+	// Stats are the task's memory figures, once its pages are written.
+	Stats DumpStats
+}
+
+// DumpStats are the memory figures of one task's dump.
+type DumpStats struct {
+	MemDump      time.Duration // reading pages
+	MemWrite     time.Duration // writing pages to the store
+	PagesScanned uint64
+	PagesWritten uint64
+	// PagesSkippedParent are pages left in the parent images.
+	PagesSkippedParent uint64
+}
+
+// Add registers a live task of the tree, parents before their children.
+// parent is the task's parent's TaskDump, nil for the root and for a
+// task whose parent is a zombie. pid is the host's, vpid the one in the
+// images; pagesID numbers its pages-N.img.
+func (t *Tree) Add(task DumpTask, pid, vpid int, pagesID uint32, parent *TaskDump) *TaskDump {
+	d := &TaskDump{tree: t, task: task, pid: pid, vpid: vpid, pagesID: pagesID, parent: parent}
+	t.tasks = append(t.tasks, d)
+	return d
+}
+
+// Layout is a task's mappings as Collect found them.
+type Layout struct {
+	areas []*area
+}
+
+// area is one mapping being dumped.
+type area struct {
+	m     procfs.Mapping
+	e     *images.VmaEntry
+	pages func(pm uint64) bool // which pages hold data to dump; nil: none
+}
+
+// Collect turns smaps into vma entries, registering mapped files.
+func (d *TaskDump) Collect(maps []procfs.Mapping) (*Layout, error) {
+	areas, err := d.collectVmas(maps)
+	if err != nil {
+		return nil, err
+	}
+	return &Layout{areas: areas}, nil
+}
+
+func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
+	var out []*area
+	for _, m := range maps {
+		a := &area{m: m}
+		e := &images.VmaEntry{
+			Start: proto.Uint64(m.Start), End: proto.Uint64(m.End), Pgoff: proto.Uint64(m.Offset),
+			Shmid: proto.Uint64(0), Prot: proto.Uint32(uint32(m.Prot)), Fd: proto.Int64(-1),
+		}
+		a.e = e
+		var flags uint32
+		var status uint32 = image.VmaAreaRegular
+		if m.Shared {
+			flags = unix.MAP_SHARED
+		} else {
+			flags = unix.MAP_PRIVATE
+		}
+		if m.HasFlag("gd") {
+			flags |= unix.MAP_GROWSDOWN
+		}
+		if m.HasFlag("nr") {
+			flags |= unix.MAP_NORESERVE
+		}
+		if m.HasFlag("dp") {
+			// MAP_DROPPABLE is a mapping type of its own, not MAP_PRIVATE.
+			flags = flags&^unix.MAP_PRIVATE | unix.MAP_DROPPABLE
+		}
+		if m.HasFlag("lo") && !m.HasFlag("lf") {
+			flags |= unix.MAP_LOCKED
+		}
+		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar")
+		if err := checkVmFlags(m, special); err != nil {
+			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+		}
+		var madv uint64
+		for f, adv := range image.MadvFlags {
+			if m.HasFlag(f) {
+				madv |= 1 << adv
+			}
+		}
+		if madv != 0 {
+			e.Madv = proto.Uint64(madv)
+		}
+		// A guard region page reads as a swap entry: it holds no data.
+		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
+		switch {
+		case m.Path == "[vsyscall]":
+			status = image.VmaAreaVsyscall
+			flags |= unix.MAP_ANONYMOUS
+		case m.Path == "[vdso]":
+			status |= image.VmaAreaVdso
+			flags |= unix.MAP_ANONYMOUS
+		case strings.HasPrefix(m.Path, "[vvar"):
+			status |= image.VmaAreaVvar
+			flags |= unix.MAP_ANONYMOUS
+		case m.Path == "[uprobes]":
+			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: uprobes area", errdefs.ErrUnsupported)}
+		case m.Shared && (strings.HasPrefix(m.Path, "/dev/zero") || strings.HasPrefix(m.Path, "[anon_shmem")):
+			// The object's pages are saved once, whole (package shmem),
+			// not through this task's page tables: pages that only an
+			// exited task faulted in are in none.
+			status |= image.VmaAnonShared
+			flags |= unix.MAP_ANONYMOUS
+			e.Shmid = proto.Uint64(m.Inode)
+			d.task.MapShmem(m.Inode, m.Start, m.End, m.Offset)
+		case strings.HasPrefix(m.Path, "/SYSV"):
+			// An shmat: the inode is the shmid. The segment's bytes are
+			// saved once, in ipcns-shm (ipcns.Attached: MapSysv), not in pages.
+			if m.Offset != 0 {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: part of a System V shared memory attach", errdefs.ErrUnsupported)}
+			}
+			if m.HasFlag("ht") {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: System V shared memory on huge pages", errdefs.ErrUnsupported)}
+			}
+			status |= image.VmaAreaSysvipc
+			e.Shmid = proto.Uint64(m.Inode)
+			d.task.MapSysv(int(m.Inode))
+		case shmem.IsMemfd(m.Path):
+			// The memfd's contents are saved once (package shmem); the
+			// mapping names a memfd file of it.
+			oflags := uint32(unix.O_RDONLY)
+			if m.Shared && m.HasFlag("mw") {
+				oflags = unix.O_RDWR
+			}
+			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
+			id, err := d.task.MapMemfd(link, m.Path, oflags)
+			if err != nil {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+			}
+			e.Shmid = proto.Uint64(uint64(id))
+			e.Fdflags = proto.Uint32(oflags)
+			status |= image.VmaAreaMemfd
+			if m.Shared {
+				status |= image.VmaFileShared
+			} else {
+				status |= image.VmaFilePrivate
+				a.pages = func(pm uint64) bool {
+					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
+				}
+			}
+		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
+			oflags := uint32(unix.O_RDONLY)
+			if m.Shared && m.HasFlag("mw") {
+				oflags = unix.O_RDWR
+			}
+			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
+			id, err := d.task.MapFile(m.FilePath(), link, oflags)
+			if err != nil {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+			}
+			e.Shmid = proto.Uint64(uint64(id))
+			e.Fdflags = proto.Uint32(oflags)
+			if m.Shared {
+				status |= image.VmaFileShared
+			} else {
+				status |= image.VmaFilePrivate
+				// Only pages that are no longer the file's.
+				a.pages = func(pm uint64) bool {
+					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
+				}
+			}
+		default: // private anonymous: "", [heap], [stack], [anon:...]
+			if m.Shared {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: shared mapping", errdefs.ErrUnsupported)}
+			}
+			status |= image.VmaAnonPrivate
+			flags |= unix.MAP_ANONYMOUS
+			if m.Path == "[heap]" {
+				status |= image.VmaAreaHeap
+			}
+			if m.Path == "[stack]" {
+				status |= image.VmaAreaStack
+			}
+			a.pages = present
+		}
+		if m.HasFlag("ac") {
+			status |= image.VmaAccount
+		}
+		if m.HasFlag("lf") {
+			status |= image.VmaLockOnFault
+		}
+		if m.HasFlag("sl") {
+			status |= image.VmaSealed
+		}
+		if m.HasFlag("gu") {
+			status |= image.VmaGuard
+			g, err := d.guardRuns(m)
+			if err != nil {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+			}
+			for _, r := range g {
+				e.Guards = append(e.Guards, r.Start, r.End)
+			}
+		}
+		e.Flags = proto.Uint32(flags)
+		e.Status = proto.Uint32(status)
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// MM is the task's mm entry: the mm fields of its stat st (code, data,
+// stack, args, env), brk (the task's brk(0)), auxv, exe, dumpable, THP,
+// the memory prctls and the mappings of l.
+func (d *TaskDump) MM(l *Layout, st procfs.Stat, brk uint64) (*images.MmEntry, error) {
+	auxb, err := os.ReadFile(procfs.Path(d.pid, "auxv"))
+	if err != nil {
+		return nil, err
+	}
+	auxv, err := procfs.ParseAuxv(auxb)
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Readlink(procfs.Path(d.pid, "exe"))
+	if err != nil {
+		return nil, fmt.Errorf("read exe link: %w", err)
+	}
+	exeID, err := d.task.MapFile(strings.TrimSuffix(exe, " (deleted)"), procfs.Path(d.pid, "exe"), unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	dumpable, err := d.task.Sys("prctl(PR_GET_DUMPABLE)", unix.SYS_PRCTL, unix.PR_GET_DUMPABLE)
+	if err != nil {
+		return nil, err
+	}
+	mm := &images.MmEntry{
+		MmStartCode: proto.Uint64(st.StartCode), MmEndCode: proto.Uint64(st.EndCode),
+		MmStartData: proto.Uint64(st.StartData), MmEndData: proto.Uint64(st.EndData),
+		MmStartStack: proto.Uint64(st.StartStack), MmStartBrk: proto.Uint64(st.StartBrk), MmBrk: proto.Uint64(brk),
+		MmArgStart: proto.Uint64(st.ArgStart), MmArgEnd: proto.Uint64(st.ArgEnd),
+		MmEnvStart: proto.Uint64(st.EnvStart), MmEnvEnd: proto.Uint64(st.EnvEnd),
+		ExeFileId: proto.Uint32(exeID), MmSavedAuxv: auxv, Dumpable: proto.Int32(int32(dumpable)),
+	}
+	pst, err := procfs.ReadStatus(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	thp, err := pst.Uint("THP_enabled")
+	if err != nil {
+		return nil, err
+	}
+	if thp == 0 {
+		mm.ThpDisabled = proto.Bool(true)
+	}
+	for _, a := range l.areas {
+		mm.Vmas = append(mm.Vmas, a.e)
+	}
+	if err := d.mmPrctls(mm); err != nil {
+		return nil, err
+	}
+	return mm, nil
+}
+
+// chunkSize bounds one process_vm_readv batch.
+const chunkSize = 32 << 20
+
+// pageRun is a run of pages to dump and how to read it.
+type pageRun struct {
+	mem.Range
+	force bool // read through /proc/PID/mem: the mapping is not readable
+}
+
+// areaRuns are the pages of one area that hold data, as runs.
+type areaRuns struct {
+	a    *area
+	runs []mem.Range
+	// cow are the pages among runs that the task's parent maps at the
+	// same address, the same physical page (image.PeCow).
+	cow []mem.Range
+}
+
+// presentRuns walks pagemap: for each area that may hold data, the runs
+// of pages that do.
+func (d *TaskDump) presentRuns(areas []*area) ([]areaRuns, error) {
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	defer pm.Close()
+	var out []areaRuns
+	for _, a := range areas {
+		if a.pages == nil {
+			continue
+		}
+		r := mem.Range{Start: a.m.Start, End: a.m.End}
+		ents, err := pm.Read(r)
+		if err != nil {
+			return nil, err
+		}
+		d.Stats.PagesScanned += uint64(len(ents))
+		rs := mem.Runs(a.m.Start, ents, a.pages)
+		if len(rs) == 0 {
+			continue
+		}
+		ar := areaRuns{a: a, runs: rs}
+		if a.e.GetStatus()&(image.VmaAnonPrivate|image.VmaFilePrivate) != 0 {
+			ar.cow = mem.Intersect(rs, d.cow)
+		}
+		out = append(out, ar)
+	}
+	return out, nil
+}
+
+// DumpPages walks pagemap, writes pagemap-PID.img and pages-N.img. With
+// a parent (incremental.go), pages the parent holds unchanged are only
+// named in the pagemap (PE_PARENT).
+func (d *TaskDump) DumpPages(ctx context.Context, l *Layout) error {
+	p, err := d.PlanPages(l)
+	if err != nil {
+		return err
+	}
+	return d.WritePages(ctx, p, false)
+}
+
+// Pages are the pages of a task that a dump writes: its pagemap entries
+// and the runs to read.
+type Pages struct {
+	ents []*images.PagemapEntry
+	runs []pageRun
+}
+
+// PlanPages walks pagemap and decides, for the pages of l that hold
+// data, which are written and which stay in the parent images. The task
+// must be frozen.
+func (d *TaskDump) PlanPages(l *Layout) (*Pages, error) {
+	ar, err := d.presentRuns(l.areas)
+	if err != nil {
+		return nil, err
+	}
+	ents, runs, err := d.splitIncremental(ar)
+	if err != nil {
+		return nil, err
+	}
+	return &Pages{ents: ents, runs: runs}, nil
+}
+
+// WritePages writes what PlanPages decided (writePages). With lenient
+// (a pre-dump, the task running again) a run that cannot be read any
+// more is written as zeros.
+func (d *TaskDump) WritePages(ctx context.Context, p *Pages, lenient bool) error {
+	return d.writePages(ctx, p.ents, p.runs, lenient)
+}
+
+// writePages writes the pagemap entries and then the pages of runs (the
+// entries flagged PE_PRESENT, in order) to pages-N.img. Reads and writes
+// overlap: one goroutine fills a buffer while the other drains the
+// previous one into the store. With lenient (pre-dump of a running
+// task), a run that cannot be read any more is written as zeros: the
+// memory changed under the reader, and the next dump takes it again.
+func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, runs []pageRun, lenient bool) error {
+	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(d.pagesID)}}
+	var total uint64
+	for _, r := range runs {
+		total += r.Len() / mem.PageSize
+	}
+	for _, e := range ents {
+		msgs = append(msgs, e)
+	}
+	d.Stats.PagesWritten = total
+	if err := image.WriteImage(ctx, d.tree.store, fmt.Sprintf("pagemap-%d.img", d.vpid), msgs...); err != nil {
+		return err
+	}
+
+	pagesName := fmt.Sprintf("pages-%d.img", d.pagesID)
+	w, err := d.tree.store.Create(ctx, pagesName)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			w.Abort()
+		}
+	}()
+	type chunk struct {
+		buf []byte
+		err error
+	}
+	full := make(chan chunk, 1)
+	free := make(chan []byte, 2)
+	// Page-aligned, so that the store may write them around the page
+	// cache; no bigger than the pages (fresh memory costs, ~64 MiB of it
+	// would dominate a small dump).
+	bufSize := int(min(chunkSize, total*mem.PageSize))
+	free <- mem.AlignedBuffer(bufSize)[:0]
+	free <- mem.AlignedBuffer(bufSize)[:0]
+	stop := make(chan struct{})
+	defer close(stop)
+	var readTime time.Duration
+	go func() {
+		defer close(full)
+		var mf *mem.File
+		defer func() {
+			if mf != nil {
+				mf.Close()
+			}
+		}()
+		i := 0
+		for i < len(runs) {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			t0 := time.Now()
+			buf = buf[:0]
+			var batch []mem.Range
+			var size uint64
+			for i < len(runs) && !runs[i].force {
+				r := runs[i].Range
+				if size+r.Len() > chunkSize {
+					if size > 0 {
+						break
+					}
+					// A run bigger than a chunk: split it.
+					r.End = r.Start + chunkSize
+					runs[i].Start = r.End
+				} else {
+					i++
+				}
+				batch = append(batch, r)
+				size += r.Len()
+			}
+			var err error
+			if len(batch) > 0 {
+				buf = buf[:size]
+				err = mem.ReadRemote(d.pid, batch, buf)
+				if err != nil && lenient {
+					err = d.readLenient(batch, buf, err)
+				}
+			} else {
+				// An unreadable mapping: one run through /proc/PID/mem.
+				r := runs[i].Range
+				if r.Len() > chunkSize {
+					r.End = r.Start + chunkSize
+					runs[i].Start = r.End
+				} else {
+					i++
+				}
+				if mf == nil {
+					mf, err = mem.OpenFile(d.pid)
+				}
+				if err == nil {
+					buf = buf[:r.Len()]
+					err = mf.ReadAt(buf, r.Start)
+					if err != nil && lenient {
+						err = d.readLenient([]mem.Range{r}, buf, err)
+					}
+				}
+			}
+			readTime += time.Since(t0)
+			select {
+			case full <- chunk{buf, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t0 := time.Now()
+	var writeTime time.Duration
+	for c := range full {
+		if c.err != nil {
+			return c.err
+		}
+		t1 := time.Now()
+		if _, err := w.Write(c.buf); err != nil {
+			return fmt.Errorf("write %s: %w", pagesName, err)
+		}
+		writeTime += time.Since(t1)
+		free <- c.buf
+	}
+	t1 := time.Now()
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("commit %s: %w", pagesName, err)
+	}
+	committed = true
+	writeTime += time.Since(t1)
+	d.Stats.MemDump = time.Since(t0) - writeTime
+	d.Stats.MemWrite = writeTime
+	_ = readTime
+	return nil
+}
+
+// FindShared records, for every task forked from a parent in the tree,
+// the pages of its private mappings that are still its parent's (the
+// same PFN at the same address: shared copy-on-write since the fork).
+// It must run before any task's memory is read: process_vm_readv pins
+// the pages it reads, and pinning a shared anonymous page makes the
+// kernel give the task a copy of its own (FAULT_FLAG_UNSHARE).
+func (t *Tree) FindShared() error {
+	kids := map[*TaskDump][]mem.Range{}
+	for _, d := range t.tasks {
+		p := d.parent
+		if p == nil {
+			continue
+		}
+		if err := d.findShared(p); err != nil {
+			return fmt.Errorf("pages shared by %d with its parent %d: %w", d.pid, p.pid, err)
+		}
+		kids[p] = append(kids[p], d.cow...)
+	}
+	// What either side shares is read through /proc/PID/mem, which does
+	// not pin: the tree keeps its sharing (pre-dump, --leave-running)
+	// and the dump does not copy every shared page.
+	for _, d := range t.tasks {
+		d.noPin = mergeRanges(append(append([]mem.Range(nil), d.cow...), kids[d]...))
+	}
+	return nil
+}
+
+func (d *TaskDump) findShared(p *TaskDump) error {
+	f, err := os.Open(procfs.Path(d.pid, "maps"))
+	if err != nil {
+		return err
+	}
+	maps, err := procfs.ParseMaps(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return err
+	}
+	defer pm.Close()
+	ppm, err := mem.OpenPagemap(p.pid)
+	if err != nil {
+		return err
+	}
+	defer ppm.Close()
+	for _, m := range maps {
+		if m.Shared || strings.HasPrefix(m.Path, "[v") {
+			continue
+		}
+		r := mem.Range{Start: m.Start, End: m.End}
+		a, err := pm.Read(r)
+		if err != nil {
+			return err
+		}
+		b, err := ppm.Read(r)
+		if err != nil {
+			return err
+		}
+		d.cow = append(d.cow, mem.SharedRuns(r.Start, a, b)...)
+	}
+	return nil
+}
+
+// guardRuns are the guard region pages of mapping m, from pagemap.
+func (d *TaskDump) guardRuns(m procfs.Mapping) ([]mem.Range, error) {
+	pm, err := mem.OpenPagemap(d.pid)
+	if err != nil {
+		return nil, err
+	}
+	defer pm.Close()
+	ents, err := pm.Read(mem.Range{Start: m.Start, End: m.End})
+	if err != nil {
+		return nil, err
+	}
+	return mem.Runs(m.Start, ents, func(e uint64) bool { return e&mem.PMGuard != 0 }), nil
+}
+
+// mmPrctls records the process-wide memory prctls: memory-deny-write-
+// execute (PR_GET_MDWE) and KSM merging of every mapping
+// (PR_GET_MEMORY_MERGE); a kernel without one answers EINVAL.
+func (d *TaskDump) mmPrctls(mm *images.MmEntry) error {
+	v, err := d.task.Sys("prctl(PR_GET_MDWE)", unix.SYS_PRCTL, unix.PR_GET_MDWE, 0, 0, 0, 0)
+	switch {
+	case err == nil && v != 0:
+		mm.Mdwe = proto.Uint32(uint32(v))
+	case err != nil && !errors.Is(err, unix.EINVAL):
+		return err
+	}
+	v, err = d.task.Sys("prctl(PR_GET_MEMORY_MERGE)", unix.SYS_PRCTL, unix.PR_GET_MEMORY_MERGE, 0, 0, 0, 0)
+	switch {
+	case err == nil && v != 0:
+		mm.MemoryMerge = proto.Bool(true)
+	case err != nil && !errors.Is(err, unix.EINVAL):
+		return err
+	}
+	return nil
+}
+
+// readLenient reads the ranges one by one after a batch read failed in
+// a running task: what cannot be read any more (unmapped meanwhile) is
+// left zero. It fails only when the task is gone.
+func (d *TaskDump) readLenient(batch []mem.Range, buf []byte, first error) error {
+	off := uint64(0)
+	for _, r := range batch {
+		b := buf[off : off+r.Len()]
+		if err := mem.ReadRemote(d.pid, []mem.Range{r}, b); err != nil {
+			if _, serr := os.Stat(procfs.Path(d.pid, "stat")); serr != nil {
+				return first
+			}
+			clear(b)
+			d.tree.inc.markStale(d.pid, r)
+			d.tree.log.Debug().Err(err).Uint64("start", r.Start).Msg("pre-dump: pages changed under the reader")
+		}
+		off += r.Len()
+	}
+	return nil
+}

@@ -1,0 +1,679 @@
+package mm
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// RestoreTask is what restoring a task's memory needs of the restorer
+// that holds the new task (stopped, traced), and of the objects the
+// restorer made for the tree (shared memory, memfds, System V segments,
+// files).
+type RestoreTask interface {
+	// Pid is the task's host pid.
+	Pid() int
+	// Sys runs system call nr in the task's leader, injected by ptrace
+	// at SyscallIP.
+	Sys(name string, nr uintptr, args ...uint64) (uint64, error)
+	// SyscallIP is the address of the syscall instruction injections
+	// run at (in the task's [vdso]); SetSyscallIP moves it, as the
+	// vdso moves.
+	SyscallIP() uint64
+	SetSyscallIP(ip uint64)
+	// SetScratch tells where the scratch area (ScratchSize bytes) is
+	// mapped in the task from now on.
+	SetScratch(addr uint64)
+	// WriteScratch writes b at offset off of the scratch area.
+	WriteScratch(off uint64, b []byte) error
+	// CString writes s NUL-terminated at offset off of the scratch
+	// area and returns its address.
+	CString(off uint64, s string) (uint64, error)
+	// FilePath is where the task opens regular file id from: its
+	// name, or its ghost copy.
+	FilePath(id uint32) (string, error)
+	// MemfdPath is where the task opens memfd file id from.
+	MemfdPath(id uint32) (string, error)
+	// MapShared maps, at v's address with prot, the shared anonymous
+	// object the restorer made for v's shmid; false when there is none.
+	MapShared(v *images.VmaEntry, prot uint32) (bool, error)
+	// AttachSysv attaches the System V segment v maps at its address,
+	// inside the task, and returns the protection it has.
+	AttachSysv(v *images.VmaEntry) (prot uint32, err error)
+}
+
+// TaskImages are the images of a task's memory.
+type TaskImages struct {
+	// Pid is the task's pid in the images (pagemap-PID.img of the
+	// parent images).
+	Pid     uint32
+	MM      *images.MmEntry
+	Pagemap []*images.PagemapEntry
+	PagesID uint32 // pages-N.img
+}
+
+// RestoreStats are the page figures of one task's restore.
+type RestoreStats struct {
+	PagesRestored   uint64
+	PagesSkippedCow uint64
+	PagesCompared   uint64
+}
+
+// ScratchSize is the size of the scratch area Restore maps in the task,
+// which the restorer uses for the arguments of its injected syscalls
+// (and unmaps at the end).
+const ScratchSize = 4 * mem.PageSize
+
+// taskSize is the end of the x86-64 user address space (TASK_SIZE).
+const taskSize = 0x7ffffffff000
+
+var atFdcwd = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
+
+// restorer restores one task's memory.
+type restorer struct {
+	t       RestoreTask
+	log     zerolog.Logger
+	store   image.Store
+	pid     int
+	img     TaskImages
+	inherit *images.MmEntry // the parent's mm, when forked from it; or nil
+	scr     uint64          // the scratch area, once mapped
+	stats   RestoreStats
+}
+
+func (r *restorer) sys(name string, nr uintptr, args ...uint64) (uint64, error) {
+	return r.t.Sys(name, nr, args...)
+}
+
+// Restore rebuilds the address space of the new task t from img and
+// the pages in s (and its parents), and sets its mm fields. inherit is
+// the mm of the parent the task was forked from after the parent's
+// memory was restored (inherit.go), nil for the root. It maps the
+// scratch area (SetScratch).
+func Restore(ctx context.Context, t RestoreTask, s image.Store, img TaskImages, inherit *images.MmEntry, log zerolog.Logger) (RestoreStats, error) {
+	r := &restorer{t: t, log: log, store: s, pid: t.Pid(), img: img, inherit: inherit}
+	err := r.restoreMemory(ctx)
+	return r.stats, err
+}
+
+// FinishRestore finishes the memory of task t once its children are
+// forked (finishMemory).
+func FinishRestore(t RestoreTask, mm *images.MmEntry) error {
+	r := &restorer{t: t, pid: t.Pid(), img: TaskImages{MM: mm}}
+	return r.finishMemory()
+}
+
+func overlaps(a, b mem.Range) bool { return a.Start < b.End && b.Start < a.End }
+
+// vmap is a dumped VMA and how it was mapped.
+type vmap struct {
+	e        *images.VmaEntry
+	mapProt  uint32 // protection at mmap time
+	viaForce bool   // fill through /proc/PID/mem
+	// kept: the task got this VMA by fork from its restored parent, as
+	// it had it at dump (inherit.go); its pages flagged PeCow are left
+	// shared with the parent's.
+	kept bool
+}
+
+// restoreMemory rebuilds the address space of the new task.
+func (r *restorer) restoreMemory(ctx context.Context) error {
+	vmas := r.img.MM.GetVmas()
+	// 1. The kernel's special mappings move to their dumped addresses.
+	cur, err := procfs.ReadSmaps(r.pid)
+	if err != nil {
+		return err
+	}
+	var curSpecial []procfs.Mapping
+	for _, m := range cur {
+		if m.Path == "[vdso]" || len(m.Path) > 5 && m.Path[:5] == "[vvar" {
+			curSpecial = append(curSpecial, m)
+		}
+	}
+	var dumpSpecial []*images.VmaEntry
+	var keep []mem.Range
+	for _, v := range vmas {
+		if v.GetStatus()&(image.VmaAreaVdso|image.VmaAreaVvar) != 0 {
+			dumpSpecial = append(dumpSpecial, v)
+		}
+	}
+	if len(dumpSpecial) != len(curSpecial) {
+		return fmt.Errorf("%w: %d vdso/vvar mappings dumped, %d here (another kernel?)", errdefs.ErrUnsupported, len(dumpSpecial), len(curSpecial))
+	}
+	for i, m := range curSpecial {
+		d := dumpSpecial[i]
+		if d.GetEnd()-d.GetStart() != m.Len() {
+			return fmt.Errorf("%w: vdso/vvar mapping %d is %d bytes, dumped %d (another kernel?)", errdefs.ErrUnsupported, i, m.Len(), d.GetEnd()-d.GetStart())
+		}
+		keep = append(keep, mem.Range{Start: d.GetStart(), End: d.GetEnd()})
+	}
+	if len(curSpecial) > 0 && curSpecial[0].Start != dumpSpecial[0].GetStart() {
+		// Two steps through a spot that overlaps neither layout.
+		base := curSpecial[0].Start
+		span := curSpecial[len(curSpecial)-1].End - base
+		var tmp uint64
+		for _, cand := range []uint64{0x100000000000, 0x200000000000, 0x300000000000, 0x400000000000} {
+			t := mem.Range{Start: cand, End: cand + span}
+			ok := true
+			for _, m := range curSpecial {
+				ok = ok && !overlaps(t, mem.Range{Start: m.Start, End: m.End})
+			}
+			for _, k := range keep {
+				ok = ok && !overlaps(t, k)
+			}
+			if ok {
+				tmp = cand
+				break
+			}
+		}
+		vdsoOff := r.t.SyscallIP()
+		for i, m := range curSpecial {
+			to := tmp + (m.Start - base)
+			if _, err := r.sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to); err != nil {
+				return err
+			}
+			if m.Path == "[vdso]" {
+				vdsoOff = r.t.SyscallIP() - m.Start + to
+			}
+			curSpecial[i].Start, curSpecial[i].End = to, to+m.Len()
+		}
+		r.t.SetSyscallIP(vdsoOff)
+		for i, m := range curSpecial {
+			to := dumpSpecial[i].GetStart()
+			if _, err := r.sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to); err != nil {
+				return err
+			}
+			if m.Path == "[vdso]" {
+				vdsoOff = r.t.SyscallIP() - m.Start + to
+			}
+		}
+		r.t.SetSyscallIP(vdsoOff)
+	}
+	// The private mappings the task got by fork from its restored
+	// parent, unchanged since, stay (inherit.go).
+	kept := r.inheritedVmas()
+	for _, v := range vmas {
+		if end, ok := kept[v.GetStart()]; ok {
+			keep = append(keep, mem.Range{Start: v.GetStart(), End: end})
+		}
+	}
+	// 2. Everything else goes.
+	sort.Slice(keep, func(i, j int) bool { return keep[i].Start < keep[j].Start })
+	prev := uint64(0)
+	for _, k := range append(keep, mem.Range{Start: taskSize, End: taskSize}) {
+		if k.Start > prev {
+			if _, err := r.sys("munmap", unix.SYS_MUNMAP, prev, k.Start-prev); err != nil {
+				return err
+			}
+		}
+		prev = k.End
+	}
+	// 3. A scratch area where no dumped mapping goes.
+	var all []mem.Range
+	for _, v := range vmas {
+		all = append(all, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
+	}
+	for cand := uint64(0x10000000); cand < taskSize; cand += 1 << 30 {
+		t := mem.Range{Start: cand, End: cand + ScratchSize}
+		ok := true
+		for _, a := range all {
+			if overlaps(t, a) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			r.scr = cand
+			break
+		}
+	}
+	r.t.SetScratch(r.scr)
+	if _, err := r.sys("mmap", unix.SYS_MMAP, r.scr, ScratchSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0); err != nil {
+		return err
+	}
+	// 4. Every dumped mapping.
+	var maps []*vmap
+	for _, v := range vmas {
+		st := v.GetStatus()
+		if st&(image.VmaAreaVdso|image.VmaAreaVvar|image.VmaAreaVsyscall) != 0 || st&image.VmaAreaRegular == 0 {
+			continue
+		}
+		if _, ok := kept[v.GetStart()]; ok {
+			maps = append(maps, &vmap{e: v, mapProt: v.GetProt(), viaForce: v.GetProt()&unix.PROT_WRITE == 0, kept: true})
+			continue
+		}
+		vm, err := r.mapVma(v)
+		if err != nil {
+			return fmt.Errorf("map %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+		}
+		maps = append(maps, vm)
+	}
+	// 5. Pages: an inherited mapping first loses the parent's pages that
+	// the task did not have. Guard regions go in first (installing one
+	// zaps what is under it; the images hold no page there).
+	if err := r.growTails(maps, kept); err != nil {
+		return err
+	}
+	if err := r.dropInherited(maps); err != nil {
+		return err
+	}
+	if err := r.installGuards(maps); err != nil {
+		return err
+	}
+	if err := r.fillPages(ctx, maps); err != nil {
+		return err
+	}
+	// 6. Final protections and advice.
+	for _, vm := range maps {
+		v := vm.e
+		if vm.mapProt != v.GetProt() {
+			if _, err := r.sys("mprotect", unix.SYS_MPROTECT, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(v.GetProt())); err != nil {
+				return err
+			}
+		}
+		for adv := 0; adv < 64; adv++ {
+			if v.GetMadv()&(1<<adv) == 0 {
+				continue
+			}
+			if _, err := r.sys("madvise", unix.SYS_MADVISE, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(adv)); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: advice %d: %w", v.GetStart(), v.GetEnd(), adv, err)
+			}
+		}
+		if v.GetStatus()&image.VmaLockOnFault != 0 {
+			if _, err := r.sys("mlock2(MLOCK_ONFAULT)", unix.SYS_MLOCK2, v.GetStart(), v.GetEnd()-v.GetStart(), unix.MLOCK_ONFAULT); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+			}
+		}
+	}
+	return r.setMM()
+}
+
+// installGuards puts back the guard regions of each mapping that had
+// some. A mapping that had VM_MAYBE_GUARD ("gu") but no guard left gets
+// the flag back by a guard installed on its first page and removed.
+func (r *restorer) installGuards(maps []*vmap) error {
+	for _, vm := range maps {
+		v := vm.e
+		if v.GetStatus()&image.VmaGuard == 0 {
+			continue
+		}
+		g := v.GetGuards()
+		if len(g)%2 != 0 {
+			return fmt.Errorf("%w: mapping %#x-%#x: odd guard list", errdefs.ErrBadImage, v.GetStart(), v.GetEnd())
+		}
+		if len(g) == 0 && !vm.kept {
+			for _, adv := range []uint64{image.MadvGuardInstall, image.MadvGuardRemove} {
+				if _, err := r.sys("madvise(GUARD)", unix.SYS_MADVISE, v.GetStart(), mem.PageSize, adv); err != nil {
+					return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+				}
+			}
+		}
+		for i := 0; i < len(g); i += 2 {
+			if g[i] < v.GetStart() || g[i+1] > v.GetEnd() || g[i] >= g[i+1] {
+				return fmt.Errorf("%w: mapping %#x-%#x: guard %#x-%#x outside it", errdefs.ErrBadImage, v.GetStart(), v.GetEnd(), g[i], g[i+1])
+			}
+			if _, err := r.sys("madvise(GUARD_INSTALL)", unix.SYS_MADVISE, g[i], g[i+1]-g[i], image.MadvGuardInstall); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: guard %#x-%#x: %w", v.GetStart(), v.GetEnd(), g[i], g[i+1], err)
+			}
+		}
+	}
+	return nil
+}
+
+// finishMemory seals the mappings that were sealed (mseal) and sets the
+// process-wide memory prctls (MDWE, KSM merging of every mapping), once
+// the task's children have been forked: a child that inherited a sealed
+// mapping it does not have could not unmap it, and one that inherited
+// MDWE could not map its own code.
+func (r *restorer) finishMemory() error {
+	for _, v := range r.img.MM.GetVmas() {
+		if v.GetStatus()&image.VmaSealed != 0 {
+			if _, err := r.sys("mseal", unix.SYS_MSEAL, v.GetStart(), v.GetEnd()-v.GetStart(), 0); err != nil {
+				return fmt.Errorf("mapping %#x-%#x: %w", v.GetStart(), v.GetEnd(), err)
+			}
+		}
+	}
+	mm := r.img.MM
+	if mm.GetMemoryMerge() {
+		if _, err := r.sys("prctl(PR_SET_MEMORY_MERGE)", unix.SYS_PRCTL, unix.PR_SET_MEMORY_MERGE, 1, 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	if m := mm.GetMdwe(); m != 0 {
+		if _, err := r.sys("prctl(PR_SET_MDWE)", unix.SYS_PRCTL, unix.PR_SET_MDWE, uint64(m), 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapVma creates one mapping at its dumped address.
+func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
+	st := v.GetStatus()
+	prot := v.GetProt()
+	flags := uint64(v.GetFlags()) | unix.MAP_FIXED
+	vm := &vmap{e: v, mapProt: prot}
+	writable := prot&unix.PROT_WRITE != 0
+	switch {
+	case st&image.VmaAnonShared != 0:
+		// Shared memory is filled writable and then protected.
+		vm.mapProt = prot | unix.PROT_READ | unix.PROT_WRITE
+	case st&image.VmaAccount != 0:
+		// Mapping it writable is what gives it VM_ACCOUNT, as it had.
+		vm.mapProt = prot | unix.PROT_READ | unix.PROT_WRITE
+	case !writable:
+		vm.viaForce = true
+	}
+	length := v.GetEnd() - v.GetStart()
+	if st&image.VmaAreaSysvipc != 0 {
+		vm.viaForce = false
+		var err error
+		vm.mapProt, err = r.t.AttachSysv(v)
+		return vm, err
+	}
+	if st&image.VmaAnonShared != 0 {
+		// One object for every task that shares it.
+		if ok, err := r.t.MapShared(v, vm.mapProt); ok {
+			return vm, err
+		}
+	}
+	if st&(image.VmaFilePrivate|image.VmaFileShared) == 0 {
+		flags |= unix.MAP_ANONYMOUS
+		_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags, ^uint64(0), 0)
+		return vm, err
+	}
+	var path string
+	var err error
+	if st&image.VmaAreaMemfd != 0 {
+		path, err = r.t.MemfdPath(uint32(v.GetShmid()))
+	} else {
+		path, err = r.t.FilePath(uint32(v.GetShmid()))
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.t.CString(0, path)
+	if err != nil {
+		return nil, err
+	}
+	oflags := uint64(v.GetFdflags()) | unix.O_CLOEXEC
+	fd, err := r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, oflags, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer r.sys("close", unix.SYS_CLOSE, fd)
+	_, err = r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags&^unix.MAP_ANONYMOUS, fd, v.GetPgoff())
+	return vm, err
+}
+
+// fillChunk bounds the bytes read from pages-N.img per batch.
+const fillChunk = 32 << 20
+
+// fillPages copies pages-N.img into the mappings. Every run is first
+// populated in bulk (MADV_POPULATE_WRITE: fresh pages are expensive when
+// faulted one by one in a VM), all before any page is written: measured
+// here, populating while the image is being read costs about three times
+// as much as populating first. Then each batch is written with one
+// process_vm_writev while a reader goroutine reads the next one from the
+// image (into page-aligned buffers, so the store can read around the page
+// cache). Mappings that may not be written go through /proc/PID/mem.
+func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
+	// Pages left in the parent images (PE_PARENT) come last (parent.go),
+	// but for those left as inherited.
+	present, fromParent := splitPagemap(r.img.Pagemap)
+	fromParent = r.skipInheritedParent(maps, fromParent)
+	if len(present) == 0 {
+		return r.fillFromParent(ctx, maps, fromParent)
+	}
+	find := func(addr uint64) *vmap {
+		i := sort.Search(len(maps), func(i int) bool { return maps[i].e.GetEnd() > addr })
+		if i < len(maps) && maps[i].e.GetStart() <= addr {
+			return maps[i]
+		}
+		return nil
+	}
+	name := fmt.Sprintf("pages-%d.img", r.img.PagesID)
+	rd, err := r.store.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	var mf *mem.File
+	defer func() {
+		if mf != nil {
+			mf.Close()
+		}
+	}()
+	// Split entries at mapping boundaries and chunk size.
+	// skip: pages left as the task inherited them from its parent.
+	type run struct {
+		mem.Range
+		vm   *vmap
+		skip bool
+	}
+	var runs []run
+	for _, e := range present {
+		start, end := e.GetVaddr(), e.GetVaddr()+image.NrPages(e)*mem.PageSize
+		for start < end {
+			vm := find(start)
+			if vm == nil {
+				return fmt.Errorf("%w: pages at %#x outside every mapping", errdefs.ErrBadImage, start)
+			}
+			stop := min(end, vm.e.GetEnd(), start+fillChunk)
+			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm, vm.kept && e.GetFlags()&image.PeCow != 0})
+			start = stop
+		}
+	}
+	// Batches: consecutive runs fitting in a buffer.
+	type batch struct {
+		i, j int
+		size uint64
+		buf  []byte
+		err  error
+	}
+	var batches []batch
+	for i := 0; i < len(runs); {
+		j, size := i, uint64(0)
+		for j < len(runs) && size+runs[j].Len() <= fillChunk {
+			size += runs[j].Len()
+			j++
+		}
+		batches = append(batches, batch{i: i, j: j, size: size})
+		i = j
+	}
+	// The reader starts right away; it has two buffers to fill while
+	// the task's memory is populated.
+	full := make(chan batch, 1)
+	free := make(chan []byte, 2)
+	free <- mem.AlignedBuffer(fillChunk)
+	free <- mem.AlignedBuffer(fillChunk)
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	defer func() {
+		close(stop)
+		<-readerDone // rd is closed only after the reader is done with it
+	}()
+	go func() {
+		defer close(readerDone)
+		defer close(full)
+		for _, bt := range batches {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				return
+			}
+			bt.buf = buf[:bt.size]
+			if _, err := io.ReadFull(rd, bt.buf); err != nil {
+				bt.err = fmt.Errorf("read %s: %w", name, err)
+			}
+			select {
+			case full <- bt:
+			case <-stop:
+				return
+			}
+			if bt.err != nil {
+				return
+			}
+		}
+	}()
+	for _, ru := range runs {
+		if ru.vm.viaForce || ru.skip || ru.vm.kept {
+			continue // populating a shared page would copy it
+		}
+		if _, err := r.sys("madvise(POPULATE_WRITE)", unix.SYS_MADVISE, ru.Start, ru.Len(), unix.MADV_POPULATE_WRITE); err != nil {
+			return err
+		}
+	}
+	for bt := range full {
+		if bt.err != nil {
+			return bt.err
+		}
+		b := bt.buf
+		// plain: every run is written whole with process_vm_writev,
+		// and b holds their bytes as they are to be written.
+		plain := true
+		for _, ru := range runs[bt.i:bt.j] {
+			plain = plain && !ru.skip && !ru.vm.kept && !ru.vm.viaForce
+		}
+		var direct []mem.Range
+		var gathered []byte
+		off := uint64(0)
+		var skipped uint64
+		for _, ru := range runs[bt.i:bt.j] {
+			src := b[off : off+ru.Len()]
+			off += ru.Len()
+			if ru.skip {
+				skipped += ru.Len()
+				continue
+			}
+			parts := []mem.Range{ru.Range}
+			if ru.vm.kept {
+				// A page the task inherited with these very bytes
+				// stays shared: the fallback for pages without PeCow
+				// (PFNs hidden at dump, or another dumper's images).
+				if mf == nil {
+					if mf, err = mem.OpenFile(r.pid); err != nil {
+						return err
+					}
+				}
+				var same uint64
+				if parts, same, err = differing(mf, ru.Range, src); err != nil {
+					return err
+				}
+				skipped += same
+				r.stats.PagesCompared += ru.Len() / mem.PageSize
+			}
+			for _, pt := range parts {
+				pb := src[pt.Start-ru.Start : pt.End-ru.Start]
+				if ru.vm.viaForce {
+					if mf == nil {
+						if mf, err = mem.OpenFile(r.pid); err != nil {
+							return err
+						}
+					}
+					if err := mf.WriteAt(pb, pt.Start); err != nil {
+						return err
+					}
+					continue
+				}
+				direct = append(direct, pt)
+				if !plain {
+					gathered = append(gathered, pb...)
+				}
+			}
+		}
+		if plain {
+			gathered = b
+		}
+		if len(direct) > 0 {
+			if err := mem.WriteRemote(r.pid, direct, gathered); err != nil {
+				return err
+			}
+		}
+		r.stats.PagesRestored += (bt.size - skipped) / mem.PageSize
+		r.stats.PagesSkippedCow += skipped / mem.PageSize
+		free <- bt.buf[:cap(bt.buf)]
+	}
+	return r.fillFromParent(ctx, maps, fromParent)
+}
+
+// setMM sets the mm fields (code, data, brk, stack, args, env, auxv) in
+// one PR_SET_MM_MAP. exe_fd stays -1 when the task already runs the dumped
+// executable (the root, made from a stub of it); a task cloned from another
+// task's stub gets the dumped executable, opened inside it, as exe_fd. The
+// old executable is no longer mapped by then (setting it fails with EBUSY
+// while it is), unless the dumped mappings map it too.
+func (r *restorer) setMM() error {
+	mm := r.img.MM
+	exeFd := uint64(0xffffffff)
+	exePath, err := r.t.FilePath(mm.GetExeFileId())
+	if err != nil {
+		return err
+	}
+	if cur, err := os.Readlink(procfs.Path(r.pid, "exe")); err != nil {
+		return fmt.Errorf("read exe link: %w", err)
+	} else if strings.TrimSuffix(cur, " (deleted)") != exePath {
+		p, err := r.t.CString(2048, exePath)
+		if err != nil {
+			return err
+		}
+		fd, err := r.sys("openat exe "+exePath, unix.SYS_OPENAT, atFdcwd, p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer r.sys("close", unix.SYS_CLOSE, fd)
+		exeFd = fd
+	}
+	b := make([]byte, 104)
+	le := binary.LittleEndian
+	vals := []uint64{mm.GetMmStartCode(), mm.GetMmEndCode(), mm.GetMmStartData(), mm.GetMmEndData(),
+		mm.GetMmStartBrk(), mm.GetMmBrk(), mm.GetMmStartStack(), mm.GetMmArgStart(), mm.GetMmArgEnd(),
+		mm.GetMmEnvStart(), mm.GetMmEnvEnd()}
+	for i, v := range vals {
+		le.PutUint64(b[i*8:], v)
+	}
+	auxv := mm.GetMmSavedAuxv()
+	auxAddr := r.scr + 1024
+	le.PutUint64(b[88:], auxAddr)
+	le.PutUint32(b[96:], uint32(len(auxv)*8))
+	le.PutUint32(b[100:], uint32(exeFd))
+	ab := make([]byte, len(auxv)*8)
+	for i, v := range auxv {
+		le.PutUint64(ab[i*8:], v)
+	}
+	if err := r.t.WriteScratch(0, b); err != nil {
+		return err
+	}
+	if len(ab) > 0 {
+		if err := r.t.WriteScratch(1024, ab); err != nil {
+			return err
+		}
+	}
+	_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
+	if errors.Is(err, unix.EBUSY) && exeFd != 0xffffffff {
+		// The dumped mappings still map the stub's executable: keep it.
+		r.log.Warn().Str("exe", exePath).Msg("exe link not restored: old executable still mapped")
+		le.PutUint32(b[100:], 0xffffffff)
+		if err := r.t.WriteScratch(0, b); err != nil {
+			return err
+		}
+		_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
+	}
+	return err
+}
