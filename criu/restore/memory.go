@@ -3,6 +3,9 @@ package restore
 import (
 	"context"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/proto/images"
 )
@@ -42,15 +45,13 @@ func (m memTask) MapShared(v *images.VmaEntry, prot uint32) (bool, error) {
 	return true, m.r.mapShared(v, so, prot)
 }
 
-// vmap is what attachSysv sets of a System V attach: its protection.
-type vmap struct {
-	mapProt uint32
-}
-
+// AttachSysv attaches the System V segment v maps inside the task
+// (ipcns.Attach: with an IPC namespace of the tree's own, the segment its
+// images recreated there; otherwise one of ipcns-shm-0.img) and returns
+// the protection it was mapped with.
 func (m memTask) AttachSysv(v *images.VmaEntry) (uint32, error) {
-	vm := &vmap{}
-	err := m.r.attachSysv(v, vm)
-	return vm.mapProt, err
+	r := m.r
+	return ipcns.Attach(r, v, r.t.ti.sysv, r.t.mask&unix.CLONE_NEWIPC != 0)
 }
 
 // restoreMemory rebuilds the address space of the new task
