@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -55,7 +56,7 @@ type restorer struct {
 	stats  Stats
 	t      *treeRestorer
 	// seccomp: the threads' filters, from restoreThreads (taskmisc.go).
-	seccomp *seccompPlan
+	seccomp *seccomp.Plan
 	// inherit is the parent's snapshot when the task was forked from
 	// its parent after the parent's memory was restored (package mm);
 	// nil for the root.

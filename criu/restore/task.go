@@ -221,15 +221,15 @@ func (r *restorer) restoreRoot() error {
 // restoreThreads clones every other thread with its tid. Threads whose
 // seccomp filters begin with the leader's are cloned once the leader has
 // that many of its filters, so that they inherit them, shared as they
-// were (seccompPlan).
+// were (seccomp.Plan).
 func (r *restorer) restoreThreads() error {
 	le := binary.LittleEndian
 	var err error
 	if r.seccomp, err = r.prepareSeccomp(); err != nil {
 		return err
 	}
-	for _, tid := range r.seccomp.cloneOrder(r.sn.pst.GetThreads()[1:]) {
-		if err := r.seccomp.leaderUpTo(r, r.seccomp.byTid[int(tid)].shared); err != nil {
+	for _, tid := range r.seccomp.CloneOrder(r.sn.pst.GetThreads()[1:]) {
+		if err := r.seccomp.LeaderUpTo(r.seccomp.Shared(tid)); err != nil {
 			return err
 		}
 		b := make([]byte, 96)
@@ -354,7 +354,7 @@ func (r *restorer) finish() error {
 		// CAP_SYS_ADMIN that installing them needs without
 		// no_new_privs; what is injected after runs with them
 		// suspended (package seccomp).
-		if err := sc.install(r, in, r.vtids[i]); err != nil {
+		if err := sc.Install(in, r.vtids[i]); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)
 		}
 		if err := task.SetCreds(r, in, r.pid, tid, tc.GetCreds()); err != nil {
@@ -373,7 +373,7 @@ func (r *restorer) finish() error {
 	if err := task.SetProcessMisc(r, r.sn.mm); err != nil {
 		return err
 	}
-	if err := sc.release(r); err != nil {
+	if err := sc.Release(); err != nil {
 		return err
 	}
 	if _, err := r.sys("munmap", unix.SYS_MUNMAP, r.scr, scratchSize); err != nil {
