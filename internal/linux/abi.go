@@ -158,3 +158,18 @@ const (
 
 // TFD_IOC_SET_TICKS is _IOW('T', 0, u64) (include/uapi/linux/timerfd.h).
 const TFD_IOC_SET_TICKS = 0x40085400
+
+// SockFprog mirrors struct sock_fprog (include/uapi/linux/filter.h), the
+// program argument of seccomp(SECCOMP_SET_MODE_FILTER) and of
+// SO_ATTACH_FILTER.
+type SockFprog struct {
+	Len    uint16 // instructions
+	_      [6]byte
+	Filter uint64 // address of Len struct sock_filter
+}
+
+// SockFprogSize is sizeof(struct sock_fprog).
+const SockFprogSize = 16
+
+// Bytes is p as the kernel reads it, SockFprogSize bytes.
+func (p *SockFprog) Bytes() []byte { return encode(p) }
