@@ -133,3 +133,9 @@ func Kcmp(pid1, pid2, typ, idx1, idx2 int) (bool, error) {
 	}
 	return r == 0, nil
 }
+
+// Poll is poll(2), retried while interrupted.
+func Poll(fds []unix.PollFd, timeout int) (int, error) {
+	n, err := RetryEINTR(Always, func() (int, error) { return unix.Poll(fds, timeout) })
+	return n, os.NewSyscallError("poll", err)
+}

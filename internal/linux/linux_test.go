@@ -369,6 +369,25 @@ func TestWait4(t *testing.T) {
 	}
 }
 
+func TestPoll(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	fds := []unix.PollFd{{Fd: int32(p[0]), Events: unix.POLLIN}}
+	if n, err := Poll(fds, 0); err != nil || n != 0 {
+		t.Errorf("poll of an empty pipe = %d, %v", n, err)
+	}
+	if _, err := unix.Write(p[1], []byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Poll(fds, 0); err != nil || n != 1 || fds[0].Revents&unix.POLLIN == 0 {
+		t.Errorf("poll of a pipe with a byte = %d %#x, %v", n, fds[0].Revents, err)
+	}
+}
+
 func TestSliceAddr(t *testing.T) {
 	b := make([]byte, 16)
 	if SliceAddr(b) != uintptr(unsafe.Pointer(&b[0])) || SliceAddr(b[3:]) != SliceAddr(b)+3 {
