@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/tty"
 )
 
 // externalHelp is the --external help text of restore; dumpExternalHelp
@@ -31,7 +31,7 @@ func addDumpExternalFlag(fs *pflag.FlagSet) func() (map[string]string, map[strin
 		var rest []string
 		var ttys map[string]bool
 		for _, v := range *vals {
-			key, ok, err := dump.ParseTTYKey(v)
+			key, ok, err := tty.ParseTTYKey(v)
 			if err != nil {
 				return nil, nil, usagef("--external: %v", err)
 			}

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/imgcache"
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/spf13/pflag"
 )
@@ -52,7 +54,7 @@ func init() {
 					return listSnapshots(ctx, e, sock)
 				}
 				if release != "" {
-					st, err := remoteimg.Dial(ctx, sock, remoteimg.Options{Snapshot: release, Mode: remoteimg.ModeRead, Log: e.Log})
+					st, err := remote.Dial(ctx, sock, remote.Options{Snapshot: release, Mode: remote.ModeRead, Log: e.Log})
 					if err != nil {
 						return err
 					}
@@ -76,7 +78,7 @@ func init() {
 }
 
 func listSnapshots(ctx context.Context, e *env, sock string) error {
-	snaps, err := remoteimg.ListSnapshots(ctx, sock)
+	snaps, err := remote.ListSnapshots(ctx, sock)
 	if err != nil {
 		return err
 	}
@@ -115,7 +117,7 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 		return err
 	}
 	var tcp net.Listener
-	tcp, err := remoteimg.TCPListenConfig(d.linkTimeout).Listen(context.Background(), "tcp", addr)
+	tcp, err := daemon.TCPListenConfig(d.linkTimeout).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for proxies: %w", err)
 	}
@@ -129,7 +131,7 @@ func runImageCache(ctx context.Context, e *env, d *daemonFlags, addr, sock strin
 	} else {
 		warnNoTLS(log)
 	}
-	unixLn, err := remoteimg.ListenUnix(sock)
+	unixLn, err := daemon.ListenUnix(sock)
 	if err != nil {
 		tcp.Close()
 		return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/criugo/criu/imgproxy"
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/spf13/pflag"
 )
@@ -79,7 +80,7 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 		warnNoTLS(log)
 	}
 	dial := func(ctx context.Context) (net.Conn, error) {
-		nd := remoteimg.TCPDialer(d.linkTimeout)
+		nd := daemon.TCPDialer(d.linkTimeout)
 		if tlsCfg != nil {
 			td := &tls.Dialer{NetDialer: nd, Config: tlsCfg}
 			return td.DialContext(ctx, "tcp", addr)
@@ -89,7 +90,7 @@ func runImageProxy(ctx context.Context, e *env, d *daemonFlags, addr, serverName
 	// Keep the heap near the budget: GC before it grows past it.
 	debug.SetMemoryLimit(heapLimit(maxMem))
 	srv := &imgproxy.Server{Dial: dial, MaxMemory: maxMem, ReconnectTimeout: reconnect, ReplyTimeout: d.linkTimeout, Log: log}
-	ln, err := remoteimg.ListenUnix(sock)
+	ln, err := daemon.ListenUnix(sock)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/criugo/criu/remoteimg"
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 )
@@ -29,7 +29,7 @@ type daemonFlags struct {
 	dir          string
 	localSocket  string
 	maxMemory    string
-	tls          remoteimg.TLSFiles
+	tls          daemon.TLSFiles
 	daemon       bool
 	pidfile      string
 	statusFD     int
@@ -52,7 +52,7 @@ func (d *daemonFlags) add(fs *pflag.FlagSet, dirHelp string) {
 	fs.IntVar(&d.statusFD, "status-fd", -1, "write one byte to file descriptor `FD` once ready, then close it")
 	fs.DurationVar(&d.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to let transfers in flight finish")
 	fs.BoolVar(&d.insecure, "insecure", false, "allow plain TCP without TLS on a non-loopback address (images readable and forgeable by anyone on the path)")
-	fs.DurationVar(&d.linkTimeout, "link-timeout", remoteimg.LinkTimeout, "how long the TCP leg may stay silent with data or a reply due before it counts as dead (TCP_USER_TIMEOUT, keepalive)")
+	fs.DurationVar(&d.linkTimeout, "link-timeout", daemon.LinkTimeout, "how long the TCP leg may stay silent with data or a reply due before it counts as dead (TCP_USER_TIMEOUT, keepalive)")
 }
 
 // checkPlainTCP refuses plain TCP (no TLS) on a non-loopback address

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -61,9 +62,9 @@ func (so *storeOptions) open(ctx context.Context, e *env, write bool) (image.Sto
 		return nil, usagef("--remote needs -D DIR or --snapshot-id ID to name the snapshot")
 	}
 	sock := so.socket
-	mode := remoteimg.ModeRead
+	mode := remote.ModeRead
 	if write {
-		mode = remoteimg.ModeWrite
+		mode = remote.ModeWrite
 		if sock == "" {
 			sock = remoteimg.DefaultProxySocket(so.dir)
 		}
@@ -75,11 +76,11 @@ func (so *storeOptions) open(ctx context.Context, e *env, write bool) (image.Sto
 	} else if snap == "" {
 		// The snapshot of -D that this or another source host dumped.
 		var err error
-		if snap, err = remoteimg.ResolveSnapshot(ctx, sock, so.dir, so.wait); err != nil {
+		if snap, err = remote.ResolveSnapshot(ctx, sock, so.dir, so.wait); err != nil {
 			return nil, fmt.Errorf("remote images at %s: %w", sock, err)
 		}
 	}
-	s, err := remoteimg.Dial(ctx, sock, remoteimg.Options{
+	s, err := remote.Dial(ctx, sock, remote.Options{
 		Snapshot: snap, Parent: so.parent, Dir: so.dir, Mode: mode, WaitSnapshot: so.wait, Log: e.Log,
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/criugo/criu/remoteimg"
+	"github.com/criugo/criu/criu/image/remote"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,9 +130,9 @@ func benchBytes() int64 {
 // new snapshot through the proxy at sock, and returns once the proxy holds
 // it (Close) with the store, for the caller to Finish and Close, and the
 // time the last byte was written.
-func sendImage(b *testing.B, sock, snap string, total int64, buf []byte) (*remoteimg.Store, time.Time) {
+func sendImage(b *testing.B, sock, snap string, total int64, buf []byte) (*remote.Store, time.Time) {
 	ctx := context.Background()
-	st, err := remoteimg.Dial(ctx, sock, remoteimg.Options{Snapshot: snap, Mode: remoteimg.ModeWrite})
+	st, err := remote.Dial(ctx, sock, remote.Options{Snapshot: snap, Mode: remote.ModeWrite})
 	if err != nil {
 		b.Fatal(err)
 	}

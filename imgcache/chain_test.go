@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -95,7 +96,7 @@ func TestRemotePreDumpChain(t *testing.T) {
 			t.Fatalf("dump wrote %d pages and left %d in the parent: want the 16 touched (plus stack and data) written, the rest left", w, skipped)
 		}
 		cmd.Wait() // dump killed it
-		snaps, err := remoteimg.ListSnapshots(ctx, p.cacheSock)
+		snaps, err := remote.ListSnapshots(ctx, p.cacheSock)
 		if err != nil || len(snaps) != 2 {
 			t.Fatalf("cache holds %+v (%v), want the pre-dump and the dump", snaps, err)
 		}
@@ -111,7 +112,7 @@ func TestRemotePreDumpChain(t *testing.T) {
 		}
 		syscall.Kill(rpid, syscall.SIGUSR2)
 		waitStatus(t, status, "ok 1")
-		if snaps, err := remoteimg.ListSnapshots(ctx, p.cacheSock); err != nil || len(snaps) != 0 {
+		if snaps, err := remote.ListSnapshots(ctx, p.cacheSock); err != nil || len(snaps) != 0 {
 			t.Fatalf("after restore the cache holds %+v (%v), want the chain freed", snaps, err)
 		}
 	})

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/criugo/criu/remoteimg/remotetest"
 )
@@ -96,7 +97,7 @@ func (c *certKey) write(t *testing.T, dir, name string) (certPath, keyPath strin
 
 func snapshotIDs(t *testing.T, sock string) []string {
 	t.Helper()
-	snaps, err := remoteimg.ListSnapshots(context.Background(), sock)
+	snaps, err := remote.ListSnapshots(context.Background(), sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func snapshotIDs(t *testing.T, sock string) []string {
 func moveSnapshot(t *testing.T, proxySock, cacheSock, snap string, n, size int) error {
 	t.Helper()
 	ctx := context.Background()
-	w, err := remoteimg.Dial(ctx, proxySock, remoteimg.Options{Snapshot: snap, Mode: remoteimg.ModeWrite})
+	w, err := remote.Dial(ctx, proxySock, remote.Options{Snapshot: snap, Mode: remote.ModeWrite})
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func moveSnapshot(t *testing.T, proxySock, cacheSock, snap string, n, size int) 
 	if err := w.Finish(ctx); err != nil {
 		return err
 	}
-	rd, err := remoteimg.Dial(ctx, cacheSock, remoteimg.Options{Snapshot: snap, Mode: remoteimg.ModeRead})
+	rd, err := remote.Dial(ctx, cacheSock, remote.Options{Snapshot: snap, Mode: remote.ModeRead})
 	if err != nil {
 		return err
 	}
@@ -263,7 +264,7 @@ func TestDaemonProxyKilledErrors(t *testing.T) {
 	p.cache(t)
 	proxy := p.proxy(t)
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "s")
+	w := p.store(t, remote.ModeWrite, "s")
 	iw, err := w.Create(ctx, "pages-1.img")
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +297,7 @@ func TestDaemonCacheKilledMidRead(t *testing.T) {
 	cache := p.cache(t)
 	p.proxy(t)
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "s")
+	w := p.store(t, remote.ModeWrite, "s")
 	whole := pattern(5, 48<<20)
 	if err := writeImage(ctx, w, "big.img", whole); err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestDaemonCacheKilledMidRead(t *testing.T) {
 	if _, err := iw.Write(pattern(6, 2<<20)); err != nil {
 		t.Fatal(err)
 	}
-	rd := p.store(t, remoteimg.ModeRead, "s")
+	rd := p.store(t, remote.ModeRead, "s")
 	rBig, err := rd.Open(ctx, "big.img")
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +350,7 @@ func TestDaemonManyInFlight(t *testing.T) {
 	p.cache(t)
 	p.proxy(t, "--max-memory", "4M")
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "many")
+	w := p.store(t, remote.ModeWrite, "many")
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for i := 0; i < 200; i++ {
@@ -369,7 +370,7 @@ func TestDaemonManyInFlight(t *testing.T) {
 	if err := w.Finish(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rd := p.store(t, remoteimg.ModeRead, "many")
+	rd := p.store(t, remote.ModeRead, "many")
 	for i := 0; i < 200; i++ {
 		got, err := readImage(ctx, rd, fmt.Sprintf("core-%d.img", i))
 		if err != nil || !bytes.Equal(got, pattern(i, i*1531)) {
@@ -397,7 +398,7 @@ func TestDaemonFourSnapshots(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			w, err := remoteimg.Dial(ctx, p.proxySock, remoteimg.Options{Snapshot: id, Parent: parent, Mode: remoteimg.ModeWrite})
+			w, err := remote.Dial(ctx, p.proxySock, remote.Options{Snapshot: id, Parent: parent, Mode: remote.ModeWrite})
 			if err != nil {
 				errs <- err
 				return
@@ -413,7 +414,7 @@ func TestDaemonFourSnapshots(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			rd, err := remoteimg.Dial(ctx, p.cacheSock, remoteimg.Options{Snapshot: id, Mode: remoteimg.ModeRead, WaitSnapshot: 20 * time.Second})
+			rd, err := remote.Dial(ctx, p.cacheSock, remote.Options{Snapshot: id, Mode: remote.ModeRead, WaitSnapshot: 20 * time.Second})
 			if err != nil {
 				errs <- err
 				return
@@ -439,7 +440,7 @@ func TestDaemonFourSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	snaps, err := remoteimg.ListSnapshots(ctx, p.cacheSock)
+	snaps, err := remote.ListSnapshots(ctx, p.cacheSock)
 	if err != nil || len(snaps) != 4 {
 		t.Fatalf("%+v %v", snaps, err)
 	}
@@ -462,7 +463,7 @@ func TestDaemonReconnectThroughRelay(t *testing.T) {
 	proxy := startDaemon(t, "image-proxy", "--address", "127.0.0.1", "--port", rl.Port(),
 		"--local-socket", p.proxySock, "--max-memory", "4M")
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "cut")
+	w := p.store(t, remote.ModeWrite, "cut")
 	want := map[string][]byte{}
 	var total uint64
 	for i := 0; i < 12; i++ {
@@ -486,14 +487,14 @@ func TestDaemonReconnectThroughRelay(t *testing.T) {
 	if n := strings.Count(proxy.log.String(), "connection to image cache lost"); n < cuts {
 		t.Fatalf("proxy logged %d lost connections for %d cuts", n, cuts)
 	}
-	rd := p.store(t, remoteimg.ModeRead, "cut")
+	rd := p.store(t, remote.ModeRead, "cut")
 	for name, b := range want {
 		got, err := readImage(ctx, rd, name)
 		if err != nil || !bytes.Equal(got, b) {
 			t.Fatalf("%s: %d bytes, %v", name, len(got), err)
 		}
 	}
-	snaps, err := remoteimg.ListSnapshots(ctx, p.cacheSock)
+	snaps, err := remote.ListSnapshots(ctx, p.cacheSock)
 	if err != nil || len(snaps) != 1 || snaps[0].Bytes != total || snaps[0].Images != uint32(len(want)) {
 		t.Fatalf("cache holds %+v (%v), want %d images, %d bytes", snaps, err, len(want), total)
 	}
@@ -502,7 +503,7 @@ func TestDaemonReconnectThroughRelay(t *testing.T) {
 
 // heldBytes is what the cache at sock holds of snapshot id.
 func heldBytes(t *testing.T, sock, id string) uint64 {
-	snaps, err := remoteimg.ListSnapshots(context.Background(), sock)
+	snaps, err := remote.ListSnapshots(context.Background(), sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,7 +524,7 @@ func TestDaemonDiskMemoryBound(t *testing.T) {
 	cache := p.cache(t, "--max-memory", "16M")
 	proxy := p.proxy(t, "--max-memory", "16M")
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "disk")
+	w := p.store(t, remote.ModeWrite, "disk")
 	iw, err := w.Create(ctx, "pages-1.img")
 	if err != nil {
 		t.Fatal(err)

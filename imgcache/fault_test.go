@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -150,9 +151,9 @@ func scenario(t *testing.T, what, taskState, data, served, userTold string) {
 	t.Logf("scenario: %s | %s | %s | %s | %s", what, taskState, data, served, userTold)
 }
 
-func writeOnly(t *testing.T, p *procRig, snap string, imgs map[string][]byte) *remoteimg.Store {
+func writeOnly(t *testing.T, p *procRig, snap string, imgs map[string][]byte) *remote.Store {
 	t.Helper()
-	w, err := remoteimg.Dial(context.Background(), p.proxySock, remoteimg.Options{Snapshot: snap, Mode: remoteimg.ModeWrite})
+	w, err := remote.Dial(context.Background(), p.proxySock, remote.Options{Snapshot: snap, Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestFaultDrainRefusesNewSnapshot(t *testing.T) {
 		"--local-socket", r.cacheSock, "--drain-timeout", "60s")
 	r.proxy(t)
 	ctx := context.Background()
-	w := r.store(t, remoteimg.ModeWrite, "inflight")
+	w := r.store(t, remote.ModeWrite, "inflight")
 	if err := writeImage(ctx, w, "done.img", pattern(3, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func TestFaultCorruptImageOnDisk(t *testing.T) {
 			cache = r.cache(t, "--keep")
 		}
 		// A reader that wants one byte.
-		rd := r.store(t, remoteimg.ModeRead, parentID)
+		rd := r.store(t, remote.ModeRead, parentID)
 		rc, err := rd.Open(context.Background(), name)
 		if err == nil {
 			_, err = io.ReadFull(rc, b[:])
@@ -336,7 +337,7 @@ func TestFaultNewWriterKeepsFinished(t *testing.T) {
 	if err := w.Finish(ctx); err != nil {
 		t.Fatal(err)
 	}
-	w2, err := remoteimg.Dial(ctx, p.proxySock, remoteimg.Options{Snapshot: "fin", Mode: remoteimg.ModeWrite})
+	w2, err := remote.Dial(ctx, p.proxySock, remote.Options{Snapshot: "fin", Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func TestFaultNewWriterKeepsFinished(t *testing.T) {
 	if !errors.Is(werr, remoteimg.ErrExist) && !errors.Is(ferr, remoteimg.ErrExist) {
 		t.Fatalf("new writer under a finished snapshot: write %v, finish %v; want ErrExist", werr, ferr)
 	}
-	rd := p.store(t, remoteimg.ModeRead, "fin")
+	rd := p.store(t, remote.ModeRead, "fin")
 	got, err := readImage(ctx, rd, "a.img")
 	if err != nil || !bytes.Equal(got, pattern(1, 200_000)) {
 		t.Fatalf("finished snapshot after the refused writer: %d bytes, %v", len(got), err)
@@ -373,7 +374,7 @@ func TestFaultReaderOneGeneration(t *testing.T) {
 	p.proxy(t)
 	ctx := context.Background()
 	w1 := writeOnly(t, p, "gen", map[string][]byte{"a.img": pattern(1, 100_000)})
-	rd := p.store(t, remoteimg.ModeRead, "gen")
+	rd := p.store(t, remote.ModeRead, "gen")
 	if got, err := readImage(ctx, rd, "a.img"); err != nil || !bytes.Equal(got, pattern(1, 100_000)) {
 		t.Fatalf("first image: %v", err)
 	}
@@ -386,7 +387,7 @@ func TestFaultReaderOneGeneration(t *testing.T) {
 	go func() { b, err := readImage(ctx, rd, "b.img"); bc <- res{b, err} }()
 	time.Sleep(200 * time.Millisecond)
 	w1.Close() // the first dump dies
-	w2, err := remoteimg.Dial(ctx, p.proxySock, remoteimg.Options{Snapshot: "gen", Mode: remoteimg.ModeWrite})
+	w2, err := remote.Dial(ctx, p.proxySock, remote.Options{Snapshot: "gen", Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +494,7 @@ func TestFaultConcurrentOverBudget(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w, err := remoteimg.Dial(ctx, p.proxySock, remoteimg.Options{Snapshot: fmt.Sprintf("c%d", i), Mode: remoteimg.ModeWrite})
+			w, err := remote.Dial(ctx, p.proxySock, remote.Options{Snapshot: fmt.Sprintf("c%d", i), Mode: remote.ModeWrite})
 			if err != nil {
 				errs[i] = err
 				return
@@ -515,7 +516,7 @@ func TestFaultConcurrentOverBudget(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-			rd := p.store(t, remoteimg.ModeRead, fmt.Sprintf("c%d", i))
+			rd := p.store(t, remote.ModeRead, fmt.Sprintf("c%d", i))
 			if got, err := readImage(context.Background(), rd, "pages-1.img"); err != nil || !bytes.Equal(got, pattern(i, size)) {
 				t.Fatalf("snapshot c%d: %v", i, err)
 			}
@@ -543,7 +544,7 @@ func TestFaultManySmallImagesMemory(t *testing.T) {
 	p.proxy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	w := p.store(t, remoteimg.ModeWrite, "small")
+	w := p.store(t, remote.ModeWrite, "small")
 	const n = 36
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -718,7 +719,7 @@ func TestFaultRecoveryKeepsFinished(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(odd, "a.img")); err != nil {
 		t.Fatalf("recovery deleted a snapshot whose journal it could not read: %v", err)
 	}
-	w4, err := remoteimg.Dial(ctx, p.proxySock, remoteimg.Options{Snapshot: "odd", Mode: remoteimg.ModeWrite})
+	w4, err := remote.Dial(ctx, p.proxySock, remote.Options{Snapshot: "odd", Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -730,11 +731,11 @@ func TestFaultRecoveryKeepsFinished(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(odd, "a.img")); err != nil {
 		t.Fatalf("a new dump deleted the unreadable kept snapshot: %v", err)
 	}
-	snaps, err := remoteimg.ListSnapshots(ctx, p.cacheSock)
+	snaps, err := remote.ListSnapshots(ctx, p.cacheSock)
 	if err != nil || len(snaps) != 1 || snaps[0].ID != "kept" || !snaps[0].Finished {
 		t.Fatalf("after the restart the cache lists %+v (%v), want the finished snapshot", snaps, err)
 	}
-	rd := p.store(t, remoteimg.ModeRead, "kept")
+	rd := p.store(t, remote.ModeRead, "kept")
 	if got, err := readImage(ctx, rd, "a.img"); err != nil || !bytes.Equal(got, pattern(1, 70_000)) {
 		t.Fatalf("intact image: %v", err)
 	}

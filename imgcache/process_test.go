@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 	"golang.org/x/sys/unix"
 )
@@ -231,7 +232,7 @@ func pattern(seed, n int) []byte {
 	return b
 }
 
-func writeImage(ctx context.Context, st *remoteimg.Store, name string, data []byte) error {
+func writeImage(ctx context.Context, st *remote.Store, name string, data []byte) error {
 	w, err := st.Create(ctx, name)
 	if err != nil {
 		return err
@@ -247,7 +248,7 @@ func writeImage(ctx context.Context, st *remoteimg.Store, name string, data []by
 	return w.Close()
 }
 
-func readImage(ctx context.Context, st *remoteimg.Store, name string) ([]byte, error) {
+func readImage(ctx context.Context, st *remote.Store, name string) ([]byte, error) {
 	rc, err := st.Open(ctx, name)
 	if err != nil {
 		return nil, err
@@ -276,13 +277,13 @@ func (p *procRig) proxy(t *testing.T, extra ...string) *daemon {
 		"--local-socket", p.proxySock}, extra...)...)
 }
 
-func (p *procRig) store(t *testing.T, mode remoteimg.Mode, snap string) *remoteimg.Store {
+func (p *procRig) store(t *testing.T, mode remote.Mode, snap string) *remote.Store {
 	t.Helper()
 	sock := p.proxySock
-	if mode == remoteimg.ModeRead {
+	if mode == remote.ModeRead {
 		sock = p.cacheSock
 	}
-	st, err := remoteimg.Dial(context.Background(), sock, remoteimg.Options{Snapshot: snap, Mode: mode, WaitSnapshot: 5 * time.Second})
+	st, err := remote.Dial(context.Background(), sock, remote.Options{Snapshot: snap, Mode: mode, WaitSnapshot: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestDaemonsEndToEnd(t *testing.T) {
 		t.Fatalf("pidfile %q %v", pid, err)
 	}
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "dump-1")
+	w := p.store(t, remote.ModeWrite, "dump-1")
 	want := map[string][]byte{}
 	for i, n := range []int{0, 4096, 8192, 123457, 1 << 20} {
 		name := fmt.Sprintf("pages-%d.img", i)
@@ -321,7 +322,7 @@ func TestDaemonsEndToEnd(t *testing.T) {
 	}
 	cache.kill()
 	p.cache(t, "--keep")
-	rd := p.store(t, remoteimg.ModeRead, "dump-1")
+	rd := p.store(t, remote.ModeRead, "dump-1")
 	for name, b := range want {
 		got, err := readImage(ctx, rd, name)
 		if err != nil || !bytes.Equal(got, b) {
@@ -345,13 +346,13 @@ func TestDaemonProxyKilledMidTransfer(t *testing.T) {
 	p.cache(t, "--resume-timeout", "300ms")
 	proxy := p.proxy(t)
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "s")
+	w := p.store(t, remote.ModeWrite, "s")
 	iw, err := w.Create(ctx, "pages-1.img")
 	if err != nil {
 		t.Fatal(err)
 	}
 	iw.Write(pattern(1, 1<<20))
-	rc, err := p.store(t, remoteimg.ModeRead, "s").Open(ctx, "pages-1.img")
+	rc, err := p.store(t, remote.ModeRead, "s").Open(ctx, "pages-1.img")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +382,7 @@ func TestDaemonCacheKilledMidTransfer(t *testing.T) {
 	cache := p.cache(t)
 	p.proxy(t, "--reconnect-timeout", "300ms")
 	ctx := context.Background()
-	w := p.store(t, remoteimg.ModeWrite, "s")
+	w := p.store(t, remote.ModeWrite, "s")
 	if err := writeImage(ctx, w, "a.img", pattern(1, 300000)); err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +419,7 @@ func TestDaemonizeAndTerm(t *testing.T) {
 	if pid <= 0 || pid == d.cmd.Process.Pid {
 		t.Fatalf("pidfile %q", b)
 	}
-	if _, err := remoteimg.ListSnapshots(context.Background(), p.cacheSock); err != nil {
+	if _, err := remote.ListSnapshots(context.Background(), p.cacheSock); err != nil {
 		t.Fatal(err)
 	}
 	syscall.Kill(pid, syscall.SIGTERM)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -186,7 +187,7 @@ func TestFaultWaitingReadersBounded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := remoteimg.ListSnapshots(ctx, sock); err != nil {
+	if _, err := remote.ListSnapshots(ctx, sock); err != nil {
 		t.Fatalf("a local reader with the TCP peers' share full: %v", err)
 	}
 	scenario(t, "200 TCP readers into a memory cache --max-memory 64M, then a local one", "n/a (raw clients)", "n/a",

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
 )
@@ -53,7 +54,7 @@ type Server struct {
 	initErr  error
 	st       *store
 
-	conns    remoteimg.ConnSet
+	conns    daemon.ConnSet
 	done     chan struct{} // closed by a forced Shutdown; stops waits
 	doneOnce sync.Once
 	nextID   atomic.Uint64
@@ -116,7 +117,7 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	_, local := ln.Addr().(*net.UnixAddr)
-	return srv.conns.Serve(ln, func(nc net.Conn) (remoteimg.Tracked, func()) {
+	return srv.conns.Serve(ln, func(nc net.Conn) (daemon.Tracked, func()) {
 		c := &conn{srv: srv, nc: nc, id: srv.nextID.Add(1), local: local}
 		c.log = srv.Log.With().Uint64("conn", c.id).Str("peer", nc.RemoteAddr().String()).Logger()
 		return c, func() { c.serve(ctx) }
@@ -200,11 +201,11 @@ func (c *conn) wrote(s *snapshot) {
 	c.snaps[s] = true
 }
 
-// Close closes the connection (remoteimg.Tracked).
+// Close closes the connection (daemon.Tracked).
 func (c *conn) Close() error { return c.nc.Close() }
 
 // CloseIfIdle closes the connection if no transfer or read is in flight
-// (remoteimg.Tracked).
+// (daemon.Tracked).
 func (c *conn) CloseIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -225,7 +226,7 @@ func (c *conn) serve(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}()
-	if err := remoteimg.CheckPeer(c.nc); err != nil {
+	if err := daemon.CheckPeer(c.nc); err != nil {
 		c.log.Warn().Err(err).Msg("connection refused")
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -67,7 +68,7 @@ func TestBlackHoledLink(t *testing.T) {
 	proxy := startProc(t, nil, "image-proxy", "--address", peer, "--port", port, "--local-socket", proxySock,
 		"--reconnect-timeout", "3s", "--link-timeout", "4s", "--insecure")
 	ctx := context.Background()
-	st, err := remoteimg.Dial(ctx, proxySock, remoteimg.Options{Snapshot: "bh", Mode: remoteimg.ModeWrite})
+	st, err := remote.Dial(ctx, proxySock, remote.Options{Snapshot: "bh", Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -21,8 +22,8 @@ func TestParentChain(t *testing.T) {
 	r := newRig(t, rigOpts{})
 	ctx := context.Background()
 	root := t.TempDir()
-	dial := func(dir string) *remoteimg.Store {
-		st, err := remoteimg.Dial(ctx, r.proxySock, remoteimg.Options{Snapshot: remoteimg.SnapshotID(dir), Dir: dir, Mode: remoteimg.ModeWrite})
+	dial := func(dir string) *remote.Store {
+		st, err := remote.Dial(ctx, r.proxySock, remote.Options{Snapshot: remoteimg.SnapshotID(dir), Dir: dir, Mode: remote.ModeWrite})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +54,7 @@ func TestParentChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustGet(t, p.(*remoteimg.Store), "pagemap-1.img", pagemap)
+	mustGet(t, p.(*remote.Store), "pagemap-1.img", pagemap)
 	if err := put(ctx, w2, "pagemap-1.img", content(2, 100)); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestParentChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// --parent-snapshot names the parent by id; the directory is ignored.
-	byID, err := remoteimg.Dial(ctx, r.proxySock, remoteimg.Options{Snapshot: "by-id", Parent: remoteimg.SnapshotID(d1), Mode: remoteimg.ModeWrite})
+	byID, err := remote.Dial(ctx, r.proxySock, remote.Options{Snapshot: "by-id", Parent: remoteimg.SnapshotID(d1), Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestParentChain(t *testing.T) {
 	if p, err := byID.Parent(ctx); err != nil {
 		t.Fatal(err)
 	} else {
-		mustGet(t, p.(*remoteimg.Store), "pagemap-1.img", pagemap)
+		mustGet(t, p.(*remote.Store), "pagemap-1.img", pagemap)
 	}
 	ghost := dial(filepath.Join(root, "4"))
 	if err := ghost.SetParent(ctx, "../none"); err != nil {
@@ -95,12 +96,12 @@ func TestParentChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustGet(t, rp.(*remoteimg.Store), "pagemap-1.img", pagemap)
+	mustGet(t, rp.(*remote.Store), "pagemap-1.img", pagemap)
 	if _, err := rp.(image.Chained).Parent(ctx); !errors.Is(err, image.ErrNoParent) {
 		t.Fatalf("grandparent: %v", err)
 	}
 	held := func() []string {
-		snaps, err := remoteimg.ListSnapshots(ctx, r.cacheSock)
+		snaps, err := remote.ListSnapshots(ctx, r.cacheSock)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/criugo/criu/remoteimg/remotetest"
 )
@@ -88,7 +89,7 @@ func TestDumpProxyDiesAfterFinish(t *testing.T) {
 // listState is snapshot id's state in the cache at sock.
 func listState(t *testing.T, sock, id string) string {
 	t.Helper()
-	snaps, err := remoteimg.ListSnapshots(context.Background(), sock)
+	snaps, err := remote.ListSnapshots(context.Background(), sock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -42,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := rd.Open(ctx, "nope.img"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing image: %v, want ErrNotExist", err)
 	}
-	snaps, err := remoteimg.ListSnapshots(ctx, r.cacheSock)
+	snaps, err := remote.ListSnapshots(ctx, r.cacheSock)
 	if err != nil || len(snaps) != 1 || !snaps[0].Finished || snaps[0].Images != uint32(len(sizes)) {
 		t.Fatalf("list: %+v %v", snaps, err)
 	}
@@ -148,7 +149,7 @@ func TestNeverArrivesIsENOENT(t *testing.T) {
 // ENOENT (after WaitSnapshot).
 func TestUnknownSnapshot(t *testing.T) {
 	r := newRig(t, rigOpts{})
-	st, err := remoteimg.Dial(context.Background(), r.cacheSock, remoteimg.Options{Snapshot: "nosuch", Mode: remoteimg.ModeRead, WaitSnapshot: 20 * time.Millisecond})
+	st, err := remote.Dial(context.Background(), r.cacheSock, remote.Options{Snapshot: "nosuch", Mode: remote.ModeRead, WaitSnapshot: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestTruncatedNeverComplete(t *testing.T) {
 func TestCommitSizeMismatch(t *testing.T) {
 	r := newRig(t, rigOpts{})
 	ctx := context.Background()
-	c, err := remoteimg.DialUnix(ctx, r.proxySock, remoteimg.RoleWriter)
+	c, err := remote.DialUnix(ctx, r.proxySock, remoteimg.RoleWriter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestReconnect(t *testing.T) {
 	for name, b := range want {
 		mustGet(t, rd, name, b)
 	}
-	snaps, _ := remoteimg.ListSnapshots(ctx, r.cacheSock)
+	snaps, _ := remote.ListSnapshots(ctx, r.cacheSock)
 	var total uint64
 	for _, b := range want {
 		total += uint64(len(b))
@@ -392,7 +393,7 @@ func TestFourSnapshots(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			st, err := remoteimg.Dial(ctx, r.cacheSock, remoteimg.Options{Snapshot: id, Mode: remoteimg.ModeRead, WaitSnapshot: 10 * time.Second})
+			st, err := remote.Dial(ctx, r.cacheSock, remote.Options{Snapshot: id, Mode: remote.ModeRead, WaitSnapshot: 10 * time.Second})
 			if err != nil {
 				errs <- err
 				return
@@ -417,7 +418,7 @@ func TestFourSnapshots(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	snaps, err := remoteimg.ListSnapshots(ctx, r.cacheSock)
+	snaps, err := remote.ListSnapshots(ctx, r.cacheSock)
 	if err != nil || len(snaps) != 4 {
 		t.Fatalf("%+v %v", snaps, err)
 	}

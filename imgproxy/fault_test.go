@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -33,7 +34,7 @@ func manifest(imgs map[string][]byte) []remoteimg.ImageInfo {
 // "held" or "finished".
 func snapState(t *testing.T, r *rig, id string) string {
 	t.Helper()
-	snaps, err := remoteimg.ListSnapshots(context.Background(), r.cacheSock)
+	snaps, err := remote.ListSnapshots(context.Background(), r.cacheSock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestRestoreOfUnfinishedWaitsBounded(t *testing.T) {
 func TestRefusedFinishNoPhantom(t *testing.T) {
 	r := newRig(t, rigOpts{resume: time.Hour})
 	ctx := context.Background()
-	c, err := remoteimg.DialUnix(ctx, r.cacheSock, remoteimg.RoleProxy)
+	c, err := remote.DialUnix(ctx, r.cacheSock, remoteimg.RoleProxy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,20 +267,20 @@ func TestSnapshotIDPerSourceHost(t *testing.T) {
 	if a, b := snapState(t, r, own), snapState(t, r, other); a != "finished" || b != "finished" {
 		t.Fatalf("the two hosts' snapshots: %s and %s, want both finished side by side", a, b)
 	}
-	if id, err := remoteimg.ResolveSnapshot(ctx, r.cacheSock, d, 0); err != nil || id != own {
+	if id, err := remote.ResolveSnapshot(ctx, r.cacheSock, d, 0); err != nil || id != own {
 		t.Fatalf("resolve: %q %v, want this host's %q", id, err, own)
 	}
 	if err := r.reader(own).Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := remoteimg.ResolveSnapshot(ctx, r.cacheSock, d, 0); err != nil || id != other {
+	if id, err := remote.ResolveSnapshot(ctx, r.cacheSock, d, 0); err != nil || id != other {
 		t.Fatalf("resolve: %q %v, want the only one, %q", id, err, other)
 	}
 	third := remoteimg.SnapshotPrefix(d) + "-12345678"
 	if err := r.writer(third, "").Finish(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err := remoteimg.ResolveSnapshot(ctx, r.cacheSock, d, 0)
+	_, err := remote.ResolveSnapshot(ctx, r.cacheSock, d, 0)
 	t.Logf("two hosts' snapshots of one -D: %v", err)
 	if err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), third) || !strings.Contains(err.Error(), "--snapshot-id") {
 		t.Fatalf("resolve with two candidates: %v", err)

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/imgcache"
 	"github.com/criugo/criu/imgproxy"
-	"github.com/criugo/criu/remoteimg"
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg/remotetest"
 	"github.com/rs/zerolog"
 )
@@ -66,7 +67,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		},
 		MaxMemory: o.proxyMem, ReconnectTimeout: o.reconnect, Log: log.With().Str("d", "proxy").Logger(),
 	}
-	pln, err := remoteimg.ListenUnix(r.proxySock)
+	pln, err := daemon.ListenUnix(r.proxySock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func (r *rig) startCache(ctx context.Context, o rigOpts, log zerolog.Logger) {
 	}
 	r.cacheTCP = ln
 	r.cacheAddr = ln.Addr().String()
-	uln, err := remoteimg.ListenUnix(r.cacheSock)
+	uln, err := daemon.ListenUnix(r.cacheSock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,9 +120,9 @@ func (r *rig) close() {
 	r.serveWG.Wait()
 }
 
-func (r *rig) writer(snap, parent string) *remoteimg.Store {
+func (r *rig) writer(snap, parent string) *remote.Store {
 	r.t.Helper()
-	st, err := remoteimg.Dial(context.Background(), r.proxySock, remoteimg.Options{Snapshot: snap, Parent: parent, Mode: remoteimg.ModeWrite})
+	st, err := remote.Dial(context.Background(), r.proxySock, remote.Options{Snapshot: snap, Parent: parent, Mode: remote.ModeWrite})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -129,13 +130,13 @@ func (r *rig) writer(snap, parent string) *remoteimg.Store {
 	return st
 }
 
-func (r *rig) reader(snap string) *remoteimg.Store { return r.readerWait(snap, 5*time.Second) }
+func (r *rig) reader(snap string) *remote.Store { return r.readerWait(snap, 5*time.Second) }
 
 // readerWait returns a read Store whose Open waits up to wait for the
 // snapshot to reach the cache.
-func (r *rig) readerWait(snap string, wait time.Duration) *remoteimg.Store {
+func (r *rig) readerWait(snap string, wait time.Duration) *remote.Store {
 	r.t.Helper()
-	st, err := remoteimg.Dial(context.Background(), r.cacheSock, remoteimg.Options{Snapshot: snap, Mode: remoteimg.ModeRead, WaitSnapshot: wait})
+	st, err := remote.Dial(context.Background(), r.cacheSock, remote.Options{Snapshot: snap, Mode: remote.ModeRead, WaitSnapshot: wait})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func content(seed uint64, n int) []byte {
 }
 
 // put writes one image in writes of varying size.
-func put(ctx context.Context, st *remoteimg.Store, name string, data []byte) error {
+func put(ctx context.Context, st *remote.Store, name string, data []byte) error {
 	w, err := st.Create(ctx, name)
 	if err != nil {
 		return err
@@ -176,7 +177,7 @@ func put(ctx context.Context, st *remoteimg.Store, name string, data []byte) err
 	return w.Close()
 }
 
-func get(ctx context.Context, st *remoteimg.Store, name string) ([]byte, error) {
+func get(ctx context.Context, st *remote.Store, name string) ([]byte, error) {
 	rc, err := st.Open(ctx, name)
 	if err != nil {
 		return nil, err
@@ -185,7 +186,7 @@ func get(ctx context.Context, st *remoteimg.Store, name string) ([]byte, error) 
 	return io.ReadAll(rc)
 }
 
-func mustGet(t *testing.T, st *remoteimg.Store, name string, want []byte) {
+func mustGet(t *testing.T, st *remote.Store, name string, want []byte) {
 	t.Helper()
 	got, err := get(context.Background(), st, name)
 	if err != nil {

@@ -495,7 +495,7 @@ func (l *link) run(ctx context.Context) {
 			if downSince.IsZero() {
 				downSince = time.Now()
 			}
-			if remoteimg.Permanent(err) {
+			if permanent(err) {
 				// A certificate or protocol refusal does not heal by
 				// retrying for the reconnect timeout.
 				l.log.Error().Err(err).Msg("image cache refuses this proxy (permanent error), failing pending images")

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/criugo/criu/remoteimg"
+	"github.com/criugo/criu/criu/image/remote"
 )
 
 // TestProxyMemoryManyWriters: 200 images in flight at once through a
@@ -25,7 +25,7 @@ func TestProxyMemoryManyWriters(t *testing.T) {
 		"--max-memory", "64M", "--reconnect-timeout", "10m")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := remoteimg.Dial(ctx, proxySock, remoteimg.Options{Snapshot: "many", Mode: remoteimg.ModeWrite})
+	st, err := remote.Dial(ctx, proxySock, remote.Options{Snapshot: "many", Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -121,7 +122,7 @@ func TestTLSRefusalFailsAtOnce(t *testing.T) {
 		"--tls-cert", badCert, "--tls-key", badKey, "--tls-cacert", caPath)
 	ctx := context.Background()
 	start := time.Now()
-	st, err := remoteimg.Dial(ctx, proxySock, remoteimg.Options{Snapshot: "bad", Mode: remoteimg.ModeWrite})
+	st, err := remote.Dial(ctx, proxySock, remote.Options{Snapshot: "bad", Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestTLSRefusalFailsAtOnce(t *testing.T) {
 	}
 	// A writer speaking the protocol itself (no reachability check):
 	// its Finish fails at once too.
-	c, err := remoteimg.DialUnix(ctx, proxySock, remoteimg.RoleWriter)
+	c, err := remote.DialUnix(ctx, proxySock, remoteimg.RoleWriter)
 	if err != nil {
 		t.Fatal(err)
 	}

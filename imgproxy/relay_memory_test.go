@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -34,7 +35,7 @@ func TestProxyMemoryManyRelays(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	data := content(3, 16<<20)
-	w, err := remoteimg.Dial(ctx, proxySock, remoteimg.Options{Snapshot: "parent", Mode: remoteimg.ModeWrite})
+	w, err := remote.Dial(ctx, proxySock, remote.Options{Snapshot: "parent", Mode: remote.ModeWrite})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestProxyMemoryManyRelays(t *testing.T) {
 	const readers = 16
 	var conns []*remoteimg.Conn
 	for range readers {
-		rc, err := remoteimg.DialUnix(ctx, proxySock, remoteimg.RoleReader)
+		rc, err := remote.DialUnix(ctx, proxySock, remoteimg.RoleReader)
 		if err != nil {
 			t.Fatal(err)
 		}

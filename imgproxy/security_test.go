@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 )
 
@@ -109,7 +110,7 @@ func TestHostilePeers(t *testing.T) {
 				t.Fatalf("%+v: got %+v", p, m)
 			}
 		}
-		rd, err := remoteimg.DialUnix(ctx, r.cacheSock, remoteimg.RoleReader)
+		rd, err := remote.DialUnix(ctx, r.cacheSock, remoteimg.RoleReader)
 		if err != nil {
 			t.Fatal(err)
 		}

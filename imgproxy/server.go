@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
 )
@@ -33,8 +34,8 @@ type Server struct {
 	// ReplyTimeout is how long a Finish or Confirm sent to the cache may
 	// go unanswered while the cache sends nothing at all, before the
 	// connection counts as dead (and is redialed). Default
-	// remoteimg.LinkTimeout. Dial should give connections that detect a
-	// dead peer themselves (remoteimg.TCPDialer).
+	// daemon.LinkTimeout. Dial should give connections that detect a
+	// dead peer themselves (daemon.TCPDialer).
 	ReplyTimeout time.Duration
 	Log          zerolog.Logger
 
@@ -43,7 +44,7 @@ type Server struct {
 	linkStop context.CancelFunc
 	linkDone chan struct{}
 
-	conns  remoteimg.ConnSet
+	conns  daemon.ConnSet
 	nextID atomic.Uint64
 }
 
@@ -56,7 +57,7 @@ func (srv *Server) init() {
 			srv.ReconnectTimeout = 30 * time.Second
 		}
 		if srv.ReplyTimeout <= 0 {
-			srv.ReplyTimeout = remoteimg.LinkTimeout
+			srv.ReplyTimeout = daemon.LinkTimeout
 		}
 		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
 		srv.link = newLink(srv.Dial, srv.MaxMemory, srv.ReconnectTimeout, srv.ReplyTimeout, srv.Log)
@@ -73,7 +74,7 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return errors.New("imgproxy: Server.Dial is nil")
 	}
 	srv.init()
-	return srv.conns.Serve(ln, func(nc net.Conn) (remoteimg.Tracked, func()) {
+	return srv.conns.Serve(ln, func(nc net.Conn) (daemon.Tracked, func()) {
 		c := &conn{srv: srv, nc: nc, id: srv.nextID.Add(1)}
 		c.log = srv.Log.With().Uint64("conn", c.id).Logger()
 		return c, func() { c.serve(ctx) }
@@ -135,11 +136,11 @@ func (c *conn) setActive(a bool) {
 	}
 }
 
-// Close closes the connection (remoteimg.Tracked).
+// Close closes the connection (daemon.Tracked).
 func (c *conn) Close() error { return c.nc.Close() }
 
 // CloseIfIdle closes the connection if no image or finish is in
-// progress on it (remoteimg.Tracked).
+// progress on it (daemon.Tracked).
 func (c *conn) CloseIfIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -155,7 +156,7 @@ func reply(rc *remoteimg.Conn, stream uint64, err error) error {
 
 func (c *conn) serve(ctx context.Context) {
 	defer c.nc.Close()
-	if err := remoteimg.CheckPeer(c.nc); err != nil {
+	if err := daemon.CheckPeer(c.nc); err != nil {
 		c.log.Warn().Err(err).Msg("connection refused")
 		return
 	}

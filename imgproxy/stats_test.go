@@ -16,6 +16,7 @@ import (
 
 	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/proto/images"
 	"github.com/criugo/criu/remoteimg"
 )
@@ -89,7 +90,7 @@ func TestDumpRemoteFrozenTimeCoversFinish(t *testing.T) {
 	cache.cmd.Process.Kill()
 	<-cache.done
 	startProc(t, nil, cacheArgs...)
-	rs, err := remoteimg.Dial(ctx, cacheSock, remoteimg.Options{Snapshot: remoteimg.SnapshotID(snap), Mode: remoteimg.ModeRead, WaitSnapshot: 5 * time.Second})
+	rs, err := remote.Dial(ctx, cacheSock, remote.Options{Snapshot: remoteimg.SnapshotID(snap), Mode: remote.ModeRead, WaitSnapshot: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestDumpRemoteFrozenTimeCoversFinish(t *testing.T) {
 }
 
 // writeSnap writes images of a few sizes to snapshot snap through r.
-func writeSnap(t *testing.T, r *rig, snap string) (*remoteimg.Store, map[string][]byte) {
+func writeSnap(t *testing.T, r *rig, snap string) (*remote.Store, map[string][]byte) {
 	t.Helper()
 	w := r.writer(snap, "")
 	want := map[string][]byte{}

@@ -1,10 +1,18 @@
 // Package remoteimg is the wire protocol between criu, the image proxy and
-// the image cache, and the client (Store) through which criu dump writes
-// images to the proxy and criu restore reads them from the cache.
+// the image cache.
 //
-// Daemons live in imgproxy (source host) and imgcache (target host); this
-// package holds what all three parties share: framing, messages, error
-// codes, the version handshake, name checks, TLS and UNIX socket helpers.
+// Daemons live in imgproxy (source host) and imgcache (target host), the
+// client through which criu dump writes images to the proxy and criu
+// restore reads them from the cache in criu/image/remote (remote.Store).
+// This package holds what all three parties share: framing, messages,
+// error codes and their sentinels, the version handshake, name checks and
+// snapshot ids, the default socket names. The plumbing both daemons share
+// (accept loop and connection set, the owner-only UNIX socket and its
+// peer check, TLS, TCP liveness) is in internal/daemon.
+//
+// What belongs here: the protocol only. It imports nothing of the engine
+// (criu/...) nor of proto/images (deps_test.go checks it): it is the
+// bottom of the house, and the daemons link it without the engine.
 //
 //	source host                                       target host
 //	criu dump ──UNIX──▶ image-proxy ══TCP(+TLS)══▶ image-cache ◀──UNIX── criu restore
@@ -36,7 +44,7 @@
 // Default snapshot ids (SnapshotID) are the images directory's base
 // name, a hash of its path and a tag of the source host (HostTag), so
 // two hosts dumping one path do not share an id; a restore on another
-// host finds the snapshot by the rest (ResolveSnapshot).
+// host finds the snapshot by the rest (remote.ResolveSnapshot).
 //
 // # Handshake
 //
@@ -88,7 +96,7 @@
 //	   │                        │                              │ finished: served
 //	   │                        │◀──── Result(c', ok|code) ────│ from now
 //	   │◀── Result(f, ok|code) ─│                              │
-//	   │ (Store.Finish = nil only now; the dump kills its tasks after it)
+//	   │ (remote.Store.Finish = nil only now; the dump kills its tasks after it)
 //
 // Commit's ok from the proxy means the proxy holds the whole image with the
 // right size and checksum (it will deliver it or fail the Finish). Only the
@@ -146,19 +154,21 @@
 // cache's resume timeout, or a new dump under its id).
 //
 // Data frames carry up to MaxChunk (1 MiB) of image bytes. The writer
-// sends full chunks straight from the caller's buffer (header and bytes
-// in one writev), and never keeps more than 256 KiB waiting for the next
-// Write, so a reader of an arriving image is never far behind.
+// (remote.Writer) sends full chunks straight from the caller's buffer
+// (header and bytes in one writev), and never keeps more than 256 KiB
+// waiting for the next Write, so a reader of an arriving image is never
+// far behind.
 //
 // Liveness: the proxy's connection to the cache (and the cache's
-// accepted ones) set TCP_USER_TIMEOUT and keepalives (TCPDialer,
-// TCPListenConfig), and the proxy drops a connection on which a Finish
-// or Confirm has waited its reply timeout while the cache sent nothing:
-// a black-holed link fails the dump after those and the reconnect
-// timeout. A refusal that retrying cannot heal (Permanent: a TLS
-// certificate or alert, another version, a role refused) fails at once.
+// accepted ones) set TCP_USER_TIMEOUT and keepalives (daemon.TCPDialer,
+// daemon.TCPListenConfig, in internal/daemon), and the proxy drops a
+// connection on which a Finish or Confirm has waited its reply timeout
+// while the cache sent nothing: a black-holed link fails the dump after
+// those and the reconnect timeout. A refusal that retrying cannot heal
+// (the proxy's permanent: a TLS certificate or alert, another version, a
+// role refused) fails at once.
 // Before it freezes, a dump asks the proxy whether the cache is
-// reachable (Store.CheckCache: a reader relay, a List).
+// reachable (remote.Store.CheckCache: a reader relay, a List).
 //
 // Reconnect: when the TCP leg drops, the proxy redials with backoff and,
 // for every unfinished transfer, resends Put and the Data from the last
@@ -191,9 +201,9 @@
 //
 // Data is sent as it arrives; the reader returns io.EOF only after End with
 // the size and CRC it computed itself. A connection that ends before End is
-// an error (ErrTruncated), never a short image. The reader bounds each of
-// its waits by Options.WaitSnapshot (restore's --remote-wait): for the
-// Get's answer, and for each next frame; when it expires the error
+// an error (ErrTruncated), never a short image. The reader bounds each
+// of its waits by remote.Options.WaitSnapshot (restore's --remote-wait):
+// for the Get's answer, and for each next frame; when it expires the error
 // (ErrUnavailable) names the image and what the cache holds of the
 // snapshot (unknown, arriving, held unconfirmed).
 //
@@ -210,9 +220,9 @@
 //	criu dump ──Hello(reader), List, Get(parent…)──▶ image-proxy
 //	          ◀── ListReply, Result, Data…, End ─── ══TCP══▶ image-cache
 //
-// Store.Parent checks that the cache holds the parent finished and
-// returns a read Store on it; restore walks the chain the same way on the
-// cache's socket. Release frees the snapshot and then each ancestor no
+// remote.Store.Parent checks that the cache holds the parent finished
+// and returns a read Store on it; restore walks the chain the same way on
+// the cache's socket. Release frees the snapshot and then each ancestor no
 // remaining snapshot names as its parent; an ancestor still named stays
 // (marked released) until its last child goes. --keep keeps everything.
 //

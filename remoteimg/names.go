@@ -1,7 +1,6 @@
 package remoteimg
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 )
 
 // MaxNameLen caps snapshot ids and image names. It leaves room below
@@ -92,46 +90,4 @@ func HostTag() string {
 		hostTag = hex.EncodeToString(sum[:4])
 	})
 	return hostTag
-}
-
-// ResolveSnapshot finds the snapshot that a restore with images
-// directory dir means, in the cache at socketPath: the one this host
-// would have dumped there (SnapshotID), else the only one that any host
-// dumped there (SnapshotPrefix, any host tag). It waits up to wait for
-// one to appear; several are an error naming them (--snapshot-id picks
-// one). With none, it returns SnapshotID(dir), which later reads report
-// as not held.
-func ResolveSnapshot(ctx context.Context, socketPath, dir string, wait time.Duration) (string, error) {
-	own, prefix := SnapshotID(dir), SnapshotPrefix(dir)+"-"
-	deadline := time.Now().Add(wait)
-	for {
-		snaps, err := ListSnapshots(ctx, socketPath)
-		if err != nil {
-			return "", err
-		}
-		var found []string
-		for _, si := range snaps {
-			if si.ID == own {
-				return own, nil
-			}
-			if tag, ok := strings.CutPrefix(si.ID, prefix); ok && len(tag) == 8 && !strings.Contains(tag, "-") {
-				found = append(found, si.ID)
-			}
-		}
-		switch {
-		case len(found) == 1:
-			return found[0], nil
-		case len(found) > 1:
-			return "", fmt.Errorf("images dir %s names %d snapshots of different source hosts in the cache (%s): pick one with --snapshot-id",
-				dir, len(found), strings.Join(found, ", "))
-		}
-		if time.Now().After(deadline) {
-			return own, nil
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -1,86 +1,18 @@
 package dump
 
 import (
-	"errors"
-	"fmt"
-
-	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
-
+	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
-// efdSemaphore is EFD_SEMAPHORE. CRIU's eventfd_file_entry has no field
-// for it; an eventfd is always O_RDWR, so bit 0 of flags (O_WRONLY) is
-// free and carries it here. CRIU's restore ignores the bit (F_SETFL
-// drops access-mode bits), and so loses only the semaphore mode.
-const efdSemaphore = 1
-
-// addAnon records an eventfd, signalfd, timerfd or epoll file open at fd,
-// from its fdinfo. kind is the anon_inode name from the fd link.
+// addAnon records an eventfd, signalfd, timerfd or epoll file (package
+// anonfd) or an inotify file (package fsnotify) open at fd, from its
+// fdinfo. kind is the anon_inode name from the fd link.
 func (d *dumper) addAnon(kind string, fd int, flags uint32, fi procfs.Fdinfo) (*images.FileEntry, error) {
 	id := d.files.id()
-	switch kind {
-	case "anon_inode:[eventfd]":
-		ev, err := fi.Eventfd()
-		if err != nil {
-			return nil, err
-		}
-		if ev.Semaphore {
-			flags |= efdSemaphore
-		}
-		return &images.FileEntry{Type: images.FdTypes_EVENTFD.Enum(), Id: proto.Uint32(id), Efd: &images.EventfdFileEntry{
-			Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: zeroFown(), Counter: proto.Uint64(ev.Count),
-		}}, nil
-	case "anon_inode:[signalfd]":
-		m, err := fi.Sigmask()
-		if err != nil {
-			return nil, err
-		}
-		return &images.FileEntry{Type: images.FdTypes_SIGNALFD.Enum(), Id: proto.Uint32(id), Sgfd: &images.SignalfdEntry{
-			Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: zeroFown(), Sigmask: proto.Uint64(m),
-		}}, nil
-	case "anon_inode:[timerfd]":
-		t, err := fi.Timerfd()
-		if err != nil {
-			return nil, err
-		}
-		return &images.FileEntry{Type: images.FdTypes_TIMERFD.Enum(), Id: proto.Uint32(id), Tfd: &images.TimerfdEntry{
-			Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: zeroFown(), Clockid: proto.Uint32(uint32(t.Clockid)),
-			Ticks: proto.Uint64(t.Ticks), SettimeFlags: proto.Uint32(t.SettimeFlags),
-			Vsec: proto.Uint64(t.Value.Sec), Vnsec: proto.Uint64(t.Value.Nsec),
-			Isec: proto.Uint64(t.Interv.Sec), Insec: proto.Uint64(t.Interv.Nsec),
-		}}, nil
-	case "anon_inode:[eventpoll]":
-		return d.addEpoll(id, fd, flags)
-	case "anon_inode:inotify":
-		return d.addInotify(id, fd, flags)
+	if kind == "anon_inode:inotify" {
+		return d.t.inotify.Add(d.pid, fd, id, flags)
 	}
-	return nil, ErrUnsupported
-}
-
-// addEpoll records the epoll file at fd with its targets. Restore adds
-// them back from inside the task by fd number, so each target must still
-// be open in this task at the fd number it was added with.
-func (d *dumper) addEpoll(id uint32, fd int, flags uint32) (*images.FileEntry, error) {
-	tfds, err := procfs.ReadEpollTfds(d.pid, fd)
-	if err != nil {
-		return nil, err
-	}
-	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: zeroFown()}
-	for _, t := range tfds {
-		same, err := epollTargetIs(d.pid, t.Fd, fd, t.Fd)
-		if err != nil && !errors.Is(err, unix.EBADF) {
-			return nil, err
-		}
-		if !same {
-			return nil, fmt.Errorf("%w: epoll target fd %d was closed or replaced after it was added", ErrUnsupported, t.Fd)
-		}
-		e.Tfd = append(e.Tfd, &images.EventpollTfdEntry{
-			Id: proto.Uint32(id), Tfd: proto.Uint32(uint32(t.Fd)), Events: proto.Uint32(t.Events), Data: proto.Uint64(t.Data),
-			Dev: proto.Uint32(t.Dev), Inode: proto.Uint64(t.Ino), Pos: proto.Uint64(uint64(t.Pos)),
-		})
-	}
-	return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
+	return anonfd.Dump(kind, d.pid, fd, id, flags, fi)
 }

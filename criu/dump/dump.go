@@ -7,16 +7,19 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -384,18 +387,19 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 	}
 	undo.Add(func() { unmapScratch() })
 
+	f := d.frozen()
 	var cores []*images.CoreEntry
-	for _, th := range threads {
-		c, err := d.dumpThread(th)
+	for _, th := range f.Threads {
+		c, err := task.DumpThread(f, th)
 		if err != nil {
-			return fmt.Errorf("dump thread %d: %w", th.tid, err)
+			return fmt.Errorf("dump thread %d: %w", th.Tid, err)
 		}
 		cores = append(cores, c)
 	}
 	if err := d.dumpSeccomp(cores); err != nil {
 		return err
 	}
-	tc, err := d.dumpTaskCore(leader)
+	tc, err := task.DumpCore(f, func() syscall.Signal { return stopSignal(d.tr, d.threads) })
 	if err != nil {
 		return fmt.Errorf("dump task %d: %w", d.pid, err)
 	}
@@ -519,11 +523,11 @@ func (d *dumper) dumpMM(areas []*area, brk uint64) (*images.MmEntry, error) {
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {
-	root, err := d.fsDir("root")
+	root, err := files.FsDir(d.pid, "root")
 	if err != nil {
 		return nil, err
 	}
-	cwd, err := d.fsDir("cwd")
+	cwd, err := files.FsDir(d.pid, "cwd")
 	if err != nil {
 		return nil, err
 	}

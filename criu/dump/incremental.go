@@ -54,7 +54,7 @@ import (
 // dump only (package shmem; a pre-dump leaves them out); a VMA moved by
 // mremap onto exactly the range of a tracked VMA that was unmapped would
 // be trusted wrongly.
-// Remote images chain too (remoteimg.Store implements image.Chained:
+// Remote images chain too (remote.Store implements image.Chained:
 // the parent is a snapshot in the image cache); a store that cannot
 // chain makes pre-dumps and dumps write every page and track nothing.
 

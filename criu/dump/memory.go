@@ -140,7 +140,7 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			d.t.shmem.AddMapping(m.Inode, d.pid, m.Start, m.End, m.Offset)
 		case strings.HasPrefix(m.Path, "/SYSV"):
 			// An shmat: the inode is the shmid. The segment's bytes are
-			// saved once, in ipcns-shm (sysvshm.go), not in pages.
+			// saved once, in ipcns-shm (ipcns.Attached), not in pages.
 			if m.Offset != 0 {
 				return nil, &VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: part of a System V shared memory attach", ErrUnsupported)}
 			}
@@ -149,7 +149,7 @@ func (d *dumper) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			}
 			status |= image.VmaAreaSysvipc
 			e.Shmid = proto.Uint64(m.Inode)
-			d.t.sysv.add(int(m.Inode))
+			d.t.sysv.Add(int(m.Inode))
 		case shmem.IsMemfd(m.Path):
 			// The memfd's contents are saved once (package shmem); the
 			// mapping names a memfd file of it.
@@ -454,7 +454,7 @@ func (d *dumper) addMemfd(link, target string, flags uint32, pos int64) (*images
 	}
 	id := d.files.id()
 	return &images.FileEntry{Type: images.FdTypes_MEMFD.Enum(), Id: proto.Uint32(id), Memfd: &images.MemfdFileEntry{
-		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)), Fown: zeroFown(), InodeId: proto.Uint32(ino),
+		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)), Fown: image.ZeroFown(), InodeId: proto.Uint32(ino),
 	}}, nil
 }
 

@@ -37,10 +37,10 @@ type Options struct {
 	// veth[IN]:OUT); such a link not listed fails the dump.
 	Veth map[string]string
 	// ExternalTTY names the terminals, by CRIU's key tty[RDEV:DEV]
-	// (TTYKey), whose other end is outside the tree (a container's
+	// (tty.TTYKey), whose other end is outside the tree (a container's
 	// console): their fds, at any fd number, are dumped as external
 	// (EXT_TTY), and restore must be given each with --inherit-fd
-	// (criu dump --external tty[RDEV:DEV]; exttty.go).
+	// (criu dump --external tty[RDEV:DEV]; package tty).
 	ExternalTTY map[string]bool
 	// ExtUnixSk lets a UNIX datagram socket connected to a named socket
 	// outside the tree be dumped: the peer is written as external, and

@@ -9,20 +9,19 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/locks"
+	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/task"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
-)
-
-// Task states of task_core_entry.task_state (CRIU's compel task states).
-const (
-	taskAlive = 1
-	taskDead  = 2
-	// taskStopped: alive, in a group-stop (SIGSTOP...), with stop_signo.
-	taskStopped = 3
 )
 
 // tree is the process tree being dumped: every task below the root,
@@ -37,17 +36,21 @@ type tree struct {
 	stats Stats
 	// nextPages numbers pages-N.img, one per live task.
 	nextPages uint32
-	// shared holds the objects several tasks' fds lead to (pipes, ...).
-	shared *sharedSet
+	// sockets are the sockets of the tree (package sockets).
+	sockets *sockets.Set
+	// pipes are the pipes and fifos the tree's fds lead to.
+	pipes *pipes.Set
 	// inc is set for an incremental dump (incremental.go); nil otherwise.
 	inc *incremental
-	// locks are the file locks of every task (locks.go).
-	locks lockSet
-	// ttys are the ptys of every task (tty.go).
-	ttys ttySet
+	// locks are the file locks of every task (package locks).
+	locks locks.Set
+	// inotify: the inotify watches of every task (package fsnotify).
+	inotify fsnotify.Set
+	// ttys are the terminals of every task (package tty).
+	ttys *tty.Set
 	// sysv are the System V shared memory segments attached by tasks
-	// (sysvshm.go).
-	sysv sysvSet
+	// (ipcns.Attached).
+	sysv ipcns.Attached
 	// shmem are the shared anonymous memory objects mapped by tasks,
 	// saved once each (package shmem).
 	shmem shmem.Set
@@ -60,10 +63,13 @@ type tree struct {
 }
 
 func newTree(s image.Store, opts Options) *tree {
-	return &tree{
+	t := &tree{
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
-		byPid: map[int]*dumper{}, shared: newSharedSet(),
+		byPid: map[int]*dumper{}, pipes: pipes.NewSet(),
 	}
+	t.sockets = newSockets(t)
+	t.ttys = newTTYSet(t)
+	return t
 }
 
 func (t *tree) add(pid, ppid int) *dumper {
@@ -236,7 +242,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 			core := &images.CoreEntry{
 				Mtype: images.CoreEntry_X86_64.Enum(),
 				Tc: &images.TaskCoreEntry{
-					TaskState: proto.Uint32(taskDead), ExitCode: proto.Uint32(uint32(d.stat.ExitCode)),
+					TaskState: proto.Uint32(task.StateDead), ExitCode: proto.Uint32(uint32(d.stat.ExitCode)),
 					Personality: proto.Uint32(0), Flags: proto.Uint32(uint32(d.stat.Flags)), BlkSigset: proto.Uint64(0),
 					Comm: proto.String(d.stat.Comm),
 				},
@@ -256,22 +262,22 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := t.seccomp.Write(ctx, t.store); err != nil {
 		return err
 	}
-	if err := t.shared.write(ctx, t); err != nil {
+	if err := t.writeObjects(ctx); err != nil {
 		return err
 	}
 	if err := root.writeGhosts(ctx); err != nil {
 		return err
 	}
-	if err := t.locks.write(ctx, t.store); err != nil {
+	if err := t.locks.Write(ctx, t.store); err != nil {
 		return err
 	}
-	if err := t.ttys.write(ctx, t.store); err != nil {
+	if err := t.ttys.Write(ctx, t.store); err != nil {
 		return err
 	}
 	// The segments of an ipc namespace of the tree's own are the ipc
 	// namespace's images; attached host segments are written here.
 	if t.ns.mask&unix.CLONE_NEWIPC == 0 {
-		if err := t.sysv.write(ctx, t.store); err != nil {
+		if err := t.sysv.Write(ctx, t.store); err != nil {
 			return err
 		}
 	}
@@ -290,14 +296,8 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if err := image.WriteImage(ctx, t.store, "files.img", fm...); err != nil {
 		return err
 	}
-	if len(t.files.remaps) > 0 {
-		var rm []proto.Message
-		for _, e := range t.files.remaps {
-			rm = append(rm, e)
-		}
-		if err := image.WriteImage(ctx, t.store, "remap-fpath.img", rm...); err != nil {
-			return err
-		}
+	if err := t.files.regs.WriteRemaps(ctx, t.store); err != nil {
+		return err
 	}
 	// root_ids are criu's own ids, as CRIU writes them: restore tells
 	// the namespaces to create by comparing the root's with them.

@@ -16,4 +16,8 @@
 //
 // Decoders cap every length at MaxEntrySize, read with io.ReadFull and
 // report a short or bad image with the file name and byte offset.
+//
+// An image read from a Store is a stream (a remote one arrives over a
+// socket); SeekableCopy gives a consumer that must seek (ip ... restore,
+// in package netns) an unlinked temporary file holding its bytes.
 package image

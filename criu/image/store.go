@@ -7,7 +7,8 @@ import (
 
 // Store is where the images of one snapshot live: a local images directory
 // (Dir) or a remote image cache reached through the local image daemon
-// (remoteimg.Store). Dump and restore only ever see this interface.
+// (remote.Store, in criu/image/remote). Dump and restore only ever see
+// this interface.
 //
 // Image names are plain file names such as "core-42.img" or "pages-1.img";
 // they never contain a slash.

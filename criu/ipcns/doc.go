@@ -3,10 +3,12 @@
 // each with its id, key, owner and mode, and the namespace's IPC
 // sysctls, in CRIU's format.
 //
-// What belongs here: the System V objects and sysctls of a namespace.
-// What does not: attaching segments to restored tasks (package restore
-// maps them by id), POSIX message queues (files in an mqueue mount),
-// semaphore undo lists (per task).
+// What belongs here: the System V objects and sysctls of a namespace;
+// the segments a tree attached when its namespace is not dumped (the
+// host's: attached.go, ipcns-shm-0.img, Attached at dump, ReadAttached,
+// MakeAttached and RemoveAttached at restore); attaching a segment inside
+// a restored task (Attach). What does not: POSIX message queues (files
+// in an mqueue mount), semaphore undo lists (per task).
 //
 // # Images (N is the namespace's object id)
 //

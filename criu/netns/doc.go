@@ -72,5 +72,5 @@
 //
 // `ip ... restore` checks its input with ftell, which fails on a pipe or a
 // socket, so every image is first copied into an unlinked temporary file
-// (remoteimg.SeekableCopy); remote stores work the same as local ones.
+// (image.SeekableCopy); remote stores work the same as local ones.
 package netns

@@ -13,7 +13,6 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
-	"github.com/criugo/criu/remoteimg"
 )
 
 // RestoreOptions tunes Restore.
@@ -280,7 +279,7 @@ func restoreDump(ctx context.Context, t tool, store image.Store, name string, be
 	if err != nil {
 		return fmt.Errorf("open image %s: %w", name, err)
 	}
-	f, err := remoteimg.SeekableCopy(ctx, r)
+	f, err := image.SeekableCopy(ctx, r)
 	if cerr := r.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

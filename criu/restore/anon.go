@@ -1,129 +1,45 @@
 package restore
 
 import (
-	"encoding/binary"
-	"fmt"
-	"os"
-
-	"golang.org/x/sys/unix"
-
+	"github.com/criugo/criu/criu/anonfd"
+	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/proto/images"
 )
 
-// efdSemaphore in an eventfd entry's flags stands for EFD_SEMAPHORE
-// (see dump/anon.go).
-const efdSemaphore = 1
-
-// openAnon creates, in the restorer, the eventfd, signalfd, timerfd,
-// inotify (inotify.go) or epoll file f describes. An epoll file is created empty: its targets
-// are added from inside the first task holding it (restoreEpolls).
+// openAnon creates, in the restorer, the eventfd, signalfd, timerfd or
+// epoll file (package anonfd) or the inotify file (package fsnotify) f
+// describes.
 func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
-	var flags uint32
-	defer func() {
-		if err != nil && fd >= 0 {
-			unix.Close(fd)
-			fd = -1
-		}
-	}()
-	switch f.GetType() {
-	case images.FdTypes_EVENTFD:
-		e := f.GetEfd()
-		flags = e.GetFlags()
-		ef := unix.EFD_CLOEXEC
-		if flags&efdSemaphore != 0 {
-			ef |= unix.EFD_SEMAPHORE
-		}
-		// eventfd2 takes a 32-bit initial value: write the counter.
-		if fd, err = unix.Eventfd(0, ef); err != nil {
-			return -1, os.NewSyscallError("eventfd2", err)
-		}
-		if c := e.GetCounter(); c != 0 {
-			b := binary.LittleEndian.AppendUint64(nil, c)
-			if _, err := unix.Write(fd, b); err != nil {
-				return fd, fmt.Errorf("set eventfd counter: %w", os.NewSyscallError("write", err))
-			}
-		}
-	case images.FdTypes_SIGNALFD:
-		e := f.GetSgfd()
-		flags = e.GetFlags()
-		set := unix.Sigset_t{}
-		set.Val[0] = e.GetSigmask()
-		if fd, err = unix.Signalfd(-1, &set, unix.SFD_CLOEXEC); err != nil {
-			return -1, os.NewSyscallError("signalfd4", err)
-		}
-	case images.FdTypes_TIMERFD:
-		e := f.GetTfd()
-		flags = e.GetFlags()
-		if fd, err = unix.TimerfdCreate(int(e.GetClockid()), unix.TFD_CLOEXEC); err != nil {
-			return -1, os.NewSyscallError("timerfd_create", err)
-		}
-		// The image holds the time left, so the timer is set relative
-		// whatever flags it was set with.
-		its := unix.ItimerSpec{
-			Value:    unix.Timespec{Sec: int64(e.GetVsec()), Nsec: int64(e.GetVnsec())},
-			Interval: unix.Timespec{Sec: int64(e.GetIsec()), Nsec: int64(e.GetInsec())},
-		}
-		// A periodic timer that expired and was not read yet is not
-		// re-armed until read (its time left shows as 0): let it expire
-		// again at once, then set the ticks it had.
-		expired := its.Value == (unix.Timespec{}) && its.Interval != (unix.Timespec{}) && e.GetTicks() != 0
-		if expired {
-			its.Value.Nsec = 1
-		}
-		if err := unix.TimerfdSettime(fd, 0, &its, nil); err != nil {
-			return fd, os.NewSyscallError("timerfd_settime", err)
-		}
-		if expired {
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if n, err := unix.Poll(pfd, 1000); err != nil || n != 1 {
-				return fd, fmt.Errorf("timerfd did not expire: %w", os.NewSyscallError("poll", err))
-			}
-		}
-		if t := e.GetTicks(); t != 0 {
-			if err := setTimerfdTicks(fd, t); err != nil {
-				return fd, err
-			}
-		}
-	case images.FdTypes_INOTIFY:
-		flags = f.GetIfy().GetFlags()
-		if fd, err = openInotify(f.GetIfy(), ghosts); err != nil {
-			return fd, err
-		}
-	case images.FdTypes_EVENTPOLL:
-		flags = f.GetEpfd().GetFlags()
-		if fd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-			return -1, os.NewSyscallError("epoll_create1", err)
-		}
-	default:
-		return -1, fmt.Errorf("%w: file type %v", ErrUnsupported, f.GetType())
+	if f.GetType() == images.FdTypes_INOTIFY {
+		return fsnotify.Open(f, ghosts)
 	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(flags&^unix.O_ACCMODE)); err != nil {
-		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
-	}
-	return fd, nil
+	return anonfd.Open(f)
 }
 
 // restoreEpolls adds the targets of each epoll file the task holds that
-// no task before it filled, with epoll_ctl run inside the task: the
-// targets are its fds of the same numbers (dump checked that).
+// no task before it filled (anonfd.AddTargets).
 func (r *restorer) restoreEpolls() error {
 	for _, fi := range r.sn.fdinfo {
 		if fi.GetType() != images.FdTypes_EVENTPOLL || r.t.epollDone[fi.GetId()] {
 			continue
 		}
 		r.t.epollDone[fi.GetId()] = true
-		ep := r.sn.files[fi.GetId()].GetEpfd()
-		for _, tfd := range ep.GetTfd() {
-			// struct epoll_event is packed on x86_64: u32 events, u64 data.
-			b := make([]byte, 12)
-			binary.LittleEndian.PutUint32(b, tfd.GetEvents())
-			binary.LittleEndian.PutUint64(b[4:], tfd.GetData())
-			if err := r.writeScratch(0, b); err != nil {
-				return err
-			}
-			if _, err := r.sys("epoll_ctl", unix.SYS_EPOLL_CTL, uint64(fi.GetFd()), unix.EPOLL_CTL_ADD, uint64(tfd.GetTfd()), r.scr); err != nil {
-				return fmt.Errorf("epoll fd %d: add target fd %d: %w", fi.GetFd(), tfd.GetTfd(), err)
-			}
+		if err := anonfd.AddTargets(r, fi.GetFd(), r.sn.files[fi.GetId()].GetEpfd()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drainInotify reads away the events queued on the restored inotify
+// files while the tree was restored (fsnotify.Drain).
+func (t *treeRestorer) drainInotify() error {
+	for id, fd := range t.masters {
+		if t.ti.files[id].GetType() != images.FdTypes_INOTIFY {
+			continue
+		}
+		if err := fsnotify.Drain(fd, id); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -2,15 +2,19 @@ package restore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/locks"
+	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -44,17 +48,17 @@ type treeImages struct {
 	// fsByID: tasks sharing fs (CLONE_FS) have one fs image.
 	fsByID map[uint32]*images.FsEntry
 	// pipeData by pipe id.
-	pipeData map[uint32]*pipeData
+	pipeData map[uint32]*pipes.Data
 	// fifoData by fifo pipe id, from fifo-data.img.
-	fifoData map[uint32]*pipeData
+	fifoData map[uint32]*pipes.Data
 	// skQueues: messages queued on sockets, by socket file id.
-	skQueues map[uint32][]skPacket
-	// locks are the file locks of filelocks.img (locks.go).
+	skQueues sockets.Queues
+	// locks are the file locks of filelocks.img (package locks).
 	locks []*images.FileLockEntry
-	// ttyInfo by info id, from tty-info.img (tty.go).
+	// ttyInfo by info id, from tty-info.img (package tty).
 	ttyInfo map[uint32]*images.TtyInfoEntry
-	// sysv: System V shared memory segments by shmid (sysvshm.go).
-	sysv map[uint32]*sysvSeg
+	// sysv: System V shared memory segments by shmid (ipcns.ReadAttached).
+	sysv map[uint32]*ipcns.Segment
 	// seccomp: every thread's filters (package seccomp).
 	seccomp *images.SeccompEntry
 	// memfds: memfd inodes by inode_id, from memfd.img (package shmem).
@@ -68,7 +72,7 @@ func (sn *snapshot) zombie() bool {
 }
 
 func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
-	ti := &treeImages{files: map[uint32]*images.FileEntry{}, remaps: map[uint32]uint32{},
+	ti := &treeImages{files: map[uint32]*images.FileEntry{},
 		fdinfo: map[uint32][]*images.FdinfoEntry{}, fsByID: map[uint32]*images.FsEntry{}}
 	ti.inv = &images.InventoryEntry{}
 	if err := image.ReadOne(ctx, s, "inventory.img", ti.inv); err != nil {
@@ -84,41 +88,33 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if len(psts) == 0 {
 		return nil, fmt.Errorf("%w: pstree.img is empty", ErrBadImage)
 	}
-	files, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
+	fes, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range files {
+	for _, m := range fes {
 		f := m.(*images.FileEntry)
 		ti.files[f.GetId()] = f
 	}
-	rms, err := image.ReadAll(ctx, s, "remap-fpath.img", func() proto.Message { return &images.RemapFilePathEntry{} })
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if ti.remaps, err = files.ReadRemaps(ctx, s); err != nil {
 		return nil, err
 	}
-	for _, m := range rms {
-		r := m.(*images.RemapFilePathEntry)
-		if r.GetRemapType() != images.RemapType_GHOST {
-			return nil, fmt.Errorf("%w: remap type %v", ErrUnsupported, r.GetRemapType())
-		}
-		ti.remaps[r.GetOrigId()] = r.GetRemapId()
-	}
-	if ti.pipeData, err = readPipeData(ctx, s, "pipes-data.img"); err != nil {
+	if ti.pipeData, err = pipes.ReadData(ctx, s, pipes.PipesDataImage); err != nil {
 		return nil, err
 	}
-	if ti.fifoData, err = readPipeData(ctx, s, "fifo-data.img"); err != nil {
+	if ti.fifoData, err = pipes.ReadData(ctx, s, pipes.FifoDataImage); err != nil {
 		return nil, err
 	}
-	if ti.skQueues, err = readSkQueues(ctx, s); err != nil {
+	if ti.skQueues, err = sockets.ReadQueues(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.locks, err = readLocks(ctx, s); err != nil {
+	if ti.locks, err = locks.Read(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.ttyInfo, err = readTTYInfo(ctx, s); err != nil {
+	if ti.ttyInfo, err = tty.ReadInfo(ctx, s); err != nil {
 		return nil, err
 	}
-	if ti.sysv, err = readSysvShm(ctx, s); err != nil {
+	if ti.sysv, err = ipcns.ReadAttached(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.seccomp, err = seccomp.Read(ctx, s); err != nil {

@@ -8,8 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/criugo/criu/criu/dump"
-	"github.com/criugo/criu/proto/images"
+	"github.com/criugo/criu/criu/tty"
 )
 
 // Inherited fds (criu restore --inherit-fd fd[N]:KEY, CRIU's option): a
@@ -23,7 +22,7 @@ import (
 //
 // A pipe is reopened through /proc/self/fd/N with the dumped flags (a
 // description of its own, as CRIU's reopen), and so is a terminal
-// (exttty.go); a regular file is the very description of fd N (as CRIU). The bytes the images hold for an
+// (package tty); a regular file is the very description of fd N (as CRIU). The bytes the images hold for an
 // inherited pipe are not written to it.
 
 // ParseInheritFd parses one --inherit-fd argument, fd[N]:KEY.
@@ -33,7 +32,7 @@ func ParseInheritFd(arg string) (fd int, key string, err error) {
 	if !ok || !ok2 || key == "" {
 		return 0, "", fmt.Errorf("--inherit-fd %q: want fd[N]:KEY (pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file)", arg)
 	}
-	if k, ok, err := dump.ParseTTYKey(key); ok {
+	if k, ok, err := tty.ParseTTYKey(key); ok {
 		if err != nil {
 			return 0, "", fmt.Errorf("--inherit-fd %q: %w", arg, err)
 		}
@@ -72,15 +71,6 @@ func (t *treeRestorer) warnUnusedInherit() {
 		}
 	}
 }
-
-// regKey is CRIU's name of a regular file for --inherit-fd: its path
-// without the leading slash.
-func regKey(reg *images.RegFileEntry) string {
-	return strings.TrimPrefix(reg.GetName(), "/")
-}
-
-// pipeKey is CRIU's name of a pipe for --inherit-fd.
-func pipeKey(pe *images.PipeEntry) string { return fmt.Sprintf("pipe:[%d]", pe.GetPipeId()) }
 
 // reopenInherited opens criu's inherited fd anew through /proc with the
 // access mode and status flags of a dumped description.

@@ -1,20 +1,16 @@
 package restore
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"syscall"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
@@ -54,7 +50,7 @@ type restorer struct {
 	// leader injects into the restored task's main thread.
 	in     *ptrace.Injector
 	scr    uint64 // scratch area in the task
-	ghosts map[uint32]string
+	ghosts *files.Ghosts
 	tids   []int // threads created so far, leader first (host tids)
 	vtids  []int // the same threads' tids in the images
 	stats  Stats
@@ -83,7 +79,7 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 		return fmt.Errorf("%w: exe file %d not in files.img", ErrBadImage, r.sn.mm.GetExeFileId())
 	}
 	exePath := exe.GetName()
-	if g, ok := r.ghosts[r.sn.mm.GetExeFileId()]; ok {
+	if g, ok := r.ghosts.Of(r.sn.mm.GetExeFileId()); ok {
 		exePath = g
 	}
 	files := []uintptr{0, 1, 2}
@@ -182,217 +178,7 @@ func (r *restorer) cstring(off uint64, s string) (uint64, error) {
 	return r.scr + off, r.writeScratch(off, append([]byte(s), 0))
 }
 
-// makeGhosts recreates deleted files next to where they were, to be opened
-// and then unlinked again.
-func (r *restorer) makeGhosts(ctx context.Context, undo *cleanup.Cleanup) error {
-	made := map[uint32]string{}
-	for fileID, gid := range r.sn.remaps {
-		f := r.sn.files[fileID].GetReg()
-		if f == nil {
-			return fmt.Errorf("%w: remap of unknown file %d", ErrBadImage, fileID)
-		}
-		if p, ok := made[gid]; ok {
-			r.ghosts[fileID] = p
-			continue
-		}
-		name := fmt.Sprintf("ghost-file-%x.img", gid)
-		rd, err := r.store.Open(ctx, name)
-		if err != nil {
-			return err
-		}
-		dec, err := image.NewDecoder(rd, name)
-		if err != nil {
-			rd.Close()
-			return err
-		}
-		g := &images.GhostFileEntry{}
-		if err := dec.Decode(g); err != nil {
-			rd.Close()
-			return err
-		}
-		if g.GetMode()&unix.S_IFMT == unix.S_IFDIR {
-			// A deleted directory (an fd or cwd on it): made empty,
-			// removed again once the tasks hold it.
-			rd.Close()
-			parents, err := r.makeParents(f.GetName())
-			if err != nil {
-				return err
-			}
-			undo.Add(func() { removeAll(parents) })
-			p, err := makeGhostDir(f.GetName(), gid, g.GetMode())
-			if err != nil {
-				return err
-			}
-			undo.Add(func() { os.Remove(p) })
-			if err := ghostAttrs(p, g); err != nil {
-				return err
-			}
-			made[gid] = p
-			r.ghosts[fileID] = p
-			r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
-			continue
-		}
-		parents, err := r.makeParents(f.GetName())
-		if err != nil {
-			rd.Close()
-			return err
-		}
-		undo.Add(func() { removeAll(parents) })
-		// At its own name when that is free, so that maps reads the same.
-		p := f.GetName()
-		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
-		if err != nil {
-			p = fmt.Sprintf("%s.criu-ghost.%x", f.GetName(), gid)
-			out, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
-		}
-		if err != nil {
-			rd.Close()
-			return fmt.Errorf("create ghost file: %w", err)
-		}
-		undo.Add(func() { os.Remove(p) })
-		r.t.ghostIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
-		if g.GetChunks() {
-			err = readChunks(dec, out, int64(g.GetSize()))
-		} else {
-			err = dec.CopyPayload(out, int64(g.GetSize()))
-		}
-		rd.Close()
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write ghost file %s: %w", p, err)
-		}
-		if err := ghostAttrs(p, g); err != nil {
-			return err
-		}
-		made[gid] = p
-		r.ghosts[fileID] = p
-	}
-	return nil
-}
-
-// readChunks fills a ghost file saved as chunks (CRIU's format): the
-// file is made size bytes long, all hole, then each GhostChunkEntry's
-// bytes are written at its offset, which keeps the holes between them.
-func readChunks(dec *image.Decoder, out *os.File, size int64) error {
-	if err := out.Truncate(size); err != nil {
-		return err
-	}
-	for {
-		ce := &images.GhostChunkEntry{}
-		err := dec.Decode(ce)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		off, n := int64(ce.GetOff()), int64(ce.GetLen())
-		if off < 0 || n < 0 || off+n > size || off+n < off {
-			return fmt.Errorf("%w: ghost chunk %d+%d outside a file of %d bytes", ErrBadImage, off, n, size)
-		}
-		if err := dec.CopyPayload(io.NewOffsetWriter(out, off), n); err != nil {
-			return err
-		}
-	}
-}
-
-// ghostAttrs gives a ghost its owner, mode (set-id bits too: chown clears
-// them, so chmod comes after) and access and modification times, as CRIU.
-func ghostAttrs(p string, g *images.GhostFileEntry) error {
-	if err := os.Lchown(p, int(g.GetUid()), int(g.GetGid())); err != nil {
-		return fmt.Errorf("ghost file %s: %w", p, err)
-	}
-	if err := unix.Chmod(p, g.GetMode()&0o7777); err != nil {
-		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("chmod", err))
-	}
-	if g.Atim == nil || g.Mtim == nil {
-		return nil // an image without them
-	}
-	tv := []unix.Timeval{
-		{Sec: int64(g.Atim.GetTvSec()), Usec: int64(g.Atim.GetTvUsec())},
-		{Sec: int64(g.Mtim.GetTvSec()), Usec: int64(g.Mtim.GetTvUsec())},
-	}
-	if err := unix.Utimes(p, tv); err != nil {
-		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("utimes", err))
-	}
-	return nil
-}
-
-// makeGhostDir makes a deleted directory again, at its own name when
-// that is free, with its mode.
-func makeGhostDir(name string, gid uint32, mode uint32) (string, error) {
-	p := name
-	err := unix.Mkdir(p, mode&0o7777)
-	if err != nil {
-		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
-		err = unix.Mkdir(p, mode&0o7777)
-	}
-	if err != nil {
-		return "", fmt.Errorf("create ghost directory %s: %w", p, os.NewSyscallError("mkdir", err))
-	}
-	// mkdir applies the umask.
-	if err := unix.Chmod(p, mode&0o7777); err != nil {
-		os.Remove(p)
-		return "", fmt.Errorf("ghost directory %s: %w", p, os.NewSyscallError("chmod", err))
-	}
-	return p, nil
-}
-
-// makeParents makes the missing directories above a ghost's path (the
-// directory it was in was removed too) and returns them, deepest first,
-// to be removed again with the ghost. Each is recorded in the tree's
-// ghostParents too.
-func (r *restorer) makeParents(name string) ([]string, error) {
-	var missing []string
-	for d := filepath.Dir(name); d != "/" && d != "."; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		}
-		missing = append(missing, d)
-	}
-	var made []string
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := unix.Mkdir(missing[i], 0o700); err != nil {
-			removeAll(made)
-			return nil, fmt.Errorf("ghost file %s: make the removed directory %s: %w", name, missing[i], os.NewSyscallError("mkdir", err))
-		}
-		made = append([]string{missing[i]}, made...)
-	}
-	r.t.ghostParents = append(r.t.ghostParents, made...)
-	return made, nil
-}
-
-// removeAll removes the directories dirs, in order.
-func removeAll(dirs []string) {
-	for _, d := range dirs {
-		os.Remove(d)
-	}
-}
-
-func (r *restorer) removeGhosts() {
-	done := map[string]bool{}
-	for _, p := range r.ghosts {
-		if !done[p] {
-			os.Remove(p)
-			done[p] = true
-		}
-	}
-	// The directories made for them, deepest first.
-	ps := r.t.ghostParents
-	sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) })
-	removeAll(ps)
-}
-
 // filePath is where to open file id from: its name, or its ghost copy.
 func (r *restorer) filePath(id uint32) (string, *images.RegFileEntry, error) {
-	f := r.sn.files[id]
-	if f == nil || f.GetReg() == nil {
-		return "", nil, fmt.Errorf("%w: no regular file %d in files.img", ErrBadImage, id)
-	}
-	if g, ok := r.ghosts[id]; ok {
-		return g, f.GetReg(), nil
-	}
-	return f.GetReg().GetName(), f.GetReg(), nil
+	return r.ghosts.Path(r.sn.files, id)
 }

@@ -1,65 +1,19 @@
 package restore
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/proto/images"
 )
-
-// pipeData is a pipe's buffered bytes and buffer size from pipes-data.img.
-type pipeData struct {
-	size uint32
-	data []byte
-}
-
-// maxPipeData caps one pipe's buffered bytes.
-const maxPipeData = 64 << 20
-
-func readPipeData(ctx context.Context, s image.Store, name string) (map[uint32]*pipeData, error) {
-	out := map[uint32]*pipeData{}
-	rd, err := s.Open(ctx, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	dec, err := image.NewDecoder(bufio.NewReader(rd), name)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		e := &images.PipeDataEntry{}
-		err := dec.Decode(e)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if e.GetBytes() > maxPipeData {
-			return nil, fmt.Errorf("%w: %s: pipe %d holds %d bytes", ErrBadImage, name, e.GetPipeId(), e.GetBytes())
-		}
-		pd := &pipeData{size: e.GetSize(), data: make([]byte, e.GetBytes())}
-		w := &sliceWriter{b: pd.data[:0]}
-		if err := dec.CopyPayload(w, int64(e.GetBytes())); err != nil {
-			return nil, err
-		}
-		pd.data = w.b
-		out[e.GetPipeId()] = pd
-	}
-}
 
 type sliceWriter struct{ b []byte }
 
@@ -86,10 +40,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			refs[fi.GetId()]++
 		}
 	}
-	type ends struct{ r, w int }
-	pipes := map[uint32]*ends{}
-	fifos := map[uint32]int{} // O_RDWR master fd by fifo pipe id
-	used := map[[2]uint32]bool{}
+	pm := pipes.NewMasters(t.ti.pipeData, t.ti.fifoData, func(fd int) { t.masterFds = append(t.masterFds, fd) })
 	var unixIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
@@ -99,74 +50,39 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		switch f.GetType() {
 		case images.FdTypes_PIPE:
 			pe := f.GetPipe()
-			if in, ok := t.inheritedFd(pipeKey(pe)); ok {
+			if in, ok := t.inheritedFd(pipes.Key(pe)); ok {
 				fd, err := reopenInherited(in, pe.GetFlags())
 				if err != nil {
-					return fmt.Errorf("%s: %w", pipeKey(pe), err)
+					return fmt.Errorf("%s: %w", pipes.Key(pe), err)
 				}
 				t.masterFds = append(t.masterFds, fd)
 				t.masters[id] = fd
 				continue
 			}
-			p := pipes[pe.GetPipeId()]
-			if p == nil {
-				var fds [2]int
-				if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-					return os.NewSyscallError("pipe2", err)
-				}
-				p = &ends{fds[0], fds[1]}
-				pipes[pe.GetPipeId()] = p
-				t.masterFds = append(t.masterFds, fds[0], fds[1])
-				if pd := t.ti.pipeData[pe.GetPipeId()]; pd != nil {
-					if err := fillPipe(fds[1], pd); err != nil {
-						return fmt.Errorf("pipe:[%d]: %w", pe.GetPipeId(), err)
-					}
-				}
-			}
-			acc := pe.GetFlags() & unix.O_ACCMODE
-			src := p.r
-			if acc != unix.O_RDONLY {
-				src = p.w
-			}
-			// Each description of an end after the first is a new open
-			// of the pipe.
-			var fd int
-			var err error
-			k := [2]uint32{pe.GetPipeId(), acc}
-			if !used[k] && acc != unix.O_RDWR {
-				used[k] = true
-				fd, err = unix.FcntlInt(uintptr(src), unix.F_DUPFD_CLOEXEC, 0)
-			} else {
-				fd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", src), int(acc)|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-			}
-			if err != nil {
-				return fmt.Errorf("pipe:[%d]: %w", pe.GetPipeId(), os.NewSyscallError("open", err))
-			}
-			t.masterFds = append(t.masterFds, fd)
-			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(pe.GetFlags()&^unix.O_ACCMODE)); err != nil {
-				return os.NewSyscallError("fcntl(F_SETFL)", err)
-			}
-			t.masters[id] = fd
-		case images.FdTypes_FIFO:
-			fd, err := t.openFifo(id, f, fifos)
+			fd, err := pm.Pipe(pe)
 			if err != nil {
 				return err
 			}
-			t.masterFds = append(t.masterFds, fd)
+			t.masters[id] = fd
+		case images.FdTypes_FIFO:
+			fd, err := pm.Fifo(id, f, t.ti.files)
+			if err != nil {
+				return err
+			}
 			t.masters[id] = fd
 		case images.FdTypes_UNIXSK:
 			unixIDs = append(unixIDs, id)
 		case images.FdTypes_TTY:
 			// Opened before the tree is created (openTTYs).
 		case images.FdTypes_INETSK:
-			fd, err := openInet(f.GetIsk())
+			fd, err := sockets.OpenInet(f.GetIsk())
 			if err != nil {
 				return err
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
-			fd, err := openAnon(f, t.ghostIno)
+			fd, err := openAnon(f, t.ghosts.ByIno())
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}
@@ -181,7 +97,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masters[id] = fd
 		case images.FdTypes_REG:
 			if reg := f.GetReg(); reg != nil {
-				if in, ok := t.inheritedFd(regKey(reg)); ok {
+				if in, ok := t.inheritedFd(files.RegKey(reg)); ok {
 					fd, err := dupInherited(in)
 					if err != nil {
 						return fmt.Errorf("%s: %w", reg.GetName(), err)
@@ -211,7 +127,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		}
 	}
 	if len(unixIDs) > 0 {
-		if err := t.openUnix(unixIDs); err != nil {
+		if err := sockets.OpenUnix(sockRestorer{t}, t.ti.files, t.ti.skQueues, unixIDs, t.masters); err != nil {
 			return err
 		}
 	}
@@ -258,92 +174,6 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		if _, err := shmem.Fill(ctx, t.store, id, shmem.Mapping(b)); err != nil {
 			return fmt.Errorf("shared memory %d: %w", id, err)
 		}
-	}
-	return nil
-}
-
-// openFifo opens, in the restorer, the description of FIFO file f at the
-// path of its reg entry. The first time a fifo is met it is opened O_RDWR
-// (which never blocks and keeps the fifo alive until the tasks hold it)
-// and filled with its dumped bytes; each description is then a new open
-// of that fd through /proc/self/fd, with the dumped access mode, which
-// does not block either as the O_RDWR fd is both a reader and a writer.
-// A fifo missing from the file system is made again with mkfifo and its
-// dumped mode.
-func (t *treeRestorer) openFifo(id uint32, f *images.FileEntry, fifos map[uint32]int) (int, error) {
-	fe := f.GetFifo()
-	if fe == nil {
-		return -1, fmt.Errorf("%w: fifo file %d has no fifo entry", ErrBadImage, id)
-	}
-	rf := t.ti.files[fe.GetRegfId()]
-	reg := rf.GetReg()
-	if reg == nil || reg.GetName() == "" {
-		return -1, fmt.Errorf("%w: fifo file %d: no reg file %d naming it", ErrBadImage, id, fe.GetRegfId())
-	}
-	path := reg.GetName()
-	rw, ok := fifos[fe.GetPipeId()]
-	if !ok {
-		var st unix.Stat_t
-		err := unix.Stat(path, &st)
-		if err == unix.ENOENT {
-			mode := reg.GetMode() & 07777
-			if mode == 0 {
-				mode = 0600
-			}
-			if err := unix.Mkfifo(path, mode); err != nil && err != unix.EEXIST {
-				return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("mkfifo", err))
-			}
-			// mkfifo applies the umask; give the node its dumped mode.
-			if err := unix.Chmod(path, mode); err != nil {
-				return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("chmod", err))
-			}
-			err = unix.Stat(path, &st)
-		}
-		if err != nil {
-			return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("stat", err))
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFIFO {
-			return -1, fmt.Errorf("%w: %s is not a fifo any more (mode %#o)", ErrUnsupported, path, st.Mode)
-		}
-		rw, err = unix.Open(path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("open", err))
-		}
-		t.masterFds = append(t.masterFds, rw)
-		fifos[fe.GetPipeId()] = rw
-		if pd := t.ti.fifoData[fe.GetPipeId()]; pd != nil {
-			if err := fillPipe(rw, pd); err != nil {
-				return -1, fmt.Errorf("fifo %s: %w", path, err)
-			}
-		}
-	}
-	flags := reg.GetFlags()
-	acc := flags & unix.O_ACCMODE
-	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", rw), int(acc)|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("fifo %s: %w", path, os.NewSyscallError("open", err))
-	}
-	keep := int(flags &^ (unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL | unix.O_CLOEXEC))
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, keep); err != nil {
-		unix.Close(fd)
-		return -1, os.NewSyscallError("fcntl(F_SETFL)", err)
-	}
-	return fd, nil
-}
-
-// fillPipe sizes the pipe as dumped and puts its bytes back.
-func fillPipe(w int, pd *pipeData) error {
-	if pd.size != 0 {
-		if _, err := unix.FcntlInt(uintptr(w), unix.F_SETPIPE_SZ, int(pd.size)); err != nil {
-			return os.NewSyscallError("fcntl(F_SETPIPE_SZ)", err)
-		}
-	}
-	for b := pd.data; len(b) > 0; {
-		n, err := unix.Write(w, b)
-		if err != nil {
-			return os.NewSyscallError("write", err)
-		}
-		b = b[n:]
 	}
 	return nil
 }

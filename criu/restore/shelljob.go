@@ -6,6 +6,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -109,8 +110,8 @@ func (t *treeRestorer) outGroup(pg int) bool {
 
 // takeTerminal makes the root's group the foreground group of the
 // restorer's terminal, for a shell job that joined the restorer's session
-// and took fds from it. Failures are logged: the job runs anyway, in the
-// background.
+// and took fds from it (tty.TakeForeground). Failures are logged: the job
+// runs anyway, in the background.
 func (t *treeRestorer) takeTerminal() {
 	root := t.nodes[0]
 	if !t.opts.ShellJob || root.sid() == root.pid || t.pidns() {
@@ -127,21 +128,5 @@ func (t *treeRestorer) takeTerminal() {
 	if len(t.opts.Stdio) == 3 {
 		fd = int(t.opts.Stdio[0])
 	}
-	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-	if err != nil {
-		return // not a terminal, or not the restorer's controlling one
-	}
-	pg := root.pgid()
-	if fg == pg {
-		return
-	}
-	if fg != unix.Getpgrp() {
-		t.log.Warn().Int("foreground", fg).Msg("the restorer is not in the foreground of its terminal: the job stays in the background")
-		return
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pg); err != nil {
-		t.log.Warn().Err(err).Int("pgid", pg).Msg("make the job the terminal's foreground group")
-		return
-	}
-	t.log.Debug().Int("pgid", pg).Msg("the job is the terminal's foreground group")
+	tty.TakeForeground(t.log, fd, root.pgid())
 }

@@ -10,49 +10,28 @@ import (
 
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/proto/images"
 )
 
 var atFdcwd = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
 
-const prTimerCreateRestoreIDs = 77
-
-// restoreTask sets the process-wide state: signal handlers, timers,
-// rlimits, personality, oom_score_adj, the child-subreaper flag, umask,
-// cwd, root, session.
+// restoreTask sets the process-wide state (package task): signal
+// handlers, personality, oom_score_adj, the child-subreaper flag, umask,
+// cwd, rlimits, timers, membarrier registrations, login uid. The root and
+// session come later.
 func (r *restorer) restoreTask() error {
 	tc := r.sn.cores[uint32(r.vpid)].GetTc()
-	le := binary.LittleEndian
-	sigs, err := sigactionSignals(len(tc.GetSigactions()))
-	if err != nil {
+	if err := task.SetSigactions(r, tc); err != nil {
 		return err
 	}
-	for i, sa := range tc.GetSigactions() {
-		sig := sigs[i]
-		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
-			continue
-		}
-		b := make([]byte, 32)
-		le.PutUint64(b[0:], sa.GetSigaction())
-		le.PutUint64(b[8:], sa.GetFlags())
-		le.PutUint64(b[16:], sa.GetRestorer())
-		le.PutUint64(b[24:], sa.GetMask())
-		if err := r.writeScratch(0, b); err != nil {
-			return err
-		}
-		if _, err := r.sys("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), r.scr, 0, 8); err != nil {
-			return err
-		}
-	}
-	// Also when it is 0: the stub kept the restorer's personality across
-	// exec (criu run under setarch -R gives it ADDR_NO_RANDOMIZE).
-	if _, err := r.sys("personality", unix.SYS_PERSONALITY, uint64(tc.GetPersonality())); err != nil {
+	if err := task.SetPersonality(r, tc); err != nil {
 		return err
 	}
-	if err := r.restoreOOMScoreAdj(tc); err != nil {
+	if err := task.SetOOMScoreAdj(r.pid, r.vpid, tc, r.log); err != nil {
 		return err
 	}
-	if err := r.restoreChildSubreaper(tc); err != nil {
+	if err := task.SetChildSubreaper(r, tc); err != nil {
 		return err
 	}
 	if _, err := r.sys("umask", unix.SYS_UMASK, uint64(r.sn.fs.GetUmask())); err != nil {
@@ -71,103 +50,19 @@ func (r *restorer) restoreTask() error {
 	}
 	// The root is changed last (chroot), once every file is open: the
 	// paths of the images are from criu's root.
-	// Rlimits from outside; raising a hard limit needs CAP_SYS_RESOURCE.
-	for res, rl := range tc.GetRlimits().GetRlimits() {
-		lim := unix.Rlimit{Cur: rl.GetCur(), Max: rl.GetMax()}
-		if err := unix.Prlimit(r.pid, res, &lim, nil); err != nil {
-			r.log.Warn().Int("resource", res).Err(err).Msg("prlimit")
-		}
-	}
-	// Timers.
-	tm := tc.GetTimers()
-	for which, it := range []*images.ItimerEntry{tm.GetReal(), tm.GetVirt(), tm.GetProf()} {
-		if it == nil {
-			continue
-		}
-		vs, vus := it.GetVsec(), it.GetVusec()
-		if vs == 0 && vus == 0 {
-			// An interval timer that fired while its signal was still
-			// pending is re-armed only when that signal is taken; its
-			// next period starts now.
-			vs, vus = it.GetIsec(), it.GetIusec()
-		}
-		if vs == 0 && vus == 0 {
-			continue
-		}
-		b := make([]byte, 32)
-		le.PutUint64(b[0:], it.GetIsec())
-		le.PutUint64(b[8:], it.GetIusec())
-		le.PutUint64(b[16:], vs)
-		le.PutUint64(b[24:], vus)
-		if err := r.writeScratch(0, b); err != nil {
-			return err
-		}
-		if _, err := r.sys("setitimer", unix.SYS_SETITIMER, uint64(which), r.scr, 0); err != nil {
-			return err
-		}
-	}
-	if err := r.restoreMembarrier(tc); err != nil {
+	task.SetRlimits(r.pid, tc, r.log)
+	if err := task.SetItimers(r, tc); err != nil {
 		return err
 	}
-	if err := r.restoreLoginuid(tc); err != nil {
+	if err := task.SetMembarrier(r, tc); err != nil {
 		return err
 	}
-	// POSIX timers once the threads exist (restorePosixTimers).
+	if err := task.SetLoginuid(r, r.pid, tc); err != nil {
+		return err
+	}
+	// POSIX timers once the threads exist (task.RestorePosixTimers).
 	// Session and process group are set by the tree (tree.go).
 	return nil
-}
-
-// restorePosixTimers creates the task's POSIX timers with their ids, in
-// the leader, once every thread exists: a SIGEV_THREAD_ID timer names
-// its thread.
-func (r *restorer) restorePosixTimers() error {
-	le := binary.LittleEndian
-	pts := r.sn.cores[uint32(r.vpid)].GetTc().GetTimers().GetPosix()
-	if len(pts) == 0 {
-		return nil
-	}
-	if _, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 1); err != nil {
-		return fmt.Errorf("%w: POSIX timers need PR_TIMER_CREATE_RESTORE_IDS: %v", ErrUnsupported, err)
-	}
-	for _, pt := range pts {
-		// struct sigevent: value, signo, notify, tid.
-		ev := make([]byte, 64)
-		le.PutUint64(ev[0:], pt.GetSivalPtr())
-		le.PutUint32(ev[8:], pt.GetSiSigno())
-		le.PutUint32(ev[12:], pt.GetItSigevNotify())
-		le.PutUint32(ev[16:], uint32(pt.GetNotifyThreadId()))
-		id := make([]byte, 4)
-		le.PutUint32(id, pt.GetItId())
-		if err := r.writeScratch(0, ev); err != nil {
-			return err
-		}
-		if err := r.writeScratch(64, id); err != nil {
-			return err
-		}
-		if _, err := r.sys("timer_create", unix.SYS_TIMER_CREATE, uint64(pt.GetClockId()), r.scr, r.scr+64); err != nil {
-			return err
-		}
-		vs, vns := pt.GetVsec(), pt.GetVnsec()
-		if vs == 0 && vns == 0 {
-			vs, vns = pt.GetIsec(), pt.GetInsec()
-		}
-		if vs == 0 && vns == 0 {
-			continue
-		}
-		its := make([]byte, 32)
-		le.PutUint64(its[0:], pt.GetIsec())
-		le.PutUint64(its[8:], pt.GetInsec())
-		le.PutUint64(its[16:], vs)
-		le.PutUint64(its[24:], vns)
-		if err := r.writeScratch(128, its); err != nil {
-			return err
-		}
-		if _, err := r.sys("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.GetItId()), 0, r.scr+128, 0); err != nil {
-			return err
-		}
-	}
-	_, err := r.sys("prctl(PR_TIMER_CREATE_RESTORE_IDS)", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 0)
-	return err
 }
 
 // restoreFiles closes the stub's fds and opens the dumped ones.
@@ -391,7 +286,7 @@ func (r *restorer) finish() error {
 		return err
 	}
 	var ready []prepared
-	if err := r.restorePosixTimers(); err != nil {
+	if err := task.RestorePosixTimers(r, r.sn.cores[uint32(r.vpid)].GetTc()); err != nil {
 		return err
 	}
 	sc := r.seccomp
@@ -444,13 +339,13 @@ func (r *restorer) finish() error {
 			}
 		}
 		for _, si := range tc.GetSignalsP().GetSignals() {
-			if err := r.queueSignal(in, vtid, si.GetSiginfo(), false); err != nil {
+			if err := task.QueueSignal(r, in, r.vpid, vtid, si.GetSiginfo(), false); err != nil {
 				return err
 			}
 		}
 		if tid == r.pid {
 			for _, si := range core.GetTc().GetSignalsS().GetSignals() {
-				if err := r.queueSignal(in, vtid, si.GetSiginfo(), true); err != nil {
+				if err := task.QueueSignal(r, in, r.vpid, vtid, si.GetSiginfo(), true); err != nil {
 					return err
 				}
 			}
@@ -462,20 +357,20 @@ func (r *restorer) finish() error {
 		if err := sc.install(r, in, r.vtids[i]); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)
 		}
-		if err := r.setCreds(in, tid, tc.GetCreds()); err != nil {
+		if err := task.SetCreds(r, in, r.pid, tid, tc.GetCreds()); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)
 		}
-		if err := r.setThreadMisc(in, tid, tc); err != nil {
+		if err := task.SetThreadMisc(in, tid, tc); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)
 		}
 		mask := tc.GetBlkSigset()
 		if tc.BlkSigset == nil && tid == r.pid {
 			mask = core.GetTc().GetBlkSigset()
 		}
-		ready = append(ready, prepared{tid: tid, regs: regsFromImage(ti.GetGpregs()), xs: ptrace.XstateFromFpregs(ti.GetFpregs()), mask: mask})
+		ready = append(ready, prepared{tid: tid, regs: task.RegsFromImage(ti.GetGpregs()), xs: ptrace.XstateFromFpregs(ti.GetFpregs()), mask: mask})
 	}
 	// After every thread's creds: changing ids resets dumpable.
-	if err := r.setProcessMisc(); err != nil {
+	if err := task.SetProcessMisc(r, r.sn.mm); err != nil {
 		return err
 	}
 	if err := sc.release(r); err != nil {
@@ -502,7 +397,7 @@ func (r *restorer) finish() error {
 // (TASK_STOPPED) is sent its stop signal first, as CRIU does: it stops
 // again as soon as it runs, before any of its code.
 func (r *restorer) detach() error {
-	if err := r.restop(); err != nil {
+	if err := task.Restop(r.pid, r.vpid, r.sn.cores[uint32(r.vpid)].GetTc()); err != nil {
 		return err
 	}
 	for _, tid := range r.tids {
@@ -511,33 +406,4 @@ func (r *restorer) detach() error {
 		}
 	}
 	return nil
-}
-
-// queueSignal re-queues a dumped pending signal from inside the thread
-// (the kernel only accepts a forged siginfo sent to oneself). tid is the
-// thread's id in the images, as the thread sees it.
-func (r *restorer) queueSignal(in *ptrace.Injector, tid int, si []byte, shared bool) error {
-	if len(si) != 128 {
-		return fmt.Errorf("%w: siginfo of %d bytes", ErrBadImage, len(si))
-	}
-	if err := r.writeScratch(1024, si); err != nil {
-		return err
-	}
-	sig := uint64(binary.LittleEndian.Uint32(si))
-	if shared {
-		_, err := in.Syscall("rt_sigqueueinfo", unix.SYS_RT_SIGQUEUEINFO, uint64(r.vpid), sig, r.scr+1024)
-		return err
-	}
-	_, err := in.Syscall("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, uint64(r.vpid), uint64(tid), sig, r.scr+1024)
-	return err
-}
-
-func regsFromImage(g *images.UserX86RegsEntry) ptrace.Regs {
-	return ptrace.Regs{
-		R15: g.GetR15(), R14: g.GetR14(), R13: g.GetR13(), R12: g.GetR12(), Rbp: g.GetBp(), Rbx: g.GetBx(),
-		R11: g.GetR11(), R10: g.GetR10(), R9: g.GetR9(), R8: g.GetR8(), Rax: g.GetAx(), Rcx: g.GetCx(),
-		Rdx: g.GetDx(), Rsi: g.GetSi(), Rdi: g.GetDi(), Orig_rax: ^uint64(0), Rip: g.GetIp(), Cs: g.GetCs(),
-		Eflags: g.GetFlags(), Rsp: g.GetSp(), Ss: g.GetSs(), Fs_base: g.GetFsBase(), Gs_base: g.GetGsBase(),
-		Ds: g.GetDs(), Es: g.GetEs(), Fs: g.GetFs(), Gs: g.GetGs(),
-	}
 }

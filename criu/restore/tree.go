@@ -14,11 +14,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -53,7 +56,7 @@ type treeRestorer struct {
 	tr     *ptrace.Tracer
 	nodes  []*node // parents before children
 	byPid  map[int]*node
-	ghosts map[uint32]string
+	ghosts *files.Ghosts
 	// created lists the tasks in creation order, for the undo.
 	created []*node
 	// masters are file descriptions the restorer creates in its own
@@ -72,12 +75,9 @@ type treeRestorer struct {
 	memTime time.Duration
 	// masterFds are every fd the restorer opened for the masters.
 	masterFds []int
-	// cttys: the controlling terminals of the tree's sessions, by
-	// session (tty.go).
-	cttys map[int]*ctty
-	// extTTYs: the restorer's fd of each external terminal, by tty
-	// info id (exttty.go).
-	extTTYs map[uint32]int
+	// ttys: the terminals opened in the restorer and the controlling
+	// terminals of the tree's sessions (package tty; tty.go).
+	ttys *tty.Terminals
 	// outSid, outPgid: with ShellJob, the restorer's session and group,
 	// which took the place of the shell's in the pstree (shelljob.go);
 	// tasks join them without a helper. Zero when unused.
@@ -88,12 +88,6 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
-	// ghostIno: the ghost copies made (restorer.makeGhosts), by the
-	// dumped file's device (kernel encoding) and inode.
-	ghostIno map[[2]uint64]string
-	// ghostParents: directories made for ghosts whose directory was
-	// removed too, removed again with them.
-	ghostParents []string
 	// inheritUsed: the keys of Options.InheritFd that a file had.
 	inheritUsed map[string]bool
 	// rootDone: fs ids whose root is restored (restoreRoot).
@@ -113,12 +107,12 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: map[uint32]string{}, masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}, memfds: map[uint32]int{},
-		rootDone: map[uint32]bool{}, ghostIno: map[[2]uint64]string{}}
+		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}, memfds: map[uint32]int{},
+		rootDone: map[uint32]bool{}}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
-	if err := t.checkLocks(); err != nil {
+	if err := locks.Check(t.ti.locks, t.opts.FileLocks, t.lockFd); err != nil {
 		return nil, err
 	}
 	if t.mask, err = t.nsMask(); err != nil {
@@ -156,7 +150,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}()
 
 	root.r = t.newRestorer(root)
-	if err := root.r.makeGhosts(ctx, &undo); err != nil {
+	if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
 		return nil, err
 	}
 	undo.Add(t.killAll)
@@ -181,7 +175,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.netDo(func() error { return t.openMasters(ctx) }); err != nil {
 		return nil, err
 	}
-	sysvDest, err := t.makeSysvShm(&undo)
+	sysvDest, err := ipcns.MakeAttached(t.ti.sysv, &undo)
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +228,11 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}
 	// Every file is open: the ghosts go, and the events their making,
 	// opening and removal queued on inotify watches with them.
-	root.r.removeGhosts()
+	t.ghosts.Remove()
 	if err := t.drainInotify(); err != nil {
 		return nil, err
 	}
-	if err := removeSysvShm(sysvDest); err != nil {
+	if err := ipcns.RemoveAttached(sysvDest); err != nil {
 		return nil, err
 	}
 	if err := t.ipc.Finish(); err != nil {

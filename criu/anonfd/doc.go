@@ -1,0 +1,24 @@
+// Package anonfd checkpoints the anonymous-inode files that carry a small
+// state of their own: eventfd, signalfd, timerfd and epoll (inotify is
+// package fsnotify).
+//
+// Dump (Dump): eventfd, signalfd and timerfd from their fdinfo (counter
+// and semaphore mode, signal mask, clock, ticks, time left and interval);
+// epoll with its targets, each of which must still be open at the fd
+// number it was added with (kcmp KCMP_EPOLL_TFD), else the dump is
+// refused.
+//
+// Restore: Open creates the file in the restorer, as CRIU (an eventfd's
+// counter written, a timerfd set relative to the time left, an expired
+// periodic timer let expire again and its ticks set with
+// TFD_IOC_SET_TICKS), with its status flags; the tasks get it like any
+// other master. An epoll is created empty; AddTargets adds its targets by
+// epoll_ctl injected into the first task holding it, by fd number.
+package anonfd
+
+// efdSemaphore is EFD_SEMAPHORE as an eventfd entry's flags carry it.
+// CRIU's eventfd_file_entry has no field for it; an eventfd is always
+// O_RDWR, so bit 0 of flags (O_WRONLY) is free and carries it here.
+// CRIU's restore ignores the bit (F_SETFL drops access-mode bits), and so
+// loses only the semaphore mode.
+const efdSemaphore = 1

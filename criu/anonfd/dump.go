@@ -1,0 +1,81 @@
+package anonfd
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Dump records the eventfd, signalfd, timerfd or epoll file open at fd of
+// task pid as file id, from its fdinfo fi. kind is the anon_inode name
+// from the fd link ("anon_inode:[eventfd]", ...); another kind is
+// ErrUnsupported.
+func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo) (*images.FileEntry, error) {
+	switch kind {
+	case "anon_inode:[eventfd]":
+		ev, err := fi.Eventfd()
+		if err != nil {
+			return nil, err
+		}
+		if ev.Semaphore {
+			flags |= efdSemaphore
+		}
+		return &images.FileEntry{Type: images.FdTypes_EVENTFD.Enum(), Id: proto.Uint32(id), Efd: &images.EventfdFileEntry{
+			Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown(), Counter: proto.Uint64(ev.Count),
+		}}, nil
+	case "anon_inode:[signalfd]":
+		m, err := fi.Sigmask()
+		if err != nil {
+			return nil, err
+		}
+		return &images.FileEntry{Type: images.FdTypes_SIGNALFD.Enum(), Id: proto.Uint32(id), Sgfd: &images.SignalfdEntry{
+			Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown(), Sigmask: proto.Uint64(m),
+		}}, nil
+	case "anon_inode:[timerfd]":
+		t, err := fi.Timerfd()
+		if err != nil {
+			return nil, err
+		}
+		return &images.FileEntry{Type: images.FdTypes_TIMERFD.Enum(), Id: proto.Uint32(id), Tfd: &images.TimerfdEntry{
+			Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown(), Clockid: proto.Uint32(uint32(t.Clockid)),
+			Ticks: proto.Uint64(t.Ticks), SettimeFlags: proto.Uint32(t.SettimeFlags),
+			Vsec: proto.Uint64(t.Value.Sec), Vnsec: proto.Uint64(t.Value.Nsec),
+			Isec: proto.Uint64(t.Interv.Sec), Insec: proto.Uint64(t.Interv.Nsec),
+		}}, nil
+	case "anon_inode:[eventpoll]":
+		return dumpEpoll(pid, id, fd, flags)
+	}
+	return nil, errdefs.ErrUnsupported
+}
+
+// dumpEpoll records the epoll file at fd with its targets. Restore adds
+// them back from inside the task by fd number, so each target must still
+// be open in this task at the fd number it was added with.
+func dumpEpoll(pid int, id uint32, fd int, flags uint32) (*images.FileEntry, error) {
+	tfds, err := procfs.ReadEpollTfds(pid, fd)
+	if err != nil {
+		return nil, err
+	}
+	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
+	for _, t := range tfds {
+		same, err := epollTargetIs(pid, t.Fd, fd, t.Fd)
+		if err != nil && !errors.Is(err, unix.EBADF) {
+			return nil, err
+		}
+		if !same {
+			return nil, fmt.Errorf("%w: epoll target fd %d was closed or replaced after it was added", errdefs.ErrUnsupported, t.Fd)
+		}
+		e.Tfd = append(e.Tfd, &images.EventpollTfdEntry{
+			Id: proto.Uint32(id), Tfd: proto.Uint32(uint32(t.Fd)), Events: proto.Uint32(t.Events), Data: proto.Uint64(t.Data),
+			Dev: proto.Uint32(t.Dev), Inode: proto.Uint64(t.Ino), Pos: proto.Uint64(uint64(t.Pos)),
+		})
+	}
+	return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
+}

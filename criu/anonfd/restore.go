@@ -1,0 +1,126 @@
+package anonfd
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Task is a task being restored, seen by the epoll files it fills.
+type Task interface {
+	// Sys runs system call nr inside the task.
+	Sys(name string, nr uintptr, args ...uint64) (uint64, error)
+	// WriteScratch writes b at offset off of the task's scratch area,
+	// whose address is Scratch.
+	WriteScratch(off uint64, b []byte) error
+	Scratch() uint64
+}
+
+// Open creates, in the restorer, the eventfd, signalfd, timerfd or epoll
+// file f describes, with its file status flags. An epoll file is created
+// empty: its targets are added from inside the first task holding it
+// (AddTargets).
+func Open(f *images.FileEntry) (fd int, err error) {
+	var flags uint32
+	defer func() {
+		if err != nil && fd >= 0 {
+			unix.Close(fd)
+			fd = -1
+		}
+	}()
+	switch f.GetType() {
+	case images.FdTypes_EVENTFD:
+		e := f.GetEfd()
+		flags = e.GetFlags()
+		ef := unix.EFD_CLOEXEC
+		if flags&efdSemaphore != 0 {
+			ef |= unix.EFD_SEMAPHORE
+		}
+		// eventfd2 takes a 32-bit initial value: write the counter.
+		if fd, err = unix.Eventfd(0, ef); err != nil {
+			return -1, os.NewSyscallError("eventfd2", err)
+		}
+		if c := e.GetCounter(); c != 0 {
+			b := binary.LittleEndian.AppendUint64(nil, c)
+			if _, err := unix.Write(fd, b); err != nil {
+				return fd, fmt.Errorf("set eventfd counter: %w", os.NewSyscallError("write", err))
+			}
+		}
+	case images.FdTypes_SIGNALFD:
+		e := f.GetSgfd()
+		flags = e.GetFlags()
+		set := unix.Sigset_t{}
+		set.Val[0] = e.GetSigmask()
+		if fd, err = unix.Signalfd(-1, &set, unix.SFD_CLOEXEC); err != nil {
+			return -1, os.NewSyscallError("signalfd4", err)
+		}
+	case images.FdTypes_TIMERFD:
+		e := f.GetTfd()
+		flags = e.GetFlags()
+		if fd, err = unix.TimerfdCreate(int(e.GetClockid()), unix.TFD_CLOEXEC); err != nil {
+			return -1, os.NewSyscallError("timerfd_create", err)
+		}
+		// The image holds the time left, so the timer is set relative
+		// whatever flags it was set with.
+		its := unix.ItimerSpec{
+			Value:    unix.Timespec{Sec: int64(e.GetVsec()), Nsec: int64(e.GetVnsec())},
+			Interval: unix.Timespec{Sec: int64(e.GetIsec()), Nsec: int64(e.GetInsec())},
+		}
+		// A periodic timer that expired and was not read yet is not
+		// re-armed until read (its time left shows as 0): let it expire
+		// again at once, then set the ticks it had.
+		expired := its.Value == (unix.Timespec{}) && its.Interval != (unix.Timespec{}) && e.GetTicks() != 0
+		if expired {
+			its.Value.Nsec = 1
+		}
+		if err := unix.TimerfdSettime(fd, 0, &its, nil); err != nil {
+			return fd, os.NewSyscallError("timerfd_settime", err)
+		}
+		if expired {
+			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if n, err := unix.Poll(pfd, 1000); err != nil || n != 1 {
+				return fd, fmt.Errorf("timerfd did not expire: %w", os.NewSyscallError("poll", err))
+			}
+		}
+		if t := e.GetTicks(); t != 0 {
+			if err := setTimerfdTicks(fd, t); err != nil {
+				return fd, err
+			}
+		}
+	case images.FdTypes_EVENTPOLL:
+		flags = f.GetEpfd().GetFlags()
+		if fd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+			return -1, os.NewSyscallError("epoll_create1", err)
+		}
+	default:
+		return -1, fmt.Errorf("%w: file type %v", errdefs.ErrUnsupported, f.GetType())
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(flags&^unix.O_ACCMODE)); err != nil {
+		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	return fd, nil
+}
+
+// AddTargets adds the targets of epoll file ep, open at fd in task t, with
+// epoll_ctl run inside the task: the targets are its fds of the same
+// numbers (dump checked that).
+func AddTargets(t Task, fd uint32, ep *images.EventpollFileEntry) error {
+	for _, tfd := range ep.GetTfd() {
+		// struct epoll_event is packed on x86_64: u32 events, u64 data.
+		b := make([]byte, 12)
+		binary.LittleEndian.PutUint32(b, tfd.GetEvents())
+		binary.LittleEndian.PutUint64(b[4:], tfd.GetData())
+		if err := t.WriteScratch(0, b); err != nil {
+			return err
+		}
+		if _, err := t.Sys("epoll_ctl", unix.SYS_EPOLL_CTL, uint64(fd), unix.EPOLL_CTL_ADD, uint64(tfd.GetTfd()), t.Scratch()); err != nil {
+			return fmt.Errorf("epoll fd %d: add target fd %d: %w", fd, tfd.GetTfd(), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package files
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/nsenter/nstest"
+	"github.com/criugo/criu/proto/images"
+)
+
+func counter() func() uint32 {
+	next := uint32(1)
+	return func() uint32 { next++; return next - 1 }
+}
+
+// TestGhostRoundTrip: a file deleted while open is saved with its holes,
+// made again at its path by restore, and removed again.
+func TestGhostRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", "deleted")
+	if err := os.Mkdir(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Data, a hole of 4 pages, data: saved as chunks.
+	head, tail := bytes.Repeat([]byte("h"), 4096), bytes.Repeat([]byte("t"), 100)
+	f.WriteAt(head, 0)
+	f.WriteAt(tail, 5*4096)
+	os.Remove(path)
+	os.Remove(filepath.Dir(path))
+
+	s, next := NewSet(), counter()
+	link := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	id, e, err := s.AddReg(next, path, link, unix.O_RDWR, 0)
+	if err != nil || e == nil {
+		t.Fatalf("AddReg: %v, %v", e, err)
+	}
+	if again, e2, _ := s.AddReg(next, path, link, unix.O_RDWR, 0); again != id || e2 != nil {
+		t.Fatalf("second AddReg of the same path and flags: id %d (want %d), entry %v", again, id, e2)
+	}
+	var st unix.Stat_t
+	unix.Fstat(int(f.Fd()), &st)
+	if !s.Ghost(st.Dev, st.Ino) {
+		t.Fatal("the deleted file is not a ghost")
+	}
+	store := nstest.Dir(t)
+	ctx := context.Background()
+	if err := s.WriteGhosts(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteRemaps(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	remaps, err := ReadRemaps(ctx, store)
+	if err != nil || len(remaps) != 1 {
+		t.Fatalf("remaps %v, %v", remaps, err)
+	}
+	files := map[uint32]*images.FileEntry{id: e}
+	gs := NewGhosts()
+	var undo cleanup.Cleanup
+	defer undo.Run()
+	if err := gs.Make(ctx, store, files, remaps, &undo); err != nil {
+		t.Fatal(err)
+	}
+	p, reg, err := gs.Path(files, id)
+	if err != nil || p != path || reg.GetName() != path {
+		t.Fatalf("Path = %q, %v, %v; want %q", p, reg, err, path)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 5*4096+len(tail))
+	copy(want, head)
+	copy(want[5*4096:], tail)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("ghost holds %d bytes, want %d", len(got), len(want))
+	}
+	var gst unix.Stat_t
+	if err := unix.Stat(p, &gst); err != nil {
+		t.Fatal(err)
+	}
+	if gst.Mode&0o7777 != 0o640 {
+		t.Errorf("ghost mode %#o, want 0640", gst.Mode&0o7777)
+	}
+	if gst.Blocks*512 >= int64(len(want)) {
+		t.Logf("ghost uses %d bytes of disk for %d: holes not kept by this file system", gst.Blocks*512, len(want))
+	}
+	gs.Remove()
+	if _, err := os.Lstat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the ghost's directory is left: %v", err)
+	}
+}
+
+// TestReadRemapsNone: no remap-fpath.img is no ghost.
+func TestReadRemapsNone(t *testing.T) {
+	remaps, err := ReadRemaps(context.Background(), nstest.Dir(t))
+	if err != nil || len(remaps) != 0 {
+		t.Fatalf("ReadRemaps = %v, %v", remaps, err)
+	}
+}
+
+// selfTree is a Tree of this process: its fds copied with dup, its pid
+// seen as 42.
+type selfTree struct{}
+
+func (selfTree) GetFd(pid, fd int) (int, error) {
+	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+}
+
+func (selfTree) InnerOwner(typ, pid int) (int, bool) {
+	if typ == OwnerPid && pid == os.Getpid() {
+		return 42, true
+	}
+	return 0, false
+}
+
+func TestSetFown(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[0])
+	defer unix.Close(p[1])
+	e := &images.FileEntry{Pipe: &images.PipeEntry{}}
+	if err := SetFown(selfTree{}, os.Getpid(), p[0], unix.O_RDONLY, e); err != nil || e.Pipe.Fown != nil {
+		t.Fatalf("no owner: fown %v, %v", e.Pipe.Fown, err)
+	}
+	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETSIG, int(unix.SIGUSR1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETOWN, os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetFown(selfTree{}, os.Getpid(), p[0], unix.O_RDONLY, e); err != nil {
+		t.Fatal(err)
+	}
+	fo := fownOf(e)
+	if fo.GetPid() != 42 || fo.GetPidType() != OwnerPid || fo.GetSignum() != uint32(unix.SIGUSR1) {
+		t.Fatalf("fown %v", fo)
+	}
+	if err := SetFown(selfTree{}, os.Getpid(), p[0], unix.O_RDONLY, &images.FileEntry{}); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Fatalf("fown on an entry without one: %v", err)
+	}
+	// An owner outside the tree is refused.
+	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_SETOWN, -unix.Getpgrp()); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetFown(selfTree{}, os.Getpid(), p[0], unix.O_RDONLY, e); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Fatalf("owner outside the tree: %v", err)
+	}
+}

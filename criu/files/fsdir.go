@@ -1,0 +1,46 @@
+package files
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/procfs"
+)
+
+// FsDir reads the cwd or root ("cwd", "root") of task pid as a path from
+// criu's root, which restore opens (and chroots into) as it is. A
+// directory that the path does not lead to (a root or cwd in another
+// mount namespace, such as a pivot_root'ed container's whose old root
+// was detached: the kernel then shows it relative to that namespace's
+// root) cannot be restored until mount namespaces are checkpointed, and
+// is refused by name.
+func FsDir(pid int, which string) (string, error) {
+	link := procfs.Path(pid, which)
+	path, err := os.Readlink(link)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", link, err)
+	}
+	var want, got unix.Stat_t
+	if err := unix.Stat(link, &want); err != nil {
+		return "", fmt.Errorf("stat %s: %w", link, os.NewSyscallError("stat", err))
+	}
+	if p, ok := strings.CutSuffix(path, " (deleted)"); ok {
+		if which != "cwd" {
+			return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory", pid, which, path, errdefs.ErrUnsupported)
+		}
+		// A ghost directory (AddReg), made again at restore.
+		return p, nil
+	}
+	if !strings.HasPrefix(path, "/") {
+		return "", fmt.Errorf("dump %d: its %s %q %w", pid, which, path, errdefs.ErrUnreachable)
+	}
+	if err := unix.Stat(path, &got); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+		return "", fmt.Errorf("dump %d: its %s %s (device %d:%d inode %d) %w", pid, which, path,
+			unix.Major(want.Dev), unix.Minor(want.Dev), want.Ino, errdefs.ErrUnreachable)
+	}
+	return path, nil
+}

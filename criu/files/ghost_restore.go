@@ -1,0 +1,266 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Ghosts are the ghost copies one restore makes (Make) for the tasks to
+// open, removed again (Remove) once every file is open. The tree
+// restorer holds one; it is not safe for concurrent use.
+type Ghosts struct {
+	// byFile: the copy each remapped file is opened from, by file id.
+	byFile map[uint32]string
+	// byIno: the copies made, by the dumped file's device (kernel
+	// encoding) and inode.
+	byIno map[[2]uint64]string
+	// parents: directories made for ghosts whose directory was
+	// removed too, removed again with them.
+	parents []string
+}
+
+// NewGhosts returns a Ghosts with no copy made.
+func NewGhosts() *Ghosts {
+	return &Ghosts{byFile: map[uint32]string{}, byIno: map[[2]uint64]string{}}
+}
+
+// Of is the ghost copy file id is opened from, if it has one.
+func (gs *Ghosts) Of(id uint32) (string, bool) {
+	p, ok := gs.byFile[id]
+	return p, ok
+}
+
+// ByIno are the ghost copies made, by the dumped file's device (kernel
+// encoding, as an inotify watch names it) and inode.
+func (gs *Ghosts) ByIno() map[[2]uint64]string { return gs.byIno }
+
+// Path is where to open file id of files from: its name, or its ghost
+// copy.
+func (gs *Ghosts) Path(files map[uint32]*images.FileEntry, id uint32) (string, *images.RegFileEntry, error) {
+	f := files[id]
+	if f == nil || f.GetReg() == nil {
+		return "", nil, fmt.Errorf("%w: no regular file %d in files.img", errdefs.ErrBadImage, id)
+	}
+	if g, ok := gs.byFile[id]; ok {
+		return g, f.GetReg(), nil
+	}
+	return f.GetReg().GetName(), f.GetReg(), nil
+}
+
+// Make recreates deleted files next to where they were, to be opened
+// and then unlinked again: each file of remaps (ghost id by file id)
+// from its ghost-file-ID.img in s. What it makes is removed by undo on
+// failure.
+func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*images.FileEntry, remaps map[uint32]uint32, undo *cleanup.Cleanup) error {
+	made := map[uint32]string{}
+	for fileID, gid := range remaps {
+		f := files[fileID].GetReg()
+		if f == nil {
+			return fmt.Errorf("%w: remap of unknown file %d", errdefs.ErrBadImage, fileID)
+		}
+		if p, ok := made[gid]; ok {
+			gs.byFile[fileID] = p
+			continue
+		}
+		name := GhostImage(gid)
+		rd, err := s.Open(ctx, name)
+		if err != nil {
+			return err
+		}
+		dec, err := image.NewDecoder(rd, name)
+		if err != nil {
+			rd.Close()
+			return err
+		}
+		g := &images.GhostFileEntry{}
+		if err := dec.Decode(g); err != nil {
+			rd.Close()
+			return err
+		}
+		if g.GetMode()&unix.S_IFMT == unix.S_IFDIR {
+			// A deleted directory (an fd or cwd on it): made empty,
+			// removed again once the tasks hold it.
+			rd.Close()
+			parents, err := gs.makeParents(f.GetName())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { removeAll(parents) })
+			p, err := makeGhostDir(f.GetName(), gid, g.GetMode())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { os.Remove(p) })
+			if err := ghostAttrs(p, g); err != nil {
+				return err
+			}
+			made[gid] = p
+			gs.byFile[fileID] = p
+			gs.byIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
+			continue
+		}
+		parents, err := gs.makeParents(f.GetName())
+		if err != nil {
+			rd.Close()
+			return err
+		}
+		undo.Add(func() { removeAll(parents) })
+		// At its own name when that is free, so that maps reads the same.
+		p := f.GetName()
+		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
+		if err != nil {
+			p = fmt.Sprintf("%s.criu-ghost.%x", f.GetName(), gid)
+			out, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
+		}
+		if err != nil {
+			rd.Close()
+			return fmt.Errorf("create ghost file: %w", err)
+		}
+		undo.Add(func() { os.Remove(p) })
+		gs.byIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
+		if g.GetChunks() {
+			err = readChunks(dec, out, int64(g.GetSize()))
+		} else {
+			err = dec.CopyPayload(out, int64(g.GetSize()))
+		}
+		rd.Close()
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write ghost file %s: %w", p, err)
+		}
+		if err := ghostAttrs(p, g); err != nil {
+			return err
+		}
+		made[gid] = p
+		gs.byFile[fileID] = p
+	}
+	return nil
+}
+
+// readChunks fills a ghost file saved as chunks (CRIU's format): the
+// file is made size bytes long, all hole, then each GhostChunkEntry's
+// bytes are written at its offset, which keeps the holes between them.
+func readChunks(dec *image.Decoder, out *os.File, size int64) error {
+	if err := out.Truncate(size); err != nil {
+		return err
+	}
+	for {
+		ce := &images.GhostChunkEntry{}
+		err := dec.Decode(ce)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		off, n := int64(ce.GetOff()), int64(ce.GetLen())
+		if off < 0 || n < 0 || off+n > size || off+n < off {
+			return fmt.Errorf("%w: ghost chunk %d+%d outside a file of %d bytes", errdefs.ErrBadImage, off, n, size)
+		}
+		if err := dec.CopyPayload(io.NewOffsetWriter(out, off), n); err != nil {
+			return err
+		}
+	}
+}
+
+// ghostAttrs gives a ghost its owner, mode (set-id bits too: chown clears
+// them, so chmod comes after) and access and modification times, as CRIU.
+func ghostAttrs(p string, g *images.GhostFileEntry) error {
+	if err := os.Lchown(p, int(g.GetUid()), int(g.GetGid())); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, err)
+	}
+	if err := unix.Chmod(p, g.GetMode()&0o7777); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("chmod", err))
+	}
+	if g.Atim == nil || g.Mtim == nil {
+		return nil // an image without them
+	}
+	tv := []unix.Timeval{
+		{Sec: int64(g.Atim.GetTvSec()), Usec: int64(g.Atim.GetTvUsec())},
+		{Sec: int64(g.Mtim.GetTvSec()), Usec: int64(g.Mtim.GetTvUsec())},
+	}
+	if err := unix.Utimes(p, tv); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("utimes", err))
+	}
+	return nil
+}
+
+// makeGhostDir makes a deleted directory again, at its own name when
+// that is free, with its mode.
+func makeGhostDir(name string, gid uint32, mode uint32) (string, error) {
+	p := name
+	err := unix.Mkdir(p, mode&0o7777)
+	if err != nil {
+		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
+		err = unix.Mkdir(p, mode&0o7777)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create ghost directory %s: %w", p, os.NewSyscallError("mkdir", err))
+	}
+	// mkdir applies the umask.
+	if err := unix.Chmod(p, mode&0o7777); err != nil {
+		os.Remove(p)
+		return "", fmt.Errorf("ghost directory %s: %w", p, os.NewSyscallError("chmod", err))
+	}
+	return p, nil
+}
+
+// makeParents makes the missing directories above a ghost's path (the
+// directory it was in was removed too) and returns them, deepest first,
+// to be removed again with the ghost. Each is recorded in gs.parents
+// too.
+func (gs *Ghosts) makeParents(name string) ([]string, error) {
+	var missing []string
+	for d := filepath.Dir(name); d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	var made []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := unix.Mkdir(missing[i], 0o700); err != nil {
+			removeAll(made)
+			return nil, fmt.Errorf("ghost file %s: make the removed directory %s: %w", name, missing[i], os.NewSyscallError("mkdir", err))
+		}
+		made = append([]string{missing[i]}, made...)
+	}
+	gs.parents = append(gs.parents, made...)
+	return made, nil
+}
+
+// removeAll removes the directories dirs, in order.
+func removeAll(dirs []string) {
+	for _, d := range dirs {
+		os.Remove(d)
+	}
+}
+
+// Remove removes the ghost copies, then the directories made for them,
+// deepest first.
+func (gs *Ghosts) Remove() {
+	done := map[string]bool{}
+	for _, p := range gs.byFile {
+		if !done[p] {
+			os.Remove(p)
+			done[p] = true
+		}
+	}
+	// The directories made for them, deepest first.
+	ps := gs.parents
+	sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) })
+	removeAll(ps)
+}

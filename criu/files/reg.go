@@ -1,0 +1,131 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// RemapImage lists the files of files.img that are opened from a ghost
+// copy (RemapFilePathEntry, REMAP_TYPE_GHOST).
+const RemapImage = "remap-fpath.img"
+
+// Set collects, for one dump, the files opened by path: mapped files
+// shared by path and flags, and the ghosts (files and directories
+// deleted while open) with their remaps. The orchestrator holds one for
+// the whole tree.
+type Set struct {
+	remaps []*images.RemapFilePathEntry
+	ghosts []*ghost
+	byIno  map[[2]uint64]uint32 // ghost id by (dev, ino)
+	byKey  map[string]uint32    // mapped files: path + flags
+}
+
+// NewSet returns an empty Set.
+func NewSet() *Set {
+	return &Set{byIno: map[[2]uint64]uint32{}, byKey: map[string]uint32{}}
+}
+
+func regKeyOf(path string, flags uint32) string { return fmt.Sprintf("%s\x00%d", path, flags) }
+
+// AddReg records a file opened by path (a regular file, directory or
+// non-terminal device). link is a /proc magic link to the open file, used
+// to stat it and, when it has been unlinked, to copy its contents. next
+// hands out file ids. The entry to append to files.img is returned, or
+// nil when an earlier entry of the same path and flags (at pos 0) is
+// shared.
+func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos int64) (uint32, *images.FileEntry, error) {
+	key := regKeyOf(path, flags)
+	if pos == 0 {
+		if id, ok := f.byKey[key]; ok {
+			return id, nil, nil
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(link, &st); err != nil {
+		return 0, nil, fmt.Errorf("stat %s: %w", link, os.NewSyscallError("stat", err))
+	}
+	id := next()
+	reg := &images.RegFileEntry{
+		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)),
+		Fown: &images.FownEntry{Uid: proto.Uint32(0), Euid: proto.Uint32(0), Signum: proto.Uint32(0), PidType: proto.Uint32(0), Pid: proto.Uint32(0)},
+		Name: proto.String(path), Size: proto.Uint64(uint64(st.Size)), Mode: proto.Uint32(st.Mode),
+	}
+	e := &images.FileEntry{Type: images.FdTypes_REG.Enum(), Id: proto.Uint32(id), Reg: reg}
+	if pos == 0 {
+		f.byKey[key] = id
+	}
+	if st.Nlink == 0 && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFDIR) {
+		k := [2]uint64{st.Dev, st.Ino}
+		gid, ok := f.byIno[k]
+		if !ok {
+			gid = next()
+			f.byIno[k] = gid
+			f.ghosts = append(f.ghosts, &ghost{id: gid, link: link, st: st})
+		}
+		f.remaps = append(f.remaps, &images.RemapFilePathEntry{
+			OrigId: proto.Uint32(id), RemapId: proto.Uint32(gid), RemapType: images.RemapType_GHOST.Enum(),
+		})
+	}
+	return id, e, nil
+}
+
+// Unshare makes the next AddReg of path and flags a description of its
+// own: a regular-file fd gets one even at pos 0, which later files of
+// the same path (mappings) do not share.
+func (f *Set) Unshare(path string, flags uint32) {
+	delete(f.byKey, regKeyOf(path, flags))
+}
+
+// Ghost reports whether the file of device dev (as stat gives it) and
+// inode ino is a ghost of the dump.
+func (f *Set) Ghost(dev, ino uint64) bool {
+	_, ok := f.byIno[[2]uint64{dev, ino}]
+	return ok
+}
+
+// WriteRemaps writes remap-fpath.img when a file is a ghost.
+func (f *Set) WriteRemaps(ctx context.Context, s image.Store) error {
+	if len(f.remaps) == 0 {
+		return nil
+	}
+	var rm []proto.Message
+	for _, e := range f.remaps {
+		rm = append(rm, e)
+	}
+	return image.WriteImage(ctx, s, RemapImage, rm...)
+}
+
+// ReadRemaps reads remap-fpath.img (none: no ghost): the ghost id of each
+// file that has one, by file id.
+func ReadRemaps(ctx context.Context, s image.Store) (map[uint32]uint32, error) {
+	out := map[uint32]uint32{}
+	rms, err := image.ReadAll(ctx, s, RemapImage, func() proto.Message { return &images.RemapFilePathEntry{} })
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	for _, m := range rms {
+		r := m.(*images.RemapFilePathEntry)
+		if r.GetRemapType() != images.RemapType_GHOST {
+			return nil, fmt.Errorf("%w: remap type %v", errdefs.ErrUnsupported, r.GetRemapType())
+		}
+		out[r.GetOrigId()] = r.GetRemapId()
+	}
+	return out, nil
+}
+
+// RegKey is CRIU's name of a regular file for --inherit-fd: its path
+// without the leading slash.
+func RegKey(reg *images.RegFileEntry) string {
+	return strings.TrimPrefix(reg.GetName(), "/")
+}

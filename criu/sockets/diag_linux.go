@@ -1,0 +1,217 @@
+package sockets
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// unixDiag is what sock_diag tells of one UNIX socket
+// (include/uapi/linux/unix_diag.h).
+type unixDiag struct {
+	ino      uint32
+	typ      uint8
+	state    uint8
+	name     []byte // nil: unbound; a leading NUL: abstract
+	vfsIno   uint32 // inode of the bound file, 0 if none
+	vfsDev   uint32
+	peer     uint32   // ino of the peer, 0 if none
+	icons    []uint32 // a listener's connections not yet accepted
+	rqlen    uint32   // receive queue (a listener: connections waiting)
+	wqlen    uint32   // a listener: its backlog
+	shutdown uint8
+	hasIcons bool
+}
+
+// unix_diag request bits and attributes.
+const (
+	udiagShowName    = 0x01
+	udiagShowVFS     = 0x02
+	udiagShowPeer    = 0x04
+	udiagShowIcons   = 0x08
+	udiagShowRQLen   = 0x10
+	unixDiagName     = 0
+	unixDiagVFS      = 1
+	unixDiagPeer     = 2
+	unixDiagIcons    = 3
+	unixDiagRQLen    = 4
+	unixDiagShutdown = 6 // sent with every reply
+	sockDiagByFamily = 20
+	unixDiagMsgLen   = 16 // struct unix_diag_msg
+	unixDiagReqLen   = 24 // struct unix_diag_req
+)
+
+// listUnixSockets asks sock_diag for every UNIX socket of this network
+// namespace, by inode.
+func listUnixSockets() (map[uint32]*unixDiag, error) {
+	le := binary.LittleEndian
+	req := make([]byte, unixDiagReqLen)
+	req[0] = unix.AF_UNIX
+	le.PutUint32(req[4:], ^uint32(0)) // every state
+	le.PutUint32(req[12:], udiagShowName|udiagShowVFS|udiagShowPeer|udiagShowIcons|udiagShowRQLen)
+	le.PutUint32(req[16:], ^uint32(0)) // no cookie
+	le.PutUint32(req[20:], ^uint32(0))
+	out := map[uint32]*unixDiag{}
+	err := sockDiagDump(req, func(m []byte) error {
+		d, err := parseUnixDiag(m)
+		if err != nil {
+			return err
+		}
+		out[d.ino] = d
+		return nil
+	})
+	return out, err
+}
+
+// sockDiagDump sends one SOCK_DIAG_BY_FAMILY dump request (req is the
+// request body after the netlink header) on a new NETLINK_SOCK_DIAG
+// socket and calls each with every reply message's body until the dump
+// is done.
+func sockDiagDump(req []byte, each func([]byte) error) error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return os.NewSyscallError("socket(NETLINK_SOCK_DIAG)", err)
+	}
+	defer unix.Close(fd)
+	le := binary.LittleEndian
+	msg := make([]byte, unix.NLMSG_HDRLEN+len(req))
+	le.PutUint32(msg[0:], uint32(len(msg)))
+	le.PutUint16(msg[4:], sockDiagByFamily)
+	le.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	le.PutUint32(msg[8:], 1) // seq
+	copy(msg[unix.NLMSG_HDRLEN:], req)
+	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return os.NewSyscallError("sendto(sock_diag)", err)
+	}
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return os.NewSyscallError("recvfrom(sock_diag)", err)
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return fmt.Errorf("parse sock_diag reply: %w", err)
+		}
+		for _, m := range msgs {
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				return nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if e := int32(le.Uint32(m.Data)); e != 0 {
+						return os.NewSyscallError("sock_diag", unix.Errno(-e))
+					}
+				}
+				continue
+			}
+			if err := each(m.Data); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func parseUnixDiag(b []byte) (*unixDiag, error) {
+	le := binary.LittleEndian
+	if len(b) < unixDiagMsgLen {
+		return nil, fmt.Errorf("sock_diag: short unix_diag_msg (%d bytes)", len(b))
+	}
+	d := &unixDiag{typ: b[1], state: b[2], ino: le.Uint32(b[4:])}
+	for a := b[unixDiagMsgLen:]; len(a) >= unix.SizeofRtAttr; {
+		l := int(le.Uint16(a))
+		if l < unix.SizeofRtAttr || l > len(a) {
+			return nil, fmt.Errorf("sock_diag: bad attribute length %d", l)
+		}
+		v := a[unix.SizeofRtAttr:l]
+		switch le.Uint16(a[2:]) {
+		case unixDiagName:
+			d.name = append([]byte{}, v...)
+		case unixDiagVFS:
+			if len(v) >= 8 {
+				d.vfsIno, d.vfsDev = le.Uint32(v), le.Uint32(v[4:])
+			}
+		case unixDiagPeer:
+			if len(v) >= 4 {
+				d.peer = le.Uint32(v)
+			}
+		case unixDiagIcons:
+			d.hasIcons = true
+			for i := 0; i+4 <= len(v); i += 4 {
+				d.icons = append(d.icons, le.Uint32(v[i:]))
+			}
+		case unixDiagRQLen:
+			if len(v) >= 8 {
+				d.rqlen, d.wqlen = le.Uint32(v), le.Uint32(v[4:])
+			}
+		case unixDiagShutdown:
+			if len(v) >= 1 {
+				d.shutdown = v[0]
+			}
+		}
+		al := (l + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
+		if al >= len(a) {
+			break
+		}
+		a = a[al:]
+	}
+	return d, nil
+}
+
+// inet_diag request and reply layout (include/uapi/linux/inet_diag.h).
+const (
+	inetDiagReqLen   = 56 // struct inet_diag_req_v2
+	inetDiagMsgLen   = 72 // struct inet_diag_msg
+	inetDiagShutdown = 8  // INET_DIAG_SHUTDOWN, sent with every reply
+)
+
+// listInetShutdown asks sock_diag for every socket of family and protocol
+// (TCP, UDP, UDP-Lite) of this network namespace in any state, and
+// returns each one's shutdown bits by inode.
+func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
+	le := binary.LittleEndian
+	req := make([]byte, inetDiagReqLen)
+	req[0], req[1] = byte(family), byte(protocol)
+	le.PutUint32(req[4:], ^uint32(0)) // every state
+	// The socket id (ports, addresses, interface, cookie) stays zero: a
+	// dump request matches every socket.
+	le.PutUint32(req[48:], ^uint32(0))
+	le.PutUint32(req[52:], ^uint32(0))
+	out := map[uint32]uint8{}
+	err := sockDiagDump(req, func(m []byte) error {
+		ino, shut, err := parseInetDiag(m)
+		if err != nil {
+			return err
+		}
+		out[ino] = shut
+		return nil
+	})
+	return out, err
+}
+
+// parseInetDiag returns the inode and shutdown bits of one inet_diag_msg.
+func parseInetDiag(b []byte) (ino uint32, shut uint8, err error) {
+	le := binary.LittleEndian
+	if len(b) < inetDiagMsgLen {
+		return 0, 0, fmt.Errorf("sock_diag: short inet_diag_msg (%d bytes)", len(b))
+	}
+	ino = le.Uint32(b[68:])
+	for a := b[inetDiagMsgLen:]; len(a) >= unix.SizeofRtAttr; {
+		l := int(le.Uint16(a))
+		if l < unix.SizeofRtAttr || l > len(a) {
+			return 0, 0, fmt.Errorf("sock_diag: bad attribute length %d", l)
+		}
+		if le.Uint16(a[2:]) == inetDiagShutdown && l > unix.SizeofRtAttr {
+			shut = a[unix.SizeofRtAttr]
+		}
+		al := (l + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
+		if al >= len(a) {
+			break
+		}
+		a = a[al:]
+	}
+	return ino, shut, nil
+}

@@ -1,0 +1,246 @@
+package sockets
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// addInetSk records an IPv4 or IPv6 TCP or UDP socket that is not
+// connected (TCP: closed or listening; UDP: any). cp is this process's
+// copy of it.
+func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*images.FileEntry, error) {
+	typ, err := unix.GetsockoptInt(cp, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, os.NewSyscallError("getsockopt(SO_TYPE)", err)
+	}
+	protocol, err := unix.GetsockoptInt(cp, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if err != nil {
+		return nil, os.NewSyscallError("getsockopt(SO_PROTOCOL)", err)
+	}
+	sa, err := unix.Getsockname(cp)
+	if err != nil {
+		return nil, os.NewSyscallError("getsockname", err)
+	}
+	src, srcPort := inetAddr(sa)
+	peer, perr := unix.Getpeername(cp)
+	var dst []uint32
+	var dstPort uint32
+	if perr == nil {
+		dst, dstPort = inetAddr(peer)
+	}
+	state := uint32(tcpClose)
+	backlog := uint32(0)
+	switch {
+	case typ == unix.SOCK_STREAM && protocol == unix.IPPROTO_TCP:
+		ti, err := unix.GetsockoptTCPInfo(cp, unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil {
+			return nil, os.NewSyscallError("getsockopt(TCP_INFO)", err)
+		}
+		state = uint32(ti.State)
+		switch state {
+		case tcpListen:
+			backlog = ti.Sacked // sk_max_ack_backlog of a listener
+		case tcpClose:
+		default:
+			return nil, fmt.Errorf("%s -> %s (state %d): %w", addrString(sa), addrString(peer), state, errdefs.ErrTCPEstablished)
+		}
+	case typ == unix.SOCK_DGRAM && (protocol == unix.IPPROTO_UDP || protocol == unix.IPPROTO_UDPLITE):
+		if perr == nil {
+			state = tcpEstablished
+		}
+	default:
+		return nil, fmt.Errorf("%w: inet socket type %d protocol %d", errdefs.ErrUnsupported, typ, protocol)
+	}
+	opts, err := dumpSkOpts(cp)
+	if err != nil {
+		return nil, err
+	}
+	unsaved := [][]unsavedOpt{unsavedSocketOpts, unsavedIPOpts}
+	if family == unix.AF_INET6 {
+		unsaved = append(unsaved, unsavedIPv6Opts, unsavedIPOptsOfIPv6)
+	}
+	if protocol == unix.IPPROTO_TCP {
+		unsaved = append(unsaved, unsavedTCPOpts)
+	} else {
+		unsaved = append(unsaved, unsavedUDPOpts)
+	}
+	if err := s.checkUnsaved(cp, family, typ, protocol, unsaved...); err != nil {
+		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
+	}
+	shut, err := s.inetShutdown(cp, family, protocol, uint32(st.Ino))
+	if err != nil {
+		return nil, err
+	}
+	id := s.t.FileID()
+	e := &images.InetSkEntry{
+		Id: proto.Uint32(id), Ino: proto.Uint32(uint32(st.Ino)), Family: proto.Uint32(uint32(family)),
+		Type: proto.Uint32(uint32(typ)), Proto: proto.Uint32(uint32(protocol)), State: proto.Uint32(state),
+		SrcPort: proto.Uint32(srcPort), DstPort: proto.Uint32(dstPort), Flags: proto.Uint32(flags),
+		Backlog: proto.Uint32(backlog), SrcAddr: src, DstAddr: dst, Fown: image.ZeroFown(), Opts: opts,
+		IpOpts: &images.IpOptsEntry{},
+	}
+	if family == unix.AF_INET6 {
+		v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+		if err != nil {
+			return nil, os.NewSyscallError("getsockopt(IPV6_V6ONLY)", err)
+		}
+		e.V6Only = proto.Bool(v != 0)
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IPV6, ipv6Freebind); err == nil {
+			e.IpOpts.Freebind = proto.Bool(v != 0)
+		}
+		// CRIU keeps IPV6_RECVPKTINFO in pktinfo for IPv6.
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO); err == nil {
+			e.IpOpts.Pktinfo = proto.Bool(v != 0)
+		}
+	} else {
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_FREEBIND); err == nil {
+			e.IpOpts.Freebind = proto.Bool(v != 0)
+		}
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_TOS); err == nil {
+			e.IpOpts.Tos = proto.Uint32(uint32(v))
+		}
+	}
+	if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_TTL); err == nil && family == unix.AF_INET {
+		e.IpOpts.Ttl = proto.Uint32(uint32(v))
+	}
+	if family == unix.AF_INET {
+		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_PKTINFO); err == nil {
+			e.IpOpts.Pktinfo = proto.Bool(v != 0)
+		}
+	}
+	if shut != 0 {
+		e.Shutdown = images.SkShutdown(shut & 3).Enum()
+	}
+	if protocol == unix.IPPROTO_TCP {
+		var errs []error
+		get := func(name string, opt int) int {
+			v, err := unix.GetsockoptInt(cp, unix.IPPROTO_TCP, opt)
+			if err != nil {
+				errs = append(errs, os.NewSyscallError("getsockopt("+name+")", err))
+			}
+			return v
+		}
+		// The keepalive times are read as the socket uses them (its own
+		// or the namespace's default) and set again as its own, as CRIU.
+		e.TcpOpts = &images.TcpOptsEntry{
+			Nodelay:   proto.Bool(get("TCP_NODELAY", unix.TCP_NODELAY) != 0),
+			Cork:      proto.Bool(get("TCP_CORK", unix.TCP_CORK) != 0),
+			Keepcnt:   proto.Uint32(uint32(get("TCP_KEEPCNT", unix.TCP_KEEPCNT))),
+			Keepidle:  proto.Uint32(uint32(get("TCP_KEEPIDLE", unix.TCP_KEEPIDLE))),
+			Keepintvl: proto.Uint32(uint32(get("TCP_KEEPINTVL", unix.TCP_KEEPINTVL))),
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	return &images.FileEntry{Type: images.FdTypes_INETSK.Enum(), Id: proto.Uint32(id), Isk: e}, nil
+}
+
+// checkUnsaved compares fd's options that the images cannot hold with
+// those of a fresh socket of the same kind made in the tree's network
+// namespace (checkUnsavedOpts).
+func (s *Set) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) error {
+	ref := -1
+	err := s.t.NetDo(func() error {
+		var err error
+		ref, err = unix.Socket(family, typ|unix.SOCK_CLOEXEC, protocol)
+		return err
+	})
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(ref)
+	return checkUnsavedOpts(fd, ref, opts...)
+}
+
+// inetShutdown tells how the inet socket ino (open at fd) was shut down
+// (sock_diag's INET_DIAG_SHUTDOWN: RCV_SHUTDOWN 1, SEND_SHUTDOWN 2). The
+// sockets of a family and protocol are listed once per dump.
+func (s *Set) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) {
+	k := [2]int{family, protocol}
+	m, ok := s.inetShut[k]
+	if !ok {
+		err := s.t.NetDo(func() error {
+			var err error
+			m, err = listInetShutdown(family, protocol)
+			return err
+		})
+		// A kernel without inet_diag for the protocol (ENOENT): every
+		// socket is asked with poll.
+		if errors.Is(err, unix.ENOENT) {
+			err = nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if s.inetShut == nil {
+			s.inetShut = map[[2]int]map[uint32]uint8{}
+		}
+		s.inetShut[k] = m
+	}
+	if v, ok := m[ino]; ok {
+		return v, nil
+	}
+	// Not hashed (neither bound nor connected), so not listed: poll
+	// shows a read shutdown (POLLRDHUP) and both (POLLHUP), not a write
+	// shutdown alone, which no interface shows for such a socket.
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+	for {
+		_, err := unix.Poll(p, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("poll", err)
+		}
+		break
+	}
+	switch {
+	case p[0].Revents&unix.POLLHUP != 0:
+		return 3, nil
+	case p[0].Revents&unix.POLLRDHUP != 0:
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// inetAddr turns a socket address into CRIU's form: the address bytes in
+// network order read as little-endian u32 words (1 for IPv4, 4 for
+// IPv6), and the port.
+func inetAddr(sa unix.Sockaddr) ([]uint32, uint32) {
+	var b []byte
+	var port int
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		b, port = a.Addr[:], a.Port
+	case *unix.SockaddrInet6:
+		b, port = a.Addr[:], a.Port
+	default:
+		return nil, 0
+	}
+	w := make([]uint32, len(b)/4)
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return w, uint32(port)
+}
+
+func addrString(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
+	}
+	return "?"
+}

@@ -1,0 +1,183 @@
+package sockets
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// setTCPOpts sets the TCP options of e on fd: TCP_NODELAY, TCP_CORK and
+// the keepalive times (from tcp_opts, or the deprecated fields of
+// sk_opts older images carry).
+func setTCPOpts(fd int, e *images.InetSkEntry) error {
+	var errs []error
+	seti := func(name string, opt, v int) {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, opt, v); err != nil {
+			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
+		}
+	}
+	t, o := e.GetTcpOpts(), e.GetOpts()
+	if t.GetNodelay() {
+		seti("TCP_NODELAY", unix.TCP_NODELAY, 1)
+	}
+	if t.GetCork() {
+		seti("TCP_CORK", unix.TCP_CORK, 1)
+	}
+	keep := func(name string, opt int, v *uint32, old *uint32) {
+		if v == nil {
+			v = old
+		}
+		if v != nil && *v != 0 {
+			seti(name, opt, int(*v))
+		}
+	}
+	keep("TCP_KEEPCNT", unix.TCP_KEEPCNT, t.Keepcnt, o.TcpKeepcnt)
+	keep("TCP_KEEPIDLE", unix.TCP_KEEPIDLE, t.Keepidle, o.TcpKeepidle)
+	keep("TCP_KEEPINTVL", unix.TCP_KEEPINTVL, t.Keepintvl, o.TcpKeepintvl)
+	return errors.Join(errs...)
+}
+
+// OpenInet creates, in the restorer, the IPv4 or IPv6 socket e
+// describes: options, bound address, listening or connected (UDP). It
+// runs in the tree's network namespace.
+func OpenInet(e *images.InetSkEntry) (fd int, err error) {
+	family := int(e.GetFamily())
+	fd, err = unix.Socket(family, int(e.GetType())|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(e.GetProto()))
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	defer func() {
+		if err != nil {
+			unix.Close(fd)
+			fd = -1
+			err = fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+	}()
+	if err := setSkOpts(fd, e.GetOpts()); err != nil {
+		return fd, err
+	}
+	ipo := e.GetIpOpts()
+	if family == unix.AF_INET6 {
+		v6only := 0
+		if e.GetV6Only() {
+			v6only = 1
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
+			return fd, os.NewSyscallError("setsockopt(IPV6_V6ONLY)", err)
+		}
+		if ipo.GetFreebind() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, ipv6Freebind, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IPV6_FREEBIND)", err)
+			}
+		}
+		if ipo.GetPktinfo() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IPV6_RECVPKTINFO)", err)
+			}
+		}
+	} else {
+		if ipo.GetFreebind() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IP_FREEBIND)", err)
+			}
+		}
+		if v := ipo.GetTos(); v != 0 {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TOS, int(v)); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IP_TOS)", err)
+			}
+		}
+		if ipo.GetPktinfo() {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IP_PKTINFO)", err)
+			}
+		}
+		// IP_TTL reads as the namespace's default until set: set it
+		// only where it differs from this new socket's.
+		if v := ipo.GetTtl(); ipo.Ttl != nil {
+			if cur, err := unix.GetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL); err != nil || cur != int(v) {
+				if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, int(v)); err != nil {
+					return fd, os.NewSyscallError("setsockopt(IP_TTL)", err)
+				}
+			}
+		}
+	}
+	if e.GetProto() == unix.IPPROTO_TCP {
+		if err := setTCPOpts(fd, e); err != nil {
+			return fd, err
+		}
+	}
+	src, err := inetSockaddr(family, e.GetSrcAddr(), e.GetSrcPort())
+	if err != nil {
+		return fd, err
+	}
+	if e.GetSrcPort() != 0 || !zeroWords(e.GetSrcAddr()) {
+		if err := unix.Bind(fd, src); err != nil {
+			return fd, os.NewSyscallError("bind", err)
+		}
+	}
+	switch {
+	case e.GetState() == tcpListen:
+		if err := unix.Listen(fd, int(e.GetBacklog())); err != nil {
+			return fd, os.NewSyscallError("listen", err)
+		}
+	case e.GetState() == tcpEstablished && e.GetType() == unix.SOCK_DGRAM:
+		dst, err := inetSockaddr(family, e.GetDstAddr(), e.GetDstPort())
+		if err != nil {
+			return fd, err
+		}
+		if err := unix.Connect(fd, dst); err != nil {
+			return fd, os.NewSyscallError("connect", err)
+		}
+	case e.GetState() == tcpEstablished:
+		return fd, fmt.Errorf("%w: established TCP connection", errdefs.ErrUnsupported)
+	}
+	if how := e.GetShutdown(); how != images.SkShutdown_NONE {
+		// An unconnected socket is shut down all the same (ENOTCONN).
+		if err := unix.Shutdown(fd, int(how)-1); err != nil && !errors.Is(err, unix.ENOTCONN) {
+			return fd, os.NewSyscallError("shutdown", err)
+		}
+	}
+	if err := setSkFilter(fd, e.GetOpts()); err != nil {
+		return fd, err
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
+		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	return fd, nil
+}
+
+func zeroWords(w []uint32) bool {
+	for _, v := range w {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// inetSockaddr builds a sockaddr from CRIU's address words (network-order
+// bytes read as little-endian u32s).
+func inetSockaddr(family int, words []uint32, port uint32) (unix.Sockaddr, error) {
+	var b [16]byte
+	for i, w := range words {
+		if i >= 4 {
+			break
+		}
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
+	switch {
+	case family == unix.AF_INET && len(words) <= 1:
+		sa := &unix.SockaddrInet4{Port: int(port)}
+		copy(sa.Addr[:], b[:4])
+		return sa, nil
+	case family == unix.AF_INET6 && (len(words) == 4 || len(words) == 0):
+		return &unix.SockaddrInet6{Port: int(port), Addr: b}, nil
+	}
+	return nil, fmt.Errorf("%w: family %d with %d address words", errdefs.ErrBadImage, family, len(words))
+}

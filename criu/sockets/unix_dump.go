@@ -1,0 +1,331 @@
+package sockets
+
+import (
+	"bytes"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// unixSk is one UNIX socket of the tree.
+type unixSk struct {
+	e     *images.UnixSkEntry
+	d     *unixDiag
+	first fdAt // where it was first seen, to name it in errors
+	queue []skPacket
+	// inherit: connected outside the tree and named by --ext-unix-sk=INO:
+	// restore takes it from --inherit-fd.
+	inherit bool
+}
+
+// addUnixSk records the UNIX socket open at at, with its options and
+// the messages queued for it (read without consuming them).
+// cp is this process's copy of the socket.
+func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images.FileEntry, error) {
+	if s.unixDiag == nil {
+		var err error
+		err = s.t.NetDo(func() error {
+			var err error
+			s.unixDiag, err = listUnixSockets()
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ino := uint32(st.Ino)
+	ud := s.unixDiag[ino]
+	if ud == nil {
+		return nil, fmt.Errorf("socket:[%d] is not known to sock_diag", ino)
+	}
+	id := s.t.FileID()
+	opts, err := dumpSkOpts(cp)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, unsavedSocketOpts); err != nil {
+		return nil, err
+	}
+	e := &images.UnixSkEntry{
+		Id: proto.Uint32(id), Ino: proto.Uint32(ino), Type: proto.Uint32(uint32(ud.typ)), State: proto.Uint32(uint32(ud.state)),
+		Flags: proto.Uint32(flags), Uflags: proto.Uint32(0), Backlog: proto.Uint32(0), Peer: proto.Uint32(ud.peer),
+		Fown: image.ZeroFown(), Opts: opts, Name: append([]byte{}, ud.name...),
+	}
+	if ud.shutdown != 0 {
+		e.Shutdown = images.SkShutdown(ud.shutdown & 3).Enum()
+	}
+	if ud.state == tcpListen {
+		e.Backlog = proto.Uint32(ud.wqlen)
+	}
+	if len(ud.name) > 0 && ud.name[0] != 0 {
+		path := string(bytes.TrimRight(ud.name, "\x00"))
+		if path[0] != '/' {
+			return nil, fmt.Errorf("%w: socket:[%d] is bound to the relative path %q", errdefs.ErrUnsupported, ino, path)
+		}
+		var fst unix.Stat_t
+		if err := unix.Stat(path, &fst); err != nil || uint32(fst.Ino) != ud.vfsIno {
+			e.Deleted = proto.Bool(true)
+		} else {
+			e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(fst.Mode), Uid: proto.Uint32(fst.Uid), Gid: proto.Uint32(fst.Gid)}
+		}
+	}
+	sk := &unixSk{e: e, d: ud, first: at}
+	// A stream or seqpacket socket has a queue only once connected (and
+	// reading one that is not gives EINVAL).
+	if ud.typ == unix.SOCK_DGRAM || ud.state == tcpEstablished {
+		// A pending error (ECONNRESET left by a peer that closed with
+		// data unread) would be consumed by the peek, and cannot be set
+		// again at restore.
+		if perr, err := pendingError(cp); err != nil {
+			return nil, err
+		} else if perr {
+			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", errdefs.ErrUnsupported)
+		}
+		if sk.queue, err = peekQueue(cp, id, ud.typ == unix.SOCK_DGRAM); err != nil {
+			return nil, fmt.Errorf("its queue: %w", err)
+		}
+	}
+	if s.unixByIno == nil {
+		s.unixByIno = map[uint32]*unixSk{}
+	}
+	s.unixByIno[ino] = sk
+	s.unixSks = append(s.unixSks, sk)
+	return &images.FileEntry{Type: images.FdTypes_UNIXSK.Enum(), Id: proto.Uint32(id), Usk: e}, nil
+}
+
+// checkUnix refuses UNIX sockets restore could not rebuild: a peer
+// outside the tree, a connection not yet accepted that restore could not
+// make again (data sent on it, its client closed or outside the tree),
+// queued data that no socket of the tree sent. A connection not yet
+// accepted gets its listener as peer (restore connects to it again, as
+// CRIU); one whose peer closed (both ways shut down) keeps peer 0.
+func (s *Set) checkUnix() error {
+	fail := func(sk *unixSk, err error) error {
+		return fmt.Errorf("dump %d: %w", sk.first.pid, &errdefs.FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
+	}
+	// The listener each connection not yet accepted waits on, by the
+	// connecting socket's inode (sock_diag lists a listener's queue by
+	// the inodes of the connecting sockets, 0 for one since closed).
+	listenerOf := map[uint32]*unixDiag{}
+	for _, ud := range s.unixDiag {
+		for _, c := range ud.icons {
+			listenerOf[c] = ud
+		}
+	}
+	for _, sk := range s.unixSks {
+		if sk.d.state != tcpListen {
+			continue
+		}
+		var last uint32
+		for _, c := range sk.d.icons {
+			if c == 0 {
+				return fail(sk, fmt.Errorf("%w: a connection not yet accepted whose client has closed", errdefs.ErrUnsupported))
+			}
+			cl := s.unixByIno[c]
+			if cl == nil {
+				return fail(sk, fmt.Errorf("a connection not yet accepted from socket:[%d] %w", c, errdefs.ErrOutside))
+			}
+			// Restore connects the clients in file id order.
+			if id := cl.e.GetId(); id < last {
+				return fail(sk, fmt.Errorf("%w: connections not yet accepted in an order restore cannot keep (socket:[%d] connected before a socket opened earlier)", errdefs.ErrUnsupported, c))
+			} else {
+				last = id
+			}
+		}
+	}
+	senders := map[uint32]bool{} // sockets something of the tree sends to
+	for _, sk := range s.unixSks {
+		if sk.d.peer == 0 && sk.d.typ != unix.SOCK_DGRAM && sk.d.state == tcpEstablished {
+			l := listenerOf[sk.d.ino]
+			switch {
+			case l != nil && s.unixByIno[l.ino] == nil:
+				return fail(sk, fmt.Errorf("its connection not yet accepted by socket:[%d] %w", l.ino, errdefs.ErrOutside))
+			case l != nil && sk.d.wqlen != 0:
+				return fail(sk, fmt.Errorf("%w: data sent on a connection not yet accepted", errdefs.ErrUnsupported))
+			case l != nil:
+				sk.e.Peer = proto.Uint32(l.ino)
+			case sk.d.shutdown&3 != 3:
+				return fail(sk, fmt.Errorf("%w: a connection whose peer is gone but which is not shut down", errdefs.ErrUnsupported))
+			}
+			// Else its peer closed: restore makes it a pair whose other
+			// end sends the queued data, then closes.
+			continue
+		}
+		if p := sk.d.peer; p != 0 {
+			peer := s.unixByIno[p]
+			if peer == nil {
+				if err := s.addExternalUnix(sk); err != nil {
+					return fail(sk, err)
+				}
+				continue
+			}
+			senders[p] = true
+			if sk.d.typ != unix.SOCK_DGRAM && peer.d.peer != sk.d.ino {
+				return fail(sk, fmt.Errorf("%w: connected to socket:[%d], which is not connected back", errdefs.ErrUnsupported, p))
+			}
+			// A connection's shutdown reaches both ends (reading on one is
+			// writing on the other), except one made before connect(),
+			// which restore (shutting down a pair) cannot make.
+			if m := sk.d.shutdown & 3; sk.d.typ != unix.SOCK_DGRAM && m&^mirrorShutdown(peer.d.shutdown&3) != 0 {
+				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s)", errdefs.ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.shutdown&3)))
+			}
+			if sk.d.typ == unix.SOCK_DGRAM && peer.d.peer != sk.d.ino && len(peer.d.name) == 0 {
+				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", errdefs.ErrUnsupported, p))
+			}
+		}
+	}
+	for _, sk := range s.unixSks {
+		if sk.inherit {
+			continue
+		}
+		if sk.d.typ == unix.SOCK_DGRAM {
+			if err := s.checkDgramQueue(sk); err != nil {
+				return fail(sk, err)
+			}
+			continue
+		}
+		closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished
+		if len(sk.queue) > 0 && !senders[sk.d.ino] && !closedPeer {
+			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", errdefs.ErrUnsupported, errdefs.ErrOutside))
+		}
+	}
+	return nil
+}
+
+// mirrorShutdown is the shutdown one end of a connection gets from the
+// other's: RCV_SHUTDOWN (1) for SEND_SHUTDOWN (2) and back.
+func mirrorShutdown(m uint8) uint8 { return m&1<<1 | m&2>>1 }
+
+// shutdownName names shutdown bits: what was shut down.
+func shutdownName(m uint8) string {
+	return [...]string{"nothing", "reading", "writing", "reading and writing"}[m&3]
+}
+
+// addExternalUnix handles sk's peer outside the tree, as CRIU 4.2: a
+// socket named by inode (--ext-unix-sk=INO, CRIU's exception list) of
+// any kind, with nothing queued, is kept for restore to take from
+// --inherit-fd fd[N]:socket:[INO]; with --ext-unix-sk, a datagram socket
+// connected to a named peer is kept, and restore connects it to that name
+// again. The peer is then written once to files.img as CRIU writes an
+// external socket (a datagram listener with its name, uflags
+// USK_EXTERN, no fd). Anything else fails the dump.
+func (s *Set) addExternalUnix(sk *unixSk) error {
+	p := sk.d.peer
+	err := fmt.Errorf("its peer socket:[%d] %w", p, errdefs.ErrOutside)
+	hint := fmt.Sprintf("dump with --ext-unix-sk=%d and give it at restore with --inherit-fd fd[N]:socket:[%d]", sk.d.ino, sk.d.ino)
+	peer := s.unixDiag[p]
+	switch {
+	case s.opts.ExtUnixInodes[sk.d.ino]:
+		// Named by inode (CRIU's exception): any kind, which restore
+		// takes from --inherit-fd as it is, queue included.
+		if len(sk.queue) > 0 {
+			return fmt.Errorf("%w: --ext-unix-sk=%d: it has data queued, which the socket given at restore would not hold", errdefs.ErrUnsupported, sk.d.ino)
+		}
+		sk.inherit = true
+	case !s.opts.ExtUnixSk && sk.d.typ == unix.SOCK_DGRAM:
+		return fmt.Errorf("%w (dump with --ext-unix-sk to connect to its name again at restore, or %s)", err, hint)
+	case !s.opts.ExtUnixSk:
+		return fmt.Errorf("%w (%s)", err, hint)
+	case sk.d.typ != unix.SOCK_DGRAM:
+		return fmt.Errorf("%w (--ext-unix-sk connects only datagram sockets again; for a connection, %s)", err, hint)
+	case peer == nil || len(peer.name) == 0:
+		return fmt.Errorf("%w (--ext-unix-sk: it has no name to connect to again)", err)
+	case peer.peer == sk.d.ino:
+		return fmt.Errorf("%w (--ext-unix-sk: it is connected back to this socket, which restore cannot make again)", err)
+	}
+	if s.unixExt == nil {
+		s.unixExt = map[uint32]bool{}
+	}
+	name := []byte{} // required, even empty
+	if peer != nil {
+		name = append(name, peer.name...)
+	}
+	if !s.unixExt[p] {
+		s.unixExt[p] = true
+		id := s.t.FileID()
+		s.t.AddFile(&images.FileEntry{Type: images.FdTypes_UNIXSK.Enum(), Id: proto.Uint32(id), Usk: &images.UnixSkEntry{
+			Id: proto.Uint32(id), Ino: proto.Uint32(p), Type: proto.Uint32(unix.SOCK_DGRAM), State: proto.Uint32(tcpListen),
+			Flags: proto.Uint32(0), Uflags: proto.Uint32(uskExtern), Backlog: proto.Uint32(0), Peer: proto.Uint32(0),
+			Fown: image.ZeroFown(), Opts: &images.SkOptsEntry{SoSndbuf: proto.Uint32(0), SoRcvbuf: proto.Uint32(0),
+				SoSndTmoSec: proto.Uint64(0), SoSndTmoUsec: proto.Uint64(0), SoRcvTmoSec: proto.Uint64(0), SoRcvTmoUsec: proto.Uint64(0)},
+			Name: name,
+		}})
+	}
+	return nil
+}
+
+// checkDgramQueue refuses datagrams queued on sk that restore could not
+// send again from their sender's name. Restore sends each one from the
+// socket of the tree bound to that name, or from a socket it binds to
+// the name for that send (the sender has closed), or for an unnamed
+// sender from sk's unnamed peer or an unnamed socket of its own; sk must
+// then be reachable: by name, or as the survivor of a pair whose other
+// end closed (that end sends).
+func (s *Set) checkDgramQueue(sk *unixSk) error {
+	named := len(sk.d.name) > 0
+	var mutual *unixSk
+	if p := s.unixByIno[sk.d.peer]; p != nil && p.d.peer == sk.d.ino {
+		mutual = p
+	}
+	// A named socket is established also once something connected to
+	// it; an unnamed one only as half of a pair.
+	closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished && !named
+	for _, p := range sk.queue {
+		from := s.dgramByName(p.addr)
+		switch {
+		case len(p.addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.name) == 0):
+		case len(p.addr) == 0:
+			return fmt.Errorf("%w: a datagram from an unnamed socket queued on an unnamed socket no unnamed socket of the tree is connected to", errdefs.ErrUnsupported)
+		case from != nil && (named || from == mutual):
+		case from != nil:
+			return fmt.Errorf("%w: a datagram from %q queued on an unnamed socket it is not connected to", errdefs.ErrUnsupported, p.addr)
+		case !named:
+			return fmt.Errorf("%w: a datagram from the closed socket %q queued on an unnamed socket", errdefs.ErrUnsupported, p.addr)
+		default:
+			// The sender is gone: restore binds a socket to its name
+			// for the send, which the name must allow.
+			if held := s.nameHeld(p.addr); held != "" {
+				return fmt.Errorf("%w: a datagram from %q, a name held by %s, which restore cannot send from", errdefs.ErrUnsupported, p.addr, held)
+			}
+		}
+	}
+	return nil
+}
+
+// dgramByName is the datagram socket of the tree bound to name, if any.
+func (s *Set) dgramByName(name []byte) *unixSk {
+	if len(name) == 0 {
+		return nil
+	}
+	for _, o := range s.unixSks {
+		if o.d.typ == unix.SOCK_DGRAM && bytes.Equal(bytes.TrimRight(o.d.name, "\x00"), bytes.TrimRight(name, "\x00")) {
+			return o
+		}
+	}
+	return nil
+}
+
+// nameHeld tells what holds a UNIX name, "" if nothing: a socket of the
+// namespace (outside the tree: those of the tree were looked up first),
+// or for a path a file.
+func (s *Set) nameHeld(name []byte) string {
+	n := bytes.TrimRight(name, "\x00")
+	for _, ud := range s.unixDiag {
+		if bytes.Equal(bytes.TrimRight(ud.name, "\x00"), n) {
+			return fmt.Sprintf("socket:[%d] outside the tree", ud.ino)
+		}
+	}
+	if n[0] == 0 {
+		return ""
+	}
+	var st unix.Stat_t
+	if unix.Lstat(string(n), &st) == nil {
+		return "a file (its closed sender left it)"
+	}
+	return ""
+}

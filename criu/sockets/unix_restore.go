@@ -1,0 +1,541 @@
+package sockets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// unixName is the sockaddr of a UNIX socket's image name: x/sys/unix
+// spells an abstract name (a leading NUL) with a leading '@'.
+func unixName(name []byte) *unix.SockaddrUnix {
+	if len(name) > 0 && name[0] == 0 {
+		return &unix.SockaddrUnix{Name: "@" + string(name[1:])}
+	}
+	return &unix.SockaddrUnix{Name: string(bytes.TrimRight(name, "\x00"))}
+}
+
+// Restorer is what restoring the sockets needs of the tree restorer,
+// which implements it: the fds given with --inherit-fd, and the keeping
+// of the fds opened.
+type Restorer interface {
+	// Inherits reports whether --inherit-fd gives an fd for key
+	// (socket:[INO]).
+	Inherits(key string) bool
+	// InheritedFd returns a close-on-exec copy (the same description)
+	// of criu's fd that --inherit-fd gives for key, and records that the
+	// key was used; ok is false when none is given.
+	InheritedFd(key string) (fd int, ok bool, err error)
+	// Keep takes fd, opened in the restorer, to be closed with the
+	// restorer's other copies once the tasks have theirs, or when the
+	// restore fails.
+	Keep(fd int)
+}
+
+// OpenUnix creates in the restorer the UNIX sockets ids (file ids of
+// UNIXSK entries of files, the entries of files.img by id) with the
+// messages queued on them: each connected pair with socketpair, the
+// others with socket, then binds, listens, connects datagram sockets to
+// their peer, sets options, refills queues (sent by the socket that sent
+// them: the peer), shuts down and sets file flags, in that order. Each
+// socket's fd goes in masters, by file id. It runs in the tree's network
+// namespace.
+func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues Queues, ids []uint32, masters map[uint32]int) error {
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	byIno := map[uint32]*images.UnixSkEntry{}
+	var sks []*images.UnixSkEntry
+	for _, id := range ids {
+		e := files[id].GetUsk()
+		if e == nil {
+			return fmt.Errorf("%w: file %d: no unix socket entry", errdefs.ErrBadImage, id)
+		}
+		byIno[e.GetIno()] = e
+		sks = append(sks, e)
+	}
+	fds := map[uint32]int{} // by ino
+	keep := r.Keep
+	// A connection whose peer had closed is made a pair; the other end
+	// (by the survivor's ino) sends the survivor's queue, then closes.
+	partners := map[uint32]int{}
+	defer func() {
+		for _, fd := range partners {
+			unix.Close(fd)
+		}
+	}()
+	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
+		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
+			return p
+		}
+		return nil
+	}
+	// A socket given with --inherit-fd fd[N]:socket:[INO] is criu's fd N
+	// (its description, as it is: nothing of the images is set on it).
+	var own []*images.UnixSkEntry
+	for _, e := range sks {
+		key := fmt.Sprintf("socket:[%d]", e.GetIno())
+		if !r.Inherits(key) {
+			own = append(own, e)
+			continue
+		}
+		if p := mutual(e); p != nil {
+			if !r.Inherits(fmt.Sprintf("socket:[%d]", p.GetIno())) {
+				return fmt.Errorf("%w: socket:[%d] is given with --inherit-fd, its peer socket:[%d] of the tree is not", errdefs.ErrUnsupported, e.GetIno(), p.GetIno())
+			}
+		}
+		fd, _, err := r.InheritedFd(key)
+		if err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+		keep(fd)
+		masters[e.GetId()] = fd
+	}
+	sks = own
+	for _, e := range sks {
+		if _, ok := fds[e.GetIno()]; ok {
+			continue
+		}
+		typ := int(e.GetType()) | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+		if closedPeer(e) {
+			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
+			if err != nil {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socketpair", err))
+			}
+			keep(pair[0])
+			fds[e.GetIno()], partners[e.GetIno()] = pair[0], pair[1]
+			continue
+		}
+		if p := mutual(e); p != nil {
+			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
+			if err != nil {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socketpair", err))
+			}
+			keep(pair[0])
+			keep(pair[1])
+			fds[e.GetIno()], fds[p.GetIno()] = pair[0], pair[1]
+			continue
+		}
+		fd, err := unix.Socket(unix.AF_UNIX, typ, 0)
+		if err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socket", err))
+		}
+		keep(fd)
+		fds[e.GetIno()] = fd
+	}
+	// Bind. Sockets sharing a name (a listener and the connections it
+	// accepted, sockets whose file was deleted and the one holding the
+	// path now) bind in turn, the live one last, the file of each but the
+	// last unlinked so the next can bind; an abstract name is bound by
+	// the listener only.
+	groups := map[string][]*images.UnixSkEntry{}
+	var names []string
+	for _, e := range sks {
+		if len(e.GetName()) == 0 {
+			continue
+		}
+		k := string(e.GetName())
+		if groups[k] == nil {
+			names = append(names, k)
+		}
+		groups[k] = append(groups[k], e)
+	}
+	var unlinkLater []string
+	// ghostDirs are directories made for deleted sockets' paths, removed
+	// (deepest first) once their files are unlinked; putBack moves back
+	// what stood at such a path.
+	var ghostDirs []string
+	var putBack []func() error
+	defer func() {
+		for _, f := range putBack {
+			f()
+		}
+		for i := len(ghostDirs) - 1; i >= 0; i-- {
+			unix.Rmdir(ghostDirs[i])
+		}
+	}()
+	for _, k := range names {
+		g := groups[k]
+		// The socket whose file is live binds last and keeps it:
+		// connections (sharing their listener's name) and sockets whose
+		// file was deleted (the path may be another's now) bind first.
+		last := func(e *images.UnixSkEntry) bool {
+			accepted := e.GetType() != unix.SOCK_DGRAM && e.GetState() == tcpEstablished
+			return !accepted && !e.GetDeleted()
+		}
+		sort.SliceStable(g, func(i, j int) bool { return !last(g[i]) && last(g[j]) })
+		abstract := k[0] == 0
+		if abstract && len(g) > 1 {
+			g = g[len(g)-1:]
+		}
+		// A group of deleted sockets only: whatever is at the path now
+		// is not the tree's, and is put back after.
+		ghosts := !abstract && !last(g[len(g)-1])
+		for i, e := range g {
+			sa := unixName(e.GetName())
+			if ghosts && i == 0 {
+				restorePath, err := bindGhostPath(sa.Name, &ghostDirs)
+				if err != nil {
+					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+				}
+				putBack = append(putBack, restorePath)
+			} else if !abstract && !ghosts {
+				if err := removeStaleSocket(sa.Name); err != nil {
+					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+				}
+			}
+			if err := unix.Bind(fds[e.GetIno()], sa); err != nil {
+				return fmt.Errorf("socket:[%d]: bind %q: %w", e.GetIno(), sa.Name, os.NewSyscallError("bind", err))
+			}
+			if abstract {
+				continue
+			}
+			if p := e.GetFilePerms(); p != nil {
+				if err := os.Chmod(sa.Name, os.FileMode(p.GetMode()&0o777)); err != nil {
+					return err
+				}
+				if err := os.Lchown(sa.Name, int(p.GetUid()), int(p.GetGid())); err != nil {
+					return err
+				}
+			}
+			if i < len(g)-1 {
+				if err := unix.Unlink(sa.Name); err != nil {
+					return os.NewSyscallError("unlink", err)
+				}
+			} else if e.GetDeleted() {
+				unlinkLater = append(unlinkLater, sa.Name)
+			}
+		}
+	}
+	for _, e := range sks {
+		if e.GetState() == tcpListen {
+			if err := unix.Listen(fds[e.GetIno()], int(e.GetBacklog())); err != nil {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("listen", err))
+			}
+		}
+	}
+	if err := refillQueues(queues, sks, byIno, fds, partners, false); err != nil {
+		return err
+	}
+	// External sockets (outside the dumped tree, CRIU's USK_EXTERN): the
+	// entries with no fd, by inode.
+	ext := map[uint32]*images.UnixSkEntry{}
+	for _, f := range files {
+		if e := f.GetUsk(); e != nil && e.GetUflags()&uskExtern != 0 {
+			ext[e.GetIno()] = e
+		}
+	}
+	// A datagram socket connected to a socket that is not connected back
+	// (of the tree, or external), and a connection not yet accepted (its
+	// peer is the listener): each connects by name, in file id order (the
+	// order of the accept queue). Listeners are listening and names are
+	// still bound.
+	for _, e := range sks {
+		p := byIno[e.GetPeer()]
+		if e.GetPeer() == 0 || mutual(e) != nil {
+			continue
+		}
+		// As CRIU 4.2, an external peer needs no --ext-unix-sk at
+		// restore: the dump was given it. A connection to one is not
+		// made again (it would be a new connection): it must be given.
+		if x := ext[e.GetPeer()]; p == nil && x != nil {
+			if e.GetType() != unix.SOCK_DGRAM {
+				return fmt.Errorf("%w: socket:[%d] is connected to the external socket:[%d]: give it with --inherit-fd fd[N]:socket:[%d]", errdefs.ErrUnsupported, e.GetIno(), x.GetIno(), e.GetIno())
+			}
+			p = x
+		}
+		if p == nil || len(p.GetName()) == 0 {
+			return fmt.Errorf("%w: socket:[%d]: its peer socket:[%d] cannot be reached by name", errdefs.ErrBadImage, e.GetIno(), e.GetPeer())
+		}
+		if err := unix.Connect(fds[e.GetIno()], unixName(p.GetName())); err != nil {
+			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
+		}
+	}
+	if err := refillQueues(queues, sks, byIno, fds, partners, true); err != nil {
+		return err
+	}
+	for _, name := range unlinkLater {
+		if err := unix.Unlink(name); err != nil {
+			return os.NewSyscallError("unlink", err)
+		}
+	}
+	for _, f := range putBack {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	putBack = nil
+	for i := len(ghostDirs) - 1; i >= 0; i-- {
+		if err := unix.Rmdir(ghostDirs[i]); err != nil {
+			return os.NewSyscallError("rmdir", err)
+		}
+	}
+	ghostDirs = nil
+	for _, e := range sks {
+		if err := setSkOpts(fds[e.GetIno()], e.GetOpts()); err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+	}
+	for _, e := range sks {
+		if err := setSkFilter(fds[e.GetIno()], e.GetOpts()); err != nil {
+			return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+		}
+	}
+	// Closing the other end shuts the survivor down both ways, as the
+	// peer's close did.
+	for ino, fd := range partners {
+		delete(partners, ino)
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("socket:[%d]: close its other end: %w", ino, os.NewSyscallError("close", err))
+		}
+	}
+	for _, e := range sks {
+		fd := fds[e.GetIno()]
+		if how := e.GetShutdown(); how != images.SkShutdown_NONE {
+			// READ=1, WRITE=2, BOTH=3 are SHUT_RD+1, SHUT_WR+1, SHUT_RDWR+1.
+			if err := unix.Shutdown(fd, int(how)-1); err != nil && !errors.Is(err, unix.ENOTCONN) {
+				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("shutdown", err))
+			}
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
+			return os.NewSyscallError("fcntl(F_SETFL)", err)
+		}
+		masters[e.GetId()] = fd
+	}
+	return nil
+}
+
+// closedPeer tells a socket whose peer has closed: established, no peer.
+// A datagram socket must be unnamed too: a named one is established
+// also once something connected to it.
+func closedPeer(e *images.UnixSkEntry) bool {
+	return e.GetState() == tcpEstablished && e.GetPeer() == 0 && (e.GetType() != unix.SOCK_DGRAM || len(e.GetName()) == 0)
+}
+
+// refillQueues queues again what was queued on each socket of sks (fds
+// by ino), sent by the socket that sent it. Names are bound, no datagram
+// socket is connected yet (one connected to another takes datagrams from
+// that one only).
+//
+// A stream or seqpacket queue was sent by the peer (the other end of the
+// pair; for a connection whose peer closed, the stand-in end in
+// partners). A datagram names its sender (addr): the datagram socket of
+// sks bound to that name, else a socket bound to it for the send and
+// closed (the sender had closed); an unnamed sender is the receiver's
+// unnamed peer, the stand-in end, or an unnamed socket of ours. A
+// datagram of an image that names no sender (CRIU's) is sent as CRIU
+// does, by the receiver's peer or a socket connected to it.
+//
+// A datagram socket connected to a socket that is not connected back
+// took datagrams from that one only since it connected: the datagrams
+// after the last one another sent are sent once it is connected again
+// (connected, so from its peer, which the receive queue's limit then
+// does not hold back), when called with connected; the others before.
+func refillQueues(queues Queues, sks []*images.UnixSkEntry, byIno map[uint32]*images.UnixSkEntry, fds, partners map[uint32]int, connected bool) error {
+	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
+		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
+			return p
+		}
+		return nil
+	}
+	byName := map[string]*images.UnixSkEntry{}
+	for _, e := range sks {
+		if e.GetType() == unix.SOCK_DGRAM && len(e.GetName()) > 0 {
+			byName[string(bytes.TrimRight(e.GetName(), "\x00"))] = e
+		}
+	}
+	unnamed := -1
+	defer func() {
+		if unnamed >= 0 {
+			unix.Close(unnamed)
+		}
+	}()
+	for _, e := range sks {
+		q := queues[e.GetId()]
+		split := len(q)
+		if p := byIno[e.GetPeer()]; e.GetType() == unix.SOCK_DGRAM && p != nil && mutual(e) == nil && len(p.GetName()) > 0 {
+			pn := bytes.TrimRight(p.GetName(), "\x00")
+			for split = len(q); split > 0; split-- {
+				if a := q[split-1].addr; a == nil || !bytes.Equal(bytes.TrimRight(a, "\x00"), pn) {
+					break
+				}
+			}
+		}
+		if connected {
+			q = q[split:]
+		} else {
+			q = q[:split]
+		}
+		if len(q) == 0 {
+			continue
+		}
+		fail := func(err error) error { return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err) }
+		stream := e.GetType() == unix.SOCK_STREAM
+		var to unix.Sockaddr
+		if len(e.GetName()) > 0 {
+			to = unixName(e.GetName())
+		}
+		// peerFd is the socket whose writes reach e without a name.
+		peerFd := -1
+		if fd, ok := partners[e.GetIno()]; ok {
+			peerFd = fd
+		} else if p := mutual(e); p != nil {
+			peerFd = fds[p.GetIno()]
+		}
+		for _, pk := range q {
+			var err error
+			switch {
+			case e.GetType() != unix.SOCK_DGRAM || pk.addr == nil:
+				from := peerFd
+				if from < 0 {
+					for _, o := range sks {
+						if o.GetPeer() == e.GetIno() {
+							from = fds[o.GetIno()]
+							break
+						}
+					}
+				}
+				if from < 0 {
+					return fmt.Errorf("%w: socket:[%d] has queued data and no sender", errdefs.ErrBadImage, e.GetIno())
+				}
+				if from == peerFd || to == nil {
+					err = sendAll(from, pk.data, stream)
+				} else {
+					err = sendTo(from, pk.data, to)
+				}
+			case len(pk.addr) == 0 && peerFd >= 0 && (partners[e.GetIno()] == peerFd || len(mutual(e).GetName()) == 0):
+				err = sendAll(peerFd, pk.data, false)
+			case len(pk.addr) == 0 && to != nil:
+				if unnamed < 0 {
+					if unnamed, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
+						return fail(os.NewSyscallError("socket", err))
+					}
+				}
+				err = sendTo(unnamed, pk.data, to)
+			case len(pk.addr) == 0:
+				return fmt.Errorf("%w: socket:[%d]: a datagram from an unnamed sender and no way to send it", errdefs.ErrBadImage, e.GetIno())
+			case byName[string(bytes.TrimRight(pk.addr, "\x00"))] != nil:
+				s := byName[string(bytes.TrimRight(pk.addr, "\x00"))]
+				if mutual(e) == s || to == nil {
+					err = sendAll(fds[s.GetIno()], pk.data, false)
+				} else {
+					err = sendTo(fds[s.GetIno()], pk.data, to)
+				}
+			case to != nil:
+				err = sendFromName(pk.addr, pk.data, to)
+			default:
+				return fmt.Errorf("%w: socket:[%d]: a datagram from %q and no way to send it", errdefs.ErrBadImage, e.GetIno(), pk.addr)
+			}
+			if err != nil {
+				return fail(err)
+			}
+		}
+	}
+	return nil
+}
+
+// sendTo sends one datagram from fd to to.
+func sendTo(fd int, b []byte, to unix.Sockaddr) error {
+	return os.NewSyscallError("sendto", unix.Sendto(fd, b, unix.MSG_DONTWAIT, to))
+}
+
+// sendFromName sends one datagram to to from a socket bound for the send
+// to name (the name of a sender that has closed); a path's file is
+// removed again.
+func sendFromName(name, b []byte, to unix.Sockaddr) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	sa := unixName(name)
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("bind %q: %w", sa.Name, os.NewSyscallError("bind", err))
+	}
+	if name[0] != 0 {
+		defer unix.Unlink(sa.Name)
+	}
+	return sendTo(fd, b, to)
+}
+
+// bindGhostPath readies path for a socket whose file was deleted at
+// dump: directories missing on the way are made (and added to dirs, to be
+// removed), and whatever stands at path is renamed aside. It returns the
+// undo of the rename.
+func bindGhostPath(path string, dirs *[]string) (func() error, error) {
+	var missing []string
+	for d := filepath.Dir(path); d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := unix.Mkdir(missing[i], 0o700); err != nil {
+			return nil, fmt.Errorf("make %s for a deleted socket: %w", missing[i], os.NewSyscallError("mkdir", err))
+		}
+		*dirs = append(*dirs, missing[i])
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return func() error { return nil }, nil
+		}
+		return nil, os.NewSyscallError("lstat", err)
+	}
+	aside := fmt.Sprintf("%s.criu-%d", path, os.Getpid())
+	if err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, aside, unix.RENAME_NOREPLACE); err != nil {
+		return nil, fmt.Errorf("move %s aside for a deleted socket: %w", path, os.NewSyscallError("rename", err))
+	}
+	done := false
+	return func() error {
+		if done {
+			return nil
+		}
+		done = true
+		return os.NewSyscallError("rename", unix.Renameat2(unix.AT_FDCWD, aside, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE))
+	}, nil
+}
+
+// removeStaleSocket removes the socket file a dumped socket left at path;
+// anything else there is an error.
+func removeStaleSocket(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return os.NewSyscallError("lstat", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fmt.Errorf("bind %s: %w: not a socket", path, os.ErrExist)
+	}
+	return os.NewSyscallError("unlink", unix.Unlink(path))
+}
+
+// sendAll sends b on fd: a stream in as many writes as it takes, a
+// message in one. The socket is non-blocking; a full buffer is an error.
+func sendAll(fd int, b []byte, stream bool) error {
+	for {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		if !stream || n == len(b) {
+			if n != len(b) {
+				return fmt.Errorf("short message write: %d of %d bytes", n, len(b))
+			}
+			return nil
+		}
+		b = b[n:]
+	}
+}

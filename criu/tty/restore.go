@@ -1,0 +1,427 @@
+package tty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
+)
+
+// ReadInfo reads tty-info.img, which exists only when the tree held
+// terminals, by info id.
+func ReadInfo(ctx context.Context, s image.Store) (map[uint32]*images.TtyInfoEntry, error) {
+	ms, err := image.ReadAll(ctx, s, InfoImage, func() proto.Message { return &images.TtyInfoEntry{} })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint32]*images.TtyInfoEntry{}
+	for _, m := range ms {
+		e := m.(*images.TtyInfoEntry)
+		out[e.GetId()] = e
+	}
+	return out, nil
+}
+
+// Restorer is what the restore of terminals needs of the tree restorer.
+type Restorer interface {
+	// Leads reports that sid is a live task of the images that leads
+	// its own session.
+	Leads(sid int) bool
+	// InGroup reports that a task of the images (or a helper) of
+	// session sid is in the process group pgrp.
+	InGroup(sid, pgrp int) bool
+	// InheritedFd is criu's fd that --inherit-fd gives for key, and
+	// records that the key was used.
+	InheritedFd(key string) (int, bool)
+	// ReopenInherited opens criu's inherited fd anew with the access
+	// mode and status flags of a dumped file.
+	ReopenInherited(fd int, flags uint32) (int, error)
+	// FileUser names, for errors, the first task and fd that have file
+	// id: "task PID fd N has".
+	FileUser(id uint32) string
+	// Hold keeps the restorer's fd open until the restore ends.
+	Hold(fd int)
+	// Share makes the restorer's fd the file description that the
+	// tasks get for file id.
+	Share(id uint32, fd int)
+	// PidNS reports that the tree has a pid namespace of its own.
+	PidNS() bool
+	// SelfPidfd is a pidfd of the restorer, which a task in a pid
+	// namespace of its own reopens through /proc (opened once, held).
+	SelfPidfd() (int, error)
+	// Task is the task of the images with pid, once created.
+	Task(pid int) Remote
+}
+
+// Terminals are the terminals a restore opened in the restorer, before
+// the tree is created, and the controlling terminals the session leaders
+// take (SetCtty, SetForeground).
+type Terminals struct {
+	tree  Restorer
+	log   zerolog.Logger
+	files map[uint32]*images.FileEntry
+	info  map[uint32]*images.TtyInfoEntry
+	// fds: the restorer's fd of each terminal file, by file id.
+	fds map[uint32]int
+	// cttys: the controlling terminals of the tree's sessions, by
+	// session.
+	cttys map[int]*ctty
+	// extTTYs: the restorer's fd of each external terminal, by tty
+	// info id (restore_ext.go).
+	extTTYs map[uint32]int
+}
+
+// ctty is a terminal that is the controlling terminal of a session of
+// the tree: a pty's slave or an external terminal (restore_ext.go), name
+// for errors; fd is the restorer's open slave, pgrp the foreground group.
+type ctty struct {
+	name string
+	fd   int
+	pgrp int
+	// steal: an external terminal is taken even from the session
+	// whose controlling terminal it is now (criu's own, when criu runs
+	// in the terminal it hands over), as CRIU takes it.
+	steal bool
+}
+
+// Open opens, in the restorer, every terminal the tasks' fds lead to
+// (fdinfo: the fd tables of the images; files: files.img by id; info:
+// ReadInfo's), before the tree is created: a session leader takes its
+// controlling terminal right after its setsid (SetCtty), so that the
+// tasks it forks next inherit it, as they had it. Each fd opened is
+// given to tree.Hold, each terminal file's to tree.Share. The
+// Terminals it returns are never nil.
+func Open(ctx context.Context, s image.Store, files map[uint32]*images.FileEntry, fdinfo map[uint32][]*images.FdinfoEntry,
+	info map[uint32]*images.TtyInfoEntry, tree Restorer, log zerolog.Logger) (*Terminals, error) {
+	t := &Terminals{tree: tree, log: log, files: files, info: info, fds: map[uint32]int{}}
+	seen := map[uint32]bool{}
+	var ids []uint32
+	for _, fdis := range fdinfo {
+		for _, fi := range fdis {
+			id := fi.GetId()
+			if f := files[id]; f != nil && f.GetType() == images.FdTypes_TTY && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	data, err := readTTYData(ctx, s)
+	if err != nil {
+		return t, err
+	}
+	if len(ids) == 0 {
+		for _, info := range t.info {
+			if info.GetSid() != 0 {
+				return t, fmt.Errorf("%w: tty %d is the controlling terminal of session %d, but no task has it open", errdefs.ErrBadImage, info.GetId(), info.GetSid())
+			}
+		}
+		if len(data) > 0 {
+			return t, fmt.Errorf("%w: tty-data.img holds bytes for tty %d, which no task has open", errdefs.ErrBadImage, data[0].GetTtyId())
+		}
+		return t, nil
+	}
+	// External terminals first: a session's controlling terminal may
+	// be one (openCttys).
+	ids, err = t.openExtTTYs(ids)
+	if err != nil {
+		return t, err
+	}
+	if err := t.openPtys(ids); err != nil {
+		return t, err
+	}
+	return t, t.refillPtys(data)
+}
+
+// hold keeps fd until the restore ends.
+func (t *Terminals) hold(fd int) { t.tree.Hold(fd) }
+
+// share records fd as the restorer's description of file id.
+func (t *Terminals) share(id uint32, fd int) {
+	t.fds[id] = fd
+	t.tree.Share(id, fd)
+}
+
+// maxTTYData caps the bytes of one tty-data.img entry: n_tty's buffer
+// holds 4096.
+const maxTTYData = 4096
+
+// readTTYData reads tty-data.img, which exists only when bytes waited in
+// a pty's buffer.
+func readTTYData(ctx context.Context, s image.Store) ([]*images.TtyDataEntry, error) {
+	ms, err := image.ReadAll(ctx, s, DataImage, func() proto.Message { return &images.TtyDataEntry{} })
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*images.TtyDataEntry, len(ms))
+	for i, m := range ms {
+		out[i] = m.(*images.TtyDataEntry)
+		if len(out[i].GetData()) > maxTTYData {
+			return nil, fmt.Errorf("%w: tty-data.img: %d bytes for tty file %d", errdefs.ErrBadImage, len(out[i].GetData()), out[i].GetTtyId())
+		}
+	}
+	return out, nil
+}
+
+// refillPtys puts the bytes that waited in a pty's buffers back, with
+// TIOCSTI on the restorer's fd of that end, which hands each byte to its
+// line discipline (dump put them back the same way). A master's is
+// always raw: what its slave's writer wrote comes back as it was. A
+// slave's unread input comes back as it was only in a mode that stores
+// input as it comes (ReplayableInput), which dump checked; CRIU's
+// images may hold any (it writes them into the master, where the slave's
+// line discipline processes them again): those are refused.
+func (t *Terminals) refillPtys(data []*images.TtyDataEntry) error {
+	done := map[uint32]bool{}
+	for _, e := range data {
+		// tty_id is the tty-info id of the end the bytes wait on.
+		info := t.info[e.GetTtyId()]
+		if info == nil || info.GetPty() == nil {
+			return fmt.Errorf("%w: tty-data.img: tty %d is no pty in the images", errdefs.ErrBadImage, e.GetTtyId())
+		}
+		index := info.GetPty().GetIndex()
+		if info.GetId()%2 == 0 {
+			// The slave's own unread input: put back as it was only in
+			// a mode that stores it as it comes (dump checks the same).
+			tio := unix.Termios{}
+			if te := info.GetTermios(); te != nil {
+				tio = termios(te)
+			}
+			if err := ReplayableInput(&tio, e.GetData()); info.GetTermios() == nil || err != nil {
+				return fmt.Errorf("%w: tty-data.img holds %d bytes of unread input of /dev/pts/%d, which cannot be put back as they were: %v", errdefs.ErrUnsupported, len(e.GetData()), index, err)
+			}
+		}
+		if done[info.GetId()] {
+			return fmt.Errorf("%w: tty-data.img: tty %d twice", errdefs.ErrBadImage, info.GetId())
+		}
+		done[info.GetId()] = true
+		fd := -1
+		for id, f := range t.files {
+			if m, ok := t.fds[id]; ok && f.GetTty().GetTtyInfoId() == info.GetId() {
+				fd = m
+				break
+			}
+		}
+		if fd < 0 {
+			return fmt.Errorf("%w: tty-data.img: tty %d of pty %d is not open", errdefs.ErrBadImage, info.GetId(), index)
+		}
+		for _, b := range e.GetData() {
+			// TIOCSTI reads one char through its pointer: the low
+			// byte of the int on this little-endian machine.
+			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSTI, int(b)); err != nil {
+				return fmt.Errorf("pty %d: refill its buffer: %w", index, os.NewSyscallError("ioctl(TIOCSTI)", err))
+			}
+		}
+		if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err != nil || n != len(e.GetData()) {
+			return fmt.Errorf("pty %d: tty %d's buffer holds %d bytes after the refill, want %d (%v)", index, info.GetId(), n, len(e.GetData()), err)
+		}
+	}
+	return nil
+}
+
+// ptyFile is one open file of a pty end.
+type ptyFile struct {
+	id     uint32
+	f      *images.TtyFileEntry
+	info   *images.TtyInfoEntry
+	master bool
+}
+
+// openPtys opens, in the restorer, the ptys of the files ids: each
+// master from /dev/ptmx with its dumped index (devpts hands out the
+// lowest free index, so lower ones are held open meanwhile), then its
+// slaves from /dev/pts/N, with termios (and its locked bits), window
+// size, exclusive, packet mode and the slave lock set back. Buffered
+// bytes are put back after (refillPtys). A pty that was a session's
+// controlling terminal gets one more slave open here, for the session
+// leader (t.cttys).
+func (t *Terminals) openPtys(ids []uint32) error {
+	var files []ptyFile
+	for _, id := range ids {
+		f := t.files[id].GetTty()
+		info := t.info[f.GetTtyInfoId()]
+		if info == nil {
+			return fmt.Errorf("%w: tty file %d: no tty info %d", errdefs.ErrBadImage, id, f.GetTtyInfoId())
+		}
+		if info.GetType() != images.TtyType_PTY || info.GetPty() == nil {
+			return fmt.Errorf("%w: tty file %d of type %v", errdefs.ErrUnsupported, id, info.GetType())
+		}
+		files = append(files, ptyFile{id: id, f: f, info: info, master: info.GetId()%2 == 1})
+	}
+	// Masters first, by index; then slaves.
+	sort.Slice(files, func(i, j int) bool {
+		a, b := files[i], files[j]
+		if a.master != b.master {
+			return a.master
+		}
+		return a.info.GetPty().GetIndex() < b.info.GetPty().GetIndex()
+	})
+	masters := map[uint32]int{} // master fd by index
+	for _, p := range files {
+		index := p.info.GetPty().GetIndex()
+		var fd int
+		var err error
+		if p.master {
+			if _, ok := masters[index]; ok {
+				return fmt.Errorf("%w: pty %d has two master files", errdefs.ErrBadImage, index)
+			}
+			if fd, err = openPtmx(index, int(p.f.GetFlags()&unix.O_ACCMODE)); err != nil {
+				return fmt.Errorf("pty %d: %w", index, err)
+			}
+			t.hold(fd)
+			masters[index] = fd
+			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TIOCSPTLCK)", err))
+			}
+			if p.info.GetPacketMode() {
+				if err := unix.IoctlSetPointerInt(fd, unix.TIOCPKT, 1); err != nil {
+					return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TIOCPKT)", err))
+				}
+			}
+		} else {
+			if _, ok := masters[index]; !ok {
+				return fmt.Errorf("%w: /dev/pts/%d without its master", errdefs.ErrUnsupported, index)
+			}
+			path := fmt.Sprintf("/dev/pts/%d", index)
+			flags := int(p.f.GetFlags()&unix.O_ACCMODE) | unix.O_NOCTTY | unix.O_CLOEXEC
+			if fd, err = unix.Open(path, flags, 0); err != nil {
+				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("open "+path, err))
+			}
+			t.hold(fd)
+		}
+		if err := setTTY(fd, p.info); err != nil {
+			return fmt.Errorf("pty %d: %w", index, err)
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(p.f.GetFlags()&^unix.O_ACCMODE)); err != nil {
+			return os.NewSyscallError("fcntl(F_SETFL)", err)
+		}
+		t.share(p.id, fd)
+	}
+	if err := t.openCttys(masters); err != nil {
+		return err
+	}
+	// Exclusive mode and the slave lock last: they refuse new opens.
+	for _, p := range files {
+		fd := t.fds[p.id]
+		if p.info.GetExclusive() {
+			if err := unix.IoctlSetInt(fd, unix.TIOCEXCL, 0); err != nil {
+				return os.NewSyscallError("ioctl(TIOCEXCL)", err)
+			}
+		}
+		if p.master && p.info.GetLocked() {
+			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 1); err != nil {
+				return os.NewSyscallError("ioctl(TIOCSPTLCK)", err)
+			}
+		}
+	}
+	return nil
+}
+
+// openCttys opens a slave of each pty of the images that was a session's
+// controlling terminal (its tty-info entries carry the session and the
+// foreground group, on the master's, the slaves' or both, as in CRIU),
+// once its master is open (masters: the restorer's fd by index). An
+// external terminal that was one is the restorer's open one
+// (t.extTTYs).
+func (t *Terminals) openCttys(masters map[uint32]int) error {
+	t.cttys = map[int]*ctty{}
+	byName := map[string]*ctty{}
+	for _, info := range t.info {
+		sid, pgrp := int(info.GetSid()), int(info.GetPgrp())
+		if sid == 0 {
+			continue
+		}
+		ext := info.GetType() == images.TtyType_EXT_TTY
+		if !ext && (info.GetType() != images.TtyType_PTY || info.GetPty() == nil) {
+			return fmt.Errorf("%w: tty %d of type %v is the controlling terminal of session %d", errdefs.ErrUnsupported, info.GetId(), info.GetType(), sid)
+		}
+		var name string
+		var index uint32
+		if ext {
+			name = "the external terminal " + extTTYKey(info)
+		} else {
+			index = info.GetPty().GetIndex()
+			name = fmt.Sprintf("/dev/pts/%d", index)
+		}
+		if c := byName[name]; c != nil {
+			if c2 := t.cttys[sid]; c2 != c || c.pgrp != pgrp {
+				return fmt.Errorf("%w: the ends of %s disagree on its session or group", errdefs.ErrBadImage, name)
+			}
+			continue
+		}
+		if c := t.cttys[sid]; c != nil {
+			return fmt.Errorf("%w: session %d has two controlling terminals, %s and %s", errdefs.ErrBadImage, sid, c.name, name)
+		}
+		if _, ok := masters[index]; !ext && !ok {
+			return fmt.Errorf("%w: %s is the controlling terminal of session %d without its master", errdefs.ErrUnsupported, name, sid)
+		}
+		if !t.tree.Leads(sid) {
+			return fmt.Errorf("%w: %s is the controlling terminal of session %d, whose leader is not in the images", errdefs.ErrBadImage, name, sid)
+		}
+		if pgrp != 0 && !t.tree.InGroup(sid, pgrp) {
+			return fmt.Errorf("%w: the foreground group %d of %s has no task in session %d", errdefs.ErrBadImage, pgrp, name, sid)
+		}
+		var fd int
+		if ext {
+			var ok bool
+			if fd, ok = t.extTTYs[info.GetId()]; !ok {
+				return fmt.Errorf("%w: %s is the controlling terminal of session %d, but no task has it open", errdefs.ErrBadImage, name, sid)
+			}
+		} else {
+			path := fmt.Sprintf("/dev/pts/%d", index)
+			var err error
+			fd, err = unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("open "+path, err))
+			}
+			t.hold(fd)
+		}
+		c := &ctty{name: name, fd: fd, pgrp: pgrp, steal: ext}
+		t.cttys[sid], byName[name] = c, c
+	}
+	return nil
+}
+
+// openPtmx opens a pty master with the given index.
+func openPtmx(index uint32, acc int) (int, error) {
+	var held []int
+	defer func() {
+		for _, fd := range held {
+			unix.Close(fd)
+		}
+	}()
+	for {
+		fd, err := unix.Open("/dev/ptmx", acc|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, os.NewSyscallError("open /dev/ptmx", err)
+		}
+		n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
+		if err != nil {
+			unix.Close(fd)
+			return -1, os.NewSyscallError("ioctl(TIOCGPTN)", err)
+		}
+		switch {
+		case n == index:
+			return fd, nil
+		case n > index:
+			unix.Close(fd)
+			return -1, fmt.Errorf("%w: /dev/pts/%d is taken", errdefs.ErrUnsupported, index)
+		}
+		held = append(held, fd)
+	}
+}
