@@ -4,25 +4,22 @@
 // them to criu restore over its owner-only UNIX socket, while they are still
 // arriving. The protocol is described in package remoteimg.
 //
-// On disk (with Dir):
+// What belongs where: server.go and peers.go the connections (serving
+// proxies and readers, what their buffers cost); store.go the state
+// machine of snapshots and images, with their memory (direct.go,
+// arena_linux.go); recover.go what the store hands to and takes from
+// package disk (the on-disk side: layout, journals, recovery); package
+// limits the admission control (connection caps, the buffers' share).
 //
-//	DIR/snapshots/<id>/.journal                 parent, commits, held and finish, one per line
-//	DIR/snapshots/<id>/.part.<xfer hex>.<name>  an image still arriving
-//	DIR/snapshots/<id>/<name>                   a committed image (fsynced)
-//	DIR/snapshots/.trash.<id>.<n>               a dropped snapshot being removed
-//
-// The journal format is in journal.go; Finish replaces it whole (rename)
-// by one holding exactly the manifest, ending in "held", and is
-// acknowledged only after that; the dump's Confirm (two-phase finish,
-// package remoteimg) appends "finish" (with the late stats-dump.img it
-// carries, stored first: "finish commit …"), and only a confirmed
-// snapshot is served (its images' End waits for it); a held one that is not
-// confirmed within ResumeTimeout is given up by the janitor. After a restart the cache replays the journals (load.go):
-// finished snapshots are served again, and are never deleted by recovery
-// (an image missing or resized is served as corrupt, the files stay);
-// unfinished ones keep the images that check out and wait ResumeTimeout
-// for their proxy to resume the partial images (acknowledged bytes are in
-// the part files).
+// With Dir, snapshots are kept on disk (package disk: the layout, the
+// journals, recovery). Finish is acknowledged only once the snapshot's
+// journal holds exactly its manifest, ending in "held"; the dump's
+// Confirm (two-phase finish, package remoteimg) appends "finish" (with
+// the late stats-dump.img it carries, stored first), and only a
+// confirmed snapshot is served (its images' End waits for it); a held
+// one not confirmed within ResumeTimeout is given up by the janitor.
+// After a restart (recover.go) finished snapshots are served again;
+// unfinished ones wait ResumeTimeout for their proxy to resume them.
 //
 // Snapshots and attempts (store.go). A snapshot id may see several dumps
 // (a retry after a failed attempt). A Put naming an image the snapshot
@@ -57,11 +54,9 @@
 //
 // Memory. MaxMemory bounds everything the cache holds: image bytes
 // without Dir, and with or without Dir every connection's buffers.
-// Connection buffers have a share of it (bufShare): all of it with Dir,
-// else a sixteenth (4 to 32 MiB) that image bytes may not use, so a cache
-// full of snapshots still accepts the restore that frees them; TCP peers
-// may fill three quarters of the share, the rest is kept for the
-// owner's UNIX socket. The rule that keeps this free of deadlock: no
+// Connection buffers have a share of it (package limits: all of it with
+// Dir, else a sixteenth that image bytes may not use; TCP peers may fill
+// three quarters of it, the rest is the owner's UNIX socket's). The rule that keeps this free of deadlock: no
 // buffer is ever waited for. A buffer a connection needs to make any
 // progress is charged before it exists, and one that does not fit
 // refuses what needed it at once, with ErrNoSpace naming --max-memory:
@@ -99,19 +94,13 @@
 // image bytes are written straight to files as they arrive (the kernel's
 // page cache holds them), so the daemon's own memory is the connections'
 // buffers, whatever the snapshot size (a 1 GiB snapshot with MaxMemory
-// 64M peaks at about 11 MiB of RSS). The
-// cache starts the writeback of every 8 MiB written (sync_file_range,
-// without waiting), so the fsync at commit waits only for the tail: the
-// time from a snapshot's last byte to its ack is tens of milliseconds,
-// not the writeback of the whole image.
+// 64M peaks at about 11 MiB of RSS); with write-behind (package disk)
+// the time from a snapshot's last byte to its ack is tens of
+// milliseconds, not the writeback of the whole image.
 //
-// Peers (peers.go). One TCP peer host holds at most MaxConnsPerPeer
-// connections and MaxReadersPerPeer reader connections, all TCP peers
-// together at most MaxConns (--max-conns), so many peers cannot exhaust
-// the daemon's fds; a refused connection is told why (ErrPermission
-// naming the cap) as its handshake's answer, at most maxRefusing at a
-// time (past that it is closed at once). A TCP peer without a client
-// certificate with nothing in flight for IdleTimeout is dropped. The
-// UNIX socket (owner-only) is not capped, but its connections are
-// charged like the others.
+// Peers (package limits, peers.go). The connections of one TCP peer
+// host, its reader connections and all TCP connections are capped
+// (MaxConnsPerPeer, MaxReadersPerPeer, MaxConns); a refused connection
+// is told why as its handshake's answer. A TCP peer without a client
+// certificate with nothing in flight for IdleTimeout is dropped.
 package imgcache

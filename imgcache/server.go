@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/criugo/criu/imgcache/limits"
 	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
@@ -58,15 +59,8 @@ type Server struct {
 	done     chan struct{} // closed by a forced Shutdown; stops waits
 	doneOnce sync.Once
 	nextID   atomic.Uint64
-	peerMu   sync.Mutex // protects peers and tcpConns
-	peers    map[string]*peerCount
-	tcpConns int
-	refusing atomic.Int32 // refusals being written (peers.go)
-
-	bufMu    sync.Mutex // protects bufUsed and bufConns
-	bufCap   int64      // the part of MaxMemory connection buffers may use (bufShare)
-	bufUsed  int64
-	bufConns int
+	peers    limits.Peers    // TCP connections by peer host
+	bufs     *limits.Buffers // connection buffers against their share of MaxMemory
 }
 
 func (srv *Server) init() error {
@@ -89,13 +83,13 @@ func (srv *Server) init() error {
 		if srv.MaxConns <= 0 {
 			srv.MaxConns = DefaultMaxConns
 		}
-		srv.peers = map[string]*peerCount{}
+		srv.peers.MaxConnsPerPeer, srv.peers.MaxReadersPerPeer, srv.peers.MaxConns = srv.MaxConnsPerPeer, srv.MaxReadersPerPeer, srv.MaxConns
 		srv.conns.Closed, srv.conns.Log = ErrServerClosed, srv.Log
 		srv.done = make(chan struct{})
-		srv.bufCap = bufShare(srv.Dir, srv.MaxMemory)
+		srv.bufs = limits.NewBuffers(srv.Dir, srv.MaxMemory)
 		imageMem := srv.MaxMemory
 		if srv.Dir == "" {
-			imageMem -= srv.bufCap
+			imageMem -= srv.bufs.Share()
 		}
 		srv.st, srv.initErr = newStore(srv.Dir, imageMem, srv.Keep, srv.ResumeTimeout, srv.Log)
 		if srv.initErr == nil && srv.Dir == "" {
@@ -156,7 +150,7 @@ type conn struct {
 	local bool
 	log   zerolog.Logger
 
-	mu     sync.Mutex // protects active and snaps; taken before store.mu
+	mu     sync.Mutex // protects active and snaps; taken before store.mu (lock order: see store.mu)
 	active int        // transfers or reads in flight
 	// snaps are the snapshots this proxy connection wrote to: while one
 	// is unfinished, its Finish may still come on this connection, so a
@@ -230,13 +224,13 @@ func (c *conn) serve(ctx context.Context) {
 		c.log.Warn().Err(err).Msg("connection refused")
 		return
 	}
-	peer := peerKey(c.nc)
-	if err := c.srv.admit(peer); err != nil {
+	peer := limits.Key(c.nc)
+	if err := c.srv.peers.Admit(peer); err != nil {
 		c.log.Warn().Err(err).Msg("connection refused")
-		c.srv.refuse(c.nc, err)
+		c.srv.peers.Refuse(c.nc, err)
 		return
 	}
-	defer c.srv.leave(peer)
+	defer c.srv.peers.Leave(peer)
 	// The connection's buffers are charged before the handshake
 	// allocates them; one that does not fit is refused, never waits.
 	tcp := peer != ""
@@ -244,15 +238,15 @@ func (c *conn) serve(ctx context.Context) {
 	if _, ok := c.nc.(*tls.Conn); ok {
 		charge += tlsCharge
 	}
-	if err := c.srv.charge(tcp, charge, forConn); err != nil {
+	if err := c.srv.bufs.Charge(tcp, charge, limits.ForConn); err != nil {
 		c.log.Warn().Err(err).Msg("connection refused")
-		c.srv.refuse(c.nc, err)
+		c.srv.peers.Refuse(c.nc, err)
 		return
 	}
-	defer c.srv.uncharge(charge, forConn)
+	defer c.srv.bufs.Uncharge(charge, limits.ForConn)
 	defer func() {
 		if c.wbuf {
-			c.srv.uncharge(remoteimg.MaxPayload, forRead)
+			c.srv.bufs.Uncharge(remoteimg.MaxPayload, limits.ForRead)
 		}
 	}()
 	// A reader over TCP is a proxy relaying criu dump's reads of a
@@ -272,13 +266,13 @@ func (c *conn) serve(ctx context.Context) {
 		go c.idleWatch(done)
 	}
 	if rc.Peer == remoteimg.RoleReader {
-		if !c.srv.reader(peer, 1) {
+		if !c.srv.peers.Reader(peer, 1) {
 			err := fmt.Errorf("%w: too many readers from this peer (cap %d)", remoteimg.ErrPermission, c.srv.MaxReadersPerPeer)
 			c.log.Warn().Err(err).Msg("reader refused")
 			_ = reply(rc, 0, err)
 			return
 		}
-		defer c.srv.reader(peer, -1)
+		defer c.srv.peers.Reader(peer, -1)
 	}
 	switch rc.Peer {
 	case remoteimg.RoleProxy:
@@ -327,7 +321,7 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn, tcp bool) err
 	var big []byte
 	defer func() {
 		if big != nil {
-			c.srv.uncharge(proxyFrameCharge, forFrame)
+			c.srv.bufs.Uncharge(proxyFrameCharge, limits.ForFrame)
 		}
 	}()
 	for {
@@ -347,7 +341,7 @@ func (c *conn) serveProxy(ctx context.Context, rc *remoteimg.Conn, tcp bool) err
 		buf := small
 		if n > len(small) && !(t == remoteimg.TData && st.dir == "" && n >= 8) {
 			if big == nil {
-				if err := c.srv.charge(tcp, proxyFrameCharge, forFrame); err != nil {
+				if err := c.srv.bufs.Charge(tcp, proxyFrameCharge, limits.ForFrame); err != nil {
 					c.log.Warn().Err(err).Stringer("frame", t).Msg("no memory for a frame buffer")
 					if _, derr := io.CopyN(io.Discard, rc.R, int64(n)); derr != nil {
 						return unexpectedEOF(derr)
@@ -680,11 +674,11 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 	charged := false
 	defer func() {
 		if charged {
-			c.srv.uncharge(readBufCharge, forRead)
+			c.srv.bufs.Uncharge(readBufCharge, limits.ForRead)
 		}
 	}()
 	cur := cursor{alloc: func() error {
-		if err := c.srv.charge(!c.local, readBufCharge, forRead); err != nil {
+		if err := c.srv.bufs.Charge(!c.local, readBufCharge, limits.ForRead); err != nil {
 			return err
 		}
 		charged = true
@@ -708,7 +702,7 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 			return rc.W.WriteMsg(stream, &remoteimg.End{Size: size, CRC: crc})
 		}
 		if _, isTLS := c.nc.(*tls.Conn); isTLS && !c.wbuf && len(b) > 0 {
-			if err := c.srv.charge(!c.local, remoteimg.MaxPayload, forRead); err != nil {
+			if err := c.srv.bufs.Charge(!c.local, remoteimg.MaxPayload, limits.ForRead); err != nil {
 				return reply(rc, stream, fmt.Errorf("image %s: %w", m.Name, err))
 			}
 			c.wbuf = true

@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/criugo/criu/imgcache/disk"
+	"github.com/criugo/criu/imgcache/limits"
 	"github.com/criugo/criu/remoteimg"
 	"github.com/rs/zerolog"
-	"golang.org/x/sys/unix"
 )
 
 type imgState int
@@ -24,9 +23,13 @@ const (
 	failed
 )
 
-// image is one transfer of one image. Fields below mu are guarded by
-// store.mu; data written to file is written only by the transfer's proxy
-// connection goroutine, before length covers it.
+// image is one transfer of one image. name, xfer and snap are set at
+// creation and never change; the other fields are guarded by store.mu
+// (crc and length are changed only by the holder of wmu, with store.mu
+// held too, so the holder of wmu may read them without store.mu). The
+// bytes of an image (its file, the arena tail past segUsed) are written
+// only by the holder of wmu, with store.mu dropped, before length
+// covers them; readers read only below length.
 type image struct {
 	name string
 	xfer uint64
@@ -37,9 +40,8 @@ type image struct {
 	arenas  [][]byte // memory mode: the arenas chunks may lie in (freed with the image)
 	seg     []byte   // memory mode: the arena being filled; seg[segUsed:] is free
 	segUsed int
-	file    *os.File // disk mode
-	path    string   // disk mode: current path
-	flushed int64    // disk mode: writeback started below this offset (under wmu)
+	file    *disk.File // disk mode (closed and nil once dropped and unread)
+	path    string     // disk mode: current path
 	length  uint64
 	crc     uint32
 	state   imgState
@@ -49,10 +51,10 @@ type image struct {
 	dropped bool          // no longer reachable from its snapshot
 	corrupt error         // disk mode: the file does not hold what was committed (never served)
 
-	// wmu serializes write and commit of this image (taken before
-	// store.mu): after a reconnect, the old connection's goroutine may
-	// still be storing frames it had buffered while the new one resumes,
-	// and a write drops store.mu around the file I/O.
+	// wmu serializes write and commit of this image: after a reconnect,
+	// the old connection's goroutine may still be storing frames it had
+	// buffered while the new one resumes, and a write drops store.mu
+	// around the file I/O (and the arena fill). Lock order: see store.
 	wmu sync.Mutex
 }
 
@@ -80,19 +82,42 @@ type snapshot struct {
 	touched   time.Time // last Put, Data or Commit (the janitor's clock)
 	lastRead  time.Time // last Get served or ended
 	changed   chan struct{}
-	dir       string
-	journal   *os.File
+	// disk is the snapshot's directory and journal (disk mode), nil once
+	// the snapshot is dropped or given up (its directory removed).
+	disk *disk.Snap
 }
 
-// store holds every snapshot. Lock order: image.wmu, then store.mu,
-// then arenaPool.mu (conn.mu, in server.go, comes before store.mu).
+// store holds every snapshot: the state machine of snapshots and images
+// (this file), with its memory (direct.go, arena_linux.go) and, with a
+// directory, its persistence and recovery (package disk, recover.go).
 type store struct {
 	dir       string
+	disk      *disk.Dir // with dir: the snapshots' directories
 	maxMem    int64
 	keep      bool
 	resumeTTL time.Duration
 	log       zerolog.Logger
 
+	// mu guards the snapshots, their images and the memory budget.
+	//
+	// Lock order, outermost first (a lock is only taken while holding
+	// those above it, never the other way):
+	//
+	//	srv.conns' lock  (ConnSet: Drain calls conn.CloseIfIdle under it)
+	//	conn.mu          (idleLocked calls anyOpen)
+	//	image.wmu        (write, writeFrom, commit: held across the I/O)
+	//	store.mu
+	//	arenaPool.mu, disk.Snap.mu  (leaves: nothing is taken under them)
+	//
+	// conn.mu and image.wmu are never held together. image.wmu may be
+	// held while arenaPool.mu is taken (writeFrom's arena get, with
+	// store.mu dropped), and the pool charges the spare (chargeSpare,
+	// store.mu) only after dropping its own lock. The one place that
+	// touches image.wmu under store.mu is the janitor's inFlight, with
+	// TryLock, which never waits (so it is not an inversion).
+	// limits.Peers.mu, limits.Buffers.mu and acker.mu are leaves too,
+	// never taken with store.mu held (a reader's buffer is charged after
+	// read drops it).
 	mu         sync.Mutex
 	snaps      map[string]*snapshot
 	memUsed    int64
@@ -115,9 +140,11 @@ func newStore(dir string, maxMem int64, keep bool, resumeTTL time.Duration, log 
 		stopJan: make(chan struct{}), janDone: make(chan struct{})}
 	st.arenas.charge = st.chargeSpare
 	if dir != "" {
-		if err := os.MkdirAll(filepath.Join(dir, "snapshots"), 0o700); err != nil {
-			return nil, fmt.Errorf("cache dir: %w", err)
+		d, err := disk.Open(dir, log)
+		if err != nil {
+			return nil, err
 		}
+		st.disk = d
 		if err := st.load(); err != nil {
 			return nil, err
 		}
@@ -164,7 +191,8 @@ func (st *store) janitor() {
 }
 
 // inFlight reports whether a write or commit of s is under way (img.wmu
-// held by a proxy connection); st.mu held.
+// held by a proxy connection); st.mu held. It only tries img.wmu (the
+// lock order puts it before st.mu).
 func (st *store) inFlight(s *snapshot) bool {
 	for _, img := range s.images {
 		if img.state == arriving && !img.wmu.TryLock() {
@@ -202,14 +230,7 @@ func (st *store) abandonLocked(s *snapshot, err error) {
 		st.dropImage(img)
 	}
 	s.images, s.xfers = map[string]*image{}, map[uint64]*image{}
-	if s.journal != nil {
-		s.journal.Close()
-		s.journal = nil
-	}
-	if s.dir != "" {
-		st.removeDir(s.dir)
-		s.dir = ""
-	}
+	st.removeDisk(s)
 	s.abandoned = err
 	s.touched = time.Now()
 	notify(&s.changed)
@@ -241,24 +262,10 @@ func (st *store) setDraining() {
 func (st *store) newSnapshot(id, parent string) (*snapshot, error) {
 	s := &snapshot{id: id, parent: parent, images: map[string]*image{}, xfers: map[uint64]*image{},
 		changed: make(chan struct{}), touched: time.Now()}
-	if st.dir != "" {
-		s.dir = filepath.Join(st.dir, "snapshots", id)
-		if _, err := os.Lstat(s.dir); err == nil {
-			// Not a snapshot the cache knows (those it dropped are gone
-			// from disk): one recovery could not read and left alone.
-			return nil, fmt.Errorf("snapshot %s: %w: the cache directory holds a kept snapshot it could not read under this id (%s); "+
-				"move it away to reuse the id", id, remoteimg.ErrExist, s.dir)
-		}
-		if err := os.Mkdir(s.dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create snapshot dir: %w", err)
-		}
-		j, err := os.OpenFile(filepath.Join(s.dir, ".journal"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create snapshot journal: %w", err)
-		}
-		s.journal = j
-		if _, err := fmt.Fprintf(j, "parent %q\n", parent); err != nil {
-			return nil, fmt.Errorf("write snapshot journal: %w", err)
+	if st.disk != nil {
+		var err error
+		if s.disk, err = st.disk.Create(id, parent); err != nil {
+			return nil, err
 		}
 	}
 	st.snaps[id] = s
@@ -311,13 +318,12 @@ func (st *store) put(xfer uint64, m *remoteimg.Put) (*image, *snapshot, error) {
 	}
 	s.touched = time.Now()
 	img := &image{name: m.Name, xfer: xfer, snap: s, changed: make(chan struct{})}
-	if s.dir != "" {
-		img.path = filepath.Join(s.dir, fmt.Sprintf(".part.%016x.%s", xfer, m.Name))
-		f, err := os.OpenFile(img.path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if s.disk != nil {
+		f, path, err := s.disk.Part(xfer, m.Name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("create image file: %w", err)
+			return nil, nil, err
 		}
-		img.file = f
+		img.file, img.path = f, path
 	}
 	if old := s.images[m.Name]; old != nil {
 		if old.state == arriving {
@@ -347,13 +353,10 @@ func (st *store) overflowLocked(s *snapshot, n int) error {
 	err := fmt.Errorf("snapshot %s: %w: --max-memory %s cannot hold it (it held %s when %s more came; "+
 		"%s in use in all, %d other snapshots): the snapshot is dropped; restore or release the other snapshots, "+
 		"raise --max-memory, or keep snapshots on disk (-D)", s.id, remoteimg.ErrNoSpace,
-		mib(st.maxMem), mib(held), mib(int64(n)), mib(st.memUsed), others)
+		limits.MiB(st.maxMem), limits.MiB(held), limits.MiB(int64(n)), limits.MiB(st.memUsed), others)
 	st.abandonLocked(s, err)
 	return err
 }
-
-// mib formats a byte count for a message.
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // mayReplace decides what a Put of a new transfer of image name does to
 // the existing generation s, and refuses what would break a promise:
@@ -448,14 +451,13 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 	} else {
 		f := img.file
 		st.mu.Unlock()
-		if _, err := f.WriteAt(data, int64(at)); err != nil {
+		if err := f.WriteAt(data, int64(at)); err != nil {
 			st.mu.Lock()
 			err = fmt.Errorf("image %s: write: %w", img.name, err)
 			st.failImage(img, err)
 			st.mu.Unlock()
 			return 0, err
 		}
-		writeBehind(img, f, int64(at)+int64(len(data)))
 		st.mu.Lock()
 		if img.state != arriving {
 			err := img.err
@@ -469,28 +471,6 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 	n := img.length
 	st.mu.Unlock()
 	return n, nil
-}
-
-// writeBehindSpan is how much written data the cache lets accumulate
-// before it starts its writeback.
-const writeBehindSpan = 8 << 20
-
-// writeBehind starts writeback (without waiting for it) of the whole
-// spans of img's file below end: the fsync at commit then waits only for
-// the tail, which is the time from the snapshot's last byte to its ack,
-// and dirty pages do not pile up. img.wmu held. Best effort: the fsync at
-// commit is what makes the image durable.
-func writeBehind(img *image, f *os.File, end int64) {
-	if end-img.flushed < writeBehindSpan {
-		return
-	}
-	n := (end - img.flushed) / writeBehindSpan * writeBehindSpan
-	if c, err := f.SyscallConn(); err == nil {
-		_ = c.Control(func(fd uintptr) {
-			_ = unix.SyncFileRange(int(fd), img.flushed, n, unix.SYNC_FILE_RANGE_WRITE)
-		})
-	}
-	img.flushed += n
 }
 
 // commit checks size and checksum and makes the image complete (durable
@@ -524,19 +504,14 @@ func (st *store) commit(img *image, size uint64, crc uint32) error {
 		return err
 	}
 	s := img.snap
-	f, part := img.file, img.path
+	// With a file, sd is set: dropping or giving up a snapshot fails its
+	// arriving images under st.mu, in the same step as it clears s.disk.
+	f, part, sd := img.file, img.path, s.disk
 	st.mu.Unlock()
 	var final string
 	if f != nil {
-		final = filepath.Join(s.dir, img.name)
-		err := f.Sync()
-		if err == nil {
-			err = os.Rename(part, final)
-		}
-		if err == nil {
-			err = st.journal(s, commitLine(img.xfer, size, crc, img.name), true)
-		}
-		if err != nil {
+		var err error
+		if final, err = sd.Commit(f, part, img.xfer, size, crc, img.name); err != nil {
 			err = fmt.Errorf("image %s: store: %w", img.name, err)
 			st.mu.Lock()
 			st.failImage(img, err)
@@ -599,7 +574,7 @@ func (st *store) dropImage(img *image) {
 		notify(&st.memChanged)
 	}
 	if img.state == failed && img.path != "" {
-		_ = os.Remove(img.path)
+		disk.RemoveFile(img.path)
 	}
 	st.maybeClose(img)
 }
@@ -628,14 +603,7 @@ func (st *store) dropSnapshot(s *snapshot) {
 		}
 		st.dropImage(img)
 	}
-	if s.journal != nil {
-		s.journal.Close()
-		s.journal = nil
-	}
-	if s.dir != "" {
-		st.removeDir(s.dir)
-		s.dir = ""
-	}
+	st.removeDisk(s)
 	if st.snaps[s.id] == s {
 		delete(st.snaps, s.id)
 	}
@@ -723,7 +691,7 @@ func (st *store) finish(m *remoteimg.Finish) error {
 			st.failImage(img, fmt.Errorf("image %s: %w: not in the manifest", name, remoteimg.ErrAborted))
 			delete(s.images, name)
 			if img.path != "" {
-				_ = os.Remove(img.path)
+				disk.RemoveFile(img.path)
 			}
 			st.dropImage(img)
 		}
@@ -731,20 +699,16 @@ func (st *store) finish(m *remoteimg.Finish) error {
 	// Finish has the last word on the parent (a Put may have come before
 	// the writer named it).
 	s.parent = m.Parent
-	var recs []journalCommit
+	var recs []disk.Commit
 	for _, w := range want {
-		recs = append(recs, journalCommit{xfer: s.images[w.Name].xfer, ImageInfo: w})
+		recs = append(recs, disk.Commit{Xfer: s.images[w.Name].xfer, ImageInfo: w})
 	}
-	dir, j := s.dir, s.journal
-	s.journal = nil
+	sd := s.disk
 	st.mu.Unlock()
-	if dir != "" {
+	if sd != nil {
 		// The finished journal replaces the old one whole (rename), so
 		// what a restarted cache replays is exactly this manifest.
-		if j != nil {
-			j.Close()
-		}
-		if err := writeFinishedJournal(dir, m.Parent, recs); err != nil {
+		if err := sd.Finish(m.Parent, recs); err != nil {
 			err = fmt.Errorf("snapshot %s: journal: %w", s.id, err)
 			st.mu.Lock()
 			st.abandonLocked(s, err)
@@ -812,12 +776,12 @@ func (st *store) confirm(xfer uint64, m *remoteimg.Confirm) error {
 		st.mu.Unlock()
 		return fmt.Errorf("snapshot %s: %w: the Confirm carries %s, which its manifest has already", s.id, remoteimg.ErrProtocol, m.Name)
 	}
-	dir := s.dir
+	sd := s.disk
 	var late *image
 	if m.Name != "" {
 		late = &image{name: m.Name, xfer: xfer, snap: s, length: uint64(len(m.Bytes)), crc: m.CRC,
 			state: complete, changed: make(chan struct{})}
-		if dir == "" {
+		if sd == nil {
 			// Memory mode: charged like any image's bytes.
 			n := int64(len(m.Bytes))
 			if !st.room(n) {
@@ -834,17 +798,17 @@ func (st *store) confirm(xfer uint64, m *remoteimg.Confirm) error {
 		}
 	}
 	st.mu.Unlock()
-	if dir != "" {
-		line := "finish\n"
+	if sd != nil {
+		var rec *disk.Commit
 		if late != nil {
-			f, err := writeLate(dir, xfer, m.Name, m.Bytes)
+			f, path, err := sd.WriteLate(xfer, m.Name, m.Bytes)
 			if err != nil {
 				return fmt.Errorf("snapshot %s: image %s: store: %w", s.id, m.Name, err)
 			}
-			late.file, late.path = f, filepath.Join(dir, m.Name)
-			line = "finish " + commitLine(xfer, late.length, late.crc, m.Name)
+			late.file, late.path = f, path
+			rec = &disk.Commit{Xfer: xfer, ImageInfo: remoteimg.ImageInfo{Name: m.Name, Size: late.length, CRC: late.crc}}
 		}
-		if err := appendJournal(dir, line); err != nil {
+		if err := sd.Confirm(rec); err != nil {
 			if late != nil {
 				late.file.Close()
 			}
@@ -872,30 +836,6 @@ func (st *store) confirm(xfer uint64, m *remoteimg.Confirm) error {
 	notify(&s.changed)
 	st.log.Info().Str("snapshot", s.id).Str("late", m.Name).Msg("snapshot confirmed by its dump, served")
 	return nil
-}
-
-// writeLate stores a Confirm's late image in dir as committed images
-// are: written to a part file, synced, renamed to its name. It returns
-// the file, open for reading.
-func writeLate(dir string, xfer uint64, name string, b []byte) (*os.File, error) {
-	part := filepath.Join(dir, fmt.Sprintf(".part.%016x.%s", xfer, name))
-	f, err := os.OpenFile(part, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = os.Rename(part, filepath.Join(dir, name))
-	}
-	if err != nil {
-		f.Close()
-		_ = os.Remove(part)
-		return nil, err
-	}
-	return f, nil
 }
 
 // get finds image name of snapshot id, waiting up to wait for an unknown
@@ -1151,9 +1091,8 @@ func (st *store) close() {
 		}
 	}
 	for _, s := range st.snaps {
-		if s.journal != nil {
-			s.journal.Close()
-			s.journal = nil
+		if s.disk != nil {
+			s.disk.Close()
 		}
 		for _, img := range s.xfers {
 			if img.file != nil && img.refs == 0 {

@@ -61,7 +61,7 @@ func NewDir(path string) (*Dir, error) {
 func (d *Dir) Path() string { return d.path }
 
 // Create implements Store.
-func (d *Dir) Create(_ context.Context, name string) (Writer, error) {
+func (d *Dir) Create(ctx context.Context, name string) (Writer, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
@@ -69,11 +69,11 @@ func (d *Dir) Create(_ context.Context, name string) (Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create image %s: %w", name, err)
 	}
-	return &dirWriter{d: d, f: f, final: filepath.Join(d.path, name), name: name}, nil
+	return &dirWriter{d: d, ctx: ctx, f: f, final: filepath.Join(d.path, name), name: name}, nil
 }
 
 // Open implements Store.
-func (d *Dir) Open(_ context.Context, name string) (io.ReadCloser, error) {
+func (d *Dir) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (d *Dir) Open(_ context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image %s: %w", name, err)
 	}
-	return &dirReader{f: f, name: name}, nil
+	return &dirReader{ctx: ctx, f: f, name: name}, nil
 }
 
 // dirReader reads an image. A big page-aligned read takes what the page
@@ -89,6 +89,7 @@ func (d *Dir) Open(_ context.Context, name string) (io.ReadCloser, error) {
 // O_DIRECT is not cached, and filling fresh page cache costs more than
 // the disk read itself in a VM.
 type dirReader struct {
+	ctx      context.Context // Open's: once it is done, reads fail
 	f        *os.File
 	direct   *os.File // f's file opened O_DIRECT; nil until needed
 	noDirect bool
@@ -99,6 +100,9 @@ type dirReader struct {
 func (r *dirReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if r.ctx.Err() != nil {
+		return 0, fmt.Errorf("read image %s: %w", r.name, context.Cause(r.ctx))
 	}
 	if !r.noDirect && len(p) >= directMin && len(p)%directAlign == 0 &&
 		r.off%directAlign == 0 && pageAligned(p) {
@@ -236,6 +240,7 @@ const (
 
 type dirWriter struct {
 	d      *Dir
+	ctx    context.Context // Create's: once it is done, writes and the commit fail
 	f      *os.File
 	direct *os.File // f's file opened O_DIRECT; nil until a direct write
 	// noDirect is set once the file system refused O_DIRECT.
@@ -247,6 +252,9 @@ type dirWriter struct {
 }
 
 func (w *dirWriter) Write(p []byte) (int, error) {
+	if w.ctx.Err() != nil {
+		return 0, fmt.Errorf("write image %s: %w", w.name, context.Cause(w.ctx))
+	}
 	if !w.noDirect && len(p) >= directMin && len(p)%directAlign == 0 &&
 		w.off%directAlign == 0 && pageAligned(p) {
 		if n, ok, err := w.writeDirect(p); ok {
@@ -302,6 +310,10 @@ func (w *dirWriter) Close() error {
 	if err := w.f.Close(); err != nil {
 		os.Remove(w.f.Name())
 		return fmt.Errorf("close image %s: %w", w.name, err)
+	}
+	if w.ctx.Err() != nil {
+		os.Remove(w.f.Name())
+		return fmt.Errorf("commit image %s: %w", w.name, context.Cause(w.ctx))
 	}
 	if err := os.Rename(w.f.Name(), w.final); err != nil {
 		os.Remove(w.f.Name())

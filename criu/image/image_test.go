@@ -206,3 +206,53 @@ func TestDirStore(t *testing.T) {
 		t.Errorf("NewDir of a missing dir: %v", err)
 	}
 }
+
+// TestDirStoreContext: the context given to Create and Open bounds the
+// whole write and read: once it is cancelled, Write, Close and Read fail
+// with its cause, and no image is committed.
+func TestDirStoreContext(t *testing.T) {
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cause := errors.New("interrupted")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	w, err := d.Create(ctx, "core-1.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	cancel(cause)
+	if _, err := w.Write([]byte("after")); !errors.Is(err, cause) {
+		t.Errorf("Write after cancel: %v, want the cause", err)
+	}
+	if err := w.Close(); !errors.Is(err, cause) {
+		t.Errorf("Close after cancel: %v, want the cause", err)
+	}
+	if _, err := d.Open(context.Background(), "core-1.img"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("image committed after a cancelled write: %v", err)
+	}
+	if ents, _ := os.ReadDir(d.Path()); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+	w, err = d.Create(context.Background(), "core-2.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("data"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithCancelCause(context.Background())
+	r, err := d.Open(rctx, "core-2.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rcancel(cause)
+	if _, err := r.Read(make([]byte, 4)); !errors.Is(err, cause) {
+		t.Errorf("Read after cancel: %v, want the cause", err)
+	}
+}

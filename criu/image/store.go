@@ -16,10 +16,13 @@ type Store interface {
 	// Create starts writing image name, replacing any earlier image of
 	// that name. The image is complete (visible to readers as a whole
 	// image) only once the writer's Close has returned nil; Abort, or a
-	// failed Close, leaves no image of that name behind.
+	// failed Close, leaves no image of that name behind. ctx bounds the
+	// whole write: once it is done, the writer's Write and Close fail
+	// (with context.Cause) and no image is committed.
 	Create(ctx context.Context, name string) (Writer, error)
 
-	// Open opens image name for reading. An image that does not exist
+	// Open opens image name for reading; ctx bounds the whole read. An
+	// image that does not exist
 	// gives an error for which errors.Is(err, fs.ErrNotExist) holds. A
 	// reader of an image that is still arriving (remote) gets its bytes
 	// as they come; a reader never sees a truncated image as complete:

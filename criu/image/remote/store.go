@@ -196,7 +196,10 @@ func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
 		c.Close()
 		return nil, fmt.Errorf("create image %s: %w", name, err)
 	}
-	w := &Writer{s: s, c: c, name: name, buf: make([]byte, 0, remoteimg.MaxChunk)}
+	w := &Writer{s: s, c: c, ctx: ctx, name: name, buf: make([]byte, 0, remoteimg.MaxChunk)}
+	// ctx bounds the whole write, Close's commit included: once it is
+	// done, a write blocked on the proxy returns.
+	w.stop = context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	s.mu.Lock()
 	s.open[w] = struct{}{}
 	delete(s.manifest, name)
@@ -208,6 +211,8 @@ func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
 type Writer struct {
 	s    *Store
 	c    *remoteimg.Conn
+	ctx  context.Context // Create's: bounds every write and the commit
+	stop func() bool     // stops the AfterFunc that cancels on ctx
 	name string
 	buf  []byte
 	off  uint64 // bytes sent
@@ -254,7 +259,7 @@ const flushAt = 256 << 10
 
 func (w *Writer) send(parts ...[]byte) error {
 	if err := w.c.W.WriteData(1, w.off, parts...); err != nil {
-		w.err = fmt.Errorf("write image %s: %w: %w", w.name, remoteimg.ErrUnavailable, err)
+		w.err = ctxErr(w.ctx, fmt.Errorf("write image %s: %w: %w", w.name, remoteimg.ErrUnavailable, err))
 		return w.err
 	}
 	n := uint64(0)
@@ -307,7 +312,7 @@ func (w *Writer) Close() error {
 		}
 		w.buf = w.buf[:0]
 	}
-	if err := roundTrip(context.Background(), w.c, &remoteimg.Commit{Size: w.off, CRC: w.crc}); err != nil {
+	if err := roundTrip(w.ctx, w.c, &remoteimg.Commit{Size: w.off, CRC: w.crc}); err != nil {
 		w.err = fmt.Errorf("commit image %s: %w", w.name, err)
 		return w.err
 	}
@@ -340,6 +345,7 @@ func (w *Writer) Abort() error {
 
 func (w *Writer) finish() {
 	w.done = true
+	w.stop()
 	w.c.Close()
 	w.s.mu.Lock()
 	delete(w.s.open, w)
