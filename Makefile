@@ -41,6 +41,7 @@ bench: build
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	./.ci/lint-syscalls
 
 # The product in one command: migrate a live counter between two network
 # namespaces through image-proxy and image-cache (needs root).

@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // A dump killed with SIGKILL cannot undo anything: the kernel detaches
@@ -91,10 +93,7 @@ func supervise(args []string) (status int, ok bool) {
 	}()
 	for {
 		var ws unix.WaitStatus
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err == unix.EINTR {
-			continue
-		}
+		_, err := linux.RetryEINTR(linux.Always, func() (int, error) { return unix.Wait4(pid, &ws, 0, nil) })
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "criu %s: wait for worker %d: %v\n", name, pid, err)
 			return 1, true

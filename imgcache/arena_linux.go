@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // Arenas hold the bytes of large images in memory mode. An arena is an
@@ -178,13 +180,4 @@ func freeArena(b []byte) error {
 // kernel; the mapping stays until freeArena.
 func discard(b []byte) error { return madvise(b, unix.MADV_DONTNEED) }
 
-func madvise(b []byte, advice int) error {
-	err := unix.Madvise(b, advice)
-	if err == unix.EINTR {
-		err = unix.Madvise(b, advice)
-	}
-	if err != nil {
-		return os.NewSyscallError("madvise", err)
-	}
-	return nil
-}
+func madvise(b []byte, advice int) error { return linux.Madvise(b, advice) }

@@ -10,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -65,7 +66,7 @@ func dumpEpoll(pid int, id uint32, fd int, flags uint32) (*images.FileEntry, err
 	}
 	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
 	for _, t := range tfds {
-		same, err := epollTargetIs(pid, t.Fd, fd, t.Fd)
+		same, err := linux.KcmpEpollTfd(pid, pid, t.Fd, linux.KcmpEpollSlot{Efd: uint32(fd), Tfd: uint32(t.Fd)})
 		if err != nil && !errors.Is(err, unix.EBADF) {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -88,7 +89,7 @@ func Open(f *images.FileEntry) (fd int, err error) {
 			}
 		}
 		if t := e.GetTicks(); t != 0 {
-			if err := setTimerfdTicks(fd, t); err != nil {
+			if err := linux.TimerfdSetTicks(fd, t); err != nil {
 				return fd, err
 			}
 		}

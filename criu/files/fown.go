@@ -48,18 +48,18 @@ func SetFown(t Tree, pid, fd int, flags uint32, e *images.FileEntry) error {
 	if err != nil {
 		return err
 	}
-	if sig == 0 && own.pid == 0 {
+	if sig == 0 && own.Pid == 0 {
 		return nil
 	}
 	fo := image.ZeroFown()
 	fo.Signum = proto.Uint32(uint32(sig))
-	if own.pid != 0 {
-		vpid, ok := t.InnerOwner(int(own.typ), int(own.pid))
+	if own.Pid != 0 {
+		vpid, ok := t.InnerOwner(int(own.Type), int(own.Pid))
 		if !ok {
-			return fmt.Errorf("%w: its owner (F_SETOWN, type %d) %d is outside the dumped tree", errdefs.ErrUnsupported, own.typ, own.pid)
+			return fmt.Errorf("%w: its owner (F_SETOWN, type %d) %d is outside the dumped tree", errdefs.ErrUnsupported, own.Type, own.Pid)
 		}
 		fo.Uid, fo.Euid = proto.Uint32(uid), proto.Uint32(euid)
-		fo.PidType, fo.Pid = proto.Uint32(uint32(own.typ)), proto.Uint32(uint32(vpid))
+		fo.PidType, fo.Pid = proto.Uint32(uint32(own.Type)), proto.Uint32(uint32(vpid))
 	}
 	if !setFownOf(e, fo) {
 		return fmt.Errorf("%w: an owner or signal (F_SETOWN, F_SETSIG) on a %v file", errdefs.ErrUnsupported, e.GetType())

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // ErrBadName is returned for an image name that is not a plain file name.
@@ -139,18 +141,13 @@ func (r *dirReader) readDirect(p []byte) (n int, ok bool, err error) {
 		}
 		r.direct = f
 	}
-	for {
-		n, err = unix.Pread(int(r.direct.Fd()), p, r.off)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	n, err = linux.Pread(int(r.direct.Fd()), p, r.off)
 	switch {
-	case err == unix.EINVAL:
+	case errors.Is(err, unix.EINVAL):
 		r.noDirect = true
 		return 0, false, nil
 	case err != nil:
-		return 0, true, fmt.Errorf("read image %s: %w", r.name, os.NewSyscallError("pread", err))
+		return 0, true, fmt.Errorf("read image %s: %w", r.name, err)
 	case n == 0:
 		return 0, true, io.EOF
 	}
@@ -285,16 +282,13 @@ func (w *dirWriter) writeDirect(p []byte) (n int, ok bool, err error) {
 		w.direct = f
 	}
 	for n < len(p) {
-		m, err := unix.Pwrite(int(w.direct.Fd()), p[n:], w.off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EINVAL && n == 0 {
+		m, err := linux.Pwrite(int(w.direct.Fd()), p[n:], w.off)
+		if errors.Is(err, unix.EINVAL) && n == 0 {
 			w.noDirect = true
 			return 0, false, nil
 		}
 		if err != nil {
-			return n, true, fmt.Errorf("write image %s: %w", w.name, os.NewSyscallError("pwrite", err))
+			return n, true, fmt.Errorf("write image %s: %w", w.name, err)
 		}
 		if m == 0 {
 			return n, true, fmt.Errorf("write image %s: %w", w.name, io.ErrShortWrite)
@@ -345,3 +339,6 @@ func (w *dirWriter) Abort() error {
 	w.f.Close()
 	return os.Remove(w.f.Name())
 }
+
+// pageAligned reports whether p starts on a directAlign boundary.
+func pageAligned(p []byte) bool { return linux.SliceAddr(p)%directAlign == 0 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/nsenter"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -84,7 +85,7 @@ func collect[T any](kind string, info func() (int, int, error), stat func(idx in
 }
 
 func (d *dumper) shm() error {
-	ids, segs, err := collect("shared memory segment", shmInfoCall, shmStat)
+	ids, segs, err := collect("shared memory segment", linux.ShmctlInfo, shmStat)
 	if err != nil {
 		return err
 	}
@@ -123,7 +124,7 @@ func copySegment(w io.Writer, id int, size uint64) error {
 }
 
 func (d *dumper) msg() (retErr error) {
-	ids, queues, err := collect("message queue", msgInfoCall, msgStat)
+	ids, queues, err := collect("message queue", linux.MsgctlInfo, msgStat)
 	if err != nil {
 		return err
 	}
@@ -169,12 +170,12 @@ func (d *dumper) msg() (retErr error) {
 
 // copyMessages writes every message of queue id, in order, as an IpcMsg
 // entry and its text padded to 8, leaving the queue as it is.
-func copyMessages(enc *image.Encoder, w io.Writer, id int, ds *msqidDS) error {
+func copyMessages(enc *image.Encoder, w io.Writer, id int, ds *linux.MsqidDS) error {
 	// No message is longer than all the queue's bytes together.
 	buf := make([]byte, 8+ds.Cbytes)
 	var pad [8]byte
 	for i := 0; i < int(ds.Qnum); i++ {
-		mtype, n, err := msgPeek(id, i, buf)
+		mtype, n, err := linux.MsgrcvCopy(id, i, buf)
 		if errors.Is(err, unix.ENOSYS) {
 			return ErrNoMsgCopy
 		}
@@ -195,7 +196,7 @@ func copyMessages(enc *image.Encoder, w io.Writer, id int, ds *msqidDS) error {
 }
 
 func (d *dumper) sem() error {
-	ids, sets, err := collect("semaphore set", semInfoCall, semStat)
+	ids, sets, err := collect("semaphore set", linux.SemctlInfo, semStat)
 	if err != nil {
 		return err
 	}
@@ -203,7 +204,7 @@ func (d *dumper) sem() error {
 		for i, ds := range sets {
 			e := &images.IpcSemEntry{Desc: fromIPCPerm(&ds.Perm).desc(ids[i]), Nsems: proto.Uint32(uint32(ds.Nsems))}
 			vals := make([]uint16, ds.Nsems)
-			if err := semValues("semctl(GETALL)", ids[i], getAll, vals); err != nil {
+			if err := linux.SemctlValues("semctl(GETALL)", ids[i], linux.GETALL, vals); err != nil {
 				return fmt.Errorf("%s: %w", object("semaphore set", e.Desc), err)
 			}
 			d.log.Debug().Int("id", ids[i]).Uint64("nsems", ds.Nsems).Msg("semaphore set")

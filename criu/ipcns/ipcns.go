@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -39,6 +40,6 @@ func object(kind string, d *images.IpcDescEntry) string {
 	return fmt.Sprintf("%s %d (key %#x)", kind, d.GetId(), d.GetKey())
 }
 
-func fromIPCPerm(p *ipcPerm) perm {
+func fromIPCPerm(p *linux.IpcPerm) perm {
 	return perm{p.Key, p.Uid, p.Gid, p.Cuid, p.Cgid, p.Mode}
 }

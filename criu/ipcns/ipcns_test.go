@@ -23,6 +23,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/criu/nsenter/nstest"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -98,24 +99,24 @@ func populate(t *testing.T, pid int) {
 		if err := writeSysctl(ctlMsgNextID, "70000"); err != nil {
 			return err
 		}
-		q, err := msgGet(0x2222, 0o620|unix.IPC_CREAT|unix.IPC_EXCL)
+		q, err := linux.Msgget(0x2222, 0o620|unix.IPC_CREAT|unix.IPC_EXCL)
 		if err != nil {
 			return err
 		}
-		var mds msqidDS
-		if err := msgCtlDS("msgctl", q, unix.IPC_STAT, &mds); err != nil {
+		var mds linux.MsqidDS
+		if err := linux.MsgctlDS("msgctl", q, unix.IPC_STAT, &mds); err != nil {
 			return err
 		}
 		mds.Qbytes = 25000
 		mds.Perm.Uid = 4321
-		if err := msgCtlDS("msgctl", q, unix.IPC_SET, &mds); err != nil {
+		if err := linux.MsgctlDS("msgctl", q, unix.IPC_SET, &mds); err != nil {
 			return err
 		}
 		for _, m := range testMsgs {
 			buf := make([]byte, 8+len(m.text))
 			putMtype(buf, uint64(m.mtype))
 			copy(buf[8:], m.text)
-			if err := msgSend(q, buf); err != nil {
+			if err := linux.Msgsnd(q, buf); err != nil {
 				return err
 			}
 		}
@@ -128,23 +129,23 @@ func populate(t *testing.T, pid int) {
 			return err
 		}
 		// Queue 2: private and empty.
-		if _, err := msgGet(0, 0o600|unix.IPC_CREAT); err != nil {
+		if _, err := linux.Msgget(0, 0o600|unix.IPC_CREAT); err != nil {
 			return err
 		}
 
 		// Set 1: five values up to SEMVMX; set 2: private, one value.
-		s, err := semGet(0x3333, 5, 0o660|unix.IPC_CREAT|unix.IPC_EXCL)
+		s, err := linux.Semget(0x3333, 5, 0o660|unix.IPC_CREAT|unix.IPC_EXCL)
 		if err != nil {
 			return err
 		}
-		if err := semValues("semctl", s, setAll, []uint16{0, 1, 2, 32767, 5}); err != nil {
+		if err := linux.SemctlValues("semctl", s, linux.SETALL, []uint16{0, 1, 2, 32767, 5}); err != nil {
 			return err
 		}
-		s, err = semGet(0, 1, 0o600|unix.IPC_CREAT)
+		s, err = linux.Semget(0, 1, 0o600|unix.IPC_CREAT)
 		if err != nil {
 			return err
 		}
-		if err := semValues("semctl", s, setAll, []uint16{9}); err != nil {
+		if err := linux.SemctlValues("semctl", s, linux.SETALL, []uint16{9}); err != nil {
 			return err
 		}
 		// A next id left set is saved and restored too.
@@ -237,7 +238,7 @@ func readState(t *testing.T, pid int) *state {
 			id, _ := strconv.Atoi(f[1])
 			n, _ := strconv.Atoi(f[3])
 			vals := make([]uint16, n)
-			if err := semValues("semctl", id, getAll, vals); err != nil {
+			if err := linux.SemctlValues("semctl", id, linux.GETALL, vals); err != nil {
 				return err
 			}
 			s.values[id] = vals
@@ -249,15 +250,15 @@ func readState(t *testing.T, pid int) *state {
 			buf := make([]byte, 8+65536)
 			msgs := []testMsg{}
 			for i := 0; i < qnum; i++ {
-				mtype, n, err := msgPeek(id, i, buf)
+				mtype, n, err := linux.MsgrcvCopy(id, i, buf)
 				if err != nil {
 					return err
 				}
 				msgs = append(msgs, testMsg{mtype, string(buf[8 : 8+n])})
 			}
 			s.messages[id] = msgs
-			var ds msqidDS
-			if err := msgCtlDS("msgctl", id, unix.IPC_STAT, &ds); err != nil {
+			var ds linux.MsqidDS
+			if err := linux.MsgctlDS("msgctl", id, unix.IPC_STAT, &ds); err != nil {
 				return err
 			}
 			s.qbytes[id] = ds.Qbytes
@@ -368,7 +369,7 @@ func TestRestoreFailureUndoes(t *testing.T) {
 		if err := writeSysctl(ctlMsgNextID, "5"); err != nil {
 			return err
 		}
-		_, err = msgGet(0x2222, 0o600|unix.IPC_CREAT)
+		_, err = linux.Msgget(0x2222, 0o600|unix.IPC_CREAT)
 		return err
 	})
 	_, err := Restore(ctx, store, dst, 1, testLog(t))

@@ -15,6 +15,7 @@ import (
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/nsenter"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -184,8 +185,8 @@ func (r *restorer) saveNextIDs() error {
 		remove func(int) error
 	}{
 		{ctlShmNextID, func(key int32, flags int) (int, error) { return shmGet(key, 1, flags) }, shmRemove},
-		{ctlMsgNextID, msgGet, msgRemove},
-		{ctlSemNextID, func(key int32, flags int) (int, error) { return semGet(key, 1, flags) }, semRemove},
+		{ctlMsgNextID, linux.Msgget, linux.MsgctlRemove},
+		{ctlSemNextID, func(key int32, flags int) (int, error) { return linux.Semget(key, 1, flags) }, linux.SemctlRemove},
 	} {
 		old, err := readSysctl(c.ctl)
 		if err != nil {
@@ -400,21 +401,21 @@ func (r *restorer) msg(queues []queue) error {
 func (r *restorer) queue(q queue) error {
 	d := q.e.GetDesc()
 	what := object("message queue", d)
-	id, err := r.create(what, ctlMsgNextID, d, msgGet, msgRemove)
+	id, err := r.create(what, ctlMsgNextID, d, linux.Msgget, linux.MsgctlRemove)
 	if err != nil {
 		return err
 	}
-	var ds msqidDS
-	if err := msgCtlDS("msgctl(IPC_STAT)", id, unix.IPC_STAT, &ds); err != nil {
+	var ds linux.MsqidDS
+	if err := linux.MsgctlDS("msgctl(IPC_STAT)", id, unix.IPC_STAT, &ds); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	ds.Perm.Uid, ds.Perm.Gid, ds.Perm.Mode = d.GetUid(), d.GetGid(), d.GetMode()&0o777
 	ds.Qbytes = uint64(q.e.GetQbytes())
-	if err := msgCtlDS("msgctl(IPC_SET)", id, unix.IPC_SET, &ds); err != nil {
+	if err := linux.MsgctlDS("msgctl(IPC_SET)", id, unix.IPC_SET, &ds); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	for i, m := range q.msgs {
-		if err := msgSend(id, m); err != nil {
+		if err := linux.Msgsnd(id, m); err != nil {
 			return fmt.Errorf("%s: message %d (%d bytes): %w", what, i, len(m)-8, err)
 		}
 	}
@@ -449,20 +450,20 @@ func (r *restorer) set(e *images.IpcSemEntry, vals []uint16) error {
 	d := e.GetDesc()
 	what := object("semaphore set", d)
 	id, err := r.create(what, ctlSemNextID, d, func(key int32, flags int) (int, error) {
-		return semGet(key, len(vals), flags)
-	}, semRemove)
+		return linux.Semget(key, len(vals), flags)
+	}, linux.SemctlRemove)
 	if err != nil {
 		return err
 	}
-	var ds semidDS
-	if err := semCtlDS("semctl(IPC_STAT)", id, unix.IPC_STAT, &ds); err != nil {
+	var ds linux.SemidDS
+	if err := linux.SemctlDS("semctl(IPC_STAT)", id, unix.IPC_STAT, &ds); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	ds.Perm.Uid, ds.Perm.Gid, ds.Perm.Mode = d.GetUid(), d.GetGid(), d.GetMode()&0o777
-	if err := semCtlDS("semctl(IPC_SET)", id, unix.IPC_SET, &ds); err != nil {
+	if err := linux.SemctlDS("semctl(IPC_SET)", id, unix.IPC_SET, &ds); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := semValues("semctl(SETALL)", id, setAll, vals); err != nil {
+	if err := linux.SemctlValues("semctl(SETALL)", id, linux.SETALL, vals); err != nil {
 		return fmt.Errorf("%s: values: %w", what, err)
 	}
 	return nil

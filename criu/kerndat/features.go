@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/internal/linux"
 )
 
 // CRIU's feature names (`criu check --feature NAME`, CRIU 4.2's list in
@@ -164,7 +165,7 @@ func probeTimerfd() (string, error) {
 		return "", os.NewSyscallError("timerfd_create", err)
 	}
 	defer unix.Close(fd)
-	if err := setTimerfdTicks(fd, 1); err != nil {
+	if err := linux.TimerfdSetTicks(fd, 1); err != nil {
 		return "", err
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
@@ -245,18 +246,11 @@ func probeRseqConf() (string, error) {
 	return "PTRACE_GET_RSEQ_CONFIGURATION works", nil
 }
 
-// prTimerCreateRestoreIDs is PR_TIMER_CREATE_RESTORE_IDS and its GET
-// argument (include/uapi/linux/prctl.h).
-const (
-	prTimerCreateRestoreIDs    = 77
-	prTimerCreateRestoreIDsGet = 2
-)
-
 // probeTimerIDs: POSIX timers can be created with their old ids, as
 // restore does.
 func probeTimerIDs() (string, error) {
-	if _, _, e := unix.Syscall6(unix.SYS_PRCTL, prTimerCreateRestoreIDs, prTimerCreateRestoreIDsGet, 0, 0, 0, 0); e != 0 {
-		return "", os.NewSyscallError("prctl(PR_TIMER_CREATE_RESTORE_IDS)", e)
+	if _, err := linux.PrctlTimerCreateRestoreIDs(linux.PR_TIMER_CREATE_RESTORE_IDS_GET); err != nil {
+		return "", err
 	}
 	return "PR_TIMER_CREATE_RESTORE_IDS", nil
 }

@@ -4,16 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/internal/linux"
 )
 
 // Result is the outcome of one probe.
@@ -73,18 +74,11 @@ func probePtrace() (string, error) {
 	})
 }
 
-// cloneArgs mirrors struct clone_args (include/uapi/linux/sched.h).
-type cloneArgs struct {
-	flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls,
-	setTID, setTIDSize, cgroup uint64
-}
-
 func probeClone3() (string, error) {
 	// A clone_args smaller than the first version is refused with
 	// EINVAL by a kernel that has clone3 and ENOSYS by one without.
-	var a cloneArgs
-	_, _, e := unix.Syscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a)), 8, 0)
-	if e == unix.ENOSYS {
+	var a linux.CloneArgs
+	if _, err := linux.Clone3(&a, 8); errors.Is(err, unix.ENOSYS) {
 		return "", fmt.Errorf("clone3 is not implemented by this kernel")
 	}
 	caps, err := effectiveCaps()
@@ -111,11 +105,11 @@ func effectiveCaps() (uint64, error) {
 }
 
 func probeMMMap() (string, error) {
-	var size uint32
-	if err := unix.Prctl(unix.PR_SET_MM, unix.PR_SET_MM_MAP_SIZE, uintptr(unsafe.Pointer(&size)), 0, 0); err != nil {
-		return "", os.NewSyscallError("prctl(PR_SET_MM_MAP_SIZE)", err)
+	size, err := linux.PrctlGetMMMapSize()
+	if err != nil {
+		return "", err
 	}
-	if size != 104 {
+	if size != linux.PrctlMMMapSize {
 		return "", fmt.Errorf("struct prctl_mm_map is %d bytes, this build knows 104", size)
 	}
 	return "struct prctl_mm_map is 104 bytes", nil
@@ -125,7 +119,7 @@ func probeVMReadv() (string, error) {
 	src := []byte("criu-probe")
 	dst := make([]byte, len(src))
 	local := []unix.Iovec{{Base: &dst[0], Len: uint64(len(dst))}}
-	remote := []unix.RemoteIovec{{Base: uintptr(unsafe.Pointer(&src[0])), Len: len(src)}}
+	remote := []unix.RemoteIovec{{Base: linux.SliceAddr(src), Len: len(src)}}
 	n, err := unix.ProcessVMReadv(os.Getpid(), local, remote, 0)
 	if err != nil {
 		return "", os.NewSyscallError("process_vm_readv", err)
@@ -200,8 +194,7 @@ func probeVDSO() (string, error) {
 
 func probeRseq() (string, error) {
 	// Unregistering with a NULL area is EINVAL where rseq exists.
-	_, _, e := unix.Syscall6(unix.SYS_RSEQ, 0, 0, 1, 0, 0, 0)
-	if e == unix.ENOSYS {
+	if err := linux.RseqUnregister(0, 0, 0); errors.Is(err, unix.ENOSYS) {
 		return "", fmt.Errorf("rseq is not implemented by this kernel")
 	}
 	return "present", nil
@@ -249,12 +242,11 @@ func probeNamespaces() (string, error) {
 }
 
 func probeUserfaultfd() (string, error) {
-	const uffdUserModeOnly = 1
-	fd, _, e := unix.Syscall(unix.SYS_USERFAULTFD, uintptr(unix.O_CLOEXEC|unix.O_NONBLOCK|uffdUserModeOnly), 0, 0)
-	if e != 0 {
-		return "", os.NewSyscallError("userfaultfd", e)
+	fd, err := linux.Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK | linux.UFFD_USER_MODE_ONLY)
+	if err != nil {
+		return "", err
 	}
-	unix.Close(int(fd))
+	unix.Close(fd)
 	return "present", nil
 }
 
@@ -276,7 +268,7 @@ func probeSoftDirty() (string, error) {
 	}
 	defer f.Close()
 	var e [8]byte
-	addr := uintptr(unsafe.Pointer(&page[0]))
+	addr := linux.SliceAddr(page)
 	if _, err := f.ReadAt(e[:], int64(addr/4096*8)); err != nil {
 		return "", fmt.Errorf("read pagemap: %w", err)
 	}

@@ -3,11 +3,11 @@ package kerndat
 import (
 	"fmt"
 	"os"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/internal/linux"
 )
 
 // probeMemTrack checks the write tracking that incremental dumps use
@@ -15,12 +15,12 @@ import (
 // registered and write-protected mapping, one page written, and
 // PAGEMAP_SCAN reporting exactly that page as written.
 func probeMemTrack() (string, error) {
-	fd, _, e := unix.Syscall(unix.SYS_USERFAULTFD, uintptr(mem.UserfaultfdFlags), 0, 0)
-	if e != 0 {
-		return "", os.NewSyscallError("userfaultfd", e)
+	fd, err := linux.Userfaultfd(mem.UserfaultfdFlags)
+	if err != nil {
+		return "", err
 	}
-	defer unix.Close(int(fd))
-	if err := mem.TrackerInit(int(fd)); err != nil {
+	defer unix.Close(fd)
+	if err := mem.TrackerInit(fd); err != nil {
 		return "", err
 	}
 	const n = 4 * mem.PageSize
@@ -29,12 +29,12 @@ func probeMemTrack() (string, error) {
 		return "", os.NewSyscallError("mmap", err)
 	}
 	defer unix.Munmap(b)
-	start := uint64(uintptr(unsafe.Pointer(&b[0])))
+	start := uint64(linux.SliceAddr(b))
 	r := mem.Range{Start: start, End: start + n}
-	if err := mem.TrackerRegister(int(fd), r); err != nil {
+	if err := mem.TrackerRegister(fd, r); err != nil {
 		return "", err
 	}
-	if err := mem.TrackerProtect(int(fd), r); err != nil {
+	if err := mem.TrackerProtect(fd, r); err != nil {
 		return "", err
 	}
 	b[mem.PageSize] = 1

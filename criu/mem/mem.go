@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // PageSize is the base page size on x86_64.
@@ -114,22 +116,17 @@ func vmTransfer(pid int, rs []Range, buf []byte, write bool) error {
 		local[0].SetLen(total)
 		var got int
 		var err error
-		for {
-			if write {
-				got, err = unix.ProcessVMWritev(pid, local, remote, 0)
-			} else {
-				got, err = unix.ProcessVMReadv(pid, local, remote, 0)
-			}
-			if err != unix.EINTR {
-				break
-			}
+		if write {
+			got, err = linux.ProcessVMWritev(pid, local, remote)
+		} else {
+			got, err = linux.ProcessVMReadv(pid, local, remote)
 		}
 		name := "process_vm_readv"
 		if write {
 			name = "process_vm_writev"
 		}
 		if err != nil {
-			return fmt.Errorf("%s %d at %#x: %w", name, pid, rs[0].Start, os.NewSyscallError(name, err))
+			return fmt.Errorf("%s %d at %#x: %w", name, pid, rs[0].Start, err)
 		}
 		if got != total {
 			// Partial: advance past what was done and retry the rest;

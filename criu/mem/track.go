@@ -2,9 +2,10 @@ package mem
 
 import (
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // Write tracking without soft-dirty bits: userfaultfd write-protect in
@@ -28,20 +29,10 @@ import (
 // caller's mm) but every ioctl on it may come from whoever holds the
 // file: the dumper takes it with pidfd_getfd.
 
-// userfaultfd ABI (include/uapi/linux/userfaultfd.h).
+// The userfaultfd and PAGEMAP_SCAN ABI is internal/linux's.
 const (
-	uffdAPI              = 0xaa
-	uffdFeatureWPAsync   = 1 << 15
-	uffdioAPI            = 0xc018aa3f // _IOWR(0xaa, 0x3f, struct uffdio_api)
-	uffdioRegister       = 0xc020aa00 // _IOWR(0xaa, 0x00, struct uffdio_register)
-	uffdioRegisterModeWP = 1 << 1
-	uffdioWriteprotect   = 0xc018aa06 // _IOWR(0xaa, 0x06, struct uffdio_writeprotect)
-	uffdioWriteprotectWP = 1 << 0
-	pagemapScanReq       = 0xc0606610 // _IOWR('f', 16, struct pm_scan_arg)
-	pageIsWritten        = 1 << 1
 	scanVecLen           = 4096
-	uffdFeaturesTracking = uffdFeatureWPAsync
-	uffdUserModeOnly     = 1 // UFFD_USER_MODE_ONLY
+	uffdFeaturesTracking = linux.UFFD_FEATURE_WP_ASYNC
 )
 
 // TrackerFeatures are the uffd API features a tracker asks for (shown in
@@ -54,49 +45,31 @@ const TrackerFeatures = uffdFeaturesTracking
 // vm.unprivileged_userfaultfd is 0; it changes nothing for asynchronous
 // write-protect, which the kernel resolves without a userfault, from
 // user and kernel mode alike.
-const UserfaultfdFlags = unix.O_CLOEXEC | unix.O_NONBLOCK | uffdUserModeOnly
-
-// uffdioAPIArg mirrors struct uffdio_api.
-type uffdioAPIArg struct{ API, Features, Ioctls uint64 }
-
-// uffdioRegisterArg mirrors struct uffdio_register.
-type uffdioRegisterArg struct{ Start, Len, Mode, Ioctls uint64 }
-
-// uffdioWriteprotectArg mirrors struct uffdio_writeprotect.
-type uffdioWriteprotectArg struct{ Start, Len, Mode uint64 }
-
-// pmScanArg mirrors struct pm_scan_arg (include/uapi/linux/fs.h).
-type pmScanArg struct {
-	Size, Flags, Start, End, WalkEnd, Vec, VecLen, MaxPages uint64
-	CatInverted, CatMask, CatAnyofMask, ReturnMask          uint64
-}
-
-// pageRegion mirrors struct page_region.
-type pageRegion struct{ Start, End, Categories uint64 }
+const UserfaultfdFlags = unix.O_CLOEXEC | unix.O_NONBLOCK | linux.UFFD_USER_MODE_ONLY
 
 // TrackerInit enables asynchronous write-protect on a fresh uffd.
 func TrackerInit(fd int) error {
-	a := uffdioAPIArg{API: uffdAPI, Features: uffdFeaturesTracking}
-	if err := ioctlPtr(fd, uffdioAPI, &a); err != nil {
-		return fmt.Errorf("userfaultfd API (WP_ASYNC): %w", os.NewSyscallError("ioctl", err))
+	a := linux.UffdioAPI{API: linux.UFFD_API, Features: uffdFeaturesTracking}
+	if err := linux.IoctlUffdioAPI(fd, &a); err != nil {
+		return fmt.Errorf("userfaultfd API (WP_ASYNC): %w", err)
 	}
 	return nil
 }
 
 // TrackerRegister registers r (one whole VMA) for write-protect.
 func TrackerRegister(fd int, r Range) error {
-	a := uffdioRegisterArg{Start: r.Start, Len: r.Len(), Mode: uffdioRegisterModeWP}
-	if err := ioctlPtr(fd, uffdioRegister, &a); err != nil {
-		return fmt.Errorf("userfaultfd register %#x-%#x: %w", r.Start, r.End, os.NewSyscallError("ioctl", err))
+	a := linux.UffdioRegister{Start: r.Start, Len: r.Len(), Mode: linux.UFFDIO_REGISTER_MODE_WP}
+	if err := linux.IoctlUffdioRegister(fd, &a); err != nil {
+		return fmt.Errorf("userfaultfd register %#x-%#x: %w", r.Start, r.End, err)
 	}
 	return nil
 }
 
 // TrackerProtect write-protects the present pages of r (registered).
 func TrackerProtect(fd int, r Range) error {
-	a := uffdioWriteprotectArg{Start: r.Start, Len: r.Len(), Mode: uffdioWriteprotectWP}
-	if err := ioctlPtr(fd, uffdioWriteprotect, &a); err != nil {
-		return fmt.Errorf("userfaultfd write-protect %#x-%#x: %w", r.Start, r.End, os.NewSyscallError("ioctl", err))
+	a := linux.UffdioWriteprotect{Start: r.Start, Len: r.Len(), Mode: linux.UFFDIO_WRITEPROTECT_MODE_WP}
+	if err := linux.IoctlUffdioWriteprotect(fd, &a); err != nil {
+		return fmt.Errorf("userfaultfd write-protect %#x-%#x: %w", r.Start, r.End, err)
 	}
 	return nil
 }
@@ -106,14 +79,14 @@ func TrackerProtect(fd int, r Range) error {
 // since TrackerProtect; elsewhere every page. Sorted, disjoint.
 func (p *Pagemap) ScanWritten(r Range) ([]Range, error) {
 	var out []Range
-	vec := make([]pageRegion, scanVecLen)
+	vec := make([]linux.PageRegion, scanVecLen)
 	start := r.Start
 	for start < r.End {
-		a := pmScanArg{Size: 96, Start: start, End: r.End,
-			VecLen: scanVecLen, CatMask: pageIsWritten, ReturnMask: pageIsWritten}
-		n, err := pagemapScan(int(p.f.Fd()), &a, vec)
+		a := linux.PmScanArg{Size: linux.PmScanArgSize, Start: start, End: r.End,
+			VecLen: scanVecLen, CatMask: linux.PAGE_IS_WRITTEN, ReturnMask: linux.PAGE_IS_WRITTEN}
+		n, err := linux.IoctlPagemapScan(int(p.f.Fd()), &a, vec)
 		if err != nil {
-			return nil, fmt.Errorf("PAGEMAP_SCAN %#x-%#x: %w", start, r.End, os.NewSyscallError("ioctl", err))
+			return nil, fmt.Errorf("PAGEMAP_SCAN %#x-%#x: %w", start, r.End, err)
 		}
 		for _, g := range vec[:n] {
 			if k := len(out); k > 0 && out[k-1].End == g.Start {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // Type is the kind of a namespace, as its CLONE_NEW* flag.
@@ -111,12 +113,5 @@ func NotOwn(pid int, typ Type) error {
 
 // setns moves the calling thread into namespace fd of type typ.
 func setns(fd int, typ Type) error {
-	err := unix.Setns(fd, int(typ))
-	if errors.Is(err, unix.EINTR) {
-		err = unix.Setns(fd, int(typ))
-	}
-	if err != nil {
-		return os.NewSyscallError("setns", err)
-	}
-	return nil
+	return linux.Setns(fd, int(typ))
 }

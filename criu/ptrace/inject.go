@@ -9,6 +9,7 @@ import (
 
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
 )
 
 // FindSyscall locates a `syscall` instruction in the [vdso] of task pid,
@@ -86,11 +87,11 @@ func (in *Injector) Syscall(name string, nr uintptr, args ...uint64) (uint64, er
 // call runs on the tracer thread. It leaves the thread with in.Base as
 // its registers and its signal mask as found, whatever happens.
 func (in *Injector) call(nr uintptr, args []uint64) (ret uint64, err error) {
-	mask, err := getSigmask(in.Tid)
+	mask, err := linux.PtraceGetSigmask(in.Tid)
 	if err != nil {
 		return 0, err
 	}
-	if err := setSigmask(in.Tid, injectMask); err != nil {
+	if err := linux.PtraceSetSigmask(in.Tid, injectMask); err != nil {
 		return 0, err
 	}
 	defer func() {
@@ -102,7 +103,7 @@ func (in *Injector) call(nr uintptr, args []uint64) (ret uint64, err error) {
 		if e := sysErr("ptrace(SETREGS)", unix.PtraceSetRegs(in.Tid, &base)); e != nil && err == nil {
 			err = e
 		}
-		if e := setSigmask(in.Tid, mask); e != nil && err == nil {
+		if e := linux.PtraceSetSigmask(in.Tid, mask); e != nil && err == nil {
 			err = e
 		}
 		if in.T.seized[in.Tid] {
@@ -127,11 +128,11 @@ const injectMask = ^uint64(0) &^ (1 << (unix.SIGTRAP - 1))
 // call's SIGTRAP) to an interrupt stop, without running user code and
 // without delivering the SIGTRAP. It runs on the tracer thread.
 func park(tid int) error {
-	if err := rawPtrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
-		return sysErr("ptrace(INTERRUPT)", err)
+	if err := linux.PtraceInterrupt(tid); err != nil {
+		return err
 	}
-	if err := rawPtrace(unix.PTRACE_CONT, tid, 0, 0); err != nil {
-		return sysErr("ptrace(CONT)", err)
+	if err := linux.PtraceCont(tid, 0); err != nil {
+		return err
 	}
 	for {
 		st, err := wait(tid)
@@ -164,8 +165,8 @@ func (in *Injector) step(nr uintptr, args []uint64) (uint64, error) {
 	if err := unix.PtraceSetRegs(in.Tid, &r); err != nil {
 		return 0, sysErr("ptrace(SETREGS)", err)
 	}
-	if err := rawPtrace(unix.PTRACE_SINGLESTEP, in.Tid, 0, 0); err != nil {
-		return 0, sysErr("ptrace(SINGLESTEP)", err)
+	if err := linux.PtraceSingleStep(in.Tid); err != nil {
+		return 0, err
 	}
 	for {
 		st, err := wait(in.Tid)
@@ -189,8 +190,8 @@ func (in *Injector) step(nr uintptr, args []uint64) (uint64, error) {
 				}
 				in.Cloned = append(in.Cloned, int(msg))
 			}
-			if err := rawPtrace(unix.PTRACE_SINGLESTEP, in.Tid, 0, 0); err != nil {
-				return 0, sysErr("ptrace(SINGLESTEP)", err)
+			if err := linux.PtraceSingleStep(in.Tid); err != nil {
+				return 0, err
 			}
 			continue
 		}
@@ -200,8 +201,8 @@ func (in *Injector) step(nr uintptr, args []uint64) (uint64, error) {
 			// syscall. It is suppressed and remembered: the task is
 			// stopped again when it is let go (StopSignal).
 			in.T.stopSig[in.Tid] = unix.SIGSTOP
-			if err := rawPtrace(unix.PTRACE_SINGLESTEP, in.Tid, 0, 0); err != nil {
-				return 0, sysErr("ptrace(SINGLESTEP)", err)
+			if err := linux.PtraceSingleStep(in.Tid); err != nil {
+				return 0, err
 			}
 			continue
 		}

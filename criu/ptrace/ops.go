@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // Regs mirrors struct user_regs_struct (arch/x86/include/asm/user_64.h).
@@ -25,8 +27,8 @@ func (t *Tracer) Seize(tid int, opts int) error {
 			}
 			return fmt.Errorf("seize %d: %w", tid, err)
 		}
-		if err := rawPtrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
-			return fmt.Errorf("interrupt %d: %w", tid, sysErr("ptrace(INTERRUPT)", err))
+		if err := linux.PtraceInterrupt(tid); err != nil {
+			return fmt.Errorf("interrupt %d: %w", tid, err)
 		}
 		for {
 			st, err := wait(tid)
@@ -48,16 +50,16 @@ func (t *Tracer) Seize(tid int, opts int) error {
 				return nil
 			case st.Event() != 0:
 				// Another event: resume and keep waiting for our stop.
-				if err := rawPtrace(unix.PTRACE_CONT, tid, 0, 0); err != nil {
-					return sysErr("ptrace(CONT)", err)
+				if err := linux.PtraceCont(tid, 0); err != nil {
+					return err
 				}
 			default:
 				// Signal-delivery-stop: deliver it, then stop again.
-				if err := rawPtrace(unix.PTRACE_CONT, tid, 0, uintptr(st.StopSignal())); err != nil {
-					return sysErr("ptrace(CONT)", err)
+				if err := linux.PtraceCont(tid, int(st.StopSignal())); err != nil {
+					return err
 				}
-				if err := rawPtrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil {
-					return sysErr("ptrace(INTERRUPT)", err)
+				if err := linux.PtraceInterrupt(tid); err != nil {
+					return err
 				}
 			}
 		}
@@ -69,14 +71,14 @@ func (t *Tracer) Detach(tid int, sig syscall.Signal) error {
 	return t.Do(func() error {
 		delete(t.seized, tid)
 		delete(t.stopSig, tid)
-		return sysErr("ptrace(DETACH)", rawPtrace(unix.PTRACE_DETACH, tid, 0, uintptr(sig)))
+		return linux.PtraceDetach(tid, int(sig))
 	})
 }
 
 // SetOptions sets PTRACE_O_* options on tid.
 func (t *Tracer) SetOptions(tid int, opts int) error {
 	return t.Do(func() error {
-		return sysErr("ptrace(SETOPTIONS)", rawPtrace(unix.PTRACE_SETOPTIONS, tid, 0, uintptr(opts)))
+		return linux.PtraceSetOptions(tid, opts)
 	})
 }
 
@@ -98,7 +100,7 @@ func (t *Tracer) GetXstate(tid int) ([]byte, error) {
 	var n int
 	err := t.Do(func() error {
 		var err error
-		n, err = getRegSet(tid, ntX86Xstate, buf)
+		n, err = linux.PtraceGetRegSet(tid, ntX86Xstate, buf)
 		return err
 	})
 	if err != nil {
@@ -109,7 +111,7 @@ func (t *Tracer) GetXstate(tid int) ([]byte, error) {
 
 // SetXstate writes the NT_X86_XSTATE regset.
 func (t *Tracer) SetXstate(tid int, b []byte) error {
-	return t.Do(func() error { return setRegSet(tid, ntX86Xstate, b) })
+	return t.Do(func() error { return linux.PtraceSetRegSet(tid, ntX86Xstate, b) })
 }
 
 // GetSigmask reads the blocked signal mask (bit n-1 for signal n).
@@ -117,7 +119,7 @@ func (t *Tracer) GetSigmask(tid int) (uint64, error) {
 	var m uint64
 	err := t.Do(func() error {
 		var err error
-		m, err = getSigmask(tid)
+		m, err = linux.PtraceGetSigmask(tid)
 		return err
 	})
 	return m, err
@@ -125,7 +127,7 @@ func (t *Tracer) GetSigmask(tid int) (uint64, error) {
 
 // SetSigmask sets the blocked signal mask.
 func (t *Tracer) SetSigmask(tid int, m uint64) error {
-	return t.Do(func() error { return setSigmask(tid, m) })
+	return t.Do(func() error { return linux.PtraceSetSigmask(tid, m) })
 }
 
 // GetRseq reads tid's rseq registration.
@@ -133,7 +135,7 @@ func (t *Tracer) GetRseq(tid int) (RseqConfig, error) {
 	var c RseqConfig
 	err := t.Do(func() error {
 		var err error
-		c, err = getRseq(tid)
+		c, err = linux.PtraceGetRseqConfig(tid)
 		return err
 	})
 	return c, err
@@ -142,7 +144,7 @@ func (t *Tracer) GetRseq(tid int) (RseqConfig, error) {
 // PendingSignals returns the siginfos queued for tid (shared=false) or for
 // its whole thread group (shared=true), 128 bytes each.
 func (t *Tracer) PendingSignals(tid int, shared bool) ([][128]byte, error) {
-	var out [][siginfoSize]byte
+	var out [][linux.SiginfoSize]byte
 	err := t.Do(func() error {
 		var err error
 		out, err = peekSiginfo(tid, shared)
@@ -152,7 +154,7 @@ func (t *Tracer) PendingSignals(tid int, shared bool) ([][128]byte, error) {
 }
 
 // RobustList returns tid's robust futex list head and its length.
-func RobustList(tid int) (head, size uint64, err error) { return getRobustList(tid) }
+func RobustList(tid int) (head, size uint64, err error) { return linux.GetRobustList(tid) }
 
 // Kill sends SIGKILL to pid and reaps the given traced threads, non-leaders
 // first (waiting for the leader first deadlocks), then the leader pid.
@@ -226,7 +228,7 @@ func (t *Tracer) WaitExit(pid int) (Status, error) {
 				if st.Event() == 0 && st.StopSignal() != unix.SIGTRAP && st.StopSignal() != unix.SIGSTOP {
 					sig = int(st.StopSignal())
 				}
-				rawPtrace(unix.PTRACE_CONT, pid, 0, uintptr(sig))
+				linux.PtraceCont(pid, sig)
 			}
 		}
 	})

@@ -5,20 +5,17 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
-// Raw wrappers. They must run on the tracer thread.
+// The ptrace requests themselves are internal/linux's (PtraceSeize,
+// PtraceGetRegSet, ...). They must run on the tracer thread.
 
-// ptrace request numbers missing from x/sys/unix or named here for clarity.
+// Facts of ptrace and of the x86 regsets that this package uses.
 const (
-	reqGetSigmask     = 0x420a
-	reqSetSigmask     = 0x420b
-	reqPeekSiginfo    = 0x4209
-	reqGetRseqConfig  = 0x420f
-	ntX86Xstate       = 0x202
-	peekSiginfoShared = 1
-	eventStop         = 128
-	siginfoSize       = 128
+	ntX86Xstate = 0x202 // NT_X86_XSTATE (include/uapi/linux/elf.h)
+	eventStop   = 128   // PTRACE_EVENT_STOP
 )
 
 // Options set at seize: kill the tracee if the tracer dies mid-injection
@@ -29,27 +26,14 @@ const (
 	OptSysGood    = unix.PTRACE_O_TRACESYSGOOD
 )
 
-func eintr(f func() error) error {
-	err := f()
-	if err == unix.EINTR {
-		err = f()
-	}
-	return err
-}
+// RseqConfig mirrors struct ptrace_rseq_configuration (uapi/linux/ptrace.h).
+type RseqConfig = linux.RseqConfig
 
 func sysErr(name string, err error) error {
 	if err == nil {
 		return nil
 	}
 	return os.NewSyscallError(name, err)
-}
-
-func rawPtrace(req, pid int, addr, data uintptr) error {
-	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), addr, data, 0, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
 }
 
 // Status is a wait4 status with the ptrace event decoded.
@@ -63,14 +47,8 @@ func (s Status) Event() int { return int(s.WaitStatus>>16) & 0xff }
 // wait waits for tid (any state) with __WALL.
 func wait(tid int) (Status, error) {
 	var ws unix.WaitStatus
-	var err error
-	for {
-		_, err = unix.Wait4(tid, &ws, unix.WALL, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	return Status{ws}, sysErr("wait4", err)
+	_, err := linux.Wait4(tid, &ws, unix.WALL)
+	return Status{ws}, err
 }
 
 // exitedNohang reaps tid if it has exited, without blocking; a stop it
@@ -87,8 +65,22 @@ func exitedNohang(tid int) bool {
 	return got == tid && (ws.Exited() || ws.Signaled())
 }
 
-func seize(tid int, opts int) error {
-	return sysErr("ptrace(SEIZE)", rawPtrace(unix.PTRACE_SEIZE, tid, 0, uintptr(opts)))
-}
+func seize(tid int, opts int) error { return linux.PtraceSeize(tid, opts) }
 
 func kill(pid int, sig syscall.Signal) error { return sysErr("kill", unix.Kill(pid, sig)) }
+
+// peekSiginfo returns the queued siginfos of tid (shared queue if shared).
+func peekSiginfo(tid int, shared bool) ([][linux.SiginfoSize]byte, error) {
+	var out [][linux.SiginfoSize]byte
+	buf := make([][linux.SiginfoSize]byte, 32)
+	for {
+		n, err := linux.PtracePeekSiginfo(tid, shared, len(out), buf)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return out, nil
+		}
+		out = append(out, buf[:n]...)
+	}
+}

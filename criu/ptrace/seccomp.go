@@ -5,12 +5,12 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // Seccomp requests and options (uapi/linux/ptrace.h).
 const (
-	reqSeccompGetFilter   = 0x420c
-	reqSeccompGetMetadata = 0x420d
 	// OptSuspendSeccomp (PTRACE_O_SUSPEND_SECCOMP) lets the tracee's
 	// syscalls pass its seccomp filters or strict mode while it is
 	// traced; it ends when the tracer detaches. Setting it needs
@@ -38,11 +38,25 @@ func (t *Tracer) SeccompFilter(tid, idx int) (prog []byte, flags uint64, err err
 		if e != nil {
 			return fmt.Errorf("seccomp filter %d of %d: %w", idx, tid, e)
 		}
-		flags, e = seccompGetMetadata(tid, idx)
+		flags, e = linux.PtraceSeccompGetMetadata(tid, idx)
 		if e != nil {
 			return fmt.Errorf("seccomp filter %d of %d: %w", idx, tid, e)
 		}
 		return nil
 	})
 	return prog, flags, err
+}
+
+// seccompGetFilter returns filter idx of tid (PTRACE_SECCOMP_GET_FILTER
+// answers with the number of instructions).
+func seccompGetFilter(tid, idx int) ([]byte, error) {
+	buf := make([]byte, linux.BPF_MAXINSNS*8)
+	n, err := linux.PtraceSeccompGetFilter(tid, idx, buf)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 || n > linux.BPF_MAXINSNS {
+		return nil, sysErr("ptrace(SECCOMP_GET_FILTER)", unix.EINVAL)
+	}
+	return buf[:n*8], nil
 }

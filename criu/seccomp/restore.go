@@ -1,11 +1,11 @@
 package seccomp
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -52,7 +52,7 @@ func BufSize(chain []*images.SeccompFilter) uint64 {
 	for _, f := range chain {
 		n = max(n, len(f.GetFilter()))
 	}
-	return uint64(16 + n)
+	return uint64(linux.SockFprogSize + n)
 }
 
 // Install puts a thread in mode with chain (from Chain, in order),
@@ -77,11 +77,9 @@ func Install(in Injector, write func(addr uint64, b []byte) error, buf uint64, m
 	}
 	for i, f := range chain {
 		prog := f.GetFilter()
-		// struct sock_fprog: unsigned short len; struct sock_filter *filter.
-		b := make([]byte, 16+len(prog))
-		binary.LittleEndian.PutUint16(b[0:], uint16(len(prog)/insnSize))
-		binary.LittleEndian.PutUint64(b[8:], buf+16)
-		copy(b[16:], prog)
+		// The struct sock_fprog, then the instructions it points to.
+		fprog := linux.SockFprog{Len: uint16(len(prog) / insnSize), Filter: buf + linux.SockFprogSize}
+		b := append(fprog.Bytes(), prog...)
 		if err := write(buf, b); err != nil {
 			return err
 		}

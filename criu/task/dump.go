@@ -15,6 +15,7 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -512,18 +513,14 @@ func schedOf(tid int) (policy uint32, nice int32, prio uint32, err error) {
 	return policy, int32(20 - p), a.Priority, nil
 }
 
-// ioprioWhoProcess is IOPRIO_WHO_PROCESS (uapi/linux/ioprio.h): one
-// thread, by tid.
-const ioprioWhoProcess = 1
-
 // checkThreadMisc refuses per-thread state that CRIU's images have no
 // place for and that a restored thread would silently lose: an I/O
 // priority set with ioprio_set (0: none set, the kernel derives it from
 // the nice value), a CPU affinity other than the dumper's.
 func checkThreadMisc(tid int) error {
-	prio, _, e := unix.Syscall(unix.SYS_IOPRIO_GET, ioprioWhoProcess, uintptr(tid), 0)
-	if e != 0 {
-		return fmt.Errorf("thread %d: %w", tid, os.NewSyscallError("ioprio_get", e))
+	prio, err := linux.IoprioGet(linux.IOPRIO_WHO_PROCESS, tid)
+	if err != nil {
+		return fmt.Errorf("thread %d: %w", tid, err)
 	}
 	if prio != 0 {
 		return fmt.Errorf("thread %d: %w: I/O priority class %d level %d (ioprio_set) has no place in the images", tid, errdefs.ErrUnsupported, prio>>13, prio&0x1fff)

@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -492,11 +493,10 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 		return nil, err
 	}
 	defer unix.Close(mc)
-	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(mc), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC))
-	if e != 0 {
-		return nil, fmt.Errorf("pty %d: open its slave: %w", index, os.NewSyscallError("ioctl(TIOCGPTPEER)", e))
+	sl, err := linux.IoctlGetPtyPeer(mc, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("pty %d: open its slave: %w", index, err)
 	}
-	sl := int(r)
 	defer unix.Close(sl)
 	b := make([]byte, n)
 	got := 0

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // reaper owns every wait4 of this process. It reaps any child (including
@@ -72,10 +74,7 @@ func (r *reaper) loop(sigc <-chan os.Signal) {
 func (r *reaper) reapAll() {
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL, nil)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		pid, err := linux.Wait4(-1, &ws, unix.WNOHANG|unix.WALL)
 		if err != nil || pid <= 0 {
 			return
 		}

@@ -1,0 +1,48 @@
+package linux
+
+import (
+	"os"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ioctlPtr issues an ioctl whose argument is a pointer to a kernel
+// struct, retrying once if interrupted; the error is named "ioctl".
+func ioctlPtr(fd int, req uintptr, p unsafe.Pointer) (uintptr, error) {
+	r, err := RetryEINTR(Once, func() (uintptr, error) {
+		r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(p))
+		return r, errno(e)
+	})
+	return r, os.NewSyscallError("ioctl", err)
+}
+
+// IoctlUffdioAPI is ioctl(UFFDIO_API) on the userfaultfd fd.
+func IoctlUffdioAPI(fd int, a *UffdioAPI) error {
+	_, err := ioctlPtr(fd, UFFDIO_API, unsafe.Pointer(a))
+	return err
+}
+
+// IoctlUffdioRegister is ioctl(UFFDIO_REGISTER) on the userfaultfd fd.
+func IoctlUffdioRegister(fd int, a *UffdioRegister) error {
+	_, err := ioctlPtr(fd, UFFDIO_REGISTER, unsafe.Pointer(a))
+	return err
+}
+
+// IoctlUffdioWriteprotect is ioctl(UFFDIO_WRITEPROTECT) on the
+// userfaultfd fd.
+func IoctlUffdioWriteprotect(fd int, a *UffdioWriteprotect) error {
+	_, err := ioctlPtr(fd, UFFDIO_WRITEPROTECT, unsafe.Pointer(a))
+	return err
+}
+
+// IoctlPagemapScan is ioctl(PAGEMAP_SCAN) on the pagemap file fd with
+// vec as the output regions; it returns how many regions were filled.
+func IoctlPagemapScan(fd int, a *PmScanArg, vec []PageRegion) (int, error) {
+	a.Vec = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
+	a.VecLen = uint64(len(vec))
+	n, err := ioctlPtr(fd, PAGEMAP_SCAN, unsafe.Pointer(a))
+	runtime.KeepAlive(vec)
+	return int(n), err
+}
