@@ -15,6 +15,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/tty"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -254,7 +255,7 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 // of pid.
 func (f *fileSet) sameDesc(k [2]uint64, pid, fd int) (fdRef, bool, error) {
 	for _, r := range f.descs[k] {
-		same, err := kcmp(pid, r.pid, kcmpFile, fd, r.fd)
+		same, err := linux.Kcmp(pid, r.pid, linux.KCMP_FILE, fd, r.fd)
 		if err != nil {
 			return fdRef{}, false, err
 		}

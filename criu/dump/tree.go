@@ -22,6 +22,7 @@ import (
 	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/criu/tty"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -189,13 +190,13 @@ func (t *tree) checkShared() error {
 			if o.zombie {
 				continue
 			}
-			if same, err := kcmp(d.pid, o.pid, kcmpVM, 0, 0); err != nil {
+			if same, err := linux.Kcmp(d.pid, o.pid, linux.KCMP_VM, 0, 0); err != nil {
 				return err
 			} else if same {
 				return fmt.Errorf("dump %d: %w: shares its memory with %d (CLONE_VM without CLONE_THREAD, vfork)", d.pid, ErrUnsupported, o.pid)
 			}
 			if d.ownFds {
-				if same, err := kcmp(d.pid, o.pid, kcmpFiles, 0, 0); err != nil {
+				if same, err := linux.Kcmp(d.pid, o.pid, linux.KCMP_FILES, 0, 0); err != nil {
 					return err
 				} else if same {
 					if o.pid != d.ppid {
@@ -206,7 +207,7 @@ func (t *tree) checkShared() error {
 				}
 			}
 			if d.ownFs {
-				if same, err := kcmp(d.pid, o.pid, kcmpFs, 0, 0); err != nil {
+				if same, err := linux.Kcmp(d.pid, o.pid, linux.KCMP_FS, 0, 0); err != nil {
 					return err
 				} else if same {
 					if o.pid != d.ppid {

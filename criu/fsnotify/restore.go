@@ -10,6 +10,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -38,12 +39,9 @@ func Drain(fd int, id uint32) error {
 		// The master shares its description, and so its flags,
 		// with the tasks' fds: poll, then read what is there.
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		if err == unix.EINTR {
-			continue
-		}
+		n, err := linux.Poll(fds, 0)
 		if err != nil {
-			return os.NewSyscallError("poll", err)
+			return err
 		}
 		if n == 0 {
 			return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -621,7 +622,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 // while it is), unless the dumped mappings map it too.
 func (r *restorer) setMM() error {
 	mm := r.img.MM
-	exeFd := uint64(0xffffffff)
+	exeFd := uint64(linux.NoExeFd)
 	exePath, err := r.t.FilePath(mm.GetExeFileId())
 	if err != nil {
 		return err
@@ -640,24 +641,18 @@ func (r *restorer) setMM() error {
 		defer r.sys("close", unix.SYS_CLOSE, fd)
 		exeFd = fd
 	}
-	b := make([]byte, 104)
-	le := binary.LittleEndian
-	vals := []uint64{mm.GetMmStartCode(), mm.GetMmEndCode(), mm.GetMmStartData(), mm.GetMmEndData(),
-		mm.GetMmStartBrk(), mm.GetMmBrk(), mm.GetMmStartStack(), mm.GetMmArgStart(), mm.GetMmArgEnd(),
-		mm.GetMmEnvStart(), mm.GetMmEnvEnd()}
-	for i, v := range vals {
-		le.PutUint64(b[i*8:], v)
-	}
 	auxv := mm.GetMmSavedAuxv()
-	auxAddr := r.scr + 1024
-	le.PutUint64(b[88:], auxAddr)
-	le.PutUint32(b[96:], uint32(len(auxv)*8))
-	le.PutUint32(b[100:], uint32(exeFd))
+	m := linux.PrctlMMMap{
+		StartCode: mm.GetMmStartCode(), EndCode: mm.GetMmEndCode(), StartData: mm.GetMmStartData(), EndData: mm.GetMmEndData(),
+		StartBrk: mm.GetMmStartBrk(), Brk: mm.GetMmBrk(), StartStack: mm.GetMmStartStack(), ArgStart: mm.GetMmArgStart(), ArgEnd: mm.GetMmArgEnd(),
+		EnvStart: mm.GetMmEnvStart(), EnvEnd: mm.GetMmEnvEnd(),
+		Auxv: r.scr + 1024, AuxvSize: uint32(len(auxv) * 8), ExeFd: uint32(exeFd),
+	}
 	ab := make([]byte, len(auxv)*8)
 	for i, v := range auxv {
-		le.PutUint64(ab[i*8:], v)
+		binary.LittleEndian.PutUint64(ab[i*8:], v)
 	}
-	if err := r.t.WriteScratch(0, b); err != nil {
+	if err := r.t.WriteScratch(0, m.Bytes()); err != nil {
 		return err
 	}
 	if len(ab) > 0 {
@@ -665,15 +660,15 @@ func (r *restorer) setMM() error {
 			return err
 		}
 	}
-	_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
-	if errors.Is(err, unix.EBUSY) && exeFd != 0xffffffff {
+	_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, linux.PrctlMMMapSize)
+	if errors.Is(err, unix.EBUSY) && exeFd != linux.NoExeFd {
 		// The dumped mappings still map the stub's executable: keep it.
 		r.log.Warn().Str("exe", exePath).Msg("exe link not restored: old executable still mapped")
-		le.PutUint32(b[100:], 0xffffffff)
-		if err := r.t.WriteScratch(0, b); err != nil {
+		m.ExeFd = linux.NoExeFd
+		if err := r.t.WriteScratch(0, m.Bytes()); err != nil {
 			return err
 		}
-		_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, 104)
+		_, err = r.sys("prctl(PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, r.scr, linux.PrctlMMMapSize)
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -109,20 +110,16 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 	}
 	// clone_args and the set_tid array go below the stub's stack pointer.
 	args := (regs.Rsp - 4096) &^ 15
-	b := make([]byte, 96)
-	le := binary.LittleEndian
-	le.PutUint64(b[0:], unix.CLONE_PARENT|r.t.mask) // flags
-	if !r.t.pidns() {
-		// The init of a new pid namespace is its pid 1 anyway.
-		le.PutUint64(b[64:], args+88) // set_tid
-		le.PutUint64(b[72:], 1)       // set_tid_size
-		le.PutUint64(b[88:], uint64(r.vpid))
+	setTid := r.vpid
+	if r.t.pidns() {
+		setTid = 0 // the init of a new pid namespace is its pid 1 anyway
 	}
-	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + 96}}, b); err != nil {
+	b := clone3Args(linux.CloneArgs{Flags: unix.CLONE_PARENT | r.t.mask}, args, setTid)
+	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
 		return err
 	}
 	sin := &ptrace.Injector{T: r.tr, Tid: stub, Base: regs, IP: ip}
-	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, 88)
+	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, linux.CloneArgsSize)
 	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("restore %d: %w", r.vpid, ErrPidTaken)
@@ -181,4 +178,13 @@ func (r *restorer) cstring(off uint64, s string) (uint64, error) {
 // filePath is where to open file id from: its name, or its ghost copy.
 func (r *restorer) filePath(id uint32) (string, *images.RegFileEntry, error) {
 	return r.ghosts.Path(r.sn.files, id)
+}
+
+// clone3Args is a struct clone_args for clone3 at address at, followed by
+// its set_tid array of one pid (none when pid is 0).
+func clone3Args(a linux.CloneArgs, at uint64, pid int) []byte {
+	if pid != 0 {
+		a.SetTid, a.SetTidSize = at+linux.CloneArgsSize, 1
+	}
+	return binary.LittleEndian.AppendUint64(a.Bytes(), uint64(pid))
 }

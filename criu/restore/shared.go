@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -26,7 +27,7 @@ type shmObj struct {
 }
 
 func (s *shmObj) mapFiles() string {
-	start := uintptr(unsafeAddr(s.b))
+	start := linux.SliceAddr(s.b)
 	return fmt.Sprintf("/proc/%d/map_files/%x-%x", os.Getpid(), start, start+uintptr(len(s.b)))
 }
 

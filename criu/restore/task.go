@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/task"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -223,7 +223,6 @@ func (r *restorer) restoreRoot() error {
 // that many of its filters, so that they inherit them, shared as they
 // were (seccomp.Plan).
 func (r *restorer) restoreThreads() error {
-	le := binary.LittleEndian
 	var err error
 	if r.seccomp, err = r.prepareSeccomp(); err != nil {
 		return err
@@ -232,17 +231,12 @@ func (r *restorer) restoreThreads() error {
 		if err := r.seccomp.LeaderUpTo(r.seccomp.Shared(tid)); err != nil {
 			return err
 		}
-		b := make([]byte, 96)
 		flags := uint64(unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM)
-		le.PutUint64(b[0:], flags)
-		le.PutUint64(b[64:], r.scr+88)
-		le.PutUint64(b[72:], 1)
-		le.PutUint64(b[88:], uint64(tid))
-		if err := r.writeScratch(0, b); err != nil {
+		if err := r.writeScratch(0, clone3Args(linux.CloneArgs{Flags: flags}, r.scr, int(tid))); err != nil {
 			return err
 		}
 		r.in.Cloned = r.in.Cloned[:0]
-		got, err := r.sys("clone3(thread)", unix.SYS_CLONE3, r.scr, 88)
+		got, err := r.sys("clone3(thread)", unix.SYS_CLONE3, r.scr, linux.CloneArgsSize)
 		if err != nil {
 			if err, ok := err.(*ptrace.SyscallError); ok && err.Err == unix.EEXIST {
 				return fmt.Errorf("thread %d: %w", tid, ErrPidTaken)
@@ -272,7 +266,6 @@ func (r *restorer) restoreThreads() error {
 
 // finish sets each thread's own state and registers, then lets them go.
 func (r *restorer) finish() error {
-	le := binary.LittleEndian
 	type prepared struct {
 		tid  int
 		regs ptrace.Regs
@@ -309,11 +302,8 @@ func (r *restorer) finish() error {
 			return err
 		}
 		if sas := tc.GetSas(); sas != nil && sas.GetSsFlags()&2 == 0 /* SS_DISABLE */ && sas.GetSsSize() != 0 {
-			b := make([]byte, 24)
-			le.PutUint64(b[0:], sas.GetSsSp())
-			le.PutUint32(b[8:], sas.GetSsFlags()&(1<<31)) // SS_AUTODISARM
-			le.PutUint64(b[16:], sas.GetSsSize())
-			if err := r.writeScratch(512, b); err != nil {
+			ss := linux.StackT{Sp: sas.GetSsSp(), Flags: sas.GetSsFlags() & linux.SS_AUTODISARM, Size: sas.GetSsSize()}
+			if err := r.writeScratch(512, ss.Bytes()); err != nil {
 				return err
 			}
 			if _, err := in.Syscall("sigaltstack", unix.SYS_SIGALTSTACK, r.scr+512, 0); err != nil {

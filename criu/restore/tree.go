@@ -22,6 +22,7 @@ import (
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/tty"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -275,9 +276,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 }
 
 func isSubreaper() bool {
-	var v int32
-	_, _, e := unix.Syscall6(unix.SYS_PRCTL, unix.PR_GET_CHILD_SUBREAPER, uintptr(ptrOf(&v)), 0, 0, 0, 0)
-	return e == 0 && v != 0
+	v, err := linux.PrctlGetChildSubreaper()
+	return err == nil && v
 }
 
 // newRestorer makes the restorer of n's task, which does not exist yet.
@@ -342,18 +342,12 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 		}
 	}
 	args := stackScratch(r)
-	b := make([]byte, 96)
-	le := binary.LittleEndian
-	le.PutUint64(b[0:], flags)
-	le.PutUint64(b[32:], uint64(unix.SIGCHLD)) // exit_signal
-	le.PutUint64(b[64:], args+88)              // set_tid
-	le.PutUint64(b[72:], 1)                    // set_tid_size
-	le.PutUint64(b[88:], uint64(pid))
-	if err := mem.WriteRemote(r.pid, []mem.Range{{Start: args, End: args + 96}}, b); err != nil {
+	b := clone3Args(linux.CloneArgs{Flags: flags, ExitSignal: uint64(unix.SIGCHLD)}, args, pid)
+	if err := mem.WriteRemote(r.pid, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
 		return nil, err
 	}
 	r.in.Cloned = r.in.Cloned[:0]
-	child, err := r.in.Syscall("clone3", unix.SYS_CLONE3, args, 88)
+	child, err := r.in.Syscall("clone3", unix.SYS_CLONE3, args, linux.CloneArgsSize)
 	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("restore %d: %w", pid, ErrPidTaken)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -195,15 +196,8 @@ func (s *Set) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) 
 	// shows a read shutdown (POLLRDHUP) and both (POLLHUP), not a write
 	// shutdown alone, which no interface shows for such a socket.
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
-	for {
-		_, err := unix.Poll(p, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, os.NewSyscallError("poll", err)
-		}
-		break
+	if _, err := linux.Poll(p, 0); err != nil {
+		return 0, err
 	}
 	switch {
 	case p[0].Revents&unix.POLLHUP != 0:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -96,16 +97,10 @@ func peekQueue(fd int, id uint32, dgram bool) ([]skPacket, error) {
 // (sk_err), which poll shows as POLLERR without clearing it.
 func pendingError(fd int) (bool, error) {
 	p := []unix.PollFd{{Fd: int32(fd)}}
-	for {
-		_, err := unix.Poll(p, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false, os.NewSyscallError("poll", err)
-		}
-		return p[0].Revents&unix.POLLERR != 0, nil
+	if _, err := linux.Poll(p, 0); err != nil {
+		return false, err
 	}
+	return p[0].Revents&unix.POLLERR != 0, nil
 }
 
 // unixNameBytes turns x/sys/unix's spelling of a UNIX name ('@' for the

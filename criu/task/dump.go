@@ -143,7 +143,8 @@ func DumpThread(f *Frozen, th *Thread) (*images.CoreEntry, error) {
 	}
 	le := binary.LittleEndian
 	clearTid := le.Uint64(b[0:])
-	ssSp, ssFlags, ssSize := le.Uint64(b[8:]), le.Uint32(b[16:]), le.Uint64(b[24:])
+	ss := linux.DecodeStackT(b[8:])
+	ssSp, ssFlags, ssSize := ss.Sp, ss.Flags, ss.Size
 	pdeath := le.Uint32(b[64:])
 	policy, nice, prio, err := schedOf(tid)
 	if err != nil {
@@ -277,7 +278,7 @@ func DumpCore(f *Frozen, stopSignal func() syscall.Signal) (*images.TaskCoreEntr
 		if !ask(sig) {
 			continue
 		}
-		if _, err := in.Syscall("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, f.Scratch+uint64(sig)*32, 8); err != nil {
+		if _, err := in.Syscall("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, f.Scratch+uint64(sig)*linux.KSigactionSize, linux.SigsetSize); err != nil {
 			return nil, err
 		}
 	}
@@ -292,12 +293,12 @@ func DumpCore(f *Frozen, stopSignal func() syscall.Signal) (*images.TaskCoreEntr
 		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
 			continue
 		}
-		e := b[sig*32:]
+		k := linux.DecodeKSigaction(b[sig*linux.KSigactionSize:])
 		sa := &images.SaEntry{
-			Sigaction: proto.Uint64(le.Uint64(e[0:])),
-			Flags:     proto.Uint64(le.Uint64(e[8:])),
-			Restorer:  proto.Uint64(le.Uint64(e[16:])),
-			Mask:      proto.Uint64(le.Uint64(e[24:])),
+			Sigaction: proto.Uint64(k.Handler),
+			Flags:     proto.Uint64(k.Flags),
+			Restorer:  proto.Uint64(k.Restorer),
+			Mask:      proto.Uint64(k.Mask),
 		}
 		if !ask(sig) {
 			handler := uint64(0) // SIG_DFL

@@ -13,6 +13,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -38,7 +39,6 @@ func cstring(t Task, off uint64, s string) (uint64, error) {
 
 // SetSigactions gives the task its signal handlers.
 func SetSigactions(t Task, tc *images.TaskCoreEntry) error {
-	le := binary.LittleEndian
 	sigs, err := sigactionSignals(len(tc.GetSigactions()))
 	if err != nil {
 		return err
@@ -48,15 +48,11 @@ func SetSigactions(t Task, tc *images.TaskCoreEntry) error {
 		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
 			continue
 		}
-		b := make([]byte, 32)
-		le.PutUint64(b[0:], sa.GetSigaction())
-		le.PutUint64(b[8:], sa.GetFlags())
-		le.PutUint64(b[16:], sa.GetRestorer())
-		le.PutUint64(b[24:], sa.GetMask())
-		if err := t.WriteScratch(0, b); err != nil {
+		k := linux.KSigaction{Handler: sa.GetSigaction(), Flags: sa.GetFlags(), Restorer: sa.GetRestorer(), Mask: sa.GetMask()}
+		if err := t.WriteScratch(0, k.Bytes()); err != nil {
 			return err
 		}
-		if _, err := t.Sys("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), t.Scratch(), 0, 8); err != nil {
+		if _, err := t.Sys("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), t.Scratch(), 0, linux.SigsetSize); err != nil {
 			return err
 		}
 	}

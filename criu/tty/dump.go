@@ -406,8 +406,8 @@ const maxQueued = 2048
 // waits for the tty's flip buffer work, so that bytes written just before
 // the freeze are counted too.
 func queued(c int) (int, error) {
-	if _, err := unix.Poll([]unix.PollFd{{Fd: int32(c), Events: unix.POLLIN}}, 0); err != nil && err != unix.EINTR {
-		return 0, os.NewSyscallError("poll", err)
+	if _, err := linux.Poll([]unix.PollFd{{Fd: int32(c), Events: unix.POLLIN}}, 0); err != nil {
+		return 0, err
 	}
 	n, err := unix.IoctlGetInt(c, unix.TIOCINQ)
 	if err != nil {
@@ -443,10 +443,7 @@ func keepQueued(c int, index uint32, n int) ([]byte, error) {
 	b := make([]byte, n)
 	got := 0
 	for got < n {
-		k, err := unix.Read(c, b[got:])
-		if err == unix.EINTR {
-			continue
-		}
+		k, err := linux.RetryEINTR(linux.Always, func() (int, error) { return unix.Read(c, b[got:]) })
 		if err == nil && k == 0 {
 			err = io.ErrUnexpectedEOF
 		}
@@ -501,10 +498,7 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 	b := make([]byte, n)
 	got := 0
 	for got < n {
-		k, err := unix.Read(sl, b[got:])
-		if err == unix.EINTR {
-			continue
-		}
+		k, err := linux.RetryEINTR(linux.Always, func() (int, error) { return unix.Read(sl, b[got:]) })
 		if err == nil && k == 0 || err == unix.EAGAIN {
 			err = io.ErrUnexpectedEOF
 		}
