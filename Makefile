@@ -26,7 +26,7 @@ test: build
 
 # Unprivileged, quick: the pure packages only.
 test-short:
-	$(GO) test -short -count=1 ./criu/image/... ./criu/procfs/... ./remoteimg/...
+	$(GO) test -short -count=1 ./criu/image/... ./criu/procfs/... ./remoteimg/... ./internal/archtest/
 
 proto:
 	bash proto/gen.sh

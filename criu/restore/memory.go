@@ -35,14 +35,16 @@ func (m memTask) FilePath(id uint32) (string, error) {
 	return p, err
 }
 
-func (m memTask) MemfdPath(id uint32) (string, error) { return m.r.memfdPath(id) }
+func (m memTask) MemfdPath(id uint32) (string, error) {
+	return m.r.t.shmem.MemfdPath(m.r.t.ti.files[id], id)
+}
 
 func (m memTask) MapShared(v *images.VmaEntry, prot uint32) (bool, error) {
-	so := m.r.t.shm[v.GetShmid()]
-	if so == nil {
+	path, ok := m.r.t.shmem.SharedPath(v.GetShmid())
+	if !ok {
 		return false, nil
 	}
-	return true, m.r.mapShared(v, so, prot)
+	return true, m.r.mapShared(v, path, prot)
 }
 
 // AttachSysv attaches the System V segment v maps inside the task

@@ -10,26 +10,13 @@ import (
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/pipes"
-	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
-	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
 type sliceWriter struct{ b []byte }
 
 func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
-// shmObj is one shared anonymous memory object, created in the restorer
-// and mapped by each task that had it through /proc/PID/map_files.
-type shmObj struct {
-	b []byte
-}
-
-func (s *shmObj) mapFiles() string {
-	start := linux.SliceAddr(s.b)
-	return fmt.Sprintf("/proc/%d/map_files/%x-%x", os.Getpid(), start, start+uintptr(len(s.b)))
-}
 
 // openMasters creates, in the restorer, the file descriptions that tasks
 // share or that join tasks (pipes, shared files), and the shared
@@ -90,7 +77,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_MEMFD:
-			fd, err := t.openMemfd(ctx, f)
+			fd, err := t.shmem.OpenMemfd(ctx, f)
 			if err != nil {
 				return fmt.Errorf("file %d (memfd): %w", id, err)
 			}
@@ -145,7 +132,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			if f.GetType() != images.FdTypes_MEMFD {
 				return fmt.Errorf("%w: memfd mapping %#x-%#x: file %d is not a memfd", ErrBadImage, v.GetStart(), v.GetEnd(), v.GetShmid())
 			}
-			if _, err := t.memfdInode(ctx, f.GetMemfd().GetInodeId()); err != nil {
+			if _, err := t.shmem.Inode(ctx, f.GetMemfd().GetInodeId()); err != nil {
 				return err
 			}
 		}
@@ -166,14 +153,8 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		}
 	}
 	for id, size := range sizes {
-		b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
-		if err != nil {
-			return fmt.Errorf("shared memory %d: %w", id, os.NewSyscallError("mmap", err))
-		}
-		t.shm[id] = &shmObj{b: b}
-		// Filled here, once, before any task maps it.
-		if _, err := shmem.Fill(ctx, t.store, id, shmem.Mapping(b)); err != nil {
-			return fmt.Errorf("shared memory %d: %w", id, err)
+		if err := t.shmem.MakeShared(ctx, id, size); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -185,10 +166,7 @@ func (t *treeRestorer) closeMasters() {
 		unix.Close(fd)
 	}
 	t.masterFds = nil
-	for id, s := range t.shm {
-		unix.Munmap(s.b)
-		delete(t.shm, id)
-	}
+	t.shmem.Close()
 }
 
 // pidfdIn returns a pidfd of the restorer open in r's task, numbered
@@ -280,10 +258,10 @@ func (r *restorer) installShared(fi *images.FdinfoEntry) error {
 	return err
 }
 
-// mapShared maps the shared anonymous object so at v's address, through
-// the restorer's /proc/PID/map_files link to it.
-func (r *restorer) mapShared(v *images.VmaEntry, so *shmObj, prot uint32) error {
-	p, err := r.cstring(0, so.mapFiles())
+// mapShared maps the shared anonymous object at v's address, through the
+// restorer's /proc/PID/map_files link to it (path).
+func (r *restorer) mapShared(v *images.VmaEntry, path string, prot uint32) error {
+	p, err := r.cstring(0, path)
 	if err != nil {
 		return err
 	}
@@ -295,71 +273,4 @@ func (r *restorer) mapShared(v *images.VmaEntry, so *shmObj, prot uint32) error 
 	flags := uint64(v.GetFlags())&^unix.MAP_ANONYMOUS | unix.MAP_SHARED | unix.MAP_FIXED
 	_, err = r.sys("mmap", unix.SYS_MMAP, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(prot), flags, fd, v.GetPgoff())
 	return err
-}
-
-// memfdInode is the restorer's fd of memfd inode id, made (with its
-// contents) the first time it is asked for.
-func (t *treeRestorer) memfdInode(ctx context.Context, id uint32) (int, error) {
-	if fd, ok := t.memfds[id]; ok {
-		return fd, nil
-	}
-	e := t.ti.memfds[id]
-	if e == nil {
-		return -1, fmt.Errorf("%w: memfd inode %d not in %s", ErrBadImage, id, shmem.MemfdImage)
-	}
-	fd, err := shmem.CreateMemfd(ctx, t.store, e)
-	if err != nil {
-		return -1, err
-	}
-	t.masterFds = append(t.masterFds, fd)
-	t.memfds[id] = fd
-	return fd, nil
-}
-
-// openMemfd opens, in the restorer, the description of memfd file f:
-// its inode reopened with f's access mode, flags and position.
-func (t *treeRestorer) openMemfd(ctx context.Context, f *images.FileEntry) (int, error) {
-	mf := f.GetMemfd()
-	ino, err := t.memfdInode(ctx, mf.GetInodeId())
-	if err != nil {
-		return -1, err
-	}
-	flags := mf.GetFlags()
-	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", ino), int(flags&unix.O_ACCMODE)|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("open", err)
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(flags&^(unix.O_ACCMODE|unix.O_CLOEXEC))); err != nil {
-		unix.Close(fd)
-		return -1, os.NewSyscallError("fcntl(F_SETFL)", err)
-	}
-	if _, err := unix.Seek(fd, int64(mf.GetPos()), 0); err != nil {
-		unix.Close(fd)
-		return -1, os.NewSyscallError("lseek", err)
-	}
-	return fd, nil
-}
-
-// memfdPath is the path through which a task opens memfd file id to map
-// it: the restorer's fd of its inode.
-func (r *restorer) memfdPath(id uint32) (string, error) {
-	f := r.t.ti.files[id]
-	fd, ok := r.t.memfds[f.GetMemfd().GetInodeId()]
-	if f.GetType() != images.FdTypes_MEMFD || !ok {
-		return "", fmt.Errorf("%w: file %d is not a memfd", ErrBadImage, id)
-	}
-	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), nil
-}
-
-// sealMemfds gives each memfd its seals, once every task has mapped it
-// (a write seal forbids writable shared mappings made after it).
-func (t *treeRestorer) sealMemfds() error {
-	for _, id := range shmem.SortedIDs(t.ti.memfds) {
-		if fd, ok := t.memfds[id]; ok {
-			if err := shmem.Seal(fd, t.ti.memfds[id]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

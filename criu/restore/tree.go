@@ -21,6 +21,7 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
@@ -67,10 +68,10 @@ type treeRestorer struct {
 	epollDone map[uint32]bool
 	// pidfds: a pidfd of the restorer inside each task, by host pid.
 	pidfds map[int]uint64
-	shm    map[uint64]*shmObj
-	// memfds: the restorer's fd of each memfd inode, by inode_id
-	// (shared.go); sealed once every task is restored.
-	memfds map[uint32]int
+	// shmem: the memfd inodes and shared anonymous memory objects made
+	// in the restorer (package shmem); memfds sealed once every task is
+	// restored.
+	shmem *shmem.Objects
 	// memTime is the time create spent restoring memory, which is not
 	// forking.
 	memTime time.Duration
@@ -108,8 +109,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{}, shm: map[uint64]*shmObj{}, memfds: map[uint32]int{},
-		rootDone: map[uint32]bool{}}
+		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{},
+		rootDone: map[uint32]bool{}, shmem: shmem.NewObjects(s, ti.memfds)}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -221,7 +222,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		stats.PagesSkippedCow += r.stats.PagesSkippedCow
 		stats.PagesCompared += r.stats.PagesCompared
 	}
-	if err := t.sealMemfds(); err != nil {
+	if err := t.shmem.Seal(); err != nil {
 		return nil, err
 	}
 	if err := t.restoreLocks(); err != nil {

@@ -1,4 +1,4 @@
-package remoteimg_test
+package archtest_test
 
 import (
 	"os/exec"
@@ -9,6 +9,50 @@ import (
 )
 
 const module = "github.com/criugo/criu"
+
+// goList runs go list with args at the module's root and returns its
+// output lines.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(goBin, append([]string{"list"}, args...)...)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		t.Fatalf("go list %s listed no package", strings.Join(args, " "))
+	}
+	return lines
+}
+
+// deps lists the packages pkgs depend on (themselves included, non-test
+// code only), and for each the packages of that list importing it.
+func deps(t *testing.T, pkgs ...string) (all []string, importers map[string][]string) {
+	t.Helper()
+	importers = map[string][]string{}
+	for _, line := range goList(t, append([]string{"-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`}, pkgs...)...) {
+		f := strings.Fields(line)
+		all = append(all, f[0])
+		for _, imp := range f[1:] {
+			importers[imp] = append(importers[imp], f[0])
+		}
+	}
+	return all, importers
+}
 
 // layerBottom are the packages at the bottom of the house: the wire
 // protocol, the daemons and their shared plumbing. They must link
@@ -39,35 +83,7 @@ func forbidden(pkg string) string {
 // non-test code) depend on no package under criu/ and not on
 // proto/images (go list -deps).
 func TestLayering(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	args := append([]string{"list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`}, layerBottom...)
-	cmd := exec.Command(goBin, args...)
-	cmd.Dir = ".."
-	out, err := cmd.Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			t.Fatalf("go list -deps: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatalf("go list -deps: %v", err)
-	}
-	importers := map[string][]string{} // package -> the packages importing it
-	var all []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		all = append(all, f[0])
-		for _, imp := range f[1:] {
-			importers[imp] = append(importers[imp], f[0])
-		}
-	}
-	if len(all) == 0 {
-		t.Fatal("go list -deps listed no package")
-	}
+	all, importers := deps(t, layerBottom...)
 	for _, pkg := range all {
 		if why := forbidden(pkg); why != "" {
 			t.Errorf("%s (%s) is linked by the wire protocol or a daemon: %s", pkg, why, chain(importers, pkg))

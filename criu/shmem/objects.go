@@ -1,0 +1,136 @@
+package shmem
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/internal/linux"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Objects are the shared memory objects a restore makes once, in the
+// restorer, before any task maps them: memfd inodes with their contents,
+// and shared anonymous memory objects filled from their pagemaps. Tasks
+// open and map them through the restorer's /proc links (MemfdPath,
+// SharedPath). Close releases the restorer's own references.
+type Objects struct {
+	store  image.Store
+	memfds map[uint32]*images.MemfdInodeEntry // memfd.img, by inode id
+	inodes map[uint32]int                     // the restorer's fd of each inode made
+	shm    map[uint64][]byte                  // shared anonymous objects, by shmid
+}
+
+// NewObjects returns the objects of the images in s, none made yet;
+// memfds is memfd.img (ReadMemfds).
+func NewObjects(s image.Store, memfds map[uint32]*images.MemfdInodeEntry) *Objects {
+	return &Objects{store: s, memfds: memfds, inodes: map[uint32]int{}, shm: map[uint64][]byte{}}
+}
+
+// Inode is the restorer's fd of memfd inode id, made (with its contents)
+// the first time it is asked for.
+func (o *Objects) Inode(ctx context.Context, id uint32) (int, error) {
+	if fd, ok := o.inodes[id]; ok {
+		return fd, nil
+	}
+	e := o.memfds[id]
+	if e == nil {
+		return -1, fmt.Errorf("%w: memfd inode %d not in %s", errdefs.ErrBadImage, id, MemfdImage)
+	}
+	fd, err := CreateMemfd(ctx, o.store, e)
+	if err != nil {
+		return -1, err
+	}
+	o.inodes[id] = fd
+	return fd, nil
+}
+
+// OpenMemfd opens, in the restorer, the description of memfd file f: its
+// inode reopened with f's access mode, flags and position.
+func (o *Objects) OpenMemfd(ctx context.Context, f *images.FileEntry) (int, error) {
+	mf := f.GetMemfd()
+	ino, err := o.Inode(ctx, mf.GetInodeId())
+	if err != nil {
+		return -1, err
+	}
+	flags := mf.GetFlags()
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", ino), int(flags&unix.O_ACCMODE)|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("open", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(flags&^(unix.O_ACCMODE|unix.O_CLOEXEC))); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	if _, err := unix.Seek(fd, int64(mf.GetPos()), 0); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("lseek", err)
+	}
+	return fd, nil
+}
+
+// MemfdPath is the path through which a task opens memfd file f (file id
+// id) to map it: the restorer's fd of its inode.
+func (o *Objects) MemfdPath(f *images.FileEntry, id uint32) (string, error) {
+	fd, ok := o.inodes[f.GetMemfd().GetInodeId()]
+	if f.GetType() != images.FdTypes_MEMFD || !ok {
+		return "", fmt.Errorf("%w: file %d is not a memfd", errdefs.ErrBadImage, id)
+	}
+	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), nil
+}
+
+// MakeShared creates shared anonymous memory object id of size bytes in
+// the restorer and fills it, once, from its pagemap.
+func (o *Objects) MakeShared(ctx context.Context, id, size uint64) error {
+	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return fmt.Errorf("shared memory %d: %w", id, os.NewSyscallError("mmap", err))
+	}
+	o.shm[id] = b
+	if _, err := Fill(ctx, o.store, id, Mapping(b)); err != nil {
+		return fmt.Errorf("shared memory %d: %w", id, err)
+	}
+	return nil
+}
+
+// SharedPath is the restorer's /proc/PID/map_files link to shared
+// anonymous memory object id, through which a task maps it; false when
+// the restore made no such object.
+func (o *Objects) SharedPath(id uint64) (string, bool) {
+	b, ok := o.shm[id]
+	if !ok {
+		return "", false
+	}
+	start := linux.SliceAddr(b)
+	return fmt.Sprintf("/proc/%d/map_files/%x-%x", os.Getpid(), start, start+uintptr(len(b))), true
+}
+
+// Seal gives each memfd made its seals, once every task has mapped it (a
+// write seal forbids writable shared mappings made after it).
+func (o *Objects) Seal() error {
+	for _, id := range SortedIDs(o.memfds) {
+		if fd, ok := o.inodes[id]; ok {
+			if err := Seal(fd, o.memfds[id]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close closes the restorer's memfd inodes and unmaps its shared
+// anonymous objects; the tasks keep theirs.
+func (o *Objects) Close() {
+	for id, fd := range o.inodes {
+		unix.Close(fd)
+		delete(o.inodes, id)
+	}
+	for id, b := range o.shm {
+		unix.Munmap(b)
+		delete(o.shm, id)
+	}
+}
