@@ -242,7 +242,9 @@ func ParseInotify(r io.Reader) ([]InotifyWatch, error) {
 			var u uint64
 			switch k {
 			case "wd":
-				w.Wd, err = strconv.Atoi(v)
+				var i int64
+				i, err = strconv.ParseInt(v, 16, 32) // "%x", as the others
+				w.Wd = int(i)
 				seen |= 1
 			case "ino":
 				w.Ino, err = strconv.ParseUint(v, 16, 64)

@@ -2,8 +2,13 @@ package procfs
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestFdinfoKinds(t *testing.T) {
@@ -104,4 +109,38 @@ func FuzzFdinfoParsers(f *testing.F) {
 		ParseInotify(strings.NewReader(s))
 		ParseMounts([]byte(s))
 	})
+}
+
+// The kernel writes the watch descriptor in hex (inotify_fdinfo's
+// "wd:%x"): watch 16 shows as "wd:10", watch 10 as "wd:a".
+func TestReadInotifyWdHex(t *testing.T) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	dir := t.TempDir()
+	want := map[int]bool{}
+	for i := 0; i < 17; i++ {
+		p := fmt.Sprintf("%s/f%d", dir, i)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wd, err := unix.InotifyAddWatch(fd, p, unix.IN_MODIFY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[wd] = true
+	}
+	ws, err := ReadInotify(os.Getpid(), fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	for _, w := range ws {
+		got[w.Wd] = true
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("watch descriptors %v, want %v", got, want)
+	}
 }
