@@ -465,7 +465,7 @@ func TestFailureKillsTree(t *testing.T) {
 func TestCheckpointRestore(t *testing.T) {
 	needBuild(t)
 	if criuBin == "" {
-		t.Skip("skipping real dump/restore: " + criuReason)
+		t.Fatal("no criu for the real dump/restore: " + criuReason)
 	}
 	s := suite(t)
 	for _, tc := range []struct{ name, flavor string }{
