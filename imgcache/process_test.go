@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/remoteimg"
 	"golang.org/x/sys/unix"
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 	if b := os.Getenv("CRIUGO_CRIU_BIN"); b != "" {
 		// A prebuilt binary (when the tree's criu package does not build).
 		criuBin = b
-		code := m.Run()
+		code := crtest.RunWithFdCheck(m)
 		os.RemoveAll(dir)
 		os.Exit(code)
 	}
@@ -55,7 +56,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building criu failed, process tests will fail:\n%s\n", out)
 		criuBin = ""
 	}
-	code := m.Run()
+	code := crtest.RunWithFdCheck(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

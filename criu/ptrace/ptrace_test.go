@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		}
 		select {}
 	}
-	os.Exit(m.Run())
+	os.Exit(crtest.RunWithFdCheck(m))
 }
 
 func helper(pid int) error {

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"time"
+
+	"github.com/criugo/criu/criu/crtest"
 )
 
 // Built once in TestMain, before any Runner exists: the reaper would
@@ -33,7 +35,7 @@ func TestMain(m *testing.M) {
 		buildErr = fmt.Errorf("make -C %s: %v\n%s", zdtmDir, err, out)
 	}
 	criuBin, criuReason = findCriu()
-	os.Exit(m.Run())
+	os.Exit(crtest.RunWithFdCheck(m))
 }
 
 // findCriu returns ZDTM_CRIU or the module's bin/criu if both its dump
