@@ -380,7 +380,7 @@ func shellJobRoundTrip(t *testing.T, mode string, first, second *stdio) {
 		}
 	}
 
-	// Sessions and groups, with CRIU's rules (docs/shell-job.md).
+	// Sessions and groups, with CRIU's rules (the README's "Shell jobs").
 	st, err = procfs.ReadStat(pid)
 	if err != nil {
 		t.Fatal(err)
