@@ -220,17 +220,6 @@ func printCommandHelp(w io.Writer, c *command, fs *pflag.FlagSet) {
 	fmt.Fprintf(w, "Usage: criu %s %s\n\n%s\n\nOptions:\n%s", c.name, c.usage, c.summary, fs.FlagUsages())
 }
 
-// splitList splits a comma-separated flag value, dropping empty parts.
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // fixVerbosity rewrites CRIU's "-v4" into "--verbosity=4": pflag would
 // read it as -v followed by a flag named 4.
 func fixVerbosity(args []string) []string {

@@ -29,7 +29,7 @@ func init() {
 			fs.BoolVarP(&detached, "restore-detached", "d", false, "return once the task runs instead of waiting for it")
 			fs.StringVar(&pidfile, "pidfile", "", "write the restored root task's pid (as the host sees it, also for a tree in a pid namespace of its own) to `FILE`")
 			statusFD := fs.Int("status-fd", -1, "write a zero byte to file descriptor `FD` once the tree runs, then close it (as CRIU)")
-			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see docs/shell-job.md)")
+			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see the README, Shell jobs)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")

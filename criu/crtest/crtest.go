@@ -1,6 +1,7 @@
 // Package crtest holds helpers for tests that dump and restore real
 // processes: privilege checks, a subreaper, gcc-built workloads and the
-// criu binary.
+// criu binary; and the fd-leak check that every package whose tests
+// open fds runs from its TestMain (RunWithFdCheck).
 package crtest
 
 import (

@@ -13,9 +13,9 @@ type thread struct {
 	tid  int
 	vtid int         // as seen inside the tree's pid namespace (ns.go)
 	regs ptrace.Regs // as stopped: put back on thaw
-	mask uint64      // blocked signals as found: put back on thaw
-	// blocked is true once the mask has been widened for injection.
-	blocked bool
+	// mask is the blocked signals as found (the image's blk_sigset);
+	// each injection puts it back itself (ptrace.Injector).
+	mask uint64
 }
 
 // freeze seizes and stops every thread of pid, rescanning the task list
@@ -57,7 +57,7 @@ func freeze(tr *ptrace.Tracer, pid int) ([]*thread, error) {
 	}
 }
 
-// thaw puts back each thread's registers and mask and detaches it. It
+// thaw puts back each thread's registers and detaches it. It
 // carries on past errors so that every thread gets its chance.
 func thaw(tr *ptrace.Tracer, ths []*thread) error {
 	var errs []error
@@ -65,11 +65,6 @@ func thaw(tr *ptrace.Tracer, ths []*thread) error {
 	for _, th := range ths {
 		if err := tr.SetRegs(th.tid, th.regs); err != nil {
 			errs = append(errs, err)
-		}
-		if th.blocked {
-			if err := tr.SetSigmask(th.tid, th.mask); err != nil {
-				errs = append(errs, err)
-			}
 		}
 		if err := tr.Detach(th.tid, 0); err != nil {
 			errs = append(errs, err)

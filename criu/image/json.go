@@ -11,13 +11,10 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// AppendJSON appends m as JSON with the .proto field names, as CRIU's crit
-// prints entries: fields in field-number order, integers as numbers (also
-// 64-bit ones), enums by name, bytes in base64, unset fields left out.
-func AppendJSON(b []byte, m protoreflect.Message, indent string) []byte {
-	return appendMessage(b, m, indent, "")
-}
-
+// appendMessage appends m as JSON with the .proto field names, as CRIU's
+// crit prints entries: fields in field-number order, integers as numbers
+// (also 64-bit ones), enums by name, bytes in base64, unset fields left
+// out. Nested lines start with prefix.
 func appendMessage(b []byte, m protoreflect.Message, indent, prefix string) []byte {
 	type field struct {
 		fd protoreflect.FieldDescriptor

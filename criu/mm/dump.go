@@ -472,7 +472,6 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	free <- mem.AlignedBuffer(bufSize)[:0]
 	stop := make(chan struct{})
 	defer close(stop)
-	var readTime time.Duration
 	go func() {
 		defer close(full)
 		var mf *mem.File
@@ -489,7 +488,6 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 			case <-stop:
 				return
 			}
-			t0 := time.Now()
 			buf = buf[:0]
 			var batch []mem.Range
 			var size uint64
@@ -535,7 +533,6 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 					}
 				}
 			}
-			readTime += time.Since(t0)
 			select {
 			case full <- chunk{buf, err}:
 			case <-stop:
@@ -567,7 +564,6 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	writeTime += time.Since(t1)
 	d.Stats.MemDump = time.Since(t0) - writeTime
 	d.Stats.MemWrite = writeTime
-	_ = readTime
 	return nil
 }
 

@@ -23,11 +23,11 @@ type Eventfd struct {
 func (fi Fdinfo) Eventfd() (Eventfd, error) {
 	v, ok := fi.Extra["eventfd-count"]
 	if !ok {
-		return Eventfd{}, parseErr("fdinfo", 0, "", "no eventfd-count")
+		return Eventfd{}, fieldErr(fi.name(), "eventfd-count", "", "missing")
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
 	if err != nil {
-		return Eventfd{}, parseErr("fdinfo", 0, v, "eventfd-count: %v", err)
+		return Eventfd{}, fieldErr(fi.name(), "eventfd-count", v, "%v", err)
 	}
 	return Eventfd{Count: n, Semaphore: strings.TrimSpace(fi.Extra["eventfd-semaphore"]) == "1"}, nil
 }
@@ -36,11 +36,11 @@ func (fi Fdinfo) Eventfd() (Eventfd, error) {
 func (fi Fdinfo) Sigmask() (uint64, error) {
 	v, ok := fi.Extra["sigmask"]
 	if !ok {
-		return 0, parseErr("fdinfo", 0, "", "no sigmask")
+		return 0, fieldErr(fi.name(), "sigmask", "", "missing")
 	}
 	m, err := strconv.ParseUint(v, 16, 64)
 	if err != nil {
-		return 0, parseErr("fdinfo", 0, v, "sigmask: %v", err)
+		return 0, fieldErr(fi.name(), "sigmask", v, "%v", err)
 	}
 	return m, nil
 }
@@ -63,7 +63,7 @@ func (fi Fdinfo) Timerfd() (Timerfd, error) {
 	get := func(k string) (string, error) {
 		v, ok := fi.Extra[k]
 		if !ok {
-			return "", parseErr("fdinfo", 0, "", "no %s", k)
+			return "", fieldErr(fi.name(), k, "", "missing")
 		}
 		return v, nil
 	}
@@ -74,12 +74,12 @@ func (fi Fdinfo) Timerfd() (Timerfd, error) {
 		}
 		a, b, ok := strings.Cut(strings.Trim(v, "()"), ",")
 		if !ok {
-			return Timespec{}, parseErr("fdinfo", 0, v, "%s", k)
+			return Timespec{}, fieldErr(fi.name(), k, v, "not (sec, nsec)")
 		}
 		s, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 64)
 		ns, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 64)
 		if err1 != nil || err2 != nil {
-			return Timespec{}, parseErr("fdinfo", 0, v, "%s", k)
+			return Timespec{}, fieldErr(fi.name(), k, v, "not (sec, nsec)")
 		}
 		return Timespec{s, ns}, nil
 	}
@@ -88,20 +88,20 @@ func (fi Fdinfo) Timerfd() (Timerfd, error) {
 		return t, err
 	}
 	if t.Clockid, err = strconv.Atoi(v); err != nil {
-		return t, parseErr("fdinfo", 0, v, "clockid: %v", err)
+		return t, fieldErr(fi.name(), "clockid", v, "%v", err)
 	}
 	if v, err = get("ticks"); err != nil {
 		return t, err
 	}
 	if t.Ticks, err = strconv.ParseUint(v, 10, 64); err != nil {
-		return t, parseErr("fdinfo", 0, v, "ticks: %v", err)
+		return t, fieldErr(fi.name(), "ticks", v, "%v", err)
 	}
 	if v, err = get("settime flags"); err != nil {
 		return t, err
 	}
 	f, err := strconv.ParseUint(v, 8, 32)
 	if err != nil {
-		return t, parseErr("fdinfo", 0, v, "settime flags: %v", err)
+		return t, fieldErr(fi.name(), "settime flags", v, "%v", err)
 	}
 	t.SettimeFlags = uint32(f)
 	if t.Value, err = ts("it_value"); err != nil {
@@ -136,7 +136,11 @@ func ParseEpollTfds(r io.Reader) ([]EpollTfd, error) {
 		}
 		// Make "key: value" and "key:value" alike, then walk pairs.
 		f := strings.Fields(strings.ReplaceAll(line, ":", ": "))
+		if len(f)%2 != 0 {
+			return nil, parseErr("fdinfo", n, line, "not key: value pairs")
+		}
 		var e EpollTfd
+		seen := 0
 		for i := 0; i+1 < len(f); i += 2 {
 			k, v := strings.TrimSuffix(f[i], ":"), f[i+1]
 			var err error
@@ -144,35 +148,61 @@ func ParseEpollTfds(r io.Reader) ([]EpollTfd, error) {
 			switch k {
 			case "tfd":
 				e.Fd, err = strconv.Atoi(v)
+				seen |= 1
 			case "events":
 				u, err = strconv.ParseUint(v, 16, 32)
 				e.Events = uint32(u)
+				seen |= 2
 			case "data":
 				e.Data, err = strconv.ParseUint(v, 16, 64)
+				seen |= 4
 			case "pos":
 				e.Pos, err = strconv.ParseInt(v, 10, 64)
+				seen |= 8
 			case "ino":
 				e.Ino, err = strconv.ParseUint(v, 16, 64)
+				seen |= 16
 			case "sdev":
 				u, err = strconv.ParseUint(v, 16, 32)
 				e.Dev = uint32(u)
+				seen |= 32
 			}
 			if err != nil {
 				return nil, parseErr("fdinfo", n, line, "%s: %v", k, err)
 			}
+		}
+		if k := missingField(seen, epollFields); k != "" {
+			return nil, parseErr("fdinfo", n, line, "field %s missing", k)
 		}
 		out = append(out, e)
 	}
 	return out, sc.Err()
 }
 
+// epollFields are the fields of a tfd line, by bit (fs/eventpoll.c
+// ep_show_fdinfo writes all of them since 3.18).
+var epollFields = []string{"tfd", "events", "data", "pos", "ino", "sdev"}
+
+// missingField is the first of fields whose bit is not in seen, "" if
+// none.
+func missingField(seen int, fields []string) string {
+	for b, k := range fields {
+		if seen&(1<<b) == 0 {
+			return k
+		}
+	}
+	return ""
+}
+
 // ReadEpollTfds reads the targets of the epoll file at fd of pid.
 func ReadEpollTfds(pid, fd int) ([]EpollTfd, error) {
-	b, err := os.ReadFile(Path(pid, "fdinfo/"+strconv.Itoa(fd)))
+	name := fdinfoPath(pid, fd)
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	return ParseEpollTfds(bytes.NewReader(b))
+	tfds, err := ParseEpollTfds(bytes.NewReader(b))
+	return tfds, withFile(err, name)
 }
 
 // InotifyWatch is one watch of an inotify file, from its fdinfo line
@@ -202,6 +232,7 @@ func ParseInotify(r io.Reader) ([]InotifyWatch, error) {
 		}
 		var w InotifyWatch
 		nbytes := -1
+		seen := 0
 		for _, kv := range strings.Fields(strings.TrimPrefix(line, "inotify ")) {
 			k, v, ok := strings.Cut(kv, ":")
 			if !ok {
@@ -211,31 +242,50 @@ func ParseInotify(r io.Reader) ([]InotifyWatch, error) {
 			var u uint64
 			switch k {
 			case "wd":
-				w.Wd, err = strconv.Atoi(v)
+				var i int64
+				i, err = strconv.ParseInt(v, 16, 32) // "%x", as the others
+				w.Wd = int(i)
+				seen |= 1
 			case "ino":
 				w.Ino, err = strconv.ParseUint(v, 16, 64)
+				seen |= 2
 			case "sdev":
 				u, err = strconv.ParseUint(v, 16, 32)
 				w.Sdev = uint32(u)
+				seen |= 4
 			case "mask":
 				u, err = strconv.ParseUint(v, 16, 32)
 				w.Mask = uint32(u)
+				seen |= 8
 			case "ignored_mask":
 				u, err = strconv.ParseUint(v, 16, 32)
 				w.IgnoredMask = uint32(u)
+				seen |= 16
 			case "fhandle-bytes":
 				u, err = strconv.ParseUint(v, 16, 8)
 				nbytes = int(u)
+				seen |= 32
 			case "fhandle-type":
 				var i int64
 				i, err = strconv.ParseInt(v, 16, 32)
 				w.HandleType = int32(i)
+				seen |= 64
 			case "f_handle":
 				w.Handle, err = hex.DecodeString(v)
+				seen |= 128
 			}
 			if err != nil {
 				return nil, parseErr("fdinfo", n, line, "%s: %v", k, err)
 			}
+		}
+		// The file handle is shown only with CONFIG_EXPORTFS, and then
+		// whole.
+		need := inotifyFields[:5]
+		if seen&(32|64|128) != 0 {
+			need = inotifyFields
+		}
+		if k := missingField(seen, need); k != "" {
+			return nil, parseErr("fdinfo", n, line, "field %s missing", k)
 		}
 		if nbytes >= 0 && nbytes != len(w.Handle) {
 			return nil, parseErr("fdinfo", n, line, "f_handle of %d bytes, want %d", len(w.Handle), nbytes)
@@ -245,11 +295,18 @@ func ParseInotify(r io.Reader) ([]InotifyWatch, error) {
 	return out, sc.Err()
 }
 
+// inotifyFields are the fields of an inotify line, by bit
+// (fs/notify/fdinfo.c inotify_fdinfo; the last three only with
+// CONFIG_EXPORTFS).
+var inotifyFields = []string{"wd", "ino", "sdev", "mask", "ignored_mask", "fhandle-bytes", "fhandle-type", "f_handle"}
+
 // ReadInotify reads the watches of the inotify file at fd of pid.
 func ReadInotify(pid, fd int) ([]InotifyWatch, error) {
-	b, err := os.ReadFile(Path(pid, "fdinfo/"+strconv.Itoa(fd)))
+	name := fdinfoPath(pid, fd)
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	return ParseInotify(bytes.NewReader(b))
+	ws, err := ParseInotify(bytes.NewReader(b))
+	return ws, withFile(err, name)
 }

@@ -2,23 +2,28 @@ package procfs
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestFdinfoKinds(t *testing.T) {
-	fi, err := ParseFdinfo(strings.NewReader("pos:\t0\nflags:\t04002\neventfd-count:                5\neventfd-id: 1\neventfd-semaphore: 1\n"))
+	fi, err := ParseFdinfo(strings.NewReader("pos:\t0\nflags:\t04002\nmnt_id:\t15\neventfd-count:                5\neventfd-id: 1\neventfd-semaphore: 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e, err := fi.Eventfd(); err != nil || e.Count != 5 || !e.Semaphore {
 		t.Errorf("eventfd %+v %v", e, err)
 	}
-	fi, _ = ParseFdinfo(strings.NewReader("flags:\t02\nsigmask:\t0000000200000200\n"))
+	fi, _ = ParseFdinfo(strings.NewReader("pos:\t0\nflags:\t02\nmnt_id:\t15\nsigmask:\t0000000200000200\n"))
 	if m, err := fi.Sigmask(); err != nil || m != 0x200000200 {
 		t.Errorf("sigmask %#x %v", m, err)
 	}
-	fi, _ = ParseFdinfo(strings.NewReader("clockid: 1\nticks: 3\nsettime flags: 01\nit_value: (99, 992228065)\nit_interval: (1, 500)\n"))
+	fi, _ = ParseFdinfo(strings.NewReader("pos:\t0\nflags:\t02\nmnt_id:\t15\nclockid: 1\nticks: 3\nsettime flags: 01\nit_value: (99, 992228065)\nit_interval: (1, 500)\n"))
 	tf, err := fi.Timerfd()
 	if err != nil || tf.Clockid != 1 || tf.Ticks != 3 || tf.SettimeFlags != 1 || tf.Value != (Timespec{99, 992228065}) || tf.Interv != (Timespec{1, 500}) {
 		t.Errorf("timerfd %+v %v", tf, err)
@@ -104,4 +109,38 @@ func FuzzFdinfoParsers(f *testing.F) {
 		ParseInotify(strings.NewReader(s))
 		ParseMounts([]byte(s))
 	})
+}
+
+// The kernel writes the watch descriptor in hex (inotify_fdinfo's
+// "wd:%x"): watch 16 shows as "wd:10", watch 10 as "wd:a".
+func TestReadInotifyWdHex(t *testing.T) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	dir := t.TempDir()
+	want := map[int]bool{}
+	for i := 0; i < 17; i++ {
+		p := fmt.Sprintf("%s/f%d", dir, i)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wd, err := unix.InotifyAddWatch(fd, p, unix.IN_MODIFY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[wd] = true
+	}
+	ws, err := ReadInotify(os.Getpid(), fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]bool{}
+	for _, w := range ws {
+		got[w.Wd] = true
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("watch descriptors %v, want %v", got, want)
+	}
 }

@@ -49,6 +49,9 @@ func (fi Fdinfo) Locks() ([]Lock, error) {
 	for _, line := range fi.LockLines {
 		l, err := ParseLock(line)
 		if err != nil {
+			if fi.file != "" {
+				err = withFile(err, fi.file)
+			}
 			return nil, err
 		}
 		out = append(out, l)

@@ -74,8 +74,17 @@ func (m *Mapping) FilePath() string {
 
 // ParseMaps parses /proc/PID/maps or /proc/PID/smaps. For smaps, the
 // per-mapping lines fill VmFlags, Rss and Swap.
-func ParseMaps(r io.Reader) ([]Mapping, error) {
+func ParseMaps(r io.Reader) ([]Mapping, error) { return parseMaps(r, false) }
+
+// smapsNeed are the per-mapping fields of smaps that every mapping must
+// have (the kernel writes them for every VMA since 3.8), by bit.
+var smapsNeed = []string{"Rss", "Swap", "VmFlags"}
+
+// parseMaps is ParseMaps; with smaps set, a mapping that lacks one of
+// smapsNeed is an error naming the field, not a zero value.
+func parseMaps(r io.Reader, smaps bool) ([]Mapping, error) {
 	var out []Mapping
+	var seen []int // per mapping, bit i for smapsNeed[i]
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	n := 0
@@ -90,13 +99,20 @@ func ParseMaps(r io.Reader) ([]Mapping, error) {
 				return nil, parseErr("smaps", n, line, "field before any mapping")
 			}
 			m := &out[len(out)-1]
+			var err error
 			switch key {
 			case "VmFlags":
 				m.VmFlags = strings.Fields(val)
+				seen[len(seen)-1] |= 4
 			case "Rss":
-				m.Rss = kb(val)
+				m.Rss, err = kb(val)
+				seen[len(seen)-1] |= 1
 			case "Swap":
-				m.Swap = kb(val)
+				m.Swap, err = kb(val)
+				seen[len(seen)-1] |= 2
+			}
+			if err != nil {
+				return nil, fieldErr("smaps", key, val, "line %d: %v", n, err)
 			}
 			continue
 		}
@@ -105,9 +121,19 @@ func ParseMaps(r io.Reader) ([]Mapping, error) {
 			return nil, parseErr("maps", n, line, "%v", err)
 		}
 		out = append(out, m)
+		seen = append(seen, 0)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
+	}
+	if smaps {
+		for i, s := range seen {
+			for b, k := range smapsNeed {
+				if s&(1<<b) == 0 {
+					return nil, fieldErr("smaps", k, "", "missing for mapping %x-%x", out[i].Start, out[i].End)
+				}
+			}
+		}
 	}
 	return out, nil
 }
@@ -123,13 +149,20 @@ func smapsField(line string) (string, string, bool) {
 	return line[:i], strings.TrimSpace(line[i+1:]), true
 }
 
-func kb(v string) uint64 {
+// kb parses a size of smaps, "132 kB", into bytes.
+func kb(v string) (uint64, error) {
 	f := strings.Fields(v)
-	if len(f) == 0 {
-		return 0
+	if len(f) != 2 || f[1] != "kB" {
+		return 0, errKB
 	}
-	n, _ := strconv.ParseUint(f[0], 10, 64)
-	return n * 1024
+	n, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n > ^uint64(0)/1024 {
+		return 0, errKB
+	}
+	return n * 1024, nil
 }
 
 func parseMapsLine(line string) (Mapping, error) {

@@ -15,6 +15,7 @@ var (
 	errRange = errors.New("bad address range")
 	errPerms = errors.New("bad permissions")
 	errDev   = errors.New("bad device")
+	errKB    = errors.New("not a size in kB")
 )
 
 // Stat holds the fields of /proc/PID/stat that dump needs.
@@ -238,13 +239,30 @@ type Fdinfo struct {
 	// LockLines are the values of the "lock:" lines, one per file lock
 	// taken through this open file (parsed by Locks).
 	LockLines []string
+	// file is the path read (set by ReadFdinfo), for errors.
+	file string
 }
 
-// ParseFdinfo parses /proc/PID/fdinfo/N.
+// name is the fdinfo file's path, for errors.
+func (fi Fdinfo) name() string {
+	if fi.file != "" {
+		return fi.file
+	}
+	return "fdinfo"
+}
+
+// fdinfoNeed are the common lines every fdinfo file has (fs/proc/fd.c
+// seq_show; mnt_id since 3.15), by bit. ino (since 5.14) is optional.
+var fdinfoNeed = []string{"pos", "flags", "mnt_id"}
+
+// ParseFdinfo parses /proc/PID/fdinfo/N. The pos, flags and mnt_id
+// lines must be there; lines without a colon (io_uring's lists) are
+// skipped.
 func ParseFdinfo(r io.Reader) (Fdinfo, error) {
 	fi := Fdinfo{Extra: map[string]string{}}
 	sc := bufio.NewScanner(r)
 	n := 0
+	seen := 0
 	for sc.Scan() {
 		n++
 		k, v, ok := strings.Cut(sc.Text(), ":")
@@ -256,12 +274,15 @@ func ParseFdinfo(r io.Reader) (Fdinfo, error) {
 		switch k {
 		case "pos":
 			fi.Pos, err = strconv.ParseInt(v, 10, 64)
+			seen |= 1
 		case "flags":
 			var u uint64
 			u, err = strconv.ParseUint(v, 8, 32)
 			fi.Flags = uint32(u)
+			seen |= 2
 		case "mnt_id":
 			fi.MntID, err = strconv.Atoi(v)
+			seen |= 4
 		case "ino":
 			fi.Ino, err = strconv.ParseUint(v, 10, 64)
 		case "lock":
@@ -273,7 +294,13 @@ func ParseFdinfo(r io.Reader) (Fdinfo, error) {
 			return fi, parseErr("fdinfo", n, sc.Text(), "%v", err)
 		}
 	}
-	return fi, sc.Err()
+	if err := sc.Err(); err != nil {
+		return fi, err
+	}
+	if k := missingField(seen, fdinfoNeed); k != "" {
+		return fi, fieldErr("fdinfo", k, "", "missing")
+	}
+	return fi, nil
 }
 
 // ParseAuxv splits /proc/PID/auxv into its u64 words (type, value pairs,

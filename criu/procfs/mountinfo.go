@@ -18,11 +18,13 @@ type Mount struct {
 
 // ReadMounts reads /proc/PID/mountinfo.
 func ReadMounts(pid int) ([]Mount, error) {
-	b, err := os.ReadFile(Path(pid, "mountinfo"))
+	name := Path(pid, "mountinfo")
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	return ParseMounts(b)
+	ms, err := ParseMounts(b)
+	return ms, withFile(err, name)
 }
 
 // ParseMounts parses mountinfo lines:

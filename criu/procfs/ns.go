@@ -35,7 +35,7 @@ func (s Status) Inner(key string) (int, error) {
 		return 0, err
 	}
 	if len(v) == 0 {
-		return 0, parseErr("status", 0, key, "missing")
+		return 0, fieldErr(s.file(), key, "", "no value")
 	}
 	return int(v[len(v)-1]), nil
 }

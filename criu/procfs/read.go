@@ -13,13 +13,16 @@ import (
 // Path returns /proc/PID/name.
 func Path(pid int, name string) string { return fmt.Sprintf("/proc/%d/%s", pid, name) }
 
-// ReadSmaps reads and parses /proc/PID/smaps.
+// ReadSmaps reads and parses /proc/PID/smaps: every mapping must have
+// its Rss, Swap and VmFlags lines.
 func ReadSmaps(pid int) ([]Mapping, error) {
-	b, err := os.ReadFile(Path(pid, "smaps"))
+	name := Path(pid, "smaps")
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
-	return ParseMaps(bytes.NewReader(b))
+	ms, err := parseMaps(bytes.NewReader(b), true)
+	return ms, withFile(err, name)
 }
 
 // ReadStat reads /proc/PID/stat (or task/TID/stat when tid != 0).
@@ -79,14 +82,20 @@ func ReadComm(path string) (string, error) {
 	return s, nil
 }
 
-// ReadFdinfo reads /proc/PID/fdinfo/FD.
+// ReadFdinfo reads /proc/PID/fdinfo/FD. The errors of its kind-specific
+// readers (Eventfd, Timerfd, Locks...) name that file.
 func ReadFdinfo(pid, fd int) (Fdinfo, error) {
-	b, err := os.ReadFile(Path(pid, "fdinfo/"+strconv.Itoa(fd)))
+	name := fdinfoPath(pid, fd)
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return Fdinfo{}, err
 	}
-	return ParseFdinfo(bytes.NewReader(b))
+	fi, err := ParseFdinfo(bytes.NewReader(b))
+	fi.file = name
+	return fi, withFile(err, name)
 }
+
+func fdinfoPath(pid, fd int) string { return Path(pid, "fdinfo/"+strconv.Itoa(fd)) }
 
 // Tasks lists the thread ids of pid, sorted, leader first.
 func Tasks(pid int) ([]int, error) {
@@ -166,4 +175,26 @@ func ReadTimers(pid int) ([]Timer, error) {
 	}
 	ts, err := ParseTimers(bytes.NewReader(b))
 	return ts, withFile(err, name)
+}
+
+// ReadLimits reads /proc/PID/limits (see ParseLimits).
+func ReadLimits(pid int) ([]Rlimit, error) {
+	name := Path(pid, "limits")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := ParseLimits(bytes.NewReader(b))
+	return ls, withFile(err, name)
+}
+
+// ReadAuxv reads /proc/PID/auxv (see ParseAuxv).
+func ReadAuxv(pid int) ([]uint64, error) {
+	name := Path(pid, "auxv")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	a, err := ParseAuxv(b)
+	return a, withFile(err, name)
 }

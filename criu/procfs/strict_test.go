@@ -182,3 +182,219 @@ func FuzzParseStatus(f *testing.F) {
 		}
 	})
 }
+
+const goodSmaps = "7f00aa000000-7f00aa021000 rw-p 00000000 00:00 0 \n" +
+	"Size:                132 kB\nRss:                   8 kB\nSwap:                  4 kB\nVmFlags: rd wr mr mw me ac \n"
+
+// A size of smaps that is not "N kB", or a mapping without its Rss, Swap
+// or VmFlags line, is an error naming the field, never a zero.
+func TestParseSmapsStrict(t *testing.T) {
+	ms, err := parseMaps(strings.NewReader(goodSmaps), true)
+	if err != nil || len(ms) != 1 || ms[0].Rss != 8192 || ms[0].Swap != 4096 || !ms[0].HasFlag("ac") {
+		t.Fatalf("%+v %v", ms, err)
+	}
+	// maps (no smaps lines) stays valid for ParseMaps.
+	if _, err := ParseMaps(strings.NewReader("7f00aa000000-7f00aa021000 rw-p 00000000 00:00 0\n")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, in, field string
+	}{
+		{"rss not a number", strings.Replace(goodSmaps, "8 kB", "x kB", 1), "Rss"},
+		{"rss no unit", strings.Replace(goodSmaps, "8 kB", "8", 1), "Rss"},
+		{"rss empty", strings.Replace(goodSmaps, "8 kB", "", 1), "Rss"},
+		{"swap other unit", strings.Replace(goodSmaps, "4 kB", "4 MB", 1), "Swap"},
+		{"swap overflow", strings.Replace(goodSmaps, "4 kB", "18446744073709551615 kB", 1), "Swap"},
+		{"no rss", strings.Replace(goodSmaps, "Rss:                   8 kB\n", "", 1), "Rss"},
+		{"no swap", strings.Replace(goodSmaps, "Swap:                  4 kB\n", "", 1), "Swap"},
+		{"no vmflags", strings.Replace(goodSmaps, "VmFlags: rd wr mr mw me ac \n", "", 1), "VmFlags"},
+		{"second mapping bare", goodSmaps + "7f00ab000000-7f00ab003000 r--s 00000000 fe:00 77 /x\n", "Rss"},
+	}
+	for _, tt := range tests {
+		_, err := parseMaps(strings.NewReader(tt.in), true)
+		var fe *FieldError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrFormat) || fe.Field != tt.field {
+			t.Errorf("%s: err %v, want a field error on %s", tt.name, err, tt.field)
+		}
+	}
+}
+
+const goodFdinfo = "pos:\t7\nflags:\t02\nmnt_id:\t15\n"
+
+func TestParseFdinfoStrict(t *testing.T) {
+	for _, in := range []string{goodFdinfo, goodFdinfo + "ino:\t5\n", goodFdinfo + "SqMask:\t0x3\nPollList:\n  op=1, task_works=0\n"} {
+		if fi, err := ParseFdinfo(strings.NewReader(in)); err != nil || fi.Pos != 7 || fi.Flags != 2 || fi.MntID != 15 {
+			t.Errorf("%q: %+v %v", in, fi, err)
+		}
+	}
+	tests := []struct {
+		name, in, field string
+	}{
+		{"no pos", "flags:\t02\nmnt_id:\t15\n", "pos"},
+		{"no flags", "pos:\t7\nmnt_id:\t15\n", "flags"},
+		{"no mnt_id", "pos:\t7\nflags:\t02\n", "mnt_id"},
+		{"empty", "", "pos"},
+	}
+	for _, tt := range tests {
+		_, err := ParseFdinfo(strings.NewReader(tt.in))
+		var fe *FieldError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrFormat) || fe.Field != tt.field {
+			t.Errorf("%s: err %v, want a field error on %s", tt.name, err, tt.field)
+		}
+	}
+	for _, bad := range []string{"pos:\tx\n", "flags:\t9\n", "mnt_id:\t-\n", "ino:\t-1\n"} {
+		var pe *ParseError
+		if _, err := ParseFdinfo(strings.NewReader(goodFdinfo + bad)); !errors.As(err, &pe) || !errors.Is(err, ErrFormat) {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+}
+
+// The kind-specific readers of an fdinfo fail naming the file read and
+// the field.
+func TestFdinfoKindsStrict(t *testing.T) {
+	fi := Fdinfo{Extra: map[string]string{
+		"eventfd-count": "zz", "sigmask": "g", "clockid": "1", "ticks": "3", "settime flags": "01",
+		"it_value": "(1 2)", "it_interval": "(1, 2)",
+	}, file: "/proc/9/fdinfo/4", LockLines: []string{"1: POSIX"}}
+	tests := []struct {
+		field string
+		get   func(Fdinfo) error
+	}{
+		{"eventfd-count", func(fi Fdinfo) error { _, err := fi.Eventfd(); return err }},
+		{"sigmask", func(fi Fdinfo) error { _, err := fi.Sigmask(); return err }},
+		{"it_value", func(fi Fdinfo) error { _, err := fi.Timerfd(); return err }},
+	}
+	for _, tt := range tests {
+		err := tt.get(fi)
+		want := "parse /proc/9/fdinfo/4: field " + tt.field
+		if !errors.Is(err, ErrFormat) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: err %v, want %q...", tt.field, err, want)
+		}
+		err = tt.get(Fdinfo{Extra: map[string]string{}, file: fi.file})
+		want = "parse /proc/9/fdinfo/4: field "
+		if !errors.Is(err, ErrFormat) || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "missing") {
+			t.Errorf("%s missing: err %v, want %q... missing", tt.field, err, want)
+		}
+	}
+	for _, k := range []string{"clockid", "ticks", "settime flags"} {
+		f := Fdinfo{Extra: map[string]string{}, file: fi.file}
+		for k2, v := range fi.Extra {
+			f.Extra[k2] = v
+		}
+		f.Extra["it_value"] = "(1, 2)"
+		f.Extra[k] = "x"
+		if _, err := f.Timerfd(); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "field "+k) {
+			t.Errorf("timerfd %s: err %v", k, err)
+		}
+	}
+	if _, err := fi.Locks(); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), fi.file) {
+		t.Errorf("locks: err %v does not name %s", err, fi.file)
+	}
+}
+
+func TestParseEpollTfdsStrict(t *testing.T) {
+	good := "tfd:        3 events: 80000019 data:       1234567890  pos:0 ino:40e sdev:10"
+	if tfds, err := ParseEpollTfds(strings.NewReader(good + "\n")); err != nil || len(tfds) != 1 || tfds[0].Ino != 0x40e {
+		t.Fatalf("%+v %v", tfds, err)
+	}
+	// (A line without tfd is not a target line.)
+	for _, k := range epollFields[1:] {
+		f := strings.Fields(strings.ReplaceAll(good, ":", ": "))
+		var kept []string
+		for i := 0; i < len(f); i += 2 {
+			if f[i] != k+":" {
+				kept = append(kept, f[i], f[i+1])
+			}
+		}
+		in := strings.Join(kept, " ") + "\n"
+		_, err := ParseEpollTfds(strings.NewReader(in))
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "field "+k+" missing") {
+			t.Errorf("no %s: %q: err %v", k, in, err)
+		}
+	}
+	for _, bad := range []string{
+		good + " extra",
+		strings.Replace(good, "40e", "x", 1),
+		strings.Replace(good, "sdev:10", "sdev:", 1),
+	} {
+		if _, err := ParseEpollTfds(strings.NewReader(bad + "\n")); !errors.Is(err, ErrFormat) {
+			t.Errorf("%q: err %v", bad, err)
+		}
+	}
+}
+
+func TestParseInotifyStrict(t *testing.T) {
+	noHandle := "inotify wd:2 ino:1a2b sdev:800001 mask:800afce ignored_mask:0"
+	good := noHandle + " fhandle-bytes:8 fhandle-type:1 f_handle:4afd0a00bc1e6a1c"
+	for _, in := range []string{noHandle, good} {
+		if ws, err := ParseInotify(strings.NewReader(in + "\n")); err != nil || len(ws) != 1 || ws[0].Ino != 0x1a2b {
+			t.Errorf("%q: %+v %v", in, ws, err)
+		}
+	}
+	for _, k := range inotifyFields {
+		var kept []string
+		for _, kv := range strings.Fields(strings.TrimPrefix(good, "inotify ")) {
+			if !strings.HasPrefix(kv, k+":") {
+				kept = append(kept, kv)
+			}
+		}
+		in := "inotify " + strings.Join(kept, " ") + "\n"
+		_, err := ParseInotify(strings.NewReader(in))
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "field "+k+" missing") && !strings.Contains(err.Error(), "f_handle of") {
+			t.Errorf("no %s: %q: err %v", k, in, err)
+		}
+	}
+}
+
+// Inner fails, naming the file and the field, on a field without ids.
+func TestStatusInnerStrict(t *testing.T) {
+	st := Status{"": "/proc/5/status", "NSpid": "5 1", "NSsid": ""}
+	if v, err := st.Inner("NSpid"); err != nil || v != 1 {
+		t.Errorf("NSpid: %d %v", v, err)
+	}
+	for _, k := range []string{"NSsid", "NSpgid"} {
+		_, err := st.Inner(k)
+		want := "parse /proc/5/status: field " + k
+		if !errors.Is(err, ErrFormat) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: err %v, want %q...", k, err, want)
+		}
+	}
+}
+
+// The readers name the file they read in a parse error.
+func TestReadersNameFile(t *testing.T) {
+	pid := os.Getpid()
+	if _, err := ReadSmaps(pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadMounts(pid); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := ReadFdinfo(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Path(pid, "fdinfo/0"); fi.file != want {
+		t.Errorf("fdinfo file %q, want %q", fi.file, want)
+	}
+	if _, err := fi.Eventfd(); err == nil || !strings.HasPrefix(err.Error(), "parse "+Path(pid, "fdinfo/0")+": field eventfd-count") {
+		t.Errorf("eventfd of fd 0: %v", err)
+	}
+	err = withFile(fieldErr("smaps", "Rss", "", "missing"), "/proc/1/smaps")
+	if err.Error() != "parse /proc/1/smaps: field Rss: bad /proc format: missing" {
+		t.Errorf("withFile: %v", err)
+	}
+}
+
+func TestReadLimitsAuxv(t *testing.T) {
+	if ls, err := ReadLimits(os.Getpid()); err != nil || len(ls) != 16 {
+		t.Errorf("limits %v %v", ls, err)
+	}
+	if a, err := ReadAuxv(os.Getpid()); err != nil || len(a) < 2 {
+		t.Errorf("auxv %v %v", a, err)
+	}
+	if _, err := ParseLimits(strings.NewReader("Max cpu time x unlimited seconds\n")); !errors.Is(err, ErrFormat) {
+		t.Errorf("bad limit: %v", err)
+	}
+}

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		}
 		select {}
 	}
-	os.Exit(m.Run())
+	os.Exit(crtest.RunWithFdCheck(m))
 }
 
 func helper(pid int) error {
@@ -241,7 +241,7 @@ func TestSeizeGone(t *testing.T) {
 	defer tr.Close()
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	if err := tr.Seize(cmd.Process.Pid, 0); !errors.Is(err, ptrace.ErrExited) {
 		t.Fatalf("seize of a reaped pid: %v", err)
@@ -301,7 +301,7 @@ func BenchmarkInject(b *testing.B) {
 	crtest.RequireRoot(b)
 	cmd := exec.Command("sleep", "100")
 	if err := cmd.Start(); err != nil {
-		b.Skip(err)
+		b.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	pid := cmd.Process.Pid

@@ -1,23 +1,16 @@
 package disk
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/criu/crtest"
 )
 
 // TestMain fails the package's tests if they leave a file open.
-func TestMain(m *testing.M) {
-	before := openFDs()
-	code := m.Run()
-	if after := openFDs(); code == 0 && after != before {
-		fmt.Fprintf(os.Stderr, "fd leak: %d fds open before the tests, %d after\n", before, after)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
 
 // openFDs counts the process's open fds.
 func openFDs() int {

@@ -103,12 +103,6 @@ func (r *reaper) watch(pid int) (<-chan unix.WaitStatus, error) {
 	return ch, nil
 }
 
-func (r *reaper) unwatch(pid int) {
-	r.mu.Lock()
-	delete(r.watches, pid)
-	r.mu.Unlock()
-}
-
 // spec says how to start a process.
 type spec struct {
 	argv   []string

@@ -270,7 +270,6 @@ type run struct {
 	dumpedPid int
 	restored  bool // restored at least once (in the destination side with two hosts)
 	remote    *remote
-	imgDirs   []string
 }
 
 func (r *Runner) runOne(ctx context.Context, t Test, flavor string) Result {

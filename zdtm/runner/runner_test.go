@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"time"
+
+	"github.com/criugo/criu/criu/crtest"
 )
 
 // Built once in TestMain, before any Runner exists: the reaper would
@@ -33,7 +35,7 @@ func TestMain(m *testing.M) {
 		buildErr = fmt.Errorf("make -C %s: %v\n%s", zdtmDir, err, out)
 	}
 	criuBin, criuReason = findCriu()
-	os.Exit(m.Run())
+	os.Exit(crtest.RunWithFdCheck(m))
 }
 
 // findCriu returns ZDTM_CRIU or the module's bin/criu if both its dump
@@ -465,7 +467,7 @@ func TestFailureKillsTree(t *testing.T) {
 func TestCheckpointRestore(t *testing.T) {
 	needBuild(t)
 	if criuBin == "" {
-		t.Skip("skipping real dump/restore: " + criuReason)
+		t.Fatal("no criu for the real dump/restore: " + criuReason)
 	}
 	s := suite(t)
 	for _, tc := range []struct{ name, flavor string }{

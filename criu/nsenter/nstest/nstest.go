@@ -3,12 +3,12 @@
 package nstest
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
 
+	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/image"
 )
 
@@ -49,27 +49,4 @@ func Dir(t testing.TB) *image.Dir {
 
 // Main runs the tests of m and fails the run if they leave file
 // descriptors open; call it from TestMain.
-func Main(m *testing.M) {
-	// Start the runtime's poller (an epoll fd and an eventfd) first.
-	if r, w, err := os.Pipe(); err == nil {
-		r.Close()
-		w.Close()
-	}
-	before := openFDs()
-	code := m.Run()
-	if after := openFDs(); code == 0 && after > before {
-		fmt.Fprintf(os.Stderr, "fd leak: %d open before the tests, %d after\n", before, after)
-		ents, _ := os.ReadDir("/proc/self/fd")
-		for _, e := range ents {
-			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-			fmt.Fprintln(os.Stderr, e.Name(), l)
-		}
-		code = 1
-	}
-	os.Exit(code)
-}
-
-func openFDs() int {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	return len(ents)
-}
+func Main(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/crtest"
 )
 
 var zdtmDir string
@@ -25,7 +27,7 @@ func TestMain(m *testing.M) {
 		os.Stderr.Write(out)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	os.Exit(crtest.RunWithFdCheck(m))
 }
 
 func zdtm(t *testing.T, args ...string) (int, string, string) {
