@@ -461,7 +461,7 @@ func (t *tree) dumpStats() *images.DumpStatsEntry {
 func uptime() (uint64, error) {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return 0, err
+		return 0, os.NewSyscallError("clock_gettime(CLOCK_BOOTTIME)", err)
 	}
 	return uint64(ts.Nano() / 1000), nil
 }

@@ -179,21 +179,6 @@ func (t *tree) setVirtualIDs(d *dumper) error {
 	return nil
 }
 
-// vtid translates a host tid of one of d's threads into its tid inside
-// the tree's pid namespace (unchanged without one, 0 for an unknown one
-// with one).
-func (d *dumper) vtid(tid int) int {
-	for _, th := range d.threads {
-		if th.tid == tid {
-			return th.vtid
-		}
-	}
-	if d.t.ns.pidns() {
-		return 0
-	}
-	return tid
-}
-
 // netDo runs f in the tree's network namespace: sock_diag answers for
 // the netns of the socket asking.
 func (t *tree) netDo(f func() error) error {

@@ -314,8 +314,10 @@ func (t *tree) writeShared(ctx context.Context) error {
 		// two dumps of the same tree apart.
 		DumpCriuRunId: proto.String(uuid.NewString()),
 	}
-	if up, err := uptime(); err == nil {
-		inv.DumpUptime = proto.Uint64(up)
+	up, err := uptime()
+	if err != nil {
+		return err
 	}
+	inv.DumpUptime = proto.Uint64(up)
 	return image.WriteImage(ctx, t.store, "inventory.img", inv)
 }

@@ -289,11 +289,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 // stack, args, env), brk (the task's brk(0)), auxv, exe, dumpable, THP,
 // the memory prctls and the mappings of l.
 func (d *TaskDump) MM(l *Layout, st procfs.Stat, brk uint64) (*images.MmEntry, error) {
-	auxb, err := os.ReadFile(procfs.Path(d.pid, "auxv"))
-	if err != nil {
-		return nil, err
-	}
-	auxv, err := procfs.ParseAuxv(auxb)
+	auxv, err := procfs.ReadAuxv(d.pid)
 	if err != nil {
 		return nil, err
 	}

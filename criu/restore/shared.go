@@ -14,10 +14,6 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
 // openMasters creates, in the restorer, the file descriptions that tasks
 // share or that join tasks (pipes, shared files), and the shared
 // anonymous memory objects.

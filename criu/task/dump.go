@@ -369,12 +369,7 @@ func DumpCore(f *Frozen, stopSignal func() syscall.Signal) (*images.TaskCoreEntr
 	// Rlimits.
 	// From /proc: prlimit64 on a task with other ids than ours needs
 	// CAP_SYS_RESOURCE.
-	lf, err := os.Open(procfs.Path(f.Pid, "limits"))
-	if err != nil {
-		return nil, err
-	}
-	lims, err := procfs.ParseLimits(lf)
-	lf.Close()
+	lims, err := procfs.ReadLimits(f.Pid)
 	if err != nil {
 		return nil, err
 	}
