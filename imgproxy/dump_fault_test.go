@@ -33,8 +33,11 @@ func TestDumpProxyDiesAfterFinish(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	cacheSock, proxySock := filepath.Join(dir, "cache.sock"), filepath.Join(dir, "proxy.sock")
+	// The resume timeout outlasts the dump's reconnect timeout (2s) and
+	// the restore's wait (1s) with room to spare: the restore below must
+	// find the snapshot held, unconfirmed, however slow the machine.
 	startProc(t, nil, "image-cache", "--address", "127.0.0.1", "--port", port, "--local-socket", cacheSock,
-		"--resume-timeout", "3s")
+		"--resume-timeout", "8s")
 	relay := remotetest.NewRelay(t, "127.0.0.1:"+port)
 	startProc(t, nil, "image-proxy", "--address", "127.0.0.1", "--port", relay.Port(), "--local-socket", proxySock,
 		"--reconnect-timeout", "2s")

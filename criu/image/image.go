@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -257,6 +258,38 @@ func ReadAll(ctx context.Context, s Store, name string, newMsg func() proto.Mess
 	}
 }
 
+// ReadEach reads image name entry by entry, each into a new message from
+// newEntry, and gives it to each with the image's decoder, for the raw
+// payload that may follow the entry (Payload, CopyPayload). found is
+// false, with no error, when there is no such image.
+func ReadEach[T proto.Message](ctx context.Context, s Store, name string, newEntry func() T, each func(e T, dec *Decoder) error) (found bool, err error) {
+	r, err := s.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	dec, err := NewDecoder(bufio.NewReader(r), name)
+	if err != nil {
+		return true, err
+	}
+	for {
+		e := newEntry()
+		err := dec.Decode(e)
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return true, err
+		}
+		if err := each(e, dec); err != nil {
+			return true, err
+		}
+	}
+}
+
 // ReadOne reads image name, which must hold exactly one entry, into m.
 func ReadOne(ctx context.Context, s Store, name string, m proto.Message) error {
 	r, err := s.Open(ctx, name)
@@ -282,6 +315,23 @@ func ReadOne(ctx context.Context, s Store, name string, m proto.Message) error {
 	}
 	return nil
 }
+
+// Payload reads the n raw bytes that follow the last entry into a new
+// slice (of capacity n: the caller bounds n); a short payload is a
+// FormatError.
+func (d *Decoder) Payload(n int64) ([]byte, error) {
+	w := &appendWriter{b: make([]byte, 0, n)}
+	if err := d.CopyPayload(w, n); err != nil {
+		return nil, err
+	}
+	return w.b, nil
+}
+
+// appendWriter appends what is written to b; it has no ReadFrom, so that
+// io.CopyN fills b's capacity without growing it.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // CopyPayload copies the n raw bytes that follow the last entry (pipe
 // data, ghost file contents) to w; a short payload is a FormatError.

@@ -1,13 +1,8 @@
 package ipcns
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -126,41 +121,26 @@ type Segment struct {
 // IpcShmEntry, then the bytes). A missing image is no segment.
 func ReadAttached(ctx context.Context, s image.Store) (map[uint32]*Segment, error) {
 	name := AttachedImage
-	rd, err := s.Open(ctx, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	dec, err := image.NewDecoder(bufio.NewReader(rd), name)
-	if err != nil {
-		return nil, err
-	}
 	out := map[uint32]*Segment{}
-	for {
-		e := &images.IpcShmEntry{}
-		err := dec.Decode(e)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	found, err := image.ReadEach(ctx, s, name, func() *images.IpcShmEntry { return &images.IpcShmEntry{} }, func(e *images.IpcShmEntry, dec *image.Decoder) error {
 		if e.GetInPagemaps() || e.GetHugetlbFlag() != 0 {
-			return nil, fmt.Errorf("%w: %s: segment %d in pagemaps or hugetlb", errdefs.ErrUnsupported, name, e.GetDesc().GetId())
+			return fmt.Errorf("%w: %s: segment %d in pagemaps or hugetlb", errdefs.ErrUnsupported, name, e.GetDesc().GetId())
 		}
 		size := e.GetSize()
 		if size == 0 || size > maxSysvShm {
-			return nil, fmt.Errorf("%w: %s: segment of %d bytes", errdefs.ErrBadImage, name, size)
+			return fmt.Errorf("%w: %s: segment of %d bytes", errdefs.ErrBadImage, name, size)
 		}
-		w := bytes.NewBuffer(make([]byte, 0, (size+3)&^3))
-		if err := dec.CopyPayload(w, int64((size+3)&^3)); err != nil {
-			return nil, err
+		b, err := dec.Payload(int64((size + 3) &^ 3))
+		if err != nil {
+			return err
 		}
-		out[e.GetDesc().GetId()] = &Segment{e: e, data: w.Bytes()[:size]}
+		out[e.GetDesc().GetId()] = &Segment{e: e, data: b[:size]}
+		return nil
+	})
+	if err != nil || !found {
+		return nil, err
 	}
+	return out, nil
 }
 
 // MakeAttached makes sure every segment of the images exists with its

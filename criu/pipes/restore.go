@@ -1,12 +1,8 @@
 package pipes
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -30,43 +26,22 @@ const maxPipeData = 64 << 20
 // FifoDataImage) of s, by pipe id; none is no data.
 func ReadData(ctx context.Context, s image.Store, name string) (map[uint32]*Data, error) {
 	out := map[uint32]*Data{}
-	rd, err := s.Open(ctx, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	dec, err := image.NewDecoder(bufio.NewReader(rd), name)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		e := &images.PipeDataEntry{}
-		err := dec.Decode(e)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	_, err := image.ReadEach(ctx, s, name, func() *images.PipeDataEntry { return &images.PipeDataEntry{} }, func(e *images.PipeDataEntry, dec *image.Decoder) error {
 		if e.GetBytes() > maxPipeData {
-			return nil, fmt.Errorf("%w: %s: pipe %d holds %d bytes", errdefs.ErrBadImage, name, e.GetPipeId(), e.GetBytes())
+			return fmt.Errorf("%w: %s: pipe %d holds %d bytes", errdefs.ErrBadImage, name, e.GetPipeId(), e.GetBytes())
 		}
-		pd := &Data{size: e.GetSize(), data: make([]byte, e.GetBytes())}
-		w := &sliceWriter{b: pd.data[:0]}
-		if err := dec.CopyPayload(w, int64(e.GetBytes())); err != nil {
-			return nil, err
+		b, err := dec.Payload(int64(e.GetBytes()))
+		if err != nil {
+			return err
 		}
-		pd.data = w.b
-		out[e.GetPipeId()] = pd
+		out[e.GetPipeId()] = &Data{size: e.GetSize(), data: b}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
-
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // Key is CRIU's name of a pipe for --inherit-fd.
 func Key(pe *images.PipeEntry) string { return fmt.Sprintf("pipe:[%d]", pe.GetPipeId()) }

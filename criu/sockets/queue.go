@@ -1,13 +1,10 @@
 package sockets
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -179,47 +176,27 @@ type Queues map[uint32][]skPacket
 func ReadQueues(ctx context.Context, s image.Store) (Queues, error) {
 	out := Queues{}
 	const name = QueuesImage
-	rd, err := s.Open(ctx, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	dec, err := image.NewDecoder(bufio.NewReader(rd), name)
-	if err != nil {
-		return nil, err
-	}
 	total := map[uint32]int{}
-	for {
-		e := &images.SkPacketEntry{}
-		err := dec.Decode(e)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	_, err := image.ReadEach(ctx, s, name, func() *images.SkPacketEntry { return &images.SkPacketEntry{} }, func(e *images.SkPacketEntry, dec *image.Decoder) error {
 		if len(e.GetScm()) > 0 {
-			return nil, fmt.Errorf("%w: %s: control messages queued on socket %d", errdefs.ErrUnsupported, name, e.GetIdFor())
+			return fmt.Errorf("%w: %s: control messages queued on socket %d", errdefs.ErrUnsupported, name, e.GetIdFor())
 		}
 		total[e.GetIdFor()] += int(e.GetLength())
 		if total[e.GetIdFor()] > maxQueue {
-			return nil, fmt.Errorf("%w: %s: more than %d bytes queued on socket %d", errdefs.ErrBadImage, name, maxQueue, e.GetIdFor())
+			return fmt.Errorf("%w: %s: more than %d bytes queued on socket %d", errdefs.ErrBadImage, name, maxQueue, e.GetIdFor())
 		}
-		w := &sliceWriter{b: make([]byte, 0, e.GetLength())}
-		if err := dec.CopyPayload(w, int64(e.GetLength())); err != nil {
-			return nil, err
+		b, err := dec.Payload(int64(e.GetLength()))
+		if err != nil {
+			return err
 		}
 		if len(e.Addr) > len(unix.RawSockaddrUnix{}.Path) {
-			return nil, fmt.Errorf("%w: %s: a sender name of %d bytes", errdefs.ErrBadImage, name, len(e.Addr))
+			return fmt.Errorf("%w: %s: a sender name of %d bytes", errdefs.ErrBadImage, name, len(e.Addr))
 		}
-		out[e.GetIdFor()] = append(out[e.GetIdFor()], skPacket{idFor: e.GetIdFor(), data: w.b, addr: e.Addr})
+		out[e.GetIdFor()] = append(out[e.GetIdFor()], skPacket{idFor: e.GetIdFor(), data: b, addr: e.Addr})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
-
-// sliceWriter appends what is written to b.
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
