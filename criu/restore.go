@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/restore"
 )
 
@@ -34,6 +35,7 @@ func init() {
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			external := addExternalFlag(fs)
+			netLock := fs.String("network-lock", "", "accepted; the method of the dump (its inventory) unlocks the network, as CRIU")
 			inheritFd := fs.StringArray("inherit-fd", nil, "give the task criu's fd N in place of the file KEY of the images: `fd[N]:KEY` with KEY pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file (repeatable)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
@@ -51,6 +53,9 @@ func init() {
 					}
 					inherit[key] = fd
 				}
+				if fs.Changed("network-lock") {
+					e.Log.Warn().Str("network-lock", *netLock).Msg("--network-lock is ignored by restore: the dump's method is used")
+				}
 				store, err := so.open(ctx, e, false)
 				if err != nil {
 					return err
@@ -62,6 +67,10 @@ func init() {
 				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
+				}
+				// The tasks run: their connections may talk again.
+				if err := netlock.UnlockRestored(context.WithoutCancel(ctx), netlock.FromInventory(t.Inv.NetworkLockMethod), t.Inv.GetDumpCriuRunId(), t.Pid, e.Log); err != nil {
+					e.Log.Error().Err(err).Msg("network not unlocked")
 				}
 				if rel, ok := store.(image.Releaser); ok {
 					// The task runs: the cache may free the snapshot.

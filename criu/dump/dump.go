@@ -77,6 +77,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	defer t.release()
+	if err := t.lockNetwork(ctx); err != nil {
+		return nil, err
+	}
 	// Its ids images name the tasks' namespaces (ns.go).
 	for _, d := range t.tasks {
 		if d.ids != nil {
@@ -135,6 +138,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	} else if err := t.kill(); err != nil {
 		return nil, err
 	}
+	t.finishNetwork()
 	t.stats.Frozen = time.Since(t.frozenAt)
 	if statsLast {
 		// The snapshot is complete and the tree gone or running: a
@@ -263,6 +267,7 @@ func (t *frozenTree) release() {
 	}
 	t.mm.Close()
 	t.undo.Run()
+	t.unlockNetwork() // after the thaw
 	t.tr.Close()
 }
 

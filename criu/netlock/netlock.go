@@ -233,6 +233,36 @@ func UnlockDumped(ctx context.Context, m Method, id string, log zerolog.Logger) 
 	return nil
 }
 
+// UnlockRestored lifts, once the restored tree runs (its root is pid),
+// the locks of the dump of run id made with m: the host-flavor lock of
+// the dump (UnlockDumped), and the lock of the tree's new network
+// namespace that the restore made (netns.RestoreOptions.Lock).
+func UnlockRestored(ctx context.Context, m Method, id string, pid int, log zerolog.Logger) error {
+	if m == Skip || id == "" {
+		return nil
+	}
+	own, err1 := os.Readlink("/proc/self/ns/net")
+	its, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err1 != nil || err2 != nil || own == its {
+		return UnlockDumped(ctx, m, id, log)
+	}
+	r, err := readRecord((&record{ID: id}).path())
+	if err != nil {
+		// No record: a lock of ours there all the same.
+		r = record{ID: id, Method: m}
+	}
+	if r.Method == "" || r.Method == Skip {
+		return nil
+	}
+	r.NS = &Task{Pid: pid}
+	if err := r.apply(ctx, false, nil); err != nil && !errors.Is(err, errAbsent) {
+		return fmt.Errorf("unlock network of %d: %w", pid, err)
+	}
+	r.remove()
+	log.Info().Str("id", id).Int("pid", pid).Msg("network unlocked")
+	return nil
+}
+
 // run runs tool with stdin in the namespace of ns's task, or here.
 func run(ctx context.Context, ns *Task, stdin []byte, tool string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, tool, args...)

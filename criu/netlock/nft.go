@@ -19,7 +19,7 @@ func (r *record) nft(ctx context.Context, lock bool, conns []Conn) error {
 	if !lock {
 		fmt.Fprintf(&b, "delete table %s\n", r.table())
 		_, err := run(ctx, r.NS, []byte(b.String()), "nft", "-f", "-")
-		if isNoEntry(err) {
+		if isNoEntry(err) || errors.Is(err, exec.ErrNotFound) {
 			return errAbsent
 		}
 		return err

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -25,6 +26,13 @@ type RestoreOptions struct {
 	// PeerNS is the namespace the veth peers are created in; nil means
 	// this process's own (as CRIU does). Restore leaves the peers down.
 	PeerNS *Namespace
+	// Lock locks the namespace whole (package netlock) before anything
+	// is configured, for the dump of run id LockID, until
+	// netlock.UnlockRestored: the peers' retransmits meet silence, not
+	// an empty namespace that resets them. Needs ns from OpenPid; ""
+	// and netlock.Skip lock nothing.
+	Lock   netlock.Method
+	LockID string
 }
 
 // Restore configures network namespace ns, which should be fresh (only
@@ -51,6 +59,13 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 		}
 	}()
 
+	if opts.Lock != "" && ns.pid > 0 {
+		l, err := netlock.LockNetns(ctx, opts.Lock, opts.LockID, ns.pid, log)
+		if err != nil {
+			return fmt.Errorf("restore netns %d: %w", id, err)
+		}
+		undo = append(undo, func() { l.Unlock(context.Background()) })
+	}
 	ne := &images.NetnsEntry{}
 	switch err := image.ReadOne(ctx, store, netnsImage(id), ne); {
 	case errors.Is(err, fs.ErrNotExist):

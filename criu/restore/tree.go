@@ -273,7 +273,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		t.log.Warn().Err(err).Msg("write stats-restore.img")
 	}
 	t.log.Info().Int("pid", root.pid).Int("tasks", len(t.nodes)).Dur("restore", stats.Restore).Uint64("pages", stats.PagesRestored).Msg("restored")
-	return &Task{Pid: root.r.pid, Stats: stats, tr: t.tr}, nil
+	return &Task{Pid: root.r.pid, Stats: stats, Inv: t.ti.inv, tr: t.tr}, nil
 }
 
 func isSubreaper() bool {

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/criugo/criu/criu/crtest"
+)
+
+// echoTree starts a tree whose root holds heapMiB MiB (its memory is the
+// dump's longest step) and whose child is socat, an echo server on
+// 127.0.0.1 that a client of ours is connected to. It returns the root's
+// pid and the connection.
+func echoTree(t *testing.T, heapMiB int) (int, net.Conn) {
+	t.Helper()
+	crtest.RequireRoot(t)
+	for _, tool := range []string{"nft", "socat"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s (.ci/run installs it): %v", tool, err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	big := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "bigcounter.c"), false)
+	out := filepath.Join(t.TempDir(), "out.txt")
+	cmd := crtest.Start(t, "/bin/sh", "-c", fmt.Sprintf("socat TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr PIPE & exec %s %s %d", port, big, out, heapMiB))
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		exec.Command("pkill", "-KILL", "-P", fmt.Sprint(pid)).Run()
+		crtest.Kill(pid)
+	})
+	crtest.WaitFor(t, out, "READY", 30*time.Second)
+	var c net.Conn
+	for i := 0; ; i++ {
+		if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := echoLine(c, "hello", 5*time.Second); err != nil {
+		t.Fatalf("before the dump: %v", err)
+	}
+	return pid, c
+}
+
+// echoLine sends s and reads it back.
+func echoLine(c net.Conn, s string, timeout time.Duration) error {
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(c, s+"\n"); err != nil {
+		return err
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if got != s+"\n" {
+		return fmt.Errorf("sent %q, got %q", s, got)
+	}
+	return nil
+}
+
+// criuTables lists the CRIU-* nft tables of this namespace.
+func criuTables(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("nft", "list", "tables").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list tables: %v: %s", err, out)
+	}
+	var ts []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && strings.HasPrefix(f[2], "CRIU-") {
+			ts = append(ts, f[2])
+		}
+	}
+	return ts
+}
+
+// A criu killed (SIGKILL) in the middle of a dump, with the connection
+// of its tree locked: killing the criu the user started reaches its
+// worker as SIGTERM, which lifts the lock as it lets the tree go; a
+// SIGKILL of the worker itself (pkill -9 criu) leaves the lock behind,
+// and the next criu run (here criu check) removes it. Either way the
+// service answers on the same connection: what the client sent
+// meanwhile is retransmitted and echoed.
+func TestNetworkLockKilledDump(t *testing.T) {
+	for _, who := range []string{"worker", "criu"} {
+		t.Run(who, func(t *testing.T) {
+			pid, c := echoTree(t, 512)
+			if ts := criuTables(t); len(ts) > 0 {
+				t.Fatalf("CRIU tables before the dump: %v", ts)
+			}
+			criu := crtest.Criu(t)
+			dir := t.TempDir()
+			dump := exec.Command(criu, "dump", "-t", fmt.Sprint(pid), "-D", dir, "-v4", "-o", "dump.log")
+			if err := dump.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var locked []string
+			deadline := time.Now().Add(20 * time.Second)
+			for len(locked) == 0 && time.Now().Before(deadline) {
+				locked = criuTables(t)
+			}
+			// The worker: the child of one of the threads of the criu started.
+			b, _ := exec.Command("sh", "-c", fmt.Sprintf("cat /proc/%d/task/*/children", dump.Process.Pid)).Output()
+			f := strings.Fields(string(b))
+			if len(f) != 1 {
+				t.Fatalf("the dump's worker: %q", b)
+			}
+			var worker int
+			fmt.Sscan(f[0], &worker)
+			victim := dump.Process.Pid
+			if who == "worker" {
+				victim = worker
+			}
+			syscall.Kill(victim, syscall.SIGKILL)
+			err := dump.Wait()
+			for i := 0; crtest.Alive(worker) && i < 2000; i++ {
+				time.Sleep(5 * time.Millisecond) // the worker lets the tree go
+			}
+			log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+			if err == nil || strings.Contains(string(log), "dump done") {
+				t.Fatalf("the dump was not killed mid-dump (%v); its log:\n%s", err, log)
+			}
+			if len(locked) == 0 {
+				t.Fatalf("no CRIU table while dumping; the log:\n%s", log)
+			}
+			if who == "criu" {
+				// The worker unlocked as it let the tree go.
+				if ts := criuTables(t); len(ts) > 0 {
+					t.Fatalf("after the kill: tables %v left; the log:\n%s", ts, log)
+				}
+				if err := echoLine(c, "after", 5*time.Second); err != nil {
+					t.Fatalf("after the dump was killed: %v", err)
+				}
+				return
+			}
+			if ts := criuTables(t); len(ts) != 1 {
+				t.Fatalf("after the kill: tables %v, want the dead dump's one", ts)
+			}
+			// The lock holds: the echo server's answer does not come, and no
+			// reset either.
+			if err := echoLine(c, "locked", 1500*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("echo under the dead dump's lock: %v, want a timeout", err)
+			}
+			out, err := exec.Command(criu, "check").CombinedOutput()
+			if err != nil {
+				t.Logf("criu check: %v: %s", err, out) // its verdict on the kernel is not the point
+			}
+			if ts := criuTables(t); len(ts) > 0 {
+				t.Fatalf("after criu check: tables %v left\n%s", ts, out)
+			}
+			if !strings.Contains(string(out), "removed the network lock of a criu that died") {
+				t.Errorf("criu check did not say it removed the lock:\n%s", out)
+			}
+			c.SetDeadline(time.Now().Add(15 * time.Second))
+			r := bufio.NewReader(c)
+			if got, err := r.ReadString('\n'); err != nil || got != "locked\n" {
+				t.Fatalf("after the sweep: %q, %v", got, err)
+			}
+			if err := echoLine(c, "again", 5*time.Second); err != nil {
+				t.Fatalf("after the sweep: %v", err)
+			}
+		})
+	}
+}
+
+// A dump that fails (here: established TCP is refused) lifts the lock
+// once the tree runs again: the service answers on the same connection.
+func TestNetworkLockFailedDump(t *testing.T) {
+	pid, c := echoTree(t, 16)
+	criu := crtest.Criu(t)
+	out, err := exec.CommandContext(context.Background(), criu, "dump", "-t", fmt.Sprint(pid), "-D", t.TempDir(), "-v4").CombinedOutput()
+	if err == nil {
+		t.Skip("the dump of an established connection succeeded: this test is for a failed one")
+	}
+	if !strings.Contains(string(out), "network locked") || !strings.Contains(string(out), "network unlocked") {
+		t.Errorf("the dump did not lock and unlock the network:\n%s", out)
+	}
+	if ts := criuTables(t); len(ts) > 0 {
+		t.Fatalf("after a failed dump: tables %v left", ts)
+	}
+	if err := echoLine(c, "after", 5*time.Second); err != nil {
+		t.Fatalf("after a failed dump: %v", err)
+	}
+}
