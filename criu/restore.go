@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/image"
-	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/restore"
 )
 
@@ -67,10 +66,6 @@ func init() {
 				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
-				}
-				// The tasks run: their connections may talk again.
-				if err := netlock.UnlockRestored(context.WithoutCancel(ctx), netlock.FromInventory(t.Inv.NetworkLockMethod), t.Inv.GetDumpCriuRunId(), t.Pid, e.Log); err != nil {
-					e.Log.Error().Err(err).Msg("network not unlocked")
 				}
 				if rel, ok := store.(image.Releaser); ok {
 					// The task runs: the cache may free the snapshot.

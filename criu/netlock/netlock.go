@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
 )
 
 // Method is how the network is locked (criu --network-lock).
@@ -261,6 +262,15 @@ func UnlockRestored(ctx context.Context, m Method, id string, pid int, log zerol
 	r.remove()
 	log.Info().Str("id", id).Int("pid", pid).Msg("network unlocked")
 	return nil
+}
+
+// AfterRestore is UnlockRestored for the images of inventory inv, even
+// when ctx has ended (the restore stands); a failure is logged.
+func AfterRestore(ctx context.Context, inv *images.InventoryEntry, pid int, log zerolog.Logger) {
+	m := FromInventory(inv.NetworkLockMethod)
+	if err := UnlockRestored(context.WithoutCancel(ctx), m, inv.GetDumpCriuRunId(), pid, log); err != nil {
+		log.Error().Err(err).Msg("network not unlocked")
+	}
 }
 
 // run runs tool with stdin in the namespace of ns's task, or here.

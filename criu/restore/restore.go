@@ -25,7 +25,6 @@ import (
 type Task struct {
 	Pid   int
 	Stats Stats
-	Inv   *images.InventoryEntry // the images' (its network lock: netlock.UnlockRestored)
 	tr    *ptrace.Tracer
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/shmem"
@@ -260,6 +261,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
+	netlock.AfterRestore(ctx, t.ti.inv, root.r.pid, t.log) // the tasks run: their connections may talk
 	t.warnUnusedInherit()
 	undo.Release()
 	stats.Forking = root.r.stats.Forking
@@ -273,7 +275,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		t.log.Warn().Err(err).Msg("write stats-restore.img")
 	}
 	t.log.Info().Int("pid", root.pid).Int("tasks", len(t.nodes)).Dur("restore", stats.Restore).Uint64("pages", stats.PagesRestored).Msg("restored")
-	return &Task{Pid: root.r.pid, Stats: stats, Inv: t.ti.inv, tr: t.tr}, nil
+	return &Task{Pid: root.r.pid, Stats: stats, tr: t.tr}, nil
 }
 
 func isSubreaper() bool {
