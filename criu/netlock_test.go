@@ -202,3 +202,65 @@ func TestNetworkLockFailedDump(t *testing.T) {
 		t.Fatalf("after a failed dump: %v", err)
 	}
 }
+
+// A tree with a network namespace of its own: the dump locks the whole
+// namespace and, the dump done, records the lock as waiting for its
+// restore; the restore locks the namespace it makes until the tasks run,
+// then lifts it and drops the record.
+func TestNetworkLockNetns(t *testing.T) {
+	crtest.RequireRoot(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skipf("no nft (.ci/run installs it): %v", err)
+	}
+	big := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "bigcounter.c"), false)
+	out := filepath.Join(t.TempDir(), "out.txt")
+	cmd := crtest.Start(t, "unshare", "-n", "--", big, out, "1")
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { crtest.Kill(pid) })
+	crtest.WaitFor(t, out, "READY", 10*time.Second)
+	criu := crtest.Criu(t)
+	dir := t.TempDir()
+	if b, err := exec.Command(criu, "dump", "-t", fmt.Sprint(pid), "-D", dir, "-v4", "-o", "dump.log").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+		t.Fatalf("dump: %v: %s\n%s", err, b, log)
+	}
+	cmd.Wait()
+	log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+	var id string
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "network locked") && strings.Contains(l, "netns=true") {
+			for _, f := range strings.Fields(l) {
+				if v, ok := strings.CutPrefix(f, "id="); ok {
+					id = v
+				}
+			}
+		}
+	}
+	if id == "" {
+		t.Fatalf("the dump did not lock its netns:\n%s", log)
+	}
+	rec := filepath.Join("/run/criu-netlock", id+".json")
+	if b, err := os.ReadFile(rec); err != nil || !strings.Contains(string(b), `"state":"dumped"`) {
+		t.Fatalf("record after the dump: %s, %v", b, err)
+	}
+	pidfile := filepath.Join(dir, "pid")
+	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-v4", "-o", "restore.log", "--pidfile", pidfile).CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("restore: %v: %s\n%s", err, b, log)
+	}
+	b, _ := os.ReadFile(pidfile)
+	var rpid int
+	fmt.Sscan(string(b), &rpid)
+	t.Cleanup(func() { crtest.Kill(rpid) })
+	rlog, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+	if !strings.Contains(string(rlog), "network locked") || !strings.Contains(string(rlog), "network unlocked") {
+		t.Errorf("the restore did not lock and unlock its netns:\n%s", rlog)
+	}
+	tables, err := exec.Command("nsenter", "-t", fmt.Sprint(rpid), "-n", "nft", "list", "tables").CombinedOutput()
+	if err != nil || strings.Contains(string(tables), "CRIU-") {
+		t.Fatalf("tables in the restored netns: %s, %v", tables, err)
+	}
+	if _, err := os.Stat(rec); !os.IsNotExist(err) {
+		t.Errorf("record left after the restore: %v", err)
+	}
+}
