@@ -11,7 +11,7 @@ var (
 	ErrMethod = errors.New("unknown network lock method")
 	// ErrNoTool is returned when neither nft nor iptables-restore can
 	// be found for a lock that needs one.
-	ErrNoTool = errors.New("no nft or iptables-restore to lock the network")
+	ErrNoTool = errors.New("no nft or iptables-restore to lock the network (--network-lock skip: no lock)")
 	// ErrBadRecord is returned for a lock record that cannot be decoded.
 	ErrBadRecord = errors.New("bad network lock record")
 )

@@ -26,13 +26,12 @@ type RestoreOptions struct {
 	// PeerNS is the namespace the veth peers are created in; nil means
 	// this process's own (as CRIU does). Restore leaves the peers down.
 	PeerNS *Namespace
-	// Lock locks the namespace whole (package netlock) before anything
-	// is configured, for the dump of run id LockID, until
-	// netlock.UnlockRestored: the peers' retransmits meet silence, not
-	// an empty namespace that resets them. Needs ns from OpenPid; ""
-	// and netlock.Skip lock nothing.
-	Lock   netlock.Method
-	LockID string
+	// Inv is the dump's inventory: with its network lock method and run
+	// id, the namespace is locked whole (package netlock) before
+	// anything is configured, until netlock.AfterRestore: the peers'
+	// retransmits meet silence, not an empty namespace that resets
+	// them. Needs ns from OpenPid; nil, or no run id, locks nothing.
+	Inv *images.InventoryEntry
 }
 
 // Restore configures network namespace ns, which should be fresh (only
@@ -59,8 +58,9 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 		}
 	}()
 
-	if opts.Lock != "" && ns.pid > 0 {
-		l, err := netlock.LockNetns(ctx, opts.Lock, opts.LockID, ns.pid, log)
+	if opts.Inv.GetDumpCriuRunId() != "" && ns.pid > 0 { // CRIU's images of before the id: no lock
+		m := netlock.FromInventory(opts.Inv.NetworkLockMethod)
+		l, err := netlock.LockNetns(ctx, m, opts.Inv.GetDumpCriuRunId(), ns.pid, log)
 		if err != nil {
 			return fmt.Errorf("restore netns %d: %w", id, err)
 		}

@@ -7,7 +7,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/ipcns"
-	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/utsns"
 	"github.com/criugo/criu/proto/images"
@@ -85,8 +84,7 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 			return err
 		}
 		t.net = ns
-		opts := netns.RestoreOptions{IPTool: t.opts.IPTool, Veth: t.opts.Veth,
-			Lock: netlock.FromInventory(t.ti.inv.NetworkLockMethod), LockID: t.ti.inv.GetDumpCriuRunId()}
+		opts := netns.RestoreOptions{IPTool: t.opts.IPTool, Veth: t.opts.Veth, Inv: t.ti.inv}
 		if err := netns.Restore(ctx, t.store, ns, ids.GetNetNsId(), opts, t.log); err != nil {
 			return fmt.Errorf("restore network namespace %d: %w", ids.GetNetNsId(), err)
 		}
