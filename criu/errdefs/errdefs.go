@@ -27,7 +27,7 @@ var (
 	ErrBadParent = errors.New("bad parent images")
 	// ErrTCPEstablished marks a TCP connection: saving one needs TCP
 	// repair (criu dump --tcp-established), which is not implemented.
-	ErrTCPEstablished = errors.New("TCP connection: --tcp-established is not supported")
+	ErrTCPEstablished = errors.New("established TCP connection: dump and restore need --tcp-established")
 	// ErrFileLocks marks a file lock held by a task of the tree: saved
 	// only with --file-locks, as CRIU.
 	ErrFileLocks = errors.New("file lock held: dump with --file-locks")

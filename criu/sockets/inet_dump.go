@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -41,6 +40,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	}
 	state := uint32(tcpClose)
 	backlog := uint32(0)
+	conn := false // an established TCP connection, saved with TCP repair
 	switch {
 	case typ == unix.SOCK_STREAM && protocol == unix.IPPROTO_TCP:
 		ti, err := unix.GetsockoptTCPInfo(cp, unix.IPPROTO_TCP, unix.TCP_INFO)
@@ -51,9 +51,16 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		switch state {
 		case tcpListen:
 			backlog = ti.Sacked // sk_max_ack_backlog of a listener
+			// Unacked: connections made and not accepted (sk_ack_backlog).
+			if ti.Unacked > 0 && !s.opts.SkipInFlight {
+				return nil, fmt.Errorf("%s: %w: %d connections not accepted yet (--skip-in-flight drops them)", addrString(sa), errdefs.ErrUnsupported, ti.Unacked)
+			}
 		case tcpClose:
 		default:
-			return nil, fmt.Errorf("%s -> %s (state %d): %w", addrString(sa), addrString(peer), state, errdefs.ErrTCPEstablished)
+			if err := refuseTCP(sa, peer, state, s.opts.TCPEstablished || s.opts.TCPClose); err != nil {
+				return nil, err
+			}
+			conn = true
 		}
 	case typ == unix.SOCK_DGRAM && (protocol == unix.IPPROTO_UDP || protocol == unix.IPPROTO_UDPLITE):
 		if perr == nil {
@@ -70,7 +77,9 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if family == unix.AF_INET6 {
 		unsaved = append(unsaved, unsavedIPv6Opts, unsavedIPOptsOfIPv6)
 	}
-	if protocol == unix.IPPROTO_TCP {
+	if conn {
+		unsaved = append(unsaved, unsavedTCPConnOpts)
+	} else if protocol == unix.IPPROTO_TCP {
 		unsaved = append(unsaved, unsavedTCPOpts)
 	} else {
 		unsaved = append(unsaved, unsavedUDPOpts)
@@ -141,6 +150,11 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 			Keepintvl: proto.Uint32(uint32(get("TCP_KEEPINTVL", unix.TCP_KEEPINTVL))),
 		}
 		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	if conn && s.opts.TCPEstablished {
+		if err := s.addTCPConn(cp, uint32(st.Ino), family, sa, peer); err != nil {
 			return nil, err
 		}
 	}
@@ -230,11 +244,8 @@ func inetAddr(sa unix.Sockaddr) ([]uint32, uint32) {
 }
 
 func addrString(sa unix.Sockaddr) string {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
+	if p := addrPort(sa); p.IsValid() {
+		return p.String()
 	}
 	return "?"
 }

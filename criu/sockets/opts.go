@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -118,6 +119,12 @@ var (
 		{unix.IPPROTO_TCP, unix.TCP_INQ, "TCP_INQ", false},
 		{unix.IPPROTO_TCP, unix.TCP_CONGESTION, "TCP_CONGESTION", true},
 	}
+	// A connection's TCP_MAXSEG and TCP_WINDOW_CLAMP are what its
+	// handshake agreed (mss_clamp is saved in tcp-stream-INO.img): not
+	// compared with a new socket's.
+	unsavedTCPConnOpts = slices.DeleteFunc(slices.Clone(unsavedTCPOpts), func(o unsavedOpt) bool {
+		return o.opt == unix.TCP_MAXSEG || o.opt == unix.TCP_WINDOW_CLAMP
+	})
 	unsavedUDPOpts = []unsavedOpt{
 		{unix.IPPROTO_UDP, unix.UDP_CORK, "UDP_CORK", false},
 		{unix.IPPROTO_UDP, unix.UDP_ENCAP, "UDP_ENCAP", false},
