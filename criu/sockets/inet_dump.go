@@ -77,14 +77,12 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if family == unix.AF_INET6 {
 		unsaved = append(unsaved, unsavedIPv6Opts, unsavedIPOptsOfIPv6)
 	}
-	if conn {
-		unsaved = append(unsaved, unsavedTCPConnOpts)
-	} else if protocol == unix.IPPROTO_TCP {
+	if protocol == unix.IPPROTO_TCP {
 		unsaved = append(unsaved, unsavedTCPOpts)
 	} else {
 		unsaved = append(unsaved, unsavedUDPOpts)
 	}
-	if err := s.checkUnsaved(cp, family, typ, protocol, unsaved...); err != nil {
+	if err := s.checkUnsaved(cp, family, typ, protocol, conn, unsaved...); err != nil {
 		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
 	shut, err := s.inetShutdown(cp, family, protocol, uint32(st.Ino))
@@ -164,7 +162,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 // checkUnsaved compares fd's options that the images cannot hold with
 // those of a fresh socket of the same kind made in the tree's network
 // namespace (checkUnsavedOpts).
-func (s *Set) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) error {
+func (s *Set) checkUnsaved(fd, family, typ, protocol int, conn bool, opts ...[]unsavedOpt) error {
 	ref := -1
 	err := s.t.NetDo(func() error {
 		var err error
@@ -175,7 +173,7 @@ func (s *Set) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) 
 		return os.NewSyscallError("socket", err)
 	}
 	defer unix.Close(ref)
-	return checkUnsavedOpts(fd, ref, opts...)
+	return checkUnsavedOpts(fd, ref, conn, opts...)
 }
 
 // inetShutdown tells how the inet socket ino (open at fd) was shut down

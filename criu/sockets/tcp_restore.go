@@ -12,10 +12,8 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// TCPOptions say what restore does with the images' established TCP
-// connections: rebuild them with TCP repair (Established,
-// --tcp-established) or make them closed (Close, --tcp-close). With
-// neither, images holding one are refused.
+// TCPOptions: established TCP connections are rebuilt (--tcp-established)
+// or closed (--tcp-close); with neither, images holding one are refused.
 type TCPOptions struct {
 	Established, Close bool
 }
