@@ -175,8 +175,8 @@ func TestTCPEstablished(t *testing.T) {
 
 // TestTCPEstablishedLeaveRunning: with --leave-running the connection
 // leaves repair mode and goes on; so it does after a dump that fails
-// once the connection was saved (a pipe to outside the tree, at a
-// higher fd than the socket).
+// once the connection was saved (a file lock held at a higher fd than
+// the socket's, without --file-locks).
 func TestTCPEstablishedLeaveRunning(t *testing.T) {
 	crtest.RequireRoot(t)
 	criu := crtest.Criu(t)
@@ -187,22 +187,27 @@ func TestTCPEstablishedLeaveRunning(t *testing.T) {
 	}
 	e.roundTrip(t, "after dump -R")
 
-	r, w, err := os.Pipe()
+	// A flock held at fd 9, after the listener (3) and the connection
+	// (4): without --file-locks the dump fails there.
+	lk, err := os.Create(filepath.Join(t.TempDir(), "lock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	defer w.Close()
-	// fds 3..8 are /dev/null, the pipe is fd 9: after the listener (3)
-	// and the connection (4) the server opens.
-	null, _ := os.Open(os.DevNull)
-	defer null.Close()
-	f := startEcho(t, "4", null, null, null, null, null, null, w)
+	defer lk.Close()
+	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	f := startEcho(t, "4", nil, nil, nil, nil, nil, nil, lk) // fds 3-8 free
+	if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/4", f.pid)); !strings.HasPrefix(l, "socket:") {
+		t.Fatalf("the server's fd 4 is %q, not its connection", l)
+	}
 	out, err := crtest.Run(context.Background(), criu, "dump", "-t", strconv.Itoa(f.pid), "-D", t.TempDir(), "--tcp-established")
 	if err == nil {
-		t.Fatalf("dump with a pipe to outside succeeded:\n%s", out)
+		t.Fatalf("dump with a lock held succeeded:\n%s", out)
 	}
-	t.Logf("failed dump, as wanted: %s", strings.TrimSpace(out))
+	if !strings.Contains(out, "lock") {
+		t.Fatalf("dump failed otherwise than on the lock: %v\n%s", err, out)
+	}
 	f.roundTrip(t, "after a failed dump")
 }
 
