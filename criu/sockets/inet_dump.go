@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -242,7 +243,7 @@ func inetAddr(sa unix.Sockaddr) ([]uint32, uint32) {
 }
 
 func addrString(sa unix.Sockaddr) string {
-	if p := addrPort(sa); p.IsValid() {
+	if p := soccr.AddrPort(sa); p.IsValid() {
 		return p.String()
 	}
 	return "?"

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -126,9 +127,10 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 			return fd, err
 		}
 	} else if e.GetSrcPort() != 0 || !zeroWords(e.GetSrcAddr()) {
-		if err := unix.Bind(fd, src); err != nil {
-			return fd, os.NewSyscallError("bind", err)
+		if err := soccr.BindShared(fd, src); err != nil {
+			return fd, err
 		}
+		defer func() { err = errors.Join(err, soccr.SetReuseAddr(fd, e.GetOpts().GetReuseaddr())) }()
 	}
 	switch {
 	case e.GetState() == tcpListen:

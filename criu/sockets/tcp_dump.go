@@ -45,7 +45,7 @@ func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr)
 	if err != nil {
 		return fmt.Errorf("dup socket:[%d]: %w", ino, err)
 	}
-	c := &tcpConn{Conn: Conn{Family: family, Local: addrPort(sa), Remote: addrPort(peer)}, fd: fd, ino: ino}
+	c := &tcpConn{Conn: Conn{Family: family, Local: soccr.AddrPort(sa), Remote: soccr.AddrPort(peer)}, fd: fd, ino: ino}
 	if err := soccr.Pause(fd); err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("%s -> %s: %w", c.Local, c.Remote, err)
@@ -100,14 +100,4 @@ func refuseTCP(sa, peer unix.Sockaddr, state uint32, repair bool) error {
 		return fmt.Errorf("%s: %w", what, errdefs.ErrTCPEstablished)
 	}
 	return nil
-}
-
-func addrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
-	}
-	return netip.AddrPort{}
 }

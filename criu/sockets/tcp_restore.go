@@ -24,7 +24,7 @@ type TCPOptions struct {
 type InetRestorer struct {
 	store  image.Store
 	opts   TCPOptions
-	repair []int // the connections made (the restorer's masters)
+	repair []soccr.Restored // the connections made (fds: the restorer's masters)
 }
 
 // NewInetRestorer returns the maker of the inet sockets of the images
@@ -59,14 +59,15 @@ func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, er
 		return soccr.Restore(fd, st, src, dst, e.GetIpOpts().GetFreebind())
 	})
 	if err == nil {
-		r.repair = append(r.repair, fd)
+		r.repair = append(r.repair, soccr.Restored{Fd: fd, Unsent: st.Unsent(), ReuseAddr: e.GetOpts().GetReuseaddr()})
 	}
 	return fd, err
 }
 
-// Resume takes the connections out of repair mode: they go on.
+// Resume takes the connections out of repair mode: they go on, and what
+// they had not sent is written.
 func (r *InetRestorer) Resume() error {
-	err := soccr.Resume(r.repair...)
+	err := soccr.ResumeRestored(r.repair)
 	r.repair = nil
 	return err
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
+	"os"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
@@ -58,4 +62,44 @@ func ReadImage(ctx context.Context, s image.Store, ino uint32) (*Stream, error) 
 		err = fmt.Errorf("%w: %s is missing", errdefs.ErrBadImage, name)
 	}
 	return st, err
+}
+
+// Unsent is the part of the send queue never sent (nil for a nil st).
+func (st *Stream) Unsent() []byte {
+	if st == nil {
+		return nil
+	}
+	return st.OutQ[len(st.OutQ)-int(st.Entry.GetUnsqLen()):]
+}
+
+// AddrPort is sa's address and port (zero for other than IPv4 or IPv6).
+func AddrPort(sa unix.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// BindShared binds fd to sa with SO_REUSEADDR on: a port the restore
+// gives to a listener and to the connections it accepted (in repair
+// mode, which forces the reuse of the port) is bound in any order. The
+// caller sets SO_REUSEADDR as it was once the socket listens
+// (SetReuseAddr).
+func BindShared(fd int, sa unix.Sockaddr) error {
+	if err := SetReuseAddr(fd, true); err != nil {
+		return err
+	}
+	return os.NewSyscallError("bind", unix.Bind(fd, sa))
+}
+
+// SetReuseAddr sets SO_REUSEADDR; repair mode's end also clears it.
+func SetReuseAddr(fd int, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	return os.NewSyscallError("setsockopt(SO_REUSEADDR)", unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, v))
 }

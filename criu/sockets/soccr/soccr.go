@@ -68,6 +68,34 @@ func Resume(fds ...int) error {
 	return errors.Join(errs...)
 }
 
+// Restored is a connection Restore made: its fd, and the bytes its send
+// queue held that were never sent.
+type Restored struct {
+	Fd        int
+	Unsent    []byte
+	ReuseAddr bool // SO_REUSEADDR, which the end of repair mode clears
+}
+
+// ResumeRestored takes the connections out of repair mode, then writes
+// each one's unsent bytes as the task would have (ordinary writes, after
+// every connection is out of repair mode: both ends of a connection
+// inside the tree exist by then, so none answers the data with a RST).
+func ResumeRestored(conns []Restored) error {
+	var errs []error
+	for _, c := range conns {
+		errs = append(errs, Resume(c.Fd))
+		if c.ReuseAddr {
+			errs = append(errs, SetReuseAddr(c.Fd, true))
+		}
+	}
+	for _, c := range conns {
+		if err := write(c.Fd, c.Unsent); err != nil {
+			errs = append(errs, fmt.Errorf("unsent data: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Save reads the state of fd, an established TCP socket in repair mode
 // (Pause).
 func Save(fd int) (*Stream, error) {
@@ -156,10 +184,10 @@ func peekQueue(fd, queue, n int) (uint32, []byte, error) {
 }
 
 // Restore rebuilds on fd the connection st describes, from src to dst,
-// with its queues (with st nil: connected, then dropped, Abort): fd is
-// a new TCP socket of the family of src, its options set, not bound. It
-// is put in repair mode and stays in it: Resume lets the connection go
-// on. freebind tells whether the task's socket had IP_FREEBIND (or
+// with its queues but the unsent part of the send queue (with st nil:
+// connected, then dropped, Abort): fd is a new TCP socket of the family
+// of src, its options set, not bound. It is put in repair mode and stays
+// in it: ResumeRestored lets the connection go on and writes the rest. freebind tells whether the task's socket had IP_FREEBIND (or
 // IPV6_FREEBIND): the bind is free all the same, as the namespace may
 // not hold the address yet, and the option is put back as it was.
 func Restore(fd int, st *Stream, src, dst unix.Sockaddr, freebind bool) error {
@@ -222,19 +250,6 @@ func restore(fd int, e *images.TcpStreamEntry, inq, outq []byte, src, dst unix.S
 	sent := len(outq) - int(e.GetUnsqLen())
 	if err := sendQueue(fd, linux.TCPSendQueue, outq[:sent]); err != nil {
 		return fmt.Errorf("send queue: %w", err)
-	}
-	if sent < len(outq) {
-		// Never sent: written as the task would have, out of repair
-		// mode.
-		if err := linux.SetTCPRepair(fd, false); err != nil {
-			return err
-		}
-		if err := write(fd, outq[sent:]); err != nil {
-			return fmt.Errorf("unsent data: %w", err)
-		}
-		if err := linux.SetTCPRepair(fd, true); err != nil {
-			return err
-		}
 	}
 	if e.SndWnd != nil {
 		w := linux.TCPRepairWindow{SndWl1: e.GetSndWl1(), SndWnd: e.GetSndWnd(), MaxWindow: e.GetMaxWindow(), RcvWnd: e.GetRcvWnd(), RcvWup: e.GetRcvWup()}
