@@ -34,8 +34,9 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	}
 	src, srcPort := inetAddr(sa)
 	peer, perr := unix.Getpeername(cp)
-	var dst []uint32
-	var dstPort uint32
+	// Unconnected: zero words, as CRIU writes (its restore wants both
+	// addresses of one length).
+	dst, dstPort := make([]uint32, len(src)), uint32(0)
 	if perr == nil {
 		dst, dstPort = inetAddr(peer)
 	}

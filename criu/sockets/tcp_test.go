@@ -237,3 +237,34 @@ func TestTCPEstablishedVsCRIU42(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPCloseAndSkipInFlight: a connection not accepted yet fails the
+// dump unless --skip-in-flight drops it; restored with --tcp-close, the
+// established connection is closed: the server's next read fails.
+func TestTCPCloseAndSkipInFlight(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	e := startEcho(t, "4")
+	// A second client, which the server never accepts.
+	c2, err := net.Dial("tcp", e.c.RemoteAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	dir := t.TempDir()
+	out, err := crtest.Run(context.Background(), criu, "dump", "-t", strconv.Itoa(e.pid), "-D", dir, "--tcp-established")
+	if err == nil || !strings.Contains(out, "--skip-in-flight") {
+		t.Fatalf("dump with a connection not accepted: %v\n%s", err, out)
+	}
+	e.roundTrip(t, "after the refused dump")
+	time.Sleep(200 * time.Millisecond) // the client's delayed ACK (see migrate)
+	if out, err := crtest.Run(context.Background(), criu, "dump", "-t", strconv.Itoa(e.pid), "-D", dir, "--tcp-established", "--tcp-skip-in-flight"); err != nil {
+		t.Fatalf("dump --tcp-skip-in-flight: %v\n%s", err, out)
+	}
+	crtest.Reap(e.pid)
+	if out, err := crtest.Run(context.Background(), criu, "restore", "-D", dir, "-d", "--tcp-close"); err != nil {
+		t.Fatalf("restore --tcp-close: %v\n%s", err, out)
+	}
+	crtest.WaitFor(t, e.ready, "READ ERROR", 10*time.Second)
+}
