@@ -26,9 +26,14 @@
 //	mode), TCP_REPAIR_OPTIONS (mss, window scales, SACK, timestamps),
 //	TCP_TIMESTAMP, the receive queue (sent on TCP_RECV_QUEUE), the sent
 //	part of the send queue (on TCP_SEND_QUEUE: in flight, to be
-//	retransmitted until acked), the unsent part with repair mode off for
-//	the send (an ordinary write), TCP_REPAIR_WINDOW. The socket stays in
-//	repair mode until Resume.
+//	retransmitted until acked), TCP_REPAIR_WINDOW. The socket stays in
+//	repair mode; ResumeRestored ends it for every connection of the
+//	restore, then writes each one's unsent part as the task would have:
+//	by then both ends of a connection inside the tree exist, where
+//	libsoccr writes it at once and counts on the network lock.
+//
+// The image: ImageName, ReadImage, WriteImage (tcp-stream-INO.img, one
+// tcp_stream_entry then inq_len then outq_len raw bytes, as CRIU).
 //
 // Half-closed connections (FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING)
 // are refused by Save: putting their FIN back needs a raw packet sent
