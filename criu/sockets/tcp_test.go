@@ -268,3 +268,24 @@ func TestTCPCloseAndSkipInFlight(t *testing.T) {
 	}
 	crtest.WaitFor(t, e.ready, "READ ERROR", 10*time.Second)
 }
+
+// TestTCPHalfClosedRefused: a connection its client shut down for
+// writing (CLOSE_WAIT on the server) fails the dump by its state, and
+// the server goes on.
+func TestTCPHalfClosedRefused(t *testing.T) {
+	crtest.RequireRoot(t)
+	criu := crtest.Criu(t)
+	e := startEcho(t, "4")
+	e.hold(t, "HOLD")
+	if err := e.c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	out, err := crtest.Run(context.Background(), criu, "dump", "-t", strconv.Itoa(e.pid), "-D", t.TempDir(), "--tcp-established")
+	if err == nil || !strings.Contains(out, "CLOSE_WAIT") {
+		t.Fatalf("dump of a half-closed connection: %v\n%s", err, out)
+	}
+	if !crtest.Alive(e.pid) {
+		t.Fatal("the server died")
+	}
+}
