@@ -31,6 +31,12 @@ type Options struct {
 	// tree that restore takes from --inherit-fd (--ext-unix-sk=INO,...).
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
+	// TCPEstablished saves established TCP connections with TCP repair
+	// (--tcp-established; tcp_dump.go), else they fail the dump.
+	// TCPClose saves them without their state, to be restored closed
+	// (--tcp-close). SkipInFlight drops the connections a listener has
+	// not accepted yet (--skip-in-flight), else they fail the dump.
+	TCPEstablished, TCPClose, SkipInFlight bool
 }
 
 // Set collects, during a dump, the sockets of the tree: Add records each
@@ -49,6 +55,9 @@ type Set struct {
 	// inetShut is how each inet socket is shut down, by inode, per
 	// (family, protocol), read at the first one met.
 	inetShut map[[2]int]map[uint32]uint8
+	// tcp are the established connections saved, each in repair mode
+	// until Release.
+	tcp []*tcpConn
 }
 
 // NewSet returns the collector of the sockets of t.
