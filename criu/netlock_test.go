@@ -226,17 +226,8 @@ func TestNetworkLockNetns(t *testing.T) {
 	}
 	cmd.Wait()
 	log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
-	var id string
-	for _, l := range strings.Split(string(log), "\n") {
-		if strings.Contains(l, "network locked") && strings.Contains(l, "netns=true") {
-			for _, f := range strings.Fields(l) {
-				if v, ok := strings.CutPrefix(f, "id="); ok {
-					id = v
-				}
-			}
-		}
-	}
-	if id == "" {
+	id := lockID(t, filepath.Join(dir, "dump.log"))
+	if id == "" || !strings.Contains(string(log), "netns=true") {
 		t.Fatalf("the dump did not lock its netns:\n%s", log)
 	}
 	rec := filepath.Join("/run/criu-netlock", id+".json")
@@ -263,4 +254,105 @@ func TestNetworkLockNetns(t *testing.T) {
 	if _, err := os.Stat(rec); !os.IsNotExist(err) {
 		t.Errorf("record left after the restore: %v", err)
 	}
+}
+
+// TestNetworkLockMigrate: the client keeps talking while its server is
+// dumped (--tcp-established, the tree killed) and until the restore. With
+// the lock, what it sends meanwhile is dropped, retransmitted once the
+// restored server runs, and echoed in order; the lock waits for the
+// restore in between. With --network-lock skip the same bytes reach a
+// port with no socket, and the client's connection is reset: the lock
+// is what keeps it.
+func TestNetworkLockMigrate(t *testing.T) {
+	for _, method := range []string{"nftables", "iptables", "skip"} {
+		t.Run(method, func(t *testing.T) {
+			if method == "iptables" {
+				if _, err := exec.LookPath("iptables-restore"); err != nil {
+					t.Skipf("no iptables-restore: %v", err)
+				}
+			}
+			crtest.Subreaper(t)
+			pid, c := echoTree(t, 16)
+			criu := crtest.Criu(t)
+			dir := t.TempDir()
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+			var child int
+			fmt.Sscan(string(b), &child)
+			// Sent just before the freeze: its echo, or the ACK of
+			// it, is in flight during the dump.
+			io.WriteString(c, "one\n")
+			out, err := exec.Command(criu, "dump", "-t", fmt.Sprint(pid), "-D", dir, "-o", "dump.log", "-v4", "--tcp-established", "--network-lock", method).CombinedOutput()
+			if err != nil {
+				log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+				t.Fatalf("dump: %v: %s\n%s", err, out, log)
+			}
+			if id := lockID(t, filepath.Join(dir, "dump.log")); id != "" {
+				t.Cleanup(func() { // a failed restore keeps the lock
+					exec.Command("nft", "delete", "table", "inet", "CRIU-"+id).Run()
+					ch := ("CRIU-" + id)[:28]
+					for _, ipt := range []string{"iptables", "ip6tables"} {
+						for _, args := range [][]string{{"-D", "INPUT", "-j", ch}, {"-D", "OUTPUT", "-j", ch}, {"-F", ch}, {"-X", ch}} {
+							exec.Command(ipt, append([]string{"-w"}, args...)...).Run()
+						}
+					}
+					os.Remove(filepath.Join("/run/criu-netlock", id+".json"))
+				})
+			}
+			crtest.Reap(pid)
+			crtest.Reap(child) // our orphan (Subreaper)
+			io.WriteString(c, "two\n")
+			time.Sleep(300 * time.Millisecond) // the peer's answer, if any, is back
+			if method == "nftables" && len(criuTables(t)) != 1 {
+				t.Fatalf("the lock did not wait for the restore: tables %v", criuTables(t))
+			}
+			out, err = exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--tcp-established").CombinedOutput()
+			if err != nil {
+				log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+				t.Fatalf("restore: %v: %s\n%s", err, out, log)
+			}
+			t.Cleanup(func() { crtest.Kill(child) }) // restored with its pid; echoTree kills the root
+			if ts := criuTables(t); len(ts) > 0 {
+				t.Fatalf("after the restore: tables %v", ts)
+			}
+			c.SetDeadline(time.Now().Add(15 * time.Second))
+			r := bufio.NewReader(c)
+			var got []string
+			for len(got) < 2 {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					if method == "skip" && errors.Is(err, syscall.ECONNRESET) {
+						return // as expected without a lock
+					}
+					t.Fatalf("after the restore: got %q, then %v", got, err)
+				}
+				got = append(got, l)
+			}
+			if method == "skip" {
+				t.Fatalf("without a lock the connection survived (%q): the test shows nothing", got)
+			}
+			if got[0] != "one\n" || got[1] != "two\n" {
+				t.Fatalf("after the restore: %q, want one, two", got)
+			}
+			c.SetDeadline(time.Time{})
+			if err := echoLine(c, "three", 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// lockID is the run id of the network lock a criu log says it made, or
+// "" when it made none.
+func lockID(t *testing.T, logFile string) string {
+	b, _ := os.ReadFile(logFile)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "network locked") {
+			for _, f := range strings.Fields(l) {
+				if v, ok := strings.CutPrefix(f, "id="); ok {
+					return v
+				}
+			}
+		}
+	}
+	return ""
 }
