@@ -24,6 +24,13 @@ func (r *record) nft(ctx context.Context, lock bool, conns []Conn) error {
 		}
 		return err
 	}
+	_, err := run(ctx, r.NS, []byte(r.nftScript(conns)), "nft", "-f", "-")
+	return err
+}
+
+// nftScript is the nft script that makes r's table.
+func (r *record) nftScript(conns []Conn) string {
+	var b strings.Builder
 	// create fails if the table is there: a run id is locked once.
 	fmt.Fprintf(&b, "create table %s { comment %q; }\n", r.table(), r.comment())
 	policy := ""
@@ -60,8 +67,7 @@ func (r *record) nft(ctx context.Context, lock bool, conns []Conn) error {
 			fmt.Fprintf(&b, "add rule %s %s ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n", r.table(), ch)
 		}
 	}
-	_, err := run(ctx, r.NS, []byte(b.String()), "nft", "-f", "-")
-	return err
+	return b.String()
 }
 
 // isNoEntry tells nft's failure on a table that does not exist.
