@@ -385,3 +385,22 @@ func TestParseMethod(t *testing.T) {
 		t.Error("no method in the inventory is not iptables (CRIU's old images)")
 	}
 }
+
+// FuzzParseProcNetTCP: any input parses or fails, without a panic; what
+// parses is an address pair of one family or a mapped one.
+func FuzzParseProcNetTCP(f *testing.F) {
+	f.Add("h\n 0: 0100007F:1F90 0100007F:C350 01 0 0 0 0 0 101\n")
+	f.Add("h\n 0: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF00000200007F:C352 08 0 0 0 0 0 101 1\n")
+	f.Add("h\n 0: 1:1 2:2 zz 0 0 0 0 0 101\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		conns, err := ParseProcNetTCP(strings.NewReader(in), map[uint64]bool{101: true})
+		if err != nil {
+			return
+		}
+		for _, c := range conns {
+			if !c.Local.IsValid() || !c.Remote.IsValid() {
+				t.Fatalf("invalid %v", c)
+			}
+		}
+	})
+}
