@@ -56,7 +56,10 @@
 // /run/criu-netlock: a reboot drops records and rules together) as
 // ID.json: the method, the owner criu's pid and start time (clock ticks
 // after boot, /proc/PID/stat field 22), the namespace's task (pid and
-// start time) for the netns flavor, and the state. The table's comment
+// start time) for the netns flavor, criu's own namespace for the host
+// flavor (RecordDir is shared by namespaces on one machine: a criu
+// leaves the host-flavor records of other namespaces alone), and the
+// state. The table's comment
 // names the owner as well, for whoever lists the ruleset. Sweep, which
 // every criu dump, restore and check runs first, removes the lock of
 // each record in state locking whose owner is no longer running (the
@@ -64,5 +67,7 @@
 // connections locked only until the next criu starts. A record in state
 // dumped is kept in the host flavor (its restore removes it), and
 // dropped with the netns flavor once the namespace's task is gone (the
-// namespace, and its table, went with the tree).
+// namespace, and its table, went with the tree). A dump restored on
+// another host leaves its lock on the first one, as CRIU does (the
+// address moved with the tree; `nft delete table inet CRIU-ID` there).
 package netlock

@@ -161,7 +161,7 @@ func lock(ctx context.Context, m Method, id string, ns *Task, conns []Conn, log 
 	if err != nil {
 		return nil, err
 	}
-	l := &Lock{rec: record{ID: id, Method: m, NS: ns, State: stateLocking}, log: log}
+	l := &Lock{rec: record{ID: id, Method: m, NS: ns, Here: ownNetns(), State: stateLocking}, log: log}
 	if m == Skip {
 		return l, nil
 	}
@@ -225,6 +225,9 @@ func UnlockDumped(ctx context.Context, m Method, id string, log zerolog.Logger) 
 	if r.NS != nil {
 		r.remove() // its namespace went with the dumped tree
 		return nil
+	}
+	if r.elsewhere() {
+		return nil // the dump ran in another namespace: its lock is there
 	}
 	if err := r.apply(ctx, false, nil); err != nil && !errors.Is(err, errAbsent) {
 		return fmt.Errorf("unlock network of dump %s: %w", id, err)

@@ -313,7 +313,17 @@ func TestSweep(t *testing.T) {
 		}
 		return out
 	}
+	// A lock of a dead criu of another namespace is that namespace's
+	// criu's to sweep.
+	other := record{ID: "test-sweep-other", Method: NFTables, Owner: deadTask(t), Here: "net:[1]", State: stateLocking}
+	if err := other.write(); err != nil {
+		t.Fatal(err)
+	}
+	defer other.remove()
 	nsenter.Do(p.client, nsenter.Net, func() error { Sweep(ctx, testLog(t)); return nil })
+	if _, err := os.Stat(other.path()); err != nil {
+		t.Errorf("Sweep removed the record of another namespace's lock: %v", err)
+	}
 	out := tables()
 	if strings.Contains(out, "CRIU-test-sweep-dead") || !strings.Contains(out, "CRIU-test-sweep-live") || !strings.Contains(out, "CRIU-test-sweep-kept") {
 		t.Fatalf("after Sweep:\n%s", out)

@@ -29,9 +29,22 @@ type record struct {
 	Owner  Task   `json:"owner"`
 	// NS is the task whose network namespace is locked whole; nil for
 	// the host flavor (criu's own namespace).
-	NS    *Task  `json:"netns,omitempty"`
+	NS *Task `json:"netns,omitempty"`
+	// Here is the network namespace criu ran in (net:[INO]), where a
+	// host-flavor lock lives: RecordDir may be seen from others (two
+	// netns "hosts" on one machine), whose criu leave it alone.
+	Here  string `json:"here,omitempty"`
 	State string `json:"state"`
 }
+
+// ownNetns is criu's network namespace, as /proc/self/ns/net names it.
+func ownNetns() string {
+	s, _ := os.Readlink("/proc/thread-self/ns/net")
+	return s
+}
+
+// elsewhere reports a host-flavor lock of another network namespace.
+func (r *record) elsewhere() bool { return r.NS == nil && r.Here != "" && r.Here != ownNetns() }
 
 func (r *record) path() string { return filepath.Join(RecordDir, r.ID+".json") }
 

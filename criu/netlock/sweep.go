@@ -32,7 +32,7 @@ func Sweep(ctx context.Context, log zerolog.Logger) {
 			os.Remove(p)
 			continue
 		}
-		if r.State != stateLocking || r.Owner.alive() {
+		if r.State != stateLocking || r.Owner.alive() || r.elsewhere() {
 			continue // waits for its restore, or its criu runs on
 		}
 		if err := r.apply(ctx, false, nil); err != nil && !errors.Is(err, errAbsent) {
