@@ -121,4 +121,3 @@ func TestAbort(t *testing.T) {
 		t.Fatalf("read: %v, want ECONNABORTED", err)
 	}
 }
-
