@@ -31,6 +31,9 @@ type Options struct {
 	// tree that restore takes from --inherit-fd (--ext-unix-sk=INO,...).
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
+	// SkipInFlight drops the connections not yet accepted of TCP and
+	// MPTCP listeners instead of refusing them (--skip-in-flight).
+	SkipInFlight bool
 }
 
 // Set collects, during a dump, the sockets of the tree: Add records each
