@@ -54,7 +54,11 @@
 // that are closed or listening and UDP sockets are saved, with their
 // shutdown (sock_diag's INET_DIAG_SHUTDOWN; an unbound socket is not
 // listed, and poll shows a read or full shutdown but not a write one
-// alone); a TCP connection fails with ErrTCPEstablished.
+// alone); a TCP connection fails with ErrTCPEstablished. MPTCP sockets
+// (mptcp.go) are saved as TCP ones when listening or closed, with
+// protocol 262; an MPTCP connection is refused (no repair mode), and so
+// is a listener's connection not yet accepted unless
+// Options.SkipInFlight.
 //
 // # Socket options, audited against restore
 //
