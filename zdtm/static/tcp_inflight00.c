@@ -4,16 +4,26 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "zdtmtst.h"
 
 const char *test_doc = "A TCP listener with a connection not yet accepted (its client gone "
 		       "from the tree) is dumped with --skip-in-flight: the connection is "
-		       "dropped, the listener keeps its port and accepts a new one";
+		       "dropped, the listener keeps its port and accepts a new one (without "
+		       "C/R, the connection is still there: the listener's inode tells)";
 
 static int l;
 static unsigned short port;
+static ino_t ino;
+
+static ino_t inode(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
 
 static int dial(void)
 {
@@ -51,6 +61,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	port = ntohs(a.sin_port);
+	ino = inode(l);
 	/* Connected, then closed: the connection waits in the accept queue
 	 * and no fd of the tree holds its client. */
 	c = dial();
@@ -62,6 +73,13 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
+	/* Not restored (the same socket): the one connection waits. */
+	if (inode(l) == ino) {
+		s = accept(l, NULL, NULL);
+		if (s < 0)
+			fail("without C/R, the connection not yet accepted is gone: %m");
+		close(s);
+	}
 	s = accept(l, NULL, NULL);
 	if (s >= 0)
 		fail("a connection not yet accepted survived the dump");
