@@ -53,12 +53,22 @@ func listenerFile(t *testing.T, l *net.TCPListener) *os.File {
 func TestDumpInFlightAndMPTCPConnection(t *testing.T) {
 	setup(t)
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "counter.c"), false)
-	pending := func(l net.Listener) {
+	pending := func(t *testing.T, l net.Listener) {
 		c, err := net.Dial("tcp", l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
+	}
+	// A plain TCP listener with one connection waiting.
+	tcpPending := func(t *testing.T) *os.File {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		pending(t, l)
+		return listenerFile(t, l.(*net.TCPListener))
 	}
 	cases := []struct {
 		name  string
@@ -66,28 +76,12 @@ func TestDumpInFlightAndMPTCPConnection(t *testing.T) {
 		flags []string
 		want  string // "" if the dump succeeds
 	}{
-		{"tcp", func(t *testing.T) *os.File {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
-			pending(l)
-			return listenerFile(t, l.(*net.TCPListener))
-		}, nil, "1 connection(s) not yet accepted"},
-		{"tcp-skip", func(t *testing.T) *os.File {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
-			pending(l)
-			return listenerFile(t, l.(*net.TCPListener))
-		}, []string{"--skip-in-flight"}, ""},
+		{"tcp", tcpPending, nil, "1 connection(s) not yet accepted"},
+		{"tcp-skip", tcpPending, []string{"--skip-in-flight"}, ""},
 		{"mptcp", func(t *testing.T) *os.File {
 			l := mptcpListen(t)
-			pending(l)
-			pending(l)
+			pending(t, l)
+			pending(t, l)
 			return listenerFile(t, l)
 		}, nil, "2 connection(s) not yet accepted"},
 		{"mptcp-established", func(t *testing.T) *os.File {
