@@ -31,7 +31,8 @@ type NetlinkSkEntry struct {
 	Ino   *uint32                `protobuf:"varint,2,req,name=ino" json:"ino,omitempty"`
 	// NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT, ...
 	Protocol *uint32 `protobuf:"varint,3,req,name=protocol" json:"protocol,omitempty"`
-	// The kernel's sk_state: 0 unconnected, 1 NETLINK_CONNECTED.
+	// The kernel's sk_state: 1 NETLINK_CONNECTED, 7 (TCP_CLOSE) bound and
+	// not connected, 0 not bound.
 	State *uint32 `protobuf:"varint,4,req,name=state" json:"state,omitempty"`
 	// File status flags (O_NONBLOCK ...).
 	Flags *uint32 `protobuf:"varint,6,req,name=flags" json:"flags,omitempty"`

@@ -8,7 +8,7 @@
 //
 //	files.img  a FileEntry of type NETLINKSK (nlsk: NetlinkSkEntry, as
 //	           CRIU's images/sk-netlink.proto): protocol, state
-//	           (1: connected), file status flags, the bound port id (0:
+//	           (1 connected, 7 bound, 0 not bound), file status flags, the bound port id (0:
 //	           not bound), the groups joined as a bitmap of u32 words
 //	           (group N is bit N-1), the connected peer (dst_portid,
 //	           dst_group), fown, sk_opts.

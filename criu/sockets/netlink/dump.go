@@ -16,8 +16,13 @@ import (
 // most a family registers is far less).
 const maxGroupWords = 32
 
-// stateConnected is the kernel's NETLINK_CONNECTED sk_state.
-const stateConnected = 1
+// The sk_state of a netlink socket as CRIU writes it (from
+// netlink_diag): NETLINK_CONNECTED, or TCP_CLOSE for a bound socket not
+// connected; an unbound one, which netlink_diag does not list, is 0.
+const (
+	stateConnected = 1
+	stateClose     = 7
+)
 
 // unsavedOpts are the SOL_NETLINK options CRIU's entry has no field for;
 // each reads 0 on a new socket, so one set fails the dump.
@@ -86,8 +91,11 @@ func Dump(fd int) (*images.NetlinkSkEntry, error) {
 		dst = &unix.SockaddrNetlink{}
 	}
 	e.DstPortid, e.DstGroup = proto.Uint32(dst.Pid), proto.Uint32(dst.Groups)
-	if dst.Pid != 0 || dst.Groups != 0 {
+	switch {
+	case dst.Pid != 0 || dst.Groups != 0:
 		e.State = proto.Uint32(stateConnected)
+	case nl.Pid != 0:
+		e.State = proto.Uint32(stateClose)
 	}
 	return e, nil
 }

@@ -34,7 +34,7 @@ func TestDumpOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []uint32{1 << (unix.RTNLGRP_MPLS_ROUTE - 1), 1 << (unix.RTNLGRP_BRVLAN - 33)}
-	if e.GetPortid() == 0 || !slices.Equal(e.GetGroups(), want) || e.GetState() != 0 || e.GetProtocol() != unix.NETLINK_ROUTE {
+	if e.GetPortid() == 0 || !slices.Equal(e.GetGroups(), want) || e.GetState() != stateClose || e.GetProtocol() != unix.NETLINK_ROUTE {
 		t.Fatalf("dumped %v, want groups %#x", e, want)
 	}
 	unix.Close(fd)
