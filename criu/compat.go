@@ -60,6 +60,10 @@ var compatDumpRestore = []compatOpt{
 	{"config", "", "FILE", true, "configuration files are not read"},
 	{"tcp-established", "", "", true, "established TCP connections are not checkpointed yet"},
 	{"tcp-close", "", "", true, "established TCP connections are not checkpointed yet"},
+	// dump defines --skip-in-flight itself; restore has no connections
+	// not yet accepted to drop (the dump dropped them).
+	{"skip-in-flight", "", "", false, "accepted; it applies to dump"},
+	{"tcp-skip-in-flight", "", "", false, "accepted; it applies to dump"},
 	// dump defines --ext-unix-sk itself; restore reconnects an external
 	// socket the images hold without it (as CRIU 4.2 does), pre-dump
 	// saves memory only.

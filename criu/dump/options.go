@@ -51,6 +51,9 @@ type Options struct {
 	// any kind, with nothing queued.
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
+	// SkipInFlight drops the connections not yet accepted of TCP and
+	// MPTCP listeners instead of failing the dump (--skip-in-flight).
+	SkipInFlight bool
 	// IPTool is the ip program that saves a network namespace of the
 	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string

@@ -1,18 +1,19 @@
 // Package sockets checkpoints the sockets of a process tree, both
 // halves: UNIX sockets (unix_dump.go, unix_restore.go), IPv4 and IPv6
 // TCP and UDP sockets (inet_dump.go, inet_restore.go), their options
-// (opts.go, filter_unsafe.go), the messages queued on them (queue.go) and
-// what sock_diag tells of them (diag_linux.go). A change to how a socket
-// is saved or made again is made here, and only here.
+// (opts.go, filter_unsafe.go), the messages queued on them (queue.go),
+// what sock_diag tells of them (diag_linux.go), MPTCP (mptcp.go) and
+// netlink sockets (netlink_sk.go, with package netlink). A change to how
+// a socket is saved or made again is made here, and only here.
 //
 // The dumper holds a Set for the tree: Add records each socket fd (from
 // a pidfd_getfd copy) and returns its files.img entry, Check refuses,
 // once every fd is recorded, what restore could not rebuild, and Write
 // writes QueuesImage. What the sockets need of the tree (its network
 // namespace, file ids, entries of files.img with no fd) comes through
-// Tree. The restorer calls OpenUnix and OpenInet in the tree's network
-// namespace to make the sockets in its own process (the masters it hands
-// to the tasks), with the queues of ReadQueues; the fds --inherit-fd gives
+// Tree. The restorer calls OpenUnix, OpenInet and OpenNetlink in the
+// tree's network namespace to make the sockets in its own process (the
+// masters it hands to the tasks), with the queues of ReadQueues; the fds --inherit-fd gives
 // come through Restorer. The refusals are errdefs' (ErrUnsupported,
 // ErrOutside, ErrTCPEstablished, ErrBadImage, FdError).
 //
@@ -54,7 +55,11 @@
 // that are closed or listening and UDP sockets are saved, with their
 // shutdown (sock_diag's INET_DIAG_SHUTDOWN; an unbound socket is not
 // listed, and poll shows a read or full shutdown but not a write one
-// alone); a TCP connection fails with ErrTCPEstablished.
+// alone); a TCP connection fails with ErrTCPEstablished. MPTCP sockets
+// (mptcp.go) are saved as TCP ones when listening or closed, with
+// protocol 262; an MPTCP connection is refused (no repair mode), and so
+// is a listener's connection not yet accepted unless
+// Options.SkipInFlight.
 //
 // # Socket options, audited against restore
 //

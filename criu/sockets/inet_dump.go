@@ -16,8 +16,8 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// addInetSk records an IPv4 or IPv6 TCP or UDP socket that is not
-// connected (TCP: closed or listening; UDP: any). cp is this process's
+// addInetSk records an IPv4 or IPv6 TCP, MPTCP or UDP socket that is
+// not connected (TCP, MPTCP: closed or listening; UDP: any). cp is this process's
 // copy of it.
 func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*images.FileEntry, error) {
 	typ, err := unix.GetsockoptInt(cp, unix.SOL_SOCKET, unix.SO_TYPE)
@@ -51,9 +51,16 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		switch state {
 		case tcpListen:
 			backlog = ti.Sacked // sk_max_ack_backlog of a listener
+			if err := s.checkInFlight(ti, sa); err != nil {
+				return nil, err
+			}
 		case tcpClose:
 		default:
 			return nil, fmt.Errorf("%s -> %s (state %d): %w", addrString(sa), addrString(peer), state, errdefs.ErrTCPEstablished)
+		}
+	case typ == unix.SOCK_STREAM && protocol == unix.IPPROTO_MPTCP:
+		if state, backlog, err = s.mptcpState(cp, sa, peer); err != nil {
+			return nil, err
 		}
 	case typ == unix.SOCK_DGRAM && (protocol == unix.IPPROTO_UDP || protocol == unix.IPPROTO_UDPLITE):
 		if perr == nil {
@@ -70,7 +77,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if family == unix.AF_INET6 {
 		unsaved = append(unsaved, unsavedIPv6Opts, unsavedIPOptsOfIPv6)
 	}
-	if protocol == unix.IPPROTO_TCP {
+	if streamProto(protocol) {
 		unsaved = append(unsaved, unsavedTCPOpts)
 	} else {
 		unsaved = append(unsaved, unsavedUDPOpts)
@@ -122,7 +129,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if shut != 0 {
 		e.Shutdown = images.SkShutdown(shut & 3).Enum()
 	}
-	if protocol == unix.IPPROTO_TCP {
+	if streamProto(protocol) {
 		var errs []error
 		get := func(name string, opt int) int {
 			v, err := unix.GetsockoptInt(cp, unix.IPPROTO_TCP, opt)

@@ -107,7 +107,7 @@ func OpenInet(e *images.InetSkEntry) (fd int, err error) {
 			}
 		}
 	}
-	if e.GetProto() == unix.IPPROTO_TCP {
+	if streamProto(int(e.GetProto())) {
 		if err := setTCPOpts(fd, e); err != nil {
 			return fd, err
 		}

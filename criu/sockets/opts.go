@@ -239,10 +239,23 @@ func setSkOpts(fd int, o *images.SkOptsEntry) error {
 			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
 		}
 	}
-	seti("SO_SNDBUFFORCE", unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, int(o.GetSoSndbuf()/2))
-	seti("SO_RCVBUFFORCE", unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, int(o.GetSoRcvbuf()/2))
+	// A size not locked (SO_BUF_LOCK: SOCK_SNDBUF_LOCK 1, SOCK_RCVBUF_LOCK
+	// 2) that a new socket has already is not forced, which would lock
+	// it: an MPTCP socket cannot be unlocked again (no SO_BUF_LOCK).
+	buf := func(name string, opt, getopt int, v, bit uint32) {
+		if o.SoBufLock != nil && o.GetSoBufLock()&bit == 0 {
+			if cur, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, getopt); err == nil && uint32(cur) == v {
+				return
+			}
+		}
+		seti(name, unix.SOL_SOCKET, opt, int(v/2))
+	}
+	buf("SO_SNDBUFFORCE", unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, o.GetSoSndbuf(), 1)
+	buf("SO_RCVBUFFORCE", unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, o.GetSoRcvbuf(), 2)
 	if o.SoBufLock != nil {
-		seti("SO_BUF_LOCK", unix.SOL_SOCKET, soBufLock, int(o.GetSoBufLock()))
+		if cur, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, soBufLock); err != nil || uint32(cur) != o.GetSoBufLock() {
+			seti("SO_BUF_LOCK", unix.SOL_SOCKET, soBufLock, int(o.GetSoBufLock()))
+		}
 	}
 	tv := func(name string, opt int, sec, usec uint64) {
 		if sec == 0 && usec == 0 {

@@ -31,6 +31,9 @@ type Options struct {
 	// tree that restore takes from --inherit-fd (--ext-unix-sk=INO,...).
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
+	// SkipInFlight drops the connections not yet accepted of TCP and
+	// MPTCP listeners instead of refusing them (--skip-in-flight).
+	SkipInFlight bool
 }
 
 // Set collects, during a dump, the sockets of the tree: Add records each
@@ -73,6 +76,8 @@ func (s *Set) Add(pid, fd, cp int, st *unix.Stat_t, flags uint32) (*images.FileE
 		return s.addUnixSk(cp, fdAt{pid: pid, fd: fd}, st, flags)
 	case unix.AF_INET, unix.AF_INET6:
 		return s.addInetSk(cp, st, flags, family)
+	case unix.AF_NETLINK:
+		return s.addNetlinkSk(cp, st, flags)
 	}
 	return nil, fmt.Errorf("%w: socket family %d", errdefs.ErrUnsupported, family)
 }
