@@ -31,12 +31,12 @@ type Options struct {
 	// tree that restore takes from --inherit-fd (--ext-unix-sk=INO,...).
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
-	// TCPEstablished saves established TCP connections with TCP repair
-	// (--tcp-established; tcp_dump.go), else they fail the dump.
-	// TCPClose saves them without their state, to be restored closed
-	// (--tcp-close). SkipInFlight drops the connections a listener has
-	// not accepted yet (--skip-in-flight), else they fail the dump.
+	// TCPEstablished saves established TCP connections (tcp_dump.go),
+	// TCPClose without their state (both: else refused); SkipInFlight
+	// drops TCP and MPTCP connections not accepted yet (else refused). LockConn, if
+	// set, locks a connection before its repair (CRIU's nf_lock_connection).
 	TCPEstablished, TCPClose, SkipInFlight bool
+	LockConn                               func(Conn) error
 }
 
 // Set collects, during a dump, the sockets of the tree: Add records each
@@ -82,6 +82,8 @@ func (s *Set) Add(pid, fd, cp int, st *unix.Stat_t, flags uint32) (*images.FileE
 		return s.addUnixSk(cp, fdAt{pid: pid, fd: fd}, st, flags)
 	case unix.AF_INET, unix.AF_INET6:
 		return s.addInetSk(cp, st, flags, family)
+	case unix.AF_NETLINK:
+		return s.addNetlinkSk(cp, st, flags)
 	}
 	return nil, fmt.Errorf("%w: socket family %d", errdefs.ErrUnsupported, family)
 }

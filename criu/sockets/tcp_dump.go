@@ -46,7 +46,13 @@ func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr)
 		return fmt.Errorf("dup socket:[%d]: %w", ino, err)
 	}
 	c := &tcpConn{Conn: Conn{Family: family, Local: soccr.AddrPort(sa), Remote: soccr.AddrPort(peer)}, fd: fd, ino: ino}
-	if err := soccr.Pause(fd); err != nil {
+	if s.opts.LockConn != nil {
+		err = s.opts.LockConn(c.Conn)
+	}
+	if err == nil {
+		err = soccr.Pause(fd)
+	}
+	if err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("%s -> %s: %w", c.Local, c.Remote, err)
 	}

@@ -40,7 +40,8 @@ func WriteImage(ctx context.Context, s image.Store, ino uint32, st *Stream) erro
 	})
 }
 
-// ReadImage reads ImageName(ino); a missing image is ErrBadImage.
+// ReadImage reads ImageName(ino); a missing or empty image is
+// ErrBadImage.
 func ReadImage(ctx context.Context, s image.Store, ino uint32) (*Stream, error) {
 	name := ImageName(ino)
 	var st *Stream
@@ -58,8 +59,11 @@ func ReadImage(ctx context.Context, s image.Store, ino uint32) (*Stream, error) 
 		st = &Stream{Entry: m, InQ: b[:m.GetInqLen()], OutQ: b[m.GetInqLen():]}
 		return nil
 	})
-	if err == nil && !found {
+	switch {
+	case err == nil && !found:
 		err = fmt.Errorf("%w: %s is missing", errdefs.ErrBadImage, name)
+	case err == nil && st == nil:
+		err = fmt.Errorf("%w: %s holds no entry", errdefs.ErrBadImage, name)
 	}
 	return st, err
 }
