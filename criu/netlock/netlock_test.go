@@ -290,15 +290,25 @@ func TestSweep(t *testing.T) {
 		return out
 	}
 	// A lock of a dead criu of another namespace is that namespace's
-	// criu's to sweep.
-	other := record{ID: "test-sweep-other", Method: NFTables, Owner: deadTask(t), Here: "net:[1]", State: stateLocking}
-	if err := other.write(); err != nil {
+	// criu's to sweep; one of a namespace that is gone goes.
+	serverNS, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", p.server))
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.remove()
+	other := record{ID: "test-sweep-other", Method: NFTables, Owner: deadTask(t), Here: serverNS, State: stateLocking}
+	gone := record{ID: "test-sweep-gone", Method: NFTables, Owner: deadTask(t), Here: "net:[1]", State: stateDumped}
+	for _, r := range []*record{&other, &gone} {
+		if err := r.write(); err != nil {
+			t.Fatal(err)
+		}
+		defer r.remove()
+	}
 	nsenter.Do(p.client, nsenter.Net, func() error { Sweep(ctx, testLog(t)); return nil })
 	if _, err := os.Stat(other.path()); err != nil {
 		t.Errorf("Sweep removed the record of another namespace's lock: %v", err)
+	}
+	if _, err := os.Stat(gone.path()); !os.IsNotExist(err) {
+		t.Errorf("Sweep kept the record of a namespace that is gone: %v", err)
 	}
 	out := tables()
 	if strings.Contains(out, "CRIU-test-sweep-dead") || !strings.Contains(out, "CRIU-test-sweep-live") || !strings.Contains(out, "CRIU-test-sweep-kept") {
