@@ -58,7 +58,8 @@
 // after boot, /proc/PID/stat field 22), the namespace's task (pid and
 // start time) for the netns flavor, criu's own namespace for the host
 // flavor (RecordDir is shared by namespaces on one machine: a criu
-// leaves the host-flavor records of other namespaces alone), and the
+// leaves the host-flavor records of other namespaces alone while a task
+// or a /run/netns file holds them, and drops them after), and the
 // state. The table's comment
 // names the owner as well, for whoever lists the ruleset. Sweep, which
 // every criu dump, restore and check runs first, removes the lock of
