@@ -303,6 +303,15 @@ func TestNetworkLockMigrate(t *testing.T) {
 			if method == "nftables" && !hasTable(t, id) {
 				t.Fatalf("the lock %q did not wait for the restore", id)
 			}
+			// A failed restore (the connection needs --tcp-established)
+			// keeps the lock, as CRIU: the next restore can still take
+			// the connection over.
+			if out, err := exec.Command(criu, "restore", "-D", dir, "-d").CombinedOutput(); err == nil {
+				t.Fatalf("restore without --tcp-established succeeded:\n%s", out)
+			}
+			if method == "nftables" && !hasTable(t, id) {
+				t.Fatalf("a failed restore lifted the lock %q", id)
+			}
 			out, err = exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--tcp-established").CombinedOutput()
 			if err != nil {
 				log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
