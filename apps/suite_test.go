@@ -335,7 +335,9 @@ func testApp(t *testing.T, a *app) {
 		ns := h.a
 		var tm timing
 		pid, tm = migration{criu: criu, remote: remote, extra: ours}.run(t, ctx, h, ns, dir, name, pid)
-		if !tcpEstablished {
+		if tcpEstablished {
+			tm.note = "client kept"
+		} else {
 			tm.note = "client reconnects"
 			c = k.dial(h)
 		}
