@@ -198,7 +198,7 @@ func startNginx(t *testing.T, ctx context.Context, h *hosts, dir string) int {
 	return pid
 }
 
-const goHTTPServer = `package main
+const goCounterSource = `package main
 
 import (
 	"fmt"
@@ -220,7 +220,7 @@ func main() {
 // startGoHTTP builds and starts the Go server.
 func startGoHTTP(t *testing.T, ctx context.Context, h *hosts, dir string) int {
 	src := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(src, []byte(goHTTPServer), 0o644); err != nil {
+	if err := os.WriteFile(src, []byte(goCounterSource), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "gohttp")
