@@ -107,22 +107,25 @@ func dialPostgres(h *hosts) (client, error) {
 	return pc, nil
 }
 
-// query runs one simple query and returns the first column of its rows.
-func (pc *pgConn) query(q string) ([]string, error) {
+// query sends one simple query; untilReady reads its rows.
+func (pc *pgConn) query(q string) error {
 	pc.c.SetDeadline(time.Now().Add(30 * time.Second))
 	b := append([]byte{'Q'}, binary.BigEndian.AppendUint32(nil, uint32(4+len(q)+1))...)
-	if _, err := pc.c.Write(append(append(b, q...), 0)); err != nil {
-		return nil, err
-	}
-	return pc.untilReady()
+	_, err := pc.c.Write(append(append(b, q...), 0))
+	return err
 }
 
 func (pc *pgConn) local() string { return pc.c.LocalAddr().String() }
 func (pc *pgConn) Close() error  { return pc.c.Close() }
 
-// ask counts in a table, and reads the data set's sum with it.
-func (pc *pgConn) ask() (int, error) {
-	rows, err := pc.query("update c set n = n + 1 returning n || ' ' || (select sum(id) from t)")
+// send counts in a table, and reads the data set's sum with it.
+func (pc *pgConn) send() error {
+	return pc.query("update c set n = n + 1 returning n || ' ' || (select sum(id) from t)")
+}
+
+func (pc *pgConn) recv() (int, error) {
+	pc.c.SetDeadline(time.Now().Add(30 * time.Second))
+	rows, err := pc.untilReady()
 	if err != nil {
 		return 0, err
 	}

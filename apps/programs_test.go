@@ -98,11 +98,14 @@ func dialHTTP(port int, path string) func(h *hosts) (client, error) {
 func (hc *httpConn) local() string { return hc.c.LocalAddr().String() }
 func (hc *httpConn) Close() error  { return hc.c.Close() }
 
-func (hc *httpConn) ask() (int, error) {
+func (hc *httpConn) send() error {
 	hc.c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := fmt.Fprintf(hc.c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", hc.path, svcAddr); err != nil {
-		return 0, err
-	}
+	_, err := fmt.Fprintf(hc.c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", hc.path, svcAddr)
+	return err
+}
+
+func (hc *httpConn) recv() (int, error) {
+	hc.c.SetDeadline(time.Now().Add(30 * time.Second))
 	resp, err := http.ReadResponse(hc.r, nil)
 	if err != nil {
 		return 0, err
@@ -126,9 +129,15 @@ type redisClient struct{ *redisConn }
 
 func (rc redisClient) local() string { return rc.c.LocalAddr().String() }
 
-func (rc redisClient) ask() (int, error) {
+func (rc redisClient) send() error {
 	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
-	b, err := rc.do("INCR", "count")
+	rc.redisConn.send([]byte("INCR"), []byte("count"))
+	return rc.w.Flush()
+}
+
+func (rc redisClient) recv() (int, error) {
+	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+	b, err := rc.reply()
 	if err != nil {
 		return 0, err
 	}

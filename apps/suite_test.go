@@ -36,11 +36,12 @@ var criu42 = func() string {
 // suite then keeps each client's connection across every migration.
 const tcpEstablished = false
 
-// client is one connection to a service. ask sends one request and
-// returns the count the service answers with: a counter held by the
-// service, so that its state is checked with each answer.
+// client is one connection to a service. send sends one request; recv
+// reads its answer, the count the service answers with: a counter held
+// by the service, so that its state is checked with each answer.
 type client interface {
-	ask() (int, error)
+	send() error
+	recv() (int, error)
 	local() string // the client's address, as the service sees its peer
 	Close() error
 }
@@ -57,6 +58,9 @@ type app struct {
 	// perConn: the count is the connection's own (nginx's
 	// $connection_requests), so a new connection starts at 1.
 	perConn bool
+	// refused says why a dump with a client connected is refused even
+	// with --tcp-established ("" if it is not).
+	refused string
 	// no42 says why CRIU 4.2 is not measured on it ("" to measure).
 	no42 string
 	// finish checks the service once more on host B after the
@@ -188,12 +192,20 @@ type migration struct {
 	criu   string   // the criu binary
 	remote bool     // through image-proxy on A and image-cache on B
 	extra  []string // flags for both dump and restore
+	// frozen, if set, runs once the dump has frozen the tree (or has
+	// already killed it): a client's request sent then is answered
+	// only by the restored service.
+	frozen func()
 }
+
+// errDump is a failed dump: the service still runs.
+var errDump = errors.New("dump failed")
 
 // run dumps the tree rooted at pid on host A (or where it runs: on ns),
 // restores it on B when remote (after moving svcAddr there), else on ns,
-// and returns the restored root's pid and the times.
-func (m migration) run(t *testing.T, ctx context.Context, h *hosts, ns, dir, name string, pid int) (int, timing) {
+// and returns the restored root's pid and the times. A failed dump is
+// an errDump; anything else failing fails t.
+func (m migration) run(t *testing.T, ctx context.Context, h *hosts, ns, dir, name string, pid int) (int, timing, error) {
 	t.Helper()
 	img := filepath.Join(dir, name)
 	if err := os.Mkdir(img, 0o755); err != nil {
@@ -213,16 +225,33 @@ func (m migration) run(t *testing.T, ctx context.Context, h *hosts, ns, dir, nam
 	}
 	dump, restore = append(dump, m.extra...), append(restore, m.extra...)
 	var tm timing
-	out, d, err := timed(ctx, in(ns, dump...))
-	if err != nil {
-		t.Fatalf("%s dump: %v\n%s\n%s", m.criu, err, out, logTail(filepath.Join(dir, name+"-dump.log")))
+	type result struct {
+		out string
+		d   time.Duration
+		err error
 	}
-	tm.dump = d
+	done := make(chan result, 1)
+	go func() {
+		out, d, err := timed(ctx, in(ns, dump...))
+		done <- result{out, d, err}
+	}()
+	var r result
+	if m.frozen != nil {
+		r = waitFrozen(pid, done)
+		m.frozen()
+	}
+	if r.d == 0 {
+		r = <-done
+	}
+	if r.err != nil {
+		return pid, tm, fmt.Errorf("%w: %s: %v\n%s\n%s", errDump, m.criu, r.err, r.out, logTail(filepath.Join(dir, name+"-dump.log")))
+	}
+	tm.dump = r.d
 	waitGone(t, tree)
 	if m.remote {
 		h.moveAddr(t)
 	}
-	out, d, err = timed(ctx, in(dst, restore...))
+	out, d, err := timed(ctx, in(dst, restore...))
 	if err != nil {
 		t.Fatalf("%s restore: %v\n%s\n%s", m.criu, err, out, logTail(filepath.Join(dir, name+"-restore.log")))
 	}
@@ -231,7 +260,25 @@ func (m migration) run(t *testing.T, ctx context.Context, h *hosts, ns, dir, nam
 	if rpid != pid {
 		t.Fatalf("restored as pid %d, dumped as %d", rpid, pid)
 	}
-	return rpid, tm
+	return rpid, tm, nil
+}
+
+// waitFrozen waits until the task pid is stopped by the dump (ptrace's
+// "t") or gone, or the dump has ended (then it returns its result).
+func waitFrozen[R any](pid int, done chan R) R {
+	var zero R
+	for {
+		select {
+		case r := <-done:
+			return r
+		default:
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil || strings.Contains(string(b), "\nState:\tt") || strings.Contains(string(b), "\nState:\tZ") {
+			return zero
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // asker checks a service's counter: each answer is one more than the
@@ -244,7 +291,16 @@ type asker struct {
 
 func (k *asker) ask(c client, fresh bool) {
 	k.t.Helper()
-	n, err := c.ask()
+	if err := c.send(); err != nil {
+		k.t.Fatalf("%s: request from %s: %v", k.a.name, c.local(), err)
+	}
+	k.recv(c, fresh)
+}
+
+// recv reads the answer to a request sent before.
+func (k *asker) recv(c client, fresh bool) {
+	k.t.Helper()
+	n, err := c.recv()
 	if err != nil {
 		k.t.Fatalf("%s: request from %s: %v", k.a.name, c.local(), err)
 	}
@@ -256,6 +312,14 @@ func (k *asker) ask(c client, fresh bool) {
 		k.t.Fatalf("%s: answer %d, want %d: the service lost its state", k.a.name, n, want)
 	}
 	k.last = n
+}
+
+// sendFrozen sends a request while the service is frozen by a dump or
+// gone: it fails the test from any goroutine only through Errorf.
+func (k *asker) sendFrozen(c client) {
+	if err := c.send(); err != nil {
+		k.t.Errorf("%s: request from %s while frozen: %v", k.a.name, c.local(), err)
+	}
 }
 
 func (k *asker) dial(h *hosts) client {
@@ -309,14 +373,15 @@ func testApp(t *testing.T, a *app) {
 	if tcpEstablished {
 		ours = []string{"--tcp-established"}
 	}
+	keep := tcpEstablished && a.refused == ""
 	for _, remote := range []bool{false, true} {
 		col, name := "local", "local"
 		if remote {
 			col, name = "remote (A→B)", "remote"
 		}
-		if !tcpEstablished {
+		if !keep {
 			// Refused by name, and the client is still answered.
-			argv := in(h.a, criu, "dump", "-t", strconv.Itoa(pid), "-D", t.TempDir())
+			argv := in(h.a, append([]string{criu, "dump", "-t", strconv.Itoa(pid), "-D", t.TempDir()}, ours...)...)
 			out, err := crtest.Run(ctx, argv[0], argv[1:]...)
 			if err == nil {
 				t.Fatalf("dump of %s with a client connected succeeded:\n%s", a.name, out)
@@ -332,30 +397,50 @@ func testApp(t *testing.T, a *app) {
 			c.Close()
 			quiet(t, pid, a.port)
 		}
-		ns := h.a
+		m := migration{criu: criu, remote: remote, extra: ours}
+		if keep {
+			// A request sent while the service is frozen or gone is
+			// answered by the restored one, on the same connection.
+			m.frozen = func() { k.sendFrozen(c) }
+		}
 		var tm timing
-		pid, tm = migration{criu: criu, remote: remote, extra: ours}.run(t, ctx, h, ns, dir, name, pid)
-		if tcpEstablished {
+		var err error
+		if pid, tm, err = m.run(t, ctx, h, h.a, dir, name, pid); err != nil {
+			t.Fatal(err)
+		}
+		if keep {
 			tm.note = "client kept"
+			k.recv(c, false)
 		} else {
 			tm.note = "client reconnects"
 			c = k.dial(h)
 		}
-		k.ask(c, false)
 		k.ask(c, false)
 		record(a.name, col, tm)
 	}
 
 	if a.no42 != "" {
 		record(a.name, "CRIU 4.2 local", timing{note: a.no42})
+	} else if _, err := os.Stat(criu42); err != nil {
+		record(a.name, "CRIU 4.2 local", timing{note: "not installed"})
 	} else {
-		p, tm, err := criu42Cycle(t, ctx, h, dir, pid, c, k)
-		if err != nil {
+		// With the client connected, and a request in flight.
+		m := migration{criu: criu42, extra: []string{"--tcp-established"}, frozen: func() { k.sendFrozen(c) }}
+		p, tm, err := m.run(t, ctx, h, h.b, dir, "criu42", pid)
+		switch {
+		case errors.Is(err, errDump):
 			// The reference's failure is a figure, not ours.
-			t.Logf("CRIU 4.2: %v", err)
-			record(a.name, "CRIU 4.2 local", timing{note: "fails: " + err.Error()})
-		} else {
+			msg := criu42Error(filepath.Join(dir, "criu42-dump.log"))
+			t.Logf("CRIU 4.2 dump fails: %s", msg)
+			record(a.name, "CRIU 4.2 local", timing{note: "fails: " + msg})
+			k.recv(c, false)
+		case err != nil:
+			t.Fatal(err)
+		default:
+			tm.note = "client kept"
 			record(a.name, "CRIU 4.2 local", tm)
+			k.recv(c, false)
+			k.ask(c, false)
 		}
 		pid = p
 	}
@@ -375,38 +460,6 @@ func criu42Error(log string) string {
 		}
 	}
 	return "see " + log
-}
-
-// criu42Cycle dumps and restores the service with CRIU 4.2 on host B,
-// where it runs after the migrations, with the client c connected.
-func criu42Cycle(t *testing.T, ctx context.Context, h *hosts, dir string, pid int, c client, k *asker) (int, timing, error) {
-	t.Helper()
-	var tm timing
-	if _, err := os.Stat(criu42); err != nil {
-		return pid, tm, errors.New("not installed")
-	}
-	img := filepath.Join(dir, "criu42")
-	if err := os.Mkdir(img, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tree := tmuxTree(pid)
-	flags := []string{"--tcp-established", "-v4"}
-	out, d, err := timed(ctx, in(h.b, append([]string{criu42, "dump", "-t", strconv.Itoa(pid), "-D", img, "-o", "dump.log"}, flags...)...))
-	if err != nil {
-		t.Logf("CRIU 4.2 dump: %v\n%s", err, out)
-		return pid, tm, fmt.Errorf("dump: %s", criu42Error(filepath.Join(img, "dump.log")))
-	}
-	tm.dump = d
-	waitGone(t, tree)
-	pidfile := filepath.Join(dir, "criu42.pid")
-	out, d, err = timed(ctx, in(h.b, append([]string{criu42, "restore", "-D", img, "-d", "-o", "restore.log", "--pidfile", pidfile}, flags...)...))
-	if err != nil {
-		t.Fatalf("CRIU 4.2 restore (after its dump killed the service): %v\n%s\n%s", err, out, logTail(filepath.Join(img, "restore.log")))
-	}
-	tm.restore = d
-	tm.note = "client kept"
-	k.ask(c, false)
-	return restoredPid(t, pidfile), tm, nil
 }
 
 // TestApps runs the suite: each program below as a service, migrated
@@ -471,7 +524,9 @@ func testTmuxApp(t *testing.T) {
 			col, name = "remote (A→B)", "remote"
 		}
 		var tm timing
-		server, tm = migration{criu: criu, remote: remote}.run(t, ctx, h, h.a, dir, name, server)
+		if server, tm, err = (migration{criu: criu, remote: remote}).run(t, ctx, h, h.a, dir, name, server); err != nil {
+			t.Fatal(err)
+		}
 		goesOn("after the " + name + " restore")
 		record("tmux", col, tm)
 	}
@@ -479,7 +534,9 @@ func testTmuxApp(t *testing.T) {
 		record("tmux", "CRIU 4.2 local", timing{note: "not installed"})
 	} else {
 		var tm timing
-		server, tm = migration{criu: criu42}.run(t, ctx, h, h.b, dir, "criu42", server)
+		if server, tm, err = (migration{criu: criu42}).run(t, ctx, h, h.b, dir, "criu42", server); err != nil {
+			t.Fatal(err)
+		}
 		goesOn("after CRIU 4.2")
 		record("tmux", "CRIU 4.2 local", tm)
 	}
