@@ -16,47 +16,69 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The two hosts' addresses, from 198.18.0.0/15 (reserved for
-// benchmarking), and the service's own address, which moves with the
-// service from host A to host B.
+// The addresses, from 198.18.0.0/15 (reserved for benchmarking): the two
+// hosts on the veth pair between them (the image-proxy on A sends to the
+// image-cache on B); each host's link to the client host; the client's
+// own address; and the service's, which moves with the service from A
+// to B.
 const (
-	hostA   = "198.18.0.1"
-	hostB   = "198.18.0.2"
-	svcAddr = "198.18.0.10"
+	hostA     = "198.18.0.1"
+	hostB     = "198.18.0.2"
+	svcAddr   = "198.18.0.10"
+	clientIP  = "198.18.3.1"
+	linkA     = "198.18.1.1" // A's end of its link to the client host
+	linkAPeer = "198.18.1.2"
+	linkB     = "198.18.2.1"
+	linkBPeer = "198.18.2.2"
 )
 
-// hosts is a pair of network namespaces, two hosts A and B joined by a
-// veth pair. A service starts on A with svcAddr; its clients run on A
-// and connect from hostA; after a dump, moveAddr gives svcAddr to B,
-// where the service is restored and the clients reach it over the veth.
+// hosts is three network namespaces: hosts A and B joined by a veth
+// pair, and a client host C with a link to each. A service starts on A
+// with svcAddr; C routes svcAddr to A. After a dump moveAddr gives
+// svcAddr to B and C routes it there, as a network does when an address
+// moves; the clients, on C, keep their address and their connections.
 type hosts struct {
-	a, b   string // namespace names (ip netns)
-	va, vb string // veth ends in a and b
+	a, b, c string // namespace names (ip netns)
 }
 
 var hostsSeq atomic.Int32
 
-// newHosts makes the namespaces; t's cleanup deletes them.
+// newHosts makes the namespaces; t's cleanup deletes them (and with
+// them the veths).
 func newHosts(t *testing.T) *hosts {
 	t.Helper()
 	n := hostsSeq.Add(1)
 	id := fmt.Sprintf("%d-%d", os.Getpid(), n)
-	h := &hosts{a: "apps-a-" + id, b: "apps-b-" + id, va: fmt.Sprintf("aa%d", n), vb: fmt.Sprintf("ab%d", n)}
-	for _, ns := range []string{h.a, h.b} {
+	h := &hosts{a: "apps-a-" + id, b: "apps-b-" + id, c: "apps-c-" + id}
+	for _, ns := range []string{h.a, h.b, h.c} {
 		ipCmd(t, "netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	}
-	// A veth named like ours may be left in the host by a killed run.
-	exec.Command("ip", "link", "del", h.va).Run()
+	v := func(s string) string { return fmt.Sprintf("ap%d%s", n, s) }
 	for _, s := range [][]string{
-		{"link", "add", h.va, "netns", h.a, "type", "veth", "peer", "name", h.vb, "netns", h.b},
-		{"-n", h.a, "addr", "add", hostA + "/24", "dev", h.va},
-		{"-n", h.b, "addr", "add", hostB + "/24", "dev", h.vb},
-		{"-n", h.a, "addr", "add", svcAddr + "/32", "dev", h.va},
-		{"-n", h.a, "link", "set", h.va, "up"},
-		{"-n", h.b, "link", "set", h.vb, "up"},
+		{"link", "add", v("ab"), "netns", h.a, "type", "veth", "peer", "name", v("ba"), "netns", h.b},
+		{"link", "add", v("ac"), "netns", h.a, "type", "veth", "peer", "name", v("ca"), "netns", h.c},
+		{"link", "add", v("bc"), "netns", h.b, "type", "veth", "peer", "name", v("cb"), "netns", h.c},
+		{"-n", h.a, "addr", "add", hostA + "/24", "dev", v("ab")},
+		{"-n", h.b, "addr", "add", hostB + "/24", "dev", v("ba")},
+		{"-n", h.a, "addr", "add", linkA + "/24", "dev", v("ac")},
+		{"-n", h.c, "addr", "add", linkAPeer + "/24", "dev", v("ca")},
+		{"-n", h.b, "addr", "add", linkB + "/24", "dev", v("bc")},
+		{"-n", h.c, "addr", "add", linkBPeer + "/24", "dev", v("cb")},
+		{"-n", h.c, "addr", "add", clientIP + "/32", "dev", "lo"},
+		{"-n", h.a, "addr", "add", svcAddr + "/32", "dev", "lo"},
+		{"-n", h.a, "link", "set", v("ab"), "up"},
+		{"-n", h.a, "link", "set", v("ac"), "up"},
+		{"-n", h.b, "link", "set", v("ba"), "up"},
+		{"-n", h.b, "link", "set", v("bc"), "up"},
+		{"-n", h.c, "link", "set", v("ca"), "up"},
+		{"-n", h.c, "link", "set", v("cb"), "up"},
 		{"-n", h.a, "link", "set", "lo", "up"},
 		{"-n", h.b, "link", "set", "lo", "up"},
+		{"-n", h.c, "link", "set", "lo", "up"},
+		{"-n", h.a, "route", "add", clientIP + "/32", "via", linkAPeer},
+		{"-n", h.b, "route", "add", clientIP + "/32", "via", linkBPeer},
+		{"-n", h.c, "route", "add", svcAddr + "/32", "via", linkA},
 	} {
 		ipCmd(t, s...)
 	}
@@ -79,15 +101,16 @@ func in(ns string, argv ...string) []string {
 	return append([]string{"nsenter", "--net=" + nsPath(ns), "--"}, argv...)
 }
 
-// moveAddr takes svcAddr from A and gives it to B: the service's
-// address moves with it.
+// moveAddr takes svcAddr from A and gives it to B, and the client
+// host routes it to B: the service's address moves with it.
 func (h *hosts) moveAddr(t *testing.T) {
 	t.Helper()
-	ipCmd(t, "-n", h.a, "addr", "del", svcAddr+"/32", "dev", h.va)
-	ipCmd(t, "-n", h.b, "addr", "add", svcAddr+"/32", "dev", h.vb)
+	ipCmd(t, "-n", h.a, "addr", "del", svcAddr+"/32", "dev", "lo")
+	ipCmd(t, "-n", h.b, "addr", "add", svcAddr+"/32", "dev", "lo")
+	ipCmd(t, "-n", h.c, "route", "replace", svcAddr+"/32", "via", linkB)
 }
 
-// dial connects from host A (from hostA) to svcAddr:port.
+// dial connects from the client host (from clientIP) to svcAddr:port.
 func (h *hosts) dial(port int) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
@@ -104,17 +127,17 @@ func (h *hosts) dial(port int) (net.Conn, error) {
 			return
 		}
 		defer back.Close()
-		ns, err := os.Open(nsPath(h.a))
+		ns, err := os.Open(nsPath(h.c))
 		if err != nil {
 			ch <- result{nil, err}
 			return
 		}
 		defer ns.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, fmt.Errorf("setns %s: %w", h.a, err)}
+			ch <- result{nil, fmt.Errorf("setns %s: %w", h.c, err)}
 			return
 		}
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(hostA)}}
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(clientIP)}}
 		c, err := d.Dial("tcp", net.JoinHostPort(svcAddr, fmt.Sprint(port)))
 		if unix.Setns(int(back.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()

@@ -169,7 +169,7 @@ func startPostgres(t *testing.T, ctx context.Context, h *hosts, dir string) int 
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = fmt.Fprintln(hba, "host all all 198.18.0.0/15 trust")
+	_, err = fmt.Fprintln(hba, "host all all "+clientIP+"/32 trust")
 	if cerr := hba.Close(); err == nil {
 		err = cerr
 	}

@@ -194,8 +194,11 @@ type migration struct {
 	extra  []string // flags for both dump and restore
 	// frozen, if set, runs once the dump has frozen the tree (or has
 	// already killed it): a client's request sent then is answered
-	// only by the restored service.
-	frozen func()
+	// only by the restored service. gone, if set, runs after the dump
+	// has killed the tree and before the restore (before the address
+	// moves): a request sent then finds no socket, and the network lock
+	// must drop it, not answer it with a RST.
+	frozen, gone func()
 }
 
 // errDump is a failed dump: the service still runs.
@@ -248,6 +251,9 @@ func (m migration) run(t *testing.T, ctx context.Context, h *hosts, ns, dir, nam
 	}
 	tm.dump = r.d
 	waitGone(t, tree)
+	if m.gone != nil {
+		m.gone()
+	}
 	if m.remote {
 		h.moveAddr(t)
 	}
@@ -399,9 +405,13 @@ func testApp(t *testing.T, a *app) {
 		}
 		m := migration{criu: criu, remote: remote, extra: ours}
 		if keep {
-			// A request sent while the service is frozen or gone is
-			// answered by the restored one, on the same connection.
+			// Requests sent while the service is frozen, and while it
+			// is gone (on A: the lock is the dump's), are answered by
+			// the restored one, on the same connection.
 			m.frozen = func() { k.sendFrozen(c) }
+			if !remote {
+				m.gone = func() { k.sendFrozen(c) }
+			}
 		}
 		var tm timing
 		var err error
@@ -411,6 +421,9 @@ func testApp(t *testing.T, a *app) {
 		if keep {
 			tm.note = "client kept"
 			k.recv(c, false)
+			if m.gone != nil {
+				k.recv(c, false)
+			}
 		} else {
 			tm.note = "client reconnects"
 			c = k.dial(h)
@@ -425,7 +438,7 @@ func testApp(t *testing.T, a *app) {
 		record(a.name, "CRIU 4.2 local", timing{note: "not installed"})
 	} else {
 		// With the client connected, and a request in flight.
-		m := migration{criu: criu42, extra: []string{"--tcp-established"}, frozen: func() { k.sendFrozen(c) }}
+		m := migration{criu: criu42, extra: []string{"--tcp-established"}, frozen: func() { k.sendFrozen(c) }, gone: func() { k.sendFrozen(c) }}
 		p, tm, err := m.run(t, ctx, h, h.b, dir, "criu42", pid)
 		switch {
 		case errors.Is(err, errDump):
@@ -439,6 +452,7 @@ func testApp(t *testing.T, a *app) {
 		default:
 			tm.note = "client kept"
 			record(a.name, "CRIU 4.2 local", tm)
+			k.recv(c, false)
 			k.recv(c, false)
 			k.ask(c, false)
 		}
