@@ -25,9 +25,10 @@ func apps() []*app {
 		{name: "nginx", port: 8080, start: startNginx, dial: dialHTTP(8080, "/"), perConn: true},
 		{name: "postgres", port: 5432, start: startPostgres, dial: dialPostgres, finish: finishPostgres},
 		// TODO(issue 14): {name: "go-http", port: 8081, start: startGoHTTP,
-		// dial: dialHTTP(8081, "/")}, once criu/sockets dumps MPTCP
-		// listeners: refused today ("inet socket type 1 protocol 262"),
-		// as by CRIU 4.2.
+		// dial: dialHTTP(8081, "/"), refused: "an MPTCP connection has
+		// no repair mode"}, once criu/sockets dumps MPTCP listeners:
+		// refused today ("inet socket type 1 protocol 262"), as by
+		// CRIU 4.2.
 		{name: "node", port: 8082, start: startNode, dial: dialHTTP(8082, "/")},
 		{name: "java", port: 8083, start: startJava, dial: dialHTTP(8083, "/")},
 	}
