@@ -36,7 +36,8 @@ const (
 // pair, and a client host C with a link to each. A service starts on A
 // with svcAddr; C routes svcAddr to A. After a dump moveAddr gives
 // svcAddr to B and C routes it there, as a network does when an address
-// moves; the clients, on C, keep their address and their connections.
+// moves (routeToB); the clients, on C, keep their address and their
+// connections.
 type hosts struct {
 	a, b, c string // namespace names (ip netns)
 }
@@ -101,12 +102,21 @@ func in(ns string, argv ...string) []string {
 	return append([]string{"nsenter", "--net=" + nsPath(ns), "--"}, argv...)
 }
 
-// moveAddr takes svcAddr from A and gives it to B, and the client
-// host routes it to B: the service's address moves with it.
+// moveAddr takes svcAddr from A and gives it to B, before the restore
+// there (its sockets bind it). The client host still routes it to A,
+// which drops what it gets for it (it does not forward), until
+// routeToB: so nothing reaches B before its restored sockets do, and
+// nothing is answered with a RST.
 func (h *hosts) moveAddr(t *testing.T) {
 	t.Helper()
 	ipCmd(t, "-n", h.a, "addr", "del", svcAddr+"/32", "dev", "lo")
 	ipCmd(t, "-n", h.b, "addr", "add", svcAddr+"/32", "dev", "lo")
+}
+
+// routeToB makes the client host route svcAddr to B, once the service
+// is restored there: the network learns where the address went.
+func (h *hosts) routeToB(t *testing.T) {
+	t.Helper()
 	ipCmd(t, "-n", h.c, "route", "replace", svcAddr+"/32", "via", linkB)
 }
 

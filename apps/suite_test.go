@@ -123,7 +123,12 @@ func printMatrix() {
 	for _, p := range progs {
 		b.WriteString("| " + p + " |")
 		for _, c := range matrixCols {
-			b.WriteString(" " + matrix[p][c].String() + " |")
+			cell, ok := matrix[p][c]
+			if !ok {
+				b.WriteString(" — |")
+				continue
+			}
+			b.WriteString(" " + cell.String() + " |")
 		}
 		b.WriteString("\n")
 	}
@@ -262,6 +267,9 @@ func (m migration) run(t *testing.T, ctx context.Context, h *hosts, ns, dir, nam
 		t.Fatalf("%s restore: %v\n%s\n%s", m.criu, err, out, logTail(filepath.Join(dir, name+"-restore.log")))
 	}
 	tm.restore = d
+	if m.remote {
+		h.routeToB(t)
+	}
 	rpid := restoredPid(t, filepath.Join(dir, name+".pid"))
 	if rpid != pid {
 		t.Fatalf("restored as pid %d, dumped as %d", rpid, pid)
