@@ -45,6 +45,16 @@ func lookPath(t *testing.T, prog, pkg string) string {
 	return p
 }
 
+// testdata is the absolute path of a file in testdata/.
+func testdata(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // startIn starts argv as a service in network namespace ns: in its own
 // session, with stdio on /dev/null and only fds 0-2.
 func startIn(t *testing.T, ns string, argv ...string) int {
@@ -247,11 +257,7 @@ func startGoHTTP(t *testing.T, ctx context.Context, h *hosts, dir string) int {
 // startNode starts testdata/counter.js.
 func startNode(t *testing.T, ctx context.Context, h *hosts, dir string) int {
 	bin := lookPath(t, "node", "nodejs")
-	src, err := filepath.Abs(filepath.Join("testdata", "counter.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := startIn(t, h.a, bin, src, svcAddr, "8082")
+	pid := startIn(t, h.a, bin, testdata(t, "counter.js"), svcAddr, "8082")
 	served(t, h, 8082, pid)
 	return pid
 }
@@ -259,10 +265,7 @@ func startNode(t *testing.T, ctx context.Context, h *hosts, dir string) int {
 // startJava starts testdata/JavaCounter.java on svcAddr:8083.
 func startJava(t *testing.T, ctx context.Context, h *hosts, dir string) int {
 	bin := lookPath(t, "java", "default-jre-headless")
-	src, err := filepath.Abs(filepath.Join("testdata", "JavaCounter.java"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := testdata(t, "JavaCounter.java")
 	portFile := filepath.Join(dir, "port")
 	// The JDK's server closes a connection idle for idleInterval
 	// seconds (30 by default).
