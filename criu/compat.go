@@ -58,8 +58,11 @@ var compatDumpRestore = []compatOpt{
 	// restore defines --inherit-fd itself.
 	{"inherit-fd", "", "fd[N]:KEY", false, "accepted; it applies to restore"},
 	{"config", "", "FILE", true, "configuration files are not read"},
-	{"tcp-established", "", "", true, "established TCP connections are not checkpointed yet"},
-	{"tcp-close", "", "", true, "established TCP connections are not checkpointed yet"},
+	// dump and restore define the TCP options themselves (tcpflags.go).
+	{"tcp-established", "", "", false, "accepted; it applies to dump and restore"},
+	{"tcp-close", "", "", false, "accepted; it applies to dump and restore"},
+	{"skip-in-flight", "", "", false, "accepted; it applies to dump"},
+	{"tcp-skip-in-flight", "", "", false, "accepted; it applies to dump"},
 	// dump defines --ext-unix-sk itself; restore reconnects an external
 	// socket the images hold without it (as CRIU 4.2 does), pre-dump
 	// saves memory only.

@@ -59,8 +59,8 @@ func TestVerbosityForms(t *testing.T) {
 
 func TestCompatFlags(t *testing.T) {
 	// A refused CRIU option fails before anything is done, naming itself.
-	rc, _, errs := runCLI("dump", "-t", "1", "-D", t.TempDir(), "--tcp-established")
-	if rc != 2 || !strings.Contains(errs, "--tcp-established") {
+	rc, _, errs := runCLI("dump", "-t", "1", "-D", t.TempDir(), "--stream")
+	if rc != 2 || !strings.Contains(errs, "--stream") {
 		t.Errorf("refused option: rc=%d stderr=%s", rc, errs)
 	}
 	rc, _, errs = runCLI("restore", "-D", t.TempDir(), "--lazy-pages")

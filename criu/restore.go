@@ -32,6 +32,7 @@ func init() {
 			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see the README, Shell jobs)")
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
+			tcp := addTCPFlags(fs)
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			external := addExternalFlag(fs)
 			inheritFd := fs.StringArray("inherit-fd", nil, "give the task criu's fd N in place of the file KEY of the images: `fd[N]:KEY` with KEY pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file (repeatable)")
@@ -59,7 +60,7 @@ func init() {
 				// Interrupted, the restore fails at its next image read
 				// and kills what it created.
 				rs, _ := wrapStore(ctx, store)
-				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
 				if err != nil {
 					return err
 				}

@@ -77,6 +77,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	defer t.release()
+	// A failed dump: the TCP connections leave repair mode before the
+	// tree is let go (a no-op after the Release below).
+	defer t.sockets.Release(true)
 	// Its ids images name the tasks' namespaces (ns.go).
 	for _, d := range t.tasks {
 		if d.ids != nil {
@@ -128,6 +131,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("finish")
 	// The images are safe: now the tasks may go.
 	t.keepThawed()
+	if err := t.sockets.Release(opts.LeaveRunning); err != nil {
+		return nil, err
+	}
 	if opts.LeaveRunning {
 		if err := t.thaw(); err != nil {
 			return nil, fmt.Errorf("resume %d: %w", opts.Pid, err)

@@ -51,6 +51,12 @@ type Options struct {
 	// any kind, with nothing queued.
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
+	// TCPEstablished saves established TCP connections with TCP repair
+	// (--tcp-established); TCPClose saves them without their state, to
+	// be restored closed (--tcp-close); SkipInFlight drops connections
+	// not accepted yet (--skip-in-flight). Without them such sockets
+	// fail the dump.
+	TCPEstablished, TCPClose, SkipInFlight bool
 	// IPTool is the ip program that saves a network namespace of the
 	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string

@@ -27,5 +27,6 @@ func (s sockTree) AddFile(e *images.FileEntry) { s.t.files.entries = append(s.t.
 
 // newSockets is the collector of t's sockets.
 func newSockets(t *tree) *sockets.Set {
-	return sockets.NewSet(sockTree{t}, sockets.Options{ExtUnixSk: t.opts.ExtUnixSk, ExtUnixInodes: t.opts.ExtUnixInodes})
+	return sockets.NewSet(sockTree{t}, sockets.Options{ExtUnixSk: t.opts.ExtUnixSk, ExtUnixInodes: t.opts.ExtUnixInodes,
+		TCPEstablished: t.opts.TCPEstablished, TCPClose: t.opts.TCPClose, SkipInFlight: t.opts.SkipInFlight})
 }

@@ -25,9 +25,9 @@ var (
 	ErrShellJob = errors.New("belongs to the shell that started the task: dump with --shell-job")
 	// ErrBadParent: the parent images (--prev-images-dir) cannot be used.
 	ErrBadParent = errors.New("bad parent images")
-	// ErrTCPEstablished marks a TCP connection: saving one needs TCP
-	// repair (criu dump --tcp-established), which is not implemented.
-	ErrTCPEstablished = errors.New("TCP connection: --tcp-established is not supported")
+	// ErrTCPEstablished marks an established TCP connection dumped or
+	// restored without --tcp-established (or --tcp-close).
+	ErrTCPEstablished = errors.New("established TCP connection: dump and restore need --tcp-established")
 	// ErrFileLocks marks a file lock held by a task of the tree: saved
 	// only with --file-locks, as CRIU.
 	ErrFileLocks = errors.New("file lock held: dump with --file-locks")

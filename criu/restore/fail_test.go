@@ -234,7 +234,7 @@ func TestDumpSocketOutside(t *testing.T) {
 				t.Fatal(err)
 			}
 			return f
-		}, "--tcp-established is not supported"},
+		}, "need --tcp-established"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

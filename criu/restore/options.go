@@ -29,6 +29,9 @@ type Options struct {
 	// socket:[INO], tty[RDEV:DEV], path/to/file), the restorer's fd that
 	// takes its place (criu restore --inherit-fd fd[N]:KEY; inherit.go).
 	InheritFd map[string]int
+	// TCPEstablished, TCPClose: established TCP connections rebuilt, or
+	// closed (--tcp-established, --tcp-close; sockets.TCPOptions).
+	TCPEstablished, TCPClose bool
 	// Log receives progress.
 	Log zerolog.Logger
 }

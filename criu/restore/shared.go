@@ -59,7 +59,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		case images.FdTypes_TTY:
 			// Opened before the tree is created (openTTYs).
 		case images.FdTypes_INETSK:
-			fd, err := sockets.OpenInet(f.GetIsk())
+			fd, err := t.inet.Open(ctx, f.GetIsk())
 			if err != nil {
 				return err
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
@@ -72,6 +73,7 @@ type treeRestorer struct {
 	// in the restorer (package shmem); memfds sealed once every task is
 	// restored.
 	shmem *shmem.Objects
+	inet  *sockets.InetRestorer // TCP connections in repair mode until the tasks run
 	// memTime is the time create spent restoring memory, which is not
 	// forking.
 	memTime time.Duration
@@ -110,7 +112,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
 		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{},
-		rootDone: map[uint32]bool{}, shmem: shmem.NewObjects(s, ti.memfds)}
+		rootDone: map[uint32]bool{}, shmem: shmem.NewObjects(s, ti.memfds),
+		inet: sockets.NewInetRestorer(s, sockets.TCPOptions{Established: opts.TCPEstablished, Close: opts.TCPClose})}
 	if err := t.build(); err != nil {
 		return nil, err
 	}
@@ -252,6 +255,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		}
 	}
 	t.takeTerminal()
+	if err := t.inet.Resume(); err != nil {
+		return nil, err
+	}
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
 			continue

@@ -54,7 +54,12 @@
 // that are closed or listening and UDP sockets are saved, with their
 // shutdown (sock_diag's INET_DIAG_SHUTDOWN; an unbound socket is not
 // listed, and poll shows a read or full shutdown but not a write one
-// alone); a TCP connection fails with ErrTCPEstablished.
+// alone); a TCP connection fails with ErrTCPEstablished, unless
+// Options.TCPEstablished: then its copy is put in repair mode and saved
+// (package soccr, tcp-stream-INO.img) and Release ends repair mode (the
+// dump failed, or --leave-running) or closes it silently (killed). The
+// restorer's InetRestorer rebuilds it in repair mode; Resume ends it
+// once every task has its fds, before any runs.
 //
 // # Socket options, audited against restore
 //

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -34,13 +34,15 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	}
 	src, srcPort := inetAddr(sa)
 	peer, perr := unix.Getpeername(cp)
-	var dst []uint32
-	var dstPort uint32
+	// Unconnected: zero words, as CRIU writes (its restore wants both
+	// addresses of one length).
+	dst, dstPort := make([]uint32, len(src)), uint32(0)
 	if perr == nil {
 		dst, dstPort = inetAddr(peer)
 	}
 	state := uint32(tcpClose)
 	backlog := uint32(0)
+	conn := false // an established TCP connection, saved with TCP repair
 	switch {
 	case typ == unix.SOCK_STREAM && protocol == unix.IPPROTO_TCP:
 		ti, err := unix.GetsockoptTCPInfo(cp, unix.IPPROTO_TCP, unix.TCP_INFO)
@@ -51,9 +53,16 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		switch state {
 		case tcpListen:
 			backlog = ti.Sacked // sk_max_ack_backlog of a listener
+			// Unacked: connections made and not accepted (sk_ack_backlog).
+			if ti.Unacked > 0 && !s.opts.SkipInFlight {
+				return nil, fmt.Errorf("%s: %w: %d connections not accepted yet (--skip-in-flight drops them)", addrString(sa), errdefs.ErrUnsupported, ti.Unacked)
+			}
 		case tcpClose:
 		default:
-			return nil, fmt.Errorf("%s -> %s (state %d): %w", addrString(sa), addrString(peer), state, errdefs.ErrTCPEstablished)
+			if err := refuseTCP(sa, peer, state, s.opts.TCPEstablished || s.opts.TCPClose); err != nil {
+				return nil, err
+			}
+			conn = true
 		}
 	case typ == unix.SOCK_DGRAM && (protocol == unix.IPPROTO_UDP || protocol == unix.IPPROTO_UDPLITE):
 		if perr == nil {
@@ -75,7 +84,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	} else {
 		unsaved = append(unsaved, unsavedUDPOpts)
 	}
-	if err := s.checkUnsaved(cp, family, typ, protocol, unsaved...); err != nil {
+	if err := s.checkUnsaved(cp, family, typ, protocol, conn, unsaved...); err != nil {
 		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
 	shut, err := s.inetShutdown(cp, family, protocol, uint32(st.Ino))
@@ -144,13 +153,18 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 			return nil, err
 		}
 	}
+	if conn && s.opts.TCPEstablished {
+		if err := s.addTCPConn(cp, uint32(st.Ino), family, sa, peer); err != nil {
+			return nil, err
+		}
+	}
 	return &images.FileEntry{Type: images.FdTypes_INETSK.Enum(), Id: proto.Uint32(id), Isk: e}, nil
 }
 
 // checkUnsaved compares fd's options that the images cannot hold with
 // those of a fresh socket of the same kind made in the tree's network
 // namespace (checkUnsavedOpts).
-func (s *Set) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) error {
+func (s *Set) checkUnsaved(fd, family, typ, protocol int, conn bool, opts ...[]unsavedOpt) error {
 	ref := -1
 	err := s.t.NetDo(func() error {
 		var err error
@@ -161,7 +175,7 @@ func (s *Set) checkUnsaved(fd, family, typ, protocol int, opts ...[]unsavedOpt) 
 		return os.NewSyscallError("socket", err)
 	}
 	defer unix.Close(ref)
-	return checkUnsavedOpts(fd, ref, opts...)
+	return checkUnsavedOpts(fd, ref, conn, opts...)
 }
 
 // inetShutdown tells how the inet socket ino (open at fd) was shut down
@@ -230,11 +244,8 @@ func inetAddr(sa unix.Sockaddr) ([]uint32, uint32) {
 }
 
 func addrString(sa unix.Sockaddr) string {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
+	if p := soccr.AddrPort(sa); p.IsValid() {
+		return p.String()
 	}
 	return "?"
 }

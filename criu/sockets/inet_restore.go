@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -45,8 +46,13 @@ func setTCPOpts(fd int, e *images.InetSkEntry) error {
 
 // OpenInet creates, in the restorer, the IPv4 or IPv6 socket e
 // describes: options, bound address, listening or connected (UDP). It
-// runs in the tree's network namespace.
-func OpenInet(e *images.InetSkEntry) (fd int, err error) {
+// runs in the tree's network namespace. An established TCP connection
+// is InetRestorer's.
+func OpenInet(e *images.InetSkEntry) (fd int, err error) { return openInet(e, nil) }
+
+// openInet is OpenInet; conn, if not nil, binds and connects the socket
+// in place of bind, listen and connect.
+func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error) (fd int, err error) {
 	family := int(e.GetFamily())
 	fd, err = unix.Socket(family, int(e.GetType())|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(e.GetProto()))
 	if err != nil {
@@ -116,10 +122,15 @@ func OpenInet(e *images.InetSkEntry) (fd int, err error) {
 	if err != nil {
 		return fd, err
 	}
-	if e.GetSrcPort() != 0 || !zeroWords(e.GetSrcAddr()) {
-		if err := unix.Bind(fd, src); err != nil {
-			return fd, os.NewSyscallError("bind", err)
+	if conn != nil {
+		if err := conn(fd, src); err != nil {
+			return fd, err
 		}
+	} else if e.GetSrcPort() != 0 || !zeroWords(e.GetSrcAddr()) {
+		if err := soccr.BindShared(fd, src); err != nil {
+			return fd, err
+		}
+		defer func() { err = errors.Join(err, soccr.SetReuseAddr(fd, e.GetOpts().GetReuseaddr())) }()
 	}
 	switch {
 	case e.GetState() == tcpListen:
@@ -134,7 +145,7 @@ func OpenInet(e *images.InetSkEntry) (fd int, err error) {
 		if err := unix.Connect(fd, dst); err != nil {
 			return fd, os.NewSyscallError("connect", err)
 		}
-	case e.GetState() == tcpEstablished:
+	case e.GetState() == tcpEstablished && conn == nil:
 		return fd, fmt.Errorf("%w: established TCP connection", errdefs.ErrUnsupported)
 	}
 	if how := e.GetShutdown(); how != images.SkShutdown_NONE {

@@ -148,6 +148,9 @@ func refuseRights(oob []byte) error {
 // tree): each queued message as an SkPacketEntry followed by its bytes.
 // The sockets' entries go to files.img with the fds (Add, Check).
 func (s *Set) Write(ctx context.Context, store image.Store) error {
+	if err := s.writeTCP(ctx, store); err != nil {
+		return err
+	}
 	var pkts []skPacket
 	for _, sk := range s.unixSks {
 		pkts = append(pkts, sk.queue...)

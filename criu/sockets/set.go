@@ -31,6 +31,12 @@ type Options struct {
 	// tree that restore takes from --inherit-fd (--ext-unix-sk=INO,...).
 	ExtUnixSk     bool
 	ExtUnixInodes map[uint32]bool
+	// TCPEstablished saves established TCP connections (tcp_dump.go),
+	// TCPClose without their state (both: else refused); SkipInFlight
+	// drops connections not accepted yet (else refused). LockConn, if
+	// set, locks a connection before its repair (CRIU's nf_lock_connection).
+	TCPEstablished, TCPClose, SkipInFlight bool
+	LockConn                               func(Conn) error
 }
 
 // Set collects, during a dump, the sockets of the tree: Add records each
@@ -49,6 +55,9 @@ type Set struct {
 	// inetShut is how each inet socket is shut down, by inode, per
 	// (family, protocol), read at the first one met.
 	inetShut map[[2]int]map[uint32]uint8
+	// tcp are the established connections saved, each in repair mode
+	// until Release.
+	tcp []*tcpConn
 }
 
 // NewSet returns the collector of the sockets of t.

@@ -48,7 +48,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, unsavedSocketOpts); err != nil {
+	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, false, unsavedSocketOpts); err != nil {
 		return nil, err
 	}
 	e := &images.UnixSkEntry{

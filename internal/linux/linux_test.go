@@ -103,6 +103,8 @@ func TestLayouts(t *testing.T) {
 		{"offsetof(sock_fprog, filter)", unsafe.Offsetof(fp.Filter), 8},
 		{"sizeof(struct kcmp_epoll_slot)", unsafe.Sizeof(KcmpEpollSlot{}), 12},
 		{"sizeof(struct f_owner_ex)", unsafe.Sizeof(FOwnerEx{}), 8},
+		{"sizeof(struct tcp_repair_window)", unsafe.Sizeof(TCPRepairWindow{}), 20},
+		{"offsetof(tcp_info, tcpi_rto)", unsafe.Sizeof(TCPInfoHead{}), 8},
 		{"sizeof(struct pm_scan_arg)", unsafe.Sizeof(PmScanArg{}), PmScanArgSize},
 		{"sizeof(struct page_region)", unsafe.Sizeof(PageRegion{}), 24},
 		{"sizeof(struct uffdio_api)", unsafe.Sizeof(UffdioAPI{}), 24},

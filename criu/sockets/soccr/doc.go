@@ -1,0 +1,42 @@
+// Package soccr saves and restores the state of a connected TCP socket
+// with the kernel's repair mode (TCP_REPAIR), as CRIU's libsoccr does:
+// what the connection has agreed and where it stands, and the bytes in
+// flight both ways. It knows nothing of images beyond tcp_stream_entry,
+// nor of the tree; package sockets calls it for each connection.
+//
+// # Save (the socket in repair mode: nothing is sent, nothing is acked)
+//
+//	TCP_INFO          state, TCPI_OPT_* (timestamps, SACK, window
+//	                  scale), both window scales
+//	SIOCINQ           inq_len: bytes received and not read
+//	SIOCOUTQ          outq_len: bytes written and not acknowledged
+//	SIOCOUTQNSD       unsq_len: of those, never sent
+//	TCP_MAXSEG        mss_clamp
+//	TCP_TIMESTAMP     timestamp (with TCPI_OPT_TIMESTAMPS)
+//	TCP_REPAIR_WINDOW snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup
+//	TCP_REPAIR_QUEUE  each queue in turn: TCP_QUEUE_SEQ gives inq_seq
+//	                  (rcv_nxt) and outq_seq (write_seq), and
+//	                  recv(MSG_PEEK) its bytes
+//
+// # Restore (a new socket, its options set, in repair mode)
+//
+//	bind the local address (repair mode forces the reuse of the port the
+//	listener holds), TCP_QUEUE_SEQ of each queue to its first byte
+//	(inq_seq - inq_len, outq_seq - outq_len), connect (no SYN in repair
+//	mode), TCP_REPAIR_OPTIONS (mss, window scales, SACK, timestamps),
+//	TCP_TIMESTAMP, the receive queue (sent on TCP_RECV_QUEUE), the sent
+//	part of the send queue (on TCP_SEND_QUEUE: in flight, to be
+//	retransmitted until acked), TCP_REPAIR_WINDOW. The socket stays in
+//	repair mode; ResumeRestored ends it for every connection of the
+//	restore, then writes each one's unsent part as the task would have:
+//	by then both ends of a connection inside the tree exist, where
+//	libsoccr writes it at once and counts on the network lock.
+//
+// The image: ImageName, ReadImage, WriteImage (tcp-stream-INO.img, one
+// tcp_stream_entry then inq_len then outq_len raw bytes, as CRIU).
+//
+// Half-closed connections (FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING)
+// are refused by Save: putting their FIN back needs a raw packet sent
+// to the socket (libsoccr's send_fin, with libnet), which this package
+// does not do.
+package soccr

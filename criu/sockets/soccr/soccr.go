@@ -1,0 +1,340 @@
+package soccr
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/internal/linux"
+	"github.com/criugo/criu/proto/images"
+)
+
+// TCP states (include/net/tcp_states.h).
+const (
+	StateEstablished = 1
+	StateFinWait1    = 4
+	StateFinWait2    = 5
+	StateClose       = 7
+	StateCloseWait   = 8
+	StateLastAck     = 9
+	StateClosing     = 11
+)
+
+// StateName names the TCP states a connection can be dumped in or is
+// refused in.
+func StateName(s uint32) string {
+	switch s {
+	case StateEstablished:
+		return "ESTABLISHED"
+	case StateFinWait1:
+		return "FIN_WAIT1"
+	case StateFinWait2:
+		return "FIN_WAIT2"
+	case StateCloseWait:
+		return "CLOSE_WAIT"
+	case StateLastAck:
+		return "LAST_ACK"
+	case StateClosing:
+		return "CLOSING"
+	}
+	return fmt.Sprintf("state %d", s)
+}
+
+// ErrState is a connection in a state Save does not handle: half-closed
+// (its FIN cannot be put back without a raw packet) or connecting.
+var ErrState = fmt.Errorf("%w: a TCP connection half-closed or not yet connected (not restorable with TCP_REPAIR here)", errdefs.ErrUnsupported)
+
+// MaxQueue caps the bytes of one queue, read at dump and sent again at
+// restore.
+const MaxQueue = 64 << 20
+
+// Pause puts fd in repair mode. Closed in it, the socket sends nothing
+// (no FIN, no RST): the peer sees nothing.
+func Pause(fd int) error { return linux.SetTCPRepair(fd, true) }
+
+// Resume takes each of fds out of repair mode: the connections go on
+// (a window probe is sent on each).
+func Resume(fds ...int) error {
+	var errs []error
+	for _, fd := range fds {
+		if err := linux.SetTCPRepair(fd, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Restored is a connection Restore made: its fd, and the bytes its send
+// queue held that were never sent.
+type Restored struct {
+	Fd        int
+	Unsent    []byte
+	ReuseAddr bool // SO_REUSEADDR, which the end of repair mode clears
+}
+
+// ResumeRestored takes the connections out of repair mode, then writes
+// each one's unsent bytes as the task would have (ordinary writes, after
+// every connection is out of repair mode: both ends of a connection
+// inside the tree exist by then, so none answers the data with a RST).
+func ResumeRestored(conns []Restored) error {
+	var errs []error
+	for _, c := range conns {
+		errs = append(errs, Resume(c.Fd))
+		if c.ReuseAddr {
+			errs = append(errs, SetReuseAddr(c.Fd, true))
+		}
+	}
+	for _, c := range conns {
+		if err := write(c.Fd, c.Unsent); err != nil {
+			errs = append(errs, fmt.Errorf("unsent data: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Save reads the state of fd, an established TCP socket in repair mode
+// (Pause).
+func Save(fd int) (*Stream, error) {
+	e, inq, outq, err := save(fd)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{Entry: e, InQ: inq, OutQ: outq}, nil
+}
+
+func save(fd int) (e *images.TcpStreamEntry, inq, outq []byte, err error) {
+	ti, err := linux.GetTCPInfoHead(fd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ti.State != StateEstablished {
+		return nil, nil, nil, fmt.Errorf("%w: %s", ErrState, StateName(uint32(ti.State)))
+	}
+	inLen, outLen, unsent, err := linux.TCPQueueLens(fd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if inLen > MaxQueue || outLen > MaxQueue || unsent > outLen {
+		return nil, nil, nil, fmt.Errorf("TCP queues of %d and %d bytes (%d unsent): more than soccr takes", inLen, outLen, unsent)
+	}
+	mss, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG)
+	if err != nil {
+		return nil, nil, nil, os.NewSyscallError("getsockopt(TCP_MAXSEG)", err)
+	}
+	e = &images.TcpStreamEntry{
+		InqLen: proto.Uint32(uint32(inLen)), OutqLen: proto.Uint32(uint32(outLen)), UnsqLen: proto.Uint32(uint32(unsent)),
+		OptMask: proto.Uint32(uint32(ti.Options)), SndWscale: proto.Uint32(0), MssClamp: proto.Uint32(uint32(mss)),
+	}
+	if ti.Options&linux.TCPIOptWscale != 0 {
+		e.SndWscale, e.RcvWscale = proto.Uint32(ti.SndWscale()), proto.Uint32(ti.RcvWscale())
+	}
+	if ti.Options&linux.TCPIOptTimestamps != 0 {
+		ts, err := linux.TCPTimestamp(fd)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		e.Timestamp = proto.Uint32(ts)
+	}
+	w, err := linux.GetTCPRepairWindow(fd)
+	switch {
+	case errors.Is(err, unix.ENOPROTOOPT): // before Linux 4.8
+	case err != nil:
+		return nil, nil, nil, err
+	default:
+		e.SndWl1, e.SndWnd, e.MaxWindow = proto.Uint32(w.SndWl1), proto.Uint32(w.SndWnd), proto.Uint32(w.MaxWindow)
+		e.RcvWnd, e.RcvWup = proto.Uint32(w.RcvWnd), proto.Uint32(w.RcvWup)
+	}
+	var inSeq, outSeq uint32
+	if inSeq, inq, err = peekQueue(fd, linux.TCPRecvQueue, inLen); err != nil {
+		return nil, nil, nil, fmt.Errorf("receive queue: %w", err)
+	}
+	if outSeq, outq, err = peekQueue(fd, linux.TCPSendQueue, outLen); err != nil {
+		return nil, nil, nil, fmt.Errorf("send queue: %w", err)
+	}
+	e.InqSeq, e.OutqSeq = proto.Uint32(inSeq), proto.Uint32(outSeq)
+	if err := linux.SetTCPRepairQueue(fd, linux.TCPNoQueue); err != nil {
+		return nil, nil, nil, err
+	}
+	return e, inq, outq, nil
+}
+
+// peekQueue selects queue and reads its sequence number and its n bytes
+// (one more is asked for, to be sure there are no more).
+func peekQueue(fd, queue, n int) (uint32, []byte, error) {
+	if err := linux.SetTCPRepairQueue(fd, queue); err != nil {
+		return 0, nil, err
+	}
+	seq, err := linux.TCPQueueSeq(fd)
+	if err != nil || n == 0 {
+		return seq, nil, err
+	}
+	b := make([]byte, n+1)
+	got, _, err := unix.Recvfrom(fd, b, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
+		return 0, nil, os.NewSyscallError("recv(MSG_PEEK)", err)
+	}
+	if got != n {
+		return 0, nil, fmt.Errorf("%d bytes queued, %d read", n, got)
+	}
+	return seq, b[:n], nil
+}
+
+// Restore rebuilds on fd the connection st describes, from src to dst,
+// with its queues but the unsent part of the send queue (with st nil:
+// connected, then dropped, Abort): fd is a new TCP socket of the family
+// of src, its options set, not bound. It is put in repair mode and stays
+// in it: ResumeRestored lets the connection go on and writes the rest. freebind tells whether the task's socket had IP_FREEBIND (or
+// IPV6_FREEBIND): the bind is free all the same, as the namespace may
+// not hold the address yet, and the option is put back as it was.
+func Restore(fd int, st *Stream, src, dst unix.Sockaddr, freebind bool) error {
+	if err := Pause(fd); err != nil {
+		return err
+	}
+	level, opt := unix.IPPROTO_IP, unix.IP_FREEBIND
+	if _, v6 := src.(*unix.SockaddrInet6); v6 {
+		level, opt = unix.IPPROTO_IPV6, ipv6Freebind
+	}
+	if !freebind {
+		if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+			return os.NewSyscallError("setsockopt(FREEBIND)", err)
+		}
+		defer unix.SetsockoptInt(fd, level, opt, 0)
+	}
+	if st == nil {
+		if err := Connect(fd, &images.TcpStreamEntry{}, src, dst); err != nil {
+			return err
+		}
+		return Abort(fd)
+	}
+	return restore(fd, st.Entry, st.InQ, st.OutQ, src, dst)
+}
+
+// ipv6Freebind is IPV6_FREEBIND (Linux 4.15), not in x/sys/unix.
+const ipv6Freebind = 78
+
+func restore(fd int, e *images.TcpStreamEntry, inq, outq []byte, src, dst unix.Sockaddr) error {
+	if len(inq) != int(e.GetInqLen()) || len(outq) != int(e.GetOutqLen()) || e.GetUnsqLen() > e.GetOutqLen() {
+		return fmt.Errorf("tcp_stream_entry: queues of %d and %d bytes for inq_len %d, outq_len %d, unsq_len %d",
+			len(inq), len(outq), e.GetInqLen(), e.GetOutqLen(), e.GetUnsqLen())
+	}
+	if err := Connect(fd, e, src, dst); err != nil {
+		return err
+	}
+	var opts []unix.TCPRepairOpt
+	m := e.GetOptMask()
+	if m&linux.TCPIOptSack != 0 {
+		opts = append(opts, unix.TCPRepairOpt{Code: unix.TCPOPT_SACK_PERMITTED})
+	}
+	if m&linux.TCPIOptWscale != 0 {
+		opts = append(opts, unix.TCPRepairOpt{Code: unix.TCPOPT_WINDOW, Val: e.GetSndWscale() | e.GetRcvWscale()<<16})
+	}
+	if m&linux.TCPIOptTimestamps != 0 {
+		opts = append(opts, unix.TCPRepairOpt{Code: unix.TCPOPT_TIMESTAMP})
+	}
+	opts = append(opts, unix.TCPRepairOpt{Code: unix.TCPOPT_MAXSEG, Val: e.GetMssClamp()})
+	if err := linux.SetTCPRepairOptions(fd, opts); err != nil {
+		return err
+	}
+	if m&linux.TCPIOptTimestamps != 0 {
+		if err := linux.SetTCPTimestamp(fd, e.GetTimestamp()); err != nil {
+			return err
+		}
+	}
+	if err := sendQueue(fd, linux.TCPRecvQueue, inq); err != nil {
+		return fmt.Errorf("receive queue: %w", err)
+	}
+	sent := len(outq) - int(e.GetUnsqLen())
+	if err := sendQueue(fd, linux.TCPSendQueue, outq[:sent]); err != nil {
+		return fmt.Errorf("send queue: %w", err)
+	}
+	if e.SndWnd != nil {
+		w := linux.TCPRepairWindow{SndWl1: e.GetSndWl1(), SndWnd: e.GetSndWnd(), MaxWindow: e.GetMaxWindow(), RcvWnd: e.GetRcvWnd(), RcvWup: e.GetRcvWup()}
+		if err := linux.SetTCPRepairWindow(fd, &w); err != nil {
+			return err
+		}
+	}
+	return linux.SetTCPRepairQueue(fd, linux.TCPNoQueue)
+}
+
+// Connect binds fd (a new socket in repair mode) to src, sets the
+// sequence numbers of e's queues before their bytes and connects it to
+// dst: in repair mode no SYN is sent, the socket is ESTABLISHED at once.
+func Connect(fd int, e *images.TcpStreamEntry, src, dst unix.Sockaddr) error {
+	if err := unix.Bind(fd, src); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	if err := linux.SetTCPRepairQueue(fd, linux.TCPRecvQueue); err != nil {
+		return err
+	}
+	if err := linux.SetTCPQueueSeq(fd, e.GetInqSeq()-e.GetInqLen()); err != nil {
+		return err
+	}
+	if err := linux.SetTCPRepairQueue(fd, linux.TCPSendQueue); err != nil {
+		return err
+	}
+	if err := linux.SetTCPQueueSeq(fd, e.GetOutqSeq()-e.GetOutqLen()); err != nil {
+		return err
+	}
+	if err := unix.Connect(fd, dst); err != nil {
+		return os.NewSyscallError("connect", err)
+	}
+	return nil
+}
+
+// Abort drops the connection of fd, connected in repair mode, without a
+// packet: the task's next read or write fails with ECONNABORTED, then
+// reads end of file (criu restore --tcp-close).
+func Abort(fd int) error {
+	return linux.ConnectUnspec(fd)
+}
+
+// sendQueue puts b into queue of fd in repair mode, in chunks halved
+// while the kernel refuses them (it allocates one linear buffer per
+// send on the receive queue).
+func sendQueue(fd, queue int, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if err := linux.SetTCPRepairQueue(fd, queue); err != nil {
+		return err
+	}
+	chunk := len(b)
+	for len(b) > 0 {
+		n, err := unix.SendmsgN(fd, b[:min(chunk, len(b))], nil, nil, 0)
+		if err != nil || n <= 0 {
+			if chunk > 1024 {
+				chunk /= 2
+				continue
+			}
+			return os.NewSyscallError("send", err)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// write sends b on fd (non-blocking) as an ordinary write, waiting for
+// room in the send buffer.
+func write(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.SendmsgN(fd, b, nil, nil, unix.MSG_NOSIGNAL)
+		if errors.Is(err, unix.EAGAIN) {
+			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+			if k, err := linux.Poll(p, 5000); err != nil {
+				return err
+			} else if k == 0 {
+				return fmt.Errorf("send buffer full for 5s with %d bytes to write", len(b))
+			}
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("send", err)
+		}
+		b = b[n:]
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package soccr
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/crtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
+
+// pair is a connection on loopback: the client c, the accepted s.
+func pair(t *testing.T) (c, s int) {
+	t.Helper()
+	l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(l)
+	if err := unix.Bind(l, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(l, 1); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(l)
+	if c, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Connect(c, sa); err != nil {
+		t.Fatal(err)
+	}
+	if s, _, err = unix.Accept4(l, unix.SOCK_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+func read(t *testing.T, fd int, want string) {
+	t.Helper()
+	b := make([]byte, len(want)+1)
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
+	n, err := unix.Read(fd, b)
+	if err != nil || string(b[:n]) != want {
+		t.Fatalf("read %q, %v; want %q", b[:max(n, 0)], err, want)
+	}
+}
+
+// TestSaveRestore: the server end of a connection is saved in repair
+// mode, closed (silently), rebuilt on a new socket and resumed: what it
+// had not read is still there, and the client, which saw nothing, talks
+// on with it.
+func TestSaveRestore(t *testing.T) {
+	crtest.RequireRoot(t)
+	c, s := pair(t)
+	defer unix.Close(c)
+	if _, err := unix.Write(c, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Pause(s); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Save(s)
+	if err != nil {
+		unix.Close(s)
+		t.Fatal(err)
+	}
+	if string(st.InQ) != "ping" || len(st.OutQ) != 0 || st.Entry.GetMssClamp() == 0 {
+		t.Fatalf("saved %v, queues %q %q", st.Entry, st.InQ, st.OutQ)
+	}
+	src, _ := unix.Getsockname(s)
+	dst, _ := unix.Getpeername(s)
+	unix.Close(s) // in repair mode: no FIN, no RST
+	n, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(n)
+	if err := Restore(n, st, src, dst, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ResumeRestored([]Restored{{Fd: n, Unsent: st.Unsent()}}); err != nil {
+		t.Fatal(err)
+	}
+	read(t, n, "ping")
+	if _, err := unix.Write(n, []byte("pong")); err != nil {
+		t.Fatal(err)
+	}
+	read(t, c, "pong")
+	if _, err := unix.Write(c, []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	read(t, n, "again")
+}
+
+// TestAbort: restored closed (st nil), the socket's next read fails with
+// ECONNABORTED.
+func TestAbort(t *testing.T) {
+	crtest.RequireRoot(t)
+	c, s := pair(t)
+	defer unix.Close(c)
+	src, _ := unix.Getsockname(s)
+	dst, _ := unix.Getpeername(s)
+	Pause(s)
+	unix.Close(s)
+	n, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(n)
+	if err := Restore(n, nil, src, dst, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := Resume(n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Read(n, make([]byte, 1)); !errors.Is(err, unix.ECONNABORTED) {
+		t.Fatalf("read: %v, want ECONNABORTED", err)
+	}
+}

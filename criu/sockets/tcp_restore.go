@@ -1,0 +1,73 @@
+package sockets
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/soccr"
+	"github.com/criugo/criu/proto/images"
+)
+
+// TCPOptions: established TCP connections are rebuilt (--tcp-established)
+// or closed (--tcp-close); with neither, images holding one are refused.
+type TCPOptions struct {
+	Established, Close bool
+}
+
+// InetRestorer makes the inet sockets of a restore; established TCP
+// connections stay in repair mode until Resume (a restore failing before
+// closes them silently). It is used by one goroutine.
+type InetRestorer struct {
+	store  image.Store
+	opts   TCPOptions
+	repair []soccr.Restored // the connections made (fds: the restorer's masters)
+}
+
+// NewInetRestorer returns the maker of the inet sockets of the images
+// of store.
+func NewInetRestorer(store image.Store, opts TCPOptions) *InetRestorer {
+	return &InetRestorer{store: store, opts: opts}
+}
+
+// Open is OpenInet, and for an established TCP connection the socket in
+// repair mode, bound, connected, with its queues (TCPStreamImage).
+func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, error) {
+	if e.GetState() != tcpEstablished || e.GetProto() != unix.IPPROTO_TCP {
+		return OpenInet(e)
+	}
+	family := int(e.GetFamily())
+	dst, err := inetSockaddr(family, e.GetDstAddr(), e.GetDstPort())
+	if err != nil {
+		return -1, err
+	}
+	src, _ := inetSockaddr(family, e.GetSrcAddr(), e.GetSrcPort())
+	what := fmt.Sprintf("socket:[%d] %s -> %s", e.GetIno(), addrString(src), addrString(dst))
+	if !r.opts.Established && !r.opts.Close {
+		return -1, fmt.Errorf("%s: %w", what, errdefs.ErrTCPEstablished)
+	}
+	var st *soccr.Stream
+	if !r.opts.Close {
+		if st, err = soccr.ReadImage(ctx, r.store, e.GetIno()); err != nil {
+			return -1, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	fd, err := openInet(e, func(fd int, src unix.Sockaddr) error {
+		return soccr.Restore(fd, st, src, dst, e.GetIpOpts().GetFreebind())
+	})
+	if err == nil {
+		r.repair = append(r.repair, soccr.Restored{Fd: fd, Unsent: st.Unsent(), ReuseAddr: e.GetOpts().GetReuseaddr()})
+	}
+	return fd, err
+}
+
+// Resume takes the connections out of repair mode: they go on, and what
+// they had not sent is written.
+func (r *InetRestorer) Resume() error {
+	err := soccr.ResumeRestored(r.repair)
+	r.repair = nil
+	return err
+}
