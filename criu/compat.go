@@ -17,8 +17,8 @@ import (
 // unprivileged accepts limitations we do not check for; link-remap asks
 // for deleted files to be kept, which ghost files always do; ghost-limit
 // caps what we take whole anyway (more is kept, never less); auto-dedup
-// saves disk space only; network-lock locks a network whose TCP state we
-// never save (established TCP is refused); pre-dump's file-locks has no
+// saves disk space only; pre-dump's network-lock locks nothing, since the
+// tree runs on after a pre-dump (dump and restore define it); pre-dump's file-locks has no
 // locks to save. cpu-cap and manage-cgroups are accepted with the one
 // value that asks for what we do (none: no CPU check; ignore: cgroups
 // left alone) and refused with any other.
@@ -50,7 +50,7 @@ var compatDumpRestore = []compatOpt{
 	{"link-remap", "", "", false, "accepted; files deleted while open are always kept (ghost files)"},
 	{"ghost-limit", "", "SIZE", false, "accepted; no limit on ghost files"},
 	{"auto-dedup", "", "", false, "accepted; no effect"},
-	{"network-lock", "", "METHOD", false, "accepted; the network is not locked (established TCP is refused anyway)"},
+	{"network-lock", "", "METHOD", false, "accepted; pre-dump does not lock the network (dump and restore define --network-lock)"},
 	{"manage-cgroups", "", "MODE", true, "cgroups are not checkpointed: restored tasks stay in the restorer's cgroups, with its limits (only --manage-cgroups=ignore is accepted)"},
 	// dump and restore define --file-locks themselves; pre-dump saves
 	// memory only.

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/netlock"
 )
 
 func init() {
@@ -32,6 +33,7 @@ func init() {
 			fs.StringVar(&preDump, "pre-dump-mode", "", "accepted; used by pre-dump only")
 			prev := fs.String("prev-images-dir", "", "images `DIR` of the last pre-dump, relative to -D: pages unchanged since are left there (PE_PARENT)")
 			track := fs.Bool("track-mem", false, "use the memory tracking a --track-mem pre-dump started (and with -R, go on tracking)")
+			netLock := fs.String("network-lock", "nftables", "keep the tree's TCP connections silent from the freeze to the restore with `METHOD`: nftables (iptables when there is no nft), iptables or skip")
 			fileLocks := fs.Bool("file-locks", false, "save the flock and POSIX locks the tasks hold (without it, a held lock fails the dump)")
 			external := addDumpExternalFlag(fs)
 			extUnix := addExtUnixFlag(fs)
@@ -42,6 +44,10 @@ func init() {
 				}
 				if pid <= 0 {
 					return usagef("-t PID is required")
+				}
+				nl, err := netlock.ParseMethod(*netLock)
+				if err != nil {
+					return usagef("--network-lock: %v", err)
 				}
 				veth, ttys, err := external()
 				if err != nil {
@@ -57,7 +63,7 @@ func init() {
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

@@ -14,6 +14,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
+
+	"github.com/criugo/criu/criu/netlock"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,6 +30,10 @@ type env struct {
 	// Verbosity is the -v level (0..4) the user asked for.
 	Verbosity int
 }
+
+// sweepsNetlocks are the commands that first remove the network locks
+// of a criu that died before finishing (package netlock).
+var sweepsNetlocks = map[string]bool{"dump": true, "pre-dump": true, "restore": true, "check": true}
 
 // command is one subcommand. setup adds the subcommand's own flags to fs
 // and returns the function that runs it once flags are parsed.
@@ -133,6 +139,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := interruptible(&logger)
 	defer stop()
 	e := &env{Log: logger, Stdout: stdout, Stderr: stderr, Verbosity: lo.verbosity}
+	if sweepsNetlocks[c.name] {
+		netlock.Sweep(ctx, logger) // the locks of a criu that died mid-dump
+	}
 	err = runFn(ctx, e, fs.Args())
 	if ie, ok := interrupted(ctx); ok {
 		if err == nil {

@@ -35,6 +35,7 @@ func init() {
 			tcp := addTCPFlags(fs)
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			external := addExternalFlag(fs)
+			netLock := fs.String("network-lock", "", "accepted; the method of the dump (its inventory) unlocks the network, as CRIU")
 			inheritFd := fs.StringArray("inherit-fd", nil, "give the task criu's fd N in place of the file KEY of the images: `fd[N]:KEY` with KEY pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file (repeatable)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
@@ -51,6 +52,9 @@ func init() {
 						return usagef("%v", err)
 					}
 					inherit[key] = fd
+				}
+				if fs.Changed("network-lock") {
+					e.Log.Warn().Str("network-lock", *netLock).Msg("--network-lock is ignored by restore: the dump's method is used")
 				}
 				store, err := so.open(ctx, e, false)
 				if err != nil {

@@ -78,8 +78,12 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 	defer t.release()
 	// A failed dump: the TCP connections leave repair mode before the
-	// tree is let go (a no-op after the Release below).
+	// tree is let go (a no-op after the Release below), and the network
+	// is unlocked after that (release).
 	defer t.sockets.Release(true)
+	if err := t.lockNetwork(ctx); err != nil {
+		return nil, err
+	}
 	// Its ids images name the tasks' namespaces (ns.go).
 	for _, d := range t.tasks {
 		if d.ids != nil {
@@ -141,6 +145,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	} else if err := t.kill(); err != nil {
 		return nil, err
 	}
+	t.finishNetwork()
 	t.stats.Frozen = time.Since(t.frozenAt)
 	if statsLast {
 		// The snapshot is complete and the tree gone or running: a
@@ -269,6 +274,7 @@ func (t *frozenTree) release() {
 	}
 	t.mm.Close()
 	t.undo.Run()
+	t.unlockNetwork() // after the thaw
 	t.tr.Close()
 }
 

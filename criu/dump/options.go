@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/criu/netlock"
 )
 
 // Options says what to dump and how. The criu command fills it from its
@@ -60,6 +62,10 @@ type Options struct {
 	// IPTool is the ip program that saves a network namespace of the
 	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string
+	// NetworkLock is how the tree's connections are kept silent from
+	// the freeze to the restore (criu dump --network-lock; package
+	// netlock); "" is nftables.
+	NetworkLock netlock.Method
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger
 	// StatsAfterFinish: the store takes images after its Finish (a

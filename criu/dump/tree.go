@@ -14,6 +14,7 @@ import (
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mm"
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
@@ -63,12 +64,16 @@ type tree struct {
 	ns *nsSet
 	// seccomp: the filters of every thread, for seccomp.img.
 	seccomp seccomp.Table
+	// runID is the dump's id (inventory dump_criu_run_id), which also
+	// names its network lock (netlock.go).
+	runID   string
+	netlock *netlock.Lock
 }
 
 func newTree(s image.Store, opts Options) *tree {
 	t := &tree{
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
-		byPid: map[int]*dumper{}, pipes: pipes.NewSet(), mm: mm.NewTree(s, opts.Log),
+		byPid: map[int]*dumper{}, pipes: pipes.NewSet(), mm: mm.NewTree(s, opts.Log), runID: uuid.NewString(),
 	}
 	t.sockets = newSockets(t)
 	t.ttys = newTTYSet(t)
@@ -312,7 +317,10 @@ func (t *tree) writeShared(ctx context.Context) error {
 		NsPerId: proto.Bool(true), Lsmtype: images.Lsmtype_NO_LSM.Enum(),
 		// A fresh id per dump, as CRIU writes, so that tools can tell
 		// two dumps of the same tree apart.
-		DumpCriuRunId: proto.String(uuid.NewString()),
+		DumpCriuRunId: proto.String(t.runID),
+	}
+	if t.netlock != nil {
+		inv.NetworkLockMethod = proto.Uint32(t.netlock.Method().Inventory())
 	}
 	up, err := uptime()
 	if err != nil {

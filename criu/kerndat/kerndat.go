@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/internal/linux"
 )
@@ -45,6 +46,7 @@ var Probes = []Probe{
 	{"userfaultfd", false, "userfaultfd exists (lazy pages)", probeUserfaultfd},
 	{"mem-soft-dirty", false, "soft-dirty page tracking (incremental pre-dump)", probeSoftDirty},
 	{"namespaces", false, "trees with pid, net, ipc, uts and mnt namespaces of their own: the ns files, a pidfd reopened through /proc (how tasks in a pid namespace reach the restorer), the ip tool", probeNamespaces},
+	{"network-lock", false, "the network lock of a dump (--network-lock): nft with concatenated sets, else iptables-restore", netlock.Probe},
 	{"mem-track", false, "memory write tracking without soft-dirty: userfaultfd WP_ASYNC and PAGEMAP_SCAN (pre-dump --track-mem)", probeMemTrack},
 }
 

@@ -21,8 +21,9 @@ import (
 // namespace alive and pinned even if its processes exit. Close it only
 // after the Dump or Restore that uses it has returned.
 type Namespace struct {
-	mu sync.Mutex // protects f
-	f  *os.File   // nil after Close
+	mu  sync.Mutex // protects f
+	f   *os.File   // nil after Close
+	pid int        // the task it was opened by (OpenPid), else 0
 }
 
 // Open opens the network namespace at path.
@@ -36,7 +37,11 @@ func Open(path string) (*Namespace, error) {
 
 // OpenPid opens the network namespace of process pid.
 func OpenPid(pid int) (*Namespace, error) {
-	return Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	n, err := Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if n != nil {
+		n.pid = pid
+	}
+	return n, err
 }
 
 // Close releases the namespace. It is safe to call twice.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -25,6 +26,12 @@ type RestoreOptions struct {
 	// PeerNS is the namespace the veth peers are created in; nil means
 	// this process's own (as CRIU does). Restore leaves the peers down.
 	PeerNS *Namespace
+	// Inv is the dump's inventory: with its network lock method and run
+	// id, the namespace is locked whole (package netlock) before
+	// anything is configured, until netlock.AfterRestore: the peers'
+	// retransmits meet silence, not an empty namespace that resets
+	// them. Needs ns from OpenPid; nil, or no run id, locks nothing.
+	Inv *images.InventoryEntry
 }
 
 // Restore configures network namespace ns, which should be fresh (only
@@ -51,6 +58,14 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 		}
 	}()
 
+	if opts.Inv.GetDumpCriuRunId() != "" && ns.pid > 0 { // CRIU's images of before the id: no lock
+		m := netlock.FromInventory(opts.Inv.NetworkLockMethod)
+		l, err := netlock.LockNetns(ctx, m, opts.Inv.GetDumpCriuRunId(), ns.pid, log)
+		if err != nil {
+			return fmt.Errorf("restore netns %d: %w", id, err)
+		}
+		undo = append(undo, func() { l.Unlock(context.Background()) })
+	}
 	ne := &images.NetnsEntry{}
 	switch err := image.ReadOne(ctx, store, netnsImage(id), ne); {
 	case errors.Is(err, fs.ErrNotExist):

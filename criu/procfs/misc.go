@@ -41,13 +41,16 @@ type Stat struct {
 	// Tpgid is the foreground process group of the controlling
 	// terminal, -1 for none.
 	Tpgid int
+	// StartTime is when the task started, in clock ticks after boot
+	// (field 22): with the pid, it names one process across pid reuse.
+	StartTime uint64
 }
 
 // statFields names the fields of /proc/PID/stat that Stat holds, by
 // their 1-based number (proc(5)), for errors.
 var statFields = map[int]string{
 	3: "state", 4: "ppid", 5: "pgrp", 6: "session", 7: "tty_nr", 8: "tpgid", 9: "flags",
-	19: "nice", 20: "num_threads", 26: "startcode", 27: "endcode", 28: "startstack",
+	19: "nice", 20: "num_threads", 22: "starttime", 26: "startcode", 27: "endcode", 28: "startstack",
 	38: "exit_signal", 45: "start_data", 46: "end_data", 47: "start_brk",
 	48: "arg_start", 49: "arg_end", 50: "env_start", 51: "env_end", 52: "exit_code",
 }
@@ -104,6 +107,7 @@ func ParseStat(b []byte) (Stat, error) {
 	s.Flags = num(9)
 	s.Nice = int(int64(num(19)))
 	s.NumThreads = int(num(20))
+	s.StartTime = num(22)
 	s.StartCode = num(26)
 	s.EndCode = num(27)
 	s.StartStack = num(28)

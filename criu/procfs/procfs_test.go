@@ -56,7 +56,7 @@ func TestParseStat(t *testing.T) {
 	}
 	want := Stat{Pid: 123, Comm: "a (weird) name", State: 'S', Ppid: 1, Pgrp: 123, Session: 123, Flags: 4194304,
 		NumThreads: 3, StartCode: 4096, EndCode: 8192, StartStack: 140000, ExitSignal: 17,
-		StartData: 12288, EndData: 16384, StartBrk: 20480, ArgStart: 30000, ArgEnd: 30100, EnvStart: 30200, EnvEnd: 30300, Tpgid: -1}
+		StartData: 12288, EndData: 16384, StartBrk: 20480, ArgStart: 30000, ArgEnd: 30100, EnvStart: 30200, EnvEnd: 30300, Tpgid: -1, StartTime: 555}
 	if s != want {
 		t.Errorf("got %+v\nwant %+v", s, want)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/shmem"
@@ -266,6 +267,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
+	netlock.AfterRestore(ctx, t.ti.inv, root.r.pid, t.log) // the tasks run: their connections may talk
 	t.warnUnusedInherit()
 	undo.Release()
 	stats.Forking = root.r.stats.Forking

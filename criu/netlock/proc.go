@@ -1,0 +1,103 @@
+package netlock
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// ReadConns is the TCP connections, in the network namespace of task
+// pid, of the sockets whose inodes are given: every state with a peer
+// (not LISTEN, CLOSE or TIME_WAIT), from /proc/PID/net/tcp and tcp6.
+//
+// A stopgap until package sockets lists the tree's connections itself
+// (sockets.Set.Established, with TCP repair).
+func ReadConns(pid int, inodes map[uint64]bool) ([]Conn, error) {
+	var conns []Conn
+	for _, name := range []string{"tcp", "tcp6"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, name))
+		if err != nil {
+			if name == "tcp6" && os.IsNotExist(err) {
+				continue // no IPv6
+			}
+			return nil, err
+		}
+		c, err := ParseProcNetTCP(f, inodes)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("/proc/%d/net/%s: %w", pid, name, err)
+		}
+		conns = append(conns, c...)
+	}
+	return conns, nil
+}
+
+// TCP states (include/net/tcp_states.h) that have no peer to lock.
+const (
+	tcpTimeWait = 6
+	tcpClose    = 7
+	tcpListen   = 10
+)
+
+// ParseProcNetTCP parses /proc/net/tcp or tcp6 (the header line, then a
+// line per socket: sl, local and remote ADDR:PORT in hex, the address
+// as 32-bit words in host order, the state in hex, ..., the inode as
+// the 10th field) and keeps the connections of inodes.
+func ParseProcNetTCP(r io.Reader, inodes map[uint64]bool) ([]Conn, error) {
+	sc := bufio.NewScanner(r)
+	var conns []Conn
+	for n := 0; sc.Scan(); n++ {
+		f := strings.Fields(sc.Text())
+		if n == 0 {
+			continue
+		}
+		if len(f) < 10 {
+			return nil, fmt.Errorf("line %d: %d fields", n+1, len(f))
+		}
+		ino, err := strconv.ParseUint(f[9], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: inode %q", n+1, f[9])
+		}
+		st, err := strconv.ParseUint(f[3], 16, 8)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: state %q", n+1, f[3])
+		}
+		if !inodes[ino] || st == tcpListen || st == tcpClose || st == tcpTimeWait {
+			continue
+		}
+		l, err := parseHexAddrPort(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n+1, err)
+		}
+		rm, err := parseHexAddrPort(f[2])
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n+1, err)
+		}
+		conns = append(conns, Conn{Local: l, Remote: rm})
+	}
+	return conns, sc.Err()
+}
+
+func parseHexAddrPort(s string) (netip.AddrPort, error) {
+	a, p, ok := strings.Cut(s, ":")
+	b, err := hex.DecodeString(a)
+	if !ok || err != nil || len(b) != 4 && len(b) != 16 || len(p) != 4 {
+		return netip.AddrPort{}, fmt.Errorf("address %q", s)
+	}
+	port, err := strconv.ParseUint(p, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("port %q", s)
+	}
+	// Each 32-bit word was printed as a number in host order.
+	for i := 0; i < len(b); i += 4 {
+		binary.BigEndian.PutUint32(b[i:], binary.NativeEndian.Uint32(b[i:]))
+	}
+	addr, _ := netip.AddrFromSlice(b)
+	return netip.AddrPortFrom(addr, uint16(port)), nil
+}
