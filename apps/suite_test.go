@@ -27,14 +27,13 @@ var criu42 = func() string {
 }()
 
 // tcpEstablished says whether bin/criu checkpoints established TCP
-// connections (--tcp-established). While it does not, the suite checks
-// that a dump with a client connected is refused naming the
-// connection, that the client goes on being answered, and then dumps
-// the service idle; CRIU 4.2 is still run with the client connected.
-//
-// TODO(issue 14): set once criu/sockets restores established TCP; the
-// suite then keeps each client's connection across every migration.
-const tcpEstablished = false
+// connections (--tcp-established): then every client keeps its
+// connection across each migration, with requests in flight, unless
+// its app says why it is refused. Without, the suite checks that a dump
+// with a client connected is refused naming the connection, that the
+// client goes on being answered, and then dumps the service idle (CRIU
+// 4.2 is still run with the client connected).
+const tcpEstablished = true
 
 // client is one connection to a service. send sends one request; recv
 // reads its answer, the count the service answers with: a counter held
