@@ -56,7 +56,7 @@ type Options struct {
 	// TCPEstablished saves established TCP connections with TCP repair
 	// (--tcp-established); TCPClose saves them without their state, to
 	// be restored closed (--tcp-close); SkipInFlight drops connections
-	// not accepted yet (--skip-in-flight). Without them such sockets
+	// not accepted yet of TCP and MPTCP listeners (--skip-in-flight). Without them such sockets
 	// fail the dump.
 	TCPEstablished, TCPClose, SkipInFlight bool
 	// IPTool is the ip program that saves a network namespace of the

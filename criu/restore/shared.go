@@ -65,6 +65,13 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
+		case images.FdTypes_NETLINKSK:
+			fd, err := sockets.OpenNetlink(f.GetNlsk())
+			if err != nil {
+				return err
+			}
+			t.masterFds = append(t.masterFds, fd)
+			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
 			fd, err := openAnon(f, t.ghosts.ByIno())
 			if err != nil {

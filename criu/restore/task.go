@@ -293,52 +293,8 @@ func (r *restorer) finish() error {
 			return err
 		}
 		in := &ptrace.Injector{T: r.tr, Tid: tid, Base: base, IP: r.in.IP}
-		if tc.GetFutexRla() != 0 {
-			if _, err := in.Syscall("set_robust_list", unix.SYS_SET_ROBUST_LIST, tc.GetFutexRla(), uint64(tc.GetFutexRlaLen())); err != nil {
-				return err
-			}
-		}
-		if _, err := in.Syscall("set_tid_address", unix.SYS_SET_TID_ADDRESS, ti.GetClearTidAddr()); err != nil {
+		if err := task.SetThread(r, in, r.vpid, vtid, tid == r.pid, core, r.sn.cores[uint32(r.vpid)]); err != nil {
 			return err
-		}
-		if sas := tc.GetSas(); sas != nil && sas.GetSsFlags()&2 == 0 /* SS_DISABLE */ && sas.GetSsSize() != 0 {
-			ss := linux.StackT{Sp: sas.GetSsSp(), Flags: sas.GetSsFlags() & linux.SS_AUTODISARM, Size: sas.GetSsSize()}
-			if err := r.writeScratch(512, ss.Bytes()); err != nil {
-				return err
-			}
-			if _, err := in.Syscall("sigaltstack", unix.SYS_SIGALTSTACK, r.scr+512, 0); err != nil {
-				return err
-			}
-		}
-		if rs := tc.GetRseqEntry(); rs != nil && rs.GetRseqAbiPointer() != 0 {
-			if _, err := in.Syscall("rseq", unix.SYS_RSEQ, rs.GetRseqAbiPointer(), uint64(rs.GetRseqAbiSize()), 0, uint64(rs.GetSignature())); err != nil {
-				return err
-			}
-		}
-		comm := tc.GetComm()
-		if tid == r.pid && comm == "" {
-			comm = core.GetTc().GetComm()
-		}
-		if comm != "" {
-			p, err := r.cstring(0, comm)
-			if err != nil {
-				return err
-			}
-			if _, err := in.Syscall("prctl(PR_SET_NAME)", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
-				return err
-			}
-		}
-		for _, si := range tc.GetSignalsP().GetSignals() {
-			if err := task.QueueSignal(r, in, r.vpid, vtid, si.GetSiginfo(), false); err != nil {
-				return err
-			}
-		}
-		if tid == r.pid {
-			for _, si := range core.GetTc().GetSignalsS().GetSignals() {
-				if err := task.QueueSignal(r, in, r.vpid, vtid, si.GetSiginfo(), true); err != nil {
-					return err
-				}
-			}
 		}
 		// The filters last but for the creds, which would drop the
 		// CAP_SYS_ADMIN that installing them needs without

@@ -166,10 +166,13 @@ const (
 	inetDiagReqLen   = 56 // struct inet_diag_req_v2
 	inetDiagMsgLen   = 72 // struct inet_diag_msg
 	inetDiagShutdown = 8  // INET_DIAG_SHUTDOWN, sent with every reply
+	// INET_DIAG_REQ_PROTOCOL: a request attribute carrying a protocol
+	// number past a byte (MPTCP's 262) as a u32.
+	inetDiagReqProtocol = 3
 )
 
 // listInetShutdown asks sock_diag for every socket of family and protocol
-// (TCP, UDP, UDP-Lite) of this network namespace in any state, and
+// (TCP, UDP, UDP-Lite, MPTCP) of this network namespace in any state, and
 // returns each one's shutdown bits by inode.
 func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
 	le := binary.LittleEndian
@@ -180,6 +183,11 @@ func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
 	// dump request matches every socket.
 	le.PutUint32(req[48:], ^uint32(0))
 	le.PutUint32(req[52:], ^uint32(0))
+	if protocol > 0xff {
+		req = le.AppendUint16(req, unix.SizeofRtAttr+4)
+		req = le.AppendUint16(req, inetDiagReqProtocol)
+		req = le.AppendUint32(req, uint32(protocol))
+	}
 	out := map[uint32]uint8{}
 	err := sockDiagDump(req, func(m []byte) error {
 		ino, shut, err := parseInetDiag(m)

@@ -1,18 +1,21 @@
 // Package sockets checkpoints the sockets of a process tree, both
 // halves: UNIX sockets (unix_dump.go, unix_restore.go), IPv4 and IPv6
 // TCP and UDP sockets (inet_dump.go, inet_restore.go), their options
-// (opts.go, filter_unsafe.go), the messages queued on them (queue.go) and
-// what sock_diag tells of them (diag_linux.go). A change to how a socket
-// is saved or made again is made here, and only here.
+// (opts.go, filter_unsafe.go; the TCP ones in package soccr, those the
+// images cannot hold in package unsaved), the messages queued on them
+// (queue.go),
+// what sock_diag tells of them (diag_linux.go), MPTCP (mptcp.go) and
+// netlink sockets (netlink_sk.go, with package netlink). A change to how
+// a socket is saved or made again is made here, and only here.
 //
 // The dumper holds a Set for the tree: Add records each socket fd (from
 // a pidfd_getfd copy) and returns its files.img entry, Check refuses,
 // once every fd is recorded, what restore could not rebuild, and Write
 // writes QueuesImage. What the sockets need of the tree (its network
 // namespace, file ids, entries of files.img with no fd) comes through
-// Tree. The restorer calls OpenUnix and OpenInet in the tree's network
-// namespace to make the sockets in its own process (the masters it hands
-// to the tasks), with the queues of ReadQueues; the fds --inherit-fd gives
+// Tree. The restorer calls OpenUnix, OpenInet and OpenNetlink in the
+// tree's network namespace to make the sockets in its own process (the
+// masters it hands to the tasks), with the queues of ReadQueues; the fds --inherit-fd gives
 // come through Restorer. The refusals are errdefs' (ErrUnsupported,
 // ErrOutside, ErrTCPEstablished, ErrBadImage, FdError).
 //
@@ -59,7 +62,11 @@
 // (package soccr, tcp-stream-INO.img) and Release ends repair mode (the
 // dump failed, or --leave-running) or closes it silently (killed). The
 // restorer's InetRestorer rebuilds it in repair mode; Resume ends it
-// once every task has its fds, before any runs.
+// once every task has its fds, before any runs. MPTCP sockets
+// (mptcp.go) are saved as TCP ones when listening or closed, with
+// protocol 262; an MPTCP connection is refused (no repair mode), and so
+// is a listener's connection not yet accepted unless
+// Options.SkipInFlight.
 //
 // # Socket options, audited against restore
 //
@@ -74,7 +81,7 @@
 // as CRIU); TCP_NODELAY, TCP_CORK,
 // TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL (as the socket uses them: its
 // own or the namespace default, set as its own, as CRIU). Options the
-// images have no field for (the unsaved* tables: timestamping,
+// images have no field for (package unsaved's tables: timestamping,
 // SO_PEEK_OFF, SO_LOCK_FILTER, busy polling, pacing, zerocopy, the IP and
 // IPv6 receive and multicast options, TCP_USER_TIMEOUT, TCP_DEFER_ACCEPT,
 // TCP_MAXSEG, TCP_CONGESTION, TCP_FASTOPEN, TCP_NOTSENT_LOWAT, UDP_CORK,
@@ -84,7 +91,9 @@
 // Not seen at all, so not saved: multicast memberships, a peer's
 // credentials (SO_PEERCRED: a restored pair carries the restorer's).
 // Kernel-kept state such as SO_INCOMING_CPU or TCP_TIMESTAMP is not an
-// option a program set and is not checked.
+// option a program set and is not checked, nor, on a connection, what
+// its handshake set (TCP_MAXSEG, TCP_WINDOW_CLAMP, an accepted socket's
+// multicast TTL or hops and interface).
 //
 // # Restore
 //

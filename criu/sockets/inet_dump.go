@@ -12,12 +12,13 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/sockets/soccr"
+	"github.com/criugo/criu/criu/sockets/unsaved"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
-// addInetSk records an IPv4 or IPv6 TCP or UDP socket that is not
-// connected (TCP: closed or listening; UDP: any). cp is this process's
+// addInetSk records an IPv4 or IPv6 TCP, MPTCP or UDP socket that is
+// not connected (TCP, MPTCP: closed or listening; UDP: any). cp is this process's
 // copy of it.
 func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*images.FileEntry, error) {
 	typ, err := unix.GetsockoptInt(cp, unix.SOL_SOCKET, unix.SO_TYPE)
@@ -53,9 +54,8 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		switch state {
 		case tcpListen:
 			backlog = ti.Sacked // sk_max_ack_backlog of a listener
-			// Unacked: connections made and not accepted (sk_ack_backlog).
-			if ti.Unacked > 0 && !s.opts.SkipInFlight {
-				return nil, fmt.Errorf("%s: %w: %d connections not accepted yet (--skip-in-flight drops them)", addrString(sa), errdefs.ErrUnsupported, ti.Unacked)
+			if err := s.checkInFlight(ti, sa); err != nil {
+				return nil, err
 			}
 		case tcpClose:
 		default:
@@ -63,6 +63,10 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 				return nil, err
 			}
 			conn = true
+		}
+	case typ == unix.SOCK_STREAM && protocol == unix.IPPROTO_MPTCP:
+		if state, backlog, err = s.mptcpState(cp, sa, peer); err != nil {
+			return nil, err
 		}
 	case typ == unix.SOCK_DGRAM && (protocol == unix.IPPROTO_UDP || protocol == unix.IPPROTO_UDPLITE):
 		if perr == nil {
@@ -75,16 +79,16 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if err != nil {
 		return nil, err
 	}
-	unsaved := [][]unsavedOpt{unsavedSocketOpts, unsavedIPOpts}
+	lists := [][]unsaved.Opt{unsaved.Socket, unsaved.IP}
 	if family == unix.AF_INET6 {
-		unsaved = append(unsaved, unsavedIPv6Opts, unsavedIPOptsOfIPv6)
+		lists = append(lists, unsaved.IPv6, unsaved.IPOfIPv6)
 	}
-	if protocol == unix.IPPROTO_TCP {
-		unsaved = append(unsaved, unsavedTCPOpts)
+	if streamProto(protocol) {
+		lists = append(lists, unsaved.TCP)
 	} else {
-		unsaved = append(unsaved, unsavedUDPOpts)
+		lists = append(lists, unsaved.UDP)
 	}
-	if err := s.checkUnsaved(cp, family, typ, protocol, conn, unsaved...); err != nil {
+	if err := s.checkUnsaved(cp, family, typ, protocol, conn, lists...); err != nil {
 		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
 	shut, err := s.inetShutdown(cp, family, protocol, uint32(st.Ino))
@@ -131,25 +135,8 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if shut != 0 {
 		e.Shutdown = images.SkShutdown(shut & 3).Enum()
 	}
-	if protocol == unix.IPPROTO_TCP {
-		var errs []error
-		get := func(name string, opt int) int {
-			v, err := unix.GetsockoptInt(cp, unix.IPPROTO_TCP, opt)
-			if err != nil {
-				errs = append(errs, os.NewSyscallError("getsockopt("+name+")", err))
-			}
-			return v
-		}
-		// The keepalive times are read as the socket uses them (its own
-		// or the namespace's default) and set again as its own, as CRIU.
-		e.TcpOpts = &images.TcpOptsEntry{
-			Nodelay:   proto.Bool(get("TCP_NODELAY", unix.TCP_NODELAY) != 0),
-			Cork:      proto.Bool(get("TCP_CORK", unix.TCP_CORK) != 0),
-			Keepcnt:   proto.Uint32(uint32(get("TCP_KEEPCNT", unix.TCP_KEEPCNT))),
-			Keepidle:  proto.Uint32(uint32(get("TCP_KEEPIDLE", unix.TCP_KEEPIDLE))),
-			Keepintvl: proto.Uint32(uint32(get("TCP_KEEPINTVL", unix.TCP_KEEPINTVL))),
-		}
-		if err := errors.Join(errs...); err != nil {
+	if streamProto(protocol) {
+		if e.TcpOpts, err = soccr.DumpOpts(cp); err != nil {
 			return nil, err
 		}
 	}
@@ -164,7 +151,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 // checkUnsaved compares fd's options that the images cannot hold with
 // those of a fresh socket of the same kind made in the tree's network
 // namespace (checkUnsavedOpts).
-func (s *Set) checkUnsaved(fd, family, typ, protocol int, conn bool, opts ...[]unsavedOpt) error {
+func (s *Set) checkUnsaved(fd, family, typ, protocol int, conn bool, opts ...[]unsaved.Opt) error {
 	ref := -1
 	err := s.t.NetDo(func() error {
 		var err error
@@ -175,7 +162,7 @@ func (s *Set) checkUnsaved(fd, family, typ, protocol int, conn bool, opts ...[]u
 		return os.NewSyscallError("socket", err)
 	}
 	defer unix.Close(ref)
-	return checkUnsavedOpts(fd, ref, conn, opts...)
+	return unsaved.Check(fd, ref, conn, opts...)
 }
 
 // inetShutdown tells how the inet socket ino (open at fd) was shut down

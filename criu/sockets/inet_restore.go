@@ -13,37 +13,6 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// setTCPOpts sets the TCP options of e on fd: TCP_NODELAY, TCP_CORK and
-// the keepalive times (from tcp_opts, or the deprecated fields of
-// sk_opts older images carry).
-func setTCPOpts(fd int, e *images.InetSkEntry) error {
-	var errs []error
-	seti := func(name string, opt, v int) {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, opt, v); err != nil {
-			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
-		}
-	}
-	t, o := e.GetTcpOpts(), e.GetOpts()
-	if t.GetNodelay() {
-		seti("TCP_NODELAY", unix.TCP_NODELAY, 1)
-	}
-	if t.GetCork() {
-		seti("TCP_CORK", unix.TCP_CORK, 1)
-	}
-	keep := func(name string, opt int, v *uint32, old *uint32) {
-		if v == nil {
-			v = old
-		}
-		if v != nil && *v != 0 {
-			seti(name, opt, int(*v))
-		}
-	}
-	keep("TCP_KEEPCNT", unix.TCP_KEEPCNT, t.Keepcnt, o.TcpKeepcnt)
-	keep("TCP_KEEPIDLE", unix.TCP_KEEPIDLE, t.Keepidle, o.TcpKeepidle)
-	keep("TCP_KEEPINTVL", unix.TCP_KEEPINTVL, t.Keepintvl, o.TcpKeepintvl)
-	return errors.Join(errs...)
-}
-
 // OpenInet creates, in the restorer, the IPv4 or IPv6 socket e
 // describes: options, bound address, listening or connected (UDP). It
 // runs in the tree's network namespace. An established TCP connection
@@ -113,8 +82,8 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 			}
 		}
 	}
-	if e.GetProto() == unix.IPPROTO_TCP {
-		if err := setTCPOpts(fd, e); err != nil {
+	if streamProto(int(e.GetProto())) {
+		if err := soccr.SetOpts(fd, e.GetTcpOpts(), e.GetOpts()); err != nil {
 			return fd, err
 		}
 	}

@@ -18,153 +18,6 @@ const (
 	ipv6Freebind = 78 // IPV6_FREEBIND (Linux 4.15)
 )
 
-// unsavedOpt is a socket option the images have no field for: a socket
-// whose value differs from a fresh socket's (same family, type and
-// protocol, in the same network namespace) fails the dump by name.
-type unsavedOpt struct {
-	level, opt int
-	name       string
-	str        bool // read as a string (TCP_CONGESTION), else an int
-}
-
-// Options the images cannot hold, by level. Not listed because they are
-// state the kernel keeps moving, not settings: SO_INCOMING_CPU,
-// TCP_TIMESTAMP, TCP_QUICKACK. Not readable at all: an eBPF filter
-// (SO_ATTACH_BPF; SO_GET_FILTER answers EACCES, and the dump is refused),
-// multicast memberships.
-var (
-	unsavedSocketOpts = []unsavedOpt{
-		{unix.SOL_SOCKET, unix.SO_TIMESTAMP_OLD, "SO_TIMESTAMP", false},
-		{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS_OLD, "SO_TIMESTAMPNS", false},
-		{unix.SOL_SOCKET, unix.SO_TIMESTAMPING_OLD, "SO_TIMESTAMPING", false},
-		{unix.SOL_SOCKET, unix.SO_RXQ_OVFL, "SO_RXQ_OVFL", false},
-		{unix.SOL_SOCKET, unix.SO_WIFI_STATUS, "SO_WIFI_STATUS", false},
-		{unix.SOL_SOCKET, unix.SO_PEEK_OFF, "SO_PEEK_OFF", false},
-		{unix.SOL_SOCKET, unix.SO_NOFCS, "SO_NOFCS", false},
-		{unix.SOL_SOCKET, unix.SO_LOCK_FILTER, "SO_LOCK_FILTER", false},
-		{unix.SOL_SOCKET, unix.SO_SELECT_ERR_QUEUE, "SO_SELECT_ERR_QUEUE", false},
-		{unix.SOL_SOCKET, unix.SO_BUSY_POLL, "SO_BUSY_POLL", false},
-		{unix.SOL_SOCKET, unix.SO_MAX_PACING_RATE, "SO_MAX_PACING_RATE", false},
-		{unix.SOL_SOCKET, unix.SO_ZEROCOPY, "SO_ZEROCOPY", false},
-		{unix.SOL_SOCKET, unix.SO_PREFER_BUSY_POLL, "SO_PREFER_BUSY_POLL", false},
-		{unix.SOL_SOCKET, unix.SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET", false},
-		{unix.SOL_SOCKET, unix.SO_RCVMARK, "SO_RCVMARK", false},
-		{unix.SOL_SOCKET, unix.SO_PASSPIDFD, "SO_PASSPIDFD", false},
-		{unix.SOL_SOCKET, unix.SO_TXREHASH, "SO_TXREHASH", false},
-	}
-	unsavedIPOpts = []unsavedOpt{
-		{unix.IPPROTO_IP, unix.IP_RECVERR, "IP_RECVERR", false},
-		{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, "IP_MTU_DISCOVER", false},
-		{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, "IP_MULTICAST_TTL", false},
-		{unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, "IP_MULTICAST_LOOP", false},
-		{unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, "IP_MULTICAST_ALL", false},
-		{unix.IPPROTO_IP, unix.IP_MULTICAST_IF, "IP_MULTICAST_IF", false},
-		{unix.IPPROTO_IP, unix.IP_RECVTTL, "IP_RECVTTL", false},
-		{unix.IPPROTO_IP, unix.IP_RECVTOS, "IP_RECVTOS", false},
-		{unix.IPPROTO_IP, unix.IP_RECVOPTS, "IP_RECVOPTS", false},
-		{unix.IPPROTO_IP, unix.IP_RETOPTS, "IP_RETOPTS", false},
-		{unix.IPPROTO_IP, unix.IP_PASSSEC, "IP_PASSSEC", false},
-		{unix.IPPROTO_IP, unix.IP_TRANSPARENT, "IP_TRANSPARENT", false},
-		{unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT", false},
-		{unix.IPPROTO_IP, unix.IP_RECVORIGDSTADDR, "IP_RECVORIGDSTADDR", false},
-		{unix.IPPROTO_IP, unix.IP_NODEFRAG, "IP_NODEFRAG", false},
-		{unix.IPPROTO_IP, unix.IP_CHECKSUM, "IP_CHECKSUM", false},
-		{unix.IPPROTO_IP, unix.IP_MINTTL, "IP_MINTTL", false},
-		{unix.IPPROTO_IP, unix.IP_RECVFRAGSIZE, "IP_RECVFRAGSIZE", false},
-		{unix.IPPROTO_IP, unix.IP_RECVERR_RFC4884, "IP_RECVERR_RFC4884", false},
-		{unix.IPPROTO_IP, unix.IP_LOCAL_PORT_RANGE, "IP_LOCAL_PORT_RANGE", false},
-	}
-	// IPv4 options of an IPv6 socket (for its v4-mapped traffic): the
-	// images hold them for IPv4 sockets only.
-	unsavedIPOptsOfIPv6 = []unsavedOpt{
-		{unix.IPPROTO_IP, unix.IP_TOS, "IP_TOS", false},
-		{unix.IPPROTO_IP, unix.IP_TTL, "IP_TTL", false},
-		{unix.IPPROTO_IP, unix.IP_PKTINFO, "IP_PKTINFO", false},
-	}
-	unsavedIPv6Opts = []unsavedOpt{
-		{unix.IPPROTO_IPV6, unix.IPV6_RECVERR, "IPV6_RECVERR", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, "IPV6_MTU_DISCOVER", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, "IPV6_UNICAST_HOPS", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, "IPV6_MULTICAST_HOPS", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, "IPV6_MULTICAST_LOOP", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, "IPV6_MULTICAST_IF", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, "IPV6_MULTICAST_ALL", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, "IPV6_RECVHOPLIMIT", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, "IPV6_RECVTCLASS", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, "IPV6_TCLASS", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_TRANSPARENT, "IPV6_TRANSPARENT", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_RECVORIGDSTADDR, "IPV6_RECVORIGDSTADDR", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_AUTOFLOWLABEL, "IPV6_AUTOFLOWLABEL", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, "IPV6_DONTFRAG", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_RECVPATHMTU, "IPV6_RECVPATHMTU", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_ADDR_PREFERENCES, "IPV6_ADDR_PREFERENCES", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_MINHOPCOUNT, "IPV6_MINHOPCOUNT", false},
-		{unix.IPPROTO_IPV6, unix.IPV6_RECVFRAGSIZE, "IPV6_RECVFRAGSIZE", false},
-	}
-	unsavedTCPOpts = []unsavedOpt{
-		{unix.IPPROTO_TCP, unix.TCP_MAXSEG, "TCP_MAXSEG", false},
-		{unix.IPPROTO_TCP, unix.TCP_SYNCNT, "TCP_SYNCNT", false},
-		{unix.IPPROTO_TCP, unix.TCP_LINGER2, "TCP_LINGER2", false},
-		{unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, "TCP_DEFER_ACCEPT", false},
-		{unix.IPPROTO_TCP, unix.TCP_WINDOW_CLAMP, "TCP_WINDOW_CLAMP", false},
-		{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", false},
-		{unix.IPPROTO_TCP, unix.TCP_THIN_LINEAR_TIMEOUTS, "TCP_THIN_LINEAR_TIMEOUTS", false},
-		{unix.IPPROTO_TCP, unix.TCP_FASTOPEN, "TCP_FASTOPEN", false},
-		{unix.IPPROTO_TCP, unix.TCP_FASTOPEN_CONNECT, "TCP_FASTOPEN_CONNECT", false},
-		{unix.IPPROTO_TCP, unix.TCP_FASTOPEN_NO_COOKIE, "TCP_FASTOPEN_NO_COOKIE", false},
-		{unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT", false},
-		{unix.IPPROTO_TCP, unix.TCP_SAVE_SYN, "TCP_SAVE_SYN", false},
-		{unix.IPPROTO_TCP, unix.TCP_TX_DELAY, "TCP_TX_DELAY", false},
-		{unix.IPPROTO_TCP, unix.TCP_INQ, "TCP_INQ", false},
-		{unix.IPPROTO_TCP, unix.TCP_CONGESTION, "TCP_CONGESTION", true},
-	}
-	// Set by the kernel on a connection (the MSS and window clamp its
-	// handshake agreed, the multicast TTL or hops and interface an
-	// accepted one takes from its SYN), so not compared; mss_clamp is in
-	// tcp-stream-INO.img.
-	connSet = map[[2]int]bool{{unix.IPPROTO_TCP, unix.TCP_MAXSEG}: true, {unix.IPPROTO_TCP, unix.TCP_WINDOW_CLAMP}: true,
-		{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL}: true, {unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS}: true, {unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF}: true}
-	unsavedUDPOpts = []unsavedOpt{
-		{unix.IPPROTO_UDP, unix.UDP_CORK, "UDP_CORK", false},
-		{unix.IPPROTO_UDP, unix.UDP_ENCAP, "UDP_ENCAP", false},
-		{unix.IPPROTO_UDP, unix.UDP_NO_CHECK6_TX, "UDP_NO_CHECK6_TX", false},
-		{unix.IPPROTO_UDP, unix.UDP_NO_CHECK6_RX, "UDP_NO_CHECK6_RX", false},
-		{unix.IPPROTO_UDP, unix.UDP_SEGMENT, "UDP_SEGMENT", false},
-		{unix.IPPROTO_UDP, unix.UDP_GRO, "UDP_GRO", false},
-	}
-)
-
-// checkUnsavedOpts fails if fd has one of opts set otherwise than ref, a
-// fresh socket of the same kind. An option fd cannot read is skipped, and
-// so is, on a connection (conn), one of connSet.
-func checkUnsavedOpts(fd, ref int, conn bool, opts ...[]unsavedOpt) error {
-	for _, l := range opts {
-		for _, o := range l {
-			if conn && connSet[[2]int{o.level, o.opt}] {
-				continue
-			}
-			if o.str {
-				v, err := unix.GetsockoptString(fd, o.level, o.opt)
-				if err != nil {
-					continue
-				}
-				if w, err := unix.GetsockoptString(ref, o.level, o.opt); err == nil && v != w {
-					return fmt.Errorf("%w: socket option %s is %q (a new socket's is %q), which the images cannot hold", errdefs.ErrUnsupported, o.name, v, w)
-				}
-				continue
-			}
-			v, err := unix.GetsockoptInt(fd, o.level, o.opt)
-			if err != nil {
-				continue
-			}
-			if w, err := unix.GetsockoptInt(ref, o.level, o.opt); err == nil && v != w {
-				return fmt.Errorf("%w: socket option %s is %d (a new socket's is %d), which the images cannot hold", errdefs.ErrUnsupported, o.name, v, w)
-			}
-		}
-	}
-	return nil
-}
-
 // dumpSkOpts reads the SOL_SOCKET options of sk_opts_entry from fd, a
 // copy of the task's socket. Buffer sizes are stored as getsockopt
 // returns them (twice what was set), as CRIU stores them.
@@ -249,10 +102,23 @@ func setSkOpts(fd int, o *images.SkOptsEntry) error {
 			errs = append(errs, os.NewSyscallError("setsockopt("+name+")", err))
 		}
 	}
-	seti("SO_SNDBUFFORCE", unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, int(o.GetSoSndbuf()/2))
-	seti("SO_RCVBUFFORCE", unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, int(o.GetSoRcvbuf()/2))
+	// A size not locked (SO_BUF_LOCK: SOCK_SNDBUF_LOCK 1, SOCK_RCVBUF_LOCK
+	// 2) that a new socket has already is not forced, which would lock
+	// it: an MPTCP socket cannot be unlocked again (no SO_BUF_LOCK).
+	buf := func(name string, opt, getopt int, v, bit uint32) {
+		if o.SoBufLock != nil && o.GetSoBufLock()&bit == 0 {
+			if cur, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, getopt); err == nil && uint32(cur) == v {
+				return
+			}
+		}
+		seti(name, unix.SOL_SOCKET, opt, int(v/2))
+	}
+	buf("SO_SNDBUFFORCE", unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, o.GetSoSndbuf(), 1)
+	buf("SO_RCVBUFFORCE", unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, o.GetSoRcvbuf(), 2)
 	if o.SoBufLock != nil {
-		seti("SO_BUF_LOCK", unix.SOL_SOCKET, soBufLock, int(o.GetSoBufLock()))
+		if cur, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, soBufLock); err != nil || uint32(cur) != o.GetSoBufLock() {
+			seti("SO_BUF_LOCK", unix.SOL_SOCKET, soBufLock, int(o.GetSoBufLock()))
+		}
 	}
 	tv := func(name string, opt int, sec, usec uint64) {
 		if sec == 0 && usec == 0 {

@@ -33,7 +33,7 @@ type Options struct {
 	ExtUnixInodes map[uint32]bool
 	// TCPEstablished saves established TCP connections (tcp_dump.go),
 	// TCPClose without their state (both: else refused); SkipInFlight
-	// drops connections not accepted yet (else refused). LockConn, if
+	// drops TCP and MPTCP connections not accepted yet (else refused). LockConn, if
 	// set, locks a connection before its repair (CRIU's nf_lock_connection).
 	TCPEstablished, TCPClose, SkipInFlight bool
 	LockConn                               func(Conn) error
@@ -82,6 +82,8 @@ func (s *Set) Add(pid, fd, cp int, st *unix.Stat_t, flags uint32) (*images.FileE
 		return s.addUnixSk(cp, fdAt{pid: pid, fd: fd}, st, flags)
 	case unix.AF_INET, unix.AF_INET6:
 		return s.addInetSk(cp, st, flags, family)
+	case unix.AF_NETLINK:
+		return s.addNetlinkSk(cp, st, flags)
 	}
 	return nil, fmt.Errorf("%w: socket family %d", errdefs.ErrUnsupported, family)
 }

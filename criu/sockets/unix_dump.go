@@ -9,6 +9,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/unsaved"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -48,7 +49,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, false, unsavedSocketOpts); err != nil {
+	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, false, unsaved.Socket); err != nil {
 		return nil, err
 	}
 	e := &images.UnixSkEntry{

@@ -325,3 +325,61 @@ func RegsFromImage(g *images.UserX86RegsEntry) ptrace.Regs {
 		Ds: g.GetDs(), Es: g.GetEs(), Fs: g.GetFs(), Gs: g.GetGs(),
 	}
 }
+
+// SetThread gives thread vtid of task t (vpid; in injects into the
+// thread) the kernel state of its core, before its seccomp filters and
+// creds: robust futex list, clear-tid address, sigaltstack, rseq, name,
+// pending signals; the leader (leader true) also the process-wide ones
+// of leaderCore, and the process's name when the thread has none.
+func SetThread(t Task, in *ptrace.Injector, vpid, vtid int, leader bool, core, leaderCore *images.CoreEntry) error {
+	ti := core.GetThreadInfo()
+	tc := core.GetThreadCore()
+	if tc.GetFutexRla() != 0 {
+		if _, err := in.Syscall("set_robust_list", unix.SYS_SET_ROBUST_LIST, tc.GetFutexRla(), uint64(tc.GetFutexRlaLen())); err != nil {
+			return err
+		}
+	}
+	if _, err := in.Syscall("set_tid_address", unix.SYS_SET_TID_ADDRESS, ti.GetClearTidAddr()); err != nil {
+		return err
+	}
+	if sas := tc.GetSas(); sas != nil && sas.GetSsFlags()&linux.SS_DISABLE == 0 && sas.GetSsSize() != 0 {
+		ss := linux.StackT{Sp: sas.GetSsSp(), Flags: sas.GetSsFlags() & linux.SS_AUTODISARM, Size: sas.GetSsSize()}
+		if err := t.WriteScratch(512, ss.Bytes()); err != nil {
+			return err
+		}
+		if _, err := in.Syscall("sigaltstack", unix.SYS_SIGALTSTACK, t.Scratch()+512, 0); err != nil {
+			return err
+		}
+	}
+	if rs := tc.GetRseqEntry(); rs != nil && rs.GetRseqAbiPointer() != 0 {
+		if _, err := in.Syscall("rseq", unix.SYS_RSEQ, rs.GetRseqAbiPointer(), uint64(rs.GetRseqAbiSize()), 0, uint64(rs.GetSignature())); err != nil {
+			return err
+		}
+	}
+	comm := tc.GetComm()
+	if leader && comm == "" {
+		comm = leaderCore.GetTc().GetComm()
+	}
+	if comm != "" {
+		p, err := cstring(t, 0, comm)
+		if err != nil {
+			return err
+		}
+		if _, err := in.Syscall("prctl(PR_SET_NAME)", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
+			return err
+		}
+	}
+	for _, si := range tc.GetSignalsP().GetSignals() {
+		if err := QueueSignal(t, in, vpid, vtid, si.GetSiginfo(), false); err != nil {
+			return err
+		}
+	}
+	if leader {
+		for _, si := range leaderCore.GetTc().GetSignalsS().GetSignals() {
+			if err := QueueSignal(t, in, vpid, vtid, si.GetSiginfo(), true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

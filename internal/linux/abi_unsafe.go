@@ -118,6 +118,27 @@ func GetsockoptSockFilter(fd int, f []unix.SockFilter) (int, error) {
 	return int(l), nil // in instructions
 }
 
+// GetsockoptNetlinkGroups is getsockopt(SOL_NETLINK,
+// NETLINK_LIST_MEMBERSHIPS), retried once if interrupted: it copies the
+// bitmap of the multicast groups the netlink socket fd joined (group N
+// is bit N-1 of the u32 words) into w and returns the words the whole
+// bitmap needs, which may be more than len(w).
+func GetsockoptNetlinkGroups(fd int, w []uint32) (int, error) {
+	var p unsafe.Pointer
+	l := uint32(len(w)) * 4
+	if len(w) > 0 {
+		p = unsafe.Pointer(&w[0])
+	}
+	err := retryErr(Once, func() error {
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_NETLINK, unix.NETLINK_LIST_MEMBERSHIPS, uintptr(p), uintptr(unsafe.Pointer(&l)), 0)
+		return errno(e)
+	})
+	if err != nil {
+		return 0, os.NewSyscallError("getsockopt(NETLINK_LIST_MEMBERSHIPS)", err)
+	}
+	return int(l / 4), nil
+}
+
 // TimerfdSetTicks is ioctl(TFD_IOC_SET_TICKS): the expirations the
 // timerfd fd has not reported yet.
 func TimerfdSetTicks(fd int, ticks uint64) error {

@@ -233,8 +233,9 @@ type FileEntry struct {
 	Isk   *InetSkEntry           `protobuf:"bytes,4,opt,name=isk" json:"isk,omitempty"`
 	Nsf   *NsFileEntry           `protobuf:"bytes,5,opt,name=nsf" json:"nsf,omitempty"`
 	Psk   *PacketSockEntry       `protobuf:"bytes,6,opt,name=psk" json:"psk,omitempty"`
-	// 7 netlink, 11 tun, 14 fanotify and 21 bpf map are not modelled
-	// here; they decode as unknown fields.
+	Nlsk  *NetlinkSkEntry        `protobuf:"bytes,7,opt,name=nlsk" json:"nlsk,omitempty"`
+	// 11 tun, 14 fanotify and 21 bpf map are not modelled here; they
+	// decode as unknown fields.
 	Efd           *EventfdFileEntry   `protobuf:"bytes,8,opt,name=efd" json:"efd,omitempty"`
 	Epfd          *EventpollFileEntry `protobuf:"bytes,9,opt,name=epfd" json:"epfd,omitempty"`
 	Sgfd          *SignalfdEntry      `protobuf:"bytes,10,opt,name=sgfd" json:"sgfd,omitempty"`
@@ -319,6 +320,13 @@ func (x *FileEntry) GetNsf() *NsFileEntry {
 func (x *FileEntry) GetPsk() *PacketSockEntry {
 	if x != nil {
 		return x.Psk
+	}
+	return nil
+}
+
+func (x *FileEntry) GetNlsk() *NetlinkSkEntry {
+	if x != nil {
+		return x.Nlsk
 	}
 	return nil
 }
@@ -411,13 +419,13 @@ var File_images_fdinfo_proto protoreflect.FileDescriptor
 
 const file_images_fdinfo_proto_rawDesc = "" +
 	"\n" +
-	"\x13images/fdinfo.proto\x12\rcriugo.images\x1a\x14images/regfile.proto\x1a\x14images/sk-inet.proto\x1a\x0fimages/ns.proto\x1a\x18images/packet-sock.proto\x1a\x14images/eventfd.proto\x1a\x16images/eventpoll.proto\x1a\x15images/signalfd.proto\x1a\x14images/timerfd.proto\x1a\x15images/ext-file.proto\x1a\x14images/sk-unix.proto\x1a\x11images/fifo.proto\x1a\x11images/pipe.proto\x1a\x12images/pidfd.proto\x1a\x10images/tty.proto\x1a\x12images/memfd.proto\x1a\x15images/fsnotify.proto\"\xa7\x01\n" +
+	"\x13images/fdinfo.proto\x12\rcriugo.images\x1a\x14images/regfile.proto\x1a\x14images/sk-inet.proto\x1a\x0fimages/ns.proto\x1a\x18images/packet-sock.proto\x1a\x14images/eventfd.proto\x1a\x16images/eventpoll.proto\x1a\x15images/signalfd.proto\x1a\x14images/timerfd.proto\x1a\x15images/ext-file.proto\x1a\x14images/sk-unix.proto\x1a\x17images/sk-netlink.proto\x1a\x11images/fifo.proto\x1a\x11images/pipe.proto\x1a\x12images/pidfd.proto\x1a\x10images/tty.proto\x1a\x12images/memfd.proto\x1a\x15images/fsnotify.proto\"\xa7\x01\n" +
 	"\ffdinfo_entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\rR\x02id\x12\x14\n" +
 	"\x05flags\x18\x02 \x02(\rR\x05flags\x12+\n" +
 	"\x04type\x18\x03 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
 	"\x02fd\x18\x04 \x02(\rR\x02fd\x124\n" +
-	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\xed\x06\n" +
+	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\xa2\a\n" +
 	"\n" +
 	"file_entry\x12+\n" +
 	"\x04type\x18\x01 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
@@ -426,6 +434,7 @@ const file_images_fdinfo_proto_rawDesc = "" +
 	"\x03isk\x18\x04 \x01(\v2\x1c.criugo.images.inet_sk_entryR\x03isk\x12.\n" +
 	"\x03nsf\x18\x05 \x01(\v2\x1c.criugo.images.ns_file_entryR\x03nsf\x122\n" +
 	"\x03psk\x18\x06 \x01(\v2 .criugo.images.packet_sock_entryR\x03psk\x123\n" +
+	"\x04nlsk\x18\a \x01(\v2\x1f.criugo.images.netlink_sk_entryR\x04nlsk\x123\n" +
 	"\x03efd\x18\b \x01(\v2!.criugo.images.eventfd_file_entryR\x03efd\x127\n" +
 	"\x04epfd\x18\t \x01(\v2#.criugo.images.eventpoll_file_entryR\x04epfd\x121\n" +
 	"\x04sgfd\x18\n" +
@@ -490,18 +499,19 @@ var file_images_fdinfo_proto_goTypes = []any{
 	(*InetSkEntry)(nil),        // 4: criugo.images.inet_sk_entry
 	(*NsFileEntry)(nil),        // 5: criugo.images.ns_file_entry
 	(*PacketSockEntry)(nil),    // 6: criugo.images.packet_sock_entry
-	(*EventfdFileEntry)(nil),   // 7: criugo.images.eventfd_file_entry
-	(*EventpollFileEntry)(nil), // 8: criugo.images.eventpoll_file_entry
-	(*SignalfdEntry)(nil),      // 9: criugo.images.signalfd_entry
-	(*TimerfdEntry)(nil),       // 10: criugo.images.timerfd_entry
-	(*InotifyFileEntry)(nil),   // 11: criugo.images.inotify_file_entry
-	(*ExtFileEntry)(nil),       // 12: criugo.images.ext_file_entry
-	(*UnixSkEntry)(nil),        // 13: criugo.images.unix_sk_entry
-	(*FifoEntry)(nil),          // 14: criugo.images.fifo_entry
-	(*PipeEntry)(nil),          // 15: criugo.images.pipe_entry
-	(*TtyFileEntry)(nil),       // 16: criugo.images.tty_file_entry
-	(*MemfdFileEntry)(nil),     // 17: criugo.images.memfd_file_entry
-	(*PidfdEntry)(nil),         // 18: criugo.images.pidfd_entry
+	(*NetlinkSkEntry)(nil),     // 7: criugo.images.netlink_sk_entry
+	(*EventfdFileEntry)(nil),   // 8: criugo.images.eventfd_file_entry
+	(*EventpollFileEntry)(nil), // 9: criugo.images.eventpoll_file_entry
+	(*SignalfdEntry)(nil),      // 10: criugo.images.signalfd_entry
+	(*TimerfdEntry)(nil),       // 11: criugo.images.timerfd_entry
+	(*InotifyFileEntry)(nil),   // 12: criugo.images.inotify_file_entry
+	(*ExtFileEntry)(nil),       // 13: criugo.images.ext_file_entry
+	(*UnixSkEntry)(nil),        // 14: criugo.images.unix_sk_entry
+	(*FifoEntry)(nil),          // 15: criugo.images.fifo_entry
+	(*PipeEntry)(nil),          // 16: criugo.images.pipe_entry
+	(*TtyFileEntry)(nil),       // 17: criugo.images.tty_file_entry
+	(*MemfdFileEntry)(nil),     // 18: criugo.images.memfd_file_entry
+	(*PidfdEntry)(nil),         // 19: criugo.images.pidfd_entry
 }
 var file_images_fdinfo_proto_depIdxs = []int32{
 	0,  // 0: criugo.images.fdinfo_entry.type:type_name -> criugo.images.fd_types
@@ -510,23 +520,24 @@ var file_images_fdinfo_proto_depIdxs = []int32{
 	4,  // 3: criugo.images.file_entry.isk:type_name -> criugo.images.inet_sk_entry
 	5,  // 4: criugo.images.file_entry.nsf:type_name -> criugo.images.ns_file_entry
 	6,  // 5: criugo.images.file_entry.psk:type_name -> criugo.images.packet_sock_entry
-	7,  // 6: criugo.images.file_entry.efd:type_name -> criugo.images.eventfd_file_entry
-	8,  // 7: criugo.images.file_entry.epfd:type_name -> criugo.images.eventpoll_file_entry
-	9,  // 8: criugo.images.file_entry.sgfd:type_name -> criugo.images.signalfd_entry
-	10, // 9: criugo.images.file_entry.tfd:type_name -> criugo.images.timerfd_entry
-	11, // 10: criugo.images.file_entry.ify:type_name -> criugo.images.inotify_file_entry
-	12, // 11: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
-	13, // 12: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
-	14, // 13: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
-	15, // 14: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
-	16, // 15: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
-	17, // 16: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
-	18, // 17: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	7,  // 6: criugo.images.file_entry.nlsk:type_name -> criugo.images.netlink_sk_entry
+	8,  // 7: criugo.images.file_entry.efd:type_name -> criugo.images.eventfd_file_entry
+	9,  // 8: criugo.images.file_entry.epfd:type_name -> criugo.images.eventpoll_file_entry
+	10, // 9: criugo.images.file_entry.sgfd:type_name -> criugo.images.signalfd_entry
+	11, // 10: criugo.images.file_entry.tfd:type_name -> criugo.images.timerfd_entry
+	12, // 11: criugo.images.file_entry.ify:type_name -> criugo.images.inotify_file_entry
+	13, // 12: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
+	14, // 13: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
+	15, // 14: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
+	16, // 15: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
+	17, // 16: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
+	18, // 17: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
+	19, // 18: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_images_fdinfo_proto_init() }
@@ -544,6 +555,7 @@ func file_images_fdinfo_proto_init() {
 	file_images_timerfd_proto_init()
 	file_images_ext_file_proto_init()
 	file_images_sk_unix_proto_init()
+	file_images_sk_netlink_proto_init()
 	file_images_fifo_proto_init()
 	file_images_pipe_proto_init()
 	file_images_pidfd_proto_init()

@@ -280,6 +280,13 @@ func (r *Runner) runOne(ctx context.Context, t Test, flavor string) Result {
 		return res
 	}
 	for _, n := range t.Needs {
+		if has, known := kernelHas(n); known {
+			if !has {
+				res.Status, res.Err = "SKIP", fmt.Errorf("this kernel lacks %s", n)
+				return res
+			}
+			continue
+		}
 		if !r.cpu[n] {
 			res.Status, res.Err = "SKIP", fmt.Errorf("this CPU lacks %s", n)
 			return res

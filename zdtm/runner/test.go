@@ -21,7 +21,8 @@ type Test struct {
 	Args []string
 	// Flavors the test can run in (from its .desc); empty means all.
 	Flavors []string
-	// Needs lists CPU flags (from /proc/cpuinfo) the test needs.
+	// Needs lists CPU flags (from /proc/cpuinfo) and kernel features
+	// (kernelHas) the test needs.
 	Needs []string
 	// Opts are extra criu options for its dump, pre-dump and restore
 	// (CRIU's zdtm desc 'opts'), e.g. --file-locks.

@@ -1,0 +1,24 @@
+package runner
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelHas tells whether the kernel has the feature a test's `needs:`
+// names, for the names that are kernel features rather than CPU flags
+// (known false for a CPU flag).
+func kernelHas(name string) (has, known bool) {
+	switch name {
+	case "mptcp":
+		// A kernel without MPTCP answers EPROTONOSUPPORT (not built)
+		// or ENOPROTOOPT (net.mptcp.enabled=0).
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_MPTCP)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return !errors.Is(err, unix.EPROTONOSUPPORT) && !errors.Is(err, unix.ENOPROTOOPT), true
+	}
+	return false, false
+}
