@@ -56,26 +56,10 @@ func echoTree(t *testing.T, heapMiB int) (int, net.Conn) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := echoLine(c, "hello", 5*time.Second); err != nil {
+	if err := crtest.EchoLine(c, "hello", 5*time.Second); err != nil {
 		t.Fatalf("before the dump: %v", err)
 	}
 	return pid, c
-}
-
-// echoLine sends s and reads it back.
-func echoLine(c net.Conn, s string, timeout time.Duration) error {
-	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, s+"\n"); err != nil {
-		return err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if got != s+"\n" {
-		return fmt.Errorf("sent %q, got %q", s, got)
-	}
-	return nil
 }
 
 // hasTable reports whether this namespace has the nft table of the
@@ -142,7 +126,7 @@ func TestNetworkLockKilledDump(t *testing.T) {
 				if hasTable(t, id) {
 					t.Fatalf("after the kill: the lock is left; the log:\n%s", log)
 				}
-				if err := echoLine(c, "after", 5*time.Second); err != nil {
+				if err := crtest.EchoLine(c, "after", 5*time.Second); err != nil {
 					t.Fatalf("after the dump was killed: %v", err)
 				}
 				return
@@ -153,7 +137,7 @@ func TestNetworkLockKilledDump(t *testing.T) {
 			if !locked {
 				t.Log("the lock was swept before this test's criu check (another criu ran)")
 			}
-			err = echoLine(c, "locked", 1500*time.Millisecond)
+			err = crtest.EchoLine(c, "locked", 1500*time.Millisecond)
 			if locked && !errors.Is(err, os.ErrDeadlineExceeded) && hasTable(t, id) {
 				t.Fatalf("echo under the dead dump's lock: %v, want a timeout", err)
 			}
@@ -167,12 +151,10 @@ func TestNetworkLockKilledDump(t *testing.T) {
 			if locked && !strings.Contains(string(out), "removed the network lock of a criu that died") {
 				t.Logf("criu check did not say it removed the lock (another criu did?):\n%s", out)
 			}
-			c.SetDeadline(time.Now().Add(15 * time.Second))
-			r := bufio.NewReader(c)
-			if got, err := r.ReadString('\n'); err != nil || got != "locked\n" {
-				t.Fatalf("after the sweep: %q, %v", got, err)
+			if err := crtest.ReadLine(c, "locked", 15*time.Second); err != nil {
+				t.Fatalf("after the sweep: %v", err)
 			}
-			if err := echoLine(c, "again", 5*time.Second); err != nil {
+			if err := crtest.EchoLine(c, "again", 5*time.Second); err != nil {
 				t.Fatalf("after the sweep: %v", err)
 			}
 		})
@@ -202,7 +184,7 @@ func TestNetworkLockFailedDump(t *testing.T) {
 	if id == "" || hasTable(t, id) {
 		t.Fatalf("after a failed dump: lock %q left, or none was made", id)
 	}
-	if err := echoLine(c, "after", 5*time.Second); err != nil {
+	if err := crtest.EchoLine(c, "after", 5*time.Second); err != nil {
 		t.Fatalf("after a failed dump: %v", err)
 	}
 }
@@ -339,7 +321,7 @@ func TestNetworkLockMigrate(t *testing.T) {
 				t.Fatalf("after the restore: %q, want one, two", got)
 			}
 			c.SetDeadline(time.Time{})
-			if err := echoLine(c, "three", 5*time.Second); err != nil {
+			if err := crtest.EchoLine(c, "three", 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -145,8 +145,8 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	} else if err := t.kill(); err != nil {
 		return nil, err
 	}
-	t.finishNetwork()
 	t.stats.Frozen = time.Since(t.frozenAt)
+	t.finishNetwork() // the tree is gone or runs: not frozen time
 	if statsLast {
 		// The snapshot is complete and the tree gone or running: a
 		// stats image that cannot be written does not undo the dump.

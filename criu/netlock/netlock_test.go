@@ -1,7 +1,6 @@
 package netlock
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/criu/nsenter/nstest"
 )
@@ -110,30 +110,27 @@ func (p *pair) dial(t *testing.T, addr string, timeout time.Duration) (net.Conn,
 	return c, err
 }
 
-// echo sends s on c and waits up to timeout for it to come back.
-func echo(c net.Conn, s string, timeout time.Duration) error {
-	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, s+"\n"); err != nil {
-		return err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if got != s+"\n" {
-		return fmt.Errorf("echo %q: got %q", s, got)
-	}
-	return nil
-}
-
 // silent checks that c's echo times out, without a reset: the lock
 // drops the packets.
 func silent(t *testing.T, c net.Conn, what string) {
 	t.Helper()
-	err := echo(c, "locked", 1500*time.Millisecond)
+	err := crtest.EchoLine(c, "locked", 1500*time.Millisecond)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("%s: echo while locked: %v, want a timeout (not ECONNRESET)", what, err)
 	}
+}
+
+// connect dials addr from the client's namespace and checks an echo.
+func (p *pair) connect(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := p.dial(t, addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crtest.EchoLine(c, "before", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func connOf(c net.Conn) Conn {
@@ -155,13 +152,7 @@ func TestLockConns(t *testing.T) {
 			var locked []net.Conn
 			var conns []Conn
 			for _, addr := range []string{"198.18.0.2:7", "[fd18::2]:7"} {
-				c, err := p.dial(t, addr, 2*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := echo(c, "before", 2*time.Second); err != nil {
-					t.Fatal(err)
-				}
+				c := p.connect(t, addr)
 				locked = append(locked, c)
 				conns = append(conns, connOf(c))
 			}
@@ -183,7 +174,7 @@ func TestLockConns(t *testing.T) {
 			if err != nil {
 				t.Fatalf("another connection while locked: %v", err)
 			}
-			if err := echo(other, "other", 2*time.Second); err != nil {
+			if err := crtest.EchoLine(other, "other", 2*time.Second); err != nil {
 				t.Fatalf("another connection while locked: %v", err)
 			}
 			if err := nsenter.Do(p.client, nsenter.Net, func() error { return l.Unlock(ctx) }); err != nil {
@@ -191,10 +182,8 @@ func TestLockConns(t *testing.T) {
 			}
 			for _, c := range locked {
 				// The reply to "locked" first, from a retransmission.
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				r := bufio.NewReader(c)
-				if got, err := r.ReadString('\n'); err != nil || got != "locked\n" {
-					t.Fatalf("%s after unlock: %q, %v", c.RemoteAddr(), got, err)
+				if err := crtest.ReadLine(c, "locked", 10*time.Second); err != nil {
+					t.Fatalf("%s after unlock: %v", c.RemoteAddr(), err)
 				}
 			}
 			if _, err := os.Stat(l.rec.path()); !os.IsNotExist(err) {
@@ -213,13 +202,7 @@ func TestLockNetns(t *testing.T) {
 			requireTool(t, m)
 			p := newPair(t)
 			ctx := context.Background()
-			c, err := p.dial(t, "198.18.0.2:7", 2*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := echo(c, "before", 2*time.Second); err != nil {
-				t.Fatal(err)
-			}
+			c := p.connect(t, "198.18.0.2:7")
 			l, err := LockNetns(ctx, m, "test-netns-"+string(m), p.server, testLog(t))
 			if err != nil {
 				t.Fatal(err)
@@ -236,15 +219,14 @@ func TestLockNetns(t *testing.T) {
 			if err := l.Unlock(ctx); err != nil {
 				t.Fatalf("second Unlock: %v", err)
 			}
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "locked\n" {
-				t.Fatalf("old connection after unlock: %q, %v", got, err)
+			if err := crtest.ReadLine(c, "locked", 10*time.Second); err != nil {
+				t.Fatalf("old connection after unlock: %v", err)
 			}
 			n, err := p.dial(t, "[fd18::2]:7", 2*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := echo(n, "after", 2*time.Second); err != nil {
+			if err := crtest.EchoLine(n, "after", 2*time.Second); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -278,15 +260,9 @@ func TestSweep(t *testing.T) {
 	requireTool(t, NFTables)
 	p := newPair(t)
 	ctx := context.Background()
-	c, err := p.dial(t, "198.18.0.2:7", 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := echo(c, "before", 2*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := p.connect(t, "198.18.0.2:7")
 	dead, live, kept := &Lock{}, &Lock{}, &Lock{}
-	err = nsenter.Do(p.client, nsenter.Net, func() (err error) {
+	err := nsenter.Do(p.client, nsenter.Net, func() (err error) {
 		if dead, err = LockConns(ctx, NFTables, "test-sweep-dead", []Conn{connOf(c)}, testLog(t)); err != nil {
 			return err
 		}
@@ -341,9 +317,8 @@ func TestSweep(t *testing.T) {
 	if out := tables(); strings.Contains(out, "CRIU-") {
 		t.Fatalf("after UnlockDumped:\n%s", out)
 	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if got, err := bufio.NewReader(c).ReadString('\n'); err != nil || got != "locked\n" {
-		t.Fatalf("after unlock: %q, %v", got, err)
+	if err := crtest.ReadLine(c, "locked", 10*time.Second); err != nil {
+		t.Fatalf("after unlock: %v", err)
 	}
 	// UnlockDumped of a dump that locked nothing here is no error.
 	if err := UnlockDumped(ctx, NFTables, "test-sweep-none", testLog(t)); err != nil {
