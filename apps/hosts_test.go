@@ -176,6 +176,23 @@ func serverConns(pid, port int) []string {
 	return busy
 }
 
+// connInode is the inode of the service's socket of the connection
+// from the client port cport, from pid's network namespace's
+// /proc/net/tcp and tcp6; "" if there is none.
+func connInode(pid, cport int) string {
+	rem := fmt.Sprintf(":%04X", cport)
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			if f := strings.Fields(line); len(f) > 9 && strings.HasSuffix(f[2], rem) && f[9] != "0" {
+				return f[9]
+			}
+		}
+	}
+	return ""
+}
+
 // quiet waits until the service pid holds no connection on port.
 func quiet(t *testing.T, pid, port int) {
 	t.Helper()
