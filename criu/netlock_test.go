@@ -138,21 +138,28 @@ func TestNetworkLockKilledDump(t *testing.T) {
 				t.Log("the lock was swept before this test's criu check (another criu ran)")
 			}
 			err = crtest.EchoLine(c, "locked", 1500*time.Millisecond)
+			echoed := err == nil // swept meanwhile by another criu
 			if locked && !errors.Is(err, os.ErrDeadlineExceeded) && hasTable(t, id) {
 				t.Fatalf("echo under the dead dump's lock: %v, want a timeout", err)
 			}
+			t0 := time.Now()
 			out, err := exec.Command(criu, "check").CombinedOutput()
 			if err != nil {
 				t.Logf("criu check: %v: %s", err, out) // its verdict on the kernel is not the point
 			}
+			// The client's retransmissions back off (0.2 s, doubling):
+			// the next may come tens of seconds after the unlock.
+			t.Logf("criu check took %v", time.Since(t0))
 			if hasTable(t, id) {
 				t.Fatalf("after criu check: the lock is left\n%s", out)
 			}
 			if locked && !strings.Contains(string(out), "removed the network lock of a criu that died") {
 				t.Logf("criu check did not say it removed the lock (another criu did?):\n%s", out)
 			}
-			if err := crtest.ReadLine(c, "locked", 15*time.Second); err != nil {
-				t.Fatalf("after the sweep: %v", err)
+			if !echoed {
+				if err := crtest.ReadLine(c, "locked", 40*time.Second); err != nil {
+					t.Fatalf("after the sweep: %v", err)
+				}
 			}
 			if err := crtest.EchoLine(c, "again", 5*time.Second); err != nil {
 				t.Fatalf("after the sweep: %v", err)
@@ -217,8 +224,12 @@ func TestNetworkLockNetns(t *testing.T) {
 		t.Fatalf("the dump did not lock its netns:\n%s", log)
 	}
 	rec := filepath.Join("/run/criu-netlock", id+".json")
-	if b, err := os.ReadFile(rec); err != nil || !strings.Contains(string(b), `"state":"dumped"`) {
-		t.Fatalf("record after the dump: %s, %v", b, err)
+	// The record says the lock waits for its restore; any criu's sweep
+	// drops it once the namespace's task is gone (as here: killed).
+	if b, err := os.ReadFile(rec); err == nil && !strings.Contains(string(b), `"state":"dumped"`) {
+		t.Fatalf("record after the dump: %s", b)
+	} else if err != nil {
+		t.Logf("record after the dump: %v (swept by another criu)", err)
 	}
 	pidfile := filepath.Join(dir, "pid")
 	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-v4", "-o", "restore.log", "--pidfile", pidfile).CombinedOutput(); err != nil {
