@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-short proto bench lint demo clean
+.PHONY: all build test test-apps test-short proto bench lint demo clean
 
 all: build
 
@@ -13,16 +13,24 @@ build:
 	@if [ -f zdtm/Makefile ]; then $(MAKE) -s -C zdtm; fi
 
 # The whole test suite. Needs root (ptrace, clone3 set_tid, namespaces):
-# the Go tests, then the zdtm suite in both flavors (h: on the host; ns:
-# each test pid 1 of its own pid, net, uts, ipc and mount namespaces),
-# locally and through image-proxy and image-cache in two network
-# namespaces; then repeated cycles after a pre-dump (what one dump and
+# the real programs of test-apps, the other Go tests, then the zdtm
+# suite in both flavors (h: on the host; ns: each test pid 1 of its own
+# pid, net, uts, ipc and mount namespaces), locally and through
+# image-proxy and image-cache in two network namespaces; then repeated cycles after a pre-dump (what one dump and
 # restore leaves behind in a task, such as a stray fd, fails the next).
-test: build
-	$(GO) test -count=1 -timeout 60m ./...
+test: build test-apps
+	$(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/apps$$')
 	bin/zdtm run -a --keep-going -f h,ns
 	bin/zdtm run -a --keep-going -f h,ns --remote --two-hosts
 	bin/zdtm run -a --keep-going -f h,ns --pre 1 --iters 2 --remote --two-hosts
+
+# Real programs from Debian (redis, nginx, postgres, node, a Java
+# HttpServer, tmux) run as services, checkpointed with a client connected
+# and migrated between two network namespaces; prints each program's
+# dump / restore times beside CRIU 4.2's (needs root, and .ci/run's
+# packages).
+test-apps: build
+	$(GO) test -count=1 -timeout 15m -v ./apps/
 
 # Unprivileged, quick: the pure packages only.
 test-short:

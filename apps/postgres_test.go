@@ -26,6 +26,8 @@ type pgCluster struct {
 	t        *testing.T
 	dir      string
 	uid, gid uint32
+	netns    string // the network namespace to run in; "" for ours
+	listen   string // listen_addresses; "" for the unix socket only
 }
 
 func (c *pgCluster) data() string { return filepath.Join(c.dir, "data") }
@@ -33,8 +35,14 @@ func (c *pgCluster) data() string { return filepath.Join(c.dir, "data") }
 // run runs a postgres program as the postgres user.
 func (c *pgCluster) run(ctx context.Context, prog string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(pgBin, prog), args...)
-	cmd.Dir = c.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: c.uid, Gid: c.gid}}
+	if c.netns != "" {
+		// setns needs root: nsenter switches the user after it.
+		argv := in(c.netns, append([]string{filepath.Join(pgBin, prog)}, args...)...)
+		argv = append(argv[:2], append([]string{"-S", fmt.Sprint(c.uid), "-G", fmt.Sprint(c.gid)}, argv[2:]...)...)
+		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
+	}
+	cmd.Dir = c.dir
 	b, err := cmd.CombinedOutput()
 	return string(b), err
 }
@@ -50,7 +58,7 @@ func (c *pgCluster) mustRun(ctx context.Context, prog string, args ...string) st
 
 func (c *pgCluster) start(ctx context.Context, log string) {
 	c.t.Helper()
-	c.mustRun(ctx, "pg_ctl", "-D", c.data(), "-o", "-c listen_addresses='' -k "+c.dir, "-l", filepath.Join(c.dir, log), "-w", "start")
+	c.mustRun(ctx, "pg_ctl", "-D", c.data(), "-o", "-c listen_addresses='"+c.listen+"' -k "+c.dir, "-l", filepath.Join(c.dir, log), "-w", "start")
 }
 
 // sql runs one statement through psql (each psql is a backend of its own
