@@ -112,9 +112,10 @@ func (e *echoServer) hold(t *testing.T, word string) {
 func (e *echoServer) migrate(t *testing.T, criu string, dumpArgs ...string) (dump, restore time.Duration) {
 	t.Helper()
 	dir := t.TempDir()
-	// No network lock here: the client's delayed ACK of the last reply,
-	// reaching a port with no socket between the dump and the restore,
-	// would be answered with a RST. Let it arrive first.
+	// The client's delayed ACK of the last reply arrives first, so that
+	// the queues dumped are settled (between the dump and the restore
+	// the network lock drops packets to the port; with --network-lock
+	// skip a late ACK would be answered with a RST).
 	time.Sleep(200 * time.Millisecond)
 	t0 := time.Now()
 	out, err := crtest.Run(context.Background(), criu, append([]string{"dump", "-t", strconv.Itoa(e.pid), "-D", dir, "-o", "dump.log", "--tcp-established"}, dumpArgs...)...)
