@@ -24,13 +24,10 @@ func apps() []*app {
 		{name: "redis", port: 6379, start: startRedis, dial: dialRedis},
 		{name: "nginx", port: 8080, start: startNginx, dial: dialHTTP(8080, "/"), perConn: true},
 		{name: "postgres", port: 5432, start: startPostgres, dial: dialPostgres, finish: finishPostgres},
-		// Its listener is MPTCP (Go's default). TODO(issue 14): the
-		// connection it accepts from a plain TCP client is refused by
-		// its socket (TCP_NOTSENT_LOWAT reads -1 there, 0 on a new
-		// socket); it is a TCP socket (the MPTCP fallback), which
-		// --tcp-established could keep.
-		{name: "go-http", port: 8081, start: startGoHTTP, dial: dialHTTP(8081, "/"),
-			refused: "the connection an MPTCP listener accepted: TCP_NOTSENT_LOWAT -1"},
+		// Its listener is MPTCP (Go's default); the connection it
+		// accepts from a plain TCP client is a TCP socket (MPTCP's
+		// fallback), kept with --tcp-established.
+		{name: "go-http", port: 8081, start: startGoHTTP, dial: dialHTTP(8081, "/")},
 		{name: "node", port: 8082, start: startNode, dial: dialHTTP(8082, "/")},
 		{name: "java", port: 8083, start: startJava, dial: dialHTTP(8083, "/")},
 	}

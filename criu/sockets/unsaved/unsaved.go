@@ -6,6 +6,9 @@ package unsaved
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -151,10 +154,31 @@ func Check(fd, ref int, conn bool, opts ...[]Opt) error {
 			if err != nil {
 				continue
 			}
-			if w, err := unix.GetsockoptInt(ref, o.level, o.opt); err == nil && v != w {
+			if w, err := unix.GetsockoptInt(ref, o.level, o.opt); err == nil && v != w && !sameEffect(o, v, w) {
 				return fmt.Errorf("%w: socket option %s is %d (a new socket's is %d), which the images cannot hold", errdefs.ErrUnsupported, o.name, v, w)
 			}
 		}
 	}
 	return nil
+}
+
+// sameEffect reports whether two values of option o that differ act
+// alike: TCP_NOTSENT_LOWAT 0 stands for the namespace's
+// net.ipv4.tcp_notsent_lowat, so a socket that has that value set
+// explicitly (an MPTCP listener's accepted TCP fallback has UINT_MAX,
+// the sysctl's default) behaves as a new socket with 0 does.
+func sameEffect(o Opt, v, w int) bool {
+	if o.level != unix.IPPROTO_TCP || o.opt != unix.TCP_NOTSENT_LOWAT || (v != 0 && w != 0) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_notsent_lowat")
+	if err != nil {
+		return false
+	}
+	def, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return false
+	}
+	set := uint32(v | w) // the one that is not 0
+	return set == uint32(def)
 }
