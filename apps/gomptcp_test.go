@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,15 +35,7 @@ func goHTTPServer(t *testing.T, dir string) (*exec.Cmd, int) {
 	cmd := crtest.Start(t, bin, portFile)
 	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
 	crtest.WaitFor(t, portFile, "\n", 30*time.Second)
-	b, err := os.ReadFile(portFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("port file: %q", b)
-	}
-	return cmd, port
+	return cmd, portOf(t, portFile)
 }
 
 // A stock Go net/http server listens with MPTCP (Go ≥ 1.24): bin/criu
@@ -113,14 +104,7 @@ func TestGoHTTPServerMPTCP(t *testing.T) {
 		t.Fatalf("restore: %v\n%s\n%s", err, out, javaTail(b))
 	}
 	restored := time.Since(start)
-	b, err := os.ReadFile(pidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rpid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("pidfile: %q", b)
-	}
+	rpid := restoredPid(t, pidfile)
 	t.Cleanup(func() { crtest.Kill(rpid) })
 	for i, want := range []string{"3", "4"} {
 		if got := javaGet(t, port); got != want {

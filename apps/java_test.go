@@ -36,15 +36,7 @@ func javaCounter(t *testing.T, dir string) (*exec.Cmd, int) {
 	cmd := crtest.Start(t, java, src, portFile)
 	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
 	crtest.WaitFor(t, portFile, "\n", 60*time.Second)
-	b, err := os.ReadFile(portFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("port file: %q", b)
-	}
-	return cmd, port
+	return cmd, portOf(t, portFile)
 }
 
 // javaGet asks the counter for its next count over a connection that is
@@ -114,14 +106,7 @@ func TestJavaHttpServer(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(img, "restore.log"))
 		t.Fatalf("restore: %v\n%s\n%s", err, out, javaTail(b))
 	}
-	b, err := os.ReadFile(pidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rpid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("pidfile: %q", b)
-	}
+	rpid := restoredPid(t, pidfile)
 	t.Cleanup(func() { crtest.Kill(rpid) })
 	for i, want := range []string{"3", "4"} {
 		if got := javaGet(t, port); got != want {

@@ -149,6 +149,20 @@ func logTail(file string) string {
 	return string(b)
 }
 
+// portOf reads the port a test program wrote to file.
+func portOf(t *testing.T, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("port file: %q", b)
+	}
+	return port
+}
+
 // restoredPid reads a --pidfile.
 func restoredPid(t *testing.T, file string) int {
 	t.Helper()
