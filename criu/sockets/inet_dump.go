@@ -141,9 +141,11 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		}
 	}
 	if conn && s.opts.TCPEstablished {
-		if err := s.addTCPConn(cp, uint32(st.Ino), family, sa, peer); err != nil {
+		saved, err := s.addTCPConn(cp, uint32(st.Ino), family, sa, peer)
+		if err != nil {
 			return nil, err
 		}
+		e.State = proto.Uint32(saved) // a FIN may have come since TCP_INFO
 	}
 	return &images.FileEntry{Type: images.FdTypes_INETSK.Enum(), Id: proto.Uint32(id), Isk: e}, nil
 }

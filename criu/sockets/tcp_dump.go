@@ -39,11 +39,12 @@ func (s *Set) Established() []Conn {
 }
 
 // addTCPConn saves the connection of cp (ino, from sa to peer): a copy
-// of it is put in repair mode, which it keeps until Release.
-func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr) error {
+// of it is put in repair mode, which it keeps until Release. It returns
+// the connection's state as saved, under the network lock.
+func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr) (uint32, error) {
 	fd, err := unix.FcntlInt(uintptr(cp), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("dup socket:[%d]: %w", ino, err)
+		return 0, fmt.Errorf("dup socket:[%d]: %w", ino, err)
 	}
 	c := &tcpConn{Conn: Conn{Family: family, Local: soccr.AddrPort(sa), Remote: soccr.AddrPort(peer)}, fd: fd, ino: ino}
 	if s.opts.LockConn != nil {
@@ -54,13 +55,13 @@ func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr)
 	}
 	if err != nil {
 		unix.Close(fd)
-		return fmt.Errorf("%s -> %s: %w", c.Local, c.Remote, err)
+		return 0, fmt.Errorf("%s -> %s: %w", c.Local, c.Remote, err)
 	}
 	s.tcp = append(s.tcp, c)
 	if c.st, err = soccr.Save(fd); err != nil {
-		return fmt.Errorf("%s -> %s: %w", c.Local, c.Remote, err)
+		return 0, fmt.Errorf("%s -> %s: %w", c.Local, c.Remote, err)
 	}
-	return nil
+	return c.st.State, nil
 }
 
 // Release closes the copies of the connections, each in repair mode
@@ -96,11 +97,12 @@ func (s *Set) writeTCP(ctx context.Context, store image.Store) error {
 }
 
 // refuseTCP is the refusal of a TCP socket in state (neither listening
-// nor closed) from sa to peer.
+// nor closed) from sa to peer: one connecting (SYN_SENT), or any
+// connection without --tcp-established or --tcp-close.
 func refuseTCP(sa, peer unix.Sockaddr, state uint32, repair bool) error {
 	what := fmt.Sprintf("%s -> %s (%s)", addrString(sa), addrString(peer), soccr.StateName(state))
 	switch {
-	case state != tcpEstablished:
+	case !soccr.Connected(state):
 		return fmt.Errorf("%s: %w", what, soccr.ErrState)
 	case !repair:
 		return fmt.Errorf("%s: %w", what, errdefs.ErrTCPEstablished)

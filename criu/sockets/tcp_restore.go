@@ -33,10 +33,11 @@ func NewInetRestorer(store image.Store, opts TCPOptions) *InetRestorer {
 	return &InetRestorer{store: store, opts: opts}
 }
 
-// Open is OpenInet, and for an established TCP connection the socket in
-// repair mode, bound, connected, with its queues (TCPStreamImage).
+// Open is OpenInet, and for an established or half-closed TCP
+// connection the socket in repair mode, bound, connected, in its state,
+// with its queues (soccr.ImageName).
 func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, error) {
-	if e.GetState() != tcpEstablished || e.GetProto() != unix.IPPROTO_TCP {
+	if !soccr.Connected(e.GetState()) || e.GetProto() != unix.IPPROTO_TCP {
 		return OpenInet(e)
 	}
 	family := int(e.GetFamily())
@@ -54,12 +55,13 @@ func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, er
 		if st, err = soccr.ReadImage(ctx, r.store, e.GetIno()); err != nil {
 			return -1, fmt.Errorf("%s: %w", what, err)
 		}
+		st.State = e.GetState()
 	}
 	fd, err := openInet(e, func(fd int, src unix.Sockaddr) error {
 		return soccr.Restore(fd, st, src, dst, e.GetIpOpts().GetFreebind())
 	})
 	if err == nil {
-		r.repair = append(r.repair, soccr.Restored{Fd: fd, Unsent: st.Unsent(), ReuseAddr: e.GetOpts().GetReuseaddr()})
+		r.repair = append(r.repair, soccr.Restored{Fd: fd, Unsent: st.UnsentAtResume(), ReuseAddr: e.GetOpts().GetReuseaddr()})
 	}
 	return fd, err
 }

@@ -35,8 +35,22 @@
 // The image: ImageName, ReadImage, WriteImage (tcp-stream-INO.img, one
 // tcp_stream_entry then inq_len then outq_len raw bytes, as CRIU).
 //
-// Half-closed connections (FIN_WAIT1/2, CLOSE_WAIT, LAST_ACK, CLOSING)
-// are refused by Save: putting their FIN back needs a raw packet sent
-// to the socket (libsoccr's send_fin, with libnet), which this package
-// does not do.
+// # Half-closed connections (as libsoccr)
+//
+// FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK (our FIN sent) and
+// CLOSE_WAIT, CLOSING, LAST_ACK (the peer's FIN received) are saved
+// with the lengths of the data (outq_len and unsq_len without our FIN,
+// outq_seq and inq_seq after the FINs) and the state in the
+// inet_sk_entry, as CRIU. Restore sets the sequence numbers before the
+// FINs, restores the queues (the unsent bytes of a connection that sent
+// its FIN are written then, out of repair mode for the time of the
+// write, before the FIN), then puts the FINs back in the order they
+// came: ours with shutdown(SHUT_WR) in repair mode (in FIN_WAIT2, acked,
+// with the send queue chosen so that nothing is sent; else sent and
+// held by the network lock), the peer's with a FIN segment from the peer
+// sent on a raw socket (marked Mark, which the network lock lets
+// through), and in FIN_WAIT2 the peer's ack of ours. It checks that the
+// socket is in the saved state. SYN_SENT is refused (ErrState); SYN_RECV
+// and TIME_WAIT are in no task's fd table, and a connection CLOSE after
+// its end is restored as a closed socket, as CRIU does.
 package soccr

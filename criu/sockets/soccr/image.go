@@ -23,6 +23,7 @@ func ImageName(ino uint32) string { return fmt.Sprintf("tcp-stream-%x.img", ino)
 // of send queue, the last unsq_len of them never sent).
 type Stream struct {
 	Entry     *images.TcpStreamEntry
+	State     uint32 // TCP state: not in this image, in the inet_sk_entry's
 	InQ, OutQ []byte
 }
 
@@ -66,6 +67,16 @@ func ReadImage(ctx context.Context, s image.Store, ino uint32) (*Stream, error) 
 		err = fmt.Errorf("%w: %s holds no entry", errdefs.ErrBadImage, name)
 	}
 	return st, err
+}
+
+// UnsentAtResume is what ResumeRestored writes: the unsent part of the
+// send queue of a connection that did not send its FIN (Restore writes
+// that of one that did, before the FIN).
+func (st *Stream) UnsentAtResume() []byte {
+	if st == nil || ourFIN(st.State) {
+		return nil
+	}
+	return st.Unsent()
 }
 
 // Unsent is the part of the send queue never sent (nil for a nil st).

@@ -16,20 +16,47 @@ import (
 // TCP states (include/net/tcp_states.h).
 const (
 	StateEstablished = 1
+	StateSynSent     = 2
+	StateSynRecv     = 3
 	StateFinWait1    = 4
 	StateFinWait2    = 5
+	StateTimeWait    = 6
 	StateClose       = 7
 	StateCloseWait   = 8
 	StateLastAck     = 9
+	StateListen      = 10
 	StateClosing     = 11
+	StateNewSynRecv  = 12
 )
 
-// StateName names the TCP states a connection can be dumped in or is
-// refused in.
+// Connected tells whether a connection in state is saved and restored
+// by this package: ESTABLISHED and the half-closed states.
+func Connected(state uint32) bool {
+	switch state {
+	case StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait, StateLastAck, StateClosing:
+		return true
+	}
+	return false
+}
+
+// StateName names the TCP states as ss(8) and /proc/net/tcp's readers
+// do.
 func StateName(s uint32) string {
 	switch s {
 	case StateEstablished:
 		return "ESTABLISHED"
+	case StateSynSent:
+		return "SYN_SENT"
+	case StateSynRecv:
+		return "SYN_RECV"
+	case StateTimeWait:
+		return "TIME_WAIT"
+	case StateClose:
+		return "CLOSE"
+	case StateListen:
+		return "LISTEN"
+	case StateNewSynRecv:
+		return "NEW_SYN_RECV"
 	case StateFinWait1:
 		return "FIN_WAIT1"
 	case StateFinWait2:
@@ -44,9 +71,9 @@ func StateName(s uint32) string {
 	return fmt.Sprintf("state %d", s)
 }
 
-// ErrState is a connection in a state Save does not handle: half-closed
-// (its FIN cannot be put back without a raw packet) or connecting.
-var ErrState = fmt.Errorf("%w: a TCP connection half-closed or not yet connected (not restorable with TCP_REPAIR here)", errdefs.ErrUnsupported)
+// ErrState is a connection in a state Save does not handle: connecting
+// (SYN_SENT; SYN_RECV is a listener's, TIME_WAIT no task's).
+var ErrState = fmt.Errorf("%w: a TCP connection not yet connected (not restorable with TCP_REPAIR here)", errdefs.ErrUnsupported)
 
 // MaxQueue caps the bytes of one queue, read at dump and sent again at
 // restore.
@@ -96,27 +123,35 @@ func ResumeRestored(conns []Restored) error {
 	return errors.Join(errs...)
 }
 
-// Save reads the state of fd, an established TCP socket in repair mode
-// (Pause).
+// Save reads the state of fd, a TCP socket in repair mode (Pause),
+// established or half-closed (Connected). Of a connection that sent its
+// FIN the lengths are those of the data (the FIN takes a sequence
+// number and no byte, as libsoccr counts it): outq_len and unsq_len
+// without it, outq_seq after it; of one that received the peer's FIN,
+// inq_seq is after it.
 func Save(fd int) (*Stream, error) {
-	e, inq, outq, err := save(fd)
+	ti, err := linux.GetTCPInfoHead(fd)
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{Entry: e, InQ: inq, OutQ: outq}, nil
+	state := uint32(ti.State)
+	if !Connected(state) {
+		return nil, fmt.Errorf("%w: %s", ErrState, StateName(state))
+	}
+	e, inq, outq, err := save(fd, ti, state)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{Entry: e, State: state, InQ: inq, OutQ: outq}, nil
 }
 
-func save(fd int) (e *images.TcpStreamEntry, inq, outq []byte, err error) {
-	ti, err := linux.GetTCPInfoHead(fd)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if ti.State != StateEstablished {
-		return nil, nil, nil, fmt.Errorf("%w: %s", ErrState, StateName(uint32(ti.State)))
-	}
+func save(fd int, ti linux.TCPInfoHead, state uint32) (e *images.TcpStreamEntry, inq, outq []byte, err error) {
 	inLen, outLen, unsent, err := linux.TCPQueueLens(fd)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if ourFIN(state) {
+		outLen, unsent = max(outLen-1, 0), max(unsent-1, 0)
 	}
 	if inLen > MaxQueue || outLen > MaxQueue || unsent > outLen {
 		return nil, nil, nil, fmt.Errorf("TCP queues of %d and %d bytes (%d unsent): more than soccr takes", inLen, outLen, unsent)
@@ -184,12 +219,16 @@ func peekQueue(fd, queue, n int) (uint32, []byte, error) {
 }
 
 // Restore rebuilds on fd the connection st describes, from src to dst,
-// with its queues but the unsent part of the send queue (with st nil:
+// in its state (st.State), with its queues but the unsent part of the
+// send queue of a connection that has not sent its FIN (with st nil:
 // connected, then dropped, Abort): fd is a new TCP socket of the family
 // of src, its options set, not bound. It is put in repair mode and stays
-// in it: ResumeRestored lets the connection go on and writes the rest. freebind tells whether the task's socket had IP_FREEBIND (or
-// IPV6_FREEBIND): the bind is free all the same, as the namespace may
-// not hold the address yet, and the option is put back as it was.
+// in it: ResumeRestored lets the connection go on and writes the rest
+// (UnsentAtResume). freebind tells whether the task's socket had
+// IP_FREEBIND (or IPV6_FREEBIND): the bind is free all the same, as the
+// namespace may not hold the address yet, and the option is put back as
+// it was. It runs in the network namespace of the connection: the
+// peer's FIN is put back with a segment sent to the socket there.
 func Restore(fd int, st *Stream, src, dst unix.Sockaddr, freebind bool) error {
 	if err := Pause(fd); err != nil {
 		return err
@@ -205,23 +244,43 @@ func Restore(fd int, st *Stream, src, dst unix.Sockaddr, freebind bool) error {
 		defer unix.SetsockoptInt(fd, level, opt, 0)
 	}
 	if st == nil {
-		if err := Connect(fd, &images.TcpStreamEntry{}, src, dst); err != nil {
+		if err := Connect(fd, 0, 0, src, dst); err != nil {
 			return err
 		}
 		return Abort(fd)
 	}
-	return restore(fd, st.Entry, st.InQ, st.OutQ, src, dst)
+	if !Connected(st.State) {
+		return fmt.Errorf("%w: %s", ErrState, StateName(st.State))
+	}
+	return restore(fd, st, src, dst)
 }
 
 // ipv6Freebind is IPV6_FREEBIND (Linux 4.15), not in x/sys/unix.
 const ipv6Freebind = 78
 
-func restore(fd int, e *images.TcpStreamEntry, inq, outq []byte, src, dst unix.Sockaddr) error {
+// restore is Restore of a connection, as libsoccr does it: the
+// sequence numbers before the FINs, the queues, then our FIN
+// (shutdown(SHUT_WR) in repair mode: in FIN_WAIT2, where the peer acked
+// it, with the send queue chosen, so that it counts as sent; else sent
+// at once, held by the network lock and sent again), the peer's FIN (a
+// segment from the peer, sendPeer) and, in FIN_WAIT2, the peer's ack of
+// ours.
+func restore(fd int, st *Stream, src, dst unix.Sockaddr) error {
+	e, inq, outq := st.Entry, st.InQ, st.OutQ
 	if len(inq) != int(e.GetInqLen()) || len(outq) != int(e.GetOutqLen()) || e.GetUnsqLen() > e.GetOutqLen() {
 		return fmt.Errorf("tcp_stream_entry: queues of %d and %d bytes for inq_len %d, outq_len %d, unsq_len %d",
 			len(inq), len(outq), e.GetInqLen(), e.GetOutqLen(), e.GetUnsqLen())
 	}
-	if err := Connect(fd, e, src, dst); err != nil {
+	state := st.State
+	inSeq, outSeq := e.GetInqSeq(), e.GetOutqSeq() // after the FINs
+	if peerFIN(state) {
+		inSeq--
+	}
+	if ourFIN(state) {
+		outSeq--
+	}
+	una := outSeq - e.GetOutqLen() // the first byte not acked
+	if err := Connect(fd, inSeq-e.GetInqLen(), una, src, dst); err != nil {
 		return err
 	}
 	var opts []unix.TCPRepairOpt
@@ -251,32 +310,102 @@ func restore(fd int, e *images.TcpStreamEntry, inq, outq []byte, src, dst unix.S
 	if err := sendQueue(fd, linux.TCPSendQueue, outq[:sent]); err != nil {
 		return fmt.Errorf("send queue: %w", err)
 	}
+	if ourFIN(state) && sent < len(outq) {
+		// The unsent bytes go before our FIN: written out of repair
+		// mode, as the task wrote them (held by the network lock).
+		if err := Resume(fd); err != nil {
+			return err
+		}
+		if err := write(fd, outq[sent:]); err != nil {
+			return fmt.Errorf("unsent data: %w", err)
+		}
+		if err := Pause(fd); err != nil {
+			return err
+		}
+	}
 	if e.SndWnd != nil {
 		w := linux.TCPRepairWindow{SndWl1: e.GetSndWl1(), SndWnd: e.GetSndWnd(), MaxWindow: e.GetMaxWindow(), RcvWnd: e.GetRcvWnd(), RcvWup: e.GetRcvWup()}
+		if peerFIN(state) {
+			// rcv_wup was past the FIN, which is not received yet.
+			w.RcvWup--
+			w.RcvWnd++
+		}
 		if err := linux.SetTCPRepairWindow(fd, &w); err != nil {
 			return err
 		}
 	}
+	if err := linux.SetTCPRepairQueue(fd, linux.TCPNoQueue); err != nil {
+		return err
+	}
+	if state == StateEstablished {
+		return nil
+	}
+	local, peer := AddrPort(src), AddrPort(dst)
+	if ourFIN(state) && state != StateLastAck {
+		if err := shutdownWrite(fd, state == StateFinWait2); err != nil {
+			return err
+		}
+	}
+	if peerFIN(state) {
+		if err := sendPeer(e, local, peer, inSeq, una, tcpFIN|tcpACK); err != nil {
+			return err
+		}
+		want := uint32(StateCloseWait)
+		if state == StateClosing {
+			want = StateClosing
+		}
+		if err := waitState(fd, want); err != nil {
+			return err
+		}
+	}
+	if state == StateLastAck {
+		if err := shutdownWrite(fd, false); err != nil {
+			return err
+		}
+	}
+	if state == StateFinWait2 {
+		if err := sendPeer(e, local, peer, inSeq, outSeq+1, tcpACK); err != nil {
+			return err
+		}
+	}
+	return waitState(fd, state)
+}
+
+// shutdownWrite puts our FIN in the send queue of fd, in repair mode:
+// with acked, as sent (the send queue chosen: nothing is sent), else
+// sent at once.
+func shutdownWrite(fd int, acked bool) error {
+	q := linux.TCPNoQueue
+	if acked {
+		q = linux.TCPSendQueue
+	}
+	if err := linux.SetTCPRepairQueue(fd, q); err != nil {
+		return err
+	}
+	if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
+		return os.NewSyscallError("shutdown(SHUT_WR)", err)
+	}
 	return linux.SetTCPRepairQueue(fd, linux.TCPNoQueue)
 }
 
-// Connect binds fd (a new socket in repair mode) to src, sets the
-// sequence numbers of e's queues before their bytes and connects it to
-// dst: in repair mode no SYN is sent, the socket is ESTABLISHED at once.
-func Connect(fd int, e *images.TcpStreamEntry, src, dst unix.Sockaddr) error {
+// Connect binds fd (a new socket in repair mode) to src, sets the first
+// sequence numbers of its receive and send queues (inSeq, outSeq) and
+// connects it to dst: in repair mode no SYN is sent, the socket is
+// ESTABLISHED at once.
+func Connect(fd int, inSeq, outSeq uint32, src, dst unix.Sockaddr) error {
 	if err := unix.Bind(fd, src); err != nil {
 		return os.NewSyscallError("bind", err)
 	}
 	if err := linux.SetTCPRepairQueue(fd, linux.TCPRecvQueue); err != nil {
 		return err
 	}
-	if err := linux.SetTCPQueueSeq(fd, e.GetInqSeq()-e.GetInqLen()); err != nil {
+	if err := linux.SetTCPQueueSeq(fd, inSeq); err != nil {
 		return err
 	}
 	if err := linux.SetTCPRepairQueue(fd, linux.TCPSendQueue); err != nil {
 		return err
 	}
-	if err := linux.SetTCPQueueSeq(fd, e.GetOutqSeq()-e.GetOutqLen()); err != nil {
+	if err := linux.SetTCPQueueSeq(fd, outSeq); err != nil {
 		return err
 	}
 	if err := unix.Connect(fd, dst); err != nil {
