@@ -33,7 +33,7 @@ type env struct {
 
 // sweepsNetlocks are the commands that first remove the network locks
 // of a criu that died before finishing (package netlock).
-var sweepsNetlocks = map[string]bool{"dump": true, "pre-dump": true, "restore": true, "check": true}
+var sweepsNetlocks = map[string]bool{"dump": true, "pre-dump": true, "restore": true, "check": true, "swrk": true}
 
 // command is one subcommand. setup adds the subcommand's own flags to fs
 // and returns the function that runs it once flags are parsed.

@@ -68,6 +68,9 @@ type dumper struct {
 // before.
 func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log := opts.Log
+	if err := opts.notify(ctx, "pre-dump"); err != nil {
+		return nil, err
+	}
 	t, err := freezeTree(ctx, s, opts, freezeSpec{
 		verb:     "dump",
 		shellJob: true,              // its fds are dumped: the shell-job rules apply
@@ -82,6 +85,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	// is unlocked after that (release).
 	defer t.sockets.Release(true)
 	if err := t.lockNetwork(ctx); err != nil {
+		return nil, err
+	}
+	if err := opts.notify(ctx, "query-ext-files"); err != nil {
 		return nil, err
 	}
 	// Its ids images name the tasks' namespaces (ns.go).
@@ -133,6 +139,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("finish")
+	if err := opts.notify(ctx, "post-dump"); err != nil {
+		return nil, err
+	}
 	// The images are safe: now the tasks may go.
 	t.keepThawed()
 	if err := t.sockets.Release(opts.LeaveRunning); err != nil {
@@ -147,6 +156,11 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 	t.stats.Frozen = time.Since(t.frozenAt)
 	t.finishNetwork() // the tree is gone or runs: not frozen time
+	if opts.LeaveRunning && t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
+		if err := opts.notify(ctx, "network-unlock"); err != nil {
+			log.Warn().Err(err).Msg("the tree runs on")
+		}
+	}
 	if statsLast {
 		// The snapshot is complete and the tree gone or running: a
 		// stats image that cannot be written does not undo the dump.

@@ -26,6 +26,9 @@ func (t *frozenTree) lockNetwork(ctx context.Context) error {
 	}
 	var err error
 	if t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
+		if err := t.opts.notify(ctx, "network-lock"); err != nil {
+			return err
+		}
 		t.netlock, err = netlock.LockNetns(ctx, m, t.runID, t.tasks[0].pid, t.opts.Log)
 	} else {
 		var conns []netlock.Conn

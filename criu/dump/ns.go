@@ -200,7 +200,7 @@ func (t *tree) netDo(f func() error) error {
 // restorer's.
 func (t *tree) dumpNamespaces(ctx context.Context) error {
 	root := t.tasks[0]
-	if t.ns.mask&unix.CLONE_NEWNET != 0 {
+	if t.ns.mask&unix.CLONE_NEWNET != 0 && !t.opts.EmptyNetns {
 		ns, err := netns.OpenPid(root.pid)
 		if err != nil {
 			return err

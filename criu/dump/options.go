@@ -1,6 +1,8 @@
 package dump
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -62,6 +64,10 @@ type Options struct {
 	// IPTool is the ip program that saves a network namespace of the
 	// tree's own; "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string
+	// EmptyNetns: a network namespace of the tree's own is not saved,
+	// only its existence (CRIU's empty_ns with CLONE_NEWNET, which runc
+	// always sends); restore makes it empty.
+	EmptyNetns bool
 	// NetworkLock is how the tree's connections are kept silent from
 	// the freeze to the restore (criu dump --network-lock; package
 	// netlock); "" is nftables.
@@ -72,6 +78,26 @@ type Options struct {
 	// local images dir), so stats-dump.img is written once the tree is
 	// killed or resumed and its frozen time covers the final sync.
 	StatsAfterFinish bool
+	// Notify, when set, is called at the steps where CRIU runs its
+	// action scripts, by CRIU's names: "pre-dump" before the freeze,
+	// "network-lock" before a network namespace of the tree's own is
+	// locked, "query-ext-files" once the tree is frozen, "post-dump"
+	// once the images are complete and before the tree is killed or
+	// let go, "network-unlock" when such a namespace is unlocked after
+	// a dump with LeaveRunning (criu swrk sends them as notifications;
+	// package criu/rpc). An error fails the dump, which lets the tree go.
+	Notify func(ctx context.Context, step string) error
+}
+
+// notify calls o.Notify, if set, for step.
+func (o *Options) notify(ctx context.Context, step string) error {
+	if o.Notify == nil {
+		return nil
+	}
+	if err := o.Notify(ctx, step); err != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return nil
 }
 
 // Stats are the figures of one dump, also written to stats-dump.img.

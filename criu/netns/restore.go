@@ -18,6 +18,10 @@ import (
 
 // RestoreOptions tunes Restore.
 type RestoreOptions struct {
+	// Empty leaves the namespace as it was made, configuring nothing
+	// (CRIU's --empty-ns net, which runc always asks for: it sets the
+	// network up itself in its hooks).
+	Empty bool
 	// IPTool is the ip program; "ip" (from PATH) when empty.
 	IPTool string
 	// Veth maps the name of each veth link inside the namespace to the
@@ -46,6 +50,10 @@ type RestoreOptions struct {
 // veth peers); addresses and routes already restored are left to the
 // caller, who is expected to discard the namespace.
 func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts RestoreOptions, log zerolog.Logger) (err error) {
+	if opts.Empty {
+		log.Info().Uint32("netns", id).Msg("empty network namespace: nothing restored in it (empty_ns)")
+		return nil
+	}
 	t := tool{path: ipTool(opts.IPTool), ns: ns}
 	log = log.With().Uint32("netns", id).Logger()
 

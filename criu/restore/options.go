@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"context"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,8 +33,26 @@ type Options struct {
 	// TCPEstablished, TCPClose: established TCP connections rebuilt, or
 	// closed (--tcp-established, --tcp-close; sockets.TCPOptions).
 	TCPEstablished, TCPClose bool
+	// EmptyNetns: a network namespace of the tree's own is made empty
+	// (CRIU's empty_ns with CLONE_NEWNET; netns.RestoreOptions.Empty).
+	EmptyNetns bool
 	// Log receives progress.
 	Log zerolog.Logger
+	// Notify, when set, is called at CRIU's action-script steps (criu
+	// swrk's notifications, package criu/rpc) with the root's host pid:
+	// pre-restore (pid 0), setup-namespaces, post-setup-namespaces,
+	// post-restore (all restored, none running), network-unlock (a netns
+	// of the tree's own), pre-resume, post-resume (pid 0; the tasks run,
+	// an error is only logged). An error fails the restore.
+	Notify func(ctx context.Context, step string, pid int) error
+}
+
+// notify calls o.Notify, if set, for step.
+func (o *Options) notify(ctx context.Context, step string, pid int) error {
+	if o.Notify == nil {
+		return nil
+	}
+	return o.Notify(ctx, step, pid) // its error names the step
 }
 
 // Stats are the figures of one restore.

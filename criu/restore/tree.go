@@ -107,6 +107,9 @@ type treeRestorer struct {
 // the root or Releases it. On failure every task it created is killed.
 func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	t0 := time.Now()
+	if err := opts.notify(ctx, "pre-restore", 0); err != nil {
+		return nil, err
+	}
 	ti, err := readTree(ctx, s)
 	if err != nil {
 		return nil, err
@@ -177,6 +180,11 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	// (create), so that they inherit it (package mm).
 	if err := t.restoreNamespaces(ctx); err != nil {
 		return nil, err
+	}
+	for _, step := range []string{"setup-namespaces", "post-setup-namespaces"} {
+		if err := opts.notify(ctx, step, root.r.pid); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.netDo(func() error { return t.openMasters(ctx) }); err != nil {
 		return nil, err
@@ -259,6 +267,14 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.inet.Resume(); err != nil {
 		return nil, err
 	}
+	for _, step := range []string{"post-restore", "network-unlock", "pre-resume"} {
+		if step == "network-unlock" && t.mask&unix.CLONE_NEWNET == 0 {
+			continue
+		}
+		if err := opts.notify(ctx, step, root.r.pid); err != nil {
+			return nil, err
+		}
+	}
 	for _, n := range t.nodes {
 		if n.sn.zombie() || n.helper {
 			continue
@@ -270,6 +286,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	netlock.AfterRestore(ctx, t.ti.inv, root.r.pid, t.log) // the tasks run: their connections may talk
 	t.warnUnusedInherit()
 	undo.Release()
+	if err := opts.notify(ctx, "post-resume", 0); err != nil {
+		t.log.Warn().Err(err).Msg("the tree runs on")
+	}
 	stats.Forking = root.r.stats.Forking
 	stats.Restore = time.Since(t0)
 	st := &images.StatsEntry{Restore: &images.RestoreStatsEntry{

@@ -13,8 +13,9 @@ import (
 var orchestrators = []string{module + "/criu/dump", module + "/criu/restore"}
 
 // TestObjectsBelowOrchestrators: restore does not link the dumper, and no
-// package under criu/ (but the criu command and the orchestrators
-// themselves) links either orchestrator.
+// package under criu/ (but the criu command, its RPC service criu/rpc,
+// a front end like the command line, and the orchestrators themselves)
+// links either orchestrator.
 func TestObjectsBelowOrchestrators(t *testing.T) {
 	all, importers := deps(t, module+"/criu/restore")
 	for _, pkg := range all {
@@ -23,7 +24,7 @@ func TestObjectsBelowOrchestrators(t *testing.T) {
 		}
 	}
 	for _, pkg := range goList(t, "./criu/...") {
-		if pkg == module+"/criu" || pkg == orchestrators[0] || pkg == orchestrators[1] {
+		if pkg == module+"/criu" || pkg == module+"/criu/rpc" || pkg == orchestrators[0] || pkg == orchestrators[1] {
 			continue
 		}
 		all, importers := deps(t, pkg)

@@ -1,0 +1,339 @@
+package rpc
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/netlock"
+	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/restore"
+	"github.com/criugo/criu/criu/tty"
+	pb "github.com/criugo/criu/proto/rpc"
+)
+
+// defaultLogFile is CRIU's log name when a request gives none.
+const defaultLogFile = "criu.log"
+
+// request is a DUMP, PRE_DUMP or RESTORE request's options, resolved.
+type request struct {
+	typ       pb.CriuReqType
+	imagesDir string
+	workDir   string
+	logPath   string // "" logs to stderr (log_to_stderr)
+	logLevel  int
+	dump      dump.Options
+	restore   restore.Options
+	// accepted are the options taken without effect, each with why
+	// that cannot change the result (logged); refused the options not
+	// implemented, which fail the request.
+	accepted, refused []string
+}
+
+// resolve reads o for a request of type t from the client peer.
+func resolve(t pb.CriuReqType, o *pb.CriuOpts, peer int, cfg Config) (*request, error) {
+	r := &request{typ: t, logLevel: int(o.GetLogLevel())}
+	var err error
+	switch {
+	case o.GetImagesDirFd() >= 0:
+		if r.imagesDir, err = peerDir(peer, int(o.GetImagesDirFd()), "images_dir_fd"); err != nil {
+			return nil, err
+		}
+	case o.GetImagesDir() != "":
+		r.imagesDir = o.GetImagesDir()
+	default:
+		return nil, fmt.Errorf("%w: neither images_dir_fd nor images_dir given", ErrProtocol)
+	}
+	r.workDir = r.imagesDir
+	if o.WorkDirFd != nil {
+		if r.workDir, err = peerDir(peer, int(o.GetWorkDirFd()), "work_dir_fd"); err != nil {
+			return nil, err
+		}
+	}
+	name := o.GetLogFile()
+	if strings.Contains(name, "/") {
+		return nil, fmt.Errorf("log_file %q: no subdirs are allowed (use work_dir_fd)", name)
+	}
+	switch {
+	case name != "":
+		r.logPath = filepath.Join(r.workDir, name)
+	case o.GetLogToStderr():
+	default:
+		r.logPath = filepath.Join(r.workDir, defaultLogFile)
+	}
+	r.logLevel = min(max(r.logLevel, 0), 4)
+	r.options(o, cfg)
+	return r, nil
+}
+
+// peerDir is the directory the client's fd names, as CRIU reaches it
+// (/proc/PEER/fd/N), by its own path when that is the same directory
+// for us (relative paths such as parent_img then resolve as the client
+// means them).
+func peerDir(peer, fd int, what string) (string, error) {
+	p := fmt.Sprintf("/proc/%d/fd/%d", peer, fd)
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("%s %d of the client (pid %d): %w", what, fd, peer, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("%s %d of the client (pid %d): not a directory", what, fd, peer)
+	}
+	if real, err := os.Readlink(p); err == nil && filepath.IsAbs(real) {
+		if rst, err := os.Stat(real); err == nil && os.SameFile(st, rst) {
+			return real, nil
+		}
+	}
+	return p, nil
+}
+
+// refuse records an option we do not implement.
+func (r *request) refuse(format string, args ...any) {
+	r.refused = append(r.refused, fmt.Sprintf(format, args...))
+}
+
+// accept records an option taken without effect, and why.
+func (r *request) accept(format string, args ...any) {
+	r.accepted = append(r.accepted, fmt.Sprintf(format, args...))
+}
+
+// refusal is the error of the refused options, or nil.
+func (r *request) refusal() error {
+	if len(r.refused) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: RPC options not implemented: %s", errdefs.ErrUnsupported, strings.Join(r.refused, "; "))
+}
+
+// options maps o onto the dump and restore options (CRIU's meaning of
+// each, cr-service.c), or records it as accepted or refused.
+func (r *request) options(o *pb.CriuOpts, cfg Config) {
+	isDump := r.typ != pb.CriuReqType_RESTORE
+	d := &r.dump
+	rs := &r.restore
+	d.IPTool, rs.IPTool = cfg.IPTool, cfg.IPTool
+	d.StatsAfterFinish = true
+
+	if isDump {
+		if o.GetPid() <= 0 {
+			r.refuse("pid unset: dumping the client itself is not implemented")
+		}
+		d.Pid = int(o.GetPid())
+	}
+	d.LeaveRunning = o.GetLeaveRunning() || r.typ == pb.CriuReqType_PRE_DUMP
+	d.ExtUnixSk = o.GetExtUnixSk()
+	for _, u := range o.GetUnixSkIno() {
+		if d.ExtUnixInodes == nil {
+			d.ExtUnixInodes = map[uint32]bool{}
+		}
+		d.ExtUnixInodes[u.GetInode()] = true
+	}
+	d.TCPEstablished, rs.TCPEstablished = o.GetTcpEstablished(), o.GetTcpEstablished()
+	d.TCPClose, rs.TCPClose = o.GetTcpClose(), o.GetTcpClose()
+	d.SkipInFlight = o.GetTcpSkipInFlight()
+	d.ShellJob, rs.ShellJob = o.GetShellJob(), o.GetShellJob()
+	d.FileLocks, rs.FileLocks = o.GetFileLocks(), o.GetFileLocks()
+	d.PrevImages = o.GetParentImg()
+	d.TrackMem = o.GetTrackMem()
+	if o.GetEvasiveDevices() {
+		r.accept("evasive_devices: a device file whose path is gone fails the restore by name instead of being looked for elsewhere")
+	}
+	if o.Ps != nil {
+		r.refuse("ps (page server)")
+	}
+	if root := o.GetRoot(); root != "" && root != "/" {
+		if isDump {
+			r.accept("root %q: used for a mount namespace of the tree's own, which dump refuses by name (not checkpointed yet)", root)
+		} else {
+			r.refuse("root %q (restoring into another root needs mount namespaces, not checkpointed yet)", root)
+		}
+	}
+	if o.GetAutoDedup() {
+		r.refuse("auto_dedup")
+	}
+	if o.GetLinkRemap() {
+		r.refuse("link_remap")
+	}
+	for _, v := range o.GetVeths() {
+		addVeth(d, rs, v.GetIfIn(), v.GetIfOut())
+	}
+	if o.CpuCap != nil && o.GetCpuCap() != 0xffffffff {
+		r.refuse("cpu_cap %#x", o.GetCpuCap())
+	}
+	if o.GetForceIrmap() {
+		r.refuse("force_irmap")
+	}
+	if len(o.GetExecCmd()) > 0 {
+		r.refuse("exec_cmd")
+	}
+	if len(o.GetExtMnt()) > 0 || o.GetAutoExtMnt() || o.GetExtSharing() || o.GetExtMasters() || len(o.GetSkipMnt()) > 0 || len(o.GetEnableFs()) > 0 {
+		r.accept("ext_mnt, auto_ext_mnt, ext_sharing, ext_masters, skip_mnt, enable_fs: they apply to a mount namespace of the tree's own, which dump refuses by name (not checkpointed yet)")
+	}
+	r.cgroups(o)
+	if o.GetRstSibling() {
+		r.accept("rst_sibling: the restored root is a child of criu swrk, and of the client once criu swrk exits when the client is a child subreaper (runc is, unless --no-subreaper)")
+	}
+	for _, f := range o.GetInheritFd() {
+		if rs.InheritFd == nil {
+			rs.InheritFd = map[string]int{}
+		}
+		rs.InheritFd[f.GetKey()] = int(f.GetFd())
+	}
+	if o.GhostLimit != nil && o.GetGhostLimit() != 0x100000 {
+		r.refuse("ghost_limit %d", o.GetGhostLimit())
+	}
+	if len(o.GetIrmapScanPaths()) > 0 {
+		r.refuse("irmap_scan_paths")
+	}
+	for _, e := range o.GetExternal() {
+		r.external(e, isDump)
+	}
+	if ns := o.GetEmptyNs(); ns != 0 {
+		d.EmptyNetns = ns&unix.CLONE_NEWNET != 0
+		rs.EmptyNetns = d.EmptyNetns
+		if rest := ns &^ unix.CLONE_NEWNET; rest != 0 {
+			r.refuse("empty_ns %#x (only CLONE_NEWNET)", rest)
+		}
+	}
+	if len(o.GetJoinNs()) > 0 {
+		r.refuse("join_ns")
+	}
+	if o.GetCgroupProps() != "" || o.GetCgroupPropsFile() != "" || len(o.GetCgroupDumpController()) > 0 || o.GetCgroupYard() != "" {
+		r.refuse("cgroup_props, cgroup_props_file, cgroup_dump_controller, cgroup_yard (cgroups are not checkpointed)")
+	}
+	if o.GetFreezeCgroup() != "" {
+		r.accept("freeze_cgroup %q: the tree is frozen with ptrace, task by task, as without it", o.GetFreezeCgroup())
+	}
+	if o.GetWeakSysctls() {
+		r.accept("weak_sysctls: a sysctl that cannot be set fails the restore by name")
+	}
+	if o.GetLazyPages() {
+		r.refuse("lazy_pages")
+	}
+	if o.StatusFd != nil {
+		r.refuse("status_fd (obsolete in CRIU too)")
+	}
+	if o.GetOrphanPtsMaster() {
+		r.accept("orphan_pts_master: dump refuses a terminal whose other end is outside the tree unless it is named external (tty[RDEV:DEV]), so our images never hold an orphan pty slave")
+	}
+	if f := o.GetConfigFile(); f != "" {
+		r.configFile(f)
+	}
+	if o.GetLsmProfile() != "" {
+		r.refuse("lsm_profile %q", o.GetLsmProfile())
+	}
+	if o.GetLsmMountContext() != "" {
+		r.refuse("lsm_mount_context %q", o.GetLsmMountContext())
+	}
+	if o.GetTls() || o.GetTlsCacert() != "" || o.GetTlsCacrl() != "" || o.GetTlsCert() != "" || o.GetTlsKey() != "" || o.GetTlsNoCnVerify() {
+		r.refuse("tls (page server)")
+	}
+	if o.PidfdStoreSk != nil {
+		r.refuse("pidfd_store_sk (FEATURE_CHECK answers pidfd_store false)")
+	}
+	if o.NetworkLock != nil {
+		switch o.GetNetworkLock() {
+		case pb.CriuNetworkLockMethod_IPTABLES:
+			d.NetworkLock = netlock.IPTables
+		case pb.CriuNetworkLockMethod_NFTABLES:
+			d.NetworkLock = netlock.NFTables
+		case pb.CriuNetworkLockMethod_SKIP:
+			d.NetworkLock = netlock.Skip
+		}
+	}
+	if o.GetMntnsCompatMode() {
+		r.refuse("mntns_compat_mode")
+	}
+	if o.GetSkipFileRwxCheck() {
+		r.refuse("skip_file_rwx_check")
+	}
+	if o.GetUnprivileged() {
+		r.refuse("unprivileged")
+	}
+	if o.GetLeaveStopped() {
+		r.refuse("leave_stopped")
+	}
+}
+
+// cgroups maps manage_cgroups and manage_cgroups_mode. CRIU's soft mode
+// (runc's default) puts the restored tasks back in their cgroups, made
+// where missing, without setting properties of existing ones: runc
+// moves criu into the container's cgroup before a restore, so tasks
+// restored in criu's own cgroup are where soft mode puts a tree that is
+// in one cgroup. Modes that restore properties are refused.
+func (r *request) cgroups(o *pb.CriuOpts) {
+	mode := pb.CriuCgMode_IGNORE
+	switch {
+	case o.ManageCgroupsMode != nil:
+		mode = o.GetManageCgroupsMode()
+	case o.GetManageCgroups():
+		mode = pb.CriuCgMode_SOFT
+	}
+	switch mode {
+	case pb.CriuCgMode_IGNORE, pb.CriuCgMode_CG_NONE:
+	case pb.CriuCgMode_SOFT, pb.CriuCgMode_DEFAULT:
+		r.accept("manage_cgroups (soft): cgroups are not saved; the restored tasks are in criu's own cgroup (runc moves criu into the container's first); cg_root is not used")
+	default:
+		r.refuse("manage_cgroups_mode %s (cgroup properties are not checkpointed; soft or ignore)", strings.ToLower(mode.String()))
+	}
+}
+
+// external maps one external entry: veth[IN]:OUT on both sides,
+// tty[RDEV:DEV] on dump (restore gets it through inherit_fd).
+func (r *request) external(e string, isDump bool) {
+	if key, ok, err := tty.ParseTTYKey(e); err != nil || ok {
+		switch {
+		case err != nil:
+			r.refuse("external %q: %v", e, err)
+		case isDump:
+			if r.dump.ExternalTTY == nil {
+				r.dump.ExternalTTY = map[string]bool{}
+			}
+			r.dump.ExternalTTY[key] = true
+		default:
+			r.refuse("external %q on restore (give the terminal with inherit_fd %s)", e, e)
+		}
+		return
+	}
+	in, out, ok, err := netns.ParseExternal(e)
+	if err != nil || !ok {
+		r.refuse("external %q (veth[IFNAME]:OUTNAME and tty[RDEV:DEV] only)", e)
+		return
+	}
+	addVeth(&r.dump, &r.restore, in, out)
+}
+
+func addVeth(d *dump.Options, rs *restore.Options, in, out string) {
+	if d.Veth == nil {
+		d.Veth, rs.Veth = map[string]string{}, map[string]string{}
+	}
+	d.Veth[in], rs.Veth[in] = out, out
+}
+
+// configFile: the request's configuration file (runc always names
+// /etc/criu/runc.conf). A missing file is nothing, as for CRIU; one
+// that sets options is refused until configuration files are read.
+func (r *request) configFile(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			r.refuse("config_file %s: %v", path, err)
+		}
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l != "" && !strings.HasPrefix(l, "#") {
+			r.refuse("config_file %s (configuration files are not read yet)", path)
+			return
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package rpc
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/errdefs"
+	pb "github.com/criugo/criu/proto/rpc"
+)
+
+func TestMain(m *testing.M) { crtest.RunWithFdCheck(m) }
+
+// runc's DUMP options (shared/reference/runc-swrk-trace.md) resolve, the
+// ones we cannot honour fail by name, and images_dir_fd is the client's.
+func TestOptions(t *testing.T) {
+	dir := t.TempDir()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	o := &pb.CriuOpts{ImagesDirFd: proto.Int32(int32(d.Fd())), Pid: proto.Int32(42), LogFile: proto.String("dump.log"),
+		ManageCgroups: proto.Bool(true), EmptyNs: proto.Uint32(1 << 30), Root: proto.String("/x/rootfs"),
+		ExtMnt: []*pb.ExtMountMap{{Key: proto.String("/dev/null"), Val: proto.String("/dev/null")}}, OrphanPtsMaster: proto.Bool(true)}
+	r, err := resolve(pb.CriuReqType_DUMP, o, os.Getpid(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.imagesDir != dir || r.logPath != dir+"/dump.log" {
+		t.Errorf("images %q log %q, want %q", r.imagesDir, r.logPath, dir)
+	}
+	if err := r.refusal(); err != nil {
+		t.Errorf("runc's dump refused: %v", err)
+	}
+	if !r.dump.EmptyNetns || r.dump.Pid != 42 {
+		t.Errorf("dump options %+v", r.dump)
+	}
+	o.LazyPages = proto.Bool(true)
+	o.ManageCgroupsMode = pb.CriuCgMode_STRICT.Enum()
+	r, err = resolve(pb.CriuReqType_RESTORE, o, os.Getpid(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.refusal()
+	if !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Fatalf("refusal %v", err)
+	}
+	for _, name := range []string{"lazy_pages", "manage_cgroups_mode strict", "root \"/x/rootfs\""} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("refusal %q does not name %s", err, name)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/restore"
+	pb "github.com/criugo/criu/proto/rpc"
+)
+
+// run serves a DUMP, PRE_DUMP or RESTORE request.
+func (s *session) run(ctx context.Context, req *pb.CriuReq) *pb.CriuResp {
+	t := req.GetType()
+	o := req.GetOpts()
+	if o == nil {
+		return s.fail(t, fmt.Errorf("%w: %s without opts", ErrProtocol, t))
+	}
+	r, err := resolve(t, o, s.peer, s.cfg)
+	if err != nil {
+		s.cfg.Log.Error().Err(err).Msg(t.String())
+		return s.fail(t, err)
+	}
+	log, closeLog, err := r.openLog()
+	if err != nil {
+		return s.fail(t, err)
+	}
+	defer closeLog()
+	log.Info().Str("request", t.String()).Str("images", r.imagesDir).Int("client", s.peer).Msg("rpc request")
+	for _, a := range r.accepted {
+		log.Info().Msg("accepted: " + a)
+	}
+	if err := r.refusal(); err != nil {
+		log.Error().Msg("Error: " + err.Error())
+		return s.fail(t, err)
+	}
+	notify := o.GetNotifyScripts()
+	store, err := image.NewDir(r.imagesDir)
+	if err != nil {
+		log.Error().Msg("Error: " + err.Error())
+		return s.fail(t, err)
+	}
+	defer store.Close()
+	switch t {
+	case pb.CriuReqType_RESTORE:
+		opts := r.restore
+		opts.Log = log
+		if notify {
+			opts.Notify = func(ctx context.Context, step string, pid int) error {
+				if step != "setup-namespaces" && step != "post-restore" {
+					pid = 0
+				}
+				_, err := s.notify(step, pid)
+				return err
+			}
+		}
+		task, err := restore.Restore(ctx, store, opts)
+		if err != nil {
+			log.Error().Msg("Error: " + err.Error())
+			return s.fail(t, err)
+		}
+		task.Release()
+		return &pb.CriuResp{Type: t.Enum(), Success: proto.Bool(true), Restore: &pb.CriuRestoreResp{Pid: proto.Int32(int32(task.Pid))}}
+	default:
+		opts := r.dump
+		opts.Log = log
+		if notify {
+			opts.Notify = func(ctx context.Context, step string) error {
+				rep, err := s.notify(step, 0)
+				if err == nil && len(rep.GetOpts().GetExternal()) > 0 {
+					err = fmt.Errorf("query-ext-files: adding external objects %q during the dump is not implemented", rep.GetOpts().GetExternal())
+				}
+				return err
+			}
+		}
+		var st *dump.Stats
+		if t == pb.CriuReqType_PRE_DUMP {
+			st, err = dump.PreDump(ctx, store, opts)
+		} else {
+			st, err = dump.Dump(ctx, store, opts)
+		}
+		if err != nil {
+			log.Error().Msg("Error: " + err.Error())
+			return s.fail(t, err)
+		}
+		log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Msg(t.String() + " done")
+		resp := &pb.CriuResp{Type: t.Enum(), Success: proto.Bool(true)}
+		if t == pb.CriuReqType_DUMP {
+			resp.Dump = &pb.CriuDumpResp{Restored: proto.Bool(false)}
+		}
+		return resp
+	}
+}
+
+// fail is failure with the request-specific part CRIU always sends.
+func (s *session) fail(t pb.CriuReqType, err error) *pb.CriuResp {
+	resp := failure(t, err)
+	switch t {
+	case pb.CriuReqType_DUMP:
+		resp.Dump = &pb.CriuDumpResp{Restored: proto.Bool(false)}
+	case pb.CriuReqType_RESTORE:
+		resp.Restore = &pb.CriuRestoreResp{Pid: proto.Int32(-1)}
+	}
+	return resp
+}
+
+// notify sends one notification and waits for the client's answer.
+func (s *session) notify(script string, pid int) (*pb.CriuReq, error) {
+	n := &pb.CriuNotify{Script: proto.String(script)}
+	if pid > 0 {
+		n.Pid = proto.Int32(int32(pid))
+	}
+	if err := s.send(&pb.CriuResp{Type: pb.CriuReqType_NOTIFY.Enum(), Success: proto.Bool(true), Notify: n}, -1); err != nil {
+		return nil, fmt.Errorf("notification %s: %w", script, err)
+	}
+	req, err := s.recv()
+	if err != nil {
+		return nil, fmt.Errorf("notification %s: %w", script, err)
+	}
+	if req.GetType() != pb.CriuReqType_NOTIFY || !req.GetNotifySuccess() {
+		return nil, fmt.Errorf("%w: %s", ErrNotifyFailed, script)
+	}
+	return req, nil
+}
+
+// openLog opens the request's log (its log file, truncated, as CRIU's).
+func (r *request) openLog() (zerolog.Logger, func(), error) {
+	var w io.Writer = os.Stderr
+	closeFn := func() {}
+	if r.logPath != "" {
+		f, err := os.OpenFile(r.logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+		if err != nil {
+			return zerolog.Nop(), closeFn, fmt.Errorf("open log file: %w", err)
+		}
+		w = f
+		closeFn = func() { f.Close() }
+	}
+	levels := []zerolog.Level{zerolog.ErrorLevel, zerolog.WarnLevel, zerolog.InfoLevel, zerolog.DebugLevel, zerolog.TraceLevel}
+	cw := zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: "15:04:05.000000"}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	return zerolog.New(cw).Level(levels[r.logLevel]).With().Timestamp().Logger(), closeFn, nil
+}
