@@ -27,6 +27,14 @@ type skPacket struct {
 	addr []byte
 }
 
+// rcvShutdown is the kernel's RCV_SHUTDOWN bit of sock_diag's shutdown
+// (the peer shut down its writing end).
+const rcvShutdown = 1
+
+// maxPackets caps the messages of one socket's receive queue (an empty
+// datagram takes no bytes).
+const maxPackets = 1 << 20
+
 // maxQueue caps the bytes of one socket's receive queue: read at dump,
 // queued again at restore.
 const maxQueue = 64 << 20
@@ -34,7 +42,21 @@ const maxQueue = 64 << 20
 // peekQueue reads fd's receive queue without consuming it: SO_PEEK_OFF
 // moves past what each MSG_PEEK returned, and is put back afterwards.
 // A queue holding passed descriptors (SCM_RIGHTS) is refused.
-func peekQueue(fd int, id uint32, dgram bool) ([]skPacket, error) {
+//
+// typ is the socket's type, shut its shutdown bits and rqlen the bytes
+// its queue holds, as sock_diag gave them. A peek of an empty message
+// (SOCK_DGRAM, SOCK_SEQPACKET) returns 0 bytes and does not move the
+// offset on, but marks the message peeked, and the next peek at that
+// offset passes over it: so the walk goes on after each. A peek of 0
+// bytes is the end only for a stream (its peer shut down), or for a
+// seqpacket socket whose peer shut down once every byte of its queue
+// (rqlen, the sum of its messages' lengths) has been seen: from there
+// the kernel answers 0 for good, and empty messages left at the end read
+// as that end of file to the program too. (An empty message peeked
+// before, by the program or a dump that let the tree run on, is passed
+// over by the peek at any offset and cannot be seen, as in CRIU.)
+func peekQueue(fd int, id uint32, typ int, shut uint8, rqlen uint32) ([]skPacket, error) {
+	dgram := typ == unix.SOCK_DGRAM
 	orig, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF)
 	if err != nil {
 		return nil, os.NewSyscallError("getsockopt(SO_PEEK_OFF)", err)
@@ -70,14 +92,12 @@ func peekQueue(fd int, id uint32, dgram bool) ([]skPacket, error) {
 		if fl&unix.MSG_TRUNC != 0 {
 			return nil, fmt.Errorf("%w: queued message larger than %d bytes", errdefs.ErrUnsupported, len(buf))
 		}
-		if n == 0 {
-			// End of a stream whose peer shut down, or an empty
-			// datagram: neither moves the peek offset on.
+		if n == 0 && (typ == unix.SOCK_STREAM || typ == unix.SOCK_SEQPACKET && shut&rcvShutdown != 0 && total >= int(rqlen)) {
 			return out, nil
 		}
 		total += n
-		if total > maxQueue {
-			return nil, fmt.Errorf("%w: more than %d bytes queued", errdefs.ErrUnsupported, maxQueue)
+		if total > maxQueue || len(out) >= maxPackets {
+			return nil, fmt.Errorf("%w: more than %d bytes or %d messages queued", errdefs.ErrUnsupported, maxQueue, maxPackets)
 		}
 		p := skPacket{idFor: id, data: append([]byte{}, buf[:n]...)}
 		if dgram {

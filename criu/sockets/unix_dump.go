@@ -87,7 +87,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		} else if perr {
 			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", errdefs.ErrUnsupported)
 		}
-		if sk.queue, err = peekQueue(cp, id, ud.typ == unix.SOCK_DGRAM); err != nil {
+		if sk.queue, err = peekQueue(cp, id, int(ud.typ), ud.shutdown, ud.rqlen); err != nil {
 			return nil, fmt.Errorf("its queue: %w", err)
 		}
 	}
