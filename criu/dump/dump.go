@@ -60,6 +60,9 @@ type dumper struct {
 	ownFs bool
 	// mm dumps the task's memory (package mm); nil for a zombie.
 	mm *mm.TaskDump
+	// inFlight: this is criu itself, recording the files passed in
+	// socket queues (dumpInFlight).
+	inFlight bool
 }
 
 // Dump checkpoints the process tree rooted at opts.Pid into s. On success
@@ -107,6 +110,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 			return nil, err
 		}
 		t.addStats(d)
+	}
+	if err := t.dumpInFlight(); err != nil {
+		return nil, err
 	}
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("tasks")
 	if err := interrupted(ctx); err != nil {

@@ -2,6 +2,7 @@ package dump
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -63,6 +64,13 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list fds of %d: %w", d.pid, err)
 	}
+	return d.recordFds(fds)
+}
+
+// recordFds records the open fds fds of the task: for each, its file
+// (a new entry of files.img, or that of an fd recorded before with the
+// same open file description) and its fdinfo entry.
+func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 	var out []*images.FdinfoEntry
 	locked := map[int]procfs.Fdinfo{} // fds whose fdinfo shows locks
 	var ferr error                    // set by record
@@ -83,6 +91,9 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			return nil, &FdError{Fd: fd, Type: target, Err: err}
 		}
 		if len(fi.LockLines) > 0 {
+			if d.inFlight {
+				return nil, &FdError{Fd: fd, Type: target, Err: fmt.Errorf("%w: a file passed in flight (SCM_RIGHTS) with a lock on it", ErrUnsupported)}
+			}
 			locked[fd] = fi
 		}
 		var st unix.Stat_t
@@ -126,6 +137,11 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 			kind = "fifo " + target
 		case mode == unix.S_IFSOCK:
 			kind = "socket " + target
+		}
+		if d.inFlight {
+			if err := refuseInFlight(kind); err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
 		}
 		if strings.HasPrefix(kind, "tty ") && len(d.opts.ExternalTTY) > 0 {
 			// A terminal named with --external: restore is given
@@ -249,6 +265,42 @@ func (d *dumper) collectFds() ([]*images.FdinfoEntry, error) {
 		}
 	}
 	return out, nil
+}
+
+// dumpInFlight records the files passed in messages queued on the
+// tree's UNIX sockets (SCM_RIGHTS, sockets.Set.InFlight) once every
+// task's fds are: each comes as criu's own copy from the peek and is
+// recorded as an fd of criu's (as CRIU's dump_my_file), so that the same
+// open file as a task's fd gets that fd's file id, and one that no task
+// holds any more an entry of its own.
+func (t *tree) dumpInFlight() error {
+	self := &dumper{opts: t.opts, t: t, pid: os.Getpid(), store: t.store, tr: t.tr, files: t.files, inFlight: true}
+	return t.sockets.InFlight(func(fd int, via uint32) (uint32, error) {
+		fis, err := self.recordFds([]int{fd})
+		if err != nil {
+			// Named by the file, not by criu's fd number.
+			var fe *FdError
+			if errors.As(err, &fe) {
+				return 0, fmt.Errorf("%s: %w", fe.Type, fe.Err)
+			}
+			return 0, err
+		}
+		return fis[0].GetId(), nil
+	})
+}
+
+// refuseInFlight refuses the kinds of file (as recordFds names them)
+// that are not saved when passed in flight: an epoll, whose watched fds
+// are numbered in the fd table it was set up in, not in criu's, and a
+// terminal, whose session and foreground are a task's.
+func refuseInFlight(kind string) error {
+	switch {
+	case kind == "anon_inode:[eventpoll]":
+		return fmt.Errorf("%w: an epoll passed in flight (SCM_RIGHTS): its watched fds are numbers in another fd table", ErrUnsupported)
+	case strings.HasPrefix(kind, "tty"):
+		return fmt.Errorf("%w: a terminal passed in flight (SCM_RIGHTS)", ErrUnsupported)
+	}
+	return nil
 }
 
 // sameDesc finds a recorded fd with the same open file description as fd

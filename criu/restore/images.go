@@ -14,7 +14,7 @@ import (
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
-	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/sockets/skqueue"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/proto/images"
 )
@@ -53,7 +53,7 @@ type treeImages struct {
 	// fifoData by fifo pipe id, from fifo-data.img.
 	fifoData map[uint32]*pipes.Data
 	// skQueues: messages queued on sockets, by socket file id.
-	skQueues sockets.Queues
+	skQueues skqueue.Queues
 	// locks are the file locks of filelocks.img (package locks).
 	locks []*images.FileLockEntry
 	// ttyInfo by info id, from tty-info.img (package tty).
@@ -106,7 +106,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if ti.fifoData, err = pipes.ReadData(ctx, s, pipes.FifoDataImage); err != nil {
 		return nil, err
 	}
-	if ti.skQueues, err = sockets.ReadQueues(ctx, s); err != nil {
+	if ti.skQueues, err = skqueue.Read(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.locks, err = locks.Read(ctx, s); err != nil {

@@ -14,9 +14,8 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// openMasters creates, in the restorer, the file descriptions that tasks
-// share or that join tasks (pipes, shared files), and the shared
-// anonymous memory objects.
+// openMasters creates, in the restorer, the file descriptions tasks share (pipes,
+// shared files, files in flight in socket queues) and the shared anonymous memory.
 func (t *treeRestorer) openMasters(ctx context.Context) error {
 	refs := map[uint32]int{}
 	for _, fdis := range t.ti.fdinfo {
@@ -24,6 +23,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			refs[fi.GetId()]++
 		}
 	}
+	t.ti.skQueues.Share(refs)
 	pm := pipes.NewMasters(t.ti.pipeData, t.ti.fifoData, func(fd int) { t.masterFds = append(t.masterFds, fd) })
 	var unixIDs []uint32
 	for id := range refs {

@@ -3,7 +3,8 @@
 // TCP and UDP sockets (inet_dump.go, inet_restore.go), their options
 // (opts.go, filter_unsafe.go; the TCP ones in package soccr, those the
 // images cannot hold in package unsaved), the messages queued on them
-// (queue.go),
+// (package skqueue; inflight.go hands the descriptors passed in them,
+// SCM_RIGHTS, to the dumper),
 // what sock_diag tells of them (diag_linux.go), MPTCP (mptcp.go) and
 // netlink sockets (netlink_sk.go, with package netlink). A change to how
 // a socket is saved or made again is made here, and only here.
@@ -11,11 +12,11 @@
 // The dumper holds a Set for the tree: Add records each socket fd (from
 // a pidfd_getfd copy) and returns its files.img entry, Check refuses,
 // once every fd is recorded, what restore could not rebuild, and Write
-// writes QueuesImage. What the sockets need of the tree (its network
+// writes skqueue.Image. What the sockets need of the tree (its network
 // namespace, file ids, entries of files.img with no fd) comes through
 // Tree. The restorer calls OpenUnix, OpenInet and OpenNetlink in the
 // tree's network namespace to make the sockets in its own process (the
-// masters it hands to the tasks), with the queues of ReadQueues; the fds --inherit-fd gives
+// masters it hands to the tasks), with the queues of skqueue.Read; the fds --inherit-fd gives
 // come through Restorer. The refusals are errdefs' (ErrUnsupported,
 // ErrOutside, ErrTCPEstablished, ErrBadImage, FdError).
 //
@@ -26,9 +27,7 @@
 //	               external peer kept with --ext-unix-sk is a UNIXSK entry
 //	               with uflags USK_EXTERN, its name and no fd.
 //	sk-queues.img  per queued message an SkPacketEntry{id_for, length,
-//	               addr} and its bytes (QueuesImage; addr is CRIU's
-//	               reserved field 3: a datagram's sender name, absent for
-//	               a stream and in CRIU's images).
+//	               addr, scm} and its bytes (package skqueue draws it).
 //
 // # Dump
 //
@@ -44,8 +43,13 @@
 // it, its client closed or is outside the tree, or the accept order is
 // not the file id order); a pending socket error (POLLERR) is refused,
 // since reading the queue would clear it, and so is a queued message
-// with control data (descriptors, the sender's credentials of
-// SO_PASSCRED: sent again, it would carry the restorer's), a connection shut
+// with control data other than descriptors (the sender's credentials of
+// SO_PASSCRED: sent again, it would carry the restorer's). Descriptors
+// passed in a queued message (SCM_RIGHTS) come as criu's copies from the
+// peek; InFlight hands each to the dumper, which saves its file like a
+// task's fd (a socket comes back to Add, so a socket passed in a socket
+// is followed in turn), and restore sends it again with its message. A
+// connection shut
 // down before it connected (its peer not shut down to match), since
 // restore shuts down a pair, which reaches both ends. A peer outside the tree fails
 // the dump (ErrOutside), except, as in CRIU 4.2, with Options.ExtUnixSk

@@ -58,6 +58,9 @@ type Set struct {
 	// tcp are the established connections saved, each in repair mode
 	// until Release.
 	tcp []*tcpConn
+	// via: while InFlight records a descriptor, the inode of the socket
+	// in whose queue it is.
+	via uint32
 }
 
 // NewSet returns the collector of the sockets of t.
@@ -65,8 +68,12 @@ func NewSet(t Tree, opts Options) *Set {
 	return &Set{t: t, opts: opts}
 }
 
-// fdAt is where a socket was first seen, to name it in errors.
-type fdAt struct{ pid, fd int }
+// fdAt is where a socket was first seen, to name it in errors: an fd of
+// a task, or (via, an inode) in flight in that socket's queue.
+type fdAt struct {
+	pid, fd int
+	via     uint32
+}
 
 // Add records the socket open at fd of task pid, by family, and returns
 // its files.img entry (an id from Tree.FileID). cp is this process's copy
@@ -79,7 +86,7 @@ func (s *Set) Add(pid, fd, cp int, st *unix.Stat_t, flags uint32) (*images.FileE
 	}
 	switch family {
 	case unix.AF_UNIX:
-		return s.addUnixSk(cp, fdAt{pid: pid, fd: fd}, st, flags)
+		return s.addUnixSk(cp, fdAt{pid: pid, fd: fd, via: s.via}, st, flags)
 	case unix.AF_INET, unix.AF_INET6:
 		return s.addInetSk(cp, st, flags, family)
 	case unix.AF_NETLINK:

@@ -68,8 +68,9 @@ func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr)
 // since it was added. With resume (--leave-running, or a dump that
 // failed) they leave repair mode first and go on; without it (the tree
 // was killed) they close in repair mode, which sends nothing: the peer
-// sees no FIN and no RST, and the restored socket takes over. A second
-// call does nothing.
+// sees no FIN and no RST, and the restored socket takes over. It closes
+// the copies of the descriptors in flight too (InFlight). A second call
+// does nothing.
 func (s *Set) Release(resume bool) error {
 	var fds []int
 	for _, c := range s.tcp {
@@ -83,6 +84,7 @@ func (s *Set) Release(resume bool) error {
 		unix.Close(fd)
 	}
 	s.tcp = nil
+	s.closeInFlight()
 	return err
 }
 

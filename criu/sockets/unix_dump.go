@@ -9,6 +9,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/skqueue"
 	"github.com/criugo/criu/criu/sockets/unsaved"
 	"github.com/criugo/criu/proto/images"
 )
@@ -18,7 +19,7 @@ type unixSk struct {
 	e     *images.UnixSkEntry
 	d     *unixDiag
 	first fdAt // where it was first seen, to name it in errors
-	queue []skPacket
+	queue []skqueue.Packet
 	// inherit: connected outside the tree and named by --ext-unix-sk=INO:
 	// restore takes it from --inherit-fd.
 	inherit bool
@@ -82,12 +83,12 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		// A pending error (ECONNRESET left by a peer that closed with
 		// data unread) would be consumed by the peek, and cannot be set
 		// again at restore.
-		if perr, err := pendingError(cp); err != nil {
+		if perr, err := skqueue.PendingError(cp); err != nil {
 			return nil, err
 		} else if perr {
 			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", errdefs.ErrUnsupported)
 		}
-		if sk.queue, err = peekQueue(cp, id, int(ud.typ), ud.shutdown, ud.rqlen); err != nil {
+		if sk.queue, err = skqueue.Peek(cp, id, int(ud.typ), ud.shutdown, ud.rqlen); err != nil {
 			return nil, fmt.Errorf("its queue: %w", err)
 		}
 	}
@@ -106,9 +107,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 // accepted gets its listener as peer (restore connects to it again, as
 // CRIU); one whose peer closed (both ways shut down) keeps peer 0.
 func (s *Set) checkUnix() error {
-	fail := func(sk *unixSk, err error) error {
-		return fmt.Errorf("dump %d: %w", sk.first.pid, &errdefs.FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
-	}
+	fail := func(sk *unixSk, err error) error { return sk.fail(err) }
 	// The listener each connection not yet accepted waits on, by the
 	// connecting socket's inode (sock_diag lists a listener's queue by
 	// the inodes of the connecting sockets, 0 for one since closed).
@@ -277,21 +276,21 @@ func (s *Set) checkDgramQueue(sk *unixSk) error {
 	// it; an unnamed one only as half of a pair.
 	closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished && !named
 	for _, p := range sk.queue {
-		from := s.dgramByName(p.addr)
+		from := s.dgramByName(p.Addr)
 		switch {
-		case len(p.addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.name) == 0):
-		case len(p.addr) == 0:
+		case len(p.Addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.name) == 0):
+		case len(p.Addr) == 0:
 			return fmt.Errorf("%w: a datagram from an unnamed socket queued on an unnamed socket no unnamed socket of the tree is connected to", errdefs.ErrUnsupported)
 		case from != nil && (named || from == mutual):
 		case from != nil:
-			return fmt.Errorf("%w: a datagram from %q queued on an unnamed socket it is not connected to", errdefs.ErrUnsupported, p.addr)
+			return fmt.Errorf("%w: a datagram from %q queued on an unnamed socket it is not connected to", errdefs.ErrUnsupported, p.Addr)
 		case !named:
-			return fmt.Errorf("%w: a datagram from the closed socket %q queued on an unnamed socket", errdefs.ErrUnsupported, p.addr)
+			return fmt.Errorf("%w: a datagram from the closed socket %q queued on an unnamed socket", errdefs.ErrUnsupported, p.Addr)
 		default:
 			// The sender is gone: restore binds a socket to its name
 			// for the send, which the name must allow.
-			if held := s.nameHeld(p.addr); held != "" {
-				return fmt.Errorf("%w: a datagram from %q, a name held by %s, which restore cannot send from", errdefs.ErrUnsupported, p.addr, held)
+			if held := s.nameHeld(p.Addr); held != "" {
+				return fmt.Errorf("%w: a datagram from %q, a name held by %s, which restore cannot send from", errdefs.ErrUnsupported, p.Addr, held)
 			}
 		}
 	}

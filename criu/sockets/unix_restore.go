@@ -1,7 +1,6 @@
 package sockets
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,17 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/sockets/skqueue"
 	"github.com/criugo/criu/proto/images"
 )
-
-// unixName is the sockaddr of a UNIX socket's image name: x/sys/unix
-// spells an abstract name (a leading NUL) with a leading '@'.
-func unixName(name []byte) *unix.SockaddrUnix {
-	if len(name) > 0 && name[0] == 0 {
-		return &unix.SockaddrUnix{Name: "@" + string(name[1:])}
-	}
-	return &unix.SockaddrUnix{Name: string(bytes.TrimRight(name, "\x00"))}
-}
 
 // Restorer is what restoring the sockets needs of the tree restorer,
 // which implements it: the fds given with --inherit-fd, and the keeping
@@ -49,7 +40,7 @@ type Restorer interface {
 // them: the peer), shuts down and sets file flags, in that order. Each
 // socket's fd goes in masters, by file id. It runs in the tree's network
 // namespace.
-func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues Queues, ids []uint32, masters map[uint32]int) error {
+func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Queues, ids []uint32, masters map[uint32]int) error {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	byIno := map[uint32]*images.UnixSkEntry{}
 	var sks []*images.UnixSkEntry
@@ -179,7 +170,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues Queues, ids
 		// is not the tree's, and is put back after.
 		ghosts := !abstract && !last(g[len(g)-1])
 		for i, e := range g {
-			sa := unixName(e.GetName())
+			sa := skqueue.Sockaddr(e.GetName())
 			if ghosts && i == 0 {
 				restorePath, err := bindGhostPath(sa.Name, &ghostDirs)
 				if err != nil {
@@ -221,7 +212,19 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues Queues, ids
 			}
 		}
 	}
-	if err := refillQueues(queues, sks, byIno, fds, partners, false); err != nil {
+	// The descriptors passed in queued messages: the restorer's
+	// description of each file, a socket of these or another master.
+	fdOf := func(id uint32) (int, bool) {
+		if f := files[id]; f.GetUsk() != nil {
+			if fd, ok := fds[f.GetUsk().GetIno()]; ok {
+				return fd, true
+			}
+		}
+		fd, ok := masters[id]
+		return fd, ok
+	}
+	refill := &skqueue.Refiller{Queues: queues, Sks: sks, ByIno: byIno, Fds: fds, Partners: partners, FdOf: fdOf}
+	if err := refill.Refill(false); err != nil {
 		return err
 	}
 	// External sockets (outside the dumped tree, CRIU's USK_EXTERN): the
@@ -254,11 +257,11 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues Queues, ids
 		if p == nil || len(p.GetName()) == 0 {
 			return fmt.Errorf("%w: socket:[%d]: its peer socket:[%d] cannot be reached by name", errdefs.ErrBadImage, e.GetIno(), e.GetPeer())
 		}
-		if err := unix.Connect(fds[e.GetIno()], unixName(p.GetName())); err != nil {
+		if err := unix.Connect(fds[e.GetIno()], skqueue.Sockaddr(p.GetName())); err != nil {
 			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
 		}
 	}
-	if err := refillQueues(queues, sks, byIno, fds, partners, true); err != nil {
+	if err := refill.Refill(true); err != nil {
 		return err
 	}
 	for _, name := range unlinkLater {
@@ -319,152 +322,6 @@ func closedPeer(e *images.UnixSkEntry) bool {
 	return e.GetState() == tcpEstablished && e.GetPeer() == 0 && (e.GetType() != unix.SOCK_DGRAM || len(e.GetName()) == 0)
 }
 
-// refillQueues queues again what was queued on each socket of sks (fds
-// by ino), sent by the socket that sent it. Names are bound, no datagram
-// socket is connected yet (one connected to another takes datagrams from
-// that one only).
-//
-// A stream or seqpacket queue was sent by the peer (the other end of the
-// pair; for a connection whose peer closed, the stand-in end in
-// partners). A datagram names its sender (addr): the datagram socket of
-// sks bound to that name, else a socket bound to it for the send and
-// closed (the sender had closed); an unnamed sender is the receiver's
-// unnamed peer, the stand-in end, or an unnamed socket of ours. A
-// datagram of an image that names no sender (CRIU's) is sent as CRIU
-// does, by the receiver's peer or a socket connected to it.
-//
-// A datagram socket connected to a socket that is not connected back
-// took datagrams from that one only since it connected: the datagrams
-// after the last one another sent are sent once it is connected again
-// (connected, so from its peer, which the receive queue's limit then
-// does not hold back), when called with connected; the others before.
-func refillQueues(queues Queues, sks []*images.UnixSkEntry, byIno map[uint32]*images.UnixSkEntry, fds, partners map[uint32]int, connected bool) error {
-	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
-		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
-			return p
-		}
-		return nil
-	}
-	byName := map[string]*images.UnixSkEntry{}
-	for _, e := range sks {
-		if e.GetType() == unix.SOCK_DGRAM && len(e.GetName()) > 0 {
-			byName[string(bytes.TrimRight(e.GetName(), "\x00"))] = e
-		}
-	}
-	unnamed := -1
-	defer func() {
-		if unnamed >= 0 {
-			unix.Close(unnamed)
-		}
-	}()
-	for _, e := range sks {
-		q := queues[e.GetId()]
-		split := len(q)
-		if p := byIno[e.GetPeer()]; e.GetType() == unix.SOCK_DGRAM && p != nil && mutual(e) == nil && len(p.GetName()) > 0 {
-			pn := bytes.TrimRight(p.GetName(), "\x00")
-			for split = len(q); split > 0; split-- {
-				if a := q[split-1].addr; a == nil || !bytes.Equal(bytes.TrimRight(a, "\x00"), pn) {
-					break
-				}
-			}
-		}
-		if connected {
-			q = q[split:]
-		} else {
-			q = q[:split]
-		}
-		if len(q) == 0 {
-			continue
-		}
-		fail := func(err error) error { return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err) }
-		stream := e.GetType() == unix.SOCK_STREAM
-		var to unix.Sockaddr
-		if len(e.GetName()) > 0 {
-			to = unixName(e.GetName())
-		}
-		// peerFd is the socket whose writes reach e without a name.
-		peerFd := -1
-		if fd, ok := partners[e.GetIno()]; ok {
-			peerFd = fd
-		} else if p := mutual(e); p != nil {
-			peerFd = fds[p.GetIno()]
-		}
-		for _, pk := range q {
-			var err error
-			switch {
-			case e.GetType() != unix.SOCK_DGRAM || pk.addr == nil:
-				from := peerFd
-				if from < 0 {
-					for _, o := range sks {
-						if o.GetPeer() == e.GetIno() {
-							from = fds[o.GetIno()]
-							break
-						}
-					}
-				}
-				if from < 0 {
-					return fmt.Errorf("%w: socket:[%d] has queued data and no sender", errdefs.ErrBadImage, e.GetIno())
-				}
-				if from == peerFd || to == nil {
-					err = sendAll(from, pk.data, stream)
-				} else {
-					err = sendTo(from, pk.data, to)
-				}
-			case len(pk.addr) == 0 && peerFd >= 0 && (partners[e.GetIno()] == peerFd || len(mutual(e).GetName()) == 0):
-				err = sendAll(peerFd, pk.data, false)
-			case len(pk.addr) == 0 && to != nil:
-				if unnamed < 0 {
-					if unnamed, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
-						return fail(os.NewSyscallError("socket", err))
-					}
-				}
-				err = sendTo(unnamed, pk.data, to)
-			case len(pk.addr) == 0:
-				return fmt.Errorf("%w: socket:[%d]: a datagram from an unnamed sender and no way to send it", errdefs.ErrBadImage, e.GetIno())
-			case byName[string(bytes.TrimRight(pk.addr, "\x00"))] != nil:
-				s := byName[string(bytes.TrimRight(pk.addr, "\x00"))]
-				if mutual(e) == s || to == nil {
-					err = sendAll(fds[s.GetIno()], pk.data, false)
-				} else {
-					err = sendTo(fds[s.GetIno()], pk.data, to)
-				}
-			case to != nil:
-				err = sendFromName(pk.addr, pk.data, to)
-			default:
-				return fmt.Errorf("%w: socket:[%d]: a datagram from %q and no way to send it", errdefs.ErrBadImage, e.GetIno(), pk.addr)
-			}
-			if err != nil {
-				return fail(err)
-			}
-		}
-	}
-	return nil
-}
-
-// sendTo sends one datagram from fd to to.
-func sendTo(fd int, b []byte, to unix.Sockaddr) error {
-	return os.NewSyscallError("sendto", unix.Sendto(fd, b, unix.MSG_DONTWAIT, to))
-}
-
-// sendFromName sends one datagram to to from a socket bound for the send
-// to name (the name of a sender that has closed); a path's file is
-// removed again.
-func sendFromName(name, b []byte, to unix.Sockaddr) error {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
-	}
-	defer unix.Close(fd)
-	sa := unixName(name)
-	if err := unix.Bind(fd, sa); err != nil {
-		return fmt.Errorf("bind %q: %w", sa.Name, os.NewSyscallError("bind", err))
-	}
-	if name[0] != 0 {
-		defer unix.Unlink(sa.Name)
-	}
-	return sendTo(fd, b, to)
-}
-
 // bindGhostPath readies path for a socket whose file was deleted at
 // dump: directories missing on the way are made (and added to dirs, to be
 // removed), and whatever stands at path is renamed aside. It returns the
@@ -520,22 +377,4 @@ func removeStaleSocket(path string) error {
 		return fmt.Errorf("bind %s: %w: not a socket", path, os.ErrExist)
 	}
 	return os.NewSyscallError("unlink", unix.Unlink(path))
-}
-
-// sendAll sends b on fd: a stream in as many writes as it takes, a
-// message in one. The socket is non-blocking; a full buffer is an error.
-func sendAll(fd int, b []byte, stream bool) error {
-	for {
-		n, err := unix.Write(fd, b)
-		if err != nil {
-			return os.NewSyscallError("write", err)
-		}
-		if !stream || n == len(b) {
-			if n != len(b) {
-				return fmt.Errorf("short message write: %d of %d bytes", n, len(b))
-			}
-			return nil
-		}
-		b = b[n:]
-	}
 }
