@@ -131,8 +131,12 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 		gs.byIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
 		if g.GetChunks() {
 			err = readChunks(dec, out, int64(g.GetSize()))
-		} else {
+		} else if g.Size != nil {
 			err = dec.CopyPayload(out, int64(g.GetSize()))
+		} else {
+			// A raw ghost has no size (CRIU's and ours): its bytes are
+			// the rest of the image, as CRIU's restore copies them.
+			_, err = io.Copy(out, rd)
 		}
 		rd.Close()
 		if cerr := out.Close(); err == nil {
