@@ -58,8 +58,8 @@ static int recv_fds(const char *what, int fd, const char *want, int *fds)
 		return -1;
 	}
 	data[n] = 0;
-	if (strcmp(data, want)) {
-		fail("%s: got '%s', want '%s'", what, data, want);
+	if ((size_t)n != strlen(want) || memcmp(data, want, n)) {
+		fail("%s: got %zd bytes '%s', want '%s'", what, n, data, want);
 		return -1;
 	}
 	ch = CMSG_FIRSTHDR(&h);

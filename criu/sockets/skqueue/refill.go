@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -205,6 +206,11 @@ func sendFromName(name, b, oob []byte, to unix.Sockaddr) error {
 // the first, a message in one. The socket is non-blocking; a full buffer
 // is an error.
 func sendMsg(fd int, b, oob []byte, stream bool, to unix.Sockaddr) error {
+	if len(b) == 0 && len(oob) > 0 && to == nil {
+		// Descriptors alone (a datagram or seqpacket message of no
+		// bytes), which SendmsgN would send with a byte.
+		return linux.SendEmpty(fd, oob, unix.MSG_DONTWAIT)
+	}
 	for {
 		n, err := unix.SendmsgN(fd, b, oob, to, unix.MSG_DONTWAIT)
 		if err != nil {
