@@ -39,78 +39,118 @@ const rcvShutdown = 1
 // seqpacket socket whose peer shut down once every byte of its queue
 // (rqlen, the sum of its messages' lengths) has been seen: from there
 // the kernel answers 0 for good, and empty messages left at the end read
-// as that end of file to the program too. (An empty message peeked
-// before, by the program or a dump that let the tree run on, is passed
-// over by the peek at any offset and cannot be seen, as in CRIU.)
+// as that end of file to the program too.
+//
+// An empty message marked peeked before (by the program's MSG_PEEK, or
+// by an earlier dump of the running tree) is passed over by a peek at
+// any offset. At the head of the queue a peek without an offset still
+// shows it, and Peek looks there first; further on it cannot be seen
+// (nor by CRIU).
 func Peek(fd int, id uint32, typ int, shut uint8, rqlen uint32) (out []Packet, err error) {
 	orig, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF)
 	if err != nil {
 		return nil, os.NewSyscallError("getsockopt(SO_PEEK_OFF)", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF, 0); err != nil {
-		return nil, os.NewSyscallError("setsockopt(SO_PEEK_OFF)", err)
 	}
 	defer unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF, orig)
 	size, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
 	if err != nil {
 		return nil, os.NewSyscallError("getsockopt(SO_RCVBUF)", err)
 	}
-	buf := make([]byte, max(size, 1<<16)+1)
-	// Room for a full SCM_RIGHTS and the credentials and security
-	// context a socket may be sent with.
-	oob := make([]byte, unix.CmsgSpace(4*scmMaxFd)+unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(256))
+	pk := &peeker{fd: fd, id: id, typ: typ, buf: make([]byte, max(size, 1<<16)+1),
+		// Room for a full SCM_RIGHTS and the credentials and security
+		// context a socket may be sent with.
+		oob: make([]byte, unix.CmsgSpace(4*scmMaxFd)+unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(256))}
 	defer func() {
 		if err != nil {
 			ClosePackets(out)
 			out = nil
 		}
 	}()
-	dgram := typ == unix.SOCK_DGRAM
+	seqEOF := typ == unix.SOCK_SEQPACKET && shut&rcvShutdown != 0
+	if typ != unix.SOCK_STREAM {
+		// The head, with no offset (SO_PEEK_OFF -1): an empty message
+		// there is marked peeked now if it was not, and the walk below
+		// passes over it.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF, -1); err != nil {
+			return nil, os.NewSyscallError("setsockopt(SO_PEEK_OFF)", err)
+		}
+		p, ok, err := pk.peek()
+		switch {
+		case err != nil:
+			return nil, err
+		case ok && len(p.Data) == 0 && (len(p.Fds) > 0 || !seqEOF || rqlen > 0):
+			out = append(out, p)
+		case ok:
+			ClosePackets([]Packet{p})
+		}
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PEEK_OFF, 0); err != nil {
+		return out, os.NewSyscallError("setsockopt(SO_PEEK_OFF)", err)
+	}
 	total := 0
 	for {
-		n, oobn, fl, from, err := unix.Recvmsg(fd, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EAGAIN {
-			return out, nil
+		p, ok, err := pk.peek()
+		if err != nil || !ok {
+			return out, err
 		}
-		if err != nil {
-			return out, os.NewSyscallError("recvmsg(MSG_PEEK)", err)
-		}
-		var fds []int
-		if oobn > 0 {
-			if fds, err = parseControl(oob[:oobn]); err != nil {
-				return out, err
-			}
-		}
-		if fl&unix.MSG_CTRUNC != 0 {
-			closeFds(fds)
-			return out, fmt.Errorf("%w: queued message with control data larger than %d bytes", errdefs.ErrUnsupported, len(oob))
-		}
-		if fl&unix.MSG_TRUNC != 0 {
-			closeFds(fds)
-			return out, fmt.Errorf("%w: queued message larger than %d bytes", errdefs.ErrUnsupported, len(buf))
-		}
-		if n == 0 && len(fds) > 0 && typ == unix.SOCK_STREAM {
+		if len(p.Data) == 0 && len(p.Fds) > 0 && typ == unix.SOCK_STREAM {
 			// A stream's descriptors come with at least a byte.
-			closeFds(fds)
+			ClosePackets([]Packet{p})
 			return out, fmt.Errorf("%w: descriptors (SCM_RIGHTS) with no byte queued on a stream socket", errdefs.ErrUnsupported)
 		}
-		if n == 0 && len(fds) == 0 && (typ == unix.SOCK_STREAM || typ == unix.SOCK_SEQPACKET && shut&rcvShutdown != 0 && total >= int(rqlen)) {
+		if len(p.Data) == 0 && len(p.Fds) == 0 && (typ == unix.SOCK_STREAM || seqEOF && total >= int(rqlen)) {
 			return out, nil
 		}
-		total += n
+		total += len(p.Data)
 		if total > maxQueue || len(out) >= maxPackets {
-			closeFds(fds)
+			ClosePackets([]Packet{p})
 			return out, fmt.Errorf("%w: more than %d bytes or %d messages queued", errdefs.ErrUnsupported, maxQueue, maxPackets)
-		}
-		p := Packet{IDFor: id, Data: append([]byte{}, buf[:n]...), Fds: fds}
-		if dgram {
-			p.Addr = []byte{}
-			if sa, ok := from.(*unix.SockaddrUnix); ok && sa.Name != "" {
-				p.Addr = nameBytes(sa.Name)
-			}
 		}
 		out = append(out, p)
 	}
+}
+
+// peeker peeks one socket's queue, message by message.
+type peeker struct {
+	fd  int
+	id  uint32
+	typ int
+	buf []byte
+	oob []byte
+}
+
+// peek peeks the next message (at the socket's peek offset); ok is false
+// at the end of the queue (EAGAIN).
+func (pk *peeker) peek() (p Packet, ok bool, err error) {
+	n, oobn, fl, from, err := unix.Recvmsg(pk.fd, pk.buf, pk.oob, unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	if err == unix.EAGAIN {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, os.NewSyscallError("recvmsg(MSG_PEEK)", err)
+	}
+	var fds []int
+	if oobn > 0 {
+		if fds, err = parseControl(pk.oob[:oobn]); err != nil {
+			return p, false, err
+		}
+	}
+	if fl&unix.MSG_CTRUNC != 0 {
+		closeFds(fds)
+		return p, false, fmt.Errorf("%w: queued message with control data larger than %d bytes", errdefs.ErrUnsupported, len(pk.oob))
+	}
+	if fl&unix.MSG_TRUNC != 0 {
+		closeFds(fds)
+		return p, false, fmt.Errorf("%w: queued message larger than %d bytes", errdefs.ErrUnsupported, len(pk.buf))
+	}
+	p = Packet{IDFor: pk.id, Data: append([]byte{}, pk.buf[:n]...), Fds: fds}
+	if pk.typ == unix.SOCK_DGRAM {
+		p.Addr = []byte{}
+		if sa, ok := from.(*unix.SockaddrUnix); ok && sa.Name != "" {
+			p.Addr = nameBytes(sa.Name)
+		}
+	}
+	return p, true, nil
 }
 
 // PendingError reports whether the socket fd has an error pending

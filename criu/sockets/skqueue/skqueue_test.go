@@ -228,3 +228,23 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestPeekHeadPeekedBefore: an empty datagram at the head that the
+// program had peeked (MSG_PEEK marks it, and a peek at an offset passes
+// over it) is still saved, once, before the others.
+func TestPeekHeadPeekedBefore(t *testing.T) {
+	for _, typ := range []int{unix.SOCK_DGRAM, unix.SOCK_SEQPACKET} {
+		sk := pair(t, typ)
+		for _, m := range []string{"", "a", ""} {
+			send(t, sk[1], []byte(m))
+		}
+		b := make([]byte, 4)
+		if n, _, _, _, err := unix.Recvmsg(sk[0], b, nil, unix.MSG_PEEK|unix.MSG_DONTWAIT); err != nil || n != 0 {
+			t.Fatalf("the program's peek: %d, %v", n, err)
+		}
+		got := peek(t, sk[0], typ, 0, 1)
+		if len(got) != 3 || len(got[0].Data) != 0 || string(got[1].Data) != "a" || len(got[2].Data) != 0 {
+			t.Fatalf("type %d: %d packets %+v, want \"\", a, \"\"", typ, len(got), got)
+		}
+	}
+}
