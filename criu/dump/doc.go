@@ -14,7 +14,10 @@
 // handed to its object's package: files, pipes, sockets, tty, anonfd,
 // fsnotify, shmem for memfds; file locks, package locks), its state and
 // its threads' (package task, with syscalls injected through a scratch
-// mapping of the dump's own), its pages (package mm); then the objects
+// mapping of the dump's own), its pages (package mm); then the files
+// passed in flight in the UNIX sockets' queues (dumpInFlight, fds.go:
+// criu's copies from the peek, recorded as fds of criu's own, so that one
+// a task holds too gets that fd's file id); then the objects
 // of the whole tree, once (tree.writeShared in tree.go, writeObjects in
 // shared.go: sockets, pipes, ghosts, locks, terminals, shared memory,
 // System V segments, seccomp filters, namespaces); then Finish, and the
