@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/restore"
 )
@@ -47,7 +48,7 @@ func init() {
 				}
 				inherit := map[string]int{}
 				for _, a := range *inheritFd {
-					fd, key, err := restore.ParseInheritFd(a)
+					fd, key, err := files.ParseInheritFd(a)
 					if err != nil {
 						return usagef("%v", err)
 					}

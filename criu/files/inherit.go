@@ -1,0 +1,77 @@
+package files
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/tty"
+)
+
+// Inherited fds (criu restore --inherit-fd fd[N]:KEY, CRIU's option): a
+// file of the images named by KEY is not made anew; the task gets criu's
+// own fd N in its place. The keys are CRIU's names of the files:
+//
+//	pipe:[INO]          a pipe, by the inode it had at dump (pipe_id)
+//	socket:[INO]        a socket, by its inode at dump
+//	tty[RDEV:DEV]       a terminal, by its device and its file's device (hex)
+//	path/to/file        a regular file, by its path without the leading /
+//
+// A pipe is reopened through /proc/self/fd/N with the dumped flags (a
+// description of its own, as CRIU's reopen), and so is a terminal
+// (package tty); a regular file is the very description of fd N (as CRIU). The bytes the images hold for an
+// inherited pipe are not written to it.
+
+// ParseInheritFd parses one --inherit-fd argument, fd[N]:KEY.
+func ParseInheritFd(arg string) (fd int, key string, err error) {
+	rest, ok := strings.CutPrefix(arg, "fd[")
+	num, key, ok2 := strings.Cut(rest, "]:")
+	if !ok || !ok2 || key == "" {
+		return 0, "", fmt.Errorf("--inherit-fd %q: want fd[N]:KEY (pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file)", arg)
+	}
+	if k, ok, err := tty.ParseTTYKey(key); ok {
+		if err != nil {
+			return 0, "", fmt.Errorf("--inherit-fd %q: %w", arg, err)
+		}
+		key = k // as the images name it: hex, lower case
+	}
+	fd, err = strconv.Atoi(num)
+	if err != nil || fd < 0 {
+		return 0, "", fmt.Errorf("--inherit-fd %q: bad fd number %q", arg, num)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, "", fmt.Errorf("--inherit-fd %q: fd %d: %w", arg, fd, os.NewSyscallError("fstat", err))
+	}
+	return fd, key, nil
+}
+
+// ReopenInherited opens criu's inherited fd anew through /proc with the
+// access mode and status flags of a dumped description.
+func ReopenInherited(fd int, flags uint32) (int, error) {
+	acc := int(flags & unix.O_ACCMODE)
+	// O_NOCTTY: a terminal must not become criu's controlling one.
+	nfd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), acc|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return -1, fmt.Errorf("reopen inherited fd %d: %w", fd, os.NewSyscallError("open", err))
+	}
+	keep := int(flags &^ (unix.O_ACCMODE | unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL | unix.O_CLOEXEC))
+	if _, err := unix.FcntlInt(uintptr(nfd), unix.F_SETFL, keep); err != nil {
+		unix.Close(nfd)
+		return -1, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	return nfd, nil
+}
+
+// DupInherited is a close-on-exec copy of criu's inherited fd (the same
+// description).
+func DupInherited(fd int) (int, error) {
+	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("inherited fd %d: %w", fd, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err))
+	}
+	return nfd, nil
+}

@@ -1,0 +1,2 @@
+#define FAMILY AF_INET6
+#include "socket_tcp_halfclosed.inc"

@@ -1,0 +1,2 @@
+#define FAMILY AF_INET
+#include "socket_tcp_halfclosed.inc"
