@@ -1,6 +1,14 @@
 package restore
 
-import "github.com/criugo/criu/criu/files"
+import (
+	"context"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/files"
+	"github.com/criugo/criu/criu/netlock"
+	"github.com/criugo/criu/proto/images"
+)
 
 // sockRestorer is what package sockets needs of the tree restorer
 // (sockets.Restorer).
@@ -21,3 +29,20 @@ func (r sockRestorer) InheritedFd(key string) (int, bool, error) {
 }
 
 func (r sockRestorer) Keep(fd int) { r.t.masterFds = append(r.t.masterFds, fd) }
+
+// lockConns holds the TCP connections of the images while they are
+// restored, when the dump's lock is not here (netlock.LockRestore): a
+// host-flavor restore of a dump made elsewhere.
+func (t *treeRestorer) lockConns(ctx context.Context) (*netlock.Lock, error) {
+	if t.mask&unix.CLONE_NEWNET != 0 {
+		return nil, nil // netns.Restore locks the new namespace whole
+	}
+	var isks []*images.InetSkEntry
+	for _, f := range t.ti.files {
+		if f.GetIsk() != nil {
+			isks = append(isks, f.GetIsk())
+		}
+	}
+	m := netlock.FromInventory(t.ti.inv.NetworkLockMethod)
+	return netlock.LockRestore(ctx, m, t.ti.inv.GetDumpCriuRunId(), netlock.ConnsOf(isks), t.log)
+}

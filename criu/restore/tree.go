@@ -186,6 +186,11 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, err
 		}
 	}
+	connLock, err := t.lockConns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer connLock.Unlock(context.WithoutCancel(ctx)) // once the tasks run, or the restore failed
 	if err := t.netDo(func() error { return t.openMasters(ctx) }); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,70 @@
+package netlock
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/proto/images"
+)
+
+// ConnsOf is the TCP connections of the inet sockets of the images
+// (established or half-closed: every state but listen and close), as
+// the images address them.
+func ConnsOf(isks []*images.InetSkEntry) []Conn {
+	var conns []Conn
+	for _, e := range isks {
+		if e.GetProto() != 6 || e.GetState() == 10 || e.GetState() == 7 { // IPPROTO_TCP; TCP_LISTEN, TCP_CLOSE
+			continue
+		}
+		src, ok1 := imageAddr(e.GetFamily(), e.GetSrcAddr())
+		dst, ok2 := imageAddr(e.GetFamily(), e.GetDstAddr())
+		if ok1 && ok2 {
+			conns = append(conns, Conn{
+				Local:  netip.AddrPortFrom(src, uint16(e.GetSrcPort())),
+				Remote: netip.AddrPortFrom(dst, uint16(e.GetDstPort())),
+			}.unmapped())
+		}
+	}
+	return conns
+}
+
+// imageAddr is an address of CRIU's images: network-order bytes read as
+// little-endian 32-bit words.
+func imageAddr(family uint32, words []uint32) (netip.Addr, bool) {
+	var b [16]byte
+	for i, w := range words {
+		if i < 4 {
+			binary.LittleEndian.PutUint32(b[4*i:], w)
+		}
+	}
+	switch {
+	case family == 2 && len(words) == 1: // AF_INET
+		return netip.AddrFrom4([4]byte(b[:4])), true
+	case family == 10 && len(words) == 4: // AF_INET6
+		return netip.AddrFrom16(b), true
+	}
+	return netip.Addr{}, false
+}
+
+// LockRestore locks conns, the connections a host-flavor restore of
+// the dump of run id is about to make, when the dump's own lock
+// (LockConns, kept for the restore) is not in this network namespace:
+// the dump ran on another host, or in another namespace of this one.
+// Without it, a restored end whose peer is not restored yet, or a
+// client's retransmission, meets no socket and is reset. The lock has
+// a record of its own (a crash of this criu leaves it to Sweep); the
+// restore lifts it with Unlock once its tasks run, or when it fails.
+// Nil, with nothing to lock, or when the dump's lock is here.
+func LockRestore(ctx context.Context, m Method, id string, conns []Conn, log zerolog.Logger) (*Lock, error) {
+	if m == Skip || id == "" || len(conns) == 0 {
+		return nil, nil
+	}
+	dumped := record{ID: id}
+	if r, err := readRecord(dumped.path()); err == nil && r.NS == nil && !r.elsewhere() {
+		return nil, nil // the dump's lock holds them here
+	}
+	return lock(ctx, m, "rst-"+id, nil, conns, log)
+}
