@@ -299,3 +299,90 @@ func TestTCPHalfClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestTCPUnackedSendQueue: the server's reply is sent but never acked
+// (an nft rule drops what reaches the client's port), so it waits in
+// the server's send queue as sent data when the server is dumped. After
+// the restore, once the rule is gone, the restored server retransmits
+// it: the client reads it once, and the connection goes on.
+func TestTCPUnackedSendQueue(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("no nft")
+	}
+	for _, fam := range []string{"4", "6"} {
+		t.Run("ipv"+fam, func(t *testing.T) {
+			e := startEcho(t, fam)
+			port := e.c.LocalAddr().(*net.TCPAddr).Port
+			table := fmt.Sprintf("inet criugo-test-unacked-%d", port)
+			drop := func(on bool) {
+				t.Helper()
+				script := fmt.Sprintf("delete table %s\n", table)
+				if on {
+					script = fmt.Sprintf("add table %s\nadd chain %s out { type filter hook output priority 0; }\nadd rule %s out tcp dport %d drop\n", table, table, table, port)
+				}
+				cmd := exec.Command("nft", "-f", "-")
+				cmd.Stdin = strings.NewReader(script)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("nft: %v\n%s", err, out)
+				}
+			}
+			drop(true)
+			dropped := true
+			t.Cleanup(func() {
+				if dropped {
+					drop(false)
+				}
+			})
+			if _, err := fmt.Fprintf(e.c, "unacked\n"); err != nil {
+				t.Fatal(err)
+			}
+			server := e.c.RemoteAddr().(*net.TCPAddr).Port
+			deadline := time.Now().Add(5 * time.Second)
+			for sendQueue(t, fam, server, port) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the server's reply is not in its send queue")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			e.migrate(t, criu)
+			if n := sendQueue(t, fam, server, port); n != len("unacked\n") {
+				t.Errorf("restored send queue: %d bytes, want %d", n, len("unacked\n"))
+			}
+			drop(false)
+			dropped = false
+			e.want(t, "unacked")
+			e.roundTrip(t, "after restore")
+		})
+	}
+}
+
+// sendQueue is the tx_queue of the connection from local port lp to
+// remote port rp, from /proc/net/tcp{,6}.
+func sendQueue(t *testing.T, fam string, lp, rp int) int {
+	t.Helper()
+	name := "/proc/net/tcp"
+	if fam == "6" {
+		name += "6"
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) < 5 || !strings.HasSuffix(f[1], fmt.Sprintf(":%04X", lp)) || !strings.HasSuffix(f[2], fmt.Sprintf(":%04X", rp)) {
+			continue
+		}
+		tx, _, _ := strings.Cut(f[4], ":")
+		n, err := strconv.ParseInt(tx, 16, 64)
+		if err != nil {
+			t.Fatalf("%s: %q", name, l)
+		}
+		return int(n)
+	}
+	t.Fatalf("%s: no connection %d -> %d", name, lp, rp)
+	return 0
+}
