@@ -1,11 +1,12 @@
-// Package locks checkpoints the file locks a tree holds: flock(2) and
-// POSIX (fcntl F_SETLK) locks on regular files, in CRIU's filelocks.img.
+// Package locks checkpoints the file locks a tree holds: flock(2),
+// POSIX (fcntl F_SETLK), OFD (F_OFD_SETLK) locks and leases (F_SETLEASE)
+// on regular files, in CRIU's filelocks.img.
 //
 // Dump: each fd's fdinfo lists the locks on its file ("lock:" lines);
 // Set.Add records them, once each (a flock by open file description, a
 // POSIX lock by owner and range), and refuses them without --file-locks
-// (ErrFileLocks, as CRIU), on anything but a regular file, and OFD locks
-// and leases (ErrUnsupported). Set.Write writes filelocks.img when the
+// (ErrFileLocks, as CRIU), on anything but a regular file, and mandatory
+// locks, NFS delegations and leases being broken (ErrUnsupported). Set.Write writes filelocks.img when the
 // tree holds locks.
 //
 // Restore: Read reads filelocks.img (none is no lock); Check refuses,

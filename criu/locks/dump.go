@@ -13,8 +13,8 @@ import (
 // Add records the locks fdinfo fi shows for fd of the task pid (vpid as
 // the images name it), whose open file got file id id and type typ.
 // Locks are refused unless allowed (criu dump --file-locks), as CRIU
-// does, and on anything but a regular file; OFD locks and leases are
-// refused.
+// does, and on anything but a regular file; so are mandatory locks, NFS
+// delegations and leases being broken.
 func (s *Set) Add(pid, vpid, fd int, fi procfs.Fdinfo, id uint32, typ images.FdTypes, allowed bool) error {
 	if len(fi.LockLines) == 0 {
 		return nil
@@ -36,14 +36,35 @@ func (s *Set) Add(pid, vpid, fd int, fi procfs.Fdinfo, id uint32, typ images.FdT
 			flag = flPOSIX
 		case procfs.LockFlock:
 			flag = flFlock
+		case procfs.LockOFD:
+			flag = flOFD
+		case procfs.LockLease:
+			flag = flLease
+			if l.Mode != "ACTIVE" || l.Unlock {
+				// A break under way: its breaker waits on it, and its
+				// deadline (lease-break-time) is not in the image.
+				return fmt.Errorf("%w: a lease being broken (%s) %q", errdefs.ErrUnsupported, l.Mode, l.Line)
+			}
 		default:
 			return fmt.Errorf("%w: %s lock %q", errdefs.ErrUnsupported, l.Kind, l.Line)
+		}
+		if l.Mode == "MANDATORY" {
+			return fmt.Errorf("%w: a mandatory lock %q", errdefs.ErrUnsupported, l.Line)
 		}
 		if typ != images.FdTypes_REG {
 			return fmt.Errorf("%w: lock on a %v file %q", errdefs.ErrUnsupported, typ, l.Line)
 		}
-		key := fmt.Sprintf("flock %d", id)
-		if flag == flPOSIX {
+		// flocks, OFD locks and leases belong to the open file
+		// description (the file id), POSIX locks to the fd table's owner.
+		var key string
+		switch flag {
+		case flFlock:
+			key = fmt.Sprintf("flock %d", id)
+		case flLease:
+			key = fmt.Sprintf("lease %d", id)
+		case flOFD:
+			key = fmt.Sprintf("ofd %d %d %d %v", id, l.Start, l.End, l.Write)
+		default:
 			key = fmt.Sprintf("posix %d %d %d %d %v", pid, id, l.Start, l.End, l.Write)
 		}
 		if s.seen[key] {

@@ -18,8 +18,12 @@ const Image = "filelocks.img"
 const (
 	flPOSIX = 1
 	flFlock = 2
+	flOFD   = 4 // fcntl(F_OFD_SETLK): owned by the open file description
+	flLease = 8 // fcntl(F_SETLEASE)
 	fRdlck  = 0
 	fWrlck  = 1
+	// leaseBreaking is or'ed into the type of a lease being broken.
+	leaseBreaking = 4
 )
 
 // Set is the file locks held by the tree being dumped, for filelocks.img.

@@ -50,11 +50,12 @@ func TestParseLock(t *testing.T) {
 		want Lock
 		len  int64
 	}{
-		{"1: POSIX  ADVISORY  WRITE 1234 00:2a:5678 0 EOF", Lock{Kind: LockPOSIX, Write: true, Pid: 1234, End: -1}, 0},
-		{"2: POSIX  ADVISORY  READ 7 08:01:99 20 29", Lock{Kind: LockPOSIX, Pid: 7, Start: 20, End: 29}, 10},
-		{"3: FLOCK  ADVISORY  READ 9 00:2a:5678 0 EOF", Lock{Kind: LockFlock, Pid: 9, End: -1}, 0},
-		{"4: OFDLCK ADVISORY  WRITE -1 00:2a:5678 5 EOF", Lock{Kind: LockOFD, Write: true, Pid: -1, Start: 5, End: -1}, 0},
-		{"5: LEASE  ACTIVE    READ 9 00:2a:5678 0 EOF", Lock{Kind: LockLease, Pid: 9, End: -1}, 0},
+		{"1: POSIX  ADVISORY  WRITE 1234 00:2a:5678 0 EOF", Lock{Kind: LockPOSIX, Mode: "ADVISORY", Write: true, Pid: 1234, End: -1}, 0},
+		{"2: POSIX  ADVISORY  READ 7 08:01:99 20 29", Lock{Kind: LockPOSIX, Mode: "ADVISORY", Pid: 7, Start: 20, End: 29}, 10},
+		{"3: FLOCK  ADVISORY  READ 9 00:2a:5678 0 EOF", Lock{Kind: LockFlock, Mode: "ADVISORY", Pid: 9, End: -1}, 0},
+		{"4: OFDLCK ADVISORY  WRITE -1 00:2a:5678 5 EOF", Lock{Kind: LockOFD, Mode: "ADVISORY", Write: true, Pid: -1, Start: 5, End: -1}, 0},
+		{"5: LEASE  ACTIVE    READ 9 00:2a:5678 0 EOF", Lock{Kind: LockLease, Mode: "ACTIVE", Pid: 9, End: -1}, 0},
+		{"6: LEASE  BREAKING  UNLCK 9 00:2a:5678 0 EOF", Lock{Kind: LockLease, Mode: "BREAKING", Unlock: true, Pid: 9, End: -1}, 0},
 	} {
 		got, err := ParseLock(tc.in)
 		if err != nil {

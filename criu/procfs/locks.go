@@ -24,8 +24,13 @@ const (
 //	lock:	1: POSIX  ADVISORY  WRITE 1234 00:2a:5678 0 EOF
 //	lock:	2: FLOCK  ADVISORY  READ 1234 00:2a:5678 0 EOF
 type Lock struct {
-	Kind  LockKind
-	Write bool // WRITE, else READ
+	Kind LockKind
+	// Mode is the word after the kind: ADVISORY or MANDATORY, and of a
+	// lease ACTIVE, BREAKING or BREAKER.
+	Mode  string
+	Write bool // WRITE, else READ (or UNLCK)
+	// Unlock: the access word is UNLCK (a lease being broken to none).
+	Unlock bool
 	Pid   int
 	Start int64
 	// End is the last byte locked, -1 for EOF (whole-file locks show 0
@@ -75,7 +80,7 @@ func ParseLock(line string) (Lock, error) {
 	if len(f) < 2 || ti < 2 || len(f) < ti+5 {
 		return Lock{}, parseErr("fdinfo lock", 0, line, "unexpected fields")
 	}
-	l := Lock{Kind: LockKind(f[1]), Write: f[ti] == "WRITE", Line: strings.TrimSpace(line)}
+	l := Lock{Kind: LockKind(f[1]), Mode: f[2], Write: f[ti] == "WRITE", Unlock: f[ti] == "UNLCK", Line: strings.TrimSpace(line)}
 	var err error
 	if l.Pid, err = strconv.Atoi(f[ti+1]); err != nil {
 		return Lock{}, parseErr("fdinfo lock", 0, line, "pid: %v", err)
