@@ -31,8 +31,8 @@ type Lock struct {
 	Write bool // WRITE, else READ (or UNLCK)
 	// Unlock: the access word is UNLCK (a lease being broken to none).
 	Unlock bool
-	Pid   int
-	Start int64
+	Pid    int
+	Start  int64
 	// End is the last byte locked, -1 for EOF (whole-file locks show 0
 	// EOF).
 	End int64
