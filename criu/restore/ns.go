@@ -35,6 +35,7 @@ var nsFlags = []struct {
 	{"ipc", unix.CLONE_NEWIPC, (*images.TaskKobjIdsEntry).GetIpcNsId},
 	{"uts", unix.CLONE_NEWUTS, (*images.TaskKobjIdsEntry).GetUtsNsId},
 	{"mnt", unix.CLONE_NEWNS, (*images.TaskKobjIdsEntry).GetMntNsId},
+	{"time", unix.CLONE_NEWTIME, (*images.TaskKobjIdsEntry).GetTimeNsId},
 }
 
 // nsMask returns the CLONE_NEW* flags of the namespaces the root must be

@@ -35,7 +35,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		case images.FdTypes_PIPE:
 			pe := f.GetPipe()
 			if in, ok := t.inheritedFd(pipes.Key(pe)); ok {
-				fd, err := reopenInherited(in, pe.GetFlags())
+				fd, err := files.ReopenInherited(in, pe.GetFlags())
 				if err != nil {
 					return fmt.Errorf("%s: %w", pipes.Key(pe), err)
 				}
@@ -89,7 +89,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		case images.FdTypes_REG:
 			if reg := f.GetReg(); reg != nil {
 				if in, ok := t.inheritedFd(files.RegKey(reg)); ok {
-					fd, err := dupInherited(in)
+					fd, err := files.DupInherited(in)
 					if err != nil {
 						return fmt.Errorf("%s: %w", reg.GetName(), err)
 					}

@@ -1,5 +1,7 @@
 package restore
 
+import "github.com/criugo/criu/criu/files"
+
 // sockRestorer is what package sockets needs of the tree restorer
 // (sockets.Restorer).
 type sockRestorer struct{ t *treeRestorer }
@@ -14,7 +16,7 @@ func (r sockRestorer) InheritedFd(key string) (int, bool, error) {
 	if !ok {
 		return -1, false, nil
 	}
-	fd, err := dupInherited(in)
+	fd, err := files.DupInherited(in)
 	return fd, true, err
 }
 

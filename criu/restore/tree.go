@@ -21,9 +21,11 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/timens"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
@@ -91,6 +93,8 @@ type treeRestorer struct {
 	// (ns.go); net is the network namespace among them, once created.
 	mask uint64
 	net  *netns.Namespace
+	// clocks: of the tree's time namespace, made anew by fork (nil: none).
+	clocks *timens.Offsets
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
 	// inheritUsed: the keys of Options.InheritFd that a file had.
@@ -125,6 +129,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	if t.mask, err = t.nsMask(); err != nil {
+		return nil, err
+	}
+	if t.clocks, err = timens.Load(ctx, t.store, t.mask&unix.CLONE_NEWTIME != 0, t.nodes[0].sn.ids); err != nil {
 		return nil, err
 	}
 	if err := t.shellJob(); err != nil {
@@ -571,27 +578,14 @@ func (t *treeRestorer) finishDead() error {
 
 // waitZombie waits until pid is a zombie.
 func waitZombie(pid int) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if st, err := procfs.ReadStat(pid); err != nil {
 			return fmt.Errorf("zombie %d: %w", pid, err)
-		}
-		if i := lastParen(b); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		} else if st.State == 'Z' {
 			return nil
 		}
-		time.Sleep(time.Millisecond)
 	}
 	return fmt.Errorf("task %d did not become a zombie", pid)
-}
-
-func lastParen(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == ')' {
-			return i
-		}
-	}
-	return -1
 }
 
 // consumeSigchld takes a pending SIGCHLD off r's task (its signals are all

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/tty"
 )
 
@@ -53,7 +54,7 @@ func (x ttyRestorer) InGroup(sid, pgrp int) bool {
 func (x ttyRestorer) InheritedFd(key string) (int, bool) { return x.t.inheritedFd(key) }
 
 func (x ttyRestorer) ReopenInherited(fd int, flags uint32) (int, error) {
-	return reopenInherited(fd, flags)
+	return files.ReopenInherited(fd, flags)
 }
 
 func (x ttyRestorer) FileUser(id uint32) string { return x.t.fileUser(id) }
