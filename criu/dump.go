@@ -38,6 +38,7 @@ func init() {
 			external := addDumpExternalFlag(fs)
 			extUnix := addExtUnixFlag(fs)
 			tcp := addTCPFlags(fs)
+			cgroups := addCgroupFlags(fs, true)
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -57,13 +58,17 @@ func init() {
 				if err != nil {
 					return err
 				}
+				cg, err := cgroups()
+				if err != nil {
+					return err
+				}
 				store, err := so.open(ctx, e, true)
 				if err != nil {
 					return err
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

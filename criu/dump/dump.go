@@ -428,6 +428,9 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 	}
 	cores[0].Tc = tc
 	cores[0].Ids = d.ids
+	if err := d.t.cgroups(d.pid, threads, cores); err != nil {
+		return err
+	}
 
 	mm, err := d.dumpMM(areas, brk)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
@@ -95,6 +96,7 @@ type treeRestorer struct {
 	net  *netns.Namespace
 	// clocks: of the tree's time namespace, made anew by fork (nil: none).
 	clocks *timens.Offsets
+	cg     *cgroup.Restorer // moves each task into its cgroups (create)
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
 	// inheritUsed: the keys of Options.InheritFd that a file had.
@@ -135,6 +137,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	if err := t.shellJob(); err != nil {
+		return nil, err
+	}
+	if t.cg, err = cgroup.Prepare(ctx, t.store, opts.Cgroup, t.ti.inv.GetRootCgSet(), t.log); err != nil {
 		return nil, err
 	}
 	root := t.nodes[0]
@@ -428,6 +433,9 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 // (setCtty), so that the children it forks next inherit it.
 func (t *treeRestorer) create(ctx context.Context, n *node) error {
 	if !n.sn.zombie() && !n.helper {
+		if err := t.cg.Move(n.r.pid, n.sn.cores[uint32(n.pid)].GetThreadCore().GetCgSet()); err != nil {
+			return err
+		}
 		t0 := time.Now()
 		if err := n.r.restoreMemory(ctx); err != nil {
 			return fmt.Errorf("task %d: %w", n.pid, err)
