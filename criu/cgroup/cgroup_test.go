@@ -140,16 +140,16 @@ func TestDumpRestore(t *testing.T) {
 		t.Errorf("soft made %s with pids.max %s, want 42", cg, v)
 	}
 	pid2 := sleeper(t, "")
-	if err := r.Move(pid2, set); err != nil {
+	if err := r.Move(nil, false, pid2, set); err != nil {
 		t.Fatal(err)
 	}
 	if got := cgroupOf(t, pid2, hier); got != cg {
 		t.Errorf("moved into %s, want %s", got, cg)
 	}
-	if err := r.Move(pid2, 99); !errors.Is(err, ErrBadImage) {
+	if err := r.Move(nil, false, pid2, 99); !errors.Is(err, ErrBadImage) {
 		t.Errorf("move into a set not in the image: %v", err)
 	}
-	if err := r.Move(pid2, CriuSet); err != nil || cgroupOf(t, pid2, hier) != cg {
+	if err := r.Move(nil, false, pid2, CriuSet); err != nil || cgroupOf(t, pid2, hier) != cg {
 		t.Errorf("criu's set moved the task: %v", err)
 	}
 
@@ -168,7 +168,7 @@ func TestDumpRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Move(pid2, set); err != nil {
+	if err := r.Move(nil, false, pid2, set); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := cgroupOf(t, pid2, hier), path.Join(moved, "k"); got != want {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -34,6 +35,9 @@ type Dumper struct {
 	sets   [][]member
 	byKey  map[string]uint32
 	mounts map[string]mount
+	// nsRoot: per hierarchy, the root of the tree's cgroup namespace
+	// (Namespace); empty without one.
+	nsRoot map[string]string
 }
 
 // NewDumper reads criu's own set (set 1) and cgroup mounts.
@@ -67,6 +71,31 @@ func key(ms []member) string {
 		b.WriteString(m.name + ":" + m.path + "\n")
 	}
 	return b.String()
+}
+
+// Namespace records the roots of the cgroup namespace of task pid (the
+// tree's own): the part of each of its cgroup paths that the task does
+// not see, read from inside the namespace.
+func (d *Dumper) Namespace(pid int) error {
+	full, err := d.read(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return err
+	}
+	var rel []member
+	if err := nsenter.Do(pid, nsenter.Cgroup, func() (err error) {
+		rel, err = d.read(fmt.Sprintf("/proc/%d/cgroup", pid))
+		return err
+	}); err != nil {
+		return fmt.Errorf("cgroup namespace of %d: %w", pid, err)
+	}
+	d.nsRoot = map[string]string{}
+	for i, m := range full {
+		if i >= len(rel) || rel[i].name != m.name || !strings.HasSuffix(m.path, strings.TrimSuffix(rel[i].path, "/")) {
+			return fmt.Errorf("%w: cgroup namespace of %d: %s is %s inside it", ErrUnsupported, pid, m.path, rel[i].path)
+		}
+		d.nsRoot[m.name] = cleanPath(strings.TrimSuffix(m.path, strings.TrimSuffix(rel[i].path, "/")))
+	}
+	return nil
 }
 
 // Task returns the set of task pid, whose threads (tids, the leader
@@ -110,7 +139,14 @@ func (d *Dumper) Write(ctx context.Context, s image.Store) error {
 	for i, ms := range d.sets {
 		se := &images.CgSetEntry{Id: proto.Uint32(uint32(i + CriuSet + 1))}
 		for _, m := range ms {
-			se.Ctls = append(se.Ctls, &images.CgMemberEntry{Name: proto.String(m.name), Path: proto.String(m.path)})
+			me := &images.CgMemberEntry{Name: proto.String(m.name), Path: proto.String(m.path)}
+			if r := d.nsRoot[m.name]; r != "" && r != "/" {
+				if !under(m.path, r) {
+					return fmt.Errorf("dump cgroups: %w: cgroup %s:%s is outside the tree's cgroup namespace (%s)", ErrUnsupported, hierName(m.cnames), m.path, r)
+				}
+				me.CgnsPrefix = proto.Uint32(uint32(len(r)))
+			}
+			se.Ctls = append(se.Ctls, me)
 			if _, ok := cnames[m.name]; !ok {
 				order = append(order, m.name)
 				cnames[m.name] = m.cnames

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
@@ -21,8 +22,9 @@ import (
 type Restorer struct {
 	log  zerolog.Logger
 	skip uint32
-	// procs: the cgroup.procs files of each set's cgroups.
-	procs map[uint32][]string
+	// procs: the cgroup.procs files of each set's cgroups; nsProcs
+	// those of the roots of the cgroup namespace its tasks were in.
+	procs, nsProcs map[uint32][]string
 }
 
 // relocation is where a saved top directory of a hierarchy goes.
@@ -47,7 +49,7 @@ func Prepare(ctx context.Context, s image.Store, opts Options, rootSet uint32, l
 	if err != nil {
 		return nil, err
 	}
-	r := &Restorer{log: log, skip: rootSet, procs: map[uint32][]string{}}
+	r := &Restorer{log: log, skip: rootSet, procs: map[uint32][]string{}, nsProcs: map[uint32][]string{}}
 	moved := map[string][]relocation{}
 	for _, ce := range e.GetControllers() {
 		name := hierName(ce.GetCnames())
@@ -71,26 +73,40 @@ func Prepare(ctx context.Context, s image.Store, opts Options, rootSet uint32, l
 		}
 	}
 	for _, se := range e.GetSets() {
-		var procs []string
 		for _, m := range se.GetCtls() {
-			p := cleanPath(m.GetPath())
-			for _, rl := range moved[m.GetName()] {
-				if under(p, rl.from) {
-					p = path.Join(rl.to, strings.TrimPrefix(p, rl.from))
-					break
-				}
-			}
 			mnt, ok := mounts[hierKey(strings.Split(m.GetName(), ","))]
 			if !ok {
 				return nil, fmt.Errorf("restore cgroups: %w: hierarchy %q of set %d is not mounted", ErrUnsupported, hierName([]string{m.GetName()}), se.GetId())
 			}
-			dir := mnt.dir(p)
-			if dir == "" {
-				return nil, fmt.Errorf("restore cgroups: %w: cgroup %s:%s is outside criu's mount of it", ErrUnsupported, hierName([]string{m.GetName()}), p)
+			procs := func(p string) (string, error) {
+				p = cleanPath(p)
+				for _, rl := range moved[m.GetName()] {
+					if under(p, rl.from) {
+						p = path.Join(rl.to, strings.TrimPrefix(p, rl.from))
+						break
+					}
+				}
+				dir := mnt.dir(p)
+				if dir == "" {
+					return "", fmt.Errorf("restore cgroups: %w: cgroup %s:%s is outside criu's mount of it", ErrUnsupported, hierName([]string{m.GetName()}), p)
+				}
+				return path.Join(dir, "cgroup.procs"), nil
 			}
-			procs = append(procs, path.Join(dir, "cgroup.procs"))
+			p, err := procs(m.GetPath())
+			if err != nil {
+				return nil, err
+			}
+			r.procs[se.GetId()] = append(r.procs[se.GetId()], p)
+			if n := int(m.GetCgnsPrefix()); n > 0 {
+				if n > len(m.GetPath()) {
+					return nil, fmt.Errorf("restore cgroups: %w: cgns_prefix %d of %q", ErrBadImage, n, m.GetPath())
+				}
+				if p, err = procs(m.GetPath()[:n]); err != nil {
+					return nil, err
+				}
+				r.nsProcs[se.GetId()] = append(r.nsProcs[se.GetId()], p)
+			}
 		}
-		r.procs[se.GetId()] = procs
 	}
 	return r, nil
 }
@@ -232,16 +248,39 @@ func writeProp(dir string, pe *images.CgroupPropEntry, created bool) error {
 	return nil
 }
 
+// Syscaller runs a system call in a stopped task (a ptrace.Injector).
+type Syscaller interface {
+	Sys(name string, nr uintptr, args ...uint64) (uint64, error)
+}
+
 // Move puts task pid (stopped, not yet running) into the cgroups of set
 // (its thread_core.cg_set); set 0 (no set saved) and the restorer's set
-// leave it where it is.
-func (r *Restorer) Move(pid int, set uint32) error {
+// leave it where it is. With newNS (the root of a tree that had a
+// cgroup namespace of its own), the task, run through in, first moves to
+// the namespace's root cgroups (cgns_prefix) and makes a new cgroup
+// namespace there (unshare), which its children are forked in.
+func (r *Restorer) Move(in Syscaller, newNS bool, pid int, set uint32) error {
+	if newNS {
+		if err := r.move(pid, set, true); err != nil {
+			return err
+		}
+		if _, err := in.Sys("unshare", unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("new cgroup namespace of %d: %w", pid, err)
+		}
+	}
+	return r.move(pid, set, false)
+}
+
+func (r *Restorer) move(pid int, set uint32, nsRoot bool) error {
 	if r == nil || set == 0 || set == r.skip {
 		return nil
 	}
 	procs, ok := r.procs[set]
 	if !ok {
 		return fmt.Errorf("cgroups of %d: %w: no set %d", pid, ErrBadImage, set)
+	}
+	if nsRoot {
+		procs = r.nsProcs[set]
 	}
 	for _, p := range procs {
 		if err := os.WriteFile(p, []byte(strconv.Itoa(pid)), 0); err != nil {

@@ -3,6 +3,7 @@ package dump
 import (
 	"fmt"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cgroup"
@@ -20,6 +21,11 @@ func (t *tree) cgroups(pid int, threads []*thread, cores []*images.CoreEntry) er
 		cg, err := cgroup.NewDumper(t.opts.Cgroup)
 		if err != nil {
 			return fmt.Errorf("dump %d: %w", pid, err)
+		}
+		if t.ns.mask&unix.CLONE_NEWCGROUP != 0 {
+			if err := cg.Namespace(t.tasks[0].pid); err != nil {
+				return fmt.Errorf("dump %d: %w", pid, err)
+			}
 		}
 		t.cg = cg
 	}

@@ -23,8 +23,10 @@ import (
 // ids, so that restore finds what to create by comparing the root's ids
 // with root_ids (CRIU's get_clone_mask). CRIU allows nested net and mnt
 // namespaces below the root (CLONE_SUBNS); we do not, and we fill the
-// pid, net, ipc, uts, mnt and time ids only (user and cgroup namespaces
-// must be criu's, and their ids are left out).
+// pid, net, ipc, uts, mnt, time and cgroup ids only (the user namespace
+// must be criu's, and its id is left out). A cgroup namespace of the
+// tree's own is saved as CRIU does, as the prefix of the tasks' cgroup
+// paths that is its root (package cgroup).
 //
 // The time namespace (package timens) is saved either way, as CRIU
 // does: the clocks of the root's own as timens-ID.img, or criu's as
@@ -44,10 +46,11 @@ var nsKinds = []nsKind{
 	{"uts", unix.CLONE_NEWUTS},
 	{"mnt", unix.CLONE_NEWNS},
 	{"time", unix.CLONE_NEWTIME},
+	{"cgroup", unix.CLONE_NEWCGROUP},
 }
 
 // nsCriuOnly are the namespaces every task must share with criu.
-var nsCriuOnly = []string{"user", "cgroup"}
+var nsCriuOnly = []string{"user"}
 
 // nsSet is what the dump knows of the tree's namespaces.
 type nsSet struct {
@@ -80,6 +83,7 @@ func (n *nsSet) setIDs(ids *images.TaskKobjIdsEntry, criu bool) {
 	if id, ok := m["time"]; ok {
 		ids.TimeNsId = proto.Uint32(id)
 	}
+	ids.CgroupNsId = proto.Uint32(m["cgroup"])
 }
 
 // checkNamespaces finds the root's namespaces and refuses a tree whose

@@ -115,8 +115,8 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 	if r.t.pidns() {
 		setTid = 0 // the init of a new pid namespace is its pid 1 anyway
 	}
-	// The time namespace is no clone flag: its offsets are set before the root enters it.
-	flags := unix.CLONE_PARENT | r.t.mask&^unix.CLONE_NEWTIME
+	// Time and cgroup namespaces are made apart: their offsets, root cgroups set first (create).
+	flags := unix.CLONE_PARENT | r.t.mask&^(unix.CLONE_NEWTIME|unix.CLONE_NEWCGROUP)
 	b := clone3Args(linux.CloneArgs{Flags: flags}, args, setTid)
 	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
 		return err

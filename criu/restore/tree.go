@@ -433,7 +433,8 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 // (setCtty), so that the children it forks next inherit it.
 func (t *treeRestorer) create(ctx context.Context, n *node) error {
 	if !n.sn.zombie() && !n.helper {
-		if err := t.cg.Move(n.r.pid, n.sn.cores[uint32(n.pid)].GetThreadCore().GetCgSet()); err != nil {
+		set := n.sn.cores[uint32(n.pid)].GetThreadCore().GetCgSet()
+		if err := t.cg.Move(n.r, n == t.nodes[0] && t.mask&unix.CLONE_NEWCGROUP != 0, n.r.pid, set); err != nil {
 			return err
 		}
 		t0 := time.Now()

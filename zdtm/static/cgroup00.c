@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -12,8 +13,10 @@
 
 #include "zdtmtst.h"
 
+#ifndef CGROUP_NS
 const char *test_doc = "A task in cgroups of its own (pids.max 123, a 256 MiB memory limit) with a child in a "
 		       "cgroup below them comes back in the same cgroups, with the same limits";
+#endif
 
 #define PIDS_MAX "123"
 #define MEM_LIMIT "268435456"
@@ -179,6 +182,17 @@ int main(int argc, char **argv)
 		return 1;
 	if (join(pids_dir) || (strcmp(pids_dir, mem_dir) && join(mem_dir)))
 		return 1;
+#ifdef CGROUP_NS
+	/* Its cgroups are the roots of its cgroup namespace: it sees "/" there. */
+	if (unshare(CLONE_NEWCGROUP)) {
+		pr_perror("unshare(CLONE_NEWCGROUP)");
+		return 1;
+	}
+	if (own_path("pids", base, sizeof(base)) == 0 && base[0]) {
+		fail("in its cgroup namespace, its pids cgroup is %s, not /", base);
+		return 1;
+	}
+#endif
 	if (pipe(p)) {
 		pr_perror("pipe");
 		return 1;
