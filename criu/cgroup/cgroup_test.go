@@ -184,3 +184,81 @@ func TestDumpRestore(t *testing.T) {
 		t.Errorf("ignore: %v, %v", r, err)
 	}
 }
+
+// TestUnified saves a task in a v2 cgroup of its own with a
+// cgroup.max.depth, removes the cgroup, and checks that soft restore
+// makes it again with the property and moves a task into it.
+func TestUnified(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (makes cgroups)")
+	}
+	ms, err := hierarchies("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := ms[""]
+	if !ok {
+		t.Skip("no cgroup2 mount")
+	}
+	own, err := readCgroupFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var base string
+	for _, o := range own {
+		if o.name == "" {
+			base = o.path
+		}
+	}
+	// A sibling of ours: on a v2-only host our own cgroup may hold
+	// processes and so have no children with controllers.
+	cg := path.Join(path.Dir(base), fmt.Sprintf("criugo-cgroup2-test-%d", os.Getpid()))
+	if base == "/" {
+		cg = fmt.Sprintf("/criugo-cgroup2-test-%d", os.Getpid())
+	}
+	t.Cleanup(func() { os.Remove(m.dir(cg)) })
+	if err := os.Mkdir(m.dir(cg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.dir(cg)+"/cgroup.max.depth", []byte("3"), 0); err != nil {
+		t.Fatal(err)
+	}
+	pid := sleeper(t, m.dir(cg))
+	d, err := NewDumper(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := d.Task(pid, []int{pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := image.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	ctx := context.Background()
+	if err := d.Write(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.dir(base)+"/cgroup.procs", []byte(strconv.Itoa(pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(m.dir(cg)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Prepare(ctx, dir, Options{}, CriuSet, zerolog.New(zerolog.NewTestWriter(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := readFile(t, m.dir(cg)+"/cgroup.max.depth"); v != "3" {
+		t.Errorf("cgroup.max.depth %s, want 3", v)
+	}
+	if err := r.Move(nil, false, pid, set); err != nil {
+		t.Fatal(err)
+	}
+	if got := cgroupOf(t, pid, ""); got != cg {
+		t.Errorf("moved into %s, want %s", got, cg)
+	}
+	os.WriteFile(m.dir(base)+"/cgroup.procs", []byte(strconv.Itoa(pid)), 0)
+}
