@@ -82,7 +82,7 @@ var compatDumpRestore = []compatOpt{
 	{"evasive-devices", "", "", true, "evasive devices are not supported"},
 	{"action-script", "", "SCRIPT", true, "action scripts are not run"},
 	{"exec-cmd", "", "", true, "--exec-cmd is not supported"},
-	{"freeze-cgroup", "", "PATH", true, "freezing through a cgroup is not supported (tasks are frozen with ptrace)"},
+	{"freeze-cgroup", "", "PATH", false, "accepted; it applies to dump and pre-dump"},
 	{"ext-mount-map", "M", "KEY:VAL", true, "mount namespaces are not checkpointed yet"},
 	{"skip-mnt", "", "PATH", true, "mount namespaces are not checkpointed yet"},
 	{"enable-fs", "", "FS", true, "mount namespaces are not checkpointed yet"},

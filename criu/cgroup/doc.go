@@ -39,6 +39,17 @@
 // found in criu's mounts (/proc/self/mountinfo), or with --cgroup-yard
 // DIR in DIR/CTRLS (controllers joined by ",", "unified" for v2).
 //
-// A thread in another cgroup than its leader, and a tree in a cgroup
-// namespace of its own, are refused at dump by name.
+// A tree in a cgroup namespace of its own is saved with the namespace's
+// root in each hierarchy (cgns_prefix: the part of the paths its tasks
+// do not see, read from inside the namespace); restore moves the root
+// task there, has it unshare CLONE_NEWCGROUP, then moves it to its own
+// cgroups. A thread in another cgroup than its leader is refused at dump
+// by name.
+//
+// # Freezer
+//
+// Freezer (criu dump --freeze-cgroup) freezes a cgroup for the dump to
+// seize its tasks: v1 freezer.state (FROZEN written again while
+// FREEZING, for the tasks forked meanwhile), v2 cgroup.freeze and
+// cgroup.events.
 package cgroup

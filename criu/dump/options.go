@@ -73,6 +73,9 @@ type Options struct {
 	// --cgroup-props(-file), --cgroup-dump-controller, --cgroup-yard
 	// (package cgroup).
 	Cgroup cgroup.Options
+	// FreezeCgroup is a cgroup (freezer v1 or v2) holding the tree,
+	// frozen while it is seized (criu dump --freeze-cgroup; freezecg.go).
+	FreezeCgroup string
 	// NetworkLock is how the tree's connections are kept silent from
 	// the freeze to the restore (criu dump --network-lock; package
 	// netlock); "" is nftables.

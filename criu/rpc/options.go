@@ -205,9 +205,7 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	if len(o.GetJoinNs()) > 0 {
 		r.refuse("join_ns")
 	}
-	if o.GetFreezeCgroup() != "" {
-		r.accept("freeze_cgroup %q: the tree is frozen with ptrace, task by task, as without it", o.GetFreezeCgroup())
-	}
+	d.FreezeCgroup = o.GetFreezeCgroup()
 	if o.GetWeakSysctls() {
 		r.accept("weak_sysctls: a sysctl that cannot be set fails the restore by name")
 	}
