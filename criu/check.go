@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/criugo/criu/criu/kerndat"
 	"github.com/spf13/pflag"
+
+	"github.com/criugo/criu/criu/kerndat"
 )
 
 func init() {

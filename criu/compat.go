@@ -19,9 +19,10 @@ import (
 // caps what we take whole anyway (more is kept, never less); auto-dedup
 // saves disk space only; pre-dump's network-lock locks nothing, since the
 // tree runs on after a pre-dump (dump and restore define it); pre-dump's file-locks has no
-// locks to save. cpu-cap and manage-cgroups are accepted with the one
-// value that asks for what we do (none: no CPU check; ignore: cgroups
-// left alone) and refused with any other.
+// locks to save; dump and restore define the cgroup options, which
+// pre-dump (memory only) accepts. cpu-cap is accepted with the one
+// value that asks for what we do (none: no CPU check) and refused with
+// any other.
 type compatOpt struct {
 	name, short string
 	arg         string // "" for a boolean switch, else the value's name
@@ -38,7 +39,7 @@ var compatValues = map[string]struct {
 	noOpt string
 }{
 	"cpu-cap":        {[]string{"none"}, "all"},
-	"manage-cgroups": {[]string{"ignore"}, "soft"},
+	"manage-cgroups": {[]string{"none", "props", "soft", "full", "strict", "ignore"}, "soft"},
 }
 
 var compatDumpRestore = []compatOpt{
@@ -51,7 +52,12 @@ var compatDumpRestore = []compatOpt{
 	{"ghost-limit", "", "SIZE", false, "accepted; no limit on ghost files"},
 	{"auto-dedup", "", "", false, "accepted; no effect"},
 	{"network-lock", "", "METHOD", false, "accepted; pre-dump does not lock the network (dump and restore define --network-lock)"},
-	{"manage-cgroups", "", "MODE", true, "cgroups are not checkpointed: restored tasks stay in the restorer's cgroups, with its limits (only --manage-cgroups=ignore is accepted)"},
+	{"manage-cgroups", "", "MODE", true, "want none, props, soft, full, strict or ignore (it applies to dump and restore)"},
+	{"cgroup-root", "", "[CTRL:]PATH", false, "accepted; it applies to dump and restore"},
+	{"cgroup-props", "", "SPEC", false, "accepted; it applies to dump"},
+	{"cgroup-props-file", "", "FILE", false, "accepted; it applies to dump"},
+	{"cgroup-dump-controller", "", "NAME", false, "accepted; it applies to dump"},
+	{"cgroup-yard", "", "DIR", false, "accepted; it applies to dump and restore"},
 	// dump and restore define --file-locks themselves; pre-dump saves
 	// memory only.
 	{"file-locks", "", "", false, "accepted; file locks are saved by dump"},
@@ -76,7 +82,7 @@ var compatDumpRestore = []compatOpt{
 	{"evasive-devices", "", "", true, "evasive devices are not supported"},
 	{"action-script", "", "SCRIPT", true, "action scripts are not run"},
 	{"exec-cmd", "", "", true, "--exec-cmd is not supported"},
-	{"freeze-cgroup", "", "PATH", true, "freezing through a cgroup is not supported (tasks are frozen with ptrace)"},
+	{"freeze-cgroup", "", "PATH", false, "accepted; it applies to dump and pre-dump"},
 	{"ext-mount-map", "M", "KEY:VAL", true, "mount namespaces are not checkpointed yet"},
 	{"skip-mnt", "", "PATH", true, "mount namespaces are not checkpointed yet"},
 	{"enable-fs", "", "FS", true, "mount namespaces are not checkpointed yet"},

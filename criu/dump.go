@@ -38,6 +38,8 @@ func init() {
 			external := addDumpExternalFlag(fs)
 			extUnix := addExtUnixFlag(fs)
 			tcp := addTCPFlags(fs)
+			cgroups := addCgroupFlags(fs, true)
+			freezeCg := fs.String("freeze-cgroup", "", "freeze the cgroup `PATH` (v1 freezer or v2) while the tree is seized, so that nothing in it forks meanwhile")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
@@ -57,13 +59,17 @@ func init() {
 				if err != nil {
 					return err
 				}
+				cg, err := cgroups()
+				if err != nil {
+					return err
+				}
 				store, err := so.open(ctx, e, true)
 				if err != nil {
 					return err
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

@@ -9,11 +9,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/imgcache"
 	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
-	"github.com/spf13/pflag"
 )
 
 func init() {

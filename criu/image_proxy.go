@@ -8,10 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/criugo/criu/imgproxy"
 	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
-	"github.com/spf13/pflag"
 )
 
 func init() {

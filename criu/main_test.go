@@ -136,10 +136,12 @@ func TestCompatRefusedValues(t *testing.T) {
 		{"--cpu-cap=fpu", 2, "--cpu-cap=fpu: CPU features are not saved"},
 		{"--cpu-cap=^fpu,ins", 2, "--cpu-cap=^fpu,ins:"},
 		{"--cpu-cap=none", 1, "images dir"},
-		{"--manage-cgroups", 2, "--manage-cgroups=soft: cgroups are not checkpointed"},
-		{"--manage-cgroups=full", 2, "--manage-cgroups=full: cgroups are not checkpointed"},
-		{"--manage-cgroups=none", 2, "--manage-cgroups=none:"},
+		// Every cgroup mode is taken (package cgroup), a wrong one refused.
+		{"--manage-cgroups", 1, "images dir"},
+		{"--manage-cgroups=full", 1, "images dir"},
+		{"--manage-cgroups=none", 1, "images dir"},
 		{"--manage-cgroups=ignore", 1, "images dir"},
+		{"--manage-cgroups=hard", 2, "--manage-cgroups"},
 	}
 	for _, cmd := range []string{"dump", "pre-dump", "restore"} {
 		for _, tt := range tests {

@@ -26,6 +26,7 @@ func init() {
 			fs.IntVarP(&pid, "tree", "t", 0, "`PID` of the task tree to pre-dump")
 			so := addStoreFlags(fs, true)
 			fs.StringVar(&prev, "prev-images-dir", "", "images `DIR` of the previous pre-dump, relative to -D: pages unchanged since are left there")
+			freezeCg := fs.String("freeze-cgroup", "", "freeze the cgroup `PATH` (v1 freezer or v2) while the tree is seized")
 			fs.BoolVar(&track, "track-mem", false, "track memory writes (userfaultfd write-protect) so that the next dump takes only changed pages")
 			fs.BoolVarP(&leave, "leave-running", "R", true, "accepted; a pre-dump always leaves the tree running")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "accepted (pre-dump saves memory only)")
@@ -49,7 +50,7 @@ func init() {
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: track, LeaveRunning: true, Log: e.Log})
+				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: track, LeaveRunning: true, FreezeCgroup: *freezeCg, Log: e.Log})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

@@ -19,9 +19,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/criugo/criu/internal/daemon"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
+
+	"github.com/criugo/criu/internal/daemon"
 )
 
 // daemonFlags are the flags both daemons share.

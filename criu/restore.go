@@ -34,6 +34,7 @@ func init() {
 			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			tcp := addTCPFlags(fs)
+			cgroups := addCgroupFlags(fs, false)
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			external := addExternalFlag(fs)
 			netLock := fs.String("network-lock", "", "accepted; the method of the dump (its inventory) unlocks the network, as CRIU")
@@ -43,6 +44,10 @@ func init() {
 					return usagef("unexpected arguments %q", args)
 				}
 				veth, err := external()
+				if err != nil {
+					return err
+				}
+				cg, err := cgroups()
 				if err != nil {
 					return err
 				}
@@ -65,7 +70,7 @@ func init() {
 				// Interrupted, the restore fails at its next image read
 				// and kills what it created.
 				rs, _ := wrapStore(ctx, store)
-				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Log: e.Log})
+				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Cgroup: cg, Log: e.Log})
 				if err != nil {
 					return err
 				}

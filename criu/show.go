@@ -8,8 +8,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/criugo/criu/criu/image"
 	"github.com/spf13/pflag"
+
+	"github.com/criugo/criu/criu/image"
 )
 
 func init() {

@@ -235,7 +235,13 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	log := opts.Log
 	t0 := time.Now()
 	log.Debug().Int("pid", opts.Pid).Msg("freezing")
-	err = t.freeze()
+	release, err := t.freezeCgroup()
+	if err == nil {
+		err = t.freeze()
+		if rerr := release(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	// Whatever was seized gets let go on failure.
 	t.undo.Add(func() {
 		if err := t.thaw(); err != nil {
@@ -434,6 +440,9 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 	}
 	cores[0].Tc = tc
 	cores[0].Ids = d.ids
+	if err := d.t.cgroups(d.pid, threads, cores); err != nil {
+		return err
+	}
 
 	mm, err := d.dumpMM(areas, brk)
 	if err != nil {

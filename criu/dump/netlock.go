@@ -3,9 +3,6 @@ package dump
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -41,37 +38,14 @@ func (t *frozenTree) lockNetwork(ctx context.Context) error {
 }
 
 // connections are the TCP connections of the tree's sockets.
-//
-// A stopgap until sockets.Set lists them (Established): the sockets are
-// the tasks' fds that are socket:[INO], their connections are read from
-// /proc/PID/net/tcp{,6} of the root.
 func (t *tree) connections() ([]netlock.Conn, error) {
-	inodes := map[uint64]bool{}
+	var pids []int
 	for _, d := range t.tasks {
-		if d.zombie {
-			continue
-		}
-		dir := fmt.Sprintf("/proc/%d/fd", d.pid)
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range ents {
-			l, err := os.Readlink(dir + "/" + e.Name())
-			if err != nil {
-				continue // closed meanwhile: not by a frozen task
-			}
-			if s, ok := strings.CutPrefix(l, "socket:["); ok {
-				if ino, err := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64); err == nil {
-					inodes[ino] = true
-				}
-			}
+		if !d.zombie {
+			pids = append(pids, d.pid)
 		}
 	}
-	if len(inodes) == 0 {
-		return nil, nil
-	}
-	return netlock.ReadConns(t.tasks[0].pid, inodes)
+	return netlock.TreeConns(pids)
 }
 
 // finishNetwork, once the dump succeeded: the lock stays for the

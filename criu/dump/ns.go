@@ -10,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/timens"
 	"github.com/criugo/criu/criu/utsns"
 	"github.com/criugo/criu/proto/images"
 )
@@ -22,8 +23,14 @@ import (
 // ids, so that restore finds what to create by comparing the root's ids
 // with root_ids (CRIU's get_clone_mask). CRIU allows nested net and mnt
 // namespaces below the root (CLONE_SUBNS); we do not, and we fill the
-// pid, net, ipc, uts and mnt ids only (user, cgroup and time namespaces
-// must be criu's, and their ids are left out).
+// pid, net, ipc, uts, mnt, time and cgroup ids only (the user namespace
+// must be criu's, and its id is left out). A cgroup namespace of the
+// tree's own is saved as CRIU does, as the prefix of the tasks' cgroup
+// paths that is its root (package cgroup).
+//
+// The time namespace (package timens) is saved either way, as CRIU
+// does: the clocks of the root's own as timens-ID.img, or criu's as
+// timens-0.img, so that restore makes a new one whose clocks go on.
 
 // nsKind is one kind of namespace a dump can take.
 type nsKind struct {
@@ -38,10 +45,12 @@ var nsKinds = []nsKind{
 	{"ipc", unix.CLONE_NEWIPC},
 	{"uts", unix.CLONE_NEWUTS},
 	{"mnt", unix.CLONE_NEWNS},
+	{"time", unix.CLONE_NEWTIME},
+	{"cgroup", unix.CLONE_NEWCGROUP},
 }
 
 // nsCriuOnly are the namespaces every task must share with criu.
-var nsCriuOnly = []string{"user", "cgroup", "time"}
+var nsCriuOnly = []string{"user"}
 
 // nsSet is what the dump knows of the tree's namespaces.
 type nsSet struct {
@@ -71,6 +80,10 @@ func (n *nsSet) setIDs(ids *images.TaskKobjIdsEntry, criu bool) {
 	ids.IpcNsId = proto.Uint32(m["ipc"])
 	ids.UtsNsId = proto.Uint32(m["uts"])
 	ids.MntNsId = proto.Uint32(m["mnt"])
+	if id, ok := m["time"]; ok {
+		ids.TimeNsId = proto.Uint32(id)
+	}
+	ids.CgroupNsId = proto.Uint32(m["cgroup"])
 }
 
 // checkNamespaces finds the root's namespaces and refuses a tree whose
@@ -100,6 +113,9 @@ func (t *tree) checkNamespaces() error {
 	}
 	for _, k := range nsKinds {
 		mine, err := procfs.NsIno(0, k.name)
+		if err != nil && k.flag == unix.CLONE_NEWTIME {
+			continue // a kernel without time namespaces
+		}
 		if err != nil {
 			return fmt.Errorf("dump %d: criu's %s namespace: %w", root.pid, k.name, err)
 		}
@@ -128,6 +144,9 @@ func (t *tree) checkNamespaces() error {
 			}
 		}
 	}
+	if err := checkTimeForChildren(t.tasks); err != nil {
+		return fmt.Errorf("dump %d: %w", root.pid, err)
+	}
 	t.ns = ns
 	for _, d := range t.tasks {
 		if err := t.setVirtualIDs(d); err != nil {
@@ -139,6 +158,29 @@ func (t *tree) checkNamespaces() error {
 	}
 	if ns.mask != 0 {
 		t.opts.Log.Info().Int("pid", root.pid).Str("mask", fmt.Sprintf("%#x", ns.mask)).Msg("dumping the root's namespaces")
+	}
+	return nil
+}
+
+// checkTimeForChildren refuses a task whose children would be created in
+// another time namespace than its own (it called unshare(CLONE_NEWTIME)
+// and has not forked since): restore cannot make that pending namespace.
+func checkTimeForChildren(tasks []*dumper) error {
+	for _, d := range tasks {
+		if d.zombie {
+			continue
+		}
+		own, err := procfs.NsIno(d.pid, "time")
+		if err != nil {
+			return nil // a kernel without time namespaces
+		}
+		kids, err := procfs.NsIno(d.pid, "time_for_children")
+		if err != nil {
+			return fmt.Errorf("task %d: %w", d.pid, err)
+		}
+		if kids != own {
+			return fmt.Errorf("%w: task %d creates its children in another time namespace (time:[%d]) than its own (time:[%d])", ErrUnsupported, d.pid, kids, own)
+		}
 	}
 	return nil
 }
@@ -212,6 +254,16 @@ func (t *tree) dumpNamespaces(ctx context.Context) error {
 	}
 	if t.ns.mask&unix.CLONE_NEWUTS != 0 {
 		if err := utsns.Dump(ctx, t.store, root.pid, t.ns.id["uts"], t.opts.Log); err != nil {
+			return fmt.Errorf("dump %d: %w", root.pid, err)
+		}
+	}
+	if _, ok := t.ns.id["time"]; ok {
+		// The clocks of the tree's own time namespace, or criu's.
+		pid, id := root.pid, t.ns.id["time"]
+		if t.ns.mask&unix.CLONE_NEWTIME == 0 {
+			pid, id = 0, 0
+		}
+		if err := timens.Dump(ctx, t.store, pid, id, t.opts.Log); err != nil {
 			return fmt.Errorf("dump %d: %w", root.pid, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/netlock"
 )
 
@@ -68,6 +69,13 @@ type Options struct {
 	// only its existence (CRIU's empty_ns with CLONE_NEWNET, which runc
 	// always sends); restore makes it empty.
 	EmptyNetns bool
+	// Cgroup: --manage-cgroups (Ignore: no cgroup saved), --cgroup-root,
+	// --cgroup-props(-file), --cgroup-dump-controller, --cgroup-yard
+	// (package cgroup).
+	Cgroup cgroup.Options
+	// FreezeCgroup is a cgroup (freezer v1 or v2) holding the tree,
+	// frozen while it is seized (criu dump --freeze-cgroup; freezecg.go).
+	FreezeCgroup string
 	// NetworkLock is how the tree's connections are kept silent from
 	// the freeze to the restore (criu dump --network-lock; package
 	// netlock); "" is nftables.

@@ -7,9 +7,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
+	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -38,24 +38,6 @@ func restop(ths []*thread, sig syscall.Signal) error {
 	return nil
 }
 
-// threadSeccomp reads the Seccomp and Seccomp_filters fields of a
-// thread's status.
-func threadSeccomp(pid, tid int) (mode uint32, count int, err error) {
-	st, err := procfs.ReadStatusFile(procfs.Path(pid, fmt.Sprintf("task/%d/status", tid)))
-	if err != nil {
-		return 0, 0, err
-	}
-	m, err := st.Uint("Seccomp")
-	if err != nil {
-		return 0, 0, err
-	}
-	n, err := st.Uint("Seccomp_filters")
-	if err != nil {
-		return 0, 0, err
-	}
-	return uint32(m), int(n), nil
-}
-
 // suspendSeccomp lets the injected syscalls of the dump pass the
 // seccomp filters (or strict mode) of every thread of pid that has
 // them (PTRACE_O_SUSPEND_SECCOMP, until the thread is detached). It is
@@ -63,7 +45,7 @@ func threadSeccomp(pid, tid int) (mode uint32, count int, err error) {
 // another's filters (TSYNC) any more.
 func suspendSeccomp(tr *ptrace.Tracer, pid int, ths []*thread) error {
 	for _, th := range ths {
-		mode, _, err := threadSeccomp(pid, th.tid)
+		mode, _, err := seccomp.ThreadMode(pid, th.tid)
 		if err != nil {
 			return fmt.Errorf("thread %d: %w", th.tid, err)
 		}
@@ -83,7 +65,7 @@ func (d *dumper) dumpSeccomp(cores []*images.CoreEntry) error {
 	var ths []seccomp.Thread
 	var tcs []*images.ThreadCoreEntry
 	for i, th := range d.threads {
-		mode, count, err := threadSeccomp(d.pid, th.tid)
+		mode, count, err := seccomp.ThreadMode(d.pid, th.tid)
 		if err != nil {
 			return err
 		}
@@ -98,27 +80,11 @@ func (d *dumper) dumpSeccomp(cores []*images.CoreEntry) error {
 	return nil
 }
 
-// refusePendingTrap refuses a task with a SIGTRAP pending for it or one
-// of its threads, as CRIU does: the injected syscalls run with SIGTRAP
-// unblocked (ptrace.Injector: a blocked forced trap would reset the
-// task's handler), so the pending one would be taken in place of their
-// trap and lost.
+// refusePendingTrap refuses a task with a SIGTRAP pending (task.RefusePendingTrap).
 func refusePendingTrap(pid int, ths []*thread) error {
-	const trap = 1 << (unix.SIGTRAP - 1)
-	for _, th := range ths {
-		st, err := procfs.ReadStatusFile(procfs.Path(pid, fmt.Sprintf("task/%d/status", th.tid)))
-		if err != nil {
-			return err
-		}
-		for _, k := range []string{"SigPnd", "ShdPnd"} {
-			v, err := st.Hex(k)
-			if err != nil {
-				return err
-			}
-			if v&trap != 0 {
-				return fmt.Errorf("thread %d: %w: a SIGTRAP is pending (%s): the dump's own traps would take its place", th.tid, ErrUnsupported, k)
-			}
-		}
+	tids := make([]int, len(ths))
+	for i, th := range ths {
+		tids[i] = th.tid
 	}
-	return nil
+	return task.RefusePendingTrap(pid, tids)
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
@@ -68,6 +69,9 @@ type tree struct {
 	// names its network lock (netlock.go).
 	runID   string
 	netlock *netlock.Lock
+	// cg: the tasks' cgroup sets (cgroup.go), nil until the first task
+	// is dumped and with --manage-cgroups ignore.
+	cg *cgroup.Dumper
 }
 
 func newTree(s image.Store, opts Options) *tree {
@@ -318,6 +322,12 @@ func (t *tree) writeShared(ctx context.Context) error {
 		// A fresh id per dump, as CRIU writes, so that tools can tell
 		// two dumps of the same tree apart.
 		DumpCriuRunId: proto.String(t.runID),
+	}
+	if t.cg != nil {
+		inv.RootCgSet = proto.Uint32(cgroup.CriuSet)
+		if err := t.cg.Write(ctx, t.store); err != nil {
+			return err
+		}
 	}
 	if t.netlock != nil {
 		inv.NetworkLockMethod = proto.Uint32(t.netlock.Method().Inventory())

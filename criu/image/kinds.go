@@ -64,6 +64,8 @@ const (
 	magicNetdev        uint32 = 0x57373951
 	magicNetns         uint32 = 0x55933752
 	magicSeccomp       uint32 = 0x64413049
+	magicTimens        uint32 = 0x43114433
+	magicCgroup        uint32 = 0x59383330
 	magicStats         uint32 = 0x57093306 // behind MagicService
 )
 
@@ -284,6 +286,12 @@ var kinds = []Kind{
 	{Prefix: "ipcns-msg-", Numbered: true, Magic: magicIPCMsg, Name: "IPCNS_MSG", New: newOf[images.IpcMsgEntry](), Extra: msgExtra},
 	// UTS namespace N (package utsns): one UtsnsEntry.
 	{Prefix: "utsns-", Numbered: true, Magic: magicUtsns, New: newOf[images.UtsnsEntry]()},
+
+	// Time namespace N (package timens): one TimensEntry; timens-0.img
+	// for a tree in criu's time namespace.
+	{Prefix: "timens-", Numbered: true, Magic: magicTimens, New: newOf[images.TimensEntry]()},
+	// The tree's cgroups (package cgroup): one CgroupEntry.
+	{Prefix: "cgroup", Magic: magicCgroup, New: newOf[images.CgroupEntry]()},
 
 	// File locks of every task: CRIU names it filelocks.img.
 	{Prefix: "filelocks", Magic: magicFileLocks, Name: "FILE_LOCKS", New: newOf[images.FileLockEntry]()},

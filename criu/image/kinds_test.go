@@ -59,6 +59,8 @@ func TestLookupKind(t *testing.T) {
 		{"ipcns-sem-7.img", "ipcns-sem-", "criugo.images.ipc_sem_entry", false},
 		{"ipcns-msg-7.img", "ipcns-msg-", "criugo.images.ipc_msg_entry", false},
 		{"utsns-7.img", "utsns-", "criugo.images.utsns_entry", false},
+		{"timens-0.img", "timens-", "criugo.images.timens_entry", false},
+		{"cgroup.img", "cgroup", "criugo.images.cgroup_entry", false},
 		{"tty.img", "tty", "criugo.images.tty_file_entry", false},
 		{"pidfd.img", "pidfd", "criugo.images.pidfd_entry", false},
 		{"vmas-42.img", "vmas-", "criugo.images.vma_entry", false},

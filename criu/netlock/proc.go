@@ -101,3 +101,33 @@ func parseHexAddrPort(s string) (netip.AddrPort, error) {
 	addr, _ := netip.AddrFromSlice(b)
 	return netip.AddrPortFrom(addr, uint16(port)), nil
 }
+
+// TreeConns is the TCP connections of the sockets that tasks pids hold
+// (their fds that are socket:[INO]), read from /proc/PID/net/tcp{,6} of
+// the first: the tasks share its network namespace. An fd closed
+// meanwhile is not the tasks' (they are frozen).
+func TreeConns(pids []int) ([]Conn, error) {
+	inodes := map[uint64]bool{}
+	for _, pid := range pids {
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			l, err := os.Readlink(dir + "/" + e.Name())
+			if err != nil {
+				continue
+			}
+			if s, ok := strings.CutPrefix(l, "socket:["); ok {
+				if ino, err := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64); err == nil {
+					inodes[ino] = true
+				}
+			}
+		}
+	}
+	if len(inodes) == 0 || len(pids) == 0 {
+		return nil, nil
+	}
+	return ReadConns(pids[0], inodes)
+}

@@ -19,6 +19,8 @@ const (
 	IPC Type = unix.CLONE_NEWIPC
 	UTS Type = unix.CLONE_NEWUTS
 	Net Type = unix.CLONE_NEWNET
+	// Cgroup: the thread sees cgroup paths from the namespace's root.
+	Cgroup Type = unix.CLONE_NEWCGROUP
 )
 
 // String is the namespace's name under /proc/PID/ns.
@@ -30,6 +32,8 @@ func (t Type) String() string {
 		return "uts"
 	case Net:
 		return "net"
+	case Cgroup:
+		return "cgroup"
 	}
 	return "ns(" + strconv.Itoa(int(t)) + ")"
 }

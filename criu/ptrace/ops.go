@@ -18,20 +18,23 @@ type Regs = unix.PtraceRegs
 // it is in a ptrace-stop. A signal-delivery-stop seen on the way is handed
 // back to the thread (its handler frame is set up, as the kernel would have
 // done) and the thread is interrupted again, so no signal is lost.
-// It returns ErrExited if the thread is gone.
+// It returns ErrExited if the thread is gone. For a tid SeizeAsync
+// took, it only waits.
 func (t *Tracer) Seize(tid int, opts int) error {
 	return t.Do(func() error {
-		if err := seize(tid, opts); err != nil {
-			if errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("seize %d: %w", tid, ErrExited)
-			}
-			return fmt.Errorf("seize %d: %w", tid, err)
-		}
-		if err := linux.PtraceInterrupt(tid); err != nil {
-			return fmt.Errorf("interrupt %d: %w", tid, err)
+		first, early := t.early[tid]
+		if t.pending[tid] {
+			delete(t.pending, tid)
+			delete(t.early, tid)
+		} else if err := seizeInterrupt(tid, opts); err != nil {
+			return err
 		}
 		for {
-			st, err := wait(tid)
+			st, err := first, error(nil)
+			if !early {
+				st, err = wait(tid)
+			}
+			early = false
 			if err != nil {
 				return fmt.Errorf("wait for %d: %w", tid, err)
 			}
@@ -64,6 +67,113 @@ func (t *Tracer) Seize(tid int, opts int) error {
 			}
 		}
 	})
+}
+
+func seizeInterrupt(tid, opts int) error {
+	if err := seize(tid, opts); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("seize %d: %w", tid, ErrExited)
+		}
+		return fmt.Errorf("seize %d: %w", tid, err)
+	}
+	if err := linux.PtraceInterrupt(tid); err != nil {
+		return fmt.Errorf("interrupt %d: %w", tid, err)
+	}
+	return nil
+}
+
+// SeizeAsync attaches to tid and interrupts it without waiting for its
+// stop: a thread of a frozen cgroup stops once the cgroup is thawed,
+// before it runs user code. Seize then waits for that stop; what it is
+// not called for, ReleasePending lets go.
+func (t *Tracer) SeizeAsync(tid int) error {
+	return t.Do(func() error {
+		if err := seizeInterrupt(tid, 0); err != nil {
+			return err
+		}
+		t.pending[tid] = true
+		return nil
+	})
+}
+
+// PollPending waits up to timeout for the first stop (or exit) of each
+// thread SeizeAsync took, without blocking on any one, and returns those
+// that did not stop: a vfork parent, for one, waits uninterruptibly for
+// its stopped child. Seize takes the stop seen.
+func (t *Tracer) PollPending(timeout time.Duration) []int {
+	var left []int
+	t.Do(func() error {
+		for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+			left = left[:0]
+			for tid := range t.pending {
+				if _, ok := t.early[tid]; ok {
+					continue
+				}
+				var ws unix.WaitStatus
+				if got, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil); err == nil && got == tid {
+					t.early[tid] = Status{ws}
+				} else if err != nil && err != unix.EINTR {
+					t.early[tid] = Status{unix.WaitStatus(0x7f00 | 9)} // gone: as killed
+				} else {
+					left = append(left, tid)
+				}
+			}
+			if len(left) == 0 || time.Now().After(deadline) {
+				return nil
+			}
+		}
+	})
+	return left
+}
+
+// ReleasePending detaches each thread SeizeAsync took that Seize did
+// not, as each stops: those stopped first, so that a vfork parent
+// waiting for one of them can stop too (for up to 5 s).
+func (t *Tracer) ReleasePending() error {
+	return t.Do(func() error {
+		var errs []error
+		for deadline := time.Now().Add(5 * time.Second); len(t.pending) > 0; time.Sleep(time.Millisecond) {
+			for tid := range t.pending {
+				st, ok := t.early[tid]
+				if !ok {
+					var ws unix.WaitStatus
+					got, err := unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
+					if err == nil && got == 0 {
+						continue
+					}
+					st = Status{ws}
+					if err != nil {
+						st = Status{unix.WaitStatus(9)} // gone
+					}
+				}
+				delete(t.pending, tid)
+				delete(t.early, tid)
+				if !st.Stopped() {
+					continue // exited
+				}
+				sig := 0
+				if st.Event() == 0 && st.StopSignal() != unix.SIGTRAP {
+					sig = int(st.StopSignal()) // a signal on its way: let it go on
+				}
+				if err := linux.PtraceDetach(tid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+					errs = append(errs, fmt.Errorf("detach %d: %w", tid, err))
+				}
+			}
+			if time.Now().After(deadline) {
+				errs = append(errs, fmt.Errorf("threads %v did not stop to be let go", keys(t.pending)))
+				break
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func keys(m map[int]bool) []int {
+	var out []int
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // Detach detaches tid, letting it run (delivering sig if non-zero).

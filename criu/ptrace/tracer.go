@@ -20,13 +20,21 @@ type Tracer struct {
 	// was stopped and must be stopped again when it is let go. Only
 	// touched on the tracer thread.
 	stopSig map[int]syscall.Signal
+	// pending holds the tids SeizeAsync attached and interrupted, whose
+	// stop Seize has not waited for yet. Only touched on the tracer
+	// thread.
+	pending map[int]bool
+	// early holds, for tids of pending, the first status PollPending
+	// saw, which Seize takes instead of waiting. Only touched on the
+	// tracer thread.
+	early map[int]Status
 }
 
 // NewTracer starts the tracer goroutine. Close it when done; closing ends
 // the locked OS thread, which detaches (or, with PTRACE_O_EXITKILL, kills)
 // any tracee still attached.
 func NewTracer() *Tracer {
-	t := &Tracer{reqs: make(chan func()), done: make(chan struct{}), seized: map[int]bool{}, stopSig: map[int]syscall.Signal{}}
+	t := &Tracer{reqs: make(chan func()), done: make(chan struct{}), seized: map[int]bool{}, stopSig: map[int]syscall.Signal{}, pending: map[int]bool{}, early: map[int]Status{}}
 	ready := make(chan struct{})
 	go func() {
 		// Never unlocked: the thread exits with the goroutine.

@@ -35,6 +35,8 @@ var nsFlags = []struct {
 	{"ipc", unix.CLONE_NEWIPC, (*images.TaskKobjIdsEntry).GetIpcNsId},
 	{"uts", unix.CLONE_NEWUTS, (*images.TaskKobjIdsEntry).GetUtsNsId},
 	{"mnt", unix.CLONE_NEWNS, (*images.TaskKobjIdsEntry).GetMntNsId},
+	{"time", unix.CLONE_NEWTIME, (*images.TaskKobjIdsEntry).GetTimeNsId},
+	{"cgroup", unix.CLONE_NEWCGROUP, (*images.TaskKobjIdsEntry).GetCgroupNsId},
 }
 
 // nsMask returns the CLONE_NEW* flags of the namespaces the root must be

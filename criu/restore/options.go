@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/criugo/criu/criu/cgroup"
 )
 
 // Options says how to restore.
@@ -36,6 +38,8 @@ type Options struct {
 	// EmptyNetns: a network namespace of the tree's own is made empty
 	// (CRIU's empty_ns with CLONE_NEWNET; netns.RestoreOptions.Empty).
 	EmptyNetns bool
+	// Cgroup: --manage-cgroups, --cgroup-root, --cgroup-yard (package cgroup).
+	Cgroup cgroup.Options
 	// Log receives progress.
 	Log zerolog.Logger
 	// Notify, when set, is called at CRIU's action-script steps (criu

@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
+	"github.com/criugo/criu/criu/timens"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -114,17 +115,22 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 	if r.t.pidns() {
 		setTid = 0 // the init of a new pid namespace is its pid 1 anyway
 	}
-	b := clone3Args(linux.CloneArgs{Flags: unix.CLONE_PARENT | r.t.mask}, args, setTid)
+	// Time and cgroup namespaces are made apart: their offsets, root cgroups set first (create).
+	flags := unix.CLONE_PARENT | r.t.mask&^(unix.CLONE_NEWTIME|unix.CLONE_NEWCGROUP)
+	b := clone3Args(linux.CloneArgs{Flags: flags}, args, setTid)
 	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
 		return err
 	}
 	sin := &ptrace.Injector{T: r.tr, Tid: stub, Base: regs, IP: ip}
+	if err := timens.Enter(sin, stub, r.t.clocks, r.log); err != nil {
+		return err
+	}
 	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, linux.CloneArgsSize)
 	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("restore %d: %w", r.vpid, ErrPidTaken)
 		}
-		return fmt.Errorf("create the root task (clone flags %#x): %w", unix.CLONE_PARENT|r.t.mask, err)
+		return fmt.Errorf("create the root task (clone flags %#x): %w", flags, err)
 	}
 	// The stub is in our pid namespace: child is the host pid.
 	r.pid = int(child)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
@@ -21,9 +22,11 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/timens"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
@@ -91,6 +94,9 @@ type treeRestorer struct {
 	// (ns.go); net is the network namespace among them, once created.
 	mask uint64
 	net  *netns.Namespace
+	// clocks: of the tree's time namespace, made anew by fork (nil: none).
+	clocks *timens.Offsets
+	cg     *cgroup.Restorer // moves each task into its cgroups (create)
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
 	// inheritUsed: the keys of Options.InheritFd that a file had.
@@ -127,7 +133,13 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if t.mask, err = t.nsMask(); err != nil {
 		return nil, err
 	}
+	if t.clocks, err = timens.Load(ctx, t.store, t.mask&unix.CLONE_NEWTIME != 0, t.nodes[0].sn.ids); err != nil {
+		return nil, err
+	}
 	if err := t.shellJob(); err != nil {
+		return nil, err
+	}
+	if t.cg, err = cgroup.Prepare(ctx, t.store, opts.Cgroup, t.ti.inv.GetRootCgSet(), t.log); err != nil {
 		return nil, err
 	}
 	root := t.nodes[0]
@@ -426,6 +438,10 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 // (setCtty), so that the children it forks next inherit it.
 func (t *treeRestorer) create(ctx context.Context, n *node) error {
 	if !n.sn.zombie() && !n.helper {
+		set := n.sn.cores[uint32(n.pid)].GetThreadCore().GetCgSet()
+		if err := t.cg.Move(n.r, n == t.nodes[0] && t.mask&unix.CLONE_NEWCGROUP != 0, n.r.pid, set); err != nil {
+			return err
+		}
 		t0 := time.Now()
 		if err := n.r.restoreMemory(ctx); err != nil {
 			return fmt.Errorf("task %d: %w", n.pid, err)
@@ -576,27 +592,14 @@ func (t *treeRestorer) finishDead() error {
 
 // waitZombie waits until pid is a zombie.
 func waitZombie(pid int) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if st, err := procfs.ReadStat(pid); err != nil {
 			return fmt.Errorf("zombie %d: %w", pid, err)
-		}
-		if i := lastParen(b); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		} else if st.State == 'Z' {
 			return nil
 		}
-		time.Sleep(time.Millisecond)
 	}
 	return fmt.Errorf("task %d did not become a zombie", pid)
-}
-
-func lastParen(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == ')' {
-			return i
-		}
-	}
-	return -1
 }
 
 // consumeSigchld takes a pending SIGCHLD off r's task (its signals are all

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/netlock"
@@ -204,12 +205,7 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	if len(o.GetJoinNs()) > 0 {
 		r.refuse("join_ns")
 	}
-	if o.GetCgroupProps() != "" || o.GetCgroupPropsFile() != "" || len(o.GetCgroupDumpController()) > 0 || o.GetCgroupYard() != "" {
-		r.refuse("cgroup_props, cgroup_props_file, cgroup_dump_controller, cgroup_yard (cgroups are not checkpointed)")
-	}
-	if o.GetFreezeCgroup() != "" {
-		r.accept("freeze_cgroup %q: the tree is frozen with ptrace, task by task, as without it", o.GetFreezeCgroup())
-	}
+	d.FreezeCgroup = o.GetFreezeCgroup()
 	if o.GetWeakSysctls() {
 		r.accept("weak_sysctls: a sysctl that cannot be set fails the restore by name")
 	}
@@ -261,27 +257,44 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	}
 }
 
-// cgroups maps manage_cgroups and manage_cgroups_mode. CRIU's soft mode
-// (runc's default) puts the restored tasks back in their cgroups, made
-// where missing, without setting properties of existing ones: runc
-// moves criu into the container's cgroup before a restore, so tasks
-// restored in criu's own cgroup are where soft mode puts a tree that is
-// in one cgroup. Modes that restore properties are refused.
+// cgroups maps manage_cgroups, manage_cgroups_mode, cg_root and the
+// cgroup_* options onto cgroup.Options (package cgroup), as CRIU: no
+// mode and no manage_cgroups is CRIU's default, soft; manage_cgroups
+// false alone is ignore.
 func (r *request) cgroups(o *pb.CriuOpts) {
-	mode := pb.CriuCgMode_IGNORE
+	var c cgroup.Options
 	switch {
 	case o.ManageCgroupsMode != nil:
-		mode = o.GetManageCgroupsMode()
-	case o.GetManageCgroups():
-		mode = pb.CriuCgMode_SOFT
+		c.Mode = map[pb.CriuCgMode]cgroup.Mode{pb.CriuCgMode_IGNORE: cgroup.Ignore, pb.CriuCgMode_CG_NONE: cgroup.None,
+			pb.CriuCgMode_PROPS: cgroup.PropsOnly, pb.CriuCgMode_SOFT: cgroup.Soft, pb.CriuCgMode_FULL: cgroup.Full,
+			pb.CriuCgMode_STRICT: cgroup.Strict, pb.CriuCgMode_DEFAULT: cgroup.Soft}[o.GetManageCgroupsMode()]
+	case o.ManageCgroups != nil && !o.GetManageCgroups():
+		c.Mode = cgroup.Ignore
 	}
-	switch mode {
-	case pb.CriuCgMode_IGNORE, pb.CriuCgMode_CG_NONE:
-	case pb.CriuCgMode_SOFT, pb.CriuCgMode_DEFAULT:
-		r.accept("manage_cgroups (soft): cgroups are not saved; the restored tasks are in criu's own cgroup (runc moves criu into the container's first); cg_root is not used")
-	default:
-		r.refuse("manage_cgroups_mode %s (cgroup properties are not checkpointed; soft or ignore)", strings.ToLower(mode.String()))
+	c.Roots = map[string]string{}
+	for _, cr := range o.GetCgRoot() {
+		arg := cr.GetPath()
+		if cr.GetCtrl() != "" {
+			arg = cr.GetCtrl() + ":" + arg
+		}
+		if err := cgroup.ParseRoot(c.Roots, arg); err != nil {
+			r.refuse("cg_root: %v", err)
+		}
 	}
+	c.Props = cgroup.DefaultProps()
+	if p := o.GetCgroupProps(); p != "" {
+		if err := c.Props.ParseProps(p); err != nil {
+			r.refuse("cgroup_props: %v", err)
+		}
+	}
+	if f := o.GetCgroupPropsFile(); f != "" {
+		if err := c.Props.ParsePropsFile(f); err != nil {
+			r.refuse("cgroup_props_file: %v", err)
+		}
+	}
+	c.DumpControllers = o.GetCgroupDumpController()
+	c.Yard = o.GetCgroupYard()
+	r.dump.Cgroup, r.restore.Cgroup = c, c
 }
 
 // external maps one external entry: veth[IN]:OUT on both sides,

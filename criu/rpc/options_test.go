@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/errdefs"
 	pb "github.com/criugo/criu/proto/rpc"
@@ -40,8 +41,12 @@ func TestOptions(t *testing.T) {
 	if !r.dump.EmptyNetns || r.dump.Pid != 42 {
 		t.Errorf("dump options %+v", r.dump)
 	}
+	if r.dump.Cgroup.Mode != cgroup.Soft {
+		t.Errorf("runc's manage_cgroups: mode %v, want soft", r.dump.Cgroup.Mode)
+	}
 	o.LazyPages = proto.Bool(true)
 	o.ManageCgroupsMode = pb.CriuCgMode_STRICT.Enum()
+	o.CgRoot = []*pb.CgroupRoot{{Ctrl: proto.String("pids"), Path: proto.String("/ct")}, {Path: proto.String("/all")}, {Path: proto.String("rel")}}
 	r, err = resolve(pb.CriuReqType_RESTORE, o, os.Getpid(), Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +55,10 @@ func TestOptions(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Fatalf("refusal %v", err)
 	}
-	for _, name := range []string{"lazy_pages", "manage_cgroups_mode strict", "root \"/x/rootfs\""} {
+	if r.restore.Cgroup.Mode != cgroup.Strict || r.restore.Cgroup.Roots["pids"] != "/ct" || r.restore.Cgroup.Roots[""] != "/all" {
+		t.Errorf("restore cgroup options %+v", r.restore.Cgroup)
+	}
+	for _, name := range []string{"lazy_pages", "cg_root: --cgroup-root \"rel\"", "root \"/x/rootfs\""} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("refusal %q does not name %s", err, name)
 		}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,6 +12,9 @@ import (
 // (known false for a CPU flag).
 func kernelHas(name string) (has, known bool) {
 	switch name {
+	case "timens":
+		_, err := os.Stat("/proc/self/ns/time")
+		return err == nil, true
 	case "mptcp":
 		// A kernel without MPTCP answers EPROTONOSUPPORT (not built)
 		// or ENOPROTOOPT (net.mptcp.enabled=0).

@@ -1,0 +1,44 @@
+package dump
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/cgroup"
+	"github.com/criugo/criu/proto/images"
+)
+
+// cgroups records the cgroup set of task pid in its threads' cores
+// (thread_core.cg_set, as CRIU); tree.writeShared writes cgroup.img.
+// Nothing with --manage-cgroups ignore.
+func (t *tree) cgroups(pid int, threads []*thread, cores []*images.CoreEntry) error {
+	if t.opts.Cgroup.Mode == cgroup.Ignore {
+		return nil
+	}
+	if t.cg == nil {
+		cg, err := cgroup.NewDumper(t.opts.Cgroup)
+		if err != nil {
+			return fmt.Errorf("dump %d: %w", pid, err)
+		}
+		if t.ns.mask&unix.CLONE_NEWCGROUP != 0 {
+			if err := cg.Namespace(t.tasks[0].pid); err != nil {
+				return fmt.Errorf("dump %d: %w", pid, err)
+			}
+		}
+		t.cg = cg
+	}
+	tids := make([]int, len(threads))
+	for i, th := range threads {
+		tids[i] = th.tid
+	}
+	set, err := t.cg.Task(pid, tids)
+	if err != nil {
+		return fmt.Errorf("dump %d: %w", pid, err)
+	}
+	for _, c := range cores {
+		c.ThreadCore.CgSet = proto.Uint32(set)
+	}
+	return nil
+}
