@@ -39,9 +39,12 @@ test-short:
 proto:
 	bash proto/gen.sh
 
-# Dump/restore of 1 GiB against cp and fresh-memory baselines; the remote
-# path against a plain TCP copy. Each prints its ratios.
+# Ours against CRIU 4.2 side by side (bench/: small, threaded, trees,
+# forked workers' Pss, 1 GiB dirty, dump -R), then dump/restore of 1 GiB
+# against cp and fresh-memory baselines and the remote path against a
+# plain TCP copy. Each prints its ratios.
 bench: build
+	$(GO) test -run '^$$' -bench VsCRIU42 -benchtime 1x -timeout 60m ./bench/
 	$(GO) test -run '^$$' -bench 'DumpRestore|TreeSharedMemory' -benchtime 1x -timeout 30m ./criu/restore/
 	$(GO) test -run '^$$' -bench PreDump -benchtime 1x -timeout 30m ./criu/mm/
 	$(GO) test -run '^$$' -bench ProxyToCache -benchtime 2x -timeout 30m ./imgcache/

@@ -13,7 +13,7 @@ import (
 // checkpointed or restored). Options a command defines itself win.
 //
 // The audit, for the accepted ones: work-dir and log-pid place and shape
-// the log; display-stats prints figures we keep in stats-dump.img;
+// the log; display-stats prints figures we keep in stats-dump;
 // unprivileged accepts limitations we do not check for; link-remap asks
 // for deleted files to be kept, which ghost files always do; ghost-limit
 // caps what we take whole anyway (more is kept, never less); auto-dedup
@@ -45,7 +45,7 @@ var compatValues = map[string]struct {
 var compatDumpRestore = []compatOpt{
 	{"work-dir", "W", "DIR", false, "relative -o and --pidfile are taken in DIR (default: the images dir, as CRIU)"},
 	{"log-pid", "", "", false, "accepted; every log line names its pid"},
-	{"display-stats", "", "", false, "accepted; the stats are in stats-dump.img / stats-restore.img (criu show)"},
+	{"display-stats", "", "", false, "accepted; the stats are in stats-dump / stats-restore (criu show)"},
 	{"unprivileged", "", "", false, "accepted; no effect"},
 	{"cpu-cap", "", "CAP", true, "CPU features are not saved at dump nor checked at restore (only --cpu-cap=none is accepted): a tree restored on a CPU without an instruction set it used would die of SIGILL later"},
 	{"link-remap", "", "", false, "accepted; files deleted while open are always kept (ghost files)"},

@@ -31,7 +31,7 @@ func (s *slowFinish) Finish(ctx context.Context) error {
 	return err
 }
 
-// stats-dump.img's frozen time covers the final sync of the images: the
+// stats-dump's frozen time covers the final sync of the images: the
 // tree stays frozen until it is done.
 func TestFrozenTimeCoversFinish(t *testing.T) {
 	crtest.RequireRoot(t)
@@ -55,7 +55,7 @@ func TestFrozenTimeCoversFinish(t *testing.T) {
 	}
 	crtest.Reap(pid)
 	var se images.StatsEntry
-	if err := image.ReadOne(context.Background(), d, "stats-dump.img", &se); err != nil {
+	if err := image.ReadOne(context.Background(), d, "stats-dump", &se); err != nil {
 		t.Fatal(err)
 	}
 	frozen := time.Duration(se.GetDump().GetFrozenTime()) * time.Microsecond

@@ -15,7 +15,7 @@
 // journals, recovery). Finish is acknowledged only once the snapshot's
 // journal holds exactly its manifest, ending in "held"; the dump's
 // Confirm (two-phase finish, package remoteimg) appends "finish" (with
-// the late stats-dump.img it carries, stored first), and only a
+// the late stats-dump it carries, stored first), and only a
 // confirmed snapshot is served (its images' End waits for it); a held
 // one not confirmed within ResumeTimeout is given up by the janitor.
 // After a restart (recover.go) finished snapshots are served again;

@@ -353,7 +353,7 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 			c.setActive(true)
 			err := remoteimg.CheckName(m.Snapshot)
 			if err == nil {
-				err = remoteimg.CheckLate(m) // stats-dump.img, relayed with it
+				err = remoteimg.CheckLate(m) // stats-dump, relayed with it
 			}
 			if err == nil {
 				err = l.confirm(ctx, m)

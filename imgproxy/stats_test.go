@@ -50,7 +50,7 @@ func logTimes(t *testing.T, log string, msgs ...string) map[string]time.Time {
 
 // TestDumpRemoteFrozenTimeCoversFinish: a real criu dump --remote
 // through the real daemons (the cache keeps snapshots on disk). The
-// snapshot is sealed by its confirmation, so stats-dump.img goes with
+// snapshot is sealed by its confirmation, so stats-dump goes with
 // the Confirm: its frozen_time, read back from the snapshot a restore
 // gets (after a cache restart, from the cache's journal), must include
 // the time from the freeze until the cache acknowledged the Finish,
@@ -96,8 +96,8 @@ func TestDumpRemoteFrozenTimeCoversFinish(t *testing.T) {
 	}
 	defer rs.Close()
 	var se images.StatsEntry
-	if err := image.ReadOne(ctx, rs, "stats-dump.img", &se); err != nil {
-		t.Fatalf("stats-dump.img of the restarted cache's snapshot: %v", err)
+	if err := image.ReadOne(ctx, rs, "stats-dump", &se); err != nil {
+		t.Fatalf("stats-dump of the restarted cache's snapshot: %v", err)
 	}
 	frozen := time.Duration(se.GetDump().GetFrozenTime()) * time.Microsecond
 	t.Logf("frozen_time %v; the dump's log: freeze to the Finish's ok %v, to the Confirm's ok %v", frozen, toHeld, toAck)
@@ -141,7 +141,7 @@ func writeSnap(t *testing.T, r *rig, snap string) (*remote.Store, map[string][]b
 
 // TestLateImageCacheRestartWhileHeld: the cache restarts while it holds
 // the snapshot (Finish answered, Confirm not yet sent). The proxy
-// resends the Confirm, with its late stats-dump.img, to the restarted
+// resends the Confirm, with its late stats-dump, to the restarted
 // cache, which replayed the held snapshot from its journal: the
 // snapshot is served with the late image, and still is after another
 // restart (the journal's "finish commit" line).
@@ -208,7 +208,7 @@ func TestLateImageTornConfirm(t *testing.T) {
 	}
 }
 
-// TestLateImageReaderWaits: a restore that asks for stats-dump.img while
+// TestLateImageReaderWaits: a restore that asks for stats-dump while
 // the snapshot is held (Finish answered, Confirm on its way) waits for
 // the Confirm and gets the image whole, instead of "does not exist".
 func TestLateImageReaderWaits(t *testing.T) {

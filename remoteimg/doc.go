@@ -88,9 +88,9 @@
 //	   │                        │◀──── Result(f', ok|code) ────│ entry; holds
 //	   │◀── Result(f, ok|code) ─│                              │ snap (not served)
 //	   │ (frozen time taken:    │                              │
-//	   │  stats-dump.img)       │                              │
+//	   │  stats-dump)       │                              │
 //	   │ Confirm(f, snap,       │                              │
-//	   │   late stats-dump.img) │ Confirm(c', snap, late img)  │
+//	   │   late stats-dump) │ Confirm(c', snap, late img)  │
 //	   │───────────────────────▶│─────────────────────────────▶│ stores the late
 //	   │                        │                              │ image, then snap
 //	   │                        │                              │ finished: served
@@ -119,16 +119,16 @@
 // answered ok open until its Confirm is answered.
 //
 // The late image: a snapshot is sealed by its Confirm, yet the dump's
-// stats-dump.img must count the time its tasks stay frozen, which runs
+// stats-dump must count the time its tasks stay frozen, which runs
 // through the Finish's round trip (the proxy's wait for the cache's
 // acks, the cache's fsyncs). So the dump takes its frozen time once
-// Finish is answered and sends stats-dump.img inside the Confirm
+// Finish is answered and sends stats-dump inside the Confirm
 // (Name LateImage, CRC, at most MaxLateSize bytes; the only image that
 // may come late, and one the manifest does not hold). The cache stores
 // it into the held snapshot (its file synced and renamed, then one
 // journal line records it with the confirmation) before it serves the
 // snapshot: a restore sees the snapshot with its stats whole or not at
-// all, and a Get of stats-dump.img in a held snapshot waits for the
+// all, and a Get of stats-dump in a held snapshot waits for the
 // Confirm. A Confirm resent after a reconnect carries the same bytes
 // (idempotent). What the frozen time still leaves out is the Confirm's
 // own round trip and the kill (a local dump's stats include both).

@@ -45,7 +45,7 @@ func (r Role) String() string {
 const Magic = "CRIUGOIM"
 
 // Version is the protocol version this package speaks.
-// 2: Confirm carries the late image (stats-dump.img).
+// 2: Confirm carries the late image (stats-dump).
 const Version uint16 = 2
 
 // Hello is the first frame each way.
@@ -114,7 +114,7 @@ type Confirm struct {
 
 // LateImage is the one image a Confirm may carry: the dump's statistics,
 // whose frozen time runs until the Finish was acknowledged.
-const LateImage = "stats-dump.img"
+const LateImage = "stats-dump"
 
 // MaxLateSize caps a Confirm's late image.
 const MaxLateSize = 64 << 10

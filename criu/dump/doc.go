@@ -50,11 +50,11 @@
 // Dump and PreDump check it between their steps, and criu's store fails
 // each read and write once it is cancelled, so a dump stops within one
 // image write; Finish is the commit point, after which the dump is not
-// undone. The frozen time (Stats.Frozen, stats-dump.img) runs from the
-// last thread stopped to the kill or the resume; stats-dump.img is written
+// undone. The frozen time (Stats.Frozen, stats-dump) runs from the
+// last thread stopped to the kill or the resume; stats-dump is written
 // after it when the store takes images after Finish
 // (Options.StatsAfterFinish). A remote snapshot is sealed by its
-// confirmation: there (image.LateFinisher) stats-dump.img goes with the
+// confirmation: there (image.LateFinisher) stats-dump goes with the
 // Confirm, its frozen time taken once the cache has acknowledged the
 // Finish, so it leaves out only the Confirm's round trip and the kill.
 //

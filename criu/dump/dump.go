@@ -127,9 +127,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("images")
 	// The frozen time runs to the kill or the resume, through the final
 	// sync or the cache's acknowledgement. A store that takes images
-	// after Finish (a local dir) gets stats-dump.img once the tree is
+	// after Finish (a local dir) gets stats-dump once the tree is
 	// gone or runs, as CRIU writes it; a remote snapshot is sealed by
-	// its confirmation, so there stats-dump.img goes with the Confirm
+	// its confirmation, so there stats-dump goes with the Confirm
 	// (image.LateFinisher) and holds the time up to the cache's ok to
 	// the Finish: only the Confirm's own round trip and the kill are
 	// left out.
@@ -171,9 +171,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		// The snapshot is complete and the tree gone or running: a
 		// stats image that cannot be written does not undo the dump.
 		if err := t.writeStats(ctx); err != nil {
-			log.Warn().Err(err).Msg("stats-dump.img not written")
+			log.Warn().Err(err).Msg("stats-dump not written")
 		} else if err := t.store.Finish(ctx); err != nil {
-			log.Warn().Err(err).Msg("stats-dump.img not synced")
+			log.Warn().Err(err).Msg("stats-dump not synced")
 		}
 	}
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).Msg("dump done")
@@ -313,7 +313,7 @@ func (t *tree) addStats(d *dumper) {
 	t.stats.PagesSkippedParent += d.mm.Stats.PagesSkippedParent
 }
 
-// finishImages writes stats-dump.img (with stats) and the tracking
+// finishImages writes stats-dump (with stats) and the tracking
 // image, then finishes the store: the images are complete once it
 // returns nil.
 func (t *tree) finishImages(ctx context.Context, stats bool) error {
@@ -332,7 +332,7 @@ func (t *tree) finishImages(ctx context.Context, stats bool) error {
 }
 
 // finishImagesLate is finishImages for a store that takes
-// stats-dump.img with its confirmation: the frozen time is taken once
+// stats-dump with its confirmation: the frozen time is taken once
 // the snapshot is held, right before the Confirm goes.
 func (t *frozenTree) finishImagesLate(ctx context.Context, lf image.LateFinisher) error {
 	if err := t.mm.Finish(ctx); err != nil {
@@ -354,9 +354,9 @@ func (t *frozenTree) finishImagesLate(ctx context.Context, lf image.LateFinisher
 }
 
 // statsImage is the image of a dump's statistics.
-const statsImage = "stats-dump.img"
+const statsImage = "stats-dump"
 
-// writeStats writes stats-dump.img.
+// writeStats writes stats-dump.
 func (t *tree) writeStats(ctx context.Context) error {
 	return image.WriteImage(ctx, t.store, statsImage, &images.StatsEntry{Dump: t.dumpStats()})
 }

@@ -83,7 +83,7 @@ type Options struct {
 	// Log receives progress; the zero value logs nothing.
 	Log zerolog.Logger
 	// StatsAfterFinish: the store takes images after its Finish (a
-	// local images dir), so stats-dump.img is written once the tree is
+	// local images dir), so stats-dump is written once the tree is
 	// killed or resumed and its frozen time covers the final sync.
 	StatsAfterFinish bool
 	// Notify, when set, is called at the steps where CRIU runs its
@@ -108,7 +108,7 @@ func (o *Options) notify(ctx context.Context, step string) error {
 	return nil
 }
 
-// Stats are the figures of one dump, also written to stats-dump.img.
+// Stats are the figures of one dump, also written to stats-dump.
 type Stats struct {
 	Freezing     time.Duration // seize and stop every thread
 	Frozen       time.Duration // from stopped to killed or let go

@@ -243,7 +243,7 @@ func TestCritSmoke(t *testing.T) {
 		MemwriteTime: proto.Uint32(40), PagesScanned: proto.Uint64(100), PagesSkippedParent: proto.Uint64(0),
 		PagesWritten: proto.Uint64(90), PagesLazy: proto.Uint64(0),
 	}}
-	doc = smokeDecode(t, dir, "stats-dump.img", smokeImage(t, []uint32{MagicService, magicStats}, stats))
+	doc = smokeDecode(t, dir, "stats-dump", smokeImage(t, []uint32{MagicService, magicStats}, stats))
 	smokeWant(t, doc, "STATS", "magic")
 	smokeWant(t, doc, "2500", "entries", 0, "dump", "frozen_time")
 

@@ -52,6 +52,13 @@ type Kind struct {
 func LookupKind(name string) (Kind, bool) {
 	stem, ok := strings.CutSuffix(name, ".img")
 	if !ok {
+		// CRIU names its stats images without the suffix (stats-dump,
+		// stats-restore); our older images had it.
+		for _, k := range kinds {
+			if k.Service && name == k.Prefix {
+				return k, true
+			}
+		}
 		return Kind{}, false
 	}
 	var best Kind

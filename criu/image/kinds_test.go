@@ -77,8 +77,8 @@ func TestLookupKind(t *testing.T) {
 		{"iplinks-1.img", "iplinks-", "", false},
 		{"netdev-1.img", "netdev-", "criugo.images.net_device_entry", false},
 		{"netns-1.img", "netns-", "criugo.images.netns_entry", false},
-		{"stats-dump.img", "stats-dump", "criugo.images.stats_entry", true},
-		{"stats-restore.img", "stats-restore", "criugo.images.stats_entry", true},
+		{"stats-dump", "stats-dump", "criugo.images.stats_entry", true},
+		{"stats-restore", "stats-restore", "criugo.images.stats_entry", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +112,10 @@ func TestLookupKind(t *testing.T) {
 				t.Errorf("head type = %q, want %q", head, want)
 			}
 		})
+	}
+	// Our stats images before 2026-12 had the suffix.
+	if k, ok := LookupKind("stats-dump.img"); !ok || k.Prefix != "stats-dump" {
+		t.Errorf("LookupKind(stats-dump.img) = %v, %v", k.Prefix, ok)
 	}
 	// Every row of the table is exercised above.
 	if len(tests) != len(kinds) {

@@ -60,7 +60,7 @@ type Releaser interface {
 // (the remote image cache serves it from the confirmation on, so no
 // image can follow): FinishWith finishes like Finish, and once the
 // snapshot is held durably, calls last for the bytes of image name
-// (stats-dump.img), which are stored with the confirmation, atomically.
+// (stats-dump), which are stored with the confirmation, atomically.
 // A dump's stats written there cover the final acknowledgement.
 type LateFinisher interface {
 	FinishWith(ctx context.Context, name string, last func() ([]byte, error)) error

@@ -44,7 +44,7 @@ func restoreCmd(t testing.TB, dir string) int {
 	return pid
 }
 
-// dumpStats reads stats-dump.img of an images dir.
+// dumpStats reads stats-dump of an images dir.
 func dumpStats(t testing.TB, dir string) *images.DumpStatsEntry {
 	t.Helper()
 	s, err := image.NewDir(dir)
@@ -53,7 +53,7 @@ func dumpStats(t testing.TB, dir string) *images.DumpStatsEntry {
 	}
 	defer s.Close()
 	st := &images.StatsEntry{}
-	if err := image.ReadOne(context.Background(), s, "stats-dump.img", st); err != nil {
+	if err := image.ReadOne(context.Background(), s, "stats-dump", st); err != nil {
 		t.Fatal(err)
 	}
 	return st.GetDump()

@@ -134,7 +134,7 @@ func testCounter(t *testing.T, static bool) {
 	unix.Kill(pid, unix.SIGUSR2)
 	crtest.WaitFor(t, out, "PASS", 5*time.Second)
 	counterLines(t, out)
-	for _, name := range []string{"inventory.img", "pstree.img", "core-" + strconv.Itoa(pid) + ".img", "mm-" + strconv.Itoa(pid) + ".img", "stats-dump.img", "stats-restore.img", "files.img", "fdinfo-2.img"} {
+	for _, name := range []string{"inventory.img", "pstree.img", "core-" + strconv.Itoa(pid) + ".img", "mm-" + strconv.Itoa(pid) + ".img", "stats-dump", "stats-restore", "files.img", "fdinfo-2.img"} {
 		if _, err := os.Stat(filepath.Join(img, name)); err != nil {
 			t.Error(err)
 		}

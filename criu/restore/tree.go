@@ -313,8 +313,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		ForkingTime: proto.Uint32(uint32(stats.Forking.Microseconds())), RestoreTime: proto.Uint32(uint32(stats.Restore.Microseconds())),
 		PagesRestored: proto.Uint64(stats.PagesRestored),
 	}}
-	if err := image.WriteImage(ctx, s, "stats-restore.img", st); err != nil {
-		t.log.Warn().Err(err).Msg("write stats-restore.img")
+	if err := image.WriteImage(ctx, s, "stats-restore", st); err != nil {
+		t.log.Warn().Err(err).Msg("write stats-restore")
 	}
 	t.log.Info().Int("pid", root.pid).Int("tasks", len(t.nodes)).Dur("restore", stats.Restore).Uint64("pages", stats.PagesRestored).Msg("restored")
 	return &Task{Pid: root.r.pid, Stats: stats, tr: t.tr}, nil

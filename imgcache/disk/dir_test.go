@@ -133,7 +133,7 @@ func TestSnapPersistence(t *testing.T) {
 	if err := s.Confirm(lrec); err != nil {
 		t.Fatal(err)
 	}
-	want := held + fmt.Sprintf("finish commit 0000000000000009 5 %d \"stats-dump.img\"\n", crcOf(late))
+	want := held + fmt.Sprintf("finish commit 0000000000000009 5 %d \"stats-dump\"\n", crcOf(late))
 	if got := readJournal(t, s); got != want {
 		t.Fatalf("confirmed journal %q", got)
 	}

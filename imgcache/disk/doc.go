@@ -34,7 +34,7 @@
 // Confirm (two-phase finish) then appends, synced, one line:
 //
 //	finish                                  no late image
-//	finish commit <xfer hex> <size> <crc> "stats-dump.img"
+//	finish commit <xfer hex> <size> <crc> "stats-dump"
 //
 // the second when the Confirm carried the late image (remoteimg.Confirm),
 // whose file is synced and renamed in place before the line is written:

@@ -1,4 +1,4 @@
-// Timing figures of a dump or a restore (stats-dump.img, stats-restore.img).
+// Timing figures of a dump or a restore (stats-dump, stats-restore).
 // Wire-compatible with CRIU's images/stats.proto: same field numbers, types and
 // labels. Do not renumber.
 

@@ -10,7 +10,7 @@
 // image.Releaser (Release: the restore is done with the snapshot),
 // image.Chained (SetParent and Parent: pre-dump chains, the parent read
 // through the proxy's reader relay in write mode, from the cache in read
-// mode) and image.LateFinisher (FinishWith: stats-dump.img sent inside
+// mode) and image.LateFinisher (FinishWith: stats-dump sent inside
 // the Confirm). Each open image uses a connection of its own: a Writer
 // sends Put, Data and Commit; a Reader sends Get and returns io.EOF only
 // after End, with the size and CRC it computed itself. Finish sends the
