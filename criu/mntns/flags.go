@@ -16,6 +16,7 @@ var mountFlags = map[string]uint32{
 	"nodiratime":  unix.MS_NODIRATIME,
 	"relatime":    unix.MS_RELATIME,
 	"strictatime": unix.MS_STRICTATIME,
+	"nosymfollow": unix.MS_NOSYMFOLLOW,
 }
 
 // sbFlags are the superblock options that are MS_* flags.
