@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/errdefs"
@@ -62,15 +63,15 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 	if err != nil {
 		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 	}
-	ordered, err := parentsFirst(ms)
-	if err != nil {
-		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
-	}
 	mine, err := procfs.ReadMountInfo(os.Getpid())
 	if err != nil {
 		return fmt.Errorf("dump mount namespace of %d: criu's mounts: %w", pid, err)
 	}
-	copyOfMine := isCopyOf(ordered[0], mine)
+	copyOfMine := reachable(pid)
+	ordered, err := parentsFirst(ms, copyOfMine)
+	if err != nil {
+		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+	}
 	var entries []proto.Message
 	for i, m := range ordered {
 		e, err := entry(m)
@@ -139,8 +140,12 @@ func entry(m procfs.MountInfo) (*images.MntEntry, error) {
 
 // parentsFirst orders the mounts so that each comes after its parent,
 // the namespace's root mount (the one whose parent is not listed) first,
-// siblings in mountinfo's order (the order they were mounted in).
-func parentsFirst(ms []procfs.MountInfo) ([]procfs.MountInfo, error) {
+// siblings in mountinfo's order (the order they were mounted in). A
+// chroot()ed task sees only the mounts below its root, none or several
+// of them with an unlisted parent: allowed with several (each with the
+// mounts below it) only where the namespace is a copy of criu's, which
+// restore makes without the image.
+func parentsFirst(ms []procfs.MountInfo, several bool) ([]procfs.MountInfo, error) {
 	byID := map[int]bool{}
 	for _, m := range ms {
 		byID[m.ID] = true
@@ -153,10 +158,13 @@ func parentsFirst(ms []procfs.MountInfo) ([]procfs.MountInfo, error) {
 			out = append(out, m)
 		}
 	}
-	if roots != 1 {
-		return nil, fmt.Errorf("mountinfo has %d root mounts, want 1", roots)
+	if roots != 1 && !several {
+		return nil, fmt.Errorf("%w: mountinfo has %d root mounts (a chroot()ed task?), want 1", errdefs.ErrUnsupported, roots)
 	}
-	done := map[int]bool{out[0].ID: true}
+	done := map[int]bool{}
+	for _, m := range out {
+		done[m.ID] = true
+	}
 	for i := 0; i < len(out); i++ {
 		for _, m := range ms {
 			if m.Parent == out[i].ID && !done[m.ID] {
@@ -171,16 +179,21 @@ func parentsFirst(ms []procfs.MountInfo) ([]procfs.MountInfo, error) {
 	return out, nil
 }
 
-// isCopyOf reports a root mount that is the same filesystem at the same
-// root as criu's root mount: the namespace's root is reachable from
-// criu's, and restore makes the namespace again as a copy of its own.
-func isCopyOf(root procfs.MountInfo, mine []procfs.MountInfo) bool {
-	for _, m := range mine {
-		if m.Point == "/" && m.Major == root.Major && m.Minor == root.Minor && m.Root == root.Root {
-			return true
-		}
+// reachable reports a task whose root directory a path from criu's root
+// leads to: its mount namespace has criu's root, and restore makes it
+// again as a copy of its own (the kernel shows the root of a task in a
+// pivot_root'ed namespace relative to that namespace's root).
+func reachable(pid int) bool {
+	link := procfs.Path(pid, "root")
+	path, err := os.Readlink(link)
+	if err != nil || !strings.HasPrefix(path, "/") {
+		return false
 	}
-	return false
+	var want, got unix.Stat_t
+	if unix.Stat(link, &want) != nil || unix.Stat(path, &got) != nil {
+		return false
+	}
+	return got.Dev == want.Dev && got.Ino == want.Ino
 }
 
 // check refuses a mount of a pivot_root'ed namespace that restore could
