@@ -57,7 +57,8 @@ func ParseExternalMnt(v string) (point, key string, ok bool, err error) {
 // outside the namespace that is not external (see the package doc).
 // A namespace whose root mount is criu's own root (a plain copy of
 // criu's namespace, restored as such) is written whole but not
-// checked.
+// checked. The files of each tmpfs of a pivot_root'ed namespace go to
+// tmpfs-dev-N.tar.gz.img (dumpTmpfs).
 func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpOptions, log zerolog.Logger) error {
 	ms, err := procfs.ReadMountInfo(pid)
 	if err != nil {
@@ -73,6 +74,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 	}
 	var entries []proto.Message
+	archived := map[uint32]bool{} // tmpfs devices
 	for i, m := range ordered {
 		e, err := entry(m)
 		if err != nil {
@@ -84,6 +86,12 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		}
 		if !copyOfMine {
 			if err := check(m, i == 0, ordered, mine, opts); err != nil {
+				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+			}
+		}
+		if !copyOfMine && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
+			archived[e.GetRootDev()] = true
+			if err := dumpTmpfs(ctx, store, procfs.Path(pid, "root")+m.Point, m.Point, e.GetRootDev()); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}
@@ -205,6 +213,9 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 	case isRoot, external, newFS[m.FSType], opts.EnableFS[m.FSType], bindOfInner(m, ns):
 	default:
 		return fmt.Errorf("%s: %w: a bind mount from outside the namespace; name it with --external mnt[%s]:KEY", name, errdefs.ErrUnsupported, m.Point)
+	}
+	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {
+		return fmt.Errorf("%s: %w: a part of a tmpfs no mount of the namespace holds whole", name, errdefs.ErrUnsupported)
 	}
 	if m.Shared != 0 && !external && !isRoot {
 		for _, o := range mine {

@@ -1,8 +1,11 @@
 package mntns
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +40,8 @@ func startContainer(t *testing.T) int {
 mkdir usr tmp proc old; ln -s usr/bin bin; ln -s usr/lib lib; ln -s usr/lib64 lib64
 mount --bind /usr usr; mount -o remount,bind,ro usr
 mount -t tmpfs -o size=1m,mode=1777 ctmp tmp; mount -t proc proc proc
+echo hello > tmp/f; ln tmp/f tmp/hl; ln -s f tmp/sl; mkfifo tmp/fifo; mkdir -p tmp/d/sub
+chown 1234:5678 tmp/d; chmod 0710 tmp/d; mknod tmp/null c 1 3
 pivot_root . old; cd /; umount -l /old
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done
 exec sleep 100000`
@@ -114,6 +119,7 @@ func TestDumpContainer(t *testing.T) {
 	if prc == nil || prc.GetFstype() != 1 {
 		t.Errorf("/proc: %v", prc)
 	}
+	checkTar(t, filepath.Join(store.Path(), TmpfsImageName(tmp.GetRootDev())))
 	// CRIU's decoder reads it.
 	if crit, err := exec.LookPath("crit"); err == nil {
 		out, err := exec.Command(crit, "decode", "-i", filepath.Join(store.Path(), ImageName(3))).CombinedOutput()
@@ -152,5 +158,59 @@ func TestParseExternalMnt(t *testing.T) {
 		if _, _, _, err := ParseExternalMnt(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// checkTar reads the tmpfs archive of the container's /tmp.
+func checkTar(t *testing.T, name string) {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	got := map[string]*tar.Header{}
+	data := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[h.Name] = h
+		b, _ := io.ReadAll(tr)
+		data[h.Name] = string(b)
+	}
+	if h := got["./"]; h == nil || h.Mode&0o7777 != 0o1777 {
+		t.Errorf("root: %+v", h)
+	}
+	if h := got["./f"]; h == nil || data["./f"] != "hello\n" {
+		t.Errorf("f: %+v %q", h, data["./f"])
+	}
+	if h := got["./hl"]; h == nil || h.Typeflag != tar.TypeLink || h.Linkname != "./f" {
+		t.Errorf("hard link: %+v", h)
+	}
+	if h := got["./sl"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "f" {
+		t.Errorf("symlink: %+v", h)
+	}
+	if h := got["./fifo"]; h == nil || h.Typeflag != tar.TypeFifo {
+		t.Errorf("fifo: %+v", h)
+	}
+	if h := got["./null"]; h == nil || h.Typeflag != tar.TypeChar || h.Devmajor != 1 || h.Devminor != 3 {
+		t.Errorf("device: %+v", h)
+	}
+	if h := got["./d/"]; h == nil || h.Uid != 1234 || h.Gid != 5678 || h.Mode&0o7777 != 0o710 || got["./d/sub/"] == nil {
+		t.Errorf("dir: %+v", h)
+	}
+	// GNU tar lists it too.
+	if out, err := exec.Command("tar", "-tzvf", name).CombinedOutput(); err != nil || !strings.Contains(string(out), "./d/sub/") {
+		t.Errorf("tar -t: %v\n%s", err, out)
 	}
 }
