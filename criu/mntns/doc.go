@@ -6,18 +6,18 @@
 //
 // # Dump
 //
-// NeedsImage tells a namespace to dump (the root task's root mount is
-// not criu's: a pivot_root'ed container) from a plain copy of criu's,
-// which restore makes again as a copy with no image. Dump reads
-// /proc/ROOT/mountinfo (the paths are the container's) and classifies
-// each mount:
+// Dump reads /proc/ROOT/mountinfo (the paths are the container's) and
+// writes every mount. A namespace whose root task's root is reachable
+// from criu's (a copy of criu's namespace, which restore makes again as
+// a copy of its own) is written as it is; in a pivot_root'ed one each
+// mount is classified:
 //
 //   - the root mount: the container's rootfs, given again at restore as
 //     --root DIR (bind-mounted);
 //   - external: a bind mount whose source is outside the container,
 //     named with --external mnt[MOUNTPOINT]:KEY (also
-//     --ext-mount-map MOUNTPOINT:KEY), or with --ext-mount-map auto by
-//     its path in criu's mount namespace (the key is that path);
+//     --ext-mount-map MOUNTPOINT:KEY; --ext-mount-map auto is refused
+//     for now);
 //   - made anew: proc, sysfs, devpts (a new instance), mqueue, tmpfs
 //     (its files saved in tmpfs-dev-N.tar.gz.img, a gzip'ed tar with
 //     modes, owners, times, device nodes, symlinks and hard links),
@@ -31,13 +31,14 @@
 // that is a slave of a group outside (a bind of the host's, in a
 // namespace made rslave) is restored as a slave of its source's master
 // when that source is external or the root; a mount sharing a peer group
-// with mounts outside the namespace is refused (--enable-external-sharing
-// is accepted, but criu-go restores no sharing with the host). Anything
+// with mounts outside the namespace is refused. Anything
 // else that cannot be restored exactly is refused by name (mount point
 // and fstype) with errdefs.ErrUnsupported, before the tree is touched.
 //
 // # Restore
 //
+// Not built yet (criu/restore makes a copy of its own namespace, and a
+// pivot_root'ed root is refused at dump by files.FsDir). The plan:
 // Restore builds the layout inside the root task, which was cloned
 // into a new mount namespace (a copy of criu's), with system calls
 // injected into it (Task): the copy is made rslave, --root DIR is
