@@ -60,7 +60,7 @@
 //	                       root_dev (major<<20|minor), parent_mnt_id, flags
 //	                       (MS_* of the mount), sb_flags (MS_* of the
 //	                       superblock), root, mountpoint, source, options,
-//	                       shared_id, master_id, ext_mount and ext_key
+//	                       shared_id, master_id and ext_key (as CRIU 4.2)
 //	tmpfs-dev-N.tar.gz.img a tmpfs's files (N its root_dev), raw
 //
 // What belongs here: mounts, their images, the tmpfs archives. What does

@@ -81,7 +81,8 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 			return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 		}
 		if key, ok := opts.External[m.Point]; ok {
-			e.ExtMount = proto.Bool(true)
+			// As CRIU 4.2 writes it: ext_key only (ext_mount with
+			// the key in root is the older images' form).
 			e.ExtKey = proto.String(key)
 		}
 		if !copyOfMine {

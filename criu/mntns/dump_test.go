@@ -110,7 +110,7 @@ func TestDumpContainer(t *testing.T) {
 		}
 	}
 	usr, tmp, prc := by["/usr"], by["/tmp"], by["/proc"]
-	if usr == nil || !usr.GetExtMount() || usr.GetExtKey() != "usr" || usr.GetFlags()&unix.MS_RDONLY == 0 || usr.GetRoot() != "/usr" {
+	if usr == nil || usr.GetExtMount() || usr.GetExtKey() != "usr" || usr.GetFlags()&unix.MS_RDONLY == 0 || usr.GetRoot() != "/usr" {
 		t.Errorf("/usr: %v", usr)
 	}
 	if tmp == nil || tmp.GetFstype() != 5 || tmp.GetSource() != "ctmp" || !strings.Contains(tmp.GetOptions(), "size=1024k") || tmp.GetFlags()&unix.MS_RDONLY != 0 {
