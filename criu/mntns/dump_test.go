@@ -42,6 +42,7 @@ mount --bind /usr usr; mount -o remount,bind,ro usr
 mount -t tmpfs -o size=1m,mode=1777 ctmp tmp; mount -t proc proc proc
 echo hello > tmp/f; ln tmp/f tmp/hl; ln -s f tmp/sl; mkfifo tmp/fifo; mkdir -p tmp/d/sub
 chown 1234:5678 tmp/d; chmod 0710 tmp/d; mknod tmp/null c 1 3
+mount --make-shared tmp; mkdir bnd; mount --bind tmp/d bnd
 pivot_root . old; cd /; umount -l /old
 for fd in /proc/$$/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done
 exec sleep 100000`
@@ -96,8 +97,8 @@ func TestDumpContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	es := readEntries(t, store, 3)
-	if len(es) != 4 {
-		t.Fatalf("%d mounts, want 4: %v", len(es), es)
+	if len(es) != 5 {
+		t.Fatalf("%d mounts, want 5: %v", len(es), es)
 	}
 	if es[0].GetMountpoint() != "/" || es[0].GetFstype() != 0 && es[0].GetFsname() != "" {
 		t.Errorf("root mount %v", es[0])
@@ -115,6 +116,10 @@ func TestDumpContainer(t *testing.T) {
 	}
 	if tmp == nil || tmp.GetFstype() != 5 || tmp.GetSource() != "ctmp" || !strings.Contains(tmp.GetOptions(), "size=1024k") || tmp.GetFlags()&unix.MS_RDONLY != 0 {
 		t.Errorf("/tmp: %v", tmp)
+	}
+	// A bind of a part of the shared tmpfs: in its peer group.
+	if b := by["/bnd"]; b == nil || b.GetRoot() != "/d" || b.GetRootDev() != tmp.GetRootDev() || tmp.GetSharedId() == 0 || b.GetSharedId() != tmp.GetSharedId() {
+		t.Errorf("/bnd: %v (tmp %v)", b, tmp)
 	}
 	if prc == nil || prc.GetFstype() != 1 {
 		t.Errorf("/proc: %v", prc)
