@@ -83,9 +83,9 @@ var compatDumpRestore = []compatOpt{
 	{"action-script", "", "SCRIPT", true, "action scripts are not run"},
 	{"exec-cmd", "", "", true, "--exec-cmd is not supported"},
 	{"freeze-cgroup", "", "PATH", false, "accepted; it applies to dump and pre-dump"},
-	{"ext-mount-map", "M", "KEY:VAL", true, "mount namespaces are not checkpointed yet"},
+	{"ext-mount-map", "M", "KEY:VAL", true, "restore of a mount namespace's layout is not done yet (dump takes --ext-mount-map MOUNTPOINT:KEY)"},
 	{"skip-mnt", "", "PATH", true, "mount namespaces are not checkpointed yet"},
-	{"enable-fs", "", "FS", true, "mount namespaces are not checkpointed yet"},
+	{"enable-fs", "", "FS", true, "restore of a mount namespace's layout is not done yet (dump takes --enable-fs)"},
 	{"stream", "", "", true, "the image streamer is not supported; use --remote"},
 	{"lsm-profile", "", "PROFILE", true, "LSM profiles are not restored"},
 }

@@ -36,6 +36,7 @@ func init() {
 			netLock := fs.String("network-lock", "nftables", "keep the tree's TCP connections silent from the freeze to the restore with `METHOD`: nftables (iptables when there is no nft), iptables or skip")
 			fileLocks := fs.Bool("file-locks", false, "save the flock and POSIX locks the tasks hold (without it, a held lock fails the dump)")
 			external := addDumpExternalFlag(fs)
+			mounts := addDumpMountFlags(fs)
 			extUnix := addExtUnixFlag(fs)
 			tcp := addTCPFlags(fs)
 			cgroups := addCgroupFlags(fs, true)
@@ -55,6 +56,10 @@ func init() {
 				if err != nil {
 					return err
 				}
+				mnt, err := mounts()
+				if err != nil {
+					return err
+				}
 				extUnixAll, extUnixInodes, err := extUnix()
 				if err != nil {
 					return err
@@ -69,7 +74,7 @@ func init() {
 				}
 				defer store.Close()
 				store, is := wrapStore(ctx, store)
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, Mounts: mnt, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cleanFailedDump(e.Log, so.localDir(), is)
 					return err

@@ -13,7 +13,7 @@ import (
 // dump's.
 const (
 	externalHelp     = "an external resource; only `veth[IFNAME]:OUTNAME` is supported: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name). Repeatable"
-	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, the veth IFNAME of the tree's network namespace whose peer is OUTNAME outside it; or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]. Repeatable"
+	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, the veth IFNAME of the tree's network namespace whose peer is OUTNAME outside it; or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY. Repeatable"
 )
 
 // addExternalFlag adds restore's --external to fs and returns a parser
@@ -31,6 +31,9 @@ func addDumpExternalFlag(fs *pflag.FlagSet) func() (map[string]string, map[strin
 		var rest []string
 		var ttys map[string]bool
 		for _, v := range *vals {
+			if strings.HasPrefix(v, "mnt[") {
+				continue // addDumpMountFlags
+			}
 			key, ok, err := tty.ParseTTYKey(v)
 			if err != nil {
 				return nil, nil, usagef("--external: %v", err)

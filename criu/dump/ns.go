@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/ipcns"
+	"github.com/criugo/criu/criu/mntns"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/timens"
@@ -236,10 +237,9 @@ func (t *tree) netDo(f func() error) error {
 }
 
 // dumpNamespaces writes the images of the root's own namespaces: the
-// network configuration, the host and domain names, the IPC objects. The
-// mount namespace, a copy of criu's, has no image (as with CRIU, whose
-// mount images we do not write yet); it is made anew as a copy of the
-// restorer's.
+// network configuration, the host and domain names, the IPC objects, the
+// mounts (mntns.Dump; restore still makes the mount namespace anew as a
+// copy of the restorer's).
 func (t *tree) dumpNamespaces(ctx context.Context) error {
 	root := t.tasks[0]
 	if t.ns.mask&unix.CLONE_NEWNET != 0 && !t.opts.EmptyNetns {
@@ -254,6 +254,11 @@ func (t *tree) dumpNamespaces(ctx context.Context) error {
 	}
 	if t.ns.mask&unix.CLONE_NEWUTS != 0 {
 		if err := utsns.Dump(ctx, t.store, root.pid, t.ns.id["uts"], t.opts.Log); err != nil {
+			return fmt.Errorf("dump %d: %w", root.pid, err)
+		}
+	}
+	if t.ns.mask&unix.CLONE_NEWNS != 0 {
+		if err := mntns.Dump(ctx, t.store, root.pid, t.ns.id["mnt"], t.opts.Mounts, t.opts.Log); err != nil {
 			return fmt.Errorf("dump %d: %w", root.pid, err)
 		}
 	}

@@ -1,6 +1,8 @@
 package dump
 
 import (
+	"github.com/criugo/criu/criu/mntns"
+
 	"context"
 	"fmt"
 	"time"
@@ -41,6 +43,10 @@ type Options struct {
 	// peer is outside it, with the peer's name (criu dump --external
 	// veth[IN]:OUT); such a link not listed fails the dump.
 	Veth map[string]string
+	// Mounts is what the user said about the mounts of the tree's own
+	// mount namespace (--external mnt[MP]:KEY, --ext-mount-map MP:KEY,
+	// --enable-fs; package mntns).
+	Mounts mntns.DumpOptions
 	// ExternalTTY names the terminals, by CRIU's key tty[RDEV:DEV]
 	// (tty.TTYKey), whose other end is outside the tree (a container's
 	// console): their fds, at any fd number, are dumped as external

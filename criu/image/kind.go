@@ -18,8 +18,10 @@ type Kind struct {
 	// Prefix is the file name up to the per-object id, e.g. "core-" for
 	// "core-42.img", or the whole stem ("inventory") for single images.
 	Prefix string
-	// Numbered is true when the name is Prefix + id + ".img".
+	// Numbered is true when the name is Prefix + id + Suffix + ".img".
 	Numbered bool
+	// Suffix follows the id of a Numbered name ("tmpfs-dev-5.tar.gz.img").
+	Suffix string
 	// Magic is the image's own magic (second u32 of the header).
 	Magic uint32
 	// Service is true for stats-* images (header starts with MagicService).
@@ -66,6 +68,11 @@ func LookupKind(name string) (Kind, bool) {
 	for _, k := range kinds {
 		if k.Numbered {
 			rest, ok := strings.CutPrefix(stem, k.Prefix)
+			if ok && k.Suffix != "" {
+				rest, ok = strings.CutSuffix(rest, k.Suffix)
+			} else if ok && strings.Contains(rest, ".") {
+				ok = false
+			}
 			if !ok || rest == "" || !isID(rest) {
 				continue
 			}

@@ -61,6 +61,7 @@ const (
 	magicIPCMsg        uint32 = 0x55453737
 	magicIPCSem        uint32 = 0x59573019
 	magicUtsns         uint32 = 0x54473203
+	magicMnts          uint32 = 0x55563928
 	magicNetdev        uint32 = 0x57373951
 	magicNetns         uint32 = 0x55933752
 	magicSeccomp       uint32 = 0x64413049
@@ -284,6 +285,11 @@ var kinds = []Kind{
 	{Prefix: "ipcns-sem-", Numbered: true, Magic: magicIPCSem, Name: "IPCNS_SEM", New: newOf[images.IpcSemEntry](), Extra: semExtra},
 	// Each IpcMsgEntry is followed by its Qnum messages (ReadIPCMsg).
 	{Prefix: "ipcns-msg-", Numbered: true, Magic: magicIPCMsg, Name: "IPCNS_MSG", New: newOf[images.IpcMsgEntry](), Extra: msgExtra},
+	// Mount namespace N (package mntns): one MntEntry a mount, parents
+	// first; a tmpfs's files as a gzip'ed tar, named by the mount's
+	// device (CRIU: RAW_IMAGE_MAGIC, no header).
+	{Prefix: "mountpoints-", Numbered: true, Magic: magicMnts, Name: "MNTS", New: newOf[images.MntEntry]()},
+	{Prefix: "tmpfs-dev-", Numbered: true, Suffix: ".tar.gz", Raw: true},
 	// UTS namespace N (package utsns): one UtsnsEntry.
 	{Prefix: "utsns-", Numbered: true, Magic: magicUtsns, New: newOf[images.UtsnsEntry]()},
 

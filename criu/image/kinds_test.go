@@ -54,6 +54,8 @@ func TestLookupKind(t *testing.T) {
 		{"signalfd.img", "signalfd", "criugo.images.signalfd_entry", false},
 		{"timerfd.img", "timerfd", "criugo.images.timerfd_entry", false},
 		{"filelocks.img", "filelocks", "criugo.images.file_lock_entry", false},
+		{"mountpoints-12.img", "mountpoints-", "criugo.images.mnt_entry", false},
+		{"tmpfs-dev-70.tar.gz.img", "tmpfs-dev-", "", false},
 		{"ipcns-shm-0.img", "ipcns-shm-", "criugo.images.ipc_shm_entry", false},
 		{"ipcns-var-7.img", "ipcns-var-", "criugo.images.ipc_var_entry", false},
 		{"ipcns-sem-7.img", "ipcns-sem-", "criugo.images.ipc_sem_entry", false},

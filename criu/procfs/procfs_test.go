@@ -196,3 +196,25 @@ func TestNsInoSelf(t *testing.T) {
 		t.Fatalf("NsIno self %d, by pid %d, %v", a, b, err)
 	}
 }
+
+func TestParseMountInfo(t *testing.T) {
+	in := "36 35 98:0 /mnt1 /mnt/par\\040ent rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n" +
+		"40 36 0:45 / /tmp rw,nosuid shared:7 master:3 propagate_from:2 unbindable - tmpfs tmpfs rw,size=65536k,mode=755\n"
+	ms, err := ParseMountInfo([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 {
+		t.Fatalf("got %d mounts", len(ms))
+	}
+	a, b := ms[0], ms[1]
+	if a.ID != 36 || a.Parent != 35 || a.Major != 98 || a.Root != "/mnt1" || a.Point != "/mnt/par ent" || a.Master != 1 || a.FSType != "ext3" || a.Source != "/dev/root" || a.SuperOptions[1] != "errors=continue" {
+		t.Errorf("first: %+v", a)
+	}
+	if b.Shared != 7 || b.Master != 3 || b.PropagateFrom != 2 || !b.Unbindable || b.Options[1] != "nosuid" || b.Minor != 45 {
+		t.Errorf("second: %+v", b)
+	}
+	if _, err := ParseMountInfo([]byte("36 35 98:0 / / rw - ext3\n")); err == nil {
+		t.Error("a short line parsed")
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/criugo/criu/criu/mntns"
+)
+
+// addDumpMountFlags adds dump's options about the mounts of the tree's
+// mount namespace, --ext-mount-map MOUNTPOINT:KEY and --enable-fs FS,
+// and returns a parser of them and of the mnt[MOUNTPOINT]:KEY values of
+// --external (which addDumpExternalFlag defines and leaves to it).
+func addDumpMountFlags(fs *pflag.FlagSet) func() (mntns.DumpOptions, error) {
+	maps := fs.StringArrayP("ext-mount-map", "M", nil, "`MOUNTPOINT:KEY`: the mount at MOUNTPOINT of the tree's mount namespace is external, saved by KEY (as --external mnt[MOUNTPOINT]:KEY). Repeatable")
+	enable := fs.StringArray("enable-fs", nil, "`FS[,FS...]`: mounts of these filesystem types are made anew at restore with their source and options. Repeatable")
+	return func() (mntns.DumpOptions, error) {
+		var o mntns.DumpOptions
+		add := func(flag, v, point, key string) error {
+			if o.External == nil {
+				o.External = map[string]string{}
+			}
+			if _, dup := o.External[point]; dup {
+				return usagef("%s %q: mount point %s given twice", flag, v, point)
+			}
+			o.External[point] = key
+			return nil
+		}
+		ext, _ := fs.GetStringArray("external")
+		for _, v := range ext {
+			point, key, ok, err := mntns.ParseExternalMnt(v)
+			if err != nil {
+				return o, usagef("--external: %v", err)
+			}
+			if ok {
+				if err := add("--external", v, point, key); err != nil {
+					return o, err
+				}
+			}
+		}
+		for _, v := range *maps {
+			if v == "auto" {
+				return o, usagef("--ext-mount-map auto: not supported yet; name each external mount (--external mnt[MOUNTPOINT]:KEY)")
+			}
+			point, key, ok := strings.Cut(v, ":")
+			if !ok || point == "" || key == "" {
+				return o, usagef("--ext-mount-map %q: want MOUNTPOINT:KEY", v)
+			}
+			if err := add("--ext-mount-map", v, point, key); err != nil {
+				return o, err
+			}
+		}
+		for _, v := range *enable {
+			for _, f := range strings.Split(v, ",") {
+				if f == "" {
+					continue
+				}
+				if o.EnableFS == nil {
+					o.EnableFS = map[string]bool{}
+				}
+				o.EnableFS[f] = true
+			}
+		}
+		return o, nil
+	}
+}

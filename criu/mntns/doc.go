@@ -1,0 +1,69 @@
+// Package mntns checkpoints a tree's mount namespace: the mounts of a
+// container whose root was pivot_root'ed into a rootfs (runc, Podman,
+// LXC), with their layout, flags, options and propagation, and the
+// files of its tmpfs mounts. Both halves live here; criu/dump and
+// criu/restore call Dump and Restore.
+//
+// # Dump
+//
+// Dump reads /proc/ROOT/mountinfo (the paths are the container's) and
+// writes every mount. A namespace whose root task's root is reachable
+// from criu's (a copy of criu's namespace, which restore makes again as
+// a copy of its own) is written as it is; in a pivot_root'ed one each
+// mount is classified:
+//
+//   - the root mount: the container's rootfs, given again at restore as
+//     --root DIR (bind-mounted);
+//   - external: a bind mount whose source is outside the container,
+//     named with --external mnt[MOUNTPOINT]:KEY (also
+//     --ext-mount-map MOUNTPOINT:KEY; --ext-mount-map auto is refused
+//     for now);
+//   - made anew: proc, sysfs, devpts (a new instance), mqueue, tmpfs
+//     (its files saved in tmpfs-dev-N.tar.gz.img, a gzip'ed tar with
+//     modes, owners, times, device nodes, symlinks and hard links),
+//     cgroup, cgroup2, binfmt_misc, and any fstype named with
+//     --enable-fs;
+//   - an internal bind: a mount of a filesystem another mount of the
+//     namespace holds whole or holds above the bind's root.
+//
+// Propagation is saved as the kernel shows it (shared_id, master_id):
+// peer groups and masters inside the namespace are made again; a mount
+// that is a slave of a group outside (a bind of the host's, in a
+// namespace made rslave) is restored as a slave of its source's master
+// when that source is external or the root; a mount sharing a peer group
+// with mounts outside the namespace is refused. Anything
+// else that cannot be restored exactly is refused by name (mount point
+// and fstype) with errdefs.ErrUnsupported, before the tree is touched.
+//
+// # Restore
+//
+// Not built yet (criu/restore makes a copy of its own namespace, and a
+// pivot_root'ed root is refused at dump by files.FsDir). The plan:
+// Restore builds the layout inside the root task, which was cloned
+// into a new mount namespace (a copy of criu's), with system calls
+// injected into it (Task): the copy is made rslave, --root DIR is
+// bind-mounted on itself and made private, every mount is mounted
+// below it in parent order (sources of binds first; a tmpfs is filled
+// from its tar through /proc/ROOT/root right after it is mounted),
+// then the task pivot_roots into DIR and the old root is detached, so
+// that each task's root and cwd, every path the tasks open and every
+// file they map resolve inside the container. Peer groups and masters
+// are set last with move_mount(MOVE_MOUNT_SET_GROUP), then each mount's
+// flags (ro, nosuid, nodev, noexec, atime) with a bind remount and a
+// read-only superblock with a remount.
+//
+// # Images
+//
+//	mountpoints-ID.img     MntEntry per mount, as /proc/PID/mountinfo lists
+//	                       them (parents first): fstype (CRIU's enum; fsname
+//	                       holds the name of UNSUPPORTED ones), mnt_id,
+//	                       root_dev (major<<20|minor), parent_mnt_id, flags
+//	                       (MS_* of the mount), sb_flags (MS_* of the
+//	                       superblock), root, mountpoint, source, options,
+//	                       shared_id, master_id and ext_key (as CRIU 4.2)
+//	tmpfs-dev-N.tar.gz.img a tmpfs's files (N its root_dev), raw
+//
+// What belongs here: mounts, their images, the tmpfs archives. What does
+// not: the other namespaces (netns, ipcns, utsns), the files opened on
+// the mounts (criu/files), the injection itself (criu/ptrace).
+package mntns

@@ -1,0 +1,258 @@
+package mntns
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// ImageName is the name of the image of mount namespace id.
+func ImageName(id uint32) string {
+	return "mountpoints-" + strconv.FormatUint(uint64(id), 10) + ".img"
+}
+
+// DumpOptions are what the user said about the namespace's mounts.
+type DumpOptions struct {
+	// External maps the mount point (inside the namespace) of each
+	// external mount to its key (--external mnt[MOUNTPOINT]:KEY,
+	// --ext-mount-map MOUNTPOINT:KEY).
+	External map[string]string
+	// EnableFS are filesystems (--enable-fs) mounted anew at restore
+	// with their source and options, as the other newFS ones.
+	EnableFS map[string]bool
+}
+
+// ParseExternalMnt reads one CRIU --external value of the mnt kind,
+// "mnt[MOUNTPOINT]:KEY"; ok is false for a value of another kind.
+func ParseExternalMnt(v string) (point, key string, ok bool, err error) {
+	rest, found := strings.CutPrefix(v, "mnt[")
+	if !found {
+		return "", "", false, nil
+	}
+	point, key, found = strings.Cut(rest, "]:")
+	if !found || point == "" || key == "" {
+		return "", "", true, fmt.Errorf("%q: want mnt[MOUNTPOINT]:KEY", v)
+	}
+	return point, key, true, nil
+}
+
+// Dump writes mountpoints-ID.img with every mount of the mount
+// namespace of task pid, parents first, with paths as the namespace
+// sees them (read from /proc/PID/mountinfo). It refuses, naming the
+// mount, what a restore cannot make again exactly: a mount of a
+// filesystem that is neither made anew (newFS, opts.EnableFS), nor a
+// bind of another mount of the namespace, nor named external; a mount
+// in a peer group with criu's mount namespace; a slave of a group
+// outside the namespace that is not external (see the package doc).
+// A namespace whose root mount is criu's own root (a plain copy of
+// criu's namespace, restored as such) is written whole but not
+// checked. The files of each tmpfs of a pivot_root'ed namespace go to
+// tmpfs-dev-N.tar.gz.img (dumpTmpfs).
+func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpOptions, log zerolog.Logger) error {
+	ms, err := procfs.ReadMountInfo(pid)
+	if err != nil {
+		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+	}
+	mine, err := procfs.ReadMountInfo(os.Getpid())
+	if err != nil {
+		return fmt.Errorf("dump mount namespace of %d: criu's mounts: %w", pid, err)
+	}
+	copyOfMine := reachable(pid)
+	ordered, err := parentsFirst(ms, copyOfMine)
+	if err != nil {
+		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+	}
+	var entries []proto.Message
+	archived := map[uint32]bool{} // tmpfs devices
+	for i, m := range ordered {
+		e, err := entry(m)
+		if err != nil {
+			return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+		}
+		if key, ok := opts.External[m.Point]; ok {
+			// As CRIU 4.2 writes it: ext_key only (ext_mount with
+			// the key in root is the older images' form).
+			e.ExtKey = proto.String(key)
+		}
+		if !copyOfMine {
+			if err := check(m, i == 0, ordered, mine, opts); err != nil {
+				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+			}
+		}
+		if !copyOfMine && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
+			archived[e.GetRootDev()] = true
+			if err := dumpTmpfs(ctx, store, procfs.Path(pid, "root")+m.Point, m.Point, e.GetRootDev()); err != nil {
+				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+			}
+		}
+		log.Debug().Int("pid", pid).Int("mnt_id", m.ID).Str("point", m.Point).Str("fstype", m.FSType).Msg("mount")
+		entries = append(entries, e)
+	}
+	for p := range opts.External {
+		if !hasPoint(ordered, p) {
+			return fmt.Errorf("dump mount namespace of %d: --external mnt[%s]: no mount at %s", pid, p, p)
+		}
+	}
+	return image.WriteImage(ctx, store, ImageName(id), entries...)
+}
+
+func hasPoint(ms []procfs.MountInfo, p string) bool {
+	for _, m := range ms {
+		if m.Point == p {
+			return true
+		}
+	}
+	return false
+}
+
+// entry is m as CRIU's mnt_entry.
+func entry(m procfs.MountInfo) (*images.MntEntry, error) {
+	flags, unknown := parseMountOpts(m.Options)
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("mount %s (%s): %w: per-mount options %s", m.Point, m.FSType, errdefs.ErrUnsupported, strings.Join(unknown, ","))
+	}
+	sb, data := parseSuperOpts(m.SuperOptions)
+	e := &images.MntEntry{
+		Fstype:      proto.Uint32(fstypes[m.FSType]),
+		MntId:       proto.Uint32(uint32(m.ID)),
+		RootDev:     proto.Uint32(kdev(m.Major, m.Minor)),
+		ParentMntId: proto.Uint32(uint32(m.Parent)),
+		Flags:       proto.Uint32(flags),
+		SbFlags:     proto.Uint32(sb),
+		Root:        proto.String(m.Root),
+		Mountpoint:  proto.String(m.Point),
+		Source:      proto.String(m.Source),
+		Options:     proto.String(data),
+	}
+	if fstypes[m.FSType] == 0 {
+		e.Fsname = proto.String(m.FSType)
+	}
+	if m.Shared != 0 {
+		e.SharedId = proto.Uint32(uint32(m.Shared))
+	}
+	if m.Master != 0 {
+		e.MasterId = proto.Uint32(uint32(m.Master))
+	}
+	return e, nil
+}
+
+// parentsFirst orders the mounts so that each comes after its parent,
+// the namespace's root mount (the one whose parent is not listed) first,
+// siblings in mountinfo's order (the order they were mounted in). A
+// chroot()ed task sees only the mounts below its root, none or several
+// of them with an unlisted parent: allowed with several (each with the
+// mounts below it) only where the namespace is a copy of criu's, which
+// restore makes without the image.
+func parentsFirst(ms []procfs.MountInfo, several bool) ([]procfs.MountInfo, error) {
+	byID := map[int]bool{}
+	for _, m := range ms {
+		byID[m.ID] = true
+	}
+	var out []procfs.MountInfo
+	var roots int
+	for _, m := range ms {
+		if !byID[m.Parent] || m.Parent == m.ID {
+			roots++
+			out = append(out, m)
+		}
+	}
+	if roots != 1 && !several {
+		return nil, fmt.Errorf("%w: mountinfo has %d root mounts (a chroot()ed task?), want 1", errdefs.ErrUnsupported, roots)
+	}
+	done := map[int]bool{}
+	for _, m := range out {
+		done[m.ID] = true
+	}
+	for i := 0; i < len(out); i++ {
+		for _, m := range ms {
+			if m.Parent == out[i].ID && !done[m.ID] {
+				done[m.ID] = true
+				out = append(out, m)
+			}
+		}
+	}
+	if len(out) != len(ms) {
+		return nil, fmt.Errorf("mountinfo: %d of %d mounts not below the root mount", len(ms)-len(out), len(ms))
+	}
+	return out, nil
+}
+
+// reachable reports a task whose root directory a path from criu's root
+// leads to: its mount namespace has criu's root, and restore makes it
+// again as a copy of its own (the kernel shows the root of a task in a
+// pivot_root'ed namespace relative to that namespace's root).
+func reachable(pid int) bool {
+	link := procfs.Path(pid, "root")
+	path, err := os.Readlink(link)
+	if err != nil || !strings.HasPrefix(path, "/") {
+		return false
+	}
+	var want, got unix.Stat_t
+	if unix.Stat(link, &want) != nil || unix.Stat(path, &got) != nil {
+		return false
+	}
+	return got.Dev == want.Dev && got.Ino == want.Ino
+}
+
+// check refuses a mount of a pivot_root'ed namespace that restore could
+// not make again exactly.
+func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts DumpOptions) error {
+	_, external := opts.External[m.Point]
+	name := fmt.Sprintf("mount %s (%s, source %s, root %s)", m.Point, m.FSType, m.Source, m.Root)
+	switch {
+	case isRoot, external, newFS[m.FSType], opts.EnableFS[m.FSType], bindOfInner(m, ns):
+	default:
+		return fmt.Errorf("%s: %w: a bind mount from outside the namespace; name it with --external mnt[%s]:KEY", name, errdefs.ErrUnsupported, m.Point)
+	}
+	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {
+		return fmt.Errorf("%s: %w: a part of a tmpfs no mount of the namespace holds whole", name, errdefs.ErrUnsupported)
+	}
+	if m.Shared != 0 && !external && !isRoot {
+		for _, o := range mine {
+			if o.Shared == m.Shared {
+				return fmt.Errorf("%s: %w: it shares peer group %d with criu's mount namespace (%s)", name, errdefs.ErrUnsupported, m.Shared, o.Point)
+			}
+		}
+	}
+	if m.Master != 0 && !external && !isRoot {
+		inner := false
+		for _, o := range ns {
+			if o.Shared == m.Master {
+				inner = true
+			}
+		}
+		if !inner {
+			return fmt.Errorf("%s: %w: a slave of peer group %d outside the namespace", name, errdefs.ErrUnsupported, m.Master)
+		}
+	}
+	return nil
+}
+
+// bindOfInner reports a mount whose filesystem another mount of the
+// namespace, made before it, holds at or above the mount's root: restore
+// binds it from there.
+func bindOfInner(m procfs.MountInfo, ns []procfs.MountInfo) bool {
+	for _, o := range ns {
+		if o.ID == m.ID {
+			return false // only mounts before m
+		}
+		if o.Major != m.Major || o.Minor != m.Minor {
+			continue
+		}
+		if o.Root == "/" || m.Root == o.Root || strings.HasPrefix(m.Root, strings.TrimSuffix(o.Root, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}

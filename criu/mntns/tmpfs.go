@@ -1,0 +1,138 @@
+package mntns
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+)
+
+// TmpfsImageName is the name of the archive of the tmpfs whose device is
+// dev (CRIU's root_dev encoding, major<<20|minor).
+func TmpfsImageName(dev uint32) string {
+	return "tmpfs-dev-" + strconv.FormatUint(uint64(dev), 10) + ".tar.gz.img"
+}
+
+// dumpTmpfs writes the files of the tmpfs mounted at dir (a path from
+// criu's root, such as /proc/PID/root/tmp) as a gzip'ed tar, as CRIU's
+// `tar --create --gzip --one-file-system --numeric-owner
+// --preserve-permissions --check-links`: names relative to the mount's
+// root ("./a/b"), modes, numeric owners, times, symlinks, device nodes,
+// fifos and hard links. Mounts below it are left out, their mount point
+// included (restore makes mount points itself); a socket file, which a
+// tar cannot hold, is refused naming the mount.
+func dumpTmpfs(ctx context.Context, store image.Store, dir, point string, dev uint32) (err error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return fmt.Errorf("tmpfs %s: %w", point, os.NewSyscallError("stat", err))
+	}
+	name := TmpfsImageName(dev)
+	w, err := store.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	gz := gzip.NewWriter(w)
+	tw := tar.NewWriter(gz)
+	links := map[uint64]string{} // inode -> first name, for hard links
+	walk := func(path string, de fs.DirEntry, werr error) error {
+		if werr != nil {
+			return werr
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		var s unix.Stat_t
+		if err := unix.Lstat(path, &s); err != nil {
+			return os.NewSyscallError("lstat", err)
+		}
+		if s.Dev != st.Dev {
+			if de.IsDir() {
+				return filepath.SkipDir // a mount below
+			}
+			return nil
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSocket != 0 {
+			return fmt.Errorf("%w: tmpfs %s holds the socket file %s, which its archive cannot keep", errdefs.ErrUnsupported, point, rel)
+		}
+		target := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if target, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, target)
+		if err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		h.Name = "./" + filepath.ToSlash(rel)
+		if rel == "." {
+			h.Name = "./"
+		} else if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uname, h.Gname = "", ""
+		h.Format = tar.FormatPAX
+		h.ModTime = time.Unix(s.Mtim.Unix())
+		h.AccessTime = time.Unix(s.Atim.Unix())
+		h.ChangeTime = time.Unix(s.Ctim.Unix())
+		if fi.Mode().IsRegular() && s.Nlink > 1 {
+			if first, ok := links[s.Ino]; ok {
+				h.Typeflag, h.Linkname, h.Size = tar.TypeLink, first, 0
+			} else {
+				links[s.Ino] = h.Name
+			}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("%s: %w", rel, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+		}
+		return nil
+	}
+	if err := filepath.WalkDir(dir, walk); err != nil {
+		return fmt.Errorf("tmpfs %s: %w", point, err)
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("tmpfs %s: %w", point, err)
+	}
+	if err := gz.Close(); err != nil {
+		return fmt.Errorf("tmpfs %s: %w", point, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("commit %s: %w", name, err)
+	}
+	return nil
+}
