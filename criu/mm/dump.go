@@ -293,6 +293,7 @@ func (d *TaskDump) MM(l *Layout, st procfs.Stat, brk uint64) (*images.MmEntry, e
 	if err != nil {
 		return nil, err
 	}
+	auxv = savedAuxv(auxv)
 	exe, err := os.Readlink(procfs.Path(d.pid, "exe"))
 	if err != nil {
 		return nil, fmt.Errorf("read exe link: %w", err)
