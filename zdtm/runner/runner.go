@@ -137,6 +137,9 @@ func New(opts Options) (*Runner, error) {
 	}
 	opts.DumpRoot = root
 	if !opts.NoCR {
+		if opts.DumpCriu != "" && opts.RestoreCriu != "" && !opts.Remote {
+			opts.Criu = "" // not used
+		}
 		if opts.DumpCriu == "" {
 			opts.DumpCriu = opts.Criu
 		}
