@@ -59,7 +59,12 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	reg := &images.RegFileEntry{
 		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)),
 		Fown: &images.FownEntry{Uid: proto.Uint32(0), Euid: proto.Uint32(0), Signum: proto.Uint32(0), PidType: proto.Uint32(0), Pid: proto.Uint32(0)},
-		Name: proto.String(path), Size: proto.Uint64(uint64(st.Size)), Mode: proto.Uint32(st.Mode),
+		Name: proto.String(path), Mode: proto.Uint32(st.Mode),
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		// Only a regular file's size is recorded, as CRIU does: CRIU's
+		// restore compares it with the file's, whatever the file is.
+		reg.Size = proto.Uint64(uint64(st.Size))
 	}
 	e := &images.FileEntry{Type: images.FdTypes_REG.Enum(), Id: proto.Uint32(id), Reg: reg}
 	if pos == 0 {

@@ -174,10 +174,13 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			status = image.VmaAreaVsyscall
 			flags |= unix.MAP_ANONYMOUS
 		case m.Path == "[vdso]":
-			status |= image.VmaAreaVdso
+			// As CRIU records it: private anonymous, its pages saved
+			// (CRIU's restore reads the dumped vdso's ELF from them).
+			status |= image.VmaAreaVdso | image.VmaAnonPrivate
 			flags |= unix.MAP_ANONYMOUS
+			a.pages = func(uint64) bool { return true }
 		case strings.HasPrefix(m.Path, "[vvar"):
-			status |= image.VmaAreaVvar
+			status |= image.VmaAreaVvar | image.VmaAnonPrivate
 			flags |= unix.MAP_ANONYMOUS
 		case m.Path == "[uprobes]":
 			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: uprobes area", errdefs.ErrUnsupported)}
@@ -280,6 +283,13 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		e.Flags = proto.Uint32(flags)
 		e.Status = proto.Uint32(status)
+		if k := len(out); k > 0 && status&image.VmaAreaVvar != 0 && out[k-1].e.GetStatus()&image.VmaAreaVvar != 0 && out[k-1].m.End == m.Start {
+			// [vvar] and [vvar_vclock] are one VVAR area, as CRIU
+			// records them (its restore takes one).
+			out[k-1].m.End = m.End
+			out[k-1].e.End = proto.Uint64(m.End)
+			continue
+		}
 		out = append(out, a)
 	}
 	return out, nil
@@ -293,6 +303,7 @@ func (d *TaskDump) MM(l *Layout, st procfs.Stat, brk uint64) (*images.MmEntry, e
 	if err != nil {
 		return nil, err
 	}
+	auxv = savedAuxv(auxv)
 	exe, err := os.Readlink(procfs.Path(d.pid, "exe"))
 	if err != nil {
 		return nil, fmt.Errorf("read exe link: %w", err)
@@ -375,7 +386,7 @@ func (d *TaskDump) presentRuns(areas []*area) ([]areaRuns, error) {
 			continue
 		}
 		ar := areaRuns{a: a, runs: rs}
-		if a.e.GetStatus()&(image.VmaAnonPrivate|image.VmaFilePrivate) != 0 {
+		if st := a.e.GetStatus(); st&(image.VmaAnonPrivate|image.VmaFilePrivate) != 0 && st&image.VmaAreaVdso == 0 {
 			ar.cow = mem.Intersect(rs, d.cow)
 		}
 		out = append(out, ar)

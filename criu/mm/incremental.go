@@ -376,8 +376,10 @@ func (d *TaskDump) newTracker(tt *taskTrack) error {
 // anonymous memory only. A write to shared memory through another
 // mapping would go unseen; file-backed VMAs get page table markers for
 // their empty pages, which pagemap shows as swapped (mem/track.go).
+// The vdso, flagged private anonymous as CRIU does, is the kernel's.
 func trackable(a *area) bool {
-	return a.pages != nil && a.e.GetStatus()&image.VmaAnonPrivate != 0
+	st := a.e.GetStatus()
+	return a.pages != nil && st&image.VmaAnonPrivate != 0 && st&(image.VmaAreaVdso|image.VmaAreaVvar) == 0
 }
 
 // vmFlagUffdWP is VM_UFFD_WP in smaps VmFlags: the VMA is registered for

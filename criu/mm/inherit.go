@@ -65,7 +65,7 @@ func (r *restorer) inheritedVmas() map[uint64]uint64 {
 	for _, v := range r.img.MM.GetVmas() {
 		p := parent[v.GetStart()]
 		st := v.GetStatus()
-		if p == nil || st&inheritable == 0 || st&(image.VmaLockOnFault|image.VmaSealed|image.VmaAreaMemfd) != 0 ||
+		if p == nil || st&inheritable == 0 || st&(image.VmaLockOnFault|image.VmaSealed|image.VmaAreaMemfd|image.VmaAreaVdso|image.VmaAreaVvar|image.VmaAreaVsyscall) != 0 ||
 			v.GetFlags()&(unix.MAP_LOCKED|unix.MAP_DROPPABLE) != 0 || v.GetMadv()&noInherit != 0 {
 			continue
 		}

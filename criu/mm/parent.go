@@ -62,7 +62,11 @@ func mergeRanges(rs []mem.Range) []mem.Range {
 }
 
 // ReadPagemap reads pagemap-PID.img of s: the pages id and the entries.
-// Lazy pages are not supported.
+// CRIU flags every private anonymous range it could have served lazily
+// PE_LAZY; without --lazy-pages it also writes them to pages-N.img and
+// flags them PE_PRESENT too, so such entries are plain present pages.
+// PE_LAZY alone (pages left on the dumping host for a lazy-pages
+// daemon) is not supported.
 func ReadPagemap(ctx context.Context, s image.Store, pid uint32) (uint32, []*images.PagemapEntry, error) {
 	name := fmt.Sprintf("pagemap-%d.img", pid)
 	head, ents, err := image.ReadPagemap(ctx, s, name)
@@ -70,7 +74,7 @@ func ReadPagemap(ctx context.Context, s image.Store, pid uint32) (uint32, []*ima
 		return 0, nil, err
 	}
 	for _, e := range ents {
-		if e.GetFlags()&image.PeLazy != 0 {
+		if e.GetFlags()&(image.PeLazy|image.PePresent) == image.PeLazy {
 			return 0, nil, fmt.Errorf("%w: lazy pages in %s", errdefs.ErrUnsupported, name)
 		}
 	}

@@ -152,17 +152,16 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 			dumpSpecial = append(dumpSpecial, v)
 		}
 	}
-	if len(dumpSpecial) != len(curSpecial) {
-		return fmt.Errorf("%w: %d vdso/vvar mappings dumped, %d here (another kernel?)", errdefs.ErrUnsupported, len(dumpSpecial), len(curSpecial))
+	// CRIU records a kernel's adjacent [vvar] and [vvar_vclock] as one
+	// VVAR area, we as two: compare runs of adjacent vvar mappings.
+	targets, err := specialTargets(curSpecial, dumpSpecial)
+	if err != nil {
+		return err
 	}
-	for i, m := range curSpecial {
-		d := dumpSpecial[i]
-		if d.GetEnd()-d.GetStart() != m.Len() {
-			return fmt.Errorf("%w: vdso/vvar mapping %d is %d bytes, dumped %d (another kernel?)", errdefs.ErrUnsupported, i, m.Len(), d.GetEnd()-d.GetStart())
-		}
+	for _, d := range dumpSpecial {
 		keep = append(keep, mem.Range{Start: d.GetStart(), End: d.GetEnd()})
 	}
-	if len(curSpecial) > 0 && curSpecial[0].Start != dumpSpecial[0].GetStart() {
+	if len(curSpecial) > 0 && curSpecial[0].Start != targets[0] {
 		// Two steps through a spot that overlaps neither layout.
 		base := curSpecial[0].Start
 		span := curSpecial[len(curSpecial)-1].End - base
@@ -194,7 +193,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		}
 		r.t.SetSyscallIP(vdsoOff)
 		for i, m := range curSpecial {
-			to := dumpSpecial[i].GetStart()
+			to := targets[i]
 			if _, err := r.sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to); err != nil {
 				return err
 			}
@@ -468,15 +467,21 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		skip bool
 	}
 	var runs []run
+	// CRIU saves the vdso's pages; the vdso stays this kernel's (moved
+	// to its dumped place above), so they are read past.
+	special := specialVmas(r.img.MM.GetVmas())
 	for _, e := range present {
 		start, end := e.GetVaddr(), e.GetVaddr()+image.NrPages(e)*mem.PageSize
 		for start < end {
-			vm := find(start)
+			vm, skip := find(start), false
 			if vm == nil {
-				return fmt.Errorf("%w: pages at %#x outside every mapping", errdefs.ErrBadImage, start)
+				if vm = findVma(special, start); vm == nil {
+					return fmt.Errorf("%w: pages at %#x outside every mapping", errdefs.ErrBadImage, start)
+				}
+				skip = true
 			}
 			stop := min(end, vm.e.GetEnd(), start+fillChunk)
-			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm, vm.kept && e.GetFlags()&image.PeCow != 0})
+			runs = append(runs, run{mem.Range{Start: start, End: stop}, vm, skip || vm.kept && e.GetFlags()&image.PeCow != 0})
 			start = stop
 		}
 	}

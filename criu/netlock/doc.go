@@ -31,6 +31,7 @@
 // iptables and ip6tables.
 //
 // ID is the dump's run id, the inventory's dump_criu_run_id (field 13),
+// cut as CRIU 4.2 cuts it (nft: CRIU- and 21 characters; iptables: 28),
 // as CRIU names it: restore finds the lock of the dump whose images it
 // reads by that id, in the host flavor, and CRIU 4.2 restoring our
 // images removes it too. The method is the inventory's

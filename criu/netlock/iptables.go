@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
+
+	"github.com/rs/zerolog"
 )
 
 // chain is the iptables chain of the lock: CRIU-ID cut to the 28
@@ -64,4 +67,32 @@ func (r *record) iptables(ctx context.Context, lock bool, conns []Conn) error {
 		return errAbsent
 	}
 	return errors.Join(errs...)
+}
+
+// unlockCRIUConns deletes the rules CRIU 4.2's iptables lock of the host
+// flavor puts in INPUT and OUTPUT for each connection and way
+// (netfilter.c: "-m mark ! --mark 0xC114 --source A --sport P
+// --destination B --dport Q -j DROP"), when a restore of its images
+// lets the connections talk. A rule that is not there (a dump of
+// another host) is no error. ns is nil for this network namespace.
+func unlockCRIUConns(ctx context.Context, ns *Task, conns []Conn, log zerolog.Logger) {
+	for _, c := range conns {
+		c = c.unmapped()
+		tool := "iptables"
+		if !c.Local.Addr().Is4() {
+			tool = "ip6tables"
+		}
+		for _, w := range []struct {
+			chain    string
+			src, dst netip.AddrPort
+		}{{"INPUT", c.Remote, c.Local}, {"OUTPUT", c.Local, c.Remote}} {
+			_, err := run(ctx, ns, nil, tool, "-w", "-t", "filter", "-D", w.chain, "--protocol", "tcp",
+				"-m", "mark", "!", "--mark", fmt.Sprintf("%#x", Mark),
+				"--source", w.src.Addr().String(), "--sport", strconv.Itoa(int(w.src.Port())),
+				"--destination", w.dst.Addr().String(), "--dport", strconv.Itoa(int(w.dst.Port())), "-j", "DROP")
+			if err == nil {
+				log.Info().Str("chain", w.chain).Str("src", w.src.String()).Str("dst", w.dst.String()).Msg("removed CRIU's lock of a connection")
+			}
+		}
+	}
 }

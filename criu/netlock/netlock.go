@@ -268,12 +268,27 @@ func UnlockRestored(ctx context.Context, m Method, id string, pid int, log zerol
 }
 
 // AfterRestore is UnlockRestored for the images of inventory inv, even
-// when ctx has ended (the restore stands); a failure is logged.
-func AfterRestore(ctx context.Context, inv *images.InventoryEntry, pid int, log zerolog.Logger) {
+// when ctx has ended (the restore stands); a failure is logged. conns
+// are the images' TCP connections (ConnsOf): a dump of CRIU 4.2 locked
+// with iptables left a rule per connection and way (unlockCRIUConns).
+func AfterRestore(ctx context.Context, inv *images.InventoryEntry, conns []Conn, pid int, log zerolog.Logger) {
+	ctx = context.WithoutCancel(ctx)
 	m := FromInventory(inv.NetworkLockMethod)
-	if err := UnlockRestored(context.WithoutCancel(ctx), m, inv.GetDumpCriuRunId(), pid, log); err != nil {
+	id := inv.GetDumpCriuRunId()
+	_, err := readRecord((&record{ID: id}).path())
+	ours := err == nil
+	if err := UnlockRestored(ctx, m, id, pid, log); err != nil {
 		log.Error().Err(err).Msg("network not unlocked")
 	}
+	if !ours && m == IPTables && len(conns) > 0 && sameNetns(pid) {
+		unlockCRIUConns(ctx, nil, conns, log)
+	}
+}
+
+func sameNetns(pid int) bool {
+	own, err1 := os.Readlink("/proc/self/ns/net")
+	its, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	return err1 == nil && err2 == nil && own == its
 }
 
 // run runs tool with stdin in the namespace of ns's task, or here.

@@ -9,8 +9,20 @@ import (
 	"syscall"
 )
 
-// table is the nft table of the lock, as CRIU names it.
-func (r *record) table() string { return "inet CRIU-" + r.ID }
+// table is the nft table of the lock, as CRIU names it: CRIU 4.2 makes
+// "inet CRIU-ID" in a 32-byte buffer (netfilter.c), so the name is
+// CRIU- and the run id's first 21 characters. Its restore deletes that
+// table; ours deletes CRIU's.
+func (r *record) table() string {
+	t := "inet CRIU-" + r.ID
+	if len(t) > nftTableMax {
+		t = t[:nftTableMax]
+	}
+	return t
+}
+
+// nftTableMax is the longest "inet NAME" CRIU 4.2 names a table with.
+const nftTableMax = 31
 
 // nft makes or deletes r's table in one transaction (nft -f: all or
 // nothing).

@@ -138,6 +138,9 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.PstreeEntry) (*snapshot, error) {
 	sn := &snapshot{inv: ti.inv, pst: pst, cores: map[uint32]*images.CoreEntry{}, files: ti.files, remaps: ti.remaps}
 	pid := sn.pst.GetPid()
+	if th := sn.pst.GetThreads(); len(th) == 1 && th[0] == 0 {
+		sn.pst.Threads = []uint32{pid} // CRIU writes a zombie's thread as 0
+	}
 	if len(sn.pst.GetThreads()) == 0 || sn.pst.GetThreads()[0] != pid {
 		return nil, fmt.Errorf("%w: pstree threads %v do not start with pid %d", ErrBadImage, sn.pst.GetThreads(), pid)
 	}

@@ -37,12 +37,17 @@ func (t *treeRestorer) lockConns(ctx context.Context) (*netlock.Lock, error) {
 	if t.mask&unix.CLONE_NEWNET != 0 {
 		return nil, nil // netns.Restore locks the new namespace whole
 	}
+	m := netlock.FromInventory(t.ti.inv.NetworkLockMethod)
+	return netlock.LockRestore(ctx, m, t.ti.inv.GetDumpCriuRunId(), t.tcpConns(), t.log)
+}
+
+// tcpConns are the TCP connections of the images.
+func (t *treeRestorer) tcpConns() []netlock.Conn {
 	var isks []*images.InetSkEntry
 	for _, f := range t.ti.files {
 		if f.GetIsk() != nil {
 			isks = append(isks, f.GetIsk())
 		}
 	}
-	m := netlock.FromInventory(t.ti.inv.NetworkLockMethod)
-	return netlock.LockRestore(ctx, m, t.ti.inv.GetDumpCriuRunId(), netlock.ConnsOf(isks), t.log)
+	return netlock.ConnsOf(isks)
 }

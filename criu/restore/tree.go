@@ -300,7 +300,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
-	netlock.AfterRestore(ctx, t.ti.inv, root.r.pid, t.log) // the tasks run: their connections may talk
+	netlock.AfterRestore(ctx, t.ti.inv, t.tcpConns(), root.r.pid, t.log) // the tasks run: their connections may talk
 	t.warnUnusedInherit()
 	undo.Release()
 	if err := opts.notify(ctx, "post-resume", 0); err != nil {

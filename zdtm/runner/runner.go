@@ -26,9 +26,15 @@ const (
 
 // Options control a run.
 type Options struct {
-	ZdtmDir  string // the zdtm directory (for default paths)
-	Criu     string // the criu binary; needed unless NoCR
-	DumpRoot string // where dump dirs go; default ZdtmDir/dump
+	ZdtmDir string // the zdtm directory (for default paths)
+	Criu    string // the criu binary; needed unless NoCR
+	// DumpCriu and RestoreCriu, when set, dump or restore with another
+	// criu than Criu (the cross-tool mode: images of one tool restored
+	// by the other, such as CRIU 4.2 and ours). The image daemons of
+	// --remote stay Criu's.
+	DumpCriu    string
+	RestoreCriu string
+	DumpRoot    string // where dump dirs go; default ZdtmDir/dump
 	// Flavor is "h" (host), "ns" (each test in new pid, net, uts, ipc
 	// and mount namespaces) or a comma-separated list such as "h,ns":
 	// the whole list of tests runs once per flavor, in that order.
@@ -131,17 +137,34 @@ func New(opts Options) (*Runner, error) {
 	}
 	opts.DumpRoot = root
 	if !opts.NoCR {
-		if opts.Criu == "" {
+		if opts.DumpCriu != "" && opts.RestoreCriu != "" && !opts.Remote {
+			opts.Criu = "" // not used
+		}
+		if opts.DumpCriu == "" {
+			opts.DumpCriu = opts.Criu
+		}
+		if opts.RestoreCriu == "" {
+			opts.RestoreCriu = opts.Criu
+		}
+		if opts.DumpCriu == "" || opts.RestoreCriu == "" {
 			return nil, errors.New("no criu binary given (--criu PATH)")
 		}
-		c, err := filepath.Abs(opts.Criu)
-		if err != nil {
-			return nil, err
+		for _, p := range []*string{&opts.Criu, &opts.DumpCriu, &opts.RestoreCriu} {
+			if *p == "" {
+				continue
+			}
+			c, err := filepath.Abs(*p)
+			if err != nil {
+				return nil, err
+			}
+			if st, err := os.Stat(c); err != nil || st.Mode()&0o111 == 0 {
+				return nil, fmt.Errorf("criu binary %s is not there or not executable (build it: go build -o bin/criu ./criu)", c)
+			}
+			*p = c
 		}
-		if st, err := os.Stat(c); err != nil || st.Mode()&0o111 == 0 {
-			return nil, fmt.Errorf("criu binary %s is not there or not executable (build it: go build -o bin/criu ./criu)", c)
+		if opts.Remote && (opts.DumpCriu != opts.Criu || opts.RestoreCriu != opts.Criu) {
+			return nil, errors.New("--remote does not go with --dump-criu or --restore-criu (the image daemons are ours)")
 		}
-		opts.Criu = c
 	}
 	if opts.Out == nil {
 		opts.Out = os.Stdout
@@ -553,7 +576,7 @@ func (ru *run) criuDump(ctx context.Context, cmd string, n int, prev string) (st
 	if ru.remote != nil {
 		sock = ru.remote.proxySocket
 	}
-	argv := append(dumpArgs(ru.r.opts.Criu, cmd, ru.task.pid, dir, relPrev, ru.r.opts.PreDumps > 0, sock), ru.t.Opts...)
+	argv := append(dumpArgs(ru.r.opts.DumpCriu, cmd, ru.task.pid, dir, relPrev, ru.r.opts.PreDumps > 0, sock), ru.t.Opts...)
 	// criu runs where the task is: the source side, or the destination
 	// side once restored there (--iters); it reaches the proxy's UNIX
 	// socket from either.
@@ -571,7 +594,7 @@ func (ru *run) criuRestore(ctx context.Context, dir string) error {
 	if ru.remote != nil {
 		sock = ru.remote.cacheSocket
 	}
-	s := spec{argv: append(restoreArgs(ru.r.opts.Criu, dir, pidfile, sock), ru.t.Opts...), dir: dir, stdout: filepath.Join(dir, "criu-restore.out")}
+	s := spec{argv: append(restoreArgs(ru.r.opts.RestoreCriu, dir, pidfile, sock), ru.t.Opts...), dir: dir, stdout: filepath.Join(dir, "criu-restore.out")}
 	if ru.r.hosts != nil {
 		s.netns = ru.r.hosts.dstPath()
 	}

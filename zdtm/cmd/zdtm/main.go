@@ -4,6 +4,7 @@
 //	zdtm list
 //	zdtm run -t static/NAME [-t ...] [-f h|ns|h,ns] [--iters N] [--pre N] [--nocr]
 //	         [--remote] [--two-hosts] [--keep-going] [--criu PATH]
+//	         [--dump-criu PATH] [--restore-criu PATH]
 //	zdtm run -a
 //	zdtm run --bin PATH [-- ARGS]
 package main
@@ -65,6 +66,8 @@ type runOpts struct {
 	exclude  []string
 	zdtmDir  string
 	criu     string
+	dumpCriu string
+	rstCriu  string
 	dumpRoot string
 	iters    int
 	pre      int
@@ -93,6 +96,8 @@ func runFlags() (*pflag.FlagSet, *runOpts) {
 	fs.BoolVar(&o.twoHosts, "two-hosts", false, "put the proxy and the cache in two network namespaces (implies --remote)")
 	fs.BoolVarP(&o.keep, "keep-going", "k", false, "run the remaining tests after a failure")
 	fs.StringVar(&o.criu, "criu", "", "criu binary (default: criu next to this zdtm binary)")
+	fs.StringVar(&o.dumpCriu, "dump-criu", "", "dump with this criu `PATH` (default: --criu); for images of one tool restored by another, such as CRIU 4.2")
+	fs.StringVar(&o.rstCriu, "restore-criu", "", "restore with this criu `PATH` (default: --criu)")
 	fs.StringVar(&o.zdtmDir, "zdtm-dir", "", "the zdtm directory (default: found from the binary or working dir)")
 	fs.StringVar(&o.dumpRoot, "dump-root", "", "where to keep images and logs (default: ZDTM_DIR/dump)")
 	fs.DurationVar(&o.timeout, "timeout", 120*time.Second, "time limit of each step")
@@ -193,7 +198,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	r, err := runner.New(runner.Options{
-		ZdtmDir: zdtmDir, Criu: criu, DumpRoot: dumpRoot, Flavor: o.flavor,
+		ZdtmDir: zdtmDir, Criu: criu, DumpCriu: o.dumpCriu, RestoreCriu: o.rstCriu, DumpRoot: dumpRoot, Flavor: o.flavor,
 		Iters: o.iters, PreDumps: o.pre, NoCR: o.nocr, Remote: o.remote, TwoHosts: o.twoHosts,
 		KeepGoing: o.keep, Corrupt: o.corrupt, Timeout: o.timeout, Verbose: o.verbose, Out: stdout,
 	})

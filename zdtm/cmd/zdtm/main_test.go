@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,4 +109,50 @@ func makeTests() ([]byte, error) {
 		return nil, err
 	}
 	return exec.Command("make", "-C", zdtmDir, "-j2").CombinedOutput()
+}
+
+// criu42 is upstream CRIU 4.2, the oracle of the cross-tool runs:
+// $CRIU42, else its place on the development machines. CI (.ci/run)
+// does not install it: there TestCrossCRIU42 skips, saying so.
+func criu42() string {
+	if p := os.Getenv("CRIU42"); p != "" {
+		return p
+	}
+	return "/work/shared/tools/criu-4.2/criu"
+}
+
+// TestCrossCRIU42 dumps a few tests with CRIU 4.2 and restores them with
+// ours, and the reverse: both tools read each other's images.
+func TestCrossCRIU42(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	c42 := criu42()
+	if st, err := os.Stat(c42); err != nil || st.Mode()&0o111 == 0 {
+		t.Skipf("CRIU 4.2 is not at %s (set $CRIU42): no cross-tool run", c42)
+	}
+	ours := crtest.Criu(t)
+	tests := []string{"static/env00", "static/vdso00", "static/fork00", "static/tree00", "static/pipe00", "static/cwd01", "static/sigaction00"}
+	for _, dir := range []struct{ name, dump, restore string }{
+		{"criu42-to-ours", c42, ours},
+		{"ours-to-criu42", ours, c42},
+	} {
+		t.Run(dir.name, func(t *testing.T) {
+			args := []string{"run", "--zdtm-dir", zdtmDir, "--dump-root", t.TempDir(), "-f", "h", "--keep-going",
+				"--dump-criu", dir.dump, "--restore-criu", dir.restore}
+			for _, n := range tests {
+				args = append(args, "-t", n)
+			}
+			code, out, errs := zdtm(t, args...)
+			want := fmt.Sprintf("%d passed, 0 failed\n", len(tests))
+			if code != 0 || !strings.HasSuffix(out, want) {
+				t.Errorf("exit %d, want %q\n%s%s", code, want, out, errs)
+			}
+		})
+	}
+	// A cross run with the image daemons is refused: they are ours.
+	code, _, errs := zdtm(t, "run", "--zdtm-dir", zdtmDir, "-t", "static/env00", "--remote", "--criu", ours, "--dump-criu", c42)
+	if code != 2 || !strings.Contains(errs, "does not go with --dump-criu") {
+		t.Errorf("--remote --dump-criu: exit %d, %s", code, errs)
+	}
 }
