@@ -1,5 +1,7 @@
 package mem
 
+import "sort"
+
 // Range lists below are sorted by Start, disjoint and non-empty.
 
 // Intersect returns the parts of a that are also in b.
@@ -49,4 +51,18 @@ func Pages(rs []Range) uint64 {
 		n += r.Len() / PageSize
 	}
 	return n
+}
+
+// Merge sorts rs and joins touching or overlapping ranges.
+func Merge(rs []Range) []Range {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	var out []Range
+	for _, r := range rs {
+		if k := len(out); k > 0 && out[k-1].End >= r.Start {
+			out[k-1].End = max(out[k-1].End, r.End)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return out
 }

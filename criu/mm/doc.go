@@ -16,7 +16,7 @@
 // VMA_AREA_SYSVIPC vmas whose bytes the dumper saves once; the pages of
 // neither are in the tasks' pagemaps. Every smaps VmFlag of a mapping is
 // either made again by restore (protection, mapping type and flags,
-// madvise, mlock2, mseal, guard regions: vmFlagsKept) or fails the dump
+// madvise, mlock2, mseal, guard regions: package vmflags) or fails the dump
 // with an errdefs.VmaError naming the mapping and the flag. MM reads the
 // mm fields (stat's code, data, stack, args and env; brk(0), auxv, exe,
 // dumpable, THP_enabled) and the memory prctls (MDWE, KSM merging).

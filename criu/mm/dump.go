@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm/vmflags"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/proto/images"
@@ -155,7 +156,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			flags |= unix.MAP_LOCKED
 		}
 		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar")
-		if err := checkVmFlags(m, special); err != nil {
+		if err := vmflags.Check(m, special); err != nil {
 			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 		}
 		var madv uint64
@@ -596,7 +597,7 @@ func (t *Tree) FindShared() error {
 	// not pin: the tree keeps its sharing (pre-dump, --leave-running)
 	// and the dump does not copy every shared page.
 	for _, d := range t.tasks {
-		d.noPin = mergeRanges(append(append([]mem.Range(nil), d.cow...), kids[d]...))
+		d.noPin = mem.Merge(append(append([]mem.Range(nil), d.cow...), kids[d]...))
 	}
 	return nil
 }

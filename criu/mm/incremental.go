@@ -221,7 +221,7 @@ func parentPages(ctx context.Context, p image.Store, pid int) ([]mem.Range, erro
 		}
 		out = append(out, mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + image.NrPages(e)*mem.PageSize})
 	}
-	return mergeRanges(out), nil
+	return mem.Merge(out), nil
 }
 
 // findTracker finds the task's tracking uffds among its fds: any with the

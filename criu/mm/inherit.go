@@ -111,7 +111,7 @@ func (r *restorer) dropInherited(maps []*vmap) error {
 	for _, e := range r.img.Pagemap {
 		has = append(has, entryRange(e))
 	}
-	has = mergeRanges(has)
+	has = mem.Merge(has)
 	var pm *mem.Pagemap
 	defer func() {
 		if pm != nil {
@@ -162,7 +162,7 @@ func (r *restorer) skipInheritedParent(maps []*vmap, want []mem.Range) []mem.Ran
 	if len(cow) == 0 || len(kept) == 0 {
 		return want
 	}
-	skip := mem.Intersect(mergeRanges(cow), mergeRanges(kept))
+	skip := mem.Intersect(mem.Merge(cow), mem.Merge(kept))
 	r.stats.PagesSkippedCow += mem.Pages(mem.Intersect(want, skip))
 	return mem.Subtract(want, skip)
 }

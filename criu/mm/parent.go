@@ -40,25 +40,11 @@ func splitPagemap(ents []*images.PagemapEntry) (present []*images.PagemapEntry, 
 			present = append(present, e)
 		}
 	}
-	return present, mergeRanges(parent)
+	return present, mem.Merge(parent)
 }
 
 func entryRange(e *images.PagemapEntry) mem.Range {
 	return mem.Range{Start: e.GetVaddr(), End: e.GetVaddr() + image.NrPages(e)*mem.PageSize}
-}
-
-// mergeRanges sorts rs and joins touching or overlapping ranges.
-func mergeRanges(rs []mem.Range) []mem.Range {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
-	var out []mem.Range
-	for _, r := range rs {
-		if k := len(out); k > 0 && out[k-1].End >= r.Start {
-			out[k-1].End = max(out[k-1].End, r.End)
-		} else {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // ReadPagemap reads pagemap-PID.img of s: the pages id and the entries.
@@ -211,10 +197,10 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 		if err != nil {
 			return err
 		}
-		if miss := mem.Subtract(want, mergeRanges(covered)); len(miss) > 0 {
+		if miss := mem.Subtract(want, mem.Merge(covered)); len(miss) > 0 {
 			return fmt.Errorf("%w: parent %d has no pages at %#x-%#x", errdefs.ErrBadImage, depth, miss[0].Start, miss[0].End)
 		}
-		want = mergeRanges(next)
+		want = mem.Merge(next)
 	}
 	return nil
 }

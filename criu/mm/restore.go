@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm/vdso"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
@@ -154,7 +155,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 	}
 	// CRIU records a kernel's adjacent [vvar] and [vvar_vclock] as one
 	// VVAR area, we as two: compare runs of adjacent vvar mappings.
-	targets, err := specialTargets(curSpecial, dumpSpecial)
+	targets, err := vdso.Targets(curSpecial, dumpSpecial)
 	if err != nil {
 		return err
 	}

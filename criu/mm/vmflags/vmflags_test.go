@@ -1,4 +1,4 @@
-package mm
+package vmflags
 
 import (
 	"errors"
@@ -34,7 +34,7 @@ func TestCheckVmFlags(t *testing.T) {
 		{"rd wr mr mw me ac zz", false, "zz"}, // a flag of a later kernel
 	} {
 		m := procfs.Mapping{Start: 0x1000, End: 0x2000, VmFlags: strings.Fields(c.flags)}
-		err := checkVmFlags(m, c.special)
+		err := Check(m, c.special)
 		if c.bad == "" {
 			if err != nil {
 				t.Errorf("%q: %v", c.flags, err)

@@ -1,4 +1,4 @@
-package mm
+package vmflags
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // ac: see image.VmaAccount), madvise (image.MadvFlags), mlock2 (lf), mseal (sl),
 // guard regions (gu: image.VmaGuard); and
 // those that are no state of the mapping (sd: soft-dirty tracking; uw:
-// write-protect tracking, which is our own pre-dump's, incremental.go,
+// write-protect tracking, which is our own pre-dump's (package mm),
 // or a task's own userfaultfd, whose fd the dump refuses).
 var vmFlagsKept = map[string]bool{
 	"rd": true, "wr": true, "ex": true, "sh": true, "mr": true, "mw": true, "me": true, "ms": true,
@@ -38,9 +38,9 @@ var vmFlagNames = map[string]string{
 	"ar": "an architecture-specific flag (VM_ARCH_1)",
 }
 
-// checkVmFlags refuses a mapping with a VmFlag that restore would not
+// Check refuses a mapping with a VmFlag that restore would not
 // give back.
-func checkVmFlags(m procfs.Mapping, special bool) error {
+func Check(m procfs.Mapping, special bool) error {
 	for _, f := range m.VmFlags {
 		if vmFlagsKept[f] || special && vmFlagsSpecial[f] {
 			continue
