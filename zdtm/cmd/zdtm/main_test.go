@@ -131,6 +131,9 @@ func TestCrossCRIU42(t *testing.T) {
 	if st, err := os.Stat(c42); err != nil || st.Mode()&0o111 == 0 {
 		t.Skipf("CRIU 4.2 is not at %s (set $CRIU42): no cross-tool run", c42)
 	}
+	if out, err := exec.Command(c42, "--version").CombinedOutput(); err != nil {
+		t.Skipf("CRIU 4.2 at %s does not run here (its libraries? see its README): %v %s", c42, err, out)
+	}
 	ours := crtest.Criu(t)
 	tests := []string{"static/env00", "static/vdso00", "static/fork00", "static/tree00", "static/pipe00", "static/cwd01", "static/sigaction00"}
 	for _, dir := range []struct{ name, dump, restore string }{
