@@ -1,4 +1,4 @@
-package mm
+package vdso
 
 import (
 	"errors"
@@ -35,7 +35,7 @@ func TestSpecialTargets(t *testing.T) {
 		vma(0x7006000, 0x7008000, image.VmaAreaVdso),
 	}
 	for name, d := range map[string][]*images.VmaEntry{"ours": ours, "criu": criu42} {
-		got, err := specialTargets(cur, d)
+		got, err := Targets(cur, d)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -47,7 +47,7 @@ func TestSpecialTargets(t *testing.T) {
 	}
 	// Another kernel's sizes are refused.
 	other := []*images.VmaEntry{vma(0x7000000, 0x7004000, image.VmaAreaVvar), vma(0x7006000, 0x7008000, image.VmaAreaVdso)}
-	if _, err := specialTargets(cur, other); !errors.Is(err, errdefs.ErrUnsupported) {
+	if _, err := Targets(cur, other); !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Errorf("vvar of 4 pages restored on 6: %v", err)
 	}
 }
