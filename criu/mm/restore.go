@@ -16,8 +16,8 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
-	"github.com/criugo/criu/criu/mm/vdso"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/vdso"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -136,73 +136,9 @@ type vmap struct {
 func (r *restorer) restoreMemory(ctx context.Context) error {
 	vmas := r.img.MM.GetVmas()
 	// 1. The kernel's special mappings move to their dumped addresses.
-	cur, err := procfs.ReadSmaps(r.pid)
+	keep, err := vdso.Move(r.t, r.pid, vmas)
 	if err != nil {
 		return err
-	}
-	var curSpecial []procfs.Mapping
-	for _, m := range cur {
-		if m.Path == "[vdso]" || len(m.Path) > 5 && m.Path[:5] == "[vvar" {
-			curSpecial = append(curSpecial, m)
-		}
-	}
-	var dumpSpecial []*images.VmaEntry
-	var keep []mem.Range
-	for _, v := range vmas {
-		if v.GetStatus()&(image.VmaAreaVdso|image.VmaAreaVvar) != 0 {
-			dumpSpecial = append(dumpSpecial, v)
-		}
-	}
-	// CRIU records a kernel's adjacent [vvar] and [vvar_vclock] as one
-	// VVAR area, we as two: compare runs of adjacent vvar mappings.
-	targets, err := vdso.Targets(curSpecial, dumpSpecial)
-	if err != nil {
-		return err
-	}
-	for _, d := range dumpSpecial {
-		keep = append(keep, mem.Range{Start: d.GetStart(), End: d.GetEnd()})
-	}
-	if len(curSpecial) > 0 && curSpecial[0].Start != targets[0] {
-		// Two steps through a spot that overlaps neither layout.
-		base := curSpecial[0].Start
-		span := curSpecial[len(curSpecial)-1].End - base
-		var tmp uint64
-		for _, cand := range []uint64{0x100000000000, 0x200000000000, 0x300000000000, 0x400000000000} {
-			t := mem.Range{Start: cand, End: cand + span}
-			ok := true
-			for _, m := range curSpecial {
-				ok = ok && !overlaps(t, mem.Range{Start: m.Start, End: m.End})
-			}
-			for _, k := range keep {
-				ok = ok && !overlaps(t, k)
-			}
-			if ok {
-				tmp = cand
-				break
-			}
-		}
-		vdsoOff := r.t.SyscallIP()
-		for i, m := range curSpecial {
-			to := tmp + (m.Start - base)
-			if _, err := r.sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to); err != nil {
-				return err
-			}
-			if m.Path == "[vdso]" {
-				vdsoOff = r.t.SyscallIP() - m.Start + to
-			}
-			curSpecial[i].Start, curSpecial[i].End = to, to+m.Len()
-		}
-		r.t.SetSyscallIP(vdsoOff)
-		for i, m := range curSpecial {
-			to := targets[i]
-			if _, err := r.sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to); err != nil {
-				return err
-			}
-			if m.Path == "[vdso]" {
-				vdsoOff = r.t.SyscallIP() - m.Start + to
-			}
-		}
-		r.t.SetSyscallIP(vdsoOff)
 	}
 	// The private mappings the task got by fork from its restored
 	// parent, unchanged since, stay (inherit.go).

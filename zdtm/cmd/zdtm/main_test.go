@@ -112,8 +112,9 @@ func makeTests() ([]byte, error) {
 }
 
 // criu42 is upstream CRIU 4.2, the oracle of the cross-tool runs:
-// $CRIU42, else its place on the development machines. CI (.ci/run)
-// does not install it: there TestCrossCRIU42 skips, saying so.
+// $CRIU42 (.ci/run sets it when ../shared has CRIU 4.2, and installs its
+// libraries), else its place on the development machines; where it is
+// absent or does not run, TestCrossCRIU42 skips, saying so.
 func criu42() string {
 	if p := os.Getenv("CRIU42"); p != "" {
 		return p

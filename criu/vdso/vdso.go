@@ -1,0 +1,143 @@
+package vdso
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Task is the restored task the mappings move in: system calls are
+// injected at SyscallIP, inside its [vdso], which moves with it.
+type Task interface {
+	Sys(name string, nr uintptr, args ...uint64) (uint64, error)
+	SyscallIP() uint64
+	SetSyscallIP(ip uint64)
+}
+
+func special(path string) bool { return path == "[vdso]" || strings.HasPrefix(path, "[vvar") }
+
+// Move moves the vdso and vvar mappings of task pid to the places of
+// the dumped VMAs vmas (VMA_AREA_VDSO and VMA_AREA_VVAR), and returns
+// those places: they stay when the rest of the address space goes.
+func Move(t Task, pid int, vmas []*images.VmaEntry) ([]mem.Range, error) {
+	cur, err := procfs.ReadSmaps(pid)
+	if err != nil {
+		return nil, err
+	}
+	var curSpecial []procfs.Mapping
+	for _, m := range cur {
+		if special(m.Path) {
+			curSpecial = append(curSpecial, m)
+		}
+	}
+	var dumped []*images.VmaEntry
+	var keep []mem.Range
+	for _, v := range vmas {
+		if v.GetStatus()&(image.VmaAreaVdso|image.VmaAreaVvar) != 0 {
+			dumped = append(dumped, v)
+			keep = append(keep, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
+		}
+	}
+	targets, err := Targets(curSpecial, dumped)
+	if err != nil {
+		return nil, err
+	}
+	if len(curSpecial) == 0 || curSpecial[0].Start == targets[0] {
+		return keep, nil
+	}
+	// Two steps through a spot that overlaps neither layout.
+	base := curSpecial[0].Start
+	span := curSpecial[len(curSpecial)-1].End - base
+	var tmp uint64
+	for _, cand := range []uint64{0x100000000000, 0x200000000000, 0x300000000000, 0x400000000000} {
+		r := mem.Range{Start: cand, End: cand + span}
+		ok := true
+		for _, m := range curSpecial {
+			ok = ok && !overlaps(r, mem.Range{Start: m.Start, End: m.End})
+		}
+		for _, k := range keep {
+			ok = ok && !overlaps(r, k)
+		}
+		if ok {
+			tmp = cand
+			break
+		}
+	}
+	step := func(to func(i int, m procfs.Mapping) uint64) error {
+		ip := t.SyscallIP()
+		for i, m := range curSpecial {
+			dst := to(i, m)
+			if _, err := t.Sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, dst); err != nil {
+				return err
+			}
+			if m.Path == "[vdso]" {
+				ip = t.SyscallIP() - m.Start + dst
+			}
+			curSpecial[i].Start, curSpecial[i].End = dst, dst+m.Len()
+		}
+		t.SetSyscallIP(ip)
+		return nil
+	}
+	if err := step(func(_ int, m procfs.Mapping) uint64 { return tmp + (m.Start - base) }); err != nil {
+		return nil, err
+	}
+	if err := step(func(i int, _ procfs.Mapping) uint64 { return targets[i] }); err != nil {
+		return nil, err
+	}
+	return keep, nil
+}
+
+func overlaps(a, b mem.Range) bool { return a.Start < b.End && b.Start < a.End }
+
+// area is a run of adjacent kernel special mappings of one kind: the
+// vdso, or the vvar pages. Kernels since 6.x split the vvar into [vvar]
+// and [vvar_vclock]; CRIU 4.2 records the run as one VVAR entry.
+type area struct {
+	start, end uint64
+	vvar       bool
+}
+
+func addArea(as []area, start, end uint64, vvar bool) []area {
+	if k := len(as); k > 0 && vvar && as[k-1].vvar && as[k-1].end == start {
+		as[k-1].end = end
+		return as
+	}
+	return append(as, area{start: start, end: end, vvar: vvar})
+}
+
+// Targets gives, for each of the new task's vdso and vvar mappings (in
+// address order), the address it moves to so that the areas are where
+// the dumped VMAs say. The areas must match in number, kind and size:
+// anything else is another kernel's layout.
+func Targets(cur []procfs.Mapping, dumped []*images.VmaEntry) ([]uint64, error) {
+	var ca, da []area
+	var curArea []int // the area of each current mapping
+	for _, m := range cur {
+		ca = addArea(ca, m.Start, m.End, strings.HasPrefix(m.Path, "[vvar"))
+		curArea = append(curArea, len(ca)-1)
+	}
+	for _, v := range dumped {
+		da = addArea(da, v.GetStart(), v.GetEnd(), v.GetStatus()&image.VmaAreaVvar != 0)
+	}
+	if len(ca) != len(da) {
+		return nil, fmt.Errorf("%w: %d vdso/vvar areas dumped, %d here (another kernel?)", errdefs.ErrUnsupported, len(da), len(ca))
+	}
+	for i := range ca {
+		if ca[i].vvar != da[i].vvar || ca[i].end-ca[i].start != da[i].end-da[i].start {
+			return nil, fmt.Errorf("%w: vdso/vvar area %d is %d bytes here, dumped %d (another kernel?)", errdefs.ErrUnsupported, i, ca[i].end-ca[i].start, da[i].end-da[i].start)
+		}
+	}
+	to := make([]uint64, len(cur))
+	for i, m := range cur {
+		a := curArea[i]
+		to[i] = da[a].start + (m.Start - ca[a].start)
+	}
+	return to, nil
+}
