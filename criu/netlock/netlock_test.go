@@ -297,7 +297,14 @@ func TestSweep(t *testing.T) {
 	}
 	other := record{ID: "test-sweep-other", Method: NFTables, Owner: deadTask(t), Here: serverNS, State: stateLocking}
 	gone := record{ID: "test-sweep-gone", Method: NFTables, Owner: deadTask(t), Here: "net:[1]", State: stateDumped}
-	for _, r := range []*record{&other, &gone} {
+	// A kept lock whose table another tool deleted (CRIU restoring our
+	// images) goes; the kept one with its table stays.
+	clientNS, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", p.client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lifted := record{ID: "test-sweep-lifted", Method: NFTables, Owner: deadTask(t), Here: clientNS, State: stateDumped}
+	for _, r := range []*record{&other, &gone, &lifted} {
 		if err := r.write(); err != nil {
 			t.Fatal(err)
 		}
@@ -309,6 +316,12 @@ func TestSweep(t *testing.T) {
 	}
 	if _, err := os.Stat(gone.path()); !os.IsNotExist(err) {
 		t.Errorf("Sweep kept the record of a namespace that is gone: %v", err)
+	}
+	if _, err := os.Stat(lifted.path()); !os.IsNotExist(err) {
+		t.Errorf("Sweep kept the record of a lock whose table is gone: %v", err)
+	}
+	if _, err := os.Stat(kept.rec.path()); err != nil {
+		t.Errorf("Sweep removed the record of a kept lock with its table: %v", err)
 	}
 	out := tables()
 	if strings.Contains(out, "CRIU-test-sweep-dead") || !strings.Contains(out, "CRIU-test-sweep-live") || !strings.Contains(out, "CRIU-test-sweep-kept") {

@@ -96,3 +96,20 @@ func (r *record) apply(ctx context.Context, lock bool, conns []Conn) error {
 	}
 	return nil
 }
+
+// gone reports that r's rules are certainly not there any more (its nft
+// table or iptables chain is absent): a restore by another tool (CRIU
+// deletes the table it names as we do), or an administrator, lifted it.
+// An error of the tool is not gone.
+func (r *record) gone(ctx context.Context) bool {
+	switch r.Method {
+	case NFTables:
+		_, err := run(ctx, r.NS, nil, "nft", "list", "table", r.table())
+		return isNoEntry(err)
+	case IPTables:
+		_, err := run(ctx, r.NS, nil, "iptables", "-w", "-S", r.chain())
+		var te *ToolError
+		return errors.As(err, &te) && strings.Contains(te.Stderr, "No chain")
+	}
+	return false
+}

@@ -16,8 +16,9 @@ import (
 // has its rules deleted, then its record; a netns-flavor record whose
 // namespace's task is gone is dropped, and so is a host-flavor record
 // of another namespace (RecordDir is seen from every namespace of the
-// machine) that no task or /run/netns file holds any more. It costs one directory read when
-// there is nothing to do. Failures are logged, not returned: a criu run
+// machine) that no task or /run/netns file holds any more, and so is a
+// dump's kept lock whose rules another tool lifted. It costs one
+// directory read when there is nothing to do. Failures are logged, not returned: a criu run
 // does not fail for another one's leftovers.
 func Sweep(ctx context.Context, log zerolog.Logger) {
 	paths, _ := filepath.Glob(filepath.Join(RecordDir, "*.json"))
@@ -46,6 +47,12 @@ func Sweep(ctx context.Context, log zerolog.Logger) {
 				os.Remove(p)
 			}
 			continue // else that namespace's criu sweeps it
+		}
+		if r.State == stateDumped && r.NS == nil && r.gone(ctx) {
+			// Lifted by another hand (CRIU restoring our images deletes
+			// the table): the record waits for nothing.
+			os.Remove(p)
+			continue
 		}
 		if r.State != stateLocking || r.Owner.alive() {
 			continue // waits for its restore, or its criu runs on
