@@ -70,7 +70,14 @@ func hasTable(t *testing.T, id string) bool {
 	if err != nil {
 		t.Fatalf("nft list tables: %v: %s", err, out)
 	}
-	return strings.Contains(string(out), "table inet CRIU-"+id+"\n")
+	return strings.Contains(string(out), "table "+nftTable(id)+"\n")
+}
+
+// nftTable is the nft table of the lock of run id, as CRIU 4.2 names it
+// (package netlock): "inet CRIU-" and the id, 31 characters at most.
+func nftTable(id string) string {
+	t := "inet CRIU-" + id
+	return t[:min(len(t), 31)]
 }
 
 // A criu killed (SIGKILL) in the middle of a dump, with the connection
@@ -285,7 +292,7 @@ func TestNetworkLockMigrate(t *testing.T) {
 			}
 			if id := lockID(t, filepath.Join(dir, "dump.log")); id != "" {
 				t.Cleanup(func() { // a failed restore keeps the lock
-					exec.Command("nft", "delete", "table", "inet", "CRIU-"+id).Run()
+					exec.Command("nft", "delete", "table", nftTable(id)).Run()
 					ch := ("CRIU-" + id)[:28]
 					for _, ipt := range []string{"iptables", "ip6tables"} {
 						for _, args := range [][]string{{"-D", "INPUT", "-j", ch}, {"-D", "OUTPUT", "-j", ch}, {"-F", ch}, {"-X", ch}} {
