@@ -106,7 +106,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 				return err
 			}
 			flags := int(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
-			fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+			fd, err := unix.Open(t.mnt.InRoot(t.nodes[0].r.pid, path), flags|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return fmt.Errorf("open %s: %w", path, os.NewSyscallError("open", err))
 			}
