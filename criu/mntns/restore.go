@@ -279,7 +279,7 @@ func (l *Layout) target(m *images.MntEntry) string {
 
 // fsName is the name of m's filesystem.
 func fsName(m *images.MntEntry) string {
-	if n := m.GetFsname(); n != "" {
+	if n := m.GetFsname(); n != "" && m.GetFstype() == fstypeAuto {
 		return n
 	}
 	for name, n := range fstypes {
@@ -287,7 +287,7 @@ func fsName(m *images.MntEntry) string {
 			return name
 		}
 	}
-	return fmt.Sprintf("fstype %d", m.GetFstype())
+	return fmt.Sprintf("fstype %d", m.GetFstype()) // unsupported: 0
 }
 
 // makeOne mounts m, whose parents (before, in the image's order) exist.
@@ -303,7 +303,7 @@ func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
 		if o := innerSource(m, before); o != nil {
 			rel := strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/"))
 			src = filepath.Join(l.target(o), rel)
-		} else if m.GetRoot() == "/" && fsName(m) != "" {
+		} else if m.GetRoot() == "/" && (newFS[fsName(m)] || m.GetFstype() == fstypeAuto && m.GetFsname() != "") {
 			bind = false
 		} else {
 			return fmt.Errorf("%w: neither external, nor a bind of another mount of the namespace, nor made anew", errdefs.ErrUnsupported)
