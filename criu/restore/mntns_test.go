@@ -17,14 +17,11 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 )
 
-// A counter in a container: a mount namespace pivot_root'ed into a
-// rootfs in a temporary directory, with the host's /usr bound read-only
-// and /dev/null bound (both external), a proc, a tmpfs /tmp holding a
-// file, a file of the rootfs kept open, its cwd inside. Dumped with the
-// CLI, it is restored with --root: it counts on from where it was, its
-// root and cwd are the rootfs's, the tmpfs file is back, the open file
-// is the rootfs's.
-func TestRestoreRootContainer(t *testing.T) {
+// startRootContainer starts the container of TestRestoreRootContainer
+// in a rootfs under a temporary directory, with extra run in it before
+// the counter; it returns the rootfs and the counter's pid.
+func startRootContainer(t *testing.T, extra string) (string, int) {
+	t.Helper()
 	setup(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("needs unshare(1)")
@@ -50,6 +47,7 @@ mount -t tmpfs -o size=1m,mode=755 ctmp /tmp
 echo tmpdata > /tmp/f
 cd /work
 exec 3</data/file </dev/null >/dev/null 2>&1
+` + extra + `
 exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'`
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -57,8 +55,19 @@ exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pid := cmd.Process.Pid
-	defer crtest.Kill(pid)
+	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
+	return r, cmd.Process.Pid
+}
+
+// A counter in a container: a mount namespace pivot_root'ed into a
+// rootfs in a temporary directory, with the host's /usr bound read-only
+// and /dev/null bound (both external), a proc, a tmpfs /tmp holding a
+// file, a file of the rootfs kept open, its cwd inside. Dumped with the
+// CLI, it is restored with --root: it counts on from where it was, its
+// root and cwd are the rootfs's, the tmpfs file is back, the open file
+// is the rootfs's.
+func TestRestoreRootContainer(t *testing.T) {
+	r, pid := startRootContainer(t, "")
 	count := func(pid int) int {
 		b, _ := os.ReadFile(procfs.Path(pid, "root") + "/tmp/count")
 		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
@@ -72,16 +81,7 @@ exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'
 	}
 	dir := t.TempDir()
 	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
-	// The dumped tasks (the shell and its sleep) are our zombies: their
-	// pids must be free.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		var ws unix.WaitStatus
-		if got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err == unix.ECHILD {
-			break
-		} else if got <= 0 {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	reapChildren()
 
 	// Without --root, the images are refused by name.
 	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir)
@@ -154,5 +154,43 @@ exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'
 			t.Fatalf("the restored counter stays at %d", n)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reapChildren reaps our dumped tasks (the container's shell and its sleep,
+// our zombies): their pids must be free for the restore.
+func reapChildren() {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		var ws unix.WaitStatus
+		if got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err == unix.ECHILD {
+			return
+		} else if got <= 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// A container with a deleted file open: restore with --root refuses it
+// by name (its ghost copy would be made before the container's mounts).
+func TestRestoreRootContainerGhostRefused(t *testing.T) {
+	r, pid := startRootContainer(t, "echo gone > /data/gone; exec 4</data/gone; rm /data/gone")
+	for i := 0; ; i++ {
+		if l, _ := os.Readlink(procfs.Path(pid, "fd/4")); strings.HasSuffix(l, "(deleted)") {
+			break
+		}
+		if i > 200 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
+	if err == nil || !strings.Contains(res, "the deleted file /data/gone of a container") {
+		t.Fatalf("restore of a container with a deleted file: %v %q", err, res)
+	}
+	if _, err := os.Stat(filepath.Join(r, "data/gone")); err == nil {
+		t.Error("the refused restore left /data/gone in the rootfs")
 	}
 }

@@ -177,6 +177,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}()
 
 	root.r = t.newRestorer(root)
+	t.ghosts.Container = t.mnt != nil
 	if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
 		return nil, err
 	}
