@@ -447,8 +447,16 @@ func (k *mk) setGroup(from, to *images.MntEntry) error {
 // made the namespace of the root task pid: through /proc/PID/root. A nil
 // Layout (a copy of criu's namespace) leaves path as it is.
 func (l *Layout) InRoot(pid int, path string) string {
-	if l == nil || !strings.HasPrefix(path, "/") {
+	if !strings.HasPrefix(path, "/") {
 		return path
 	}
-	return procfs.Path(pid, "root") + path
+	return l.Prefix(pid) + path
+}
+
+// Prefix is what InRoot puts before a path: "" for a nil Layout.
+func (l *Layout) Prefix(pid int) string {
+	if l == nil {
+		return ""
+	}
+	return procfs.Path(pid, "root")
 }

@@ -65,9 +65,9 @@ exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'
 // file, a file of the rootfs kept open, its cwd inside. Dumped with the
 // CLI, it is restored with --root: it counts on from where it was, its
 // root and cwd are the rootfs's, the tmpfs file is back, the open file
-// is the rootfs's.
+// is the rootfs's, a fifo of the tmpfs is open with its data.
 func TestRestoreRootContainer(t *testing.T) {
-	r, pid := startRootContainer(t, "")
+	r, pid := startRootContainer(t, "mkfifo /tmp/ff; exec 5<>/tmp/ff; echo fifodata >&5")
 	count := func(pid int) int {
 		b, _ := os.ReadFile(procfs.Path(pid, "root") + "/tmp/count")
 		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
@@ -130,6 +130,18 @@ func TestRestoreRootContainer(t *testing.T) {
 	}
 	if b, err := os.ReadFile(procfs.Path(rpid, "root") + "/tmp/f"); err != nil || string(b) != "tmpdata\n" {
 		t.Errorf("tmpfs file: %q %v", b, err)
+	}
+	// The fifo on the tmpfs, with its data.
+	same("fifo", procfs.Path(rpid, "fd/5"), procfs.Path(rpid, "root")+"/tmp/ff")
+	if fd, err := unix.Open(procfs.Path(rpid, "fd/5"), unix.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
+		t.Errorf("fd 5: %v", err)
+	} else {
+		b := make([]byte, 64)
+		n, err := unix.Read(fd, b)
+		unix.Close(fd)
+		if err != nil || string(b[:max(n, 0)]) != "fifodata\n" {
+			t.Errorf("fifo: %q %v", b[:max(n, 0)], err)
+		}
 	}
 	ms, err := procfs.ReadMountInfo(rpid)
 	if err != nil {
