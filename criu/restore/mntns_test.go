@@ -206,3 +206,32 @@ func TestRestoreRootContainerGhostRefused(t *testing.T) {
 		t.Error("the refused restore left /data/gone in the rootfs")
 	}
 }
+
+// A container with a unix socket bound to a path: restore with --root
+// refuses it by name (criu would bind it at the host's path).
+func TestRestoreRootContainerNamedSocketRefused(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	r, pid := startRootContainer(t, `python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(); time.sleep(1000)" &
+while [ ! -S /data/sk ]; do sleep 0.01; done`)
+	for i := 0; ; i++ {
+		if st, err := os.Stat(procfs.Path(pid, "root") + "/data/sk"); err == nil && st.Mode()&os.ModeSocket != 0 {
+			break
+		}
+		if i > 300 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
+	if err == nil || !strings.Contains(res, "named /data/sk in a container restored with --root") {
+		t.Fatalf("restore of a container with a named socket: %v %q", err, res)
+	}
+	if _, err := os.Stat("/data/sk"); err == nil {
+		t.Error("the refused restore bound /data/sk on the host")
+	}
+}
