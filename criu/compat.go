@@ -74,7 +74,7 @@ var compatDumpRestore = []compatOpt{
 	// saves memory only.
 	{"ext-unix-sk", "", "", false, "accepted; a socket connected to an external UNIX socket is connected to its name again (dump needs --ext-unix-sk to save it)"},
 	{"external", "", "RES", true, "external resources are not taken by pre-dump (dump and restore take veth[IFNAME]:OUTNAME)"},
-	{"root", "r", "DIR", true, "restoring into another root is not supported"},
+	{"root", "r", "DIR", true, "dump and pre-dump take no root (restore takes --root DIR)"},
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},
 	{"page-server", "", "", true, "the page server is not supported; use --remote"},
 	{"leave-stopped", "s", "", true, "leaving tasks stopped is not supported"},
@@ -83,9 +83,9 @@ var compatDumpRestore = []compatOpt{
 	{"action-script", "", "SCRIPT", true, "action scripts are not run"},
 	{"exec-cmd", "", "", true, "--exec-cmd is not supported"},
 	{"freeze-cgroup", "", "PATH", false, "accepted; it applies to dump and pre-dump"},
-	{"ext-mount-map", "M", "KEY:VAL", true, "restore of a mount namespace's layout is not done yet (dump takes --ext-mount-map MOUNTPOINT:KEY)"},
+	{"ext-mount-map", "M", "KEY:VAL", true, "pre-dump saves memory only"},
 	{"skip-mnt", "", "PATH", true, "mount namespaces are not checkpointed yet"},
-	{"enable-fs", "", "FS", true, "restore of a mount namespace's layout is not done yet (dump takes --enable-fs)"},
+	{"enable-fs", "", "FS", true, "pre-dump saves memory only"},
 	{"stream", "", "", true, "the image streamer is not supported; use --remote"},
 	{"lsm-profile", "", "PROFILE", true, "LSM profiles are not restored"},
 }

@@ -12,7 +12,7 @@ import (
 // externalHelp is the --external help text of restore; dumpExternalHelp
 // dump's.
 const (
-	externalHelp     = "an external resource; only `veth[IFNAME]:OUTNAME` is supported: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name). Repeatable"
+	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME`: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name); or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH. Repeatable"
 	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, the veth IFNAME of the tree's network namespace whose peer is OUTNAME outside it; or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY. Repeatable"
 )
 
@@ -20,7 +20,15 @@ const (
 // of what was given: the veth map (inner name -> outer name).
 func addExternalFlag(fs *pflag.FlagSet) func() (map[string]string, error) {
 	vals := fs.StringArray("external", nil, externalHelp)
-	return func() (map[string]string, error) { return parseExternal(*vals) }
+	return func() (map[string]string, error) {
+		var rest []string
+		for _, v := range *vals {
+			if !strings.HasPrefix(v, "mnt[") { // addRestoreMountFlags
+				rest = append(rest, v)
+			}
+		}
+		return parseExternal(rest)
+	}
 }
 
 // addDumpExternalFlag adds dump's --external to fs and returns a parser

@@ -109,9 +109,13 @@ func TestExternalFlag(t *testing.T) {
 		t.Error("veth given twice: no error")
 	}
 	// Other forms are refused by name before anything is done.
-	rc, _, errs := runCLI("restore", "-D", t.TempDir(), "--external", "mnt[/x]:y")
-	if rc != 2 || !strings.Contains(errs, `not "mnt"`) {
-		t.Errorf("--external mnt: rc=%d stderr=%s", rc, errs)
+	rc, _, errs := runCLI("restore", "-D", t.TempDir(), "--external", "unix[123]")
+	if rc != 2 || !strings.Contains(errs, `not "unix"`) {
+		t.Errorf("--external unix: rc=%d stderr=%s", rc, errs)
+	}
+	rc, _, errs = runCLI("restore", "-D", t.TempDir(), "--external", "mnt[x]", "--ext-mount-map", "a:b")
+	if rc != 2 || !strings.Contains(errs, "mnt[x]") {
+		t.Errorf("--external mnt[x]: rc=%d stderr=%s", rc, errs)
 	}
 	rc, _, errs = runCLI("dump", "-t", "1", "-D", t.TempDir(), "--external", "unix[123]")
 	if rc != 2 || !strings.Contains(errs, `not "unix"`) {

@@ -65,3 +65,22 @@ func addDumpMountFlags(fs *pflag.FlagSet) func() (mntns.DumpOptions, error) {
 		return o, nil
 	}
 }
+
+// addRestoreMountFlags adds restore's options about the tree's mount
+// namespace, --root DIR and --ext-mount-map KEY:PATH (--enable-fs is
+// taken for CRIU's command lines: dump saved what it names), and
+// returns a parser of them and of the mnt[KEY]:PATH values of
+// --external (which addExternalFlag defines and leaves to it).
+func addRestoreMountFlags(fs *pflag.FlagSet) func() (mntns.RestoreOptions, error) {
+	root := fs.StringP("root", "r", "", "the container's rootfs `DIR`: the root mount of the tree's mount namespace (a pivot_root'ed one needs it)")
+	maps := fs.StringArrayP("ext-mount-map", "M", nil, "`KEY:PATH`: the external mount saved by KEY is bound from PATH (as --external mnt[KEY]:PATH). Repeatable")
+	fs.StringArray("enable-fs", nil, "`FS[,FS...]`: accepted; dump saved the mounts it names")
+	return func() (mntns.RestoreOptions, error) {
+		ext, _ := fs.GetStringArray("external")
+		o, err := mntns.ParseRestoreOptions(*root, ext, *maps)
+		if err != nil {
+			return o, usagef("%v", err)
+		}
+		return o, nil
+	}
+}

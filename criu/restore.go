@@ -37,6 +37,7 @@ func init() {
 			cgroups := addCgroupFlags(fs, false)
 			fileLocks := fs.Bool("file-locks", false, "take back the file locks of the images (needed when they hold any)")
 			external := addExternalFlag(fs)
+			mounts := addRestoreMountFlags(fs)
 			netLock := fs.String("network-lock", "", "accepted; the method of the dump (its inventory) unlocks the network, as CRIU")
 			inheritFd := fs.StringArray("inherit-fd", nil, "give the task criu's fd N in place of the file KEY of the images: `fd[N]:KEY` with KEY pipe:[INO], socket:[INO], tty[RDEV:DEV] or path/to/file (repeatable)")
 			return func(ctx context.Context, e *env, args []string) error {
@@ -48,6 +49,10 @@ func init() {
 					return err
 				}
 				cg, err := cgroups()
+				if err != nil {
+					return err
+				}
+				mnt, err := mounts()
 				if err != nil {
 					return err
 				}
@@ -70,7 +75,7 @@ func init() {
 				// Interrupted, the restore fails at its next image read
 				// and kills what it created.
 				rs, _ := wrapStore(ctx, store)
-				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Cgroup: cg, Log: e.Log})
+				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Cgroup: cg, Mounts: mnt, Log: e.Log})
 				if err != nil {
 					return err
 				}

@@ -508,11 +508,11 @@ func uptime() (uint64, error) {
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {
-	root, err := files.FsDir(d.pid, "root")
+	root, err := files.FsDir(d.pid, "root", d.t.ns.mask&unix.CLONE_NEWNS != 0)
 	if err != nil {
 		return nil, err
 	}
-	cwd, err := files.FsDir(d.pid, "cwd")
+	cwd, err := files.FsDir(d.pid, "cwd", d.t.ns.mask&unix.CLONE_NEWNS != 0)
 	if err != nil {
 		return nil, err
 	}

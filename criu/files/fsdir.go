@@ -16,9 +16,10 @@ import (
 // directory that the path does not lead to (a root or cwd in another
 // mount namespace, such as a pivot_root'ed container's whose old root
 // was detached: the kernel then shows it relative to that namespace's
-// root) cannot be restored until mount namespaces are checkpointed, and
-// is refused by name.
-func FsDir(pid int, which string) (string, error) {
+// root) is refused by name, unless the task's mount namespace is dumped
+// (ownNS): its paths are then the namespace's, which restore makes again
+// (package mntns) and opens inside it.
+func FsDir(pid int, which string, ownNS bool) (string, error) {
 	link := procfs.Path(pid, which)
 	path, err := os.Readlink(link)
 	if err != nil {
@@ -34,6 +35,9 @@ func FsDir(pid int, which string) (string, error) {
 		}
 		// A ghost directory (AddReg), made again at restore.
 		return p, nil
+	}
+	if ownNS && strings.HasPrefix(path, "/") {
+		return path, nil
 	}
 	if !strings.HasPrefix(path, "/") {
 		return "", fmt.Errorf("dump %d: its %s %q %w", pid, which, path, errdefs.ErrUnreachable)

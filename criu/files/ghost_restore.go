@@ -28,6 +28,10 @@ type Ghosts struct {
 	// parents: directories made for ghosts whose directory was
 	// removed too, removed again with them.
 	parents []string
+	// Container: the tree's paths are a container's, whose mounts
+	// restore makes once its root task exists (package mntns); ghosts
+	// are made from criu's root before it, so Make refuses them.
+	Container bool
 }
 
 // NewGhosts returns a Ghosts with no copy made.
@@ -68,6 +72,9 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 		f := files[fileID].GetReg()
 		if f == nil {
 			return fmt.Errorf("%w: remap of unknown file %d", errdefs.ErrBadImage, fileID)
+		}
+		if gs.Container {
+			return fmt.Errorf("%w: the deleted file %s of a container restored with --root (ghost files are made before its mounts)", errdefs.ErrUnsupported, f.GetName())
 		}
 		if p, ok := made[gid]; ok {
 			gs.byFile[fileID] = p

@@ -55,8 +55,9 @@
 // # Images
 //
 //	mountpoints-ID.img     MntEntry per mount, as /proc/PID/mountinfo lists
-//	                       them (parents first): fstype (CRIU's enum; fsname
-//	                       holds the name of UNSUPPORTED ones), mnt_id,
+//	                       them (parents first): fstype (CRIU's enum; 0 for a
+//	                       filesystem it does not name, AUTO (16) with fsname
+//	                       for one made anew by --enable-fs), mnt_id,
 //	                       root_dev (major<<20|minor), parent_mnt_id, flags
 //	                       (MS_* of the mount), sb_flags (MS_* of the
 //	                       superblock), root, mountpoint, source, options,

@@ -80,6 +80,12 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		if err != nil {
 			return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 		}
+		if fstypes[m.FSType] == 0 && opts.EnableFS[m.FSType] {
+			// As CRIU: a filesystem it has no number for, mounted
+			// anew, is AUTO with its name (fsname is refused by
+			// CRIU 4.2's restore on any other).
+			e.Fstype, e.Fsname = proto.Uint32(fstypeAuto), proto.String(m.FSType)
+		}
 		if key, ok := opts.External[m.Point]; ok {
 			// As CRIU 4.2 writes it: ext_key only (ext_mount with
 			// the key in root is the older images' form).
@@ -134,9 +140,6 @@ func entry(m procfs.MountInfo) (*images.MntEntry, error) {
 		Mountpoint:  proto.String(m.Point),
 		Source:      proto.String(m.Source),
 		Options:     proto.String(data),
-	}
-	if fstypes[m.FSType] == 0 {
-		e.Fsname = proto.String(m.FSType)
 	}
 	if m.Shared != 0 {
 		e.SharedId = proto.Uint32(uint32(m.Shared))

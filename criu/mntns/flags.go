@@ -71,6 +71,9 @@ var fstypes = map[string]uint32{
 	"aufs": 13, "mqueue": 14, "fuse": 15, "overlay": 17, "autofs": 18, "tracefs": 19, "cgroup2": 23,
 }
 
+// fstypeAuto is CRIU's FSTYPE__AUTO: a filesystem named by fsname.
+const fstypeAuto = 16
+
 // newFS are the filesystems a restore mounts anew, whole: each has no
 // contents of its own but what its namespace or the kernel gives it
 // (a tmpfs's files come from its tar).

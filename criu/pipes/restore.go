@@ -51,6 +51,9 @@ func Key(pe *images.PipeEntry) string { return fmt.Sprintf("pipe:[%d]", pe.GetPi
 // it opens, those it returns too, is given to keep, which the caller
 // closes once the tasks hold their copies. Not safe for concurrent use.
 type Masters struct {
+	// Root prefixes the paths of fifos: a container's, as criu reaches
+	// them (mntns.Layout.Prefix); "" for criu's own root.
+	Root               string
 	pipeData, fifoData map[uint32]*Data
 	keep               func(fd int)
 	pipes              map[uint32]*ends
@@ -130,7 +133,7 @@ func (m *Masters) Fifo(id uint32, f *images.FileEntry, files map[uint32]*images.
 	if reg == nil || reg.GetName() == "" {
 		return -1, fmt.Errorf("%w: fifo file %d: no reg file %d naming it", errdefs.ErrBadImage, id, fe.GetRegfId())
 	}
-	path := reg.GetName()
+	path := m.Root + reg.GetName()
 	rw, ok := m.fifos[fe.GetPipeId()]
 	if !ok {
 		var st unix.Stat_t

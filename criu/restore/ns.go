@@ -80,6 +80,11 @@ func (t *treeRestorer) pidns() bool { return t.mask&unix.CLONE_NEWPID != 0 }
 func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 	root := t.nodes[0]
 	ids := root.sn.ids
+	if t.mnt != nil {
+		if err := t.mnt.Make(ctx, root.r.pid, root.r.sys); err != nil {
+			return fmt.Errorf("restore mount namespace %d: %w", ids.GetMntNsId(), err)
+		}
+	}
 	if t.mask&unix.CLONE_NEWNET != 0 {
 		ns, err := netns.OpenPid(root.r.pid)
 		if err != nil {

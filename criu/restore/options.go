@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/criugo/criu/criu/cgroup"
+	"github.com/criugo/criu/criu/mntns"
 )
 
 // Options says how to restore.
@@ -25,6 +26,8 @@ type Options struct {
 	// Veth maps a veth link of the tree's network namespace to the name
 	// its peer gets outside (criu restore --external veth[IN]:OUT).
 	Veth map[string]string
+	// Mounts: --root and the paths of external mounts (mntns.Load).
+	Mounts mntns.RestoreOptions
 	// IPTool is the ip program that restores a network namespace;
 	// "ip" from PATH when empty (CRIU: $CR_IP_TOOL).
 	IPTool string

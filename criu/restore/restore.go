@@ -83,6 +83,10 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 	exePath := exe.GetName()
 	if g, ok := r.ghosts.Of(r.sn.mm.GetExeFileId()); ok {
 		exePath = g
+	} else if r.t.mnt != nil {
+		if exePath, err = r.t.mnt.HostPath(exePath); err != nil {
+			return fmt.Errorf("exe: %w", err)
+		}
 	}
 	files := []uintptr{0, 1, 2}
 	if len(r.opts.Stdio) == 3 {

@@ -25,6 +25,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	}
 	t.ti.skQueues.Share(refs)
 	pm := pipes.NewMasters(t.ti.pipeData, t.ti.fifoData, func(fd int) { t.masterFds = append(t.masterFds, fd) })
+	pm.Root = t.mnt.Prefix(t.nodes[0].r.pid)
 	var unixIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
@@ -106,7 +107,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 				return err
 			}
 			flags := int(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
-			fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+			fd, err := unix.Open(t.mnt.InRoot(t.nodes[0].r.pid, path), flags|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return fmt.Errorf("open %s: %w", path, os.NewSyscallError("open", err))
 			}

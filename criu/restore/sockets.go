@@ -14,6 +14,8 @@ import (
 // (sockets.Restorer).
 type sockRestorer struct{ t *treeRestorer }
 
+func (r sockRestorer) Container() bool { return r.t.mnt != nil }
+
 func (r sockRestorer) Inherits(key string) bool {
 	_, ok := r.t.opts.InheritFd[key]
 	return ok

@@ -20,6 +20,7 @@ import (
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mntns"
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/procfs"
@@ -99,6 +100,8 @@ type treeRestorer struct {
 	cg     *cgroup.Restorer // moves each task into its cgroups (create)
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
+	// mnt: the mount namespace to make (nil: a copy of ours).
+	mnt *mntns.Layout
 	// inheritUsed: the keys of Options.InheritFd that a file had.
 	inheritUsed map[string]bool
 	// rootDone: fs ids whose root is restored (restoreRoot).
@@ -131,6 +134,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	if t.mask, err = t.nsMask(); err != nil {
+		return nil, err
+	}
+	if t.mnt, err = mntns.Load(ctx, t.store, t.mask&unix.CLONE_NEWNS != 0, t.nodes[0].sn.ids.GetMntNsId(), opts.Mounts, t.log); err != nil {
 		return nil, err
 	}
 	if t.clocks, err = timens.Load(ctx, t.store, t.mask&unix.CLONE_NEWTIME != 0, t.nodes[0].sn.ids); err != nil {
@@ -171,6 +177,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}()
 
 	root.r = t.newRestorer(root)
+	t.ghosts.Container = t.mnt != nil
 	if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
 		return nil, err
 	}

@@ -30,6 +30,9 @@ type Restorer interface {
 	// restorer's other copies once the tasks have theirs, or when the
 	// restore fails.
 	Keep(fd int)
+	// Container reports a tree restored with --root: its socket paths
+	// are a container's, which criu does not bind or connect to yet.
+	Container() bool
 }
 
 // OpenUnix creates in the restorer the UNIX sockets ids (file ids of
@@ -48,6 +51,9 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		e := files[id].GetUsk()
 		if e == nil {
 			return fmt.Errorf("%w: file %d: no unix socket entry", errdefs.ErrBadImage, id)
+		}
+		if n := e.GetName(); r.Container() && len(n) > 0 && n[0] != 0 {
+			return fmt.Errorf("%w: socket:[%d] named %s in a container restored with --root (paths of unix sockets are not resolved inside it yet)", errdefs.ErrUnsupported, e.GetIno(), skqueue.Sockaddr(n).Name)
 		}
 		byIno[e.GetIno()] = e
 		sks = append(sks, e)

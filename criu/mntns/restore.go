@@ -1,0 +1,462 @@
+package mntns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Syscall runs system call nr in the root task of a restore, cloned
+// into a new mount namespace (a copy of criu's), in which Make builds
+// the layout.
+type Syscall func(name string, nr uintptr, args ...uint64) (uint64, error)
+
+// task is the root task: its pid in criu's pid namespace, its syscalls.
+type task struct {
+	pid int
+	sys Syscall
+}
+
+func (t task) Pid() int { return t.pid }
+func (t task) Syscall(name string, nr uintptr, args ...uint64) (uint64, error) {
+	return t.sys(name, nr, args...)
+}
+func (t task) WriteMem(addr uint64, b []byte) error {
+	return mem.WriteRemote(t.pid, []mem.Range{{Start: addr, End: addr + uint64(len(b))}}, b)
+}
+
+// RestoreOptions are what the user said at restore.
+type RestoreOptions struct {
+	// Root is --root DIR: the container's rootfs, bind-mounted as the
+	// namespace's root mount.
+	Root string
+	// External maps each key of an external mount to the path it is
+	// bound from (--ext-mount-map KEY:PATH, --external mnt[KEY]:PATH).
+	External map[string]string
+}
+
+// Layout is a mount namespace to make again: the image's mounts,
+// parents first.
+type Layout struct {
+	store   image.Store
+	mounts  []*images.MntEntry
+	opts    RestoreOptions
+	root    string // opts.Root, absolute and clean
+	log     zerolog.Logger
+	archive map[uint32]bool // tmpfs devices filled
+}
+
+// Load reads mountpoints-ID.img of a root task in a mount namespace of
+// its own (own; without one, only --root is refused). It returns nil (nothing to make: the
+// clone's copy of criu's namespace is the restored one) for images
+// without it and for a namespace that was a copy of criu's, restored
+// without --root. Images of a pivot_root'ed namespace need --root: they
+// are refused without it, naming the root mount.
+func Load(ctx context.Context, store image.Store, own bool, id uint32, opts RestoreOptions, log zerolog.Logger) (*Layout, error) {
+	if !own {
+		if opts.Root != "" {
+			return nil, fmt.Errorf("%w: --root %s: the tree is in criu's mount namespace", errdefs.ErrUnsupported, opts.Root)
+		}
+		return nil, nil
+	}
+	l := &Layout{store: store, opts: opts, log: log, archive: map[uint32]bool{}}
+	found, err := image.ReadEach(ctx, store, ImageName(id), func() *images.MntEntry { return &images.MntEntry{} },
+		func(e *images.MntEntry, _ *image.Decoder) error { l.mounts = append(l.mounts, e); return nil })
+	if err != nil {
+		return nil, err
+	}
+	if !found || len(l.mounts) == 0 {
+		if opts.Root != "" {
+			return nil, fmt.Errorf("%w: --root %s: the images have no mount namespace (%s)", errdefs.ErrUnsupported, opts.Root, ImageName(id))
+		}
+		return nil, nil
+	}
+	if opts.Root == "" {
+		if copyOfMine(l.mounts[0]) {
+			return nil, nil
+		}
+		r := l.mounts[0]
+		return nil, fmt.Errorf("%w: mount namespace %d: its root mount (source %s, root %s) is a container's rootfs: restore it with --root DIR",
+			errdefs.ErrUnsupported, id, r.GetSource(), r.GetRoot())
+	}
+	if l.root, err = filepath.Abs(opts.Root); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(l.root); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("--root %s: not a directory", opts.Root)
+	}
+	for _, m := range l.mounts[1:] {
+		if k := m.GetExtKey(); k != "" {
+			if _, ok := opts.External[k]; !ok {
+				return nil, fmt.Errorf("%w: external mount %s (key %s): give its path with --ext-mount-map %s:PATH", errdefs.ErrUnsupported, m.GetMountpoint(), k, k)
+			}
+		}
+	}
+	return l, nil
+}
+
+// copyOfMine reports a root mount that is criu's own root mount: the
+// namespace was a copy of criu's.
+func copyOfMine(r *images.MntEntry) bool {
+	mine, err := procfs.ReadMountInfo(os.Getpid())
+	if err != nil {
+		return false
+	}
+	for i := len(mine) - 1; i >= 0; i-- {
+		if m := mine[i]; m.Point == "/" {
+			return kdev(m.Major, m.Minor) == r.GetRootDev() && m.Root == r.GetRoot()
+		}
+	}
+	return false
+}
+
+// HostPath is where criu finds path (a path of the container) before
+// the namespace is made: below --root, or below the path an external
+// mount is bound from. A path on a mount made anew (a tmpfs) has none.
+func (l *Layout) HostPath(path string) (string, error) {
+	best, bestLen := "", -1
+	for i, m := range l.mounts {
+		p := m.GetMountpoint()
+		if !under(path, p) || len(p) <= bestLen {
+			continue
+		}
+		switch {
+		case i == 0:
+			best = l.root
+		case m.GetExtKey() != "":
+			best = l.opts.External[m.GetExtKey()]
+		default:
+			best = ""
+		}
+		bestLen = len(p)
+		if best != "" {
+			best = filepath.Join(best, strings.TrimPrefix(path, p))
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: %s is on a mount of the container that is made at restore, not reachable before it", errdefs.ErrUnsupported, path)
+	}
+	return best, nil
+}
+
+// under reports path at or below directory dir.
+func under(path, dir string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+}
+
+const (
+	slot    = 4096
+	bufSize = 4 * slot
+)
+
+// mk is one injection session: the task and a buffer in it.
+type mk struct {
+	l   *Layout
+	t   task
+	buf uint64
+}
+
+// str writes s NUL-terminated in slot i of the buffer; "" is NULL.
+func (k *mk) str(i int, s string) (uint64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if len(s)+1 > slot {
+		return 0, fmt.Errorf("path too long: %q", s)
+	}
+	a := k.buf + uint64(i*slot)
+	return a, k.t.WriteMem(a, append([]byte(s), 0))
+}
+
+func (k *mk) mount(src, target, fstype string, flags uintptr, data string) error {
+	var a [4]uint64
+	for i, s := range []string{src, target, fstype, data} {
+		var err error
+		if a[i], err = k.str(i, s); err != nil {
+			return err
+		}
+	}
+	_, err := k.t.Syscall(fmt.Sprintf("mount(%q, %q, %q, %#x, %q)", src, target, fstype, flags, data), unix.SYS_MOUNT, a[0], a[1], a[2], uint64(flags), a[3])
+	return err
+}
+
+func (k *mk) path1(name string, nr uintptr, p string, args ...uint64) error {
+	a, err := k.str(0, p)
+	if err != nil {
+		return err
+	}
+	_, err = k.t.Syscall(name+" "+p, nr, append([]uint64{a}, args...)...)
+	return err
+}
+
+// Make builds the layout in the task's mount namespace and moves the
+// task's root there (see the package doc): the copy of criu's namespace
+// is made rslave, --root bind-mounted on itself, every mount made below
+// it in the image's order, peer groups and masters set, then each
+// mount's flags; the task pivot_roots into the root and the old root is
+// detached. Afterwards every path the task opens resolves inside the
+// container. A mount it cannot make is refused by name.
+func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
+	t := task{pid, sys}
+	const prot, flags = unix.PROT_READ | unix.PROT_WRITE, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+	buf, err := t.Syscall("mmap", unix.SYS_MMAP, 0, bufSize, prot, flags, ^uint64(0), 0)
+	if err != nil {
+		return err
+	}
+	k := &mk{l: l, t: t, buf: buf}
+	defer func() {
+		if _, uerr := t.Syscall("munmap", unix.SYS_MUNMAP, buf, bufSize); err == nil {
+			err = uerr
+		}
+	}()
+	if err := k.mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return err
+	}
+	if err := k.mount(l.root, l.root, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	if l.mounts[0].GetMasterId() == 0 {
+		if err := k.mount("", l.root, "", unix.MS_PRIVATE, ""); err != nil {
+			return err
+		}
+	}
+	for i, m := range l.mounts[1:] {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := k.makeOne(m, l.mounts[:i+1]); err != nil {
+			return fmt.Errorf("mount %s (%s, source %s, root %s): %w", m.GetMountpoint(), fsName(m), m.GetSource(), m.GetRoot(), err)
+		}
+	}
+	if err := k.propagation(); err != nil {
+		return err
+	}
+	for i := len(l.mounts) - 1; i >= 1; i-- {
+		m := l.mounts[i]
+		if err := k.mount("", l.target(m), "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(m.GetFlags()), ""); err != nil {
+			return fmt.Errorf("mount %s: flags: %w", m.GetMountpoint(), err)
+		}
+	}
+	if err := k.path1("chdir", unix.SYS_CHDIR, l.root); err != nil {
+		return err
+	}
+	dot, err := k.str(0, ".")
+	if err != nil {
+		return err
+	}
+	if _, err := t.Syscall("pivot_root(., .)", unix.SYS_PIVOT_ROOT, dot, dot); err != nil {
+		return err
+	}
+	if _, err := t.Syscall("umount2(., MNT_DETACH)", unix.SYS_UMOUNT2, dot, unix.MNT_DETACH); err != nil {
+		return err
+	}
+	if err := k.path1("chdir", unix.SYS_CHDIR, "/"); err != nil {
+		return err
+	}
+	if err := k.mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(l.mounts[0].GetFlags()), ""); err != nil {
+		return fmt.Errorf("root mount: flags: %w", err)
+	}
+	l.log.Debug().Int("pid", t.Pid()).Str("root", l.root).Int("mounts", len(l.mounts)).Msg("mount namespace made")
+	return nil
+}
+
+// target is where m is mounted before the pivot_root.
+func (l *Layout) target(m *images.MntEntry) string {
+	return filepath.Join(l.root, m.GetMountpoint())
+}
+
+// fsName is the name of m's filesystem.
+func fsName(m *images.MntEntry) string {
+	if n := m.GetFsname(); n != "" && m.GetFstype() == fstypeAuto {
+		return n
+	}
+	for name, n := range fstypes {
+		if n == m.GetFstype() {
+			return name
+		}
+	}
+	return fmt.Sprintf("fstype %d", m.GetFstype()) // unsupported: 0
+}
+
+// makeOne mounts m, whose parents (before, in the image's order) exist.
+func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
+	l := k.l
+	target := l.target(m)
+	var src string
+	bind := true
+	switch {
+	case m.GetExtKey() != "":
+		src = filepath.Clean(l.opts.External[m.GetExtKey()])
+	default:
+		if o := innerSource(m, before); o != nil {
+			rel := strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/"))
+			src = filepath.Join(l.target(o), rel)
+		} else if m.GetRoot() == "/" && (newFS[fsName(m)] || m.GetFstype() == fstypeAuto && m.GetFsname() != "") {
+			bind = false
+		} else {
+			return fmt.Errorf("%w: neither external, nor a bind of another mount of the namespace, nor made anew", errdefs.ErrUnsupported)
+		}
+	}
+	dir := true
+	if bind {
+		st, err := os.Stat(k.hostView(src))
+		if err != nil {
+			return fmt.Errorf("bind source %s: %w", src, err)
+		}
+		dir = st.IsDir()
+	}
+	if err := k.makeTarget(target, dir); err != nil {
+		return err
+	}
+	if bind {
+		return k.mount(src, target, "", unix.MS_BIND, "")
+	}
+	if err := k.mount(m.GetSource(), target, fsName(m), uintptr(m.GetSbFlags()), m.GetOptions()); err != nil {
+		return err
+	}
+	if fsName(m) == "tmpfs" && !l.archive[m.GetRootDev()] {
+		l.archive[m.GetRootDev()] = true
+		return restoreTmpfs(context.Background(), l.store, k.hostView(target), m.GetMountpoint(), m.GetRootDev())
+	}
+	return nil
+}
+
+// hostView is path of the task's namespace (before the pivot_root) as
+// criu opens it.
+func (k *mk) hostView(path string) string {
+	return procfs.Path(k.t.Pid(), "root") + path
+}
+
+// makeTarget makes a missing mount point: a directory, or an empty file
+// for the bind of a file.
+func (k *mk) makeTarget(target string, dir bool) error {
+	p := k.hostView(target)
+	if _, err := os.Lstat(p); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if dir {
+		return os.Mkdir(p, 0o755)
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// innerSource is the mount before m that holds m's filesystem at or
+// above m's root (as bindOfInner at dump), the closest one last.
+func innerSource(m *images.MntEntry, before []*images.MntEntry) *images.MntEntry {
+	var src *images.MntEntry
+	for _, o := range before[1:] {
+		if o.GetRootDev() != m.GetRootDev() {
+			continue
+		}
+		r := o.GetRoot()
+		if r == "/" || m.GetRoot() == r || strings.HasPrefix(m.GetRoot(), strings.TrimSuffix(r, "/")+"/") {
+			src = o
+		}
+	}
+	return src
+}
+
+// propagation makes the peer groups and masters of the image inside the
+// namespace: each group's first mount is made shared, a slave joins its
+// master's group (move_mount MOVE_MOUNT_SET_GROUP) and is made a slave,
+// then the other mounts of each group join it. Masters outside the
+// namespace come with the binds from criu's (rslave) namespace.
+func (k *mk) propagation() error {
+	leader := map[uint32]*images.MntEntry{}
+	for _, m := range k.l.mounts[1:] {
+		if g := m.GetSharedId(); g != 0 && leader[g] == nil {
+			leader[g] = m
+		}
+	}
+	inner := func(m *images.MntEntry) *images.MntEntry { return leader[m.GetMasterId()] }
+	for _, m := range k.l.mounts[1:] {
+		if leader[m.GetSharedId()] == m && (m.GetMasterId() == 0 || inner(m) == nil) {
+			if err := k.mount("", k.l.target(m), "", unix.MS_SHARED, ""); err != nil {
+				return fmt.Errorf("mount %s: shared: %w", m.GetMountpoint(), err)
+			}
+		}
+	}
+	for _, m := range k.l.mounts[1:] {
+		o := inner(m)
+		if o == nil || o == m {
+			continue
+		}
+		if err := k.setGroup(o, m); err != nil {
+			return err
+		}
+		if err := k.mount("", k.l.target(m), "", unix.MS_SLAVE, ""); err != nil {
+			return fmt.Errorf("mount %s: slave: %w", m.GetMountpoint(), err)
+		}
+		if leader[m.GetSharedId()] == m {
+			if err := k.mount("", k.l.target(m), "", unix.MS_SHARED, ""); err != nil {
+				return fmt.Errorf("mount %s: shared: %w", m.GetMountpoint(), err)
+			}
+		}
+	}
+	for _, m := range k.l.mounts[1:] {
+		if o := leader[m.GetSharedId()]; o != nil && o != m {
+			if err := k.setGroup(o, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// setGroup puts mount to in from's peer group.
+func (k *mk) setGroup(from, to *images.MntEntry) error {
+	const moveMountSetGroup = 0x100
+	a, err := k.str(0, k.l.target(from))
+	if err != nil {
+		return err
+	}
+	b, err := k.str(1, k.l.target(to))
+	if err != nil {
+		return err
+	}
+	v := int64(unix.AT_FDCWD)
+	atFdcwd := uint64(v)
+	if _, err := k.t.Syscall("move_mount(MOVE_MOUNT_SET_GROUP)", unix.SYS_MOVE_MOUNT, atFdcwd, a, atFdcwd, b, moveMountSetGroup); err != nil {
+		return fmt.Errorf("mount %s: peer group of %s: %w", to.GetMountpoint(), from.GetMountpoint(), err)
+	}
+	return nil
+}
+
+// InRoot is path (a path of the container) as criu opens it once Make
+// made the namespace of the root task pid: through /proc/PID/root. A nil
+// Layout (a copy of criu's namespace) leaves path as it is.
+func (l *Layout) InRoot(pid int, path string) string {
+	if !strings.HasPrefix(path, "/") {
+		return path
+	}
+	return l.Prefix(pid) + path
+}
+
+// Prefix is what InRoot puts before a path: "" for a nil Layout.
+func (l *Layout) Prefix(pid int) string {
+	if l == nil {
+		return ""
+	}
+	return procfs.Path(pid, "root")
+}

@@ -1,0 +1,237 @@
+package restore_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/procfs"
+)
+
+// startRootContainer starts the container of TestRestoreRootContainer
+// in a rootfs under a temporary directory, with extra run in it before
+// the counter; it returns the rootfs and the counter's pid.
+func startRootContainer(t *testing.T, extra string) (string, int) {
+	t.Helper()
+	setup(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	r := filepath.Join(t.TempDir(), "rootfs")
+	for _, d := range []string{"usr", "proc", "tmp", "work", "data", "dev", "old"} {
+		if err := os.MkdirAll(filepath.Join(r, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []string{"bin", "lib", "lib64"} {
+		os.Symlink("usr/"+l, filepath.Join(r, l))
+	}
+	os.WriteFile(filepath.Join(r, "dev/null"), nil, 0o644)
+	os.WriteFile(filepath.Join(r, "data/file"), []byte("hello file\n"), 0o644)
+	script := `set -e; R=` + r + `
+mount --bind $R $R
+mount --bind /usr $R/usr; mount -o remount,bind,ro $R/usr
+mount --bind /dev/null $R/dev/null
+cd $R; pivot_root . old
+mount -t proc proc /proc; umount -l /old
+mount -t tmpfs -o size=1m,mode=755 ctmp /tmp
+echo tmpdata > /tmp/f
+cd /work
+exec 3</data/file </dev/null >/dev/null 2>&1
+` + extra + `
+exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
+	return r, cmd.Process.Pid
+}
+
+// A counter in a container: a mount namespace pivot_root'ed into a
+// rootfs in a temporary directory, with the host's /usr bound read-only
+// and /dev/null bound (both external), a proc, a tmpfs /tmp holding a
+// file, a file of the rootfs kept open, its cwd inside. Dumped with the
+// CLI, it is restored with --root: it counts on from where it was, its
+// root and cwd are the rootfs's, the tmpfs file is back, the open file
+// is the rootfs's, a fifo of the tmpfs is open with its data.
+func TestRestoreRootContainer(t *testing.T) {
+	r, pid := startRootContainer(t, "mkfifo /tmp/ff; exec 5<>/tmp/ff; echo fifodata >&5")
+	count := func(pid int) int {
+		b, _ := os.ReadFile(procfs.Path(pid, "root") + "/tmp/count")
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	for i := 0; count(pid) < 3; i++ {
+		if i > 200 {
+			t.Fatal("the container's counter does not count")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+
+	// Without --root, the images are refused by name.
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir)
+	if err == nil || !strings.Contains(res, "restore it with --root DIR") {
+		t.Fatalf("restore without --root: %v %q", err, res)
+	}
+	// Without the external mount's path, too.
+	res, err = crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr")
+	if err == nil || !strings.Contains(res, "external mount /dev/null (key null)") {
+		t.Fatalf("restore without the path of null: %v %q", err, res)
+	}
+
+	pidfile := filepath.Join(dir, "restored.pid")
+	args := []string{"restore", "-D", dir, "-d", "-v4", "-o", filepath.Join(dir, "restore.log"), "--pidfile", pidfile,
+		"--root", r, "--ext-mount-map", "usr:/usr", "--external", "mnt[null]:/dev/null"}
+	if out, err := crtest.Run(context.Background(), crtest.Criu(t), args...); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("criu %v: %v\n%s\n%s", args, err, out, log)
+	}
+	b, _ := os.ReadFile(pidfile)
+	rpid, _ := strconv.Atoi(string(b))
+	defer crtest.Reap(rpid)
+	defer crtest.Kill(rpid)
+
+	same := func(what, a, b string) {
+		t.Helper()
+		var sa, sb unix.Stat_t
+		if err := unix.Stat(a, &sa); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(b, &sb); err != nil {
+			t.Fatal(err)
+		}
+		if sa.Dev != sb.Dev || sa.Ino != sb.Ino {
+			t.Errorf("%s: %s is not %s", what, a, b)
+		}
+	}
+	same("root", procfs.Path(rpid, "root"), r)
+	same("cwd", procfs.Path(rpid, "cwd"), filepath.Join(r, "work"))
+	same("fd 3", procfs.Path(rpid, "fd/3"), filepath.Join(r, "data/file"))
+	if l, _ := os.Readlink(procfs.Path(rpid, "cwd")); l != "/work" {
+		t.Errorf("cwd %q, want /work", l)
+	}
+	if b, err := os.ReadFile(procfs.Path(rpid, "fd/3")); err != nil || string(b) != "hello file\n" {
+		t.Errorf("fd 3: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(procfs.Path(rpid, "root") + "/tmp/f"); err != nil || string(b) != "tmpdata\n" {
+		t.Errorf("tmpfs file: %q %v", b, err)
+	}
+	// The fifo on the tmpfs, with its data.
+	same("fifo", procfs.Path(rpid, "fd/5"), procfs.Path(rpid, "root")+"/tmp/ff")
+	if fd, err := unix.Open(procfs.Path(rpid, "fd/5"), unix.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
+		t.Errorf("fd 5: %v", err)
+	} else {
+		b := make([]byte, 64)
+		n, err := unix.Read(fd, b)
+		unix.Close(fd)
+		if err != nil || string(b[:max(n, 0)]) != "fifodata\n" {
+			t.Errorf("fifo: %q %v", b[:max(n, 0)], err)
+		}
+	}
+	ms, err := procfs.ReadMountInfo(rpid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var points []string
+	for _, m := range ms {
+		points = append(points, m.Point)
+		if m.Point == "/usr" && !strings.Contains(strings.Join(m.Options, ","), "ro") {
+			t.Errorf("/usr is not read-only: %v", m.Options)
+		}
+	}
+	if got := strings.Join(points, " "); got != "/ /usr /dev/null /proc /tmp" {
+		t.Errorf("mounts %s, want / /usr /dev/null /proc /tmp", got)
+	}
+	n := count(rpid)
+	if n < 3 {
+		t.Fatalf("restored count %d, want at least 3", n)
+	}
+	for i := 0; count(rpid) <= n; i++ {
+		if i > 200 {
+			t.Fatalf("the restored counter stays at %d", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reapChildren reaps our dumped tasks (the container's shell and its sleep,
+// our zombies): their pids must be free for the restore.
+func reapChildren() {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		var ws unix.WaitStatus
+		if got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err == unix.ECHILD {
+			return
+		} else if got <= 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// A container with a deleted file open: restore with --root refuses it
+// by name (its ghost copy would be made before the container's mounts).
+func TestRestoreRootContainerGhostRefused(t *testing.T) {
+	r, pid := startRootContainer(t, "echo gone > /data/gone; exec 4</data/gone; rm /data/gone")
+	for i := 0; ; i++ {
+		if l, _ := os.Readlink(procfs.Path(pid, "fd/4")); strings.HasSuffix(l, "(deleted)") {
+			break
+		}
+		if i > 200 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
+	if err == nil || !strings.Contains(res, "the deleted file /data/gone of a container") {
+		t.Fatalf("restore of a container with a deleted file: %v %q", err, res)
+	}
+	if _, err := os.Stat(filepath.Join(r, "data/gone")); err == nil {
+		t.Error("the refused restore left /data/gone in the rootfs")
+	}
+}
+
+// A container with a unix socket bound to a path: restore with --root
+// refuses it by name (criu would bind it at the host's path).
+func TestRestoreRootContainerNamedSocketRefused(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	r, pid := startRootContainer(t, `python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(); time.sleep(1000)" &
+while [ ! -S /data/sk ]; do sleep 0.01; done`)
+	for i := 0; ; i++ {
+		if st, err := os.Stat(procfs.Path(pid, "root") + "/data/sk"); err == nil && st.Mode()&os.ModeSocket != 0 {
+			break
+		}
+		if i > 300 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
+	if err == nil || !strings.Contains(res, "named /data/sk in a container restored with --root") {
+		t.Fatalf("restore of a container with a named socket: %v %q", err, res)
+	}
+	if _, err := os.Stat("/data/sk"); err == nil {
+		t.Error("the refused restore bound /data/sk on the host")
+	}
+}
