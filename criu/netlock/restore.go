@@ -31,6 +31,18 @@ func ConnsOf(isks []*images.InetSkEntry) []Conn {
 	return conns
 }
 
+// ConnsOfFiles is ConnsOf the inet sockets among files (files.img's
+// entries by id).
+func ConnsOfFiles(files map[uint32]*images.FileEntry) []Conn {
+	var isks []*images.InetSkEntry
+	for _, f := range files {
+		if f.GetIsk() != nil {
+			isks = append(isks, f.GetIsk())
+		}
+	}
+	return ConnsOf(isks)
+}
+
 // imageAddr is an address of CRIU's images: network-order bytes read as
 // little-endian 32-bit words.
 func imageAddr(family uint32, words []uint32) (netip.Addr, bool) {

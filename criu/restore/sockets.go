@@ -51,5 +51,5 @@ func (t *treeRestorer) tcpConns() []netlock.Conn {
 			isks = append(isks, f.GetIsk())
 		}
 	}
-	return netlock.ConnsOf(isks)
+	return netlock.ConnsOfFiles(t.ti.files)
 }

@@ -583,7 +583,7 @@ func (t *treeRestorer) finishDead() error {
 			} else if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, uint64(code>>8&0xff)); err != nil && !errors.Is(err, ptrace.ErrExited) {
 				return fmt.Errorf("zombie %d: %w", n.pid, err)
 			}
-			if err := waitZombie(n.r.pid); err != nil {
+			if err := procfs.WaitZombie(n.r.pid, 5*time.Second); err != nil {
 				return err
 			}
 			parents[n.parent] = true
@@ -595,18 +595,6 @@ func (t *treeRestorer) finishDead() error {
 		}
 	}
 	return nil
-}
-
-// waitZombie waits until pid is a zombie.
-func waitZombie(pid int) error {
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		if st, err := procfs.ReadStat(pid); err != nil {
-			return fmt.Errorf("zombie %d: %w", pid, err)
-		} else if st.State == 'Z' {
-			return nil
-		}
-	}
-	return fmt.Errorf("task %d did not become a zombie", pid)
 }
 
 // consumeSigchld takes a pending SIGCHLD off r's task (its signals are all
