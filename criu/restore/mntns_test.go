@@ -36,6 +36,8 @@ func startRootContainer(t *testing.T, extra string) (string, int) {
 		os.Symlink("usr/"+l, filepath.Join(r, l))
 	}
 	os.WriteFile(filepath.Join(r, "dev/null"), nil, 0o644)
+	os.Mkdir(filepath.Join(r, "dev/pts"), 0o755)
+	os.Symlink("pts/ptmx", filepath.Join(r, "dev/ptmx"))
 	os.WriteFile(filepath.Join(r, "data/file"), []byte("hello file\n"), 0o644)
 	script := `set -e; R=` + r + `
 mount --bind $R $R
@@ -44,6 +46,7 @@ mount --bind /dev/null $R/dev/null
 cd $R; pivot_root . old
 mount -t proc proc /proc; umount -l /old
 mount -t tmpfs -o size=1m,mode=755 ctmp /tmp
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts /dev/pts
 echo tmpdata > /tmp/f
 cd /work
 exec 3</data/file </dev/null >/dev/null 2>&1
@@ -154,8 +157,8 @@ func TestRestoreRootContainer(t *testing.T) {
 			t.Errorf("/usr is not read-only: %v", m.Options)
 		}
 	}
-	if got := strings.Join(points, " "); got != "/ /usr /dev/null /proc /tmp" {
-		t.Errorf("mounts %s, want / /usr /dev/null /proc /tmp", got)
+	if got := strings.Join(points, " "); got != "/ /usr /dev/null /proc /tmp /dev/pts" {
+		t.Errorf("mounts %s, want / /usr /dev/null /proc /tmp /dev/pts", got)
 	}
 	n := count(rpid)
 	if n < 3 {
@@ -233,5 +236,31 @@ while [ ! -S /data/sk ]; do sleep 0.01; done`)
 	}
 	if _, err := os.Stat("/data/sk"); err == nil {
 		t.Error("the refused restore bound /data/sk on the host")
+	}
+}
+
+// A container with a pty of its devpts open: restore with --root
+// refuses it by name (criu would make it on the host's devpts).
+func TestRestoreRootContainerPtyRefused(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	r, pid := startRootContainer(t, `python3 -c "import os,time; m,s=os.openpty(); open('/data/pty','w').write(os.ttyname(s)); time.sleep(1000)" &
+while [ ! -s /data/pty ]; do sleep 0.01; done`)
+	for i := 0; ; i++ {
+		if b, _ := os.ReadFile(filepath.Join(r, "data/pty")); len(b) > 0 {
+			break
+		}
+		if i > 300 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
+	if err == nil || !strings.Contains(res, "of a container restored with --root (its devpts") {
+		t.Fatalf("restore of a container with a pty: %v %q", err, res)
 	}
 }
