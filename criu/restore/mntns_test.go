@@ -27,7 +27,12 @@ func startRootContainer(t *testing.T, extra string) (string, int) {
 		t.Skip("needs unshare(1)")
 	}
 	r := filepath.Join(t.TempDir(), "rootfs")
-	for _, d := range []string{"usr", "proc", "tmp", "work", "data", "dev", "old"} {
+	cg := "criu-mntns-test-" + strconv.Itoa(os.Getpid())
+	if err := os.Mkdir("/sys/fs/cgroup/unified/"+cg, 0o755); err != nil {
+		t.Skipf("needs a cgroup2 hierarchy at /sys/fs/cgroup/unified: %v", err)
+	}
+	t.Cleanup(func() { os.Remove("/sys/fs/cgroup/unified/" + cg) })
+	for _, d := range []string{"usr", "proc", "tmp", "work", "data", "dev", "old", "ro", "cg", "cgw"} {
 		if err := os.MkdirAll(filepath.Join(r, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -47,6 +52,8 @@ cd $R; pivot_root . old
 mount -t proc proc /proc; umount -l /old
 mount -t tmpfs -o size=1m,mode=755 ctmp /tmp
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts /dev/pts
+mount -t tmpfs -o size=64k rotmp /ro; echo rodata > /ro/f; mount -o remount,ro /ro
+mount -t cgroup2 cgroup2 /cgw; mount --bind /cgw/` + cg + ` /cg; umount /cgw
 echo tmpdata > /tmp/f
 cd /work
 exec 3</data/file </dev/null >/dev/null 2>&1
@@ -157,8 +164,23 @@ func TestRestoreRootContainer(t *testing.T) {
 			t.Errorf("/usr is not read-only: %v", m.Options)
 		}
 	}
-	if got := strings.Join(points, " "); got != "/ /usr /dev/null /proc /tmp /dev/pts" {
-		t.Errorf("mounts %s, want / /usr /dev/null /proc /tmp /dev/pts", got)
+	if got := strings.Join(points, " "); got != "/ /usr /dev/null /proc /tmp /dev/pts /ro /cg" {
+		t.Errorf("mounts %s, want / /usr /dev/null /proc /tmp /dev/pts /ro /cg", got)
+	}
+	for _, m := range ms {
+		switch m.Point {
+		case "/ro":
+			if !strings.Contains(strings.Join(m.SuperOptions, ","), "ro") {
+				t.Errorf("/ro: the tmpfs is not read-only: %v", m.SuperOptions)
+			}
+		case "/cg":
+			if m.FSType != "cgroup2" || !strings.HasPrefix(m.Root, "/criu-mntns-test-") {
+				t.Errorf("/cg: %s root %s, want a cgroup2 directory", m.FSType, m.Root)
+			}
+		}
+	}
+	if b, err := os.ReadFile(procfs.Path(rpid, "root") + "/ro/f"); err != nil || string(b) != "rodata\n" {
+		t.Errorf("read-only tmpfs file: %q %v", b, err)
 	}
 	n := count(rpid)
 	if n < 3 {
