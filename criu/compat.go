@@ -84,7 +84,7 @@ var compatDumpRestore = []compatOpt{
 	{"exec-cmd", "", "", true, "--exec-cmd is not supported"},
 	{"freeze-cgroup", "", "PATH", false, "accepted; it applies to dump and pre-dump"},
 	{"ext-mount-map", "M", "KEY:VAL", true, "pre-dump saves memory only"},
-	{"skip-mnt", "", "PATH", true, "mount namespaces are not checkpointed yet"},
+	{"skip-mnt", "", "PATH", true, "skipping mounts of the mount namespace is not supported"},
 	{"enable-fs", "", "FS", true, "pre-dump saves memory only"},
 	{"stream", "", "", true, "the image streamer is not supported; use --remote"},
 	{"lsm-profile", "", "PROFILE", true, "LSM profiles are not restored"},

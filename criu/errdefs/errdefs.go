@@ -34,7 +34,7 @@ var (
 	// ErrUnreachable marks a task's root or cwd that no path from
 	// criu's root leads to (one in another mount namespace): restoring
 	// it needs mount namespaces, which are not checkpointed yet.
-	ErrUnreachable = errors.New("is not reachable by path from criu's root (another mount namespace's; mount namespaces are not checkpointed yet)")
+	ErrUnreachable = errors.New("is not reachable by path from criu's root (another mount namespace's, which the tree does not have of its own)")
 	// ErrOutside marks an object one of whose ends is held outside the
 	// dumped tree.
 	ErrOutside = errors.New("reaches outside the dumped tree")

@@ -25,15 +25,16 @@
 // for files of 3 pages or more the data as chunks found with
 // SEEK_DATA/SEEK_HOLE, which keeps the holes), each file opened from one
 // named in remap-fpath.img. The cwd and root must be reachable by path
-// from criu's root (FsDir): a root in another mount namespace
-// (pivot_root with the old root detached) is refused with ErrUnreachable
-// until mount namespaces are checkpointed.
+// from criu's root (FsDir), unless the tree's mount namespace is dumped:
+// a container's (pivot_root with the old root detached) are saved as it
+// sees them, and restore opens them inside it (package mntns).
 //
 // # Restore
 //
 // Ghosts.Make makes the ghost files again at their path (with their
 // holes, mode, owner and times; a ghost directory with the removed
-// directories above it); Ghosts.Path says where each file is opened
+// directories above it; refused for a container restored with --root,
+// Ghosts.Container); Ghosts.Path says where each file is opened
 // from, and Ghosts.Remove removes them once every file is open. Each
 // file's owner and signal are set (RestoreFowns) from inside the task
 // once every thread exists, before its creds, with the real and

@@ -37,20 +37,26 @@
 //
 // # Restore
 //
-// Not built yet (criu/restore makes a copy of its own namespace, and a
-// pivot_root'ed root is refused at dump by files.FsDir). The plan:
-// Restore builds the layout inside the root task, which was cloned
-// into a new mount namespace (a copy of criu's), with system calls
-// injected into it (Task): the copy is made rslave, --root DIR is
-// bind-mounted on itself and made private, every mount is mounted
-// below it in parent order (sources of binds first; a tmpfs is filled
-// from its tar through /proc/ROOT/root right after it is mounted),
-// then the task pivot_roots into DIR and the old root is detached, so
-// that each task's root and cwd, every path the tasks open and every
-// file they map resolve inside the container. Peer groups and masters
-// are set last with move_mount(MOVE_MOUNT_SET_GROUP), then each mount's
-// flags (ro, nosuid, nodev, noexec, atime) with a bind remount and a
-// read-only superblock with a remount.
+// Load reads the image (a namespace that was a copy of criu's needs
+// nothing: the clone's copy is it) and refuses a pivot_root'ed one
+// without --root and an external mount without its path. HostPath finds
+// a container path from criu's root before the namespace exists (the
+// root task's executable). Make builds the layout inside the root task,
+// cloned into a new mount namespace (a copy of criu's), with system
+// calls injected into it: the copy is made rslave, --root DIR is
+// bind-mounted on itself (made private unless the root mount was a
+// slave), every mount is mounted below it in the image's order (an
+// external one bound from its path, a bind from the mount before it
+// that holds its root, proc, sysfs, devpts, mqueue, tmpfs, cgroup,
+// cgroup2, binfmt_misc and AUTO ones anew with their superblock flags
+// and options; a tmpfs is filled from its tar through /proc/ROOT/root
+// right after it is mounted), then peer groups and masters are set
+// (MS_SHARED, move_mount(MOVE_MOUNT_SET_GROUP), MS_SLAVE), then each
+// mount's flags (ro, nosuid, nodev, noexec, atime) with a bind remount;
+// the task pivot_roots into DIR and the old root is detached, so that
+// each task's root and cwd, every path the tasks open and every file
+// they map resolve inside the container. InRoot and Prefix give the
+// paths criu itself opens afterwards (/proc/ROOT/root/...).
 //
 // # Images
 //

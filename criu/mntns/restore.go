@@ -303,8 +303,17 @@ func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
 		if o := innerSource(m, before); o != nil {
 			rel := strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/"))
 			src = filepath.Join(l.target(o), rel)
-		} else if m.GetRoot() == "/" && (newFS[fsName(m)] || m.GetFstype() == fstypeAuto && m.GetFsname() != "") {
+		} else if m.GetRoot() == "/" && anew(m) {
 			bind = false
+		} else if anew(m) && fsName(m) != "tmpfs" {
+			// A part of a new instance (a cgroup hierarchy's
+			// directory): the whole is mounted aside, bound from.
+			whole, err := k.mountAside(m)
+			if err != nil {
+				return err
+			}
+			defer k.unmountAside(whole)
+			src = filepath.Join(whole, m.GetRoot())
 		} else {
 			return fmt.Errorf("%w: neither external, nor a bind of another mount of the namespace, nor made anew", errdefs.ErrUnsupported)
 		}
@@ -323,14 +332,52 @@ func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
 	if bind {
 		return k.mount(src, target, "", unix.MS_BIND, "")
 	}
-	if err := k.mount(m.GetSource(), target, fsName(m), uintptr(m.GetSbFlags()), m.GetOptions()); err != nil {
+	tmpfs := fsName(m) == "tmpfs" && !l.archive[m.GetRootDev()]
+	sb := uintptr(m.GetSbFlags())
+	if tmpfs {
+		sb &^= unix.MS_RDONLY // filled first, made read-only after
+	}
+	if err := k.mount(m.GetSource(), target, fsName(m), sb, m.GetOptions()); err != nil {
 		return err
 	}
-	if fsName(m) == "tmpfs" && !l.archive[m.GetRootDev()] {
-		l.archive[m.GetRootDev()] = true
-		return restoreTmpfs(context.Background(), l.store, k.hostView(target), m.GetMountpoint(), m.GetRootDev())
+	if !tmpfs {
+		return nil
+	}
+	l.archive[m.GetRootDev()] = true
+	if err := restoreTmpfs(context.Background(), l.store, k.hostView(target), m.GetMountpoint(), m.GetRootDev()); err != nil {
+		return err
+	}
+	if sb != uintptr(m.GetSbFlags()) {
+		return k.mount("", target, "", unix.MS_REMOUNT|uintptr(m.GetSbFlags()), "")
 	}
 	return nil
+}
+
+// anew reports a mount of a filesystem made anew at restore.
+func anew(m *images.MntEntry) bool {
+	return newFS[fsName(m)] || m.GetFstype() == fstypeAuto && m.GetFsname() != ""
+}
+
+// mountAside mounts m's filesystem whole on a new directory of criu's
+// /tmp (which the task's namespace, a copy of criu's, sees too).
+func (k *mk) mountAside(m *images.MntEntry) (string, error) {
+	dir, err := os.MkdirTemp("", "criu-mnt-")
+	if err != nil {
+		return "", err
+	}
+	if err := k.mount(m.GetSource(), dir, fsName(m), uintptr(m.GetSbFlags()), m.GetOptions()); err != nil {
+		os.Remove(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
+// unmountAside detaches what mountAside made and removes its directory.
+func (k *mk) unmountAside(dir string) {
+	if err := k.path1("umount2", unix.SYS_UMOUNT2, dir, unix.MNT_DETACH); err != nil {
+		k.l.log.Warn().Err(err).Str("dir", dir).Msg("detach a mount made aside")
+	}
+	os.Remove(dir)
 }
 
 // hostView is path of the task's namespace (before the pivot_root) as

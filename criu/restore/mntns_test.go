@@ -27,7 +27,12 @@ func startRootContainer(t *testing.T, extra string) (string, int) {
 		t.Skip("needs unshare(1)")
 	}
 	r := filepath.Join(t.TempDir(), "rootfs")
-	for _, d := range []string{"usr", "proc", "tmp", "work", "data", "dev", "old"} {
+	cg := "criu-mntns-test-" + strconv.Itoa(os.Getpid())
+	if err := os.Mkdir("/sys/fs/cgroup/unified/"+cg, 0o755); err != nil {
+		t.Skipf("needs a cgroup2 hierarchy at /sys/fs/cgroup/unified: %v", err)
+	}
+	t.Cleanup(func() { os.Remove("/sys/fs/cgroup/unified/" + cg) })
+	for _, d := range []string{"usr", "proc", "tmp", "work", "data", "dev", "old", "ro", "cg", "cgw"} {
 		if err := os.MkdirAll(filepath.Join(r, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -36,6 +41,8 @@ func startRootContainer(t *testing.T, extra string) (string, int) {
 		os.Symlink("usr/"+l, filepath.Join(r, l))
 	}
 	os.WriteFile(filepath.Join(r, "dev/null"), nil, 0o644)
+	os.Mkdir(filepath.Join(r, "dev/pts"), 0o755)
+	os.Symlink("pts/ptmx", filepath.Join(r, "dev/ptmx"))
 	os.WriteFile(filepath.Join(r, "data/file"), []byte("hello file\n"), 0o644)
 	script := `set -e; R=` + r + `
 mount --bind $R $R
@@ -44,6 +51,9 @@ mount --bind /dev/null $R/dev/null
 cd $R; pivot_root . old
 mount -t proc proc /proc; umount -l /old
 mount -t tmpfs -o size=1m,mode=755 ctmp /tmp
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts /dev/pts
+mount -t tmpfs -o size=64k rotmp /ro; echo rodata > /ro/f; mount -o remount,ro /ro
+mount -t cgroup2 cgroup2 /cgw; mount --bind /cgw/` + cg + ` /cg; umount /cgw
 echo tmpdata > /tmp/f
 cd /work
 exec 3</data/file </dev/null >/dev/null 2>&1
@@ -154,8 +164,23 @@ func TestRestoreRootContainer(t *testing.T) {
 			t.Errorf("/usr is not read-only: %v", m.Options)
 		}
 	}
-	if got := strings.Join(points, " "); got != "/ /usr /dev/null /proc /tmp" {
-		t.Errorf("mounts %s, want / /usr /dev/null /proc /tmp", got)
+	if got := strings.Join(points, " "); got != "/ /usr /dev/null /proc /tmp /dev/pts /ro /cg" {
+		t.Errorf("mounts %s, want / /usr /dev/null /proc /tmp /dev/pts /ro /cg", got)
+	}
+	for _, m := range ms {
+		switch m.Point {
+		case "/ro":
+			if !strings.Contains(strings.Join(m.SuperOptions, ","), "ro") {
+				t.Errorf("/ro: the tmpfs is not read-only: %v", m.SuperOptions)
+			}
+		case "/cg":
+			if m.FSType != "cgroup2" || !strings.HasPrefix(m.Root, "/criu-mntns-test-") {
+				t.Errorf("/cg: %s root %s, want a cgroup2 directory", m.FSType, m.Root)
+			}
+		}
+	}
+	if b, err := os.ReadFile(procfs.Path(rpid, "root") + "/ro/f"); err != nil || string(b) != "rodata\n" {
+		t.Errorf("read-only tmpfs file: %q %v", b, err)
 	}
 	n := count(rpid)
 	if n < 3 {
@@ -233,5 +258,31 @@ while [ ! -S /data/sk ]; do sleep 0.01; done`)
 	}
 	if _, err := os.Stat("/data/sk"); err == nil {
 		t.Error("the refused restore bound /data/sk on the host")
+	}
+}
+
+// A container with a pty of its devpts open: restore with --root
+// refuses it by name (criu would make it on the host's devpts).
+func TestRestoreRootContainerPtyRefused(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	r, pid := startRootContainer(t, `python3 -c "import os,time; m,s=os.openpty(); open('/data/pty','w').write(os.ttyname(s)); time.sleep(1000)" &
+while [ ! -s /data/pty ]; do sleep 0.01; done`)
+	for i := 0; ; i++ {
+		if b, _ := os.ReadFile(filepath.Join(r, "data/pty")); len(b) > 0 {
+			break
+		}
+		if i > 300 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
+	if err == nil || !strings.Contains(res, "of a container restored with --root (its devpts") {
+		t.Fatalf("restore of a container with a pty: %v %q", err, res)
 	}
 }

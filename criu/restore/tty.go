@@ -59,7 +59,8 @@ func (x ttyRestorer) ReopenInherited(fd int, flags uint32) (int, error) {
 
 func (x ttyRestorer) FileUser(id uint32) string { return x.t.fileUser(id) }
 
-func (x ttyRestorer) Hold(fd int) { x.t.masterFds = append(x.t.masterFds, fd) }
+func (x ttyRestorer) Hold(fd int)     { x.t.masterFds = append(x.t.masterFds, fd) }
+func (x ttyRestorer) Container() bool { return x.t.mnt != nil }
 
 func (x ttyRestorer) Share(id uint32, fd int) { x.t.masters[id] = fd }
 

@@ -52,6 +52,9 @@ type Restorer interface {
 	// FileUser names, for errors, the first task and fd that have file
 	// id: "task PID fd N has".
 	FileUser(id uint32) string
+	// Container reports a tree restored with --root, whose ptys are
+	// on the container's devpts, which criu does not open yet.
+	Container() bool
 	// Hold keeps the restorer's fd open until the restore ends.
 	Hold(fd int)
 	// Share makes the restorer's fd the file description that the
@@ -260,6 +263,9 @@ func (t *Terminals) openPtys(ids []uint32) error {
 		}
 		if info.GetType() != images.TtyType_PTY || info.GetPty() == nil {
 			return fmt.Errorf("%w: tty file %d of type %v", errdefs.ErrUnsupported, id, info.GetType())
+		}
+		if t.tree.Container() {
+			return fmt.Errorf("%w: pty %d (tty file %d) of a container restored with --root (its devpts is not opened yet)", errdefs.ErrUnsupported, info.GetPty().GetIndex(), id)
 		}
 		files = append(files, ptyFile{id: id, f: f, info: info, master: info.GetId()%2 == 1})
 	}
