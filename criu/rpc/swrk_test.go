@@ -134,3 +134,37 @@ func TestSwrkSession(t *testing.T) {
 		t.Errorf("a refused DUMP left inventory.img")
 	}
 }
+
+// A DUMP with images_dir_fd, log_file and leave_running of a real
+// process: the images and the log land in the images dir, and the
+// process runs on.
+func TestSwrkDumpLeaveRunning(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	bin := os.Getenv("SWRK_CRIU")
+	if bin == "" {
+		bin = crtest.Criu(t)
+	}
+	cmd := crtest.Start(t, "/bin/sleep", "1000")
+	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
+	dir := t.TempDir()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	r := startSwrk(t, bin).call(t, &pb.CriuReq{Type: pb.CriuReqType_DUMP.Enum(), Opts: &pb.CriuOpts{
+		ImagesDirFd: proto.Int32(int32(d.Fd())), Pid: proto.Int32(int32(cmd.Process.Pid)),
+		LogFile: proto.String("dump.log"), LeaveRunning: proto.Bool(true), ShellJob: proto.Bool(true)}})
+	if !r.GetSuccess() {
+		t.Fatalf("DUMP: %v", r)
+	}
+	for _, f := range []string{"inventory.img", "dump.log"} {
+		if _, err := os.Stat(dir + "/" + f); err != nil {
+			t.Errorf("after DUMP: %v", err)
+		}
+	}
+	if !crtest.Alive(cmd.Process.Pid) {
+		t.Errorf("leave_running: pid %d is gone", cmd.Process.Pid)
+	}
+}
