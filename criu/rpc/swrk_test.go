@@ -168,3 +168,54 @@ func TestSwrkDumpLeaveRunning(t *testing.T) {
 		t.Errorf("leave_running: pid %d is gone", cmd.Process.Pid)
 	}
 }
+
+// DUMP then RESTORE with notify_scripts through criu swrk: every
+// notification is answered, post-restore carries the restored pid, and
+// the process runs again with its pid.
+func TestSwrkDumpRestoreNotify(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	bin := os.Getenv("SWRK_CRIU")
+	if bin == "" {
+		bin = crtest.Criu(t)
+	}
+	cmd := crtest.Start(t, "/bin/sleep", "1000")
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { crtest.Kill(pid) })
+	dir := t.TempDir()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	r := startSwrk(t, bin).call(t, &pb.CriuReq{Type: pb.CriuReqType_DUMP.Enum(), Opts: &pb.CriuOpts{
+		ImagesDirFd: proto.Int32(int32(d.Fd())), Pid: proto.Int32(int32(pid)),
+		LogFile: proto.String("dump.log"), ShellJob: proto.Bool(true)}})
+	if !r.GetSuccess() {
+		t.Fatalf("DUMP: %v", r)
+	}
+	cmd.Wait()
+
+	s := startSwrk(t, bin)
+	r = s.call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+		ImagesDirFd: proto.Int32(int32(d.Fd())), LogFile: proto.String("restore.log"),
+		ShellJob: proto.Bool(true), NotifyScripts: proto.Bool(true), RstSibling: proto.Bool(true)}})
+	var scripts []string
+	for r.GetType() == pb.CriuReqType_NOTIFY {
+		scripts = append(scripts, r.GetNotify().GetScript())
+		if r.GetNotify().GetScript() == "post-restore" && int(r.GetNotify().GetPid()) != pid {
+			t.Errorf("post-restore pid %d, want %d", r.GetNotify().GetPid(), pid)
+		}
+		r = s.call(t, &pb.CriuReq{Type: pb.CriuReqType_NOTIFY.Enum(), NotifySuccess: proto.Bool(true)})
+	}
+	if !r.GetSuccess() || int(r.GetRestore().GetPid()) != pid {
+		t.Fatalf("RESTORE: %v (notifications %v)", r, scripts)
+	}
+	if !strings.Contains(strings.Join(scripts, ","), "post-restore") {
+		t.Errorf("notifications %v: no post-restore", scripts)
+	}
+	if !crtest.Alive(pid) {
+		t.Errorf("restored pid %d is not running", pid)
+	}
+	t.Logf("notifications: %v", scripts)
+}
