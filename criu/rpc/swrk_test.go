@@ -219,3 +219,23 @@ func TestSwrkDumpRestoreNotify(t *testing.T) {
 	}
 	t.Logf("notifications: %v", scripts)
 }
+
+// A RESTORE that fails (no images) answers with an error message.
+func TestSwrkRestoreFails(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	bin := os.Getenv("SWRK_CRIU")
+	if bin == "" {
+		bin = crtest.Criu(t)
+	}
+	d, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	r := startSwrk(t, bin).call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+		ImagesDirFd: proto.Int32(int32(d.Fd())), ShellJob: proto.Bool(true)}})
+	if r.GetSuccess() || r.GetCrErrmsg() == "" {
+		t.Fatalf("RESTORE of an empty dir: %v", r)
+	}
+}
