@@ -207,10 +207,11 @@ func reapChildren() {
 	}
 }
 
-// A container with a deleted file open: restore with --root refuses it
-// by name (its ghost copy would be made before the container's mounts).
+// A container with a deleted file open: the dump refuses it by name
+// (restore with --root would make its ghost copy before the container's
+// mounts), and the container runs on.
 func TestRestoreRootContainerGhostRefused(t *testing.T) {
-	r, pid := startRootContainer(t, "echo gone > /data/gone; exec 4</data/gone; rm /data/gone")
+	_, pid := startRootContainer(t, "echo gone > /data/gone; exec 4</data/gone; rm /data/gone")
 	for i := 0; ; i++ {
 		if l, _ := os.Readlink(procfs.Path(pid, "fd/4")); strings.HasSuffix(l, "(deleted)") {
 			break
@@ -220,25 +221,16 @@ func TestRestoreRootContainerGhostRefused(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	dir := t.TempDir()
-	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
-	reapChildren()
-	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
-	if err == nil || !strings.Contains(res, "the deleted file /data/gone of a container") {
-		t.Fatalf("restore of a container with a deleted file: %v %q", err, res)
-	}
-	if _, err := os.Stat(filepath.Join(r, "data/gone")); err == nil {
-		t.Error("the refused restore left /data/gone in the rootfs")
-	}
+	refusedDump(t, pid, "a file deleted while open in a pivot_root'ed container")
 }
 
-// A container with a unix socket bound to a path: restore with --root
-// refuses it by name (criu would bind it at the host's path).
+// A container with a unix socket bound to a path: the dump refuses it by
+// name (restore would bind it at the host's path); the container runs on.
 func TestRestoreRootContainerNamedSocketRefused(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
 	}
-	r, pid := startRootContainer(t, `python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(); time.sleep(1000)" &
+	_, pid := startRootContainer(t, `python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(); time.sleep(1000)" &
 while [ ! -S /data/sk ]; do sleep 0.01; done`)
 	for i := 0; ; i++ {
 		if st, err := os.Stat(procfs.Path(pid, "root") + "/data/sk"); err == nil && st.Mode()&os.ModeSocket != 0 {
@@ -249,20 +241,11 @@ while [ ! -S /data/sk ]; do sleep 0.01; done`)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	dir := t.TempDir()
-	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
-	reapChildren()
-	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
-	if err == nil || !strings.Contains(res, "named /data/sk in a container restored with --root") {
-		t.Fatalf("restore of a container with a named socket: %v %q", err, res)
-	}
-	if _, err := os.Stat("/data/sk"); err == nil {
-		t.Error("the refused restore bound /data/sk on the host")
-	}
+	refusedDump(t, pid, `bound to "/data/sk" in a pivot_root'ed container`)
 }
 
-// A container with a pty of its devpts open: restore with --root
-// refuses it by name (criu would make it on the host's devpts).
+// A container with a pty of its devpts open: the dump refuses it by name
+// (restore would make it on the host's devpts); the container runs on.
 func TestRestoreRootContainerPtyRefused(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
@@ -278,11 +261,25 @@ while [ ! -s /data/pty ]; do sleep 0.01; done`)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	refusedDump(t, pid, "a terminal (tty id")
+}
+
+// refusedDump dumps the container whose root task is pid and wants the
+// dump refused with want in its message, no inventory written, and the
+// container still running. Restore refuses the same (the images of an
+// older criu).
+func refusedDump(t *testing.T, pid int, want string) {
+	t.Helper()
 	dir := t.TempDir()
-	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
-	reapChildren()
-	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
-	if err == nil || !strings.Contains(res, "of a container restored with --root (its devpts") {
-		t.Fatalf("restore of a container with a pty: %v %q", err, res)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir,
+		"--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	if err == nil || !strings.Contains(res, want) {
+		t.Fatalf("dump: %v %q, want a refusal naming %q", err, res, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "inventory.img")); err == nil {
+		t.Error("the refused dump left an inventory")
+	}
+	if !crtest.Alive(pid) {
+		t.Error("the container did not run on after the refused dump")
 	}
 }
