@@ -2,9 +2,11 @@ package restore_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +23,14 @@ import (
 // in a rootfs under a temporary directory, with extra run in it before
 // the counter; it returns the rootfs and the counter's pid.
 func startRootContainer(t *testing.T, extra string) (string, int) {
+	t.Helper()
+	return startRootContainerIn(t, extra, "-m")
+}
+
+// startRootContainerIn is startRootContainer with unshare(1)'s
+// namespace flags ns; with a pid namespace (-p --fork) the container's
+// root is unshare's child, whose pid it returns.
+func startRootContainerIn(t *testing.T, extra string, ns ...string) (string, int) {
 	t.Helper()
 	setup(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
@@ -59,14 +69,44 @@ cd /work
 exec 3</data/file </dev/null >/dev/null 2>&1
 ` + extra + `
 exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'`
-	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	cmd := exec.Command("unshare", append(ns, "--propagation", "private", "sh", "-c", script)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
-	return r, cmd.Process.Pid
+	if !slices.Contains(ns, "-p") {
+		return r, cmd.Process.Pid
+	}
+	for i := 0; i < 500; i++ {
+		b, _ := os.ReadFile(procfs.Path(cmd.Process.Pid, fmt.Sprintf("task/%d/children", cmd.Process.Pid)))
+		if f := strings.Fields(string(b)); len(f) == 1 {
+			child, _ := strconv.Atoi(f[0])
+			t.Cleanup(func() { crtest.Kill(child) })
+			return r, child
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("unshare started no container")
+	return "", 0
+}
+
+// A pivot_root'ed container with a pid namespace of its own (runc's
+// default) is refused at dump, whole and by name, and runs on: restore
+// with --root cannot build it yet.
+func TestDumpRootContainerPidnsRefused(t *testing.T) {
+	_, pid := startRootContainerIn(t, "", "-m", "-p", "--fork")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(procfs.Path(pid, "root") + "/tmp/count"); err == nil {
+			break
+		}
+		if i > 300 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	refusedDump(t, pid, "a pivot_root'ed container with a pid namespace of its own", "--shell-job") // unshare's session
 }
 
 // A counter in a container: a mount namespace pivot_root'ed into a
@@ -268,11 +308,11 @@ while [ ! -s /data/pty ]; do sleep 0.01; done`)
 // dump refused with want in its message, no inventory written, and the
 // container still running. Restore refuses the same (the images of an
 // older criu).
-func refusedDump(t *testing.T, pid int, want string) {
+func refusedDump(t *testing.T, pid int, want string, extra ...string) {
 	t.Helper()
 	dir := t.TempDir()
-	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", dir,
-		"--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), append([]string{"dump", "-t", strconv.Itoa(pid), "-D", dir,
+		"--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null"}, extra...)...)
 	if err == nil || !strings.Contains(res, want) {
 		t.Fatalf("dump: %v %q, want a refusal naming %q", err, res, want)
 	}
