@@ -1,0 +1,267 @@
+package rpc_test
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/crtest"
+	pb "github.com/criugo/criu/proto/rpc"
+)
+
+// refCriu is CRIU 4.2, the oracle the scenarios also run against when it
+// is installed (RPC_REF_CRIU overrides the path, "" or "none" skips it).
+func refCriu() string {
+	if p, ok := os.LookupEnv("RPC_REF_CRIU"); ok {
+		if p == "none" {
+			return ""
+		}
+		return p
+	}
+	return "/work/shared/tools/criu-4.2/criu"
+}
+
+// binaries runs scenario f against our criu and, when present, CRIU 4.2
+// (as subtests "criu-go" and "criu-4.2"); f learns which it drives.
+func binaries(t *testing.T, f func(t *testing.T, bin string, ref bool)) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	t.Run("criu-go", func(t *testing.T) { f(t, crtest.Criu(t), false) })
+	ref := refCriu()
+	if ref == "" {
+		return
+	}
+	if _, err := os.Stat(ref); err != nil {
+		t.Logf("reference CRIU %s absent: %v", ref, err)
+		return
+	}
+	t.Run("criu-4.2", func(t *testing.T) { f(t, ref, true) })
+}
+
+// swrk is one `criu swrk 3` with the client's end of its socketpair.
+type swrk struct {
+	conn   *net.UnixConn
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	ref    bool // CRIU 4.2: its exit status is not checked
+}
+
+// startSwrk runs bin swrk on a fresh SOCK_SEQPACKET socketpair, as runc
+// does (the server's end is its fd 3).
+func startSwrk(t *testing.T, bin string, ref bool) *swrk {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "client"), os.NewFile(uintptr(fds[1]), "swrk")
+	s := &swrk{ref: ref}
+	s.cmd = exec.Command(bin, "swrk", "3")
+	s.cmd.ExtraFiles = []*os.File{theirs}
+	s.cmd.Stderr = &s.stderr
+	s.cmd.Stdout = &s.stderr
+	err = s.cmd.Start()
+	theirs.Close()
+	if err != nil {
+		ours.Close()
+		t.Fatal(err)
+	}
+	c, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.conn = c.(*net.UnixConn)
+	t.Cleanup(func() { s.close(t) })
+	return s
+}
+
+// close closes the client's end; swrk must then exit 0.
+func (s *swrk) close(t *testing.T) {
+	if s.conn == nil {
+		return
+	}
+	s.conn.Close()
+	s.conn = nil
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil && !s.ref {
+			t.Errorf("swrk exited: %v\n%s", err, s.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+		t.Errorf("swrk did not exit after the client closed\n%s", s.stderr.String())
+	}
+}
+
+func (s *swrk) sendRaw(t *testing.T, b []byte) {
+	t.Helper()
+	if _, _, err := s.conn.WriteMsgUnix(b, nil, nil); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+func (s *swrk) recv(t *testing.T) *pb.CriuResp {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	s.conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	n, _, _, _, err := s.conn.ReadMsgUnix(buf, nil)
+	if err != nil {
+		t.Fatalf("recv: %v\n%s", err, s.stderr.String())
+	}
+	if n == 0 {
+		t.Fatalf("swrk closed the socket\n%s", s.stderr.String())
+	}
+	resp := &pb.CriuResp{}
+	if err := proto.Unmarshal(buf[:n], resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// call sends req and answers every notification with answer (nil:
+// success), returning the final response and the notifications seen.
+func (s *swrk) call(t *testing.T, req *pb.CriuReq, answer func(n *pb.CriuNotify) bool) (*pb.CriuResp, []*pb.CriuNotify) {
+	t.Helper()
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.callRaw(t, b, answer)
+}
+
+func (s *swrk) callRaw(t *testing.T, b []byte, answer func(n *pb.CriuNotify) bool) (*pb.CriuResp, []*pb.CriuNotify) {
+	t.Helper()
+	s.sendRaw(t, b)
+	var seen []*pb.CriuNotify
+	for {
+		resp := s.recv(t)
+		if resp.GetType() != pb.CriuReqType_NOTIFY {
+			return resp, seen
+		}
+		seen = append(seen, resp.GetNotify())
+		ok := answer == nil || answer(resp.GetNotify())
+		b, err := proto.Marshal(&pb.CriuReq{Type: pb.CriuReqType_NOTIFY.Enum(), NotifySuccess: proto.Bool(ok)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.sendRaw(t, b)
+	}
+}
+
+func scripts(ns []*pb.CriuNotify) []string {
+	var s []string
+	for _, n := range ns {
+		s = append(s, n.GetScript())
+	}
+	return s
+}
+
+// counter starts rpccounter writing to dir/out.txt and waits for its
+// first ticks.
+func counter(t *testing.T, dir string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "rpccounter.c"), false)
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, bin, append([]string{out}, args...)...)
+	t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
+	crtest.WaitFor(t, out, "tick 3\n", 10*time.Second)
+	return cmd, out
+}
+
+// ticks parses the counter's lines and checks they count 0, 1, 2...
+// with no gap and no restart: the restored counter went on from the
+// dumped one. It returns the last.
+func ticks(t *testing.T, out string) int {
+	t.Helper()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := -1
+	for i, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		n, err := strconv.Atoi(strings.TrimPrefix(l, "tick "))
+		if err != nil || n != i {
+			t.Fatalf("%s: line %d is %q, want tick %d", out, i, l, i)
+		}
+		last = n
+	}
+	return last
+}
+
+// waitTick waits until the counter wrote tick n.
+func waitTick(t *testing.T, out string, n int) {
+	t.Helper()
+	crtest.WaitFor(t, out, fmt.Sprintf("tick %d\n", n), 10*time.Second)
+}
+
+// imagesDir makes a directory for images and opens it, the fd passed as
+// images_dir_fd.
+func imagesDir(t *testing.T, path string) *os.File {
+	t.Helper()
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func mustSucceed(t *testing.T, resp *pb.CriuResp, want pb.CriuReqType, log string) {
+	t.Helper()
+	if resp.GetType() != want || !resp.GetSuccess() {
+		l, _ := os.ReadFile(log)
+		t.Fatalf("%s: type %s success %v errno %d: %s\nlog %s:\n%s", want, resp.GetType(), resp.GetSuccess(),
+			resp.GetCrErrno(), resp.GetCrErrmsg(), log, tailOf(l))
+	}
+}
+
+func tailOf(b []byte) string {
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+func TestSwrkVersionCheckFeatures(t *testing.T) {
+	binaries(t, func(t *testing.T, bin string, ref bool) {
+		// One request per swrk, as go-criu and runc run it (CRIU 4.2
+		// serves one request and exits).
+		resp, _ := startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_VERSION.Enum()}, nil)
+		v := resp.GetVersion()
+		if !resp.GetSuccess() || v.GetMajorNumber()*10000+v.GetMinorNumber()*100 < 40200 {
+			t.Fatalf("VERSION: %v", resp)
+		}
+		t.Logf("VERSION: %d.%d gitid %q name %q", v.GetMajorNumber(), v.GetMinorNumber(), v.GetGitid(), v.GetName())
+
+		resp, _ = startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_CHECK.Enum()}, nil)
+		t.Logf("CHECK: success %v %s", resp.GetSuccess(), resp.GetCrErrmsg())
+		if !ref && !resp.GetSuccess() {
+			t.Errorf("CHECK failed: %s", resp.GetCrErrmsg())
+		}
+
+		resp, _ = startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_FEATURE_CHECK.Enum(),
+			Features: &pb.CriuFeatures{MemTrack: proto.Bool(true), LazyPages: proto.Bool(true)}}, nil)
+		f := resp.GetFeatures()
+		t.Logf("FEATURE_CHECK: success %v mem_track %v lazy_pages %v", resp.GetSuccess(), f.GetMemTrack(), f.GetLazyPages())
+		if !ref && (!resp.GetSuccess() || !f.GetMemTrack() || f.GetLazyPages()) {
+			t.Errorf("FEATURE_CHECK: %v, want mem_track true, lazy_pages false", resp)
+		}
+	})
+}
