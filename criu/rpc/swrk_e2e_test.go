@@ -265,3 +265,63 @@ func TestSwrkVersionCheckFeatures(t *testing.T) {
 		}
 	})
 }
+
+// TestSwrkDumpRestore: a DUMP with images_dir_fd, log_file and
+// notify_scripts of a running counter, then a RESTORE with notify_scripts
+// answering every notification: post-restore carries the restored pid,
+// the response the same pid, and the counter goes on from where it was.
+func TestSwrkDumpRestore(t *testing.T) {
+	binaries(t, func(t *testing.T, bin string, ref bool) {
+		dir := t.TempDir()
+		cmd, out := counter(t, dir)
+		img := filepath.Join(dir, "img")
+		d := imagesDir(t, img)
+		resp, notes := startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_DUMP.Enum(), Opts: &pb.CriuOpts{
+			ImagesDirFd: proto.Int32(int32(d.Fd())), Pid: proto.Int32(int32(cmd.Process.Pid)),
+			LogLevel: proto.Int32(4), LogFile: proto.String("dump.log"), NotifyScripts: proto.Bool(true),
+		}}, nil)
+		mustSucceed(t, resp, pb.CriuReqType_DUMP, filepath.Join(img, "dump.log"))
+		t.Logf("dump notifications: %v", scripts(notes))
+		if resp.GetDump().GetRestored() {
+			t.Errorf("dump says restored")
+		}
+		if _, err := os.Stat(filepath.Join(img, "inventory.img")); err != nil {
+			t.Errorf("no inventory after dump: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(img, "dump.log")); err != nil {
+			t.Errorf("log_file not in the images dir: %v", err)
+		}
+		if got := scripts(notes); len(got) < 2 || got[0] != "pre-dump" || got[len(got)-1] != "post-dump" {
+			t.Errorf("dump notifications %v, want pre-dump first and post-dump last", got)
+		}
+		cmd.Wait()
+		last := ticks(t, out)
+
+		var postPid int32
+		resp, notes = startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+			ImagesDirFd: proto.Int32(int32(d.Fd())), LogLevel: proto.Int32(4), LogFile: proto.String("restore.log"),
+			NotifyScripts: proto.Bool(true),
+		}}, func(n *pb.CriuNotify) bool {
+			if n.GetScript() == "post-restore" {
+				postPid = n.GetPid()
+			}
+			return true
+		})
+		mustSucceed(t, resp, pb.CriuReqType_RESTORE, filepath.Join(img, "restore.log"))
+		pid := int(resp.GetRestore().GetPid())
+		defer crtest.Kill(pid)
+		t.Logf("restore notifications: %v, pid %d", scripts(notes), pid)
+		if pid <= 0 || int(postPid) != pid {
+			t.Errorf("post-restore pid %d, restore response pid %d", postPid, pid)
+		}
+		// CRIU 4.2's sequence for a tree without namespaces of its own.
+		if got, want := strings.Join(scripts(notes), " "), "pre-restore post-restore pre-resume post-resume"; got != want {
+			t.Errorf("restore notifications %q, want %q", got, want)
+		}
+		waitTick(t, out, last+10)
+		ticks(t, out)
+		if !crtest.Alive(pid) {
+			t.Errorf("restored counter %d is gone", pid)
+		}
+	})
+}
