@@ -325,3 +325,114 @@ func TestSwrkDumpRestore(t *testing.T) {
 		}
 	})
 }
+
+// dumpReq is a DUMP (or PRE_DUMP) of pid into d with notifications.
+func dumpReq(typ pb.CriuReqType, d *os.File, pid int, log string) *pb.CriuReq {
+	return &pb.CriuReq{Type: typ.Enum(), Opts: &pb.CriuOpts{
+		ImagesDirFd: proto.Int32(int32(d.Fd())), Pid: proto.Int32(int32(pid)),
+		LogLevel: proto.Int32(4), LogFile: proto.String(log), NotifyScripts: proto.Bool(true),
+	}}
+}
+
+// restoreAndCheck restores the images in d and checks the counter goes on.
+func restoreAndCheck(t *testing.T, bin string, ref bool, d *os.File, out string) {
+	t.Helper()
+	last := ticks(t, out)
+	resp, _ := startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+		ImagesDirFd: proto.Int32(int32(d.Fd())), LogLevel: proto.Int32(4), LogFile: proto.String("restore.log"),
+	}}, nil)
+	mustSucceed(t, resp, pb.CriuReqType_RESTORE, filepath.Join(d.Name(), "restore.log"))
+	pid := int(resp.GetRestore().GetPid())
+	defer crtest.Kill(pid)
+	waitTick(t, out, last+10)
+	ticks(t, out)
+}
+
+// TestSwrkPreDumpDump: PRE_DUMP with track_mem, then DUMP with
+// parent_img; the dump's pagemap refers to the pre-dump's, and the
+// restore is exact. CRIU 4.2 cannot track memory on this kernel.
+func TestSwrkPreDumpDump(t *testing.T) {
+	binaries(t, func(t *testing.T, bin string, ref bool) {
+		dir := t.TempDir()
+		cmd, out := counter(t, dir)
+		pre := imagesDir(t, filepath.Join(dir, "pre"))
+		req := dumpReq(pb.CriuReqType_PRE_DUMP, pre, cmd.Process.Pid, "pre-dump.log")
+		req.Opts.TrackMem = proto.Bool(true)
+		resp, notes := startSwrk(t, bin, ref).call(t, req, nil)
+		if ref && !resp.GetSuccess() {
+			t.Skipf("CRIU 4.2 PRE_DUMP fails here: %s (errno %d)", resp.GetCrErrmsg(), resp.GetCrErrno())
+		}
+		mustSucceed(t, resp, pb.CriuReqType_PRE_DUMP, filepath.Join(pre.Name(), "pre-dump.log"))
+		t.Logf("pre-dump notifications: %v", scripts(notes))
+		if !crtest.Alive(cmd.Process.Pid) {
+			t.Fatal("the counter is gone after PRE_DUMP")
+		}
+		n := ticks(t, out)
+		waitTick(t, out, n+3) // it runs on
+		final := imagesDir(t, filepath.Join(dir, "final"))
+		req = dumpReq(pb.CriuReqType_DUMP, final, cmd.Process.Pid, "dump.log")
+		req.Opts.TrackMem = proto.Bool(true)
+		req.Opts.ParentImg = proto.String("../pre")
+		resp, _ = startSwrk(t, bin, ref).call(t, req, nil)
+		mustSucceed(t, resp, pb.CriuReqType_DUMP, filepath.Join(final.Name(), "dump.log"))
+		if p, err := os.Readlink(filepath.Join(final.Name(), "parent")); err != nil || p != "../pre" {
+			t.Errorf("parent link %q, %v; want ../pre", p, err)
+		}
+		cmd.Wait()
+		restoreAndCheck(t, bin, ref, final, out)
+	})
+}
+
+// TestSwrkLeaveRunning: a DUMP with leave_running lets the counter run
+// on, and the images restore (after it is killed) to where it was at
+// the dump: its first tick then follows one made before the response.
+func TestSwrkLeaveRunning(t *testing.T) {
+	binaries(t, func(t *testing.T, bin string, ref bool) {
+		dir := t.TempDir()
+		cmd, out := counter(t, dir)
+		d := imagesDir(t, filepath.Join(dir, "img"))
+		before := ticks(t, out)
+		req := dumpReq(pb.CriuReqType_DUMP, d, cmd.Process.Pid, "dump.log")
+		req.Opts.LeaveRunning = proto.Bool(true)
+		resp, _ := startSwrk(t, bin, ref).call(t, req, nil)
+		mustSucceed(t, resp, pb.CriuReqType_DUMP, filepath.Join(d.Name(), "dump.log"))
+		atResp := ticks(t, out)
+		waitTick(t, out, atResp+3)
+		if !crtest.Alive(cmd.Process.Pid) {
+			t.Fatal("the counter is gone after a leave_running DUMP")
+		}
+		crtest.Kill(cmd.Process.Pid)
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		killedAt := len(b)
+		resp, _ = startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+			ImagesDirFd: proto.Int32(int32(d.Fd())), LogLevel: proto.Int32(4), LogFile: proto.String("restore.log"),
+		}}, nil)
+		mustSucceed(t, resp, pb.CriuReqType_RESTORE, filepath.Join(d.Name(), "restore.log"))
+		pid := int(resp.GetRestore().GetPid())
+		defer crtest.Kill(pid)
+		deadline := time.Now().Add(10 * time.Second)
+		var lines []string
+		for time.Now().Before(deadline) && len(lines) < 5 {
+			time.Sleep(20 * time.Millisecond)
+			b, _ = os.ReadFile(out)
+			lines = strings.Split(strings.TrimSuffix(string(b[killedAt:]), "\n"), "\n")
+		}
+		if len(lines) < 5 {
+			t.Fatalf("the restored counter wrote %q", lines)
+		}
+		for i, l := range lines[:5] {
+			n, err := strconv.Atoi(strings.TrimPrefix(l, "tick "))
+			if err != nil || (i == 0 && (n <= before || n > atResp+1)) || (i > 0 && n != mustTick(lines[0])+i) {
+				t.Fatalf("restored ticks %q: want them to go on from the dump (after tick %d, at most %d)", lines[:5], before, atResp+1)
+			}
+		}
+	})
+}
+
+func mustTick(l string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(l, "tick "))
+	return n
+}
