@@ -23,6 +23,7 @@ func (t *frozenTree) lockNetwork(ctx context.Context) error {
 	}
 	var err error
 	if t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
+		t.netNotified = true
 		if err := t.opts.notify(ctx, "network-lock"); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/crtest"
@@ -435,4 +436,162 @@ func TestSwrkLeaveRunning(t *testing.T) {
 func mustTick(l string) int {
 	n, _ := strconv.Atoi(strings.TrimPrefix(l, "tick "))
 	return n
+}
+
+// withUnknown is req with field 999 (no rpc.proto has it) added to its
+// opts, as a newer client would send.
+func withUnknown(t *testing.T, req *pb.CriuReq) *pb.CriuReq {
+	t.Helper()
+	b, err := proto.Marshal(req.Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = protowire.AppendTag(b, 999, protowire.VarintType)
+	b = protowire.AppendVarint(b, 1)
+	o := &pb.CriuOpts{}
+	if err := proto.Unmarshal(b, o); err != nil {
+		t.Fatal(err)
+	}
+	req.Opts = o
+	return req
+}
+
+// TestSwrkRefusedOptions: an option of a newer rpc.proto and an option
+// we do not implement each fail the DUMP with an error naming it, and
+// the counter runs on with no images written.
+func TestSwrkRefusedOptions(t *testing.T) {
+	binaries(t, func(t *testing.T, bin string, ref bool) {
+		for _, c := range []struct {
+			name, want string
+			req        func(d *os.File, pid int) *pb.CriuReq
+		}{
+			{"unknown", "field 999", func(d *os.File, pid int) *pb.CriuReq {
+				return withUnknown(t, dumpReq(pb.CriuReqType_DUMP, d, pid, "dump.log"))
+			}},
+			{"unimplemented", "lsm_profile", func(d *os.File, pid int) *pb.CriuReq {
+				r := dumpReq(pb.CriuReqType_DUMP, d, pid, "dump.log")
+				r.Opts.LsmProfile = proto.String("apparmor:nosuch")
+				return r
+			}},
+		} {
+			dir := t.TempDir()
+			cmd, out := counter(t, dir)
+			d := imagesDir(t, filepath.Join(dir, c.name))
+			resp, _ := startSwrk(t, bin, ref).call(t, c.req(d, cmd.Process.Pid), nil)
+			t.Logf("%s: success %v errno %d: %s", c.name, resp.GetSuccess(), resp.GetCrErrno(), resp.GetCrErrmsg())
+			if ref {
+				continue // CRIU 4.2 skips unknown fields; its answers are logged
+			}
+			if resp.GetSuccess() || !strings.Contains(resp.GetCrErrmsg(), c.want) || resp.GetCrErrno() != int32(unix.ENOTSUP) {
+				t.Errorf("%s: success %v errno %d %q, want a refusal naming %q", c.name, resp.GetSuccess(), resp.GetCrErrno(), resp.GetCrErrmsg(), c.want)
+			}
+			if _, err := os.Stat(filepath.Join(d.Name(), "inventory.img")); err == nil {
+				t.Errorf("%s: a refused dump wrote images", c.name)
+			}
+			if !crtest.Alive(cmd.Process.Pid) {
+				t.Fatalf("%s: the counter is gone", c.name)
+			}
+			n := ticks(t, out)
+			waitTick(t, out, n+3)
+		}
+	})
+}
+
+// TestSwrkFailedDump: a DUMP of a counter holding a flock without
+// file_locks fails; the counter runs on, the images dir holds no
+// inventory, and a network-lock sent is followed by a network-unlock
+// (CRIU's cr_dump_finish unlocks after a failure). Both with the tree
+// in the host's network namespace and in one of its own.
+func TestSwrkFailedDump(t *testing.T) {
+	binaries(t, func(t *testing.T, bin string, ref bool) {
+		for _, netns := range []bool{false, true} {
+			t.Run(map[bool]string{false: "hostnet", true: "netns"}[netns], func(t *testing.T) {
+				dir := t.TempDir()
+				var cmd *exec.Cmd
+				var out string
+				if netns {
+					cbin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "rpccounter.c"), false)
+					out = filepath.Join(dir, "out.txt")
+					cmd = crtest.Start(t, "unshare", "-n", cbin, out, "lock")
+					t.Cleanup(func() { crtest.Kill(cmd.Process.Pid) })
+					crtest.WaitFor(t, out, "tick 3\n", 10*time.Second)
+				} else {
+					cmd, out = counter(t, dir, "lock")
+				}
+				d := imagesDir(t, filepath.Join(dir, "img"))
+				req := dumpReq(pb.CriuReqType_DUMP, d, cmd.Process.Pid, "dump.log")
+				resp, notes := startSwrk(t, bin, ref).call(t, req, nil)
+				got := scripts(notes)
+				t.Logf("success %v: %s; notifications %v", resp.GetSuccess(), resp.GetCrErrmsg(), got)
+				if resp.GetSuccess() {
+					t.Fatal("a dump of a held flock without file_locks succeeded")
+				}
+				if resp.GetDump().GetRestored() {
+					t.Error("failed dump says restored")
+				}
+				if _, err := os.Stat(filepath.Join(d.Name(), "inventory.img")); err == nil {
+					t.Error("a failed dump left inventory.img")
+				}
+				if !crtest.Alive(cmd.Process.Pid) {
+					t.Fatal("the counter is gone after a failed dump")
+				}
+				n := ticks(t, out)
+				waitTick(t, out, n+3)
+				lock, unlock := -1, -1
+				for i, s := range got {
+					switch s {
+					case "network-lock":
+						lock = i
+					case "network-unlock":
+						unlock = i
+					}
+				}
+				if lock >= 0 && unlock < lock {
+					t.Errorf("notifications %v: network-lock without a network-unlock after it", got)
+				}
+			})
+		}
+	})
+}
+
+// TestSwrkFailedRestore: a RESTORE whose client fails post-restore (the
+// tasks exist then) fails, and leaves no process behind.
+func TestSwrkFailedRestore(t *testing.T) {
+	binaries(t, func(t *testing.T, bin string, ref bool) {
+		dir := t.TempDir()
+		cmd, out := counter(t, dir)
+		d := imagesDir(t, filepath.Join(dir, "img"))
+		resp, _ := startSwrk(t, bin, ref).call(t, dumpReq(pb.CriuReqType_DUMP, d, cmd.Process.Pid, "dump.log"), nil)
+		mustSucceed(t, resp, pb.CriuReqType_DUMP, filepath.Join(d.Name(), "dump.log"))
+		cmd.Wait()
+		var pid int32
+		resp, notes := startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+			ImagesDirFd: proto.Int32(int32(d.Fd())), LogLevel: proto.Int32(4), LogFile: proto.String("restore.log"),
+			NotifyScripts: proto.Bool(true),
+		}}, func(n *pb.CriuNotify) bool {
+			if n.GetScript() == "post-restore" {
+				pid = n.GetPid()
+				return false
+			}
+			return true
+		})
+		t.Logf("success %v pid %d: %s; notifications %v", resp.GetSuccess(), resp.GetRestore().GetPid(), resp.GetCrErrmsg(), scripts(notes))
+		if resp.GetSuccess() {
+			crtest.Kill(int(resp.GetRestore().GetPid()))
+			t.Fatal("a restore whose post-restore failed succeeded")
+		}
+		if pid <= 0 {
+			t.Fatal("no post-restore pid")
+		}
+		crtest.Reap(int(pid))
+		if crtest.Alive(int(pid)) {
+			crtest.Kill(int(pid))
+			t.Fatalf("restored task %d left behind", pid)
+		}
+		n := ticks(t, out)
+		time.Sleep(200 * time.Millisecond)
+		if m := ticks(t, out); m != n {
+			t.Errorf("the counter ran on (tick %d -> %d) after a failed restore", n, m)
+		}
+	})
 }
