@@ -113,7 +113,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	fs, lo, runFn := newFlagSet(c)
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(fixVerbosity(rest)); err != nil {
+	// CRIU's configuration files come first: the command line wins.
+	conf, err := configArgs(rest, fs, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "criu %s: %v\n", c.name, err)
+		return 2
+	}
+	if err := fs.Parse(fixVerbosity(append(conf, rest...))); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printCommandHelp(stdout, c, fs)
 			return 0
@@ -183,6 +189,7 @@ func newFlagSet(c *command) (*pflag.FlagSet, *logOptions, func(context.Context, 
 	fs := pflag.NewFlagSet("criu "+c.name, pflag.ContinueOnError)
 	fs.SortFlags = false
 	runFn := c.setup(fs)
+	addConfigFlags(fs)
 	lo := addLogFlags(fs)
 	fs.BoolP("help", "h", false, "show this help")
 	if compatCommands[c.name] {
