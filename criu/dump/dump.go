@@ -196,9 +196,7 @@ type frozenTree struct {
 	frozenAt time.Time       // when the last thread stopped
 	undo     cleanup.Cleanup // lets the tree go as it was
 	kept     bool            // keepThawed was called
-	// netNotified: "network-lock" was notified, so a failed dump
-	// notifies "network-unlock" (as CRIU's cr_dump_finish).
-	netNotified bool
+	netSent  bool            // "network-lock" was notified
 }
 
 // freezeTree checks that opts.Pid is a live process, seizes and freezes
@@ -304,13 +302,6 @@ func (t *frozenTree) release() {
 	t.mm.Close()
 	t.undo.Run()
 	t.unlockNetwork() // after the thaw
-	if !t.kept && t.netNotified {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := t.opts.notify(ctx, "network-unlock"); err != nil {
-			t.opts.Log.Warn().Err(err).Msg("network-unlock after the failed dump")
-		}
-		cancel()
-	}
 	t.tr.Close()
 }
 
