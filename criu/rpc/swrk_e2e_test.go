@@ -565,7 +565,8 @@ func TestSwrkFailedRestore(t *testing.T) {
 		mustSucceed(t, resp, pb.CriuReqType_DUMP, filepath.Join(d.Name(), "dump.log"))
 		cmd.Wait()
 		var pid int32
-		resp, notes := startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+		sw := startSwrk(t, bin, ref)
+		resp, notes := sw.call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
 			ImagesDirFd: proto.Int32(int32(d.Fd())), LogLevel: proto.Int32(4), LogFile: proto.String("restore.log"),
 			NotifyScripts: proto.Bool(true),
 		}}, func(n *pb.CriuNotify) bool {
@@ -583,7 +584,11 @@ func TestSwrkFailedRestore(t *testing.T) {
 		if pid <= 0 {
 			t.Fatal("no post-restore pid")
 		}
-		crtest.Reap(int(pid))
+		sw.close(t) // as go-criu, wait for swrk to exit (CRIU 4.2 kills the tasks after its response)
+		for i := 0; i < 100 && crtest.Alive(int(pid)); i++ {
+			crtest.Reap(int(pid))
+			time.Sleep(20 * time.Millisecond)
+		}
 		if crtest.Alive(int(pid)) {
 			crtest.Kill(int(pid))
 			t.Fatalf("restored task %d left behind", pid)
