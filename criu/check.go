@@ -21,7 +21,6 @@ func init() {
 			extra := fs.Bool("extra", false, "also answer CRIU's feature names for specific cases (as CRIU's --extra)")
 			exp := fs.Bool("experimental", false, "also answer CRIU's experimental feature names (autofs, compat_cr)")
 			feature := fs.String("feature", "", "answer only CRIU's feature `NAME`: exit 0 when this criu handles it on this kernel; one of:\n"+featureNames())
-			fs.Bool("no-default-config", false, "accepted for CRIU compatibility (no config files are read)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("check takes no arguments, got %q", args)

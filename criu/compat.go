@@ -63,7 +63,6 @@ var compatDumpRestore = []compatOpt{
 	{"file-locks", "", "", false, "accepted; file locks are saved by dump"},
 	// restore defines --inherit-fd itself.
 	{"inherit-fd", "", "fd[N]:KEY", false, "accepted; it applies to restore"},
-	{"config", "", "FILE", true, "configuration files are not read"},
 	// dump and restore define the TCP options themselves (tcpflags.go).
 	{"tcp-established", "", "", false, "accepted; it applies to dump and restore"},
 	{"tcp-close", "", "", false, "accepted; it applies to dump and restore"},

@@ -20,7 +20,6 @@ func init() {
 				pid              int
 				leave, shell     bool
 				pidfile, preDump string
-				noDefault        bool
 				timeout          int
 			)
 			fs.IntVarP(&pid, "tree", "t", 0, "`PID` of the task to dump")
@@ -28,7 +27,6 @@ func init() {
 			fs.BoolVarP(&leave, "leave-running", "R", false, "let the task run on after the dump")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "allow a shell job: stdio on the shell's terminal or pipes, the shell's session")
 			fs.StringVar(&pidfile, "pidfile", "", "accepted for compatibility (unused by dump)")
-			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing has no time limit (SIGINT or SIGTERM stops the dump, which lets the tree go)")
 			fs.StringVar(&preDump, "pre-dump-mode", "", "accepted; used by pre-dump only")
 			prev := fs.String("prev-images-dir", "", "images `DIR` of the last pre-dump, relative to -D: pages unchanged since are left there (PE_PARENT)")

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/criugo/criu/criu/config"
 	"github.com/criugo/criu/criu/netlock"
 )
 
@@ -113,7 +114,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	fs, lo, runFn := newFlagSet(c)
 	fs.SetOutput(io.Discard)
-	if err := fs.Parse(fixVerbosity(rest)); err != nil {
+	conf, err := configArgs(rest, fs, os.Getenv) // before the command line, which wins
+	if err != nil {
+		fmt.Fprintf(stderr, "criu %s: %v\n", c.name, err)
+		return 2
+	}
+	if err := fs.Parse(fixVerbosity(append(conf, rest...))); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			printCommandHelp(stdout, c, fs)
 			return 0
@@ -183,6 +189,8 @@ func newFlagSet(c *command) (*pflag.FlagSet, *logOptions, func(context.Context, 
 	fs := pflag.NewFlagSet("criu "+c.name, pflag.ContinueOnError)
 	fs.SortFlags = false
 	runFn := c.setup(fs)
+	fs.String("config", "", "read options from `FILE` (CRIU's format); the default files are then not read")
+	fs.Bool("no-default-config", false, "do not read "+config.Global+" and $HOME/"+config.User)
 	lo := addLogFlags(fs)
 	fs.BoolP("help", "h", false, "show this help")
 	if compatCommands[c.name] {

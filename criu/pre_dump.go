@@ -19,7 +19,6 @@ func init() {
 				leave, shell bool
 				prev, mode   string
 				track        bool
-				noDefault    bool
 				timeout      int
 				pidfile      string
 			)
@@ -32,7 +31,6 @@ func init() {
 			fs.BoolVarP(&shell, "shell-job", "j", false, "accepted (pre-dump saves memory only)")
 			fs.StringVar(&mode, "pre-dump-mode", "read", "accepted: `splice` or read; pages are always read with process_vm_readv while the tree runs")
 			fs.StringVar(&pidfile, "pidfile", "", "accepted for compatibility (unused by pre-dump)")
-			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; freezing has no time limit (SIGINT or SIGTERM stops the dump, which lets the tree go)")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {

@@ -23,7 +23,6 @@ func init() {
 			var (
 				pidfile         string
 				detached, shell bool
-				noDefault       bool
 				timeout         int
 			)
 			so := addStoreFlags(fs, false)
@@ -31,7 +30,6 @@ func init() {
 			fs.StringVar(&pidfile, "pidfile", "", "write the restored root task's pid (as the host sees it, also for a tree in a pid namespace of its own) to `FILE`")
 			statusFD := fs.Int("status-fd", -1, "write a zero byte to file descriptor `FD` once the tree runs, then close it (as CRIU)")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see the README, Shell jobs)")
-			fs.BoolVar(&noDefault, "no-default-config", false, "accepted; there are no config files")
 			fs.IntVar(&timeout, "timeout", 0, "accepted; no effect")
 			tcp := addTCPFlags(fs)
 			cgroups := addCgroupFlags(fs, false)

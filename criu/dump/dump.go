@@ -196,6 +196,7 @@ type frozenTree struct {
 	frozenAt time.Time       // when the last thread stopped
 	undo     cleanup.Cleanup // lets the tree go as it was
 	kept     bool            // keepThawed was called
+	netSent  bool            // "network-lock" was notified
 }
 
 // freezeTree checks that opts.Pid is a live process, seizes and freezes
@@ -497,14 +498,6 @@ func (t *tree) dumpStats() *images.DumpStatsEntry {
 		PagesWritten: proto.Uint64(t.stats.PagesWritten), PagesLazy: proto.Uint64(0),
 		ShpagesWritten: proto.Uint64(t.stats.ShpagesWritten),
 	}
-}
-
-func uptime() (uint64, error) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return 0, os.NewSyscallError("clock_gettime(CLOCK_BOOTTIME)", err)
-	}
-	return uint64(ts.Nano() / 1000), nil
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {

@@ -23,6 +23,7 @@ func (t *frozenTree) lockNetwork(ctx context.Context) error {
 	}
 	var err error
 	if t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
+		t.netSent = true
 		if err := t.opts.notify(ctx, "network-lock"); err != nil {
 			return err
 		}
@@ -67,5 +68,11 @@ func (t *frozenTree) unlockNetwork() {
 	defer cancel()
 	if err := t.netlock.Unlock(ctx); err != nil {
 		t.opts.Log.Error().Err(err).Str("id", t.netlock.ID()).Msg("network not unlocked")
+	}
+	// A failed dump that sent network-lock sends network-unlock (CRIU's cr_dump_finish).
+	if !t.kept && t.netSent {
+		if err := t.opts.notify(ctx, "network-unlock"); err != nil {
+			t.opts.Log.Warn().Err(err).Msg("network-unlock after the failed dump")
+		}
 	}
 }

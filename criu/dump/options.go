@@ -98,7 +98,7 @@ type Options struct {
 	// locked, "query-ext-files" once the tree is frozen, "post-dump"
 	// once the images are complete and before the tree is killed or
 	// let go, "network-unlock" when such a namespace is unlocked after
-	// a dump with LeaveRunning (criu swrk sends them as notifications;
+	// a dump with LeaveRunning or a failed one (criu swrk sends them as notifications;
 	// package criu/rpc). An error fails the dump, which lets the tree go.
 	Notify func(ctx context.Context, step string) error
 }

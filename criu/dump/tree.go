@@ -332,7 +332,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	if t.netlock != nil {
 		inv.NetworkLockMethod = proto.Uint32(t.netlock.Method().Inventory())
 	}
-	up, err := uptime()
+	up, err := task.Uptime()
 	if err != nil {
 		return err
 	}

@@ -200,9 +200,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.restoreNamespaces(ctx); err != nil {
 		return nil, err
 	}
+	// As CRIU's, only a tree with namespaces of its own gets these two.
 	for _, step := range []string{"setup-namespaces", "post-setup-namespaces"} {
 		if t.mask == 0 {
-			break // sent for a tree with namespaces of its own only, as CRIU
+			break
 		}
 		if err := opts.notify(ctx, step, root.r.pid); err != nil {
 			return nil, err

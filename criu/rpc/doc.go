@@ -15,8 +15,9 @@
 //	  │ ◀── criu_resp{DUMP, success, dump{restored: false}}
 //	  │ close                              ──▶ │ exits 0
 //
-// A RESTORE notifies pre-restore, setup-namespaces (the root's pid),
-// post-setup-namespaces, post-restore (the pid runc adopts), network-unlock
+// A RESTORE notifies pre-restore, setup-namespaces (the root's pid) and
+// post-setup-namespaces (both only for a tree with namespaces of its own,
+// as CRIU's), post-restore (the pid runc adopts), network-unlock
 // (a network namespace of the tree's own), pre-resume and post-resume, in
 // CRIU's order, and answers with the root's pid. Notifications are sent
 // only when the request sets notify_scripts, as CRIU's. A client that

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/dump"
@@ -120,6 +121,12 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	rs := &r.restore
 	d.IPTool, rs.IPTool = cfg.IPTool, cfg.IPTool
 	d.StatsAfterFinish = true
+
+	// An option of a newer rpc.proto than ours: its meaning is unknown
+	// here, so it cannot be honoured (CRIU would skip it silently).
+	for _, n := range unknownFields(o.ProtoReflect().GetUnknown()) {
+		r.refuse("unknown criu_opts field %d", n)
+	}
 
 	if isDump {
 		if o.GetPid() <= 0 {
@@ -349,4 +356,27 @@ func (r *request) configFile(path string) {
 			return
 		}
 	}
+}
+
+// unknownFields are the field numbers in b, the unknown fields of a
+// message, each once.
+func unknownFields(b []byte) []protowire.Number {
+	var nums []protowire.Number
+	seen := map[protowire.Number]bool{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			break
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			break
+		}
+		b = b[n+m:]
+		if !seen[num] {
+			seen[num] = true
+			nums = append(nums, num)
+		}
+	}
+	return nums
 }
