@@ -7,11 +7,14 @@ import (
 )
 
 // openAnon creates, in the restorer, the eventfd, signalfd, timerfd or
-// epoll file (package anonfd) or the inotify file (package fsnotify) f
+// epoll file (package anonfd) or the inotify or fanotify file (package fsnotify) f
 // describes.
 func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
 	if f.GetType() == images.FdTypes_INOTIFY {
 		return fsnotify.Open(f, ghosts)
+	}
+	if f.GetType() == images.FdTypes_FANOTIFY {
+		return fsnotify.OpenFanotify(f)
 	}
 	return anonfd.Open(f)
 }
@@ -32,13 +35,17 @@ func (r *restorer) restoreEpolls() error {
 }
 
 // drainInotify reads away the events queued on the restored inotify
-// files while the tree was restored (fsnotify.Drain).
+// and fanotify files while the tree was restored (fsnotify.Drain).
 func (t *treeRestorer) drainInotify() error {
 	for id, fd := range t.masters {
-		if t.ti.files[id].GetType() != images.FdTypes_INOTIFY {
-			continue
+		var err error
+		switch t.ti.files[id].GetType() {
+		case images.FdTypes_INOTIFY:
+			err = fsnotify.Drain(fd, id)
+		case images.FdTypes_FANOTIFY:
+			err = fsnotify.DrainFanotify(fd, id)
 		}
-		if err := fsnotify.Drain(fd, id); err != nil {
+		if err != nil {
 			return err
 		}
 	}

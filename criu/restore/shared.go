@@ -73,7 +73,8 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
-		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
+		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY,
+			images.FdTypes_FANOTIFY:
 			fd, err := openAnon(f, t.ghosts.ByIno())
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
