@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -104,8 +105,10 @@ func AddFanotify(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 // OpenFanotify creates the fanotify file f describes in the restorer:
 // fanotify_init with the dumped flags and event flags, each mark added
 // back by path with its flags, mask and ignored mask, then the file
-// status flags.
-func OpenFanotify(f *images.FileEntry) (fd int, err error) {
+// status flags. root is the root of the tree's root task
+// ("/proc/PID/root"): a mount mark goes on the mount at its point there,
+// in the tree's mount namespace.
+func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
 	e := f.GetFfy()
 	fd, err = unix.FanotifyInit(uint(e.GetFaflags()|unix.FAN_CLOEXEC), uint(e.GetEvflags()))
 	if err != nil {
@@ -142,6 +145,9 @@ func OpenFanotify(f *images.FileEntry) (fd int, err error) {
 				return fd, fmt.Errorf("%w: fanotify mount mark on mount %d without a path", errdefs.ErrUnsupported, m.GetMe().GetMntId())
 			}
 			where = unix.FAN_MARK_MOUNT
+			if root != "" {
+				path = filepath.Join(root, path)
+			}
 		default:
 			return fd, fmt.Errorf("%w: fanotify mark of type %v", errdefs.ErrBadImage, m.GetType())
 		}

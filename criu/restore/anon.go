@@ -8,13 +8,13 @@ import (
 
 // openAnon creates, in the restorer, the eventfd, signalfd, timerfd or
 // epoll file (package anonfd) or the inotify or fanotify file (package fsnotify) f
-// describes.
-func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
+// describes. root is the root task's /proc/PID/root.
+func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (fd int, err error) {
 	if f.GetType() == images.FdTypes_INOTIFY {
 		return fsnotify.Open(f, ghosts)
 	}
 	if f.GetType() == images.FdTypes_FANOTIFY {
-		return fsnotify.OpenFanotify(f)
+		return fsnotify.OpenFanotify(f, root)
 	}
 	return anonfd.Open(f)
 }
