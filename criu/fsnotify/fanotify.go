@@ -120,7 +120,11 @@ func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
 			fd = -1
 		}
 	}()
-	for _, m := range e.GetMark() {
+	// The kernel shows the newest mark first: added back from the
+	// last, they show in the dumped order.
+	ms := e.GetMark()
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
 		var path string
 		var where uint
 		switch m.GetType() {
