@@ -217,3 +217,25 @@ func DrainFanotify(fd int, id uint32) error {
 		}
 	}
 }
+
+// OpenFile creates the inotify (Open) or fanotify (OpenFanotify) file f
+// describes.
+func OpenFile(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (int, error) {
+	if f.GetType() == images.FdTypes_FANOTIFY {
+		return OpenFanotify(f, root)
+	}
+	return Open(f, ghosts)
+}
+
+// DrainFile drains the restored inotify (Drain) or fanotify
+// (DrainFanotify) file fd of type typ (file id); another file is left
+// alone.
+func DrainFile(typ images.FdTypes, fd int, id uint32) error {
+	switch typ {
+	case images.FdTypes_INOTIFY:
+		return Drain(fd, id)
+	case images.FdTypes_FANOTIFY:
+		return DrainFanotify(fd, id)
+	}
+	return nil
+}

@@ -10,11 +10,8 @@ import (
 // epoll file (package anonfd) or the inotify or fanotify file (package fsnotify) f
 // describes. root is the root task's /proc/PID/root.
 func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (fd int, err error) {
-	if f.GetType() == images.FdTypes_INOTIFY {
-		return fsnotify.Open(f, ghosts)
-	}
-	if f.GetType() == images.FdTypes_FANOTIFY {
-		return fsnotify.OpenFanotify(f, root)
+	if t := f.GetType(); t == images.FdTypes_INOTIFY || t == images.FdTypes_FANOTIFY {
+		return fsnotify.OpenFile(f, ghosts, root)
 	}
 	return anonfd.Open(f)
 }
@@ -35,17 +32,10 @@ func (r *restorer) restoreEpolls() error {
 }
 
 // drainInotify reads away the events queued on the restored inotify
-// and fanotify files while the tree was restored (fsnotify.Drain).
+// and fanotify files while the tree was restored (fsnotify.DrainFile).
 func (t *treeRestorer) drainInotify() error {
 	for id, fd := range t.masters {
-		var err error
-		switch t.ti.files[id].GetType() {
-		case images.FdTypes_INOTIFY:
-			err = fsnotify.Drain(fd, id)
-		case images.FdTypes_FANOTIFY:
-			err = fsnotify.DrainFanotify(fd, id)
-		}
-		if err != nil {
+		if err := fsnotify.DrainFile(t.ti.files[id].GetType(), fd, id); err != nil {
 			return err
 		}
 	}
