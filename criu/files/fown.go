@@ -87,6 +87,8 @@ func fownField(f *images.FileEntry) **images.FownEntry {
 		return &f.Tfd.Fown
 	case f.Ify != nil:
 		return &f.Ify.Fown
+	case f.Ffy != nil:
+		return &f.Ffy.Fown
 	case f.Epfd != nil:
 		return &f.Epfd.Fown
 	case f.Tty != nil:

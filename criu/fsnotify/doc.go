@@ -1,5 +1,5 @@
-// Package fsnotify checkpoints inotify files with their watches (fanotify,
-// when it comes, belongs here too).
+// Package fsnotify checkpoints inotify files with their watches, and
+// fanotify files with their marks.
 //
 // Dump (Set.Add): each watch's mask, ignored mask, watch descriptor, file
 // handle (as CRIU: fh_entry, the handle's bytes zero-padded to 16 words)
@@ -19,4 +19,15 @@
 // known by handle only. Events queued at dump time are not in the images
 // (CRIU drops them too); Drain reads away those the restore itself
 // queued.
+//
+// fanotify (AddFanotify, OpenFanotify): the group's fanotify_init flags
+// and event flags from its fdinfo, and each mark with its mark flags,
+// mask and ignored mask: an inode mark by its file handle and the path
+// the handle opens, a mount mark by mnt_id and its mount point, made
+// again below the root task's /proc/PID/root (so in the tree's mount
+// namespace). Filesystem and mount-namespace marks (CRIU's image has no
+// such type), marks on files no path leads to and permission events
+// (restore's own opens would wait for an answer) are refused by name.
+// Queued events are not saved; DrainFanotify reads away (closing their
+// fds) those the restore itself queued.
 package fsnotify

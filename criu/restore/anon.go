@@ -7,11 +7,11 @@ import (
 )
 
 // openAnon creates, in the restorer, the eventfd, signalfd, timerfd or
-// epoll file (package anonfd) or the inotify file (package fsnotify) f
-// describes.
-func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
-	if f.GetType() == images.FdTypes_INOTIFY {
-		return fsnotify.Open(f, ghosts)
+// epoll file (package anonfd) or the inotify or fanotify file (package fsnotify) f
+// describes. root is the root task's /proc/PID/root.
+func openAnon(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (fd int, err error) {
+	if t := f.GetType(); t == images.FdTypes_INOTIFY || t == images.FdTypes_FANOTIFY {
+		return fsnotify.OpenFile(f, ghosts, root)
 	}
 	return anonfd.Open(f)
 }
@@ -32,13 +32,10 @@ func (r *restorer) restoreEpolls() error {
 }
 
 // drainInotify reads away the events queued on the restored inotify
-// files while the tree was restored (fsnotify.Drain).
+// and fanotify files while the tree was restored (fsnotify.DrainFile).
 func (t *treeRestorer) drainInotify() error {
 	for id, fd := range t.masters {
-		if t.ti.files[id].GetType() != images.FdTypes_INOTIFY {
-			continue
-		}
-		if err := fsnotify.Drain(fd, id); err != nil {
+		if err := fsnotify.DrainFile(t.ti.files[id].GetType(), fd, id); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/pipes"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/proto/images"
 )
@@ -73,8 +74,9 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
-		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY:
-			fd, err := openAnon(f, t.ghosts.ByIno())
+		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY,
+			images.FdTypes_FANOTIFY:
+			fd, err := openAnon(f, t.ghosts.ByIno(), procfs.Path(t.nodes[0].r.pid, "root"))
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}

@@ -234,13 +234,14 @@ type FileEntry struct {
 	Nsf   *NsFileEntry           `protobuf:"bytes,5,opt,name=nsf" json:"nsf,omitempty"`
 	Psk   *PacketSockEntry       `protobuf:"bytes,6,opt,name=psk" json:"psk,omitempty"`
 	Nlsk  *NetlinkSkEntry        `protobuf:"bytes,7,opt,name=nlsk" json:"nlsk,omitempty"`
-	// 11 tun, 14 fanotify and 21 bpf map are not modelled here; they
+	// 11 tun and 21 bpf map are not modelled here; they
 	// decode as unknown fields.
 	Efd           *EventfdFileEntry   `protobuf:"bytes,8,opt,name=efd" json:"efd,omitempty"`
 	Epfd          *EventpollFileEntry `protobuf:"bytes,9,opt,name=epfd" json:"epfd,omitempty"`
 	Sgfd          *SignalfdEntry      `protobuf:"bytes,10,opt,name=sgfd" json:"sgfd,omitempty"`
 	Tfd           *TimerfdEntry       `protobuf:"bytes,12,opt,name=tfd" json:"tfd,omitempty"`
 	Ify           *InotifyFileEntry   `protobuf:"bytes,13,opt,name=ify" json:"ify,omitempty"`
+	Ffy           *FanotifyFileEntry  `protobuf:"bytes,14,opt,name=ffy" json:"ffy,omitempty"`
 	Ext           *ExtFileEntry       `protobuf:"bytes,15,opt,name=ext" json:"ext,omitempty"`
 	Usk           *UnixSkEntry        `protobuf:"bytes,16,opt,name=usk" json:"usk,omitempty"`
 	Fifo          *FifoEntry          `protobuf:"bytes,17,opt,name=fifo" json:"fifo,omitempty"`
@@ -366,6 +367,13 @@ func (x *FileEntry) GetIfy() *InotifyFileEntry {
 	return nil
 }
 
+func (x *FileEntry) GetFfy() *FanotifyFileEntry {
+	if x != nil {
+		return x.Ffy
+	}
+	return nil
+}
+
 func (x *FileEntry) GetExt() *ExtFileEntry {
 	if x != nil {
 		return x.Ext
@@ -425,7 +433,7 @@ const file_images_fdinfo_proto_rawDesc = "" +
 	"\x05flags\x18\x02 \x02(\rR\x05flags\x12+\n" +
 	"\x04type\x18\x03 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
 	"\x02fd\x18\x04 \x02(\rR\x02fd\x124\n" +
-	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\xa2\a\n" +
+	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\xd8\a\n" +
 	"\n" +
 	"file_entry\x12+\n" +
 	"\x04type\x18\x01 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
@@ -440,7 +448,8 @@ const file_images_fdinfo_proto_rawDesc = "" +
 	"\x04sgfd\x18\n" +
 	" \x01(\v2\x1d.criugo.images.signalfd_entryR\x04sgfd\x12.\n" +
 	"\x03tfd\x18\f \x01(\v2\x1c.criugo.images.timerfd_entryR\x03tfd\x123\n" +
-	"\x03ify\x18\r \x01(\v2!.criugo.images.inotify_file_entryR\x03ify\x12/\n" +
+	"\x03ify\x18\r \x01(\v2!.criugo.images.inotify_file_entryR\x03ify\x124\n" +
+	"\x03ffy\x18\x0e \x01(\v2\".criugo.images.fanotify_file_entryR\x03ffy\x12/\n" +
 	"\x03ext\x18\x0f \x01(\v2\x1d.criugo.images.ext_file_entryR\x03ext\x12.\n" +
 	"\x03usk\x18\x10 \x01(\v2\x1c.criugo.images.unix_sk_entryR\x03usk\x12-\n" +
 	"\x04fifo\x18\x11 \x01(\v2\x19.criugo.images.fifo_entryR\x04fifo\x12-\n" +
@@ -505,13 +514,14 @@ var file_images_fdinfo_proto_goTypes = []any{
 	(*SignalfdEntry)(nil),      // 10: criugo.images.signalfd_entry
 	(*TimerfdEntry)(nil),       // 11: criugo.images.timerfd_entry
 	(*InotifyFileEntry)(nil),   // 12: criugo.images.inotify_file_entry
-	(*ExtFileEntry)(nil),       // 13: criugo.images.ext_file_entry
-	(*UnixSkEntry)(nil),        // 14: criugo.images.unix_sk_entry
-	(*FifoEntry)(nil),          // 15: criugo.images.fifo_entry
-	(*PipeEntry)(nil),          // 16: criugo.images.pipe_entry
-	(*TtyFileEntry)(nil),       // 17: criugo.images.tty_file_entry
-	(*MemfdFileEntry)(nil),     // 18: criugo.images.memfd_file_entry
-	(*PidfdEntry)(nil),         // 19: criugo.images.pidfd_entry
+	(*FanotifyFileEntry)(nil),  // 13: criugo.images.fanotify_file_entry
+	(*ExtFileEntry)(nil),       // 14: criugo.images.ext_file_entry
+	(*UnixSkEntry)(nil),        // 15: criugo.images.unix_sk_entry
+	(*FifoEntry)(nil),          // 16: criugo.images.fifo_entry
+	(*PipeEntry)(nil),          // 17: criugo.images.pipe_entry
+	(*TtyFileEntry)(nil),       // 18: criugo.images.tty_file_entry
+	(*MemfdFileEntry)(nil),     // 19: criugo.images.memfd_file_entry
+	(*PidfdEntry)(nil),         // 20: criugo.images.pidfd_entry
 }
 var file_images_fdinfo_proto_depIdxs = []int32{
 	0,  // 0: criugo.images.fdinfo_entry.type:type_name -> criugo.images.fd_types
@@ -526,18 +536,19 @@ var file_images_fdinfo_proto_depIdxs = []int32{
 	10, // 9: criugo.images.file_entry.sgfd:type_name -> criugo.images.signalfd_entry
 	11, // 10: criugo.images.file_entry.tfd:type_name -> criugo.images.timerfd_entry
 	12, // 11: criugo.images.file_entry.ify:type_name -> criugo.images.inotify_file_entry
-	13, // 12: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
-	14, // 13: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
-	15, // 14: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
-	16, // 15: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
-	17, // 16: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
-	18, // 17: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
-	19, // 18: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	13, // 12: criugo.images.file_entry.ffy:type_name -> criugo.images.fanotify_file_entry
+	14, // 13: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
+	15, // 14: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
+	16, // 15: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
+	17, // 16: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
+	18, // 17: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
+	19, // 18: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
+	20, // 19: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_images_fdinfo_proto_init() }

@@ -1,0 +1,241 @@
+package fsnotify
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
+	"github.com/criugo/criu/proto/images"
+)
+
+// fanPermEvents are the permission event bits (FAN_OPEN_PERM,
+// FAN_ACCESS_PERM, FAN_OPEN_EXEC_PERM, FAN_PRE_ACCESS): a group with
+// them makes the watched opens wait for its answer, restore's own too.
+const fanPermEvents = unix.FAN_OPEN_PERM | unix.FAN_ACCESS_PERM | unix.FAN_OPEN_EXEC_PERM | 0x00100000
+
+// AddFanotify records the fanotify file at fd of task pid as file id:
+// its group's init flags and event flags, and each mark (an inode mark
+// with its file handle and the path the handle opens, a mount mark with
+// its mount point). Filesystem and mount namespace marks, which CRIU's
+// image cannot hold, marks on files no path leads to, and permission
+// events are refused by name.
+func AddFanotify(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
+	g, err := procfs.ReadFanotify(pid, fd)
+	if err != nil {
+		return nil, err
+	}
+	e := &images.FanotifyFileEntry{
+		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown(),
+		Faflags: proto.Uint32(g.Flags), Evflags: proto.Uint32(g.EventFlags),
+	}
+	var mounts []procfs.Mount
+	for _, m := range g.Marks {
+		if (m.Mask|m.IgnoredMask)&fanPermEvents != 0 {
+			return nil, fmt.Errorf("%w: fanotify mark %q: permission events (restore's own opens would wait for the answer)", errdefs.ErrUnsupported, m.Line)
+		}
+		if mounts == nil {
+			if mounts, err = procfs.ReadMounts(pid); err != nil {
+				return nil, err
+			}
+		}
+		me := &images.FanotifyMarkEntry{
+			Id: proto.Uint32(id), Mflags: proto.Uint32(m.MFlags), Mask: proto.Uint32(m.Mask),
+			IgnoredMask: proto.Uint32(m.IgnoredMask), SDev: proto.Uint32(m.Sdev),
+		}
+		switch m.Kind {
+		case procfs.FanotifyInode:
+			if m.Handle == nil {
+				return nil, fmt.Errorf("%w: fanotify mark %q: no file handle shown (CONFIG_EXPORTFS)", errdefs.ErrUnsupported, m.Line)
+			}
+			if len(m.Handle) > fhWords*8 {
+				return nil, fmt.Errorf("%w: fanotify mark on inode %d: file handle of %d bytes", errdefs.ErrUnsupported, m.Ino, len(m.Handle))
+			}
+			w := procfs.InotifyWatch{Ino: m.Ino, Sdev: m.Sdev, HandleType: m.HandleType, Handle: m.Handle}
+			path, err := watchPath(mounts, w)
+			var np *noPathError
+			if errors.As(err, &np) {
+				return nil, fmt.Errorf("%w: fanotify mark on inode %d: %s", errdefs.ErrUnsupported, m.Ino, np.Error())
+			}
+			if err != nil {
+				return nil, fmt.Errorf("fanotify mark on inode %d: %w", m.Ino, err)
+			}
+			words := make([]uint64, fhWords)
+			pad := make([]byte, fhWords*8)
+			copy(pad, m.Handle)
+			for i := range words {
+				words[i] = binary.LittleEndian.Uint64(pad[i*8:])
+			}
+			me.Type = images.MarkType_INODE.Enum()
+			me.Ie = &images.FanotifyInodeMarkEntry{IIno: proto.Uint64(m.Ino), FHandle: &images.FhEntry{
+				Bytes: proto.Uint32(uint32(len(m.Handle))), Type: proto.Uint32(uint32(m.HandleType)),
+				Handle: words, Path: proto.String(path),
+			}}
+		case procfs.FanotifyMount:
+			var point string
+			for _, mt := range mounts {
+				if mt.ID == m.MntID {
+					point = mt.Point
+					me.SDev = proto.Uint32(mt.Major<<20 | mt.Minor)
+				}
+			}
+			if point == "" {
+				return nil, fmt.Errorf("%w: fanotify mount mark: mount %d is not in the task's mount namespace", errdefs.ErrUnsupported, m.MntID)
+			}
+			me.Type = images.MarkType_MOUNT.Enum()
+			me.Me = &images.FanotifyMountMarkEntry{MntId: proto.Uint32(uint32(m.MntID)), Path: proto.String(point)}
+		case procfs.FanotifySb:
+			return nil, fmt.Errorf("%w: fanotify filesystem mark (FAN_MARK_FILESYSTEM) on device %d:%d: CRIU's image has no such mark", errdefs.ErrUnsupported, m.Sdev>>20, m.Sdev&0xfffff)
+		default:
+			return nil, fmt.Errorf("%w: fanotify mount namespace mark (FAN_MARK_MNTNS) on namespace %d: CRIU's image has no such mark", errdefs.ErrUnsupported, m.MntNs)
+		}
+		e.Mark = append(e.Mark, me)
+	}
+	return &images.FileEntry{Type: images.FdTypes_FANOTIFY.Enum(), Id: proto.Uint32(id), Ffy: e}, nil
+}
+
+// OpenFanotify creates the fanotify file f describes in the restorer:
+// fanotify_init with the dumped flags and event flags, each mark added
+// back by path with its flags, mask and ignored mask, then the file
+// status flags. root is the root of the tree's root task
+// ("/proc/PID/root"): a mount mark goes on the mount at its point there,
+// in the tree's mount namespace.
+func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
+	e := f.GetFfy()
+	fd, err = unix.FanotifyInit(uint(e.GetFaflags()|unix.FAN_CLOEXEC), uint(e.GetEvflags()))
+	if err != nil {
+		return -1, os.NewSyscallError("fanotify_init", err)
+	}
+	defer func() {
+		if err != nil {
+			unix.Close(fd)
+			fd = -1
+		}
+	}()
+	// The kernel shows the newest mark first: added back from the
+	// last, they show in the dumped order.
+	ms := e.GetMark()
+	for i := len(ms) - 1; i >= 0; i-- {
+		m := ms[i]
+		var path string
+		var where uint
+		switch m.GetType() {
+		case images.MarkType_INODE:
+			path = m.GetIe().GetFHandle().GetPath()
+			if path == "" {
+				return fd, fmt.Errorf("%w: fanotify mark on inode %d known by its handle only", errdefs.ErrUnsupported, m.GetIe().GetIIno())
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(path, &st); err != nil {
+				return fd, fmt.Errorf("fanotify mark: %w", os.NewSyscallError("lstat "+path, err))
+			}
+			if st.Ino != m.GetIe().GetIIno() {
+				return fd, fmt.Errorf("%w: fanotify mark: %s is inode %d now, was %d", errdefs.ErrBadImage, path, st.Ino, m.GetIe().GetIIno())
+			}
+			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				where = unix.FAN_MARK_DONT_FOLLOW
+			}
+		case images.MarkType_MOUNT:
+			path = m.GetMe().GetPath()
+			if path == "" {
+				return fd, fmt.Errorf("%w: fanotify mount mark on mount %d without a path", errdefs.ErrUnsupported, m.GetMe().GetMntId())
+			}
+			where = unix.FAN_MARK_MOUNT
+			if root != "" {
+				path = filepath.Join(root, path)
+			}
+		default:
+			return fd, fmt.Errorf("%w: fanotify mark of type %v", errdefs.ErrBadImage, m.GetType())
+		}
+		mflags := uint(m.GetMflags())
+		evictable := mflags & unix.FAN_MARK_EVICTABLE
+		if m.GetMask() != 0 {
+			if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|where|evictable, uint64(m.GetMask()), unix.AT_FDCWD, path); err != nil {
+				return fd, fmt.Errorf("fanotify mark on %s: %w", path, os.NewSyscallError("fanotify_mark", err))
+			}
+		}
+		if m.GetIgnoredMask() != 0 || mflags&unix.FAN_MARK_IGNORE != 0 {
+			ign := uint(unix.FAN_MARK_IGNORED_MASK)
+			if mflags&unix.FAN_MARK_IGNORE != 0 {
+				ign = unix.FAN_MARK_IGNORE
+			}
+			fl := unix.FAN_MARK_ADD | where | evictable | ign | mflags&unix.FAN_MARK_IGNORED_SURV_MODIFY
+			if err := unix.FanotifyMark(fd, uint(fl), uint64(m.GetIgnoredMask()), unix.AT_FDCWD, path); err != nil {
+				return fd, fmt.Errorf("fanotify ignored mask on %s: %w", path, os.NewSyscallError("fanotify_mark", err))
+			}
+		}
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
+		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
+	}
+	return fd, nil
+}
+
+// fanEventHdr is the size of struct fanotify_event_metadata's fixed
+// part: event_len u32, vers u8, reserved u8, metadata_len u16, mask u64,
+// fd s32, pid s32.
+const fanEventHdr = 24
+
+// DrainFanotify reads away the events queued on the restored fanotify
+// file fd (file id) while the tree was restored, closing the event fds
+// they brought into the restorer.
+func DrainFanotify(fd int, id uint32) error {
+	buf := make([]byte, 64<<10)
+	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := linux.Poll(fds, 0)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		got, err := unix.Read(fd, buf)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("drain fanotify file %d: %w", id, os.NewSyscallError("read", err))
+		}
+		for b := buf[:got]; len(b) >= fanEventHdr; {
+			l := int(binary.LittleEndian.Uint32(b))
+			if l < fanEventHdr || l > len(b) {
+				return fmt.Errorf("drain fanotify file %d: event of %d bytes in %d", id, l, len(b))
+			}
+			if efd := int32(binary.LittleEndian.Uint32(b[16:])); efd >= 0 {
+				unix.Close(int(efd))
+			}
+			b = b[l:]
+		}
+	}
+}
+
+// OpenFile creates the inotify (Open) or fanotify (OpenFanotify) file f
+// describes.
+func OpenFile(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (int, error) {
+	if f.GetType() == images.FdTypes_FANOTIFY {
+		return OpenFanotify(f, root)
+	}
+	return Open(f, ghosts)
+}
+
+// DrainFile drains the restored inotify (Drain) or fanotify
+// (DrainFanotify) file fd of type typ (file id); another file is left
+// alone.
+func DrainFile(typ images.FdTypes, fd int, id uint32) error {
+	switch typ {
+	case images.FdTypes_INOTIFY:
+		return Drain(fd, id)
+	case images.FdTypes_FANOTIFY:
+		return DrainFanotify(fd, id)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package fsnotify
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/errdefs"
+)
+
+func fanotifyGroup(t *testing.T) int {
+	crtest.RequireRoot(t)
+	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY)
+	if errors.Is(err, unix.ENOSYS) {
+		t.Skipf("fanotify_init: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// marks is the mark lines of a fanotify fdinfo, sorted as the kernel
+// shows them.
+func marks(t *testing.T, fd int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "fanotify ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestFanotifyRoundTrip: a group's flags and its inode and mount marks,
+// with ignored masks and mark flags, come back as fdinfo showed them.
+func TestFanotifyRoundTrip(t *testing.T) {
+	fd := fanotifyGroup(t)
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		flags uint
+		mask  uint64
+		path  string
+	}{
+		{unix.FAN_MARK_ADD, unix.FAN_OPEN | unix.FAN_CLOSE_WRITE, file},
+		{unix.FAN_MARK_ADD | unix.FAN_MARK_IGNORED_MASK | unix.FAN_MARK_IGNORED_SURV_MODIFY, unix.FAN_MODIFY, file},
+		{unix.FAN_MARK_ADD, unix.FAN_MODIFY | unix.FAN_EVENT_ON_CHILD | unix.FAN_ONDIR, dir},
+		{unix.FAN_MARK_ADD | unix.FAN_MARK_MOUNT, unix.FAN_CLOSE_WRITE, "/"},
+	} {
+		if err := unix.FanotifyMark(fd, m.flags, m.mask, unix.AT_FDCWD, m.path); err != nil {
+			t.Fatalf("fanotify_mark %s: %v", m.path, err)
+		}
+	}
+	f, err := AddFanotify(os.Getpid(), fd, 1, unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nfd, err := OpenFanotify(f, "/proc/self/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+	if got, want := marks(t, nfd), marks(t, fd); got != want {
+		t.Errorf("restored marks\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestFanotifyFilesystemMark: a filesystem mark, which CRIU's image has
+// no room for, is refused by name.
+func TestFanotifyFilesystemMark(t *testing.T) {
+	fd := fanotifyGroup(t)
+	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_CLOSE_WRITE, unix.AT_FDCWD, "/"); err != nil {
+		t.Skipf("fanotify_mark(FAN_MARK_FILESYSTEM): %v", err)
+	}
+	_, err := AddFanotify(os.Getpid(), fd, 1, unix.O_RDONLY)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "FAN_MARK_FILESYSTEM") {
+		t.Fatalf("err %v, want unsupported naming FAN_MARK_FILESYSTEM", err)
+	}
+}
