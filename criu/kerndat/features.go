@@ -77,9 +77,9 @@ var Features = []Feature{
 	{"seccomp_suspend", Extra, probeSeccompSuspend},
 	{"seccomp_filters", Extra, probeSeccompFilters},
 	{"loginuid", Extra, probeLoginuid},
-	{"cgroupns", Extra, notBuilt("cgroups and cgroup namespaces are not checkpointed")},
+	{"cgroupns", Extra, probeNS("cgroup")},
 	{"autofs", Experimental, notBuilt("autofs mounts are not checkpointed")},
-	{"tcp_half_closed", Extra, notBuilt("TCP connections are not checkpointed")},
+	{"tcp_half_closed", Extra, probeTCPRepair},
 	{"compat_cr", Experimental, notBuilt("32-bit (compat) tasks are not checkpointed")},
 	{"uffd", Extra, notBuilt("lazy pages are not supported (memory tracking's userfaultfd is mem_dirty_track)")},
 	{"uffd-noncoop", Extra, notBuilt("lazy pages are not supported")},
@@ -90,7 +90,7 @@ var Features = []Feature{
 	{"nsid", ByName, probeNetnsIDs},
 	{"link_nsid", ByName, probeNetnsIDs},
 	{"kcmp_epoll", Extra, probeKcmpEpoll},
-	{"timens", Extra, notBuilt("time namespaces are not checkpointed")},
+	{"timens", Extra, probeTimens},
 	{"external_net_ns", ByName, notBuilt("--external takes veth[IFNAME]:OUTNAME only, not net[INODE]:KEY")},
 	{"clone3_set_tid", Extra, probeClone3},
 	{"newifindex", Extra, notBuilt("a device is not moved into a namespace with a new index (IFLA_NEW_IFINDEX)")},
@@ -102,7 +102,7 @@ var Features = []Feature{
 	{"network_lock_nftables", Extra, notBuilt("the network is not locked during dump (--network-lock)")},
 	{"sockopt_buf_lock", Extra, probeBufLock},
 	{"memfd_hugetlb", Extra, notBuilt("memfds are checkpointed, but one on huge pages (MFD_HUGETLB) is refused")},
-	{"move_mount_set_group", Extra, notBuilt("mount namespaces are not checkpointed")},
+	{"move_mount_set_group", Extra, probeMoveMountSetGroup},
 	{"openat2", Extra, notBuilt("paths are not resolved with openat2")},
 	{"get_rseq_conf", Extra, probeRseqConf},
 	{"ipv6_freebind", Extra, probeIPv6Freebind},
@@ -313,4 +313,55 @@ func probeLoginuid() (string, error) {
 	}
 	f.Close()
 	return "/proc/PID/loginuid writable", nil
+}
+
+// probeNS: the kernel has namespaces of kind (/proc/self/ns/KIND), which
+// this criu dumps and restores.
+func probeNS(kind string) func() (string, error) {
+	return func() (string, error) {
+		if _, err := os.Readlink("/proc/self/ns/" + kind); err != nil {
+			return "", err
+		}
+		return kind + " namespaces", nil
+	}
+}
+
+// probeTimens: time namespaces, and their offsets readable (the dump
+// saves them, timens-ID.img).
+func probeTimens() (string, error) {
+	if _, err := probeNS("time")(); err != nil {
+		return "", err
+	}
+	if _, err := os.ReadFile("/proc/self/timens_offsets"); err != nil {
+		return "", err
+	}
+	return "time namespaces with /proc/PID/timens_offsets", nil
+}
+
+// probeTCPRepair: TCP repair mode, with which established and
+// half-closed connections are saved and made again (package soccr: our
+// own FIN by a shutdown in repair mode, the peer's as a marked packet).
+func probeTCPRepair() (string, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return "", os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := linux.SetTCPRepair(fd, true); err != nil {
+		return "", err
+	}
+	return "TCP_REPAIR", nil
+}
+
+// probeMoveMountSetGroup: move_mount knows MOVE_MOUNT_SET_GROUP (restore
+// of a mount namespace joins mounts to their peer groups with it). An
+// unknown flag is EINVAL before any path is looked up; a known one gets
+// to the empty path (ENOENT).
+func probeMoveMountSetGroup() (string, error) {
+	const moveMountSetGroup = 0x100
+	err := unix.MoveMount(-1, "", -1, "", moveMountSetGroup)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		return "", fmt.Errorf("move_mount(MOVE_MOUNT_SET_GROUP): %w", err)
+	}
+	return "move_mount(MOVE_MOUNT_SET_GROUP)", nil
 }
