@@ -14,12 +14,15 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// Dump records the eventfd, signalfd, timerfd or epoll file open at fd of
-// task pid as file id, from its fdinfo fi. kind is the anon_inode name
-// from the fd link ("anon_inode:[eventfd]", ...); another kind is
-// ErrUnsupported.
-func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo) (*images.FileEntry, error) {
+// Dump records the eventfd, signalfd, timerfd, epoll file or pidfd open
+// at fd of task pid as file id, from its fdinfo fi. kind is the anon_inode
+// name from the fd link ("anon_inode:[eventfd]", ...); another kind is
+// ErrUnsupported. tree are the host pids of the tree's live tasks, one of
+// which a pidfd must be of (DumpPidfd).
+func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo, tree []int) (*images.FileEntry, error) {
 	switch kind {
+	case "anon_inode:[pidfd]":
+		return DumpPidfd(id, flags, fi, tree)
 	case "anon_inode:[eventfd]":
 		ev, err := fi.Eventfd()
 		if err != nil {

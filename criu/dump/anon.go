@@ -7,7 +7,7 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// addAnon records an eventfd, signalfd, timerfd or epoll file (package
+// addAnon records an eventfd, signalfd, timerfd, epoll file or pidfd (package
 // anonfd) or an inotify or fanotify file (package fsnotify) open at fd, from its
 // fdinfo. kind is the anon_inode name from the fd link.
 func (d *dumper) addAnon(kind string, fd int, flags uint32, fi procfs.Fdinfo) (*images.FileEntry, error) {
@@ -18,5 +18,5 @@ func (d *dumper) addAnon(kind string, fd int, flags uint32, fi procfs.Fdinfo) (*
 	if kind == "anon_inode:[fanotify]" {
 		return fsnotify.AddFanotify(d.pid, fd, id, flags)
 	}
-	return anonfd.Dump(kind, d.pid, fd, id, flags, fi)
+	return anonfd.Dump(kind, d.pid, fd, id, flags, fi, d.t.livePids())
 }

@@ -227,15 +227,21 @@ func OpenFile(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (in
 	return Open(f, ghosts)
 }
 
-// DrainFile drains the restored inotify (Drain) or fanotify
-// (DrainFanotify) file fd of type typ (file id); another file is left
-// alone.
-func DrainFile(typ images.FdTypes, fd int, id uint32) error {
-	switch typ {
-	case images.FdTypes_INOTIFY:
-		return Drain(fd, id)
-	case images.FdTypes_FANOTIFY:
-		return DrainFanotify(fd, id)
+// DrainFiles drains each restored inotify (Drain) or fanotify
+// (DrainFanotify) file among masters (fd by file id, its entry in files);
+// other files are left alone.
+func DrainFiles(masters map[uint32]int, files map[uint32]*images.FileEntry) error {
+	for id, fd := range masters {
+		var err error
+		switch files[id].GetType() {
+		case images.FdTypes_INOTIFY:
+			err = Drain(fd, id)
+		case images.FdTypes_FANOTIFY:
+			err = DrainFanotify(fd, id)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -310,3 +310,37 @@ func ReadInotify(pid, fd int) ([]InotifyWatch, error) {
 	ws, err := ParseInotify(bytes.NewReader(b))
 	return ws, withFile(err, name)
 }
+
+// Pidfd is what the fdinfo of a pidfd says of its task (kernel/pid.c,
+// fs/pidfs.c): Pid in the pid namespace of the procfs read, -1 once the
+// task has exited and 0 when it is not visible there; NSpid from that
+// namespace down to the task's own (empty when Pid is not positive).
+type Pidfd struct {
+	Pid   int
+	NSpid []int
+}
+
+// Pidfd reads the Pid and NSpid lines of a pidfd's fdinfo.
+func (fi Fdinfo) Pidfd() (Pidfd, error) {
+	var p Pidfd
+	v, ok := fi.Extra["Pid"]
+	if !ok {
+		return p, fieldErr(fi.name(), "Pid", "", "missing")
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return p, fieldErr(fi.name(), "Pid", v, "%v", err)
+	}
+	p.Pid = n
+	for _, f := range strings.Fields(fi.Extra["NSpid"]) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return p, fieldErr(fi.name(), "NSpid", fi.Extra["NSpid"], "%v", err)
+		}
+		p.NSpid = append(p.NSpid, n)
+	}
+	if p.Pid > 0 && len(p.NSpid) == 0 {
+		return p, fieldErr(fi.name(), "NSpid", "", "missing")
+	}
+	return p, nil
+}

@@ -145,3 +145,36 @@ func TestReadInotifyWdHex(t *testing.T) {
 		t.Errorf("watch descriptors %v, want %v", got, want)
 	}
 }
+
+func TestFdinfoPidfd(t *testing.T) {
+	fi, err := ParseFdinfo(strings.NewReader("pos:\t0\nflags:\t02004002\nmnt_id:\t4\nino:\t2489935\nPid:\t710\nNSpid:\t710\t1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := fi.Pidfd(); err != nil || p.Pid != 710 || !reflect.DeepEqual(p.NSpid, []int{710, 1}) {
+		t.Errorf("pidfd %+v %v", p, err)
+	}
+	fi, _ = ParseFdinfo(strings.NewReader("pos:\t0\nflags:\t02\nmnt_id:\t4\nPid:\t-1\n"))
+	if p, err := fi.Pidfd(); err != nil || p.Pid != -1 || len(p.NSpid) != 0 {
+		t.Errorf("dead pidfd %+v %v", p, err)
+	}
+	for _, in := range []string{"flags:\t02\n", "Pid:\tx\n", "Pid:\t5\n", "Pid:\t5\nNSpid:\t5 y\n"} {
+		fi, _ = ParseFdinfo(strings.NewReader("pos:\t0\nmnt_id:\t4\n" + in))
+		if _, err := fi.Pidfd(); !errors.Is(err, ErrFormat) {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+	// A real one: of this process.
+	fd, err := unix.PidfdOpen(os.Getpid(), unix.PIDFD_NONBLOCK)
+	if err != nil {
+		t.Skip("pidfd_open:", err)
+	}
+	defer unix.Close(fd)
+	fi, err = ReadFdinfo(os.Getpid(), fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := fi.Pidfd(); err != nil || p.Pid != os.Getpid() || p.NSpid[0] != os.Getpid() {
+		t.Errorf("own pidfd %+v %v", p, err)
+	}
+}

@@ -30,14 +30,3 @@ func (r *restorer) restoreEpolls() error {
 	}
 	return nil
 }
-
-// drainInotify reads away the events queued on the restored inotify
-// and fanotify files while the tree was restored (fsnotify.DrainFile).
-func (t *treeRestorer) drainInotify() error {
-	for id, fd := range t.masters {
-		if err := fsnotify.DrainFile(t.ti.files[id].GetType(), fd, id); err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/task"
@@ -122,6 +123,15 @@ func (r *restorer) restoreFiles() error {
 				}
 				continue
 			}
+		case images.FdTypes_PIDFD: // opened in the first task that has it
+			if _, ok := r.t.masters[fi.GetId()]; !ok {
+				m, err := anonfd.OpenPidfd(r, r.pid, r.sn.files[fi.GetId()].GetPidfd())
+				if err != nil {
+					return err
+				}
+				r.t.masters[fi.GetId()], r.t.masterFds = m, append(r.t.masterFds, m)
+			}
+			fallthrough
 		default:
 			if _, ok := r.t.masters[fi.GetId()]; ok {
 				if err := r.installShared(fi); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
+	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
@@ -271,7 +272,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	// Every file is open: the ghosts go, and the events their making,
 	// opening and removal queued on inotify watches with them.
 	t.ghosts.Remove()
-	if err := t.drainInotify(); err != nil {
+	if err := fsnotify.DrainFiles(t.masters, t.ti.files); err != nil { // queued while restored
 		return nil, err
 	}
 	if err := ipcns.RemoveAttached(sysvDest); err != nil {
