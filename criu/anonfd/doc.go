@@ -1,19 +1,22 @@
 // Package anonfd checkpoints the anonymous-inode files that carry a small
-// state of their own: eventfd, signalfd, timerfd and epoll (inotify is
-// package fsnotify).
+// state of their own: eventfd, signalfd, timerfd, epoll and pidfd
+// (inotify and fanotify are package fsnotify).
 //
 // Dump (Dump): eventfd, signalfd and timerfd from their fdinfo (counter
 // and semaphore mode, signal mask, clock, ticks, time left and interval);
 // epoll with its targets, each of which must still be open at the fd
 // number it was added with (kcmp KCMP_EPOLL_TFD), else the dump is
-// refused.
+// refused. A pidfd (DumpPidfd) must be of a live task of the tree; it is
+// saved with the task's pid in its own pid namespace, as CRIU's.
 //
 // Restore: Open creates the file in the restorer, as CRIU (an eventfd's
 // counter written, a timerfd set relative to the time left, an expired
 // periodic timer let expire again and its ticks set with
 // TFD_IOC_SET_TICKS), with its status flags; the tasks get it like any
 // other master. An epoll is created empty; AddTargets adds its targets by
-// epoll_ctl injected into the first task holding it, by fd number.
+// epoll_ctl injected into the first task holding it, by fd number. A
+// pidfd is opened inside the first task holding it, by that pid
+// (OpenPidfd), and copied to the restorer as the master of the others.
 package anonfd
 
 // efdSemaphore is EFD_SEMAPHORE as an eventfd entry's flags carry it.
