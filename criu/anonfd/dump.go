@@ -3,6 +3,7 @@ package anonfd
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -18,11 +19,12 @@ import (
 // at fd of task pid as file id, from its fdinfo fi. kind is the anon_inode
 // name from the fd link ("anon_inode:[eventfd]", ...); another kind is
 // ErrUnsupported. tree are the host pids of the tree's live tasks, one of
-// which a pidfd must be of (DumpPidfd).
+// which a pidfd must be of (DumpPidfd); pid is criu's own for a file
+// passed in flight (SCM_RIGHTS).
 func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo, tree []int) (*images.FileEntry, error) {
 	switch kind {
 	case "anon_inode:[pidfd]":
-		return DumpPidfd(id, flags, fi, tree)
+		return DumpPidfd(pid == os.Getpid(), id, flags, fi, tree)
 	case "anon_inode:[eventfd]":
 		ev, err := fi.Eventfd()
 		if err != nil {

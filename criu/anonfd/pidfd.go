@@ -20,14 +20,17 @@ const pidfdThread = unix.O_EXCL
 // DumpPidfd records the pidfd with fdinfo fi and status flags flags as
 // file id, as CRIU's pidfd_entry: nspid is the task's pid in its own pid
 // namespace, which restore opens it by. tree are the host pids of the
-// tree's live tasks; a pidfd of any other task, of a task that has
+// tree's live tasks; a pidfd in flight (SCM_RIGHTS: restore has no task
+// to open it in before the queues are filled), of any other task, of a task that has
 // exited, or of a thread (PIDFD_THREAD) is refused, naming it.
-func DumpPidfd(id, flags uint32, fi procfs.Fdinfo, tree []int) (*images.FileEntry, error) {
+func DumpPidfd(inFlight bool, id, flags uint32, fi procfs.Fdinfo, tree []int) (*images.FileEntry, error) {
 	p, err := fi.Pidfd()
 	if err != nil {
 		return nil, err
 	}
 	switch {
+	case inFlight:
+		return nil, fmt.Errorf("%w: a pidfd passed in flight (SCM_RIGHTS)", errdefs.ErrUnsupported)
 	case flags&pidfdThread != 0:
 		return nil, fmt.Errorf("%w: a pidfd of a thread (PIDFD_THREAD)", errdefs.ErrUnsupported)
 	case p.Pid == -1:

@@ -56,10 +56,13 @@ func TestPidfdRoundTrip(t *testing.T) {
 	defer unix.Close(pfd)
 	fi := fdinfo(t, pfd)
 	flags := fi.Flags &^ unix.O_CLOEXEC
-	if _, err := DumpPidfd(1, flags, fi, nil); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not a live task of the tree") {
+	if _, err := DumpPidfd(false, 1, flags, fi, nil); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not a live task of the tree") {
 		t.Errorf("pidfd of a task outside the tree: %v", err)
 	}
-	fe, err := DumpPidfd(1, flags, fi, []int{child})
+	if _, err := DumpPidfd(true, 1, flags, fi, []int{child}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "in flight") {
+		t.Errorf("pidfd in flight: %v", err)
+	}
+	fe, err := DumpPidfd(false, 1, flags, fi, []int{child})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +89,7 @@ func TestPidfdRoundTrip(t *testing.T) {
 	}
 	// Reaped: a pidfd of a task that has exited is refused.
 	fi = fdinfo(t, pfd)
-	if _, err := DumpPidfd(1, flags, fi, []int{child}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "exited") {
+	if _, err := DumpPidfd(false, 1, flags, fi, []int{child}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "exited") {
 		t.Errorf("pidfd of a task that exited: %v", err)
 	}
 }
@@ -98,7 +101,7 @@ func TestPidfdThreadRefused(t *testing.T) {
 	}
 	defer unix.Close(pfd)
 	fi := fdinfo(t, pfd)
-	if _, err := DumpPidfd(1, fi.Flags&^unix.O_CLOEXEC, fi, []int{os.Getpid()}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "PIDFD_THREAD") {
+	if _, err := DumpPidfd(false, 1, fi.Flags&^unix.O_CLOEXEC, fi, []int{os.Getpid()}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "PIDFD_THREAD") {
 		t.Errorf("PIDFD_THREAD pidfd: %v", err)
 	}
 }
