@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
@@ -67,9 +68,15 @@ int main(int argc, char **argv)
 		pr_perror("socketpair");
 		return 1;
 	}
-	snprintf(dir, sizeof(dir), "/tmp/zdtm-scm08.%lu.%d", (unsigned long)st.st_ino, getpid());
+	/* A fresh name: a pid namespace's inode is reused, and a run that
+	 * failed before its cleanup leaves its directory behind. */
+	snprintf(dir, sizeof(dir), "/tmp/zdtm-scm08.XXXXXX");
+	if (!mkdtemp(dir)) {
+		pr_perror("mkdtemp");
+		return 1;
+	}
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
-	if (mkdir(dir, 0700) || mkfifo(fifo, 0600)) {
+	if (mkfifo(fifo, 0600)) {
 		pr_perror("mkdir/mkfifo");
 		return 1;
 	}
