@@ -13,7 +13,6 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
-	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -188,34 +187,19 @@ const fanEventHdr = 24
 // file fd (file id) while the tree was restored, closing the event fds
 // they brought into the restorer.
 func DrainFanotify(fd int, id uint32) error {
-	buf := make([]byte, 64<<10)
-	for {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := linux.Poll(fds, 0)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		got, err := unix.Read(fd, buf)
-		if err == unix.EAGAIN || err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("drain fanotify file %d: %w", id, os.NewSyscallError("read", err))
-		}
-		for b := buf[:got]; len(b) >= fanEventHdr; {
+	return drain(fd, "fanotify", id, func(b []byte) error {
+		for len(b) >= fanEventHdr {
 			l := int(binary.LittleEndian.Uint32(b))
 			if l < fanEventHdr || l > len(b) {
-				return fmt.Errorf("drain fanotify file %d: event of %d bytes in %d", id, l, len(b))
+				return fmt.Errorf("event of %d bytes in %d", l, len(b))
 			}
 			if efd := int32(binary.LittleEndian.Uint32(b[16:])); efd >= 0 {
 				unix.Close(int(efd))
 			}
 			b = b[l:]
 		}
-	}
+		return nil
+	})
 }
 
 // OpenFile creates the inotify (Open) or fanotify (OpenFanotify) file f

@@ -33,7 +33,11 @@ func Open(f *images.FileEntry, ghosts map[[2]uint64]string) (int, error) {
 // (file id) while the tree was restored (the tasks opening their files,
 // the ghost files made and removed): the queue of the dumped file is not
 // in the images (CRIU drops it too), and these were not there.
-func Drain(fd int, id uint32) error {
+func Drain(fd int, id uint32) error { return drain(fd, "inotify", id, nil) }
+
+// drain reads what is queued on the notification file fd until nothing
+// is, handing each read's bytes to got (nil: dropped).
+func drain(fd int, kind string, id uint32, got func([]byte) error) error {
 	buf := make([]byte, 64<<10)
 	for {
 		// The master shares its description, and so its flags,
@@ -46,8 +50,17 @@ func Drain(fd int, id uint32) error {
 		if n == 0 {
 			return nil
 		}
-		if _, err := unix.Read(fd, buf); err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			return fmt.Errorf("drain inotify file %d: %w", id, os.NewSyscallError("read", err))
+		r, err := unix.Read(fd, buf)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("drain %s file %d: %w", kind, id, os.NewSyscallError("read", err))
+		}
+		if got != nil {
+			if err := got(buf[:r]); err != nil {
+				return fmt.Errorf("drain %s file %d: %w", kind, id, err)
+			}
 		}
 	}
 }
