@@ -18,13 +18,8 @@ import (
 )
 
 // criu42 is the reference, CRIU 4.2, measured beside ours where it is
-// installed ($CRIU42, else its place on the development machines).
-var criu42 = func() string {
-	if p := os.Getenv("CRIU42"); p != "" {
-		return p
-	}
-	return "/work/shared/tools/criu-4.2/criu"
-}()
+// installed (crtest.CRIU42).
+var criu42 = crtest.CRIU42()
 
 // tcpEstablished says whether bin/criu checkpoints established TCP
 // connections (--tcp-established): then every client keeps its

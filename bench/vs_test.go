@@ -20,14 +20,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
 
-// criu42 is the reference CRIU: $CRIU42, else the one beside the repo.
-func criu42() string {
-	if p := os.Getenv("CRIU42"); p != "" {
-		return p
-	}
-	return filepath.Join(crtest.SourceDir(), "..", "..", "..", "shared", "tools", "criu-4.2", "criu")
-}
-
 // workload is one program to checkpoint: start runs it and returns its
 // root pid once it is ready.
 type workload struct {
@@ -65,7 +57,7 @@ type sample struct {
 func BenchmarkVsCRIU42(b *testing.B) {
 	crtest.RequireRoot(b)
 	crtest.Subreaper(b)
-	ours, ref := crtest.Criu(b), criu42()
+	ours, ref := crtest.Criu(b), crtest.CRIU42()
 	if out, err := crtest.Run(context.Background(), ref, "--version"); err != nil {
 		b.Skipf("CRIU 4.2 does not run here (%s: %v %s): nothing to compare with", ref, err, strings.TrimSpace(out))
 	}

@@ -237,3 +237,14 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// CRIU42 is the path of the reference CRIU 4.2 that tests compare with:
+// $CRIU42 (.ci/run sets it), else ../shared/tools/criu-4.2/criu beside
+// this repository. The tests check that it exists and runs.
+func CRIU42() string {
+	if p := os.Getenv("CRIU42"); p != "" {
+		return p
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "tools", "criu-4.2", "criu")
+}

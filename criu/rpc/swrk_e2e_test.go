@@ -29,7 +29,7 @@ func refCriu() string {
 		}
 		return p
 	}
-	return "/work/shared/tools/criu-4.2/criu"
+	return crtest.CRIU42()
 }
 
 // binaries runs scenario f against our criu and, when present, CRIU 4.2

@@ -21,7 +21,7 @@ import (
 )
 
 // criu42 is the reference CRIU, for the side-by-side figures.
-const criu42 = "/work/shared/tools/criu-4.2/criu"
+var criu42 = crtest.CRIU42()
 
 // echoServer is testdata/echo.c serving one client, and that client:
 // a connection held by the test, outside the dumped tree.

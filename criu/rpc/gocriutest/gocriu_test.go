@@ -65,7 +65,7 @@ func TestGoCriu(t *testing.T) {
 	t.Run("criu-go", func(t *testing.T) { goCriu(t, crtest.Criu(t), false) })
 	ref := os.Getenv("RPC_REF_CRIU")
 	if ref == "" {
-		ref = "/work/shared/tools/criu-4.2/criu"
+		ref = crtest.CRIU42()
 	}
 	if _, err := os.Stat(ref); err != nil {
 		t.Logf("reference CRIU %s absent: %v", ref, err)

@@ -111,24 +111,13 @@ func makeTests() ([]byte, error) {
 	return exec.Command("make", "-C", zdtmDir, "-j2").CombinedOutput()
 }
 
-// criu42 is upstream CRIU 4.2, the oracle of the cross-tool runs:
-// $CRIU42 (.ci/run sets it when ../shared has CRIU 4.2, and installs its
-// libraries), else its place on the development machines; where it is
-// absent or does not run, TestCrossCRIU42 skips, saying so.
-func criu42() string {
-	if p := os.Getenv("CRIU42"); p != "" {
-		return p
-	}
-	return "/work/shared/tools/criu-4.2/criu"
-}
-
 // TestCrossCRIU42 dumps a few tests with CRIU 4.2 and restores them with
 // ours, and the reverse: both tools read each other's images.
 func TestCrossCRIU42(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	c42 := criu42()
+	c42 := crtest.CRIU42() // .ci/run sets $CRIU42 when ../shared has it
 	if st, err := os.Stat(c42); err != nil || st.Mode()&0o111 == 0 {
 		t.Skipf("CRIU 4.2 is not at %s (set $CRIU42): no cross-tool run", c42)
 	}
