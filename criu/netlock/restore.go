@@ -2,11 +2,11 @@ package netlock
 
 import (
 	"context"
-	"encoding/binary"
 	"net/netip"
 
 	"github.com/rs/zerolog"
 
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -19,8 +19,11 @@ func ConnsOf(isks []*images.InetSkEntry) []Conn {
 		if e.GetProto() != 6 || e.GetState() == 10 || e.GetState() == 7 { // IPPROTO_TCP; TCP_LISTEN, TCP_CLOSE
 			continue
 		}
-		src, ok1 := imageAddr(e.GetFamily(), e.GetSrcAddr())
-		dst, ok2 := imageAddr(e.GetFamily(), e.GetDstAddr())
+		if len(e.GetSrcAddr()) == 0 || len(e.GetDstAddr()) == 0 {
+			continue // no connection
+		}
+		src, ok1 := image.InetAddr(e.GetFamily(), e.GetSrcAddr())
+		dst, ok2 := image.InetAddr(e.GetFamily(), e.GetDstAddr())
 		if ok1 && ok2 {
 			conns = append(conns, Conn{
 				Local:  netip.AddrPortFrom(src, uint16(e.GetSrcPort())),
@@ -41,24 +44,6 @@ func ConnsOfFiles(files map[uint32]*images.FileEntry) []Conn {
 		}
 	}
 	return ConnsOf(isks)
-}
-
-// imageAddr is an address of CRIU's images: network-order bytes read as
-// little-endian 32-bit words.
-func imageAddr(family uint32, words []uint32) (netip.Addr, bool) {
-	var b [16]byte
-	for i, w := range words {
-		if i < 4 {
-			binary.LittleEndian.PutUint32(b[4*i:], w)
-		}
-	}
-	switch {
-	case family == 2 && len(words) == 1: // AF_INET
-		return netip.AddrFrom4([4]byte(b[:4])), true
-	case family == 10 && len(words) == 4: // AF_INET6
-		return netip.AddrFrom16(b), true
-	}
-	return netip.Addr{}, false
 }
 
 // LockRestore locks conns, the connections a host-flavor restore of

@@ -1,7 +1,6 @@
 package sockets
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/proto/images"
 )
@@ -144,20 +144,12 @@ func zeroWords(w []uint32) bool {
 // inetSockaddr builds a sockaddr from CRIU's address words (network-order
 // bytes read as little-endian u32s).
 func inetSockaddr(family int, words []uint32, port uint32) (unix.Sockaddr, error) {
-	var b [16]byte
-	for i, w := range words {
-		if i >= 4 {
-			break
-		}
-		binary.LittleEndian.PutUint32(b[4*i:], w)
+	a, ok := image.InetAddr(uint32(family), words)
+	if !ok {
+		return nil, fmt.Errorf("%w: family %d with %d address words", errdefs.ErrBadImage, family, len(words))
 	}
-	switch {
-	case family == unix.AF_INET && len(words) <= 1:
-		sa := &unix.SockaddrInet4{Port: int(port)}
-		copy(sa.Addr[:], b[:4])
-		return sa, nil
-	case family == unix.AF_INET6 && (len(words) == 4 || len(words) == 0):
-		return &unix.SockaddrInet6{Port: int(port), Addr: b}, nil
+	if a.Is4() {
+		return &unix.SockaddrInet4{Port: int(port), Addr: a.As4()}, nil
 	}
-	return nil, fmt.Errorf("%w: family %d with %d address words", errdefs.ErrBadImage, family, len(words))
+	return &unix.SockaddrInet6{Port: int(port), Addr: a.As16()}, nil
 }
