@@ -250,6 +250,9 @@ func TestSwrkVersionCheckFeatures(t *testing.T) {
 			t.Fatalf("VERSION: %v", resp)
 		}
 		t.Logf("VERSION: %d.%d gitid %q name %q", v.GetMajorNumber(), v.GetMinorNumber(), v.GetGitid(), v.GetName())
+		if !ref && (v.GetMajorNumber() != 4 || v.GetMinorNumber() != 2) {
+			t.Errorf("VERSION: %v, want 4.2", v)
+		}
 
 		resp, _ = startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_CHECK.Enum()}, nil)
 		t.Logf("CHECK: success %v %s", resp.GetSuccess(), resp.GetCrErrmsg())
@@ -473,6 +476,11 @@ func TestSwrkRefusedOptions(t *testing.T) {
 				r.Opts.LsmProfile = proto.String("apparmor:nosuch")
 				return r
 			}},
+			{"auto_dedup", "auto_dedup", func(d *os.File, pid int) *pb.CriuReq {
+				r := dumpReq(pb.CriuReqType_DUMP, d, pid, "dump.log")
+				r.Opts.AutoDedup = proto.Bool(true)
+				return r
+			}},
 		} {
 			dir := t.TempDir()
 			cmd, out := counter(t, dir)
@@ -554,10 +562,17 @@ func TestSwrkFailedDump(t *testing.T) {
 	})
 }
 
-// TestSwrkFailedRestore: a RESTORE whose client fails post-restore (the
+// TestSwrkFailedRestore: a RESTORE without images answers with an error
+// message; one whose client fails post-restore (the
 // tasks exist then) fails, and leaves no process behind.
 func TestSwrkFailedRestore(t *testing.T) {
 	binaries(t, func(t *testing.T, bin string, ref bool) {
+		// No images at all: an error response with a message.
+		empty := imagesDir(t, filepath.Join(t.TempDir(), "empty"))
+		if resp, _ := startSwrk(t, bin, ref).call(t, &pb.CriuReq{Type: pb.CriuReqType_RESTORE.Enum(), Opts: &pb.CriuOpts{
+			ImagesDirFd: proto.Int32(int32(empty.Fd())), ShellJob: proto.Bool(true)}}, nil); resp.GetSuccess() || resp.GetCrErrmsg() == "" {
+			t.Fatalf("RESTORE of an empty dir: %v", resp)
+		}
 		dir := t.TempDir()
 		cmd, out := counter(t, dir)
 		d := imagesDir(t, filepath.Join(dir, "img"))
