@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/criugo/criu/criu/cmdstore"
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/netlock"
 )
@@ -71,10 +72,10 @@ func init() {
 					return err
 				}
 				defer store.Close()
-				store, is := wrapStore(ctx, store)
+				store, is := cmdstore.Wrap(ctx, store)
 				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Veth: veth, Mounts: mnt, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
-					cleanFailedDump(e.Log, so.localDir(), is)
+					cmdstore.CleanFailedDump(e.Log, so.localDir(), is)
 					return err
 				}
 				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("dumped")

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/cmdstore"
 	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
@@ -488,7 +489,7 @@ func TestInterruptDuringFinish(t *testing.T) {
 	defer d.Close()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	inner := &cancelInFinish{Dir: d, cancel: func() { cancel(&interruptError{sig: syscall.SIGTERM}) }}
-	s, _ := wrapStore(ctx, inner)
+	s, _ := cmdstore.Wrap(ctx, inner)
 	if _, err := dump.Dump(ctx, s, dump.Options{Pid: pid, ShellJob: true}); err != nil {
 		t.Fatalf("dump with a signal during its Finish: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/criugo/criu/criu/cmdstore"
 	"github.com/criugo/criu/criu/dump"
 )
 
@@ -47,10 +48,10 @@ func init() {
 					return err
 				}
 				defer store.Close()
-				store, is := wrapStore(ctx, store)
+				store, is := cmdstore.Wrap(ctx, store)
 				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: track, LeaveRunning: true, FreezeCgroup: *freezeCg, Log: e.Log})
 				if err != nil {
-					cleanFailedDump(e.Log, so.localDir(), is)
+					cmdstore.CleanFailedDump(e.Log, so.localDir(), is)
 					return err
 				}
 				e.Log.Info().Dur("frozen", st.Frozen).Uint64("pages", st.PagesWritten).Uint64("pages_skipped_parent", st.PagesSkippedParent).Msg("pre-dumped")

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/cmdstore"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/restore"
@@ -72,7 +73,7 @@ func init() {
 				defer store.Close()
 				// Interrupted, the restore fails at its next image read
 				// and kills what it created.
-				rs, _ := wrapStore(ctx, store)
+				rs, _ := cmdstore.Wrap(ctx, store)
 				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Cgroup: cg, Mounts: mnt, Log: e.Log})
 				if err != nil {
 					return err

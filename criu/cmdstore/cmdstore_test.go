@@ -1,11 +1,10 @@
-package main
+package cmdstore
 
 import (
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -16,6 +15,9 @@ import (
 // Once interrupted, the store refuses every write, read and the Finish
 // with the interruption as the cause, and an image being written is
 // aborted at Close, not committed; image.Chained is kept.
+// errInterrupted stands for the interruption, the context's cause.
+var errInterrupted = errors.New("interrupted by SIGTERM")
+
 func TestInterruptStore(t *testing.T) {
 	dir := t.TempDir()
 	d, err := image.NewDir(dir)
@@ -24,7 +26,7 @@ func TestInterruptStore(t *testing.T) {
 	}
 	defer d.Close()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s, is := wrapStore(ctx, d)
+	s, is := Wrap(ctx, d)
 	if _, ok := s.(image.Chained); !ok {
 		t.Fatal("the wrapped Dir lost image.Chained")
 	}
@@ -38,27 +40,27 @@ func TestInterruptStore(t *testing.T) {
 	if _, err := w.Write(make([]byte, 4096)); err != nil {
 		t.Fatal(err)
 	}
-	cancel(&interruptError{sig: syscall.SIGTERM})
-	var ie *interruptError
-	if _, err := w.Write(make([]byte, 4096)); !errors.As(err, &ie) {
+	cancel(errInterrupted)
+	ie := errInterrupted
+	if _, err := w.Write(make([]byte, 4096)); !errors.Is(err, ie) {
 		t.Errorf("write after the signal: %v", err)
 	}
-	if err := w.Close(); !errors.As(err, &ie) {
+	if err := w.Close(); !errors.Is(err, ie) {
 		t.Errorf("close after the signal: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "pages-1.img")); err == nil {
 		t.Error("an image was committed after the signal")
 	}
-	if _, err := s.Open(ctx, "inventory.img"); !errors.As(err, &ie) {
+	if _, err := s.Open(ctx, "inventory.img"); !errors.Is(err, ie) {
 		t.Errorf("open after the signal: %v", err)
 	}
-	if err := s.Finish(ctx); !errors.As(err, &ie) {
+	if err := s.Finish(ctx); !errors.Is(err, ie) {
 		t.Errorf("finish after the signal: %v", err)
 	}
-	if _, err := s.(image.Chained).Parent(ctx); !errors.As(err, &ie) {
+	if _, err := s.(image.Chained).Parent(ctx); !errors.Is(err, ie) {
 		t.Errorf("parent after the signal: %v", err)
 	}
-	cleanFailedDump(zerolog.New(zerolog.NewTestWriter(t)), dir, is)
+	CleanFailedDump(zerolog.New(zerolog.NewTestWriter(t)), dir, is)
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		t.Errorf("left after the failed dump: %s", e.Name())
