@@ -259,7 +259,7 @@ func (d *daemonFlags) warnNoTLSStderr(e *env, daemon string) {
 }
 
 // envCPUProfile names a hidden knob for benchmarks: when set, a daemon
-// writes a CPU profile to $CRIUGO_CPUPROFILE.<daemon>.<pid> from start to
+// (and dump or restore, from opening the images to the end) writes a CPU profile to $CRIUGO_CPUPROFILE.<daemon>.<pid> from start to
 // exit (a clean exit: SIGTERM, not SIGKILL).
 const envCPUProfile = "CRIUGO_CPUPROFILE"
 

@@ -74,6 +74,7 @@ func init() {
 				// Interrupted, the restore fails at its next image read
 				// and kills what it created.
 				rs, _ := cmdstore.Wrap(ctx, store)
+				defer startCPUProfile(e.Log, "restore")()
 				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Cgroup: cg, Mounts: mnt, Log: e.Log})
 				if err != nil {
 					return err

@@ -125,7 +125,8 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 			s.Close()
 		}
 	}()
-	buf := mem.AlignedBuffer(fillChunk)
+	buf := getFillBuf(fillChunk)
+	defer putFillBuf(buf)
 	for depth := 1; len(want) > 0; depth++ {
 		if depth > maxChain {
 			return fmt.Errorf("%w: parent chain longer than %d", errdefs.ErrBadImage, maxChain)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -361,6 +362,29 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 // fillChunk bounds the bytes read from pages-N.img per batch.
 const fillChunk = 32 << 20
 
+// fillBufs keeps whole fillChunk buffers from one task's fill to the
+// next: a tree's restore would otherwise take two fresh 32 MiB buffers
+// per task, zeroed by the Go runtime and first touched in the kernel (6
+// to 40 us a page in a VM), which was most of the restore of a 50-task
+// tree whose tasks have a few private pages each.
+var fillBufs = sync.Pool{New: func() any { return mem.AlignedBuffer(fillChunk) }}
+
+// getFillBuf returns a page-aligned buffer of at least n bytes (n at
+// most fillChunk): a small one of its own, or a whole one from fillBufs.
+func getFillBuf(n uint64) []byte {
+	if n < fillChunk/4 {
+		return mem.AlignedBuffer(int(max(n, mem.PageSize)))
+	}
+	return fillBufs.Get().([]byte)
+}
+
+// putFillBuf gives back a buffer of getFillBuf.
+func putFillBuf(b []byte) {
+	if cap(b) == fillChunk {
+		fillBufs.Put(b[:fillChunk])
+	}
+}
+
 // fillPages copies pages-N.img into the mappings. Every run is first
 // populated in bulk (MADV_POPULATE_WRITE: fresh pages are expensive when
 // faulted one by one in a VM), all before any page is written: measured
@@ -442,9 +466,19 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 	// The reader starts right away; it has two buffers to fill while
 	// the task's memory is populated.
 	full := make(chan batch, 1)
+	var most uint64
+	for _, bt := range batches {
+		most = max(most, bt.size)
+	}
 	free := make(chan []byte, 2)
-	free <- mem.AlignedBuffer(fillChunk)
-	free <- mem.AlignedBuffer(fillChunk)
+	for range min(2, len(batches)) {
+		free <- getFillBuf(most)
+	}
+	defer func() {
+		for len(free) > 0 {
+			putFillBuf(<-free)
+		}
+	}()
 	stop := make(chan struct{})
 	readerDone := make(chan struct{})
 	defer func() {

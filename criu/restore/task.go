@@ -23,7 +23,7 @@ var atFdcwd = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
 // session come later.
 func (r *restorer) restoreTask() error {
 	tc := r.sn.cores[uint32(r.vpid)].GetTc()
-	if err := task.SetSigactions(r, tc); err != nil {
+	if err := task.SetSigactions(r, r.pid, tc); err != nil {
 		return err
 	}
 	if err := task.SetPersonality(r, tc); err != nil {

@@ -37,9 +37,29 @@ func cstring(t Task, off uint64, s string) (uint64, error) {
 	return t.Scratch() + off, t.WriteScratch(off, append([]byte(s), 0))
 }
 
-// SetSigactions gives the task its signal handlers.
-func SetSigactions(t Task, tc *images.TaskCoreEntry) error {
+// SetSigactions gives the task pid (t's leader) its signal handlers.
+// It runs before any code of the task's, in a task cloned from the stub
+// stopped at its exec (or forked from such a one): each action is then
+// the exec's, SIG_IGN where /proc says ignored (SigIgn) and SIG_DFL
+// elsewhere, with no flags, mask or restorer (the kernel resets them at
+// exec). An action of the image equal to that is not set again: an
+// injected call costs tens of microseconds, and most of a tree's 62
+// actions per task are defaults. A task with a handler already (SigCgt)
+// is not in that state: every action is set.
+func SetSigactions(t Task, pid int, tc *images.TaskCoreEntry) error {
 	sigs, err := sigactionSignals(len(tc.GetSigactions()))
+	if err != nil {
+		return err
+	}
+	pst, err := procfs.ReadStatus(pid)
+	if err != nil {
+		return err
+	}
+	caught, err := pst.Hex("SigCgt")
+	if err != nil {
+		return err
+	}
+	ignored, err := pst.Hex("SigIgn")
 	if err != nil {
 		return err
 	}
@@ -49,6 +69,15 @@ func SetSigactions(t Task, tc *images.TaskCoreEntry) error {
 			continue
 		}
 		k := linux.KSigaction{Handler: sa.GetSigaction(), Flags: sa.GetFlags(), Restorer: sa.GetRestorer(), Mask: sa.GetMask()}
+		if caught == 0 {
+			now := linux.KSigaction{} // SIG_DFL
+			if ignored&(1<<(sig-1)) != 0 {
+				now.Handler = 1 // SIG_IGN
+			}
+			if k == now {
+				continue
+			}
+		}
 		if err := t.WriteScratch(0, k.Bytes()); err != nil {
 			return err
 		}
