@@ -87,12 +87,71 @@ func (in *Injector) Syscall(name string, nr uintptr, args ...uint64) (uint64, er
 // call runs on the tracer thread. It leaves the thread with in.Base as
 // its registers and its signal mask as found, whatever happens.
 func (in *Injector) call(nr uintptr, args []uint64) (ret uint64, err error) {
+	err = in.window(func() error {
+		ret, err = in.step(nr, args)
+		return err
+	})
+	return ret, err
+}
+
+// Call is one system call of a Batch.
+type Call struct {
+	Name string
+	Nr   uintptr
+	Args []uint64
+}
+
+// Batch runs calls in the thread one after the other, in one window: one
+// request to the tracer thread, the signal mask set and put back once,
+// one park. Each Syscall alone has all of that around its tracee stop, so
+// a batch of n costs about what n/2 single calls cost. It stops at the
+// first call that fails (an errno is returned as for Syscall); the
+// results of the calls that ran come back in order.
+func (in *Injector) Batch(calls ...Call) ([]uint64, error) {
+	rets := make([]uint64, 0, len(calls))
+	failed := -1
+	err := in.T.Do(func() error {
+		return in.window(func() error {
+			for i, c := range calls {
+				ret, err := in.step(c.Nr, c.Args)
+				if err != nil {
+					failed = i
+					return err
+				}
+				rets = append(rets, ret)
+				if r := int64(ret); r < 0 && r >= -4095 {
+					failed = i
+					return nil
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		name := "batch"
+		if failed >= 0 {
+			name = calls[failed].Name
+		}
+		return rets, fmt.Errorf("injected %s in %d: %w", name, in.Tid, err)
+	}
+	if failed >= 0 {
+		r := int64(rets[failed])
+		return rets, &SyscallError{Tid: in.Tid, Name: calls[failed].Name, Err: unix.Errno(-r)}
+	}
+	return rets, nil
+}
+
+// window runs f, which steps injected calls, with the thread's signal
+// mask set to injectMask, and leaves the thread with in.Base as its
+// registers and its signal mask as found, parked if seized, whatever
+// happens. It runs on the tracer thread.
+func (in *Injector) window(f func() error) (err error) {
 	mask, err := linux.PtraceGetSigmask(in.Tid)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := linux.PtraceSetSigmask(in.Tid, injectMask); err != nil {
-		return 0, err
+		return err
 	}
 	defer func() {
 		// A thread that died (or was never stopped) cannot take them.
@@ -112,7 +171,7 @@ func (in *Injector) call(nr uintptr, args []uint64) (ret uint64, err error) {
 			}
 		}
 	}()
-	return in.step(nr, args)
+	return f()
 }
 
 // injectMask is the signal mask of a thread during an injected call:

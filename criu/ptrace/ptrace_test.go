@@ -320,3 +320,95 @@ func BenchmarkInject(b *testing.B) {
 		}
 	}
 }
+
+// A batch runs its calls in order in a seized thread, stops at the first
+// that fails with that call's errno, and leaves the thread as it was: its
+// registers and signal mask, parked, running on once detached.
+func TestBatch(t *testing.T) {
+	crtest.RequireRoot(t)
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	tr := ptrace.NewTracer()
+	defer tr.Close()
+	if err := tr.Seize(pid, 0); err != nil {
+		t.Fatal(err)
+	}
+	in, err := injector(tr, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask, err := tr.GetSigmask(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rets, err := in.Batch(
+		ptrace.Call{Name: "getpid", Nr: unix.SYS_GETPID},
+		ptrace.Call{Name: "getppid", Nr: unix.SYS_GETPPID},
+	)
+	if err != nil || len(rets) != 2 || int(rets[0]) != pid || int(rets[1]) != os.Getpid() {
+		t.Fatalf("batch = %v, %v; want [%d %d]", rets, err, pid, os.Getpid())
+	}
+	rets, err = in.Batch(
+		ptrace.Call{Name: "getpid", Nr: unix.SYS_GETPID},
+		ptrace.Call{Name: "close(-1)", Nr: unix.SYS_CLOSE, Args: []uint64{^uint64(0)}},
+		ptrace.Call{Name: "exit", Nr: unix.SYS_EXIT_GROUP, Args: []uint64{7}},
+	)
+	var se *ptrace.SyscallError
+	if !errors.As(err, &se) || se.Name != "close(-1)" || !errors.Is(err, unix.EBADF) || len(rets) != 2 {
+		t.Fatalf("batch with a failing call = %v, %v; want EBADF from close(-1), the exit not run", rets, err)
+	}
+	regs, err := tr.GetRegs(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if regs != in.Base {
+		t.Errorf("registers after the batch differ from the thread's")
+	}
+	if m, err := tr.GetSigmask(pid); err != nil || m != mask {
+		t.Errorf("signal mask after the batch = %#x, %v; want %#x", m, err, mask)
+	}
+	if err := tr.Detach(pid, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the task does not run on after the batch: %v", err)
+	}
+}
+
+// BenchmarkInjectBatch is BenchmarkInject's call in batches of 8, per call.
+func BenchmarkInjectBatch(b *testing.B) {
+	crtest.RequireRoot(b)
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	tr := ptrace.NewTracer()
+	defer tr.Close()
+	if err := tr.Seize(pid, 0); err != nil {
+		b.Fatal(err)
+	}
+	in, err := injector(tr, pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls := make([]ptrace.Call, 8)
+	for i := range calls {
+		calls[i] = ptrace.Call{Name: "getpid", Nr: unix.SYS_GETPID}
+	}
+	n := 0
+	for b.Loop() {
+		if n%len(calls) == 0 {
+			if _, err := in.Batch(calls...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n++
+	}
+}

@@ -124,19 +124,16 @@ func DumpThread(f *Frozen, th *Thread) (*images.CoreEntry, error) {
 		return nil, err
 	}
 	in := th.In
-	if _, err := in.Syscall("prctl(PR_GET_TID_ADDRESS)", unix.SYS_PRCTL, unix.PR_GET_TID_ADDRESS, f.Scratch); err != nil {
-		return nil, err
-	}
-	if _, err := in.Syscall("sigaltstack", unix.SYS_SIGALTSTACK, 0, f.Scratch+8); err != nil {
-		return nil, err
-	}
-	if _, err := in.Syscall("prctl(PR_GET_PDEATHSIG)", unix.SYS_PRCTL, unix.PR_GET_PDEATHSIG, f.Scratch+64); err != nil {
-		return nil, err
-	}
-	secbits, err := in.Syscall("prctl(PR_GET_SECUREBITS)", unix.SYS_PRCTL, unix.PR_GET_SECUREBITS)
+	rets, err := in.Batch(
+		ptrace.Call{Name: "prctl(PR_GET_TID_ADDRESS)", Nr: unix.SYS_PRCTL, Args: []uint64{unix.PR_GET_TID_ADDRESS, f.Scratch}},
+		ptrace.Call{Name: "sigaltstack", Nr: unix.SYS_SIGALTSTACK, Args: []uint64{0, f.Scratch + 8}},
+		ptrace.Call{Name: "prctl(PR_GET_PDEATHSIG)", Nr: unix.SYS_PRCTL, Args: []uint64{unix.PR_GET_PDEATHSIG, f.Scratch + 64}},
+		ptrace.Call{Name: "prctl(PR_GET_SECUREBITS)", Nr: unix.SYS_PRCTL, Args: []uint64{unix.PR_GET_SECUREBITS}},
+	)
 	if err != nil {
 		return nil, err
 	}
+	secbits := rets[3]
 	b, err := f.readScratch(0, 68)
 	if err != nil {
 		return nil, err
@@ -274,15 +271,22 @@ func DumpCore(f *Frozen, stopSignal func() syscall.Signal) (*images.TaskCoreEntr
 		return sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) &&
 			(caught&(1<<(sig-1)) != 0 || sig == int(unix.SIGCHLD))
 	}
+	// One batch: the asked actions to scratch[sig*32], then the interval
+	// timers past them, at scratch[itimerOff+which*32].
+	const itimerOff = 65 * linux.KSigactionSize
+	var calls []ptrace.Call
 	for sig := 1; sig <= 64; sig++ {
-		if !ask(sig) {
-			continue
-		}
-		if _, err := in.Syscall("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, f.Scratch+uint64(sig)*linux.KSigactionSize, linux.SigsetSize); err != nil {
-			return nil, err
+		if ask(sig) {
+			calls = append(calls, ptrace.Call{Name: "rt_sigaction", Nr: unix.SYS_RT_SIGACTION, Args: []uint64{uint64(sig), 0, f.Scratch + uint64(sig)*linux.KSigactionSize, linux.SigsetSize}})
 		}
 	}
-	b, err := f.readScratch(0, 65*32)
+	for which := range uint64(3) {
+		calls = append(calls, ptrace.Call{Name: "getitimer", Nr: unix.SYS_GETITIMER, Args: []uint64{which, f.Scratch + itimerOff + which*32}})
+	}
+	if _, err := in.Batch(calls...); err != nil {
+		return nil, err
+	}
+	b, err := f.readScratch(0, itimerOff+3*32)
 	if err != nil {
 		return nil, err
 	}
@@ -312,16 +316,7 @@ func DumpCore(f *Frozen, stopSignal func() syscall.Signal) (*images.TaskCoreEntr
 	// Interval timers.
 	var its [3]*images.ItimerEntry
 	for which := 0; which < 3; which++ {
-		if _, err := in.Syscall("getitimer", unix.SYS_GETITIMER, uint64(which), f.Scratch+uint64(which)*32); err != nil {
-			return nil, err
-		}
-	}
-	b, err = f.readScratch(0, 96)
-	if err != nil {
-		return nil, err
-	}
-	for which := 0; which < 3; which++ {
-		e := b[which*32:]
+		e := b[itimerOff+which*32:]
 		its[which] = &images.ItimerEntry{
 			Isec: proto.Uint64(le.Uint64(e[0:])), Iusec: proto.Uint64(le.Uint64(e[8:])),
 			Vsec: proto.Uint64(le.Uint64(e[16:])), Vusec: proto.Uint64(le.Uint64(e[24:])),
@@ -335,13 +330,14 @@ func DumpCore(f *Frozen, stopSignal func() syscall.Signal) (*images.TaskCoreEntr
 	}
 	{
 		for _, pt := range pts {
-			if _, err := in.Syscall("timer_gettime", unix.SYS_TIMER_GETTIME, uint64(pt.ID), f.Scratch); err != nil {
-				return nil, err
-			}
-			ov, err := in.Syscall("timer_getoverrun", unix.SYS_TIMER_GETOVERRUN, uint64(pt.ID))
+			rets, err := in.Batch(
+				ptrace.Call{Name: "timer_gettime", Nr: unix.SYS_TIMER_GETTIME, Args: []uint64{uint64(pt.ID), f.Scratch}},
+				ptrace.Call{Name: "timer_getoverrun", Nr: unix.SYS_TIMER_GETOVERRUN, Args: []uint64{uint64(pt.ID)}},
+			)
 			if err != nil {
 				return nil, err
 			}
+			ov := rets[1]
 			b, err := f.readScratch(0, 32)
 			if err != nil {
 				return nil, err
