@@ -14,15 +14,9 @@ import (
 // restore with --root cannot make yet (restore refuses them too, but by
 // then the tree is gone): files deleted while open (ghosts, made before
 // the container's mounts), unix sockets bound to a path, terminals.
-// A pivot_root'ed tree with a pid namespace of its own (runc's
-// default) is refused whole: its restore opens criu's pidfd through the
-// host's /proc, which the pivot takes away.
-func CheckFiles(pid int, entries []*images.FileEntry, ghosts, pidns bool) error {
+func CheckFiles(pid int, entries []*images.FileEntry, ghosts bool) error {
 	if reachable(pid) {
 		return nil
-	}
-	if pidns {
-		return fmt.Errorf("%w: a pivot_root'ed container with a pid namespace of its own (restore with --root cannot build it yet)", errdefs.ErrUnsupported)
 	}
 	if ghosts {
 		return fmt.Errorf("%w: a file deleted while open in a pivot_root'ed container (restore with --root makes ghost files before its mounts)", errdefs.ErrUnsupported)
