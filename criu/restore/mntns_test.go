@@ -334,13 +334,38 @@ func reapChildren() {
 	}
 }
 
-// A container with a deleted file open: the dump refuses it by name
-// (restore with --root would make its ghost copy before the container's
-// mounts), and the container runs on.
-func TestRestoreRootContainerGhostRefused(t *testing.T) {
-	_, pid := startRootContainer(t, "echo gone > /data/gone; exec 4</data/gone; rm /data/gone")
+// startCT starts the container of TestRestoreRootContainer with pid,
+// net, uts and ipc namespaces of its own too (runc's default), extra
+// run in it before the counter, and waits for the counter.
+func startCT(t *testing.T, extra string) (string, int) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8)")
+	}
+	r, pid := startRootContainerIn(t, extra, "-m", "-p", "--fork", "-n", "-u", "-i")
+	waitCount(t, pid, 2)
+	return r, pid
+}
+
+// dumpRestoreCT dumps the container of startCT whose root is pid and
+// restores it with --root r, and returns the restored root's pid.
+func dumpRestoreCT(t *testing.T, pid int, r string) int {
+	t.Helper()
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--shell-job", "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	return restoreRoot(t, dir, r, "--shell-job")
+}
+
+// A container with files deleted while open, one of its rootfs and one
+// of its tmpfs: their ghost copies are made on the container's mounts
+// at restore and removed once open; the restored fds are deleted files
+// of those mounts with their data, and neither mount keeps a copy.
+func TestRestoreRootContainerGhost(t *testing.T) {
+	r, pid := startCT(t, `echo gone > /data/gone; exec 4</data/gone; rm /data/gone
+echo tmpgone > /tmp/gone; exec 6</tmp/gone; read x <&6; rm /tmp/gone`)
 	for i := 0; ; i++ {
-		if l, _ := os.Readlink(procfs.Path(pid, "fd/4")); strings.HasSuffix(l, "(deleted)") {
+		if l, _ := os.Readlink(procfs.Path(pid, "fd/6")); strings.HasSuffix(l, "(deleted)") {
 			break
 		}
 		if i > 200 {
@@ -348,7 +373,43 @@ func TestRestoreRootContainerGhostRefused(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	refusedDump(t, pid, "a file deleted while open in a pivot_root'ed container")
+	rpid := dumpRestoreCT(t, pid, r)
+	for _, c := range []struct {
+		fd, link, data, mount string
+		pos                   int64
+	}{{"4", "/data/gone (deleted)", "gone\n", "/", 0}, {"6", "/tmp/gone (deleted)", "tmpgone\n", "/tmp", 8}} {
+		fd := procfs.Path(rpid, "fd/"+c.fd)
+		if l, err := os.Readlink(fd); err != nil || l != c.link {
+			t.Errorf("fd %s: %q %v, want %q", c.fd, l, err, c.link)
+		}
+		if b, err := os.ReadFile(fd); err != nil || string(b) != c.data {
+			t.Errorf("fd %s: %q %v, want %q", c.fd, b, err, c.data)
+		}
+		var sf, sm unix.Stat_t
+		if err := unix.Stat(fd, &sf); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(procfs.Path(rpid, "root")+c.mount, &sm); err != nil {
+			t.Fatal(err)
+		}
+		if sf.Dev != sm.Dev || sf.Nlink != 0 {
+			t.Errorf("fd %s: device %d links %d, want a deleted file of the container's %s (device %d)", c.fd, sf.Dev, sf.Nlink, c.mount, sm.Dev)
+		}
+		b, _ := os.ReadFile(procfs.Path(rpid, "fdinfo/"+c.fd))
+		if !strings.HasPrefix(string(b), fmt.Sprintf("pos:\t%d\n", c.pos)) {
+			t.Errorf("fd %s: fdinfo %q, want pos %d", c.fd, b, c.pos)
+		}
+	}
+	for _, p := range []string{filepath.Join(r, "data"), procfs.Path(rpid, "root") + "/tmp"} {
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), "gone") {
+				t.Errorf("%s left in %s", e.Name(), p)
+			}
+		}
+	}
+	n := count(rpid)
+	waitCount(t, rpid, n+1)
 }
 
 // A container with a unix socket bound to a path: the dump refuses it by

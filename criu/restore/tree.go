@@ -177,9 +177,12 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}()
 
 	root.r = t.newRestorer(root)
-	t.ghosts.Container = t.mnt != nil
-	if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
-		return nil, err
+	if t.mnt == nil { // a container's are made on its mounts, below
+		if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
+			return nil, err
+		}
+	} else if _, ok := root.sn.remaps[root.sn.mm.GetExeFileId()]; ok {
+		return nil, fmt.Errorf("%w: the executable of the container's root task %d was deleted", ErrUnsupported, root.pid)
 	}
 	undo.Add(t.killAll)
 	if err := root.r.fork(&undo); err != nil {
@@ -207,6 +210,13 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	// (create), so that they inherit it (package mm).
 	if err := t.restoreNamespaces(ctx); err != nil {
 		return nil, err
+	}
+	if t.mnt != nil {
+		// Removed on failure before the root is killed (undo's order).
+		t.ghosts.Root = t.mnt.Prefix(root.r.pid)
+		if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
+			return nil, err
+		}
 	}
 	// As CRIU's, only a tree with namespaces of its own gets these two.
 	for _, step := range []string{"setup-namespaces", "post-setup-namespaces"} {
