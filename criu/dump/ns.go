@@ -258,7 +258,7 @@ func (t *tree) dumpNamespaces(ctx context.Context) error {
 		}
 	}
 	if t.ns.mask&unix.CLONE_NEWNS != 0 {
-		if err := mntns.CheckFiles(root.pid, t.files.entries, t.files.regs.HasGhosts(), t.ns.pidns()); err != nil {
+		if err := mntns.CheckFiles(root.pid, t.files.entries); err != nil {
 			return fmt.Errorf("dump %d: %w", root.pid, err)
 		}
 		if err := mntns.Dump(ctx, t.store, root.pid, t.ns.id["mnt"], t.opts.Mounts, t.opts.Log); err != nil {

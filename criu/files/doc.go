@@ -33,8 +33,8 @@
 //
 // Ghosts.Make makes the ghost files again at their path (with their
 // holes, mode, owner and times; a ghost directory with the removed
-// directories above it; refused for a container restored with --root,
-// Ghosts.Container); Ghosts.Path says where each file is opened
+// directories above it; a container's on its mounts, through
+// /proc/ROOT/root, Ghosts.Root); Ghosts.Path says where each file is opened
 // from, and Ghosts.Remove removes them once every file is open. Each
 // file's owner and signal are set (RestoreFowns) from inside the task
 // once every thread exists, before its creds, with the real and

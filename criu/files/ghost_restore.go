@@ -28,10 +28,12 @@ type Ghosts struct {
 	// parents: directories made for ghosts whose directory was
 	// removed too, removed again with them.
 	parents []string
-	// Container: the tree's paths are a container's, whose mounts
-	// restore makes once its root task exists (package mntns); ghosts
-	// are made from criu's root before it, so Make refuses them.
-	Container bool
+	// Root is where criu finds the tree's paths: "" when they are
+	// criu's own, /proc/ROOT/root for a container's, whose mounts
+	// restore makes once its root task exists (package mntns), Make
+	// called after. The paths recorded (Of, Path, ByIno) are the
+	// tree's; the files are made and removed below Root.
+	Root string
 }
 
 // NewGhosts returns a Ghosts with no copy made.
@@ -73,9 +75,6 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 		if f == nil {
 			return fmt.Errorf("%w: remap of unknown file %d", errdefs.ErrBadImage, fileID)
 		}
-		if gs.Container {
-			return fmt.Errorf("%w: the deleted file %s of a container restored with --root (ghost files are made before its mounts)", errdefs.ErrUnsupported, f.GetName())
-		}
 		if p, ok := made[gid]; ok {
 			gs.byFile[fileID] = p
 			continue
@@ -104,12 +103,12 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 				return err
 			}
 			undo.Add(func() { removeAll(parents) })
-			p, err := makeGhostDir(f.GetName(), gid, g.GetMode())
+			p, err := makeGhostDir(gs.Root, f.GetName(), gid, g.GetMode())
 			if err != nil {
 				return err
 			}
-			undo.Add(func() { os.Remove(p) })
-			if err := ghostAttrs(p, g); err != nil {
+			undo.Add(func() { os.Remove(gs.Root + p) })
+			if err := ghostAttrs(gs.Root+p, g); err != nil {
 				return err
 			}
 			made[gid] = p
@@ -125,16 +124,16 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 		undo.Add(func() { removeAll(parents) })
 		// At its own name when that is free, so that maps reads the same.
 		p := f.GetName()
-		out, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
+		out, err := os.OpenFile(gs.Root+p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
 		if err != nil {
 			p = fmt.Sprintf("%s.criu-ghost.%x", f.GetName(), gid)
-			out, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
+			out, err = os.OpenFile(gs.Root+p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(g.GetMode()&0o7777))
 		}
 		if err != nil {
 			rd.Close()
 			return fmt.Errorf("create ghost file: %w", err)
 		}
-		undo.Add(func() { os.Remove(p) })
+		undo.Add(func() { os.Remove(gs.Root + p) })
 		gs.byIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
 		if g.GetChunks() {
 			err = readChunks(dec, out, int64(g.GetSize()))
@@ -152,7 +151,7 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 		if err != nil {
 			return fmt.Errorf("write ghost file %s: %w", p, err)
 		}
-		if err := ghostAttrs(p, g); err != nil {
+		if err := ghostAttrs(gs.Root+p, g); err != nil {
 			return err
 		}
 		made[gid] = p
@@ -209,21 +208,21 @@ func ghostAttrs(p string, g *images.GhostFileEntry) error {
 	return nil
 }
 
-// makeGhostDir makes a deleted directory again, at its own name when
-// that is free, with its mode.
-func makeGhostDir(name string, gid uint32, mode uint32) (string, error) {
+// makeGhostDir makes a deleted directory again below root, at its own
+// name when that is free, with its mode, and returns its name.
+func makeGhostDir(root, name string, gid uint32, mode uint32) (string, error) {
 	p := name
-	err := unix.Mkdir(p, mode&0o7777)
+	err := unix.Mkdir(root+p, mode&0o7777)
 	if err != nil {
 		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
-		err = unix.Mkdir(p, mode&0o7777)
+		err = unix.Mkdir(root+p, mode&0o7777)
 	}
 	if err != nil {
 		return "", fmt.Errorf("create ghost directory %s: %w", p, os.NewSyscallError("mkdir", err))
 	}
 	// mkdir applies the umask.
-	if err := unix.Chmod(p, mode&0o7777); err != nil {
-		os.Remove(p)
+	if err := unix.Chmod(root+p, mode&0o7777); err != nil {
+		os.Remove(root + p)
 		return "", fmt.Errorf("ghost directory %s: %w", p, os.NewSyscallError("chmod", err))
 	}
 	return p, nil
@@ -236,10 +235,10 @@ func makeGhostDir(name string, gid uint32, mode uint32) (string, error) {
 func (gs *Ghosts) makeParents(name string) ([]string, error) {
 	var missing []string
 	for d := filepath.Dir(name); d != "/" && d != "."; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
+		if _, err := os.Lstat(gs.Root + d); err == nil {
 			break
 		}
-		missing = append(missing, d)
+		missing = append(missing, gs.Root+d)
 	}
 	var made []string
 	for i := len(missing) - 1; i >= 0; i-- {
@@ -261,12 +260,12 @@ func removeAll(dirs []string) {
 }
 
 // Remove removes the ghost copies, then the directories made for them,
-// deepest first.
+// deepest first (below Root, which must still reach them).
 func (gs *Ghosts) Remove() {
 	done := map[string]bool{}
 	for _, p := range gs.byFile {
 		if !done[p] {
-			os.Remove(p)
+			os.Remove(gs.Root + p)
 			done[p] = true
 		}
 	}

@@ -134,6 +134,3 @@ func ReadRemaps(ctx context.Context, s image.Store) (map[uint32]uint32, error) {
 func RegKey(reg *images.RegFileEntry) string {
 	return strings.TrimPrefix(reg.GetName(), "/")
 }
-
-// HasGhosts reports whether a deleted file is among the files recorded.
-func (s *Set) HasGhosts() bool { return len(s.ghosts) > 0 }

@@ -49,8 +49,9 @@ type RestoreTask interface {
 	// FilePath is where the task opens regular file id from: its
 	// name, or its ghost copy.
 	FilePath(id uint32) (string, error)
-	// MemfdPath is where the task opens memfd file id from.
-	MemfdPath(id uint32) (string, error)
+	// OpenMemfd opens memfd file id (the restorer's copy of its
+	// inode) in the task with flags and returns the fd.
+	OpenMemfd(id uint32, flags uint64) (uint64, error)
 	// MapShared maps, at v's address with prot, the shared anonymous
 	// object the restorer made for v's shmid; false when there is none.
 	MapShared(v *images.VmaEntry, prot uint32) (bool, error)
@@ -335,27 +336,28 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 		_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags, ^uint64(0), 0)
 		return vm, err
 	}
-	var path string
-	var err error
-	if st&image.VmaAreaMemfd != 0 {
-		path, err = r.t.MemfdPath(uint32(v.GetShmid()))
-	} else {
-		path, err = r.t.FilePath(uint32(v.GetShmid()))
-	}
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.t.CString(0, path)
-	if err != nil {
-		return nil, err
-	}
 	oflags := uint64(v.GetFdflags()) | unix.O_CLOEXEC
-	fd, err := r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, oflags, 0)
-	if err != nil {
-		return nil, err
+	var fd uint64
+	if st&image.VmaAreaMemfd != 0 {
+		var err error
+		if fd, err = r.t.OpenMemfd(uint32(v.GetShmid()), oflags); err != nil {
+			return nil, err
+		}
+	} else {
+		path, err := r.t.FilePath(uint32(v.GetShmid()))
+		if err != nil {
+			return nil, err
+		}
+		p, err := r.t.CString(0, path)
+		if err != nil {
+			return nil, err
+		}
+		if fd, err = r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, oflags, 0); err != nil {
+			return nil, err
+		}
 	}
 	defer r.sys("close", unix.SYS_CLOSE, fd)
-	_, err = r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags&^unix.MAP_ANONYMOUS, fd, v.GetPgoff())
+	_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags&^unix.MAP_ANONYMOUS, fd, v.GetPgoff())
 	return vm, err
 }
 

@@ -2,30 +2,30 @@ package mntns
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
 // CheckFiles refuses, at the dump of a pivot_root'ed tree (whose root
 // task pid's root no path from criu's reaches: its restore needs
-// --root), the files a
-// restore with --root cannot make yet (restore refuses them too, but by
-// then the tree is gone): files deleted while open (ghosts, made before
-// the container's mounts), unix sockets bound to a path, terminals.
-// A pivot_root'ed tree with a pid namespace of its own (runc's
-// default) is refused whole: its restore opens criu's pidfd through the
-// host's /proc, which the pivot takes away.
-func CheckFiles(pid int, entries []*images.FileEntry, ghosts, pidns bool) error {
+// --root), what a restore with --root cannot make (restore refuses it
+// too, but by then the tree is gone): a root task whose executable was
+// deleted (the restore starts from it before the container's mounts
+// exist), unix sockets bound to a path, terminals.
+func CheckFiles(pid int, entries []*images.FileEntry) error {
 	if reachable(pid) {
 		return nil
 	}
-	if pidns {
-		return fmt.Errorf("%w: a pivot_root'ed container with a pid namespace of its own (restore with --root cannot build it yet)", errdefs.ErrUnsupported)
-	}
-	if ghosts {
-		return fmt.Errorf("%w: a file deleted while open in a pivot_root'ed container (restore with --root makes ghost files before its mounts)", errdefs.ErrUnsupported)
+	var st unix.Stat_t
+	if err := unix.Stat(procfs.Path(pid, "exe"), &st); err == nil && st.Nlink == 0 {
+		exe, _ := os.Readlink(procfs.Path(pid, "exe"))
+		return fmt.Errorf("%w: the executable %s of the pivot_root'ed container's root task %d (restore with --root starts from it before the container's mounts exist)", errdefs.ErrUnsupported, exe, pid)
 	}
 	for _, e := range entries {
 		if u := e.GetUsk(); u != nil {

@@ -35,8 +35,12 @@ func (m memTask) FilePath(id uint32) (string, error) {
 	return p, err
 }
 
-func (m memTask) MemfdPath(id uint32) (string, error) {
-	return m.r.t.shmem.MemfdPath(m.r.t.ti.files[id], id)
+func (m memTask) OpenMemfd(id uint32, flags uint64) (uint64, error) {
+	path, err := m.r.t.shmem.MemfdPath(m.r.t.ti.files[id], id)
+	if err != nil {
+		return 0, err
+	}
+	return m.r.t.hand.Open(handTask{m.r}, path, flags)
 }
 
 func (m memTask) MapShared(v *images.VmaEntry, prot uint32) (bool, error) {

@@ -92,21 +92,130 @@ exec sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'
 	return "", 0
 }
 
-// A pivot_root'ed container with a pid namespace of its own (runc's
-// default) is refused at dump, whole and by name, and runs on: restore
-// with --root cannot build it yet.
-func TestDumpRootContainerPidnsRefused(t *testing.T) {
-	_, pid := startRootContainerIn(t, "", "-m", "-p", "--fork")
-	for i := 0; ; i++ {
-		if _, err := os.Stat(procfs.Path(pid, "root") + "/tmp/count"); err == nil {
-			break
+// A pivot_root'ed container with pid, net, uts and ipc namespaces of
+// its own (runc's default), its root pid 1 and a child of it: dumped
+// and restored with --root twice in a row, it counts on each time, in a
+// new pid namespace with the same pids inside, its root the rootfs, the
+// tmpfs file back.
+func TestRestoreRootContainerPidns(t *testing.T) {
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8)")
+	}
+	r, pid := startRootContainerIn(t, "sleep 1000 & echo $! > /tmp/bg", "-m", "-p", "--fork", "-n", "-u", "-i")
+	waitCount(t, pid, 3)
+	bg := nsPids(t, pid)
+	if len(bg) != 2 || bg[0] != 1 {
+		t.Fatalf("the container's tasks (pids inside) %v, want 1 and its sleep", bg)
+	}
+	for round := 1; round <= 2; round++ {
+		dir := t.TempDir()
+		dumpCmd(t, pid, dir, "--shell-job", "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+		reapChildren()
+		if crtest.Alive(pid) {
+			t.Fatalf("round %d: the dumped container %d runs on", round, pid)
 		}
+		pid = restoreRoot(t, dir, r, "--shell-job")
+		if got := nsPids(t, pid); !slices.Equal(got, bg) {
+			t.Errorf("round %d: pids inside %v, want %v", round, got, bg)
+		}
+		if own, _ := os.Readlink(procfs.Path(pid, "ns/pid")); own == mustReadlink(t, "/proc/self/ns/pid") {
+			t.Errorf("round %d: the restored container is in our pid namespace", round)
+		}
+		sameFile(t, "root", procfs.Path(pid, "root"), r)
+		if b, err := os.ReadFile(procfs.Path(pid, "root") + "/tmp/f"); err != nil || string(b) != "tmpdata\n" {
+			t.Errorf("round %d: tmpfs file: %q %v", round, b, err)
+		}
+		n := count(pid)
+		waitCount(t, pid, n+1)
+	}
+}
+
+// restoreRoot restores the images in dir with --root r (and CRIU's
+// --ext-mount-map for the container's two external mounts) and extra,
+// detached, and returns the restored root's pid, killed when the test
+// ends.
+func restoreRoot(t *testing.T, dir, r string, extra ...string) int {
+	t.Helper()
+	pidfile := filepath.Join(dir, "restored.pid")
+	args := append([]string{"restore", "-D", dir, "-d", "-v4", "-o", filepath.Join(dir, "restore.log"), "--pidfile", pidfile,
+		"--root", r, "--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null"}, extra...)
+	if out, err := crtest.Run(context.Background(), crtest.Criu(t), args...); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("criu %v: %v\n%s\n%s", args, err, out, log)
+	}
+	b, _ := os.ReadFile(pidfile)
+	pid, _ := strconv.Atoi(string(b))
+	t.Cleanup(func() { crtest.Kill(pid); crtest.Reap(pid) })
+	return pid
+}
+
+// count is the container's counter, in /tmp/count of its root pid.
+func count(pid int) int {
+	b, _ := os.ReadFile(procfs.Path(pid, "root") + "/tmp/count")
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// waitCount waits for the counter of pid to reach n.
+func waitCount(t *testing.T, pid, n int) {
+	t.Helper()
+	for i := 0; count(pid) < n; i++ {
 		if i > 300 {
-			t.Fatal("the container did not start")
+			t.Fatalf("the counter of %d stays at %d, want %d", pid, count(pid), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	refusedDump(t, pid, "a pivot_root'ed container with a pid namespace of its own", "--shell-job") // unshare's session
+}
+
+// nsPids are the pids, in its own pid namespace, of task pid and its
+// children but the counter's sleep 0.05 (the last NSpid of each).
+func nsPids(t *testing.T, pid int) []int {
+	t.Helper()
+	inner := func(p int) (int, string) {
+		b, _ := os.ReadFile(procfs.Path(p, "status"))
+		var ns int
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "NSpid:" {
+				ns, _ = strconv.Atoi(f[len(f)-1])
+			}
+		}
+		c, _ := os.ReadFile(procfs.Path(p, "cmdline"))
+		return ns, string(c)
+	}
+	root, _ := inner(pid)
+	out := []int{root}
+	b, _ := os.ReadFile(procfs.Path(pid, fmt.Sprintf("task/%d/children", pid)))
+	for _, f := range strings.Fields(string(b)) {
+		k, _ := strconv.Atoi(f)
+		if ns, cmd := inner(k); strings.Contains(cmd, "1000") {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+func mustReadlink(t *testing.T, p string) string {
+	t.Helper()
+	l, err := os.Readlink(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// sameFile wants a and b the same inode.
+func sameFile(t *testing.T, what, a, b string) {
+	t.Helper()
+	var sa, sb unix.Stat_t
+	if err := unix.Stat(a, &sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(b, &sb); err != nil {
+		t.Fatal(err)
+	}
+	if sa.Dev != sb.Dev || sa.Ino != sb.Ino {
+		t.Errorf("%s: %s is not %s", what, a, b)
+	}
 }
 
 // A counter in a container: a mount namespace pivot_root'ed into a
@@ -118,17 +227,7 @@ func TestDumpRootContainerPidnsRefused(t *testing.T) {
 // is the rootfs's, a fifo of the tmpfs is open with its data.
 func TestRestoreRootContainer(t *testing.T) {
 	r, pid := startRootContainer(t, "mkfifo /tmp/ff; exec 5<>/tmp/ff; echo fifodata >&5")
-	count := func(pid int) int {
-		b, _ := os.ReadFile(procfs.Path(pid, "root") + "/tmp/count")
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return n
-	}
-	for i := 0; count(pid) < 3; i++ {
-		if i > 200 {
-			t.Fatal("the container's counter does not count")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCount(t, pid, 3)
 	dir := t.TempDir()
 	dumpCmd(t, pid, dir, "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
 	reapChildren()
@@ -156,19 +255,7 @@ func TestRestoreRootContainer(t *testing.T) {
 	defer crtest.Reap(rpid)
 	defer crtest.Kill(rpid)
 
-	same := func(what, a, b string) {
-		t.Helper()
-		var sa, sb unix.Stat_t
-		if err := unix.Stat(a, &sa); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Stat(b, &sb); err != nil {
-			t.Fatal(err)
-		}
-		if sa.Dev != sb.Dev || sa.Ino != sb.Ino {
-			t.Errorf("%s: %s is not %s", what, a, b)
-		}
-	}
+	same := func(what, a, b string) { t.Helper(); sameFile(t, what, a, b) }
 	same("root", procfs.Path(rpid, "root"), r)
 	same("cwd", procfs.Path(rpid, "cwd"), filepath.Join(r, "work"))
 	same("fd 3", procfs.Path(rpid, "fd/3"), filepath.Join(r, "data/file"))
@@ -247,13 +334,38 @@ func reapChildren() {
 	}
 }
 
-// A container with a deleted file open: the dump refuses it by name
-// (restore with --root would make its ghost copy before the container's
-// mounts), and the container runs on.
-func TestRestoreRootContainerGhostRefused(t *testing.T) {
-	_, pid := startRootContainer(t, "echo gone > /data/gone; exec 4</data/gone; rm /data/gone")
+// startCT starts the container of TestRestoreRootContainer with pid,
+// net, uts and ipc namespaces of its own too (runc's default), extra
+// run in it before the counter, and waits for the counter.
+func startCT(t *testing.T, extra string) (string, int) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8)")
+	}
+	r, pid := startRootContainerIn(t, extra, "-m", "-p", "--fork", "-n", "-u", "-i")
+	waitCount(t, pid, 2)
+	return r, pid
+}
+
+// dumpRestoreCT dumps the container of startCT whose root is pid and
+// restores it with --root r, and returns the restored root's pid.
+func dumpRestoreCT(t *testing.T, pid int, r string) int {
+	t.Helper()
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--shell-job", "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	return restoreRoot(t, dir, r, "--shell-job")
+}
+
+// A container with files deleted while open, one of its rootfs and one
+// of its tmpfs: their ghost copies are made on the container's mounts
+// at restore and removed once open; the restored fds are deleted files
+// of those mounts with their data, and neither mount keeps a copy.
+func TestRestoreRootContainerGhost(t *testing.T) {
+	r, pid := startCT(t, `echo gone > /data/gone; exec 4</data/gone; rm /data/gone
+echo tmpgone > /tmp/gone; exec 6</tmp/gone; read x <&6; rm /tmp/gone`)
 	for i := 0; ; i++ {
-		if l, _ := os.Readlink(procfs.Path(pid, "fd/4")); strings.HasSuffix(l, "(deleted)") {
+		if l, _ := os.Readlink(procfs.Path(pid, "fd/6")); strings.HasSuffix(l, "(deleted)") {
 			break
 		}
 		if i > 200 {
@@ -261,7 +373,43 @@ func TestRestoreRootContainerGhostRefused(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	refusedDump(t, pid, "a file deleted while open in a pivot_root'ed container")
+	rpid := dumpRestoreCT(t, pid, r)
+	for _, c := range []struct {
+		fd, link, data, mount string
+		pos                   int64
+	}{{"4", "/data/gone (deleted)", "gone\n", "/", 0}, {"6", "/tmp/gone (deleted)", "tmpgone\n", "/tmp", 8}} {
+		fd := procfs.Path(rpid, "fd/"+c.fd)
+		if l, err := os.Readlink(fd); err != nil || l != c.link {
+			t.Errorf("fd %s: %q %v, want %q", c.fd, l, err, c.link)
+		}
+		if b, err := os.ReadFile(fd); err != nil || string(b) != c.data {
+			t.Errorf("fd %s: %q %v, want %q", c.fd, b, err, c.data)
+		}
+		var sf, sm unix.Stat_t
+		if err := unix.Stat(fd, &sf); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(procfs.Path(rpid, "root")+c.mount, &sm); err != nil {
+			t.Fatal(err)
+		}
+		if sf.Dev != sm.Dev || sf.Nlink != 0 {
+			t.Errorf("fd %s: device %d links %d, want a deleted file of the container's %s (device %d)", c.fd, sf.Dev, sf.Nlink, c.mount, sm.Dev)
+		}
+		b, _ := os.ReadFile(procfs.Path(rpid, "fdinfo/"+c.fd))
+		if !strings.HasPrefix(string(b), fmt.Sprintf("pos:\t%d\n", c.pos)) {
+			t.Errorf("fd %s: fdinfo %q, want pos %d", c.fd, b, c.pos)
+		}
+	}
+	for _, p := range []string{filepath.Join(r, "data"), procfs.Path(rpid, "root") + "/tmp"} {
+		ents, _ := os.ReadDir(p)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), "gone") {
+				t.Errorf("%s left in %s", e.Name(), p)
+			}
+		}
+	}
+	n := count(rpid)
+	waitCount(t, rpid, n+1)
 }
 
 // A container with a unix socket bound to a path: the dump refuses it by

@@ -175,103 +175,29 @@ func (t *treeRestorer) closeMasters() {
 	t.shmem.Close()
 }
 
-// pidfdIn returns a pidfd of the restorer open in r's task, numbered
-// above every fd the task is to have.
-func (t *treeRestorer) pidfdIn(r *restorer) (uint64, error) {
-	if fd, ok := t.pidfds[r.pid]; ok {
-		return fd, nil
-	}
+// installShared gives the task fd fi as a copy of the restorer's master
+// description (pidfd_getfd run inside the task, package handoff).
+func (r *restorer) installShared(fi *images.FdinfoEntry) error {
 	maxFd := uint64(2)
 	for _, fi := range r.sn.fdinfo {
 		maxFd = max(maxFd, uint64(fi.GetFd()))
 	}
-	p, err := t.openRestorerPidfd(r)
-	if err != nil {
-		return 0, err
-	}
-	fd, err := r.sys("fcntl(F_DUPFD_CLOEXEC)", unix.SYS_FCNTL, p, unix.F_DUPFD_CLOEXEC, maxFd+1)
-	r.sys("close", unix.SYS_CLOSE, p)
-	if err != nil {
-		return 0, err
-	}
-	t.pidfds[r.pid] = fd
-	return fd, nil
+	return r.t.hand.Install(handTask{r}, r.t.masters[fi.GetId()], uint64(fi.GetFd()), maxFd+1, fi.GetFlags()&unix.FD_CLOEXEC != 0)
 }
 
-// openRestorerPidfd opens, in r's task, a pidfd of the restorer. Inside
-// a pid namespace of its own the task cannot name the restorer's pid to
-// pidfd_open, so it reopens the restorer's own pidfd through /proc (the
-// host's procfs, which its mount namespace still has).
-func (t *treeRestorer) openRestorerPidfd(r *restorer) (uint64, error) {
-	if !t.pidns() {
-		return r.sys("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
-	}
-	if t.selfPidfd <= 0 {
-		fd, err := unix.PidfdOpen(os.Getpid(), 0)
-		if err != nil {
-			return 0, os.NewSyscallError("pidfd_open", err)
-		}
-		t.selfPidfd = fd
-		t.masterFds = append(t.masterFds, fd)
-	}
-	p, err := r.cstring(0, fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), t.selfPidfd))
-	if err != nil {
-		return 0, err
-	}
-	return r.sys("open restorer pidfd", unix.SYS_OPENAT, atFdcwd, p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-}
+// handTask is a created task as package handoff sees it.
+type handTask struct{ r *restorer }
 
-// closePidfd closes the restorer's pidfd in n's task, if it got one.
-func (t *treeRestorer) closePidfd(n *node) error {
-	fd, ok := t.pidfds[n.r.pid]
-	if !ok {
-		return nil
-	}
-	delete(t.pidfds, n.r.pid)
-	_, err := n.r.sys("close", unix.SYS_CLOSE, fd)
-	return err
+func (x handTask) Pid() int { return x.r.pid }
+func (x handTask) Sys(name string, nr uintptr, args ...uint64) (uint64, error) {
+	return x.r.sys(name, nr, args...)
 }
-
-// installShared gives the task fd fi as a copy of the restorer's master
-// description (pidfd_getfd run inside the task).
-func (r *restorer) installShared(fi *images.FdinfoEntry) error {
-	master := r.t.masters[fi.GetId()]
-	pfd, err := r.t.pidfdIn(r)
-	if err != nil {
-		return err
-	}
-	fd := uint64(fi.GetFd())
-	tmp, err := r.sys("pidfd_getfd", unix.SYS_PIDFD_GETFD, pfd, uint64(master), 0)
-	if err != nil {
-		return fmt.Errorf("restore fd %d: %w", fd, err)
-	}
-	cloexec := uint64(0)
-	if fi.GetFlags()&unix.FD_CLOEXEC != 0 {
-		cloexec = unix.O_CLOEXEC
-	}
-	if tmp != fd {
-		if _, err := r.sys("dup3", unix.SYS_DUP3, tmp, fd, cloexec); err != nil {
-			return err
-		}
-		_, err = r.sys("close", unix.SYS_CLOSE, tmp)
-		return err
-	}
-	fdFlags := uint64(0)
-	if cloexec != 0 {
-		fdFlags = unix.FD_CLOEXEC
-	}
-	_, err = r.sys("fcntl(F_SETFD)", unix.SYS_FCNTL, fd, unix.F_SETFD, fdFlags)
-	return err
-}
+func (x handTask) Scratch() uint64 { return stackScratch(x.r) }
 
 // mapShared maps the shared anonymous object at v's address, through the
 // restorer's /proc/PID/map_files link to it (path).
 func (r *restorer) mapShared(v *images.VmaEntry, path string, prot uint32) error {
-	p, err := r.cstring(0, path)
-	if err != nil {
-		return err
-	}
-	fd, err := r.sys("openat map_files", unix.SYS_OPENAT, atFdcwd, p, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	fd, err := r.t.hand.Open(handTask{r}, path, unix.O_RDWR|unix.O_CLOEXEC)
 	if err != nil {
 		return err
 	}

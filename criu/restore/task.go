@@ -181,16 +181,15 @@ func (r *restorer) restoreFiles() error {
 // the stub inherited criu's fds 0-2 and also every fd of criu's that
 // is not close-on-exec (one the shell running criu left open, a
 // harness's pipes), and a restored task must hold only the fds of its
-// images. The restorer's pidfd in the task, if it has one yet, stays.
+// images. The fds of package handoff stay.
 func (r *restorer) closeInherited(want map[int]bool) error {
 	ents, err := os.ReadDir(procfs.Path(r.pid, "fd"))
 	if err != nil {
 		return fmt.Errorf("list fds of %d: %w", r.pid, err)
 	}
-	pidfd, hasPidfd := r.t.pidfds[r.pid]
 	for _, e := range ents {
 		fd, err := strconv.Atoi(e.Name())
-		if err != nil || want[fd] || hasPidfd && uint64(fd) == pidfd {
+		if err != nil || want[fd] || r.t.hand.Keeps(r.pid, uint64(fd)) {
 			continue
 		}
 		if _, err := r.sys("close", unix.SYS_CLOSE, uint64(fd)); err != nil {

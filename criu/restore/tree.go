@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/fsnotify"
+	"github.com/criugo/criu/criu/handoff"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
@@ -73,8 +74,9 @@ type treeRestorer struct {
 	masters map[uint32]int
 	// epollDone: epoll files whose targets are added (anon.go).
 	epollDone map[uint32]bool
-	// pidfds: a pidfd of the restorer inside each task, by host pid.
-	pidfds map[int]uint64
+	// hand: the restorer's pidfd in each task, the anchor of the
+	// host's /proc in a container's (package handoff).
+	hand *handoff.Handoff
 	// shmem: the memfd inodes and shared anonymous memory objects made
 	// in the restorer (package shmem); memfds sealed once every task is
 	// restored.
@@ -107,9 +109,6 @@ type treeRestorer struct {
 	inheritUsed map[string]bool
 	// rootDone: fs ids whose root is restored (restoreRoot).
 	rootDone map[uint32]bool
-	// selfPidfd is a pidfd of this process, which tasks in a pid
-	// namespace of their own reopen (shared.go); 0 until needed.
-	selfPidfd int
 }
 
 // Restore rebuilds the process tree described by the images in s. On
@@ -125,7 +124,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
-		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{}, pidfds: map[int]uint64{},
+		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{},
 		rootDone: map[uint32]bool{}, shmem: shmem.NewObjects(s, ti.memfds),
 		inet: sockets.NewInetRestorer(s, sockets.TCPOptions{Established: opts.TCPEstablished, Close: opts.TCPClose})}
 	if err := t.build(); err != nil {
@@ -178,15 +177,26 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}()
 
 	root.r = t.newRestorer(root)
-	t.ghosts.Container = t.mnt != nil
-	if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
-		return nil, err
+	if t.mnt == nil { // a container's are made on its mounts, below
+		if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
+			return nil, err
+		}
+	} else if _, ok := root.sn.remaps[root.sn.mm.GetExeFileId()]; ok {
+		return nil, fmt.Errorf("%w: the executable of the container's root task %d was deleted", ErrUnsupported, root.pid)
 	}
 	undo.Add(t.killAll)
 	if err := root.r.fork(&undo); err != nil {
 		return nil, err
 	}
 	t.created = append(t.created, root)
+	t.hand = handoff.New(t.pidns())
+	defer t.hand.Close()
+	if t.mnt != nil || t.pidns() {
+		// Before its mounts: the host's /proc, for every task.
+		if err := t.hand.Anchor(handTask{root.r}, t.maxFd()+1); err != nil {
+			return nil, err
+		}
+	}
 	if !t.pidns() {
 		root.curSid, _ = unix.Getsid(0)
 		root.curPgid = unix.Getpgrp()
@@ -200,6 +210,13 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	// (create), so that they inherit it (package mm).
 	if err := t.restoreNamespaces(ctx); err != nil {
 		return nil, err
+	}
+	if t.mnt != nil {
+		// Removed on failure before the root is killed (undo's order).
+		t.ghosts.Root = t.mnt.Prefix(root.r.pid)
+		if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
+			return nil, err
+		}
 	}
 	// As CRIU's, only a tree with namespaces of its own gets these two.
 	for _, step := range []string{"setup-namespaces", "post-setup-namespaces"} {
@@ -285,8 +302,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		if n.sn.zombie() || n.helper {
 			continue
 		}
-		if err := t.closePidfd(n); err != nil {
-			return nil, err
+		if err := t.hand.Release(handTask{n.r}, n.sn.sharedFds); err != nil {
+			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		if err := n.r.finish(); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
@@ -335,6 +352,17 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 func isSubreaper() bool {
 	v, err := linux.PrctlGetChildSubreaper()
 	return err == nil && v
+}
+
+// maxFd is the highest fd number of the tree's images (2 at least).
+func (t *treeRestorer) maxFd() uint64 {
+	m := uint64(2)
+	for _, n := range t.nodes {
+		for _, fi := range n.sn.fdinfo {
+			m = max(m, uint64(fi.GetFd()))
+		}
+	}
+	return m
 }
 
 // newRestorer makes the restorer of n's task, which does not exist yet.

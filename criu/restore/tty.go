@@ -3,9 +3,6 @@ package restore
 import (
 	"context"
 	"fmt"
-	"os"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/tty"
@@ -64,18 +61,15 @@ func (x ttyRestorer) Container() bool { return x.t.mnt != nil }
 
 func (x ttyRestorer) Share(id uint32, fd int) { x.t.masters[id] = fd }
 
-func (x ttyRestorer) PidNS() bool { return x.t.pidns() }
+func (x ttyRestorer) RestorerPidfd(r tty.Remote) (uint64, error) {
+	return x.t.hand.Pidfd(remoteTask{r})
+}
 
-func (x ttyRestorer) SelfPidfd() (int, error) {
-	t := x.t
-	if t.selfPidfd <= 0 {
-		var err error
-		if t.selfPidfd, err = unix.PidfdOpen(os.Getpid(), 0); err != nil {
-			return 0, os.NewSyscallError("pidfd_open", err)
-		}
-		t.masterFds = append(t.masterFds, t.selfPidfd)
-	}
-	return t.selfPidfd, nil
+// remoteTask is a task of package tty as package handoff sees it.
+type remoteTask struct{ tty.Remote }
+
+func (x remoteTask) Sys(name string, nr uintptr, args ...uint64) (uint64, error) {
+	return x.Syscall(name, nr, args...)
 }
 
 func (x ttyRestorer) Task(pid int) tty.Remote { return ttyTask{x.t.byPid[pid].r} }

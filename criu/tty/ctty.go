@@ -3,7 +3,6 @@ package tty
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -32,24 +31,7 @@ var atFdcwd = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
 // it returns: the tasks r forks next must not inherit it. It runs before
 // r's memory is restored, so its strings go on the stub's stack.
 func (t *Terminals) withSlave(r Remote, c *ctty, f func(fd uint64) error) error {
-	var pfd uint64
-	var err error
-	if !t.tree.PidNS() {
-		pfd, err = r.Syscall("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
-	} else {
-		// Inside a pid namespace of its own the task cannot name the
-		// restorer's pid: it reopens the restorer's own pidfd.
-		var self int
-		if self, err = t.tree.SelfPidfd(); err != nil {
-			return err
-		}
-		a := r.Scratch()
-		path := append([]byte(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), self)), 0)
-		if err := mem.WriteRemote(r.Pid(), []mem.Range{{Start: a, End: a + uint64(len(path))}}, path); err != nil {
-			return err
-		}
-		pfd, err = r.Syscall("open restorer pidfd", unix.SYS_OPENAT, atFdcwd, a, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}
+	pfd, err := t.tree.RestorerPidfd(r)
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,9 @@ type Restorer interface {
 	// Share makes the restorer's fd the file description that the
 	// tasks get for file id.
 	Share(id uint32, fd int)
-	// PidNS reports that the tree has a pid namespace of its own.
-	PidNS() bool
-	// SelfPidfd is a pidfd of the restorer, which a task in a pid
-	// namespace of its own reopens through /proc (opened once, held).
-	SelfPidfd() (int, error)
+	// RestorerPidfd opens a pidfd of the restorer in task r, which
+	// the caller closes (package handoff: whatever r's namespaces).
+	RestorerPidfd(r Remote) (uint64, error)
 	// Task is the task of the images with pid, once created.
 	Task(pid int) Remote
 }
