@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/internal/linux"
 )
@@ -66,7 +67,7 @@ func notBuilt(why string) func() (string, error) {
 
 // Features lists CRIU 4.2's feature names in CRIU's order.
 var Features = []Feature{
-	{"mnt_id", Extra, notBuilt("files are saved by path: the mount they are on (fdinfo mnt_id) is not recorded, mount namespaces are not checkpointed")},
+	{"mnt_id", Extra, notBuilt("files are saved by path: the mount they are on (fdinfo mnt_id) is not recorded in their images")},
 	{"mem_dirty_track", Extra, probeDirtyTrack},
 	{"aio_remap", Extra, notBuilt("AIO rings (io_setup) are not checkpointed")},
 	{"timerfd", Extra, probeTimerfd},
@@ -94,12 +95,12 @@ var Features = []Feature{
 	{"external_net_ns", ByName, notBuilt("--external takes veth[IFNAME]:OUTNAME only, not net[INODE]:KEY")},
 	{"clone3_set_tid", Extra, probeClone3},
 	{"newifindex", Extra, notBuilt("a device is not moved into a namespace with a new index (IFLA_NEW_IFINDEX)")},
-	{"nftables", ByName, notBuilt("the network is not locked during dump (--network-lock)")},
-	{"has_ipt_legacy", ByName, notBuilt("the network is not locked during dump (--network-lock)")},
-	{"pidfd_store", Extra, notBuilt("there is no RPC service to keep pidfds between pre-dumps")},
+	{"nftables", ByName, netlock.ProbeNFT},
+	{"has_ipt_legacy", ByName, notBuilt("--network-lock iptables runs iptables-restore (whichever backend it has), never iptables-legacy")},
+	{"pidfd_store", Extra, notBuilt("the RPC's pidfd_store_sk is refused: pid reuse between pre-dumps is not detected through pidfds")},
 	{"ns_pid", Extra, probeNSpid},
 	{"apparmor_stacking", ByName, notBuilt("LSM (AppArmor) profiles are not checkpointed")},
-	{"network_lock_nftables", Extra, notBuilt("the network is not locked during dump (--network-lock)")},
+	{"network_lock_nftables", Extra, netlock.ProbeNFT},
 	{"sockopt_buf_lock", Extra, probeBufLock},
 	{"memfd_hugetlb", Extra, notBuilt("memfds are checkpointed, but one on huge pages (MFD_HUGETLB) is refused")},
 	{"move_mount_set_group", Extra, probeMoveMountSetGroup},

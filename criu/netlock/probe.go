@@ -19,6 +19,16 @@ func Probe() (string, error) {
 		p, _ := exec.LookPath("iptables-restore")
 		return "iptables (no nft): " + p, nil
 	}
+	return ProbeNFT()
+}
+
+// ProbeNFT tells whether --network-lock nftables works here: nft is
+// installed and the kernel takes a lock table with its concatenated
+// sets (nft --check: nothing is changed). CRIU's network_lock_nftables.
+func ProbeNFT() (string, error) {
+	if _, err := exec.LookPath("nft"); err != nil {
+		return "", err
+	}
 	r := record{ID: "probe", Method: NFTables}
 	conns := []Conn{
 		{Local: netip.MustParseAddrPort("198.18.0.1:1"), Remote: netip.MustParseAddrPort("198.18.0.2:2")},
