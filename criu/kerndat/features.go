@@ -111,7 +111,7 @@ var Features = []Feature{
 	{"timer_cr_ids", Extra, probeTimerIDs},
 	{"overlayfs_maps", Extra, notBuilt("files mapped from overlayfs are not told apart from their lower files")},
 	{"breakpoints", ByName, notBuilt("hardware breakpoints are not used")},
-	{"pagemap_scan_guard_pages", Extra, notBuilt("guard regions (MADV_GUARD_INSTALL) are not checkpointed")},
+	{"pagemap_scan_guard_pages", Extra, probeGuardPages},
 }
 
 // LookupFeature returns the feature of that CRIU name.

@@ -1,11 +1,13 @@
 package kerndat
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/internal/linux"
 )
@@ -52,4 +54,33 @@ func probeMemTrack() (string, error) {
 		return "", fmt.Errorf("PAGEMAP_SCAN reports %v written, want %v", w, want)
 	}
 	return "userfaultfd WP_ASYNC + PAGEMAP_SCAN", nil
+}
+
+// probeGuardPages: guard regions (MADV_GUARD_INSTALL, Linux 6.13+) show
+// in pagemap (PM_GUARD_REGION, 6.14+), which is how the dump finds them
+// and restore installs them again (CRIU's pagemap_scan_guard_pages).
+func probeGuardPages() (string, error) {
+	const n = 2 * mem.PageSize
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return "", os.NewSyscallError("mmap", err)
+	}
+	defer unix.Munmap(b)
+	if err := unix.Madvise(b[mem.PageSize:], image.MadvGuardInstall); err != nil {
+		return "", fmt.Errorf("guard regions: %w", os.NewSyscallError("madvise(MADV_GUARD_INSTALL)", err))
+	}
+	pm, err := mem.OpenPagemap(os.Getpid())
+	if err != nil {
+		return "", err
+	}
+	defer pm.Close()
+	start := uint64(linux.SliceAddr(b))
+	ents, err := pm.Read(mem.Range{Start: start, End: start + n})
+	if err != nil {
+		return "", err
+	}
+	if ents[0]&mem.PMGuard != 0 || ents[1]&mem.PMGuard == 0 {
+		return "", errors.New("guard regions are not shown in pagemap (PM_GUARD_REGION)")
+	}
+	return "MADV_GUARD_INSTALL, pagemap PM_GUARD_REGION", nil
 }
