@@ -15,6 +15,7 @@ const (
 	VmaAnonPrivate  = 1 << 9
 	VmaAreaSysvipc  = 1 << 10
 	VmaAreaVvar     = 1 << 12
+	VmaAreaAioring  = 1 << 13
 	VmaAreaMemfd    = 1 << 14
 	// VmaAccount is a criugo extension: the mapping had VM_ACCOUNT ("ac"
 	// in smaps VmFlags) though it may be read-only now, so restore maps it

@@ -69,7 +69,7 @@ func notBuilt(why string) func() (string, error) {
 var Features = []Feature{
 	{"mnt_id", Extra, notBuilt("files are saved by path: the mount they are on (fdinfo mnt_id) is not recorded in their images")},
 	{"mem_dirty_track", Extra, probeDirtyTrack},
-	{"aio_remap", Extra, notBuilt("AIO rings (io_setup) are not checkpointed")},
+	{"aio_remap", Extra, probeAioRemap},
 	{"timerfd", Extra, probeTimerfd},
 	{"tun", ByName, notBuilt("tun/tap devices are not checkpointed")},
 	{"tun_ns", ByName, notBuilt("tun/tap devices are not checkpointed")},

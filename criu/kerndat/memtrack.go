@@ -84,3 +84,30 @@ func probeGuardPages() (string, error) {
 	}
 	return "MADV_GUARD_INSTALL, pagemap PM_GUARD_REGION", nil
 }
+
+// probeAioRemap: an AIO ring moved with mremap stays its context, under
+// its new address (the kernel's aio_ring_mremap): how restore puts a new
+// context at the dumped address (package aio).
+func probeAioRemap() (string, error) {
+	ctx, err := linux.IoSetup(16)
+	if err != nil {
+		return "", err
+	}
+	// A free page-aligned place: a mapping made and given back.
+	b, err := unix.Mmap(-1, 0, mem.PageSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		linux.IoDestroy(ctx)
+		return "", os.NewSyscallError("mmap", err)
+	}
+	to := uint64(linux.SliceAddr(b))
+	moved, err := linux.Mremap(ctx, mem.PageSize, to)
+	if err != nil {
+		unix.Munmap(b)
+		linux.IoDestroy(ctx)
+		return "", fmt.Errorf("move an AIO ring: %w", err)
+	}
+	if err := linux.IoDestroy(moved); err != nil {
+		return "", fmt.Errorf("the moved AIO ring is no context: %w", err)
+	}
+	return "io_setup, mremap of its ring", nil
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/criugo/criu/criu/aio"
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
@@ -57,6 +58,8 @@ type Tree struct {
 	tasks []*TaskDump
 	// inc is set for an incremental dump (incremental.go); nil otherwise.
 	inc *incremental
+	// aioRings are the AIO rings mapped so far, by inode: the task's.
+	aioRings map[uint64]int
 }
 
 // NewTree starts the memory part of a dump into s.
@@ -115,6 +118,7 @@ type area struct {
 	m     procfs.Mapping
 	e     *images.VmaEntry
 	pages func(pm uint64) bool // which pages hold data to dump; nil: none
+	aio   *images.AioRingEntry // the context of an AIO ring
 }
 
 // Collect turns smaps into vma entries, registering mapped files.
@@ -155,7 +159,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		if m.HasFlag("lo") && !m.HasFlag("lf") {
 			flags |= unix.MAP_LOCKED
 		}
-		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar")
+		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar") || aio.IsRing(m.Path)
 		if err := vmflags.Check(m, special); err != nil {
 			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 		}
@@ -183,6 +187,26 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		case strings.HasPrefix(m.Path, "[vvar"):
 			status |= image.VmaAreaVvar | image.VmaAnonPrivate
 			flags |= unix.MAP_ANONYMOUS
+		case aio.IsRing(m.Path):
+			// An AIO context's ring (package aio): saved whole, as
+			// CRIU does, and made anew at restore.
+			if !m.Shared {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: a private AIO ring mapping", errdefs.ErrUnsupported)}
+			}
+			if other, ok := d.tree.aioRings[m.Inode]; ok {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: an AIO ring task %d maps too (inherited over fork, it is no context of this task's)", errdefs.ErrUnsupported, other)}
+			}
+			ring, err := aio.Dump(d.pid, m.Start, m.End)
+			if err != nil {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+			}
+			if d.tree.aioRings == nil {
+				d.tree.aioRings = map[uint64]int{}
+			}
+			d.tree.aioRings[m.Inode] = d.vpid
+			a.aio = ring
+			status = image.VmaAreaAioring // alone, as CRIU writes it
+			a.pages = func(uint64) bool { return true }
 		case m.Path == "[uprobes]":
 			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: uprobes area", errdefs.ErrUnsupported)}
 		case m.Shared && (strings.HasPrefix(m.Path, "/dev/zero") || strings.HasPrefix(m.Path, "[anon_shmem")):
@@ -338,6 +362,9 @@ func (d *TaskDump) MM(l *Layout, st procfs.Stat, brk uint64) (*images.MmEntry, e
 	}
 	for _, a := range l.areas {
 		mm.Vmas = append(mm.Vmas, a.e)
+		if a.aio != nil {
+			mm.Aios = append(mm.Aios, a.aio)
+		}
 	}
 	if err := d.mmPrctls(mm); err != nil {
 		return nil, err

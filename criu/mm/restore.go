@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/aio"
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
@@ -38,6 +39,8 @@ type RestoreTask interface {
 	// vdso moves.
 	SyscallIP() uint64
 	SetSyscallIP(ip uint64)
+	// Scratch is the address of the scratch area.
+	Scratch() uint64
 	// SetScratch tells where the scratch area (ScratchSize bytes) is
 	// mapped in the task from now on.
 	SetScratch(addr uint64)
@@ -189,7 +192,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 	var maps []*vmap
 	for _, v := range vmas {
 		st := v.GetStatus()
-		if st&(image.VmaAreaVdso|image.VmaAreaVvar|image.VmaAreaVsyscall) != 0 || st&image.VmaAreaRegular == 0 {
+		if st&(image.VmaAreaVdso|image.VmaAreaVvar|image.VmaAreaVsyscall) != 0 || st&(image.VmaAreaRegular|image.VmaAreaAioring) == 0 {
 			continue
 		}
 		if _, ok := kept[v.GetStart()]; ok {
@@ -280,6 +283,11 @@ func (r *restorer) installGuards(maps []*vmap) error {
 // mapping it does not have could not unmap it, and one that inherited
 // MDWE could not map its own code.
 func (r *restorer) finishMemory() error {
+	for _, ring := range r.img.MM.GetAios() {
+		if err := aio.Restore(r.t, r.t.Scratch(), ring); err != nil {
+			return err
+		}
+	}
 	for _, v := range r.img.MM.GetVmas() {
 		if v.GetStatus()&image.VmaSealed != 0 {
 			if _, err := r.sys("mseal", unix.SYS_MSEAL, v.GetStart(), v.GetEnd()-v.GetStart(), 0); err != nil {
@@ -330,6 +338,11 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 		if ok, err := r.t.MapShared(v, vm.mapProt); ok {
 			return vm, err
 		}
+	}
+	if st&image.VmaAreaAioring != 0 {
+		// A private area holds the dumped ring until finishMemory
+		// makes the context anew and moves its ring here (package aio).
+		flags = flags&^unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
 	}
 	if st&(image.VmaFilePrivate|image.VmaFileShared) == 0 {
 		flags |= unix.MAP_ANONYMOUS
@@ -650,3 +663,4 @@ func (r *restorer) setMM() error {
 	}
 	return err
 }
+var _ [ScratchSize - aio.ScratchNeed]struct{} // the AIO restore fits in the scratch area

@@ -25,6 +25,7 @@ func (m memTask) Sys(name string, nr uintptr, args ...uint64) (uint64, error) {
 func (m memTask) SyscallIP() uint64      { return m.r.in.IP }
 func (m memTask) SetSyscallIP(ip uint64) { m.r.in.IP = ip }
 func (m memTask) SetScratch(addr uint64) { m.r.scr = addr }
+func (m memTask) Scratch() uint64        { return m.r.scr }
 
 func (m memTask) WriteScratch(off uint64, b []byte) error { return m.r.WriteScratch(off, b) }
 
