@@ -663,4 +663,5 @@ func (r *restorer) setMM() error {
 	}
 	return err
 }
+
 var _ [ScratchSize - aio.ScratchNeed]struct{} // the AIO restore fits in the scratch area
