@@ -3,7 +3,6 @@ package mntns
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -17,7 +16,7 @@ import (
 // --root), what a restore with --root cannot make (restore refuses it
 // too, but by then the tree is gone): a root task whose executable was
 // deleted (the restore starts from it before the container's mounts
-// exist), unix sockets bound to a path, terminals.
+// exist), terminals.
 func CheckFiles(pid int, entries []*images.FileEntry) error {
 	if reachable(pid) {
 		return nil
@@ -28,11 +27,6 @@ func CheckFiles(pid int, entries []*images.FileEntry) error {
 		return fmt.Errorf("%w: the executable %s of the pivot_root'ed container's root task %d (restore with --root starts from it before the container's mounts exist)", errdefs.ErrUnsupported, exe, pid)
 	}
 	for _, e := range entries {
-		if u := e.GetUsk(); u != nil {
-			if n := u.GetName(); len(n) > 0 && n[0] != 0 {
-				return fmt.Errorf("%w: socket:[%d] bound to %q in a pivot_root'ed container (restore with --root does not resolve unix socket paths inside it yet)", errdefs.ErrUnsupported, u.GetIno(), strings.TrimRight(string(n), "\x00"))
-			}
-		}
 		if e.GetTty() != nil {
 			return fmt.Errorf("%w: a terminal (tty id %d) in a pivot_root'ed container (restore with --root would make it on the host's devpts)", errdefs.ErrUnsupported, e.GetId())
 		}

@@ -412,24 +412,63 @@ echo tmpgone > /tmp/gone; exec 6</tmp/gone; read x <&6; rm /tmp/gone`)
 	waitCount(t, rpid, n+1)
 }
 
-// A container with a unix socket bound to a path: the dump refuses it by
-// name (restore would bind it at the host's path); the container runs on.
-func TestRestoreRootContainerNamedSocketRefused(t *testing.T) {
+// sockProg, run in a container, binds a unix socket to /data/sk and
+// listens, holds a connection it accepted (its peer sent "ping") and
+// one still in the accept queue; once /data/go exists (after the
+// restore) it reads the ping, accepts the pending one and reads what
+// its peer sends then, connects anew by the path, and writes what it got to /data/result.
+const sockProg = `python3 -c "
+import socket,time,os
+s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(4)
+c=socket.socket(socket.AF_UNIX); c.connect('/data/sk')
+a,_=s.accept()
+p=socket.socket(socket.AF_UNIX); p.connect('/data/sk')
+c.send(b'ping')
+open('/data/ready','w').write('1')
+while not os.path.exists('/data/go'): time.sleep(0.02)
+r=[a.recv(4).decode(), s.getsockname(), a.getsockname()]
+b,_=s.accept(); p.send(b'pend'); r.append(b.recv(4).decode())
+n=socket.socket(socket.AF_UNIX); n.connect('/data/sk'); d,_=s.accept(); n.send(b'new!'); r.append(d.recv(4).decode())
+open('/data/result','w').write(' '.join(r))
+time.sleep(1000)" &
+while [ ! -s /data/ready ]; do sleep 0.01; done`
+
+// A container with a unix socket bound to a path of its rootfs,
+// listening, a connection accepted and one pending: restored with
+// --root, the socket is bound at the container's path (not the host's),
+// listens, the connections carry their data, and a new connection by
+// the path reaches it.
+func TestRestoreRootContainerNamedSocket(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
 	}
-	_, pid := startRootContainer(t, `python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(); time.sleep(1000)" &
-while [ ! -S /data/sk ]; do sleep 0.01; done`)
+	r, pid := startCT(t, sockProg)
+	rpid := dumpRestoreCT(t, pid, r)
+	if st, err := os.Stat(filepath.Join(r, "data/sk")); err != nil || st.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("the rootfs's /data/sk: %v %v, want the socket", st, err)
+	}
+	if _, err := os.Stat("/data/sk"); err == nil {
+		t.Error("a socket was bound at the host's /data/sk")
+	}
+	if err := os.WriteFile(filepath.Join(r, "data/go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got string
 	for i := 0; ; i++ {
-		if st, err := os.Stat(procfs.Path(pid, "root") + "/data/sk"); err == nil && st.Mode()&os.ModeSocket != 0 {
+		b, _ := os.ReadFile(filepath.Join(r, "data/result"))
+		if got = string(b); got != "" {
 			break
 		}
 		if i > 300 {
-			t.Fatal("the container did not start")
+			t.Fatal("the restored program wrote no result")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	refusedDump(t, pid, `bound to "/data/sk" in a pivot_root'ed container`)
+	if want := "ping /data/sk /data/sk pend new!"; got != want {
+		t.Errorf("the restored sockets gave %q, want %q", got, want)
+	}
+	n := count(rpid)
+	waitCount(t, rpid, n+1)
 }
 
 // A container with a pty of its devpts open: the dump refuses it by name
