@@ -471,24 +471,88 @@ func TestRestoreRootContainerNamedSocket(t *testing.T) {
 	waitCount(t, rpid, n+1)
 }
 
-// A container with a pty of its devpts open: the dump refuses it by name
-// (restore would make it on the host's devpts); the container runs on.
-func TestRestoreRootContainerPtyRefused(t *testing.T) {
+// A container with a pty of its own devpts instance open, both ends,
+// bytes its slave wrote waiting in the master: restored with --root,
+// the pty is made on a new devpts instance of the container (not the
+// host's) with the same index, and both ends work: the bytes are read
+// from the master, what the master writes reaches the slave.
+func TestRestoreRootContainerPty(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
 	}
-	r, pid := startRootContainer(t, `python3 -c "import os,time; m,s=os.openpty(); open('/data/pty','w').write(os.ttyname(s)); time.sleep(1000)" &
+	r, pid := startCT(t, `python3 -c "
+import os,time
+m,s=os.openpty()
+os.write(s, b'out')
+open('/data/pty','w').write('%s %d %d' % (os.ttyname(s), m, s))
+while not os.path.exists('/data/go'): time.sleep(0.02)
+r=[os.ttyname(s), os.read(m,3).decode()]
+os.write(m, b'x\n'); r.append(os.read(s,10).decode().strip())
+open('/data/result','w').write(' '.join(r))
+time.sleep(1000)" &
 while [ ! -s /data/pty ]; do sleep 0.01; done`)
+	b, _ := os.ReadFile(filepath.Join(r, "data/pty"))
+	var name string
+	var m, sl int
+	if _, err := fmt.Sscanf(string(b), "%s %d %d", &name, &m, &sl); err != nil {
+		t.Fatalf("the container's pty: %q: %v", b, err)
+	}
+	rpid := dumpRestoreCT(t, pid, r)
+	// The python3 task holds the pty: the root's child.
+	kids, _ := os.ReadFile(procfs.Path(rpid, fmt.Sprintf("task/%d/children", rpid)))
+	py := 0
+	for _, f := range strings.Fields(string(kids)) {
+		k, _ := strconv.Atoi(f)
+		if c, _ := os.ReadFile(procfs.Path(k, "cmdline")); strings.HasPrefix(string(c), "python3") {
+			py = k
+		}
+	}
+	if py == 0 {
+		t.Fatal("no python3 in the restored container")
+	}
+	var pts, host, slave unix.Stat_t
+	if err := unix.Stat(procfs.Path(rpid, "root")+"/dev/pts", &pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/dev/pts", &host); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(procfs.Path(py, fmt.Sprintf("fd/%d", sl)), &slave); err != nil {
+		t.Fatal(err)
+	}
+	if slave.Dev != pts.Dev || pts.Dev == host.Dev {
+		t.Errorf("the slave is on device %d, want the container's devpts %d (the host's is %d)", slave.Dev, pts.Dev, host.Dev)
+	}
+	if l, _ := os.Readlink(procfs.Path(py, fmt.Sprintf("fd/%d", sl))); l != name {
+		t.Errorf("the slave is %s, want %s", l, name)
+	}
+	if err := os.WriteFile(filepath.Join(r, "data/go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got string
 	for i := 0; ; i++ {
-		if b, _ := os.ReadFile(filepath.Join(r, "data/pty")); len(b) > 0 {
+		b, _ := os.ReadFile(filepath.Join(r, "data/result"))
+		if got = string(b); got != "" {
 			break
 		}
 		if i > 300 {
-			t.Fatal("the container did not start")
+			t.Fatal("the restored program wrote no result")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	refusedDump(t, pid, "a terminal (tty id")
+	if want := name + " out x"; got != want {
+		t.Errorf("the restored pty gave %q, want %q", got, want)
+	}
+}
+
+// A container whose root task runs an executable since deleted: the
+// dump refuses it by name (the restore starts from it before the
+// container's mounts exist), and the container runs on.
+func TestDumpRootContainerDeletedExeRefused(t *testing.T) {
+	_, pid := startRootContainer(t, `cp /usr/bin/dash /data/sh
+exec /data/sh -c 'rm /data/sh; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'`)
+	waitCount(t, pid, 2)
+	refusedDump(t, pid, "the executable /data/sh (deleted) of the pivot_root'ed container's root task")
 }
 
 // refusedDump dumps the container whose root task is pid and wants the
