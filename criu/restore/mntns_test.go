@@ -413,13 +413,15 @@ echo tmpgone > /tmp/gone; exec 6</tmp/gone; read x <&6; rm /tmp/gone`)
 }
 
 // sockProg, run in a container, binds a unix socket to /data/sk and
-// listens, holds a connection it accepted (its peer sent "ping") and
-// one still in the accept queue; once /data/go exists (after the
-// restore) it reads the ping, accepts the pending one and reads what
-// its peer sends then, connects anew by the path, and writes what it got to /data/result.
+// one to /tmp/sk (on the container's tmpfs) and listens, holds a
+// connection it accepted (its peer sent "ping") and one still in the
+// accept queue; once /data/go exists (after the restore) it reads the
+// ping, accepts the pending one and reads what its peer sends then,
+// connects anew to both paths, and writes what it got to /data/result.
 const sockProg = `python3 -c "
 import socket,time,os
 s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(4)
+t=socket.socket(socket.AF_UNIX); t.bind('/tmp/sk'); t.listen(1)
 c=socket.socket(socket.AF_UNIX); c.connect('/data/sk')
 a,_=s.accept()
 p=socket.socket(socket.AF_UNIX); p.connect('/data/sk')
@@ -429,15 +431,17 @@ while not os.path.exists('/data/go'): time.sleep(0.02)
 r=[a.recv(4).decode(), s.getsockname(), a.getsockname()]
 b,_=s.accept(); p.send(b'pend'); r.append(b.recv(4).decode())
 n=socket.socket(socket.AF_UNIX); n.connect('/data/sk'); d,_=s.accept(); n.send(b'new!'); r.append(d.recv(4).decode())
+n=socket.socket(socket.AF_UNIX); n.connect('/tmp/sk'); d,_=t.accept(); n.send(b'tmp!'); r.append(d.recv(4).decode())
 open('/data/result','w').write(' '.join(r))
 time.sleep(1000)" &
 while [ ! -s /data/ready ]; do sleep 0.01; done`
 
 // A container with a unix socket bound to a path of its rootfs,
-// listening, a connection accepted and one pending: restored with
-// --root, the socket is bound at the container's path (not the host's),
-// listens, the connections carry their data, and a new connection by
-// the path reaches it.
+// listening, a connection accepted and one pending, and one listening
+// on its tmpfs (whose archive leaves the socket file out): restored
+// with --root, the sockets are bound at the container's paths (not the
+// host's), listen, the connections carry their data, and new
+// connections by the paths reach them.
 func TestRestoreRootContainerNamedSocket(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
@@ -464,7 +468,7 @@ func TestRestoreRootContainerNamedSocket(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if want := "ping /data/sk /data/sk pend new!"; got != want {
+	if want := "ping /data/sk /data/sk pend new! tmp!"; got != want {
 		t.Errorf("the restored sockets gave %q, want %q", got, want)
 	}
 	n := count(rpid)
