@@ -261,7 +261,7 @@ func (t *tree) dumpNamespaces(ctx context.Context) error {
 		if err := mntns.CheckFiles(root.pid, t.files.entries); err != nil {
 			return fmt.Errorf("dump %d: %w", root.pid, err)
 		}
-		if err := mntns.Dump(ctx, t.store, root.pid, t.ns.id["mnt"], t.opts.Mounts, t.opts.Log); err != nil {
+		if err := mntns.Dump(ctx, t.store, root.pid, t.ns.id["mnt"], t.opts.Mounts.WithFiles(t.files.entries), t.opts.Log); err != nil {
 			return fmt.Errorf("dump %d: %w", root.pid, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -161,5 +162,39 @@ func TestSetFown(t *testing.T) {
 	}
 	if err := SetFown(selfTree{}, os.Getpid(), p[0], unix.O_RDONLY, e); !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Fatalf("owner outside the tree: %v", err)
+	}
+}
+
+// A file deleted while open that keeps a link elsewhere, and one whose
+// name another file took, are refused by name (CRIU 4.2 wants
+// --link-remap for both); the file still at its name is not.
+func TestAddRegLinkedRefused(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	if err := os.WriteFile(a, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(a, b); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	link := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if _, _, err := NewSet().AddReg(counter(), a, link, unix.O_RDONLY, 0); err != nil {
+		t.Fatalf("the file at its name: %v", err)
+	}
+	os.Remove(a)
+	_, _, err = NewSet().AddReg(counter(), a, link, unix.O_RDONLY, 0)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), a+" was deleted") {
+		t.Fatalf("deleted, linked elsewhere: %v", err)
+	}
+	if err := os.WriteFile(a, []byte("other"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := NewSet().AddReg(counter(), a, link, unix.O_RDONLY, 0); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Fatalf("its name taken by another file: %v", err)
 	}
 }

@@ -70,6 +70,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	if pos == 0 {
 		f.byKey[key] = id
 	}
+	if err := checkLinked(path, link, &st); err != nil {
+		return 0, nil, err
+	}
 	if st.Nlink == 0 && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFDIR) {
 		k := [2]uint64{st.Dev, st.Ino}
 		gid, ok := f.byIno[k]
@@ -83,6 +86,24 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		})
 	}
 	return id, e, nil
+}
+
+// checkLinked refuses a regular file whose path (as its task sees it,
+// from the root of the task link is of: /proc/PID/...) no longer leads
+// to it while it still has links elsewhere (deleted and hard-linked,
+// or its name taken by another file): restore would open another file
+// or none. CRIU 4.2 refuses it too unless given --link-remap, which
+// makes a link to it at dump (REMAP_TYPE_LINKED); this criu does not.
+func checkLinked(path, link string, st *unix.Stat_t) error {
+	if st.Nlink == 0 || st.Mode&unix.S_IFMT != unix.S_IFREG || !strings.HasPrefix(path, "/") || !strings.HasPrefix(link, "/proc/") {
+		return nil
+	}
+	pid, _, _ := strings.Cut(strings.TrimPrefix(link, "/proc/"), "/")
+	var pst unix.Stat_t
+	if err := unix.Stat("/proc/"+pid+"/root"+path, &pst); err == nil && pst.Dev == st.Dev && pst.Ino == st.Ino {
+		return nil
+	}
+	return fmt.Errorf("%w: %s was deleted (or replaced) while open, and the file has %d link(s) elsewhere (CRIU links it back with --link-remap; this criu does not)", errdefs.ErrUnsupported, path, st.Nlink)
 }
 
 // Unshare makes the next AddReg of path and flags a description of its

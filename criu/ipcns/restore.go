@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 
@@ -230,9 +231,13 @@ func (r *restorer) writeSysctls(vals []sysctlValue) error {
 	return nil
 }
 
-// open returns a decoder of image name and a function that closes it.
+// open returns a decoder of image name and a function that closes it;
+// a nil decoder when the image does not exist (no object of its kind).
 func (r *restorer) open(name string) (*image.Decoder, func(), error) {
 	rd, err := r.store.Open(r.ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, func() {}, nil // none: CRIU 4.2 writes no image of an empty kind
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -276,7 +281,7 @@ func (r *restorer) create(what, ctl string, d *images.IpcDescEntry, get func(key
 func (r *restorer) shm() (int, error) {
 	name := shmImage(r.id)
 	dec, done, err := r.open(name)
-	if err != nil {
+	if err != nil || dec == nil {
 		return 0, err
 	}
 	defer done()
@@ -359,7 +364,7 @@ func (w *sliceWriter) Write(p []byte) (int, error) {
 func (r *restorer) readQueues() ([]queue, error) {
 	name := msgImage(r.id)
 	dec, done, err := r.open(name)
-	if err != nil {
+	if err != nil || dec == nil {
 		return nil, err
 	}
 	defer done()
@@ -425,7 +430,7 @@ func (r *restorer) queue(q queue) error {
 func (r *restorer) sem() error {
 	name := semImage(r.id)
 	dec, done, err := r.open(name)
-	if err != nil {
+	if err != nil || dec == nil {
 		return err
 	}
 	defer done()

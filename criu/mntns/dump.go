@@ -31,6 +31,22 @@ type DumpOptions struct {
 	// EnableFS are filesystems (--enable-fs) mounted anew at restore
 	// with their source and options, as the other newFS ones.
 	EnableFS map[string]bool
+	// Sockets are the paths (the namespace's) of the socket files that
+	// unix sockets of the tree are bound to: a tmpfs's archive leaves
+	// them out, restore binds them again (WithFiles).
+	Sockets map[string]bool
+}
+
+// WithFiles returns o with Sockets filled from the tree's files.img
+// entries: the unix sockets bound to a path whose file is theirs.
+func (o DumpOptions) WithFiles(files []*images.FileEntry) DumpOptions {
+	o.Sockets = map[string]bool{}
+	for _, f := range files {
+		if u := f.GetUsk(); u != nil && len(u.GetName()) > 0 && u.GetName()[0] == '/' && !u.GetDeleted() {
+			o.Sockets[strings.TrimRight(string(u.GetName()), "\x00")] = true
+		}
+	}
+	return o
 }
 
 // ParseExternalMnt reads one CRIU --external value of the mnt kind,
@@ -98,7 +114,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		}
 		if !copyOfMine && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
-			if err := dumpTmpfs(ctx, store, procfs.Path(pid, "root")+m.Point, m.Point, e.GetRootDev()); err != nil {
+			if err := dumpTmpfs(ctx, store, procfs.Path(pid, "root")+m.Point, m.Point, e.GetRootDev(), opts.Sockets); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}

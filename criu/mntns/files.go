@@ -1,6 +1,7 @@
 package mntns
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // --root), what a restore with --root cannot make (restore refuses it
 // too, but by then the tree is gone): a root task whose executable was
 // deleted (the restore starts from it before the container's mounts
-// exist), unix sockets bound to a path, terminals.
+// exist), ptys of a devpts instance other than its own at /dev/pts.
 func CheckFiles(pid int, entries []*images.FileEntry) error {
 	if reachable(pid) {
 		return nil
@@ -27,15 +28,40 @@ func CheckFiles(pid int, entries []*images.FileEntry) error {
 		exe, _ := os.Readlink(procfs.Path(pid, "exe"))
 		return fmt.Errorf("%w: the executable %s of the pivot_root'ed container's root task %d (restore with --root starts from it before the container's mounts exist)", errdefs.ErrUnsupported, exe, pid)
 	}
+	regs := map[uint32]string{}
 	for _, e := range entries {
-		if u := e.GetUsk(); u != nil {
-			if n := u.GetName(); len(n) > 0 && n[0] != 0 {
-				return fmt.Errorf("%w: socket:[%d] bound to %q in a pivot_root'ed container (restore with --root does not resolve unix socket paths inside it yet)", errdefs.ErrUnsupported, u.GetIno(), strings.TrimRight(string(n), "\x00"))
-			}
+		if r := e.GetReg(); r != nil {
+			regs[e.GetId()] = r.GetName()
 		}
-		if e.GetTty() != nil {
-			return fmt.Errorf("%w: a terminal (tty id %d) in a pivot_root'ed container (restore with --root would make it on the host's devpts)", errdefs.ErrUnsupported, e.GetId())
+	}
+	for _, e := range entries {
+		t := e.GetTty()
+		if t == nil {
+			continue
 		}
+		name := regs[t.GetRegfId()]
+		if name != "/dev/ptmx" && !strings.HasPrefix(name, "/dev/pts/") {
+			continue // an external terminal, given at restore
+		}
+		if err := ownDevpts(pid); err != nil {
+			return fmt.Errorf("%w: the pty %s (tty id %d) in a pivot_root'ed container: %v", errdefs.ErrUnsupported, name, e.GetId(), err)
+		}
+	}
+	return nil
+}
+
+// ownDevpts checks that the container of task pid has a devpts instance
+// of its own at /dev/pts, which restore mounts anew and opens its ptys
+// on (not criu's, bound in).
+func ownDevpts(pid int) error {
+	var st unix.Statfs_t
+	var sd, md unix.Stat_t
+	p := procfs.Path(pid, "root") + "/dev/pts"
+	if err := unix.Statfs(p, &st); err != nil || st.Type != unix.DEVPTS_SUPER_MAGIC {
+		return errors.New("its /dev/pts is no devpts")
+	}
+	if unix.Stat(p, &sd) == nil && unix.Stat("/dev/pts", &md) == nil && sd.Dev == md.Dev {
+		return errors.New("its /dev/pts is criu's devpts instance, bound in (restore makes a new one)")
 	}
 	return nil
 }

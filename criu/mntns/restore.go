@@ -1,11 +1,13 @@
 package mntns
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -77,6 +79,11 @@ func Load(ctx context.Context, store image.Store, own bool, id uint32, opts Rest
 	if err != nil {
 		return nil, err
 	}
+	if found && len(l.mounts) > 0 {
+		if l.mounts, err = orderMounts(l.mounts); err != nil {
+			return nil, fmt.Errorf("%s: %w", ImageName(id), err)
+		}
+	}
 	if !found || len(l.mounts) == 0 {
 		if opts.Root != "" {
 			return nil, fmt.Errorf("%w: --root %s: the images have no mount namespace (%s)", errdefs.ErrUnsupported, opts.Root, ImageName(id))
@@ -105,6 +112,52 @@ func Load(ctx context.Context, store image.Store, own bool, id uint32, opts Rest
 		}
 	}
 	return l, nil
+}
+
+// orderMounts returns the image's mounts parents first, the root mount
+// first: as they are when they are so (ours, in mountinfo's order),
+// else (CRIU 4.2 writes the root last) breadth first from the root, the
+// mounts of one parent in mnt_id order (the order they were mounted in,
+// which keeps an overmount above what it covers).
+func orderMounts(ms []*images.MntEntry) ([]*images.MntEntry, error) {
+	byID := map[uint32]*images.MntEntry{}
+	for _, m := range ms {
+		byID[m.GetMntId()] = m
+	}
+	var roots []*images.MntEntry
+	for _, m := range ms {
+		if p := byID[m.GetParentMntId()]; p == nil || p == m {
+			roots = append(roots, m)
+		}
+	}
+	if len(roots) != 1 {
+		return nil, fmt.Errorf("%w: %d root mounts, want 1", errdefs.ErrBadImage, len(roots))
+	}
+	seen, ok := map[uint32]bool{}, ms[0] == roots[0]
+	for _, m := range ms {
+		if m != roots[0] && !seen[m.GetParentMntId()] {
+			ok = false
+		}
+		seen[m.GetMntId()] = true
+	}
+	if ok {
+		return ms, nil
+	}
+	sorted := slices.Clone(ms)
+	slices.SortStableFunc(sorted, func(a, b *images.MntEntry) int { return cmp.Compare(a.GetMntId(), b.GetMntId()) })
+	out, done := []*images.MntEntry{roots[0]}, map[*images.MntEntry]bool{roots[0]: true}
+	for i := 0; i < len(out); i++ {
+		for _, m := range sorted {
+			if !done[m] && m.GetParentMntId() == out[i].GetMntId() {
+				done[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	if len(out) != len(ms) {
+		return nil, fmt.Errorf("%w: %d of %d mounts not below the root mount", errdefs.ErrBadImage, len(ms)-len(out), len(ms))
+	}
+	return out, nil
 }
 
 // copyOfMine reports a root mount that is criu's own root mount: the

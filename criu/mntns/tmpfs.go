@@ -31,8 +31,10 @@ func TmpfsImageName(dev uint32) string {
 // root ("./a/b"), modes, numeric owners, times, symlinks, device nodes,
 // fifos and hard links. Mounts below it are left out, their mount point
 // included (restore makes mount points itself); a socket file, which a
-// tar cannot hold, is refused naming the mount.
-func dumpTmpfs(ctx context.Context, store image.Store, dir, point string, dev uint32) (err error) {
+// tar cannot hold, is left out when a socket of the tree is bound to it
+// (sockets, by the namespace's path: restore binds it again), otherwise
+// refused naming the mount.
+func dumpTmpfs(ctx context.Context, store image.Store, dir, point string, dev uint32, sockets map[string]bool) (err error) {
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return fmt.Errorf("tmpfs %s: %w", point, os.NewSyscallError("stat", err))
@@ -76,6 +78,9 @@ func dumpTmpfs(ctx context.Context, store image.Store, dir, point string, dev ui
 			return err
 		}
 		if fi.Mode()&fs.ModeSocket != 0 {
+			if sockets[filepath.Join(point, rel)] {
+				return nil
+			}
 			return fmt.Errorf("%w: tmpfs %s holds the socket file %s, which its archive cannot keep", errdefs.ErrUnsupported, point, rel)
 		}
 		target := ""

@@ -21,6 +21,9 @@ const (
 	Net Type = unix.CLONE_NEWNET
 	// Cgroup: the thread sees cgroup paths from the namespace's root.
 	Cgroup Type = unix.CLONE_NEWCGROUP
+	// Mnt: the thread's root and cwd become the namespace's root (it
+	// first stops sharing them with criu's other threads, CLONE_FS).
+	Mnt Type = unix.CLONE_NEWNS
 )
 
 // String is the namespace's name under /proc/PID/ns.
@@ -34,6 +37,8 @@ func (t Type) String() string {
 		return "net"
 	case Cgroup:
 		return "cgroup"
+	case Mnt:
+		return "mnt"
 	}
 	return "ns(" + strconv.Itoa(int(t)) + ")"
 }
@@ -93,6 +98,41 @@ func enter(fd int, typ Type, fn func() error, wrap func(error) error) error {
 	return fn()
 }
 
+// DoAll is Do for several namespaces of task pid at once, joined in
+// the order of types on one thread: fn runs in all of them.
+func DoAll(pid int, types []Type, fn func() error) error {
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for _, typ := range types {
+		path := "/proc/" + strconv.Itoa(pid) + "/ns/" + typ.String()
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("enter %s namespace of %d: %w", typ, pid, &os.PathError{Op: "open", Path: path, Err: err})
+		}
+		fds = append(fds, fd)
+	}
+	if len(fds) == 0 {
+		return fn()
+	}
+	joinRest := fn
+	for i := len(fds) - 1; i >= 1; i-- {
+		fd, typ, next := fds[i], types[i], joinRest
+		joinRest = func() error {
+			if err := setns(fd, typ); err != nil {
+				return fmt.Errorf("enter %s namespace of %d: %w", typ, pid, err)
+			}
+			return next()
+		}
+	}
+	return run(fds[0], types[0], joinRest, func(err error) error {
+		return fmt.Errorf("enter %s namespace of %d: %w", types[0], pid, err)
+	})
+}
+
 // ErrOwnNamespace is returned by NotOwn.
 var ErrOwnNamespace = errors.New("is the caller's own namespace")
 
@@ -115,7 +155,13 @@ func NotOwn(pid int, typ Type) error {
 	return nil
 }
 
-// setns moves the calling thread into namespace fd of type typ.
+// setns moves the calling thread into namespace fd of type typ. A
+// mount namespace is joined by a thread that shares no root and cwd.
 func setns(fd int, typ Type) error {
+	if typ == Mnt {
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return os.NewSyscallError("unshare(CLONE_FS)", err)
+		}
+	}
 	return linux.Setns(fd, int(typ))
 }

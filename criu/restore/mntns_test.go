@@ -412,44 +412,151 @@ echo tmpgone > /tmp/gone; exec 6</tmp/gone; read x <&6; rm /tmp/gone`)
 	waitCount(t, rpid, n+1)
 }
 
-// A container with a unix socket bound to a path: the dump refuses it by
-// name (restore would bind it at the host's path); the container runs on.
-func TestRestoreRootContainerNamedSocketRefused(t *testing.T) {
+// sockProg, run in a container, binds a unix socket to /data/sk and
+// one to /tmp/sk (on the container's tmpfs) and listens, holds a
+// connection it accepted (its peer sent "ping") and one still in the
+// accept queue; once /data/go exists (after the restore) it reads the
+// ping, accepts the pending one and reads what its peer sends then,
+// connects anew to both paths, and writes what it got to /data/result.
+const sockProg = `python3 -c "
+import socket,time,os
+s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(4)
+t=socket.socket(socket.AF_UNIX); t.bind('/tmp/sk'); t.listen(1)
+c=socket.socket(socket.AF_UNIX); c.connect('/data/sk')
+a,_=s.accept()
+p=socket.socket(socket.AF_UNIX); p.connect('/data/sk')
+c.send(b'ping')
+open('/data/ready','w').write('1')
+while not os.path.exists('/data/go'): time.sleep(0.02)
+r=[a.recv(4).decode(), s.getsockname(), a.getsockname()]
+b,_=s.accept(); p.send(b'pend'); r.append(b.recv(4).decode())
+n=socket.socket(socket.AF_UNIX); n.connect('/data/sk'); d,_=s.accept(); n.send(b'new!'); r.append(d.recv(4).decode())
+n=socket.socket(socket.AF_UNIX); n.connect('/tmp/sk'); d,_=t.accept(); n.send(b'tmp!'); r.append(d.recv(4).decode())
+open('/data/result','w').write(' '.join(r))
+time.sleep(1000)" &
+while [ ! -s /data/ready ]; do sleep 0.01; done`
+
+// A container with a unix socket bound to a path of its rootfs,
+// listening, a connection accepted and one pending, and one listening
+// on its tmpfs (whose archive leaves the socket file out): restored
+// with --root, the sockets are bound at the container's paths (not the
+// host's), listen, the connections carry their data, and new
+// connections by the paths reach them.
+func TestRestoreRootContainerNamedSocket(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
 	}
-	_, pid := startRootContainer(t, `python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('/data/sk'); s.listen(); time.sleep(1000)" &
-while [ ! -S /data/sk ]; do sleep 0.01; done`)
+	r, pid := startCT(t, sockProg)
+	rpid := dumpRestoreCT(t, pid, r)
+	if st, err := os.Stat(filepath.Join(r, "data/sk")); err != nil || st.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("the rootfs's /data/sk: %v %v, want the socket", st, err)
+	}
+	if _, err := os.Stat("/data/sk"); err == nil {
+		t.Error("a socket was bound at the host's /data/sk")
+	}
+	if err := os.WriteFile(filepath.Join(r, "data/go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got string
 	for i := 0; ; i++ {
-		if st, err := os.Stat(procfs.Path(pid, "root") + "/data/sk"); err == nil && st.Mode()&os.ModeSocket != 0 {
+		b, _ := os.ReadFile(filepath.Join(r, "data/result"))
+		if got = string(b); got != "" {
 			break
 		}
 		if i > 300 {
-			t.Fatal("the container did not start")
+			t.Fatal("the restored program wrote no result")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	refusedDump(t, pid, `bound to "/data/sk" in a pivot_root'ed container`)
+	if want := "ping /data/sk /data/sk pend new! tmp!"; got != want {
+		t.Errorf("the restored sockets gave %q, want %q", got, want)
+	}
+	n := count(rpid)
+	waitCount(t, rpid, n+1)
 }
 
-// A container with a pty of its devpts open: the dump refuses it by name
-// (restore would make it on the host's devpts); the container runs on.
-func TestRestoreRootContainerPtyRefused(t *testing.T) {
+// A container with a pty of its own devpts instance open, both ends,
+// bytes its slave wrote waiting in the master: restored with --root,
+// the pty is made on a new devpts instance of the container (not the
+// host's) with the same index, and both ends work: the bytes are read
+// from the master, what the master writes reaches the slave.
+func TestRestoreRootContainerPty(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("needs python3")
 	}
-	r, pid := startRootContainer(t, `python3 -c "import os,time; m,s=os.openpty(); open('/data/pty','w').write(os.ttyname(s)); time.sleep(1000)" &
+	r, pid := startCT(t, `python3 -c "
+import os,time
+m,s=os.openpty()
+os.write(s, b'out')
+open('/data/pty','w').write('%s %d %d' % (os.ttyname(s), m, s))
+while not os.path.exists('/data/go'): time.sleep(0.02)
+r=[os.ttyname(s), os.read(m,3).decode()]
+os.write(m, b'x\n'); r.append(os.read(s,10).decode().strip())
+open('/data/result','w').write(' '.join(r))
+time.sleep(1000)" &
 while [ ! -s /data/pty ]; do sleep 0.01; done`)
+	b, _ := os.ReadFile(filepath.Join(r, "data/pty"))
+	var name string
+	var m, sl int
+	if _, err := fmt.Sscanf(string(b), "%s %d %d", &name, &m, &sl); err != nil {
+		t.Fatalf("the container's pty: %q: %v", b, err)
+	}
+	rpid := dumpRestoreCT(t, pid, r)
+	// The python3 task holds the pty: the root's child.
+	kids, _ := os.ReadFile(procfs.Path(rpid, fmt.Sprintf("task/%d/children", rpid)))
+	py := 0
+	for _, f := range strings.Fields(string(kids)) {
+		k, _ := strconv.Atoi(f)
+		if c, _ := os.ReadFile(procfs.Path(k, "cmdline")); strings.HasPrefix(string(c), "python3") {
+			py = k
+		}
+	}
+	if py == 0 {
+		t.Fatal("no python3 in the restored container")
+	}
+	var pts, host, slave unix.Stat_t
+	if err := unix.Stat(procfs.Path(rpid, "root")+"/dev/pts", &pts); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat("/dev/pts", &host); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(procfs.Path(py, fmt.Sprintf("fd/%d", sl)), &slave); err != nil {
+		t.Fatal(err)
+	}
+	if slave.Dev != pts.Dev || pts.Dev == host.Dev {
+		t.Errorf("the slave is on device %d, want the container's devpts %d (the host's is %d)", slave.Dev, pts.Dev, host.Dev)
+	}
+	if l, _ := os.Readlink(procfs.Path(py, fmt.Sprintf("fd/%d", sl))); l != name {
+		t.Errorf("the slave is %s, want %s", l, name)
+	}
+	if err := os.WriteFile(filepath.Join(r, "data/go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got string
 	for i := 0; ; i++ {
-		if b, _ := os.ReadFile(filepath.Join(r, "data/pty")); len(b) > 0 {
+		b, _ := os.ReadFile(filepath.Join(r, "data/result"))
+		if got = string(b); got != "" {
 			break
 		}
 		if i > 300 {
-			t.Fatal("the container did not start")
+			t.Fatal("the restored program wrote no result")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	refusedDump(t, pid, "a terminal (tty id")
+	if want := name + " out x"; got != want {
+		t.Errorf("the restored pty gave %q, want %q", got, want)
+	}
+}
+
+// A container whose root task runs an executable since deleted: the
+// dump refuses it by name (the restore starts from it before the
+// container's mounts exist), and the container runs on.
+func TestDumpRootContainerDeletedExeRefused(t *testing.T) {
+	_, pid := startRootContainer(t, `cp /usr/bin/dash /data/sh
+exec /data/sh -c 'rm /data/sh; i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'`)
+	waitCount(t, pid, 2)
+	refusedDump(t, pid, "the executable /data/sh (deleted) of the pivot_root'ed container's root task")
 }
 
 // refusedDump dumps the container whose root task is pid and wants the

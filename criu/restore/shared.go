@@ -121,7 +121,9 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		}
 	}
 	if len(unixIDs) > 0 {
-		if err := sockets.OpenUnix(sockRestorer{t}, t.ti.files, t.ti.skQueues, unixIDs, t.masters); err != nil {
+		if err := t.inContainer(func() error {
+			return sockets.OpenUnix(sockRestorer{t}, t.ti.files, t.ti.skQueues, unixIDs, t.masters)
+		}); err != nil {
 			return err
 		}
 	}

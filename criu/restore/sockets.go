@@ -7,6 +7,7 @@ import (
 
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/netlock"
+	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -14,7 +15,21 @@ import (
 // (sockets.Restorer).
 type sockRestorer struct{ t *treeRestorer }
 
-func (r sockRestorer) Container() bool { return r.t.mnt != nil }
+// inContainer runs f where paths resolve as the tree's, for the unix
+// sockets bound and connected by name: for a tree whose mount
+// namespace was made (a container, t.mnt), on a thread that joined the
+// root task's network and mount namespaces; otherwise here (in the
+// tree's network namespace already, openMasters).
+func (t *treeRestorer) inContainer(f func() error) error {
+	if t.mnt == nil {
+		return f()
+	}
+	types := []nsenter.Type{nsenter.Mnt}
+	if t.mask&unix.CLONE_NEWNET != 0 {
+		types = []nsenter.Type{nsenter.Net, nsenter.Mnt}
+	}
+	return nsenter.DoAll(t.nodes[0].r.pid, types, f)
+}
 
 func (r sockRestorer) Inherits(key string) bool {
 	_, ok := r.t.opts.InheritFd[key]

@@ -201,8 +201,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		root.curSid, _ = unix.Getsid(0)
 		root.curPgid = unix.Getpgrp()
 	} // else the restorer's session and group are outside: 0 inside
-	if err := t.openTTYs(ctx); err != nil {
-		return nil, err
+	if t.mnt == nil {
+		if err := t.openTTYs(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// The objects tasks map (shared memory, memfds, System V segments)
 	// and the namespaces exist before any task's memory is restored;
@@ -215,6 +217,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		// Removed on failure before the root is killed (undo's order).
 		t.ghosts.Root = t.mnt.Prefix(root.r.pid)
 		if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
+			return nil, err
+		}
+		if err := t.openTTYs(ctx); err != nil { // on its devpts
 			return nil, err
 		}
 	}

@@ -12,7 +12,8 @@ import (
 // opened them; this file gives it what it needs of the tree.
 
 // openTTYs opens, in the restorer, every terminal the tasks' fds lead
-// to, before the tree is created (tty.Open).
+// to, before the tree is created (tty.Open); a container's ptys once
+// its mounts (its devpts) are made.
 func (t *treeRestorer) openTTYs(ctx context.Context) error {
 	var err error
 	t.ttys, err = tty.Open(ctx, t.store, t.ti.files, t.ti.fdinfo, t.ti.ttyInfo, ttyRestorer{t}, t.log)
@@ -56,8 +57,14 @@ func (x ttyRestorer) ReopenInherited(fd int, flags uint32) (int, error) {
 
 func (x ttyRestorer) FileUser(id uint32) string { return x.t.fileUser(id) }
 
-func (x ttyRestorer) Hold(fd int)     { x.t.masterFds = append(x.t.masterFds, fd) }
-func (x ttyRestorer) Container() bool { return x.t.mnt != nil }
+func (x ttyRestorer) Hold(fd int) { x.t.masterFds = append(x.t.masterFds, fd) }
+func (x ttyRestorer) Devpts() (string, string) {
+	if x.t.mnt == nil {
+		return "/dev/pts", "/dev/ptmx"
+	}
+	pts := x.t.mnt.InRoot(x.t.nodes[0].r.pid, "/dev/pts")
+	return pts, pts + "/ptmx"
+}
 
 func (x ttyRestorer) Share(id uint32, fd int) { x.t.masters[id] = fd }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/sockets/skqueue"
 	"github.com/criugo/criu/criu/sockets/unsaved"
 	"github.com/criugo/criu/proto/images"
@@ -69,8 +70,9 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		if path[0] != '/' {
 			return nil, fmt.Errorf("%w: socket:[%d] is bound to the relative path %q", errdefs.ErrUnsupported, ino, path)
 		}
+		// As the task resolves it: in its root (a container's).
 		var fst unix.Stat_t
-		if err := unix.Stat(path, &fst); err != nil || uint32(fst.Ino) != ud.vfsIno {
+		if err := unix.Stat(procfs.Path(at.pid, "root")+path, &fst); err != nil || uint32(fst.Ino) != ud.vfsIno {
 			e.Deleted = proto.Bool(true)
 		} else {
 			e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(fst.Mode), Uid: proto.Uint32(fst.Uid), Gid: proto.Uint32(fst.Gid)}

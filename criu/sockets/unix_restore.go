@@ -30,9 +30,6 @@ type Restorer interface {
 	// restorer's other copies once the tasks have theirs, or when the
 	// restore fails.
 	Keep(fd int)
-	// Container reports a tree restored with --root: its socket paths
-	// are a container's, which criu does not bind or connect to yet.
-	Container() bool
 }
 
 // OpenUnix creates in the restorer the UNIX sockets ids (file ids of
@@ -42,7 +39,8 @@ type Restorer interface {
 // their peer, sets options, refills queues (sent by the socket that sent
 // them: the peer), shuts down and sets file flags, in that order. Each
 // socket's fd goes in masters, by file id. It runs in the tree's network
-// namespace.
+// namespace, and, for a container, in its mount namespace: names are
+// bound and connected to as the tree sees them.
 func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Queues, ids []uint32, masters map[uint32]int) error {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	byIno := map[uint32]*images.UnixSkEntry{}
@@ -51,9 +49,6 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		e := files[id].GetUsk()
 		if e == nil {
 			return fmt.Errorf("%w: file %d: no unix socket entry", errdefs.ErrBadImage, id)
-		}
-		if n := e.GetName(); r.Container() && len(n) > 0 && n[0] != 0 {
-			return fmt.Errorf("%w: socket:[%d] named %s in a container restored with --root (paths of unix sockets are not resolved inside it yet)", errdefs.ErrUnsupported, e.GetIno(), skqueue.Sockaddr(n).Name)
 		}
 		byIno[e.GetIno()] = e
 		sks = append(sks, e)

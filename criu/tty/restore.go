@@ -52,9 +52,11 @@ type Restorer interface {
 	// FileUser names, for errors, the first task and fd that have file
 	// id: "task PID fd N has".
 	FileUser(id uint32) string
-	// Container reports a tree restored with --root, whose ptys are
-	// on the container's devpts, which criu does not open yet.
-	Container() bool
+	// Devpts is where criu opens the tree's ptys: the devpts
+	// directory of the slaves and the ptmx of its masters (/dev/pts and
+	// /dev/ptmx, or a container's devpts instance, made anew by its
+	// mount namespace, through /proc/ROOT/root).
+	Devpts() (pts, ptmx string)
 	// Hold keeps the restorer's fd open until the restore ends.
 	Hold(fd int)
 	// Share makes the restorer's fd the file description that the
@@ -244,9 +246,9 @@ type ptyFile struct {
 }
 
 // openPtys opens, in the restorer, the ptys of the files ids: each
-// master from /dev/ptmx with its dumped index (devpts hands out the
-// lowest free index, so lower ones are held open meanwhile), then its
-// slaves from /dev/pts/N, with termios (and its locked bits), window
+// master from ptmx (Restorer.Devpts) with its dumped index (devpts
+// hands out the lowest free index, so lower ones are held open
+// meanwhile), then its slaves from the devpts directory's N, with termios (and its locked bits), window
 // size, exclusive, packet mode and the slave lock set back. Buffered
 // bytes are put back after (refillPtys). A pty that was a session's
 // controlling terminal gets one more slave open here, for the session
@@ -262,9 +264,6 @@ func (t *Terminals) openPtys(ids []uint32) error {
 		if info.GetType() != images.TtyType_PTY || info.GetPty() == nil {
 			return fmt.Errorf("%w: tty file %d of type %v", errdefs.ErrUnsupported, id, info.GetType())
 		}
-		if t.tree.Container() {
-			return fmt.Errorf("%w: pty %d (tty file %d) of a container restored with --root (its devpts is not opened yet)", errdefs.ErrUnsupported, info.GetPty().GetIndex(), id)
-		}
 		files = append(files, ptyFile{id: id, f: f, info: info, master: info.GetId()%2 == 1})
 	}
 	// Masters first, by index; then slaves.
@@ -276,6 +275,7 @@ func (t *Terminals) openPtys(ids []uint32) error {
 		return a.info.GetPty().GetIndex() < b.info.GetPty().GetIndex()
 	})
 	masters := map[uint32]int{} // master fd by index
+	pts, ptmx := t.tree.Devpts()
 	for _, p := range files {
 		index := p.info.GetPty().GetIndex()
 		var fd int
@@ -284,7 +284,7 @@ func (t *Terminals) openPtys(ids []uint32) error {
 			if _, ok := masters[index]; ok {
 				return fmt.Errorf("%w: pty %d has two master files", errdefs.ErrBadImage, index)
 			}
-			if fd, err = openPtmx(index, int(p.f.GetFlags()&unix.O_ACCMODE)); err != nil {
+			if fd, err = openPtmx(ptmx, index, int(p.f.GetFlags()&unix.O_ACCMODE)); err != nil {
 				return fmt.Errorf("pty %d: %w", index, err)
 			}
 			t.hold(fd)
@@ -301,7 +301,7 @@ func (t *Terminals) openPtys(ids []uint32) error {
 			if _, ok := masters[index]; !ok {
 				return fmt.Errorf("%w: /dev/pts/%d without its master", errdefs.ErrUnsupported, index)
 			}
-			path := fmt.Sprintf("/dev/pts/%d", index)
+			path := fmt.Sprintf("%s/%d", pts, index)
 			flags := int(p.f.GetFlags()&unix.O_ACCMODE) | unix.O_NOCTTY | unix.O_CLOEXEC
 			if fd, err = unix.Open(path, flags, 0); err != nil {
 				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("open "+path, err))
@@ -316,7 +316,7 @@ func (t *Terminals) openPtys(ids []uint32) error {
 		}
 		t.share(p.id, fd)
 	}
-	if err := t.openCttys(masters); err != nil {
+	if err := t.openCttys(pts, masters); err != nil {
 		return err
 	}
 	// Exclusive mode and the slave lock last: they refuse new opens.
@@ -342,7 +342,7 @@ func (t *Terminals) openPtys(ids []uint32) error {
 // once its master is open (masters: the restorer's fd by index). An
 // external terminal that was one is the restorer's open one
 // (t.extTTYs).
-func (t *Terminals) openCttys(masters map[uint32]int) error {
+func (t *Terminals) openCttys(pts string, masters map[uint32]int) error {
 	t.cttys = map[int]*ctty{}
 	byName := map[string]*ctty{}
 	for _, info := range t.info {
@@ -387,7 +387,7 @@ func (t *Terminals) openCttys(masters map[uint32]int) error {
 				return fmt.Errorf("%w: %s is the controlling terminal of session %d, but no task has it open", errdefs.ErrBadImage, name, sid)
 			}
 		} else {
-			path := fmt.Sprintf("/dev/pts/%d", index)
+			path := fmt.Sprintf("%s/%d", pts, index)
 			var err error
 			fd, err = unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 			if err != nil {
@@ -401,8 +401,8 @@ func (t *Terminals) openCttys(masters map[uint32]int) error {
 	return nil
 }
 
-// openPtmx opens a pty master with the given index.
-func openPtmx(index uint32, acc int) (int, error) {
+// openPtmx opens a pty master with the given index from ptmx.
+func openPtmx(ptmx string, index uint32, acc int) (int, error) {
 	var held []int
 	defer func() {
 		for _, fd := range held {
@@ -410,9 +410,9 @@ func openPtmx(index uint32, acc int) (int, error) {
 		}
 	}()
 	for {
-		fd, err := unix.Open("/dev/ptmx", acc|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(ptmx, acc|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return -1, os.NewSyscallError("open /dev/ptmx", err)
+			return -1, os.NewSyscallError("open "+ptmx, err)
 		}
 		n, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN)
 		if err != nil {
