@@ -102,7 +102,7 @@ var Features = []Feature{
 	{"apparmor_stacking", ByName, notBuilt("LSM (AppArmor) profiles are not checkpointed")},
 	{"network_lock_nftables", Extra, netlock.ProbeNFT},
 	{"sockopt_buf_lock", Extra, probeBufLock},
-	{"memfd_hugetlb", Extra, notBuilt("memfds are checkpointed, but one on huge pages (MFD_HUGETLB) is refused")},
+	{"memfd_hugetlb", Extra, probeMemfdHugetlb},
 	{"move_mount_set_group", Extra, probeMoveMountSetGroup},
 	{"openat2", Extra, notBuilt("paths are not resolved with openat2")},
 	{"get_rseq_conf", Extra, probeRseqConf},

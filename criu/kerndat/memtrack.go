@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -110,4 +111,20 @@ func probeAioRemap() (string, error) {
 		return "", fmt.Errorf("the moved AIO ring is no context: %w", err)
 	}
 	return "io_setup, mremap of its ring", nil
+}
+
+// probeMemfdHugetlb: memfds on huge pages can be made (MFD_HUGETLB), as
+// restore makes them again (package shmem). Whether pages are free for
+// them is the system's setting (vm.nr_hugepages).
+func probeMemfdHugetlb() (string, error) {
+	fd, err := unix.MemfdCreate("criu-check", unix.MFD_CLOEXEC|unix.MFD_HUGETLB)
+	if err != nil {
+		return "", os.NewSyscallError("memfd_create(MFD_HUGETLB)", err)
+	}
+	unix.Close(fd)
+	b, err := os.ReadFile("/proc/sys/vm/nr_hugepages")
+	if err != nil {
+		return "MFD_HUGETLB", nil
+	}
+	return "MFD_HUGETLB, vm.nr_hugepages " + strings.TrimSpace(string(b)), nil
 }

@@ -160,7 +160,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			flags |= unix.MAP_LOCKED
 		}
 		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar") || aio.IsRing(m.Path)
-		if err := vmflags.Check(m, special); err != nil {
+		if err := vmflags.Check(m, special, m.HasFlag("ht") && !strings.HasPrefix(m.Path, "/SYSV")); err != nil {
 			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 		}
 		var madv uint64
@@ -187,6 +187,38 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		case strings.HasPrefix(m.Path, "[vvar"):
 			status |= image.VmaAreaVvar | image.VmaAnonPrivate
 			flags |= unix.MAP_ANONYMOUS
+		case m.HasFlag("ht"):
+			// On huge pages (hugetlb), as CRIU 4.2 saves them: the page
+			// size in the flags; a private anonymous mapping has its
+			// pages saved, a shared one (anonymous, or of a memfd) is a
+			// memfd of MFD_HUGETLB, its contents saved once (package
+			// shmem).
+			huge := shmem.HugeSizeBits(m.KernelPageSize)
+			anon := strings.TrimSuffix(m.Path, " (deleted)") == "/anon_hugepage"
+			switch {
+			case huge == 0:
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: huge pages of %d bytes", errdefs.ErrUnsupported, m.KernelPageSize)}
+			case anon && !m.Shared:
+				status |= image.VmaAnonPrivate
+				flags |= unix.MAP_ANONYMOUS
+				a.pages = present
+			case m.Shared && (anon || shmem.IsMemfd(m.Path)):
+				oflags := uint32(unix.O_RDONLY)
+				if m.HasFlag("mw") {
+					oflags = unix.O_RDWR
+				}
+				link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
+				id, err := d.task.MapMemfd(link, m.Path, oflags)
+				if err != nil {
+					return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+				}
+				e.Shmid = proto.Uint64(uint64(id))
+				e.Fdflags = proto.Uint32(oflags)
+				status |= image.VmaAreaMemfd | image.VmaFileShared
+			default:
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: a private mapping of a file on huge pages, or a huge pages file other than a memfd", errdefs.ErrUnsupported)}
+			}
+			flags |= unix.MAP_HUGETLB | huge
 		case aio.IsRing(m.Path):
 			// An AIO context's ring (package aio): saved whole, as
 			// CRIU does, and made anew at restore.

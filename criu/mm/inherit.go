@@ -66,7 +66,7 @@ func (r *restorer) inheritedVmas() map[uint64]uint64 {
 		p := parent[v.GetStart()]
 		st := v.GetStatus()
 		if p == nil || st&inheritable == 0 || st&(image.VmaLockOnFault|image.VmaSealed|image.VmaAreaMemfd|image.VmaAreaVdso|image.VmaAreaVvar|image.VmaAreaVsyscall) != 0 ||
-			v.GetFlags()&(unix.MAP_LOCKED|unix.MAP_DROPPABLE) != 0 || v.GetMadv()&noInherit != 0 {
+			v.GetFlags()&(unix.MAP_LOCKED|unix.MAP_DROPPABLE|unix.MAP_HUGETLB) != 0 || v.GetMadv()&noInherit != 0 {
 			continue
 		}
 		if p.GetStatus() != st || p.GetFlags() != v.GetFlags() || p.GetProt() != v.GetProt() ||

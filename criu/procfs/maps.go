@@ -46,6 +46,9 @@ type Mapping struct {
 	VmFlags []string
 	// Rss and Swap in bytes, from smaps.
 	Rss, Swap uint64
+	// KernelPageSize is the size of its pages in bytes (a huge page size
+	// for hugetlb), from smaps; 0 when parsed from maps.
+	KernelPageSize uint64
 }
 
 // Len is the mapping's size in bytes.
@@ -110,6 +113,8 @@ func parseMaps(r io.Reader, smaps bool) ([]Mapping, error) {
 			case "Swap":
 				m.Swap, err = kb(val)
 				seen[len(seen)-1] |= 2
+			case "KernelPageSize":
+				m.KernelPageSize, err = kb(val)
 			}
 			if err != nil {
 				return nil, fieldErr("smaps", key, val, "line %d: %v", n, err)

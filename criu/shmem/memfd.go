@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"os"
 	"sort"
 	"strings"
@@ -63,10 +64,15 @@ func (m *Memfds) Add(link, target string, s *Set) (uint32, error) {
 	if err := unix.Fstatfs(int(f.Fd()), &sfs); err != nil {
 		return 0, os.NewSyscallError("fstatfs", err)
 	}
+	var huge uint32
 	if sfs.Type == unix.HUGETLBFS_MAGIC {
-		return 0, fmt.Errorf("%w: %s: memfd on huge pages (MFD_HUGETLB)", ErrUnsupported, target)
-	}
-	if sfs.Type != unix.TMPFS_MAGIC {
+		// A memfd of MFD_HUGETLB, or (as CRIU) a shared anonymous
+		// mapping on huge pages, restored as one: its page size in
+		// hugetlb_flag.
+		if huge = HugeSizeBits(uint64(sfs.Bsize)); huge == 0 {
+			return 0, fmt.Errorf("%w: %s: huge pages of %d bytes", ErrUnsupported, target, sfs.Bsize)
+		}
+	} else if sfs.Type != unix.TMPFS_MAGIC {
 		return 0, fmt.Errorf("%w: %s: not a memfd (file system %#x)", ErrUnsupported, target, sfs.Type)
 	}
 	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
@@ -81,6 +87,9 @@ func (m *Memfds) Add(link, target string, s *Set) (uint32, error) {
 		Name: proto.String(name), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
 		Size: proto.Uint64(uint64(st.Size)), Shmid: proto.Uint32(uint32(st.Ino)), Seals: proto.Uint32(uint32(seals)),
 		InodeId: proto.Uint64(uint64(len(m.entries) + 1)), Mode: proto.Uint32(st.Mode),
+	}
+	if huge != 0 {
+		e.HugetlbFlag = proto.Uint32(unix.MFD_HUGETLB | huge)
 	}
 	m.byIno[st.Ino] = e
 	m.entries = append(m.entries, e)
@@ -112,8 +121,8 @@ func ReadMemfds(ctx context.Context, st image.Store) (map[uint32]*images.MemfdIn
 	}
 	for _, m := range msgs {
 		e := m.(*images.MemfdInodeEntry)
-		if e.GetHugetlbFlag() != 0 {
-			return nil, fmt.Errorf("%w: memfd %q on huge pages", ErrUnsupported, e.GetName())
+		if f := e.GetHugetlbFlag(); f&^(unix.MFD_HUGETLB|unix.MFD_HUGE_MASK<<unix.MFD_HUGE_SHIFT) != 0 {
+			return nil, fmt.Errorf("%w: memfd %q: hugetlb_flag %#x", ErrUnsupported, e.GetName(), f)
 		}
 		out[uint32(e.GetInodeId())] = e
 	}
@@ -124,7 +133,7 @@ func ReadMemfds(ctx context.Context, st image.Store) (map[uint32]*images.MemfdIn
 // owner, mode and contents; not its seals (Seal, once every task has
 // mapped it). The fd is close-on-exec.
 func CreateMemfd(ctx context.Context, st image.Store, e *images.MemfdInodeEntry) (fd int, err error) {
-	fd, err = unix.MemfdCreate(e.GetName(), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err = unix.MemfdCreate(e.GetName(), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|int(e.GetHugetlbFlag()))
 	if err != nil {
 		return -1, fmt.Errorf("memfd %q: %w", e.GetName(), os.NewSyscallError("memfd_create", err))
 	}
@@ -137,7 +146,17 @@ func CreateMemfd(ctx context.Context, st image.Store, e *images.MemfdInodeEntry)
 	if err := unix.Ftruncate(fd, int64(e.GetSize())); err != nil {
 		return -1, fmt.Errorf("memfd %q: %w", e.GetName(), os.NewSyscallError("ftruncate", err))
 	}
-	if _, err := Fill(ctx, st, uint64(e.GetShmid()), FdFiller{Fd: fd, Len: e.GetSize()}); err != nil {
+	var filler Filler = FdFiller{Fd: fd, Len: e.GetSize()}
+	if e.GetHugetlbFlag() != 0 && e.GetSize() > 0 {
+		// hugetlbfs takes no write(2): the pages go in through a mapping.
+		m, err := unix.Mmap(fd, 0, int(e.GetSize()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		if err != nil {
+			return -1, fmt.Errorf("memfd %q on huge pages: %w", e.GetName(), os.NewSyscallError("mmap", err))
+		}
+		defer unix.Munmap(m)
+		filler = Mapping(m)
+	}
+	if _, err := Fill(ctx, st, uint64(e.GetShmid()), filler); err != nil {
 		return -1, fmt.Errorf("memfd %q: %w", e.GetName(), err)
 	}
 	if err := unix.Fchown(fd, int(e.GetUid()), int(e.GetGid())); err != nil {
@@ -170,4 +189,14 @@ func SortedIDs(ms map[uint32]*images.MemfdInodeEntry) []uint32 {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
+}
+
+// HugeSizeBits are the page size bits that go with MAP_HUGETLB (and
+// MFD_HUGETLB: the same encoding) for huge pages of size bytes, 0 when
+// size is not a power of two.
+func HugeSizeBits(size uint64) uint32 {
+	if size == 0 || size&(size-1) != 0 {
+		return 0
+	}
+	return uint32(bits.TrailingZeros64(size)) << unix.MAP_HUGE_SHIFT
 }

@@ -3,6 +3,8 @@ package runner
 import (
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +17,20 @@ func kernelHas(name string) (has, known bool) {
 	case "timens":
 		_, err := os.Stat("/proc/self/ns/time")
 		return err == nil, true
+	case "hugetlb":
+		// Huge pages free for the test (vm.nr_hugepages, which .ci/run
+		// sets): a system setting, not a build of the kernel.
+		b, err := os.ReadFile("/proc/meminfo")
+		if err != nil {
+			return false, true
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "HugePages_Free:" {
+				n, _ := strconv.Atoi(f[1])
+				return n >= 8, true
+			}
+		}
+		return false, true
 	case "mptcp":
 		// A kernel without MPTCP answers EPROTONOSUPPORT (not built)
 		// or ENOPROTOOPT (net.mptcp.enabled=0).

@@ -24,6 +24,11 @@ var vmFlagsKept = map[string]bool{
 // [vsyscall]) carry, which restore gets back by moving those mappings.
 var vmFlagsSpecial = map[string]bool{"pf": true, "io": true, "de": true, "mm": true}
 
+// vmFlagsHuge are the flags a mapping on huge pages (hugetlb) has, which
+// its restore (with MAP_HUGETLB, or a memfd of MFD_HUGETLB) gives it
+// again.
+var vmFlagsHuge = map[string]bool{"ht": true, "de": true}
+
 // vmFlagNames says what a VmFlag that restore cannot make again is.
 var vmFlagNames = map[string]string{
 	"ht": "on huge pages (VM_HUGETLB)",
@@ -39,10 +44,11 @@ var vmFlagNames = map[string]string{
 }
 
 // Check refuses a mapping with a VmFlag that restore would not
-// give back.
-func Check(m procfs.Mapping, special bool) error {
+// give back. special: a kernel-made area ([vdso], an AIO ring...); huge:
+// a mapping on huge pages that restore makes as one.
+func Check(m procfs.Mapping, special, huge bool) error {
 	for _, f := range m.VmFlags {
-		if vmFlagsKept[f] || special && vmFlagsSpecial[f] {
+		if vmFlagsKept[f] || special && vmFlagsSpecial[f] || huge && vmFlagsHuge[f] {
 			continue
 		}
 		what := vmFlagNames[f]
