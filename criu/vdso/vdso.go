@@ -114,8 +114,10 @@ func addArea(as []area, start, end uint64, vvar bool) []area {
 
 // Targets gives, for each of the new task's vdso and vvar mappings (in
 // address order), the address it moves to so that the areas are where
-// the dumped VMAs say. The areas must match in number, kind and size:
-// anything else is another kernel's layout.
+// the dumped VMAs say. The areas of each kind (vdso, vvar) must match in
+// number and size, in address order within the kind: the two kinds may
+// have swapped places (a task that moved its vdso with mremap). Anything
+// else is another kernel's layout.
 func Targets(cur []procfs.Mapping, dumped []*images.VmaEntry) ([]uint64, error) {
 	var ca, da []area
 	var curArea []int // the area of each current mapping
@@ -129,15 +131,41 @@ func Targets(cur []procfs.Mapping, dumped []*images.VmaEntry) ([]uint64, error) 
 	if len(ca) != len(da) {
 		return nil, fmt.Errorf("%w: %d vdso/vvar areas dumped, %d here (another kernel?)", errdefs.ErrUnsupported, len(da), len(ca))
 	}
-	for i := range ca {
-		if ca[i].vvar != da[i].vvar || ca[i].end-ca[i].start != da[i].end-da[i].start {
-			return nil, fmt.Errorf("%w: vdso/vvar area %d is %d bytes here, dumped %d (another kernel?)", errdefs.ErrUnsupported, i, ca[i].end-ca[i].start, da[i].end-da[i].start)
+	// match[i]: the dumped area current area i becomes, the k-th of its
+	// kind to the k-th.
+	match := make([]int, len(ca))
+	for _, vvar := range []bool{false, true} {
+		var c, d []int
+		for i := range ca {
+			if ca[i].vvar == vvar {
+				c = append(c, i)
+			}
+			if da[i].vvar == vvar {
+				d = append(d, i)
+			}
+		}
+		if len(c) != len(d) {
+			return nil, fmt.Errorf("%w: %d %s areas dumped, %d here (another kernel?)", errdefs.ErrUnsupported, len(d), kindName(vvar), len(c))
+		}
+		for k := range c {
+			i, j := c[k], d[k]
+			if ca[i].end-ca[i].start != da[j].end-da[j].start {
+				return nil, fmt.Errorf("%w: %s area %d is %d bytes here, dumped %d (another kernel?)", errdefs.ErrUnsupported, kindName(vvar), k, ca[i].end-ca[i].start, da[j].end-da[j].start)
+			}
+			match[i] = j
 		}
 	}
 	to := make([]uint64, len(cur))
 	for i, m := range cur {
 		a := curArea[i]
-		to[i] = da[a].start + (m.Start - ca[a].start)
+		to[i] = da[match[a]].start + (m.Start - ca[a].start)
 	}
 	return to, nil
+}
+
+func kindName(vvar bool) string {
+	if vvar {
+		return "vvar"
+	}
+	return "vdso"
 }
