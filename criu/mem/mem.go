@@ -1,6 +1,7 @@
 package mem
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -210,4 +211,30 @@ func SharedRuns(start uint64, a, b []uint64) []Range {
 		}
 	}
 	return Runs(start, same, func(e uint64) bool { return e != 0 })
+}
+
+// Differing compares the task's memory at r (read through /proc/PID/mem,
+// which does not unshare what it reads, unlike process_vm_readv) with
+// want, page by page, and returns the runs of pages that differ and the
+// bytes of those that are the same.
+func (f *File) Differing(r Range, want []byte) ([]Range, uint64, error) {
+	cur := make([]byte, r.Len())
+	if err := f.ReadAt(cur, r.Start); err != nil {
+		return nil, 0, err
+	}
+	var out []Range
+	var same uint64
+	for off := uint64(0); off < r.Len(); off += PageSize {
+		if bytes.Equal(cur[off:off+PageSize], want[off:off+PageSize]) {
+			same += PageSize
+			continue
+		}
+		a := r.Start + off
+		if n := len(out); n > 0 && out[n-1].End == a {
+			out[n-1].End += PageSize
+		} else {
+			out = append(out, Range{Start: a, End: a + PageSize})
+		}
+	}
+	return out, same, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/criugo/criu/criu/mm/vmflags"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
+	"github.com/criugo/criu/criu/vdso"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -126,6 +127,13 @@ func (d *TaskDump) Collect(maps []procfs.Mapping) (*Layout, error) {
 	areas, err := d.collectVmas(maps)
 	if err != nil {
 		return nil, err
+	}
+	vmas := make([]*images.VmaEntry, len(areas))
+	for i, a := range areas {
+		vmas[i] = a.e
+	}
+	if err := vdso.CheckDump(vmas); err != nil {
+		return nil, fmt.Errorf("%w (restore here could not place them)", err)
 	}
 	return &Layout{areas: areas}, nil
 }

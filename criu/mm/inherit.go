@@ -1,7 +1,6 @@
 package mm
 
 import (
-	"bytes"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -165,30 +164,4 @@ func (r *restorer) skipInheritedParent(maps []*vmap, want []mem.Range) []mem.Ran
 	skip := mem.Intersect(mem.Merge(cow), mem.Merge(kept))
 	r.stats.PagesSkippedCow += mem.Pages(mem.Intersect(want, skip))
 	return mem.Subtract(want, skip)
-}
-
-// differing compares the task's memory at r (read through /proc/PID/mem,
-// which does not unshare what it reads, unlike process_vm_readv) with
-// want, page by page, and returns the runs of pages that differ and the
-// bytes of those that are the same.
-func differing(mf *mem.File, r mem.Range, want []byte) ([]mem.Range, uint64, error) {
-	cur := make([]byte, r.Len())
-	if err := mf.ReadAt(cur, r.Start); err != nil {
-		return nil, 0, err
-	}
-	var out []mem.Range
-	var same uint64
-	for off := uint64(0); off < r.Len(); off += mem.PageSize {
-		if bytes.Equal(cur[off:off+mem.PageSize], want[off:off+mem.PageSize]) {
-			same += mem.PageSize
-			continue
-		}
-		a := r.Start + off
-		if n := len(out); n > 0 && out[n-1].End == a {
-			out[n-1].End += mem.PageSize
-		} else {
-			out = append(out, mem.Range{Start: a, End: a + mem.PageSize})
-		}
-	}
-	return out, same, nil
 }

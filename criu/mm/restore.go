@@ -565,7 +565,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 					}
 				}
 				var same uint64
-				if parts, same, err = differing(mf, ru.Range, src); err != nil {
+				if parts, same, err = mf.Differing(ru.Range, src); err != nil {
 					return err
 				}
 				skipped += same

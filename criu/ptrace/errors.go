@@ -11,7 +11,7 @@ var (
 	// ErrExited reports that a tracee exited while being traced.
 	ErrExited = errors.New("ptrace: tracee exited")
 	// ErrNoSyscallInsn reports a task without a usable [vdso].
-	ErrNoSyscallInsn = errors.New("ptrace: no syscall instruction in [vdso]")
+	ErrNoSyscallInsn = errors.New("unsupported: no [vdso] syscall instruction to inject calls at")
 )
 
 // SyscallError is an injected syscall that returned an error.

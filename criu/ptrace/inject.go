@@ -25,7 +25,7 @@ func FindSyscall(pid int, maps []procfs.Mapping) (uint64, error) {
 		}
 		return SyscallInsn(m.Start, b)
 	}
-	return 0, ErrNoSyscallInsn
+	return 0, fmt.Errorf("task %d has no [vdso] (unmapped): %w", pid, ErrNoSyscallInsn)
 }
 
 // SyscallInsn finds a `syscall` instruction (0f 05) in the bytes of a

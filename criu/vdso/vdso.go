@@ -2,6 +2,7 @@ package vdso
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -168,4 +169,32 @@ func kindName(vvar bool) string {
 		return "vvar"
 	}
 	return "vdso"
+}
+
+// CheckDump tells, at dump, whether a restore on this kernel can put the
+// vdso and vvar areas where the dumped vmas have them: criu's own
+// areas are what a new task gets here. A task that unmapped its vdso, or
+// a layout this kernel does not make, is refused while the tree still
+// runs, not found out at restore.
+func CheckDump(vmas []*images.VmaEntry) error {
+	self, err := procfs.ReadSmaps(os.Getpid())
+	if err != nil {
+		return err
+	}
+	var cur []procfs.Mapping
+	for _, m := range self {
+		if special(m.Path) {
+			cur = append(cur, m)
+		}
+	}
+	var dumped []*images.VmaEntry
+	for _, v := range vmas {
+		if v.GetStatus()&(image.VmaAreaVdso|image.VmaAreaVvar) != 0 {
+			dumped = append(dumped, v)
+		}
+	}
+	if _, err := Targets(cur, dumped); err != nil {
+		return fmt.Errorf("vdso and vvar: %w", err)
+	}
+	return nil
 }
