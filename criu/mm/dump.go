@@ -415,6 +415,9 @@ func (d *TaskDump) MM(l *Layout, st procfs.Stat, brk uint64) (*images.MmEntry, e
 // chunkSize bounds one process_vm_readv batch.
 const chunkSize = 32 << 20
 
+// minStep is the smallest chunk of a task's pages read at once.
+const minStep = 256 << 10
+
 // pageRun is a run of pages to dump and how to read it.
 type pageRun struct {
 	mem.Range
@@ -541,13 +544,22 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	free := make(chan []byte, 2)
 	// Page-aligned, so that the store may write them around the page
 	// cache; no bigger than the pages (fresh memory costs, ~64 MiB of it
-	// would dominate a small dump).
-	bufSize := int(min(chunkSize, total*mem.PageSize))
-	free <- mem.AlignedBuffer(bufSize)[:0]
-	free <- mem.AlignedBuffer(bufSize)[:0]
+	// would dominate a small dump). A few chunks even for a small task,
+	// so that reading the next one overlaps writing this one.
+	step := min(chunkSize, max(minStep, (total*mem.PageSize/4+mem.PageSize-1)&^(mem.PageSize-1)))
+	bufs := [2][]byte{getFillBuf(step), getFillBuf(step)}
+	free <- bufs[0][:0]
+	free <- bufs[1][:0]
 	stop := make(chan struct{})
-	defer close(stop)
+	readerDone := make(chan struct{})
+	defer func() {
+		close(stop)
+		<-readerDone // the buffers are the reader's until it is done
+		putFillBuf(bufs[0])
+		putFillBuf(bufs[1])
+	}()
 	go func() {
+		defer close(readerDone)
 		defer close(full)
 		var mf *mem.File
 		defer func() {
@@ -568,12 +580,12 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 			var size uint64
 			for i < len(runs) && !runs[i].force {
 				r := runs[i].Range
-				if size+r.Len() > chunkSize {
+				if size+r.Len() > step {
 					if size > 0 {
 						break
 					}
 					// A run bigger than a chunk: split it.
-					r.End = r.Start + chunkSize
+					r.End = r.Start + step
 					runs[i].Start = r.End
 				} else {
 					i++
@@ -591,8 +603,8 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 			} else {
 				// An unreadable mapping: one run through /proc/PID/mem.
 				r := runs[i].Range
-				if r.Len() > chunkSize {
-					r.End = r.Start + chunkSize
+				if r.Len() > step {
+					r.End = r.Start + step
 					runs[i].Start = r.End
 				} else {
 					i++
