@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -61,6 +62,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		Fown: &images.FownEntry{Uid: proto.Uint32(0), Euid: proto.Uint32(0), Signum: proto.Uint32(0), PidType: proto.Uint32(0), Pid: proto.Uint32(0)},
 		Name: proto.String(path), Mode: proto.Uint32(st.Mode),
 	}
+	if mnt, ok := mountOf(link); ok {
+		reg.MntId = proto.Int32(int32(mnt))
+	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
 		// Only a regular file's size is recorded, as CRIU does: CRIU's
 		// restore compares it with the file's, whatever the file is.
@@ -86,6 +90,27 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		})
 	}
 	return id, e, nil
+}
+
+// mountOf is the mount id of the file open at link, an fd's
+// /proc/PID/fd/N (its fdinfo's mnt_id, as CRIU records it: CRIU's
+// restore finds a container's ghost file's mount by it); false for
+// other links (a mapping's map_files).
+func mountOf(link string) (int, bool) {
+	dir, fd, ok := strings.Cut(link, "/fd/")
+	if !ok || !strings.HasPrefix(dir, "/proc/") {
+		return 0, false
+	}
+	f, err := os.Open(dir + "/fdinfo/" + fd)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	fi, err := procfs.ParseFdinfo(f)
+	if err != nil {
+		return 0, false
+	}
+	return fi.MntID, true
 }
 
 // checkLinked refuses a regular file whose path (as its task sees it,
