@@ -113,22 +113,20 @@ func mountOf(link string) (int, bool) {
 	return fi.MntID, true
 }
 
-// checkLinked refuses a regular file whose path (as its task sees it,
-// from the root of the task link is of: /proc/PID/...) no longer leads
-// to it while it still has links elsewhere (deleted and hard-linked,
-// or its name taken by another file): restore would open another file
-// or none. CRIU 4.2 refuses it too unless given --link-remap, which
-// makes a link to it at dump (REMAP_TYPE_LINKED); this criu does not.
+// checkLinked refuses a regular file deleted while open (its link, an
+// fd's or a mapping's, says "(deleted)") that still has links elsewhere
+// (hard links, or the file renamed over keeping another name): restore
+// would open another file at its path, or none. CRIU 4.2 refuses it too
+// unless given --link-remap, which links it back at dump
+// (REMAP_TYPE_LINKED); this criu does not.
 func checkLinked(path, link string, st *unix.Stat_t) error {
-	if st.Nlink == 0 || st.Mode&unix.S_IFMT != unix.S_IFREG || !strings.HasPrefix(path, "/") || !strings.HasPrefix(link, "/proc/") {
+	if st.Nlink == 0 || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil
 	}
-	pid, _, _ := strings.Cut(strings.TrimPrefix(link, "/proc/"), "/")
-	var pst unix.Stat_t
-	if err := unix.Stat("/proc/"+pid+"/root"+path, &pst); err == nil && pst.Dev == st.Dev && pst.Ino == st.Ino {
+	if target, err := os.Readlink(link); err != nil || !strings.HasSuffix(target, " (deleted)") {
 		return nil
 	}
-	return fmt.Errorf("%w: %s was deleted (or replaced) while open, and the file has %d link(s) elsewhere (CRIU links it back with --link-remap; this criu does not)", errdefs.ErrUnsupported, path, st.Nlink)
+	return fmt.Errorf("%w: %s was deleted while open, and the file has %d link(s) elsewhere (CRIU links it back with --link-remap; this criu does not)", errdefs.ErrUnsupported, path, st.Nlink)
 }
 
 // Unshare makes the next AddReg of path and flags a description of its
