@@ -165,9 +165,9 @@ func TestSetFown(t *testing.T) {
 	}
 }
 
-// A file deleted while open that keeps a link elsewhere, and one whose
-// name another file took, are refused by name (CRIU 4.2 wants
-// --link-remap for both); the file still at its name is not.
+// A file deleted while open that keeps a link elsewhere is refused by
+// name (CRIU 4.2 wants --link-remap), also once another file took its
+// name; the file still at its name is not.
 func TestAddRegLinkedRefused(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")

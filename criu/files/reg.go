@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -61,6 +62,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		Fown: &images.FownEntry{Uid: proto.Uint32(0), Euid: proto.Uint32(0), Signum: proto.Uint32(0), PidType: proto.Uint32(0), Pid: proto.Uint32(0)},
 		Name: proto.String(path), Mode: proto.Uint32(st.Mode),
 	}
+	if mnt, ok := mountOf(link); ok {
+		reg.MntId = proto.Int32(int32(mnt))
+	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
 		// Only a regular file's size is recorded, as CRIU does: CRIU's
 		// restore compares it with the file's, whatever the file is.
@@ -88,22 +92,41 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	return id, e, nil
 }
 
-// checkLinked refuses a regular file whose path (as its task sees it,
-// from the root of the task link is of: /proc/PID/...) no longer leads
-// to it while it still has links elsewhere (deleted and hard-linked,
-// or its name taken by another file): restore would open another file
-// or none. CRIU 4.2 refuses it too unless given --link-remap, which
-// makes a link to it at dump (REMAP_TYPE_LINKED); this criu does not.
+// mountOf is the mount id of the file open at link, an fd's
+// /proc/PID/fd/N (its fdinfo's mnt_id, as CRIU records it: CRIU's
+// restore finds a container's ghost file's mount by it); false for
+// other links (a mapping's map_files).
+func mountOf(link string) (int, bool) {
+	dir, fd, ok := strings.Cut(link, "/fd/")
+	if !ok || !strings.HasPrefix(dir, "/proc/") {
+		return 0, false
+	}
+	f, err := os.Open(dir + "/fdinfo/" + fd)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	fi, err := procfs.ParseFdinfo(f)
+	if err != nil {
+		return 0, false
+	}
+	return fi.MntID, true
+}
+
+// checkLinked refuses a regular file deleted while open (its link, an
+// fd's or a mapping's, says "(deleted)") that still has links elsewhere
+// (hard links, or the file renamed over keeping another name): restore
+// would open another file at its path, or none. CRIU 4.2 refuses it too
+// unless given --link-remap, which links it back at dump
+// (REMAP_TYPE_LINKED); this criu does not.
 func checkLinked(path, link string, st *unix.Stat_t) error {
-	if st.Nlink == 0 || st.Mode&unix.S_IFMT != unix.S_IFREG || !strings.HasPrefix(path, "/") || !strings.HasPrefix(link, "/proc/") {
+	if st.Nlink == 0 || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil
 	}
-	pid, _, _ := strings.Cut(strings.TrimPrefix(link, "/proc/"), "/")
-	var pst unix.Stat_t
-	if err := unix.Stat("/proc/"+pid+"/root"+path, &pst); err == nil && pst.Dev == st.Dev && pst.Ino == st.Ino {
+	if target, err := os.Readlink(link); err != nil || !strings.HasSuffix(target, " (deleted)") {
 		return nil
 	}
-	return fmt.Errorf("%w: %s was deleted (or replaced) while open, and the file has %d link(s) elsewhere (CRIU links it back with --link-remap; this criu does not)", errdefs.ErrUnsupported, path, st.Nlink)
+	return fmt.Errorf("%w: %s was deleted while open, and the file has %d link(s) elsewhere (CRIU links it back with --link-remap; this criu does not)", errdefs.ErrUnsupported, path, st.Nlink)
 }
 
 // Unshare makes the next AddReg of path and flags a description of its

@@ -20,7 +20,9 @@
 //     for now);
 //   - made anew: proc, sysfs, devpts (a new instance), mqueue, tmpfs
 //     (its files saved in tmpfs-dev-N.tar.gz.img, a gzip'ed tar with
-//     modes, owners, times, device nodes, symlinks and hard links),
+//     modes, owners, times, device nodes, symlinks and hard links; the
+//     socket files the tree's sockets are bound to left out, bound
+//     again at restore),
 //     cgroup, cgroup2, binfmt_misc, and any fstype named with
 //     --enable-fs;
 //   - an internal bind: a mount of a filesystem another mount of the
@@ -31,14 +33,17 @@
 // that is a slave of a group outside (a bind of the host's, in a
 // namespace made rslave) is restored as a slave of its source's master
 // when that source is external or the root; a mount sharing a peer group
-// with mounts outside the namespace is refused. Anything
+// with mounts outside the namespace is refused. CheckFiles refuses the
+// files of such a tree that restore cannot make in it (a deleted
+// executable of the root task, a pty of criu's devpts). Anything
 // else that cannot be restored exactly is refused by name (mount point
 // and fstype) with errdefs.ErrUnsupported, before the tree is touched.
 //
 // # Restore
 //
-// Load reads the image (a namespace that was a copy of criu's needs
-// nothing: the clone's copy is it) and refuses a pivot_root'ed one
+// Load reads the image, parents first (CRIU 4.2 lists the root last;
+// a namespace that was a copy of criu's needs nothing: the clone's copy
+// is it) and refuses a pivot_root'ed one
 // without --root and an external mount without its path. HostPath finds
 // a container path from criu's root before the namespace exists (the
 // root task's executable). Make builds the layout inside the root task,

@@ -4,14 +4,18 @@
 // object is restored by its own package, which also holds its dump half.
 //
 // Order (tree.go, Restore): read the images (images.go); terminals
-// (package tty) and namespaces (ns.go: packages netns, ipcns, utsns) first;
+// (package tty) and namespaces (ns.go: packages netns, ipcns, utsns,
+// mntns) first, a container's ghost files and terminals once its mounts
+// exist;
 // then the objects that join tasks, made once in the restorer (shared.go,
 // openMasters: pipes and fifos, package pipes; sockets, package sockets;
 // eventfd, signalfd, timerfd, epoll, package anonfd; inotify, package
 // fsnotify; memfds and shared anonymous memory, package shmem; System V
 // segments, package ipcns; fork-shared regular files, package files) and
-// handed to each task with pidfd_getfd injected into it (installShared);
-// then the tree.
+// handed to each task with pidfd_getfd injected into it (installShared,
+// package handoff: a tree with a mount or pid namespace of its own
+// holds the host's /proc, opened by its root before its mounts, through
+// which its tasks reach criu's pidfd and /proc files); then the tree.
 //
 // The tree: the root is cloned from a stub (the dumped executable, stopped
 // at its exec by PTRACE_TRACEME) with clone3(set_tid); every other task is

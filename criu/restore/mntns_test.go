@@ -559,6 +559,59 @@ exec /data/sh -c 'rm /data/sh; i=0; while :; do i=$((i+1)); echo $i > /tmp/count
 	refusedDump(t, pid, "the executable /data/sh (deleted) of the pivot_root'ed container's root task")
 }
 
+// A container restore that fails once the container's mounts, ghost
+// file and tasks exist (the path of its bound socket is taken by a
+// regular file) leaves nothing behind: no task in the rootfs, no ghost
+// copy in it.
+func TestRestoreRootContainerFailed(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	r, pid := startCT(t, "echo gone > /data/gone; exec 4</data/gone; rm /data/gone\n"+sockProg)
+	dir := t.TempDir()
+	dumpCmd(t, pid, dir, "--shell-job", "--external", "mnt[/usr]:usr", "--external", "mnt[/dev/null]:null")
+	reapChildren()
+	sk := filepath.Join(r, "data/sk")
+	if err := os.Remove(sk); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(sk, []byte("not a socket"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", dir, "-d", "--shell-job", "--root", r,
+		"--ext-mount-map", "usr:/usr", "--ext-mount-map", "null:/dev/null")
+	if err == nil || !strings.Contains(res, "/data/sk") {
+		t.Fatalf("restore: %v %q, want a failure naming /data/sk", err, res)
+	}
+	ents, _ := os.ReadDir(filepath.Join(r, "data"))
+	for _, e := range ents {
+		if strings.Contains(e.Name(), "gone") {
+			t.Errorf("the failed restore left %s in the rootfs", e.Name())
+		}
+	}
+	var rs unix.Stat_t
+	if err := unix.Stat(r, &rs); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		var left []string
+		ps, _ := os.ReadDir("/proc")
+		for _, p := range ps {
+			var st unix.Stat_t
+			if _, err := strconv.Atoi(p.Name()); err == nil && unix.Stat("/proc/"+p.Name()+"/root", &st) == nil && st.Dev == rs.Dev && st.Ino == rs.Ino {
+				left = append(left, p.Name())
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("tasks left in the rootfs: %v", left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // refusedDump dumps the container whose root task is pid and wants the
 // dump refused with want in its message, no inventory written, and the
 // container still running. Restore refuses the same (the images of an
