@@ -363,27 +363,21 @@ func RegsFromImage(g *images.UserX86RegsEntry) ptrace.Regs {
 func SetThread(t Task, in *ptrace.Injector, vpid, vtid int, leader bool, core, leaderCore *images.CoreEntry) error {
 	ti := core.GetThreadInfo()
 	tc := core.GetThreadCore()
+	// One batch (ptrace.Injector.Batch); the arguments in scratch first.
+	var calls []ptrace.Call
 	if tc.GetFutexRla() != 0 {
-		if _, err := in.Syscall("set_robust_list", unix.SYS_SET_ROBUST_LIST, tc.GetFutexRla(), uint64(tc.GetFutexRlaLen())); err != nil {
-			return err
-		}
+		calls = append(calls, ptrace.Call{Name: "set_robust_list", Nr: unix.SYS_SET_ROBUST_LIST, Args: []uint64{tc.GetFutexRla(), uint64(tc.GetFutexRlaLen())}})
 	}
-	if _, err := in.Syscall("set_tid_address", unix.SYS_SET_TID_ADDRESS, ti.GetClearTidAddr()); err != nil {
-		return err
-	}
+	calls = append(calls, ptrace.Call{Name: "set_tid_address", Nr: unix.SYS_SET_TID_ADDRESS, Args: []uint64{ti.GetClearTidAddr()}})
 	if sas := tc.GetSas(); sas != nil && sas.GetSsFlags()&linux.SS_DISABLE == 0 && sas.GetSsSize() != 0 {
 		ss := linux.StackT{Sp: sas.GetSsSp(), Flags: sas.GetSsFlags() & linux.SS_AUTODISARM, Size: sas.GetSsSize()}
 		if err := t.WriteScratch(512, ss.Bytes()); err != nil {
 			return err
 		}
-		if _, err := in.Syscall("sigaltstack", unix.SYS_SIGALTSTACK, t.Scratch()+512, 0); err != nil {
-			return err
-		}
+		calls = append(calls, ptrace.Call{Name: "sigaltstack", Nr: unix.SYS_SIGALTSTACK, Args: []uint64{t.Scratch() + 512, 0}})
 	}
 	if rs := tc.GetRseqEntry(); rs != nil && rs.GetRseqAbiPointer() != 0 {
-		if _, err := in.Syscall("rseq", unix.SYS_RSEQ, rs.GetRseqAbiPointer(), uint64(rs.GetRseqAbiSize()), 0, uint64(rs.GetSignature())); err != nil {
-			return err
-		}
+		calls = append(calls, ptrace.Call{Name: "rseq", Nr: unix.SYS_RSEQ, Args: []uint64{rs.GetRseqAbiPointer(), uint64(rs.GetRseqAbiSize()), 0, uint64(rs.GetSignature())}})
 	}
 	comm := tc.GetComm()
 	if leader && comm == "" {
@@ -394,9 +388,10 @@ func SetThread(t Task, in *ptrace.Injector, vpid, vtid int, leader bool, core, l
 		if err != nil {
 			return err
 		}
-		if _, err := in.Syscall("prctl(PR_SET_NAME)", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
-			return err
-		}
+		calls = append(calls, ptrace.Call{Name: "prctl(PR_SET_NAME)", Nr: unix.SYS_PRCTL, Args: []uint64{unix.PR_SET_NAME, p}})
+	}
+	if _, err := in.Batch(calls...); err != nil {
+		return err
 	}
 	for _, si := range tc.GetSignalsP().GetSignals() {
 		if err := QueueSignal(t, in, vpid, vtid, si.GetSiginfo(), false); err != nil {
