@@ -34,7 +34,8 @@ func Sweep(ctx context.Context, log zerolog.Logger) {
 		if r.NS != nil && !r.NS.alive() {
 			// The namespace went with its last task, or lives on held
 			// by something else, where no pid of ours can reach it.
-			log.Info().Str("id", r.ID).Int("pid", r.NS.Pid).Msg("network lock: namespace gone, record dropped")
+			// Nothing was locked that outlives it: housekeeping, not news.
+			log.Debug().Str("id", r.ID).Int("pid", r.NS.Pid).Msg("network lock: namespace gone, record dropped")
 			os.Remove(p)
 			continue
 		}
