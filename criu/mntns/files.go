@@ -18,7 +18,9 @@ import (
 // --root), what a restore with --root cannot make (restore refuses it
 // too, but by then the tree is gone): a root task whose executable was
 // deleted (the restore starts from it before the container's mounts
-// exist), ptys of a devpts instance other than its own at /dev/pts.
+// exist), a file on a mount outside its mount namespace (opened from
+// outside, or before the pivot: an inherited stdio file), ptys of a
+// devpts instance other than its own at /dev/pts.
 func CheckFiles(pid int, entries []*images.FileEntry) error {
 	if reachable(pid) {
 		return nil
@@ -28,10 +30,23 @@ func CheckFiles(pid int, entries []*images.FileEntry) error {
 		exe, _ := os.Readlink(procfs.Path(pid, "exe"))
 		return fmt.Errorf("%w: the executable %s of the pivot_root'ed container's root task %d (restore with --root starts from it before the container's mounts exist)", errdefs.ErrUnsupported, exe, pid)
 	}
+	ms, err := procfs.ReadMountInfo(pid)
+	if err != nil {
+		return err
+	}
+	mounts := map[int32]bool{}
+	for _, m := range ms {
+		mounts[int32(m.ID)] = true
+	}
 	regs := map[uint32]string{}
 	for _, e := range entries {
-		if r := e.GetReg(); r != nil {
-			regs[e.GetId()] = r.GetName()
+		r := e.GetReg()
+		if r == nil {
+			continue
+		}
+		regs[e.GetId()] = r.GetName()
+		if id := r.GetMntId(); id >= 0 && !mounts[id] {
+			return fmt.Errorf("%w: %s (file %d) is on a mount outside the pivot_root'ed container's mount namespace (mnt_id %d): restore opens its files inside it", errdefs.ErrUnsupported, r.GetName(), e.GetId(), id)
 		}
 	}
 	for _, e := range entries {

@@ -32,11 +32,22 @@ func startRootContainer(t *testing.T, extra string) (string, int) {
 // root is unshare's child, whose pid it returns.
 func startRootContainerIn(t *testing.T, extra string, ns ...string) (string, int) {
 	t.Helper()
+	return startContainer(t, extra, false, ns...)
+}
+
+// startContainer is startRootContainerIn; with outside, the container's
+// script opens, before its pivot_root, a file of the host (the
+// rootfs's sibling rootfs.outside) as its fd 8.
+func startContainer(t *testing.T, extra string, outside bool, ns ...string) (string, int) {
+	t.Helper()
 	setup(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("needs unshare(1)")
 	}
 	r := filepath.Join(t.TempDir(), "rootfs")
+	if outside {
+		os.WriteFile(r+".outside", []byte("host\n"), 0o644)
+	}
 	cg := "criu-mntns-test-" + strconv.Itoa(os.Getpid())
 	if err := os.Mkdir("/sys/fs/cgroup/unified/"+cg, 0o755); err != nil {
 		t.Skipf("needs a cgroup2 hierarchy at /sys/fs/cgroup/unified: %v", err)
@@ -58,6 +69,7 @@ func startRootContainerIn(t *testing.T, extra string, ns ...string) (string, int
 mount --bind $R $R
 mount --bind /usr $R/usr; mount -o remount,bind,ro $R/usr
 mount --bind /dev/null $R/dev/null
+if [ -e $R.outside ]; then exec 8<$R.outside; fi
 cd $R; pivot_root . old
 mount -t proc proc /proc; umount -l /old
 mount -t tmpfs -o size=1m,mode=755 ctmp /tmp
@@ -610,6 +622,19 @@ func TestRestoreRootContainerFailed(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A container task holding a file of the host, opened before the
+// pivot_root (on a mount its namespace no longer has): the dump refuses
+// it by name (restore opens files inside the container), and the
+// container runs on.
+func TestDumpRootContainerOutsideFileRefused(t *testing.T) {
+	_, pid := startContainer(t, "", true, "-m")
+	waitCount(t, pid, 2)
+	if l, _ := os.Readlink(procfs.Path(pid, "fd/8")); !strings.HasSuffix(l, "rootfs.outside") {
+		t.Fatalf("fd 8 is %q, want the host's rootfs.outside", l)
+	}
+	refusedDump(t, pid, "rootfs.outside (file ")
 }
 
 // refusedDump dumps the container whose root task is pid and wants the
