@@ -35,7 +35,9 @@
 // holes, mode, owner and times; a ghost directory with the removed
 // directories above it; a container's on its mounts, through
 // /proc/ROOT/root, Ghosts.Root); Ghosts.Path says where each file is opened
-// from, and Ghosts.Remove removes them once every file is open. Each
+// from (Ghosts.Link: a file CRIU's dump with --link-remap linked in its
+// directory, a LINKED remap, is linked back to its own name), and
+// Ghosts.Remove removes them once every file is open. Each
 // file's owner and signal are set (RestoreFowns) from inside the task
 // once every thread exists, before its creds, with the real and
 // effective uid the owner was recorded with. RegKey is a file's name for
@@ -46,6 +48,8 @@
 //
 //	remap-fpath.img      RemapFilePathEntry per ghosted file: orig_id (the
 //	                     file), remap_id (its ghost), REMAP_TYPE_GHOST
+//	                     (read too: REMAP_TYPE_LINKED, remap_id a reg
+//	                     entry of files.img, the link CRIU's dump made)
 //	ghost-file-ID.img    (ID in hex) one GhostFileEntry (uid, gid, mode,
 //	                     dev as major<<20|minor, ino, atim, mtim), then:
 //	                       a directory: nothing

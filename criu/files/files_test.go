@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/errdefs"
@@ -65,7 +66,7 @@ func TestGhostRoundTrip(t *testing.T) {
 	if err := s.WriteRemaps(ctx, store); err != nil {
 		t.Fatal(err)
 	}
-	remaps, err := ReadRemaps(ctx, store)
+	remaps, _, err := ReadRemaps(ctx, store)
 	if err != nil || len(remaps) != 1 {
 		t.Fatalf("remaps %v, %v", remaps, err)
 	}
@@ -108,7 +109,7 @@ func TestGhostRoundTrip(t *testing.T) {
 
 // TestReadRemapsNone: no remap-fpath.img is no ghost.
 func TestReadRemapsNone(t *testing.T) {
-	remaps, err := ReadRemaps(context.Background(), nstest.Dir(t))
+	remaps, _, err := ReadRemaps(context.Background(), nstest.Dir(t))
 	if err != nil || len(remaps) != 0 {
 		t.Fatalf("ReadRemaps = %v, %v", remaps, err)
 	}
@@ -196,5 +197,58 @@ func TestAddRegLinkedRefused(t *testing.T) {
 	}
 	if _, _, err := NewSet().AddReg(counter(), a, link, unix.O_RDONLY, 0); !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Fatalf("its name taken by another file: %v", err)
+	}
+}
+
+// A file linked back from the link a dump with --link-remap made
+// (CRIU's LINKED remap) is opened at its own name again, and both names
+// are gone after Remove: the file reads as deleted, as before the dump.
+// At its link when its name is taken; a failed restore keeps the link.
+func TestLinkedRemap(t *testing.T) {
+	dir := t.TempDir()
+	a, l := filepath.Join(dir, "a"), filepath.Join(dir, "link_remap.20")
+	if err := os.WriteFile(l, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := func(id uint32, name string) *images.FileEntry {
+		return &images.FileEntry{Id: proto.Uint32(id), Reg: &images.RegFileEntry{Id: proto.Uint32(id), Name: proto.String(name)}}
+	}
+	files := map[uint32]*images.FileEntry{19: reg(19, a), 20: reg(20, l)}
+	var undo cleanup.Cleanup
+	gs := NewGhosts()
+	if err := gs.Link(files, map[uint32]uint32{19: 20}, &undo); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := gs.Of(19); !ok || p != a {
+		t.Fatalf("file 19 is opened from %q %v, want %s", p, ok, a)
+	}
+	var sa, sl unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(l, &sl) != nil || sa.Ino != sl.Ino {
+		t.Fatal("a is not linked to the dump's link")
+	}
+	gs.Remove()
+	for _, p := range []string{a, l} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left after Remove", p)
+		}
+	}
+
+	// The name taken: opened at the link; the undo keeps the link.
+	os.WriteFile(l, []byte("x"), 0o644)
+	os.WriteFile(a, []byte("another"), 0o644)
+	gs = NewGhosts()
+	undo = cleanup.Cleanup{}
+	if err := gs.Link(files, map[uint32]uint32{19: 20}, &undo); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := gs.Of(19); p != l {
+		t.Errorf("with its name taken, file 19 is opened from %q, want %s", p, l)
+	}
+	undo.Run()
+	if _, err := os.Stat(l); err != nil {
+		t.Errorf("the failed restore removed the dump's link: %v", err)
+	}
+	if b, _ := os.ReadFile(a); string(b) != "another" {
+		t.Errorf("the failed restore changed %s: %q", a, b)
 	}
 }

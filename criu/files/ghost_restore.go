@@ -2,8 +2,10 @@ package files
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,6 +30,9 @@ type Ghosts struct {
 	// parents: directories made for ghosts whose directory was
 	// removed too, removed again with them.
 	parents []string
+	// links: the names Link made or found (the file's own name linked
+	// again, the link the dump made), removed with the ghosts.
+	links []string
 	// Root is where criu finds the tree's paths: "" when they are
 	// criu's own, /proc/ROOT/root for a container's, whose mounts
 	// restore makes once its root task exists (package mntns), Make
@@ -160,6 +165,34 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 	return nil
 }
 
+// Link makes each file of linked (the file it is linked back from, by
+// file id: a hard link the dump made in its directory, CRIU's
+// link_remap.N) reachable at its own name again, as CRIU 4.2's restore
+// does, so that it is opened there and reads as deleted once both names
+// are removed (Remove); at the dump's link when its name is taken. What
+// it links is unlinked by undo on failure; the dump's link stays, for
+// another restore.
+func (gs *Ghosts) Link(files map[uint32]*images.FileEntry, linked map[uint32]uint32, undo *cleanup.Cleanup) error {
+	for fileID, from := range linked {
+		f, l := files[fileID].GetReg(), files[from].GetReg()
+		if f == nil || l == nil {
+			return fmt.Errorf("%w: linked remap of file %d from %d: not regular files of files.img", errdefs.ErrBadImage, fileID, from)
+		}
+		p := f.GetName()
+		if err := os.Link(gs.Root+l.GetName(), gs.Root+p); err == nil {
+			undo.Add(func() { os.Remove(gs.Root + p) })
+			gs.links = append(gs.links, p)
+		} else if errors.Is(err, fs.ErrExist) {
+			p = l.GetName()
+		} else {
+			return fmt.Errorf("file %s deleted while open: link it back from %s: %w", p, l.GetName(), err)
+		}
+		gs.links = append(gs.links, l.GetName())
+		gs.byFile[fileID] = p
+	}
+	return nil
+}
+
 // readChunks fills a ghost file saved as chunks (CRIU's format): the
 // file is made size bytes long, all hole, then each GhostChunkEntry's
 // bytes are written at its offset, which keeps the holes between them.
@@ -268,6 +301,9 @@ func (gs *Ghosts) Remove() {
 			os.Remove(gs.Root + p)
 			done[p] = true
 		}
+	}
+	for _, p := range gs.links {
+		os.Remove(gs.Root + p)
 	}
 	// The directories made for them, deepest first.
 	ps := gs.parents

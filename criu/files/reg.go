@@ -155,22 +155,29 @@ func (f *Set) WriteRemaps(ctx context.Context, s image.Store) error {
 	return image.WriteImage(ctx, s, RemapImage, rm...)
 }
 
-// ReadRemaps reads remap-fpath.img (none: no ghost): the ghost id of each
-// file that has one, by file id.
-func ReadRemaps(ctx context.Context, s image.Store) (map[uint32]uint32, error) {
-	out := map[uint32]uint32{}
+// ReadRemaps reads remap-fpath.img (none: no remap): the ghost id of
+// each file that has a ghost, by file id, and the id of the file each
+// file is linked back from (REMAP_TYPE_LINKED, which CRIU's dump with
+// --link-remap makes: a hard link to a file deleted while open, in its
+// directory), by file id. Other remap types are refused.
+func ReadRemaps(ctx context.Context, s image.Store) (ghosts, linked map[uint32]uint32, err error) {
+	ghosts, linked = map[uint32]uint32{}, map[uint32]uint32{}
 	rms, err := image.ReadAll(ctx, s, RemapImage, func() proto.Message { return &images.RemapFilePathEntry{} })
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, m := range rms {
 		r := m.(*images.RemapFilePathEntry)
-		if r.GetRemapType() != images.RemapType_GHOST {
-			return nil, fmt.Errorf("%w: remap type %v", errdefs.ErrUnsupported, r.GetRemapType())
+		switch r.GetRemapType() {
+		case images.RemapType_GHOST:
+			ghosts[r.GetOrigId()] = r.GetRemapId()
+		case images.RemapType_LINKED:
+			linked[r.GetOrigId()] = r.GetRemapId()
+		default:
+			return nil, nil, fmt.Errorf("%w: remap type %v", errdefs.ErrUnsupported, r.GetRemapType())
 		}
-		out[r.GetOrigId()] = r.GetRemapId()
 	}
-	return out, nil
+	return ghosts, linked, nil
 }
 
 // RegKey is CRIU's name of a regular file for --inherit-fd: its path

@@ -41,6 +41,9 @@ type treeImages struct {
 	inv    *images.InventoryEntry
 	files  map[uint32]*images.FileEntry
 	remaps map[uint32]uint32
+	// linked: the file each file deleted while open is linked back
+	// from (CRIU's --link-remap), by file id.
+	linked map[uint32]uint32
 	// tasks in pstree order (parents before children); zombies have
 	// only pst and cores.
 	tasks []*snapshot
@@ -97,7 +100,7 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 		f := m.(*images.FileEntry)
 		ti.files[f.GetId()] = f
 	}
-	if ti.remaps, err = files.ReadRemaps(ctx, s); err != nil {
+	if ti.remaps, ti.linked, err = files.ReadRemaps(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.pipeData, err = pipes.ReadData(ctx, s, pipes.PipesDataImage); err != nil {

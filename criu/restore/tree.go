@@ -178,7 +178,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 
 	root.r = t.newRestorer(root)
 	if t.mnt == nil { // a container's are made on its mounts, below
-		if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
+		if err := t.makeRemaps(ctx, &undo); err != nil {
 			return nil, err
 		}
 	} else if _, ok := root.sn.remaps[root.sn.mm.GetExeFileId()]; ok {
@@ -216,7 +216,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if t.mnt != nil {
 		// Removed on failure before the root is killed (undo's order).
 		t.ghosts.Root = t.mnt.Prefix(root.r.pid)
-		if err := t.ghosts.Make(ctx, t.store, root.sn.files, root.sn.remaps, &undo); err != nil {
+		if err := t.makeRemaps(ctx, &undo); err != nil {
 			return nil, err
 		}
 		if err := t.openTTYs(ctx); err != nil { // on its devpts
@@ -357,6 +357,15 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 func isSubreaper() bool {
 	v, err := linux.PrctlGetChildSubreaper()
 	return err == nil && v
+}
+
+// makeRemaps makes the files deleted while open reachable for the tasks
+// to open: ghost copies, and links back (package files).
+func (t *treeRestorer) makeRemaps(ctx context.Context, undo *cleanup.Cleanup) error {
+	if err := t.ghosts.Make(ctx, t.store, t.ti.files, t.ti.remaps, undo); err != nil {
+		return err
+	}
+	return t.ghosts.Link(t.ti.files, t.ti.linked, undo)
 }
 
 // maxFd is the highest fd number of the tree's images (2 at least).
