@@ -561,6 +561,65 @@ while [ ! -s /data/pty ]; do sleep 0.01; done`)
 	}
 }
 
+// A container with a session whose controlling terminal is a pty of
+// the container's devpts (pty.fork: the child leads it, the parent
+// holds the master): restored with --root, the child has that terminal
+// again, as its controlling terminal, with its group in the foreground.
+func TestRestoreRootContainerCtty(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	r, pid := startCT(t, `python3 -c "
+import os,pty,time
+p,m=pty.fork()
+if p==0:
+    time.sleep(1000)
+open('/data/pty','w').write(str(p))
+time.sleep(1000)" &
+while [ ! -s /data/pty ]; do sleep 0.01; done`)
+	b, _ := os.ReadFile(filepath.Join(r, "data/pty"))
+	inner, _ := strconv.Atoi(string(b))
+	rpid := dumpRestoreCT(t, pid, r)
+	// The child of python3 whose pid inside is inner.
+	var child int
+	ps, _ := os.ReadDir("/proc")
+	for _, p := range ps {
+		k, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		st, _ := os.ReadFile(procfs.Path(k, "status"))
+		if own, _ := os.Readlink(procfs.Path(k, "ns/pid")); own != mustReadlink(t, procfs.Path(rpid, "ns/pid")) {
+			continue
+		}
+		for _, l := range strings.Split(string(st), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == "NSpid:" && f[len(f)-1] == strconv.Itoa(inner) {
+				child = k
+			}
+		}
+	}
+	if child == 0 {
+		t.Fatalf("no task %d in the restored container", inner)
+	}
+	stat, err := procfs.ReadStat(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slave unix.Stat_t
+	if err := unix.Stat(procfs.Path(child, "fd/0"), &slave); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := os.Readlink(procfs.Path(child, "fd/0")); l != "/dev/pts/0" {
+		t.Errorf("the session leader's fd 0 is %s, want /dev/pts/0", l)
+	}
+	if uint64(stat.TtyNr) != slave.Rdev {
+		t.Errorf("the session leader's controlling terminal is %#x, want its /dev/pts/0 (%#x)", stat.TtyNr, slave.Rdev)
+	}
+	if stat.Tpgid != stat.Pgrp {
+		t.Errorf("foreground group %d, want the leader's group %d", stat.Tpgid, stat.Pgrp)
+	}
+}
+
 // A container whose root task runs an executable since deleted: the
 // dump refuses it by name (the restore starts from it before the
 // container's mounts exist), and the container runs on.
