@@ -78,6 +78,12 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		return 0, nil, err
 	}
 	if st.Nlink == 0 && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFDIR) {
+		// Restore makes the ghost at its path: not on a read-only
+		// mount (CRIU 4.2 remounts it writable meanwhile; we do not).
+		var sfs unix.Statfs_t
+		if unix.Statfs(link, &sfs) == nil && sfs.Flags&unix.ST_RDONLY != 0 {
+			return 0, nil, fmt.Errorf("%w: %s was deleted while open, on a read-only mount (restore makes its copy at its path)", errdefs.ErrUnsupported, path)
+		}
 		k := [2]uint64{st.Dev, st.Ino}
 		gid, ok := f.byIno[k]
 		if !ok {

@@ -620,6 +620,15 @@ while [ ! -s /data/pty ]; do sleep 0.01; done`)
 	}
 }
 
+// A container with a file deleted while open on a read-only mount (of
+// its tmpfs /ro): the dump refuses it by name (restore makes ghost copies at their
+// path), and the container runs on.
+func TestDumpRootContainerReadOnlyGhostRefused(t *testing.T) {
+	_, pid := startRootContainer(t, "mount -o remount,rw /ro; echo g > /ro/g; exec 9</ro/g; rm /ro/g; mount -o remount,bind,ro /ro")
+	waitCount(t, pid, 2)
+	refusedDump(t, pid, "/ro/g was deleted while open, on a read-only mount")
+}
+
 // A container whose root task runs an executable since deleted: the
 // dump refuses it by name (the restore starts from it before the
 // container's mounts exist), and the container runs on.
