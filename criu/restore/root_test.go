@@ -22,10 +22,10 @@ func TestPivotRootNeedsRoot(t *testing.T) {
 	setup(t)
 	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "pivotroot.c"), false)
 	dir := t.TempDir()
-	out := filepath.Join(dir, "out.txt")
-	cmd := crtest.Start(t, bin, out)
+	cmd := crtest.Start(t, bin)
 	pid := cmd.Process.Pid
 	defer crtest.Kill(pid)
+	out := procfs.Path(pid, "root") + "/out" // in its root: no file of the host
 	crtest.WaitFor(t, out, "ready\n", 5*time.Second)
 	img := filepath.Join(dir, "img")
 	os.Mkdir(img, 0o755)
