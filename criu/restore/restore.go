@@ -59,6 +59,9 @@ type restorer struct {
 	t      *treeRestorer
 	// seccomp: the threads' filters, from restoreThreads (taskmisc.go).
 	seccomp *seccomp.Plan
+	// fdsAbove: a number above every fd of the task's images (0 until
+	// installShared needs it).
+	fdsAbove uint64
 	// inherit is the parent's snapshot when the task was forked from
 	// its parent after the parent's memory was restored (package mm);
 	// nil for the root.

@@ -180,11 +180,13 @@ func (t *treeRestorer) closeMasters() {
 // installShared gives the task fd fi as a copy of the restorer's master
 // description (pidfd_getfd run inside the task, package handoff).
 func (r *restorer) installShared(fi *images.FdinfoEntry) error {
-	maxFd := uint64(2)
-	for _, fi := range r.sn.fdinfo {
-		maxFd = max(maxFd, uint64(fi.GetFd()))
+	if r.fdsAbove == 0 {
+		r.fdsAbove = 3
+		for _, fi := range r.sn.fdinfo {
+			r.fdsAbove = max(r.fdsAbove, uint64(fi.GetFd())+1)
+		}
 	}
-	return r.t.hand.Install(handTask{r}, r.t.masters[fi.GetId()], uint64(fi.GetFd()), maxFd+1, fi.GetFlags()&unix.FD_CLOEXEC != 0)
+	return r.t.hand.Install(handTask{r}, r.t.masters[fi.GetId()], uint64(fi.GetFd()), r.fdsAbove, fi.GetFlags()&unix.FD_CLOEXEC != 0)
 }
 
 // handTask is a created task as package handoff sees it.
