@@ -22,6 +22,13 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
+// criuVersion is the CRIU release whose interface this criu implements
+// (its options, images and RPC): what --version prints as CRIU's
+// "Version:" line, which tools compare as a CRIU version (LXC wants at
+// least 2.0, 2.4 for --skip-in-flight, 2.8 for --external veth[]).
+// Our own build follows on CRIU's "GitID:" line.
+const criuVersion = "4.2"
+
 // env is what a subcommand gets to run: its logger and standard streams.
 // Only main decides the log destination and level.
 type env struct {
@@ -93,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printHelp(stdout)
 		return 0
 	case "-V", "--version", "version":
-		fmt.Fprintf(stdout, "Version: %s\n", version)
+		fmt.Fprintf(stdout, "Version: %s\nGitID: criu-go-%s\n", criuVersion, version)
 		return 0
 	}
 	// CRIU accepts global options before the command too: find the

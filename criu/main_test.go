@@ -23,7 +23,8 @@ func TestCLI(t *testing.T) {
 		out     string // substring of stdout
 		errText string // substring of stderr
 	}{
-		{[]string{"--version"}, 0, "Version:", ""},
+		{[]string{"--version"}, 0, "Version: 4.2\nGitID: criu-go-", ""},
+		{[]string{"-V"}, 0, "Version: 4.2\n", ""},
 		{[]string{"--help"}, 0, "Commands:", ""},
 		{nil, 2, "", "Usage:"},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
