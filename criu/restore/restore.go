@@ -1,24 +1,19 @@
 package restore
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
-	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/mm"
-	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
-	"github.com/criugo/criu/criu/timens"
-	"github.com/criugo/criu/internal/linux"
+	"github.com/criugo/criu/criu/spawn"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -70,15 +65,14 @@ type restorer struct {
 
 const scratchSize = mm.ScratchSize
 
-// fork starts the stub and clones the root task from it: with the dumped
-// pid, or as pid 1 of a new pid namespace, in the namespaces of
-// treeRestorer.mask.
+// fork makes the root task (package spawn): with the dumped pid, or as
+// pid 1 of a new pid namespace, in the namespaces of treeRestorer.mask.
 //
 // Once it returns nil, the root is the tree's (treeRestorer.killAll kills
 // it on failure); on error, fork kills what it made itself. A root that is
 // the init of a pid namespace must not be killed while tasks of the
 // namespace still wait to be reaped by the tracer, which killAll handles.
-func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
+func (r *restorer) fork() (err error) {
 	exe := r.sn.files[r.sn.mm.GetExeFileId()].GetReg()
 	if exe == nil {
 		return fmt.Errorf("%w: exe file %d not in files.img", ErrBadImage, r.sn.mm.GetExeFileId())
@@ -91,74 +85,26 @@ func (r *restorer) fork(undo *cleanup.Cleanup) (err error) {
 			return fmt.Errorf("exe: %w", err)
 		}
 	}
-	files := []uintptr{0, 1, 2}
-	if len(r.opts.Stdio) == 3 {
-		files = r.opts.Stdio
-	}
-	attr := &syscall.ProcAttr{Dir: "/", Env: []string{}, Files: files}
-	stub, err := r.tr.StartTraced(exePath, []string{exePath}, attr)
-	if err != nil {
-		return fmt.Errorf("start stub: %w", err)
-	}
-	undo.Add(func() { r.tr.Kill(stub, []int{stub}) })
-	if err := r.tr.SetOptions(stub, ptrace.OptTraceClone|ptrace.OptExitKill); err != nil {
-		return err
-	}
-	regs, err := r.tr.GetRegs(stub)
-	if err != nil {
-		return err
-	}
-	maps, err := procfs.ReadSmaps(stub)
-	if err != nil {
-		return err
-	}
-	ip, err := ptrace.FindSyscall(stub, maps)
-	if err != nil {
-		return err
-	}
-	// clone_args and the set_tid array go below the stub's stack pointer.
-	args := (regs.Rsp - 4096) &^ 15
 	setTid := r.vpid
 	if r.t.pidns() {
 		setTid = 0 // the init of a new pid namespace is its pid 1 anyway
 	}
 	// Time and cgroup namespaces are made apart: their offsets, root cgroups set first (create).
-	flags := unix.CLONE_PARENT | r.t.mask&^(unix.CLONE_NEWTIME|unix.CLONE_NEWCGROUP)
-	b := clone3Args(linux.CloneArgs{Flags: flags}, args, setTid)
-	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
-		return err
+	flags := uint64(r.t.mask &^ (unix.CLONE_NEWTIME | unix.CLONE_NEWCGROUP))
+	pid, ip, err := spawn.Root(r.tr, spawn.Spec{Exe: exePath, Stdio: r.opts.Stdio, Pid: setTid, Flags: flags, Clocks: r.t.clocks, Log: r.log})
+	if errors.Is(err, ErrPidTaken) {
+		return fmt.Errorf("restore %d: %w", r.vpid, err)
 	}
-	sin := &ptrace.Injector{T: r.tr, Tid: stub, Base: regs, IP: ip}
-	if err := timens.Enter(sin, stub, r.t.clocks, r.log); err != nil {
-		return err
-	}
-	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, linux.CloneArgsSize)
 	if err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("restore %d: %w", r.vpid, ErrPidTaken)
-		}
-		return fmt.Errorf("create the root task (clone flags %#x): %w", flags, err)
+		return err
 	}
-	// The stub is in our pid namespace: child is the host pid.
-	r.pid = int(child)
-	if !r.t.pidns() && r.pid != r.vpid {
-		return fmt.Errorf("clone3 gave pid %d, want %d", child, r.vpid)
-	}
+	r.pid = pid
 	r.tids, r.vtids = []int{r.pid}, []int{r.vpid}
 	defer func() {
 		if err != nil {
 			r.tr.Kill(r.pid, r.tids)
 		}
 	}()
-	st, err := r.tr.WaitStop(r.pid)
-	if err != nil {
-		return err
-	}
-	if !st.Stopped() {
-		return fmt.Errorf("new task %d: unexpected status %#x", r.pid, uint32(st.WaitStatus))
-	}
-	// The stub's work is done.
-	r.tr.Kill(stub, []int{stub})
 	cregs, err := r.tr.GetRegs(r.pid)
 	if err != nil {
 		return err
@@ -191,13 +137,4 @@ func (r *restorer) cstring(off uint64, s string) (uint64, error) {
 // filePath is where to open file id from: its name, or its ghost copy.
 func (r *restorer) filePath(id uint32) (string, *images.RegFileEntry, error) {
 	return r.ghosts.Path(r.sn.files, id)
-}
-
-// clone3Args is a struct clone_args for clone3 at address at, followed by
-// its set_tid array of one pid (none when pid is 0).
-func clone3Args(a linux.CloneArgs, at uint64, pid int) []byte {
-	if pid != 0 {
-		a.SetTid, a.SetTidSize = at+linux.CloneArgsSize, 1
-	}
-	return binary.LittleEndian.AppendUint64(a.Bytes(), uint64(pid))
 }

@@ -241,7 +241,7 @@ func (r *restorer) restoreThreads() error {
 			return err
 		}
 		flags := uint64(unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM)
-		if err := r.writeScratch(0, clone3Args(linux.CloneArgs{Flags: flags}, r.scr, int(tid))); err != nil {
+		if err := r.writeScratch(0, linux.Clone3Args(linux.CloneArgs{Flags: flags}, r.scr, int(tid))); err != nil {
 			return err
 		}
 		r.in.Cloned = r.in.Cloned[:0]

@@ -185,7 +185,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, fmt.Errorf("%w: the executable of the container's root task %d was deleted", ErrUnsupported, root.pid)
 	}
 	undo.Add(t.killAll)
-	if err := root.r.fork(&undo); err != nil {
+	if err := root.r.fork(); err != nil {
 		return nil, err
 	}
 	t.created = append(t.created, root)
@@ -441,7 +441,7 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 		}
 	}
 	args := stackScratch(r)
-	b := clone3Args(linux.CloneArgs{Flags: flags, ExitSignal: uint64(unix.SIGCHLD)}, args, pid)
+	b := linux.Clone3Args(linux.CloneArgs{Flags: flags, ExitSignal: uint64(unix.SIGCHLD)}, args, pid)
 	if err := mem.WriteRemote(r.pid, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
 		return nil, err
 	}

@@ -44,6 +44,16 @@ const CloneArgsSize = 88
 // Bytes is a as clone3 reads it, CloneArgsSize bytes.
 func (a *CloneArgs) Bytes() []byte { return encode(a) }
 
+// Clone3Args is a as clone3 reads it at address at, followed by its
+// set_tid array of one pid (none when pid is 0): the bytes to write at
+// at in a task that is made to call clone3(at, CloneArgsSize).
+func Clone3Args(a CloneArgs, at uint64, pid int) []byte {
+	if pid != 0 {
+		a.SetTid, a.SetTidSize = at+CloneArgsSize, 1
+	}
+	return binary.LittleEndian.AppendUint64(a.Bytes(), uint64(pid))
+}
+
 // KSigaction mirrors the struct sigaction that rt_sigaction(2) takes on
 // x86_64 (the kernel's struct sigaction, include/linux/signal_types.h
 // with arch/x86/include/uapi/asm/signal.h: handler, flags, restorer,

@@ -1,0 +1,115 @@
+// Package spawn creates the root task of a restore, stopped under the
+// tracer before any code of its own ran, in the tree's new namespaces
+// and with its pid; the restore then builds it by injected system
+// calls (criu/restore).
+//
+// The root is a copy of a stub: the dumped executable, started traced
+// (PTRACE_TRACEME) so that it stops at its exec. The stub clones the
+// root (clone3 with CLONE_PARENT, so that the root is criu's child, and
+// set_tid, or CLONE_NEWPID for the init of a new pid namespace), after
+// entering the tree's time namespace (timens.Enter: only a child enters
+// it), and is killed.
+
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/timens"
+	"github.com/criugo/criu/internal/linux"
+)
+
+// Spec says which root task to make.
+type Spec struct {
+	// Exe is the dumped executable, as criu reaches it.
+	Exe string
+	// Stdio are the fds the root gets as 0, 1 and 2 (nil: criu's own).
+	Stdio []uintptr
+	// Pid is the root's pid (set_tid); 0 for the init of a new pid
+	// namespace (Flags has CLONE_NEWPID), which is its pid 1 anyway.
+	Pid int
+	// Flags are the clone flags of the tree's new namespaces, but time
+	// and cgroup namespaces (made apart: Clocks, and the root cgroups).
+	Flags uint64
+	// Clocks are the offsets of the tree's own time namespace (nil:
+	// none).
+	Clocks *timens.Offsets
+	Log    zerolog.Logger
+}
+
+// Root makes the root task and returns its host pid and the address of
+// a syscall instruction of its vDSO (ptrace.Injector.IP). The task is
+// stopped, traced by tr with PTRACE_O_TRACECLONE and PTRACE_O_EXITKILL.
+// On error nothing it made is left.
+func Root(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
+	files := []uintptr{0, 1, 2}
+	if len(s.Stdio) == 3 {
+		files = s.Stdio
+	}
+	attr := &syscall.ProcAttr{Dir: "/", Env: []string{}, Files: files}
+	stub, err := tr.StartTraced(s.Exe, []string{s.Exe}, attr)
+	if err != nil {
+		return 0, 0, fmt.Errorf("start stub: %w", err)
+	}
+	// Its work is done once the root exists, or failed.
+	defer tr.Kill(stub, []int{stub})
+	if err := tr.SetOptions(stub, ptrace.OptTraceClone|ptrace.OptExitKill); err != nil {
+		return 0, 0, err
+	}
+	regs, err := tr.GetRegs(stub)
+	if err != nil {
+		return 0, 0, err
+	}
+	maps, err := procfs.ReadSmaps(stub)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ip, err = ptrace.FindSyscall(stub, maps); err != nil {
+		return 0, 0, err
+	}
+	// clone_args and the set_tid array go below the stub's stack pointer.
+	args := (regs.Rsp - 4096) &^ 15
+	flags := unix.CLONE_PARENT | s.Flags
+	b := linux.Clone3Args(linux.CloneArgs{Flags: flags}, args, s.Pid)
+	if err := mem.WriteRemote(stub, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
+		return 0, 0, err
+	}
+	sin := &ptrace.Injector{T: tr, Tid: stub, Base: regs, IP: ip}
+	if err := timens.Enter(sin, stub, s.Clocks, s.Log); err != nil {
+		return 0, 0, err
+	}
+	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, linux.CloneArgsSize)
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return 0, 0, errdefs.ErrPidTaken
+		}
+		return 0, 0, fmt.Errorf("create the root task (clone flags %#x): %w", flags, err)
+	}
+	// The stub is in our pid namespace: child is the host pid.
+	root := int(child)
+	defer func() {
+		if err != nil {
+			tr.Kill(root, []int{root})
+		}
+	}()
+	if s.Pid != 0 && root != s.Pid {
+		return 0, 0, fmt.Errorf("clone3 gave pid %d, want %d", root, s.Pid)
+	}
+	st, err := tr.WaitStop(root)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !st.Stopped() {
+		return 0, 0, fmt.Errorf("new task %d: unexpected status %#x", root, uint32(st.WaitStatus))
+	}
+	return root, ip, nil
+}
