@@ -77,7 +77,8 @@ var compatDumpRestore = []compatOpt{
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},
 	{"page-server", "", "", true, "the page server is not supported; use --remote"},
 	{"leave-stopped", "s", "", true, "leaving tasks stopped is not supported"},
-	{"restore-sibling", "S", "", true, "restoring as a sibling is not supported"},
+	// restore defines --restore-sibling itself.
+	{"restore-sibling", "S", "", false, "accepted; it applies to restore"},
 	{"evasive-devices", "", "", true, "evasive devices are not supported"},
 	{"action-script", "", "SCRIPT", true, "action scripts are not run"},
 	{"exec-cmd", "", "", true, "--exec-cmd is not supported"},

@@ -28,6 +28,7 @@ func init() {
 			)
 			so := addStoreFlags(fs, false)
 			fs.BoolVarP(&detached, "restore-detached", "d", false, "return once the task runs instead of waiting for it")
+			sibling := fs.BoolP("restore-sibling", "S", false, "make the restored root a child of criu's parent, not of criu (with --restore-detached; LXC waits for its container's init)")
 			fs.StringVar(&pidfile, "pidfile", "", "write the restored root task's pid (as the host sees it, also for a tree in a pid namespace of its own) to `FILE`")
 			statusFD := fs.Int("status-fd", -1, "write a zero byte to file descriptor `FD` once the tree runs, then close it (as CRIU)")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "restore a shell job: its stdio is ours, it joins our session (see the README, Shell jobs)")
@@ -42,6 +43,9 @@ func init() {
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected arguments %q", args)
+				}
+				if *sibling && !detached {
+					return usagef("--restore-sibling only makes sense with --restore-detached")
 				}
 				veth, err := external()
 				if err != nil {
@@ -75,7 +79,7 @@ func init() {
 				// and kills what it created.
 				rs, _ := cmdstore.Wrap(ctx, store)
 				defer startCPUProfile(e.Log, "restore")()
-				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Cgroup: cg, Mounts: mnt, Log: e.Log})
+				t, err := restore.Restore(ctx, rs, restore.Options{ShellJob: shell, Sibling: *sibling, FileLocks: *fileLocks, Veth: veth, InheritFd: inherit, TCPEstablished: tcp.established, TCPClose: tcp.close, IPTool: os.Getenv("CR_IP_TOOL"), Cgroup: cg, Mounts: mnt, Log: e.Log})
 				if err != nil {
 					return err
 				}

@@ -387,3 +387,56 @@ func (t *Tracer) StartTraced(path string, argv []string, attr *syscall.ProcAttr)
 	})
 	return pid, err
 }
+
+// StartSibling starts path (argv, no environment) as a child of criu's
+// own parent, not of criu (clone3 with CLONE_PARENT and flags' new
+// namespaces, with the pid setTid unless 0: linux.ForkSibling), as
+// CRIU's --restore-sibling makes the restored root. The task is seized
+// with opts and PTRACE_O_TRACEEXEC before it executes path, and
+// StartSibling returns once it is stopped at its exec, before any of
+// its code ran, with every signal blocked. It is a tracee, not a child:
+// when it dies, criu's parent reaps it.
+func (t *Tracer) StartSibling(path string, argv []string, flags uint64, setTid, opts int) (int, error) {
+	var pid int
+	err := t.Do(func() error {
+		var err error
+		pid, err = linux.ForkSibling(flags, setTid, path, argv, func(p int) error {
+			return linux.PtraceSeize(p, opts|unix.PTRACE_O_TRACEEXEC)
+		})
+		if err != nil {
+			return fmt.Errorf("start %s as criu's sibling: %w", path, err)
+		}
+		st, err := wait(pid)
+		if err != nil {
+			return err
+		}
+		if !st.Stopped() || st.Event() != unix.PTRACE_EVENT_EXEC {
+			return fmt.Errorf("start %s as criu's sibling: unexpected status %#x (exit status 127: it could not be executed)", path, uint32(st.WaitStatus))
+		}
+		// That stop is inside execve: a single step first ends the call
+		// (reported at its exit, before any instruction runs) and leaves
+		// the task in a signal-delivery stop at its entry point, the
+		// state a stub is in at its exec, where injections start.
+		var before, after Regs
+		if err := unix.PtraceGetRegs(pid, &before); err != nil {
+			return sysErr("ptrace(GETREGS)", err)
+		}
+		if err := linux.PtraceSingleStep(pid); err != nil {
+			return err
+		}
+		if st, err = wait(pid); err != nil {
+			return err
+		}
+		if !st.Stopped() || st.StopSignal() != unix.SIGTRAP {
+			return fmt.Errorf("start %s as criu's sibling: unexpected status %#x after its exec", path, uint32(st.WaitStatus))
+		}
+		if err := unix.PtraceGetRegs(pid, &after); err != nil {
+			return sysErr("ptrace(GETREGS)", err)
+		}
+		if after.Rip != before.Rip {
+			return fmt.Errorf("start %s as criu's sibling: ran from %#x to %#x after its exec", path, before.Rip, after.Rip)
+		}
+		return nil
+	})
+	return pid, err
+}

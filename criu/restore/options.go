@@ -17,6 +17,9 @@ type Options struct {
 	// joins the restorer's session (and, unless it led its own group,
 	// the restorer's group); see shelljob.go for CRIU's rules.
 	ShellJob bool
+	// Sibling: the root task is a child of criu's own parent, not of
+	// criu (criu restore --restore-sibling, with --restore-detached).
+	Sibling bool
 	// Stdin, Stdout, Stderr are the fds the stub (and so the task)
 	// inherits as 0, 1 and 2; zero values mean the restorer's own.
 	Stdio []uintptr

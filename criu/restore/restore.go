@@ -66,7 +66,8 @@ type restorer struct {
 const scratchSize = mm.ScratchSize
 
 // fork makes the root task (package spawn): with the dumped pid, or as
-// pid 1 of a new pid namespace, in the namespaces of treeRestorer.mask.
+// pid 1 of a new pid namespace, in the namespaces of treeRestorer.mask;
+// a child of criu, or of criu's parent with Options.Sibling.
 //
 // Once it returns nil, the root is the tree's (treeRestorer.killAll kills
 // it on failure); on error, fork kills what it made itself. A root that is
@@ -91,7 +92,7 @@ func (r *restorer) fork() (err error) {
 	}
 	// Time and cgroup namespaces are made apart: their offsets, root cgroups set first (create).
 	flags := uint64(r.t.mask &^ (unix.CLONE_NEWTIME | unix.CLONE_NEWCGROUP))
-	pid, ip, err := spawn.Root(r.tr, spawn.Spec{Exe: exePath, Stdio: r.opts.Stdio, Pid: setTid, Flags: flags, Clocks: r.t.clocks, Log: r.log})
+	pid, ip, err := spawn.Root(r.tr, spawn.Spec{Exe: exePath, Stdio: r.opts.Stdio, Pid: setTid, Flags: flags, Clocks: r.t.clocks, Sibling: r.opts.Sibling, Log: r.log})
 	if errors.Is(err, ErrPidTaken) {
 		return fmt.Errorf("restore %d: %w", r.vpid, err)
 	}

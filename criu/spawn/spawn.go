@@ -9,12 +9,22 @@
 // set_tid, or CLONE_NEWPID for the init of a new pid namespace), after
 // entering the tree's time namespace (timens.Enter: only a child enters
 // it), and is killed.
-
+//
+// With Spec.Sibling (CRIU's --restore-sibling: LXC takes the restored
+// container's init as its own child) the root is a child of criu's
+// parent instead. The stub's clones are criu's children, so criu clones
+// the root itself (linux.ForkSibling, CLONE_PARENT), seizes it before it
+// executes the dumped executable and takes it at its exec stop, in the
+// state a stub's clone has. The time namespace is entered by criu's
+// tracer thread (unshare(CLONE_NEWTIME) applies to the children of the
+// thread that calls it): that thread, which lives as long as the
+// restore's tracer, creates its later children in it too.
 package spawn
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -43,14 +53,20 @@ type Spec struct {
 	// Clocks are the offsets of the tree's own time namespace (nil:
 	// none).
 	Clocks *timens.Offsets
-	Log    zerolog.Logger
+	// Sibling makes the root a child of criu's parent.
+	Sibling bool
+	Log     zerolog.Logger
 }
 
 // Root makes the root task and returns its host pid and the address of
 // a syscall instruction of its vDSO (ptrace.Injector.IP). The task is
 // stopped, traced by tr with PTRACE_O_TRACECLONE and PTRACE_O_EXITKILL.
-// On error nothing it made is left.
+// On error nothing it made is left (a sibling dies as criu's parent's
+// child, which reaps it).
 func Root(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
+	if s.Sibling {
+		return sibling(tr, s)
+	}
 	files := []uintptr{0, 1, 2}
 	if len(s.Stdio) == 3 {
 		files = s.Stdio
@@ -110,6 +126,46 @@ func Root(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
 	}
 	if !st.Stopped() {
 		return 0, 0, fmt.Errorf("new task %d: unexpected status %#x", root, uint32(st.WaitStatus))
+	}
+	return root, ip, nil
+}
+
+// sibling is Root for Spec.Sibling.
+func sibling(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
+	if len(s.Stdio) == 3 {
+		return 0, 0, fmt.Errorf("%w: --restore-sibling with the root's stdio given: the root has criu's", errdefs.ErrUnsupported)
+	}
+	if s.Clocks != nil {
+		err := tr.Do(func() error {
+			if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+				return os.NewSyscallError("unshare(CLONE_NEWTIME)", err)
+			}
+			return timens.SetOffsets(unix.Gettid(), *s.Clocks)
+		})
+		if err != nil {
+			return 0, 0, fmt.Errorf("new time namespace: %w", err)
+		}
+	}
+	root, err := tr.StartSibling(s.Exe, []string{s.Exe}, s.Flags, s.Pid, ptrace.OptTraceClone|ptrace.OptExitKill)
+	if root > 0 {
+		defer func() {
+			if err != nil {
+				tr.Kill(root, []int{root})
+			}
+		}()
+	}
+	if errors.Is(err, unix.EEXIST) {
+		return 0, 0, errdefs.ErrPidTaken
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	maps, err := procfs.ReadSmaps(root)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ip, err = ptrace.FindSyscall(root, maps); err != nil {
+		return 0, 0, err
 	}
 	return root, ip, nil
 }
