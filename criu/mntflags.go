@@ -13,10 +13,12 @@ import (
 // and returns a parser of them and of the mnt[MOUNTPOINT]:KEY values of
 // --external (which addDumpExternalFlag defines and leaves to it).
 func addDumpMountFlags(fs *pflag.FlagSet) func() (mntns.DumpOptions, error) {
-	maps := fs.StringArrayP("ext-mount-map", "M", nil, "`MOUNTPOINT:KEY`: the mount at MOUNTPOINT of the tree's mount namespace is external, saved by KEY (as --external mnt[MOUNTPOINT]:KEY). Repeatable")
+	maps := fs.StringArrayP("ext-mount-map", "M", nil, "`MOUNTPOINT:KEY`: the mount at MOUNTPOINT of the tree's mount namespace is external, saved by KEY (as --external mnt[MOUNTPOINT]:KEY; a mount point the namespace does not have is ignored, as CRIU); auto: a mount that is a bind of one of criu's namespace is external, bound from the same path at restore. Repeatable")
 	enable := fs.StringArray("enable-fs", nil, "`FS[,FS...]`: mounts of these filesystem types are made anew at restore with their source and options. Repeatable")
+	sharing := fs.Bool("enable-external-sharing", false, "with --ext-mount-map auto: also a shared mount (in a peer group) is found external")
+	masters := fs.Bool("enable-external-masters", false, "with --ext-mount-map auto: also a slave is found external, when its master is the group of the mount it is a bind of")
 	return func() (mntns.DumpOptions, error) {
-		var o mntns.DumpOptions
+		o := mntns.DumpOptions{ExternalSharing: *sharing, ExternalMasters: *masters}
 		add := func(flag, v, point, key string) error {
 			if o.External == nil {
 				o.External = map[string]string{}
@@ -41,7 +43,8 @@ func addDumpMountFlags(fs *pflag.FlagSet) func() (mntns.DumpOptions, error) {
 		}
 		for _, v := range *maps {
 			if v == "auto" {
-				return o, usagef("--ext-mount-map auto: not supported yet; name each external mount (--external mnt[MOUNTPOINT]:KEY)")
+				o.Auto = true
+				continue
 			}
 			point, key, ok := strings.Cut(v, ":")
 			if !ok || point == "" || key == "" {
@@ -73,11 +76,17 @@ func addDumpMountFlags(fs *pflag.FlagSet) func() (mntns.DumpOptions, error) {
 // --external (which addExternalFlag defines and leaves to it).
 func addRestoreMountFlags(fs *pflag.FlagSet) func() (mntns.RestoreOptions, error) {
 	root := fs.StringP("root", "r", "", "the container's rootfs `DIR`: the root mount of the tree's mount namespace (a pivot_root'ed one needs it)")
-	maps := fs.StringArrayP("ext-mount-map", "M", nil, "`KEY:PATH`: the external mount saved by KEY is bound from PATH (as --external mnt[KEY]:PATH). Repeatable")
+	maps := fs.StringArrayP("ext-mount-map", "M", nil, "`KEY:PATH`: the external mount saved by KEY is bound from PATH (as --external mnt[KEY]:PATH); auto: accepted, the mounts dump found are bound from the paths it saved. Repeatable")
 	fs.StringArray("enable-fs", nil, "`FS[,FS...]`: accepted; dump saved the mounts it names")
 	return func() (mntns.RestoreOptions, error) {
 		ext, _ := fs.GetStringArray("external")
-		o, err := mntns.ParseRestoreOptions(*root, ext, *maps)
+		var named []string
+		for _, v := range *maps {
+			if v != "auto" {
+				named = append(named, v)
+			}
+		}
+		o, err := mntns.ParseRestoreOptions(*root, ext, named)
 		if err != nil {
 			return o, usagef("%v", err)
 		}

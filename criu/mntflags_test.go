@@ -24,7 +24,6 @@ func TestDumpMountFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--external", "mnt[/a]:x", "-M", "/a:y"},
 		{"-M", "nokey"},
-		{"-M", "auto"},
 		{"--external", "mnt[]:k"},
 	} {
 		fs := pflag.NewFlagSet("dump", pflag.ContinueOnError)
@@ -36,5 +35,37 @@ func TestDumpMountFlags(t *testing.T) {
 		if _, err := mnt(); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// LXC's dump: --ext-mount-map auto with external sharing and masters;
+// its restore passes auto too, beside the KEY:PATH ones.
+func TestAutoMountFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("dump", pflag.ContinueOnError)
+	addDumpExternalFlag(fs)
+	mnt := addDumpMountFlags(fs)
+	if err := fs.Parse([]string{"--ext-mount-map", "auto", "--enable-external-sharing", "--enable-external-masters", "--ext-mount-map", "/lib:lib"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := mnt(); err != nil || !o.Auto || !o.ExternalSharing || !o.ExternalMasters || len(o.External) != 1 || o.External["/lib"] != "lib" {
+		t.Errorf("dump: %+v %v", o, err)
+	}
+	fs = pflag.NewFlagSet("dump", pflag.ContinueOnError)
+	addDumpExternalFlag(fs)
+	mnt = addDumpMountFlags(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := mnt(); err != nil || o.Auto || o.ExternalSharing || o.ExternalMasters {
+		t.Errorf("dump, no option: %+v %v", o, err)
+	}
+	fs = pflag.NewFlagSet("restore", pflag.ContinueOnError)
+	addExternalFlag(fs)
+	rmnt := addRestoreMountFlags(fs)
+	if err := fs.Parse([]string{"--ext-mount-map", "auto", "--ext-mount-map", "lib:/lib", "--ext-mount-map", "console:/dev/pts/0"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := rmnt(); err != nil || len(o.External) != 2 || o.External["lib"] != "/lib" || o.External["console"] != "/dev/pts/0" {
+		t.Errorf("restore: %+v %v", o, err)
 	}
 }

@@ -35,6 +35,12 @@ type DumpOptions struct {
 	// unix sockets of the tree are bound to: a tmpfs's archive leaves
 	// them out, restore binds them again (WithFiles).
 	Sockets map[string]bool
+	// Auto (--ext-mount-map auto) takes as external a mount that is a
+	// bind of a mount of criu's namespace (autoExternal), saved with
+	// AutoKey and the path it is bound from; ExternalSharing
+	// (--enable-external-sharing) and ExternalMasters
+	// (--enable-external-masters) let it take shared mounts and slaves.
+	Auto, ExternalSharing, ExternalMasters bool
 }
 
 // WithFiles returns o with Sockets filled from the tree's files.img
@@ -91,10 +97,22 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 	}
 	var entries []proto.Message
 	archived := map[uint32]bool{} // tmpfs devices
+	named := opts.External
+	opts.External = map[string]string{} // and those Auto finds
+	for p, k := range named {
+		opts.External[p] = k
+	}
 	for i, m := range ordered {
 		e, err := entry(m)
 		if err != nil {
 			return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+		}
+		if _, ok := opts.External[m.Point]; opts.Auto && !ok && i > 0 && !copyOfMine {
+			if src := autoExternal(m, mine, opts); src != "" {
+				opts.External[m.Point] = AutoKey
+				e.Source = proto.String(src)
+				log.Info().Int("pid", pid).Str("point", m.Point).Str("source", src).Msg("external mount found (--ext-mount-map auto)")
+			}
 		}
 		if fstypes[m.FSType] == 0 && opts.EnableFS[m.FSType] {
 			// As CRIU: a filesystem it has no number for, mounted
@@ -112,7 +130,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}
-		if !copyOfMine && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
+		if _, ext := opts.External[m.Point]; !copyOfMine && !ext && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
 			if err := dumpTmpfs(ctx, store, procfs.Path(pid, "root")+m.Point, m.Point, e.GetRootDev(), opts.Sockets); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
@@ -121,9 +139,12 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		log.Debug().Int("pid", pid).Int("mnt_id", m.ID).Str("point", m.Point).Str("fstype", m.FSType).Msg("mount")
 		entries = append(entries, e)
 	}
-	for p := range opts.External {
+	for p := range named {
 		if !hasPoint(ordered, p) {
-			return fmt.Errorf("dump mount namespace of %d: --external mnt[%s]: no mount at %s", pid, p, p)
+			// As CRIU, which looks the mounts up in the map: LXC
+			// names its optional bind mounts whether they are there
+			// or not.
+			log.Warn().Int("pid", pid).Str("point", p).Msg("an external mount is named at a mount point where the namespace has none: ignored")
 		}
 	}
 	return image.WriteImage(ctx, store, ImageName(id), entries...)

@@ -105,7 +105,11 @@ func Load(ctx context.Context, store image.Store, own bool, id uint32, opts Rest
 		return nil, fmt.Errorf("--root %s: not a directory", opts.Root)
 	}
 	for _, m := range l.mounts[1:] {
-		if k := m.GetExtKey(); k != "" {
+		if k := m.GetExtKey(); k == AutoKey {
+			if !filepath.IsAbs(m.GetSource()) {
+				return nil, fmt.Errorf("%w: external mount %s found by --ext-mount-map auto: its source %q is no path", errdefs.ErrBadImage, m.GetMountpoint(), m.GetSource())
+			}
+		} else if k != "" {
 			if _, ok := opts.External[k]; !ok {
 				return nil, fmt.Errorf("%w: external mount %s (key %s): give its path with --ext-mount-map %s:PATH", errdefs.ErrUnsupported, m.GetMountpoint(), k, k)
 			}
@@ -160,6 +164,15 @@ func orderMounts(ms []*images.MntEntry) ([]*images.MntEntry, error) {
 	return out, nil
 }
 
+// extPath is where the external mount m is bound from: the path given
+// for its key, or the one --ext-mount-map auto saved (AutoKey).
+func (l *Layout) extPath(m *images.MntEntry) string {
+	if m.GetExtKey() == AutoKey {
+		return m.GetSource()
+	}
+	return l.opts.External[m.GetExtKey()]
+}
+
 // copyOfMine reports a root mount that is criu's own root mount: the
 // namespace was a copy of criu's.
 func copyOfMine(r *images.MntEntry) bool {
@@ -189,7 +202,7 @@ func (l *Layout) HostPath(path string) (string, error) {
 		case i == 0:
 			best = l.root
 		case m.GetExtKey() != "":
-			best = l.opts.External[m.GetExtKey()]
+			best = l.extPath(m)
 		default:
 			best = ""
 		}
@@ -351,7 +364,7 @@ func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
 	bind := true
 	switch {
 	case m.GetExtKey() != "":
-		src = filepath.Clean(l.opts.External[m.GetExtKey()])
+		src = filepath.Clean(l.extPath(m))
 	default:
 		if o := innerSource(m, before); o != nil {
 			rel := strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/"))
