@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -12,22 +13,38 @@ import (
 // externalHelp is the --external help text of restore; dumpExternalHelp
 // dump's.
 const (
-	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME`: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name); or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH. Repeatable"
+	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME`: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name); or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH; a value of no KIND[...] form, which no image can refer to, is ignored, as CRIU. Repeatable"
 	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, the veth IFNAME of the tree's network namespace whose peer is OUTNAME outside it; or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY. Repeatable"
 )
 
+// resourceKind matches an --external value of CRIU's KIND[...] form.
+var resourceKind = regexp.MustCompile(`^[a-z]+\[`)
+
 // addExternalFlag adds restore's --external to fs and returns a parser
-// of what was given: the veth map (inner name -> outer name).
-func addExternalFlag(fs *pflag.FlagSet) func() (map[string]string, error) {
+// of what was given: the veth map (inner name -> outer name), and the
+// values restore has no use for (ignored, which the caller logs).
+//
+// As CRIU's restore, which keeps every --external value in a list that
+// only some objects look keys up in, a value of no resource kind (no
+// KIND[...] form) is ignored: no image can refer to it. LXC passes
+// "--external console:/dev/pts/N" after a network of type empty or none
+// (the buffer of its previous option, --ext-mount-map's). Values of a
+// kind restore does not take are refused (parseExternal).
+func addExternalFlag(fs *pflag.FlagSet) func() (veth map[string]string, ignored []string, err error) {
 	vals := fs.StringArray("external", nil, externalHelp)
-	return func() (map[string]string, error) {
-		var rest []string
+	return func() (map[string]string, []string, error) {
+		var rest, ignored []string
 		for _, v := range *vals {
-			if !strings.HasPrefix(v, "mnt[") { // addRestoreMountFlags
+			switch {
+			case strings.HasPrefix(v, "mnt["): // addRestoreMountFlags
+			case !resourceKind.MatchString(v):
+				ignored = append(ignored, v)
+			default:
 				rest = append(rest, v)
 			}
 		}
-		return parseExternal(rest)
+		veth, err := parseExternal(rest)
+		return veth, ignored, err
 	}
 }
 

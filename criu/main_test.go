@@ -109,6 +109,14 @@ func TestExternalFlag(t *testing.T) {
 	if _, err := parseExternal([]string{"veth[a]:b", "veth[a]:c"}); err == nil {
 		t.Error("veth given twice: no error")
 	}
+	// restore ignores a value of no KIND[...] form, as CRIU (LXC's
+	// "console:/dev/pts/0"), and still parses the rest.
+	fs = pflag.NewFlagSet("restore", pflag.ContinueOnError)
+	rext := addExternalFlag(fs)
+	fs.Parse([]string{"--external", "console:/dev/pts/0", "--external", "veth[a]:b", "--external", "apparmor:unconfined"})
+	if veth, ignored, err := rext(); err != nil || veth["a"] != "b" || len(ignored) != 2 || ignored[0] != "console:/dev/pts/0" {
+		t.Errorf("restore --external console: %v %v %v", veth, ignored, err)
+	}
 	// Other forms are refused by name before anything is done.
 	rc, _, errs := runCLI("restore", "-D", t.TempDir(), "--external", "unix[123]")
 	if rc != 2 || !strings.Contains(errs, `not "unix"`) {

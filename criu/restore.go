@@ -47,9 +47,12 @@ func init() {
 				if *sibling && !detached {
 					return usagef("--restore-sibling only makes sense with --restore-detached")
 				}
-				veth, err := external()
+				veth, ignored, err := external()
 				if err != nil {
 					return err
+				}
+				for _, v := range ignored {
+					e.Log.Warn().Str("external", v).Msg("--external names nothing restore takes (no image refers to it): ignored")
 				}
 				cg, err := cgroups()
 				if err != nil {
