@@ -20,7 +20,10 @@ import (
 // saves disk space only; pre-dump's network-lock locks nothing, since the
 // tree runs on after a pre-dump (dump and restore define it); pre-dump's file-locks has no
 // locks to save; dump and restore define the cgroup options, which
-// pre-dump (memory only) accepts. cpu-cap is accepted with the one
+// pre-dump (memory only) accepts, and so are pre-dump's --external,
+// --ext-mount-map and --enable-fs (LXC passes its dump's to its
+// pre-dump); force-irmap asks for the paths of watched inodes, which
+// fsnotify always saves. cpu-cap is accepted with the one
 // value that asks for what we do (none: no CPU check) and refused with
 // any other.
 type compatOpt struct {
@@ -72,7 +75,9 @@ var compatDumpRestore = []compatOpt{
 	// socket the images hold without it (as CRIU 4.2 does), pre-dump
 	// saves memory only.
 	{"ext-unix-sk", "", "", false, "accepted; a socket connected to an external UNIX socket is connected to its name again (dump needs --ext-unix-sk to save it)"},
-	{"external", "", "RES", true, "external resources are not taken by pre-dump (dump and restore take veth[IFNAME]:OUTNAME)"},
+	// pre-dump saves memory only: what dump and restore define about
+	// external resources and mounts changes nothing it saves.
+	{"external", "", "RES", false, "accepted; pre-dump saves memory only (dump takes the external resources)"},
 	{"root", "r", "DIR", true, "dump and pre-dump take no root (restore takes --root DIR)"},
 	{"lazy-pages", "", "", true, "lazy pages (userfaultfd) are not supported"},
 	{"page-server", "", "", true, "the page server is not supported; use --remote"},
@@ -83,9 +88,13 @@ var compatDumpRestore = []compatOpt{
 	{"action-script", "", "SCRIPT", true, "action scripts are not run"},
 	{"exec-cmd", "", "", true, "--exec-cmd is not supported"},
 	{"freeze-cgroup", "", "PATH", false, "accepted; it applies to dump and pre-dump"},
-	{"ext-mount-map", "M", "KEY:VAL", true, "pre-dump saves memory only"},
+	{"ext-mount-map", "M", "KEY:VAL", false, "accepted; pre-dump saves memory only (dump saves the mounts)"},
 	{"skip-mnt", "", "PATH", true, "skipping mounts of the mount namespace is not supported"},
-	{"enable-fs", "", "FS", true, "pre-dump saves memory only"},
+	{"enable-fs", "", "FS", false, "accepted; pre-dump saves memory only (dump saves the mounts)"},
+	// dump defines these two (mntflags.go).
+	{"enable-external-sharing", "", "", false, "accepted; it applies to dump (--ext-mount-map auto)"},
+	{"enable-external-masters", "", "", false, "accepted; it applies to dump (--ext-mount-map auto)"},
+	{"force-irmap", "", "", false, "accepted; inotify and fanotify watches are always saved with the path their file handle opens (CRIU's irmap), besides the handle"},
 	{"stream", "", "", true, "the image streamer is not supported; use --remote"},
 	{"lsm-profile", "", "PROFILE", true, "LSM profiles are not restored"},
 }

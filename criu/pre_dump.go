@@ -12,7 +12,7 @@ import (
 func init() {
 	register(&command{
 		name:    "pre-dump",
-		usage:   "-t PID -D DIR [--prev-images-dir P] [--track-mem] [options]",
+		usage:   "-t PID -D DIR [--prev-images-dir P] [options]",
 		summary: "save the memory of a running process tree, to shorten a later dump's freeze",
 		setup: func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error {
 			var (
@@ -27,7 +27,9 @@ func init() {
 			so := addStoreFlags(fs, true)
 			fs.StringVar(&prev, "prev-images-dir", "", "images `DIR` of the previous pre-dump, relative to -D: pages unchanged since are left there")
 			freezeCg := fs.String("freeze-cgroup", "", "freeze the cgroup `PATH` (v1 freezer or v2) while the tree is seized")
-			fs.BoolVar(&track, "track-mem", false, "track memory writes (userfaultfd write-protect) so that the next dump takes only changed pages")
+			// CRIU's pre-dump always tracks (its --track-mem is for
+			// dump): LXC's lxc-checkpoint -p does not pass it.
+			fs.BoolVar(&track, "track-mem", true, "accepted: a pre-dump always tracks memory writes (userfaultfd write-protect), as CRIU's, so that the next dump (--track-mem) takes only changed pages")
 			fs.BoolVarP(&leave, "leave-running", "R", true, "accepted; a pre-dump always leaves the tree running")
 			fs.BoolVarP(&shell, "shell-job", "j", false, "accepted (pre-dump saves memory only)")
 			fs.StringVar(&mode, "pre-dump-mode", "read", "accepted: `splice` or read; pages are always read with process_vm_readv while the tree runs")
@@ -49,7 +51,7 @@ func init() {
 				}
 				defer store.Close()
 				store, is := cmdstore.Wrap(ctx, store)
-				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: track, LeaveRunning: true, FreezeCgroup: *freezeCg, Log: e.Log})
+				st, err := dump.PreDump(ctx, store, dump.Options{Pid: pid, PrevImages: prev, TrackMem: true, LeaveRunning: true, FreezeCgroup: *freezeCg, Log: e.Log})
 				if err != nil {
 					cmdstore.CleanFailedDump(e.Log, so.localDir(), is)
 					return err
