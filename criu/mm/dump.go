@@ -598,7 +598,7 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 				buf = buf[:size]
 				err = mem.ReadRemote(d.pid, batch, buf)
 				if err != nil && lenient {
-					err = d.readLenient(batch, buf, err)
+					err = d.readLenient(batch, buf)
 				}
 			} else {
 				// An unreadable mapping: one run through /proc/PID/mem.
@@ -616,7 +616,7 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 					buf = buf[:r.Len()]
 					err = mf.ReadAt(buf, r.Start)
 					if err != nil && lenient {
-						err = d.readLenient([]mem.Range{r}, buf, err)
+						err = d.readLenient([]mem.Range{r}, buf)
 					}
 				}
 			}
@@ -755,19 +755,19 @@ func (d *TaskDump) mmPrctls(mm *images.MmEntry) error {
 }
 
 // readLenient reads the ranges one by one after a batch read failed in
-// a running task: what cannot be read any more (unmapped meanwhile) is
-// left zero. It fails only when the task is gone.
-func (d *TaskDump) readLenient(batch []mem.Range, buf []byte, first error) error {
+// a running task: what cannot be read any more (unmapped meanwhile, or
+// the task exited) is left zero and stale (the next dump takes it again,
+// if the task is still there).
+func (d *TaskDump) readLenient(batch []mem.Range, buf []byte) error {
 	off := uint64(0)
 	for _, r := range batch {
 		b := buf[off : off+r.Len()]
 		if err := mem.ReadRemote(d.pid, []mem.Range{r}, b); err != nil {
-			if _, serr := os.Stat(procfs.Path(d.pid, "stat")); serr != nil {
-				return first
-			}
+			// The task changed the mapping, or exited (a shell's
+			// child: the tree ran on), as CRIU's read mode skips it.
 			clear(b)
 			d.tree.inc.markStale(d.pid, r)
-			d.tree.log.Debug().Err(err).Uint64("start", r.Start).Msg("pre-dump: pages changed under the reader")
+			d.tree.log.Debug().Err(err).Int("pid", d.pid).Uint64("start", r.Start).Msg("pre-dump: pages changed under the reader, or the task exited")
 		}
 		off += r.Len()
 	}
