@@ -132,7 +132,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		}
 		if _, ext := opts.External[m.Point]; !copyOfMine && !ext && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
-			if err := dumpTmpfs(ctx, store, procfs.Path(pid, "root")+m.Point, m.Point, e.GetRootDev(), opts.Sockets); err != nil {
+			if err := dumpTmpfs(ctx, store, pid, m.Point, e.GetRootDev(), opts.Sockets); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}

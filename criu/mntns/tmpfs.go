@@ -16,7 +16,22 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/nsenter"
 )
+
+// cleanMount is a detached clone of the mount at point in the mount
+// namespace of task pid, without the mounts below it
+// (open_tree(OPEN_TREE_CLONE), in that namespace: the kernel clones no
+// mount of another namespace).
+func cleanMount(pid int, point string) (int, error) {
+	fd := -1
+	err := nsenter.Do(pid, nsenter.Mnt, func() error {
+		var err error
+		fd, err = unix.OpenTree(unix.AT_FDCWD, point, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		return os.NewSyscallError("open_tree", err)
+	})
+	return fd, err
+}
 
 // TmpfsImageName is the name of the archive of the tmpfs whose device is
 // dev (CRIU's root_dev encoding, major<<20|minor).
@@ -24,17 +39,26 @@ func TmpfsImageName(dev uint32) string {
 	return "tmpfs-dev-" + strconv.FormatUint(uint64(dev), 10) + ".tar.gz.img"
 }
 
-// dumpTmpfs writes the files of the tmpfs mounted at dir (a path from
-// criu's root, such as /proc/PID/root/tmp) as a gzip'ed tar, as CRIU's
+// dumpTmpfs writes the files of the tmpfs mounted at point in the mount
+// namespace of task pid as a gzip'ed tar, as CRIU's
 // `tar --create --gzip --one-file-system --numeric-owner
 // --preserve-permissions --check-links`: names relative to the mount's
 // root ("./a/b"), modes, numeric owners, times, symlinks, device nodes,
-// fifos and hard links. Mounts below it are left out, their mount point
-// included (restore makes mount points itself); a socket file, which a
+// fifos and hard links. Mounts below it are left out, the files or
+// directories under their mount points kept: the archive is read from a
+// clone of the mount alone (cleanMount), as CRIU's tar reads a bind
+// without children, whose restore needs the mount points (LXC's
+// /dev/console, /dev/pts of its /dev tmpfs); a socket file, which a
 // tar cannot hold, is left out when a socket of the tree is bound to it
 // (sockets, by the namespace's path: restore binds it again), otherwise
 // refused naming the mount.
-func dumpTmpfs(ctx context.Context, store image.Store, dir, point string, dev uint32, sockets map[string]bool) (err error) {
+func dumpTmpfs(ctx context.Context, store image.Store, pid int, point string, dev uint32, sockets map[string]bool) (err error) {
+	clean, err := cleanMount(pid, point)
+	if err != nil {
+		return fmt.Errorf("tmpfs %s: %w", point, err)
+	}
+	defer unix.Close(clean)
+	dir := "/proc/self/fd/" + strconv.Itoa(clean) + "/"
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return fmt.Errorf("tmpfs %s: %w", point, os.NewSyscallError("stat", err))
