@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +56,8 @@ func newLXC(t *testing.T, criu, name string) *lxcCt {
 	if err := os.Mkdir(c.bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	wrapper := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %s\nexec %s \"$@\"\n", c.argvLog, criu)
+	// $CRIUGO_LXC_CRIU, when set, is the criu to run instead (useCriu).
+	wrapper := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %s\nexec ${CRIUGO_LXC_CRIU:-%s} \"$@\"\n", c.argvLog, criu)
 	if err := os.WriteFile(filepath.Join(c.bin, "criu"), []byte(wrapper), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +85,12 @@ func newLXC(t *testing.T, criu, name string) *lxcCt {
 		}
 	}
 	return c
+}
+
+// useCriu makes lxc-checkpoint run criu (a path), with env added to its
+// environment, from now on.
+func (c *lxcCt) useCriu(criu string, env ...string) {
+	c.env = append(append(os.Environ(), "PATH="+c.bin+":"+os.Getenv("PATH"), "CRIUGO_LXC_CRIU="+criu), env...)
 }
 
 // run runs an LXC command, failing t if it fails.
@@ -223,6 +231,26 @@ func (c *lxcCt) checkRunning(last int, secret string) {
 // extra args) into dir and restores it (-r), checking it after.
 func (c *lxcCt) cycle(dir string, extra ...string) {
 	c.t.Helper()
+	c.cycleRestoring(dir, nil, extra...)
+}
+
+// cycleWith is cycle with criu (and env added) restoring; its log says
+// which criu restored (ours writes no CRIU "(00.000000)" or "Error ("
+// prefixes, CRIU 4.2 writes no timestamp of the day).
+func (c *lxcCt) cycleWith(dir, criu string, env ...string) {
+	c.t.Helper()
+	c.cycleRestoring(dir, func() { c.useCriu(criu, env...) })
+	b, err := os.ReadFile(filepath.Join(dir, "restore.log"))
+	ours := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d\.\d+ (INF|WRN|DBG)`).Match(b)
+	if err != nil || ours != (criu == crtest.Criu(c.t)) {
+		c.t.Errorf("%s was not restored by %s (%v):\n%s", dir, criu, err, b[:min(len(b), 500)])
+	}
+}
+
+// cycleRestoring is cycle, calling before (if set) between the
+// checkpoint and the restore.
+func (c *lxcCt) cycleRestoring(dir string, before func(), extra ...string) {
+	c.t.Helper()
 	_, secret := c.counts()
 	if out, err := c.checkpoint(append([]string{"-s", "-D", dir}, extra...)...); err != nil {
 		c.t.Fatalf("lxc-checkpoint -s: %v\n%s\n%s", err, out, criuLog(dir))
@@ -235,6 +263,9 @@ func (c *lxcCt) cycle(dir string, extra ...string) {
 	time.Sleep(200 * time.Millisecond) // stopped: the counter stays at last
 	if ns, _ := c.counts(); ns[len(ns)-1] != last {
 		c.t.Fatalf("the checkpointed container counts on (%d, then %d)", last, ns[len(ns)-1])
+	}
+	if before != nil {
+		before()
 	}
 	if out, err := c.checkpoint("-r", "-D", dir); err != nil {
 		c.t.Fatalf("lxc-checkpoint -r: %v\n%s\n%s", err, out, criuLog(dir))
@@ -274,10 +305,11 @@ func lxcTools(t *testing.T) {
 // from where it was, in its rootfs, with its tmpfs data, its init the
 // child of its LXC monitor. The command lines LXC passed have the
 // options of testdata/lxc-criu-argv.txt (so the reference stays LXC's).
-// Then CRIU 4.2 on the same kind of container, logged for comparison:
-// it checkpoints and restores it with mntns-compat-mode (a config file
-// read at restore only: its dump refuses the option), and its pre-dump
-// aborts here for want of soft-dirty, the container running on.
+// Then CRIU 4.2 on the same kind of container: it checkpoints and
+// restores it with mntns-compat-mode (a config file read at restore
+// only: its dump refuses the option); our criu restores its images and
+// it restores ours; its pre-dump aborts here for want of soft-dirty
+// (logged), the container running on.
 func TestLXC(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
@@ -309,26 +341,35 @@ func TestLXC(t *testing.T) {
 		return
 	}
 	t.Run("criu-4.2", func(t *testing.T) {
-		c := newLXC(t, crtest.CRIU42(), fmt.Sprintf("criu42%d", os.Getpid()))
+		ours, c42 := crtest.Criu(t), crtest.CRIU42()
+		c := newLXC(t, c42, fmt.Sprintf("criu42%d", os.Getpid()))
 		c.run("lxc-start", "-P", c.path, "-n", c.name, "-d")
 		c.waitCount(5)
 		conf := filepath.Join(c.path, "criu42.conf")
 		if err := os.WriteFile(conf, []byte("mntns-compat-mode\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		compat := "CRIU_CONFIG_FILE=" + conf
 		dir := filepath.Join(t.TempDir(), "1")
 		out, err := c.checkpoint("-s", "-D", dir)
 		t.Logf("CRIU 4.2, lxc-checkpoint -s: %v %s", err, out)
 		if err == nil {
-			env := c.env
-			c.env = append(slices.Clone(env), "CRIU_CONFIG_FILE="+conf)
+			c.useCriu(c42, compat)
 			out, err = c.checkpoint("-r", "-D", dir)
-			c.env = env
 			t.Logf("CRIU 4.2 (mntns-compat-mode), lxc-checkpoint -r: %v %s; state %s", err, out, c.state())
 		}
 		if c.state() != "RUNNING" {
-			return
+			t.Fatalf("CRIU 4.2 did not checkpoint and restore the container: state %s", c.state())
 		}
+		// The images both ways: CRIU 4.2's restored by ours, ours by
+		// CRIU 4.2 (with mntns-compat-mode at its restore).
+		ckpt := t.TempDir()
+		c.useCriu(c42)
+		c.cycleWith(filepath.Join(ckpt, "42-ours"), ours)
+		c.useCriu(ours)
+		c.cycleWith(filepath.Join(ckpt, "ours-42"), c42, compat)
+
+		c.useCriu(c42)
 		pre := filepath.Join(t.TempDir(), "pre")
 		out, err = c.checkpoint("-p", "-D", pre)
 		t.Logf("CRIU 4.2, lxc-checkpoint -p: %v %s; state %s", err, out, c.state())
