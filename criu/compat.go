@@ -51,7 +51,7 @@ var compatDumpRestore = []compatOpt{
 	{"display-stats", "", "", false, "accepted; the stats are in stats-dump / stats-restore (criu show)"},
 	{"unprivileged", "", "", false, "accepted; no effect"},
 	{"cpu-cap", "", "CAP", true, "CPU features are not saved at dump nor checked at restore (only --cpu-cap=none is accepted): a tree restored on a CPU without an instruction set it used would die of SIGILL later"},
-	{"link-remap", "", "", false, "accepted; files deleted while open are always kept (ghost files)"},
+	{"link-remap", "", "", false, "accepted; files deleted while open are always kept (ghost files); one that keeps a link elsewhere is refused at dump by name (it is not linked back)"},
 	{"ghost-limit", "", "SIZE", false, "accepted; no limit on ghost files"},
 	{"auto-dedup", "", "", false, "accepted; no effect"},
 	{"network-lock", "", "METHOD", false, "accepted; pre-dump does not lock the network (dump and restore define --network-lock)"},
