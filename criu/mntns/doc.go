@@ -16,8 +16,9 @@
 //     --root DIR (bind-mounted);
 //   - external: a bind mount whose source is outside the container,
 //     named with --external mnt[MOUNTPOINT]:KEY (also
-//     --ext-mount-map MOUNTPOINT:KEY; --ext-mount-map auto is refused
-//     for now);
+//     --ext-mount-map MOUNTPOINT:KEY), or found by --ext-mount-map auto
+//     (autoExternal: a bind of a mount of criu's namespace, saved with
+//     AutoKey and the path it binds, which restore binds it from);
 //   - made anew: proc, sysfs, devpts (a new instance), mqueue, tmpfs
 //     (its files saved in tmpfs-dev-N.tar.gz.img, a gzip'ed tar with
 //     modes, owners, times, device nodes, symlinks and hard links; the
