@@ -52,6 +52,9 @@ type RestoreTask interface {
 	// FilePath is where the task opens regular file id from: its
 	// name, or its ghost copy.
 	FilePath(id uint32) (string, error)
+	// ExeElsewhere: the task's executable is not the file path leads
+	// to in its mounts (a container's stub ran it from outside them).
+	ExeElsewhere(path string) bool
 	// OpenMemfd opens memfd file id (the restorer's copy of its
 	// inode) in the task with flags and returns the fd.
 	OpenMemfd(id uint32, flags uint64) (uint64, error)
@@ -607,7 +610,8 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 
 // setMM sets the mm fields (code, data, brk, stack, args, env, auxv) in
 // one PR_SET_MM_MAP. exe_fd stays -1 when the task already runs the dumped
-// executable (the root, made from a stub of it); a task cloned from another
+// executable (the root, made from a stub of it, but in a container, whose
+// stub ran it from outside the container's mounts); a task cloned from another
 // task's stub gets the dumped executable, opened inside it, as exe_fd. The
 // old executable is no longer mapped by then (setting it fails with EBUSY
 // while it is), unless the dumped mappings map it too.
@@ -620,7 +624,7 @@ func (r *restorer) setMM() error {
 	}
 	if cur, err := os.Readlink(procfs.Path(r.pid, "exe")); err != nil {
 		return fmt.Errorf("read exe link: %w", err)
-	} else if strings.TrimSuffix(cur, " (deleted)") != exePath {
+	} else if strings.TrimSuffix(cur, " (deleted)") != exePath || r.t.ExeElsewhere(exePath) {
 		p, err := r.t.CString(2048, exePath)
 		if err != nil {
 			return err

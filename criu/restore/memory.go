@@ -2,11 +2,13 @@ package restore
 
 import (
 	"context"
+	"os"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/mm"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -34,6 +36,30 @@ func (m memTask) CString(off uint64, s string) (uint64, error) { return m.r.cstr
 func (m memTask) FilePath(id uint32) (string, error) {
 	p, _, err := m.r.filePath(id)
 	return p, err
+}
+
+// ExeElsewhere: in a pivot_root'ed container the stub was executed
+// through --root or an external mount of criu's namespace
+// (Layout.HostPath), not the container's mount of path; a task forked
+// from a restored one has its parent's, set right already.
+func (m memTask) ExeElsewhere(path string) bool {
+	if m.r.t.mnt == nil {
+		return false
+	}
+	cur, err := mntID(procfs.Path(m.r.pid, "exe"))
+	want, err2 := mntID(procfs.Path(m.r.pid, "root") + path)
+	return err != nil || err2 != nil || cur != want
+}
+
+// mntID is the mount id of the file at path (opened O_PATH).
+func mntID(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	fi, err := procfs.ReadFdinfo(os.Getpid(), fd)
+	return fi.MntID, err
 }
 
 func (m memTask) OpenMemfd(id uint32, flags uint64) (uint64, error) {
