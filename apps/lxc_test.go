@@ -212,6 +212,11 @@ func (c *lxcCt) checkRunning(last int, secret string) {
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/root", pid), &got); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
 		c.t.Errorf("the restored init's root is not the rootfs %s (%v)", c.rootfs, err)
 	}
+	// Its executable is on the container's root mount, as it was (not
+	// on the mount criu ran it from before the container's existed).
+	if exe, root := exeMount(pid); exe != root {
+		c.t.Errorf("the restored init's executable is on mount %d, not on the container's root mount %d", exe, root)
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/data/secret", pid))
 	if err != nil || strings.TrimSpace(string(b)) != secret {
 		c.t.Errorf("tmpfs /data/secret %q (%v), want %q", b, err, secret)
@@ -271,6 +276,27 @@ func (c *lxcCt) cycleRestoring(dir string, before func(), extra ...string) {
 		c.t.Fatalf("lxc-checkpoint -r: %v\n%s\n%s", err, out, criuLog(dir))
 	}
 	c.checkRunning(last, secret)
+}
+
+// exeMount is the mount id of task pid's executable, and that of its
+// root mount (the first of its mountinfo); -1 when unknown.
+func exeMount(pid int) (exe, root int) {
+	exe, root = -1, -2
+	if fd, err := unix.Open(fmt.Sprintf("/proc/%d/exe", pid), unix.O_PATH|unix.O_CLOEXEC, 0); err == nil {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+		unix.Close(fd)
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "mnt_id:"); ok {
+				exe, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid)); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			root, _ = strconv.Atoi(f[0])
+		}
+	}
+	return exe, root
 }
 
 // reapOrphans reaps the processes handed to the test (a subreaper):
@@ -368,6 +394,11 @@ func TestLXC(t *testing.T) {
 		c.cycleWith(filepath.Join(ckpt, "42-ours"), ours)
 		c.useCriu(ours)
 		c.cycleWith(filepath.Join(ckpt, "ours-42"), c42, compat)
+		// And CRIU 4.2 again on a container our restore made.
+		c.useCriu(ours)
+		c.cycleWith(filepath.Join(ckpt, "ours-ours"), ours)
+		c.useCriu(c42)
+		c.cycleWith(filepath.Join(ckpt, "42-42"), c42, compat)
 
 		c.useCriu(c42)
 		pre := filepath.Join(t.TempDir(), "pre")
