@@ -78,11 +78,13 @@ func TestRestoreSibling(t *testing.T) {
 						kids = append(kids, k)
 					}
 				}
+				for _, k := range kids {
+					t.Cleanup(func() { crtest.Kill(k) })
+				}
 				if len(kids) != 1 {
 					t.Fatalf("the test's new children after the restore: %v, want the restored root only", kids)
 				}
 				root := kids[0]
-				t.Cleanup(func() { crtest.Kill(root) })
 				if !pidns && root != pid {
 					t.Errorf("restored root %d, want the dumped pid %d", root, pid)
 				}
