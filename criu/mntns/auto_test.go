@@ -1,6 +1,7 @@
 package mntns
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/criugo/criu/criu/procfs"
@@ -57,6 +58,26 @@ func TestAutoExternal(t *testing.T) {
 	} {
 		if got := autoExternal(ct[c.i], host, c.opts); got != c.want {
 			t.Errorf("%s with %+v: %q, want %q", ct[c.i].Point, c.opts, got, c.want)
+		}
+	}
+}
+
+// A bind of a pty of the namespace's own devpts (LXC's lxc.tty.max
+// ttys) is refused at dump; its ptmx bound on /dev/ptmx is not.
+func TestCheckPtyBind(t *testing.T) {
+	ns, err := procfs.ParseMountInfo([]byte(`109 52 254:0 /tmp/c1/rootfs / rw,relatime - ext4 /dev/vda rw
+110 109 0:51 / /dev rw,relatime - tmpfs none rw,size=492k,mode=755
+123 110 0:56 / /dev/pts rw,relatime - devpts devpts rw,gid=5,mode=620,ptmxmode=666,max=6
+124 110 0:56 /ptmx /dev/ptmx rw,relatime - devpts devpts rw,gid=5,mode=620,ptmxmode=666,max=6
+126 110 0:56 /0 /dev/tty1 rw,relatime - devpts devpts rw,gid=5,mode=620,ptmxmode=666,max=6
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ns {
+		err := check(m, i == 0, ns, nil, DumpOptions{})
+		if want := m.Point == "/dev/tty1"; (err != nil) != want || want && !strings.Contains(err.Error(), "a bind of pty 0 of the namespace's devpts") {
+			t.Errorf("%s: %v", m.Point, err)
 		}
 	}
 }

@@ -258,6 +258,10 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {
 		return fmt.Errorf("%s: %w: a part of a tmpfs no mount of the namespace holds whole", name, errdefs.ErrUnsupported)
 	}
+	if _, err := strconv.Atoi(strings.TrimPrefix(m.Root, "/")); err == nil && m.FSType == "devpts" && !external {
+		// LXC's lxc.tty.max ttys: their masters are its monitor's.
+		return fmt.Errorf("%s: %w: a bind of pty %s of the namespace's devpts: restore makes a new devpts instance, which has no such pty when the mounts are made", name, errdefs.ErrUnsupported, m.Root[1:])
+	}
 	if m.Shared != 0 && !external && !isRoot {
 		for _, o := range mine {
 			if o.Shared == m.Shared {
