@@ -169,8 +169,8 @@ func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 				kind = "shell pipe"
 			}
 		}
-		if strings.HasPrefix(kind, "fifo ") && !strings.HasSuffix(target, " (deleted)") {
-			e, err := d.t.pipes.AddFifo(d.t, d.pid, fd, &st, flags, target, link)
+		if strings.HasPrefix(kind, "fifo ") {
+			e, err := d.t.pipes.AddFifo(d.t, d.pid, fd, &st, flags, strings.TrimSuffix(target, " (deleted)"), link)
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: kind, Err: err}
 			}

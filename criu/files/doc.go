@@ -1,7 +1,7 @@
 // Package files checkpoints the files a tree opens by path: regular
 // files, directories and non-terminal devices (a reg entry of
-// files.img), the ghosts among them (files and directories deleted while
-// open or mapped, or a deleted cwd), and the owner and signal of every
+// files.img), the ghosts among them (files, directories and fifos
+// deleted while open or mapped, or a deleted cwd), and the owner and signal of every
 // open file (fown). Both halves live here; criu/dump and criu/restore
 // call them.
 //
@@ -52,7 +52,8 @@
 //	                     entry of files.img, the link CRIU's dump made)
 //	ghost-file-ID.img    (ID in hex) one GhostFileEntry (uid, gid, mode,
 //	                     dev as major<<20|minor, ino, atim, mtim), then:
-//	                       a directory: nothing
+//	                       a directory or a fifo: nothing (a fifo's
+//	                       bytes are in fifo-data.img, package pipes)
 //	                       a file under 3 pages: its size bytes, raw
 //	                       otherwise (chunks, size set): for each run of
 //	                       data a GhostChunkEntry (off, len), then len bytes

@@ -107,6 +107,58 @@ func TestGhostRoundTrip(t *testing.T) {
 	}
 }
 
+// TestGhostFifo: a fifo deleted while open (only a read end left, whose
+// open at dump would block) is a ghost whose image is its entry alone;
+// restore makes a fifo of its mode at its path, and removes it again.
+func TestGhostFifo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ff")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o604); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(rd)
+	os.Remove(path)
+	s, next := NewSet(), counter()
+	id, e, err := s.AddReg(next, path, fmt.Sprintf("/proc/self/fd/%d", rd), unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil || e == nil {
+		t.Fatalf("AddReg: %v, %v", e, err)
+	}
+	store := nstest.Dir(t)
+	ctx := context.Background()
+	if err := s.WriteGhosts(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteRemaps(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	remaps, err := ReadRemaps(ctx, store)
+	if err != nil || len(remaps) != 1 {
+		t.Fatalf("remaps %v, %v", remaps, err)
+	}
+	files := map[uint32]*images.FileEntry{id: e}
+	gs := NewGhosts()
+	var undo cleanup.Cleanup
+	defer undo.Run()
+	if err := gs.Make(ctx, store, files, remaps, &undo); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := gs.Of(id)
+	var st unix.Stat_t
+	if !ok || unix.Stat(p, &st) != nil || st.Mode != unix.S_IFIFO|0o604 {
+		t.Fatalf("ghost %q (%v): mode %#o, want a fifo of 0604", p, ok, st.Mode)
+	}
+	gs.Remove()
+	if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the ghost fifo is left: %v", err)
+	}
+}
+
 // TestReadRemapsNone: no remap-fpath.img is no ghost.
 func TestReadRemapsNone(t *testing.T) {
 	remaps, _, err := ReadRemaps(context.Background(), nstest.Dir(t))

@@ -38,11 +38,15 @@ func (f *Set) WriteGhosts(ctx context.Context, s image.Store) error {
 }
 
 func writeGhost(ctx context.Context, s image.Store, name string, g *ghost) (err error) {
-	src, err := os.Open(g.link)
-	if err != nil {
-		return fmt.Errorf("open deleted file %s: %w", g.link, err)
+	// A fifo's image is its entry alone (its bytes go to fifo-data.img,
+	// package pipes), as CRIU's; opening it here could block.
+	var src *os.File
+	if g.st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		if src, err = os.Open(g.link); err != nil {
+			return fmt.Errorf("open deleted file %s: %w", g.link, err)
+		}
+		defer src.Close()
 	}
-	defer src.Close()
 	w, err := s.Create(ctx, name)
 	if err != nil {
 		return err
@@ -64,10 +68,10 @@ func writeGhost(ctx context.Context, s image.Store, name string, g *ghost) (err 
 		Atim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Atim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Atim.Nsec / 1000))},
 		Mtim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Mtim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Mtim.Nsec / 1000))},
 	}
-	dir := g.st.Mode&unix.S_IFMT == unix.S_IFDIR
+	empty := src == nil || g.st.Mode&unix.S_IFMT == unix.S_IFDIR
 	// As CRIU: a file of 3 pages or more is saved as chunks of data
 	// (GhostChunkEntry, then its bytes), which keeps its holes.
-	chunks := !dir && g.st.Size >= ghostChunksMin
+	chunks := !empty && g.st.Size >= ghostChunksMin
 	if chunks {
 		e.Chunks = proto.Bool(true)
 		e.Size = proto.Uint64(uint64(g.st.Size))
@@ -76,8 +80,8 @@ func writeGhost(ctx context.Context, s image.Store, name string, g *ghost) (err 
 		return err
 	}
 	switch {
-	case dir:
-		// A ghost directory has no contents.
+	case empty:
+		// A ghost directory or fifo has no contents.
 	case chunks:
 		if err := writeChunks(enc, w, src, g.st.Size); err != nil {
 			return fmt.Errorf("copy deleted file %s: %w", g.link, err)

@@ -121,6 +121,28 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 			gs.byIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
 			continue
 		}
+		if g.GetMode()&unix.S_IFMT == unix.S_IFIFO {
+			// A deleted fifo: made empty (package pipes fills it
+			// from fifo-data.img), removed again once opened.
+			rd.Close()
+			parents, err := gs.makeParents(f.GetName())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { removeAll(parents) })
+			p, err := makeGhostFifo(gs.Root, f.GetName(), gid, g.GetMode())
+			if err != nil {
+				return err
+			}
+			undo.Add(func() { os.Remove(gs.Root + p) })
+			if err := ghostAttrs(gs.Root+p, g); err != nil {
+				return err
+			}
+			made[gid] = p
+			gs.byFile[fileID] = p
+			gs.byIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
+			continue
+		}
 		parents, err := gs.makeParents(f.GetName())
 		if err != nil {
 			rd.Close()
@@ -257,6 +279,21 @@ func makeGhostDir(root, name string, gid uint32, mode uint32) (string, error) {
 	if err := unix.Chmod(root+p, mode&0o7777); err != nil {
 		os.Remove(root + p)
 		return "", fmt.Errorf("ghost directory %s: %w", p, os.NewSyscallError("chmod", err))
+	}
+	return p, nil
+}
+
+// makeGhostFifo makes a deleted fifo again below root, at its own name
+// when that is free, and returns its name; ghostAttrs gives it its mode.
+func makeGhostFifo(root, name string, gid uint32, mode uint32) (string, error) {
+	p := name
+	err := unix.Mkfifo(root+p, mode&0o7777)
+	if err != nil {
+		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
+		err = unix.Mkfifo(root+p, mode&0o7777)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create ghost fifo %s: %w", p, os.NewSyscallError("mkfifo", err))
 	}
 	return p, nil
 }

@@ -77,7 +77,7 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	if err := checkLinked(path, link, &st); err != nil {
 		return 0, nil, err
 	}
-	if st.Nlink == 0 && (st.Mode&unix.S_IFMT == unix.S_IFREG || st.Mode&unix.S_IFMT == unix.S_IFDIR) {
+	if st.Nlink == 0 && ghostKind(st.Mode) {
 		// Restore makes the ghost at its path: not on a read-only
 		// mount (CRIU 4.2 remounts it writable meanwhile; we do not).
 		var sfs unix.Statfs_t
@@ -119,14 +119,25 @@ func mountOf(link string) (int, bool) {
 	return fi.MntID, true
 }
 
-// checkLinked refuses a regular file deleted while open (its link, an
+// ghostKind reports whether a file of mode that was deleted while open
+// is kept as a ghost: a regular file (with its bytes), a directory, a
+// fifo (its bytes are the fifo's, package pipes').
+func ghostKind(mode uint32) bool {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFIFO:
+		return true
+	}
+	return false
+}
+
+// checkLinked refuses a regular file (or a fifo) deleted while open (its link, an
 // fd's or a mapping's, says "(deleted)") that still has links elsewhere
 // (hard links, or the file renamed over keeping another name): restore
 // would open another file at its path, or none. CRIU 4.2 refuses it too
 // unless given --link-remap, which links it back at dump
 // (REMAP_TYPE_LINKED); this criu does not.
 func checkLinked(path, link string, st *unix.Stat_t) error {
-	if st.Nlink == 0 || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if st.Nlink == 0 || (st.Mode&unix.S_IFMT != unix.S_IFREG && st.Mode&unix.S_IFMT != unix.S_IFIFO) {
 		return nil
 	}
 	if target, err := os.Readlink(link); err != nil || !strings.HasSuffix(target, " (deleted)") {

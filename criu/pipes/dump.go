@@ -95,7 +95,8 @@ func (s *Set) AddPipe(t Tree, pid, fd int, st *unix.Stat_t, flags uint32) (*imag
 // the fifo's inode as pipe_id, and, the first time the fifo is seen, its
 // buffered bytes (read with tee, left in place) for fifo-data.img.
 // Unlike an anonymous pipe, a fifo may have an end outside the tree:
-// restore reopens it by path.
+// restore reopens it by path. path is without " (deleted)": a fifo
+// deleted while open is a ghost (package files).
 func (s *Set) AddFifo(t Tree, pid, fd int, st *unix.Stat_t, flags uint32, path, link string) (*images.FileEntry, error) {
 	k := [2]uint64{st.Dev, st.Ino}
 	p := s.fifoByKey[k]

@@ -53,7 +53,10 @@ func Key(pe *images.PipeEntry) string { return fmt.Sprintf("pipe:[%d]", pe.GetPi
 type Masters struct {
 	// Root prefixes the paths of fifos: a container's, as criu reaches
 	// them (mntns.Layout.Prefix); "" for criu's own root.
-	Root               string
+	Root string
+	// Ghost, if set, gives the ghost copy a reg entry (by file id) is
+	// opened from: a fifo deleted while open (package files).
+	Ghost              func(regID uint32) (string, bool)
 	pipeData, fifoData map[uint32]*Data
 	keep               func(fd int)
 	pipes              map[uint32]*ends
@@ -122,7 +125,8 @@ func (m *Masters) Pipe(pe *images.PipeEntry) (int, error) {
 // new open of that fd through /proc/self/fd, with the dumped access
 // mode, which does not block either as the O_RDWR fd is both a reader
 // and a writer. A fifo missing from the file system is made again with
-// mkfifo and its dumped mode.
+// mkfifo and its dumped mode. A ghost fifo (deleted while open) is
+// opened from its ghost copy (Ghost), made before.
 func (m *Masters) Fifo(id uint32, f *images.FileEntry, files map[uint32]*images.FileEntry) (int, error) {
 	fe := f.GetFifo()
 	if fe == nil {
@@ -133,12 +137,17 @@ func (m *Masters) Fifo(id uint32, f *images.FileEntry, files map[uint32]*images.
 	if reg == nil || reg.GetName() == "" {
 		return -1, fmt.Errorf("%w: fifo file %d: no reg file %d naming it", errdefs.ErrBadImage, id, fe.GetRegfId())
 	}
-	path := m.Root + reg.GetName()
+	path, ghost := m.Root+reg.GetName(), false
+	if m.Ghost != nil {
+		if g, ok := m.Ghost(fe.GetRegfId()); ok {
+			path, ghost = m.Root+g, true
+		}
+	}
 	rw, ok := m.fifos[fe.GetPipeId()]
 	if !ok {
 		var st unix.Stat_t
 		err := unix.Stat(path, &st)
-		if err == unix.ENOENT {
+		if err == unix.ENOENT && !ghost {
 			mode := reg.GetMode() & 07777
 			if mode == 0 {
 				mode = 0600

@@ -26,7 +26,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	}
 	t.ti.skQueues.Share(refs)
 	pm := pipes.NewMasters(t.ti.pipeData, t.ti.fifoData, func(fd int) { t.masterFds = append(t.masterFds, fd) })
-	pm.Root = t.mnt.Prefix(t.nodes[0].r.pid)
+	pm.Root, pm.Ghost = t.mnt.Prefix(t.nodes[0].r.pid), t.ghosts.Of
 	var unixIDs []uint32
 	for id := range refs {
 		f := t.ti.files[id]
