@@ -3,10 +3,10 @@ package sockets
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/sockets/sockdiag"
 )
 
 // unixDiag is what sock_diag tells of one UNIX socket
@@ -38,8 +38,7 @@ const (
 	unixDiagPeer     = 2
 	unixDiagIcons    = 3
 	unixDiagRQLen    = 4
-	unixDiagShutdown = 6 // sent with every reply
-	sockDiagByFamily = 20
+	unixDiagShutdown = 6  // sent with every reply
 	unixDiagMsgLen   = 16 // struct unix_diag_msg
 	unixDiagReqLen   = 24 // struct unix_diag_req
 )
@@ -55,7 +54,7 @@ func listUnixSockets() (map[uint32]*unixDiag, error) {
 	le.PutUint32(req[16:], ^uint32(0)) // no cookie
 	le.PutUint32(req[20:], ^uint32(0))
 	out := map[uint32]*unixDiag{}
-	err := sockDiagDump(req, func(m []byte) error {
+	err := sockdiag.Dump(req, func(m []byte) error {
 		d, err := parseUnixDiag(m)
 		if err != nil {
 			return err
@@ -66,68 +65,14 @@ func listUnixSockets() (map[uint32]*unixDiag, error) {
 	return out, err
 }
 
-// sockDiagDump sends one SOCK_DIAG_BY_FAMILY dump request (req is the
-// request body after the netlink header) on a new NETLINK_SOCK_DIAG
-// socket and calls each with every reply message's body until the dump
-// is done.
-func sockDiagDump(req []byte, each func([]byte) error) error {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return os.NewSyscallError("socket(NETLINK_SOCK_DIAG)", err)
-	}
-	defer unix.Close(fd)
-	le := binary.LittleEndian
-	msg := make([]byte, unix.NLMSG_HDRLEN+len(req))
-	le.PutUint32(msg[0:], uint32(len(msg)))
-	le.PutUint16(msg[4:], sockDiagByFamily)
-	le.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	le.PutUint32(msg[8:], 1) // seq
-	copy(msg[unix.NLMSG_HDRLEN:], req)
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return os.NewSyscallError("sendto(sock_diag)", err)
-	}
-	buf := make([]byte, 1<<16)
-	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return os.NewSyscallError("recvfrom(sock_diag)", err)
-		}
-		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
-		if err != nil {
-			return fmt.Errorf("parse sock_diag reply: %w", err)
-		}
-		for _, m := range msgs {
-			switch m.Header.Type {
-			case unix.NLMSG_DONE:
-				return nil
-			case unix.NLMSG_ERROR:
-				if len(m.Data) >= 4 {
-					if e := int32(le.Uint32(m.Data)); e != 0 {
-						return os.NewSyscallError("sock_diag", unix.Errno(-e))
-					}
-				}
-				continue
-			}
-			if err := each(m.Data); err != nil {
-				return err
-			}
-		}
-	}
-}
-
 func parseUnixDiag(b []byte) (*unixDiag, error) {
 	le := binary.LittleEndian
 	if len(b) < unixDiagMsgLen {
 		return nil, fmt.Errorf("sock_diag: short unix_diag_msg (%d bytes)", len(b))
 	}
 	d := &unixDiag{typ: b[1], state: b[2], ino: le.Uint32(b[4:])}
-	for a := b[unixDiagMsgLen:]; len(a) >= unix.SizeofRtAttr; {
-		l := int(le.Uint16(a))
-		if l < unix.SizeofRtAttr || l > len(a) {
-			return nil, fmt.Errorf("sock_diag: bad attribute length %d", l)
-		}
-		v := a[unix.SizeofRtAttr:l]
-		switch le.Uint16(a[2:]) {
+	err := sockdiag.Attrs(b[unixDiagMsgLen:], func(typ uint16, v []byte) {
+		switch typ {
 		case unixDiagName:
 			d.name = append([]byte{}, v...)
 		case unixDiagVFS:
@@ -152,11 +97,9 @@ func parseUnixDiag(b []byte) (*unixDiag, error) {
 				d.shutdown = v[0]
 			}
 		}
-		al := (l + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
-		if al >= len(a) {
-			break
-		}
-		a = a[al:]
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -189,7 +132,7 @@ func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
 		req = le.AppendUint32(req, uint32(protocol))
 	}
 	out := map[uint32]uint8{}
-	err := sockDiagDump(req, func(m []byte) error {
+	err := sockdiag.Dump(req, func(m []byte) error {
 		ino, shut, err := parseInetDiag(m)
 		if err != nil {
 			return err
@@ -207,19 +150,13 @@ func parseInetDiag(b []byte) (ino uint32, shut uint8, err error) {
 		return 0, 0, fmt.Errorf("sock_diag: short inet_diag_msg (%d bytes)", len(b))
 	}
 	ino = le.Uint32(b[68:])
-	for a := b[inetDiagMsgLen:]; len(a) >= unix.SizeofRtAttr; {
-		l := int(le.Uint16(a))
-		if l < unix.SizeofRtAttr || l > len(a) {
-			return 0, 0, fmt.Errorf("sock_diag: bad attribute length %d", l)
+	err = sockdiag.Attrs(b[inetDiagMsgLen:], func(typ uint16, v []byte) {
+		if typ == inetDiagShutdown && len(v) > 0 {
+			shut = v[0]
 		}
-		if le.Uint16(a[2:]) == inetDiagShutdown && l > unix.SizeofRtAttr {
-			shut = a[unix.SizeofRtAttr]
-		}
-		al := (l + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
-		if al >= len(a) {
-			break
-		}
-		a = a[al:]
+	})
+	if err != nil {
+		return 0, 0, err
 	}
 	return ino, shut, nil
 }
