@@ -67,8 +67,12 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
-		case images.FdTypes_NETLINKSK:
-			fd, err := sockets.OpenNetlink(f.GetNlsk())
+		case images.FdTypes_NETLINKSK, images.FdTypes_PACKETSK:
+			open := func() (int, error) { return sockets.OpenNetlink(f.GetNlsk()) }
+			if f.GetType() == images.FdTypes_PACKETSK {
+				open = func() (int, error) { return sockets.OpenPacket(f.GetPsk()) }
+			}
+			fd, err := open()
 			if err != nil {
 				return err
 			}

@@ -5,8 +5,9 @@
 // images cannot hold in package unsaved), the messages queued on them
 // (package skqueue; inflight.go hands the descriptors passed in them,
 // SCM_RIGHTS, to the dumper),
-// what sock_diag tells of them (diag_linux.go), MPTCP (mptcp.go) and
-// netlink sockets (netlink_sk.go, with package netlink). A change to how
+// what sock_diag tells of them (diag_linux.go, over package sockdiag),
+// MPTCP (mptcp.go), netlink sockets (netlink_sk.go, with package
+// netlink) and packet sockets (packet_sk.go, with package packet). A change to how
 // a socket is saved or made again is made here, and only here.
 //
 // The dumper holds a Set for the tree: Add records each socket fd (from
@@ -14,7 +15,7 @@
 // once every fd is recorded, what restore could not rebuild, and Write
 // writes skqueue.Image. What the sockets need of the tree (its network
 // namespace, file ids, entries of files.img with no fd) comes through
-// Tree. The restorer calls OpenUnix, OpenInet and OpenNetlink in the
+// Tree. The restorer calls OpenUnix, OpenInet, OpenNetlink and OpenPacket in the
 // tree's network namespace to make the sockets in its own process (the
 // masters it hands to the tasks), with the queues of skqueue.Read; the fds --inherit-fd gives
 // come through Restorer. The refusals are errdefs' (ErrUnsupported,

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/sockets/packet"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -58,6 +59,9 @@ type Set struct {
 	// tcp are the established connections saved, each in repair mode
 	// until Release.
 	tcp []*tcpConn
+	// packetDiag is every packet socket of the netns, read at the
+	// first one met.
+	packetDiag map[uint32]*packet.Diag
 	// via: while InFlight records a descriptor, the inode of the socket
 	// in whose queue it is.
 	via uint32
@@ -91,6 +95,8 @@ func (s *Set) Add(pid, fd, cp int, st *unix.Stat_t, flags uint32) (*images.FileE
 		return s.addInetSk(cp, st, flags, family)
 	case unix.AF_NETLINK:
 		return s.addNetlinkSk(cp, st, flags)
+	case unix.AF_PACKET:
+		return s.addPacketSk(cp, st, flags)
 	}
 	return nil, fmt.Errorf("%w: socket family %d", errdefs.ErrUnsupported, family)
 }

@@ -121,6 +121,13 @@ var (
 	// tcp-stream-INO.img.
 	connSet = map[[2]int]bool{{unix.IPPROTO_TCP, unix.TCP_MAXSEG}: true, {unix.IPPROTO_TCP, unix.TCP_WINDOW_CLAMP}: true,
 		{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL}: true, {unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS}: true, {unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF}: true}
+	// SOL_PACKET options of a packet socket that CRIU's
+	// packet_sock_entry has no field for.
+	Packet = []Opt{
+		{unix.SOL_PACKET, unix.PACKET_TX_HAS_OFF, "PACKET_TX_HAS_OFF", false},
+		{unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, "PACKET_QDISC_BYPASS", false},
+		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, "PACKET_IGNORE_OUTGOING", false},
+	}
 	UDP = []Opt{
 		{unix.IPPROTO_UDP, unix.UDP_CORK, "UDP_CORK", false},
 		{unix.IPPROTO_UDP, unix.UDP_ENCAP, "UDP_ENCAP", false},
