@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/sockets/raw"
 	"github.com/criugo/criu/internal/linux"
 )
 
@@ -87,7 +88,7 @@ var Features = []Feature{
 	{"can_map_vdso", Extra, notBuilt("the vDSO is not mapped at restore (ARCH_MAP_VDSO): the restorer's own is moved, and must match the dumped one")},
 	{"sk_ns", Extra, notBuilt("a socket's own network namespace (SIOCGSKNS) is not read: sockets are taken to be in their task's")},
 	{"sk_unix_file", ByName, notBuilt("UNIX socket files are not reopened through the socket (SIOCUNIXFILE)")},
-	{"net_diag_raw", Extra, notBuilt("raw sockets are not checkpointed")},
+	{"net_diag_raw", Extra, probeNetDiagRaw},
 	{"nsid", ByName, probeNetnsIDs},
 	{"link_nsid", ByName, probeNetnsIDs},
 	{"kcmp_epoll", Extra, probeKcmpEpoll},
@@ -365,4 +366,13 @@ func probeMoveMountSetGroup() (string, error) {
 		return "", fmt.Errorf("move_mount(MOVE_MOUNT_SET_GROUP): %w", err)
 	}
 	return "move_mount(MOVE_MOUNT_SET_GROUP)", nil
+}
+
+// probeNetDiagRaw: raw sock_diag answers for IPv4 and IPv6, which the
+// dump of a raw socket reads (package raw), as CRIU's check.
+func probeNetDiagRaw() (string, error) {
+	if err := raw.Probe(); err != nil {
+		return "", err
+	}
+	return "raw sock_diag for IPv4 and IPv6", nil
 }

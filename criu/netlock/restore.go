@@ -16,7 +16,7 @@ import (
 func ConnsOf(isks []*images.InetSkEntry) []Conn {
 	var conns []Conn
 	for _, e := range isks {
-		if e.GetProto() != 6 || e.GetState() == 10 || e.GetState() == 7 { // IPPROTO_TCP; TCP_LISTEN, TCP_CLOSE
+		if e.GetProto() != 6 || e.GetType() == 3 || e.GetState() == 10 || e.GetState() == 7 { // IPPROTO_TCP, not SOCK_RAW; TCP_LISTEN, TCP_CLOSE
 			continue
 		}
 		if len(e.GetSrcAddr()) == 0 || len(e.GetDstAddr()) == 0 {

@@ -36,6 +36,8 @@ func TestConnsOf(t *testing.T) {
 	}
 	udp := isk(2, 1, "198.18.0.1:53", "198.18.0.2:53")
 	udp.Proto = proto.Uint32(17)
+	rawTCP := isk(2, 1, "198.18.0.1:6", "198.18.0.2:0") // a raw socket of protocol 6, connected
+	rawTCP.Type = proto.Uint32(3)
 	got := ConnsOf([]*images.InetSkEntry{
 		isk(2, 1, "198.18.0.1:4000", "198.18.0.2:80"),                    // established
 		isk(10, 8, "[fd18::1]:4001", "[fd18::2]:80"),                     // CLOSE_WAIT
@@ -43,6 +45,7 @@ func TestConnsOf(t *testing.T) {
 		isk(2, 10, "198.18.0.1:80", "0.0.0.0:0"),                         // listening
 		isk(2, 7, "198.18.0.1:4003", "0.0.0.0:0"),                        // closed
 		udp,
+		rawTCP,
 	})
 	want := []Conn{
 		{netip.MustParseAddrPort("198.18.0.1:4000"), netip.MustParseAddrPort("198.18.0.2:80")},

@@ -1,6 +1,7 @@
 // Package sockets checkpoints the sockets of a process tree, both
 // halves: UNIX sockets (unix_dump.go, unix_restore.go), IPv4 and IPv6
-// TCP and UDP sockets (inet_dump.go, inet_restore.go), their options
+// TCP, UDP and raw sockets (inet_dump.go, inet_restore.go; raw_sk.go
+// with package raw), their options
 // (opts.go, filter_unsafe.go; the TCP ones in package soccr, those the
 // images cannot hold in package unsaved), the messages queued on them
 // (package skqueue; inflight.go hands the descriptors passed in them,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/raw"
 	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/criu/sockets/unsaved"
 	"github.com/criugo/criu/internal/linux"
@@ -18,8 +19,8 @@ import (
 )
 
 // addInetSk records an IPv4 or IPv6 TCP, MPTCP or UDP socket that is
-// not connected (TCP, MPTCP: closed or listening; UDP: any). cp is this process's
-// copy of it.
+// not connected (TCP, MPTCP: closed or listening; UDP: any), or a raw
+// one (raw_sk.go). cp is this process's copy of it.
 func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*images.FileEntry, error) {
 	typ, err := unix.GetsockoptInt(cp, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
@@ -72,6 +73,16 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		if perr == nil {
 			state = tcpEstablished
 		}
+	case typ == unix.SOCK_RAW:
+		rd, err := s.rawDiag(family, uint32(st.Ino))
+		if err != nil {
+			return nil, err
+		}
+		// getpeername does not answer for a raw socket: its peer has
+		// no port.
+		if state = uint32(rd.State); state == tcpEstablished {
+			dst, _ = inetAddr(rawSockaddr(rd.Dst))
+		}
 	default:
 		return nil, fmt.Errorf("%w: inet socket type %d protocol %d", errdefs.ErrUnsupported, typ, protocol)
 	}
@@ -83,16 +94,24 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if family == unix.AF_INET6 {
 		lists = append(lists, unsaved.IPv6, unsaved.IPOfIPv6)
 	}
-	if streamProto(protocol) {
+	switch {
+	case typ == unix.SOCK_RAW:
+		lists = rawUnsaved(lists)
+	case streamProto(protocol):
 		lists = append(lists, unsaved.TCP)
-	} else {
+	default:
 		lists = append(lists, unsaved.UDP)
 	}
 	if err := s.checkUnsaved(cp, family, typ, protocol, conn, lists...); err != nil {
 		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
-	shut, err := s.inetShutdown(cp, family, protocol, uint32(st.Ino))
-	if err != nil {
+	var shut uint8
+	if typ == unix.SOCK_RAW {
+		shut, err = s.rawShutdown(cp, family, uint32(st.Ino))
+		if err != nil {
+			return nil, err
+		}
+	} else if shut, err = s.inetShutdown(cp, family, protocol, uint32(st.Ino)); err != nil {
 		return nil, err
 	}
 	id := s.t.FileID()
@@ -135,7 +154,12 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if shut != 0 {
 		e.Shutdown = images.SkShutdown(shut & 3).Enum()
 	}
-	if streamProto(protocol) {
+	if typ == unix.SOCK_RAW {
+		if e.IpOpts.Raw, err = raw.DumpOpts(cp, family, protocol); err != nil {
+			return nil, err
+		}
+	}
+	if streamProto(protocol) && typ == unix.SOCK_STREAM {
 		if e.TcpOpts, err = soccr.DumpOpts(cp); err != nil {
 			return nil, err
 		}
@@ -195,9 +219,14 @@ func (s *Set) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) 
 	if v, ok := m[ino]; ok {
 		return v, nil
 	}
-	// Not hashed (neither bound nor connected), so not listed: poll
-	// shows a read shutdown (POLLRDHUP) and both (POLLHUP), not a write
-	// shutdown alone, which no interface shows for such a socket.
+	// Not hashed (neither bound nor connected), so not listed.
+	return pollShutdown(fd)
+}
+
+// pollShutdown tells how the socket fd was shut down as poll shows it:
+// a read shutdown (POLLRDHUP) and both (POLLHUP), not a write shutdown
+// alone, which no interface but sock_diag shows.
+func pollShutdown(fd int) (uint8, error) {
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
 	if _, err := linux.Poll(p, 0); err != nil {
 		return 0, err

@@ -9,12 +9,13 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/raw"
 	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/proto/images"
 )
 
 // OpenInet creates, in the restorer, the IPv4 or IPv6 socket e
-// describes: options, bound address, listening or connected (UDP). It
+// describes: options, bound address, listening or connected (UDP, raw). It
 // runs in the tree's network namespace. An established TCP connection
 // is InetRestorer's.
 func OpenInet(e *images.InetSkEntry) (fd int, err error) { return openInet(e, nil) }
@@ -43,8 +44,12 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 		if e.GetV6Only() {
 			v6only = 1
 		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
-			return fd, os.NewSyscallError("setsockopt(IPV6_V6ONLY)", err)
+		// A raw socket has a port (its protocol) from the start, and
+		// refuses IPV6_V6ONLY: set only where it differs.
+		if cur, err := unix.GetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); err != nil || cur != v6only {
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
+				return fd, os.NewSyscallError("setsockopt(IPV6_V6ONLY)", err)
+			}
 		}
 		if ipo.GetFreebind() {
 			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, ipv6Freebind, 1); err != nil {
@@ -82,7 +87,12 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 			}
 		}
 	}
-	if streamProto(int(e.GetProto())) {
+	if e.GetType() == unix.SOCK_RAW {
+		if err := raw.SetOpts(fd, family, int(e.GetProto()), ipo.GetRaw()); err != nil {
+			return fd, err
+		}
+	}
+	if streamProto(int(e.GetProto())) && e.GetType() == unix.SOCK_STREAM {
 		if err := soccr.SetOpts(fd, e.GetTcpOpts(), e.GetOpts()); err != nil {
 			return fd, err
 		}
@@ -106,7 +116,7 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 		if err := unix.Listen(fd, int(e.GetBacklog())); err != nil {
 			return fd, os.NewSyscallError("listen", err)
 		}
-	case e.GetState() == tcpEstablished && e.GetType() == unix.SOCK_DGRAM:
+	case e.GetState() == tcpEstablished && (e.GetType() == unix.SOCK_DGRAM || e.GetType() == unix.SOCK_RAW):
 		dst, err := inetSockaddr(family, e.GetDstAddr(), e.GetDstPort())
 		if err != nil {
 			return fd, err

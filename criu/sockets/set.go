@@ -8,6 +8,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/sockets/packet"
+	"github.com/criugo/criu/criu/sockets/raw"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -59,6 +60,12 @@ type Set struct {
 	// tcp are the established connections saved, each in repair mode
 	// until Release.
 	tcp []*tcpConn
+	// rawSks are the raw sockets of the netns by family, each family
+	// read at its first one met.
+	rawSks map[int]map[uint32]*raw.Diag
+	// rawNoDiag: the kernel has no raw sock_diag, rawSks are read from
+	// /proc/net/raw.
+	rawNoDiag bool
 	// packetDiag is every packet socket of the netns, read at the
 	// first one met.
 	packetDiag map[uint32]*packet.Diag

@@ -37,7 +37,7 @@ func NewInetRestorer(store image.Store, opts TCPOptions) *InetRestorer {
 // connection the socket in repair mode, bound, connected, in its state,
 // with its queues (soccr.ImageName).
 func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, error) {
-	if !soccr.Connected(e.GetState()) || e.GetProto() != unix.IPPROTO_TCP {
+	if !soccr.Connected(e.GetState()) || e.GetProto() != unix.IPPROTO_TCP || e.GetType() == unix.SOCK_RAW {
 		return OpenInet(e)
 	}
 	family := int(e.GetFamily())

@@ -46,6 +46,14 @@ func Dump(req []byte, each func([]byte) error) error {
 		for _, m := range msgs {
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
+				// A family or protocol with no diag handler ends the
+				// dump at once, its error in the DONE message
+				// (-ENOENT for raw sockets without raw_diag).
+				if len(m.Data) >= 4 {
+					if e := int32(le.Uint32(m.Data)); e < 0 {
+						return os.NewSyscallError("sock_diag", unix.Errno(-e))
+					}
+				}
 				return nil
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {

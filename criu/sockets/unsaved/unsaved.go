@@ -128,6 +128,11 @@ var (
 		{unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, "PACKET_QDISC_BYPASS", false},
 		{unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, "PACKET_IGNORE_OUTGOING", false},
 	}
+	// Options of a raw socket the images cannot hold, past those of
+	// its family.
+	Raw = []Opt{
+		{unix.IPPROTO_IPV6, unix.IPV6_CHECKSUM, "IPV6_CHECKSUM", false},
+	}
 	UDP = []Opt{
 		{unix.IPPROTO_UDP, unix.UDP_CORK, "UDP_CORK", false},
 		{unix.IPPROTO_UDP, unix.UDP_ENCAP, "UDP_ENCAP", false},
@@ -137,6 +142,10 @@ var (
 		{unix.IPPROTO_UDP, unix.UDP_GRO, "UDP_GRO", false},
 	}
 )
+
+// IsNodefrag reports whether o is IP_NODEFRAG, which a raw socket's
+// entry holds (ip_opts_raw_entry) and other sockets' do not.
+func IsNodefrag(o Opt) bool { return o.level == unix.IPPROTO_IP && o.opt == unix.IP_NODEFRAG }
 
 // Check fails if fd has one of opts set otherwise than ref, a fresh
 // socket of the same kind. An option fd cannot read is skipped, and so
