@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cgroup"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
@@ -303,7 +304,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	t.stats.ShpagesWritten = shp
 	var fm []proto.Message
 	for _, e := range t.files.entries {
-		fm = append(fm, e)
+		fm = append(fm, files.ForImage(e, t.ns != nil && t.ns.mask&unix.CLONE_NEWNS != 0))
 	}
 	if err := image.WriteImage(ctx, t.store, "files.img", fm...); err != nil {
 		return err

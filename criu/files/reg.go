@@ -98,6 +98,17 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	return id, e, nil
 }
 
+// ForImage is e as files.img holds it: a regular file's mount id only
+// when the tree's mount namespace is dumped (ownMntns), as CRIU writes
+// it; CRIU 4.2's restore of a ghost in criu's own namespace fails on
+// one ("Can't link ... .cr.N.ghost"). e is changed in place.
+func ForImage(e *images.FileEntry, ownMntns bool) *images.FileEntry {
+	if r := e.GetReg(); r != nil && !ownMntns {
+		r.MntId = nil
+	}
+	return e
+}
+
 // mountOf is the mount id of the file open at link, an fd's
 // /proc/PID/fd/N (its fdinfo's mnt_id, as CRIU records it: CRIU's
 // restore finds a container's ghost file's mount by it); false for
