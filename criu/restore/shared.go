@@ -68,11 +68,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
 		case images.FdTypes_NETLINKSK, images.FdTypes_PACKETSK:
-			open := func() (int, error) { return sockets.OpenNetlink(f.GetNlsk()) }
-			if f.GetType() == images.FdTypes_PACKETSK {
-				open = func() (int, error) { return sockets.OpenPacket(f.GetPsk()) }
-			}
-			fd, err := open()
+			fd, err := sockets.OpenSocket(f)
 			if err != nil {
 				return err
 			}

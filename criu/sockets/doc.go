@@ -16,8 +16,8 @@
 // once every fd is recorded, what restore could not rebuild, and Write
 // writes skqueue.Image. What the sockets need of the tree (its network
 // namespace, file ids, entries of files.img with no fd) comes through
-// Tree. The restorer calls OpenUnix, OpenInet, OpenNetlink and OpenPacket in the
-// tree's network namespace to make the sockets in its own process (the
+// Tree. The restorer calls OpenUnix, OpenInet and OpenSocket (netlink,
+// packet) in the tree's network namespace to make the sockets in its own process (the
 // masters it hands to the tasks), with the queues of skqueue.Read; the fds --inherit-fd gives
 // come through Restorer. The refusals are errdefs' (ErrUnsupported,
 // ErrOutside, ErrTCPEstablished, ErrBadImage, FdError).

@@ -79,3 +79,16 @@ func OpenPacket(e *images.PacketSockEntry) (fd int, err error) {
 	}
 	return fd, nil
 }
+
+// OpenSocket creates, in the restorer, the netlink or packet socket of
+// file entry f (OpenNetlink, OpenPacket). It runs in the tree's network
+// namespace.
+func OpenSocket(f *images.FileEntry) (int, error) {
+	switch f.GetType() {
+	case images.FdTypes_NETLINKSK:
+		return OpenNetlink(f.GetNlsk())
+	case images.FdTypes_PACKETSK:
+		return OpenPacket(f.GetPsk())
+	}
+	return -1, fmt.Errorf("%w: file %d of type %v is no netlink or packet socket", errdefs.ErrBadImage, f.GetId(), f.GetType())
+}
