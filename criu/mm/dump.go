@@ -168,9 +168,6 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			flags |= unix.MAP_LOCKED
 		}
 		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar") || aio.IsRing(m.Path)
-		if strings.HasPrefix(m.Path, "socket:[") { // a packet socket's ring, PACKET_MMAP
-			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: a packet socket's ring (PACKET_MMAP), whose mapping restore does not make again", errdefs.ErrUnsupported)}
-		}
 		if err := vmflags.Check(m, special, m.HasFlag("ht") && !strings.HasPrefix(m.Path, "/SYSV")); err != nil {
 			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 		}

@@ -2,6 +2,7 @@ package vmflags
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/procfs"
@@ -44,9 +45,14 @@ var vmFlagNames = map[string]string{
 }
 
 // Check refuses a mapping with a VmFlag that restore would not
-// give back. special: a kernel-made area ([vdso], an AIO ring...); huge:
+// give back, and a mapping of a socket (a packet socket's ring), which
+// restore does not make again. special: a kernel-made area ([vdso], an AIO ring...); huge:
 // a mapping on huge pages that restore makes as one.
 func Check(m procfs.Mapping, special, huge bool) error {
+	if strings.HasPrefix(m.Path, "socket:[") {
+		// Its flags say a device mapping (VM_MIXEDMAP): say what it is.
+		return fmt.Errorf("%w: a packet socket's ring (PACKET_MMAP), whose mapping restore does not make again", errdefs.ErrUnsupported)
+	}
 	for _, f := range m.VmFlags {
 		if vmFlagsKept[f] || special && vmFlagsSpecial[f] || huge && vmFlagsHuge[f] {
 			continue
