@@ -31,7 +31,7 @@ func (t *tree) cgroups(pid int, threads []*thread, cores []*images.CoreEntry) er
 	}
 	tids := make([]int, len(threads))
 	for i, th := range threads {
-		tids[i] = th.tid
+		tids[i] = th.Tid
 	}
 	set, err := t.cg.Task(pid, tids)
 	if err != nil {

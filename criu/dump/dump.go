@@ -14,6 +14,7 @@ import (
 
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
+	"github.com/criugo/criu/criu/freeze"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/procfs"
@@ -432,7 +433,7 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 	if err := d.dumpSeccomp(cores); err != nil {
 		return err
 	}
-	tc, err := task.DumpCore(f, func() syscall.Signal { return stopSignal(d.tr, d.threads) })
+	tc, err := task.DumpCore(f, func() syscall.Signal { return freeze.StopSignal(d.tr, d.threads) })
 	if err != nil {
 		return fmt.Errorf("dump task %d: %w", d.pid, err)
 	}
@@ -472,7 +473,7 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		imgs = append(imgs, img{fmt.Sprintf("fs-%d.img", d.vpid), []proto.Message{fs}})
 	}
 	for i, th := range threads {
-		imgs = append(imgs, img{fmt.Sprintf("core-%d.img", th.vtid), []proto.Message{cores[i]}})
+		imgs = append(imgs, img{fmt.Sprintf("core-%d.img", th.Vtid), []proto.Message{cores[i]}})
 	}
 	if d.ownFds {
 		var fdm []proto.Message

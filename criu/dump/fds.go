@@ -338,8 +338,8 @@ func (t *tree) InnerOwner(typ, pid int) (int, bool) {
 		switch typ {
 		case files.OwnerTid:
 			for _, th := range d.threads {
-				if th.tid == pid {
-					return th.vtid, true
+				if th.Tid == pid {
+					return th.Vtid, true
 				}
 			}
 		case files.OwnerPid:

@@ -194,7 +194,7 @@ func (t *tree) setVirtualIDs(d *dumper) error {
 	if !t.ns.pidns() {
 		d.vpid, d.vpgid, d.vsid = d.pid, d.stat.Pgrp, d.stat.Session
 		for _, th := range d.threads {
-			th.vtid = th.tid
+			th.Vtid = th.Tid
 		}
 		return nil
 	}
@@ -211,12 +211,12 @@ func (t *tree) setVirtualIDs(d *dumper) error {
 		}
 	}
 	for _, th := range d.threads {
-		ts, err := procfs.ReadStatusFile(procfs.Path(d.pid, fmt.Sprintf("task/%d/status", th.tid)))
+		ts, err := procfs.ReadStatusFile(procfs.Path(d.pid, fmt.Sprintf("task/%d/status", th.Tid)))
 		if err != nil {
-			return fmt.Errorf("thread %d: %w", th.tid, err)
+			return fmt.Errorf("thread %d: %w", th.Tid, err)
 		}
-		if th.vtid, err = ts.Inner("NSpid"); err != nil {
-			return fmt.Errorf("thread %d: %w", th.tid, err)
+		if th.Vtid, err = ts.Inner("NSpid"); err != nil {
+			return fmt.Errorf("thread %d: %w", th.Tid, err)
 		}
 	}
 	return nil

@@ -17,7 +17,7 @@ const scratchSize = 2 * mem.PageSize
 
 // injector returns an injector for th at the task's syscall instruction.
 func (d *dumper) injector(th *thread) *ptrace.Injector {
-	return &ptrace.Injector{T: d.tr, Tid: th.tid, Base: th.regs, IP: d.sysIP}
+	return &ptrace.Injector{T: d.tr, Tid: th.Tid, Base: th.Regs, IP: d.sysIP}
 }
 
 // frozen is d as package task reads its state, once the scratch area is
@@ -25,7 +25,7 @@ func (d *dumper) injector(th *thread) *ptrace.Injector {
 func (d *dumper) frozen() *task.Frozen {
 	f := &task.Frozen{Pid: d.pid, Vpid: d.vpid, Ppid: d.ppid, Stat: d.stat, Tr: d.tr, Scratch: d.scr.addr}
 	for _, th := range d.threads {
-		f.Threads = append(f.Threads, &task.Thread{Tid: th.tid, Vtid: th.vtid, Regs: th.regs, Mask: th.mask, In: d.injector(th)})
+		f.Threads = append(f.Threads, &task.Thread{Tid: th.Tid, Vtid: th.Vtid, Regs: th.Regs, Mask: th.Mask, In: d.injector(th)})
 	}
 	return f
 }

@@ -2,41 +2,12 @@ package dump
 
 import (
 	"fmt"
-	"os"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/proto/images"
 )
-
-// stopSignal is the signal that had stopped the task of threads ths
-// (leader first), 0 if it was running: a group-stop is process-wide, so
-// any thread found stopped tells.
-func stopSignal(tr *ptrace.Tracer, ths []*thread) syscall.Signal {
-	for _, th := range ths {
-		if sig := tr.StopSignal(th.tid); sig != 0 {
-			return sig
-		}
-	}
-	return 0
-}
-
-// restop stops the task of ths again with sig (0: it was running) once
-// it is detached, as CRIU does: the injections took it out of its
-// group-stop (or consumed a SIGSTOP that was pending).
-func restop(ths []*thread, sig syscall.Signal) error {
-	if sig == 0 || len(ths) == 0 {
-		return nil
-	}
-	if err := unix.Kill(ths[0].tid, sig); err != nil {
-		return fmt.Errorf("stop %d again with %v: %w", ths[0].tid, sig, os.NewSyscallError("kill", err))
-	}
-	return nil
-}
 
 // suspendSeccomp lets the injected syscalls of the dump pass the
 // seccomp filters (or strict mode) of every thread of pid that has
@@ -45,15 +16,15 @@ func restop(ths []*thread, sig syscall.Signal) error {
 // another's filters (TSYNC) any more.
 func suspendSeccomp(tr *ptrace.Tracer, pid int, ths []*thread) error {
 	for _, th := range ths {
-		mode, _, err := seccomp.ThreadMode(pid, th.tid)
+		mode, _, err := seccomp.ThreadMode(pid, th.Tid)
 		if err != nil {
-			return fmt.Errorf("thread %d: %w", th.tid, err)
+			return fmt.Errorf("thread %d: %w", th.Tid, err)
 		}
 		if mode == seccomp.ModeDisabled {
 			continue
 		}
-		if err := tr.SetOptions(th.tid, ptrace.OptSuspendSeccomp); err != nil {
-			return fmt.Errorf("thread %d: suspend its seccomp mode %d for the dump: %w", th.tid, mode, err)
+		if err := tr.SetOptions(th.Tid, ptrace.OptSuspendSeccomp); err != nil {
+			return fmt.Errorf("thread %d: suspend its seccomp mode %d for the dump: %w", th.Tid, mode, err)
 		}
 	}
 	return nil
@@ -65,11 +36,11 @@ func (d *dumper) dumpSeccomp(cores []*images.CoreEntry) error {
 	var ths []seccomp.Thread
 	var tcs []*images.ThreadCoreEntry
 	for i, th := range d.threads {
-		mode, count, err := seccomp.ThreadMode(d.pid, th.tid)
+		mode, count, err := seccomp.ThreadMode(d.pid, th.Tid)
 		if err != nil {
 			return err
 		}
-		s, err := seccomp.ReadThread(d.tr, th.tid, mode, count, ptrace.ErrNoFilter)
+		s, err := seccomp.ReadThread(d.tr, th.Tid, mode, count, ptrace.ErrNoFilter)
 		if err != nil {
 			return fmt.Errorf("dump %d: %w", d.pid, err)
 		}
@@ -84,7 +55,7 @@ func (d *dumper) dumpSeccomp(cores []*images.CoreEntry) error {
 func refusePendingTrap(pid int, ths []*thread) error {
 	tids := make([]int, len(ths))
 	for i, th := range ths {
-		tids[i] = th.tid
+		tids[i] = th.Tid
 	}
 	return task.RefusePendingTrap(pid, tids)
 }

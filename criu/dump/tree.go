@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/files"
+	"github.com/criugo/criu/criu/freeze"
 	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
@@ -104,7 +105,7 @@ func (t *tree) freeze() error {
 			return fmt.Errorf("task %d: %w", d.pid, err)
 		}
 		if st.State != 'Z' {
-			d.threads, err = freeze(t.tr, d.pid)
+			d.threads, err = freeze.Threads(t.tr, d.pid)
 			if err != nil && errors.Is(err, ptrace.ErrExited) && d.ppid != 0 {
 				st, err = procfs.ReadStat(d.pid)
 				if err == nil && st.State != 'Z' {
@@ -150,7 +151,7 @@ func (t *tree) freeze() error {
 func (t *tree) thaw() error {
 	var errs []error
 	for _, d := range t.tasks {
-		if err := thaw(t.tr, d.threads); err != nil {
+		if err := freeze.Thaw(t.tr, d.threads); err != nil {
 			errs = append(errs, fmt.Errorf("task %d: %w", d.pid, err))
 		}
 	}
@@ -167,7 +168,7 @@ func (t *tree) kill() error {
 		}
 		var tids []int
 		for _, th := range d.threads {
-			tids = append(tids, th.tid)
+			tids = append(tids, th.Tid)
 		}
 		if err := t.tr.Kill(d.pid, tids); err != nil {
 			errs = append(errs, fmt.Errorf("kill %d: %w", d.pid, err))
@@ -265,7 +266,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 			}
 		}
 		for _, th := range d.threads {
-			pst.Threads = append(pst.Threads, uint32(th.vtid))
+			pst.Threads = append(pst.Threads, uint32(th.Vtid))
 		}
 		psts = append(psts, pst)
 	}
