@@ -14,11 +14,12 @@
 const char *test_doc = "UNIX sockets bound to relative paths (bind after chdir, the task's cwd "
 		       "moved since): a stream listener with a connection accepted (data queued both "
 		       "ways) and one not yet accepted, a datagram socket under a subdirectory with a "
-		       "datagram queued from a relative-named sender connected to it; after restore "
+		       "datagram queued from a relative-named sender connected to it, a listener whose "
+		       "relative file was deleted; after restore "
 		       "each keeps its relative name (getsockname, getpeername, recvfrom), and a new "
 		       "client reaches the listener by its file";
 
-static int lst, acc, cli, pend, srv, snd;
+static int lst, acc, cli, pend, srv, snd, gone;
 static char dir[PATH_MAX];
 
 static socklen_t addr(struct sockaddr_un *a, const char *name)
@@ -107,6 +108,12 @@ int main(int argc, char **argv)
 		pr_perror("bind cli.sock and send");
 		return 1;
 	}
+	gone = socket(AF_UNIX, SOCK_STREAM, 0);
+	al = addr(&a, "gone.sock");
+	if (gone < 0 || bind(gone, (struct sockaddr *)&a, al) || listen(gone, 1) || unlink("gone.sock")) {
+		pr_perror("listen gone.sock");
+		return 1;
+	}
 	/* The task's cwd is no longer the names' directory. */
 	if (chdir("/")) {
 		pr_perror("chdir /");
@@ -120,8 +127,13 @@ int main(int argc, char **argv)
 	if (name(lst, 0, "rel.sock", "listener") || name(acc, 0, "rel.sock", "accepted") ||
 	    name(cli, 1, "rel.sock", "client's peer") || name(pend, 1, "rel.sock", "pending client's peer") ||
 	    name(srv, 0, "sub/dgram.sock", "datagram socket") || name(snd, 0, "cli.sock", "datagram sender") ||
-	    name(snd, 1, "sub/dgram.sock", "datagram sender's peer"))
+	    name(snd, 1, "sub/dgram.sock", "datagram sender's peer") || name(gone, 0, "gone.sock", "deleted listener"))
 		return 1;
+	snprintf(path, sizeof(path), "%s/gone.sock", dir);
+	if (!access(path, F_OK)) {
+		fail("the deleted listener's file is back");
+		return 1;
+	}
 	if (read(acc, buf, sizeof(buf)) != 6 || memcmp(buf, "to-srv", 6) || read(cli, buf, sizeof(buf)) != 6 ||
 	    memcmp(buf, "to-cli", 6)) {
 		fail("the accepted connection lost its data");
