@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -44,13 +45,23 @@ type DumpOptions struct {
 }
 
 // WithFiles returns o with Sockets filled from the tree's files.img
-// entries: the unix sockets bound to a path whose file is theirs.
+// entries: the unix sockets bound to a path whose file is theirs (a
+// relative path joined to the directory it is relative to, name_dir).
 func (o DumpOptions) WithFiles(files []*images.FileEntry) DumpOptions {
 	o.Sockets = map[string]bool{}
 	for _, f := range files {
-		if u := f.GetUsk(); u != nil && len(u.GetName()) > 0 && u.GetName()[0] == '/' && !u.GetDeleted() {
-			o.Sockets[strings.TrimRight(string(u.GetName()), "\x00")] = true
+		u := f.GetUsk()
+		if u == nil || len(u.GetName()) == 0 || u.GetName()[0] == 0 || u.GetDeleted() {
+			continue
 		}
+		name := strings.TrimRight(string(u.GetName()), "\x00")
+		if name[0] != '/' {
+			if !filepath.IsAbs(u.GetNameDir()) {
+				continue
+			}
+			name = filepath.Join(u.GetNameDir(), name)
+		}
+		o.Sockets[name] = true
 	}
 	return o
 }

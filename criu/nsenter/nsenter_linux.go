@@ -98,6 +98,18 @@ func enter(fd int, typ Type, fn func() error, wrap func(error) error) error {
 	return fn()
 }
 
+// InDir runs fn on an OS thread whose working directory is dirfd (an
+// open directory, O_PATH will do), its own (it unshares CLONE_FS), and
+// returns fn's error: relative paths fn gives resolve from there,
+// whatever mount namespace dirfd was opened in. The thread is discarded
+// afterwards, as Do's.
+func InDir(dirfd int, fn func() error) error {
+	return run(dirfd, inDir, fn, func(err error) error { return fmt.Errorf("change to a directory: %w", err) })
+}
+
+// inDir is InDir's pseudo-type for run: fchdir instead of setns.
+const inDir Type = -1
+
 // DoAll is Do for several namespaces of task pid at once, joined in
 // the order of types on one thread: fn runs in all of them.
 func DoAll(pid int, types []Type, fn func() error) error {
@@ -157,7 +169,14 @@ func NotOwn(pid int, typ Type) error {
 
 // setns moves the calling thread into namespace fd of type typ. A
 // mount namespace is joined by a thread that shares no root and cwd.
+// For inDir, the thread gets a cwd of its own, fd.
 func setns(fd int, typ Type) error {
+	if typ == inDir {
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return os.NewSyscallError("unshare(CLONE_FS)", err)
+		}
+		return os.NewSyscallError("fchdir", unix.Fchdir(fd))
+	}
 	if typ == Mnt {
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
 			return os.NewSyscallError("unshare(CLONE_FS)", err)

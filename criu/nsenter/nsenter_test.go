@@ -94,3 +94,50 @@ func TestNotOwn(t *testing.T) {
 		t.Errorf("child in our uts namespace: err = %v, want ErrOwnNamespace", err)
 	}
 }
+
+// TestInDir: fn's relative paths resolve from the directory, the
+// process's working directory (every other thread's) stays as it was,
+// and so it does while many such calls run at once.
+func TestInDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/f", []byte("here"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(d)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- InDir(d, func() error {
+				b, err := os.ReadFile("f")
+				if err == nil && string(b) != "here" {
+					err = errors.New("read " + string(b))
+				}
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, err := os.Getwd(); err != nil || after != before {
+		t.Fatalf("the process's cwd is %q (%v), was %q", after, err, before)
+	}
+	if _, err := os.Stat("f"); err == nil {
+		t.Fatal("f resolves from the process's cwd")
+	}
+}

@@ -3,6 +3,10 @@ package sockets
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -68,7 +72,12 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 	if len(ud.name) > 0 && ud.name[0] != 0 {
 		path := string(bytes.TrimRight(ud.name, "\x00"))
 		if path[0] != '/' {
-			return nil, fmt.Errorf("%w: socket:[%d] is bound to the relative path %q", errdefs.ErrUnsupported, ino, path)
+			dir, err := relativeNameDir(cp, path, ud)
+			if err != nil {
+				return nil, fmt.Errorf("socket:[%d]: %w", ino, err)
+			}
+			e.NameDir = proto.String(dir)
+			path = filepath.Join(dir, path)
 		}
 		// As the task resolves it: in its root (a container's).
 		var fst unix.Stat_t
@@ -279,6 +288,9 @@ func (s *Set) checkDgramQueue(sk *unixSk) error {
 	closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished && !named
 	for _, p := range sk.queue {
 		from := s.dgramByName(p.Addr)
+		if from != nil && p.Addr[0] != 0 && p.Addr[0] != '/' && s.dgramsNamed(p.Addr) > 1 {
+			return fmt.Errorf("%w: a datagram from the relative name %q, which several sockets of the tree are bound to (in different directories)", errdefs.ErrUnsupported, p.Addr)
+		}
 		switch {
 		case len(p.Addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.name) == 0):
 		case len(p.Addr) == 0:
@@ -288,6 +300,8 @@ func (s *Set) checkDgramQueue(sk *unixSk) error {
 			return fmt.Errorf("%w: a datagram from %q queued on an unnamed socket it is not connected to", errdefs.ErrUnsupported, p.Addr)
 		case !named:
 			return fmt.Errorf("%w: a datagram from the closed socket %q queued on an unnamed socket", errdefs.ErrUnsupported, p.Addr)
+		case p.Addr[0] != 0 && p.Addr[0] != '/':
+			return fmt.Errorf("%w: a datagram from the closed socket of the relative name %q (the directory it was relative to is not known)", errdefs.ErrUnsupported, p.Addr)
 		default:
 			// The sender is gone: restore binds a socket to its name
 			// for the send, which the name must allow.
@@ -312,6 +326,17 @@ func (s *Set) dgramByName(name []byte) *unixSk {
 	return nil
 }
 
+// dgramsNamed counts the datagram sockets of the tree bound to name.
+func (s *Set) dgramsNamed(name []byte) int {
+	n := 0
+	for _, o := range s.unixSks {
+		if o.d.typ == unix.SOCK_DGRAM && bytes.Equal(bytes.TrimRight(o.d.name, "\x00"), bytes.TrimRight(name, "\x00")) {
+			n++
+		}
+	}
+	return n
+}
+
 // nameHeld tells what holds a UNIX name, "" if nothing: a socket of the
 // namespace (outside the tree: those of the tree were looked up first),
 // or for a path a file.
@@ -330,4 +355,40 @@ func (s *Set) nameHeld(name []byte) string {
 		return "a file (its closed sender left it)"
 	}
 	return ""
+}
+
+// relativeNameDir is the directory the relative name of a socket (cp,
+// this process's copy) is relative to, as the task's mount
+// namespace names it: the socket's file, opened through the socket
+// (SIOCUNIXFILE), has a path that ends with the name; the directory is
+// what comes before. Restore binds the name from that directory again,
+// so the socket keeps its relative name (getsockname), as CRIU 4.2 does
+// (unix_sk_entry.name_dir). A name that is not the end of its file's path
+// (dot-dot, a symlink on the way) is refused, by name.
+func relativeNameDir(cp int, name string, ud *unixDiag) (string, error) {
+	f, err := unix.IoctlRetInt(cp, unix.SIOCPROTOPRIVATE) // SIOCUNIXFILE: an O_PATH fd of the socket's file
+	if err != nil {
+		return "", fmt.Errorf("open the file of its relative name %q: %w", name, os.NewSyscallError("ioctl(SIOCUNIXFILE)", err))
+	}
+	defer unix.Close(f)
+	var st unix.Stat_t
+	if err := unix.Fstat(f, &st); err != nil {
+		return "", os.NewSyscallError("fstat", err)
+	}
+	if uint32(st.Ino) != ud.vfsIno {
+		return "", fmt.Errorf("the file of its relative name %q is inode %d, sock_diag says %d", name, st.Ino, ud.vfsIno)
+	}
+	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(f))
+	if err != nil {
+		return "", err
+	}
+	link = strings.TrimSuffix(link, " (deleted)")
+	dir, ok := strings.CutSuffix(link, "/"+name)
+	if !ok || !strings.HasPrefix(link, "/") {
+		return "", fmt.Errorf("%w: it is bound to the relative path %q, which is not the end of its file's path %q (a dot-dot or a symlink on the way), so the directory it is relative to is not known", errdefs.ErrUnsupported, name, link)
+	}
+	if dir == "" {
+		dir = "/"
+	}
+	return dir, nil
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/criu/sockets/skqueue"
 	"github.com/criugo/criu/proto/images"
 )
@@ -134,6 +135,9 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 			continue
 		}
 		k := string(e.GetName())
+		if k[0] != 0 {
+			k = namePath(e) // a relative name by its directory
+		}
 		if groups[k] == nil {
 			names = append(names, k)
 		}
@@ -172,37 +176,38 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		ghosts := !abstract && !last(g[len(g)-1])
 		for i, e := range g {
 			sa := skqueue.Sockaddr(e.GetName())
+			path := namePath(e)
 			if ghosts && i == 0 {
-				restorePath, err := bindGhostPath(sa.Name, &ghostDirs)
+				restorePath, err := bindGhostPath(path, &ghostDirs)
 				if err != nil {
 					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 				}
 				putBack = append(putBack, restorePath)
 			} else if !abstract && !ghosts {
-				if err := removeStaleSocket(sa.Name); err != nil {
+				if err := removeStaleSocket(path); err != nil {
 					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 				}
 			}
-			if err := unix.Bind(fds[e.GetIno()], sa); err != nil {
+			if err := inNameDir(e, func() error { return unix.Bind(fds[e.GetIno()], sa) }); err != nil {
 				return fmt.Errorf("socket:[%d]: bind %q: %w", e.GetIno(), sa.Name, os.NewSyscallError("bind", err))
 			}
 			if abstract {
 				continue
 			}
 			if p := e.GetFilePerms(); p != nil {
-				if err := os.Chmod(sa.Name, os.FileMode(p.GetMode()&0o777)); err != nil {
+				if err := os.Chmod(path, os.FileMode(p.GetMode()&0o777)); err != nil {
 					return err
 				}
-				if err := os.Lchown(sa.Name, int(p.GetUid()), int(p.GetGid())); err != nil {
+				if err := os.Lchown(path, int(p.GetUid()), int(p.GetGid())); err != nil {
 					return err
 				}
 			}
 			if i < len(g)-1 {
-				if err := unix.Unlink(sa.Name); err != nil {
+				if err := unix.Unlink(path); err != nil {
 					return os.NewSyscallError("unlink", err)
 				}
 			} else if e.GetDeleted() {
-				unlinkLater = append(unlinkLater, sa.Name)
+				unlinkLater = append(unlinkLater, path)
 			}
 		}
 	}
@@ -224,7 +229,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		fd, ok := masters[id]
 		return fd, ok
 	}
-	refill := &skqueue.Refiller{Queues: queues, Sks: sks, ByIno: byIno, Fds: fds, Partners: partners, FdOf: fdOf}
+	refill := &skqueue.Refiller{Queues: queues, Sks: sks, ByIno: byIno, Fds: fds, Partners: partners, FdOf: fdOf, InDir: inNameDir}
 	if err := refill.Refill(false); err != nil {
 		return err
 	}
@@ -258,7 +263,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		if p == nil || len(p.GetName()) == 0 {
 			return fmt.Errorf("%w: socket:[%d]: its peer socket:[%d] cannot be reached by name", errdefs.ErrBadImage, e.GetIno(), e.GetPeer())
 		}
-		if err := unix.Connect(fds[e.GetIno()], skqueue.Sockaddr(p.GetName())); err != nil {
+		if err := inNameDir(p, func() error { return unix.Connect(fds[e.GetIno()], skqueue.Sockaddr(p.GetName())) }); err != nil {
 			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
 		}
 	}
@@ -314,6 +319,42 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		masters[e.GetId()] = fd
 	}
 	return nil
+}
+
+// relativeName tells a socket bound to a relative path (CRIU's
+// name_dir holds the directory it is relative to).
+func relativeName(e *images.UnixSkEntry) bool {
+	n := e.GetName()
+	return len(n) > 0 && n[0] != 0 && n[0] != '/'
+}
+
+// namePath is the path of the file of e's name (not abstract): the name,
+// joined to its directory for a relative one.
+func namePath(e *images.UnixSkEntry) string {
+	n := skqueue.Sockaddr(e.GetName()).Name
+	if relativeName(e) {
+		return filepath.Join(e.GetNameDir(), n)
+	}
+	return n
+}
+
+// inNameDir runs fn where e's name resolves: for a relative name on a
+// thread whose working directory is the one the name is relative to
+// (name_dir, opened here: for a container on its thread, in its mount
+// namespace), so that a bind keeps the name relative; else here.
+func inNameDir(e *images.UnixSkEntry, fn func() error) error {
+	if !relativeName(e) {
+		return fn()
+	}
+	if !filepath.IsAbs(e.GetNameDir()) {
+		return fmt.Errorf("%w: socket:[%d] has the relative name %q and no absolute directory it is relative to (name_dir %q)", errdefs.ErrBadImage, e.GetIno(), e.GetName(), e.GetNameDir())
+	}
+	d, err := unix.Open(e.GetNameDir(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("the directory of its relative name: %w", &os.PathError{Op: "open", Path: e.GetNameDir(), Err: err})
+	}
+	defer unix.Close(d)
+	return nsenter.InDir(d, fn)
 }
 
 // closedPeer tells a socket whose peer has closed: established, no peer.

@@ -33,7 +33,12 @@
 // entries, as in CRIU. Bytes waiting in a master's buffer (written to
 // the slave, not yet read) are copied to tty-data.img and put back at
 // once with TIOCSTI, which hands them to the master's line discipline,
-// always raw: nothing is lost if the dump fails. Input waiting in a
+// always raw: nothing is lost if the dump fails. A master in packet
+// mode (TIOCPKT) is copied with packet mode off, so that no status byte
+// is taken for data (CRIU 4.2 keeps one: its restore gives the reader a
+// NUL more), and restore turns packet mode on last, after the slave's
+// termios, whose flow control change would otherwise be a status change
+// to read. Input waiting in a
 // slave's buffer is kept the same way (read from a slave the master
 // opens with TIOCGPTPEER, put back with TIOCSTI) when the slave's mode
 // stores input as it comes (ReplayableInput: no ICANON, no ECHO, and
@@ -42,7 +47,9 @@
 // mode without them, and the dump is refused. Refused, by name: input
 // waiting in canonical mode or with echo (CRIU replays it through the
 // line discipline a second time: echoed and edited again), more than
-// 2048 waiting bytes on an end, packet mode with waiting bytes. Not seen
+// 2048 waiting bytes on an end, a status change not yet read from a
+// master in packet mode (poll's POLLPRI: reading it clears it, and the
+// images have no field for it). Not seen
 // by any interface, and so neither saved nor refused (as in CRIU): a
 // partial canonical input line (typed, no newline yet; TIOCINQ counts
 // whole lines only) and a tty stopped by ^S.

@@ -344,6 +344,12 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 		return nil, err
 	}
 	tio := term.tio
+	pkt := false
+	if master {
+		if pkt, err = packetMode(c, index); err != nil {
+			return nil, err
+		}
+	}
 	// Bytes waiting to be read on this end (see queued).
 	if n, err := queued(c); err != nil {
 		return nil, err
@@ -361,7 +367,7 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 		}
 		s.data[index*2] = data
 	} else if n > 0 {
-		data, err := keepQueued(c, index, n)
+		data, err := keepQueued(c, index, n, pkt)
 		if err != nil {
 			return nil, err
 		}
@@ -387,11 +393,7 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 		if err != nil {
 			return nil, os.NewSyscallError("ioctl(TIOCGPTLCK)", err)
 		}
-		pkt, err := unix.IoctlGetInt(c, unix.TIOCGPKT)
-		if err != nil {
-			return nil, os.NewSyscallError("ioctl(TIOCGPKT)", err)
-		}
-		info.Locked, info.PacketMode = proto.Bool(lck != 0), proto.Bool(pkt != 0)
+		info.Locked, info.PacketMode = proto.Bool(lck != 0), proto.Bool(pkt)
 	}
 	return info, nil
 }
@@ -426,19 +428,27 @@ func queued(c int) (int, error) {
 // writes them into the slave instead, through its output processing
 // (ONLCR makes "\r\n" of "\n" a second time). TIOCSTI from outside the
 // tty's session needs CAP_SYS_ADMIN, checked before anything is read.
-func keepQueued(c int, index uint32, n int) ([]byte, error) {
+//
+// In packet mode (pkt, TIOCPKT) a read returns a status byte before the
+// bytes (CRIU 4.2 keeps that byte as data: the reader gets a NUL more
+// after restore): packet mode is turned off for the copy and on again,
+// which clears no status, as packetMode found none pending.
+func keepQueued(c int, index uint32, n int, pkt bool) (_ []byte, err error) {
 	if n > maxQueued {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d wait in its master's buffer, more than %d (more may wait behind them)", errdefs.ErrUnsupported, index, n, index, maxQueued)
 	}
-	if pkt, err := unix.IoctlGetInt(c, unix.TIOCGPKT); err != nil {
-		return nil, os.NewSyscallError("ioctl(TIOCGPKT)", err)
-	} else if pkt != 0 {
-		// A read in packet mode returns a status byte first, or
-		// only a pending status change, which it clears.
-		return nil, fmt.Errorf("%w: pty %d in packet mode: %d bytes written to /dev/pts/%d are not yet read from its master", errdefs.ErrUnsupported, index, n, index)
-	}
 	if !capSysAdmin() {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d are not yet read from its master, and putting them back (TIOCSTI) needs CAP_SYS_ADMIN", errdefs.ErrUnsupported, index, n, index)
+	}
+	if pkt {
+		if err := unix.IoctlSetPointerInt(c, unix.TIOCPKT, 0); err != nil {
+			return nil, fmt.Errorf("pty %d: packet mode off for the copy: %w", index, os.NewSyscallError("ioctl(TIOCPKT)", err))
+		}
+		defer func() {
+			if e := unix.IoctlSetPointerInt(c, unix.TIOCPKT, 1); e != nil && err == nil {
+				err = fmt.Errorf("pty %d: packet mode on again: %w", index, os.NewSyscallError("ioctl(TIOCPKT)", e))
+			}
+		}()
 	}
 	b := make([]byte, n)
 	got := 0
@@ -459,6 +469,29 @@ func keepQueued(c int, index uint32, n int) ([]byte, error) {
 		return nil, fmt.Errorf("pty %d: its master's buffer holds %d bytes after they were put back, want %d (%v)", index, m, n, err)
 	}
 	return b, nil
+}
+
+// packetMode tells whether the pty master c is in packet mode (TIOCPKT),
+// and refuses one with a status change not yet read (poll's POLLPRI: a
+// flush, output stopped or started, a change of flow control or of
+// mode): reading it clears it, the images have no field for it, and
+// restore could not make it again.
+func packetMode(c int, index uint32) (bool, error) {
+	pkt, err := unix.IoctlGetInt(c, unix.TIOCGPKT)
+	if err != nil {
+		return false, os.NewSyscallError("ioctl(TIOCGPKT)", err)
+	}
+	if pkt == 0 {
+		return false, nil
+	}
+	fds := []unix.PollFd{{Fd: int32(c), Events: unix.POLLPRI}}
+	if _, err := linux.Poll(fds, 0); err != nil {
+		return false, err
+	}
+	if fds[0].Revents&unix.POLLPRI != 0 {
+		return false, fmt.Errorf("%w: pty %d in packet mode has a status change (TIOCPKT: a flush, output stopped or started, flow control changed) not yet read from its master, which restore cannot make again", errdefs.ErrUnsupported, index)
+	}
+	return true, nil
 }
 
 // keepInput takes a copy of the n bytes of input waiting in the buffer of

@@ -249,7 +249,7 @@ type ptyFile struct {
 // master from ptmx (Restorer.Devpts) with its dumped index (devpts
 // hands out the lowest free index, so lower ones are held open
 // meanwhile), then its slaves from the devpts directory's N, with termios (and its locked bits), window
-// size, exclusive, packet mode and the slave lock set back. Buffered
+// size, then exclusive, packet mode and the slave lock set back. Buffered
 // bytes are put back after (refillPtys). A pty that was a session's
 // controlling terminal gets one more slave open here, for the session
 // leader (t.cttys).
@@ -292,11 +292,6 @@ func (t *Terminals) openPtys(ids []uint32) error {
 			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
 				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TIOCSPTLCK)", err))
 			}
-			if p.info.GetPacketMode() {
-				if err := unix.IoctlSetPointerInt(fd, unix.TIOCPKT, 1); err != nil {
-					return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TIOCPKT)", err))
-				}
-			}
 		} else {
 			if _, ok := masters[index]; !ok {
 				return fmt.Errorf("%w: /dev/pts/%d without its master", errdefs.ErrUnsupported, index)
@@ -320,8 +315,16 @@ func (t *Terminals) openPtys(ids []uint32) error {
 		return err
 	}
 	// Exclusive mode and the slave lock last: they refuse new opens.
+	// Packet mode too: turned on, it clears the status changes that
+	// setting the slave's termios made (flow control changed), which a
+	// read of the master would give first.
 	for _, p := range files {
 		fd := t.fds[p.id]
+		if p.master && p.info.GetPacketMode() {
+			if err := unix.IoctlSetPointerInt(fd, unix.TIOCPKT, 1); err != nil {
+				return fmt.Errorf("pty %d: %w", p.info.GetPty().GetIndex(), os.NewSyscallError("ioctl(TIOCPKT)", err))
+			}
+		}
 		if p.info.GetExclusive() {
 			if err := unix.IoctlSetInt(fd, unix.TIOCEXCL, 0); err != nil {
 				return os.NewSyscallError("ioctl(TIOCEXCL)", err)

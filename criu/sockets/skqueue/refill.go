@@ -36,6 +36,9 @@ type Refiller struct {
 	// FdOf is the restorer's description of a file passed in a message
 	// (SCM_RIGHTS), by file id: a socket of Sks or another master.
 	FdOf func(id uint32) (int, bool)
+	// InDir runs a send to a socket by its name where the name resolves
+	// (a relative one from its directory); nil: here.
+	InDir func(e *images.UnixSkEntry, fn func() error) error
 }
 
 // Refill queues again what was queued on each socket of Sks (Fds
@@ -110,56 +113,68 @@ func (r *Refiller) Refill(connected bool) error {
 		} else if p := mutual(e); p != nil {
 			peerFd = fds[p.GetIno()]
 		}
-		for _, pk := range q {
-			oob, err := rightsOf(pk, fdOf)
-			if err != nil {
-				return fail(err)
-			}
-			switch {
-			case e.GetType() != unix.SOCK_DGRAM || pk.Addr == nil:
-				from := peerFd
-				if from < 0 {
-					for _, o := range sks {
-						if o.GetPeer() == e.GetIno() {
-							from = fds[o.GetIno()]
-							break
+		send := func() error {
+			for _, pk := range q {
+				oob, err := rightsOf(pk, fdOf)
+				if err != nil {
+					return fail(err)
+				}
+				switch {
+				case e.GetType() != unix.SOCK_DGRAM || pk.Addr == nil:
+					from := peerFd
+					if from < 0 {
+						for _, o := range sks {
+							if o.GetPeer() == e.GetIno() {
+								from = fds[o.GetIno()]
+								break
+							}
 						}
 					}
-				}
-				if from < 0 {
-					return fmt.Errorf("%w: socket:[%d] has queued data and no sender", errdefs.ErrBadImage, e.GetIno())
-				}
-				if from == peerFd || to == nil {
-					err = sendMsg(from, pk.Data, oob, stream, nil)
-				} else {
-					err = sendMsg(from, pk.Data, oob, false, to)
-				}
-			case len(pk.Addr) == 0 && peerFd >= 0 && (partners[e.GetIno()] == peerFd || len(mutual(e).GetName()) == 0):
-				err = sendMsg(peerFd, pk.Data, oob, false, nil)
-			case len(pk.Addr) == 0 && to != nil:
-				if unnamed < 0 {
-					if unnamed, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
-						return fail(os.NewSyscallError("socket", err))
+					if from < 0 {
+						return fmt.Errorf("%w: socket:[%d] has queued data and no sender", errdefs.ErrBadImage, e.GetIno())
 					}
+					if from == peerFd || to == nil {
+						err = sendMsg(from, pk.Data, oob, stream, nil)
+					} else {
+						err = sendMsg(from, pk.Data, oob, false, to)
+					}
+				case len(pk.Addr) == 0 && peerFd >= 0 && (partners[e.GetIno()] == peerFd || len(mutual(e).GetName()) == 0):
+					err = sendMsg(peerFd, pk.Data, oob, false, nil)
+				case len(pk.Addr) == 0 && to != nil:
+					if unnamed < 0 {
+						if unnamed, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
+							return fail(os.NewSyscallError("socket", err))
+						}
+					}
+					err = sendMsg(unnamed, pk.Data, oob, false, to)
+				case len(pk.Addr) == 0:
+					return fmt.Errorf("%w: socket:[%d]: a datagram from an unnamed sender and no way to send it", errdefs.ErrBadImage, e.GetIno())
+				case byName[string(bytes.TrimRight(pk.Addr, "\x00"))] != nil:
+					s := byName[string(bytes.TrimRight(pk.Addr, "\x00"))]
+					if mutual(e) == s || to == nil {
+						err = sendMsg(fds[s.GetIno()], pk.Data, oob, false, nil)
+					} else {
+						err = sendMsg(fds[s.GetIno()], pk.Data, oob, false, to)
+					}
+				case to != nil:
+					err = sendFromName(pk.Addr, pk.Data, oob, to)
+				default:
+					return fmt.Errorf("%w: socket:[%d]: a datagram from %q and no way to send it", errdefs.ErrBadImage, e.GetIno(), pk.Addr)
 				}
-				err = sendMsg(unnamed, pk.Data, oob, false, to)
-			case len(pk.Addr) == 0:
-				return fmt.Errorf("%w: socket:[%d]: a datagram from an unnamed sender and no way to send it", errdefs.ErrBadImage, e.GetIno())
-			case byName[string(bytes.TrimRight(pk.Addr, "\x00"))] != nil:
-				s := byName[string(bytes.TrimRight(pk.Addr, "\x00"))]
-				if mutual(e) == s || to == nil {
-					err = sendMsg(fds[s.GetIno()], pk.Data, oob, false, nil)
-				} else {
-					err = sendMsg(fds[s.GetIno()], pk.Data, oob, false, to)
+				if err != nil {
+					return fail(err)
 				}
-			case to != nil:
-				err = sendFromName(pk.Addr, pk.Data, oob, to)
-			default:
-				return fmt.Errorf("%w: socket:[%d]: a datagram from %q and no way to send it", errdefs.ErrBadImage, e.GetIno(), pk.Addr)
 			}
-			if err != nil {
-				return fail(err)
-			}
+			return nil
+		}
+		var err error
+		if to != nil && r.InDir != nil {
+			err = r.InDir(e, send)
+		} else {
+			err = send()
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
