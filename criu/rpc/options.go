@@ -157,9 +157,9 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	}
 	if root := o.GetRoot(); root != "" && root != "/" {
 		if isDump {
-			r.accept("root %q: used for a mount namespace of the tree's own, which dump refuses by name (not checkpointed yet)", root)
+			r.accept("root %q on dump: the tree's mounts and root are read from its own mount namespace, as CRIU's dump does", root)
 		} else {
-			r.refuse("root %q (restoring into another root needs mount namespaces, not checkpointed yet)", root)
+			rs.Mounts.Root = root
 		}
 	}
 	if o.GetAutoDedup() {
@@ -180,9 +180,7 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	if len(o.GetExecCmd()) > 0 {
 		r.refuse("exec_cmd")
 	}
-	if len(o.GetExtMnt()) > 0 || o.GetAutoExtMnt() || o.GetExtSharing() || o.GetExtMasters() || len(o.GetSkipMnt()) > 0 || len(o.GetEnableFs()) > 0 {
-		r.accept("ext_mnt, auto_ext_mnt, ext_sharing, ext_masters, skip_mnt, enable_fs: they apply to a mount namespace of the tree's own, which dump refuses by name (not checkpointed yet)")
-	}
+	r.mounts(o, isDump)
 	r.cgroups(o)
 	if o.GetRstSibling() {
 		r.accept("rst_sibling: the restored root is a child of criu swrk, and of the client once criu swrk exits when the client is a child subreaper (runc is, unless --no-subreaper)")
@@ -302,6 +300,58 @@ func (r *request) cgroups(o *pb.CriuOpts) {
 	c.DumpControllers = o.GetCgroupDumpController()
 	c.Yard = o.GetCgroupYard()
 	r.dump.Cgroup, r.restore.Cgroup = c, c
+}
+
+// mounts maps ext_mnt (on dump a mount point and its key, on restore a
+// key and the path it is bound from: --ext-mount-map's two meanings)
+// and enable_fs onto the mount options (package mntns; one naming no
+// mount is ignored, as CRIU: runc names every device of its config,
+// also those it made with mknod). runc names one key twice on restore
+// (/dev/null, for both /proc paths it masks): the same path twice is
+// one entry, two paths for one key are refused.
+func (r *request) mounts(o *pb.CriuOpts, isDump bool) {
+	for _, m := range o.GetExtMnt() {
+		k, v := m.GetKey(), m.GetVal()
+		if k == "" || v == "" {
+			r.refuse("ext_mnt %q:%q (want both a key and a value)", k, v)
+			continue
+		}
+		ext := &r.restore.Mounts.External
+		if isDump {
+			ext = &r.dump.Mounts.External
+		}
+		if *ext == nil {
+			*ext = map[string]string{}
+		}
+		if old, dup := (*ext)[k]; dup && old != v {
+			r.refuse("ext_mnt %s given twice, as %s and %s", k, old, v)
+			continue
+		}
+		(*ext)[k] = v
+	}
+	for _, fs := range o.GetEnableFs() {
+		for _, f := range strings.Split(fs, ",") {
+			if f == "" {
+				continue
+			}
+			if r.dump.Mounts.EnableFS == nil {
+				r.dump.Mounts.EnableFS = map[string]bool{}
+			}
+			r.dump.Mounts.EnableFS[f] = true
+		}
+	}
+	if o.GetAutoExtMnt() {
+		r.refuse("auto_ext_mnt (name each external mount with ext_mnt)")
+	}
+	if o.GetExtSharing() {
+		r.refuse("ext_sharing")
+	}
+	if o.GetExtMasters() {
+		r.refuse("ext_masters")
+	}
+	if len(o.GetSkipMnt()) > 0 {
+		r.refuse("skip_mnt %q", o.GetSkipMnt())
+	}
 }
 
 // external maps one external entry: veth[IN]:OUT on both sides,

@@ -41,11 +41,19 @@ func TestOptions(t *testing.T) {
 	if !r.dump.EmptyNetns || r.dump.Pid != 42 {
 		t.Errorf("dump options %+v", r.dump)
 	}
+	if r.dump.Mounts.External["/dev/null"] != "/dev/null" {
+		t.Errorf("dump mounts %+v: want /dev/null external", r.dump.Mounts)
+	}
 	if r.dump.Cgroup.Mode != cgroup.Soft {
 		t.Errorf("runc's manage_cgroups: mode %v, want soft", r.dump.Cgroup.Mode)
 	}
 	o.LazyPages = proto.Bool(true)
 	o.ManageCgroupsMode = pb.CriuCgMode_STRICT.Enum()
+	// runc's restore names /dev/null twice, with the same path: one
+	// entry; a key with two paths is refused.
+	o.ExtMnt = append(o.ExtMnt, &pb.ExtMountMap{Key: proto.String("/dev/null"), Val: proto.String("/dev/null")},
+		&pb.ExtMountMap{Key: proto.String("/sys/fs/cgroup/memory"), Val: proto.String("/a")},
+		&pb.ExtMountMap{Key: proto.String("/sys/fs/cgroup/memory"), Val: proto.String("/b")})
 	o.CgRoot = []*pb.CgroupRoot{{Ctrl: proto.String("pids"), Path: proto.String("/ct")}, {Path: proto.String("/all")}, {Path: proto.String("rel")}}
 	r, err = resolve(pb.CriuReqType_RESTORE, o, os.Getpid(), Config{})
 	if err != nil {
@@ -58,7 +66,10 @@ func TestOptions(t *testing.T) {
 	if r.restore.Cgroup.Mode != cgroup.Strict || r.restore.Cgroup.Roots["pids"] != "/ct" || r.restore.Cgroup.Roots[""] != "/all" {
 		t.Errorf("restore cgroup options %+v", r.restore.Cgroup)
 	}
-	for _, name := range []string{"lazy_pages", "cg_root: --cgroup-root \"rel\"", "root \"/x/rootfs\""} {
+	if r.restore.Mounts.Root != "/x/rootfs" || r.restore.Mounts.External["/dev/null"] != "/dev/null" {
+		t.Errorf("restore mounts %+v: want root /x/rootfs, /dev/null from /dev/null", r.restore.Mounts)
+	}
+	for _, name := range []string{"lazy_pages", "cg_root: --cgroup-root \"rel\"", "ext_mnt /sys/fs/cgroup/memory given twice, as /a and /b"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("refusal %q does not name %s", err, name)
 		}

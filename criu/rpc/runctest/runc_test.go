@@ -1,0 +1,422 @@
+package runctest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/crtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
+
+// counter is the container's program: a shell counting ten times a
+// second into /data/log (the rootfs, seen by the test) and /run/count
+// (a tmpfs of the container's own, saved with the images; /run/started
+// is written only once, before the first count). The count
+// lives in the shell's memory only, so a restore that does not bring
+// the memory back starts again at 1.
+const counter = `echo started >/run/started; i=0; while :; do i=$((i+1)); echo $i >>/data/log; echo $i >/run/count; sleep 0.1; done`
+
+// tool is one criu the scenarios run with: ours and CRIU 4.2.
+type tool struct {
+	name, path string
+	ref        bool
+}
+
+// tools are our criu and, when installed, CRIU 4.2; the test skips
+// unless runc and a static busybox are installed.
+func tools(t *testing.T) []tool {
+	t.Helper()
+	crtest.RequireRoot(t)
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc is not installed")
+	}
+	if _, err := busybox(); err != nil {
+		t.Skip(err)
+	}
+	crtest.Subreaper(t)
+	ts := []tool{{"criu-go", crtest.Criu(t), false}}
+	if ref := crtest.CRIU42(); ref != "" {
+		if _, err := os.Stat(ref); err == nil {
+			ts = append(ts, tool{"criu-4.2", ref, true})
+		} else {
+			t.Logf("reference CRIU 4.2 absent: %v", err)
+		}
+	}
+	return ts
+}
+
+// each runs f once per tool, as a subtest named by it.
+func each(t *testing.T, f func(t *testing.T, c tool)) {
+	for _, c := range tools(t) {
+		t.Run(c.name, func(t *testing.T) { f(t, c) })
+	}
+}
+
+// busybox is a statically linked busybox (Debian's busybox-static).
+func busybox() (string, error) {
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// A static executable has no PT_INTERP: no dynamic loader named.
+		if !bytes.Contains(b, []byte("/lib64/ld-linux")) && !bytes.Contains(b, []byte("/lib/ld-linux")) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("a static busybox is not installed (busybox-static)")
+}
+
+// container is one runc container of a bundle made by the test, driven
+// by `runc --root STATE --criu CRIU`.
+type container struct {
+	t      *testing.T
+	id     string
+	bundle string
+	state  string // runc's --root
+	criu   string
+	pid    int // the container's init, as runc last reported it
+}
+
+// spec edits the config.json `runc spec` wrote.
+type spec func(cfg map[string]any)
+
+// noPidns removes the pid namespace from the config (our criu does
+// not restore a pivot_root'ed container's own pid namespace yet).
+func noPidns(cfg map[string]any) {
+	linux := cfg["linux"].(map[string]any)
+	var keep []any
+	for _, ns := range linux["namespaces"].([]any) {
+		if ns.(map[string]any)["type"] != "pid" {
+			keep = append(keep, ns)
+		}
+	}
+	linux["namespaces"] = keep
+}
+
+// newContainer makes a bundle (busybox rootfs, runc spec, the counter,
+// a tmpfs on /run) in a fresh directory.
+func newContainer(t *testing.T, criu string, edits ...spec) *container {
+	t.Helper()
+	dir := t.TempDir()
+	c := &container{t: t, id: fmt.Sprintf("crgo%d-%d", os.Getpid(), time.Now().UnixNano()%1e6),
+		bundle: filepath.Join(dir, "bundle"), state: filepath.Join(dir, "state"), criu: criu}
+	root := filepath.Join(c.bundle, "rootfs")
+	for _, d := range []string{"bin", "proc", "sys", "dev", "run", "data", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bb, _ := busybox()
+	b, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"sh", "sleep", "nc", "cat", "echo"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("runc", "spec", "--bundle", c.bundle).CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v\n%s", err, out)
+	}
+	cfgPath := filepath.Join(c.bundle, "config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = []string{"sh", "-c", counter}
+	cfg["root"].(map[string]any)["readonly"] = false
+	cfg["mounts"] = append(cfg["mounts"].([]any), map[string]any{
+		"destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "nodev", "mode=755"},
+	})
+	for _, e := range edits {
+		e(cfg)
+	}
+	if raw, err = json.MarshalIndent(cfg, "", "\t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.destroy)
+	return c
+}
+
+// runc runs runc with the container's state root and criu; stdio are
+// fresh pipes (a detached container keeps them, as with a supervisor:
+// CRIU cannot dump a file of the host's mount namespace such as
+// /dev/null), the output is drained until every holder closed it.
+func (c *container) runc(args ...string) (string, error) {
+	c.t.Helper()
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command("runc", append([]string{"--root", c.state, "--criu", c.criu}, args...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, outW
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		c.t.Fatal(err)
+	}
+	// runc's own output ends when it exits; a detached container holds
+	// the pipes on, so read what runc wrote until then, not to EOF.
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(&out, outR)
+	}()
+	err = cmd.Wait()
+	select {
+	case <-done:
+	case <-time.After(200 * time.Millisecond):
+	}
+	c.t.Cleanup(func() { inW.Close(); outR.Close() })
+	return out.String(), err
+}
+
+// mustRunc is runc, failing the test on error.
+func (c *container) mustRunc(args ...string) string {
+	c.t.Helper()
+	out, err := c.runc(args...)
+	if err != nil {
+		c.t.Fatalf("runc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// start runs the container detached and waits for its first counts.
+func (c *container) start() {
+	c.t.Helper()
+	c.mustRunc("run", "-d", "--bundle", c.bundle, c.id)
+	c.status("running")
+	c.waitCount(3)
+}
+
+// status checks runc's status of the container (and notes its pid).
+func (c *container) status(want string) {
+	c.t.Helper()
+	out, err := c.runc("state", c.id)
+	if want == "" {
+		if err == nil {
+			c.t.Fatalf("runc state: the container still exists:\n%s", out)
+		}
+		return
+	}
+	if err != nil {
+		c.t.Fatalf("runc state: %v\n%s", err, out)
+	}
+	var st struct {
+		Status string `json:"status"`
+		Pid    int    `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
+		c.t.Fatalf("runc state: %v\n%s", err, out)
+	}
+	if st.Status != want {
+		c.t.Fatalf("runc state: %s, want %s", st.Status, want)
+	}
+	c.pid = st.Pid
+}
+
+// counts is the log the counter wrote, as numbers.
+func (c *container) counts() []int {
+	c.t.Helper()
+	f, err := os.Open(filepath.Join(c.bundle, "rootfs", "data", "log"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var n []int
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		v, err := strconv.Atoi(sc.Text())
+		if err != nil {
+			break // a line being written
+		}
+		n = append(n, v)
+	}
+	return n
+}
+
+// waitCount waits until the log holds more than n counts.
+func (c *container) waitCount(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(c.counts()) > n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("the counter did not get past %d lines (it has %d)", n, len(c.counts()))
+}
+
+// consecutive checks that the log is 1, 2, 3...: the counter went on
+// from its own memory across every restore, none missing, none again.
+func (c *container) consecutive() {
+	c.t.Helper()
+	n := c.counts()
+	for i, v := range n {
+		if v != i+1 {
+			c.t.Fatalf("log line %d is %d, want %d (log %v)", i+1, v, i+1, n[max(0, i-5):min(len(n), i+5)])
+		}
+	}
+}
+
+// checkTmpfs checks the container's /run after a restore: the file
+// written once before the first count came back from the images, and
+// the counter writes there again.
+func (c *container) checkTmpfs(dumpedAt int) {
+	c.t.Helper()
+	run := fmt.Sprintf("/proc/%d/root/run/", c.pid)
+	if b, err := os.ReadFile(run + "started"); err != nil || string(b) != "started\n" {
+		c.t.Errorf("the container's tmpfs lost /run/started: %q, %v", b, err)
+	}
+	b, err := os.ReadFile(run + "count")
+	if err != nil {
+		c.t.Fatalf("read the container's tmpfs: %v", err)
+	}
+	if v, _ := strconv.Atoi(strings.TrimSpace(string(b))); v <= dumpedAt {
+		c.t.Errorf("/run/count (tmpfs) is %d after restore, the log was at %d", v, dumpedAt)
+	}
+}
+
+// checkpoint runs runc checkpoint into img (with extra runc options);
+// the killed container's init is reaped (we are its subreaper).
+func (c *container) checkpoint(img string, extra ...string) {
+	c.t.Helper()
+	tree := descendants(c.pid)
+	args := append([]string{"checkpoint", "--image-path", img}, extra...)
+	if out, err := c.runc(append(args, c.id)...); err != nil {
+		c.t.Fatalf("runc checkpoint: %v\n%s\n%s", err, out, logTail(filepath.Join(img, "dump.log")))
+	}
+	if !contains(extra, "--leave-running") && !contains(extra, "--pre-dump") {
+		for _, p := range tree {
+			crtest.Reap(p)
+		}
+		reapZombies()
+		c.status("")
+	}
+}
+
+// restore runs runc restore -d from img and checks that it runs again.
+func (c *container) restore(img string) {
+	c.t.Helper()
+	if out, err := c.runc("restore", "-d", "--image-path", img, "--bundle", c.bundle, c.id); err != nil {
+		c.t.Fatalf("runc restore: %v\n%s\n%s", err, out, logTail(filepath.Join(img, "restore.log")))
+	}
+	c.status("running")
+	n := len(c.counts())
+	c.waitCount(n + 2)
+}
+
+// destroy kills and deletes the container, if it is still there.
+func (c *container) destroy() {
+	exec.Command("runc", "--root", c.state, "delete", "-f", c.id).Run()
+	if c.pid > 0 {
+		crtest.Reap(c.pid)
+	}
+}
+
+// descendants are pid and the tasks below it (the counter's sleep):
+// killed by the dump, each becomes a zombie of ours to reap, or its pid
+// stays taken and the restore fails with EEXIST.
+func descendants(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", out[i]))
+		for _, tk := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", out[i], tk.Name()))
+			for _, f := range strings.Fields(string(b)) {
+				if v, err := strconv.Atoi(f); err == nil {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// reapZombies reaps every child of ours that has exited (a task of the
+// tree forked after descendants looked); it never blocks.
+func reapZombies() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
+		if err != nil || pid <= 0 {
+			return
+		}
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// logTail is the end of a criu log, for a failure's message.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return path + ": " + err.Error()
+	}
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return path + ":\n" + string(b)
+}
+
+// TestRuncCheckpointRestoreTwice: runc checkpoint, runc restore, and
+// again from the restored container; the counter goes on from its
+// memory each time, and its tmpfs comes back with its file.
+func TestRuncCheckpointRestoreTwice(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		c := newContainer(t, cr.path, noPidns)
+		c.start()
+		for round := 1; round <= 2; round++ {
+			img := filepath.Join(t.TempDir(), "img")
+			c.checkpoint(img)
+			dumped := c.counts()
+			c.restore(img)
+			c.checkTmpfs(dumped[len(dumped)-1])
+		}
+		c.consecutive()
+		t.Logf("%s: %d counts, two checkpoints and restores", cr.name, len(c.counts()))
+	})
+}
