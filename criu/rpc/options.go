@@ -148,7 +148,9 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	d.ShellJob, rs.ShellJob = o.GetShellJob(), o.GetShellJob()
 	d.FileLocks, rs.FileLocks = o.GetFileLocks(), o.GetFileLocks()
 	d.PrevImages = o.GetParentImg()
-	d.TrackMem = o.GetTrackMem()
+	// A pre-dump always tracks memory, as CRIU's ("Enforcing memory
+	// tracking for pre-dump"): runc sets track_mem only with a parent.
+	d.TrackMem = o.GetTrackMem() || r.typ == pb.CriuReqType_PRE_DUMP
 	if o.GetEvasiveDevices() {
 		r.accept("evasive_devices: a device file whose path is gone fails the restore by name instead of being looked for elsewhere")
 	}

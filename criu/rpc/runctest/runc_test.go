@@ -3,6 +3,7 @@ package runctest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/proto/images"
 )
 
 func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
@@ -27,7 +30,7 @@ func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
 // is written only once, before the first count). The count
 // lives in the shell's memory only, so a restore that does not bring
 // the memory back starts again at 1.
-const counter = `echo started >/run/started; i=0; while :; do i=$((i+1)); echo $i >>/data/log; echo $i >/run/count; sleep 0.1; done`
+const counter = `echo started >/run/started; pad=$(seq 100000); i=0; while :; do i=$((i+1)); echo $i >>/data/log; echo $i >/run/count; sleep 0.1; done`
 
 // tool is one criu the scenarios run with: ours and CRIU 4.2.
 type tool struct {
@@ -128,7 +131,7 @@ func newContainer(t *testing.T, criu string, edits ...spec) *container {
 	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []string{"sh", "sleep", "nc", "cat", "echo"} {
+	for _, l := range []string{"sh", "sleep", "nc", "cat", "echo", "seq"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", l)); err != nil {
 			t.Fatal(err)
 		}
@@ -381,6 +384,21 @@ func reapZombies() {
 	}
 }
 
+// dumpStats is the dump's stats-dump.
+func dumpStats(t *testing.T, img string) *images.DumpStatsEntry {
+	t.Helper()
+	d, err := image.NewDir(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var se images.StatsEntry
+	if err := image.ReadOne(context.Background(), d, "stats-dump", &se); err != nil {
+		t.Fatal(err)
+	}
+	return se.GetDump()
+}
+
 func contains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
@@ -416,6 +434,122 @@ func TestRuncCheckpointRestoreTwice(t *testing.T) {
 			c.restore(img)
 			c.checkTmpfs(dumped[len(dumped)-1])
 		}
+		c.consecutive()
+		t.Logf("%s: %d counts, two checkpoints and restores", cr.name, len(c.counts()))
+	})
+}
+
+// TestRuncLeaveRunning: runc checkpoint --leave-running lets the
+// container count on; once it is deleted, its restore goes on from the
+// count of the checkpoint.
+func TestRuncLeaveRunning(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		c := newContainer(t, cr.path, noPidns)
+		c.start()
+		img := filepath.Join(t.TempDir(), "img")
+		c.checkpoint(img, "--leave-running")
+		c.status("running")
+		at := len(c.counts())
+		c.waitCount(at + 3)
+		tree := descendants(c.pid)
+		c.mustRunc("delete", "-f", c.id)
+		for _, p := range tree {
+			crtest.Reap(p)
+		}
+		reapZombies()
+		before := c.counts()
+		c.restore(img)
+		after := c.counts()[len(before):]
+		// The restored counter starts again from the checkpoint's count:
+		// at most the last one written before the delete, then one by one.
+		if after[0] > before[len(before)-1] || after[0] < 2 {
+			t.Fatalf("first count after restore %d, the log was at %d when deleted", after[0], before[len(before)-1])
+		}
+		for i := 1; i < len(after); i++ {
+			if after[i] != after[i-1]+1 {
+				t.Fatalf("counts after restore %v: not one by one", after)
+			}
+		}
+		t.Logf("%s: checkpointed while running at about %d, deleted at %d, restored from %d", cr.name, at, before[len(before)-1], after[0]-1)
+	})
+}
+
+// TestRuncPreDump: runc checkpoint --pre-dump (track_mem), then runc
+// checkpoint --parent-path onto it (parent_img), then restore. CRIU 4.2
+// cannot track memory on this kernel (no soft-dirty bits); ours tracks
+// it with userfaultfd write protection, and the final dump refers to
+// the pre-dump's pages.
+func TestRuncPreDump(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		c := newContainer(t, cr.path, noPidns)
+		c.start()
+		dir := t.TempDir()
+		pre, img := filepath.Join(dir, "pre"), filepath.Join(dir, "img")
+		out, err := c.runc("checkpoint", "--pre-dump", "--image-path", pre, c.id)
+		if cr.ref {
+			// CRIU 4.2 here: mem_track false, runc refuses the pre-dump.
+			if err == nil {
+				t.Fatalf("CRIU 4.2 pre-dumped on a kernel without soft-dirty:\n%s", out)
+			}
+			t.Logf("%s: runc checkpoint --pre-dump: %v: %s", cr.name, err, strings.TrimSpace(out))
+			c.status("running")
+			return
+		}
+		if err != nil {
+			t.Fatalf("runc checkpoint --pre-dump: %v\n%s\n%s", err, out, logTail(filepath.Join(pre, "dump.log")))
+		}
+		c.status("running")
+		c.waitCount(len(c.counts()) + 2)
+		c.checkpoint(img, "--parent-path", "../pre")
+		if l, err := os.Readlink(filepath.Join(img, "parent")); err != nil || l != "../pre" {
+			t.Errorf("img/parent: %q, %v; want a link to ../pre", l, err)
+		}
+		t.Logf("pre-dump: %v", dumpStats(t, pre))
+		st := dumpStats(t, img)
+		if st.GetPagesSkippedParent() == 0 {
+			t.Errorf("the dump onto the pre-dump left no page in it: %v\n%s", st, logTail(filepath.Join(img, "dump.log")))
+		}
+		t.Logf("%s: the dump wrote %d pages, left %d in the pre-dump", cr.name, st.GetPagesWritten(), st.GetPagesSkippedParent())
+		c.restore(img)
+		c.consecutive()
+	})
+}
+
+// TestRuncDefaultConfig: runc spec's own config, with the container's
+// pid namespace. CRIU 4.2 checkpoints and restores it; ours restores it
+// once the restore of a pivot_root'ed tree's own pid namespace is in
+// (until then its dump refuses it by name, and the container runs on).
+func TestRuncDefaultConfig(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		c := newContainer(t, cr.path)
+		c.start()
+		img := filepath.Join(t.TempDir(), "img")
+		if !cr.ref {
+			tree := descendants(c.pid)
+			out, err := c.runc("checkpoint", "--image-path", img, c.id)
+			if err != nil {
+				log, _ := os.ReadFile(filepath.Join(img, "dump.log"))
+				if !bytes.Contains(log, []byte("a pivot_root'ed container with a pid namespace of its own")) {
+					t.Fatalf("runc checkpoint: %v\n%s\n%s", err, out, logTail(filepath.Join(img, "dump.log")))
+				}
+				c.status("running")
+				c.waitCount(len(c.counts()) + 2)
+				t.Logf("%s: refused at dump by name, the container runs on: %s", cr.name, strings.TrimSpace(out))
+				return
+			}
+			for _, p := range tree {
+				crtest.Reap(p)
+			}
+			reapZombies()
+			c.status("")
+			c.restore(img)
+		} else {
+			c.checkpoint(img)
+			c.restore(img)
+		}
+		img2 := filepath.Join(t.TempDir(), "img")
+		c.checkpoint(img2)
+		c.restore(img2)
 		c.consecutive()
 		t.Logf("%s: %d counts, two checkpoints and restores", cr.name, len(c.counts()))
 	})
