@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/criugo/criu/criu/config"
 	"github.com/criugo/criu/criu/rpc"
 )
 
@@ -37,7 +38,8 @@ func init() {
 				if !ok {
 					return fmt.Errorf("swrk: fd %d is not a UNIX socket", fd)
 				}
-				return rpc.Serve(ctx, uc, rpc.Config{Version: version, Log: e.Log, IPTool: os.Getenv("CR_IP_TOOL")})
+				return rpc.Serve(ctx, uc, rpc.Config{Version: version, Log: e.Log, IPTool: os.Getenv("CR_IP_TOOL"),
+					ConfigFiles: config.Files(os.Args[1:], os.Getenv)})
 			}
 		},
 	})

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/mntns"
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/restore"
@@ -27,72 +27,118 @@ const defaultLogFile = "criu.log"
 type request struct {
 	typ       pb.CriuReqType
 	imagesDir string
-	workDir   string
-	logPath   string // "" logs to stderr (log_to_stderr)
-	logLevel  int
-	dump      dump.Options
-	restore   restore.Options
+	// imagesName is the images dir as the client names it (a remote
+	// snapshot's id derives from it); remote, remoteSocket and
+	// snapshotID are the configuration files' remote, remote-socket and
+	// snapshot-id (no criu_opts field has them).
+	imagesName   string
+	remote       bool
+	remoteSocket string
+	snapshotID   string
+	workDir      string
+	logPath      string // "" logs to stderr (log_to_stderr)
+	logLevel     int
+	dump         dump.Options
+	restore      restore.Options
 	// accepted are the options taken without effect, each with why
 	// that cannot change the result (logged); refused the options not
 	// implemented, which fail the request.
 	accepted, refused []string
 }
 
-// resolve reads o for a request of type t from the client peer.
+// resolve reads o for a request of type t from the client peer, with
+// the configuration files under and over it (config.go).
 func resolve(t pb.CriuReqType, o *pb.CriuOpts, peer int, cfg Config) (*request, error) {
+	o, st, err := applyConfig(o, cfg.ConfigFiles)
+	if err != nil {
+		return nil, err
+	}
 	r := &request{typ: t, logLevel: int(o.GetLogLevel())}
-	var err error
 	switch {
+	case st.byFile["images-dir"]:
+		r.imagesDir, r.imagesName = st.imagesDir, st.imagesDir
 	case o.GetImagesDirFd() >= 0:
-		if r.imagesDir, err = peerDir(peer, int(o.GetImagesDirFd()), "images_dir_fd"); err != nil {
+		if r.imagesDir, r.imagesName, err = peerDir(peer, int(o.GetImagesDirFd()), "images_dir_fd"); err != nil {
 			return nil, err
 		}
 	case o.GetImagesDir() != "":
-		r.imagesDir = o.GetImagesDir()
+		r.imagesDir, r.imagesName = o.GetImagesDir(), o.GetImagesDir()
 	default:
 		return nil, fmt.Errorf("%w: neither images_dir_fd nor images_dir given", ErrProtocol)
 	}
 	r.workDir = r.imagesDir
-	if o.WorkDirFd != nil {
-		if r.workDir, err = peerDir(peer, int(o.GetWorkDirFd()), "work_dir_fd"); err != nil {
+	switch {
+	case st.byFile["work-dir"]:
+		r.workDir = st.workDir
+	case o.WorkDirFd != nil:
+		if r.workDir, _, err = peerDir(peer, int(o.GetWorkDirFd()), "work_dir_fd"); err != nil {
 			return nil, err
 		}
+	case st.byDefault["work-dir"]:
+		r.workDir = st.workDir
 	}
 	name := o.GetLogFile()
 	if strings.Contains(name, "/") {
 		return nil, fmt.Errorf("log_file %q: no subdirs are allowed (use work_dir_fd)", name)
 	}
 	switch {
+	case st.byFile["log-file"]:
+		r.logPath = inDir(r.workDir, st.logFile)
 	case name != "":
 		r.logPath = filepath.Join(r.workDir, name)
 	case o.GetLogToStderr():
+	case st.byDefault["log-file"]:
+		r.logPath = inDir(r.workDir, st.logFile)
 	default:
 		r.logPath = filepath.Join(r.workDir, defaultLogFile)
 	}
+	if r.logPath == "-" {
+		r.logPath = ""
+	}
 	r.logLevel = min(max(r.logLevel, 0), 4)
+	r.remote, r.remoteSocket, r.snapshotID = st.remote, st.remoteSocket, st.snapshotID
+	if !r.remote && (r.remoteSocket != "" || r.snapshotID != "") {
+		r.refuse("remote-socket and snapshot-id without remote")
+	}
 	r.options(o, cfg)
+	// A remote dump's stats-dump goes with the images, before the
+	// store's Finish.
+	r.dump.StatsAfterFinish = !r.remote
 	return r, nil
+}
+
+// inDir is path, relative to dir unless absolute (CRIU's log-file "-"
+// is stderr).
+func inDir(dir, path string) string {
+	if path == "-" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // peerDir is the directory the client's fd names, as CRIU reaches it
 // (/proc/PEER/fd/N), by its own path when that is the same directory
 // for us (relative paths such as parent_img then resolve as the client
-// means them).
-func peerDir(peer, fd int, what string) (string, error) {
+// means them); and name, the path the client's fd names (its
+// /proc/PEER/fd/N link), whether or not it leads there for us: a remote
+// snapshot's id is derived from it, as from the command line's -D.
+func peerDir(peer, fd int, what string) (dir, name string, err error) {
 	p := fmt.Sprintf("/proc/%d/fd/%d", peer, fd)
 	st, err := os.Stat(p)
 	if err != nil {
-		return "", fmt.Errorf("%s %d of the client (pid %d): %w", what, fd, peer, err)
+		return "", "", fmt.Errorf("%s %d of the client (pid %d): %w", what, fd, peer, err)
 	}
 	if !st.IsDir() {
-		return "", fmt.Errorf("%s %d of the client (pid %d): not a directory", what, fd, peer)
+		return "", "", fmt.Errorf("%s %d of the client (pid %d): not a directory", what, fd, peer)
 	}
-	if real, err := os.Readlink(p); err == nil && filepath.IsAbs(real) {
-		if rst, err := os.Stat(real); err == nil && os.SameFile(st, rst) {
-			return real, nil
-		}
+	real, err := os.Readlink(p)
+	if err != nil || !filepath.IsAbs(real) {
+		return p, p, nil
 	}
-	return p, nil
+	if rst, err := os.Stat(real); err == nil && os.SameFile(st, rst) {
+		return real, real, nil
+	}
+	return p, real, nil
 }
 
 // refuse records an option we do not implement.
@@ -120,7 +166,6 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	d := &r.dump
 	rs := &r.restore
 	d.IPTool, rs.IPTool = cfg.IPTool, cfg.IPTool
-	d.StatsAfterFinish = true
 
 	// An option of a newer rpc.proto than ours: its meaning is unknown
 	// here, so it cannot be honoured (CRIU would skip it silently).
@@ -225,8 +270,14 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	if o.GetOrphanPtsMaster() {
 		r.accept("orphan_pts_master: dump refuses a terminal whose other end is outside the tree unless it is named external (tty[RDEV:DEV]), so our images never hold an orphan pty slave")
 	}
-	if f := o.GetConfigFile(); f != "" {
-		r.configFile(f)
+	if o.Timeout != nil {
+		r.accept("timeout %d: no effect, the tree is seized without a time limit", o.GetTimeout())
+	}
+	if o.PreDumpMode != nil {
+		r.accept("pre_dump_mode %s: the images are the same whichever way the pages are read", o.GetPreDumpMode())
+	}
+	if o.GetDisplayStats() {
+		r.accept("display_stats: the figures are in stats-dump / stats-restore and the log")
 	}
 	if o.GetLsmProfile() != "" {
 		r.refuse("lsm_profile %q", o.GetLsmProfile())
@@ -373,9 +424,27 @@ func (r *request) external(e string, isDump bool) {
 		}
 		return
 	}
+	if k, v, ok, err := mntns.ParseExternalMnt(e); err != nil || ok {
+		ext := &r.restore.Mounts.External // mnt[KEY]:PATH
+		if isDump {
+			ext = &r.dump.Mounts.External // mnt[MOUNTPOINT]:KEY
+		}
+		switch {
+		case err != nil:
+			r.refuse("external %q: %v", e, err)
+		case (*ext)[k] != "" && (*ext)[k] != v:
+			r.refuse("external %q: %s is already %s", e, k, (*ext)[k])
+		default:
+			if *ext == nil {
+				*ext = map[string]string{}
+			}
+			(*ext)[k] = v
+		}
+		return
+	}
 	in, out, ok, err := netns.ParseExternal(e)
 	if err != nil || !ok {
-		r.refuse("external %q (veth[IFNAME]:OUTNAME and tty[RDEV:DEV] only)", e)
+		r.refuse("external %q (veth[IFNAME]:OUTNAME, tty[RDEV:DEV] and mnt[KEY]:VALUE only)", e)
 		return
 	}
 	addVeth(&r.dump, &r.restore, in, out)
@@ -386,28 +455,6 @@ func addVeth(d *dump.Options, rs *restore.Options, in, out string) {
 		d.Veth, rs.Veth = map[string]string{}, map[string]string{}
 	}
 	d.Veth[in], rs.Veth[in] = out, out
-}
-
-// configFile: the request's configuration file (runc always names
-// /etc/criu/runc.conf). A missing file is nothing, as for CRIU; one
-// that sets options is refused until configuration files are read.
-func (r *request) configFile(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		if !os.IsNotExist(err) {
-			r.refuse("config_file %s: %v", path, err)
-		}
-		return
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if l != "" && !strings.HasPrefix(l, "#") {
-			r.refuse("config_file %s (configuration files are not read yet)", path)
-			return
-		}
-	}
 }
 
 // unknownFields are the field numbers in b, the unknown fields of a

@@ -3,6 +3,7 @@ package rpc
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -73,5 +74,66 @@ func TestOptions(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("refusal %q does not name %s", err, name)
 		}
+	}
+}
+
+// The configuration files apply in CRIU's order: the default files
+// under the request's explicit options, its config_file over them; an
+// option with no RPC meaning is refused by file and line.
+func TestConfigFiles(t *testing.T) {
+	dir := t.TempDir()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	def, rpcConf := filepath.Join(dir, "default.conf"), filepath.Join(dir, "runc.conf")
+	write := func(p, s string) {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(def, "tcp-established\nfile-locks\nwork-dir /nonexistent/default\nlog-file default.log\n")
+	write(rpcConf, "shell-job # a comment\nno-file-locks\nlog-file /var/log/x.log\nexternal \"mnt[/a]:b\"\nremote\nremote-socket /run/p.sock\n")
+	o := &pb.CriuOpts{ImagesDirFd: proto.Int32(int32(d.Fd())), Pid: proto.Int32(42), LogFile: proto.String("dump.log"),
+		TcpEstablished: proto.Bool(false), ConfigFile: proto.String(rpcConf)}
+	r, err := resolve(pb.CriuReqType_DUMP, o, os.Getpid(), Config{ConfigFiles: []string{def, filepath.Join(dir, "missing.conf")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.refusal(); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case r.dump.TCPEstablished:
+		t.Error("tcp-established of the default file won over the request's explicit false")
+	case r.dump.FileLocks:
+		t.Error("no-file-locks of config_file did not win over the default file")
+	case !r.dump.ShellJob:
+		t.Error("shell-job of config_file not applied")
+	case r.logPath != "/var/log/x.log":
+		t.Errorf("log %q: config_file's log-file should win over log_file", r.logPath)
+	case r.workDir != "/nonexistent/default":
+		t.Errorf("work dir %q: the default file's work-dir applies when the request has no work_dir_fd", r.workDir)
+	case r.imagesDir != dir:
+		t.Errorf("images dir %q", r.imagesDir)
+	case r.dump.Mounts.External["/a"] != "b":
+		t.Errorf("external mnt[/a]:b: %+v", r.dump.Mounts)
+	case !r.remote || r.remoteSocket != "/run/p.sock" || r.dump.StatsAfterFinish:
+		t.Errorf("remote %v socket %q stats after finish %v", r.remote, r.remoteSocket, r.dump.StatsAfterFinish)
+	}
+	// Without config_file: the request's log_file wins over the default's.
+	o.ConfigFile = nil
+	if r, err = resolve(pb.CriuReqType_DUMP, o, os.Getpid(), Config{ConfigFiles: []string{def}}); err != nil {
+		t.Fatal(err)
+	}
+	if r.logPath != "/nonexistent/default/dump.log" || !r.dump.FileLocks || r.remote {
+		t.Errorf("log %q file locks %v remote %v", r.logPath, r.dump.FileLocks, r.remote)
+	}
+	write(rpcConf, "tcp-established\npage-server\n")
+	o.ConfigFile = proto.String(rpcConf)
+	_, err = resolve(pb.CriuReqType_DUMP, o, os.Getpid(), Config{})
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), rpcConf+":2: ") || !strings.Contains(err.Error(), "page-server") {
+		t.Errorf("page-server in config_file: %v", err)
 	}
 }

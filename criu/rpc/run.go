@@ -12,8 +12,10 @@ import (
 
 	"github.com/criugo/criu/criu/dump"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/criu/restore"
 	pb "github.com/criugo/criu/proto/rpc"
+	"github.com/criugo/criu/remoteimg"
 )
 
 // run serves a DUMP, PRE_DUMP or RESTORE request.
@@ -42,7 +44,7 @@ func (s *session) run(ctx context.Context, req *pb.CriuReq) *pb.CriuResp {
 		return s.fail(t, err)
 	}
 	notify := o.GetNotifyScripts()
-	store, err := image.NewDir(r.imagesDir)
+	store, err := r.openStore(ctx, log)
 	if err != nil {
 		log.Error().Msg("Error: " + err.Error())
 		return s.fail(t, err)
@@ -65,6 +67,12 @@ func (s *session) run(ctx context.Context, req *pb.CriuReq) *pb.CriuResp {
 		if err != nil {
 			log.Error().Msg("Error: " + err.Error())
 			return s.fail(t, err)
+		}
+		if rel, ok := store.(image.Releaser); ok {
+			// The tasks run: the cache may free the snapshot.
+			if err := rel.Release(ctx); err != nil {
+				log.Warn().Err(err).Msg("release remote snapshot")
+			}
 		}
 		task.Release()
 		return &pb.CriuResp{Type: t.Enum(), Success: proto.Bool(true), Restore: &pb.CriuRestoreResp{Pid: proto.Int32(int32(task.Pid))}}
@@ -97,6 +105,53 @@ func (s *session) run(ctx context.Context, req *pb.CriuReq) *pb.CriuResp {
 		}
 		return resp
 	}
+}
+
+// remoteWait bounds a remote restore's waits, as criu restore's
+// --remote-wait default.
+const remoteWait = 30 * time.Second
+
+// openStore opens the request's images: its images dir, or with remote
+// (configuration files only) the local image-proxy (dump) or
+// image-cache (restore), with the snapshot named by snapshot-id or
+// derived, as criu's -D, from the images dir as the client names it
+// (remoteimg.SnapshotID).
+func (r *request) openStore(ctx context.Context, log zerolog.Logger) (image.Store, error) {
+	if !r.remote {
+		return image.NewDir(r.imagesDir)
+	}
+	write := r.typ != pb.CriuReqType_RESTORE
+	sock, mode := r.remoteSocket, remote.ModeRead
+	if write {
+		mode = remote.ModeWrite
+		if sock == "" {
+			sock = remoteimg.DefaultProxySocket("")
+		}
+	} else if sock == "" {
+		sock = remoteimg.DefaultCacheSocket("")
+	}
+	snap := r.snapshotID
+	switch {
+	case snap == "" && write:
+		snap = remoteimg.SnapshotID(r.imagesName)
+	case snap == "":
+		var err error
+		if snap, err = remote.ResolveSnapshot(ctx, sock, r.imagesName, remoteWait); err != nil {
+			return nil, fmt.Errorf("remote images at %s: %w", sock, err)
+		}
+	}
+	st, err := remote.Dial(ctx, sock, remote.Options{Snapshot: snap, Dir: r.imagesName, Mode: mode, WaitSnapshot: remoteWait, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("remote images at %s: %w", sock, err)
+	}
+	if write {
+		if err := st.CheckCache(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("remote images at %s: %w", sock, err)
+		}
+	}
+	log.Info().Str("snapshot", snap).Str("socket", sock).Msg("remote images")
+	return st, nil
 }
 
 // fail is failure with the request-specific part CRIU always sends.

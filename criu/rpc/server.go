@@ -44,6 +44,10 @@ type Config struct {
 	Log zerolog.Logger
 	// IPTool is the ip program for network namespaces ($CR_IP_TOOL).
 	IPTool string
+	// ConfigFiles are the default configuration files (config.Files:
+	// /etc/criu/default.conf, $HOME/.criu/default.conf,
+	// $CRIU_CONFIG_FILE), read under each request's options (config.go).
+	ConfigFiles []string
 }
 
 // session is one client's connection.

@@ -347,10 +347,17 @@ func (c *container) restore(img string) {
 
 // destroy kills and deletes the container, if it is still there.
 func (c *container) destroy() {
-	exec.Command("runc", "--root", c.state, "delete", "-f", c.id).Run()
-	if c.pid > 0 {
-		crtest.Reap(c.pid)
+	var tree []int
+	if c.pid > 0 && crtest.Alive(c.pid) {
+		tree = descendants(c.pid)
 	}
+	exec.Command("runc", "--root", c.state, "delete", "-f", c.id).Run()
+	// A tree runc no longer knows (left running by a configuration
+	// file's leave-running) is killed here.
+	for _, p := range tree {
+		crtest.Kill(p)
+	}
+	reapZombies()
 }
 
 // descendants are pid and the tasks below it (the counter's sleep):
@@ -552,5 +559,62 @@ func TestRuncDefaultConfig(t *testing.T) {
 		c.restore(img2)
 		c.consecutive()
 		t.Logf("%s: %d counts, two checkpoints and restores", cr.name, len(c.counts()))
+	})
+}
+
+// runcConf is the file runc names as config_file when it exists.
+const runcConf = "/etc/criu/runc.conf"
+
+// writeRuncConf writes /etc/criu/runc.conf for the test, and puts back
+// what was there (or nothing) after it.
+func writeRuncConf(t *testing.T, text string) {
+	t.Helper()
+	old, err := os.ReadFile(runcConf)
+	had := err == nil
+	if err := os.MkdirAll(filepath.Dir(runcConf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(runcConf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if had {
+			os.WriteFile(runcConf, old, 0o644)
+		} else {
+			os.Remove(runcConf)
+		}
+	})
+}
+
+// TestRuncConfigFile: /etc/criu/runc.conf wins over what runc sends, as
+// in CRIU: leave-running there keeps the container running after a
+// plain runc checkpoint (runc sends leave_running false), and its
+// log-file takes the log from runc's dump.log.
+func TestRuncConfigFile(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		c := newContainer(t, cr.path, noPidns)
+		c.start()
+		dir := t.TempDir()
+		log := filepath.Join(dir, "from-runc-conf.log")
+		writeRuncConf(t, "# written by TestRuncConfigFile\nleave-running\nlog-file "+log+"\n")
+		img := filepath.Join(dir, "img")
+		out, err := c.runc("checkpoint", "--image-path", img, c.id)
+		if err != nil {
+			t.Fatalf("runc checkpoint: %v\n%s\n%s", err, out, logTail(log))
+		}
+		// runc deletes a container it believes stopped; the tree itself
+		// must run on.
+		if !crtest.Alive(c.pid) {
+			t.Fatalf("the container's init %d is gone: leave-running of %s not applied", c.pid, runcConf)
+		}
+		n := len(c.counts())
+		c.waitCount(n + 2)
+		if b, err := os.ReadFile(log); err != nil || len(b) == 0 {
+			t.Errorf("log-file of %s: %q, %v", runcConf, b, err)
+		}
+		if _, err := os.Stat(filepath.Join(img, "dump.log")); err == nil {
+			t.Errorf("dump.log written although %s names another log", runcConf)
+		}
+		t.Logf("%s: runc checkpoint left the container running (runc.conf's leave-running), log in %s", cr.name, log)
 	})
 }
