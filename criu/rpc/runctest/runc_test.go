@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -616,5 +618,92 @@ func TestRuncConfigFile(t *testing.T) {
 			t.Errorf("dump.log written although %s names another log", runcConf)
 		}
 		t.Logf("%s: runc checkpoint left the container running (runc.conf's leave-running), log in %s", cr.name, log)
+	})
+}
+
+// startDaemon runs our criu image-cache or image-proxy (args) and waits
+// until it says it is ready (--status-fd).
+func startDaemon(t *testing.T, criu string, args ...string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var log bytes.Buffer
+	cmd := exec.Command(criu, append(args, "--status-fd", "3", "-v4")...)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s:\n%s", args[0], log.String())
+		}
+	})
+	r.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var b [1]byte
+	if n, err := r.Read(b[:]); n != 1 {
+		t.Fatalf("%s not ready: %v\n%s", args[0], err, log.String())
+	}
+}
+
+// TestRuncRemote: diskless migration of a runc container. runc.conf
+// says remote: runc checkpoint streams the images through a local
+// criu image-proxy to an image-cache (over loopback TCP), its image
+// path gets none (runc's own descriptors.json and the log only), and
+// runc restore from the same path reads them from the cache (the
+// snapshot id derives from the image path as the client names it).
+// CRIU 4.2 has no remote images: it refuses runc.conf's remote.
+func TestRuncRemote(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		c := newContainer(t, cr.path, noPidns)
+		c.start()
+		dir := t.TempDir()
+		img := filepath.Join(dir, "img")
+		cacheSock, proxySock := filepath.Join(dir, "cache.sock"), filepath.Join(dir, "proxy.sock")
+		if cr.ref {
+			writeRuncConf(t, "remote\nremote-socket "+proxySock+"\n")
+			out, err := c.runc("checkpoint", "--image-path", img, c.id)
+			if err == nil {
+				t.Fatalf("CRIU 4.2 took runc.conf's remote:\n%s", out)
+			}
+			c.status("running")
+			t.Logf("%s: %v: %s", cr.name, err, strings.TrimSpace(out))
+			return
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+		startDaemon(t, cr.path, "image-cache", "--address", "127.0.0.1", "--port", port, "-D", filepath.Join(dir, "cache"), "--local-socket", cacheSock)
+		startDaemon(t, cr.path, "image-proxy", "--address", "127.0.0.1", "--port", port, "--local-socket", proxySock)
+
+		writeRuncConf(t, "remote\nremote-socket "+proxySock+"\n")
+		c.checkpoint(img)
+		ents, _ := os.ReadDir(img)
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+			if strings.HasSuffix(e.Name(), ".img") || e.Name() == "stats-dump" {
+				t.Errorf("image %s written to the source's image path", e.Name())
+			}
+		}
+		list, err := crtest.Run(context.Background(), cr.path, "image-cache", "--list", "--local-socket", cacheSock)
+		if err != nil || !strings.Contains(list, "finished") {
+			t.Fatalf("image-cache --list: %v\n%s", err, list)
+		}
+		writeRuncConf(t, "remote\nremote-socket "+cacheSock+"\n")
+		c.restore(img)
+		c.consecutive()
+		t.Logf("%s: image path held %v; the cache:\n%s", cr.name, names, list)
 	})
 }
