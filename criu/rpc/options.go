@@ -442,6 +442,10 @@ func (r *request) external(e string, isDump bool) {
 		}
 		return
 	}
+	if strings.HasPrefix(e, "net[") {
+		r.refuse("external %q: a network namespace named external (runc names one given by path in config.json) is not joined yet", e)
+		return
+	}
 	in, out, ok, err := netns.ParseExternal(e)
 	if err != nil || !ok {
 		r.refuse("external %q (veth[IFNAME]:OUTNAME, tty[RDEV:DEV] and mnt[KEY]:VALUE only)", e)

@@ -707,3 +707,68 @@ func TestRuncRemote(t *testing.T) {
 		t.Logf("%s: image path held %v; the cache:\n%s", cr.name, names, list)
 	})
 }
+
+// tcpPair is the container's program for --tcp-established: a busybox
+// nc server and client on the container's loopback, the client sending
+// the count, the server writing what it gets to /data/got.
+const tcpPair = `sleep 1000000 | nc -l -p 5000 >/data/got & sleep 0.3; i=0; while :; do i=$((i+1)); echo $i; echo $i >>/data/log; sleep 0.1; done | nc 127.0.0.1 5000`
+
+// TestRuncTCPEstablished: runc checkpoint/restore --tcp-established of
+// a container with a TCP connection on the loopback of a network
+// namespace made for it (ip netns, its lo up, named by path in
+// config.json, as a CNI plugin does): runc names it external
+// (net[INO]:extRootNetNS) at checkpoint and gives it back by
+// inherit_fd at restore. CRIU 4.2 restores it, the connection going
+// on; ours refuses that external netns by name at dump (the container
+// runs on). (A connection on the loopback of a netns runc made itself
+// restores with neither: runc always sends empty_ns CLONE_NEWNET, so
+// the restored netns's lo is down and both fail with ENETUNREACH.)
+func TestRuncTCPEstablished(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		ns := fmt.Sprintf("crgo-tcp-%d", os.Getpid())
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			t.Fatalf("ip link set lo up: %v\n%s", err, out)
+		}
+		c := newContainer(t, cr.path, noPidns, func(cfg map[string]any) {
+			cfg["process"].(map[string]any)["args"] = []string{"sh", "-c", tcpPair}
+			for _, n := range cfg["linux"].(map[string]any)["namespaces"].([]any) {
+				if m := n.(map[string]any); m["type"] == "network" {
+					m["path"] = "/run/netns/" + ns
+				}
+			}
+		})
+		c.start()
+		got := filepath.Join(c.bundle, "rootfs", "data", "got")
+		crtest.WaitFor(t, got, "3\n", 10*time.Second)
+		img := filepath.Join(t.TempDir(), "img")
+		if !cr.ref {
+			// Ours does not join a network namespace named external yet.
+			out, err := c.runc("checkpoint", "--tcp-established", "--image-path", img, c.id)
+			log, _ := os.ReadFile(filepath.Join(img, "dump.log"))
+			if err == nil || !bytes.Contains(log, []byte(`external "net[`)) {
+				t.Fatalf("runc checkpoint of a container in an external netns: %v\n%s\n%s", err, out, log)
+			}
+			c.status("running")
+			c.waitCount(len(c.counts()) + 2)
+			t.Logf("%s: refused by name, the container runs on: %s", cr.name, strings.TrimSpace(out))
+			return
+		}
+		c.checkpoint(img, "--tcp-established")
+		if out, err := c.runc("restore", "-d", "--tcp-established", "--image-path", img, "--bundle", c.bundle, c.id); err != nil {
+			t.Fatalf("runc restore: %v\n%s\n%s", err, out, logTail(filepath.Join(img, "restore.log")))
+		}
+		c.status("running")
+		n := len(c.counts())
+		c.waitCount(n + 3)
+		c.consecutive()
+		b, _ := os.ReadFile(got)
+		lines := strings.Fields(string(b))
+		if len(lines) < n+2 || lines[len(lines)-1] != strconv.Itoa(len(lines)) {
+			t.Fatalf("the server got %d lines ending %q after the restore (the counter is at %d)", len(lines), lines[len(lines)-1], len(c.counts()))
+		}
+	})
+}
