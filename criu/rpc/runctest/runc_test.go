@@ -99,8 +99,8 @@ type container struct {
 // spec edits the config.json `runc spec` wrote.
 type spec func(cfg map[string]any)
 
-// noPidns removes the pid namespace from the config (our criu does
-// not restore a pivot_root'ed container's own pid namespace yet).
+// noPidns removes the pid namespace from the config: the container's
+// tasks keep their host pids.
 func noPidns(cfg map[string]any) {
 	linux := cfg["linux"].(map[string]any)
 	var keep []any
@@ -431,10 +431,17 @@ func logTail(path string) string {
 
 // TestRuncCheckpointRestoreTwice: runc checkpoint, runc restore, and
 // again from the restored container; the counter goes on from its
-// memory each time, and its tmpfs comes back with its file.
+// memory each time, and its tmpfs comes back with its file. With runc
+// spec's own config (pid, net, ipc, uts and mount namespaces of the
+// container's own), and without its pid namespace.
 func TestRuncCheckpointRestoreTwice(t *testing.T) {
+	t.Run("default", func(t *testing.T) { twice(t) })
+	t.Run("no-pidns", func(t *testing.T) { twice(t, noPidns) })
+}
+
+func twice(t *testing.T, edits ...spec) {
 	each(t, func(t *testing.T, cr tool) {
-		c := newContainer(t, cr.path, noPidns)
+		c := newContainer(t, cr.path, edits...)
 		c.start()
 		for round := 1; round <= 2; round++ {
 			img := filepath.Join(t.TempDir(), "img")
@@ -453,7 +460,7 @@ func TestRuncCheckpointRestoreTwice(t *testing.T) {
 // count of the checkpoint.
 func TestRuncLeaveRunning(t *testing.T) {
 	each(t, func(t *testing.T, cr tool) {
-		c := newContainer(t, cr.path, noPidns)
+		c := newContainer(t, cr.path)
 		c.start()
 		img := filepath.Join(t.TempDir(), "img")
 		c.checkpoint(img, "--leave-running")
@@ -490,7 +497,7 @@ func TestRuncLeaveRunning(t *testing.T) {
 // the pre-dump's pages.
 func TestRuncPreDump(t *testing.T) {
 	each(t, func(t *testing.T, cr tool) {
-		c := newContainer(t, cr.path, noPidns)
+		c := newContainer(t, cr.path)
 		c.start()
 		dir := t.TempDir()
 		pre, img := filepath.Join(dir, "pre"), filepath.Join(dir, "img")
@@ -524,46 +531,6 @@ func TestRuncPreDump(t *testing.T) {
 	})
 }
 
-// TestRuncDefaultConfig: runc spec's own config, with the container's
-// pid namespace. CRIU 4.2 checkpoints and restores it; ours restores it
-// once the restore of a pivot_root'ed tree's own pid namespace is in
-// (until then its dump refuses it by name, and the container runs on).
-func TestRuncDefaultConfig(t *testing.T) {
-	each(t, func(t *testing.T, cr tool) {
-		c := newContainer(t, cr.path)
-		c.start()
-		img := filepath.Join(t.TempDir(), "img")
-		if !cr.ref {
-			tree := descendants(c.pid)
-			out, err := c.runc("checkpoint", "--image-path", img, c.id)
-			if err != nil {
-				log, _ := os.ReadFile(filepath.Join(img, "dump.log"))
-				if !bytes.Contains(log, []byte("a pivot_root'ed container with a pid namespace of its own")) {
-					t.Fatalf("runc checkpoint: %v\n%s\n%s", err, out, logTail(filepath.Join(img, "dump.log")))
-				}
-				c.status("running")
-				c.waitCount(len(c.counts()) + 2)
-				t.Logf("%s: refused at dump by name, the container runs on: %s", cr.name, strings.TrimSpace(out))
-				return
-			}
-			for _, p := range tree {
-				crtest.Reap(p)
-			}
-			reapZombies()
-			c.status("")
-			c.restore(img)
-		} else {
-			c.checkpoint(img)
-			c.restore(img)
-		}
-		img2 := filepath.Join(t.TempDir(), "img")
-		c.checkpoint(img2)
-		c.restore(img2)
-		c.consecutive()
-		t.Logf("%s: %d counts, two checkpoints and restores", cr.name, len(c.counts()))
-	})
-}
-
 // runcConf is the file runc names as config_file when it exists.
 const runcConf = "/etc/criu/runc.conf"
 
@@ -594,7 +561,7 @@ func writeRuncConf(t *testing.T, text string) {
 // log-file takes the log from runc's dump.log.
 func TestRuncConfigFile(t *testing.T) {
 	each(t, func(t *testing.T, cr tool) {
-		c := newContainer(t, cr.path, noPidns)
+		c := newContainer(t, cr.path)
 		c.start()
 		dir := t.TempDir()
 		log := filepath.Join(dir, "from-runc-conf.log")
@@ -663,7 +630,7 @@ func startDaemon(t *testing.T, criu string, args ...string) {
 // CRIU 4.2 has no remote images: it refuses runc.conf's remote.
 func TestRuncRemote(t *testing.T) {
 	each(t, func(t *testing.T, cr tool) {
-		c := newContainer(t, cr.path, noPidns)
+		c := newContainer(t, cr.path)
 		c.start()
 		dir := t.TempDir()
 		img := filepath.Join(dir, "img")
