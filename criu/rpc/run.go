@@ -118,7 +118,16 @@ const remoteWait = 30 * time.Second
 // (remoteimg.SnapshotID).
 func (r *request) openStore(ctx context.Context, log zerolog.Logger) (image.Store, error) {
 	if !r.remote {
-		return image.NewDir(r.imagesDir)
+		d, err := image.NewDir(r.imagesDir)
+		if err != nil || r.workDir == r.imagesDir {
+			return d, err
+		}
+		w, err := image.NewDir(r.workDir)
+		if err != nil {
+			d.Close()
+			return nil, fmt.Errorf("work dir: %w", err)
+		}
+		return &statsInWorkDir{Dir: d, work: w}, nil
 	}
 	write := r.typ != pb.CriuReqType_RESTORE
 	sock, mode := r.remoteSocket, remote.ModeRead
@@ -152,6 +161,47 @@ func (r *request) openStore(ctx context.Context, log zerolog.Logger) (image.Stor
 	}
 	log.Info().Str("snapshot", snap).Str("socket", sock).Msg("remote images")
 	return st, nil
+}
+
+// statsInWorkDir is a local images dir whose stats-dump and
+// stats-restore go to the work dir, as CRIU writes them (in its cwd,
+// the work dir): Podman reads stats-dump in the work path it gives
+// runc, and puts it in its checkpoint archives from there.
+type statsInWorkDir struct {
+	*image.Dir // the images; its parent chain (image.Chained) too
+	work       *image.Dir
+}
+
+func isStats(name string) bool { return name == "stats-dump" || name == "stats-restore" }
+
+func (s *statsInWorkDir) Create(ctx context.Context, name string) (image.Writer, error) {
+	if isStats(name) {
+		return s.work.Create(ctx, name)
+	}
+	return s.Dir.Create(ctx, name)
+}
+
+func (s *statsInWorkDir) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	if isStats(name) {
+		return s.work.Open(ctx, name)
+	}
+	return s.Dir.Open(ctx, name)
+}
+
+// Finish makes both dirs' images durable.
+func (s *statsInWorkDir) Finish(ctx context.Context) error {
+	if err := s.Dir.Finish(ctx); err != nil {
+		return err
+	}
+	return s.work.Finish(ctx)
+}
+
+func (s *statsInWorkDir) Close() error {
+	err := s.Dir.Close()
+	if werr := s.work.Close(); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // fail is failure with the request-specific part CRIU always sends.

@@ -739,3 +739,38 @@ func TestRuncTCPEstablished(t *testing.T) {
 		}
 	})
 }
+
+// TestRuncWorkPath: with runc's --work-path apart from --image-path,
+// the log and stats-dump / stats-restore go to the work path, as CRIU
+// writes them (Podman reads stats-dump there and puts it in its
+// checkpoint archives).
+func TestRuncWorkPath(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		c := newContainer(t, cr.path)
+		c.start()
+		dir := t.TempDir()
+		img, work, rwork := filepath.Join(dir, "img"), filepath.Join(dir, "work"), filepath.Join(dir, "rwork")
+		for _, d := range []string{img, work, rwork} {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.checkpoint(img, "--work-path", work)
+		if out, err := c.runc("restore", "-d", "--image-path", img, "--work-path", rwork, "--bundle", c.bundle, c.id); err != nil {
+			t.Fatalf("runc restore: %v\n%s\n%s", err, out, logTail(filepath.Join(rwork, "restore.log")))
+		}
+		c.status("running")
+		c.waitCount(len(c.counts()) + 2)
+		c.consecutive()
+		for _, f := range []string{filepath.Join(work, "stats-dump"), filepath.Join(work, "dump.log"), filepath.Join(rwork, "stats-restore"), filepath.Join(rwork, "restore.log")} {
+			if _, err := os.Stat(f); err != nil {
+				t.Errorf("%v", err)
+			}
+		}
+		for _, f := range []string{"stats-dump", "stats-restore", "dump.log", "restore.log"} {
+			if _, err := os.Stat(filepath.Join(img, f)); err == nil {
+				t.Errorf("%s is in the image path, not the work path", f)
+			}
+		}
+	})
+}
