@@ -119,25 +119,7 @@ func newContainer(t *testing.T, criu string, edits ...spec) *container {
 	dir := t.TempDir()
 	c := &container{t: t, id: fmt.Sprintf("crgo%d-%d", os.Getpid(), time.Now().UnixNano()%1e6),
 		bundle: filepath.Join(dir, "bundle"), state: filepath.Join(dir, "state"), criu: criu}
-	root := filepath.Join(c.bundle, "rootfs")
-	for _, d := range []string{"bin", "proc", "sys", "dev", "run", "data", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	bb, _ := busybox()
-	b, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range []string{"sh", "sleep", "nc", "cat", "echo", "seq"} {
-		if err := os.Symlink("busybox", filepath.Join(root, "bin", l)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.makeRootfs()
 	if out, err := exec.Command("runc", "spec", "--bundle", c.bundle).CombinedOutput(); err != nil {
 		t.Fatalf("runc spec: %v\n%s", err, out)
 	}
@@ -168,6 +150,33 @@ func newContainer(t *testing.T, criu string, edits ...spec) *container {
 	}
 	t.Cleanup(c.destroy)
 	return c
+}
+
+// makeRootfs makes the bundle's rootfs: busybox and the directories
+// the container's mounts and the counter need.
+func (c *container) makeRootfs() string {
+	t := c.t
+	t.Helper()
+	root := filepath.Join(c.bundle, "rootfs")
+	for _, d := range []string{"bin", "proc", "sys", "dev", "run", "data", "tmp", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bb, _ := busybox()
+	b, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"sh", "sleep", "nc", "cat", "echo", "seq"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
 
 // runc runs runc with the container's state root and criu; stdio are

@@ -1,0 +1,132 @@
+package runctest
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// podman runs podman with its own storage (vfs), run and tmp dirs in
+// dir, runc running criu (--runtime-flag criu=PATH) and, for Podman's
+// own version check of criu ("at least CRIU 31100", through go-criu),
+// that criu first in PATH.
+type podman struct {
+	t    *testing.T
+	dir  string
+	criu string
+}
+
+func (p *podman) run(args ...string) (string, error) {
+	p.t.Helper()
+	bin := filepath.Join(p.dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(bin, "criu")); err != nil {
+		if err := os.Symlink(p.criu, filepath.Join(bin, "criu")); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("podman", append([]string{"--root", filepath.Join(p.dir, "root"), "--runroot", filepath.Join(p.dir, "run"),
+		"--tmpdir", filepath.Join(p.dir, "tmp"), "--storage-driver", "vfs", "--events-backend", "file",
+		"--runtime", "runc", "--runtime-flag", "criu=" + p.criu}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdin = nil
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (p *podman) must(args ...string) string {
+	p.t.Helper()
+	out, err := p.run(args...)
+	if err != nil {
+		p.t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// logCounts are the container's counts in podman logs, checked to be
+// 1, 2, 3... (none lost, none again).
+func (p *podman) logCounts(name string) int {
+	p.t.Helper()
+	out := p.must("logs", name)
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		n++
+		if v, err := strconv.Atoi(sc.Text()); err != nil || v != n {
+			p.t.Fatalf("podman logs line %d is %q, want %d:\n%s", n, sc.Text(), n, out)
+		}
+	}
+	return n
+}
+
+func (p *podman) waitLogs(name string, n int) {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.logCounts(name) > n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("podman logs %s: not past %d counts", name, n)
+}
+
+// TestPodmanCheckpointRestore: Podman checkpoints and restores a
+// container of a busybox image imported offline (podman import), in
+// place and then through an exported archive (checkpoint --export, rm,
+// restore --import, as for a migration), with our criu and CRIU 4.2.
+func TestPodmanCheckpointRestore(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Skip("podman is not installed")
+	}
+	each(t, func(t *testing.T, cr tool) {
+		// Podman wants its runroot under 50 characters.
+		dir, err := os.MkdirTemp("", "crgo-pd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &podman{t: t, dir: dir, criu: cr.path}
+		t.Cleanup(func() {
+			p.run("rm", "-fa")
+			exec.Command("umount", "-R", filepath.Join(dir, "run")).Run()
+			os.RemoveAll(dir)
+		})
+		// A rootfs tarball, made as the bundle's.
+		c := &container{t: t, bundle: filepath.Join(dir, "bundle")}
+		rootfs := c.makeRootfs()
+		tarball := filepath.Join(dir, "rootfs.tar")
+		if out, err := exec.Command("tar", "-C", rootfs, "-cf", tarball, ".").CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v\n%s", err, out)
+		}
+		p.must("import", tarball, "localhost/crgo-busybox")
+		const name = "crgo-podman"
+		// This machine lets no process raise an rlimit (no
+		// CAP_SYS_RESOURCE): the container's limits stay below ours.
+		p.must("run", "-d", "--name", name, "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
+			"localhost/crgo-busybox", "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done")
+		p.waitLogs(name, 3)
+		p.must("container", "checkpoint", name)
+		p.must("container", "restore", name)
+		n := p.logCounts(name)
+		p.waitLogs(name, n+2)
+		archive := filepath.Join(dir, "ckpt.tar.gz")
+		if out := p.must("container", "checkpoint", "--export", archive, name); strings.Contains(out, "Can't stat") {
+			t.Errorf("podman container checkpoint --export: %s", out)
+		}
+		p.must("rm", "-f", name)
+		p.must("container", "restore", "--import", archive)
+		n = p.logCounts(name)
+		p.waitLogs(name, n+2)
+		t.Logf("%s: %d counts through two podman checkpoints and restores, one through an exported archive", cr.name, p.logCounts(name))
+	})
+}
