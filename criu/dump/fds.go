@@ -319,7 +319,7 @@ func (f *fileSet) sameDesc(k [2]uint64, pid, fd int) (fdRef, bool, error) {
 }
 
 // GetFd copies fd of task pid into criu (files.Tree, pipes.Tree).
-func (t *tree) GetFd(pid, fd int) (int, error) { return getFd(pid, fd) }
+func (t *tree) GetFd(pid, fd int) (int, error) { return linux.CopyFd(pid, fd) }
 
 // ID hands out the next file id (pipes.Tree).
 func (t *tree) ID() uint32 { return t.files.id() }

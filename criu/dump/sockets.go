@@ -4,13 +4,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
 // addSocket records the socket open at fd (package sockets), from a
 // copy of it.
 func (d *dumper) addSocket(fd int, st *unix.Stat_t, flags uint32) (*images.FileEntry, error) {
-	cp, err := getFd(d.pid, fd)
+	cp, err := linux.CopyFd(d.pid, fd)
 	if err != nil {
 		return nil, err
 	}

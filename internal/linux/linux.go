@@ -139,3 +139,19 @@ func Poll(fds []unix.PollFd, timeout int) (int, error) {
 	n, err := RetryEINTR(Always, func() (int, error) { return unix.Poll(fds, timeout) })
 	return n, os.NewSyscallError("poll", err)
 }
+
+// CopyFd copies fd of pid into this process (pidfd_open, then
+// pidfd_getfd): the same open file description, so reading state from
+// the copy reads the task's object. The caller closes it.
+func CopyFd(pid, fd int) (int, error) {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pfd)
+	nfd, err := unix.PidfdGetfd(pfd, fd, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("pidfd_getfd", err)
+	}
+	return nfd, nil
+}
