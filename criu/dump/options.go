@@ -53,6 +53,9 @@ type Options struct {
 	// (EXT_TTY), and restore must be given each with --inherit-fd
 	// (criu dump --external tty[RDEV:DEV]; package tty).
 	ExternalTTY map[string]bool
+	// OrphanPtsMaster: tty.Options.OrphanPtsMaster (criu swrk's
+	// orphan_pts_master).
+	OrphanPtsMaster bool
 	// ExtUnixSk lets a UNIX datagram socket connected to a named socket
 	// outside the tree be dumped: the peer is written as external, and
 	// restore connects to that name again (criu dump --ext-unix-sk,

@@ -12,7 +12,7 @@ import (
 
 // newTTYSet returns the collector of t's terminals.
 func newTTYSet(t *tree) *tty.Set {
-	return tty.NewSet(ttyTree{t}, tty.Options{Pid: t.opts.Pid, ShellJob: t.opts.ShellJob, ExternalTTY: t.opts.ExternalTTY, Log: t.opts.Log})
+	return tty.NewSet(ttyTree{t}, tty.Options{Pid: t.opts.Pid, ShellJob: t.opts.ShellJob, ExternalTTY: t.opts.ExternalTTY, OrphanPtsMaster: t.opts.OrphanPtsMaster, Log: t.opts.Log})
 }
 
 // ttyTree is the frozen tree as package tty sees it.

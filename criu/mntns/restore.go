@@ -58,6 +58,9 @@ type Layout struct {
 	root    string // opts.Root, absolute and clean
 	log     zerolog.Logger
 	archive map[uint32]bool // tmpfs devices filled
+	// ptys are the pty masters, by index, opened for binds of a
+	// devpts's slaves (devpts.go).
+	ptys map[uint32]int
 }
 
 // Load reads mountpoints-ID.img of a root task in a mount namespace of
@@ -369,6 +372,9 @@ func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
 		if o := innerSource(m, before); o != nil {
 			rel := strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/"))
 			src = filepath.Join(l.target(o), rel)
+			if err := k.slaveNode(o, rel); err != nil {
+				return err
+			}
 		} else if m.GetRoot() == "/" && anew(m) {
 			bind = false
 		} else if anew(m) && fsName(m) != "tmpfs" {

@@ -81,7 +81,9 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 	root := t.nodes[0]
 	ids := root.sn.ids
 	if t.mnt != nil {
-		if err := t.mnt.Make(ctx, root.r.pid, root.r.sys); err != nil {
+		err := t.mnt.Make(ctx, root.r.pid, root.r.sys)
+		t.masterFds = append(t.masterFds, t.mnt.PtyMasters()...) // ours to close
+		if err != nil {
 			return fmt.Errorf("restore mount namespace %d: %w", ids.GetMntNsId(), err)
 		}
 	}

@@ -46,6 +46,9 @@ type Options struct {
 	EmptyNetns bool
 	// Cgroup: --manage-cgroups, --cgroup-root, --cgroup-yard (package cgroup).
 	Cgroup cgroup.Options
+	// OrphanPtsMaster, if set, takes each pty's new master whose old
+	// one was outside the tree (tty.Restorer.OrphanMaster).
+	OrphanPtsMaster func(fd int) error
 	// Log receives progress.
 	Log zerolog.Logger
 	// Notify, when set, is called at CRIU's action-script steps (criu

@@ -57,7 +57,9 @@ func (x ttyRestorer) ReopenInherited(fd int, flags uint32) (int, error) {
 
 func (x ttyRestorer) FileUser(id uint32) string { return x.t.fileUser(id) }
 
-func (x ttyRestorer) Hold(fd int) { x.t.masterFds = append(x.t.masterFds, fd) }
+func (x ttyRestorer) Hold(fd int)                        { x.t.masterFds = append(x.t.masterFds, fd) }
+func (x ttyRestorer) PtyMaster(index uint32) (int, bool) { return x.t.mnt.PtyMaster(index) }
+func (x ttyRestorer) OrphanMaster() func(fd int) error   { return x.t.opts.OrphanPtsMaster }
 func (x ttyRestorer) Devpts() (string, string) {
 	if x.t.mnt == nil {
 		return "/dev/pts", "/dev/ptmx"

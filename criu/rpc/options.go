@@ -35,11 +35,14 @@ type request struct {
 	remote       bool
 	remoteSocket string
 	snapshotID   string
-	workDir      string
-	logPath      string // "" logs to stderr (log_to_stderr)
-	logLevel     int
-	dump         dump.Options
-	restore      restore.Options
+	// orphanPts: orphan_pts_master, the new master of a pty whose
+	// master was outside the tree goes to the client.
+	orphanPts bool
+	workDir   string
+	logPath   string // "" logs to stderr (log_to_stderr)
+	logLevel  int
+	dump      dump.Options
+	restore   restore.Options
 	// accepted are the options taken without effect, each with why
 	// that cannot change the result (logged); refused the options not
 	// implemented, which fail the request.
@@ -267,9 +270,9 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	if o.StatusFd != nil {
 		r.refuse("status_fd (obsolete in CRIU too)")
 	}
-	if o.GetOrphanPtsMaster() {
-		r.accept("orphan_pts_master: dump refuses a terminal whose other end is outside the tree unless it is named external (tty[RDEV:DEV]), so our images never hold an orphan pty slave")
-	}
+	// A pty slave whose master is outside the tree (runc's console) is
+	// dumped; its restore sends a new master back (run.go).
+	d.OrphanPtsMaster, r.orphanPts = o.GetOrphanPtsMaster(), o.GetOrphanPtsMaster()
 	if o.Timeout != nil {
 		r.accept("timeout %d: no effect, the tree is seized without a time limit", o.GetTimeout())
 	}

@@ -59,8 +59,16 @@ func (s *session) run(ctx context.Context, req *pb.CriuReq) *pb.CriuResp {
 				if step != "setup-namespaces" && step != "post-restore" {
 					pid = 0
 				}
-				_, err := s.notify(step, pid)
+				_, err := s.notify(step, pid, -1)
 				return err
+			}
+			if r.orphanPts {
+				// CRIU's orphan-pts-master: the new master by
+				// SCM_RIGHTS (runc hands it to the console socket).
+				opts.OrphanPtsMaster = func(fd int) error {
+					_, err := s.notify("orphan-pts-master", 0, fd)
+					return err
+				}
 			}
 		}
 		task, err := restore.Restore(ctx, store, opts)
@@ -81,7 +89,7 @@ func (s *session) run(ctx context.Context, req *pb.CriuReq) *pb.CriuResp {
 		opts.Log = log
 		if notify {
 			opts.Notify = func(ctx context.Context, step string) error {
-				rep, err := s.notify(step, 0)
+				rep, err := s.notify(step, 0, -1)
 				if err == nil && len(rep.GetOpts().GetExternal()) > 0 {
 					err = fmt.Errorf("query-ext-files: adding external objects %q during the dump is not implemented", rep.GetOpts().GetExternal())
 				}
@@ -216,13 +224,14 @@ func (s *session) fail(t pb.CriuReqType, err error) *pb.CriuResp {
 	return resp
 }
 
-// notify sends one notification and waits for the client's answer.
-func (s *session) notify(script string, pid int) (*pb.CriuReq, error) {
+// notify sends one notification, with fd attached unless it is
+// negative, and waits for the client's answer.
+func (s *session) notify(script string, pid, fd int) (*pb.CriuReq, error) {
 	n := &pb.CriuNotify{Script: proto.String(script)}
 	if pid > 0 {
 		n.Pid = proto.Int32(int32(pid))
 	}
-	if err := s.send(&pb.CriuResp{Type: pb.CriuReqType_NOTIFY.Enum(), Success: proto.Bool(true), Notify: n}, -1); err != nil {
+	if err := s.send(&pb.CriuResp{Type: pb.CriuReqType_NOTIFY.Enum(), Success: proto.Bool(true), Notify: n}, fd); err != nil {
 		return nil, fmt.Errorf("notification %s: %w", script, err)
 	}
 	req, err := s.recv()

@@ -31,7 +31,13 @@ type Options struct {
 	// ExternalTTY names the terminals, by TTYKey, whose other end is
 	// outside the tree (criu dump --external tty[RDEV:DEV]; dump_ext.go).
 	ExternalTTY map[string]bool
-	Log         zerolog.Logger
+	// OrphanPtsMaster: a pty slave whose master no task of the tree
+	// holds (a container's console, whose master its runtime keeps) is
+	// dumped as a pty of the tree's own, and restore opens a new
+	// master for it and gives that to its client (CRIU's
+	// orphan_pts_master, which runc sends over criu swrk).
+	OrphanPtsMaster bool
+	Log             zerolog.Logger
 }
 
 // Task is a task of the frozen tree, as the terminal checks see it.
@@ -106,6 +112,9 @@ type heldPty struct {
 	sid, pgrp int
 	// pid and fd: where a task of the tree holds the master.
 	pid, fd int
+	// orphan: no task holds the master (Options.OrphanPtsMaster);
+	// sid and pgrp are then read from the tasks' stat.
+	orphan bool
 }
 
 // tasks lists the tree's tasks, and the same by pid.
@@ -151,11 +160,38 @@ func (s *Set) Scan() error {
 	if err != nil {
 		return err
 	}
+	if s.opts.OrphanPtsMaster {
+		if err := orphanPtys(tasks, held); err != nil {
+			return err
+		}
+	}
 	s.held = held
 	if err := s.checkCttys(); err != nil {
 		return err
 	}
 	return s.scanExtTTYs()
+}
+
+// orphanPtys adds to held the ptys whose slaves the tasks hold without
+// their master, with the session and foreground group of the tasks that
+// have one as controlling terminal (a slave's TIOCGSID answers only its
+// own session).
+func orphanPtys(tasks []Task, held map[uint32]*heldPty) error {
+	return terminalFds(tasks, isPts, func(d Task, fd int, _ string, st *unix.Stat_t) error {
+		index := ptsIndex(st.Rdev)
+		if held[index] != nil {
+			return nil
+		}
+		h := &heldPty{orphan: true}
+		for _, t := range tasks {
+			if !t.Zombie && t.Stat.TtyNr == st.Rdev {
+				h.sid, h.pgrp = t.Stat.Session, max(t.Stat.Tpgid, 0)
+				break
+			}
+		}
+		held[index] = h
+		return nil
+	})
 }
 
 // terminalFds calls f for every fd of the live tasks that is open on a
@@ -512,8 +548,8 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read: %v", errdefs.ErrUnsupported, index, n, index, err)
 	}
 	h := s.held[index]
-	if h == nil {
-		return nil, fmt.Errorf("%w: /dev/pts/%d is open but its master is not in the tree", errdefs.ErrUnsupported, index)
+	if h == nil || h.orphan {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, and its master is not in the tree", errdefs.ErrUnsupported, index, n, index)
 	}
 	if !capSysAdmin() {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, and putting them back (TIOCSTI) needs CAP_SYS_ADMIN", errdefs.ErrUnsupported, index, n, index)
@@ -642,7 +678,7 @@ func (s *Set) Write(ctx context.Context, st image.Store) error {
 		return nil
 	}
 	for i := range s.slaves {
-		if !s.masters[i] {
+		if !s.masters[i] && !(s.held[i] != nil && s.held[i].orphan) {
 			return fmt.Errorf("%w: /dev/pts/%d is open but its master is not in the tree (a terminal given by a process outside, a container's console: dump with --external %s, and restore with --inherit-fd fd[N]:%s giving the terminal that takes its place)", errdefs.ErrUnsupported, i, s.slaveKey[i], s.slaveKey[i])
 		}
 	}

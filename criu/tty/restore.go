@@ -57,6 +57,16 @@ type Restorer interface {
 	// /dev/ptmx, or a container's devpts instance, made anew by its
 	// mount namespace, through /proc/ROOT/root).
 	Devpts() (pts, ptmx string)
+	// OrphanMaster, if not nil, gives the restore's client fd, the new
+	// master of a pty whose master the images do not hold (dumped with
+	// Options.OrphanPtsMaster; CRIU's orphan_pts_master: criu swrk sends
+	// it with the orphan-pts-master notification). Without it such a pty
+	// fails the restore.
+	OrphanMaster() func(fd int) error
+	// PtyMaster is the master of pty index that the mounts opened, for
+	// a bind of its slave (a container's /dev/console), held by the
+	// restore; false if none.
+	PtyMaster(index uint32) (int, bool)
 	// Hold keeps the restorer's fd open until the restore ends.
 	Hold(fd int)
 	// Share makes the restorer's fd the file description that the
@@ -284,17 +294,20 @@ func (t *Terminals) openPtys(ids []uint32) error {
 			if _, ok := masters[index]; ok {
 				return fmt.Errorf("%w: pty %d has two master files", errdefs.ErrBadImage, index)
 			}
-			if fd, err = openPtmx(ptmx, index, int(p.f.GetFlags()&unix.O_ACCMODE)); err != nil {
+			if fd, err = t.master(ptmx, index, int(p.f.GetFlags()&unix.O_ACCMODE)); err != nil {
 				return fmt.Errorf("pty %d: %w", index, err)
 			}
-			t.hold(fd)
 			masters[index] = fd
 			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
 				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TIOCSPTLCK)", err))
 			}
 		} else {
 			if _, ok := masters[index]; !ok {
-				return fmt.Errorf("%w: /dev/pts/%d without its master", errdefs.ErrUnsupported, index)
+				m, err := t.orphanMaster(ptmx, index)
+				if err != nil {
+					return err
+				}
+				masters[index] = m
 			}
 			path := fmt.Sprintf("%s/%d", pts, index)
 			flags := int(p.f.GetFlags()&unix.O_ACCMODE) | unix.O_NOCTTY | unix.O_CLOEXEC
@@ -337,6 +350,44 @@ func (t *Terminals) openPtys(ids []uint32) error {
 		}
 	}
 	return nil
+}
+
+// master opens the master of pty index from ptmx, held until the
+// restore ends, or takes the one the mounts opened for a bind of its
+// slave (Restorer.PtyMaster), whose access mode is then O_RDWR.
+func (t *Terminals) master(ptmx string, index uint32, acc int) (int, error) {
+	if fd, ok := t.tree.PtyMaster(index); ok {
+		return fd, nil
+	}
+	fd, err := openPtmx(ptmx, index, acc)
+	if err != nil {
+		return -1, err
+	}
+	t.hold(fd)
+	return fd, nil
+}
+
+// orphanMaster opens a new master with index for a slave the images
+// hold without its master, and gives it to the restore's client
+// (Restorer.OrphanMaster), which holds it as the runtime held the
+// dumped one (runc: for the container's console socket).
+func (t *Terminals) orphanMaster(ptmx string, index uint32) (int, error) {
+	fd, err := t.master(ptmx, index, unix.O_RDWR)
+	if err != nil {
+		return -1, fmt.Errorf("pty %d (its master outside the tree): %w", index, err)
+	}
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		return -1, fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TIOCSPTLCK)", err))
+	}
+	give := t.tree.OrphanMaster()
+	if give == nil {
+		return -1, fmt.Errorf("%w: /dev/pts/%d without its master (dumped with orphan_pts_master, restore without)", errdefs.ErrUnsupported, index)
+	}
+	if err := give(fd); err != nil {
+		return -1, fmt.Errorf("pty %d: give its new master: %w", index, err)
+	}
+	t.log.Debug().Uint32("index", index).Msg("orphan pty: a new master given to the client")
+	return fd, nil
 }
 
 // openCttys opens a slave of each pty of the images that was a session's
@@ -403,6 +454,10 @@ func (t *Terminals) openCttys(pts string, masters map[uint32]int) error {
 	}
 	return nil
 }
+
+// OpenPtmx opens, from ptmx, a pty master with the given index, and
+// acc its access mode (the lower free indexes are taken meanwhile).
+func OpenPtmx(ptmx string, index uint32, acc int) (int, error) { return openPtmx(ptmx, index, acc) }
 
 // openPtmx opens a pty master with the given index from ptmx.
 func openPtmx(ptmx string, index uint32, acc int) (int, error) {

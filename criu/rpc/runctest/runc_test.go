@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -781,5 +782,131 @@ func TestRuncWorkPath(t *testing.T) {
 				t.Errorf("%s is in the image path, not the work path", f)
 			}
 		}
+	})
+}
+
+// console is a runc --console-socket listener: it takes each pty
+// master runc sends (SCM_RIGHTS) and reads what the container writes.
+type console struct {
+	path string
+	ln   *net.UnixListener
+	mu   sync.Mutex
+	out  bytes.Buffer
+	fds  []*os.File
+}
+
+func newConsole(t *testing.T) *console {
+	t.Helper()
+	c := &console{path: filepath.Join(t.TempDir(), "console.sock")}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: c.path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ln = ln
+	go c.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, f := range c.fds {
+			f.Close()
+		}
+	})
+	return c
+}
+
+func (c *console) serve() {
+	for {
+		conn, err := c.ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		conn.Close()
+		if err != nil {
+			continue
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) == 0 {
+			continue
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) == 0 {
+			continue
+		}
+		m := os.NewFile(uintptr(fds[0]), "pty master")
+		c.mu.Lock()
+		c.fds = append(c.fds, m)
+		c.out.WriteString("[master]\n")
+		c.mu.Unlock()
+		go func() {
+			b := make([]byte, 4096)
+			for {
+				n, err := m.Read(b)
+				c.mu.Lock()
+				c.out.Write(b[:n])
+				c.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// after is what the container wrote on the console since the n-th
+// master runc sent.
+func (c *console) after(n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	parts := strings.SplitN(c.out.String(), "[master]\n", n+2)
+	if len(parts) < n+2 {
+		return ""
+	}
+	return parts[n+1]
+}
+
+// TestRuncTerminal: a container with a terminal (terminal: true, its
+// console's master sent to runc's --console-socket): runc sends
+// orphan_pts_master, the dump takes the console's slave whose master
+// is outside the tree, the restore opens a new master on the
+// container's new devpts at the same index (before the bind of
+// /dev/console, which stays the console) and sends it back with the
+// orphan-pts-master notification, which runc hands to the console
+// socket of the restore; the counter's output arrives there. Twice.
+func TestRuncTerminal(t *testing.T) {
+	each(t, func(t *testing.T, cr tool) {
+		con := newConsole(t)
+		c := newContainer(t, cr.path, func(cfg map[string]any) {
+			cfg["process"].(map[string]any)["terminal"] = true
+		})
+		c.mustRunc("run", "-d", "--console-socket", con.path, "--bundle", c.bundle, c.id)
+		c.status("running")
+		c.waitCount(3)
+		for round := 1; round <= 2; round++ {
+			img := filepath.Join(t.TempDir(), "img")
+			c.checkpoint(img)
+			if out, err := c.runc("restore", "-d", "--console-socket", con.path, "--image-path", img, "--bundle", c.bundle, c.id); err != nil {
+				t.Fatalf("runc restore: %v\n%s\n%s", err, out, logTail(filepath.Join(img, "restore.log")))
+			}
+			c.status("running")
+			at := c.counts()
+			c.waitCount(len(at) + 3)
+			// The counter writes nothing to its terminal: write to the
+			// console from outside, as through /dev/console inside.
+			if err := os.WriteFile(fmt.Sprintf("/proc/%d/root/dev/console", c.pid), []byte(fmt.Sprintf("round %d\n", round)), 0); err != nil {
+				t.Fatalf("write the container's /dev/console: %v", err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(con.after(round), fmt.Sprintf("round %d", round)) {
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d: the restored console's master got %q", round, con.after(round))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		c.consecutive()
+		t.Logf("%s: %d counts, two checkpoints and restores of a terminal container", cr.name, len(c.counts()))
 	})
 }
