@@ -91,10 +91,11 @@ func dumpTmpfs(ctx context.Context, store image.Store, pid int, point string, de
 		if err := unix.Lstat(path, &s); err != nil {
 			return os.NewSyscallError("lstat", err)
 		}
-		if s.Dev != st.Dev {
-			if de.IsDir() {
-				return filepath.SkipDir // a mount below
-			}
+		// A mount below: its mount point directory is archived, not
+		// what is mounted there (GNU tar's --one-file-system, which
+		// CRIU uses: its restore mounts there without making it).
+		below := s.Dev != st.Dev
+		if below && !de.IsDir() {
 			return nil
 		}
 		fi, err := de.Info()
@@ -137,6 +138,9 @@ func dumpTmpfs(ctx context.Context, store image.Store, pid int, point string, de
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("%s: %w", rel, err)
+		}
+		if below {
+			return filepath.SkipDir
 		}
 		if h.Typeflag == tar.TypeReg {
 			f, err := os.Open(path)
