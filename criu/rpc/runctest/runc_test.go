@@ -910,3 +910,29 @@ func TestRuncTerminal(t *testing.T) {
 		t.Logf("%s: %d counts, two checkpoints and restores of a terminal container", cr.name, len(c.counts()))
 	})
 }
+
+// TestRuncCrossCRIU42: runc checkpoints with one criu and restores with
+// the other, both ways (the images are CRIU's format), runc spec's
+// default config.
+func TestRuncCrossCRIU42(t *testing.T) {
+	ts := tools(t)
+	if len(ts) < 2 {
+		t.Skip("CRIU 4.2 is not installed")
+	}
+	ours, ref := ts[0], ts[1]
+	for _, dir := range []struct {
+		name       string
+		dump, rest tool
+	}{{"dump-criu-4.2", ref, ours}, {"restore-criu-4.2", ours, ref}} {
+		t.Run(dir.name, func(t *testing.T) {
+			c := newContainer(t, dir.dump.path)
+			c.start()
+			img := filepath.Join(t.TempDir(), "img")
+			c.checkpoint(img)
+			c.criu = dir.rest.path
+			c.restore(img)
+			c.consecutive()
+			t.Logf("checkpointed by %s, restored by %s: %d counts", dir.dump.name, dir.rest.name, len(c.counts()))
+		})
+	}
+}
