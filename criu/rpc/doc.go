@@ -24,6 +24,15 @@
 // answers a notification with notify_success false fails the request at
 // that step; a dump then lets the tree run on as it was.
 //
+// A RESTORE with orphan_pts_master (runc always sets it) sends, for a
+// pty whose master was outside the tree (a container's console), the
+// new master with an orphan-pts-master notification, by SCM_RIGHTS.
+//
+// Configuration files (config.go) apply in CRIU's RPC order: the
+// default files under the request's options, the request's
+// config_file over them; remote, remote-socket and snapshot-id there
+// put the images on the local image-proxy or image-cache (run.go).
+//
 // Options (options.go) are taken by CRIU's meaning: each one either maps
 // onto dump.Options / restore.Options, or is accepted where ignoring it
 // cannot change the result (the reason is logged and written in
