@@ -268,7 +268,10 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 		r.refuse("lazy_pages")
 	}
 	if o.StatusFd != nil {
-		r.refuse("status_fd (obsolete in CRIU too)")
+		// CRIU (which calls it obsolete) writes it, as it sends the
+		// status-ready notification, only once a page server or the
+		// lazy-pages daemon is ready: never in a request we serve.
+		r.accept("status_fd %d: written only when a page server or lazy pages are ready (both refused)", o.GetStatusFd())
 	}
 	// A pty slave whose master is outside the tree (runc's console) is
 	// dumped; its restore sends a new master back (run.go).
