@@ -936,3 +936,35 @@ func TestRuncCrossCRIU42(t *testing.T) {
 		})
 	}
 }
+
+// TestRuncRefusedOptions: runc options this criu does not implement
+// fail the checkpoint by the name of their RPC field, and the container
+// runs on as it was (runc's own message says the container is still
+// running).
+func TestRuncRefusedOptions(t *testing.T) {
+	tl := tools(t)[0]
+	c := newContainer(t, tl.path)
+	c.start()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--auto-dedup"}, "auto_dedup"},
+		{[]string{"--page-server", "127.0.0.1:1"}, "ps (page server)"},
+	} {
+		img := filepath.Join(t.TempDir(), "img")
+		out, err := c.runc(append(append([]string{"checkpoint", "--image-path", img}, tc.args...), c.id)...)
+		log, _ := os.ReadFile(filepath.Join(img, "dump.log"))
+		if err == nil || !bytes.Contains(log, []byte(tc.want)) {
+			t.Errorf("runc checkpoint %v: %v\n%s\n%s", tc.args, err, out, log)
+			continue
+		}
+		c.status("running")
+		c.waitCount(len(c.counts()) + 2)
+		if ents, _ := filepath.Glob(filepath.Join(img, "*.img")); len(ents) > 0 {
+			t.Errorf("runc checkpoint %v: refused, but images were written: %v", tc.args, ents)
+		}
+		t.Logf("runc checkpoint %v: refused: %s", tc.args, strings.TrimSpace(string(log[bytes.LastIndex(log, []byte("Error")):])))
+	}
+	c.consecutive()
+}
