@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/fsnotify"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -20,6 +21,17 @@ type Task interface {
 	// whose address is Scratch.
 	WriteScratch(off uint64, b []byte) error
 	Scratch() uint64
+}
+
+// OpenFile opens, in the restorer, any anon-inode file of the images:
+// an eventfd, signalfd, timerfd or epoll (Open), or an inotify or
+// fanotify file (package fsnotify: ghosts are the restore's ghost files
+// by device and inode, root the root task's /proc/PID/root).
+func OpenFile(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (fd int, err error) {
+	if t := f.GetType(); t == images.FdTypes_INOTIFY || t == images.FdTypes_FANOTIFY {
+		return fsnotify.OpenFile(f, ghosts, root)
+	}
+	return Open(f)
 }
 
 // Open creates, in the restorer, the eventfd, signalfd, timerfd or epoll

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/pipes"
@@ -76,7 +77,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			t.masters[id] = fd
 		case images.FdTypes_EVENTFD, images.FdTypes_SIGNALFD, images.FdTypes_TIMERFD, images.FdTypes_EVENTPOLL, images.FdTypes_INOTIFY,
 			images.FdTypes_FANOTIFY:
-			fd, err := openAnon(f, t.ghosts.ByIno(), procfs.Path(t.nodes[0].r.pid, "root"))
+			fd, err := anonfd.OpenFile(f, t.ghosts.ByIno(), procfs.Path(t.nodes[0].r.pid, "root"))
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
 			}
