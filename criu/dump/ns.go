@@ -242,7 +242,11 @@ func (t *tree) netDo(f func() error) error {
 // copy of the restorer's).
 func (t *tree) dumpNamespaces(ctx context.Context) error {
 	root := t.tasks[0]
-	if t.ns.mask&unix.CLONE_NEWNET != 0 && !t.opts.EmptyNetns {
+	ext, err := netns.DumpExternal(ctx, t.store, root.pid, t.ns.id["net"], t.opts.ExternalNetns)
+	if err != nil {
+		return fmt.Errorf("dump %d: %w", root.pid, err)
+	}
+	if t.ns.mask&unix.CLONE_NEWNET != 0 && !t.opts.EmptyNetns && !ext {
 		ns, err := netns.OpenPid(root.pid)
 		if err != nil {
 			return err

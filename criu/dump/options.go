@@ -56,6 +56,9 @@ type Options struct {
 	// OrphanPtsMaster: tty.Options.OrphanPtsMaster (criu swrk's
 	// orphan_pts_master).
 	OrphanPtsMaster bool
+	// ExternalNetns: the tree's network namespace, by inode, is saved
+	// as its key only (--external net[INO]:KEY; netns.DumpExternal).
+	ExternalNetns map[uint64]string
 	// ExtUnixSk lets a UNIX datagram socket connected to a named socket
 	// outside the tree be dumped: the peer is written as external, and
 	// restore connects to that name again (criu dump --ext-unix-sk,

@@ -186,3 +186,23 @@ func TestParseExternal(t *testing.T) {
 		}
 	}
 }
+
+func TestParseExternalNet(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		ino     uint64
+		key     string
+		ok, bad bool
+	}{
+		{"net[4026532199]:extRootNetNS", 4026532199, "extRootNetNS", true, false},
+		{"veth[a]:b", 0, "", false, false},
+		{"net[x]:k", 0, "", true, true},
+		{"net[12]:", 0, "", true, true},
+		{"net[12]", 0, "", true, true},
+	} {
+		ino, key, ok, err := ParseExternalNet(tc.in)
+		if ok != tc.ok || (err != nil) != tc.bad || !tc.bad && (ino != tc.ino || key != tc.key) {
+			t.Errorf("ParseExternalNet(%q) = %d, %q, %v, %v", tc.in, ino, key, ok, err)
+		}
+	}
+}

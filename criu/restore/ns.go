@@ -93,7 +93,7 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 			return err
 		}
 		t.net = ns
-		opts := netns.RestoreOptions{IPTool: t.opts.IPTool, Veth: t.opts.Veth, Inv: t.ti.inv, Empty: t.opts.EmptyNetns}
+		opts := netns.RestoreOptions{IPTool: t.opts.IPTool, Veth: t.opts.Veth, Inv: t.ti.inv, Empty: t.opts.EmptyNetns || t.extNet >= 0}
 		if err := netns.Restore(ctx, t.store, ns, ids.GetNetNsId(), opts, t.log); err != nil {
 			return fmt.Errorf("restore network namespace %d: %w", ids.GetNetNsId(), err)
 		}

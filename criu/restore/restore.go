@@ -11,6 +11,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/mm"
+	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/spawn"
@@ -92,7 +93,11 @@ func (r *restorer) fork() (err error) {
 	}
 	// Time and cgroup namespaces are made apart: their offsets, root cgroups set first (create).
 	flags := uint64(r.t.mask &^ (unix.CLONE_NEWTIME | unix.CLONE_NEWCGROUP))
-	pid, ip, err := spawn.Root(r.tr, spawn.Spec{Exe: exePath, Stdio: r.opts.Stdio, Pid: setTid, Flags: flags, Clocks: r.t.clocks, Sibling: r.opts.Sibling, Log: r.log})
+	spec := spawn.Spec{Exe: exePath, Stdio: r.opts.Stdio, Pid: setTid, Flags: flags, Clocks: r.t.clocks, Sibling: r.opts.Sibling, Log: r.log}
+	if r.t.extNet >= 0 { // joined by the stub, not made (netns.External)
+		spec.Flags, spec.Join = flags&^unix.CLONE_NEWNET, func(in *ptrace.Injector) error { return netns.Join(in, r.t.extNet) }
+	}
+	pid, ip, err := spawn.Root(r.tr, spec)
 	if errors.Is(err, ErrPidTaken) {
 		return fmt.Errorf("restore %d: %w", r.vpid, err)
 	}

@@ -59,6 +59,7 @@ func (n *node) pgid() int { return int(n.sn.pst.GetPgid()) }
 // (forked by its parent with its pid, sessions and groups set on the
 // way), then each one's own state is restored, then all resume at once.
 type treeRestorer struct {
+	extNet int // the external network namespace to join (netns.External), or -1
 	opts   Options
 	log    zerolog.Logger
 	store  image.Store
@@ -123,7 +124,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &treeRestorer{opts: opts, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
+	t := &treeRestorer{opts: opts, extNet: -1, log: opts.Log, store: s, ti: ti, byPid: map[int]*node{},
 		ghosts: files.NewGhosts(), masters: map[uint32]int{}, epollDone: map[uint32]bool{},
 		rootDone: map[uint32]bool{}, shmem: shmem.NewObjects(s, ti.memfds),
 		inet: sockets.NewInetRestorer(s, sockets.TCPOptions{Established: opts.TCPEstablished, Close: opts.TCPClose})}
@@ -134,6 +135,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	if t.mask, err = t.nsMask(); err != nil {
+		return nil, err
+	}
+	if t.extNet, err = netns.External(ctx, t.store, t.mask&unix.CLONE_NEWNET != 0, t.nodes[0].sn.ids.GetNetNsId(), t.inheritedFd); err != nil {
 		return nil, err
 	}
 	if t.mnt, err = mntns.Load(ctx, t.store, t.mask&unix.CLONE_NEWNS != 0, t.nodes[0].sn.ids.GetMntNsId(), opts.Mounts, t.log); err != nil {

@@ -448,8 +448,18 @@ func (r *request) external(e string, isDump bool) {
 		}
 		return
 	}
-	if strings.HasPrefix(e, "net[") {
-		r.refuse("external %q: a network namespace named external (runc names one given by path in config.json) is not joined yet", e)
+	if ino, key, ok, err := netns.ParseExternalNet(e); err != nil || ok {
+		switch {
+		case err != nil:
+			r.refuse("external: %v", err)
+		case isDump:
+			if r.dump.ExternalNetns == nil {
+				r.dump.ExternalNetns = map[uint64]string{}
+			}
+			r.dump.ExternalNetns[ino] = key
+		default:
+			r.accept("external %q on restore: the images name the key, the namespace is the inherit_fd given for it", e)
+		}
 		return
 	}
 	in, out, ok, err := netns.ParseExternal(e)

@@ -29,7 +29,7 @@ func TestOptions(t *testing.T) {
 	o := &pb.CriuOpts{ImagesDirFd: proto.Int32(int32(d.Fd())), Pid: proto.Int32(42), LogFile: proto.String("dump.log"),
 		ManageCgroups: proto.Bool(true), EmptyNs: proto.Uint32(1 << 30), Root: proto.String("/x/rootfs"),
 		ExtMnt: []*pb.ExtMountMap{{Key: proto.String("/dev/null"), Val: proto.String("/dev/null")}}, OrphanPtsMaster: proto.Bool(true),
-		StatusFd: proto.Int32(9)}
+		StatusFd: proto.Int32(9), External: []string{"net[4026532199]:extRootNetNS"}}
 	r, err := resolve(pb.CriuReqType_DUMP, o, os.Getpid(), Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +39,9 @@ func TestOptions(t *testing.T) {
 	}
 	if err := r.refusal(); err != nil {
 		t.Errorf("runc's dump refused: %v", err)
+	}
+	if r.dump.ExternalNetns[4026532199] != "extRootNetNS" {
+		t.Errorf("external net[4026532199]:extRootNetNS: %v", r.dump.ExternalNetns)
 	}
 	if !r.dump.EmptyNetns || r.dump.Pid != 42 || !r.dump.OrphanPtsMaster || !r.orphanPts {
 		t.Errorf("dump options %+v", r.dump)

@@ -55,7 +55,11 @@ type Spec struct {
 	Clocks *timens.Offsets
 	// Sibling makes the root a child of criu's parent.
 	Sibling bool
-	Log     zerolog.Logger
+	// Join, if set, runs in the stub before it clones the root, which
+	// inherits what it joins (netns.Join: an external network
+	// namespace; Flags then has no CLONE_NEWNET).
+	Join func(stub *ptrace.Injector) error
+	Log  zerolog.Logger
 }
 
 // Root makes the root task and returns its host pid and the address of
@@ -103,6 +107,11 @@ func Root(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
 	if err := timens.Enter(sin, stub, s.Clocks, s.Log); err != nil {
 		return 0, 0, err
 	}
+	if s.Join != nil {
+		if err := s.Join(sin); err != nil {
+			return 0, 0, err
+		}
+	}
 	child, err := sin.Syscall("clone3", unix.SYS_CLONE3, args, linux.CloneArgsSize)
 	if err != nil {
 		if errors.Is(err, unix.EEXIST) {
@@ -134,6 +143,9 @@ func Root(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
 func sibling(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
 	if len(s.Stdio) == 3 {
 		return 0, 0, fmt.Errorf("%w: --restore-sibling with the root's stdio given: the root has criu's", errdefs.ErrUnsupported)
+	}
+	if s.Join != nil {
+		return 0, 0, fmt.Errorf("%w: --restore-sibling into a namespace to join (an external network namespace): criu clones the root itself", errdefs.ErrUnsupported)
 	}
 	if s.Clocks != nil {
 		err := tr.Do(func() error {

@@ -99,7 +99,15 @@ func TestPodmanCheckpointRestore(t *testing.T) {
 		t.Cleanup(func() {
 			p.run("rm", "-fa")
 			exec.Command("umount", "-R", filepath.Join(dir, "run")).Run()
-			os.RemoveAll(dir)
+			// conmon's exit command (podman container cleanup) may
+			// still write there a moment after the rm.
+			for i := 0; i < 10; i++ {
+				os.RemoveAll(dir)
+				time.Sleep(100 * time.Millisecond)
+				if _, err := os.Stat(dir); err != nil {
+					break
+				}
+			}
 		})
 		// A rootfs tarball, made as the bundle's.
 		c := &container{t: t, bundle: filepath.Join(dir, "bundle")}
@@ -112,7 +120,7 @@ func TestPodmanCheckpointRestore(t *testing.T) {
 		const name = "crgo-podman"
 		// This machine lets no process raise an rlimit (no
 		// CAP_SYS_RESOURCE): the container's limits stay below ours.
-		p.must("run", "-d", "--name", name, "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
+		p.must("run", "-d", "--name", name, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
 			"localhost/crgo-busybox", "sh", "-c", "pad=$(seq 100000); i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done")
 		p.waitLogs(name, 3)
 		p.must("container", "checkpoint", name)

@@ -722,18 +722,6 @@ func TestRuncTCPEstablished(t *testing.T) {
 		got := filepath.Join(c.bundle, "rootfs", "data", "got")
 		crtest.WaitFor(t, got, "3\n", 10*time.Second)
 		img := filepath.Join(t.TempDir(), "img")
-		if !cr.ref {
-			// Ours does not join a network namespace named external yet.
-			out, err := c.runc("checkpoint", "--tcp-established", "--image-path", img, c.id)
-			log, _ := os.ReadFile(filepath.Join(img, "dump.log"))
-			if err == nil || !bytes.Contains(log, []byte(`external "net[`)) {
-				t.Fatalf("runc checkpoint of a container in an external netns: %v\n%s\n%s", err, out, log)
-			}
-			c.status("running")
-			c.waitCount(len(c.counts()) + 2)
-			t.Logf("%s: refused by name, the container runs on: %s", cr.name, strings.TrimSpace(out))
-			return
-		}
 		c.checkpoint(img, "--tcp-established")
 		if out, err := c.runc("restore", "-d", "--tcp-established", "--image-path", img, "--bundle", c.bundle, c.id); err != nil {
 			t.Fatalf("runc restore: %v\n%s\n%s", err, out, logTail(filepath.Join(img, "restore.log")))
