@@ -615,3 +615,49 @@ func TestSwrkFailedRestore(t *testing.T) {
 		}
 	})
 }
+
+// TestSwrkOrphanPtyHostDevpts: with orphan_pts_master, a task holding a
+// slave of criu's own devpts whose master is outside the tree (here the
+// test's) is refused at dump by name, and runs on: its master keeps the
+// index taken, so restore could not open it again (only a container's
+// own devpts, made anew, is restored so).
+func TestSwrkOrphanPtyHostDevpts(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no /dev/ptmx: %v", err)
+	}
+	defer m.Close()
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := crtest.Start(t, "/bin/sh", "-c", fmt.Sprintf("exec 3<>/dev/pts/%d; exec sleep 1000", n))
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", cmd.Process.Pid)); strings.HasPrefix(l, "/dev/pts/") {
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid)); strings.Contains(exe, "sleep") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task did not open the pty slave")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d := imagesDir(t, filepath.Join(t.TempDir(), "img"))
+	req := dumpReq(pb.CriuReqType_DUMP, d, cmd.Process.Pid, "dump.log")
+	req.Opts.OrphanPtsMaster = proto.Bool(true)
+	resp, _ := startSwrk(t, crtest.Criu(t), false).call(t, req, nil)
+	if resp.GetSuccess() || !strings.Contains(resp.GetCrErrmsg(), "a pty of criu's own devpts whose master is outside the tree") {
+		t.Fatalf("dump: success %v %q, want the orphan pty of criu's devpts refused", resp.GetSuccess(), resp.GetCrErrmsg())
+	}
+	if !crtest.Alive(cmd.Process.Pid) {
+		t.Fatal("the task is gone after the refused dump")
+	}
+}

@@ -177,10 +177,22 @@ func (s *Set) Scan() error {
 // have one as controlling terminal (a slave's TIOCGSID answers only its
 // own session).
 func orphanPtys(tasks []Task, held map[uint32]*heldPty) error {
-	return terminalFds(tasks, isPts, func(d Task, fd int, _ string, st *unix.Stat_t) error {
+	var own unix.Stat_t
+	if err := unix.Stat("/dev/pts/ptmx", &own); err != nil {
+		own.Dev = ^uint64(0)
+	}
+	return terminalFds(tasks, isPts, func(d Task, fd int, link string, st *unix.Stat_t) error {
 		index := ptsIndex(st.Rdev)
 		if held[index] != nil {
 			return nil
+		}
+		if st.Dev == own.Dev {
+			// Its master, outside, keeps the index taken on criu's
+			// devpts: restore could not open it again. A container's
+			// own devpts is made anew, with the index free.
+			target, _ := os.Readlink(link)
+			return fmt.Errorf("dump %d: %w", d.Pid, &errdefs.FdError{Fd: fd, Type: "terminal " + target,
+				Err: fmt.Errorf("%w: a pty of criu's own devpts whose master is outside the tree (orphan_pts_master restores only a container's own devpts)", errdefs.ErrUnsupported)})
 		}
 		h := &heldPty{orphan: true}
 		for _, t := range tasks {
