@@ -36,6 +36,10 @@ type DumpOptions struct {
 	// unix sockets of the tree are bound to: a tmpfs's archive leaves
 	// them out, restore binds them again (WithFiles).
 	Sockets map[string]bool
+	// Ptys are the indexes of the ptys the tree's files hold (tty
+	// files, WithFiles): a bind of one of the namespace's devpts is
+	// made again (devpts.go); of another, refused.
+	Ptys map[uint32]bool
 	// Auto (--ext-mount-map auto) takes as external a mount that is a
 	// bind of a mount of criu's namespace (autoExternal), saved with
 	// AutoKey and the path it is bound from; ExternalSharing
@@ -48,8 +52,11 @@ type DumpOptions struct {
 // entries: the unix sockets bound to a path whose file is theirs (a
 // relative path joined to the directory it is relative to, name_dir).
 func (o DumpOptions) WithFiles(files []*images.FileEntry) DumpOptions {
-	o.Sockets = map[string]bool{}
+	o.Sockets, o.Ptys = map[string]bool{}, map[uint32]bool{}
 	for _, f := range files {
+		if t := f.GetTty(); t != nil {
+			o.Ptys[t.GetTtyInfoId()/2] = true // a pty's ends: index*2 (+1 the master)
+		}
 		u := f.GetUsk()
 		if u == nil || len(u.GetName()) == 0 || u.GetName()[0] == 0 || u.GetDeleted() {
 			continue
@@ -269,9 +276,11 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {
 		return fmt.Errorf("%s: %w: a part of a tmpfs no mount of the namespace holds whole", name, errdefs.ErrUnsupported)
 	}
-	if _, err := strconv.Atoi(strings.TrimPrefix(m.Root, "/")); err == nil && m.FSType == "devpts" && !external {
-		// LXC's lxc.tty.max ttys: their masters are its monitor's.
-		return fmt.Errorf("%s: %w: a bind of pty %s of the namespace's devpts: restore makes a new devpts instance, which has no such pty when the mounts are made", name, errdefs.ErrUnsupported, m.Root[1:])
+	if n, err := strconv.Atoi(strings.TrimPrefix(m.Root, "/")); err == nil && m.FSType == "devpts" && !external && !opts.Ptys[uint32(n)] {
+		// LXC's lxc.tty.max ttys: their masters are its monitor's,
+		// no task of the tree holds them. A pty the tree holds
+		// (runc's /dev/console) is opened before the bind (devpts.go).
+		return fmt.Errorf("%s: %w: a bind of pty %s of the namespace's devpts, which no task of the tree holds: restore makes a new devpts instance, which has no such pty when the mounts are made", name, errdefs.ErrUnsupported, m.Root[1:])
 	}
 	if m.Shared != 0 && !external && !isRoot {
 		for _, o := range mine {
