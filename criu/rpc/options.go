@@ -399,15 +399,10 @@ func (r *request) mounts(o *pb.CriuOpts, isDump bool) {
 			r.dump.Mounts.EnableFS[f] = true
 		}
 	}
-	if o.GetAutoExtMnt() {
-		r.refuse("auto_ext_mnt (name each external mount with ext_mnt)")
-	}
-	if o.GetExtSharing() {
-		r.refuse("ext_sharing")
-	}
-	if o.GetExtMasters() {
-		r.refuse("ext_masters")
-	}
+	// --ext-mount-map auto and its two companions (dump; restore binds
+	// what the images name by AutoKey from their saved paths).
+	d := &r.dump.Mounts
+	d.Auto, d.ExternalSharing, d.ExternalMasters = o.GetAutoExtMnt(), o.GetExtSharing(), o.GetExtMasters()
 	if len(o.GetSkipMnt()) > 0 {
 		r.refuse("skip_mnt %q", o.GetSkipMnt())
 	}
