@@ -48,9 +48,10 @@ type DumpOptions struct {
 	Auto, ExternalSharing, ExternalMasters bool
 }
 
-// WithFiles returns o with Sockets filled from the tree's files.img
-// entries: the unix sockets bound to a path whose file is theirs (a
-// relative path joined to the directory it is relative to, name_dir).
+// WithFiles returns o with Ptys (the indexes of its tty files) and
+// Sockets filled from the tree's files.img entries: the unix sockets
+// bound to a path whose file is theirs (a relative path joined to the
+// directory it is relative to, name_dir).
 func (o DumpOptions) WithFiles(files []*images.FileEntry) DumpOptions {
 	o.Sockets, o.Ptys = map[string]bool{}, map[uint32]bool{}
 	for _, f := range files {
