@@ -54,6 +54,12 @@ func newHosts(t *testing.T) *hosts {
 	for _, ns := range []string{h.a, h.b, h.c} {
 		ipCmd(t, "netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		// No host forwards (moveAddr counts on A dropping what it gets
+		// for svcAddr): a new namespace takes IPv4 forwarding from the
+		// machine's, which Podman, LXC or Docker turn on.
+		if b, err := exec.Command("ip", "netns", "exec", ns, "sh", "-c", "echo 0 >/proc/sys/net/ipv4/ip_forward").CombinedOutput(); err != nil {
+			t.Fatalf("no forwarding in %s: %v\n%s", ns, err, b)
+		}
 	}
 	v := func(s string) string { return fmt.Sprintf("ap%d%s", n, s) }
 	for _, s := range [][]string{
