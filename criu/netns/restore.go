@@ -24,11 +24,15 @@ type RestoreOptions struct {
 	Empty bool
 	// IPTool is the ip program; "ip" (from PATH) when empty.
 	IPTool string
-	// Veth maps the name of each veth link inside the namespace to the
-	// name its peer gets outside: CRIU's --external veth[IFNAME]:OUTNAME.
+	// Veth maps the name of each veth link inside the namespace whose
+	// peer was outside it to the name its peer gets outside, then
+	// optionally @ and a bridge of PeerNS: CRIU's --external
+	// veth[IFNAME]:OUTNAME[@BRIDGE] (ParseExternal).
 	Veth map[string]string
 	// PeerNS is the namespace the veth peers are created in; nil means
-	// this process's own (as CRIU does). Restore leaves the peers down.
+	// this process's own (as CRIU does). Restore leaves a peer down,
+	// unless it is given a bridge: then the peer is attached to it
+	// (made its port, IFLA_MASTER) and brought up, as CRIU does.
 	PeerNS *Namespace
 	// Inv is the dump's inventory: with its network lock method and run
 	// id, the namespace is locked whole (package netlock) before
@@ -255,8 +259,8 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 			created = true
 			break
 		}
-		out, ok := opts.Veth[l.Name]
-		if !ok || out == "" {
+		out, bridge := splitPeer(opts.Veth[l.Name])
+		if out == "" {
 			return false, ErrNoVethPeer
 		}
 		peer := opts.PeerNS
@@ -278,6 +282,13 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 			return false, err
 		}
 		created = true
+		if bridge != "" {
+			// The pair goes with l when it is deleted (undo).
+			pt := tool{path: t.path, ns: peer}
+			if err := pt.run(ctx, "link", "set", "dev", out, "master", bridge, "up"); err != nil {
+				return true, fmt.Errorf("attach veth peer %s to bridge %s: %w", out, bridge, err)
+			}
+		}
 	default:
 		return false, fmt.Errorf("kind %q: %w", l.Kind, ErrUnsupportedLink)
 	}
