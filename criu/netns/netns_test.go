@@ -678,3 +678,67 @@ func TestRestoreVethOnBridge(t *testing.T) {
 		t.Errorf("v0 is left behind:\n%s", out)
 	}
 }
+
+// CRIU's images have no iplinks-N.img: the links come from its
+// netdev-N.img, the same as from ours (a veth whose peer is outside, a
+// pair inside, lo), and the namespace is restored from them.
+func TestRestoreFromNetdev(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	src, outer := newTestNS(t, "nsrc"), newTestNS(t, "nouter")
+	configure(t, src, outer)
+	src.ip(t, "link", "add", "name", "a0", "mtu", "1400", "type", "veth", "peer", "name", "a1")
+	src.ip(t, "link", "set", "dev", "a0", "up")
+	want := src.snapshot(t)
+	dir := nstest.Dir(t)
+	if err := Dump(ctx, dir, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	ours, err := readLinks(ctx, dir, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir.Path(), linksImage(7))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readLinks(ctx, dir, 7)
+	if err != nil || !slices.Equal(got, ours) {
+		t.Fatalf("links from netdev-7.img %+v (%v), from iplinks-7.img %+v", got, err, ours)
+	}
+	dst, outer2 := newTestNS(t, "ndst"), newTestNS(t, "nouter2")
+	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
+	if err := Restore(ctx, dir, dst.ns, 7, opts, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	outer2.ip(t, "link", "set", "dev", "p0", "up")
+	compareSnapshots(t, dst.snapshot(t), want)
+}
+
+// Devices of netdev-N.img that Restore cannot make are refused by name.
+func TestLinksFromNetdevRefuses(t *testing.T) {
+	dev := func(name string, idx uint32, typ images.NdType) *images.NetDeviceEntry {
+		return &images.NetDeviceEntry{Name: proto.String(name), Ifindex: proto.Uint32(idx), Mtu: proto.Uint32(1500), Flags: proto.Uint32(0), Type: typ.Enum()}
+	}
+	lo := dev("lo", 1, images.NdType_LOOPBACK)
+	tun := dev("tun0", 2, images.NdType_TUN)
+	other := dev("v1", 3, images.NdType_VETH)
+	other.PeerIfindex, other.PeerNsid = proto.Uint32(9), proto.Uint32(8)
+	for _, c := range []struct {
+		devs []*images.NetDeviceEntry
+		want error
+		name string
+	}{
+		{[]*images.NetDeviceEntry{lo, tun}, ErrUnsupportedLink, "tun0"},
+		{[]*images.NetDeviceEntry{lo, dev("x0", 2, images.NdType_EXTLINK)}, ErrUnsupportedLink, "x0"},
+		{[]*images.NetDeviceEntry{lo, other}, ErrBadImage, "v1"},
+		{[]*images.NetDeviceEntry{dev("a/b", 1, images.NdType_LOOPBACK)}, ErrBadImage, "a/b"},
+	} {
+		_, err := linksFromNetdev(c.devs, 7)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("linksFromNetdev with %s: %v, want %v naming it", c.name, err, c.want)
+		}
+	}
+	if l, err := linksFromNetdev([]*images.NetDeviceEntry{lo}, 7); err != nil || len(l) != 1 || l[0].Kind != KindLoopback {
+		t.Errorf("lo alone: %v %v", l, err)
+	}
+}

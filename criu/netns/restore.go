@@ -47,8 +47,9 @@ type RestoreOptions struct {
 // their ifindex, link-layer address and MTU, brings up those that were
 // up, then feeds the address, route and rule images to `ip addr
 // restore`, `ip route restore` and `ip rule restore`. A missing or empty
-// ip image is skipped, as CRIU does; a missing links image means the
-// links are already there.
+// ip image is skipped, as CRIU does. The links come from iplinks-N.img
+// or, in CRIU's images, from netdev-N.img; with neither, the links are
+// taken to be there already.
 //
 // On error, the links Restore created are deleted again (with their
 // veth peers); addresses and routes already restored are left to the
@@ -206,8 +207,30 @@ func restoreDevConfs(ctx context.Context, store image.Store, ns *Namespace, id u
 	})
 }
 
+// readLinks reads the links of namespace id from iplinks-N.img or, in
+// images CRIU wrote (no such image), from netdev-N.img
+// (linksFromNetdev). With neither, it returns an error wrapping
+// fs.ErrNotExist.
 func readLinks(ctx context.Context, store image.Store, id uint32) ([]Link, error) {
 	r, err := store.Open(ctx, linksImage(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		msgs, nerr := image.ReadAll(ctx, store, netdevImage(id), func() proto.Message { return &images.NetDeviceEntry{} })
+		if errors.Is(nerr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open image %s: %w", linksImage(id), err)
+		}
+		if nerr != nil {
+			return nil, nerr
+		}
+		devs := make([]*images.NetDeviceEntry, len(msgs))
+		for i, m := range msgs {
+			devs[i] = m.(*images.NetDeviceEntry)
+		}
+		links, err := linksFromNetdev(devs, id)
+		if err != nil {
+			return nil, fmt.Errorf("read image %s: %w", netdevImage(id), err)
+		}
+		return links, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open image %s: %w", linksImage(id), err)
 	}
