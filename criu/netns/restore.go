@@ -284,7 +284,7 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 		}
 		out, bridge := splitPeer(opts.Veth[l.Name])
 		if out == "" {
-			return false, ErrNoVethPeer
+			return false, fmt.Errorf("%w (give it with --external veth[%s]:OUTNAME[@BRIDGE])", ErrNoVethPeer, l.Name)
 		}
 		peer := opts.PeerNS
 		if peer == nil {
