@@ -26,6 +26,7 @@ const (
 	vethBridgeIP = "198.18.0.1/24"
 	vethCtIP     = "198.18.0.2"
 	vethPort     = "7000"
+	vethEchoPort = "7001"
 )
 
 // lxcVethConf is LXC's default kind of network: a veth whose host end
@@ -37,10 +38,13 @@ lxc.net.0.name = eth0
 lxc.net.0.ipv4.address = %s/24
 `, vethBridge, vethCtIP)
 
-// lxcVethInittab is lxcInittab with a TCP server: busybox nc answers
-// each connection with "hit N", N counted in the shell that respawns it,
-// so a restored server goes on from where it was.
+// lxcVethInittab is lxcInittab with two TCP servers: busybox nc
+// answers each connection with "hit N", N counted in the shell that
+// respawns it, so a restored server goes on from where it was; and an
+// echo server (nc -ll -e cat) whose connection the test keeps open
+// across checkpoints (LXC's criu --tcp-established).
 const lxcVethInittab = lxcInittab + `::respawn:/bin/sh /server.sh
+::respawn:/bin/nc -ll -p ` + vethEchoPort + ` -e /bin/cat
 `
 
 const lxcVethServer = `n=0
@@ -207,13 +211,17 @@ func ctEth0(t *testing.T, pid int) (mac string, addrs []string) {
 
 // vethCheck is what is checked of the container's network after each
 // restore: it answers through the bridge, its server counting on from
-// its last answer; its eth0 has the MAC and the address it had; one
+// its last answer; the connection to its echo server opened at the
+// start echoes a line; its eth0 has the MAC and the address it had; one
 // veth, up, is on the bridge.
 type vethCheck struct {
 	h    *vethHost
 	c    *lxcCt
 	hits int
 	mac  string
+	echo net.Conn // to the echo server, open since the start
+	rd   *bufio.Reader
+	n    int // lines echoed
 }
 
 // check checks the network of the running container (first: takes
@@ -234,6 +242,15 @@ func (v *vethCheck) check(t *testing.T, when string) {
 		t.Errorf("%s: the container's eth0 has MAC %s, it had %s", when, mac, v.mac)
 	}
 	v.mac = mac
+	v.n++
+	line := fmt.Sprintf("line %d\n", v.n)
+	v.echo.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(v.echo, line); err != nil {
+		t.Fatalf("%s: the connection to the echo server opened at the start: %v", when, err)
+	}
+	if got, err := v.rd.ReadString('\n'); err != nil || got != line {
+		t.Fatalf("%s: the echo server sent back %q (%v), want %q", when, got, err, line)
+	}
 	ports := v.h.ports(t)
 	if len(ports) != 1 || ports[0].Kind.Kind != "veth" || !strings.Contains(strings.Join(ports[0].Flags, ","), "UP") {
 		t.Errorf("%s: on %s: %+v, want one veth, up", when, vethBridge, ports)
@@ -252,6 +269,20 @@ func newVethCt(t *testing.T, h *vethHost, criu, name string) (*lxcCt, *vethCheck
 	c.run("lxc-start", "-P", c.path, "-n", c.name, "-d")
 	c.waitCount(5)
 	v := &vethCheck{h: h, c: c}
+	// The echo server's connection, kept across the checkpoints.
+	err := h.ns.Do(func() (err error) {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			v.echo, err = net.DialTimeout("tcp4", net.JoinHostPort(vethCtIP, vethEchoPort), 5*time.Second)
+			if err == nil || time.Now().After(deadline) {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("the container's echo server: %v", err)
+	}
+	t.Cleanup(func() { v.echo.Close() })
+	v.rd = bufio.NewReader(v.echo)
 	v.check(t, "started")
 	return c, v
 }
@@ -262,8 +293,9 @@ func newVethCt(t *testing.T, h *vethHost, criu, name string) (*lxcCt, *vethCheck
 // (LXC gives none at dump) and restores it with LXC's --external
 // veth[eth0]:VETH@br0: after lxc-checkpoint -s and -r twice, and -p
 // then -s and -r, the container answers on its address through the
-// bridge, its server's count going on, its eth0 with its MAC and
-// address, its new host end on the bridge and up. Then CRIU 4.2 on the
+// bridge, its server's count going on, a TCP connection to it opened at
+// the start still echoes, its eth0 has its MAC and address, its new
+// host end is on the bridge and up. Then CRIU 4.2 on the
 // same: it checkpoints and restores such a container, and each restores
 // the other's images.
 func TestLXCVeth(t *testing.T) {
