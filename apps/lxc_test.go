@@ -43,6 +43,18 @@ type lxcCt struct {
 	bin                string   // the PATH dir holding the criu wrapper
 	env                []string // lxc-checkpoint's environment
 	argvLog            string   // what the wrapper logs: one argv a line
+	// in is the command that runs LXC's tools in the test's own
+	// namespaces (nsenter ... --), nil for the host's: LXC's command
+	// socket is an abstract UNIX socket, of one network namespace.
+	in []string
+}
+
+// command is the LXC tool name with args, run in c's namespaces.
+func (c *lxcCt) command(name string, args ...string) *exec.Cmd {
+	if len(c.in) == 0 {
+		return exec.Command(name, args...)
+	}
+	return exec.Command(c.in[0], append(append(slices.Clone(c.in[1:]), name), args...)...)
 }
 
 // newLXC creates the container (lxc-create -t busybox, network empty,
@@ -51,8 +63,15 @@ type lxcCt struct {
 // (liblxc's on_path("criu")), so the host's is left alone.
 func newLXC(t *testing.T, criu, name string) *lxcCt {
 	t.Helper()
+	return newLXCIn(t, criu, name, "lxc.net.0.type = empty\n", nil)
+}
+
+// newLXCIn is newLXC with the network configuration netConf (lxc.net.*
+// lines), its LXC tools run through the command in (lxcCt.in).
+func newLXCIn(t *testing.T, criu, name, netConf string, in []string) *lxcCt {
+	t.Helper()
 	path := t.TempDir()
-	c := &lxcCt{t: t, path: path, name: name, rootfs: filepath.Join(path, name, "rootfs"), bin: filepath.Join(path, "bin"), argvLog: filepath.Join(path, "criu-argv.log")}
+	c := &lxcCt{t: t, path: path, name: name, rootfs: filepath.Join(path, name, "rootfs"), bin: filepath.Join(path, "bin"), argvLog: filepath.Join(path, "criu-argv.log"), in: in}
 	if err := os.Mkdir(c.bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +82,13 @@ func newLXC(t *testing.T, criu, name string) *lxcCt {
 	}
 	c.env = append(os.Environ(), "PATH="+c.bin+":"+os.Getenv("PATH"))
 	conf := filepath.Join(path, "create.conf")
-	if err := os.WriteFile(conf, []byte("lxc.net.0.type = empty\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(netConf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c.run("lxc-create", "-P", path, "-n", name, "-t", "busybox", "-f", conf)
 	t.Cleanup(func() {
-		exec.Command("lxc-stop", "-P", path, "-n", name, "-k").Run()
-		exec.Command("lxc-destroy", "-P", path, "-n", name).Run()
+		c.command("lxc-stop", "-P", path, "-n", name, "-k").Run()
+		c.command("lxc-destroy", "-P", path, "-n", name).Run()
 		reapOrphans()
 	})
 	// After the template's lines, which set lxc.tty.max = 5.
@@ -112,7 +131,7 @@ func (c *lxcCt) try(name string, args ...string) (string, error) {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	cmd := exec.Command(name, args...)
+	cmd := c.command(name, args...)
 	cmd.Env = c.env
 	cmd.Stdout, cmd.Stderr = f, f
 	err = cmd.Run()
@@ -140,7 +159,7 @@ func criuLog(dir string) string {
 
 // initPid is the container's init as the host sees it (0: not running).
 func (c *lxcCt) initPid() int {
-	out, err := exec.Command("lxc-info", "-P", c.path, "-n", c.name, "-pH").Output()
+	out, err := c.command("lxc-info", "-P", c.path, "-n", c.name, "-pH").Output()
 	if err != nil {
 		return 0
 	}
@@ -150,7 +169,7 @@ func (c *lxcCt) initPid() int {
 
 // state is lxc-info's state of the container.
 func (c *lxcCt) state() string {
-	out, _ := exec.Command("lxc-info", "-P", c.path, "-n", c.name, "-sH").Output()
+	out, _ := c.command("lxc-info", "-P", c.path, "-n", c.name, "-sH").Output()
 	return strings.TrimSpace(string(out))
 }
 

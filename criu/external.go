@@ -13,8 +13,8 @@ import (
 // externalHelp is the --external help text of restore; dumpExternalHelp
 // dump's.
 const (
-	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME`: the veth IFNAME of the tree's network namespace, whose peer is OUTNAME outside it (dump needs it for such a veth, restore creates the peer under that name); or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH; a value of no KIND[...] form, which no image can refer to, is ignored, as CRIU. Repeatable"
-	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, the veth IFNAME of the tree's network namespace whose peer is OUTNAME outside it; or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY. Repeatable"
+	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME[@BRIDGE]`: the veth IFNAME of the tree's network namespace, whose peer was outside it, gets its peer created as OUTNAME in criu's network namespace (down, or with @BRIDGE attached to that bridge and up); or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH; a value of no KIND[...] form, which no image can refer to, is ignored, as CRIU. Repeatable"
+	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, accepted and not needed (a veth whose peer is outside the namespace is dumped without a name, as CRIU does; restore is given it); or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY. Repeatable"
 )
 
 // resourceKind matches an --external value of CRIU's KIND[...] form.

@@ -39,10 +39,6 @@ type Options struct {
 	// regular files (filelocks.img); without it a held lock fails the
 	// dump with ErrFileLocks (criu dump --file-locks).
 	FileLocks bool
-	// Veth lists the veth links of the tree's network namespace whose
-	// peer is outside it, with the peer's name (criu dump --external
-	// veth[IN]:OUT); such a link not listed fails the dump.
-	Veth map[string]string
 	// Mounts is what the user said about the mounts of the tree's own
 	// mount namespace (--external mnt[MP]:KEY, --ext-mount-map MP:KEY,
 	// --enable-fs; package mntns).

@@ -48,11 +48,17 @@
 // A veth pair with both ends in the namespace is saved with each end
 // naming its peer (Link.Peer) and recreated there in one `ip link add`.
 // A veth whose peer is outside the namespace (ip reports a
-// link_netnsid) cannot be recreated without a name for that peer: Dump
-// refuses it (ErrExternalVeth, naming the link) unless the caller lists
-// it in DumpOptions.ExternalVeth, and Restore creates the peer under
-// the name RestoreOptions.Veth gives, in PeerNS. Both come from CRIU's
-// --external veth[INNER]:OUTER, which ParseExternal reads.
+// link_netnsid) is saved as CRIU saves it, with no name for the peer:
+// netdev-N.img has its peer's ifindex and no peer_nsid. Restore creates
+// the peer under the name RestoreOptions.Veth gives, in PeerNS, and
+// with @BRIDGE attaches it to that bridge and brings it up; without a
+// name it fails (ErrNoVethPeer). Both come from CRIU's --external
+// veth[INNER]:OUTER[@BRIDGE], which ParseExternal reads (LXC passes it
+// at restore only, for its default network, a veth on a bridge).
+//
+// CRIU's images have no iplinks-N.img: Restore then reads the links
+// from netdev-N.img (lo and veth links; any other type is refused by
+// name).
 //
 // Routes: CRIU saves the main table only, so routes in other tables (used
 // by policy rules) are lost; we save all tables, filtering out the local

@@ -30,18 +30,14 @@ type DumpOptions struct {
 	// IPTool is the ip program; "ip" (from PATH) when empty. CRIU reads
 	// the same choice from $CR_IP_TOOL; reading it is the caller's job.
 	IPTool string
-	// ExternalVeth lists the veth links inside the namespace whose peer
-	// is outside it, by name, each with the name of its peer outside
-	// (CRIU's --external veth[IFNAME]:OUTNAME, see ParseExternal). Dump
-	// fails with ErrExternalVeth on a veth link with its peer outside
-	// that is not listed. Restore is told the outside names again
-	// (RestoreOptions.Veth).
-	ExternalVeth map[string]string
 }
 
 // Dump saves the configuration of network namespace ns as the images of
 // object id: its links, addresses, routes (IPv4 and IPv6, every table but
-// local) and policy rules. It writes nothing else into store and does
+// local) and policy rules. A veth whose peer is outside the namespace is
+// saved as CRIU saves it, needing no name at dump: its own name, index,
+// address, MTU and flags, and its peer's ifindex with no peer namespace;
+// the restore is told the peer's name (RestoreOptions.Veth). It writes nothing else into store and does
 // not call store.Finish. On error, images already written stay (the
 // whole dump fails anyway) and none is half-written.
 func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts DumpOptions, log zerolog.Logger) error {
@@ -55,13 +51,6 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 	links, err := parseIPLinks(out)
 	if err != nil {
 		return fmt.Errorf("dump netns %d links: %w", id, err)
-	}
-	for _, l := range links {
-		if l.Kind == KindVeth && l.Peer == "" {
-			if _, ok := opts.ExternalVeth[l.Name]; !ok {
-				return fmt.Errorf("dump netns %d: link %s: %w (name it with --external veth[%s]:OUTSIDE-NAME)", id, l.Name, ErrExternalVeth, l.Name)
-			}
-		}
 	}
 	var lb bytes.Buffer
 	if err := encodeLinks(&lb, links); err != nil {

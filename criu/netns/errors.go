@@ -10,13 +10,10 @@ var (
 	// ErrUnsupportedLink is returned by Dump for a link kind that
 	// Restore cannot recreate (bridge, macvlan, tun...).
 	ErrUnsupportedLink = errors.New("unsupported link kind")
-	// ErrNoVethPeer is returned by Restore for a veth link that has no
-	// entry in RestoreOptions.Veth (CRIU's --external veth[IF]:OUT).
+	// ErrNoVethPeer is returned by Restore for a veth link whose peer was
+	// outside the namespace and that has no entry in RestoreOptions.Veth
+	// (CRIU's --external veth[IF]:OUT[@BRIDGE]).
 	ErrNoVethPeer = errors.New("veth link has no external peer name")
-	// ErrExternalVeth is returned by Dump for a veth link whose peer is
-	// outside the namespace and that DumpOptions.ExternalVeth does not
-	// list: restoring it needs a name for the peer outside.
-	ErrExternalVeth = errors.New("veth link has its peer outside the namespace and is not declared external")
 	// ErrBadExternal is returned by ParseExternal for a malformed veth
 	// spec.
 	ErrBadExternal = errors.New("bad external veth spec")

@@ -6,12 +6,13 @@ import (
 )
 
 // ParseExternal parses one value of CRIU's --external option. For a
-// veth spec, veth[INNER]:OUTER, it returns the link's name inside the
-// namespace, its peer's name outside and ok; other kinds of external
-// resource (mnt[...], dev[...], unix[...]...) give ok false and no
-// error, for the caller to handle. A malformed veth spec, a name the
-// kernel would refuse or CRIU's OUTER@BRIDGE form (not supported here)
-// is an error wrapping ErrBadExternal.
+// veth spec, veth[INNER]:OUTER or veth[INNER]:OUTER@BRIDGE, it returns
+// the link's name inside the namespace, the rest as CRIU keeps it (the
+// peer's name outside, then @ and the bridge to attach the peer to, if
+// given: RestoreOptions.Veth takes it so) and ok; other kinds of
+// external resource (mnt[...], dev[...], unix[...]...) give ok false and
+// no error, for the caller to handle. A malformed veth spec or a name
+// the kernel would refuse is an error wrapping ErrBadExternal.
 func ParseExternal(spec string) (inner, outer string, ok bool, err error) {
 	rest, isVeth := strings.CutPrefix(spec, "veth[")
 	if !isVeth {
@@ -21,15 +22,25 @@ func ParseExternal(spec string) (inner, outer string, ok bool, err error) {
 	if !found {
 		return "", "", false, fmt.Errorf("%w: %q: want veth[INNER]:OUTER", ErrBadExternal, spec)
 	}
-	if strings.Contains(outer, "@") {
-		return "", "", false, fmt.Errorf("%w: %q: attaching the peer to a bridge (@BRIDGE) is not supported", ErrBadExternal, spec)
+	names := []string{inner}
+	peer, bridge, hasBridge := strings.Cut(outer, "@")
+	names = append(names, peer)
+	if hasBridge {
+		names = append(names, bridge)
 	}
-	for _, n := range []string{inner, outer} {
+	for _, n := range names {
 		if err := checkIfName(n); err != nil {
 			return "", "", false, fmt.Errorf("%w: %q: %v", ErrBadExternal, spec, err)
 		}
 	}
 	return inner, outer, true, nil
+}
+
+// splitPeer splits the value of a veth spec (ParseExternal's outer) into
+// the peer's name and the bridge it is attached to ("" for none).
+func splitPeer(outer string) (name, bridge string) {
+	name, bridge, _ = strings.Cut(outer, "@")
+	return name, bridge
 }
 
 // checkIfName applies the kernel's rules for a network device name

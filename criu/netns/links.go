@@ -4,7 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/proto/images"
 )
 
 // Link kinds that Restore recreates.
@@ -132,4 +137,47 @@ func decodeLinks(r io.Reader) ([]Link, error) {
 		}
 	}
 	return img.Links, nil
+}
+
+// linksFromNetdev makes the links of namespace id from the
+// NetDeviceEntry list of netdev-N.img, for images CRIU wrote (it has no
+// iplinks-N.img): lo, and veth links, a pair inside when the peer's
+// namespace (peer_nsid) is this one, else a veth whose peer was outside
+// (no peer_nsid: CRIU found the peer in a namespace it does not dump).
+// Any other type (a tun, a bridge, a macvlan, an EXTLINK that a CRIU
+// plugin makes...) is ErrUnsupportedLink, naming it; a veth whose peer
+// is in another namespace of the images, or missing, is ErrBadImage.
+func linksFromNetdev(devs []*images.NetDeviceEntry, id uint32) ([]Link, error) {
+	byIndex := map[uint32]*images.NetDeviceEntry{}
+	for _, d := range devs {
+		byIndex[d.GetIfindex()] = d
+	}
+	links := make([]Link, 0, len(devs))
+	for _, d := range devs {
+		if err := checkIfName(d.GetName()); err != nil || d.GetIfindex() == 0 {
+			return nil, fmt.Errorf("device %q ifindex %d: %w", d.GetName(), d.GetIfindex(), ErrBadImage)
+		}
+		l := Link{Index: int(d.GetIfindex()), Name: d.GetName(), MTU: int(d.GetMtu()), Up: d.GetFlags()&unix.IFF_UP != 0}
+		switch d.GetType() {
+		case images.NdType_LOOPBACK:
+			l.Kind = KindLoopback
+		case images.NdType_VETH:
+			l.Kind = KindVeth
+			if len(d.GetAddress()) > 0 {
+				l.Address = net.HardwareAddr(d.GetAddress()).String()
+			}
+			if d.PeerNsid != nil {
+				p := byIndex[d.GetPeerIfindex()]
+				if d.GetPeerNsid() != id || p == nil || p.GetType() != images.NdType_VETH {
+					return nil, fmt.Errorf("veth %s: peer ifindex %d in namespace %d, not a veth of namespace %d: %w", d.GetName(), d.GetPeerIfindex(), d.GetPeerNsid(), id, ErrBadImage)
+				}
+				l.Peer = p.GetName()
+			}
+		default:
+			return nil, fmt.Errorf("link %s (netdev type %v): %w", d.GetName(), d.GetType(), ErrUnsupportedLink)
+		}
+		links = append(links, l)
+	}
+	slices.SortFunc(links, func(a, b Link) int { return a.Index - b.Index })
+	return links, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,12 +257,8 @@ func dumpRestore(t *testing.T, store, restoreStore image.Store) {
 		}
 	}
 
-	// v0's peer is outside: undeclared, it fails the dump by name.
-	err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t))
-	if !errors.Is(err, ErrExternalVeth) || !strings.Contains(err.Error(), "link v0") {
-		t.Fatalf("Dump with an undeclared external veth: %v, want ErrExternalVeth naming v0", err)
-	}
-	if err := Dump(ctx, store, src.ns, 7, DumpOptions{ExternalVeth: map[string]string{"v0": "p0"}}, testLog(t)); err != nil {
+	// v0's peer is outside: dumped with no name for it, as CRIU does.
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
 	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
@@ -593,7 +590,7 @@ func TestDumpRestoreLinkDown(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	store := nstest.Dir(t)
-	if err := Dump(ctx, store, src.ns, 7, DumpOptions{ExternalVeth: map[string]string{"v0": "p0"}}, testLog(t)); err != nil {
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
 	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
@@ -602,4 +599,146 @@ func TestDumpRestoreLinkDown(t *testing.T) {
 	}
 	outer2.ip(t, "link", "set", "dev", "p0", "up")
 	compareSnapshots(t, dst.snapshot(t), want)
+}
+
+// A veth whose peer was outside, restored with CRIU's
+// veth[v0]:p0@br0: the peer is made in PeerNS, attached to the bridge
+// br0 there and up, and the restored namespace answers on its address
+// through the bridge. With a bridge that is not there, Restore fails
+// naming it and leaves neither end behind.
+func TestRestoreVethOnBridge(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	src, outer := newTestNS(t, "src"), newTestNS(t, "outer")
+	configure(t, src, outer)
+	want := src.snapshot(t)
+	store := nstest.Dir(t)
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+
+	dst, host := newTestNS(t, "dst"), newTestNS(t, "host")
+	host.ip(t, "link", "add", "name", "br0", "type", "bridge")
+	host.ip(t, "addr", "add", "198.18.5.2/24", "dev", "br0")
+	host.ip(t, "link", "set", "dev", "br0", "up")
+	opts := RestoreOptions{Veth: map[string]string{"v0": "p9@br0"}, PeerNS: host.ns}
+	if err := Restore(ctx, store, dst.ns, 7, opts, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	var p9 []struct {
+		Flags  []string `json:"flags"`
+		Master string   `json:"master"`
+	}
+	if err := json.Unmarshal([]byte(host.ip(t, "-j", "link", "show", "dev", "p9")), &p9); err != nil || len(p9) != 1 {
+		t.Fatalf("p9: %v %v", p9, err)
+	}
+	if p9[0].Master != "br0" || !slices.Contains(p9[0].Flags, "UP") {
+		t.Errorf("the peer p9 is %+v, want up with master br0", p9[0])
+	}
+	compareSnapshots(t, dst.snapshot(t), want)
+
+	// A TCP connection from the bridge's namespace to v0's address.
+	var ln net.Listener
+	if err := dst.ns.Do(func() (err error) { ln, err = net.Listen("tcp4", "198.18.5.1:0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("hello\n"))
+			c.Close()
+		}
+	}()
+	var got []byte
+	err := host.ns.Do(func() error {
+		c, err := net.DialTimeout("tcp4", ln.Addr().String(), 10*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		got, err = io.ReadAll(c)
+		return err
+	})
+	if err != nil || string(got) != "hello\n" {
+		t.Errorf("through br0 to the restored v0: %q %v", got, err)
+	}
+
+	dst2 := newTestNS(t, "dst2")
+	opts.Veth = map[string]string{"v0": "p8@nobr0"}
+	err = Restore(ctx, store, dst2.ns, 7, opts, testLog(t))
+	if err == nil || !strings.Contains(err.Error(), "nobr0") {
+		t.Fatalf("Restore onto a missing bridge: %v, want an error naming nobr0", err)
+	}
+	t.Logf("error: %v", err)
+	if out := host.ip(t, "-o", "link", "show"); strings.Contains(out, "p8") {
+		t.Errorf("the peer p8 is left behind:\n%s", out)
+	}
+	if out := dst2.ip(t, "-o", "link", "show"); strings.Contains(out, "v0") {
+		t.Errorf("v0 is left behind:\n%s", out)
+	}
+}
+
+// CRIU's images have no iplinks-N.img: the links come from its
+// netdev-N.img, the same as from ours (a veth whose peer is outside, a
+// pair inside, lo), and the namespace is restored from them.
+func TestRestoreFromNetdev(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	src, outer := newTestNS(t, "nsrc"), newTestNS(t, "nouter")
+	configure(t, src, outer)
+	src.ip(t, "link", "add", "name", "a0", "mtu", "1400", "type", "veth", "peer", "name", "a1")
+	src.ip(t, "link", "set", "dev", "a0", "up")
+	want := src.snapshot(t)
+	dir := nstest.Dir(t)
+	if err := Dump(ctx, dir, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	ours, err := readLinks(ctx, dir, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir.Path(), linksImage(7))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readLinks(ctx, dir, 7)
+	if err != nil || !slices.Equal(got, ours) {
+		t.Fatalf("links from netdev-7.img %+v (%v), from iplinks-7.img %+v", got, err, ours)
+	}
+	dst, outer2 := newTestNS(t, "ndst"), newTestNS(t, "nouter2")
+	opts := RestoreOptions{Veth: map[string]string{"v0": "p0"}, PeerNS: outer2.ns}
+	if err := Restore(ctx, dir, dst.ns, 7, opts, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	outer2.ip(t, "link", "set", "dev", "p0", "up")
+	compareSnapshots(t, dst.snapshot(t), want)
+}
+
+// Devices of netdev-N.img that Restore cannot make are refused by name.
+func TestLinksFromNetdevRefuses(t *testing.T) {
+	dev := func(name string, idx uint32, typ images.NdType) *images.NetDeviceEntry {
+		return &images.NetDeviceEntry{Name: proto.String(name), Ifindex: proto.Uint32(idx), Mtu: proto.Uint32(1500), Flags: proto.Uint32(0), Type: typ.Enum()}
+	}
+	lo := dev("lo", 1, images.NdType_LOOPBACK)
+	tun := dev("tun0", 2, images.NdType_TUN)
+	other := dev("v1", 3, images.NdType_VETH)
+	other.PeerIfindex, other.PeerNsid = proto.Uint32(9), proto.Uint32(8)
+	for _, c := range []struct {
+		devs []*images.NetDeviceEntry
+		want error
+		name string
+	}{
+		{[]*images.NetDeviceEntry{lo, tun}, ErrUnsupportedLink, "tun0"},
+		{[]*images.NetDeviceEntry{lo, dev("x0", 2, images.NdType_EXTLINK)}, ErrUnsupportedLink, "x0"},
+		{[]*images.NetDeviceEntry{lo, other}, ErrBadImage, "v1"},
+		{[]*images.NetDeviceEntry{dev("a/b", 1, images.NdType_LOOPBACK)}, ErrBadImage, "a/b"},
+	} {
+		_, err := linksFromNetdev(c.devs, 7)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.name) {
+			t.Errorf("linksFromNetdev with %s: %v, want %v naming it", c.name, err, c.want)
+		}
+	}
+	if l, err := linksFromNetdev([]*images.NetDeviceEntry{lo}, 7); err != nil || len(l) != 1 || l[0].Kind != KindLoopback {
+		t.Errorf("lo alone: %v %v", l, err)
+	}
 }

@@ -171,7 +171,11 @@ func TestParseExternal(t *testing.T) {
 		{"veth[eth0]", "", "", false, true},
 		{"veth[eth0]:", "", "", false, true},
 		{"veth[]:out", "", "", false, true},
-		{"veth[eth0]:out@br0", "", "", false, true},
+		{"veth[eth0]:out@br0", "eth0", "out@br0", true, false},
+		{"veth[eth0]:out@", "", "", false, true},
+		{"veth[eth0]:@br0", "", "", false, true},
+		{"veth[eth0]:out@br@0", "eth0", "out@br@0", true, false}, // CRIU cuts at the first @
+		{"veth[eth0]:out@a-name-of-16-byte", "", "", false, true},
 		{"veth[eth0]:a-name-of-16-byte", "", "", false, true},
 		{"veth[a/b]:out", "", "", false, true},
 		{"veth[..]:out", "", "", false, true},

@@ -24,11 +24,15 @@ type RestoreOptions struct {
 	Empty bool
 	// IPTool is the ip program; "ip" (from PATH) when empty.
 	IPTool string
-	// Veth maps the name of each veth link inside the namespace to the
-	// name its peer gets outside: CRIU's --external veth[IFNAME]:OUTNAME.
+	// Veth maps the name of each veth link inside the namespace whose
+	// peer was outside it to the name its peer gets outside, then
+	// optionally @ and a bridge of PeerNS: CRIU's --external
+	// veth[IFNAME]:OUTNAME[@BRIDGE] (ParseExternal).
 	Veth map[string]string
 	// PeerNS is the namespace the veth peers are created in; nil means
-	// this process's own (as CRIU does). Restore leaves the peers down.
+	// this process's own (as CRIU does). Restore leaves a peer down,
+	// unless it is given a bridge: then the peer is attached to it
+	// (made its port, IFLA_MASTER) and brought up, as CRIU does.
 	PeerNS *Namespace
 	// Inv is the dump's inventory: with its network lock method and run
 	// id, the namespace is locked whole (package netlock) before
@@ -43,8 +47,9 @@ type RestoreOptions struct {
 // their ifindex, link-layer address and MTU, brings up those that were
 // up, then feeds the address, route and rule images to `ip addr
 // restore`, `ip route restore` and `ip rule restore`. A missing or empty
-// ip image is skipped, as CRIU does; a missing links image means the
-// links are already there.
+// ip image is skipped, as CRIU does. The links come from iplinks-N.img
+// or, in CRIU's images, from netdev-N.img; with neither, the links are
+// taken to be there already.
 //
 // On error, the links Restore created are deleted again (with their
 // veth peers); addresses and routes already restored are left to the
@@ -202,8 +207,30 @@ func restoreDevConfs(ctx context.Context, store image.Store, ns *Namespace, id u
 	})
 }
 
+// readLinks reads the links of namespace id from iplinks-N.img or, in
+// images CRIU wrote (no such image), from netdev-N.img
+// (linksFromNetdev). With neither, it returns an error wrapping
+// fs.ErrNotExist.
 func readLinks(ctx context.Context, store image.Store, id uint32) ([]Link, error) {
 	r, err := store.Open(ctx, linksImage(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		msgs, nerr := image.ReadAll(ctx, store, netdevImage(id), func() proto.Message { return &images.NetDeviceEntry{} })
+		if errors.Is(nerr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open image %s: %w", linksImage(id), err)
+		}
+		if nerr != nil {
+			return nil, nerr
+		}
+		devs := make([]*images.NetDeviceEntry, len(msgs))
+		for i, m := range msgs {
+			devs[i] = m.(*images.NetDeviceEntry)
+		}
+		links, err := linksFromNetdev(devs, id)
+		if err != nil {
+			return nil, fmt.Errorf("read image %s: %w", netdevImage(id), err)
+		}
+		return links, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open image %s: %w", linksImage(id), err)
 	}
@@ -255,9 +282,9 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 			created = true
 			break
 		}
-		out, ok := opts.Veth[l.Name]
-		if !ok || out == "" {
-			return false, ErrNoVethPeer
+		out, bridge := splitPeer(opts.Veth[l.Name])
+		if out == "" {
+			return false, fmt.Errorf("%w (give it with --external veth[%s]:OUTNAME[@BRIDGE])", ErrNoVethPeer, l.Name)
 		}
 		peer := opts.PeerNS
 		if peer == nil {
@@ -278,6 +305,13 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 			return false, err
 		}
 		created = true
+		if bridge != "" {
+			// The pair goes with l when it is deleted (undo).
+			pt := tool{path: t.path, ns: peer}
+			if err := pt.run(ctx, "link", "set", "dev", out, "master", bridge, "up"); err != nil {
+				return true, fmt.Errorf("attach veth peer %s to bridge %s: %w", out, bridge, err)
+			}
+		}
 	default:
 		return false, fmt.Errorf("kind %q: %w", l.Kind, ErrUnsupportedLink)
 	}

@@ -27,7 +27,8 @@ type Options struct {
 	// restore --file-locks); images holding locks are refused without it.
 	FileLocks bool
 	// Veth maps a veth link of the tree's network namespace to the name
-	// its peer gets outside (criu restore --external veth[IN]:OUT).
+	// its peer gets outside, and the bridge it is attached to if any
+	// (criu restore --external veth[IN]:OUT[@BRIDGE]; netns.RestoreOptions).
 	Veth map[string]string
 	// Mounts: --root and the paths of external mounts (mntns.Load).
 	Mounts mntns.RestoreOptions

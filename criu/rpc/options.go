@@ -219,7 +219,7 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 		r.refuse("link_remap")
 	}
 	for _, v := range o.GetVeths() {
-		addVeth(d, rs, v.GetIfIn(), v.GetIfOut())
+		addVeth(rs, v.GetIfIn(), v.GetIfOut())
 	}
 	if o.CpuCap != nil && o.GetCpuCap() != 0xffffffff {
 		r.refuse("cpu_cap %#x", o.GetCpuCap())
@@ -462,14 +462,16 @@ func (r *request) external(e string, isDump bool) {
 		r.refuse("external %q (veth[IFNAME]:OUTNAME, tty[RDEV:DEV] and mnt[KEY]:VALUE only)", e)
 		return
 	}
-	addVeth(&r.dump, &r.restore, in, out)
+	addVeth(&r.restore, in, out)
 }
 
-func addVeth(d *dump.Options, rs *restore.Options, in, out string) {
-	if d.Veth == nil {
-		d.Veth, rs.Veth = map[string]string{}, map[string]string{}
+// addVeth names the peer of a veth for the restore (the dump needs no
+// name: CRIU's veth[IN]:OUT[@BRIDGE], see netns.ParseExternal).
+func addVeth(rs *restore.Options, in, out string) {
+	if rs.Veth == nil {
+		rs.Veth = map[string]string{}
 	}
-	d.Veth[in], rs.Veth[in] = out, out
+	rs.Veth[in] = out
 }
 
 // unknownFields are the field numbers in b, the unknown fields of a
