@@ -184,7 +184,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 // freezeSpec is what Dump and PreDump do differently while freezing.
 type freezeSpec struct {
 	verb string // "dump" or "pre-dump", for errors about opts.Pid
-	// shellJob applies the shell-job rules (checkShellJob), which are
+	// shellJob applies the shell-job rules (tty.Set.CheckShellJob), which are
 	// about the fds that a dump saves.
 	shellJob bool
 	// protect keeps memory tracking on after this dump (startIncremental).
@@ -263,7 +263,7 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 		return nil, err
 	}
 	if spec.shellJob {
-		if err := t.checkShellJob(); err != nil {
+		if err := t.ttys.CheckShellJob(); err != nil {
 			return nil, err
 		}
 	}

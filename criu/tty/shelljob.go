@@ -10,13 +10,26 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 )
 
+// A task started from an interactive shell is tied to that shell: its
+// stdio is the shell's terminal (or pipes to other commands of the
+// pipeline), its session is the shell's, and its terminal is the
+// controlling terminal of that session. None of that is in the tree.
+//
+// Without ShellJob such a task is refused, as CRIU does: the root must be
+// a session leader and no task may hold a terminal (an open fd, or a
+// controlling terminal). With ShellJob, fds 0-2 on a terminal, or on a
+// pipe or socket whose other end is outside the tree, are recorded as
+// external files (the restorer's own stdio takes their place), and the
+// session and group that are not the tree's are recorded as they are:
+// restore replaces them with the restorer's (see restore/shelljob.go).
+
 // CheckShellJob runs Scan, then refuses, without Options.ShellJob, a
 // tree that holds a terminal of the shell that started it: it names the
 // first fd on a terminal it finds, or else the first task with a
-// controlling terminal. With ShellJob it warns of each session leader
-// whose controlling terminal restore will not give back. The dumper
-// checks the rest of the shell-job rules (the root's session). It runs
-// once the tree is frozen, before anything is dumped.
+// controlling terminal, and last a root that does not lead its session.
+// With ShellJob it warns of each session leader whose controlling
+// terminal restore will not give back. It runs once the tree is frozen,
+// before anything is dumped.
 //
 // A pty whose master a task of the tree holds is the tree's own, not the
 // shell's (a terminal multiplexer's panes): its slaves are dumped as
@@ -57,6 +70,9 @@ func (s *Set) CheckShellJob() error {
 		if !d.Zombie && d.Stat.TtyNr != 0 && s.treePty(d.Stat.TtyNr) == nil && s.extCtty(d.Stat.TtyNr) == nil {
 			return fmt.Errorf("dump %d: task %d has the controlling terminal %s, which %w", s.opts.Pid, d.Pid, ttyName(d.Stat.TtyNr), errdefs.ErrShellJob)
 		}
+	}
+	if root := tasks[0]; root.Stat.Session != root.Pid {
+		return fmt.Errorf("dump %d: the task is not a session leader: its session %d %w", root.Pid, root.Stat.Session, errdefs.ErrShellJob)
 	}
 	return nil
 }
