@@ -94,6 +94,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if err := opts.notify(ctx, "query-ext-files"); err != nil {
 		return nil, err
 	}
+	if opts.LeaveRunning {
+		t.mm.CopyOnWrite() // pages copied once the tree runs (package mm)
+	}
 	// Its ids images name the tasks' namespaces (ns.go).
 	for _, d := range t.tasks {
 		if d.ids != nil {
@@ -126,6 +129,22 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("images")
+	// A copy-on-write dump lets the tree go before its pages are read:
+	// the frozen time ends here, the images once every page is in.
+	cow := t.mm.Deferred()
+	if cow {
+		if err := t.letGo(ctx); err != nil {
+			return nil, err
+		}
+		ms, err := t.mm.CopyPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("dump memory of %d (the tree runs on): %w", opts.Pid, err)
+		}
+		t.stats.MemDump, t.stats.MemWrite = t.stats.MemDump+ms.MemDump, t.stats.MemWrite+ms.MemWrite
+	}
+	if err := image.WriteImage(ctx, t.store, "inventory.img", t.inv); err != nil {
+		return nil, err // last: it marks the set complete
+	}
 	// The frozen time runs to the kill or the resume, through the final
 	// sync or the cache's acknowledgement. A store that takes images
 	// after Finish (a local dir) gets stats-dump once the tree is
@@ -135,7 +154,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	// the Finish: only the Confirm's own round trip and the kill are
 	// left out.
 	statsLast := opts.StatsAfterFinish
-	t.stats.Frozen = time.Since(t.frozenAt)
+	t.setFrozen()
 	lf, statsLate := t.store.(image.LateFinisher)
 	if statsLate && !statsLast {
 		if err := t.finishImagesLate(ctx, lf); err != nil {
@@ -149,23 +168,9 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if err := opts.notify(ctx, "post-dump"); err != nil {
 		return nil, err
 	}
-	// The images are safe: now the tasks may go.
-	t.keepThawed()
-	if err := t.sockets.Release(opts.LeaveRunning); err != nil {
-		return nil, err
-	}
-	if opts.LeaveRunning {
-		if err := t.thaw(); err != nil {
-			return nil, fmt.Errorf("resume %d: %w", opts.Pid, err)
-		}
-	} else if err := t.kill(); err != nil {
-		return nil, err
-	}
-	t.stats.Frozen = time.Since(t.frozenAt)
-	t.finishNetwork() // the tree is gone or runs: not frozen time
-	if opts.LeaveRunning && t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
-		if err := opts.notify(ctx, "network-unlock"); err != nil {
-			log.Warn().Err(err).Msg("the tree runs on")
+	if !cow {
+		if err := t.letGo(ctx); err != nil {
+			return nil, err
 		}
 	}
 	if statsLast {
@@ -179,6 +184,38 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).Msg("dump done")
 	return &t.stats, nil
+}
+
+// letGo lets the tree go once its images (but the pages of a
+// copy-on-write dump) are safe: resumed with LeaveRunning, else killed.
+func (t *frozenTree) letGo(ctx context.Context) error {
+	t.keepThawed()
+	if err := t.sockets.Release(t.opts.LeaveRunning); err != nil {
+		return err
+	}
+	if t.opts.LeaveRunning {
+		if err := t.thaw(); err != nil {
+			return fmt.Errorf("resume %d: %w", t.opts.Pid, err)
+		}
+	} else if err := t.kill(); err != nil {
+		return err
+	}
+	t.setFrozen()
+	t.resumed = true
+	t.finishNetwork() // the tree is gone or runs: not frozen time
+	if t.opts.LeaveRunning && t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
+		if err := t.opts.notify(ctx, "network-unlock"); err != nil {
+			t.opts.Log.Warn().Err(err).Msg("the tree runs on")
+		}
+	}
+	return nil
+}
+
+// setFrozen takes the frozen time, until the tree is let go.
+func (t *frozenTree) setFrozen() {
+	if !t.resumed {
+		t.stats.Frozen = time.Since(t.frozenAt)
+	}
 }
 
 // freezeSpec is what Dump and PreDump do differently while freezing.
@@ -197,6 +234,7 @@ type frozenTree struct {
 	frozenAt time.Time       // when the last thread stopped
 	undo     cleanup.Cleanup // lets the tree go as it was
 	kept     bool            // keepThawed was called
+	resumed  bool            // let go (letGo): the frozen time is taken
 	netSent  bool            // "network-lock" was notified
 }
 
@@ -341,7 +379,7 @@ func (t *frozenTree) finishImagesLate(ctx context.Context, lf image.LateFinisher
 		return err
 	}
 	err := lf.FinishWith(ctx, statsImage, func() ([]byte, error) {
-		t.stats.Frozen = time.Since(t.frozenAt)
+		t.setFrozen()
 		var b bytes.Buffer
 		enc, err := image.NewEncoder(&b, statsImage)
 		if err == nil {

@@ -40,6 +40,7 @@ type tree struct {
 	tasks []*dumper
 	byPid map[int]*dumper
 	stats Stats
+	inv   *images.InventoryEntry // writeShared's, written last
 	// nextPages numbers pages-N.img, one per live task.
 	nextPages uint32
 	// sockets are the sockets of the tree (package sockets).
@@ -339,5 +340,6 @@ func (t *tree) writeShared(ctx context.Context) error {
 		return err
 	}
 	inv.DumpUptime = proto.Uint64(up)
-	return image.WriteImage(ctx, t.store, "inventory.img", inv)
+	t.inv = inv // written last, once every page is in (Dump)
+	return nil
 }

@@ -61,6 +61,10 @@ type Tree struct {
 	inc *incremental
 	// aioRings are the AIO rings mapped so far, by inode: the task's.
 	aioRings map[uint64]int
+	// cowOn: a copy-on-write dump (cow.go); cows are its tasks'
+	// snapshots, left to CopyPages.
+	cowOn bool
+	cows  []*cowTask
 }
 
 // NewTree starts the memory part of a dump into s.
@@ -473,6 +477,11 @@ func (d *TaskDump) DumpPages(ctx context.Context, l *Layout) error {
 	if err != nil {
 		return err
 	}
+	if d.tree.cowOn && d.tree.inc == nil {
+		if armed, err := d.armCOW(ctx, p, l); armed || err != nil {
+			return err
+		}
+	}
 	return d.WritePages(ctx, p, false)
 }
 
@@ -512,18 +521,10 @@ func (d *TaskDump) WritePages(ctx context.Context, p *Pages, lenient bool) error
 // task), a run that cannot be read any more is written as zeros: the
 // memory changed under the reader, and the next dump takes it again.
 func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, runs []pageRun, lenient bool) error {
-	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(d.pagesID)}}
-	var total uint64
-	for _, r := range runs {
-		total += r.Len() / mem.PageSize
-	}
-	for _, e := range ents {
-		msgs = append(msgs, e)
-	}
-	d.Stats.PagesWritten = total
-	if err := image.WriteImage(ctx, d.tree.store, fmt.Sprintf("pagemap-%d.img", d.vpid), msgs...); err != nil {
+	if err := d.writePagemap(ctx, ents, runs); err != nil {
 		return err
 	}
+	total := d.Stats.PagesWritten
 
 	pagesName := fmt.Sprintf("pages-%d.img", d.pagesID)
 	w, err := d.tree.store.Create(ctx, pagesName)
@@ -652,6 +653,20 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	d.Stats.MemDump = time.Since(t0) - writeTime
 	d.Stats.MemWrite = writeTime
 	return nil
+}
+
+// writePagemap writes pagemap-PID.img, whose present entries are runs.
+func (d *TaskDump) writePagemap(ctx context.Context, ents []*images.PagemapEntry, runs []pageRun) error {
+	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(d.pagesID)}}
+	var total uint64
+	for _, r := range runs {
+		total += r.Len() / mem.PageSize
+	}
+	for _, e := range ents {
+		msgs = append(msgs, e)
+	}
+	d.Stats.PagesWritten = total
+	return image.WriteImage(ctx, d.tree.store, fmt.Sprintf("pagemap-%d.img", d.vpid), msgs...)
 }
 
 // FindShared records, for every task forked from a parent in the tree,

@@ -563,9 +563,13 @@ func (inc *incremental) dropNew() {
 	}
 }
 
-// Close releases the uffd copies and the parent store. Safe on nil.
+// Close releases the uffd copies and the parent store, and ends the
+// copy-on-write snapshots (cow.go) that CopyPages did not. Safe on nil.
 func (t *Tree) Close() {
 	if t != nil {
+		for _, c := range t.cows {
+			c.stop()
+		}
 		t.inc.close()
 	}
 }

@@ -37,6 +37,19 @@ func IoctlUffdioWriteprotect(fd int, a *UffdioWriteprotect) error {
 	return err
 }
 
+// IoctlUffdioUnregister is ioctl(UFFDIO_UNREGISTER) on the
+// userfaultfd fd.
+func IoctlUffdioUnregister(fd int, r *UffdioRange) error {
+	_, err := ioctlPtr(fd, UFFDIO_UNREGISTER, unsafe.Pointer(r))
+	return err
+}
+
+// IoctlUffdioWake is ioctl(UFFDIO_WAKE) on the userfaultfd fd.
+func IoctlUffdioWake(fd int, r *UffdioRange) error {
+	_, err := ioctlPtr(fd, UFFDIO_WAKE, unsafe.Pointer(r))
+	return err
+}
+
 // IoctlPagemapScan is ioctl(PAGEMAP_SCAN) on the pagemap file fd with
 // vec as the output regions; it returns how many regions were filled.
 func IoctlPagemapScan(fd int, a *PmScanArg, vec []PageRegion) (int, error) {
