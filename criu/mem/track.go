@@ -74,16 +74,32 @@ func TrackerProtect(fd int, r Range) error {
 	return nil
 }
 
+// ScanPresent returns the pages of r that are present or swapped (a
+// guard region page counts as swapped), as PAGEMAP_SCAN finds them:
+// runs, not an entry a page as Read returns. Sorted, disjoint.
+func (p *Pagemap) ScanPresent(r Range) ([]Range, error) {
+	return p.scan(r, linux.PAGE_IS_PRESENT|linux.PAGE_IS_SWAPPED, true)
+}
+
 // ScanWritten returns the pages of r that are not write-protected: in a
 // VMA registered with a tracking uffd, those written (or faulted in)
 // since TrackerProtect; elsewhere every page. Sorted, disjoint.
 func (p *Pagemap) ScanWritten(r Range) ([]Range, error) {
+	return p.scan(r, linux.PAGE_IS_WRITTEN, false)
+}
+
+// scan runs PAGEMAP_SCAN over r for the pages in every category of
+// cats, or (anyOf) in any of them, and returns them as merged runs.
+func (p *Pagemap) scan(r Range, cats uint64, anyOf bool) ([]Range, error) {
 	var out []Range
 	vec := make([]linux.PageRegion, scanVecLen)
 	start := r.Start
 	for start < r.End {
 		a := linux.PmScanArg{Size: linux.PmScanArgSize, Start: start, End: r.End,
-			VecLen: scanVecLen, CatMask: linux.PAGE_IS_WRITTEN, ReturnMask: linux.PAGE_IS_WRITTEN}
+			VecLen: scanVecLen, CatMask: cats, ReturnMask: cats}
+		if anyOf {
+			a.CatMask, a.CatAnyofMask = 0, cats
+		}
 		n, err := linux.IoctlPagemapScan(int(p.f.Fd()), &a, vec)
 		if err != nil {
 			return nil, fmt.Errorf("PAGEMAP_SCAN %#x-%#x: %w", start, r.End, err)

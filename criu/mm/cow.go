@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -45,7 +46,7 @@ import (
 // and a tracker has it (incremental.go); those dumps read while frozen.
 // A task that cannot create a uffd able to wait in kernel mode (no
 // CAP_SYS_PTRACE, vm.unprivileged_userfaultfd=0) is read while frozen
-// too, said in the log.
+// too, said in the log, and so is a task with less than cowMin of it.
 
 // ErrSnapshotLost is why a copy-on-write dump failed: the tree dropped
 // pages of its memory before they were copied.
@@ -84,6 +85,12 @@ func cowOK(a *area) bool {
 	return trackable(a) && a.e.GetFlags()&(unix.MAP_HUGETLB|unix.MAP_DROPPABLE) == 0
 }
 
+// cowMin is the least private anonymous memory a task must have for a
+// snapshot: a smaller one is read while frozen, which costs less than a
+// millisecond or two, and a short-lived task (a shell's subshell) cannot
+// fail the dump by exiting before its pages are copied.
+const cowMin = 4 << 20
+
 // armCOW is DumpPages for a copy-on-write dump: it writes the pagemap,
 // reads what cannot be protected and protects the rest. It returns
 // false (and has done nothing) when the task gets no snapshot: its
@@ -95,7 +102,11 @@ func (d *TaskDump) armCOW(ctx context.Context, p *Pages, l *Layout) (bool, error
 			cand = append(cand, mem.Range{Start: a.m.Start, End: a.m.End})
 		}
 	}
-	if len(cand) == 0 || len(p.runs) == 0 {
+	var prot uint64
+	for _, r := range p.runs {
+		prot += mem.Pages(mem.Intersect([]mem.Range{r.Range}, cand))
+	}
+	if prot*mem.PageSize < cowMin {
 		return false, nil
 	}
 	c, err := d.newCOW()
@@ -119,10 +130,8 @@ func (d *TaskDump) armCOW(ctx context.Context, p *Pages, l *Layout) (bool, error
 	if len(c.areas) == 0 {
 		return false, nil
 	}
-	for _, r := range c.areas {
-		if err := mem.TrackerProtect(c.uffd, r); err != nil {
-			return false, fmt.Errorf("copy-on-write snapshot of %d: %w", d.pid, err)
-		}
+	if err := protectAll(c.uffd, c.areas); err != nil {
+		return false, fmt.Errorf("copy-on-write snapshot of %d: %w", d.pid, err)
 	}
 	c.runs = p.runs
 	var frozen []mem.Range
@@ -147,6 +156,51 @@ func (d *TaskDump) armCOW(ctx context.Context, p *Pages, l *Layout) (bool, error
 	d.tree.cows = append(d.tree.cows, c)
 	go c.serve()
 	return true, nil
+}
+
+// protectPiece is the most of a VMA one UFFDIO_WRITEPROTECT covers when
+// the protection is shared out.
+const protectPiece = 64 << 20
+
+// protectAll write-protects the present pages of areas. The kernel walks
+// every page table entry (most of a big heap's freeze): pieces of the
+// big areas go to one goroutine a CPU, which take the mm's lock shared.
+func protectAll(uffd int, areas []mem.Range) error {
+	var pieces []mem.Range
+	for _, r := range areas {
+		for s := r.Start; s < r.End; s += protectPiece {
+			pieces = append(pieces, mem.Range{Start: s, End: min(s+protectPiece, r.End)})
+		}
+	}
+	workers := min(runtime.NumCPU(), len(pieces))
+	if workers <= 1 {
+		for _, r := range pieces {
+			if err := mem.TrackerProtect(uffd, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	work := make(chan mem.Range, len(pieces))
+	for _, r := range pieces {
+		work <- r
+	}
+	close(work)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range work {
+				if errs[w] == nil {
+					errs[w] = mem.TrackerProtect(uffd, r)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // newCOW creates the snapshot's uffd in the task and takes it. The

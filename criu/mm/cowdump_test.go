@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -359,14 +360,58 @@ func writerPos(t *testing.T, pid int) uint64 {
 	return v
 }
 
-// children lists pid's children.
+// children lists pid's children (of any of its threads).
 func children(pid int) []int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		if c, err := strconv.Atoi(f); err == nil {
-			out = append(out, c)
+	ths, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, th := range ths {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, th.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
 		}
 	}
 	return out
+}
+
+// TestCOWDumpKilled: a criu worker killed (SIGKILL: no undo of its own)
+// while it copies the pages of a copy-on-write dump lets the tree go:
+// the uffd was the worker's alone, and its release lifts every
+// protection and wakes every writer.
+func TestCOWDumpKilled(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	dir := t.TempDir()
+	pid, out := startWriter(t, dir, 256, 1, "plain")
+	imgs := filepath.Join(dir, "img")
+	os.Mkdir(imgs, 0o755)
+	logf := filepath.Join(imgs, "dump.log")
+	cmd := exec.Command(crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", imgs, "-R", "-v4", "-o", logf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The tree runs again once the images but the pages are written.
+	crtest.WaitFor(t, logf, " images t=", 30*time.Second)
+	worker := children(cmd.Process.Pid)
+	if len(worker) != 1 {
+		t.Fatalf("criu has children %v, want its one worker", worker)
+	}
+	unix.Kill(worker[0], unix.SIGKILL)
+	cmd.Process.Kill()
+	cmd.Wait()
+	crtest.Reap(worker[0]) // ours now: we are a subreaper
+	if log, _ := os.ReadFile(logf); strings.Contains(string(log), "snapshot copied") {
+		t.Fatalf("the copy of 256 MiB was over before criu was killed:\n%s", log)
+	}
+	time.Sleep(50 * time.Millisecond)
+	checkUnarmed(t, pid)
+	st1 := writerPos(t, pid)
+	time.Sleep(100 * time.Millisecond)
+	if st2 := writerPos(t, pid); st2 == st1 {
+		t.Errorf("the writer does not run after criu was killed (at %#x)", st1)
+	}
+	unix.Kill(pid, unix.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 30*time.Second)
 }

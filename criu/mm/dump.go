@@ -123,7 +123,10 @@ type area struct {
 	m     procfs.Mapping
 	e     *images.VmaEntry
 	pages func(pm uint64) bool // which pages hold data to dump; nil: none
-	aio   *images.AioRingEntry // the context of an AIO ring
+	// anon: pages holds the present and swapped pages, no guard region
+	// among them: PAGEMAP_SCAN finds them as runs (presentRuns).
+	anon bool
+	aio  *images.AioRingEntry // the context of an AIO ring
 }
 
 // Collect turns smaps into vma entries, registering mapped files.
@@ -330,6 +333,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				status |= image.VmaAreaStack
 			}
 			a.pages = present
+			a.anon = !m.HasFlag("gu")
 		}
 		if m.HasFlag("ac") {
 			status |= image.VmaAccount
@@ -451,12 +455,22 @@ func (d *TaskDump) presentRuns(areas []*area) ([]areaRuns, error) {
 			continue
 		}
 		r := mem.Range{Start: a.m.Start, End: a.m.End}
-		ents, err := pm.Read(r)
-		if err != nil {
-			return nil, err
+		var rs []mem.Range
+		if a.anon {
+			// Runs from the kernel: reading 8 bytes a page is the cost
+			// of a big heap's freeze.
+			if rs, err = pm.ScanPresent(r); err != nil {
+				return nil, err
+			}
+			d.Stats.PagesScanned += r.Len() / mem.PageSize
+		} else {
+			ents, err := pm.Read(r)
+			if err != nil {
+				return nil, err
+			}
+			d.Stats.PagesScanned += uint64(len(ents))
+			rs = mem.Runs(a.m.Start, ents, a.pages)
 		}
-		d.Stats.PagesScanned += uint64(len(ents))
-		rs := mem.Runs(a.m.Start, ents, a.pages)
 		if len(rs) == 0 {
 			continue
 		}

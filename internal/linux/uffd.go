@@ -33,6 +33,7 @@ const (
 	PAGEMAP_SCAN              = 0xc0606610 // _IOWR('f', 16, struct pm_scan_arg)
 	PAGE_IS_WRITTEN           = 1 << 1
 	PAGE_IS_PRESENT           = 1 << 3
+	PAGE_IS_SWAPPED           = 1 << 4
 )
 
 // UffdioAPI mirrors struct uffdio_api (include/uapi/linux/userfaultfd.h).
