@@ -51,7 +51,8 @@ type sample struct {
 //	         sharing keeps it small)
 //
 // CRIU_BENCH_ROUNDS (default 3) rounds; CRIU_BENCH_MB (default 1024) MiB
-// for the big-memory workloads. Skipped when CRIU 4.2 does not run here.
+// for the big-memory workloads; CRIU_BENCH_ONLY=STR only the workloads
+// whose name holds STR. Skipped when CRIU 4.2 does not run here.
 //
 // Run: go test -run '^$' -bench VsCRIU42 -benchtime 1x ./bench/
 func BenchmarkVsCRIU42(b *testing.B) {
@@ -102,6 +103,10 @@ func BenchmarkVsCRIU42(b *testing.B) {
 		{name: "8 forked workers, 256 MiB COW", start: startReady(workers, "256", "8"), pss: true},
 		{name: fmt.Sprintf("%d MiB dirty", mb), start: startReady(bigheap, strconv.Itoa(mb))},
 		{name: fmt.Sprintf("%d MiB dirty, dump -R", mb), start: startReady(bigheap, strconv.Itoa(mb)), leaveRunning: true},
+	}
+	// CRIU_BENCH_ONLY keeps the workloads whose name holds it ("dump -R").
+	if only := os.Getenv("CRIU_BENCH_ONLY"); only != "" {
+		loads = slices.DeleteFunc(loads, func(w workload) bool { return !strings.Contains(w.name, only) })
 	}
 	tools := []string{ours, ref}
 	res := map[string][2][]sample{}

@@ -44,7 +44,10 @@
 // injected at the [vdso]'s syscall instruction, and on any error every
 // thread gets its registers and signal mask back and is detached. Only after
 // the store's Finish has returned nil are the tasks killed (or, with
-// LeaveRunning, let go).
+// LeaveRunning, let go). With LeaveRunning the memory is copy-on-write
+// (package mm, cow.go): the tree is let go once every image but its
+// pages is written, mm.Tree.CopyPages then writes them while it runs, and
+// only then inventory.img and Finish; the frozen time ends at the resume.
 //
 // A cancelled context (criu: SIGINT, SIGTERM, SIGHUP) is such an error:
 // Dump and PreDump check it between their steps, and criu's store fails

@@ -421,6 +421,9 @@ func (c *cowTask) settle(rs []mem.Range, buf []byte) error {
 	for _, a := range mem.Intersect(c.areas, []mem.Range{span}) {
 		spans = append(spans, a)
 		w, err := c.pm.ScanWritten(a)
+		if errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("task %d exited or exec'd while criu copied its memory: %w", c.d.pid, err)
+		}
 		if err != nil {
 			return err
 		}

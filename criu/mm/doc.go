@@ -8,7 +8,7 @@
 // criu/shmem (shared anonymous memory and memfd objects, saved once per
 // tree), criu/image (VMA status bits, pagemap flags, madvise facts).
 //
-// # Dump (dump.go, vmflags.go, incremental.go)
+// # Dump (dump.go, vmflags.go, incremental.go, cow.go)
 //
 // Collect turns smaps into vma entries. Shared anonymous mappings and
 // memfds (fds and mappings) are saved once per object by package shmem
@@ -30,7 +30,10 @@
 // its own. PlanPages decides which pages go to pages-N.img and which
 // stay in the parent images (incremental.go: written pages are found
 // with a userfaultfd in write-protect mode, not soft-dirty bits);
-// WritePages reads them while the previous buffer is written.
+// WritePages reads them while the previous buffer is written. A dump
+// that lets the tree run (CopyOnWrite, cow.go) write-protects the private
+// anonymous pages while frozen and copies them once the tree runs, each
+// before the tree's first write to it (CopyPages).
 //
 // # Restore (restore.go, inherit.go, parent.go)
 //

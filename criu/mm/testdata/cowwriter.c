@@ -14,7 +14,8 @@
 // MODE: "plain"; "fork" (the main thread forks a child every few ms that
 // writes here and there in its copy of the memory and exits); "discard" (the main
 // thread also MADV_DONTNEEDs a page of a filled region of its own every
-// millisecond, without writing it first); "unmap" (likewise, munmap).
+// millisecond, without writing it first); "unmap" (likewise, munmap);
+// "exec" (SIGUSR1 makes it exec sleep).
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -47,6 +48,7 @@ static int out;
 static size_t npages;
 
 static void h2(int s) { check = 1; }
+static void h1(int s) { execl("/bin/sleep", "sleep", "1000", (char *)0); }
 
 static unsigned long tag(unsigned long g, size_t p) { return (g << 40) ^ (p * 2654435761u) ^ 0x5a5a; }
 
@@ -113,6 +115,7 @@ static void *discard(void *mode) {
 int main(int argc, char **argv) {
 	if (argc != 5) return 2;
 	signal(SIGUSR2, h2);
+	if (!strcmp(argv[4], "exec")) signal(SIGUSR1, h1);
 	out = open(argv[1], O_WRONLY | O_CREAT | O_APPEND, 0644);
 	size_t mib = atoi(argv[2]);
 	int nth = atoi(argv[3]);
