@@ -28,7 +28,11 @@ import (
 //   - MADV_DONTNEED and MADV_FREE send UFFD_EVENT_REMOVE before the zap
 //     and wait, but only until the event is read: userfaultfd_ctx_read
 //     completes every event but FORK as it hands it out, and the madvise
-//     goes on. The monitor cannot copy the range before it goes.
+//     goes on. The monitor can copy the range first only if it knows an
+//     event is queued before reading it: every such event raises
+//     mmap_changing before it is queued, until it is read, and
+//     UFFDIO_WRITEPROTECT answers EAGAIN meanwhile (before it looks at
+//     the range).
 //   - munmap (and brk shrinking, mmap MAP_FIXED over, mremap shrinking)
 //     sends UFFD_EVENT_UNMAP after the pages are gone, and does not wait.
 //   - mremap moving a registered VMA sends UFFD_EVENT_REMAP after the

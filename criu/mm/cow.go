@@ -35,12 +35,16 @@ import (
 // or exec'd), never reading a new one. After each chunk it asks
 // PAGEMAP_SCAN which of its pages lost their protection: a page the
 // fault handler saved is taken from its copy; any other was discarded
-// or replaced without a write (MADV_DONTNEED, munmap, a guard region)
-// and fails the dump. The uffd's events say the same earlier, by name:
-// MADV_DONTNEED/MADV_FREE (REMOVE), munmap (UNMAP) or mremap (REMAP) of
-// a page not yet copied fails the dump, as the kernel lets none of them
-// wait for a copy (mem/cow.go). A failed copy leaves the tree running
-// and the images unfinished.
+// or replaced without a write (munmap, a guard region) and fails the
+// dump. The uffd's events say the same earlier, by name: munmap (UNMAP)
+// or mremap (REMAP) of a page not yet copied fails the dump, as both
+// come after the fact (mem/cow.go). MADV_DONTNEED and MADV_FREE
+// (REMOVE) wait until their event is read, their pages intact: serve
+// sees an event queued (eventQueued) before it reads, and first copies
+// every page left (drain), the madvise waiting meanwhile; only a REMOVE
+// queued in the microseconds between that look and the read still fails
+// the dump. A failed copy leaves the tree running and the images
+// unfinished.
 //
 // Only for a dump with neither parent nor tracking: a VMA has one uffd,
 // and a tracker has it (incremental.go); those dumps read while frozen.
@@ -77,6 +81,8 @@ type cowTask struct {
 	saved  map[uint64][]byte // protected pages at or above done, copied by serve
 	err    error             // why the snapshot cannot be exact
 	faults int               // write faults answered
+	// drained: drain copied every page left; nothing is left since.
+	drained bool
 }
 
 // cowOK says whether a's pages may be protected: private anonymous
@@ -303,6 +309,15 @@ func (c *cowTask) serve() {
 			return
 		}
 		for {
+			if c.eventQueued() {
+				// A REMOVE (MADV_DONTNEED, MADV_FREE) waits until it is
+				// read, its pages intact: everything not yet copied is
+				// copied now, and the tree's madvise waits for it.
+				if err := c.drain(); err != nil {
+					c.abort(err)
+					return
+				}
+			}
 			msgs, err := mem.ReadUffd(c.uffd, buf)
 			if err != nil {
 				c.abort(err)
@@ -337,6 +352,66 @@ func (c *cowTask) serve() {
 		pending = keep
 	}
 }
+
+// eventQueued says whether a non-cooperative event (REMOVE, UNMAP,
+// REMAP) is queued unread: UFFDIO_WRITEPROTECT answers EAGAIN then,
+// before it looks at the range. The probe protects the first page of
+// the first area: a page not yet copied is already protected, and one
+// copied only takes a spurious fault, which serve lets go.
+func (c *cowTask) eventQueued() bool {
+	r := mem.Range{Start: c.areas[0].Start, End: c.areas[0].Start + mem.PageSize}
+	return errors.Is(mem.TrackerProtect(c.uffd, r), unix.EAGAIN)
+}
+
+// drain copies every protected page not yet in pages-N.img nor saved,
+// into saved, while the tree's writers and the event's sender wait. A
+// page that cannot be read any more (an unmap under way) is left: the
+// event names it. Run by serve.
+func (c *cowTask) drain() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.drained {
+		return nil // every page is in, or saved, or was unreadable
+	}
+	c.drained = true
+	var rest []mem.Range
+	for _, r := range mem.Intersect(c.prot, []mem.Range{{Start: c.done, End: ^uint64(0) &^ (mem.PageSize - 1)}}) {
+		for p := r.Start; p < r.End; p += mem.PageSize {
+			if c.saved[p] != nil {
+				continue
+			}
+			if k := len(rest); k > 0 && rest[k-1].End == p && rest[k-1].Len() < drainChunk {
+				rest[k-1].End += mem.PageSize
+			} else {
+				rest = append(rest, mem.Range{Start: p, End: p + mem.PageSize})
+			}
+		}
+	}
+	t0 := time.Now()
+	var n uint64
+	for _, r := range rest {
+		b := make([]byte, r.Len())
+		if err := c.mf.ReadAt(b, r.Start); err != nil {
+			for p := r.Start; p < r.End; p += mem.PageSize {
+				if c.mf.ReadAt(b[p-r.Start:p-r.Start+mem.PageSize], p) == nil {
+					c.saved[p] = b[p-r.Start : p-r.Start+mem.PageSize]
+					n++
+				}
+			}
+			continue
+		}
+		for p := r.Start; p < r.End; p += mem.PageSize {
+			c.saved[p] = b[p-r.Start : p-r.Start+mem.PageSize]
+		}
+		n += r.Len() / mem.PageSize
+	}
+	c.d.tree.log.Debug().Int("pid", c.d.pid).Uint64("pages", n).Dur("t", time.Since(t0)).
+		Msg("copy-on-write: pages copied ahead of a memory event")
+	return nil
+}
+
+// drainChunk bounds one read of drain.
+const drainChunk = 4 << 20
 
 // handle answers one uffd message. Run by serve.
 func (c *cowTask) handle(m linux.UffdMsg, pending *[]uint64) error {

@@ -174,44 +174,116 @@ func TestCOWDumpCheckFails(t *testing.T) {
 	t.Logf("the check fails as it must: %v", err)
 }
 
-// TestCOWDumpDropped: a tree that drops pages of its memory without
-// writing them (MADV_DONTNEED; munmap) before criu copied them cannot
-// be saved as it was at the freeze: the dump fails, naming what the
-// task did, and leaves the tree running as before, no page protected,
-// no uffd left, its memory intact.
-func TestCOWDumpDropped(t *testing.T) {
+// TestCOWDumpDiscard: a tree that discards pages of its memory without
+// writing them (MADV_DONTNEED, a page a millisecond of a region filled
+// before the dump) while criu copies them: the REMOVE event waits until
+// it is read, so the pages left are copied first, and the snapshot holds
+// the discarded pages as they were at the freeze.
+func TestCOWDumpDiscard(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
-	for _, tc := range []struct{ mode, want string }{
-		{"discard", "discarded (madvise MADV_DONTNEED or MADV_FREE)"},
-		{"unmap", "unmapped (munmap)"},
-	} {
-		t.Run(tc.mode, func(t *testing.T) {
-			dir := t.TempDir()
-			pid, out := startWriter(t, dir, 96, 1, tc.mode) // above the 64 MiB it drops
-			imgs := filepath.Join(dir, "img")
-			os.Mkdir(imgs, 0o755)
-			res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", imgs, "-R",
-				"-v4", "-o", filepath.Join(imgs, "dump.log"))
-			if err == nil {
-				t.Fatalf("dump succeeded; want it refused:\n%s", res)
-			}
-			if !strings.Contains(res, tc.want) || !strings.Contains(res, "the tree runs on") {
-				t.Fatalf("dump failed with %v:\n%s\nwant %q", err, res, tc.want)
-			}
-			if _, err := os.Stat(filepath.Join(imgs, "inventory.img")); err == nil {
-				t.Errorf("a failed dump left inventory.img")
-			}
-			checkUnarmed(t, pid)
-			st1 := writerPos(t, pid)
-			time.Sleep(100 * time.Millisecond)
-			if st2 := writerPos(t, pid); st2 == st1 {
-				t.Errorf("the writer does not run after the failed dump (at %#x)", st1)
-			}
-			unix.Kill(pid, unix.SIGUSR2)
-			crtest.Verdict(t, out, "PASS", 30*time.Second)
-		})
+	dir := t.TempDir()
+	pid, out := startWriter(t, dir, 96, 1, "discard") // above the 64 MiB it drops
+	imgs := filepath.Join(dir, "img")
+	os.Mkdir(imgs, 0o755)
+	criuIn(t, imgs, "dump", "dump", "-t", strconv.Itoa(pid), "-D", imgs, "-R")
+	if log, _ := os.ReadFile(filepath.Join(imgs, "dump.log")); !strings.Contains(string(log), "pages copied ahead of a memory event") {
+		t.Errorf("no page copied ahead of MADV_DONTNEED: the test did not test it")
 	}
+	if err := checkImages(t, imgs, pid, out); err != nil {
+		t.Fatalf("the snapshot is not the memory at the freeze: %v", err)
+	}
+	// The region it discards: what was there at the freeze was 0x77.
+	b, _ := os.ReadFile(out)
+	var junk region
+	for _, l := range strings.Split(string(b), "\n") {
+		fmt.Sscanf(l, "JUNK %x %d", &junk.addr, &junk.pages)
+	}
+	ents, pages := readImagePages(t, imgs, pid)
+	n := 0
+	for a, off := range ents {
+		if a < junk.addr || a >= junk.addr+junk.pages*mem.PageSize {
+			continue
+		}
+		n++
+		for _, c := range pages[off : off+mem.PageSize] {
+			if c != 0x77 {
+				t.Fatalf("discarded page %#x is not as it was at the freeze", a)
+			}
+		}
+	}
+	t.Logf("%d pages of the discarded region in the snapshot", n)
+	if n < int(junk.pages)/2 {
+		t.Errorf("%d pages of the %d of the region discarded a page a millisecond: most were there at the freeze", n, junk.pages)
+	}
+	checkUnarmed(t, pid)
+	unix.Kill(pid, unix.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 30*time.Second)
+}
+
+// TestCOWDumpUnmapped: a tree that unmaps pages of its memory without
+// writing them (munmap, a page a millisecond) before criu copied them
+// cannot be saved as it was at the freeze (UNMAP comes after the pages
+// are gone): the dump fails, naming what the task did, and leaves the
+// tree running as before, no page protected, no uffd left, its memory
+// intact.
+func TestCOWDumpUnmapped(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	dir := t.TempDir()
+	pid, out := startWriter(t, dir, 96, 1, "unmap")
+	imgs := filepath.Join(dir, "img")
+	os.Mkdir(imgs, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", imgs, "-R",
+		"-v4", "-o", filepath.Join(imgs, "dump.log"))
+	if err == nil {
+		t.Fatalf("dump succeeded; want it refused:\n%s", res)
+	}
+	if !strings.Contains(res, "unmapped (munmap)") || !strings.Contains(res, "the tree runs on") {
+		t.Fatalf("dump failed with %v:\n%s\nwant it to name the munmap", err, res)
+	}
+	if _, err := os.Stat(filepath.Join(imgs, "inventory.img")); err == nil {
+		t.Errorf("a failed dump left inventory.img")
+	}
+	checkUnarmed(t, pid)
+	st1 := writerPos(t, pid)
+	time.Sleep(100 * time.Millisecond)
+	if st2 := writerPos(t, pid); st2 == st1 {
+		t.Errorf("the writer does not run after the failed dump (at %#x)", st1)
+	}
+	unix.Kill(pid, unix.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 30*time.Second)
+}
+
+// readImagePages maps each page of pid's pagemap flagged present to its
+// offset in pages-1.img, and returns that image.
+func readImagePages(t *testing.T, imgs string, pid int) (map[uint64]uint64, []byte) {
+	t.Helper()
+	s, err := image.NewDir(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ents, err := image.ReadPagemap(context.Background(), s, fmt.Sprintf("pagemap-%d.img", pid))
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := os.ReadFile(filepath.Join(imgs, "pages-1.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[uint64]uint64{}
+	var off uint64
+	for _, e := range ents {
+		if e.GetFlags()&image.PePresent == 0 {
+			continue
+		}
+		for i := range image.NrPages(e) {
+			at[e.GetVaddr()+i*mem.PageSize] = off
+			off += mem.PageSize
+		}
+	}
+	return at, pages
 }
 
 // checkImages checks the writers' regions in the images of pid against
@@ -236,30 +308,7 @@ func checkImages(t *testing.T, imgs string, pid int, out string) error {
 	if len(regs) == 0 {
 		t.Fatalf("no REGION in %s", out)
 	}
-	s, err := image.NewDir(imgs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, ents, err := image.ReadPagemap(context.Background(), s, fmt.Sprintf("pagemap-%d.img", pid))
-	s.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, err := os.ReadFile(filepath.Join(imgs, "pages-1.img"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := map[uint64]uint64{} // page address -> offset in pages-1.img
-	var off uint64
-	for _, e := range ents {
-		if e.GetFlags()&image.PePresent == 0 {
-			continue
-		}
-		for i := range image.NrPages(e) {
-			at[e.GetVaddr()+i*mem.PageSize] = off
-			off += mem.PageSize
-		}
-	}
+	at, pages := readImagePages(t, imgs, pid)
 	page := func(a uint64) ([]uint64, error) {
 		o, ok := at[a]
 		if !ok {

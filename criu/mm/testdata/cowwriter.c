@@ -147,6 +147,10 @@ int main(int argc, char **argv) {
 		char l[64];
 		write(out, l, snprintf(l, sizeof l, "REGION %lx %zu\n", (unsigned long)rs[t].mem, rs[t].pages));
 	}
+	if (junk) {
+		char l[64];
+		write(out, l, snprintf(l, sizeof l, "JUNK %lx %zu\n", (unsigned long)junk, junkPages));
+	}
 	write(out, "READY\n", 6);
 	for (;;) {
 		if (check) {
