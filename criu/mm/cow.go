@@ -74,6 +74,7 @@ type cowTask struct {
 	runs   []pageRun         // every run of pages-N.img, in order
 	held   map[uint64][]byte // the runs read while frozen, by start
 	prot   []mem.Range       // the protected pages to copy, sorted
+	hole   uint64            // a page of areas never protected, or 0
 	served chan struct{}     // closed when serve returns
 
 	mu     sync.Mutex        // guards what follows
@@ -147,6 +148,9 @@ func (d *TaskDump) armCOW(ctx context.Context, p *Pages, l *Layout) (bool, error
 		} else {
 			frozen = append(frozen, r.Range)
 		}
+	}
+	if h := mem.Subtract(c.areas, c.prot); len(h) > 0 {
+		c.hole = h[0].Start
 	}
 	for _, r := range frozen {
 		b := make([]byte, r.Len())
@@ -355,12 +359,23 @@ func (c *cowTask) serve() {
 
 // eventQueued says whether a non-cooperative event (REMOVE, UNMAP,
 // REMAP) is queued unread: UFFDIO_WRITEPROTECT answers EAGAIN then,
-// before it looks at the range. The probe protects the first page of
-// the first area: a page not yet copied is already protected, and one
-// copied only takes a spurious fault, which serve lets go.
+// before it looks at the range. The probe lifts the protection of a page
+// that has none: one of a registered VMA that was not present at the
+// freeze (hole), or else one the stream has copied, so that it never
+// makes the tree fault. Before there is such a page it answers false.
+// Run by serve.
 func (c *cowTask) eventQueued() bool {
-	r := mem.Range{Start: c.areas[0].Start, End: c.areas[0].Start + mem.PageSize}
-	return errors.Is(mem.TrackerProtect(c.uffd, r), unix.EAGAIN)
+	a := c.hole
+	if a == 0 {
+		c.mu.Lock()
+		done := c.done
+		c.mu.Unlock()
+		if done <= c.areas[0].Start {
+			return false
+		}
+		a = done - mem.PageSize
+	}
+	return errors.Is(mem.Unprotect(c.uffd, mem.Range{Start: a, End: a + mem.PageSize}), unix.EAGAIN)
 }
 
 // drain copies every protected page not yet in pages-N.img nor saved,
