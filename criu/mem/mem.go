@@ -95,6 +95,21 @@ func ReadRemote(pid int, rs []Range, buf []byte) error {
 	return vmTransfer(pid, rs, buf, false)
 }
 
+// ReadEach reads the ranges of pid's memory one by one into buf (as
+// long as the ranges together): a range that cannot be read is left
+// zero, and failed is called with it.
+func ReadEach(pid int, rs []Range, buf []byte, failed func(Range, error)) {
+	off := uint64(0)
+	for _, r := range rs {
+		b := buf[off : off+r.Len()]
+		if err := ReadRemote(pid, []Range{r}, b); err != nil {
+			clear(b)
+			failed(r, err)
+		}
+		off += r.Len()
+	}
+}
+
 // WriteRemote writes buf into pid's memory at the ranges, in order.
 func WriteRemote(pid int, rs []Range, buf []byte) error {
 	return vmTransfer(pid, rs, buf, true)

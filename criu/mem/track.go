@@ -2,9 +2,13 @@ package mem
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/internal/linux"
 )
 
@@ -117,4 +121,37 @@ func (p *Pagemap) scan(r Range, cats uint64, anyOf bool) ([]Range, error) {
 		start = a.WalkEnd
 	}
 	return out, nil
+}
+
+// IsTracker says whether uffd fd of pid looks like a tracker of ours:
+// opened O_CLOEXEC|O_NONBLOCK with the WP_ASYNC feature (fdinfo "API:
+// api:features:ioctls"), which nothing but a tracker of written pages
+// uses.
+func IsTracker(pid, fd int) bool {
+	b, err := os.ReadFile(procfs.Path(pid, fmt.Sprintf("fdinfo/%d", fd)))
+	if err != nil {
+		return false
+	}
+	var flags, features uint64
+	var haveFlags, haveAPI bool
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "flags":
+			flags, err = strconv.ParseUint(v, 8, 64)
+			haveFlags = err == nil
+		case "API":
+			f := strings.Split(v, ":")
+			if len(f) == 3 {
+				features, err = strconv.ParseUint(f[1], 16, 64)
+				haveAPI = err == nil
+			}
+		}
+	}
+	const want = unix.O_CLOEXEC | unix.O_NONBLOCK
+	return haveFlags && haveAPI && flags&want == want && features&TrackerFeatures == TrackerFeatures
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm/cow"
 	"github.com/criugo/criu/criu/mm/vmflags"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
@@ -61,10 +62,9 @@ type Tree struct {
 	inc *incremental
 	// aioRings are the AIO rings mapped so far, by inode: the task's.
 	aioRings map[uint64]int
-	// cowOn: a copy-on-write dump (cow.go); cows are its tasks'
-	// snapshots, left to CopyPages.
+	// cowOn: a copy-on-write dump (cow.go) of snapshots cows.
 	cowOn bool
-	cows  []*cowTask
+	cows  cow.Set
 }
 
 // NewTree starts the memory part of a dump into s.
@@ -123,8 +123,7 @@ type area struct {
 	m     procfs.Mapping
 	e     *images.VmaEntry
 	pages func(pm uint64) bool // which pages hold data to dump; nil: none
-	// anon: pages holds the present and swapped pages, no guard region
-	// among them: PAGEMAP_SCAN finds them as runs (presentRuns).
+	// anon: pages are the present and swapped ones, no guard among them.
 	anon bool
 	aio  *images.AioRingEntry // the context of an AIO ring
 }
@@ -346,7 +345,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		if m.HasFlag("gu") {
 			status |= image.VmaGuard
-			g, err := d.guardRuns(m)
+			g, err := mem.GuardRuns(d.pid, mem.Range{Start: m.Start, End: m.End})
 			if err != nil {
 				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 			}
@@ -455,21 +454,16 @@ func (d *TaskDump) presentRuns(areas []*area) ([]areaRuns, error) {
 			continue
 		}
 		r := mem.Range{Start: a.m.Start, End: a.m.End}
+		d.Stats.PagesScanned += r.Len() / mem.PageSize
 		var rs []mem.Range
-		if a.anon {
-			// Runs from the kernel: reading 8 bytes a page is the cost
-			// of a big heap's freeze.
-			if rs, err = pm.ScanPresent(r); err != nil {
-				return nil, err
-			}
-			d.Stats.PagesScanned += r.Len() / mem.PageSize
-		} else {
-			ents, err := pm.Read(r)
-			if err != nil {
-				return nil, err
-			}
-			d.Stats.PagesScanned += uint64(len(ents))
+		var ents []uint64
+		if a.anon { // runs from the kernel, not 8 bytes a page: a big heap's freeze
+			rs, err = pm.ScanPresent(r)
+		} else if ents, err = pm.Read(r); err == nil {
 			rs = mem.Runs(a.m.Start, ents, a.pages)
+		}
+		if err != nil {
+			return nil, err
 		}
 		if len(rs) == 0 {
 			continue
@@ -696,7 +690,8 @@ func (t *Tree) FindShared() error {
 		if p == nil {
 			continue
 		}
-		if err := d.findShared(p); err != nil {
+		var err error
+		if d.cow, err = mem.SharedWithParent(d.pid, p.pid); err != nil {
 			return fmt.Errorf("pages shared by %d with its parent %d: %w", d.pid, p.pid, err)
 		}
 		kids[p] = append(kids[p], d.cow...)
@@ -708,58 +703,6 @@ func (t *Tree) FindShared() error {
 		d.noPin = mem.Merge(append(append([]mem.Range(nil), d.cow...), kids[d]...))
 	}
 	return nil
-}
-
-func (d *TaskDump) findShared(p *TaskDump) error {
-	f, err := os.Open(procfs.Path(d.pid, "maps"))
-	if err != nil {
-		return err
-	}
-	maps, err := procfs.ParseMaps(f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	pm, err := mem.OpenPagemap(d.pid)
-	if err != nil {
-		return err
-	}
-	defer pm.Close()
-	ppm, err := mem.OpenPagemap(p.pid)
-	if err != nil {
-		return err
-	}
-	defer ppm.Close()
-	for _, m := range maps {
-		if m.Shared || strings.HasPrefix(m.Path, "[v") {
-			continue
-		}
-		r := mem.Range{Start: m.Start, End: m.End}
-		a, err := pm.Read(r)
-		if err != nil {
-			return err
-		}
-		b, err := ppm.Read(r)
-		if err != nil {
-			return err
-		}
-		d.cow = append(d.cow, mem.SharedRuns(r.Start, a, b)...)
-	}
-	return nil
-}
-
-// guardRuns are the guard region pages of mapping m, from pagemap.
-func (d *TaskDump) guardRuns(m procfs.Mapping) ([]mem.Range, error) {
-	pm, err := mem.OpenPagemap(d.pid)
-	if err != nil {
-		return nil, err
-	}
-	defer pm.Close()
-	ents, err := pm.Read(mem.Range{Start: m.Start, End: m.End})
-	if err != nil {
-		return nil, err
-	}
-	return mem.Runs(m.Start, ents, func(e uint64) bool { return e&mem.PMGuard != 0 }), nil
 }
 
 // mmPrctls records the process-wide memory prctls: memory-deny-write-
@@ -785,20 +728,13 @@ func (d *TaskDump) mmPrctls(mm *images.MmEntry) error {
 
 // readLenient reads the ranges one by one after a batch read failed in
 // a running task: what cannot be read any more (unmapped meanwhile, or
-// the task exited) is left zero and stale (the next dump takes it again,
-// if the task is still there).
+// the task exited: a shell's child, the tree ran on, as CRIU's read mode
+// skips it) is left zero and stale (the next dump takes it again, if the
+// task is still there).
 func (d *TaskDump) readLenient(batch []mem.Range, buf []byte) error {
-	off := uint64(0)
-	for _, r := range batch {
-		b := buf[off : off+r.Len()]
-		if err := mem.ReadRemote(d.pid, []mem.Range{r}, b); err != nil {
-			// The task changed the mapping, or exited (a shell's
-			// child: the tree ran on), as CRIU's read mode skips it.
-			clear(b)
-			d.tree.inc.markStale(d.pid, r)
-			d.tree.log.Debug().Err(err).Int("pid", d.pid).Uint64("start", r.Start).Msg("pre-dump: pages changed under the reader, or the task exited")
-		}
-		off += r.Len()
-	}
+	mem.ReadEach(d.pid, batch, buf, func(r mem.Range, err error) {
+		d.tree.inc.markStale(d.pid, r)
+		d.tree.log.Debug().Err(err).Int("pid", d.pid).Uint64("start", r.Start).Msg("pre-dump: pages changed under the reader, or the task exited")
+	})
 	return nil
 }

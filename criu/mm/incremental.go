@@ -10,8 +10,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -247,7 +245,7 @@ func (inc *incremental) findTracker(pid int, tt *taskTrack) error {
 			// Not of the chain this dump follows: one of ours is left
 			// from an abandoned chain; the task's own uffds are dumped
 			// (and refused) as any other fd.
-			if ownTracker(pid, fd) {
+			if mem.IsTracker(pid, fd) {
 				tt.skip[fd] = true
 				tt.abandoned = append(tt.abandoned, fd)
 			}
@@ -274,39 +272,6 @@ func (inc *incremental) findTracker(pid int, tt *taskTrack) error {
 		return fmt.Errorf("track memory of %d: %w", pid, os.NewSyscallError("pidfd_getfd", err))
 	}
 	return nil
-}
-
-// ownTracker says whether uffd fd of pid looks like a tracker of ours:
-// opened O_CLOEXEC|O_NONBLOCK with the WP_ASYNC feature (fdinfo "API:
-// api:features:ioctls"), which nothing but a tracker of written pages
-// uses.
-func ownTracker(pid, fd int) bool {
-	b, err := os.ReadFile(procfs.Path(pid, fmt.Sprintf("fdinfo/%d", fd)))
-	if err != nil {
-		return false
-	}
-	var flags, features uint64
-	var haveFlags, haveAPI bool
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "flags":
-			flags, err = strconv.ParseUint(v, 8, 64)
-			haveFlags = err == nil
-		case "API":
-			f := strings.Split(v, ":")
-			if len(f) == 3 {
-				features, err = strconv.ParseUint(f[1], 16, 64)
-				haveAPI = err == nil
-			}
-		}
-	}
-	const want = unix.O_CLOEXEC | unix.O_NONBLOCK
-	return haveFlags && haveAPI && flags&want == want && features&mem.TrackerFeatures == mem.TrackerFeatures
 }
 
 // markStale records pages of pid that a pre-dump wrote as zeros.
@@ -567,9 +532,7 @@ func (inc *incremental) dropNew() {
 // copy-on-write snapshots (cow.go) that CopyPages did not. Safe on nil.
 func (t *Tree) Close() {
 	if t != nil {
-		for _, c := range t.cows {
-			c.stop()
-		}
+		t.cows.Stop()
 		t.inc.close()
 	}
 }
