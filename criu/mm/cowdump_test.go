@@ -498,3 +498,38 @@ func TestCOWDumpExec(t *testing.T) {
 	}
 	checkUnarmed(t, pid)
 }
+
+// TestCOWDumpNoPtraceCap: a task without CAP_SYS_PTRACE (a container's,
+// with vm.unprivileged_userfaultfd=0) cannot create a uffd whose faults
+// wait in kernel mode: its pages are read while it is frozen, said in
+// the log, and the dump is exact all the same.
+func TestCOWDumpNoPtraceCap(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("no setpriv (util-linux)")
+	}
+	if b, _ := os.ReadFile("/proc/sys/vm/unprivileged_userfaultfd"); strings.TrimSpace(string(b)) != "0" {
+		t.Skip("vm.unprivileged_userfaultfd is on: any task may create the uffd")
+	}
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "cowwriter.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, setpriv, "--bounding-set", "-sys_ptrace", "--inh-caps", "-sys_ptrace", bin, out, "16", "1", "plain")
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { crtest.Kill(pid) })
+	crtest.WaitFor(t, out, "READY\n", 60*time.Second)
+	imgs := filepath.Join(dir, "img")
+	os.Mkdir(imgs, 0o755)
+	criuIn(t, imgs, "dump", "dump", "-t", strconv.Itoa(pid), "-D", imgs, "-R")
+	log, _ := os.ReadFile(filepath.Join(imgs, "dump.log"))
+	if !strings.Contains(string(log), "no copy-on-write snapshot: the task's pages are read while it is frozen") ||
+		strings.Contains(string(log), "snapshot copied while the tree ran") {
+		t.Fatalf("a task without CAP_SYS_PTRACE got a snapshot, or no word of it:\n%s", log)
+	}
+	if err := checkImages(t, imgs, pid, out); err != nil {
+		t.Fatalf("the dump is not the memory at the freeze: %v", err)
+	}
+	checkUnarmed(t, pid)
+}

@@ -20,10 +20,6 @@ import (
 	"github.com/criugo/criu/internal/linux"
 )
 
-// ErrSnapshotLost is why a copy-on-write dump failed: the tree dropped
-// pages of its memory before they were copied.
-var ErrSnapshotLost = errors.New("pages of the copy-on-write snapshot went before they were copied")
-
 // Snapshot is one task's copy-on-write snapshot.
 type Snapshot struct {
 	pid    int
