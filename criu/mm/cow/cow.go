@@ -156,7 +156,7 @@ func newSnapshot(task Task, pid int, log zerolog.Logger) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := linux.GetFd(pid, int(fd))
+	u, err := linux.CopyFd(pid, int(fd))
 	if _, cerr := task.Sys("close", unix.SYS_CLOSE, fd); cerr != nil && err == nil {
 		unix.Close(u)
 		return nil, cerr
