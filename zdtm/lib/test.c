@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "zdtmtst.h"
+#include "ct.h"
 
 static struct test_option *opts;
 static char *pidfile;
@@ -30,7 +31,8 @@ static int corrupt_done;
 static void (*corrupt_fn)(void);
 static int nr_fails;
 static int ready_fd = -1;
-static int flavor_ns;
+static int flavor_ns; /* ns or ct */
+static int flavor_ct;
 
 const char *test_doc __attribute__((weak)) = "";
 
@@ -204,6 +206,11 @@ int test_flavor_ns(void)
 	return flavor_ns;
 }
 
+int test_flavor_ct(void)
+{
+	return flavor_ct;
+}
+
 static void read_flavor(const char *prog)
 {
 	const char *f = getenv("ZDTM_FLAVOR");
@@ -214,7 +221,11 @@ static void read_flavor(const char *prog)
 		flavor_ns = 1;
 		return;
 	}
-	fprintf(stderr, "%s: unknown ZDTM_FLAVOR=%s (want h or ns)\n", prog, f);
+	if (!strcmp(f, "ct")) {
+		flavor_ns = flavor_ct = 1;
+		return;
+	}
+	fprintf(stderr, "%s: unknown ZDTM_FLAVOR=%s (want h, ns or ct)\n", prog, f);
 	exit(2);
 }
 
@@ -278,6 +289,12 @@ static int write_pidfile(pid_t pid)
  * holds and the one criu dumps. The mount namespace is a plain copy: the
  * daemon mounts nothing, so /proc stays the host's and a test reaches its
  * own entries through /proc/self, never through /proc/<getpid()>.
+ *
+ * In the ct flavor (ZDTM_FLAVOR=ct) the launcher unshares the same
+ * namespaces but the mount one, and the daemon, pid 1, makes its mount
+ * namespace itself: it pivot_roots into the container the runner laid
+ * out (ct.c) and executes the test again from inside, which calls
+ * test_init once more and goes on as the daemon with the same ready pipe.
  */
 void test_init(int argc, char **argv)
 {
@@ -288,10 +305,6 @@ void test_init(int argc, char **argv)
 
 	parse_opts(argc, argv);
 	read_flavor(argv[0]);
-	if (getenv("ZDTM_CORRUPT")) {
-		corrupt_requested = 1;
-		unsetenv("ZDTM_CORRUPT");
-	}
 
 	/*
 	 * The handler also makes SIGTERM reach a daemon that is the init of
@@ -302,11 +315,23 @@ void test_init(int argc, char **argv)
 		perror("sigaction SIGTERM");
 		exit(1);
 	}
+	if (flavor_ct && (ready_fd = ct_resumed()) >= 0) {
+		/* The daemon, executed again inside its container. */
+		if (getpid() != 1) {
+			fprintf(stderr, "%s: pid %d inside the container, want 1\n", argv[0], getpid());
+			exit(1);
+		}
+		goto daemon;
+	}
 	if (pipe2(p, O_CLOEXEC)) {
 		perror("pipe");
 		exit(1);
 	}
-	if (flavor_ns && unshare(TEST_NS_FLAGS)) {
+	if (flavor_ct && unshare(TEST_NS_FLAGS & ~CLONE_NEWNS)) {
+		perror("unshare pid, net, uts and ipc namespaces");
+		exit(1);
+	}
+	if (flavor_ns && !flavor_ct && unshare(TEST_NS_FLAGS)) {
 		perror("unshare pid, net, uts, ipc and mount namespaces");
 		exit(1);
 	}
@@ -341,8 +366,6 @@ void test_init(int argc, char **argv)
 	}
 	close(p[0]);
 	ready_fd = p[1];
-	/* A process the test forks before it is ready must not hold the pipe. */
-	pthread_atfork(NULL, NULL, close_ready_fd);
 	if (flavor_ns) {
 		if (getpid() != 1) {
 			fprintf(stderr, "%s: pid %d in the new pid namespace, want 1\n", argv[0], getpid());
@@ -353,6 +376,15 @@ void test_init(int argc, char **argv)
 	if (setsid() < 0) {
 		perror("setsid");
 		exit(1);
+	}
+	if (flavor_ct)
+		ct_enter(argv, ready_fd);
+daemon:
+	/* A process the test forks before it is ready must not hold the pipe. */
+	pthread_atfork(NULL, NULL, close_ready_fd);
+	if (getenv("ZDTM_CORRUPT")) {
+		corrupt_requested = 1;
+		unsetenv("ZDTM_CORRUPT");
 	}
 	redirect_stdio();
 }

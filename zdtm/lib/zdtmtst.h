@@ -21,6 +21,11 @@
  * /proc it sees is the host's), must not count on signals it has no
  * handler for (pid 1 ignores them), and reaps what it forks; orphans
  * re-parented to it are reaped by the kernel when it exits.
+ * With "ct" it is in the same namespaces, its mount namespace a
+ * container's: pivot_root'ed into a rootfs the runner made (the host's
+ * /usr bound read-only, the zdtm directory at its own path, a fresh
+ * /proc, /dev a tmpfs with a new devpts instance, /tmp a tmpfs), and it
+ * runs executed again from inside it (ct.c).
  *
  * Corruption hook: when the environment variable ZDTM_CORRUPT is set at
  * start, the library removes it from the environment and, once SIGTERM
@@ -67,8 +72,10 @@ void __test_push_opt(struct test_option *o);
 extern const char *test_doc;
 
 void test_init(int argc, char **argv);
-/* test_flavor_ns says whether the test runs in the ns flavor. */
+/* test_flavor_ns says whether the test runs in namespaces of its own
+ * (the ns or the ct flavor); test_flavor_ct whether in the ct flavor. */
 int test_flavor_ns(void);
+int test_flavor_ct(void);
 void test_daemon(void);
 /*
  * test_daemon_prepare writes the pidfile and returns the descriptor on

@@ -13,8 +13,9 @@ import (
 var nsKinds = []string{"pid", "net", "uts", "ipc", "mnt"}
 
 // checkNamespaces checks that the test task pid lives where its flavor
-// puts it: in the ns flavor in namespaces of its own, as pid 1 of its pid
-// namespace; in the h flavor in the runner's namespaces. netns is the
+// puts it: in the ns and ct flavors in namespaces of its own, as pid 1
+// of its pid namespace (in ct, in its container too); in the h flavor
+// in the runner's namespaces. netns is the
 // network namespace the task was started or restored from (a two-hosts
 // side), "" for the runner's. It catches a test binary that ignores
 // ZDTM_FLAVOR, and a restore that rebuilds a task in the wrong place.
@@ -35,17 +36,17 @@ func (ru *run) checkNamespaces(pid int) error {
 			return err
 		}
 		switch {
-		case ru.flavor == FlavorNS && got == want:
-			hint := "does the test honour ZDTM_FLAVOR=ns?"
+		case ru.flavor != FlavorHost && got == want:
+			hint := "does the test honour ZDTM_FLAVOR=" + ru.flavor + "?"
 			if ru.restored {
 				hint = "criu restored it outside its namespaces"
 			}
-			return fmt.Errorf("flavor ns: task %d shares the %s namespace %s of %s (%s)", pid, kind, got, ref, hint)
+			return fmt.Errorf("flavor %s: task %d shares the %s namespace %s of %s (%s)", ru.flavor, pid, kind, got, ref, hint)
 		case ru.flavor == FlavorHost && got != want:
 			return fmt.Errorf("flavor h: task %d is in the %s namespace %s, not %s of %s", pid, kind, got, want, ref)
 		}
 	}
-	if ru.flavor != FlavorNS {
+	if ru.flavor == FlavorHost {
 		return nil
 	}
 	ids, err := nsPids(pid)
@@ -53,7 +54,10 @@ func (ru *run) checkNamespaces(pid int) error {
 		return err
 	}
 	if len(ids) < 2 || ids[len(ids)-1] != "1" {
-		return fmt.Errorf("flavor ns: task %d has pids %v in its pid namespaces, want it to be 1 in the innermost", pid, ids)
+		return fmt.Errorf("flavor %s: task %d has pids %v in its pid namespaces, want it to be 1 in the innermost", ru.flavor, pid, ids)
+	}
+	if ru.ct != nil {
+		return ru.ct.check(pid)
 	}
 	return nil
 }

@@ -36,8 +36,10 @@ type Options struct {
 	RestoreCriu string
 	DumpRoot    string // where dump dirs go; default ZdtmDir/dump
 	// Flavor is "h" (host), "ns" (each test in new pid, net, uts, ipc
-	// and mount namespaces) or a comma-separated list such as "h,ns":
-	// the whole list of tests runs once per flavor, in that order.
+	// and mount namespaces), "ct" (as ns, the mount namespace a
+	// container's, pivot_root'ed into a rootfs: ct_linux.go) or a
+	// comma-separated list such as "h,ns,ct": the whole list of tests
+	// runs once per flavor, in that order.
 	Flavor   string
 	Iters    int  // dump/restore cycles, default 1
 	PreDumps int  // pre-dumps before each dump
@@ -136,6 +138,11 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	opts.DumpRoot = root
+	if opts.ZdtmDir != "" {
+		if opts.ZdtmDir, err = filepath.Abs(opts.ZdtmDir); err != nil {
+			return nil, err
+		}
+	}
 	if !opts.NoCR {
 		if opts.DumpCriu != "" && opts.RestoreCriu != "" && !opts.Remote {
 			opts.Criu = "" // not used
@@ -180,9 +187,10 @@ func New(opts Options) (*Runner, error) {
 const (
 	FlavorHost = "h"  // the test runs in the runner's namespaces
 	FlavorNS   = "ns" // the test is pid 1 of new pid, net, uts, ipc and mount namespaces
+	FlavorCT   = "ct" // as ns, its mount namespace pivot_root'ed into a rootfs: a container
 )
 
-// parseFlavors splits a flavor list such as "h,ns"; "" means "h".
+// parseFlavors splits a flavor list such as "h,ns,ct"; "" means "h".
 func parseFlavors(list string) ([]string, error) {
 	if list == "" {
 		return []string{FlavorHost}, nil
@@ -190,15 +198,15 @@ func parseFlavors(list string) ([]string, error) {
 	var out []string
 	for _, f := range strings.Split(list, ",") {
 		switch f = strings.TrimSpace(f); f {
-		case FlavorHost, FlavorNS:
+		case FlavorHost, FlavorNS, FlavorCT:
 			if contains(out, f) {
 				return nil, fmt.Errorf("flavor %q given twice in %q", f, list)
 			}
 			out = append(out, f)
 		case "uns":
-			return nil, errors.New(`flavor "uns" (a user namespace) is not supported; use h or ns`)
+			return nil, errors.New(`flavor "uns" (a user namespace) is not supported; use h, ns or ct`)
 		default:
-			return nil, fmt.Errorf("unknown flavor %q in %q (want h, ns or a list such as h,ns)", f, list)
+			return nil, fmt.Errorf("unknown flavor %q in %q (want h, ns, ct or a list such as h,ns,ct)", f, list)
 		}
 	}
 	return out, nil
@@ -283,7 +291,7 @@ type run struct {
 	r       *Runner
 	t       Test
 	flavor  string
-	dir     string // NAME/ (ns/NAME/ in the ns flavor)
+	dir     string // NAME/ (FLAVOR/NAME/ in the ns and ct flavors)
 	work    string // NAME/work
 	pidfile string
 	outfile string
@@ -293,6 +301,7 @@ type run struct {
 	dumpedPid int
 	restored  bool // restored at least once (in the destination side with two hosts)
 	remote    *remote
+	ct        *ctRoot // the container of the ct flavor
 }
 
 func (r *Runner) runOne(ctx context.Context, t Test, flavor string) Result {
@@ -378,6 +387,17 @@ func (ru *run) do(ctx context.Context) (err error) {
 	if err := os.MkdirAll(ru.work, 0o755); err != nil {
 		return fail(StageStart, err)
 	}
+	if ru.flavor == FlavorCT {
+		// The test executes itself again inside, by this path.
+		if ru.t.Path, err = filepath.Abs(ru.t.Path); err != nil {
+			return fail(StageStart, err)
+		}
+		ct, err := newCTRoot(ru.r.opts.ZdtmDir, ru.t.Path, ru.dir)
+		if err != nil {
+			return fail(StageStart, fmt.Errorf("lay out the container: %w", err))
+		}
+		ru.ct = ct
+	}
 	if err := ru.start(ctx); err != nil {
 		return err
 	}
@@ -425,6 +445,9 @@ func (ru *run) start(ctx context.Context) error {
 		env = append(env, "ZDTM_CORRUPT=1")
 	}
 	env = append(env, "ZDTM_FLAVOR="+ru.flavor)
+	if ru.ct != nil {
+		env = append(removeEnv(removeEnv(env, "ZDTM_CT_ROOT"), "ZDTM_CT_BINDS"), ru.ct.env()...)
+	}
 	s := spec{argv: argv, env: env, dir: ru.work, stdout: startLog}
 	if ru.r.hosts != nil {
 		s.netns = ru.r.hosts.srcPath()
@@ -577,6 +600,10 @@ func (ru *run) criuDump(ctx context.Context, cmd string, n int, prev string) (st
 		sock = ru.remote.proxySocket
 	}
 	argv := append(dumpArgs(ru.r.opts.DumpCriu, cmd, ru.task.pid, dir, relPrev, ru.r.opts.PreDumps > 0, sock), ru.t.Opts...)
+	if ru.ct != nil && cmd == "dump" {
+		// As runc: a pre-dump saves memory only.
+		argv = append(argv, ru.ct.dumpArgs()...)
+	}
 	// criu runs where the task is: the source side, or the destination
 	// side once restored there (--iters); it reaches the proxy's UNIX
 	// socket from either.
@@ -594,7 +621,11 @@ func (ru *run) criuRestore(ctx context.Context, dir string) error {
 	if ru.remote != nil {
 		sock = ru.remote.cacheSocket
 	}
-	s := spec{argv: append(restoreArgs(ru.r.opts.RestoreCriu, dir, pidfile, sock), ru.t.Opts...), dir: dir, stdout: filepath.Join(dir, "criu-restore.out")}
+	argv := append(restoreArgs(ru.r.opts.RestoreCriu, dir, pidfile, sock), ru.t.Opts...)
+	if ru.ct != nil {
+		argv = append(argv, ru.ct.restoreArgs()...)
+	}
+	s := spec{argv: argv, dir: dir, stdout: filepath.Join(dir, "criu-restore.out")}
 	if ru.r.hosts != nil {
 		s.netns = ru.r.hosts.dstPath()
 	}
@@ -605,7 +636,7 @@ func (ru *run) criuRestore(ctx context.Context, dir string) error {
 	if err != nil {
 		return fail(StageRestore, err, ru.criuDetails(dir, "restore")...)
 	}
-	// A test of the ns flavor sees only its pids inside its namespace,
+	// A test of the ns and ct flavors sees only its pids inside its namespace,
 	// which restore keeps; its host pid may change.
 	if pid != ru.task.pid && ru.flavor == FlavorHost {
 		return fail(StageRestore, fmt.Errorf("restored as pid %d, dumped as %d", pid, ru.task.pid), ru.criuDetails(dir, "restore")...)
