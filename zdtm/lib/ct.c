@@ -37,10 +37,30 @@ static void do_mount(const char *src, const char *dst, const char *fstype, unsig
 		die(fstype ? fstype : "bind mount on", dst);
 }
 
+/* mkdir_p makes directory path and its parents, as mkdir -p. */
+static void mkdir_p(const char *path)
+{
+	char p[PATH_MAX], *s, c;
+
+	at_root(p, sizeof(p), "", path);
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST)
+			die("mkdir", p);
+		*s = c;
+		if (!c)
+			break;
+	}
+}
+
 /*
  * bind_all mounts the runner's binds: ZDTM_CT_BINDS holds one line per
  * bind, "ro SRC DST" or "rw SRC DST", DST being the path inside the
- * container (its directory already made in the rootfs by the runner).
+ * container, parents first. They go on the filesystems made anew (the
+ * run dir can be in /tmp), each on a directory made if missing.
  */
 static void bind_all(const char *root, const char *list)
 {
@@ -59,6 +79,7 @@ static void bind_all(const char *root, const char *list)
 			exit(1);
 		}
 		at_root(at, sizeof(at), root, dst);
+		mkdir_p(at);
 		do_mount(src, at, NULL, MS_BIND, NULL);
 		if (!strcmp(mode, "ro"))
 			do_mount(NULL, at, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL);
@@ -149,12 +170,12 @@ void ct_enter(char **argv, int ready)
 	/* Nothing mounted here propagates back to the runner's namespace. */
 	do_mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL);
 	do_mount(root, root, NULL, MS_BIND, NULL);
-	bind_all(root, binds);
 	at_root(p, sizeof(p), root, "/proc");
 	do_mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	make_dev(root);
 	at_root(p, sizeof(p), root, "/tmp");
 	do_mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	bind_all(root, binds);
 
 	if (chdir(root))
 		die("chdir", root);

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -63,8 +64,8 @@ type ctRoot struct {
 
 // newCTRoot lays out the rootfs of run directory runDir for the test
 // binary bin of zdtmDir ("" for none): it makes RUN_DIR/root with the
-// mount points of every bind and of the filesystems made anew, and
-// RUN_DIR/ext, the extra bind's source. Paths must be absolute and hold
+// mount points of the filesystems made anew and the host's top-level
+// symlinks, and RUN_DIR/ext, the extra bind's source. Paths must be absolute and hold
 // no white space (they cross to the test in ZDTM_CT_BINDS, a field a
 // bind).
 func newCTRoot(zdtmDir, bin, runDir string) (*ctRoot, error) {
@@ -115,16 +116,10 @@ func newCTRoot(zdtmDir, bin, runDir string) (*ctRoot, error) {
 	ct.binds = append(ct.binds, ctBind{src: runDir, dst: runDir}, ctBind{src: ext, dst: ctExtPoint})
 	// Parents first: a path sorts before the paths below it.
 	sort.SliceStable(ct.binds, func(i, j int) bool { return ct.binds[i].dst < ct.binds[j].dst })
-	// A bind below another one mounts on a directory of that one's
-	// source; the others need their mount point in the rootfs.
-	points := []string{"/proc", "/dev", "/tmp"}
-	for i, b := range ct.binds {
-		if !ct.below(b.dst, i) {
-			points = append(points, b.dst)
-		}
-	}
-	for _, p := range points {
-		if err := os.MkdirAll(filepath.Join(ct.dir, p), 0o755); err != nil {
+	// The library makes the binds' mount points (some are in the /tmp
+	// it mounts, when the run dir is in /tmp).
+	for _, p := range []string{"/proc", "/dev", "/tmp"} {
+		if err := os.Mkdir(filepath.Join(ct.dir, p), 0o755); err != nil {
 			return nil, err
 		}
 	}
@@ -189,42 +184,74 @@ func (ct *ctRoot) restoreArgs() []string {
 	return a
 }
 
-// check checks that task pid lives in this container: its root is the
-// rootfs and the extra bind is mounted there from its host source.
+// check checks that task pid lives in this container: the root of its
+// mount namespace is the rootfs, with the extra bind mounted there from
+// its host source. It looks through the namespace, not /proc/PID/root:
+// a test may chroot.
 func (ct *ctRoot) check(pid int) error {
-	root := fmt.Sprintf("/proc/%d/root", pid)
-	same, err := sameFile(root, ct.dir)
-	if err != nil {
-		return err
-	}
-	if !same {
-		return fmt.Errorf("flavor ct: task %d's root is not the rootfs %s", pid, ct.dir)
-	}
 	var ext ctBind
 	for _, b := range ct.binds {
 		if b.dst == ctExtPoint {
 			ext = b
 		}
 	}
-	same, err = sameFile(root+ext.dst, ext.src)
+	var want [2]unix.Stat_t
+	for i, p := range []string{ct.dir, ext.src} {
+		if err := unix.Stat(p, &want[i]); err != nil {
+			return os.NewSyscallError("stat "+p, err)
+		}
+	}
+	got, err := statInMntns(pid, []string{"/", ext.dst})
 	if err != nil {
 		return fmt.Errorf("flavor ct: task %d: %w", pid, err)
 	}
-	if !same {
-		return fmt.Errorf("flavor ct: task %d's %s is not bound from %s", pid, ext.dst, ext.src)
+	if got[0].Dev != want[0].Dev || got[0].Ino != want[0].Ino {
+		return fmt.Errorf("flavor ct: the root of task %d's mount namespace is not the rootfs %s", pid, ct.dir)
+	}
+	if got[1].Dev != want[1].Dev || got[1].Ino != want[1].Ino {
+		return fmt.Errorf("flavor ct: %s in task %d's mount namespace is not bound from %s", ext.dst, pid, ext.src)
 	}
 	return nil
 }
 
-func sameFile(a, b string) (bool, error) {
-	var sa, sb unix.Stat_t
-	if err := unix.Stat(a, &sa); err != nil {
-		return false, os.NewSyscallError("stat "+a, err)
+// statInMntns stats paths from the root of task pid's mount namespace,
+// on a thread of its own that joins the namespace and is never given
+// back (it ends with its goroutine).
+func statInMntns(pid int, paths []string) ([]unix.Stat_t, error) {
+	type result struct {
+		st  []unix.Stat_t
+		err error
 	}
-	if err := unix.Stat(b, &sb); err != nil {
-		return false, os.NewSyscallError("stat "+b, err)
-	}
-	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
+	c := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		ns := fmt.Sprintf("/proc/%d/ns/mnt", pid)
+		fd, err := unix.Open(ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			c <- result{err: os.NewSyscallError("open "+ns, err)}
+			return
+		}
+		defer unix.Close(fd)
+		// setns into a mount namespace needs a root and cwd of our own.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			c <- result{err: os.NewSyscallError("unshare(CLONE_FS)", err)}
+			return
+		}
+		if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
+			c <- result{err: os.NewSyscallError("setns "+ns, err)}
+			return
+		}
+		st := make([]unix.Stat_t, len(paths))
+		for i, p := range paths {
+			if err := unix.Stat(p, &st[i]); err != nil {
+				c <- result{err: os.NewSyscallError("stat "+p+" in "+ns, err)}
+				return
+			}
+		}
+		c <- result{st: st}
+	}()
+	r := <-c
+	return r.st, r.err
 }
 
 // removeRootfs removes a rootfs left by an earlier run, unless something
