@@ -201,54 +201,54 @@ func (ct *ctRoot) check(pid int) error {
 			return os.NewSyscallError("stat "+p, err)
 		}
 	}
-	got, err := statInMntns(pid, []string{"/", ext.dst})
-	if err != nil {
-		return fmt.Errorf("flavor ct: task %d: %w", pid, err)
-	}
-	if got[0].Dev != want[0].Dev || got[0].Ino != want[0].Ino {
-		return fmt.Errorf("flavor ct: the root of task %d's mount namespace is not the rootfs %s", pid, ct.dir)
-	}
-	if got[1].Dev != want[1].Dev || got[1].Ino != want[1].Ino {
+	for i, p := range []string{"/", ext.dst} {
+		got, err := statInMntns(pid, p)
+		if err != nil {
+			return fmt.Errorf("flavor ct: task %d: %w", pid, err)
+		}
+		if got.Dev == want[i].Dev && got.Ino == want[i].Ino {
+			continue
+		}
+		if i == 0 {
+			return fmt.Errorf("flavor ct: the root of task %d's mount namespace is not the rootfs %s", pid, ct.dir)
+		}
 		return fmt.Errorf("flavor ct: %s in task %d's mount namespace is not bound from %s", ext.dst, pid, ext.src)
 	}
 	return nil
 }
 
-// statInMntns stats paths from the root of task pid's mount namespace,
+// statInMntns stats path from the root of task pid's mount namespace,
 // on a thread of its own that joins the namespace and is never given
 // back (it ends with its goroutine).
-func statInMntns(pid int, paths []string) ([]unix.Stat_t, error) {
+func statInMntns(pid int, path string) (unix.Stat_t, error) {
 	type result struct {
-		st  []unix.Stat_t
+		st  unix.Stat_t
 		err error
 	}
 	c := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
+		var r result
+		defer func() { c <- r }()
 		ns := fmt.Sprintf("/proc/%d/ns/mnt", pid)
 		fd, err := unix.Open(ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			c <- result{err: os.NewSyscallError("open "+ns, err)}
+			r.err = os.NewSyscallError("open "+ns, err)
 			return
 		}
 		defer unix.Close(fd)
 		// setns into a mount namespace needs a root and cwd of our own.
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			c <- result{err: os.NewSyscallError("unshare(CLONE_FS)", err)}
+			r.err = os.NewSyscallError("unshare(CLONE_FS)", err)
 			return
 		}
 		if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
-			c <- result{err: os.NewSyscallError("setns "+ns, err)}
+			r.err = os.NewSyscallError("setns "+ns, err)
 			return
 		}
-		st := make([]unix.Stat_t, len(paths))
-		for i, p := range paths {
-			if err := unix.Stat(p, &st[i]); err != nil {
-				c <- result{err: os.NewSyscallError("stat "+p+" in "+ns, err)}
-				return
-			}
+		if err := unix.Stat(path, &r.st); err != nil {
+			r.err = os.NewSyscallError("stat "+path+" in "+ns, err)
 		}
-		c <- result{st: st}
 	}()
 	r := <-c
 	return r.st, r.err

@@ -14,13 +14,16 @@
 // Flavors (Options.Flavor): "h" runs a test in the runner's namespaces;
 // "ns" tells it (ZDTM_FLAVOR=ns) to be pid 1 of new pid, net, uts, ipc and
 // mount namespaces, and checks after start and after each restore that it
-// is (ns_linux.go). criu is called the same way in both.
+// is (ns_linux.go). criu is called the same way in both. "ct" is ns in a
+// container: the runner lays out a rootfs, the test pivot_roots into it,
+// and criu is given the container's binds and root as runc gives them
+// (ct_linux.go).
 //
 // Layout of a run, under Options.DumpRoot (default ZDTM_DIR/dump):
 //
 //	NAME/                       one directory per test name (static/env00); a new
 //	                            run of the test replaces the previous one; the ns
-//	                            flavor's are under ns/ (ns/static/env00)
+//	                            and ct flavors' are under ns/ and ct/ (ns/static/env00)
 //	  NAME.pid NAME.out         the protocol's pidfile and outfile
 //	  start.log                 what the test printed before daemonizing
 //	  work/                     the test's current directory
@@ -28,4 +31,5 @@
 //	    dump.log restore.log    criu's logs (-v4)
 //	    criu-dump.out ...       criu's own stdout and stderr
 //	  PID/remote/{cache,proxy}  the image daemons' dirs and logs (--remote)
+//	  root/ ext/                the ct flavor's rootfs and its extra bind's source
 package runner

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/criugo/criu/criu/crtest"
+	"github.com/criugo/criu/criu/procfs"
 )
 
 // Built once in TestMain, before any Runner exists: the reaper would
@@ -232,13 +233,13 @@ func TestOptionsRefused(t *testing.T) {
 }
 
 func TestParseFlavors(t *testing.T) {
-	for in, want := range map[string]string{"": "h", "h": "h", "ns": "ns", "h,ns": "h ns", "ns, h": "ns h"} {
+	for in, want := range map[string]string{"": "h", "h": "h", "ns": "ns", "h,ns": "h ns", "ns, h": "ns h", "ct": "ct", "h,ns,ct": "h ns ct"} {
 		got, err := parseFlavors(in)
 		if err != nil || strings.Join(got, " ") != want {
 			t.Errorf("parseFlavors(%q) = %v, %v; want %s", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"x", "h,", "ns,ns", "uns"} {
+	for _, in := range []string{"x", "h,", "ns,ns", "uns", "ct,ct"} {
 		if got, err := parseFlavors(in); err == nil {
 			t.Errorf("parseFlavors(%q) = %v, want an error", in, got)
 		}
@@ -309,6 +310,124 @@ func TestFlavorNSChecked(t *testing.T) {
 	}
 	if alive(pid) {
 		t.Errorf("test task %d still runs after the failure", pid)
+	}
+}
+
+// TestFlavorCTChecked runs a test that makes namespaces of its own but
+// no container (a wrapper starts it with ZDTM_FLAVOR=ns) in the ct
+// flavor: the runner must see that the root of its mount namespace is
+// not the rootfs and fail it at start, leaving nothing behind.
+func TestFlavorCTChecked(t *testing.T) {
+	needBuild(t)
+	bin, _ := filepath.Abs("testdata/as-ns.sh")
+	t.Setenv("ZDTM_AS_NS", filepath.Join(zdtmDir, "build", "static", "sleeping00"))
+	test, err := BinaryTest(bin, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	r, out := newRunner(t, Options{NoCR: true, Flavor: "ct", DumpRoot: root})
+	sum, err := r.Run(context.Background(), []Test{test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := sum.Results[0]
+	if res.Status != "FAIL" || res.Stage != StageStart || !strings.Contains(res.Err.Error(), "is not the rootfs") {
+		t.Fatalf("%s at %q: %v\n%s", res.Status, res.Stage, res.Err, out)
+	}
+	pid, err := readPid(filepath.Join(root, "ct", "bin", "as-ns.sh", "as-ns.sh.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Errorf("test task %d still runs after the failure", pid)
+	}
+}
+
+// TestFlavorCTLayout runs a test in the ct flavor, without a
+// checkpoint, and looks at its container from outside while it runs:
+// the mounts the flavor promises, at their places, with their flags,
+// and nothing of them left in the runner's mount namespace.
+func TestFlavorCTLayout(t *testing.T) {
+	needBuild(t)
+	test, err := Find(suite(t), []string{"static/sleeping00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	r, out := newRunner(t, Options{NoCR: true, Flavor: "ct", DumpRoot: root})
+	ru := &run{r: r, t: test[0], flavor: FlavorCT, dir: filepath.Join(root, "ct", "static", "sleeping00")}
+	ru.work = filepath.Join(ru.dir, "work")
+	ru.pidfile = filepath.Join(ru.dir, "sleeping00.pid")
+	ru.outfile = filepath.Join(ru.dir, "sleeping00.out")
+	if err := os.MkdirAll(ru.work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if ru.ct, err = newCTRoot(zdtmDir, test[0].Path, ru.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := ru.start(context.Background()); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	defer ru.killTask()
+	ms, err := procfs.ReadMountInfo(ru.task.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, m := range ms {
+		opts := strings.Join(m.Options, ",")
+		got[m.Point] = m.FSType + " " + strings.Split(opts, ",")[0]
+	}
+	want := map[string]string{
+		"/": "", "/proc": "proc rw", "/dev": "tmpfs rw", "/dev/pts": "devpts rw", "/dev/shm": "tmpfs rw",
+		"/tmp": "tmpfs rw", "/usr": "", zdtmDir: "", ru.dir: "", ctExtPoint: "",
+	}
+	for p, w := range want {
+		g, ok := got[p]
+		if !ok {
+			t.Errorf("no mount at %s in the container: %v", p, got)
+			continue
+		}
+		switch p {
+		case "/usr", zdtmDir:
+			if !strings.HasSuffix(g, " ro") {
+				t.Errorf("%s is %q, want read-only", p, g)
+			}
+		case "/", ru.dir, ctExtPoint:
+			if !strings.HasSuffix(g, " rw") {
+				t.Errorf("%s is %q, want read-write", p, g)
+			}
+		default:
+			if g != w {
+				t.Errorf("%s is %q, want %q", p, g, w)
+			}
+		}
+	}
+	if len(ms) != len(want) {
+		t.Errorf("%d mounts in the container, want %d: %v", len(ms), len(want), got)
+	}
+	for _, n := range []string{"null", "zero", "urandom", "tty"} {
+		var st unix.Stat_t
+		p := fmt.Sprintf("/proc/%d/root/dev/%s", ru.task.pid, n)
+		if err := unix.Stat(p, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			t.Errorf("%s: not a character device (%v)", p, err)
+		}
+	}
+	if l, err := os.Readlink(fmt.Sprintf("/proc/%d/root/dev/ptmx", ru.task.pid)); err != nil || l != "pts/ptmx" {
+		t.Errorf("/dev/ptmx links to %q (%v), want pts/ptmx", l, err)
+	}
+	mine, err := procfs.ReadMountInfo(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mine {
+		if inside(m.Point, ru.ct.dir) {
+			t.Errorf("%s is mounted in the runner's namespace", m.Point)
+		}
+	}
+	if err := ru.check(context.Background()); err != nil {
+		t.Errorf("check: %v\n%s", err, out)
 	}
 }
 
@@ -488,6 +607,33 @@ func TestCheckpointRestore(t *testing.T) {
 				t.Errorf("%s [%s] with dump/restore:\n%s", tc.name, tc.flavor, out)
 			}
 		})
+	}
+}
+
+// TestFlavorCTCRIU42 dumps and restores a few tests in the ct flavor
+// with the reference CRIU 4.2, twice each: the container the flavor
+// builds and the criu options it gives (--external mnt[], --root) are
+// what CRIU itself checkpoints and restores.
+func TestFlavorCTCRIU42(t *testing.T) {
+	needBuild(t)
+	c42 := crtest.CRIU42()
+	if st, err := os.Stat(c42); err != nil || st.Mode()&0o111 == 0 {
+		t.Skipf("CRIU 4.2 is not at %s (set $CRIU42)", c42)
+	}
+	if out, err := exec.Command(c42, "--version").CombinedOutput(); err != nil {
+		t.Skipf("CRIU 4.2 at %s does not run here: %v %s", c42, err, out)
+	}
+	ts, err := Find(suite(t), []string{"static/env00", "static/cwd01", "static/pipe00", "static/unix_listen00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, out := newRunner(t, Options{Criu: c42, Iters: 2, Flavor: "ct", KeepGoing: true})
+	sum, err := r.Run(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Passed != len(ts) {
+		t.Errorf("ct with CRIU 4.2: %s\n%s", sum, out)
 	}
 }
 

@@ -2,7 +2,7 @@
 // with criu in between.
 //
 //	zdtm list
-//	zdtm run -t static/NAME [-t ...] [-f h|ns|h,ns] [--iters N] [--pre N] [--nocr]
+//	zdtm run -t static/NAME [-t ...] [-f h|ns|ct|h,ns,ct] [--iters N] [--pre N] [--nocr]
 //	         [--remote] [--two-hosts] [--keep-going] [--criu PATH]
 //	         [--dump-criu PATH] [--restore-criu PATH]
 //	zdtm run -a
@@ -88,7 +88,7 @@ func runFlags() (*pflag.FlagSet, *runOpts) {
 	fs.BoolVarP(&o.all, "all", "a", false, "run every test")
 	fs.StringVar(&o.bin, "bin", "", "run the zdtm-protocol binary `PATH`; its own args follow --")
 	fs.StringArrayVarP(&o.exclude, "exclude", "x", nil, "skip tests whose name contains `STR`; repeatable")
-	fs.StringVarP(&o.flavor, "flavor", "f", "h", "flavor: h (host), ns (each test pid 1 of new pid, net, uts, ipc and mount namespaces), or a list such as h,ns")
+	fs.StringVarP(&o.flavor, "flavor", "f", "h", "flavor: h (host), ns (each test pid 1 of new pid, net, uts, ipc and mount namespaces), ct (as ns, pivot_root'ed into a container's rootfs; dumped with --external mnt[] for its binds, restored with --root), or a list such as h,ns,ct")
 	fs.IntVar(&o.iters, "iters", 1, "dump/restore cycles of the same task")
 	fs.IntVar(&o.pre, "pre", 0, "pre-dumps before each dump")
 	fs.BoolVar(&o.nocr, "nocr", false, "run without checkpoint/restore")
