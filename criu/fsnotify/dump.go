@@ -46,7 +46,7 @@ func (s *Set) Add(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 				return nil, err
 			}
 		}
-		path, err := watchPath(mounts, w)
+		path, err := watchPath(procfs.Path(pid, "root"), mounts, w)
 		var np *noPathError
 		if errors.As(err, &np) {
 			// A watched file no path leads to (deleted, or moved away
@@ -85,16 +85,19 @@ func (s *Set) Add(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 	return &images.FileEntry{Type: images.FdTypes_INOTIFY.Enum(), Id: proto.Uint32(id), Ify: e}, nil
 }
 
-// watchPath finds the path of a watched inode: its file handle opened
-// through a mount of its superblock, then read back from /proc.
-func watchPath(mounts []procfs.Mount, w procfs.InotifyWatch) (string, error) {
+// watchPath finds the path of a watched inode, as the task whose root is
+// root (its /proc/PID/root) and whose mounts are mounts sees it: its
+// file handle opened through a mount of its superblock, then read back
+// from /proc. A container's mounts are reached through its root, not
+// criu's (its /tmp is not criu's /tmp).
+func watchPath(root string, mounts []procfs.Mount, w procfs.InotifyWatch) (string, error) {
 	maj, min := w.Sdev>>20, w.Sdev&0xfffff
 	var lastErr error = fmt.Errorf("%w: no mount of device %d:%d", errdefs.ErrUnsupported, maj, min)
 	for _, m := range mounts {
 		if m.Major != maj || m.Minor != min {
 			continue
 		}
-		path, err := openHandlePath(m.Point, w)
+		path, err := openHandlePath(root, m.Point, w)
 		if err == nil {
 			return path, nil
 		}
@@ -141,9 +144,9 @@ func (s *Set) Check(ghost func(dev, ino uint64) bool) error {
 	return nil
 }
 
-func openHandlePath(mountPoint string, w procfs.InotifyWatch) (string, error) {
+func openHandlePath(root, mountPoint string, w procfs.InotifyWatch) (string, error) {
 	// Not O_PATH: open_by_handle_at takes no O_PATH mount fd.
-	mfd, err := unix.Open(mountPoint, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	mfd, err := unix.Open(root+mountPoint, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", fmt.Errorf("open mount %s: %w", mountPoint, os.NewSyscallError("open", err))
 	}
@@ -162,9 +165,9 @@ func openHandlePath(mountPoint string, w procfs.InotifyWatch) (string, error) {
 	if strings.HasSuffix(path, " (deleted)") || !strings.HasPrefix(path, "/") {
 		return "", &noPathError{path: path, tmpfs: tmpfs}
 	}
-	// The path must still lead to the watched inode.
+	// The path must still lead to the watched inode, from the task's root.
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil || st.Ino != w.Ino {
+	if err := unix.Lstat(root+path, &st); err != nil || st.Ino != w.Ino {
 		return "", &noPathError{path: path, tmpfs: tmpfs}
 	}
 	return path, nil

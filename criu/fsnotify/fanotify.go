@@ -59,7 +59,7 @@ func AddFanotify(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 				return nil, fmt.Errorf("%w: fanotify mark on inode %d: file handle of %d bytes", errdefs.ErrUnsupported, m.Ino, len(m.Handle))
 			}
 			w := procfs.InotifyWatch{Ino: m.Ino, Sdev: m.Sdev, HandleType: m.HandleType, Handle: m.Handle}
-			path, err := watchPath(mounts, w)
+			path, err := watchPath(procfs.Path(pid, "root"), mounts, w)
 			var np *noPathError
 			if errors.As(err, &np) {
 				return nil, fmt.Errorf("%w: fanotify mark on inode %d: %s", errdefs.ErrUnsupported, m.Ino, np.Error())
@@ -105,8 +105,8 @@ func AddFanotify(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 // fanotify_init with the dumped flags and event flags, each mark added
 // back by path with its flags, mask and ignored mask, then the file
 // status flags. root is the root of the tree's root task
-// ("/proc/PID/root"): a mount mark goes on the mount at its point there,
-// in the tree's mount namespace.
+// ("/proc/PID/root"): a mark goes on the file or the mount at its path
+// there, in the tree's mount namespace.
 func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
 	e := f.GetFfy()
 	fd, err = unix.FanotifyInit(uint(e.GetFaflags()|unix.FAN_CLOEXEC), uint(e.GetEvflags()))
@@ -132,11 +132,12 @@ func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
 			if path == "" {
 				return fd, fmt.Errorf("%w: fanotify mark on inode %d known by its handle only", errdefs.ErrUnsupported, m.GetIe().GetIIno())
 			}
+			path = root + path
 			var st unix.Stat_t
 			if err := unix.Lstat(path, &st); err != nil {
 				return fd, fmt.Errorf("fanotify mark: %w", os.NewSyscallError("lstat "+path, err))
 			}
-			if st.Ino != m.GetIe().GetIIno() {
+			if !sameInode(path, &st, m.GetIe().GetIIno(), root) {
 				return fd, fmt.Errorf("%w: fanotify mark: %s is inode %d now, was %d", errdefs.ErrBadImage, path, st.Ino, m.GetIe().GetIIno())
 			}
 			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
@@ -208,7 +209,7 @@ func OpenFile(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (in
 	if f.GetType() == images.FdTypes_FANOTIFY {
 		return OpenFanotify(f, root)
 	}
-	return Open(f, ghosts)
+	return Open(f, ghosts, root)
 }
 
 // DrainFiles drains each restored inotify (Drain) or fanotify

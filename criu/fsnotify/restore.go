@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"golang.org/x/sys/unix"
@@ -16,9 +17,11 @@ import (
 
 // Open creates the inotify file f describes in the restorer, with its
 // watches (open) and its file status flags. ghosts are the ghost copies
-// restore made, by the kernel's device number and inode.
-func Open(f *images.FileEntry, ghosts map[[2]uint64]string) (int, error) {
-	fd, err := open(f.GetIfy(), ghosts)
+// restore made, by the kernel's device number and inode. root is the
+// root task's /proc/PID/root ("" for criu's): the watched paths and
+// mounts are the tree's, a container's seen through it.
+func Open(f *images.FileEntry, ghosts map[[2]uint64]string, root string) (int, error) {
+	fd, err := open(f.GetIfy(), ghosts, root)
 	if err != nil {
 		return fd, err
 	}
@@ -85,7 +88,7 @@ const maxWdTries = 1 << 16
 // ghosts, by the kernel's device number and inode), else at the path of
 // the image, else on the file its handle opens (a file no path leads
 // to, watched through /proc/self/fd).
-func open(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd int, err error) {
+func open(e *images.InotifyFileEntry, ghosts map[[2]uint64]string, root string) (fd int, err error) {
 	fd, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return -1, os.NewSyscallError("inotify_init1", err)
@@ -109,7 +112,7 @@ func open(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd int, err 
 		} else if path == "" {
 			// CRIU's images name the file by its handle only; so do
 			// ours for a file no path leads to.
-			hfd, err := handleFd(w)
+			hfd, err := handleFd(w, root)
 			if err != nil {
 				return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), err)
 			}
@@ -122,10 +125,11 @@ func open(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd int, err 
 			}
 			path = fmt.Sprintf("/proc/self/fd/%d", hfd)
 		} else {
+			path = root + path
 			if err := unix.Lstat(path, &st); err != nil {
 				return fd, fmt.Errorf("inotify watch %d: %w", w.GetWd(), os.NewSyscallError("lstat "+path, err))
 			}
-			if st.Ino != w.GetIIno() {
+			if !sameInode(path, &st, w.GetIIno(), root) {
 				return fd, fmt.Errorf("%w: inotify watch %d: %s is inode %d now, was %d", errdefs.ErrBadImage, w.GetWd(), path, st.Ino, w.GetIIno())
 			}
 			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
@@ -164,9 +168,26 @@ func open(e *images.InotifyFileEntry, ghosts map[[2]uint64]string) (fd int, err 
 	return fd, nil
 }
 
+// sameInode says whether path, whose lstat is st, is still the watched
+// inode ino. In a pivot_root'ed container (root is not criu's root) a
+// tmpfs was made anew by this restore and filled from its archive: its
+// files have new inode numbers, and the path is what names them.
+func sameInode(path string, st *unix.Stat_t, ino uint64, root string) bool {
+	if st.Ino == ino {
+		return true
+	}
+	var sfs unix.Statfs_t
+	if root == "" || unix.Statfs(path, &sfs) != nil || sfs.Type != unix.TMPFS_MAGIC {
+		return false
+	}
+	var r, mine unix.Stat_t
+	return unix.Stat(root, &r) == nil && unix.Stat("/", &mine) == nil && (r.Dev != mine.Dev || r.Ino != mine.Ino)
+}
+
 // handleFd opens (O_PATH) a watched file by its file handle, through a
-// mount of its superblock (s_dev).
-func handleFd(w *images.InotifyWdEntry) (int, error) {
+// mount of its superblock (s_dev) among the tree's: the mounts of the
+// task whose root is root (/proc/PID/root), or criu's for "".
+func handleFd(w *images.InotifyWdEntry, root string) (int, error) {
 	fh := w.GetFHandle()
 	n := int(fh.GetBytes())
 	if n > 8*len(fh.GetHandle()) {
@@ -177,9 +198,17 @@ func handleFd(w *images.InotifyWdEntry) (int, error) {
 		b = binary.LittleEndian.AppendUint64(b, v)
 	}
 	h := unix.NewFileHandle(int32(fh.GetType()), b[:n])
-	mounts, err := procfs.ReadMounts(os.Getpid())
+	info := "/proc/self/mountinfo"
+	if root != "" {
+		info = filepath.Join(filepath.Dir(root), "mountinfo")
+	}
+	b, err := os.ReadFile(info)
 	if err != nil {
 		return -1, err
+	}
+	mounts, err := procfs.ParseMounts(b)
+	if err != nil {
+		return -1, fmt.Errorf("%s: %w", info, err)
 	}
 	maj, min := w.GetSDev()>>20, w.GetSDev()&0xfffff
 	lastErr := fmt.Errorf("%w: no mount of device %d:%d", errdefs.ErrUnsupported, maj, min)
@@ -187,7 +216,7 @@ func handleFd(w *images.InotifyWdEntry) (int, error) {
 		if m.Major != maj || m.Minor != min {
 			continue
 		}
-		mfd, err := unix.Open(m.Point, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		mfd, err := unix.Open(root+m.Point, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue
 		}

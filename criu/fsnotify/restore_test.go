@@ -47,7 +47,7 @@ func TestInotifyHandlePath(t *testing.T) {
 		SDev: proto.Uint32(unix.Major(st.Dev)<<20 | unix.Minor(st.Dev)), IIno: proto.Uint64(st.Ino),
 		FHandle: &images.FhEntry{Bytes: proto.Uint32(uint32(h.Size())), Type: proto.Uint32(uint32(h.Type())), Handle: words},
 	}
-	fd, err := handleFd(w)
+	fd, err := handleFd(w, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestInotifyHandlePath(t *testing.T) {
 		t.Errorf("the handle opened inode %d, want %d (%s)", got.Ino, st.Ino, file)
 	}
 	w.FHandle.Bytes = proto.Uint32(200)
-	if _, err := handleFd(w); err == nil {
+	if _, err := handleFd(w, ""); err == nil {
 		t.Error("a handle longer than its words: no error")
 	}
 }
