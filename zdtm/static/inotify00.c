@@ -10,9 +10,12 @@
 
 #include "zdtmtst.h"
 
+#ifndef INOTIFY_DIR
 const char *test_doc = "An inotify file keeps its watches (path, mask, watch descriptor) and O_NONBLOCK";
+#define INOTIFY_DIR "inotify00.dir"
+#endif
 
-static char *dirname = "inotify00.dir";
+static char *dirname = INOTIFY_DIR;
 TEST_OPTION(dirname, string, "directory to watch", 0);
 
 static int ifd, wd_dir, wd_file, wd_attr;
