@@ -218,40 +218,53 @@ func (ct *ctRoot) check(pid int) error {
 }
 
 // statInMntns stats path from the root of task pid's mount namespace,
-// on a thread of its own that joins the namespace and is never given
-// back (it ends with its goroutine).
-func statInMntns(pid int, path string) (unix.Stat_t, error) {
-	type result struct {
-		st  unix.Stat_t
-		err error
-	}
-	c := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		var r result
-		defer func() { c <- r }()
+// on a thread that joins the namespace and is never given back (it ends
+// with its goroutine: onSpareThread).
+func statInMntns(pid int, path string) (st unix.Stat_t, err error) {
+	onSpareThread(func() {
 		ns := fmt.Sprintf("/proc/%d/ns/mnt", pid)
-		fd, err := unix.Open(ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			r.err = os.NewSyscallError("open "+ns, err)
+		fd, e := unix.Open(ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if e != nil {
+			err = os.NewSyscallError("open "+ns, e)
 			return
 		}
 		defer unix.Close(fd)
 		// setns into a mount namespace needs a root and cwd of our own.
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			r.err = os.NewSyscallError("unshare(CLONE_FS)", err)
+		if e := unix.Unshare(unix.CLONE_FS); e != nil {
+			err = os.NewSyscallError("unshare(CLONE_FS)", e)
 			return
 		}
-		if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
-			r.err = os.NewSyscallError("setns "+ns, err)
+		if e := unix.Setns(fd, unix.CLONE_NEWNS); e != nil {
+			err = os.NewSyscallError("setns "+ns, e)
 			return
 		}
-		if err := unix.Stat(path, &r.st); err != nil {
-			r.err = os.NewSyscallError("stat "+path+" in "+ns, err)
+		if e := unix.Stat(path, &st); e != nil {
+			err = os.NewSyscallError("stat "+path+" in "+ns, e)
 		}
+	})
+	return st, err
+}
+
+// onSpareThread runs f on a locked OS thread that then exits with its
+// goroutine, so that what f changes in it (its namespaces) is never
+// seen by other goroutines. That thread is never the main one: Go keeps
+// a main thread whose goroutine ended locked (wedged), and the main
+// thread is what /proc/self shows.
+func onSpareThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Held here, the main thread cannot take the next goroutine.
+			onSpareThread(f)
+			runtime.UnlockOSThread()
+			close(done)
+			return
+		}
+		defer close(done)
+		f()
 	}()
-	r := <-c
-	return r.st, r.err
+	<-done
 }
 
 // removeRootfs removes a rootfs left by an earlier run, unless something

@@ -592,6 +592,7 @@ func TestCheckpointRestore(t *testing.T) {
 	for _, tc := range []struct{ name, flavor string }{
 		{"static/sleeping00", "h"}, {"static/env00", "h"}, {"static/busyloop00", "h"},
 		{"static/env00", "ns"}, {"static/uts00", "ns"}, {"static/tree00", "ns"},
+		{"static/env00", "ct"}, {"static/tree00", "ct"}, {"static/inotify01", "ct"},
 	} {
 		ts, err := Find(s, []string{tc.name})
 		if err != nil {
