@@ -11,11 +11,13 @@ const char *test_doc = "A pipeline of three processes passes a numbered stream t
 static int p1[2], p2[2];
 static pid_t producer, relay;
 
+/*
+ * A lost relay: its end is seen by its status. (Stealing a number from
+ * the stream was missed when SIGTERM came before the producer wrote two.)
+ */
 static void corrupt(void)
 {
-	uint64_t v;
-
-	read(p2[0], &v, sizeof(v));
+	kill(relay, SIGKILL);
 }
 
 static volatile sig_atomic_t stop;
