@@ -13,10 +13,10 @@ import (
 func (d *dumper) addAnon(kind string, fd int, flags uint32, fi procfs.Fdinfo) (*images.FileEntry, error) {
 	id := d.files.id()
 	if kind == "anon_inode:inotify" {
-		return d.t.inotify.Add(d.pid, fd, id, flags)
+		return d.t.inotify.Add(d.pid, d.t.tasks[0].pid, fd, id, flags)
 	}
 	if kind == "anon_inode:[fanotify]" {
-		return fsnotify.AddFanotify(d.pid, fd, id, flags)
+		return fsnotify.AddFanotify(d.pid, d.t.tasks[0].pid, fd, id, flags)
 	}
 	return anonfd.Dump(kind, d.pid, fd, id, flags, fi, d.t.livePids())
 }

@@ -28,13 +28,14 @@ type Set struct {
 
 // Add records the inotify file at fd of task pid as file id, with its
 // watches. Each watch keeps its file handle (as CRIU) and the watched
-// file's path, found by opening the handle: restore adds the watch back
-// by path.
-func (s *Set) Add(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
+// file's path, found by opening the handle as the task sees it (viewOf;
+// root is the tree's root task): restore adds the watch back by path.
+func (s *Set) Add(pid, root, fd int, id, flags uint32) (*images.FileEntry, error) {
 	ws, err := procfs.ReadInotify(pid, fd)
 	if err != nil {
 		return nil, err
 	}
+	view := viewOf(pid, root)
 	e := &images.InotifyFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
 	var mounts []procfs.Mount
 	for _, w := range ws {
@@ -42,11 +43,11 @@ func (s *Set) Add(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 			return nil, fmt.Errorf("%w: inotify watch %d: file handle of %d bytes", errdefs.ErrUnsupported, w.Wd, len(w.Handle))
 		}
 		if mounts == nil {
-			if mounts, err = procfs.ReadMounts(pid); err != nil {
+			if mounts, err = procfs.ReadMounts(view); err != nil {
 				return nil, err
 			}
 		}
-		path, err := watchPath(procfs.Path(pid, "root"), mounts, w)
+		path, err := watchPath(procfs.Path(view, "root"), mounts, w)
 		var np *noPathError
 		if errors.As(err, &np) {
 			// A watched file no path leads to (deleted, or moved away
@@ -83,6 +84,18 @@ func (s *Set) Add(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 		})
 	}
 	return &images.FileEntry{Type: images.FdTypes_INOTIFY.Enum(), Id: proto.Uint32(id), Ify: e}, nil
+}
+
+// viewOf is the task whose root and mounts the paths of a file at an fd
+// of task pid are found through: pid itself, or, for criu's own copy of
+// a file passed in flight (SCM_RIGHTS; pid is criu's), root, the tree's
+// root task: the file is the tree's, on its mounts (a container's own
+// tmpfs is none of criu's). root 0 is none.
+func viewOf(pid, root int) int {
+	if pid == os.Getpid() && root > 0 {
+		return root
+	}
+	return pid
 }
 
 // watchPath finds the path of a watched inode, as the task whose root is

@@ -21,17 +21,19 @@ import (
 // them makes the watched opens wait for its answer, restore's own too.
 const fanPermEvents = unix.FAN_OPEN_PERM | unix.FAN_ACCESS_PERM | unix.FAN_OPEN_EXEC_PERM | 0x00100000
 
-// AddFanotify records the fanotify file at fd of task pid as file id:
+// AddFanotify records the fanotify file at fd of task pid as file id
+// (paths as the task sees them: viewOf, root the tree's root task):
 // its group's init flags and event flags, and each mark (an inode mark
 // with its file handle and the path the handle opens, a mount mark with
 // its mount point). Filesystem and mount namespace marks, which CRIU's
 // image cannot hold, marks on files no path leads to, and permission
 // events are refused by name.
-func AddFanotify(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
+func AddFanotify(pid, root, fd int, id, flags uint32) (*images.FileEntry, error) {
 	g, err := procfs.ReadFanotify(pid, fd)
 	if err != nil {
 		return nil, err
 	}
+	view := viewOf(pid, root)
 	e := &images.FanotifyFileEntry{
 		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown(),
 		Faflags: proto.Uint32(g.Flags), Evflags: proto.Uint32(g.EventFlags),
@@ -42,7 +44,7 @@ func AddFanotify(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 			return nil, fmt.Errorf("%w: fanotify mark %q: permission events (restore's own opens would wait for the answer)", errdefs.ErrUnsupported, m.Line)
 		}
 		if mounts == nil {
-			if mounts, err = procfs.ReadMounts(pid); err != nil {
+			if mounts, err = procfs.ReadMounts(view); err != nil {
 				return nil, err
 			}
 		}
@@ -59,7 +61,7 @@ func AddFanotify(pid, fd int, id, flags uint32) (*images.FileEntry, error) {
 				return nil, fmt.Errorf("%w: fanotify mark on inode %d: file handle of %d bytes", errdefs.ErrUnsupported, m.Ino, len(m.Handle))
 			}
 			w := procfs.InotifyWatch{Ino: m.Ino, Sdev: m.Sdev, HandleType: m.HandleType, Handle: m.Handle}
-			path, err := watchPath(procfs.Path(pid, "root"), mounts, w)
+			path, err := watchPath(procfs.Path(view, "root"), mounts, w)
 			var np *noPathError
 			if errors.As(err, &np) {
 				return nil, fmt.Errorf("%w: fanotify mark on inode %d: %s", errdefs.ErrUnsupported, m.Ino, np.Error())

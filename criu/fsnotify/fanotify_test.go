@@ -69,7 +69,7 @@ func TestFanotifyRoundTrip(t *testing.T) {
 			t.Fatalf("fanotify_mark %s: %v", m.path, err)
 		}
 	}
-	f, err := AddFanotify(os.Getpid(), fd, 1, unix.O_RDONLY|unix.O_NONBLOCK)
+	f, err := AddFanotify(os.Getpid(), 0, fd, 1, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestFanotifyFilesystemMark(t *testing.T) {
 	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_CLOSE_WRITE, unix.AT_FDCWD, "/"); err != nil {
 		t.Skipf("fanotify_mark(FAN_MARK_FILESYSTEM): %v", err)
 	}
-	_, err := AddFanotify(os.Getpid(), fd, 1, unix.O_RDONLY)
+	_, err := AddFanotify(os.Getpid(), 0, fd, 1, unix.O_RDONLY)
 	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "FAN_MARK_FILESYSTEM") {
 		t.Fatalf("err %v, want unsupported naming FAN_MARK_FILESYSTEM", err)
 	}
