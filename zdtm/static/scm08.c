@@ -156,7 +156,12 @@ int main(int argc, char **argv)
 		fail("the netlink socket lost its port id (%u, want %d)", snl.nl_pid, nl_pid);
 		return 1;
 	}
-	if (fstat(got[DIR_FD], &st) || st.st_ino != dst.st_ino) {
+	/*
+	 * The directory at its path: in the ct flavor /tmp is the
+	 * container's own tmpfs, made anew by the restore with new inode
+	 * numbers (tmpfs hands them out in per-CPU batches).
+	 */
+	if (fstat(got[DIR_FD], &st) || stat(dir, &dst) || st.st_ino != dst.st_ino || st.st_dev != dst.st_dev) {
 		fail("the directory is another");
 		return 1;
 	}
