@@ -109,6 +109,14 @@ static int member_main(dev_t rdev)
 	return has_ctty(rdev) ? 20 + has_ctty(rdev) : 0;
 }
 
+/* give_up ends the member (waiting for a SIGTERM it will not get) and returns ret. */
+static int give_up(pid_t member, int ret)
+{
+	kill(member, SIGKILL);
+	waitpid(member, NULL, 0);
+	return ret;
+}
+
 /*
  * The session leader. Returns 0 when, after restore, it and its child still
  * have the terminal, the child's group is in the foreground, and the hangup
@@ -136,19 +144,19 @@ static int leader_main(const char *name, dev_t rdev, int ready)
 	}
 	setpgid(member, member);
 	if (tcsetpgrp(fd, member))
-		return 6;
+		return give_up(member, 6);
 	close(fd);
 	if (write(ready, &c, 1) != 1)
-		return 7;
+		return give_up(member, 7);
 
 	wait_for(&got_term);
 	if ((ret = has_ctty(rdev)))
-		return 10 + ret;
+		return give_up(member, 10 + ret);
 	fd = open("/dev/tty", O_RDWR | O_NOCTTY);
 	if (fd < 0)
-		return 14;
+		return give_up(member, 14);
 	if (tcgetpgrp(fd) != member || tcgetsid(fd) != getpid())
-		return 15;
+		return give_up(member, 15);
 	close(fd);
 	kill(member, SIGTERM);
 	if (waitpid(member, &status, 0) != member || !WIFEXITED(status))
