@@ -14,15 +14,17 @@ build:
 
 # The whole test suite. Needs root (ptrace, clone3 set_tid, namespaces):
 # the real programs of test-apps, the other Go tests, then the zdtm
-# suite in both flavors (h: on the host; ns: each test pid 1 of its own
-# pid, net, uts, ipc and mount namespaces), locally and through
-# image-proxy and image-cache in two network namespaces; then repeated cycles after a pre-dump (what one dump and
-# restore leaves behind in a task, such as a stray fd, fails the next).
+# suite in three flavors (h: on the host; ns: each test pid 1 of its own
+# pid, net, uts, ipc and mount namespaces; ct: as ns, pivot_root'ed into
+# a container's rootfs, restored with --root as runc does), locally and
+# through image-proxy and image-cache in two network namespaces; then
+# repeated cycles after a pre-dump (what one dump and restore leaves
+# behind in a task, such as a stray fd, fails the next).
 test: build test-apps
 	$(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/apps$$')
-	bin/zdtm run -a --keep-going -f h,ns
-	bin/zdtm run -a --keep-going -f h,ns --remote --two-hosts
-	bin/zdtm run -a --keep-going -f h,ns --pre 1 --iters 2 --remote --two-hosts
+	bin/zdtm run -a --keep-going -f h,ns,ct
+	bin/zdtm run -a --keep-going -f h,ns,ct --remote --two-hosts
+	bin/zdtm run -a --keep-going -f h,ns,ct --pre 1 --iters 2 --remote --two-hosts
 
 # Real programs from Debian (redis, nginx, postgres, node, a Java
 # HttpServer, tmux) run as services, checkpointed with a client connected
