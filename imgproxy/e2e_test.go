@@ -288,7 +288,7 @@ func TestCorruptInFlight(t *testing.T) {
 }
 
 // TestCacheDownFinishFails: when the cache goes away for good, Finish
-// fails with ErrUnavailable after the reconnect timeout.
+// fails with ErrUnavailable after the reconnect timeout, never succeeds.
 func TestCacheDownFinishFails(t *testing.T) {
 	r := newRig(t, rigOpts{reconnect: 300 * time.Millisecond})
 	ctx := context.Background()
@@ -301,8 +301,10 @@ func TestCacheDownFinishFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := w.Finish(ctx)
-	if !errors.Is(err, remoteimg.ErrUnavailable) {
-		t.Fatalf("Finish with the cache gone: %v, want ErrUnavailable", err)
+	// Or the cache's own refusal: on a loaded machine the proxy may hand
+	// it a.img only once its shutdown has begun, and the cache says so.
+	if !errors.Is(err, remoteimg.ErrUnavailable) && !errors.Is(err, remoteimg.ErrShutdown) {
+		t.Fatalf("Finish with the cache gone: %v, want ErrUnavailable (or ErrShutdown)", err)
 	}
 }
 
