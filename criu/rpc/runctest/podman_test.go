@@ -55,6 +55,27 @@ func (p *podman) must(args ...string) string {
 
 // logCounts are the container's counts in podman logs, checked to be
 // 1, 2, 3... (none lost, none again).
+// seccompOf is the seccomp mode and filter count of the container's
+// init (/proc/PID/status of podman inspect's State.Pid).
+func (p *podman) seccompOf(name string) string {
+	p.t.Helper()
+	pid := strings.TrimSpace(p.must("inspect", "-f", "{{.State.Pid}}", name))
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var mode, n string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Seccomp:"); ok {
+			mode = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "Seccomp_filters:"); ok {
+			n = strings.TrimSpace(v)
+		}
+	}
+	return "mode " + mode + ", " + n + " filter(s)"
+}
+
 func (p *podman) logCounts(name string) int {
 	p.t.Helper()
 	out := p.must("logs", name)
@@ -67,6 +88,31 @@ func (p *podman) logCounts(name string) int {
 		}
 	}
 	return n
+}
+
+// waitLast waits until the last line of the container's log is a
+// count of at least n, each line a count one past the line before or
+// back to a count already logged (a restore of a --leave-running
+// checkpoint counts again from the checkpoint's).
+func (p *podman) waitLast(name string, n int) {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		out := p.must("logs", name)
+		prev, last := 0, 0
+		for _, l := range strings.Fields(out) {
+			v, err := strconv.Atoi(l)
+			if err != nil || v > prev+1 {
+				p.t.Fatalf("podman logs: %q after %d: a count was lost:\n%s", l, prev, out)
+			}
+			prev, last = v, v
+		}
+		if last >= n {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.t.Fatalf("podman logs %s: the count does not reach %d", name, n)
 }
 
 func (p *podman) waitLogs(name string, n int) {
@@ -123,10 +169,15 @@ func TestPodmanCheckpointRestore(t *testing.T) {
 		p.must("run", "-d", "--name", name, "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000",
 			"localhost/crgo-busybox", "sh", "-c", "pad=$(seq 100000); i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done")
 		p.waitLogs(name, 3)
+		sc := p.seccompOf(name)
 		p.must("container", "checkpoint", name)
 		p.must("container", "restore", name)
 		n := p.logCounts(name)
 		p.waitLogs(name, n+2)
+		// Podman's default seccomp profile: the same after restore.
+		if got := p.seccompOf(name); got != sc {
+			t.Errorf("the container's init has seccomp %s after restore, %s before", got, sc)
+		}
 		// A pre-checkpoint (runc --pre-dump), then a checkpoint on it
 		// (--parent-path), with the statistics Podman reads from
 		// stats-dump in its work path.
@@ -168,6 +219,23 @@ func TestPodmanCheckpointRestore(t *testing.T) {
 		p.must("container", "restore", "--import", archive)
 		n = p.logCounts(name)
 		p.waitLogs(name, n+2)
-		t.Logf("%s: %d counts through two podman checkpoints and restores, one through an exported archive", cr.name, p.logCounts(name))
+		if got := p.seccompOf(name); got != sc {
+			t.Errorf("the container's init has seccomp %s after restore --import, %s before", got, sc)
+		}
+		// --leave-running: the container counts on through the
+		// checkpoint; its archive, imported once it is removed, goes on
+		// from the checkpoint's count.
+		left := filepath.Join(dir, "left.tar.gz")
+		before := p.logCounts(name)
+		p.must("container", "checkpoint", "--leave-running", "--export", left, name)
+		n = p.logCounts(name)
+		p.waitLogs(name, n+2)
+		p.must("rm", "-f", name)
+		p.must("container", "restore", "--import", left)
+		// Its log goes on past what it had logged (the lines after the
+		// checkpoint come once more, as the restored task counts them
+		// again): the count of the checkpoint, then on.
+		p.waitLast(name, before+3)
+		t.Logf("%s: %d log lines through podman checkpoints and restores, one through an exported archive, one --leave-running; seccomp %s", cr.name, len(strings.Fields(p.must("logs", name))), sc)
 	})
 }

@@ -94,7 +94,8 @@ type container struct {
 	bundle string
 	state  string // runc's --root
 	criu   string
-	pid    int // the container's init, as runc last reported it
+	pid    int            // the container's init, as runc last reported it
+	cfg    map[string]any // its config.json
 }
 
 // spec edits the config.json `runc spec` wrote.
@@ -111,6 +112,39 @@ func noPidns(cfg map[string]any) {
 		}
 	}
 	linux["namespaces"] = keep
+}
+
+// withSeccomp gives the container a seccomp filter, as Docker's and
+// Podman's default profiles give one: everything allowed but
+// personality(2), which fails with EPERM.
+func withSeccomp(cfg map[string]any) {
+	cfg["linux"].(map[string]any)["seccomp"] = map[string]any{
+		"defaultAction": "SCMP_ACT_ALLOW",
+		"architectures": []string{"SCMP_ARCH_X86_64"},
+		"syscalls": []any{map[string]any{
+			"names": []string{"personality"}, "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+		}},
+	}
+}
+
+// seccompOf is the seccomp mode and number of filters of the
+// container's init (/proc/PID/status).
+func (c *container) seccompOf() string {
+	c.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var mode, n string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Seccomp:"); ok {
+			mode = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "Seccomp_filters:"); ok {
+			n = strings.TrimSpace(v)
+		}
+	}
+	return "mode " + mode + ", " + n + " filter(s)"
 }
 
 // newContainer makes a bundle (busybox rootfs, runc spec, the counter,
@@ -143,6 +177,7 @@ func newContainer(t *testing.T, criu string, edits ...spec) *container {
 	for _, e := range edits {
 		e(cfg)
 	}
+	c.cfg = cfg
 	if raw, err = json.MarshalIndent(cfg, "", "\t"); err != nil {
 		t.Fatal(err)
 	}
@@ -447,21 +482,31 @@ func logTail(path string) string {
 func TestRuncCheckpointRestoreTwice(t *testing.T) {
 	t.Run("default", func(t *testing.T) { twice(t) })
 	t.Run("no-pidns", func(t *testing.T) { twice(t, noPidns) })
+	t.Run("seccomp", func(t *testing.T) { twice(t, withSeccomp) })
 }
 
 func twice(t *testing.T, edits ...spec) {
 	each(t, func(t *testing.T, cr tool) {
 		c := newContainer(t, cr.path, edits...)
 		c.start()
+		sc := c.seccompOf()
+		if _, ok := c.cfg["linux"].(map[string]any)["seccomp"]; ok && !strings.HasPrefix(sc, "mode 2,") {
+			t.Fatalf("the container started without its filter: seccomp %s", sc)
+		}
 		for round := 1; round <= 2; round++ {
 			img := filepath.Join(t.TempDir(), "img")
 			c.checkpoint(img)
 			dumped := c.counts()
 			c.restore(img)
 			c.checkTmpfs(dumped[len(dumped)-1])
+			// The container keeps its seccomp filter (runc's, from
+			// config.json): same mode, as many filters.
+			if got := c.seccompOf(); got != sc {
+				t.Errorf("round %d: the container's init has seccomp %s after restore, %s before", round, got, sc)
+			}
 		}
 		c.consecutive()
-		t.Logf("%s: %d counts, two checkpoints and restores", cr.name, len(c.counts()))
+		t.Logf("%s: %d counts, two checkpoints and restores, seccomp %s", cr.name, len(c.counts()), sc)
 	})
 }
 
