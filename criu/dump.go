@@ -34,6 +34,7 @@ func init() {
 			track := fs.Bool("track-mem", false, "use the memory tracking a --track-mem pre-dump started (and with -R, go on tracking)")
 			netLock := fs.String("network-lock", "nftables", "keep the tree's TCP connections silent from the freeze to the restore with `METHOD`: nftables (iptables when there is no nft), iptables or skip")
 			fileLocks := fs.Bool("file-locks", false, "save the flock and POSIX locks the tasks hold (without it, a held lock fails the dump)")
+			linkRemap := fs.Bool("link-remap", false, "link a file deleted while open that has a link elsewhere back as link_remap.N in its directory (kept until restore removes it; without it such a file fails the dump)")
 			external := addDumpExternalFlag(fs)
 			mounts := addDumpMountFlags(fs)
 			extUnix := addExtUnixFlag(fs)
@@ -74,7 +75,7 @@ func init() {
 				defer store.Close()
 				store, is := cmdstore.Wrap(ctx, store)
 				defer startCPUProfile(e.Log, "dump")()
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, Mounts: mnt, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, LinkRemap: *linkRemap, Mounts: mnt, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cmdstore.CleanFailedDump(e.Log, so.localDir(), is)
 					return err

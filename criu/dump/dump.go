@@ -84,6 +84,15 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	defer t.release()
+	// A failed dump removes the links --link-remap made.
+	done := false
+	defer func() {
+		if !done {
+			if err := t.files.regs.RemoveLinks(); err != nil {
+				log.Warn().Err(err).Msg("remove --link-remap links")
+			}
+		}
+	}()
 	// A failed dump: the TCP connections leave repair mode before the
 	// tree is let go (a no-op after the Release below), and the network
 	// is unlocked after that (release).
@@ -182,6 +191,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 			log.Warn().Err(err).Msg("stats-dump not synced")
 		}
 	}
+	done = true
 	log.Info().Int("pid", opts.Pid).Dur("frozen", t.stats.Frozen).Uint64("pages", t.stats.PagesWritten).Msg("dump done")
 	return &t.stats, nil
 }

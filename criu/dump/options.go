@@ -39,6 +39,10 @@ type Options struct {
 	// regular files (filelocks.img); without it a held lock fails the
 	// dump with ErrFileLocks (criu dump --file-locks).
 	FileLocks bool
+	// LinkRemap links a file deleted while open that keeps a link
+	// elsewhere back as link_remap.N in its directory, kept until the
+	// restore (criu dump --link-remap; files.Set.LinkRemap).
+	LinkRemap bool
 	// Mounts is what the user said about the mounts of the tree's own
 	// mount namespace (--external mnt[MP]:KEY, --ext-mount-map MP:KEY,
 	// --enable-fs; package mntns).

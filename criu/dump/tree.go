@@ -82,6 +82,7 @@ func newTree(s image.Store, opts Options) *tree {
 		opts: opts, store: s, tr: ptrace.NewTracer(), files: newFileSet(firstFile),
 		byPid: map[int]*dumper{}, pipes: pipes.NewSet(), mm: mm.NewTree(s, opts.Log), runID: uuid.NewString(),
 	}
+	t.files.regs.LinkRemap = opts.LinkRemap
 	t.sockets = newSockets(t)
 	t.ttys = newTTYSet(t)
 	return t
@@ -305,7 +306,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	}
 	t.stats.ShpagesWritten = shp
 	var fm []proto.Message
-	for _, e := range t.files.entries {
+	for _, e := range append(t.files.entries, t.files.regs.Linked()...) {
 		fm = append(fm, files.ForImage(e, t.ns != nil && t.ns.mask&unix.CLONE_NEWNS != 0))
 	}
 	if err := image.WriteImage(ctx, t.store, "files.img", fm...); err != nil {

@@ -30,6 +30,12 @@ type Set struct {
 	ghosts []*ghost
 	byIno  map[[2]uint64]uint32 // ghost id by (dev, ino)
 	byKey  map[string]uint32    // mapped files: path + flags
+	// LinkRemap links a file deleted while open that keeps a link
+	// elsewhere back at dump, as CRIU's --link-remap (linkRemap);
+	// without it such a file is refused.
+	LinkRemap bool
+	links     []string // the links made, for RemoveLinks
+	linked    []*images.FileEntry
 }
 
 // NewSet returns an empty Set.
@@ -75,7 +81,13 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		f.byKey[key] = id
 	}
 	if err := checkLinked(path, link, &st); err != nil {
-		return 0, nil, err
+		if !f.LinkRemap {
+			return 0, nil, err
+		}
+		if err := f.linkRemap(next, id, path, link); err != nil {
+			return 0, nil, err
+		}
+		return id, e, nil
 	}
 	if st.Nlink == 0 && ghostKind(st.Mode) {
 		// Restore makes the ghost at its path: not on a read-only
@@ -146,7 +158,7 @@ func ghostKind(mode uint32) bool {
 // (hard links, or the file renamed over keeping another name): restore
 // would open another file at its path, or none. CRIU 4.2 refuses it too
 // unless given --link-remap, which links it back at dump
-// (REMAP_TYPE_LINKED); this criu does not.
+// (REMAP_TYPE_LINKED, Set.LinkRemap).
 func checkLinked(path, link string, st *unix.Stat_t) error {
 	if st.Nlink == 0 || (st.Mode&unix.S_IFMT != unix.S_IFREG && st.Mode&unix.S_IFMT != unix.S_IFIFO) {
 		return nil
@@ -154,7 +166,7 @@ func checkLinked(path, link string, st *unix.Stat_t) error {
 	if target, err := os.Readlink(link); err != nil || !strings.HasSuffix(target, " (deleted)") {
 		return nil
 	}
-	return fmt.Errorf("%w: %s was deleted while open, and the file has %d link(s) elsewhere (CRIU links it back with --link-remap; this criu does not)", errdefs.ErrUnsupported, path, st.Nlink)
+	return fmt.Errorf("%w: %s was deleted while open, and the file has %d link(s) elsewhere (dump with --link-remap to link it back)", errdefs.ErrUnsupported, path, st.Nlink)
 }
 
 // Unshare makes the next AddReg of path and flags a description of its

@@ -215,9 +215,7 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 	if o.GetAutoDedup() {
 		r.refuse("auto_dedup")
 	}
-	if o.GetLinkRemap() {
-		r.refuse("link_remap")
-	}
+	d.LinkRemap = o.GetLinkRemap()
 	for _, v := range o.GetVeths() {
 		addVeth(rs, v.GetIfIn(), v.GetIfOut())
 	}
