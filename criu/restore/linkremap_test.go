@@ -93,3 +93,91 @@ func TestRestoreCRIULinkRemap(t *testing.T) {
 		t.Errorf("%s holds %v, want b only", dir, names)
 	}
 }
+
+// Our dump --link-remap of a task holding a file whose path was renamed
+// over by another file (fd 7, its data kept by a hard link) and one
+// hard-linked in another directory then unlinked (fd 8): each is linked
+// back as link_remap.N in its directory, and our restore gives the task
+// the same inodes with their data and offsets, leaving no link_remap.
+func TestDumpLinkRemap(t *testing.T) {
+	setup(t)
+	dir, other := t.TempDir(), t.TempDir()
+	a, b, c := filepath.Join(dir, "a"), filepath.Join(other, "b"), filepath.Join(dir, "c")
+	x, y := filepath.Join(dir, "x"), filepath.Join(other, "y")
+	for p, s := range map[string]string{a: "first\n", c: "other\n", x: "second\n"} {
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Link(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(x, y); err != nil {
+		t.Fatal(err)
+	}
+	var sa, sx unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(x, &sx) != nil {
+		t.Fatal("stat")
+	}
+	cmd := exec.Command("sh", "-c", "exec 7<"+a+" 8<"+x+"; read -r l <&7; mv "+c+" "+a+"; rm "+x+"; exec sleep 1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { crtest.Kill(pid) })
+	for i := 0; ; i++ {
+		if l, _ := os.Readlink(procfs.Path(pid, "fd/8")); l == x+" (deleted)" {
+			if l, _ := os.Readlink(procfs.Path(pid, "exe")); strings.HasSuffix(l, "sleep") {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatal("the task did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	img := t.TempDir()
+	if out, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img, "--link-remap", "-v4", "-o", "dump.log"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(img, "dump.log"))
+		t.Fatalf("our dump --link-remap: %v\n%s\n%s", err, out, log)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "link_remap.*")); len(m) != 2 {
+		t.Fatalf("after the dump %s holds links %v, want 2", dir, m)
+	}
+	reapChildren()
+	pidfile := filepath.Join(img, "restored.pid")
+	if out, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", img, "-d", "-v4", "-o", "restore.log", "--pidfile", pidfile); err != nil {
+		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
+		t.Fatalf("our restore: %v\n%s\n%s", err, out, log)
+	}
+	bs, _ := os.ReadFile(pidfile)
+	rpid, _ := strconv.Atoi(string(bs))
+	t.Cleanup(func() { crtest.Kill(rpid); crtest.Reap(rpid) })
+	for _, w := range []struct {
+		fd, data string
+		ino      uint64
+	}{{"fd/7", "first\n", sa.Ino}, {"fd/8", "second\n", sx.Ino}} {
+		fd := procfs.Path(rpid, w.fd)
+		var st unix.Stat_t
+		if err := unix.Stat(fd, &st); err != nil || st.Ino != w.ino {
+			t.Errorf("%s: inode %d (%v), want %d", w.fd, st.Ino, err, w.ino)
+		}
+		if got, err := os.ReadFile(fd); err != nil || string(got) != w.data {
+			t.Errorf("%s reads %q %v, want %q", w.fd, got, err, w.data)
+		}
+	}
+	// The offsets: fd 7 was read past its one line, fd 8 not at all.
+	for fd, pos := range map[string]string{"7": "6", "8": "0"} {
+		bs, _ := os.ReadFile(procfs.Path(rpid, "fdinfo/"+fd))
+		if !strings.Contains(string(bs), "pos:\t"+pos+"\n") {
+			t.Errorf("fdinfo %s: %q, want pos %s", fd, bs, pos)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "link_remap.*")); len(m) != 0 {
+		t.Errorf("after the restore %s holds %v", dir, m)
+	}
+	if got, _ := os.ReadFile(a); string(got) != "other\n" {
+		t.Errorf("%s holds %q, want the file renamed over it", a, got)
+	}
+}
