@@ -181,3 +181,47 @@ func TestDumpLinkRemap(t *testing.T) {
 		t.Errorf("%s holds %q, want the file renamed over it", a, got)
 	}
 }
+
+// A dump --link-remap that fails (here on a flock held without
+// --file-locks, an fd after the linked file's) removes the link it
+// made, and the task runs on.
+func TestDumpLinkRemapFailed(t *testing.T) {
+	setup(t)
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skipf("needs flock: %v", err)
+	}
+	dir, other := t.TempDir(), t.TempDir()
+	a, b, l := filepath.Join(dir, "a"), filepath.Join(other, "b"), filepath.Join(other, "lock")
+	if err := os.WriteFile(a, []byte("data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(a, b); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", "exec 7<"+a+"; rm "+a+"; exec 9>"+l+"; flock 9; exec sleep 1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	t.Cleanup(func() { crtest.Kill(pid); crtest.Reap(pid) })
+	for i := 0; ; i++ {
+		if l, _ := os.Readlink(procfs.Path(pid, "exe")); strings.HasSuffix(l, "sleep") {
+			break
+		}
+		if i > 200 {
+			t.Fatal("the task did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", t.TempDir(), "--link-remap")
+	if err == nil || !strings.Contains(res, "file-locks") {
+		t.Fatalf("dump: %v %q, want the held lock refused", err, res)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "link_remap.*")); len(m) != 0 {
+		t.Errorf("the failed dump left %v", m)
+	}
+	if !crtest.Alive(pid) {
+		t.Error("the task did not run on after the failed dump")
+	}
+}
