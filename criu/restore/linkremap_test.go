@@ -98,8 +98,20 @@ func TestRestoreCRIULinkRemap(t *testing.T) {
 // over by another file (fd 7, its data kept by a hard link) and one
 // hard-linked in another directory then unlinked (fd 8): each is linked
 // back as link_remap.N in its directory, and our restore gives the task
-// the same inodes with their data and offsets, leaving no link_remap.
+// the same inodes with their data and offsets, leaving no link_remap;
+// so does CRIU 4.2's restore of our images.
 func TestDumpLinkRemap(t *testing.T) {
+	t.Run("ours", func(t *testing.T) { testDumpLinkRemap(t, crtest.Criu(t)) })
+	t.Run("criu42", func(t *testing.T) {
+		criu42 := crtest.CRIU42()
+		if _, err := os.Stat(criu42); err != nil {
+			t.Skipf("needs CRIU 4.2: %v", err)
+		}
+		testDumpLinkRemap(t, criu42)
+	})
+}
+
+func testDumpLinkRemap(t *testing.T, restorer string) {
 	setup(t)
 	dir, other := t.TempDir(), t.TempDir()
 	a, b, c := filepath.Join(dir, "a"), filepath.Join(other, "b"), filepath.Join(dir, "c")
@@ -147,12 +159,13 @@ func TestDumpLinkRemap(t *testing.T) {
 	}
 	reapChildren()
 	pidfile := filepath.Join(img, "restored.pid")
-	if out, err := crtest.Run(context.Background(), crtest.Criu(t), "restore", "-D", img, "-d", "-v4", "-o", "restore.log", "--pidfile", pidfile); err != nil {
+	if out, err := crtest.Run(context.Background(), restorer, "restore", "-D", img, "-d", "-v4", "-o", "restore.log", "--pidfile", pidfile); err != nil {
 		log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
-		t.Fatalf("our restore: %v\n%s\n%s", err, out, log)
+		t.Fatalf("restore by %s: %v\n%s\n%s", restorer, err, out, log)
 	}
 	bs, _ := os.ReadFile(pidfile)
-	rpid, _ := strconv.Atoi(string(bs))
+	rpid, _ := strconv.Atoi(strings.TrimSpace(string(bs)))
+	t.Logf("restored by %s as %d", restorer, rpid)
 	t.Cleanup(func() { crtest.Kill(rpid); crtest.Reap(rpid) })
 	for _, w := range []struct {
 		fd, data string
