@@ -154,8 +154,17 @@ func TestCrossCRIU42(t *testing.T) {
 	} {
 		got := passed(dir.name, dir.dump, dir.restore)
 		for n := range ref {
-			if !got[n] {
-				t.Errorf("%s: %s fails, which CRIU 4.2 passes by itself", dir.name, n)
+			if got[n] {
+				continue
+			}
+			// Once more, alone: the whole-suite run shares the machine
+			// with the other packages' tests.
+			code, out, errs := zdtm(t, "run", "--zdtm-dir", zdtmDir, "--dump-root", t.TempDir(), "-f", "h", "-t", n,
+				"--dump-criu", dir.dump, "--restore-criu", dir.restore)
+			if code != 0 {
+				t.Errorf("%s: %s fails, which CRIU 4.2 passes by itself:\n%s%s", dir.name, n, out, errs)
+			} else {
+				t.Logf("%s: %s failed in the whole-suite run, passed alone", dir.name, n)
 			}
 		}
 	}
