@@ -46,14 +46,20 @@ func OpenNetlink(e *images.NetlinkSkEntry) (fd int, err error) {
 			err = fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 		}
 	}()
-	if err := setSkOpts(fd, e.GetOpts()); err != nil {
-		return fd, err
+	return fd, setOptsFlags(fd, e.GetOpts(), e.GetFlags())
+}
+
+// setOptsFlags gives a socket the restorer made (netlink, packet) its
+// socket options, its filter and its file status flags.
+func setOptsFlags(fd int, opts *images.SkOptsEntry, flags uint32) error {
+	if err := setSkOpts(fd, opts); err != nil {
+		return err
 	}
-	if err := setSkFilter(fd, e.GetOpts()); err != nil {
-		return fd, err
+	if err := setSkFilter(fd, opts); err != nil {
+		return err
 	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
-		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(flags&^unix.O_ACCMODE)); err != nil {
+		return os.NewSyscallError("fcntl(F_SETFL)", err)
 	}
-	return fd, nil
+	return nil
 }

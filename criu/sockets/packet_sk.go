@@ -3,7 +3,6 @@ package sockets
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -68,16 +67,7 @@ func OpenPacket(e *images.PacketSockEntry) (fd int, err error) {
 			err = fmt.Errorf("packet socket %d: %w", e.GetId(), err)
 		}
 	}()
-	if err := setSkOpts(fd, e.GetOpts()); err != nil {
-		return fd, err
-	}
-	if err := setSkFilter(fd, e.GetOpts()); err != nil {
-		return fd, err
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE)); err != nil {
-		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
-	}
-	return fd, nil
+	return fd, setOptsFlags(fd, e.GetOpts(), e.GetFlags())
 }
 
 // OpenSocket creates, in the restorer, the netlink or packet socket of
