@@ -15,8 +15,8 @@ import (
 // The audit, for the accepted ones: work-dir and log-pid place and shape
 // the log; display-stats prints figures we keep in stats-dump;
 // unprivileged accepts limitations we do not check for; link-remap is
-// dump's (restore opens what it linked); ghost-limit
-// caps what we take whole anyway (more is kept, never less); auto-dedup
+// dump's (restore opens what it linked), and so is ghost-limit
+// (restore makes every ghost the images hold); auto-dedup
 // saves disk space only; pre-dump's network-lock locks nothing, since the
 // tree runs on after a pre-dump (dump and restore define it); pre-dump's file-locks has no
 // locks to save; dump and restore define the cgroup options, which
@@ -52,7 +52,7 @@ var compatDumpRestore = []compatOpt{
 	{"unprivileged", "", "", false, "accepted; no effect"},
 	{"cpu-cap", "", "CAP", true, "CPU features are not saved at dump nor checked at restore (only --cpu-cap=none is accepted): a tree restored on a CPU without an instruction set it used would die of SIGILL later"},
 	{"link-remap", "", "", false, "accepted; it applies to dump"},
-	{"ghost-limit", "", "SIZE", false, "accepted; no limit on ghost files"},
+	{"ghost-limit", "", "SIZE", false, "accepted; it applies to dump"},
 	{"auto-dedup", "", "", false, "accepted; no effect"},
 	{"network-lock", "", "METHOD", false, "accepted; pre-dump does not lock the network (dump and restore define --network-lock)"},
 	{"manage-cgroups", "", "MODE", true, "want none, props, soft, full, strict or ignore (it applies to dump and restore)"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/criugo/criu/criu/cmdstore"
 	"github.com/criugo/criu/criu/dump"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/netlock"
 )
 
@@ -35,6 +36,7 @@ func init() {
 			netLock := fs.String("network-lock", "nftables", "keep the tree's TCP connections silent from the freeze to the restore with `METHOD`: nftables (iptables when there is no nft), iptables or skip")
 			fileLocks := fs.Bool("file-locks", false, "save the flock and POSIX locks the tasks hold (without it, a held lock fails the dump)")
 			linkRemap := fs.Bool("link-remap", false, "link a file deleted while open that has a link elsewhere back as link_remap.N in its directory (kept until restore removes it; without it such a file fails the dump)")
+			ghostLimit := fs.String("ghost-limit", "1M", "keep a file deleted while open only up to `SIZE` of data (bytes, or with K, M, G; its holes do not count): one with more fails the dump, as CRIU")
 			external := addDumpExternalFlag(fs)
 			mounts := addDumpMountFlags(fs)
 			extUnix := addExtUnixFlag(fs)
@@ -47,6 +49,10 @@ func init() {
 				}
 				if pid <= 0 {
 					return usagef("-t PID is required")
+				}
+				gl, err := files.ParseSize(*ghostLimit)
+				if err != nil {
+					return usagef("--ghost-limit: %v", err)
 				}
 				nl, err := netlock.ParseMethod(*netLock)
 				if err != nil {
@@ -75,7 +81,7 @@ func init() {
 				defer store.Close()
 				store, is := cmdstore.Wrap(ctx, store)
 				defer startCPUProfile(e.Log, "dump")()
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, LinkRemap: *linkRemap, Mounts: mnt, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, LinkRemap: *linkRemap, GhostLimit: &gl, Mounts: mnt, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cmdstore.CleanFailedDump(e.Log, so.localDir(), is)
 					return err

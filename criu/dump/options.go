@@ -43,6 +43,10 @@ type Options struct {
 	// elsewhere back as link_remap.N in its directory, kept until the
 	// restore (criu dump --link-remap; files.Set.LinkRemap).
 	LinkRemap bool
+	// GhostLimit is the most data a file deleted while open may hold
+	// (criu dump --ghost-limit); nil is CRIU's default, 1 MiB
+	// (files.Set.GhostLimit).
+	GhostLimit *int64
 	// Mounts is what the user said about the mounts of the tree's own
 	// mount namespace (--external mnt[MP]:KEY, --ext-mount-map MP:KEY,
 	// --enable-fs; package mntns).

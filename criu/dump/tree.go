@@ -83,6 +83,9 @@ func newTree(s image.Store, opts Options) *tree {
 		byPid: map[int]*dumper{}, pipes: pipes.NewSet(), mm: mm.NewTree(s, opts.Log), runID: uuid.NewString(),
 	}
 	t.files.regs.LinkRemap = opts.LinkRemap
+	if opts.GhostLimit != nil {
+		t.files.regs.GhostLimit = *opts.GhostLimit
+	}
 	t.sockets = newSockets(t)
 	t.ttys = newTTYSet(t)
 	return t

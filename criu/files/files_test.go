@@ -304,3 +304,68 @@ func TestLinkedRemap(t *testing.T) {
 		t.Errorf("the failed restore changed %s: %q", a, b)
 	}
 }
+
+// A file deleted while open is kept up to the ghost limit of data
+// (CRIU's --ghost-limit, default 1 MiB), counted in the blocks it holds:
+// past it the dump is refused by name, a larger limit keeps it, and a
+// sparse file's holes do not count.
+func TestGhostLimit(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string, size int64, data []int64) string {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range data {
+			if _, err := f.WriteAt(make([]byte, 1<<20), off); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p)
+		return fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	}
+	big := open("big", 3<<20, []int64{0, 1 << 20, 2 << 20})
+	sparse := open("sparse", 1<<30, []int64{512 << 20})
+	bigPath := filepath.Join(dir, "big")
+
+	_, _, err := NewSet().AddReg(counter(), bigPath, big, unix.O_RDONLY, 0)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), bigPath+" was deleted while open and holds") ||
+		!strings.Contains(err.Error(), "--ghost-limit") {
+		t.Fatalf("3 MiB of data, default limit: %v", err)
+	}
+	s := NewSet()
+	s.GhostLimit = 4 << 20
+	if _, _, err := s.AddReg(counter(), bigPath, big, unix.O_RDONLY, 0); err != nil || len(s.ghosts) != 1 {
+		t.Fatalf("3 MiB of data, limit 4 MiB: %v (%d ghosts)", err, len(s.ghosts))
+	}
+	s = NewSet()
+	if _, _, err := s.AddReg(counter(), filepath.Join(dir, "sparse"), sparse, unix.O_RDONLY, 0); err != nil || len(s.ghosts) != 1 {
+		t.Fatalf("1 GiB sparse file with 1 MiB of data, default limit: %v (%d ghosts)", err, len(s.ghosts))
+	}
+	s = NewSet()
+	s.GhostLimit = 0
+	if _, _, err := s.AddReg(counter(), filepath.Join(dir, "sparse"), sparse, unix.O_RDONLY, 0); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Fatalf("limit 0: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "4096": 4096, "4K": 4 << 10, "1M": 1 << 20, "2G": 2 << 30} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "M", "1.5M", "-1", "4m", "1T", "4MB"} {
+		if got, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}

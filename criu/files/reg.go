@@ -34,13 +34,17 @@ type Set struct {
 	// elsewhere back at dump, as CRIU's --link-remap (linkRemap);
 	// without it such a file is refused.
 	LinkRemap bool
-	links     []string // the links made, for RemoveLinks
-	linked    []*images.FileEntry
+	// GhostLimit is the most data a ghost may hold (criu dump
+	// --ghost-limit, CRIU's default DefaultGhostLimit); a ghost with
+	// more is refused.
+	GhostLimit int64
+	links      []string // the links made, for RemoveLinks
+	linked     []*images.FileEntry
 }
 
 // NewSet returns an empty Set.
 func NewSet() *Set {
-	return &Set{byIno: map[[2]uint64]uint32{}, byKey: map[string]uint32{}}
+	return &Set{byIno: map[[2]uint64]uint32{}, byKey: map[string]uint32{}, GhostLimit: DefaultGhostLimit}
 }
 
 func regKeyOf(path string, flags uint32) string { return fmt.Sprintf("%s\x00%d", path, flags) }
@@ -99,6 +103,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		k := [2]uint64{st.Dev, st.Ino}
 		gid, ok := f.byIno[k]
 		if !ok {
+			if err := overGhostLimit(path, st.Blocks, f.GhostLimit); err != nil {
+				return 0, nil, err
+			}
 			gid = next()
 			f.byIno[k] = gid
 			f.ghosts = append(f.ghosts, &ghost{id: gid, link: link, st: st})

@@ -216,6 +216,8 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 		r.refuse("auto_dedup")
 	}
 	d.LinkRemap = o.GetLinkRemap()
+	gl := int64(o.GetGhostLimit())
+	d.GhostLimit = &gl
 	for _, v := range o.GetVeths() {
 		addVeth(rs, v.GetIfIn(), v.GetIfOut())
 	}
@@ -238,9 +240,6 @@ func (r *request) options(o *pb.CriuOpts, cfg Config) {
 			rs.InheritFd = map[string]int{}
 		}
 		rs.InheritFd[f.GetKey()] = int(f.GetFd())
-	}
-	if o.GhostLimit != nil && o.GetGhostLimit() != 0x100000 {
-		r.refuse("ghost_limit %d", o.GetGhostLimit())
 	}
 	if len(o.GetIrmapScanPaths()) > 0 {
 		r.refuse("irmap_scan_paths")
