@@ -38,10 +38,11 @@ func (f *Set) WriteGhosts(ctx context.Context, s image.Store) error {
 }
 
 func writeGhost(ctx context.Context, s image.Store, name string, g *ghost) (err error) {
-	// A fifo's image is its entry alone (its bytes go to fifo-data.img,
-	// package pipes), as CRIU's; opening it here could block.
+	// Only a regular file has bytes here: a fifo's go to fifo-data.img
+	// (package pipes), as CRIU's, and opening a fifo could block, a
+	// device do what its driver does.
 	var src *os.File
-	if g.st.Mode&unix.S_IFMT != unix.S_IFIFO {
+	if g.st.Mode&unix.S_IFMT == unix.S_IFREG {
 		if src, err = os.Open(g.link); err != nil {
 			return fmt.Errorf("open deleted file %s: %w", g.link, err)
 		}
@@ -68,7 +69,19 @@ func writeGhost(ctx context.Context, s image.Store, name string, g *ghost) (err 
 		Atim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Atim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Atim.Nsec / 1000))},
 		Mtim: &images.Timeval{TvSec: proto.Uint64(uint64(g.st.Mtim.Sec)), TvUsec: proto.Uint64(uint64(g.st.Mtim.Nsec / 1000))},
 	}
-	empty := src == nil || g.st.Mode&unix.S_IFMT == unix.S_IFDIR
+	switch g.st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR, unix.S_IFBLK:
+		// As CRIU: the device number in the kernel's (and glibc's)
+		// encoding, which mknod takes.
+		e.Rdev = proto.Uint32(uint32(g.st.Rdev))
+	case unix.S_IFLNK:
+		target, err := symlinkTarget(g.link)
+		if err != nil {
+			return err
+		}
+		e.SymlnkTarget = proto.String(target)
+	}
+	empty := src == nil
 	// As CRIU: a file of 3 pages or more is saved as chunks of data
 	// (GhostChunkEntry, then its bytes), which keeps its holes.
 	chunks := !empty && g.st.Size >= ghostChunksMin
@@ -126,4 +139,21 @@ func writeChunks(enc *image.Encoder, w io.Writer, src *os.File, size int64) erro
 		}
 	}
 	return nil
+}
+
+// symlinkTarget reads the target of the deleted symlink open at link (an
+// O_PATH|O_NOFOLLOW fd's /proc magic link, which an O_PATH open follows
+// to the symlink itself).
+func symlinkTarget(link string) (string, error) {
+	fd, err := unix.Open(link, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("open deleted symlink %s: %w", link, os.NewSyscallError("open", err))
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return "", fmt.Errorf("read deleted symlink %s: %w", link, os.NewSyscallError("readlinkat", err))
+	}
+	return string(buf[:n]), nil
 }

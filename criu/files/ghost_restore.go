@@ -99,38 +99,17 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 			rd.Close()
 			return err
 		}
-		if g.GetMode()&unix.S_IFMT == unix.S_IFDIR {
-			// A deleted directory (an fd or cwd on it): made empty,
-			// removed again once the tasks hold it.
+		if g.GetMode()&unix.S_IFMT != unix.S_IFREG {
+			// A deleted directory (an fd or cwd on it), fifo (package
+			// pipes fills it from fifo-data.img), device or symlink:
+			// made again, empty, removed once the tasks hold it.
 			rd.Close()
 			parents, err := gs.makeParents(f.GetName())
 			if err != nil {
 				return err
 			}
 			undo.Add(func() { removeAll(parents) })
-			p, err := makeGhostDir(gs.Root, f.GetName(), gid, g.GetMode())
-			if err != nil {
-				return err
-			}
-			undo.Add(func() { os.Remove(gs.Root + p) })
-			if err := ghostAttrs(gs.Root+p, g); err != nil {
-				return err
-			}
-			made[gid] = p
-			gs.byFile[fileID] = p
-			gs.byIno[[2]uint64{uint64(g.GetDev()), g.GetIno()}] = p
-			continue
-		}
-		if g.GetMode()&unix.S_IFMT == unix.S_IFIFO {
-			// A deleted fifo: made empty (package pipes fills it
-			// from fifo-data.img), removed again once opened.
-			rd.Close()
-			parents, err := gs.makeParents(f.GetName())
-			if err != nil {
-				return err
-			}
-			undo.Add(func() { removeAll(parents) })
-			p, err := makeGhostFifo(gs.Root, f.GetName(), gid, g.GetMode())
+			p, err := makeGhostNode(gs.Root, f.GetName(), gid, g)
 			if err != nil {
 				return err
 			}
@@ -242,58 +221,78 @@ func readChunks(dec *image.Decoder, out *os.File, size int64) error {
 }
 
 // ghostAttrs gives a ghost its owner, mode (set-id bits too: chown clears
-// them, so chmod comes after) and access and modification times, as CRIU.
+// them, so chmod comes after) and access and modification times, as CRIU;
+// a symlink's own (its mode is always 777).
 func ghostAttrs(p string, g *images.GhostFileEntry) error {
 	if err := os.Lchown(p, int(g.GetUid()), int(g.GetGid())); err != nil {
 		return fmt.Errorf("ghost file %s: %w", p, err)
 	}
-	if err := unix.Chmod(p, g.GetMode()&0o7777); err != nil {
-		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("chmod", err))
+	link := g.GetMode()&unix.S_IFMT == unix.S_IFLNK
+	if !link {
+		if err := unix.Chmod(p, g.GetMode()&0o7777); err != nil {
+			return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("chmod", err))
+		}
 	}
 	if g.Atim == nil || g.Mtim == nil {
 		return nil // an image without them
 	}
-	tv := []unix.Timeval{
-		{Sec: int64(g.Atim.GetTvSec()), Usec: int64(g.Atim.GetTvUsec())},
-		{Sec: int64(g.Mtim.GetTvSec()), Usec: int64(g.Mtim.GetTvUsec())},
+	ts := []unix.Timespec{
+		{Sec: int64(g.Atim.GetTvSec()), Nsec: int64(g.Atim.GetTvUsec()) * 1000},
+		{Sec: int64(g.Mtim.GetTvSec()), Nsec: int64(g.Mtim.GetTvUsec()) * 1000},
 	}
-	if err := unix.Utimes(p, tv); err != nil {
-		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("utimes", err))
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("ghost file %s: %w", p, os.NewSyscallError("utimensat", err))
 	}
 	return nil
 }
 
-// makeGhostDir makes a deleted directory again below root, at its own
-// name when that is free, with its mode, and returns its name.
-func makeGhostDir(root, name string, gid uint32, mode uint32) (string, error) {
+// makeGhostNode makes a deleted directory, fifo, device or symlink
+// again below root, at its own name when that is free (else at
+// NAME.criu-ghost.ID), and returns its name: a directory of its mode
+// (mkdir applies the umask: chmod after), a fifo, a device of its mode
+// and device number (CRIU's rdev, the kernel's encoding), a symlink to
+// its target. ghostAttrs gives it its owner, mode and times.
+func makeGhostNode(root, name string, gid uint32, g *images.GhostFileEntry) (string, error) {
+	mode := g.GetMode()
+	var what string
+	var mk func(p string) error
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		what, mk = "directory", func(p string) error {
+			if err := unix.Mkdir(p, mode&0o7777); err != nil {
+				return os.NewSyscallError("mkdir", err)
+			}
+			if err := unix.Chmod(p, mode&0o7777); err != nil {
+				os.Remove(p)
+				return os.NewSyscallError("chmod", err)
+			}
+			return nil
+		}
+	case unix.S_IFIFO:
+		what, mk = "fifo", func(p string) error { return os.NewSyscallError("mkfifo", unix.Mkfifo(p, mode&0o7777)) }
+	case unix.S_IFCHR, unix.S_IFBLK:
+		if g.Rdev == nil {
+			return "", fmt.Errorf("%w: ghost device %s has no device number", errdefs.ErrBadImage, name)
+		}
+		what, mk = "device", func(p string) error {
+			return os.NewSyscallError("mknod", unix.Mknod(p, mode, int(g.GetRdev())))
+		}
+	case unix.S_IFLNK:
+		if g.SymlnkTarget == nil {
+			return "", fmt.Errorf("%w: ghost symlink %s has no target", errdefs.ErrBadImage, name)
+		}
+		what, mk = "symlink", func(p string) error { return os.NewSyscallError("symlink", unix.Symlink(g.GetSymlnkTarget(), p)) }
+	default:
+		return "", fmt.Errorf("%w: ghost %s of mode %o", errdefs.ErrBadImage, name, mode)
+	}
 	p := name
-	err := unix.Mkdir(root+p, mode&0o7777)
+	err := mk(root + p)
 	if err != nil {
 		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
-		err = unix.Mkdir(root+p, mode&0o7777)
+		err = mk(root + p)
 	}
 	if err != nil {
-		return "", fmt.Errorf("create ghost directory %s: %w", p, os.NewSyscallError("mkdir", err))
-	}
-	// mkdir applies the umask.
-	if err := unix.Chmod(root+p, mode&0o7777); err != nil {
-		os.Remove(root + p)
-		return "", fmt.Errorf("ghost directory %s: %w", p, os.NewSyscallError("chmod", err))
-	}
-	return p, nil
-}
-
-// makeGhostFifo makes a deleted fifo again below root, at its own name
-// when that is free, and returns its name; ghostAttrs gives it its mode.
-func makeGhostFifo(root, name string, gid uint32, mode uint32) (string, error) {
-	p := name
-	err := unix.Mkfifo(root+p, mode&0o7777)
-	if err != nil {
-		p = fmt.Sprintf("%s.criu-ghost.%x", name, gid)
-		err = unix.Mkfifo(root+p, mode&0o7777)
-	}
-	if err != nil {
-		return "", fmt.Errorf("create ghost fifo %s: %w", p, os.NewSyscallError("mkfifo", err))
+		return "", fmt.Errorf("create ghost %s %s: %w", what, p, err)
 	}
 	return p, nil
 }

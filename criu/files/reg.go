@@ -151,10 +151,12 @@ func mountOf(link string) (int, bool) {
 
 // ghostKind reports whether a file of mode that was deleted while open
 // is kept as a ghost: a regular file (with its bytes), a directory, a
-// fifo (its bytes are the fifo's, package pipes').
+// fifo (its bytes are the fifo's, package pipes'), a device node (its
+// device number), a symlink held by an O_PATH|O_NOFOLLOW fd (its
+// target), as CRIU.
 func ghostKind(mode uint32) bool {
 	switch mode & unix.S_IFMT {
-	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFIFO:
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK, unix.S_IFLNK:
 		return true
 	}
 	return false
