@@ -83,6 +83,7 @@ func newTree(s image.Store, opts Options) *tree {
 		byPid: map[int]*dumper{}, pipes: pipes.NewSet(), mm: mm.NewTree(s, opts.Log), runID: uuid.NewString(),
 	}
 	t.files.regs.LinkRemap = opts.LinkRemap
+	t.files.regs.TreePid = func(pid int) (int, bool) { return t.InnerOwner(files.OwnerTid, pid) }
 	if opts.GhostLimit != nil {
 		t.files.regs.GhostLimit = *opts.GhostLimit
 	}

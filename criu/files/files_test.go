@@ -369,3 +369,48 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// A /proc file of a task of the tree, named by its pid in criu's pid
+// namespace, is refused when the task has another pid in the tree's
+// (restore keeps only that one), and kept when the pids are the same or
+// the task is not the tree's; other files are not looked at.
+func TestCheckProcPid(t *testing.T) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	link := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	path, err := os.Readlink(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := os.Getpid()
+	inner := func(vpid int) func(int) (int, bool) {
+		return func(pid int) (int, bool) { return vpid, pid == me }
+	}
+	if err := checkProcPid(path, link, inner(2)); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), path+" is a file of task") {
+		t.Errorf("%s of a task that is 2 in the tree: %v", path, err)
+	}
+	if err := checkProcPid(path, link, inner(me)); err != nil {
+		t.Errorf("%s of a task of the same pid in the tree: %v", path, err)
+	}
+	if err := checkProcPid(path, link, func(int) (int, bool) { return 0, false }); err != nil {
+		t.Errorf("%s of a task outside the tree: %v", path, err)
+	}
+	d, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dl := fmt.Sprintf("/proc/self/fd/%d", d.Fd())
+	if err := checkProcPid(fmt.Sprintf("/tmp/%d", me), dl, inner(2)); err != nil {
+		t.Errorf("a file off /proc: %v", err)
+	}
+	// Through Set.AddReg, as the dump records an fd.
+	s := NewSet()
+	s.TreePid = inner(2)
+	if _, _, err := s.AddReg(counter(), path, link, unix.O_RDONLY, 0); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Errorf("AddReg %s: %v", path, err)
+	}
+}

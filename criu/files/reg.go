@@ -38,8 +38,12 @@ type Set struct {
 	// --ghost-limit, CRIU's default DefaultGhostLimit); a ghost with
 	// more is refused.
 	GhostLimit int64
-	links      []string // the links made, for RemoveLinks
-	linked     []*images.FileEntry
+	// TreePid gives a task's or thread's pid in the tree by its pid in
+	// criu's pid namespace (false: not of the tree), to refuse a /proc
+	// file named by a pid that restore does not keep (checkProcPid).
+	TreePid func(pid int) (int, bool)
+	links   []string // the links made, for RemoveLinks
+	linked  []*images.FileEntry
 }
 
 // NewSet returns an empty Set.
@@ -65,6 +69,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	var st unix.Stat_t
 	if err := unix.Stat(link, &st); err != nil {
 		return 0, nil, fmt.Errorf("stat %s: %w", link, os.NewSyscallError("stat", err))
+	}
+	if err := checkProcPid(path, link, f.TreePid); err != nil {
+		return 0, nil, err
 	}
 	id := next()
 	reg := &images.RegFileEntry{
