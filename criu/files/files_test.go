@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/cleanup"
+	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/nsenter/nstest"
 	"github.com/criugo/criu/proto/images"
@@ -412,5 +414,51 @@ func TestCheckProcPid(t *testing.T) {
 	s.TreePid = inner(2)
 	if _, _, err := s.AddReg(counter(), path, link, unix.O_RDONLY, 0); !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Errorf("AddReg %s: %v", path, err)
+	}
+}
+
+// A file open on a mount that was lazily unmounted (MNT_DETACH) has a
+// path from that mount's root, which leads to nothing (or to another
+// file): it is refused by name, as CRIU 4.2 refuses it; while mounted it
+// is taken.
+func TestDetachedMountRefused(t *testing.T) {
+	crtest.RequireRoot(t)
+	dir := t.TempDir()
+	if err := unix.Mount("zdtm-detached", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(os.NewSyscallError("mount", err))
+	}
+	mounted := true
+	defer func() {
+		if mounted {
+			unix.Unmount(dir, unix.MNT_DETACH)
+		}
+	}()
+	f, err := os.Create(filepath.Join(dir, "file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// A task of its own holds it (criu's own fds are not checked).
+	cmd := exec.Command("sleep", "100")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	link := fmt.Sprintf("/proc/%d/fd/3", cmd.Process.Pid)
+	if _, _, err := NewSet().AddReg(counter(), filepath.Join(dir, "file"), link, unix.O_RDWR, 0); err != nil {
+		t.Fatalf("the file on its mount: %v", err)
+	}
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+		t.Fatal(os.NewSyscallError("umount2", err))
+	}
+	mounted = false
+	path, err := os.Readlink(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = NewSet().AddReg(counter(), path, link, unix.O_RDWR, 0)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "lazily unmounted") {
+		t.Fatalf("the file %s on the detached mount: %v", path, err)
 	}
 }

@@ -44,6 +44,7 @@ type Set struct {
 	TreePid func(pid int) (int, bool)
 	links   []string // the links made, for RemoveLinks
 	linked  []*images.FileEntry
+	mounts  map[string]map[int]bool // mount ids by /proc/PID (mountedAt)
 }
 
 // NewSet returns an empty Set.
@@ -80,6 +81,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		Name: proto.String(path), Mode: proto.Uint32(st.Mode),
 	}
 	if mnt, ok := mountOf(link); ok {
+		if err := f.mountedAt(link, mnt); err != nil {
+			return 0, nil, fmt.Errorf("%s: %w", path, err)
+		}
 		reg.MntId = proto.Int32(int32(mnt))
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
@@ -154,6 +158,58 @@ func mountOf(link string) (int, bool) {
 		return 0, false
 	}
 	return fi.MntID, true
+}
+
+// mountedAt refuses the file open at link, an fd's /proc/PID/fd/N,
+// whose mount mnt is not in the task's mount table: a mount lazily
+// unmounted (umount2 MNT_DETACH) while the file was open, which no path
+// leads to any more (its fd's path is from that mount's root), as CRIU
+// 4.2 refuses it ("Can't lookup mount"). Not checked: criu's own fds
+// (files passed in flight: the tree's mounts, not criu's), and the fds
+// of a task that chroot()ed, whose mountinfo lists only the mounts
+// below its root.
+func (f *Set) mountedAt(link string, mnt int) error {
+	dir, _, _ := strings.Cut(link, "/fd/")
+	if dir == fmt.Sprintf("/proc/%d", os.Getpid()) || dir == "/proc/self" {
+		return nil
+	}
+	ids, ok := f.mounts[dir]
+	if !ok && chrooted(dir) {
+		ok = true // ids nil: not checked
+		if f.mounts == nil {
+			f.mounts = map[string]map[int]bool{}
+		}
+		f.mounts[dir] = nil
+	}
+	if !ok {
+		b, err := os.ReadFile(dir + "/mountinfo")
+		if err != nil {
+			return err
+		}
+		ms, err := procfs.ParseMounts(b)
+		if err != nil {
+			return fmt.Errorf("%s/mountinfo: %w", dir, err)
+		}
+		ids = map[int]bool{}
+		for _, m := range ms {
+			ids[m.ID] = true
+		}
+		if f.mounts == nil {
+			f.mounts = map[string]map[int]bool{}
+		}
+		f.mounts[dir] = ids
+	}
+	if ids != nil && !ids[mnt] {
+		return fmt.Errorf("%w: a file on mount %d, which is not mounted any more (lazily unmounted, MNT_DETACH, while the file was open): no path leads to it", errdefs.ErrUnsupported, mnt)
+	}
+	return nil
+}
+
+// chrooted reports whether the task of /proc/PID dir has a root other
+// than its mount namespace's (as criu's readlink shows it).
+func chrooted(dir string) bool {
+	root, err := os.Readlink(dir + "/root")
+	return err != nil || root != "/"
 }
 
 // ghostKind reports whether a file of mode that was deleted while open
