@@ -462,3 +462,44 @@ func TestDetachedMountRefused(t *testing.T) {
 		t.Fatalf("the file %s on the detached mount: %v", path, err)
 	}
 }
+
+// A file deleted while open with an inode flag its ghost copy cannot
+// keep (chattr +A, no-atime; +a, append-only, set on the open file after
+// its unlink) is refused by name; with none it is a ghost.
+func TestGhostIflagsRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		flag int
+		name string
+	}{{0, ""}, {0x80, "no-atime"}, {0x20, "append-only"}} {
+		p := filepath.Join(dir, fmt.Sprint(tc.flag))
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		os.Remove(p)
+		if tc.flag != 0 {
+			fl, err := unix.IoctlGetInt(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+			if err != nil {
+				t.Skipf("no FS_IOC_GETFLAGS on %s: %v", dir, err)
+			}
+			if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, fl|tc.flag); err != nil {
+				t.Skipf("FS_IOC_SETFLAGS %#x on %s: %v", tc.flag, dir, err)
+			}
+			defer unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, fl)
+		}
+		link := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+		s := NewSet()
+		_, _, err = s.AddReg(counter(), p, link, unix.O_RDWR, 0)
+		if tc.flag == 0 {
+			if err != nil || len(s.ghosts) != 1 {
+				t.Errorf("no flag: %v (%d ghosts)", err, len(s.ghosts))
+			}
+			continue
+		}
+		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}

@@ -117,6 +117,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 			if err := overGhostLimit(path, st.Blocks, f.GhostLimit); err != nil {
 				return 0, nil, err
 			}
+			if err := checkIflags(path, link, st.Mode); err != nil {
+				return 0, nil, err
+			}
 			gid = next()
 			f.byIno[k] = gid
 			f.ghosts = append(f.ghosts, &ghost{id: gid, link: link, st: st})
