@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -501,5 +502,49 @@ func TestGhostIflagsRefused(t *testing.T) {
 		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// A task whose root (chroot) was removed is refused at dump by name
+// (restore would chroot into the ghost directory after it is removed;
+// CRIU 4.2 fails on it too, in its parasite); its removed cwd is taken
+// as a ghost directory.
+func TestFsDirRemovedRoot(t *testing.T) {
+	crtest.RequireRoot(t)
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skip("no /bin/busybox (busybox-static): ", err)
+	}
+	top := t.TempDir()
+	dir := filepath.Join(top, "root")
+	if err := os.Mkdir(dir, 0o710); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/busybox", "sleep", "100")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	if _, err := FsDir(pid, "root", false); err != nil {
+		t.Fatalf("the root before its removal: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "busybox")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = FsDir(pid, "root", false)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "a deleted directory") {
+		t.Fatalf("the removed root: %v", err)
+	}
+	if p, err := FsDir(pid, "cwd", false); err != nil || p != dir {
+		t.Fatalf("the removed cwd: %q, %v (want %s)", p, err, dir)
 	}
 }

@@ -31,7 +31,9 @@ func FsDir(pid int, which string, ownNS bool) (string, error) {
 	}
 	if p, ok := strings.CutSuffix(path, " (deleted)"); ok {
 		if which != "cwd" {
-			return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory", pid, which, path, errdefs.ErrUnsupported)
+			// Restore would chroot into its ghost once the ghosts
+			// are removed; CRIU 4.2 fails on it in its parasite.
+			return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory as the root (chroot)", pid, which, path, errdefs.ErrUnsupported)
 		}
 		// A ghost directory (AddReg), made again at restore.
 		return p, nil
