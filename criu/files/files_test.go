@@ -505,46 +505,55 @@ func TestGhostIflagsRefused(t *testing.T) {
 	}
 }
 
-// A task whose root (chroot) was removed is refused at dump by name
-// (restore would chroot into the ghost directory after it is removed;
-// CRIU 4.2 fails on it too, in its parasite); its removed cwd is taken
-// as a ghost directory.
+// A task whose root (chroot) was removed while it was its cwd too is
+// taken, root and cwd, as the removed directory (a ghost: restore
+// chroots into its cwd); one whose cwd is elsewhere (a chroot without a
+// chdir) is refused at dump by name. CRIU 4.2 fails on both in its
+// parasite.
 func TestFsDirRemovedRoot(t *testing.T) {
 	crtest.RequireRoot(t)
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		t.Skip("no /bin/busybox (busybox-static): ", err)
 	}
-	top := t.TempDir()
-	dir := filepath.Join(top, "root")
-	if err := os.Mkdir(dir, 0o710); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "busybox"), bb, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/busybox", "sleep", "100")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir}
-	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	pid := cmd.Process.Pid
-	if _, err := FsDir(pid, "root", false); err != nil {
-		t.Fatalf("the root before its removal: %v", err)
-	}
-	if err := os.Remove(filepath.Join(dir, "busybox")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(dir); err != nil {
-		t.Fatal(err)
-	}
-	_, err = FsDir(pid, "root", false)
-	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "a deleted directory") {
-		t.Fatalf("the removed root: %v", err)
-	}
-	if p, err := FsDir(pid, "cwd", false); err != nil || p != dir {
-		t.Fatalf("the removed cwd: %q, %v (want %s)", p, err, dir)
+	for _, cwd := range []string{"/", ""} {
+		top := t.TempDir()
+		dir := filepath.Join(top, "root")
+		if err := os.Mkdir(dir, 0o710); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "busybox"), bb, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("/busybox", "sleep", "100")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: dir}
+		cmd.Dir = cwd // "": no chdir, the cwd stays outside the root
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		pid := cmd.Process.Pid
+		if p, err := FsDir(pid, "root", false); err != nil || p != dir {
+			t.Fatalf("the root before its removal: %q, %v", p, err)
+		}
+		if err := os.Remove(filepath.Join(dir, "busybox")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		p, err := FsDir(pid, "root", false)
+		if cwd == "" {
+			if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "with the cwd elsewhere") {
+				t.Fatalf("the removed root, the cwd elsewhere: %q, %v", p, err)
+			}
+			continue
+		}
+		if err != nil || p != dir {
+			t.Fatalf("the removed root that is the cwd: %q, %v (want %s)", p, err, dir)
+		}
+		if p, err := FsDir(pid, "cwd", false); err != nil || p != dir {
+			t.Fatalf("the removed cwd: %q, %v (want %s)", p, err, dir)
+		}
 	}
 }

@@ -30,12 +30,14 @@ func FsDir(pid int, which string, ownNS bool) (string, error) {
 		return "", fmt.Errorf("stat %s: %w", link, os.NewSyscallError("stat", err))
 	}
 	if p, ok := strings.CutSuffix(path, " (deleted)"); ok {
-		if which != "cwd" {
-			// Restore would chroot into its ghost once the ghosts
-			// are removed; CRIU 4.2 fails on it in its parasite.
-			return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory as the root (chroot)", pid, which, path, errdefs.ErrUnsupported)
+		// A ghost directory (AddReg), made again at restore. A removed
+		// root is chroot()ed into from the cwd (restore's chroot(".")
+		// once the ghosts are removed): only when the cwd is that
+		// directory. CRIU 4.2 fails on a removed root in its parasite.
+		var cwd unix.Stat_t
+		if which == "root" && (unix.Stat(procfs.Path(pid, "cwd"), &cwd) != nil || cwd.Dev != want.Dev || cwd.Ino != want.Ino) {
+			return "", fmt.Errorf("dump %d: its %s %s: %w: a deleted directory as the root (chroot), with the cwd elsewhere", pid, which, path, errdefs.ErrUnsupported)
 		}
-		// A ghost directory (AddReg), made again at restore.
 		return p, nil
 	}
 	if ownNS && strings.HasPrefix(path, "/") {

@@ -217,6 +217,9 @@ func (r *restorer) restoreRoot() error {
 	if root == "/" {
 		return nil
 	}
+	if _, ok := r.ghosts.Of(r.sn.fs.GetRootId()); ok {
+		root = "." // removed, it is the cwd (files.FsDir)
+	}
 	p, err := r.cstring(0, root)
 	if err != nil {
 		return err
