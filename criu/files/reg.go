@@ -164,48 +164,55 @@ func mountOf(link string) (int, bool) {
 }
 
 // mountedAt refuses the file open at link, an fd's /proc/PID/fd/N,
-// whose mount mnt is not in the task's mount table: a mount lazily
-// unmounted (umount2 MNT_DETACH) while the file was open, which no path
-// leads to any more (its fd's path is from that mount's root), as CRIU
-// 4.2 refuses it ("Can't lookup mount"). Not checked: criu's own fds
-// (files passed in flight: the tree's mounts, not criu's), and the fds
-// of a task that chroot()ed, whose mountinfo lists only the mounts
-// below its root.
+// whose mount mnt is in no mount table, the task's nor criu's (a file
+// opened before the task's mount namespace was copied is on criu's): a
+// mount lazily unmounted (umount2 MNT_DETACH) while the file was open,
+// which no path leads to any more (its fd's path is from that mount's
+// root), as CRIU 4.2 refuses it ("Can't lookup mount"). Not checked:
+// criu's own fds (files passed in flight: the tree's mounts, not
+// criu's), and the fds of a task that chroot()ed, whose mountinfo lists
+// only the mounts below its root.
 func (f *Set) mountedAt(link string, mnt int) error {
 	dir, _, _ := strings.Cut(link, "/fd/")
-	if dir == fmt.Sprintf("/proc/%d", os.Getpid()) || dir == "/proc/self" {
+	self := fmt.Sprintf("/proc/%d", os.Getpid())
+	if dir == self || dir == "/proc/self" || chrooted(dir) {
 		return nil
 	}
-	ids, ok := f.mounts[dir]
-	if !ok && chrooted(dir) {
-		ok = true // ids nil: not checked
-		if f.mounts == nil {
-			f.mounts = map[string]map[int]bool{}
-		}
-		f.mounts[dir] = nil
-	}
-	if !ok {
-		b, err := os.ReadFile(dir + "/mountinfo")
+	for _, d := range []string{dir, self} {
+		ids, err := f.mountIDs(d)
 		if err != nil {
 			return err
 		}
-		ms, err := procfs.ParseMounts(b)
-		if err != nil {
-			return fmt.Errorf("%s/mountinfo: %w", dir, err)
+		if ids[mnt] {
+			return nil
 		}
-		ids = map[int]bool{}
-		for _, m := range ms {
-			ids[m.ID] = true
-		}
-		if f.mounts == nil {
-			f.mounts = map[string]map[int]bool{}
-		}
-		f.mounts[dir] = ids
 	}
-	if ids != nil && !ids[mnt] {
-		return fmt.Errorf("%w: a file on mount %d, which is not mounted any more (lazily unmounted, MNT_DETACH, while the file was open): no path leads to it", errdefs.ErrUnsupported, mnt)
+	return fmt.Errorf("%w: a file on mount %d, which is not mounted any more (lazily unmounted, MNT_DETACH, while the file was open): no path leads to it", errdefs.ErrUnsupported, mnt)
+}
+
+// mountIDs are the ids of the mounts /proc/PID dir's mountinfo lists,
+// read once.
+func (f *Set) mountIDs(dir string) (map[int]bool, error) {
+	if ids, ok := f.mounts[dir]; ok {
+		return ids, nil
 	}
-	return nil
+	b, err := os.ReadFile(dir + "/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	ms, err := procfs.ParseMounts(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s/mountinfo: %w", dir, err)
+	}
+	ids := map[int]bool{}
+	for _, m := range ms {
+		ids[m.ID] = true
+	}
+	if f.mounts == nil {
+		f.mounts = map[string]map[int]bool{}
+	}
+	f.mounts[dir] = ids
+	return ids, nil
 }
 
 // chrooted reports whether the task of /proc/PID dir has a root other
