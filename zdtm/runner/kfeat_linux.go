@@ -31,6 +31,12 @@ func kernelHas(name string) (has, known bool) {
 			}
 		}
 		return false, true
+	case "loop":
+		// Loop block devices (7:0 and 7:1), for a test of block device
+		// nodes.
+		_, err0 := os.Stat("/sys/dev/block/7:0")
+		_, err1 := os.Stat("/sys/dev/block/7:1")
+		return err0 == nil && err1 == nil, true
 	case "mptcp":
 		// A kernel without MPTCP answers EPROTONOSUPPORT (not built)
 		// or ENOPROTOOPT (net.mptcp.enabled=0).
