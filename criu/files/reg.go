@@ -170,12 +170,14 @@ func mountOf(link string) (int, bool) {
 // which no path leads to any more (its fd's path is from that mount's
 // root), as CRIU 4.2 refuses it ("Can't lookup mount"). Not checked:
 // criu's own fds (files passed in flight: the tree's mounts, not
-// criu's), and the fds of a task that chroot()ed, whose mountinfo lists
-// only the mounts below its root.
+// criu's), and the fds of a task whose root is not criu's: one that
+// chroot()ed, whose mountinfo lists only the mounts below its root, and
+// a pivot_root'ed container's, whose files on mounts outside its
+// namespace package mntns refuses by name (CheckFiles).
 func (f *Set) mountedAt(link string, mnt int) error {
 	dir, _, _ := strings.Cut(link, "/fd/")
 	self := fmt.Sprintf("/proc/%d", os.Getpid())
-	if dir == self || dir == "/proc/self" || chrooted(dir) {
+	if dir == self || dir == "/proc/self" || !criuRoot(dir) {
 		return nil
 	}
 	for _, d := range []string{dir, self} {
@@ -215,11 +217,11 @@ func (f *Set) mountIDs(dir string) (map[int]bool, error) {
 	return ids, nil
 }
 
-// chrooted reports whether the task of /proc/PID dir has a root other
-// than its mount namespace's (as criu's readlink shows it).
-func chrooted(dir string) bool {
-	root, err := os.Readlink(dir + "/root")
-	return err != nil || root != "/"
+// criuRoot reports whether the task of /proc/PID dir has criu's root
+// directory as its root.
+func criuRoot(dir string) bool {
+	var mine, its unix.Stat_t
+	return unix.Stat("/", &mine) == nil && unix.Stat(dir+"/root", &its) == nil && mine.Dev == its.Dev && mine.Ino == its.Ino
 }
 
 // ghostKind reports whether a file of mode that was deleted while open
