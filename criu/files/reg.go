@@ -189,7 +189,7 @@ func (f *Set) mountedAt(link string, mnt int) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: a file on mount %d, which is not mounted any more (lazily unmounted, MNT_DETACH, while the file was open): no path leads to it", errdefs.ErrUnsupported, mnt)
+	return fmt.Errorf("%w: a file on mount %d, which is in neither the task's mount table nor criu's (lazily unmounted, MNT_DETACH, while the file was open, or of another mount namespace): no path from the tree's root leads to it", errdefs.ErrUnsupported, mnt)
 }
 
 // mountIDs are the ids of the mounts /proc/PID dir's mountinfo lists,
