@@ -73,6 +73,13 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		if perr == nil {
 			state = tcpEstablished
 		}
+	case typ == unix.SOCK_DGRAM && pingProto(family, protocol):
+		if state, err = s.pingState(family, uint32(st.Ino)); err != nil {
+			return nil, err
+		}
+		if state == tcpEstablished && perr != nil {
+			dst, _ = inetAddr(rawSockaddr(s.pingSks[family][uint32(st.Ino)].Dst)) // a peer of port 0
+		}
 	case typ == unix.SOCK_RAW:
 		rd, err := s.rawDiag(family, uint32(st.Ino))
 		if err != nil {
@@ -99,6 +106,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		lists = rawUnsaved(lists)
 	case streamProto(protocol):
 		lists = append(lists, unsaved.TCP)
+	case pingProto(family, protocol):
 	default:
 		lists = append(lists, unsaved.UDP)
 	}

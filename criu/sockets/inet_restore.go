@@ -25,6 +25,9 @@ func OpenInet(e *images.InetSkEntry) (fd int, err error) { return openInet(e, ni
 func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error) (fd int, err error) {
 	family := int(e.GetFamily())
 	fd, err = unix.Socket(family, int(e.GetType())|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(e.GetProto()))
+	if err != nil && errors.Is(err, unix.EACCES) && pingProto(family, int(e.GetProto())) {
+		return -1, fmt.Errorf("socket:[%d]: a ping socket, which net.ipv4.ping_group_range here does not allow to gid %d: %w", e.GetIno(), os.Getgid(), os.NewSyscallError("socket", err))
+	}
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}

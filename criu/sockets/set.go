@@ -66,6 +66,8 @@ type Set struct {
 	// rawNoDiag: the kernel has no raw sock_diag, rawSks are read from
 	// /proc/net/raw.
 	rawNoDiag bool
+	// pingSks are the ping sockets of the netns by family, as rawSks.
+	pingSks map[int]map[uint32]*raw.Diag
 	// packetDiag is every packet socket of the netns, read at the
 	// first one met.
 	packetDiag map[uint32]*packet.Diag

@@ -67,6 +67,11 @@ func setupTwoHosts(ctx context.Context, r *reaper, timeout time.Duration) (*twoH
 		{"-n", h.dst, "link", "set", vd, "up"},
 		{"-n", h.src, "link", "set", "lo", "up"},
 		{"-n", h.dst, "link", "set", "lo", "up"},
+		// Both sides let any group make ping sockets, as systemd sets a
+		// host up: the h flavor's icmp_ping00 allows them in the source
+		// side, and restore makes them in the destination's.
+		{"netns", "exec", h.src, "sh", "-c", pingRange},
+		{"netns", "exec", h.dst, "sh", "-c", pingRange},
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {
@@ -77,6 +82,8 @@ func setupTwoHosts(ctx context.Context, r *reaper, timeout time.Duration) (*twoH
 	}
 	return h, nil
 }
+
+const pingRange = "echo 0 2147483647 >/proc/sys/net/ipv4/ping_group_range"
 
 // cleanup deletes the namespaces (and with them the veth pair).
 func (h *twoHosts) cleanup(r *reaper) {

@@ -18,8 +18,17 @@ import (
 // shutdown bits, for a kernel without raw_diag. Each address there is
 // its 1 or 4 u32 words, in hex, as the kernel holds them (network-order
 // bytes read in host order).
-func ListProc(family int) (map[uint32]*Diag, error) {
-	name := "/proc/thread-self/net/raw"
+func ListProc(family int) (map[uint32]*Diag, error) { return listProc("raw", family) }
+
+// ListPing reads the ICMP "ping" sockets (SOCK_DGRAM, IPPROTO_ICMP or
+// IPPROTO_ICMPV6) of family from /proc/thread-self/net/icmp (icmp6),
+// which have the layout of the raw ones and no sock_diag at all: a ping
+// socket connected to a port 0 (its usual peer: echo requests have no
+// port) is connected all the same, which getpeername does not show.
+func ListPing(family int) (map[uint32]*Diag, error) { return listProc("icmp", family) }
+
+func listProc(file string, family int) (map[uint32]*Diag, error) {
+	name := "/proc/thread-self/net/" + file
 	if family == unix.AF_INET6 {
 		name += "6"
 	}
