@@ -113,6 +113,11 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	if err := s.checkUnsaved(cp, family, typ, protocol, conn, lists...); err != nil {
 		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
+	if typ != unix.SOCK_STREAM {
+		if err := s.mcast.Refuse(cp, family, s.t.NetDo); err != nil {
+			return nil, fmt.Errorf("%s: %w", addrString(sa), err)
+		}
+	}
 	var shut uint8
 	if typ == unix.SOCK_RAW {
 		shut, err = s.rawShutdown(cp, family, uint32(st.Ino))

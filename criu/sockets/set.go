@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/sockets/mcast"
 	"github.com/criugo/criu/criu/sockets/packet"
 	"github.com/criugo/criu/criu/sockets/raw"
 	"github.com/criugo/criu/proto/images"
@@ -66,6 +67,7 @@ type Set struct {
 	// rawNoDiag: the kernel has no raw sock_diag, rawSks are read from
 	// /proc/net/raw.
 	rawNoDiag bool
+	mcast     mcast.Groups // the multicast groups of the netns
 	// pingSks are the ping sockets of the netns by family, as rawSks.
 	pingSks map[int]map[uint32]*raw.Diag
 	// packetDiag is every packet socket of the netns, read at the

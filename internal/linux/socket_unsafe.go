@@ -24,3 +24,20 @@ func SendEmpty(fd int, oob []byte, flags int) error {
 	})
 	return os.NewSyscallError("sendmsg", err)
 }
+
+// GetsockoptInOut is getsockopt(2) of opt at level with buf as both
+// its input (options that take an argument, MCAST_MSFILTER's group) and
+// its output; it returns the length the kernel gave back. x/sys/unix
+// has no getsockopt whose buffer goes in.
+func GetsockoptInOut(fd, level, opt int, buf []byte) (int, error) {
+	if len(buf) == 0 {
+		return 0, os.NewSyscallError("getsockopt", unix.EINVAL)
+	}
+	l := uint32(len(buf))
+	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), uintptr(level), uintptr(opt),
+		uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&l)), 0)
+	if e != 0 {
+		return 0, os.NewSyscallError("getsockopt", e)
+	}
+	return int(l), nil
+}
