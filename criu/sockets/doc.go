@@ -1,7 +1,7 @@
 // Package sockets checkpoints the sockets of a process tree, both
 // halves: UNIX sockets (unix_dump.go, unix_restore.go), IPv4 and IPv6
-// TCP, UDP and raw sockets (inet_dump.go, inet_restore.go; raw_sk.go
-// with package raw), their options
+// TCP, UDP, raw and ICMP ping sockets (inet_dump.go, inet_restore.go;
+// raw_sk.go with package raw; ping_sk.go), their options
 // (opts.go, filter_unsafe.go; the TCP ones in package soccr, those the
 // images cannot hold in package unsaved), the messages queued on them
 // (package skqueue; inflight.go hands the descriptors passed in them,
@@ -93,9 +93,11 @@
 // TCP_MAXSEG, TCP_CONGESTION, TCP_FASTOPEN, TCP_NOTSENT_LOWAT, UDP_CORK,
 // UDP_SEGMENT, UDP_GRO, ...) fail the dump by name when they differ from
 // a new socket's of the same kind in the same namespace. Refused by name:
-// an eBPF filter (SO_ATTACH_BPF; SO_GET_FILTER answers EACCES for it).
-// Not seen at all, so not saved: multicast memberships, a peer's
-// credentials (SO_PEERCRED: a restored pair carries the restorer's).
+// an eBPF filter (SO_ATTACH_BPF; SO_GET_FILTER answers EACCES for it),
+// multicast memberships (package mcast finds them). Not seen at all, so
+// not saved: a SO_REUSEPORT group's program (SO_ATTACH_REUSEPORT_CBPF,
+// _EBPF), a peer's credentials (SO_PEERCRED: a restored pair carries the
+// restorer's).
 // Kernel-kept state such as SO_INCOMING_CPU or TCP_TIMESTAMP is not an
 // option a program set and is not checked, nor, on a connection, what
 // its handshake set (TCP_MAXSEG, TCP_WINDOW_CLAMP, an accepted socket's

@@ -28,7 +28,8 @@ type Opt struct {
 // state the kernel keeps moving, not settings: SO_INCOMING_CPU,
 // TCP_TIMESTAMP, TCP_QUICKACK. Not readable at all: an eBPF filter
 // (SO_ATTACH_BPF; SO_GET_FILTER answers EACCES, and the dump is refused),
-// multicast memberships.
+// multicast memberships (no getsockopt lists them: package mcast asks
+// about each group of the namespace, and the dump is refused).
 var (
 	Socket = []Opt{
 		{unix.SOL_SOCKET, unix.SO_TIMESTAMP_OLD, "SO_TIMESTAMP", false},
