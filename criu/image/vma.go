@@ -14,6 +14,7 @@ const (
 	VmaAnonShared   = 1 << 8
 	VmaAnonPrivate  = 1 << 9
 	VmaAreaSysvipc  = 1 << 10
+	VmaAreaSocket   = 1 << 11 // a packet socket's ring (PACKET_MMAP)
 	VmaAreaVvar     = 1 << 12
 	VmaAreaAioring  = 1 << 13
 	VmaAreaMemfd    = 1 << 14

@@ -5,8 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
 )
 
 // TestCheckVmFlags: every VmFlag restore cannot give back fails the
@@ -47,5 +51,20 @@ func TestCheckVmFlags(t *testing.T) {
 		if err == nil || !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), `"`+c.bad+`"`) {
 			t.Errorf("%q: err %v, want ErrUnsupported naming %q", c.flags, err, c.bad)
 		}
+	}
+}
+
+// TestCheckImage: an image's mapping of a packet socket's ring (as CRIU
+// 4.2 writes it: VMA_AREA_REGULAR | VMA_AREA_SOCKET, the socket's file
+// id in shmid) is refused at restore; other mappings pass.
+func TestCheckImage(t *testing.T) {
+	anon := &images.VmaEntry{Start: proto.Uint64(0x1000), End: proto.Uint64(0x2000), Status: proto.Uint32(image.VmaAreaRegular | image.VmaAnonPrivate)}
+	ring := &images.VmaEntry{Start: proto.Uint64(0x7f00), End: proto.Uint64(0xbf00), Status: proto.Uint32(0x801), Shmid: proto.Uint64(6)}
+	if err := CheckImage([]*images.VmaEntry{anon}); err != nil {
+		t.Errorf("anonymous mapping: %v", err)
+	}
+	err := CheckImage([]*images.VmaEntry{anon, ring})
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "0x7f00-0xbf00 (file id 6)") || !strings.Contains(err.Error(), "packet socket's ring") {
+		t.Errorf("ring mapping: %v, want ErrUnsupported naming it", err)
 	}
 }
