@@ -45,10 +45,25 @@ type Diag struct {
 	Ifindex, Version, Reserve, CopyThresh, TS uint32
 	Flags                                     uint32
 	Mclist                                    []Mc
-	// RxRing, TxRing: a ring is set up (PACKET_MMAP).
-	RxRing, TxRing bool
+	// RxRing, TxRing are the rings set up (PACKET_MMAP), or nil.
+	RxRing, TxRing *Ring
 	HasFanout      bool
 	Fanout         uint32
+}
+
+// Ring is a ring's geometry (struct packet_diag_ring): the fields of
+// tpacket_req3 (retire_tmo, sizeof_priv and features for TPACKET_V3
+// only) that PACKET_RX_RING or PACKET_TX_RING set.
+type Ring struct {
+	BlockSize, BlockNr, FrameSize, FrameNr, RetireTmo, SizeofPriv, Features uint32
+}
+
+func parseRing(v []byte) *Ring {
+	if len(v) < ringLen {
+		return nil
+	}
+	le := binary.LittleEndian
+	return &Ring{le.Uint32(v), le.Uint32(v[4:]), le.Uint32(v[8:]), le.Uint32(v[12:]), le.Uint32(v[16:]), le.Uint32(v[20:]), le.Uint32(v[24:])}
 }
 
 // Mc is one membership (packet_diag_mclist): Count times the same one.
@@ -107,9 +122,9 @@ func parseDiag(b []byte) (*Diag, error) {
 				})
 			}
 		case attrRxRing:
-			d.RxRing = len(v) >= ringLen
+			d.RxRing = parseRing(v)
 		case attrTxRing:
-			d.TxRing = len(v) >= ringLen
+			d.TxRing = parseRing(v)
 		case attrFanout:
 			if len(v) >= 4 {
 				d.HasFanout, d.Fanout = true, le.Uint32(v)

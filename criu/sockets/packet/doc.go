@@ -25,9 +25,11 @@
 // tstamp, the flags), PACKET_DIAG_MCLIST, the rings and the fanout; the
 // fanout's flags come from getsockopt(PACKET_FANOUT), which diag leaves
 // out. Packets queued on the socket are not saved, as in CRIU: a packet
-// socket's traffic is lossy by nature. Refused by name: a ring
-// (PACKET_RX_RING or PACKET_TX_RING, PACKET_MMAP: its mapping in the
-// task would have to be made again from the new socket), a SOCK_PACKET
+// socket's traffic is lossy by nature. The rings (PACKET_RX_RING,
+// PACKET_TX_RING, PACKET_MMAP) are saved with their geometry
+// (PACKET_DIAG_RX_RING, _TX_RING), not their frames, as in CRIU; a
+// ring a task maps is refused by package vmflags (its mapping would
+// have to be made again from the new socket). Refused by name: a SOCK_PACKET
 // socket, a fanout group with a BPF program (CBPF, EBPF: the program
 // cannot be read back; one made with FLAG_UNIQUEID keeps the id the
 // kernel chose, which restore asks for), a vnet header size other than
@@ -38,6 +40,7 @@
 // # Restore
 //
 // socket(AF_PACKET, type, protocol), bind to the ifindex (protocol 0:
-// the socket's own), the SOL_PACKET options in CRIU's order, each
-// membership, the fanout group. It runs in the tree's network namespace.
+// the socket's own), the SOL_PACKET options in CRIU's order, the rings
+// (after the options a ring makes EBUSY), each membership, the fanout
+// group. It runs in the tree's network namespace.
 package packet

@@ -26,10 +26,6 @@ func Dump(fd int, d *Diag) (*images.PacketSockEntry, error) {
 	switch {
 	case d.Type != unix.SOCK_RAW && d.Type != unix.SOCK_DGRAM:
 		return nil, fmt.Errorf("%w: packet socket of type %d (SOCK_PACKET)", errdefs.ErrUnsupported, d.Type)
-	case d.RxRing:
-		return nil, fmt.Errorf("%w: packet socket with a PACKET_RX_RING (PACKET_MMAP): its mapping is not made again", errdefs.ErrUnsupported)
-	case d.TxRing:
-		return nil, fmt.Errorf("%w: packet socket with a PACKET_TX_RING (PACKET_MMAP): its mapping is not made again", errdefs.ErrUnsupported)
 	}
 	e := &images.PacketSockEntry{
 		Type: proto.Uint32(uint32(d.Type)), Protocol: proto.Uint32(uint32(htons(d.Num))),
@@ -37,6 +33,7 @@ func Dump(fd int, d *Diag) (*images.PacketSockEntry, error) {
 		AuxData: proto.Bool(d.Flags&pdiAuxdata != 0), OrigDev: proto.Bool(d.Flags&pdiOrigdev != 0),
 		VnetHdr: proto.Bool(d.Flags&pdiVnethdr != 0), Loss: proto.Bool(d.Flags&pdiLoss != 0),
 		Timestamp: proto.Uint32(d.TS), CopyThresh: proto.Uint32(d.CopyThresh),
+		RxRing: ringEntry(d.RxRing), TxRing: ringEntry(d.TxRing),
 	}
 	if sz, err := unix.GetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR_SZ); err == nil {
 		want := 0
@@ -70,4 +67,18 @@ func Dump(fd int, d *Diag) (*images.PacketSockEntry, error) {
 		e.Fanout = proto.Uint32(uint32(f))
 	}
 	return e, nil
+}
+
+// ringEntry is CRIU's packet_ring of r (nil: no ring). A mapping of the
+// ring in a task is package vmflags' to refuse: only the ring's
+// geometry is saved, not its frames, as in CRIU.
+func ringEntry(r *Ring) *images.PacketRing {
+	if r == nil {
+		return nil
+	}
+	return &images.PacketRing{
+		BlockSize: proto.Uint32(r.BlockSize), BlockNr: proto.Uint32(r.BlockNr), FrameSize: proto.Uint32(r.FrameSize),
+		FrameNr: proto.Uint32(r.FrameNr), RetireTmo: proto.Uint32(r.RetireTmo), SizeofPriv: proto.Uint32(r.SizeofPriv),
+		Features: proto.Uint32(r.Features),
+	}
 }

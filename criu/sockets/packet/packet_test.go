@@ -124,13 +124,68 @@ func TestDumpOpen(t *testing.T) {
 	}
 }
 
+// Rings (PACKET_RX_RING, PACKET_TX_RING) of each TPACKET version are
+// dumped with their geometry and opened again the same: the new
+// socket's rings map at the dumped size, which mmap takes only whole.
+func TestRings(t *testing.T) {
+	crtest.RequireRoot(t)
+	req := unix.TpacketReq{Block_size: 4096, Block_nr: 2, Frame_size: 2048, Frame_nr: 4}
+	for _, tc := range []struct {
+		name    string
+		version int
+		tx      bool
+	}{{"v1 rx", unix.TPACKET_V1, false}, {"v2 rx tx", unix.TPACKET_V2, true}, {"v3 rx", unix.TPACKET_V3, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fd := newSock(t, unix.SOCK_RAW, ethPAll)
+			if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, tc.version); err != nil {
+				t.Fatal(err)
+			}
+			size := 2 * 4096
+			var err error
+			if tc.version == unix.TPACKET_V3 {
+				err = unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq3{
+					Block_size: 4096, Block_nr: 2, Frame_size: 2048, Frame_nr: 4, Retire_blk_tov: 7, Sizeof_priv: 16})
+			} else {
+				err = unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req)
+			}
+			if err == nil && tc.tx {
+				size *= 2
+				err = unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_TX_RING, &req)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := dump(t, fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rx := e.GetRxRing()
+			if rx.GetBlockSize() != 4096 || rx.GetBlockNr() != 2 || rx.GetFrameSize() != 2048 || rx.GetFrameNr() != 4 || (e.TxRing != nil) != tc.tx {
+				t.Fatalf("dumped rings %v, %v", rx, e.GetTxRing())
+			}
+			if tc.version == unix.TPACKET_V3 && (rx.GetRetireTmo() != 7 || rx.GetSizeofPriv() != 16) {
+				t.Fatalf("dumped TPACKET_V3 ring %v, want retire_tmo 7, sizeof_priv 16", rx)
+			}
+			again, err := Open(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(again)
+			if got, err := dump(t, again); err != nil || !proto.Equal(got.GetRxRing(), rx) || !proto.Equal(got.GetTxRing(), e.GetTxRing()) {
+				t.Errorf("opened again with rings %v, %v (%v), want %v, %v", got.GetRxRing(), got.GetTxRing(), err, rx, e.GetTxRing())
+			}
+			m, err := unix.Mmap(again, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+			if err != nil {
+				t.Fatalf("mmap of the new socket's rings (%d bytes): %v", size, err)
+			}
+			unix.Munmap(m)
+		})
+	}
+}
+
 // What Open could not make again fails the dump by name.
 func TestRefused(t *testing.T) {
 	crtest.RequireRoot(t)
-	ring := newSock(t, unix.SOCK_RAW, 0)
-	if err := unix.SetsockoptTpacketReq(ring, unix.SOL_PACKET, unix.PACKET_RX_RING, &unix.TpacketReq{Block_size: 4096, Block_nr: 1, Frame_size: 2048, Frame_nr: 2}); err != nil {
-		t.Fatal(err)
-	}
 	bpf := newSock(t, unix.SOCK_RAW, ethPAll)
 	if err := unix.SetsockoptInt(bpf, unix.SOL_PACKET, unix.PACKET_FANOUT, 0x999|unix.PACKET_FANOUT_CBPF<<16); err != nil {
 		t.Fatal(err)
@@ -138,7 +193,7 @@ func TestRefused(t *testing.T) {
 	for _, c := range []struct {
 		fd   int
 		name string
-	}{{ring, "PACKET_RX_RING"}, {bpf, "PACKET_FANOUT_CBPF"}} {
+	}{{bpf, "PACKET_FANOUT_CBPF"}} {
 		_, err := dump(t, c.fd)
 		if !errors.Is(err, errdefs.ErrUnsupported) || !contains(err.Error(), c.name) {
 			t.Errorf("dump: %v, want ErrUnsupported naming %s", err, c.name)

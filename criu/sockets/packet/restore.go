@@ -21,9 +21,6 @@ func Open(e *images.PacketSockEntry) (fd int, err error) {
 	if typ != unix.SOCK_RAW && typ != unix.SOCK_DGRAM {
 		return -1, fmt.Errorf("%w: packet socket of type %d", errdefs.ErrUnsupported, typ)
 	}
-	if e.RxRing != nil || e.TxRing != nil {
-		return -1, fmt.Errorf("%w: packet socket with a ring (PACKET_MMAP)", errdefs.ErrUnsupported)
-	}
 	if e.GetProtocol() > 0xffff {
 		return -1, fmt.Errorf("%w: packet socket protocol %#x", errdefs.ErrBadImage, e.GetProtocol())
 	}
@@ -70,6 +67,17 @@ func Open(e *images.PacketSockEntry) (fd int, err error) {
 			return fd, err
 		}
 	}
+	// After PACKET_VERSION, RESERVE, VNET_HDR and LOSS, which a ring
+	// makes EBUSY.
+	for _, r := range []struct {
+		name string
+		opt  int
+		r    *images.PacketRing
+	}{{"PACKET_RX_RING", unix.PACKET_RX_RING, e.GetRxRing()}, {"PACKET_TX_RING", unix.PACKET_TX_RING, e.GetTxRing()}} {
+		if err := setRing(fd, r.opt, e.GetVersion(), r.r); err != nil {
+			return fd, fmt.Errorf("%s: %w", r.name, err)
+		}
+	}
 	for _, m := range e.GetMclist() {
 		if len(m.GetAddr()) > maxMcAddr {
 			return fd, fmt.Errorf("%w: packet socket membership of a %d-byte address", errdefs.ErrUnsupported, len(m.GetAddr()))
@@ -91,3 +99,28 @@ func Open(e *images.PacketSockEntry) (fd int, err error) {
 // htons gives a protocol number in network byte order, as socket(2)
 // and the image take it.
 func htons(v uint16) uint16 { return bits.ReverseBytes16(v) }
+
+// setRing sets the ring r (nil: none) of a socket of TPACKET version v
+// with opt (PACKET_RX_RING, PACKET_TX_RING): a tpacket_req3 for
+// TPACKET_V3, a tpacket_req (its first four fields) before. Its frames
+// start empty.
+func setRing(fd, opt int, v uint32, r *images.PacketRing) error {
+	if r == nil {
+		return nil
+	}
+	var err error
+	if v == unix.TPACKET_V3 {
+		err = unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, opt, &unix.TpacketReq3{
+			Block_size: r.GetBlockSize(), Block_nr: r.GetBlockNr(), Frame_size: r.GetFrameSize(), Frame_nr: r.GetFrameNr(),
+			Retire_blk_tov: r.GetRetireTmo(), Sizeof_priv: r.GetSizeofPriv(), Feature_req_word: r.GetFeatures(),
+		})
+	} else {
+		err = unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, opt, &unix.TpacketReq{
+			Block_size: r.GetBlockSize(), Block_nr: r.GetBlockNr(), Frame_size: r.GetFrameSize(), Frame_nr: r.GetFrameNr(),
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("%d blocks of %d bytes, %d frames of %d: %w", r.GetBlockNr(), r.GetBlockSize(), r.GetFrameNr(), r.GetFrameSize(), os.NewSyscallError("setsockopt", err))
+	}
+	return nil
+}
