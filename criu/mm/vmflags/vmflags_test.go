@@ -68,3 +68,13 @@ func TestCheckImage(t *testing.T) {
 		t.Errorf("ring mapping: %v, want ErrUnsupported naming it", err)
 	}
 }
+
+// TestCheckSocketMap: a task's mapping of a packet socket's ring fails
+// the dump, saying what it is (its VmFlags would only say a device
+// mapping).
+func TestCheckSocketMap(t *testing.T) {
+	m := procfs.Mapping{Start: 0x7f00, End: 0xbf00, Shared: true, Path: "socket:[1234]", VmFlags: strings.Fields("rd wr sh mr mw me ms mm")}
+	if err := Check(m, false, false); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "packet socket's ring (PACKET_MMAP)") {
+		t.Errorf("ring mapping: %v, want ErrUnsupported naming the ring", err)
+	}
+}
