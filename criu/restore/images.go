@@ -142,8 +142,13 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.PstreeEntry) (*snapshot, error) {
 	sn := &snapshot{inv: ti.inv, pst: pst, cores: map[uint32]*images.CoreEntry{}, files: ti.files, remaps: ti.remaps}
 	pid := sn.pst.GetPid()
-	if th := sn.pst.GetThreads(); len(th) == 1 && th[0] == 0 {
-		sn.pst.Threads = []uint32{pid} // CRIU writes a zombie's thread as 0
+	if th := sn.pst.GetThreads(); len(th) == 1 && th[0] != pid {
+		// CRIU 4.2 writes a zombie's one thread as 0 or leaves it
+		// unset (any number): its core says it is dead.
+		c := &images.CoreEntry{}
+		if image.ReadOne(ctx, s, fmt.Sprintf("core-%d.img", pid), c) == nil && c.GetTc().GetTaskState() == 2 {
+			sn.pst.Threads = []uint32{pid}
+		}
 	}
 	if len(sn.pst.GetThreads()) == 0 || sn.pst.GetThreads()[0] != pid {
 		return nil, fmt.Errorf("%w: pstree threads %v do not start with pid %d", ErrBadImage, sn.pst.GetThreads(), pid)
