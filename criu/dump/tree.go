@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -110,6 +111,9 @@ func (t *tree) freeze() error {
 		if err != nil {
 			return fmt.Errorf("task %d: %w", d.pid, err)
 		}
+		if err := refuseTraced(d.pid); err != nil {
+			return err
+		}
 		if st.State != 'Z' {
 			d.threads, err = freeze.Threads(t.tr, d.pid)
 			if err != nil && errors.Is(err, ptrace.ErrExited) && d.ppid != 0 {
@@ -133,6 +137,12 @@ func (t *tree) freeze() error {
 			if len(d.threads) > 0 {
 				return fmt.Errorf("task %d died while being seized", d.pid)
 			}
+			if tids, err := procfs.Tasks(d.pid); err == nil && len(tids) > 1 {
+				// The leader is dead, the others run: a zombie in
+				// stat, and neither a zombie nor a task that restore
+				// can make (CRIU 4.2 refuses it too).
+				return fmt.Errorf("dump %d: %w: its thread-group leader has exited while %d other threads run on (pthread_exit in main)", d.pid, ErrUnsupported, len(tids)-1)
+			}
 			d.zombie = true
 			d.stat = st
 			continue
@@ -149,6 +159,29 @@ func (t *tree) freeze() error {
 				t.add(k, d.pid)
 			}
 		}
+	}
+	return nil
+}
+
+// refuseTraced refuses task pid when a thread of it is traced by another
+// process (TracerPid), in the tree or not: a tracee cannot be seized, and
+// who traces it, with what options and in which stop, is no state the
+// images keep (CRIU 4.2 fails to seize it too).
+func refuseTraced(pid int) error {
+	tids, err := procfs.Tasks(pid)
+	if err != nil {
+		return nil // gone or a zombie: the caller sees it
+	}
+	for _, tid := range tids {
+		st, err := procfs.ReadStatusFile(procfs.Path(pid, fmt.Sprintf("task/%d/status", tid)))
+		if err != nil {
+			continue
+		}
+		tracer, err := st.Uint("TracerPid")
+		if err != nil || tracer == 0 || int(tracer) == os.Getpid() {
+			continue
+		}
+		return fmt.Errorf("dump %d: %w: thread %d is traced by %d (ptrace: a debugger, strace or a tracer of the tree); detach it first", pid, ErrUnsupported, tid, tracer)
 	}
 	return nil
 }
@@ -200,6 +233,23 @@ func (t *tree) checkShared() error {
 		t.nextPages++
 		d.ids = &images.TaskKobjIdsEntry{VmId: proto.Uint32(t.files.id()), SighandId: proto.Uint32(t.files.id())}
 		d.ownFds, d.ownFs = true, true
+		// The parent first: a table shared down a line of tasks
+		// (CLONE_FILES twice) is its parent's for each of them, and
+		// restore clones each from its parent with it.
+		if p := t.byPid[d.ppid]; p != nil && !p.zombie {
+			if same, err := linux.Kcmp(d.pid, p.pid, linux.KCMP_FILES, 0, 0); err != nil {
+				return err
+			} else if same {
+				d.ids.FilesId = proto.Uint32(p.ids.GetFilesId())
+				d.ownFds = false
+			}
+			if same, err := linux.Kcmp(d.pid, p.pid, linux.KCMP_FS, 0, 0); err != nil {
+				return err
+			} else if same {
+				d.ids.FsId = proto.Uint32(p.ids.GetFsId())
+				d.ownFs = false
+			}
+		}
 		for _, o := range t.tasks {
 			if o == d {
 				break
@@ -216,22 +266,14 @@ func (t *tree) checkShared() error {
 				if same, err := linux.Kcmp(d.pid, o.pid, linux.KCMP_FILES, 0, 0); err != nil {
 					return err
 				} else if same {
-					if o.pid != d.ppid {
-						return fmt.Errorf("dump %d: %w: shares its fd table with %d, not its parent", d.pid, ErrUnsupported, o.pid)
-					}
-					d.ids.FilesId = proto.Uint32(o.ids.GetFilesId())
-					d.ownFds = false
+					return fmt.Errorf("dump %d: %w: shares its fd table with %d, not with its parent (CLONE_FILES, and the parent unshared or exited)", d.pid, ErrUnsupported, o.pid)
 				}
 			}
 			if d.ownFs {
 				if same, err := linux.Kcmp(d.pid, o.pid, linux.KCMP_FS, 0, 0); err != nil {
 					return err
 				} else if same {
-					if o.pid != d.ppid {
-						return fmt.Errorf("dump %d: %w: shares its fs (cwd, root) with %d, not its parent", d.pid, ErrUnsupported, o.pid)
-					}
-					d.ids.FsId = proto.Uint32(o.ids.GetFsId())
-					d.ownFs = false
+					return fmt.Errorf("dump %d: %w: shares its fs (cwd, root, umask) with %d, not with its parent (CLONE_FS, and the parent unshared or exited)", d.pid, ErrUnsupported, o.pid)
 				}
 			}
 		}

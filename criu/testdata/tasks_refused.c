@@ -1,0 +1,77 @@
+// tasks_refused OUT MODE: a tree whose state criu refuses at dump. It
+// appends "ready PID..." to OUT once set up, then "tick N" lines, from a
+// task of each kind, while it runs.
+//   traced:     a child traced (PTRACE_SEIZE) by its sibling
+//   deadleader: a child whose main thread has exited (pthread_exit)
+//               while two threads run on
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *out;
+
+static void tick(void)
+{
+	for (long n = 0;; n++) {
+		FILE *f = fopen(out, "a");
+		if (f) {
+			fprintf(f, "tick %ld\n", n);
+			fclose(f);
+		}
+		usleep(10000);
+	}
+}
+
+static void *spin(void *arg)
+{
+	if (arg)
+		tick();
+	while (1)
+		pause();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pid_t kid, tracer = 0;
+	FILE *f;
+
+	if (argc != 3)
+		return 2;
+	out = argv[1];
+	kid = fork();
+	if (kid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!strcmp(argv[2], "deadleader")) {
+			pthread_t th;
+
+			pthread_create(&th, NULL, spin, NULL);
+			pthread_create(&th, NULL, spin, (void *)1);
+			pthread_exit(NULL);
+		}
+		tick();
+	}
+	if (!strcmp(argv[2], "traced")) {
+		tracer = fork();
+		if (tracer == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (ptrace(PTRACE_SEIZE, kid, 0, 0) < 0)
+				_exit(1);
+			while (1)
+				pause();
+		}
+	}
+	usleep(100000);
+	f = fopen(out, "a");
+	fprintf(f, "ready %d %d %d\n", getpid(), kid, tracer);
+	fclose(f);
+	while (1)
+		pause();
+}
