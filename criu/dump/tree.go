@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
@@ -111,8 +110,8 @@ func (t *tree) freeze() error {
 		if err != nil {
 			return fmt.Errorf("task %d: %w", d.pid, err)
 		}
-		if err := refuseTraced(d.pid); err != nil {
-			return err
+		if err := task.RefuseTraced(d.pid); err != nil {
+			return fmt.Errorf("dump %d: %w", d.pid, err)
 		}
 		if st.State != 'Z' {
 			d.threads, err = freeze.Threads(t.tr, d.pid)
@@ -137,11 +136,8 @@ func (t *tree) freeze() error {
 			if len(d.threads) > 0 {
 				return fmt.Errorf("task %d died while being seized", d.pid)
 			}
-			if tids, err := procfs.Tasks(d.pid); err == nil && len(tids) > 1 {
-				// The leader is dead, the others run: a zombie in
-				// stat, and neither a zombie nor a task that restore
-				// can make (CRIU 4.2 refuses it too).
-				return fmt.Errorf("dump %d: %w: its thread-group leader has exited while %d other threads run on (pthread_exit in main)", d.pid, ErrUnsupported, len(tids)-1)
+			if err := task.RefuseDeadLeader(d.pid); err != nil {
+				return fmt.Errorf("dump %d: %w", d.pid, err)
 			}
 			d.zombie = true
 			d.stat = st
@@ -159,29 +155,6 @@ func (t *tree) freeze() error {
 				t.add(k, d.pid)
 			}
 		}
-	}
-	return nil
-}
-
-// refuseTraced refuses task pid when a thread of it is traced by another
-// process (TracerPid), in the tree or not: a tracee cannot be seized, and
-// who traces it, with what options and in which stop, is no state the
-// images keep (CRIU 4.2 fails to seize it too).
-func refuseTraced(pid int) error {
-	tids, err := procfs.Tasks(pid)
-	if err != nil {
-		return nil // gone or a zombie: the caller sees it
-	}
-	for _, tid := range tids {
-		st, err := procfs.ReadStatusFile(procfs.Path(pid, fmt.Sprintf("task/%d/status", tid)))
-		if err != nil {
-			continue
-		}
-		tracer, err := st.Uint("TracerPid")
-		if err != nil || tracer == 0 || int(tracer) == os.Getpid() {
-			continue
-		}
-		return fmt.Errorf("dump %d: %w: thread %d is traced by %d (ptrace: a debugger, strace or a tracer of the tree); detach it first", pid, ErrUnsupported, tid, tracer)
 	}
 	return nil
 }

@@ -33,12 +33,14 @@
 // parse fails the dump naming the file and the field (package procfs).
 // Seccomp is package seccomp's.
 //
-//	/proc/PID/stat          state Z: zombie (exit_code saved). ppid, pgrp, session: pstree.
+//	/proc/PID/stat          state Z: zombie (exit_code saved), refused while other threads of
+//	                        it run (its leader exited: RefuseDeadLeader). ppid, pgrp, session: pstree.
 //	                        tty_nr: package tty. startcode..env_end: mm (PR_SET_MM_MAP).
 //	                        exit_signal: refused unless SIGCHLD (not the root). flags (PF_*):
 //	                        saved, not settable. nice, num_threads: not used (below, task/).
 //	/proc/PID/status        Tgid: checked. Umask: fs. Uid, Gid, Groups, Cap{Inh,Prm,Eff,Bnd,Amb},
-//	task/TID/status         NoNewPrivs: creds, per thread (with PR_GET_SECUREBITS). Seccomp,
+//	task/TID/status         TracerPid: refused unless 0 (RefuseTraced).
+//	                        NoNewPrivs: creds, per thread (with PR_GET_SECUREBITS). Seccomp,
 //	                        Seccomp_filters: package seccomp. SigCgt, SigIgn: which sigactions
 //	                        to ask for. SigPnd, ShdPnd: a pending SIGTRAP is refused (as CRIU:
 //	                        the injected calls' traps would take its place); the queues are
