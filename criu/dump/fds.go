@@ -202,8 +202,8 @@ func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 			record(e)
 			continue
 		}
-		if strings.HasPrefix(kind, "tty") && !shellStdio && tty.IsPty(st.Rdev) {
-			e, err := d.t.ttys.AddPty(d.ttyFd(fd, &st, flags, fi, target), ttyFiles{d.files})
+		if strings.HasPrefix(kind, "tty") && !shellStdio && tty.Kept(st.Rdev) {
+			e, err := d.t.ttys.AddTerminal(d.ttyFd(fd, &st, flags, fi, target), ttyFiles{d.files})
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: kind, Err: err}
 			}

@@ -152,6 +152,9 @@ func Open(ctx context.Context, s image.Store, files map[uint32]*images.FileEntry
 	if err != nil {
 		return t, err
 	}
+	if ids, err = t.openSimple(ids); err != nil {
+		return t, err
+	}
 	if err := t.openPtys(ids); err != nil {
 		return t, err
 	}

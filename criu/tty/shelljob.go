@@ -55,6 +55,9 @@ func (s *Set) CheckShellJob() error {
 		if isPtmx(st.Rdev) || isPts(st.Rdev) && (fd > 2 || s.treePty(st.Rdev) != nil) {
 			return nil // a pty of the tree's own (Write checks its master is)
 		}
+		if IsSimple(st.Rdev) && !s.isCtty(st.Rdev) {
+			return nil // the console or a VT, no task's terminal (simple.go)
+		}
 		key := TTYKey(st.Rdev, st.Dev)
 		if s.ext[key] != nil {
 			return nil // given with --external (dump_ext.go)

@@ -1,0 +1,179 @@
+package tty
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Terminals that are devices of their own, opened again by path:
+// /dev/console (5:1) and the virtual terminals /dev/tty1../dev/tty63
+// (4:1-63), CRIU's CONSOLE and VT. As CRIU writes them, each file is a
+// tty_file with the regular file of its path (regf_id), and the
+// terminal one tty_info entry, numbered from CRIU's index (CONSOLE_INDEX
+// 1002, VT_INDEX 1004, times two) with its termios, locked termios,
+// window size and exclusive mode. All virtual terminals share VT's one
+// entry in CRIU's numbering, so the files of a second one are refused.
+// Refused by name too: such a terminal as a task's controlling terminal
+// (a login on a VT: --shell-job gives the task the restorer's), and
+// input waiting unread on it (it would stay behind in the terminal,
+// read by whoever reads it next).
+const (
+	consoleMajor, consoleMinor = 5, 1
+	vtMajor, vtMinorLast       = 4, 63
+	consoleInfoID              = 1002 * 2
+	vtInfoID                   = 1004 * 2
+)
+
+// IsSimple reports /dev/console or a virtual terminal.
+func IsSimple(rdev uint64) bool {
+	maj, min := unix.Major(rdev), unix.Minor(rdev)
+	return maj == consoleMajor && min == consoleMinor || maj == vtMajor && min >= 1 && min <= vtMinorLast
+}
+
+// Kept reports a terminal whose files the dump keeps (AddTerminal): an
+// end of a pty, the console or a virtual terminal.
+func Kept(rdev uint64) bool { return IsPty(rdev) || IsSimple(rdev) }
+
+// simpleName is the path of the console or virtual terminal rdev.
+func simpleName(rdev uint64) string {
+	if unix.Major(rdev) == consoleMajor {
+		return "/dev/console"
+	}
+	return fmt.Sprintf("/dev/tty%d", unix.Minor(rdev))
+}
+
+// isCtty reports that rdev is the controlling terminal of a live task
+// of the tree.
+func (s *Set) isCtty(rdev uint64) bool {
+	tasks, _ := s.tasks()
+	for _, d := range tasks {
+		if !d.Zombie && d.Stat.TtyNr == rdev {
+			return true
+		}
+	}
+	return false
+}
+
+// AddTerminal records fd f on a terminal that Kept reports and returns
+// its file entry.
+func (s *Set) AddTerminal(f Fd, files Files) (*images.FileEntry, error) {
+	if !IsSimple(f.Stat.Rdev) {
+		return s.AddPty(f, files)
+	}
+	if s.infos == nil {
+		s.masters, s.slaves, s.infos = map[uint32]bool{}, map[uint32]bool{}, map[uint32]*images.TtyInfoEntry{}
+	}
+	st, name := f.Stat, simpleName(f.Stat.Rdev)
+	typ, infoID := images.TtyType_VT, uint32(vtInfoID)
+	if unix.Major(st.Rdev) == consoleMajor {
+		typ, infoID = images.TtyType_CONSOLE, consoleInfoID
+	}
+	if s.isCtty(st.Rdev) {
+		return nil, fmt.Errorf("%w: %s is a task's controlling terminal (a login on it: dump with --shell-job and restore from a terminal that takes its place)", errdefs.ErrUnsupported, name)
+	}
+	if info := s.infos[infoID]; info != nil {
+		if uint64(info.GetRdev()) != st.Rdev {
+			return nil, fmt.Errorf("%w: a second virtual terminal %s (CRIU's images have one entry for all, taken by %s)", errdefs.ErrUnsupported, name, simpleName(uint64(info.GetRdev())))
+		}
+	} else {
+		info, err := simpleInfo(f, typ, infoID, name)
+		if err != nil {
+			return nil, err
+		}
+		s.infos[infoID] = info
+	}
+	regID, err := files.AddReg(name, procfs.Path(f.Pid, fmt.Sprintf("fd/%d", f.Fd)), f.Flags)
+	if err != nil {
+		return nil, err
+	}
+	id := files.NewID()
+	return &images.FileEntry{Type: images.FdTypes_TTY.Enum(), Id: proto.Uint32(id), Tty: &images.TtyFileEntry{
+		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(infoID), Flags: proto.Uint32(f.Flags), Fown: image.ZeroFown(), RegfId: proto.Uint32(regID),
+	}}, nil
+}
+
+// simpleInfo reads the settings of the console or virtual terminal at f.
+func simpleInfo(f Fd, typ images.TtyType, id uint32, name string) (*images.TtyInfoEntry, error) {
+	c, err := copyFd(f.Pid, f.Fd)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(c)
+	term, err := readTermState(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if n, err := queued(c); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, fmt.Errorf("%w: %d bytes of input to %s are not yet read: they would stay in the terminal, not in the restored task", errdefs.ErrUnsupported, n, name)
+	}
+	st := f.Stat
+	info := &images.TtyInfoEntry{
+		Id: proto.Uint32(id), Type: typ.Enum(), Locked: proto.Bool(false), PacketMode: proto.Bool(false),
+		Sid: proto.Uint32(0), Pgrp: proto.Uint32(0), Rdev: proto.Uint32(uint32(st.Rdev)),
+		Dev: proto.Uint32(uint32(st.Dev)), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
+	}
+	term.fill(info)
+	return info, nil
+}
+
+// openSimple opens, in the restorer, the files among ids that are of the
+// console or a virtual terminal, by the path of their regular file (the
+// device must be the dumped one), with the dumped access mode and status
+// flags, and sets the terminal's settings once; it returns the other ids.
+func (t *Terminals) openSimple(ids []uint32) ([]uint32, error) {
+	var rest []uint32
+	done := map[uint32]int{}
+	for _, id := range ids {
+		f := t.files[id].GetTty()
+		info := t.info[f.GetTtyInfoId()]
+		if info == nil || info.GetType() != images.TtyType_CONSOLE && info.GetType() != images.TtyType_VT {
+			rest = append(rest, id)
+			continue
+		}
+		if info.GetPty() != nil || info.GetTermios() == nil || info.GetSid() != 0 {
+			return nil, fmt.Errorf("%w: tty %d (%v): pty data, no termios, or a session (a controlling terminal)", errdefs.ErrBadImage, info.GetId(), info.GetType())
+		}
+		name := t.files[f.GetRegfId()].GetReg().GetName()
+		if name == "" {
+			return nil, fmt.Errorf("%w: tty file %d (%v) has no path (regf_id %d)", errdefs.ErrBadImage, id, info.GetType(), f.GetRegfId())
+		}
+		fd, err := unix.Open(name, int(f.GetFlags())|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", t.tree.FileUser(id), name, os.NewSyscallError("open", err))
+		}
+		t.hold(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return nil, os.NewSyscallError("fstat "+name, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFCHR || uint32(st.Rdev) != info.GetRdev() {
+			return nil, fmt.Errorf("%w: %s is device %d:%d here, not the dumped %d:%d", errdefs.ErrUnsupported, name, unix.Major(st.Rdev), unix.Minor(st.Rdev), unix.Major(uint64(info.GetRdev())), unix.Minor(uint64(info.GetRdev())))
+		}
+		t.share(id, fd)
+		if _, ok := done[info.GetId()]; !ok {
+			if err := setTTY(fd, info); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			done[info.GetId()] = fd
+		}
+	}
+	// Exclusive mode last: it refuses new opens.
+	for iid, fd := range done {
+		if t.info[iid].GetExclusive() {
+			if err := unix.IoctlSetInt(fd, unix.TIOCEXCL, 0); err != nil {
+				return nil, os.NewSyscallError("ioctl(TIOCEXCL)", err)
+			}
+		}
+	}
+	return rest, nil
+}
