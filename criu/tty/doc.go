@@ -2,8 +2,8 @@
 // holds, external terminals whose other end is outside the tree, and
 // the controlling terminals of the tree's sessions. Both halves live
 // here, with the images they use (tty-info.img, tty-data.img) and their
-// format facts (CRIU's tty_info numbering, its packing of c_cc,
-// ReplayableInput); the orchestrators (criu/dump, criu/restore) call it.
+// format facts (CRIU's tty_info numbering; a terminal's settings, its
+// packing of c_cc and ReplayableInput are the subpackage termios's); the orchestrators (criu/dump, criu/restore) call it.
 //
 // What belongs here: anything about a terminal device, its settings and
 // its buffers, which session has it as its controlling terminal and how

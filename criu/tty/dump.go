@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -387,11 +388,11 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 		return nil, err
 	}
 	defer unix.Close(c)
-	term, err := readTermState(c)
+	term, err := termios.Read(c)
 	if err != nil {
 		return nil, err
 	}
-	tio := term.tio
+	tio := term.Tio
 	pkt := false
 	if master {
 		if pkt, err = packetMode(c, index); err != nil {
@@ -435,7 +436,7 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 		Dev: proto.Uint32(uint32(st.Dev)), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
 		Locked: proto.Bool(false), PacketMode: proto.Bool(false),
 	}
-	term.fill(info)
+	term.Fill(info)
 	if master {
 		lck, err := unix.IoctlGetInt(c, unix.TIOCGPTLCK)
 		if err != nil {
@@ -556,7 +557,7 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 	if tio.Lflag&unix.ICANON != 0 {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, in canonical mode (replayed, they would be echoed and edited again)", errdefs.ErrUnsupported, index, n, index)
 	}
-	if err := ReplayableInput(tio, nil); err != nil {
+	if err := termios.ReplayableInput(tio, nil); err != nil {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read: %v", errdefs.ErrUnsupported, index, n, index, err)
 	}
 	h := s.held[index]
@@ -593,7 +594,7 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 	// ^C taken in while ISIG was off), under a mode without those
 	// specials for as long as it takes (turning neither ICANON nor ECHO,
 	// which keeps the buffer as it is), then the task's mode again.
-	perr := ReplayableInput(tio, b)
+	perr := termios.ReplayableInput(tio, b)
 	if perr != nil {
 		tmp := *tio
 		tmp.Lflag &^= unix.ISIG

@@ -10,6 +10,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -186,7 +187,7 @@ func (s *Set) extTTYInfo(e *extTTY, f Fd, id uint32) (*images.TtyInfoEntry, erro
 		return nil, err
 	}
 	defer unix.Close(c)
-	term, err := readTermState(c)
+	term, err := termios.Read(c)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +213,6 @@ func (s *Set) extTTYInfo(e *extTTY, f Fd, id uint32) (*images.TtyInfoEntry, erro
 		Sid: proto.Uint32(sid), Pgrp: proto.Uint32(pgrp), Rdev: proto.Uint32(uint32(st.Rdev)),
 		Dev: proto.Uint32(uint32(st.Dev)), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
 	}
-	term.fill(info)
+	term.Fill(info)
 	return info, nil
 }

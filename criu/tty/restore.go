@@ -14,6 +14,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -216,9 +217,9 @@ func (t *Terminals) refillPtys(data []*images.TtyDataEntry) error {
 			// a mode that stores it as it comes (dump checks the same).
 			tio := unix.Termios{}
 			if te := info.GetTermios(); te != nil {
-				tio = termios(te)
+				tio = termios.FromEntry(te)
 			}
-			if err := ReplayableInput(&tio, e.GetData()); info.GetTermios() == nil || err != nil {
+			if err := termios.ReplayableInput(&tio, e.GetData()); info.GetTermios() == nil || err != nil {
 				return fmt.Errorf("%w: tty-data.img holds %d bytes of unread input of /dev/pts/%d, which cannot be put back as they were: %v", errdefs.ErrUnsupported, len(e.GetData()), index, err)
 			}
 		}
@@ -319,7 +320,7 @@ func (t *Terminals) openPtys(ids []uint32) error {
 			}
 			t.hold(fd)
 		}
-		if err := setTTY(fd, p.info); err != nil {
+		if err := termios.Set(fd, p.info); err != nil {
 			return fmt.Errorf("pty %d: %w", index, err)
 		}
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(p.f.GetFlags()&^unix.O_ACCMODE)); err != nil {

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -47,7 +48,7 @@ func (t *Terminals) openExtTTYs(ids []uint32) ([]uint32, error) {
 		if _, ok := t.extTTYs[info.GetId()]; ok {
 			continue
 		}
-		if err := setTTY(fd, info); err != nil {
+		if err := termios.Set(fd, info); err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		t.extTTYs[info.GetId()] = fd

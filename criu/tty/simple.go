@@ -10,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -107,7 +108,7 @@ func simpleInfo(f Fd, typ images.TtyType, id uint32, name string) (*images.TtyIn
 		return nil, err
 	}
 	defer unix.Close(c)
-	term, err := readTermState(c)
+	term, err := termios.Read(c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -122,7 +123,7 @@ func simpleInfo(f Fd, typ images.TtyType, id uint32, name string) (*images.TtyIn
 		Sid: proto.Uint32(0), Pgrp: proto.Uint32(0), Rdev: proto.Uint32(uint32(st.Rdev)),
 		Dev: proto.Uint32(uint32(st.Dev)), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
 	}
-	term.fill(info)
+	term.Fill(info)
 	return info, nil
 }
 
@@ -161,7 +162,7 @@ func (t *Terminals) openSimple(ids []uint32) ([]uint32, error) {
 		}
 		t.share(id, fd)
 		if _, ok := done[info.GetId()]; !ok {
-			if err := setTTY(fd, info); err != nil {
+			if err := termios.Set(fd, info); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			done[info.GetId()] = fd

@@ -1,4 +1,4 @@
-package tty
+package termios
 
 import (
 	"encoding/binary"
@@ -11,7 +11,8 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-func termiosEntry(t *unix.Termios) *images.TermiosEntry {
+// Entry is t as a termios_entry.
+func Entry(t *unix.Termios) *images.TermiosEntry {
 	e := &images.TermiosEntry{
 		CIflag: proto.Uint32(t.Iflag), COflag: proto.Uint32(t.Oflag), CCflag: proto.Uint32(t.Cflag), CLflag: proto.Uint32(t.Lflag),
 		CLine: proto.Uint32(uint32(t.Line)), CIspeed: proto.Uint32(t.Ispeed), COspeed: proto.Uint32(t.Ospeed),
@@ -20,8 +21,8 @@ func termiosEntry(t *unix.Termios) *images.TermiosEntry {
 	return e
 }
 
-// termios is the struct termios of te.
-func termios(te *images.TermiosEntry) unix.Termios {
+// FromEntry is the struct termios of te.
+func FromEntry(te *images.TermiosEntry) unix.Termios {
 	tio := unix.Termios{
 		Iflag: te.GetCIflag(), Oflag: te.GetCOflag(), Cflag: te.GetCCflag(), Lflag: te.GetCLflag(),
 		Line: uint8(te.GetCLine()), Ispeed: te.GetCIspeed(), Ospeed: te.GetCOspeed(),
@@ -81,53 +82,53 @@ func UnpackCc(e []uint32) [19]uint8 {
 	return cc
 }
 
-// termState is what a tty_info entry holds of a terminal's settings,
-// the same for a pty end and an external terminal.
-type termState struct {
-	tio, locked *unix.Termios
-	ws          *unix.Winsize
-	exclusive   bool
+// State is what a tty_info entry holds of a terminal's settings, the
+// same for every kind of terminal.
+type State struct {
+	Tio, Locked *unix.Termios
+	Ws          *unix.Winsize
+	Exclusive   bool
 }
 
-// readTermState reads the settings of the terminal open at fd c.
-func readTermState(c int) (*termState, error) {
-	var s termState
+// Read reads the settings of the terminal open at fd c.
+func Read(c int) (*State, error) {
+	var s State
 	var err error
-	if s.tio, err = unix.IoctlGetTermios(c, unix.TCGETS); err != nil {
+	if s.Tio, err = unix.IoctlGetTermios(c, unix.TCGETS); err != nil {
 		return nil, os.NewSyscallError("ioctl(TCGETS)", err)
 	}
-	if s.locked, err = unix.IoctlGetTermios(c, unix.TIOCGLCKTRMIOS); err != nil {
+	if s.Locked, err = unix.IoctlGetTermios(c, unix.TIOCGLCKTRMIOS); err != nil {
 		return nil, os.NewSyscallError("ioctl(TIOCGLCKTRMIOS)", err)
 	}
-	if s.ws, err = unix.IoctlGetWinsize(c, unix.TIOCGWINSZ); err != nil {
+	if s.Ws, err = unix.IoctlGetWinsize(c, unix.TIOCGWINSZ); err != nil {
 		return nil, os.NewSyscallError("ioctl(TIOCGWINSZ)", err)
 	}
 	excl, err := unix.IoctlGetInt(c, unix.TIOCGEXCL)
 	if err != nil {
 		return nil, os.NewSyscallError("ioctl(TIOCGEXCL)", err)
 	}
-	s.exclusive = excl != 0
+	s.Exclusive = excl != 0
 	return &s, nil
 }
 
-// fill sets the settings in a tty_info entry.
-func (s *termState) fill(e *images.TtyInfoEntry) {
-	e.Exclusive = proto.Bool(s.exclusive)
-	e.Termios, e.TermiosLocked = termiosEntry(s.tio), termiosEntry(s.locked)
-	e.Winsize = &images.WinsizeEntry{WsRow: proto.Uint32(uint32(s.ws.Row)), WsCol: proto.Uint32(uint32(s.ws.Col)),
-		WsXpixel: proto.Uint32(uint32(s.ws.Xpixel)), WsYpixel: proto.Uint32(uint32(s.ws.Ypixel))}
+// Fill sets the settings in a tty_info entry.
+func (s *State) Fill(e *images.TtyInfoEntry) {
+	e.Exclusive = proto.Bool(s.Exclusive)
+	e.Termios, e.TermiosLocked = Entry(s.Tio), Entry(s.Locked)
+	e.Winsize = &images.WinsizeEntry{WsRow: proto.Uint32(uint32(s.Ws.Row)), WsCol: proto.Uint32(uint32(s.Ws.Col)),
+		WsXpixel: proto.Uint32(uint32(s.Ws.Xpixel)), WsYpixel: proto.Uint32(uint32(s.Ws.Ypixel))}
 }
 
-// setTTY sets the termios and window size of info on fd.
-func setTTY(fd int, info *images.TtyInfoEntry) error {
+// Set sets the termios, locked termios and window size of info on fd.
+func Set(fd int, info *images.TtyInfoEntry) error {
 	if te := info.GetTermios(); te != nil {
-		tio := termios(te)
+		tio := FromEntry(te)
 		if err := unix.IoctlSetTermios(fd, unix.TCSETS, &tio); err != nil {
 			return os.NewSyscallError("ioctl(TCSETS)", err)
 		}
 	}
 	if te := info.GetTermiosLocked(); te != nil {
-		tio := termios(te)
+		tio := FromEntry(te)
 		if err := unix.IoctlSetTermios(fd, unix.TIOCSLCKTRMIOS, &tio); err != nil {
 			return os.NewSyscallError("ioctl(TIOCSLCKTRMIOS)", err)
 		}
