@@ -71,13 +71,16 @@ func (t *Terminals) SetCtty(sid int, r Remote) error {
 		return fmt.Errorf("task %d: controlling terminal %s: %w", sid, c.name, err)
 	}
 	t.log.Debug().Int("sid", sid).Str("tty", c.name).Msg("controlling terminal")
-	return nil
+	return t.openAliases(sid, r)
 }
 
 // SetForeground makes each restored controlling terminal's foreground
 // group the dumped one, once every group exists. Right after TIOCSCTTY
 // it is the leader's own, so the leader may change it without SIGTTOU.
 func (t *Terminals) SetForeground() error {
+	if err := t.checkAliases(); err != nil {
+		return err
+	}
 	for sid, c := range t.cttys {
 		if c.pgrp == 0 || c.pgrp == sid {
 			continue

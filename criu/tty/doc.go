@@ -3,7 +3,8 @@
 // the controlling terminals of the tree's sessions. Both halves live
 // here, with the images they use (tty-info.img, tty-data.img) and their
 // format facts (CRIU's tty_info numbering; a terminal's settings, its
-// packing of c_cc and ReplayableInput are the subpackage termios's); the orchestrators (criu/dump, criu/restore) call it.
+// packing of c_cc and ReplayableInput are the subpackage termios's);
+// the orchestrators (criu/dump, criu/restore) call it.
 //
 // What belongs here: anything about a terminal device, its settings and
 // its buffers, which session has it as its controlling terminal and how
@@ -83,6 +84,11 @@
 // kernel and is lost, as in CRIU), a controlling terminal the tree's
 // fds cannot tell from another terminal of the same device number, and
 // more than CRIU's 64 external terminals.
+//
+// The console, the virtual terminals (simple.go) and /dev/tty, the alias
+// of a task's controlling terminal (alias.go), as CRIU's CONSOLE, VT and
+// CTTY: the first two opened again by path at restore, /dev/tty by the
+// session leader right after it has taken its terminal back (SetCtty).
 //
 // Shell jobs (CheckShellJob): a task tied to the shell that started it
 // holds the shell's terminal (at fds 0-2, or as its controlling

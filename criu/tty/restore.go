@@ -96,6 +96,9 @@ type Terminals struct {
 	// extTTYs: the restorer's fd of each external terminal, by tty
 	// info id (restore_ext.go).
 	extTTYs map[uint32]int
+	// aliases: the /dev/tty files not yet opened, by the session
+	// whose leader opens them (alias.go).
+	aliases map[int][]uint32
 }
 
 // ctty is a terminal that is the controlling terminal of a session of
@@ -151,6 +154,9 @@ func Open(ctx context.Context, s image.Store, files map[uint32]*images.FileEntry
 	// be one (openCttys).
 	ids, err = t.openExtTTYs(ids)
 	if err != nil {
+		return t, err
+	}
+	if ids, err = t.takeAliases(ids); err != nil {
 		return t, err
 	}
 	if ids, err = t.openSimple(ids); err != nil {
@@ -405,8 +411,8 @@ func (t *Terminals) openCttys(pts string, masters map[uint32]int) error {
 	byName := map[string]*ctty{}
 	for _, info := range t.info {
 		sid, pgrp := int(info.GetSid()), int(info.GetPgrp())
-		if sid == 0 {
-			continue
+		if sid == 0 || info.GetType() == images.TtyType_CTTY {
+			continue // /dev/tty's session: its terminal's own entry has it
 		}
 		ext := info.GetType() == images.TtyType_EXT_TTY
 		if !ext && (info.GetType() != images.TtyType_PTY || info.GetPty() == nil) {

@@ -58,6 +58,11 @@ func (s *Set) CheckShellJob() error {
 		if IsSimple(st.Rdev) && !s.isCtty(st.Rdev) {
 			return nil // the console or a VT, no task's terminal (simple.go)
 		}
+		if isCttyAlias(st.Rdev) {
+			if _, _, err := s.aliasKept(d, fd); err == nil {
+				return nil // to the tree's own terminal (alias.go)
+			}
+		}
 		key := TTYKey(st.Rdev, st.Dev)
 		if s.ext[key] != nil {
 			return nil // given with --external (dump_ext.go)

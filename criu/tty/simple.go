@@ -40,8 +40,8 @@ func IsSimple(rdev uint64) bool {
 }
 
 // Kept reports a terminal whose files the dump keeps (AddTerminal): an
-// end of a pty, the console or a virtual terminal.
-func Kept(rdev uint64) bool { return IsPty(rdev) || IsSimple(rdev) }
+// end of a pty, the console, a virtual terminal or /dev/tty (alias.go).
+func Kept(rdev uint64) bool { return IsPty(rdev) || IsSimple(rdev) || isCttyAlias(rdev) }
 
 // simpleName is the path of the console or virtual terminal rdev.
 func simpleName(rdev uint64) string {
@@ -66,11 +66,14 @@ func (s *Set) isCtty(rdev uint64) bool {
 // AddTerminal records fd f on a terminal that Kept reports and returns
 // its file entry.
 func (s *Set) AddTerminal(f Fd, files Files) (*images.FileEntry, error) {
-	if !IsSimple(f.Stat.Rdev) {
+	if IsPty(f.Stat.Rdev) {
 		return s.AddPty(f, files)
 	}
 	if s.infos == nil {
 		s.masters, s.slaves, s.infos = map[uint32]bool{}, map[uint32]bool{}, map[uint32]*images.TtyInfoEntry{}
+	}
+	if isCttyAlias(f.Stat.Rdev) {
+		return s.addAlias(f, files)
 	}
 	st, name := f.Stat, simpleName(f.Stat.Rdev)
 	typ, infoID := images.TtyType_VT, uint32(vtInfoID)
