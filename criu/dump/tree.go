@@ -194,6 +194,9 @@ func (t *tree) kill() error {
 // CLONE_FS), and refuses what restore cannot rebuild.
 func (t *tree) checkShared() error {
 	root := t.tasks[0]
+	if err := t.checkSessions(); err != nil {
+		return err
+	}
 	root.ids = &images.TaskKobjIdsEntry{VmId: proto.Uint32(vmID), FilesId: proto.Uint32(filesID), FsId: proto.Uint32(fsID), SighandId: proto.Uint32(sighandID)}
 	root.ownFds, root.ownFs = true, true
 	root.pagesID = 1
@@ -256,6 +259,39 @@ func (t *tree) checkShared() error {
 		if d.ownFs {
 			d.ids.FsId = proto.Uint32(t.files.id())
 		}
+	}
+	return nil
+}
+
+// checkSessions refuses a task whose session restore cannot give it:
+// restore makes sessions by setsid and fork, so a task's session must be
+// its own, the root's, or one an ancestor leads. A member whose leader
+// has exited (a zombie, or reaped) and that was re-parented to a
+// subreaper or init is refused (CRIU 4.2 rebuilds it through a helper
+// task that it forks from the leader and that exits: not yet here).
+func (t *tree) checkSessions() error {
+	root := t.tasks[0]
+	for _, d := range t.tasks[1:] {
+		if d.vsid == d.vpid || d.vsid == root.vsid || d.vsid == 0 {
+			continue
+		}
+		led := false
+		for a := t.byPid[d.ppid]; a != nil && !led; a = t.byPid[a.ppid] {
+			led = a.vpid == d.vsid
+		}
+		if led {
+			continue
+		}
+		why := "it is not in the tree"
+		for _, o := range t.tasks {
+			if o.vpid == d.vsid {
+				why = "it is not an ancestor of the task"
+				if o.zombie {
+					why = "it is a zombie"
+				}
+			}
+		}
+		return fmt.Errorf("dump %d: %w: task %d is in session %d, whose leader cannot give it its session at restore: %s (the task was re-parented when its session's leader exited)", root.pid, ErrUnsupported, d.vpid, d.vsid, why)
 	}
 	return nil
 }

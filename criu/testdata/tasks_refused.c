@@ -4,6 +4,9 @@
 //   traced:     a child traced (PTRACE_SEIZE) by its sibling
 //   deadleader: a child whose main thread has exited (pthread_exit)
 //               while two threads run on
+//   sessionzombie: a member of a session whose leader, a child of the
+//               root, has exited (a zombie), re-parented to the root
+//               (a subreaper); its pid is the ready line's third
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +49,31 @@ int main(int argc, char **argv)
 	if (argc != 3)
 		return 2;
 	out = argv[1];
+	if (!strcmp(argv[2], "sessionzombie")) {
+		pid_t member = 0;
+		int p[2];
+
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		if (pipe(p) < 0)
+			return 1;
+		kid = fork();
+		if (kid == 0) {
+			setsid();
+			member = fork();
+			if (member == 0)
+				tick();
+			write(p[1], &member, sizeof(member));
+			_exit(7);
+		}
+		if (read(p[0], &member, sizeof(member)) != sizeof(member))
+			return 1;
+		usleep(100000);
+		f = fopen(out, "a");
+		fprintf(f, "ready %d %d %d\n", getpid(), kid, member);
+		fclose(f);
+		while (1)
+			pause();
+	}
 	kid = fork();
 	if (kid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
