@@ -20,6 +20,7 @@ import (
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/pstree"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
@@ -194,8 +195,8 @@ func (t *tree) kill() error {
 // CLONE_FS), and refuses what restore cannot rebuild.
 func (t *tree) checkShared() error {
 	root := t.tasks[0]
-	if err := t.checkSessions(); err != nil {
-		return err
+	if err := pstree.CheckSessions(t.pstree()); err != nil {
+		return fmt.Errorf("dump %d: %w", root.pid, err)
 	}
 	root.ids = &images.TaskKobjIdsEntry{VmId: proto.Uint32(vmID), FilesId: proto.Uint32(filesID), FsId: proto.Uint32(fsID), SighandId: proto.Uint32(sighandID)}
 	root.ownFds, root.ownFs = true, true
@@ -263,71 +264,29 @@ func (t *tree) checkShared() error {
 	return nil
 }
 
-// checkSessions refuses a task whose session restore cannot give it:
-// restore makes sessions by setsid and fork, so a task's session must be
-// its own, the root's, or one an ancestor leads. A member whose leader
-// has exited (a zombie, or reaped) and that was re-parented to a
-// subreaper or init is refused (CRIU 4.2 rebuilds it through a helper
-// task that it forks from the leader and that exits: not yet here).
-func (t *tree) checkSessions() error {
-	root := t.tasks[0]
-	for _, d := range t.tasks[1:] {
-		if d.vsid == d.vpid || d.vsid == root.vsid || d.vsid == 0 {
-			continue
+// pstree is the tree as package pstree takes it, ids inside the tree's
+// pid namespace.
+func (t *tree) pstree() []pstree.Task {
+	out := make([]pstree.Task, 0, len(t.tasks))
+	for _, d := range t.tasks {
+		e := pstree.Task{Pid: d.vpid, Pgid: d.vpgid, Sid: d.vsid, Zombie: d.zombie,
+			ExitCode: uint32(d.stat.ExitCode), Flags: uint32(d.stat.Flags), Comm: d.stat.Comm}
+		if p := t.byPid[d.ppid]; p != nil {
+			e.Ppid = p.vpid
 		}
-		led := false
-		for a := t.byPid[d.ppid]; a != nil && !led; a = t.byPid[a.ppid] {
-			led = a.vpid == d.vsid
+		for _, th := range d.threads {
+			e.Threads = append(e.Threads, th.Vtid)
 		}
-		if led {
-			continue
-		}
-		why := "it is not in the tree"
-		for _, o := range t.tasks {
-			if o.vpid == d.vsid {
-				why = "it is not an ancestor of the task"
-				if o.zombie {
-					why = "it is a zombie"
-				}
-			}
-		}
-		return fmt.Errorf("dump %d: %w: task %d is in session %d, whose leader cannot give it its session at restore: %s (the task was re-parented when its session's leader exited)", root.pid, ErrUnsupported, d.vpid, d.vsid, why)
+		out = append(out, e)
 	}
-	return nil
+	return out
 }
 
 // writeShared writes the images that hold the whole tree: pstree, the
 // zombies' cores, files, the shared objects, ghosts, inventory.
 func (t *tree) writeShared(ctx context.Context) error {
 	root := t.tasks[0]
-	var psts []proto.Message
-	for _, d := range t.tasks {
-		ppid := 0
-		if p := t.byPid[d.ppid]; p != nil {
-			ppid = p.vpid
-		}
-		pst := &images.PstreeEntry{Pid: proto.Uint32(uint32(d.vpid)), Ppid: proto.Uint32(uint32(ppid)),
-			Pgid: proto.Uint32(uint32(d.vpgid)), Sid: proto.Uint32(uint32(d.vsid))}
-		if d.zombie {
-			pst.Threads = []uint32{uint32(d.vpid)}
-			core := &images.CoreEntry{
-				Mtype: images.CoreEntry_X86_64.Enum(),
-				Tc: &images.TaskCoreEntry{
-					TaskState: proto.Uint32(task.StateDead), ExitCode: proto.Uint32(uint32(d.stat.ExitCode)),
-					Personality: proto.Uint32(0), Flags: proto.Uint32(uint32(d.stat.Flags)), BlkSigset: proto.Uint64(0),
-					Comm: proto.String(d.stat.Comm),
-				},
-			}
-			if err := image.WriteImage(ctx, t.store, fmt.Sprintf("core-%d.img", d.vpid), core); err != nil {
-				return err
-			}
-		}
-		for _, th := range d.threads {
-			pst.Threads = append(pst.Threads, uint32(th.Vtid))
-		}
-		psts = append(psts, pst)
-	}
-	if err := image.WriteImage(ctx, t.store, "pstree.img", psts...); err != nil {
+	if err := pstree.Write(ctx, t.store, t.pstree()); err != nil {
 		return err
 	}
 	if err := t.seccomp.Write(ctx, t.store); err != nil {
