@@ -19,7 +19,9 @@ import (
 // the tree runs on as it was: a task traced by another task (ptrace),
 // and a task whose thread-group leader has exited while its other
 // threads run (pthread_exit in main); CRIU 4.2 refuses both too ("Unable
-// to interrupt task", "Zombies with threads are not supported"). And a
+// to interrupt task", "Zombies with threads are not supported"). A
+// thread whose personality is not its task's (CRIU 4.2 restores the
+// task's in every thread, silently). And a
 // session member whose leader has exited (a zombie), which CRIU 4.2
 // rebuilds through a helper task and this project does not yet.
 func TestDumpRefusesTasks(t *testing.T) {
@@ -30,6 +32,7 @@ func TestDumpRefusesTasks(t *testing.T) {
 	for _, c := range []struct{ mode, want string }{
 		{"traced", "is traced by"},
 		{"deadleader", "its thread-group leader has exited while 2 other threads run on"},
+		{"personality", "personality 0x40000 differs from its task's 0x0"},
 		{"sessionzombie", "whose leader cannot give it its session at restore: it is a zombie"},
 	} {
 		t.Run(c.mode, func(t *testing.T) {

@@ -52,7 +52,8 @@
 //	                        (PR_SET_SPECULATION_CTRL has no field either), the Vm* and ctxt
 //	                        counters (memory is mm's, counters are not state).
 //	task/TID/comm, comm     saved, PR_SET_NAME per thread.
-//	personality             saved, restored (also 0).
+//	personality             saved, restored (also 0); a thread's other than its task's
+//	                        (task/TID/personality) refused: the images keep one.
 //	oom_score_adj           saved, restored; below the inherited minimum a warning names it.
 //	limits                  saved; restored with prlimit (a hard limit above criu's own needs
 //	                        CAP_SYS_RESOURCE: warned, as before).

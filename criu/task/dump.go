@@ -381,6 +381,17 @@ func DumpCore(f *Frozen, stopSignal func() syscall.Signal) (*images.TaskCoreEntr
 	if err != nil {
 		return nil, err
 	}
+	for _, th := range f.Threads {
+		// Each thread has its own (personality(2) sets the caller's);
+		// the images keep one, which every restored thread gets.
+		p, err := procfs.ReadPersonality(th.Tid)
+		if err != nil {
+			return nil, err
+		}
+		if p != persv {
+			return nil, fmt.Errorf("thread %d: %w: personality %#x differs from its task's %#x (the images keep one a task)", th.Tid, errdefs.ErrUnsupported, p, persv)
+		}
+	}
 	comm, err := procfs.ReadComm(procfs.Path(f.Pid, "comm"))
 	if err != nil {
 		return nil, err

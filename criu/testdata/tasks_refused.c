@@ -4,6 +4,8 @@
 //   traced:     a child traced (PTRACE_SEIZE) by its sibling
 //   deadleader: a child whose main thread has exited (pthread_exit)
 //               while two threads run on
+//   personality: a child with a thread whose personality (personality(2)
+//               is per thread) is not its leader's
 //   sessionzombie: a member of a session whose leader, a child of the
 //               root, has exited (a zombie), re-parented to the root
 //               (a subreaper); its pid is the ready line's third
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
@@ -36,6 +39,15 @@ static void *spin(void *arg)
 {
 	if (arg)
 		tick();
+	while (1)
+		pause();
+	return NULL;
+}
+
+static void *personal(void *arg)
+{
+	(void)arg;
+	personality(ADDR_NO_RANDOMIZE);
 	while (1)
 		pause();
 	return NULL;
@@ -77,6 +89,12 @@ int main(int argc, char **argv)
 	kid = fork();
 	if (kid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!strcmp(argv[2], "personality")) {
+			pthread_t th;
+
+			pthread_create(&th, NULL, personal, NULL);
+			tick();
+		}
 		if (!strcmp(argv[2], "deadleader")) {
 			pthread_t th;
 
