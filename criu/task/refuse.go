@@ -12,7 +12,8 @@ import (
 // the dump before it seizes the task.
 
 // RefuseTraced refuses task pid when a thread of it is traced by a
-// process other than the dumper (TracerPid), in the tree or not: a
+// process other than the dumper (TracerPid, not one of the dumper's own
+// threads), in the tree or not: a
 // tracee cannot be seized, and who traces it, with what options and in
 // which stop is no state the images keep (CRIU 4.2 fails to seize it
 // too). A task that is gone is left to the caller to see.
@@ -30,7 +31,10 @@ func RefuseTraced(pid int) error {
 		if err != nil {
 			return err
 		}
-		if tracer != 0 && int(tracer) != os.Getpid() {
+		// TracerPid is the tracing thread's id: the dumper's own
+		// ptrace thread when the task is already seized (a frozen
+		// cgroup's tasks are seized first).
+		if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tracer)); tracer != 0 && err != nil {
 			return fmt.Errorf("%w: thread %d is traced by %d (ptrace: a debugger, strace, or a tracer in the tree); detach it first", errdefs.ErrUnsupported, tid, tracer)
 		}
 	}
