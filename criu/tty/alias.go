@@ -63,7 +63,7 @@ func (s *Set) aliasKept(d Task, fd int) (uint64, *termios.State, error) {
 	if dev != d.Stat.TtyNr {
 		return 0, nil, fmt.Errorf("%w: /dev/tty leads to %s, which is not the task's controlling terminal (%s) now", errdefs.ErrUnsupported, ttyName(dev), ttyName(d.Stat.TtyNr))
 	}
-	if h := s.treePty(dev); (h == nil || h.sid == 0) && s.extCtty(dev) == nil {
+	if h := s.treePty(dev); (h == nil || h.sid == 0) && s.extCtty(dev) == nil && !(IsSimple(dev) && s.simpleHeld(dev)) {
 		return 0, nil, fmt.Errorf("%w: /dev/tty leads to %s, a terminal that is not the tree's own: %w", errdefs.ErrUnsupported, ttyName(dev), errdefs.ErrShellJob)
 	}
 	return dev, term, nil

@@ -99,6 +99,9 @@ type Terminals struct {
 	// aliases: the /dev/tty files not yet opened, by the session
 	// whose leader opens them (alias.go).
 	aliases map[int][]uint32
+	// simple: the restorer's fd of the console and of a virtual
+	// terminal, by tty info id (simple.go).
+	simple map[uint32]int
 }
 
 // ctty is a terminal that is the controlling terminal of a session of
@@ -415,13 +418,16 @@ func (t *Terminals) openCttys(pts string, masters map[uint32]int) error {
 			continue // /dev/tty's session: its terminal's own entry has it
 		}
 		ext := info.GetType() == images.TtyType_EXT_TTY
-		if !ext && (info.GetType() != images.TtyType_PTY || info.GetPty() == nil) {
+		simple, isSimple := t.simple[info.GetId()]
+		if !ext && !isSimple && (info.GetType() != images.TtyType_PTY || info.GetPty() == nil) {
 			return fmt.Errorf("%w: tty %d of type %v is the controlling terminal of session %d", errdefs.ErrUnsupported, info.GetId(), info.GetType(), sid)
 		}
 		var name string
 		var index uint32
 		if ext {
 			name = "the external terminal " + extTTYKey(info)
+		} else if isSimple {
+			name = simpleName(uint64(info.GetRdev()))
 		} else {
 			index = info.GetPty().GetIndex()
 			name = fmt.Sprintf("/dev/pts/%d", index)
@@ -435,7 +441,7 @@ func (t *Terminals) openCttys(pts string, masters map[uint32]int) error {
 		if c := t.cttys[sid]; c != nil {
 			return fmt.Errorf("%w: session %d has two controlling terminals, %s and %s", errdefs.ErrBadImage, sid, c.name, name)
 		}
-		if _, ok := masters[index]; !ext && !ok {
+		if _, ok := masters[index]; !ext && !isSimple && !ok {
 			return fmt.Errorf("%w: %s is the controlling terminal of session %d without its master", errdefs.ErrUnsupported, name, sid)
 		}
 		if !t.tree.Leads(sid) {
@@ -444,13 +450,15 @@ func (t *Terminals) openCttys(pts string, masters map[uint32]int) error {
 		if pgrp != 0 && !t.tree.InGroup(sid, pgrp) {
 			return fmt.Errorf("%w: the foreground group %d of %s has no task in session %d", errdefs.ErrBadImage, pgrp, name, sid)
 		}
-		var fd int
-		if ext {
+		fd := simple // the console or a VT: the restorer's open one
+		switch {
+		case isSimple:
+		case ext:
 			var ok bool
 			if fd, ok = t.extTTYs[info.GetId()]; !ok {
 				return fmt.Errorf("%w: %s is the controlling terminal of session %d, but no task has it open", errdefs.ErrBadImage, name, sid)
 			}
-		} else {
+		default:
 			path := fmt.Sprintf("%s/%d", pts, index)
 			var err error
 			fd, err = unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)

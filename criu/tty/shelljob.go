@@ -55,8 +55,8 @@ func (s *Set) CheckShellJob() error {
 		if isPtmx(st.Rdev) || isPts(st.Rdev) && (fd > 2 || s.treePty(st.Rdev) != nil) {
 			return nil // a pty of the tree's own (Write checks its master is)
 		}
-		if IsSimple(st.Rdev) && !s.isCtty(st.Rdev) {
-			return nil // the console or a VT, no task's terminal (simple.go)
+		if IsSimple(st.Rdev) {
+			return nil // the console or a VT (simple.go checks it)
 		}
 		if isCttyAlias(st.Rdev) {
 			if _, _, err := s.aliasKept(d, fd); err == nil {
@@ -75,7 +75,8 @@ func (s *Set) CheckShellJob() error {
 		return err
 	}
 	for _, d := range tasks {
-		if !d.Zombie && d.Stat.TtyNr != 0 && s.treePty(d.Stat.TtyNr) == nil && s.extCtty(d.Stat.TtyNr) == nil {
+		if !d.Zombie && d.Stat.TtyNr != 0 && s.treePty(d.Stat.TtyNr) == nil && s.extCtty(d.Stat.TtyNr) == nil &&
+			!(IsSimple(d.Stat.TtyNr) && s.simpleHeld(d.Stat.TtyNr)) {
 			return fmt.Errorf("dump %d: task %d has the controlling terminal %s, which %w", s.opts.Pid, d.Pid, ttyName(d.Stat.TtyNr), errdefs.ErrShellJob)
 		}
 	}

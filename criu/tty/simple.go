@@ -22,10 +22,11 @@ import (
 // 1002, VT_INDEX 1004, times two) with its termios, locked termios,
 // window size and exclusive mode. All virtual terminals share VT's one
 // entry in CRIU's numbering, so the files of a second one are refused.
-// Refused by name too: such a terminal as a task's controlling terminal
-// (a login on a VT: --shell-job gives the task the restorer's), and
-// input waiting unread on it (it would stay behind in the terminal,
-// read by whoever reads it next).
+// As a session's controlling terminal, with its foreground group, it is
+// given back as a pty of the tree's is (SetCtty, SetForeground), its
+// leader and group in the tree. Refused by name too: input waiting
+// unread on it (it would stay behind in the terminal, read by whoever
+// reads it next).
 const (
 	consoleMajor, consoleMinor = 5, 1
 	vtMajor, vtMinorLast       = 4, 63
@@ -51,16 +52,59 @@ func simpleName(rdev uint64) string {
 	return fmt.Sprintf("/dev/tty%d", unix.Minor(rdev))
 }
 
-// isCtty reports that rdev is the controlling terminal of a live task
-// of the tree.
-func (s *Set) isCtty(rdev uint64) bool {
+// simpleHeld reports that a live task of the tree holds an fd on the
+// console or virtual terminal rdev.
+func (s *Set) simpleHeld(rdev uint64) bool {
 	tasks, _ := s.tasks()
+	errHeld := fmt.Errorf("held")
+	err := terminalFds(tasks, func(r uint64) bool { return r == rdev }, func(Task, int, string, *unix.Stat_t) error { return errHeld })
+	return err == errHeld
+}
+
+// simpleCtty gives the session (its id in the images) whose
+// controlling terminal the console or virtual terminal rdev is, and its
+// foreground group, 0 and 0 for none; it refuses what restore cannot
+// give back as it was: a session whose leader is not in the tree (a
+// login on the terminal: --shell-job gives the task the restorer's), a
+// task of that session without it, a foreground group with no task in
+// the tree.
+func (s *Set) simpleCtty(rdev uint64, name string) (sid, pgrp uint32, err error) {
+	tasks, byPid := s.tasks()
+	hsid, hpg := 0, 0
 	for _, d := range tasks {
-		if !d.Zombie && d.Stat.TtyNr == rdev {
-			return true
+		if d.Zombie || d.Stat.TtyNr != rdev {
+			continue
+		}
+		if hsid != 0 && d.Stat.Session != hsid {
+			return 0, 0, fmt.Errorf("%w: %s is the controlling terminal of tasks of two sessions, %d and %d", errdefs.ErrUnsupported, name, hsid, d.Stat.Session)
+		}
+		hsid = d.Stat.Session
+		if d.Stat.Tpgid > 0 {
+			hpg = d.Stat.Tpgid
 		}
 	}
-	return false
+	if hsid == 0 {
+		return 0, 0, nil
+	}
+	leader := byPid[hsid]
+	if leader == nil || leader.Zombie {
+		return 0, 0, fmt.Errorf("%w: %s is the controlling terminal of session %d, whose leader is not in the tree (a login on it: dump with --shell-job)", errdefs.ErrUnsupported, name, hsid)
+	}
+	for _, d := range tasks {
+		if !d.Zombie && d.Stat.Session == hsid && d.Stat.TtyNr != rdev {
+			return 0, 0, fmt.Errorf("%w: task %d of session %d has no controlling terminal, while its session's is %s (restore would give it that terminal)", errdefs.ErrUnsupported, d.Pid, hsid, name)
+		}
+	}
+	sid = uint32(leader.VSid)
+	if hpg != 0 {
+		for _, d := range tasks {
+			if !d.Zombie && d.Stat.Pgrp == hpg && d.Stat.Session == hsid {
+				return sid, uint32(d.VPgid), nil
+			}
+		}
+		return 0, 0, fmt.Errorf("%w: the foreground process group %d of %s has no task in the tree", errdefs.ErrUnsupported, hpg, name)
+	}
+	return sid, 0, nil
 }
 
 // AddTerminal records fd f on a terminal that Kept reports and returns
@@ -80,8 +124,9 @@ func (s *Set) AddTerminal(f Fd, files Files) (*images.FileEntry, error) {
 	if unix.Major(st.Rdev) == consoleMajor {
 		typ, infoID = images.TtyType_CONSOLE, consoleInfoID
 	}
-	if s.isCtty(st.Rdev) {
-		return nil, fmt.Errorf("%w: %s is a task's controlling terminal (a login on it: dump with --shell-job and restore from a terminal that takes its place)", errdefs.ErrUnsupported, name)
+	sid, pgrp, err := s.simpleCtty(st.Rdev, name)
+	if err != nil {
+		return nil, err
 	}
 	if info := s.infos[infoID]; info != nil {
 		if uint64(info.GetRdev()) != st.Rdev {
@@ -92,6 +137,7 @@ func (s *Set) AddTerminal(f Fd, files Files) (*images.FileEntry, error) {
 		if err != nil {
 			return nil, err
 		}
+		info.Sid, info.Pgrp = proto.Uint32(sid), proto.Uint32(pgrp)
 		s.infos[infoID] = info
 	}
 	regID, err := files.AddReg(name, procfs.Path(f.Pid, fmt.Sprintf("fd/%d", f.Fd)), f.Flags)
@@ -144,8 +190,8 @@ func (t *Terminals) openSimple(ids []uint32) ([]uint32, error) {
 			rest = append(rest, id)
 			continue
 		}
-		if info.GetPty() != nil || info.GetTermios() == nil || info.GetSid() != 0 {
-			return nil, fmt.Errorf("%w: tty %d (%v): pty data, no termios, or a session (a controlling terminal)", errdefs.ErrBadImage, info.GetId(), info.GetType())
+		if info.GetPty() != nil || info.GetTermios() == nil {
+			return nil, fmt.Errorf("%w: tty %d (%v): pty data, or no termios", errdefs.ErrBadImage, info.GetId(), info.GetType())
 		}
 		name := t.files[f.GetRegfId()].GetReg().GetName()
 		if name == "" {
@@ -169,6 +215,10 @@ func (t *Terminals) openSimple(ids []uint32) ([]uint32, error) {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			done[info.GetId()] = fd
+			if t.simple == nil {
+				t.simple = map[uint32]int{}
+			}
+			t.simple[info.GetId()] = fd
 		}
 	}
 	// Exclusive mode last: it refuses new opens.
