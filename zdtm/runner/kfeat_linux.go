@@ -37,6 +37,12 @@ func kernelHas(name string) (has, known bool) {
 		_, err0 := os.Stat("/sys/dev/block/7:0")
 		_, err1 := os.Stat("/sys/dev/block/7:1")
 		return err0 == nil && err1 == nil, true
+	case "vt":
+		// Virtual terminals (CONFIG_VT): the tests open /dev/tty8 and
+		// /dev/tty9 (char 4:8, 4:9).
+		return charDev("/sys/dev/char/4:8") && charDev("/sys/dev/char/4:9"), true
+	case "console":
+		return charDev("/sys/dev/char/5:1"), true
 	case "mptcp":
 		// A kernel without MPTCP answers EPROTONOSUPPORT (not built)
 		// or ENOPROTOOPT (net.mptcp.enabled=0).
@@ -47,4 +53,11 @@ func kernelHas(name string) (has, known bool) {
 		return !errors.Is(err, unix.EPROTONOSUPPORT) && !errors.Is(err, unix.ENOPROTOOPT), true
 	}
 	return false, false
+}
+
+// charDev tells whether the kernel has the character device of the
+// /sys/dev/char entry path.
+func charDev(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
