@@ -5,6 +5,7 @@
 // dumper and the restorer call them through DumpTask and RestoreTask,
 // which they implement. Lower layers: criu/mem (pagemap, page ranges,
 // process_vm_readv/writev, /proc/PID/mem, the userfaultfd tracker),
+// criu/mm/pageio (the copiers of page data and their buffers),
 // criu/shmem (shared anonymous memory and memfd objects, saved once per
 // tree), criu/image (VMA status bits, pagemap flags, madvise facts).
 //

@@ -18,6 +18,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/mm/cow"
+	"github.com/criugo/criu/criu/mm/pageio"
 	"github.com/criugo/criu/criu/mm/vmflags"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
@@ -419,17 +420,8 @@ func (d *TaskDump) MM(l *Layout, st procfs.Stat, brk uint64) (*images.MmEntry, e
 	return mm, nil
 }
 
-// chunkSize bounds one process_vm_readv batch.
-const chunkSize = 32 << 20
-
-// minStep is the smallest chunk of a task's pages read at once.
-const minStep = 256 << 10
-
 // pageRun is a run of pages to dump and how to read it.
-type pageRun struct {
-	mem.Range
-	force bool // read through /proc/PID/mem: the mapping is not readable
-}
+type pageRun = pageio.Run
 
 // areaRuns are the pages of one area that hold data, as runs.
 type areaRuns struct {
@@ -523,143 +515,34 @@ func (d *TaskDump) WritePages(ctx context.Context, p *Pages, lenient bool) error
 }
 
 // writePages writes the pagemap entries and then the pages of runs (the
-// entries flagged PE_PRESENT, in order) to pages-N.img. Reads and writes
-// overlap: one goroutine fills a buffer while the other drains the
-// previous one into the store. With lenient (pre-dump of a running
-// task), a run that cannot be read any more is written as zeros: the
-// memory changed under the reader, and the next dump takes it again.
+// entries flagged PE_PRESENT, in order) to pages-N.img (pageio.Dump).
+// With lenient (pre-dump of a running task), a run that cannot be read
+// any more is written as zeros: the memory changed under the reader,
+// and the next dump takes it again.
 func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, runs []pageRun, lenient bool) error {
 	if err := d.writePagemap(ctx, ents, runs); err != nil {
 		return err
 	}
-	total := d.Stats.PagesWritten
-
 	pagesName := fmt.Sprintf("pages-%d.img", d.pagesID)
 	w, err := d.tree.store.Create(ctx, pagesName)
 	if err != nil {
 		return err
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			w.Abort()
-		}
-	}()
-	type chunk struct {
-		buf []byte
-		err error
+	var onFail func([]mem.Range, []byte) error
+	if lenient {
+		onFail = d.readLenient
 	}
-	full := make(chan chunk, 1)
-	free := make(chan []byte, 2)
-	// Page-aligned, so that the store may write them around the page
-	// cache; no bigger than the pages (fresh memory costs, ~64 MiB of it
-	// would dominate a small dump). A few chunks even for a small task,
-	// so that reading the next one overlaps writing this one.
-	step := min(chunkSize, max(minStep, (total*mem.PageSize/4+mem.PageSize-1)&^(mem.PageSize-1)))
-	bufs := [2][]byte{getFillBuf(step), getFillBuf(step)}
-	free <- bufs[0][:0]
-	free <- bufs[1][:0]
-	stop := make(chan struct{})
-	readerDone := make(chan struct{})
-	defer func() {
-		close(stop)
-		<-readerDone // the buffers are the reader's until it is done
-		putFillBuf(bufs[0])
-		putFillBuf(bufs[1])
-	}()
-	go func() {
-		defer close(readerDone)
-		defer close(full)
-		var mf *mem.File
-		defer func() {
-			if mf != nil {
-				mf.Close()
-			}
-		}()
-		i := 0
-		for i < len(runs) {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-stop:
-				return
-			}
-			buf = buf[:0]
-			var batch []mem.Range
-			var size uint64
-			for i < len(runs) && !runs[i].force {
-				r := runs[i].Range
-				if size+r.Len() > step {
-					if size > 0 {
-						break
-					}
-					// A run bigger than a chunk: split it.
-					r.End = r.Start + step
-					runs[i].Start = r.End
-				} else {
-					i++
-				}
-				batch = append(batch, r)
-				size += r.Len()
-			}
-			var err error
-			if len(batch) > 0 {
-				buf = buf[:size]
-				err = mem.ReadRemote(d.pid, batch, buf)
-				if err != nil && lenient {
-					err = d.readLenient(batch, buf)
-				}
-			} else {
-				// An unreadable mapping: one run through /proc/PID/mem.
-				r := runs[i].Range
-				if r.Len() > step {
-					r.End = r.Start + step
-					runs[i].Start = r.End
-				} else {
-					i++
-				}
-				if mf == nil {
-					mf, err = mem.OpenFile(d.pid)
-				}
-				if err == nil {
-					buf = buf[:r.Len()]
-					err = mf.ReadAt(buf, r.Start)
-					if err != nil && lenient {
-						err = d.readLenient([]mem.Range{r}, buf)
-					}
-				}
-			}
-			select {
-			case full <- chunk{buf, err}:
-			case <-stop:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	t0 := time.Now()
-	var writeTime time.Duration
-	for c := range full {
-		if c.err != nil {
-			return c.err
-		}
-		t1 := time.Now()
-		if _, err := w.Write(c.buf); err != nil {
-			return fmt.Errorf("write %s: %w", pagesName, err)
-		}
-		writeTime += time.Since(t1)
-		free <- c.buf
+	t, err := pageio.Dump(d.pid, runs, w, pagesName, onFail)
+	if err != nil {
+		w.Abort()
+		return err
 	}
 	t1 := time.Now()
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("commit %s: %w", pagesName, err)
 	}
-	committed = true
-	writeTime += time.Since(t1)
-	d.Stats.MemDump = time.Since(t0) - writeTime
-	d.Stats.MemWrite = writeTime
+	d.Stats.MemDump = t.Read
+	d.Stats.MemWrite = t.Write + time.Since(t1)
 	return nil
 }
 

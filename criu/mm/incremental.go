@@ -432,12 +432,12 @@ func (d *TaskDump) splitIncremental(ar []areaRuns) ([]*images.PagemapEntry, []pa
 		add(mem.Intersect(dumped, x.cow), image.PePresent|image.PeCow)
 		unreadable := a.m.Prot&procfs.ProtRead == 0
 		for _, r := range mem.Subtract(dumped, d.noPin) {
-			runs = append(runs, pageRun{Range: r, force: unreadable})
+			runs = append(runs, pageRun{Range: r, Force: unreadable})
 		}
 		// Pages shared copy-on-write with another task of the tree:
 		// a process_vm_readv would unshare them (FOLL_PIN).
 		for _, r := range mem.Intersect(dumped, d.noPin) {
-			runs = append(runs, pageRun{Range: r, force: true})
+			runs = append(runs, pageRun{Range: r, Force: true})
 		}
 	}
 	sort.SliceStable(ents, func(i, j int) bool { return ents[i].GetVaddr() < ents[j].GetVaddr() })

@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm/pageio"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -125,8 +126,8 @@ func (r *restorer) fillFromParent(ctx context.Context, maps []*vmap, want []mem.
 			s.Close()
 		}
 	}()
-	buf := getFillBuf(fillChunk)
-	defer putFillBuf(buf)
+	buf := pageio.GetBuf(fillChunk)
+	defer pageio.PutBuf(buf)
 	for depth := 1; len(want) > 0; depth++ {
 		if depth > maxChain {
 			return fmt.Errorf("%w: parent chain longer than %d", errdefs.ErrBadImage, maxChain)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -18,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm/pageio"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/vdso"
 	"github.com/criugo/criu/internal/linux"
@@ -378,30 +378,7 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 }
 
 // fillChunk bounds the bytes read from pages-N.img per batch.
-const fillChunk = 32 << 20
-
-// fillBufs keeps whole fillChunk buffers from one task's fill to the
-// next: a tree's restore would otherwise take two fresh 32 MiB buffers
-// per task, zeroed by the Go runtime and first touched in the kernel (6
-// to 40 us a page in a VM), which was most of the restore of a 50-task
-// tree whose tasks have a few private pages each.
-var fillBufs = sync.Pool{New: func() any { return mem.AlignedBuffer(fillChunk) }}
-
-// getFillBuf returns a page-aligned buffer of at least n bytes (n at
-// most fillChunk): a small one of its own, or a whole one from fillBufs.
-func getFillBuf(n uint64) []byte {
-	if n < fillChunk/4 {
-		return mem.AlignedBuffer(int(max(n, mem.PageSize)))
-	}
-	return fillBufs.Get().([]byte)
-}
-
-// putFillBuf gives back a buffer of getFillBuf.
-func putFillBuf(b []byte) {
-	if cap(b) == fillChunk {
-		fillBufs.Put(b[:fillChunk])
-	}
-}
+const fillChunk = pageio.ChunkSize
 
 // fillPages copies pages-N.img into the mappings. Every run is first
 // populated in bulk (MADV_POPULATE_WRITE: fresh pages are expensive when
@@ -490,11 +467,11 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 	}
 	free := make(chan []byte, 2)
 	for range min(2, len(batches)) {
-		free <- getFillBuf(most)
+		free <- pageio.GetBuf(most)
 	}
 	defer func() {
 		for len(free) > 0 {
-			putFillBuf(<-free)
+			pageio.PutBuf(<-free)
 		}
 	}()
 	stop := make(chan struct{})
