@@ -91,7 +91,14 @@ func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &reader{s: s, r: r, name: name}, nil
+	rd := &reader{s: s, r: r, name: name}
+	if f, ok := r.(image.FileReader); ok {
+		// The page copies map a local image rather than read it
+		// (package pageio); they check the command's context
+		// between batches themselves.
+		return &fileReader{rd, f}, nil
+	}
+	return rd, nil
 }
 
 // Finish is the commit point of a dump: interrupted before it, the
@@ -205,6 +212,15 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 func (r *reader) Close() error { return r.r.Close() }
+
+// fileReader forwards image.FileReader.
+type fileReader struct {
+	*reader
+	f image.FileReader
+}
+
+// File is the inner reader's file.
+func (r *fileReader) File() *os.File { return r.f.File() }
 
 // CleanFailedDump runs after a dump or pre-dump into the local images
 // dir failed: images still being written are aborted, and when this

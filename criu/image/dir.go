@@ -155,6 +155,9 @@ func (r *dirReader) readDirect(p []byte) (n int, ok bool, err error) {
 	return n, true, nil
 }
 
+// File is the image's open file (FileReader).
+func (r *dirReader) File() *os.File { return r.f }
+
 // Close closes the image. Safe twice.
 func (r *dirReader) Close() error {
 	if r.direct != nil {

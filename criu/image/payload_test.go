@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/criugo/criu/proto/images"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/proto/images"
 )
 
 // TestShowPayloads checks that raw bytes following entries are shown as

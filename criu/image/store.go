@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"io"
+	"os"
 )
 
 // Store is where the images of one snapshot live: a local images directory
@@ -47,6 +48,17 @@ type Writer interface {
 	Close() error
 	// Abort discards the image. Safe after Close (then it does nothing).
 	Abort() error
+}
+
+// FileReader is implemented by the readers of images that are local
+// files (Dir's): File is the image's open file, which a reader may map
+// instead of reading it (the page copies of package pageio: the bytes go
+// from the page cache into the task, with no read in between). Whoever
+// uses the file does not read through the reader too; closing the
+// reader closes it.
+type FileReader interface {
+	io.ReadCloser
+	File() *os.File
 }
 
 // Releaser is implemented by stores that hold a snapshot for a reader

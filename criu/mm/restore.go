@@ -380,14 +380,17 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 // fillChunk bounds the bytes read from pages-N.img per batch.
 const fillChunk = pageio.ChunkSize
 
-// fillPages copies pages-N.img into the mappings. Every run is first
-// populated in bulk (MADV_POPULATE_WRITE: fresh pages are expensive when
-// faulted one by one in a VM), all before any page is written: measured
-// here, populating while the image is being read costs about three times
-// as much as populating first. Then each batch is written with one
-// process_vm_writev while a reader goroutine reads the next one from the
-// image (into page-aligned buffers, so the store can read around the page
-// cache). Mappings that may not be written go through /proc/PID/mem.
+// fillPages copies pages-N.img into the mappings. A local image is
+// mapped into this process (pageio.MapImage) and copied from the page
+// cache straight into the task; a remote one is read ahead into buffers
+// by a reader goroutine. Whole batches of plain runs are written with
+// process_vm_writev by one writer a core (pageio.Writers): the kernel
+// faults in the task's fresh pages as it copies, without a trap per
+// page, as MADV_POPULATE_WRITE does, but on every core at once (measured
+// here, populating in the task first, on one core, and then copying
+// took longer). Mappings that may not be written go through
+// /proc/PID/mem; pages the task may share with its parent are compared
+// first.
 func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 	// Pages left in the parent images (PE_PARENT) come last (parent.go),
 	// but for those left as inherited.
@@ -458,15 +461,26 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		batches = append(batches, batch{i: i, j: j, size: size})
 		i = j
 	}
-	// The reader starts right away; it has two buffers to fill while
-	// the task's memory is populated.
-	full := make(chan batch, 1)
-	var most uint64
+	// The pages come from the image file mapped into this process (a
+	// local image: no read in between), or else from a reader that reads
+	// ahead into buffers while the task's memory is written.
+	var most, size uint64
 	for _, bt := range batches {
 		most = max(most, bt.size)
+		size += bt.size
 	}
-	free := make(chan []byte, 2)
-	for range min(2, len(batches)) {
+	mapped, isMapped, err := pageio.MapImage(rd, size)
+	if err != nil {
+		return err
+	}
+	defer mapped.Close() // after the writers are done with it (below)
+	par := pageio.Parallel()
+	nbuf := 0
+	if !isMapped {
+		nbuf = min(par+1, len(batches))
+	}
+	free := make(chan []byte, nbuf)
+	for range nbuf {
 		free <- pageio.GetBuf(most)
 	}
 	defer func() {
@@ -474,6 +488,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 			pageio.PutBuf(<-free)
 		}
 	}()
+	full := make(chan batch, 1)
 	stop := make(chan struct{})
 	readerDone := make(chan struct{})
 	defer func() {
@@ -483,16 +498,22 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 	go func() {
 		defer close(readerDone)
 		defer close(full)
+		off := uint64(0)
 		for _, bt := range batches {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-stop:
-				return
-			}
-			bt.buf = buf[:bt.size]
-			if _, err := io.ReadFull(rd, bt.buf); err != nil {
-				bt.err = fmt.Errorf("read %s: %w", name, err)
+			if isMapped {
+				bt.buf = mapped.Bytes(off, bt.size)
+				off += bt.size
+			} else {
+				var buf []byte
+				select {
+				case buf = <-free:
+				case <-stop:
+					return
+				}
+				bt.buf = buf[:bt.size]
+				if _, err := io.ReadFull(rd, bt.buf); err != nil {
+					bt.err = fmt.Errorf("read %s: %w", name, err)
+				}
 			}
 			select {
 			case full <- bt:
@@ -504,24 +525,41 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 			}
 		}
 	}()
-	for _, ru := range runs {
-		if ru.vm.viaForce || ru.skip || ru.vm.kept {
-			continue // populating a shared page would copy it
+	// Whole batches of plain runs are written on several goroutines at
+	// once (pageio.Writers); the others here, run by run.
+	wr := pageio.NewWriters(r.pid, par)
+	waited := false
+	defer func() {
+		if !waited {
+			wr.Wait()
 		}
-		if _, err := r.sys("madvise(POPULATE_WRITE)", unix.SYS_MADVISE, ru.Start, ru.Len(), unix.MADV_POPULATE_WRITE); err != nil {
-			return err
-		}
-	}
+	}()
 	for bt := range full {
 		if bt.err != nil {
 			return bt.err
 		}
+		if ctx.Err() != nil { // a mapped image is not read: no read sees it
+			return fmt.Errorf("restore pages of %s: %w", name, context.Cause(ctx))
+		}
 		b := bt.buf
-		// plain: every run is written whole with process_vm_writev,
-		// and b holds their bytes as they are to be written.
+		giveBack := func() {
+			if !isMapped {
+				free <- b[:cap(b)]
+			}
+		}
+		// plain: every run is written whole with process_vm_writev.
 		plain := true
 		for _, ru := range runs[bt.i:bt.j] {
 			plain = plain && !ru.skip && !ru.vm.kept && !ru.vm.viaForce
+		}
+		if plain {
+			rs := make([]mem.Range, 0, bt.j-bt.i)
+			for _, ru := range runs[bt.i:bt.j] {
+				rs = append(rs, ru.Range)
+			}
+			wr.Write(rs, b, giveBack)
+			r.stats.PagesRestored += bt.size / mem.PageSize
+			continue
 		}
 		var direct []mem.Range
 		var gathered []byte
@@ -565,13 +603,8 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 					continue
 				}
 				direct = append(direct, pt)
-				if !plain {
-					gathered = append(gathered, pb...)
-				}
+				gathered = append(gathered, pb...)
 			}
-		}
-		if plain {
-			gathered = b
 		}
 		if len(direct) > 0 {
 			if err := mem.WriteRemote(r.pid, direct, gathered); err != nil {
@@ -580,7 +613,11 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		}
 		r.stats.PagesRestored += (bt.size - skipped) / mem.PageSize
 		r.stats.PagesSkippedCow += skipped / mem.PageSize
-		free <- bt.buf[:cap(bt.buf)]
+		giveBack()
+	}
+	waited = true
+	if err := wr.Wait(); err != nil {
+		return err
 	}
 	return r.fillFromParent(ctx, maps, fromParent)
 }
