@@ -138,6 +138,8 @@ type vmap struct {
 	// it had it at dump (inherit.go); its pages flagged PeCow are left
 	// shared with the parent's.
 	kept bool
+	// advised: the advice given before the fill (hugeAdvice), as bits.
+	advised uint64
 }
 
 // restoreMemory rebuilds the address space of the new task.
@@ -220,6 +222,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 	if err := r.installGuards(maps); err != nil {
 		return err
 	}
+	r.hugeAdvice(maps)
 	if err := r.fillPages(ctx, maps); err != nil {
 		return err
 	}
@@ -232,7 +235,7 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 			}
 		}
 		for adv := 0; adv < 64; adv++ {
-			if v.GetMadv()&(1<<adv) == 0 {
+			if v.GetMadv()&(1<<adv) == 0 || vm.advised&(1<<adv) != 0 {
 				continue
 			}
 			if _, err := r.sys("madvise", unix.SYS_MADVISE, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(adv)); err != nil {
@@ -246,6 +249,38 @@ func (r *restorer) restoreMemory(ctx context.Context) error {
 		}
 	}
 	return r.setMM()
+}
+
+// hugeAdvice gives the mappings made anew their huge page advice
+// (MADV_HUGEPAGE "hg", MADV_NOHUGEPAGE "nh") before their pages are
+// filled (vmap.advised). The fill
+// then makes what the task's own writes would have made: huge pages
+// where the kernel gives them to the mapping on a fault, none where it
+// gives none (given after the fill, "hg" came too late for the faults,
+// and "nh" to undo the huge pages THP "always" gave). With THP disabled
+// for the task (PR_SET_THP_DISABLE, set again after its memory), "hg"
+// waits until after the fill: the kernel would give such a task none.
+func (r *restorer) hugeAdvice(maps []*vmap) {
+	early := uint64(1) << unix.MADV_NOHUGEPAGE
+	if !r.img.MM.GetThpDisabled() {
+		early |= 1 << unix.MADV_HUGEPAGE
+	}
+	for _, vm := range maps {
+		v := vm.e
+		if vm.kept {
+			continue // as the parent had it, advice and pages
+		}
+		for _, adv := range []int{unix.MADV_NOHUGEPAGE, unix.MADV_HUGEPAGE} {
+			if v.GetMadv()&early&(1<<adv) == 0 {
+				continue
+			}
+			if _, err := r.sys("madvise", unix.SYS_MADVISE, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(adv)); err != nil {
+				// Tried again after the fill, where its error counts.
+				continue
+			}
+			vm.advised |= 1 << adv
+		}
+	}
 }
 
 // installGuards puts back the guard regions of each mapping that had
