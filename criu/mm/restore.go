@@ -561,8 +561,17 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 		}
 	}()
 	// Whole batches of plain runs are written on several goroutines at
-	// once (pageio.Writers); the others here, run by run.
-	wr := pageio.NewWriters(r.pid, par)
+	// once (pageio.Writers); the others here, run by run. Where the
+	// kernel gives base pages, UFFDIO_COPY makes them (mem.Filler).
+	var plainBytes uint64
+	for _, ru := range runs {
+		if !ru.skip && !ru.vm.kept && !ru.vm.viaForce {
+			plainBytes += ru.Len()
+		}
+	}
+	fl := r.filler(maps, plainBytes)
+	defer fl.Close()
+	wr := pageio.NewWriters(par, func(rs []mem.Range, b []byte) error { return fl.Write(r.pid, rs, b) })
 	waited := false
 	defer func() {
 		if !waited {
@@ -642,7 +651,7 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 			}
 		}
 		if len(direct) > 0 {
-			if err := mem.WriteRemote(r.pid, direct, gathered); err != nil {
+			if err := fl.Write(r.pid, direct, gathered); err != nil {
 				return err
 			}
 		}
@@ -654,7 +663,58 @@ func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 	if err := wr.Wait(); err != nil {
 		return err
 	}
+	if err := fl.Close(); err != nil { // before the parent's pages, written as before
+		return err
+	}
 	return r.fillFromParent(ctx, maps, fromParent)
+}
+
+// fillerMin is the least of plain pages for which the fill uses a
+// userfaultfd: its set-up (two injected syscalls, a register and an
+// unregister a mapping) costs more than it saves below it.
+const fillerMin = 16 << 20
+
+// filler makes a mem.Filler for the mappings of maps whose pages the fill
+// writes all of (private anonymous, made anew, neither locked nor
+// droppable) and in which the kernel gives no huge page on a fault
+// (UFFDIO_COPY makes base pages); nil, and the pages are written with
+// process_vm_writev, when that is under fillerMin or the task cannot
+// make a userfaultfd.
+func (r *restorer) filler(maps []*vmap, plain uint64) *mem.Filler {
+	if plain < fillerMin {
+		return nil
+	}
+	var regs []mem.Range
+	noThp := r.img.MM.GetThpDisabled()
+	for _, vm := range maps {
+		v := vm.e
+		st, madv := v.GetStatus(), v.GetMadv()
+		if vm.kept || vm.viaForce || st&image.VmaAnonPrivate == 0 ||
+			st&(image.VmaFilePrivate|image.VmaFileShared|image.VmaAreaVdso|image.VmaAreaVvar|image.VmaAreaAioring|image.VmaAreaSysvipc|image.VmaAnonShared) != 0 ||
+			v.GetFlags()&(unix.MAP_HUGETLB|unix.MAP_DROPPABLE|unix.MAP_LOCKED|unix.MAP_SHARED) != 0 {
+			continue
+		}
+		if !noThp && madv&(1<<unix.MADV_NOHUGEPAGE) == 0 && pageio.HugeOnFault(madv&(1<<unix.MADV_HUGEPAGE) != 0) {
+			continue
+		}
+		regs = append(regs, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
+	}
+	if len(regs) == 0 {
+		return nil
+	}
+	f, err := mem.OpenFiller(r.pid, r.sys)
+	if err != nil {
+		r.log.Debug().Err(err).Msg("no userfaultfd for the fill: process_vm_writev")
+		return nil
+	}
+	n := 0
+	for _, g := range regs {
+		if f.Register(g) {
+			n++
+		}
+	}
+	r.log.Debug().Int("mappings", n).Int("of", len(regs)).Msg("fill through userfaultfd")
+	return f
 }
 
 // setMM sets the mm fields (code, data, brk, stack, args, env, auxv) in

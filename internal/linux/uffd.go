@@ -5,16 +5,20 @@ import "encoding/binary"
 // userfaultfd ABI (include/uapi/linux/userfaultfd.h) and PAGEMAP_SCAN
 // (include/uapi/linux/fs.h).
 const (
-	UFFD_API                    = 0xaa
-	UFFD_FEATURE_WP_ASYNC       = 1 << 15
-	UFFD_USER_MODE_ONLY         = 1
-	UFFDIO_API                  = 0xc018aa3f // _IOWR(0xaa, 0x3f, struct uffdio_api)
-	UFFDIO_REGISTER             = 0xc020aa00 // _IOWR(0xaa, 0x00, struct uffdio_register)
-	UFFDIO_REGISTER_MODE_WP     = 1 << 1
-	UFFDIO_WRITEPROTECT         = 0xc018aa06 // _IOWR(0xaa, 0x06, struct uffdio_writeprotect)
-	UFFDIO_WRITEPROTECT_MODE_WP = 1 << 0
-	UFFDIO_UNREGISTER           = 0x8010aa01 // _IOR(0xaa, 0x01, struct uffdio_range)
-	UFFDIO_WAKE                 = 0x8010aa02 // _IOR(0xaa, 0x02, struct uffdio_range)
+	UFFD_API                     = 0xaa
+	UFFD_FEATURE_WP_ASYNC        = 1 << 15
+	UFFD_USER_MODE_ONLY          = 1
+	UFFDIO_API                   = 0xc018aa3f // _IOWR(0xaa, 0x3f, struct uffdio_api)
+	UFFDIO_REGISTER              = 0xc020aa00 // _IOWR(0xaa, 0x00, struct uffdio_register)
+	UFFDIO_REGISTER_MODE_MISSING = 1 << 0
+	UFFDIO_REGISTER_MODE_WP      = 1 << 1
+	UFFDIO_COPY                  = 0xc028aa03 // _IOWR(0xaa, 0x03, struct uffdio_copy)
+	UFFDIO_COPY_MODE_DONTWAKE    = 1 << 0
+	UFFDIO_COPY_IOCTL_BIT        = 1 << 0x03  // _UFFDIO_COPY in uffdio_register.ioctls
+	UFFDIO_WRITEPROTECT          = 0xc018aa06 // _IOWR(0xaa, 0x06, struct uffdio_writeprotect)
+	UFFDIO_WRITEPROTECT_MODE_WP  = 1 << 0
+	UFFDIO_UNREGISTER            = 0x8010aa01 // _IOR(0xaa, 0x01, struct uffdio_range)
+	UFFDIO_WAKE                  = 0x8010aa02 // _IOR(0xaa, 0x02, struct uffdio_range)
 
 	UFFD_FEATURE_PAGEFAULT_FLAG_WP = 1 << 0
 	UFFD_FEATURE_EVENT_REMAP       = 1 << 2
@@ -46,6 +50,13 @@ type UffdioRegister struct{ Start, Len, Mode, Ioctls uint64 }
 // UffdioWriteprotect mirrors struct uffdio_writeprotect
 // (include/uapi/linux/userfaultfd.h; range as start, len).
 type UffdioWriteprotect struct{ Start, Len, Mode uint64 }
+
+// UffdioCopy mirrors struct uffdio_copy
+// (include/uapi/linux/userfaultfd.h).
+type UffdioCopy struct {
+	Dst, Src, Len, Mode uint64
+	Copy                int64
+}
 
 // UffdMsgSize is sizeof(struct uffd_msg).
 const UffdMsgSize = 32

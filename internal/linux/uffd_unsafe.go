@@ -37,6 +37,19 @@ func IoctlUffdioWriteprotect(fd int, a *UffdioWriteprotect) error {
 	return err
 }
 
+// IoctlUffdioCopy is ioctl(UFFDIO_COPY) on the userfaultfd fd: len(src)
+// bytes from src to dst in the uffd's mm, with mode. It returns the
+// bytes copied, which may be fewer on an error (EAGAIN, EEXIST).
+func IoctlUffdioCopy(fd int, dst uint64, src []byte, mode uint64) (int64, error) {
+	if len(src) == 0 {
+		return 0, nil
+	}
+	c := UffdioCopy{Dst: dst, Src: uint64(uintptr(unsafe.Pointer(unsafe.SliceData(src)))), Len: uint64(len(src)), Mode: mode}
+	_, err := ioctlPtr(fd, UFFDIO_COPY, unsafe.Pointer(&c))
+	runtime.KeepAlive(src)
+	return max(c.Copy, 0), err
+}
+
 // IoctlUffdioUnregister is ioctl(UFFDIO_UNREGISTER) on the
 // userfaultfd fd.
 func IoctlUffdioUnregister(fd int, r *UffdioRange) error {

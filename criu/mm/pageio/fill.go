@@ -3,7 +3,9 @@ package pageio
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -56,15 +58,16 @@ func (m *Mapped) Close() error {
 	return err
 }
 
-// Writers writes batches of pages into a task's memory with
-// process_vm_writev on several goroutines at once. Writing into fresh
+// Writers writes batches of pages into a task's memory (with
+// process_vm_writev, or UFFDIO_COPY: mem.Filler) on several goroutines
+// at once. Writing into fresh
 // memory is mostly the kernel faulting it in (zeroing a page, then
 // copying into it): on two cores the two halves of 1 GiB are filled in
 // about the time of one. The batches must not overlap.
 type Writers struct {
-	pid  int
-	jobs chan writeJob
-	wg   sync.WaitGroup
+	write func(rs []mem.Range, b []byte) error
+	jobs  chan writeJob
+	wg    sync.WaitGroup
 
 	mu  sync.Mutex // protects err
 	err error      // the first write that failed
@@ -80,16 +83,17 @@ type writeJob struct {
 // (the kernel's fault path does not scale past a few in one mm).
 func Parallel() int { return min(4, max(1, runtime.NumCPU())) }
 
-// NewWriters starts n writers into pid's memory.
-func NewWriters(pid, n int) *Writers {
-	w := &Writers{pid: pid, jobs: make(chan writeJob)}
+// NewWriters starts n writers, each writing with write (which must be
+// safe to call from several goroutines at once).
+func NewWriters(n int, write func(rs []mem.Range, b []byte) error) *Writers {
+	w := &Writers{write: write, jobs: make(chan writeJob)}
 	for range max(1, n) {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
 			for j := range w.jobs {
 				if w.failed() == nil {
-					if err := mem.WriteRemote(w.pid, j.rs, j.b); err != nil {
+					if err := w.write(j.rs, j.b); err != nil {
 						w.mu.Lock()
 						if w.err == nil {
 							w.err = err
@@ -135,4 +139,53 @@ func InMemory(f *os.File) bool {
 		return false
 	}
 	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
+}
+
+// thpSettings are the THP modes of this machine: the top one
+// (/sys/kernel/mm/transparent_hugepage/enabled) and each size's
+// (hugepages-*kB/enabled: always, inherit, madvise or never), read once.
+var thpSettings = sync.OnceValues(func() (string, []string) {
+	const dir = "/sys/kernel/mm/transparent_hugepage"
+	top := thpMode(filepath.Join(dir, "enabled"))
+	var sizes []string
+	ms, _ := filepath.Glob(filepath.Join(dir, "hugepages-*kB", "enabled"))
+	for _, m := range ms {
+		sizes = append(sizes, thpMode(m))
+	}
+	return top, sizes
+})
+
+// thpMode is the bracketed mode of a THP setting file, "never" when
+// there is none.
+func thpMode(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "never"
+	}
+	s := string(b)
+	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
+	if i < 0 || j < i {
+		return "never"
+	}
+	return s[i+1 : j]
+}
+
+// HugeOnFault says whether the kernel may give a huge page (of any
+// size) on a fault in a private anonymous mapping, by this machine's
+// THP settings; hg: the mapping has MADV_HUGEPAGE. It does not know of
+// MADV_NOHUGEPAGE or PR_SET_THP_DISABLE, which give none.
+func HugeOnFault(hg bool) bool {
+	top, sizes := thpSettings()
+	if len(sizes) == 0 {
+		sizes = []string{"inherit"}
+	}
+	for _, m := range sizes {
+		if m == "inherit" {
+			m = top
+		}
+		if m == "always" || m == "madvise" && hg {
+			return true
+		}
+	}
+	return false
 }

@@ -206,7 +206,7 @@ func TestFillFromMappedImage(t *testing.T) {
 		t.Fatalf("MapImage of a tmpfs image: ok %v, %v", ok, err)
 	}
 	defer m.Close()
-	wr := pageio.NewWriters(pid, 2)
+	wr := pageio.NewWriters(2, func(rs []mem.Range, b []byte) error { return mem.WriteRemote(pid, rs, b) })
 	var done int
 	const step = 4 << 20
 	for off := uint64(0); off < r.Len(); off += step {
@@ -227,7 +227,7 @@ func TestFillFromMappedImage(t *testing.T) {
 // made; every done is called.
 func TestWritersError(t *testing.T) {
 	pid, _, r := startHeap(t)
-	wr := pageio.NewWriters(pid, 1)
+	wr := pageio.NewWriters(1, func(rs []mem.Range, b []byte) error { return mem.WriteRemote(pid, rs, b) })
 	done := 0
 	page := make([]byte, mem.PageSize)
 	wr.Write([]mem.Range{{Start: 0x10000000, End: 0x10000000 + mem.PageSize}}, page, func() { done++ })
