@@ -80,31 +80,7 @@ func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
 	s.mu.Lock()
 	s.open[iw] = true
 	s.mu.Unlock()
-	if fw, ok := w.(image.FileWriter); ok {
-		// The page copies write a local image through a mapping
-		// (package pageio), checking the command's context between
-		// chunks themselves.
-		return &fileWriter{iw, fw}, nil
-	}
 	return iw, nil
-}
-
-// fileWriter forwards image.FileWriter.
-type fileWriter struct {
-	*writer
-	f image.FileWriter
-}
-
-// File is the inner writer's file.
-func (w *fileWriter) File() *os.File { return w.f.File() }
-
-// Extend extends the inner writer's image, unless the command was
-// interrupted.
-func (w *fileWriter) Extend(n int64) (int64, error) {
-	if err := w.s.err(); err != nil {
-		return 0, fmt.Errorf("write image %s: %w", w.name, err)
-	}
-	return w.f.Extend(n)
 }
 
 func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {

@@ -302,22 +302,6 @@ func (w *dirWriter) writeDirect(p []byte) (n int, ok bool, err error) {
 	return n, true, nil
 }
 
-// File is the image's file (FileWriter).
-func (w *dirWriter) File() *os.File { return w.f }
-
-// Extend makes the image n bytes longer (FileWriter).
-func (w *dirWriter) Extend(n int64) (int64, error) {
-	if w.ctx.Err() != nil {
-		return 0, fmt.Errorf("write image %s: %w", w.name, context.Cause(w.ctx))
-	}
-	off := w.off
-	if err := w.f.Truncate(off + n); err != nil {
-		return 0, fmt.Errorf("write image %s: %w", w.name, err)
-	}
-	w.off += n
-	return off, nil
-}
-
 func (w *dirWriter) Close() error {
 	if w.done {
 		return nil

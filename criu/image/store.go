@@ -61,17 +61,6 @@ type FileReader interface {
 	File() *os.File
 }
 
-// FileWriter is implemented by the writers of images that are local
-// files (Dir's): Extend makes the image n bytes longer (zeros until
-// written) and returns where those bytes start in File, for a writer
-// that fills them through a mapping (package pageio). The image is
-// committed by Close as any other.
-type FileWriter interface {
-	Writer
-	File() *os.File
-	Extend(n int64) (off int64, err error)
-}
-
 // Releaser is implemented by stores that hold a snapshot for a reader
 // (the remote image cache): Release says the restore is done with it, so
 // the cache may free the snapshot.

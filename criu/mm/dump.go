@@ -532,7 +532,7 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	if lenient {
 		onFail = d.readLenient
 	}
-	t, err := pageio.Dump(ctx, d.pid, runs, w, pagesName, onFail)
+	t, err := pageio.Dump(d.pid, runs, w, pagesName, onFail)
 	if err != nil {
 		w.Abort()
 		return err
