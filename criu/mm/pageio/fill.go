@@ -176,6 +176,11 @@ func thpMode(path string) string {
 // MADV_NOHUGEPAGE or PR_SET_THP_DISABLE, which give none.
 func HugeOnFault(hg bool) bool {
 	top, sizes := thpSettings()
+	return hugeOnFault(top, sizes, hg)
+}
+
+// hugeOnFault is HugeOnFault for the top mode and the sizes' modes.
+func hugeOnFault(top string, sizes []string, hg bool) bool {
 	if len(sizes) == 0 {
 		sizes = []string{"inherit"}
 	}
