@@ -28,9 +28,9 @@
 // and made to exit with their dumped status (or die of their signal).
 // Each task's memory (package mm) is restored before it forks its
 // children, so that they inherit it, pages shared copy-on-write left
-// shared. With Options.ShellJob (shelljob.go) the shell's session and
-// group in the images are replaced by the restorer's (CRIU's rules) and
-// the job's group takes the foreground of the restorer's terminal.
+// shared. With Options.ShellJob (package shelljob) the shell's session
+// and group in the images are replaced by the restorer's (CRIU's rules)
+// and the job's group takes the foreground of the restorer's terminal.
 //
 // Then each task (task.go): its process-wide state (package task, in
 // CRIU's order, with umask and cwd), its files (restoreFiles: the stub's
