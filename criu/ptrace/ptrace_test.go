@@ -380,6 +380,39 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// BenchmarkInjectOnTracer is BenchmarkInject's call made from the
+// tracer thread itself (inside a Tracer.Do), as the restore's and the
+// dump's per-task steps make theirs: no thread hand-off per request.
+func BenchmarkInjectOnTracer(b *testing.B) {
+	crtest.RequireRoot(b)
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := cmd.Process.Pid
+	tr := ptrace.NewTracer()
+	defer tr.Close()
+	if err := tr.Seize(pid, 0); err != nil {
+		b.Fatal(err)
+	}
+	in, err := injector(tr, pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = tr.Do(func() error {
+		for b.Loop() {
+			if _, err := in.Syscall("getpid", unix.SYS_GETPID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkInjectBatch is BenchmarkInject's call in batches of 8, per call.
 func BenchmarkInjectBatch(b *testing.B) {
 	crtest.RequireRoot(b)
@@ -410,5 +443,29 @@ func BenchmarkInjectBatch(b *testing.B) {
 			}
 		}
 		n++
+	}
+}
+
+// A Do made from inside another Do's function runs in place, on the
+// tracer thread, instead of waiting for the tracer thread it holds.
+func TestDoInPlace(t *testing.T) {
+	tr := ptrace.NewTracer()
+	defer tr.Close()
+	done := make(chan [2]int, 1)
+	go func() {
+		var outer, inner int
+		tr.Do(func() error {
+			outer = unix.Gettid()
+			return tr.Do(func() error { inner = unix.Gettid(); return nil })
+		})
+		done <- [2]int{outer, inner}
+	}()
+	select {
+	case tids := <-done:
+		if tids[0] != tids[1] || tids[0] == 0 {
+			t.Fatalf("nested Do ran on thread %d, the outer on %d: want the tracer thread for both", tids[1], tids[0])
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Do inside a Do waits for the tracer thread it holds")
 	}
 }
