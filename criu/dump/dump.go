@@ -119,7 +119,10 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if err := interrupted(ctx); err != nil {
 			return nil, err
 		}
-		if err := d.dumpTask(ctx); err != nil {
+		// On the tracer thread (ptrace.Tracer.Do): the task's requests
+		// make no thread hand-offs. Nothing in it waits for a goroutine
+		// that uses the tracer.
+		if err := t.tr.Do(func() error { return d.dumpTask(ctx) }); err != nil {
 			return nil, err
 		}
 		t.addStats(d)
@@ -204,10 +207,10 @@ func (t *frozenTree) letGo(ctx context.Context) error {
 		return err
 	}
 	if t.opts.LeaveRunning {
-		if err := t.thaw(); err != nil {
+		if err := t.tr.Do(t.thaw); err != nil {
 			return fmt.Errorf("resume %d: %w", t.opts.Pid, err)
 		}
-	} else if err := t.kill(); err != nil {
+	} else if err := t.tr.Do(t.kill); err != nil {
 		return err
 	}
 	t.setFrozen()
@@ -287,14 +290,14 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	log.Debug().Int("pid", opts.Pid).Msg("freezing")
 	release, err := t.freezeCgroup()
 	if err == nil {
-		err = t.freeze()
+		err = t.tr.Do(t.freeze) // every request on the tracer thread
 		if rerr := release(); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
 	// Whatever was seized gets let go on failure.
 	t.undo.Add(func() {
-		if err := t.thaw(); err != nil {
+		if err := t.tr.Do(t.thaw); err != nil {
 			log.Error().Err(err).Msg("thaw")
 		}
 	})

@@ -17,6 +17,25 @@ import (
 
 var atFdcwd = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
 
+// restoreState restores what the task holds once its memory is in: its
+// process-wide state, files, epoll targets and threads. It runs on the
+// tracer thread (Restore).
+func (r *restorer) restoreState() error {
+	if err := r.finishMemory(); err != nil {
+		return err
+	}
+	if err := r.restoreTask(); err != nil {
+		return err
+	}
+	if err := r.restoreFiles(); err != nil {
+		return err
+	}
+	if err := r.restoreEpolls(); err != nil {
+		return err
+	}
+	return r.restoreThreads()
+}
+
 // restoreTask sets the process-wide state (package task): signal
 // handlers, personality, oom_score_adj, the child-subreaper flag, umask,
 // cwd, rlimits, timers, membarrier registrations, login uid. The root and

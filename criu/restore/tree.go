@@ -248,7 +248,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.create(ctx, root); err != nil {
+	// The tasks' steps, each tens of injected syscalls, run on the
+	// tracer thread (ptrace.Tracer.Do): no thread hand-off per request.
+	// Nothing in them waits for a goroutine that uses the tracer.
+	if err := t.tr.Do(func() error { return t.create(ctx, root) }); err != nil {
 		return nil, err
 	}
 	if err := t.checkSessions(); err != nil {
@@ -270,19 +273,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			continue
 		}
 		r := n.r
-		if err := r.finishMemory(); err != nil {
-			return nil, fmt.Errorf("task %d: %w", n.pid, err)
-		}
-		if err := r.restoreTask(); err != nil {
-			return nil, fmt.Errorf("task %d: %w", n.pid, err)
-		}
-		if err := r.restoreFiles(); err != nil {
-			return nil, fmt.Errorf("task %d: %w", n.pid, err)
-		}
-		if err := r.restoreEpolls(); err != nil {
-			return nil, fmt.Errorf("task %d: %w", n.pid, err)
-		}
-		if err := r.restoreThreads(); err != nil {
+		if err := t.tr.Do(r.restoreState); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 		stats.PagesRestored += r.stats.PagesRestored
@@ -311,10 +302,13 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		if n.sn.zombie() || n.helper {
 			continue
 		}
-		if err := t.hand.Release(handTask{n.r}, n.sn.sharedFds); err != nil {
-			return nil, fmt.Errorf("task %d: %w", n.pid, err)
-		}
-		if err := n.r.finish(); err != nil {
+		err := t.tr.Do(func() error {
+			if err := t.hand.Release(handTask{n.r}, n.sn.sharedFds); err != nil {
+				return err
+			}
+			return n.r.finish()
+		})
+		if err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
@@ -334,7 +328,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		if n.sn.zombie() || n.helper {
 			continue
 		}
-		if err := n.r.detach(); err != nil {
+		if err := t.tr.Do(n.r.detach); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
 	}
