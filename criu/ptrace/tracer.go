@@ -33,6 +33,11 @@ type Tracer struct {
 	// tid is the tracer thread's id, set before NewTracer returns:
 	// Do called there (from inside another Do's f) runs in place.
 	tid int
+	// pinned is set once PinCPU pinned the tracer thread to one CPU;
+	// mask is the thread's affinity before (Unpin). Only touched on the
+	// tracer thread.
+	pinned bool
+	mask   unix.CPUSet
 }
 
 // NewTracer starts the tracer goroutine. Close it when done; closing ends

@@ -378,6 +378,11 @@ func (r *restorer) detach() error {
 		return err
 	}
 	for _, tid := range r.tids {
+		// Created on the tracer's CPU (ptrace.Tracer.PinCPU), it runs
+		// with criu's CPU mask, as it would have had without the pin.
+		if err := r.tr.Unpin(tid); err != nil {
+			return err
+		}
 		if err := r.tr.Detach(tid, 0); err != nil {
 			return fmt.Errorf("thread %d: %w", tid, err)
 		}

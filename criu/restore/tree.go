@@ -167,6 +167,11 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	defer undo.Run()
 	t.tr = ptrace.NewTracer()
 	undo.Add(func() { t.tr.Close() })
+	// The tasks are created on the tracer's CPU, and each task's
+	// threads get criu's CPU mask back when it is let go (detach).
+	if err := t.tr.PinCPU(); err != nil {
+		t.log.Debug().Err(err).Msg("tracer not pinned to a CPU")
+	}
 	// Orphans of a failed restore come to us to be reaped.
 	setSub := !isSubreaper()
 	if setSub {
