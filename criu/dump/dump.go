@@ -288,6 +288,11 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	log := opts.Log
 	t0 := time.Now()
 	log.Debug().Int("pid", opts.Pid).Msg("freezing")
+	// The threads go to the tracer's CPU while frozen (freeze.Thaw
+	// gives them their CPU masks back).
+	if err := t.tr.PinCPU(); err != nil {
+		log.Debug().Err(err).Msg("tracer not pinned to a CPU")
+	}
 	release, err := t.freezeCgroup()
 	if err == nil {
 		err = t.tr.Do(t.freeze) // every request on the tracer thread

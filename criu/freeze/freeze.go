@@ -57,6 +57,11 @@ func Threads(tr *ptrace.Tracer, pid int) ([]*Thread, error) {
 			if th.Mask, err = tr.GetSigmask(tid); err != nil {
 				return out, err
 			}
+			// On the tracer's CPU while frozen (ptrace.Tracer.PinCPU):
+			// each injected call then costs a fraction.
+			if err := tr.Pin(tid); err != nil {
+				return out, err
+			}
 		}
 		if !added {
 			return out, nil
@@ -64,13 +69,16 @@ func Threads(tr *ptrace.Tracer, pid int) ([]*Thread, error) {
 	}
 }
 
-// Thaw puts back each thread's registers and detaches it. It
+// Thaw puts back each thread's registers and CPU mask and detaches it. It
 // carries on past errors so that every thread gets its chance.
 func Thaw(tr *ptrace.Tracer, ths []*Thread) error {
 	var errs []error
 	stop := StopSignal(tr, ths)
 	for _, th := range ths {
 		if err := tr.SetRegs(th.Tid, th.Regs); err != nil {
+			errs = append(errs, err)
+		}
+		if err := tr.Unpin(th.Tid); err != nil {
 			errs = append(errs, err)
 		}
 		if err := tr.Detach(th.Tid, 0); err != nil {

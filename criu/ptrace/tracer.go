@@ -38,13 +38,18 @@ type Tracer struct {
 	// tracer thread.
 	pinned bool
 	mask   unix.CPUSet
+	cpu    int
+	// affinity holds, for a thread Pin moved to cpu, its mask from
+	// before (nil: Pin left it where it was). Only touched on the
+	// tracer thread.
+	affinity map[int]*unix.CPUSet
 }
 
 // NewTracer starts the tracer goroutine. Close it when done; closing ends
 // the locked OS thread, which detaches (or, with PTRACE_O_EXITKILL, kills)
 // any tracee still attached.
 func NewTracer() *Tracer {
-	t := &Tracer{reqs: make(chan func()), done: make(chan struct{}), seized: map[int]bool{}, stopSig: map[int]syscall.Signal{}, pending: map[int]bool{}, early: map[int]Status{}}
+	t := &Tracer{reqs: make(chan func()), done: make(chan struct{}), seized: map[int]bool{}, stopSig: map[int]syscall.Signal{}, pending: map[int]bool{}, early: map[int]Status{}, affinity: map[int]*unix.CPUSet{}}
 	ready := make(chan struct{})
 	go func() {
 		// Never unlocked: the thread exits with the goroutine.

@@ -1,9 +1,12 @@
 package restore_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +99,69 @@ func treeTids(t *testing.T, root int) [][2]int {
 		}
 	}
 	return out
+}
+
+// The dump moves the frozen threads to its tracer's CPU and gives each
+// its own CPU mask back when it lets the tree go: after a dump -R every
+// thread has its mask as before, and after a dump refused for a
+// thread's affinity (one thread of threads.c pinned to CPU 0, which the
+// refusal names as found, not as moved) so has every thread, the
+// refused one CPU 0 and the others criu's.
+func TestDumpKeepsCPUMask(t *testing.T) {
+	setup(t)
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: a thread moved to the tracer's is where it was")
+	}
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "threads.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, bin, out)
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "READY", 5*time.Second)
+	want := cpusAllowed(t, os.Getpid(), os.Getpid())
+	masks := func() map[int]string {
+		m := map[int]string{}
+		for _, p := range treeTids(t, pid) {
+			m[p[1]] = cpusAllowed(t, p[0], p[1])
+		}
+		return m
+	}
+	check := func(when string, pinned int) {
+		t.Helper()
+		m := masks()
+		if len(m) < 2 {
+			t.Fatalf("%d threads, want several", len(m))
+		}
+		for tid, got := range m {
+			w := want
+			if tid == pinned {
+				w = "0"
+			}
+			if got != w {
+				t.Errorf("%s: thread %d runs on CPUs %s, want %s", when, tid, got, w)
+			}
+		}
+	}
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o755)
+	dumpCmd(t, pid, img, "-R")
+	check("after dump -R", 0)
+
+	var one unix.CPUSet
+	one.Set(0)
+	tids := treeTids(t, pid)
+	last := tids[len(tids)-1][1]
+	if err := unix.SchedSetaffinity(last, &one); err != nil {
+		t.Fatal(err)
+	}
+	img2 := filepath.Join(dir, "img2")
+	os.Mkdir(img2, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img2)
+	if msg := fmt.Sprintf("thread %d: unsupported: CPU affinity 0 differs from criu's %s", last, want); err == nil || !strings.Contains(res, msg) {
+		t.Fatalf("dump: err %v, output %q, want %q", err, res, msg)
+	}
+	check("after the refused dump", last)
+	unix.Kill(pid, unix.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }

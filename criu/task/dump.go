@@ -147,7 +147,7 @@ func DumpThread(f *Frozen, th *Thread) (*images.CoreEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkThreadMisc(tid); err != nil {
+	if err := checkThreadMisc(f.Tr, tid); err != nil {
 		return nil, err
 	}
 
@@ -520,7 +520,7 @@ func schedOf(tid int) (policy uint32, nice int32, prio uint32, err error) {
 // place for and that a restored thread would silently lose: an I/O
 // priority set with ioprio_set (0: none set, the kernel derives it from
 // the nice value), a CPU affinity other than the dumper's.
-func checkThreadMisc(tid int) error {
+func checkThreadMisc(tr *ptrace.Tracer, tid int) error {
 	prio, err := linux.IoprioGet(linux.IOPRIO_WHO_PROCESS, tid)
 	if err != nil {
 		return fmt.Errorf("thread %d: %w", tid, err)
@@ -531,12 +531,14 @@ func checkThreadMisc(tid int) error {
 	// CPU affinity has no field in CRIU's images either: a restored
 	// thread runs where the restorer may. One pinned to other CPUs than
 	// the dumper's own (taskset, sched_setaffinity) would lose that.
-	var mine, its unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &mine); err != nil {
-		return os.NewSyscallError("sched_getaffinity", err)
+	// Both as found: the tracer moves the frozen threads to its CPU.
+	mine, err := tr.OwnAffinity()
+	if err != nil {
+		return err
 	}
-	if err := unix.SchedGetaffinity(tid, &its); err != nil {
-		return fmt.Errorf("thread %d: %w", tid, os.NewSyscallError("sched_getaffinity", err))
+	its, err := tr.Affinity(tid)
+	if err != nil {
+		return err
 	}
 	if its != mine {
 		return fmt.Errorf("thread %d: %w: CPU affinity %s differs from criu's %s and has no place in the images", tid, errdefs.ErrUnsupported, cpuList(&its), cpuList(&mine))
