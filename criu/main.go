@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -73,6 +74,7 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
+	tuneGC()
 	// At once: a signal before the command's own handling must not kill
 	// criu (interrupt.go).
 	earlySignals = make(chan os.Signal, 4)
@@ -81,6 +83,21 @@ func main() {
 		os.Exit(status)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// gcPercent is criu's GOGC. A dump or restore allocates much and keeps
+// little (a 50-task dump: ~160 MB allocated, a live heap of 1-2 MB), so
+// with Go's default of 100 the collector ran 54-58 times in that dump
+// (every 4 MB), inside the frozen time; with 400, 8 times (a 16 MB
+// goal), and the dump froze the tree 280 ms against 320-380 ms. The
+// heap may grow to five times what is live between collections.
+const gcPercent = 400
+
+// tuneGC sets gcPercent unless the environment sets GOGC or GOMEMLIMIT.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
