@@ -131,6 +131,12 @@ func (t *Tracer) Unpin(tid int) error {
 			err = unix.SchedSetaffinity(tid, m)
 		default:
 			err = unix.SchedSetaffinity(tid, &t.mask)
+			if errors.Is(err, unix.EINVAL) {
+				// Moved since into a cpuset with none of criu's
+				// CPUs: the kernel gave it the cpuset's, as it would
+				// have without the pin.
+				err = nil
+			}
 		}
 		return nil
 	})
