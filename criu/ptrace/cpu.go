@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -20,8 +22,9 @@ import (
 // costs 8-14 us with tracer and tracee on one CPU and 50-100 us
 // across (a restore of 50 tasks: about half the time).
 //
-// The tasks must get their mask back (Unpin) before they run on their
-// own. A tracer killed before it let them go leaves them running, but
+// A tracer whose mask is not every CPU (criu under taskset, or in a
+// cpuset) is not pinned (note at possibleCPUs). The tasks must get
+// their mask back (Unpin) before they run on their own. A tracer killed before it let them go leaves them running, but
 // on that one CPU. Safe to call twice: the mask saved is the first.
 func (t *Tracer) PinCPU() error {
 	return t.Do(func() error {
@@ -30,6 +33,15 @@ func (t *Tracer) PinCPU() error {
 		}
 		if err := unix.SchedGetaffinity(0, &t.mask); err != nil {
 			return os.NewSyscallError("sched_getaffinity", err)
+		}
+		all, err := possibleCPUs()
+		if err != nil {
+			return err
+		}
+		if t.mask != all {
+			// Unpin could not give the tasks their masks back as
+			// the kernel keeps them (note at possibleCPUs).
+			return fmt.Errorf("pin tracer: its CPU mask is not every CPU")
 		}
 		cpu, err := linux.Getcpu()
 		if err != nil {
@@ -48,10 +60,47 @@ func (t *Tracer) PinCPU() error {
 	})
 }
 
+// possibleCPUs is the set of every CPU the kernel may ever run
+// (/sys/devices/system/cpu/possible).
+//
+// Only a thread whose mask is all of them is moved (Pin, and PinCPU
+// for the tasks a restore creates). sched_setaffinity also records the
+// mask as the thread's own request (task_struct.user_cpus_ptr, since
+// Linux 6.2), which the kernel intersects with the thread's cpuset from
+// then on, while a thread that never asked has none and follows its
+// cpuset. Giving back every CPU is asking for none: a cpuset widened
+// later widens the thread as before. Giving back a narrower mask would
+// not be.
+func possibleCPUs() (unix.CPUSet, error) {
+	var s unix.CPUSet
+	b, err := os.ReadFile("/sys/devices/system/cpu/possible")
+	if err != nil {
+		return s, err
+	}
+	for _, r := range strings.Split(strings.TrimSpace(string(b)), ",") {
+		lo, hi, isRange := strings.Cut(r, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return s, fmt.Errorf("possible CPUs %q: %w", b, err)
+		}
+		z := a
+		if isRange {
+			if z, err = strconv.Atoi(hi); err != nil {
+				return s, fmt.Errorf("possible CPUs %q: %w", b, err)
+			}
+		}
+		for c := a; c <= z && c < len(s)*64; c++ {
+			s.Set(c)
+		}
+	}
+	return s, nil
+}
+
 // Pin moves the seized thread tid to the tracer's CPU (PinCPU) while it
-// is traced, keeping its mask for Unpin and Affinity. A thread that may
-// not run there (its mask or cpuset leaves that CPU out) stays where it
-// was. A no-op when the tracer is not pinned.
+// is traced, keeping its mask for Unpin and Affinity. A thread whose
+// mask is not every CPU (possibleCPUs) stays where it was, as does one
+// whose cpuset leaves that CPU out. A no-op when the tracer is not
+// pinned.
 func (t *Tracer) Pin(tid int) error {
 	return t.Do(func() error {
 		if !t.pinned {
@@ -62,8 +111,8 @@ func (t *Tracer) Pin(tid int) error {
 			return fmt.Errorf("thread %d: %w", tid, os.NewSyscallError("sched_getaffinity", err))
 		}
 		t.affinity[tid] = nil
-		if !m.IsSet(t.cpu) {
-			return nil
+		if all, err := possibleCPUs(); err != nil || m != all {
+			return nil // note at possibleCPUs
 		}
 		var one unix.CPUSet
 		one.Set(t.cpu)
