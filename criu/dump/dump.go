@@ -288,6 +288,7 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	log := opts.Log
 	t0 := time.Now()
 	log.Debug().Int("pid", opts.Pid).Msg("freezing")
+	image.Warm(everyDump...)
 	// The threads go to the tracer's CPU while frozen (freeze.Thaw
 	// gives them their CPU masks back).
 	if err := t.tr.PinCPU(); err != nil {
