@@ -48,6 +48,13 @@ func (p *podman) must(args ...string) string {
 	p.t.Helper()
 	out, err := p.run(args...)
 	if err != nil {
+		// criu's own logs of a failed checkpoint or restore say why.
+		for _, pat := range []string{"dump.log", "restore.log"} {
+			logs, _ := filepath.Glob(filepath.Join(p.dir, "root", "vfs-containers", "*", "userdata", pat))
+			for _, l := range logs {
+				out += logTail(l)
+			}
+		}
 		p.t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
