@@ -195,9 +195,9 @@ func under(p, q string) bool {
 
 func (d *Dumper) controller(cnames, paths []string) (*images.CgControllerEntry, error) {
 	name := hierName(cnames)
-	mnt, ok := d.mounts[hierKey(cnames)]
-	if !ok {
-		return nil, fmt.Errorf("%w: cgroup hierarchy %q is not mounted where criu can see it", ErrUnsupported, name)
+	mnt, err := reach(d.mounts, cnames)
+	if err != nil {
+		return nil, err
 	}
 	ts, err := tops(d.opts.root(cnames), paths)
 	if err != nil {

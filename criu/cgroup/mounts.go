@@ -8,6 +8,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // A hierarchy is one line of /proc/PID/cgroup: its controllers (cnames:
@@ -173,4 +176,58 @@ func hierarchies(yard string) (map[string]mount, error) {
 		out[name] = mount{point: path.Join(yard, e.Name()), root: "/"}
 	}
 	return out, nil
+}
+
+// unseen holds the cgroup v1 hierarchies criu mounted for itself
+// because no mount of theirs was in its mount namespace (a named
+// hierarchy such as "name=zdtmtst" that some program made and
+// unmounted: every task is still in it). Each is reached through a
+// directory fd of a mount detached at once, so nothing shows in any
+// mount table; the fd is kept for the life of the process.
+var unseen struct {
+	sync.Mutex
+	m map[string]mount
+}
+
+// reach finds hierarchy cnames in mounts, or mounts it for criu alone
+// when it is a cgroup v1 hierarchy no mount shows.
+func reach(mounts map[string]mount, cnames []string) (mount, error) {
+	key := hierKey(cnames)
+	if m, ok := mounts[key]; ok {
+		return m, nil
+	}
+	if key == "" {
+		return mount{}, fmt.Errorf("%w: the cgroup2 hierarchy is not mounted where criu can see it", ErrUnsupported)
+	}
+	unseen.Lock()
+	defer unseen.Unlock()
+	if m, ok := unseen.m[key]; ok {
+		return m, nil
+	}
+	opts := strings.Join(cnames, ",")
+	if !slices.ContainsFunc(cnames, func(c string) bool { return !strings.HasPrefix(c, "name=") }) {
+		opts = "none," + opts // a named hierarchy of no controller
+	}
+	dir, err := os.MkdirTemp("", "criu-cgroup-")
+	if err != nil {
+		return mount{}, err
+	}
+	defer os.Remove(dir)
+	if err := unix.Mount("cgroup", dir, "cgroup", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return mount{}, fmt.Errorf("%w: cgroup hierarchy %q is not mounted where criu can see it, and mounting it (-o %s) failed: %v", ErrUnsupported, hierName(cnames), opts, err)
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if uerr := unix.Unmount(dir, unix.MNT_DETACH); uerr != nil && err == nil {
+		unix.Close(fd)
+		err = uerr
+	}
+	if err != nil {
+		return mount{}, fmt.Errorf("cgroup hierarchy %q: %w", hierName(cnames), err)
+	}
+	m := mount{point: fmt.Sprintf("/proc/self/fd/%d", fd), root: "/"}
+	if unseen.m == nil {
+		unseen.m = map[string]mount{}
+	}
+	unseen.m[key] = m
+	return m, nil
 }

@@ -53,9 +53,9 @@ func Prepare(ctx context.Context, s image.Store, opts Options, rootSet uint32, l
 	moved := map[string][]relocation{}
 	for _, ce := range e.GetControllers() {
 		name := hierName(ce.GetCnames())
-		mnt, ok := mounts[hierKey(ce.GetCnames())]
-		if !ok {
-			return nil, fmt.Errorf("restore cgroups: %w: hierarchy %q of the images is not mounted", ErrUnsupported, name)
+		mnt, err := reach(mounts, ce.GetCnames())
+		if err != nil {
+			return nil, fmt.Errorf("restore cgroups: %w", err)
 		}
 		for _, de := range ce.GetDirs() {
 			from := cleanPath(de.GetDirName())
@@ -74,9 +74,9 @@ func Prepare(ctx context.Context, s image.Store, opts Options, rootSet uint32, l
 	}
 	for _, se := range e.GetSets() {
 		for _, m := range se.GetCtls() {
-			mnt, ok := mounts[hierKey(strings.Split(m.GetName(), ","))]
-			if !ok {
-				return nil, fmt.Errorf("restore cgroups: %w: hierarchy %q of set %d is not mounted", ErrUnsupported, hierName([]string{m.GetName()}), se.GetId())
+			mnt, err := reach(mounts, strings.Split(m.GetName(), ","))
+			if err != nil {
+				return nil, fmt.Errorf("restore cgroups: set %d: %w", se.GetId(), err)
 			}
 			procs := func(p string) (string, error) {
 				p = cleanPath(p)
