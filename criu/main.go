@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -261,20 +262,40 @@ func printCommandHelp(w io.Writer, c *command, fs *pflag.FlagSet) {
 	fmt.Fprintf(w, "Usage: criu %s %s\n\n%s\n\nOptions:\n%s", c.name, c.usage, c.summary, fs.FlagUsages())
 }
 
-// fixVerbosity rewrites CRIU's "-v4" into "--verbosity=4": pflag would
-// read it as -v followed by a flag named 4.
+// fixVerbosity rewrites CRIU's short forms of -v with an attached value
+// into "--verbosity=N", which pflag would read as -v followed by more
+// short flags. CRIU's -v takes an optional argument: "-v4" sets 4, "-vvv"
+// adds one per v to the default level 2, and anything else attached is
+// read as a number with atoi, so that "-verbosity=0" (what zdtm.py passes
+// to `criu check --feature`) sets 0. Levels above 4 are 4.
 func fixVerbosity(args []string) []string {
 	out := make([]string, 0, len(args))
 	for i, a := range args {
 		if a == "--" {
 			return append(out, args[i:]...)
 		}
-		if len(a) > 2 && strings.HasPrefix(a, "-v") && a[2] >= '0' && a[2] <= '9' {
-			a = "--verbosity=" + a[2:]
+		if len(a) > 2 && strings.HasPrefix(a, "-v") {
+			a = "--verbosity=" + strconv.Itoa(attachedVerbosity(a[2:]))
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// attachedVerbosity is the level CRIU gives "-v" followed by s.
+func attachedVerbosity(s string) int {
+	n := 0
+	if strings.Trim(s, "v") == "" {
+		n = 2 + len(s) + 1
+	} else {
+		for _, c := range s {
+			if c < '0' || c > '9' || n > 4 {
+				break
+			}
+			n = n*10 + int(c-'0')
+		}
+	}
+	return min(n, 4)
 }
 
 // resolveInWorkDir applies CRIU's rule for relative paths: the log file

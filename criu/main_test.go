@@ -32,7 +32,7 @@ func TestCLI(t *testing.T) {
 		{[]string{"help", "show"}, 0, "--images-dir", ""},
 		{[]string{"show", "--bogus"}, 2, "", "unknown flag: --bogus"},
 		{[]string{"show"}, 2, "", "name image files"},
-		{[]string{"show", "-v9", "x.img"}, 2, "", "verbosity must be 0..4"},
+		{[]string{"show", "--verbosity=9", "x.img"}, 2, "", "verbosity must be 0..4"},
 		{[]string{"-v4", "show", "/nonexistent/core-1.img"}, 1, "", "no such file"},
 		{[]string{"show", "--log-format", "xml", "a.img"}, 1, "", "--log-format must be text or json"},
 	}
@@ -47,7 +47,7 @@ func TestCLI(t *testing.T) {
 }
 
 func TestVerbosityForms(t *testing.T) {
-	for arg, want := range map[string]int{"-v": 4, "-v0": 0, "-v3": 3, "--verbosity=1": 1} {
+	for arg, want := range map[string]int{"-v": 4, "-v0": 0, "-v3": 3, "--verbosity=1": 1, "-vv": 4, "-v1x": 1, "-v9": 4, "-verbosity=0": 0} {
 		fs, lo, _ := newFlagSet(commands["show"])
 		if err := fs.Parse(fixVerbosity([]string{arg})); err != nil {
 			t.Fatalf("%s: %v", arg, err)
