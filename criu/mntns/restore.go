@@ -481,10 +481,13 @@ func (k *mk) makeTarget(target string, dir bool) error {
 }
 
 // innerSource is the mount before m that holds m's filesystem at or
-// above m's root (as bindOfInner at dump), the closest one last.
+// above m's root (as bindOfInner at dump), the closest one last. The
+// root mount is one: a bind of a directory of the root filesystem is
+// made from that directory of --root, which stands for the dumped root
+// (as CRIU does).
 func innerSource(m *images.MntEntry, before []*images.MntEntry) *images.MntEntry {
 	var src *images.MntEntry
-	for _, o := range before[1:] {
+	for _, o := range before {
 		if o.GetRootDev() != m.GetRootDev() {
 			continue
 		}

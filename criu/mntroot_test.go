@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/criugo/criu/criu/crtest"
+)
+
+// TestRestoreBindOfRootDir dumps a sleep pivot_root'ed into a rootfs in
+// which a directory of the rootfs itself is bound elsewhere (no other
+// mount holds that directory, as in upstream zdtm's bind-mount in its ns
+// flavor), and restores it with --root: the bind is made again from
+// that directory of the new root, a bind and not a copy.
+func TestRestoreBindOfRootDir(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	criu := crtest.Criu(t)
+	r := filepath.Join(t.TempDir(), "rootfs")
+	script := `set -e; R=` + r + `; mkdir -p $R; mount --bind $R $R; cd $R
+mkdir usr proc old src dst; ln -s usr/bin bin; ln -s usr/lib lib; ln -s usr/lib64 lib64
+mount --bind /usr usr; mount -o remount,bind,ro usr; mount -t proc proc proc
+echo before > src/f; mount --bind src dst
+pivot_root . old; cd /; umount -l /old
+for fd in /proc/$$/fd/*; do n=${fd##*/}; eval "exec $n>&-"; done
+exec sleep 100000`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "bash", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pid := cmd.Process.Pid
+	for i := 0; ; i++ {
+		if c, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(c)) == "sleep" {
+			break
+		}
+		if i > 500 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	dir := t.TempDir()
+	if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", "dump.log", "-v4", "--external", "mnt[/usr]:usr").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+		t.Fatalf("dump: %v\n%s\n%s", err, b, log)
+	}
+	cmd.Wait()
+	pidfile := filepath.Join(dir, "pid")
+	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
+	}
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { crtest.Kill(npid) })
+	mi, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range strings.Split(string(mi), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && f[4] == "/dst" && strings.HasSuffix(f[3], "/rootfs/src") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no /dst bound from the rootfs's src after restore:\n%s", mi)
+	}
+	root := "/proc/" + strconv.Itoa(npid) + "/root"
+	if got, err := os.ReadFile(root + "/dst/f"); err != nil || string(got) != "before\n" {
+		t.Errorf("/dst/f: %q, %v", got, err)
+	}
+	if err := os.WriteFile(root+"/dst/after", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(r, "src", "after")); err != nil {
+		t.Errorf("a file made in /dst is not in the rootfs's src: %v", err)
+	}
+}
