@@ -3,10 +3,10 @@
 // the tool runs inside the namespace and its own dump format is stored
 // as raw images, fed back to `ip ... restore` on restore.
 //
-// What belongs here: running `ip` inside a namespace, the image names and
+// What belongs here: running `ip` (and `nft`) inside a namespace, the image names and
 // formats below, recreating links, the net sysctls that CRIU saves (of
 // the namespace and of each link). What does not: deciding which
-// namespaces a dump covers, iptables/nftables, sockets.
+// namespaces a dump covers, the network lock (netlock), sockets.
 //
 // # Images (N is the namespace's object id)
 //
@@ -26,6 +26,9 @@
 //	              sets those sysctls, the links come from iplinks-N.img
 //	              (a dummy link, which CRIU knows only through plugins,
 //	              is EXTLINK)
+//	nftables-N.img raw, no header: `nft list table` of each table but
+//	              the network lock's (inet CRIU-*), fed to `nft -f -`
+//	              (CRIU: `list ruleset` through libnftables, the same text)
 //	netns-N.img   CRIU's: header 0x54564319 0x55933752 (NETNS), one
 //	              NetnsEntry: net/ipv4/conf/{all,default}/*, the same
 //	              for ipv6, net/unix/max_dgram_qlen and

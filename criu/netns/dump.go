@@ -90,7 +90,11 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 		}
 		log.Debug().Str("img", d.name).Int("bytes", len(b)).Msg("saved")
 	}
-	log.Info().Int("links", len(links)).Msg("network namespace dumped")
+	tables, err := dumpNftables(ctx, store, ns, id)
+	if err != nil {
+		return fmt.Errorf("dump netns %d: %w", id, err)
+	}
+	log.Info().Int("links", len(links)).Int("nftables", tables).Msg("network namespace dumped")
 	return nil
 }
 

@@ -1,0 +1,101 @@
+package netns
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+)
+
+// nftablesImage is CRIU's image of a namespace's nftables: raw, no
+// header, the text of `nft list ruleset`, which restore feeds to nft.
+func nftablesImage(id uint32) string { return fmt.Sprintf("nftables-%d.img", id) }
+
+// nftTool is the nft program.
+const nftTool = "nft"
+
+// lockTable reports the table of a network lock (netlock's "inet
+// CRIU-ID", CRIU's too): it is criu's, not the tree's, and goes with the
+// lock.
+func lockTable(family, name string) bool {
+	return family == "inet" && strings.HasPrefix(name, "CRIU-")
+}
+
+// dumpNftables saves the nftables tables of ns (iptables-nft's rules are
+// among them) but the network lock's, as `nft list table` text, into
+// nftables-N.img. Without nft(8) the dump goes on only when the kernel
+// has no nf_tables (so no table can exist); else it is refused by name,
+// since the rules would be lost.
+func dumpNftables(ctx context.Context, store image.Store, ns *Namespace, id uint32) (int, error) {
+	if _, err := exec.LookPath(nftTool); err != nil {
+		if _, serr := os.Stat("/sys/module/nf_tables"); serr == nil {
+			return 0, fmt.Errorf("%w: nftables: nf_tables is loaded and nft(8) is not installed, so the namespace's tables cannot be saved", errdefs.ErrUnsupported)
+		}
+		return 0, nil
+	}
+	t := tool{path: nftTool, ns: ns}
+	out, err := t.output(ctx, "list", "tables")
+	if err != nil {
+		return 0, fmt.Errorf("nftables: %w", err)
+	}
+	var text bytes.Buffer
+	n := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 3 || f[0] != "table" {
+			continue
+		}
+		if lockTable(f[1], f[2]) {
+			continue
+		}
+		b, err := t.output(ctx, "list", "table", f[1], f[2])
+		if err != nil {
+			return 0, fmt.Errorf("nftables: table %s %s: %w", f[1], f[2], err)
+		}
+		text.Write(b)
+		n++
+	}
+	if err := writeImage(ctx, store, nftablesImage(id), text.Bytes()); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// restoreNftables makes the tables of nftables-N.img again in ns, in one
+// nft transaction. A missing or empty image is skipped.
+func restoreNftables(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
+	r, err := store.Open(ctx, nftablesImage(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open image %s: %w", nftablesImage(id), err)
+	}
+	f, err := image.SeekableCopy(ctx, r)
+	if cerr := r.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return fmt.Errorf("read image %s: %w", nftablesImage(id), err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.Size() == 0 {
+		return err
+	}
+	t := tool{path: nftTool, ns: ns}
+	if err := t.runFiles(ctx, f, nil, nil, "-f", "-"); err != nil {
+		return fmt.Errorf("restore image %s: %w", nftablesImage(id), err)
+	}
+	return nil
+}
