@@ -557,3 +557,35 @@ func TestFsDirRemovedRoot(t *testing.T) {
 		}
 	}
 }
+
+// A /proc file of a task that has exited (open after its child was
+// reaped, as upstream zdtm's remap_dead_pid) is refused at dump by name:
+// its path names nothing, and restore opens /proc files by path. The
+// same file of a live task is kept.
+func TestCheckProcGone(t *testing.T) {
+	cmd := exec.Command("sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mountinfo", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	link := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd())
+	path, err := os.Readlink(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkProcGone(path, link); err != nil {
+		t.Errorf("%s of a live task: %v", path, err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := checkProcGone(path, link); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), path+" is a /proc file whose path names nothing") {
+		t.Errorf("%s of a reaped task: %v", path, err)
+	}
+	if _, _, err := NewSet().AddReg(func() uint32 { return 1 }, path, link, 0, 0); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Errorf("AddReg of %s of a reaped task: %v", path, err)
+	}
+}

@@ -55,3 +55,35 @@ func checkProcPid(path, link string, treePid func(int) (int, bool)) error {
 	}
 	return nil
 }
+
+// checkProcGone refuses a file of a /proc whose path, seen from the
+// task's root, names nothing any more: a file of the /proc/PID directory
+// of a task that has exited (/proc/PID/mountinfo kept open after the
+// child was reaped). Restore opens /proc files by their path and would
+// fail; CRIU 4.2 makes a helper task of that pid for it. link is the
+// task's /proc/TASK/fd/N (or map_files) link to the file.
+func checkProcGone(path, link string) error {
+	var sfs unix.Statfs_t
+	if unix.Statfs(link, &sfs) != nil || sfs.Type != unix.PROC_SUPER_MAGIC || !strings.HasPrefix(path, "/") {
+		return nil
+	}
+	parts := strings.Split(link, "/")
+	if len(parts) < 4 || parts[0] != "" {
+		return nil
+	}
+	i := 1
+	for ; i < len(parts); i++ {
+		if _, err := strconv.Atoi(parts[i]); err == nil || parts[i] == "self" {
+			break
+		}
+	}
+	if i >= len(parts)-1 {
+		return nil
+	}
+	root := strings.Join(parts[:i+1], "/") + "/root"
+	var st unix.Stat_t
+	if err := unix.Stat(root+path, &st); err == unix.ENOENT {
+		return fmt.Errorf("%w: %s is a /proc file whose path names nothing now (a file of a task that has exited?): restore opens it by its path", errdefs.ErrUnsupported, path)
+	}
+	return nil
+}

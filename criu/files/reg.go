@@ -74,6 +74,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	if err := checkProcPid(path, link, f.TreePid); err != nil {
 		return 0, nil, err
 	}
+	if err := checkProcGone(path, link); err != nil {
+		return 0, nil, err
+	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		// A file made with O_TMPFILE keeps the flag, which holds
 		// O_DIRECTORY, in its f_flags: opened with it, it would be
