@@ -21,34 +21,9 @@ import (
 func TestRestoreBindOfRootDir(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare(1)")
-	}
 	criu := crtest.Criu(t)
-	r := filepath.Join(t.TempDir(), "rootfs")
-	script := `set -e; R=` + r + `; mkdir -p $R; mount --bind $R $R; cd $R
-mkdir usr proc old src dst; ln -s usr/bin bin; ln -s usr/lib lib; ln -s usr/lib64 lib64
-mount --bind /usr usr; mount -o remount,bind,ro usr; mount -t proc proc proc
-echo before > src/f; mount --bind src dst
-pivot_root . old; cd /; umount -l /old
-for fd in /proc/$$/fd/*; do n=${fd##*/}; eval "exec $n>&-"; done
-exec sleep 100000`
-	cmd := exec.Command("unshare", "-m", "--propagation", "private", "bash", "-c", script)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	r, cmd := startRootfsCT(t, "echo before > src/f; mount --bind src dst")
 	pid := cmd.Process.Pid
-	for i := 0; ; i++ {
-		if c, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(c)) == "sleep" {
-			break
-		}
-		if i > 500 {
-			t.Fatal("the container did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	dir := t.TempDir()
 	if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", "dump.log", "-v4", "--external", "mnt[/usr]:usr").CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
@@ -89,5 +64,62 @@ exec sleep 100000`
 	}
 	if _, err := os.Stat(filepath.Join(r, "src", "after")); err != nil {
 		t.Errorf("a file made in /dst is not in the rootfs's src: %v", err)
+	}
+}
+
+// startRootfsCT starts a sleep pivot_root'ed into a rootfs of its own
+// (the host's /usr bound read-only, a proc), after the shell commands
+// extra run in the rootfs, and returns the rootfs and the sleep's pid.
+func startRootfsCT(t *testing.T, extra string) (string, *exec.Cmd) {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	r := filepath.Join(t.TempDir(), "rootfs")
+	script := `set -e; R=` + r + `; mkdir -p $R; mount --bind $R $R; cd $R
+mkdir usr proc old src dst; ln -s usr/bin bin; ln -s usr/lib lib; ln -s usr/lib64 lib64
+mount --bind /usr usr; mount -o remount,bind,ro usr; mount -t proc proc proc
+echo before > src/f; mount --bind src dst
+` + extra + `
+pivot_root . old; cd /; umount -l /old
+for fd in /proc/$$/fd/*; do n=${fd##*/}; eval "exec $n>&-"; done
+exec sleep 100000`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "bash", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pid := cmd.Process.Pid
+	for i := 0; ; i++ {
+		if c, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(c)) == "sleep" {
+			break
+		}
+		if i > 500 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return r, cmd
+}
+
+// A mount that a sibling covers (here the copy of s/d that propagation
+// put at s/a/b/c, under the shared s, after s/a was bound over s/a, as
+// upstream zdtm's overmount_with_shared_parent makes) is refused at dump
+// by name: restore makes mounts, their peer groups and flags by path,
+// and no path leads to it.
+func TestDumpRefusesCoveredMount(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	_, cmd := startRootfsCT(t, "mkdir -p s/a/b/c s/d; mount --bind s s; mount --make-shared s; mount --bind s/a/b s/a; mount --bind s/d s/a/c")
+	pid := cmd.Process.Pid
+	dir := t.TempDir()
+	b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "--external", "mnt[/usr]:usr").CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "mount /s/a/b/c ") || !strings.Contains(string(b), "covered by mount /s/a") {
+		t.Fatalf("dump of a covered mount: %v\n%s", err, b)
+	}
+	if !crtest.Alive(pid) {
+		t.Error("the refused dump did not leave the tree running")
 	}
 }

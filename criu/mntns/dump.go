@@ -274,6 +274,13 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 	default:
 		return fmt.Errorf("%s: %w: a bind mount from outside the namespace; name it with --external mnt[%s]:KEY", name, errdefs.ErrUnsupported, m.Point)
 	}
+	for _, o := range ns {
+		if o.ID != m.ID && o.Parent == m.Parent && strings.HasPrefix(m.Point, strings.TrimSuffix(o.Point, "/")+"/") {
+			// Restore makes mounts, their peer groups and their
+			// flags by path: none leads to it.
+			return fmt.Errorf("%s: %w: covered by mount %s of the same parent, made over it later (a copy propagated into a shared parent, or an overmount): no path leads to it", name, errdefs.ErrUnsupported, o.Point)
+		}
+	}
 	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {
 		return fmt.Errorf("%s: %w: a part of a tmpfs no mount of the namespace holds whole", name, errdefs.ErrUnsupported)
 	}
