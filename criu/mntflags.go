@@ -31,6 +31,18 @@ func addDumpMountFlags(fs *pflag.FlagSet) func() (mntns.DumpOptions, error) {
 		}
 		ext, _ := fs.GetStringArray("external")
 		for _, v := range ext {
+			if flags, ok := autoExternal(v); ok {
+				// CRIU's mnt[]:FLAGS is --ext-mount-map auto, s
+				// adding --enable-external-sharing and m
+				// --enable-external-masters.
+				if strings.Trim(flags, "sm") != "" {
+					return o, usagef("--external %q: want mnt[] or mnt[]:FLAGS, FLAGS of s (sharing) and m (masters)", v)
+				}
+				o.Auto = true
+				o.ExternalSharing = o.ExternalSharing || strings.Contains(flags, "s")
+				o.ExternalMasters = o.ExternalMasters || strings.Contains(flags, "m")
+				continue
+			}
 			point, key, ok, err := mntns.ParseExternalMnt(v)
 			if err != nil {
 				return o, usagef("--external: %v", err)
@@ -79,7 +91,13 @@ func addRestoreMountFlags(fs *pflag.FlagSet) func() (mntns.RestoreOptions, error
 	maps := fs.StringArrayP("ext-mount-map", "M", nil, "`KEY:PATH`: the external mount saved by KEY is bound from PATH (as --external mnt[KEY]:PATH); auto: accepted, the mounts dump found are bound from the paths it saved. Repeatable")
 	fs.StringArray("enable-fs", nil, "`FS[,FS...]`: accepted; dump saved the mounts it names")
 	return func() (mntns.RestoreOptions, error) {
-		ext, _ := fs.GetStringArray("external")
+		all, _ := fs.GetStringArray("external")
+		var ext []string
+		for _, v := range all {
+			if _, auto := autoExternal(v); !auto {
+				ext = append(ext, v)
+			}
+		}
 		var named []string
 		for _, v := range *maps {
 			if v != "auto" {
@@ -92,4 +110,13 @@ func addRestoreMountFlags(fs *pflag.FlagSet) func() (mntns.RestoreOptions, error
 		}
 		return o, nil
 	}
+}
+
+// autoExternal reads CRIU's --external mnt[] and mnt[]:FLAGS (the mounts
+// found external as with --ext-mount-map auto), returning FLAGS.
+func autoExternal(v string) (flags string, ok bool) {
+	if v == "mnt[]" {
+		return "", true
+	}
+	return strings.CutPrefix(v, "mnt[]:")
 }

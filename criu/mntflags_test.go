@@ -59,9 +59,31 @@ func TestAutoMountFlags(t *testing.T) {
 	if o, err := mnt(); err != nil || o.Auto || o.ExternalSharing || o.ExternalMasters {
 		t.Errorf("dump, no option: %+v %v", o, err)
 	}
+	// CRIU's --external mnt[] and mnt[]:FLAGS (upstream zdtm's
+	// mnt_ext_auto and mnt_ext_file_bind_auto) say the same.
+	for v, want := range map[string][2]bool{"mnt[]": {false, false}, "mnt[]:s": {true, false}, "mnt[]:m": {false, true}, "mnt[]:sm": {true, true}} {
+		fs = pflag.NewFlagSet("dump", pflag.ContinueOnError)
+		addDumpExternalFlag(fs)
+		mnt = addDumpMountFlags(fs)
+		if err := fs.Parse([]string{"--external", v}); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := mnt(); err != nil || !o.Auto || o.ExternalSharing != want[0] || o.ExternalMasters != want[1] || len(o.External) != 0 {
+			t.Errorf("dump --external %s: %+v %v", v, o, err)
+		}
+	}
 	fs = pflag.NewFlagSet("restore", pflag.ContinueOnError)
 	addExternalFlag(fs)
 	rmnt := addRestoreMountFlags(fs)
+	if err := fs.Parse([]string{"--external", "mnt[]", "--external", "mnt[lib]:/lib"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := rmnt(); err != nil || len(o.External) != 1 || o.External["lib"] != "/lib" {
+		t.Errorf("restore --external mnt[]: %+v %v", o, err)
+	}
+	fs = pflag.NewFlagSet("restore", pflag.ContinueOnError)
+	addExternalFlag(fs)
+	rmnt = addRestoreMountFlags(fs)
 	if err := fs.Parse([]string{"--ext-mount-map", "auto", "--ext-mount-map", "lib:/lib", "--ext-mount-map", "console:/dev/pts/0"}); err != nil {
 		t.Fatal(err)
 	}
