@@ -328,6 +328,9 @@ func (t *Terminals) openPtys(ids []uint32) error {
 				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("open "+path, err))
 			}
 			t.hold(fd)
+			if err := slaveOwner(fd, p.info); err != nil {
+				return fmt.Errorf("pty %d: %w", index, err)
+			}
 		}
 		if err := termios.Set(fd, p.info); err != nil {
 			return fmt.Errorf("pty %d: %w", index, err)
@@ -504,4 +507,21 @@ func openPtmx(ptmx string, index uint32, acc int) (int, error) {
 		}
 		held = append(held, fd)
 	}
+}
+
+// slaveOwner gives the slave fd's /dev/pts node the owner it had at
+// dump (a program's fchown of its pty: devpts makes it root's, or the
+// opener's, anew).
+func slaveOwner(fd int, info *images.TtyInfoEntry) error {
+	if info.Uid == nil || info.Gid == nil {
+		return nil // not in the images
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	if st.Uid == info.GetUid() && st.Gid == info.GetGid() {
+		return nil
+	}
+	return os.NewSyscallError("fchown", unix.Fchown(fd, int(info.GetUid()), int(info.GetGid())))
 }
