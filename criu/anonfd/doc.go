@@ -10,7 +10,8 @@
 // saved with the task's pid in its own pid namespace, as CRIU's.
 //
 // Restore: Open creates the file in the restorer, as CRIU (an eventfd's
-// counter written, a timerfd set relative to the time left, an expired
+// counter written, a timerfd set to the time left, from now for one set
+// to an absolute time, keeping its settime flags (as CRIU), an expired
 // periodic timer let expire again and its ticks set with
 // TFD_IOC_SET_TICKS), with its status flags; the tasks get it like any
 // other master. An epoll is created empty; AddTargets adds its targets by

@@ -78,8 +78,6 @@ func Open(f *images.FileEntry) (fd int, err error) {
 		if fd, err = unix.TimerfdCreate(int(e.GetClockid()), unix.TFD_CLOEXEC); err != nil {
 			return -1, os.NewSyscallError("timerfd_create", err)
 		}
-		// The image holds the time left, so the timer is set relative
-		// whatever flags it was set with.
 		its := unix.ItimerSpec{
 			Value:    unix.Timespec{Sec: int64(e.GetVsec()), Nsec: int64(e.GetVnsec())},
 			Interval: unix.Timespec{Sec: int64(e.GetIsec()), Nsec: int64(e.GetInsec())},
@@ -91,8 +89,8 @@ func Open(f *images.FileEntry) (fd int, err error) {
 		if expired {
 			its.Value.Nsec = 1
 		}
-		if err := unix.TimerfdSettime(fd, 0, &its, nil); err != nil {
-			return fd, os.NewSyscallError("timerfd_settime", err)
+		if err := settime(fd, int(e.GetClockid()), int(e.GetSettimeFlags()), its); err != nil {
+			return fd, err
 		}
 		if expired {
 			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
@@ -117,6 +115,30 @@ func Open(f *images.FileEntry) (fd int, err error) {
 		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
 	}
 	return fd, nil
+}
+
+// timerSetFlags are the settime flags a timerfd keeps (TFD_SETTIME_FLAGS).
+const timerSetFlags = unix.TFD_TIMER_ABSTIME | unix.TFD_TIMER_CANCEL_ON_SET
+
+// settime arms timerfd fd of clock clockid with its, whose value is the
+// time left as the image holds it, and with the settime flags it was set
+// with: a timer set to an absolute time (TFD_TIMER_ABSTIME, also with
+// TFD_TIMER_CANCEL_ON_SET) is set to the clock's time now plus the time
+// left, as CRIU does, so it keeps both flags (fdinfo's settime flags, a
+// clock change cancelling it).
+func settime(fd, clockid, flags int, its unix.ItimerSpec) error {
+	flags &= timerSetFlags
+	if flags&unix.TFD_TIMER_ABSTIME != 0 && its.Value != (unix.Timespec{}) {
+		var now unix.Timespec
+		if err := unix.ClockGettime(int32(clockid), &now); err != nil {
+			return os.NewSyscallError("clock_gettime", err)
+		}
+		its.Value = unix.NsecToTimespec(now.Nano() + its.Value.Nano())
+	}
+	if err := unix.TimerfdSettime(fd, flags, &its, nil); err != nil {
+		return os.NewSyscallError("timerfd_settime", err)
+	}
+	return nil
 }
 
 // AddTargets adds the targets of epoll file ep, open at fd in task t, with
