@@ -18,13 +18,14 @@ import (
 // Dump records the eventfd, signalfd, timerfd, epoll file or pidfd open
 // at fd of task pid as file id, from its fdinfo fi. kind is the anon_inode
 // name from the fd link ("anon_inode:[eventfd]", ...); another kind is
-// ErrUnsupported. tree are the host pids of the tree's live tasks, one of
-// which a pidfd must be of (DumpPidfd); pid is criu's own for a file
+// ErrUnsupported. tree are the host pids of the tree's tasks, zombies
+// too, one of which a pidfd of a task not reaped must be of (DumpPidfd);
+// pid is criu's own for a file
 // passed in flight (SCM_RIGHTS).
 func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo, tree []int) (*images.FileEntry, error) {
 	switch kind {
 	case "anon_inode:[pidfd]":
-		return DumpPidfd(pid == os.Getpid(), id, flags, fi, tree)
+		return DumpPidfd(pid, fd, pid == os.Getpid(), id, flags, fi, tree)
 	case "anon_inode:[eventfd]":
 		ev, err := fi.Eventfd()
 		if err != nil {

@@ -8,4 +8,8 @@ import (
 )
 
 // TestMain fails the run if the tests leave file descriptors open.
-func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
+// The test binary is the stand-in of the tests' dead pidfds too.
+func TestMain(m *testing.M) {
+	RunStandIn()
+	os.Exit(crtest.RunWithFdCheck(m))
+}

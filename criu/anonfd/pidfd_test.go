@@ -10,9 +10,12 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
+	"github.com/criugo/criu/proto/images"
 )
 
 // self is the test process as the task OpenPidfd opens a pidfd in: the
@@ -56,13 +59,13 @@ func TestPidfdRoundTrip(t *testing.T) {
 	defer unix.Close(pfd)
 	fi := fdinfo(t, pfd)
 	flags := fi.Flags &^ unix.O_CLOEXEC
-	if _, err := DumpPidfd(false, 1, flags, fi, nil); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not a live task of the tree") {
+	if _, err := DumpPidfd(os.Getpid(), pfd, false, 1, flags, fi, nil); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not a task of the tree") {
 		t.Errorf("pidfd of a task outside the tree: %v", err)
 	}
-	if _, err := DumpPidfd(true, 1, flags, fi, []int{child}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "in flight") {
+	if _, err := DumpPidfd(os.Getpid(), pfd, true, 1, flags, fi, []int{child}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "in flight") {
 		t.Errorf("pidfd in flight: %v", err)
 	}
-	fe, err := DumpPidfd(false, 1, flags, fi, []int{child})
+	fe, err := DumpPidfd(os.Getpid(), pfd, false, 1, flags, fi, []int{child})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +90,80 @@ func TestPidfdRoundTrip(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != unix.SIGKILL {
 		t.Errorf("child after SIGKILL through the restored pidfd: %v", err)
 	}
-	// Reaped: a pidfd of a task that has exited is refused.
+	// Reaped: saved with nspid -1 and its wait status, where the kernel
+	// tells it (PIDFD_GET_INFO, Linux 6.15), and opened again as a
+	// pidfd of a stand-in that died the same way.
 	fi = fdinfo(t, pfd)
-	if _, err := DumpPidfd(false, 1, flags, fi, []int{child}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "exited") {
-		t.Errorf("pidfd of a task that exited: %v", err)
+	fe, err = DumpPidfd(os.Getpid(), pfd, false, 2, flags, fi, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = fe.GetPidfd()
+	if e.GetNspid() != -1 {
+		t.Fatalf("pidfd of a reaped task: entry %v", e)
+	}
+	_, known, _ := linux.PidfdExitStatus(pfd)
+	if known != (e.GetAttr() != nil) || known && e.GetAttr().GetExitCode() != int32(unix.SIGKILL) {
+		t.Errorf("pidfd of a task killed by SIGKILL: attr %v (exit status known: %v)", e.GetAttr(), known)
+	}
+	// Two pidfds of it (one inode) and one of another dead task that
+	// exited with 3.
+	other := &images.PidfdEntry{Id: proto.Uint32(3), Ino: proto.Uint32(e.GetIno() + 1), Nspid: proto.Int32(-1),
+		Attr: &images.PidfsAttrEntry{ExitCode: proto.Int32(3 << 8)}}
+	twin := &images.PidfdEntry{Id: proto.Uint32(4), Ino: proto.Uint32(e.GetIno()), Nspid: proto.Int32(-1)}
+	files, ids := map[uint32]*images.FileEntry{}, map[uint32]int{}
+	for _, e := range []*images.PidfdEntry{e, other, twin} {
+		files[e.GetId()], ids[e.GetId()] = &images.FileEntry{Type: images.FdTypes_PIDFD.Enum(), Id: e.Id, Pidfd: e}, 1
+	}
+	fds, err := OpenDeadPidfds(files, ids, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		defer unix.Close(fd)
+	}
+	if len(fds) != 3 {
+		t.Fatalf("%d pidfds opened, want 3", len(fds))
+	}
+	var st [3]unix.Stat_t
+	for i, id := range []uint32{2, 3, 4} {
+		fd := fds[id]
+		if err := unix.PidfdSendSignal(fd, 0, nil, 0); !errors.Is(err, unix.ESRCH) {
+			t.Errorf("pidfd %d of a stand-in: pidfd_send_signal: %v, want ESRCH", id, err)
+		}
+		if n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0); n != 1 {
+			t.Errorf("pidfd %d of a stand-in does not poll readable", id)
+		}
+		unix.Fstat(fd, &st[i])
+	}
+	if fl, _ := unix.FcntlInt(uintptr(fds[2]), unix.F_GETFL, 0); fl&unix.O_NONBLOCK == 0 {
+		t.Errorf("pidfd 2 lost O_NONBLOCK (%#o)", fl)
+	}
+	if st[0].Ino != st[2].Ino || st[0].Ino == st[1].Ino {
+		t.Errorf("inodes %d %d %d: want the first and the last alike, the middle other", st[0].Ino, st[1].Ino, st[2].Ino)
+	}
+	if status, ok, err := linux.PidfdExitStatus(fds[3]); err != nil || known && (!ok || status != 3<<8) {
+		t.Errorf("stand-in that exited with 3: status %#x %v %v", status, ok, err)
+	}
+	if status, ok, err := linux.PidfdExitStatus(fds[2]); err != nil || known && (!ok || status != int(unix.SIGKILL)) {
+		t.Errorf("stand-in killed by SIGKILL: status %#x %v %v", status, ok, err)
+	}
+}
+
+// TestStandInStatus: a stand-in dies with the wait status it is given,
+// an exit code or a signal whose action criu's runtime would catch.
+func TestStandInStatus(t *testing.T) {
+	for _, status := range []int{0, 42 << 8, int(unix.SIGUSR1), int(unix.SIGTERM), int(unix.SIGSEGV)} {
+		_, die, err := standIn(status, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := die(); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, _, err := standIn(int(unix.SIGSEGV)|0x80, ""); err == nil {
+		t.Error("a stand-in that dumps core was started")
 	}
 }
 
@@ -101,7 +174,32 @@ func TestPidfdThreadRefused(t *testing.T) {
 	}
 	defer unix.Close(pfd)
 	fi := fdinfo(t, pfd)
-	if _, err := DumpPidfd(false, 1, fi.Flags&^unix.O_CLOEXEC, fi, []int{os.Getpid()}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "PIDFD_THREAD") {
+	if _, err := DumpPidfd(os.Getpid(), pfd, false, 1, fi.Flags&^unix.O_CLOEXEC, fi, []int{os.Getpid()}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "PIDFD_THREAD") {
 		t.Errorf("PIDFD_THREAD pidfd: %v", err)
+	}
+}
+
+// TestStandInPidns: a stand-in in another pid namespace (the tree's)
+// dies as told there, and its pidfd signals ESRCH from a task of it.
+func TestStandInPidns(t *testing.T) {
+	init := exec.Command("sleep", "100")
+	init.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	if err := init.Start(); err != nil {
+		t.Skip("a pid namespace:", err)
+	}
+	defer func() { init.Process.Kill(); init.Wait() }()
+	pid, die, err := standIn(5<<8, procfs.Path(init.Process.Pid, "ns/pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := procfs.ReadStatus(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns, err := st.Ints("NSpid"); err != nil || len(ns) != 2 {
+		t.Errorf("stand-in NSpid %v %v: not in the new pid namespace", ns, err)
+	}
+	if err := die(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,5 +18,5 @@ func (d *dumper) addAnon(kind string, fd int, flags uint32, fi procfs.Fdinfo) (*
 	if kind == "anon_inode:[fanotify]" {
 		return fsnotify.AddFanotify(d.pid, d.t.tasks[0].pid, fd, id, flags)
 	}
-	return anonfd.Dump(kind, d.pid, fd, id, flags, fi, d.t.livePids())
+	return anonfd.Dump(kind, d.pid, fd, id, flags, fi, d.t.pids())
 }

@@ -356,6 +356,15 @@ func (t *tree) InnerOwner(typ, pid int) (int, bool) {
 }
 
 // livePids are the pids of the tree's tasks that are not zombies.
+// pids are the host pids of the tree's tasks, zombies too.
+func (t *tree) pids() []int {
+	var pids []int
+	for _, d := range t.tasks {
+		pids = append(pids, d.pid)
+	}
+	return pids
+}
+
 func (t *tree) livePids() []int {
 	var pids []int
 	for _, d := range t.tasks {

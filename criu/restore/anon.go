@@ -2,6 +2,7 @@ package restore
 
 import (
 	"github.com/criugo/criu/criu/anonfd"
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -18,4 +19,18 @@ func (r *restorer) restoreEpolls() error {
 		}
 	}
 	return nil
+}
+
+// openDeadPidfds opens, as masters, the pidfds of tasks that had exited
+// of the files tasks hold, refs (anonfd.OpenDeadPidfds).
+func (t *treeRestorer) openDeadPidfds(refs map[uint32]int) error {
+	pidns := ""
+	if t.pidns() {
+		pidns = procfs.Path(t.nodes[0].r.pid, "ns/pid")
+	}
+	fds, err := anonfd.OpenDeadPidfds(t.ti.files, refs, pidns)
+	for id, fd := range fds {
+		t.masters[id], t.masterFds = fd, append(t.masterFds, fd)
+	}
+	return err
 }

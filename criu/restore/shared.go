@@ -29,6 +29,9 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	pm := pipes.NewMasters(t.ti.pipeData, t.ti.fifoData, func(fd int) { t.masterFds = append(t.masterFds, fd) })
 	pm.Root, pm.Ghost = t.mnt.Prefix(t.nodes[0].r.pid), t.ghosts.Of
 	var unixIDs []uint32
+	if err := t.openDeadPidfds(refs); err != nil {
+		return err
+	}
 	for id := range refs {
 		f := t.ti.files[id]
 		if f == nil {

@@ -150,3 +150,37 @@ func TimerfdSetTicks(fd int, ticks uint64) error {
 // would be for an empty b), for alignment checks and for telling the
 // kernel about a mapping criu made.
 func SliceAddr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
+
+// pidfdInfo is struct pidfd_info of linux/pidfd.h up to exit_code, its
+// first version (PIDFD_INFO_SIZE_VER0, 64 bytes).
+type pidfdInfo struct {
+	Mask     uint64
+	Cgroupid uint64
+	IDs      [11]uint32 // pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid
+	ExitCode int32
+}
+
+const (
+	pidfdGetInfo  = 0xc040ff0b // PIDFD_GET_INFO: _IOWR(0xFF, 11, struct pidfd_info of 64 bytes)
+	pidfdInfoExit = 1 << 3     // PIDFD_INFO_EXIT
+)
+
+// PidfdExitStatus is ioctl(PIDFD_GET_INFO) with PIDFD_INFO_EXIT on pidfd
+// fd: the wait status of its task once it has been reaped (Linux 6.15).
+// ok is false when the kernel has none to tell (the task not reaped, or a
+// kernel without it).
+func PidfdExitStatus(fd int) (status int, ok bool, err error) {
+	info := pidfdInfo{Mask: pidfdInfoExit}
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), pidfdGetInfo, uintptr(unsafe.Pointer(&info)))
+	switch e {
+	case 0:
+	case unix.ENOTTY, unix.EINVAL, unix.ESRCH:
+		return 0, false, nil
+	default:
+		return 0, false, os.NewSyscallError("ioctl(PIDFD_GET_INFO)", e)
+	}
+	if info.Mask&pidfdInfoExit == 0 {
+		return 0, false, nil
+	}
+	return int(info.ExitCode), true, nil
+}

@@ -28,11 +28,15 @@ const (
 type PidfdEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    *uint32                `protobuf:"varint,1,req,name=id" json:"id,omitempty"`
-	Ino   *uint32                `protobuf:"varint,2,req,name=ino" json:"ino,omitempty"`
-	Flags *uint32                `protobuf:"varint,3,req,name=flags" json:"flags,omitempty"`
+	// The pidfs inode of the pid: pidfds of one pid have the same.
+	Ino   *uint32 `protobuf:"varint,2,req,name=ino" json:"ino,omitempty"`
+	Flags *uint32 `protobuf:"varint,3,req,name=flags" json:"flags,omitempty"`
 	// Pid of the target in the pidfd's pid namespace; -1 when it died.
-	Nspid         *int32     `protobuf:"varint,4,req,name=nspid" json:"nspid,omitempty"`
-	Fown          *FownEntry `protobuf:"bytes,5,req,name=fown" json:"fown,omitempty"`
+	Nspid *int32     `protobuf:"varint,4,req,name=nspid" json:"nspid,omitempty"`
+	Fown  *FownEntry `protobuf:"bytes,5,req,name=fown" json:"fown,omitempty"`
+	// What pidfs keeps of a task that was reaped (nspid -1); CRIU 4.2
+	// has no such field and ignores it.
+	Attr          *PidfsAttrEntry `protobuf:"bytes,6,opt,name=attr" json:"attr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -102,17 +106,74 @@ func (x *PidfdEntry) GetFown() *FownEntry {
 	return nil
 }
 
+func (x *PidfdEntry) GetAttr() *PidfsAttrEntry {
+	if x != nil {
+		return x.Attr
+	}
+	return nil
+}
+
+// CRIU's pidfs_attr_entry (images/pidfs.proto, after 4.2), the part we
+// write.
+type PidfsAttrEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The wait status of the reaped task (PIDFD_GET_INFO, PIDFD_INFO_EXIT).
+	ExitCode      *int32 `protobuf:"zigzag32,1,opt,name=exit_code,json=exitCode" json:"exit_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PidfsAttrEntry) Reset() {
+	*x = PidfsAttrEntry{}
+	mi := &file_images_pidfd_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PidfsAttrEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PidfsAttrEntry) ProtoMessage() {}
+
+func (x *PidfsAttrEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_images_pidfd_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PidfsAttrEntry.ProtoReflect.Descriptor instead.
+func (*PidfsAttrEntry) Descriptor() ([]byte, []int) {
+	return file_images_pidfd_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PidfsAttrEntry) GetExitCode() int32 {
+	if x != nil && x.ExitCode != nil {
+		return *x.ExitCode
+	}
+	return 0
+}
+
 var File_images_pidfd_proto protoreflect.FileDescriptor
 
 const file_images_pidfd_proto_rawDesc = "" +
 	"\n" +
-	"\x12images/pidfd.proto\x12\rcriugo.images\x1a\x11images/fown.proto\"\x8a\x01\n" +
+	"\x12images/pidfd.proto\x12\rcriugo.images\x1a\x11images/fown.proto\"\xbf\x01\n" +
 	"\vpidfd_entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\rR\x02id\x12\x10\n" +
 	"\x03ino\x18\x02 \x02(\rR\x03ino\x12\x14\n" +
 	"\x05flags\x18\x03 \x02(\rR\x05flags\x12\x14\n" +
 	"\x05nspid\x18\x04 \x02(\x05R\x05nspid\x12-\n" +
-	"\x04fown\x18\x05 \x02(\v2\x19.criugo.images.fown_entryR\x04fownB,Z*github.com/criugo/criu/proto/images;images"
+	"\x04fown\x18\x05 \x02(\v2\x19.criugo.images.fown_entryR\x04fown\x123\n" +
+	"\x04attr\x18\x06 \x01(\v2\x1f.criugo.images.pidfs_attr_entryR\x04attr\"/\n" +
+	"\x10pidfs_attr_entry\x12\x1b\n" +
+	"\texit_code\x18\x01 \x01(\x11R\bexitCodeB,Z*github.com/criugo/criu/proto/images;images"
 
 var (
 	file_images_pidfd_proto_rawDescOnce sync.Once
@@ -126,18 +187,20 @@ func file_images_pidfd_proto_rawDescGZIP() []byte {
 	return file_images_pidfd_proto_rawDescData
 }
 
-var file_images_pidfd_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_images_pidfd_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_images_pidfd_proto_goTypes = []any{
-	(*PidfdEntry)(nil), // 0: criugo.images.pidfd_entry
-	(*FownEntry)(nil),  // 1: criugo.images.fown_entry
+	(*PidfdEntry)(nil),     // 0: criugo.images.pidfd_entry
+	(*PidfsAttrEntry)(nil), // 1: criugo.images.pidfs_attr_entry
+	(*FownEntry)(nil),      // 2: criugo.images.fown_entry
 }
 var file_images_pidfd_proto_depIdxs = []int32{
-	1, // 0: criugo.images.pidfd_entry.fown:type_name -> criugo.images.fown_entry
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: criugo.images.pidfd_entry.fown:type_name -> criugo.images.fown_entry
+	1, // 1: criugo.images.pidfd_entry.attr:type_name -> criugo.images.pidfs_attr_entry
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_images_pidfd_proto_init() }
@@ -152,7 +215,7 @@ func file_images_pidfd_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_images_pidfd_proto_rawDesc), len(file_images_pidfd_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
