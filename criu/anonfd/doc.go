@@ -4,9 +4,9 @@
 //
 // Dump (Dump): eventfd, signalfd and timerfd from their fdinfo (counter
 // and semaphore mode, signal mask, clock, ticks, time left and interval);
-// epoll with its targets, each of which must still be open at the fd
-// number it was added with (kcmp KCMP_EPOLL_TFD), else the dump is
-// refused. A pidfd (DumpPidfd) must be of a live task of the tree; it is
+// epoll with its targets, each found at the fd number it was added with
+// or, closed or replaced since, at another fd of the task (kcmp
+// KCMP_EPOLL_TFD), else the dump is refused. A pidfd (DumpPidfd) must be of a live task of the tree; it is
 // saved with the task's pid in its own pid namespace, as CRIU's.
 //
 // Restore: Open creates the file in the restorer, as CRIU (an eventfd's
@@ -15,7 +15,8 @@
 // periodic timer let expire again and its ticks set with
 // TFD_IOC_SET_TICKS), with its status flags; the tasks get it like any
 // other master. An epoll is created empty; AddTargets adds its targets by
-// epoll_ctl injected into the first task holding it, by fd number. A
+// epoll_ctl injected into the first task holding it, by the fd number
+// each was added with (dup'ed there for the call if it has moved). A
 // pidfd is opened inside the first task holding it, by that pid
 // (OpenPidfd), and copied to the restorer as the master of the others.
 package anonfd

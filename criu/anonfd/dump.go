@@ -63,26 +63,61 @@ func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo, tree []i
 }
 
 // dumpEpoll records the epoll file at fd with its targets. Restore adds
-// them back from inside the task by fd number, so each target must still
-// be open in this task at the fd number it was added with.
+// them back from inside the task by fd number. A target whose fd number
+// the task has closed or given to another file since it was added is
+// found among the task's other fds (kcmp KCMP_EPOLL_TFD, as CRIU 4.2
+// does) and saved where it is (tfd, as CRIU) and by the number it was
+// added with (added_fd); a target the task holds at no fd is refused.
 func dumpEpoll(pid int, id uint32, fd int, flags uint32) (*images.FileEntry, error) {
 	tfds, err := procfs.ReadEpollTfds(pid, fd)
 	if err != nil {
 		return nil, err
 	}
+	var fds []int // the task's fds, read for the first moved target
 	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
+	seen := map[int]uint32{} // targets added with each fd number so far
 	for _, t := range tfds {
-		same, err := linux.KcmpEpollTfd(pid, pid, t.Fd, linux.KcmpEpollSlot{Efd: uint32(fd), Tfd: uint32(t.Fd)})
-		if err != nil && !errors.Is(err, unix.EBADF) {
-			return nil, err
-		}
-		if !same {
-			return nil, fmt.Errorf("%w: epoll target fd %d was closed or replaced after it was added", errdefs.ErrUnsupported, t.Fd)
-		}
-		e.Tfd = append(e.Tfd, &images.EventpollTfdEntry{
+		slot := linux.KcmpEpollSlot{Efd: uint32(fd), Tfd: uint32(t.Fd), Toff: seen[t.Fd]}
+		seen[t.Fd]++
+		te := &images.EventpollTfdEntry{
 			Id: proto.Uint32(id), Tfd: proto.Uint32(uint32(t.Fd)), Events: proto.Uint32(t.Events), Data: proto.Uint64(t.Data),
 			Dev: proto.Uint32(t.Dev), Inode: proto.Uint64(t.Ino), Pos: proto.Uint64(uint64(t.Pos)),
-		})
+		}
+		e.Tfd = append(e.Tfd, te)
+		if same, err := sameTarget(pid, t.Fd, slot); err != nil || same {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if fds == nil {
+			if fds, err = procfs.Fds(pid); err != nil {
+				return nil, err
+			}
+		}
+		at := -1
+		for _, f := range fds {
+			if same, err := sameTarget(pid, f, slot); err != nil {
+				return nil, err
+			} else if same {
+				at = f
+				break
+			}
+		}
+		if at < 0 {
+			return nil, fmt.Errorf("%w: epoll target fd %d was closed after it was added, and the task holds its file at no other fd", errdefs.ErrUnsupported, t.Fd)
+		}
+		te.Tfd, te.AddedFd = proto.Uint32(uint32(at)), proto.Uint32(uint32(t.Fd))
 	}
 	return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
+}
+
+// sameTarget reports whether fd of task pid is the file of the epoll
+// target slot names (false for a closed fd).
+func sameTarget(pid, fd int, slot linux.KcmpEpollSlot) (bool, error) {
+	same, err := linux.KcmpEpollTfd(pid, pid, fd, slot)
+	if errors.Is(err, unix.EBADF) {
+		return false, nil
+	}
+	return same, err
 }

@@ -2,6 +2,7 @@ package anonfd
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 
@@ -143,7 +144,10 @@ func settime(fd, clockid, flags int, its unix.ItimerSpec) error {
 
 // AddTargets adds the targets of epoll file ep, open at fd in task t, with
 // epoll_ctl run inside the task: the targets are its fds of the same
-// numbers (dump checked that).
+// numbers (dump checked that). A target added with a number the task no
+// longer holds it at (added_fd) is added by that number, as it was: its
+// file is dup'ed there from where the task holds it (tfd) for the
+// epoll_ctl, and what held that number, if anything, is put back after.
 func AddTargets(t Task, fd uint32, ep *images.EventpollFileEntry) error {
 	for _, tfd := range ep.GetTfd() {
 		// struct epoll_event is packed on x86_64: u32 events, u64 data.
@@ -153,9 +157,55 @@ func AddTargets(t Task, fd uint32, ep *images.EventpollFileEntry) error {
 		if err := t.WriteScratch(0, b); err != nil {
 			return err
 		}
-		if _, err := t.Sys("epoll_ctl", unix.SYS_EPOLL_CTL, uint64(fd), unix.EPOLL_CTL_ADD, uint64(tfd.GetTfd()), t.Scratch()); err != nil {
+		add := func(n uint64) error {
+			_, err := t.Sys("epoll_ctl", unix.SYS_EPOLL_CTL, uint64(fd), unix.EPOLL_CTL_ADD, n, t.Scratch())
+			return err
+		}
+		var err error
+		if tfd.AddedFd == nil || tfd.GetAddedFd() == tfd.GetTfd() {
+			err = add(uint64(tfd.GetTfd()))
+		} else {
+			err = addAs(t, uint64(tfd.GetTfd()), uint64(tfd.GetAddedFd()), add)
+		}
+		if err != nil {
 			return fmt.Errorf("epoll fd %d: add target fd %d: %w", fd, tfd.GetTfd(), err)
 		}
 	}
 	return nil
+}
+
+// addAs runs add(n) in task t with the file of its fd at dup'ed to fd n,
+// then gives n back what it held (with its close-on-exec flag), or
+// closes it.
+func addAs(t Task, at, n uint64, add func(uint64) error) error {
+	fdFlags, err := t.Sys("fcntl", unix.SYS_FCNTL, n, unix.F_GETFD)
+	held := err == nil
+	if err != nil && !errors.Is(err, unix.EBADF) {
+		return err
+	}
+	var saved uint64
+	if held {
+		if saved, err = t.Sys("fcntl", unix.SYS_FCNTL, n, unix.F_DUPFD_CLOEXEC, 0); err != nil {
+			return err
+		}
+		defer t.Sys("close", unix.SYS_CLOSE, saved)
+	}
+	if _, err := t.Sys("dup2", unix.SYS_DUP2, at, n); err != nil {
+		return err
+	}
+	err = add(n)
+	if !held {
+		if _, cerr := t.Sys("close", unix.SYS_CLOSE, n); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	cloexec := uint64(0)
+	if fdFlags&unix.FD_CLOEXEC != 0 {
+		cloexec = unix.O_CLOEXEC
+	}
+	if _, derr := t.Sys("dup3", unix.SYS_DUP3, saved, n, cloexec); err == nil {
+		err = derr
+	}
+	return err
 }

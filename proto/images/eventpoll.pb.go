@@ -35,9 +35,14 @@ type EventpollTfdEntry struct {
 	Events *uint32 `protobuf:"varint,3,req,name=events" json:"events,omitempty"`
 	Data   *uint64 `protobuf:"varint,4,req,name=data" json:"data,omitempty"`
 	// Identify the target file when the fd number was dup'ed or closed.
-	Dev           *uint32 `protobuf:"varint,5,opt,name=dev" json:"dev,omitempty"`
-	Inode         *uint64 `protobuf:"varint,6,opt,name=inode" json:"inode,omitempty"`
-	Pos           *uint64 `protobuf:"varint,7,opt,name=pos" json:"pos,omitempty"`
+	Dev   *uint32 `protobuf:"varint,5,opt,name=dev" json:"dev,omitempty"`
+	Inode *uint64 `protobuf:"varint,6,opt,name=inode" json:"inode,omitempty"`
+	Pos   *uint64 `protobuf:"varint,7,opt,name=pos" json:"pos,omitempty"`
+	// Ours, not CRIU's (its 8 is a pid): the fd number the target was
+	// added with when the task no longer holds the file there (closed or
+	// replaced since); tfd is then where the task holds it, as CRIU
+	// writes it, and restore adds it by this number.
+	AddedFd       *uint32 `protobuf:"varint,50,opt,name=added_fd,json=addedFd" json:"added_fd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,6 +126,13 @@ func (x *EventpollTfdEntry) GetPos() uint64 {
 	return 0
 }
 
+func (x *EventpollTfdEntry) GetAddedFd() uint32 {
+	if x != nil && x.AddedFd != nil {
+		return *x.AddedFd
+	}
+	return 0
+}
+
 type EventpollFileEntry struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            *uint32                `protobuf:"varint,1,req,name=id" json:"id,omitempty"`
@@ -193,7 +205,7 @@ var File_images_eventpoll_proto protoreflect.FileDescriptor
 
 const file_images_eventpoll_proto_rawDesc = "" +
 	"\n" +
-	"\x16images/eventpoll.proto\x12\rcriugo.images\x1a\x11images/fown.proto\"\x9d\x01\n" +
+	"\x16images/eventpoll.proto\x12\rcriugo.images\x1a\x11images/fown.proto\"\xb8\x01\n" +
 	"\x13eventpoll_tfd_entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\rR\x02id\x12\x10\n" +
 	"\x03tfd\x18\x02 \x02(\rR\x03tfd\x12\x16\n" +
@@ -201,7 +213,8 @@ const file_images_eventpoll_proto_rawDesc = "" +
 	"\x04data\x18\x04 \x02(\x04R\x04data\x12\x10\n" +
 	"\x03dev\x18\x05 \x01(\rR\x03dev\x12\x14\n" +
 	"\x05inode\x18\x06 \x01(\x04R\x05inode\x12\x10\n" +
-	"\x03pos\x18\a \x01(\x04R\x03pos\"\xa1\x01\n" +
+	"\x03pos\x18\a \x01(\x04R\x03pos\x12\x19\n" +
+	"\badded_fd\x182 \x01(\rR\aaddedFd\"\xa1\x01\n" +
 	"\x14eventpoll_file_entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\rR\x02id\x12\x14\n" +
 	"\x05flags\x18\x02 \x02(\rR\x05flags\x12-\n" +
