@@ -58,6 +58,10 @@ func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo, tree []i
 		}}, nil
 	case "anon_inode:[eventpoll]":
 		return dumpEpoll(pid, id, fd, flags)
+	case "anon_inode:[userfaultfd]":
+		// Its features, registered ranges and waiting faults: CRIU
+		// 4.2 refuses it too (criu's own is never in the tree).
+		return nil, fmt.Errorf("%w: a userfaultfd of the task's own (its features and registered ranges are not checkpointed)", errdefs.ErrUnsupported)
 	}
 	return nil, errdefs.ErrUnsupported
 }

@@ -1,0 +1,51 @@
+package anonfd_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/criugo/criu/criu/crtest"
+)
+
+// TestDumpRefusesUserfaultfd: a task's own userfaultfd (its features,
+// its registered ranges and the faults waiting on them are not
+// checkpointed; CRIU 4.2 refuses it too) fails the dump by name, with or
+// without a range registered, and the task runs on with it.
+func TestDumpRefusesUserfaultfd(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "uffd.c"), false)
+	for mode, want := range map[string]string{
+		"bare":     "a userfaultfd of the task's own",
+		"register": "registered with a userfaultfd",
+	} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.txt")
+			cmd := crtest.Start(t, bin, out, mode)
+			pid := cmd.Process.Pid
+			defer crtest.Kill(pid)
+			crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+			if b, _ := os.ReadFile(out); strings.Contains(string(b), "FAIL") {
+				t.Skipf("no userfaultfd here: %s", b)
+			}
+			img := filepath.Join(dir, "img")
+			os.Mkdir(img, 0o755)
+			res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img)
+			if err == nil || !strings.Contains(res, want) {
+				t.Fatalf("dump: err %v, output %q, want %q", err, res, want)
+			}
+			if !crtest.Alive(pid) {
+				t.Fatal("the task died")
+			}
+			cmd.Process.Signal(syscall.SIGUSR2)
+			crtest.Verdict(t, out, "PASS", 5*time.Second)
+		})
+	}
+}
