@@ -17,7 +17,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
-	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/config"
 	"github.com/criugo/criu/criu/netlock"
 )
@@ -76,7 +75,6 @@ func usagef(format string, args ...any) error {
 }
 
 func main() {
-	anonfd.RunStandIn() // a stand-in for a task that had exited dies here
 	tuneGC()
 	// At once: a signal before the command's own handling must not kill
 	// criu (interrupt.go).

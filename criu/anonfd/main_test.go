@@ -8,8 +8,4 @@ import (
 )
 
 // TestMain fails the run if the tests leave file descriptors open.
-// The test binary is the stand-in of the tests' dead pidfds too.
-func TestMain(m *testing.M) {
-	RunStandIn()
-	os.Exit(crtest.RunWithFdCheck(m))
-}
+func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }

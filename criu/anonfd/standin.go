@@ -17,11 +17,16 @@ import (
 // started again by standIn, with the wait status it is to die with.
 const standInEnv = "CRIU_GO_STANDIN"
 
-// RunStandIn returns at once, except in a stand-in (standIn), where it
+// A stand-in is any binary that links this package (criu, or a test
+// binary restoring in process) started by standIn: it becomes the
+// stand-in here, before main or TestMain run.
+func init() { runStandIn() }
+
+// runStandIn returns at once, except in a stand-in (standIn), where it
 // waits until its stdin reaches end of file and then dies with the wait
 // status it was given: exits with the code, or is killed by the signal
-// (no core). main calls it before anything else.
-func RunStandIn() {
+// (no core).
+func runStandIn() {
 	v, ok := os.LookupEnv(standInEnv)
 	if !ok {
 		return
@@ -54,8 +59,7 @@ func RunStandIn() {
 	os.Exit(ws.ExitStatus())
 }
 
-// standInExe is the executable standIn starts: criu's own (a test
-// binary's TestMain calls RunStandIn too).
+// standInExe is the executable standIn starts: this one.
 var standInExe = "/proc/self/exe"
 
 // standIn starts a stand-in for a task that had exited with wait status
