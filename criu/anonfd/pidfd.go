@@ -28,8 +28,8 @@ const pidfdThread = unix.O_EXCL
 // of the tree's tasks, zombies too (restore makes them before the files
 // are opened); a pidfd in flight (SCM_RIGHTS: restore has no task to
 // open it in before the queues are filled), of any other task, of a
-// thread (PIDFD_THREAD) or of a reaped task that dumped core is refused,
-// naming it.
+// thread other than a task's leader (PIDFD_THREAD: of a leader it is
+// kept) or of a reaped task that dumped core is refused, naming it.
 func DumpPidfd(pid, fd int, inFlight bool, id, flags uint32, fi procfs.Fdinfo, tree []int) (*images.FileEntry, error) {
 	p, err := fi.Pidfd()
 	if err != nil {
@@ -38,8 +38,8 @@ func DumpPidfd(pid, fd int, inFlight bool, id, flags uint32, fi procfs.Fdinfo, t
 	switch {
 	case inFlight:
 		return nil, fmt.Errorf("%w: a pidfd passed in flight (SCM_RIGHTS)", errdefs.ErrUnsupported)
-	case flags&pidfdThread != 0:
-		return nil, fmt.Errorf("%w: a pidfd of a thread (PIDFD_THREAD)", errdefs.ErrUnsupported)
+	case p.Pid != -1 && flags&pidfdThread != 0 && !slices.Contains(tree, p.Pid):
+		return nil, fmt.Errorf("%w: a pidfd of thread %d (PIDFD_THREAD), which is not the leader of a task of the tree (threads are made after the files)", errdefs.ErrUnsupported, p.Pid)
 	case p.Pid != -1 && (p.Pid <= 0 || !slices.Contains(tree, p.Pid)):
 		return nil, fmt.Errorf("%w: a pidfd of task %d, which is not a task of the tree", errdefs.ErrUnsupported, p.Pid)
 	}
@@ -122,7 +122,7 @@ func OpenDeadPidfds(files map[uint32]*images.FileEntry, ids map[uint32]int, pidn
 			return fds, fmt.Errorf("pidfd %d of a task that had exited: %w", g[0].GetId(), err)
 		}
 		for _, e := range g {
-			fd, err := unix.PidfdOpen(pid, 0)
+			fd, err := unix.PidfdOpen(pid, int(e.GetFlags()&pidfdThread))
 			if err == nil {
 				_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(e.GetFlags()&^unix.O_ACCMODE))
 				fds[e.GetId()] = fd
@@ -140,7 +140,8 @@ func OpenDeadPidfds(files map[uint32]*images.FileEntry, ids map[uint32]int, pidn
 }
 
 // OpenPidfd opens the pidfd e describes inside task t (host pid pid), by
-// its pid in the task's pid namespace, as CRIU does, and returns a copy
+// its pid in the task's pid namespace, as CRIU does (with PIDFD_THREAD
+// for one of a leader thread), and returns a copy
 // of it in the restorer (pidfd_getfd) with its status flags; the task's
 // own is closed. t's tasks get it like any other master.
 func OpenPidfd(t Task, pid int, e *images.PidfdEntry) (fd int, err error) {
@@ -148,10 +149,8 @@ func OpenPidfd(t Task, pid int, e *images.PidfdEntry) (fd int, err error) {
 	switch {
 	case e.GetNspid() <= 0:
 		return -1, fmt.Errorf("%w: pidfd %d of a task that had exited is opened by OpenDeadPidfds", errdefs.ErrBadImage, e.GetId())
-	case flags&pidfdThread != 0:
-		return -1, fmt.Errorf("%w: pidfd %d of a thread (PIDFD_THREAD)", errdefs.ErrUnsupported, e.GetId())
 	}
-	tmp, err := t.Sys("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(e.GetNspid()), uint64(flags&unix.O_NONBLOCK))
+	tmp, err := t.Sys("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(e.GetNspid()), uint64(flags&(unix.O_NONBLOCK|pidfdThread)))
 	if err != nil {
 		return -1, fmt.Errorf("pidfd %d of task %d: %w", e.GetId(), e.GetNspid(), err)
 	}

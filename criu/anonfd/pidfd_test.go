@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,16 +168,49 @@ func TestStandInStatus(t *testing.T) {
 	}
 }
 
-func TestPidfdThreadRefused(t *testing.T) {
+// TestPidfdThread: a pidfd of a task's leader thread (PIDFD_THREAD) is
+// opened again as one; of another thread it is refused by name.
+func TestPidfdThread(t *testing.T) {
 	pfd, err := unix.PidfdOpen(os.Getpid(), unix.O_EXCL) // PIDFD_THREAD
 	if err != nil {
 		t.Skip("pidfd_open(PIDFD_THREAD):", err)
 	}
 	defer unix.Close(pfd)
 	fi := fdinfo(t, pfd)
-	if _, err := DumpPidfd(os.Getpid(), pfd, false, 1, fi.Flags&^unix.O_CLOEXEC, fi, []int{os.Getpid()}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "PIDFD_THREAD") {
-		t.Errorf("PIDFD_THREAD pidfd: %v", err)
+	fe, err := DumpPidfd(os.Getpid(), pfd, false, 1, fi.Flags&^unix.O_CLOEXEC, fi, []int{os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	fd, err := OpenPidfd(self{}, os.Getpid(), fe.GetPidfd())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); fl&unix.O_EXCL == 0 {
+		t.Errorf("restored pidfd flags %#o: no PIDFD_THREAD", fl)
+	}
+	// Another thread of this process (the Go runtime has several).
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tasks {
+		tid, _ := strconv.Atoi(e.Name())
+		if tid == os.Getpid() {
+			continue
+		}
+		tfd, err := unix.PidfdOpen(tid, unix.O_EXCL)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		defer unix.Close(tfd)
+		fi := fdinfo(t, tfd)
+		if _, err := DumpPidfd(os.Getpid(), tfd, false, 2, fi.Flags&^unix.O_CLOEXEC, fi, []int{os.Getpid()}); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "PIDFD_THREAD") {
+			t.Errorf("PIDFD_THREAD pidfd of thread %d: %v", tid, err)
+		}
+		return
+	}
+	t.Skip("no other thread")
 }
 
 // TestStandInPidns: a stand-in in another pid namespace (the tree's)
