@@ -6,8 +6,11 @@
 // and semaphore mode, signal mask, clock, ticks, time left and interval);
 // epoll with its targets, each found at the fd number it was added with
 // or, closed or replaced since, at another fd of the task (kcmp
-// KCMP_EPOLL_TFD), else the dump is refused. A pidfd (DumpPidfd) must be of a live task of the tree; it is
-// saved with the task's pid in its own pid namespace, as CRIU's.
+// KCMP_EPOLL_TFD), else the dump is refused. A pidfd (DumpPidfd) must be
+// of a task of the tree (a zombie too; a thread pidfd of its leader), saved
+// with the task's pid in its own pid namespace as CRIU's, or of a task
+// that has exited and been reaped, saved with nspid -1 and its wait
+// status. A task's own userfaultfd is refused by name.
 //
 // Restore: Open creates the file in the restorer, as CRIU (an eventfd's
 // counter written, a timerfd set to the time left, from now for one set
@@ -18,7 +21,10 @@
 // epoll_ctl injected into the first task holding it, by the fd number
 // each was added with (dup'ed there for the call if it has moved). A
 // pidfd is opened inside the first task holding it, by that pid
-// (OpenPidfd), and copied to the restorer as the master of the others.
+// (OpenPidfd), and copied to the restorer as the master of the others;
+// one of a reaped task is a pidfd of a stand-in (standin.go), a process
+// made in the tree's pid namespace that dies with the saved status once
+// the pidfds of it are open (OpenDeadPidfds).
 package anonfd
 
 // efdSemaphore is EFD_SEMAPHORE as an eventfd entry's flags carry it.
