@@ -31,11 +31,11 @@ static void member(int fd)
  * test its pid and exits with code. */
 static pid_t start(int sess, int code, pid_t *memb)
 {
-	int p[2];
+	int p[2], q[2]; /* the leader's pid message, the member's byte: two pipes, for they race */
 	pid_t l;
 	char c;
 
-	if (pipe(p) < 0) {
+	if (pipe(p) < 0 || pipe(q) < 0) {
 		pr_perror("pipe");
 		exit(1);
 	}
@@ -51,16 +51,18 @@ static pid_t start(int sess, int code, pid_t *memb)
 			_exit(100);
 		m = fork();
 		if (m == 0)
-			member(p[1]);
+			member(q[1]);
 		write(p[1], &m, sizeof(m));
 		_exit(code);
 	}
-	if (read(p[0], memb, sizeof(*memb)) != sizeof(*memb) || read(p[0], &c, 1) != 1) {
+	if (read(p[0], memb, sizeof(*memb)) != sizeof(*memb) || read(q[0], &c, 1) != 1) {
 		fail("no member from leader %d", l);
 		exit(1);
 	}
 	close(p[0]);
 	close(p[1]);
+	close(q[0]);
+	close(q[1]);
 	return l;
 }
 
