@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -72,6 +73,7 @@ func dumpNftables(ctx context.Context, store image.Store, ns *Namespace, id uint
 // restoreNftables makes the tables of nftables-N.img again in ns, in one
 // nft transaction. A missing or empty image is skipped.
 func restoreNftables(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
+
 	r, err := store.Open(ctx, nftablesImage(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -93,9 +95,59 @@ func restoreNftables(ctx context.Context, store image.Store, ns *Namespace, id u
 	if st, err := f.Stat(); err != nil || st.Size() == 0 {
 		return err
 	}
+	text, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("read image %s: %w", nftablesImage(id), err)
+	}
+	if kept := withoutLockTables(text); len(kept) != len(text) {
+		if len(bytes.TrimSpace(kept)) == 0 {
+			return nil
+		}
+		if f, err = os.CreateTemp("", "criu-nft-"); err != nil {
+			return err
+		}
+		os.Remove(f.Name())
+		defer f.Close()
+		if _, err := f.Write(kept); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
 	t := tool{path: nftTool, ns: ns}
 	if err := t.runFiles(ctx, f, nil, nil, "-f", "-"); err != nil {
 		return fmt.Errorf("restore image %s: %w", nftablesImage(id), err)
 	}
 	return nil
+}
+
+// withoutLockTables drops from nft text the blocks of network-lock
+// tables ("table inet CRIU-..." to its closing "}" at the start of a
+// line). Ours are never dumped, but CRIU 4.2 dumps the namespace's
+// ruleset with its own lock in it, which its restore deletes at the
+// end: an nftables lock table, or its iptables lock (a chain CRIU in
+// the ip and ip6 filter tables, jumped to from INPUT and OUTPUT), both
+// dropped here. Made again by ours, it dropped every packet of the
+// restored namespace for good.
+func withoutLockTables(text []byte) []byte {
+	var out bytes.Buffer
+	skip, chain := false, false
+	for _, l := range bytes.SplitAfter(text, []byte("\n")) {
+		f := strings.Fields(string(l))
+		switch {
+		case skip:
+			skip = !strings.HasPrefix(string(l), "}")
+		case chain:
+			chain = !strings.HasPrefix(strings.TrimSpace(string(l)), "}")
+		case len(f) >= 3 && f[0] == "table" && lockTable(f[1], f[2]):
+			skip = !strings.Contains(string(l), "}")
+		case len(f) >= 3 && f[0] == "chain" && f[1] == "CRIU" && f[2] == "{":
+			chain = true
+		case len(f) >= 2 && f[len(f)-2] == "jump" && f[len(f)-1] == "CRIU":
+		default:
+			out.Write(l)
+		}
+	}
+	return out.Bytes()
 }
