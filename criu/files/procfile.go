@@ -79,8 +79,7 @@ func checkProcGone(path, link string) error {
 }
 
 // taskRoot is the /proc/PID/root of the task whose /proc/PID/fd/N (or
-// map_files) link is given; none for a chroot()ed task, and none for
-// criu's own fds.
+// map_files) link is given; none for a chroot()ed task.
 func taskRoot(link string) (string, bool) {
 	parts := strings.Split(link, "/")
 	if len(parts) < 4 || parts[0] != "" {
@@ -96,11 +95,6 @@ func taskRoot(link string) (string, bool) {
 		return "", false
 	}
 	root := strings.Join(parts[:i+1], "/") + "/root"
-	// criu's own fds (files passed in flight) have the tree's paths,
-	// not criu's.
-	if root == "/proc/self/root" || root == fmt.Sprintf("/proc/%d/root", os.Getpid()) {
-		return "", false
-	}
 	// A chroot()ed task: the paths are criu's, not from its root.
 	if r, err := os.Readlink(root); err != nil || r != "/" {
 		return "", false
@@ -133,9 +127,8 @@ func checkCovered(path, link string, st *unix.Stat_t) error {
 	if !ok {
 		return nil
 	}
-	// Lstat: an O_PATH fd of a symlink is the link, not its target.
 	var at unix.Stat_t
-	if err := unix.Lstat(root+path, &at); err != nil && err != unix.ENOENT {
+	if err := unix.Stat(root+path, &at); err != nil && err != unix.ENOENT {
 		return nil
 	} else if err == nil && at.Dev == st.Dev && at.Ino == st.Ino {
 		return nil
