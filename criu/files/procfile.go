@@ -106,17 +106,15 @@ func taskRoot(link string) (string, bool) {
 // longer leads to from the task's root: a mount was made over it (or
 // over a directory above it) after it was opened. Restore opens files by
 // their path and would open what the mount holds there, or make a new
-// node (a fifo): CRIU 4.2 refuses it too ("overmounted"). Files of /proc,
-// those deleted while open (ghosts, checkLinked) and those saved by
-// another name than the kernel's are left to their own checks, and so are the files of a chroot()ed task (the path is
+// node (a fifo): CRIU 4.2 refuses it too ("overmounted"). Files of /proc
+// and those deleted while open (ghosts, checkLinked) are left to their
+// own checks, and so are the files of a chroot()ed task (the path is
 // then criu's, not from the task's root).
 func checkCovered(path, link string, st *unix.Stat_t) error {
 	if st.Nlink == 0 || !strings.HasPrefix(path, "/") {
 		return nil
 	}
-	// Only a file saved by the path the kernel gives it: a terminal is
-	// saved by its device's name (/dev/console for any node of 5:1).
-	if target, err := os.Readlink(link); err != nil || target != path {
+	if target, err := os.Readlink(link); err != nil || strings.HasSuffix(target, " (deleted)") {
 		return nil
 	}
 	var sfs unix.Statfs_t
