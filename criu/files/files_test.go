@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -588,61 +587,5 @@ func TestCheckProcGone(t *testing.T) {
 	}
 	if _, _, err := NewSet().AddReg(func() uint32 { return 1 }, path, link, 0, 0); !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Errorf("AddReg of %s of a reaped task: %v", path, err)
-	}
-}
-
-// A file and a fifo open in a directory that a tmpfs was then mounted
-// over (upstream zdtm's overmount_file and overmount_fifo) are refused
-// at dump by name: their paths lead to the tmpfs now, where restore
-// would open nothing, or make a new fifo. Before the overmount they are
-// taken.
-func TestCoveredRefused(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (mount)")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare(1)")
-	}
-	dir := t.TempDir()
-	sub := filepath.Join(dir, "d")
-	if err := os.Mkdir(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mkfifo(filepath.Join(sub, "fifo"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(sub, "file"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, over := range []bool{false, true} {
-		mnt := ""
-		if over {
-			mnt = "mount -t tmpfs covered " + sub + ";"
-		}
-		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
-			"exec 3<>"+sub+"/fifo 4<"+sub+"/file; "+mnt+" echo ready; exec sleep 100")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 6)
-		if _, err := io.ReadFull(out, b); err != nil {
-			t.Fatal(err)
-		}
-		for fd, name := range map[int]string{3: "fifo", 4: "file"} {
-			link := fmt.Sprintf("/proc/%d/fd/%d", cmd.Process.Pid, fd)
-			_, _, err := NewSet().AddReg(func() uint32 { return 1 }, filepath.Join(sub, name), link, 0, 0)
-			if over && (!errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "covered by a mount")) {
-				t.Errorf("%s under a tmpfs mounted over its directory: %v", name, err)
-			}
-			if !over && err != nil {
-				t.Errorf("%s, not covered: %v", name, err)
-			}
-		}
-		cmd.Process.Kill()
-		cmd.Wait()
 	}
 }

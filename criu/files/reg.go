@@ -95,9 +95,6 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		}
 		reg.MntId = proto.Int32(int32(mnt))
 	}
-	if err := checkCovered(path, link, &st); err != nil {
-		return 0, nil, err
-	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
 		// Only a regular file's size is recorded, as CRIU does: CRIU's
 		// restore compares it with the file's, whatever the file is.
