@@ -23,12 +23,10 @@
 // fanotify (AddFanotify, OpenFanotify): the group's fanotify_init flags
 // and event flags from its fdinfo, and each mark with its mark flags,
 // mask and ignored mask: an inode mark by its file handle and the path
-// the handle opens, a mount mark by mnt_id and its mount point, a
-// filesystem mark by a mount point of its filesystem (mark type
-// FILESYSTEM, ours: CRIU's image has none), made again below the root
-// task's /proc/PID/root (so in the tree's mount namespace). Mount
-// namespace marks (CRIU's image has no such type), marks on files no
-// path leads to and permission events
+// the handle opens, a mount mark by mnt_id and its mount point, made
+// again below the root task's /proc/PID/root (so in the tree's mount
+// namespace). Filesystem and mount-namespace marks (CRIU's image has no
+// such type), marks on files no path leads to and permission events
 // (restore's own opens would wait for an answer) are refused by name.
 // Queued events are not saved; DrainFanotify reads away (closing their
 // fds) those the restore itself queued.

@@ -25,10 +25,9 @@ const fanPermEvents = unix.FAN_OPEN_PERM | unix.FAN_ACCESS_PERM | unix.FAN_OPEN_
 // (paths as the task sees them: viewOf, root the tree's root task):
 // its group's init flags and event flags, and each mark (an inode mark
 // with its file handle and the path the handle opens, a mount mark with
-// its mount point, a filesystem mark with a mount point of its
-// filesystem: ours, CRIU's image has none). Mount namespace marks, which
-// CRIU's image cannot hold, marks on files no path leads to, and
-// permission events are refused by name.
+// its mount point). Filesystem and mount namespace marks, which CRIU's
+// image cannot hold, marks on files no path leads to, and permission
+// events are refused by name.
 func AddFanotify(pid, root, fd int, id, flags uint32) (*images.FileEntry, error) {
 	g, err := procfs.ReadFanotify(pid, fd)
 	if err != nil {
@@ -95,19 +94,7 @@ func AddFanotify(pid, root, fd int, id, flags uint32) (*images.FileEntry, error)
 			me.Type = images.MarkType_MOUNT.Enum()
 			me.Me = &images.FanotifyMountMarkEntry{MntId: proto.Uint32(uint32(m.MntID)), Path: proto.String(point)}
 		case procfs.FanotifySb:
-			// Restore marks the filesystem at a mount point of it.
-			var point string
-			var mnt int
-			for _, mt := range mounts {
-				if mt.Major<<20|mt.Minor == m.Sdev && point == "" {
-					point, mnt = mt.Point, mt.ID
-				}
-			}
-			if point == "" {
-				return nil, fmt.Errorf("%w: fanotify filesystem mark (FAN_MARK_FILESYSTEM) on device %d:%d, which no mount of the task's mount namespace is of", errdefs.ErrUnsupported, m.Sdev>>20, m.Sdev&0xfffff)
-			}
-			me.Type = images.MarkType_FILESYSTEM.Enum()
-			me.Me = &images.FanotifyMountMarkEntry{MntId: proto.Uint32(uint32(mnt)), Path: proto.String(point)}
+			return nil, fmt.Errorf("%w: fanotify filesystem mark (FAN_MARK_FILESYSTEM) on device %d:%d: CRIU's image has no such mark", errdefs.ErrUnsupported, m.Sdev>>20, m.Sdev&0xfffff)
 		default:
 			return nil, fmt.Errorf("%w: fanotify mount namespace mark (FAN_MARK_MNTNS) on namespace %d: CRIU's image has no such mark", errdefs.ErrUnsupported, m.MntNs)
 		}
@@ -158,15 +145,12 @@ func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
 			if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 				where = unix.FAN_MARK_DONT_FOLLOW
 			}
-		case images.MarkType_MOUNT, images.MarkType_FILESYSTEM:
+		case images.MarkType_MOUNT:
 			path = m.GetMe().GetPath()
 			if path == "" {
 				return fd, fmt.Errorf("%w: fanotify mount mark on mount %d without a path", errdefs.ErrUnsupported, m.GetMe().GetMntId())
 			}
 			where = unix.FAN_MARK_MOUNT
-			if m.GetType() == images.MarkType_FILESYSTEM {
-				where = unix.FAN_MARK_FILESYSTEM
-			}
 			if root != "" {
 				path = filepath.Join(root, path)
 			}

@@ -27,15 +27,12 @@ const (
 )
 
 // The object a fanotify mark is on. CRIU's image has no filesystem (sb)
-// or mount namespace marks: a filesystem mark is ours (CRIU 4.2 loses
-// it), saved with a mount of its filesystem in me (its mount point);
-// mount namespace marks are refused at dump.
+// or mount namespace marks: those are refused at dump.
 type MarkType int32
 
 const (
-	MarkType_INODE      MarkType = 1
-	MarkType_MOUNT      MarkType = 2
-	MarkType_FILESYSTEM MarkType = 3 // ours, not CRIU's
+	MarkType_INODE MarkType = 1
+	MarkType_MOUNT MarkType = 2
 )
 
 // Enum value maps for MarkType.
@@ -43,12 +40,10 @@ var (
 	MarkType_name = map[int32]string{
 		1: "INODE",
 		2: "MOUNT",
-		3: "FILESYSTEM",
 	}
 	MarkType_value = map[string]int32{
-		"INODE":      1,
-		"MOUNT":      2,
-		"FILESYSTEM": 3,
+		"INODE": 1,
+		"MOUNT": 2,
 	}
 )
 
@@ -585,12 +580,10 @@ const file_images_fsnotify_proto_rawDesc = "" +
 	"\x04fown\x18\x03 \x02(\v2\x19.criugo.images.fown_entryR\x04fown\x12\x18\n" +
 	"\afaflags\x18\x04 \x02(\rR\afaflags\x12\x18\n" +
 	"\aevflags\x18\x05 \x02(\rR\aevflags\x126\n" +
-	"\x04mark\x18\x06 \x03(\v2\".criugo.images.fanotify_mark_entryR\x04mark*1\n" +
+	"\x04mark\x18\x06 \x03(\v2\".criugo.images.fanotify_mark_entryR\x04mark*!\n" +
 	"\tmark_type\x12\t\n" +
 	"\x05INODE\x10\x01\x12\t\n" +
-	"\x05MOUNT\x10\x02\x12\x0e\n" +
-	"\n" +
-	"FILESYSTEM\x10\x03B,Z*github.com/criugo/criu/proto/images;images"
+	"\x05MOUNT\x10\x02B,Z*github.com/criugo/criu/proto/images;images"
 
 var (
 	file_images_fsnotify_proto_rawDescOnce sync.Once
