@@ -169,6 +169,9 @@ func (r *restorer) restoreFiles() error {
 			return err
 		}
 		flags := uint64(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
+		if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+			flags &^= unix.O_TMPFILE // CRIU 4.2 saves an O_TMPFILE file with the flag, O_DIRECTORY in it
+		}
 		tmp, err := r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, flags, 0)
 		if err != nil {
 			return fmt.Errorf("restore fd %d: %w", fd, err)
