@@ -187,7 +187,8 @@ func TestDaemonsTLS(t *testing.T) {
 	if !cache.waitLog("client didn't provide a certificate", 5*time.Second) {
 		t.Fatalf("cache log lacks the refusal reason:\n%s", cache.log.String())
 	}
-	if !strings.Contains(bad.log.String(), "certificate required") {
+	// The proxy tells its writer before it logs: wait for the line.
+	if !bad.waitLog("certificate required", 5*time.Second) {
 		t.Fatalf("bad proxy log lacks the TLS failure:\n%s", bad.log.String())
 	}
 
