@@ -24,17 +24,7 @@ import (
 // on, /usr is the host's and read-only. crit reads the images.
 func TestRestoreRootContainerAutoMounts(t *testing.T) {
 	r, pid := startRootContainer(t, "")
-	count := func(pid int) int {
-		b, _ := os.ReadFile(procfs.Path(pid, "root") + "/tmp/count")
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return n
-	}
-	for i := 0; count(pid) < 3; i++ {
-		if i > 200 {
-			t.Fatal("the container's counter does not count")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitCount(t, pid, 3)
 	dir := t.TempDir()
 	dumpCmd(t, pid, dir, "--ext-mount-map", "auto", "--ext-mount-map", "/nowhere:k")
 	reapChildren()

@@ -161,9 +161,18 @@ func restoreRoot(t *testing.T, dir, r string, extra ...string) int {
 	return pid
 }
 
-// count is the container's counter, in /tmp/count of its root pid.
+// count is the container's counter, in /tmp/count of its root pid; 0
+// while the task's root is still criu's (before its pivot_root, its
+// /tmp is the host's, where another program may keep a /tmp/count: a
+// dump then caught the container half made).
 func count(pid int) int {
-	b, _ := os.ReadFile(procfs.Path(pid, "root") + "/tmp/count")
+	root := procfs.Path(pid, "root")
+	if a, err := os.Stat(root); err != nil {
+		return 0
+	} else if b, err := os.Stat("/"); err != nil || os.SameFile(a, b) {
+		return 0
+	}
+	b, _ := os.ReadFile(root + "/tmp/count")
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
 }
