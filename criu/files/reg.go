@@ -318,3 +318,16 @@ func ReadRemaps(ctx context.Context, s image.Store) (ghosts, linked map[uint32]u
 func RegKey(reg *images.RegFileEntry) string {
 	return strings.TrimPrefix(reg.GetName(), "/")
 }
+
+// OpenFlags are the flags restore opens regular file entry reg with:
+// its saved file status flags without the creating ones (O_CREAT,
+// O_TRUNC, O_EXCL: the file exists) and without O_TMPFILE, which CRIU
+// 4.2 keeps in the images of a file made with it and whose O_DIRECTORY
+// would refuse the open of a file.
+func OpenFlags(reg *images.RegFileEntry) int {
+	flags := int(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
+	if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
+		flags &^= unix.O_TMPFILE
+	}
+	return flags
+}

@@ -112,11 +112,7 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			flags := int(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
-			if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
-				flags &^= unix.O_TMPFILE // CRIU 4.2 saves an O_TMPFILE file with the flag, O_DIRECTORY in it
-			}
-			fd, err := unix.Open(t.mnt.InRoot(t.nodes[0].r.pid, path), flags|unix.O_CLOEXEC, 0)
+			fd, err := unix.Open(t.mnt.InRoot(t.nodes[0].r.pid, path), files.OpenFlags(reg)|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return fmt.Errorf("open %s: %w", path, os.NewSyscallError("open", err))
 			}

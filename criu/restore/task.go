@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/anonfd"
+	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/task"
@@ -168,11 +169,7 @@ func (r *restorer) restoreFiles() error {
 		if err != nil {
 			return err
 		}
-		flags := uint64(reg.GetFlags()) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
-		if flags&(unix.O_TMPFILE&^unix.O_DIRECTORY) != 0 {
-			flags &^= unix.O_TMPFILE // CRIU 4.2 saves an O_TMPFILE file with the flag, O_DIRECTORY in it
-		}
-		tmp, err := r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, flags, 0)
+		tmp, err := r.sys("openat "+path, unix.SYS_OPENAT, atFdcwd, p, uint64(files.OpenFlags(reg)), 0)
 		if err != nil {
 			return fmt.Errorf("restore fd %d: %w", fd, err)
 		}
