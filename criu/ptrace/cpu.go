@@ -111,7 +111,8 @@ func (t *Tracer) Pin(tid int) error {
 			return fmt.Errorf("thread %d: %w", tid, os.NewSyscallError("sched_getaffinity", err))
 		}
 		t.affinity[tid] = nil
-		if all, err := possibleCPUs(); err != nil || m != all {
+		// A pinned tracer's own mask was every possible CPU (PinCPU).
+		if m != t.mask {
 			return nil // note at possibleCPUs
 		}
 		var one unix.CPUSet
