@@ -3,6 +3,7 @@ package files
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,6 +66,16 @@ func checkProcPid(path, link string, treePid func(int) (int, bool)) error {
 func checkProcGone(path, link string) error {
 	var sfs unix.Statfs_t
 	if unix.Statfs(link, &sfs) != nil || sfs.Type != unix.PROC_SUPER_MAGIC || !strings.HasPrefix(path, "/") {
+		return nil
+	}
+	// Only a file of a task's directory (/proc/PID/...) goes with the
+	// task: /proc itself, or /proc/sys/..., is there while the kernel is
+	// (and a chroot()ed task's /proc, opened before its chroot, is not
+	// below its root).
+	if !slices.ContainsFunc(strings.Split(path, "/"), func(c string) bool {
+		_, err := strconv.Atoi(c)
+		return err == nil
+	}) {
 		return nil
 	}
 	parts := strings.Split(link, "/")
