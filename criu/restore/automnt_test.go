@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,15 @@ import (
 func TestRestoreRootContainerAutoMounts(t *testing.T) {
 	r, pid := startRootContainer(t, "")
 	waitCount(t, pid, 3)
+	// What the tree's tasks hold and see, for a failed dump to say
+	// (CI-sim runs refused a /dev/null of mount 24 that no run by hand
+	// shows).
+	state := fdState(pid)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the container before its dump:\n%s", state)
+		}
+	})
 	dir := t.TempDir()
 	dumpCmd(t, pid, dir, "--ext-mount-map", "auto", "--ext-mount-map", "/nowhere:k")
 	reapChildren()
@@ -77,4 +87,37 @@ func TestRestoreRootContainerAutoMounts(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// fdState describes task pid and its children: each fd's target and
+// mnt_id, and the task's mountinfo.
+func fdState(pid int) string {
+	var b strings.Builder
+	pids := []int{pid}
+	if c, err := os.ReadFile(procfs.Path(pid, fmt.Sprintf("task/%d/children", pid))); err == nil {
+		for _, f := range strings.Fields(string(c)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, n)
+			}
+		}
+	}
+	for _, p := range pids {
+		cmdline, _ := os.ReadFile(procfs.Path(p, "cmdline"))
+		fmt.Fprintf(&b, "task %d %q\n", p, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		ents, _ := os.ReadDir(procfs.Path(p, "fd"))
+		for _, e := range ents {
+			l, _ := os.Readlink(procfs.Path(p, "fd/"+e.Name()))
+			info, _ := os.ReadFile(procfs.Path(p, "fdinfo/"+e.Name()))
+			mnt := ""
+			for _, line := range strings.Split(string(info), "\n") {
+				if v, ok := strings.CutPrefix(line, "mnt_id:"); ok {
+					mnt = strings.TrimSpace(v)
+				}
+			}
+			fmt.Fprintf(&b, "  fd %s -> %s (mnt_id %s)\n", e.Name(), l, mnt)
+		}
+	}
+	mi, _ := os.ReadFile(procfs.Path(pid, "mountinfo"))
+	b.Write(mi)
+	return b.String()
 }
