@@ -411,10 +411,20 @@ func (c *Snapshot) save(a uint64) error {
 		return nil
 	}
 	b := make([]byte, mem.PageSize)
-	if err := c.mf.ReadAt(b, a); err != nil {
+	if err := c.read(b, a); err != nil {
 		return fmt.Errorf("copy page %#x of %d before its write: %w", a, c.pid, err)
 	}
 	c.saved[a] = b
+	return nil
+}
+
+// read reads the task's memory at addr into b through the freeze's mm,
+// for the stream and for a page saved before its write alike; it fails
+// once that mm is gone.
+func (c *Snapshot) read(b []byte, addr uint64) error {
+	if err := c.mf.ReadAt(b, addr); err != nil {
+		return fmt.Errorf("task %d exited, exec'd or unmapped its memory while criu copied it: %w", c.pid, err)
+	}
 	return nil
 }
 
@@ -578,8 +588,7 @@ func (c *Snapshot) Copy(ctx context.Context, w io.Writer) (read, written time.Du
 				buf = buf[:size]
 				off := uint64(0)
 				for _, r := range batch {
-					if err = c.mf.ReadAt(buf[off:off+r.Len()], r.Start); err != nil {
-						err = fmt.Errorf("task %d exited, exec'd or unmapped its memory while criu copied it: %w", c.pid, err)
+					if err = c.read(buf[off:off+r.Len()], r.Start); err != nil {
 						break
 					}
 					off += r.Len()
