@@ -73,7 +73,6 @@ func dumpNftables(ctx context.Context, store image.Store, ns *Namespace, id uint
 // restoreNftables makes the tables of nftables-N.img again in ns, in one
 // nft transaction. A missing or empty image is skipped.
 func restoreNftables(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
-
 	r, err := store.Open(ctx, nftablesImage(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -81,40 +80,23 @@ func restoreNftables(ctx context.Context, store image.Store, ns *Namespace, id u
 	if err != nil {
 		return fmt.Errorf("open image %s: %w", nftablesImage(id), err)
 	}
-	f, err := image.SeekableCopy(ctx, r)
+	text, err := io.ReadAll(r)
 	if cerr := r.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		if f != nil {
-			f.Close()
-		}
 		return fmt.Errorf("read image %s: %w", nftablesImage(id), err)
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || st.Size() == 0 {
-		return err
+	text = withoutLockTables(text)
+	if len(bytes.TrimSpace(text)) == 0 {
+		return nil
 	}
-	text, err := io.ReadAll(f)
+	// nft reads the tables from a file: its stdin.
+	f, err := image.SeekableCopy(ctx, bytes.NewReader(text))
 	if err != nil {
 		return fmt.Errorf("read image %s: %w", nftablesImage(id), err)
 	}
-	if kept := withoutLockTables(text); len(kept) != len(text) {
-		if len(bytes.TrimSpace(kept)) == 0 {
-			return nil
-		}
-		if f, err = os.CreateTemp("", "criu-nft-"); err != nil {
-			return err
-		}
-		os.Remove(f.Name())
-		defer f.Close()
-		if _, err := f.Write(kept); err != nil {
-			return err
-		}
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
+	defer f.Close()
 	t := tool{path: nftTool, ns: ns}
 	if err := t.runFiles(ctx, f, nil, nil, "-f", "-"); err != nil {
 		return fmt.Errorf("restore image %s: %w", nftablesImage(id), err)
