@@ -112,9 +112,17 @@ int main(int argc, char **argv)
 		fail("write to the slave after restore: %m");
 		return 1;
 	}
-	for (i = 0; i < 1000; i++) {
-		n = read(m, buf, sizeof(buf));
-		if (n > 0 || errno != EAGAIN)
+	/* The tty layer may hand the output over in pieces ("more", then
+	 * "\r\n"): gather until the six bytes are in, or a second. */
+	n = 0;
+	for (i = 0; i < 1000 && n < 6; i++) {
+		int k = read(m, buf + n, sizeof(buf) - n);
+
+		if (k > 0) {
+			n += k;
+			continue;
+		}
+		if (k < 0 && errno != EAGAIN)
 			break;
 		usleep(1000);
 	}
