@@ -94,7 +94,11 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 	if err != nil {
 		return fmt.Errorf("dump netns %d: %w", id, err)
 	}
-	log.Info().Int("links", len(links)).Int("nftables", tables).Msg("network namespace dumped")
+	legacy, err := dumpIptables(ctx, store, ns, id)
+	if err != nil {
+		return fmt.Errorf("dump netns %d: %w", id, err)
+	}
+	log.Info().Int("links", len(links)).Int("nftables", tables).Int("iptables_legacy", legacy).Msg("network namespace dumped")
 	return nil
 }
 

@@ -166,6 +166,9 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 	if err := restoreNftables(ctx, store, ns, id); err != nil {
 		return fmt.Errorf("restore netns %d: %w", id, err)
 	}
+	if err := restoreIptables(ctx, store, ns, id); err != nil {
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	}
 	log.Info().Int("links", len(links)).Msg("network namespace restored")
 	return nil
 }
