@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/criugo/criu/criu/cmdstore"
+	"github.com/criugo/criu/criu/config"
 	"github.com/criugo/criu/criu/dump"
-	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/netlock"
 )
 
@@ -50,7 +50,7 @@ func init() {
 				if pid <= 0 {
 					return usagef("-t PID is required")
 				}
-				gl, err := files.ParseSize(*ghostLimit)
+				gl, err := config.ParseSize(*ghostLimit)
 				if err != nil {
 					return usagef("--ghost-limit: %v", err)
 				}

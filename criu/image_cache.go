@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/criugo/criu/criu/config"
 	"github.com/criugo/criu/criu/image/remote"
 	"github.com/criugo/criu/imgcache"
 	"github.com/criugo/criu/internal/daemon"
@@ -65,7 +66,7 @@ func init() {
 				if port < 0 || port > 65535 {
 					return usagef("image-cache needs --port")
 				}
-				maxMem, err := parseSize(d.maxMemory)
+				maxMem, err := config.ParseSize(d.maxMemory)
 				if err != nil {
 					return usagef("--max-memory: %v", err)
 				}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/criugo/criu/criu/config"
 	"github.com/criugo/criu/imgproxy"
 	"github.com/criugo/criu/internal/daemon"
 	"github.com/criugo/criu/remoteimg"
@@ -41,7 +42,7 @@ func init() {
 				if address == "" || port <= 0 || port > 65535 {
 					return usagef("image-proxy needs --address and --port of the image-cache")
 				}
-				maxMem, err := parseSize(d.maxMemory)
+				maxMem, err := config.ParseSize(d.maxMemory)
 				if err != nil {
 					return usagef("--max-memory: %v", err)
 				}

@@ -15,7 +15,6 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -85,30 +84,6 @@ func isLoopback(host string) bool {
 func (d *daemonFlags) logsToFile() bool {
 	f := d.fs.Lookup("log-file")
 	return f != nil && f.Value.String() != "" && f.Value.String() != "-"
-}
-
-// parseSize parses "512M", "1G", "4096", "64k" (powers of 1024).
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(strings.ToUpper(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult, t = 1<<10, t[:n-1]
-		case 'M':
-			mult, t = 1<<20, t[:n-1]
-		case 'G':
-			mult, t = 1<<30, t[:n-1]
-		case 'T':
-			mult, t = 1<<40, t[:n-1]
-		}
-	}
-	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || v < 0 || v > (1<<62)/mult {
-		return 0, fmt.Errorf("bad size %q (want e.g. 512M, 2G)", s)
-	}
-	return v * mult, nil
 }
 
 const (

@@ -360,19 +360,6 @@ func TestGhostLimit(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"0": 0, "4096": 4096, "4K": 4 << 10, "1M": 1 << 20, "2G": 2 << 30} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "M", "1.5M", "-1", "4m", "1T", "4MB"} {
-		if got, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
-		}
-	}
-}
-
 // A /proc file of a task of the tree, named by its pid in criu's pid
 // namespace, is refused when the task has another pid in the tree's
 // (restore keeps only that one), and kept when the pids are the same or

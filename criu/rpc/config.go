@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -250,9 +251,9 @@ var valueOpts = map[string]func(f *fileOpts, v string) error{
 		return nil
 	},
 	"ghost-limit": func(f *fileOpts, v string) error {
-		n, err := parseSize(v)
-		if err != nil {
-			return fmt.Errorf("ghost-limit %q: %w", v, err)
+		n, err := config.ParseSize(v)
+		if err != nil || n > math.MaxUint32 {
+			return fmt.Errorf("ghost-limit %q: want a size (K, M, G) under 4G", v)
 		}
 		f.opts.GhostLimit = proto.Uint32(uint32(n))
 		return nil
@@ -344,22 +345,4 @@ func (f *fileOpts) option(l config.Line) error {
 		return set(f, value)
 	}
 	return fmt.Errorf("%w: option %s is not applied to criu swrk's requests", errdefs.ErrUnsupported, name)
-}
-
-// parseSize reads a size with CRIU's K, M, G suffixes.
-func parseSize(v string) (uint64, error) {
-	mult := uint64(1)
-	switch {
-	case strings.HasSuffix(v, "K"), strings.HasSuffix(v, "k"):
-		mult, v = 1<<10, v[:len(v)-1]
-	case strings.HasSuffix(v, "M"), strings.HasSuffix(v, "m"):
-		mult, v = 1<<20, v[:len(v)-1]
-	case strings.HasSuffix(v, "G"), strings.HasSuffix(v, "g"):
-		mult, v = 1<<30, v[:len(v)-1]
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("want a size (K, M, G)")
-	}
-	return n * mult, nil
 }
