@@ -97,7 +97,7 @@ var Features = []Feature{
 	{"clone3_set_tid", Extra, probeClone3},
 	{"newifindex", Extra, notBuilt("a device is not moved into a namespace with a new index (IFLA_NEW_IFINDEX)")},
 	{"nftables", ByName, netlock.ProbeNFT},
-	{"has_ipt_legacy", ByName, notBuilt("--network-lock iptables runs iptables-restore (whichever backend it has), never iptables-legacy")},
+	{"has_ipt_legacy", ByName, probeIptLegacy},
 	{"pidfd_store", Extra, notBuilt("the RPC's pidfd_store_sk is refused: pid reuse between pre-dumps is not detected through pidfds")},
 	{"ns_pid", Extra, probeNSpid},
 	{"apparmor_stacking", ByName, notBuilt("LSM (AppArmor) profiles are not checkpointed")},
@@ -123,6 +123,21 @@ func LookupFeature(name string) (Feature, bool) {
 		}
 	}
 	return Feature{}, false
+}
+
+// probeIptLegacy: a network namespace's legacy (x_tables) iptables
+// rules are saved and restored through iptables-legacy-save and
+// iptables-legacy-restore, as CRIU does when they are installed.
+func probeIptLegacy() (string, error) {
+	var found []string
+	for _, p := range []string{"iptables-legacy-save", "iptables-legacy-restore"} {
+		path, err := exec.LookPath(p)
+		if err != nil {
+			return "", fmt.Errorf("%s is not installed: legacy iptables rules cannot be saved", p)
+		}
+		found = append(found, path)
+	}
+	return strings.Join(found, ", "), nil
 }
 
 // probeDirtyTrack: pre-dump --track-mem works, through soft-dirty bits
