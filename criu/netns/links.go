@@ -36,13 +36,20 @@ type LinksImage struct {
 type Link struct {
 	Index   int    `json:"index"` // ifindex; the ip images refer to it
 	Name    string `json:"name"`
-	Kind    string `json:"kind"` // KindLoopback, KindDummy or KindVeth
+	Kind    string `json:"kind"` // KindLoopback, KindDummy, KindVeth or KindBridge
 	MTU     int    `json:"mtu"`
 	Up      bool   `json:"up"`                // IFF_UP set
 	Address string `json:"address,omitempty"` // link-layer address, not for lo
 	// Peer is the name of a veth link's peer when the peer is in the
 	// namespace too; empty when it is outside (an external veth).
 	Peer string `json:"peer,omitempty"`
+	// Bridge holds a bridge's settings as `ip link add ... type bridge`
+	// arguments (bridge.go).
+	Bridge []string `json:"bridge,omitempty"`
+	// Master names the bridge this link is a port of, and Port its port
+	// settings as `ip link set ... type bridge_slave` arguments.
+	Master string   `json:"master,omitempty"`
+	Port   []string `json:"bridge_port,omitempty"`
 }
 
 // ipLink is the part of `ip -d -j link show` output that we read.
@@ -55,8 +62,12 @@ type ipLink struct {
 	Address  string   `json:"address"`
 	Link     string   `json:"link"`         // the peer's name, when in this netns
 	NetnsID  *int     `json:"link_netnsid"` // set when the peer is in another netns
+	Master   string   `json:"master"`
 	LinkInfo *struct {
-		Kind string `json:"info_kind"`
+		Kind      string         `json:"info_kind"`
+		Data      map[string]any `json:"info_data"`
+		SlaveKind string         `json:"info_slave_kind"`
+		SlaveData map[string]any `json:"info_slave_data"`
 	} `json:"linkinfo"`
 }
 
@@ -89,8 +100,24 @@ func parseIPLinks(out []byte) ([]Link, error) {
 				}
 				l.Peer = r.Link
 			}
+		case kind == KindBridge:
+			l.Kind = kind
+			l.Address = r.Address
+			if err := bridgeLink(&l, r.LinkInfo.Data); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, fmt.Errorf("link %s (type %q kind %q): %w", r.Name, r.LinkType, kind, ErrUnsupportedLink)
+		}
+		if r.Master != "" {
+			var sk string
+			var sd map[string]any
+			if r.LinkInfo != nil {
+				sk, sd = r.LinkInfo.SlaveKind, r.LinkInfo.SlaveData
+			}
+			if err := portLink(&l, r.Master, sk, sd); err != nil {
+				return nil, err
+			}
 		}
 		links = append(links, l)
 	}
@@ -129,6 +156,9 @@ func decodeLinks(r io.Reader) ([]Link, error) {
 		byName[l.Name] = l
 	}
 	for _, l := range img.Links {
+		if m, ok := byName[l.Master]; l.Master != "" && (!ok || m.Kind != KindBridge) {
+			return nil, fmt.Errorf("links image: link %s names master %s, which is not a bridge of the image: %w", l.Name, l.Master, ErrBadImage)
+		}
 		if l.Peer == "" {
 			continue
 		}
@@ -173,8 +203,22 @@ func linksFromNetdev(devs []*images.NetDeviceEntry, id uint32) ([]Link, error) {
 				}
 				l.Peer = p.GetName()
 			}
+		case images.NdType_BRIDGE:
+			// CRIU keeps no settings of a bridge: it gets the kernel's
+			// defaults, as CRIU's own restore gives it.
+			l.Kind = KindBridge
+			if len(d.GetAddress()) > 0 {
+				l.Address = net.HardwareAddr(d.GetAddress()).String()
+			}
 		default:
 			return nil, fmt.Errorf("link %s (netdev type %v): %w", d.GetName(), d.GetType(), ErrUnsupportedLink)
+		}
+		if d.Master != nil {
+			m := byIndex[d.GetMaster()]
+			if m == nil || m.GetType() != images.NdType_BRIDGE {
+				return nil, fmt.Errorf("device %s: master ifindex %d is not a bridge of the image: %w", d.GetName(), d.GetMaster(), ErrBadImage)
+			}
+			l.Master = m.GetName()
 		}
 		links = append(links, l)
 	}

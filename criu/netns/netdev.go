@@ -151,11 +151,19 @@ func netDevice(l rtLink, id uint32) (*images.NetDeviceEntry, error) {
 		e.Type = images.NdType_VETH.Enum()
 	case l.kind == KindDummy:
 		e.Type = images.NdType_EXTLINK.Enum()
+	case l.kind == KindBridge:
+		e.Type = images.NdType_BRIDGE.Enum()
 	default:
 		return nil, fmt.Errorf("link %s (type %d kind %q): %w", l.name, l.arphrd, l.kind, ErrUnsupportedLink)
 	}
 	if l.address != nil {
 		e.Address = l.address
+	}
+	if l.master != nil {
+		e.Master = proto.Uint32(*l.master)
+	}
+	if l.kind == KindBridge {
+		return e, nil
 	}
 	peer := l.index
 	if l.link != nil {
@@ -164,9 +172,6 @@ func netDevice(l rtLink, id uint32) (*images.NetDeviceEntry, error) {
 	e.PeerIfindex = proto.Uint32(peer)
 	if l.netnsid == nil {
 		e.PeerNsid = proto.Uint32(id)
-	}
-	if l.master != nil {
-		e.Master = proto.Uint32(*l.master)
 	}
 	return e, nil
 }

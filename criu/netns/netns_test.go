@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -379,12 +380,12 @@ func TestRestoreFromPipes(t *testing.T) {
 func TestRestoreBadImage(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
+	// Only lo in the links image, then an address image the tool rejects.
 	dir := nstest.Dir(t)
-	// Only lo in the links image, then a route image the tool rejects.
 	if err := writeImage(ctx, dir, "iplinks-3.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true}]}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeImage(ctx, dir, "route-3.img", []byte("this is not an ip route dump\n")); err != nil {
+	if err := writeImage(ctx, dir, "ifaddr-3.img", []byte("this is not an ip addr dump\n")); err != nil {
 		t.Fatal(err)
 	}
 	dst := newTestNS(t, "bad")
@@ -396,10 +397,25 @@ func TestRestoreBadImage(t *testing.T) {
 	if te.Stderr == "" || !strings.Contains(err.Error(), strings.TrimSpace(te.Stderr)) {
 		t.Errorf("error %q does not carry the tool's stderr %q", err, te.Stderr)
 	}
-	if !strings.Contains(err.Error(), "route-3.img") {
+	if !strings.Contains(err.Error(), "ifaddr-3.img") {
 		t.Errorf("error %q does not name the image", err)
 	}
 	t.Logf("error: %v", err)
+
+	// A route image is read (its linkdown flags cleared) before ip
+	// sees it: garbage is a bad image, named.
+	dir = nstest.Dir(t)
+	if err := writeImage(ctx, dir, "iplinks-3.img", []byte(`{"version":1,"links":[{"index":1,"name":"lo","kind":"loopback","mtu":65536,"up":true}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeImage(ctx, dir, "route-3.img", []byte("this is not an ip route dump\n")); err != nil {
+		t.Fatal(err)
+	}
+	dst = newTestNS(t, "bad2")
+	err = Restore(ctx, dir, dst.ns, 3, RestoreOptions{}, testLog(t))
+	if !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), "route-3.img") {
+		t.Errorf("bad route image: %v, want ErrBadImage naming route-3.img", err)
+	}
 }
 
 func TestRestoreVethWithoutPeerName(t *testing.T) {
@@ -568,7 +584,8 @@ func ifindex(t *testing.T, out, name string) string {
 
 // Routes through a link without carrier at dump time (its veth peer
 // outside is down) are saved with RTNH_F_LINKDOWN, which the kernel
-// refuses in a new route: Dump clears it, and they come back.
+// refuses in a new route: Dump clears it, and they come back; Restore
+// clears it from CRIU 4.2's images, which keep it.
 func TestDumpRestoreLinkDown(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
@@ -599,6 +616,20 @@ func TestDumpRestoreLinkDown(t *testing.T) {
 	}
 	outer2.ip(t, "link", "set", "dev", "p0", "up")
 	compareSnapshots(t, dst.snapshot(t), want)
+
+	// CRIU 4.2 saves the routes as ip prints them, linkdown flag and
+	// local table in: Restore clears and drops them too.
+	raw := src.ip(t, "-4", "route", "save", "table", "all")
+	if err := writeImage(ctx, store, routeImage(7), []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	dst3, outer3 := newTestNS(t, "dst3"), newTestNS(t, "outer3")
+	opts.PeerNS = outer3.ns
+	if err := Restore(ctx, store, dst3.ns, 7, opts, testLog(t)); err != nil {
+		t.Fatalf("Restore of a route image with linkdown routes: %v", err)
+	}
+	outer3.ip(t, "link", "set", "dev", "p0", "up")
+	compareSnapshots(t, dst3.snapshot(t), want)
 }
 
 // A veth whose peer was outside, restored with CRIU's
@@ -702,7 +733,7 @@ func TestRestoreFromNetdev(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := readLinks(ctx, dir, 7)
-	if err != nil || !slices.Equal(got, ours) {
+	if err != nil || !reflect.DeepEqual(got, ours) {
 		t.Fatalf("links from netdev-7.img %+v (%v), from iplinks-7.img %+v", got, err, ours)
 	}
 	dst, outer2 := newTestNS(t, "ndst"), newTestNS(t, "nouter2")
@@ -723,6 +754,8 @@ func TestLinksFromNetdevRefuses(t *testing.T) {
 	tun := dev("tun0", 2, images.NdType_TUN)
 	other := dev("v1", 3, images.NdType_VETH)
 	other.PeerIfindex, other.PeerNsid = proto.Uint32(9), proto.Uint32(8)
+	port := dev("p0", 4, images.NdType_VETH)
+	port.PeerIfindex, port.Master = proto.Uint32(3), proto.Uint32(1)
 	for _, c := range []struct {
 		devs []*images.NetDeviceEntry
 		want error
@@ -731,6 +764,7 @@ func TestLinksFromNetdevRefuses(t *testing.T) {
 		{[]*images.NetDeviceEntry{lo, tun}, ErrUnsupportedLink, "tun0"},
 		{[]*images.NetDeviceEntry{lo, dev("x0", 2, images.NdType_EXTLINK)}, ErrUnsupportedLink, "x0"},
 		{[]*images.NetDeviceEntry{lo, other}, ErrBadImage, "v1"},
+		{[]*images.NetDeviceEntry{lo, port}, ErrBadImage, "p0"},
 		{[]*images.NetDeviceEntry{dev("a/b", 1, images.NdType_LOOPBACK)}, ErrBadImage, "a/b"},
 	} {
 		_, err := linksFromNetdev(c.devs, 7)

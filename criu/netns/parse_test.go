@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/criugo/criu/criu/errdefs"
 )
 
 // rtm builds one RTM_NEWROUTE message of table, with RTA_TABLE if
@@ -116,7 +119,7 @@ func TestParseIPLinks(t *testing.T) {
 		{Index: 4, Name: "a1", Kind: KindVeth, MTU: 1500, Address: "02:00:00:00:00:04", Peer: "a0"},
 		{Index: 5, Name: "a0", Kind: KindVeth, MTU: 1500, Address: "02:00:00:00:00:05", Peer: "a1"},
 	}
-	if !slices.Equal(got, want) {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
 	var buf bytes.Buffer
@@ -124,13 +127,17 @@ func TestParseIPLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := decodeLinks(&buf)
-	if err != nil || !slices.Equal(back, want) {
+	if err != nil || !reflect.DeepEqual(back, want) {
 		t.Errorf("round trip: %+v, %v", back, err)
 	}
 
-	_, err = parseIPLinks([]byte(`[{"ifindex":4,"ifname":"br0","link_type":"ether","linkinfo":{"info_kind":"bridge"}}]`))
+	_, err = parseIPLinks([]byte(`[{"ifindex":4,"ifname":"bo0","link_type":"ether","linkinfo":{"info_kind":"bond"}}]`))
 	if !errors.Is(err, ErrUnsupportedLink) {
-		t.Errorf("bridge: err = %v, want ErrUnsupportedLink", err)
+		t.Errorf("bond: err = %v, want ErrUnsupportedLink", err)
+	}
+	_, err = parseIPLinks([]byte(`[{"ifindex":4,"ifname":"br0","link_type":"ether","linkinfo":{"info_kind":"bridge","info_data":{"vlan_filtering":1}}}]`))
+	if !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Errorf("bridge filtering VLANs: err = %v, want ErrUnsupported", err)
 	}
 }
 

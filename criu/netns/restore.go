@@ -1,9 +1,11 @@
 package netns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -131,20 +133,28 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 		}
 		log.Debug().Str("link", l.Name).Str("kind", l.Kind).Int("index", l.Index).Msg("link restored")
 	}
+	if err := restorePorts(ctx, t, links); err != nil {
+		return fmt.Errorf("restore netns %d: %w", id, err)
+	}
 
 	if err := restoreDevConfs(ctx, store, ns, id, links); err != nil {
 		return fmt.Errorf("restore netns %d: %w", id, err)
 	}
 
+	// CRIU 4.2 saves routes as they are: a route through a link without
+	// carrier has its linkdown flag, which `ip route restore` refuses
+	// (ours are saved without it, and without the local table, which
+	// the addresses make again), so routes go through dropLocalTable.
 	for _, r := range []struct {
-		name string
-		cmd  string
+		name   string
+		cmd    string
+		filter func([]byte) ([]byte, error)
 	}{
-		{ifaddrImage(id), "addr"},
-		{routeImage(id), "route"},
-		{route6Image(id), "route"},
+		{ifaddrImage(id), "addr", nil},
+		{routeImage(id), "route", dropLocalTable},
+		{route6Image(id), "route", dropLocalTable},
 	} {
-		if err := restoreDump(ctx, t, store, r.name, nil, r.cmd, "restore"); err != nil {
+		if err := restoreDump(ctx, t, store, r.name, nil, r.filter, r.cmd, "restore"); err != nil {
 			return fmt.Errorf("restore netns %d: %w", id, err)
 		}
 	}
@@ -159,7 +169,7 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 				}
 			}
 		}
-		if err := restoreDump(ctx, t, store, r.name, flush, r.family, "rule", "restore"); err != nil {
+		if err := restoreDump(ctx, t, store, r.name, flush, nil, r.family, "rule", "restore"); err != nil {
 			return fmt.Errorf("restore netns %d: %w", id, err)
 		}
 	}
@@ -279,6 +289,15 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 			return false, err
 		}
 		created = true
+	case KindBridge:
+		// Its address is set once its ports are in (restorePorts).
+		nl := l
+		nl.Address = ""
+		args := append(append([]string{"link", "add"}, linkArgs(nl)...), "type", "bridge")
+		if err := t.run(ctx, append(args, l.Bridge...)...); err != nil {
+			return false, err
+		}
+		created = true
 	case KindVeth:
 		if peer != nil {
 			args := append(append(common, "type", "veth", "peer"), linkArgs(*peer)...)
@@ -334,7 +353,7 @@ func setUp(ctx context.Context, t tool, l Link) error {
 
 // restoreDump feeds image name to `ip args...` on a seekable stdin. A
 // missing or empty image is skipped; before is run first otherwise.
-func restoreDump(ctx context.Context, t tool, store image.Store, name string, before func(), args ...string) error {
+func restoreDump(ctx context.Context, t tool, store image.Store, name string, before func(), filter func([]byte) ([]byte, error), args ...string) error {
 	r, err := store.Open(ctx, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -342,7 +361,19 @@ func restoreDump(ctx context.Context, t tool, store image.Store, name string, be
 	if err != nil {
 		return fmt.Errorf("open image %s: %w", name, err)
 	}
-	f, err := image.SeekableCopy(ctx, r)
+	var src io.Reader = r
+	if filter != nil {
+		b, rerr := io.ReadAll(r)
+		if rerr == nil {
+			b, rerr = filter(b)
+		}
+		if rerr != nil {
+			r.Close()
+			return fmt.Errorf("read image %s: %w", name, rerr)
+		}
+		src = bytes.NewReader(b)
+	}
+	f, err := image.SeekableCopy(ctx, src)
 	if cerr := r.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
