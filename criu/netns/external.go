@@ -9,14 +9,29 @@ import (
 // veth spec, veth[INNER]:OUTER or veth[INNER]:OUTER@BRIDGE, it returns
 // the link's name inside the namespace, the rest as CRIU keeps it (the
 // peer's name outside, then @ and the bridge to attach the peer to, if
-// given: RestoreOptions.Veth takes it so) and ok; other kinds of
-// external resource (mnt[...], dev[...], unix[...]...) give ok false and
-// no error, for the caller to handle. A malformed veth spec or a name
-// the kernel would refuse is an error wrapping ErrBadExternal.
+// given: RestoreOptions.Veth takes it so) and ok; for a macvlan spec,
+// macvlan[INNER]:PARENT, the macvlan's name and its lower link's name
+// outside (RestoreOptions.Veth too: a name is one link's). Other kinds
+// of external resource (mnt[...], dev[...], unix[...]...) give ok false
+// and no error, for the caller to handle. A malformed spec or a name the
+// kernel would refuse is an error wrapping ErrBadExternal.
 func ParseExternal(spec string) (inner, outer string, ok bool, err error) {
 	rest, isVeth := strings.CutPrefix(spec, "veth[")
-	if !isVeth {
+	mrest, isMacvlan := strings.CutPrefix(spec, "macvlan[")
+	if !isVeth && !isMacvlan {
 		return "", "", false, nil
+	}
+	if isMacvlan {
+		inner, parent, found := strings.Cut(mrest, "]:")
+		if !found {
+			return "", "", false, fmt.Errorf("%w: %q: want macvlan[INNER]:PARENT", ErrBadExternal, spec)
+		}
+		for _, n := range []string{inner, parent} {
+			if err := checkIfName(n); err != nil {
+				return "", "", false, fmt.Errorf("%w: %q: %v", ErrBadExternal, spec, err)
+			}
+		}
+		return inner, parent, true, nil
 	}
 	inner, outer, found := strings.Cut(rest, "]:")
 	if !found {

@@ -50,6 +50,10 @@ type Link struct {
 	// settings as `ip link set ... type bridge_slave` arguments.
 	Master string   `json:"master,omitempty"`
 	Port   []string `json:"bridge_port,omitempty"`
+	// Macvlan holds a macvlan's settings, and Lower its lower link when
+	// that is in the namespace too (empty: outside, named at restore).
+	Macvlan *Macvlan `json:"macvlan,omitempty"`
+	Lower   string   `json:"lower,omitempty"`
 }
 
 // ipLink is the part of `ip -d -j link show` output that we read.
@@ -106,6 +110,19 @@ func parseIPLinks(out []byte) ([]Link, error) {
 			if err := bridgeLink(&l, r.LinkInfo.Data); err != nil {
 				return nil, err
 			}
+		case kind == KindMacvlan:
+			l.Kind = kind
+			l.Address = r.Address
+			if r.NetnsID == nil && r.Link == "" {
+				return nil, fmt.Errorf("macvlan %s: ip names neither its lower link nor the lower link's namespace", r.Name)
+			}
+			lower := r.Link
+			if r.NetnsID != nil {
+				lower = ""
+			}
+			if err := macvlanLink(&l, lower, r.LinkInfo.Data); err != nil {
+				return nil, err
+			}
 		default:
 			return nil, fmt.Errorf("link %s (type %q kind %q): %w", r.Name, r.LinkType, kind, ErrUnsupportedLink)
 		}
@@ -156,6 +173,12 @@ func decodeLinks(r io.Reader) ([]Link, error) {
 		byName[l.Name] = l
 	}
 	for _, l := range img.Links {
+		if _, ok := byName[l.Lower]; l.Lower != "" && (!ok || l.Kind != KindMacvlan) {
+			return nil, fmt.Errorf("links image: link %s names lower link %s, not a link of the image: %w", l.Name, l.Lower, ErrBadImage)
+		}
+		if l.Kind == KindMacvlan && (l.Macvlan == nil || macvlanModes[l.Macvlan.Mode] == 0) {
+			return nil, fmt.Errorf("links image: macvlan %s without a mode: %w", l.Name, ErrBadImage)
+		}
 		if m, ok := byName[l.Master]; l.Master != "" && (!ok || m.Kind != KindBridge) {
 			return nil, fmt.Errorf("links image: link %s names master %s, which is not a bridge of the image: %w", l.Name, l.Master, ErrBadImage)
 		}
@@ -202,6 +225,16 @@ func linksFromNetdev(devs []*images.NetDeviceEntry, id uint32) ([]Link, error) {
 					return nil, fmt.Errorf("veth %s: peer ifindex %d in namespace %d, not a veth of namespace %d: %w", d.GetName(), d.GetPeerIfindex(), d.GetPeerNsid(), id, ErrBadImage)
 				}
 				l.Peer = p.GetName()
+			}
+		case images.NdType_MACVLAN:
+			// CRIU's macvlan always has its lower link outside.
+			m, err := macvlanFromEntry(d.GetName(), d.GetMacvlan())
+			if err != nil {
+				return nil, err
+			}
+			l.Kind, l.Macvlan = KindMacvlan, m
+			if len(d.GetAddress()) > 0 {
+				l.Address = net.HardwareAddr(d.GetAddress()).String()
 			}
 		case images.NdType_BRIDGE:
 			// CRIU keeps no settings of a bridge: it gets the kernel's

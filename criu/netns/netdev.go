@@ -25,6 +25,7 @@ type rtLink struct {
 	netnsid *int32  // IFLA_LINK_NETNSID: set when the peer is in another netns
 	master  *uint32
 	kind    string // IFLA_INFO_KIND
+	data    []byte // IFLA_INFO_DATA, the kind's attributes
 }
 
 // Attributes of RTM_NEWLINK missing from x/sys/unix.
@@ -105,7 +106,7 @@ func parseRTLinks(tab []byte) ([]rtLink, error) {
 					l.master = &x
 				}
 			case unix.IFLA_LINKINFO:
-				l.kind = infoKind(v)
+				l.kind, l.data = linkInfo(v)
 			}
 		}
 		out = append(out, l)
@@ -113,22 +114,25 @@ func parseRTLinks(tab []byte) ([]rtLink, error) {
 	return out, nil
 }
 
-// infoKind returns IFLA_INFO_KIND from the nested attributes of
-// IFLA_LINKINFO: each is a struct rtattr (u16 length, u16 type), then
-// its data, aligned to 4.
-func infoKind(b []byte) string {
+// linkInfo returns IFLA_INFO_KIND and IFLA_INFO_DATA from the nested
+// attributes of IFLA_LINKINFO: each is a struct rtattr (u16 length, u16
+// type), then its data, aligned to 4.
+func linkInfo(b []byte) (kind string, data []byte) {
 	for len(b) >= unix.SizeofRtAttr {
 		n := int(binary.NativeEndian.Uint16(b))
 		typ := binary.NativeEndian.Uint16(b[2:])
 		if n < unix.SizeofRtAttr || n > len(b) {
-			return ""
+			break
 		}
-		if typ == unix.IFLA_INFO_KIND {
-			return unix.ByteSliceToString(b[unix.SizeofRtAttr:n])
+		switch typ {
+		case unix.IFLA_INFO_KIND:
+			kind = unix.ByteSliceToString(b[unix.SizeofRtAttr:n])
+		case unix.IFLA_INFO_DATA:
+			data = append([]byte(nil), b[unix.SizeofRtAttr:n]...)
 		}
 		b = b[min((n+3)&^3, len(b)):]
 	}
-	return ""
+	return kind, data
 }
 
 // netDevice describes link l of namespace id as CRIU does in
@@ -153,6 +157,13 @@ func netDevice(l rtLink, id uint32) (*images.NetDeviceEntry, error) {
 		e.Type = images.NdType_EXTLINK.Enum()
 	case l.kind == KindBridge:
 		e.Type = images.NdType_BRIDGE.Enum()
+	case l.kind == KindMacvlan:
+		e.Type = images.NdType_MACVLAN.Enum()
+		m, err := macvlanEntry(l.name, l.data)
+		if err != nil {
+			return nil, err
+		}
+		e.Macvlan = m
 	default:
 		return nil, fmt.Errorf("link %s (type %d kind %q): %w", l.name, l.arphrd, l.kind, ErrUnsupportedLink)
 	}
@@ -162,7 +173,7 @@ func netDevice(l rtLink, id uint32) (*images.NetDeviceEntry, error) {
 	if l.master != nil {
 		e.Master = proto.Uint32(*l.master)
 	}
-	if l.kind == KindBridge {
+	if l.kind == KindBridge || l.kind == KindMacvlan {
 		return e, nil
 	}
 	peer := l.index

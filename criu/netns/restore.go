@@ -29,7 +29,9 @@ type RestoreOptions struct {
 	// Veth maps the name of each veth link inside the namespace whose
 	// peer was outside it to the name its peer gets outside, then
 	// optionally @ and a bridge of PeerNS: CRIU's --external
-	// veth[IFNAME]:OUTNAME[@BRIDGE] (ParseExternal).
+	// veth[IFNAME]:OUTNAME[@BRIDGE] (ParseExternal); and the name of each
+	// macvlan whose lower link was outside to the lower link to make it
+	// on in PeerNS (CRIU's --external macvlan[IFNAME]:PARENT).
 	Veth map[string]string
 	// PeerNS is the namespace the veth peers are created in; nil means
 	// this process's own (as CRIU does). Restore leaves a peer down,
@@ -286,6 +288,11 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 		}
 	case KindDummy:
 		if err := t.run(ctx, append(common, "type", "dummy")...); err != nil {
+			return false, err
+		}
+		created = true
+	case KindMacvlan:
+		if err := restoreMacvlan(ctx, t, l, opts); err != nil {
 			return false, err
 		}
 		created = true
