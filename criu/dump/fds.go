@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/tty"
+	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -226,6 +227,22 @@ func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 				return nil, &FdError{Fd: fd, Type: kind, Err: fmt.Errorf("%w: only fds 0-2 on a terminal are taken from the restorer with --shell-job", ErrUnsupported)}
 			}
 			return nil, &FdError{Fd: fd, Type: kind, Err: ErrUnsupported}
+		}
+		if mode == unix.S_IFCHR && tun.IsTun(st.Rdev) {
+			es, dev, err := tun.DumpFD(d.pid, fd, d.files.id(), d.t.ns.id["net"], flags, uint64(fi.Pos), "/proc/self/ns/net")
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
+			}
+			if dev != nil && (d.t.tuns[dev.Name] == nil || !es[1].GetTunf().GetDetached()) {
+				// The device's send buffer is its attached queues'.
+				if d.t.tuns == nil {
+					d.t.tuns = map[string]*tun.Device{}
+				}
+				d.t.tuns[dev.Name] = dev
+			}
+			d.files.entries = append(d.files.entries, es[0]) // CRIU's reg_file_entry of it
+			record(es[1])
+			continue
 		}
 		if shmem.IsMemfd(target) {
 			e, err := d.addMemfd(link, target, flags, fi.Pos)

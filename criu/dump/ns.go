@@ -252,7 +252,7 @@ func (t *tree) dumpNamespaces(ctx context.Context) error {
 			return err
 		}
 		defer ns.Close()
-		if err := netns.Dump(ctx, t.store, ns, t.ns.id["net"], netns.DumpOptions{IPTool: t.opts.IPTool}, t.opts.Log); err != nil {
+		if err := netns.Dump(ctx, t.store, ns, t.ns.id["net"], netns.DumpOptions{IPTool: t.opts.IPTool, Tun: t.tuns}, t.opts.Log); err != nil {
 			return fmt.Errorf("dump %d: %w", root.pid, err)
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/criu/tty"
+	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -46,6 +47,9 @@ type tree struct {
 	nextPages uint32
 	// sockets are the sockets of the tree (package sockets).
 	sockets *sockets.Set
+	// tuns are the tun/tap devices the tree's files are attached to,
+	// by name (package tun), for the network namespace's dump.
+	tuns map[string]*tun.Device
 	// pipes are the pipes and fifos the tree's fds lead to.
 	pipes *pipes.Set
 	// mm: the memory of the tasks (package mm), with its incremental

@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/sockets/raw"
+	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/internal/linux"
 )
 
@@ -72,8 +73,8 @@ var Features = []Feature{
 	{"mem_dirty_track", Extra, probeDirtyTrack},
 	{"aio_remap", Extra, probeAioRemap},
 	{"timerfd", Extra, probeTimerfd},
-	{"tun", ByName, notBuilt("tun/tap devices are not checkpointed")},
-	{"tun_ns", ByName, notBuilt("tun/tap devices are not checkpointed")},
+	{"tun", ByName, probeTun},
+	{"tun_ns", ByName, probeTun},
 	{"userns", Extra, notBuilt("user namespaces are not checkpointed")},
 	{"fdinfo_lock", Extra, probeFdinfoLock},
 	{"seccomp_suspend", Extra, probeSeccompSuspend},
@@ -123,6 +124,26 @@ func LookupFeature(name string) (Feature, bool) {
 		}
 	}
 	return Feature{}, false
+}
+
+// probeTun: tun/tap devices of a network namespace the dump saves, and
+// the files attached to them, are checkpointed (package tun): it needs
+// /dev/net/tun, TUNSETIFINDEX (the device's index back) and
+// TUNGETDEVNETNS (a file's device's namespace, CRIU's tun_ns).
+func probeTun() (string, error) {
+	fd, err := unix.Open(tun.Path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("open %s: %w", tun.Path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlSetPointerInt(fd, unix.TUNSETIFINDEX, 13); err != nil {
+		return "", fmt.Errorf("ioctl TUNSETIFINDEX: %w", err)
+	}
+	// An unattached file: EBADFD says the call exists.
+	if _, err := unix.IoctlRetInt(fd, unix.TUNGETDEVNETNS); !errors.Is(err, unix.EBADFD) {
+		return "", fmt.Errorf("ioctl TUNGETDEVNETNS: %v", err)
+	}
+	return tun.Path, nil
 }
 
 // probeIptLegacy: a network namespace's legacy (x_tables) iptables

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -30,6 +31,9 @@ type DumpOptions struct {
 	// IPTool is the ip program; "ip" (from PATH) when empty. CRIU reads
 	// the same choice from $CR_IP_TOOL; reading it is the caller's job.
 	IPTool string
+	// Tun are the tun/tap devices the tree's files are attached to, by
+	// name, as the files' dump found them (package tun).
+	Tun map[string]*tun.Device
 }
 
 // Dump saves the configuration of network namespace ns as the images of
@@ -52,6 +56,21 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 	if err != nil {
 		return fmt.Errorf("dump netns %d links: %w", id, err)
 	}
+	rt, err := ns.rtLinks()
+	if err != nil {
+		return fmt.Errorf("dump netns %d links: %w", id, err)
+	}
+	tuns := map[string]*TunSettings{}
+	for _, l := range rt {
+		if l.kind == KindTun {
+			if tuns[l.name], err = tunSettings(ns, l, opts.Tun); err != nil {
+				return fmt.Errorf("dump netns %d links: %w", id, err)
+			}
+		}
+	}
+	for i := range links {
+		links[i].Tun = tuns[links[i].Name]
+	}
 	var lb bytes.Buffer
 	if err := encodeLinks(&lb, links); err != nil {
 		return fmt.Errorf("dump netns %d links: %w", id, err)
@@ -60,7 +79,7 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 		return err
 	}
 
-	if err := dumpCRIU(ctx, store, ns, id); err != nil {
+	if err := dumpCRIU(ctx, store, ns, id, rt, tuns); err != nil {
 		return fmt.Errorf("dump netns %d: %w", id, err)
 	}
 
@@ -129,17 +148,14 @@ func ipTool(p string) string {
 // with the link's ipv4 and ipv6 sysctls) and netns-N.img (the
 // namespace's ipv4, ipv6, unix and ping sysctls). Our Restore reads the
 // links from iplinks-N.img and the sysctls from the other two.
-func dumpCRIU(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
-	rt, err := ns.rtLinks()
-	if err != nil {
-		return err
-	}
+func dumpCRIU(ctx context.Context, store image.Store, ns *Namespace, id uint32, rt []rtLink, tuns map[string]*TunSettings) error {
+	rt = slices.Clone(rt)
 	slices.SortFunc(rt, func(a, b rtLink) int { return cmp.Compare(a.index, b.index) })
 	devs := make([]proto.Message, 0, len(rt))
 	var e *images.NetnsEntry
-	err = ns.do(func() (err error) {
+	err := ns.do(func() (err error) {
 		for _, l := range rt {
-			d, err := netDevice(l, id)
+			d, err := netDevice(l, id, tuns[l.name])
 			if err != nil {
 				return err
 			}

@@ -54,6 +54,8 @@ type Link struct {
 	// that is in the namespace too (empty: outside, named at restore).
 	Macvlan *Macvlan `json:"macvlan,omitempty"`
 	Lower   string   `json:"lower,omitempty"`
+	// Tun holds a tun/tap device's settings (package tun).
+	Tun *TunSettings `json:"tun,omitempty"`
 }
 
 // ipLink is the part of `ip -d -j link show` output that we read.
@@ -109,6 +111,12 @@ func parseIPLinks(out []byte) ([]Link, error) {
 			l.Address = r.Address
 			if err := bridgeLink(&l, r.LinkInfo.Data); err != nil {
 				return nil, err
+			}
+		case kind == KindTun:
+			// Its settings come from rtnetlink and its files (Dump).
+			l.Kind = kind
+			if r.LinkType == "ether" {
+				l.Address = r.Address // a tap's
 			}
 		case kind == KindMacvlan:
 			l.Kind = kind
@@ -176,6 +184,9 @@ func decodeLinks(r io.Reader) ([]Link, error) {
 		if _, ok := byName[l.Lower]; l.Lower != "" && (!ok || l.Kind != KindMacvlan) {
 			return nil, fmt.Errorf("links image: link %s names lower link %s, not a link of the image: %w", l.Name, l.Lower, ErrBadImage)
 		}
+		if l.Kind == KindTun && l.Tun == nil {
+			return nil, fmt.Errorf("links image: tun device %s without its settings: %w", l.Name, ErrBadImage)
+		}
 		if l.Kind == KindMacvlan && (l.Macvlan == nil || macvlanModes[l.Macvlan.Mode] == 0) {
 			return nil, fmt.Errorf("links image: macvlan %s without a mode: %w", l.Name, ErrBadImage)
 		}
@@ -225,6 +236,16 @@ func linksFromNetdev(devs []*images.NetDeviceEntry, id uint32) ([]Link, error) {
 					return nil, fmt.Errorf("veth %s: peer ifindex %d in namespace %d, not a veth of namespace %d: %w", d.GetName(), d.GetPeerIfindex(), d.GetPeerNsid(), id, ErrBadImage)
 				}
 				l.Peer = p.GetName()
+			}
+		case images.NdType_TUN:
+			te := d.GetTun()
+			if te == nil {
+				return nil, fmt.Errorf("tun device %s without its tun entry: %w", d.GetName(), ErrBadImage)
+			}
+			l.Kind = KindTun
+			l.Tun = &TunSettings{Flags: te.GetFlags(), Owner: te.GetOwner(), Group: te.GetGroup(), VnetHdr: te.GetVnethdr(), SndBuf: te.GetSndbuf()}
+			if len(d.GetAddress()) > 0 && te.GetFlags()&unix.IFF_TAP != 0 {
+				l.Address = net.HardwareAddr(d.GetAddress()).String()
 			}
 		case images.NdType_MACVLAN:
 			// CRIU's macvlan always has its lower link outside.

@@ -140,7 +140,7 @@ func linkInfo(b []byte) (kind string, data []byte) {
 // and the peer's namespace when that is this one (a peer outside is in
 // a namespace the images do not hold); a dummy link, which CRIU only
 // knows through plugins, is EXTLINK.
-func netDevice(l rtLink, id uint32) (*images.NetDeviceEntry, error) {
+func netDevice(l rtLink, id uint32, tunSet *TunSettings) (*images.NetDeviceEntry, error) {
 	e := &images.NetDeviceEntry{
 		Ifindex: proto.Uint32(l.index),
 		Mtu:     proto.Uint32(l.mtu),
@@ -157,6 +157,9 @@ func netDevice(l rtLink, id uint32) (*images.NetDeviceEntry, error) {
 		e.Type = images.NdType_EXTLINK.Enum()
 	case l.kind == KindBridge:
 		e.Type = images.NdType_BRIDGE.Enum()
+	case l.kind == KindTun && tunSet != nil:
+		e.Type = images.NdType_TUN.Enum()
+		e.Tun = tunSet.entry()
 	case l.kind == KindMacvlan:
 		e.Type = images.NdType_MACVLAN.Enum()
 		m, err := macvlanEntry(l.name, l.data)
@@ -173,7 +176,7 @@ func netDevice(l rtLink, id uint32) (*images.NetDeviceEntry, error) {
 	if l.master != nil {
 		e.Master = proto.Uint32(*l.master)
 	}
-	if l.kind == KindBridge || l.kind == KindMacvlan {
+	if l.kind == KindBridge || l.kind == KindMacvlan || l.kind == KindTun {
 		return e, nil
 	}
 	peer := l.index

@@ -752,6 +752,7 @@ func TestLinksFromNetdevRefuses(t *testing.T) {
 	}
 	lo := dev("lo", 1, images.NdType_LOOPBACK)
 	tun := dev("tun0", 2, images.NdType_TUN)
+	sit := dev("sit1", 5, images.NdType_SIT)
 	other := dev("v1", 3, images.NdType_VETH)
 	other.PeerIfindex, other.PeerNsid = proto.Uint32(9), proto.Uint32(8)
 	port := dev("p0", 4, images.NdType_VETH)
@@ -761,8 +762,9 @@ func TestLinksFromNetdevRefuses(t *testing.T) {
 		want error
 		name string
 	}{
-		{[]*images.NetDeviceEntry{lo, tun}, ErrUnsupportedLink, "tun0"},
+		{[]*images.NetDeviceEntry{lo, tun}, ErrBadImage, "tun0"}, // no tun_link_entry
 		{[]*images.NetDeviceEntry{lo, dev("x0", 2, images.NdType_EXTLINK)}, ErrUnsupportedLink, "x0"},
+		{[]*images.NetDeviceEntry{lo, sit}, ErrUnsupportedLink, "sit1"},
 		{[]*images.NetDeviceEntry{lo, other}, ErrBadImage, "v1"},
 		{[]*images.NetDeviceEntry{lo, port}, ErrBadImage, "p0"},
 		{[]*images.NetDeviceEntry{dev("a/b", 1, images.NdType_LOOPBACK)}, ErrBadImage, "a/b"},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/netlock"
+	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -296,6 +297,23 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 			return false, err
 		}
 		created = true
+	case KindTun:
+		if err := t.ns.do(func() error { return tun.MakeLink(l.Name, uint32(l.Index), l.Tun.entry()) }); err != nil {
+			return false, err
+		}
+		created = true
+		args := []string{"link", "set", "dev", l.Name}
+		if l.Address != "" {
+			args = append(args, "address", l.Address)
+		}
+		if l.MTU > 0 {
+			args = append(args, "mtu", strconv.Itoa(l.MTU))
+		}
+		if len(args) > 4 {
+			if err := t.run(ctx, args...); err != nil {
+				return true, err
+			}
+		}
 	case KindBridge:
 		// Its address is set once its ports are in (restorePorts).
 		nl := l

@@ -99,6 +99,14 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	}
 	for _, m := range fes {
 		f := m.(*images.FileEntry)
+		// A tun file has CRIU's reg_file_entry of the same id beside
+		// it (its flags): kept in the tun file's entry.
+		if old := ti.files[f.GetId()]; old != nil && old.GetType() == images.FdTypes_TUNF && f.GetType() == images.FdTypes_REG {
+			old.Reg = f.GetReg()
+			continue
+		} else if old != nil && old.GetType() == images.FdTypes_REG && f.GetType() == images.FdTypes_TUNF {
+			f.Reg = old.GetReg()
+		}
 		ti.files[f.GetId()] = f
 	}
 	if ti.remaps, ti.linked, err = files.ReadRemaps(ctx, s); err != nil {

@@ -10,9 +10,11 @@ import (
 	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -83,6 +85,13 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			fd, err := anonfd.OpenFile(f, t.ghosts.ByIno(), procfs.Path(t.nodes[0].r.pid, "root"))
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
+			}
+			t.masterFds = append(t.masterFds, fd)
+			t.masters[id] = fd
+		case images.FdTypes_TUNF:
+			fd, err := t.openTun(ctx, f)
+			if err != nil {
+				return fmt.Errorf("file %d (tun): %w", id, err)
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
@@ -212,4 +221,17 @@ func (r *restorer) mapShared(v *images.VmaEntry, path string, prot uint32) error
 	flags := uint64(v.GetFlags())&^unix.MAP_ANONYMOUS | unix.MAP_SHARED | unix.MAP_FIXED
 	_, err = r.sys("mmap", unix.SYS_MMAP, v.GetStart(), v.GetEnd()-v.GetStart(), uint64(prot), flags, fd, v.GetPgoff())
 	return err
+}
+
+// openTun opens tun file f in the tree's network namespace (netDo),
+// attached to its device, which the namespace's restore made.
+func (t *treeRestorer) openTun(ctx context.Context, f *images.FileEntry) (int, error) {
+	if t.tun == nil {
+		links, err := netns.TunLinks(ctx, t.store, t.nodes[0].sn.ids.GetNetNsId())
+		if err != nil {
+			return -1, err
+		}
+		t.tun = &tun.Opener{Links: links}
+	}
+	return t.tun.OpenFile(f.GetTunf(), f.GetReg().GetFlags())
 }

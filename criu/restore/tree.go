@@ -31,6 +31,7 @@ import (
 	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/timens"
 	"github.com/criugo/criu/criu/tty"
+	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -73,6 +74,8 @@ type treeRestorer struct {
 	// masters are file descriptions the restorer creates in its own
 	// process and hands to tasks with pidfd_getfd, by file id.
 	masters map[uint32]int
+	// tun opens the tree's tun files (openTun).
+	tun *tun.Opener
 	// epollDone: epoll files whose targets are added (anon.go).
 	epollDone map[uint32]bool
 	// hand: the restorer's pidfd in each task, the anchor of the

@@ -234,9 +234,9 @@ type FileEntry struct {
 	Nsf   *NsFileEntry           `protobuf:"bytes,5,opt,name=nsf" json:"nsf,omitempty"`
 	Psk   *PacketSockEntry       `protobuf:"bytes,6,opt,name=psk" json:"psk,omitempty"`
 	Nlsk  *NetlinkSkEntry        `protobuf:"bytes,7,opt,name=nlsk" json:"nlsk,omitempty"`
-	// 11 tun and 21 bpf map are not modelled here; they
-	// decode as unknown fields.
+	// 21 bpf map is not modelled here; it decodes as an unknown field.
 	Efd           *EventfdFileEntry   `protobuf:"bytes,8,opt,name=efd" json:"efd,omitempty"`
+	Tunf          *TunfileEntry       `protobuf:"bytes,11,opt,name=tunf" json:"tunf,omitempty"`
 	Epfd          *EventpollFileEntry `protobuf:"bytes,9,opt,name=epfd" json:"epfd,omitempty"`
 	Sgfd          *SignalfdEntry      `protobuf:"bytes,10,opt,name=sgfd" json:"sgfd,omitempty"`
 	Tfd           *TimerfdEntry       `protobuf:"bytes,12,opt,name=tfd" json:"tfd,omitempty"`
@@ -339,6 +339,13 @@ func (x *FileEntry) GetEfd() *EventfdFileEntry {
 	return nil
 }
 
+func (x *FileEntry) GetTunf() *TunfileEntry {
+	if x != nil {
+		return x.Tunf
+	}
+	return nil
+}
+
 func (x *FileEntry) GetEpfd() *EventpollFileEntry {
 	if x != nil {
 		return x.Epfd
@@ -427,13 +434,13 @@ var File_images_fdinfo_proto protoreflect.FileDescriptor
 
 const file_images_fdinfo_proto_rawDesc = "" +
 	"\n" +
-	"\x13images/fdinfo.proto\x12\rcriugo.images\x1a\x14images/regfile.proto\x1a\x14images/sk-inet.proto\x1a\x0fimages/ns.proto\x1a\x18images/packet-sock.proto\x1a\x14images/eventfd.proto\x1a\x16images/eventpoll.proto\x1a\x15images/signalfd.proto\x1a\x14images/timerfd.proto\x1a\x15images/ext-file.proto\x1a\x14images/sk-unix.proto\x1a\x17images/sk-netlink.proto\x1a\x11images/fifo.proto\x1a\x11images/pipe.proto\x1a\x12images/pidfd.proto\x1a\x10images/tty.proto\x1a\x12images/memfd.proto\x1a\x15images/fsnotify.proto\"\xa7\x01\n" +
+	"\x13images/fdinfo.proto\x12\rcriugo.images\x1a\x14images/regfile.proto\x1a\x14images/sk-inet.proto\x1a\x0fimages/ns.proto\x1a\x10images/tun.proto\x1a\x18images/packet-sock.proto\x1a\x14images/eventfd.proto\x1a\x16images/eventpoll.proto\x1a\x15images/signalfd.proto\x1a\x14images/timerfd.proto\x1a\x15images/ext-file.proto\x1a\x14images/sk-unix.proto\x1a\x17images/sk-netlink.proto\x1a\x11images/fifo.proto\x1a\x11images/pipe.proto\x1a\x12images/pidfd.proto\x1a\x10images/tty.proto\x1a\x12images/memfd.proto\x1a\x15images/fsnotify.proto\"\xa7\x01\n" +
 	"\ffdinfo_entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\rR\x02id\x12\x14\n" +
 	"\x05flags\x18\x02 \x02(\rR\x05flags\x12+\n" +
 	"\x04type\x18\x03 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
 	"\x02fd\x18\x04 \x02(\rR\x02fd\x124\n" +
-	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\xd8\a\n" +
+	"\x16xattr_security_selinux\x18\x05 \x01(\tR\x14xattrSecuritySelinux\"\x8a\b\n" +
 	"\n" +
 	"file_entry\x12+\n" +
 	"\x04type\x18\x01 \x02(\x0e2\x17.criugo.images.fd_typesR\x04type\x12\x0e\n" +
@@ -443,7 +450,8 @@ const file_images_fdinfo_proto_rawDesc = "" +
 	"\x03nsf\x18\x05 \x01(\v2\x1c.criugo.images.ns_file_entryR\x03nsf\x122\n" +
 	"\x03psk\x18\x06 \x01(\v2 .criugo.images.packet_sock_entryR\x03psk\x123\n" +
 	"\x04nlsk\x18\a \x01(\v2\x1f.criugo.images.netlink_sk_entryR\x04nlsk\x123\n" +
-	"\x03efd\x18\b \x01(\v2!.criugo.images.eventfd_file_entryR\x03efd\x127\n" +
+	"\x03efd\x18\b \x01(\v2!.criugo.images.eventfd_file_entryR\x03efd\x120\n" +
+	"\x04tunf\x18\v \x01(\v2\x1c.criugo.images.tunfile_entryR\x04tunf\x127\n" +
 	"\x04epfd\x18\t \x01(\v2#.criugo.images.eventpoll_file_entryR\x04epfd\x121\n" +
 	"\x04sgfd\x18\n" +
 	" \x01(\v2\x1d.criugo.images.signalfd_entryR\x04sgfd\x12.\n" +
@@ -510,18 +518,19 @@ var file_images_fdinfo_proto_goTypes = []any{
 	(*PacketSockEntry)(nil),    // 6: criugo.images.packet_sock_entry
 	(*NetlinkSkEntry)(nil),     // 7: criugo.images.netlink_sk_entry
 	(*EventfdFileEntry)(nil),   // 8: criugo.images.eventfd_file_entry
-	(*EventpollFileEntry)(nil), // 9: criugo.images.eventpoll_file_entry
-	(*SignalfdEntry)(nil),      // 10: criugo.images.signalfd_entry
-	(*TimerfdEntry)(nil),       // 11: criugo.images.timerfd_entry
-	(*InotifyFileEntry)(nil),   // 12: criugo.images.inotify_file_entry
-	(*FanotifyFileEntry)(nil),  // 13: criugo.images.fanotify_file_entry
-	(*ExtFileEntry)(nil),       // 14: criugo.images.ext_file_entry
-	(*UnixSkEntry)(nil),        // 15: criugo.images.unix_sk_entry
-	(*FifoEntry)(nil),          // 16: criugo.images.fifo_entry
-	(*PipeEntry)(nil),          // 17: criugo.images.pipe_entry
-	(*TtyFileEntry)(nil),       // 18: criugo.images.tty_file_entry
-	(*MemfdFileEntry)(nil),     // 19: criugo.images.memfd_file_entry
-	(*PidfdEntry)(nil),         // 20: criugo.images.pidfd_entry
+	(*TunfileEntry)(nil),       // 9: criugo.images.tunfile_entry
+	(*EventpollFileEntry)(nil), // 10: criugo.images.eventpoll_file_entry
+	(*SignalfdEntry)(nil),      // 11: criugo.images.signalfd_entry
+	(*TimerfdEntry)(nil),       // 12: criugo.images.timerfd_entry
+	(*InotifyFileEntry)(nil),   // 13: criugo.images.inotify_file_entry
+	(*FanotifyFileEntry)(nil),  // 14: criugo.images.fanotify_file_entry
+	(*ExtFileEntry)(nil),       // 15: criugo.images.ext_file_entry
+	(*UnixSkEntry)(nil),        // 16: criugo.images.unix_sk_entry
+	(*FifoEntry)(nil),          // 17: criugo.images.fifo_entry
+	(*PipeEntry)(nil),          // 18: criugo.images.pipe_entry
+	(*TtyFileEntry)(nil),       // 19: criugo.images.tty_file_entry
+	(*MemfdFileEntry)(nil),     // 20: criugo.images.memfd_file_entry
+	(*PidfdEntry)(nil),         // 21: criugo.images.pidfd_entry
 }
 var file_images_fdinfo_proto_depIdxs = []int32{
 	0,  // 0: criugo.images.fdinfo_entry.type:type_name -> criugo.images.fd_types
@@ -532,23 +541,24 @@ var file_images_fdinfo_proto_depIdxs = []int32{
 	6,  // 5: criugo.images.file_entry.psk:type_name -> criugo.images.packet_sock_entry
 	7,  // 6: criugo.images.file_entry.nlsk:type_name -> criugo.images.netlink_sk_entry
 	8,  // 7: criugo.images.file_entry.efd:type_name -> criugo.images.eventfd_file_entry
-	9,  // 8: criugo.images.file_entry.epfd:type_name -> criugo.images.eventpoll_file_entry
-	10, // 9: criugo.images.file_entry.sgfd:type_name -> criugo.images.signalfd_entry
-	11, // 10: criugo.images.file_entry.tfd:type_name -> criugo.images.timerfd_entry
-	12, // 11: criugo.images.file_entry.ify:type_name -> criugo.images.inotify_file_entry
-	13, // 12: criugo.images.file_entry.ffy:type_name -> criugo.images.fanotify_file_entry
-	14, // 13: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
-	15, // 14: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
-	16, // 15: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
-	17, // 16: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
-	18, // 17: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
-	19, // 18: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
-	20, // 19: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	9,  // 8: criugo.images.file_entry.tunf:type_name -> criugo.images.tunfile_entry
+	10, // 9: criugo.images.file_entry.epfd:type_name -> criugo.images.eventpoll_file_entry
+	11, // 10: criugo.images.file_entry.sgfd:type_name -> criugo.images.signalfd_entry
+	12, // 11: criugo.images.file_entry.tfd:type_name -> criugo.images.timerfd_entry
+	13, // 12: criugo.images.file_entry.ify:type_name -> criugo.images.inotify_file_entry
+	14, // 13: criugo.images.file_entry.ffy:type_name -> criugo.images.fanotify_file_entry
+	15, // 14: criugo.images.file_entry.ext:type_name -> criugo.images.ext_file_entry
+	16, // 15: criugo.images.file_entry.usk:type_name -> criugo.images.unix_sk_entry
+	17, // 16: criugo.images.file_entry.fifo:type_name -> criugo.images.fifo_entry
+	18, // 17: criugo.images.file_entry.pipe:type_name -> criugo.images.pipe_entry
+	19, // 18: criugo.images.file_entry.tty:type_name -> criugo.images.tty_file_entry
+	20, // 19: criugo.images.file_entry.memfd:type_name -> criugo.images.memfd_file_entry
+	21, // 20: criugo.images.file_entry.pidfd:type_name -> criugo.images.pidfd_entry
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_images_fdinfo_proto_init() }
@@ -559,6 +569,7 @@ func file_images_fdinfo_proto_init() {
 	file_images_regfile_proto_init()
 	file_images_sk_inet_proto_init()
 	file_images_ns_proto_init()
+	file_images_tun_proto_init()
 	file_images_packet_sock_proto_init()
 	file_images_eventfd_proto_init()
 	file_images_eventpoll_proto_init()

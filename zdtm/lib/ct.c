@@ -110,7 +110,7 @@ static void link_to(const char *dev, const char *name, const char *target)
 
 /*
  * make_dev mounts /dev as a tmpfs with the device nodes a program
- * expects, a new devpts instance at /dev/pts whose ptmx /dev/ptmx
+ * expects (and net/tun), a new devpts instance at /dev/pts whose ptmx /dev/ptmx
  * links to, and a tmpfs at /dev/shm (glibc's shm_open and sem_open).
  */
 static void make_dev(const char *root)
@@ -125,6 +125,11 @@ static void make_dev(const char *root)
 	node(dev, "/random", 1, 8);
 	node(dev, "/urandom", 1, 9);
 	node(dev, "/tty", 5, 0);
+	/* As a container given the tun device (docker run --device /dev/net/tun). */
+	at_root(sub, sizeof(sub), dev, "/net");
+	if (mkdir(sub, 0755))
+		die("mkdir", sub);
+	node(dev, "/net/tun", 10, 200);
 	link_to(dev, "/ptmx", "pts/ptmx");
 	link_to(dev, "/fd", "/proc/self/fd");
 	link_to(dev, "/stdin", "/proc/self/fd/0");

@@ -34,7 +34,7 @@ import (
 //	/mnt/zdtm-ext           the extra bind: RUN_DIR/ext, read-write
 //	/proc                   a fresh proc of the test's pid namespace
 //	/dev                    a tmpfs: null, zero, full, random, urandom,
-//	                        tty, ptmx -> pts/ptmx, fd and std* links
+//	                        tty, net/tun, ptmx -> pts/ptmx, fd and std* links
 //	/dev/pts                a new devpts instance
 //	/dev/shm /tmp           tmpfs
 //
