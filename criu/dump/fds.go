@@ -12,6 +12,7 @@ import (
 
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/nsfile"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/shmem"
@@ -207,6 +208,14 @@ func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 			e, err := d.t.ttys.AddTerminal(d.ttyFd(fd, &st, flags, fi, target), ttyFiles{d.files})
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: kind, Err: err}
+			}
+			record(e)
+			continue
+		}
+		if nk, ino, ok := nsfile.Parse(target); ok && !shellStdio {
+			e, err := nsfile.Entry(d.files.id(), nk, ino, flags, d.t.ns.idOf)
+			if err != nil {
+				return nil, &FdError{Fd: fd, Type: target, Err: err}
 			}
 			record(e)
 			continue

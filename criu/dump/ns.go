@@ -69,6 +69,12 @@ type nsSet struct {
 // images hold pids as seen inside it.
 func (n *nsSet) pidns() bool { return n.mask&unix.CLONE_NEWPID != 0 }
 
+// idOf is the object id of the tree's namespace of kind when ino is its
+// inode (package nsfile).
+func (n *nsSet) idOf(kind string, ino uint64) (uint32, bool) {
+	return n.id[kind], n.ino[kind] == ino && ino != 0
+}
+
 // setIDs fills the namespace fields of ids (the root's namespaces, or
 // criu's with criu true).
 func (n *nsSet) setIDs(ids *images.TaskKobjIdsEntry, criu bool) {

@@ -11,6 +11,7 @@ import (
 	"github.com/criugo/criu/criu/files"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/netns"
+	"github.com/criugo/criu/criu/nsfile"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/sockets"
@@ -85,6 +86,13 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 			fd, err := anonfd.OpenFile(f, t.ghosts.ByIno(), procfs.Path(t.nodes[0].r.pid, "root"))
 			if err != nil {
 				return fmt.Errorf("file %d (%v): %w", id, f.GetType(), err)
+			}
+			t.masterFds = append(t.masterFds, fd)
+			t.masters[id] = fd
+		case images.FdTypes_NS:
+			fd, err := nsfile.Open(f.GetNsf(), procfs.Path(t.nodes[0].r.pid, "ns"), t.rootNsID)
+			if err != nil {
+				return err
 			}
 			t.masterFds = append(t.masterFds, fd)
 			t.masters[id] = fd
@@ -234,4 +242,15 @@ func (t *treeRestorer) openTun(ctx context.Context, f *images.FileEntry) (int, e
 		t.tun = &tun.Opener{Links: links}
 	}
 	return t.tun.OpenFile(f.GetTunf(), f.GetReg().GetFlags())
+}
+
+// rootNsID is the object id of the root's namespace of kind (as in
+// /proc/PID/ns) in the images.
+func (t *treeRestorer) rootNsID(kind string) uint32 {
+	for _, k := range nsFlags {
+		if k.name == kind {
+			return k.id(t.nodes[0].sn.ids)
+		}
+	}
+	return 0
 }
