@@ -58,7 +58,7 @@ func init() {
 				if err != nil {
 					return usagef("--network-lock: %v", err)
 				}
-				_, ttys, err := external() // a veth needs no name at dump
+				_, ttys, nets, err := external() // a veth needs no name at dump
 				if err != nil {
 					return err
 				}
@@ -81,7 +81,7 @@ func init() {
 				defer store.Close()
 				store, is := cmdstore.Wrap(ctx, store)
 				defer startCPUProfile(e.Log, "dump")()
-				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, LinkRemap: *linkRemap, GhostLimit: &gl, Mounts: mnt, ExternalTTY: ttys, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
+				st, err := dump.Dump(ctx, store, dump.Options{Pid: pid, LeaveRunning: leave, ShellJob: shell, PrevImages: *prev, TrackMem: *track, FileLocks: *fileLocks, LinkRemap: *linkRemap, GhostLimit: &gl, Mounts: mnt, ExternalTTY: ttys, ExternalNetns: nets, ExtUnixSk: extUnixAll, ExtUnixInodes: extUnixInodes, TCPEstablished: tcp.established, TCPClose: tcp.close, SkipInFlight: tcp.skipInFlight, IPTool: os.Getenv("CR_IP_TOOL"), NetworkLock: nl, Cgroup: cg, FreezeCgroup: *freezeCg, Log: e.Log, StatsAfterFinish: !so.remote})
 				if err != nil {
 					cmdstore.CleanFailedDump(e.Log, so.localDir(), is)
 					return err

@@ -14,7 +14,7 @@ import (
 // dump's.
 const (
 	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME[@BRIDGE]`: the veth IFNAME of the tree's network namespace, whose peer was outside it, gets its peer created as OUTNAME in criu's network namespace (down, or with @BRIDGE attached to that bridge and up); or macvlan[IFNAME]:PARENT, the macvlan IFNAME whose lower link was outside is made on PARENT of criu's network namespace; or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH; a value of no KIND[...] form, which no image can refer to, is ignored, as CRIU. Repeatable"
-	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, accepted and not needed (a veth whose peer is outside the namespace is dumped without a name, as CRIU does; restore is given it); or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY. Repeatable"
+	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, accepted and not needed (a veth whose peer is outside the namespace is dumped without a name, as CRIU does; restore is given it); or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY; or net[INODE]:KEY, the tree's network namespace (of that inode) is not saved but named KEY, and restore joins the one given with --inherit-fd fd[N]:KEY (runc's, Podman's). Repeatable"
 )
 
 // resourceKind matches an --external value of CRIU's KIND[...] form.
@@ -37,6 +37,9 @@ func addExternalFlag(fs *pflag.FlagSet) func() (veth map[string]string, ignored 
 		for _, v := range *vals {
 			switch {
 			case strings.HasPrefix(v, "mnt["): // addRestoreMountFlags
+			case strings.HasPrefix(v, "net["):
+				// The images name the key; the namespace is the
+				// --inherit-fd given for it, as CRIU.
 			case !resourceKind.MatchString(v):
 				ignored = append(ignored, v)
 			default:
@@ -49,19 +52,31 @@ func addExternalFlag(fs *pflag.FlagSet) func() (veth map[string]string, ignored 
 }
 
 // addDumpExternalFlag adds dump's --external to fs and returns a parser
-// of what was given: the veth map and the external terminals by key.
-func addDumpExternalFlag(fs *pflag.FlagSet) func() (map[string]string, map[string]bool, error) {
+// of what was given: the veth map, the external terminals by key, and
+// the external network namespace by inode (net[INODE]:KEY).
+func addDumpExternalFlag(fs *pflag.FlagSet) func() (map[string]string, map[string]bool, map[uint64]string, error) {
 	vals := fs.StringArray("external", nil, dumpExternalHelp)
-	return func() (map[string]string, map[string]bool, error) {
+	return func() (map[string]string, map[string]bool, map[uint64]string, error) {
 		var rest []string
 		var ttys map[string]bool
+		var nets map[uint64]string
 		for _, v := range *vals {
 			if strings.HasPrefix(v, "mnt[") {
 				continue // addDumpMountFlags
 			}
+			if ino, key, ok, err := netns.ParseExternalNet(v); err != nil || ok {
+				if err != nil {
+					return nil, nil, nil, usagef("--external: %v", err)
+				}
+				if nets == nil {
+					nets = map[uint64]string{}
+				}
+				nets[ino] = key
+				continue
+			}
 			key, ok, err := tty.ParseTTYKey(v)
 			if err != nil {
-				return nil, nil, usagef("--external: %v", err)
+				return nil, nil, nil, usagef("--external: %v", err)
 			}
 			if !ok {
 				rest = append(rest, v)
@@ -73,7 +88,7 @@ func addDumpExternalFlag(fs *pflag.FlagSet) func() (map[string]string, map[strin
 			ttys[key] = true
 		}
 		veth, err := parseExternal(rest)
-		return veth, ttys, err
+		return veth, ttys, nets, err
 	}
 }
 

@@ -94,16 +94,16 @@ func TestExternalFlag(t *testing.T) {
 	// with --inherit-fd.
 	fs := pflag.NewFlagSet("dump", pflag.ContinueOnError)
 	ext := addDumpExternalFlag(fs)
-	if err := fs.Parse([]string{"--external", "tty[8801:1A]", "--external", "veth[a]:b"}); err != nil {
+	if err := fs.Parse([]string{"--external", "tty[8801:1A]", "--external", "veth[a]:b", "--external", "net[4026532000]:outer"}); err != nil {
 		t.Fatal(err)
 	}
-	if veth, ttys, err := ext(); err != nil || veth["a"] != "b" || len(ttys) != 1 || !ttys["tty[8801:1a]"] {
-		t.Errorf("dump --external tty: %v %v %v", veth, ttys, err)
+	if veth, ttys, nets, err := ext(); err != nil || veth["a"] != "b" || len(ttys) != 1 || !ttys["tty[8801:1a]"] || nets[4026532000] != "outer" || len(nets) != 1 {
+		t.Errorf("dump --external tty, veth, net: %v %v %v %v", veth, ttys, nets, err)
 	}
 	fs = pflag.NewFlagSet("dump", pflag.ContinueOnError)
 	ext = addDumpExternalFlag(fs)
 	fs.Parse([]string{"--external", "tty[8801]"})
-	if _, _, err := ext(); err == nil {
+	if _, _, _, err := ext(); err == nil {
 		t.Error("dump --external tty[8801]: no error")
 	}
 	if _, err := parseExternal([]string{"veth[a]:b", "veth[a]:c"}); err == nil {

@@ -13,7 +13,7 @@ func TestDumpMountFlags(t *testing.T) {
 	if err := fs.Parse([]string{"--external", "mnt[/usr]:usr", "--external", "veth[a]:b", "-M", "/etc/hosts:hosts", "--enable-fs", "hugetlbfs,tracefs", "--enable-fs", "fuse"}); err != nil {
 		t.Fatal(err)
 	}
-	if veth, _, err := ext(); err != nil || veth["a"] != "b" || len(veth) != 1 {
+	if veth, _, _, err := ext(); err != nil || veth["a"] != "b" || len(veth) != 1 {
 		t.Errorf("veth %v %v", veth, err)
 	}
 	o, err := mnt()
