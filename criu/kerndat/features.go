@@ -94,7 +94,9 @@ var Features = []Feature{
 	{"link_nsid", ByName, probeNetnsIDs},
 	{"kcmp_epoll", Extra, probeKcmpEpoll},
 	{"timens", Extra, probeTimens},
-	{"external_net_ns", ByName, func() (string, error) { return "--external net[INODE]:KEY at dump, --inherit-fd fd[N]:KEY at restore", nil }},
+	{"external_net_ns", ByName, func() (string, error) {
+		return "--external net[INODE]:KEY at dump, --inherit-fd fd[N]:KEY at restore", nil
+	}},
 	{"clone3_set_tid", Extra, probeClone3},
 	{"newifindex", Extra, notBuilt("a device is not moved into a namespace with a new index (IFLA_NEW_IFINDEX)")},
 	{"nftables", ByName, netlock.ProbeNFT},
