@@ -190,6 +190,23 @@ func (d *Decoder) Decode(m proto.Message) error {
 	return nil
 }
 
+// WriteRaw writes image name, raw bytes b with no header (the text or
+// binary images of other tools: ip, nft, iptables-save), to s and
+// commits it; on error no partial image is left under its name.
+func WriteRaw(ctx context.Context, s Store, name string, b []byte) error {
+	w, err := s.Create(ctx, name)
+	if err != nil {
+		return fmt.Errorf("create image %s: %w", name, err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return errors.Join(fmt.Errorf("write image %s: %w", name, err), w.Abort())
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write image %s: %w", name, err)
+	}
+	return nil
+}
+
 // WriteImage writes image name with the given entries to s and commits it.
 func WriteImage(ctx context.Context, s Store, name string, msgs ...proto.Message) error {
 	return WriteEntries(ctx, s, name, func(enc *Encoder, _ io.Writer) error {

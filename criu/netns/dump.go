@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -12,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/netns/firewall"
 	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/proto/images"
 )
@@ -109,11 +109,11 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 		}
 		log.Debug().Str("img", d.name).Int("bytes", len(b)).Msg("saved")
 	}
-	tables, err := dumpNftables(ctx, store, ns, id)
+	tables, err := firewall.DumpNftables(ctx, store, ns, id)
 	if err != nil {
 		return fmt.Errorf("dump netns %d: %w", id, err)
 	}
-	legacy, err := dumpIptables(ctx, store, ns, id)
+	legacy, err := firewall.DumpIptables(ctx, store, ns, id)
 	if err != nil {
 		return fmt.Errorf("dump netns %d: %w", id, err)
 	}
@@ -123,17 +123,7 @@ func Dump(ctx context.Context, store image.Store, ns *Namespace, id uint32, opts
 
 // writeImage stores b as image name.
 func writeImage(ctx context.Context, store image.Store, name string, b []byte) error {
-	w, err := store.Create(ctx, name)
-	if err != nil {
-		return fmt.Errorf("create image %s: %w", name, err)
-	}
-	if _, err := w.Write(b); err != nil {
-		return errors.Join(fmt.Errorf("write image %s: %w", name, err), w.Abort())
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("write image %s: %w", name, err)
-	}
-	return nil
+	return image.WriteRaw(ctx, store, name, b)
 }
 
 func ipTool(p string) string {

@@ -120,6 +120,12 @@ func (t tool) runFiles(ctx context.Context, stdin *os.File, stdout io.Writer, ex
 	return nil
 }
 
+// Exec runs program prog with args inside namespace n, stdin and stdout
+// as given (nil for /dev/null); an error carries its stderr (ToolError).
+func (n *Namespace) Exec(ctx context.Context, prog string, stdin *os.File, stdout io.Writer, args ...string) error {
+	return tool{path: prog, ns: n}.runFiles(ctx, stdin, stdout, nil, args...)
+}
+
 // output runs `ip args...` and returns its stdout.
 func (t tool) output(ctx context.Context, args ...string) ([]byte, error) {
 	var out bytes.Buffer

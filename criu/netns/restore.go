@@ -15,6 +15,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/netlock"
+	"github.com/criugo/criu/criu/netns/firewall"
 	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/proto/images"
 )
@@ -176,10 +177,10 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 			return fmt.Errorf("restore netns %d: %w", id, err)
 		}
 	}
-	if err := restoreNftables(ctx, store, ns, id); err != nil {
+	if err := firewall.RestoreNftables(ctx, store, ns, id); err != nil {
 		return fmt.Errorf("restore netns %d: %w", id, err)
 	}
-	if err := restoreIptables(ctx, store, ns, id); err != nil {
+	if err := firewall.RestoreIptables(ctx, store, ns, id); err != nil {
 		return fmt.Errorf("restore netns %d: %w", id, err)
 	}
 	log.Info().Int("links", len(links)).Msg("network namespace restored")

@@ -1,4 +1,4 @@
-package netns
+package firewall
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ var legacyFamilies = []legacyTables{
 
 // legacyNames returns the x_tables tables of ns listed in /proc/net/file
 // (none when the module is not loaded).
-func legacyNames(ns *Namespace, file string) ([]string, error) {
+func legacyNames(ns NS, file string) ([]string, error) {
 	var names []string
 	err := ns.Do(func() error {
 		b, err := os.ReadFile("/proc/thread-self/net/" + file)
@@ -52,11 +52,11 @@ func legacyNames(ns *Namespace, file string) ([]string, error) {
 	return names, err
 }
 
-// dumpIptables saves the legacy iptables and ip6tables rules of ns into
+// DumpIptables saves the legacy iptables and ip6tables rules of ns into
 // CRIU's images. A family whose namespace has no table is not run (and
 // writes no image). Legacy arptables, which CRIU does not keep either,
 // are refused by name: their rules would be lost.
-func dumpIptables(ctx context.Context, store image.Store, ns *Namespace, id uint32) (int, error) {
+func DumpIptables(ctx context.Context, store image.Store, ns NS, id uint32) (int, error) {
 	arp, err := legacyNames(ns, "arp_tables_names")
 	if err != nil {
 		return 0, fmt.Errorf("legacy arptables: %w", err)
@@ -76,11 +76,11 @@ func dumpIptables(ctx context.Context, store image.Store, ns *Namespace, id uint
 		if _, err := exec.LookPath(f.save); err != nil {
 			return 0, fmt.Errorf("%w: legacy iptables table %q: %s is not installed, so its rules cannot be saved", errdefs.ErrUnsupported, names[0], f.save)
 		}
-		out, err := tool{path: f.save, ns: ns}.output(ctx)
+		out, err := output(ctx, ns, f.save)
 		if err != nil {
 			return 0, fmt.Errorf("legacy iptables: %w", err)
 		}
-		if err := writeImage(ctx, store, f.image(id), out); err != nil {
+		if err := image.WriteRaw(ctx, store, f.image(id), out); err != nil {
 			return 0, err
 		}
 		n += len(names)
@@ -88,10 +88,10 @@ func dumpIptables(ctx context.Context, store image.Store, ns *Namespace, id uint
 	return n, nil
 }
 
-// restoreIptables gives iptables-N.img and ip6tables-N.img (ours or
+// RestoreIptables gives iptables-N.img and ip6tables-N.img (ours or
 // CRIU's) to iptables-legacy-restore in ns. A missing image, or one with
 // no table in it (iptables-save's comments only), is skipped.
-func restoreIptables(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
+func RestoreIptables(ctx context.Context, store image.Store, ns NS, id uint32) error {
 	for _, f := range legacyFamilies {
 		name := f.image(id)
 		r, err := store.Open(ctx, name)
@@ -119,7 +119,7 @@ func restoreIptables(ctx context.Context, store image.Store, ns *Namespace, id u
 		if err != nil {
 			return fmt.Errorf("read image %s: %w", name, err)
 		}
-		err = tool{path: f.restore, ns: ns}.runFiles(ctx, in, nil, nil, "-w")
+		err = ns.Exec(ctx, f.restore, in, nil, "-w")
 		in.Close()
 		if err != nil {
 			return fmt.Errorf("restore image %s: %w", name, err)

@@ -1,4 +1,4 @@
-package netns
+package firewall
 
 import (
 	"context"
@@ -10,16 +10,6 @@ import (
 
 	"github.com/criugo/criu/criu/nsenter/nstest"
 )
-
-// nft runs nft(8) in the named namespace and fails t on error.
-func (n *testNS) nft(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.name, "nft"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // A namespace's nftables tables (what upstream zdtm's netns-nft makes,
 // and iptables-nft's rules) are saved, but the network lock's, and made
@@ -42,14 +32,14 @@ func TestDumpRestoreNftables(t *testing.T) {
 	want := src.nft(t, "list", "table", "inet", "zdtm-like") + src.nft(t, "list", "table", "ip", "other")
 
 	dir := nstest.Dir(t)
-	if err := Dump(ctx, dir, src.ns, 1, DumpOptions{}, testLog(t)); err != nil {
+	if _, err := dump(ctx, dir, src.ns, 1); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
 	img, err := os.ReadFile(filepath.Join(dir.Path(), nftablesImage(1)))
 	if err != nil || string(img) != want {
 		t.Fatalf("%s: %v\n%s\nwant\n%s", nftablesImage(1), err, img, want)
 	}
-	if err := Restore(ctx, dir, dst.ns, 1, RestoreOptions{}, testLog(t)); err != nil {
+	if err := restore(ctx, dir, dst.ns, 1); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	got := dst.nft(t, "list", "ruleset")

@@ -1,4 +1,4 @@
-package netns
+package firewall
 
 import (
 	"bufio"
@@ -29,20 +29,19 @@ func lockTable(family, name string) bool {
 	return family == "inet" && strings.HasPrefix(name, "CRIU-")
 }
 
-// dumpNftables saves the nftables tables of ns (iptables-nft's rules are
+// DumpNftables saves the nftables tables of ns (iptables-nft's rules are
 // among them) but the network lock's, as `nft list table` text, into
 // nftables-N.img. Without nft(8) the dump goes on only when the kernel
 // has no nf_tables (so no table can exist); else it is refused by name,
 // since the rules would be lost.
-func dumpNftables(ctx context.Context, store image.Store, ns *Namespace, id uint32) (int, error) {
+func DumpNftables(ctx context.Context, store image.Store, ns NS, id uint32) (int, error) {
 	if _, err := exec.LookPath(nftTool); err != nil {
 		if _, serr := os.Stat("/sys/module/nf_tables"); serr == nil {
 			return 0, fmt.Errorf("%w: nftables: nf_tables is loaded and nft(8) is not installed, so the namespace's tables cannot be saved", errdefs.ErrUnsupported)
 		}
 		return 0, nil
 	}
-	t := tool{path: nftTool, ns: ns}
-	out, err := t.output(ctx, "list", "tables")
+	out, err := output(ctx, ns, nftTool, "list", "tables")
 	if err != nil {
 		return 0, fmt.Errorf("nftables: %w", err)
 	}
@@ -57,22 +56,22 @@ func dumpNftables(ctx context.Context, store image.Store, ns *Namespace, id uint
 		if lockTable(f[1], f[2]) {
 			continue
 		}
-		b, err := t.output(ctx, "list", "table", f[1], f[2])
+		b, err := output(ctx, ns, nftTool, "list", "table", f[1], f[2])
 		if err != nil {
 			return 0, fmt.Errorf("nftables: table %s %s: %w", f[1], f[2], err)
 		}
 		text.Write(b)
 		n++
 	}
-	if err := writeImage(ctx, store, nftablesImage(id), text.Bytes()); err != nil {
+	if err := image.WriteRaw(ctx, store, nftablesImage(id), text.Bytes()); err != nil {
 		return 0, err
 	}
 	return n, nil
 }
 
-// restoreNftables makes the tables of nftables-N.img again in ns, in one
+// RestoreNftables makes the tables of nftables-N.img again in ns, in one
 // nft transaction. A missing or empty image is skipped.
-func restoreNftables(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
+func RestoreNftables(ctx context.Context, store image.Store, ns NS, id uint32) error {
 	r, err := store.Open(ctx, nftablesImage(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -97,8 +96,7 @@ func restoreNftables(ctx context.Context, store image.Store, ns *Namespace, id u
 		return fmt.Errorf("read image %s: %w", nftablesImage(id), err)
 	}
 	defer f.Close()
-	t := tool{path: nftTool, ns: ns}
-	if err := t.runFiles(ctx, f, nil, nil, "-f", "-"); err != nil {
+	if err := ns.Exec(ctx, nftTool, f, nil, "-f", "-"); err != nil {
 		return fmt.Errorf("restore image %s: %w", nftablesImage(id), err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package netns
+package firewall
 
 import (
 	"context"
@@ -11,16 +11,6 @@ import (
 
 	"github.com/criugo/criu/criu/nsenter/nstest"
 )
-
-// in runs a program in the named namespace and fails t on error.
-func (n *testNS) in(t *testing.T, prog string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.name, prog}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", prog, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // legacyRules returns iptables-save text without its comments and
 // counters, its tables in name order (the kernel lists them in the order
@@ -67,7 +57,7 @@ func TestDumpRestoreIptablesLegacy(t *testing.T) {
 	want6 := legacyRules(src.in(t, "ip6tables-legacy-save"))
 
 	dir := nstest.Dir(t)
-	if err := Dump(ctx, dir, src.ns, 1, DumpOptions{}, testLog(t)); err != nil {
+	if _, err := dump(ctx, dir, src.ns, 1); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
 	for _, name := range []string{iptablesImage(1), ip6tablesImage(1)} {
@@ -75,7 +65,7 @@ func TestDumpRestoreIptablesLegacy(t *testing.T) {
 			t.Fatalf("image %s: %v", name, err)
 		}
 	}
-	if err := Restore(ctx, dir, dst.ns, 1, RestoreOptions{}, testLog(t)); err != nil {
+	if err := restore(ctx, dir, dst.ns, 1); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	if got := legacyRules(dst.in(t, "iptables-legacy-save")); got != want4 {
