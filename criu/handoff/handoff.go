@@ -169,6 +169,17 @@ func (h *Handoff) Install(t Task, master int, fd, above uint64, cloexec bool) er
 	return err
 }
 
+// Get gives task t a copy of the very description of the restorer's fd
+// master at the lowest free fd number, close-on-exec (pidfd_getfd
+// through the pidfd PidfdAbove keeps from above), and returns that fd.
+func (h *Handoff) Get(t Task, master int, above uint64) (uint64, error) {
+	pfd, err := h.PidfdAbove(t, above)
+	if err != nil {
+		return 0, err
+	}
+	return t.Sys("pidfd_getfd", unix.SYS_PIDFD_GETFD, pfd, uint64(master), 0)
+}
+
 // Release closes the handoff's fds in task t, before it resumes: its
 // pidfd of the restorer, and the anchor unless shared says another
 // task closed it already in the fd table t shares (CLONE_FILES).

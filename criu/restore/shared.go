@@ -200,13 +200,18 @@ func (t *treeRestorer) closeMasters() {
 // installShared gives the task fd fi as a copy of the restorer's master
 // description (pidfd_getfd run inside the task, package handoff).
 func (r *restorer) installShared(fi *images.FdinfoEntry) error {
+	return r.t.hand.Install(handTask{r}, r.t.masters[fi.GetId()], uint64(fi.GetFd()), r.above(), fi.GetFlags()&unix.FD_CLOEXEC != 0)
+}
+
+// above is the lowest fd number above every fd of the task's images.
+func (r *restorer) above() uint64 {
 	if r.fdsAbove == 0 {
 		r.fdsAbove = 3
 		for _, fi := range r.sn.fdinfo {
 			r.fdsAbove = max(r.fdsAbove, uint64(fi.GetFd())+1)
 		}
 	}
-	return r.t.hand.Install(handTask{r}, r.t.masters[fi.GetId()], uint64(fi.GetFd()), r.fdsAbove, fi.GetFlags()&unix.FD_CLOEXEC != 0)
+	return r.fdsAbove
 }
 
 // handTask is a created task as package handoff sees it.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/proto/images"
 )
@@ -75,6 +76,9 @@ func (m *Memfds) Add(link, target string, s *Set) (uint32, error) {
 	} else if sfs.Type != unix.TMPFS_MAGIC {
 		return 0, fmt.Errorf("%w: %s: not a memfd (file system %#x)", ErrUnsupported, target, sfs.Type)
 	}
+	if err := noWriter(f, target); err != nil {
+		return 0, err
+	}
 	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", target, os.NewSyscallError("fcntl(F_GET_SEALS)", err))
@@ -95,6 +99,32 @@ func (m *Memfds) Add(link, target string, s *Set) (uint32, error) {
 	m.entries = append(m.entries, e)
 	s.AddFile(st.Ino, link, uint64(st.Size))
 	return uint32(e.GetInodeId()), nil
+}
+
+// noWriter refuses a memfd some file opened for writing by path (a
+// reopen of /proc/PID/fd/N read-write, here or outside the tree):
+// memfd_create's own description is no writer of the inode, a reopen is
+// one (execveat of the memfd fails ETXTBSY while it is open), and the
+// image cannot tell the two apart, so restore makes every read-write
+// description memfd_create's (Objects.OpenMemfd). f is our read-only
+// open of it: a read lease on it is refused (EAGAIN) exactly while the
+// inode has a writer, and is dropped at once.
+func noWriter(f *os.File, target string) error {
+	_, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_RDLCK)
+	if errors.Is(err, unix.EAGAIN) {
+		return fmt.Errorf("%w: %s is open for writing by path (a read-write reopen, not memfd_create's own fd): "+
+			"CRIU's image cannot tell the two apart, and restore would lose the writer (execveat of it would work)", errdefs.ErrUnsupported, target)
+	}
+	if errors.Is(err, unix.EINVAL) {
+		return nil // a file system without leases (hugetlbfs may be one): as CRIU, no probe
+	}
+	if err != nil {
+		return fmt.Errorf("%s: probe for writers: %w", target, os.NewSyscallError("fcntl(F_SETLEASE)", err))
+	}
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK); err != nil {
+		return fmt.Errorf("%s: %w", target, os.NewSyscallError("fcntl(F_SETLEASE, F_UNLCK)", err))
+	}
+	return nil
 }
 
 // Write writes memfd.img, if the tree has any memfd.

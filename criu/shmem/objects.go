@@ -22,13 +22,14 @@ type Objects struct {
 	store  image.Store
 	memfds map[uint32]*images.MemfdInodeEntry // memfd.img, by inode id
 	inodes map[uint32]int                     // the restorer's fd of each inode made
+	given  map[uint32]bool                    // inodes whose memfd_create description a file took
 	shm    map[uint64][]byte                  // shared anonymous objects, by shmid
 }
 
 // NewObjects returns the objects of the images in s, none made yet;
 // memfds is memfd.img (ReadMemfds).
 func NewObjects(s image.Store, memfds map[uint32]*images.MemfdInodeEntry) *Objects {
-	return &Objects{store: s, memfds: memfds, inodes: map[uint32]int{}, shm: map[uint64][]byte{}}
+	return &Objects{store: s, memfds: memfds, inodes: map[uint32]int{}, given: map[uint32]bool{}, shm: map[uint64][]byte{}}
 }
 
 // Inode is the restorer's fd of memfd inode id, made (with its contents)
@@ -50,7 +51,12 @@ func (o *Objects) Inode(ctx context.Context, id uint32) (int, error) {
 }
 
 // OpenMemfd opens, in the restorer, the description of memfd file f: its
-// inode reopened with f's access mode, flags and position.
+// inode's own memfd_create description for the first read-write file of
+// the inode, otherwise the inode reopened with f's access mode; then f's
+// flags and position. memfd_create's description is no writer of the
+// inode (the kernel counts writers only among files opened by path), so
+// an execveat of the memfd works after restore as it did before; a
+// reopen for writing is one, and fails it with ETXTBSY while open.
 func (o *Objects) OpenMemfd(ctx context.Context, f *images.FileEntry) (int, error) {
 	mf := f.GetMemfd()
 	ino, err := o.Inode(ctx, mf.GetInodeId())
@@ -58,8 +64,14 @@ func (o *Objects) OpenMemfd(ctx context.Context, f *images.FileEntry) (int, erro
 		return -1, err
 	}
 	flags := mf.GetFlags()
-	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", ino), int(flags&unix.O_ACCMODE)|unix.O_CLOEXEC, 0)
-	if err != nil {
+	var fd int
+	if flags&unix.O_ACCMODE == unix.O_RDWR && !o.given[mf.GetInodeId()] {
+		o.given[mf.GetInodeId()] = true
+		fd, err = unix.FcntlInt(uintptr(ino), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return -1, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err)
+		}
+	} else if fd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", ino), int(flags&unix.O_ACCMODE)|unix.O_CLOEXEC, 0); err != nil {
 		return -1, os.NewSyscallError("open", err)
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(flags&^(unix.O_ACCMODE|unix.O_CLOEXEC))); err != nil {
@@ -69,6 +81,17 @@ func (o *Objects) OpenMemfd(ctx context.Context, f *images.FileEntry) (int, erro
 	if _, err := unix.Seek(fd, int64(mf.GetPos()), 0); err != nil {
 		unix.Close(fd)
 		return -1, os.NewSyscallError("lseek", err)
+	}
+	return fd, nil
+}
+
+// MemfdInode is the restorer's fd of the inode of memfd file f (file id
+// id), made before (Inode): a writable mapping of the memfd is made from
+// this description, not from a reopen, so that it adds no writer either.
+func (o *Objects) MemfdInode(f *images.FileEntry, id uint32) (int, error) {
+	fd, ok := o.inodes[f.GetMemfd().GetInodeId()]
+	if f.GetType() != images.FdTypes_MEMFD || !ok {
+		return -1, fmt.Errorf("%w: file %d is not a memfd", errdefs.ErrBadImage, id)
 	}
 	return fd, nil
 }
