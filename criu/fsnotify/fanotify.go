@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -111,7 +112,15 @@ func AddFanotify(pid, root, fd int, id, flags uint32) (*images.FileEntry, error)
 // there, in the tree's mount namespace.
 func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
 	e := f.GetFfy()
-	fd, err = unix.FanotifyInit(uint(e.GetFaflags()|unix.FAN_CLOEXEC), uint(e.GetEvflags()))
+	// FAN_CLOEXEC is one of the group's flags, shown in fdinfo: the
+	// group gets the dumped flags only, and the restorer's fd its
+	// close-on-exec apart (under ForkLock, so no child inherits it).
+	syscall.ForkLock.RLock()
+	fd, err = unix.FanotifyInit(uint(e.GetFaflags()), uint(e.GetEvflags()))
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return -1, os.NewSyscallError("fanotify_init", err)
 	}

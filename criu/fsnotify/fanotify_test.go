@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -14,9 +15,16 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 )
 
-func fanotifyGroup(t *testing.T) int {
+// fanotifyGroup makes a fanotify group of flags (FAN_CLASS_NOTIF and
+// FAN_NONBLOCK added); its fd is close-on-exec either way.
+func fanotifyGroup(t *testing.T, flags uint) int {
 	crtest.RequireRoot(t)
-	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK, unix.O_RDONLY)
+	syscall.ForkLock.RLock()
+	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_NONBLOCK|flags, unix.O_RDONLY)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
 	if errors.Is(err, unix.ENOSYS) {
 		t.Skipf("fanotify_init: %v", err)
 	}
@@ -43,10 +51,12 @@ func marks(t *testing.T, fd int) string {
 	return strings.Join(out, "\n")
 }
 
-// TestFanotifyRoundTrip: a group's flags and its inode and mount marks,
-// with ignored masks and mark flags, come back as fdinfo showed them.
+// TestFanotifyRoundTrip: a group's flags (without FAN_CLOEXEC: the
+// restorer's fd is close-on-exec all the same, but the group must not
+// gain the flag) and its inode and mount marks, with ignored masks and
+// mark flags, come back as fdinfo showed them.
 func TestFanotifyRoundTrip(t *testing.T) {
-	fd := fanotifyGroup(t)
+	fd := fanotifyGroup(t, 0)
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -79,14 +89,31 @@ func TestFanotifyRoundTrip(t *testing.T) {
 	}
 	defer unix.Close(nfd)
 	if got, want := marks(t, nfd), marks(t, fd); got != want {
-		t.Errorf("restored marks\n%s\nwant\n%s", got, want)
+		t.Errorf("restored group and marks\n%s\nwant\n%s", got, want)
+	}
+	if fl, err := unix.FcntlInt(uintptr(nfd), unix.F_GETFD, 0); err != nil || fl&unix.FD_CLOEXEC == 0 {
+		t.Errorf("restorer's fd: F_GETFD %#x, %v: not close-on-exec", fl, err)
+	}
+	// The group's FAN_CLOEXEC, where it had it, comes back too.
+	cfd := fanotifyGroup(t, unix.FAN_CLOEXEC)
+	f, err = AddFanotify(os.Getpid(), 0, cfd, 2, unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nfd2, err := OpenFanotify(f, "/proc/self/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd2)
+	if got, want := marks(t, nfd2), marks(t, cfd); got != want || !strings.Contains(got, "flags:3 ") {
+		t.Errorf("group of FAN_CLOEXEC restored as\n%s\nwant\n%s", got, want)
 	}
 }
 
 // TestFanotifyFilesystemMark: a filesystem mark, which CRIU's image has
 // no room for, is refused by name.
 func TestFanotifyFilesystemMark(t *testing.T) {
-	fd := fanotifyGroup(t)
+	fd := fanotifyGroup(t, unix.FAN_CLOEXEC)
 	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_CLOSE_WRITE, unix.AT_FDCWD, "/"); err != nil {
 		t.Skipf("fanotify_mark(FAN_MARK_FILESYSTEM): %v", err)
 	}

@@ -10,7 +10,7 @@
 
 #include "zdtmtst.h"
 
-const char *test_doc = "A fanotify group keeps its flags, event flags and its inode and mount marks "
+const char *test_doc = "A fanotify group keeps its flags (as fdinfo shows them: no FAN_CLOEXEC gained), event flags and its inode and mount marks "
 		       "(mask, ignored mask, mark flags)";
 
 static char *dirname = "fanotify00.dir";
@@ -101,9 +101,25 @@ static void touch(const char *path, int writes)
 	close(fd);
 }
 
+/* group_line reads fdinfo's "fanotify flags:%x event-flags:%x" line of fan. */
+static void group_line(char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fan);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "fanotify flags:", 15))
+			snprintf(out, len, "%s", line);
+	if (f)
+		fclose(f);
+}
+
 int main(int argc, char **argv)
 {
-	char child[PATH_MAX], ignored[PATH_MAX];
+	char child[PATH_MAX], ignored[PATH_MAX], group[256], group_after[256];
 	uint64_t got[3] = {};
 	ino_t inos[3];
 	int fl;
@@ -139,10 +155,17 @@ int main(int argc, char **argv)
 		pr_perror("fanotify_mark");
 		return 1;
 	}
+	/* The group's flags (no FAN_CLOEXEC) are what fdinfo shows. */
+	group_line(group, sizeof(group));
 	test_set_corrupt(corrupt);
 	test_daemon();
 	test_waitsig();
 
+	group_line(group_after, sizeof(group_after));
+	if (!group[0] || strcmp(group, group_after))
+		fail("group was \"%s\", is \"%s\" after restore", group, group_after);
+	if (fcntl(fan, F_GETFD) != 0)
+		fail("the fd became close-on-exec");
 	fl = fcntl(fan, F_GETFL);
 	if (!(fl & O_NONBLOCK))
 		fail("O_NONBLOCK is lost");
