@@ -2,8 +2,9 @@
 // state of their own: eventfd, signalfd, timerfd, epoll and pidfd
 // (inotify and fanotify are package fsnotify).
 //
-// Dump (Dump): eventfd, signalfd and timerfd from their fdinfo (counter
-// and semaphore mode, signal mask, clock, ticks, time left and interval);
+// Dump (Dump): eventfd, signalfd and timerfd from their fdinfo (counter,
+// signal mask, clock, ticks, time left and interval; an eventfd in
+// semaphore mode is refused, CRIU's image having no field for it);
 // epoll with its targets, each found at the fd number it was added with
 // or, closed or replaced since, at another fd of the task (kcmp
 // KCMP_EPOLL_TFD), else the dump is refused. A pidfd (DumpPidfd) must be
@@ -26,10 +27,3 @@
 // made in the tree's pid namespace that dies with the saved status once
 // the pidfds of it are open (OpenDeadPidfds).
 package anonfd
-
-// efdSemaphore is EFD_SEMAPHORE as an eventfd entry's flags carry it.
-// CRIU's eventfd_file_entry has no field for it; an eventfd is always
-// O_RDWR, so bit 0 of flags (O_WRONLY) is free and carries it here.
-// CRIU's restore ignores the bit (F_SETFL drops access-mode bits), and so
-// loses only the semaphore mode.
-const efdSemaphore = 1

@@ -32,7 +32,10 @@ func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo, tree []i
 			return nil, err
 		}
 		if ev.Semaphore {
-			flags |= efdSemaphore
+			// CRIU's eventfd_file_entry has no field for it, and
+			// CRIU 4.2 restores an eventfd without it: refused, not
+			// carried where only this criu would see it.
+			return nil, fmt.Errorf("%w: eventfd in semaphore mode (EFD_SEMAPHORE, counter %d): CRIU's image has no field for the mode", errdefs.ErrUnsupported, ev.Count)
 		}
 		return &images.FileEntry{Type: images.FdTypes_EVENTFD.Enum(), Id: proto.Uint32(id), Efd: &images.EventfdFileEntry{
 			Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown(), Counter: proto.Uint64(ev.Count),

@@ -49,3 +49,30 @@ func TestDumpRefusesUserfaultfd(t *testing.T) {
 		})
 	}
 }
+
+// TestDumpRefusesEventfdSemaphore: an eventfd in semaphore mode, which
+// CRIU's eventfd entry has no field for (CRIU 4.2 restores it as a plain
+// counter), fails the dump by name, and the task runs on with it, still
+// a semaphore.
+func TestDumpRefusesEventfdSemaphore(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "efdsem.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, bin, out)
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img)
+	if err == nil || !strings.Contains(res, "EFD_SEMAPHORE") {
+		t.Fatalf("dump: err %v, output %q, want a refusal naming EFD_SEMAPHORE", err, res)
+	}
+	if !crtest.Alive(pid) {
+		t.Fatal("the task died")
+	}
+	cmd.Process.Signal(syscall.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
+}

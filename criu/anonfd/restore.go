@@ -52,9 +52,6 @@ func Open(f *images.FileEntry) (fd int, err error) {
 		e := f.GetEfd()
 		flags = e.GetFlags()
 		ef := unix.EFD_CLOEXEC
-		if flags&efdSemaphore != 0 {
-			ef |= unix.EFD_SEMAPHORE
-		}
 		// eventfd2 takes a 32-bit initial value: write the counter.
 		if fd, err = unix.Eventfd(0, ef); err != nil {
 			return -1, os.NewSyscallError("eventfd2", err)
