@@ -23,10 +23,13 @@
 // fanotify (AddFanotify, OpenFanotify): the group's fanotify_init flags
 // and event flags from its fdinfo, and each mark with its mark flags,
 // mask and ignored mask: an inode mark by its file handle and the path
-// the handle opens, a mount mark by mnt_id and its mount point, made
-// again below the root task's /proc/PID/root (so in the tree's mount
-// namespace). Filesystem and mount-namespace marks (CRIU's image has no
-// such type), marks on files no path leads to and permission events
+// the handle opens, a mount mark by mnt_id and its mount point, a
+// filesystem mark as a mount mark on a mount of its filesystem with
+// FAN_MARK_FILESYSTEM in its mark flags (CRIU's image has no type for
+// it; CRIU 4.2's restore of it fails, EINVAL, instead of losing it),
+// made again below the root task's /proc/PID/root (so in the tree's
+// mount namespace). Mount namespace marks (CRIU's image has no such
+// type), marks on files no path leads to and permission events
 // (restore's own opens would wait for an answer) are refused by name.
 // Queued events are not saved; DrainFanotify reads away (closing their
 // fds) those the restore itself queued.

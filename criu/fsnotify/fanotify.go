@@ -26,9 +26,11 @@ const fanPermEvents = unix.FAN_OPEN_PERM | unix.FAN_ACCESS_PERM | unix.FAN_OPEN_
 // (paths as the task sees them: viewOf, root the tree's root task):
 // its group's init flags and event flags, and each mark (an inode mark
 // with its file handle and the path the handle opens, a mount mark with
-// its mount point). Filesystem and mount namespace marks, which CRIU's
-// image cannot hold, marks on files no path leads to, and permission
-// events are refused by name.
+// its mount point, a filesystem mark as a mount mark on a mount of it
+// flagged FAN_MARK_FILESYSTEM). Mount namespace marks, which CRIU's
+// image cannot hold, filesystem marks no mount of the task's namespace
+// is of, marks on files no path leads to, and permission events are
+// refused by name.
 func AddFanotify(pid, root, fd int, id, flags uint32) (*images.FileEntry, error) {
 	g, err := procfs.ReadFanotify(pid, fd)
 	if err != nil {
@@ -95,7 +97,24 @@ func AddFanotify(pid, root, fd int, id, flags uint32) (*images.FileEntry, error)
 			me.Type = images.MarkType_MOUNT.Enum()
 			me.Me = &images.FanotifyMountMarkEntry{MntId: proto.Uint32(uint32(m.MntID)), Path: proto.String(point)}
 		case procfs.FanotifySb:
-			return nil, fmt.Errorf("%w: fanotify filesystem mark (FAN_MARK_FILESYSTEM) on device %d:%d: CRIU's image has no such mark", errdefs.ErrUnsupported, m.Sdev>>20, m.Sdev&0xfffff)
+			// CRIU's image has no filesystem mark type (CRIU 4.2
+			// drops these marks at its dump): saved as a mount mark
+			// on a mount of the filesystem, with FAN_MARK_FILESYSTEM
+			// among its mark flags, which crit decodes as any flags.
+			// Restore marks the filesystem at that mount point; CRIU
+			// 4.2 passes the flags to fanotify_mark with
+			// FAN_MARK_MOUNT, which the kernel refuses (EINVAL), so
+			// its restore fails rather than lose the mark.
+			for _, mt := range mounts {
+				if mt.Major<<20|mt.Minor == m.Sdev && me.Me == nil {
+					me.Me = &images.FanotifyMountMarkEntry{MntId: proto.Uint32(uint32(mt.ID)), Path: proto.String(mt.Point)}
+				}
+			}
+			if me.Me == nil {
+				return nil, fmt.Errorf("%w: fanotify filesystem mark (FAN_MARK_FILESYSTEM) on device %d:%d, which no mount of the task's mount namespace is of", errdefs.ErrUnsupported, m.Sdev>>20, m.Sdev&0xfffff)
+			}
+			me.Type = images.MarkType_MOUNT.Enum()
+			me.Mflags = proto.Uint32(m.MFlags | unix.FAN_MARK_FILESYSTEM)
 		default:
 			return nil, fmt.Errorf("%w: fanotify mount namespace mark (FAN_MARK_MNTNS) on namespace %d: CRIU's image has no such mark", errdefs.ErrUnsupported, m.MntNs)
 		}
@@ -160,6 +179,9 @@ func OpenFanotify(f *images.FileEntry, root string) (fd int, err error) {
 				return fd, fmt.Errorf("%w: fanotify mount mark on mount %d without a path", errdefs.ErrUnsupported, m.GetMe().GetMntId())
 			}
 			where = unix.FAN_MARK_MOUNT
+			if m.GetMflags()&unix.FAN_MARK_FILESYSTEM != 0 {
+				where = unix.FAN_MARK_FILESYSTEM // AddFanotify: a filesystem mark
+			}
 			if root != "" {
 				path = filepath.Join(root, path)
 			}

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/crtest"
-	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/proto/images"
 )
 
 // fanotifyGroup makes a fanotify group of flags (FAN_CLASS_NOTIF and
@@ -111,14 +111,32 @@ func TestFanotifyRoundTrip(t *testing.T) {
 }
 
 // TestFanotifyFilesystemMark: a filesystem mark, which CRIU's image has
-// no room for, is refused by name.
+// no type for, is saved as a mount mark flagged FAN_MARK_FILESYSTEM (so
+// crit reads it) and comes back on the same filesystem, with its mask,
+// ignored mask and flags, as fdinfo showed it.
 func TestFanotifyFilesystemMark(t *testing.T) {
 	fd := fanotifyGroup(t, unix.FAN_CLOEXEC)
-	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_CLOSE_WRITE, unix.AT_FDCWD, "/"); err != nil {
+	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, unix.FAN_CLOSE_WRITE|unix.FAN_OPEN, unix.AT_FDCWD, "/"); err != nil {
 		t.Skipf("fanotify_mark(FAN_MARK_FILESYSTEM): %v", err)
 	}
-	_, err := AddFanotify(os.Getpid(), 0, fd, 1, unix.O_RDONLY)
-	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "FAN_MARK_FILESYSTEM") {
-		t.Fatalf("err %v, want unsupported naming FAN_MARK_FILESYSTEM", err)
+	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM|unix.FAN_MARK_IGNORED_MASK|unix.FAN_MARK_IGNORED_SURV_MODIFY, unix.FAN_MODIFY, unix.AT_FDCWD, "/dev/shm"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := AddFanotify(os.Getpid(), 0, fd, 1, unix.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.GetFfy().GetMark() {
+		if m.GetType() != images.MarkType_MOUNT || m.GetMflags()&unix.FAN_MARK_FILESYSTEM == 0 || m.GetMe().GetPath() == "" {
+			t.Errorf("mark saved as %v, want a MOUNT mark flagged FAN_MARK_FILESYSTEM with a path", m)
+		}
+	}
+	nfd, err := OpenFanotify(f, "/proc/self/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(nfd)
+	if got, want := marks(t, nfd), marks(t, fd); got != want || !strings.Contains(got, "sdev:") {
+		t.Errorf("restored marks\n%s\nwant\n%s", got, want)
 	}
 }
