@@ -107,8 +107,9 @@ func open(e *images.InotifyFileEntry, ghosts map[[2]uint64]string, root string) 
 		mask := w.GetMask() & inotifyAddMask
 		var st unix.Stat_t
 		if g, ok := ghosts[[2]uint64{uint64(w.GetSDev()), w.GetIIno()}]; ok {
-			// A new inode, made from the ghost image.
-			path = g
+			// A new inode, made from the ghost image, at a path of
+			// the tree's (a container's below its root).
+			path = root + g
 		} else if path == "" {
 			// CRIU's images name the file by its handle only; so do
 			// ours for a file no path leads to.
