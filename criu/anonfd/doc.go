@@ -7,7 +7,9 @@
 // semaphore mode is refused, CRIU's image having no field for it);
 // epoll with its targets, each found at the fd number it was added with
 // or, closed or replaced since, at another fd of the task (kcmp
-// KCMP_EPOLL_TFD), else the dump is refused. A pidfd (DumpPidfd) must be
+// KCMP_EPOLL_TFD), or else in another task holding the same epoll,
+// whose fds restore then fills it from (Fills: the first holder with
+// an fd at each target's number); else the dump is refused. A pidfd (DumpPidfd) must be
 // of a task of the tree (a zombie too; a thread pidfd of its leader), saved
 // with the task's pid in its own pid namespace as CRIU's, or of a task
 // that has exited and been reaped, saved with nspid -1 and its wait
@@ -19,7 +21,8 @@
 // periodic timer let expire again and its ticks set with
 // TFD_IOC_SET_TICKS), with its status flags; the tasks get it like any
 // other master. An epoll is created empty; AddTargets adds its targets by
-// epoll_ctl injected into the first task holding it, by the fd number
+// epoll_ctl injected into the first task holding it that holds an fd at
+// each target's number (Fills), by the fd number
 // each was added with (dup'ed there for the call if it has moved). A
 // pidfd is opened inside the first task holding it, by that pid
 // (OpenPidfd), and copied to the restorer as the master of the others;

@@ -1,17 +1,14 @@
 package anonfd
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
-	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -60,71 +57,11 @@ func Dump(kind string, pid, fd int, id, flags uint32, fi procfs.Fdinfo, tree []i
 			Isec: proto.Uint64(t.Interv.Sec), Insec: proto.Uint64(t.Interv.Nsec),
 		}}, nil
 	case "anon_inode:[eventpoll]":
-		return dumpEpoll(pid, id, fd, flags)
+		return dumpEpoll(pid, id, fd, flags, tree)
 	case "anon_inode:[userfaultfd]":
 		// Its features, registered ranges and waiting faults: CRIU
 		// 4.2 refuses it too (criu's own is never in the tree).
 		return nil, fmt.Errorf("%w: a userfaultfd of the task's own (its features and registered ranges are not checkpointed)", errdefs.ErrUnsupported)
 	}
 	return nil, errdefs.ErrUnsupported
-}
-
-// dumpEpoll records the epoll file at fd with its targets. Restore adds
-// them back from inside the task by fd number. A target whose fd number
-// the task has closed or given to another file since it was added is
-// found among the task's other fds (kcmp KCMP_EPOLL_TFD, as CRIU 4.2
-// does) and saved where it is (tfd, as CRIU) and by the number it was
-// added with (added_fd); a target the task holds at no fd is refused.
-func dumpEpoll(pid int, id uint32, fd int, flags uint32) (*images.FileEntry, error) {
-	tfds, err := procfs.ReadEpollTfds(pid, fd)
-	if err != nil {
-		return nil, err
-	}
-	var fds []int // the task's fds, read for the first moved target
-	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
-	seen := map[int]uint32{} // targets added with each fd number so far
-	for _, t := range tfds {
-		slot := linux.KcmpEpollSlot{Efd: uint32(fd), Tfd: uint32(t.Fd), Toff: seen[t.Fd]}
-		seen[t.Fd]++
-		te := &images.EventpollTfdEntry{
-			Id: proto.Uint32(id), Tfd: proto.Uint32(uint32(t.Fd)), Events: proto.Uint32(t.Events), Data: proto.Uint64(t.Data),
-			Dev: proto.Uint32(t.Dev), Inode: proto.Uint64(t.Ino), Pos: proto.Uint64(uint64(t.Pos)),
-		}
-		e.Tfd = append(e.Tfd, te)
-		if same, err := sameTarget(pid, t.Fd, slot); err != nil || same {
-			if err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if fds == nil {
-			if fds, err = procfs.Fds(pid); err != nil {
-				return nil, err
-			}
-		}
-		at := -1
-		for _, f := range fds {
-			if same, err := sameTarget(pid, f, slot); err != nil {
-				return nil, err
-			} else if same {
-				at = f
-				break
-			}
-		}
-		if at < 0 {
-			return nil, fmt.Errorf("%w: epoll target fd %d was closed after it was added, and the task holds its file at no other fd", errdefs.ErrUnsupported, t.Fd)
-		}
-		te.Tfd, te.AddedFd = proto.Uint32(uint32(at)), proto.Uint32(uint32(t.Fd))
-	}
-	return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
-}
-
-// sameTarget reports whether fd of task pid is the file of the epoll
-// target slot names (false for a closed fd).
-func sameTarget(pid, fd int, slot linux.KcmpEpollSlot) (bool, error) {
-	same, err := linux.KcmpEpollTfd(pid, pid, fd, slot)
-	if errors.Is(err, unix.EBADF) {
-		return false, nil
-	}
-	return same, err
 }

@@ -76,3 +76,31 @@ func TestDumpRefusesEventfdSemaphore(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGUSR2)
 	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }
+
+// TestDumpRefusesEpollTargetAmbiguous: an epoll target that only a child
+// holds is restored from the child (zdtm epoll04), unless the parent,
+// which restore would fill the epoll from first, holds other files at
+// the target's numbers: then the dump is refused by name, and the tree
+// runs on with its epoll as it was.
+func TestDumpRefusesEpollTargetAmbiguous(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "epollother.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, bin, out)
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img)
+	if err == nil || !strings.Contains(res, "holds other files at their numbers") {
+		t.Fatalf("dump: err %v, output %q, want a refusal naming the parent's other files", err, res)
+	}
+	if !crtest.Alive(pid) {
+		t.Fatal("the task died")
+	}
+	cmd.Process.Signal(syscall.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
+}

@@ -288,6 +288,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		stats.PagesSkippedCow += r.stats.PagesSkippedCow
 		stats.PagesCompared += r.stats.PagesCompared
 	}
+	if err := t.epollsFilled(); err != nil {
+		return nil, err
+	}
 	if err := t.shmem.Seal(); err != nil {
 		return nil, err
 	}

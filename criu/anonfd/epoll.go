@@ -1,0 +1,183 @@
+package anonfd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/internal/linux"
+	"github.com/criugo/criu/proto/images"
+)
+
+// dumpEpoll records the epoll file at fd of task pid with its targets.
+// Restore adds them back from inside one task holding the epoll, by fd
+// number: the first, in the tree's order, that holds an fd at every
+// target's number (Fills). Each target is looked for, with kcmp
+// KCMP_EPOLL_TFD as CRIU 4.2 does, at the number it was added with, or,
+// closed or replaced there since, at another fd of the task; it is
+// then saved where it is (tfd, as CRIU) and by the number it was added
+// with (added_fd). When pid lacks one, another task of the tree that
+// holds the same epoll (tree: the host pids, in the tree's order) and
+// all of its targets is the one whose fds are saved, if no task before
+// it would take the epoll at restore; otherwise the dump is refused.
+func dumpEpoll(pid int, id uint32, fd int, flags uint32, tree []int) (*images.FileEntry, error) {
+	tfds, err := procfs.ReadEpollTfds(pid, fd)
+	if err != nil {
+		return nil, err
+	}
+	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
+	e.Tfd, err = epollView(pid, fd, pid, id, tfds)
+	var miss *missingTarget
+	if !errors.As(err, &miss) || pid == os.Getpid() {
+		if err != nil {
+			return nil, err
+		}
+		return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
+	}
+	// Another holder of the epoll may hold the target (a child forked
+	// before this task closed it).
+	var before []int // the holders before the one taken, in the tree's order
+	for _, h := range tree {
+		hfd, err := holderFd(pid, fd, h)
+		if err != nil {
+			return nil, err
+		}
+		if hfd < 0 {
+			continue
+		}
+		if h == pid {
+			before = append(before, h)
+			continue
+		}
+		got, err := epollView(pid, fd, h, id, tfds)
+		if errors.As(err, new(*missingTarget)) {
+			before = append(before, h)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range before {
+			if fds, err := procfs.Fds(b); err != nil {
+				return nil, err
+			} else if Fills(got, fds) {
+				return nil, fmt.Errorf("%w: epoll target fd %d was closed after it was added; task %d holds the epoll and its targets, but task %d, before it, holds other files at their numbers (restore would add those)", errdefs.ErrUnsupported, miss.fd, h, b)
+			}
+		}
+		e.Tfd = got
+		return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
+	}
+	return nil, fmt.Errorf("%w: epoll target fd %d was closed after it was added, and no task of the tree that holds the epoll holds its file", errdefs.ErrUnsupported, miss.fd)
+}
+
+// missingTarget: the epoll target added with fd is at no fd of the task.
+type missingTarget struct{ fd int }
+
+func (m *missingTarget) Error() string {
+	return fmt.Sprintf("epoll target fd %d is at no fd of the task", m.fd)
+}
+
+// epollView is the targets tfds of the epoll at efd of task pid as task
+// view (pid, or another holder of the epoll) holds them: each at the fd number it was added with if view's fd
+// there is its file, else at another fd of view's holding it. A target
+// view holds at no fd is a *missingTarget.
+func epollView(pid, efd, view int, id uint32, tfds []procfs.EpollTfd) ([]*images.EventpollTfdEntry, error) {
+	var fds []int // view's fds, read for the first moved target
+	var out []*images.EventpollTfdEntry
+	seen := map[int]uint32{} // targets added with each fd number so far
+	for _, t := range tfds {
+		slot := linux.KcmpEpollSlot{Efd: uint32(efd), Tfd: uint32(t.Fd), Toff: seen[t.Fd]}
+		seen[t.Fd]++
+		te := &images.EventpollTfdEntry{
+			Id: proto.Uint32(id), Tfd: proto.Uint32(uint32(t.Fd)), Events: proto.Uint32(t.Events), Data: proto.Uint64(t.Data),
+			Dev: proto.Uint32(t.Dev), Inode: proto.Uint64(t.Ino), Pos: proto.Uint64(uint64(t.Pos)),
+		}
+		out = append(out, te)
+		if same, err := sameTarget(view, pid, t.Fd, slot); err != nil || same {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if fds == nil {
+			var err error
+			if fds, err = procfs.Fds(view); err != nil {
+				return nil, err
+			}
+		}
+		at := -1
+		for _, f := range fds {
+			if same, err := sameTarget(view, pid, f, slot); err != nil {
+				return nil, err
+			} else if same {
+				at = f
+				break
+			}
+		}
+		if at < 0 {
+			return nil, &missingTarget{t.Fd}
+		}
+		te.Tfd, te.AddedFd = proto.Uint32(uint32(at)), proto.Uint32(uint32(t.Fd))
+	}
+	return out, nil
+}
+
+// holderFd is an fd of task h that is the epoll file at efd of task pid,
+// or -1 (h holds none, or is a zombie).
+func holderFd(pid, efd, h int) (int, error) {
+	if h == pid {
+		return efd, nil
+	}
+	fds, err := procfs.Fds(h)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, err
+	}
+	for _, f := range fds {
+		same, err := linux.Kcmp(pid, h, linux.KCMP_FILE, efd, f)
+		if errors.Is(err, unix.EBADF) {
+			continue
+		}
+		if err != nil {
+			return -1, err
+		}
+		if same {
+			return f, nil
+		}
+	}
+	return -1, nil
+}
+
+// sameTarget reports whether fd of task view is the file of the epoll
+// target slot (of task pid's epoll) names (false for a closed fd).
+func sameTarget(view, pid, fd int, slot linux.KcmpEpollSlot) (bool, error) {
+	same, err := linux.KcmpEpollTfd(view, pid, fd, slot)
+	if errors.Is(err, unix.EBADF) {
+		return false, nil
+	}
+	return same, err
+}
+
+// Fills reports whether a task whose fds are fds is the one restore
+// fills epoll targets tfds from (AddTargets): it holds an fd at each
+// target's number.
+func Fills(tfds []*images.EventpollTfdEntry, fds []int) bool {
+	have := map[int]bool{}
+	for _, f := range fds {
+		have[f] = true
+	}
+	for _, t := range tfds {
+		if !have[int(t.GetTfd())] {
+			return false
+		}
+	}
+	return true
+}
