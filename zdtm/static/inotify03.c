@@ -14,12 +14,13 @@
 
 const char *test_doc = "An inotify watch on a file deleted while the task holds it open goes on the restored "
 		       "(ghost) file, with its watch descriptor: writes through the fd and its close are reported "
-		       "there, and no ghost is left in the directory";
+		       "there, and no ghost is left in the directory; so does one on a directory removed while "
+		       "the task holds it open (an fchmod of it is reported)";
 
 static char *dirname = "inotify03.dir";
 TEST_OPTION(dirname, string, "directory of the deleted file", 0);
 
-static int ify, fd, wd;
+static int ify, fd, wd, gdfd, gwd;
 
 static void corrupt(void)
 {
@@ -46,7 +47,7 @@ static uint32_t events(int w)
 
 int main(int argc, char **argv)
 {
-	char file[PATH_MAX];
+	char file[PATH_MAX], gone[PATH_MAX];
 	struct dirent *de;
 	uint32_t got;
 	DIR *d;
@@ -79,6 +80,13 @@ int main(int argc, char **argv)
 		pr_perror("inotify_add_watch or unlink");
 		return 1;
 	}
+	/* A directory removed while open, watched. */
+	snprintf(gone, sizeof(gone), "%s/gone", dirname);
+	if (mkdir(gone, 0755) || (gdfd = open(gone, O_RDONLY | O_DIRECTORY)) < 0 ||
+	    (gwd = inotify_add_watch(ify, gone, IN_ATTRIB)) < 0 || rmdir(gone)) {
+		pr_perror("removed directory");
+		return 1;
+	}
 	events(wd);
 	test_set_corrupt(corrupt);
 	test_daemon();
@@ -94,6 +102,11 @@ int main(int argc, char **argv)
 	got = events(wd) & ~IN_IGNORED;
 	if (got != (IN_MODIFY | IN_CLOSE_WRITE))
 		fail("the deleted file's watch %d: mask %#x, want IN_MODIFY|IN_CLOSE_WRITE", wd, got);
+	if (fchmod(gdfd, 0700))
+		fail("fchmod of the removed directory");
+	got = events(gwd) & ~IN_ISDIR;
+	if (got != IN_ATTRIB)
+		fail("the removed directory's watch %d: mask %#x, want IN_ATTRIB", gwd, got);
 	d = opendir(dirname);
 	while (d && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
