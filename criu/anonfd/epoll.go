@@ -34,11 +34,14 @@ func dumpEpoll(pid int, id uint32, fd int, flags uint32, tree []int) (*images.Fi
 	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
 	e.Tfd, err = epollView(pid, fd, pid, id, tfds)
 	var miss *missingTarget
-	if !errors.As(err, &miss) || pid == os.Getpid() {
+	if !errors.As(err, &miss) {
 		if err != nil {
 			return nil, err
 		}
 		return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
+	}
+	if pid == os.Getpid() { // criu's own copy of one in flight: no task holds it
+		return nil, fmt.Errorf("%w: epoll target fd %d was closed after it was added, and criu's copy holds its file at no other fd", errdefs.ErrUnsupported, miss.fd)
 	}
 	// Another holder of the epoll may hold the target (a child forked
 	// before this task closed it).
