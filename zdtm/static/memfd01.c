@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,13 @@ const char *test_doc = "memfd: a script in a memfd still runs by execveat() of i
 		       "runs through a read-only reopen";
 
 static const char script[] = "#!/bin/true\n";
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
 
 /* run forks and execveat()s fd with AT_EMPTY_PATH; the child's errno, or 0. */
 static int run(int fd)
@@ -43,7 +51,7 @@ static int ro_of(int fd)
 	return open(link, O_RDONLY);
 }
 
-static int fd, ro, mapped_ro;
+static int fd, ro, mapped_ro, noexec = -1;
 static char *shared, *priv, *only;
 
 static void corrupt(void)
@@ -111,6 +119,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	priv[100] = 'p';
+	/* One that may never run (MFD_NOEXEC_SEAL: F_SEAL_EXEC, mode 0666),
+	 * where the kernel has it. */
+	noexec = memfd_create("zdtm-noexec", MFD_NOEXEC_SEAL);
+	if (noexec >= 0 && write(noexec, script, strlen(script)) != (ssize_t)strlen(script)) {
+		pr_perror("write");
+		return 1;
+	}
 	if (check("before"))
 		return 1;
 	test_set_corrupt(corrupt);
@@ -124,6 +139,19 @@ int main(int argc, char **argv)
 		fail("the reopen is not read-only any more");
 	if (check("after"))
 		return 1;
+	if (noexec >= 0) {
+		struct stat st;
+		int err;
+
+		if (!(fcntl(noexec, F_GET_SEALS) & F_SEAL_EXEC))
+			fail("MFD_NOEXEC_SEAL memfd lost F_SEAL_EXEC (seals %#x)", fcntl(noexec, F_GET_SEALS));
+		if (fstat(noexec, &st) || (st.st_mode & 0777) != 0666)
+			fail("MFD_NOEXEC_SEAL memfd mode %o, want 0666", st.st_mode & 0777);
+		if (fchmod(noexec, 0755) == 0 || errno != EPERM)
+			fail("fchmod of an exec-sealed memfd: %m, want EPERM");
+		if ((err = run(noexec)) != EACCES)
+			fail("execveat of the MFD_NOEXEC_SEAL memfd: %s, want EACCES", strerror(err));
+	}
 	/* The writable shared mapping still writes the memfd (past the script). */
 	shared[200] = 's';
 	only[200] = 'o';
