@@ -184,3 +184,38 @@ func Fills(tfds []*images.EventpollTfdEntry, fds []int) bool {
 	}
 	return true
 }
+
+// FillEpolls adds, from inside task t (whose fds are fdinfo, their
+// files files), the targets of each epoll file t holds that no task
+// before it filled (done, by file id) and that t holds an fd at each
+// target's number of (Fills: a target may be another holder's only),
+// with AddTargets, and marks them done.
+func FillEpolls(t Task, fdinfo []*images.FdinfoEntry, files map[uint32]*images.FileEntry, done map[uint32]bool) error {
+	var fds []int
+	for _, fi := range fdinfo {
+		fds = append(fds, int(fi.GetFd()))
+	}
+	for _, fi := range fdinfo {
+		ep := files[fi.GetId()].GetEpfd()
+		if fi.GetType() != images.FdTypes_EVENTPOLL || done[fi.GetId()] || !Fills(ep.GetTfd(), fds) {
+			continue
+		}
+		done[fi.GetId()] = true
+		if err := AddTargets(t, fi.GetFd(), ep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unfilled names an epoll file among fdinfo (a task's fds) that no
+// task filled (done): none holding it held an fd at each of its
+// targets' numbers.
+func Unfilled(fdinfo []*images.FdinfoEntry, done map[uint32]bool) error {
+	for _, fi := range fdinfo {
+		if fi.GetType() == images.FdTypes_EVENTPOLL && !done[fi.GetId()] {
+			return fmt.Errorf("%w: epoll file %d: no task holding it holds an fd at each of its targets' numbers", errdefs.ErrBadImage, fi.GetId())
+		}
+	}
+	return nil
+}
