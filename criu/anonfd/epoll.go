@@ -32,6 +32,11 @@ func dumpEpoll(pid int, id uint32, fd int, flags uint32, tree []int) (*images.Fi
 		return nil, err
 	}
 	e := &images.EventpollFileEntry{Id: proto.Uint32(id), Flags: proto.Uint32(flags), Fown: image.ZeroFown()}
+	if pid == os.Getpid() && len(tfds) > 0 {
+		// criu's own copy of an epoll in flight (SCM_RIGHTS): its
+		// targets are numbers of a task's, not of criu's fds.
+		return dumpInFlight(e, fd, id, tfds, tree)
+	}
 	e.Tfd, err = epollView(pid, fd, pid, id, tfds)
 	var miss *missingTarget
 	if !errors.As(err, &miss) {
@@ -40,8 +45,8 @@ func dumpEpoll(pid int, id uint32, fd int, flags uint32, tree []int) (*images.Fi
 		}
 		return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
 	}
-	if pid == os.Getpid() { // criu's own copy of one in flight: no task holds it
-		return nil, fmt.Errorf("%w: epoll target fd %d was closed after it was added, and criu's copy holds its file at no other fd", errdefs.ErrUnsupported, miss.fd)
+	if pid == os.Getpid() {
+		return dumpInFlight(e, fd, id, tfds, tree)
 	}
 	// Another holder of the epoll may hold the target (a child forked
 	// before this task closed it).
@@ -77,6 +82,41 @@ func dumpEpoll(pid int, id uint32, fd int, flags uint32, tree []int) (*images.Fi
 		return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
 	}
 	return nil, fmt.Errorf("%w: epoll target fd %d was closed after it was added, and no task of the tree that holds the epoll holds its file", errdefs.ErrUnsupported, miss.fd)
+}
+
+// dumpInFlight records e, criu's own copy (at fd) of an epoll passed in
+// flight, with its targets tfds as the first task of the tree (in its
+// order) that holds every one of them sees them: restore fills the epoll
+// from inside the first task that holds an fd at each target's number
+// (FillInFlight), so no task before it may.
+func dumpInFlight(e *images.EventpollFileEntry, fd int, id uint32, tfds []procfs.EpollTfd, tree []int) (*images.FileEntry, error) {
+	self := os.Getpid()
+	var before [][]int // the fds of the tasks before the one taken
+	for _, h := range tree {
+		fds, err := procfs.Fds(h)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) || len(fds) == 0 {
+			continue // a zombie
+		}
+		if err != nil {
+			return nil, err
+		}
+		got, err := epollView(self, fd, h, id, tfds)
+		if errors.As(err, new(*missingTarget)) {
+			before = append(before, fds)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range before {
+			if Fills(got, b) {
+				return nil, fmt.Errorf("%w: an epoll passed in flight (SCM_RIGHTS): task %d holds its targets, but a task before it holds other files at their numbers (restore would add those)", errdefs.ErrUnsupported, h)
+			}
+		}
+		e.Tfd = got
+		return &images.FileEntry{Type: images.FdTypes_EVENTPOLL.Enum(), Id: proto.Uint32(id), Epfd: e}, nil
+	}
+	return nil, fmt.Errorf("%w: an epoll passed in flight (SCM_RIGHTS) whose target added as fd %d no task of the tree holds", errdefs.ErrUnsupported, tfds[0].Fd)
 }
 
 // missingTarget: the epoll target added with fd is at no fd of the task.
@@ -216,6 +256,59 @@ func Unfilled(fdinfo []*images.FdinfoEntry, done map[uint32]bool) error {
 		if fi.GetType() == images.FdTypes_EVENTPOLL && !done[fi.GetId()] {
 			return fmt.Errorf("%w: epoll file %d: no task holding it holds an fd at each of its targets' numbers", errdefs.ErrBadImage, fi.GetId())
 		}
+	}
+	return nil
+}
+
+// InFlightTask is a restored task an epoll in flight may be filled from.
+type InFlightTask interface {
+	Task
+	// Get gives the task a copy of the restorer's fd master at a free
+	// fd number, close-on-exec, and returns that number.
+	Get(master int) (uint64, error)
+}
+
+// FillInFlight adds the targets of each epoll file of files that no task
+// holds (one passed in flight: its description is the restorer's master,
+// masters by file id) and none filled (done), from inside the first of
+// tasks (fdinfos: their fds) that holds an fd at each target's number
+// (Fills), as dumpInFlight chose it: the epoll is given to the task at a
+// free number for the epoll_ctl calls, then closed there. Run on the
+// tracer thread.
+func FillInFlight(tasks []InFlightTask, fdinfos [][]*images.FdinfoEntry, files map[uint32]*images.FileEntry, masters map[uint32]int, done map[uint32]bool) error {
+	for id, f := range files {
+		master, ok := masters[id]
+		ep := f.GetEpfd()
+		if f.GetType() != images.FdTypes_EVENTPOLL || done[id] || !ok || len(ep.GetTfd()) == 0 {
+			continue
+		}
+		at := -1
+		for i := range tasks {
+			var fds []int
+			for _, fi := range fdinfos[i] {
+				fds = append(fds, int(fi.GetFd()))
+			}
+			if Fills(ep.GetTfd(), fds) {
+				at = i
+				break
+			}
+		}
+		if at < 0 {
+			return fmt.Errorf("%w: epoll file %d in flight: no task holds an fd at each of its targets' numbers", errdefs.ErrBadImage, id)
+		}
+		t := tasks[at]
+		fd, err := t.Get(master)
+		if err != nil {
+			return fmt.Errorf("epoll file %d in flight: %w", id, err)
+		}
+		err = AddTargets(t, uint32(fd), ep)
+		if _, cerr := t.Sys("close", unix.SYS_CLOSE, fd); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("epoll file %d in flight: %w", id, err)
+		}
+		done[id] = true
 	}
 	return nil
 }

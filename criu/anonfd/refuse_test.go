@@ -104,3 +104,30 @@ func TestDumpRefusesEpollTargetAmbiguous(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGUSR2)
 	crtest.Verdict(t, out, "PASS", 5*time.Second)
 }
+
+// TestDumpRefusesEpollInFlightTargetless: an epoll passed in flight is
+// saved with its targets as a task of the tree holds them (zdtm scm09),
+// but one whose target no task holds (it is in flight too) fails the
+// dump by name, and the task runs on with both in its queue.
+func TestDumpRefusesEpollInFlightTargetless(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	bin := crtest.BuildC(t, filepath.Join(crtest.SourceDir(), "epollflight.c"), false)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := crtest.Start(t, bin, out)
+	pid := cmd.Process.Pid
+	defer crtest.Kill(pid)
+	crtest.WaitFor(t, out, "ready\n", 5*time.Second)
+	img := filepath.Join(dir, "img")
+	os.Mkdir(img, 0o755)
+	res, err := crtest.Run(context.Background(), crtest.Criu(t), "dump", "-t", strconv.Itoa(pid), "-D", img)
+	if err == nil || !strings.Contains(res, "no task of the tree holds") {
+		t.Fatalf("dump: err %v, output %q, want a refusal naming the target no task holds", err, res)
+	}
+	if !crtest.Alive(pid) {
+		t.Fatal("the task died")
+	}
+	cmd.Process.Signal(syscall.SIGUSR2)
+	crtest.Verdict(t, out, "PASS", 5*time.Second)
+}

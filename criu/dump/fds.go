@@ -316,13 +316,11 @@ func (t *tree) dumpInFlight() error {
 }
 
 // refuseInFlight refuses the kinds of file (as recordFds names them)
-// that are not saved when passed in flight: an epoll, whose watched fds
-// are numbered in the fd table it was set up in, not in criu's, and a
-// terminal, whose session and foreground are a task's.
+// that are not saved when passed in flight: a terminal, whose session
+// and foreground are a task's. (An epoll's targets are found in a task's
+// fds: package anonfd.)
 func refuseInFlight(kind string) error {
 	switch {
-	case kind == "anon_inode:[eventpoll]":
-		return fmt.Errorf("%w: an epoll passed in flight (SCM_RIGHTS): its watched fds are numbers in another fd table", ErrUnsupported)
 	case strings.HasPrefix(kind, "tty"):
 		return fmt.Errorf("%w: a terminal passed in flight (SCM_RIGHTS)", ErrUnsupported)
 	}

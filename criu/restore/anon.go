@@ -3,6 +3,7 @@ package restore
 import (
 	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
 )
 
 // restoreEpolls adds the targets of the epoll files the task can fill
@@ -12,14 +13,28 @@ func (r *restorer) restoreEpolls() error {
 }
 
 // epollsFilled checks, once every task's state is restored, that each
-// epoll file of the tasks got its targets from one of them.
+// epoll file of the tasks got its targets from one of them, and fills
+// those in flight from a task (anonfd.FillInFlight).
 func (t *treeRestorer) epollsFilled() error {
+	var tasks []anonfd.InFlightTask
+	var fdinfos [][]*images.FdinfoEntry
 	for _, n := range t.nodes {
-		if err := anonfd.Unfilled(n.sn.fdinfo, t.epollDone); err != nil && !n.sn.zombie() && !n.helper {
+		if n.sn.zombie() || n.helper {
+			continue
+		}
+		if err := anonfd.Unfilled(n.sn.fdinfo, t.epollDone); err != nil {
 			return err
 		}
+		tasks, fdinfos = append(tasks, flightTask{n.r}), append(fdinfos, n.sn.fdinfo)
 	}
-	return nil
+	return t.tr.Do(func() error { return anonfd.FillInFlight(tasks, fdinfos, t.ti.files, t.masters, t.epollDone) })
+}
+
+// flightTask is a restored task as anonfd.FillInFlight sees it.
+type flightTask struct{ *restorer }
+
+func (x flightTask) Get(master int) (uint64, error) {
+	return x.t.hand.Get(handTask{x.restorer}, master, x.above())
 }
 
 // openDeadPidfds opens, as masters, the pidfds of tasks that had exited

@@ -1,6 +1,6 @@
 /* A task with a message queued on a UNIX socketpair that carries what a
- * dump refuses: scmrefuse MODE READYFILE, MODE one of epoll (an epoll
- * passed, SCM_RIGHTS), pty (a pty master passed, its slave held), flock
+ * dump refuses: scmrefuse MODE READYFILE, MODE one of pty (a pty master
+ * passed, SCM_RIGHTS, its slave held), flock
  * (a file with a lock passed), creds (the receiver has SO_PASSCRED: the
  * message carries its sender's SCM_CREDENTIALS). What is passed is closed
  * by the sender: it exists only in flight. It says READY in READYFILE;
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,9 +42,7 @@ int main(int argc, char **argv)
 
 	if (argc != 3 || socketpair(AF_UNIX, SOCK_STREAM, 0, sk))
 		return 2;
-	if (!strcmp(argv[1], "epoll")) {
-		fd = epoll_create1(0);
-	} else if (!strcmp(argv[1], "pty")) {
+	if (!strcmp(argv[1], "pty")) {
 		fd = posix_openpt(O_RDWR | O_NOCTTY);
 		if (fd < 0 || grantpt(fd) || unlockpt(fd))
 			return 3;
