@@ -12,7 +12,7 @@
 // an fd at each target's number); else the dump is refused. criu's own
 // copy of an epoll passed in flight has its targets found in the fds
 // of the first task of the tree holding them all (dumpInFlight), and
-// restore fills it from inside that task (FillInFlight). A pidfd (DumpPidfd) must be
+// restore fills it from inside that task (FillEpolls). A pidfd (DumpPidfd) must be
 // of a task of the tree (a zombie too; a thread pidfd of its leader), saved
 // with the task's pid in its own pid namespace as CRIU's, or of a task
 // that has exited and been reaped, saved with nspid -1 and its wait

@@ -88,7 +88,7 @@ func dumpEpoll(pid int, id uint32, fd int, flags uint32, tree []int) (*images.Fi
 // flight, with its targets tfds as the first task of the tree (in its
 // order) that holds every one of them sees them: restore fills the epoll
 // from inside the first task that holds an fd at each target's number
-// (FillInFlight), so no task before it may.
+// (FillEpolls), so no task before it may.
 func dumpInFlight(e *images.EventpollFileEntry, fd int, id uint32, tfds []procfs.EpollTfd, tree []int) (*images.FileEntry, error) {
 	self := os.Getpid()
 	var before [][]int // the fds of the tasks before the one taken
@@ -225,15 +225,34 @@ func Fills(tfds []*images.EventpollTfdEntry, fds []int) bool {
 	return true
 }
 
-// FillEpolls adds, from inside task t (whose fds are fdinfo, their
-// files files), the targets of each epoll file t holds that no task
-// before it filled (done, by file id) and that t holds an fd at each
-// target's number of (Fills: a target may be another holder's only),
-// with AddTargets, and marks them done.
-func FillEpolls(t Task, fdinfo []*images.FdinfoEntry, files map[uint32]*images.FileEntry, done map[uint32]bool) error {
+// EpollTask is a restored task that epoll files are filled from.
+type EpollTask interface {
+	Task
+	// Get gives the task a copy of the restorer's fd master at a free
+	// fd number, close-on-exec, and returns that number.
+	Get(master int) (uint64, error)
+}
+
+// FillEpolls adds, from inside task t (whose fds are fdinfo; files by
+// id), the targets of each epoll file that no task before it filled
+// (done, by file id) and that t holds an fd at each target's number of
+// (Fills: a target may be another holder's only), with AddTargets, and
+// marks them done: each epoll t holds, and each held by no task (one in
+// flight: masters, the restorer's fds by file id, hold it), which is
+// given to t at a free number for the epoll_ctl calls and closed there
+// after (dumpInFlight chose the first task that holds them all). Run on
+// the tracer thread, for the tasks in the tree's order; all are the fd
+// tables of the tree (by fdinfo image id).
+func FillEpolls(t EpollTask, fdinfo []*images.FdinfoEntry, all map[uint32][]*images.FdinfoEntry, files map[uint32]*images.FileEntry, masters map[uint32]int, done map[uint32]bool) error {
 	var fds []int
 	for _, fi := range fdinfo {
 		fds = append(fds, int(fi.GetFd()))
+	}
+	held := map[uint32]bool{}
+	for _, fis := range all {
+		for _, fi := range fis {
+			held[fi.GetId()] = true
+		}
 	}
 	for _, fi := range fdinfo {
 		ep := files[fi.GetId()].GetEpfd()
@@ -245,58 +264,13 @@ func FillEpolls(t Task, fdinfo []*images.FdinfoEntry, files map[uint32]*images.F
 			return err
 		}
 	}
-	return nil
-}
-
-// Unfilled names an epoll file among fdinfo (a task's fds) that no
-// task filled (done): none holding it held an fd at each of its
-// targets' numbers.
-func Unfilled(fdinfo []*images.FdinfoEntry, done map[uint32]bool) error {
-	for _, fi := range fdinfo {
-		if fi.GetType() == images.FdTypes_EVENTPOLL && !done[fi.GetId()] {
-			return fmt.Errorf("%w: epoll file %d: no task holding it holds an fd at each of its targets' numbers", errdefs.ErrBadImage, fi.GetId())
-		}
-	}
-	return nil
-}
-
-// InFlightTask is a restored task an epoll in flight may be filled from.
-type InFlightTask interface {
-	Task
-	// Get gives the task a copy of the restorer's fd master at a free
-	// fd number, close-on-exec, and returns that number.
-	Get(master int) (uint64, error)
-}
-
-// FillInFlight adds the targets of each epoll file of files that no task
-// holds (one passed in flight: its description is the restorer's master,
-// masters by file id) and none filled (done), from inside the first of
-// tasks (fdinfos: their fds) that holds an fd at each target's number
-// (Fills), as dumpInFlight chose it: the epoll is given to the task at a
-// free number for the epoll_ctl calls, then closed there. Run on the
-// tracer thread.
-func FillInFlight(tasks []InFlightTask, fdinfos [][]*images.FdinfoEntry, files map[uint32]*images.FileEntry, masters map[uint32]int, done map[uint32]bool) error {
-	for id, f := range files {
-		master, ok := masters[id]
-		ep := f.GetEpfd()
-		if f.GetType() != images.FdTypes_EVENTPOLL || done[id] || !ok || len(ep.GetTfd()) == 0 {
+	for id, master := range masters {
+		ep := files[id].GetEpfd()
+		if files[id].GetType() != images.FdTypes_EVENTPOLL || done[id] || held[id] || len(ep.GetTfd()) == 0 ||
+			!Fills(ep.GetTfd(), fds) {
 			continue
 		}
-		at := -1
-		for i := range tasks {
-			var fds []int
-			for _, fi := range fdinfos[i] {
-				fds = append(fds, int(fi.GetFd()))
-			}
-			if Fills(ep.GetTfd(), fds) {
-				at = i
-				break
-			}
-		}
-		if at < 0 {
-			return fmt.Errorf("%w: epoll file %d in flight: no task holds an fd at each of its targets' numbers", errdefs.ErrBadImage, id)
-		}
-		t := tasks[at]
+		done[id] = true
 		fd, err := t.Get(master)
 		if err != nil {
 			return fmt.Errorf("epoll file %d in flight: %w", id, err)
@@ -308,7 +282,19 @@ func FillInFlight(tasks []InFlightTask, fdinfos [][]*images.FdinfoEntry, files m
 		if err != nil {
 			return fmt.Errorf("epoll file %d in flight: %w", id, err)
 		}
-		done[id] = true
+	}
+	return nil
+}
+
+// Unfilled names an epoll file (of files, made as the restorer's masters)
+// that no task filled (done) once every task is restored: none holding
+// it (or, one in flight, no task) held an fd at each of its targets'
+// numbers.
+func Unfilled(files map[uint32]*images.FileEntry, masters map[uint32]int, done map[uint32]bool) error {
+	for id := range masters {
+		if f := files[id]; f.GetType() == images.FdTypes_EVENTPOLL && !done[id] && len(f.GetEpfd().GetTfd()) > 0 {
+			return fmt.Errorf("%w: epoll file %d: no task holding it (or, in flight, no task) holds an fd at each of its targets' numbers", errdefs.ErrBadImage, id)
+		}
 	}
 	return nil
 }

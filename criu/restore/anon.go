@@ -3,37 +3,18 @@ package restore
 import (
 	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/procfs"
-	"github.com/criugo/criu/proto/images"
 )
 
-// restoreEpolls adds the targets of the epoll files the task can fill
-// (anonfd.FillEpolls).
+// restoreEpolls adds the targets of the epoll files the task can fill,
+// its own and those in flight (anonfd.FillEpolls).
 func (r *restorer) restoreEpolls() error {
-	return anonfd.FillEpolls(r, r.sn.fdinfo, r.sn.files, r.t.epollDone)
+	return anonfd.FillEpolls(epollTask{r}, r.sn.fdinfo, r.t.ti.fdinfo, r.sn.files, r.t.masters, r.t.epollDone)
 }
 
-// epollsFilled checks, once every task's state is restored, that each
-// epoll file of the tasks got its targets from one of them, and fills
-// those in flight from a task (anonfd.FillInFlight).
-func (t *treeRestorer) epollsFilled() error {
-	var tasks []anonfd.InFlightTask
-	var fdinfos [][]*images.FdinfoEntry
-	for _, n := range t.nodes {
-		if n.sn.zombie() || n.helper {
-			continue
-		}
-		if err := anonfd.Unfilled(n.sn.fdinfo, t.epollDone); err != nil {
-			return err
-		}
-		tasks, fdinfos = append(tasks, flightTask{n.r}), append(fdinfos, n.sn.fdinfo)
-	}
-	return t.tr.Do(func() error { return anonfd.FillInFlight(tasks, fdinfos, t.ti.files, t.masters, t.epollDone) })
-}
+// epollTask is a restored task as anonfd.FillEpolls sees it.
+type epollTask struct{ *restorer }
 
-// flightTask is a restored task as anonfd.FillInFlight sees it.
-type flightTask struct{ *restorer }
-
-func (x flightTask) Get(master int) (uint64, error) {
+func (x epollTask) Get(master int) (uint64, error) {
 	return x.t.hand.Get(handTask{x.restorer}, master, x.above())
 }
 

@@ -63,16 +63,12 @@ func mntID(path string) (int, error) {
 }
 
 func (m memTask) OpenMemfd(id uint32, flags uint64) (uint64, error) {
-	if flags&unix.O_ACCMODE != unix.O_RDONLY { // no writer added (shmem.Objects.MemfdInode)
-		fd, err := m.r.t.shmem.MemfdInode(m.r.t.ti.files[id], id)
-		if err != nil {
-			return 0, err
-		}
-		return m.r.t.hand.Get(handTask{m.r}, fd, m.r.above())
-	}
-	path, err := m.r.t.shmem.MemfdPath(m.r.t.ti.files[id], id)
-	if err != nil {
+	path, fd, err := m.r.t.shmem.MemfdPath(m.r.t.ti.files[id], id, flags)
+	switch {
+	case err != nil:
 		return 0, err
+	case fd >= 0: // the memfd_create description: no writer added
+		return m.r.t.hand.Get(handTask{m.r}, fd, m.r.above())
 	}
 	return m.r.t.hand.Open(handTask{m.r}, path, flags)
 }

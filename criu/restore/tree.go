@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/cgroup"
 	"github.com/criugo/criu/criu/cleanup"
 	"github.com/criugo/criu/criu/files"
@@ -288,7 +289,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		stats.PagesSkippedCow += r.stats.PagesSkippedCow
 		stats.PagesCompared += r.stats.PagesCompared
 	}
-	if err := t.epollsFilled(); err != nil {
+	if err := anonfd.Unfilled(t.ti.files, t.masters, t.epollDone); err != nil {
 		return nil, err
 	}
 	if err := t.shmem.Seal(); err != nil {

@@ -85,25 +85,20 @@ func (o *Objects) OpenMemfd(ctx context.Context, f *images.FileEntry) (int, erro
 	return fd, nil
 }
 
-// MemfdInode is the restorer's fd of the inode of memfd file f (file id
-// id), made before (Inode): a writable mapping of the memfd is made from
-// this description, not from a reopen, so that it adds no writer either.
-func (o *Objects) MemfdInode(f *images.FileEntry, id uint32) (int, error) {
+// MemfdPath is how a task opens memfd file f (file id id) with flags to
+// map it: for a writable mapping, fd is the restorer's fd of its inode,
+// whose memfd_create description the task is to get (a reopen for
+// writing would add a writer, OpenMemfd); else fd is -1 and path is the
+// restorer's /proc link to that fd, to reopen.
+func (o *Objects) MemfdPath(f *images.FileEntry, id uint32, flags uint64) (path string, fd int, err error) {
 	fd, ok := o.inodes[f.GetMemfd().GetInodeId()]
 	if f.GetType() != images.FdTypes_MEMFD || !ok {
-		return -1, fmt.Errorf("%w: file %d is not a memfd", errdefs.ErrBadImage, id)
+		return "", -1, fmt.Errorf("%w: file %d is not a memfd", errdefs.ErrBadImage, id)
 	}
-	return fd, nil
-}
-
-// MemfdPath is the path through which a task opens memfd file f (file id
-// id) to map it: the restorer's fd of its inode.
-func (o *Objects) MemfdPath(f *images.FileEntry, id uint32) (string, error) {
-	fd, ok := o.inodes[f.GetMemfd().GetInodeId()]
-	if f.GetType() != images.FdTypes_MEMFD || !ok {
-		return "", fmt.Errorf("%w: file %d is not a memfd", errdefs.ErrBadImage, id)
+	if flags&unix.O_ACCMODE != unix.O_RDONLY {
+		return "", fd, nil
 	}
-	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), nil
+	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd), -1, nil
 }
 
 // MakeShared creates shared anonymous memory object id of size bytes in
