@@ -61,7 +61,7 @@ func TestCheckFeatureNames(t *testing.T) {
 	}
 	// Names this criu never handles, whatever the kernel: a caller must
 	// not be told they work.
-	for _, name := range []string{"compat_cr", "uffd", "userns", "external_net_ns", "mnt_id"} {
+	for _, name := range []string{"compat_cr", "uffd", "userns", "mnt_id"} {
 		f, _ := kerndat.LookupFeature(name)
 		if _, err := f.Check(); !errors.Is(err, kerndat.ErrNotBuilt) {
 			t.Errorf("%s: %v, want not built", name, err)
