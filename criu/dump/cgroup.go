@@ -22,7 +22,7 @@ func (t *tree) cgroups(pid int, threads []*thread, cores []*images.CoreEntry) er
 		if err != nil {
 			return fmt.Errorf("dump %d: %w", pid, err)
 		}
-		if t.ns.mask&unix.CLONE_NEWCGROUP != 0 {
+		if t.ns.Mask&unix.CLONE_NEWCGROUP != 0 {
 			if err := cg.Namespace(t.tasks[0].pid); err != nil {
 				return fmt.Errorf("dump %d: %w", pid, err)
 			}

@@ -109,7 +109,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	// Its ids images name the tasks' namespaces (ns.go).
 	for _, d := range t.tasks {
 		if d.ids != nil {
-			t.ns.setIDs(d.ids, false)
+			t.ns.SetIDs(d.ids, false)
 		}
 	}
 	for _, d := range t.tasks {
@@ -216,7 +216,7 @@ func (t *frozenTree) letGo(ctx context.Context) error {
 	t.setFrozen()
 	t.resumed = true
 	t.finishNetwork() // the tree is gone or runs: not frozen time
-	if t.opts.LeaveRunning && t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
+	if t.opts.LeaveRunning && t.ns != nil && t.ns.Mask&unix.CLONE_NEWNET != 0 {
 		if err := t.opts.notify(ctx, "network-unlock"); err != nil {
 			t.opts.Log.Warn().Err(err).Msg("the tree runs on")
 		}
@@ -559,11 +559,11 @@ func (t *tree) dumpStats() *images.DumpStatsEntry {
 }
 
 func (d *dumper) dumpFs() (*images.FsEntry, error) {
-	root, err := files.FsDir(d.pid, "root", d.t.ns.mask&unix.CLONE_NEWNS != 0)
+	root, err := files.FsDir(d.pid, "root", d.t.ns.Mask&unix.CLONE_NEWNS != 0)
 	if err != nil {
 		return nil, err
 	}
-	cwd, err := files.FsDir(d.pid, "cwd", d.t.ns.mask&unix.CLONE_NEWNS != 0)
+	cwd, err := files.FsDir(d.pid, "cwd", d.t.ns.Mask&unix.CLONE_NEWNS != 0)
 	if err != nil {
 		return nil, err
 	}

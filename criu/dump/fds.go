@@ -213,7 +213,7 @@ func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 			continue
 		}
 		if nk, ino, ok := nsfile.Parse(target); ok && !shellStdio {
-			e, err := nsfile.Entry(d.files.id(), nk, ino, flags, d.t.ns.idOf)
+			e, err := nsfile.Entry(d.files.id(), nk, ino, flags, d.t.ns.IDOf)
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: target, Err: err}
 			}
@@ -238,7 +238,7 @@ func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 			return nil, &FdError{Fd: fd, Type: kind, Err: ErrUnsupported}
 		}
 		if mode == unix.S_IFCHR && tun.IsTun(st.Rdev) {
-			es, dev, err := tun.DumpFD(d.pid, fd, d.files.id(), d.t.ns.id["net"], flags, uint64(fi.Pos), "/proc/self/ns/net")
+			es, dev, err := tun.DumpFD(d.pid, fd, d.files.id(), d.t.ns.ID["net"], flags, uint64(fi.Pos), "/proc/self/ns/net")
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: target, Err: err}
 			}

@@ -22,7 +22,7 @@ func (t *frozenTree) lockNetwork(ctx context.Context) error {
 		m = netlock.NFTables
 	}
 	var err error
-	if t.ns != nil && t.ns.mask&unix.CLONE_NEWNET != 0 {
+	if t.ns != nil && t.ns.Mask&unix.CLONE_NEWNET != 0 {
 		t.netSent = true
 		if err := t.opts.notify(ctx, "network-lock"); err != nil {
 			return err

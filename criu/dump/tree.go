@@ -26,6 +26,7 @@ import (
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
 	"github.com/criugo/criu/criu/task"
+	"github.com/criugo/criu/criu/treens"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/criu/tun"
 	"github.com/criugo/criu/internal/linux"
@@ -70,7 +71,7 @@ type tree struct {
 	// memfds are the memfd inodes of the tree (package shmem).
 	memfds shmem.Memfds
 	// ns: the tree's namespaces (ns.go), set once it is frozen.
-	ns *nsSet
+	ns *treens.Set
 	// seccomp: the filters of every thread, for seccomp.img.
 	seccomp seccomp.Table
 	// runID is the dump's id (inventory dump_criu_run_id), which also
@@ -310,7 +311,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	}
 	// The segments of an ipc namespace of the tree's own are the ipc
 	// namespace's images; attached host segments are written here.
-	if t.ns.mask&unix.CLONE_NEWIPC == 0 {
+	if t.ns.Mask&unix.CLONE_NEWIPC == 0 {
 		if err := t.sysv.Write(ctx, t.store); err != nil {
 			return err
 		}
@@ -325,7 +326,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	t.stats.ShpagesWritten = shp
 	var fm []proto.Message
 	for _, e := range append(t.files.entries, t.files.regs.Linked()...) {
-		fm = append(fm, files.ForImage(e, t.ns != nil && t.ns.mask&unix.CLONE_NEWNS != 0))
+		fm = append(fm, files.ForImage(e, t.ns != nil && t.ns.Mask&unix.CLONE_NEWNS != 0))
 	}
 	if err := image.WriteImage(ctx, t.store, "files.img", fm...); err != nil {
 		return err
@@ -337,7 +338,7 @@ func (t *tree) writeShared(ctx context.Context) error {
 	// the namespaces to create by comparing the root's with them.
 	criuIDs := &images.TaskKobjIdsEntry{VmId: proto.Uint32(t.files.id()), FilesId: proto.Uint32(t.files.id()),
 		FsId: proto.Uint32(t.files.id()), SighandId: proto.Uint32(t.files.id())}
-	t.ns.setIDs(criuIDs, true)
+	t.ns.SetIDs(criuIDs, true)
 	inv := &images.InventoryEntry{
 		ImgVersion: proto.Uint32(2), FdinfoPerId: proto.Bool(true), RootIds: criuIDs,
 		NsPerId: proto.Bool(true), Lsmtype: images.Lsmtype_NO_LSM.Enum(),
