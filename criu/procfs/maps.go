@@ -1,7 +1,6 @@
 package procfs
 
 import (
-	"bufio"
 	"io"
 	"strconv"
 	"strings"
@@ -86,14 +85,27 @@ var smapsNeed = []string{"Rss", "Swap", "VmFlags"}
 // parseMaps is ParseMaps; with smaps set, a mapping that lacks one of
 // smapsNeed is an error naming the field, not a zero value.
 func parseMaps(r io.Reader, smaps bool) ([]Mapping, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return parseMapsText(string(b), smaps)
+}
+
+// parseMapsText is parseMaps of the whole file, its lines slices of
+// text: one allocation for the file, none a line (smaps has some twenty
+// lines a mapping, and a dump reads it for each task while frozen).
+func parseMapsText(text string, smaps bool) ([]Mapping, error) {
 	var out []Mapping
 	var seen []int // per mapping, bit i for smapsNeed[i]
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
+	for n := 1; text != ""; n++ {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		line = strings.TrimSuffix(line, "\r")
 		if line == "" {
 			continue
 		}
@@ -108,16 +120,16 @@ func parseMaps(r io.Reader, smaps bool) ([]Mapping, error) {
 				m.VmFlags = strings.Fields(val)
 				seen[len(seen)-1] |= 4
 			case "Rss":
-				m.Rss, err = kb(val)
+				m.Rss, err = kb(strings.TrimSpace(val))
 				seen[len(seen)-1] |= 1
 			case "Swap":
-				m.Swap, err = kb(val)
+				m.Swap, err = kb(strings.TrimSpace(val))
 				seen[len(seen)-1] |= 2
 			case "KernelPageSize":
-				m.KernelPageSize, err = kb(val)
+				m.KernelPageSize, err = kb(strings.TrimSpace(val))
 			}
 			if err != nil {
-				return nil, fieldErr("smaps", key, val, "line %d: %v", n, err)
+				return nil, fieldErr("smaps", key, strings.TrimSpace(val), "line %d: %v", n, err)
 			}
 			continue
 		}
@@ -127,9 +139,6 @@ func parseMaps(r io.Reader, smaps bool) ([]Mapping, error) {
 		}
 		out = append(out, m)
 		seen = append(seen, 0)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	if smaps {
 		for i, s := range seen {
@@ -143,15 +152,15 @@ func parseMaps(r io.Reader, smaps bool) ([]Mapping, error) {
 	return out, nil
 }
 
-// smapsField recognises "Key:   value" lines of smaps. A maps line starts
-// with a hex range and never has a colon in its first field.
+// smapsField recognises "Key:   value" lines of smaps, and returns the
+// value untrimmed (most are not looked at). A maps line starts with a
+// hex range and never has a colon in its first field.
 func smapsField(line string) (string, string, bool) {
 	i := strings.IndexByte(line, ':')
-	sp := strings.IndexByte(line, ' ')
-	if i <= 0 || (sp >= 0 && sp < i) {
+	if i <= 0 || strings.IndexByte(line[:i], ' ') >= 0 {
 		return "", "", false
 	}
-	return line[:i], strings.TrimSpace(line[i+1:]), true
+	return line[:i], line[i+1:], true
 }
 
 // kb parses a size of smaps, "132 kB", into bytes.

@@ -142,24 +142,39 @@ func (s Status) file() string {
 // ParseStatus parses "Key:\tvalue" lines. A line without a key, or a key
 // given twice, is an error.
 func ParseStatus(r io.Reader) (Status, error) {
-	st := Status{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if sc.Text() == "" {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return parseStatus(string(b))
+}
+
+// parseStatus is ParseStatus of the whole file: keys and values are
+// slices of text, one allocation for the file and none a line (a dump
+// reads several status files of each task while it is frozen).
+func parseStatus(text string) (Status, error) {
+	st := make(Status, 64)
+	for n := 1; text != ""; n++ {
+		line := text
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = ""
+		}
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
 			continue
 		}
+		k, v, ok := strings.Cut(line, ":")
 		if !ok || k == "" {
-			return nil, parseErr("status", n, sc.Text(), "not a Key: value line")
+			return nil, parseErr("status", n, line, "not a Key: value line")
 		}
 		if _, dup := st[k]; dup {
-			return nil, parseErr("status", n, sc.Text(), "field %s given twice", k)
+			return nil, parseErr("status", n, line, "field %s given twice", k)
 		}
 		st[k] = strings.TrimSpace(v)
 	}
-	return st, sc.Err()
+	return st, nil
 }
 
 // Ints returns the whitespace-separated decimal values of key (none for

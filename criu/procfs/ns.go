@@ -1,9 +1,12 @@
 package procfs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // NsIno returns the inode number of the namespace of kind ("pid", "net",
@@ -38,4 +41,33 @@ func (s Status) Inner(key string) (int, error) {
 		return 0, fieldErr(s.file(), key, "", "no value")
 	}
 	return int(v[len(v)-1]), nil
+}
+
+// NsInos returns NsIno of each of kinds for task pid (0: this process),
+// from one open of its /proc/PID/ns: one lookup of the task's /proc
+// directory instead of one a kind (a dump checks some ten kinds of every
+// task while the tree is frozen). A kind the kernel does not have is
+// left out of the map.
+func NsInos(pid int, kinds []string) (map[string]uint64, error) {
+	dir := "/proc/self/ns"
+	if pid != 0 {
+		dir = Path(pid, "ns")
+	}
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	out := make(map[string]uint64, len(kinds))
+	for _, k := range kinds {
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, k, &st, 0); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return nil, &os.PathError{Op: "stat", Path: dir + "/" + k, Err: err}
+		}
+		out[k] = st.Ino
+	}
+	return out, nil
 }

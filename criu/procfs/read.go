@@ -21,7 +21,21 @@ func ReadSmaps(pid int) ([]Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
-	ms, err := parseMaps(bytes.NewReader(b), true)
+	ms, err := parseMapsText(string(b), true)
+	return ms, withFile(err, name)
+}
+
+// ReadMaps reads and parses /proc/PID/maps: addresses, protections,
+// offsets, files and names only (no VmFlags, Rss or Swap). Much cheaper
+// than ReadSmaps, for which the kernel walks every mapping's page
+// tables: enough to find the [vdso] and the [vvar] areas.
+func ReadMaps(pid int) ([]Mapping, error) {
+	name := Path(pid, "maps")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := parseMapsText(string(b), false)
 	return ms, withFile(err, name)
 }
 
@@ -46,7 +60,7 @@ func ReadStatusFile(path string) (Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := ParseStatus(bytes.NewReader(b))
+	st, err := parseStatus(string(b))
 	if err != nil {
 		return nil, withFile(err, path)
 	}
