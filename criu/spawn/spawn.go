@@ -89,7 +89,7 @@ func Root(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	maps, err := procfs.ReadSmaps(stub)
+	maps, err := procfs.ReadMaps(stub)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -172,7 +172,7 @@ func sibling(tr *ptrace.Tracer, s Spec) (pid int, ip uint64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	maps, err := procfs.ReadSmaps(root)
+	maps, err := procfs.ReadMaps(root)
 	if err != nil {
 		return 0, 0, err
 	}
