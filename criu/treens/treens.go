@@ -2,6 +2,7 @@ package treens
 
 import (
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -78,15 +79,39 @@ func (n *Set) SetIDs(ids *images.TaskKobjIdsEntry, criu bool) {
 func Check(pids []int, newID func() uint32) (*Set, error) {
 	root := pids[0]
 	ns := &Set{Ino: map[string]uint64{}, ID: map[string]uint32{}, CriuID: map[string]uint32{}}
+	// Each task's /proc/PID/ns is opened once, criu's too
+	// (procfs.NsInos): a tree's tasks are checked while it is frozen.
+	kinds := append([]string{"time_for_children"}, criuOnly...)
+	for _, k := range Kinds {
+		kinds = append(kinds, k.Name)
+	}
+	criuNs, err := procfs.NsInos(0, kinds)
+	if err != nil {
+		return nil, fmt.Errorf("dump %d: criu's namespaces: %w", root, err)
+	}
+	inos := make([]map[string]uint64, len(pids))
+	for i, pid := range pids {
+		if inos[i], err = procfs.NsInos(pid, kinds); err != nil {
+			return nil, fmt.Errorf("dump %d: task %d: %w", root, pid, err)
+		}
+	}
+	// taskIno is task i's namespace of kind k, which criu has.
+	taskIno := func(i int, k string) (uint64, error) {
+		ino, ok := inos[i][k]
+		if !ok {
+			return 0, fmt.Errorf("dump %d: task %d: %s: %w", root, pids[i], procfs.Path(pids[i], "ns/"+k), os.ErrNotExist)
+		}
+		return ino, nil
+	}
 	for _, k := range criuOnly {
-		mine, err := procfs.NsIno(0, k)
-		if err != nil {
+		mine, ok := criuNs[k]
+		if !ok {
 			continue // the kernel has no such namespace
 		}
-		for _, pid := range pids {
-			ino, err := procfs.NsIno(pid, k)
+		for i, pid := range pids {
+			ino, err := taskIno(i, k)
 			if err != nil {
-				return nil, fmt.Errorf("dump %d: task %d: %w", root, pid, err)
+				return nil, err
 			}
 			if ino != mine {
 				return nil, fmt.Errorf("dump %d: %w: task %d is in a %s namespace of its own (%s:[%d]); only pid, net, ipc, uts and mnt namespaces can be dumped", root, errdefs.ErrUnsupported, pid, k, k, ino)
@@ -94,16 +119,16 @@ func Check(pids []int, newID func() uint32) (*Set, error) {
 		}
 	}
 	for _, k := range Kinds {
-		mine, err := procfs.NsIno(0, k.Name)
-		if err != nil && k.Flag == unix.CLONE_NEWTIME {
+		mine, ok := criuNs[k.Name]
+		if !ok && k.Flag == unix.CLONE_NEWTIME {
 			continue // a kernel without time namespaces
 		}
-		if err != nil {
-			return nil, fmt.Errorf("dump %d: criu's %s namespace: %w", root, k.Name, err)
+		if !ok {
+			return nil, fmt.Errorf("dump %d: criu's %s namespace: %w", root, k.Name, os.ErrNotExist)
 		}
-		rino, err := procfs.NsIno(root, k.Name)
+		rino, err := taskIno(0, k.Name)
 		if err != nil {
-			return nil, fmt.Errorf("dump %d: %s namespace: %w", root, k.Name, err)
+			return nil, err
 		}
 		ns.Ino[k.Name] = rino
 		ns.ID[k.Name] = newID()
@@ -112,10 +137,10 @@ func Check(pids []int, newID func() uint32) (*Set, error) {
 			ns.Mask |= k.Flag
 			ns.CriuID[k.Name] = newID()
 		}
-		for _, pid := range pids[1:] {
-			ino, err := procfs.NsIno(pid, k.Name)
+		for i, pid := range pids[1:] {
+			ino, err := taskIno(i+1, k.Name)
 			if err != nil {
-				return nil, fmt.Errorf("dump %d: task %d: %w", root, pid, err)
+				return nil, err
 			}
 			if ino != rino {
 				return nil, fmt.Errorf("dump %d: %w: task %d is in another %s namespace (%s:[%d]) than the root %d (%s:[%d])",
@@ -123,7 +148,7 @@ func Check(pids []int, newID func() uint32) (*Set, error) {
 			}
 		}
 	}
-	if err := checkTimeForChildren(pids); err != nil {
+	if err := checkTimeForChildren(pids, inos); err != nil {
 		return nil, fmt.Errorf("dump %d: %w", root, err)
 	}
 	return ns, nil
@@ -132,15 +157,15 @@ func Check(pids []int, newID func() uint32) (*Set, error) {
 // checkTimeForChildren refuses a task whose children would be created in
 // another time namespace than its own (it called unshare(CLONE_NEWTIME)
 // and has not forked since): restore cannot make that pending namespace.
-func checkTimeForChildren(pids []int) error {
-	for _, pid := range pids {
-		own, err := procfs.NsIno(pid, "time")
-		if err != nil {
+func checkTimeForChildren(pids []int, inos []map[string]uint64) error {
+	for i, pid := range pids {
+		own, ok := inos[i]["time"]
+		if !ok {
 			return nil // a kernel without time namespaces
 		}
-		kids, err := procfs.NsIno(pid, "time_for_children")
-		if err != nil {
-			return fmt.Errorf("task %d: %w", pid, err)
+		kids, ok := inos[i]["time_for_children"]
+		if !ok {
+			return fmt.Errorf("task %d: %s: %w", pid, procfs.Path(pid, "ns/time_for_children"), os.ErrNotExist)
 		}
 		if kids != own {
 			return fmt.Errorf("%w: task %d creates its children in another time namespace (time:[%d]) than its own (time:[%d])", errdefs.ErrUnsupported, pid, kids, own)
