@@ -176,9 +176,10 @@ func (t *tree) thaw() error {
 	return errors.Join(errs...)
 }
 
-// kill kills every live task, children first.
+// kill kills every live task, children first (ptrace.Tracer.KillAll:
+// every SIGKILL is sent before the first task is reaped).
 func (t *tree) kill() error {
-	var errs []error
+	var tasks []ptrace.Task
 	for i := len(t.tasks) - 1; i >= 0; i-- {
 		d := t.tasks[i]
 		if d.zombie || len(d.threads) == 0 {
@@ -188,11 +189,9 @@ func (t *tree) kill() error {
 		for _, th := range d.threads {
 			tids = append(tids, th.Tid)
 		}
-		if err := t.tr.Kill(d.pid, tids); err != nil {
-			errs = append(errs, fmt.Errorf("kill %d: %w", d.pid, err))
-		}
+		tasks = append(tasks, ptrace.Task{Pid: d.pid, Tids: tids})
 	}
-	return errors.Join(errs...)
+	return t.tr.KillAll(tasks)
 }
 
 // checkShared gives each task its kernel object ids, sharing the ids of a

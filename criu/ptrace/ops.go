@@ -269,22 +269,64 @@ func RobustList(tid int) (head, size uint64, err error) { return linux.GetRobust
 // Kill sends SIGKILL to pid and reaps the given traced threads, non-leaders
 // first (waiting for the leader first deadlocks), then the leader pid.
 func (t *Tracer) Kill(pid int, tids []int) error {
-	return t.Do(func() error {
-		err := kill(pid, unix.SIGKILL)
-		delete(t.seized, pid)
-		delete(t.stopSig, pid)
+	var errs []error
+	err := t.Do(func() error { errs = t.killAll([]Task{{Pid: pid, Tids: tids}}); return nil })
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// Task is a process of a tree to kill (KillAll): its pid and its
+// traced threads.
+type Task struct {
+	Pid  int
+	Tids []int
+}
+
+// KillAll kills tasks as Kill each, in that order (children before
+// their parents, a pid namespace's init last), but sends every SIGKILL
+// first: the tasks exit side by side, and each is reaped as it is done,
+// not killed only once the one before is gone. Every task is tried; the
+// errors name their pids.
+func (t *Tracer) KillAll(tasks []Task) error {
+	var errs []error
+	err := t.Do(func() error {
+		for i, err := range t.killAll(tasks) {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("kill %d: %w", tasks[i].Pid, err))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// killAll is KillAll's work, on the tracer thread: the kill error of
+// each task.
+func (t *Tracer) killAll(tasks []Task) []error {
+	errs := make([]error, len(tasks))
+	for i, k := range tasks {
+		errs[i] = kill(k.Pid, unix.SIGKILL)
+	}
+	for _, k := range tasks {
+		delete(t.seized, k.Pid)
+		delete(t.stopSig, k.Pid)
 		var others []int
-		for _, tid := range tids {
+		for _, tid := range k.Tids {
 			delete(t.seized, tid)
 			delete(t.stopSig, tid)
-			if tid != pid {
+			if tid != k.Pid {
 				others = append(others, tid)
 			}
 		}
 		waitExitAll(others)
-		waitExit(pid)
-		return err
-	})
+		waitExit(k.Pid)
+	}
+	return errs
 }
 
 // waitExitAll reaps the exits of tids in the order they come. A fixed
