@@ -18,6 +18,8 @@ func init() {
 		usage:   "-t PID -D DIR [options]",
 		summary: "checkpoint a running process into images",
 		setup: func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error {
+			// While the options are read and the images opened (dump.Warm).
+			go dump.Warm()
 			var (
 				pid              int
 				leave, shell     bool

@@ -15,6 +15,8 @@ func init() {
 		usage:   "-t PID -D DIR [--prev-images-dir P] [options]",
 		summary: "save the memory of a running process tree, to shorten a later dump's freeze",
 		setup: func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error {
+			// While the options are read and the images opened (dump.Warm).
+			go dump.Warm()
 			var (
 				pid          int
 				leave, shell bool

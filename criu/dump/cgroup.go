@@ -10,6 +10,21 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
+// newCgroups reads what the tasks' cgroup sets are recorded against
+// (criu's own cgroups, the hierarchies: cgroup.NewDumper), before the
+// tree is frozen: nothing of it is the tree's. Nil with --manage-cgroups
+// ignore.
+func newCgroups(opts Options) (*cgroup.Dumper, error) {
+	if opts.Cgroup.Mode == cgroup.Ignore {
+		return nil, nil
+	}
+	cg, err := cgroup.NewDumper(opts.Cgroup)
+	if err != nil {
+		return nil, fmt.Errorf("dump %d: %w", opts.Pid, err)
+	}
+	return cg, nil
+}
+
 // cgroups records the cgroup set of task pid in its threads' cores
 // (thread_core.cg_set, as CRIU); tree.writeShared writes cgroup.img.
 // Nothing with --manage-cgroups ignore.
@@ -18,9 +33,11 @@ func (t *tree) cgroups(pid int, threads []*thread, cores []*images.CoreEntry) er
 		return nil
 	}
 	if t.cg == nil {
-		cg, err := cgroup.NewDumper(t.opts.Cgroup)
-		if err != nil {
-			return fmt.Errorf("dump %d: %w", pid, err)
+		cg, err := t.cgNew, error(nil)
+		if cg == nil {
+			if cg, err = cgroup.NewDumper(t.opts.Cgroup); err != nil {
+				return fmt.Errorf("dump %d: %w", pid, err)
+			}
 		}
 		if t.ns.Mask&unix.CLONE_NEWCGROUP != 0 {
 			if err := cg.Namespace(t.tasks[0].pid); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/task"
+	"github.com/criugo/criu/criu/vdso"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -75,6 +76,10 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if err := opts.notify(ctx, "pre-dump"); err != nil {
 		return nil, err
 	}
+	cg, err := newCgroups(opts)
+	if err != nil {
+		return nil, err
+	}
 	t, err := freezeTree(ctx, s, opts, freezeSpec{
 		verb:     "dump",
 		shellJob: true,              // its fds are dumped: the shell-job rules apply
@@ -84,6 +89,7 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		return nil, err
 	}
 	defer t.release()
+	t.cgNew = cg
 	// A failed dump removes the links --link-remap made.
 	done := false
 	defer func() {
@@ -286,14 +292,20 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 		}
 	}()
 	log := opts.Log
-	t0 := time.Now()
-	log.Debug().Int("pid", opts.Pid).Msg("freezing")
-	image.Warm(everyDump...)
+	warm()
+	// criu's own vdso layout, which every task's is checked against.
+	if err := vdso.Warm(); err != nil {
+		return nil, fmt.Errorf("%s %d: read criu's own maps: %w", spec.verb, opts.Pid, err)
+	}
 	// The threads go to the tracer's CPU while frozen (freeze.Thaw
 	// gives them their CPU masks back).
 	if err := t.tr.PinCPU(); err != nil {
 		log.Debug().Err(err).Msg("tracer not pinned to a CPU")
 	}
+	// The freezing time (stats-dump freezing_time) is the seizing's
+	// alone, as CRIU's.
+	t0 := time.Now()
+	log.Debug().Int("pid", opts.Pid).Msg("freezing")
 	release, err := t.freezeCgroup()
 	if err == nil {
 		err = t.tr.Do(t.freeze) // every request on the tracer thread

@@ -79,8 +79,9 @@ type tree struct {
 	runID   string
 	netlock *netlock.Lock
 	// cg: the tasks' cgroup sets (cgroup.go), nil until the first task
-	// is dumped and with --manage-cgroups ignore.
-	cg *cgroup.Dumper
+	// is dumped and with --manage-cgroups ignore; cgNew is the one
+	// made before the freeze (newCgroups) that cg becomes then.
+	cg, cgNew *cgroup.Dumper
 }
 
 func newTree(s image.Store, opts Options) *tree {
