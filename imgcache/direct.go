@@ -128,7 +128,7 @@ func (st *store) writeFrom(ctx context.Context, img *image, off uint64, n int, f
 	var crc uint32
 	if ioErr == nil {
 		// Only the holder of img.wmu changes img.crc.
-		crc = crc32.Update(img.crc, remoteimg.Castagnoli, dst)
+		crc = crc32.Update(img.crc, remoteimg.Castagnoli(), dst)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -264,7 +264,7 @@ func TestFaultProxyFrameBuffersCharged(t *testing.T) {
 	if err := rc.W.WriteData(3, 0, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	crc := crc32.Checksum([]byte("hello"), remoteimg.Castagnoli)
+	crc := crc32.Checksum([]byte("hello"), remoteimg.Castagnoli())
 	if err := rc.W.WriteMsg(3, &remoteimg.Commit{Size: 5, CRC: crc}); err != nil {
 		t.Fatal(err)
 	}

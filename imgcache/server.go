@@ -695,7 +695,7 @@ func (c *conn) streamImage(ctx context.Context, rc *remoteimg.Conn, stream uint6
 			c.log.Warn().Err(err).Str("snapshot", m.Snapshot).Str("img", m.Name).Msg("read ended in error")
 			return reply(rc, stream, err)
 		}
-		sent = crc32.Update(sent, remoteimg.Castagnoli, b)
+		sent = crc32.Update(sent, remoteimg.Castagnoli(), b)
 		if end {
 			c.log.Debug().Str("snapshot", m.Snapshot).Str("img", m.Name).Uint64("size", size).
 				Dur("took", time.Since(start)).Msg("image served")

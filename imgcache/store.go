@@ -466,7 +466,7 @@ func (st *store) writeLocked(ctx context.Context, img *image, off uint64, data [
 		}
 	}
 	img.length += uint64(len(data))
-	img.crc = crc32.Update(img.crc, remoteimg.Castagnoli, data)
+	img.crc = crc32.Update(img.crc, remoteimg.Castagnoli(), data)
 	notify(&img.changed)
 	n := img.length
 	st.mu.Unlock()

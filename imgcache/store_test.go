@@ -25,7 +25,7 @@ func testStore(t *testing.T, dir string, maxMem int64, resumeTTL time.Duration) 
 	return st
 }
 
-func crcOf(b []byte) uint32 { return crc32.Checksum(b, remoteimg.Castagnoli) }
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, remoteimg.Castagnoli()) }
 
 // send puts, writes and commits image name of snapshot id as transfer xfer.
 func send(t *testing.T, st *store, xfer uint64, id, name string, data []byte) *image {

@@ -24,7 +24,7 @@ import (
 func manifest(imgs map[string][]byte) []remoteimg.ImageInfo {
 	var out []remoteimg.ImageInfo
 	for name, b := range imgs {
-		out = append(out, remoteimg.ImageInfo{Name: name, Size: uint64(len(b)), CRC: crc32.Checksum(b, remoteimg.Castagnoli)})
+		out = append(out, remoteimg.ImageInfo{Name: name, Size: uint64(len(b)), CRC: crc32.Checksum(b, remoteimg.Castagnoli())})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

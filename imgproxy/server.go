@@ -281,7 +281,7 @@ func (c *conn) serveWriter(ctx context.Context, rc *remoteimg.Conn) error {
 				l.mu.Unlock()
 				continue
 			}
-			crc = crc32.Update(crc, remoteimg.Castagnoli, c.b)
+			crc = crc32.Update(crc, remoteimg.Castagnoli(), c.b)
 			off += uint64(len(c.b))
 			_ = l.append(cur, c, crc) // a failure is reported at Commit
 		case *remoteimg.Commit:

@@ -134,7 +134,7 @@ func CheckLate(m *Confirm) error {
 	if len(m.Bytes) > MaxLateSize {
 		return fmt.Errorf("%w: Confirm of %s carries %d bytes of %s, cap %d", ErrProtocol, m.Snapshot, len(m.Bytes), m.Name, MaxLateSize)
 	}
-	if crc32.Checksum(m.Bytes, Castagnoli) != m.CRC {
+	if crc32.Checksum(m.Bytes, Castagnoli()) != m.CRC {
 		return fmt.Errorf("%w: %s carried by the Confirm of %s", ErrCorrupt, m.Name, m.Snapshot)
 	}
 	return nil

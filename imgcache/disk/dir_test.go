@@ -16,7 +16,7 @@ import (
 	"github.com/criugo/criu/remoteimg"
 )
 
-func crcOf(b []byte) uint32 { return crc32.Checksum(b, remoteimg.Castagnoli) }
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, remoteimg.Castagnoli()) }
 
 func readJournal(t *testing.T, s *Snap) string {
 	t.Helper()

@@ -59,7 +59,7 @@ func (f *File) Close() error { return f.f.Close() }
 // Verify reads the file whole and checks it holds size bytes of CRC
 // crc. Its error says what differs (the caller names the image).
 func (f *File) Verify(size uint64, crc uint32) error {
-	h := crc32.New(remoteimg.Castagnoli)
+	h := crc32.New(remoteimg.Castagnoli())
 	n, err := io.Copy(h, io.NewSectionReader(f.f, 0, int64(size)+1))
 	switch {
 	case err != nil:

@@ -184,7 +184,7 @@ func (d *Dir) loadSnapshot(dir, id string) (*Loaded, error) {
 		if err != nil {
 			continue
 		}
-		h := crc32.New(remoteimg.Castagnoli)
+		h := crc32.New(remoteimg.Castagnoli())
 		size, err := io.Copy(h, f)
 		if err != nil {
 			f.Close()

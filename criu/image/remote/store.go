@@ -230,7 +230,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("write image %s: %w", w.name, net.ErrClosed)
 	}
 	n := len(p)
-	w.crc = crc32.Update(w.crc, remoteimg.Castagnoli, p)
+	w.crc = crc32.Update(w.crc, remoteimg.Castagnoli(), p)
 	// Full chunks go out straight from p (with what is buffered in front,
 	// gathered by writev); only a tail shorter than a chunk is copied.
 	for len(w.buf)+len(p) >= remoteimg.MaxChunk {
@@ -449,7 +449,7 @@ func (r *Reader) next() error {
 			return fmt.Errorf("read image %s: %w: data at %d, expected %d", r.name, remoteimg.ErrProtocol, m.Offset, r.off)
 		}
 		r.off += uint64(len(m.Bytes))
-		r.crc = crc32.Update(r.crc, remoteimg.Castagnoli, m.Bytes)
+		r.crc = crc32.Update(r.crc, remoteimg.Castagnoli(), m.Bytes)
 		r.rest = m.Bytes
 		return nil
 	case *remoteimg.End:
@@ -606,7 +606,7 @@ func (s *Store) FinishWith(ctx context.Context, name string, last func() ([]byte
 		if err != nil {
 			return fmt.Errorf("finish snapshot %s: image %s: %w", s.opts.Snapshot, name, err)
 		}
-		conf.Name, conf.Bytes, conf.CRC = name, b, crc32.Checksum(b, remoteimg.Castagnoli)
+		conf.Name, conf.Bytes, conf.CRC = name, b, crc32.Checksum(b, remoteimg.Castagnoli())
 		if err := remoteimg.CheckLate(conf); err != nil {
 			return fmt.Errorf("finish snapshot %s: %w", s.opts.Snapshot, err)
 		}
