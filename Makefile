@@ -7,8 +7,12 @@ LDFLAGS := -X main.version=$(VERSION)
 
 all: build
 
+# criu is built without cgo: a static binary, no dynamic loader and libc
+# to map at each start (criu links no C; only net's and os/user's
+# optional libc lookups would pull it in). A dump starts criu twice
+# (supervise.go), a restore once.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/criu ./criu
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/criu ./criu
 	@if [ -d zdtm/cmd/zdtm ]; then $(GO) build -o bin/zdtm ./zdtm/cmd/zdtm; fi
 	@if [ -f zdtm/Makefile ]; then $(MAKE) -s -C zdtm; fi
 

@@ -118,6 +118,7 @@ func Criu(t testing.TB) string {
 		}
 		criuPath = filepath.Join(dir, "criu")
 		cmd := exec.Command("go", "build", "-o", criuPath, "github.com/criugo/criu/criu")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
 		if b, err := cmd.CombinedOutput(); err != nil {
 			criuErr = &buildError{err, string(b)}
 		}
