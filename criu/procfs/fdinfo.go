@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -197,7 +196,7 @@ func missingField(seen int, fields []string) string {
 // ReadEpollTfds reads the targets of the epoll file at fd of pid.
 func ReadEpollTfds(pid, fd int) ([]EpollTfd, error) {
 	name := fdinfoPath(pid, fd)
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +302,7 @@ var inotifyFields = []string{"wd", "ino", "sdev", "mask", "ignored_mask", "fhand
 // ReadInotify reads the watches of the inotify file at fd of pid.
 func ReadInotify(pid, fd int) ([]InotifyWatch, error) {
 	name := fdinfoPath(pid, fd)
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package procfs
 import (
 	"bufio"
 	"bytes"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -19,7 +18,7 @@ type Mount struct {
 // ReadMounts reads /proc/PID/mountinfo.
 func ReadMounts(pid int) ([]Mount, error) {
 	name := Path(pid, "mountinfo")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +99,7 @@ func (m *MountInfo) Dev() uint64 {
 // ReadMountInfo reads every field of /proc/PID/mountinfo.
 func ReadMountInfo(pid int) ([]MountInfo, error) {
 	name := Path(pid, "mountinfo")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return nil, err
 	}

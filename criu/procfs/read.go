@@ -17,7 +17,7 @@ func Path(pid int, name string) string { return fmt.Sprintf("/proc/%d/%s", pid, 
 // its Rss, Swap and VmFlags lines.
 func ReadSmaps(pid int) ([]Mapping, error) {
 	name := Path(pid, "smaps")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 32<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +31,7 @@ func ReadSmaps(pid int) ([]Mapping, error) {
 // tables: enough to find the [vdso] and the [vvar] areas.
 func ReadMaps(pid int) ([]Mapping, error) {
 	name := Path(pid, "maps")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 8<<10)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func ReadMaps(pid int) ([]Mapping, error) {
 // ReadStat reads /proc/PID/stat (or task/TID/stat when tid != 0).
 func ReadStat(pid int) (Stat, error) {
 	name := Path(pid, "stat")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return Stat{}, err
 	}
@@ -56,7 +56,7 @@ func ReadStatus(pid int) (Status, error) { return ReadStatusFile(Path(pid, "stat
 
 // ReadStatusFile reads a status file by path.
 func ReadStatusFile(path string) (Status, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path, 4096)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func ReadPersonality(pid int) (uint32, error) {
 // ReadComm reads a comm file (/proc/PID/comm, task/TID/comm): the name,
 // at most 15 bytes, newline-terminated.
 func ReadComm(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path, 4096)
 	if err != nil {
 		return "", err
 	}
@@ -100,7 +100,7 @@ func ReadComm(path string) (string, error) {
 // readers (Eventfd, Timerfd, Locks...) name that file.
 func ReadFdinfo(pid, fd int) (Fdinfo, error) {
 	name := fdinfoPath(pid, fd)
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return Fdinfo{}, err
 	}
@@ -153,7 +153,7 @@ func Children(pid int) ([]int, error) {
 	var out []int
 	for _, t := range tids {
 		name := Path(pid, fmt.Sprintf("task/%d/children", t))
-		b, err := os.ReadFile(name)
+		b, err := readFile(name, 4096)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // a thread that is gone has no children
 		}
@@ -173,7 +173,7 @@ func Children(pid int) ([]int, error) {
 
 // ReadTrim reads a small /proc file and trims the trailing newline.
 func ReadTrim(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path, 4096)
 	if err != nil {
 		return "", err
 	}
@@ -183,7 +183,7 @@ func ReadTrim(path string) (string, error) {
 // ReadTimers reads /proc/PID/timers, the task's POSIX timers.
 func ReadTimers(pid int) ([]Timer, error) {
 	name := Path(pid, "timers")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func ReadTimers(pid int) ([]Timer, error) {
 // ReadLimits reads /proc/PID/limits (see ParseLimits).
 func ReadLimits(pid int) ([]Rlimit, error) {
 	name := Path(pid, "limits")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func ReadLimits(pid int) ([]Rlimit, error) {
 // ReadAuxv reads /proc/PID/auxv (see ParseAuxv).
 func ReadAuxv(pid int) ([]uint64, error) {
 	name := Path(pid, "auxv")
-	b, err := os.ReadFile(name)
+	b, err := readFile(name, 4096)
 	if err != nil {
 		return nil, err
 	}
