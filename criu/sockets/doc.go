@@ -6,7 +6,8 @@
 // images cannot hold in package unsaved), the messages queued on them
 // (package skqueue; inflight.go hands the descriptors passed in them,
 // SCM_RIGHTS, to the dumper),
-// what sock_diag tells of them (diag_linux.go, over package sockdiag),
+// what sock_diag tells of them (package unixdiag; diag_linux.go for
+// inet shutdowns; both over package sockdiag),
 // MPTCP (mptcp.go), netlink sockets (netlink_sk.go, with package
 // netlink) and packet sockets (packet_sk.go, with package packet). A change to how
 // a socket is saved or made again is made here, and only here.
@@ -33,7 +34,7 @@
 //
 // # Dump
 //
-// UNIX sockets are described by sock_diag (diag_linux.go: name, bound
+// UNIX sockets are described by sock_diag (package unixdiag: name, bound
 // file, peer, pending connections, queue lengths, shutdown), asked from
 // inside the tree's network namespace; their options and queued
 // messages are read from a pidfd_getfd copy with getsockopt and MSG_PEEK

@@ -25,8 +25,8 @@ func (s *Set) InFlight(record func(fd int, via uint32) (uint32, error)) error {
 		for j := range sk.queue {
 			p := &sk.queue[j]
 			for k := len(p.Rights); k < len(p.Fds); k++ {
-				s.via = sk.d.ino
-				id, err := record(p.Fds[k], sk.d.ino)
+				s.via = sk.d.Ino
+				id, err := record(p.Fds[k], sk.d.Ino)
 				s.via = 0
 				if err != nil {
 					return sk.fail(fmt.Errorf("descriptor %d of its queued message %d (SCM_RIGHTS): %w", k, j, err))
@@ -49,9 +49,9 @@ func (s *Set) closeInFlight() {
 // passed in.
 func (sk *unixSk) fail(err error) error {
 	if sk.first.via != 0 {
-		return fmt.Errorf("socket:[%d], in flight in a message queued on socket:[%d]: %w", sk.d.ino, sk.first.via, err)
+		return fmt.Errorf("socket:[%d], in flight in a message queued on socket:[%d]: %w", sk.d.Ino, sk.first.via, err)
 	}
-	return fmt.Errorf("dump %d: %w", sk.first.pid, &errdefs.FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.ino), Err: err})
+	return fmt.Errorf("dump %d: %w", sk.first.pid, &errdefs.FdError{Fd: sk.first.fd, Type: fmt.Sprintf("socket:[%d]", sk.d.Ino), Err: err})
 }
 
 // Write writes the established TCP connections' images and

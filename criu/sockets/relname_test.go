@@ -10,6 +10,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/nsenter"
+	"github.com/criugo/criu/criu/sockets/unixdiag"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -60,7 +61,7 @@ func TestRelativeNameDir(t *testing.T) {
 		if sa, err := unix.Getsockname(fd); err != nil || sa.(*unix.SockaddrUnix).Name != c.name {
 			t.Fatalf("%s: getsockname %v %v", c.name, sa, err)
 		}
-		all, err := listUnixSockets()
+		all, err := unixdiag.List()
 		if err != nil {
 			t.Skipf("sock_diag: %v", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/sockets/mcast"
 	"github.com/criugo/criu/criu/sockets/packet"
 	"github.com/criugo/criu/criu/sockets/raw"
+	"github.com/criugo/criu/criu/sockets/unixdiag"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -50,7 +51,7 @@ type Set struct {
 	opts Options
 	// unixDiag is every UNIX socket of the netns, read at the first one
 	// met; unixSks are those of the tree, by inode in unixByIno.
-	unixDiag  map[uint32]*unixDiag
+	unixDiag  map[uint32]*unixdiag.Socket
 	unixSks   []*unixSk
 	unixByIno map[uint32]*unixSk
 	// unixExt are the external peers written (--ext-unix-sk), by inode.

@@ -15,6 +15,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/sockets/skqueue"
+	"github.com/criugo/criu/criu/sockets/unixdiag"
 	"github.com/criugo/criu/criu/sockets/unsaved"
 	"github.com/criugo/criu/proto/images"
 )
@@ -22,7 +23,7 @@ import (
 // unixSk is one UNIX socket of the tree.
 type unixSk struct {
 	e     *images.UnixSkEntry
-	d     *unixDiag
+	d     *unixdiag.Socket
 	first fdAt // where it was first seen, to name it in errors
 	queue []skqueue.Packet
 	// inherit: connected outside the tree and named by --ext-unix-sk=INO:
@@ -38,7 +39,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		var err error
 		err = s.t.NetDo(func() error {
 			var err error
-			s.unixDiag, err = listUnixSockets()
+			s.unixDiag, err = unixdiag.List()
 			return err
 		})
 		if err != nil {
@@ -55,22 +56,22 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.typ), 0, false, unsaved.Socket); err != nil {
+	if err := s.checkUnsaved(cp, unix.AF_UNIX, int(ud.Type), 0, false, unsaved.Socket); err != nil {
 		return nil, err
 	}
 	e := &images.UnixSkEntry{
-		Id: proto.Uint32(id), Ino: proto.Uint32(ino), Type: proto.Uint32(uint32(ud.typ)), State: proto.Uint32(uint32(ud.state)),
-		Flags: proto.Uint32(flags), Uflags: proto.Uint32(0), Backlog: proto.Uint32(0), Peer: proto.Uint32(ud.peer),
-		Fown: image.ZeroFown(), Opts: opts, Name: append([]byte{}, ud.name...),
+		Id: proto.Uint32(id), Ino: proto.Uint32(ino), Type: proto.Uint32(uint32(ud.Type)), State: proto.Uint32(uint32(ud.State)),
+		Flags: proto.Uint32(flags), Uflags: proto.Uint32(0), Backlog: proto.Uint32(0), Peer: proto.Uint32(ud.Peer),
+		Fown: image.ZeroFown(), Opts: opts, Name: append([]byte{}, ud.Name...),
 	}
-	if ud.shutdown != 0 {
-		e.Shutdown = images.SkShutdown(ud.shutdown & 3).Enum()
+	if ud.Shutdown != 0 {
+		e.Shutdown = images.SkShutdown(ud.Shutdown & 3).Enum()
 	}
-	if ud.state == tcpListen {
-		e.Backlog = proto.Uint32(ud.wqlen)
+	if ud.State == tcpListen {
+		e.Backlog = proto.Uint32(ud.WQLen)
 	}
-	if len(ud.name) > 0 && ud.name[0] != 0 {
-		path := string(bytes.TrimRight(ud.name, "\x00"))
+	if len(ud.Name) > 0 && ud.Name[0] != 0 {
+		path := string(bytes.TrimRight(ud.Name, "\x00"))
 		if path[0] != '/' {
 			dir, err := relativeNameDir(cp, path, ud)
 			if err != nil {
@@ -81,7 +82,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		}
 		// As the task resolves it: in its root (a container's).
 		var fst unix.Stat_t
-		if err := unix.Stat(procfs.Path(at.pid, "root")+path, &fst); err != nil || uint32(fst.Ino) != ud.vfsIno {
+		if err := unix.Stat(procfs.Path(at.pid, "root")+path, &fst); err != nil || uint32(fst.Ino) != ud.VFSIno {
 			e.Deleted = proto.Bool(true)
 		} else {
 			e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(fst.Mode), Uid: proto.Uint32(fst.Uid), Gid: proto.Uint32(fst.Gid)}
@@ -90,7 +91,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 	sk := &unixSk{e: e, d: ud, first: at}
 	// A stream or seqpacket socket has a queue only once connected (and
 	// reading one that is not gives EINVAL).
-	if ud.typ == unix.SOCK_DGRAM || ud.state == tcpEstablished {
+	if ud.Type == unix.SOCK_DGRAM || ud.State == tcpEstablished {
 		// A pending error (ECONNRESET left by a peer that closed with
 		// data unread) would be consumed by the peek, and cannot be set
 		// again at restore.
@@ -99,7 +100,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		} else if perr {
 			return nil, fmt.Errorf("%w: it has a pending error (its peer closed with data unread)", errdefs.ErrUnsupported)
 		}
-		if sk.queue, err = skqueue.Peek(cp, id, int(ud.typ), ud.shutdown, ud.rqlen); err != nil {
+		if sk.queue, err = skqueue.Peek(cp, id, int(ud.Type), ud.Shutdown, ud.RQLen); err != nil {
 			return nil, fmt.Errorf("its queue: %w", err)
 		}
 	}
@@ -122,18 +123,18 @@ func (s *Set) checkUnix() error {
 	// The listener each connection not yet accepted waits on, by the
 	// connecting socket's inode (sock_diag lists a listener's queue by
 	// the inodes of the connecting sockets, 0 for one since closed).
-	listenerOf := map[uint32]*unixDiag{}
+	listenerOf := map[uint32]*unixdiag.Socket{}
 	for _, ud := range s.unixDiag {
-		for _, c := range ud.icons {
+		for _, c := range ud.Icons {
 			listenerOf[c] = ud
 		}
 	}
 	for _, sk := range s.unixSks {
-		if sk.d.state != tcpListen {
+		if sk.d.State != tcpListen {
 			continue
 		}
 		var last uint32
-		for _, c := range sk.d.icons {
+		for _, c := range sk.d.Icons {
 			if c == 0 {
 				return fail(sk, fmt.Errorf("%w: a connection not yet accepted whose client has closed", errdefs.ErrUnsupported))
 			}
@@ -151,23 +152,23 @@ func (s *Set) checkUnix() error {
 	}
 	senders := map[uint32]bool{} // sockets something of the tree sends to
 	for _, sk := range s.unixSks {
-		if sk.d.peer == 0 && sk.d.typ != unix.SOCK_DGRAM && sk.d.state == tcpEstablished {
-			l := listenerOf[sk.d.ino]
+		if sk.d.Peer == 0 && sk.d.Type != unix.SOCK_DGRAM && sk.d.State == tcpEstablished {
+			l := listenerOf[sk.d.Ino]
 			switch {
-			case l != nil && s.unixByIno[l.ino] == nil:
-				return fail(sk, fmt.Errorf("its connection not yet accepted by socket:[%d] %w", l.ino, errdefs.ErrOutside))
-			case l != nil && sk.d.wqlen != 0:
+			case l != nil && s.unixByIno[l.Ino] == nil:
+				return fail(sk, fmt.Errorf("its connection not yet accepted by socket:[%d] %w", l.Ino, errdefs.ErrOutside))
+			case l != nil && sk.d.WQLen != 0:
 				return fail(sk, fmt.Errorf("%w: data sent on a connection not yet accepted", errdefs.ErrUnsupported))
 			case l != nil:
-				sk.e.Peer = proto.Uint32(l.ino)
-			case sk.d.shutdown&3 != 3:
+				sk.e.Peer = proto.Uint32(l.Ino)
+			case sk.d.Shutdown&3 != 3:
 				return fail(sk, fmt.Errorf("%w: a connection whose peer is gone but which is not shut down", errdefs.ErrUnsupported))
 			}
 			// Else its peer closed: restore makes it a pair whose other
 			// end sends the queued data, then closes.
 			continue
 		}
-		if p := sk.d.peer; p != 0 {
+		if p := sk.d.Peer; p != 0 {
 			peer := s.unixByIno[p]
 			if peer == nil {
 				if err := s.addExternalUnix(sk); err != nil {
@@ -176,16 +177,16 @@ func (s *Set) checkUnix() error {
 				continue
 			}
 			senders[p] = true
-			if sk.d.typ != unix.SOCK_DGRAM && peer.d.peer != sk.d.ino {
+			if sk.d.Type != unix.SOCK_DGRAM && peer.d.Peer != sk.d.Ino {
 				return fail(sk, fmt.Errorf("%w: connected to socket:[%d], which is not connected back", errdefs.ErrUnsupported, p))
 			}
 			// A connection's shutdown reaches both ends (reading on one is
 			// writing on the other), except one made before connect(),
 			// which restore (shutting down a pair) cannot make.
-			if m := sk.d.shutdown & 3; sk.d.typ != unix.SOCK_DGRAM && m&^mirrorShutdown(peer.d.shutdown&3) != 0 {
-				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s)", errdefs.ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.shutdown&3)))
+			if m := sk.d.Shutdown & 3; sk.d.Type != unix.SOCK_DGRAM && m&^mirrorShutdown(peer.d.Shutdown&3) != 0 {
+				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s)", errdefs.ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.Shutdown&3)))
 			}
-			if sk.d.typ == unix.SOCK_DGRAM && peer.d.peer != sk.d.ino && len(peer.d.name) == 0 {
+			if sk.d.Type == unix.SOCK_DGRAM && peer.d.Peer != sk.d.Ino && len(peer.d.Name) == 0 {
 				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", errdefs.ErrUnsupported, p))
 			}
 		}
@@ -194,14 +195,14 @@ func (s *Set) checkUnix() error {
 		if sk.inherit {
 			continue
 		}
-		if sk.d.typ == unix.SOCK_DGRAM {
+		if sk.d.Type == unix.SOCK_DGRAM {
 			if err := s.checkDgramQueue(sk); err != nil {
 				return fail(sk, err)
 			}
 			continue
 		}
-		closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished
-		if len(sk.queue) > 0 && !senders[sk.d.ino] && !closedPeer {
+		closedPeer := sk.d.Peer == 0 && sk.d.State == tcpEstablished
+		if len(sk.queue) > 0 && !senders[sk.d.Ino] && !closedPeer {
 			return fail(sk, fmt.Errorf("%w: data queued by a socket %w", errdefs.ErrUnsupported, errdefs.ErrOutside))
 		}
 	}
@@ -226,27 +227,27 @@ func shutdownName(m uint8) string {
 // external socket (a datagram listener with its name, uflags
 // USK_EXTERN, no fd). Anything else fails the dump.
 func (s *Set) addExternalUnix(sk *unixSk) error {
-	p := sk.d.peer
+	p := sk.d.Peer
 	err := fmt.Errorf("its peer socket:[%d] %w", p, errdefs.ErrOutside)
-	hint := fmt.Sprintf("dump with --ext-unix-sk=%d and give it at restore with --inherit-fd fd[N]:socket:[%d]", sk.d.ino, sk.d.ino)
+	hint := fmt.Sprintf("dump with --ext-unix-sk=%d and give it at restore with --inherit-fd fd[N]:socket:[%d]", sk.d.Ino, sk.d.Ino)
 	peer := s.unixDiag[p]
 	switch {
-	case s.opts.ExtUnixInodes[sk.d.ino]:
+	case s.opts.ExtUnixInodes[sk.d.Ino]:
 		// Named by inode (CRIU's exception): any kind, which restore
 		// takes from --inherit-fd as it is, queue included.
 		if len(sk.queue) > 0 {
-			return fmt.Errorf("%w: --ext-unix-sk=%d: it has data queued, which the socket given at restore would not hold", errdefs.ErrUnsupported, sk.d.ino)
+			return fmt.Errorf("%w: --ext-unix-sk=%d: it has data queued, which the socket given at restore would not hold", errdefs.ErrUnsupported, sk.d.Ino)
 		}
 		sk.inherit = true
-	case !s.opts.ExtUnixSk && sk.d.typ == unix.SOCK_DGRAM:
+	case !s.opts.ExtUnixSk && sk.d.Type == unix.SOCK_DGRAM:
 		return fmt.Errorf("%w (dump with --ext-unix-sk to connect to its name again at restore, or %s)", err, hint)
 	case !s.opts.ExtUnixSk:
 		return fmt.Errorf("%w (%s)", err, hint)
-	case sk.d.typ != unix.SOCK_DGRAM:
+	case sk.d.Type != unix.SOCK_DGRAM:
 		return fmt.Errorf("%w (--ext-unix-sk connects only datagram sockets again; for a connection, %s)", err, hint)
-	case peer == nil || len(peer.name) == 0:
+	case peer == nil || len(peer.Name) == 0:
 		return fmt.Errorf("%w (--ext-unix-sk: it has no name to connect to again)", err)
-	case peer.peer == sk.d.ino:
+	case peer.Peer == sk.d.Ino:
 		return fmt.Errorf("%w (--ext-unix-sk: it is connected back to this socket, which restore cannot make again)", err)
 	}
 	if s.unixExt == nil {
@@ -254,7 +255,7 @@ func (s *Set) addExternalUnix(sk *unixSk) error {
 	}
 	name := []byte{} // required, even empty
 	if peer != nil {
-		name = append(name, peer.name...)
+		name = append(name, peer.Name...)
 	}
 	if !s.unixExt[p] {
 		s.unixExt[p] = true
@@ -278,21 +279,21 @@ func (s *Set) addExternalUnix(sk *unixSk) error {
 // then be reachable: by name, or as the survivor of a pair whose other
 // end closed (that end sends).
 func (s *Set) checkDgramQueue(sk *unixSk) error {
-	named := len(sk.d.name) > 0
+	named := len(sk.d.Name) > 0
 	var mutual *unixSk
-	if p := s.unixByIno[sk.d.peer]; p != nil && p.d.peer == sk.d.ino {
+	if p := s.unixByIno[sk.d.Peer]; p != nil && p.d.Peer == sk.d.Ino {
 		mutual = p
 	}
 	// A named socket is established also once something connected to
 	// it; an unnamed one only as half of a pair.
-	closedPeer := sk.d.peer == 0 && sk.d.state == tcpEstablished && !named
+	closedPeer := sk.d.Peer == 0 && sk.d.State == tcpEstablished && !named
 	for _, p := range sk.queue {
 		from := s.dgramByName(p.Addr)
 		if from != nil && p.Addr[0] != 0 && p.Addr[0] != '/' && s.dgramsNamed(p.Addr) > 1 {
 			return fmt.Errorf("%w: a datagram from the relative name %q, which several sockets of the tree are bound to (in different directories)", errdefs.ErrUnsupported, p.Addr)
 		}
 		switch {
-		case len(p.Addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.name) == 0):
+		case len(p.Addr) == 0 && (named || closedPeer || mutual != nil && len(mutual.d.Name) == 0):
 		case len(p.Addr) == 0:
 			return fmt.Errorf("%w: a datagram from an unnamed socket queued on an unnamed socket no unnamed socket of the tree is connected to", errdefs.ErrUnsupported)
 		case from != nil && (named || from == mutual):
@@ -319,7 +320,7 @@ func (s *Set) dgramByName(name []byte) *unixSk {
 		return nil
 	}
 	for _, o := range s.unixSks {
-		if o.d.typ == unix.SOCK_DGRAM && bytes.Equal(bytes.TrimRight(o.d.name, "\x00"), bytes.TrimRight(name, "\x00")) {
+		if o.d.Type == unix.SOCK_DGRAM && bytes.Equal(bytes.TrimRight(o.d.Name, "\x00"), bytes.TrimRight(name, "\x00")) {
 			return o
 		}
 	}
@@ -330,7 +331,7 @@ func (s *Set) dgramByName(name []byte) *unixSk {
 func (s *Set) dgramsNamed(name []byte) int {
 	n := 0
 	for _, o := range s.unixSks {
-		if o.d.typ == unix.SOCK_DGRAM && bytes.Equal(bytes.TrimRight(o.d.name, "\x00"), bytes.TrimRight(name, "\x00")) {
+		if o.d.Type == unix.SOCK_DGRAM && bytes.Equal(bytes.TrimRight(o.d.Name, "\x00"), bytes.TrimRight(name, "\x00")) {
 			n++
 		}
 	}
@@ -343,8 +344,8 @@ func (s *Set) dgramsNamed(name []byte) int {
 func (s *Set) nameHeld(name []byte) string {
 	n := bytes.TrimRight(name, "\x00")
 	for _, ud := range s.unixDiag {
-		if bytes.Equal(bytes.TrimRight(ud.name, "\x00"), n) {
-			return fmt.Sprintf("socket:[%d] outside the tree", ud.ino)
+		if bytes.Equal(bytes.TrimRight(ud.Name, "\x00"), n) {
+			return fmt.Sprintf("socket:[%d] outside the tree", ud.Ino)
 		}
 	}
 	if n[0] == 0 {
@@ -365,7 +366,7 @@ func (s *Set) nameHeld(name []byte) string {
 // so the socket keeps its relative name (getsockname), as CRIU 4.2 does
 // (unix_sk_entry.name_dir). A name that is not the end of its file's path
 // (dot-dot, a symlink on the way) is refused, by name.
-func relativeNameDir(cp int, name string, ud *unixDiag) (string, error) {
+func relativeNameDir(cp int, name string, ud *unixdiag.Socket) (string, error) {
 	f, err := unix.IoctlRetInt(cp, unix.SIOCPROTOPRIVATE) // SIOCUNIXFILE: an O_PATH fd of the socket's file
 	if err != nil {
 		return "", fmt.Errorf("open the file of its relative name %q: %w", name, os.NewSyscallError("ioctl(SIOCUNIXFILE)", err))
@@ -375,8 +376,8 @@ func relativeNameDir(cp int, name string, ud *unixDiag) (string, error) {
 	if err := unix.Fstat(f, &st); err != nil {
 		return "", os.NewSyscallError("fstat", err)
 	}
-	if uint32(st.Ino) != ud.vfsIno {
-		return "", fmt.Errorf("the file of its relative name %q is inode %d, sock_diag says %d", name, st.Ino, ud.vfsIno)
+	if uint32(st.Ino) != ud.VFSIno {
+		return "", fmt.Errorf("the file of its relative name %q is inode %d, sock_diag says %d", name, st.Ino, ud.VFSIno)
 	}
 	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(f))
 	if err != nil {
