@@ -65,7 +65,9 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		}
 	}()
 	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
-		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
+		// A datagram socket connected to itself is no pair: it
+		// connects to its own name, as the others.
+		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p != e && p.GetPeer() == e.GetIno() {
 			return p
 		}
 		return nil
@@ -144,6 +146,16 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		groups[k] = append(groups[k], e)
 	}
 	var unlinkLater []string
+	// reach names, by inode, a hard link to the file of a socket whose
+	// path another of its group takes after it (a deleted one): its
+	// datagram clients and connections not yet accepted connect
+	// through it, its queue is sent to it; removed once they have.
+	reach := map[uint32][]byte{}
+	defer func() {
+		for ino, name := range reach {
+			inNameDir(byIno[ino], func() error { return unix.Unlink(string(name)) })
+		}
+	}()
 	// ghostDirs are directories made for deleted sockets' paths, removed
 	// (deepest first) once their files are unlinked; putBack moves back
 	// what stood at such a path.
@@ -203,6 +215,9 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 				}
 			}
 			if i < len(g)-1 {
+				if err := linkReach(e, reach); err != nil {
+					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
+				}
 				if err := unix.Unlink(path); err != nil {
 					return os.NewSyscallError("unlink", err)
 				}
@@ -229,7 +244,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		fd, ok := masters[id]
 		return fd, ok
 	}
-	refill := &skqueue.Refiller{Queues: queues, Sks: sks, ByIno: byIno, Fds: fds, Partners: partners, FdOf: fdOf, InDir: inNameDir}
+	refill := &skqueue.Refiller{Queues: queues, Sks: sks, ByIno: byIno, Fds: fds, Partners: partners, FdOf: fdOf, InDir: inNameDir, Reach: reach}
 	if err := refill.Refill(false); err != nil {
 		return err
 	}
@@ -263,12 +278,22 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		if p == nil || len(p.GetName()) == 0 {
 			return fmt.Errorf("%w: socket:[%d]: its peer socket:[%d] cannot be reached by name", errdefs.ErrBadImage, e.GetIno(), e.GetPeer())
 		}
-		if err := inNameDir(p, func() error { return unix.Connect(fds[e.GetIno()], skqueue.Sockaddr(p.GetName())) }); err != nil {
+		name := p.GetName()
+		if r, ok := reach[p.GetIno()]; ok {
+			name = r
+		}
+		if err := inNameDir(p, func() error { return unix.Connect(fds[e.GetIno()], skqueue.Sockaddr(name)) }); err != nil {
 			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
 		}
 	}
 	if err := refill.Refill(true); err != nil {
 		return err
+	}
+	for ino, name := range reach {
+		delete(reach, ino)
+		if err := inNameDir(byIno[ino], func() error { return unix.Unlink(string(name)) }); err != nil {
+			return fmt.Errorf("socket:[%d]: remove the link it was reached by: %w", ino, os.NewSyscallError("unlink", err))
+		}
 	}
 	for _, name := range unlinkLater {
 		if err := unix.Unlink(name); err != nil {
@@ -355,6 +380,23 @@ func inNameDir(e *images.UnixSkEntry, fn func() error) error {
 	}
 	defer unix.Close(d)
 	return nsenter.InDir(d, fn)
+}
+
+// linkReach links, beside the file e is bound to (its name, relative
+// or not), a name that reaches e once the name is another's, and
+// records it in reach. A link whose name would not fit a sockaddr is
+// not made: e is then reached by its name, as before.
+func linkReach(e *images.UnixSkEntry, reach map[uint32][]byte) error {
+	name := skqueue.Sockaddr(e.GetName()).Name
+	link := filepath.Join(filepath.Dir(name), fmt.Sprintf(".criu-sk-%d-%d", os.Getpid(), e.GetIno()))
+	if len(link) >= len(unix.RawSockaddrUnix{}.Path) {
+		return nil
+	}
+	if err := inNameDir(e, func() error { return unix.Link(name, link) }); err != nil {
+		return fmt.Errorf("link %s to %s: %w", link, name, os.NewSyscallError("link", err))
+	}
+	reach[e.GetIno()] = []byte(link)
+	return nil
 }
 
 // closedPeer tells a socket whose peer has closed: established, no peer.

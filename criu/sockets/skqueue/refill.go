@@ -39,6 +39,10 @@ type Refiller struct {
 	// InDir runs a send to a socket by its name where the name resolves
 	// (a relative one from its directory); nil: here.
 	InDir func(e *images.UnixSkEntry, fn func() error) error
+	// Reach is the name to send to, by inode, for a socket whose own
+	// name is another's now (a link to its file); the others are sent
+	// to by their name.
+	Reach map[uint32][]byte
 }
 
 // Refill queues again what was queued on each socket of Sks (Fds
@@ -64,7 +68,7 @@ type Refiller struct {
 func (r *Refiller) Refill(connected bool) error {
 	queues, sks, byIno, fds, partners, fdOf := r.Queues, r.Sks, r.ByIno, r.Fds, r.Partners, r.FdOf
 	mutual := func(e *images.UnixSkEntry) *images.UnixSkEntry {
-		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p.GetPeer() == e.GetIno() {
+		if p := byIno[e.GetPeer()]; p != nil && e.GetPeer() != 0 && p != e && p.GetPeer() == e.GetIno() {
 			return p
 		}
 		return nil
@@ -103,7 +107,9 @@ func (r *Refiller) Refill(connected bool) error {
 		fail := func(err error) error { return fmt.Errorf("socket:[%d]: refill queue: %w", e.GetIno(), err) }
 		stream := e.GetType() == unix.SOCK_STREAM
 		var to unix.Sockaddr
-		if len(e.GetName()) > 0 {
+		if r, ok := r.Reach[e.GetIno()]; ok {
+			to = Sockaddr(r)
+		} else if len(e.GetName()) > 0 {
 			to = Sockaddr(e.GetName())
 		}
 		// peerFd is the socket whose writes reach e without a name.
