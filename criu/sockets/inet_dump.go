@@ -233,19 +233,22 @@ func (s *Set) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) 
 		return v, nil
 	}
 	// Not hashed (neither bound nor connected), so not listed.
-	return pollShutdown(fd)
+	return pollShutdown(fd, protocol == unix.IPPROTO_TCP || protocol == unix.IPPROTO_MPTCP)
 }
 
 // pollShutdown tells how the socket fd was shut down as poll shows it:
 // a read shutdown (POLLRDHUP) and both (POLLHUP), not a write shutdown
-// alone, which no interface but sock_diag shows.
-func pollShutdown(fd int) (uint8, error) {
+// alone, which no interface but sock_diag shows. A TCP socket (tcp)
+// never connected is in state CLOSE, which polls POLLHUP whatever its
+// shutdown: only its read shutdown shows (a write one, alone or with
+// it, does not; CRIU 4.2 sees neither).
+func pollShutdown(fd int, tcp bool) (uint8, error) {
 	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
 	if _, err := linux.Poll(p, 0); err != nil {
 		return 0, err
 	}
 	switch {
-	case p[0].Revents&unix.POLLHUP != 0:
+	case p[0].Revents&unix.POLLHUP != 0 && !tcp:
 		return 3, nil
 	case p[0].Revents&unix.POLLRDHUP != 0:
 		return 1, nil

@@ -73,5 +73,5 @@ func (s *Set) rawShutdown(fd, family int, ino uint32) (uint8, error) {
 	if !s.rawNoDiag {
 		return s.rawSks[family][ino].Shutdown, nil
 	}
-	return pollShutdown(fd)
+	return pollShutdown(fd, false)
 }

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,7 +12,7 @@
 
 const char *test_doc = "Listening TCP sockets (IPv4 on loopback, IPv6 wildcard v6only) keep "
 		       "their port, options and backlog and accept after restore; an unbound "
-		       "TCP socket stays unbound";
+		       "TCP socket stays unbound, connects after restore and carries data both ways";
 
 static int l4, l6, unbound;
 static unsigned short port4, port6;
@@ -31,15 +33,17 @@ static unsigned short bound_port(int s)
 	return ntohs(a.sin6_port); /* same offset in sockaddr_in */
 }
 
-static int check_accept(int l, int family, unsigned short port)
+/* check_accept connects c (a new socket if -1) to l and sends both ways. */
+static int check_accept(int l, int c, int family, unsigned short port)
 {
 	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	int c, s;
+	int s;
 	char b[2];
 
 	a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	c = socket(family, SOCK_STREAM, 0);
+	if (c < 0)
+		c = socket(family, SOCK_STREAM, 0);
 	if (c < 0 || connect(c, family == AF_INET ? (struct sockaddr *)&a4 : (struct sockaddr *)&a6,
 			     family == AF_INET ? sizeof(a4) : sizeof(a6))) {
 		fail("connect to port %u: %m", port);
@@ -48,6 +52,10 @@ static int check_accept(int l, int family, unsigned short port)
 	s = accept(l, NULL, NULL);
 	if (s < 0 || write(c, "ok", 2) != 2 || read(s, b, 2) != 2) {
 		fail("accept on port %u: %m", port);
+		return 1;
+	}
+	if (write(s, "ko", 2) != 2 || read(c, b, 2) != 2 || memcmp(b, "ko", 2)) {
+		fail("reply on port %u: %m", port);
 		return 1;
 	}
 	close(s);
@@ -65,6 +73,8 @@ int main(int argc, char **argv)
 	socklen_t al = sizeof(any);
 
 	test_init(argc, argv);
+	/* A write on a socket shut down fails (EPIPE) and says so. */
+	signal(SIGPIPE, SIG_IGN);
 	a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	l4 = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(l4, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -105,8 +115,9 @@ int main(int argc, char **argv)
 	if (getsockname(unbound, (struct sockaddr *)&any, &al) || bound_port(unbound) != 0)
 		fail("the unbound socket got a port");
 	if (!test_failed()) {
-		check_accept(l4, AF_INET, port4);
-		check_accept(l6, AF_INET6, port6);
+		check_accept(l4, -1, AF_INET, port4);
+		check_accept(l6, -1, AF_INET6, port6);
+		check_accept(l4, unbound, AF_INET, port4);
 	}
 	if (!test_failed())
 		pass();
