@@ -35,7 +35,8 @@ func NewInetRestorer(store image.Store, opts TCPOptions) *InetRestorer {
 
 // Open is OpenInet, and for an established or half-closed TCP
 // connection the socket in repair mode, bound, connected, in its state,
-// with its queues (soccr.ImageName).
+// with its queues (soccr.ImageName); with TCPOptions.Close, a new
+// socket closed both ways (soccr.Closed), as CRIU's.
 func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, error) {
 	if !soccr.Connected(e.GetState()) || e.GetProto() != unix.IPPROTO_TCP || e.GetType() == unix.SOCK_RAW {
 		return OpenInet(e)
@@ -50,13 +51,16 @@ func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, er
 	if !r.opts.Established && !r.opts.Close {
 		return -1, fmt.Errorf("%s: %w", what, errdefs.ErrTCPEstablished)
 	}
-	var st *soccr.Stream
-	if !r.opts.Close {
-		if st, err = soccr.ReadImage(ctx, r.store, e.GetIno()); err != nil {
-			return -1, fmt.Errorf("%s: %w", what, err)
-		}
-		st.State = e.GetState()
+	if r.opts.Close {
+		// As CRIU 4.2: a new socket, neither bound nor connected (a
+		// port would meet the dumped connection's TIME_WAIT), closed.
+		return openInet(e, func(fd int, _ unix.Sockaddr) error { return soccr.Closed(fd) })
 	}
+	st, err := soccr.ReadImage(ctx, r.store, e.GetIno())
+	if err != nil {
+		return -1, fmt.Errorf("%s: %w", what, err)
+	}
+	st.State = e.GetState()
 	fd, err := openInet(e, func(fd int, src unix.Sockaddr) error {
 		return soccr.Restore(fd, st, src, dst, e.GetIpOpts().GetFreebind())
 	})

@@ -440,9 +440,14 @@ func (ru *run) start(ctx context.Context) error {
 	startLog := filepath.Join(ru.dir, "start.log")
 	argv := append([]string{ru.t.Path, "--pidfile=" + ru.pidfile, "--outfile=" + ru.outfile}, ru.t.Args...)
 	env := os.Environ()
-	env = removeEnv(removeEnv(env, "ZDTM_CORRUPT"), "ZDTM_FLAVOR")
+	env = removeEnv(removeEnv(removeEnv(env, "ZDTM_CORRUPT"), "ZDTM_FLAVOR"), "ZDTM_NOCR")
 	if ru.r.opts.Corrupt {
 		env = append(env, "ZDTM_CORRUPT=1")
+	}
+	// A test whose restore changes its state by design (criu options
+	// such as --tcp-close) is told it runs without a checkpoint.
+	if ru.r.opts.NoCR {
+		env = append(env, "ZDTM_NOCR=1")
 	}
 	env = append(env, "ZDTM_FLAVOR="+ru.flavor)
 	if ru.ct != nil {

@@ -220,8 +220,8 @@ func peekQueue(fd, queue, n int) (uint32, []byte, error) {
 
 // Restore rebuilds on fd the connection st describes, from src to dst,
 // in its state (st.State), with its queues but the unsent part of the
-// send queue of a connection that has not sent its FIN (with st nil:
-// connected, then dropped, Abort): fd is a new TCP socket of the family
+// send queue of a connection that has not sent its FIN: fd is a new
+// TCP socket of the family
 // of src, its options set, not bound. It is put in repair mode and stays
 // in it: ResumeRestored lets the connection go on and writes the rest
 // (UnsentAtResume). freebind tells whether the task's socket had
@@ -242,12 +242,6 @@ func Restore(fd int, st *Stream, src, dst unix.Sockaddr, freebind bool) error {
 			return os.NewSyscallError("setsockopt(FREEBIND)", err)
 		}
 		defer unix.SetsockoptInt(fd, level, opt, 0)
-	}
-	if st == nil {
-		if err := Connect(fd, 0, 0, src, dst); err != nil {
-			return err
-		}
-		return Abort(fd)
 	}
 	if !Connected(st.State) {
 		return fmt.Errorf("%w: %s", ErrState, StateName(st.State))
@@ -414,11 +408,16 @@ func Connect(fd int, inSeq, outSeq uint32, src, dst unix.Sockaddr) error {
 	return nil
 }
 
-// Abort drops the connection of fd, connected in repair mode, without a
-// packet: the task's next read or write fails with ECONNABORTED, then
-// reads end of file (criu restore --tcp-close).
-func Abort(fd int) error {
-	return linux.ConnectUnspec(fd)
+// Closed leaves fd, a new TCP socket, closed both ways, as CRIU 4.2's
+// --tcp-close restores a connection (criu restore --tcp-close): in
+// state CLOSE, it reads end of file, polls POLLHUP and writes fail with
+// EPIPE.
+func Closed(fd int) error {
+	// A socket in state CLOSE is shut down all the same (ENOTCONN).
+	if err := unix.Shutdown(fd, unix.SHUT_RDWR); err != nil && !errors.Is(err, unix.ENOTCONN) {
+		return os.NewSyscallError("shutdown", err)
+	}
+	return nil
 }
 
 // sendQueue puts b into queue of fd in repair mode, in chunks halved

@@ -96,28 +96,29 @@ func TestSaveRestore(t *testing.T) {
 	read(t, n, "again")
 }
 
-// TestAbort: restored closed (st nil), the socket's next read fails with
-// ECONNABORTED.
-func TestAbort(t *testing.T) {
-	crtest.RequireRoot(t)
-	c, s := pair(t)
-	defer unix.Close(c)
-	src, _ := unix.Getsockname(s)
-	dst, _ := unix.Getpeername(s)
-	Pause(s)
-	unix.Close(s)
+// TestClosed: a socket restored closed is as CRIU 4.2's --tcp-close
+// leaves it: in state CLOSE, it reads end of file, polls POLLHUP, and a
+// write fails with EPIPE.
+func TestClosed(t *testing.T) {
 	n, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(n)
-	if err := Restore(n, nil, src, dst, false); err != nil {
+	if err := Closed(n); err != nil {
 		t.Fatal(err)
 	}
-	if err := Resume(n); err != nil {
-		t.Fatal(err)
+	if st, err := unix.GetsockoptTCPInfo(n, unix.IPPROTO_TCP, unix.TCP_INFO); err != nil || st.State != unix.BPF_TCP_CLOSE {
+		t.Errorf("TCP_INFO: state %v (%v), want CLOSE", st, err)
 	}
-	if _, err := unix.Read(n, make([]byte, 1)); !errors.Is(err, unix.ECONNABORTED) {
-		t.Fatalf("read: %v, want ECONNABORTED", err)
+	if c, err := unix.Read(n, make([]byte, 1)); c != 0 || err != nil {
+		t.Errorf("read: %d, %v, want end of file", c, err)
+	}
+	p := []unix.PollFd{{Fd: int32(n), Events: unix.POLLHUP}}
+	if c, err := unix.Poll(p, 0); c != 1 || err != nil || p[0].Revents != unix.POLLHUP {
+		t.Errorf("poll: %d, %v, revents %#x, want POLLHUP", c, err, p[0].Revents)
+	}
+	if _, err := unix.SendmsgN(n, []byte("x"), nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT); !errors.Is(err, unix.EPIPE) {
+		t.Errorf("send: %v, want EPIPE", err)
 	}
 }

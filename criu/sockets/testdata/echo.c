@@ -2,7 +2,8 @@
  * FAMILY(4|6) PORT READYFILE. It accepts one client and echoes what it
  * reads. SIGUSR1 toggles holding: while held it reads nothing (what the
  * client sends stays in the receive queue) and says HOLD/GO in
- * READYFILE. */
+ * READYFILE; it says EOF there when its client's end is closed, READ
+ * ERROR when a read fails. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,8 +62,10 @@ int main(int argc, char **argv)
 		if (held || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		ssize_t n = read(c, buf, sizeof(buf));
-		if (n == 0)
+		if (n == 0) {
+			say(argv[3], "EOF\n");
 			return 0;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
