@@ -83,6 +83,9 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		// As the task resolves it: in its root (a container's).
 		var fst unix.Stat_t
 		if err := unix.Stat(procfs.Path(at.pid, "root")+path, &fst); err != nil || uint32(fst.Ino) != ud.VFSIno {
+			if err := refuseHidden(cp, path); err != nil {
+				return nil, err
+			}
 			e.Deleted = proto.Bool(true)
 		} else {
 			e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(fst.Mode), Uid: proto.Uint32(fst.Uid), Gid: proto.Uint32(fst.Gid)}
@@ -356,6 +359,29 @@ func (s *Set) nameHeld(name []byte) string {
 		return "a file (its closed sender left it)"
 	}
 	return ""
+}
+
+// refuseHidden refuses a socket (cp, this process's copy) bound to path
+// whose file path no longer reaches but that is not deleted: a mount
+// over its directory hides it, or it was moved. Restore binds a deleted
+// socket's name where the path leads now and removes the file after:
+// the socket would be bound on the mount over it (holding it busy) and
+// the hidden file, still there, would be lost. A file that cannot be
+// opened through the socket (SIOCUNIXFILE) is taken for deleted.
+func refuseHidden(cp int, path string) error {
+	f, err := unix.IoctlRetInt(cp, unix.SIOCPROTOPRIVATE) // SIOCUNIXFILE
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(f)
+	var st unix.Stat_t
+	if err := unix.Fstat(f, &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	if st.Nlink == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: bound to %s, whose file is not deleted but no longer at that path (a mount over its directory, or the file moved): restore would bind the name on what the path reaches now", errdefs.ErrUnsupported, path)
 }
 
 // relativeNameDir is the directory the relative name of a socket (cp,
