@@ -54,7 +54,10 @@
 // is followed in turn), and restore sends it again with its message. A
 // connection shut
 // down before it connected (its peer not shut down to match), since
-// restore shuts down a pair, which reaches both ends. A peer outside the tree fails
+// restore shuts down a pair, which reaches both ends. A socket whose
+// file is not deleted but no longer at its path (a mount over its
+// directory hides it, or it moved) is refused: restore would bind the
+// name on what the path reaches now. A peer outside the tree fails
 // the dump (ErrOutside), except, as in CRIU 4.2, with Options.ExtUnixSk
 // a named datagram peer (restore connects to its name again), and a
 // socket named in Options.ExtUnixInodes (--ext-unix-sk=INO) of any kind
