@@ -1,5 +1,6 @@
 // Package sockets checkpoints the sockets of a process tree, both
-// halves: UNIX sockets (unix_dump.go, unix_restore.go), IPv4 and IPv6
+// halves: UNIX sockets (unix_dump.go, unix_restore.go; where their names
+// are in the file system in package unixname), IPv4 and IPv6
 // TCP, UDP, raw and ICMP ping sockets (inet_dump.go, inet_restore.go;
 // raw_sk.go with package raw; ping_sk.go), their options
 // (opts.go, filter_unsafe.go; the TCP ones in package soccr, those the

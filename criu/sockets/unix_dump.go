@@ -3,10 +3,7 @@ package sockets
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
@@ -16,6 +13,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/sockets/skqueue"
 	"github.com/criugo/criu/criu/sockets/unixdiag"
+	"github.com/criugo/criu/criu/sockets/unixname"
 	"github.com/criugo/criu/criu/sockets/unsaved"
 	"github.com/criugo/criu/proto/images"
 )
@@ -73,7 +71,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 	if len(ud.Name) > 0 && ud.Name[0] != 0 {
 		path := string(bytes.TrimRight(ud.Name, "\x00"))
 		if path[0] != '/' {
-			dir, err := relativeNameDir(cp, path, ud)
+			dir, err := unixname.Dir(cp, path, ud.VFSIno)
 			if err != nil {
 				return nil, fmt.Errorf("socket:[%d]: %w", ino, err)
 			}
@@ -83,7 +81,7 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		// As the task resolves it: in its root (a container's).
 		var fst unix.Stat_t
 		if err := unix.Stat(procfs.Path(at.pid, "root")+path, &fst); err != nil || uint32(fst.Ino) != ud.VFSIno {
-			if err := refuseHidden(cp, path); err != nil {
+			if err := unixname.RefuseHidden(cp, path); err != nil {
 				return nil, err
 			}
 			e.Deleted = proto.Bool(true)
@@ -359,63 +357,4 @@ func (s *Set) nameHeld(name []byte) string {
 		return "a file (its closed sender left it)"
 	}
 	return ""
-}
-
-// refuseHidden refuses a socket (cp, this process's copy) bound to path
-// whose file path no longer reaches but that is not deleted: a mount
-// over its directory hides it, or it was moved. Restore binds a deleted
-// socket's name where the path leads now and removes the file after:
-// the socket would be bound on the mount over it (holding it busy) and
-// the hidden file, still there, would be lost. A file that cannot be
-// opened through the socket (SIOCUNIXFILE) is taken for deleted.
-func refuseHidden(cp int, path string) error {
-	f, err := unix.IoctlRetInt(cp, unix.SIOCPROTOPRIVATE) // SIOCUNIXFILE
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(f)
-	var st unix.Stat_t
-	if err := unix.Fstat(f, &st); err != nil {
-		return os.NewSyscallError("fstat", err)
-	}
-	if st.Nlink == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: bound to %s, whose file is not deleted but no longer at that path (a mount over its directory, or the file moved): restore would bind the name on what the path reaches now", errdefs.ErrUnsupported, path)
-}
-
-// relativeNameDir is the directory the relative name of a socket (cp,
-// this process's copy) is relative to, as the task's mount
-// namespace names it: the socket's file, opened through the socket
-// (SIOCUNIXFILE), has a path that ends with the name; the directory is
-// what comes before. Restore binds the name from that directory again,
-// so the socket keeps its relative name (getsockname), as CRIU 4.2 does
-// (unix_sk_entry.name_dir). A name that is not the end of its file's path
-// (dot-dot, a symlink on the way) is refused, by name.
-func relativeNameDir(cp int, name string, ud *unixdiag.Socket) (string, error) {
-	f, err := unix.IoctlRetInt(cp, unix.SIOCPROTOPRIVATE) // SIOCUNIXFILE: an O_PATH fd of the socket's file
-	if err != nil {
-		return "", fmt.Errorf("open the file of its relative name %q: %w", name, os.NewSyscallError("ioctl(SIOCUNIXFILE)", err))
-	}
-	defer unix.Close(f)
-	var st unix.Stat_t
-	if err := unix.Fstat(f, &st); err != nil {
-		return "", os.NewSyscallError("fstat", err)
-	}
-	if uint32(st.Ino) != ud.VFSIno {
-		return "", fmt.Errorf("the file of its relative name %q is inode %d, sock_diag says %d", name, st.Ino, ud.VFSIno)
-	}
-	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(f))
-	if err != nil {
-		return "", err
-	}
-	link = strings.TrimSuffix(link, " (deleted)")
-	dir, ok := strings.CutSuffix(link, "/"+name)
-	if !ok || !strings.HasPrefix(link, "/") {
-		return "", fmt.Errorf("%w: it is bound to the relative path %q, which is not the end of its file's path %q (a dot-dot or a symlink on the way), so the directory it is relative to is not known", errdefs.ErrUnsupported, name, link)
-	}
-	if dir == "" {
-		dir = "/"
-	}
-	return dir, nil
 }

@@ -3,16 +3,14 @@ package sockets
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
-	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/criu/sockets/skqueue"
+	"github.com/criugo/criu/criu/sockets/unixname"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -138,7 +136,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		}
 		k := string(e.GetName())
 		if k[0] != 0 {
-			k = namePath(e) // a relative name by its directory
+			k = unixname.Path(e) // a relative name by its directory
 		}
 		if groups[k] == nil {
 			names = append(names, k)
@@ -153,7 +151,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 	reach := map[uint32][]byte{}
 	defer func() {
 		for ino, name := range reach {
-			inNameDir(byIno[ino], func() error { return unix.Unlink(string(name)) })
+			unixname.InDir(byIno[ino], func() error { return unix.Unlink(string(name)) })
 		}
 	}()
 	// ghostDirs are directories made for deleted sockets' paths, removed
@@ -188,19 +186,19 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		ghosts := !abstract && !last(g[len(g)-1])
 		for i, e := range g {
 			sa := skqueue.Sockaddr(e.GetName())
-			path := namePath(e)
+			path := unixname.Path(e)
 			if ghosts && i == 0 {
-				restorePath, err := bindGhostPath(path, &ghostDirs)
+				restorePath, err := unixname.BindGhostPath(path, &ghostDirs)
 				if err != nil {
 					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 				}
 				putBack = append(putBack, restorePath)
 			} else if !abstract && !ghosts {
-				if err := removeStaleSocket(path); err != nil {
+				if err := unixname.RemoveStale(path); err != nil {
 					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 				}
 			}
-			if err := inNameDir(e, func() error { return unix.Bind(fds[e.GetIno()], sa) }); err != nil {
+			if err := unixname.InDir(e, func() error { return unix.Bind(fds[e.GetIno()], sa) }); err != nil {
 				return fmt.Errorf("socket:[%d]: bind %q: %w", e.GetIno(), sa.Name, os.NewSyscallError("bind", err))
 			}
 			if abstract {
@@ -215,7 +213,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 				}
 			}
 			if i < len(g)-1 {
-				if err := linkReach(e, reach); err != nil {
+				if err := unixname.LinkReach(e, reach); err != nil {
 					return fmt.Errorf("socket:[%d]: %w", e.GetIno(), err)
 				}
 				if err := unix.Unlink(path); err != nil {
@@ -244,7 +242,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		fd, ok := masters[id]
 		return fd, ok
 	}
-	refill := &skqueue.Refiller{Queues: queues, Sks: sks, ByIno: byIno, Fds: fds, Partners: partners, FdOf: fdOf, InDir: inNameDir, Reach: reach}
+	refill := &skqueue.Refiller{Queues: queues, Sks: sks, ByIno: byIno, Fds: fds, Partners: partners, FdOf: fdOf, InDir: unixname.InDir, Reach: reach}
 	if err := refill.Refill(false); err != nil {
 		return err
 	}
@@ -282,7 +280,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		if r, ok := reach[p.GetIno()]; ok {
 			name = r
 		}
-		if err := inNameDir(p, func() error { return unix.Connect(fds[e.GetIno()], skqueue.Sockaddr(name)) }); err != nil {
+		if err := unixname.InDir(p, func() error { return unix.Connect(fds[e.GetIno()], skqueue.Sockaddr(name)) }); err != nil {
 			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", e.GetIno(), p.GetIno(), os.NewSyscallError("connect", err))
 		}
 	}
@@ -291,7 +289,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 	}
 	for ino, name := range reach {
 		delete(reach, ino)
-		if err := inNameDir(byIno[ino], func() error { return unix.Unlink(string(name)) }); err != nil {
+		if err := unixname.InDir(byIno[ino], func() error { return unix.Unlink(string(name)) }); err != nil {
 			return fmt.Errorf("socket:[%d]: remove the link it was reached by: %w", ino, os.NewSyscallError("unlink", err))
 		}
 	}
@@ -346,119 +344,9 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 	return nil
 }
 
-// relativeName tells a socket bound to a relative path (CRIU's
-// name_dir holds the directory it is relative to).
-func relativeName(e *images.UnixSkEntry) bool {
-	n := e.GetName()
-	return len(n) > 0 && n[0] != 0 && n[0] != '/'
-}
-
-// namePath is the path of the file of e's name (not abstract): the name,
-// joined to its directory for a relative one.
-func namePath(e *images.UnixSkEntry) string {
-	n := skqueue.Sockaddr(e.GetName()).Name
-	if relativeName(e) {
-		return filepath.Join(e.GetNameDir(), n)
-	}
-	return n
-}
-
-// inNameDir runs fn where e's name resolves: for a relative name on a
-// thread whose working directory is the one the name is relative to
-// (name_dir, opened here: for a container on its thread, in its mount
-// namespace), so that a bind keeps the name relative; else here.
-func inNameDir(e *images.UnixSkEntry, fn func() error) error {
-	if !relativeName(e) {
-		return fn()
-	}
-	if !filepath.IsAbs(e.GetNameDir()) {
-		return fmt.Errorf("%w: socket:[%d] has the relative name %q and no absolute directory it is relative to (name_dir %q)", errdefs.ErrBadImage, e.GetIno(), e.GetName(), e.GetNameDir())
-	}
-	d, err := unix.Open(e.GetNameDir(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("the directory of its relative name: %w", &os.PathError{Op: "open", Path: e.GetNameDir(), Err: err})
-	}
-	defer unix.Close(d)
-	return nsenter.InDir(d, fn)
-}
-
-// linkReach links, beside the file e is bound to (its name, relative
-// or not), a name that reaches e once the name is another's, and
-// records it in reach. A link whose name would not fit a sockaddr is
-// not made: e is then reached by its name, as before.
-func linkReach(e *images.UnixSkEntry, reach map[uint32][]byte) error {
-	name := skqueue.Sockaddr(e.GetName()).Name
-	link := filepath.Join(filepath.Dir(name), fmt.Sprintf(".criu-sk-%d-%d", os.Getpid(), e.GetIno()))
-	if len(link) >= len(unix.RawSockaddrUnix{}.Path) {
-		return nil
-	}
-	if err := inNameDir(e, func() error { return unix.Link(name, link) }); err != nil {
-		return fmt.Errorf("link %s to %s: %w", link, name, os.NewSyscallError("link", err))
-	}
-	reach[e.GetIno()] = []byte(link)
-	return nil
-}
-
 // closedPeer tells a socket whose peer has closed: established, no peer.
 // A datagram socket must be unnamed too: a named one is established
 // also once something connected to it.
 func closedPeer(e *images.UnixSkEntry) bool {
 	return e.GetState() == tcpEstablished && e.GetPeer() == 0 && (e.GetType() != unix.SOCK_DGRAM || len(e.GetName()) == 0)
-}
-
-// bindGhostPath readies path for a socket whose file was deleted at
-// dump: directories missing on the way are made (and added to dirs, to be
-// removed), and whatever stands at path is renamed aside. It returns the
-// undo of the rename.
-func bindGhostPath(path string, dirs *[]string) (func() error, error) {
-	var missing []string
-	for d := filepath.Dir(path); d != "/" && d != "."; d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		missing = append(missing, d)
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := unix.Mkdir(missing[i], 0o700); err != nil {
-			return nil, fmt.Errorf("make %s for a deleted socket: %w", missing[i], os.NewSyscallError("mkdir", err))
-		}
-		*dirs = append(*dirs, missing[i])
-	}
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return func() error { return nil }, nil
-		}
-		return nil, os.NewSyscallError("lstat", err)
-	}
-	aside := fmt.Sprintf("%s.criu-%d", path, os.Getpid())
-	if err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, aside, unix.RENAME_NOREPLACE); err != nil {
-		return nil, fmt.Errorf("move %s aside for a deleted socket: %w", path, os.NewSyscallError("rename", err))
-	}
-	done := false
-	return func() error {
-		if done {
-			return nil
-		}
-		done = true
-		return os.NewSyscallError("rename", unix.Renameat2(unix.AT_FDCWD, aside, unix.AT_FDCWD, path, unix.RENAME_NOREPLACE))
-	}, nil
-}
-
-// removeStaleSocket removes the socket file a dumped socket left at path;
-// anything else there is an error.
-func removeStaleSocket(path string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return os.NewSyscallError("lstat", err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		return fmt.Errorf("bind %s: %w: not a socket", path, os.ErrExist)
-	}
-	return os.NewSyscallError("unlink", unix.Unlink(path))
 }

@@ -1,4 +1,4 @@
-package sockets
+package unixname
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// relativeNameDir finds the directory of a socket bound to a relative
+// Dir finds the directory of a socket bound to a relative
 // name (also one under a subdirectory, also one whose file was deleted);
 // a name that is not the end of its file's path (dot, dot-dot, a symlink)
 // is refused by name.
@@ -69,7 +69,7 @@ func TestRelativeNameDir(t *testing.T) {
 		if err := unix.Fstat(fd, &st); err != nil {
 			t.Fatal(err)
 		}
-		got, err := relativeNameDir(fd, c.name, all[uint32(st.Ino)])
+		got, err := Dir(fd, c.name, all[uint32(st.Ino)].VFSIno)
 		switch {
 		case c.dir == "" && !errors.Is(err, errdefs.ErrUnsupported):
 			t.Errorf("%s: %q, %v; want refused", c.name, got, err)
@@ -81,8 +81,8 @@ func TestRelativeNameDir(t *testing.T) {
 		}
 		// Restore's side: the file of the name is where it was.
 		e := &images.UnixSkEntry{Name: []byte(c.name), NameDir: &got}
-		if p := namePath(e); p != filepath.Join(dir, c.name) {
-			t.Errorf("%s: namePath %q", c.name, p)
+		if p := Path(e); p != filepath.Join(dir, c.name) {
+			t.Errorf("%s: Path %q", c.name, p)
 		}
 	}
 }
