@@ -109,7 +109,7 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 			return fd, err
 		}
 	} else if e.GetSrcPort() != 0 || !zeroWords(e.GetSrcAddr()) {
-		if err := soccr.BindShared(fd, src); err != nil {
+		if err := bindFree(fd, family, int(e.GetType()), src, ipo.GetFreebind()); err != nil {
 			return fd, err
 		}
 		defer func() { err = errors.Join(err, soccr.SetReuseAddr(fd, e.GetOpts().GetReuseaddr())) }()
@@ -143,6 +143,29 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
 	}
 	return fd, nil
+}
+
+// bindFree binds fd (BindShared) with IP_FREEBIND (IPV6_FREEBIND) on,
+// then off again unless freebind (the socket's own, already set): the
+// address may be one the namespace does not hold (yet: IPv6 addresses
+// are tentative for a while), bound while the option was on, which the
+// task then turned off (as CRIU 4.2, which does so for IPv6). A raw
+// socket binds as it is.
+func bindFree(fd, family, typ int, src unix.Sockaddr, freebind bool) error {
+	if freebind || typ == unix.SOCK_RAW {
+		return soccr.BindShared(fd, src)
+	}
+	level, opt := unix.IPPROTO_IP, unix.IP_FREEBIND
+	if family == unix.AF_INET6 {
+		level, opt = unix.IPPROTO_IPV6, ipv6Freebind
+	}
+	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+		return os.NewSyscallError("setsockopt(FREEBIND)", err)
+	}
+	if err := soccr.BindShared(fd, src); err != nil {
+		return err
+	}
+	return os.NewSyscallError("setsockopt(FREEBIND)", unix.SetsockoptInt(fd, level, opt, 0))
 }
 
 func zeroWords(w []uint32) bool {
