@@ -125,6 +125,7 @@
 // their listener again (an external datagram peer by its name; a
 // connection to an external peer must be given with --inherit-fd
 // fd[N]:socket:[INO], which takes its place as it is), the filter, the
-// shutdowns. Inet sockets get their options, bind, listen or connect,
-// shutdown and filter.
+// shutdowns. Inet sockets get their options, bind (with IP_FREEBIND
+// and, for those that had it off, SO_REUSEPORT on: turned off as they
+// were once all are bound), listen or connect, shutdown and filter.
 package sockets

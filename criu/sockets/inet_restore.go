@@ -17,7 +17,9 @@ import (
 // OpenInet creates, in the restorer, the IPv4 or IPv6 socket e
 // describes: options, bound address, listening or connected (UDP, raw). It
 // runs in the tree's network namespace. An established TCP connection
-// is InetRestorer's.
+// is InetRestorer's. A bound TCP or UDP socket that had no SO_REUSEPORT
+// binds and listens with it (sharedPort), so that sockets sharing a
+// port bind in any order: InetRestorer turns it off once all are made.
 func OpenInet(e *images.InetSkEntry) (fd int, err error) { return openInet(e, nil) }
 
 // openInet is OpenInet; conn, if not nil, binds and connects the socket
@@ -109,6 +111,11 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 			return fd, err
 		}
 	} else if e.GetSrcPort() != 0 || !zeroWords(e.GetSrcAddr()) {
+		if sharedPort(e) {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+				return fd, os.NewSyscallError("setsockopt(SO_REUSEPORT)", err)
+			}
+		}
 		if err := bindFree(fd, family, int(e.GetType()), src, ipo.GetFreebind()); err != nil {
 			return fd, err
 		}
@@ -143,6 +150,16 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 		return fd, os.NewSyscallError("fcntl(F_SETFL)", err)
 	}
 	return fd, nil
+}
+
+// sharedPort tells a socket that binds with SO_REUSEPORT on, though it
+// had it off: two sockets of a SO_REUSEPORT group, one of which then
+// turned it off, share their port still, and could not bind in turn
+// with the option as it was (EADDRINUSE), nor could the first listen
+// (CRIU 4.2 sets it for every socket so). A raw socket's port is its
+// protocol.
+func sharedPort(e *images.InetSkEntry) bool {
+	return !e.GetOpts().GetSoReuseport() && e.GetType() != unix.SOCK_RAW && e.GetSrcPort() != 0
 }
 
 // bindFree binds fd (BindShared) with IP_FREEBIND (IPV6_FREEBIND) on,

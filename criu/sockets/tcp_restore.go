@@ -3,6 +3,7 @@ package sockets
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -25,6 +26,9 @@ type InetRestorer struct {
 	store  image.Store
 	opts   TCPOptions
 	repair []soccr.Restored // the connections made (fds: the restorer's masters)
+	// reuseport are the masters bound with SO_REUSEPORT they had off
+	// (sharedPort), turned off by Resume.
+	reuseport []int
 }
 
 // NewInetRestorer returns the maker of the inet sockets of the images
@@ -39,7 +43,11 @@ func NewInetRestorer(store image.Store, opts TCPOptions) *InetRestorer {
 // socket closed both ways (soccr.Closed), as CRIU's.
 func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, error) {
 	if !soccr.Connected(e.GetState()) || e.GetProto() != unix.IPPROTO_TCP || e.GetType() == unix.SOCK_RAW {
-		return OpenInet(e)
+		fd, err := OpenInet(e)
+		if err == nil && sharedPort(e) {
+			r.reuseport = append(r.reuseport, fd)
+		}
+		return fd, err
 	}
 	family := int(e.GetFamily())
 	dst, err := inetSockaddr(family, e.GetDstAddr(), e.GetDstPort())
@@ -70,9 +78,16 @@ func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, er
 	return fd, err
 }
 
-// Resume takes the connections out of repair mode: they go on, and what
-// they had not sent is written.
+// Resume turns SO_REUSEPORT off where the socket had it off, all being
+// bound, and takes the connections out of repair mode: they go on, and
+// what they had not sent is written. The masters are still open.
 func (r *InetRestorer) Resume() error {
+	for _, fd := range r.reuseport {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 0); err != nil {
+			return os.NewSyscallError("setsockopt(SO_REUSEPORT)", err)
+		}
+	}
+	r.reuseport = nil
 	err := soccr.ResumeRestored(r.repair)
 	r.repair = nil
 	return err
