@@ -53,9 +53,11 @@
 // peek; InFlight hands each to the dumper, which saves its file like a
 // task's fd (a socket comes back to Add, so a socket passed in a socket
 // is followed in turn), and restore sends it again with its message. A
-// connection shut
-// down before it connected (its peer not shut down to match), since
-// restore shuts down a pair, which reaches both ends. A socket whose
+// connection shut down before it connected (its peer not shut down to
+// match: restore shuts down a pair, which reaches both ends) is made by
+// connecting it, shut down, to the listener its peer was accepted from,
+// which accepts it again; it is refused when the tree holds no such
+// listener (the only one of its peer's name). A socket whose
 // file is not deleted but no longer at its path (a mount over its
 // directory hides it, or it moved) is refused: restore would bind the
 // name on what the path reaches now. A peer outside the tree fails

@@ -184,8 +184,11 @@ func (s *Set) checkUnix() error {
 			// A connection's shutdown reaches both ends (reading on one is
 			// writing on the other), except one made before connect(),
 			// which restore (shutting down a pair) cannot make.
-			if m := sk.d.Shutdown & 3; sk.d.Type != unix.SOCK_DGRAM && m&^mirrorShutdown(peer.d.Shutdown&3) != 0 {
-				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s)", errdefs.ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.Shutdown&3)))
+			// which restore makes so again, connecting it to the
+			// listener its peer was accepted from, if the tree holds
+			// one (of its name, the only one).
+			if m := sk.d.Shutdown & 3; sk.d.Type != unix.SOCK_DGRAM && m&^mirrorShutdown(peer.d.Shutdown&3) != 0 && !s.oneListener(peer) {
+				return fail(sk, fmt.Errorf("%w: shut down for %s before it connected: its peer socket:[%d] is not shut down to match (%s), and no one listener of the tree has its name to connect to again", errdefs.ErrUnsupported, shutdownName(m), p, shutdownName(peer.d.Shutdown&3)))
 			}
 			if sk.d.Type == unix.SOCK_DGRAM && peer.d.Peer != sk.d.Ino && len(peer.d.Name) == 0 {
 				return fail(sk, fmt.Errorf("%w: connected to the unnamed socket:[%d]", errdefs.ErrUnsupported, p))
@@ -208,6 +211,19 @@ func (s *Set) checkUnix() error {
 		}
 	}
 	return nil
+}
+
+// oneListener tells whether exactly one listener of the tree has a's
+// type and name (and a has one): the one it was accepted from.
+func (s *Set) oneListener(a *unixSk) bool {
+	n := 0
+	for _, o := range s.unixSks {
+		if o.d.State == tcpListen && o.d.Type == a.d.Type && len(a.d.Name) > 0 && bytes.Equal(o.d.Name, a.d.Name) &&
+			o.e.GetNameDir() == a.e.GetNameDir() {
+			n++
+		}
+	}
+	return n == 1
 }
 
 // mirrorShutdown is the shutdown one end of a connection gets from the

@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -92,8 +93,34 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		masters[e.GetId()] = fd
 	}
 	sks = own
+	// A connection one end of which shut down before it connected (its
+	// peer does not mirror it, as one shut down after would): that end
+	// (by ino) is shut down so, then connected to the listener the other
+	// end was accepted from, which accepts it again (a socketpair's
+	// shutdown reaches both ends).
+	early := map[uint32]uint32{}
+	type reaccept struct{ c, a, l *images.UnixSkEntry }
+	var reaccepts []reaccept
+	accepting := map[uint32]bool{}
 	for _, e := range sks {
-		if _, ok := fds[e.GetIno()]; ok {
+		p := mutual(e)
+		if p == nil || accepting[e.GetIno()] {
+			continue
+		}
+		m := shutBeforeConnect(e, p)
+		if m == 0 {
+			continue
+		}
+		l := acceptedFrom(p, sks)
+		if l == nil {
+			return fmt.Errorf("%w: socket:[%d] was shut down before it connected, and no listener of the tree has its peer socket:[%d]'s name to connect to", errdefs.ErrBadImage, e.GetIno(), p.GetIno())
+		}
+		early[e.GetIno()] = m
+		accepting[p.GetIno()] = true
+		reaccepts = append(reaccepts, reaccept{e, p, l})
+	}
+	for _, e := range sks {
+		if _, ok := fds[e.GetIno()]; ok || accepting[e.GetIno()] {
 			continue
 		}
 		typ := int(e.GetType()) | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
@@ -106,7 +133,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 			fds[e.GetIno()], partners[e.GetIno()] = pair[0], pair[1]
 			continue
 		}
-		if p := mutual(e); p != nil {
+		if p := mutual(e); p != nil && early[e.GetIno()] == 0 {
 			pair, err := unix.Socketpair(unix.AF_UNIX, typ, 0)
 			if err != nil {
 				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("socketpair", err))
@@ -131,7 +158,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 	groups := map[string][]*images.UnixSkEntry{}
 	var names []string
 	for _, e := range sks {
-		if len(e.GetName()) == 0 {
+		if len(e.GetName()) == 0 || accepting[e.GetIno()] {
 			continue
 		}
 		k := string(e.GetName())
@@ -230,6 +257,25 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("listen", err))
 			}
 		}
+	}
+	for _, ra := range reaccepts {
+		c, l := fds[ra.c.GetIno()], fds[ra.l.GetIno()]
+		if err := unix.Shutdown(c, int(early[ra.c.GetIno()])-1); err != nil && !errors.Is(err, unix.ENOTCONN) {
+			return fmt.Errorf("socket:[%d]: %w", ra.c.GetIno(), os.NewSyscallError("shutdown", err))
+		}
+		name := ra.l.GetName()
+		if r, ok := reach[ra.l.GetIno()]; ok {
+			name = r
+		}
+		if err := unixname.InDir(ra.l, func() error { return unix.Connect(c, skqueue.Sockaddr(name)) }); err != nil {
+			return fmt.Errorf("socket:[%d]: connect to socket:[%d]: %w", ra.c.GetIno(), ra.l.GetIno(), os.NewSyscallError("connect", err))
+		}
+		a, _, err := unix.Accept4(l, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("socket:[%d]: accept socket:[%d]'s connection again: %w", ra.l.GetIno(), ra.c.GetIno(), os.NewSyscallError("accept4", err))
+		}
+		keep(a)
+		fds[ra.a.GetIno()] = a
 	}
 	// The descriptors passed in queued messages: the restorer's
 	// description of each file, a socket of these or another master.
@@ -330,7 +376,7 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 	}
 	for _, e := range sks {
 		fd := fds[e.GetIno()]
-		if how := e.GetShutdown(); how != images.SkShutdown_NONE {
+		if how := uint32(e.GetShutdown()) &^ early[e.GetIno()]; how != 0 {
 			// READ=1, WRITE=2, BOTH=3 are SHUT_RD+1, SHUT_WR+1, SHUT_RDWR+1.
 			if err := unix.Shutdown(fd, int(how)-1); err != nil && !errors.Is(err, unix.ENOTCONN) {
 				return fmt.Errorf("socket:[%d]: %w", e.GetIno(), os.NewSyscallError("shutdown", err))
@@ -342,6 +388,34 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		masters[e.GetId()] = fd
 	}
 	return nil
+}
+
+// shutBeforeConnect is the part of e's shutdown that its peer p of a
+// connection does not mirror (reading on one end is writing on the
+// other): e shut it down before it connected.
+func shutBeforeConnect(e, p *images.UnixSkEntry) uint32 {
+	if e.GetType() == unix.SOCK_DGRAM {
+		return 0
+	}
+	pm := uint32(p.GetShutdown()) & 3
+	return uint32(e.GetShutdown()) & 3 &^ (pm&1<<1 | pm&2>>1)
+}
+
+// acceptedFrom is the listener of sks that a was accepted from: the
+// only one of its type with its name; nil if none or several.
+func acceptedFrom(a *images.UnixSkEntry, sks []*images.UnixSkEntry) *images.UnixSkEntry {
+	var l *images.UnixSkEntry
+	for _, o := range sks {
+		if o.GetState() != tcpListen || o.GetType() != a.GetType() || len(a.GetName()) == 0 ||
+			!bytes.Equal(o.GetName(), a.GetName()) || o.GetNameDir() != a.GetNameDir() {
+			continue
+		}
+		if l != nil {
+			return nil
+		}
+		l = o
+	}
+	return l
 }
 
 // closedPeer tells a socket whose peer has closed: established, no peer.
