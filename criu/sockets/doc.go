@@ -7,8 +7,8 @@
 // images cannot hold in package unsaved), the messages queued on them
 // (package skqueue; inflight.go hands the descriptors passed in them,
 // SCM_RIGHTS, to the dumper),
-// what sock_diag tells of them (package unixdiag; diag_linux.go for
-// inet shutdowns; both over package sockdiag),
+// what sock_diag tells of them (package unixdiag; inet shutdowns in
+// package inetdiag; both over package sockdiag),
 // MPTCP (mptcp.go), netlink sockets (netlink_sk.go, with package
 // netlink) and packet sockets (packet_sk.go, with package packet). A change to how
 // a socket is saved or made again is made here, and only here.

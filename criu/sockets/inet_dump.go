@@ -11,6 +11,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/sockets/inetdiag"
 	"github.com/criugo/criu/criu/sockets/raw"
 	"github.com/criugo/criu/criu/sockets/soccr"
 	"github.com/criugo/criu/criu/sockets/unsaved"
@@ -213,7 +214,7 @@ func (s *Set) inetShutdown(fd, family, protocol int, ino uint32) (uint8, error) 
 	if !ok {
 		err := s.t.NetDo(func() error {
 			var err error
-			m, err = listInetShutdown(family, protocol)
+			m, err = inetdiag.Shutdowns(family, protocol)
 			return err
 		})
 		// A kernel without inet_diag for the protocol (ENOENT): every

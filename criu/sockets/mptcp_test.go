@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/sockets/inetdiag"
 )
 
 // mptcpSocket makes an MPTCP socket of family, or skips the test on a
@@ -42,7 +44,7 @@ func TestListInetShutdownMPTCP(t *testing.T) {
 		if err := unix.Fstat(fd, &st); err != nil {
 			t.Fatal(err)
 		}
-		m, err := listInetShutdown(family, unix.IPPROTO_MPTCP)
+		m, err := inetdiag.Shutdowns(family, unix.IPPROTO_MPTCP)
 		if errors.Is(err, unix.ENOENT) {
 			t.Skipf("no mptcp_diag in this kernel: %v", err)
 		}
@@ -68,7 +70,7 @@ func TestListInetShutdownMPTCP(t *testing.T) {
 		if err := unix.Fstat(tfd, &st); err != nil {
 			t.Fatal(err)
 		}
-		if m, err = listInetShutdown(family, unix.IPPROTO_MPTCP); err != nil {
+		if m, err = inetdiag.Shutdowns(family, unix.IPPROTO_MPTCP); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := m[uint32(st.Ino)]; ok {

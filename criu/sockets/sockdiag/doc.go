@@ -2,7 +2,7 @@
 // one SOCK_DIAG_BY_FAMILY dump request (Dump) and the attributes that
 // follow a reply's fixed part (Attrs). Each family's request and reply
 // layout belongs to the package of that family: unix_diag to
-// criu/sockets/unixdiag, inet_diag to criu/sockets, raw_diag to
+// criu/sockets/unixdiag, inet_diag to criu/sockets/inetdiag, raw_diag to
 // criu/sockets/raw, packet_diag to criu/sockets/packet.
 //
 // A request is sent in the network namespace of the calling thread,

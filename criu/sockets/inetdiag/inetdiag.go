@@ -1,4 +1,4 @@
-package sockets
+package inetdiag
 
 import (
 	"encoding/binary"
@@ -19,10 +19,10 @@ const (
 	inetDiagReqProtocol = 3
 )
 
-// listInetShutdown asks sock_diag for every socket of family and protocol
+// Shutdowns asks sock_diag for every socket of family and protocol
 // (TCP, UDP, UDP-Lite, MPTCP) of this network namespace in any state, and
 // returns each one's shutdown bits by inode.
-func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
+func Shutdowns(family, protocol int) (map[uint32]uint8, error) {
 	le := binary.LittleEndian
 	req := make([]byte, inetDiagReqLen)
 	req[0], req[1] = byte(family), byte(protocol)
@@ -38,7 +38,7 @@ func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
 	}
 	out := map[uint32]uint8{}
 	err := sockdiag.Dump(req, func(m []byte) error {
-		ino, shut, err := parseInetDiag(m)
+		ino, shut, err := parse(m)
 		if err != nil {
 			return err
 		}
@@ -48,8 +48,8 @@ func listInetShutdown(family, protocol int) (map[uint32]uint8, error) {
 	return out, err
 }
 
-// parseInetDiag returns the inode and shutdown bits of one inet_diag_msg.
-func parseInetDiag(b []byte) (ino uint32, shut uint8, err error) {
+// parse returns the inode and shutdown bits of one inet_diag_msg.
+func parse(b []byte) (ino uint32, shut uint8, err error) {
 	le := binary.LittleEndian
 	if len(b) < inetDiagMsgLen {
 		return 0, 0, fmt.Errorf("sock_diag: short inet_diag_msg (%d bytes)", len(b))
