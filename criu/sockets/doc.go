@@ -70,7 +70,9 @@
 // that are closed or listening and UDP sockets are saved, with their
 // shutdown (sock_diag's INET_DIAG_SHUTDOWN; an unbound socket is not
 // listed, and poll shows a read or full shutdown but not a write one
-// alone); a TCP connection fails with ErrTCPEstablished, unless
+// alone, a TCP one never connected only a read one); a connection the
+// kernel closed (state CLOSE, its peer kept: SO_PEERNAME) only with
+// Options.TCPClose, restored as a new socket shut down; a TCP connection fails with ErrTCPEstablished, unless
 // Options.TCPEstablished: then its copy is put in repair mode and saved
 // (package soccr, tcp-stream-INO.img) and Release ends repair mode (the
 // dump failed, or --leave-running) or closes it silently (killed). The

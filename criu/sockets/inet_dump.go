@@ -46,6 +46,10 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	state := uint32(tcpClose)
 	backlog := uint32(0)
 	conn := false // an established TCP connection, saved with TCP repair
+	// handshake: what a connection set (TCP_MAXSEG...) is not compared
+	// (conn, or a TCP socket closed after one).
+	handshake := false
+	closedConn := false // closed by the kernel (tcp_done): shut down both ways
 	switch {
 	case typ == unix.SOCK_STREAM && protocol == unix.IPPROTO_TCP:
 		ti, err := unix.GetsockoptTCPInfo(cp, unix.IPPROTO_TCP, unix.TCP_INFO)
@@ -60,11 +64,24 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 				return nil, err
 			}
 		case tcpClose:
+			// Closed after a connection (a RST, or both FINs: it keeps
+			// its peer's address, SO_PEERNAME): --tcp-close restores
+			// it as it does a connection, a new socket shut down both
+			// ways; else refused, as restore cannot make its state.
+			if ti.Segs_out > 0 || ti.Segs_in > 0 {
+				if !s.opts.TCPClose {
+					return nil, fmt.Errorf("%s: %w: a TCP connection closed (state CLOSE, its peer's address kept), which restore makes again only as --tcp-close does (a new socket, shut down)", addrString(sa), errdefs.ErrUnsupported)
+				}
+				handshake, closedConn = true, true
+				if pa, ok := peerName(cp, family); ok && perr != nil {
+					dst, dstPort = inetAddr(pa)
+				}
+			}
 		default:
 			if err := refuseTCP(sa, peer, state, s.opts.TCPEstablished || s.opts.TCPClose); err != nil {
 				return nil, err
 			}
-			conn = true
+			conn, handshake = true, true
 		}
 	case typ == unix.SOCK_STREAM && protocol == unix.IPPROTO_MPTCP:
 		if state, backlog, err = s.mptcpState(cp, sa, peer); err != nil {
@@ -111,7 +128,7 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 	default:
 		lists = append(lists, unsaved.UDP)
 	}
-	if err := s.checkUnsaved(cp, family, typ, protocol, conn, lists...); err != nil {
+	if err := s.checkUnsaved(cp, family, typ, protocol, handshake, lists...); err != nil {
 		return nil, fmt.Errorf("%s: %w", addrString(sa), err)
 	}
 	if typ != unix.SOCK_STREAM {
@@ -164,6 +181,9 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		if v, err := unix.GetsockoptInt(cp, unix.IPPROTO_IP, unix.IP_PKTINFO); err == nil {
 			e.IpOpts.Pktinfo = proto.Bool(v != 0)
 		}
+	}
+	if closedConn {
+		shut = 3
 	}
 	if shut != 0 {
 		e.Shutdown = images.SkShutdown(shut & 3).Enum()
@@ -255,6 +275,30 @@ func pollShutdown(fd int, tcp bool) (uint8, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// peerName is the peer address SO_PEERNAME gives, which it keeps for a
+// TCP socket closed after its connection (getpeername: ENOTCONN). The
+// buffer is the family's sockaddr exactly (a longer one is EINVAL).
+func peerName(fd, family int) (unix.Sockaddr, bool) {
+	b := make([]byte, unix.SizeofSockaddrInet4)
+	if family == unix.AF_INET6 {
+		b = make([]byte, unix.SizeofSockaddrInet6)
+	}
+	n, err := linux.GetsockoptInOut(fd, unix.SOL_SOCKET, unix.SO_PEERNAME, b)
+	if err != nil || n < unix.SizeofSockaddrInet4 {
+		return nil, false
+	}
+	port := int(binary.BigEndian.Uint16(b[2:]))
+	switch binary.LittleEndian.Uint16(b) {
+	case unix.AF_INET:
+		return &unix.SockaddrInet4{Port: port, Addr: [4]byte(b[4:8])}, port != 0
+	case unix.AF_INET6:
+		if n >= unix.SizeofSockaddrInet6 {
+			return &unix.SockaddrInet6{Port: port, Addr: [16]byte(b[8:24])}, port != 0
+		}
+	}
+	return nil, false
 }
 
 // inetAddr turns a socket address into CRIU's form: the address bytes in

@@ -42,6 +42,14 @@ func NewInetRestorer(store image.Store, opts TCPOptions) *InetRestorer {
 // with its queues (soccr.ImageName); with TCPOptions.Close, a new
 // socket closed both ways (soccr.Closed), as CRIU's.
 func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, error) {
+	// A connection the kernel closed (state CLOSE, its peer kept):
+	// --tcp-close's new socket, shut down, as for one established.
+	if e.GetState() == tcpClose && e.GetDstPort() != 0 && e.GetProto() == unix.IPPROTO_TCP && e.GetType() == unix.SOCK_STREAM {
+		if !r.opts.Close {
+			return -1, fmt.Errorf("socket:[%d]: %w: a TCP connection closed (state CLOSE, its peer's address kept), which restore makes again only with --tcp-close", e.GetIno(), errdefs.ErrUnsupported)
+		}
+		return openInet(e, func(fd int, _ unix.Sockaddr) error { return soccr.Closed(fd) })
+	}
 	if !soccr.Connected(e.GetState()) || e.GetProto() != unix.IPPROTO_TCP || e.GetType() == unix.SOCK_RAW {
 		fd, err := OpenInet(e)
 		if err == nil && sharedPort(e) {
