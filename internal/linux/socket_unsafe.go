@@ -41,3 +41,19 @@ func GetsockoptInOut(fd, level, opt int, buf []byte) (int, error) {
 	}
 	return int(l), nil
 }
+
+// BindPacketDevice is bind(2) of a SOCK_PACKET socket to the network
+// device name (struct sockaddr: AF_PACKET, the name in sa_data), for
+// which x/sys/unix has no sockaddr.
+func BindPacketDevice(fd int, name string) error {
+	var sa unix.RawSockaddr
+	if name == "" || len(name) >= len(sa.Data) {
+		return os.NewSyscallError("bind", unix.EINVAL)
+	}
+	sa.Family = unix.AF_PACKET
+	for i := 0; i < len(name); i++ {
+		sa.Data[i] = int8(name[i])
+	}
+	_, _, e := unix.Syscall(unix.SYS_BIND, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	return os.NewSyscallError("bind", errno(e))
+}

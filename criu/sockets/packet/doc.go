@@ -1,4 +1,6 @@
-// Package packet checkpoints AF_PACKET sockets (SOCK_RAW and SOCK_DGRAM),
+// Package packet checkpoints AF_PACKET sockets (SOCK_RAW, SOCK_DGRAM and
+// the old SOCK_PACKET, which has no SOL_PACKET options and binds to a
+// device by name),
 // both halves: Dump reads what CRIU's packet_sock_entry holds, Open makes
 // the socket again. Package sockets calls them and adds the SOL_SOCKET
 // options and the filter, which it owns.
@@ -29,8 +31,7 @@
 // PACKET_TX_RING, PACKET_MMAP) are saved with their geometry
 // (PACKET_DIAG_RX_RING, _TX_RING), not their frames, as in CRIU; a
 // ring a task maps is refused by package vmflags (its mapping would
-// have to be made again from the new socket). Refused by name: a SOCK_PACKET
-// socket, a fanout group with a BPF program (CBPF, EBPF: the program
+// have to be made again from the new socket). Refused by name: a fanout group with a BPF program (CBPF, EBPF: the program
 // cannot be read back; one made with FLAG_UNIQUEID keeps the id the
 // kernel chose, which restore asks for), a vnet header size other than
 // PACKET_VNET_HDR's, a membership address longer than 8 bytes, and the

@@ -24,8 +24,8 @@ const maxMcAddr = 8
 // again (the package doc).
 func Dump(fd int, d *Diag) (*images.PacketSockEntry, error) {
 	switch {
-	case d.Type != unix.SOCK_RAW && d.Type != unix.SOCK_DGRAM:
-		return nil, fmt.Errorf("%w: packet socket of type %d (SOCK_PACKET)", errdefs.ErrUnsupported, d.Type)
+	case d.Type != unix.SOCK_RAW && d.Type != unix.SOCK_DGRAM && d.Type != unix.SOCK_PACKET:
+		return nil, fmt.Errorf("%w: packet socket of type %d", errdefs.ErrUnsupported, d.Type)
 	}
 	e := &images.PacketSockEntry{
 		Type: proto.Uint32(uint32(d.Type)), Protocol: proto.Uint32(uint32(htons(d.Num))),

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -18,7 +19,7 @@ import (
 // fails after Open.
 func Open(e *images.PacketSockEntry) (fd int, err error) {
 	typ := int(e.GetType())
-	if typ != unix.SOCK_RAW && typ != unix.SOCK_DGRAM {
+	if typ != unix.SOCK_RAW && typ != unix.SOCK_DGRAM && typ != unix.SOCK_PACKET {
 		return -1, fmt.Errorf("%w: packet socket of type %d", errdefs.ErrUnsupported, typ)
 	}
 	if e.GetProtocol() > 0xffff {
@@ -34,6 +35,9 @@ func Open(e *images.PacketSockEntry) (fd int, err error) {
 			fd = -1
 		}
 	}()
+	if typ == unix.SOCK_PACKET {
+		return fd, openSpkt(fd, e)
+	}
 	// Protocol 0 binds with the socket's own (the one it was made with).
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: int(e.GetIfindex())}); err != nil {
 		return fd, fmt.Errorf("bind to ifindex %d: %w", e.GetIfindex(), os.NewSyscallError("bind", err))
@@ -121,6 +125,29 @@ func setRing(fd, opt int, v uint32, r *images.PacketRing) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%d blocks of %d bytes, %d frames of %d: %w", r.GetBlockNr(), r.GetBlockSize(), r.GetFrameNr(), r.GetFrameSize(), os.NewSyscallError("setsockopt", err))
+	}
+	return nil
+}
+
+// openSpkt binds fd, a SOCK_PACKET socket, to the device of e's ifindex
+// (by its name, as SOCK_PACKET binds; none: it stays unbound). It has no
+// SOL_PACKET options (setsockopt: EOPNOTSUPP), so e must hold none but
+// the defaults.
+func openSpkt(fd int, e *images.PacketSockEntry) error {
+	if len(e.GetMclist()) > 0 || e.Fanout != nil || e.GetRxRing() != nil || e.GetTxRing() != nil || e.GetVersion() != 0 ||
+		e.GetReserve() != 0 || e.GetAuxData() || e.GetOrigDev() || e.GetVnetHdr() || e.GetLoss() || e.GetTimestamp() != 0 {
+		return fmt.Errorf("%w: a SOCK_PACKET socket with SOL_PACKET state (options, memberships, fanout, rings), which it cannot have", errdefs.ErrBadImage)
+	}
+	if e.GetIfindex() == 0 {
+		return nil
+	}
+	ifr := &unix.Ifreq{}
+	ifr.SetUint32(e.GetIfindex())
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFNAME, ifr); err != nil {
+		return fmt.Errorf("the name of ifindex %d: %w", e.GetIfindex(), os.NewSyscallError("ioctl(SIOCGIFNAME)", err))
+	}
+	if err := linux.BindPacketDevice(fd, ifr.Name()); err != nil {
+		return fmt.Errorf("bind to %s (ifindex %d): %w", ifr.Name(), e.GetIfindex(), err)
 	}
 	return nil
 }
