@@ -116,11 +116,44 @@ func ResumeRestored(conns []Restored) error {
 		}
 	}
 	for _, c := range conns {
-		if err := write(c.Fd, c.Unsent); err != nil {
+		if err := writeUnsent(c.Fd, c.Unsent); err != nil {
 			errs = append(errs, fmt.Errorf("unsent data: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// writeUnsent writes b, the bytes fd's send queue held unsent at dump,
+// with its send buffer grown for the write and then set back (its size
+// and SO_BUF_LOCK as they were). They fitted in it beside the bytes
+// sent and not acked, queued again in repair mode; but the queue may
+// count them otherwise now (other segments), and the peer, not running
+// yet, opens no window, so a write that waited for room would wait for
+// the tasks, which run only after it (socket-tcpbuf-local hung so).
+func writeUnsent(fd int, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	size, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	if err != nil {
+		return os.NewSyscallError("getsockopt(SO_SNDBUF)", err)
+	}
+	lock, lockErr := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BUF_LOCK)
+	// The kernel doubles what it is given (SO_SNDBUF reads the doubled
+	// size).
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size+2*len(b)); err != nil {
+		return os.NewSyscallError("setsockopt(SO_SNDBUFFORCE)", err)
+	}
+	err = write(fd, b)
+	if e := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size/2); e != nil {
+		err = errors.Join(err, os.NewSyscallError("setsockopt(SO_SNDBUFFORCE)", e))
+	}
+	if lockErr == nil {
+		if e := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BUF_LOCK, lock); e != nil {
+			err = errors.Join(err, os.NewSyscallError("setsockopt(SO_BUF_LOCK)", e))
+		}
+	}
+	return err
 }
 
 // Save reads the state of fd, a TCP socket in repair mode (Pause),
@@ -445,11 +478,12 @@ func sendQueue(fd, queue int, b []byte) error {
 	return nil
 }
 
-// write sends b on fd (non-blocking) as an ordinary write, waiting for
-// room in the send buffer.
+// write sends b on fd as an ordinary write (without blocking, whatever
+// fd's file status flags: the task's), waiting at most 5s for room in
+// the send buffer.
 func write(fd int, b []byte) error {
 	for len(b) > 0 {
-		n, err := unix.SendmsgN(fd, b, nil, nil, unix.MSG_NOSIGNAL)
+		n, err := unix.SendmsgN(fd, b, nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
 		if errors.Is(err, unix.EAGAIN) {
 			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 			if k, err := linux.Poll(p, 5000); err != nil {
