@@ -480,6 +480,12 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 	if k != nil {
 		cr.sn = k.sn
 	}
+	if k == nil || k.sn.zombie() {
+		// A task that never restores memory of its own (a zombie, a
+		// helper) has its parent's, scratch area included: its
+		// stub's stack is gone.
+		cr.scr = r.scr
+	}
 	st, err := t.tr.WaitStop(hpid)
 	if err != nil {
 		return nil, err
@@ -615,16 +621,23 @@ func (t *treeRestorer) setGroups() error {
 // exit and be reaped, then takes back the SIGCHLD their parents got.
 func (t *treeRestorer) finishDead() error {
 	parents := map[*node]bool{}
+	// Helpers first: a helper's parent may be a zombie, which reaps it
+	// before it dies.
+	for _, n := range t.nodes {
+		if !n.helper {
+			continue
+		}
+		if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, 0); err != nil && !errors.Is(err, ptrace.ErrExited) {
+			return fmt.Errorf("helper %d: %w", n.pid, err)
+		}
+		if _, err := n.parent.r.sys("wait4", unix.SYS_WAIT4, uint64(n.pid), 0, unix.WALL, 0); err != nil {
+			return fmt.Errorf("reap helper %d: %w", n.pid, err)
+		}
+		parents[n.parent] = true
+	}
 	for _, n := range t.nodes {
 		switch {
 		case n.helper:
-			if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, 0); err != nil && !errors.Is(err, ptrace.ErrExited) {
-				return fmt.Errorf("helper %d: %w", n.pid, err)
-			}
-			if _, err := n.parent.r.sys("wait4", unix.SYS_WAIT4, uint64(n.pid), 0, unix.WALL, 0); err != nil {
-				return fmt.Errorf("reap helper %d: %w", n.pid, err)
-			}
-			parents[n.parent] = true
 		case n.sn.zombie():
 			code := n.sn.cores[uint32(n.pid)].GetTc().GetExitCode()
 			if sig := code & 0x7f; sig != 0 {
@@ -647,6 +660,9 @@ func (t *treeRestorer) finishDead() error {
 		}
 	}
 	for p := range parents {
+		if p.sn.zombie() {
+			continue // dead itself
+		}
 		if err := consumeSigchld(p.r); err != nil {
 			return err
 		}
