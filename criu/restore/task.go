@@ -37,53 +37,13 @@ func (r *restorer) restoreState() error {
 	return r.restoreThreads()
 }
 
-// restoreTask sets the process-wide state (package task): signal
-// handlers, personality, oom_score_adj, the child-subreaper flag, umask,
-// cwd, rlimits, timers, membarrier registrations, login uid. The root and
-// session come later.
+// restoreTask sets the process-wide state (task.RestoreProcess).
 func (r *restorer) restoreTask() error {
-	tc := r.sn.cores[uint32(r.vpid)].GetTc()
-	if err := task.SetSigactions(r, r.pid, tc); err != nil {
-		return err
-	}
-	if err := task.SetPersonality(r, tc); err != nil {
-		return err
-	}
-	if err := task.SetOOMScoreAdj(r.pid, r.vpid, tc, r.log); err != nil {
-		return err
-	}
-	if err := task.SetChildSubreaper(r, tc); err != nil {
-		return err
-	}
-	if _, err := r.sys("umask", unix.SYS_UMASK, uint64(r.sn.fs.GetUmask())); err != nil {
-		return err
-	}
 	cwd, _, err := r.filePath(r.sn.fs.GetCwdId())
 	if err != nil {
 		return err
 	}
-	p, err := r.cstring(0, cwd)
-	if err != nil {
-		return err
-	}
-	if _, err := r.sys("chdir "+cwd, unix.SYS_CHDIR, p); err != nil {
-		return err
-	}
-	// The root is changed last (chroot), once every file is open: the
-	// paths of the images are from criu's root.
-	task.SetRlimits(r.pid, tc, r.log)
-	if err := task.SetItimers(r, tc); err != nil {
-		return err
-	}
-	if err := task.SetMembarrier(r, tc); err != nil {
-		return err
-	}
-	if err := task.SetLoginuid(r, r.pid, tc); err != nil {
-		return err
-	}
-	// POSIX timers once the threads exist (task.RestorePosixTimers).
-	// Session and process group are set by the tree (tree.go).
-	return nil
+	return task.RestoreProcess(r, r.pid, r.vpid, r.sn.cores[uint32(r.vpid)].GetTc(), r.sn.fs.GetUmask(), cwd, r.log)
 }
 
 // restoreFiles closes the stub's fds and opens the dumped ones.

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/internal/linux"
@@ -406,4 +407,46 @@ func SetThread(t Task, in *ptrace.Injector, vpid, vtid int, leader bool, core, l
 		}
 	}
 	return nil
+}
+
+// RestoreProcess sets the process-wide state of the task t (host pid
+// pid, vpid in its pid namespace) from its task core tc, in order:
+// signal handlers, personality, oom_score_adj, the child-subreaper flag,
+// umask, cwd (a path from criu's root: the root is changed last, once
+// every file is open), rlimits, interval timers, membarrier
+// registrations, login uid. POSIX timers come once the threads exist
+// (RestorePosixTimers); session and process group are the tree's.
+func RestoreProcess(t Task, pid, vpid int, tc *images.TaskCoreEntry, umask uint32, cwd string, log zerolog.Logger) error {
+	if err := SetSigactions(t, pid, tc); err != nil {
+		return err
+	}
+	if err := SetPersonality(t, tc); err != nil {
+		return err
+	}
+	if err := SetOOMScoreAdj(pid, vpid, tc, log); err != nil {
+		return err
+	}
+	if err := SetChildSubreaper(t, tc); err != nil {
+		return err
+	}
+	if _, err := t.Sys("umask", unix.SYS_UMASK, uint64(umask)); err != nil {
+		return err
+	}
+	if len(cwd)+1 > mem.PageSize {
+		return fmt.Errorf("cwd too long: %q", cwd)
+	}
+	if err := t.WriteScratch(0, append([]byte(cwd), 0)); err != nil {
+		return err
+	}
+	if _, err := t.Sys("chdir "+cwd, unix.SYS_CHDIR, t.Scratch()); err != nil {
+		return err
+	}
+	SetRlimits(pid, tc, log)
+	if err := SetItimers(t, tc); err != nil {
+		return err
+	}
+	if err := SetMembarrier(t, tc); err != nil {
+		return err
+	}
+	return SetLoginuid(t, pid, tc)
 }
