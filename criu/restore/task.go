@@ -257,54 +257,23 @@ func (r *restorer) restoreThreads() error {
 
 // finish sets each thread's own state and registers, then lets them go.
 func (r *restorer) finish() error {
-	type prepared struct {
-		tid  int
-		regs ptrace.Regs
-		xs   []byte
-		mask uint64
-	}
 	if err := r.restoreFowns(); err != nil {
 		return err
 	}
 	if err := r.restoreRoot(); err != nil {
 		return err
 	}
-	var ready []prepared
+	var ready []task.Ready
 	if err := task.RestorePosixTimers(r, r.sn.cores[uint32(r.vpid)].GetTc()); err != nil {
 		return err
 	}
 	sc := r.seccomp
 	for i, tid := range r.tids {
-		vtid := r.vtids[i]
-		core := r.sn.cores[uint32(vtid)]
-		ti := core.GetThreadInfo()
-		tc := core.GetThreadCore()
-		base, err := r.tr.GetRegs(tid)
+		rd, err := task.RestoreThread(r, r.tr, r.in.IP, sc, r.pid, r.vpid, tid, r.vtids[i], tid == r.pid, r.sn.cores[uint32(r.vtids[i])], r.sn.cores[uint32(r.vpid)])
 		if err != nil {
 			return err
 		}
-		in := &ptrace.Injector{T: r.tr, Tid: tid, Base: base, IP: r.in.IP}
-		if err := task.SetThread(r, in, r.vpid, vtid, tid == r.pid, core, r.sn.cores[uint32(r.vpid)]); err != nil {
-			return err
-		}
-		// The filters last but for the creds, which would drop the
-		// CAP_SYS_ADMIN that installing them needs without
-		// no_new_privs; what is injected after runs with them
-		// suspended (package seccomp).
-		if err := sc.Install(in, r.vtids[i]); err != nil {
-			return fmt.Errorf("thread %d: %w", tid, err)
-		}
-		if err := task.SetCreds(r, in, r.pid, tid, tc.GetCreds()); err != nil {
-			return fmt.Errorf("thread %d: %w", tid, err)
-		}
-		if err := task.SetThreadMisc(in, tid, tc); err != nil {
-			return fmt.Errorf("thread %d: %w", tid, err)
-		}
-		mask := tc.GetBlkSigset()
-		if tc.BlkSigset == nil && tid == r.pid {
-			mask = core.GetTc().GetBlkSigset()
-		}
-		ready = append(ready, prepared{tid: tid, regs: task.RegsFromImage(ti.GetGpregs()), xs: ptrace.XstateFromFpregs(ti.GetFpregs()), mask: mask})
+		ready = append(ready, rd)
 	}
 	// After every thread's creds: changing ids resets dumpable.
 	if err := task.SetProcessMisc(r, r.sn.mm); err != nil {
@@ -316,18 +285,7 @@ func (r *restorer) finish() error {
 	if _, err := r.sys("munmap", unix.SYS_MUNMAP, r.scr, scratchSize); err != nil {
 		return err
 	}
-	for _, p := range ready {
-		if err := r.tr.SetXstate(p.tid, p.xs); err != nil {
-			return fmt.Errorf("thread %d: %w", p.tid, err)
-		}
-		if err := r.tr.SetRegs(p.tid, p.regs); err != nil {
-			return fmt.Errorf("thread %d: %w", p.tid, err)
-		}
-		if err := r.tr.SetSigmask(p.tid, p.mask); err != nil {
-			return fmt.Errorf("thread %d: %w", p.tid, err)
-		}
-	}
-	return nil
+	return task.SetReady(r.tr, ready)
 }
 
 // detach lets every thread of the task run. A task that was stopped

@@ -14,6 +14,7 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
+	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -449,4 +450,65 @@ func RestoreProcess(t Task, pid, vpid int, tc *images.TaskCoreEntry, umask uint3
 		return err
 	}
 	return SetLoginuid(t, pid, tc)
+}
+
+// Ready is what is set last in a restored thread (SetReady), once every
+// thread of its task has the rest of its state: its registers, xstate
+// and signal mask.
+type Ready struct {
+	Tid  int
+	Regs ptrace.Regs
+	Xs   []byte
+	Mask uint64
+}
+
+// RestoreThread sets the own state of thread tid (vtid in the images) of
+// task t (host pid pid, vpid in the images; leader: tid is its main
+// thread) from its core and its
+// leader's (SetThread), its seccomp filters (sc: the last but for the
+// creds, which would drop the CAP_SYS_ADMIN that installing them needs
+// without no_new_privs; what is injected after runs with them
+// suspended), creds and the rest (SetThreadMisc), by calls injected at
+// ip, and returns its Ready. It runs on the tracer thread.
+func RestoreThread(t Task, tr *ptrace.Tracer, ip uint64, sc *seccomp.Plan, pid, vpid, tid, vtid int, leader bool, core, leaderCore *images.CoreEntry) (Ready, error) {
+	tc := core.GetThreadCore()
+	base, err := tr.GetRegs(tid)
+	if err != nil {
+		return Ready{}, err
+	}
+	in := &ptrace.Injector{T: tr, Tid: tid, Base: base, IP: ip}
+	if err := SetThread(t, in, vpid, vtid, leader, core, leaderCore); err != nil {
+		return Ready{}, err
+	}
+	if err := sc.Install(in, vtid); err != nil {
+		return Ready{}, fmt.Errorf("thread %d: %w", tid, err)
+	}
+	if err := SetCreds(t, in, pid, tid, tc.GetCreds()); err != nil {
+		return Ready{}, fmt.Errorf("thread %d: %w", tid, err)
+	}
+	if err := SetThreadMisc(in, tid, tc); err != nil {
+		return Ready{}, fmt.Errorf("thread %d: %w", tid, err)
+	}
+	mask := tc.GetBlkSigset()
+	if tc.BlkSigset == nil && leader {
+		mask = core.GetTc().GetBlkSigset()
+	}
+	ti := core.GetThreadInfo()
+	return Ready{Tid: tid, Regs: RegsFromImage(ti.GetGpregs()), Xs: ptrace.XstateFromFpregs(ti.GetFpregs()), Mask: mask}, nil
+}
+
+// SetReady sets each thread's Ready state.
+func SetReady(tr *ptrace.Tracer, ready []Ready) error {
+	for _, p := range ready {
+		if err := tr.SetXstate(p.Tid, p.Xs); err != nil {
+			return fmt.Errorf("thread %d: %w", p.Tid, err)
+		}
+		if err := tr.SetRegs(p.Tid, p.Regs); err != nil {
+			return fmt.Errorf("thread %d: %w", p.Tid, err)
+		}
+		if err := tr.SetSigmask(p.Tid, p.Mask); err != nil {
+			return fmt.Errorf("thread %d: %w", p.Tid, err)
+		}
+	}
+	return nil
 }
