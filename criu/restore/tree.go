@@ -2,7 +2,6 @@ package restore
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -26,7 +25,7 @@ import (
 	"github.com/criugo/criu/criu/mntns"
 	"github.com/criugo/criu/criu/netlock"
 	"github.com/criugo/criu/criu/netns"
-	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/pstree"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
@@ -618,73 +617,40 @@ func (t *treeRestorer) setGroups() error {
 }
 
 // finishDead makes zombies exit with their dumped status and helpers
-// exit and be reaped, then takes back the SIGCHLD their parents got.
+// exit and be reaped (pstree.FinishDead).
 func (t *treeRestorer) finishDead() error {
-	parents := map[*node]bool{}
-	// Helpers first: a helper's parent may be a zombie, which reaps it
-	// before it dies.
+	var dead []pstree.Dead
 	for _, n := range t.nodes {
-		if !n.helper {
-			continue
-		}
-		if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, 0); err != nil && !errors.Is(err, ptrace.ErrExited) {
-			return fmt.Errorf("helper %d: %w", n.pid, err)
-		}
-		if _, err := n.parent.r.sys("wait4", unix.SYS_WAIT4, uint64(n.pid), 0, unix.WALL, 0); err != nil {
-			return fmt.Errorf("reap helper %d: %w", n.pid, err)
-		}
-		parents[n.parent] = true
-	}
-	for _, n := range t.nodes {
-		switch {
-		case n.helper:
-		case n.sn.zombie():
-			code := n.sn.cores[uint32(n.pid)].GetTc().GetExitCode()
-			if sig := code & 0x7f; sig != 0 {
-				// Killed by a signal: let it take that signal, without
-				// a core file.
-				unix.Prlimit(n.r.pid, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
-				if err := t.tr.SetSigmask(n.r.pid, 0); err != nil {
-					return err
-				}
-				if err := t.tr.Detach(n.r.pid, syscall.Signal(sig)); err != nil {
-					return err
-				}
-			} else if _, err := n.r.sys("exit_group", unix.SYS_EXIT_GROUP, uint64(code>>8&0xff)); err != nil && !errors.Is(err, ptrace.ErrExited) {
-				return fmt.Errorf("zombie %d: %w", n.pid, err)
+		if n.helper || n.sn.zombie() {
+			d := pstree.Dead{Pid: n.pid, Task: deadTask{t, n.r}, Parent: deadTask{t, n.parent.r}, Helper: n.helper,
+				ParentDead: n.parent.helper || n.parent.sn.zombie()}
+			if !n.helper {
+				d.Status = n.sn.cores[uint32(n.pid)].GetTc().GetExitCode()
 			}
-			if err := procfs.WaitZombie(n.r.pid, 5*time.Second); err != nil {
-				return err
-			}
-			parents[n.parent] = true
+			dead = append(dead, d)
 		}
 	}
-	for p := range parents {
-		if p.sn.zombie() {
-			continue // dead itself
-		}
-		if err := consumeSigchld(p.r); err != nil {
-			return err
-		}
-	}
-	return nil
+	return pstree.FinishDead(dead)
 }
 
-// consumeSigchld takes a pending SIGCHLD off r's task (its signals are all
-// blocked while it is restored), so that the death of a zombie or helper
-// recreated at restore is not signalled twice.
-func consumeSigchld(r *restorer) error {
-	a := stackScratch(r)
-	b := make([]byte, 24)
-	binary.LittleEndian.PutUint64(b, 1<<(unix.SIGCHLD-1))
-	if err := mem.WriteRemote(r.pid, []mem.Range{{Start: a, End: a + 24}}, b); err != nil {
+// deadTask is a created task as pstree.FinishDead drives it.
+type deadTask struct {
+	t *treeRestorer
+	r *restorer
+}
+
+func (x deadTask) Pid() int        { return x.r.pid }
+func (x deadTask) Scratch() uint64 { return stackScratch(x.r) }
+func (x deadTask) Sys(name string, nr uintptr, args ...uint64) (uint64, error) {
+	return x.r.sys(name, nr, args...)
+}
+
+func (x deadTask) DieBy(sig syscall.Signal) error {
+	unix.Prlimit(x.r.pid, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
+	if err := x.t.tr.SetSigmask(x.r.pid, 0); err != nil {
 		return err
 	}
-	_, err := r.sys("rt_sigtimedwait", unix.SYS_RT_SIGTIMEDWAIT, a, 0, a+8, 8)
-	if err != nil && !errors.Is(err, unix.EAGAIN) {
-		return err
-	}
-	return nil
+	return x.t.tr.Detach(x.r.pid, sig)
 }
 
 // killAll kills every task created so far and reaps them all. Killing
