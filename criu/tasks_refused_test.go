@@ -22,8 +22,9 @@ import (
 // to interrupt task", "Zombies with threads are not supported"). A
 // thread whose personality is not its task's (CRIU 4.2 restores the
 // task's in every thread, silently). And a
-// session member whose leader has exited (a zombie), which CRIU 4.2
-// rebuilds through a helper task and this project does not yet.
+// session whose leader has exited and was reaped, with members under two
+// parents: restore gives such a session through one helper task with the
+// leader's pid, which can fork the children of one parent only.
 func TestDumpRefusesTasks(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
@@ -33,7 +34,7 @@ func TestDumpRefusesTasks(t *testing.T) {
 		{"traced", "is traced by"},
 		{"deadleader", "its thread-group leader has exited while 2 other threads run on"},
 		{"personality", "personality 0x40000 differs from its task's 0x0"},
-		{"sessionzombie", "whose leader cannot give it its session at restore: it is a zombie"},
+		{"sessiontwo", "whose leader cannot give it its session at restore: it has exited, and members of its session have different parents"},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			dir := t.TempDir()
@@ -49,7 +50,7 @@ func TestDumpRefusesTasks(t *testing.T) {
 				t.Fatalf("ready line: %v (%q)", err, b[i:])
 			}
 			other := tracer
-			if c.mode == "sessionzombie" {
+			if c.mode == "sessiontwo" {
 				tracer = 0 // the third is the session's member
 			}
 			// The root first: its children come to the test then (a

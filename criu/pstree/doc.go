@@ -2,11 +2,14 @@
 // pstree.img keeps it: each task's pid, parent, process group, session
 // and threads, inside the tree's pid namespace, parents before children,
 // and a dead task's (a zombie's) core with its exit status. Write writes
-// those images; CheckSessions refuses, at dump, a tree whose sessions
-// restore cannot make again.
+// those images; PlanSessions says how restore gives each task its
+// session (and CheckSessions refuses, at dump, a tree whose sessions it
+// cannot make again); FinishDead ends a restored tree's zombies and
+// helper tasks.
 //
 // What belongs here: the rules of the tree's shape (which sessions and
-// groups can be rebuilt by fork, setsid and setpgid). What does not: a
+// groups can be rebuilt by fork, setsid and setpgid, and through which
+// helpers), and the end of its dead tasks. What does not: a
 // live task's state (package task), the freeze and the kernel objects
 // tasks share (criu/dump), the restore's building of the tree
 // (criu/restore).

@@ -21,7 +21,12 @@
 // at its exec by PTRACE_TRACEME) with clone3(set_tid); every other task is
 // forked by its parent with clone3(set_tid) injected into the parent (with
 // CLONE_FILES/CLONE_FS when it shared them). A session leader forks the
-// children that kept its former session before its setsid; group leaders
+// children that kept its former session (or whose descendants do:
+// pstree.Sessions) before its setsid. A task whose parent cannot give it
+// its session (it was re-parented when its leader exited) is forked by a
+// task of that session in the parent's stead (pstree.Via): the leader, or
+// a helper with the leader's pid that calls setsid, with CLONE_PARENT; or
+// a helper a deeper leader forks, whose exit re-parents it. Group leaders
 // setpgid before their members; a group whose leader is gone gets a
 // helper task with the leader's pid, which exits and is reaped by its
 // parent once the members joined. Zombies are created, put in their group

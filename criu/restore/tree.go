@@ -29,6 +29,7 @@ import (
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/shmem"
 	"github.com/criugo/criu/criu/sockets"
+	"github.com/criugo/criu/criu/task"
 	"github.com/criugo/criu/criu/timens"
 	"github.com/criugo/criu/criu/tty"
 	"github.com/criugo/criu/criu/tun"
@@ -113,6 +114,8 @@ type treeRestorer struct {
 	inheritUsed map[string]bool
 	// rootDone: fs ids whose root is restored (restoreRoot).
 	rootDone map[uint32]bool
+	// sessions: how each task gets its session (pstree.PlanSessions).
+	sessions pstree.Sessions
 }
 
 // Restore rebuilds the process tree described by the images in s. On
@@ -151,6 +154,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}
 	if err := t.shellJob(); err != nil {
 		return nil, err
+	}
+	if t.sessions, err = pstree.PlanSessions(t.shape()); err != nil {
+		return nil, fmt.Errorf("restore %d: %w", t.nodes[0].pid, err)
 	}
 	if t.cg, err = cgroup.Prepare(ctx, t.store, opts.Cgroup, t.ti.inv.GetRootCgSet(), t.log); err != nil {
 		return nil, err
@@ -422,6 +428,15 @@ func (t *treeRestorer) build() error {
 	return nil
 }
 
+// shape is the tree as package pstree takes it.
+func (t *treeRestorer) shape() []pstree.Task {
+	out := make([]pstree.Task, 0, len(t.nodes))
+	for _, n := range t.nodes {
+		out = append(out, pstree.Task{Pid: n.pid, Ppid: int(n.sn.pst.GetPpid()), Pgid: n.pgid(), Sid: n.sid(), Zombie: n.sn.zombie()})
+	}
+	return out
+}
+
 // stackScratch is an address for syscall arguments: in the task's
 // scratch area once its memory is restored (the stub's stack is gone
 // then), before that in its stub stack, below its stack pointer.
@@ -433,9 +448,10 @@ func stackScratch(r *restorer) uint64 {
 }
 
 // forkChild makes the task k a child of n with pid (as seen in n's pid
-// namespace), with clone3 run inside n. k shares n's fd table or fs when
-// the images say so.
-func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
+// namespace), with clone3 run inside n; with sibling, a child of n's
+// parent (CLONE_PARENT: k's session is n's, pstree.Via). k shares n's fd
+// table or fs when the images say so.
+func (t *treeRestorer) forkChild(n *node, pid int, k *node, sibling bool) (*restorer, error) {
 	r := n.r
 	if err := t.tr.SetOptions(r.pid, ptrace.OptTraceClone|ptrace.OptExitKill|unix.PTRACE_O_TRACEFORK); err != nil {
 		return nil, err
@@ -449,8 +465,17 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 			flags |= unix.CLONE_FS
 		}
 	}
+	if k != nil && k.sn.ids != nil && k.parent != n && (k.sn.ids.GetFilesId() == k.parent.sn.ids.GetFilesId() && flags&unix.CLONE_FILES == 0 ||
+		k.sn.ids.GetFsId() == k.parent.sn.ids.GetFsId() && flags&unix.CLONE_FS == 0) {
+		return nil, fmt.Errorf("%w: task %d shares its fd table or fs with its parent %d, but is forked by %d, in its session, which does not", ErrUnsupported, k.pid, k.parent.pid, n.pid)
+	}
+	sig := uint64(unix.SIGCHLD)
+	if sibling {
+		flags |= unix.CLONE_PARENT
+		sig = 0 // clone3 wants none with CLONE_PARENT: the child has its caller's
+	}
 	args := stackScratch(r)
-	b := linux.Clone3Args(linux.CloneArgs{Flags: flags, ExitSignal: uint64(unix.SIGCHLD)}, args, pid)
+	b := linux.Clone3Args(linux.CloneArgs{Flags: flags, ExitSignal: sig}, args, pid)
 	if err := mem.WriteRemote(r.pid, []mem.Range{{Start: args, End: args + uint64(len(b))}}, b); err != nil {
 		return nil, err
 	}
@@ -462,7 +487,9 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node) (*restorer, error) {
 		}
 		return nil, err
 	}
-	if int(child) != pid {
+	if pid == 0 { // any
+		pid = int(child)
+	} else if int(child) != pid {
 		return nil, fmt.Errorf("clone3 gave pid %d, want %d", child, pid)
 	}
 	// clone3 returns the pid in n's namespace; the fork event, the
@@ -518,29 +545,32 @@ func (t *treeRestorer) create(ctx context.Context, n *node) error {
 		t.memTime += time.Since(t0)
 	}
 	setsid := n.sid() == n.pid && n.curSid != n.pid
-	var before, after []*node
+	var before, after, via []*node
 	for _, k := range n.kids {
-		if setsid && k.sid() != n.pid && k.sid() != k.pid {
+		switch {
+		case t.sessions.Via[k.pid].By != 0:
+			via = append(via, k) // once their session's leader is made
+		case setsid && t.bornIn(k) != 0 && t.bornIn(k) != n.pid:
 			before = append(before, k)
-		} else {
+		default:
 			after = append(after, k)
 		}
 	}
-	fork := func(k *node) error {
-		r, err := t.forkChild(n, k.pid, k)
+	fork := func(k, by *node) error {
+		r, err := t.forkChild(by, k.pid, k, by != n && !t.sessions.Via[k.pid].Reparent)
 		if err != nil {
 			return fmt.Errorf("create task %d: %w", k.pid, err)
 		}
 		k.r = r
-		if !n.sn.zombie() && !n.helper {
-			r.inherit = n.sn
+		if m := by.memory(); m == n.memory() {
+			r.inherit = m // n's, whose pages PeCow flags are
 		}
-		k.curSid, k.curPgid = n.curSid, n.curPgid
+		k.curSid, k.curPgid = by.curSid, by.curPgid
 		t.created = append(t.created, k)
 		return t.create(ctx, k)
 	}
 	for _, k := range before {
-		if err := fork(k); err != nil {
+		if err := fork(k, n); err != nil {
 			return err
 		}
 	}
@@ -556,8 +586,107 @@ func (t *treeRestorer) create(ctx context.Context, n *node) error {
 		}
 	}
 	for _, k := range after {
-		if err := fork(k); err != nil {
+		if err := fork(k, n); err != nil {
 			return err
+		}
+	}
+	for _, k := range via {
+		by, err := t.sessionForker(n, k)
+		if err != nil {
+			return err
+		}
+		if err := fork(k, by); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionForker is the task that forks n's child k in n's stead, in
+// k's session (pstree.Via): its leader, made already, or a helper with
+// the leader's pid, made here as n's child on first use, which calls
+// setsid; with Reparent, a helper the leader forks. Helpers exit before
+// the tree resumes (finishDead).
+func (t *treeRestorer) sessionForker(n, k *node) (*node, error) {
+	v := t.sessions.Via[k.pid]
+	by := t.byPid[v.By]
+	switch {
+	case v.Reparent && by != nil:
+		// The task goes to n when the helper exits: n must reap it.
+		if tc := n.sn.cores[uint32(n.pid)].GetTc(); (!t.pidns() || n != t.nodes[0]) && !tc.GetChildSubreaper() {
+			return nil, fmt.Errorf("%w: task %d, in session %d, was re-parented to %d, which is neither a child subreaper nor the init of the tree's pid namespace", ErrUnsupported, k.pid, v.By, n.pid)
+		} else if err := task.SetChildSubreaper(n.r, tc); err != nil {
+			return nil, err
+		}
+		return t.helper(by, t.sparePid(), fmt.Sprintf("task %d, re-parented to %d", k.pid, n.pid), 0)
+	case by != nil:
+		return by, nil
+	case v.Helper:
+		return t.helper(n, v.By, "session", unix.SYS_SETSID)
+	}
+	return nil, fmt.Errorf("%w: the leader %d of task %d's session is not made before it", ErrBadImage, v.By, k.pid)
+}
+
+// helper makes a task that is not in the images as n's child, with pid
+// (0: any), and runs call (setsid, setpgid(0, 0), or none) in it: it
+// gives a session or a group its id, or forks a task to be re-parented,
+// and exits before the tree resumes (finishDead).
+func (t *treeRestorer) helper(n *node, pid int, what string, call uintptr) (*node, error) {
+	r, err := t.forkChild(n, pid, nil, false)
+	if err != nil {
+		return nil, fmt.Errorf("create helper %d for %s %d: %w", pid, what, pid, err)
+	}
+	h := &node{pid: r.vpid, parent: n, helper: true, r: r, curSid: n.curSid, curPgid: n.curPgid}
+	t.byPid[h.pid] = h
+	t.created = append(t.created, h)
+	t.nodes = append(t.nodes, h)
+	if call != 0 {
+		if _, err := r.sys("helper", call, 0, 0); err != nil {
+			return nil, fmt.Errorf("helper %d for %s %d: %w", h.pid, what, h.pid, err)
+		}
+		h.curPgid = h.pid
+		if call == unix.SYS_SETSID {
+			h.curSid = h.pid
+		}
+	}
+	h.sn = &snapshot{pst: &images.PstreeEntry{Pid: proto.Uint32(uint32(h.pid)), Ppid: proto.Uint32(uint32(n.pid)),
+		Pgid: proto.Uint32(uint32(h.curPgid)), Sid: proto.Uint32(uint32(h.curSid))}}
+	return h, nil
+}
+
+// sparePid is a pid for a helper that no task of the tree has: in the
+// tree's own pid namespace, the next above them all; else the kernel's
+// choice.
+func (t *treeRestorer) sparePid() int {
+	if !t.pidns() {
+		return 0
+	}
+	m := 0
+	for _, n := range t.nodes {
+		m = max(m, n.pid)
+	}
+	return m + 1
+}
+
+// bornIn is the session k must be born in (0: any): its own, or, for a
+// session leader, the one descendants of it keep (pstree.Sessions).
+func (t *treeRestorer) bornIn(k *node) int {
+	if k.sid() != k.pid {
+		return k.sid()
+	}
+	return t.sessions.Born[k.pid]
+}
+
+// memory is the snapshot whose restored memory n's address space holds
+// (its parent's for a zombie or a helper, which restore none), nil
+// before the root's is restored.
+func (n *node) memory() *snapshot {
+	for ; n != nil; n = n.parent {
+		if !n.helper && !n.sn.zombie() {
+			if n.r.scr == 0 {
+				return nil
+			}
+			return n.sn
 		}
 	}
 	return nil
@@ -593,20 +722,9 @@ func (t *treeRestorer) setGroups() error {
 		}
 		leader := t.byPid[pg]
 		if leader == nil && !t.outGroup(pg) {
-			h := &node{sn: n.sn, pid: pg, parent: n, helper: true, curSid: n.curSid, curPgid: n.curPgid}
-			r, err := t.forkChild(n, pg, nil)
-			if err != nil {
-				return fmt.Errorf("create helper %d for process group %d: %w", pg, pg, err)
-			}
-			h.r = r
-			h.r.sn = nil
-			t.byPid[pg] = h
-			t.created = append(t.created, h)
-			t.nodes = append(t.nodes, h)
-			if _, err := r.sys("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
+			if _, err := t.helper(n, pg, "process group", unix.SYS_SETPGID); err != nil {
 				return err
 			}
-			h.curPgid = pg
 		}
 		if _, err := n.r.sys("setpgid", unix.SYS_SETPGID, 0, uint64(pg)); err != nil {
 			return fmt.Errorf("task %d joins group %d: %w", n.pid, pg, err)
@@ -622,7 +740,7 @@ func (t *treeRestorer) finishDead() error {
 	var dead []pstree.Dead
 	for _, n := range t.nodes {
 		if n.helper || n.sn.zombie() {
-			d := pstree.Dead{Pid: n.pid, Task: deadTask{t, n.r}, Parent: deadTask{t, n.parent.r}, Helper: n.helper,
+			d := pstree.Dead{Pid: n.pid, Task: deadTask{handTask{n.r}}, Parent: deadTask{handTask{n.parent.r}}, Helper: n.helper,
 				ParentDead: n.parent.helper || n.parent.sn.zombie()}
 			if !n.helper {
 				d.Status = n.sn.cores[uint32(n.pid)].GetTc().GetExitCode()
@@ -634,23 +752,14 @@ func (t *treeRestorer) finishDead() error {
 }
 
 // deadTask is a created task as pstree.FinishDead drives it.
-type deadTask struct {
-	t *treeRestorer
-	r *restorer
-}
-
-func (x deadTask) Pid() int        { return x.r.pid }
-func (x deadTask) Scratch() uint64 { return stackScratch(x.r) }
-func (x deadTask) Sys(name string, nr uintptr, args ...uint64) (uint64, error) {
-	return x.r.sys(name, nr, args...)
-}
+type deadTask struct{ handTask }
 
 func (x deadTask) DieBy(sig syscall.Signal) error {
 	unix.Prlimit(x.r.pid, unix.RLIMIT_CORE, &unix.Rlimit{}, nil)
-	if err := x.t.tr.SetSigmask(x.r.pid, 0); err != nil {
+	if err := x.r.tr.SetSigmask(x.r.pid, 0); err != nil {
 		return err
 	}
-	return x.t.tr.Detach(x.r.pid, sig)
+	return x.r.tr.Detach(x.r.pid, sig)
 }
 
 // killAll kills every task created so far and reaps them all. Killing

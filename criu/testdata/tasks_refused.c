@@ -6,9 +6,11 @@
 //               while two threads run on
 //   personality: a child with a thread whose personality (personality(2)
 //               is per thread) is not its leader's
-//   sessionzombie: a member of a session whose leader, a child of the
-//               root, has exited (a zombie), re-parented to the root
-//               (a subreaper); its pid is the ready line's third
+//   sessiontwo: the members of a session whose leader has exited and
+//               was reaped, under two parents: the leader's parent (the
+//               ready line's second pid, a subreaper), and a task the
+//               leader forked that made its own session after it forked
+//               its member; the ticking member is the third
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -61,7 +63,7 @@ int main(int argc, char **argv)
 	if (argc != 3)
 		return 2;
 	out = argv[1];
-	if (!strcmp(argv[2], "sessionzombie")) {
+	if (!strcmp(argv[2], "sessiontwo")) {
 		pid_t member = 0;
 		int p[2];
 
@@ -70,12 +72,36 @@ int main(int argc, char **argv)
 			return 1;
 		kid = fork();
 		if (kid == 0) {
-			setsid();
-			member = fork();
-			if (member == 0)
-				tick();
-			write(p[1], &member, sizeof(member));
-			_exit(7);
+			pid_t leader;
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			prctl(PR_SET_CHILD_SUBREAPER, 1);
+			leader = fork();
+			if (leader == 0) {
+				setsid();
+				if (fork() == 0) { /* then its own session's leader */
+					if (fork() == 0) {
+						prctl(PR_SET_PDEATHSIG, SIGKILL);
+						spin(NULL);
+					}
+					setsid();
+					while (getppid() == leader)
+						usleep(1000);
+					prctl(PR_SET_PDEATHSIG, SIGKILL);
+					spin(NULL);
+				}
+				member = fork();
+				if (member == 0) {
+					while (getppid() == leader)
+						usleep(1000);
+					prctl(PR_SET_PDEATHSIG, SIGKILL);
+					tick();
+				}
+				write(p[1], &member, sizeof(member));
+				_exit(0);
+			}
+			waitpid(leader, NULL, 0);
+			spin(NULL);
 		}
 		if (read(p[0], &member, sizeof(member)) != sizeof(member))
 			return 1;
