@@ -1,10 +1,8 @@
 package tty
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/tty/ptybuf"
 	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
@@ -395,12 +394,12 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 	tio := term.Tio
 	pkt := false
 	if master {
-		if pkt, err = packetMode(c, index); err != nil {
+		if pkt, err = ptybuf.PacketMode(c, index); err != nil {
 			return nil, err
 		}
 	}
-	// Bytes waiting to be read on this end (see queued).
-	if n, err := queued(c); err != nil {
+	// Bytes waiting to be read on this end (see ptybuf.Queued).
+	if n, err := ptybuf.Queued(c); err != nil {
 		return nil, err
 	} else if n > 0 && !master {
 		// Input not yet read by the slave's reader. CRIU reads it
@@ -416,7 +415,7 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 		}
 		s.data[index*2] = data
 	} else if n > 0 {
-		data, err := keepQueued(c, index, n, pkt)
+		data, err := ptybuf.KeepQueued(c, index, n, pkt)
 		if err != nil {
 			return nil, err
 		}
@@ -447,102 +446,6 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 	return info, nil
 }
 
-// maxQueued is the most bytes taken from a master's buffer. n_tty's
-// buffer holds 4096; a fuller one may have more bytes waiting behind it,
-// in the tty's flip buffer, which TIOCINQ does not count.
-const maxQueued = 2048
-
-// queued is the number of bytes waiting to be read on the tty end c.
-// A poll first: when the line discipline's buffer is empty, n_tty's poll
-// waits for the tty's flip buffer work, so that bytes written just before
-// the freeze are counted too.
-func queued(c int) (int, error) {
-	if _, err := linux.Poll([]unix.PollFd{{Fd: int32(c), Events: unix.POLLIN}}, 0); err != nil {
-		return 0, err
-	}
-	n, err := unix.IoctlGetInt(c, unix.TIOCINQ)
-	if err != nil {
-		return 0, os.NewSyscallError("ioctl(TIOCINQ)", err)
-	}
-	return n, nil
-}
-
-// keepQueued takes a copy of the n bytes waiting in the buffer of the
-// pty master c (what its slave's writer wrote, not yet read by the
-// master's reader), leaving them in place: it reads them out and at once
-// puts them back with TIOCSTI, which hands each byte to the master's own
-// line discipline, always raw (a master's termios is the driver's; TCSETS
-// on a master sets its slave's), so the buffer holds the same bytes
-// again. Restore puts them there the same way (refillPtys). CRIU
-// writes them into the slave instead, through its output processing
-// (ONLCR makes "\r\n" of "\n" a second time). TIOCSTI from outside the
-// tty's session needs CAP_SYS_ADMIN, checked before anything is read.
-//
-// In packet mode (pkt, TIOCPKT) a read returns a status byte before the
-// bytes (CRIU 4.2 keeps that byte as data: the reader gets a NUL more
-// after restore): packet mode is turned off for the copy and on again,
-// which clears no status, as packetMode found none pending.
-func keepQueued(c int, index uint32, n int, pkt bool) (_ []byte, err error) {
-	if n > maxQueued {
-		return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d wait in its master's buffer, more than %d (more may wait behind them)", errdefs.ErrUnsupported, index, n, index, maxQueued)
-	}
-	if !capSysAdmin() {
-		return nil, fmt.Errorf("%w: pty %d: %d bytes written to /dev/pts/%d are not yet read from its master, and putting them back (TIOCSTI) needs CAP_SYS_ADMIN", errdefs.ErrUnsupported, index, n, index)
-	}
-	if pkt {
-		if err := unix.IoctlSetPointerInt(c, unix.TIOCPKT, 0); err != nil {
-			return nil, fmt.Errorf("pty %d: packet mode off for the copy: %w", index, os.NewSyscallError("ioctl(TIOCPKT)", err))
-		}
-		defer func() {
-			if e := unix.IoctlSetPointerInt(c, unix.TIOCPKT, 1); e != nil && err == nil {
-				err = fmt.Errorf("pty %d: packet mode on again: %w", index, os.NewSyscallError("ioctl(TIOCPKT)", e))
-			}
-		}()
-	}
-	b := make([]byte, n)
-	got := 0
-	for got < n {
-		k, err := linux.RetryEINTR(linux.Always, func() (int, error) { return unix.Read(c, b[got:]) })
-		if err == nil && k == 0 {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pty %d: read its master's %d waiting bytes: got %d: %w", index, n, got, putBack(c, b[:got], err))
-		}
-		got += k
-	}
-	if err := putBack(c, b, nil); err != nil {
-		return nil, fmt.Errorf("pty %d: %w", index, err)
-	}
-	if m, err := unix.IoctlGetInt(c, unix.TIOCINQ); err != nil || m != n {
-		return nil, fmt.Errorf("pty %d: its master's buffer holds %d bytes after they were put back, want %d (%v)", index, m, n, err)
-	}
-	return b, nil
-}
-
-// packetMode tells whether the pty master c is in packet mode (TIOCPKT),
-// and refuses one with a status change not yet read (poll's POLLPRI: a
-// flush, output stopped or started, a change of flow control or of
-// mode): reading it clears it, the images have no field for it, and
-// restore could not make it again.
-func packetMode(c int, index uint32) (bool, error) {
-	pkt, err := unix.IoctlGetInt(c, unix.TIOCGPKT)
-	if err != nil {
-		return false, os.NewSyscallError("ioctl(TIOCGPKT)", err)
-	}
-	if pkt == 0 {
-		return false, nil
-	}
-	fds := []unix.PollFd{{Fd: int32(c), Events: unix.POLLPRI}}
-	if _, err := linux.Poll(fds, 0); err != nil {
-		return false, err
-	}
-	if fds[0].Revents&unix.POLLPRI != 0 {
-		return false, fmt.Errorf("%w: pty %d in packet mode has a status change (TIOCPKT: a flush, output stopped or started, flow control changed) not yet read from its master, which restore cannot make again", errdefs.ErrUnsupported, index)
-	}
-	return true, nil
-}
-
 // keepInput takes a copy of the n bytes of input waiting in the buffer of
 // the slave /dev/pts/index, whose termios is tio, leaving them in place:
 // read from a non-blocking slave the master opens (TIOCGPTPEER), and at
@@ -551,8 +454,8 @@ func packetMode(c int, index uint32) (bool, error) {
 // the line discipline takes them as they are (ReplayableInput); else
 // the dump is refused, before anything is read.
 func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) {
-	if n > maxQueued {
-		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, more than %d (more may wait behind them)", errdefs.ErrUnsupported, index, n, index, maxQueued)
+	if n > ptybuf.MaxQueued {
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, more than %d (more may wait behind them)", errdefs.ErrUnsupported, index, n, index, ptybuf.MaxQueued)
 	}
 	if tio.Lflag&unix.ICANON != 0 {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, in canonical mode (replayed, they would be echoed and edited again)", errdefs.ErrUnsupported, index, n, index)
@@ -564,7 +467,7 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 	if h == nil || h.orphan {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, and its master is not in the tree", errdefs.ErrUnsupported, index, n, index)
 	}
-	if !capSysAdmin() {
+	if !ptybuf.CapSysAdmin() {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, and putting them back (TIOCSTI) needs CAP_SYS_ADMIN", errdefs.ErrUnsupported, index, n, index)
 	}
 	mc, err := copyFd(h.pid, h.fd)
@@ -577,74 +480,7 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 		return nil, fmt.Errorf("pty %d: open its slave: %w", index, err)
 	}
 	defer unix.Close(sl)
-	b := make([]byte, n)
-	got := 0
-	for got < n {
-		k, err := linux.RetryEINTR(linux.Always, func() (int, error) { return unix.Read(sl, b[got:]) })
-		if err == nil && k == 0 || err == unix.EAGAIN {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pty %d: read the %d bytes of input waiting on its slave: got %d: %w", index, n, got, putBack(sl, b[:got], err))
-		}
-		got += k
-	}
-	// Checked before the read for the mode; now for the bytes. They go
-	// back in any case: in a mode where one of them is special now (a
-	// ^C taken in while ISIG was off), under a mode without those
-	// specials for as long as it takes (turning neither ICANON nor ECHO,
-	// which keeps the buffer as it is), then the task's mode again.
-	perr := termios.ReplayableInput(tio, b)
-	if perr != nil {
-		tmp := *tio
-		tmp.Lflag &^= unix.ISIG
-		tmp.Iflag &^= unix.ICRNL | unix.IGNCR | unix.INLCR | unix.PARMRK | unix.ISTRIP
-		if bytes.IndexByte(b, tio.Cc[unix.VSTART]) >= 0 || bytes.IndexByte(b, tio.Cc[unix.VSTOP]) >= 0 {
-			tmp.Iflag &^= unix.IXON
-		}
-		if err := unix.IoctlSetTermios(sl, unix.TCSETS, &tmp); err != nil {
-			return nil, fmt.Errorf("pty %d: %w", index, putBack(sl, b, os.NewSyscallError("ioctl(TCSETS)", err)))
-		}
-	}
-	err = putBack(sl, b, nil)
-	if perr != nil {
-		if e := unix.IoctlSetTermios(sl, unix.TCSETS, tio); e != nil && err == nil {
-			err = fmt.Errorf("set its termios back: %w", os.NewSyscallError("ioctl(TCSETS)", e))
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pty %d: %w", index, err)
-	}
-	if m, err := unix.IoctlGetInt(sl, unix.TIOCINQ); err != nil || m != n {
-		return nil, fmt.Errorf("pty %d: its slave's buffer holds %d bytes after they were put back, want %d (%v)", index, m, n, err)
-	}
-	if perr != nil {
-		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read: %v", errdefs.ErrUnsupported, index, n, index, perr)
-	}
-	return b, nil
-}
-
-// putBack hands b to the line discipline of the tty end c, byte by
-// byte, and returns why (a non-nil) err it was called for, or its own.
-func putBack(c int, b []byte, err error) error {
-	for i, x := range b {
-		// TIOCSTI reads one char through its pointer: the low byte
-		// of the int on this little-endian machine.
-		if e := unix.IoctlSetPointerInt(c, unix.TIOCSTI, int(x)); e != nil {
-			return fmt.Errorf("put back the waiting bytes: %d of %d lost: %w", len(b)-i, len(b), os.NewSyscallError("ioctl(TIOCSTI)", e))
-		}
-	}
-	return err
-}
-
-// capSysAdmin reports whether this process has CAP_SYS_ADMIN in effect.
-func capSysAdmin() bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if unix.Capget(&hdr, &data[0]) != nil {
-		return false
-	}
-	return data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0
+	return ptybuf.KeepInput(sl, index, tio, n)
 }
 
 // cttyIDs gives the session and foreground group of pty index, as the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/tty/ptybuf"
 	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/proto/images"
 )
@@ -191,7 +192,7 @@ func (s *Set) extTTYInfo(e *extTTY, f Fd, id uint32) (*images.TtyInfoEntry, erro
 	if err != nil {
 		return nil, err
 	}
-	if n, err := queued(c); err != nil {
+	if n, err := ptybuf.Queued(c); err != nil {
 		return nil, err
 	} else if n > 0 {
 		return nil, fmt.Errorf("%w: %d bytes of input to the external terminal %s (%s) are not yet read: they stay in that terminal, which the restored task will not have", errdefs.ErrUnsupported, n, e.path, e.key)

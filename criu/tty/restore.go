@@ -14,6 +14,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/tty/ptybuf"
 	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/proto/images"
 )
@@ -246,12 +247,8 @@ func (t *Terminals) refillPtys(data []*images.TtyDataEntry) error {
 		if fd < 0 {
 			return fmt.Errorf("%w: tty-data.img: tty %d of pty %d is not open", errdefs.ErrBadImage, info.GetId(), index)
 		}
-		for _, b := range e.GetData() {
-			// TIOCSTI reads one char through its pointer: the low
-			// byte of the int on this little-endian machine.
-			if err := unix.IoctlSetPointerInt(fd, unix.TIOCSTI, int(b)); err != nil {
-				return fmt.Errorf("pty %d: refill its buffer: %w", index, os.NewSyscallError("ioctl(TIOCSTI)", err))
-			}
+		if err := ptybuf.PutBack(fd, e.GetData(), nil); err != nil {
+			return fmt.Errorf("pty %d: refill its buffer: %w", index, err)
 		}
 		if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err != nil || n != len(e.GetData()) {
 			return fmt.Errorf("pty %d: tty %d's buffer holds %d bytes after the refill, want %d (%v)", index, info.GetId(), n, len(e.GetData()), err)

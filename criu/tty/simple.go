@@ -10,6 +10,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/criu/tty/ptybuf"
 	"github.com/criugo/criu/criu/tty/termios"
 	"github.com/criugo/criu/proto/images"
 )
@@ -161,7 +162,7 @@ func simpleInfo(f Fd, typ images.TtyType, id uint32, name string) (*images.TtyIn
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if n, err := queued(c); err != nil {
+	if n, err := ptybuf.Queued(c); err != nil {
 		return nil, err
 	} else if n > 0 {
 		return nil, fmt.Errorf("%w: %d bytes of input to %s are not yet read: they would stay in the terminal, not in the restored task", errdefs.ErrUnsupported, n, name)

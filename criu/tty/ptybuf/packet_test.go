@@ -1,4 +1,4 @@
-package tty
+package ptybuf
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func openPty(t *testing.T) (int, int, uint32) {
 // written (no status byte among them) and left in place, packet mode
 // still on: a read gives TIOCPKT_DATA, then the bytes.
 func TestKeepQueuedPacketMode(t *testing.T) {
-	if !capSysAdmin() {
+	if !CapSysAdmin() {
 		t.Skip("needs CAP_SYS_ADMIN (TIOCSTI)")
 	}
 	m, s, idx := openPty(t)
@@ -53,14 +53,14 @@ func TestKeepQueuedPacketMode(t *testing.T) {
 	}
 	n := 0
 	for i := 0; i < 1000 && n != len(want); i++ {
-		n, _ = queued(m)
+		n, _ = Queued(m)
 		time.Sleep(time.Millisecond)
 	}
-	pkt, err := packetMode(m, idx)
+	pkt, err := PacketMode(m, idx)
 	if err != nil || !pkt {
 		t.Fatalf("packetMode = %v, %v; want true", pkt, err)
 	}
-	got, err := keepQueued(m, idx, n, pkt)
+	got, err := KeepQueued(m, idx, n, pkt)
 	if err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("keepQueued = %q, %v; want %q", got, err, want)
 	}
@@ -86,7 +86,7 @@ func TestPacketModeStatusRefused(t *testing.T) {
 	if err := unix.IoctlSetTermios(s, unix.TCSETS, tio); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := packetMode(m, idx); !errors.Is(err, errdefs.ErrUnsupported) {
+	if _, err := PacketMode(m, idx); !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Fatalf("packetMode = %v, want ErrUnsupported", err)
 	}
 	b := make([]byte, 8)
@@ -94,7 +94,7 @@ func TestPacketModeStatusRefused(t *testing.T) {
 	if err != nil || k != 1 || b[0] != unix.TIOCPKT_NOSTOP {
 		t.Fatalf("the master reads %q, %v; want the pending TIOCPKT_NOSTOP", b[:k], err)
 	}
-	if _, err := packetMode(m, idx); err != nil {
+	if _, err := PacketMode(m, idx); err != nil {
 		t.Fatalf("packetMode once the status was read: %v", err)
 	}
 }
