@@ -113,7 +113,11 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		}
 		return id, e, nil
 	}
-	if st.Nlink == 0 && ghostKind(st.Mode) {
+	var pts unix.Statfs_t
+	// A slave of a pty whose master was closed has no node any more,
+	// nor ever will: no ghost (package tty restores it hung up).
+	hung := unix.Statfs(link, &pts) == nil && pts.Type == unix.DEVPTS_SUPER_MAGIC
+	if st.Nlink == 0 && ghostKind(st.Mode) && !hung {
 		// Restore makes the ghost at its path: not on a read-only
 		// mount (CRIU 4.2 remounts it writable meanwhile; we do not).
 		var sfs unix.Statfs_t
