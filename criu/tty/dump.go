@@ -99,6 +99,9 @@ type Set struct {
 	extCount int
 	// slaveKey is the key of each slave, by index, for errors.
 	slaveKey map[uint32]string
+	// hung: the ptys whose master was closed, by index: their slaves
+	// are hung up (hungPty).
+	hung map[uint32]bool
 }
 
 // NewSet returns the collector of the terminals of tree.
@@ -345,11 +348,15 @@ func (s *Set) AddPty(f Fd, files Files) (*images.FileEntry, error) {
 		}
 		index = uint32(n)
 	} else {
-		n, err := strconv.ParseUint(strings.TrimPrefix(target, "/dev/pts/"), 10, 32)
-		if err != nil || !strings.HasPrefix(target, "/dev/pts/") {
+		path, deleted := strings.CutSuffix(target, " (deleted)")
+		n, err := strconv.ParseUint(strings.TrimPrefix(path, "/dev/pts/"), 10, 32)
+		if err != nil || !strings.HasPrefix(path, "/dev/pts/") {
 			return nil, fmt.Errorf("%w: pty slave at %q", errdefs.ErrUnsupported, target)
 		}
 		index = uint32(n)
+		if deleted {
+			return s.hungPty(f, files, index, path)
+		}
 	}
 	infoID := index * 2
 	if master {
@@ -370,6 +377,46 @@ func (s *Set) AddPty(f Fd, files Files) (*images.FileEntry, error) {
 		s.infos[infoID] = info
 	}
 	regID, err := files.AddReg(target, procfs.Path(f.Pid, fmt.Sprintf("fd/%d", f.Fd)), f.Flags)
+	if err != nil {
+		return nil, err
+	}
+	id := files.NewID()
+	return &images.FileEntry{Type: images.FdTypes_TTY.Enum(), Id: proto.Uint32(id), Tty: &images.TtyFileEntry{
+		Id: proto.Uint32(id), TtyInfoId: proto.Uint32(infoID), Flags: proto.Uint32(f.Flags), Fown: image.ZeroFown(), RegfId: proto.Uint32(regID),
+	}}, nil
+}
+
+// hungPty records a slave of pty index whose master was closed: its
+// devpts node went with the master, and the kernel hung up every open
+// file of it (reads give EOF, writes and ioctls EIO; it is no session's
+// controlling terminal any more). Saved as CRIU saves one, a tty-info
+// entry without termios, which restore opens from a new master that it
+// then closes. A live pty that took the index since is refused (Write).
+func (s *Set) hungPty(f Fd, files Files, index uint32, path string) (*images.FileEntry, error) {
+	c, err := copyFd(f.Pid, f.Fd)
+	if err != nil {
+		return nil, err
+	}
+	_, err = unix.IoctlGetTermios(c, unix.TCGETS)
+	unix.Close(c)
+	if err != unix.EIO {
+		return nil, fmt.Errorf("%w: pty slave at %q is not hung up (TCGETS: %v)", errdefs.ErrUnsupported, f.Target, err)
+	}
+	if s.hung == nil {
+		s.hung = map[uint32]bool{}
+	}
+	s.hung[index] = true
+	infoID := index * 2
+	if _, ok := s.infos[infoID]; !ok {
+		st := f.Stat
+		s.infos[infoID] = &images.TtyInfoEntry{
+			Id: proto.Uint32(infoID), Type: images.TtyType_PTY.Enum(), Sid: proto.Uint32(0), Pgrp: proto.Uint32(0),
+			Rdev: proto.Uint32(uint32(st.Rdev)), Pty: &images.TtyPtyEntry{Index: proto.Uint32(index)},
+			Dev: proto.Uint32(uint32(st.Dev)), Uid: proto.Uint32(st.Uid), Gid: proto.Uint32(st.Gid),
+			Locked: proto.Bool(false), PacketMode: proto.Bool(false), Exclusive: proto.Bool(false),
+		}
+	}
+	regID, err := files.AddReg(path, procfs.Path(f.Pid, fmt.Sprintf("fd/%d", f.Fd)), f.Flags)
 	if err != nil {
 		return nil, err
 	}
@@ -525,6 +572,11 @@ func b2u(b bool) uint32 {
 func (s *Set) Write(ctx context.Context, st image.Store) error {
 	if len(s.infos) == 0 {
 		return nil
+	}
+	for i := range s.hung {
+		if s.masters[i] || s.slaves[i] {
+			return fmt.Errorf("%w: /dev/pts/%d is open, and so is a slave of the pty that had the index %d before, hung up when its master was closed", errdefs.ErrUnsupported, i, i)
+		}
 	}
 	for i := range s.slaves {
 		if !s.masters[i] && !(s.held[i] != nil && s.held[i].orphan) {

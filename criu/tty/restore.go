@@ -286,7 +286,18 @@ func (t *Terminals) openPtys(ids []uint32) error {
 		}
 		files = append(files, ptyFile{id: id, f: f, info: info, master: info.GetId()%2 == 1})
 	}
-	// Masters first, by index; then slaves.
+	// The slaves of closed masters apart (openHung); masters first, by
+	// index; then slaves.
+	var hung []ptyFile
+	live := files[:0]
+	for _, p := range files {
+		if !p.master && p.info.GetTermios() == nil {
+			hung = append(hung, p)
+		} else {
+			live = append(live, p)
+		}
+	}
+	files = live
 	sort.Slice(files, func(i, j int) bool {
 		a, b := files[i], files[j]
 		if a.master != b.master {
@@ -361,6 +372,68 @@ func (t *Terminals) openPtys(ids []uint32) error {
 				return os.NewSyscallError("ioctl(TIOCSPTLCK)", err)
 			}
 		}
+	}
+	return t.openHung(pts, ptmx, hung)
+}
+
+// openHung opens the slaves of the ptys whose master was closed (a
+// tty-info entry without termios, as CRIU's and dump's hungPty): the
+// files of each from a new master of any free index (their devpts node
+// was gone, and the live ptys have theirs by now), which is then
+// closed: the kernel hangs them up, as they were.
+func (t *Terminals) openHung(pts, ptmx string, files []ptyFile) error {
+	byInfo := map[uint32][]ptyFile{}
+	var order []uint32
+	for _, p := range files {
+		id := p.info.GetId()
+		if _, ok := byInfo[id]; !ok {
+			order = append(order, id)
+		}
+		byInfo[id] = append(byInfo[id], p)
+	}
+	for _, id := range order {
+		index := t.info[id].GetPty().GetIndex()
+		m, err := unix.Open(ptmx, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("pty %d (hung up): %w", index, os.NewSyscallError("open "+ptmx, err))
+		}
+		err = t.openHungSlaves(m, pts, byInfo[id])
+		unix.Close(m)
+		if err != nil {
+			return fmt.Errorf("pty %d (hung up): %w", index, err)
+		}
+		if _, err := unix.IoctlGetTermios(t.fds[byInfo[id][0].id], unix.TCGETS); err != unix.EIO {
+			return fmt.Errorf("pty %d: not hung up once its new master is closed (TCGETS: %v)", index, err)
+		}
+	}
+	return nil
+}
+
+// openHungSlaves opens the slave files of the new master m, from the
+// devpts directory pts (TIOCGPTPEER would leave O_CLOEXEC in their
+// flags and O_LARGEFILE out).
+func (t *Terminals) openHungSlaves(m int, pts string, files []ptyFile) error {
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		return os.NewSyscallError("ioctl(TIOCSPTLCK)", err)
+	}
+	n, err := unix.IoctlGetUint32(m, unix.TIOCGPTN)
+	if err != nil {
+		return os.NewSyscallError("ioctl(TIOCGPTN)", err)
+	}
+	path := fmt.Sprintf("%s/%d", pts, n)
+	for _, p := range files {
+		fd, err := unix.Open(path, int(p.f.GetFlags()&unix.O_ACCMODE)|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return os.NewSyscallError("open "+path, err)
+		}
+		t.hold(fd)
+		if err := slaveOwner(fd, p.info); err != nil {
+			return err
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, int(p.f.GetFlags()&^unix.O_ACCMODE)); err != nil {
+			return os.NewSyscallError("fcntl(F_SETFL)", err)
+		}
+		t.share(p.id, fd)
 	}
 	return nil
 }
