@@ -14,10 +14,11 @@ const char *test_doc = "Session members re-parented to the test (a subreaper) wh
 		       "of the test. Each member keeps its session and group, each zombie its "
 		       "status, a reaped leader's pid stays free";
 
+static int only; /* a case alone, 1 to 4 (0: all) */
+TEST_OPTION(only, int, "make only this case (1 to 4), for a tool that restores some", 0);
+
 static pid_t self;
 static int rd[2];	/* pids and ready bytes come back on it */
-
-static void corrupt(void);
 
 static void say(pid_t p)
 {
@@ -50,10 +51,13 @@ static pid_t live, m2;		/* 2: a live leader; its member's parent exited */
 static pid_t zleader, m3;	/* 3: a zombie leader */
 static pid_t mid, deep, m4;	/* 4: a grandchild leader, a zombie of mid */
 
+/* corrupt kills a member: the check then finds it gone. */
 static void corrupt(void)
 {
-	kill(m2, SIGKILL);
-	waitpid(m2, NULL, 0);
+	pid_t m = m1 ? m1 : m2 ? m2 : m3 ? m3 : m4;
+
+	kill(m, SIGKILL);
+	waitpid(m, NULL, 0);
 }
 
 static void check(const char *what, pid_t p, pid_t sid, pid_t pgid)
@@ -81,10 +85,115 @@ static void zombie(const char *what, pid_t p, int code)
 		fail("%s %d: status %#x, want exit %d", what, p, st, code);
 }
 
+static void setup(int n)
+{
+	pid_t p;
+
+	switch (n) {
+	case 1:
+		reaped = fork();
+		if (reaped == 0) {
+			setsid();
+			if (fork() == 0)
+				member();
+			if ((p = fork()) == 0)
+				_exit(3);
+			say(p);
+			_exit(0);
+		}
+		z1 = hear();
+		m1 = hear();
+		waitpid(reaped, NULL, 0);
+		break;
+	case 2:
+		live = fork();
+		if (live == 0) {
+			setsid();
+			if ((p = fork()) == 0) {
+				if (fork() == 0)
+					member();
+				_exit(0);
+			}
+			waitpid(p, NULL, 0);
+			while (1)
+				pause();
+		}
+		m2 = hear();
+		break;
+	case 3:
+		zleader = fork();
+		if (zleader == 0) {
+			setsid();
+			if (fork() == 0)
+				member();
+			_exit(4);
+		}
+		m3 = hear();
+		break;
+	case 4:
+		mid = fork();
+		if (mid == 0) {
+			if ((p = fork()) == 0) {
+				setsid();
+				if (fork() == 0)
+					member();
+				_exit(5);
+			}
+			say(p);
+			while (1)
+				pause();
+		}
+		deep = hear();
+		m4 = hear(); /* after the leader's exit: told by the leader's parent, maybe after */
+		if (getsid(deep) != deep) {
+			p = deep;
+			deep = m4;
+			m4 = p;
+		}
+		break;
+	}
+}
+
+static void verify(int n)
+{
+	switch (n) {
+	case 1:
+		if (kill(reaped, 0) == 0 || errno != ESRCH)
+			fail("the reaped leader's pid %d is taken", reaped);
+		check("member of a reaped leader", m1, reaped, reaped);
+		if (getsid(z1) != reaped)
+			fail("zombie member %d: session %d, want %d", z1, getsid(z1), reaped);
+		zombie("zombie member", z1, 3);
+		kill(m1, SIGKILL);
+		break;
+	case 2:
+		check("member of a live leader", m2, live, live);
+		check("live leader", live, live, live);
+		kill(m2, SIGKILL);
+		kill(live, SIGKILL);
+		break;
+	case 3:
+		check("member of a zombie leader", m3, zleader, zleader);
+		zombie("zombie leader", zleader, 4);
+		kill(m3, SIGKILL);
+		break;
+	case 4:
+		check("member of a grandchild leader", m4, deep, deep);
+		check("the grandchild leader's parent", mid, getsid(0), getpgrp());
+		if (kill(deep, 0) < 0)
+			fail("the grandchild leader %d, a zombie, is gone", deep);
+		else if (getsid(deep) != deep)
+			fail("the grandchild leader %d: session %d", deep, getsid(deep));
+		kill(m4, SIGKILL);
+		kill(mid, SIGKILL);
+		break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	siginfo_t si;
-	pid_t p;
+	int n;
 
 	test_init(argc, argv);
 	self = getpid();
@@ -92,68 +201,10 @@ int main(int argc, char **argv)
 		pr_perror("setup");
 		return 1;
 	}
-
-	/* 1 */
-	reaped = fork();
-	if (reaped == 0) {
-		setsid();
-		if (fork() == 0)
-			member();
-		if ((p = fork()) == 0)
-			_exit(3);
-		say(p);
-		_exit(0);
-	}
-	z1 = hear();
-	m1 = hear();
-	waitpid(reaped, NULL, 0);
-
-	/* 2 */
-	live = fork();
-	if (live == 0) {
-		setsid();
-		if ((p = fork()) == 0) {
-			if (fork() == 0)
-				member();
-			_exit(0);
-		}
-		waitpid(p, NULL, 0);
-		while (1)
-			pause();
-	}
-	m2 = hear();
-
-	/* 3 */
-	zleader = fork();
-	if (zleader == 0) {
-		setsid();
-		if (fork() == 0)
-			member();
-		_exit(4);
-	}
-	m3 = hear();
-
-	/* 4 */
-	mid = fork();
-	if (mid == 0) {
-		if ((p = fork()) == 0) {
-			setsid();
-			if (fork() == 0)
-				member();
-			_exit(5);
-		}
-		say(p);
-		while (1)
-			pause();
-	}
-	deep = hear();
-	m4 = hear(); /* after the leader's exit: told by the leader's parent, maybe after */
-	if (getsid(deep) != deep) {
-		p = deep;
-		deep = m4;
-		m4 = p;
-	}
-	if (waitid(P_PID, z1, &si, WEXITED | WNOWAIT) < 0 || waitid(P_PID, zleader, &si, WEXITED | WNOWAIT) < 0) {
+	for (n = 1; n <= 4; n++)
+		if (!only || only == n)
+			setup(n);
+	if ((z1 && waitid(P_PID, z1, &si, WEXITED | WNOWAIT) < 0) || (zleader && waitid(P_PID, zleader, &si, WEXITED | WNOWAIT) < 0)) {
 		pr_perror("waitid");
 		return 1;
 	}
@@ -162,29 +213,9 @@ int main(int argc, char **argv)
 	test_daemon();
 	test_waitsig();
 
-	if (kill(reaped, 0) == 0 || errno != ESRCH)
-		fail("the reaped leader's pid %d is taken", reaped);
-	check("member of a reaped leader", m1, reaped, reaped);
-	check("member of a live leader", m2, live, live);
-	check("live leader", live, live, live);
-	check("member of a zombie leader", m3, zleader, zleader);
-	check("member of a grandchild leader", m4, deep, deep);
-	check("the grandchild leader's parent", mid, getsid(0), getpgrp());
-	if (kill(deep, 0) < 0)
-		fail("the grandchild leader %d, a zombie, is gone", deep);
-	else if (getsid(deep) != deep)
-		fail("the grandchild leader %d: session %d", deep, getsid(deep));
-	if (getsid(z1) != reaped)
-		fail("zombie member %d: session %d, want %d", z1, getsid(z1), reaped);
-	zombie("zombie member", z1, 3);
-	zombie("zombie leader", zleader, 4);
-
-	kill(m1, SIGKILL);
-	kill(m2, SIGKILL);
-	kill(m3, SIGKILL);
-	kill(m4, SIGKILL);
-	kill(live, SIGKILL);
-	kill(mid, SIGKILL);
+	for (n = 1; n <= 4; n++)
+		if (!only || only == n)
+			verify(n);
 	while (wait(NULL) > 0)
 		;
 	if (!test_failed())
