@@ -448,19 +448,23 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 	// Bytes waiting to be read on this end (see ptybuf.Queued).
 	if n, err := ptybuf.Queued(c); err != nil {
 		return nil, err
-	} else if n > 0 && !master {
-		// Input not yet read by the slave's reader. CRIU reads it
-		// out and on restore writes it into the master, where the
-		// slave's line discipline processes it a second time: only
-		// in a raw enough mode are those the bytes that waited.
+	} else if !master && (n > 0 || tio.Lflag&unix.ICANON != 0) {
+		// Input not yet read by the slave's reader (in canonical mode
+		// also a line being typed, which n does not count). CRIU
+		// reads it out and on restore writes it into the master,
+		// where the slave's line discipline processes it a second
+		// time: only in a raw enough mode, or as canonical lines put
+		// back without echo, are those the bytes that waited.
 		data, err := s.keepInput(index, tio, n)
 		if err != nil {
 			return nil, err
 		}
-		if s.data == nil {
+		if len(data) > 0 && s.data == nil {
 			s.data = map[uint32][]byte{}
 		}
-		s.data[index*2] = data
+		if len(data) > 0 {
+			s.data[index*2] = data
+		}
 	} else if n > 0 {
 		data, err := ptybuf.KeepQueued(c, index, n, pkt)
 		if err != nil {
@@ -498,19 +502,22 @@ func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, er
 // read from a non-blocking slave the master opens (TIOCGPTPEER), and at
 // once handed back to the slave's line discipline with TIOCSTI, which
 // is what restore does too. That gives back the same bytes only when
-// the line discipline takes them as they are (ReplayableInput); else
-// the dump is refused, before anything is read.
+// the line discipline takes them as they are (ReplayableInput), or in
+// canonical mode as lines (ptybuf.KeepCanon, which also takes the line
+// being typed, so n may be 0); else the dump is refused, before
+// anything is read.
 func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) {
 	if n > ptybuf.MaxQueued {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, more than %d (more may wait behind them)", errdefs.ErrUnsupported, index, n, index, ptybuf.MaxQueued)
 	}
-	if tio.Lflag&unix.ICANON != 0 {
-		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, in canonical mode (replayed, they would be echoed and edited again)", errdefs.ErrUnsupported, index, n, index)
-	}
-	if err := termios.ReplayableInput(tio, nil); err != nil {
+	canon := tio.Lflag&unix.ICANON != 0
+	if err := termios.ReplayableInput(tio, nil); err != nil && !canon {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read: %v", errdefs.ErrUnsupported, index, n, index, err)
 	}
 	h := s.held[index]
+	if n == 0 && (h == nil || h.orphan || !ptybuf.CapSysAdmin()) {
+		return nil, nil // a line being typed is seen only from the master, and put back by TIOCSTI
+	}
 	if h == nil || h.orphan {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, and its master is not in the tree", errdefs.ErrUnsupported, index, n, index)
 	}
@@ -527,6 +534,9 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 		return nil, fmt.Errorf("pty %d: open its slave: %w", index, err)
 	}
 	defer unix.Close(sl)
+	if canon {
+		return ptybuf.KeepCanon(sl, index, tio, n)
+	}
 	return ptybuf.KeepInput(sl, index, tio, n)
 }
 

@@ -210,7 +210,8 @@ func readTTYData(ctx context.Context, s image.Store) ([]*images.TtyDataEntry, er
 // line discipline (dump put them back the same way). A master's is
 // always raw: what its slave's writer wrote comes back as it was. A
 // slave's unread input comes back as it was only in a mode that stores
-// input as it comes (ReplayableInput), which dump checked; CRIU's
+// input as it comes (ReplayableInput), or in canonical mode as lines,
+// under termios.CanonReplay's mode, which dump checked; CRIU's
 // images may hold any (it writes them into the master, where the slave's
 // line discipline processes them again): those are refused.
 func (t *Terminals) refillPtys(data []*images.TtyDataEntry) error {
@@ -222,14 +223,25 @@ func (t *Terminals) refillPtys(data []*images.TtyDataEntry) error {
 			return fmt.Errorf("%w: tty-data.img: tty %d is no pty in the images", errdefs.ErrBadImage, e.GetTtyId())
 		}
 		index := info.GetPty().GetIndex()
+		want := len(e.GetData())
+		var tio, canon *unix.Termios // a slave's mode, and its lines' (canonical)
 		if info.GetId()%2 == 0 {
 			// The slave's own unread input: put back as it was only in
-			// a mode that stores it as it comes (dump checks the same).
-			tio := unix.Termios{}
-			if te := info.GetTermios(); te != nil {
-				tio = termios.FromEntry(te)
+			// a mode that stores it as it comes, or as lines without
+			// echo (dump checks the same).
+			var err error
+			if te := info.GetTermios(); te == nil {
+				err = fmt.Errorf("no termios")
+			} else if t := termios.FromEntry(te); t.Lflag&unix.ICANON != 0 {
+				lck := termios.FromEntry(info.GetTermiosLocked())
+				tio = &t
+				canon, err = termios.CanonReplay(tio, &lck, e.GetData())
+				lines, _ := termios.CanonPending(tio, e.GetData())
+				want = len(lines) // TIOCINQ counts no line being typed
+			} else {
+				err = termios.ReplayableInput(&t, e.GetData())
 			}
-			if err := termios.ReplayableInput(&tio, e.GetData()); info.GetTermios() == nil || err != nil {
+			if err != nil {
 				return fmt.Errorf("%w: tty-data.img holds %d bytes of unread input of /dev/pts/%d, which cannot be put back as they were: %v", errdefs.ErrUnsupported, len(e.GetData()), index, err)
 			}
 		}
@@ -247,11 +259,21 @@ func (t *Terminals) refillPtys(data []*images.TtyDataEntry) error {
 		if fd < 0 {
 			return fmt.Errorf("%w: tty-data.img: tty %d of pty %d is not open", errdefs.ErrBadImage, info.GetId(), index)
 		}
+		if canon != nil {
+			if err := unix.IoctlSetTermios(fd, unix.TCSETS, canon); err != nil {
+				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TCSETS)", err))
+			}
+		}
 		if err := ptybuf.PutBack(fd, e.GetData(), nil); err != nil {
 			return fmt.Errorf("pty %d: refill its buffer: %w", index, err)
 		}
-		if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err != nil || n != len(e.GetData()) {
-			return fmt.Errorf("pty %d: tty %d's buffer holds %d bytes after the refill, want %d (%v)", index, info.GetId(), n, len(e.GetData()), err)
+		if canon != nil {
+			if err := unix.IoctlSetTermios(fd, unix.TCSETS, tio); err != nil {
+				return fmt.Errorf("pty %d: %w", index, os.NewSyscallError("ioctl(TCSETS)", err))
+			}
+		}
+		if n, err := unix.IoctlGetInt(fd, unix.TIOCINQ); err != nil || n != want {
+			return fmt.Errorf("pty %d: tty %d's buffer holds %d bytes after the refill, want %d (%v)", index, info.GetId(), n, want, err)
 		}
 	}
 	return nil

@@ -1,7 +1,8 @@
 /*
- * ptyinput OUT [raw]: opens a pty and types a line into it (written to
+ * ptyinput OUT [raw|eof]: opens a pty and types a line into it (written to
  * the master), which no one reads from the slave; writes "ready N" to OUT
- * once the slave holds the N bytes. With raw, the slave is in a
+ * once the slave holds the N bytes. With eof, the line is ended by EOF
+ * (^D) instead of a newline (the slave counts no byte for it). With raw, the slave is in a
  * readline-like mode (no ICANON, no ECHO) and the line holds a ^C taken
  * in while ISIG was off, after which ISIG is turned on: replayed now, the
  * ^C would be a signal. On SIGUSR1 it reads the slave and writes
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
 	const char *line = "typed line\n";
 	char name[64], buf[128];
 	int m, s, n = 0, i, raw = argc == 3 && !strcmp(argv[2], "raw");
+	int eof = argc == 3 && !strcmp(argv[2], "eof");
 	struct termios tio;
 	FILE *out;
 
@@ -50,9 +52,11 @@ int main(int argc, char **argv)
 		if (tcsetattr(s, TCSANOW, &tio))
 			return 1;
 	}
+	if (eof)
+		line = "typed line\004";
 	if (write(m, line, strlen(line)) != (ssize_t)strlen(line))
 		return 1;
-	for (i = 0; i < 1000 && n != (int)strlen(line); i++) {
+	for (i = 0; i < 1000 && n != (int)strlen(line) - eof; i++) {
 		ioctl(s, TIOCINQ, &n);
 		usleep(1000);
 	}

@@ -185,3 +185,105 @@ func CapSysAdmin() bool {
 	}
 	return data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0
 }
+
+// KeepCanon is KeepInput for a slave in canonical mode: the n bytes of
+// its complete lines, read a line a read (an empty read is a line ended
+// by EOF, ^D), then those of the line being typed, which TIOCINQ does
+// not count, read with canonical mode off for the while; all put back
+// under termios.CanonReplay's mode, which makes the same lines of them
+// without echoing or editing them again, then the task's mode again.
+// Refused by name once they are back: a line ended by EOF, which the
+// images have no mark for; one holding a terminator taken literally
+// (VLNEXT); a lock on the termios (before anything is read). With n 0
+// and a lock, there is nothing known to keep: nil.
+func KeepCanon(sl int, index uint32, tio *unix.Termios, n int) ([]byte, error) {
+	locked, err := unix.IoctlGetTermios(sl, unix.TIOCGLCKTRMIOS)
+	if err != nil {
+		return nil, os.NewSyscallError("ioctl(TIOCGLCKTRMIOS)", err)
+	}
+	if *locked != (unix.Termios{}) {
+		if n == 0 {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, in canonical mode, and its termios is locked (TIOCSLCKTRMIOS)", errdefs.ErrUnsupported, index, n, index)
+	}
+	var lines [][]byte
+	var eof []bool
+	var all []byte
+	buf := make([]byte, MaxQueued+1)
+	back := func(partial []byte, err error) error {
+		tmp, rerr := termios.CanonReplay(tio, locked, append(append([]byte(nil), all...), partial...))
+		if rerr != nil {
+			tmp = tio // the best left: specials may act again
+		}
+		if e := unix.IoctlSetTermios(sl, unix.TCSETS, tmp); e != nil {
+			return fmt.Errorf("put back the waiting input: %w (and %v)", os.NewSyscallError("ioctl(TCSETS)", e), err)
+		}
+		for i, l := range lines {
+			if eof[i] {
+				l = append(append([]byte(nil), l...), tmp.Cc[unix.VEOF])
+			}
+			if e := PutBack(sl, l, nil); e != nil {
+				return fmt.Errorf("%w (and %v)", e, err)
+			}
+		}
+		if e := PutBack(sl, partial, nil); e != nil {
+			return fmt.Errorf("%w (and %v)", e, err)
+		}
+		if e := unix.IoctlSetTermios(sl, unix.TCSETS, tio); e != nil && err == nil {
+			return fmt.Errorf("set its termios back: %w", os.NewSyscallError("ioctl(TCSETS)", e))
+		}
+		if err == nil && rerr != nil {
+			err = fmt.Errorf("%w: %v", errdefs.ErrUnsupported, rerr)
+		}
+		return err
+	}
+	for len(all) <= n {
+		k, err := linux.RetryEINTR(linux.Always, func() (int, error) { return unix.Read(sl, buf) })
+		if err == unix.EAGAIN {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pty %d: read the input waiting on its slave: %w", index, back(nil, err))
+		}
+		lines = append(lines, append([]byte(nil), buf[:k]...))
+		eof = append(eof, k == 0 || !termios.Terminates(tio, buf[k-1]))
+		all = append(all, buf[:k]...)
+	}
+	raw := *tio
+	raw.Lflag &^= unix.ICANON
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 0, 0
+	var partial []byte
+	err = unix.IoctlSetTermios(sl, unix.TCSETS, &raw)
+	if err != nil {
+		err = os.NewSyscallError("ioctl(TCSETS)", err)
+	} else if p, e := unix.IoctlGetInt(sl, unix.TIOCINQ); e != nil {
+		err = os.NewSyscallError("ioctl(TIOCINQ)", e)
+	} else if p > 0 {
+		b := make([]byte, p)
+		k, e := linux.RetryEINTR(linux.Always, func() (int, error) { return unix.Read(sl, b) })
+		if e != nil {
+			err = fmt.Errorf("read the line being typed: %w", e)
+		} else {
+			partial = b[:k]
+		}
+	}
+	if err := back(partial, err); err != nil {
+		return nil, fmt.Errorf("pty %d: %w", index, err)
+	}
+	if m, err := unix.IoctlGetInt(sl, unix.TIOCINQ); err != nil || m != n || len(all) != n {
+		return nil, fmt.Errorf("pty %d: its slave's buffer holds %d bytes of complete lines after they were put back, %d read, want %d (%v)", index, m, len(all), n, err)
+	}
+	for i, l := range lines {
+		if eof[i] {
+			return nil, fmt.Errorf("%w: pty %d: a line of input to /dev/pts/%d not yet read was ended by EOF (^D), which the images have no mark for", errdefs.ErrUnsupported, index, index)
+		}
+		if c, _ := termios.CanonPending(tio, l[:len(l)-1]); len(c) > 0 {
+			return nil, fmt.Errorf("%w: pty %d: a line of input to /dev/pts/%d not yet read holds a line terminator taken literally (VLNEXT)", errdefs.ErrUnsupported, index, index)
+		}
+	}
+	if c, _ := termios.CanonPending(tio, partial); len(c) > 0 {
+		return nil, fmt.Errorf("%w: pty %d: the line being typed on /dev/pts/%d holds a line terminator taken literally (VLNEXT)", errdefs.ErrUnsupported, index, index)
+	}
+	return append(all, partial...), nil
+}
