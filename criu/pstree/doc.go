@@ -4,8 +4,8 @@
 // and a dead task's (a zombie's) core with its exit status. Write writes
 // those images; PlanSessions says how restore gives each task its
 // session (and CheckSessions refuses, at dump, a tree whose sessions it
-// cannot make again); FinishDead ends a restored tree's zombies and
-// helper tasks.
+// cannot make again); SetGroups puts a restored tree's tasks in their
+// process groups, and FinishDead ends its zombies and helper tasks.
 //
 // What belongs here: the rules of the tree's shape (which sessions and
 // groups can be rebuilt by fork, setsid and setpgid, and through which

@@ -696,42 +696,24 @@ func (n *node) memory() *snapshot {
 func (t *treeRestorer) checkSessions() error {
 	for _, n := range t.nodes {
 		if n.curSid != n.sid() {
-			return fmt.Errorf("%w: task %d is in session %d, whose leader is not its ancestor in the tree", ErrUnsupported, n.pid, n.sid())
+			return fmt.Errorf("%w: task %d is in session %d, which restore did not give it (it got %d)", ErrUnsupported, n.pid, n.sid(), n.curSid)
 		}
 	}
 	return nil
 }
 
-// setGroups puts every task in its process group: group leaders first,
-// then members. A group whose leader is gone gets a helper task with the
-// leader's pid, child of the first member, which exits once the members
-// have joined.
+// setGroups puts every task in its process group (pstree.SetGroups); a
+// group whose leader is gone gets a helper with its id.
 func (t *treeRestorer) setGroups() error {
-	for _, n := range t.nodes {
-		if n.pgid() == n.pid && n.curPgid != n.pid {
-			if _, err := n.r.sys("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
-				return err
-			}
-			n.curPgid = n.pid
-		}
+	nodes := t.nodes
+	ms := make([]pstree.Member, len(nodes))
+	for i, n := range nodes {
+		ms[i] = pstree.Member{Proc: deadTask{handTask{n.r}}, Pid: n.pid, Pgid: n.pgid(), Cur: &n.curPgid, Helper: n.helper}
 	}
-	for _, n := range t.nodes {
-		pg := n.pgid()
-		if n.curPgid == pg || n.helper {
-			continue
-		}
-		leader := t.byPid[pg]
-		if leader == nil && !t.outGroup(pg) {
-			if _, err := t.helper(n, pg, "process group", unix.SYS_SETPGID); err != nil {
-				return err
-			}
-		}
-		if _, err := n.r.sys("setpgid", unix.SYS_SETPGID, 0, uint64(pg)); err != nil {
-			return fmt.Errorf("task %d joins group %d: %w", n.pid, pg, err)
-		}
-		n.curPgid = pg
-	}
-	return nil
+	return pstree.SetGroups(ms, func(pg int) bool { return t.byPid[pg] != nil || t.outGroup(pg) }, func(i, pg int) error {
+		_, err := t.helper(nodes[i], pg, "process group", unix.SYS_SETPGID)
+		return err
+	})
 }
 
 // finishDead makes zombies exit with their dumped status and helpers
