@@ -333,6 +333,12 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				status |= image.VmaAreaStack
 			}
 			a.pages = present
+			if m.HasFlag("dp") {
+				// The kernel may drop a droppable page whenever it likes
+				// (it then reads as zeros): its pages are not saved, and
+				// the mapping comes back empty, as CRIU 4.2 restores it.
+				a.pages = nil
+			}
 			a.anon = !m.HasFlag("gu")
 		}
 		if m.HasFlag("ac") {
