@@ -136,6 +136,7 @@ int main(int argc, char **argv)
 		if (areas[i])
 			fill_pattern(areas[i], LEN, i + 1);
 
+	test_set_corrupt(corrupt); /* the first child's check fails too */
 	pid = fork();
 	if (pid < 0) {
 		pr_perror("fork");
@@ -150,7 +151,6 @@ int main(int argc, char **argv)
 		_exit(child_check());
 	}
 
-	test_set_corrupt(corrupt);
 	test_daemon();
 	test_waitsig();
 
