@@ -12,7 +12,7 @@ import (
 
 	"github.com/criugo/criu/criu/crtest"
 	"github.com/criugo/criu/criu/image"
-	"github.com/criugo/criu/criu/mm"
+	"github.com/criugo/criu/criu/mm/pagemap"
 	"github.com/criugo/criu/criu/procfs"
 )
 
@@ -70,7 +70,7 @@ func TestDroppableNotSaved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, ents, err := mm.ReadPagemap(context.Background(), s, uint32(pid))
+	_, ents, err := pagemap.Read(context.Background(), s, uint32(pid))
 	s.Close()
 	if err != nil {
 		t.Fatal(err)

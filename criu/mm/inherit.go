@@ -7,6 +7,7 @@ import (
 
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mm/pagemap"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -108,7 +109,7 @@ func (r *restorer) growTails(maps []*vmap, kept map[uint64]uint64) error {
 func (r *restorer) dropInherited(maps []*vmap) error {
 	var has []mem.Range
 	for _, e := range r.img.Pagemap {
-		has = append(has, entryRange(e))
+		has = append(has, pagemap.Range(e))
 	}
 	has = mem.Merge(has)
 	var pm *mem.Pagemap
@@ -149,8 +150,8 @@ func (r *restorer) dropInherited(maps []*vmap) error {
 func (r *restorer) skipInheritedParent(maps []*vmap, want []mem.Range) []mem.Range {
 	var cow, kept []mem.Range
 	for _, e := range r.img.Pagemap {
-		if inParent(e) && e.GetFlags()&image.PeCow != 0 {
-			cow = append(cow, entryRange(e))
+		if pagemap.InParent(e) && e.GetFlags()&image.PeCow != 0 {
+			cow = append(cow, pagemap.Range(e))
 		}
 	}
 	for _, vm := range maps {

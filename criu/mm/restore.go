@@ -18,6 +18,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/mm/pageio"
+	"github.com/criugo/criu/criu/mm/pagemap"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/vdso"
 	"github.com/criugo/criu/internal/linux"
@@ -429,7 +430,7 @@ const fillChunk = pageio.ChunkSize
 func (r *restorer) fillPages(ctx context.Context, maps []*vmap) error {
 	// Pages left in the parent images (PE_PARENT) come last (parent.go),
 	// but for those left as inherited.
-	present, fromParent := splitPagemap(r.img.Pagemap)
+	present, fromParent := pagemap.Split(r.img.Pagemap)
 	fromParent = r.skipInheritedParent(maps, fromParent)
 	if len(present) == 0 {
 		return r.fillFromParent(ctx, maps, fromParent)

@@ -10,7 +10,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
-	"github.com/criugo/criu/criu/mm"
+	"github.com/criugo/criu/criu/mm/pagemap"
 	"github.com/criugo/criu/criu/mm/vmflags"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/seccomp"
@@ -218,7 +218,7 @@ func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.Ps
 		ti.fdinfo[filesID] = sn.fdinfo
 	}
 	var err error
-	if sn.pagesID, sn.pagemap, err = mm.ReadPagemap(ctx, s, pid); err != nil {
+	if sn.pagesID, sn.pagemap, err = pagemap.Read(ctx, s, pid); err != nil {
 		return nil, err
 	}
 	return sn, nil

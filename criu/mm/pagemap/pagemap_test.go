@@ -1,4 +1,4 @@
-package mm
+package pagemap
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestReadPagemapLazyFlags(t *testing.T) {
 		if err := image.WriteImage(ctx, d, "pagemap-7.img", &images.PagemapHead{PagesId: proto.Uint32(1)}, ent); err != nil {
 			t.Fatal(err)
 		}
-		id, ents, err := ReadPagemap(ctx, d, 7)
+		id, ents, err := Read(ctx, d, 7)
 		d.Close()
 		if !tc.ok {
 			if !errors.Is(err, errdefs.ErrUnsupported) {
@@ -46,7 +46,7 @@ func TestReadPagemapLazyFlags(t *testing.T) {
 			t.Errorf("flags %#x: id %d, %d entries, %v", tc.flags, id, len(ents), err)
 			continue
 		}
-		present, parent := splitPagemap(ents)
+		present, parent := Split(ents)
 		if tc.flags&image.PeParent != 0 {
 			if len(present) != 0 || len(parent) != 1 {
 				t.Errorf("flags %#x: %d present, %d parent ranges", tc.flags, len(present), len(parent))
