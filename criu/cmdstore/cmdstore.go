@@ -23,8 +23,8 @@ import (
 // is cancelled (its cause, an interruption, is the error): a dump or restore stops within one image write or read
 // (the page images are written in chunks of at most tens of MiB). It
 // records what it committed, for cleanup after a failed dump. It
-// forwards image.Chained; an optional store interface added later must
-// be forwarded here too.
+// forwards image.Chained and image.ReservingStore; an optional store
+// interface added later must be forwarded here too.
 type Store struct {
 	ctx   context.Context
 	inner image.Store
@@ -76,11 +76,33 @@ func (s *Store) Create(ctx context.Context, name string) (image.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.track(w, name), nil
+}
+
+// CreateReserved implements image.ReservingStore when the inner store
+// does; errors.ErrUnsupported otherwise.
+func (s *Store) CreateReserved(ctx context.Context, name string, n int64) (image.Writer, error) {
+	rs, ok := s.inner.(image.ReservingStore)
+	if !ok {
+		return nil, fmt.Errorf("create image %s with room reserved: %w", name, errors.ErrUnsupported)
+	}
+	if err := s.err(); err != nil {
+		return nil, fmt.Errorf("create image %s: %w", name, err)
+	}
+	w, err := rs.CreateReserved(ctx, name, n)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(w, name), nil
+}
+
+// track wraps w, an image being written, and records it open.
+func (s *Store) track(w image.Writer, name string) image.Writer {
 	iw := &writer{s: s, w: w, name: name}
 	s.mu.Lock()
 	s.open[iw] = true
 	s.mu.Unlock()
-	return iw, nil
+	return iw
 }
 
 func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {

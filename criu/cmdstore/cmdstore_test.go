@@ -66,3 +66,56 @@ func TestInterruptStore(t *testing.T) {
 		t.Errorf("left after the failed dump: %s", e.Name())
 	}
 }
+
+// plainStore is a store with none of the optional interfaces.
+type plainStore struct{ image.Store }
+
+// The wrapped store reserves room where the inner one can
+// (image.ReservingStore), tracks that writer as any (an interrupted
+// command aborts it), and says errors.ErrUnsupported, touching nothing,
+// where the inner one cannot.
+func TestReservingStore(t *testing.T) {
+	dir := t.TempDir()
+	d, err := image.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s, is := Wrap(ctx, d)
+	rs, ok := s.(image.ReservingStore)
+	if !ok {
+		t.Fatal("the wrapped Dir has no CreateReserved")
+	}
+	w, err := rs.CreateReserved(ctx, "pages-1.img", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "pages-1.img")); err != nil || st.Size() != 4096 {
+		t.Errorf("reserved image: %v, %v", st, err)
+	}
+	w, err = rs.CreateReserved(ctx, "pages-2.img", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel(errInterrupted)
+	is.AbortOpen()
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d entries after AbortOpen, want pages-1.img alone", len(ents))
+	}
+	w.Close()
+
+	p, _ := Wrap(context.Background(), plainStore{d})
+	if _, err := p.(image.ReservingStore).CreateReserved(context.Background(), "pages-3.img", 1<<20); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("over a store that cannot reserve: %v, want ErrUnsupported", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d entries after a refused CreateReserved, want 1", len(ents))
+	}
+}

@@ -297,6 +297,9 @@ func freezeTree(ctx context.Context, s image.Store, opts Options, spec freezeSpe
 	if err := vdso.Warm(); err != nil {
 		return nil, fmt.Errorf("%s %d: read criu's own maps: %w", spec.verb, opts.Pid, err)
 	}
+	if spec.verb == "dump" && opts.PrevImages == "" && !opts.LeaveRunning {
+		t.mm.Prepare(ctx, opts.Pid) // every page is then written while frozen
+	}
 	// The threads go to the tracer's CPU while frozen (freeze.Thaw
 	// gives them their CPU masks back).
 	if err := t.tr.PinCPU(); err != nil {

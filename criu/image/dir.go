@@ -72,6 +72,27 @@ func (d *Dir) Create(ctx context.Context, name string) (Writer, error) {
 	return &dirWriter{d: d, ctx: ctx, f: f, final: filepath.Join(d.path, name), name: name}, nil
 }
 
+// CreateReserved implements ReservingStore: the image file's room for n
+// bytes is allocated, its size unchanged (FALLOC_FL_KEEP_SIZE); on a
+// file system without fallocate it is Create.
+func (d *Dir) CreateReserved(ctx context.Context, name string, n int64) (Writer, error) {
+	w, err := d.Create(ctx, name)
+	if err != nil || n <= 0 {
+		return w, err
+	}
+	dw := w.(*dirWriter)
+	err = unix.Fallocate(int(dw.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, n)
+	switch {
+	case err == nil:
+		dw.reserved = n
+	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOSYS):
+	default:
+		w.Abort()
+		return nil, fmt.Errorf("reserve image %s: %w", name, os.NewSyscallError("fallocate", err))
+	}
+	return w, nil
+}
+
 // Open implements Store.
 func (d *Dir) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := CheckName(name); err != nil {
@@ -249,6 +270,7 @@ type dirWriter struct {
 	// noDirect is set once the file system refused O_DIRECT.
 	noDirect bool
 	off      int64 // bytes written so far
+	reserved int64 // allocated up to here (CreateReserved)
 	final    string
 	name     string
 	done     bool
@@ -307,6 +329,21 @@ func (w *dirWriter) Close() error {
 		return nil
 	}
 	w.done = true
+	if w.reserved > w.off {
+		// Fewer bytes came than were reserved: the room beyond the end
+		// is given back by a truncate down (one to the same size frees
+		// nothing on tmpfs, and a hole punched beyond the end nothing
+		// on ext4).
+		err := w.f.Truncate(w.off + 1)
+		if err == nil {
+			err = w.f.Truncate(w.off)
+		}
+		if err != nil {
+			w.f.Close()
+			os.Remove(w.f.Name())
+			return fmt.Errorf("close image %s: %w", w.name, err)
+		}
+	}
 	if w.direct != nil {
 		w.direct.Close()
 	}

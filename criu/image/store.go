@@ -50,6 +50,15 @@ type Writer interface {
 	Abort() error
 }
 
+// ReservingStore is implemented by stores of local files (Dir):
+// CreateReserved is Create with the file's room for its first n bytes
+// allocated at once (fallocate(2)), so that writing them later only
+// copies. Fewer bytes may come; the image then holds only those. A
+// wrapper over a store without it returns errors.ErrUnsupported.
+type ReservingStore interface {
+	CreateReserved(ctx context.Context, name string, n int64) (Writer, error)
+}
+
 // FileReader is implemented by the readers of images that are local
 // files (Dir's): File is the image's open file, which a reader may map
 // instead of reading it (the page copies of package pageio: the bytes go

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +20,10 @@ import (
 // A MAP_DROPPABLE mapping's pages are not saved (the kernel may drop
 // them at any time: they then read as zeros), so it comes back empty,
 // as CRIU 4.2 restores it; a MADV_WIPEONFORK mapping beside it keeps its
-// bytes. Both keep their VmFlags.
+// bytes. Both keep their VmFlags. The room the dump reserved for the
+// task's anonymous memory before the freeze (mm.Tree.Prepare: the 32
+// MiB droppable mapping counts there) is given back: pages-1.img holds
+// only the pages written.
 func TestDroppableNotSaved(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
@@ -44,9 +48,13 @@ func TestDroppableNotSaved(t *testing.T) {
 	if _, err := fmt.Sscanf(string(b), "%x %x", &drop, &wipe); err != nil {
 		t.Fatalf("%q: %v", b, err)
 	}
-	const length = 3 * 4096
+	const length, dropLength = 3 * 4096, 32 << 20
 	want := func(addr uint64) []byte {
-		p := make([]byte, length)
+		n := length
+		if addr == drop {
+			n = dropLength
+		}
+		p := make([]byte, n)
 		for i := range p {
 			if addr == drop {
 				p[i] = byte(i*7 + 1)
@@ -56,7 +64,7 @@ func TestDroppableNotSaved(t *testing.T) {
 		}
 		return p
 	}
-	if got := readMem(t, pid, drop, length); string(got) != string(want(drop)) {
+	if got := readMem(t, pid, drop, dropLength); string(got) != string(want(drop)) {
 		t.Fatal("the droppable mapping lost its bytes before the dump")
 	}
 	flagsBefore := [2]string{}
@@ -75,11 +83,14 @@ func TestDroppableNotSaved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wipeSaved uint64
+	var wipeSaved, saved uint64
 	for _, e := range ents {
 		start, end := e.GetVaddr(), e.GetVaddr()+e.GetNrPages()*4096
-		if start < drop+length && end > drop {
-			t.Errorf("pagemap entry %#x-%#x saves pages of the droppable mapping %#x-%#x", start, end, drop, drop+length)
+		if start < drop+dropLength && end > drop {
+			t.Errorf("pagemap entry %#x-%#x saves pages of the droppable mapping %#x-%#x", start, end, drop, drop+dropLength)
+		}
+		if !pagemap.InParent(e) {
+			saved += end - start
 		}
 		if start < wipe+length && end > wipe {
 			wipeSaved += min(end, wipe+length) - max(start, wipe)
@@ -88,10 +99,15 @@ func TestDroppableNotSaved(t *testing.T) {
 	if wipeSaved != length {
 		t.Errorf("%d bytes of the wipe-on-fork mapping saved, want %d", wipeSaved, length)
 	}
+	if st, err := os.Stat(filepath.Join(dir, "pages-1.img")); err != nil {
+		t.Error(err)
+	} else if used := uint64(st.Sys().(*syscall.Stat_t).Blocks) * 512; uint64(st.Size()) != saved || used > saved+1<<20 {
+		t.Errorf("pages-1.img: %d bytes, %d in blocks, for the %d bytes of pages saved", st.Size(), used, saved)
+	}
 
 	rpid := restoreCmd(t, dir)
 	defer crtest.Kill(rpid)
-	if got := readMem(t, rpid, drop, length); string(got) != string(make([]byte, length)) {
+	if got := readMem(t, rpid, drop, dropLength); string(got) != string(make([]byte, dropLength)) {
 		t.Error("the droppable mapping is not empty after restore")
 	}
 	if got := readMem(t, rpid, wipe, length); string(got) != string(want(wipe)) {

@@ -66,6 +66,9 @@ type Tree struct {
 	// cowOn: a copy-on-write dump (cow.go) of snapshots cows.
 	cowOn bool
 	cows  cow.Set
+	// prepared is pages-1.img, made before the freeze (Prepare), until
+	// the root's pages are written into it; Close aborts it if unused.
+	prepared image.Writer
 }
 
 // NewTree starts the memory part of a dump into s.
@@ -530,7 +533,7 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 		return err
 	}
 	pagesName := fmt.Sprintf("pages-%d.img", d.pagesID)
-	w, err := d.tree.store.Create(ctx, pagesName)
+	w, err := d.tree.pagesWriter(ctx, d.pagesID)
 	if err != nil {
 		return err
 	}

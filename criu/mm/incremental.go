@@ -534,6 +534,10 @@ func (t *Tree) Close() {
 	if t != nil {
 		t.cows.Stop()
 		t.inc.close()
+		if t.prepared != nil {
+			t.prepared.Abort()
+			t.prepared = nil
+		}
 	}
 }
 
