@@ -23,8 +23,8 @@ import (
 // is cancelled (its cause, an interruption, is the error): a dump or restore stops within one image write or read
 // (the page images are written in chunks of at most tens of MiB). It
 // records what it committed, for cleanup after a failed dump. It
-// forwards image.Chained and image.ReservingStore; an optional store
-// interface added later must be forwarded here too.
+// forwards image.Chained, image.ReservingStore and image.FileWriter; an
+// optional store interface added later must be forwarded here too.
 type Store struct {
 	ctx   context.Context
 	inner image.Store
@@ -102,8 +102,20 @@ func (s *Store) track(w image.Writer, name string) image.Writer {
 	s.mu.Lock()
 	s.open[iw] = true
 	s.mu.Unlock()
+	if fw, ok := w.(image.FileWriter); ok {
+		return &fileWriter{iw, fw}
+	}
 	return iw
 }
+
+// fileWriter forwards image.FileWriter.
+type fileWriter struct {
+	*writer
+	f image.FileWriter
+}
+
+func (w *fileWriter) File() *os.File { return w.f.File() }
+func (w *fileWriter) Wrote(n int64)  { w.f.Wrote(n) }
 
 func (s *Store) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := s.err(); err != nil {

@@ -324,6 +324,12 @@ func (w *dirWriter) writeDirect(p []byte) (n int, ok bool, err error) {
 	return n, true, nil
 }
 
+// File is the image's open file (FileWriter).
+func (w *dirWriter) File() *os.File { return w.f }
+
+// Wrote implements FileWriter.
+func (w *dirWriter) Wrote(n int64) { w.off = n }
+
 func (w *dirWriter) Close() error {
 	if w.done {
 		return nil

@@ -59,6 +59,15 @@ type ReservingStore interface {
 	CreateReserved(ctx context.Context, name string, n int64) (Writer, error)
 }
 
+// FileWriter is implemented by writers of images that are local files
+// (Dir's): File is the image's open file (read-write), which a writer
+// of a big image may map and fill in place; Wrote then says that the
+// image's first n bytes were written so (its next writes follow them).
+type FileWriter interface {
+	File() *os.File
+	Wrote(n int64)
+}
+
 // FileReader is implemented by the readers of images that are local
 // files (Dir's): File is the image's open file, which a reader may map
 // instead of reading it (the page copies of package pageio: the bytes go

@@ -68,7 +68,9 @@ type Tree struct {
 	cows  cow.Set
 	// prepared is pages-1.img, made before the freeze (Prepare), until
 	// the root's pages are written into it; Close aborts it if unused.
-	prepared image.Writer
+	// preparedImg is its mapping, when it could be mapped.
+	prepared    image.Writer
+	preparedImg *pageio.Image
 }
 
 // NewTree starts the memory part of a dump into s.
@@ -535,6 +537,9 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	pagesName := fmt.Sprintf("pages-%d.img", d.pagesID)
 	w, err := d.tree.pagesWriter(ctx, d.pagesID)
 	if err != nil {
+		return err
+	}
+	if done, err := d.tree.writeMapped(d, w, runs, lenient); done || err != nil {
 		return err
 	}
 	var onFail func([]mem.Range, []byte) error

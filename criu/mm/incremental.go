@@ -534,6 +534,7 @@ func (t *Tree) Close() {
 	if t != nil {
 		t.cows.Stop()
 		t.inc.close()
+		t.preparedImg.Close()
 		if t.prepared != nil {
 			t.prepared.Abort()
 			t.prepared = nil

@@ -33,7 +33,8 @@ type Times struct{ Read, Write time.Duration }
 // copy, process_vm_readv into the page cache, a reader a core) was
 // measured here and was no faster: populating the mapping zeroes every
 // page, which write(2) of whole pages does not, and maps and unmaps
-// each.
+// each. Populated before the task is frozen, it takes that out of the
+// frozen time (Image).
 func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Range, []byte) error) (Times, error) {
 	runs = append([]Run(nil), runs...)
 	var total uint64
