@@ -71,7 +71,7 @@ func TestInterruptStore(t *testing.T) {
 type plainStore struct{ image.Store }
 
 // The wrapped store reserves room where the inner one can
-// (image.ReservingStore), tracks that writer as any (an interrupted
+// (image.ReservingStore), keeps image.FileWriter, tracks that writer as any (an interrupted
 // command aborts it), and says errors.ErrUnsupported, touching nothing,
 // where the inner one cannot.
 func TestReservingStore(t *testing.T) {
@@ -90,6 +90,9 @@ func TestReservingStore(t *testing.T) {
 	w, err := rs.CreateReserved(ctx, "pages-1.img", 1<<20)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, ok := w.(image.FileWriter); !ok {
+		t.Error("the wrapped Dir's writer lost image.FileWriter")
 	}
 	if _, err := w.Write(make([]byte, 4096)); err != nil {
 		t.Fatal(err)
