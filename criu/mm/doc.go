@@ -9,7 +9,7 @@
 // criu/shmem (shared anonymous memory and memfd objects, saved once per
 // tree), criu/image (VMA status bits, pagemap flags, madvise facts).
 //
-// # Dump (dump.go, vmflags.go, incremental.go, cow.go)
+// # Dump (dump.go, vmflags.go, incremental.go, cow.go, prepare.go)
 //
 // Collect turns smaps into vma entries. Shared anonymous mappings and
 // memfds (fds and mappings) are saved once per object by package shmem
@@ -28,7 +28,9 @@
 // their bytes, so that restore can leave them shared; they are read
 // through /proc/PID/mem (no pin), as process_vm_readv pins what it
 // reads, and pinning a shared anonymous page gives the task a copy of
-// its own. PlanPages decides which pages go to pages-N.img and which
+// its own. A droppable mapping's pages are not saved. The root's
+// pages-1.img may be readied before the freeze (prepare.go: Tree.Prepare).
+// PlanPages decides which pages go to pages-N.img and which
 // stay in the parent images (incremental.go: written pages are found
 // with a userfaultfd in write-protect mode, not soft-dirty bits);
 // WritePages reads them while the previous buffer is written. A dump
@@ -36,7 +38,7 @@
 // anonymous pages while frozen and copies them once the tree runs, each
 // before the tree's first write to it (CopyPages).
 //
-// # Restore (restore.go, inherit.go, parent.go)
+// # Restore (restore.go, inherit.go, parent.go; the parent chain: mm/pagemap)
 //
 // No code is loaded into the task: Restore injects every step. The vDSO
 // and vvar move to their dumped addresses, everything else is unmapped
