@@ -512,9 +512,15 @@ func TestCOWDumpExec(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(imgs, "inventory.img")); err == nil {
 		t.Errorf("a failed dump left inventory.img")
 	}
-	time.Sleep(50 * time.Millisecond)
-	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(b)) != "sleep" {
-		t.Errorf("the task is %q, not the sleep it exec'd", b)
+	// The task runs on into its exec: under load that can take a while.
+	var comm []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if comm, _ = os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "sleep" {
+			break
+		}
+	}
+	if strings.TrimSpace(string(comm)) != "sleep" {
+		t.Errorf("the task is %q, not the sleep it exec'd", comm)
 	}
 	checkUnarmed(t, pid)
 }
