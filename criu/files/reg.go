@@ -44,7 +44,7 @@ type Set struct {
 	TreePid func(pid int) (int, bool)
 	links   []string // the links made, for RemoveLinks
 	linked  []*images.FileEntry
-	mounts  map[string]map[int]bool // mount ids by /proc/PID (mountedAt)
+	mounts  map[string]map[int]procfs.MountInfo // mounts by id, by /proc/PID (mountedAt)
 }
 
 // NewSet returns an empty Set.
@@ -94,6 +94,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 			return 0, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		reg.MntId = proto.Int32(int32(mnt))
+	}
+	if err := f.checkCovered(path, link, &st); err != nil {
+		return 0, nil, err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFREG {
 		// Only a regular file's size is recorded, as CRIU does: CRIU's
@@ -198,16 +201,16 @@ func (f *Set) mountedAt(link string, mnt int) error {
 		if err != nil {
 			return err
 		}
-		if ids[mnt] {
+		if _, ok := ids[mnt]; ok {
 			return nil
 		}
 	}
 	return fmt.Errorf("%w: a file on mount %d, which is in neither the task's mount table nor criu's (lazily unmounted, MNT_DETACH, while the file was open, or of another mount namespace): no path from the tree's root leads to it", errdefs.ErrUnsupported, mnt)
 }
 
-// mountIDs are the ids of the mounts /proc/PID dir's mountinfo lists,
-// read once.
-func (f *Set) mountIDs(dir string) (map[int]bool, error) {
+// mountIDs are the mounts /proc/PID dir's mountinfo lists, by id, read
+// once.
+func (f *Set) mountIDs(dir string) (map[int]procfs.MountInfo, error) {
 	if ids, ok := f.mounts[dir]; ok {
 		return ids, nil
 	}
@@ -215,16 +218,16 @@ func (f *Set) mountIDs(dir string) (map[int]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	ms, err := procfs.ParseMounts(b)
+	ms, err := procfs.ParseMountInfo(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s/mountinfo: %w", dir, err)
 	}
-	ids := map[int]bool{}
+	ids := map[int]procfs.MountInfo{}
 	for _, m := range ms {
-		ids[m.ID] = true
+		ids[m.ID] = m
 	}
 	if f.mounts == nil {
-		f.mounts = map[string]map[int]bool{}
+		f.mounts = map[string]map[int]procfs.MountInfo{}
 	}
 	f.mounts[dir] = ids
 	return ids, nil

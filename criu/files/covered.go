@@ -1,0 +1,126 @@
+package files
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/criu/errdefs"
+)
+
+// checkCovered refuses a file, linked at its path, that the path no
+// longer leads to as its task sees it: a mount was made over the file
+// (or over a directory above it) after it was opened, be it a bind of
+// the file's own mount (upstream zdtm's overmount_fifo, overmount_file,
+// overmounted_file). Restore opens files by their path
+// and would open what the mount holds there, or make a new node (a
+// fifo); CRIU 4.2 refuses such a file too.
+//
+// The path is judged from the task's own root, in its own mount
+// namespace, and only where the path the kernel gives names the file
+// from there:
+//   - the file is on a mount of the task's mount table, and the task's
+//     root is the root of its namespace's tree (readlink of /proc/PID/root
+//     gives "/": the kernel's path of the file starts there; a
+//     pivot_root'ed container's root, or a task of criu's namespace
+//     that did not chroot());
+//   - or the file is on a mount of criu's table (opened before the task's
+//     namespace was copied) and the task's root is criu's: the path is
+//     criu's, which is then the task's too.
+//
+// Other files are left to their own checks: one on a mount outside the
+// task's namespace (a pivot_root'ed container's executable or stdio,
+// inherited from the host: package mntns's CheckFiles, and mountedAt),
+// a chroot()ed task's (its paths are criu's), criu's own fds (files
+// passed in flight carry the tree's paths), /proc files, files deleted
+// while open (ghosts, checkLinked) and files saved by another name than
+// the kernel's (a terminal, by its device's name).
+func (f *Set) checkCovered(path, link string, st *unix.Stat_t) error {
+	if st.Nlink == 0 || !strings.HasPrefix(path, "/") {
+		return nil
+	}
+	if target, err := os.Readlink(link); err != nil || target != path {
+		return nil
+	}
+	var sfs unix.Statfs_t
+	if unix.Statfs(link, &sfs) != nil || sfs.Type == unix.PROC_SUPER_MAGIC {
+		return nil
+	}
+	dir, ok := taskDir(link)
+	if !ok {
+		return nil
+	}
+	self := fmt.Sprintf("/proc/%d", os.Getpid())
+	if dir == self || dir == "/proc/self" {
+		return nil
+	}
+	mnt, ok := linkMount(link)
+	if !ok {
+		return nil
+	}
+	root := dir + "/root"
+	own, err := f.mountIDs(dir)
+	if err != nil {
+		return nil
+	}
+	// On a mount of the task's namespace, the path must lead to the
+	// file on that very mount (a mount of the same filesystem bound over
+	// its directory shows the same inode, on another mount: restore
+	// would open it there). On one of criu's, whose copy in the task's
+	// namespace has another id, it must lead to the copy: a mount of the
+	// task's at the same point, of the same root.
+	var want func(id int) bool
+	switch m, ok := own[mnt]; {
+	case ok:
+		if r, err := os.Readlink(root); err != nil || r != "/" {
+			return nil
+		}
+		want = func(id int) bool { return id == m.ID }
+	case criuRoot(dir):
+		criu, err := f.mountIDs(self)
+		m, ok := criu[mnt]
+		if err != nil || !ok {
+			return nil
+		}
+		want = func(id int) bool {
+			c, ok := own[id]
+			return ok && c.Point == m.Point && c.Root == m.Root && c.Dev() == m.Dev()
+		}
+	default:
+		return nil
+	}
+	// AT_SYMLINK_NOFOLLOW: an O_PATH fd of a symlink is the link, not
+	// its target.
+	var at unix.Statx_t
+	err = unix.Statx(unix.AT_FDCWD, root+path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_MNT_ID, &at)
+	if err != nil && err != unix.ENOENT && err != unix.ENOTDIR {
+		return nil
+	}
+	if err == nil && unix.Mkdev(at.Dev_major, at.Dev_minor) == st.Dev && at.Ino == st.Ino && want(int(at.Mnt_id)) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is covered by a mount made over it after it was opened (mount %d): its path, from the task's root, leads to another file (or to it on another mount) now, and restore opens files by path", errdefs.ErrUnsupported, path, mnt)
+}
+
+// taskDir is the /proc/PID of a /proc/PID/fd/N (or map_files, or
+// task/TID/fd/N) link.
+func taskDir(link string) (string, bool) {
+	parts := strings.Split(link, "/")
+	if len(parts) < 4 || parts[0] != "" || parts[1] != "proc" {
+		return "", false
+	}
+	return "/proc/" + parts[2], true
+}
+
+// linkMount is the id of the mount of the file a magic link (an fd's or
+// a mapping's) leads to (statx's STATX_MNT_ID follows the link to the
+// open file itself).
+func linkMount(link string) (int, bool) {
+	var sx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, link, 0, unix.STATX_MNT_ID, &sx); err != nil || sx.Mask&unix.STATX_MNT_ID == 0 {
+		return 0, false
+	}
+	return int(sx.Mnt_id), true
+}
