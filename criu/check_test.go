@@ -61,7 +61,7 @@ func TestCheckFeatureNames(t *testing.T) {
 	}
 	// Names this criu never handles, whatever the kernel: a caller must
 	// not be told they work.
-	for _, name := range []string{"compat_cr", "uffd", "userns", "mnt_id"} {
+	for _, name := range []string{"compat_cr", "uffd", "userns"} {
 		f, _ := kerndat.LookupFeature(name)
 		if _, err := f.Check(); !errors.Is(err, kerndat.ErrNotBuilt) {
 			t.Errorf("%s: %v, want not built", name, err)
@@ -83,7 +83,7 @@ func TestCheckFeatureKernel(t *testing.T) {
 	bin := crtest.Criu(t)
 	for _, name := range []string{"mem_dirty_track", "timerfd", "fdinfo_lock", "kcmp_epoll",
 		"clone3_set_tid", "ns_pid", "sockopt_buf_lock", "get_rseq_conf", "ipv6_freebind", "pagemap_scan", "timer_cr_ids",
-		"timens", "cgroupns", "tcp_half_closed", "move_mount_set_group"} {
+		"timens", "cgroupns", "tcp_half_closed", "move_mount_set_group", "mnt_id"} {
 		out, err := crtest.Run(context.Background(), bin, "check", "--feature", name)
 		if err != nil || out != name+" is supported\n" {
 			t.Errorf("criu check --feature %s: %v %q", name, err, out)
