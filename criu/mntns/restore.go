@@ -168,12 +168,20 @@ func orderMounts(ms []*images.MntEntry) ([]*images.MntEntry, error) {
 }
 
 // extPath is where the external mount m is bound from: the path given
-// for its key, or the one --ext-mount-map auto saved (AutoKey).
+// for its key, or the one --ext-mount-map auto saved (AutoKey). A
+// relative path given (--external mnt[KEY]:DIR) is of criu's root
+// directory, as CRIU 4.2 takes it (upstream zdtm's mnt_root_ext gives
+// .zdtm_root_ext.tmp for /.zdtm_root_ext.tmp), not of criu's working
+// directory.
 func (l *Layout) extPath(m *images.MntEntry) string {
 	if m.GetExtKey() == AutoKey {
 		return m.GetSource()
 	}
-	return l.opts.External[m.GetExtKey()]
+	p := l.opts.External[m.GetExtKey()]
+	if p != "" && !filepath.IsAbs(p) {
+		p = filepath.Join("/", p)
+	}
+	return p
 }
 
 // copyOfMine reports a root mount that is criu's own root mount: the
