@@ -200,8 +200,11 @@ func copyOfMine(r *images.MntEntry) bool {
 }
 
 // HostPath is where criu finds path (a path of the container) before
-// the namespace is made: below --root, or below the path an external
-// mount is bound from. A path on a mount made anew (a tmpfs) has none.
+// the namespace is made: below --root, below the path an external mount
+// is bound from, or below the directory of either that an internal bind
+// is made from (upstream zdtm's mnt_ro_root runs from a bind of a
+// directory of the root filesystem). A path on a mount made anew (a
+// tmpfs) has none.
 func (l *Layout) HostPath(path string) (string, error) {
 	best, bestLen := "", -1
 	for i, m := range l.mounts {
@@ -209,15 +212,7 @@ func (l *Layout) HostPath(path string) (string, error) {
 		if !under(path, p) || len(p) <= bestLen {
 			continue
 		}
-		switch {
-		case i == 0:
-			best = l.root
-		case m.GetExtKey() != "":
-			best = l.extPath(m)
-		default:
-			best = ""
-		}
-		bestLen = len(p)
+		best, bestLen = l.hostRoot(i), len(p)
 		if best != "" {
 			best = filepath.Join(best, strings.TrimPrefix(path, p))
 		}
@@ -226,6 +221,29 @@ func (l *Layout) HostPath(path string) (string, error) {
 		return "", fmt.Errorf("%w: %s is on a mount of the container that is made at restore, not reachable before it", errdefs.ErrUnsupported, path)
 	}
 	return best, nil
+}
+
+// hostRoot is where criu finds the root of mount i before the namespace
+// is made ("": on a mount made anew).
+func (l *Layout) hostRoot(i int) string {
+	m := l.mounts[i]
+	switch {
+	case i == 0:
+		return l.root
+	case m.GetExtKey() != "":
+		return l.extPath(m)
+	}
+	before := l.mounts[:i]
+	o := innerSource(m, before)
+	if o == nil {
+		return ""
+	}
+	j := slices.Index(before, o)
+	src := l.hostRoot(j)
+	if src == "" {
+		return ""
+	}
+	return filepath.Join(src, strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/")))
 }
 
 // under reports path at or below directory dir.

@@ -737,3 +737,22 @@ func refusedDump(t *testing.T, pid int, want string, extra ...string) {
 		t.Error("the container did not run on after the refused dump")
 	}
 }
+
+// A container whose root task runs from a bind of a directory of its
+// rootfs (upstream zdtm's mnt_ro_root runs from its bind of
+// zdtm/static): restore finds the executable through --root below the
+// bind's source before the mounts exist, and the task counts on from
+// the bind.
+func TestRestoreRootContainerExeOnBind(t *testing.T) {
+	r, pid := startCT(t, `cp /bin/sh /data/sh; mkdir -p /xb; mount --bind /data /xb
+exec /xb/sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done'`)
+	if l := mustReadlink(t, procfs.Path(pid, "exe")); l != "/xb/sh" {
+		t.Fatalf("the container's root runs %q, want /xb/sh", l)
+	}
+	rpid := dumpRestoreCT(t, pid, r)
+	if l := mustReadlink(t, procfs.Path(rpid, "exe")); l != "/xb/sh" {
+		t.Errorf("restored, the root runs %q, want /xb/sh", l)
+	}
+	n := count(rpid)
+	waitCount(t, rpid, n+2)
+}
