@@ -123,3 +123,39 @@ func TestDumpRefusesCoveredMount(t *testing.T) {
 		t.Error("the refused dump did not leave the tree running")
 	}
 }
+
+// A mount that no path leads to any more is refused at dump by name:
+// one a mount was made over at its own mount point (a tmpfs mounted
+// twice at t, as upstream zdtm's tempfs_overmounted01), one below a
+// directory that a mount was made over (u/a/b under a tmpfs then
+// mounted at u/a, its parent's, not a sibling: tempfs_overmounted), and
+// a bind of a directory deleted since (mntns_deleted). Each dump leaves
+// the tree running; without them the same rootfs dumps.
+func TestDumpRefusesCoveredMounts(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	for _, c := range []struct{ extra, want string }{
+		{"", ""},
+		{"mkdir t; mount -t tmpfs low t; mount -t tmpfs high t", "mount /t (tmpfs, source low, root /): unsupported: covered: its mount point leads to mount"},
+		{"mkdir -p u/a/b; mount -t tmpfs u u; mkdir -p u/a/b; mount -t tmpfs inner u/a/b; mount -t tmpfs over u/a", "mount /u/a/b (tmpfs, source inner, root /): unsupported: covered"},
+		{"mkdir gone bound; mount --bind gone bound; rmdir gone", "rootfs/gone//deleted): unsupported: a bind of a directory or file deleted since"},
+	} {
+		_, cmd := startRootfsCT(t, c.extra)
+		pid := cmd.Process.Pid
+		dir := t.TempDir()
+		b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "--external", "mnt[/usr]:usr").CombinedOutput()
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("dump of the rootfs alone: %v\n%s", err, b)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(string(b), c.want) {
+			t.Errorf("%s: dump: %v\n%s\nwant a refusal naming %q", c.extra, err, b, c.want)
+		}
+		if !crtest.Alive(pid) {
+			t.Errorf("%s: the refused dump did not leave the tree running", c.extra)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func TestCheckPtyBind(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range ns {
-		err := check(m, i == 0, ns, nil, DumpOptions{})
+		err := check(m, i == 0, ns, nil, DumpOptions{}, "")
 		if want := m.Point == "/dev/tty1"; (err != nil) != want || want && !strings.Contains(err.Error(), "a bind of pty 0 of the namespace's devpts, which no task of the tree holds") {
 			t.Errorf("%s: %v", m.Point, err)
 		}

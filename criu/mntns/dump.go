@@ -145,7 +145,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 			e.ExtKey = proto.String(key)
 		}
 		if !copyOfMine {
-			if err := check(m, i == 0, ordered, mine, opts); err != nil {
+			if err := check(m, i == 0, ordered, mine, opts, procfs.Path(pid, "root")); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}
@@ -265,8 +265,9 @@ func reachable(pid int) bool {
 }
 
 // check refuses a mount of a pivot_root'ed namespace that restore could
-// not make again exactly.
-func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts DumpOptions) error {
+// not make again exactly. root is the task's root as criu opens it
+// (/proc/PID/root), where the mount points are looked up ("": not).
+func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts DumpOptions, root string) error {
 	_, external := opts.External[m.Point]
 	name := fmt.Sprintf("mount %s (%s, source %s, root %s)", m.Point, m.FSType, m.Source, m.Root)
 	switch {
@@ -280,6 +281,12 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 			// flags by path: none leads to it.
 			return fmt.Errorf("%s: %w: covered by mount %s of the same parent, made over it later (a copy propagated into a shared parent, or an overmount): no path leads to it", name, errdefs.ErrUnsupported, o.Point)
 		}
+	}
+	if top, ok := topMount(root, m); !isRoot && ok && top != m.ID {
+		return fmt.Errorf("%s: %w: covered: its mount point leads to mount %d now (a mount made over it or over a directory above it, %s): restore makes mounts by path", name, errdefs.ErrUnsupported, top, pointOf(ns, top))
+	}
+	if strings.HasSuffix(m.Root, "//deleted") {
+		return fmt.Errorf("%s: %w: a bind of a directory or file deleted since", name, errdefs.ErrUnsupported)
 	}
 	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {
 		return fmt.Errorf("%s: %w: a part of a tmpfs no mount of the namespace holds whole", name, errdefs.ErrUnsupported)
@@ -309,6 +316,36 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 		}
 	}
 	return nil
+}
+
+// topMount is the id of the mount that m's mount point leads to from
+// root (the task's root, /proc/PID/root), the topmost of the mounts
+// stacked there: m itself unless a mount was made over it, or over a
+// directory above it (-1 when the path leads nowhere now); false: not
+// looked up.
+func topMount(root string, m procfs.MountInfo) (int, bool) {
+	if root == "" {
+		return 0, false
+	}
+	var sx unix.Statx_t
+	err := unix.Statx(unix.AT_FDCWD, root+m.Point, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, unix.STATX_MNT_ID, &sx)
+	switch {
+	case err == unix.ENOENT || err == unix.ENOTDIR:
+		return -1, true
+	case err != nil || sx.Mask&unix.STATX_MNT_ID == 0:
+		return 0, false
+	}
+	return int(sx.Mnt_id), true
+}
+
+// pointOf names mount id of ns by its mount point.
+func pointOf(ns []procfs.MountInfo, id int) string {
+	for _, o := range ns {
+		if o.ID == id {
+			return "mount point " + o.Point
+		}
+	}
+	return "no mount point"
 }
 
 // bindOfInner reports a mount whose filesystem another mount of the
