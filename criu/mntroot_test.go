@@ -159,3 +159,60 @@ func TestDumpRefusesCoveredMounts(t *testing.T) {
 		}
 	}
 }
+
+// An unbindable tmpfs (with a bind of one of its directories made
+// before it was made unbindable, as upstream zdtm's unbindable) is
+// dumped with its files, read from the mount itself (no clone of an
+// unbindable mount), and restored unbindable, the bind made again;
+// with a mount below it, it is refused by name (its archive would miss
+// what that mount covers).
+func TestRestoreUnbindableTmpfs(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	_, below := startRootfsCT(t, "mkdir ub; mount -t tmpfs ubt ub; mkdir ub/sub; mount -t tmpfs inner ub/sub; mount --make-unbindable ub")
+	b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(below.Process.Pid), "-D", t.TempDir(), "--external", "mnt[/usr]:usr").CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "mount /ub (tmpfs, source ubt, root /): unsupported: an unbindable tmpfs with a mount below it (/ub/sub)") {
+		t.Errorf("dump of an unbindable tmpfs with a mount below: %v\n%s", err, b)
+	}
+	r, cmd := startRootfsCT(t, "mkdir ub ubb; mount -t tmpfs ubt ub; mkdir ub/aux; echo kept > ub/aux/f; mount --bind ub/aux ubb; mount --make-unbindable ub")
+	pid := cmd.Process.Pid
+	dir := t.TempDir()
+	if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", "dump.log", "-v4", "--external", "mnt[/usr]:usr").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+		t.Fatalf("dump: %v\n%s\n%s", err, b, log)
+	}
+	cmd.Wait()
+	pidfile := filepath.Join(dir, "pid")
+	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
+	}
+	b, err = os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { crtest.Kill(npid) })
+	mi, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ub, ubb string
+	for _, l := range strings.Split(string(mi), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[4] == "/ub" {
+			ub = l
+		} else if len(f) > 4 && f[4] == "/ubb" {
+			ubb = l
+		}
+	}
+	if !strings.Contains(ub, " unbindable ") || !strings.Contains(ubb, " /aux /ubb ") || strings.Contains(ubb, "unbindable") {
+		t.Errorf("after restore, /ub %q (want unbindable), /ubb %q (want a bindable bind of /aux):\n%s", ub, ubb, mi)
+	}
+	root := "/proc/" + strconv.Itoa(npid) + "/root"
+	for _, p := range []string{"/ub/aux/f", "/ubb/f"} {
+		if got, err := os.ReadFile(root + p); err != nil || string(got) != "kept\n" {
+			t.Errorf("%s: %q, %v", p, got, err)
+		}
+	}
+}

@@ -34,7 +34,13 @@
 // that is a slave of a group outside (a bind of the host's, in a
 // namespace made rslave) is restored as a slave of its source's master
 // when that source is external or the root; a mount sharing a peer group
-// with mounts outside the namespace is refused. CheckFiles refuses the
+// with mounts outside the namespace is refused. An unbindable mount is
+// saved with MS_UNBINDABLE in its flags (as CRIU) and made unbindable at
+// restore once every bind is made; an unbindable tmpfs's archive is read
+// from the mount itself (it cannot be cloned), refused when a mount is
+// below it. A mount no path leads to any more (one made over it, at its
+// mount point or above) and a bind of a directory or file deleted since
+// are refused. CheckFiles refuses the
 // files of such a tree that restore cannot make in it (a deleted
 // executable of the root task, a pty of criu's devpts). Anything
 // else that cannot be restored exactly is refused by name (mount point
@@ -57,7 +63,8 @@
 // cgroup2, binfmt_misc and AUTO ones anew with their superblock flags
 // and options; a tmpfs is filled from its tar through /proc/ROOT/root
 // right after it is mounted), then peer groups and masters are set
-// (MS_SHARED, move_mount(MOVE_MOUNT_SET_GROUP), MS_SLAVE), then each
+// (MS_SHARED, move_mount(MOVE_MOUNT_SET_GROUP), MS_SLAVE), the
+// unbindable ones made so, then each
 // mount's flags (ro, nosuid, nodev, noexec, atime) with a bind remount;
 // the task pivot_roots into DIR and the old root is detached, so that
 // each task's root and cwd, every path the tasks open and every file

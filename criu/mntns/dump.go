@@ -151,7 +151,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		}
 		if _, ext := opts.External[m.Point]; !copyOfMine && !ext && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
-			if err := dumpTmpfs(ctx, store, pid, m.Point, e.GetRootDev(), opts.Sockets); err != nil {
+			if err := dumpTmpfs(ctx, store, pid, m.Point, m.Unbindable, e.GetRootDev(), opts.Sockets); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}
@@ -202,6 +202,11 @@ func entry(m procfs.MountInfo) (*images.MntEntry, error) {
 	}
 	if m.Master != 0 {
 		e.MasterId = proto.Uint32(uint32(m.Master))
+	}
+	if m.Unbindable {
+		// As CRIU: in the mount's flags; restore makes it
+		// unbindable once every bind is made.
+		e.Flags = proto.Uint32(flags | unix.MS_UNBINDABLE)
 	}
 	return e, nil
 }
@@ -284,6 +289,16 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 	}
 	if top, ok := topMount(root, m); !isRoot && ok && top != m.ID {
 		return fmt.Errorf("%s: %w: covered: its mount point leads to mount %d now (a mount made over it or over a directory above it, %s): restore makes mounts by path", name, errdefs.ErrUnsupported, top, pointOf(ns, top))
+	}
+	if m.Unbindable && m.FSType == "tmpfs" && !external {
+		for _, o := range ns {
+			if o.Parent == m.ID && o.ID != m.ID {
+				// Its archive is read from the mount itself (no
+				// clone of an unbindable one): what is under
+				// the mounts below would be missed.
+				return fmt.Errorf("%s: %w: an unbindable tmpfs with a mount below it (%s)", name, errdefs.ErrUnsupported, o.Point)
+			}
+		}
 	}
 	if strings.HasSuffix(m.Root, "//deleted") {
 		return fmt.Errorf("%s: %w: a bind of a directory or file deleted since", name, errdefs.ErrUnsupported)

@@ -338,9 +338,17 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	if err := k.propagation(); err != nil {
 		return err
 	}
+	// Unbindable once every bind (of them too) is made.
+	for _, m := range l.mounts[1:] {
+		if m.GetFlags()&unix.MS_UNBINDABLE != 0 {
+			if err := k.mount("", l.target(m), "", unix.MS_UNBINDABLE, ""); err != nil {
+				return fmt.Errorf("mount %s: unbindable: %w", m.GetMountpoint(), err)
+			}
+		}
+	}
 	for i := len(l.mounts) - 1; i >= 1; i-- {
 		m := l.mounts[i]
-		if err := k.mount("", l.target(m), "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(m.GetFlags()), ""); err != nil {
+		if err := k.mount("", l.target(m), "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(m.GetFlags()&^unix.MS_UNBINDABLE), ""); err != nil {
 			return fmt.Errorf("mount %s: flags: %w", m.GetMountpoint(), err)
 		}
 	}
@@ -360,8 +368,13 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	if err := k.path1("chdir", unix.SYS_CHDIR, "/"); err != nil {
 		return err
 	}
-	if err := k.mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(l.mounts[0].GetFlags()), ""); err != nil {
+	if err := k.mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(l.mounts[0].GetFlags()&^unix.MS_UNBINDABLE), ""); err != nil {
 		return fmt.Errorf("root mount: flags: %w", err)
+	}
+	if l.mounts[0].GetFlags()&unix.MS_UNBINDABLE != 0 {
+		if err := k.mount("", "/", "", unix.MS_UNBINDABLE, ""); err != nil {
+			return fmt.Errorf("root mount: unbindable: %w", err)
+		}
 	}
 	l.log.Debug().Int("pid", t.Pid()).Str("root", l.root).Int("mounts", len(l.mounts)).Msg("mount namespace made")
 	return nil

@@ -22,11 +22,16 @@ import (
 // cleanMount is a detached clone of the mount at point in the mount
 // namespace of task pid, without the mounts below it
 // (open_tree(OPEN_TREE_CLONE), in that namespace: the kernel clones no
-// mount of another namespace).
-func cleanMount(pid int, point string) (int, error) {
+// mount of another namespace). An unbindable mount cannot be cloned: it
+// is opened itself, which check allows only when no mount is below it.
+func cleanMount(pid int, point string, unbindable bool) (int, error) {
 	fd := -1
 	err := nsenter.Do(pid, nsenter.Mnt, func() error {
 		var err error
+		if unbindable {
+			fd, err = unix.Open(point, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			return os.NewSyscallError("open", err)
+		}
 		fd, err = unix.OpenTree(unix.AT_FDCWD, point, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 		return os.NewSyscallError("open_tree", err)
 	})
@@ -52,8 +57,8 @@ func TmpfsImageName(dev uint32) string {
 // tar cannot hold, is left out when a socket of the tree is bound to it
 // (sockets, by the namespace's path: restore binds it again), otherwise
 // refused naming the mount.
-func dumpTmpfs(ctx context.Context, store image.Store, pid int, point string, dev uint32, sockets map[string]bool) (err error) {
-	clean, err := cleanMount(pid, point)
+func dumpTmpfs(ctx context.Context, store image.Store, pid int, point string, unbindable bool, dev uint32, sockets map[string]bool) (err error) {
+	clean, err := cleanMount(pid, point, unbindable)
 	if err != nil {
 		return fmt.Errorf("tmpfs %s: %w", point, err)
 	}
