@@ -170,7 +170,8 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 // file id: a hard link the dump made in its directory, CRIU's
 // link_remap.N) reachable at its own name again, as CRIU 4.2's restore
 // does, so that it is opened there and reads as deleted once both names
-// are removed (Remove); at the dump's link when its name is taken. What
+// are removed (Remove), in the directories it was in made again when
+// they were removed too; at the dump's link when its name is taken. What
 // it links is unlinked by undo on failure; the dump's link stays, for
 // another restore.
 func (gs *Ghosts) Link(files map[uint32]*images.FileEntry, linked map[uint32]uint32, undo *cleanup.Cleanup) error {
@@ -180,7 +181,21 @@ func (gs *Ghosts) Link(files map[uint32]*images.FileEntry, linked map[uint32]uin
 			return fmt.Errorf("%w: linked remap of file %d from %d: not regular files of files.img", errdefs.ErrBadImage, fileID, from)
 		}
 		p := f.GetName()
-		if err := os.Link(gs.Root+l.GetName(), gs.Root+p); err == nil {
+		err := os.Link(gs.Root+l.GetName(), gs.Root+p)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Its directory was removed too (upstream zdtm's
+			// unlink_regular00): made for the link, removed
+			// again with it, as a ghost's.
+			if _, serr := os.Lstat(gs.Root + l.GetName()); serr == nil {
+				parents, perr := gs.makeParents(p)
+				if perr != nil {
+					return perr
+				}
+				undo.Add(func() { removeAll(parents) })
+				err = os.Link(gs.Root+l.GetName(), gs.Root+p)
+			}
+		}
+		if err == nil {
 			undo.Add(func() { os.Remove(gs.Root + p) })
 			gs.links = append(gs.links, p)
 		} else if errors.Is(err, fs.ErrExist) {

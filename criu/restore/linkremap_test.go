@@ -96,10 +96,13 @@ func TestRestoreCRIULinkRemap(t *testing.T) {
 
 // Our dump --link-remap of a task holding a file whose path was renamed
 // over by another file (fd 7, its data kept by a hard link) and one
-// hard-linked in another directory then unlinked (fd 8): each is linked
-// back as link_remap.N in its directory, and our restore gives the task
-// the same inodes with their data and offsets, leaving no link_remap;
-// so does CRIU 4.2's restore of our images.
+// hard-linked in another directory then unlinked (fd 8), and one so
+// unlinked whose directory was removed too (fd 9, upstream zdtm's
+// unlink_regular00): each is linked back as link_remap.N in its
+// directory (or the nearest one left), and our restore gives the task
+// the same inodes with their data and offsets, leaving no link_remap
+// and no directory made for the link; so does CRIU 4.2's restore of our
+// images.
 func TestDumpLinkRemap(t *testing.T) {
 	t.Run("ours", func(t *testing.T) { testDumpLinkRemap(t, crtest.Criu(t)) })
 	t.Run("criu42", func(t *testing.T) {
@@ -116,7 +119,12 @@ func testDumpLinkRemap(t *testing.T, restorer string) {
 	dir, other := t.TempDir(), t.TempDir()
 	a, b, c := filepath.Join(dir, "a"), filepath.Join(other, "b"), filepath.Join(dir, "c")
 	x, y := filepath.Join(dir, "x"), filepath.Join(other, "y")
-	for p, s := range map[string]string{a: "first\n", c: "other\n", x: "second\n"} {
+	sub := filepath.Join(dir, "sub")
+	z, w := filepath.Join(sub, "z"), filepath.Join(other, "w")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, s := range map[string]string{a: "first\n", c: "other\n", x: "second\n", z: "third\n"} {
 		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -127,11 +135,14 @@ func testDumpLinkRemap(t *testing.T, restorer string) {
 	if err := os.Link(x, y); err != nil {
 		t.Fatal(err)
 	}
-	var sa, sx unix.Stat_t
-	if unix.Stat(a, &sa) != nil || unix.Stat(x, &sx) != nil {
+	if err := os.Link(z, w); err != nil {
+		t.Fatal(err)
+	}
+	var sa, sx, sz unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(x, &sx) != nil || unix.Stat(z, &sz) != nil {
 		t.Fatal("stat")
 	}
-	cmd := exec.Command("sh", "-c", "exec 7<"+a+" 8<"+x+"; read -r l <&7; mv "+c+" "+a+"; rm "+x+"; exec sleep 1000")
+	cmd := exec.Command("sh", "-c", "exec 7<"+a+" 8<"+x+" 9<"+z+"; read -r l <&7; mv "+c+" "+a+"; rm "+x+" "+z+"; rmdir "+sub+"; exec sleep 1000")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -139,7 +150,7 @@ func testDumpLinkRemap(t *testing.T, restorer string) {
 	pid := cmd.Process.Pid
 	t.Cleanup(func() { crtest.Kill(pid) })
 	for i := 0; ; i++ {
-		if l, _ := os.Readlink(procfs.Path(pid, "fd/8")); l == x+" (deleted)" {
+		if l, _ := os.Readlink(procfs.Path(pid, "fd/9")); l == z+" (deleted)" {
 			if l, _ := os.Readlink(procfs.Path(pid, "exe")); strings.HasSuffix(l, "sleep") {
 				break
 			}
@@ -154,8 +165,8 @@ func testDumpLinkRemap(t *testing.T, restorer string) {
 		log, _ := os.ReadFile(filepath.Join(img, "dump.log"))
 		t.Fatalf("our dump --link-remap: %v\n%s\n%s", err, out, log)
 	}
-	if m, _ := filepath.Glob(filepath.Join(dir, "link_remap.*")); len(m) != 2 {
-		t.Fatalf("after the dump %s holds links %v, want 2", dir, m)
+	if m, _ := filepath.Glob(filepath.Join(dir, "link_remap.*")); len(m) != 3 {
+		t.Fatalf("after the dump %s holds links %v, want 3", dir, m)
 	}
 	reapChildren()
 	pidfile := filepath.Join(img, "restored.pid")
@@ -170,7 +181,7 @@ func testDumpLinkRemap(t *testing.T, restorer string) {
 	for _, w := range []struct {
 		fd, data string
 		ino      uint64
-	}{{"fd/7", "first\n", sa.Ino}, {"fd/8", "second\n", sx.Ino}} {
+	}{{"fd/7", "first\n", sa.Ino}, {"fd/8", "second\n", sx.Ino}, {"fd/9", "third\n", sz.Ino}} {
 		fd := procfs.Path(rpid, w.fd)
 		var st unix.Stat_t
 		if err := unix.Stat(fd, &st); err != nil || st.Ino != w.ino {
@@ -189,6 +200,12 @@ func testDumpLinkRemap(t *testing.T, restorer string) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "link_remap.*")); len(m) != 0 {
 		t.Errorf("after the restore %s holds %v", dir, m)
+	}
+	if _, err := os.Lstat(sub); err == nil {
+		t.Errorf("after the restore %s, made for the link, is left", sub)
+	}
+	if l, _ := os.Readlink(procfs.Path(rpid, "fd/9")); l != z+" (deleted)" {
+		t.Errorf("fd 9 is %q, want %s (deleted)", l, z)
 	}
 	if got, _ := os.ReadFile(a); string(got) != "other\n" {
 		t.Errorf("%s holds %q, want the file renamed over it", a, got)
