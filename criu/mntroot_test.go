@@ -216,3 +216,80 @@ func TestRestoreUnbindableTmpfs(t *testing.T) {
 		}
 	}
 }
+
+// Peer groups of slaves are made again (upstream zdtm's
+// shared_slave_mount_children and mount_complex_sharing failed restore
+// with MOVE_MOUNT_SET_GROUP EINVAL): a and b, binds of the shared tmpfs
+// s made a slave of it and then shared, are one peer group, slaves of
+// s's; c, a bind of a directory of a, is in their group too; a tmpfs
+// mounted in a propagated to b, both in a group of their own. After
+// restore the groups and masters are as they were (their ids are new).
+func TestRestoreSlavePeerGroups(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	r, cmd := startRootfsCT(t, `mkdir s a b c; mount -t tmpfs sh s; mkdir s/sub s/x; mount --make-shared s
+mount --bind s a; mount --make-slave a; mount --make-shared a; mount --bind a/sub c; mount --bind a b; mount -t tmpfs ch a/x`)
+	pid := cmd.Process.Pid
+	// groups are the peer group and master of /s, /a, /b, /c, /a/x and
+	// /b/x, by mount point, renamed in order of first sight.
+	groups := func(pid int) string {
+		mi, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]string{}
+		name := func(id string) string {
+			if names[id] == "" {
+				names[id] = "g" + strconv.Itoa(len(names)+1)
+			}
+			return names[id]
+		}
+		got := map[string]string{}
+		for _, l := range strings.Split(string(mi), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 7 {
+				continue
+			}
+			var tags []string
+			for _, o := range f[6:] {
+				if o == "-" {
+					break
+				}
+				if k, v, ok := strings.Cut(o, ":"); ok && (k == "shared" || k == "master") {
+					tags = append(tags, k+"="+name(v))
+				}
+			}
+			got[f[4]] = strings.Join(tags, ",")
+		}
+		var out []string
+		for _, p := range []string{"/s", "/a", "/b", "/c", "/a/x", "/b/x"} {
+			out = append(out, p+":"+got[p])
+		}
+		return strings.Join(out, " ")
+	}
+	before := groups(pid)
+	if want := "/s:shared=g1 /a:shared=g2,master=g1 /b:shared=g2,master=g1 /c:shared=g2,master=g1 /a/x:shared=g3 /b/x:shared=g3"; before != want {
+		t.Fatalf("before the dump: %s, want %s", before, want)
+	}
+	dir := t.TempDir()
+	if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", "dump.log", "-v4", "--external", "mnt[/usr]:usr").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+		t.Fatalf("dump: %v\n%s\n%s", err, b, log)
+	}
+	cmd.Wait()
+	pidfile := filepath.Join(dir, "pid")
+	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
+	}
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { crtest.Kill(npid) })
+	if after := groups(npid); after != before {
+		t.Errorf("after restore: %s, want %s", after, before)
+	}
+}

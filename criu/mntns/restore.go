@@ -539,14 +539,24 @@ func innerSource(m *images.MntEntry, before []*images.MntEntry) *images.MntEntry
 }
 
 // propagation makes the peer groups and masters of the image inside the
-// namespace: each group's first mount is made shared, a slave joins its
-// master's group (move_mount MOVE_MOUNT_SET_GROUP) and is made a slave,
-// then the other mounts of each group join it. Masters outside the
-// namespace come with the binds from criu's (rslave) namespace.
+// namespace: each group's leader is made shared, a slave joins its
+// master's group (move_mount MOVE_MOUNT_SET_GROUP) and is made a slave
+// (and shared again, in a group of its own, when it leads one), then the
+// other mounts of each group join their leader, which gives them its
+// master too (the kernel's set-group copies both; it takes only a
+// private mount, so a member is not made a slave by itself first). A
+// group's leader is its mount of the widest root (set-group wants the
+// root of the mount joined from at or above the joining one's), the
+// first of them in the image's order. Masters outside the namespace
+// come with the binds from criu's (rslave) namespace.
 func (k *mk) propagation() error {
 	leader := map[uint32]*images.MntEntry{}
 	for _, m := range k.l.mounts[1:] {
-		if g := m.GetSharedId(); g != 0 && leader[g] == nil {
+		g := m.GetSharedId()
+		if g == 0 {
+			continue
+		}
+		if o := leader[g]; o == nil || o.GetRoot() != m.GetRoot() && rootAbove(m.GetRoot(), o.GetRoot()) {
 			leader[g] = m
 		}
 	}
@@ -562,6 +572,9 @@ func (k *mk) propagation() error {
 		o := inner(m)
 		if o == nil || o == m {
 			continue
+		}
+		if g := m.GetSharedId(); g != 0 && leader[g] != m {
+			continue // its leader's master comes with the leader's group
 		}
 		if err := k.setGroup(o, m); err != nil {
 			return err
@@ -583,6 +596,12 @@ func (k *mk) propagation() error {
 		}
 	}
 	return nil
+}
+
+// rootAbove reports a mount root that is at or above another's (both
+// paths inside one filesystem).
+func rootAbove(root, other string) bool {
+	return root == "/" || root == other || strings.HasPrefix(other, strings.TrimSuffix(root, "/")+"/")
 }
 
 // setGroup puts mount to in from's peer group.
