@@ -130,13 +130,18 @@ func TestDumpRefusesCoveredMount(t *testing.T) {
 // directory that a mount was made over (u/a/b under a tmpfs then
 // mounted at u/a, its parent's, not a sibling: tempfs_overmounted), and
 // a bind of a directory deleted since (mntns_deleted). Each dump leaves
-// the tree running; without them the same rootfs dumps.
+// the tree running; without them the same rootfs dumps, and so does one
+// where a directory is bound twice at one point (the lower bind covered
+// by its like only).
 func TestDumpRefusesCoveredMounts(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
 	criu := crtest.Criu(t)
 	for _, c := range []struct{ extra, want string }{
 		{"", ""},
+		// src bound twice at dst (startRootfsCT binds it once): the
+		// same mount stacked on itself, which restore makes again.
+		{"mount --bind src dst", ""},
 		{"mkdir t; mount -t tmpfs low t; mount -t tmpfs high t", "mount /t (tmpfs, source low, root /): unsupported: covered: its mount point leads to mount"},
 		{"mkdir -p u/a/b; mount -t tmpfs u u; mkdir -p u/a/b; mount -t tmpfs inner u/a/b; mount -t tmpfs over u/a", "mount /u/a/b (tmpfs, source inner, root /): unsupported: covered"},
 		{"mkdir gone bound; mount --bind gone bound; rmdir gone", "rootfs/gone//deleted): unsupported: a bind of a directory or file deleted since"},
