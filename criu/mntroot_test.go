@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,12 +126,12 @@ func TestDumpRefusesCoveredMount(t *testing.T) {
 	}
 }
 
-// A mount that no path leads to any more is refused at dump by name:
-// one a mount was made over at its own mount point (a tmpfs mounted
-// twice at t, as upstream zdtm's tempfs_overmounted01), one below a
-// directory that a mount was made over (u/a/b under a tmpfs then
-// mounted at u/a, its parent's, not a sibling: tempfs_overmounted), and
-// a bind of a directory deleted since (mntns_deleted). Each dump leaves
+// A tmpfs that no path leads to any more, whose files the dump cannot
+// read, is refused at dump by name: one a mount was made over at its
+// own mount point (a tmpfs mounted twice at t, as upstream zdtm's
+// tempfs_overmounted01), one below a directory that a mount was made
+// over (u/a/b under a tmpfs then mounted at u/a: tempfs_overmounted);
+// so is a bind of a directory deleted since (mntns_deleted). Each dump leaves
 // the tree running; without them the same rootfs dumps, and so does one
 // where a directory is bound twice at one point (the lower bind covered
 // by its like only).
@@ -142,8 +144,8 @@ func TestDumpRefusesCoveredMounts(t *testing.T) {
 		// src bound twice at dst (startRootfsCT binds it once): the
 		// same mount stacked on itself, which restore makes again.
 		{"mount --bind src dst", ""},
-		{"mkdir t; mount -t tmpfs low t; mount -t tmpfs high t", "mount /t (tmpfs, source low, root /): unsupported: covered: its mount point leads to mount"},
-		{"mkdir -p u/a/b; mount -t tmpfs u u; mkdir -p u/a/b; mount -t tmpfs inner u/a/b; mount -t tmpfs over u/a", "mount /u/a/b (tmpfs, source inner, root /): unsupported: covered"},
+		{"mkdir t; mount -t tmpfs low t; mount -t tmpfs high t", "mount /t (tmpfs, source low, root /): unsupported: a tmpfs covered: its mount point leads to mount"},
+		{"mkdir -p u/a/b; mount -t tmpfs u u; mkdir -p u/a/b; mount -t tmpfs inner u/a/b; mount -t tmpfs over u/a", "mount /u/a/b (tmpfs, source inner, root /): unsupported: a tmpfs covered by mount /u/a"},
 		{"mkdir gone bound; mount --bind gone bound; rmdir gone", "rootfs/gone//deleted): unsupported: a bind of a directory or file deleted since"},
 	} {
 		_, cmd := startRootfsCT(t, c.extra)
@@ -341,5 +343,74 @@ func TestDumpRefusesMountInCopiedNamespace(t *testing.T) {
 			t.Errorf("%q: the dump did not leave the tree running", c.extra)
 		}
 		crtest.Kill(pid)
+	}
+}
+
+// Mounts covered since they were made (a bind below a directory a tmpfs
+// was then mounted over, a proc with a tmpfs stacked on it: upstream
+// zdtm's mntns_overmount, overmount_with_shared_parent) are made again
+// under the mounts that cover them: restore makes each through its
+// parent's fd, and reaches it by its own afterwards. The mount table is
+// the same after restore (mount points, filesystems, roots and parents'
+// mount points), and the covering tmpfs has its file.
+func TestRestoreCoveredMounts(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	r, cmd := startRootfsCT(t, `mkdir -p o/a/b p; mount --bind src o/a/b; mount -o remount,bind,ro o/a/b; mount -t tmpfs over o/a; echo top > o/a/f
+mount -t proc proc p; mount -t tmpfs ptop p`)
+	pid := cmd.Process.Pid
+	table := func(pid int) string {
+		mi, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		point := map[string]string{}
+		var lines [][]string
+		for _, l := range strings.Split(string(mi), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 10 {
+				continue
+			}
+			point[f[0]] = f[4]
+			lines = append(lines, f)
+		}
+		var out []string
+		for _, f := range lines {
+			i := slices.Index(f, "-")
+			ro := strings.HasPrefix(f[5], "ro")
+			out = append(out, fmt.Sprintf("%s on %s %s ro=%v root %s", f[4], point[f[1]], f[i+1], ro, filepath.Base(f[3])))
+		}
+		slices.Sort(out)
+		return strings.Join(out, "\n")
+	}
+	before := table(pid)
+	for _, want := range []string{"/o/a/b on / ext4 ro=true root src", "/o/a on / tmpfs", "/p on / proc", "/p on /p tmpfs"} {
+		if !strings.Contains(before, want) {
+			t.Fatalf("before the dump, no %q in:\n%s", want, before)
+		}
+	}
+	dir := t.TempDir()
+	if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", "dump.log", "-v4", "--external", "mnt[/usr]:usr").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+		t.Fatalf("dump: %v\n%s\n%s", err, b, log)
+	}
+	cmd.Wait()
+	pidfile := filepath.Join(dir, "pid")
+	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
+	}
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { crtest.Kill(npid) })
+	if after := table(npid); after != before {
+		t.Errorf("mount table after restore:\n%s\nwant:\n%s", after, before)
+	}
+	if got, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/root/o/a/f"); err != nil || string(got) != "top\n" {
+		t.Errorf("/o/a/f: %q %v", got, err)
 	}
 }

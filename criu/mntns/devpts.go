@@ -30,7 +30,7 @@ func (k *mk) slaveNode(o *images.MntEntry, rel string) error {
 	if err != nil || !strings.HasPrefix(rel, "/") {
 		return nil
 	}
-	dir := k.hostView(k.l.target(o))
+	dir := k.view(o)
 	if _, err := os.Stat(filepath.Join(dir, rel)); err == nil {
 		return nil
 	}

@@ -285,15 +285,17 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 	default:
 		return fmt.Errorf("%s: %w: a bind mount from outside the namespace; name it with --external mnt[%s]:KEY", name, errdefs.ErrUnsupported, m.Point)
 	}
+	// Restore makes every mount through its parent's fd and reaches it
+	// by its own afterwards, a mount covered since too; but the files
+	// of a covered tmpfs are read through its mount point.
+	archive := m.FSType == "tmpfs" && m.Root == "/" && !external && !isRoot
 	for _, o := range ns {
-		if o.ID != m.ID && o.Parent == m.Parent && strings.HasPrefix(m.Point, strings.TrimSuffix(o.Point, "/")+"/") {
-			// Restore makes mounts, their peer groups and their
-			// flags by path: none leads to it.
-			return fmt.Errorf("%s: %w: covered by mount %s of the same parent, made over it later (a copy propagated into a shared parent, or an overmount): no path leads to it", name, errdefs.ErrUnsupported, o.Point)
+		if archive && o.ID != m.ID && o.Parent == m.Parent && strings.HasPrefix(m.Point, strings.TrimSuffix(o.Point, "/")+"/") {
+			return fmt.Errorf("%s: %w: a tmpfs covered by mount %s of the same parent, made over it later (a copy propagated into a shared parent, or an overmount): its files cannot be read", name, errdefs.ErrUnsupported, o.Point)
 		}
 	}
-	if top, ok := topMount(root, m); !isRoot && ok && top != m.ID && !sameStack(m, top, ns) {
-		return fmt.Errorf("%s: %w: covered: its mount point leads to mount %d now (a mount made over it or over a directory above it, %s): restore makes mounts by path", name, errdefs.ErrUnsupported, top, pointOf(ns, top))
+	if top, ok := topMount(root, m); archive && ok && top != m.ID {
+		return fmt.Errorf("%s: %w: a tmpfs covered: its mount point leads to mount %d now (a mount made over it or over a directory above it, %s): its files cannot be read", name, errdefs.ErrUnsupported, top, pointOf(ns, top))
 	}
 	if m.Unbindable && m.FSType == "tmpfs" && !external {
 		for _, o := range ns {
@@ -382,36 +384,6 @@ func topMount(root string, m procfs.MountInfo) (int, bool) {
 		return 0, false
 	}
 	return int(sx.Mnt_id), true
-}
-
-// sameStack reports a mount m covered only by copies of itself stacked
-// at its own mount point (the same filesystem, root, per-mount flags and
-// no propagation: a directory bound twice at one point), top the
-// topmost: restore makes them in order, one on the other, and what it
-// then does by path to m (its flags, a bind from it) reaches a mount
-// just like it.
-func sameStack(m procfs.MountInfo, top int, ns []procfs.MountInfo) bool {
-	byID := map[int]procfs.MountInfo{}
-	for _, o := range ns {
-		byID[o.ID] = o
-	}
-	alike := func(o procfs.MountInfo) bool {
-		of, _ := parseMountOpts(o.Options)
-		mf, _ := parseMountOpts(m.Options)
-		return o.Point == m.Point && o.Major == m.Major && o.Minor == m.Minor && o.Root == m.Root && of == mf &&
-			o.Shared == 0 && o.Master == 0 && !o.Unbindable
-	}
-	if !alike(m) {
-		return false
-	}
-	for id := top; id != m.ID; {
-		o, ok := byID[id]
-		if !ok || !alike(o) || o.Parent == id {
-			return false
-		}
-		id = o.Parent
-	}
-	return true
 }
 
 // pointOf names mount id of ns by its mount point.

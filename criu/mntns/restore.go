@@ -256,11 +256,65 @@ const (
 	bufSize = 4 * slot
 )
 
-// mk is one injection session: the task and a buffer in it.
+// mk is one injection session: the task and a buffer in it, and an
+// O_PATH fd in the task of each mount made (fds), through which every
+// later step reaches that very mount, whatever was mounted over it
+// since.
 type mk struct {
-	l   *Layout
-	t   task
-	buf uint64
+	l    *Layout
+	t    task
+	buf  uint64
+	fds  map[*images.MntEntry]int
+	byID map[uint32]*images.MntEntry
+}
+
+// at is the root of the made mount m as the task reaches it.
+func (k *mk) at(m *images.MntEntry) string {
+	return fmt.Sprintf("/proc/self/fd/%d", k.fds[m])
+}
+
+// view is the root of the made mount m as criu reaches it.
+func (k *mk) view(m *images.MntEntry) string {
+	return procfs.Path(k.t.Pid(), fmt.Sprintf("fd/%d", k.fds[m]))
+}
+
+// open opens path in the task O_PATH and returns the fd.
+func (k *mk) open(path string) (int, error) {
+	a, err := k.str(0, path)
+	if err != nil {
+		return -1, err
+	}
+	v := int64(unix.AT_FDCWD)
+	fd, err := k.t.Syscall("open(O_PATH) "+path, unix.SYS_OPENAT, uint64(v), a, unix.O_PATH|unix.O_CLOEXEC, 0)
+	return int(fd), err
+}
+
+// closeAll closes the fds of the mounts in the task.
+func (k *mk) closeAll() {
+	for m, fd := range k.fds {
+		if _, err := k.t.Syscall("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+			k.l.log.Warn().Err(err).Str("point", m.GetMountpoint()).Msg("close the fd of a made mount")
+		}
+	}
+	k.fds = map[*images.MntEntry]int{}
+}
+
+// moveTo moves the mount of fd (made aside) to path in the task.
+func (k *mk) moveTo(fd int, path string) error {
+	empty := k.buf + 3*slot
+	if err := k.t.WriteMem(empty, []byte{0}); err != nil {
+		return err
+	}
+	b, err := k.str(1, path)
+	if err != nil {
+		return err
+	}
+	// T_SYMLINKS: path may end in a /proc/self/fd/N link (stacked on
+	// the parent's root).
+	const moveMountFEmptyPath, moveMountTSymlinks = 0x4, 0x10
+	v := int64(unix.AT_FDCWD)
+	_, err = k.t.Syscall("move_mount "+path, unix.SYS_MOVE_MOUNT, uint64(fd), empty, uint64(v), b, moveMountFEmptyPath|moveMountTSymlinks)
+	return err
 }
 
 // str writes s NUL-terminated in slot i of the buffer; "" is NULL.
@@ -310,7 +364,11 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	if err != nil {
 		return err
 	}
-	k := &mk{l: l, t: t, buf: buf}
+	k := &mk{l: l, t: t, buf: buf, fds: map[*images.MntEntry]int{}, byID: map[uint32]*images.MntEntry{}}
+	for _, m := range l.mounts {
+		k.byID[m.GetMntId()] = m
+	}
+	defer k.closeAll()
 	defer func() {
 		if _, uerr := t.Syscall("munmap", unix.SYS_MUNMAP, buf, bufSize); err == nil {
 			err = uerr
@@ -327,13 +385,20 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 			return err
 		}
 	}
-	for i, m := range l.mounts[1:] {
+	fd, err := k.open(l.root)
+	if err != nil {
+		return err
+	}
+	k.fds[l.mounts[0]] = fd
+	made := []*images.MntEntry{l.mounts[0]}
+	for _, m := range creationOrder(l.mounts) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := k.makeOne(m, l.mounts[:i+1]); err != nil {
+		if err := k.makeOne(m, made); err != nil {
 			return fmt.Errorf("mount %s (%s, source %s, root %s): %w", m.GetMountpoint(), fsName(m), m.GetSource(), m.GetRoot(), err)
 		}
+		made = append(made, m)
 	}
 	if err := k.propagation(); err != nil {
 		return err
@@ -341,17 +406,18 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	// Unbindable once every bind (of them too) is made.
 	for _, m := range l.mounts[1:] {
 		if m.GetFlags()&unix.MS_UNBINDABLE != 0 {
-			if err := k.mount("", l.target(m), "", unix.MS_UNBINDABLE, ""); err != nil {
+			if err := k.mount("", k.at(m), "", unix.MS_UNBINDABLE, ""); err != nil {
 				return fmt.Errorf("mount %s: unbindable: %w", m.GetMountpoint(), err)
 			}
 		}
 	}
 	for i := len(l.mounts) - 1; i >= 1; i-- {
 		m := l.mounts[i]
-		if err := k.mount("", l.target(m), "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(m.GetFlags()&^unix.MS_UNBINDABLE), ""); err != nil {
+		if err := k.mount("", k.at(m), "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(m.GetFlags()&^unix.MS_UNBINDABLE), ""); err != nil {
 			return fmt.Errorf("mount %s: flags: %w", m.GetMountpoint(), err)
 		}
 	}
+	k.closeAll()
 	if err := k.path1("chdir", unix.SYS_CHDIR, l.root); err != nil {
 		return err
 	}
@@ -380,11 +446,6 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	return nil
 }
 
-// target is where m is mounted before the pivot_root.
-func (l *Layout) target(m *images.MntEntry) string {
-	return filepath.Join(l.root, m.GetMountpoint())
-}
-
 // fsName is the name of m's filesystem.
 func fsName(m *images.MntEntry) string {
 	if n := m.GetFsname(); n != "" && m.GetFstype() == fstypeAuto {
@@ -398,19 +459,28 @@ func fsName(m *images.MntEntry) string {
 	return fmt.Sprintf("fstype %d", m.GetFstype()) // unsupported: 0
 }
 
-// makeOne mounts m, whose parents (before, in the image's order) exist.
-func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
+// makeOne mounts m, whose parent is made (made: the mounts made so far,
+// in order): aside first, on a new directory (or file) of criu's /tmp,
+// then moved onto its mount point below its parent, which it is reached
+// through (its fd): a mount made over its parent's directory since does
+// not stand in the way, and m is found by its own fd afterwards.
+func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 	l := k.l
-	target := l.target(m)
-	var src string
+	parent := k.byID[m.GetParentMntId()]
+	if _, ok := k.fds[parent]; !ok {
+		return fmt.Errorf("%w: its parent mount %d is not made before it", errdefs.ErrBadImage, m.GetParentMntId())
+	}
+	rel := relPoint(parent.GetMountpoint(), m.GetMountpoint())
+	var src, srcView string
 	bind := true
 	switch {
 	case m.GetExtKey() != "":
 		src = filepath.Clean(l.extPath(m))
+		srcView = src
 	default:
-		if o := innerSource(m, before); o != nil {
+		if o := innerSource(m, made); o != nil {
 			rel := strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/"))
-			src = filepath.Join(l.target(o), rel)
+			src, srcView = k.at(o)+rel, k.view(o)+rel
 			if err := k.slaveNode(o, rel); err != nil {
 				return err
 			}
@@ -425,43 +495,113 @@ func (k *mk) makeOne(m *images.MntEntry, before []*images.MntEntry) error {
 			}
 			defer k.unmountAside(whole)
 			src = filepath.Join(whole, m.GetRoot())
+			srcView = src
 		} else {
 			return fmt.Errorf("%w: neither external, nor a bind of another mount of the namespace, nor made anew", errdefs.ErrUnsupported)
 		}
 	}
 	dir := true
 	if bind {
-		st, err := os.Stat(k.hostView(src))
+		st, err := os.Stat(srcView)
 		if err != nil {
 			return fmt.Errorf("bind source %s: %w", src, err)
 		}
 		dir = st.IsDir()
 	}
-	if err := k.makeTarget(target, dir); err != nil {
+	if err := makeTarget(k.view(parent)+rel, dir); err != nil {
 		return err
 	}
-	if bind {
-		return k.mount(src, target, "", unix.MS_BIND, "")
+	aside, err := asideNode(dir)
+	if err != nil {
+		return err
 	}
-	tmpfs := fsName(m) == "tmpfs" && !l.archive[m.GetRootDev()]
+	defer os.Remove(aside)
+	tmpfs := !bind && fsName(m) == "tmpfs" && !l.archive[m.GetRootDev()]
 	sb := uintptr(m.GetSbFlags())
 	if tmpfs {
 		sb &^= unix.MS_RDONLY // filled first, made read-only after
 	}
-	if err := k.mount(m.GetSource(), target, fsName(m), sb, m.GetOptions()); err != nil {
+	if bind {
+		err = k.mount(src, aside, "", unix.MS_BIND, "")
+	} else {
+		err = k.mount(m.GetSource(), aside, fsName(m), sb, m.GetOptions())
+	}
+	if err != nil {
+		return err
+	}
+	fd, err := k.open(aside)
+	if err == nil {
+		k.fds[m] = fd
+		err = k.moveTo(fd, k.at(parent)+rel)
+	}
+	if err != nil {
+		if uerr := k.path1("umount2", unix.SYS_UMOUNT2, aside, unix.MNT_DETACH); uerr != nil {
+			l.log.Warn().Err(uerr).Str("dir", aside).Msg("detach a mount made aside")
+		}
 		return err
 	}
 	if !tmpfs {
 		return nil
 	}
 	l.archive[m.GetRootDev()] = true
-	if err := restoreTmpfs(context.Background(), l.store, k.hostView(target), m.GetMountpoint(), m.GetRootDev()); err != nil {
+	if err := restoreTmpfs(context.Background(), l.store, k.view(m), m.GetMountpoint(), m.GetRootDev()); err != nil {
 		return err
 	}
 	if sb != uintptr(m.GetSbFlags()) {
-		return k.mount("", target, "", unix.MS_REMOUNT|uintptr(m.GetSbFlags()), "")
+		return k.mount("", k.at(m), "", unix.MS_REMOUNT|uintptr(m.GetSbFlags()), "")
 	}
 	return nil
+}
+
+// relPoint is mount point of a mount as a path below its parent's mount
+// point parent ("" at the same point, stacked on it).
+func relPoint(parent, point string) string {
+	if parent == "/" {
+		return point
+	}
+	return strings.TrimPrefix(point, parent)
+}
+
+// asideNode makes a new directory (or an empty file, for the bind of a
+// file) in criu's /tmp, which the task's namespace, a copy of criu's,
+// sees too, for a mount to be made on before it is moved to its place.
+func asideNode(dir bool) (string, error) {
+	if dir {
+		return os.MkdirTemp("", "criu-mnt-")
+	}
+	f, err := os.CreateTemp("", "criu-mnt-")
+	if err != nil {
+		return "", err
+	}
+	return f.Name(), f.Close()
+}
+
+// creationOrder is the order mounts[1:] are made in: the image's (parents
+// first), but a mount made over a directory above one of its siblings
+// (same parent, its mount point below the sibling's) comes after that
+// sibling, whose mount point it would otherwise cover.
+func creationOrder(mounts []*images.MntEntry) []*images.MntEntry {
+	rest := slices.Clone(mounts[1:])
+	var out []*images.MntEntry
+	for len(rest) > 0 {
+		pick := 0
+		for i, m := range rest {
+			covers := false
+			for _, o := range rest {
+				if o != m && o.GetParentMntId() == m.GetParentMntId() && strings.HasPrefix(o.GetMountpoint(), strings.TrimSuffix(m.GetMountpoint(), "/")+"/") {
+					covers = true
+					break
+				}
+			}
+			if !covers {
+				pick = i
+				break
+			}
+		}
+		out = append(out, rest[pick])
+		rest = slices.Delete(rest, pick, pick+1)
+	}
+	return out
 }
 
 // anew reports a mount of a filesystem made anew at restore.
@@ -491,16 +631,9 @@ func (k *mk) unmountAside(dir string) {
 	os.Remove(dir)
 }
 
-// hostView is path of the task's namespace (before the pivot_root) as
-// criu opens it.
-func (k *mk) hostView(path string) string {
-	return procfs.Path(k.t.Pid(), "root") + path
-}
-
-// makeTarget makes a missing mount point: a directory, or an empty file
-// for the bind of a file.
-func (k *mk) makeTarget(target string, dir bool) error {
-	p := k.hostView(target)
+// makeTarget makes a missing mount point p (as criu reaches it): a
+// directory, or an empty file for the bind of a file.
+func makeTarget(p string, dir bool) error {
 	if _, err := os.Lstat(p); err == nil {
 		return nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -563,7 +696,7 @@ func (k *mk) propagation() error {
 	inner := func(m *images.MntEntry) *images.MntEntry { return leader[m.GetMasterId()] }
 	for _, m := range k.l.mounts[1:] {
 		if leader[m.GetSharedId()] == m && (m.GetMasterId() == 0 || inner(m) == nil) {
-			if err := k.mount("", k.l.target(m), "", unix.MS_SHARED, ""); err != nil {
+			if err := k.mount("", k.at(m), "", unix.MS_SHARED, ""); err != nil {
 				return fmt.Errorf("mount %s: shared: %w", m.GetMountpoint(), err)
 			}
 		}
@@ -579,11 +712,11 @@ func (k *mk) propagation() error {
 		if err := k.setGroup(o, m); err != nil {
 			return err
 		}
-		if err := k.mount("", k.l.target(m), "", unix.MS_SLAVE, ""); err != nil {
+		if err := k.mount("", k.at(m), "", unix.MS_SLAVE, ""); err != nil {
 			return fmt.Errorf("mount %s: slave: %w", m.GetMountpoint(), err)
 		}
 		if leader[m.GetSharedId()] == m {
-			if err := k.mount("", k.l.target(m), "", unix.MS_SHARED, ""); err != nil {
+			if err := k.mount("", k.at(m), "", unix.MS_SHARED, ""); err != nil {
 				return fmt.Errorf("mount %s: shared: %w", m.GetMountpoint(), err)
 			}
 		}
@@ -607,17 +740,19 @@ func rootAbove(root, other string) bool {
 // setGroup puts mount to in from's peer group.
 func (k *mk) setGroup(from, to *images.MntEntry) error {
 	const moveMountSetGroup = 0x100
-	a, err := k.str(0, k.l.target(from))
+	a, err := k.str(0, k.at(from))
 	if err != nil {
 		return err
 	}
-	b, err := k.str(1, k.l.target(to))
+	b, err := k.str(1, k.at(to))
 	if err != nil {
 		return err
 	}
 	v := int64(unix.AT_FDCWD)
 	atFdcwd := uint64(v)
-	if _, err := k.t.Syscall("move_mount(MOVE_MOUNT_SET_GROUP)", unix.SYS_MOVE_MOUNT, atFdcwd, a, atFdcwd, b, moveMountSetGroup); err != nil {
+	// F_ and T_SYMLINKS: both paths are /proc/self/fd/N links.
+	const symlinks = 0x1 | 0x10
+	if _, err := k.t.Syscall("move_mount(MOVE_MOUNT_SET_GROUP)", unix.SYS_MOVE_MOUNT, atFdcwd, a, atFdcwd, b, moveMountSetGroup|symlinks); err != nil {
 		return fmt.Errorf("mount %s: peer group of %s: %w", to.GetMountpoint(), from.GetMountpoint(), err)
 	}
 	return nil
