@@ -476,7 +476,7 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 	switch {
 	case m.GetExtKey() != "":
 		src = filepath.Clean(l.extPath(m))
-		srcView = src
+		srcView = k.hostView(src)
 	default:
 		if o := innerSource(m, made); o != nil {
 			rel := strings.TrimPrefix(m.GetRoot(), strings.TrimSuffix(o.GetRoot(), "/"))
@@ -495,7 +495,7 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 			}
 			defer k.unmountAside(whole)
 			src = filepath.Join(whole, m.GetRoot())
-			srcView = src
+			srcView = k.hostView(src)
 		} else {
 			return fmt.Errorf("%w: neither external, nor a bind of another mount of the namespace, nor made anew", errdefs.ErrUnsupported)
 		}
@@ -629,6 +629,12 @@ func (k *mk) unmountAside(dir string) {
 		k.l.log.Warn().Err(err).Str("dir", dir).Msg("detach a mount made aside")
 	}
 	os.Remove(dir)
+}
+
+// hostView is path of the task's namespace (before the pivot_root) as
+// criu opens it.
+func (k *mk) hostView(path string) string {
+	return procfs.Path(k.t.Pid(), "root") + path
 }
 
 // makeTarget makes a missing mount point p (as criu reaches it): a
