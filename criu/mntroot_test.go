@@ -105,27 +105,6 @@ exec sleep 100000`
 	return r, cmd
 }
 
-// A mount that a sibling covers (here the copy of s/d that propagation
-// put at s/a/b/c, under the shared s, after s/a was bound over s/a, as
-// upstream zdtm's overmount_with_shared_parent makes) is refused at dump
-// by name: restore makes mounts, their peer groups and flags by path,
-// and no path leads to it.
-func TestDumpRefusesCoveredMount(t *testing.T) {
-	crtest.RequireRoot(t)
-	crtest.Subreaper(t)
-	criu := crtest.Criu(t)
-	_, cmd := startRootfsCT(t, "mkdir -p s/a/b/c s/d; mount --bind s s; mount --make-shared s; mount --bind s/a/b s/a; mount --bind s/d s/a/c")
-	pid := cmd.Process.Pid
-	dir := t.TempDir()
-	b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "--external", "mnt[/usr]:usr").CombinedOutput()
-	if err == nil || !strings.Contains(string(b), "mount /s/a/b/c ") || !strings.Contains(string(b), "covered by mount /s/a") {
-		t.Fatalf("dump of a covered mount: %v\n%s", err, b)
-	}
-	if !crtest.Alive(pid) {
-		t.Error("the refused dump did not leave the tree running")
-	}
-}
-
 // A tmpfs that no path leads to any more, whose files the dump cannot
 // read, is refused at dump by name: one a mount was made over at its
 // own mount point (a tmpfs mounted twice at t, as upstream zdtm's
@@ -346,71 +325,95 @@ func TestDumpRefusesMountInCopiedNamespace(t *testing.T) {
 	}
 }
 
-// Mounts covered since they were made (a bind below a directory a tmpfs
-// was then mounted over, a proc with a tmpfs stacked on it: upstream
-// zdtm's mntns_overmount, overmount_with_shared_parent) are made again
-// under the mounts that cover them: restore makes each through its
-// parent's fd, and reaches it by its own afterwards. The mount table is
-// the same after restore (mount points, filesystems, roots and parents'
-// mount points), and the covering tmpfs has its file.
+// Mounts covered since they were made are made again under the mounts
+// that cover them: restore makes each through its parent's fd, and
+// reaches it by its own afterwards. Two layouts: a read-only bind below a
+// directory a tmpfs was then mounted over and a proc with a tmpfs
+// stacked on it (upstream zdtm's mntns_overmount), and the copy of s/d
+// that propagation put at s/a/b/c under the shared s after s/a was bound
+// over s/a (overmount_with_shared_parent). The mount table is the same
+// after restore (mount points, filesystems, read-only or not, roots,
+// parents' mount points, shared or slave or not), and the covering tmpfs
+// has its file.
 func TestRestoreCoveredMounts(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
 	criu := crtest.Criu(t)
-	r, cmd := startRootfsCT(t, `mkdir -p o/a/b p; mount --bind src o/a/b; mount -o remount,bind,ro o/a/b; mount -t tmpfs over o/a; echo top > o/a/f
-mount -t proc proc p; mount -t tmpfs ptop p`)
-	pid := cmd.Process.Pid
-	table := func(pid int) string {
-		mi, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
+	for _, c := range []struct {
+		extra string
+		want  []string
+	}{
+		{`mkdir -p o/a/b p; mount --bind src o/a/b; mount -o remount,bind,ro o/a/b; mount -t tmpfs over o/a; echo top > o/a/f
+mount -t proc proc p; mount -t tmpfs ptop p`, []string{"/o/a/b on / ext4 ro=true root src", "/o/a on / tmpfs", "/p on / proc", "/p on /p tmpfs"}},
+		{"mkdir -p s/a/b/c s/d; mount --bind s s; mount --make-shared s; mount --bind s/a/b s/a; mount --bind s/d s/a/c",
+			[]string{"/s/a/b/c on /s ext4 ro=false root d shared", "/s/a on /s ext4 ro=false root b shared"}},
+	} {
+		r, cmd := startRootfsCT(t, c.extra)
+		pid := cmd.Process.Pid
+		before := mountTable(t, pid)
+		for _, want := range c.want {
+			if !strings.Contains(before, want) {
+				t.Fatalf("before the dump, no %q in:\n%s", want, before)
+			}
+		}
+		dir := t.TempDir()
+		if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", "dump.log", "-v4", "--external", "mnt[/usr]:usr").CombinedOutput(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
+			t.Fatalf("dump: %v\n%s\n%s", err, b, log)
+		}
+		cmd.Wait()
+		pidfile := filepath.Join(dir, "pid")
+		if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+			t.Fatalf("restore: %v\n%s\n%s", err, b, log)
+		}
+		b, err := os.ReadFile(pidfile)
 		if err != nil {
 			t.Fatal(err)
 		}
-		point := map[string]string{}
-		var lines [][]string
-		for _, l := range strings.Split(string(mi), "\n") {
-			f := strings.Fields(l)
-			if len(f) < 10 {
-				continue
+		npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		t.Cleanup(func() { crtest.Kill(npid) })
+		if after := mountTable(t, npid); after != before {
+			t.Errorf("mount table after restore:\n%s\nwant:\n%s", after, before)
+		}
+		if strings.Contains(c.extra, "o/a/f") {
+			if got, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/root/o/a/f"); err != nil || string(got) != "top\n" {
+				t.Errorf("/o/a/f: %q %v", got, err)
 			}
-			point[f[0]] = f[4]
-			lines = append(lines, f)
-		}
-		var out []string
-		for _, f := range lines {
-			i := slices.Index(f, "-")
-			ro := strings.HasPrefix(f[5], "ro")
-			out = append(out, fmt.Sprintf("%s on %s %s ro=%v root %s", f[4], point[f[1]], f[i+1], ro, filepath.Base(f[3])))
-		}
-		slices.Sort(out)
-		return strings.Join(out, "\n")
-	}
-	before := table(pid)
-	for _, want := range []string{"/o/a/b on / ext4 ro=true root src", "/o/a on / tmpfs", "/p on / proc", "/p on /p tmpfs"} {
-		if !strings.Contains(before, want) {
-			t.Fatalf("before the dump, no %q in:\n%s", want, before)
 		}
 	}
-	dir := t.TempDir()
-	if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", dir, "-o", "dump.log", "-v4", "--external", "mnt[/usr]:usr").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "dump.log"))
-		t.Fatalf("dump: %v\n%s\n%s", err, b, log)
-	}
-	cmd.Wait()
-	pidfile := filepath.Join(dir, "pid")
-	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
-		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
-	}
-	b, err := os.ReadFile(pidfile)
+}
+
+// mountTable is task pid's mount table, one sorted line a mount: its
+// mount point, its parent's, fstype, read-only or not, the last element
+// of its root, and whether it is shared or a slave.
+func mountTable(t *testing.T, pid int) string {
+	t.Helper()
+	mi, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	t.Cleanup(func() { crtest.Kill(npid) })
-	if after := table(npid); after != before {
-		t.Errorf("mount table after restore:\n%s\nwant:\n%s", after, before)
+	point := map[string]string{}
+	var lines [][]string
+	for _, l := range strings.Split(string(mi), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 10 {
+			continue
+		}
+		point[f[0]] = f[4]
+		lines = append(lines, f)
 	}
-	if got, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/root/o/a/f"); err != nil || string(got) != "top\n" {
-		t.Errorf("/o/a/f: %q %v", got, err)
+	var out []string
+	for _, f := range lines {
+		i := slices.Index(f, "-")
+		l := fmt.Sprintf("%s on %s %s ro=%v root %s", f[4], point[f[1]], f[i+1], strings.HasPrefix(f[5], "ro"), filepath.Base(f[3]))
+		for _, o := range f[6:i] {
+			if k, _, ok := strings.Cut(o, ":"); ok && (k == "shared" || k == "master") {
+				l += " " + k
+			}
+		}
+		out = append(out, l)
 	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
 }
