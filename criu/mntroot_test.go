@@ -105,15 +105,10 @@ exec sleep 100000`
 	return r, cmd
 }
 
-// A tmpfs that no path leads to any more, whose files the dump cannot
-// read, is refused at dump by name: one a mount was made over at its
-// own mount point (a tmpfs mounted twice at t, as upstream zdtm's
-// tempfs_overmounted01), one below a directory that a mount was made
-// over (u/a/b under a tmpfs then mounted at u/a: tempfs_overmounted);
-// so is a bind of a directory deleted since (mntns_deleted). Each dump leaves
-// the tree running; without them the same rootfs dumps, and so does one
-// where a directory is bound twice at one point (the lower bind covered
-// by its like only).
+// An unbindable tmpfs that no path leads to any more (a tmpfs mounted
+// over it), whose files the dump reads from its mount point, is refused
+// at dump by name; so is a bind of a directory deleted since (upstream
+// zdtm's mntns_deleted).
 func TestDumpRefusesCoveredMounts(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
@@ -123,8 +118,7 @@ func TestDumpRefusesCoveredMounts(t *testing.T) {
 		// src bound twice at dst (startRootfsCT binds it once): the
 		// same mount stacked on itself, which restore makes again.
 		{"mount --bind src dst", ""},
-		{"mkdir t; mount -t tmpfs low t; mount -t tmpfs high t", "mount /t (tmpfs, source low, root /): unsupported: a tmpfs covered: its mount point leads to mount"},
-		{"mkdir -p u/a/b; mount -t tmpfs u u; mkdir -p u/a/b; mount -t tmpfs inner u/a/b; mount -t tmpfs over u/a", "mount /u/a/b (tmpfs, source inner, root /): unsupported: a tmpfs covered by mount /u/a"},
+		{"mkdir v; mount -t tmpfs ubt v; mount --make-unbindable v; mount -t tmpfs over v", "mount /v (tmpfs, source ubt, root /): unsupported: an unbindable tmpfs covered"},
 		{"mkdir gone bound; mount --bind gone bound; rmdir gone", "rootfs/gone//deleted): unsupported: a bind of a directory or file deleted since"},
 	} {
 		_, cmd := startRootfsCT(t, c.extra)
@@ -331,7 +325,11 @@ func TestDumpRefusesMountInCopiedNamespace(t *testing.T) {
 // directory a tmpfs was then mounted over and a proc with a tmpfs
 // stacked on it (upstream zdtm's mntns_overmount), and the copy of s/d
 // that propagation put at s/a/b/c under the shared s after s/a was bound
-// over s/a (overmount_with_shared_parent). The mount table is the same
+// over s/a (overmount_with_shared_parent), and two covered tmpfs, one
+// with a tmpfs stacked on it (tempfs_overmounted01), one below a
+// directory a tmpfs was mounted over (tempfs_overmounted), whose files
+// the dump reads in a copy of the namespace where they are uncovered.
+// The mount table is the same
 // after restore (mount points, filesystems, read-only or not, roots,
 // parents' mount points, shared or slave or not), and the covering tmpfs
 // has its file.
@@ -347,6 +345,9 @@ func TestRestoreCoveredMounts(t *testing.T) {
 mount -t proc proc p; mount -t tmpfs ptop p`, []string{"/o/a/b on / ext4 ro=true root src", "/o/a on / tmpfs", "/p on / proc", "/p on /p tmpfs"}},
 		{"mkdir -p s/a/b/c s/d; mount --bind s s; mount --make-shared s; mount --bind s/a/b s/a; mount --bind s/d s/a/c",
 			[]string{"/s/a/b/c on /s ext4 ro=false root d shared", "/s/a on /s ext4 ro=false root b shared"}},
+		{"mkdir t; mount -t tmpfs low t; echo low > t/f; mount -t tmpfs high t", []string{"/t on / tmpfs", "/t on /t tmpfs"}},
+		{"mkdir -p u; mount -t tmpfs u u; mkdir -p u/a/b; mount -t tmpfs inner u/a/b; echo inner > u/a/b/f; mount -t tmpfs over u/a",
+			[]string{"/u/a/b on /u tmpfs", "/u/a on /u tmpfs"}},
 	} {
 		r, cmd := startRootfsCT(t, c.extra)
 		pid := cmd.Process.Pid
@@ -379,6 +380,17 @@ mount -t proc proc p; mount -t tmpfs ptop p`, []string{"/o/a/b on / ext4 ro=true
 		if strings.Contains(c.extra, "o/a/f") {
 			if got, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/root/o/a/f"); err != nil || string(got) != "top\n" {
 				t.Errorf("/o/a/f: %q %v", got, err)
+			}
+		}
+		// A covered tmpfs has its files: seen once what covers it
+		// is unmounted, in the restored container.
+		for _, u := range []struct{ cover, file, want string }{{"/t", "/t/f", "low\n"}, {"/u/a", "/u/a/b/f", "inner\n"}} {
+			if !strings.Contains(c.extra, u.file[1:]) {
+				continue
+			}
+			out, err := exec.Command("nsenter", "-t", strconv.Itoa(npid), "-m", "sh", "-c", "umount "+u.cover+" && cat "+u.file).CombinedOutput()
+			if err != nil || string(out) != u.want {
+				t.Errorf("%s under %s after restore: %q %v, want %q", u.file, u.cover, out, err, u.want)
 			}
 		}
 	}

@@ -156,7 +156,8 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		}
 		if _, ext := opts.External[m.Point]; !copyOfMine && !ext && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
-			if err := dumpTmpfs(ctx, store, pid, m.Point, m.Unbindable, e.GetRootDev(), opts.Sockets); err != nil {
+			top, ok := topMount(procfs.Path(pid, "root"), m)
+			if err := dumpTmpfs(ctx, store, pid, m, ok && top != m.ID, e.GetRootDev(), opts.Sockets); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}
@@ -286,16 +287,12 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 		return fmt.Errorf("%s: %w: a bind mount from outside the namespace; name it with --external mnt[%s]:KEY", name, errdefs.ErrUnsupported, m.Point)
 	}
 	// Restore makes every mount through its parent's fd and reaches it
-	// by its own afterwards, a mount covered since too; but the files
-	// of a covered tmpfs are read through its mount point.
-	archive := m.FSType == "tmpfs" && m.Root == "/" && !external && !isRoot
-	for _, o := range ns {
-		if archive && o.ID != m.ID && o.Parent == m.Parent && strings.HasPrefix(m.Point, strings.TrimSuffix(o.Point, "/")+"/") {
-			return fmt.Errorf("%s: %w: a tmpfs covered by mount %s of the same parent, made over it later (a copy propagated into a shared parent, or an overmount): its files cannot be read", name, errdefs.ErrUnsupported, o.Point)
-		}
-	}
-	if top, ok := topMount(root, m); archive && ok && top != m.ID {
-		return fmt.Errorf("%s: %w: a tmpfs covered: its mount point leads to mount %d now (a mount made over it or over a directory above it, %s): its files cannot be read", name, errdefs.ErrUnsupported, top, pointOf(ns, top))
+	// by its own afterwards, a mount covered since too; the files of a
+	// covered tmpfs are read in a copy of the namespace where it is
+	// uncovered (cleanMount), but not of an unbindable one, which is
+	// read from its mount point.
+	if top, ok := topMount(root, m); m.Unbindable && m.FSType == "tmpfs" && !external && ok && top != m.ID {
+		return fmt.Errorf("%s: %w: an unbindable tmpfs covered: its mount point leads to mount %d now (%s): its files cannot be read", name, errdefs.ErrUnsupported, top, pointOf(ns, top))
 	}
 	if m.Unbindable && m.FSType == "tmpfs" && !external {
 		for _, o := range ns {

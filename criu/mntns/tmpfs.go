@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/nsenter"
+	"github.com/criugo/criu/criu/procfs"
 )
 
 // cleanMount is a detached clone of the mount at point in the mount
@@ -24,10 +26,25 @@ import (
 // (open_tree(OPEN_TREE_CLONE), in that namespace: the kernel clones no
 // mount of another namespace). An unbindable mount cannot be cloned: it
 // is opened itself, which check allows only when no mount is below it.
-func cleanMount(pid int, point string, unbindable bool) (int, error) {
+// A covered one (a mount made over it, or over a directory above it) is
+// uncovered first in a private copy of that namespace, made for this
+// alone on a thread that is discarded afterwards: the mounts over its
+// point are detached there, topmost first, until the point leads to a
+// mount of its filesystem (dev, root /).
+func cleanMount(pid int, point string, unbindable, covered bool, dev uint64) (int, error) {
+	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("open /proc", err)
+	}
+	defer unix.Close(proc)
 	fd := -1
-	err := nsenter.Do(pid, nsenter.Mnt, func() error {
+	err = nsenter.Do(pid, nsenter.Mnt, func() error {
 		var err error
+		if covered {
+			if err := uncover(proc, point, dev); err != nil {
+				return err
+			}
+		}
 		if unbindable {
 			fd, err = unix.Open(point, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			return os.NewSyscallError("open", err)
@@ -36,6 +53,61 @@ func cleanMount(pid int, point string, unbindable bool) (int, error) {
 		return os.NewSyscallError("open_tree", err)
 	})
 	return fd, err
+}
+
+// uncover makes the calling thread's mount namespace a private copy of
+// its own and detaches there the mounts over point until point leads to
+// a mount of device dev with root /. proc is criu's /proc, where the
+// thread reads its mount table.
+func uncover(proc int, point string, dev uint64) error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return os.NewSyscallError("unshare(CLONE_NEWNS)", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return os.NewSyscallError("mount(MS_REC|MS_PRIVATE)", err)
+	}
+	for range 64 {
+		// The mount point's directory may be missing from the
+		// mount over it: the mount of its nearest directory there
+		// is the one over it.
+		var sx unix.Statx_t
+		at := point
+		for {
+			err := unix.Statx(unix.AT_FDCWD, at, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, unix.STATX_MNT_ID, &sx)
+			if err == nil {
+				break
+			}
+			if (err != unix.ENOENT && err != unix.ENOTDIR) || at == "/" {
+				return os.NewSyscallError("statx "+at, err)
+			}
+			at = filepath.Dir(at)
+		}
+		f, err := unix.Openat(proc, "thread-self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return os.NewSyscallError("open mountinfo", err)
+		}
+		b, err := io.ReadAll(os.NewFile(uintptr(f), "mountinfo"))
+		unix.Close(f)
+		if err != nil {
+			return err
+		}
+		ms, err := procfs.ParseMountInfo(b)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(ms, func(m procfs.MountInfo) bool { return m.ID == int(sx.Mnt_id) })
+		if i < 0 {
+			return fmt.Errorf("uncover %s: mount %d is not in the mount table", point, sx.Mnt_id)
+		}
+		top := ms[i]
+		if at == point && top.Dev() == dev && top.Root == "/" {
+			return nil
+		}
+		if err := unix.Unmount(top.Point, unix.MNT_DETACH); err != nil {
+			return os.NewSyscallError("umount2 "+top.Point, err)
+		}
+	}
+	return fmt.Errorf("uncover %s: more than 64 mounts over it", point)
 }
 
 // TmpfsImageName is the name of the archive of the tmpfs whose device is
@@ -57,8 +129,9 @@ func TmpfsImageName(dev uint32) string {
 // tar cannot hold, is left out when a socket of the tree is bound to it
 // (sockets, by the namespace's path: restore binds it again), otherwise
 // refused naming the mount.
-func dumpTmpfs(ctx context.Context, store image.Store, pid int, point string, unbindable bool, dev uint32, sockets map[string]bool) (err error) {
-	clean, err := cleanMount(pid, point, unbindable)
+func dumpTmpfs(ctx context.Context, store image.Store, pid int, m procfs.MountInfo, covered bool, dev uint32, sockets map[string]bool) (err error) {
+	point := m.Point
+	clean, err := cleanMount(pid, point, m.Unbindable, covered, m.Dev())
 	if err != nil {
 		return fmt.Errorf("tmpfs %s: %w", point, err)
 	}
