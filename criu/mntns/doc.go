@@ -38,9 +38,11 @@
 // saved with MS_UNBINDABLE in its flags (as CRIU) and made unbindable at
 // restore once every bind is made; an unbindable tmpfs's archive is read
 // from the mount itself (it cannot be cloned), refused when a mount is
-// below it. A mount no path leads to any more (one made over it, at its
-// mount point or above) and a bind of a directory or file deleted since
-// are refused. CheckFiles refuses the
+// below it or covered. A mount no path leads to any more (one made over
+// it, at its mount point or above) is saved as any other; a covered
+// tmpfs's files are read in a private copy of the namespace, on a thread
+// of its own, where the mounts over it are detached. A bind of a
+// directory or file deleted since is refused. CheckFiles refuses the
 // files of such a tree that restore cannot make in it (a deleted
 // executable of the root task, a pty of criu's devpts). Anything
 // else that cannot be restored exactly is refused by name (mount point
@@ -57,7 +59,10 @@
 // cloned into a new mount namespace (a copy of criu's), with system
 // calls injected into it: the copy is made rslave, --root DIR is
 // bind-mounted on itself (made private unless the root mount was a
-// slave), every mount is mounted below it in the image's order (an
+// slave), every mount is mounted below it in the image's order (covered
+// siblings first), each on a new node of criu's /tmp, opened O_PATH in
+// the task and moved onto its mount point through its parent's fd: every
+// later step reaches a mount by its own fd, also one covered since (an
 // external one bound from its path, a bind from the mount before it
 // that holds its root, proc, sysfs, devpts, mqueue, tmpfs, cgroup,
 // cgroup2, binfmt_misc and AUTO ones anew with their superblock flags
