@@ -429,3 +429,44 @@ func mountTable(t *testing.T, pid int) string {
 	slices.Sort(out)
 	return strings.Join(out, "\n")
 }
+
+// A container task whose cwd a mount was made over since it went there
+// is refused at dump by name: restore chdirs by path, into the mount.
+func TestDumpRefusesCoveredCwd(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	// As startRootfsCT's container, but the sleep runs in /w/in, which
+	// a tmpfs mounted at /w then covers.
+	r := filepath.Join(t.TempDir(), "rootfs")
+	script := `set -e; R=` + r + `; mkdir -p $R; mount --bind $R $R; cd $R
+mkdir usr proc old w; mkdir w/in; ln -s usr/bin bin; ln -s usr/lib lib; ln -s usr/lib64 lib64
+mount --bind /usr usr; mount -o remount,bind,ro usr; mount -t proc proc proc
+pivot_root . old; cd /; umount -l /old
+for fd in /proc/$$/fd/*; do n=${fd##*/}; eval "exec $n>&-"; done
+cd /w/in; mount -t tmpfs over /w
+exec sleep 100000`
+	c := exec.Command("unshare", "-m", "--propagation", "private", "bash", "-c", script)
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	pid := c.Process.Pid
+	for i := 0; ; i++ {
+		if cm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); strings.TrimSpace(string(cm)) == "sleep" {
+			break
+		}
+		if i > 500 {
+			t.Fatal("the container did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", t.TempDir(), "--external", "mnt[/usr]:usr").CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "its cwd /w/in: unsupported: covered by a mount made over it") {
+		t.Errorf("dump of a task whose cwd is covered: %v\n%s", err, b)
+	}
+	if !crtest.Alive(pid) {
+		t.Error("the refused dump did not leave the tree running")
+	}
+}

@@ -41,6 +41,9 @@ func FsDir(pid int, which string, ownNS bool) (string, error) {
 		return p, nil
 	}
 	if ownNS && strings.HasPrefix(path, "/") {
+		if err := fsDirCovered(pid, which, path, link); err != nil {
+			return "", err
+		}
 		return path, nil
 	}
 	if !strings.HasPrefix(path, "/") {
@@ -51,4 +54,30 @@ func FsDir(pid int, which string, ownNS bool) (string, error) {
 			unix.Major(want.Dev), unix.Minor(want.Dev), want.Ino, errdefs.ErrUnreachable)
 	}
 	return path, nil
+}
+
+// fsDirCovered refuses the cwd (or root) of task pid, linked at link,
+// that its path no longer leads to from the task's root, in its mount
+// namespace: a mount was made over it (or over a directory above it)
+// since the task went there. Restore chdirs by path, into what covers
+// it. Not judged when the task's root is not its namespace's (a chroot()
+// inside it: the path is from the namespace's root).
+func fsDirCovered(pid int, which, path, link string) error {
+	root := procfs.Path(pid, "root")
+	if r, err := os.Readlink(root); err != nil || r != "/" {
+		return nil
+	}
+	var want, got unix.Statx_t
+	const mask = unix.STATX_INO | unix.STATX_MNT_ID
+	if unix.Statx(unix.AT_FDCWD, link, 0, mask, &want) != nil || want.Mask&unix.STATX_MNT_ID == 0 {
+		return nil
+	}
+	err := unix.Statx(unix.AT_FDCWD, root+path, unix.AT_NO_AUTOMOUNT, mask, &got)
+	if err == nil && got.Ino == want.Ino && got.Mnt_id == want.Mnt_id {
+		return nil
+	}
+	if err != nil && err != unix.ENOENT && err != unix.ENOTDIR {
+		return nil
+	}
+	return fmt.Errorf("dump %d: its %s %s: %w: covered by a mount made over it (or over a directory above it) since: its path leads to another directory now, and restore opens it by path", pid, which, path, errdefs.ErrUnsupported)
 }
