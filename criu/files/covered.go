@@ -3,6 +3,7 @@ package files
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -38,8 +39,11 @@ import (
 // while open (ghosts, checkLinked) and files saved by another name than
 // the kernel's (a terminal, by its device's name).
 func (f *Set) checkCovered(path, link string, st *unix.Stat_t) error {
-	if st.Nlink == 0 || !strings.HasPrefix(path, "/") {
+	if !strings.HasPrefix(path, "/") {
 		return nil
+	}
+	if st.Nlink == 0 {
+		return f.checkGhostCovered(path, link)
 	}
 	if target, err := os.Readlink(link); err != nil || target != path {
 		return nil
@@ -123,4 +127,49 @@ func linkMount(link string) (int, bool) {
 		return 0, false
 	}
 	return int(sx.Mnt_id), true
+}
+
+// checkGhostCovered refuses a file deleted while open (a ghost, made
+// again at its path at restore) whose directory, seen from the task's
+// root in its own mount namespace, is on another mount than the file
+// now: a mount was made over the directory (or above it) since, and
+// restore would make the ghost on what covers it. A directory removed
+// too (made again at restore) is not judged, nor are files on mounts
+// outside the task's namespace.
+func (f *Set) checkGhostCovered(path, link string) error {
+	dir, ok := taskDir(link)
+	if !ok {
+		return nil
+	}
+	self := fmt.Sprintf("/proc/%d", os.Getpid())
+	if dir == self || dir == "/proc/self" {
+		return nil
+	}
+	mnt, ok := linkMount(link)
+	if !ok {
+		return nil
+	}
+	own, err := f.mountIDs(dir)
+	m, in := own[mnt]
+	if err != nil || !in {
+		return nil
+	}
+	root := dir + "/root"
+	if r, err := os.Readlink(root); err != nil || r != "/" {
+		return nil
+	}
+	// Its directory, or the nearest one left above it (restore makes
+	// the removed ones again), down to its mount's point.
+	var at unix.Statx_t
+	parent := filepath.Dir(strings.TrimSuffix(path, " (deleted)"))
+	for unix.Statx(unix.AT_FDCWD, root+parent, unix.AT_NO_AUTOMOUNT, unix.STATX_MNT_ID, &at) != nil {
+		if parent == m.Point || parent == "/" || !strings.HasPrefix(parent, strings.TrimSuffix(m.Point, "/")+"/") {
+			return nil
+		}
+		parent = filepath.Dir(parent)
+	}
+	if int(at.Mnt_id) == mnt || !(parent == m.Point || m.Point == "/" || strings.HasPrefix(parent, m.Point+"/")) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s was deleted while open, on mount %d, which a mount made over its directory %s since covers: restore would make it on that mount", errdefs.ErrUnsupported, path, mnt, parent)
 }

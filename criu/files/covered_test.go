@@ -73,3 +73,45 @@ func TestCoveredRefused(t *testing.T) {
 		}
 	}
 }
+
+// A file deleted while open whose directory a tmpfs was then mounted
+// over (in a namespace of its own) is refused at dump by name: restore
+// makes the ghost at its path, on the tmpfs. Not covered, it is taken.
+func TestCoveredGhostRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (mount)")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	for _, cover := range []bool{false, true} {
+		dir := t.TempDir()
+		sub := filepath.Join(dir, "d")
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		over := ""
+		if cover {
+			over = "mount -t tmpfs covering " + sub + "; "
+		}
+		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
+			"echo x > "+sub+"/g; exec 3<"+sub+"/g; rm "+sub+"/g; "+over+"echo ready; exec sleep 100")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(out, make([]byte, 6)); err != nil {
+			t.Fatal(err)
+		}
+		link := fmt.Sprintf("/proc/%d/fd/3", cmd.Process.Pid)
+		_, _, err = NewSet().AddReg(func() uint32 { return 1 }, sub+"/g", link, 0, 0)
+		if refused := err != nil && errors.Is(err, errdefs.ErrUnsupported) && strings.Contains(err.Error(), "which a mount made over its directory"); refused != cover || err != nil && !refused {
+			t.Errorf("cover=%v: AddReg of the ghost: %v", cover, err)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+}
