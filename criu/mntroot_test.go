@@ -274,51 +274,6 @@ mount --bind s a; mount --make-slave a; mount --make-shared a; mount --bind a/su
 	}
 }
 
-// A tree in a mount namespace that is a copy of criu's (unshare -m, no
-// pivot_root) is restored in a new copy of criu's: a mount it made
-// there (a tmpfs), or one it remounted (its root read-only), would be
-// lost, and the dump refuses it by name; the copy as it was dumps.
-func TestDumpRefusesMountInCopiedNamespace(t *testing.T) {
-	crtest.RequireRoot(t)
-	crtest.Subreaper(t)
-	criu := crtest.Criu(t)
-	d := t.TempDir()
-	for _, c := range []struct{ extra, want string }{
-		{"", ""},
-		{"mount -t tmpfs copied " + d, "mount " + d + " (tmpfs, source copied, root /): unsupported: made or changed in the tree's mount namespace, a copy of criu's"},
-		{"mount -o remount,bind,ro /", "mount / ("},
-	} {
-		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", c.extra+"\nexec sleep 1000")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		pid := cmd.Process.Pid
-		t.Cleanup(func() { crtest.Kill(pid) })
-		for i := 0; ; i++ {
-			if l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); strings.HasSuffix(l, "/sleep") {
-				break
-			}
-			if i > 500 {
-				t.Fatal("the task did not start")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", t.TempDir(), "-R").CombinedOutput()
-		if c.want == "" {
-			if err != nil {
-				t.Errorf("dump of the copy as it was: %v\n%s", err, b)
-			}
-		} else if err == nil || !strings.Contains(string(b), c.want) {
-			t.Errorf("%s: dump: %v\n%s\nwant a refusal naming %q", c.extra, err, b, c.want)
-		}
-		if !crtest.Alive(pid) {
-			t.Errorf("%q: the dump did not leave the tree running", c.extra)
-		}
-		crtest.Kill(pid)
-	}
-}
-
 // Mounts covered since they were made are made again under the mounts
 // that cover them: restore makes each through its parent's fd, and
 // reaches it by its own afterwards. Two layouts: a read-only bind below a

@@ -114,11 +114,6 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 	if err != nil {
 		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 	}
-	if copyOfMine {
-		if err := sameAsMine(ordered, mine); err != nil {
-			return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
-		}
-	}
 	var entries []proto.Message
 	archived := map[uint32]bool{} // tmpfs devices
 	named := opts.External
@@ -333,32 +328,6 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 		if !inner {
 			return fmt.Errorf("%s: %w: a slave of peer group %d outside the namespace", name, errdefs.ErrUnsupported, m.Master)
 		}
-	}
-	return nil
-}
-
-// sameAsMine refuses a mount of ns, a namespace that is a copy of
-// criu's (its root is criu's), that criu's namespace has not at the same
-// point, of the same filesystem, root and per-mount flags: one the tree
-// mounted (or remounted) in its namespace after it was copied. Restore
-// makes such a namespace as a new copy of criu's, which would not have
-// it. Mounts criu's namespace gained since are not looked at (there they
-// come and go with other programs; the restored copy has them).
-func sameAsMine(ns, mine []procfs.MountInfo) error {
-	key := func(m procfs.MountInfo) string {
-		flags, _ := parseMountOpts(m.Options)
-		return fmt.Sprintf("%s\x00%s\x00%d:%d\x00%s\x00%d", m.Point, m.Root, m.Major, m.Minor, m.FSType, flags)
-	}
-	have := map[string]int{}
-	for _, m := range mine {
-		have[key(m)]++
-	}
-	for _, m := range ns {
-		k := key(m)
-		if have[k] == 0 {
-			return fmt.Errorf("mount %s (%s, source %s, root %s): %w: made or changed in the tree's mount namespace, a copy of criu's, which restore makes as a new copy of criu's without it (dump a container pivot_root'ed into its rootfs, restored with --root)", m.Point, m.FSType, m.Source, m.Root, errdefs.ErrUnsupported)
-		}
-		have[k]--
 	}
 	return nil
 }
