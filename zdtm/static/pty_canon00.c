@@ -23,10 +23,19 @@ static void corrupt(void)
 	read(s, b, sizeof(b));
 }
 
+/* want_line reads the next line, waiting for it at most 5 s (a corrupted
+ * or broken state fails, it does not hang the check). */
 static void want_line(const char *l)
 {
+	struct pollfd p = {.fd = s, .events = POLLIN};
 	char b[64];
-	ssize_t n = read(s, b, sizeof(b));
+	ssize_t n;
+
+	if (poll(&p, 1, 5000) != 1) {
+		fail("no line \"%s\" to read", l);
+		return;
+	}
+	n = read(s, b, sizeof(b));
 
 	if (n != (ssize_t)strlen(l) || memcmp(b, l, n))
 		fail("read %zd bytes \"%.*s\", want \"%s\"", n, (int)(n > 0 ? n : 0), b, l);
