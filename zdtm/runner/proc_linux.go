@@ -310,3 +310,51 @@ func sessionPids(sid int) []int {
 	}
 	return pids
 }
+
+// killStrays kills what is left of a test once it is over: processes
+// running the test binary at path (by inode) that descend from this
+// runner (a child subreaper, so its tests' orphans come back to it).
+// A test's tasks in sessions of their own, or left by a restore that
+// hung (CRIU 4.2's of session_orphans00), outlive killSession and would
+// hold pids later restores need. Processes of other runners on the host
+// running the same binary are not ours and are left alone.
+func killStrays(path string) {
+	var bin unix.Stat_t
+	if unix.Stat(path, &bin) != nil {
+		return
+	}
+	self := os.Getpid()
+	parent := map[int]int{}
+	var ours []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 {
+			parent[pid], _ = strconv.Atoi(f[1])
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name()+"/exe", &st) == nil && st.Ino == bin.Ino && st.Dev == bin.Dev {
+			ours = append(ours, pid)
+		}
+	}
+	for _, pid := range ours {
+		for p, n := parent[pid], 0; p > 1 && n < 64; p, n = parent[p], n+1 {
+			if p == self {
+				unix.Kill(pid, unix.SIGKILL)
+				break
+			}
+		}
+	}
+}

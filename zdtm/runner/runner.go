@@ -331,6 +331,7 @@ func (r *Runner) runOne(ctx context.Context, t Test, flavor string) Result {
 	ru := &run{r: r, t: t, flavor: flavor, dir: dir}
 	res.Dir = ru.dir
 	err := ru.do(ctx)
+	killStrays(t.Path)
 	res.Elapsed = time.Since(start)
 	if err == nil {
 		res.Status = "PASS"
