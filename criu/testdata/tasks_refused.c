@@ -78,6 +78,10 @@ int main(int argc, char **argv)
 			prctl(PR_SET_CHILD_SUBREAPER, 1);
 			leader = fork();
 			if (leader == 0) {
+				/* In here fork() gave 0: the children wait for
+				 * this pid to be gone, not for "leader". */
+				pid_t me = getpid();
+
 				setsid();
 				if (fork() == 0) { /* then its own session's leader */
 					if (fork() == 0) {
@@ -85,14 +89,14 @@ int main(int argc, char **argv)
 						spin(NULL);
 					}
 					setsid();
-					while (getppid() == leader)
+					while (getppid() == me)
 						usleep(1000);
 					prctl(PR_SET_PDEATHSIG, SIGKILL);
 					spin(NULL);
 				}
 				member = fork();
 				if (member == 0) {
-					while (getppid() == leader)
+					while (getppid() == me)
 						usleep(1000);
 					prctl(PR_SET_PDEATHSIG, SIGKILL);
 					tick();
