@@ -64,14 +64,9 @@ func DumpPidfd(pid, fd int, inFlight bool, id, flags uint32, fi procfs.Fdinfo, t
 // fd of task pid, through a copy of it (pidfd_getfd); ok is false where
 // the kernel has none to tell.
 func exitStatus(pid, fd int) (status int, ok bool, err error) {
-	p, err := unix.PidfdOpen(pid, 0)
+	c, err := linux.CopyFd(pid, fd)
 	if err != nil {
-		return 0, false, os.NewSyscallError("pidfd_open", err)
-	}
-	defer unix.Close(p)
-	c, err := unix.PidfdGetfd(p, fd, 0)
-	if err != nil {
-		return 0, false, os.NewSyscallError("pidfd_getfd", err)
+		return 0, false, err
 	}
 	defer unix.Close(c)
 	return linux.PidfdExitStatus(c)

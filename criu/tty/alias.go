@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/mem"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/tty/termios"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -37,7 +38,7 @@ func isCttyAlias(rdev uint64) bool {
 
 // aliasTarget is the terminal behind the /dev/tty file at fd of pid.
 func aliasTarget(pid, fd int) (uint64, *termios.State, error) {
-	c, err := copyFd(pid, fd)
+	c, err := linux.CopyFd(pid, fd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -147,7 +148,7 @@ func (t *Terminals) openAliases(sid int, r Remote) error {
 		if err != nil {
 			return fmt.Errorf("%s /dev/tty: %w", t.tree.FileUser(id), err)
 		}
-		mine, err := copyFd(r.Pid(), int(fd))
+		mine, err := linux.CopyFd(r.Pid(), int(fd))
 		if _, cerr := r.Syscall("close", unix.SYS_CLOSE, fd); err == nil {
 			err = cerr
 		}

@@ -239,7 +239,7 @@ func terminalFds(tasks []Task, want func(rdev uint64) bool, f func(d Task, fd in
 // masterSession reads, through a copy of the pty master at fd of pid,
 // the session and foreground group of its slave.
 func masterSession(pid, fd int) (*heldPty, error) {
-	c, err := copyFd(pid, fd)
+	c, err := linux.CopyFd(pid, fd)
 	if err != nil {
 		return nil, err
 	}
@@ -257,20 +257,6 @@ func masterSession(pid, fd int) (*heldPty, error) {
 		return nil, os.NewSyscallError("ioctl(TIOCGPGRP)", err)
 	}
 	return h, nil
-}
-
-// copyFd gives the dumper a copy of fd of pid (pidfd_getfd).
-func copyFd(pid, fd int) (int, error) {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("pidfd_open", err)
-	}
-	defer unix.Close(pidfd)
-	c, err := unix.PidfdGetfd(pidfd, fd, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("pidfd_getfd", err)
-	}
-	return c, nil
 }
 
 // treePty returns the pty of the tree whose slave is the tty rdev, or
@@ -393,7 +379,7 @@ func (s *Set) AddPty(f Fd, files Files) (*images.FileEntry, error) {
 // entry without termios, which restore opens from a new master that it
 // then closes. A live pty that took the index since is refused (Write).
 func (s *Set) hungPty(f Fd, files Files, index uint32, path string) (*images.FileEntry, error) {
-	c, err := copyFd(f.Pid, f.Fd)
+	c, err := linux.CopyFd(f.Pid, f.Fd)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +415,7 @@ func (s *Set) hungPty(f Fd, files Files, index uint32, path string) (*images.Fil
 // ptyInfo reads the state of one end of a pty through a copy of f.
 func (s *Set) ptyInfo(f Fd, index uint32, master bool) (*images.TtyInfoEntry, error) {
 	st := f.Stat
-	c, err := copyFd(f.Pid, f.Fd)
+	c, err := linux.CopyFd(f.Pid, f.Fd)
 	if err != nil {
 		return nil, err
 	}
@@ -524,7 +510,7 @@ func (s *Set) keepInput(index uint32, tio *unix.Termios, n int) ([]byte, error) 
 	if !ptybuf.CapSysAdmin() {
 		return nil, fmt.Errorf("%w: pty %d: %d bytes of input to /dev/pts/%d are not yet read, and putting them back (TIOCSTI) needs CAP_SYS_ADMIN", errdefs.ErrUnsupported, index, n, index)
 	}
-	mc, err := copyFd(h.pid, h.fd)
+	mc, err := linux.CopyFd(h.pid, h.fd)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/tty/ptybuf"
 	"github.com/criugo/criu/criu/tty/termios"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -183,7 +184,7 @@ func (s *Set) AddExternal(f Fd, files Files) (*images.FileEntry, error) {
 // of f, for its tty_info entry id.
 func (s *Set) extTTYInfo(e *extTTY, f Fd, id uint32) (*images.TtyInfoEntry, error) {
 	st := f.Stat
-	c, err := copyFd(f.Pid, f.Fd)
+	c, err := linux.CopyFd(f.Pid, f.Fd)
 	if err != nil {
 		return nil, err
 	}

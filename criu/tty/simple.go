@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/tty/ptybuf"
 	"github.com/criugo/criu/criu/tty/termios"
+	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
 
@@ -153,7 +154,7 @@ func (s *Set) AddTerminal(f Fd, files Files) (*images.FileEntry, error) {
 
 // simpleInfo reads the settings of the console or virtual terminal at f.
 func simpleInfo(f Fd, typ images.TtyType, id uint32, name string) (*images.TtyInfoEntry, error) {
-	c, err := copyFd(f.Pid, f.Fd)
+	c, err := linux.CopyFd(f.Pid, f.Fd)
 	if err != nil {
 		return nil, err
 	}

@@ -55,14 +55,9 @@ type Device struct {
 // namespace (a /proc/PID/ns/net path, PID criu's): a device there is
 // refused.
 func DumpFD(pid, fd int, id, nsID, flags uint32, pos uint64, criuNet string) (entries []*images.FileEntry, dev *Device, err error) {
-	p, err := unix.PidfdOpen(pid, 0)
+	c, err := linux.CopyFd(pid, fd)
 	if err != nil {
-		return nil, nil, os.NewSyscallError("pidfd_open", err)
-	}
-	defer unix.Close(p)
-	c, err := unix.PidfdGetfd(p, fd, 0)
-	if err != nil {
-		return nil, nil, os.NewSyscallError("pidfd_getfd", err)
+		return nil, nil, err
 	}
 	defer unix.Close(c)
 	te, dev, err := dumpFile(c, id, nsID, criuNet)
