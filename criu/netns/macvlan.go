@@ -7,8 +7,6 @@ import (
 	"os"
 	"strconv"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/proto/images"
 )
@@ -77,21 +75,14 @@ func macvlanArgs(m *Macvlan) []string {
 // rtnetlink IFLA_INFO_DATA of the macvlan.
 func macvlanEntry(name string, data []byte) (*images.MacvlanLinkEntry, error) {
 	var e images.MacvlanLinkEntry
-	for b := data; len(b) >= unix.SizeofRtAttr; {
-		n := int(binary.NativeEndian.Uint16(b))
-		typ := binary.NativeEndian.Uint16(b[2:])
-		if n < unix.SizeofRtAttr || n > len(b) {
-			break
-		}
-		v := b[unix.SizeofRtAttr:n]
+	eachAttr(data, func(typ uint16, v []byte) {
 		switch {
 		case typ == iflaMacvlanMode && len(v) >= 4:
 			e.Mode = new(binary.NativeEndian.Uint32(v))
 		case typ == iflaMacvlanFlags && len(v) >= 2:
 			e.Flags = new(uint32(binary.NativeEndian.Uint16(v)))
 		}
-		b = b[min((n+3)&^3, len(b)):]
-	}
+	})
 	if e.Mode == nil {
 		return nil, fmt.Errorf("macvlan %s: rtnetlink gives no mode", name)
 	}

@@ -115,24 +115,31 @@ func parseRTLinks(tab []byte) ([]rtLink, error) {
 }
 
 // linkInfo returns IFLA_INFO_KIND and IFLA_INFO_DATA from the nested
-// attributes of IFLA_LINKINFO: each is a struct rtattr (u16 length, u16
-// type), then its data, aligned to 4.
+// attributes of IFLA_LINKINFO.
 func linkInfo(b []byte) (kind string, data []byte) {
-	for len(b) >= unix.SizeofRtAttr {
-		n := int(binary.NativeEndian.Uint16(b))
-		typ := binary.NativeEndian.Uint16(b[2:])
-		if n < unix.SizeofRtAttr || n > len(b) {
-			break
-		}
+	eachAttr(b, func(typ uint16, v []byte) {
 		switch typ {
 		case unix.IFLA_INFO_KIND:
-			kind = unix.ByteSliceToString(b[unix.SizeofRtAttr:n])
+			kind = unix.ByteSliceToString(v)
 		case unix.IFLA_INFO_DATA:
-			data = append([]byte(nil), b[unix.SizeofRtAttr:n]...)
+			data = append([]byte(nil), v...)
 		}
+	})
+	return kind, data
+}
+
+// eachAttr calls fn with the type and value of each netlink attribute
+// in b (a struct rtattr: u16 length, u16 type, then its value, aligned
+// to 4), up to the first one whose length is out of bounds.
+func eachAttr(b []byte, fn func(typ uint16, v []byte)) {
+	for len(b) >= unix.SizeofRtAttr {
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < unix.SizeofRtAttr || n > len(b) {
+			return
+		}
+		fn(binary.NativeEndian.Uint16(b[2:]), b[unix.SizeofRtAttr:n])
 		b = b[min((n+3)&^3, len(b)):]
 	}
-	return kind, data
 }
 
 // netDevice describes link l of namespace id as CRIU does in

@@ -56,17 +56,11 @@ func dropLocalTable(b []byte) ([]byte, error) {
 // present, else rtm_table.
 func routeTable(msg []byte) uint32 {
 	table := uint32(msg[rtmTableOff])
-	for a := msg[nlmsgHdrLen+rtmsgLen:]; len(a) >= 4; {
-		l := int(binary.NativeEndian.Uint16(a))
-		typ := binary.NativeEndian.Uint16(a[2:])
-		if l < 4 || l > len(a) {
-			break
+	eachAttr(msg[nlmsgHdrLen+rtmsgLen:], func(typ uint16, v []byte) {
+		if typ == rtaTable && len(v) >= 4 {
+			table = binary.NativeEndian.Uint32(v)
 		}
-		if typ == rtaTable && l >= 8 {
-			table = binary.NativeEndian.Uint32(a[4:])
-		}
-		a = a[min(nlmsgAlign(l), len(a)):]
-	}
+	})
 	return table
 }
 
@@ -75,22 +69,19 @@ func routeTable(msg []byte) uint32 {
 func clearLinkState(msg []byte) {
 	f := binary.NativeEndian.Uint32(msg[rtmFlagsOff:])
 	binary.NativeEndian.PutUint32(msg[rtmFlagsOff:], f&^nhStateFlags)
-	for a := msg[nlmsgHdrLen+rtmsgLen:]; len(a) >= 4; {
-		l := int(binary.NativeEndian.Uint16(a))
-		if l < 4 || l > len(a) {
-			break
+	// The attributes are slices of msg: changed in place.
+	eachAttr(msg[nlmsgHdrLen+rtmsgLen:], func(typ uint16, v []byte) {
+		if typ != rtaMultipath {
+			return
 		}
-		if binary.NativeEndian.Uint16(a[2:]) == rtaMultipath {
-			// struct rtnexthop: u16 len, u8 flags, u8 hops, int ifindex.
-			for nh := a[4:l]; len(nh) >= 8; {
-				nl := int(binary.NativeEndian.Uint16(nh))
-				if nl < 8 || nl > len(nh) {
-					break
-				}
-				nh[2] &^= nhStateFlags
-				nh = nh[min(nlmsgAlign(nl), len(nh)):]
+		// struct rtnexthop: u16 len, u8 flags, u8 hops, int ifindex.
+		for nh := v; len(nh) >= 8; {
+			nl := int(binary.NativeEndian.Uint16(nh))
+			if nl < 8 || nl > len(nh) {
+				break
 			}
+			nh[2] &^= nhStateFlags
+			nh = nh[min(nlmsgAlign(nl), len(nh)):]
 		}
-		a = a[min(nlmsgAlign(l), len(a)):]
-	}
+	})
 }

@@ -52,13 +52,7 @@ const (
 func tunSettings(ns *Namespace, l rtLink, devs map[string]*tun.Device) (*TunSettings, error) {
 	s := &TunSettings{Owner: -1, Group: -1}
 	persist := false
-	for b := l.data; len(b) >= unix.SizeofRtAttr; {
-		n := int(binary.NativeEndian.Uint16(b))
-		typ := binary.NativeEndian.Uint16(b[2:])
-		if n < unix.SizeofRtAttr || n > len(b) {
-			break
-		}
-		v := b[unix.SizeofRtAttr:n]
+	eachAttr(l.data, func(typ uint16, v []byte) {
 		u8 := len(v) >= 1 && v[0] != 0
 		switch {
 		case typ == iflaTunOwner && len(v) >= 4:
@@ -76,8 +70,7 @@ func tunSettings(ns *Namespace, l rtLink, devs map[string]*tun.Device) (*TunSett
 		case typ == iflaTunMultiQueue && u8:
 			s.Flags |= unix.IFF_MULTI_QUEUE
 		}
-		b = b[min((n+3)&^3, len(b)):]
-	}
+	})
 	d := devs[l.name]
 	if d == nil {
 		if !persist {
