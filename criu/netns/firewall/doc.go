@@ -10,8 +10,13 @@ package firewall
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
+
+	"github.com/criugo/criu/criu/image"
 )
 
 // NS is the network namespace the tools run in (*netns.Namespace).
@@ -29,4 +34,38 @@ func output(ctx context.Context, ns NS, prog string, args ...string) ([]byte, er
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// readImage returns the text of raw image name; ok is false when the
+// images have none.
+func readImage(ctx context.Context, store image.Store, name string) (text []byte, ok bool, err error) {
+	r, err := store.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("open image %s: %w", name, err)
+	}
+	text, err = io.ReadAll(r)
+	if cerr := r.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read image %s: %w", name, err)
+	}
+	return text, true, nil
+}
+
+// feed runs prog with args inside ns with text, restored from image
+// name, as its stdin (a file: the tools read it so).
+func feed(ctx context.Context, ns NS, name string, text []byte, prog string, args ...string) error {
+	in, err := image.SeekableCopy(ctx, bytes.NewReader(text))
+	if err != nil {
+		return fmt.Errorf("read image %s: %w", name, err)
+	}
+	defer in.Close()
+	if err := ns.Exec(ctx, prog, in, nil, args...); err != nil {
+		return fmt.Errorf("restore image %s: %w", name, err)
+	}
+	return nil
 }

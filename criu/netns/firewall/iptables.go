@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -94,35 +93,21 @@ func DumpIptables(ctx context.Context, store image.Store, ns NS, id uint32) (int
 func RestoreIptables(ctx context.Context, store image.Store, ns NS, id uint32) error {
 	for _, f := range legacyFamilies {
 		name := f.image(id)
-		r, err := store.Open(ctx, name)
-		if errors.Is(err, fs.ErrNotExist) {
+		text, ok, err := readImage(ctx, store, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("open image %s: %w", name, err)
-		}
-		text, err := io.ReadAll(r)
-		if cerr := r.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("read image %s: %w", name, err)
-		}
-		text = withoutLegacyLock(text)
-		if !hasLegacyTable(text) {
+		if text = withoutLegacyLock(text); !hasLegacyTable(text) {
 			continue
 		}
 		if _, err := exec.LookPath(f.restore); err != nil {
 			return fmt.Errorf("restore image %s: legacy iptables rules need %s, which is not installed", name, f.restore)
 		}
-		in, err := image.SeekableCopy(ctx, bytes.NewReader(text))
-		if err != nil {
-			return fmt.Errorf("read image %s: %w", name, err)
-		}
-		err = ns.Exec(ctx, f.restore, in, nil, "-w")
-		in.Close()
-		if err != nil {
-			return fmt.Errorf("restore image %s: %w", name, err)
+		if err := feed(ctx, ns, name, text, f.restore, "-w"); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -72,34 +70,15 @@ func DumpNftables(ctx context.Context, store image.Store, ns NS, id uint32) (int
 // RestoreNftables makes the tables of nftables-N.img again in ns, in one
 // nft transaction. A missing or empty image is skipped.
 func RestoreNftables(ctx context.Context, store image.Store, ns NS, id uint32) error {
-	r, err := store.Open(ctx, nftablesImage(id))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("open image %s: %w", nftablesImage(id), err)
-	}
-	text, err := io.ReadAll(r)
-	if cerr := r.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("read image %s: %w", nftablesImage(id), err)
+	text, ok, err := readImage(ctx, store, nftablesImage(id))
+	if err != nil || !ok {
+		return err
 	}
 	text = withoutLockTables(text)
 	if len(bytes.TrimSpace(text)) == 0 {
 		return nil
 	}
-	// nft reads the tables from a file: its stdin.
-	f, err := image.SeekableCopy(ctx, bytes.NewReader(text))
-	if err != nil {
-		return fmt.Errorf("read image %s: %w", nftablesImage(id), err)
-	}
-	defer f.Close()
-	if err := ns.Exec(ctx, nftTool, f, nil, "-f", "-"); err != nil {
-		return fmt.Errorf("restore image %s: %w", nftablesImage(id), err)
-	}
-	return nil
+	return feed(ctx, ns, nftablesImage(id), text, nftTool, "-f", "-")
 }
 
 // withoutLockTables drops from nft text the blocks of network-lock
