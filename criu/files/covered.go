@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/procfs"
 )
 
 // checkCovered refuses a file, linked at its path, that the path no
@@ -52,23 +53,11 @@ func (f *Set) checkCovered(path, link string, st *unix.Stat_t) error {
 	if unix.Statfs(link, &sfs) != nil || sfs.Type == unix.PROC_SUPER_MAGIC {
 		return nil
 	}
-	dir, ok := taskDir(link)
-	if !ok {
-		return nil
-	}
-	self := fmt.Sprintf("/proc/%d", os.Getpid())
-	if dir == self || dir == "/proc/self" {
-		return nil
-	}
-	mnt, ok := linkMount(link)
+	dir, mnt, own, ok := f.taskFile(link)
 	if !ok {
 		return nil
 	}
 	root := dir + "/root"
-	own, err := f.mountIDs(dir)
-	if err != nil {
-		return nil
-	}
 	// On a mount of the task's namespace, the path must lead to the
 	// file on that very mount (a mount of the same filesystem bound over
 	// its directory shows the same inode, on another mount: restore
@@ -83,7 +72,7 @@ func (f *Set) checkCovered(path, link string, st *unix.Stat_t) error {
 		}
 		want = func(id int) bool { return id == m.ID }
 	case criuRoot(dir):
-		criu, err := f.mountIDs(self)
+		criu, err := f.mountIDs(fmt.Sprintf("/proc/%d", os.Getpid()))
 		m, ok := criu[mnt]
 		if err != nil || !ok {
 			return nil
@@ -98,7 +87,7 @@ func (f *Set) checkCovered(path, link string, st *unix.Stat_t) error {
 	// AT_SYMLINK_NOFOLLOW: an O_PATH fd of a symlink is the link, not
 	// its target.
 	var at unix.Statx_t
-	err = unix.Statx(unix.AT_FDCWD, root+path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_MNT_ID, &at)
+	err := unix.Statx(unix.AT_FDCWD, root+path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_MNT_ID, &at)
 	if err != nil && err != unix.ENOENT && err != unix.ENOTDIR {
 		return nil
 	}
@@ -137,21 +126,9 @@ func linkMount(link string) (int, bool) {
 // too (made again at restore) is not judged, nor are files on mounts
 // outside the task's namespace.
 func (f *Set) checkGhostCovered(path, link string) error {
-	dir, ok := taskDir(link)
-	if !ok {
-		return nil
-	}
-	self := fmt.Sprintf("/proc/%d", os.Getpid())
-	if dir == self || dir == "/proc/self" {
-		return nil
-	}
-	mnt, ok := linkMount(link)
-	if !ok {
-		return nil
-	}
-	own, err := f.mountIDs(dir)
+	dir, mnt, own, ok := f.taskFile(link)
 	m, in := own[mnt]
-	if err != nil || !in {
+	if !ok || !in {
 		return nil
 	}
 	root := dir + "/root"
@@ -172,4 +149,26 @@ func (f *Set) checkGhostCovered(path, link string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s was deleted while open, on mount %d, which a mount made over its directory %s since covers: restore would make it on that mount", errdefs.ErrUnsupported, path, mnt, parent)
+}
+
+// taskFile gives, for the fd link of a task's file (/proc/PID/fd/N, not
+// criu's own), the task's /proc/PID, the mount id of the file and the
+// task's mounts by id; ok is false when one of them cannot be had: the
+// file is then not judged.
+func (f *Set) taskFile(link string) (dir string, mnt int, own map[int]procfs.MountInfo, ok bool) {
+	dir, ok = taskDir(link)
+	if !ok {
+		return "", 0, nil, false
+	}
+	if self := fmt.Sprintf("/proc/%d", os.Getpid()); dir == self || dir == "/proc/self" {
+		return "", 0, nil, false
+	}
+	if mnt, ok = linkMount(link); !ok {
+		return "", 0, nil, false
+	}
+	own, err := f.mountIDs(dir)
+	if err != nil {
+		return "", 0, nil, false
+	}
+	return dir, mnt, own, true
 }
