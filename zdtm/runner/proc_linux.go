@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,13 +8,13 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/internal/linux"
 )
 
@@ -284,31 +283,36 @@ func killSession(sid int) {
 
 // sessionPids lists the processes whose session id is sid.
 func sessionPids(sid int) []int {
+	var pids []int
+	for _, st := range procStats() {
+		if st.Session == sid {
+			pids = append(pids, st.Pid)
+		}
+	}
+	return pids
+}
+
+// procStats reads /proc/PID/stat of every process (those that exit
+// meanwhile, or whose stat does not parse, are left out).
+func procStats() []procfs.Stat {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var pids []int
+	var out []procfs.Stat
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid pgrp session ...; comm may hold spaces.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 3 && f[3] == strconv.Itoa(sid) {
-			pids = append(pids, pid)
+		if st, err := procfs.ParseStat(b); err == nil {
+			out = append(out, st)
 		}
 	}
-	return pids
+	return out
 }
 
 // killStrays kills what is left of a test once it is over: processes
@@ -326,27 +330,11 @@ func killStrays(path string) {
 	self := os.Getpid()
 	parent := map[int]int{}
 	var ours []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 {
-			parent[pid], _ = strconv.Atoi(f[1])
-		}
-		var st unix.Stat_t
-		if unix.Stat("/proc/"+e.Name()+"/exe", &st) == nil && st.Ino == bin.Ino && st.Dev == bin.Dev {
-			ours = append(ours, pid)
+	for _, st := range procStats() {
+		parent[st.Pid] = st.Ppid
+		var exe unix.Stat_t
+		if unix.Stat(fmt.Sprintf("/proc/%d/exe", st.Pid), &exe) == nil && exe.Ino == bin.Ino && exe.Dev == bin.Dev {
+			ours = append(ours, st.Pid)
 		}
 	}
 	for _, pid := range ours {
