@@ -304,7 +304,13 @@ func TestNetworkLockMigrate(t *testing.T) {
 			}
 			crtest.Reap(pid)
 			crtest.Reap(child) // our orphan (Subreaper)
-			io.WriteString(c, "two\n")
+			_, werr := io.WriteString(c, "two\n")
+			if method == "skip" && (errors.Is(werr, syscall.ECONNRESET) || errors.Is(werr, syscall.EPIPE)) {
+				// Without a lock, the client's ACK of the echo of "one"
+				// can reach the port with no socket first: the reset
+				// is reported to this write, not to a later read.
+				return
+			}
 			time.Sleep(300 * time.Millisecond) // the peer's answer, if any, is back
 			id := lockID(t, filepath.Join(dir, "dump.log"))
 			if method == "nftables" && !hasTable(t, id) {
