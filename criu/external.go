@@ -13,7 +13,7 @@ import (
 // externalHelp is the --external help text of restore; dumpExternalHelp
 // dump's.
 const (
-	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME[@BRIDGE]`: the veth IFNAME of the tree's network namespace, whose peer was outside it, gets its peer created as OUTNAME in criu's network namespace (down, or with @BRIDGE attached to that bridge and up); or macvlan[IFNAME]:PARENT, the macvlan IFNAME whose lower link was outside is made on PARENT of criu's network namespace; or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH; a value of no KIND[...] form, which no image can refer to, is ignored, as CRIU. Repeatable"
+	externalHelp     = "an external resource; `veth[IFNAME]:OUTNAME[@BRIDGE]`: the veth IFNAME of the tree's network namespace, whose peer was outside it, gets its peer created as OUTNAME in criu's network namespace (down, or with @BRIDGE attached to that bridge and up); or netdev[IFNAME]:DEV, instead of making the veth IFNAME, the veth DEV of criu's network namespace is moved in as IFNAME with IFNAME's index, MTU and address; or macvlan[IFNAME]:PARENT, the macvlan IFNAME whose lower link was outside is made on PARENT of criu's network namespace; or mnt[KEY]:PATH, the external mount saved by KEY is bound from PATH; a value of no KIND[...] form, which no image can refer to, is ignored, as CRIU. Repeatable"
 	dumpExternalHelp = "an external resource: `veth[IFNAME]:OUTNAME`, accepted and not needed (a veth whose peer is outside the namespace is dumped without a name, as CRIU does; restore is given it); or tty[RDEV:DEV], a terminal whose other end is outside the tree (a container's console; RDEV and DEV in hex, as an error names it), which restore is given with --inherit-fd fd[N]:tty[RDEV:DEV]; or mnt[MOUNTPOINT]:KEY, a mount of the tree's mount namespace whose source is outside it, saved by KEY; or net[INODE]:KEY, the tree's network namespace (of that inode) is not saved but named KEY, and restore joins the one given with --inherit-fd fd[N]:KEY (runc's, Podman's). Repeatable"
 )
 
@@ -93,7 +93,7 @@ func addDumpExternalFlag(fs *pflag.FlagSet) func() (map[string]string, map[strin
 }
 
 // parseExternal reads CRIU's --external values (netns.ParseExternal).
-// Only the veth and macvlan forms are supported; any other is refused by name, since
+// Only the veth, netdev and macvlan forms are supported; any other is refused by name, since
 // ignoring it would change what is dumped or restored.
 func parseExternal(vals []string) (map[string]string, error) {
 	var veth map[string]string
@@ -108,7 +108,7 @@ func parseExternal(vals []string) (map[string]string, error) {
 				// The images say which terminals were external.
 				return nil, usagef("--external %q: a terminal is named external at dump; restore is given it with --inherit-fd fd[N]:%s", v, v)
 			}
-			return nil, usagef("--external %q: only veth[IFNAME]:OUTNAME and macvlan[IFNAME]:PARENT are supported, not %q", v, kind)
+			return nil, usagef("--external %q: only veth[IFNAME]:OUTNAME, netdev[IFNAME]:DEV and macvlan[IFNAME]:PARENT are supported, not %q", v, kind)
 		}
 		if veth == nil {
 			veth = map[string]string{}

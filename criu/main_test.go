@@ -81,11 +81,11 @@ func TestCompatFlags(t *testing.T) {
 }
 
 func TestExternalFlag(t *testing.T) {
-	veth, err := parseExternal([]string{"veth[eth0]:vout0", "veth[eth1]:vout1"})
-	if err != nil || len(veth) != 2 || veth["eth0"] != "vout0" || veth["eth1"] != "vout1" {
+	veth, err := parseExternal([]string{"veth[eth0]:vout0", "veth[eth1]:vout1", "netdev[eth2]:pre2"})
+	if err != nil || len(veth) != 3 || veth["eth0"] != "vout0" || veth["eth1"] != "vout1" || veth["eth2"] != "netdev:pre2" {
 		t.Fatalf("parseExternal = %v, %v", veth, err)
 	}
-	for _, bad := range []string{"veth[eth0]", "veth[]:x", "veth[eth0:x", "mnt[/a]:b", "tty[88:1]", "veth[eth0]:", "veth[a/b]:c"} {
+	for _, bad := range []string{"veth[eth0]", "veth[]:x", "veth[eth0:x", "mnt[/a]:b", "tty[88:1]", "veth[eth0]:", "veth[a/b]:c", "netdev[eth0]", "netdev[e]:a b"} {
 		if _, err := parseExternal([]string{bad}); err == nil {
 			t.Errorf("parseExternal(%q): no error", bad)
 		}

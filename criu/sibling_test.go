@@ -34,10 +34,7 @@ func TestRestoreSibling(t *testing.T) {
 	if res, err := crtest.Run(context.Background(), criu, "restore", "-D", t.TempDir(), "--restore-sibling"); err == nil || !strings.Contains(res, "--restore-sibling only makes sense with --restore-detached") {
 		t.Errorf("--restore-sibling alone: %v\n%s", err, res)
 	}
-	tools := map[string]string{"ours": criu}
-	if _, err := os.Stat(crtest.CRIU42()); err == nil {
-		tools["criu-4.2"] = crtest.CRIU42()
-	}
+	tools := restorers(criu)
 	for _, pidns := range []bool{false, true} {
 		for name, restorer := range tools {
 			sub := name

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/netlock"
+	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/sockets/raw"
 	"github.com/criugo/criu/criu/tun"
@@ -98,7 +99,7 @@ var Features = []Feature{
 		return "--external net[INODE]:KEY at dump, --inherit-fd fd[N]:KEY at restore", nil
 	}},
 	{"clone3_set_tid", Extra, probeClone3},
-	{"newifindex", Extra, notBuilt("a device is not moved into a namespace with a new index (IFLA_NEW_IFINDEX)")},
+	{"newifindex", Extra, probeNewIfindex},
 	{"nftables", ByName, netlock.ProbeNFT},
 	{"has_ipt_legacy", ByName, probeIptLegacy},
 	{"pidfd_store", Extra, notBuilt("the RPC's pidfd_store_sk is refused: pid reuse between pre-dumps is not detected through pidfds")},
@@ -435,4 +436,14 @@ func probeNetDiagRaw() (string, error) {
 		return "", err
 	}
 	return "raw sock_diag for IPv4 and IPv6", nil
+}
+
+// probeNewIfindex: --external netdev[IFNAME]:DEVICE moves a device made
+// before the restore into the restored namespace with the index the
+// dumped link had (IFLA_NEW_IFINDEX).
+func probeNewIfindex() (string, error) {
+	if err := netns.ProbeNewIfindex(); err != nil {
+		return "", err
+	}
+	return "IFLA_NEW_IFINDEX", nil
 }

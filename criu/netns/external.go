@@ -11,27 +11,38 @@ import (
 // peer's name outside, then @ and the bridge to attach the peer to, if
 // given: RestoreOptions.Veth takes it so) and ok; for a macvlan spec,
 // macvlan[INNER]:PARENT, the macvlan's name and its lower link's name
-// outside (RestoreOptions.Veth too: a name is one link's). Other kinds
+// outside (RestoreOptions.Veth too: a name is one link's); for a netdev
+// spec, netdev[INNER]:DEVICE (a veth whose peer was outside, made again
+// before the restore: DEVICE is moved in as INNER with its old index),
+// the link's name and DEVICE marked as one to move. Other kinds
 // of external resource (mnt[...], dev[...], unix[...]...) give ok false
 // and no error, for the caller to handle. A malformed spec or a name the
 // kernel would refuse is an error wrapping ErrBadExternal.
 func ParseExternal(spec string) (inner, outer string, ok bool, err error) {
 	rest, isVeth := strings.CutPrefix(spec, "veth[")
 	mrest, isMacvlan := strings.CutPrefix(spec, "macvlan[")
-	if !isVeth && !isMacvlan {
+	nrest, isNetdev := strings.CutPrefix(spec, "netdev[")
+	if !isVeth && !isMacvlan && !isNetdev {
 		return "", "", false, nil
 	}
-	if isMacvlan {
-		inner, parent, found := strings.Cut(mrest, "]:")
-		if !found {
-			return "", "", false, fmt.Errorf("%w: %q: want macvlan[INNER]:PARENT", ErrBadExternal, spec)
+	if isMacvlan || isNetdev {
+		kind, r, want := "macvlan", mrest, "PARENT"
+		if isNetdev {
+			kind, r, want = "netdev", nrest, "DEVICE"
 		}
-		for _, n := range []string{inner, parent} {
+		inner, other, found := strings.Cut(r, "]:")
+		if !found {
+			return "", "", false, fmt.Errorf("%w: %q: want %s[INNER]:%s", ErrBadExternal, spec, kind, want)
+		}
+		for _, n := range []string{inner, other} {
 			if err := checkIfName(n); err != nil {
 				return "", "", false, fmt.Errorf("%w: %q: %v", ErrBadExternal, spec, err)
 			}
 		}
-		return inner, parent, true, nil
+		if isNetdev {
+			return inner, movedPrefix + other, true, nil
+		}
+		return inner, other, true, nil
 	}
 	inner, outer, found := strings.Cut(rest, "]:")
 	if !found {

@@ -710,6 +710,49 @@ func TestRestoreVethOnBridge(t *testing.T) {
 	}
 }
 
+// TestRestoreMovedDevice: with --external netdev[v0]:DEV the veth whose
+// peer was outside is not made: DEV, made beforehand with its own peer,
+// is moved in as v0 with v0's index, MTU and address, and the addresses
+// and routes, which name the link by its index, come back on it.
+func TestRestoreMovedDevice(t *testing.T) {
+	requireNet(t)
+	if err := ProbeNewIfindex(); err != nil {
+		t.Skipf("kernel: %v", err)
+	}
+	ctx := context.Background()
+	src, outer := newTestNS(t, "src"), newTestNS(t, "outer")
+	configure(t, src, outer)
+	want := src.snapshot(t)
+	store := nstest.Dir(t)
+	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	dst, host := newTestNS(t, "dst"), newTestNS(t, "host")
+	// The new device's index in host is not v0's, nor is its name.
+	host.ip(t, "link", "add", "name", "pre1", "type", "veth", "peer", "name", "pre2")
+	host.ip(t, "link", "add", "name", "pre0", "type", "veth", "peer", "name", "hpeer0")
+	opts := RestoreOptions{Veth: map[string]string{"v0": movedPrefix + "pre0"}, PeerNS: host.ns}
+	if err := Restore(ctx, store, dst.ns, 7, opts, testLog(t)); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if out := host.ip(t, "-o", "link", "show"); strings.Contains(out, "pre0") || !strings.Contains(out, "hpeer0") {
+		t.Errorf("host after the move (pre0 gone, its peer hpeer0 kept):\n%s", out)
+	}
+	host.ip(t, "link", "set", "dev", "hpeer0", "up") // the source's peer was up
+	compareSnapshots(t, dst.snapshot(t), want)
+
+	// A device that is not there: an error naming it, nothing left.
+	dst2 := newTestNS(t, "dst2")
+	opts.Veth = map[string]string{"v0": movedPrefix + "nodev9"}
+	err := Restore(ctx, store, dst2.ns, 7, opts, testLog(t))
+	if err == nil || !strings.Contains(err.Error(), "nodev9") {
+		t.Fatalf("Restore moving a missing device: %v, want an error naming nodev9", err)
+	}
+	if out := dst2.ip(t, "-o", "link", "show"); strings.Contains(out, "v0") {
+		t.Errorf("v0 is left behind:\n%s", out)
+	}
+}
+
 // CRIU's images have no iplinks-N.img: the links come from its
 // netdev-N.img, the same as from ours (a veth whose peer is outside, a
 // pair inside, lo), and the namespace is restored from them.

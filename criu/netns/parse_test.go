@@ -187,6 +187,9 @@ func TestParseExternal(t *testing.T) {
 		{"veth[a/b]:out", "", "", false, true},
 		{"veth[..]:out", "", "", false, true},
 		{"veth[in]:o ut", "", "", false, true},
+		{"netdev[eth0]:pre0", "eth0", "netdev:pre0", true, false},
+		{"netdev[eth0]", "", "", false, true},
+		{"netdev[eth0]:a:b", "", "", false, true},
 	} {
 		inner, outer, ok, err := ParseExternal(c.spec)
 		if inner != c.inner || outer != c.outer || ok != c.ok || (err != nil) != c.bad {

@@ -325,6 +325,21 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 		}
 		created = true
 	case KindVeth:
+		if dev, ok := movedDevice(opts.Veth[l.Name]); ok {
+			if peer != nil {
+				return false, fmt.Errorf("veth %s: its peer %s was in the namespace too: --external netdev[%s]:%s moves in a veth whose peer was outside", l.Name, peer.Name, l.Name, dev)
+			}
+			from, done, err := peerNS(opts)
+			if err != nil {
+				return false, err
+			}
+			defer done()
+			if err := moveDevice(from, t.ns, dev, l); err != nil {
+				return false, err
+			}
+			created = true
+			break
+		}
 		if peer != nil {
 			args := append(append(common, "type", "veth", "peer"), linkArgs(*peer)...)
 			if err := t.run(ctx, args...); err != nil {
@@ -337,15 +352,11 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 		if out == "" {
 			return false, fmt.Errorf("%w (give it with --external veth[%s]:OUTNAME[@BRIDGE])", ErrNoVethPeer, l.Name)
 		}
-		peer := opts.PeerNS
-		if peer == nil {
-			own, err := OpenPid(os.Getpid())
-			if err != nil {
-				return false, err
-			}
-			defer own.Close()
-			peer = own
+		peer, done, err := peerNS(opts)
+		if err != nil {
+			return false, err
 		}
+		defer done()
 		pf, err := peer.file()
 		if err != nil {
 			return false, err
@@ -367,6 +378,19 @@ func restoreLink(ctx context.Context, t tool, l Link, peer *Link, opts RestoreOp
 		return false, fmt.Errorf("kind %q: %w", l.Kind, ErrUnsupportedLink)
 	}
 	return created, setUp(ctx, t, l)
+}
+
+// peerNS is the namespace outside links are in: RestoreOptions.PeerNS,
+// else criu's own (done closes what peerNS opened).
+func peerNS(opts RestoreOptions) (ns *Namespace, done func(), err error) {
+	if opts.PeerNS != nil {
+		return opts.PeerNS, func() {}, nil
+	}
+	own, err := OpenPid(os.Getpid())
+	if err != nil {
+		return nil, nil, err
+	}
+	return own, func() { own.Close() }, nil
 }
 
 // setUp brings link l up if it was.

@@ -456,7 +456,7 @@ func (r *request) external(e string, isDump bool) {
 	}
 	in, out, ok, err := netns.ParseExternal(e)
 	if err != nil || !ok {
-		r.refuse("external %q (veth[IFNAME]:OUTNAME, macvlan[IFNAME]:PARENT, tty[RDEV:DEV] and mnt[KEY]:VALUE only)", e)
+		r.refuse("external %q (veth[IFNAME]:OUTNAME, netdev[IFNAME]:DEV, macvlan[IFNAME]:PARENT, tty[RDEV:DEV] and mnt[KEY]:VALUE only)", e)
 		return
 	}
 	addVeth(&r.restore, in, out)
