@@ -48,13 +48,14 @@ int main(int argc, char **argv)
 
 	test_init(argc, argv);
 	signal(SIGUSR1, on_usr1);
+	/* Before the fork: a SIGUSR2 sent before the child set it would kill it. */
+	signal(SIGUSR2, on_usr2);
 	child = fork();
 	if (child < 0) {
 		pr_perror("fork");
 		return 1;
 	}
 	if (child == 0) {
-		signal(SIGUSR2, on_usr2);
 		while (1)
 			pause();
 	}
