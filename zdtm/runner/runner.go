@@ -304,25 +304,32 @@ type run struct {
 	ct        *ctRoot // the container of the ct flavor
 }
 
-func (r *Runner) runOne(ctx context.Context, t Test, flavor string) Result {
-	start := time.Now()
-	res := Result{Test: t, Flavor: flavor}
+// skipReason says why test t does not run in flavor here (not one of
+// its flavors, a kernel feature or CPU flag it needs missing), or nil.
+func (r *Runner) skipReason(t Test, flavor string) error {
 	if len(t.Flavors) > 0 && !contains(t.Flavors, flavor) {
-		res.Status, res.Err = "SKIP", fmt.Errorf("not for flavor %s", flavor)
-		return res
+		return fmt.Errorf("not for flavor %s", flavor)
 	}
 	for _, n := range t.Needs {
 		if has, known := kernelHas(n); known {
 			if !has {
-				res.Status, res.Err = "SKIP", fmt.Errorf("this kernel lacks %s", n)
-				return res
+				return fmt.Errorf("this kernel lacks %s", n)
 			}
 			continue
 		}
 		if !r.cpu[n] {
-			res.Status, res.Err = "SKIP", fmt.Errorf("this CPU lacks %s", n)
-			return res
+			return fmt.Errorf("this CPU lacks %s", n)
 		}
+	}
+	return nil
+}
+
+func (r *Runner) runOne(ctx context.Context, t Test, flavor string) Result {
+	start := time.Now()
+	res := Result{Test: t, Flavor: flavor}
+	if why := r.skipReason(t, flavor); why != nil {
+		res.Status, res.Err = "SKIP", why
+		return res
 	}
 	dir := filepath.Join(r.opts.DumpRoot, filepath.FromSlash(t.Name))
 	if flavor != FlavorHost {
