@@ -71,13 +71,21 @@
 // shutdown (sock_diag's INET_DIAG_SHUTDOWN; an unbound socket is not
 // listed, and poll shows a read or full shutdown but not a write one
 // alone, a TCP one never connected only a read one); a connection the
-// kernel closed (state CLOSE, its peer kept: SO_PEERNAME) only with
-// Options.TCPClose, restored as a new socket shut down; a TCP connection fails with ErrTCPEstablished, unless
+// kernel closed (state CLOSE, its peer kept: SO_PEERNAME) is saved in
+// repair mode as CRIU 4.2 does, whatever the options (restore needs
+// --tcp-established, and makes it again in state CLOSE with its unread
+// bytes), or with Options.TCPClose as an entry only, restored as a new
+// socket shut down; a TCP connection (connecting, SYN_SENT, too) fails
+// with ErrTCPEstablished, unless
 // Options.TCPEstablished: then its copy is put in repair mode and saved
 // (package soccr, tcp-stream-INO.img) and Release ends repair mode (the
-// dump failed, or --leave-running) or closes it silently (killed). The
+// dump failed, or --leave-running; SO_REUSEADDR set back) or closes it
+// silently (killed). A TCP socket with an error its task has not read
+// (POLLERR: a reset, a refused connect) is refused: SO_ERROR would clear
+// it, and no image holds it (CRIU 4.2 drops it). The
 // restorer's InetRestorer rebuilds it in repair mode; Resume ends it
-// once every task has its fds, before any runs. MPTCP sockets
+// once every task has its fds, before any runs, and sends the SYN of a
+// connection in SYN_SENT again. MPTCP sockets
 // (mptcp.go) are saved as TCP ones when listening or closed, with
 // protocol 262; an MPTCP connection is refused (no repair mode), and so
 // is a listener's connection not yet accepted unless

@@ -57,6 +57,17 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 			return nil, os.NewSyscallError("getsockopt(TCP_INFO)", err)
 		}
 		state = uint32(ti.State)
+		// Closed after a connection (a RST, or both FINs) or connecting,
+		// a socket keeps its peer's address for SO_PEERNAME only.
+		if pa, ok := peerName(cp, family); ok && perr != nil && (state == tcpClose || state == soccr.StateSynSent) {
+			peer = pa
+			dst, dstPort = inetAddr(pa)
+		}
+		if state != tcpListen {
+			if err := refusePendingError(cp, sa, peer, state); err != nil {
+				return nil, err
+			}
+		}
 		switch state {
 		case tcpListen:
 			backlog = ti.Sacked // sk_max_ack_backlog of a listener
@@ -64,18 +75,15 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 				return nil, err
 			}
 		case tcpClose:
-			// Closed after a connection (a RST, or both FINs: it keeps
-			// its peer's address, SO_PEERNAME): --tcp-close restores
-			// it as it does a connection, a new socket shut down both
-			// ways; else refused, as restore cannot make its state.
-			if ti.Segs_out > 0 || ti.Segs_in > 0 {
-				if !s.opts.TCPClose {
-					return nil, fmt.Errorf("%s: %w: a TCP connection closed (state CLOSE, its peer's address kept), which restore makes again only as --tcp-close does (a new socket, shut down)", addrString(sa), errdefs.ErrUnsupported)
-				}
-				handshake, closedConn = true, true
-				if pa, ok := peerName(cp, family); ok && perr != nil {
-					dst, dstPort = inetAddr(pa)
-				}
+			// Closed after a connection: --tcp-close saves it as a
+			// connection, to be made a new socket shut down both ways;
+			// else it is saved in repair mode (there is no connection
+			// left to lock or to break), as CRIU 4.2, and made again
+			// in its state (restore needs --tcp-established).
+			if dstPort != 0 {
+				handshake = true
+				closedConn = s.opts.TCPClose
+				conn = !closedConn
 			}
 		default:
 			if err := refuseTCP(sa, peer, state, s.opts.TCPEstablished || s.opts.TCPClose); err != nil {
@@ -198,8 +206,8 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 			return nil, err
 		}
 	}
-	if conn && s.opts.TCPEstablished {
-		saved, err := s.addTCPConn(cp, uint32(st.Ino), family, sa, peer)
+	if conn && (s.opts.TCPEstablished || state == tcpClose) {
+		saved, err := s.addTCPConn(cp, uint32(st.Ino), family, sa, peer, opts.GetReuseaddr())
 		if err != nil {
 			return nil, err
 		}

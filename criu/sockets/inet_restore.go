@@ -134,7 +134,7 @@ func openInet(e *images.InetSkEntry, conn func(fd int, src unix.Sockaddr) error)
 		if err := unix.Connect(fd, dst); err != nil {
 			return fd, os.NewSyscallError("connect", err)
 		}
-	case e.GetType() == unix.SOCK_STREAM && soccr.Connected(e.GetState()) && conn == nil:
+	case e.GetType() == unix.SOCK_STREAM && (soccr.Connected(e.GetState()) || e.GetState() == soccr.StateSynSent) && conn == nil:
 		return fd, fmt.Errorf("%w: TCP connection (%s)", errdefs.ErrUnsupported, soccr.StateName(e.GetState()))
 	}
 	if how := e.GetShutdown(); how != images.SkShutdown_NONE {

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/sockets/soccr"
+	"github.com/criugo/criu/internal/linux"
 )
 
 // Conn is an established TCP connection of the tree: what the network
@@ -19,13 +21,15 @@ type Conn struct {
 	Local, Remote netip.AddrPort
 }
 
-// tcpConn is a connection saved with --tcp-established: fd is this
-// dumper's own copy of the socket, in repair mode until Release.
+// tcpConn is a connection saved with --tcp-established (or closed):
+// fd is this dumper's own copy of the socket, in repair mode until
+// Release.
 type tcpConn struct {
 	Conn
-	fd  int
-	ino uint32
-	st  *soccr.Stream
+	fd    int
+	ino   uint32
+	st    *soccr.Stream
+	reuse bool // SO_REUSEADDR, which the end of repair mode clears
 }
 
 // Established lists the tree's established TCP connections recorded so
@@ -38,15 +42,16 @@ func (s *Set) Established() []Conn {
 	return out
 }
 
-// addTCPConn saves the connection of cp (ino, from sa to peer): a copy
-// of it is put in repair mode, which it keeps until Release. It returns
-// the connection's state as saved, under the network lock.
-func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr) (uint32, error) {
+// addTCPConn saves the connection of cp (ino, from sa to peer, its
+// SO_REUSEADDR reuse): a copy of it is put in repair mode, which it
+// keeps until Release. It returns the connection's state as saved,
+// under the network lock.
+func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr, reuse bool) (uint32, error) {
 	fd, err := unix.FcntlInt(uintptr(cp), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return 0, fmt.Errorf("dup socket:[%d]: %w", ino, err)
 	}
-	c := &tcpConn{Conn: Conn{Family: family, Local: soccr.AddrPort(sa), Remote: soccr.AddrPort(peer)}, fd: fd, ino: ino}
+	c := &tcpConn{Conn: Conn{Family: family, Local: soccr.AddrPort(sa), Remote: soccr.AddrPort(peer)}, fd: fd, ino: ino, reuse: reuse}
 	if s.opts.LockConn != nil {
 		err = s.opts.LockConn(c.Conn)
 	}
@@ -66,23 +71,24 @@ func (s *Set) addTCPConn(cp int, ino uint32, family int, sa, peer unix.Sockaddr)
 
 // Release closes the copies of the connections, each in repair mode
 // since it was added. With resume (--leave-running, or a dump that
-// failed) they leave repair mode first and go on; without it (the tree
+// failed) they leave repair mode first and go on, with SO_REUSEADDR
+// set back (the end of repair mode clears it); without it (the tree
 // was killed) they close in repair mode, which sends nothing: the peer
 // sees no FIN and no RST, and the restored socket takes over. It closes
 // the copies of the descriptors in flight too (InFlight). A second call
 // does nothing.
 func (s *Set) Release(resume bool) error {
-	var fds []int
+	var errs []error
 	for _, c := range s.tcp {
-		fds = append(fds, c.fd)
+		if resume {
+			errs = append(errs, soccr.Resume(c.fd))
+			if c.reuse {
+				errs = append(errs, soccr.SetReuseAddr(c.fd, true))
+			}
+		}
+		unix.Close(c.fd)
 	}
-	var err error
-	if resume {
-		err = soccr.Resume(fds...)
-	}
-	for _, fd := range fds {
-		unix.Close(fd)
-	}
+	err := errors.Join(errs...)
 	s.tcp = nil
 	s.closeInFlight()
 	return err
@@ -99,15 +105,35 @@ func (s *Set) writeTCP(ctx context.Context, store image.Store) error {
 }
 
 // refuseTCP is the refusal of a TCP socket in state (neither listening
-// nor closed) from sa to peer: one connecting (SYN_SENT), or any
-// connection without --tcp-established or --tcp-close.
+// nor closed) from sa to peer: one in a state soccr does not save, or
+// any connection (connecting too) without --tcp-established or
+// --tcp-close.
 func refuseTCP(sa, peer unix.Sockaddr, state uint32, repair bool) error {
 	what := fmt.Sprintf("%s -> %s (%s)", addrString(sa), addrString(peer), soccr.StateName(state))
 	switch {
-	case !soccr.Connected(state):
+	case !soccr.Saves(state):
 		return fmt.Errorf("%s: %w", what, soccr.ErrState)
 	case !repair:
 		return fmt.Errorf("%s: %w", what, errdefs.ErrTCPEstablished)
 	}
 	return nil
+}
+
+// refusePendingError refuses the TCP socket fd (from sa to peer, in
+// state) if it has an error to report (POLLERR: sk_err, as a reset, a
+// refused connect or a timeout leave it): SO_ERROR would tell which
+// only by clearing it, which a dump that fails or leaves the tree
+// running must not do, and no image has a field for it (CRIU 4.2 drops
+// it). A TCP socket queues nothing on its error queue that could
+// raise POLLERR but with options refused already (SO_TIMESTAMPING,
+// SO_ZEROCOPY, IP_RECVERR).
+func refusePendingError(fd int, sa, peer unix.Sockaddr, state uint32) error {
+	p := []unix.PollFd{{Fd: int32(fd)}}
+	if _, err := linux.Poll(p, 0); err != nil {
+		return err
+	}
+	if p[0].Revents&unix.POLLERR == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s -> %s (%s): %w: a TCP socket with an error not yet reported to its task (SO_ERROR: a reset, a refused connect or a timeout), which reading would clear and no image holds", addrString(sa), addrString(peer), soccr.StateName(state), errdefs.ErrUnsupported)
 }

@@ -37,20 +37,15 @@ func NewInetRestorer(store image.Store, opts TCPOptions) *InetRestorer {
 	return &InetRestorer{store: store, opts: opts}
 }
 
-// Open is OpenInet, and for an established or half-closed TCP
-// connection the socket in repair mode, bound, connected, in its state,
-// with its queues (soccr.ImageName); with TCPOptions.Close, a new
-// socket closed both ways (soccr.Closed), as CRIU's.
+// Open is OpenInet, and for a TCP connection (established,
+// half-closed, closed after it: its peer kept, or connecting) the
+// socket in repair mode, bound, connected, in its state, with its
+// queues (soccr.ImageName), one connecting connected by Resume; with
+// TCPOptions.Close, a new socket closed both ways (soccr.Closed), as
+// CRIU's.
 func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, error) {
-	// A connection the kernel closed (state CLOSE, its peer kept):
-	// --tcp-close's new socket, shut down, as for one established.
-	if e.GetState() == tcpClose && e.GetDstPort() != 0 && e.GetProto() == unix.IPPROTO_TCP && e.GetType() == unix.SOCK_STREAM {
-		if !r.opts.Close {
-			return -1, fmt.Errorf("socket:[%d]: %w: a TCP connection closed (state CLOSE, its peer's address kept), which restore makes again only with --tcp-close", e.GetIno(), errdefs.ErrUnsupported)
-		}
-		return openInet(e, func(fd int, _ unix.Sockaddr) error { return soccr.Closed(fd) })
-	}
-	if !soccr.Connected(e.GetState()) || e.GetProto() != unix.IPPROTO_TCP || e.GetType() == unix.SOCK_RAW {
+	conn := soccr.Saves(e.GetState()) && (e.GetState() != tcpClose || e.GetDstPort() != 0)
+	if !conn || e.GetProto() != unix.IPPROTO_TCP || e.GetType() == unix.SOCK_RAW {
 		fd, err := OpenInet(e)
 		if err == nil && sharedPort(e) {
 			r.reuseport = append(r.reuseport, fd)
@@ -81,7 +76,11 @@ func (r *InetRestorer) Open(ctx context.Context, e *images.InetSkEntry) (int, er
 		return soccr.Restore(fd, st, src, dst, e.GetIpOpts().GetFreebind())
 	})
 	if err == nil {
-		r.repair = append(r.repair, soccr.Restored{Fd: fd, Unsent: st.UnsentAtResume(), ReuseAddr: e.GetOpts().GetReuseaddr()})
+		c := soccr.Restored{Fd: fd, Unsent: st.UnsentAtResume(), ReuseAddr: e.GetOpts().GetReuseaddr()}
+		if st.State == soccr.StateSynSent {
+			c.Connect = dst
+		}
+		r.repair = append(r.repair, c)
 	}
 	return fd, err
 }

@@ -1,5 +1,9 @@
 // Checksums, byte patterns and sysctls shared by the tests.
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -122,4 +126,28 @@ void sysctl_check(const char *name, const char *want)
 	norm[j] = '\0';
 	if (strcmp(norm, want))
 		fail("sysctl %s is \"%s\", want \"%s\"", name, norm, want);
+}
+
+int tcp_state(int sk)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &l))
+		return -1;
+	return ti.tcpi_state;
+}
+
+int tcp_listen_lo(struct sockaddr_in *a, int backlog)
+{
+	socklen_t al = sizeof(*a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	*a = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (l < 0 || bind(l, (struct sockaddr *)a, sizeof(*a)) || listen(l, backlog) ||
+	    getsockname(l, (struct sockaddr *)a, &al)) {
+		pr_perror("listen on 127.0.0.1");
+		return -1;
+	}
+	return l;
 }

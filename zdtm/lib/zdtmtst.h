@@ -128,5 +128,11 @@ uint32_t crc32_buf(uint32_t crc, const void *buf, size_t len);
 void fill_pattern(void *buf, size_t len, uint64_t seed);
 /* check_pattern returns the offset of the first wrong byte, or -1. */
 long check_pattern(const void *buf, size_t len, uint64_t seed);
+/* tcp_state is the TCP state of sk (TCP_INFO's tcpi_state), or -1. */
+int tcp_state(int sk);
+/* tcp_listen_lo returns a TCP socket listening on 127.0.0.1, a port
+ * the kernel chose (its address in *a), or fails the test and returns -1. */
+struct sockaddr_in;
+int tcp_listen_lo(struct sockaddr_in *a, int backlog);
 
 #endif

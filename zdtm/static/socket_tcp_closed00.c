@@ -31,16 +31,6 @@ static void corrupt(void)
 	dup2(n, c);
 }
 
-static int state(int fd)
-{
-	struct tcp_info ti;
-	socklen_t tl = sizeof(ti);
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl))
-		return -1;
-	return ti.tcpi_state;
-}
-
 static void check(int fd, const char *what)
 {
 	char b[4];
@@ -50,8 +40,8 @@ static void check(int fd, const char *what)
 		fail("%s: read %zd (errno %d), want end of file", what, n, errno);
 	if (send(fd, "x", 1, MSG_DONTWAIT) != -1 || errno != EPIPE)
 		fail("%s: write did not fail with EPIPE (errno %d)", what, errno);
-	if (state(fd) != TCP_CLOSE)
-		fail("%s: state %d, not CLOSE", what, state(fd));
+	if (tcp_state(fd) != TCP_CLOSE)
+		fail("%s: state %d, not CLOSE", what, tcp_state(fd));
 }
 
 int main(int argc, char **argv)
@@ -79,9 +69,9 @@ int main(int argc, char **argv)
 		pr_perror("shutdown");
 		return 1;
 	}
-	for (i = 0; state(c) != TCP_CLOSE || state(s) != TCP_CLOSE; i++) {
+	for (i = 0; tcp_state(c) != TCP_CLOSE || tcp_state(s) != TCP_CLOSE; i++) {
 		if (i == 500) {
-			pr_err("the connection did not close: states %d %d", state(c), state(s));
+			pr_err("the connection did not close: states %d %d", tcp_state(c), tcp_state(s));
 			return 1;
 		}
 		usleep(10000);

@@ -50,7 +50,25 @@
 // held by the network lock), the peer's with a FIN segment from the peer
 // sent on a raw socket (marked Mark, which the network lock lets
 // through), and in FIN_WAIT2 the peer's ack of ours. It checks that the
-// socket is in the saved state. SYN_SENT is refused (ErrState); SYN_RECV
-// and TIME_WAIT are in no task's fd table, and a connection CLOSE after
-// its end is restored as a closed socket, as CRIU does.
+// socket is in the saved state. A connection closed (CLOSE: both FINs,
+// or a reset) is saved with its receive queue and an empty send queue
+// (acked, or dropped by the reset), and made as libsoccr makes it: as
+// the end that closed last, the peer's FIN, ours (acked), then the
+// peer's ack of it (LAST_ACK to CLOSE); what its task can see of it is
+// the same either way (its unread bytes, then end of file; writes fail
+// with EPIPE; its addresses), but the sequence numbers are one FIN
+// apart for a reset one. SYN_RECV and TIME_WAIT are in no task's fd
+// table (ErrState).
+//
+// # Connecting (SYN_SENT)
+//
+// Saved with outq_seq after the SYN (its first sequence number, the
+// ISN, plus one); its send queue must be empty (ErrSynData: bytes sent
+// with the SYN, TCP Fast Open). Restore binds the new socket in repair
+// mode and sets its ISN; ResumeRestored connects it (without waiting,
+// whatever the task's flags): the SYN goes out once every socket of
+// the tree exists, the same SYN as before, so that the peer's SYN-ACK
+// to the first one, if any, still fits. The handshake's options are
+// agreed again, and the SYN's retransmission count starts from zero,
+// as with CRIU: a connect that would have timed out does so later.
 package soccr

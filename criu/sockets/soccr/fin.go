@@ -33,9 +33,10 @@ const (
 //	CLOSING     sent         received (after ours was sent)
 //	CLOSE_WAIT  -            received
 //	LAST_ACK    sent         received (before ours was sent)
+//	CLOSE       acked        received (made so; after a reset: neither)
 func ourFIN(state uint32) bool {
 	switch state {
-	case StateFinWait1, StateFinWait2, StateClosing, StateLastAck:
+	case StateFinWait1, StateFinWait2, StateClosing, StateLastAck, StateClose:
 		return true
 	}
 	return false
@@ -43,7 +44,7 @@ func ourFIN(state uint32) bool {
 
 func peerFIN(state uint32) bool {
 	switch state {
-	case StateCloseWait, StateLastAck, StateClosing:
+	case StateCloseWait, StateLastAck, StateClosing, StateClose:
 		return true
 	}
 	return false

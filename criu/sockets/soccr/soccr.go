@@ -39,6 +39,14 @@ func Connected(state uint32) bool {
 	return false
 }
 
+// Saves tells whether Save and Restore take a TCP socket in state:
+// the Connected ones, a connection closed (CLOSE: after its FINs, or a
+// reset), which keeps its peer's address, and one connecting
+// (SYN_SENT).
+func Saves(state uint32) bool {
+	return Connected(state) || state == StateClose || state == StateSynSent
+}
+
 // StateName names the TCP states as ss(8) and /proc/net/tcp's readers
 // do.
 func StateName(s uint32) string {
@@ -71,9 +79,14 @@ func StateName(s uint32) string {
 	return fmt.Sprintf("state %d", s)
 }
 
-// ErrState is a connection in a state Save does not handle: connecting
-// (SYN_SENT; SYN_RECV is a listener's, TIME_WAIT no task's).
-var ErrState = fmt.Errorf("%w: a TCP connection not yet connected (not restorable with TCP_REPAIR here)", errdefs.ErrUnsupported)
+// ErrState is a connection in a state Save does not handle (SYN_RECV
+// is a listener's, TIME_WAIT no task's: neither is met in a fd table).
+var ErrState = fmt.Errorf("%w: a TCP socket in a state TCP_REPAIR does not save here", errdefs.ErrUnsupported)
+
+// ErrSynData is a connection in SYN_SENT with bytes in its send queue:
+// sent with its SYN (TCP Fast Open, sendto with MSG_FASTOPEN), which
+// a new connect does not send again.
+var ErrSynData = fmt.Errorf("%w: a TCP connection in SYN_SENT with data sent with its SYN (TCP Fast Open)", errdefs.ErrUnsupported)
 
 // MaxQueue caps the bytes of one queue, read at dump and sent again at
 // restore.
@@ -101,12 +114,19 @@ type Restored struct {
 	Fd        int
 	Unsent    []byte
 	ReuseAddr bool // SO_REUSEADDR, which the end of repair mode clears
+	// Connect is the peer of a connection in SYN_SENT (restoreSynSent),
+	// connected to by ResumeRestored.
+	Connect unix.Sockaddr
 }
 
-// ResumeRestored takes the connections out of repair mode, then writes
-// each one's unsent bytes as the task would have (ordinary writes, after
-// every connection is out of repair mode: both ends of a connection
-// inside the tree exist by then, so none answers the data with a RST).
+// ResumeRestored takes the connections out of repair mode, connects
+// those in SYN_SENT (their SYN is sent now, every socket of the tree
+// made: a listener of the tree does not answer it with a reset for
+// want of being there yet; the network lock may hold it, and the
+// kernel sends it again), then writes each one's unsent bytes as the
+// task would have (ordinary writes, after every connection is out of
+// repair mode: both ends of a connection inside the tree exist by
+// then, so none answers the data with a RST).
 func ResumeRestored(conns []Restored) error {
 	var errs []error
 	for _, c := range conns {
@@ -116,11 +136,39 @@ func ResumeRestored(conns []Restored) error {
 		}
 	}
 	for _, c := range conns {
+		if c.Connect != nil {
+			errs = append(errs, connectNoWait(c.Fd, c.Connect))
+		}
+	}
+	for _, c := range conns {
 		if err := writeUnsent(c.Fd, c.Unsent); err != nil {
 			errs = append(errs, fmt.Errorf("unsent data: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// connectNoWait connects fd to dst without waiting for the handshake,
+// whatever fd's file status flags (the task's, set back after).
+func connectNoWait(fd int, dst unix.Sockaddr) (err error) {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return os.NewSyscallError("fcntl(F_GETFL)", err)
+	}
+	if fl&unix.O_NONBLOCK == 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {
+			return os.NewSyscallError("fcntl(F_SETFL)", err)
+		}
+		defer func() {
+			if _, e := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl); e != nil {
+				err = errors.Join(err, os.NewSyscallError("fcntl(F_SETFL)", e))
+			}
+		}()
+	}
+	if err := unix.Connect(fd, dst); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		return fmt.Errorf("connection in SYN_SENT: %w", os.NewSyscallError("connect", err))
+	}
+	return nil
 }
 
 // writeUnsent writes b, the bytes fd's send queue held unsent at dump,
@@ -157,19 +205,27 @@ func writeUnsent(fd int, b []byte) error {
 }
 
 // Save reads the state of fd, a TCP socket in repair mode (Pause),
-// established or half-closed (Connected). Of a connection that sent its
-// FIN the lengths are those of the data (the FIN takes a sequence
-// number and no byte, as libsoccr counts it): outq_len and unsq_len
-// without it, outq_seq after it; of one that received the peer's FIN,
-// inq_seq is after it.
+// established, half-closed, closed or connecting (Saves). Of a
+// connection that sent its FIN the lengths are those of the data (the
+// FIN takes a sequence number and no byte, as libsoccr counts it):
+// outq_len and unsq_len without it, outq_seq after it; of one that
+// received the peer's FIN, inq_seq is after it. A closed connection
+// (CLOSE) keeps its receive queue only: its send queue was acked, or
+// dropped by the reset, and is saved empty, as libsoccr. One connecting
+// (SYN_SENT) has outq_seq after its SYN, and no bytes (ErrSynData).
 func Save(fd int) (*Stream, error) {
 	ti, err := linux.GetTCPInfoHead(fd)
 	if err != nil {
 		return nil, err
 	}
 	state := uint32(ti.State)
-	if !Connected(state) {
+	if !Saves(state) {
 		return nil, fmt.Errorf("%w: %s", ErrState, StateName(state))
+	}
+	if state == StateSynSent {
+		if err := checkSynData(fd); err != nil {
+			return nil, err
+		}
 	}
 	e, inq, outq, err := save(fd, ti, state)
 	if err != nil {
@@ -183,7 +239,11 @@ func save(fd int, ti linux.TCPInfoHead, state uint32) (e *images.TcpStreamEntry,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if ourFIN(state) {
+	switch {
+	case state == StateClose:
+		// SIOCOUTQ counts what a reset dropped, unacked.
+		outLen, unsent = 0, 0
+	case ourFIN(state):
 		outLen, unsent = max(outLen-1, 0), max(unsent-1, 0)
 	}
 	if inLen > MaxQueue || outLen > MaxQueue || unsent > outLen {
@@ -228,6 +288,27 @@ func save(fd int, ti linux.TCPInfoHead, state uint32) (e *images.TcpStreamEntry,
 		return nil, nil, nil, err
 	}
 	return e, inq, outq, nil
+}
+
+// checkSynData refuses fd, in SYN_SENT, if its send queue holds bytes
+// (SIOCOUTQ tells 0 in SYN_SENT whatever it holds): the repair-mode
+// peek copies the whole queue, or fails if it holds more than asked.
+func checkSynData(fd int) error {
+	if err := linux.SetTCPRepairQueue(fd, linux.TCPSendQueue); err != nil {
+		return err
+	}
+	b := make([]byte, 64<<10)
+	n, _, err := unix.Recvfrom(fd, b, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if e := linux.SetTCPRepairQueue(fd, linux.TCPNoQueue); e != nil && err == nil {
+		return e
+	}
+	switch {
+	case errors.Is(err, unix.EFAULT) || err == nil && n > 0:
+		return ErrSynData
+	case err != nil:
+		return os.NewSyscallError("recv(MSG_PEEK)", err)
+	}
+	return nil
 }
 
 // peekQueue selects queue and reads its sequence number and its n bytes
@@ -276,10 +357,35 @@ func Restore(fd int, st *Stream, src, dst unix.Sockaddr, freebind bool) error {
 		}
 		defer unix.SetsockoptInt(fd, level, opt, 0)
 	}
-	if !Connected(st.State) {
+	switch {
+	case st.State == StateSynSent:
+		return restoreSynSent(fd, st, src)
+	case !Saves(st.State):
 		return fmt.Errorf("%w: %s", ErrState, StateName(st.State))
 	}
 	return restore(fd, st, src, dst)
+}
+
+// restoreSynSent makes on fd the first half of a connection in
+// SYN_SENT: bound to src in repair mode, its first sequence number the
+// dumped SYN's (outq_seq, after the SYN, less one), so that the SYN
+// ResumeRestored's connect sends is the one the peer may have seen
+// (and answered: its SYN-ACK is then good for the new socket too).
+// What the handshake agrees (options, windows) it agrees again.
+func restoreSynSent(fd int, st *Stream, src unix.Sockaddr) error {
+	if len(st.InQ) != 0 || len(st.OutQ) != 0 {
+		return fmt.Errorf("%w: tcp_stream_entry: a connection in SYN_SENT with queues of %d and %d bytes", errdefs.ErrBadImage, len(st.InQ), len(st.OutQ))
+	}
+	if err := unix.Bind(fd, src); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	if err := linux.SetTCPRepairQueue(fd, linux.TCPSendQueue); err != nil {
+		return err
+	}
+	if err := linux.SetTCPQueueSeq(fd, st.Entry.GetOutqSeq()-1); err != nil {
+		return err
+	}
+	return linux.SetTCPRepairQueue(fd, linux.TCPNoQueue)
 }
 
 // ipv6Freebind is IPV6_FREEBIND (Linux 4.15), not in x/sys/unix.
@@ -299,6 +405,9 @@ func restore(fd int, st *Stream, src, dst unix.Sockaddr) error {
 			len(inq), len(outq), e.GetInqLen(), e.GetOutqLen(), e.GetUnsqLen())
 	}
 	state := st.State
+	if state == StateClose && len(outq) != 0 {
+		return fmt.Errorf("%w: tcp_stream_entry: a closed connection with %d bytes to send", errdefs.ErrBadImage, len(outq))
+	}
 	inSeq, outSeq := e.GetInqSeq(), e.GetOutqSeq() // after the FINs
 	if peerFIN(state) {
 		inSeq--
@@ -368,7 +477,10 @@ func restore(fd int, st *Stream, src, dst unix.Sockaddr) error {
 		return nil
 	}
 	local, peer := AddrPort(src), AddrPort(dst)
-	if ourFIN(state) && state != StateLastAck {
+	// Ours second: LAST_ACK, and CLOSE (a closed connection is made
+	// as the end that closed last: LAST_ACK, then the peer's ack).
+	second := state == StateLastAck || state == StateClose
+	if ourFIN(state) && !second {
 		if err := shutdownWrite(fd, state == StateFinWait2); err != nil {
 			return err
 		}
@@ -384,13 +496,15 @@ func restore(fd int, st *Stream, src, dst unix.Sockaddr) error {
 		if err := waitState(fd, want); err != nil {
 			return err
 		}
+		inSeq++ // past the peer's FIN
 	}
-	if state == StateLastAck {
-		if err := shutdownWrite(fd, false); err != nil {
+	if second {
+		if err := shutdownWrite(fd, state == StateClose); err != nil {
 			return err
 		}
 	}
-	if state == StateFinWait2 {
+	if state == StateFinWait2 || state == StateClose {
+		// The peer's ack of our FIN.
 		if err := sendPeer(e, local, peer, inSeq, outSeq+1, tcpACK); err != nil {
 			return err
 		}
