@@ -46,6 +46,14 @@ type RestoreOptions struct {
 	// retransmits meet silence, not an empty namespace that resets
 	// them. Needs ns from OpenPid; nil, or no run id, locks nothing.
 	Inv *images.InventoryEntry
+	// FirewallLater leaves the nftables and iptables rules of the
+	// images to RestoreFirewall, which the caller runs once the sockets
+	// are made: the segments package soccr sends to rebuild a closed
+	// or half-closed TCP connection (marked for the lock, which lets
+	// them through) are not dropped by the task's own rules on the way
+	// (an iptables DROP on the connection's port, in the table its
+	// lock's accept does not end). The lock drops all else meanwhile.
+	FirewallLater bool
 }
 
 // Restore configures network namespace ns, which should be fresh (only
@@ -177,13 +185,24 @@ func Restore(ctx context.Context, store image.Store, ns *Namespace, id uint32, o
 			return fmt.Errorf("restore netns %d: %w", id, err)
 		}
 	}
+	if !opts.FirewallLater {
+		if err := RestoreFirewall(ctx, store, ns, id); err != nil {
+			return err
+		}
+	}
+	log.Info().Int("links", len(links)).Msg("network namespace restored")
+	return nil
+}
+
+// RestoreFirewall loads the nftables and iptables rules of object id's
+// images into ns (Restore does, unless RestoreOptions.FirewallLater).
+func RestoreFirewall(ctx context.Context, store image.Store, ns *Namespace, id uint32) error {
 	if err := firewall.RestoreNftables(ctx, store, ns, id); err != nil {
 		return fmt.Errorf("restore netns %d: %w", id, err)
 	}
 	if err := firewall.RestoreIptables(ctx, store, ns, id); err != nil {
 		return fmt.Errorf("restore netns %d: %w", id, err)
 	}
-	log.Info().Int("links", len(links)).Msg("network namespace restored")
 	return nil
 }
 

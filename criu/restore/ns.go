@@ -93,7 +93,7 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 			return err
 		}
 		t.net = ns
-		opts := netns.RestoreOptions{IPTool: t.opts.IPTool, Veth: t.opts.Veth, Inv: t.ti.inv, Empty: t.opts.EmptyNetns || t.extNet >= 0}
+		opts := netns.RestoreOptions{IPTool: t.opts.IPTool, Veth: t.opts.Veth, Inv: t.ti.inv, Empty: t.opts.EmptyNetns || t.extNet >= 0, FirewallLater: true}
 		if err := netns.Restore(ctx, t.store, ns, ids.GetNetNsId(), opts, t.log); err != nil {
 			return fmt.Errorf("restore network namespace %d: %w", ids.GetNetNsId(), err)
 		}
@@ -112,6 +112,19 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 			return fmt.Errorf("restore ipc namespace %d: %w", ids.GetIpcNsId(), err)
 		}
 		t.ipc = ipc
+	}
+	return nil
+}
+
+// restoreFirewall loads the network namespace's rules once its sockets
+// are made (netns.RestoreOptions.FirewallLater), before they go on.
+func (t *treeRestorer) restoreFirewall(ctx context.Context) error {
+	if t.net == nil || t.opts.EmptyNetns || t.extNet >= 0 {
+		return nil
+	}
+	id := t.nodes[0].sn.ids.GetNetNsId()
+	if err := netns.RestoreFirewall(ctx, t.store, t.net, id); err != nil {
+		return fmt.Errorf("restore network namespace %d: %w", id, err)
 	}
 	return nil
 }

@@ -330,6 +330,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		}
 	}
 	t.takeTerminal()
+	if err := t.restoreFirewall(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.inet.Resume(); err != nil {
 		return nil, err
 	}
