@@ -36,15 +36,18 @@ const (
 
 // dumper dumps one task of the tree.
 type dumper struct {
-	opts  Options
-	t     *tree
-	pid   int
-	store image.Store
-	tr    *ptrace.Tracer
-	sysIP uint64
-	scr   scratch
-	stat  procfs.Stat
-	files *fileSet
+	// sockMaps are the packet socket rings the task maps, until
+	// resolveSocketMaps.
+	sockMaps []sockMap
+	opts     Options
+	t        *tree
+	pid      int
+	store    image.Store
+	tr       *ptrace.Tracer
+	sysIP    uint64
+	scr      scratch
+	stat     procfs.Stat
+	files    *fileSet
 
 	ppid    int // 0 for the root
 	zombie  bool
@@ -470,6 +473,9 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		if fdinfos, err = d.collectFds(); err != nil {
 			return fmt.Errorf("dump %d: %w", d.pid, err)
 		}
+	}
+	if err := d.resolveSocketMaps(); err != nil {
+		return fmt.Errorf("dump %d: %w", d.pid, err)
 	}
 	brk, err := in.Syscall("brk", unix.SYS_BRK, 0)
 	if err != nil {

@@ -2,9 +2,11 @@ package dump
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mm"
 	"github.com/criugo/criu/criu/procfs"
@@ -41,6 +43,48 @@ func (m memTask) MapShmem(inode, start, end, off uint64) {
 }
 
 func (m memTask) MapSysv(shmid int) { m.d.t.sysv.Add(shmid) }
+
+// MapSocket records pm, a packet socket's ring, and e, its entry, whose
+// shmid resolveSocketMaps sets once the task's fds are recorded.
+func (m memTask) MapSocket(pm procfs.Mapping, e *images.VmaEntry) {
+	m.d.sockMaps = append(m.d.sockMaps, sockMap{pm, e})
+}
+
+// sockMap is a packet socket's ring a task maps, and its mm entry.
+type sockMap struct {
+	m procfs.Mapping
+	e *images.VmaEntry
+}
+
+// resolveSocketMaps gives each ring the task maps its socket's file id
+// (the mapping is made from that socket at restore, as CRIU 4.2 does),
+// once the task's fds are recorded. Refused: a ring whose socket no fd
+// of the tree recorded so far holds (the task's own, or an earlier
+// task's), and a mapping of part of a ring (mmap takes it whole).
+func (d *dumper) resolveSocketMaps() error {
+	for _, sm := range d.sockMaps {
+		m := sm.m
+		id, ok := uint32(0), false
+		for k, refs := range d.t.files.descs {
+			if k[1] == m.Inode && len(refs) > 0 && refs[0].typ == images.FdTypes_PACKETSK {
+				id, ok = refs[0].id, true
+			}
+		}
+		var err error
+		switch size := d.t.sockets.PacketRingSize(uint32(m.Inode)); {
+		case !ok:
+			err = fmt.Errorf("%w: a packet socket's ring whose socket no fd of the tree holds (restore maps it from the socket)", errdefs.ErrUnsupported)
+		case m.Offset != 0 || m.End-m.Start != size:
+			err = fmt.Errorf("%w: part of a packet socket's ring of %d bytes (restore maps it whole)", errdefs.ErrUnsupported, size)
+		}
+		if err != nil {
+			return &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+		}
+		sm.e.Shmid = proto.Uint64(uint64(id))
+	}
+	d.sockMaps = nil
+	return nil
+}
 
 // findShared gives every live task its part of the tree's memory dump
 // (parents before children), then finds the pages they share

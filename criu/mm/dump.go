@@ -48,6 +48,8 @@ type DumpTask interface {
 	// MapSysv records an attach of System V shared memory segment
 	// shmid, whose bytes the tree saves once.
 	MapSysv(shmid int)
+	// MapSocket records m, a packet socket's ring: e's shmid is set later.
+	MapSocket(m procfs.Mapping, e *images.VmaEntry)
 }
 
 // Tree is the memory part of one (pre-)dump of a process tree: its live
@@ -194,6 +196,17 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		// A guard region page reads as a swap entry: it holds no data.
 		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
+		// A file's mapping, shared or private: of a private one only
+		// the pages that are no longer the file's are saved.
+		fileMapping := func() uint32 {
+			if m.Shared {
+				return image.VmaFileShared
+			}
+			a.pages = func(pm uint64) bool {
+				return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
+			}
+			return image.VmaFilePrivate
+		}
 		switch {
 		case m.Path == "[vsyscall]":
 			status = image.VmaAreaVsyscall
@@ -281,6 +294,10 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			status |= image.VmaAreaSysvipc
 			e.Shmid = proto.Uint64(m.Inode)
 			d.task.MapSysv(int(m.Inode))
+		case strings.HasPrefix(m.Path, "socket:["):
+			// A packet socket's ring (PACKET_MMAP), mapped from the socket.
+			status |= image.VmaAreaSocket | fileMapping()
+			d.task.MapSocket(m, e)
 		case shmem.IsMemfd(m.Path):
 			// The memfd's contents are saved once (package shmem); the
 			// mapping names a memfd file of it.
@@ -296,14 +313,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			e.Shmid = proto.Uint64(uint64(id))
 			e.Fdflags = proto.Uint32(oflags)
 			status |= image.VmaAreaMemfd
-			if m.Shared {
-				status |= image.VmaFileShared
-			} else {
-				status |= image.VmaFilePrivate
-				a.pages = func(pm uint64) bool {
-					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
-				}
-			}
+			status |= fileMapping()
 		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
 			oflags := uint32(unix.O_RDONLY)
 			if m.Shared && m.HasFlag("mw") {
@@ -316,15 +326,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			}
 			e.Shmid = proto.Uint64(uint64(id))
 			e.Fdflags = proto.Uint32(oflags)
-			if m.Shared {
-				status |= image.VmaFileShared
-			} else {
-				status |= image.VmaFilePrivate
-				// Only pages that are no longer the file's.
-				a.pages = func(pm uint64) bool {
-					return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
-				}
-			}
+			status |= fileMapping()
 		default: // private anonymous: "", [heap], [stack], [anon:...]
 			if m.Shared {
 				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: shared mapping", errdefs.ErrUnsupported)}

@@ -56,8 +56,8 @@ type RestoreTask interface {
 	// ExeElsewhere: the task's executable is not the file path leads
 	// to in its mounts (a container's stub ran it from outside them).
 	ExeElsewhere(path string) bool
-	// OpenMemfd opens memfd file id (the restorer's copy of its
-	// inode) in the task with flags and returns the fd.
+	// OpenMemfd opens memfd (or packet socket) file id, the restorer's
+	// copy, in the task with flags and returns the fd.
 	OpenMemfd(id uint32, flags uint64) (uint64, error)
 	// MapShared maps, at v's address with prot, the shared anonymous
 	// object the restorer made for v's shmid; false when there is none.
@@ -383,14 +383,14 @@ func (r *restorer) mapVma(v *images.VmaEntry) (*vmap, error) {
 		// makes the context anew and moves its ring here (package aio).
 		flags = flags&^unix.MAP_SHARED | unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
 	}
-	if st&(image.VmaFilePrivate|image.VmaFileShared) == 0 {
+	if st&(image.VmaFilePrivate|image.VmaFileShared|image.VmaAreaSocket) == 0 {
 		flags |= unix.MAP_ANONYMOUS
 		_, err := r.sys("mmap", unix.SYS_MMAP, v.GetStart(), length, uint64(vm.mapProt), flags, ^uint64(0), 0)
 		return vm, err
 	}
 	oflags := uint64(v.GetFdflags()) | unix.O_CLOEXEC
 	var fd uint64
-	if st&image.VmaAreaMemfd != 0 {
+	if st&(image.VmaAreaMemfd|image.VmaAreaSocket) != 0 {
 		var err error
 		if fd, err = r.t.OpenMemfd(uint32(v.GetShmid()), oflags); err != nil {
 			return nil, err

@@ -11,7 +11,6 @@ import (
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/locks"
 	"github.com/criugo/criu/criu/mm/pagemap"
-	"github.com/criugo/criu/criu/mm/vmflags"
 	"github.com/criugo/criu/criu/pipes"
 	"github.com/criugo/criu/criu/seccomp"
 	"github.com/criugo/criu/criu/shmem"
@@ -183,9 +182,6 @@ func readTask(ctx context.Context, s image.Store, ti *treeImages, pst *images.Ps
 	sn.mm = &images.MmEntry{}
 	if err := image.ReadOne(ctx, s, fmt.Sprintf("mm-%d.img", pid), sn.mm); err != nil {
 		return nil, err
-	}
-	if err := vmflags.CheckImage(sn.mm.GetVmas()); err != nil {
-		return nil, fmt.Errorf("mm-%d.img: %w", pid, err)
 	}
 	sn.ids = sn.cores[pid].GetIds()
 	if sn.ids == nil {

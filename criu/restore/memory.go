@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -63,6 +64,14 @@ func mntID(path string) (int, error) {
 }
 
 func (m memTask) OpenMemfd(id uint32, flags uint64) (uint64, error) {
+	if f := m.r.t.ti.files[id]; f.GetType() == images.FdTypes_PACKETSK {
+		// A packet socket's ring is mapped from the socket: its master.
+		fd, ok := m.r.t.masters[id]
+		if !ok {
+			return 0, fmt.Errorf("%w: packet socket %d, mapped, is no task's fd", ErrBadImage, id)
+		}
+		return m.r.t.hand.Get(handTask{m.r}, fd, m.r.above())
+	}
 	path, fd, err := m.r.t.shmem.MemfdPath(m.r.t.ti.files[id], id, flags)
 	switch {
 	case err != nil:

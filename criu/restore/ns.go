@@ -122,11 +122,7 @@ func (t *treeRestorer) restoreFirewall(ctx context.Context) error {
 	if t.net == nil || t.opts.EmptyNetns || t.extNet >= 0 {
 		return nil
 	}
-	id := t.nodes[0].sn.ids.GetNetNsId()
-	if err := netns.RestoreFirewall(ctx, t.store, t.net, id); err != nil {
-		return fmt.Errorf("restore network namespace %d: %w", id, err)
-	}
-	return nil
+	return netns.RestoreFirewall(ctx, t.store, t.net, t.nodes[0].sn.ids.GetNetNsId())
 }
 
 // netDo runs f in the tree's network namespace (a socket belongs to the

@@ -39,6 +39,9 @@ func (s *Set) addPacketSk(cp int, st *unix.Stat_t, flags uint32) (*images.FileEn
 	if err != nil {
 		return nil, err
 	}
+	if err := packet.CheckRings(cp, d); err != nil {
+		return nil, fmt.Errorf("packet socket:[%d]: %w", st.Ino, err)
+	}
 	if e.Opts, err = dumpSkOpts(cp); err != nil {
 		return nil, err
 	}
@@ -51,6 +54,10 @@ func (s *Set) addPacketSk(cp int, st *unix.Stat_t, flags uint32) (*images.FileEn
 	e.Id, e.Flags, e.Fown = proto.Uint32(id), proto.Uint32(flags), image.ZeroFown()
 	return &images.FileEntry{Type: images.FdTypes_PACKETSK.Enum(), Id: proto.Uint32(id), Psk: e}, nil
 }
+
+// PacketRingSize is the size of the rings of packet socket ino
+// (packet.Diag.RingSize): 0 for one not recorded.
+func (s *Set) PacketRingSize(ino uint32) uint64 { return s.packetDiag[ino].RingSize() }
 
 // OpenPacket creates, in the restorer, the packet socket e describes
 // (packet.Open) with its options, filter and file status flags. It runs

@@ -16,8 +16,8 @@ const char *test_doc = "Packet sockets with PACKET_MMAP rings that no task maps 
 		       "(mapped and unmapped before it): TPACKET_V1 and V2 RX rings, a V2 "
 		       "TX ring, a V3 RX ring, keep their version and geometry (they map "
 		       "again at their whole size, which mmap takes only exact), and the "
-		       "V2 RX ring on lo gets a datagram sent after restore. A ring mapped "
-		       "at the dump is refused (criu/mm/vmflags), as the frames are not saved";
+		       "V2 RX ring on lo gets a datagram sent after restore (packet_mmap00: "
+		       "rings mapped at the dump)";
 
 #define BS 4096
 #define BN 4

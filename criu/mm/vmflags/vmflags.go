@@ -5,9 +5,7 @@ import (
 	"strings"
 
 	"github.com/criugo/criu/criu/errdefs"
-	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/procfs"
-	"github.com/criugo/criu/proto/images"
 )
 
 // vmFlagsKept are the smaps VmFlags that restore makes again: by the
@@ -47,14 +45,11 @@ var vmFlagNames = map[string]string{
 }
 
 // Check refuses a mapping with a VmFlag that restore would not
-// give back, and a mapping of a socket (a packet socket's ring), which
-// restore does not make again. special: a kernel-made area ([vdso], an AIO ring...); huge:
+// give back. special: a kernel-made area ([vdso], an AIO ring...), or a
+// packet socket's ring, which restore maps from the socket again; huge:
 // a mapping on huge pages that restore makes as one.
 func Check(m procfs.Mapping, special, huge bool) error {
-	if strings.HasPrefix(m.Path, "socket:[") {
-		// Its flags say a device mapping (VM_MIXEDMAP): say what it is.
-		return fmt.Errorf("%w: a packet socket's ring (PACKET_MMAP), whose mapping restore does not make again", errdefs.ErrUnsupported)
-	}
+	special = special || strings.HasPrefix(m.Path, "socket:[")
 	for _, f := range m.VmFlags {
 		if vmFlagsKept[f] || special && vmFlagsSpecial[f] || huge && vmFlagsHuge[f] {
 			continue
@@ -64,21 +59,6 @@ func Check(m procfs.Mapping, special, huge bool) error {
 			what = "a flag restore cannot set"
 		}
 		return fmt.Errorf("%w: VmFlags %q: %s", errdefs.ErrUnsupported, f, what)
-	}
-	return nil
-}
-
-// CheckImage refuses a mapping of vmas (an mm image's, CRIU 4.2's
-// too) that restore would not make as it was: a packet socket's ring
-// (VMA_AREA_SOCKET), which CRIU maps from the restored socket and ours
-// does not, so would make as plain shared memory the socket does not
-// fill.
-func CheckImage(vmas []*images.VmaEntry) error {
-	for _, v := range vmas {
-		if v.GetStatus()&image.VmaAreaSocket != 0 {
-			return &errdefs.VmaError{Start: v.GetStart(), End: v.GetEnd(), Path: fmt.Sprintf("(file id %d)", v.GetShmid()),
-				Err: fmt.Errorf("%w: a packet socket's ring (PACKET_MMAP, VMA_AREA_SOCKET), whose mapping restore does not make again", errdefs.ErrUnsupported)}
-		}
 	}
 	return nil
 }

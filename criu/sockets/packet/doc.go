@@ -29,9 +29,16 @@
 // out. Packets queued on the socket are not saved, as in CRIU: a packet
 // socket's traffic is lossy by nature. The rings (PACKET_RX_RING,
 // PACKET_TX_RING, PACKET_MMAP) are saved with their geometry
-// (PACKET_DIAG_RX_RING, _TX_RING), not their frames, as in CRIU; a
-// ring a task maps is refused by package vmflags (its mapping would
-// have to be made again from the new socket). Refused by name: a fanout group with a BPF program (CBPF, EBPF: the program
+// (PACKET_DIAG_RX_RING, _TX_RING), not their frames, as in CRIU, and
+// only while they have carried none (CheckRings, through a mapping of
+// criu's own: a TPACKET_V1/V2 ring or a TX ring all zeros, a V3 RX ring
+// with only its first block opened, empty): the kernel's place in a
+// ring, which a new one starts at the first frame, can be neither read
+// nor set (ErrRingUsed). A task's mapping of them is made again from
+// the restored socket (package mm, VMA_AREA_SOCKET, as CRIU; the
+// dumper gives it the socket's file id and refuses part of a ring, or
+// a ring whose socket no fd of the tree holds).
+// Refused by name: a fanout group with a BPF program (CBPF, EBPF: the program
 // cannot be read back; one made with FLAG_UNIQUEID keeps the id the
 // kernel chose, which restore asks for), a vnet header size other than
 // PACKET_VNET_HDR's, a membership address longer than 8 bytes, and the

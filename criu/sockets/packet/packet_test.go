@@ -31,6 +31,12 @@ func newSock(t *testing.T, typ, protocol int) int {
 
 func dump(t *testing.T, fd int) (*images.PacketSockEntry, error) {
 	t.Helper()
+	return Dump(fd, diagOf(t, fd))
+}
+
+// diagOf is what sock_diag tells of packet socket fd.
+func diagOf(t *testing.T, fd int) *Diag {
+	t.Helper()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		t.Fatal(err)
@@ -43,7 +49,7 @@ func dump(t *testing.T, fd int) (*images.PacketSockEntry, error) {
 	if d == nil {
 		t.Fatalf("socket:[%d] not in sock_diag's list", st.Ino)
 	}
-	return Dump(fd, d)
+	return d
 }
 
 // A SOCK_RAW socket bound to lo with its options, memberships and a
