@@ -198,13 +198,12 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
 		// A file's mapping, shared or private: of a private one only
 		// the pages that are no longer the file's are saved.
+		notFile := func(pm uint64) bool { return present(pm) && (pm&mem.PMSwap != 0 || pm&mem.PMFile == 0) }
 		fileMapping := func() uint32 {
 			if m.Shared {
 				return image.VmaFileShared
 			}
-			a.pages = func(pm uint64) bool {
-				return pm&mem.PMGuard == 0 && (pm&mem.PMSwap != 0 || (pm&mem.PMPresent != 0 && pm&mem.PMFile == 0))
-			}
+			a.pages = notFile
 			return image.VmaFilePrivate
 		}
 		switch {
@@ -295,8 +294,11 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			e.Shmid = proto.Uint64(m.Inode)
 			d.task.MapSysv(int(m.Inode))
 		case strings.HasPrefix(m.Path, "socket:["):
-			// A packet socket's ring (PACKET_MMAP), mapped from the socket.
-			status |= image.VmaAreaSocket | fileMapping()
+			// A packet socket's ring (PACKET_MMAP), mapped from the socket (no file bits, as CRIU's).
+			status |= image.VmaAreaSocket
+			if !m.Shared {
+				a.pages = notFile // what a private one wrote
+			}
 			d.task.MapSocket(m, e)
 		case shmem.IsMemfd(m.Path):
 			// The memfd's contents are saved once (package shmem); the
