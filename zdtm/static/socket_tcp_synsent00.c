@@ -7,6 +7,9 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/filter.h>
 
@@ -16,10 +19,19 @@ const char *test_doc = "With --tcp-established, non-blocking TCP connects in pro
 		       "their listeners drop every SYN with a socket filter) come back connecting, "
 		       "bound to their ports: once the filter goes, one completes (accepted, bytes "
 		       "both ways), and the other, whose listener is closed instead, fails with "
-		       "ECONNREFUSED";
+		       "ECONNREFUSED; a child blocked in connect() (interrupted by the dump, "
+		       "restarted) returns 0 once its listener lets the SYN in";
 
-/* ok connects to lok, refused to lref. */
-static int lok, lref, ok, refused;
+/* ok connects to lok, refused to lref; the child blocks connecting to lblk. */
+static int lok, lref, lblk, ok, refused;
+static pid_t child;
+
+/* A failed check leaves no child connecting. */
+static void kill_child(void)
+{
+	if (child > 0)
+		kill(child, SIGKILL);
+}
 static struct sockaddr_in name[2];
 
 static int listener(struct sockaddr_in *a)
@@ -81,9 +93,27 @@ int main(int argc, char **argv)
 	char c;
 	int s, err;
 
+	struct sockaddr_in ablk = {};
+	int status;
+
 	test_init(argc, argv);
-	if ((lok = listener(&aok)) < 0 || (lref = listener(&aref)) < 0)
+	if ((lok = listener(&aok)) < 0 || (lref = listener(&aref)) < 0 || (lblk = listener(&ablk)) < 0)
 		return 1;
+	child = fork();
+	if (child < 0) {
+		pr_perror("fork");
+		return 1;
+	}
+	if (child == 0) {
+		int sk = socket(AF_INET, SOCK_STREAM, 0);
+
+		/* The listeners are the parent's to close. */
+		close(lok);
+		close(lref);
+		close(lblk);
+		_exit(sk < 0 || connect(sk, (struct sockaddr *)&ablk, sizeof(ablk)) || write(sk, "c", 1) != 1 ? 1 : 0);
+	}
+	atexit(kill_child);
 	if ((ok = connecting(&aok, &name[0])) < 0 || (refused = connecting(&aref, &name[1])) < 0)
 		return 1;
 	usleep(100000);
@@ -149,6 +179,22 @@ int main(int argc, char **argv)
 		fail("connect to a closed port ended with %d, not ECONNREFUSED", err);
 		return 1;
 	}
+
+	/* The child's blocking connect goes on where it was. */
+	if (setsockopt(lblk, SOL_SOCKET, SO_DETACH_FILTER, &(int){0}, sizeof(int))) {
+		pr_perror("SO_DETACH_FILTER");
+		return 1;
+	}
+	alarm(20);
+	if ((s = accept(lblk, NULL, NULL)) < 0 || read(s, &c, 1) != 1 || c != 'c') {
+		fail("the blocked child's connection: %m");
+		return 1;
+	}
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		fail("the child blocked in connect() ended with status %#x", status);
+		return 1;
+	}
+	child = 0;
 	pass();
 	return 0;
 }
