@@ -238,7 +238,40 @@ func TestDumpSocketRefused(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			return []int{c}
-		}, "a TCP socket with an error not yet reported to its task"},
+		}, "a socket with an error not yet reported to its task"},
+		// A connected UDP socket whose datagram met a closed port: the
+		// ICMP port unreachable left ECONNREFUSED, not read yet.
+		{"udp-refused-error", func(t *testing.T) []int {
+			l, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Bind(l, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+				t.Fatal(err)
+			}
+			closed, _ := unix.Getsockname(l)
+			unix.Close(l) // its port is closed now
+			c, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := unix.Connect(c, closed); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := unix.Write(c, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; ; i++ {
+				p := []unix.PollFd{{Fd: int32(c)}}
+				if n, _ := unix.Poll(p, 10); n == 1 && p[0].Revents&unix.POLLERR != 0 {
+					break
+				}
+				if i == 500 {
+					t.Fatal("no error came back")
+				}
+			}
+			return []int{c}
+		}, "a socket with an error not yet reported to its task"},
 		{"peek-off", func(t *testing.T) []int {
 			p, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 			if err != nil {

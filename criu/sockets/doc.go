@@ -80,9 +80,10 @@
 // Options.TCPEstablished: then its copy is put in repair mode and saved
 // (package soccr, tcp-stream-INO.img) and Release ends repair mode (the
 // dump failed, or --leave-running; SO_REUSEADDR set back) or closes it
-// silently (killed). A TCP socket with an error its task has not read
-// (POLLERR: a reset, a refused connect) is refused: SO_ERROR would clear
-// it, and no image holds it (CRIU 4.2 drops it). The
+// silently (killed). An inet socket with an error its task has not read
+// (POLLERR: a TCP reset, a refused connect, an ICMP error on a
+// connected UDP socket) is refused: SO_ERROR would clear it, and no
+// image holds it (CRIU 4.2 drops it). The
 // restorer's InetRestorer rebuilds it in repair mode; Resume ends it
 // once every task has its fds, before any runs, and sends the SYN of a
 // connection in SYN_SENT again. MPTCP sockets

@@ -63,11 +63,6 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 			peer = pa
 			dst, dstPort = inetAddr(pa)
 		}
-		if state != tcpListen {
-			if err := refusePendingError(cp, sa, peer, state); err != nil {
-				return nil, err
-			}
-		}
 		switch state {
 		case tcpListen:
 			backlog = ti.Sacked // sk_max_ack_backlog of a listener
@@ -118,6 +113,9 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		}
 	default:
 		return nil, fmt.Errorf("%w: inet socket type %d protocol %d", errdefs.ErrUnsupported, typ, protocol)
+	}
+	if err := refusePendingError(cp, sa, peer); err != nil {
+		return nil, err
 	}
 	opts, err := dumpSkOpts(cp)
 	if err != nil {
@@ -214,6 +212,25 @@ func (s *Set) addInetSk(cp int, st *unix.Stat_t, flags uint32, family int) (*ima
 		e.State = proto.Uint32(saved) // a FIN may have come since TCP_INFO
 	}
 	return &images.FileEntry{Type: images.FdTypes_INETSK.Enum(), Id: proto.Uint32(id), Isk: e}, nil
+}
+
+// refusePendingError refuses the inet socket fd (from sa to peer) if it
+// has an error to report (POLLERR: sk_err, as a TCP reset, a refused
+// connect or a timeout leave it, or an ICMP error on a connected UDP
+// socket): SO_ERROR would tell which only by clearing it, which a dump
+// that fails or leaves the tree running must not do, and no image has
+// a field for it (CRIU 4.2 drops it). Nothing else raises POLLERR on
+// them but an error queue, whose options are refused already
+// (SO_TIMESTAMPING, SO_ZEROCOPY, IP_RECVERR).
+func refusePendingError(fd int, sa, peer unix.Sockaddr) error {
+	p := []unix.PollFd{{Fd: int32(fd)}}
+	if _, err := linux.Poll(p, 0); err != nil {
+		return err
+	}
+	if p[0].Revents&unix.POLLERR == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s -> %s: %w: a socket with an error not yet reported to its task (SO_ERROR: a reset, a refused connect, a timeout), which reading would clear and no image holds", addrString(sa), addrString(peer), errdefs.ErrUnsupported)
 }
 
 // checkUnsaved compares fd's options that the images cannot hold with

@@ -11,7 +11,6 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/sockets/soccr"
-	"github.com/criugo/criu/internal/linux"
 )
 
 // Conn is an established TCP connection of the tree: what the network
@@ -117,23 +116,4 @@ func refuseTCP(sa, peer unix.Sockaddr, state uint32, repair bool) error {
 		return fmt.Errorf("%s: %w", what, errdefs.ErrTCPEstablished)
 	}
 	return nil
-}
-
-// refusePendingError refuses the TCP socket fd (from sa to peer, in
-// state) if it has an error to report (POLLERR: sk_err, as a reset, a
-// refused connect or a timeout leave it): SO_ERROR would tell which
-// only by clearing it, which a dump that fails or leaves the tree
-// running must not do, and no image has a field for it (CRIU 4.2 drops
-// it). A TCP socket queues nothing on its error queue that could
-// raise POLLERR but with options refused already (SO_TIMESTAMPING,
-// SO_ZEROCOPY, IP_RECVERR).
-func refusePendingError(fd int, sa, peer unix.Sockaddr, state uint32) error {
-	p := []unix.PollFd{{Fd: int32(fd)}}
-	if _, err := linux.Poll(p, 0); err != nil {
-		return err
-	}
-	if p[0].Revents&unix.POLLERR == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s -> %s (%s): %w: a TCP socket with an error not yet reported to its task (SO_ERROR: a reset, a refused connect or a timeout), which reading would clear and no image holds", addrString(sa), addrString(peer), soccr.StateName(state), errdefs.ErrUnsupported)
 }
