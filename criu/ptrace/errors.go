@@ -10,8 +10,9 @@ var (
 	ErrClosed = errors.New("ptrace: tracer closed")
 	// ErrExited reports that a tracee exited while being traced.
 	ErrExited = errors.New("ptrace: tracee exited")
-	// ErrNoSyscallInsn reports a task without a usable [vdso].
-	ErrNoSyscallInsn = errors.New("unsupported: no [vdso] syscall instruction to inject calls at")
+	// ErrNoSyscallInsn reports a task without a syscall instruction to
+	// inject calls at (no [vdso], no executable mapping holding one).
+	ErrNoSyscallInsn = errors.New("unsupported: no syscall instruction to inject calls at")
 )
 
 // SyscallError is an injected syscall that returned an error.

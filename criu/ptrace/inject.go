@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -12,8 +13,12 @@ import (
 	"github.com/criugo/criu/internal/linux"
 )
 
-// FindSyscall locates a `syscall` instruction in the [vdso] of task pid,
-// whose mappings are maps: the address injected syscalls run at.
+// FindSyscall locates a `syscall` instruction in task pid, whose
+// mappings are maps: the address injected syscalls run at. It is the
+// [vdso]'s; a task that unmapped its vdso (CRIU's zdtm vdso02, a kernel
+// booted with vdso=0) has one found in its readable, executable
+// mappings instead, file text first: reading a mapping's pages faults
+// in the file's own, so it dirties nothing that the dump then saves.
 func FindSyscall(pid int, maps []procfs.Mapping) (uint64, error) {
 	for _, m := range maps {
 		if m.Path != "[vdso]" {
@@ -25,13 +30,43 @@ func FindSyscall(pid int, maps []procfs.Mapping) (uint64, error) {
 		}
 		return SyscallInsn(m.Start, b)
 	}
-	return 0, fmt.Errorf("task %d has no [vdso] (unmapped): %w", pid, ErrNoSyscallInsn)
+	for _, file := range []bool{true, false} {
+		for _, m := range maps {
+			const rx = procfs.ProtRead | procfs.ProtExec
+			if m.Prot&rx != rx || (m.Inode != 0) != file || strings.HasPrefix(m.Path, "[") {
+				continue
+			}
+			if ip, ok := syscallIn(pid, m); ok {
+				return ip, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("task %d has no [vdso] (unmapped), and none of its executable mappings holds a syscall instruction: %w", pid, ErrNoSyscallInsn)
 }
 
-// SyscallInsn finds a `syscall` instruction (0f 05) in the bytes of a
-// [vdso] mapped at start.
-func SyscallInsn(start uint64, vdso []byte) (uint64, error) {
-	i := bytes.Index(vdso, []byte{0x0f, 0x05})
+// syscallIn finds a `syscall` instruction in mapping m of task pid,
+// reading it a chunk at a time (a library's text is megabytes; the
+// first chunk nearly always has one). A chunk that cannot be read
+// ends the search in m.
+func syscallIn(pid int, m procfs.Mapping) (uint64, bool) {
+	const chunk = 64 << 10
+	b := make([]byte, chunk+1)
+	for at := m.Start; at < m.End; at += chunk {
+		end := min(at+chunk+1, m.End) // one byte more: an instruction across chunks
+		if err := mem.ReadRemote(pid, []mem.Range{{Start: at, End: end}}, b[:end-at]); err != nil {
+			return 0, false
+		}
+		if ip, err := SyscallInsn(at, b[:end-at]); err == nil {
+			return ip, true
+		}
+	}
+	return 0, false
+}
+
+// SyscallInsn finds a `syscall` instruction (0f 05) in b, the bytes of
+// memory mapped at start.
+func SyscallInsn(start uint64, b []byte) (uint64, error) {
+	i := bytes.Index(b, []byte{0x0f, 0x05})
 	if i < 0 {
 		return 0, ErrNoSyscallInsn
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/task"
+	"github.com/criugo/criu/criu/vdso"
 	"github.com/criugo/criu/internal/linux"
 	"github.com/criugo/criu/proto/images"
 )
@@ -283,6 +284,9 @@ func (r *restorer) finish() error {
 		return err
 	}
 	if _, err := r.sys("munmap", unix.SYS_MUNMAP, r.scr, scratchSize); err != nil {
+		return err
+	}
+	if err := vdso.Drop(memTask{r}, r.pid, r.sn.mm.GetVmas()); err != nil {
 		return err
 	}
 	return task.SetReady(r.tr, ready)

@@ -47,6 +47,9 @@ func Move(t Task, pid int, vmas []*images.VmaEntry) ([]mem.Range, error) {
 			keep = append(keep, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
 		}
 	}
+	if len(dumped) == 0 {
+		return outOfWay(t, curSpecial, vmas)
+	}
 	targets, err := Targets(curSpecial, dumped)
 	if err != nil {
 		return nil, err
@@ -94,6 +97,94 @@ func Move(t Task, pid int, vmas []*images.VmaEntry) ([]mem.Range, error) {
 		return nil, err
 	}
 	return keep, nil
+}
+
+// outOfWay handles a task dumped without vdso and vvar (it had unmapped
+// them): the new task's stay until the end of its restore, since
+// injected calls run in its vdso, and Drop unmaps them then. Until then
+// they must be where no dumped mapping goes: if they are in the way of
+// one, they move, all together, to a place free of both. It returns
+// where they are.
+func outOfWay(t Task, cur []procfs.Mapping, vmas []*images.VmaEntry) ([]mem.Range, error) {
+	if len(cur) == 0 {
+		return nil, nil
+	}
+	var all []mem.Range
+	for _, v := range vmas {
+		all = append(all, mem.Range{Start: v.GetStart(), End: v.GetEnd()})
+	}
+	free := func(r mem.Range) bool {
+		for _, a := range all {
+			if overlaps(r, a) {
+				return false
+			}
+		}
+		return true
+	}
+	base := cur[0].Start
+	span := cur[len(cur)-1].End - base
+	if !free(mem.Range{Start: base, End: base + span}) {
+		var to uint64
+		for _, cand := range []uint64{0x100000000000, 0x200000000000, 0x300000000000, 0x400000000000} {
+			r := mem.Range{Start: cand, End: cand + span}
+			if free(r) && !overlaps(r, mem.Range{Start: base, End: base + span}) {
+				to = cand
+				break
+			}
+		}
+		if to == 0 {
+			return nil, fmt.Errorf("no place free of the dumped mappings to keep the vdso in until the restore ends")
+		}
+		for i, m := range cur {
+			dst := to + (m.Start - base)
+			if _, err := t.Sys("mremap", unix.SYS_MREMAP, m.Start, m.Len(), m.Len(), unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, dst); err != nil {
+				return nil, err
+			}
+			if m.Path == "[vdso]" { // the next call runs there
+				t.SetSyscallIP(t.SyscallIP() - m.Start + dst)
+			}
+			cur[i].Start, cur[i].End = dst, dst+m.Len()
+		}
+	}
+	var keep []mem.Range
+	for _, m := range cur {
+		keep = append(keep, mem.Range{Start: m.Start, End: m.End})
+	}
+	return keep, nil
+}
+
+// Drop unmaps the vdso and vvar mappings of task pid when the dumped
+// VMAs vmas have none (outOfWay kept them so far): the last injected
+// calls of its restore, the vdso, which holds SyscallIP, after the vvar.
+// Each call stops at its exit, so unmapping the page of the syscall
+// instruction runs nothing there; no call may be injected after.
+func Drop(t Task, pid int, vmas []*images.VmaEntry) error {
+	for _, v := range vmas {
+		if v.GetStatus()&(image.VmaAreaVdso|image.VmaAreaVvar) != 0 {
+			return nil
+		}
+	}
+	cur, err := procfs.ReadMaps(pid)
+	if err != nil {
+		return err
+	}
+	var vdso []procfs.Mapping
+	for _, m := range cur {
+		switch {
+		case m.Path == "[vdso]":
+			vdso = append(vdso, m)
+		case special(m.Path):
+			if _, err := t.Sys("munmap "+m.Path, unix.SYS_MUNMAP, m.Start, m.Len()); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range vdso {
+		if _, err := t.Sys("munmap [vdso]", unix.SYS_MUNMAP, m.Start, m.Len()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func overlaps(a, b mem.Range) bool { return a.Start < b.End && b.Start < a.End }
@@ -199,9 +290,9 @@ func Warm() error {
 
 // CheckDump tells, at dump, whether a restore on this kernel can put the
 // vdso and vvar areas where the dumped vmas have them: criu's own
-// areas are what a new task gets here. A task that unmapped its vdso, or
-// a layout this kernel does not make, is refused while the tree still
-// runs, not found out at restore.
+// areas are what a new task gets here. A layout this kernel does not
+// make is refused while the tree still runs, not found out at restore;
+// a task that unmapped its vdso and vvar gets none (Drop).
 func CheckDump(vmas []*images.VmaEntry) error {
 	cur, err := ownAreas()
 	if err != nil {
@@ -212,6 +303,9 @@ func CheckDump(vmas []*images.VmaEntry) error {
 		if v.GetStatus()&(image.VmaAreaVdso|image.VmaAreaVvar) != 0 {
 			dumped = append(dumped, v)
 		}
+	}
+	if len(dumped) == 0 {
+		return nil // unmapped by the task: so restored (Drop)
 	}
 	if _, err := Targets(cur, dumped); err != nil {
 		return fmt.Errorf("vdso and vvar: %w", err)
