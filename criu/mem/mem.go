@@ -25,6 +25,13 @@ const (
 	PMPFNMask   = (1 << 55) - 1
 )
 
+// PrivatePage reports whether pagemap entry pm of a private file mapping
+// is a page of the mapping's own (copied on write, or swapped), not the
+// file's. A guard region page reads as a swap entry: it is none.
+func PrivatePage(pm uint64) bool {
+	return pm&PMGuard == 0 && (pm&PMSwap != 0 || (pm&PMPresent != 0 && pm&PMFile == 0))
+}
+
 // Range is a half-open address range [Start, End).
 type Range struct{ Start, End uint64 }
 

@@ -196,16 +196,6 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		// A guard region page reads as a swap entry: it holds no data.
 		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
-		// A file's mapping, shared or private: of a private one only
-		// the pages that are no longer the file's are saved.
-		notFile := func(pm uint64) bool { return present(pm) && (pm&mem.PMSwap != 0 || pm&mem.PMFile == 0) }
-		fileMapping := func() uint32 {
-			if m.Shared {
-				return image.VmaFileShared
-			}
-			a.pages = notFile
-			return image.VmaFilePrivate
-		}
 		switch {
 		case m.Path == "[vsyscall]":
 			status = image.VmaAreaVsyscall
@@ -224,7 +214,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			// size in the flags; a private anonymous mapping has its
 			// pages saved, a shared one (anonymous, or of a memfd) is a
 			// memfd of MFD_HUGETLB, its contents saved once (package
-			// shmem).
+			// shmem), and a private one of a memfd names it too.
 			huge := shmem.HugeSizeBits(m.KernelPageSize)
 			anon := strings.TrimSuffix(m.Path, " (deleted)") == "/anon_hugepage"
 			switch {
@@ -234,21 +224,14 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				status |= image.VmaAnonPrivate
 				flags |= unix.MAP_ANONYMOUS
 				a.pages = present
-			case m.Shared && (anon || shmem.IsMemfd(m.Path)):
-				oflags := uint32(unix.O_RDONLY)
-				if m.HasFlag("mw") {
-					oflags = unix.O_RDWR
-				}
-				link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
-				id, err := d.task.MapMemfd(link, m.Path, oflags)
+			case (m.Shared && anon) || shmem.IsMemfd(m.Path):
+				st, err := d.fileVma(m, e, a, true)
 				if err != nil {
-					return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+					return nil, err
 				}
-				e.Shmid = proto.Uint64(uint64(id))
-				e.Fdflags = proto.Uint32(oflags)
-				status |= image.VmaAreaMemfd | image.VmaFileShared
+				status |= st
 			default:
-				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: a private mapping of a file on huge pages, or a huge pages file other than a memfd", errdefs.ErrUnsupported)}
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: a mapping of a file on huge pages other than a memfd", errdefs.ErrUnsupported)}
 			}
 			flags |= unix.MAP_HUGETLB | huge
 		case aio.IsRing(m.Path):
@@ -297,38 +280,23 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			// A packet socket's ring (PACKET_MMAP), mapped from the socket (no file bits, as CRIU's).
 			status |= image.VmaAreaSocket
 			if !m.Shared {
-				a.pages = notFile // what a private one wrote
+				a.pages = mem.PrivatePage // what a private one wrote
 			}
 			d.task.MapSocket(m, e)
 		case shmem.IsMemfd(m.Path):
 			// The memfd's contents are saved once (package shmem); the
 			// mapping names a memfd file of it.
-			oflags := uint32(unix.O_RDONLY)
-			if m.Shared && m.HasFlag("mw") {
-				oflags = unix.O_RDWR
-			}
-			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
-			id, err := d.task.MapMemfd(link, m.Path, oflags)
+			st, err := d.fileVma(m, e, a, true)
 			if err != nil {
-				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+				return nil, err
 			}
-			e.Shmid = proto.Uint64(uint64(id))
-			e.Fdflags = proto.Uint32(oflags)
-			status |= image.VmaAreaMemfd
-			status |= fileMapping()
+			status |= st
 		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
-			oflags := uint32(unix.O_RDONLY)
-			if m.Shared && m.HasFlag("mw") {
-				oflags = unix.O_RDWR
-			}
-			link := procfs.Path(d.pid, fmt.Sprintf("map_files/%x-%x", m.Start, m.End))
-			id, err := d.task.MapFile(m.FilePath(), link, oflags)
+			st, err := d.fileVma(m, e, a, false)
 			if err != nil {
-				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
+				return nil, err
 			}
-			e.Shmid = proto.Uint64(uint64(id))
-			e.Fdflags = proto.Uint32(oflags)
-			status |= fileMapping()
+			status |= st
 		default: // private anonymous: "", [heap], [stack], [anon:...]
 			if m.Shared {
 				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: shared mapping", errdefs.ErrUnsupported)}

@@ -133,9 +133,7 @@ func (r *restorer) dropInherited(maps []*vmap) error {
 		if err != nil {
 			return err
 		}
-		now := mem.Runs(rg.Start, ents, func(e uint64) bool {
-			return e&mem.PMGuard == 0 && (e&mem.PMSwap != 0 || (e&mem.PMPresent != 0 && e&mem.PMFile == 0))
-		})
+		now := mem.Runs(rg.Start, ents, mem.PrivatePage)
 		for _, z := range mem.Subtract(now, has) {
 			if _, err := r.sys("madvise(DONTNEED)", unix.SYS_MADVISE, z.Start, z.Len(), unix.MADV_DONTNEED); err != nil {
 				return err
