@@ -90,6 +90,13 @@ func (s *Attached) Write(ctx context.Context, st image.Store) (err error) {
 		if err != nil {
 			return fmt.Errorf("System V shared memory %d: %w", id, os.NewSyscallError("shmat", err))
 		}
+		if huge, err := hugeFlag(b); err != nil || huge != 0 {
+			unix.SysvShmDetach(b)
+			if err != nil {
+				return fmt.Errorf("System V shared memory %d: %w", id, err)
+			}
+			return fmt.Errorf("%w: System V shared memory %d of an IPC namespace not dumped (the host's) is on huge pages (SHM_HUGETLB), which restore makes only in a namespace of the tree's own", errdefs.ErrUnsupported, id)
+		}
 		pad := make([]byte, (len(b)+3)&^3-len(b))
 		_, err = w.Write(b)
 		if err == nil {

@@ -72,6 +72,11 @@
 //     and a warning logged.
 //   - Times (ctime, otime...) and last pids are the restore's.
 //   - A segment on huge pages (SHM_HUGETLB), which SHM_STAT does not
-//     tell, is restored on ordinary pages; a segment locked in memory
-//     (SHM_LOCKED) is locked again.
+//     tell, is found by the file of the dumper's attach (hugetlbfs,
+//     huge.go) and made again on pages of its size (hugetlb_flag); one
+//     of the host's namespace that the tree attached is refused. A
+//     segment locked in memory (SHM_LOCKED) is locked again.
+//   - A segment's bytes are its size (shm_segsz), as CRIU saves them: a
+//     segment with bytes written past it in its last page (a huge page
+//     for SHM_HUGETLB), which CRIU drops, is refused.
 package ipcns

@@ -94,10 +94,7 @@ func (d *dumper) shm() error {
 			p := perm{ds.Perm.Key, ds.Perm.Uid, ds.Perm.Gid, ds.Perm.Cuid, ds.Perm.Cgid, uint32(ds.Perm.Mode)}
 			e := &images.IpcShmEntry{Desc: p.desc(ids[i]), Size: proto.Uint64(ds.Segsz)}
 			d.log.Debug().Int("id", ids[i]).Uint64("size", ds.Segsz).Msg("shared memory segment")
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
-			if err := copySegment(w, ids[i], ds.Segsz); err != nil {
+			if err := copySegment(enc, w, e, ids[i], ds.Segsz); err != nil {
 				return fmt.Errorf("%s: %w", object("shared memory segment", e.Desc), err)
 			}
 		}
@@ -105,14 +102,25 @@ func (d *dumper) shm() error {
 	})
 }
 
-// copySegment writes the size bytes of segment id, padded to 4, to w,
-// through a read-only attach of its own.
-func copySegment(w io.Writer, id int, size uint64) error {
+// copySegment writes entry e of segment id, with its hugetlb_flag, then
+// the segment's size bytes, padded to 4, to w, through a read-only
+// attach of its own.
+func copySegment(enc *image.Encoder, w io.Writer, e *images.IpcShmEntry, id int, size uint64) error {
 	b, err := unix.SysvShmAttach(id, 0, unix.SHM_RDONLY)
 	if err != nil {
 		return fmt.Errorf("attach: %w", err)
 	}
 	defer unix.SysvShmDetach(b)
+	huge, err := hugeFlag(b)
+	if err != nil {
+		return err
+	}
+	if huge != 0 {
+		e.HugetlbFlag = proto.Uint32(huge)
+	}
+	if err := enc.Encode(e); err != nil {
+		return err
+	}
 	if uint64(len(b)) < size {
 		return fmt.Errorf("attach gave %d bytes, segment has %d", len(b), size)
 	}

@@ -302,14 +302,15 @@ func (r *restorer) shm() (int, error) {
 func (r *restorer) segment(dec *image.Decoder, e *images.IpcShmEntry) error {
 	d := e.GetDesc()
 	what := object("shared memory segment", d)
-	if e.GetHugetlbFlag() != 0 {
-		return fmt.Errorf("%w: %s: on huge pages (flag %#x), which this restore does not make", ErrBadImage, what, e.GetHugetlbFlag())
+	huge := e.GetHugetlbFlag()
+	if huge != 0 && !validHuge(huge) {
+		return fmt.Errorf("%w: %s: hugetlb_flag %#x", ErrBadImage, what, huge)
 	}
 	if e.GetSize() == 0 || e.GetSize() > 1<<47 {
 		return fmt.Errorf("%w: %s: size %d", ErrBadImage, what, e.GetSize())
 	}
 	id, err := r.create(what, ctlShmNextID, d, func(key int32, flags int) (int, error) {
-		return shmGet(key, int(e.GetSize()), flags)
+		return shmGet(key, int(e.GetSize()), flags|int(huge))
 	}, shmRemove)
 	if err != nil {
 		return err

@@ -182,7 +182,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			flags |= unix.MAP_LOCKED
 		}
 		special := m.Path == "[vsyscall]" || m.Path == "[vdso]" || strings.HasPrefix(m.Path, "[vvar") || aio.IsRing(m.Path)
-		if err := vmflags.Check(m, special, m.HasFlag("ht") && !strings.HasPrefix(m.Path, "/SYSV")); err != nil {
+		if err := vmflags.Check(m, special, m.HasFlag("ht")); err != nil {
 			return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: err}
 		}
 		var madv uint64
@@ -209,6 +209,16 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		case strings.HasPrefix(m.Path, "[vvar"):
 			status |= image.VmaAreaVvar | image.VmaAnonPrivate
 			flags |= unix.MAP_ANONYMOUS
+		case strings.HasPrefix(m.Path, "/SYSV"):
+			// An shmat: the inode is the shmid. The segment's bytes are
+			// saved once, in ipcns-shm (ipcns.Attached: MapSysv), not in pages;
+			// on huge pages too (SHM_HUGETLB, made so again by package ipcns).
+			if m.Offset != 0 {
+				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: part of a System V shared memory attach", errdefs.ErrUnsupported)}
+			}
+			status |= image.VmaAreaSysvipc
+			e.Shmid = proto.Uint64(m.Inode)
+			d.task.MapSysv(int(m.Inode))
 		case m.HasFlag("ht"):
 			// On huge pages (hugetlb), as CRIU 4.2 saves them: the page
 			// size in the flags; a private anonymous mapping has its
@@ -264,18 +274,6 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			flags |= unix.MAP_ANONYMOUS
 			e.Shmid = proto.Uint64(m.Inode)
 			d.task.MapShmem(m.Inode, m.Start, m.End, m.Offset)
-		case strings.HasPrefix(m.Path, "/SYSV"):
-			// An shmat: the inode is the shmid. The segment's bytes are
-			// saved once, in ipcns-shm (ipcns.Attached: MapSysv), not in pages.
-			if m.Offset != 0 {
-				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: part of a System V shared memory attach", errdefs.ErrUnsupported)}
-			}
-			if m.HasFlag("ht") {
-				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: System V shared memory on huge pages", errdefs.ErrUnsupported)}
-			}
-			status |= image.VmaAreaSysvipc
-			e.Shmid = proto.Uint64(m.Inode)
-			d.task.MapSysv(int(m.Inode))
 		case strings.HasPrefix(m.Path, "socket:["):
 			// A packet socket's ring (PACKET_MMAP), mapped from the socket (no file bits, as CRIU's).
 			status |= image.VmaAreaSocket
