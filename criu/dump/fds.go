@@ -253,7 +253,7 @@ func (d *dumper) recordFds(fds []int) ([]*images.FdinfoEntry, error) {
 			record(es[1])
 			continue
 		}
-		if shmem.IsMemfd(target) {
+		if shmem.IsMemfd(target) || shmem.IsAnon(target, st.Dev) {
 			e, err := d.addMemfd(link, target, flags, fi.Pos)
 			if err != nil {
 				return nil, &FdError{Fd: fd, Type: target, Err: err}

@@ -281,9 +281,10 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				a.pages = mem.PrivatePage // what a private one wrote
 			}
 			d.task.MapSocket(m, e)
-		case shmem.IsMemfd(m.Path):
+		case shmem.IsMemfd(m.Path) || shmem.IsAnon(m.Path, unix.Mkdev(m.Major, m.Minor)):
 			// The memfd's contents are saved once (package shmem); the
-			// mapping names a memfd file of it.
+			// mapping names a memfd file of it (or, private, of shared
+			// anonymous memory: shmem/anon.go).
 			st, err := d.fileVma(m, e, a, true)
 			if err != nil {
 				return nil, err

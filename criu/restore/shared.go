@@ -31,6 +31,39 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	t.ti.skQueues.Share(refs)
 	pm := pipes.NewMasters(t.ti.pipeData, t.ti.fifoData, func(fd int) { t.masterFds = append(t.masterFds, fd) })
 	pm.Root, pm.Ghost = t.mnt.Prefix(t.nodes[0].r.pid), t.ghosts.Of
+	// Shared anonymous memory: one object per shmid, as big as its
+	// largest use; then the memfds mapped by tasks. First, since a file
+	// may open a shared anonymous object (shmem/anon.go).
+	sizes := map[uint64]uint64{}
+	var memfds []*images.FileEntry
+	for _, n := range t.nodes {
+		if n.helper || n.sn.zombie() {
+			continue
+		}
+		for _, v := range n.sn.mm.GetVmas() {
+			if v.GetStatus()&image.VmaAnonShared != 0 {
+				end := v.GetPgoff() + v.GetEnd() - v.GetStart()
+				sizes[v.GetShmid()] = max(sizes[v.GetShmid()], end)
+			}
+			if v.GetStatus()&image.VmaAreaMemfd != 0 {
+				f := t.ti.files[uint32(v.GetShmid())]
+				if f.GetType() != images.FdTypes_MEMFD {
+					return fmt.Errorf("%w: memfd mapping %#x-%#x: file %d is not a memfd", ErrBadImage, v.GetStart(), v.GetEnd(), v.GetShmid())
+				}
+				memfds = append(memfds, f)
+			}
+		}
+	}
+	for id, size := range sizes {
+		if err := t.shmem.MakeShared(ctx, id, size); err != nil {
+			return err
+		}
+	}
+	for _, f := range memfds {
+		if _, err := t.shmem.Inode(ctx, f.GetMemfd().GetInodeId()); err != nil {
+			return err
+		}
+	}
 	var unixIDs []uint32
 	if err := t.openDeadPidfds(refs); err != nil {
 		return err
@@ -144,44 +177,6 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 		if err := t.inContainer(func() error {
 			return sockets.OpenUnix(sockRestorer{t}, t.ti.files, t.ti.skQueues, unixIDs, t.masters)
 		}); err != nil {
-			return err
-		}
-	}
-	// Memfds mapped by tasks.
-	for _, n := range t.nodes {
-		if n.helper || n.sn.zombie() {
-			continue
-		}
-		for _, v := range n.sn.mm.GetVmas() {
-			if v.GetStatus()&image.VmaAreaMemfd == 0 {
-				continue
-			}
-			f := t.ti.files[uint32(v.GetShmid())]
-			if f.GetType() != images.FdTypes_MEMFD {
-				return fmt.Errorf("%w: memfd mapping %#x-%#x: file %d is not a memfd", ErrBadImage, v.GetStart(), v.GetEnd(), v.GetShmid())
-			}
-			if _, err := t.shmem.Inode(ctx, f.GetMemfd().GetInodeId()); err != nil {
-				return err
-			}
-		}
-	}
-	// Shared anonymous memory: one object per shmid, as big as its
-	// largest use.
-	sizes := map[uint64]uint64{}
-	for _, n := range t.nodes {
-		if n.helper || n.sn.zombie() {
-			continue
-		}
-		for _, v := range n.sn.mm.GetVmas() {
-			if v.GetStatus()&image.VmaAnonShared == 0 {
-				continue
-			}
-			end := v.GetPgoff() + v.GetEnd() - v.GetStart()
-			sizes[v.GetShmid()] = max(sizes[v.GetShmid()], end)
-		}
-	}
-	for id, size := range sizes {
-		if err := t.shmem.MakeShared(ctx, id, size); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 // Package shmem saves and restores shared memory objects whole: the
 // shmem inode behind a MAP_SHARED|MAP_ANONYMOUS or /dev/zero MAP_SHARED
-// mapping, and a memfd (memfd.go). Each object is written once for the
+// mapping (with the files that map_files opens of it: anon.go), and a
+// memfd (memfd.go). Each object is written once for the
 // whole tree, not through the page tables of the tasks that map it: a
 // page that only an exited task faulted in is in no living task's page
 // tables but is in the object, and must come back.

@@ -76,14 +76,20 @@ func (m *Memfds) Add(link, target string, s *Set) (uint32, error) {
 	} else if sfs.Type != unix.TMPFS_MAGIC {
 		return 0, fmt.Errorf("%w: %s: not a memfd (file system %#x)", ErrUnsupported, target, sfs.Type)
 	}
-	if err := noWriter(f, target); err != nil {
-		return 0, err
+	anon := IsAnon(target, st.Dev)
+	if !anon {
+		if err := noWriter(f, target); err != nil {
+			return 0, err
+		}
 	}
 	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", target, os.NewSyscallError("fcntl(F_GET_SEALS)", err))
 	}
 	name := strings.TrimSuffix(strings.TrimPrefix(target, memfdPrefix), " (deleted)")
+	if name == anonName && !anon {
+		return 0, fmt.Errorf("%w: %s: a memfd named %s reads as shared anonymous memory in CRIU's image", errdefs.ErrUnsupported, target, anonName)
+	}
 	if m.byIno == nil {
 		m.byIno = map[uint64]*images.MemfdInodeEntry{}
 	}
@@ -189,15 +195,20 @@ func CreateMemfd(ctx context.Context, st image.Store, e *images.MemfdInodeEntry)
 	if _, err := Fill(ctx, st, uint64(e.GetShmid()), filler); err != nil {
 		return -1, fmt.Errorf("memfd %q: %w", e.GetName(), err)
 	}
+	return fd, setOwner(fd, e)
+}
+
+// setOwner gives the file fd the owner and mode of memfd inode e.
+func setOwner(fd int, e *images.MemfdInodeEntry) error {
 	if err := unix.Fchown(fd, int(e.GetUid()), int(e.GetGid())); err != nil {
-		return -1, fmt.Errorf("memfd %q: %w", e.GetName(), os.NewSyscallError("fchown", err))
+		return fmt.Errorf("memfd %q: %w", e.GetName(), os.NewSyscallError("fchown", err))
 	}
 	if e.Mode != nil {
 		if err := unix.Fchmod(fd, e.GetMode()&07777); err != nil {
-			return -1, fmt.Errorf("memfd %q: %w", e.GetName(), os.NewSyscallError("fchmod", err))
+			return fmt.Errorf("memfd %q: %w", e.GetName(), os.NewSyscallError("fchmod", err))
 		}
 	}
-	return fd, nil
+	return nil
 }
 
 // Seal gives the memfd fd the seals e had.

@@ -42,7 +42,11 @@ func (o *Objects) Inode(ctx context.Context, id uint32) (int, error) {
 	if e == nil {
 		return -1, fmt.Errorf("%w: memfd inode %d not in %s", errdefs.ErrBadImage, id, MemfdImage)
 	}
-	fd, err := CreateMemfd(ctx, o.store, e)
+	create := func() (int, error) { return CreateMemfd(ctx, o.store, e) }
+	if isAnonInode(e) {
+		create = func() (int, error) { return o.openAnon(ctx, e) }
+	}
+	fd, err := create()
 	if err != nil {
 		return -1, err
 	}
@@ -102,8 +106,10 @@ func (o *Objects) MemfdPath(f *images.FileEntry, id uint32, flags uint64) (path 
 }
 
 // MakeShared creates shared anonymous memory object id of size bytes in
-// the restorer and fills it, once, from its pagemap.
+// the restorer (or its file's size, if larger: anon.go) and fills it,
+// once, from its pagemap.
 func (o *Objects) MakeShared(ctx context.Context, id, size uint64) error {
+	size = max(size, anonSize(o.memfds, id))
 	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return fmt.Errorf("shared memory %d: %w", id, os.NewSyscallError("mmap", err))
@@ -131,7 +137,7 @@ func (o *Objects) SharedPath(id uint64) (string, bool) {
 // write seal forbids writable shared mappings made after it).
 func (o *Objects) Seal() error {
 	for _, id := range SortedIDs(o.memfds) {
-		if fd, ok := o.inodes[id]; ok {
+		if fd, ok := o.inodes[id]; ok && !isAnonInode(o.memfds[id]) { // F_SEAL_SEAL from birth
 			if err := Seal(fd, o.memfds[id]); err != nil {
 				return err
 			}
