@@ -36,6 +36,7 @@ func (t *tree) checkNamespaces() error {
 		return err
 	}
 	t.ns = ns
+	t.files.regs.OwnMounts = ns.Mask&unix.CLONE_NEWNS != 0
 	for _, d := range t.tasks {
 		if err := t.setVirtualIDs(d); err != nil {
 			return err

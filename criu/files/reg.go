@@ -42,9 +42,12 @@ type Set struct {
 	// criu's pid namespace (false: not of the tree), to refuse a /proc
 	// file named by a pid that restore does not keep (checkProcPid).
 	TreePid func(pid int) (int, bool)
-	links   []string // the links made, for RemoveLinks
-	linked  []*images.FileEntry
-	mounts  map[string]map[int]procfs.MountInfo // mounts by id, by /proc/PID (mountedAt)
+	// OwnMounts: the tree's mount namespace is its own, dumped, and
+	// made again by restore (checkGhostReadOnly).
+	OwnMounts bool
+	links     []string // the links made, for RemoveLinks
+	linked    []*images.FileEntry
+	mounts    map[string]map[int]procfs.MountInfo // mounts by id, by /proc/PID (mountedAt)
 }
 
 // NewSet returns an empty Set.
@@ -121,11 +124,10 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	// nor ever will: no ghost (package tty restores it hung up).
 	hung := unix.Statfs(link, &pts) == nil && pts.Type == unix.DEVPTS_SUPER_MAGIC
 	if st.Nlink == 0 && ghostKind(st.Mode) && !hung {
-		// Restore makes the ghost at its path: not on a read-only
-		// mount (CRIU 4.2 remounts it writable meanwhile; we do not).
-		var sfs unix.Statfs_t
-		if unix.Statfs(link, &sfs) == nil && sfs.Flags&unix.ST_RDONLY != 0 {
-			return 0, nil, fmt.Errorf("%w: %s was deleted while open, on a read-only mount (restore makes its copy at its path)", errdefs.ErrUnsupported, path)
+		// Restore makes the ghost at its path: on a read-only mount,
+		// one it can make writable meanwhile, as CRIU 4.2.
+		if err := f.checkGhostReadOnly(path, link); err != nil {
+			return 0, nil, err
 		}
 		k := [2]uint64{st.Dev, st.Ino}
 		gid, ok := f.byIno[k]

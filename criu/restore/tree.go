@@ -305,7 +305,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}
 	// Every file is open: the ghosts go, and the events their making,
 	// opening and removal queued on inotify watches with them.
-	t.ghosts.Remove()
+	r := root.r
+	if err := t.mnt.Writable(r.pid, r.sys, r.scr, t.remapPaths(), func() error { t.ghosts.Remove(); return nil }); err != nil {
+		return nil, err
+	}
 	if err := fsnotify.DrainFiles(t.masters, t.ti.files); err != nil { // queued while restored
 		return nil, err
 	}
@@ -379,11 +382,27 @@ func isSubreaper() bool {
 
 // makeRemaps makes the files deleted while open reachable for the tasks
 // to open: ghost copies, and links back (package files).
+// On a read-only mount of the tree's, they are made while it is
+// writable (mntns.Layout.Writable), as they are removed.
 func (t *treeRestorer) makeRemaps(ctx context.Context, undo *cleanup.Cleanup) error {
-	if err := t.ghosts.Make(ctx, t.store, t.ti.files, t.ti.remaps, undo); err != nil {
-		return err
+	r := t.nodes[0].r
+	return t.mnt.Writable(r.pid, r.sys, 0, t.remapPaths(), func() error {
+		if err := t.ghosts.Make(ctx, t.store, t.ti.files, t.ti.remaps, undo); err != nil {
+			return err
+		}
+		return t.ghosts.Link(t.ti.files, t.ti.linked, undo)
+	})
+}
+
+// remapPaths are the paths makeRemaps makes files at.
+func (t *treeRestorer) remapPaths() []string {
+	var ps []string
+	for _, ids := range []map[uint32]uint32{t.ti.remaps, t.ti.linked} {
+		for id := range ids {
+			ps = append(ps, t.ti.files[id].GetReg().GetName())
+		}
 	}
-	return t.ghosts.Link(t.ti.files, t.ti.linked, undo)
+	return ps
 }
 
 // maxFd is the highest fd number of the tree's images (2 at least).
