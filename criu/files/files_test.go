@@ -69,7 +69,7 @@ func TestGhostRoundTrip(t *testing.T) {
 	if err := s.WriteRemaps(ctx, store); err != nil {
 		t.Fatal(err)
 	}
-	remaps, _, err := ReadRemaps(ctx, store)
+	remaps, _, _, err := ReadRemaps(ctx, store)
 	if err != nil || len(remaps) != 1 {
 		t.Fatalf("remaps %v, %v", remaps, err)
 	}
@@ -164,7 +164,7 @@ func TestGhostFifo(t *testing.T) {
 
 // TestReadRemapsNone: no remap-fpath.img is no ghost.
 func TestReadRemapsNone(t *testing.T) {
-	remaps, _, err := ReadRemaps(context.Background(), nstest.Dir(t))
+	remaps, _, _, err := ReadRemaps(context.Background(), nstest.Dir(t))
 	if err != nil || len(remaps) != 0 {
 		t.Fatalf("ReadRemaps = %v, %v", remaps, err)
 	}
@@ -546,10 +546,10 @@ func TestFsDirRemovedRoot(t *testing.T) {
 }
 
 // A /proc file of a task that has exited (open after its child was
-// reaped, as upstream zdtm's remap_dead_pid) is refused at dump by name:
-// its path names nothing, and restore opens /proc files by path. The
-// same file of a live task is kept.
-func TestCheckProcGone(t *testing.T) {
+// reaped, as upstream zdtm's remap_dead_pid) names the pid restore makes
+// a helper of (REMAP_TYPE_PROCFS, remap_id the pid, as CRIU 4.2 writes
+// it), read back as such; the same file of a live task needs none.
+func TestProcGone(t *testing.T) {
 	cmd := exec.Command("sleep", "100")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -564,15 +564,25 @@ func TestCheckProcGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := checkProcGone(path, link); err != nil {
-		t.Errorf("%s of a live task: %v", path, err)
+	if pid, err := procGone(path, link); err != nil || pid != 0 {
+		t.Errorf("%s of a live task: %d, %v", path, pid, err)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	if err := checkProcGone(path, link); !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), path+" is a /proc file whose path names nothing") {
-		t.Errorf("%s of a reaped task: %v", path, err)
+	if pid, err := procGone(path, link); err != nil || pid != cmd.Process.Pid {
+		t.Errorf("%s of a reaped task: %d, %v (want %d)", path, pid, err, cmd.Process.Pid)
 	}
-	if _, _, err := NewSet().AddReg(func() uint32 { return 1 }, path, link, 0, 0); !errors.Is(err, errdefs.ErrUnsupported) {
-		t.Errorf("AddReg of %s of a reaped task: %v", path, err)
+	s := NewSet()
+	id, _, err := s.AddReg(func() uint32 { return 7 }, path, link, 0, 0)
+	if err != nil {
+		t.Fatalf("AddReg of %s of a reaped task: %v", path, err)
+	}
+	store := nstest.Dir(t)
+	ctx := context.Background()
+	if err := s.WriteRemaps(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, dead, err := ReadRemaps(ctx, store); err != nil || dead[id] != uint32(cmd.Process.Pid) {
+		t.Errorf("read back: %v, %v (want file %d: pid %d)", dead, err, id, cmd.Process.Pid)
 	}
 }

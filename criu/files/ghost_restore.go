@@ -166,6 +166,18 @@ func (gs *Ghosts) Make(ctx context.Context, s image.Store, files map[uint32]*ima
 	return nil
 }
 
+// RemapPaths are the paths Make and Link make files at: those of the
+// files of remaps and of linked (by file id) in files.
+func RemapPaths(files map[uint32]*images.FileEntry, remaps, linked map[uint32]uint32) []string {
+	var ps []string
+	for _, ids := range []map[uint32]uint32{remaps, linked} {
+		for id := range ids {
+			ps = append(ps, files[id].GetReg().GetName())
+		}
+	}
+	return ps
+}
+
 // Link makes each file of linked (the file it is linked back from, by
 // file id: a hard link the dump made in its directory, CRIU's
 // link_remap.N) reachable at its own name again, as CRIU 4.2's restore

@@ -77,7 +77,8 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 	if err := checkProcPid(path, link, f.TreePid); err != nil {
 		return 0, nil, err
 	}
-	if err := checkProcGone(path, link); err != nil {
+	dead, err := procGone(path, link)
+	if err != nil {
 		return 0, nil, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
@@ -87,6 +88,9 @@ func (f *Set) AddReg(next func() uint32, path, link string, flags uint32, pos in
 		flags &^= unix.O_TMPFILE
 	}
 	id := next()
+	if dead != 0 {
+		f.remaps = append(f.remaps, &images.RemapFilePathEntry{OrigId: proto.Uint32(id), RemapId: proto.Uint32(uint32(dead)), RemapType: images.RemapType_PROCFS.Enum()})
+	}
 	reg := &images.RegFileEntry{
 		Id: proto.Uint32(id), Flags: proto.Uint32(flags), Pos: proto.Uint64(uint64(pos)),
 		Fown: &images.FownEntry{Uid: proto.Uint32(0), Euid: proto.Uint32(0), Signum: proto.Uint32(0), PidType: proto.Uint32(0), Pid: proto.Uint32(0)},
@@ -297,16 +301,40 @@ func (f *Set) WriteRemaps(ctx context.Context, s image.Store) error {
 	return image.WriteImage(ctx, s, RemapImage, rm...)
 }
 
+// ReadFiles reads files.img, by file id. A tun file has CRIU's
+// reg_file_entry of the same id beside it (its flags): kept in the tun
+// file's entry.
+func ReadFiles(ctx context.Context, s image.Store) (map[uint32]*images.FileEntry, error) {
+	fes, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint32]*images.FileEntry{}
+	for _, m := range fes {
+		f := m.(*images.FileEntry)
+		if old := out[f.GetId()]; old != nil && old.GetType() == images.FdTypes_TUNF && f.GetType() == images.FdTypes_REG {
+			old.Reg = f.GetReg()
+			continue
+		} else if old != nil && old.GetType() == images.FdTypes_REG && f.GetType() == images.FdTypes_TUNF {
+			f.Reg = old.GetReg()
+		}
+		out[f.GetId()] = f
+	}
+	return out, nil
+}
+
 // ReadRemaps reads remap-fpath.img (none: no remap): the ghost id of
 // each file that has a ghost, by file id, and the id of the file each
 // file is linked back from (REMAP_TYPE_LINKED, which CRIU's dump with
 // --link-remap makes: a hard link to a file deleted while open, in its
-// directory), by file id. Other remap types are refused.
-func ReadRemaps(ctx context.Context, s image.Store) (ghosts, linked map[uint32]uint32, err error) {
-	ghosts, linked = map[uint32]uint32{}, map[uint32]uint32{}
+// directory), by file id, and the pid of the exited task whose /proc
+// file each file is (REMAP_TYPE_PROCFS, procGone), by file id. Other
+// remap types are refused.
+func ReadRemaps(ctx context.Context, s image.Store) (ghosts, linked, dead map[uint32]uint32, err error) {
+	ghosts, linked, dead = map[uint32]uint32{}, map[uint32]uint32{}, map[uint32]uint32{}
 	rms, err := image.ReadAll(ctx, s, RemapImage, func() proto.Message { return &images.RemapFilePathEntry{} })
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, m := range rms {
 		r := m.(*images.RemapFilePathEntry)
@@ -315,11 +343,16 @@ func ReadRemaps(ctx context.Context, s image.Store) (ghosts, linked map[uint32]u
 			ghosts[r.GetOrigId()] = r.GetRemapId()
 		case images.RemapType_LINKED:
 			linked[r.GetOrigId()] = r.GetRemapId()
+		case images.RemapType_PROCFS:
+			if r.GetRemapId() == 0 || r.GetRemapId() > 1<<22 {
+				return nil, nil, nil, fmt.Errorf("%w: %s: file %d of dead task %d", errdefs.ErrBadImage, RemapImage, r.GetOrigId(), r.GetRemapId())
+			}
+			dead[r.GetOrigId()] = r.GetRemapId()
 		default:
-			return nil, nil, fmt.Errorf("%w: remap type %v", errdefs.ErrUnsupported, r.GetRemapType())
+			return nil, nil, nil, fmt.Errorf("%w: remap type %v", errdefs.ErrUnsupported, r.GetRemapType())
 		}
 	}
-	return ghosts, linked, nil
+	return ghosts, linked, dead, nil
 }
 
 // RegKey is CRIU's name of a regular file for --inherit-fd: its path

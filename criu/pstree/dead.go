@@ -43,6 +43,9 @@ type Dead struct {
 	// ParentDead: the parent is a zombie or a helper itself, which
 	// takes no signal back.
 	ParentDead bool
+	// Quiet: a helper made with exit_signal 0, whose parent gets no
+	// SIGCHLD to take back.
+	Quiet bool
 }
 
 // FinishDead makes the helpers exit and their parents reap them, then
@@ -55,7 +58,7 @@ func FinishDead(dead []Dead) error {
 	var parents []Proc
 	seen := map[int]bool{}
 	signalled := func(d Dead) {
-		if !d.ParentDead && !seen[d.Parent.Pid()] {
+		if !d.ParentDead && !d.Quiet && !seen[d.Parent.Pid()] {
 			seen[d.Parent.Pid()] = true
 			parents = append(parents, d.Parent)
 		}

@@ -44,6 +44,10 @@ type treeImages struct {
 	// linked: the file each file deleted while open is linked back
 	// from (CRIU's --link-remap), by file id.
 	linked map[uint32]uint32
+	// dead: the pid of the exited task whose /proc file each file is
+	// (files.ReadRemaps), by file id: a helper of that pid is made
+	// while the files are opened (deadPids).
+	dead map[uint32]uint32
 	// tasks in pstree order (parents before children); zombies have
 	// only pst and cores.
 	tasks []*snapshot
@@ -76,8 +80,7 @@ func (sn *snapshot) zombie() bool {
 }
 
 func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
-	ti := &treeImages{files: map[uint32]*images.FileEntry{},
-		fdinfo: map[uint32][]*images.FdinfoEntry{}, fsByID: map[uint32]*images.FsEntry{}}
+	ti := &treeImages{fdinfo: map[uint32][]*images.FdinfoEntry{}, fsByID: map[uint32]*images.FsEntry{}}
 	ti.inv = &images.InventoryEntry{}
 	if err := image.ReadOne(ctx, s, "inventory.img", ti.inv); err != nil {
 		return nil, fmt.Errorf("read inventory: %w", err)
@@ -92,23 +95,10 @@ func readTree(ctx context.Context, s image.Store) (*treeImages, error) {
 	if len(psts) == 0 {
 		return nil, fmt.Errorf("%w: pstree.img is empty", ErrBadImage)
 	}
-	fes, err := image.ReadAll(ctx, s, "files.img", func() proto.Message { return &images.FileEntry{} })
-	if err != nil {
+	if ti.files, err = files.ReadFiles(ctx, s); err != nil {
 		return nil, err
 	}
-	for _, m := range fes {
-		f := m.(*images.FileEntry)
-		// A tun file has CRIU's reg_file_entry of the same id beside
-		// it (its flags): kept in the tun file's entry.
-		if old := ti.files[f.GetId()]; old != nil && old.GetType() == images.FdTypes_TUNF && f.GetType() == images.FdTypes_REG {
-			old.Reg = f.GetReg()
-			continue
-		} else if old != nil && old.GetType() == images.FdTypes_REG && f.GetType() == images.FdTypes_TUNF {
-			f.Reg = old.GetReg()
-		}
-		ti.files[f.GetId()] = f
-	}
-	if ti.remaps, ti.linked, err = files.ReadRemaps(ctx, s); err != nil {
+	if ti.remaps, ti.linked, ti.dead, err = files.ReadRemaps(ctx, s); err != nil {
 		return nil, err
 	}
 	if ti.pipeData, err = pipes.ReadData(ctx, s, pipes.PipesDataImage); err != nil {

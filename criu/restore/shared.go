@@ -9,7 +9,6 @@ import (
 
 	"github.com/criugo/criu/criu/anonfd"
 	"github.com/criugo/criu/criu/files"
-	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/netns"
 	"github.com/criugo/criu/criu/nsfile"
 	"github.com/criugo/criu/criu/pipes"
@@ -31,38 +30,13 @@ func (t *treeRestorer) openMasters(ctx context.Context) error {
 	t.ti.skQueues.Share(refs)
 	pm := pipes.NewMasters(t.ti.pipeData, t.ti.fifoData, func(fd int) { t.masterFds = append(t.masterFds, fd) })
 	pm.Root, pm.Ghost = t.mnt.Prefix(t.nodes[0].r.pid), t.ghosts.Of
-	// Shared anonymous memory: one object per shmid, as big as its
-	// largest use; then the memfds mapped by tasks. First, since a file
-	// may open a shared anonymous object (shmem/anon.go).
-	sizes := map[uint64]uint64{}
-	var memfds []*images.FileEntry
-	for _, n := range t.nodes {
-		if n.helper || n.sn.zombie() {
-			continue
-		}
-		for _, v := range n.sn.mm.GetVmas() {
-			if v.GetStatus()&image.VmaAnonShared != 0 {
-				end := v.GetPgoff() + v.GetEnd() - v.GetStart()
-				sizes[v.GetShmid()] = max(sizes[v.GetShmid()], end)
-			}
-			if v.GetStatus()&image.VmaAreaMemfd != 0 {
-				f := t.ti.files[uint32(v.GetShmid())]
-				if f.GetType() != images.FdTypes_MEMFD {
-					return fmt.Errorf("%w: memfd mapping %#x-%#x: file %d is not a memfd", ErrBadImage, v.GetStart(), v.GetEnd(), v.GetShmid())
-				}
-				memfds = append(memfds, f)
-			}
-		}
+	// The shared memory tasks map, first: a file may open it too.
+	var mms []*images.MmEntry
+	for _, n := range t.live() {
+		mms = append(mms, n.sn.mm)
 	}
-	for id, size := range sizes {
-		if err := t.shmem.MakeShared(ctx, id, size); err != nil {
-			return err
-		}
-	}
-	for _, f := range memfds {
-		if _, err := t.shmem.Inode(ctx, f.GetMemfd().GetInodeId()); err != nil {
-			return err
-		}
+	if err := t.shmem.MakeMapped(ctx, mms, t.ti.files); err != nil {
+		return err
 	}
 	var unixIDs []uint32
 	if err := t.openDeadPidfds(refs); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 	"time"
 
@@ -49,7 +50,8 @@ type node struct {
 	// helper: a task that is not in the images, created to give a
 	// process group its id (its leader had exited); it exits before
 	// the tree resumes.
-	helper bool
+	helper  bool
+	deadPid bool // a helper for an exited task's /proc files (deadpid.go)
 	// curSid, curPgid: what the task has now, as the tree is built.
 	curSid, curPgid int
 }
@@ -255,6 +257,10 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		return nil, err
 	}
 	defer connLock.Unlock(context.WithoutCancel(ctx)) // once the tasks run, or the restore failed
+	// Before any file is opened, shared ones (openMasters) first.
+	if err := t.makeDeadPids(); err != nil {
+		return nil, err
+	}
 	if err := t.netDo(func() error { return t.openMasters(ctx) }); err != nil {
 		return nil, err
 	}
@@ -282,10 +288,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	}
 	root.r.stats.Forking = time.Since(t0) - t.memTime
 	var stats Stats
-	for _, n := range t.nodes {
-		if n.sn.zombie() || n.helper {
-			continue
-		}
+	for _, n := range t.live() {
 		r := n.r
 		if err := t.tr.Do(r.restoreState); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
@@ -293,6 +296,9 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		stats.PagesRestored += r.stats.PagesRestored
 		stats.PagesSkippedCow += r.stats.PagesSkippedCow
 		stats.PagesCompared += r.stats.PagesCompared
+	}
+	if err := t.finishDeadPids(); err != nil {
+		return nil, err
 	}
 	if err := anonfd.Unfilled(t.ti.files, t.masters, t.epollDone); err != nil {
 		return nil, err
@@ -306,7 +312,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	// Every file is open: the ghosts go, and the events their making,
 	// opening and removal queued on inotify watches with them.
 	r := root.r
-	if err := t.mnt.Writable(r.pid, r.sys, r.scr, t.remapPaths(), func() error { t.ghosts.Remove(); return nil }); err != nil {
+	if err := t.mnt.Writable(r.pid, r.sys, r.scr, files.RemapPaths(t.ti.files, t.ti.remaps, t.ti.linked), func() error { t.ghosts.Remove(); return nil }); err != nil {
 		return nil, err
 	}
 	if err := fsnotify.DrainFiles(t.masters, t.ti.files); err != nil { // queued while restored
@@ -318,10 +324,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.ipc.Finish(); err != nil {
 		return nil, err
 	}
-	for _, n := range t.nodes {
-		if n.sn.zombie() || n.helper {
-			continue
-		}
+	for _, n := range t.live() {
 		err := t.tr.Do(func() error {
 			if err := t.hand.Release(handTask{n.r}, n.sn.sharedFds); err != nil {
 				return err
@@ -347,10 +350,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 			return nil, err
 		}
 	}
-	for _, n := range t.nodes {
-		if n.sn.zombie() || n.helper {
-			continue
-		}
+	for _, n := range t.live() {
 		if err := t.tr.Do(n.r.detach); err != nil {
 			return nil, fmt.Errorf("task %d: %w", n.pid, err)
 		}
@@ -381,12 +381,11 @@ func isSubreaper() bool {
 }
 
 // makeRemaps makes the files deleted while open reachable for the tasks
-// to open: ghost copies, and links back (package files).
-// On a read-only mount of the tree's, they are made while it is
-// writable (mntns.Layout.Writable), as they are removed.
+// to open: ghost copies, and links back (package files); on a read-only
+// mount of the tree's, while it is writable (mntns.Layout.Writable).
 func (t *treeRestorer) makeRemaps(ctx context.Context, undo *cleanup.Cleanup) error {
 	r := t.nodes[0].r
-	return t.mnt.Writable(r.pid, r.sys, 0, t.remapPaths(), func() error {
+	return t.mnt.Writable(r.pid, r.sys, 0, files.RemapPaths(t.ti.files, t.ti.remaps, t.ti.linked), func() error {
 		if err := t.ghosts.Make(ctx, t.store, t.ti.files, t.ti.remaps, undo); err != nil {
 			return err
 		}
@@ -394,15 +393,9 @@ func (t *treeRestorer) makeRemaps(ctx context.Context, undo *cleanup.Cleanup) er
 	})
 }
 
-// remapPaths are the paths makeRemaps makes files at.
-func (t *treeRestorer) remapPaths() []string {
-	var ps []string
-	for _, ids := range []map[uint32]uint32{t.ti.remaps, t.ti.linked} {
-		for id := range ids {
-			ps = append(ps, t.ti.files[id].GetReg().GetName())
-		}
-	}
-	return ps
+// live are the nodes of tasks that run on: neither zombies nor helpers.
+func (t *treeRestorer) live() []*node {
+	return slices.DeleteFunc(slices.Clone(t.nodes), func(n *node) bool { return n.helper || n.sn.zombie() })
 }
 
 // maxFd is the highest fd number of the tree's images (2 at least).
@@ -470,10 +463,11 @@ func stackScratch(r *restorer) uint64 {
 }
 
 // forkChild makes the task k a child of n with pid (as seen in n's pid
-// namespace), with clone3 run inside n; with sibling, a child of n's
-// parent (CLONE_PARENT: k's session is n's, pstree.Via). k shares n's fd
-// table or fs when the images say so.
-func (t *treeRestorer) forkChild(n *node, pid int, k *node, sibling bool) (*restorer, error) {
+// namespace), with clone3 run inside n, that sends sig (SIGCHLD, or 0)
+// to n when it dies; with sibling, a child of n's parent (CLONE_PARENT:
+// k's session is n's, pstree.Via), sending none. k shares n's fd table
+// or fs when the images say so.
+func (t *treeRestorer) forkChild(n *node, pid int, k *node, sibling bool, sig uint64) (*restorer, error) {
 	r := n.r
 	if err := t.tr.SetOptions(r.pid, ptrace.OptTraceClone|ptrace.OptExitKill|unix.PTRACE_O_TRACEFORK); err != nil {
 		return nil, err
@@ -491,7 +485,6 @@ func (t *treeRestorer) forkChild(n *node, pid int, k *node, sibling bool) (*rest
 		k.sn.ids.GetFsId() == k.parent.sn.ids.GetFsId() && flags&unix.CLONE_FS == 0) {
 		return nil, fmt.Errorf("%w: task %d shares its fd table or fs with its parent %d, but is forked by %d, in its session, which does not", ErrUnsupported, k.pid, k.parent.pid, n.pid)
 	}
-	sig := uint64(unix.SIGCHLD)
 	if sibling {
 		flags |= unix.CLONE_PARENT
 		sig = 0 // clone3 wants none with CLONE_PARENT: the child has its caller's
@@ -579,7 +572,7 @@ func (t *treeRestorer) create(ctx context.Context, n *node) error {
 		}
 	}
 	fork := func(k, by *node) error {
-		r, err := t.forkChild(by, k.pid, k, by != n && !t.sessions.Via[k.pid].Reparent)
+		r, err := t.forkChild(by, k.pid, k, by != n && !t.sessions.Via[k.pid].Reparent, uint64(unix.SIGCHLD))
 		if err != nil {
 			return fmt.Errorf("create task %d: %w", k.pid, err)
 		}
@@ -640,21 +633,22 @@ func (t *treeRestorer) sessionForker(n, k *node) (*node, error) {
 		} else if err := task.SetChildSubreaper(n.r, tc); err != nil {
 			return nil, err
 		}
-		return t.helper(by, t.sparePid(), fmt.Sprintf("task %d, re-parented to %d", k.pid, n.pid), 0)
+		return t.helper(by, t.sparePid(), fmt.Sprintf("task %d, re-parented to %d", k.pid, n.pid), 0, uint64(unix.SIGCHLD))
 	case by != nil:
 		return by, nil
 	case v.Helper:
-		return t.helper(n, v.By, "session", unix.SYS_SETSID)
+		return t.helper(n, v.By, "session", unix.SYS_SETSID, uint64(unix.SIGCHLD))
 	}
 	return nil, fmt.Errorf("%w: the leader %d of task %d's session is not made before it", ErrBadImage, v.By, k.pid)
 }
 
 // helper makes a task that is not in the images as n's child, with pid
-// (0: any), and runs call (setsid, setpgid(0, 0), or none) in it: it
+// (0: any), sending sig to n when it dies, and runs call (setsid,
+// setpgid(0, 0), or none) in it: it
 // gives a session or a group its id, or forks a task to be re-parented,
 // and exits before the tree resumes (finishDead).
-func (t *treeRestorer) helper(n *node, pid int, what string, call uintptr) (*node, error) {
-	r, err := t.forkChild(n, pid, nil, false)
+func (t *treeRestorer) helper(n *node, pid int, what string, call uintptr, sig uint64) (*node, error) {
+	r, err := t.forkChild(n, pid, nil, false, sig)
 	if err != nil {
 		return nil, fmt.Errorf("create helper %d for %s %d: %w", pid, what, pid, err)
 	}
@@ -686,6 +680,9 @@ func (t *treeRestorer) sparePid() int {
 	m := 0
 	for _, n := range t.nodes {
 		m = max(m, n.pid)
+	}
+	for _, pid := range t.ti.dead { // deadpid.go's, made later
+		m = max(m, int(pid))
 	}
 	return m + 1
 }
@@ -733,7 +730,7 @@ func (t *treeRestorer) setGroups() error {
 		ms[i] = pstree.Member{Proc: deadTask{handTask{n.r}}, Pid: n.pid, Pgid: n.pgid(), Cur: &n.curPgid, Helper: n.helper}
 	}
 	return pstree.SetGroups(ms, func(pg int) bool { return t.byPid[pg] != nil || t.outGroup(pg) }, func(i, pg int) error {
-		_, err := t.helper(nodes[i], pg, "process group", unix.SYS_SETPGID)
+		_, err := t.helper(nodes[i], pg, "process group", unix.SYS_SETPGID, uint64(unix.SIGCHLD))
 		return err
 	})
 }
@@ -743,7 +740,7 @@ func (t *treeRestorer) setGroups() error {
 func (t *treeRestorer) finishDead() error {
 	var dead []pstree.Dead
 	for _, n := range t.nodes {
-		if n.helper || n.sn.zombie() {
+		if (n.helper && !n.deadPid) || n.sn.zombie() {
 			d := pstree.Dead{Pid: n.pid, Task: deadTask{handTask{n.r}}, Parent: deadTask{handTask{n.parent.r}}, Helper: n.helper,
 				ParentDead: n.parent.helper || n.parent.sn.zombie()}
 			if !n.helper {

@@ -121,6 +121,42 @@ func (o *Objects) MakeShared(ctx context.Context, id, size uint64) error {
 	return nil
 }
 
+// MakeMapped makes the objects the tasks of mms map: one shared
+// anonymous object per shmid, as big as its largest use (MakeShared),
+// then the memfds (Inode, each a MEMFD file of files), before any task
+// maps or opens them (a file may open a shared anonymous object too:
+// anon.go).
+func (o *Objects) MakeMapped(ctx context.Context, mms []*images.MmEntry, files map[uint32]*images.FileEntry) error {
+	sizes := map[uint64]uint64{}
+	var memfds []*images.FileEntry
+	for _, mm := range mms {
+		for _, v := range mm.GetVmas() {
+			if v.GetStatus()&image.VmaAnonShared != 0 {
+				end := v.GetPgoff() + v.GetEnd() - v.GetStart()
+				sizes[v.GetShmid()] = max(sizes[v.GetShmid()], end)
+			}
+			if v.GetStatus()&image.VmaAreaMemfd != 0 {
+				f := files[uint32(v.GetShmid())]
+				if f.GetType() != images.FdTypes_MEMFD {
+					return fmt.Errorf("%w: memfd mapping %#x-%#x: file %d is not a memfd", errdefs.ErrBadImage, v.GetStart(), v.GetEnd(), v.GetShmid())
+				}
+				memfds = append(memfds, f)
+			}
+		}
+	}
+	for id, size := range sizes {
+		if err := o.MakeShared(ctx, id, size); err != nil {
+			return err
+		}
+	}
+	for _, f := range memfds {
+		if _, err := o.Inode(ctx, f.GetMemfd().GetInodeId()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SharedPath is the restorer's /proc/PID/map_files link to shared
 // anonymous memory object id, through which a task maps it; false when
 // the restore made no such object.
