@@ -633,13 +633,32 @@ while [ ! -s /data/pty ]; do sleep 0.01; done`)
 	}
 }
 
-// A container with a file deleted while open on a read-only mount (of
-// its tmpfs /ro): the dump refuses it by name (restore makes ghost copies at their
-// path), and the container runs on.
-func TestDumpRootContainerReadOnlyGhostRefused(t *testing.T) {
-	_, pid := startRootContainer(t, "mount -o remount,rw /ro; echo g > /ro/g; exec 9</ro/g; rm /ro/g; mount -o remount,bind,ro /ro")
+// A container with a file deleted while open on its tmpfs /ro, made
+// read-only afterwards by the mount's own flag: restore makes its ghost
+// copy with the mount writable for the while (as CRIU 4.2), the fd is a
+// deleted file of /ro with its data, /ro is read-only again and keeps no
+// copy, and the container runs on.
+func TestRestoreRootContainerReadOnlyGhost(t *testing.T) {
+	r, pid := startRootContainer(t, "mount -o remount,rw /ro; echo g > /ro/g; exec 9</ro/g; rm /ro/g; mount -o remount,bind,ro /ro")
 	waitCount(t, pid, 2)
-	refusedDump(t, pid, "/ro/g was deleted while open, on a read-only mount")
+	rpid := dumpRestoreCT(t, pid, r)
+	fd := procfs.Path(rpid, "fd/9")
+	if l, err := os.Readlink(fd); err != nil || l != "/ro/g (deleted)" {
+		t.Errorf("fd 9: %q %v", l, err)
+	}
+	if b, err := os.ReadFile(fd); err != nil || string(b) != "g\n" {
+		t.Errorf("fd 9 reads %q %v", b, err)
+	}
+	ro := procfs.Path(rpid, "root") + "/ro"
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(ro, &sfs); err != nil || sfs.Flags&unix.ST_RDONLY == 0 {
+		t.Errorf("/ro is not read-only after restore (%#x, %v)", sfs.Flags, err)
+	}
+	if ents, _ := os.ReadDir(ro); len(ents) != 1 || ents[0].Name() != "f" {
+		t.Errorf("/ro holds %v, want its f only", ents)
+	}
+	n := count(rpid)
+	waitCount(t, rpid, n+1)
 }
 
 // A container whose root task runs an executable since deleted: the
