@@ -196,6 +196,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 		}
 		// A guard region page reads as a swap entry: it holds no data.
 		present := func(pm uint64) bool { return pm&mem.PMGuard == 0 && pm&(mem.PMPresent|mem.PMSwap) != 0 }
+		memfd := shmem.IsMemfd(m.Path) || shmem.IsAnon(m.Path, unix.Mkdev(m.Major, m.Minor))
 		switch {
 		case m.Path == "[vsyscall]":
 			status = image.VmaAreaVsyscall
@@ -210,9 +211,8 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 			status |= image.VmaAreaVvar | image.VmaAnonPrivate
 			flags |= unix.MAP_ANONYMOUS
 		case strings.HasPrefix(m.Path, "/SYSV"):
-			// An shmat: the inode is the shmid. The segment's bytes are
-			// saved once, in ipcns-shm (ipcns.Attached: MapSysv), not in pages;
-			// on huge pages too (SHM_HUGETLB, made so again by package ipcns).
+			// An shmat (on huge pages too): the inode is the shmid. The segment's
+			// bytes are saved once, in ipcns-shm (ipcns.Attached: MapSysv).
 			if m.Offset != 0 {
 				return nil, &errdefs.VmaError{Start: m.Start, End: m.End, Path: m.Path, Err: fmt.Errorf("%w: part of a System V shared memory attach", errdefs.ErrUnsupported)}
 			}
@@ -234,7 +234,7 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				status |= image.VmaAnonPrivate
 				flags |= unix.MAP_ANONYMOUS
 				a.pages = present
-			case (m.Shared && anon) || shmem.IsMemfd(m.Path):
+			case (m.Shared && anon) || memfd:
 				st, err := d.fileVma(m, e, a, true)
 				if err != nil {
 					return nil, err
@@ -281,17 +281,10 @@ func (d *TaskDump) collectVmas(maps []procfs.Mapping) ([]*area, error) {
 				a.pages = mem.PrivatePage // what a private one wrote
 			}
 			d.task.MapSocket(m, e)
-		case shmem.IsMemfd(m.Path) || shmem.IsAnon(m.Path, unix.Mkdev(m.Major, m.Minor)):
-			// The memfd's contents are saved once (package shmem); the
-			// mapping names a memfd file of it (or, private, of shared
-			// anonymous memory: shmem/anon.go).
-			st, err := d.fileVma(m, e, a, true)
-			if err != nil {
-				return nil, err
-			}
-			status |= st
-		case m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
-			st, err := d.fileVma(m, e, a, false)
+		case memfd || m.FilePath() != "" || (m.Inode != 0 && !strings.HasPrefix(m.Path, "[")):
+			// A memfd's contents are saved once (package shmem), the mapping names a
+			// memfd file of it (a private one of shared anonymous memory too).
+			st, err := d.fileVma(m, e, a, memfd)
 			if err != nil {
 				return nil, err
 			}

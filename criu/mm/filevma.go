@@ -13,10 +13,9 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// fileVma records mapping m of a file, or of a memfd with memfd (its
-// contents saved once by package shmem; so is, as CRIU 4.2 does it, a
-// shared anonymous mapping on huge pages), and returns the VMA's status
-// bits. A private mapping has its own pages saved (mem.PrivatePage).
+// fileVma records mapping m of a file, or of a memfd with memfd (as CRIU
+// 4.2, a shared anonymous one on huge pages is one), and returns the
+// VMA's status bits; a private one has its own pages saved too.
 func (d *TaskDump) fileVma(m procfs.Mapping, e *images.VmaEntry, a *area, memfd bool) (uint32, error) {
 	oflags := uint32(unix.O_RDONLY)
 	if m.Shared && m.HasFlag("mw") {

@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-
-	"github.com/criugo/criu/criu/pstree"
 )
 
 // makeDeadPids makes a helper of each pid of an exited task whose /proc
-// files (REMAP_TYPE_PROCFS, files.ReadRemaps) are opened by their paths
-// while it lives (as CRIU 4.2): a child of the root's stub, made before
-// any file is opened, that exits once all are, with exit_signal 0 (the
-// root's pending signals are restored by then).
+// files (REMAP_TYPE_PROCFS) are opened by path while it lives, as CRIU
+// 4.2: a child of the root's stub, made before any file is opened, that
+// exits once all are (finishDead), sending no SIGCHLD.
 func (t *treeRestorer) makeDeadPids() error {
 	for _, pid := range slices.Compact(slices.Sorted(maps.Values(t.ti.dead))) {
 		if t.byPid[int(pid)] != nil {
@@ -25,15 +22,4 @@ func (t *treeRestorer) makeDeadPids() error {
 		h.deadPid = true
 	}
 	return nil
-}
-
-// finishDeadPids makes those helpers exit, reaped by the root.
-func (t *treeRestorer) finishDeadPids() error {
-	var dead []pstree.Dead
-	for _, n := range t.nodes {
-		if n.deadPid {
-			dead = append(dead, pstree.Dead{Pid: n.pid, Task: deadTask{handTask{n.r}}, Parent: deadTask{handTask{n.parent.r}}, Helper: true, Quiet: true})
-		}
-	}
-	return pstree.FinishDead(dead)
 }

@@ -44,10 +44,7 @@ type treeImages struct {
 	// linked: the file each file deleted while open is linked back
 	// from (CRIU's --link-remap), by file id.
 	linked map[uint32]uint32
-	// dead: the pid of the exited task whose /proc file each file is
-	// (files.ReadRemaps), by file id: a helper of that pid is made
-	// while the files are opened (deadPids).
-	dead map[uint32]uint32
+	dead   map[uint32]uint32 // an exited task's pid by its /proc file's id (deadpid.go)
 	// tasks in pstree order (parents before children); zombies have
 	// only pst and cores.
 	tasks []*snapshot

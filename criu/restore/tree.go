@@ -283,7 +283,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if err := t.setForeground(); err != nil {
 		return nil, err
 	}
-	if err := t.finishDead(); err != nil {
+	if err := t.finishDead(false); err != nil {
 		return nil, err
 	}
 	root.r.stats.Forking = time.Since(t0) - t.memTime
@@ -297,7 +297,7 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 		stats.PagesSkippedCow += r.stats.PagesSkippedCow
 		stats.PagesCompared += r.stats.PagesCompared
 	}
-	if err := t.finishDeadPids(); err != nil {
+	if err := t.finishDead(true); err != nil {
 		return nil, err
 	}
 	if err := anonfd.Unfilled(t.ti.files, t.masters, t.epollDone); err != nil {
@@ -736,13 +736,14 @@ func (t *treeRestorer) setGroups() error {
 }
 
 // finishDead makes zombies exit with their dumped status and helpers
-// exit and be reaped (pstree.FinishDead).
-func (t *treeRestorer) finishDead() error {
+// exit and be reaped (pstree.FinishDead); with deadPids, the helpers of
+// makeDeadPids only, which send no SIGCHLD, else all others.
+func (t *treeRestorer) finishDead(deadPids bool) error {
 	var dead []pstree.Dead
 	for _, n := range t.nodes {
-		if (n.helper && !n.deadPid) || n.sn.zombie() {
+		if (n.helper || n.sn.zombie()) && n.deadPid == deadPids {
 			d := pstree.Dead{Pid: n.pid, Task: deadTask{handTask{n.r}}, Parent: deadTask{handTask{n.parent.r}}, Helper: n.helper,
-				ParentDead: n.parent.helper || n.parent.sn.zombie()}
+				ParentDead: n.parent.helper || n.parent.sn.zombie(), Quiet: n.deadPid}
 			if !n.helper {
 				d.Status = n.sn.cores[uint32(n.pid)].GetTc().GetExitCode()
 			}
