@@ -14,6 +14,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
@@ -97,8 +98,9 @@ func ParseExternalMnt(v string) (point, key string, ok bool, err error) {
 // in a peer group with criu's mount namespace; a slave of a group
 // outside the namespace that is not external (see the package doc).
 // A namespace whose root mount is criu's own root (a plain copy of
-// criu's namespace, restored as such) is written whole but not
-// checked. The files of each tmpfs of a pivot_root'ed namespace go to
+// criu's namespace) is written whole and checked against criu's
+// (dumpCopy): restore makes it as a new copy of criu's, made different
+// where it is. The files of each tmpfs of a pivot_root'ed namespace go to
 // tmpfs-dev-N.tar.gz.img (dumpTmpfs).
 func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpOptions, log zerolog.Logger) error {
 	ms, err := procfs.ReadMountInfo(pid)
@@ -113,6 +115,13 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 	ordered, err := parentsFirst(ms, copyOfMine)
 	if err != nil {
 		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+	}
+	if l, _ := os.Readlink(procfs.Path(pid, "root")); copyOfMine && l == "/" {
+		// Restored as a new copy of criu's, made different where the
+		// tree's is (copy.go).
+		if err := dumpCopy(ctx, store, pid, ordered, mine, opts); err != nil {
+			return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+		}
 	}
 	var entries []proto.Message
 	archived := map[uint32]bool{} // tmpfs devices
@@ -152,7 +161,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 		if _, ext := opts.External[m.Point]; !copyOfMine && !ext && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
 			top, ok := topMount(procfs.Path(pid, "root"), m)
-			if err := dumpTmpfs(ctx, store, pid, m, ok && top != m.ID, e.GetRootDev(), opts.Sockets); err != nil {
+			if err := tmpfs.Dump(ctx, store, pid, m, ok && top != m.ID, e.GetRootDev(), opts.Sockets); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
 		}

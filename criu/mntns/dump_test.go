@@ -19,6 +19,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/nsenter/nstest"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
@@ -127,7 +128,7 @@ func TestDumpContainer(t *testing.T) {
 	if prc == nil || prc.GetFstype() != 1 {
 		t.Errorf("/proc: %v", prc)
 	}
-	checkTar(t, filepath.Join(store.Path(), TmpfsImageName(tmp.GetRootDev())))
+	checkTar(t, filepath.Join(store.Path(), tmpfs.ImageName(tmp.GetRootDev())))
 	// CRIU's decoder reads it.
 	if crit, err := exec.LookPath("crit"); err == nil {
 		out, err := exec.Command(crit, "decode", "-i", filepath.Join(store.Path(), ImageName(3))).CombinedOutput()

@@ -16,6 +16,7 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
@@ -77,17 +78,11 @@ func Load(ctx context.Context, store image.Store, own bool, id uint32, opts Rest
 		return nil, nil
 	}
 	l := &Layout{store: store, opts: opts, log: log, archive: map[uint32]bool{}}
-	found, err := image.ReadEach(ctx, store, ImageName(id), func() *images.MntEntry { return &images.MntEntry{} },
-		func(e *images.MntEntry, _ *image.Decoder) error { l.mounts = append(l.mounts, e); return nil })
-	if err != nil {
+	var err error
+	if l.mounts, err = readMounts(ctx, store, id); err != nil {
 		return nil, err
 	}
-	if found && len(l.mounts) > 0 {
-		if l.mounts, err = orderMounts(l.mounts); err != nil {
-			return nil, fmt.Errorf("%s: %w", ImageName(id), err)
-		}
-	}
-	if !found || len(l.mounts) == 0 {
+	if len(l.mounts) == 0 {
 		if opts.Root != "" {
 			return nil, fmt.Errorf("%w: --root %s: the images have no mount namespace (%s)", errdefs.ErrUnsupported, opts.Root, ImageName(id))
 		}
@@ -119,6 +114,21 @@ func Load(ctx context.Context, store image.Store, own bool, id uint32, opts Rest
 		}
 	}
 	return l, nil
+}
+
+// readMounts reads mountpoints-ID.img, parents first (orderMounts);
+// none without it.
+func readMounts(ctx context.Context, store image.Store, id uint32) ([]*images.MntEntry, error) {
+	var ms []*images.MntEntry
+	found, err := image.ReadEach(ctx, store, ImageName(id), func() *images.MntEntry { return &images.MntEntry{} },
+		func(e *images.MntEntry, _ *image.Decoder) error { ms = append(ms, e); return nil })
+	if err != nil || !found || len(ms) == 0 {
+		return nil, err
+	}
+	if ms, err = orderMounts(ms); err != nil {
+		return nil, fmt.Errorf("%s: %w", ImageName(id), err)
+	}
+	return ms, nil
 }
 
 // orderMounts returns the image's mounts parents first, the root mount
@@ -266,6 +276,7 @@ type mk struct {
 	buf  uint64
 	fds  map[*images.MntEntry]int
 	byID map[uint32]*images.MntEntry
+	tmp  int // the task's O_PATH fd of criu's temporary directory (inTask); 0: none
 }
 
 // at is the root of the made mount m as the task reaches it.
@@ -350,6 +361,28 @@ func (k *mk) path1(name string, nr uintptr, p string, args ...uint64) error {
 	return err
 }
 
+// session starts an injection session in task pid: a buffer mapped in
+// it; end closes the fds of the mounts and unmaps the buffer.
+func (l *Layout) session(pid int, sys Syscall) (*mk, error) {
+	t := task{pid, sys}
+	const prot, flags = unix.PROT_READ | unix.PROT_WRITE, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
+	buf, err := t.Syscall("mmap", unix.SYS_MMAP, 0, bufSize, prot, flags, ^uint64(0), 0)
+	if err != nil {
+		return nil, err
+	}
+	k := &mk{l: l, t: t, buf: buf, fds: map[*images.MntEntry]int{}, byID: map[uint32]*images.MntEntry{}}
+	for _, m := range l.mounts {
+		k.byID[m.GetMntId()] = m
+	}
+	return k, nil
+}
+
+func (k *mk) end() error {
+	k.closeAll()
+	_, err := k.t.Syscall("munmap", unix.SYS_MUNMAP, k.buf, bufSize)
+	return err
+}
+
 // Make builds the layout in the task's mount namespace and moves the
 // task's root there (see the package doc): the copy of criu's namespace
 // is made rslave, --root bind-mounted on itself, every mount made below
@@ -358,19 +391,12 @@ func (k *mk) path1(name string, nr uintptr, p string, args ...uint64) error {
 // detached. Afterwards every path the task opens resolves inside the
 // container. A mount it cannot make is refused by name.
 func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
-	t := task{pid, sys}
-	const prot, flags = unix.PROT_READ | unix.PROT_WRITE, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS
-	buf, err := t.Syscall("mmap", unix.SYS_MMAP, 0, bufSize, prot, flags, ^uint64(0), 0)
+	k, err := l.session(pid, sys)
 	if err != nil {
 		return err
 	}
-	k := &mk{l: l, t: t, buf: buf, fds: map[*images.MntEntry]int{}, byID: map[uint32]*images.MntEntry{}}
-	for _, m := range l.mounts {
-		k.byID[m.GetMntId()] = m
-	}
-	defer k.closeAll()
 	defer func() {
-		if _, uerr := t.Syscall("munmap", unix.SYS_MUNMAP, buf, bufSize); err == nil {
+		if uerr := k.end(); err == nil {
 			err = uerr
 		}
 	}()
@@ -425,10 +451,10 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	if err != nil {
 		return err
 	}
-	if _, err := t.Syscall("pivot_root(., .)", unix.SYS_PIVOT_ROOT, dot, dot); err != nil {
+	if _, err := k.t.Syscall("pivot_root(., .)", unix.SYS_PIVOT_ROOT, dot, dot); err != nil {
 		return err
 	}
-	if _, err := t.Syscall("umount2(., MNT_DETACH)", unix.SYS_UMOUNT2, dot, unix.MNT_DETACH); err != nil {
+	if _, err := k.t.Syscall("umount2(., MNT_DETACH)", unix.SYS_UMOUNT2, dot, unix.MNT_DETACH); err != nil {
 		return err
 	}
 	if err := k.path1("chdir", unix.SYS_CHDIR, "/"); err != nil {
@@ -442,7 +468,7 @@ func (l *Layout) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 			return fmt.Errorf("root mount: unbindable: %w", err)
 		}
 	}
-	l.log.Debug().Int("pid", t.Pid()).Str("root", l.root).Int("mounts", len(l.mounts)).Msg("mount namespace made")
+	l.log.Debug().Int("pid", pid).Str("root", l.root).Int("mounts", len(l.mounts)).Msg("mount namespace made")
 	return nil
 }
 
@@ -494,7 +520,7 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 				return err
 			}
 			defer k.unmountAside(whole)
-			src = filepath.Join(whole, m.GetRoot())
+			src = filepath.Join(k.inTask(whole), m.GetRoot())
 			srcView = k.hostView(src)
 		} else {
 			return fmt.Errorf("%w: neither external, nor a bind of another mount of the namespace, nor made anew", errdefs.ErrUnsupported)
@@ -516,35 +542,35 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 		return err
 	}
 	defer os.Remove(aside)
-	tmpfs := !bind && fsName(m) == "tmpfs" && !l.archive[m.GetRootDev()]
+	fill := !bind && fsName(m) == "tmpfs" && !l.archive[m.GetRootDev()]
 	sb := uintptr(m.GetSbFlags())
-	if tmpfs {
+	if fill {
 		sb &^= unix.MS_RDONLY // filled first, made read-only after
 	}
 	if bind {
-		err = k.mount(src, aside, "", unix.MS_BIND, "")
+		err = k.mount(src, k.inTask(aside), "", unix.MS_BIND, "")
 	} else {
-		err = k.mount(m.GetSource(), aside, fsName(m), sb, m.GetOptions())
+		err = k.mount(m.GetSource(), k.inTask(aside), fsName(m), sb, m.GetOptions())
 	}
 	if err != nil {
 		return err
 	}
-	fd, err := k.open(aside)
+	fd, err := k.open(k.inTask(aside))
 	if err == nil {
 		k.fds[m] = fd
 		err = k.moveTo(fd, k.at(parent)+rel)
 	}
 	if err != nil {
-		if uerr := k.path1("umount2", unix.SYS_UMOUNT2, aside, unix.MNT_DETACH); uerr != nil {
+		if uerr := k.path1("umount2", unix.SYS_UMOUNT2, k.inTask(aside), unix.MNT_DETACH); uerr != nil {
 			l.log.Warn().Err(uerr).Str("dir", aside).Msg("detach a mount made aside")
 		}
 		return err
 	}
-	if !tmpfs {
+	if !fill {
 		return nil
 	}
 	l.archive[m.GetRootDev()] = true
-	if err := restoreTmpfs(context.Background(), l.store, k.view(m), m.GetMountpoint(), m.GetRootDev()); err != nil {
+	if err := tmpfs.Restore(context.Background(), l.store, k.view(m), m.GetMountpoint(), m.GetRootDev()); err != nil {
 		return err
 	}
 	if sb != uintptr(m.GetSbFlags()) {
@@ -616,7 +642,7 @@ func (k *mk) mountAside(m *images.MntEntry) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := k.mount(m.GetSource(), dir, fsName(m), uintptr(m.GetSbFlags()), m.GetOptions()); err != nil {
+	if err := k.mount(m.GetSource(), k.inTask(dir), fsName(m), uintptr(m.GetSbFlags()), m.GetOptions()); err != nil {
 		os.Remove(dir)
 		return "", err
 	}
@@ -625,7 +651,7 @@ func (k *mk) mountAside(m *images.MntEntry) (string, error) {
 
 // unmountAside detaches what mountAside made and removes its directory.
 func (k *mk) unmountAside(dir string) {
-	if err := k.path1("umount2", unix.SYS_UMOUNT2, dir, unix.MNT_DETACH); err != nil {
+	if err := k.path1("umount2", unix.SYS_UMOUNT2, k.inTask(dir), unix.MNT_DETACH); err != nil {
 		k.l.log.Warn().Err(err).Str("dir", dir).Msg("detach a mount made aside")
 	}
 	os.Remove(dir)
@@ -634,7 +660,22 @@ func (k *mk) unmountAside(dir string) {
 // hostView is path of the task's namespace (before the pivot_root) as
 // criu opens it.
 func (k *mk) hostView(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/proc/self/"); ok {
+		return procfs.Path(k.t.Pid(), rest) // below k.tmp (inTask)
+	}
 	return procfs.Path(k.t.Pid(), "root") + path
+}
+
+// inTask is a path of criu's (a node made aside in its temporary
+// directory) as the task reaches it: through k.tmp, the task's fd of
+// that directory, where there is one (a copy of criu's namespace, whose
+// /tmp a mount made may cover), else the same path.
+func (k *mk) inTask(path string) string {
+	dir := os.TempDir()
+	if rel, ok := strings.CutPrefix(path, dir+"/"); ok && k.tmp > 0 {
+		return fmt.Sprintf("/proc/self/fd/%d/%s", k.tmp, rel)
+	}
+	return path
 }
 
 // makeTarget makes a missing mount point p (as criu reaches it): a

@@ -1,4 +1,4 @@
-package mntns
+package tmpfs
 
 import (
 	"archive/tar"
@@ -16,13 +16,13 @@ import (
 	"github.com/criugo/criu/criu/image"
 )
 
-// restoreTmpfs fills the tmpfs mounted at dir (as criu reaches it) from
+// Restore fills the tmpfs mounted at dir (as criu reaches it) from
 // tmpfs-dev-N.tar.gz.img: files, directories, symlinks, hard links,
 // device nodes and fifos with their modes, owners and times. A tmpfs
 // dumped without an archive (a copy of criu's namespace) has none and
 // stays empty.
-func restoreTmpfs(ctx context.Context, store image.Store, dir, point string, dev uint32) error {
-	r, err := store.Open(ctx, TmpfsImageName(dev))
+func Restore(ctx context.Context, store image.Store, dir, point string, dev uint32) error {
+	r, err := store.Open(ctx, ImageName(dev))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package mntns
+package tmpfs
 
 import (
 	"archive/tar"
@@ -110,13 +110,13 @@ func uncover(proc int, point string, dev uint64) error {
 	return fmt.Errorf("uncover %s: more than 64 mounts over it", point)
 }
 
-// TmpfsImageName is the name of the archive of the tmpfs whose device is
+// ImageName is the name of the archive of the tmpfs whose device is
 // dev (CRIU's root_dev encoding, major<<20|minor).
-func TmpfsImageName(dev uint32) string {
+func ImageName(dev uint32) string {
 	return "tmpfs-dev-" + strconv.FormatUint(uint64(dev), 10) + ".tar.gz.img"
 }
 
-// dumpTmpfs writes the files of the tmpfs mounted at point in the mount
+// Dump writes the files of the tmpfs mounted at point in the mount
 // namespace of task pid as a gzip'ed tar, as CRIU's
 // `tar --create --gzip --one-file-system --numeric-owner
 // --preserve-permissions --check-links`: names relative to the mount's
@@ -129,7 +129,7 @@ func TmpfsImageName(dev uint32) string {
 // tar cannot hold, is left out when a socket of the tree is bound to it
 // (sockets, by the namespace's path: restore binds it again), otherwise
 // refused naming the mount.
-func dumpTmpfs(ctx context.Context, store image.Store, pid int, m procfs.MountInfo, covered bool, dev uint32, sockets map[string]bool) (err error) {
+func Dump(ctx context.Context, store image.Store, pid int, m procfs.MountInfo, covered bool, dev uint32, sockets map[string]bool) (err error) {
 	point := m.Point
 	clean, err := cleanMount(pid, point, m.Unbindable, covered, m.Dev())
 	if err != nil {
@@ -141,7 +141,7 @@ func dumpTmpfs(ctx context.Context, store image.Store, pid int, m procfs.MountIn
 	if err := unix.Stat(dir, &st); err != nil {
 		return fmt.Errorf("tmpfs %s: %w", point, os.NewSyscallError("stat", err))
 	}
-	name := TmpfsImageName(dev)
+	name := ImageName(dev)
 	w, err := store.Create(ctx, name)
 	if err != nil {
 		return err

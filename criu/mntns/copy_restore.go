@@ -1,0 +1,343 @@
+package mntns
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/procfs"
+	"github.com/criugo/criu/proto/images"
+)
+
+// Copy is a mount namespace that was a copy of criu's, made again in
+// the root task's new copy of criu's where the two differ (copy.go).
+type Copy struct {
+	l *Layout // the image's mounts, parents first; no --root
+}
+
+// LoadCopy reads mountpoints-ID.img of a root task in a mount namespace
+// of its own that was a copy of criu's (Load gave no Layout for it):
+// nil for images without it, or of a namespace whose root is not
+// criu's root.
+func LoadCopy(ctx context.Context, store image.Store, id uint32, log zerolog.Logger) (*Copy, error) {
+	ms, err := readMounts(ctx, store, id)
+	if err != nil || len(ms) == 0 || !copyOfMine(ms[0]) || ms[0].GetMountpoint() != "/" {
+		return nil, err
+	}
+	return &Copy{l: &Layout{store: store, mounts: ms, log: log, archive: map[uint32]bool{}}}, nil
+}
+
+// PtyMasters are the pty masters Make opened (Layout.PtyMasters).
+func (c *Copy) PtyMasters() []int { return c.l.PtyMasters() }
+
+// Make makes the mount namespace of the root task pid, a new copy of
+// criu's, the one the image has, with system calls injected into the
+// task (sys): nothing when they do not differ; otherwise the copy is
+// made a slave (nothing done in it reaches criu's), the mounts the tree
+// had unmounted are detached, the mounts it had made are made as a
+// container's are (makeOne: through their parents' fds, a tmpfs filled
+// from its archive), then flags, peer groups and masters (a group of
+// criu's joined from criu's mount, through /proc/CRIU/root) and
+// unbindable are set on every mount, and the result is compared with
+// the image: a restore that did not make it exactly fails, naming the
+// mount.
+func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
+	l := c.l
+	p, crius, err := c.plan(pid)
+	if err != nil || p.empty() {
+		return err
+	}
+	if _, ok := p.match[0]; !ok {
+		return fmt.Errorf("the root mount of the task's namespace is not criu's root")
+	}
+	k, err := l.session(pid, sys)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := k.end(); err == nil {
+			err = uerr
+		}
+	}()
+	// Before anything changes: criu's temporary directory and the
+	// mounts of criu's the peer groups are joined from.
+	if k.tmp, err = k.open(os.TempDir()); err != nil {
+		return err
+	}
+	defer k.t.Syscall("close", unix.SYS_CLOSE, uint64(k.tmp))
+	from := map[int]*images.MntEntry{} // index in crius
+	source := func(g int, w mnt) (*images.MntEntry, error) {
+		j := groupSource(crius, g, w.dev, w.root)
+		if j < 0 {
+			return nil, fmt.Errorf("%s: no uncovered mount of criu's namespace is in its peer group %d", w.name(), g)
+		}
+		if from[j] == nil {
+			fd, err := k.open(fmt.Sprintf("/proc/%d/root%s", os.Getpid(), crius[j].point))
+			if err != nil {
+				return nil, err
+			}
+			from[j] = &images.MntEntry{Mountpoint: proto.String("criu's " + crius[j].point)}
+			k.fds[from[j]] = fd
+		}
+		return from[j], nil
+	}
+	for i, w := range p.want {
+		for _, g := range []int{w.shared, w.master} {
+			if !p.ignored[i] && p.groups[g] {
+				if _, err := source(g, w); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := k.mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return err
+	}
+	self := procfs.Path(pid, "root")
+	for n := len(p.remove) - 1; n >= 0; n-- {
+		h := p.have[p.remove[n]]
+		if top, ok := topMount(self, procfs.MountInfo{Point: h.point}); !ok || top != h.id {
+			return fmt.Errorf("%s of the copy of criu's namespace, which the tree had unmounted: covered", h.name())
+		}
+		if err := k.path1("umount2", unix.SYS_UMOUNT2, h.point, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("%s, which the tree had unmounted: %w", h.name(), err)
+		}
+	}
+	made := []*images.MntEntry{}
+	for i, m := range l.mounts {
+		j, ok := p.match[i]
+		if !ok || p.ignored[i] {
+			continue
+		}
+		if top, ok := topMount(self, procfs.MountInfo{Point: p.have[j].point}); !ok || top != p.have[j].id {
+			continue // covered: reached by no fd
+		}
+		fd, err := k.open(m.GetMountpoint())
+		if err != nil {
+			return err
+		}
+		k.fds[m] = fd
+		made = append(made, m)
+	}
+	adds := []*images.MntEntry{l.mounts[0]}
+	for _, i := range p.add {
+		adds = append(adds, l.mounts[i])
+	}
+	for _, m := range creationOrder(adds) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := k.makeOne(m, made); err != nil {
+			return fmt.Errorf("mount %s (%s, source %s, root %s): %w", m.GetMountpoint(), fsName(m), m.GetSource(), m.GetRoot(), err)
+		}
+		made = append(made, m)
+	}
+	if err := c.settle(k, p, source); err != nil {
+		return err
+	}
+	if err := c.check(pid); err != nil {
+		return err
+	}
+	l.log.Debug().Int("pid", pid).Int("made", len(p.add)).Int("unmounted", len(p.remove)).Msg("mount namespace made from a copy of criu's")
+	return nil
+}
+
+// plan compares the image with the task's namespace; crius are criu's
+// mounts, parents first.
+func (c *Copy) plan(pid int) (*plan, []mnt, error) {
+	info, err := procfs.ReadMountInfo(pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	have, err := parentsFirst(info, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	mine, err := procfs.ReadMountInfo(os.Getpid())
+	if err != nil {
+		return nil, nil, err
+	}
+	crius, err := parentsFirst(mine, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := make([]mnt, len(c.l.mounts))
+	for i, m := range c.l.mounts {
+		want[i] = fromEntry(m)
+	}
+	return diff(want, mnts(have), groupsOf(mine)), mnts(crius), nil
+}
+
+// settle sets the flags, the propagation and unbindable of every mount
+// the image has (the copy is a slave of criu's by now): a peer of a
+// group of criu's joins it from criu's mount (source), a group of the
+// tree's is made around its leader (its mount of the widest root), a
+// slave joins its master's group and is made a slave.
+func (c *Copy) settle(k *mk, p *plan, source func(int, mnt) (*images.MntEntry, error)) error {
+	ms := c.l.mounts
+	reach := func(i int) (string, error) {
+		if _, ok := k.fds[ms[i]]; !ok {
+			return "", fmt.Errorf("%s: covered in the copy of criu's namespace, its flags or propagation cannot be set", p.want[i].name())
+		}
+		return k.at(ms[i]), nil
+	}
+	added := map[int]bool{}
+	for _, i := range p.add {
+		added[i] = true
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		if p.ignored[i] {
+			continue
+		}
+		if f, _ := p.changes0(i, added[i]); !f {
+			continue
+		}
+		at, err := reach(i)
+		if err != nil {
+			return err
+		}
+		if err := k.mount("", at, "", unix.MS_REMOUNT|unix.MS_BIND|uintptr(ms[i].GetFlags()&^unix.MS_UNBINDABLE), ""); err != nil {
+			return fmt.Errorf("%s: flags: %w", p.want[i].name(), err)
+		}
+	}
+	leader := map[int]int{}
+	for i, w := range p.want {
+		if g := w.shared; g != 0 && !p.groups[g] && !p.ignored[i] {
+			if o, ok := leader[g]; !ok || p.want[o].root != w.root && rootAbove(w.root, p.want[o].root) {
+				leader[g] = i
+			}
+		}
+	}
+	done := map[int]bool{}
+	var set func(i int) error
+	// joined is where mount i gets peer group g from: criu's mount, or
+	// the leader of the tree's group, set first.
+	joined := func(g, i int) (*images.MntEntry, error) {
+		if p.groups[g] {
+			return source(g, p.want[i])
+		}
+		o, ok := leader[g]
+		if !ok {
+			return nil, fmt.Errorf("%s: peer group %d has no mount", p.want[i].name(), g)
+		}
+		if err := set(o); err != nil {
+			return nil, err
+		}
+		return ms[o], nil
+	}
+	set = func(i int) error {
+		if done[i] {
+			return nil
+		}
+		done[i] = true
+		w := p.want[i]
+		if _, prop := p.changes0(i, added[i]); !prop {
+			return nil
+		}
+		at, err := reach(i)
+		if err != nil {
+			return err
+		}
+		if err := k.mount("", at, "", unix.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("%s: private: %w", w.name(), err)
+		}
+		if w.shared != 0 && (p.groups[w.shared] || leader[w.shared] != i) {
+			o, err := joined(w.shared, i) // its master comes with the group
+			if err != nil {
+				return err
+			}
+			return k.setGroup(o, ms[i])
+		}
+		if w.master != 0 {
+			o, err := joined(w.master, i)
+			if err != nil {
+				return err
+			}
+			if err := k.setGroup(o, ms[i]); err != nil {
+				return err
+			}
+			if err := k.mount("", at, "", unix.MS_SLAVE, ""); err != nil {
+				return fmt.Errorf("%s: slave: %w", w.name(), err)
+			}
+		}
+		if w.shared != 0 {
+			if err := k.mount("", at, "", unix.MS_SHARED, ""); err != nil {
+				return fmt.Errorf("%s: shared: %w", w.name(), err)
+			}
+		}
+		return nil
+	}
+	for i := range ms {
+		if !p.ignored[i] {
+			if err := set(i); err != nil {
+				return err
+			}
+		}
+	}
+	for i, m := range ms {
+		if m.GetFlags()&unix.MS_UNBINDABLE != 0 && !p.ignored[i] {
+			at, err := reach(i)
+			if err != nil {
+				return err
+			}
+			if err := k.mount("", at, "", unix.MS_UNBINDABLE, ""); err != nil {
+				return fmt.Errorf("%s: unbindable: %w", p.want[i].name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// changes0 is changes for a mount made (all to set) or matched.
+func (p *plan) changes0(i int, added bool) (flags, prop bool) {
+	if added {
+		return true, true
+	}
+	return p.changes(i)
+}
+
+// check compares the task's namespace with the image once made: every
+// mount there, none else, each with its flags, its peer group (the same
+// group of criu's, or one of the tree's, the same for the same) and
+// master.
+func (c *Copy) check(pid int) error {
+	p, _, err := c.plan(pid)
+	if err != nil {
+		return err
+	}
+	if len(p.add) > 0 {
+		return fmt.Errorf("%s: not made", p.want[p.add[0]].name())
+	}
+	if len(p.remove) > 0 {
+		return fmt.Errorf("%s: still there, the tree had unmounted it", p.have[p.remove[0]].name())
+	}
+	same := map[int]int{} // a group of the image -> the made one
+	group := func(want, got int) bool {
+		if want == 0 || p.groups[want] {
+			return want == got
+		}
+		if g, ok := same[want]; ok {
+			return g == got
+		}
+		same[want] = got
+		return got != 0 && !p.groups[got]
+	}
+	for i, j := range p.match {
+		w, h := p.want[i], p.have[j]
+		if p.ignored[i] {
+			continue
+		}
+		if w.flags != h.flags {
+			return fmt.Errorf("%s: made with flags %#x, want %#x", w.name(), h.flags, w.flags)
+		}
+		if !group(w.shared, h.shared) || !group(w.master, h.master) {
+			return fmt.Errorf("%s: made shared:%d master:%d, want shared:%d master:%d", w.name(), h.shared, h.master, w.shared, w.master)
+		}
+	}
+	return nil
+}
