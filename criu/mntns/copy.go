@@ -227,7 +227,7 @@ func dumpCopy(ctx context.Context, store image.Store, pid int, ns, mine []procfs
 		}
 	}
 	const why = "in the tree's mount namespace, a copy of criu's, which restore makes as a new copy of criu's"
-	added := map[int]bool{}
+	added, archived := map[int]bool{}, map[uint32]bool{}
 	for _, i := range p.add {
 		added[i] = true
 		m, w := ns[i], want[i]
@@ -250,7 +250,8 @@ func dumpCopy(ctx context.Context, store image.Store, pid int, ns, mine []procfs
 				}
 			}
 		}
-		if m.FSType == "tmpfs" && m.Root == "/" {
+		if m.FSType == "tmpfs" && m.Root == "/" && !archived[w.dev] {
+			archived[w.dev] = true // once, as restore fills it (binds of its root too)
 			top, ok := topMount(procfs.Path(pid, "root"), m)
 			if err := tmpfs.Dump(ctx, store, pid, m, ok && top != m.ID, w.dev, opts.Sockets); err != nil {
 				return err

@@ -9,8 +9,9 @@
 // Dump reads /proc/ROOT/mountinfo (the paths are the container's) and
 // writes every mount. A namespace whose root task's root is reachable
 // from criu's (a copy of criu's namespace, which restore makes again as
-// a copy of its own) is written as it is; in a pivot_root'ed one each
-// mount is classified:
+// a new copy of its own made different where the tree's was: copy.go,
+// Copy) is written as it is, checked against criu's, the tmpfs the tree
+// made there archived; in a pivot_root'ed one each mount is classified:
 //
 //   - the root mount: the container's rootfs, given again at restore as
 //     --root DIR (bind-mounted);
@@ -88,7 +89,8 @@
 //	                       shared_id, master_id and ext_key (as CRIU 4.2)
 //	tmpfs-dev-N.tar.gz.img a tmpfs's files (N its root_dev), raw
 //
-// What belongs here: mounts, their images, the tmpfs archives. What does
+// What belongs here: mounts, their images (the tmpfs archives are
+// criu/mntns/tmpfs's). What does
 // not: the other namespaces (netns, ipcns, utsns), the files opened on
 // the mounts (criu/files), the injection itself (criu/ptrace).
 package mntns

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +16,7 @@ var nsKinds = []string{"pid", "net", "uts", "ipc", "mnt"}
 // checkNamespaces checks that the test task pid lives where its flavor
 // puts it: in the ns and ct flavors in namespaces of its own, as pid 1
 // of its pid namespace (in ct, in its container too); in the h flavor
-// in the runner's namespaces. netns is the
+// in the runner's namespaces (but those its desc says it owns). netns is the
 // network namespace the task was started or restored from (a two-hosts
 // side), "" for the runner's. It catches a test binary that ignores
 // ZDTM_FLAVOR, and a restore that rebuilds a task in the wrong place.
@@ -42,6 +43,10 @@ func (ru *run) checkNamespaces(pid int) error {
 				hint = "criu restored it outside its namespaces"
 			}
 			return fmt.Errorf("flavor %s: task %d shares the %s namespace %s of %s (%s)", ru.flavor, pid, kind, got, ref, hint)
+		case ru.flavor == FlavorHost && slices.Contains(ru.t.Owns, kind):
+			if got == want {
+				return fmt.Errorf("flavor h: task %d shares the %s namespace %s of %s, and its desc says it makes its own (owns: %s)", pid, kind, got, ref, kind)
+			}
 		case ru.flavor == FlavorHost && got != want:
 			return fmt.Errorf("flavor h: task %d is in the %s namespace %s, not %s of %s", pid, kind, got, want, ref)
 		}

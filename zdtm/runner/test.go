@@ -27,6 +27,10 @@ type Test struct {
 	// Opts are extra criu options for its dump, pre-dump and restore
 	// (CRIU's zdtm desc 'opts'), e.g. --file-locks.
 	Opts []string
+	// Owns are the namespaces (names under /proc/PID/ns) the test
+	// makes of its own in the h flavor (desc 'owns': mnt), where the
+	// runner checks it is not in the runner's.
+	Owns []string
 }
 
 // ErrNoTest is returned for a test name that does not exist.
@@ -87,7 +91,7 @@ func Find(suite []Test, names []string) ([]Test, error) {
 
 // parseDesc reads a test description: lines of "key: value", with
 // # comments. Keys: args (shell-like words, no quoting), flavors, needs,
-// opts (criu options).
+// opts (criu options), owns (namespaces of its own in h).
 func parseDesc(f *os.File, t *Test) error {
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
@@ -109,6 +113,8 @@ func parseDesc(f *os.File, t *Test) error {
 			t.Needs = append(t.Needs, words...)
 		case "opts":
 			t.Opts = append(t.Opts, words...)
+		case "owns":
+			t.Owns = append(t.Owns, words...)
 		default:
 			return fmt.Errorf("line %d: unknown key %q", line, k)
 		}
