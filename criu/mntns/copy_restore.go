@@ -48,7 +48,7 @@ func (c *Copy) PtyMasters() []int { return c.l.PtyMasters() }
 // mount.
 func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	l := c.l
-	p, crius, err := c.plan(pid)
+	p, crius, err := c.plan(pid, nil)
 	if err != nil || p.empty() {
 		return err
 	}
@@ -124,6 +124,9 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 		k.fds[m] = fd
 		made = append(made, m)
 	}
+	// The devices of the filesystems made anew (and of binds of them):
+	// the image's, the made ones', for check.
+	devs := map[uint32]uint32{}
 	adds := []*images.MntEntry{l.mounts[0]}
 	for _, i := range p.add {
 		adds = append(adds, l.mounts[i])
@@ -136,11 +139,16 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 			return fmt.Errorf("mount %s (%s, source %s, root %s): %w", m.GetMountpoint(), fsName(m), m.GetSource(), m.GetRoot(), err)
 		}
 		made = append(made, m)
+		var st unix.Stat_t
+		if err := unix.Stat(k.view(m), &st); err != nil {
+			return os.NewSyscallError("stat "+m.GetMountpoint(), err)
+		}
+		devs[m.GetRootDev()] = kdev(unix.Major(st.Dev), unix.Minor(st.Dev))
 	}
 	if err := c.settle(k, p, source); err != nil {
 		return err
 	}
-	if err := c.check(pid); err != nil {
+	if err := c.check(pid, devs); err != nil {
 		return err
 	}
 	l.log.Debug().Int("pid", pid).Int("made", len(p.add)).Int("unmounted", len(p.remove)).Msg("mount namespace made from a copy of criu's")
@@ -148,8 +156,9 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 }
 
 // plan compares the image with the task's namespace; crius are criu's
-// mounts, parents first.
-func (c *Copy) plan(pid int) (*plan, []mnt, error) {
+// mounts, parents first. devs are the devices of the filesystems made
+// anew by the image's (a new tmpfs, proc... has a device of its own).
+func (c *Copy) plan(pid int, devs map[uint32]uint32) (*plan, []mnt, error) {
 	info, err := procfs.ReadMountInfo(pid)
 	if err != nil {
 		return nil, nil, err
@@ -169,6 +178,9 @@ func (c *Copy) plan(pid int) (*plan, []mnt, error) {
 	want := make([]mnt, len(c.l.mounts))
 	for i, m := range c.l.mounts {
 		want[i] = fromEntry(m)
+		if d, ok := devs[want[i].dev]; ok {
+			want[i].dev = d
+		}
 	}
 	return diff(want, mnts(have), groupsOf(mine)), mnts(crius), nil
 }
@@ -304,9 +316,9 @@ func (p *plan) changes0(i int, added bool) (flags, prop bool) {
 // check compares the task's namespace with the image once made: every
 // mount there, none else, each with its flags, its peer group (the same
 // group of criu's, or one of the tree's, the same for the same) and
-// master.
-func (c *Copy) check(pid int) error {
-	p, _, err := c.plan(pid)
+// master; devs as for plan.
+func (c *Copy) check(pid int, devs map[uint32]uint32) error {
+	p, _, err := c.plan(pid, devs)
 	if err != nil {
 		return err
 	}
