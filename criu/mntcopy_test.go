@@ -126,7 +126,10 @@ mkdir -p shared/in; mount --bind shared/in c`, nil},
 
 // What restore cannot make in a new copy of criu's namespace is refused
 // at dump by name (a ramfs, which is neither made anew nor a bind of a
-// mount of the namespace); the copy as it was dumps.
+// mount of the namespace; the bind of a file deleted since that had
+// data, of a directory deleted since of another mode than the one it is
+// mounted on); the copy as it was dumps, and so does the bind of a
+// deleted directory of the mode of its mount point.
 func TestDumpRefusesMountInCopiedNamespace(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
@@ -134,6 +137,9 @@ func TestDumpRefusesMountInCopiedNamespace(t *testing.T) {
 	for _, c := range []struct{ extra, want string }{
 		{"true", ""},
 		{"mount -t ramfs ram r", "/r (ramfs, source ram, root /): unsupported: made in the tree's mount namespace, a copy of criu's"},
+		{"echo data > f; touch g; mount --bind f g; rm f", "unsupported: a bind of a file deleted since, of 5 bytes"},
+		{"mkdir -m 700 s; mkdir -m 755 d; mount --bind s d; rmdir s", "unsupported: a bind of a node deleted since, of mode 040700 and owner 0:0, over a node of mode 040755"},
+		{"mkdir -m 755 s; chmod 755 r; mount --bind s r; rmdir s", ""},
 	} {
 		dir := t.TempDir()
 		if err := os.Mkdir(filepath.Join(dir, "r"), 0o755); err != nil {

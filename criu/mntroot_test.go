@@ -107,8 +107,9 @@ exec sleep 100000`
 
 // An unbindable tmpfs that no path leads to any more (a tmpfs mounted
 // over it), whose files the dump reads from its mount point, is refused
-// at dump by name; so is a bind of a directory deleted since (upstream
-// zdtm's mntns_deleted).
+// at dump by name; so is a bind of a directory deleted since whose mode
+// is not its mount point's, or of a file deleted since with data
+// (restore makes them again as CRIU: as the node under the mount, empty).
 func TestDumpRefusesCoveredMounts(t *testing.T) {
 	crtest.RequireRoot(t)
 	crtest.Subreaper(t)
@@ -119,7 +120,8 @@ func TestDumpRefusesCoveredMounts(t *testing.T) {
 		// same mount stacked on itself, which restore makes again.
 		{"mount --bind src dst", ""},
 		{"mkdir v; mount -t tmpfs ubt v; mount --make-unbindable v; mount -t tmpfs over v", "mount /v (tmpfs, source ubt, root /): unsupported: an unbindable tmpfs covered"},
-		{"mkdir gone bound; mount --bind gone bound; rmdir gone", "rootfs/gone//deleted): unsupported: a bind of a directory or file deleted since"},
+		{"mkdir -m 700 gone; mkdir -m 755 bound; mount --bind gone bound; rmdir gone", "rootfs/gone//deleted): unsupported: a bind of a node deleted since, of mode 040700 and owner 0:0, over a node of mode 040755"},
+		{"echo data > gone; touch bound; mount --bind gone bound; rm gone", "rootfs/gone//deleted): unsupported: a bind of a file deleted since, of 5 bytes"},
 	} {
 		_, cmd := startRootfsCT(t, c.extra)
 		pid := cmd.Process.Pid
@@ -301,6 +303,10 @@ mount -t proc proc p; mount -t tmpfs ptop p`, []string{"/o/a/b on / ext4 ro=true
 		{"mkdir -p s/a/b/c s/d; mount --bind s s; mount --make-shared s; mount --bind s/a/b s/a; mount --bind s/d s/a/c",
 			[]string{"/s/a/b/c on /s ext4 ro=false root d shared", "/s/a on /s ext4 ro=false root b shared"}},
 		{"mkdir t; mount -t tmpfs low t; echo low > t/f; mount -t tmpfs high t", []string{"/t on / tmpfs", "/t on /t tmpfs"}},
+		// Binds of a directory and of an empty file deleted since
+		// (upstream zdtm's mntns_deleted), one on a tmpfs.
+		{"mkdir gone bound w; mount --bind gone bound; rmdir gone; mount -t tmpfs w w; touch w/f w/g; mount --bind w/f w/g; rm w/f",
+			[]string{"/bound on / ext4 ro=false root deleted", "/w/g on /w tmpfs ro=false root deleted"}},
 		{"mkdir -p u; mount -t tmpfs u u; mkdir -p u/a/b; mount -t tmpfs inner u/a/b; echo inner > u/a/b/f; mount -t tmpfs over u/a",
 			[]string{"/u/a/b on /u tmpfs", "/u/a on /u tmpfs"}},
 	} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
@@ -44,7 +43,8 @@ func fromInfo(m procfs.MountInfo) mnt {
 	if fstypes[fs] == 0 {
 		fs = "" // as the image has it: a number CRIU gives, or none
 	}
-	return mnt{m.ID, m.Parent, m.Point, m.Root, fs, kdev(m.Major, m.Minor), flags, m.Shared, m.Master}
+	root, _ := deletedRoot(m) // as the image has it
+	return mnt{m.ID, m.Parent, m.Point, root, fs, kdev(m.Major, m.Minor), flags, m.Shared, m.Master}
 }
 
 func fromEntry(e *images.MntEntry) mnt {
@@ -72,6 +72,7 @@ type plan struct {
 	// ignored: want mounts below one that receives propagation from
 	// criu's (not looked at).
 	ignored []bool
+	slaved  map[int]bool // have indexes (slaveAll)
 }
 
 // diff matches want to have (see above).
@@ -134,12 +135,33 @@ func afterSlave(h mnt) (shared, master int) {
 }
 
 // changes reports a matched mount (want i) whose flags or propagation
-// restore sets; all is whether anything is made at all (propagation is
-// set again on every mount then, the copy made a slave first).
+// restore sets, once the mounts slaveAll gave are slaves.
 func (p *plan) changes(i int) (flags, prop bool) {
-	w, h := p.want[i], p.have[p.match[i]]
-	s, m := afterSlave(h)
+	j := p.match[i]
+	w, h := p.want[i], p.have[j]
+	s, m := h.shared, h.master
+	if p.slaved[j] {
+		s, m = afterSlave(h)
+	}
 	return w.flags != h.flags, w.shared != s || w.master != m
+}
+
+// slaveAll marks as made a slave every mount of have that restore makes
+// one before it changes anything (a matched one, not below one that
+// receives from criu's, which reach says a path leads to), and returns
+// them: nothing mounted or unmounted on them reaches criu's namespace,
+// and what is below them that criu's propagation brings is left as it
+// is.
+func (p *plan) slaveAll(reach func(mnt) bool) []int {
+	p.slaved = map[int]bool{}
+	var out []int
+	for i := range p.want {
+		if j, ok := p.match[i]; ok && !p.ignored[i] && reach(p.have[j]) {
+			p.slaved[j] = true
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // empty reports a copy that is the tree's namespace already: nothing
@@ -220,6 +242,7 @@ func dumpCopy(ctx context.Context, store image.Store, pid int, ns, mine []procfs
 	if _, ok := p.match[0]; !ok {
 		return fmt.Errorf("%s: %w: the root of a copy of criu's mount namespace is not criu's root", want[0].name(), errdefs.ErrUnsupported)
 	}
+	p.slaveAll(uncovered)
 	inTree := map[int]bool{}
 	for _, m := range want {
 		if m.shared != 0 && !p.groups[m.shared] {
@@ -233,9 +256,12 @@ func dumpCopy(ctx context.Context, store image.Store, pid int, ns, mine []procfs
 		m, w := ns[i], want[i]
 		name := fmt.Sprintf("mount %s (%s, source %s, root %s)", m.Point, m.FSType, m.Source, m.Root)
 		switch {
-		case strings.HasSuffix(m.Root, "//deleted"):
-			return fmt.Errorf("%s: %w: made %s: a bind of a directory or file deleted since", name, errdefs.ErrUnsupported, why)
 		case bindOfInner(m, ns):
+			if _, deleted := deletedRoot(m); deleted {
+				if err := checkDeleted(pid, m, ns, name); err != nil {
+					return err
+				}
+			}
 		case newFS[m.FSType] || opts.EnableFS[m.FSType]:
 			if m.FSType == "tmpfs" && m.Root != "/" {
 				return fmt.Errorf("%s: %w: made %s: a part of a tmpfs no mount of the namespace holds whole", name, errdefs.ErrUnsupported, why)

@@ -37,8 +37,8 @@ func (c *Copy) PtyMasters() []int { return c.l.PtyMasters() }
 
 // Make makes the mount namespace of the root task pid, a new copy of
 // criu's, the one the image has, with system calls injected into the
-// task (sys): nothing when they do not differ; otherwise the copy is
-// made a slave (nothing done in it reaches criu's), the mounts the tree
+// task (sys): nothing when they do not differ; otherwise the copy's
+// mounts are made slaves (slaveAll: nothing done in it reaches criu's), the mounts the tree
 // had unmounted are detached, the mounts it had made are made as a
 // container's are (makeOne: through their parents' fds, a tmpfs filled
 // from its archive), then flags, peer groups and masters (a group of
@@ -95,13 +95,19 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 			}
 		}
 	}
-	if err := k.mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-		return err
-	}
 	self := procfs.Path(pid, "root")
+	reach := func(h mnt) bool {
+		top, ok := topMount(self, procfs.MountInfo{Point: h.point})
+		return ok && top == h.id
+	}
+	for _, j := range p.slaveAll(reach) {
+		if err := k.mount("", p.have[j].point, "", unix.MS_SLAVE, ""); err != nil {
+			return fmt.Errorf("%s: slave: %w", p.have[j].name(), err)
+		}
+	}
 	for n := len(p.remove) - 1; n >= 0; n-- {
 		h := p.have[p.remove[n]]
-		if top, ok := topMount(self, procfs.MountInfo{Point: h.point}); !ok || top != h.id {
+		if !reach(h) {
 			return fmt.Errorf("%s of the copy of criu's namespace, which the tree had unmounted: covered", h.name())
 		}
 		if err := k.path1("umount2", unix.SYS_UMOUNT2, h.point, unix.MNT_DETACH); err != nil {
@@ -114,7 +120,7 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 		if !ok || p.ignored[i] {
 			continue
 		}
-		if top, ok := topMount(self, procfs.MountInfo{Point: p.have[j].point}); !ok || top != p.have[j].id {
+		if !reach(p.have[j]) {
 			continue // covered: reached by no fd
 		}
 		fd, err := k.open(m.GetMountpoint())

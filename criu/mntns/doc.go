@@ -43,7 +43,8 @@
 // it, at its mount point or above) is saved as any other; a covered
 // tmpfs's files are read in a private copy of the namespace, on a thread
 // of its own, where the mounts over it are detached. A bind of a
-// directory or file deleted since is refused. CheckFiles refuses the
+// directory or an empty file deleted since is saved as CRIU saves it
+// and made again at restore (deleted.go). CheckFiles refuses the
 // files of such a tree that restore cannot make in it (a deleted
 // executable of the root task, a pty of criu's devpts). Anything
 // else that cannot be restored exactly is refused by name (mount point

@@ -157,6 +157,11 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 			if err := check(m, i == 0, ordered, mine, opts, procfs.Path(pid, "root")); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
+			if _, deleted := deletedRoot(m); deleted {
+				if err := checkDeleted(pid, m, ordered, fmt.Sprintf("mount %s (%s, source %s, root %s)", m.Point, m.FSType, m.Source, m.Root)); err != nil {
+					return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
+				}
+			}
 		}
 		if _, ext := opts.External[m.Point]; !copyOfMine && !ext && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
@@ -195,6 +200,7 @@ func entry(m procfs.MountInfo) (*images.MntEntry, error) {
 		return nil, fmt.Errorf("mount %s (%s): %w: per-mount options %s", m.Point, m.FSType, errdefs.ErrUnsupported, strings.Join(unknown, ","))
 	}
 	sb, data := parseSuperOpts(m.SuperOptions)
+	root, deleted := deletedRoot(m)
 	e := &images.MntEntry{
 		Fstype:      proto.Uint32(fstypes[m.FSType]),
 		MntId:       proto.Uint32(uint32(m.ID)),
@@ -202,10 +208,13 @@ func entry(m procfs.MountInfo) (*images.MntEntry, error) {
 		ParentMntId: proto.Uint32(uint32(m.Parent)),
 		Flags:       proto.Uint32(flags),
 		SbFlags:     proto.Uint32(sb),
-		Root:        proto.String(m.Root),
+		Root:        proto.String(root),
 		Mountpoint:  proto.String(m.Point),
 		Source:      proto.String(m.Source),
 		Options:     proto.String(data),
+	}
+	if deleted {
+		e.Deleted = proto.Bool(true) // as CRIU: the root without "//deleted"
 	}
 	if m.Shared != 0 {
 		e.SharedId = proto.Uint32(uint32(m.Shared))
@@ -308,7 +317,7 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 			}
 		}
 	}
-	if strings.HasSuffix(m.Root, "//deleted") {
+	if _, deleted := deletedRoot(m); deleted && (isRoot || external) {
 		return fmt.Errorf("%s: %w: a bind of a directory or file deleted since", name, errdefs.ErrUnsupported)
 	}
 	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {

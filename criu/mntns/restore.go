@@ -510,6 +510,17 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 			if err := k.slaveNode(o, rel); err != nil {
 				return err
 			}
+			if m.GetDeleted() {
+				remove, err := remakeDeleted(m, srcView, k.view(parent)+relPoint(parent.GetMountpoint(), m.GetMountpoint()))
+				if err != nil {
+					return err
+				}
+				defer func() {
+					if err := remove(); err != nil {
+						l.log.Warn().Err(err).Str("point", m.GetMountpoint()).Msg("remove the node of a deleted bind made again")
+					}
+				}()
+			}
 		} else if m.GetRoot() == "/" && anew(m) {
 			bind = false
 		} else if anew(m) && fsName(m) != "tmpfs" {

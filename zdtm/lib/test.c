@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -209,6 +210,19 @@ int test_flavor_ns(void)
 int test_flavor_ct(void)
 {
 	return flavor_ct;
+}
+
+int test_own_mntns(int slave)
+{
+	if (!flavor_ns && unshare(CLONE_NEWNS)) {
+		pr_perror("unshare(CLONE_NEWNS)");
+		return -1;
+	}
+	if (slave && mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
+		pr_perror("make / rslave");
+		return -1;
+	}
+	return 0;
 }
 
 static void read_flavor(const char *prog)

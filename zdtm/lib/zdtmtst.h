@@ -76,6 +76,11 @@ void test_init(int argc, char **argv);
  * (the ns or the ct flavor); test_flavor_ct whether in the ct flavor. */
 int test_flavor_ns(void);
 int test_flavor_ct(void);
+/* test_own_mntns gives the test a mount namespace of its own in the h
+ * flavor too (a copy of the runner's, as unshare -m; its desc says
+ * "owns: mnt"); slave (MS_REC|MS_SLAVE) says to make its mounts slaves
+ * of theirs, so that nothing mounted there reaches the runner's. 0 or -1. */
+int test_own_mntns(int slave);
 void test_daemon(void);
 /*
  * test_daemon_prepare writes the pidfile and returns the descriptor on

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,17 +115,8 @@ int main(int argc, char **argv)
 	char before[8192], after[8192], src[PATH_MAX], p[PATH_MAX];
 
 	test_init(argc, argv);
-	/* h: a copy of the runner's namespace of its own, as unshare -m. */
-	if (!test_flavor_ns() && unshare(CLONE_NEWNS)) {
-		pr_perror("unshare(CLONE_NEWNS)");
+	if (test_own_mntns(1))
 		return 1;
-	}
-	/* Nothing mounted here reaches the runner's namespace, which keeps
-	 * its peer groups' propagation into this one (as slaves). */
-	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
-		pr_perror("make / rslave");
-		return 1;
-	}
 	if (mkdir(dirname, 0755) || !realpath(dirname, p) || strlen(p) >= sizeof(top)) {
 		pr_perror("mkdir %s", dirname);
 		return 1;

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +112,8 @@ int main(int argc, char **argv)
 	int fd;
 
 	test_init(argc, argv);
-	/* h: a copy of the runner's namespace of its own, as unshare -m. */
-	if (!test_flavor_ns() && unshare(CLONE_NEWNS)) {
-		pr_perror("unshare(CLONE_NEWNS)");
+	if (test_own_mntns(0))
 		return 1;
-	}
 	if (mkdir(dirname, 0755) || !realpath(dirname, full) || strlen(full) >= sizeof(top)) {
 		pr_perror("mkdir %s", dirname);
 		return 1;
