@@ -160,3 +160,34 @@ func TestDumpRefusesMountInCopiedNamespace(t *testing.T) {
 		crtest.Kill(pid)
 	}
 }
+
+// A tmpfs of criu's namespace that the tree's copy had, and that criu's
+// no longer has at restore, cannot be made again (the dump saved none of
+// its files: the copy would have had it): the restore fails naming it,
+// and leaves no task.
+func TestRestoreRefusesLostTmpfsOfCriu(t *testing.T) {
+	crtest.RequireRoot(t)
+	crtest.Subreaper(t)
+	criu := crtest.Criu(t)
+	dir := t.TempDir()
+	kept := filepath.Join(dir, "kept")
+	mountHere(t, kept, false)
+	pid := startCopy(t, dir, "private", "mkdir t; mount -t tmpfs made t")
+	img := t.TempDir()
+	if b, err := exec.Command(criu, "dump", "-t", strconv.Itoa(pid), "-D", img).CombinedOutput(); err != nil {
+		t.Fatalf("dump: %v\n%s", err, b)
+	}
+	crtest.Kill(pid)
+	if err := syscall.Unmount(kept, 0); err != nil {
+		t.Fatal(err)
+	}
+	pidfile := filepath.Join(img, "pid")
+	b, err := exec.Command(criu, "restore", "-D", img, "-d", "--pidfile", pidfile).CombinedOutput()
+	want := "mount " + kept + " (tmpfs, source here): unsupported: a mount of criu's namespace at dump, whose files were not saved"
+	if err == nil || !strings.Contains(string(b), want) {
+		t.Errorf("restore: %v\n%s\nwant a refusal naming %q", err, b, want)
+	}
+	if _, err := os.Stat(pidfile); err == nil || crtest.Alive(pid) {
+		t.Errorf("the failed restore left the task")
+	}
+}

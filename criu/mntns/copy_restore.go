@@ -2,14 +2,18 @@ package mntns
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
@@ -136,6 +140,9 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	adds := []*images.MntEntry{l.mounts[0]}
 	for _, i := range p.add {
 		adds = append(adds, l.mounts[i])
+		if err := c.archived(ctx, l.mounts[i], l.mounts[:i]); err != nil {
+			return err
+		}
 	}
 	for _, m := range creationOrder(adds) {
 		if err := ctx.Err(); err != nil {
@@ -159,6 +166,24 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	}
 	l.log.Debug().Int("pid", pid).Int("made", len(p.add)).Int("unmounted", len(p.remove)).Msg("mount namespace made from a copy of criu's")
 	return nil
+}
+
+// archived refuses a tmpfs to make (m, with the image's mounts before
+// it) that is not a bind of one of them and has no archive: the dump
+// found it in criu's namespace and saved nothing of it (the copy would
+// have it), and criu's has it no longer.
+func (c *Copy) archived(ctx context.Context, m *images.MntEntry, before []*images.MntEntry) error {
+	if fsName(m) != "tmpfs" || innerSource(m, before) != nil {
+		return nil
+	}
+	r, err := c.l.store.Open(ctx, tmpfs.ImageName(m.GetRootDev()))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("mount %s (tmpfs, source %s): %w: a mount of criu's namespace at dump, whose files were not saved, and which criu's has no longer", m.GetMountpoint(), m.GetSource(), errdefs.ErrUnsupported)
+	}
+	if err != nil {
+		return err
+	}
+	return r.Close()
 }
 
 // plan compares the image with the task's namespace; crius are criu's
