@@ -134,9 +134,12 @@ func afterSlave(h mnt) (shared, master int) {
 	return 0, h.master
 }
 
-// changes reports a matched mount (want i) whose flags or propagation
-// restore sets, once the mounts slaveAll gave are slaves.
-func (p *plan) changes(i int) (flags, prop bool) {
+// changes reports a mount (want i) whose flags or propagation restore
+// sets, once the mounts slaveAll gave are slaves: all of one made.
+func (p *plan) changes(i int, made bool) (flags, prop bool) {
+	if made {
+		return true, true
+	}
 	j := p.match[i]
 	w, h := p.want[i], p.have[j]
 	s, m := h.shared, h.master
@@ -294,7 +297,7 @@ func dumpCopy(ctx context.Context, store image.Store, pid int, ns, mine []procfs
 			continue
 		}
 		if j, ok := p.match[i]; ok {
-			if f, pr := p.changes(i); (f || pr) && !uncovered(have[j]) {
+			if f, pr := p.changes(i, false); (f || pr) && !uncovered(have[j]) {
 				return fmt.Errorf("%s: %w: its flags or propagation changed %s, and it is covered in criu's, where restore cannot reach it", w.name(), errdefs.ErrUnsupported, why)
 			}
 		}

@@ -25,10 +25,13 @@ type Copy struct {
 }
 
 // LoadCopy reads mountpoints-ID.img of a root task in a mount namespace
-// of its own that was a copy of criu's (Load gave no Layout for it):
-// nil for images without it, or of a namespace whose root is not
-// criu's root.
-func LoadCopy(ctx context.Context, store image.Store, id uint32, log zerolog.Logger) (*Copy, error) {
+// of its own (own) that was a copy of criu's (Load gave no Layout for
+// it): nil without one, for images without it, or of a namespace whose
+// root is not criu's root.
+func LoadCopy(ctx context.Context, store image.Store, own bool, id uint32, log zerolog.Logger) (*Copy, error) {
+	if !own {
+		return nil, nil
+	}
 	ms, err := readMounts(ctx, store, id)
 	if err != nil || len(ms) == 0 || !copyOfMine(ms[0]) || ms[0].GetMountpoint() != "/" {
 		return nil, err
@@ -36,8 +39,13 @@ func LoadCopy(ctx context.Context, store image.Store, id uint32, log zerolog.Log
 	return &Copy{l: &Layout{store: store, mounts: ms, log: log, archive: map[uint32]bool{}}}, nil
 }
 
-// PtyMasters are the pty masters Make opened (Layout.PtyMasters).
-func (c *Copy) PtyMasters() []int { return c.l.PtyMasters() }
+// PtyMasters are the pty masters Make opened (none for a nil Copy).
+func (c *Copy) PtyMasters() []int {
+	if c == nil {
+		return nil
+	}
+	return c.l.PtyMasters()
+}
 
 // Make makes the mount namespace of the root task pid, a new copy of
 // criu's, the one the image has, with system calls injected into the
@@ -49,8 +57,11 @@ func (c *Copy) PtyMasters() []int { return c.l.PtyMasters() }
 // criu's joined from criu's mount, through /proc/CRIU/root) and
 // unbindable are set on every mount, and the result is compared with
 // the image: a restore that did not make it exactly fails, naming the
-// mount.
+// mount. A nil Copy makes nothing.
 func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
+	if c == nil {
+		return nil
+	}
 	l := c.l
 	p, crius, err := c.plan(pid, nil)
 	if err != nil || p.empty() {
@@ -237,7 +248,7 @@ func (c *Copy) settle(k *mk, p *plan, source func(int, mnt) (*images.MntEntry, e
 		if p.ignored[i] {
 			continue
 		}
-		if f, _ := p.changes0(i, added[i]); !f {
+		if f, _ := p.changes(i, added[i]); !f {
 			continue
 		}
 		at, err := reach(i)
@@ -279,7 +290,7 @@ func (c *Copy) settle(k *mk, p *plan, source func(int, mnt) (*images.MntEntry, e
 		}
 		done[i] = true
 		w := p.want[i]
-		if _, prop := p.changes0(i, added[i]); !prop {
+		if _, prop := p.changes(i, added[i]); !prop {
 			return nil
 		}
 		at, err := reach(i)
@@ -336,13 +347,6 @@ func (c *Copy) settle(k *mk, p *plan, source func(int, mnt) (*images.MntEntry, e
 	return nil
 }
 
-// changes0 is changes for a mount made (all to set) or matched.
-func (p *plan) changes0(i int, added bool) (flags, prop bool) {
-	if added {
-		return true, true
-	}
-	return p.changes(i)
-}
 
 // check compares the task's namespace with the image once made: every
 // mount there, none else, each with its flags, its peer group (the same
@@ -383,4 +387,15 @@ func (c *Copy) check(pid int, devs map[uint32]uint32) error {
 		}
 	}
 	return nil
+}
+
+// MountID is the mount id of the file at path (opened O_PATH).
+func MountID(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	fi, err := procfs.ReadFdinfo(os.Getpid(), fd)
+	return fi.MntID, err
 }

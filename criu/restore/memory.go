@@ -3,12 +3,12 @@ package restore
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/ipcns"
 	"github.com/criugo/criu/criu/mm"
+	"github.com/criugo/criu/criu/mntns"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
@@ -47,20 +47,9 @@ func (m memTask) ExeElsewhere(path string) bool {
 	if m.r.t.mnt == nil {
 		return false
 	}
-	cur, err := mntID(procfs.Path(m.r.pid, "exe"))
-	want, err2 := mntID(procfs.Path(m.r.pid, "root") + path)
+	cur, err := mntns.MountID(procfs.Path(m.r.pid, "exe"))
+	want, err2 := mntns.MountID(procfs.Path(m.r.pid, "root") + path)
 	return err != nil || err2 != nil || cur != want
-}
-
-// mntID is the mount id of the file at path (opened O_PATH).
-func mntID(path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	fi, err := procfs.ReadFdinfo(os.Getpid(), fd)
-	return fi.MntID, err
 }
 
 func (m memTask) OpenMemfd(id uint32, flags uint64) (uint64, error) {

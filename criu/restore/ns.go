@@ -75,8 +75,7 @@ func (t *treeRestorer) pidns() bool { return t.mask&unix.CLONE_NEWPID != 0 }
 // restoreNamespaces configures the namespaces the root was created in,
 // before any socket, file or mapping is made in them: the network
 // namespace's links, addresses, routes and rules, the host and domain
-// names, the IPC objects. The mount namespace is a copy of ours (made
-// different where the tree's was, mntCopy) or a container's (mnt). It
+// names, the IPC objects. The mount namespace is a copy of ours (mntCopy) or a container's. It
 // keeps the network namespace open in t.net, for the sockets (netDo).
 func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 	root := t.nodes[0]
@@ -88,12 +87,9 @@ func (t *treeRestorer) restoreNamespaces(ctx context.Context) error {
 			return fmt.Errorf("restore mount namespace %d: %w", ids.GetMntNsId(), err)
 		}
 	}
-	if t.mntCopy != nil {
-		err := t.mntCopy.Make(ctx, root.r.pid, root.r.sys)
-		t.masterFds = append(t.masterFds, t.mntCopy.PtyMasters()...) // ours to close
-		if err != nil {
-			return fmt.Errorf("restore mount namespace %d: %w", ids.GetMntNsId(), err)
-		}
+	err := t.mntCopy.Make(ctx, root.r.pid, root.r.sys)
+	if t.masterFds = append(t.masterFds, t.mntCopy.PtyMasters()...); err != nil { // ours to close
+		return fmt.Errorf("restore mount namespace %d: %w", ids.GetMntNsId(), err)
 	}
 	if t.mask&unix.CLONE_NEWNET != 0 {
 		ns, err := netns.OpenPid(root.r.pid)

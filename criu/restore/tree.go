@@ -111,10 +111,8 @@ type treeRestorer struct {
 	// ipc: what is left of the ipc namespace's restore (nil without one).
 	ipc *ipcns.Restored
 	// mnt: the mount namespace to make (nil: a copy of ours).
-	mnt *mntns.Layout
-	// mntCopy: a mount namespace that was a copy of criu's, made
-	// again in the root's new copy where they differ (nil: none).
-	mntCopy *mntns.Copy
+	mnt     *mntns.Layout
+	mntCopy *mntns.Copy // a copy of criu's mount namespace to make different (nil: none)
 	// inheritUsed: the keys of Options.InheritFd that a file had.
 	inheritUsed map[string]bool
 	// rootDone: fs ids whose root is restored (restoreRoot).
@@ -154,10 +152,8 @@ func Restore(ctx context.Context, s image.Store, opts Options) (*Task, error) {
 	if t.mnt, err = mntns.Load(ctx, t.store, t.mask&unix.CLONE_NEWNS != 0, t.nodes[0].sn.ids.GetMntNsId(), opts.Mounts, t.log); err != nil {
 		return nil, err
 	}
-	if t.mnt == nil && t.mask&unix.CLONE_NEWNS != 0 {
-		if t.mntCopy, err = mntns.LoadCopy(ctx, t.store, t.nodes[0].sn.ids.GetMntNsId(), t.log); err != nil {
-			return nil, err
-		}
+	if t.mntCopy, err = mntns.LoadCopy(ctx, t.store, t.mnt == nil && t.mask&unix.CLONE_NEWNS != 0, t.nodes[0].sn.ids.GetMntNsId(), t.log); err != nil {
+		return nil, err
 	}
 	if t.clocks, err = timens.Load(ctx, t.store, t.mask&unix.CLONE_NEWTIME != 0, t.nodes[0].sn.ids); err != nil {
 		return nil, err
