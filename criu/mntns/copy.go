@@ -7,6 +7,8 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mntns/deleted"
+	"github.com/criugo/criu/criu/mntns/mpath"
 	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
@@ -43,7 +45,7 @@ func fromInfo(m procfs.MountInfo) mnt {
 	if fstypes[fs] == 0 {
 		fs = "" // as the image has it: a number CRIU gives, or none
 	}
-	root, _ := deletedRoot(m) // as the image has it
+	root, _ := deleted.Root(m) // as the image has it
 	return mnt{m.ID, m.Parent, m.Point, root, fs, kdev(m.Major, m.Minor), flags, m.Shared, m.Master}
 }
 
@@ -211,7 +213,7 @@ func groupSource(ms []mnt, g int, dev uint32, root string) int {
 		if m.shared != g || m.dev != dev || !rootAbove(m.root, root) {
 			continue
 		}
-		if top, ok := topMount(self, procfs.MountInfo{Point: m.point}); ok && top == m.id {
+		if top, ok := mpath.TopMount(self, procfs.MountInfo{Point: m.point}); ok && top == m.id {
 			return j
 		}
 	}
@@ -220,7 +222,7 @@ func groupSource(ms []mnt, g int, dev uint32, root string) int {
 
 // uncovered reports a mount of criu's namespace its mount point leads to.
 func uncovered(m mnt) bool {
-	top, ok := topMount(procfs.Path(os.Getpid(), "root"), procfs.MountInfo{Point: m.point})
+	top, ok := mpath.TopMount(procfs.Path(os.Getpid(), "root"), procfs.MountInfo{Point: m.point})
 	return ok && top == m.id
 }
 
@@ -260,8 +262,8 @@ func dumpCopy(ctx context.Context, store image.Store, pid int, ns, mine []procfs
 		name := fmt.Sprintf("mount %s (%s, source %s, root %s)", m.Point, m.FSType, m.Source, m.Root)
 		switch {
 		case bindOfInner(m, ns):
-			if _, deleted := deletedRoot(m); deleted {
-				if err := checkDeleted(pid, m, ns, name); err != nil {
+			if _, gone := deleted.Root(m); gone {
+				if err := deleted.Check(pid, m, ns, name); err != nil {
 					return err
 				}
 			}
@@ -281,7 +283,7 @@ func dumpCopy(ctx context.Context, store image.Store, pid int, ns, mine []procfs
 		}
 		if m.FSType == "tmpfs" && m.Root == "/" && !archived[w.dev] {
 			archived[w.dev] = true // once, as restore fills it (binds of its root too)
-			top, ok := topMount(procfs.Path(pid, "root"), m)
+			top, ok := mpath.TopMount(procfs.Path(pid, "root"), m)
 			if err := tmpfs.Dump(ctx, store, pid, m, ok && top != m.ID, w.dev, opts.Sockets); err != nil {
 				return err
 			}

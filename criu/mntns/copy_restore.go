@@ -13,6 +13,7 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mntns/mpath"
 	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
@@ -112,7 +113,7 @@ func (c *Copy) Make(ctx context.Context, pid int, sys Syscall) (err error) {
 	}
 	self := procfs.Path(pid, "root")
 	reach := func(h mnt) bool {
-		top, ok := topMount(self, procfs.MountInfo{Point: h.point})
+		top, ok := mpath.TopMount(self, procfs.MountInfo{Point: h.point})
 		return ok && top == h.id
 	}
 	for _, j := range p.slaveAll(reach) {
@@ -346,7 +347,6 @@ func (c *Copy) settle(k *mk, p *plan, source func(int, mnt) (*images.MntEntry, e
 	}
 	return nil
 }
-
 
 // check compares the task's namespace with the image once made: every
 // mount there, none else, each with its flags, its peer group (the same

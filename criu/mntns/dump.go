@@ -14,6 +14,8 @@ import (
 
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
+	"github.com/criugo/criu/criu/mntns/deleted"
+	"github.com/criugo/criu/criu/mntns/mpath"
 	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
@@ -157,15 +159,15 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 			if err := check(m, i == 0, ordered, mine, opts, procfs.Path(pid, "root")); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
-			if _, deleted := deletedRoot(m); deleted {
-				if err := checkDeleted(pid, m, ordered, fmt.Sprintf("mount %s (%s, source %s, root %s)", m.Point, m.FSType, m.Source, m.Root)); err != nil {
+			if _, gone := deleted.Root(m); gone {
+				if err := deleted.Check(pid, m, ordered, fmt.Sprintf("mount %s (%s, source %s, root %s)", m.Point, m.FSType, m.Source, m.Root)); err != nil {
 					return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 				}
 			}
 		}
 		if _, ext := opts.External[m.Point]; !copyOfMine && !ext && m.FSType == "tmpfs" && m.Root == "/" && !archived[e.GetRootDev()] {
 			archived[e.GetRootDev()] = true
-			top, ok := topMount(procfs.Path(pid, "root"), m)
+			top, ok := mpath.TopMount(procfs.Path(pid, "root"), m)
 			if err := tmpfs.Dump(ctx, store, pid, m, ok && top != m.ID, e.GetRootDev(), opts.Sockets); err != nil {
 				return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 			}
@@ -200,7 +202,7 @@ func entry(m procfs.MountInfo) (*images.MntEntry, error) {
 		return nil, fmt.Errorf("mount %s (%s): %w: per-mount options %s", m.Point, m.FSType, errdefs.ErrUnsupported, strings.Join(unknown, ","))
 	}
 	sb, data := parseSuperOpts(m.SuperOptions)
-	root, deleted := deletedRoot(m)
+	root, gone := deleted.Root(m)
 	e := &images.MntEntry{
 		Fstype:      proto.Uint32(fstypes[m.FSType]),
 		MntId:       proto.Uint32(uint32(m.ID)),
@@ -213,7 +215,7 @@ func entry(m procfs.MountInfo) (*images.MntEntry, error) {
 		Source:      proto.String(m.Source),
 		Options:     proto.String(data),
 	}
-	if deleted {
+	if gone {
 		e.Deleted = proto.Bool(true) // as CRIU: the root without "//deleted"
 	}
 	if m.Shared != 0 {
@@ -304,7 +306,7 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 	// covered tmpfs are read in a copy of the namespace where it is
 	// uncovered (cleanMount), but not of an unbindable one, which is
 	// read from its mount point.
-	if top, ok := topMount(root, m); m.Unbindable && m.FSType == "tmpfs" && !external && ok && top != m.ID {
+	if top, ok := mpath.TopMount(root, m); m.Unbindable && m.FSType == "tmpfs" && !external && ok && top != m.ID {
 		return fmt.Errorf("%s: %w: an unbindable tmpfs covered: its mount point leads to mount %d now (%s): its files cannot be read", name, errdefs.ErrUnsupported, top, pointOf(ns, top))
 	}
 	if m.Unbindable && m.FSType == "tmpfs" && !external {
@@ -317,7 +319,7 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 			}
 		}
 	}
-	if _, deleted := deletedRoot(m); deleted && (isRoot || external) {
+	if _, gone := deleted.Root(m); gone && (isRoot || external) {
 		return fmt.Errorf("%s: %w: a bind of a directory or file deleted since", name, errdefs.ErrUnsupported)
 	}
 	if m.FSType == "tmpfs" && m.Root != "/" && !external && !bindOfInner(m, ns) {
@@ -348,26 +350,6 @@ func check(m procfs.MountInfo, isRoot bool, ns, mine []procfs.MountInfo, opts Du
 		}
 	}
 	return nil
-}
-
-// topMount is the id of the mount that m's mount point leads to from
-// root (the task's root, /proc/PID/root), the topmost of the mounts
-// stacked there: m itself unless a mount was made over it, or over a
-// directory above it (-1 when the path leads nowhere now); false: not
-// looked up.
-func topMount(root string, m procfs.MountInfo) (int, bool) {
-	if root == "" {
-		return 0, false
-	}
-	var sx unix.Statx_t
-	err := unix.Statx(unix.AT_FDCWD, root+m.Point, unix.AT_SYMLINK_NOFOLLOW|unix.AT_NO_AUTOMOUNT, unix.STATX_MNT_ID, &sx)
-	switch {
-	case err == unix.ENOENT || err == unix.ENOTDIR:
-		return -1, true
-	case err != nil || sx.Mask&unix.STATX_MNT_ID == 0:
-		return 0, false
-	}
-	return int(sx.Mnt_id), true
 }
 
 // pointOf names mount id of ns by its mount point.

@@ -16,6 +16,8 @@ import (
 	"github.com/criugo/criu/criu/errdefs"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mem"
+	"github.com/criugo/criu/criu/mntns/deleted"
+	"github.com/criugo/criu/criu/mntns/mpath"
 	"github.com/criugo/criu/criu/mntns/tmpfs"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
@@ -496,7 +498,7 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 	if _, ok := k.fds[parent]; !ok {
 		return fmt.Errorf("%w: its parent mount %d is not made before it", errdefs.ErrBadImage, m.GetParentMntId())
 	}
-	rel := relPoint(parent.GetMountpoint(), m.GetMountpoint())
+	rel := mpath.RelPoint(parent.GetMountpoint(), m.GetMountpoint())
 	var src, srcView string
 	bind := true
 	switch {
@@ -511,7 +513,7 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 				return err
 			}
 			if m.GetDeleted() {
-				remove, err := remakeDeleted(m, srcView, k.view(parent)+relPoint(parent.GetMountpoint(), m.GetMountpoint()))
+				remove, err := deleted.Remake(m, srcView, k.view(parent)+mpath.RelPoint(parent.GetMountpoint(), m.GetMountpoint()))
 				if err != nil {
 					return err
 				}
@@ -588,15 +590,6 @@ func (k *mk) makeOne(m *images.MntEntry, made []*images.MntEntry) error {
 		return k.mount("", k.at(m), "", unix.MS_REMOUNT|uintptr(m.GetSbFlags()), "")
 	}
 	return nil
-}
-
-// relPoint is mount point of a mount as a path below its parent's mount
-// point parent ("" at the same point, stacked on it).
-func relPoint(parent, point string) string {
-	if parent == "/" {
-		return point
-	}
-	return strings.TrimPrefix(point, parent)
 }
 
 // asideNode makes a new directory (or an empty file, for the bind of a

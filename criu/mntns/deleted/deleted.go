@@ -1,4 +1,4 @@
-package mntns
+package deleted
 
 import (
 	"fmt"
@@ -9,11 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/mntns/mpath"
 	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/proto/images"
 )
 
+// Package deleted saves and makes again binds of a directory or file
+// deleted since they were made.
+//
 // A bind of a directory or file deleted since (mountinfo shows its root
 // with "//deleted" after it) is saved with the root without it and
 // deleted set, as CRIU does; restore makes the directory (or an empty
@@ -22,18 +26,18 @@ import (
 // that would not make as it was: a file with data, another kind of
 // node, a mode or owner other than the mount point's, a covered bind.
 
-const deletedSuffix = "//deleted"
+const suffix = "//deleted"
 
-// deletedRoot is m's root without the suffix, and whether it had it.
-func deletedRoot(m procfs.MountInfo) (string, bool) {
-	return strings.CutSuffix(m.Root, deletedSuffix)
+// Root is m's root without the suffix, and whether it had it.
+func Root(m procfs.MountInfo) (string, bool) {
+	return strings.CutSuffix(m.Root, suffix)
 }
 
-// checkDeleted refuses a bind of a deleted node (m, in the mount
+// Check refuses a bind of a deleted node (m, in the mount
 // namespace of task pid; ns its mounts) that restore cannot make again.
-func checkDeleted(pid int, m procfs.MountInfo, ns []procfs.MountInfo, name string) error {
+func Check(pid int, m procfs.MountInfo, ns []procfs.MountInfo, name string) error {
 	root := procfs.Path(pid, "root")
-	if top, ok := topMount(root, m); !ok || top != m.ID {
+	if top, ok := mpath.TopMount(root, m); !ok || top != m.ID {
 		return fmt.Errorf("%s: %w: a bind of a directory or file deleted since, covered", name, errdefs.ErrUnsupported)
 	}
 	var st unix.Stat_t
@@ -74,10 +78,10 @@ func underNode(pid int, m procfs.MountInfo, ns []procfs.MountInfo) (unix.Stat_t,
 	if parent == nil {
 		return st, fmt.Errorf("no parent mount %d", m.Parent)
 	}
-	if top, ok := topMount(procfs.Path(pid, "root"), *parent); !ok || top != parent.ID {
+	if top, ok := mpath.TopMount(procfs.Path(pid, "root"), *parent); !ok || top != parent.ID {
 		return st, fmt.Errorf("%w: its parent mount %s is covered", errdefs.ErrUnsupported, parent.Point)
 	}
-	rel := relPoint(parent.Point, m.Point)
+	rel := mpath.RelPoint(parent.Point, m.Point)
 	err := nsenter.Do(pid, nsenter.Mnt, func() error {
 		fd, err := unix.OpenTree(unix.AT_FDCWD, parent.Point, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 		if err != nil {
@@ -89,11 +93,11 @@ func underNode(pid int, m procfs.MountInfo, ns []procfs.MountInfo) (unix.Stat_t,
 	return st, err
 }
 
-// remakeDeleted makes again the deleted node the bind m is made from,
+// Remake makes again the deleted node the bind m is made from,
 // at srcView (as criu reaches it), with the mode and owner of its mount
 // point (target, as criu reaches it): it returns the undo, which removes
 // it once the bind is made.
-func remakeDeleted(m *images.MntEntry, srcView, target string) (func() error, error) {
+func Remake(m *images.MntEntry, srcView, target string) (func() error, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(target, &st); err != nil {
 		return nil, fmt.Errorf("deleted bind: its mount point: %w", os.NewSyscallError("stat", err))
