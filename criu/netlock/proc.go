@@ -15,11 +15,15 @@ import (
 // ReadConns is the TCP connections, in the network namespace of task
 // pid, of the sockets whose inodes are given: every state with a peer
 // (not LISTEN, CLOSE or TIME_WAIT), from /proc/PID/net/tcp and tcp6.
+// The inodes the tables list (in any state) are deleted from inodes:
+// what is left is not in them (not TCP, or closed: the kernel unhashes
+// a closed socket).
 //
 // A stopgap until package sockets lists the tree's connections itself
 // (sockets.Set.Established, with TCP repair).
 func ReadConns(pid int, inodes map[uint64]bool) ([]Conn, error) {
 	var conns []Conn
+	seen := map[uint64]bool{}
 	for _, name := range []string{"tcp", "tcp6"} {
 		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, name))
 		if err != nil {
@@ -28,12 +32,15 @@ func ReadConns(pid int, inodes map[uint64]bool) ([]Conn, error) {
 			}
 			return nil, err
 		}
-		c, err := ParseProcNetTCP(f, inodes)
+		c, err := parseProcNetTCP(f, inodes, seen)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("/proc/%d/net/%s: %w", pid, name, err)
 		}
 		conns = append(conns, c...)
+	}
+	for ino := range seen {
+		delete(inodes, ino)
 	}
 	return conns, nil
 }
@@ -50,6 +57,12 @@ const (
 // as 32-bit words in host order, the state in hex, ..., the inode as
 // the 10th field) and keeps the connections of inodes.
 func ParseProcNetTCP(r io.Reader, inodes map[uint64]bool) ([]Conn, error) {
+	return parseProcNetTCP(r, inodes, map[uint64]bool{})
+}
+
+// parseProcNetTCP is ParseProcNetTCP that adds to seen each inode of
+// inodes the table lists, in any state.
+func parseProcNetTCP(r io.Reader, inodes, seen map[uint64]bool) ([]Conn, error) {
 	sc := bufio.NewScanner(r)
 	var conns []Conn
 	for n := 0; sc.Scan(); n++ {
@@ -67,6 +80,9 @@ func ParseProcNetTCP(r io.Reader, inodes map[uint64]bool) ([]Conn, error) {
 		st, err := strconv.ParseUint(f[3], 16, 8)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: state %q", n+1, f[3])
+		}
+		if inodes[ino] {
+			seen[ino] = true
 		}
 		if !inodes[ino] || st == tcpListen || st == tcpClose || st == tcpTimeWait {
 			continue
@@ -105,9 +121,14 @@ func parseHexAddrPort(s string) (netip.AddrPort, error) {
 // TreeConns is the TCP connections of the sockets that tasks pids hold
 // (their fds that are socket:[INO]), read from /proc/PID/net/tcp{,6} of
 // the first: the tasks share its network namespace. An fd closed
-// meanwhile is not the tasks' (they are frozen).
+// meanwhile is not the tasks' (they are frozen). A closed socket that
+// had a connection (state CLOSE, a peer address: ClosedConn) is one
+// too, as CRIU 4.2 locks it: its restore makes it again through TCP
+// repair, with packets of its own that the lock must keep from a
+// reset.
 func TreeConns(pids []int) ([]Conn, error) {
 	inodes := map[uint64]bool{}
+	where := map[uint64][2]int{} // an fd of each inode: pid, fd
 	for _, pid := range pids {
 		dir := fmt.Sprintf("/proc/%d/fd", pid)
 		ents, err := os.ReadDir(dir)
@@ -120,8 +141,11 @@ func TreeConns(pids []int) ([]Conn, error) {
 				continue
 			}
 			if s, ok := strings.CutPrefix(l, "socket:["); ok {
-				if ino, err := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64); err == nil {
+				ino, err1 := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64)
+				fd, err2 := strconv.Atoi(e.Name())
+				if err1 == nil && err2 == nil && !inodes[ino] {
 					inodes[ino] = true
+					where[ino] = [2]int{pid, fd}
 				}
 			}
 		}
@@ -129,5 +153,18 @@ func TreeConns(pids []int) ([]Conn, error) {
 	if len(inodes) == 0 || len(pids) == 0 {
 		return nil, nil
 	}
-	return ReadConns(pids[0], inodes)
+	conns, err := ReadConns(pids[0], inodes)
+	if err != nil {
+		return nil, err
+	}
+	for ino := range inodes { // not in the tables
+		c, ok, err := ClosedConn(where[ino][0], where[ino][1])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			conns = append(conns, c)
+		}
+	}
+	return conns, nil
 }

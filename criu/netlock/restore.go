@@ -11,12 +11,13 @@ import (
 )
 
 // ConnsOf is the TCP connections of the inet sockets of the images
-// (established or half-closed: every state but listen and close), as
+// (every socket with a peer port, as CRIU 4.2's tcp_connection: closed
+// ones too, which it locks at dump and restores through TCP repair), as
 // the images address them.
 func ConnsOf(isks []*images.InetSkEntry) []Conn {
 	var conns []Conn
 	for _, e := range isks {
-		if e.GetProto() != 6 || e.GetType() == 3 || e.GetState() == 10 || e.GetState() == 7 { // IPPROTO_TCP, not SOCK_RAW; TCP_LISTEN, TCP_CLOSE
+		if e.GetProto() != 6 || e.GetType() == 3 || e.GetState() == 10 || e.GetDstPort() == 0 { // IPPROTO_TCP, not SOCK_RAW; not TCP_LISTEN; a peer
 			continue
 		}
 		if len(e.GetSrcAddr()) == 0 || len(e.GetDstAddr()) == 0 {

@@ -43,7 +43,8 @@ func TestConnsOf(t *testing.T) {
 		isk(10, 8, "[fd18::1]:4001", "[fd18::2]:80"),                     // CLOSE_WAIT
 		isk(10, 1, "[::ffff:198.18.0.1]:4002", "[::ffff:198.18.0.2]:80"), // mapped: IPv4 on the wire
 		isk(2, 10, "198.18.0.1:80", "0.0.0.0:0"),                         // listening
-		isk(2, 7, "198.18.0.1:4003", "0.0.0.0:0"),                        // closed
+		isk(2, 7, "198.18.0.1:4003", "0.0.0.0:0"),                        // closed, never connected
+		isk(2, 7, "198.18.0.1:4004", "198.18.0.2:80"),                    // closed after a connection
 		udp,
 		rawTCP,
 	})
@@ -51,6 +52,7 @@ func TestConnsOf(t *testing.T) {
 		{netip.MustParseAddrPort("198.18.0.1:4000"), netip.MustParseAddrPort("198.18.0.2:80")},
 		{netip.MustParseAddrPort("[fd18::1]:4001"), netip.MustParseAddrPort("[fd18::2]:80")},
 		{netip.MustParseAddrPort("198.18.0.1:4002"), netip.MustParseAddrPort("198.18.0.2:80")},
+		{netip.MustParseAddrPort("198.18.0.1:4004"), netip.MustParseAddrPort("198.18.0.2:80")},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
