@@ -26,9 +26,18 @@
 // A tree with a network namespace of its own gets the table inside that
 // namespace, with both chains' policy drop: everything is dropped but
 // the packets criu marks itself (SO_MARK 0xC114, CRIU's SOCCR_MARK).
-// With iptables the same is a chain CRIU-ID (cut to iptables' 28
+// With iptables the netns flavor is a chain CRIU-ID (cut to iptables' 28
 // characters) jumped to from INPUT and OUTPUT of the filter table, in
-// iptables and ip6tables.
+// iptables and ip6tables; the host flavor is CRIU 4.2's own rules, one
+// in INPUT and one in OUTPUT per connection ("-p tcp -m mark ! --mark
+// 0xc114 -s A --sport P -d B --dport Q -j DROP"), which its restore
+// deletes one by one: a chain of ours it would leave, and the
+// connections locked.
+//
+// A connection is every TCP socket with a peer, a closed one too (state
+// CLOSE after FINs or a reset, the fd open), as CRIU 4.2 counts them:
+// its restore remakes a closed socket through TCP repair, sending
+// itself packets, and answers to them must not reach the other end.
 //
 // ID is the dump's run id, the inventory's dump_criu_run_id (field 13),
 // cut as CRIU 4.2 cuts it (nft: CRIU- and 21 characters; iptables: 28),

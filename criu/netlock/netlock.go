@@ -168,6 +168,9 @@ func lock(ctx context.Context, m Method, id string, ns *Task, conns []Conn, log 
 	if l.rec.Owner, err = TaskOf(os.Getpid()); err != nil {
 		return nil, err
 	}
+	if m == IPTables && ns == nil {
+		l.rec.Conns = conns // the rules name them (iptablesConns)
+	}
 	// The record first: a crash from here on leaves what Sweep needs.
 	if err := l.rec.write(); err != nil {
 		return nil, fmt.Errorf("lock network: %w", err)

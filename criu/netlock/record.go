@@ -35,6 +35,9 @@ type record struct {
 	// netns "hosts" on one machine), whose criu leave it alone.
 	Here  string `json:"here,omitempty"`
 	State string `json:"state"`
+	// Conns are the connections of a host-flavor iptables lock, whose
+	// rules name them (there is no chain of ours to delete).
+	Conns []Conn `json:"conns,omitempty"`
 }
 
 // ownNetns is criu's network namespace, as /proc/self/ns/net names it.
@@ -107,6 +110,18 @@ func (r *record) gone(ctx context.Context) bool {
 		_, err := run(ctx, r.NS, nil, "nft", "list", "table", r.table())
 		return isNoEntry(err)
 	case IPTables:
+		if r.NS == nil && r.Conns != nil {
+			for _, c := range r.Conns {
+				for _, w := range criuRules(c.unmapped()) {
+					_, err := run(ctx, nil, nil, w.tool(), append([]string{"-w", "-t", "filter", "-C"}, w.args()...)...)
+					var te *ToolError
+					if !errors.As(err, &te) || !strings.Contains(te.Stderr, "matching rule") {
+						return false // there, or the tool failed
+					}
+				}
+			}
+			return true
+		}
 		_, err := run(ctx, r.NS, nil, "iptables", "-w", "-S", r.chain())
 		var te *ToolError
 		return errors.As(err, &te) && strings.Contains(te.Stderr, "No chain")
