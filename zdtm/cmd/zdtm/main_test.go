@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -116,16 +117,7 @@ func makeTests() ([]byte, error) {
 // other's images for every object both handle. CRIU 4.2's own failures
 // on this machine (its refusals, its bugs) are logged, not counted.
 func TestCrossCRIU42(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	c42 := crtest.CRIU42() // .ci/run sets $CRIU42 when ../shared has it
-	if st, err := os.Stat(c42); err != nil || st.Mode()&0o111 == 0 {
-		t.Skipf("CRIU 4.2 is not at %s (set $CRIU42): no cross-tool run", c42)
-	}
-	if out, err := exec.Command(c42, "--version").CombinedOutput(); err != nil {
-		t.Skipf("CRIU 4.2 at %s does not run here (its libraries? see its README): %v %s", c42, err, out)
-	}
+	c42 := criu42(t)
 	ours := crtest.Criu(t)
 	// passed runs the suite with dump by one tool and restore by the
 	// other and returns the tests that passed.
@@ -172,5 +164,88 @@ func TestCrossCRIU42(t *testing.T) {
 	code, _, errs := zdtm(t, "run", "--zdtm-dir", zdtmDir, "-t", "static/env00", "--remote", "--criu", ours, "--dump-criu", c42)
 	if code != 2 || !strings.Contains(errs, "does not go with --dump-criu") {
 		t.Errorf("--remote --dump-criu: exit %d, %s", code, errs)
+	}
+}
+
+// criu42 is CRIU 4.2's binary, or t skips.
+func criu42(t *testing.T) string {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	c42 := crtest.CRIU42() // .ci/run sets $CRIU42 when ../shared has it
+	if st, err := os.Stat(c42); err != nil || st.Mode()&0o111 == 0 {
+		t.Skipf("CRIU 4.2 is not at %s (set $CRIU42): no cross-tool run", c42)
+	}
+	if out, err := exec.Command(c42, "--version").CombinedOutput(); err != nil {
+		t.Skipf("CRIU 4.2 at %s does not run here (its libraries? see its README): %v %s", c42, err, out)
+	}
+	return c42
+}
+
+// TestCrossCRIU42Locks: with each lock method, the TCP tests (established, half
+// closed, closed after a connection, IPv4 and IPv6) pass dumped by one
+// tool and restored by the other, and no lock of theirs is left: each
+// tool's restore lifts the other's lock (CRIU 4.2 deletes its nft table
+// by name, and its iptables rules one by one, connection by connection).
+func TestCrossCRIU42Locks(t *testing.T) {
+	c42 := criu42(t)
+	ours := crtest.Criu(t)
+	dir := t.TempDir()
+	wrap := func(name, criu, method string) string {
+		p := filepath.Join(dir, name)
+		sh := "#!/bin/sh\nexec " + criu + " \"$@\" --network-lock " + method + "\n"
+		if err := os.WriteFile(p, []byte(sh), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The lines of the rules and tables of criu locks (ours or CRIU's).
+	locks := func() map[string]bool {
+		m := map[string]bool{}
+		for _, args := range [][]string{{"iptables", "-w", "-S"}, {"ip6tables", "-w", "-S"}, {"nft", "list", "tables"}} {
+			out, _ := exec.Command(args[0], args[1:]...).Output()
+			for _, l := range strings.Split(string(out), "\n") {
+				if strings.Contains(l, "0xc114") || strings.Contains(l, "CRIU") {
+					m[l] = true
+				}
+			}
+		}
+		return m
+	}
+	tests := []string{"-t", "static/socket_tcp00", "-t", "static/socket_tcp6_halfclosed00", "-t", "static/socket_tcp_closed01"}
+	for _, m := range []string{"nftables", "iptables"} {
+		if _, err := exec.LookPath(map[string]string{"nftables": "nft", "iptables": "iptables-restore"}[m]); err != nil {
+			t.Logf("no %s: %v", m, err)
+			continue
+		}
+		for _, dir := range []struct{ name, dump, restore string }{
+			{"criu42-to-ours", wrap("c42-"+m, c42, m), ours},
+			{"ours-to-criu42", wrap("ours-"+m, ours, m), c42},
+		} {
+			before := locks()
+			code, out, errs := zdtm(t, append([]string{"run", "--zdtm-dir", zdtmDir, "--dump-root", t.TempDir(), "-f", "h", "-k",
+				"--dump-criu", dir.dump, "--restore-criu", dir.restore}, tests...)...)
+			if code != 0 {
+				t.Errorf("%s, locked with %s:\n%s%s", dir.name, m, out, errs)
+			}
+			// Other criu runs of the machine lock and unlock meanwhile:
+			// what stays a while is left.
+			var left []string
+			for i := 0; i < 20; i++ {
+				left = left[:0]
+				for l := range locks() {
+					if !before[l] {
+						left = append(left, l)
+					}
+				}
+				if len(left) == 0 {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			if len(left) > 0 {
+				t.Errorf("%s, locked with %s: the restore left locks:\n%s", dir.name, m, strings.Join(left, "\n"))
+			}
+		}
 	}
 }
