@@ -17,6 +17,7 @@ import (
 	"github.com/criugo/criu/criu/freeze"
 	"github.com/criugo/criu/criu/image"
 	"github.com/criugo/criu/criu/mm"
+	"github.com/criugo/criu/criu/mm/pageio"
 	"github.com/criugo/criu/criu/procfs"
 	"github.com/criugo/criu/criu/ptrace"
 	"github.com/criugo/criu/criu/task"
@@ -115,6 +116,10 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	if opts.LeaveRunning {
 		t.mm.CopyOnWrite() // pages copied once the tree runs (package mm)
 	}
+	// A task's pages and images are written on the other cores while
+	// the tracer dumps the next task; joined before the figures are
+	// used or the tree is let go (and by release).
+	t.mm.Copies = pageio.NewCopies(pageio.Parallel())
 	// Its ids images name the tasks' namespaces (ns.go).
 	for _, d := range t.tasks {
 		if d.ids != nil {
@@ -134,7 +139,6 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 		if err := t.tr.Do(func() error { return d.dumpTask(ctx) }); err != nil {
 			return nil, err
 		}
-		t.addStats(d)
 	}
 	if err := t.dumpInFlight(); err != nil {
 		return nil, err
@@ -148,6 +152,14 @@ func Dump(ctx context.Context, s image.Store, opts Options) (*Stats, error) {
 	}
 	if err := t.writeShared(ctx); err != nil {
 		return nil, err
+	}
+	if err := t.mm.Copies.Wait(); err != nil {
+		return nil, err
+	}
+	for _, d := range t.tasks {
+		if !d.zombie {
+			t.addStats(d)
+		}
 	}
 	log.Debug().Dur("t", time.Since(t.frozenAt)).Msg("images")
 	// A copy-on-write dump lets the tree go before its pages are read:
@@ -372,6 +384,7 @@ func (t *frozenTree) keepThawed() { t.undo.Release(); t.kept = true }
 // release drops the tracking copies, lets the tree go as it was unless
 // keepThawed was called, and closes the tracer.
 func (t *frozenTree) release() {
+	t.mm.Copies.Wait() // a failed dump: no copy reads a task that runs again
 	if !t.kept {
 		t.mm.DropNew() // a failed (pre-)dump leaves no tracker of its own
 	}
@@ -560,11 +573,30 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		}
 		imgs = append(imgs, img{fmt.Sprintf("fdinfo-%d.img", d.ids.GetFilesId()), fdm})
 	}
-	for _, im := range imgs {
-		if err := image.WriteImage(ctx, d.store, im.name, im.msgs...); err != nil {
-			return err
+	// Encoded now (the messages stay the tree's), written on a copier
+	// while the tracer goes on (joined with the pages).
+	enc := make([][]byte, len(imgs))
+	for i, im := range imgs {
+		var b bytes.Buffer
+		e, err := image.NewEncoder(&b, im.name)
+		for _, m := range im.msgs {
+			if err == nil {
+				err = e.Encode(m)
+			}
 		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", im.name, err)
+		}
+		enc[i] = b.Bytes()
 	}
+	d.t.mm.Copies.Go(func() error {
+		for i, im := range imgs {
+			if err := image.WriteRaw(ctx, d.store, im.name, enc[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	return nil
 }
 

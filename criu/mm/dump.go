@@ -55,8 +55,8 @@ type DumpTask interface {
 // Tree is the memory part of one (pre-)dump of a process tree: its live
 // tasks, the pages they share copy-on-write with their parents
 // (FindShared) and the tracking of written pages (incremental.go). It
-// is built and used while the tree is frozen, by one goroutine; a
-// pre-dump's WritePages runs after, one task at a time.
+// is built and used while the tree is frozen, by one goroutine (but the
+// page copies on Copies); a pre-dump's WritePages runs after, one at a time.
 type Tree struct {
 	store image.Store
 	log   zerolog.Logger
@@ -73,6 +73,9 @@ type Tree struct {
 	// preparedImg is its mapping, when it could be mapped.
 	prepared    image.Writer
 	preparedImg *pageio.Image
+	// Copies, when set, write the pages of a frozen task (not lenient)
+	// while the next is dumped; the dumper joins them.
+	Copies *pageio.Copies
 }
 
 // NewTree starts the memory part of a dump into s.
@@ -493,7 +496,7 @@ func (d *TaskDump) WritePages(ctx context.Context, p *Pages, lenient bool) error
 // entries flagged PE_PRESENT, in order) to pages-N.img (pageio.Dump).
 // With lenient (pre-dump of a running task), a run that cannot be read
 // any more is written as zeros: the memory changed under the reader,
-// and the next dump takes it again.
+// and the next dump takes it again. Tree.Copies, if set, copy the rest.
 func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, runs []pageRun, lenient bool) error {
 	if err := d.writePagemap(ctx, ents, runs); err != nil {
 		return err
@@ -510,18 +513,16 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	if lenient {
 		onFail = d.readLenient
 	}
-	t, err := pageio.Dump(d.pid, runs, w, pagesName, onFail)
-	if err != nil {
-		w.Abort()
+	copyPages := func() error {
+		t, err := pageio.DumpCommit(d.pid, runs, w, pagesName, onFail)
+		d.Stats.MemDump, d.Stats.MemWrite = t.Read, t.Write
 		return err
 	}
-	t1 := time.Now()
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("commit %s: %w", pagesName, err)
+	if c := d.tree.Copies; c != nil && !lenient {
+		c.Go(copyPages)
+		return nil
 	}
-	d.Stats.MemDump = t.Read
-	d.Stats.MemWrite = t.Write + time.Since(t1)
-	return nil
+	return copyPages()
 }
 
 // writePagemap writes pagemap-PID.img, whose present entries are runs.
