@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -73,8 +75,7 @@ type Tree struct {
 	// preparedImg is its mapping, when it could be mapped.
 	prepared    image.Writer
 	preparedImg *pageio.Image
-	// Copies, when set, write the pages of a frozen task (not lenient)
-	// while the next is dumped; the dumper joins them.
+	// Copies, when set, copy a frozen task's pages while the next is dumped.
 	Copies *pageio.Copies
 }
 
@@ -100,6 +101,8 @@ type TaskDump struct {
 	// noPin are the pages shared with its parent or a child, read
 	// through /proc/PID/mem (FindShared), sorted.
 	noPin []mem.Range
+	// written are its runs once pages-N.img is committed (in order).
+	written atomic.Pointer[[]pageRun]
 	// Stats are the task's memory figures, once its pages are written.
 	Stats DumpStats
 }
@@ -514,8 +517,18 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 		onFail = d.readLenient
 	}
 	copyPages := func() error {
-		t, err := pageio.DumpCommit(d.pid, runs, w, pagesName, onFail)
+		from, done := runs, func() {}
+		if p := d.parent; p != nil && p.written.Load() != nil && !lenient {
+			from, done = pageio.FromImage(func() (io.ReadCloser, error) {
+				return d.tree.store.Open(ctx, fmt.Sprintf("pages-%d.img", p.pagesID))
+			}, *p.written.Load(), runs, d.cow)
+		}
+		defer done()
+		t, err := pageio.DumpCommit(d.pid, from, w, pagesName, onFail)
 		d.Stats.MemDump, d.Stats.MemWrite = t.Read, t.Write
+		if err == nil {
+			d.written.Store(&runs)
+		}
 		return err
 	}
 	if c := d.tree.Copies; c != nil && !lenient {
@@ -528,10 +541,7 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 // writePagemap writes pagemap-PID.img, whose present entries are runs.
 func (d *TaskDump) writePagemap(ctx context.Context, ents []*images.PagemapEntry, runs []pageRun) error {
 	msgs := []proto.Message{&images.PagemapHead{PagesId: proto.Uint32(d.pagesID)}}
-	var total uint64
-	for _, r := range runs {
-		total += r.Len() / mem.PageSize
-	}
+	total := pageio.Size(runs) / mem.PageSize
 	for _, e := range ents {
 		msgs = append(msgs, e)
 	}

@@ -3,9 +3,6 @@ package mm
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/criugo/criu/criu/image"
@@ -24,18 +21,13 @@ import (
 // any. Nothing is prepared for a store that is not local; a failure
 // only leaves the image to be made while frozen.
 func (t *Tree) Prepare(ctx context.Context, pid int) {
-	b, err := os.ReadFile(procfs.Path(pid, "status"))
+	st, err := procfs.ReadStatus(pid)
 	if err != nil {
 		return
 	}
-	var n int64
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(l, ":")
-		if k == "RssAnon" || k == "VmSwap" {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			n += kb << 10
-		}
-	}
+	anon, _ := st.Bytes("RssAnon")
+	swap, _ := st.Bytes("VmSwap") // absent without swap support
+	n := int64(anon + swap)
 	if n < prepareMin {
 		return
 	}
@@ -67,10 +59,7 @@ func (t *Tree) writeMapped(d *TaskDump, w image.Writer, runs []pageRun, lenient 
 		return false, nil
 	}
 	t.preparedImg = nil
-	var total uint64
-	for _, r := range runs {
-		total += r.Len()
-	}
+	total := pageio.Size(runs)
 	if total > img.Len() {
 		img.Close() // more than the room: written as any, over it
 		return false, nil
@@ -90,6 +79,7 @@ func (t *Tree) writeMapped(d *TaskDump, w image.Writer, runs []pageRun, lenient 
 		return true, fmt.Errorf("commit pages-1.img: %w", err)
 	}
 	d.Stats.MemDump, d.Stats.MemWrite = t1.Sub(t0), time.Since(t1)
+	d.written.Store(&runs)
 	return true, nil
 }
 

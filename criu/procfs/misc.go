@@ -221,6 +221,19 @@ func (s Status) Uint(key string) (uint64, error) {
 	return n, nil
 }
 
+// Bytes returns key's size, "132 kB", in bytes (RssAnon, VmSwap).
+func (s Status) Bytes(key string) (uint64, error) {
+	v, ok := s[key]
+	if !ok {
+		return 0, fieldErr(s.file(), key, "", "missing")
+	}
+	n, err := kb(v)
+	if err != nil {
+		return 0, fieldErr(s.file(), key, v, "%v", err)
+	}
+	return n, nil
+}
+
 // Hex returns key's value parsed as hex (SigBlk, CapEff...).
 func (s Status) Hex(key string) (uint64, error) {
 	v, ok := s[key]

@@ -17,6 +17,18 @@ type Run struct {
 	// Force: through /proc/PID/mem (FOLL_FORCE), as the mapping may
 	// not be read (dump) or written (restore) otherwise.
 	Force bool
+	// src, when set (Source.From), holds the pages at off (dump).
+	src *Source
+	off uint64
+}
+
+// Size is the bytes of runs.
+func Size(runs []Run) uint64 {
+	var n uint64
+	for _, r := range runs {
+		n += r.Len()
+	}
+	return n
 }
 
 // Times are what a copy spent reading and writing.
@@ -37,10 +49,7 @@ type Times struct{ Read, Write time.Duration }
 // frozen time (Image).
 func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Range, []byte) error) (Times, error) {
 	runs = append([]Run(nil), runs...)
-	var total uint64
-	for _, r := range runs {
-		total += r.Len()
-	}
+	total := Size(runs)
 	type chunk struct {
 		buf []byte
 		err error
@@ -83,7 +92,7 @@ func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Rang
 			buf = buf[:0]
 			var batch []mem.Range
 			var size uint64
-			for i < len(runs) && !runs[i].Force {
+			for i < len(runs) && !runs[i].Force && runs[i].src == nil {
 				r := runs[i].Range
 				if size+r.Len() > step {
 					if size > 0 {
@@ -106,22 +115,29 @@ func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Rang
 					err = lenient(batch, buf)
 				}
 			} else {
-				// An unreadable mapping: one run through /proc/PID/mem.
-				r := runs[i].Range
+				// An unreadable mapping (one run through /proc/PID/mem),
+				// or a run another image holds (read from there).
+				r, src, off := runs[i].Range, runs[i].src, runs[i].off
 				if r.Len() > step {
 					r.End = r.Start + step
-					runs[i].Start = r.End
+					runs[i].Start, runs[i].off = r.End, off+step
 				} else {
 					i++
 				}
-				if mf == nil {
-					mf, err = mem.OpenFile(pid)
-				}
-				if err == nil {
-					buf = buf[:r.Len()]
-					err = mf.ReadAt(buf, r.Start)
-					if err != nil && lenient != nil {
-						err = lenient([]mem.Range{r}, buf)
+				buf = buf[:r.Len()]
+				if src != nil {
+					if _, err = src.f.ReadAt(buf, int64(off)); err != nil {
+						err = fmt.Errorf("read %#x-%#x from the image holding them: %w", r.Start, r.End, err)
+					}
+				} else {
+					if mf == nil {
+						mf, err = mem.OpenFile(pid)
+					}
+					if err == nil {
+						err = mf.ReadAt(buf, r.Start)
+						if err != nil && lenient != nil {
+							err = lenient([]mem.Range{r}, buf)
+						}
 					}
 				}
 			}

@@ -82,10 +82,7 @@ func split(n uint64, k int) []mem.Range {
 // each a part of the bytes: process_vm_readv for a plain run, reads of
 // /proc/PID/mem for a Force one.
 func (m *Image) DumpInto(pid int, runs []Run) error {
-	var total uint64
-	for _, r := range runs {
-		total += r.Len()
-	}
+	total := Size(runs)
 	if total > m.Len() {
 		return fmt.Errorf("%d bytes of pages for an image of %d", total, m.Len())
 	}
@@ -96,7 +93,7 @@ func (m *Image) DumpInto(pid int, runs []Run) error {
 	for _, r := range runs {
 		for s := r.Start; s < r.End; {
 			e := min(r.End, s+ChunkSize)
-			pieces = append(pieces, piece{Run{mem.Range{Start: s, End: e}, r.Force}, off})
+			pieces = append(pieces, piece{Run{Range: mem.Range{Start: s, End: e}, Force: r.Force}, off})
 			off += e - s
 			s = e
 		}
