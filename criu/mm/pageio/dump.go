@@ -53,6 +53,8 @@ func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Rang
 	type chunk struct {
 		buf []byte
 		err error
+		// mapped: buf is a Source's mapping, not one of the buffers.
+		mapped bool
 	}
 	full := make(chan chunk, 1)
 	free := make(chan []byte, 2)
@@ -82,14 +84,17 @@ func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Rang
 			}
 		}()
 		i := 0
+		var spare []byte // a free buffer a mapped chunk left unused
 		for i < len(runs) {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-stop:
-				return
+			buf, mapped := spare, false
+			if spare == nil {
+				select {
+				case buf = <-free:
+				case <-stop:
+					return
+				}
 			}
-			buf = buf[:0]
+			spare, buf = nil, buf[:0]
 			var batch []mem.Range
 			var size uint64
 			for i < len(runs) && !runs[i].Force && runs[i].src == nil {
@@ -125,7 +130,9 @@ func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Rang
 					i++
 				}
 				buf = buf[:r.Len()]
-				if src != nil {
+				if src != nil && src.m != nil {
+					spare, buf, mapped = buf, src.m[off:off+r.Len()], true
+				} else if src != nil {
 					if _, err = src.f.ReadAt(buf, int64(off)); err != nil {
 						err = fmt.Errorf("read %#x-%#x from the image holding them: %w", r.Start, r.End, err)
 					}
@@ -142,7 +149,7 @@ func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Rang
 				}
 			}
 			select {
-			case full <- chunk{buf, err}:
+			case full <- chunk{buf, err, mapped}:
 			case <-stop:
 				return
 			}
@@ -162,7 +169,9 @@ func Dump(pid int, runs []Run, w io.Writer, name string, lenient func([]mem.Rang
 			return t, fmt.Errorf("write %s: %w", name, err)
 		}
 		t.Write += time.Since(t1)
-		free <- c.buf
+		if !c.mapped {
+			free <- c.buf
+		}
 	}
 	t.Read = time.Since(t0) - t.Write
 	return t, nil

@@ -2,8 +2,11 @@ package pageio
 
 import (
 	"io"
+	"math"
 	"os"
 	"sort"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/criugo/criu/criu/mem"
 )
@@ -18,6 +21,7 @@ import (
 // read of the image is a copy from the page cache.
 type Source struct {
 	f    io.ReaderAt
+	m    []byte   // f mapped (FromImage), or nil: read with ReadAt
 	runs []Run    // the image's runs, in order (by address)
 	offs []uint64 // where each run starts in the image
 }
@@ -74,5 +78,22 @@ func FromImage(open func() (io.ReadCloser, error), src, runs []Run, shared []mem
 		rd.Close()
 		return runs, func() {}
 	}
-	return NewSource(f.File(), src).From(runs, shared), func() { rd.Close() }
+	s, n := NewSource(f.File(), src), Size(src)
+	if st, err := f.File().Stat(); err != nil || uint64(st.Size()) < n {
+		rd.Close()
+		return runs, func() {} // not the image its runs say
+	}
+	// Mapped, its pages are written from the page cache with no read
+	// in between (a read was a quarter of the dump of forked workers).
+	if n > 0 && n <= math.MaxInt {
+		if m, err := unix.Mmap(int(f.File().Fd()), 0, int(n), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE); err == nil {
+			s.m = m
+		}
+	}
+	return s.From(runs, shared), func() {
+		if s.m != nil {
+			unix.Munmap(s.m)
+		}
+		rd.Close()
+	}
 }
