@@ -589,7 +589,7 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		}
 		enc[i] = b.Bytes()
 	}
-	d.t.mm.Copies.Go(func() error {
+	return d.t.mm.Copies.Go(func() error {
 		for i, im := range imgs {
 			if err := image.WriteRaw(ctx, d.store, im.name, enc[i]); err != nil {
 				return err
@@ -597,7 +597,6 @@ func (d *dumper) dumpTask(ctx context.Context) error {
 		}
 		return nil
 	})
-	return nil
 }
 
 func (t *tree) dumpStats() *images.DumpStatsEntry {

@@ -531,11 +531,7 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 		}
 		return err
 	}
-	if c := d.tree.Copies; c != nil && !lenient {
-		c.Go(copyPages)
-		return nil
-	}
-	return copyPages()
+	return d.tree.Copies.Go(copyPages)
 }
 
 // writePagemap writes pagemap-PID.img, whose present entries are runs.

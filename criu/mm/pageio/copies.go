@@ -27,8 +27,12 @@ type Copies struct {
 func NewCopies(n int) *Copies { return &Copies{sem: make(chan struct{}, max(1, n))} }
 
 // Go runs copy on a goroutine of its own once fewer than n copies run,
-// blocking until then. Its error is Wait's.
-func (c *Copies) Go(copy func() error) {
+// blocking until then; its error is Wait's. On nil Copies, it runs copy
+// now and returns its error.
+func (c *Copies) Go(copy func() error) error {
+	if c == nil {
+		return copy()
+	}
 	c.sem <- struct{}{}
 	c.wg.Add(1)
 	go func() {
@@ -40,6 +44,7 @@ func (c *Copies) Go(copy func() error) {
 			c.mu.Unlock()
 		}
 	}()
+	return nil
 }
 
 // Wait waits for every copy started and returns their errors, joined

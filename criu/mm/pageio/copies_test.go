@@ -74,6 +74,10 @@ func TestCopies(t *testing.T) {
 	if err := nilCopies.Wait(); err != nil {
 		t.Errorf("Wait on nil: %v", err)
 	}
+	errNow := errors.New("copied now")
+	if err := nilCopies.Go(func() error { return errNow }); err != errNow {
+		t.Errorf("Go on nil: %v, want the copy's own error, at once", err)
+	}
 }
 
 // A child's runs whose pages its parent's image holds are read from
