@@ -518,10 +518,13 @@ func (d *TaskDump) writePages(ctx context.Context, ents []*images.PagemapEntry, 
 	}
 	copyPages := func() error {
 		from, done := runs, func() {}
+		// Only pages shared still (a write since FindShared, rseq's, unshares).
 		if p := d.parent; p != nil && p.written.Load() != nil && !lenient {
-			from, done = pageio.FromImage(func() (io.ReadCloser, error) {
-				return d.tree.store.Open(ctx, fmt.Sprintf("pages-%d.img", p.pagesID))
-			}, *p.written.Load(), runs, d.cow)
+			if still, err := mem.SharedWithParent(d.pid, p.pid); err == nil {
+				from, done = pageio.FromImage(func() (io.ReadCloser, error) {
+					return d.tree.store.Open(ctx, fmt.Sprintf("pages-%d.img", p.pagesID))
+				}, *p.written.Load(), runs, mem.Intersect(d.cow, still))
+			}
 		}
 		defer done()
 		t, err := pageio.DumpCommit(d.pid, from, w, pagesName, onFail)
