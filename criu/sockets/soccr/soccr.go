@@ -173,11 +173,17 @@ func connectNoWait(fd int, dst unix.Sockaddr) (err error) {
 
 // writeUnsent writes b, the bytes fd's send queue held unsent at dump,
 // with its send buffer grown for the write and then set back (its size
-// and SO_BUF_LOCK as they were). They fitted in it beside the bytes
-// sent and not acked, queued again in repair mode; but the queue may
-// count them otherwise now (other segments), and the peer, not running
-// yet, opens no window, so a write that waited for room would wait for
-// the tasks, which run only after it (socket-tcpbuf-local hung so).
+// and SO_BUF_LOCK as they were). They were in it beside the bytes sent
+// and not acked, queued again in repair mode; but the kernel looks for
+// room only before it starts a segment, which a send then fills whole,
+// so a full queue holds up to a segment more than its buffer, and how
+// much depends on where the task's segments began (the first unsent
+// byte is mostly inside one, the rest of which was sent): the same
+// bytes written again from there may not fit (socket-tcp4v6-fin-wait1,
+// one run in two). And the peer, not running yet, opens no window, so
+// a write that waited for room would wait for the tasks, which run
+// only after it (socket-tcpbuf-local hung so). The task finds its
+// queue as full as it left it, its buffer's size as it set it.
 func writeUnsent(fd int, b []byte) error {
 	if len(b) == 0 {
 		return nil
@@ -452,7 +458,7 @@ func restore(fd int, st *Stream, src, dst unix.Sockaddr) error {
 		if err := Resume(fd); err != nil {
 			return err
 		}
-		if err := write(fd, outq[sent:]); err != nil {
+		if err := writeUnsent(fd, outq[sent:]); err != nil {
 			return fmt.Errorf("unsent data: %w", err)
 		}
 		if err := Pause(fd); err != nil {
