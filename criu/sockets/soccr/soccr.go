@@ -176,14 +176,15 @@ func connectNoWait(fd int, dst unix.Sockaddr) (err error) {
 // and SO_BUF_LOCK as they were). They were in it beside the bytes sent
 // and not acked, queued again in repair mode; but the kernel looks for
 // room only before it starts a segment, which a send then fills whole,
-// so a full queue holds up to a segment more than its buffer, and how
-// much depends on where the task's segments began (the first unsent
-// byte is mostly inside one, the rest of which was sent): the same
-// bytes written again from there may not fit (socket-tcp4v6-fin-wait1,
-// one run in two). And the peer, not running yet, opens no window, so
-// a write that waited for room would wait for the tasks, which run
-// only after it (socket-tcpbuf-local hung so). The task finds its
-// queue as full as it left it, its buffer's size as it set it.
+// so a full queue holds up to a segment more than its buffer, how much
+// more depending on where the task's segments began and their size:
+// the same bytes written again in one send, in the new socket's
+// segments, may not fit (socket-tcp4v6-fin-wait1 failed so one run in
+// two; TestFinWait1OverfullQueue). And the peer, not running yet,
+// opens no window, so a write that waited for room would wait for the
+// tasks, which run only after it (socket-tcpbuf-local hung so). The
+// task finds its queue as full as it left it, its buffer's size as it
+// set it.
 func writeUnsent(fd int, b []byte) error {
 	if len(b) == 0 {
 		return nil

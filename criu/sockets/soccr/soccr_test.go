@@ -15,6 +15,13 @@ func TestMain(m *testing.M) { os.Exit(crtest.RunWithFdCheck(m)) }
 // pair is a connection on loopback: the client c, the accepted s.
 func pair(t *testing.T) (c, s int) {
 	t.Helper()
+	return pairSet(t, func(l, c int) error { return nil })
+}
+
+// pairSet is pair, set(l, c) called on the listener l and the client c
+// before c connects.
+func pairSet(t *testing.T, set func(l, c int) error) (c, s int) {
+	t.Helper()
 	l, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +35,10 @@ func pair(t *testing.T) (c, s int) {
 	}
 	sa, _ := unix.Getsockname(l)
 	if c, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := set(l, c); err != nil {
+		unix.Close(c)
 		t.Fatal(err)
 	}
 	if err := unix.Connect(c, sa); err != nil {
