@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"unsafe"
 
+	"github.com/criugo/criu/internal/linux"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,13 +70,12 @@ func ClosedConn(pid, fd int) (c Conn, ok bool, err error) {
 // longer buffer).
 func peerName(sk, dom int) (netip.AddrPort, bool) {
 	var b [unix.SizeofSockaddrInet6]byte
-	l := uint32(unix.SizeofSockaddrInet4)
+	size := unix.SizeofSockaddrInet4
 	if dom == unix.AF_INET6 {
-		l = unix.SizeofSockaddrInet6
+		size = unix.SizeofSockaddrInet6
 	}
-	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(sk), unix.SOL_SOCKET, unix.SO_PEERNAME,
-		uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&l)), 0)
-	if e != 0 || l < 2 {
+	l, err := linux.GetsockoptInOut(sk, unix.SOL_SOCKET, unix.SO_PEERNAME, b[:size])
+	if err != nil || l < 2 {
 		return netip.AddrPort{}, false
 	}
 	port := binary.BigEndian.Uint16(b[2:4])
