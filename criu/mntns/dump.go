@@ -118,7 +118,7 @@ func Dump(ctx context.Context, store image.Store, pid int, id uint32, opts DumpO
 	if err != nil {
 		return fmt.Errorf("dump mount namespace of %d: %w", pid, err)
 	}
-	if l, _ := os.Readlink(procfs.Path(pid, "root")); copyOfMine && l == "/" {
+	if CopyOfMine(pid) {
 		// Restored as a new copy of criu's, made different where the
 		// tree's is (copy.go).
 		if err := dumpCopy(ctx, store, pid, ordered, mine, opts); err != nil {
@@ -277,6 +277,14 @@ func parentsFirst(ms []procfs.MountInfo, several bool) ([]procfs.MountInfo, erro
 // leads to: its mount namespace has criu's root, and restore makes it
 // again as a copy of its own (the kernel shows the root of a task in a
 // pivot_root'ed namespace relative to that namespace's root).
+// CopyOfMine tells that the mount namespace of task pid, rooted at
+// criu's root, is dumped (and restored) as a copy of criu's, made
+// different where the tree's is (copy.go), not mount by mount.
+func CopyOfMine(pid int) bool {
+	l, _ := os.Readlink(procfs.Path(pid, "root"))
+	return l == "/" && reachable(pid)
+}
+
 func reachable(pid int) bool {
 	link := procfs.Path(pid, "root")
 	path, err := os.Readlink(link)

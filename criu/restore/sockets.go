@@ -11,8 +11,7 @@ import (
 	"github.com/criugo/criu/proto/images"
 )
 
-// sockRestorer is what package sockets needs of the tree restorer
-// (sockets.Restorer).
+// sockRestorer is what package sockets needs of the tree restorer (sockets.Restorer).
 type sockRestorer struct{ t *treeRestorer }
 
 // inContainer runs f where paths resolve as the tree's, for the unix
@@ -46,6 +45,10 @@ func (r sockRestorer) InheritedFd(key string) (int, bool, error) {
 }
 
 func (r sockRestorer) Keep(fd int) { r.t.masterFds = append(r.t.masterFds, fd) }
+
+func (r sockRestorer) Uncover(m []int32, p []string) (func() error, error) {
+	return r.t.mnt.Uncover(m, p)
+}
 
 // lockConns holds the TCP connections of the images while they are
 // restored, when the dump's lock is not here (netlock.LockRestore): a

@@ -81,10 +81,9 @@ func (s *Set) addUnixSk(cp int, at fdAt, st *unix.Stat_t, flags uint32) (*images
 		// As the task resolves it: in its root (a container's).
 		var fst unix.Stat_t
 		if err := unix.Stat(procfs.Path(at.pid, "root")+path, &fst); err != nil || uint32(fst.Ino) != ud.VFSIno {
-			if err := unixname.RefuseHidden(cp, path); err != nil {
+			if err := unixname.Hidden(cp, at.pid, path, e); err != nil {
 				return nil, err
 			}
-			e.Deleted = proto.Bool(true)
 		} else {
 			e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(fst.Mode), Uid: proto.Uint32(fst.Uid), Gid: proto.Uint32(fst.Gid)}
 		}

@@ -30,6 +30,8 @@ type Restorer interface {
 	// restorer's other copies once the tasks have theirs, or when the
 	// restore fails.
 	Keep(fd int)
+	// Uncover moves aside the mounts over paths[i] above mount mnts[i].
+	Uncover(mnts []int32, paths []string) (undo func() error, err error)
 }
 
 // OpenUnix creates in the restorer the UNIX sockets ids (file ids of
@@ -41,7 +43,7 @@ type Restorer interface {
 // socket's fd goes in masters, by file id. It runs in the tree's network
 // namespace, and, for a container, in its mount namespace: names are
 // bound and connected to as the tree sees them.
-func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Queues, ids []uint32, masters map[uint32]int) error {
+func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Queues, ids []uint32, masters map[uint32]int) (err error) {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	byIno := map[uint32]*images.UnixSkEntry{}
 	var sks []*images.UnixSkEntry
@@ -170,6 +172,14 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		}
 		groups[k] = append(groups[k], e)
 	}
+	// Files hidden under mounts are reached with those moved aside.
+	if mnts, hidden := unixname.Covered(sks); len(hidden) > 0 {
+		undo, err := r.Uncover(mnts, hidden)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, undo()) }()
+	}
 	var unlinkLater []string
 	// reach names, by inode, a hard link to the file of a socket whose
 	// path another of its group takes after it (a deleted one): its
@@ -199,18 +209,14 @@ func OpenUnix(r Restorer, files map[uint32]*images.FileEntry, queues skqueue.Que
 		// The socket whose file is live binds last and keeps it:
 		// connections (sharing their listener's name) and sockets whose
 		// file was deleted (the path may be another's now) bind first.
-		last := func(e *images.UnixSkEntry) bool {
-			accepted := e.GetType() != unix.SOCK_DGRAM && e.GetState() == tcpEstablished
-			return !accepted && !e.GetDeleted()
-		}
-		sort.SliceStable(g, func(i, j int) bool { return !last(g[i]) && last(g[j]) })
+		sort.SliceStable(g, func(i, j int) bool { return unixname.Rank(g[i]) < unixname.Rank(g[j]) })
 		abstract := k[0] == 0
 		if abstract && len(g) > 1 {
 			g = g[len(g)-1:]
 		}
 		// A group of deleted sockets only: whatever is at the path now
 		// is not the tree's, and is put back after.
-		ghosts := !abstract && !last(g[len(g)-1])
+		ghosts := !abstract && unixname.Rank(g[len(g)-1]) == 0
 		for i, e := range g {
 			sa := skqueue.Sockaddr(e.GetName())
 			path := unixname.Path(e)

@@ -10,8 +10,10 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/criugo/criu/criu/errdefs"
+	"github.com/criugo/criu/criu/mntns"
 	"github.com/criugo/criu/criu/nsenter"
 	"github.com/criugo/criu/criu/sockets/skqueue"
 	"github.com/criugo/criu/proto/images"
@@ -127,27 +129,50 @@ func RemoveStale(path string) error {
 	return os.NewSyscallError("unlink", unix.Unlink(path))
 }
 
-// RefuseHidden refuses a socket (cp, this process's copy) bound to path
-// whose file path no longer reaches but that is not deleted: a mount
-// over its directory hides it, or it was moved. Restore binds a deleted
-// socket's name where the path leads now and removes the file after:
-// the socket would be bound on the mount over it (holding it busy) and
-// the hidden file, still there, would be lost. A file that cannot be
-// opened through the socket (SIOCUNIXFILE) is taken for deleted.
-func RefuseHidden(cp int, path string) error {
+// Hidden records in e, for a socket (cp, this process's copy) of task
+// pid bound to path whose file path no longer reaches, whether the file
+// was deleted or a mount over its directory hides it: then the id of the
+// mount the file is on (SIOCUNIXFILE; CRIU 4.2's unix_sk_entry.mnt_id),
+// whose restore binds the name with the mounts over it moved aside, and
+// its mode and owner. A hidden file is
+// refused (by name) when the file moved (its path is another) or when
+// the task's mount namespace is criu's or a copy of it (mntns.CopyOfMine),
+// whose mounts restore does not make one by one. A file that cannot be opened through the socket is taken for
+// deleted.
+func Hidden(cp, pid int, path string, e *images.UnixSkEntry) error {
 	f, err := unix.IoctlRetInt(cp, unix.SIOCPROTOPRIVATE) // SIOCUNIXFILE
 	if err != nil {
+		e.Deleted = proto.Bool(true)
 		return nil
 	}
 	defer unix.Close(f)
-	var st unix.Stat_t
-	if err := unix.Fstat(f, &st); err != nil {
-		return os.NewSyscallError("fstat", err)
+	var sx unix.Statx_t
+	if err := unix.Statx(f, "", unix.AT_EMPTY_PATH, unix.STATX_BASIC_STATS|unix.STATX_MNT_ID, &sx); err != nil {
+		return os.NewSyscallError("statx", err)
 	}
-	if st.Nlink == 0 {
+	if sx.Nlink == 0 {
+		e.Deleted = proto.Bool(true)
 		return nil
 	}
-	return fmt.Errorf("%w: bound to %s, whose file is not deleted but no longer at that path (a mount over its directory, or the file moved): restore would bind the name on what the path reaches now", errdefs.ErrUnsupported, path)
+	refuse := func(why string) error {
+		return fmt.Errorf("%w: bound to %s, whose file is not deleted but no longer at that path (%s)", errdefs.ErrUnsupported, path, why)
+	}
+	link, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(f))
+	if err != nil {
+		return err
+	}
+	if link != path {
+		return refuse("the file moved, to " + link + ": restore would bind the name on what the path reaches now")
+	}
+	if mntns.CopyOfMine(pid) {
+		return refuse("a mount over its directory, in criu's mount namespace or a copy of it, whose restore does not make the mounts one by one: the socket could not be bound under it")
+	}
+	if sx.Mask&unix.STATX_MNT_ID == 0 {
+		return refuse("a mount over its directory; the kernel does not tell the mount of its file (statx STATX_MNT_ID)")
+	}
+	e.Deleted, e.MntId = proto.Bool(false), proto.Int32(int32(sx.Mnt_id))
+	e.FilePerms = &images.FilePermsEntry{Mode: proto.Uint32(uint32(sx.Mode)), Uid: proto.Uint32(sx.Uid), Gid: proto.Uint32(sx.Gid)}
+	return nil
 }
 
 // Dir is the directory the relative name of a socket (cp,
@@ -184,4 +209,29 @@ func Dir(cp int, name string, vfsIno uint32) (string, error) {
 		dir = "/"
 	}
 	return dir, nil
+}
+
+// Rank orders the sockets sharing a name for binding in turn, the one
+// that keeps the file last: deleted ones (0), then connections accepted
+// (1: one whose listener closed keeps a live file too), then the others.
+func Rank(e *images.UnixSkEntry) int {
+	switch {
+	case e.GetDeleted():
+		return 0
+	case e.GetType() != unix.SOCK_DGRAM && e.GetState() == 1: // TCP_ESTABLISHED
+		return 1
+	}
+	return 2
+}
+
+// Covered lists the sockets of sks whose files a mount hides (not
+// deleted, with the id of the mount the file is on): the mount ids and
+// the paths.
+func Covered(sks []*images.UnixSkEntry) (mnts []int32, paths []string) {
+	for _, e := range sks {
+		if e.MntId != nil && e.GetMntId() >= 0 && !e.GetDeleted() && len(e.GetName()) > 0 && e.GetName()[0] != 0 {
+			mnts, paths = append(mnts, e.GetMntId()), append(paths, Path(e))
+		}
+	}
+	return mnts, paths
 }
