@@ -74,16 +74,7 @@ func TestExternalNetnsCLI(t *testing.T) {
 			pidfile := filepath.Join(dir, "pid")
 			r := exec.Command(restorer, "restore", "-D", img, "-o", "restore.log", "-v4", "-d", "--pidfile", pidfile, "--inherit-fd", "fd[3]:extnet")
 			r.ExtraFiles = []*os.File{nsf}
-			if res, err := r.CombinedOutput(); err != nil {
-				log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
-				t.Fatalf("restore: %v\n%s\n%s", err, res, log)
-			}
-			b, err := os.ReadFile(pidfile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rp, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			t.Cleanup(func() { crtest.Kill(rp) })
+			rp := restoreDetached(t, r, img, pidfile, "")
 			var got unix.Stat_t
 			if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", rp), &got); err != nil {
 				t.Fatal(err)
@@ -165,16 +156,7 @@ func TestExternalNetdevCLI(t *testing.T) {
 			before := ticks(out)
 			pidfile := filepath.Join(dir, "pid")
 			r := exec.Command("nsenter", hostNet, restorer, "restore", "-D", img, "-o", "restore.log", "-v4", "-d", "--pidfile", pidfile, "--external", "netdev[cgv0]:cgm0")
-			if res, err := r.CombinedOutput(); err != nil {
-				log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
-				t.Fatalf("restore: %v\n%s\n%s", err, res, log)
-			}
-			b, err := os.ReadFile(pidfile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rp, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			t.Cleanup(func() { crtest.Kill(rp) })
+			rp := restoreDetached(t, r, img, pidfile, "")
 			if got := in(rp, "-o", "addr", "show", "dev", "cgv0"); got != want {
 				t.Errorf("restored cgv0's addresses:\n%s\nwant\n%s", got, want)
 			}
@@ -202,4 +184,23 @@ func restorers(criu string) map[string]string {
 		tools["criu-4.2"] = crtest.CRIU42()
 	}
 	return tools
+}
+
+// restoreDetached runs cmd, a `criu restore -d --pidfile PIDFILE -o
+// restore.log` whose images are in dir, and stops the test with its
+// output and dir/restore.log if it fails. It returns the restored root's
+// pid, killed when the test ends.
+func restoreDetached(t *testing.T, cmd *exec.Cmd, dir, pidfile, what string) int {
+	t.Helper()
+	if res, err := cmd.CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
+		t.Fatalf("%srestore: %v\n%s\n%s", what, err, res, log)
+	}
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { crtest.Kill(pid) })
+	return pid
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,16 +100,7 @@ mkdir -p shared/in; mount --bind shared/in c`, nil},
 		}
 		mine = mountTable(t, os.Getpid())
 		pidfile := filepath.Join(img, "pid")
-		if b, err := exec.Command(criu, "restore", "-D", img, "-d", "-o", "restore.log", "-v4", "--pidfile", pidfile).CombinedOutput(); err != nil {
-			log, _ := os.ReadFile(filepath.Join(img, "restore.log"))
-			t.Fatalf("%q: restore: %v\n%s\n%s", c.extra, err, b, log)
-		}
-		b, err := os.ReadFile(pidfile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		t.Cleanup(func() { crtest.Kill(npid) })
+		npid := restoreDetached(t, exec.Command(criu, "restore", "-D", img, "-d", "-o", "restore.log", "-v4", "--pidfile", pidfile), img, pidfile, fmt.Sprintf("%q: ", c.extra))
 		if after := mountTable(t, npid); after != before {
 			t.Errorf("%q: mount table after restore:\n%s\nwant:\n%s", c.extra, after, before)
 		}

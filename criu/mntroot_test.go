@@ -33,16 +33,7 @@ func TestRestoreBindOfRootDir(t *testing.T) {
 	}
 	cmd.Wait()
 	pidfile := filepath.Join(dir, "pid")
-	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
-		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
-	}
-	b, err := os.ReadFile(pidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	t.Cleanup(func() { crtest.Kill(npid) })
+	npid := restoreDetached(t, exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile), dir, pidfile, "")
 	mi, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -166,16 +157,7 @@ func TestRestoreUnbindableTmpfs(t *testing.T) {
 	}
 	cmd.Wait()
 	pidfile := filepath.Join(dir, "pid")
-	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
-		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
-	}
-	b, err = os.ReadFile(pidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	t.Cleanup(func() { crtest.Kill(npid) })
+	npid := restoreDetached(t, exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile), dir, pidfile, "")
 	mi, err := os.ReadFile("/proc/" + strconv.Itoa(npid) + "/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -261,16 +243,7 @@ mount --bind s a; mount --make-slave a; mount --make-shared a; mount --bind a/su
 	}
 	cmd.Wait()
 	pidfile := filepath.Join(dir, "pid")
-	if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
-		t.Fatalf("restore: %v\n%s\n%s", err, b, log)
-	}
-	b, err := os.ReadFile(pidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	t.Cleanup(func() { crtest.Kill(npid) })
+	npid := restoreDetached(t, exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile), dir, pidfile, "")
 	if after := groups(npid); after != before {
 		t.Errorf("after restore: %s, want %s", after, before)
 	}
@@ -325,16 +298,7 @@ mount -t proc proc p; mount -t tmpfs ptop p`, []string{"/o/a/b on / ext4 ro=true
 		}
 		cmd.Wait()
 		pidfile := filepath.Join(dir, "pid")
-		if b, err := exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile).CombinedOutput(); err != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "restore.log"))
-			t.Fatalf("restore: %v\n%s\n%s", err, b, log)
-		}
-		b, err := os.ReadFile(pidfile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		npid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		t.Cleanup(func() { crtest.Kill(npid) })
+		npid := restoreDetached(t, exec.Command(criu, "restore", "-D", dir, "-d", "-o", "restore.log", "-v4", "--root", r, "--external", "mnt[usr]:/usr", "--pidfile", pidfile), dir, pidfile, "")
 		if after := mountTable(t, npid); after != before {
 			t.Errorf("mount table after restore:\n%s\nwant:\n%s", after, before)
 		}
