@@ -632,6 +632,20 @@ func TestDumpRestoreLinkDown(t *testing.T) {
 	compareSnapshots(t, dst3.snapshot(t), want)
 }
 
+// dumpConfigured dumps a namespace configured as configure does (v0's
+// peer outside) as id 7 into a new store, and returns what it had.
+func dumpConfigured(t *testing.T) (snapshot, image.Store) {
+	t.Helper()
+	src, outer := newTestNS(t, "src"), newTestNS(t, "outer")
+	configure(t, src, outer)
+	want := src.snapshot(t)
+	store := nstest.Dir(t)
+	if err := Dump(context.Background(), store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	return want, store
+}
+
 // A veth whose peer was outside, restored with CRIU's
 // veth[v0]:p0@br0: the peer is made in PeerNS, attached to the bridge
 // br0 there and up, and the restored namespace answers on its address
@@ -640,13 +654,7 @@ func TestDumpRestoreLinkDown(t *testing.T) {
 func TestRestoreVethOnBridge(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
-	src, outer := newTestNS(t, "src"), newTestNS(t, "outer")
-	configure(t, src, outer)
-	want := src.snapshot(t)
-	store := nstest.Dir(t)
-	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
-		t.Fatalf("Dump: %v", err)
-	}
+	want, store := dumpConfigured(t)
 
 	dst, host := newTestNS(t, "dst"), newTestNS(t, "host")
 	host.ip(t, "link", "add", "name", "br0", "type", "bridge")
@@ -720,13 +728,7 @@ func TestRestoreMovedDevice(t *testing.T) {
 		t.Skipf("kernel: %v", err)
 	}
 	ctx := context.Background()
-	src, outer := newTestNS(t, "src"), newTestNS(t, "outer")
-	configure(t, src, outer)
-	want := src.snapshot(t)
-	store := nstest.Dir(t)
-	if err := Dump(ctx, store, src.ns, 7, DumpOptions{}, testLog(t)); err != nil {
-		t.Fatalf("Dump: %v", err)
-	}
+	want, store := dumpConfigured(t)
 	dst, host := newTestNS(t, "dst"), newTestNS(t, "host")
 	// The new device's index in host is not v0's, nor is its name.
 	host.ip(t, "link", "add", "name", "pre1", "type", "veth", "peer", "name", "pre2")
