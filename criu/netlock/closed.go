@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/criugo/criu/internal/linux"
 	"golang.org/x/sys/unix"
+
+	"github.com/criugo/criu/internal/linux"
 )
 
 // ClosedConn is the connection a TCP socket of task pid (its fd) had,
